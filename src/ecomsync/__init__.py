@@ -1,0 +1,170 @@
+"""
+ecomsync: synchronise an ERP with the online shops a merchant sells on.
+
+The curated public API; everything else lives in private modules or the
+public sub-namespaces `ecomsync.events`, `ecomsync.exceptions`,
+`ecomsync.typing`, `ecomsync.state`, `ecomsync.erp`,
+`ecomsync.platforms` and `ecomsync.testing`.
+"""
+
+from __future__ import annotations
+
+from ._contracts import (
+    Failure,
+    Lease,
+    Link,
+    MediaLink,
+    Outcome,
+    Outgoing,
+    RunRecord,
+    RunStatus,
+    Schedule,
+    StagedMedia,
+    TypeCounts,
+)
+from ._engine import RunEvents, Synchronizer
+from ._model import (
+    Address,
+    Article,
+    Category,
+    Customer,
+    MediaKind,
+    MediaRef,
+    Order,
+    OrderLine,
+    OrderState,
+    OrderStatus,
+    StockLevel,
+    Variant,
+)
+from ._spec import (
+    All,
+    ChangedSince,
+    DataType,
+    Direction,
+    NumberRange,
+    Only,
+    SyncSpec,
+    Trigger,
+)
+from .erp.memory import MemoryErp
+from .events import (
+    DependencySynced,
+    Event,
+    MediaUploaded,
+    Progress,
+    RecordFailed,
+    RecordSkipped,
+    RecordSynced,
+    RunFinished,
+    RunStarted,
+    TypeFinished,
+    TypeStarted,
+)
+from .exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    EcomsyncError,
+    LicenseError,
+    MediaStagingError,
+    NoFreeLicense,
+    RecordRejected,
+    RetryableError,
+    RunCancelled,
+    SpecError,
+    StateStoreError,
+    SyncError,
+)
+from .licensing import LocalLicensePool
+from .media import MediaStaging
+from .platforms.memory import MemoryPlatform
+from .state import SqliteStore
+from .typing import (
+    ErpSession,
+    ErpSource,
+    LicensePool,
+    Platform,
+    Record,
+    Selection,
+    StateStore,
+)
+
+
+__all__ = [
+    "Address",
+    "All",
+    "Article",
+    "AuthenticationError",
+    "Category",
+    "ChangedSince",
+    "ConfigurationError",
+    "Customer",
+    "DataType",
+    "DependencySynced",
+    "Direction",
+    "EcomsyncError",
+    "ErpSession",
+    "ErpSource",
+    "Event",
+    "Failure",
+    "Lease",
+    "LicenseError",
+    "LicensePool",
+    "Link",
+    "LocalLicensePool",
+    "MediaKind",
+    "MediaLink",
+    "MediaRef",
+    "MediaStaging",
+    "MediaStagingError",
+    "MediaUploaded",
+    "MemoryErp",
+    "MemoryPlatform",
+    "NoFreeLicense",
+    "NumberRange",
+    "Only",
+    "Order",
+    "OrderLine",
+    "OrderState",
+    "OrderStatus",
+    "Outcome",
+    "Outgoing",
+    "Platform",
+    "Progress",
+    "Record",
+    "RecordFailed",
+    "RecordRejected",
+    "RecordSkipped",
+    "RecordSynced",
+    "RetryableError",
+    "RunCancelled",
+    "RunEvents",
+    "RunFinished",
+    "RunRecord",
+    "RunStarted",
+    "RunStatus",
+    "Schedule",
+    "Selection",
+    "SpecError",
+    "SqliteStore",
+    "StagedMedia",
+    "StateStore",
+    "StateStoreError",
+    "StockLevel",
+    "SyncError",
+    "SyncSpec",
+    "Synchronizer",
+    "Trigger",
+    "TypeCounts",
+    "TypeFinished",
+    "TypeStarted",
+    "Variant",
+]
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("ecomsync")
+    raise AttributeError(f"module 'ecomsync' has no attribute {name!r}")

@@ -1,0 +1,224 @@
+"""
+The data that crosses the Protocols in `ecomsync.typing`: what the engine
+hands adapters and stores, and what they hand back.  Frozen, no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from ._model import MediaKind, Record
+from ._spec import DataType, SyncSpec, Trigger
+
+
+@attrs.frozen(kw_only=True)
+class Outgoing:
+    """
+    A record on its way to a platform, with the platform id the store
+    already knows for it (``None`` on first contact).
+
+    .. versionadded:: 26.1.0
+    """
+
+    record: Record
+    platform_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """
+    What happened to one record at the far side.
+
+    ``error is None`` means it was written; *platform_id* is then the id it
+    has there.  Otherwise *error* is the far side's own message and *field*
+    the offending field where known.
+
+    .. versionadded:: 26.1.0
+    """
+
+    number: str
+    platform_id: str | None = None
+    error: str | None = None
+    field: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@attrs.frozen(kw_only=True)
+class StagedMedia:
+    """
+    A file in the staging directory, named by its content hash.
+
+    .. versionadded:: 26.1.0
+    """
+
+    sha256: str
+    path: Path
+    size: int
+    filename: str
+    mime_type: str
+    kind: MediaKind = MediaKind.IMAGE
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+
+@attrs.frozen(kw_only=True)
+class MediaLink:
+    """
+    A platform media item to attach to a record, in *position* order; the
+    first image is the cover.
+
+    .. versionadded:: 26.1.0
+    """
+
+    media_id: str
+    sha256: str
+    position: int
+    kind: MediaKind = MediaKind.IMAGE
+
+
+@attrs.frozen
+class Link:
+    """
+    What the store remembers of a record on a platform: its id there and
+    the checksum of the payload last sent.
+    """
+
+    platform_id: str | None
+    checksum: str
+
+
+class RunStatus(enum.Enum):
+    """
+    Where a run is in its life.
+
+    .. versionadded:: 26.1.0
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+@attrs.frozen(kw_only=True)
+class TypeCounts:
+    """
+    What happened to the records of one data type in a run.
+
+    .. versionadded:: 26.1.0
+    """
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+
+@attrs.frozen(kw_only=True)
+class Failure:
+    """
+    A record that failed: kept in the ledger until a run gets it through.
+
+    .. versionadded:: 26.1.0
+    """
+
+    data_type: DataType
+    number: str
+    message: str
+    field: str | None = None
+    run_id: str = ""
+
+
+def _counts(
+    value: Mapping[DataType, TypeCounts],
+) -> Mapping[DataType, TypeCounts]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(kw_only=True)
+class RunRecord:
+    """
+    One run as the monitoring view shows it.
+
+    .. versionadded:: 26.1.0
+    """
+
+    id: str
+    trigger: Trigger
+    platform: str
+    spec: SyncSpec
+    status: RunStatus
+    started_at: datetime
+    ended_at: datetime | None = None
+    holder: str = ""
+    counts: Mapping[DataType, TypeCounts] = attrs.field(
+        factory=dict, converter=_counts, hash=False
+    )
+    failures: tuple[Failure, ...] = ()
+    error: str | None = None
+    schedule_id: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<RunRecord {self.id} {self.trigger.value} on "
+            f"{self.platform!r}: {self.status.value}>"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Schedule:
+    """
+    A spec that `Synchronizer.serve` runs every *interval*.
+
+    .. versionadded:: 26.1.0
+    """
+
+    id: str
+    spec: SyncSpec
+    interval: timedelta
+    next_due: datetime
+
+
+@attrs.frozen(kw_only=True)
+class PendingMedia:
+    """
+    A registered transfer in the staging journal.
+    """
+
+    sha256: str
+    size: int
+    registered_at: datetime
+    meta: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen
+class Lease:
+    """
+    One ERP connection licence, held by *holder* (a run id).
+
+    .. versionadded:: 26.1.0
+    """
+
+    holder: str
+    slot: int

@@ -1,0 +1,982 @@
+"""
+The engine: plans a run, holds its licence, moves records type by type,
+stages media, records outcomes in the store and reports events.
+
+It talks to the outside only through the Protocols in `ecomsync.typing`;
+what a record *is* lives in `_model`, what a run *should do* in `_spec`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import tempfile
+import time
+import uuid
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import attrs
+
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from ._contracts import (
+    Failure,
+    Link,
+    MediaLink,
+    Outcome,
+    Outgoing,
+    RunRecord,
+    RunStatus,
+    Schedule,
+    TypeCounts,
+)
+from ._model import Article, Category, Record, checksum, problems
+from ._spec import (
+    All,
+    ChangedSince,
+    DataType,
+    Only,
+    Selection,
+    SyncSpec,
+    Trigger,
+)
+from .events import (
+    DependencySynced,
+    Event,
+    MediaUploaded,
+    Progress,
+    RecordFailed,
+    RecordSkipped,
+    RecordSynced,
+    RunFinished,
+    RunStarted,
+    TypeFinished,
+    TypeStarted,
+)
+from .exceptions import (
+    AuthenticationError,
+    EcomsyncError,
+    RecordRejected,
+    RunCancelled,
+    SpecError,
+    SyncError,
+)
+from .licensing import LocalLicensePool
+from .media import MediaStaging
+from .state import SqliteStore
+from .typing import ErpSession, ErpSource, LicensePool, Platform, StateStore
+
+
+log = logging.getLogger("ecomsync")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@attrs.define
+class RunEvents:
+    """
+    The events of one run, as an async iterator; `summary` is the run's
+    final record once the stream has ended.
+
+    .. versionadded:: 26.1.0
+    """
+
+    run_id: str
+    _receive: ObjectReceiveStream[Event]
+    _cancel: Callable[[], None]
+    summary: RunRecord | None = None
+    error: BaseException | None = None
+
+    def __aiter__(self) -> RunEvents:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    def cancel(self) -> None:
+        """
+        Stop the run at the next record boundary.
+        """
+        self._cancel()
+
+
+@attrs.define
+class _Run:
+    """
+    The state of one executing run; private to the engine.
+    """
+
+    id: str
+    spec: SyncSpec
+    platform_name: str
+    platform: Platform
+    trigger: Trigger
+    started_at: datetime
+    send: ObjectSendStream[Event]
+    schedule_id: str | None = None
+    status: RunStatus = RunStatus.QUEUED
+    counts: dict[DataType, TypeCounts] = attrs.Factory(dict)
+    failures: list[Failure] = attrs.Factory(list)
+    cancelled: bool = False
+    listening: bool = True
+    _cancel_checked: float = 0.0
+    linked_categories: set[str] = attrs.Factory(set)
+
+    async def emit(self, event: Event) -> None:
+        if not self.listening:
+            return
+        try:
+            await self.send.send(event)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            # The host stopped listening; the run goes on regardless.
+            self.listening = False
+
+    def record(self, *, error: str | None = None) -> RunRecord:
+        return RunRecord(
+            id=self.id,
+            trigger=self.trigger,
+            platform=self.platform_name,
+            spec=self.spec,
+            status=self.status,
+            started_at=self.started_at,
+            ended_at=None if not self.status.finished else _utcnow(),
+            holder=_holder(),
+            counts=self.counts,
+            failures=tuple(self.failures),
+            error=error,
+            schedule_id=self.schedule_id,
+        )
+
+
+@attrs.define
+class _Tally:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    def frozen(self) -> TypeCounts:
+        return TypeCounts(
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            failed=self.failed,
+        )
+
+    @property
+    def done(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+
+def _default_staging() -> MediaStaging:
+    return MediaStaging(Path(tempfile.gettempdir()) / f"ecomsync-{os.getpid()}")
+
+
+@attrs.define
+class Synchronizer:
+    """
+    Moves records between one ERP and the platforms a merchant sells on.
+
+    Args:
+        erp: The ERP.
+        platforms: The platforms, by the name runs use for them.
+        store: Links, checksums, runs, watermarks, failures, schedules.
+        licenses: The ERP connection licences; one per run.
+        staging: Where media wait for upload.
+        overlap: How far behind the watermark a scheduled run reads again,
+            to cover clock skew.
+        license_timeout: Seconds a run waits for a free licence.
+        batch_size: Records read from the ERP at a time.
+        media_concurrency: Media transfers in flight at once.
+        progress_interval: Seconds between `Progress` events.
+
+    .. versionadded:: 26.1.0
+    """
+
+    erp: ErpSource
+    platforms: Mapping[str, Platform]
+    store: StateStore = attrs.field(factory=lambda: SqliteStore(":memory:"))
+    licenses: LicensePool = attrs.field(factory=lambda: LocalLicensePool(1))
+    staging: MediaStaging = attrs.field(factory=_default_staging)
+    overlap: timedelta = timedelta(minutes=5)
+    license_timeout: float = 30.0
+    batch_size: int = 100
+    media_concurrency: int = 8
+    progress_interval: float = 0.5
+    clock: Callable[[], datetime] = _utcnow
+    _staging_open: bool = attrs.field(init=False, default=False)
+    _local_cancels: set[str] = attrs.field(init=False, factory=set)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Synchronizer erp={self.erp!r} "
+            f"platforms={sorted(self.platforms)!r} store={self.store!r}>"
+        )
+
+    # -- public API -------------------------------------------------------
+
+    def validate(self, spec: SyncSpec) -> str:
+        """
+        Check *spec* against this synchroniser; return the platform name.
+
+        Raises:
+            SpecError: Naming the problem.
+        """
+        if spec.platform is None:
+            if len(self.platforms) != 1:
+                raise SpecError(
+                    "the spec names no platform and there are "
+                    f"{len(self.platforms)}: {sorted(self.platforms)}"
+                )
+            name = next(iter(self.platforms))
+        else:
+            name = spec.platform
+        if name not in self.platforms:
+            raise SpecError(
+                f"unknown platform {name!r}; known: {sorted(self.platforms)}"
+            )
+        platform = self.platforms[name]
+        unsupported = [t for t in spec.types if t not in platform.supported]
+        if unsupported:
+            raise SpecError(
+                f"platform {name!r} cannot handle "
+                f"{', '.join(t.name for t in unsupported)}"
+            )
+        return name
+
+    @asynccontextmanager
+    async def run(
+        self,
+        spec: SyncSpec,
+        *,
+        trigger: Trigger = Trigger.MANUAL,
+        run_id: str | None = None,
+    ) -> AsyncIterator[RunEvents]:
+        """
+        Start a run; the block reads its events.
+
+        Leaving the block waits for the run to end (events not read are
+        dropped).  A run that fails for good (no licence, credentials
+        refused) raises its error when the block is left.
+
+        Raises:
+            SpecError: Before anything runs, if *spec* does not fit.
+        """
+        name = self.validate(spec)
+        async with self._execute_in_background(
+            run_id or uuid.uuid4().hex[:12],
+            spec,
+            name,
+            trigger,
+            self.clock(),
+            None,
+        ) as events:
+            yield events
+
+    async def execute(
+        self, spec: SyncSpec, *, trigger: Trigger = Trigger.MANUAL
+    ) -> RunRecord:
+        """
+        Run *spec* to the end, ignoring events; return its record.
+        """
+        async with self.run(spec, trigger=trigger) as events:
+            async for _ in events:
+                pass
+        assert events.summary is not None
+        return events.summary
+
+    @asynccontextmanager
+    async def resume(self, run_id: str) -> AsyncIterator[RunEvents]:
+        """
+        Continue a run that died: what was committed is not redone.
+
+        Raises:
+            SpecError: If there is no such run or it has finished.
+        """
+        old = await self.store.get_run(run_id)
+        if old is None:
+            raise SpecError(f"there is no run {run_id!r} to resume")
+        if old.status.finished:
+            raise SpecError(
+                f"run {run_id!r} has {old.status.value}; nothing to resume"
+            )
+        self.validate(old.spec)
+        async with self._execute_in_background(
+            old.id,
+            old.spec,
+            old.platform,
+            old.trigger,
+            old.started_at,
+            old.schedule_id,
+            resolved=True,
+        ) as events:
+            yield events
+
+    async def cancel(self, run_id: str) -> None:
+        """
+        Ask run *run_id* to stop, whichever process runs it.
+        """
+        self._local_cancels.add(run_id)
+        await self.store.request_cancel(run_id)
+
+    async def runs(self, *, limit: int = 50) -> list[RunRecord]:
+        """
+        The latest runs, newest first: the monitoring view.
+        """
+        return await self.store.list_runs(limit=limit)
+
+    async def add_schedule(
+        self,
+        spec: SyncSpec,
+        *,
+        every: timedelta,
+        first_due: datetime | None = None,
+        schedule_id: str | None = None,
+    ) -> Schedule:
+        """
+        Keep *spec* in the store to run every *every* as a scheduled run.
+        """
+        self.validate(spec)
+        if every <= timedelta(0):
+            raise SpecError(f"a schedule needs a positive interval: {every}")
+        schedule = Schedule(
+            id=schedule_id or uuid.uuid4().hex[:12],
+            spec=spec,
+            interval=every,
+            next_due=first_due or self.clock(),
+        )
+        await self.store.save_schedule(schedule)
+        return schedule
+
+    async def serve(
+        self,
+        *,
+        poll_interval: float = 1.0,
+        on_event: Callable[[Event], None] | None = None,
+        until: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """
+        Run due schedules as `Trigger.SCHEDULED` runs until cancelled (or
+        *until* returns true).  A schedule never runs twice at once, also
+        across processes sharing the store.
+        """
+        holder = f"{_holder()}:{uuid.uuid4().hex[:6]}"
+        async with anyio.create_task_group() as tg:
+            while not until():
+                now = self.clock()
+                for schedule in await self.store.list_schedules():
+                    if schedule.next_due > now:
+                        continue
+                    lease = now + max(schedule.interval, timedelta(hours=1))
+                    if await self.store.claim_schedule(
+                        schedule.id, holder, lease
+                    ):
+                        tg.start_soon(
+                            self._serve_one, schedule, holder, on_event
+                        )
+                await anyio.sleep(poll_interval)
+            tg.cancel_scope.cancel()
+
+    async def _serve_one(
+        self,
+        schedule: Schedule,
+        holder: str,
+        on_event: Callable[[Event], None] | None,
+    ) -> None:
+        try:
+            name = self.validate(schedule.spec)
+            async with self._execute_in_background(
+                uuid.uuid4().hex[:12],
+                schedule.spec,
+                name,
+                Trigger.SCHEDULED,
+                self.clock(),
+                schedule.id,
+            ) as events:
+                async for event in events:
+                    if on_event is not None:
+                        on_event(event)
+        except EcomsyncError as exc:
+            log.warning("scheduled run of %s failed: %s", schedule.id, exc)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.store.release_schedule(
+                    schedule.id, holder, self.clock() + schedule.interval
+                )
+
+    # -- the run ----------------------------------------------------------
+
+    @asynccontextmanager
+    async def _execute_in_background(
+        self,
+        run_id: str,
+        spec: SyncSpec,
+        platform_name: str,
+        trigger: Trigger,
+        started_at: datetime,
+        schedule_id: str | None,
+        *,
+        resolved: bool = False,
+    ) -> AsyncIterator[RunEvents]:
+        send, receive = anyio.create_memory_object_stream[Event](256)
+        self._local_cancels.discard(run_id)
+        run = _Run(
+            id=run_id,
+            spec=spec,
+            platform_name=platform_name,
+            platform=self.platforms[platform_name],
+            trigger=trigger,
+            started_at=started_at,
+            send=send,
+            schedule_id=schedule_id,
+        )
+        events = RunEvents(
+            run_id, receive, lambda: self._local_cancels.add(run_id)
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._execute, run, events, resolved)
+            try:
+                yield events
+            finally:
+                receive.close()
+        if events.error is not None:
+            raise events.error
+
+    async def _execute(
+        self, run: _Run, events: RunEvents, resolved: bool
+    ) -> None:
+        error: BaseException | None = None
+        message: str | None = None
+        async with run.send:
+            try:
+                await self.store.save_run(run.record())
+                async with self.licenses.lease(
+                    run.id, timeout=self.license_timeout
+                ):
+                    await self._with_licence(run, resolved)
+                run.status = (
+                    RunStatus.CANCELLED if run.cancelled else RunStatus.SUCCEEDED
+                )
+            except RunCancelled:
+                run.status = RunStatus.CANCELLED
+            except anyio.get_cancelled_exc_class():
+                run.status = RunStatus.CANCELLED
+                with anyio.CancelScope(shield=True):
+                    await self.store.save_run(run.record())
+                raise
+            except EcomsyncError as exc:
+                run.status = RunStatus.FAILED
+                error, message = exc, str(exc)
+            except Exception as exc:
+                run.status = RunStatus.FAILED
+                error = exc
+                message = f"{type(exc).__name__}: {exc}"
+                log.exception("run %s failed", run.id)
+            final = run.record(error=message)
+            with anyio.CancelScope(shield=True):
+                await self.store.save_run(final)
+            events.summary = final
+            events.error = error
+            await run.emit(
+                RunFinished(
+                    run_id=run.id,
+                    status=final.status,
+                    counts=final.counts,
+                    run=final,
+                )
+            )
+
+    async def _with_licence(self, run: _Run, resolved: bool) -> None:
+        if not resolved:
+            run.spec = await self._resolve(run)
+        run.status = RunStatus.RUNNING
+        await self.store.save_run(run.record())
+        if not self._staging_open:
+            await self.staging.open(self.store)
+            self._staging_open = True
+        await run.emit(
+            RunStarted(
+                run_id=run.id,
+                platform=run.platform_name,
+                trigger=run.trigger,
+                spec=run.spec,
+            )
+        )
+        async with self.erp.session() as session:
+            for data_type, selection in run.spec.types.items():
+                await self._check_cancel(run, force=True)
+                await self._sync_type(run, session, data_type, selection)
+                await self.store.save_run(run.record())
+                if run.trigger is Trigger.SCHEDULED:
+                    # Only scheduled runs move the "date of last sync", and
+                    # only once the type went through: to when the run
+                    # *started*, so changes made meanwhile are read again.
+                    await self.store.set_watermark(
+                        run.platform_name, data_type, run.started_at
+                    )
+
+    async def _resolve(self, run: _Run) -> SyncSpec:
+        """
+        A scheduled run reads what changed since the watermark (minus the
+        overlap), or everything while there is no watermark.
+        """
+        if run.trigger is not Trigger.SCHEDULED:
+            return run.spec
+        types: dict[DataType, Selection] = {}
+        for data_type in run.spec.types:
+            mark = await self.store.get_watermark(run.platform_name, data_type)
+            types[data_type] = (
+                All() if mark is None else ChangedSince(mark - self.overlap)
+            )
+        return attrs.evolve(run.spec, types=types)
+
+    async def _check_cancel(self, run: _Run, *, force: bool = False) -> None:
+        if run.id in self._local_cancels:
+            run.cancelled = True
+        elif force or time.monotonic() - run._cancel_checked > 0.2:  # noqa: SLF001
+            run._cancel_checked = time.monotonic()  # noqa: SLF001
+            run.cancelled = await self.store.cancel_requested(run.id)
+        if run.cancelled:
+            raise RunCancelled(f"run {run.id} was cancelled")
+
+    # -- one data type ----------------------------------------------------
+
+    async def _sync_type(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        selection: Selection,
+    ) -> None:
+        tally = _Tally()
+        retry = await self._ledger_numbers(run, data_type, selection)
+        total: int | None = None
+        if data_type is not DataType.ADDRESSES_AND_ORDERS:
+            total = await session.count(data_type, selection)
+        await run.emit(
+            TypeStarted(
+                run_id=run.id,
+                data_type=data_type,
+                selection=selection,
+                total=total,
+            )
+        )
+        meter = _Meter(run, data_type, total, self.progress_interval)
+        try:
+            await self._sync_selection(
+                run, session, data_type, selection, tally, meter
+            )
+            if retry:
+                await self._sync_selection(
+                    run, session, data_type, Only(retry), tally, meter
+                )
+        finally:
+            run.counts[data_type] = tally.frozen()
+        await meter.tick(tally.done, final=True)
+        await run.emit(
+            TypeFinished(
+                run_id=run.id, data_type=data_type, counts=tally.frozen()
+            )
+        )
+
+    async def _ledger_numbers(
+        self, run: _Run, data_type: DataType, selection: Selection
+    ) -> list[str]:
+        """
+        Failed records a scheduled run retries besides its selection.
+        """
+        if run.trigger is not Trigger.SCHEDULED or isinstance(selection, All):
+            return []
+        failed = await self.store.list_failures(run.platform_name, data_type)
+        return [f.number for f in failed]
+
+    async def _sync_selection(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        selection: Selection,
+        tally: _Tally,
+        meter: _Meter,
+    ) -> None:
+        if data_type is DataType.ADDRESSES_AND_ORDERS:
+            batches = run.platform.fetch_orders(
+                selection, batch_size=self.batch_size
+            )
+        else:
+            batches = session.read(
+                data_type, selection, batch_size=self.batch_size
+            )
+        async for batch in batches:
+            await self._check_cancel(run)
+            await self._sync_batch(run, session, data_type, batch, tally)
+            await meter.tick(tally.done)
+
+    async def _sync_batch(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        batch: Sequence[Record],
+        tally: _Tally,
+    ) -> None:
+        valid: list[Record] = []
+        for record in batch:
+            bad = problems(record)
+            if bad:
+                await self._fail(
+                    run,
+                    data_type,
+                    getattr(record, "number", None) or "<no number>",
+                    f"{bad[0].field} {bad[0].reason}",
+                    bad[0].field,
+                    tally,
+                )
+            else:
+                valid.append(record)
+        links = await self.store.get_links(
+            run.platform_name, data_type, [r.number for r in valid]
+        )
+        todo: list[tuple[Record, str]] = []
+        for record in valid:
+            digest = checksum(record)
+            link = links.get(record.number)
+            if link is not None and link.checksum == digest and not run.spec.force:
+                tally.unchanged += 1
+                await run.emit(
+                    RecordSkipped(
+                        run_id=run.id,
+                        data_type=data_type,
+                        number=record.number,
+                    )
+                )
+            else:
+                todo.append((record, digest))
+        if data_type is DataType.ARTICLES and todo:
+            await self._ensure_categories(
+                run, session, [r for r, _ in todo if isinstance(r, Article)]
+            )
+        size = (
+            self.batch_size
+            if data_type is DataType.ADDRESSES_AND_ORDERS
+            else run.platform.batch_size
+        )
+        for start in range(0, len(todo), size):
+            await self._check_cancel(run)
+            await self._write(
+                run, session, data_type, todo[start : start + size], links, tally
+            )
+
+    async def _write(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        chunk: Sequence[tuple[Record, str]],
+        links: Mapping[str, Link],
+        tally: _Tally,
+    ) -> None:
+        if data_type is DataType.ADDRESSES_AND_ORDERS:
+            outcomes = await session.import_orders(
+                [r for r, _ in chunk]  # type: ignore[misc]
+            )
+        else:
+            outcomes = await run.platform.push(
+                data_type,
+                [
+                    Outgoing(
+                        record=r,
+                        platform_id=(
+                            links[r.number].platform_id
+                            if r.number in links
+                            else None
+                        ),
+                    )
+                    for r, _ in chunk
+                ],
+            )
+        if len(outcomes) != len(chunk):
+            raise SyncError(
+                f"{type(run.platform).__name__} answered {len(outcomes)} "
+                f"outcomes for {len(chunk)} records"
+            )
+        written: dict[str, Link] = {}
+        for (record, digest), outcome in zip(chunk, outcomes, strict=True):
+            if outcome.ok and getattr(record, "media", ()):
+                outcome = await self._transfer_media(
+                    run, session, data_type, record, outcome
+                )
+            if not outcome.ok:
+                await self._fail(
+                    run,
+                    data_type,
+                    record.number,
+                    outcome.error or "rejected",
+                    outcome.field,
+                    tally,
+                )
+                continue
+            created = record.number not in links
+            if created:
+                tally.created += 1
+            else:
+                tally.updated += 1
+            written[record.number] = Link(outcome.platform_id, digest)
+            if data_type is DataType.CATEGORIES:
+                run.linked_categories.add(record.number)
+            await run.emit(
+                RecordSynced(
+                    run_id=run.id,
+                    data_type=data_type,
+                    number=record.number,
+                    created=created,
+                    platform_id=outcome.platform_id,
+                )
+            )
+        if written:
+            # Committed per chunk, after the platform confirmed: a crash
+            # in between redoes the chunk, idempotently, never skips it.
+            await self.store.put_links(run.platform_name, data_type, written)
+            await self.store.clear_failures(
+                run.platform_name, data_type, list(written)
+            )
+
+    async def _fail(
+        self,
+        run: _Run,
+        data_type: DataType,
+        number: str,
+        message: str,
+        field: str | None,
+        tally: _Tally,
+    ) -> None:
+        tally.failed += 1
+        failure = Failure(
+            data_type=data_type,
+            number=number,
+            message=message,
+            field=field,
+            run_id=run.id,
+        )
+        run.failures.append(failure)
+        await self.store.add_failures(run.platform_name, [failure])
+        await run.emit(
+            RecordFailed(
+                run_id=run.id,
+                data_type=data_type,
+                number=number,
+                field=field,
+                message=message,
+            )
+        )
+
+    # -- dependencies ---------------------------------------------------
+
+    async def _ensure_categories(
+        self, run: _Run, session: ErpSession, articles: Sequence[Article]
+    ) -> None:
+        """
+        Sync, before the articles, the categories they use that the
+        platform does not have yet (and their missing ancestors).
+        """
+        wanted: dict[str, str] = {}
+        for article in articles:
+            for number in article.categories:
+                if number not in run.linked_categories:
+                    wanted.setdefault(number, article.number)
+        if not wanted:
+            return
+        known = await self.store.get_links(
+            run.platform_name, DataType.CATEGORIES, list(wanted)
+        )
+        run.linked_categories.update(known)
+        missing = {n: a for n, a in wanted.items() if n not in known}
+        found: dict[str, Category] = {}
+        required_by = dict(missing)
+        while missing:
+            batch: list[Category] = []
+            async for chunk in session.read(
+                DataType.CATEGORIES, Only(missing), batch_size=self.batch_size
+            ):
+                batch.extend(r for r in chunk if isinstance(r, Category))
+            parents: dict[str, str] = {}
+            for category in batch:
+                found[category.number] = category
+                parent = category.parent
+                if (
+                    parent is not None
+                    and parent not in found
+                    and parent not in run.linked_categories
+                ):
+                    parents[parent] = required_by[category.number]
+            if parents:
+                known = await self.store.get_links(
+                    run.platform_name, DataType.CATEGORIES, list(parents)
+                )
+                run.linked_categories.update(known)
+                parents = {
+                    n: a for n, a in parents.items() if n not in known
+                }
+            required_by.update(parents)
+            missing = parents
+        ordered = _parents_first(found)
+        tally = _Tally()
+        for start in range(0, len(ordered), run.platform.batch_size):
+            chunk = [
+                (c, checksum(c))
+                for c in ordered[start : start + run.platform.batch_size]
+            ]
+            await self._write(
+                run, session, DataType.CATEGORIES, chunk, {}, tally
+            )
+        for category in ordered:
+            if category.number in run.linked_categories:
+                await run.emit(
+                    DependencySynced(
+                        run_id=run.id,
+                        data_type=DataType.CATEGORIES,
+                        number=category.number,
+                        required_by=required_by[category.number],
+                    )
+                )
+
+    # -- media ----------------------------------------------------------
+
+    async def _transfer_media(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        record: Record,
+        outcome: Outcome,
+    ) -> Outcome:
+        refs = record.media  # type: ignore[union-attr]
+        links: list[MediaLink | None] = [None] * len(refs)
+        errors: list[tuple[int, str]] = []
+        limiter = anyio.CapacityLimiter(self.media_concurrency)
+
+        async def one(position: int) -> None:
+            ref = refs[position]
+            async with limiter:
+                try:
+                    content = await session.read_media(ref)
+                    sha = hashlib.sha256(content).hexdigest()
+                    media_id = await self.store.get_media_id(
+                        run.platform_name, sha
+                    )
+                    reused = media_id is not None
+                    if media_id is None:
+                        staged = await self.staging.stage(
+                            content,
+                            filename=ref.filename,
+                            mime_type=ref.mime_type,
+                            kind=ref.kind,
+                        )
+                        try:
+                            media_id = await run.platform.upload_media(staged)
+                        finally:
+                            await self.staging.release(staged)
+                        await self.store.put_media_id(
+                            run.platform_name, sha, media_id
+                        )
+                except (RecordRejected, SyncError) as exc:
+                    if isinstance(exc, AuthenticationError):
+                        raise
+                    errors.append((position, str(exc)))
+                    return
+                links[position] = MediaLink(
+                    media_id=media_id,
+                    sha256=sha,
+                    position=position,
+                    kind=ref.kind,
+                )
+                await run.emit(
+                    MediaUploaded(
+                        run_id=run.id,
+                        data_type=data_type,
+                        number=record.number,
+                        sha256=sha,
+                        size=len(content),
+                        reused=reused,
+                    )
+                )
+
+        async with anyio.create_task_group() as tg:
+            for position in range(len(refs)):
+                tg.start_soon(one, position)
+        if errors:
+            position, message = min(errors)
+            return Outcome(
+                number=record.number,
+                error=message,
+                field=f"media.{position}",
+            )
+        try:
+            await run.platform.attach_media(
+                data_type, outcome, [m for m in links if m is not None]
+            )
+        except RecordRejected as exc:
+            return Outcome(number=record.number, error=str(exc), field="media")
+        return outcome
+
+
+def _parents_first(categories: Mapping[str, Category]) -> list[Category]:
+    def depth(category: Category) -> int:
+        seen = 0
+        while category.parent in categories and seen < len(categories):
+            category = categories[category.parent]
+            seen += 1
+        return seen
+
+    return sorted(categories.values(), key=depth)
+
+
+@attrs.define
+class _Meter:
+    """
+    Emits `Progress` at most every *interval* seconds.
+    """
+
+    run: _Run
+    data_type: DataType
+    total: int | None
+    interval: float = 0.5
+    _start: float = attrs.field(init=False, factory=time.monotonic)
+    _last: float = attrs.field(init=False, default=0.0)
+
+    async def tick(self, done: int, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = max(now - self._start, 1e-9)
+        rate = done / elapsed
+        eta = None
+        if self.total is not None and rate > 0:
+            eta = max(self.total - done, 0) / rate
+        await self.run.emit(
+            Progress(
+                run_id=self.run.id,
+                data_type=self.data_type,
+                done=done,
+                total=self.total,
+                rate=rate,
+                eta=eta,
+            )
+        )

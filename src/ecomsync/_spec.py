@@ -1,0 +1,247 @@
+"""
+What a run should do: data types, selections, trigger.  Pure, no I/O.
+
+Everything here validates on construction and raises `SpecError`, so a
+bad spec is refused before any licence is taken or record is read.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+import attrs
+
+from ._model import number_key
+from .exceptions import SpecError
+
+
+class Direction(enum.Enum):
+    """
+    Which way a data type moves.
+    """
+
+    TO_PLATFORM = "erp->platform"
+    TO_ERP = "platform->erp"
+
+
+class DataType(enum.Enum):
+    """
+    The five kinds of data a run can move, each with its direction.
+
+    .. versionadded:: 26.1.0
+    """
+
+    ADDRESSES_AND_ORDERS = "addresses_and_orders"
+    ORDER_STATUS = "order_status"
+    CATEGORIES = "categories"
+    ARTICLES = "articles"
+    STOCK = "stock"
+
+    @property
+    def direction(self) -> Direction:
+        """
+        Platform → ERP for orders, ERP → platform for everything else.
+        """
+        if self is DataType.ADDRESSES_AND_ORDERS:
+            return Direction.TO_ERP
+        return Direction.TO_PLATFORM
+
+
+#: The order types run in: categories before the articles that use them,
+#: articles before their stock, orders imported before status is pushed.
+EXECUTION_ORDER = (
+    DataType.CATEGORIES,
+    DataType.ARTICLES,
+    DataType.STOCK,
+    DataType.ADDRESSES_AND_ORDERS,
+    DataType.ORDER_STATUS,
+)
+
+
+class Trigger(enum.Enum):
+    """
+    Why a run happens.  Only `SCHEDULED` runs move watermarks.
+
+    .. versionadded:: 26.1.0
+    """
+
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+
+
+@attrs.frozen
+class All:
+    """
+    Every record of the type.
+
+    .. versionadded:: 26.1.0
+    """
+
+    def __repr__(self) -> str:
+        return "All()"
+
+
+def _check_range(instance: NumberRange, _: object, last: str) -> None:
+    if not instance.first or not last:
+        raise SpecError("NumberRange needs a first and a last number")
+    if number_key(instance.first) > number_key(last):
+        raise SpecError(
+            f"NumberRange first {instance.first!r} comes after "
+            f"last {last!r}"
+        )
+
+
+@attrs.frozen
+class NumberRange:
+    """
+    Records whose number lies between *first* and *last*, both included,
+    in natural order (digit runs compare as numbers: ``A-2 < A-10``).
+
+    .. versionadded:: 26.1.0
+    """
+
+    first: str
+    last: str = attrs.field(validator=_check_range)
+
+    def __contains__(self, number: object) -> bool:
+        if not isinstance(number, str):
+            return False
+        key = number_key(number)
+        return number_key(self.first) <= key <= number_key(self.last)
+
+
+def _aware(_: object, __: object, moment: datetime) -> None:
+    if not isinstance(moment, datetime):
+        raise SpecError(f"ChangedSince needs a datetime, got {moment!r}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise SpecError(
+            f"ChangedSince needs a timezone-aware datetime, got naive "
+            f"{moment.isoformat()}"
+        )
+
+
+@attrs.frozen
+class ChangedSince:
+    """
+    Records changed at or after *moment* (timezone-aware).
+
+    .. versionadded:: 26.1.0
+    """
+
+    moment: datetime = attrs.field(validator=_aware)
+
+
+def _numbers(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        value = (value,)
+    return frozenset(value)
+
+
+def _not_empty(_: object, __: object, numbers: frozenset[str]) -> None:
+    if not numbers:
+        raise SpecError("Only() needs at least one record number")
+    if not all(isinstance(n, str) and n for n in numbers):
+        raise SpecError(f"Only() takes non-empty numbers, got {numbers!r}")
+
+
+@attrs.frozen
+class Only:
+    """
+    Exactly the records with these numbers (the "sync this record" button).
+
+    .. versionadded:: 26.1.0
+    """
+
+    numbers: frozenset[str] = attrs.field(
+        converter=_numbers, validator=_not_empty
+    )
+
+
+Selection: TypeAlias = All | NumberRange | ChangedSince | Only
+
+
+def _freeze_types(
+    value: Mapping[DataType, Selection],
+) -> Mapping[DataType, Selection]:
+    if not isinstance(value, Mapping) or not value:
+        raise SpecError("a SyncSpec needs at least one data type")
+    for data_type, selection in value.items():
+        if not isinstance(data_type, DataType):
+            raise SpecError(f"unknown data type {data_type!r}")
+        if not isinstance(selection, All | NumberRange | ChangedSince | Only):
+            raise SpecError(
+                f"{data_type.name}: {selection!r} is not a selection"
+            )
+    ordered = {t: value[t] for t in EXECUTION_ORDER if t in value}
+    return MappingProxyType(ordered)
+
+
+@attrs.frozen(kw_only=True)
+class SyncSpec:
+    """
+    What one run moves: a selection per data type, on one platform.
+
+    Args:
+        types: One selection per ticked data type.
+        platform: The platform's registered name; may be omitted when the
+            synchroniser has exactly one platform.
+        force: Resend records even when their checksum is unchanged.
+
+    .. versionadded:: 26.1.0
+    """
+
+    types: Mapping[DataType, Selection] = attrs.field(
+        converter=_freeze_types, hash=False
+    )
+    platform: str | None = None
+    force: bool = False
+
+
+# -- (de)serialisation for the state store --------------------------------
+
+
+def selection_to_plain(selection: Selection) -> dict[str, Any]:
+    if isinstance(selection, NumberRange):
+        return {"mode": "range", "first": selection.first, "last": selection.last}
+    if isinstance(selection, ChangedSince):
+        return {"mode": "since", "moment": selection.moment.isoformat()}
+    if isinstance(selection, Only):
+        return {"mode": "only", "numbers": sorted(selection.numbers)}
+    return {"mode": "all"}
+
+
+def selection_from_plain(data: Mapping[str, Any]) -> Selection:
+    mode = data["mode"]
+    if mode == "range":
+        return NumberRange(data["first"], data["last"])
+    if mode == "since":
+        return ChangedSince(datetime.fromisoformat(data["moment"]))
+    if mode == "only":
+        return Only(data["numbers"])
+    return All()
+
+
+def spec_to_plain(spec: SyncSpec) -> dict[str, Any]:
+    return {
+        "platform": spec.platform,
+        "force": spec.force,
+        "types": {
+            t.value: selection_to_plain(s) for t, s in spec.types.items()
+        },
+    }
+
+
+def spec_from_plain(data: Mapping[str, Any]) -> SyncSpec:
+    return SyncSpec(
+        platform=data.get("platform"),
+        force=bool(data.get("force", False)),
+        types={
+            DataType(t): selection_from_plain(s)
+            for t, s in data["types"].items()
+        },
+    )

@@ -1,0 +1,204 @@
+"""
+An ERP that lives in memory: for tests, demos and host applications'
+own test suites.  It keeps what a run imported where a test can look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import attrs
+
+from .._contracts import Outcome
+from .._model import (
+    Article,
+    Category,
+    Customer,
+    MediaRef,
+    Order,
+    OrderStatus,
+    Record,
+    StockLevel,
+    number_key,
+    problems,
+)
+from .._spec import All, ChangedSince, DataType, NumberRange, Only, Selection
+from ..exceptions import SyncError
+
+
+__all__ = ["MemoryErp"]
+
+_KINDS: dict[type[Any], DataType] = {
+    Category: DataType.CATEGORIES,
+    Article: DataType.ARTICLES,
+    StockLevel: DataType.STOCK,
+    OrderStatus: DataType.ORDER_STATUS,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def selected(
+    selection: Selection, number: str, changed_at: datetime
+) -> bool:
+    """
+    Whether a record with *number*, last changed at *changed_at*, is in
+    *selection*.
+    """
+    if isinstance(selection, NumberRange):
+        return number in selection
+    if isinstance(selection, ChangedSince):
+        return changed_at >= selection.moment
+    if isinstance(selection, Only):
+        return number in selection.numbers
+    return isinstance(selection, All)
+
+
+def _key(number: object) -> tuple[Any, ...]:
+    return number_key(number) if isinstance(number, str) else ()
+
+
+@attrs.define
+class MemoryErp:
+    """
+    An in-memory `ErpSource`.
+
+    Records are kept per data type with the moment they last changed;
+    `put` changes them.  Imported orders land in `orders` (by order
+    number) and their customers in `customers`.
+
+    Args:
+        records: Initial categories, articles, stock levels and order
+            statuses, all stamped with *clock*'s current time.
+        media: File contents by `MediaRef.key`.
+        clock: Where "now" comes from.
+        latency: Seconds each read batch takes (to make runs observable).
+
+    .. versionadded:: 26.1.0
+    """
+
+    _records: dict[DataType, dict[str, tuple[Record, datetime]]] = (
+        attrs.field(init=False, factory=dict)
+    )
+    media: dict[str, bytes] = attrs.field(factory=dict, kw_only=True)
+    clock: Callable[[], datetime] = attrs.field(default=_now, kw_only=True)
+    latency: float = attrs.field(default=0.0, kw_only=True)
+    orders: dict[str, Order] = attrs.field(init=False, factory=dict)
+    customers: dict[str, Customer] = attrs.field(init=False, factory=dict)
+    #: Sessions open right now, and the most ever open at once.
+    open_sessions: int = attrs.field(init=False, default=0)
+    max_open_sessions: int = attrs.field(init=False, default=0)
+    #: Orders whose import the ERP refuses, with its message.
+    refuse_orders: dict[str, str] = attrs.field(init=False, factory=dict)
+
+    def __init__(
+        self,
+        records: Iterable[Record] = (),
+        *,
+        media: dict[str, bytes] | None = None,
+        clock: Callable[[], datetime] = _now,
+        latency: float = 0.0,
+    ) -> None:
+        self.__attrs_init__(media=dict(media or {}), clock=clock, latency=latency)
+        for record in records:
+            self.put(record)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(
+            f"{t.value}={len(r)}" for t, r in self._records.items()
+        )
+        return f"<MemoryErp {sizes}>"
+
+    def put(self, record: Record, *, changed_at: datetime | None = None) -> None:
+        """
+        Add or change *record*, stamped *changed_at* (default: now).
+        """
+        kind = _KINDS[type(record)]
+        self._records.setdefault(kind, {})[record.number] = (
+            record,
+            changed_at or self.clock(),
+        )
+
+    def remove(self, data_type: DataType, number: str) -> None:
+        self._records.get(data_type, {}).pop(number, None)
+
+    def get(self, data_type: DataType, number: str) -> Record | None:
+        entry = self._records.get(data_type, {}).get(number)
+        return entry[0] if entry else None
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[_MemorySession]:
+        self.open_sessions += 1
+        self.max_open_sessions = max(self.max_open_sessions, self.open_sessions)
+        try:
+            yield _MemorySession(self)
+        finally:
+            self.open_sessions -= 1
+
+    def _select(
+        self, data_type: DataType, selection: Selection
+    ) -> list[Record]:
+        rows = self._records.get(data_type, {})
+        found = [
+            record
+            for number, (record, changed) in rows.items()
+            if selected(selection, number, changed)
+        ]
+        return sorted(found, key=lambda r: _key(r.number))
+
+    def _import(self, order: Order) -> Outcome:
+        if order.number in self.refuse_orders:
+            return Outcome(
+                number=order.number, error=self.refuse_orders[order.number]
+            )
+        self.customers[order.customer.number] = order.customer
+        if order.number not in self.orders:
+            self.orders[order.number] = order
+        return Outcome(number=order.number, platform_id=f"SO-{order.number}")
+
+
+@attrs.define
+class _MemorySession:
+    _erp: MemoryErp
+
+    async def read(
+        self, data_type: DataType, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Record]]:
+        rows = self._erp._select(data_type, selection)  # noqa: SLF001
+        for start in range(0, len(rows), batch_size):
+            await anyio.sleep(self._erp.latency)
+            yield rows[start : start + batch_size]
+
+    async def count(
+        self, data_type: DataType, selection: Selection
+    ) -> int | None:
+        return len(self._erp._select(data_type, selection))  # noqa: SLF001
+
+    async def read_media(self, ref: MediaRef) -> bytes:
+        try:
+            return self._erp.media[ref.key]
+        except KeyError:
+            raise SyncError(f"the ERP has no file {ref.key!r}") from None
+
+    async def import_orders(self, orders: Sequence[Order]) -> list[Outcome]:
+        await anyio.sleep(self._erp.latency)
+        outcomes = []
+        for order in orders:
+            bad = problems(order)
+            if bad:
+                outcomes.append(
+                    Outcome(
+                        number=order.number,
+                        error=bad[0].reason,
+                        field=bad[0].field,
+                    )
+                )
+            else:
+                outcomes.append(self._erp._import(order))  # noqa: SLF001
+        return outcomes

@@ -1,0 +1,151 @@
+"""
+The one exception tree of *ecomsync*, split by what the caller should do.
+
+::
+
+    EcomsyncError
+    ├── ConfigurationError          fix the setup (bad adapter config, ...)
+    │   └── SpecError               fix the SyncSpec (caught before a run)
+    ├── LicenseError
+    │   └── NoFreeLicense           all ERP connection licences are in use
+    ├── StateStoreError             the state store is unusable
+    ├── MediaStagingError           the staging directory is unusable
+    ├── RunCancelled                the run was cancelled (monitor or task)
+    └── SyncError                   talking to the ERP or a platform failed
+        ├── AuthenticationError     credentials refused: stops the run
+        ├── RetryableError          transient (429, 5xx, reset, timeout)
+        └── RecordRejected          one record is bad: fails alone
+
+Adapters translate vendor errors at the boundary (``raise ... from exc``).
+No message ever contains a credential.
+
+.. versionadded:: 26.1.0
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "EcomsyncError",
+    "LicenseError",
+    "MediaStagingError",
+    "NoFreeLicense",
+    "RecordRejected",
+    "RetryableError",
+    "RunCancelled",
+    "SpecError",
+    "StateStoreError",
+    "SyncError",
+]
+
+
+class EcomsyncError(Exception):
+    """
+    Root of every error *ecomsync* raises on purpose.
+    """
+
+
+class ConfigurationError(EcomsyncError):
+    """
+    The library is set up wrongly; retrying will not help.
+    """
+
+
+class SpecError(ConfigurationError):
+    """
+    A `SyncSpec` is invalid or does not fit the synchroniser it is run on.
+    """
+
+
+class LicenseError(EcomsyncError):
+    """
+    Base for licence problems.
+    """
+
+
+class NoFreeLicense(LicenseError):
+    """
+    Every ERP connection licence stayed in use for the whole wait.
+
+    Attributes:
+        size: How many licences the pool has.
+        holders: Who holds them (run ids), as far as the pool knows.
+    """
+
+    def __init__(
+        self, size: int, holders: tuple[str, ...], waited: float
+    ) -> None:
+        self.size = size
+        self.holders = holders
+        self.waited = waited
+        held = ", ".join(holders) if holders else "unknown holders"
+        super().__init__(
+            f"no free ERP licence after {waited:.1f} s: "
+            f"all {size} licence(s) are held by {held}"
+        )
+
+
+class StateStoreError(EcomsyncError):
+    """
+    The state store cannot be read or written.
+    """
+
+
+class MediaStagingError(EcomsyncError):
+    """
+    The media staging directory cannot be used.
+    """
+
+
+class RunCancelled(EcomsyncError):  # noqa: N818 -- it is an outcome
+    """
+    The run was cancelled from the monitoring view or by its host.
+    """
+
+
+class SyncError(EcomsyncError):
+    """
+    Talking to the ERP or a platform failed.
+    """
+
+
+class AuthenticationError(SyncError):
+    """
+    The remote side refused the credentials; the run stops.
+    """
+
+
+class RetryableError(SyncError):
+    """
+    A transient failure: rate limit, server error, reset or timeout.
+
+    Attributes:
+        retry_after: What the server asked us to wait, if it said.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: timedelta | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RecordRejected(SyncError):
+    """
+    One record was refused; it fails alone and the run goes on.
+
+    Attributes:
+        number: The record's number.
+        field: The field at fault, where known.
+    """
+
+    def __init__(
+        self, message: str, *, number: str, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.number = number
+        self.field = field

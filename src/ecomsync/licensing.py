@@ -1,0 +1,77 @@
+"""
+ERP connection licences: every run holds one while it touches the ERP.
+
+`LocalLicensePool` serves the runs of one process; `PostgresLicensePool`
+(``postgres`` extra) serves every process sharing a database.
+
+.. versionadded:: 26.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import attrs
+
+from ._contracts import Lease
+from .exceptions import ConfigurationError, NoFreeLicense
+
+
+__all__ = ["Lease", "LocalLicensePool"]
+
+
+def _positive(_: object, __: object, value: int) -> None:
+    if value < 1:
+        raise ConfigurationError(f"a licence pool needs >= 1 licence: {value}")
+
+
+@attrs.define
+class LocalLicensePool:
+    """
+    *size* licences shared by the runs of this process.
+
+    A lease is returned however its block ends: success, error or
+    cancellation.
+
+    .. versionadded:: 26.1.0
+    """
+
+    _size: int = attrs.field(validator=_positive, alias="size")
+    _slots: list[str | None] = attrs.field(init=False)
+    _free: anyio.Semaphore = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._slots = [None] * self._size
+        self._free = anyio.Semaphore(self._size)
+
+    def __repr__(self) -> str:
+        return f"<LocalLicensePool {self.in_use}/{self._size} in use>"
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def in_use(self) -> int:
+        return sum(slot is not None for slot in self._slots)
+
+    async def holders(self) -> tuple[str, ...]:
+        return tuple(h for h in self._slots if h is not None)
+
+    @asynccontextmanager
+    async def lease(
+        self, holder: str, *, timeout: float
+    ) -> AsyncIterator[Lease]:
+        with anyio.move_on_after(timeout) as scope:
+            await self._free.acquire()
+        if scope.cancelled_caught:
+            raise NoFreeLicense(self._size, await self.holders(), timeout)
+        slot = self._slots.index(None)
+        self._slots[slot] = holder
+        try:
+            yield Lease(holder, slot)
+        finally:
+            self._slots[slot] = None
+            self._free.release()

@@ -1,0 +1,207 @@
+"""
+A platform that lives in memory: for tests, demos and host applications'
+own test suites.
+
+It behaves like a strict shop: ids derive from record numbers (so a
+replayed write cannot duplicate), a child needs its parent, an article
+needs its categories, stock and status need their article and order.
+Everything it holds is plain data a test can inspect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import attrs
+
+from .._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from .._model import (
+    Article,
+    Category,
+    Order,
+    OrderStatus,
+    Record,
+    StockLevel,
+    number_key,
+)
+from .._spec import DataType, Selection
+from ..erp.memory import selected
+
+
+__all__ = ["MemoryPlatform"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def platform_id(data_type: DataType, number: str) -> str:
+    """
+    The id a record gets: derived from its number, never random.
+    """
+    return hashlib.md5(  # noqa: S324 -- an id, not a secret
+        f"{data_type.value}:{number}".encode()
+    ).hexdigest()
+
+
+@attrs.define(repr=False)
+class MemoryPlatform:
+    """
+    An in-memory `Platform`.
+
+    Args:
+        supported: The data types it accepts (default: all).
+        batch_size: Records per `push`.
+        reject: Called for every written record; a returned text rejects
+            the record with that message (fault injection).
+        latency: Seconds each call takes.
+
+    Attributes:
+        records: What it holds, per data type and record number.
+        media: Uploaded content by media id.
+        attachments: Media ids per (data type, record number), in order.
+        calls: How often each method was called; ``writes`` counts records
+            written.
+
+    .. versionadded:: 26.1.0
+    """
+
+    supported: frozenset[DataType] = frozenset(DataType)
+    batch_size: int = 100
+    reject: Callable[[Record], str | None] | None = None
+    latency: float = 0.0
+    clock: Callable[[], datetime] = _now
+    records: dict[DataType, dict[str, Record]] = attrs.field(
+        init=False, factory=dict
+    )
+    media: dict[str, bytes] = attrs.field(init=False, factory=dict)
+    attachments: dict[tuple[DataType, str], list[str]] = attrs.field(
+        init=False, factory=dict
+    )
+    calls: Counter[str] = attrs.field(init=False, factory=Counter)
+    _orders: dict[str, tuple[Order, datetime]] = attrs.field(
+        init=False, factory=dict
+    )
+    closed: bool = attrs.field(init=False, default=False)
+
+    def __repr__(self) -> str:
+        held = ", ".join(
+            f"{t.value}={len(r)}" for t, r in self.records.items()
+        )
+        return f"<MemoryPlatform {held}>"
+
+    # -- what a shop customer does ------------------------------------
+
+    def place_order(
+        self, order: Order, *, changed_at: datetime | None = None
+    ) -> None:
+        """
+        An order arrives (or changes) in the shop.
+        """
+        self._orders[order.number] = (order, changed_at or self.clock())
+
+    def held(self, data_type: DataType) -> dict[str, Record]:
+        return self.records.setdefault(data_type, {})
+
+    # -- Platform -------------------------------------------------------
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        self.calls["push"] += 1
+        await anyio.sleep(self.latency)
+        return [self._write(data_type, item.record) for item in items]
+
+    def _refusal(self, data_type: DataType, record: Record) -> str | None:
+        if self.reject is not None and (why := self.reject(record)):
+            return why
+        if isinstance(record, Category) and record.parent is not None:
+            if record.parent not in self.held(DataType.CATEGORIES):
+                return f"parent category {record.parent} does not exist"
+        if isinstance(record, Article):
+            known = self.held(DataType.CATEGORIES)
+            for number in record.categories:
+                if number not in known:
+                    return f"category {number} does not exist"
+        if isinstance(record, StockLevel) and (
+            record.number not in self.held(DataType.ARTICLES)
+        ):
+            return f"article {record.number} does not exist"
+        if isinstance(record, OrderStatus) and (
+            record.number not in self._orders
+        ):
+            return f"order {record.number} does not exist"
+        return None
+
+    def _write(self, data_type: DataType, record: Record) -> Outcome:
+        if data_type not in self.supported:
+            return Outcome(
+                number=record.number,
+                error=f"{data_type.value} is not supported",
+            )
+        why = self._refusal(data_type, record)
+        if why is not None:
+            field = {
+                Category: "parent",
+                Article: "categories",
+            }.get(type(record), "number")
+            return Outcome(number=record.number, error=why, field=field)
+        self.calls["writes"] += 1
+        self.held(data_type)[record.number] = record
+        return Outcome(
+            number=record.number,
+            platform_id=platform_id(data_type, record.number),
+        )
+
+    async def fetch_orders(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        self.calls["fetch_orders"] += 1
+        rows = sorted(
+            (
+                order
+                for number, (order, changed) in self._orders.items()
+                if selected(selection, number, changed)
+            ),
+            key=lambda o: number_key(o.number),
+        )
+        for start in range(0, len(rows), batch_size):
+            await anyio.sleep(self.latency)
+            yield rows[start : start + batch_size]
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        self.calls["upload_media"] += 1
+        await anyio.sleep(self.latency)
+        content = await anyio.to_thread.run_sync(media.read_bytes)
+        media_id = hashlib.md5(  # noqa: S324 -- an id, not a secret
+            f"media:{media.sha256}".encode()
+        ).hexdigest()
+        self.media[media_id] = content
+        return media_id
+
+    async def attach_media(
+        self,
+        data_type: DataType,
+        target: Outcome,
+        media: Sequence[MediaLink],
+    ) -> None:
+        self.calls["attach_media"] += 1
+        ordered = sorted(media, key=lambda m: m.position)
+        self.attachments[(data_type, target.number)] = [
+            m.media_id for m in ordered
+        ]
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def snapshot(self) -> dict[str, Any]:
+        """
+        Counts of what it holds, for quick assertions.
+        """
+        return {t.value: len(r) for t, r in self.records.items()}

@@ -1,0 +1,230 @@
+"""
+The pluggable parts of *ecomsync*, as Protocols.
+
+Adapters implement these structurally; no base class is required.  The
+data that crosses them (`Outgoing`, `Outcome`, `RunRecord`, ...) lives in
+the top-level namespace.
+
+.. versionadded:: 26.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ._contracts import (
+    Failure,
+    Lease,
+    Link,
+    MediaLink,
+    Outcome,
+    Outgoing,
+    PendingMedia,
+    RunRecord,
+    Schedule,
+    StagedMedia,
+)
+from ._model import MediaRef, Order, Record
+from ._spec import DataType, Selection
+
+
+__all__ = [
+    "ErpSession",
+    "ErpSource",
+    "LicensePool",
+    "Platform",
+    "Record",
+    "Selection",
+    "StateStore",
+]
+
+
+@runtime_checkable
+class ErpSource(Protocol):
+    """
+    **Protocol:** An ERP ("Warenwirtschaft") that *ecomsync* reads from and
+    imports orders into.
+
+    A session is one ERP connection: the engine opens one per licence it
+    holds and never more.
+    """
+
+    def session(self) -> AbstractAsyncContextManager[ErpSession]:
+        """
+        Open one connection to the ERP (log in), closed on exit.
+        """
+
+
+class ErpSession(Protocol):
+    """
+    **Protocol:** One open connection to an ERP.
+    """
+
+    def read(
+        self, data_type: DataType, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Record]]:
+        """
+        Yield the selected records of *data_type* in batches, in number
+        order.  `DataType.ADDRESSES_AND_ORDERS` is not read from an ERP.
+        """
+
+    async def count(
+        self, data_type: DataType, selection: Selection
+    ) -> int | None:
+        """
+        How many records `read` would yield, or ``None`` if unknown.
+        """
+
+    async def read_media(self, ref: MediaRef) -> bytes:
+        """
+        The content of an image or document.
+        """
+
+    async def import_orders(self, orders: Sequence[Order]) -> list[Outcome]:
+        """
+        Create customers and orders; idempotent by the platform's order
+        number (importing an order twice creates it once).
+        """
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """
+    **Protocol:** An online shop or marketplace.
+
+    Attributes:
+        supported: The data types this platform can handle.
+        batch_size: How many records `push` takes per call, at most.
+    """
+
+    supported: frozenset[DataType]
+    batch_size: int
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        """
+        Create or update *items* (categories, articles, stock levels or
+        order statuses); one outcome per item, in order.  One bad item
+        fails alone.
+        """
+
+    def fetch_orders(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        """
+        Yield the selected orders with their customers and addresses.
+        """
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        """
+        Upload a staged file; return the platform's media id.
+        """
+
+    async def attach_media(
+        self,
+        data_type: DataType,
+        target: Outcome,
+        media: Sequence[MediaLink],
+    ) -> None:
+        """
+        Make *media* exactly the media of the written record *target*.
+        """
+
+    async def aclose(self) -> None:
+        """
+        Release connections.
+        """
+
+
+class LicensePool(Protocol):
+    """
+    **Protocol:** The ERP connection licences a tenant owns.
+    """
+
+    @property
+    def size(self) -> int:
+        """
+        How many licences exist.
+        """
+
+    def lease(
+        self, holder: str, *, timeout: float
+    ) -> AbstractAsyncContextManager[Lease]:
+        """
+        Hold one licence for the block; wait up to *timeout* seconds, then
+        raise `NoFreeLicense`.  The licence comes back however the block
+        ends.
+        """
+
+    async def holders(self) -> tuple[str, ...]:
+        """
+        Who holds licences right now.
+        """
+
+
+class StateStore(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** Where *ecomsync* remembers: links and checksums, runs,
+    watermarks, the failure ledger, the media journal and schedules.
+    """
+
+    # -- links and checksums, per platform, type and record number
+    async def get_links(
+        self, platform: str, data_type: DataType, numbers: Sequence[str]
+    ) -> dict[str, Link]: ...
+    async def put_links(
+        self, platform: str, data_type: DataType, links: Mapping[str, Link]
+    ) -> None: ...
+
+    # -- platform media by content hash
+    async def get_media_id(self, platform: str, sha256: str) -> str | None: ...
+    async def put_media_id(
+        self, platform: str, sha256: str, media_id: str
+    ) -> None: ...
+
+    # -- staging journal
+    async def add_pending(self, pending: PendingMedia) -> None: ...
+    async def remove_pending(self, sha256: str) -> None: ...
+    async def list_pending(self) -> list[PendingMedia]: ...
+
+    # -- runs (the monitoring view)
+    async def save_run(self, run: RunRecord) -> None: ...
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+    async def list_runs(self, *, limit: int = 50) -> list[RunRecord]: ...
+    async def request_cancel(self, run_id: str) -> None: ...
+    async def cancel_requested(self, run_id: str) -> bool: ...
+
+    # -- watermarks ("date of last synchronisation")
+    async def get_watermark(
+        self, platform: str, data_type: DataType
+    ) -> datetime | None: ...
+    async def set_watermark(
+        self, platform: str, data_type: DataType, moment: datetime
+    ) -> None: ...
+
+    # -- failure ledger
+    async def add_failures(
+        self, platform: str, failures: Sequence[Failure]
+    ) -> None: ...
+    async def list_failures(
+        self, platform: str, data_type: DataType | None = None
+    ) -> list[Failure]: ...
+    async def clear_failures(
+        self, platform: str, data_type: DataType, numbers: Sequence[str]
+    ) -> None: ...
+
+    # -- schedules
+    async def save_schedule(self, schedule: Schedule) -> None: ...
+    async def list_schedules(self) -> list[Schedule]: ...
+    async def claim_schedule(
+        self, schedule_id: str, holder: str, until: datetime
+    ) -> bool: ...
+    async def release_schedule(
+        self, schedule_id: str, holder: str, next_due: datetime
+    ) -> None: ...
+
+    async def aclose(self) -> None: ...
