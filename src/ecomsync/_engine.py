@@ -615,6 +615,7 @@ class Synchronizer:
         tally: _Tally,
         meter: _Meter,
     ) -> None:
+        batches: AsyncIterator[Sequence[Record]]
         if data_type is DataType.ADDRESSES_AND_ORDERS:
             batches = run.platform.fetch_orders(
                 selection, batch_size=self.batch_size
@@ -718,7 +719,7 @@ class Synchronizer:
             )
         written: dict[str, Link] = {}
         for (record, digest), outcome in zip(chunk, outcomes, strict=True):
-            if outcome.ok and getattr(record, "media", ()):
+            if outcome.ok and isinstance(record, Article | Category) and record.media:
                 outcome = await self._transfer_media(
                     run, session, data_type, record, outcome
                 )
@@ -811,10 +812,10 @@ class Synchronizer:
         required_by = dict(missing)
         while missing:
             batch: list[Category] = []
-            async for chunk in session.read(
+            async for found_batch in session.read(
                 DataType.CATEGORIES, Only(missing), batch_size=self.batch_size
             ):
-                batch.extend(r for r in chunk if isinstance(r, Category))
+                batch.extend(r for r in found_batch if isinstance(r, Category))
             parents: dict[str, str] = {}
             for category in batch:
                 found[category.number] = category
@@ -838,7 +839,7 @@ class Synchronizer:
         ordered = _parents_first(found)
         tally = _Tally()
         for start in range(0, len(ordered), run.platform.batch_size):
-            chunk = [
+            chunk: list[tuple[Record, str]] = [
                 (c, checksum(c))
                 for c in ordered[start : start + run.platform.batch_size]
             ]
@@ -863,10 +864,10 @@ class Synchronizer:
         run: _Run,
         session: ErpSession,
         data_type: DataType,
-        record: Record,
+        record: Article | Category,
         outcome: Outcome,
     ) -> Outcome:
-        refs = record.media  # type: ignore[union-attr]
+        refs = record.media
         links: list[MediaLink | None] = [None] * len(refs)
         errors: list[tuple[int, str]] = []
         limiter = anyio.CapacityLimiter(self.media_concurrency)
@@ -939,8 +940,11 @@ class Synchronizer:
 def _parents_first(categories: Mapping[str, Category]) -> list[Category]:
     def depth(category: Category) -> int:
         seen = 0
-        while category.parent in categories and seen < len(categories):
-            category = categories[category.parent]
+        parent = category.parent
+        while parent is not None and parent in categories:
+            if seen > len(categories):  # a cycle: give up ordering it
+                break
+            parent = categories[parent].parent
             seen += 1
         return seen
 

@@ -64,7 +64,6 @@ def _key(number: object) -> tuple[Any, ...]:
     return number_key(number) if isinstance(number, str) else ()
 
 
-@attrs.define
 class MemoryErp:
     """
     An in-memory `ErpSource`.
@@ -83,20 +82,6 @@ class MemoryErp:
     .. versionadded:: 26.1.0
     """
 
-    _records: dict[DataType, dict[str, tuple[Record, datetime]]] = (
-        attrs.field(init=False, factory=dict)
-    )
-    media: dict[str, bytes] = attrs.field(factory=dict, kw_only=True)
-    clock: Callable[[], datetime] = attrs.field(default=_now, kw_only=True)
-    latency: float = attrs.field(default=0.0, kw_only=True)
-    orders: dict[str, Order] = attrs.field(init=False, factory=dict)
-    customers: dict[str, Customer] = attrs.field(init=False, factory=dict)
-    #: Sessions open right now, and the most ever open at once.
-    open_sessions: int = attrs.field(init=False, default=0)
-    max_open_sessions: int = attrs.field(init=False, default=0)
-    #: Orders whose import the ERP refuses, with its message.
-    refuse_orders: dict[str, str] = attrs.field(init=False, factory=dict)
-
     def __init__(
         self,
         records: Iterable[Record] = (),
@@ -105,7 +90,17 @@ class MemoryErp:
         clock: Callable[[], datetime] = _now,
         latency: float = 0.0,
     ) -> None:
-        self.__attrs_init__(media=dict(media or {}), clock=clock, latency=latency)
+        self._records: dict[DataType, dict[str, tuple[Record, datetime]]] = {}
+        self.media = dict(media or {})
+        self.clock = clock
+        self.latency = latency
+        self.orders: dict[str, Order] = {}
+        self.customers: dict[str, Customer] = {}
+        #: Sessions open right now, and the most ever open at once.
+        self.open_sessions = 0
+        self.max_open_sessions = 0
+        #: Orders whose import the ERP refuses, with its message.
+        self.refuse_orders: dict[str, str] = {}
         for record in records:
             self.put(record)
 

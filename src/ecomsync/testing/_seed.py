@@ -103,7 +103,7 @@ def catalogue_records(
                     version="1",
                 )
             )
-        variants = ()
+        variants: tuple[Variant, ...] = ()
         if i % 20 == 0:
             variants = tuple(
                 Variant(number=f"{number}-{size}", options=(("Größe", size),))

@@ -1,0 +1,99 @@
+"""
+Shared fixtures: the anyio backend, a seeded ERP, a platform and a
+synchroniser on a throwaway store and staging directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ecomsync import (
+    Article,
+    Category,
+    MediaRef,
+    MediaStaging,
+    MemoryErp,
+    MemoryPlatform,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+)
+
+
+@pytest.fixture(name="anyio_backend")
+def _anyio_backend() -> str:
+    return "asyncio"
+
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def small_catalogue() -> list[Category | Article | StockLevel]:
+    """
+    Three categories (a tree), six articles, stock for each.
+    """
+    records: list[Category | Article | StockLevel] = [
+        Category(number="C-1", name="Werkzeug"),
+        Category(number="C-2", name="Hämmer", parent="C-1"),
+        Category(number="C-10", name="Farben"),
+    ]
+    for i in range(1, 7):
+        records.append(
+            Article(
+                number=f"A-{i}",
+                name=f"Artikel {i}",
+                price=Decimal("9.99") + i,
+                categories=("C-2" if i % 2 else "C-10",),
+                media=(
+                    MediaRef(
+                        key=f"img-{i}",
+                        filename=f"../../etc/passwd-{i}.jpg",
+                        mime_type="image/jpeg",
+                    ),
+                ),
+            )
+        )
+        records.append(StockLevel(number=f"A-{i}", quantity=i * 10))
+    return records
+
+
+@pytest.fixture(name="erp")
+def _erp() -> MemoryErp:
+    return MemoryErp(
+        small_catalogue(),
+        media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
+        clock=lambda: T0,
+    )
+
+
+@pytest.fixture(name="platform")
+def _platform() -> MemoryPlatform:
+    return MemoryPlatform()
+
+
+@pytest.fixture(name="store")
+async def _store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "state.db")
+    yield store
+    await store.aclose()
+
+
+@pytest.fixture(name="sync")
+def _sync(
+    erp: MemoryErp,
+    platform: MemoryPlatform,
+    store: SqliteStore,
+    tmp_path: Path,
+) -> Synchronizer:
+    return Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=store,
+        staging=MediaStaging(tmp_path / "staging"),
+        license_timeout=1.0,
+    )

@@ -1,0 +1,71 @@
+"""
+Never executed: mypy --strict checks that the public API reads well from
+a user's side.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import ecomsync
+
+from ecomsync import (
+    All,
+    ChangedSince,
+    DataType,
+    LocalLicensePool,
+    MediaStaging,
+    MemoryErp,
+    MemoryPlatform,
+    NumberRange,
+    Only,
+    Progress,
+    RecordFailed,
+    RunRecord,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+)
+from ecomsync.typing import ErpSource, LicensePool, Platform, StateStore
+
+
+erp: ErpSource = MemoryErp()
+platform: Platform = MemoryPlatform()
+store: StateStore = SqliteStore("ecomsync.db")
+licenses: LicensePool = LocalLicensePool(2)
+
+sync = Synchronizer(
+    erp=erp,
+    platforms={"shop-de": platform},
+    store=store,
+    licenses=licenses,
+    staging=MediaStaging("/var/tmp/ecomsync", max_bytes=2 * 2**30),
+)
+spec = SyncSpec(
+    platform="shop-de",
+    types={
+        DataType.ARTICLES: NumberRange("A-1000", "A-1999"),
+        DataType.STOCK: ChangedSince(datetime(2026, 11, 1, tzinfo=UTC)),
+        DataType.CATEGORIES: Only({"C-1"}),
+        DataType.ORDER_STATUS: All(),
+    },
+)
+
+
+async def use() -> RunRecord | None:
+    async with sync.run(spec) as events:
+        async for event in events:
+            if isinstance(event, Progress):
+                done: int = event.done
+                total: int | None = event.total
+                print(done, total)
+            elif isinstance(event, RecordFailed):
+                print(event.number, event.field, event.message)
+    await sync.add_schedule(spec, every=timedelta(minutes=15))
+    record: RunRecord = await sync.execute(spec, trigger=Trigger.SCHEDULED)
+    runs: list[RunRecord] = await sync.runs()
+    await sync.cancel(runs[0].id)
+    version: str = ecomsync.__version__
+    print(record, version)
+    return events.summary
