@@ -1,0 +1,63 @@
+"""
+`MemoryPlatform` passes the platform contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from ecomsync import DataType, Order
+from ecomsync.platforms.memory import MemoryPlatform
+from ecomsync.testing._platform_contract import PlatformContract
+
+
+class TestMemoryPlatformContract(PlatformContract):
+    """
+    The in-memory platform honours every clause of the contract.
+    """
+
+    @pytest.fixture(name="platform")
+    async def _platform(self) -> AsyncIterator[MemoryPlatform]:
+        platform = MemoryPlatform()
+        yield platform
+        await platform.aclose()
+
+    async def place_order(
+        self, platform: Any, order: Order, *, changed_at: datetime
+    ) -> None:
+        platform.place_order(order, changed_at=changed_at)
+
+    async def read_back(
+        self, platform: Any, data_type: DataType, number: str
+    ) -> dict[str, Any] | None:
+        record = platform.held(data_type).get(number)
+        if record is None:
+            return None
+        if data_type is DataType.CATEGORIES:
+            return {"name": record.name, "parent": record.parent}
+        if data_type is DataType.ARTICLES:
+            media = platform.attachments.get((data_type, number), [])
+            return {
+                "name": record.name,
+                "price": record.price,
+                "categories": set(record.categories),
+                "variants": {v.number for v in record.variants},
+                "media": list(media),
+                "cover": media[0] if media else None,
+            }
+        if data_type is DataType.STOCK:
+            return {"quantity": record.quantity}
+        return {
+            "state": record.state,
+            "tracking_numbers": set(record.tracking_numbers),
+        }
+
+    async def count(self, platform: Any, data_type: DataType) -> int:
+        return len(platform.held(data_type))
+
+    async def media_count(self, platform: Any) -> int:
+        return len(platform.media)
