@@ -1,0 +1,142 @@
+"""
+`TrytonErp`: a real Tryton server as the ERP, over JSON-RPC with httpx.
+
+See ``docs/tryton.md`` for the modules and rights it needs and for what
+maps to what.
+
+.. versionadded:: 26.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+import anyio
+import attrs
+import httpx
+
+from ..exceptions import ConfigurationError
+from ._tryton_rpc import Rpc, TrytonError
+from ._tryton_session import TrytonSession
+
+
+__all__ = ["TrytonErp", "TrytonError"]
+
+
+def _decimal(value: object) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _url(_: object, __: object, value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"the Tryton URL must start with http:// or https://, got "
+            f"{value!r}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TrytonErp:
+    """
+    A Tryton server (8.x) as the `ErpSource`.
+
+    Every `session` is one Tryton session (login on enter, logout on exit),
+    so a run holds exactly as many Tryton sessions as it holds licences.
+
+    Args:
+        url: The server, e.g. ``https://erp.example.com`` (no database).
+        database: The Tryton database name.
+        user: The login of the user *ecomsync* works as.
+        password: Its password; never shown in a repr or a message.
+        warehouse: The code of the one warehouse to read stock from and to
+            ship orders from; default: every warehouse for stock (one
+            `StockLevel` per warehouse), the first by code for orders.
+        timeout: Seconds one request may take (a deadline, including
+            connecting); past it the call fails as retryable.
+        tax_rate: The tax rate reported for every article (Tryton's tax
+            rules need accounting, which *ecomsync* does not read).
+        gross_prices: Whether Tryton's list prices are gross (default);
+            if not, the gross price is list price times ``1 + tax_rate``.
+        confirm_orders: Quote and confirm imported sales (default), so that
+            Tryton creates the shipments; otherwise they stay drafts.
+        acknowledge_warnings: Acknowledge Tryton warnings raised while
+            importing an order and retry once; by default a warning fails
+            that order with Tryton's message.
+        transport: An httpx transport (tests, proxies).
+
+    .. versionadded:: 26.1.0
+    """
+
+    url: str = attrs.field(validator=_url)
+    database: str
+    user: str
+    password: str = attrs.field(repr=False)
+    warehouse: str | None = None
+    timeout: float = 60.0
+    tax_rate: Decimal = attrs.field(default=Decimal(19), converter=_decimal)
+    gross_prices: bool = True
+    confirm_orders: bool = True
+    acknowledge_warnings: bool = False
+    transport: httpx.AsyncBaseTransport | None = attrs.field(
+        default=None, repr=False, eq=False
+    )
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        user: str,
+        password: str,
+        *,
+        warehouse: str | None = None,
+        timeout: float = 60.0,
+        tax_rate: Decimal | int | str = Decimal(19),
+        gross_prices: bool = True,
+        confirm_orders: bool = True,
+        acknowledge_warnings: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.__attrs_init__(  # type: ignore[attr-defined]
+            url=url.rstrip("/"),
+            database=database,
+            user=user,
+            password=password,
+            warehouse=warehouse,
+            timeout=timeout,
+            tax_rate=tax_rate,
+            gross_prices=gross_prices,
+            confirm_orders=confirm_orders,
+            acknowledge_warnings=acknowledge_warnings,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<TrytonErp {self.url}/{self.database} as {self.user!r}>"
+        )
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[TrytonSession]:
+        """
+        Log in, yield the session, log out (also on error/cancellation).
+        """
+        async with httpx.AsyncClient(
+            transport=self.transport,
+            timeout=self.timeout,
+            # keep httpx's default Accept-Encoding: Tryton labels bodies
+            # gzip only correctly when the client accepts gzip
+            headers={"User-Agent": "ecomsync"},
+        ) as client:
+            rpc = Rpc(self.url, self.database, client, self.timeout)
+            await rpc.login(self.user, self.password)
+            try:
+                yield TrytonSession(self, rpc)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await rpc.logout()
+                    except Exception:  # noqa: BLE001, S110
+                        # the session dies with the server or expires
+                        pass
