@@ -1,0 +1,156 @@
+"""
+Specs and selections: validated on construction, round-trip through the
+store's JSON, natural number order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecomsync import (
+    All,
+    ChangedSince,
+    DataType,
+    Direction,
+    NumberRange,
+    Only,
+    SpecError,
+    SyncSpec,
+)
+from ecomsync._model import number_key
+from ecomsync._spec import spec_from_plain, spec_to_plain
+
+
+numbers = st.from_regex(r"[A-Z]{1,2}-[0-9]{1,5}", fullmatch=True)
+aware = st.datetimes(
+    min_value=datetime(2000, 1, 1), timezones=st.just(UTC)
+)
+selections = st.one_of(
+    st.just(All()),
+    st.tuples(numbers, numbers).map(
+        lambda p: NumberRange(*sorted(p, key=number_key))
+    ),
+    aware.map(ChangedSince),
+    st.frozensets(numbers, min_size=1).map(Only),
+)
+specs = st.builds(
+    SyncSpec,
+    types=st.dictionaries(st.sampled_from(DataType), selections, min_size=1),
+    platform=st.none() | st.text(min_size=1, max_size=8),
+    force=st.booleans(),
+)
+
+
+class TestSelections:
+    def test_range_reversed(self) -> None:
+        """A NumberRange whose first comes after its last is a SpecError."""
+        with pytest.raises(SpecError, match="comes after"):
+            NumberRange("A-10", "A-9")
+
+    def test_range_natural(self) -> None:
+        """NumberRange compares digit runs as numbers: A-2 < A-10."""
+        selection = NumberRange("A-2", "A-10")
+
+        assert "A-9" in selection
+        assert "A-10" in selection
+        assert "A-11" not in selection
+        assert "A-100" not in selection
+        assert 5 not in selection
+
+    def test_range_empty_bounds(self) -> None:
+        """A NumberRange needs both bounds."""
+        with pytest.raises(SpecError):
+            NumberRange("", "A-1")
+
+    def test_naive_datetime(self) -> None:
+        """A naive datetime is refused; an aware one in any zone is fine."""
+        with pytest.raises(SpecError, match="naive"):
+            ChangedSince(datetime(2026, 1, 1))  # noqa: DTZ001
+
+        ChangedSince(datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2))))
+
+    def test_not_a_datetime(self) -> None:
+        """ChangedSince needs a datetime."""
+        with pytest.raises(SpecError):
+            ChangedSince("2026-01-01")  # type: ignore[arg-type]
+
+    def test_only_empty(self) -> None:
+        """Only() with no numbers is refused."""
+        with pytest.raises(SpecError, match="at least one"):
+            Only(())
+
+    def test_only_string(self) -> None:
+        """Only("A-1") means the one record, not its characters."""
+        assert frozenset({"A-1"}) == Only("A-1").numbers
+
+    def test_only_blank_number(self) -> None:
+        """Only() refuses blank numbers."""
+        with pytest.raises(SpecError):
+            Only({""})
+
+    @given(st.tuples(numbers, numbers))
+    def test_range_order_property(self, pair: tuple[str, str]) -> None:
+        """A range is valid exactly when its bounds are in natural order."""
+        first, last = pair
+        if number_key(first) <= number_key(last):
+            assert first in NumberRange(first, last)
+        else:
+            with pytest.raises(SpecError):
+                NumberRange(first, last)
+
+
+class TestSyncSpec:
+    def test_needs_a_type(self) -> None:
+        """A spec without data types is refused."""
+        with pytest.raises(SpecError):
+            SyncSpec(types={})
+
+    def test_unknown_type(self) -> None:
+        """Keys must be DataTypes."""
+        with pytest.raises(SpecError, match="unknown data type"):
+            SyncSpec(types={"articles": All()})  # type: ignore[dict-item]
+
+    def test_not_a_selection(self) -> None:
+        """Values must be selections."""
+        with pytest.raises(SpecError, match="not a selection"):
+            SyncSpec(types={DataType.ARTICLES: "all"})  # type: ignore[dict-item]
+
+    def test_execution_order(self) -> None:
+        """Types are kept in dependency order whatever order they came in."""
+        spec = SyncSpec(
+            types={
+                DataType.ORDER_STATUS: All(),
+                DataType.STOCK: All(),
+                DataType.ADDRESSES_AND_ORDERS: All(),
+                DataType.ARTICLES: All(),
+                DataType.CATEGORIES: All(),
+            }
+        )
+
+        assert [
+            DataType.CATEGORIES,
+            DataType.ARTICLES,
+            DataType.STOCK,
+            DataType.ADDRESSES_AND_ORDERS,
+            DataType.ORDER_STATUS,
+        ] == list(spec.types)
+
+    def test_directions(self) -> None:
+        """Only addresses and orders move from the platform to the ERP."""
+        assert {DataType.ADDRESSES_AND_ORDERS} == {
+            t for t in DataType if t.direction is Direction.TO_ERP
+        }
+
+    @given(specs)
+    def test_round_trip(self, spec: SyncSpec) -> None:
+        """A spec survives the store's JSON unchanged."""
+        assert spec == spec_from_plain(spec_to_plain(spec))
+
+    def test_repr_all(self) -> None:
+        """All() reprs as written."""
+        assert "All()" == repr(All())
