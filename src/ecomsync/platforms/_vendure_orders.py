@@ -1,0 +1,425 @@
+"""
+Orders of the Vendure adapter: reading placed orders with their
+customers and addresses, and pushing the ERP's order status back as
+fulfilments (Shipped, Delivered) or cancellations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+
+from .._contracts import Outcome, Outgoing
+from .._model import (
+    Address,
+    Customer,
+    Order,
+    OrderLine,
+    OrderState,
+    OrderStatus,
+)
+from .._spec import All, ChangedSince, NumberRange, Only, Selection
+from ._vendure_client import JSON, GraphQL
+from ._vendure_gql import aliased, union_error
+
+
+_ADDRESS = (
+    "fullName company streetLine1 streetLine2 postalCode city "
+    "countryCode phoneNumber"
+)
+ORDER_FIELDS = f"""
+  id code state orderPlacedAt updatedAt currencyCode totalWithTax
+  customer {{ id emailAddress firstName lastName phoneNumber
+    addresses {{ fullName company streetLine1 streetLine2 postalCode city
+                 phoneNumber country {{ code }} }} }}
+  shippingAddress {{ {_ADDRESS} }}
+  billingAddress {{ {_ADDRESS} }}
+  lines {{ id quantity unitPriceWithTax
+          productVariant {{ id sku name }} }}
+  fulfillments {{ id state trackingCode lines {{ orderLineId quantity }} }}
+"""
+_ORDERS = (
+    "query ($options: OrderListOptions) { orders(options: $options) "
+    "{ totalItems items {" + ORDER_FIELDS + "} } }"
+)
+
+#: Vendure order states -> the ERP's view.
+STATES: dict[str, OrderState] = {
+    "PaymentAuthorized": OrderState.OPEN,
+    "PaymentSettled": OrderState.OPEN,
+    "ArrangingPayment": OrderState.OPEN,
+    "ArrangingAdditionalPayment": OrderState.OPEN,
+    "Modifying": OrderState.OPEN,
+    "PartiallyShipped": OrderState.IN_PROGRESS,
+    "PartiallyDelivered": OrderState.IN_PROGRESS,
+    "Shipped": OrderState.SHIPPED,
+    "Delivered": OrderState.COMPLETED,
+    "Cancelled": OrderState.CANCELLED,
+}
+_SHIPPED = {"Shipped", "Delivered", "PartiallyDelivered"}
+
+
+def _money(minor: int) -> Decimal:
+    return (Decimal(minor) / 100).quantize(Decimal("0.01"))
+
+
+def _split(full: str) -> tuple[str, str]:
+    first, _, last = (full or "").strip().rpartition(" ")
+    return (first, last) if first else ("", last)
+
+
+def _address(raw: JSON | None, fallback: JSON | None = None) -> Address:
+    raw = raw or {}
+    if not raw.get("streetLine1") and fallback:
+        raw = fallback
+    first, last = _split(raw.get("fullName") or "")
+    street = " ".join(
+        p for p in (raw.get("streetLine1"), raw.get("streetLine2")) if p
+    )
+    country = raw.get("countryCode") or (raw.get("country") or {}).get("code")
+    return Address(
+        first_name=first,
+        last_name=last,
+        street=street,
+        zip_code=raw.get("postalCode") or "",
+        city=raw.get("city") or "",
+        country=(country or "").upper(),
+        company=raw.get("company") or "",
+        phone=raw.get("phoneNumber") or "",
+    )
+
+
+def state_of(raw: JSON) -> OrderState:
+    """
+    The ERP's view of a Vendure order's state: a paid order with a
+    pending fulfilment is in progress.
+    """
+    state = STATES.get(raw["state"], OrderState.OPEN)
+    if state is OrderState.OPEN and any(
+        f["state"] == "Pending" for f in raw.get("fulfillments") or []
+    ):
+        return OrderState.IN_PROGRESS
+    return state
+
+
+def to_order(raw: JSON) -> Order:
+    """
+    A Vendure order as an ecomsync `Order` (gross prices).
+    """
+    customer = raw.get("customer") or {}
+    shipping = _address(raw.get("shippingAddress"), raw.get("billingAddress"))
+    billing = _address(raw.get("billingAddress"), raw.get("shippingAddress"))
+    return Order(
+        number=raw["code"],
+        customer=Customer(
+            number=str(customer.get("id", "")),
+            email=customer.get("emailAddress") or "",
+            first_name=customer.get("firstName") or "",
+            last_name=customer.get("lastName") or "",
+            addresses=tuple(
+                _address(a) for a in customer.get("addresses") or []
+            ),
+        ),
+        billing=billing,
+        shipping=shipping,
+        lines=tuple(
+            OrderLine(
+                article_number=line["productVariant"]["sku"],
+                name=line["productVariant"]["name"],
+                quantity=line["quantity"],
+                unit_price=_money(line["unitPriceWithTax"]),
+            )
+            for line in raw.get("lines") or []
+        ),
+        total=_money(raw["totalWithTax"]),
+        ordered_at=datetime.fromisoformat(
+            (raw.get("orderPlacedAt") or raw["updatedAt"]).replace(
+                "Z", "+00:00"
+            )
+        ),
+        currency=raw.get("currencyCode") or "EUR",
+        state=state_of(raw),
+    )
+
+
+def _filter(selection: Selection) -> JSON:
+    base: JSON = {
+        "active": {"eq": False},
+        "orderPlacedAt": {"isNull": False},
+    }
+    if isinstance(selection, ChangedSince):
+        moment = selection.moment - timedelta(milliseconds=1)
+        base["updatedAt"] = {"after": moment.isoformat()}
+    elif isinstance(selection, Only):
+        base["code"] = {"in": sorted(selection.numbers)}
+    return base
+
+
+@attrs.define
+class Orders:
+    """
+    Reading orders from and pushing order status to one channel.
+    """
+
+    gql: GraphQL
+
+    async def fetch(
+        self, selection: Selection, batch_size: int
+    ) -> AsyncIterator[list[Order]]:
+        take = max(1, min(batch_size, 1000))
+        skip = 0
+        while True:
+            data = await self.gql.query(
+                _ORDERS,
+                {
+                    "options": {
+                        "filter": _filter(selection),
+                        "sort": {"id": "ASC"},
+                        "skip": skip,
+                        "take": take,
+                    }
+                },
+            )
+            page = data["orders"]
+            items = page["items"]
+            skip += len(items)
+            orders = [to_order(o) for o in items]
+            if isinstance(selection, NumberRange):
+                orders = [o for o in orders if o.number in selection]
+            elif not isinstance(selection, All | ChangedSince | Only):
+                orders = []
+            if orders:
+                yield orders
+            if not items or skip >= page["totalItems"]:
+                return
+
+    async def by_code(self, codes: Sequence[str]) -> dict[str, JSON]:
+        data = await self.gql.query(
+            _ORDERS,
+            {
+                "options": {
+                    "filter": {"code": {"in": sorted(set(codes))}},
+                    "take": 1000,
+                }
+            },
+        )
+        return {o["code"]: o for o in data["orders"]["items"]}
+
+    async def push_status(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        statuses: list[tuple[int, OrderStatus]] = []
+        for i, item in enumerate(items):
+            if isinstance(item.record, OrderStatus):
+                statuses.append((i, item.record))
+            else:
+                outcomes[i] = Outcome(
+                    number=item.record.number, error="not an order status"
+                )
+        orders = await self.by_code([s.number for _, s in statuses])
+        work: list[tuple[int, OrderStatus, JSON]] = []
+        for i, status in statuses:
+            order = orders.get(status.number)
+            if order is None:
+                outcomes[i] = Outcome(
+                    number=status.number,
+                    error=f"order {status.number} does not exist",
+                    field="number",
+                )
+            elif (
+                order["state"] == "Cancelled"
+                and status.state is not OrderState.CANCELLED
+            ):
+                outcomes[i] = Outcome(
+                    number=status.number,
+                    error=f"order {status.number} is cancelled in Vendure",
+                    field="state",
+                )
+            else:
+                work.append((i, status, order))
+
+        def fail(i: int, status: OrderStatus, message: str) -> None:
+            outcomes.setdefault(
+                i, Outcome(number=status.number, error=message, field="state")
+            )
+
+        # phase 0: pending fulfilments with other tracking codes go
+        stale: list[tuple[int, OrderStatus, JSON]] = []
+        for i, s, o in work:
+            codes = ", ".join(s.tracking_numbers)
+            if s.state in (OrderState.SHIPPED, OrderState.COMPLETED) and codes:
+                stale += [
+                    (i, s, f)
+                    for f in o.get("fulfillments") or []
+                    if f["state"] == "Pending"
+                    and (f.get("trackingCode") or "") != codes
+                ]
+        results = await aliased(
+            self.gql,
+            "transitionFulfillmentToState",
+            {"id": "ID!", "state": "String!"},
+            [{"id": f["id"], "state": "Cancelled"} for _, _, f in stale],
+            "__typename ... on Fulfillment { id state } "
+            "... on ErrorResult { errorCode message }",
+        )
+        for (i, s, f), result in zip(stale, results, strict=True):
+            problem = (
+                result if isinstance(result, str) else union_error(result)
+            )
+            if problem:
+                fail(i, s, problem)
+            else:
+                f["state"] = "Cancelled"
+
+        # phase 1: cancellations and new fulfilments
+        cancels = [
+            (i, s, o)
+            for i, s, o in work
+            if s.state is OrderState.CANCELLED and o["state"] != "Cancelled"
+        ]
+        fulfil = [
+            (i, s, o, lines)
+            for i, s, o in work
+            if i not in outcomes
+            and s.state
+            in (
+                OrderState.IN_PROGRESS,
+                OrderState.SHIPPED,
+                OrderState.COMPLETED,
+            )
+            and (lines := _unfulfilled(o))
+        ]
+        results = await aliased(
+            self.gql,
+            "cancelOrder",
+            {"input": "CancelOrderInput!"},
+            [
+                {
+                    "input": {
+                        "orderId": o["id"],
+                        "reason": "cancelled in the ERP",
+                        "cancelShipping": True,
+                    }
+                }
+                for _, _, o in cancels
+            ],
+            "__typename ... on Order { id state } "
+            "... on ErrorResult { errorCode message }",
+        )
+        for (i, s, _), result in zip(cancels, results, strict=True):
+            problem = (
+                result if isinstance(result, str) else union_error(result)
+            )
+            if problem:
+                fail(i, s, problem)
+        results = await aliased(
+            self.gql,
+            "addFulfillmentToOrder",
+            {"input": "FulfillOrderInput!"},
+            [
+                {
+                    "input": {
+                        "lines": lines,
+                        "handler": {
+                            "code": "manual-fulfillment",
+                            "arguments": [
+                                {"name": "method", "value": "ERP"},
+                                {
+                                    "name": "trackingCode",
+                                    "value": ", ".join(s.tracking_numbers),
+                                },
+                            ],
+                        },
+                    }
+                }
+                for _, s, _, lines in fulfil
+            ],
+            "__typename ... on Fulfillment { id state } "
+            "... on ErrorResult { errorCode message }",
+        )
+        fresh: dict[int, list[JSON]] = {}
+        for (i, s, _, _), result in zip(fulfil, results, strict=True):
+            problem = (
+                result if isinstance(result, str) else union_error(result)
+            )
+            if problem:
+                fail(i, s, problem)
+            else:
+                assert isinstance(result, dict)
+                fresh[i] = [result]
+
+        # phase 2 and 3: fulfilments Pending -> Shipped -> Delivered
+        for target, wanted in (
+            ("Shipped", (OrderState.SHIPPED, OrderState.COMPLETED)),
+            ("Delivered", (OrderState.COMPLETED,)),
+        ):
+            moves: list[tuple[int, OrderStatus, str]] = []
+            for i, s, o in work:
+                if i in outcomes or s.state not in wanted:
+                    continue
+                for f in [*(o.get("fulfillments") or []), *fresh.get(i, [])]:
+                    if _before(f["state"], target):
+                        moves.append((i, s, f["id"]))
+            results = await aliased(
+                self.gql,
+                "transitionFulfillmentToState",
+                {"id": "ID!", "state": "String!"},
+                [{"id": fid, "state": target} for _, _, fid in moves],
+                "__typename ... on Fulfillment { id state } "
+                "... on ErrorResult { errorCode message }",
+            )
+            for (i, s, fid), result in zip(moves, results, strict=True):
+                problem = (
+                    result if isinstance(result, str) else union_error(result)
+                )
+                if problem:
+                    fail(i, s, problem)
+                else:
+                    for f in [
+                        *(orders[s.number].get("fulfillments") or []),
+                        *fresh.get(i, []),
+                    ]:
+                        if f["id"] == fid:
+                            f["state"] = target
+
+        for i, status, order in work:
+            if i not in outcomes:
+                outcomes[i] = Outcome(
+                    number=status.number, platform_id=str(order["id"])
+                )
+        return [outcomes[i] for i in range(len(items))]
+
+
+_FULFILMENT_ORDER = ("Created", "Pending", "Shipped", "Delivered")
+
+
+def _before(state: str, target: str) -> bool:
+    if state not in _FULFILMENT_ORDER:
+        return False
+    return _FULFILMENT_ORDER.index(state) < _FULFILMENT_ORDER.index(target)
+
+
+def _unfulfilled(order: JSON) -> list[JSON]:
+    """
+    The order lines (with quantities) no live fulfilment covers yet.
+    """
+    if order["state"] in _SHIPPED or order["state"] == "Cancelled":
+        return []
+    done: dict[str, int] = {}
+    for f in order.get("fulfillments") or []:
+        if f["state"] == "Cancelled":
+            continue
+        for line in f.get("lines") or []:
+            key = str(line["orderLineId"])
+            done[key] = done.get(key, 0) + int(line["quantity"])
+    lines = []
+    for line in order.get("lines") or []:
+        left = int(line["quantity"]) - done.get(str(line["id"]), 0)
+        if left > 0:
+            lines.append({"orderLineId": line["id"], "quantity": left})
+    return lines
+
+
+__all__ = ["ORDER_FIELDS", "STATES", "Orders", "state_of", "to_order"]

@@ -1,0 +1,218 @@
+"""
+`Vendure`: the ecomsync `Platform` for Vendure 3.x over its Admin
+GraphQL API.
+
+Mapping in brief (docs/vendure.md has the whole story):
+
+- categories: one value of the private facet ``erp-category`` per ERP
+  category (code = category number) plus one collection per category,
+  filtered by that value and the values of all its descendants, nested
+  like the ERP tree;
+- articles: a product with one variant, SKU = article number (looked up
+  before creating: Vendure accepts duplicate SKUs), net or gross price as
+  the channel wants, texts, the category facet values;
+- stock: the variant's stock on hand = ERP quantity + what Vendure holds
+  allocated for open orders;
+- images: assets named by their SHA-256, reused when present;
+- orders: placed orders read by ``updatedAt``, code range or codes;
+  status pushed as fulfilments (Shipped, Delivered) or a cancellation.
+
+.. versionadded:: 26.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import anyio
+import attrs
+import httpx
+
+from .._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from .._model import Order
+from .._spec import DataType, Selection
+from ..exceptions import ConfigurationError
+from ._vendure_catalog import Catalog
+from ._vendure_client import GraphQL
+from ._vendure_orders import Orders
+
+
+__all__ = ["SYNC_PERMISSIONS", "Vendure"]
+
+#: The permissions of the role the sync's API key needs; nothing else.
+SYNC_PERMISSIONS: tuple[str, ...] = (
+    "ReadCatalog",
+    "CreateCatalog",
+    "UpdateCatalog",
+    "DeleteCatalog",
+    "ReadAsset",
+    "CreateAsset",
+    "UpdateAsset",
+    "ReadCustomer",
+    "ReadOrder",
+    "UpdateOrder",
+    "ReadTaxCategory",
+    "ReadStockLocation",
+    "ReadSettings",
+    "ReadChannel",
+)
+
+
+@attrs.define(repr=False)
+class Vendure:
+    """
+    A Vendure 3.x shop, reached through its Admin API.
+
+    Args:
+        url: The server's base URL (``https://shop.example``) or the Admin
+            API's (``.../admin-api``).
+        api_key: An API key (header ``vendure-api-key``) of a role with
+            `SYNC_PERMISSIONS`; preferred.
+        username: An administrator for bearer login, if no API key.
+        password: That administrator's password.
+        channel_token: The channel to sync (default: the default one).
+        transport: An httpx transport (tests, proxies).
+        batch_size: Records per `push`.
+        concurrency: Requests in flight at most.
+        timeout: Per-request deadline in seconds (retries included per
+            attempt).
+        language: The language code of the texts written.
+        category_facet: The code of the facet holding the categories.
+        stock_location: The stock location written when a stock level
+            names no warehouse (default: the first one).
+
+    .. versionadded:: 26.1.0
+    """
+
+    url: str
+    api_key: str | None = attrs.field(default=None, kw_only=True, repr=False)
+    username: str | None = attrs.field(default=None, kw_only=True, repr=False)
+    password: str | None = attrs.field(default=None, kw_only=True, repr=False)
+    channel_token: str | None = attrs.field(
+        default=None, kw_only=True, repr=False
+    )
+    transport: httpx.AsyncBaseTransport | None = attrs.field(
+        default=None, kw_only=True, repr=False
+    )
+    batch_size: int = attrs.field(default=50, kw_only=True)
+    concurrency: int = attrs.field(default=8, kw_only=True)
+    timeout: float = attrs.field(default=60.0, kw_only=True)
+    language: str = attrs.field(default="en", kw_only=True)
+    category_facet: str = attrs.field(default="erp-category", kw_only=True)
+    stock_location: str | None = attrs.field(default=None, kw_only=True)
+    supported: frozenset[DataType] = attrs.field(
+        default=frozenset(DataType), init=False
+    )
+    _client: httpx.AsyncClient = attrs.field(init=False)
+    _gql: GraphQL = attrs.field(init=False)
+    _catalog: Catalog = attrs.field(init=False)
+    _orders: Orders = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.api_key and not (self.username and self.password):
+            raise ConfigurationError(
+                "Vendure needs an api_key, or a username and password"
+            )
+        base = self.url.rstrip("/")
+        endpoint = base if base.endswith("/admin-api") else f"{base}/admin-api"
+        self._client = httpx.AsyncClient(
+            transport=self.transport,
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(max_connections=max(self.concurrency, 1)),
+        )
+        self._gql = GraphQL(
+            url=endpoint,
+            client=self._client,
+            api_key=self.api_key,
+            username=self.username,
+            password=self.password,
+            channel_token=self.channel_token,
+            deadline=self.timeout,
+            limiter=anyio.CapacityLimiter(max(self.concurrency, 1)),
+        )
+        self._catalog = Catalog(
+            self._gql,
+            language=self.language,
+            facet_code=self.category_facet,
+            stock_location=self.stock_location,
+        )
+        self._orders = Orders(self._gql)
+
+    def __repr__(self) -> str:
+        how = "api-key" if self.api_key else "login"
+        return f"<Vendure {self.url} auth={how}>"
+
+    async def __aenter__(self) -> Vendure:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- Platform -------------------------------------------------------------
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        """
+        Write *items*; one `Outcome` per item, in order.
+
+        Platform ids: the facet value id for categories, the product id
+        for articles, the variant id for stock, the order id for order
+        status.
+        """
+        if not items:
+            return []
+        if data_type is DataType.CATEGORIES:
+            return await self._catalog.push_categories(items)
+        if data_type is DataType.ARTICLES:
+            return await self._catalog.push_articles(items)
+        if data_type is DataType.STOCK:
+            return await self._catalog.push_stock(items)
+        if data_type is DataType.ORDER_STATUS:
+            return await self._orders.push_status(items)
+        return [
+            Outcome(
+                number=item.record.number,
+                error=f"{data_type.value} cannot be pushed to a platform",
+            )
+            for item in items
+        ]
+
+    async def fetch_orders(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        """
+        Yield the placed orders in *selection*, in batches.
+        """
+        async for batch in self._orders.fetch(selection, batch_size):
+            yield batch
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        """
+        Upload *media* as an asset named by its SHA-256, or return the id
+        of the asset that already has that content.
+        """
+        return await self._catalog.upload(media)
+
+    async def attach_media(
+        self,
+        data_type: DataType,
+        target: Outcome,
+        media: Sequence[MediaLink],
+    ) -> None:
+        """
+        Make *media* the assets of a product (articles) or collection
+        (categories); the first image is the featured asset.
+        """
+        if data_type is DataType.ARTICLES:
+            await self._catalog.attach("product", target, media)
+        elif data_type is DataType.CATEGORIES:
+            await self._catalog.attach("collection", target, media)
+        else:
+            raise ConfigurationError(
+                f"Vendure takes media for articles and categories, "
+                f"not {data_type.value}"
+            )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
