@@ -37,7 +37,7 @@ from ._contracts import (
     Schedule,
     TypeCounts,
 )
-from ._model import Article, Category, Record, checksum, problems
+from ._model import Article, Category, MediaRef, Record, checksum, problems
 from ._spec import (
     All,
     ChangedSince,
@@ -137,6 +137,10 @@ class _Run:
     listening: bool = True
     _cancel_checked: float = 0.0
     linked_categories: set[str] = attrs.Factory(set)
+    uploading: dict[str, anyio.Event] = attrs.Factory(dict)
+    media_limiter: anyio.CapacityLimiter = attrs.Factory(
+        lambda: anyio.CapacityLimiter(16)
+    )
 
     async def emit(self, event: Event) -> None:
         if not self.listening:
@@ -217,7 +221,7 @@ class Synchronizer:
     overlap: timedelta = timedelta(minutes=5)
     license_timeout: float = 30.0
     batch_size: int = 100
-    media_concurrency: int = 8
+    media_concurrency: int = 16
     progress_interval: float = 0.5
     clock: Callable[[], datetime] = _utcnow
     _staging_open: bool = attrs.field(init=False, default=False)
@@ -445,6 +449,7 @@ class Synchronizer:
             started_at=started_at,
             send=send,
             schedule_id=schedule_id,
+            media_limiter=anyio.CapacityLimiter(self.media_concurrency),
         )
         events = RunEvents(
             run_id, receive, lambda: self._local_cancels.add(run_id)
@@ -718,11 +723,10 @@ class Synchronizer:
                 f"outcomes for {len(chunk)} records"
             )
         written: dict[str, Link] = {}
+        outcomes = await self._transfer_all_media(
+            run, session, data_type, chunk, outcomes
+        )
         for (record, digest), outcome in zip(chunk, outcomes, strict=True):
-            if outcome.ok and isinstance(record, Article | Category) and record.media:
-                outcome = await self._transfer_media(
-                    run, session, data_type, record, outcome
-                )
             if not outcome.ok:
                 await self._fail(
                     run,
@@ -859,6 +863,68 @@ class Synchronizer:
 
     # -- media ----------------------------------------------------------
 
+    async def _media_id(
+        self, run: _Run, sha: str, content: bytes, ref: MediaRef
+    ) -> tuple[str, bool]:
+        """
+        The platform's id for this content: known already (reused), or
+        staged and uploaded once, however many records share it.
+        """
+        while sha in run.uploading:
+            await run.uploading[sha].wait()
+        done = run.uploading[sha] = anyio.Event()
+        try:
+            media_id = await self.store.get_media_id(run.platform_name, sha)
+            if media_id is not None:
+                return media_id, True
+            staged = await self.staging.stage(
+                content,
+                filename=ref.filename,
+                mime_type=ref.mime_type,
+                kind=ref.kind,
+            )
+            try:
+                media_id = await run.platform.upload_media(staged)
+            finally:
+                await self.staging.release(staged)
+            await self.store.put_media_id(run.platform_name, sha, media_id)
+        finally:
+            del run.uploading[sha]
+            done.set()
+        return media_id, False
+
+    async def _transfer_all_media(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        chunk: Sequence[tuple[Record, str]],
+        outcomes: Sequence[Outcome],
+    ) -> list[Outcome]:
+        """
+        Move the media of every written record in *chunk*, concurrently
+        (bounded by the run's media limiter); a record whose media fail
+        gets a failed outcome.
+        """
+        final = list(outcomes)
+
+        async def one(index: int, record: Article | Category) -> None:
+            final[index] = await self._transfer_media(
+                run, session, data_type, record, outcomes[index]
+            )
+
+        async with anyio.create_task_group() as tg:
+            for index, ((record, _), outcome) in enumerate(
+                zip(chunk, outcomes, strict=True)
+            ):
+                if (
+                    outcome.ok
+                    and isinstance(record, Article | Category)
+                    and record.media
+                ):
+                    tg.start_soon(one, index, record)
+        return final
+
     async def _transfer_media(
         self,
         run: _Run,
@@ -870,32 +936,15 @@ class Synchronizer:
         refs = record.media
         links: list[MediaLink | None] = [None] * len(refs)
         errors: list[tuple[int, str]] = []
-        limiter = anyio.CapacityLimiter(self.media_concurrency)
-
         async def one(position: int) -> None:
             ref = refs[position]
-            async with limiter:
+            async with run.media_limiter:
                 try:
                     content = await session.read_media(ref)
                     sha = hashlib.sha256(content).hexdigest()
-                    media_id = await self.store.get_media_id(
-                        run.platform_name, sha
+                    media_id, reused = await self._media_id(
+                        run, sha, content, ref
                     )
-                    reused = media_id is not None
-                    if media_id is None:
-                        staged = await self.staging.stage(
-                            content,
-                            filename=ref.filename,
-                            mime_type=ref.mime_type,
-                            kind=ref.kind,
-                        )
-                        try:
-                            media_id = await run.platform.upload_media(staged)
-                        finally:
-                            await self.staging.release(staged)
-                        await self.store.put_media_id(
-                            run.platform_name, sha, media_id
-                        )
                 except (RecordRejected, SyncError) as exc:
                     if isinstance(exc, AuthenticationError):
                         raise
