@@ -493,12 +493,14 @@ class TrytonSession:
                 row["shipment_state"] == "sent"
             ):
                 state = OrderState.SHIPPED
+            # a shipment's Reference holds its tracking number(s),
+            # several separated by commas
             tracking = tuple(
-                str(shipments[s]["reference"])
+                number.strip()
                 for s in sorted(row["shipments"])
-                if s in shipments
-                and shipments[s]["reference"]
-                and shipments[s]["state"] != "cancelled"
+                if s in shipments and shipments[s]["state"] != "cancelled"
+                for number in (shipments[s]["reference"] or "").split(",")
+                if number.strip()
             )
             statuses.append(
                 OrderStatus(

@@ -1,0 +1,93 @@
+"""
+A live Tryton server for the ERP tests, started by the project's own
+script (scripts/tryton/tryton_server.py): cached venv and pristine
+database, a copy of it per test session, a free loopback port.
+
+In CI (``CI=true``) a server that cannot start fails the tests; elsewhere
+they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from ecomsync.erp._tryton_seed import seed_tryton
+from ecomsync.erp.tryton import TrytonErp
+from ecomsync.testing._erp_contract import STANDARD_SEED
+
+
+SCRIPT = Path(__file__).parents[2] / "scripts" / "tryton" / "tryton_server.py"
+PASSWORD = os.environ.get("TRYTON_ADMIN_PASSWORD", "admin")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"Tryton server unavailable in CI: {reason}")
+    pytest.skip(f"Tryton server unavailable: {reason}")
+
+
+@pytest.fixture(name="tryton_server", scope="session")
+def _tryton_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:
+    """
+    A running Tryton (URL, database, ...) on a fresh copy of the pristine
+    database.
+    """
+    directory = tmp_path_factory.mktemp("tryton")
+    started = time.monotonic()
+    try:
+        done = subprocess.run(  # noqa: S603 -- our own script
+            [sys.executable, str(SCRIPT), "start", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _unavailable(f"{type(exc).__name__}: {exc}")
+    if done.returncode:
+        _unavailable(f"{SCRIPT.name} start failed:\n{done.stderr[-3000:]}")
+    info: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    info["startup_seconds"] = round(time.monotonic() - started, 1)
+    try:
+        yield info
+    finally:
+        subprocess.run(  # noqa: S603 -- our own script
+            [sys.executable, str(SCRIPT), "stop", str(directory)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def make_erp(info: dict[str, Any], **options: Any) -> TrytonErp:
+    return TrytonErp(
+        info["url"], info["database"], info["user"], PASSWORD, **options
+    )
+
+
+@pytest.fixture(name="tryton", scope="session")
+def _tryton(tryton_server: dict[str, Any]) -> TrytonErp:
+    """
+    A `TrytonErp` on the live server, seeded with the contract's data.
+    """
+    erp = make_erp(tryton_server)
+
+    async def seed() -> None:
+        async with erp.session() as session:
+            await seed_tryton(session.rpc, STANDARD_SEED)
+
+    anyio.run(seed)
+    return erp

@@ -1,0 +1,407 @@
+"""
+`TrytonErp` against a live Tryton server: the ERP contract, and what is
+specific to Tryton (sessions, errors, secrets).
+"""
+
+from __future__ import annotations
+
+import json
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+
+from ecomsync import All, DataType, Only
+from ecomsync.erp._tryton_seed import set_stock, storage_location
+from ecomsync.erp.tryton import TrytonErp, TrytonError
+from ecomsync.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    RetryableError,
+)
+from ecomsync.testing._erp_contract import ErpSourceContract, make_order
+from ecomsync.typing import ErpSource
+
+from .conftest import PASSWORD, make_erp
+
+
+pytestmark = pytest.mark.tryton
+
+
+@pytest.fixture(name="source")
+def _source(tryton: TrytonErp) -> Iterator[TrytonErp]:
+    return tryton
+
+
+def _erp(source: ErpSource) -> TrytonErp:
+    assert isinstance(source, TrytonErp)
+    return source
+
+
+class TestTrytonContract(ErpSourceContract):
+    """
+    The standard ERP behaviour, on a live Tryton.
+    """
+
+    async def touch(
+        self, source: ErpSource, data_type: DataType, number: str
+    ) -> None:
+        async with _erp(source).session() as session:
+            rpc = session.rpc
+            if data_type is DataType.CATEGORIES:
+                (row,) = await rpc.search_read(
+                    "product.category", [["code", "=", number]], ["name"]
+                )
+                await rpc.model(
+                    "product.category", "write", [row["id"]], {"name": row["name"]}
+                )
+            elif data_type is DataType.ARTICLES:
+                (row,) = await rpc.search_read(
+                    "product.product", [["code", "=", number]], ["description"]
+                )
+                await rpc.model(
+                    "product.product",
+                    "write",
+                    [row["id"]],
+                    {"description": row["description"]},
+                )
+            elif data_type is DataType.STOCK:
+                (row,) = await rpc.search_read(
+                    "product.product", [["code", "=", number]], ["quantity"]
+                )
+                location = await storage_location(rpc)
+                await set_stock(rpc, location, {row["id"]: row["quantity"] + 1})
+                await set_stock(rpc, location, {row["id"]: row["quantity"]})
+            else:
+                (row,) = await rpc.search_read(
+                    "sale.sale", [["reference", "=", number]], ["shipments"]
+                )
+                shipments = await rpc.read(
+                    "stock.shipment.out", row["shipments"], ["reference"]
+                )
+                for shipment in shipments:
+                    await rpc.model(
+                        "stock.shipment.out",
+                        "write",
+                        [shipment["id"]],
+                        {"reference": shipment["reference"]},
+                    )
+
+    async def imported_count(
+        self, source: ErpSource, order_number: str
+    ) -> int:
+        async with _erp(source).session() as session:
+            return int(
+                await session.rpc.model(
+                    "sale.sale",
+                    "search_count",
+                    [["reference", "=", order_number]],
+                )
+            )
+
+
+class _Counting(httpx.AsyncBaseTransport):
+    """
+    Counts Tryton logins and logouts going through it.
+    """
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.open = 0
+        self.most = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        body = request.content
+        response = await self.inner.handle_async_request(request)
+        if response.status_code == 200 and b'"common.db.login"' in body:
+            self.open += 1
+            self.most = max(self.most, self.open)
+        if b'"common.db.logout"' in body:
+            self.open -= 1
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class TestSessions:
+    """
+    One Tryton session per `session()`.
+    """
+
+    @pytest.mark.anyio
+    async def test_one_login_per_session(
+        self, tryton_server: dict[str, Any], tryton: TrytonErp
+    ) -> None:
+        """Each session logs in on enter and out on exit, also on error."""
+        counting = _Counting()
+        erp = make_erp(tryton_server, transport=counting)
+
+        async with erp.session():
+            async with erp.session():
+                assert 2 == counting.open
+        with pytest.raises(ZeroDivisionError):
+            async with erp.session():
+                1 / 0  # noqa: B018
+
+        assert 0 == counting.open
+        assert 2 == counting.most
+
+
+class TestErrors:
+    """
+    Tryton's refusals become ecomsync errors with Tryton's message.
+    """
+
+    @pytest.mark.anyio
+    async def test_wrong_password(self, tryton_server: dict[str, Any]) -> None:
+        """A refused login is an AuthenticationError without the password."""
+        erp = make_erp(tryton_server)
+        erp = attrs.evolve(erp, password="s3cret-Pa55word")
+
+        with pytest.raises(AuthenticationError) as info:
+            async with erp.session():
+                pass
+
+        assert "s3cret-Pa55word" not in str(info.value)
+        assert "s3cret-Pa55word" not in repr(info.value)
+
+    @pytest.mark.anyio
+    async def test_unreachable_is_retryable(self) -> None:
+        """A server that does not answer is a RetryableError."""
+        erp = TrytonErp("http://127.0.0.1:9", "db", "admin", "pw", timeout=5)
+
+        with pytest.raises(RetryableError):
+            async with erp.session():
+                pass
+
+    @pytest.mark.anyio
+    async def test_user_error_fails_that_order_alone(
+        self, tryton: TrytonErp
+    ) -> None:
+        """Tryton's own validation message reaches the one bad order's
+        outcome; the other order is imported."""
+        good = make_order()
+        line = attrs.evolve(good.lines[0], unit_price=Decimal("1.234567"))
+        bad = attrs.evolve(make_order(), lines=(line,))
+
+        async with tryton.session() as session:
+            outcomes = await session.import_orders([bad, good])
+
+        assert [False, True] == [o.ok for o in outcomes]
+        assert "digits" in (outcomes[0].error or ""), outcomes[0].error
+        assert (outcomes[0].error or "").startswith("Tryton")
+
+    @pytest.mark.anyio
+    async def test_unknown_article(self, tryton: TrytonErp) -> None:
+        """An order for an article Tryton lacks names the line."""
+        line = attrs.evolve(make_order().lines[0], article_number="NOPE-1")
+        order = attrs.evolve(make_order(), lines=(line,))
+
+        async with tryton.session() as session:
+            (outcome,) = await session.import_orders([order])
+
+        assert "lines.0.article_number" == outcome.field
+        assert "NOPE-1" in (outcome.error or "")
+
+    @pytest.mark.anyio
+    async def test_user_error_on_read_raises(self, tryton: TrytonErp) -> None:
+        """A refused call outside import raises TrytonError with Tryton's
+        message."""
+        async with tryton.session() as session:
+            with pytest.raises(TrytonError) as info:
+                await session.rpc.model(
+                    "product.category", "create", [{"name": None}]
+                )
+
+        assert "UserError" == info.value.kind
+        assert info.value.message
+
+    @pytest.mark.anyio
+    async def test_unknown_warehouse(
+        self, tryton_server: dict[str, Any], tryton: TrytonErp
+    ) -> None:
+        """A warehouse code Tryton lacks is a ConfigurationError."""
+        erp = make_erp(tryton_server, warehouse="NOPE")
+
+        async with erp.session() as session:
+            with pytest.raises(ConfigurationError):
+                await session.count(DataType.STOCK, All())
+
+
+def _mock(status: int, payload: object, **headers: str) -> TrytonErp:
+    """
+    A TrytonErp whose server logs in, then answers every call with
+    *status* and *payload*.
+    """
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["method"] == "common.db.login":
+            return httpx.Response(200, json={"id": 1, "result": [1, "t", None]})
+        if body["method"] == "model.res.user.get_preferences":
+            return httpx.Response(200, json={"id": 2, "result": {"company": 1}})
+        if body["method"] == "common.db.logout":
+            return httpx.Response(200, json={"id": 3, "result": None})
+        return httpx.Response(status, json=payload, headers=headers)
+
+    return TrytonErp(
+        "http://erp.test",
+        "db",
+        "admin",
+        "pw-not-shown",
+        transport=httpx.MockTransport(handler),
+    )
+
+
+class TestErrorMapping:
+    """
+    Tryton's answers map to the ecomsync error tree (no server needed).
+    """
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
+        ("status", "payload", "error"),
+        [
+            (401, {}, AuthenticationError),
+            (429, {}, RetryableError),
+            (503, {}, RetryableError),
+            (403, {}, TrytonError),
+            (
+                200,
+                {"id": 1, "error": ["ConcurrencyException", "changed"]},
+                RetryableError,
+            ),
+            (
+                200,
+                {"id": 1, "error": ["UserError", ["Bad value", "Why", None]]},
+                TrytonError,
+            ),
+            (
+                200,
+                {"id": 1, "error": ["KeyError: 'x'", "Traceback ..."]},
+                TrytonError,
+            ),
+        ],
+    )
+    async def test_status_and_payload(
+        self, status: int, payload: object, error: type[Exception]
+    ) -> None:
+        """Each failure is the error the engine can act on."""
+        erp = _mock(status, payload, **{"Retry-After": "7"})
+
+        with pytest.raises(error) as info:
+            async with erp.session() as session:
+                await session.count(DataType.ARTICLES, All())
+
+        assert "pw-not-shown" not in str(info.value)
+        if status == 429:
+            assert 7 == info.value.retry_after.total_seconds()  # type: ignore[attr-defined]
+
+    @pytest.mark.anyio
+    async def test_user_error_message(self) -> None:
+        """A user error carries Tryton's message and description."""
+        erp = _mock(
+            200,
+            {"id": 1, "error": ["UserError", ["Bad value", "Because.", None]]},
+        )
+
+        with pytest.raises(TrytonError) as info:
+            async with erp.session() as session:
+                await session.count(DataType.ARTICLES, All())
+
+        assert "UserError" == info.value.kind
+        assert "Bad value (Because.)" == info.value.text
+        assert str(info.value).startswith("Tryton: Bad value (Because.)")
+
+    @pytest.mark.anyio
+    async def test_warning_fails_the_order(self) -> None:
+        """A warning that needs acknowledging fails that order with its
+        message (acknowledge_warnings=False)."""
+        erp = _mock(
+            200,
+            {
+                "id": 1,
+                "error": ["UserWarning", ["w.name", "Are you sure?", ""]],
+            },
+        )
+
+        async with erp.session() as session:
+            (outcome,) = await session.import_orders([make_order()])
+
+        assert "Tryton warning: Are you sure?" in (outcome.error or "")
+
+
+class TestMapping:
+    """
+    What Tryton's records become.
+    """
+
+    @pytest.mark.anyio
+    async def test_imported_order_in_tryton(self, tryton: TrytonErp) -> None:
+        """An imported order is a confirmed sale with the platform number,
+        its customer a party found again by customer number."""
+        first = make_order()
+        second = attrs.evolve(make_order(), customer=first.customer)
+
+        async with tryton.session() as session:
+            outcomes = await session.import_orders([first, second])
+            sales = await session.rpc.read(
+                "sale.sale",
+                [int(o.platform_id or 0) for o in outcomes],
+                ["reference", "state", "party", "lines"],
+            )
+            (status,) = [
+                s
+                async for batch in session.read(
+                    DataType.ORDER_STATUS, Only([first.number]), batch_size=5
+                )
+                for s in batch
+            ]
+
+        assert [first.number, second.number] == [s["reference"] for s in sales]
+        assert {"processing"} == {s["state"] for s in sales}
+        assert sales[0]["party"] == sales[1]["party"]
+        assert 2 == len(sales[0]["lines"])
+        assert "in_progress" == status.state.value
+
+    @pytest.mark.anyio
+    async def test_net_prices(
+        self, tryton_server: dict[str, Any], tryton: TrytonErp
+    ) -> None:
+        """With net list prices, the gross price adds the tax rate."""
+        erp = make_erp(tryton_server, gross_prices=False, tax_rate=19)
+
+        async with erp.session() as session:
+            (batch,) = [
+                b
+                async for b in session.read(
+                    DataType.ARTICLES, Only(["A-10"]), batch_size=5
+                )
+            ]
+
+        assert Decimal("11.84") == batch[0].price  # type: ignore[union-attr]
+
+
+class TestSecrets:
+    """
+    The password never shows.
+    """
+
+    def test_repr(self) -> None:
+        """Neither repr nor str of TrytonErp contains the password."""
+        erp = TrytonErp("http://erp", "db", "admin", "hunter2-secret")
+
+        assert "hunter2-secret" not in repr(erp)
+        assert "hunter2-secret" not in str(erp)
+
+    def test_bad_url(self) -> None:
+        """A URL without scheme is refused at construction."""
+        with pytest.raises(ConfigurationError):
+            TrytonErp("erp.example.com", "db", "admin", PASSWORD)
