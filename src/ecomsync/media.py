@@ -180,6 +180,8 @@ class MediaStaging:
             del self._staged[staged.sha256]
             self._used -= staged.size
             self._freed.notify_all()
-        staged.path.unlink(missing_ok=True)
+        await anyio.to_thread.run_sync(
+            lambda: staged.path.unlink(missing_ok=True)
+        )
         if self._store is not None:
             await self._store.remove_pending(staged.sha256)
