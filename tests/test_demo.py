@@ -1,0 +1,208 @@
+"""
+The demo command: all five types, the unchanged rerun, and no litter.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+
+from pathlib import Path
+
+import pytest
+
+from ecomsync import DataType, RunStatus
+from ecomsync.__main__ import COMMANDS, main
+from ecomsync._demo import run_demo
+
+
+LABELS = (
+    "categories",
+    "articles",
+    "stock",
+    "addresses & orders",
+    "order status",
+)
+
+
+def workdir(output: str) -> Path:
+    found = re.search(r"working in (\S+)", output)
+    assert found is not None, output
+    return Path(found.group(1))
+
+
+def summary_rows(output: str, label: str) -> list[list[str]]:
+    """
+    The summary-table rows of one type, split into cells.
+    """
+    rows = []
+    for line in output.splitlines():
+        cells = line.split()
+        name = " ".join(cells[: len(label.split())])
+        if name == label and cells[len(label.split())] in ("all", "since"):
+            rows.append(cells[len(label.split()) :])
+    return rows
+
+
+class TestRunDemo:
+    @pytest.mark.anyio
+    async def test_syncs_all_five_types_then_skips_unchanged(self) -> None:
+        """
+        A manual run creates every record; a scheduled rerun finds them
+        all unchanged; then only the edited records are read again.
+        """
+        out = io.StringIO()
+
+        result = await run_demo(articles=120, categories=12, out=out)
+
+        manual, rerun, changed = result.runs
+        assert manual.record is not None
+        assert manual.record.status is RunStatus.SUCCEEDED
+        assert list(manual.types) == [
+            DataType.CATEGORIES,
+            DataType.ARTICLES,
+            DataType.STOCK,
+            DataType.ADDRESSES_AND_ORDERS,
+            DataType.ORDER_STATUS,
+        ]
+        created = {t: r.counts.created for t, r in manual.types.items()}
+        assert created == {
+            DataType.CATEGORIES: 12,
+            DataType.ARTICLES: 120,
+            DataType.STOCK: 120,
+            DataType.ADDRESSES_AND_ORDERS: 20,
+            DataType.ORDER_STATUS: 7,
+        }
+        articles = manual.types[DataType.ARTICLES]
+        assert articles.media_uploaded == 2 * 120 + 12
+        for data_type, report in rerun.types.items():
+            assert report.counts.unchanged == created[data_type]
+            assert report.counts.done == report.counts.unchanged
+        assert changed.types[DataType.ARTICLES].counts.updated == 3
+        assert changed.types[DataType.ARTICLES].counts.unchanged == 0
+        assert changed.types[DataType.ADDRESSES_AND_ORDERS].counts.created == 1
+        assert not result.kept
+        assert not result.directory.exists()
+
+    @pytest.mark.anyio
+    async def test_plain_output_shows_counts_and_the_rerun(self) -> None:
+        """
+        Without a terminal the report is plain lines with a summary row
+        per type and run.
+        """
+        out = io.StringIO()
+
+        await run_demo(articles=40, categories=5, out=out)
+
+        text = out.getvalue()
+        assert "\x1b[" not in text
+        assert "Run 1: manual" in text
+        assert "Run 2: scheduled" in text
+        for label in LABELS:
+            first, second, third = summary_rows(text, label)
+            assert first[0] == "all"
+            assert second[0] == "all"
+            assert second[1:4] == ["0", "0", first[1]]  # all unchanged
+            assert third[0] == "since"
+        assert "removing" in text
+        assert not workdir(text).exists()
+
+    @pytest.mark.anyio
+    async def test_rich_output(self) -> None:
+        """
+        Forced rich output draws bars and tables and still cleans up.
+        """
+        pytest.importorskip("rich")
+        out = io.StringIO()
+
+        result = await run_demo(articles=30, categories=5, out=out, fancy=True)
+
+        text = out.getvalue()
+        for label in LABELS:
+            assert label in text
+        assert "unchanged" in text
+        assert not result.directory.exists()
+
+    @pytest.mark.anyio
+    async def test_keep_leaves_the_store(self, tmp_path: Path) -> None:
+        """
+        --keep works in the given directory and leaves the store there,
+        with an empty staging directory.
+        """
+        keep = tmp_path / "kept"
+
+        result = await run_demo(
+            articles=20, categories=3, keep=keep, out=io.StringIO()
+        )
+
+        assert result.kept
+        assert (keep / "ecomsync.db").is_file()
+        assert list((keep / "staging").iterdir()) == []
+
+    @pytest.mark.anyio
+    async def test_keep_refuses_a_full_directory(self, tmp_path: Path) -> None:
+        """
+        --keep never mixes the demo into a directory that holds files.
+        """
+        (tmp_path / "precious.txt").write_text("mine")
+
+        with pytest.raises(FileExistsError, match="not empty"):
+            await run_demo(
+                articles=5, categories=2, keep=tmp_path, out=io.StringIO()
+            )
+
+        assert [p.name for p in tmp_path.iterdir()] == ["precious.txt"]
+
+
+class TestCommand:
+    def test_subcommand_table(self) -> None:
+        """
+        Subcommands are registered in one table.
+        """
+        assert "demo" in COMMANDS
+
+    def test_no_command_prints_help(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """
+        Without a subcommand the command prints its help and fails.
+        """
+        assert main([]) == 2
+        assert "demo" in capsys.readouterr().out
+
+    def test_rejects_zero_articles(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """
+        --articles 0 is refused with a message, not a traceback.
+        """
+        assert main(["demo", "--articles", "0"]) == 2
+        assert "at least 1" in capsys.readouterr().err
+
+    def test_python_m_ecomsync_demo(self) -> None:
+        """
+        ``python -m ecomsync demo --articles 200`` runs in a subprocess,
+        prints plain lines (no terminal) and removes its directory.
+        """
+        env = {**os.environ, "PYTHONWARNINGS": "error"}
+        done = subprocess.run(
+            [sys.executable, "-m", "ecomsync", "demo", "--articles", "200"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        text = done.stdout
+        for label in LABELS:
+            first, second, _ = summary_rows(text, label)
+            assert int(first[1]) > 0  # created
+            assert second[3] == first[1]  # all unchanged on the rerun
+        assert "200 articles" in text
+        assert not workdir(text).exists()
