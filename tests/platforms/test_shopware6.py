@@ -6,7 +6,6 @@ contract against the Shopware emulator (in process, through
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,6 @@ from ecomsync import (
     DataType,
     NumberRange,
     Order,
-    OrderState,
     Outgoing,
 )
 from ecomsync.exceptions import AuthenticationError, RetryableError
@@ -34,12 +32,15 @@ from ecomsync.platforms._shopware6_mapping import (
     DELIVERY_GRAPH,
     ORDER_GRAPH,
     net_of,
+    order_state,
     pointer_parts,
     range_prefilter,
     sw_id,
     transitions,
 )
 from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.testing._platform_contract import PlatformContract
+from ecomsync.testing.shopware6 import ShopwareEmulator
 
 
 pytestmark = pytest.mark.anyio
@@ -384,4 +385,146 @@ def _matches(flt: dict[str, Any] | None, value: str) -> bool:
     return any(_matches(q, value) for q in flt["queries"])
 
 
-_ = (json, AsyncIterator, Order, OrderState)
+# -- against the emulator --------------------------------------------------
+
+
+def _shop(emu: ShopwareEmulator, **kwargs: Any) -> Shopware6:
+    return Shopware6(
+        "http://shop.test",
+        emu.client_id,
+        emu.client_secret,
+        transport=httpx.ASGITransport(app=emu.app),
+        **kwargs,
+    )
+
+
+def _number_of_category(emu: ShopwareEmulator, cid: str | None) -> str | None:
+    if cid is None:
+        return None
+    row = emu.entities["category"].get(cid)
+    if row is None:
+        return None
+    return (row.get("customFields") or {}).get("ecomsync_number")
+
+
+def _state(emu: ShopwareEmulator, row: dict[str, Any]) -> str | None:
+    state = emu.entities["state_machine_state"].get(row.get("stateId", ""))
+    return None if state is None else str(state["technicalName"])
+
+
+class TestShopware6Contract(PlatformContract):
+    """
+    Shopware6 against the emulator honours the platform contract.
+    """
+
+    @pytest.fixture(name="platform")
+    async def _platform(self) -> AsyncIterator[Shopware6]:
+        self.emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        shop = _shop(self.emu)
+        yield shop
+        await shop.aclose()
+
+    async def place_order(
+        self, platform: Any, order: Order, *, changed_at: datetime
+    ) -> None:
+        self.emu.place_order(
+            order_number=order.number,
+            customer={
+                "email": order.customer.email,
+                "firstName": order.customer.first_name,
+                "lastName": order.customer.last_name,
+                "customerNumber": order.customer.number,
+                "street": order.billing.street,
+                "zipcode": order.billing.zip_code,
+                "city": order.billing.city,
+            },
+            lines=[
+                {
+                    "productNumber": line.article_number,
+                    "quantity": line.quantity,
+                    "unitPrice": float(line.unit_price),
+                    "label": line.name,
+                }
+                for line in order.lines
+            ],
+            created_at=changed_at,
+        )
+
+    async def read_back(
+        self, platform: Any, data_type: DataType, number: str
+    ) -> dict[str, Any] | None:
+        emu = self.emu
+        if data_type is DataType.CATEGORIES:
+            row = emu.entities["category"].get(sw_id("category", number))
+            if row is None:
+                return None
+            return {
+                "name": row["name"],
+                "parent": _number_of_category(emu, row.get("parentId")),
+            }
+        if data_type is DataType.ORDER_STATUS:
+            orders = [
+                o
+                for o in emu.entities["order"].values()
+                if o["orderNumber"] == number
+            ]
+            if not orders:
+                return None
+            (order,) = orders
+            (delivery,) = [
+                d
+                for d in emu.entities["order_delivery"].values()
+                if d["orderId"] == order["id"]
+            ]
+            return {
+                "state": order_state(
+                    _state(emu, order), _state(emu, delivery)
+                ),
+                "tracking_numbers": set(delivery.get("trackingCodes") or []),
+            }
+        pid = sw_id("product", number)
+        product = emu.entities["product"].get(pid)
+        if product is None:
+            return None
+        if data_type is DataType.STOCK:
+            return {"quantity": product["stock"]}
+        links = sorted(
+            (
+                m
+                for m in emu.entities["product_media"].values()
+                if m["productId"] == pid
+            ),
+            key=lambda m: m.get("position") or 0,
+        )
+        cover = emu.entities["product_media"].get(product.get("coverId") or "")
+        documents = (product.get("customFields") or {}).get(
+            "ecomsync_documents", []
+        )
+        return {
+            "name": product["name"],
+            "price": Decimal(str(product["price"][0]["gross"])),
+            "categories": {
+                _number_of_category(emu, m["categoryId"])
+                for m in emu.entities["product_category"].values()
+                if m["productId"] == pid
+            },
+            "variants": {
+                p["productNumber"]
+                for p in emu.entities["product"].values()
+                if p.get("parentId") == pid
+            },
+            "media": [m["mediaId"] for m in links] + list(documents),
+            "cover": None if cover is None else cover["mediaId"],
+        }
+
+    async def count(self, platform: Any, data_type: DataType) -> int:
+        entity = {
+            DataType.CATEGORIES: "category",
+            DataType.ARTICLES: "product",
+            DataType.STOCK: "product",
+            DataType.ORDER_STATUS: "order",
+        }[data_type]
+        return len(self.emu.entities[entity])
+
+    async def media_count(self, platform: Any) -> int:
+        return len(self.emu.media_files)

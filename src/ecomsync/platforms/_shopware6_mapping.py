@@ -250,6 +250,7 @@ DELIVERY_GRAPH: Mapping[str, Mapping[str, str]] = {
     },
     "shipped_partially": {
         "ship": "shipped",
+        "retour": "returned",
         "retour_partially": "returned_partially",
         "cancel": "cancelled",
         "reopen": "open",
