@@ -9,9 +9,9 @@ import os
 import re
 import subprocess
 import sys
-
 from pathlib import Path
 
+import anyio
 import pytest
 
 from ecomsync import DataType, RunStatus
@@ -140,7 +140,7 @@ class TestRunDemo:
 
         assert result.kept
         assert (keep / "ecomsync.db").is_file()
-        assert list((keep / "staging").iterdir()) == []
+        assert [p async for p in anyio.Path(keep / "staging").iterdir()] == []
 
     @pytest.mark.anyio
     async def test_keep_refuses_a_full_directory(self, tmp_path: Path) -> None:
@@ -154,7 +154,8 @@ class TestRunDemo:
                 articles=5, categories=2, keep=tmp_path, out=io.StringIO()
             )
 
-        assert [p.name for p in tmp_path.iterdir()] == ["precious.txt"]
+        names = [p.name async for p in anyio.Path(tmp_path).iterdir()]
+        assert names == ["precious.txt"]
 
 
 class TestCommand:
