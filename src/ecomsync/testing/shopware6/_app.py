@@ -1,0 +1,855 @@
+"""
+The HTTP surface of the emulator: a plain ASGI callable that routes
+Admin API requests to `ShopwareEmulator`, answers in Shopware's simple
+JSON (or a minimal JSON:API when the client forgets
+``Accept: application/json``) and runs every request through the cost
+model and fault switchboard of `._faults`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl
+
+import anyio
+import attrs
+import httpx
+
+from ._criteria import (
+    Resolver,
+    compile_filters,
+    parse_limit,
+    parse_sort,
+    render,
+    sort_rows,
+)
+from ._emulator import RequestRecord
+from ._errors import ApiError, error
+from ._faults import FaultRuntime
+from ._schema import ENTITIES, ID_RE, MAX_LIMIT
+
+
+if TYPE_CHECKING:
+    from ._emulator import ShopwareEmulator
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_SYNC_ACTIONS = ("upsert", "delete")
+_SEGMENT = r"[A-Za-z0-9_.-]+"
+
+
+class ConnectionAborted(Exception):
+    """
+    Raised on a real server after the response started, so that uvicorn
+    drops the connection mid-response (F4).
+    """
+
+
+@attrs.define
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    params: dict[str, str]
+    base_url: str
+    runtime: FaultRuntime
+
+    def json(self, *, default: Any = None) -> Any:
+        if not self.body.strip():
+            return default
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise ApiError.one(
+                400,
+                "FRAMEWORK__INVALID_REQUEST_BODY",
+                "The JSON payload is malformed.",
+            ) from None
+
+    @property
+    def json_api(self) -> bool:
+        # Shopware's default format is JSON:API; simple JSON only when
+        # asked for (§1.1).
+        return "application/json" not in self.headers.get("accept", "")
+
+    async def pay(self, *, items: int = 0, uploads: int = 0) -> None:
+        f = self.runtime.faults
+        ms = items * f.per_item_ms + uploads * f.per_upload_ms
+        if ms > 0:
+            await anyio.sleep(ms / 1000)
+
+
+@attrs.define
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[bytes, bytes]] = attrs.Factory(list)
+    items: int = 0
+
+
+def json_response(status: int, data: Any, items: int = 0) -> Response:
+    return Response(
+        status,
+        json.dumps(data, separators=(",", ":")).encode(),
+        [(b"content-type", b"application/json")],
+        items,
+    )
+
+
+def no_content(location: str | None = None, items: int = 0) -> Response:
+    headers = [(b"location", location.encode())] if location else []
+    return Response(204, b"", headers, items)
+
+
+Handler = Callable[["App", Request], Awaitable[Response]]
+_ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = []
+
+
+H = TypeVar("H", bound=Handler)
+
+
+def route(
+    method: str, pattern: str, *, writes: bool = False
+) -> Callable[[H], H]:
+    """
+    Register a handler; *writes* marks requests that commit-then-timeout
+    may hold back.
+    """
+
+    def deco(fn: H) -> H:
+        _ROUTES.append(
+            (method, re.compile(f"^{pattern}$"), fn.__name__, writes)
+        )
+        return fn
+
+    return deco
+
+
+def entity_name(url_name: str) -> str:
+    name = url_name.replace("-", "_")
+    if name not in ENTITIES:
+        raise ApiError.one(
+            404,
+            "FRAMEWORK__DEFINITION_NOT_FOUND",
+            f'Definition for entity "{name}" does not exist.',
+            parameters={"entity": name},
+        )
+    return name
+
+
+def check_id(value: str) -> str:
+    if not ID_RE.match(value):
+        raise ApiError.one(
+            400,
+            "FRAMEWORK__INVALID_UUID",
+            f'The string "{value}" is not a valid uuid.',
+            parameters={"input": value},
+        )
+    return value
+
+
+class App:
+    """
+    ASGI application over one `ShopwareEmulator`.
+    """
+
+    def __init__(self, emulator: ShopwareEmulator) -> None:
+        self.emu = emulator
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        await self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        emu = self.emu
+        rt = emu.fault_runtime
+        f = rt.faults
+        body = bytearray()
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in scope.get("headers", [])
+        }
+        method = scope["method"]
+        path = scope["path"].rstrip("/") or "/"
+        host = headers.get("host", "localhost")
+        req = Request(
+            method=method,
+            path=path,
+            query=dict(parse_qsl(scope.get("query_string", b"").decode())),
+            headers=headers,
+            body=bytes(body),
+            params={},
+            base_url=f"{scope.get('scheme', 'http')}://{host}",
+            runtime=rt,
+        )
+        name, writes = "unknown", False
+        for m, rx, fn, w in _ROUTES:
+            match = rx.match(path)
+            if match and m == method:
+                name, writes = fn, w
+                req.params = match.groupdict()
+                break
+
+        if f.latency_ms:
+            await anyio.sleep(f.latency_ms / 1000)
+        if rt.take_reset():
+            emu.record(RequestRecord(method, path, name, 0, 0, len(body), 0))
+            if emu.abort_mode == "raise":
+                raise httpx.ReadError(
+                    "[Errno 104] Connection reset by peer (injected)"
+                )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-length", b"1000")],
+                }
+            )
+            raise ConnectionAborted
+        if rt.take_storm(auth=name == "token"):
+            resp = self._storm(f.storm_status, f.retry_after)
+        else:
+            await rt.transfer(len(body))
+            if rt.limiter is not None:
+                async with rt.limiter:
+                    resp = await self._process(name, req)
+            else:
+                resp = await self._process(name, req)
+            if writes and resp.status < 400 and rt.take_hang():
+                # The write is committed; now the answer gets lost.
+                await anyio.sleep(f.hang_s)
+        await rt.transfer(len(resp.body))
+        emu.record(
+            RequestRecord(
+                method,
+                path,
+                name,
+                resp.status,
+                resp.items,
+                len(body),
+                len(resp.body),
+            )
+        )
+        await self._send(send, resp, f.drip_chunk_bytes, f.drip_interval_ms)
+
+    @staticmethod
+    def _storm(status: int, retry_after: str | None) -> Response:
+        resp = json_response(
+            status,
+            {
+                "errors": [
+                    error(
+                        status,
+                        "EMULATOR__INJECTED_STATUS",
+                        "Injected by the emulator's fault switchboard.",
+                    )
+                ]
+            },
+        )
+        if retry_after is not None:
+            resp.headers.append((b"retry-after", retry_after.encode()))
+        return resp
+
+    @staticmethod
+    async def _send(
+        send: Send, resp: Response, chunk: int, interval_ms: float
+    ) -> None:
+        headers = [
+            *resp.headers,
+            (b"content-length", str(len(resp.body)).encode()),
+        ]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": resp.status,
+                "headers": headers,
+            }
+        )
+        if chunk <= 0 or not resp.body:
+            await send({"type": "http.response.body", "body": resp.body})
+            return
+        for i in range(0, len(resp.body), chunk):
+            if i:
+                await anyio.sleep(interval_ms / 1000)
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": resp.body[i : i + chunk],
+                    "more_body": i + chunk < len(resp.body),
+                }
+            )
+
+    async def _process(self, name: str, req: Request) -> Response:
+        f = req.runtime.faults
+        if f.base_ms:
+            await anyio.sleep(f.base_ms / 1000)
+        try:
+            if name == "unknown":
+                raise ApiError.one(
+                    404,
+                    "0",
+                    f'No route found for "{req.method} {req.path}"',
+                )
+            if name != "token":
+                self.emu.check_token(req.headers.get("authorization"))
+            handler: Handler = getattr(App, name)
+            return await handler(self, req)
+        except ApiError as e:
+            resp = json_response(e.status, {"errors": e.errors})
+            resp.headers += [
+                (k.encode(), v.encode()) for k, v in e.headers.items()
+            ]
+            return resp
+
+    # -- auth ------------------------------------------------------------
+
+    @route("POST", "/api/oauth/token")
+    async def token(self, req: Request) -> Response:
+        ctype = req.headers.get("content-type", "")
+        if "application/x-www-form-urlencoded" in ctype:
+            data: Any = dict(parse_qsl(req.body.decode()))
+        else:
+            data = req.json(default={})
+        if not isinstance(data, dict):
+            data = {}
+
+        def invalid_request(param: str) -> ApiError:
+            return ApiError.one(
+                400,
+                "3",
+                f"Check the `{param}` parameter",
+                title=(
+                    "The request is missing a required parameter, includes "
+                    "an invalid parameter value, includes a parameter more "
+                    "than once, or is otherwise malformed."
+                ),
+            )
+
+        grant = data.get("grant_type")
+        if not grant:
+            raise invalid_request("grant_type")
+        if grant != "client_credentials":
+            raise ApiError.one(
+                400,
+                "2",
+                "Check that all required parameters have been provided",
+                title=(
+                    "The authorization grant type is not supported by the "
+                    "authorization server."
+                ),
+            )
+        cid, secret = data.get("client_id"), data.get("client_secret")
+        if not isinstance(cid, str) or not cid:
+            raise invalid_request("client_id")
+        token = self.emu.issue_token(cid, str(secret or ""))
+        return json_response(
+            200,
+            {
+                "token_type": "Bearer",
+                "expires_in": self.emu.token_ttl,
+                "access_token": token,
+            },
+        )
+
+    @route("GET", "/api/_info/version")
+    async def version(self, req: Request) -> Response:
+        return json_response(200, {"version": "6.6.10.0"})
+
+    # -- sync ------------------------------------------------------------
+
+    @route("POST", "/api/_action/sync", writes=True)
+    async def sync(self, req: Request) -> Response:
+        payload = req.json(default=None)
+        if isinstance(payload, dict):
+            pairs = list(payload.items())
+        elif isinstance(payload, list):
+            pairs = [(str(i), op) for i, op in enumerate(payload)]
+        else:
+            raise _invalid_sync(
+                "Invalid payload format. Expected an array of operations."
+            )
+        ops = []
+        errors = []
+        for pos, op in pairs:
+            if not isinstance(op, dict):
+                raise _invalid_sync(
+                    "Invalid payload format. Expected an array of operations."
+                )
+            key = str(op.get("key", pos))
+            entity, action = op.get("entity"), op.get("action")
+            if not isinstance(entity, str) or not entity:
+                errors.append(
+                    f'Missing "entity" argument for operation with key '
+                    f'"{key}". It needs to be a non-empty string.'
+                )
+            if action not in _SYNC_ACTIONS:
+                errors.append(
+                    f'Missing or invalid "action" argument for operation '
+                    f'with key "{key}". Supported actions are '
+                    f"[{', '.join(_SYNC_ACTIONS)}]"
+                )
+            items, criteria = op.get("payload"), op.get("criteria")
+            if not items and not criteria:
+                errors.append(
+                    f'Missing "payload"|"criteria" argument for operation '
+                    f'with key "{key}". It needs to be a non-empty array.'
+                )
+            elif items is not None and not isinstance(items, list):
+                errors.append(
+                    f'Invalid "payload" argument for operation with key '
+                    f'"{key}". It needs to be an array.'
+                )
+            ops.append((key, entity, action, items or [], criteria))
+        if errors:
+            raise ApiError(
+                400,
+                [
+                    error(400, "FRAMEWORK__INVALID_SYNC_OPERATION", e)
+                    for e in errors
+                ],
+            )
+        for key, entity, action, items, criteria in ops:
+            if entity not in ENTITIES:
+                raise ApiError.one(
+                    400,
+                    "FRAMEWORK__DEFINITION_NOT_FOUND",
+                    f'Definition for entity "{entity}" does not exist.',
+                    pointer=f"/{key}",
+                )
+            if criteria and (
+                action != "delete"
+                or items
+                or not ENTITIES[entity].criteria_delete
+                or not isinstance(criteria, list)
+            ):
+                raise ApiError.one(
+                    400,
+                    "API_INVALID_SYNC_CRITERIA_EXCEPTION",
+                    f'Sync operation "{key}", with action "{action}", '
+                    "contains invalid criteria: criteria are only allowed "
+                    "for deleting mapping entities, without payload.",
+                    pointer=f"/{key}",
+                )
+        # Foreign keys given as {"resolver": ...} are resolved against
+        # committed data before the write (SyncFkResolver).
+        for key, _, _, items, _ in ops:
+            for i, item in enumerate(items):
+                items[i] = self._resolve(item, f"/{key}/{i}")
+
+        n_items = sum(len(items) or 1 for *_, items, _ in ops)
+        await req.pay(items=n_items)
+        w = self.emu.writer()
+        for key, entity, action, items, criteria in ops:
+            d = ENTITIES[str(entity)]
+            if criteria:
+                w.delete_by_criteria(d, criteria, f"/{key}/criteria")
+            for i, item in enumerate(items):
+                if action == "upsert":
+                    w.upsert(d, item, f"/{key}/{i}")
+                else:
+                    w.delete(d, item, f"/{key}/{i}")
+            # Shopware writes operation by operation in one transaction;
+            # the first failing operation aborts it.
+            w.raise_if_failed()
+            w.check_foreign_keys()
+        w.commit()
+        return json_response(200, w.result(), items=n_items)
+
+    def _resolve(self, value: Any, ptr: str) -> Any:
+        if isinstance(value, list):
+            return [
+                self._resolve(v, f"{ptr}/{i}") for i, v in enumerate(value)
+            ]
+        if not isinstance(value, dict):
+            return value
+        if "resolver" in value and "value" in value:
+            if value["resolver"] != "product.number":
+                raise ApiError.one(
+                    400,
+                    "API_RESOLVER_NOT_FOUND_EXCEPTION",
+                    f'Foreign key resolver for key "{value["resolver"]}" '
+                    "not found",
+                    pointer=ptr,
+                )
+            found = self.emu.store.find(
+                "product", "productNumber", value["value"]
+            )
+            if found:
+                return found[0]
+            if value.get("nullOnMissing"):
+                return None
+            raise ApiError.one(
+                404,
+                "FRAMEWORK__API_INVALID_SYNC_RESOLVERS",
+                "Unable to resolve foreign keys: product.number "
+                f"{value['value']!r}",
+                pointer=ptr,
+                parameters={
+                    "resolver": "product.number",
+                    "value": value["value"],
+                },
+            )
+        return {k: self._resolve(v, f"{ptr}/{k}") for k, v in value.items()}
+
+    # -- search ----------------------------------------------------------
+
+    def _search(
+        self, entity: str, criteria: Any
+    ) -> tuple[int, list[dict[str, Any]], list[str]]:
+        if not isinstance(criteria, dict):
+            raise ApiError.one(
+                400,
+                "FRAMEWORK__INVALID_CRITERIA",
+                "The criteria must be an object.",
+            )
+        store = self.emu.store
+        res = Resolver(store)
+        limit, offset = parse_limit(criteria)
+        ids = criteria.get("ids")
+        filters: Any = criteria.get("filter") or []
+        post = criteria.get("post-filter") or []
+        if isinstance(filters, list) and isinstance(post, list):
+            filters = filters + post
+        if ids is not None:
+            if isinstance(ids, str):
+                ids = ids.split("|")
+            if not isinstance(ids, list):
+                raise ApiError.one(
+                    400,
+                    "FRAMEWORK__INVALID_CRITERIA_IDS",
+                    "The ids parameter has to be a list of ids.",
+                    pointer="/ids",
+                )
+            rows = [
+                r
+                for i in ids
+                if isinstance(i, str)
+                and (r := store.get(entity, i)) is not None
+            ]
+            limit, offset = None, 0
+        else:
+            rows = self._candidates(
+                entity, filters if isinstance(filters, list) else []
+            )
+        if filters:
+            pred = compile_filters(entity, filters, res)
+            rows = [r for r in rows if pred(r)]
+        rows = sort_rows(entity, rows, parse_sort(criteria.get("sort")), res)
+        matched = len(rows)
+        if ids is None:
+            lim = limit if limit is not None else MAX_LIMIT
+            rows = rows[offset : offset + lim]
+        mode = int(criteria.get("total-count-mode") or 0)
+        if mode == 1:
+            total = matched
+        elif mode == 2 and ids is None:
+            lim = limit if limit is not None else MAX_LIMIT
+            total = min(max(matched - offset, 0), lim * 6 + 1)
+        else:
+            total = len(rows)
+        assocs = criteria.get("associations") or {}
+        includes = criteria.get("includes") or {}
+        if not isinstance(assocs, dict) or not isinstance(includes, dict):
+            raise ApiError.one(
+                400,
+                "FRAMEWORK__INVALID_CRITERIA",
+                "associations and includes must be objects.",
+            )
+        keys = [str(r.get("id", "")) for r in rows]
+        return (
+            total,
+            [render(entity, r, assocs, includes, res) for r in rows],
+            keys,
+        )
+
+    def _candidates(self, entity: str, filters: list[Any]) -> list[Any]:
+        # Equality on an indexed field narrows the scan to the index hit.
+        store = self.emu.store
+        for f in filters:
+            if not isinstance(f, dict) or f.get("type") not in (
+                "equals",
+                "equalsAny",
+            ):
+                continue
+            field = f.get("field")
+            if isinstance(field, str) and field.startswith(f"{entity}."):
+                field = field[len(entity) + 1 :]
+            if field == "id" or (entity, field) in store.index:
+                vals = f.get("value")
+                if f["type"] == "equals":
+                    vals = [vals]
+                elif isinstance(vals, str):
+                    vals = vals.split("|")
+                if not isinstance(vals, list):
+                    continue
+                keys: list[str] = []
+                for v in vals:
+                    if field == "id":
+                        if isinstance(v, str) and store.get(entity, v):
+                            keys.append(v)
+                    else:
+                        keys += store.find(entity, str(field), v)
+                seen = dict.fromkeys(keys)
+                return [
+                    r for k in seen if (r := store.get(entity, k)) is not None
+                ]
+        return list(store.entities[entity].values())
+
+    def _listing(
+        self, entity: str, total: int, data: list[dict[str, Any]], api: bool
+    ) -> dict[str, Any]:
+        if api:
+            return {
+                "data": [_jsonapi(entity, d) for d in data],
+                "included": [],
+                "links": {},
+                "meta": {"total": total},
+                "aggregations": [],
+            }
+        return {"total": total, "data": data, "aggregations": {}}
+
+    @route("POST", f"/api/search/(?P<entity>{_SEGMENT})")
+    async def search(self, req: Request) -> Response:
+        entity = entity_name(req.params["entity"])
+        total, data, _ = self._search(entity, req.json(default={}))
+        return json_response(
+            200, self._listing(entity, total, data, req.json_api)
+        )
+
+    @route("POST", f"/api/search-ids/(?P<entity>{_SEGMENT})")
+    async def search_ids(self, req: Request) -> Response:
+        entity = entity_name(req.params["entity"])
+        total, _, keys = self._search(entity, req.json(default={}))
+        return json_response(200, {"total": total, "data": keys})
+
+    # -- media -----------------------------------------------------------
+
+    @route(
+        "POST", f"/api/_action/media/(?P<id>{_SEGMENT})/upload", writes=True
+    )
+    async def upload(self, req: Request) -> Response:
+        await req.pay(uploads=1)
+        media_id = req.params["id"]
+        self.emu.upload_media(
+            media_id,
+            req.body,
+            extension=req.query.get("extension"),
+            file_name=req.query.get("fileName"),
+            content_type=req.headers.get("content-type", ""),
+            base_url=req.base_url,
+        )
+        return no_content(f"{req.base_url}/api/media/{media_id}", items=1)
+
+    # -- state machines --------------------------------------------------
+
+    @route(
+        "POST",
+        "/api/_action/(?P<entity>order|order_delivery|order_transaction)"
+        f"/(?P<id>{_SEGMENT})/state/(?P<transition>{_SEGMENT})",
+        writes=True,
+    )
+    async def transition(self, req: Request) -> Response:
+        body = req.json(default={})
+        body = body if isinstance(body, dict) else {}
+        # sendMail defaults to true: only an explicit false suppresses it.
+        send_mail = body.get("sendMail", True) is not False
+        skip = req.headers.get("sw-skip-trigger-flow", "").lower() in (
+            "1",
+            "true",
+        )
+        comment = body.get("internalComment")
+        state = self.emu.transition(
+            req.params["entity"].replace("-", "_"),
+            req.params["id"],
+            req.params["transition"],
+            send_mail=send_mail,
+            skip_flow=skip,
+            internal_comment=comment if isinstance(comment, str) else None,
+        )
+        res = Resolver(self.emu.store)
+        data = render("state_machine_state", state, {}, {}, res)
+        if req.json_api:
+            return json_response(
+                200, {"data": _jsonapi("state_machine_state", data)}
+            )
+        return json_response(200, data)
+
+    @route(
+        "POST",
+        f"/api/_action/state-machine/(?P<entity>{_SEGMENT})"
+        f"/(?P<id>{_SEGMENT})/state/(?P<transition>{_SEGMENT})",
+        writes=True,
+    )
+    async def state_machine_transition(self, req: Request) -> Response:
+        return await self.transition(req)
+
+    @route(
+        "GET",
+        f"/api/_action/state-machine/(?P<entity>{_SEGMENT})"
+        f"/(?P<id>{_SEGMENT})/state",
+    )
+    async def available(self, req: Request) -> Response:
+        return json_response(
+            200,
+            {
+                "transitions": self.emu.available_transitions(
+                    req.params["entity"].replace("-", "_"), req.params["id"]
+                )
+            },
+        )
+
+    # -- generic CRUD ----------------------------------------------------
+
+    @route("GET", f"/api/(?P<entity>{_SEGMENT})")
+    async def list_rows(self, req: Request) -> Response:
+        entity = entity_name(req.params["entity"])
+        criteria: dict[str, Any] = {}
+        filters = []
+        for k, v in req.query.items():
+            if k in ("limit", "page", "total-count-mode"):
+                criteria[k] = v
+            elif k == "sort":
+                criteria["sort"] = [
+                    {"field": f, "order": "DESC" if d else "ASC"}
+                    for f, d in parse_sort(v)
+                ]
+            elif k.startswith("filter[") and k.endswith("]"):
+                filters.append(
+                    {"type": "equals", "field": k[7:-1], "value": v}
+                )
+        if filters:
+            criteria["filter"] = filters
+        total, data, _ = self._search(entity, criteria)
+        return json_response(
+            200, self._listing(entity, total, data, req.json_api)
+        )
+
+    def _read(self, entity: str, rid: str, api: bool) -> Response:
+        row = self.emu.store.get(entity, check_id(rid))
+        if row is None:
+            raise _not_found(entity, rid)
+        data = render(entity, row, {}, {}, Resolver(self.emu.store))
+        return json_response(
+            200, {"data": _jsonapi(entity, data) if api else data}
+        )
+
+    @route("GET", f"/api/(?P<entity>{_SEGMENT})/(?P<id>{_SEGMENT})")
+    async def read_row(self, req: Request) -> Response:
+        entity = entity_name(req.params["entity"])
+        return self._read(entity, req.params["id"], req.json_api)
+
+    def _single_write(
+        self, req: Request, entity: str, rid: str | None
+    ) -> Response:
+        body = req.json(default=None)
+        if isinstance(body, list):
+            raise ApiError.one(
+                400,
+                "FRAMEWORK__INVALID_REQUEST_BODY",
+                "Only single write operations are supported. Please send "
+                "the entities one by one or use the /sync api endpoint.",
+            )
+        if not isinstance(body, dict):
+            raise ApiError.one(
+                400,
+                "FRAMEWORK__INVALID_REQUEST_BODY",
+                "The request body has to be a JSON object.",
+            )
+        d = ENTITIES[entity]
+        if rid is not None:
+            body["id"] = check_id(rid)
+        elif isinstance(body.get("id"), str) and self.emu.store.get(
+            entity, body["id"]
+        ):
+            # POST is an insert; MySQL rejects the duplicate key.
+            raise ApiError.one(
+                500,
+                "0",
+                "An exception occurred while executing a query: "
+                "SQLSTATE[23000]: Integrity constraint violation: 1062 "
+                f"Duplicate entry for key '{entity}.PRIMARY'",
+            )
+        w = self.emu.writer()
+        key = w.upsert(d, body, "/0")
+        w.commit()
+        assert key is not None
+        if req.query.get("_response") in ("basic", "detail", "true"):
+            return self._read(entity, key, req.json_api)
+        url = req.params["entity"]
+        return no_content(f"{req.base_url}/api/{url}/{key}", items=1)
+
+    @route("POST", f"/api/(?P<entity>{_SEGMENT})", writes=True)
+    async def create_row(self, req: Request) -> Response:
+        return self._single_write(req, entity_name(req.params["entity"]), None)
+
+    @route(
+        "PATCH", f"/api/(?P<entity>{_SEGMENT})/(?P<id>{_SEGMENT})", writes=True
+    )
+    async def update_row(self, req: Request) -> Response:
+        entity = entity_name(req.params["entity"])
+        return self._single_write(req, entity, req.params["id"])
+
+    @route(
+        "DELETE",
+        f"/api/(?P<entity>{_SEGMENT})/(?P<id>{_SEGMENT})",
+        writes=True,
+    )
+    async def delete_row(self, req: Request) -> Response:
+        entity = entity_name(req.params["entity"])
+        rid = check_id(req.params["id"])
+        row = self.emu.store.get(entity, rid)
+        if row is None:
+            raise _not_found(entity, rid)
+        w = self.emu.writer()
+        w.cascade_delete(ENTITIES[entity], rid, row)
+        w.commit()
+        return no_content(items=1)
+
+
+def _invalid_sync(detail: str) -> ApiError:
+    return ApiError.one(400, "FRAMEWORK__INVALID_SYNC_OPERATION", detail)
+
+
+def _not_found(entity: str, rid: str) -> ApiError:
+    return ApiError.one(
+        404,
+        "FRAMEWORK__RESOURCE_NOT_FOUND",
+        f"The {entity} resource with the following primary key was not "
+        f"found: id({rid})",
+        parameters={"type": entity, "primaryKey": f"id({rid})"},
+    )
+
+
+def _jsonapi(entity: str, data: dict[str, Any]) -> dict[str, Any]:
+    attrs_ = {k: v for k, v in data.items() if k not in ("id", "apiAlias")}
+    return {
+        "id": data.get("id"),
+        "type": entity,
+        "attributes": attrs_,
+        "relationships": {},
+    }

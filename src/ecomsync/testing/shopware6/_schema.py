@@ -1,0 +1,575 @@
+"""
+The slice of Shopware's data model the emulator knows: which entities
+exist, which fields they require, how they hang together, and the three
+order state machines (platform-apis.md §1.4-1.9).
+
+Rows are schemaless dicts; only what the contract needs (required fields,
+foreign keys, associations for reading and nested writing, cascades) is
+declared here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import attrs
+
+
+ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+DEFAULT_CURRENCY = "b7d2554b0ce847cd82f3ac9bd1c0dfca"
+SYSTEM_LANGUAGE = "2fbb5fe2e29a4d70aa5854ce7ce3e20b"
+LIVE_VERSION = "0fa91ce3e96a4bc2be4bd9ce752c3425"
+MAX_LIMIT = 500
+
+# Symfony constraint codes Shopware passes through as error codes.
+NOT_BLANK = "c1051bb4-d103-4f74-8988-acbcafc7fdc3"
+INVALID_TYPE = "ba785a8c-82cb-4283-967c-3cf342181b40"
+
+
+def seed_id(name: str) -> str:
+    """
+    Shopware's ``Uuid::fromStringToHex``: md5 as a 32-hex id.
+    """
+    return hashlib.md5(name.encode()).hexdigest()  # noqa: S324 - an id
+
+
+@attrs.frozen
+class ToOne:
+    """
+    *name* loads the *target* row whose id is in our field *fk*; with
+    *reverse*, the target row points at us through its field *fk*.
+    """
+
+    name: str
+    fk: str
+    target: str
+    reverse: bool = False
+
+
+@attrs.frozen
+class ToMany:
+    """
+    One-to-many (*mapping* is None): rows of *target* whose *fk* is our
+    id.  Many-to-many: rows of *mapping* whose *fk* is our id, pointing
+    at *target* through *ref_fk*.
+    """
+
+    name: str
+    target: str
+    fk: str
+    mapping: str | None = None
+    ref_fk: str | None = None
+
+
+@attrs.frozen
+class EntityDef:
+    name: str
+    required: tuple[str, ...] = ()
+    to_one: tuple[ToOne, ...] = ()
+    to_many: tuple[ToMany, ...] = ()
+    # Mapping entities have a composite primary key of two foreign keys.
+    mapping: tuple[str, str] | None = None
+    # Fields with a value -> ids index, for foreign-key children, unique
+    # checks and fast equality filters.
+    indexed: tuple[str, ...] = ()
+    # Deleting by criteria is a mapping-entity feature; the emulator also
+    # allows it on a few link entities (documented deviation).
+    criteria_delete: bool = False
+    # Foreign keys checked for existence (field, target entity).
+    fks: tuple[tuple[str, str], ...] = ()
+
+    def association(self, name: str) -> ToOne | ToMany | None:
+        for a in self.to_one:
+            if a.name == name:
+                return a
+        for m in self.to_many:
+            if m.name == name:
+                return m
+        return None
+
+
+def _sms(fk: str = "stateId") -> ToOne:
+    return ToOne("stateMachineState", fk, "state_machine_state")
+
+
+def _mapping(name: str, a: str, ta: str, b: str, tb: str) -> EntityDef:
+    return EntityDef(
+        name,
+        required=(a, b),
+        mapping=(a, b),
+        indexed=(a, b),
+        criteria_delete=True,
+        fks=((a, ta), (b, tb)),
+        to_one=(
+            ToOne(a.removesuffix("Id"), a, ta),
+            ToOne(b.removesuffix("Id"), b, tb),
+        ),
+    )
+
+
+_DEFS = [
+    EntityDef(
+        "product",
+        required=("productNumber", "stock", "taxId", "price", "name"),
+        indexed=("productNumber", "parentId"),
+        fks=(
+            ("taxId", "tax"),
+            ("parentId", "product"),
+            ("manufacturerId", "product_manufacturer"),
+            ("coverId", "product_media"),
+        ),
+        to_one=(
+            ToOne("tax", "taxId", "tax"),
+            ToOne("manufacturer", "manufacturerId", "product_manufacturer"),
+            ToOne("parent", "parentId", "product"),
+            ToOne("cover", "coverId", "product_media"),
+        ),
+        to_many=(
+            ToMany("media", "product_media", "productId"),
+            ToMany("visibilities", "product_visibility", "productId"),
+            ToMany("prices", "product_price", "productId"),
+            ToMany(
+                "configuratorSettings",
+                "product_configurator_setting",
+                "productId",
+            ),
+            ToMany("children", "product", "parentId"),
+            ToMany(
+                "categories",
+                "category",
+                "productId",
+                "product_category",
+                "categoryId",
+            ),
+            ToMany(
+                "options",
+                "property_group_option",
+                "productId",
+                "product_option",
+                "optionId",
+            ),
+            ToMany(
+                "properties",
+                "property_group_option",
+                "productId",
+                "product_property",
+                "optionId",
+            ),
+            ToMany("tags", "tag", "productId", "product_tag", "tagId"),
+        ),
+    ),
+    EntityDef(
+        "product_media",
+        required=("productId", "mediaId"),
+        indexed=("productId", "mediaId"),
+        criteria_delete=True,
+        fks=(("productId", "product"), ("mediaId", "media")),
+        to_one=(
+            ToOne("product", "productId", "product"),
+            ToOne("media", "mediaId", "media"),
+        ),
+    ),
+    EntityDef(
+        "product_visibility",
+        required=("productId", "salesChannelId", "visibility"),
+        indexed=("productId",),
+        criteria_delete=True,
+        fks=(("productId", "product"), ("salesChannelId", "sales_channel")),
+        to_one=(ToOne("salesChannel", "salesChannelId", "sales_channel"),),
+    ),
+    EntityDef(
+        "product_price",
+        required=("productId", "ruleId", "quantityStart", "price"),
+        indexed=("productId",),
+        criteria_delete=True,
+        fks=(("productId", "product"),),
+    ),
+    EntityDef(
+        "product_configurator_setting",
+        required=("productId", "optionId"),
+        indexed=("productId",),
+        criteria_delete=True,
+        fks=(("productId", "product"), ("optionId", "property_group_option")),
+        to_one=(ToOne("option", "optionId", "property_group_option"),),
+    ),
+    _mapping(
+        "product_category", "productId", "product", "categoryId", "category"
+    ),
+    _mapping(
+        "product_option",
+        "productId",
+        "product",
+        "optionId",
+        "property_group_option",
+    ),
+    _mapping(
+        "product_property",
+        "productId",
+        "product",
+        "optionId",
+        "property_group_option",
+    ),
+    _mapping("product_tag", "productId", "product", "tagId", "tag"),
+    EntityDef(
+        "category",
+        required=("name",),
+        indexed=("parentId",),
+        fks=(("parentId", "category"), ("mediaId", "media")),
+        to_one=(
+            ToOne("parent", "parentId", "category"),
+            ToOne("media", "mediaId", "media"),
+        ),
+        to_many=(
+            ToMany("children", "category", "parentId"),
+            ToMany(
+                "products",
+                "product",
+                "categoryId",
+                "product_category",
+                "productId",
+            ),
+        ),
+    ),
+    EntityDef(
+        "media",
+        indexed=("fileName",),
+        to_many=(ToMany("productMedia", "product_media", "mediaId"),),
+    ),
+    EntityDef("media_folder", required=("name",)),
+    EntityDef("product_manufacturer", required=("name",)),
+    EntityDef("tag", required=("name",)),
+    EntityDef(
+        "property_group",
+        required=("name",),
+        to_many=(ToMany("options", "property_group_option", "groupId"),),
+    ),
+    EntityDef(
+        "property_group_option",
+        required=("name", "groupId"),
+        indexed=("groupId",),
+        fks=(("groupId", "property_group"),),
+        to_one=(ToOne("group", "groupId", "property_group"),),
+    ),
+    EntityDef("tax", required=("taxRate", "name")),
+    EntityDef("currency", required=("isoCode", "factor")),
+    EntityDef("language", required=("name",)),
+    EntityDef("sales_channel", required=("name",)),
+    EntityDef("customer_group", required=("name",)),
+    EntityDef("country", required=("name",)),
+    EntityDef("salutation", required=("salutationKey",)),
+    EntityDef("payment_method", required=("name",)),
+    EntityDef("shipping_method", required=("name",)),
+    EntityDef("state_machine", required=("technicalName",)),
+    EntityDef(
+        "state_machine_state",
+        required=("technicalName", "stateMachineId"),
+        indexed=("stateMachineId",),
+    ),
+    EntityDef(
+        "customer",
+        # platform-apis.md §1.8 lists these as required.
+        required=(
+            "groupId",
+            "salesChannelId",
+            "languageId",
+            "defaultBillingAddressId",
+            "defaultShippingAddressId",
+            "customerNumber",
+            "firstName",
+            "lastName",
+            "email",
+        ),
+        indexed=("email", "customerNumber"),
+        to_one=(
+            ToOne("group", "groupId", "customer_group"),
+            ToOne("salesChannel", "salesChannelId", "sales_channel"),
+            ToOne("salutation", "salutationId", "salutation"),
+            ToOne(
+                "defaultBillingAddress",
+                "defaultBillingAddressId",
+                "customer_address",
+            ),
+            ToOne(
+                "defaultShippingAddress",
+                "defaultShippingAddressId",
+                "customer_address",
+            ),
+        ),
+        to_many=(ToMany("addresses", "customer_address", "customerId"),),
+    ),
+    EntityDef(
+        "customer_address",
+        required=(
+            "customerId",
+            "countryId",
+            "firstName",
+            "lastName",
+            "street",
+            "city",
+        ),
+        indexed=("customerId",),
+        to_one=(
+            ToOne("country", "countryId", "country"),
+            ToOne("salutation", "salutationId", "salutation"),
+        ),
+    ),
+    EntityDef(
+        "order",
+        required=(
+            "orderNumber",
+            "currencyId",
+            "salesChannelId",
+            "stateId",
+            "orderDateTime",
+        ),
+        indexed=("orderNumber",),
+        to_one=(
+            _sms(),
+            ToOne("currency", "currencyId", "currency"),
+            ToOne("salesChannel", "salesChannelId", "sales_channel"),
+            ToOne("language", "languageId", "language"),
+            ToOne("billingAddress", "billingAddressId", "order_address"),
+            ToOne("orderCustomer", "orderId", "order_customer", reverse=True),
+        ),
+        to_many=(
+            ToMany("addresses", "order_address", "orderId"),
+            ToMany("deliveries", "order_delivery", "orderId"),
+            ToMany("lineItems", "order_line_item", "orderId"),
+            ToMany("transactions", "order_transaction", "orderId"),
+        ),
+    ),
+    EntityDef(
+        "order_customer",
+        required=("orderId", "email", "firstName", "lastName"),
+        indexed=("orderId", "customerId"),
+        to_one=(
+            ToOne("customer", "customerId", "customer"),
+            ToOne("salutation", "salutationId", "salutation"),
+            ToOne("order", "orderId", "order"),
+        ),
+    ),
+    EntityDef(
+        "order_address",
+        required=(
+            "orderId",
+            "countryId",
+            "firstName",
+            "lastName",
+            "street",
+            "city",
+        ),
+        indexed=("orderId",),
+        to_one=(
+            ToOne("country", "countryId", "country"),
+            ToOne("salutation", "salutationId", "salutation"),
+        ),
+    ),
+    EntityDef(
+        "order_line_item",
+        required=("orderId", "identifier", "quantity", "label"),
+        indexed=("orderId",),
+        to_one=(
+            ToOne("product", "productId", "product"),
+            ToOne("order", "orderId", "order"),
+        ),
+    ),
+    EntityDef(
+        "order_delivery",
+        required=("orderId", "stateId", "shippingOrderAddressId"),
+        indexed=("orderId",),
+        to_one=(
+            _sms(),
+            ToOne("order", "orderId", "order"),
+            ToOne(
+                "shippingOrderAddress",
+                "shippingOrderAddressId",
+                "order_address",
+            ),
+            ToOne("shippingMethod", "shippingMethodId", "shipping_method"),
+        ),
+    ),
+    EntityDef(
+        "order_transaction",
+        required=("orderId", "stateId", "paymentMethodId"),
+        indexed=("orderId",),
+        to_one=(
+            _sms(),
+            ToOne("order", "orderId", "order"),
+            ToOne("paymentMethod", "paymentMethodId", "payment_method"),
+        ),
+    ),
+]
+
+ENTITIES: dict[str, EntityDef] = {d.name: d for d in _DEFS}
+
+# Fields ending in "Id" that are free text, not foreign keys.
+NOT_UUID_FIELDS = frozenset({"vatId", "referencedId", "externalId"})
+
+DATE_FIELDS = frozenset(
+    {"createdAt", "updatedAt", "orderDateTime", "uploadedAt", "birthday"}
+)
+
+
+# -- state machines (§1.9) --------------------------------------------------
+
+
+@attrs.frozen
+class StateMachine:
+    technical_name: str  # "order.state"
+    entity: str  # "order"
+    initial: str
+    states: tuple[str, ...]
+    # (action, from, to) in definition order: the order of
+    # `possibleTransitions` in error messages follows it.
+    transitions: tuple[tuple[str, str, str], ...]
+
+    def state_id(self, state: str) -> str:
+        return seed_id(f"{self.technical_name}.{state}")
+
+    @property
+    def id(self) -> str:
+        return seed_id(self.technical_name)
+
+    def possible(self, state: str) -> list[tuple[str, str]]:
+        return [(a, t) for a, f, t in self.transitions if f == state]
+
+
+ORDER_SM = StateMachine(
+    "order.state",
+    "order",
+    "open",
+    ("open", "in_progress", "completed", "cancelled"),
+    (
+        ("process", "open", "in_progress"),
+        ("cancel", "open", "cancelled"),
+        ("complete", "in_progress", "completed"),
+        ("cancel", "in_progress", "cancelled"),
+        ("reopen", "completed", "open"),
+        ("reopen", "cancelled", "open"),
+    ),
+)
+
+DELIVERY_SM = StateMachine(
+    "order_delivery.state",
+    "order_delivery",
+    "open",
+    (
+        "open",
+        "shipped",
+        "shipped_partially",
+        "returned",
+        "returned_partially",
+        "cancelled",
+    ),
+    (
+        ("ship", "open", "shipped"),
+        ("ship_partially", "open", "shipped_partially"),
+        ("cancel", "open", "cancelled"),
+        ("retour", "shipped", "returned"),
+        ("retour_partially", "shipped", "returned_partially"),
+        ("cancel", "shipped", "cancelled"),
+        ("ship", "shipped_partially", "shipped"),
+        ("retour", "shipped_partially", "returned"),
+        ("retour_partially", "shipped_partially", "returned_partially"),
+        ("cancel", "shipped_partially", "cancelled"),
+        ("retour", "returned_partially", "returned"),
+        ("reopen", "shipped", "open"),
+        ("reopen", "shipped_partially", "open"),
+        ("reopen", "returned", "open"),
+        ("reopen", "returned_partially", "open"),
+        ("reopen", "cancelled", "open"),
+    ),
+)
+
+
+def _transaction_transitions() -> tuple[tuple[str, str, str], ...]:
+    # The states and action names are documented (§1.9); which state
+    # allows which action is reconstructed from Shopware's migrations and
+    # approximate (⚠️ verify against a real instance).
+    payable = (
+        "open",
+        "reminded",
+        "in_progress",
+        "authorized",
+        "unconfirmed",
+        "paid_partially",
+        "chargeback",
+    )
+    t: list[tuple[str, str, str]] = []
+    for f in payable:
+        t.append(("do_pay", f, "paid"))
+        t.append(("paid", f, "paid"))
+    for f in ("open", "reminded", "in_progress", "authorized", "unconfirmed"):
+        t.append(("paid_partially", f, "paid_partially"))
+    t += [
+        ("process", "open", "in_progress"),
+        ("process_unconfirmed", "open", "unconfirmed"),
+        ("authorize", "open", "authorized"),
+        ("authorize", "in_progress", "authorized"),
+        ("authorize", "unconfirmed", "authorized"),
+        ("remind", "open", "reminded"),
+        ("remind", "paid_partially", "reminded"),
+        ("refund", "paid", "refunded"),
+        ("refund", "paid_partially", "refunded"),
+        ("refund", "refunded_partially", "refunded"),
+        ("refund_partially", "paid", "refunded_partially"),
+        ("refund_partially", "paid_partially", "refunded_partially"),
+        ("chargeback", "paid", "chargeback"),
+        ("chargeback", "paid_partially", "chargeback"),
+    ]
+    for f in (
+        "open",
+        "reminded",
+        "in_progress",
+        "authorized",
+        "unconfirmed",
+        "paid",
+        "paid_partially",
+        "chargeback",
+    ):
+        t.append(("cancel", f, "cancelled"))
+    for f in ("open", "in_progress", "authorized", "unconfirmed", "reminded"):
+        t.append(("fail", f, "failed"))
+    for f in (
+        "paid",
+        "paid_partially",
+        "refunded",
+        "refunded_partially",
+        "cancelled",
+        "reminded",
+        "authorized",
+        "failed",
+        "in_progress",
+        "chargeback",
+        "unconfirmed",
+    ):
+        t.append(("reopen", f, "open"))
+    return tuple(t)
+
+
+TRANSACTION_SM = StateMachine(
+    "order_transaction.state",
+    "order_transaction",
+    "open",
+    (
+        "open",
+        "paid",
+        "paid_partially",
+        "refunded",
+        "refunded_partially",
+        "cancelled",
+        "reminded",
+        "authorized",
+        "failed",
+        "in_progress",
+        "chargeback",
+        "unconfirmed",
+    ),
+    _transaction_transitions(),
+)
+
+STATE_MACHINES: dict[str, StateMachine] = {
+    sm.entity: sm for sm in (ORDER_SM, DELIVERY_SM, TRANSACTION_SM)
+}

@@ -1,0 +1,177 @@
+"""
+The emulator's database: rows by entity and id, with the few secondary
+indexes that keep per-item work O(1), and `Tx`, the overlay one request
+writes into so that it can be thrown away whole (Shopware writes a sync
+request in one transaction, §1.3).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from ._schema import ENTITIES, EntityDef
+
+
+Row = dict[str, Any]
+_MISSING = object()
+
+
+def row_key(d: EntityDef, row: Row) -> str:
+    """
+    The storage key: the id, or ``"<a>-<b>"`` for mapping entities.
+    """
+    if d.mapping is None:
+        return str(row["id"])
+    a, b = d.mapping
+    return f"{row[a]}-{row[b]}"
+
+
+def primary_key(d: EntityDef, key: str, row: Row) -> Any:
+    """
+    What Shopware reports for a written/deleted row: the id, or an object
+    of both foreign keys for mapping entities.
+    """
+    if d.mapping is None:
+        return key
+    a, b = d.mapping
+    return {a: row[a], b: row[b]}
+
+
+class View(Protocol):
+    """
+    Read access shared by the committed store and a transaction.
+    """
+
+    def get(self, entity: str, key: str) -> Row | None: ...
+
+    def find(self, entity: str, field: str, value: Any) -> list[str]: ...
+
+    def keys(self, entity: str) -> Iterator[str]: ...
+
+
+class Store:
+    """
+    Committed rows.  ``entities[name][key] -> row``.
+    """
+
+    def __init__(self) -> None:
+        self.entities: dict[str, dict[str, Row]] = {n: {} for n in ENTITIES}
+        self.index: dict[tuple[str, str], dict[Any, set[str]]] = {
+            (n, f): {} for n, d in ENTITIES.items() for f in d.indexed
+        }
+
+    def get(self, entity: str, key: str) -> Row | None:
+        return self.entities[entity].get(key)
+
+    def find(self, entity: str, field: str, value: Any) -> list[str]:
+        idx = self.index.get((entity, field))
+        if idx is not None:
+            try:
+                return list(idx.get(value, ()))
+            except TypeError:  # unhashable filter value
+                return []
+        # Unindexed: scan.  Only used off the hot paths.
+        return [
+            k
+            for k, r in self.entities[entity].items()
+            if r.get(field) == value
+        ]
+
+    def keys(self, entity: str) -> Iterator[str]:
+        return iter(list(self.entities[entity]))
+
+    def put(self, entity: str, key: str, row: Row | None) -> None:
+        """
+        Replace (or with ``None`` delete) one row, keeping indexes right.
+        """
+        rows = self.entities[entity]
+        old = rows.get(key)
+        for f in ENTITIES[entity].indexed:
+            idx = self.index[(entity, f)]
+            ov = old.get(f) if old is not None else None
+            nv = row.get(f) if row is not None else None
+            if ov == nv and old is not None and row is not None:
+                continue
+            if ov is not None and _hashable(ov):
+                s = idx.get(ov)
+                if s is not None:
+                    s.discard(key)
+                    if not s:
+                        del idx[ov]
+            if nv is not None and _hashable(nv):
+                idx.setdefault(nv, set()).add(key)
+        if row is None:
+            rows.pop(key, None)
+        else:
+            rows[key] = row
+
+
+def _hashable(v: Any) -> bool:
+    return isinstance(v, str | int | float | bool)
+
+
+class Tx:
+    """
+    Writes staged over a `Store`; `commit` applies them, dropping the
+    object discards them.  Reads see staged writes first.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rows: dict[str, dict[str, Row | None]] = defaultdict(dict)
+        self._idx: dict[tuple[str, str], dict[Any, set[str]]] = defaultdict(
+            dict
+        )
+
+    def get(self, entity: str, key: str) -> Row | None:
+        staged = self.rows.get(entity)
+        if staged is not None:
+            r = staged.get(key, _MISSING)
+            if r is not _MISSING:
+                return r  # type: ignore[return-value]
+        return self.store.get(entity, key)
+
+    def find(self, entity: str, field: str, value: Any) -> list[str]:
+        cands = set(self.store.find(entity, field, value))
+        if _hashable(value):
+            cands.update(self._idx[(entity, field)].get(value, ()))
+        staged = self.rows.get(entity)
+        if staged and (entity, field) not in self.store.index:
+            cands.update(
+                k
+                for k, r in staged.items()
+                if r is not None and r.get(field) == value
+            )
+        out = []
+        for k in cands:
+            r = self.get(entity, k)
+            if r is not None and r.get(field) == value:
+                out.append(k)
+        return out
+
+    def keys(self, entity: str) -> Iterator[str]:
+        staged = self.rows.get(entity, {})
+        for k in list(self.store.entities[entity]):
+            if staged.get(k, _MISSING) is not None:
+                yield k
+        for k, r in list(staged.items()):
+            if r is not None and k not in self.store.entities[entity]:
+                yield k
+
+    def put(self, entity: str, key: str, row: Row | None) -> None:
+        self.rows[entity][key] = row
+        if row is None:
+            return
+        for f in ENTITIES[entity].indexed:
+            v = row.get(f)
+            if v is not None and _hashable(v):
+                self._idx[(entity, f)].setdefault(v, set()).add(key)
+
+    def commit(self) -> None:
+        for entity, rows in self.rows.items():
+            for key, row in rows.items():
+                self.store.put(entity, key, row)
+        self.rows.clear()
+        self._idx.clear()

@@ -1,0 +1,475 @@
+"""
+The write path of the Admin API: sync operations (§1.3) and single-entity
+writes, staged in a `Tx` and applied only if nothing failed.
+
+Shopware validates each operation of a sync request and aborts the one
+transaction at the first failing operation, reporting all of that
+operation's violations with ``/{key}/{index}/{field}`` pointers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from ._criteria import Resolver, compile_filters
+from ._errors import ApiError, error
+from ._schema import (
+    DEFAULT_CURRENCY,
+    ENTITIES,
+    ID_RE,
+    INVALID_TYPE,
+    NOT_BLANK,
+    NOT_UUID_FIELDS,
+    EntityDef,
+    ToMany,
+    ToOne,
+)
+from ._store import Row, Store, Tx, primary_key, row_key
+
+
+def _assocs(d: EntityDef) -> dict[str, ToOne | ToMany]:
+    out: dict[str, ToOne | ToMany] = {a.name: a for a in d.to_one}
+    out.update({m.name: m for m in d.to_many})
+    return out
+
+
+_ASSOC = {n: _assocs(d) for n, d in ENTITIES.items()}
+_JSON_MERGED = frozenset({"customFields"})
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "order_delivery": {"trackingCodes": []},
+    "media": {"hasFile": False, "private": False},
+}
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (not v and isinstance(v, str | list | dict))
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+class Writer:
+    """
+    One request's writes.  *on_delete* lets the emulator drop side data
+    (uploaded files) of deleted rows once the transaction commits.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        now: str,
+        on_delete: Callable[[str, str, Row], None] | None = None,
+    ) -> None:
+        self.tx = Tx(store)
+        self.now = now
+        self.errors: list[dict[str, Any]] = []
+        self.written: dict[str, list[Any]] = defaultdict(list)
+        self.deleted: dict[str, list[Any]] = defaultdict(list)
+        self.not_found: dict[str, list[Any]] = defaultdict(list)
+        self._fk_checks: list[tuple[str, str, str, str]] = []
+        self._deleted_rows: list[tuple[str, str, Row]] = []
+        self._on_delete = on_delete
+
+    # -- errors ---------------------------------------------------------
+
+    def violation(
+        self,
+        pointer: str,
+        detail: str,
+        code: str = "FRAMEWORK__WRITE_CONSTRAINT_VIOLATION",
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        self.errors.append(
+            error(
+                400,
+                code,
+                detail,
+                pointer=pointer,
+                parameters=parameters,
+                template=True,
+            )
+        )
+
+    def not_blank(self, pointer: str, value: Any = None) -> None:
+        self.violation(
+            pointer,
+            "This value should not be blank.",
+            NOT_BLANK,
+            {"{{ value }}": "null" if value is None else repr(value)},
+        )
+
+    def raise_if_failed(self) -> None:
+        if self.errors:
+            raise ApiError(400, self.errors)
+
+    # -- upsert ---------------------------------------------------------
+
+    def upsert(  # noqa: PLR0915 - the DAL write path in one place  # noqa: PLR0915 - the DAL write path in one place
+        self,
+        d: EntityDef,
+        item: Any,
+        ptr: str,
+        implied: dict[str, Any] | None = None,
+    ) -> str | None:
+        """
+        Insert or merge one payload item (and its nested associations);
+        returns its storage key, or ``None`` if it could not be written.
+        """
+        if not isinstance(item, dict):
+            self.violation(
+                ptr,
+                f"Expected data at {ptr or '/'} to be an array.",
+                "FRAMEWORK__WRITE_MALFORMED_INPUT",
+            )
+            return None
+        data = dict(item)
+        if implied:
+            data.update(implied)
+        assocs = _ASSOC[d.name]
+        fields: dict[str, Any] = {}
+        to_one: list[tuple[str, ToOne, Any]] = []
+        to_many: list[tuple[str, ToMany, Any]] = []
+        for k, v in data.items():
+            a = assocs.get(k)
+            if a is None or k == "id":
+                fields[k] = v
+            elif isinstance(a, ToOne):
+                if isinstance(v, dict):
+                    to_one.append((k, a, v))
+                elif v is not None:
+                    self.violation(
+                        f"{ptr}/{k}",
+                        f"Expected data at {ptr}/{k} to be an array.",
+                        "FRAMEWORK__WRITE_MALFORMED_INPUT",
+                    )
+            elif isinstance(v, list):
+                to_many.append((k, a, v))
+            else:
+                self.violation(
+                    f"{ptr}/{k}",
+                    f"Expected data at {ptr}/{k} to be an array.",
+                    "FRAMEWORK__WRITE_MALFORMED_INPUT",
+                )
+
+        # Ids first: everything else hangs off them.
+        if d.mapping is None:
+            rid = fields.get("id")
+            if rid is None:
+                rid = fields["id"] = uuid.uuid4().hex
+            elif not isinstance(rid, str) or not ID_RE.match(rid):
+                self._invalid_uuid(f"{ptr}/id", rid)
+                return None
+        for k, v in fields.items():
+            if (
+                k != "id"
+                and k.endswith("Id")
+                and k not in NOT_UUID_FIELDS
+                and v is not None
+                and (not isinstance(v, str) or not ID_RE.match(v))
+            ):
+                self._invalid_uuid(f"{ptr}/{k}", v)
+                return None
+
+        # To-one nested rows are written before us: we point at them.
+        for k, a, v in to_one:
+            if a.reverse:
+                continue
+            tid = self.upsert(ENTITIES[a.target], v, f"{ptr}/{k}")
+            if tid is not None:
+                fields.setdefault(a.fk, tid)
+
+        if d.mapping is not None:
+            fa, fb = d.mapping
+            for f in (fa, fb):
+                if _blank(fields.get(f)):
+                    self.not_blank(f"{ptr}/{f}")
+                    return None
+            key = f"{fields[fa]}-{fields[fb]}"
+        else:
+            key = str(fields["id"])
+        existing = self.tx.get(d.name, key)
+        self._validate(d, fields, existing, ptr)
+
+        if existing is None:
+            row: Row = dict(_DEFAULTS.get(d.name, {}))
+            row.update(fields)
+            row["createdAt"] = self.now
+            row["updatedAt"] = None
+        else:
+            row = dict(existing)
+            for k, v in fields.items():
+                if (
+                    k in _JSON_MERGED
+                    and isinstance(v, dict)
+                    and isinstance(row.get(k), dict)
+                ):
+                    row[k] = {**row[k], **v}
+                else:
+                    row[k] = v
+            row["updatedAt"] = self.now
+        for f, target in d.fks:
+            v = row.get(f) if f in fields else None
+            if isinstance(v, str):
+                self._fk_checks.append((f"{ptr}/{f}", d.name, target, v))
+        self.tx.put(d.name, key, row)
+        self.written[d.name].append(primary_key(d, key, row))
+
+        # Reverse to-one and to-many rows point at us: written after us.
+        for k, a, v in to_one:
+            if a.reverse:
+                self.upsert(ENTITIES[a.target], v, f"{ptr}/{k}", {a.fk: key})
+        for k, m, items in to_many:
+            for j, child in enumerate(items):
+                self._write_child(m, key, child, f"{ptr}/{k}/{j}")
+        return key
+
+    def _write_child(self, m: ToMany, key: str, child: Any, ptr: str) -> None:
+        if m.mapping is None:
+            # One-to-many: PATCH/upsert only adds or updates children.
+            self.upsert(ENTITIES[m.target], child, ptr, {m.fk: key})
+            return
+        assert m.ref_fk is not None
+        if (
+            isinstance(child, dict)
+            and set(child) == {"id"}
+            and isinstance(child["id"], str)
+            and self.tx.get(m.target, child["id"]) is not None
+        ):
+            # A bare reference to an existing row: link, don't touch it.
+            tid: str | None = child["id"]
+        else:
+            tid = self.upsert(ENTITIES[m.target], child, ptr)
+        if tid is not None:
+            self.upsert(ENTITIES[m.mapping], {m.fk: key, m.ref_fk: tid}, ptr)
+
+    def _invalid_uuid(self, pointer: str, value: Any) -> None:
+        self.violation(
+            pointer,
+            f'The string "{value}" is not a valid uuid.',
+            "FRAMEWORK__INVALID_UUID",
+            {"{{ input }}": str(value)},
+        )
+
+    def _validate(
+        self, d: EntityDef, fields: Row, existing: Row | None, ptr: str
+    ) -> None:
+        merged = {**(existing or {}), **fields}
+        required = d.required
+        if d.name == "product":
+            required = self._validate_product(fields, existing, merged, ptr)
+        for f in required:
+            if existing is None:
+                if _blank(merged.get(f)):
+                    self.not_blank(f"{ptr}/{f}")
+            elif f in fields and _blank(fields[f]):
+                self.not_blank(f"{ptr}/{f}", fields[f])
+
+    def _validate_product(
+        self, fields: Row, existing: Row | None, merged: Row, ptr: str
+    ) -> tuple[str, ...]:
+        # Variants inherit tax, price and name from their parent.
+        required: tuple[str, ...] = ("productNumber", "stock")
+        if merged.get("parentId") is None:
+            required += ("taxId", "price")
+            if not self._has_translated_name(merged):
+                required += ("name",)
+        stock = fields.get("stock")
+        if (
+            "stock" in fields
+            and stock is not None
+            and (not isinstance(stock, int) or isinstance(stock, bool))
+        ):
+            self.violation(
+                f"{ptr}/stock",
+                "This value should be of type int.",
+                INVALID_TYPE,
+                {"{{ value }}": repr(stock), "{{ type }}": "int"},
+            )
+        pn = fields.get("productNumber")
+        if "productNumber" in fields and pn is not None:
+            if not isinstance(pn, str):
+                self.violation(
+                    f"{ptr}/productNumber",
+                    "This value should be of type string.",
+                    INVALID_TYPE,
+                    {"{{ value }}": repr(pn), "{{ type }}": "string"},
+                )
+            else:
+                own = merged.get("id")
+                clash = [
+                    k
+                    for k in self.tx.find("product", "productNumber", pn)
+                    if k != own
+                ]
+                if clash:
+                    self.violation(
+                        f"{ptr}/productNumber",
+                        f'Product with number "{pn}" already exists.',
+                        "CONTENT__DUPLICATE_PRODUCT_NUMBER",
+                        {"number": pn},
+                    )
+        if "price" in fields and fields["price"] is not None:
+            self._validate_price(fields["price"], f"{ptr}/price")
+        return required
+
+    @staticmethod
+    def _has_translated_name(row: Row) -> bool:
+        if not _blank(row.get("name")):
+            return True
+        tr = row.get("translations")
+        entries = tr.values() if isinstance(tr, dict) else tr or []
+        return any(isinstance(e, dict) and e.get("name") for e in entries)
+
+    def _validate_price(self, price: Any, ptr: str) -> None:
+        if not isinstance(price, list):
+            self.violation(
+                ptr,
+                "This value should be of type array.",
+                INVALID_TYPE,
+                {"{{ type }}": "array"},
+            )
+            return
+        currencies = set()
+        for i, p in enumerate(price):
+            if not isinstance(p, dict):
+                self.violation(
+                    f"{ptr}/{i}",
+                    f"Expected data at {ptr}/{i} to be an array.",
+                    "FRAMEWORK__WRITE_MALFORMED_INPUT",
+                )
+                continue
+            for f in ("currencyId", "gross", "net"):
+                if _blank(p.get(f)):
+                    self.not_blank(f"{ptr}/{i}/{f}")
+            for f in ("gross", "net"):
+                if p.get(f) is not None and not _is_num(p[f]):
+                    self.violation(
+                        f"{ptr}/{i}/{f}",
+                        "This value should be of type numeric.",
+                        INVALID_TYPE,
+                        {"{{ type }}": "numeric"},
+                    )
+            if "linked" in p and not isinstance(p["linked"], bool):
+                self.violation(
+                    f"{ptr}/{i}/linked",
+                    "This value should be of type bool.",
+                    INVALID_TYPE,
+                    {"{{ type }}": "bool"},
+                )
+            currencies.add(p.get("currencyId"))
+        if DEFAULT_CURRENCY not in currencies:
+            self.violation(ptr, "No price for default currency defined")
+
+    # -- delete ---------------------------------------------------------
+
+    def delete(self, d: EntityDef, item: Any, ptr: str) -> None:
+        if not isinstance(item, dict):
+            self.violation(
+                ptr,
+                f"Expected data at {ptr} to be an array.",
+                "FRAMEWORK__WRITE_MALFORMED_INPUT",
+            )
+            return
+        pk_fields = d.mapping or ("id",)
+        if any(not isinstance(item.get(f), str) for f in pk_fields):
+            self.violation(
+                ptr,
+                f'The primary key for "{d.name}" is incomplete. It should '
+                f"have the following fields: {', '.join(pk_fields)}.",
+                "FRAMEWORK__INCOMPLETE_PRIMARY_KEY",
+            )
+            return
+        for f in pk_fields:
+            if not ID_RE.match(item[f]):
+                self._invalid_uuid(f"{ptr}/{f}", item[f])
+                return
+        key = row_key(d, item)
+        row = self.tx.get(d.name, key)
+        if row is None:
+            self.not_found[d.name].append(primary_key(d, key, item))
+            return
+        self.cascade_delete(d, key, row)
+
+    def cascade_delete(self, d: EntityDef, key: str, row: Row) -> None:
+        self.tx.put(d.name, key, None)
+        self.deleted[d.name].append(primary_key(d, key, row))
+        self._deleted_rows.append((d.name, key, row))
+        for m in d.to_many:
+            child = m.mapping or m.target
+            for ck in self.tx.find(child, m.fk, key):
+                crow = self.tx.get(child, ck)
+                if crow is not None:
+                    self.cascade_delete(ENTITIES[child], ck, crow)
+        for a in d.to_one:
+            if a.reverse:
+                for ck in self.tx.find(a.target, a.fk, key):
+                    crow = self.tx.get(a.target, ck)
+                    if crow is not None:
+                        self.cascade_delete(ENTITIES[a.target], ck, crow)
+        if d.name == "product_media":
+            # product.coverId is ON DELETE SET NULL.
+            pid = row.get("productId")
+            prod = (
+                self.tx.get("product", pid) if isinstance(pid, str) else None
+            )
+            if (
+                isinstance(pid, str)
+                and prod is not None
+                and prod.get("coverId") == key
+            ):
+                self.tx.put("product", pid, {**prod, "coverId": None})
+
+    def delete_by_criteria(
+        self, d: EntityDef, criteria: list[Any], ptr: str
+    ) -> int:
+        pred = compile_filters(d.name, criteria, Resolver(self.tx), ptr)
+        n = 0
+        for key in list(self.tx.keys(d.name)):
+            row = self.tx.get(d.name, key)
+            if row is not None and pred(row):
+                self.cascade_delete(d, key, row)
+                n += 1
+        return n
+
+    # -- commit ---------------------------------------------------------
+
+    def check_foreign_keys(self) -> None:
+        """
+        Unknown references fail the whole write.  Shopware has no
+        validator for this: the database rejects the statement and the
+        client gets a 500 carrying the SQL error (inferred, see S3 in
+        reliability-performance.md about misleading errors).
+        """
+        for pointer, entity, target, value in self._fk_checks:
+            if self.tx.get(target, value) is None:
+                raise ApiError.one(
+                    500,
+                    "0",
+                    "An exception occurred while executing a query: "
+                    "SQLSTATE[23000]: Integrity constraint violation: 1452 "
+                    "Cannot add or update a child row: a foreign key "
+                    f"constraint fails (`{entity}` -> `{target}`, "
+                    f"{pointer} = {value})",
+                    pointer=pointer,
+                )
+        self._fk_checks.clear()
+
+    def commit(self) -> None:
+        self.raise_if_failed()
+        self.check_foreign_keys()
+        self.tx.commit()
+        if self._on_delete is not None:
+            for entity, key, row in self._deleted_rows:
+                self._on_delete(entity, key, row)
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "data": {k: self.written[k] for k in sorted(self.written)},
+            "notFound": {k: self.not_found[k] for k in sorted(self.not_found)},
+            "deleted": {k: self.deleted[k] for k in sorted(self.deleted)},
+            "extensions": [],
+        }
