@@ -634,6 +634,40 @@ class Synchronizer:
             await self._sync_batch(run, session, data_type, batch, tally)
             await meter.tick(tally.done)
 
+    async def _classify(
+        self,
+        platform_name: str,
+        data_type: DataType,
+        batch: Sequence[Record],
+        force: bool,
+    ) -> _Sorted:
+        """
+        Split a batch into invalid records, unchanged ones (same checksum
+        as last sent) and those to write; shared by runs and plans.
+        """
+        out = _Sorted()
+        valid: list[Record] = []
+        for record in batch:
+            bad = problems(record)
+            if bad:
+                number = getattr(record, "number", None) or "<no number>"
+                out.invalid.append(
+                    (number, bad[0].field, f"{bad[0].field} {bad[0].reason}")
+                )
+            else:
+                valid.append(record)
+        out.links = await self.store.get_links(
+            platform_name, data_type, [r.number for r in valid]
+        )
+        for record in valid:
+            digest = checksum(record)
+            link = out.links.get(record.number)
+            if link is not None and link.checksum == digest and not force:
+                out.unchanged.append(record)
+            else:
+                out.todo.append((record, digest))
+        return out
+
     async def _sync_batch(
         self,
         run: _Run,
@@ -642,38 +676,19 @@ class Synchronizer:
         batch: Sequence[Record],
         tally: _Tally,
     ) -> None:
-        valid: list[Record] = []
-        for record in batch:
-            bad = problems(record)
-            if bad:
-                await self._fail(
-                    run,
-                    data_type,
-                    getattr(record, "number", None) or "<no number>",
-                    f"{bad[0].field} {bad[0].reason}",
-                    bad[0].field,
-                    tally,
-                )
-            else:
-                valid.append(record)
-        links = await self.store.get_links(
-            run.platform_name, data_type, [r.number for r in valid]
+        sorted_ = await self._classify(
+            run.platform_name, data_type, batch, run.spec.force
         )
-        todo: list[tuple[Record, str]] = []
-        for record in valid:
-            digest = checksum(record)
-            link = links.get(record.number)
-            if link is not None and link.checksum == digest and not run.spec.force:
-                tally.unchanged += 1
-                await run.emit(
-                    RecordSkipped(
-                        run_id=run.id,
-                        data_type=data_type,
-                        number=record.number,
-                    )
+        for number, field, message in sorted_.invalid:
+            await self._fail(run, data_type, number, message, field, tally)
+        for record in sorted_.unchanged:
+            tally.unchanged += 1
+            await run.emit(
+                RecordSkipped(
+                    run_id=run.id, data_type=data_type, number=record.number
                 )
-            else:
-                todo.append((record, digest))
+            )
+        todo = sorted_.todo
         if data_type is DataType.ARTICLES and todo:
             await self._ensure_categories(
                 run, session, [r for r, _ in todo if isinstance(r, Article)]
@@ -686,7 +701,12 @@ class Synchronizer:
         for start in range(0, len(todo), size):
             await self._check_cancel(run)
             await self._write(
-                run, session, data_type, todo[start : start + size], links, tally
+                run,
+                session,
+                data_type,
+                todo[start : start + size],
+                sorted_.links,
+                tally,
             )
 
     async def _write(
@@ -800,47 +820,9 @@ class Synchronizer:
         Sync, before the articles, the categories they use that the
         platform does not have yet (and their missing ancestors).
         """
-        wanted: dict[str, str] = {}
-        for article in articles:
-            for number in article.categories:
-                if number not in run.linked_categories:
-                    wanted.setdefault(number, article.number)
-        if not wanted:
-            return
-        known = await self.store.get_links(
-            run.platform_name, DataType.CATEGORIES, list(wanted)
+        ordered, required_by = await self._missing_categories(
+            run.platform_name, session, articles, run.linked_categories
         )
-        run.linked_categories.update(known)
-        missing = {n: a for n, a in wanted.items() if n not in known}
-        found: dict[str, Category] = {}
-        required_by = dict(missing)
-        while missing:
-            batch: list[Category] = []
-            async for found_batch in session.read(
-                DataType.CATEGORIES, Only(missing), batch_size=self.batch_size
-            ):
-                batch.extend(r for r in found_batch if isinstance(r, Category))
-            parents: dict[str, str] = {}
-            for category in batch:
-                found[category.number] = category
-                parent = category.parent
-                if (
-                    parent is not None
-                    and parent not in found
-                    and parent not in run.linked_categories
-                ):
-                    parents[parent] = required_by[category.number]
-            if parents:
-                known = await self.store.get_links(
-                    run.platform_name, DataType.CATEGORIES, list(parents)
-                )
-                run.linked_categories.update(known)
-                parents = {
-                    n: a for n, a in parents.items() if n not in known
-                }
-            required_by.update(parents)
-            missing = parents
-        ordered = _parents_first(found)
         tally = _Tally()
         for start in range(0, len(ordered), run.platform.batch_size):
             chunk: list[tuple[Record, str]] = [
@@ -860,6 +842,51 @@ class Synchronizer:
                         required_by=required_by[category.number],
                     )
                 )
+
+    async def _missing_categories(
+        self,
+        platform_name: str,
+        session: ErpSession,
+        articles: Sequence[Article],
+        linked: set[str],
+    ) -> tuple[list[Category], dict[str, str]]:
+        """
+        The categories *articles* use that the platform lacks, with their
+        missing ancestors, parents first; and which article needs each.
+        *linked* (known to be on the platform) grows as the store answers.
+        """
+        wanted: dict[str, str] = {}
+        for article in articles:
+            for number in article.categories:
+                if number not in linked:
+                    wanted.setdefault(number, article.number)
+        found: dict[str, Category] = {}
+        required_by: dict[str, str] = {}
+        while wanted:
+            known = await self.store.get_links(
+                platform_name, DataType.CATEGORIES, list(wanted)
+            )
+            linked.update(known)
+            missing = {n: a for n, a in wanted.items() if n not in known}
+            required_by.update(missing)
+            wanted = {}
+            if not missing:
+                break
+            async for batch in session.read(
+                DataType.CATEGORIES, Only(missing), batch_size=self.batch_size
+            ):
+                for category in batch:
+                    if not isinstance(category, Category):
+                        continue
+                    found[category.number] = category
+                    parent = category.parent
+                    if (
+                        parent is not None
+                        and parent not in found
+                        and parent not in linked
+                    ):
+                        wanted[parent] = required_by[category.number]
+        return _parents_first(found), required_by
 
     # -- media ----------------------------------------------------------
 
@@ -998,6 +1025,18 @@ def _parents_first(categories: Mapping[str, Category]) -> list[Category]:
         return seen
 
     return sorted(categories.values(), key=depth)
+
+
+@attrs.define
+class _Sorted:
+    """
+    A batch split by `Synchronizer._classify`.
+    """
+
+    invalid: list[tuple[str, str, str]] = attrs.Factory(list)
+    unchanged: list[Record] = attrs.Factory(list)
+    todo: list[tuple[Record, str]] = attrs.Factory(list)
+    links: dict[str, Link] = attrs.Factory(dict)
 
 
 @attrs.define
