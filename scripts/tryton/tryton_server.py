@@ -25,6 +25,8 @@ PYTHON (the interpreter for the Tryton venv; default: this one),
 TRYTON_ADMIN_PASSWORD (default "admin").
 """
 
+# ruff: noqa: S603 -- runs its own venv's tools, no untrusted input
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +44,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-
 from pathlib import Path
 
 
@@ -121,7 +122,11 @@ def python() -> str:
 
 def _python_tag(interpreter: str) -> str:
     out = subprocess.run(
-        [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        [
+            interpreter,
+            "-c",
+            "import sys; print('%d.%d' % sys.version_info[:2])",
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -164,7 +169,10 @@ def _write_conf(directory: Path, port: int) -> Path:
 def _run(cmd: list[str], logfile: Path, **kwargs: object) -> None:
     with logfile.open("a") as out:
         done = subprocess.run(  # noqa: PLW1510 -- checked below
-            cmd, stdout=out, stderr=subprocess.STDOUT, **kwargs  # type: ignore[call-overload]
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            **kwargs,  # type: ignore[call-overload]
         )
     if done.returncode:
         tail = logfile.read_text().splitlines()[-15:]
@@ -281,7 +289,7 @@ def _login_works(port: int, password: str) -> bool:
             "params": [USER, {"password": password}, "en"],
         }
     ).encode()
-    request = urllib.request.Request(  # noqa: S310 -- loopback only
+    request = urllib.request.Request(
         f"http://127.0.0.1:{port}/{DATABASE}/rpc/",
         data=body,
         headers={"Content-Type": "application/json"},
@@ -298,7 +306,7 @@ def _login_works(port: int, password: str) -> bool:
     import base64
 
     auth = base64.b64encode(f"{USER}:{user_id}:{token}".encode()).decode()
-    logout = urllib.request.Request(  # noqa: S310 -- loopback only
+    logout = urllib.request.Request(
         f"http://127.0.0.1:{port}/{DATABASE}/rpc/",
         data=json.dumps(
             {"id": 1, "method": "common.db.logout", "params": []}
@@ -313,7 +321,9 @@ def _login_works(port: int, password: str) -> bool:
     return True
 
 
-def start(directory: Path, port: int | None, password: str) -> dict[str, object]:
+def start(
+    directory: Path, port: int | None, password: str
+) -> dict[str, object]:
     venv, database = prepare(password)
     directory = directory.resolve()
     (directory / "db").mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ def _tryton_server(
     directory = tmp_path_factory.mktemp("tryton")
     started = time.monotonic()
     try:
-        done = subprocess.run(  # noqa: S603 -- our own script
+        done = subprocess.run(
             [sys.executable, str(SCRIPT), "start", str(directory)],
             capture_output=True,
             text=True,
@@ -64,7 +63,7 @@ def _tryton_server(
     try:
         yield info
     finally:
-        subprocess.run(  # noqa: S603 -- our own script
+        subprocess.run(
             [sys.executable, str(SCRIPT), "stop", str(directory)],
             capture_output=True,
             timeout=60,

@@ -6,8 +6,6 @@ specific to Tryton (sessions, errors, secrets).
 from __future__ import annotations
 
 import json
-
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +13,7 @@ import attrs
 import httpx
 import pytest
 
-from ecomsync import All, DataType, Only
+from ecomsync import All, DataType, Only, OrderStatus
 from ecomsync.erp._tryton_seed import set_stock, storage_location
 from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.exceptions import (
@@ -33,7 +31,7 @@ pytestmark = pytest.mark.tryton
 
 
 @pytest.fixture(name="source")
-def _source(tryton: TrytonErp) -> Iterator[TrytonErp]:
+def _source(tryton: TrytonErp) -> TrytonErp:
     return tryton
 
 
@@ -57,7 +55,10 @@ class TestTrytonContract(ErpSourceContract):
                     "product.category", [["code", "=", number]], ["name"]
                 )
                 await rpc.model(
-                    "product.category", "write", [row["id"]], {"name": row["name"]}
+                    "product.category",
+                    "write",
+                    [row["id"]],
+                    {"name": row["name"]},
                 )
             elif data_type is DataType.ARTICLES:
                 (row,) = await rpc.search_read(
@@ -74,7 +75,9 @@ class TestTrytonContract(ErpSourceContract):
                     "product.product", [["code", "=", number]], ["quantity"]
                 )
                 location = await storage_location(rpc)
-                await set_stock(rpc, location, {row["id"]: row["quantity"] + 1})
+                await set_stock(
+                    rpc, location, {row["id"]: row["quantity"] + 1}
+                )
                 await set_stock(rpc, location, {row["id"]: row["quantity"]})
             else:
                 (row,) = await rpc.search_read(
@@ -143,15 +146,14 @@ class TestSessions:
         counting = _Counting()
         erp = make_erp(tryton_server, transport=counting)
 
-        async with erp.session():
-            async with erp.session():
-                assert 2 == counting.open
+        async with erp.session(), erp.session():
+            assert counting.open == 2
         with pytest.raises(ZeroDivisionError):
             async with erp.session():
                 1 / 0  # noqa: B018
 
-        assert 0 == counting.open
-        assert 2 == counting.most
+        assert counting.open == 0
+        assert counting.most == 2
 
 
 class TestErrors:
@@ -194,7 +196,7 @@ class TestErrors:
         async with tryton.session() as session:
             outcomes = await session.import_orders([bad, good])
 
-        assert [False, True] == [o.ok for o in outcomes]
+        assert [o.ok for o in outcomes] == [False, True]
         assert "digits" in (outcomes[0].error or ""), outcomes[0].error
         assert (outcomes[0].error or "").startswith("Tryton")
 
@@ -207,7 +209,7 @@ class TestErrors:
         async with tryton.session() as session:
             (outcome,) = await session.import_orders([order])
 
-        assert "lines.0.article_number" == outcome.field
+        assert outcome.field == "lines.0.article_number"
         assert "NOPE-1" in (outcome.error or "")
 
     @pytest.mark.anyio
@@ -220,7 +222,7 @@ class TestErrors:
                     "product.category", "create", [{"name": None}]
                 )
 
-        assert "UserError" == info.value.kind
+        assert info.value.kind == "UserError"
         assert info.value.message
 
     @pytest.mark.anyio
@@ -244,9 +246,13 @@ def _mock(status: int, payload: object, **headers: str) -> TrytonErp:
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if body["method"] == "common.db.login":
-            return httpx.Response(200, json={"id": 1, "result": [1, "t", None]})
+            return httpx.Response(
+                200, json={"id": 1, "result": [1, "t", None]}
+            )
         if body["method"] == "model.res.user.get_preferences":
-            return httpx.Response(200, json={"id": 2, "result": {"company": 1}})
+            return httpx.Response(
+                200, json={"id": 2, "result": {"company": 1}}
+            )
         if body["method"] == "common.db.logout":
             return httpx.Response(200, json={"id": 3, "result": None})
         return httpx.Response(status, json=payload, headers=headers)
@@ -302,7 +308,7 @@ class TestErrorMapping:
 
         assert "pw-not-shown" not in str(info.value)
         if status == 429:
-            assert 7 == info.value.retry_after.total_seconds()  # type: ignore[attr-defined]
+            assert info.value.retry_after.total_seconds() == 7  # type: ignore[attr-defined]
 
     @pytest.mark.anyio
     async def test_user_error_message(self) -> None:
@@ -316,8 +322,8 @@ class TestErrorMapping:
             async with erp.session() as session:
                 await session.count(DataType.ARTICLES, All())
 
-        assert "UserError" == info.value.kind
-        assert "Bad value (Because.)" == info.value.text
+        assert info.value.kind == "UserError"
+        assert info.value.text == "Bad value (Because.)"
         assert str(info.value).startswith("Tryton: Bad value (Because.)")
 
     @pytest.mark.anyio
@@ -368,8 +374,9 @@ class TestMapping:
         assert [first.number, second.number] == [s["reference"] for s in sales]
         assert {"processing"} == {s["state"] for s in sales}
         assert sales[0]["party"] == sales[1]["party"]
-        assert 2 == len(sales[0]["lines"])
-        assert "in_progress" == status.state.value
+        assert len(sales[0]["lines"]) == 2
+        assert isinstance(status, OrderStatus)
+        assert status.state.value == "in_progress"
 
     @pytest.mark.anyio
     async def test_net_prices(

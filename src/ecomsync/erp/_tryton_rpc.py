@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -63,7 +62,9 @@ class TrytonError(SyncError):
         if description and description not in message:
             text = f"{message} ({description})"
         label = "Tryton warning" if kind == "UserWarning" else "Tryton"
-        super().__init__(f"{label}: {text}" + (f" [{method}]" if method else ""))
+        super().__init__(
+            f"{label}: {text}" + (f" [{method}]" if method else "")
+        )
 
     @property
     def text(self) -> str:
@@ -187,9 +188,7 @@ def error_from_payload(method: str, error: Any) -> SyncError:
                 f"Tryton asks for more login data ({method})"
             )
         # An unexpected server exception: [str(exc), traceback]
-        return TrytonError(
-            "ServerError", kind, description="", method=method
-        )
+        return TrytonError("ServerError", kind, description="", method=method)
     return TrytonError("ServerError", str(error), method=method)
 
 
@@ -249,8 +248,7 @@ class Rpc:
                     f"database {self.database!r}"
                 )
             raise AuthenticationError(
-                f"Tryton refused the session ({method}): logged out or "
-                f"expired"
+                f"Tryton refused the session ({method}): logged out or expired"
             )
         if status == 429:
             raise RetryableError(
@@ -352,4 +350,6 @@ class Rpc:
     ) -> list[dict[str, Any]]:
         if not ids:
             return []
-        return list(await self.model(name, "read", ids, fields, context=context))
+        return list(
+            await self.model(name, "read", ids, fields, context=context)
+        )

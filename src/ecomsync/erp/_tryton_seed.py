@@ -8,6 +8,7 @@ exists so tests can run against known data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ async def storage_location(rpc: Rpc, warehouse: str = "WH") -> int:
 
 
 async def set_stock(
-    rpc: Rpc, location: int, quantities: dict[int, int | Decimal]
+    rpc: Rpc, location: int, quantities: Mapping[int, int | Decimal]
 ) -> None:
     """
     Make *quantities* (by product id) the absolute stock at *location*
@@ -75,7 +76,9 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
     eur = await _one(rpc, "currency.currency", [["code", "=", "EUR"]])
     location = await storage_location(rpc)
     warehouse = await _one(
-        rpc, "stock.location", [["type", "=", "warehouse"], ["code", "=", "WH"]]
+        rpc,
+        "stock.location",
+        [["type", "=", "warehouse"], ["code", "=", "WH"]],
     )
 
     # categories, parents first
@@ -116,7 +119,12 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
                 "products": [
                     [
                         "create",
-                        [{"suffix_code": a.number, "description": a.description}],
+                        [
+                            {
+                                "suffix_code": a.number,
+                                "description": a.description,
+                            }
+                        ],
                     ]
                 ],
             }
@@ -145,7 +153,7 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
         await rpc.model("product.image", "create", images)
 
     # enough stock to ship the seeded orders; exact levels come last
-    await set_stock(rpc, location, {p: 50 for p in products.values()})
+    await set_stock(rpc, location, dict.fromkeys(products.values(), 50))
 
     # orders with their states
     (party,) = await rpc.model(

@@ -11,15 +11,15 @@ ranges are never pushed to the server.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import anyio
 import attrs
-import httpx
 
 from .._contracts import Outcome
 from .._model import (
@@ -127,9 +127,7 @@ class TrytonSession:
             return await self._stock_rows(selection)
         if data_type is DataType.ORDER_STATUS:
             return await self._sale_rows(selection)
-        raise ConfigurationError(
-            f"{data_type.name} is not read from the ERP"
-        )
+        raise ConfigurationError(f"{data_type.name} is not read from the ERP")
 
     @staticmethod
     def _select(rows: list[_Row], selection: Selection) -> list[_Row]:
@@ -178,7 +176,9 @@ class TrytonSession:
                 "product.category", sorted(missing), ["code"]
             ):
                 everything.setdefault(row["id"], {**row, "_parent_only": 1})
-        numbers = {cid: self._category_number(r) for cid, r in everything.items()}
+        numbers = {
+            cid: self._category_number(r) for cid, r in everything.items()
+        }
         images = await self._images(
             _CATEGORY_IMAGE_KEY,
             [["category", "in", [r["id"] for r in rows]]],
@@ -317,7 +317,13 @@ class TrytonSession:
         images = await self._rpc.search_read(
             "product.image",
             [["template", "in", templates]],
-            ["template", "product", "create_date", "write_date", "description"],
+            [
+                "template",
+                "product",
+                "create_date",
+                "write_date",
+                "description",
+            ],
             order=[["sequence", "ASC"], ["id", "ASC"]],
         )
         company = await self._company()
@@ -343,9 +349,7 @@ class TrytonSession:
                     price=price,
                     tax_rate=self._erp.tax_rate,
                     currency=company["currency_code"],
-                    categories=tuple(
-                        categories[c] for c in row["categories"]
-                    ),
+                    categories=tuple(categories[c] for c in row["categories"]),
                     media=tuple(
                         self._image_ref(_IMAGE_KEY, image, n)
                         for n, image in enumerate(mine)
@@ -399,7 +403,11 @@ class TrytonSession:
                 "stock.move",
                 [
                     ["state", "=", "done"],
-                    ["OR", ["write_date", ">=", ts], ["create_date", ">=", ts]],
+                    [
+                        "OR",
+                        ["write_date", ">=", ts],
+                        ["create_date", ">=", ts],
+                    ],
                 ],
                 ["product"],
             )
@@ -432,7 +440,9 @@ class TrytonSession:
 
     async def _stock(self, chunk: list[_Row]) -> list[StockLevel]:
         quantities: dict[tuple[int, int], Decimal] = {}
-        for warehouse in {row.extra["id"]: row.extra for row in chunk}.values():
+        for warehouse in {
+            row.extra["id"]: row.extra for row in chunk
+        }.values():
             ids = sorted({r.id for r in chunk if r.extra is warehouse})
             for row in await self._rpc.read(
                 "product.product",
@@ -458,14 +468,14 @@ class TrytonSession:
             selection,
             "reference",
             _changed(
-                selection.moment, "last_modified_at", "shipments.last_modified_at"
+                selection.moment,
+                "last_modified_at",
+                "shipments.last_modified_at",
             )
             if isinstance(selection, ChangedSince)
             else [],
         )
-        rows = await self._rpc.search_read(
-            "sale.sale", domain, ["reference"]
-        )
+        rows = await self._rpc.search_read("sale.sale", domain, ["reference"])
         return self._select(
             [_Row(str(row["reference"]), row["id"]) for row in rows],
             selection,
@@ -515,7 +525,10 @@ class TrytonSession:
 
     async def read_media(self, ref: MediaRef) -> bytes:
         model, _, rest = ref.key.partition(":")
-        if model not in (_IMAGE_KEY, _CATEGORY_IMAGE_KEY) or not rest.isdigit():
+        if (
+            model not in (_IMAGE_KEY, _CATEGORY_IMAGE_KEY)
+            or not rest.isdigit()
+        ):
             raise SyncError(f"not a Tryton image: {ref.key!r}")
         rows = await self._rpc.read(model, [int(rest)], ["image"])
         if not rows or not rows[0].get("image"):
@@ -551,14 +564,16 @@ class TrytonSession:
                 )
             sale = await self._create_sale(order)
         except _Rejected as exc:
-            return Outcome(number=order.number, error=str(exc), field=exc.field)
+            return Outcome(
+                number=order.number, error=str(exc), field=exc.field
+            )
         except TrytonError as exc:
             if exc.kind not in ("UserError", "UserWarning"):
                 raise
             return Outcome(number=order.number, error=str(exc))
         return Outcome(number=order.number, platform_id=str(sale))
 
-    async def _with_warnings(self, call: Callable[[], Any]) -> Any:
+    async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """
         Run *call*; acknowledge a Tryton warning once if configured to.
         """
@@ -612,24 +627,22 @@ class TrytonSession:
             "lines": [["create", lines]],
         }
         (sale,) = await self._with_warnings(
-            lambda: self._rpc.model("sale.sale", "create", [values])
+            partial(self._rpc.model, "sale.sale", "create", [values])
         )
+        steps = ["quote", "confirm"] if self._erp.confirm_orders else []
+        if order.state is OrderState.CANCELLED:
+            steps = ["cancel"]
         try:
-            if order.state is OrderState.CANCELLED:
+            for step in steps:
                 await self._with_warnings(
-                    lambda: self._rpc.model("sale.sale", "cancel", [sale])
+                    partial(self._rpc.model, "sale.sale", step, [sale])
                 )
-            elif self._erp.confirm_orders:
-                for step in ("quote", "confirm"):
-                    await self._with_warnings(
-                        lambda step=step: self._rpc.model(
-                            "sale.sale", step, [sale]
-                        )
-                    )
         except (TrytonError, RetryableError):
             # leave nothing half-done: a draft with this reference would
-            # make the next import believe the order is in
-            with anyio.CancelScope(shield=True):
+            # make the next import believe the order is in.  Tryton only
+            # deletes cancelled sales.
+            with anyio.CancelScope(shield=True), suppress(SyncError):
+                await self._rpc.model("sale.sale", "cancel", [sale])
                 await self._rpc.model("sale.sale", "delete", [sale])
             raise
         return int(sale)
@@ -691,7 +704,10 @@ class TrytonSession:
                             ["create", [{"code": customer.number}]]
                         ],
                         "contact_mechanisms": [
-                            ["create", [{"type": "email", "value": customer.email}]]
+                            [
+                                "create",
+                                [{"type": "email", "value": customer.email}],
+                            ]
                         ]
                         if customer.email
                         else [],
@@ -740,7 +756,7 @@ def _full_name(customer: Customer) -> str:
     return name or customer.email or customer.number
 
 
-class _Rejected(Exception):  # noqa: N818 -- internal signal, never escapes
+class _Rejected(Exception):
     def __init__(self, message: str, field: str | None) -> None:
         super().__init__(message)
         self.field = field

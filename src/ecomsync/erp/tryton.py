@@ -10,7 +10,7 @@ maps to what.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from decimal import Decimal
 
 import anyio
@@ -37,7 +37,11 @@ def _url(_: object, __: object, value: str) -> None:
         )
 
 
-@attrs.frozen(kw_only=True)
+def _strip(url: str) -> str:
+    return url.rstrip("/")
+
+
+@attrs.frozen
 class TrytonErp:
     """
     A Tryton server (8.x) as the `ErpSource`.
@@ -69,53 +73,24 @@ class TrytonErp:
     .. versionadded:: 26.1.0
     """
 
-    url: str = attrs.field(validator=_url)
+    url: str = attrs.field(converter=_strip, validator=_url)
     database: str
     user: str
     password: str = attrs.field(repr=False)
-    warehouse: str | None = None
-    timeout: float = 60.0
-    tax_rate: Decimal = attrs.field(default=Decimal(19), converter=_decimal)
-    gross_prices: bool = True
-    confirm_orders: bool = True
-    acknowledge_warnings: bool = False
+    warehouse: str | None = attrs.field(default=None, kw_only=True)
+    timeout: float = attrs.field(default=60.0, kw_only=True)
+    tax_rate: Decimal = attrs.field(
+        default=Decimal(19), converter=_decimal, kw_only=True
+    )
+    gross_prices: bool = attrs.field(default=True, kw_only=True)
+    confirm_orders: bool = attrs.field(default=True, kw_only=True)
+    acknowledge_warnings: bool = attrs.field(default=False, kw_only=True)
     transport: httpx.AsyncBaseTransport | None = attrs.field(
-        default=None, repr=False, eq=False
+        default=None, repr=False, eq=False, kw_only=True
     )
 
-    def __init__(
-        self,
-        url: str,
-        database: str,
-        user: str,
-        password: str,
-        *,
-        warehouse: str | None = None,
-        timeout: float = 60.0,
-        tax_rate: Decimal | int | str = Decimal(19),
-        gross_prices: bool = True,
-        confirm_orders: bool = True,
-        acknowledge_warnings: bool = False,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.__attrs_init__(  # type: ignore[attr-defined]
-            url=url.rstrip("/"),
-            database=database,
-            user=user,
-            password=password,
-            warehouse=warehouse,
-            timeout=timeout,
-            tax_rate=tax_rate,
-            gross_prices=gross_prices,
-            confirm_orders=confirm_orders,
-            acknowledge_warnings=acknowledge_warnings,
-            transport=transport,
-        )
-
     def __repr__(self) -> str:
-        return (
-            f"<TrytonErp {self.url}/{self.database} as {self.user!r}>"
-        )
+        return f"<TrytonErp {self.url}/{self.database} as {self.user!r}>"
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[TrytonSession]:
@@ -134,9 +109,6 @@ class TrytonErp:
             try:
                 yield TrytonSession(self, rpc)
             finally:
-                with anyio.CancelScope(shield=True):
-                    try:
-                        await rpc.logout()
-                    except Exception:  # noqa: BLE001, S110
-                        # the session dies with the server or expires
-                        pass
+                # the session dies with the server or expires anyway
+                with anyio.CancelScope(shield=True), suppress(Exception):
+                    await rpc.logout()

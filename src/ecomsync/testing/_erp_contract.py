@@ -23,7 +23,6 @@ from __future__ import annotations
 import struct
 import uuid
 import zlib
-
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -131,13 +130,13 @@ class ErpSeed:
         """
         The seeded numbers of *data_type*, in natural order.
         """
-        records: Sequence[Record] = {
+        records: dict[DataType, Sequence[Record]] = {
             DataType.CATEGORIES: self.categories,
             DataType.ARTICLES: self.articles,
             DataType.STOCK: self.stock,
             DataType.ORDER_STATUS: self.order_status,
-        }[data_type]
-        return sorted({r.number for r in records}, key=number_key)
+        }
+        return sorted({r.number for r in records[data_type]}, key=number_key)
 
 
 #: Numbers are chosen so that text order and natural order differ
@@ -310,7 +309,9 @@ class ErpSourceContract:
         """
         raise NotImplementedError
 
-    async def imported_count(self, source: ErpSource, order_number: str) -> int:
+    async def imported_count(
+        self, source: ErpSource, order_number: str
+    ) -> int:
         """
         How many ERP orders carry *order_number*.
         """
@@ -419,7 +420,7 @@ class ErpSourceContract:
             )
 
         assert [number] == _visible(data_type, changed)
-        assert [] == none
+        assert none == []
         assert sorted(self.seed.numbers(data_type), key=number_key) == sorted(
             _visible(data_type, everything), key=number_key
         )
@@ -451,15 +452,21 @@ class ErpSourceContract:
 
     @pytest.mark.anyio
     @pytest.mark.parametrize("data_type", _READ_TYPES, ids=lambda t: t.name)
-    async def test_batches(self, source: ErpSource, data_type: DataType) -> None:
+    async def test_batches(
+        self, source: ErpSource, data_type: DataType
+    ) -> None:
         """Batches are full except the last and add up to one big read."""
         async with source.session() as session:
-            small = await self.read_all(session, data_type, All(), batch_size=2)
-            big = await self.read_all(session, data_type, All(), batch_size=1000)
+            small = await self.read_all(
+                session, data_type, All(), batch_size=2
+            )
+            big = await self.read_all(
+                session, data_type, All(), batch_size=1000
+            )
 
         assert all(len(batch) == 2 for batch in small[:-1])
         assert 1 <= len(small[-1]) <= 2
-        assert 1 == len(big)
+        assert len(big) == 1
         assert _numbers(big) == _numbers(small)
 
     @pytest.mark.anyio
@@ -558,10 +565,12 @@ class ErpSourceContract:
         assert [o.number for o in first + second] == [order.number] * 3
         assert all(o.ok for o in first + second), first + second
         assert len({o.platform_id for o in first + second}) == 1
-        assert 1 == await self.imported_count(source, order.number)
+        assert await self.imported_count(source, order.number) == 1
 
     @pytest.mark.anyio
-    async def test_import_again_in_new_session(self, source: ErpSource) -> None:
+    async def test_import_again_in_new_session(
+        self, source: ErpSource
+    ) -> None:
         """A re-import in a later session (a retried run) creates nothing."""
         order = make_order()
         async with source.session() as session:
@@ -571,7 +580,7 @@ class ErpSourceContract:
 
         assert first.ok
         assert first == again
-        assert 1 == await self.imported_count(source, order.number)
+        assert await self.imported_count(source, order.number) == 1
 
     @pytest.mark.anyio
     async def test_bad_order_fails_alone(self, source: ErpSource) -> None:
@@ -583,8 +592,8 @@ class ErpSourceContract:
         assert [good1.number, bad.number, good2.number] == [
             o.number for o in outcomes
         ]
-        assert [True, False, True] == [o.ok for o in outcomes], outcomes
+        assert [o.ok for o in outcomes] == [True, False, True], outcomes
         assert outcomes[1].error
-        assert 1 == await self.imported_count(source, good1.number)
-        assert 1 == await self.imported_count(source, good2.number)
-        assert 0 == await self.imported_count(source, bad.number)
+        assert await self.imported_count(source, good1.number) == 1
+        assert await self.imported_count(source, good2.number) == 1
+        assert await self.imported_count(source, bad.number) == 0
