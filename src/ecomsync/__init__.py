@@ -37,6 +37,7 @@ from ._model import (
     StockLevel,
     Variant,
 )
+from ._plan import Plan, Refusal, TypePlan
 from ._spec import (
     All,
     ChangedSince,
@@ -129,6 +130,7 @@ __all__ = [
     "OrderStatus",
     "Outcome",
     "Outgoing",
+    "Plan",
     "Platform",
     "Progress",
     "Record",
@@ -136,6 +138,7 @@ __all__ = [
     "RecordRejected",
     "RecordSkipped",
     "RecordSynced",
+    "Refusal",
     "RetryableError",
     "RunCancelled",
     "RunEvents",
@@ -157,6 +160,7 @@ __all__ = [
     "Trigger",
     "TypeCounts",
     "TypeFinished",
+    "TypePlan",
     "TypeStarted",
     "Variant",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import socket
 import tempfile
@@ -38,6 +39,7 @@ from ._contracts import (
     TypeCounts,
 )
 from ._model import Article, Category, MediaRef, Record, checksum, problems
+from ._plan import Plan, Refusal, TypePlan, estimate_requests
 from ._spec import (
     All,
     ChangedSince,
@@ -331,6 +333,157 @@ class Synchronizer:
             resolved=True,
         ) as events:
             yield events
+
+    async def plan(
+        self, spec: SyncSpec, *, trigger: Trigger = Trigger.MANUAL
+    ) -> Plan:
+        """
+        What `run` would do with *spec* now, without writing anything to
+        the platform: it holds a licence and reads the ERP like a run,
+        compares with the store, and is recorded as a `Trigger.PREVIEW`
+        run.  It never moves a watermark and stages no file.
+
+        Args:
+            trigger: Plan the run as this trigger would resolve it (a
+                scheduled run reads what changed since its watermark).
+
+        .. versionadded:: 26.1.0
+        """
+        name = self.validate(spec)
+        # A plan reports nothing while it works: its events go nowhere.
+        send, receive = anyio.create_memory_object_stream[Event](0)
+        receive.close()
+        send.close()
+        run = _Run(
+            id=uuid.uuid4().hex[:12],
+            spec=spec,
+            platform_name=name,
+            platform=self.platforms[name],
+            trigger=Trigger.PREVIEW,
+            started_at=self.clock(),
+            send=send,
+            listening=False,
+        )
+        await self.store.save_run(run.record())
+        plans: dict[DataType, TypePlan] = {}
+        try:
+            async with self.licenses.lease(
+                run.id, timeout=self.license_timeout
+            ):
+                run.trigger = trigger
+                run.spec = await self._resolve(run)
+                run.trigger = Trigger.PREVIEW
+                run.status = RunStatus.RUNNING
+                await self.store.save_run(run.record())
+                async with self.erp.session() as session:
+                    for data_type, selection in run.spec.types.items():
+                        plans[data_type] = await self._plan_type(
+                            run, session, data_type, selection
+                        )
+                        run.counts[data_type] = TypeCounts(
+                            created=len(plans[data_type].create),
+                            updated=len(plans[data_type].update),
+                            unchanged=len(plans[data_type].unchanged),
+                            failed=len(plans[data_type].invalid),
+                        )
+            run.status = RunStatus.SUCCEEDED
+            return Plan(
+                run_id=run.id, platform=name, spec=run.spec, types=plans
+            )
+        except BaseException as exc:
+            run.status = RunStatus.FAILED
+            with anyio.CancelScope(shield=True):
+                await self.store.save_run(
+                    run.record(error=f"{type(exc).__name__}: {exc}")
+                )
+            raise
+        finally:
+            if run.status is RunStatus.SUCCEEDED:
+                await self.store.save_run(run.record())
+
+    async def _plan_type(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        selection: Selection,
+    ) -> TypePlan:
+        create: list[str] = []
+        update: list[str] = []
+        unchanged: list[str] = []
+        invalid: list[Refusal] = []
+        deps: list[str] = []
+        to_upload: dict[str, int] = {}
+        reused = with_media = fetched = 0
+        batches: AsyncIterator[Sequence[Record]]
+        if data_type is DataType.ADDRESSES_AND_ORDERS:
+            batches = run.platform.fetch_orders(
+                selection, batch_size=self.batch_size
+            )
+        else:
+            batches = session.read(
+                data_type, selection, batch_size=self.batch_size
+            )
+        async for batch in batches:
+            fetched += len(batch)
+            sorted_ = await self._classify(
+                run.platform_name, data_type, batch, run.spec.force
+            )
+            invalid += [Refusal(number=n, field=f, reason=m) for n, f, m in sorted_.invalid]
+            unchanged += [r.number for r in sorted_.unchanged]
+            for record, _ in sorted_.todo:
+                (update if record.number in sorted_.links else create).append(
+                    record.number
+                )
+                if data_type is DataType.CATEGORIES:
+                    run.linked_categories.add(record.number)
+                if isinstance(record, Article | Category) and record.media:
+                    with_media += 1
+                    for ref in record.media:
+                        content = await session.read_media(ref)
+                        sha = hashlib.sha256(content).hexdigest()
+                        if sha in to_upload or await self.store.get_media_id(
+                            run.platform_name, sha
+                        ):
+                            reused += 1
+                        else:
+                            to_upload[sha] = len(content)
+            if data_type is DataType.ARTICLES:
+                missing, _ = await self._missing_categories(
+                    run.platform_name,
+                    session,
+                    [r for r, _ in sorted_.todo if isinstance(r, Article)],
+                    run.linked_categories,
+                )
+                for category in missing:
+                    run.linked_categories.add(category.number)
+                    deps.append(category.number)
+        platform = run.platform
+        if data_type is DataType.ADDRESSES_AND_ORDERS:
+            # Reading pages of orders; the writes go to the ERP.
+            requests = max(1, math.ceil(fetched / self.batch_size))
+        else:
+            requests = estimate_requests(
+                platform,
+                data_type,
+                writes=len(create) + len(update),
+                uploads=len(to_upload),
+                with_media=with_media,
+                batch_size=platform.batch_size,
+            ) + math.ceil(len(deps) / platform.batch_size)
+        return TypePlan(
+            data_type=data_type,
+            selection=selection,
+            create=tuple(create),
+            update=tuple(update),
+            unchanged=tuple(unchanged),
+            invalid=tuple(invalid),
+            dependencies=tuple(deps),
+            media_upload=len(to_upload),
+            media_reused=reused,
+            staging_bytes=sum(to_upload.values()),
+            requests=requests,
+        )
 
     async def cancel(self, run_id: str) -> None:
         """

@@ -65,13 +65,15 @@ EXECUTION_ORDER = (
 
 class Trigger(enum.Enum):
     """
-    Why a run happens.  Only `SCHEDULED` runs move watermarks.
+    Why a run happens.  Only `SCHEDULED` runs move watermarks; `PREVIEW`
+    marks a `Synchronizer.plan` in the monitoring view (it writes nothing).
 
     .. versionadded:: 26.1.0
     """
 
     MANUAL = "manual"
     SCHEDULED = "scheduled"
+    PREVIEW = "preview"
 
 
 @attrs.frozen

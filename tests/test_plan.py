@@ -1,0 +1,211 @@
+"""
+Preview: a plan lists what the run would do, is recorded as a PREVIEW,
+writes nothing to the platform, moves no watermark, stages nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    Category,
+    DataType,
+    DependencySynced,
+    MediaRef,
+    MemoryErp,
+    MemoryPlatform,
+    Outcome,
+    Outgoing,
+    RecordFailed,
+    RecordSkipped,
+    RecordSynced,
+    RunStatus,
+    SqliteStore,
+    StagedMedia,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+)
+from ecomsync._contracts import MediaLink
+from ecomsync.testing import capture_events, shop_orders
+
+from .conftest import T0
+
+
+pytestmark = pytest.mark.anyio
+
+EVERYTHING = SyncSpec(types={t: All() for t in DataType})
+
+WRITES = ("push", "upload_media", "attach_media")
+
+
+class NoWritePlatform(MemoryPlatform):
+    """
+    Fails the test on any write.
+    """
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        raise AssertionError("a plan wrote to the platform")
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        raise AssertionError("a plan uploaded")
+
+    async def attach_media(
+        self, data_type: DataType, target: Outcome, media: Sequence[MediaLink]
+    ) -> None:
+        raise AssertionError("a plan attached media")
+
+
+async def prepare(
+    sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+) -> None:
+    """
+    A shop that has part of the catalogue, and an ERP that changed since.
+    """
+    for order in shop_orders(3, articles=6):
+        platform.place_order(order, changed_at=T0)
+    await sync.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
+    await sync.execute(
+        SyncSpec(types={DataType.ARTICLES: All(), DataType.STOCK: All()})
+    )
+    erp.put(StockLevel(number="A-2", quantity=1))
+    erp.put(
+        Article(
+            number="A-7",
+            name="Neu",
+            price=5,
+            categories=("C-20",),
+            media=(
+                MediaRef(
+                    key="img-1", filename="same.jpg", mime_type="image/jpeg"
+                ),
+                MediaRef(
+                    key="img-7", filename="new.jpg", mime_type="image/jpeg"
+                ),
+            ),
+        )
+    )
+    erp.media["img-7"] = b"a new picture"
+    # Reachable only as a dependency of A-7: the spec has no categories.
+    erp.put(Category(number="C-20", name="Neu", parent="C-10"))
+    erp.put(Article(number="A-8", name="Kaputt", price=-1))
+
+
+class TestPlanEqualsRun:
+    async def test_memory_platform(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """A run right after a plan creates, updates, skips and refuses
+        exactly what the plan listed, within its request estimate."""
+        await prepare(sync, erp, platform)
+        spec = SyncSpec(
+            types={
+                DataType.ARTICLES: All(),
+                DataType.STOCK: All(),
+                DataType.ADDRESSES_AND_ORDERS: All(),
+            }
+        )
+
+        plan = await sync.plan(spec)
+        before = {k: platform.calls[k] for k in WRITES}
+        async with capture_events(sync, spec) as run:
+            pass
+        sent = sum(platform.calls[k] - before[k] for k in WRITES)
+
+        for data_type, planned in plan.types.items():
+            synced = [
+                e for e in run.of(RecordSynced) if e.data_type is data_type
+            ]
+            assert set(planned.create) == {
+                e.number for e in synced if e.created
+            }
+            assert set(planned.update) == {
+                e.number for e in synced if not e.created
+            }
+            assert set(planned.unchanged) == {
+                e.number
+                for e in run.of(RecordSkipped)
+                if e.data_type is data_type
+            }
+            assert {r.number for r in planned.invalid} == {
+                e.number
+                for e in run.of(RecordFailed)
+                if e.data_type is data_type
+            }
+        articles = plan.types[DataType.ARTICLES]
+        assert ("A-7",) == articles.create
+        assert ("C-20",) == articles.dependencies
+        assert ["C-20"] == [e.number for e in run.of(DependencySynced)]
+        assert (1, 1) == (articles.media_upload, articles.media_reused)
+        assert len(b"a new picture") == articles.staging_bytes
+        assert ((), ("A-2",)) == (
+            plan.types[DataType.STOCK].create,
+            plan.types[DataType.STOCK].update,
+        )
+        assert 3 == len(plan.types[DataType.ADDRESSES_AND_ORDERS].create)
+        assert sent <= plan.requests
+        assert "articles" in plan.table()
+
+
+class TestPlanWritesNothing:
+    async def test_no_write(
+        self, erp: MemoryErp, store: SqliteStore, tmp_path: object
+    ) -> None:
+        """A plan never writes to the platform, even for a first sync."""
+        sync = Synchronizer(
+            erp=erp, platforms={"shop": NoWritePlatform()}, store=store
+        )
+
+        plan = await sync.plan(
+            SyncSpec(
+                types={
+                    t: All()
+                    for t in DataType
+                    if t is not DataType.ORDER_STATUS
+                }
+            )
+        )
+
+        assert 6 == len(plan.types[DataType.ARTICLES].create)
+        assert 6 == plan.types[DataType.ARTICLES].media_upload
+
+    async def test_recorded_as_preview(
+        self, sync: Synchronizer, store: SqliteStore
+    ) -> None:
+        """A plan is in the monitoring view as a PREVIEW and moves no
+        watermark, even when planning a scheduled run; nothing is staged."""
+        plan = await sync.plan(EVERYTHING, trigger=Trigger.SCHEDULED)
+
+        (run,) = await sync.runs()
+        assert (plan.run_id, Trigger.PREVIEW, RunStatus.SUCCEEDED) == (
+            run.id,
+            run.trigger,
+            run.status,
+        )
+        assert 6 == run.counts[DataType.ARTICLES].created
+        for data_type in DataType:
+            assert await store.get_watermark("shop", data_type) is None
+        assert [] == await store.list_pending()
+        assert not sync.staging.directory.exists() or not list(
+            sync.staging.directory.iterdir()
+        )
+        assert 0 == sync.licenses.in_use  # type: ignore[attr-defined]
+
+    async def test_failed_plan_recorded(
+        self, sync: Synchronizer, erp: MemoryErp
+    ) -> None:
+        """A plan that fails is recorded as failed and raises."""
+        del erp.media["img-1"]
+
+        with pytest.raises(Exception, match="img-1"):
+            await sync.plan(SyncSpec(types={DataType.ARTICLES: All()}))
+
+        (run,) = await sync.runs()
+        assert RunStatus.FAILED == run.status
