@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from ecomsync import (
+
+# Contract suites live in the package; rewrite their asserts for details.
+pytest.register_assert_rewrite(
+    "ecomsync.testing._erp_contract", "ecomsync.testing._platform_contract"
+)
+
+from ecomsync import (  # noqa: E402
     Article,
     Category,
     MediaRef,

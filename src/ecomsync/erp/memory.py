@@ -145,6 +145,12 @@ class MemoryErp:
             for number, (record, changed) in rows.items()
             if selected(selection, number, changed)
         ]
+        if data_type is DataType.CATEGORIES:
+            # Parents before children, whatever their numbers say.
+            depth = _depths(rows)
+            return sorted(
+                found, key=lambda r: (depth[r.number], _key(r.number))
+            )
         return sorted(found, key=lambda r: _key(r.number))
 
     def _import(self, order: Order) -> Outcome:
@@ -156,6 +162,22 @@ class MemoryErp:
         if order.number not in self.orders:
             self.orders[order.number] = order
         return Outcome(number=order.number, platform_id=f"SO-{order.number}")
+
+
+def _depths(rows: dict[str, tuple[Record, datetime]]) -> dict[str, int]:
+    """
+    How many parent steps each category has among *rows*.
+    """
+    depths: dict[str, int] = {}
+    for number in rows:
+        steps, seen = 0, {number}
+        parent = getattr(rows[number][0], "parent", None)
+        while parent in rows and parent not in seen:
+            seen.add(parent)
+            steps += 1
+            parent = getattr(rows[parent][0], "parent", None)
+        depths[number] = steps
+    return depths
 
 
 @attrs.define
