@@ -15,6 +15,8 @@ from pathlib import Path
 
 import anyio
 
+from ._demo import SHOPS
+
 
 __all__ = ["COMMANDS", "main"]
 
@@ -36,6 +38,14 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
         "instead of a temporary directory that is removed",
     )
     parser.add_argument(
+        "--shop",
+        choices=SHOPS,
+        default="auto",
+        help="the platform: the Shopware 6 emulator in process (needs the "
+        "extra 'testing'), the in-memory platform, or the first of these "
+        "that is available (default: %(default)s)",
+    )
+    parser.add_argument(
         "--plain",
         action="store_true",
         help="plain lines instead of progress bars and tables",
@@ -53,6 +63,7 @@ def _demo(args: argparse.Namespace) -> int:
             lambda: run_demo(
                 articles=args.articles,
                 keep=args.keep,
+                shop=args.shop,
                 fancy=False if args.plain else None,
             )
         )

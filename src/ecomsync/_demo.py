@@ -9,8 +9,9 @@ unchanged record, then, after a few edits, a scheduled run that reads only
 what changed since its watermark.  The directory is removed at the end
 unless the caller keeps it.
 
-The shop is chosen in `open_shop`: the in-memory platform today, the Shopware
-6 emulator (in process, through `httpx.ASGITransport`) once it is there.
+The shop is chosen in `open_shop`: the `Shopware6` adapter against the
+Shopware 6 emulator, in process through `httpx.ASGITransport` (extra
+``testing``), with `MemoryPlatform` as the fallback.
 
 Output goes through a small view: rich progress bars and tables on a
 terminal (extra ``demo``), plain lines otherwise (pipes, CI, no rich).
@@ -71,7 +72,7 @@ from .typing import Platform
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["SHOPS", "DemoResult", "run_demo"]
 
 SHOP = "demo-shop"
 
@@ -119,14 +120,34 @@ class Shop:
     place_order: Callable[[Order], None]
 
 
-@asynccontextmanager
-async def open_shop() -> AsyncIterator[Shop]:
-    """
-    The demo's shop.
+#: The shops `open_shop` knows; ``auto`` is the first that can be built.
+SHOPS = ("auto", "shopware6", "memory")
 
-    This is the one place that picks the platform: a Shopware 6 emulator
-    served in process slots in here, with `MemoryPlatform` as fallback.
+
+@asynccontextmanager
+async def open_shop(kind: str = "auto") -> AsyncIterator[Shop]:
     """
+    The demo's shop: this is the one place that picks the platform.
+
+    ``shopware6`` is the `Shopware6` adapter talking to a
+    `ShopwareEmulator` in process through `httpx.ASGITransport`; it needs
+    the extra ``testing``.  ``memory`` is a `MemoryPlatform`.  ``auto``
+    takes Shopware 6 when it can be built, the memory platform otherwise.
+    """
+    if kind not in SHOPS:
+        raise ValueError(f"unknown shop {kind!r}; choose one of {SHOPS}")
+    if kind != "memory":
+        try:
+            shop = _shopware6_shop()
+        except ImportError:
+            if kind == "shopware6":
+                raise
+        else:
+            try:
+                yield shop
+            finally:
+                await shop.platform.aclose()
+            return
     platform = MemoryPlatform(batch_size=100)
     try:
         yield Shop(
@@ -137,6 +158,52 @@ async def open_shop() -> AsyncIterator[Shop]:
         )
     finally:
         await platform.aclose()
+
+
+def _shopware6_shop() -> Shop:
+    import httpx
+
+    from .platforms.shopware6 import Shopware6
+    from .testing.shopware6 import ShopwareEmulator
+
+    emulator = ShopwareEmulator(keep_media_bytes=False)
+    platform = Shopware6(
+        "http://shop.test",
+        emulator.client_id,
+        emulator.client_secret,
+        transport=httpx.ASGITransport(app=emulator.app),
+    )
+
+    def place_order(order: Order) -> None:
+        emulator.place_order(
+            order_number=order.number,
+            customer={
+                "email": order.customer.email,
+                "firstName": order.customer.first_name,
+                "lastName": order.customer.last_name,
+                "customerNumber": order.customer.number,
+                "street": order.billing.street,
+                "zipcode": order.billing.zip_code,
+                "city": order.billing.city,
+            },
+            lines=[
+                {
+                    "productNumber": line.article_number,
+                    "quantity": line.quantity,
+                    "unitPrice": float(line.unit_price),
+                    "label": line.name,
+                }
+                for line in order.lines
+            ],
+        )
+
+    return Shop(
+        name=SHOP,
+        title="Shopware 6 adapter on the Shopware 6 emulator "
+        "(in process, httpx.ASGITransport)",
+        platform=platform,
+        place_order=place_order,
+    )
 
 
 # -- what the demo reports ---------------------------------------------------
@@ -484,6 +551,17 @@ def _note(event: Event, report: RunReport) -> None:
         pass
 
 
+def _explain_reread_orders(view: View, report: RunReport) -> None:
+    orders = report.types.get(DataType.ADDRESSES_AND_ORDERS)
+    if orders is None or not orders.counts.updated:
+        return
+    view.line(
+        f"  ({orders.counts.updated} orders changed in the shop since run 1: "
+        "their shipped status was pushed there, so they were imported "
+        "again; importing is idempotent by order number)"
+    )
+
+
 def _edit(erp: MemoryErp, articles: int) -> list[str]:
     """
     What a merchant changes between two scheduled runs.
@@ -518,6 +596,7 @@ async def run_demo(
     articles: int = 2000,
     categories: int = 50,
     keep: Path | None = None,
+    shop: str = "auto",
     out: TextIO | None = None,
     fancy: bool | None = None,
 ) -> DemoResult:
@@ -529,6 +608,9 @@ async def run_demo(
         categories: Categories in its tree.
         keep: Work in this (new or empty) directory and leave it there;
             by default a temporary directory is used and removed.
+        shop: Which shop to sync with, one of `SHOPS`: the Shopware 6
+            emulator when the extra ``testing`` is installed (``auto``),
+            else the in-memory platform.
         out: Where the report goes.
         fancy: Force rich output on or off (default: rich on a terminal).
     """
@@ -543,13 +625,13 @@ async def run_demo(
             erp.put(shipped(order, f"DHL-{order.number}"))
     runs: list[RunReport] = []
     with _workdir(keep) as directory:
-        async with open_shop() as shop:
+        async with open_shop(shop) as target:
             for order in orders:
-                shop.place_order(order)
+                target.place_order(order)
             store = SqliteStore(directory / "ecomsync.db")
             sync = Synchronizer(
                 erp=erp,
-                platforms={shop.name: shop.platform},
+                platforms={target.name: target.platform},
                 store=store,
                 licenses=LocalLicensePool(1),
                 staging=MediaStaging(directory / "staging"),
@@ -563,9 +645,11 @@ async def run_demo(
                 f"every 10th with a PDF), {categories} categories, "
                 f"{len(orders)} shop orders"
             )
-            view.line(f"platform: {shop.title}; working in {directory}")
+            view.line(f"platform: {target.title}")
+            view.line(f"working in {directory}")
             spec = SyncSpec(
-                platform=shop.name, types=dict.fromkeys(EXECUTION_ORDER, All())
+                platform=target.name,
+                types=dict.fromkeys(EXECUTION_ORDER, All()),
             )
             try:
                 runs.append(
@@ -588,12 +672,13 @@ async def run_demo(
                         "are read; unchanged ones are skipped",
                     )
                 )
+                _explain_reread_orders(view, runs[-1])
                 changed = _edit(erp, articles)
                 extra = attrs.evolve(
                     next(shop_orders(1, articles=articles, seed=1)),
                     number="19999",
                 )
-                shop.place_order(extra)
+                target.place_order(extra)
                 view.line()
                 view.line(
                     f"meanwhile: price and stock of {', '.join(changed)} "
