@@ -20,6 +20,17 @@ from ._store import Row, View
 Predicate = Callable[[Row], bool]
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}.*)?$")
+_LEAF_TYPES = frozenset(
+    {
+        "equals",
+        "equalsAny",
+        "equalsAll",
+        "contains",
+        "prefix",
+        "suffix",
+        "range",
+    }
+)
 _TRANSLATED = ("name", "description", "customFields", "title", "alt")
 
 
@@ -210,6 +221,13 @@ def compile_filter(
             return lambda row: not inner(row)
         return inner
 
+    if t not in _LEAF_TYPES:
+        raise ApiError.one(
+            400,
+            "FRAMEWORK__INVALID_FILTER_QUERY",
+            f'Unsupported filter type "{t}".',
+            pointer=f"{pointer}/type",
+        )
     parts = field_parts(entity, f.get("field"), f"{pointer}/field")
 
     def vals(row: Row) -> list[Any]:
