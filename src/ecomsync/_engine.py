@@ -140,6 +140,7 @@ class _Run:
     _cancel_checked: float = 0.0
     linked_categories: set[str] = attrs.Factory(set)
     uploading: dict[str, anyio.Event] = attrs.Factory(dict)
+    dependency_lock: anyio.Lock = attrs.Factory(anyio.Lock)
     media_limiter: anyio.CapacityLimiter = attrs.Factory(
         lambda: anyio.CapacityLimiter(16)
     )
@@ -210,6 +211,8 @@ class Synchronizer:
         license_timeout: Seconds a run waits for a free licence.
         batch_size: Records read from the ERP at a time.
         media_concurrency: Media transfers in flight at once.
+        write_concurrency: Batches of one data type in flight at once
+            (categories always go one batch at a time, parents first).
         progress_interval: Seconds between `Progress` events.
 
     .. versionadded:: 26.1.0
@@ -224,6 +227,7 @@ class Synchronizer:
     license_timeout: float = 30.0
     batch_size: int = 100
     media_concurrency: int = 16
+    write_concurrency: int = 4
     progress_interval: float = 0.5
     clock: Callable[[], datetime] = _utcnow
     _staging_open: bool = attrs.field(init=False, default=False)
@@ -782,10 +786,38 @@ class Synchronizer:
             batches = session.read(
                 data_type, selection, batch_size=self.batch_size
             )
-        async for batch in batches:
-            await self._check_cancel(run)
-            await self._sync_batch(run, session, data_type, batch, tally)
-            await meter.tick(tally.done)
+        if data_type is DataType.CATEGORIES:
+            # Parents must be written before children: one batch at a time.
+            async for batch in batches:
+                await self._check_cancel(run)
+                await self._sync_batch(run, session, data_type, batch, tally)
+                await meter.tick(tally.done)
+            return
+        # Other types pipeline: up to `write_concurrency` batches in flight
+        # while the next ones are read.  Cancellation is checked before a
+        # batch starts, so batches in flight finish whole.
+        slots = anyio.Semaphore(self.write_concurrency)
+
+        async def one(batch: Sequence[Record]) -> None:
+            try:
+                await self._sync_batch(
+                    run, session, data_type, batch, tally, check_cancel=False
+                )
+                await meter.tick(tally.done)
+            finally:
+                slots.release()
+
+        async with anyio.create_task_group() as tg:
+            async for batch in batches:
+                await slots.acquire()
+                try:
+                    await self._check_cancel(run)
+                except RunCancelled:
+                    slots.release()
+                    break
+                tg.start_soon(one, batch)
+        if run.cancelled:
+            raise RunCancelled(f"run {run.id} was cancelled")
 
     async def _classify(
         self,
@@ -828,6 +860,8 @@ class Synchronizer:
         data_type: DataType,
         batch: Sequence[Record],
         tally: _Tally,
+        *,
+        check_cancel: bool = True,
     ) -> None:
         sorted_ = await self._classify(
             run.platform_name, data_type, batch, run.spec.force
@@ -843,16 +877,20 @@ class Synchronizer:
             )
         todo = sorted_.todo
         if data_type is DataType.ARTICLES and todo:
-            await self._ensure_categories(
-                run, session, [r for r, _ in todo if isinstance(r, Article)]
-            )
+            async with run.dependency_lock:
+                await self._ensure_categories(
+                    run,
+                    session,
+                    [r for r, _ in todo if isinstance(r, Article)],
+                )
         size = (
             self.batch_size
             if data_type is DataType.ADDRESSES_AND_ORDERS
             else run.platform.batch_size
         )
         for start in range(0, len(todo), size):
-            await self._check_cancel(run)
+            if check_cancel:
+                await self._check_cancel(run)
             await self._write(
                 run,
                 session,
