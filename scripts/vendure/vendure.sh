@@ -119,7 +119,8 @@ start() {
 stop() {
     local pid
     if pid="$(running_pid)"; then
-        kill -TERM "$pid"
+        # VENDURE_STOP_SIGNAL=KILL: instant stop for a store that is thrown away
+        kill -"${VENDURE_STOP_SIGNAL:-TERM}" "$pid"
         for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
         if kill -0 "$pid" 2>/dev/null; then log "pid $pid still alive, SIGKILL"; kill -KILL "$pid"; fi
         log "stopped pid $pid"

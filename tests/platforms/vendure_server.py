@@ -1,0 +1,246 @@
+"""
+A live Vendure server for the Vendure adapter tests.
+
+`vendure_server` (session) installs and starts the server in
+``vendure-server/`` through ``scripts/vendure/vendure.sh`` on a free
+loopback port with its own data directory, creates the sync role and API
+key, and keeps a snapshot of that store.  `fresh_vendure` (per test)
+puts the snapshot back and restarts the server (about 2 s), so every test
+sees an empty shop.  In CI (``CI=true``) a server that cannot start fails
+the tests; elsewhere they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import attrs
+import httpx
+import pytest
+
+from ecomsync.platforms.vendure import SYNC_PERMISSIONS
+
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "vendure" / "vendure.sh"
+SUPERADMIN = ("superadmin", "superadmin")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """
+    Fail in CI, skip elsewhere.
+    """
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"Vendure test server unavailable: {reason}")
+    pytest.skip(f"Vendure test server unavailable: {reason}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@attrs.define
+class VendureServer:
+    """
+    A running test server and how to reset it.
+    """
+
+    data_dir: Path
+    port: int
+    api_key: str = attrs.field(default="", repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def db(self) -> Path:
+        return self.data_dir / "vendure.sqlite"
+
+    @property
+    def template(self) -> Path:
+        return self.data_dir.parent / "template.sqlite"
+
+    def _run(self, *args: str, **env: str) -> str:
+        result = subprocess.run(  # noqa: S603 -- our own script
+            [str(SCRIPT), *args],
+            env={
+                **os.environ,
+                "VENDURE_DATA_DIR": str(self.data_dir),
+                "VENDURE_PORT": str(self.port),
+                **env,
+            },
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if result.returncode != 0:
+            unavailable(
+                f"vendure.sh {' '.join(args)} failed: {result.stderr[-2000:]}"
+            )
+        return result.stdout
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self, *, fast: bool = False) -> None:
+        self._run("stop", **({"VENDURE_STOP_SIGNAL": "KILL"} if fast else {}))
+
+    def reset(self) -> None:
+        """
+        Back to the empty shop of the snapshot.
+        """
+        self.stop(fast=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(self.data_dir / "assets", ignore_errors=True)
+        shutil.copyfile(self.template, self.db)
+        self.start()
+
+    def admin(self) -> VendureAdmin:
+        return VendureAdmin(f"{self.url}/admin-api")
+
+    def sql(self, statement: str, *params: Any) -> None:
+        """
+        Change the store behind Vendure's back (test set-up only).
+        """
+        con = sqlite3.connect(self.db, timeout=30)
+        try:
+            con.execute(statement, params)
+            con.commit()
+        finally:
+            con.close()
+
+
+def sql_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+@attrs.define
+class VendureAdmin:
+    """
+    A superadmin session on the Admin API: the tests' view from outside.
+    """
+
+    url: str
+    client: httpx.AsyncClient = attrs.field(
+        factory=lambda: httpx.AsyncClient(timeout=60)
+    )
+    token: str = attrs.field(default="", repr=False)
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        if not self.token:
+            response = await self.client.post(
+                self.url,
+                json={
+                    "query": "mutation ($u: String!, $p: String!) { "
+                    "login(username: $u, password: $p) { __typename } }",
+                    "variables": {"u": SUPERADMIN[0], "p": SUPERADMIN[1]},
+                },
+            )
+            self.token = response.headers["vendure-auth-token"]
+        response = await self.client.post(
+            self.url,
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        self.client.cookies.clear()
+        body = response.json()
+        if body.get("errors"):
+            raise AssertionError(body["errors"])
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _create_api_key(url: str) -> str:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        login = client.post(
+            "/admin-api",
+            json={
+                "query": 'mutation { login(username: "superadmin", '
+                'password: "superadmin") { __typename } }'
+            },
+        )
+        headers = {
+            "Authorization": f"Bearer {login.headers['vendure-auth-token']}"
+        }
+        client.cookies.clear()
+
+        def gql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+            body = client.post(
+                "/admin-api",
+                json={"query": query, "variables": variables},
+                headers=headers,
+            ).json()
+            client.cookies.clear()
+            assert not body.get("errors"), body
+            data: dict[str, Any] = body["data"]
+            return data
+
+        role = gql(
+            "mutation ($input: CreateRoleInput!) { createRole(input: $input)"
+            " { id } }",
+            {
+                "input": {
+                    "code": "ecomsync-sync",
+                    "description": "ecomsync sync job",
+                    "permissions": list(SYNC_PERMISSIONS),
+                    "channelIds": ["1"],
+                }
+            },
+        )["createRole"]
+        key = gql(
+            "mutation ($input: CreateApiKeyInput!) { createApiKey("
+            "input: $input) { apiKey } }",
+            {
+                "input": {
+                    "roleIds": [role["id"]],
+                    "translations": [
+                        {"languageCode": "en", "name": "ecomsync"}
+                    ],
+                }
+            },
+        )["createApiKey"]
+        return str(key["apiKey"])
+
+
+@pytest.fixture(name="vendure_server", scope="session")
+def _vendure_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[VendureServer]:
+    if shutil.which("node") is None:
+        unavailable("node (>= 20) is not installed")
+    base = tmp_path_factory.mktemp("vendure")
+    server = VendureServer(data_dir=base / "data", port=_free_port())
+    server.start()
+    try:
+        server.api_key = _create_api_key(server.url)
+        server.stop()  # a clean stop checkpoints the WAL into the file
+        shutil.copyfile(server.db, server.template)
+        server.start()
+        yield server
+    finally:
+        server.stop(fast=True)
+
+
+@pytest.fixture(name="fresh_vendure")
+def _fresh_vendure(vendure_server: VendureServer) -> VendureServer:
+    vendure_server.reset()
+    return vendure_server
