@@ -6,10 +6,12 @@ contract against the Shopware emulator (in process, through
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,11 +22,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecomsync import (
+    All,
     Category,
     DataType,
+    MediaKind,
+    MediaLink,
+    MediaStaging,
     NumberRange,
     Order,
+    OrderState,
+    OrderStatus,
     Outgoing,
+    RunStatus,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+    Variant,
 )
 from ecomsync.exceptions import AuthenticationError, RetryableError
 from ecomsync.platforms._http import HttpClient, parse_retry_after
@@ -39,8 +53,13 @@ from ecomsync.platforms._shopware6_mapping import (
     transitions,
 )
 from ecomsync.platforms.shopware6 import Shopware6
-from ecomsync.testing._platform_contract import PlatformContract
-from ecomsync.testing.shopware6 import ShopwareEmulator
+from ecomsync.testing import capture_events, demo_erp
+from ecomsync.testing._platform_contract import (
+    CATEGORIES,
+    PlatformContract,
+    article,
+)
+from ecomsync.testing.shopware6 import Faults, ShopwareEmulator, serve
 
 
 pytestmark = pytest.mark.anyio
@@ -528,3 +547,406 @@ class TestShopware6Contract(PlatformContract):
 
     async def media_count(self, platform: Any) -> int:
         return len(self.emu.media_files)
+
+
+@pytest.fixture(name="emu")
+def _emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+
+
+@pytest.fixture(name="shop")
+async def _shop_fixture(emu: ShopwareEmulator) -> AsyncIterator[Shopware6]:
+    shop = _shop(emu)
+    yield shop
+    await shop.aclose()
+
+
+async def _catalogue(shop: Shopware6) -> None:
+    outcomes = await shop.push(
+        DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+    )
+    assert all(o.ok for o in outcomes)
+
+
+def _products(emu: ShopwareEmulator) -> list[str]:
+    return sorted(p["productNumber"] for p in emu.entities["product"].values())
+
+
+class TestShopware6Writes:
+    async def test_children_before_parents_in_one_batch(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A batch listing a child before its parent is still written.
+        """
+        outcomes = await shop.push(
+            DataType.CATEGORIES,
+            [Outgoing(record=c) for c in reversed(CATEGORIES)],
+        )
+
+        assert all(o.ok for o in outcomes), outcomes
+        assert [o.number for o in outcomes] == ["K-3", "K-2", "K-1"]
+
+    async def test_offender_isolated_by_halving_without_pointer(
+        self,
+    ) -> None:
+        """
+        A rejection without a pointer is bisected down to the offender.
+        """
+        sent: list[list[str]] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/api/oauth/token":
+                return _token_ok(request) or httpx.Response(500)
+            body = json.loads(request.content)
+            names = [
+                row["name"] for row in body["ecomsync-categories"]["payload"]
+            ]
+            sent.append(names)
+            if "BAD" in names:
+                return httpx.Response(
+                    400,
+                    json={
+                        "errors": [
+                            {"status": "400", "code": "X", "detail": "refused"}
+                        ]
+                    },
+                )
+            return httpx.Response(200, json={"data": {}})
+
+        shop = Shopware6(
+            "http://shop", "k", SECRET, transport=httpx.MockTransport(handler)
+        )
+        names = ["a", "b", "c", "BAD", "e"]
+        outcomes = await shop.push(
+            DataType.CATEGORIES,
+            [
+                Outgoing(record=Category(number=f"K-{i}", name=n))
+                for i, n in enumerate(names)
+            ],
+        )
+        await shop.aclose()
+
+        assert [o.ok for o in outcomes] == [True, True, True, False, True]
+        assert outcomes[3].error == "refused"
+        written = {n for batch in sent if "BAD" not in batch for n in batch}
+        assert {"a", "b", "c", "e"} == written
+
+    async def test_variants_options_and_configurator(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Variants become children with options; groups exist once.
+        """
+        await _catalogue(shop)
+        shirt = article(
+            "A-7",
+            variants=(
+                Variant(number="A-7-S", options=(("Größe", "S"),)),
+                Variant(number="A-7-M", options=(("Größe", "M"),)),
+            ),
+        )
+        await shop.push(DataType.ARTICLES, [Outgoing(record=shirt)])
+        await shop.push(DataType.ARTICLES, [Outgoing(record=shirt)])
+
+        assert _products(emu) == ["A-7", "A-7-M", "A-7-S"]
+        assert len(emu.entities["property_group"]) == 1
+        assert len(emu.entities["property_group_option"]) == 2
+        assert len(emu.entities["product_configurator_setting"]) == 2
+        child = emu.entities["product"][sw_id("product", "A-7-S")]
+        assert sw_id("product", "A-7") == child["parentId"]
+
+    async def test_price_tax_and_visibility(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Gross and net in the default currency, the tax found or created,
+        visible in the sales channels.
+        """
+        await _catalogue(shop)
+        await shop.push(
+            DataType.ARTICLES,
+            [
+                Outgoing(record=article("A-1")),
+                Outgoing(record=article("A-2", tax_rate=Decimal("5.5"))),
+            ],
+        )
+
+        one = emu.entities["product"][sw_id("product", "A-1")]
+        two = emu.entities["product"][sw_id("product", "A-2")]
+        assert emu.ids.tax_standard == one["taxId"]
+        assert emu.entities["tax"][two["taxId"]]["taxRate"] == 5.5
+        assert one["price"] == [
+            {
+                "currencyId": "b7d2554b0ce847cd82f3ac9bd1c0dfca",
+                "gross": 19.99,
+                "net": 16.8,
+                "linked": True,
+            }
+        ]
+        assert {emu.ids.sales_channel} == {
+            v["salesChannelId"]
+            for v in emu.entities["product_visibility"].values()
+            if v["productId"] == one["id"]
+        }
+
+    async def test_article_push_keeps_stock(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Re-pushing an article leaves the stock the stock sync set.
+        """
+        await _catalogue(shop)
+        await shop.push(DataType.ARTICLES, [Outgoing(record=article("A-1"))])
+        await shop.push(
+            DataType.STOCK,
+            [Outgoing(record=StockLevel(number="A-1", quantity=9))],
+        )
+        await shop.push(DataType.ARTICLES, [Outgoing(record=article("A-1"))])
+
+        assert emu.entities["product"][sw_id("product", "A-1")]["stock"] == 9
+
+    async def test_documents_are_not_downloads(
+        self, shop: Shopware6, emu: ShopwareEmulator, tmp_path: Path
+    ) -> None:
+        """
+        A PDF lands in the documents custom field, not as download or
+        gallery image.
+        """
+        await _catalogue(shop)
+        (target,) = await shop.push(
+            DataType.ARTICLES, [Outgoing(record=article("A-1"))]
+        )
+        pdf = await shop.upload_media(
+            PlatformContract._staged(
+                tmp_path,
+                b"%PDF-1.4",
+                filename="a.pdf",
+                mime_type="application/pdf",
+                kind=MediaKind.DOCUMENT,
+            )
+        )
+        await shop.attach_media(
+            DataType.ARTICLES,
+            target,
+            [
+                MediaLink(
+                    media_id=pdf,
+                    sha256="x",
+                    position=0,
+                    kind=MediaKind.DOCUMENT,
+                )
+            ],
+        )
+
+        product = emu.entities["product"][target.platform_id or ""]
+        assert [pdf] == product["customFields"]["ecomsync_documents"]
+        assert not product.get("downloads")
+        assert None is product.get("coverId")
+        assert not emu.entities["product_media"]
+
+    async def test_send_mail_is_configurable(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Transitions mail the customer only when asked to.
+        """
+        emu.place_order(order_number="777")
+        emu.place_order(order_number="778")
+        for number, send in (("777", False), ("778", True)):
+            shop = _shop(emu, send_mail=send)
+            (outcome,) = await shop.push(
+                DataType.ORDER_STATUS,
+                [
+                    Outgoing(
+                        record=OrderStatus(
+                            number=number, state=OrderState.IN_PROGRESS
+                        )
+                    )
+                ],
+            )
+            await shop.aclose()
+            assert outcome.ok
+
+        assert [t.send_mail for t in emu.transitions] == [False, True]
+
+    async def test_cancelled_order_to_in_progress_reopens(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A cancelled order is reopened on the way back to in progress.
+        """
+        emu.place_order(order_number="900")
+        for state in (OrderState.CANCELLED, OrderState.IN_PROGRESS):
+            (outcome,) = await shop.push(
+                DataType.ORDER_STATUS,
+                [Outgoing(record=OrderStatus(number="900", state=state))],
+            )
+            assert outcome.ok, outcome
+
+        actions = [(t.entity, t.action) for t in emu.transitions]
+        assert ("order", "reopen") in actions
+        assert actions[-1] == ("order", "process")
+
+
+class TestShopware6Reliability:
+    async def test_replay_after_commit_then_timeout_duplicates_nothing(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A sync request that committed but timed out is replayed without
+        creating anything twice.
+        """
+        shop = _shop(emu, request_deadline=0.3)
+        await _catalogue(shop)
+        before = len(emu.entities["category"])
+        emu.faults = Faults(commit_then_timeout=1, hang_s=5)
+        outcomes = await shop.push(
+            DataType.ARTICLES,
+            [Outgoing(record=article(f"A-{i}")) for i in range(1, 4)],
+        )
+        await shop.aclose()
+
+        assert all(o.ok for o in outcomes), outcomes
+        assert _products(emu) == ["A-1", "A-2", "A-3"]
+        assert before == len(emu.entities["category"])
+        assert len(emu.entities["product_category"]) == 3
+
+    @pytest.mark.parametrize(
+        "faults",
+        [
+            Faults(storm_next=2, storm_status=429, retry_after="0"),
+            Faults(storm_next=2, storm_status=503, retry_after=None),
+            Faults(reset_next=1),
+        ],
+        ids=["429", "503", "reset"],
+    )
+    async def test_transient_failures_are_retried(
+        self, emu: ShopwareEmulator, shop: Shopware6, faults: Faults
+    ) -> None:
+        """
+        Storms and resets are retried until the write goes through.
+        """
+        emu.faults = faults
+        outcomes = await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+
+        assert all(o.ok for o in outcomes)
+
+    async def test_expired_token_is_refreshed(
+        self, emu: ShopwareEmulator, shop: Shopware6
+    ) -> None:
+        """
+        A token the shop no longer accepts is replaced once, silently.
+        """
+        await _catalogue(shop)
+        emu.revoke_tokens()
+        outcomes = await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=CATEGORIES[0])]
+        )
+
+        assert outcomes[0].ok
+        assert emu.route_counts["token"] == 2
+
+    async def test_bad_secret_stops_without_showing_it(
+        self, emu: ShopwareEmulator, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """
+        A wrong secret against the emulator is an AuthenticationError
+        whose text, repr and logs never contain it.
+        """
+        caplog.set_level(logging.DEBUG)
+        wrong = "WRONG-" + SECRET
+        shop = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            wrong,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+
+        with pytest.raises(AuthenticationError) as info:
+            await shop.push(
+                DataType.CATEGORIES, [Outgoing(record=CATEGORIES[0])]
+            )
+        await shop.aclose()
+
+        for text in (
+            str(info.value),
+            repr(info.value),
+            repr(shop),
+            caplog.text,
+        ):
+            assert wrong not in text
+            assert SECRET not in text
+
+    async def test_page_size_is_capped(
+        self, emu: ShopwareEmulator, shop: Shopware6
+    ) -> None:
+        """
+        Asking for batches above 500 still reads (Shopware's max limit).
+        """
+        for n in range(3):
+            emu.place_order(order_number=str(20000 + n))
+
+        batches = [b async for b in shop.fetch_orders(All(), batch_size=1000)]
+
+        assert sum(len(b) for b in batches) == 3
+
+
+class TestEndToEnd:
+    async def test_all_five_types_on_loopback(self, tmp_path: Path) -> None:
+        """
+        A run of all five types against the emulator served on loopback
+        succeeds and leaves the shop and the ERP in step.
+        """
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        erp = demo_erp(articles=40, categories=8, image_bytes=256)
+        for n in (1, 2, 3):
+            emu.place_order(
+                order_number=f"3000{n}",
+                lines=[
+                    {
+                        "productNumber": f"A-0000{n}",
+                        "quantity": 1,
+                        "unitPrice": 9.99,
+                    }
+                ],
+            )
+            erp.put(
+                OrderStatus(
+                    number=f"3000{n}",
+                    state=OrderState.SHIPPED,
+                    tracking_numbers=(f"T-{n}",),
+                )
+            )
+        with serve(emu) as url:
+            shop = Shopware6(url, emu.client_id, SECRET)
+            store = SqliteStore(tmp_path / "state.db")
+            sync = Synchronizer(
+                erp=erp,
+                platforms={"shop": shop},
+                store=store,
+                staging=MediaStaging(tmp_path / "staging"),
+                license_timeout=5.0,
+            )
+            spec = SyncSpec(types={t: All() for t in DataType})
+            with anyio.fail_after(120):
+                async with capture_events(sync, spec) as run:
+                    pass
+            await shop.aclose()
+            await store.aclose()
+
+        summary = run.summary
+        assert summary is not None
+        assert summary.status == RunStatus.SUCCEEDED, summary.failures
+        assert all(c.failed == 0 for c in summary.counts.values())
+        numbers = _products(emu)
+        assert len(numbers) == 40 + 2 * 3
+        assert len(emu.entities["category"]) == 8 + 1
+        assert emu.media_files
+        assert {"30001", "30002", "30003"} <= set(erp.orders)
+        delivery_states = {
+            _state(emu, d) for d in emu.entities["order_delivery"].values()
+        }
+        assert {"shipped"} == delivery_states
