@@ -950,3 +950,54 @@ class TestEndToEnd:
             _state(emu, d) for d in emu.entities["order_delivery"].values()
         }
         assert {"shipped"} == delivery_states
+
+
+class TestStatusErrors:
+    async def test_auth_failure_during_status_push_is_not_grouped(
+        self,
+    ) -> None:
+        """
+        A missing privilege while moving an order surfaces as itself, not
+        wrapped in an exception group.
+        """
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if token := _token_ok(request):
+                return token
+            if request.url.path == "/api/search/order":
+                row = {
+                    "id": "a" * 32,
+                    "orderNumber": "1",
+                    "stateMachineState": {"technicalName": "open"},
+                    "deliveries": [],
+                }
+                return httpx.Response(200, json={"data": [row]})
+            return httpx.Response(
+                403,
+                json={
+                    "errors": [
+                        {
+                            "status": "403",
+                            "code": "FRAMEWORK__MISSING_PRIVILEGE_ERROR",
+                            "detail": "order:update",
+                        }
+                    ]
+                },
+            )
+
+        shop = Shopware6(
+            "http://shop", "k", SECRET, transport=httpx.MockTransport(handler)
+        )
+
+        with pytest.raises(AuthenticationError, match="order:update"):
+            await shop.push(
+                DataType.ORDER_STATUS,
+                [
+                    Outgoing(
+                        record=OrderStatus(
+                            number="1", state=OrderState.COMPLETED
+                        )
+                    )
+                ],
+            )
+        await shop.aclose()

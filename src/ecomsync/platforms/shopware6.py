@@ -504,15 +504,23 @@ class Shopware6:
         ]
         orders = await self._orders_by_number([s.number for s in statuses])
         outcomes: list[Outcome | None] = [None] * len(statuses)
+        errors: list[Exception] = []
 
         async def one(i: int) -> None:
-            outcomes[i] = await self._set_status(
-                statuses[i], orders.get(statuses[i].number)
-            )
+            try:
+                outcomes[i] = await self._set_status(
+                    statuses[i], orders.get(statuses[i].number)
+                )
+            except Exception as exc:
+                errors.append(exc)
 
         async with anyio.create_task_group() as tg:
             for i in range(len(statuses)):
                 tg.start_soon(one, i)
+        if errors:
+            # Auth or transport trouble: raise it as itself, not wrapped
+            # in an exception group.
+            raise errors[0]
         return [o for o in outcomes if o is not None]
 
     async def _set_status(
