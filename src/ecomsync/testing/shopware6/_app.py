@@ -457,9 +457,11 @@ class App:
                 )
         # Foreign keys given as {"resolver": ...} are resolved against
         # committed data before the write (SyncFkResolver).
-        for key, _, _, items, _ in ops:
-            for i, item in enumerate(items):
-                items[i] = self._resolve(item, f"/{key}/{i}")
+        # Skip the walk (a copy of the payload) when nothing asks for it.
+        if b'"resolver"' in req.body:
+            for key, _, _, items, _ in ops:
+                for i, item in enumerate(items):
+                    items[i] = self._resolve(item, f"/{key}/{i}")
 
         n_items = sum(len(items) or 1 for *_, items, _ in ops)
         await req.pay(items=n_items)

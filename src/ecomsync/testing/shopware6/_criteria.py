@@ -50,7 +50,7 @@ def _comparable(v: Any) -> tuple[int, Any] | None:
         return None
     if isinstance(v, bool):
         return (0, int(v))
-    if isinstance(v, int | float):
+    if isinstance(v, (int, float)):
         return (0, float(v))
     if isinstance(v, str):
         d = parse_date(v)
@@ -302,7 +302,7 @@ def _sort_key(v: Any) -> tuple[int, Any]:
         return (0, 0)  # MySQL sorts NULL first ascending
     if isinstance(v, bool):
         return (1, int(v))
-    if isinstance(v, int | float):
+    if isinstance(v, (int, float)):
         return (1, v)
     if isinstance(v, str):
         return (2, v.casefold())

@@ -108,8 +108,11 @@ class Store:
             rows[key] = row
 
 
+_SCALARS = (str, int, float, bool)
+
+
 def _hashable(v: Any) -> bool:
-    return isinstance(v, str | int | float | bool)
+    return isinstance(v, _SCALARS)
 
 
 class Tx:

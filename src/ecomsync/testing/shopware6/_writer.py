@@ -45,11 +45,11 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def _blank(v: Any) -> bool:
-    return v is None or (not v and isinstance(v, str | list | dict))
+    return v is None or (not v and isinstance(v, (str, list, dict)))
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 class Writer:
@@ -70,7 +70,8 @@ class Writer:
         self.written: dict[str, list[Any]] = defaultdict(list)
         self.deleted: dict[str, list[Any]] = defaultdict(list)
         self.not_found: dict[str, list[Any]] = defaultdict(list)
-        self._fk_checks: list[tuple[str, str, str, str]] = []
+        # (item pointer, field, entity, target entity, referenced id)
+        self._fk_checks: list[tuple[str, str, str, str, str]] = []
         self._deleted_rows: list[tuple[str, str, Row]] = []
         self._on_delete = on_delete
 
@@ -108,7 +109,7 @@ class Writer:
 
     # -- upsert ---------------------------------------------------------
 
-    def upsert(  # noqa: PLR0915 - the DAL write path in one place  # noqa: PLR0915 - the DAL write path in one place
+    def upsert(  # noqa: PLR0915 - the DAL write path in one place
         self,
         d: EntityDef,
         item: Any,
@@ -126,17 +127,24 @@ class Writer:
                 "FRAMEWORK__WRITE_MALFORMED_INPUT",
             )
             return None
-        data = dict(item)
-        if implied:
-            data.update(implied)
+        data = {**item, **implied} if implied else item
         assocs = _ASSOC[d.name]
         fields: dict[str, Any] = {}
         to_one: list[tuple[str, ToOne, Any]] = []
         to_many: list[tuple[str, ToMany, Any]] = []
+        bad_id: str | None = None
         for k, v in data.items():
             a = assocs.get(k)
             if a is None or k == "id":
                 fields[k] = v
+                if (
+                    k[-2:] == "Id"
+                    and v is not None
+                    and bad_id is None
+                    and (not isinstance(v, str) or not ID_RE.match(v))
+                    and k not in NOT_UUID_FIELDS
+                ):
+                    bad_id = k
             elif isinstance(a, ToOne):
                 if isinstance(v, dict):
                     to_one.append((k, a, v))
@@ -163,16 +171,9 @@ class Writer:
             elif not isinstance(rid, str) or not ID_RE.match(rid):
                 self._invalid_uuid(f"{ptr}/id", rid)
                 return None
-        for k, v in fields.items():
-            if (
-                k != "id"
-                and k.endswith("Id")
-                and k not in NOT_UUID_FIELDS
-                and v is not None
-                and (not isinstance(v, str) or not ID_RE.match(v))
-            ):
-                self._invalid_uuid(f"{ptr}/{k}", v)
-                return None
+        if bad_id is not None:
+            self._invalid_uuid(f"{ptr}/{bad_id}", fields[bad_id])
+            return None
 
         # To-one nested rows are written before us: we point at them.
         for k, a, v in to_one:
@@ -214,7 +215,7 @@ class Writer:
         for f, target in d.fks:
             v = row.get(f) if f in fields else None
             if isinstance(v, str):
-                self._fk_checks.append((f"{ptr}/{f}", d.name, target, v))
+                self._fk_checks.append((ptr, f, d.name, target, v))
         self.tx.put(d.name, key, row)
         self.written[d.name].append(primary_key(d, key, row))
 
@@ -257,7 +258,7 @@ class Writer:
     def _validate(
         self, d: EntityDef, fields: Row, existing: Row | None, ptr: str
     ) -> None:
-        merged = {**(existing or {}), **fields}
+        merged = {**existing, **fields} if existing else fields
         required = d.required
         if d.name == "product":
             required = self._validate_product(fields, existing, merged, ptr)
@@ -428,12 +429,27 @@ class Writer:
     ) -> int:
         pred = compile_filters(d.name, criteria, Resolver(self.tx), ptr)
         n = 0
-        for key in list(self.tx.keys(d.name)):
+        for key in self._criteria_candidates(d, criteria):
             row = self.tx.get(d.name, key)
             if row is not None and pred(row):
                 self.cascade_delete(d, key, row)
                 n += 1
         return n
+
+    def _criteria_candidates(
+        self, d: EntityDef, criteria: list[Any]
+    ) -> list[str]:
+        # An equals filter on an indexed foreign key (the usual "all
+        # mappings of this product") narrows the scan to the index hit.
+        for f in criteria:
+            if (
+                isinstance(f, dict)
+                and f.get("type") == "equals"
+                and f.get("field") in d.indexed
+                and isinstance(f.get("value"), str)
+            ):
+                return self.tx.find(d.name, f["field"], f["value"])
+        return list(self.tx.keys(d.name))
 
     # -- commit ---------------------------------------------------------
 
@@ -444,8 +460,9 @@ class Writer:
         client gets a 500 carrying the SQL error (inferred, see S3 in
         reliability-performance.md about misleading errors).
         """
-        for pointer, entity, target, value in self._fk_checks:
+        for ptr, field, entity, target, value in self._fk_checks:
             if self.tx.get(target, value) is None:
+                pointer = f"{ptr}/{field}"
                 raise ApiError.one(
                     500,
                     "0",
