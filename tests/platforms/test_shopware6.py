@@ -834,6 +834,23 @@ class TestShopware6Reliability:
 
         assert all(o.ok for o in outcomes)
 
+    async def test_dripping_answer_hits_the_deadline(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A response trickled slower than the deadline is a RetryableError,
+        although httpx's inactivity timeout never fires.
+        """
+        shop = _shop(emu, request_deadline=0.2)
+        await shop._api.token()
+        emu.faults = Faults(drip_chunk_bytes=1, drip_interval_ms=50)
+
+        with anyio.fail_after(10), pytest.raises(RetryableError):
+            await shop.push(
+                DataType.CATEGORIES, [Outgoing(record=CATEGORIES[0])]
+            )
+        await shop.aclose()
+
     async def test_expired_token_is_refreshed(
         self, emu: ShopwareEmulator, shop: Shopware6
     ) -> None:
