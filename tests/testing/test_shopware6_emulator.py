@@ -665,6 +665,28 @@ class TestSync:
         assert r.status_code == 500
         assert pid("FK") not in emu.entities["product"]
 
+    async def test_visibility_unique_per_sales_channel(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A second visibility for the same channel under a new id fails."""
+        sc = emu.ids.sales_channel
+
+        def vis(vid: str) -> dict[str, Any]:
+            return product(
+                "VIS",
+                emu,
+                visibilities=[
+                    {"id": vid, "salesChannelId": sc, "visibility": 30}
+                ],
+            )
+
+        body = {"p": upsert("product", vis(seed_id("v1")))}
+        assert (await sync(client, body)).status_code == 200
+        assert (await sync(client, body)).status_code == 200
+        r = await sync(client, {"p": upsert("product", vis(seed_id("v2")))})
+        assert r.status_code == 500
+        assert len(emu.entities["product_visibility"]) == 1
+
     async def test_headers_accepted(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:

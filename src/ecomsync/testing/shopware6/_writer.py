@@ -212,6 +212,8 @@ class Writer:
                 else:
                     row[k] = v
             row["updatedAt"] = self.now
+        if d.name == "product_visibility":
+            self._unique_visibility(key, row)
         for f, target in d.fks:
             v = row.get(f) if f in fields else None
             if isinstance(v, str):
@@ -227,6 +229,27 @@ class Writer:
             for j, child in enumerate(items):
                 self._write_child(m, key, child, f"{ptr}/{k}/{j}")
         return key
+
+    def _unique_visibility(self, key: str, row: Row) -> None:
+        # A unique key on (product, sales channel): a second visibility
+        # under another id fails in the database, not in validation.
+        for other in self.tx.find(
+            "product_visibility", "productId", row["productId"]
+        ):
+            o = self.tx.get("product_visibility", other)
+            if (
+                other != key
+                and o is not None
+                and o.get("salesChannelId") == row.get("salesChannelId")
+            ):
+                raise ApiError.one(
+                    500,
+                    "0",
+                    "An exception occurred while executing a query: "
+                    "SQLSTATE[23000]: Integrity constraint violation: 1062 "
+                    "Duplicate entry for key "
+                    "'product_visibility.uniq.product_id__sales_channel_id'",
+                )
 
     def _write_child(self, m: ToMany, key: str, child: Any, ptr: str) -> None:
         if m.mapping is None:
