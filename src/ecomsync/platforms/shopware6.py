@@ -13,6 +13,7 @@ record is isolated and the rest is written.  See ``docs/shopware6.md``.
 from __future__ import annotations
 
 import logging
+import math
 import mimetypes
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
@@ -268,6 +269,38 @@ class Shopware6:
         return blamed
 
     # -- Platform: push -----------------------------------------------
+
+    def estimate_requests(
+        self,
+        data_type: DataType,
+        *,
+        writes: int,
+        uploads: int,
+        with_media: int,
+    ) -> int:
+        """
+        An upper estimate of the Admin API requests a run makes for
+        *writes* records, *uploads* new files and *with_media* records
+        with media (token requests aside); `Synchronizer.plan` uses it.
+
+        Per batch: a category batch is one sync; an article batch one
+        product search and one sync (plus, once, the sales channels and
+        tax lookups); a stock batch a search and a sync; a status batch an
+        order search, then per order a tracking patch and up to three
+        transitions.  Per new file: a media search, a sync and the
+        upload; per record with media: a product-media search and a sync.
+        """
+        batches = math.ceil(writes / self.batch_size)
+        if data_type is DataType.CATEGORIES:
+            return batches + with_media
+        if data_type is DataType.ARTICLES:
+            lookups = 3 if writes else 0
+            return lookups + 2 * batches + 3 * uploads + 2 * with_media
+        if data_type is DataType.STOCK:
+            return 2 * batches
+        if data_type is DataType.ORDER_STATUS:
+            return batches + 4 * writes
+        return batches
 
     async def push(
         self, data_type: DataType, items: Sequence[Outgoing]

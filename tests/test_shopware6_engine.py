@@ -1,0 +1,201 @@
+"""
+The engine over the Shopware 6 adapter and emulator: a plan equals the
+run that follows it, a plan writes nothing, and no secret leaks anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import stamina
+
+from ecomsync import (
+    All,
+    AuthenticationError,
+    DataType,
+    MediaStaging,
+    MemoryErp,
+    RecordSkipped,
+    RecordSynced,
+    RunStatus,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+)
+from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.testing import capture_events
+from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .conftest import small_catalogue
+
+
+pytestmark = pytest.mark.anyio
+
+CANARY = "canary-S3CR3T-4f1d9b"
+PUSH = (DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK)
+WRITE_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries() -> object:
+    stamina.set_testing(True, attempts=2)
+    yield
+    stamina.set_testing(False)
+
+
+@pytest.fixture(name="emu")
+def _emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIAECOMSYNC", client_secret=CANARY)
+
+
+def shop(emu: ShopwareEmulator, secret: str = CANARY) -> Shopware6:
+    return Shopware6(
+        "http://shop.test",
+        emu.client_id,
+        secret,
+        transport=httpx.ASGITransport(app=emu.app),
+    )
+
+
+@pytest.fixture(name="sw_sync")
+async def _sw_sync(
+    emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+) -> AsyncIterator[Synchronizer]:
+    platform = shop(emu)
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+    )
+    yield sync
+    await platform.aclose()
+    await sync.store.aclose()
+
+
+def writes(emu: ShopwareEmulator) -> list[str]:
+    return [
+        f"{r.method} {r.path}"
+        for r in emu.requests
+        if r.method in WRITE_METHODS
+        and not r.path.startswith("/api/oauth")
+        and not r.path.startswith("/api/search")
+    ]
+
+
+class TestPlan:
+    async def test_plan_equals_run(
+        self, sw_sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """After a plan, the run creates, updates and skips exactly what
+        the plan listed, within its request estimate."""
+        spec = SyncSpec(types={t: All() for t in PUSH})
+        await sw_sync.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
+        for record in small_catalogue()[3:7]:
+            erp.put(record)
+        await sw_sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+        from ecomsync import StockLevel
+
+        erp.put(StockLevel(number="A-1", quantity=4242))
+
+        plan = await sw_sync.plan(spec)
+        seen = len(emu.requests)
+        async with capture_events(sw_sync, spec) as run:
+            pass
+        sent = [
+            r
+            for r in list(emu.requests)[seen:]
+            if not r.path.startswith("/api/oauth")
+        ]
+
+        for data_type, planned in plan.types.items():
+            synced = [
+                e for e in run.of(RecordSynced) if e.data_type is data_type
+            ]
+            assert set(planned.create) == {
+                e.number for e in synced if e.created
+            }
+            assert set(planned.update) == {
+                e.number for e in synced if not e.created
+            }
+            assert set(planned.unchanged) == {
+                e.number
+                for e in run.of(RecordSkipped)
+                if e.data_type is data_type
+            }
+        assert len(plan.types[DataType.ARTICLES].unchanged) == 6
+        assert len(plan.types[DataType.STOCK].create) == 6
+        assert len(sent) <= plan.requests
+
+    async def test_plan_writes_nothing(
+        self, sw_sync: Synchronizer, emu: ShopwareEmulator
+    ) -> None:
+        """A plan of a first full sync sends no write to the shop."""
+        plan = await sw_sync.plan(SyncSpec(types={t: All() for t in PUSH}))
+
+        assert len(plan.types[DataType.ARTICLES].create) == 6
+        assert writes(emu) == []
+        assert list((sw_sync.staging.directory).glob("*")) == []
+
+
+class TestSecrets:
+    async def test_canary_never_leaks(
+        self,
+        sw_sync: Synchronizer,
+        emu: ShopwareEmulator,
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """The client secret is in no repr, event, log record or store
+        row, after a full run."""
+        caplog.set_level(logging.DEBUG)
+
+        async with capture_events(
+            sw_sync, SyncSpec(types={t: All() for t in PUSH})
+        ) as run:
+            pass
+
+        assert run.summary.status == RunStatus.SUCCEEDED  # type: ignore[union-attr]
+        texts = [repr(sw_sync), repr(sw_sync.platforms["shop"])]
+        texts += [repr(e) for e in run.events]
+        texts += [r.getMessage() for r in caplog.records]
+        for text in texts:
+            assert CANARY not in text
+        await sw_sync.store.aclose()
+        for path in tmp_path.glob("state.db*"):
+            assert CANARY.encode() not in path.read_bytes()
+
+    async def test_bad_secret(
+        self,
+        emu: ShopwareEmulator,
+        erp: MemoryErp,
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A refused secret stops the run with an authentication error that
+        does not show the secret, nor does the stored run."""
+        caplog.set_level(logging.DEBUG)
+        wrong = CANARY + "-wrong"
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop(emu, wrong)},
+            store=SqliteStore(tmp_path / "state.db"),
+        )
+
+        with pytest.raises(AuthenticationError) as info:
+            await sync.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
+
+        (run,) = await sync.runs()
+        assert run.status == RunStatus.FAILED
+        for text in (str(info.value), repr(info.value), run.error or ""):
+            assert CANARY not in text
+        for record in caplog.records:
+            assert CANARY not in record.getMessage()
+            assert CANARY not in (record.exc_text or "")
+        await sync.store.aclose()
+        for path in tmp_path.glob("state.db*"):
+            assert CANARY.encode() not in path.read_bytes()
