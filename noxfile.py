@@ -85,5 +85,10 @@ def bench(session: nox.Session) -> None:
     Benchmarks against the lower bound and a naive baseline.
     """
     session.install(EXTRAS, *_group("tests"))
-    session.run("python", "-m", "bench", *session.posargs,
-                env={"PYTHONPATH": os.getcwd()})
+    session.run(
+        "python",
+        "-m",
+        "bench",
+        *session.posargs,
+        env={"PYTHONPATH": os.getcwd()},
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-
 from pathlib import Path
 
 import anyio
@@ -72,7 +71,9 @@ class JournalPlatform(MemoryPlatform):
 def synchronizer(directory: Path, latency: float) -> Synchronizer:
     return Synchronizer(
         erp=demo_erp(articles=60, categories=10, image_bytes=256),
-        platforms={"shop": JournalPlatform(directory / "journal.jsonl", latency)},
+        platforms={
+            "shop": JournalPlatform(directory / "journal.jsonl", latency)
+        },
         store=SqliteStore(directory / "state.db"),
         staging=MediaStaging(directory / "staging"),
         batch_size=5,

@@ -5,6 +5,7 @@ monitoring, cancellation, checksums, failure isolation, bad input.
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -327,8 +328,8 @@ class TestFailureIsolation:
         self, sync: Synchronizer, platform: MemoryPlatform, store: SqliteStore
     ) -> None:
         """A record the platform rejects fails alone with its message."""
-        platform.reject = (
-            lambda r: "Name zu lang (max. 255)" if r.number == "A-4" else None
+        platform.reject = lambda r: (
+            "Name zu lang (max. 255)" if r.number == "A-4" else None
         )
 
         async with capture_events(
@@ -343,9 +344,7 @@ class TestFailureIsolation:
         assert 5 == len(platform.held(ARTICLES))
         assert RunStatus.SUCCEEDED == run.summary.status  # type: ignore[union-attr]
         assert ["A-4"] == [f.number for f in run.summary.failures]  # type: ignore[union-attr]
-        assert ["A-4"] == [
-            f.number for f in await store.list_failures("shop")
-        ]
+        assert ["A-4"] == [f.number for f in await store.list_failures("shop")]
 
 
 class TestBadInput:
@@ -394,7 +393,9 @@ class TestBadInput:
     async def test_unknown_platform(self, sync: Synchronizer) -> None:
         """An unknown platform name is a SpecError before anything runs."""
         with pytest.raises(SpecError, match="unknown platform 'nope'"):
-            async with sync.run(SyncSpec(types={ARTICLES: All()}, platform="nope")):
+            async with sync.run(
+                SyncSpec(types={ARTICLES: All()}, platform="nope")
+            ):
                 pass
         assert [] == await sync.runs()
 
@@ -453,7 +454,9 @@ class TestOrders:
             platform.place_order(order)
         erp.refuse_orders[orders[1].number] = "Kunde gesperrt"
 
-        async with capture_events(sync, spec(addresses_and_orders=All())) as run:
+        async with capture_events(
+            sync, spec(addresses_and_orders=All())
+        ) as run:
             (failed,) = run.of(RecordFailed)
 
         assert (orders[1].number, "Kunde gesperrt") == (
@@ -471,7 +474,9 @@ class TestLicences:
         size and the holders."""
         pool = LocalLicensePool(1)
         sync = Synchronizer(
-            erp=erp, platforms={"shop": platform}, licenses=pool,
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=pool,
             license_timeout=0.2,
         )
         async with pool.lease("nightly-run", timeout=1):
@@ -491,16 +496,20 @@ class TestLicences:
         """A run waits for a licence that comes free within the timeout."""
         pool = LocalLicensePool(1)
         sync = Synchronizer(
-            erp=erp, platforms={"shop": platform}, licenses=pool,
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=pool,
             license_timeout=5,
         )
 
         await sync.execute(spec(categories=All(), articles=All()))
-        async with anyio.create_task_group() as tg:
-            async with pool.lease("other", timeout=1):
-                tg.start_soon(sync.execute, spec(stock=All()))
-                await anyio.sleep(0.2)
-                assert 0 == len(platform.held(DataType.STOCK))
+        async with (
+            anyio.create_task_group() as tg,
+            pool.lease("other", timeout=1),
+        ):
+            tg.start_soon(sync.execute, spec(stock=All()))
+            await anyio.sleep(0.2)
+            assert 0 == len(platform.held(DataType.STOCK))
 
         assert 6 == len(platform.held(DataType.STOCK))
 
@@ -531,7 +540,9 @@ class TestLicences:
         pool = LocalLicensePool(1)
         erp.latency = 0.05
         sync = Synchronizer(
-            erp=erp, platforms={"shop": platform}, licenses=pool,
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=pool,
             batch_size=1,
         )
 
@@ -547,7 +558,8 @@ class TestLicences:
     ) -> None:
         """Parallel runs never hold more ERP sessions than licences."""
         sync = Synchronizer(
-            erp=erp, platforms={"shop": platform},
+            erp=erp,
+            platforms={"shop": platform},
             licenses=LocalLicensePool(2),
         )
         erp.latency = 0.01
@@ -679,9 +691,11 @@ class TestSchedules:
                     tg.start_soon(
                         lambda: sync.serve(
                             poll_interval=0.01,
-                            on_event=lambda e: finished.append(e)
-                            if isinstance(e, RunFinished)
-                            else None,
+                            on_event=lambda e: (
+                                finished.append(e)
+                                if isinstance(e, RunFinished)
+                                else None
+                            ),
                         )
                     )
 
@@ -690,7 +704,7 @@ class TestSchedules:
             key=lambda r: r.started_at,
         )
         assert len(runs) >= 2
-        for earlier, later in zip(runs, runs[1:], strict=False):
+        for earlier, later in itertools.pairwise(runs):
             assert earlier.ended_at is not None
             assert earlier.ended_at <= later.started_at
 

@@ -88,7 +88,9 @@ class TestStaging:
         (directory / "stray.jpg").write_bytes(b"x")
         (directory / ".abc.tmp").write_bytes(b"half")
         (directory / "abc").write_bytes(b"staged")
-        await store.add_pending(PendingMedia(sha256="abc", size=6, registered_at=T0))
+        await store.add_pending(
+            PendingMedia(sha256="abc", size=6, registered_at=T0)
+        )
 
         removed = await MediaStaging(directory).open(store)
 
@@ -126,7 +128,9 @@ class TestStaging:
     async def test_not_opened(self, tmp_path: Path) -> None:
         """Staging before open() is a MediaStagingError."""
         with pytest.raises(MediaStagingError):
-            await MediaStaging(tmp_path).stage(b"", filename="a", mime_type="b")
+            await MediaStaging(tmp_path).stage(
+                b"", filename="a", mime_type="b"
+            )
 
     async def test_unusable_directory(
         self, tmp_path: Path, store: SqliteStore

@@ -20,7 +20,11 @@ from ecomsync._model import checksum, problems
 
 
 def article(**kw: object) -> Article:
-    fields: dict[str, object] = {"number": "A-1", "name": "Hammer", "price": "9.99"}
+    fields: dict[str, object] = {
+        "number": "A-1",
+        "name": "Hammer",
+        "price": "9.99",
+    }
     fields.update(kw)
     return Article(**fields)  # type: ignore[arg-type]
 
@@ -98,7 +102,11 @@ class TestProblems:
             ),
             billing=address,
             shipping=address,
-            lines=[OrderLine(article_number="A", name="A", quantity=0, unit_price=1)],
+            lines=[
+                OrderLine(
+                    article_number="A", name="A", quantity=0, unit_price=1
+                )
+            ],
             total=1,
             ordered_at=datetime(2026, 1, 1, tzinfo=UTC),
         )

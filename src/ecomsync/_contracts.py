@@ -6,7 +6,6 @@ hands adapters and stores, and what they hand back.  Frozen, no I/O.
 from __future__ import annotations
 
 import enum
-
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path

@@ -16,7 +16,6 @@ import socket
 import tempfile
 import time
 import uuid
-
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,6 @@ from pathlib import Path
 
 import anyio
 import attrs
-
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from ._contracts import (
@@ -192,7 +190,9 @@ class _Tally:
 
 
 def _default_staging() -> MediaStaging:
-    return MediaStaging(Path(tempfile.gettempdir()) / f"ecomsync-{os.getpid()}")
+    return MediaStaging(
+        Path(tempfile.gettempdir()) / f"ecomsync-{os.getpid()}"
+    )
 
 
 @attrs.define
@@ -433,7 +433,10 @@ class Synchronizer:
             sorted_ = await self._classify(
                 run.platform_name, data_type, batch, run.spec.force
             )
-            invalid += [Refusal(number=n, field=f, reason=m) for n, f, m in sorted_.invalid]
+            invalid += [
+                Refusal(number=n, field=f, reason=m)
+                for n, f, m in sorted_.invalid
+            ]
             unchanged += [r.number for r in sorted_.unchanged]
             for record, _ in sorted_.todo:
                 (update if record.number in sorted_.links else create).append(
@@ -633,7 +636,9 @@ class Synchronizer:
                 ):
                     await self._with_licence(run, resolved)
                 run.status = (
-                    RunStatus.CANCELLED if run.cancelled else RunStatus.SUCCEEDED
+                    RunStatus.CANCELLED
+                    if run.cancelled
+                    else RunStatus.SUCCEEDED
                 )
             except RunCancelled:
                 run.status = RunStatus.CANCELLED
@@ -711,8 +716,8 @@ class Synchronizer:
     async def _check_cancel(self, run: _Run, *, force: bool = False) -> None:
         if run.id in self._local_cancels:
             run.cancelled = True
-        elif force or time.monotonic() - run._cancel_checked > 0.2:  # noqa: SLF001
-            run._cancel_checked = time.monotonic()  # noqa: SLF001
+        elif force or time.monotonic() - run._cancel_checked > 0.2:
+            run._cancel_checked = time.monotonic()
             run.cancelled = await self.store.cancel_requested(run.id)
         if run.cancelled:
             raise RunCancelled(f"run {run.id} was cancelled")
@@ -1154,6 +1159,7 @@ class Synchronizer:
         refs = record.media
         links: list[MediaLink | None] = [None] * len(refs)
         errors: list[tuple[int, str]] = []
+
         async def one(position: int) -> None:
             ref = refs[position]
             async with run.media_limiter:

@@ -13,7 +13,6 @@ import enum
 import hashlib
 import json
 import re
-
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -284,11 +283,13 @@ def _text_problems(path: str, value: object) -> list[Problem]:
     except UnicodeEncodeError:
         return [Problem(path, "is not valid UTF-8 text")]
     if size > MAX_TEXT_BYTES:
-        return [Problem(path, f"is {size:,} bytes, more than {MAX_TEXT_BYTES:,}")]
+        return [
+            Problem(path, f"is {size:,} bytes, more than {MAX_TEXT_BYTES:,}")
+        ]
     return []
 
 
-def problems(record: Record) -> list[Problem]:  # noqa: C901, PLR0912
+def problems(record: Record) -> list[Problem]:
     """
     Everything wrong with *record*, empty if it may be sent.
     """
@@ -305,14 +306,14 @@ def problems(record: Record) -> list[Problem]:  # noqa: C901, PLR0912
         if record.price < 0:
             found.append(Problem("price", f"is negative ({record.price})"))
         if not 0 <= record.tax_rate <= 100:
-            found.append(Problem("tax_rate", f"{record.tax_rate} is not a rate"))
+            found.append(
+                Problem("tax_rate", f"{record.tax_rate} is not a rate")
+            )
         for i, variant in enumerate(record.variants):
             if not variant.number.strip():
                 found.append(Problem(f"variants.{i}.number", "is missing"))
             if variant.price is not None and variant.price < 0:
-                found.append(
-                    Problem(f"variants.{i}.price", "is negative")
-                )
+                found.append(Problem(f"variants.{i}.price", "is negative"))
     elif isinstance(record, StockLevel):
         if not isinstance(record.quantity, int):
             found.append(Problem("quantity", "must be a whole number"))
@@ -360,9 +361,9 @@ def checksum(record: Record) -> str:
     A fingerprint of everything about *record* that a platform would see.
     """
     blob = json.dumps(to_plain(record), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(
-        blob.encode("utf-8", "surrogatepass")
-    ).hexdigest()[:32]
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[
+        :32
+    ]
 
 
 def number_key(number: str) -> tuple[tuple[int, int | str], ...]:

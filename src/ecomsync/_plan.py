@@ -7,7 +7,6 @@ many platform requests that takes.  Pure data; the engine fills it.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 
 import attrs

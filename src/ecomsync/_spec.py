@@ -8,7 +8,6 @@ bad spec is refused before any licence is taken or record is read.
 from __future__ import annotations
 
 import enum
-
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -93,8 +92,7 @@ def _check_range(instance: NumberRange, _: object, last: str) -> None:
         raise SpecError("NumberRange needs a first and a last number")
     if number_key(instance.first) > number_key(last):
         raise SpecError(
-            f"NumberRange first {instance.first!r} comes after "
-            f"last {last!r}"
+            f"NumberRange first {instance.first!r} comes after last {last!r}"
         )
 
 
@@ -209,7 +207,11 @@ class SyncSpec:
 
 def selection_to_plain(selection: Selection) -> dict[str, Any]:
     if isinstance(selection, NumberRange):
-        return {"mode": "range", "first": selection.first, "last": selection.last}
+        return {
+            "mode": "range",
+            "first": selection.first,
+            "last": selection.last,
+        }
     if isinstance(selection, ChangedSince):
         return {"mode": "since", "moment": selection.moment.isoformat()}
     if isinstance(selection, Only):

@@ -101,7 +101,7 @@ class MediaStagingError(EcomsyncError):
     """
 
 
-class RunCancelled(EcomsyncError):  # noqa: N818 -- it is an outcome
+class RunCancelled(EcomsyncError):
     """
     The run was cancelled from the monitoring view or by its host.
     """

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import ecomsync
-
 from ecomsync import (
     All,
     ChangedSince,

@@ -44,9 +44,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def selected(
-    selection: Selection, number: str, changed_at: datetime
-) -> bool:
+def selected(selection: Selection, number: str, changed_at: datetime) -> bool:
     """
     Whether a record with *number*, last changed at *changed_at*, is in
     *selection*.
@@ -110,7 +108,9 @@ class MemoryErp:
         )
         return f"<MemoryErp {sizes}>"
 
-    def put(self, record: Record, *, changed_at: datetime | None = None) -> None:
+    def put(
+        self, record: Record, *, changed_at: datetime | None = None
+    ) -> None:
         """
         Add or change *record*, stamped *changed_at* (default: now).
         """
@@ -130,7 +130,9 @@ class MemoryErp:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[_MemorySession]:
         self.open_sessions += 1
-        self.max_open_sessions = max(self.max_open_sessions, self.open_sessions)
+        self.max_open_sessions = max(
+            self.max_open_sessions, self.open_sessions
+        )
         try:
             yield _MemorySession(self)
         finally:
@@ -187,7 +189,7 @@ class _MemorySession:
     async def read(
         self, data_type: DataType, selection: Selection, *, batch_size: int
     ) -> AsyncIterator[Sequence[Record]]:
-        rows = self._erp._select(data_type, selection)  # noqa: SLF001
+        rows = self._erp._select(data_type, selection)
         for start in range(0, len(rows), batch_size):
             await anyio.sleep(self._erp.latency)
             yield rows[start : start + batch_size]
@@ -195,7 +197,7 @@ class _MemorySession:
     async def count(
         self, data_type: DataType, selection: Selection
     ) -> int | None:
-        return len(self._erp._select(data_type, selection))  # noqa: SLF001
+        return len(self._erp._select(data_type, selection))
 
     async def read_media(self, ref: MediaRef) -> bytes:
         try:
@@ -217,5 +219,5 @@ class _MemorySession:
                     )
                 )
             else:
-                outcomes.append(self._erp._import(order))  # noqa: SLF001
+                outcomes.append(self._erp._import(order))
         return outcomes

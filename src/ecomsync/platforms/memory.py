@@ -11,7 +11,6 @@ Everything it holds is plain data a test can inspect.
 from __future__ import annotations
 
 import hashlib
-
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -121,9 +120,12 @@ class MemoryPlatform:
     def _refusal(self, data_type: DataType, record: Record) -> str | None:
         if self.reject is not None and (why := self.reject(record)):
             return why
-        if isinstance(record, Category) and record.parent is not None:
-            if record.parent not in self.held(DataType.CATEGORIES):
-                return f"parent category {record.parent} does not exist"
+        if (
+            isinstance(record, Category)
+            and record.parent is not None
+            and record.parent not in self.held(DataType.CATEGORIES)
+        ):
+            return f"parent category {record.parent} does not exist"
         if isinstance(record, Article):
             known = self.held(DataType.CATEGORIES)
             for number in record.categories:

@@ -6,7 +6,6 @@ every store so that they all keep exactly the same data.
 from __future__ import annotations
 
 import json
-
 from datetime import datetime, timedelta
 from typing import Any
 

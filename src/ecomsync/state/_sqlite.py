@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -149,10 +148,14 @@ class SqliteStore:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    "SELECT number, platform_id, checksum FROM links "
+                # Only "?" marks are formatted in; the values are bound.
+                query = (
+                    "SELECT number, platform_id, checksum FROM links "  # noqa: S608
                     "WHERE platform = ? AND data_type = ? "
-                    f"AND number IN ({marks})",  # noqa: S608 -- only marks
+                    f"AND number IN ({marks})"
+                )
+                rows = conn.execute(
+                    query,
                     (platform, data_type.value, *chunk),
                 )
                 for number, pid, checksum in rows:

@@ -6,7 +6,6 @@ and shop orders, for the demo, tests and benchmarks.
 from __future__ import annotations
 
 import random
-
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,10 +27,28 @@ from .._model import (
 from ..erp.memory import MemoryErp
 
 
-_WORDS = (
-    "Hammer Zange Schraube Dübel Säge Bohrer Feile Leiter Kelle Pinsel "
-    "Farbe Lack Kabel Lampe Schalter Rohr Ventil Pumpe Filter Schlauch"
-).split()
+_WORDS = [
+    "Hammer",
+    "Zange",
+    "Schraube",
+    "Dübel",
+    "Säge",
+    "Bohrer",
+    "Feile",
+    "Leiter",
+    "Kelle",
+    "Pinsel",
+    "Farbe",
+    "Lack",
+    "Kabel",
+    "Lampe",
+    "Schalter",
+    "Rohr",
+    "Ventil",
+    "Pumpe",
+    "Filter",
+    "Schlauch",
+]
 
 
 def _image(rng: random.Random, size: int) -> bytes:
@@ -57,7 +74,7 @@ def catalogue_records(
     Records and media of a catalogue: a category tree, articles (every
     image in two formats, every *documents_every*-th with a PDF), stock.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 -- test data, not secrets
     records: list[Category | Article | StockLevel] = []
     media: dict[str, bytes] = {}
     numbers = category_numbers(categories)
@@ -121,7 +138,9 @@ def catalogue_records(
                 media=tuple(refs),
             )
         )
-        records.append(StockLevel(number=number, quantity=rng.randrange(0, 500)))
+        records.append(
+            StockLevel(number=number, quantity=rng.randrange(0, 500))
+        )
     return records, media
 
 
@@ -154,7 +173,7 @@ def shop_orders(
     """
     *count* orders as shop customers would place them.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 -- test data, not secrets
     moment = start or datetime(2026, 11, 1, tzinfo=UTC)
     for i in range(1, count + 1):
         address = Address(
