@@ -1,0 +1,135 @@
+"""
+PostgresStore beyond the contract: schema versioning, secrets, errors and
+a whole run of the engine on it.
+"""
+
+from __future__ import annotations
+
+import anyio
+import psycopg
+import pytest
+
+from ecomsync import MemoryErp, MemoryPlatform, Synchronizer, SyncSpec
+from ecomsync._spec import All, DataType
+from ecomsync.exceptions import ConfigurationError, StateStoreError
+from ecomsync.state._postgres import SCHEMA_VERSION, PostgresStore
+
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+
+class TestSchema:
+    async def test_created_at_current_version(self, postgres_dsn: str) -> None:
+        """A new database gets the schema at the current version."""
+        store = PostgresStore(postgres_dsn)
+        try:
+            assert await store.schema_version() == SCHEMA_VERSION
+        finally:
+            await store.aclose()
+
+    async def test_concurrent_first_use(self, postgres_dsn: str) -> None:
+        """Processes starting together migrate once, without errors."""
+        stores = [PostgresStore(postgres_dsn) for _ in range(6)]
+        async with anyio.create_task_group() as tg:
+            for store in stores:
+                tg.start_soon(store.get_run, "x")
+        with psycopg.connect(postgres_dsn) as conn:
+            rows = conn.execute(
+                "SELECT version FROM ecomsync.schema_version ORDER BY 1"
+            ).fetchall()
+        assert [v for (v,) in rows] == list(range(1, SCHEMA_VERSION + 1))
+        for store in stores:
+            await store.aclose()
+
+    async def test_partial_schema_is_completed(
+        self, postgres_dsn: str
+    ) -> None:
+        """A database at an older version is migrated forward."""
+        from ecomsync.state._postgres import MIGRATIONS
+
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute("CREATE SCHEMA ecomsync")
+            conn.execute(
+                "CREATE TABLE ecomsync.schema_version (version integer "
+                "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            conn.execute(MIGRATIONS[0].format(s="ecomsync"))
+            conn.execute("INSERT INTO ecomsync.schema_version VALUES (1)")
+        store = PostgresStore(postgres_dsn)
+        try:
+            assert await store.schema_version() == SCHEMA_VERSION
+        finally:
+            await store.aclose()
+
+    async def test_newer_schema_refused(self, postgres_dsn: str) -> None:
+        """A schema newer than the library is refused, not touched."""
+        store = PostgresStore(postgres_dsn)
+        await store.get_run("x")
+        await store.aclose()
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO ecomsync.schema_version VALUES (%s)",
+                (SCHEMA_VERSION + 1,),
+            )
+        store = PostgresStore(postgres_dsn)
+        with pytest.raises(StateStoreError, match="newer than this ecomsync"):
+            await store.get_run("x")
+        await store.aclose()
+
+    async def test_schemas_are_separate(self, postgres_dsn: str) -> None:
+        """Two schemas in one database keep separate state."""
+        one = PostgresStore(postgres_dsn, schema="tenant_a")
+        two = PostgresStore(postgres_dsn, schema="tenant_b")
+        await one.put_media_id("shop", "ab", "m1")
+        assert await two.get_media_id("shop", "ab") is None
+        await one.aclose()
+        await two.aclose()
+
+    def test_bad_schema_name(self) -> None:
+        """Schema names are plain identifiers."""
+        with pytest.raises(ConfigurationError):
+            PostgresStore("postgresql://x/y", schema='a"; DROP')
+
+
+class TestSecrets:
+    def test_repr_hides_password(self) -> None:
+        """The password never shows in the repr."""
+        store = PostgresStore("postgresql://u:s3cret@db.example:5433/sync")
+        assert "s3cret" not in repr(store)
+        assert "db.example:5433/sync" in repr(store)
+
+    async def test_connect_error_hides_password(
+        self, postgres_server_dsn: str
+    ) -> None:
+        """A refused connection is a StateStoreError without the secret."""
+        port = postgres_server_dsn.rsplit(":", 1)[1].split("/", maxsplit=1)[0]
+        store = PostgresStore(
+            f"postgresql://nobody_here:s3cret@127.0.0.1:{port}/nope"
+        )
+        with pytest.raises(StateStoreError) as info:
+            await store.get_run("x")
+        assert "s3cret" not in str(info.value)
+
+
+class TestEngineOnPostgres:
+    async def test_run(self, postgres_dsn: str) -> None:
+        """A whole run on a PostgresStore is recorded and not redone."""
+        from tests.conftest import small_catalogue
+
+        store = PostgresStore(postgres_dsn)
+        erp = MemoryErp(
+            small_catalogue(),
+            media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
+        )
+        sync = Synchronizer(
+            erp=erp, platforms={"shop": MemoryPlatform()}, store=store
+        )
+        spec = SyncSpec(
+            types={DataType.ARTICLES: All(), DataType.STOCK: All()}
+        )
+        first = await sync.execute(spec)
+        again = await sync.execute(spec)
+        assert first.counts[DataType.ARTICLES].created == 6
+        assert again.counts[DataType.ARTICLES].unchanged == 6
+        assert [r.id for r in await sync.runs()] == [again.id, first.id]
+        await store.aclose()

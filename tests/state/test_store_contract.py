@@ -1,0 +1,80 @@
+"""
+The state store contract, run against every store the library ships.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ecomsync.state import SqliteStore
+from ecomsync.state._postgres import PostgresStore
+from ecomsync.testing._store_contract import StateStoreContract
+from ecomsync.typing import StateStore
+
+
+pytestmark = pytest.mark.anyio
+
+
+_MIXED = pytest.mark.xfail(
+    reason="SqliteStore sorts runs and schedules by ISO text, which is "
+    "not instant order across UTC offsets (reported to the lead)",
+    strict=True,
+)
+
+
+class _SqliteKnownBugs(StateStoreContract):
+    @_MIXED
+    async def test_list_runs_mixed_offsets(self, store: StateStore) -> None:
+        await super().test_list_runs_mixed_offsets(store)
+
+    @_MIXED
+    async def test_schedules_mixed_offsets(self, store: StateStore) -> None:
+        await super().test_schedules_mixed_offsets(store)
+
+
+class TestSqliteFile(_SqliteKnownBugs):
+    """SqliteStore in a file, with a second handle on the same file."""
+
+    @pytest.fixture(name="store")
+    async def _store(self, tmp_path: Path) -> AsyncIterator[SqliteStore]:
+        store = SqliteStore(tmp_path / "state.db")
+        yield store
+        await store.aclose()
+
+    @pytest.fixture(name="other_store")
+    async def _other_store(self, tmp_path: Path) -> AsyncIterator[SqliteStore]:
+        store = SqliteStore(tmp_path / "state.db")
+        yield store
+        await store.aclose()
+
+
+class TestSqliteMemory(_SqliteKnownBugs):
+    """SqliteStore in memory."""
+
+    @pytest.fixture(name="store")
+    async def _store(self) -> AsyncIterator[SqliteStore]:
+        store = SqliteStore(":memory:")
+        yield store
+        await store.aclose()
+
+
+@pytest.mark.postgres
+class TestPostgres(StateStoreContract):
+    """PostgresStore, with a second store on the same database."""
+
+    @pytest.fixture(name="store")
+    async def _store(self, postgres_dsn: str) -> AsyncIterator[PostgresStore]:
+        store = PostgresStore(postgres_dsn)
+        yield store
+        await store.aclose()
+
+    @pytest.fixture(name="other_store")
+    async def _other_store(
+        self, postgres_dsn: str
+    ) -> AsyncIterator[PostgresStore]:
+        store = PostgresStore(postgres_dsn)
+        yield store
+        await store.aclose()
