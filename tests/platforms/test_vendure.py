@@ -6,15 +6,34 @@ fixtures in `tests.platforms.vendure_server`).
 from __future__ import annotations
 
 import json
-
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from ecomsync import DataType, Order, OrderState
+from ecomsync import (
+    All,
+    Article,
+    Category,
+    DataType,
+    MediaRef,
+    MediaStaging,
+    MemoryErp,
+    Order,
+    OrderState,
+    OrderStatus,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+)
+from ecomsync.events import RecordFailed
 from ecomsync.platforms._vendure_catalog import cents, slugify
 from ecomsync.platforms._vendure_orders import state_of
 from ecomsync.platforms.vendure import Vendure
@@ -323,3 +342,225 @@ class TestVendureContract(VendureHooks, PlatformContract):
     """
     `Vendure` honours every clause of the platform contract.
     """
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    """
+    Counts the GraphQL mutations the adapter sends.
+    """
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.mutations = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        body = await request.aread()
+        if b'"mutation' in body or b"mutation" in body[:400]:
+            self.mutations += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _png(rgb: tuple[int, int, int]) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    raw = b"".join(b"\x00" + bytes(rgb) * 4 for _ in range(4))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def _shop_order(url: str, variant_id: str) -> str:
+    """
+    What a shop customer does in the storefront: returns the order code.
+    """
+    async with httpx.AsyncClient(base_url=url, timeout=60) as shop:
+        token = ""
+
+        async def gql(query: str, variables: dict[str, Any]) -> Any:
+            nonlocal token
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = await shop.post(
+                "/shop-api",
+                json={"query": query, "variables": variables},
+                headers=headers,
+            )
+            token = response.headers.get("vendure-auth-token", token)
+            shop.cookies.clear()
+            body = response.json()
+            assert not body.get("errors"), body
+            return body["data"]
+
+        result = "__typename ... on Order { code state } ... on ErrorResult { message }"
+        await gql(
+            f"mutation ($v: ID!) {{ addItemToOrder(productVariantId: $v, "
+            f"quantity: 2) {{ {result} }} }}",
+            {"v": variant_id},
+        )
+        await gql(
+            f"mutation ($i: CreateCustomerInput!) {{ setCustomerForOrder("
+            f"input: $i) {{ {result} }} }}",
+            {
+                "i": {
+                    "emailAddress": "max@example.com",
+                    "firstName": "Max",
+                    "lastName": "Muster",
+                }
+            },
+        )
+        await gql(
+            f"mutation ($i: CreateAddressInput!) {{ setOrderShippingAddress("
+            f"input: $i) {{ {result} }} }}",
+            {
+                "i": {
+                    "fullName": "Max Muster",
+                    "streetLine1": "Heidestr. 17",
+                    "postalCode": "51147",
+                    "city": "Köln",
+                    "countryCode": "DE",
+                }
+            },
+        )
+        methods = await gql("{ eligibleShippingMethods { id } }", {})
+        await gql(
+            f"mutation ($m: [ID!]!) {{ setOrderShippingMethod("
+            f"shippingMethodId: $m) {{ {result} }} }}",
+            {"m": [methods["eligibleShippingMethods"][0]["id"]]},
+        )
+        await gql(
+            'mutation { transitionOrderToState(state: "ArrangingPayment")'
+            " { __typename } }",
+            {},
+        )
+        paid = await gql(
+            f"mutation ($i: PaymentInput!) {{ addPaymentToOrder(input: $i)"
+            f" {{ {result} }} }}",
+            {"i": {"method": "invoice", "metadata": {}}},
+        )
+        order = paid["addPaymentToOrder"]
+        assert order["state"] == "PaymentSettled", order
+        return str(order["code"])
+
+
+class TestEndToEnd:
+    """
+    MemoryErp -> Synchronizer -> Vendure, and orders back.
+    """
+
+    async def test_all_five_types_and_a_quiet_second_run(
+        self, fresh_vendure: VendureServer, tmp_path: Path
+    ) -> None:
+        """
+        Catalogue, stock, a shop order and its shipment round-trip; a second
+        run with no changes sends no write to Vendure.
+        """
+        erp = MemoryErp(
+            [
+                Category(number="100", name="Werkzeug"),
+                Category(number="110", name="Bohrer", parent="100"),
+                Article(
+                    number="A-1",
+                    name="Akkuschrauber",
+                    price=Decimal("119.00"),
+                    categories=("110",),
+                    media=(
+                        MediaRef(
+                            key="img-1",
+                            filename="schrauber.png",
+                            mime_type="image/png",
+                        ),
+                    ),
+                ),
+                Article(
+                    number="A-2",
+                    name="Hammer",
+                    price=Decimal("11.90"),
+                    categories=("100",),
+                ),
+                StockLevel(number="A-1", quantity=10),
+                StockLevel(number="A-2", quantity=4),
+            ],
+            media={"img-1": _png((200, 30, 30))},
+        )
+        transport = _CountingTransport()
+        vendure = Vendure(
+            fresh_vendure.url,
+            api_key=fresh_vendure.api_key,
+            transport=transport,
+        )
+        store = SqliteStore(tmp_path / "state.db")
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"vendure": vendure},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        catalogue = {
+            DataType.CATEGORIES: All(),
+            DataType.ARTICLES: All(),
+            DataType.STOCK: All(),
+        }
+
+        async def run(types: dict[DataType, Any]) -> list[Any]:
+            async with sync.run(SyncSpec(types=types)) as events:
+                seen = [event async for event in events]
+            failed = [e for e in seen if isinstance(e, RecordFailed)]
+            assert not failed, failed
+            return seen
+
+        admin = fresh_vendure.admin()
+        try:
+            await run(catalogue)
+            data = await admin.gql(
+                '{ productVariants(options: { filter: { sku: { eq: "A-1" } } })'
+                " { items { id priceWithTax stockOnHand product "
+                "{ featuredAsset { id } } } } }"
+            )
+            (variant,) = data["productVariants"]["items"]
+            assert 11900 == variant["priceWithTax"]
+            assert 10 == variant["stockOnHand"]
+            assert variant["product"]["featuredAsset"] is not None
+
+            code = await _shop_order(fresh_vendure.url, variant["id"])
+            await run({DataType.ADDRESSES_AND_ORDERS: All()})
+            assert code in erp.orders
+            assert "max@example.com" == erp.orders[code].customer.email
+
+            erp.put(
+                OrderStatus(
+                    number=code,
+                    state=OrderState.SHIPPED,
+                    tracking_numbers=("JJD0001",),
+                )
+            )
+            await run({DataType.ORDER_STATUS: All()})
+            data = await admin.gql(
+                "query ($c: String!) { orders(options: { filter: "
+                "{ code: { eq: $c } } }) { items { state fulfillments "
+                "{ trackingCode } } } }",
+                {"c": code},
+            )
+            (order,) = data["orders"]["items"]
+            assert "Shipped" == order["state"]
+            assert "JJD0001" == order["fulfillments"][0]["trackingCode"]
+
+            before = transport.mutations
+            await run(catalogue)
+            assert before == transport.mutations
+        finally:
+            await admin.aclose()
+            await vendure.aclose()
+            await store.aclose()

@@ -17,7 +17,6 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,7 +72,7 @@ class VendureServer:
         return self.data_dir.parent / "template.sqlite"
 
     def _run(self, *args: str, **env: str) -> str:
-        result = subprocess.run(  # noqa: S603 -- our own script
+        result = subprocess.run(
             [str(SCRIPT), *args],
             env={
                 **os.environ,
