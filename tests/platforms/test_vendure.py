@@ -404,7 +404,10 @@ async def _shop_order(url: str, variant_id: str) -> str:
             assert not body.get("errors"), body
             return body["data"]
 
-        result = "__typename ... on Order { code state } ... on ErrorResult { message }"
+        result = (
+            "__typename ... on Order { code state } "
+            "... on ErrorResult { message }"
+        )
         await gql(
             f"mutation ($v: ID!) {{ addItemToOrder(productVariantId: $v, "
             f"quantity: 2) {{ {result} }} }}",
@@ -525,7 +528,8 @@ class TestEndToEnd:
         try:
             await run(catalogue)
             data = await admin.gql(
-                '{ productVariants(options: { filter: { sku: { eq: "A-1" } } })'
+                "{ productVariants(options: { filter: "
+                '{ sku: { eq: "A-1" } } })'
                 " { items { id priceWithTax stockOnHand product "
                 "{ featuredAsset { id } } } } }"
             )

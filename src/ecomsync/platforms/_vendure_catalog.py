@@ -539,7 +539,8 @@ class Catalog:
                         facetValues { id facet { id } }
                         featuredAsset { id } assets { id }
                         variants { id sku }
-                        optionGroups { id code name options { id code name } } } } }""",
+                        optionGroups { id code name
+                                       options { id code name } } } } }""",
             {"ids": sorted(set(ids)), "take": _PAGE},
         )
         return {p["id"]: p for p in data["products"]["items"]}
@@ -558,7 +559,8 @@ class Catalog:
                         facetValues { id facet { id } }
                         featuredAsset { id } assets { id }
                         variants { id sku }
-                        optionGroups { id code name options { id code name } } } } }""",
+                        optionGroups { id code name
+                                       options { id code name } } } } }""",
             {"slugs": sorted(set(slugs)), "take": _PAGE},
         )
         return {
@@ -572,7 +574,9 @@ class Catalog:
             return cents(gross)
         return cents(gross / (1 + rate / 100))
 
-    async def push_articles(self, items: Sequence[Outgoing]) -> list[Outcome]:
+    async def push_articles(  # noqa: PLR0915 -- one pass, in order
+        self, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
         ref = await self.reference()
         facet = await self.facet_id()
         values = await self.category_values()

@@ -23,7 +23,8 @@ def union_error(value: Any) -> str | None:
     The message of an ``ErrorResult`` union member, ``None`` otherwise.
     """
     if isinstance(value, dict) and "errorCode" in value:
-        return f"{value.get('message') or value['errorCode']} ({value['errorCode']})"
+        code = value["errorCode"]
+        return f"{value.get('message') or code} ({code})"
     if value is None:
         return "no result"
     return None

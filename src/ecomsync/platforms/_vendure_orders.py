@@ -208,7 +208,9 @@ class Orders:
         )
         return {o["code"]: o for o in data["orders"]["items"]}
 
-    async def push_status(self, items: Sequence[Outgoing]) -> list[Outcome]:
+    async def push_status(  # noqa: PLR0915 -- phases in order
+        self, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
         statuses: list[tuple[int, OrderStatus]] = []
         for i, item in enumerate(items):
