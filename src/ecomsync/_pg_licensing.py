@@ -1,0 +1,256 @@
+"""
+`PostgresLicensePool`: ERP licences shared by every process using one
+PostgreSQL database, as session-level advisory locks.
+
+Licence *slot* of pool *name* is the advisory lock ``(ns, slot)`` where
+*ns* is derived from the schema and pool name.  Each lease holds its lock
+on a connection of its own: when the holder dies, its connection dies and
+PostgreSQL drops the lock, so the licence is free again at once.  Never
+behind a transaction-pooling proxy (PgBouncer ``pool_mode=transaction``):
+a session lock would stay with whichever client borrows the connection.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+
+from ._contracts import Lease
+from .exceptions import ConfigurationError, LicenseError, NoFreeLicense
+from .state._postgres import _schema_name, migrate, safe_dsn
+
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
+
+__all__ = ["PostgresLicensePool"]
+
+
+def _positive(_: object, __: object, value: int) -> None:
+    if value < 1:
+        raise ConfigurationError(f"a licence pool needs >= 1 licence: {value}")
+
+
+@attrs.define
+class PostgresLicensePool:
+    """
+    *size* ERP licences shared by every process, on every machine, that
+    uses this database, *schema* and pool *name*.
+
+    A lease is an advisory lock held on a dedicated connection: it is
+    returned when its block ends and, if the holder dies (``kill -9``,
+    crash, lost machine), as soon as PostgreSQL notices the connection is
+    gone: at once for a dead process, after the TCP keepalive timeouts
+    (about 25 s) for a vanished machine.  Waiting holders poll with
+    exponential backoff (*poll_interval* up to *max_poll_interval*).
+
+    The pool's size is recorded in the database the first time it is
+    used; a process that says otherwise is refused with
+    `ConfigurationError`, because mixed sizes would hand out more licences
+    than exist.
+
+    .. versionadded:: 26.1.0
+    """
+
+    dsn: str = attrs.field(repr=False)
+    _size: int = attrs.field(validator=_positive, alias="size")
+    name: str = "default"
+    schema: str = attrs.field(default="ecomsync", validator=_schema_name)
+    poll_interval: float = 0.05
+    max_poll_interval: float = 1.0
+    _ready: bool = attrs.field(init=False, default=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"<PostgresLicensePool {self.name!r} size={self._size} "
+            f"{safe_dsn(self.dsn)}>"
+        )
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def namespace(self) -> int:
+        """
+        The first advisory lock key of this pool's slots.
+        """
+        return zlib.crc32(f"{self.schema}:{self.name}".encode()) & 0x7FFFFFFF
+
+    @property
+    def _s(self) -> str:
+        return f'"{self.schema}"'
+
+    async def _connect(self) -> AsyncConnection[Any]:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover -- extra missing
+            raise ConfigurationError(
+                "PostgresLicensePool needs the 'postgres' extra: "
+                "pip install 'ecomsync[postgres]'"
+            ) from exc
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self.dsn,
+                autocommit=True,
+                application_name=f"ecomsync-licence:{self.name}"[:63],
+                connect_timeout=10,
+                # The client notices a dead server, too.
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=5,
+                keepalives_count=3,
+            )
+        except psycopg.Error as exc:
+            raise LicenseError(
+                f"cannot reach the licence pool at {safe_dsn(self.dsn)}: "
+                f"{str(exc).strip().splitlines()[0]}"
+            ) from exc
+        try:
+            # The server notices a vanished client machine within ~25 s.
+            await conn.execute(
+                "SET tcp_keepalives_idle = 10; "
+                "SET tcp_keepalives_interval = 5; "
+                "SET tcp_keepalives_count = 3"
+            )
+            if not self._ready:
+                await migrate(conn, self.schema)
+                await self._check_size(conn)
+                self._ready = True
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+            raise
+        return conn
+
+    async def _check_size(self, conn: AsyncConnection[Any]) -> None:
+        await conn.execute(
+            f"INSERT INTO {self._s}.licence_pools VALUES (%s, %s) "  # noqa: S608
+            "ON CONFLICT (pool) DO NOTHING",
+            (self.name, self._size),
+        )
+        cur = await conn.execute(
+            f"SELECT size FROM {self._s}.licence_pools WHERE pool = %s",  # noqa: S608
+            (self.name,),
+        )
+        row = await cur.fetchone()
+        recorded = int(row[0]) if row else self._size
+        if recorded != self._size:
+            raise ConfigurationError(
+                f"licence pool {self.name!r} has {recorded} licence(s) in "
+                f"the database but this process was configured with "
+                f"{self._size}; stop every worker and change the size "
+                f"with `{self._s}.licence_pools`, or fix the configuration"
+            )
+
+    async def holders(self) -> tuple[str, ...]:
+        """
+        Who holds licences right now (only live holders: a dead holder's
+        lock is gone, so it is not listed).
+        """
+        conn = await self._connect()
+        try:
+            return await self._holders(conn)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+
+    async def _holders(self, conn: AsyncConnection[Any]) -> tuple[str, ...]:
+        cur = await conn.execute(
+            f"SELECT h.holder FROM {self._s}.licence_holders h "  # noqa: S608
+            "JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted "
+            "AND l.classid = %s::bigint::oid AND l.objid = h.slot::oid "
+            "AND l.objsubid = 2 AND l.pid = h.backend_pid "
+            "AND l.database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database()) "
+            "WHERE h.pool = %s ORDER BY h.slot",
+            (self.namespace, self.name),
+        )
+        return tuple(str(h) for (h,) in await cur.fetchall())
+
+    async def in_use(self) -> int:
+        """
+        How many licences are held right now.
+        """
+        return len(await self.holders())
+
+    @asynccontextmanager
+    async def lease(
+        self, holder: str, *, timeout: float
+    ) -> AsyncIterator[Lease]:
+        """
+        Hold one licence for the block; wait up to *timeout* seconds.
+
+        Raises:
+            NoFreeLicense: Every licence stayed held for the whole wait;
+                names the size and the holders.
+        """
+        conn = await self._connect()
+        try:
+            slot = await self._acquire(conn, holder, timeout)
+            try:
+                yield Lease(holder, slot)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._release(conn, slot)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+
+    async def _acquire(
+        self, conn: AsyncConnection[Any], holder: str, timeout: float
+    ) -> int:
+        deadline = time.monotonic() + timeout
+        pause = self.poll_interval
+        ns = self.namespace
+        while True:
+            # Start at a random slot so waiters do not all race for slot 0.
+            first = random.randrange(self._size)  # noqa: S311
+            for step in range(self._size):
+                slot = (first + step) % self._size
+                cur = await conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, %s)", (ns, slot)
+                )
+                row = await cur.fetchone()
+                if row and row[0]:
+                    await conn.execute(
+                        f"INSERT INTO {self._s}.licence_holders "  # noqa: S608
+                        "VALUES (%s, %s, %s, pg_backend_pid(), now()) "
+                        "ON CONFLICT (pool, slot) DO UPDATE SET "
+                        "holder = excluded.holder, "
+                        "backend_pid = excluded.backend_pid, "
+                        "since = excluded.since",
+                        (self.name, slot, holder),
+                    )
+                    return slot
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NoFreeLicense(
+                    self._size, await self._holders(conn), timeout
+                )
+            await anyio.sleep(min(left, pause * random.uniform(0.5, 1.5)))  # noqa: S311
+            pause = min(pause * 2, self.max_poll_interval)
+
+    async def _release(self, conn: AsyncConnection[Any], slot: int) -> None:
+        if conn.closed:
+            return
+        try:
+            await conn.execute(
+                f"DELETE FROM {self._s}.licence_holders "  # noqa: S608
+                "WHERE pool = %s AND slot = %s "
+                "AND backend_pid = pg_backend_pid()",
+                (self.name, slot),
+            )
+            await conn.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", (self.namespace, slot)
+            )
+        except Exception:
+            return
