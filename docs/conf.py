@@ -8,7 +8,6 @@ are errors, every cross-reference must resolve).
 from __future__ import annotations
 
 import sys
-
 from importlib.metadata import version as _version
 from pathlib import Path
 
@@ -17,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
 
 project = "ecomsync"
 author = "ecomsync developers"
-copyright = "2026, ecomsync developers"  # noqa: A001 -- Sphinx's name
+copyright = "2026, ecomsync developers"
 release = _version("ecomsync")
 version = ".".join(release.split(".")[:2])
 
