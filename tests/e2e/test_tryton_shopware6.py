@@ -522,10 +522,7 @@ class TestTrytonToShopware6:
     async def test_all_five_types_in_process(
         self, world: tuple[ShopwareEmulator, Maker]
     ) -> None:
-        """
-        Tryton and the in-process emulator end in step over all five
-        types; scheduled runs move watermarks, manual runs do not.
-        """
+        """All five types in process; only scheduled runs move marks."""
         emu, make = world
 
         await _play(
@@ -535,10 +532,7 @@ class TestTrytonToShopware6:
     async def test_all_five_types_on_loopback(
         self, world: tuple[ShopwareEmulator, Maker]
     ) -> None:
-        """
-        The same scenario against the emulator served on loopback (real
-        HTTP) passes too.
-        """
+        """The same scenario passes with the emulator on loopback."""
         emu, make = world
 
         with serve(emu) as url:
