@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import attrs
+
 from ecomsync import (
     Address,
     Article,
@@ -129,3 +131,18 @@ class TestChecksum:
         assert checksum(article()) != checksum(
             StockLevel(number="A-1", quantity=1)
         )
+
+
+class TestOrderChecksum:
+    def test_state_ignored(self) -> None:
+        """An order's state (pushed by us) does not change its checksum;
+        its lines do."""
+        from ecomsync import OrderState
+        from ecomsync.testing import shop_orders
+
+        order = next(iter(shop_orders(1)))
+        shipped = attrs.evolve(order, state=OrderState.SHIPPED)
+        more = attrs.evolve(order, total=order.total + 1)
+
+        assert checksum(order) == checksum(shipped)
+        assert checksum(order) != checksum(more)

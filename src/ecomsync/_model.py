@@ -359,8 +359,14 @@ def to_plain(record: Record) -> dict[str, Any]:
 def checksum(record: Record) -> str:
     """
     A fingerprint of everything about *record* that a platform would see.
+
+    An order's state is left out: it is what *we* push back to the shop
+    (order status), so it must not make the order look new to import.
     """
-    blob = json.dumps(to_plain(record), sort_keys=True, ensure_ascii=False)
+    plain = to_plain(record)
+    if isinstance(record, Order):
+        plain.pop("state", None)
+    blob = json.dumps(plain, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[
         :32
     ]
