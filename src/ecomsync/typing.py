@@ -68,7 +68,8 @@ class ErpSession(Protocol):
     ) -> AsyncIterator[Sequence[Record]]:
         """
         Yield the selected records of *data_type* in batches, in number
-        order.  `DataType.ADDRESSES_AND_ORDERS` is not read from an ERP.
+        order (categories: every parent before its children, across
+        batches).  `DataType.ADDRESSES_AND_ORDERS` is not read from an ERP.
         """
 
     async def count(

@@ -112,6 +112,11 @@ class SqliteStore:
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     result = fn(conn)
+                    if isinstance(result, sqlite3.Cursor):
+                        # Never let a cursor outlive the lock: another
+                        # thread would use the connection under it.
+                        result.close()
+                        result = None  # type: ignore[assignment]
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:
                     if conn.in_transaction:
