@@ -137,6 +137,8 @@ class TestRunDemo:
         assert "\x1b[" not in text
         assert "Run 1: manual" in text
         assert "Run 2: scheduled" in text
+        preview = text[text.index("Preview") : text.index("Run 1: manual")]
+        assert re.search(r"^articles\s+40\s+0\s+0\s", preview, re.M)
         for label in LABELS:
             first, second, third = summary_rows(text, label)
             assert first[0] == "all"

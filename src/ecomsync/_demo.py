@@ -652,6 +652,12 @@ async def run_demo(
                 types=dict.fromkeys(EXECUTION_ORDER, All()),
             )
             try:
+                view.heading(
+                    "Preview: what run 1 would do (nothing is written yet)"
+                )
+                plan = await sync.plan(spec)
+                for row in plan.table().splitlines():
+                    view.line(row)
                 runs.append(
                     await _one_run(
                         view,
