@@ -25,15 +25,18 @@ from ecomsync import (
     MediaRef,
     MediaStaging,
     MemoryErp,
+    Only,
     Order,
     OrderState,
     OrderStatus,
+    Outgoing,
     SqliteStore,
     StockLevel,
     Synchronizer,
     SyncSpec,
 )
 from ecomsync.events import RecordFailed
+from ecomsync.exceptions import AuthenticationError
 from ecomsync.platforms._vendure_catalog import cents, slugify
 from ecomsync.platforms._vendure_orders import state_of
 from ecomsync.platforms.vendure import Vendure
@@ -568,3 +571,99 @@ class TestEndToEnd:
             await admin.aclose()
             await vendure.aclose()
             await store.aclose()
+
+
+class TestCredentials:
+    """
+    Credentials: both auth methods, never shown.
+    """
+
+    def test_repr_hides_credentials(self) -> None:
+        """
+        Neither the API key nor the password appears in a repr.
+        """
+        with_key = Vendure("http://127.0.0.1:1", api_key="sekrit-key")
+        with_login = Vendure(
+            "http://127.0.0.1:1", username="admin", password="sekrit-pw"
+        )
+
+        assert "sekrit" not in repr(with_key)
+        assert "sekrit" not in repr(with_login)
+
+    async def test_bearer_login_works(
+        self, vendure_server: VendureServer
+    ) -> None:
+        """
+        An administrator's username and password work instead of a key.
+        """
+        async with Vendure(
+            vendure_server.url, username="superadmin", password="superadmin"
+        ) as shop:
+            batches = [
+                b
+                async for b in shop.fetch_orders(
+                    Only({"NO-SUCH-ORDER"}), batch_size=10
+                )
+            ]
+
+        assert [] == batches
+
+    async def test_refused_key_stops_without_showing_it(
+        self, vendure_server: VendureServer
+    ) -> None:
+        """
+        A wrong API key raises AuthenticationError that does not name it.
+        """
+        async with Vendure(
+            vendure_server.url, api_key="wrong-key-123"
+        ) as shop:
+            with pytest.raises(AuthenticationError) as caught:
+                await shop.push(
+                    DataType.STOCK,
+                    [Outgoing(record=StockLevel(number="X", quantity=1))],
+                )
+
+        assert "wrong-key-123" not in str(caught.value)
+
+
+class TestStock:
+    """
+    Stock on hand allows for what open orders hold.
+    """
+
+    async def test_allocation_of_open_orders_is_added(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        With 2 units allocated to a paid order, ERP stock 8 becomes 10 on
+        hand, so the shop still sells exactly 8.
+        """
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            (made,) = await shop.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="S-1", name="S", price=10))],
+            )
+            (first,) = await shop.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="S-1", quantity=10))],
+            )
+            await _shop_order(fresh_vendure.url, str(first.platform_id))
+            (second,) = await shop.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="S-1", quantity=8))],
+            )
+        admin = fresh_vendure.admin()
+        try:
+            data = await admin.gql(
+                '{ productVariants(options: { filter: { sku: { eq: "S-1" } }'
+                " }) { items { stockOnHand stockAllocated } } }"
+            )
+        finally:
+            await admin.aclose()
+
+        assert [True, True, True] == [made.ok, first.ok, second.ok]
+        assert [{"stockOnHand": 10, "stockAllocated": 2}] == data[
+            "productVariants"
+        ]["items"]
