@@ -73,9 +73,6 @@ nitpick_ignore_regex = [
     ("py:class", r"ObjectReceiveStream"),
     # Named in docstrings before it lands (extra ``postgres``).
     ("py:obj", r"PostgresStore"),
-    # Napoleon reads "Committed rows: ..." in ShopwareEmulator.entities as
-    # "type: description"; remove once that docstring is reworded.
-    ("py:class", r"Committed rows"),
     # Type variables of generic helpers.
     ("py:class", r"ecomsync\.[\w.]*\.[A-Z]"),
 ]

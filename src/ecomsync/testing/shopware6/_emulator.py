@@ -198,8 +198,8 @@ class ShopwareEmulator:
     @property
     def entities(self) -> dict[str, dict[str, Row]]:
         """
-        Committed rows: ``entities["product"][id] -> dict``.  Mapping
-        entities are keyed ``"<a>-<b>"``.
+        The committed rows, as ``entities["product"][id] -> dict``;
+        mapping entities are keyed ``"<a>-<b>"``.
         """
         return self.store.entities
 
