@@ -1,0 +1,59 @@
+"""
+``python -m bench [--quick]``: run the benchmark suite and write
+bench/results/ (JSON, markdown table, PNG plot).  See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench._run import Options, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke size for CI (about 2 minutes): 100 articles, 1 run",
+    )
+    p.add_argument("--articles", type=int, help="catalogue size N")
+    p.add_argument("--orders", type=int, help="shop orders to import")
+    p.add_argument("--runs", type=int, help="repetitions (min/median/max)")
+    p.add_argument(
+        "--rss",
+        help="peak-RSS runs as N:images,... (default "
+        "1000:3,10000:0,50000:0; quick 200:3,1000:3)",
+    )
+    p.add_argument("--no-sweep", action="store_true")
+    p.add_argument("--no-tryton", action="store_true")
+    p.add_argument("--no-pin", action="store_true", help="no taskset")
+    p.add_argument(
+        "--profile", action="store_true", help="cProfile one ecomsync run"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).parent / "results",
+        help="where to write the results",
+    )
+    a = p.parse_args(argv)
+    opts = Options.make(
+        quick=a.quick,
+        articles=a.articles,
+        orders=a.orders,
+        runs=a.runs,
+        rss=a.rss,
+        sweep=not a.no_sweep,
+        tryton=not a.no_tryton and not a.quick,
+        pin=not a.no_pin,
+        profile=a.profile,
+        out=a.out,
+    )
+    return run(opts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

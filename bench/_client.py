@@ -1,0 +1,187 @@
+"""
+One measured client run, in a fresh process so that CPU time and peak RSS
+belong to it alone: ``python -m bench._client CONTENDER --url ... ``.
+Prints one JSON line with the measurements.
+
+Contenders:
+
+* ``ecomsync``: a `Synchronizer` with defaults and the `Shopware6`
+  adapter with defaults, a SQLite store in a file (so a rerun in a new
+  process sees what the first run wrote), the whole catalogue and the
+  shop orders.
+* ``naive``: `bench._naive`, what a user would write by hand with httpx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from bench._server import CLIENT_ID, CLIENT_SECRET
+from bench._workload import SeededErp, Workload
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """
+    Counts the requests and request-body bytes that go on the wire.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.requests = 0
+        self.writes = 0
+        self.bytes_up = 0
+        self.routes: dict[str, int] = {}
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        self.requests += 1
+        self.bytes_up += len(request.content)
+        route = classify(request.method, request.url.path)
+        self.routes[route] = self.routes.get(route, 0) + 1
+        if route.startswith("write"):
+            self.writes += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def classify(method: str, path: str) -> str:
+    if path.endswith("/oauth/token"):
+        return "read token"
+    if "/search" in path or method == "GET":
+        return "read " + path.rsplit("/", 1)[-1].replace("-", "_")
+    if path.endswith("/_action/sync"):
+        return "write sync"
+    if "/_action/media/" in path:
+        return "write upload"
+    if "/state/" in path:
+        return "write transition"
+    return f"write {method} {path.split('/')[2]}"
+
+
+def _usage() -> dict[str, float]:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "cpu_s": r.ru_utime + r.ru_stime,
+        "maxrss_mb": r.ru_maxrss / 1024,
+    }
+
+
+async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
+    from ecomsync import (
+        All,
+        DataType,
+        MediaStaging,
+        Synchronizer,
+        SyncSpec,
+    )
+    from ecomsync.platforms.shopware6 import Shopware6
+    from ecomsync.state import SqliteStore
+
+    kwargs: dict[str, Any] = {}
+    if a.concurrency:
+        kwargs["concurrency"] = a.concurrency
+    conc = a.concurrency or 16
+    counting = Counting(
+        httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(
+                max_connections=conc, max_keepalive_connections=conc
+            )
+        )
+    )
+    platform = Shopware6(
+        a.url, CLIENT_ID, CLIENT_SECRET, transport=counting, **kwargs
+    )
+    erp = SeededErp(w, version=a.version)
+    staging = Path(tempfile.mkdtemp(prefix="ecomsync-bench-staging-"))
+    sync = Synchronizer(
+        erp,
+        {"shop": platform},
+        store=SqliteStore(a.store),
+        staging=MediaStaging(staging),
+    )
+    types = [DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK]
+    if w.orders:
+        types.append(DataType.ADDRESSES_AND_ORDERS)
+    spec = SyncSpec(types={t: All() for t in types})
+    start, cpu = time.perf_counter(), _usage()["cpu_s"]
+    summary = await sync.execute(spec)
+    wall = time.perf_counter() - start
+    cpu = _usage()["cpu_s"] - cpu
+    await platform.aclose()
+    return {
+        "wall_s": wall,
+        "sync_cpu_s": cpu,
+        "status": summary.status.value,
+        "counts": {
+            t.value: [c.created, c.updated, c.unchanged, c.failed]
+            for t, c in summary.counts.items()
+        },
+        "failures": [f"{f.number}: {f.message}" for f in summary.failures][:5],
+        "orders_imported": len(erp.imported),
+        "requests": counting.requests,
+        "write_requests": counting.writes,
+        "bytes_up": counting.bytes_up,
+        "routes": counting.routes,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("contender", choices=["ecomsync", "naive"])
+    p.add_argument("--url", required=True)
+    p.add_argument("--articles", type=int, required=True)
+    p.add_argument("--images", type=int, default=3)
+    p.add_argument("--image-bytes", type=int, default=20_000)
+    p.add_argument("--categories", type=int, default=200)
+    p.add_argument("--orders", type=int, default=2000)
+    p.add_argument("--version", type=int, default=0)
+    p.add_argument("--store", default=":memory:")
+    p.add_argument("--concurrency", type=int, default=0)
+    p.add_argument("--profile", default="")
+    a = p.parse_args()
+    w = Workload(
+        articles=a.articles,
+        images=a.images,
+        image_bytes=a.image_bytes,
+        categories=a.categories,
+        orders=a.orders,
+    )
+    profiler = cProfile.Profile() if a.profile else None
+    if profiler:
+        profiler.enable()
+    if a.contender == "ecomsync":
+        result = anyio.run(run_ecomsync, a, w)
+    else:
+        from bench._naive import run_naive
+
+        result = run_naive(a.url, w)
+    if profiler:
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(
+            30
+        )
+        Path(a.profile).write_text(out.getvalue())
+    result.update(_usage())
+    print(json.dumps(result), flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
