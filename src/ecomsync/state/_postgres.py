@@ -154,6 +154,9 @@ class PostgresStore:
             missing.
         max_connections: Connections this store opens at most; calls
             beyond wait for one.
+        application_name: How its connections show in ``pg_stat_activity``.
+        fence: Run first in every write transaction (it may raise to
+            reject the write); partitioned runs use it for fencing tokens.
 
     Connect directly or through a session-pooling proxy: the store works
     behind transaction pooling too, but `PostgresLicensePool` does not.
@@ -165,6 +168,9 @@ class PostgresStore:
     schema: str = attrs.field(default="ecomsync", validator=_schema_name)
     max_connections: int = 4
     application_name: str = "ecomsync"
+    fence: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = (
+        attrs.field(default=None, kw_only=True, repr=False)
+    )
     _idle: list[AsyncConnection[Any]] = attrs.field(init=False, factory=list)
     _limit: anyio.Semaphore | None = attrs.field(init=False, default=None)
     _ready: bool = attrs.field(init=False, default=False)
@@ -238,6 +244,28 @@ class PostgresStore:
                 else:
                     with anyio.CancelScope(shield=True):
                         await conn.close()
+
+    async def transact(
+        self, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
+    ) -> T:
+        """
+        Run *fn* on one of the store's connections in one transaction
+        (unfenced); for *ecomsync*'s own tables beside the store's.
+        """
+        return await self._tx(fn)
+
+    async def _write(
+        self, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
+    ) -> T:
+        fence = self.fence
+        if fence is None:
+            return await self._tx(fn)
+
+        async def fenced(conn: AsyncConnection[Any]) -> T:
+            await fence(conn)
+            return await fn(conn)
+
+        return await self._tx(fenced)
 
     async def _tx(
         self, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
@@ -331,7 +359,7 @@ class PostgresStore:
                     rows,
                 )
 
-        await self._tx(put)
+        await self._write(put)
 
     # -- media --------------------------------------------------------------
 
@@ -497,7 +525,7 @@ class PostgresStore:
                     rows,
                 )
 
-        await self._tx(put)
+        await self._write(put)
 
     async def list_failures(
         self, platform: str, data_type: DataType | None = None
@@ -580,7 +608,7 @@ class PostgresStore:
             )
             return cur.rowcount == 1
 
-        return await self._tx(claim)
+        return await self._write(claim)
 
     async def release_schedule(
         self, schedule_id: str, holder: str, next_due: datetime
@@ -598,7 +626,7 @@ class PostgresStore:
         async def run(conn: AsyncConnection[Any]) -> None:
             await conn.execute(query, args)
 
-        await self._tx(run)
+        await self._write(run)
 
 
 async def migrate(conn: AsyncConnection[Any], schema: str) -> int:

@@ -1,0 +1,334 @@
+"""
+Workers for partitioned runs: ``python -m ecomsync worker``.
+
+A worker takes an ERP licence, claims the next open partition, runs it as
+an ordinary run of the `Synchronizer` (heartbeating the claim meanwhile),
+closes it and starts over.  Start as many as you like, on as many
+machines as you like: the licences bound how many touch the ERP at once.
+
+The ERP and platforms come from your code: ``--app module:function``
+names a function ``(*, store, licenses) -> Synchronizer`` that builds the
+synchroniser on the store and licence pool the worker passes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+import attrs
+
+from ._contracts import RunRecord
+from ._partition import (
+    Claim,
+    HeldLicence,
+    PartitionBoard,
+    PartitionLost,
+    PartitionStore,
+)
+from ._pg_licensing import PostgresLicensePool
+from .exceptions import ConfigurationError, EcomsyncError, NoFreeLicense
+from .state._postgres import PostgresStore
+
+
+__all__ = ["add_worker_arguments", "main", "run_worker", "work"]
+
+log = logging.getLogger("ecomsync.worker")
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:4]}"
+
+
+async def work(
+    sync: Any,
+    *,
+    worker_id: str | None = None,
+    heartbeat: float = 2.0,
+    stale_after: float = 15.0,
+    poll_interval: float = 1.0,
+    exit_when_idle: bool = False,
+) -> int:
+    """
+    Work on partitioned runs with *sync* (a `Synchronizer` on a
+    `PostgresStore` and a shared licence pool) until cancelled, or, with
+    *exit_when_idle*, until no run has an open partition left.  Return how
+    many partitions this worker closed.
+
+    Args:
+        heartbeat: Seconds between heartbeats of a claimed partition.
+        stale_after: Seconds without a heartbeat after which a partition
+            counts as abandoned and is claimed again; keep it several
+            heartbeats long.
+        poll_interval: Seconds between looks for work when there is none.
+    """
+    store = sync.store
+    if not isinstance(store, PostgresStore):
+        raise ConfigurationError(
+            "a worker needs a PostgresStore shared with the other workers"
+        )
+    if stale_after <= 2 * heartbeat:
+        raise ConfigurationError(
+            f"stale_after ({stale_after} s) must exceed two heartbeats "
+            f"({heartbeat} s)"
+        )
+    worker_id = worker_id or _worker_id()
+    board = PartitionBoard(store)
+    closed = 0
+    while True:
+        await board.sweep(stale_after=stale_after)
+        if not await board.has_work():
+            if exit_when_idle:
+                return closed
+            await anyio.sleep(poll_interval)
+            continue
+        try:
+            async with sync.licenses.lease(
+                worker_id, timeout=poll_interval
+            ) as lease:
+                claim = await board.claim(worker_id, stale_after=stale_after)
+                if claim is not None:
+                    if await _run_partition(
+                        sync, board, claim, lease, heartbeat
+                    ):
+                        closed += 1
+                    continue
+        except NoFreeLicense:
+            continue
+        # Open partitions, none claimable yet (held by live workers or
+        # waiting for an earlier phase).
+        await anyio.sleep(poll_interval)
+
+
+async def _run_partition(
+    sync: Any,
+    board: PartitionBoard,
+    claim: Claim,
+    lease: Any,
+    heartbeat: float,
+) -> bool:
+    """
+    Run one claimed partition; return whether this worker closed it.
+    """
+    log.info(
+        "worker %s runs partition %s (attempt %d)",
+        claim.worker,
+        claim.sub_run_id,
+        claim.attempts,
+    )
+    base: PostgresStore = board.store
+    fenced = PostgresStore(
+        base.dsn,
+        schema=base.schema,
+        max_connections=2,
+        application_name=base.application_name,
+        fence=board.fence(claim),
+    )
+    view = PartitionStore(fenced, board, claim)
+    sub = attrs.evolve(sync, store=view, licenses=HeldLicence(lease))
+    record: RunRecord | None = None
+    error: str | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def beat() -> None:
+                while True:
+                    await anyio.sleep(heartbeat)
+                    try:
+                        alive = await board.heartbeat(claim)
+                    except EcomsyncError as exc:
+                        log.warning("heartbeat failed: %s", exc)
+                        continue
+                    if not alive:
+                        view.lost = True
+                        return
+
+            tg.start_soon(beat)
+            events = None
+            try:
+                async with sub.run(
+                    claim.spec, run_id=claim.sub_run_id
+                ) as events:
+                    async for _ in events:
+                        pass
+            except Exception as exc:
+                if _find(exc, PartitionLost) is not None:
+                    view.lost = True
+                elif (failed := _find(exc, EcomsyncError)) is not None:
+                    error = str(failed)
+                else:
+                    raise
+            record = None if events is None else events.summary
+            tg.cancel_scope.cancel()
+        if view.lost:
+            log.warning(
+                "lost partition %s; another worker redoes it", claim.sub_run_id
+            )
+            return False
+        try:
+            await board.finish(claim, record, error)
+        except PartitionLost:
+            log.warning(
+                "lost partition %s before closing it", claim.sub_run_id
+            )
+            return False
+        return True
+    finally:
+        await fenced.aclose()
+
+
+def _find(
+    exc: BaseException, kind: type[BaseException]
+) -> BaseException | None:
+    """
+    *exc* or the first exception of *kind* inside it (exception groups).
+    """
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _find(inner, kind)
+            if found is not None:
+                return found
+    return None
+
+
+def _load_factory(spec: str) -> Callable[..., Any]:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationError(
+            f"--app must look like 'package.module:function', not {spec!r}"
+        )
+    module = importlib.import_module(module_name)
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise ConfigurationError(f"{spec!r} is not a function")
+    return factory  # type: ignore[no-any-return]
+
+
+async def run_worker(
+    *,
+    store: str,
+    app: str,
+    licences: int,
+    schema: str = "ecomsync",
+    pool: str = "default",
+    heartbeat: float = 2.0,
+    stale_after: float = 15.0,
+    poll_interval: float = 1.0,
+    exit_when_idle: bool = False,
+) -> int:
+    """
+    Build the synchroniser with *app* on a `PostgresStore` at *store* and
+    a `PostgresLicensePool` of *licences*, and `work` with it.
+    """
+    factory = _load_factory(app)
+    state = PostgresStore(
+        store, schema=schema, application_name="ecomsync-worker"
+    )
+    licenses = PostgresLicensePool(
+        store, size=licences, name=pool, schema=schema
+    )
+    sync = factory(store=state, licenses=licenses)
+    try:
+        return await work(
+            sync,
+            heartbeat=heartbeat,
+            stale_after=stale_after,
+            poll_interval=poll_interval,
+            exit_when_idle=exit_when_idle,
+        )
+    finally:
+        with anyio.CancelScope(shield=True):
+            await state.aclose()
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """
+    The ``worker`` subcommand's arguments.
+    """
+    parser.add_argument(
+        "--store",
+        required=True,
+        metavar="DSN",
+        help="the shared PostgreSQL (postgresql://user@host/db); "
+        "a password is better given in PGPASSWORD or ~/.pgpass",
+    )
+    parser.add_argument(
+        "--app",
+        required=True,
+        metavar="MODULE:FUNCTION",
+        help="builds the Synchronizer: FUNCTION(*, store, licenses)",
+    )
+    parser.add_argument(
+        "--licences",
+        "--licenses",
+        type=int,
+        required=True,
+        metavar="N",
+        help="ERP licences shared by all workers (the same everywhere)",
+    )
+    parser.add_argument("--schema", default="ecomsync")
+    parser.add_argument("--pool", default="default", help="licence pool name")
+    parser.add_argument("--heartbeat", type=float, default=2.0, metavar="S")
+    parser.add_argument("--stale-after", type=float, default=15.0, metavar="S")
+    parser.add_argument(
+        "--poll-interval", type=float, default=1.0, metavar="S"
+    )
+    parser.add_argument(
+        "--exit-when-idle",
+        action="store_true",
+        help="stop once no run has an open partition (default: keep polling)",
+    )
+
+
+def run_worker_command(args: argparse.Namespace) -> int:
+    """
+    Run the ``worker`` subcommand; return the exit status.
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
+    try:
+        anyio.run(
+            lambda: run_worker(
+                store=args.store,
+                app=args.app,
+                licences=args.licences,
+                schema=args.schema,
+                pool=args.pool,
+                heartbeat=args.heartbeat,
+                stale_after=args.stale_after,
+                poll_interval=args.poll_interval,
+                exit_when_idle=args.exit_when_idle,
+            )
+        )
+    except KeyboardInterrupt:
+        return 130
+    except EcomsyncError as exc:
+        print(f"ecomsync worker: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """
+    ``python -m ecomsync._worker ...``: the worker command on its own.
+    """
+    parser = argparse.ArgumentParser(
+        prog="ecomsync worker", description="work on partitioned runs"
+    )
+    add_worker_arguments(parser)
+    return run_worker_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

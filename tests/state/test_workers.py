@@ -1,0 +1,306 @@
+"""
+Partitioned runs: claimed exactly once, heartbeats, fencing, workers in
+processes that die, cancellation from the monitoring view.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import psycopg
+import pytest
+
+from ecomsync import Link, RunStatus, SyncSpec
+from ecomsync._partition import (
+    PartitionBoard,
+    PartitionLost,
+    submit_partitioned,
+)
+from ecomsync._pg_licensing import PostgresLicensePool
+from ecomsync._spec import All, DataType, NumberRange, Only
+from ecomsync.state._postgres import PostgresStore
+
+from . import _pg_shop
+
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = SyncSpec(types={DataType.ARTICLES: All()})
+
+
+@pytest.fixture(name="store")
+async def _store(postgres_dsn: str) -> AsyncIterator[PostgresStore]:
+    _pg_shop.create_tables(postgres_dsn)
+    store = PostgresStore(postgres_dsn)
+    yield store
+    await store.aclose()
+
+
+@pytest.fixture(name="workers")
+def _workers() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def worker(
+    dsn: str, logs: Path, *, stall: bool = False, idle_exit: bool = True
+) -> subprocess.Popen[str]:
+    env = dict(os.environ, ECOMSYNC_TEST_STALL="1" if stall else "0")
+    args = [
+        sys.executable,
+        "-m",
+        "ecomsync._worker",
+        "--store",
+        dsn,
+        "--app",
+        "tests.state._pg_shop:make_sync",
+        "--licences",
+        "2",
+        "--heartbeat",
+        "0.3",
+        "--stale-after",
+        "1.5",
+        "--poll-interval",
+        "0.1",
+    ]
+    if idle_exit:
+        args.append("--exit-when-idle")
+    logs.mkdir(exist_ok=True)
+    with (logs / f"worker-{time.monotonic_ns()}.log").open("w") as sink:
+        return subprocess.Popen(
+            args, cwd=ROOT, env=env, text=True, stderr=sink
+        )
+
+
+async def exited(proc: subprocess.Popen[str], logs: Path) -> None:
+    code = await anyio.to_thread.run_sync(proc.wait, 60)
+    if code != 0:
+        text = "\n".join(p.read_text() for p in sorted(logs.iterdir()))
+        pytest.fail(f"worker exited with {code}:\n{text[-5000:]}")
+
+
+def scalar(dsn: str, query: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0] or 0)
+
+
+async def wait_for(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await anyio.sleep(0.05)
+
+
+async def submit(store: PostgresStore, size: int = 20) -> str:
+    sync = _pg_shop.make_sync(
+        store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+    )
+    return await submit_partitioned(sync, SPEC, partition_size=size)
+
+
+class TestBoard:
+    async def test_submit(self, store: PostgresStore) -> None:
+        """A run is cut into number ranges and queued in the monitoring
+        view."""
+        run_id = await submit(store, size=30)
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert run.status is RunStatus.QUEUED
+        board = PartitionBoard(store)
+        claims = []
+        while (claim := await board.claim("w", stale_after=60)) is not None:
+            claims.append(claim)
+        assert len(claims) == 7
+        assert claims[0].spec.types[DataType.ARTICLES] == NumberRange(
+            "A-1", "A-30"
+        )
+        assert claims[-1].spec.types[DataType.ARTICLES] == NumberRange(
+            "A-181", "A-200"
+        )
+
+    async def test_only_selection(self, store: PostgresStore) -> None:
+        """A selection of numbers is cut into smaller selections."""
+        sync = _pg_shop.make_sync(
+            store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+        )
+        spec = SyncSpec(types={DataType.ARTICLES: Only({"A-5", "A-7", "A-9"})})
+        await submit_partitioned(sync, spec, partition_size=2)
+        board = PartitionBoard(store)
+        first = await board.claim("w", stale_after=60)
+        second = await board.claim("w", stale_after=60)
+        assert first is not None
+        assert second is not None
+        assert first.spec.types[DataType.ARTICLES] == Only({"A-5", "A-7"})
+        assert second.spec.types[DataType.ARTICLES] == Only({"A-9"})
+
+    async def test_claimed_exactly_once(self, store: PostgresStore) -> None:
+        """Many workers claiming at once get every partition exactly
+        once."""
+        await submit(store, size=5)
+        stores = [PostgresStore(store.dsn) for _ in range(8)]
+        got: list[int] = []
+
+        async def claimer(handle: PostgresStore, name: str) -> None:
+            board = PartitionBoard(handle)
+            while (
+                claim := await board.claim(name, stale_after=60)
+            ) is not None:
+                got.append(claim.index)
+
+        async with anyio.create_task_group() as tg:
+            for i, handle in enumerate(stores):
+                tg.start_soon(claimer, handle, f"w{i}")
+        assert sorted(got) == list(range(40))
+        for handle in stores:
+            await handle.aclose()
+
+    async def test_stale_partition_reclaimed_and_fenced(
+        self, store: PostgresStore
+    ) -> None:
+        """A partition whose heartbeat went stale is claimed again with a
+        new token; the old holder's writes, heartbeat and close are
+        rejected."""
+        await submit(store)
+        board = PartitionBoard(store)
+        old = await board.claim("old", stale_after=60)
+        assert old is not None
+        assert await board.heartbeat(old)
+        assert await board.claim("new", stale_after=60) is not old
+        await store.transact(
+            lambda conn: conn.execute(
+                "UPDATE ecomsync.partitions SET heartbeat = "
+                "now() - interval '1 hour' WHERE idx = 0"
+            )
+        )
+        new = await board.claim("new", stale_after=60)
+        assert new is not None
+        assert new.index == old.index
+        assert new.token > old.token
+        fenced = PostgresStore(store.dsn, fence=board.fence(old))
+        with pytest.raises(PartitionLost, match="no longer held by old"):
+            await fenced.put_links(
+                "shop", DataType.ARTICLES, {"A-1": Link("x", "y")}
+            )
+        assert await store.get_links("shop", DataType.ARTICLES, ["A-1"]) == {}
+        assert await board.heartbeat(old) is False
+        with pytest.raises(PartitionLost):
+            await board.finish(old, None, None)
+        mine = PostgresStore(store.dsn, fence=board.fence(new))
+        await mine.put_links(
+            "shop", DataType.ARTICLES, {"A-1": Link("x", "y")}
+        )
+        await fenced.aclose()
+        await mine.aclose()
+
+
+class TestWorkers:
+    @pytest.mark.slow
+    async def test_worker_killed_mid_run(
+        self,
+        store: PostgresStore,
+        workers: list[subprocess.Popen[str]],
+        tmp_path: Path,
+    ) -> None:
+        """Three workers, two licences, one killed with SIGKILL mid-run:
+        the run completes, every record is written exactly once, and at
+        no instant are more than two ERP sessions open."""
+        dsn = store.dsn
+        run_id = await submit(store)
+        victim = worker(dsn, tmp_path, stall=True)
+        workers.append(victim)
+        await wait_for(
+            lambda: scalar(dsn, "SELECT count(*) FROM stalls") == 1,
+            30,
+            "the victim to stall in its partition",
+        )
+        workers.append(worker(dsn, tmp_path))
+        workers.append(worker(dsn, tmp_path))
+        await wait_for(
+            lambda: scalar(dsn, "SELECT count(*) FROM shop_writes") >= 40,
+            30,
+            "the other workers to write",
+        )
+        os.kill(victim.pid, signal.SIGKILL)
+        for proc in workers[1:]:
+            await exited(proc, tmp_path)
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert run.status is RunStatus.SUCCEEDED, run
+        counts = run.counts[DataType.ARTICLES]
+        # What the victim wrote before it died counts as unchanged when
+        # its partition is redone.
+        assert counts.done == _pg_shop.ARTICLES
+        assert counts.failed == 0
+        assert counts.created >= _pg_shop.ARTICLES - 20
+        assert scalar(dsn, "SELECT count(*) FROM shop_articles") == 200
+        assert scalar(dsn, "SELECT count(*) FROM shop_writes") == 200
+        assert scalar(dsn, "SELECT max(writes) FROM shop_articles") == 1
+        assert scalar(dsn, "SELECT max(n) FROM erp_seen") <= 2
+        assert (
+            scalar(
+                dsn,
+                "SELECT count(*) FROM ecomsync.partitions "
+                "WHERE state <> 'done'",
+            )
+            == 0
+        )
+        # The victim's partition was run a second time, by another worker.
+        assert (
+            scalar(dsn, "SELECT max(attempts) FROM ecomsync.partitions") == 2
+        )
+        links = await store.get_links(
+            "shop",
+            DataType.ARTICLES,
+            [f"A-{i}" for i in range(1, 201)],
+        )
+        assert len(links) == 200
+
+    @pytest.mark.slow
+    async def test_cancel_stops_all_workers(
+        self,
+        store: PostgresStore,
+        workers: list[subprocess.Popen[str]],
+        tmp_path: Path,
+    ) -> None:
+        """Cancelling the run from the monitoring view stops every worker
+        on it; the run ends cancelled."""
+        dsn = store.dsn
+        run_id = await submit(store, size=10)
+        workers.append(worker(dsn, tmp_path))
+        workers.append(worker(dsn, tmp_path))
+        await wait_for(
+            lambda: scalar(dsn, "SELECT count(*) FROM shop_writes") >= 20,
+            30,
+            "the workers to write",
+        )
+        sync = _pg_shop.make_sync(
+            store=store, licenses=PostgresLicensePool(dsn, size=2)
+        )
+        await sync.cancel(run_id)
+        cancelled = time.monotonic()
+        for proc in workers:
+            await exited(proc, tmp_path)
+        assert time.monotonic() - cancelled < 10
+        written = scalar(dsn, "SELECT count(*) FROM shop_writes")
+        assert written < 200
+        await anyio.sleep(0.5)
+        assert scalar(dsn, "SELECT count(*) FROM shop_writes") == written
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert run.status is RunStatus.CANCELLED
+        assert run.ended_at is not None
