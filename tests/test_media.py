@@ -31,6 +31,12 @@ from .conftest import T0
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
+def _anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The engine uses anyio only: prove it on both backends."""
+    return str(request.param)
+
+
 @pytest.fixture(name="staging")
 async def _staging(tmp_path: Path, store: SqliteStore) -> MediaStaging:
     staging = MediaStaging(tmp_path / "staging", max_bytes=100)

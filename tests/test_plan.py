@@ -39,6 +39,12 @@ from .conftest import T0
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
+def _anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The engine uses anyio only: prove it on both backends."""
+    return str(request.param)
+
 EVERYTHING = SyncSpec(types={t: All() for t in DataType})
 
 WRITES = ("push", "upload_media", "attach_media")

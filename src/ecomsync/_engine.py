@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
@@ -412,85 +413,82 @@ class Synchronizer:
         data_type: DataType,
         selection: Selection,
     ) -> TypePlan:
-        create: list[str] = []
-        update: list[str] = []
-        unchanged: list[str] = []
-        invalid: list[Refusal] = []
-        deps: list[str] = []
-        to_upload: dict[str, int] = {}
-        reused = with_media = fetched = 0
-        batches: AsyncIterator[Sequence[Record]]
-        if data_type is DataType.ADDRESSES_AND_ORDERS:
-            batches = run.platform.fetch_orders(
-                selection, batch_size=self.batch_size
-            )
-        else:
-            batches = session.read(
-                data_type, selection, batch_size=self.batch_size
-            )
-        async for batch in batches:
-            fetched += len(batch)
-            sorted_ = await self._classify(
-                run.platform_name, data_type, batch, run.spec.force
-            )
-            invalid += [
-                Refusal(number=n, field=f, reason=m)
-                for n, f, m in sorted_.invalid
-            ]
-            unchanged += [r.number for r in sorted_.unchanged]
-            for record, _ in sorted_.todo:
-                (update if record.number in sorted_.links else create).append(
-                    record.number
-                )
-                if data_type is DataType.CATEGORIES:
-                    run.linked_categories.add(record.number)
-                if isinstance(record, Article | Category) and record.media:
-                    with_media += 1
-                    for ref in record.media:
-                        content = await session.read_media(ref)
-                        sha = hashlib.sha256(content).hexdigest()
-                        if sha in to_upload or await self.store.get_media_id(
-                            run.platform_name, sha
-                        ):
-                            reused += 1
-                        else:
-                            to_upload[sha] = len(content)
-            if data_type is DataType.ARTICLES:
-                missing, _ = await self._missing_categories(
-                    run.platform_name,
-                    session,
-                    [r for r, _ in sorted_.todo if isinstance(r, Article)],
-                    run.linked_categories,
-                )
-                for category in missing:
-                    run.linked_categories.add(category.number)
-                    deps.append(category.number)
+        acc = _PlanTally()
+        async with self._batches(
+            run, session, data_type, selection
+        ) as batches:
+            async for batch in batches:
+                await self._plan_batch(run, session, data_type, batch, acc)
         platform = run.platform
         if data_type is DataType.ADDRESSES_AND_ORDERS:
             # Reading pages of orders; the writes go to the ERP.
-            requests = max(1, math.ceil(fetched / self.batch_size))
+            requests = max(1, math.ceil(acc.fetched / self.batch_size))
         else:
             requests = estimate_requests(
                 platform,
                 data_type,
-                writes=len(create) + len(update),
-                uploads=len(to_upload),
-                with_media=with_media,
+                writes=len(acc.create) + len(acc.update),
+                uploads=len(acc.to_upload),
+                with_media=acc.with_media,
                 batch_size=platform.batch_size,
-            ) + math.ceil(len(deps) / platform.batch_size)
+            ) + math.ceil(len(acc.deps) / platform.batch_size)
         return TypePlan(
             data_type=data_type,
             selection=selection,
-            create=tuple(create),
-            update=tuple(update),
-            unchanged=tuple(unchanged),
-            invalid=tuple(invalid),
-            dependencies=tuple(deps),
-            media_upload=len(to_upload),
-            media_reused=reused,
-            staging_bytes=sum(to_upload.values()),
+            create=tuple(acc.create),
+            update=tuple(acc.update),
+            unchanged=tuple(acc.unchanged),
+            invalid=tuple(acc.invalid),
+            dependencies=tuple(acc.deps),
+            media_upload=len(acc.to_upload),
+            media_reused=acc.reused,
+            staging_bytes=sum(acc.to_upload.values()),
             requests=requests,
         )
+
+    async def _plan_batch(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        batch: Sequence[Record],
+        acc: _PlanTally,
+    ) -> None:
+        acc.fetched += len(batch)
+        sorted_ = await self._classify(
+            run.platform_name, data_type, batch, run.spec.force
+        )
+        acc.invalid += [
+            Refusal(number=n, field=f, reason=m) for n, f, m in sorted_.invalid
+        ]
+        acc.unchanged += [r.number for r in sorted_.unchanged]
+        for record, _ in sorted_.todo:
+            known = record.number in sorted_.links
+            (acc.update if known else acc.create).append(record.number)
+            if data_type is DataType.CATEGORIES:
+                run.linked_categories.add(record.number)
+            if isinstance(record, Article | Category) and record.media:
+                acc.with_media += 1
+                for ref in record.media:
+                    # Hashed in memory, never staged: a plan leaves no file.
+                    content = await session.read_media(ref)
+                    sha = hashlib.sha256(content).hexdigest()
+                    if sha in acc.to_upload or await self.store.get_media_id(
+                        run.platform_name, sha
+                    ):
+                        acc.reused += 1
+                    else:
+                        acc.to_upload[sha] = len(content)
+        if data_type is DataType.ARTICLES:
+            missing, _ = await self._missing_categories(
+                run.platform_name,
+                session,
+                [r for r, _ in sorted_.todo if isinstance(r, Article)],
+                run.linked_categories,
+            )
+            for category in missing:
+                run.linked_categories.add(category.number)
+                acc.deps.append(category.number)
 
     async def cancel(self, run_id: str) -> None:
         """
@@ -782,21 +780,17 @@ class Synchronizer:
         tally: _Tally,
         meter: _Meter,
     ) -> None:
-        batches: AsyncIterator[Sequence[Record]]
-        if data_type is DataType.ADDRESSES_AND_ORDERS:
-            batches = run.platform.fetch_orders(
-                selection, batch_size=self.batch_size
-            )
-        else:
-            batches = session.read(
-                data_type, selection, batch_size=self.batch_size
-            )
         if data_type is DataType.CATEGORIES:
             # Parents must be written before children: one batch at a time.
-            async for batch in batches:
-                await self._check_cancel(run)
-                await self._sync_batch(run, session, data_type, batch, tally)
-                await meter.tick(tally.done)
+            async with self._batches(
+                run, session, data_type, selection
+            ) as batches:
+                async for batch in batches:
+                    await self._check_cancel(run)
+                    await self._sync_batch(
+                        run, session, data_type, batch, tally
+                    )
+                    await meter.tick(tally.done)
             return
         # Other types pipeline: up to `write_concurrency` batches in flight
         # while the next ones are read.  Cancellation is checked before a
@@ -812,7 +806,10 @@ class Synchronizer:
             finally:
                 slots.release()
 
-        async with anyio.create_task_group() as tg:
+        async with (
+            self._batches(run, session, data_type, selection) as batches,
+            anyio.create_task_group() as tg,
+        ):
             async for batch in batches:
                 await slots.acquire()
                 try:
@@ -823,6 +820,32 @@ class Synchronizer:
                 tg.start_soon(one, batch)
         if run.cancelled:
             raise RunCancelled(f"run {run.id} was cancelled")
+
+    @asynccontextmanager
+    async def _batches(
+        self,
+        run: _Run,
+        session: ErpSession,
+        data_type: DataType,
+        selection: Selection,
+    ) -> AsyncIterator[AsyncIterator[Sequence[Record]]]:
+        """
+        The batches of a type's selection: orders from the platform,
+        everything else from the ERP; closed however the block ends.
+        """
+        batches: AsyncIterator[Sequence[Record]]
+        if data_type is DataType.ADDRESSES_AND_ORDERS:
+            batches = run.platform.fetch_orders(
+                selection, batch_size=self.batch_size
+            )
+        else:
+            batches = session.read(
+                data_type, selection, batch_size=self.batch_size
+            )
+        try:
+            yield batches
+        finally:
+            await _aclose(batches)
 
     async def _classify(
         self,
@@ -1068,9 +1091,10 @@ class Synchronizer:
             wanted = {}
             if not missing:
                 break
-            async for batch in session.read(
+            reader = session.read(
                 DataType.CATEGORIES, Only(missing), batch_size=self.batch_size
-            ):
+            )
+            async for batch in _closing(reader):
                 for category in batch:
                     if not isinstance(category, Category):
                         continue
@@ -1210,6 +1234,27 @@ class Synchronizer:
         return outcome
 
 
+async def _aclose(iterator: AsyncIterator[Any]) -> None:
+    # Adapters return async generators; close them deterministically
+    # rather than leave them to the garbage collector (anyio's advice).
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _closing(
+    iterator: AsyncIterator[Sequence[Record]],
+) -> AsyncIterator[Sequence[Record]]:
+    """
+    Iterate *iterator* to the end, or close it when abandoned.
+    """
+    try:
+        async for item in iterator:
+            yield item
+    finally:
+        await _aclose(iterator)
+
+
 def _parents_first(categories: Mapping[str, Category]) -> list[Category]:
     def depth(category: Category) -> int:
         seen = 0
@@ -1222,6 +1267,23 @@ def _parents_first(categories: Mapping[str, Category]) -> list[Category]:
         return seen
 
     return sorted(categories.values(), key=depth)
+
+
+@attrs.define
+class _PlanTally:
+    """
+    What `Synchronizer.plan` has found so far for one data type.
+    """
+
+    create: list[str] = attrs.Factory(list)
+    update: list[str] = attrs.Factory(list)
+    unchanged: list[str] = attrs.Factory(list)
+    invalid: list[Refusal] = attrs.Factory(list)
+    deps: list[str] = attrs.Factory(list)
+    to_upload: dict[str, int] = attrs.Factory(dict)
+    reused: int = 0
+    with_media: int = 0
+    fetched: int = 0
 
 
 @attrs.define
