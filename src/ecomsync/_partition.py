@@ -399,10 +399,12 @@ class PartitionBoard:
 
         await self.store.transact(close)
 
-    async def sweep(self, *, stale_after: float) -> None:
+    async def sweep(self, *, stale_after: float, max_attempts: int) -> None:
         """
-        Close the open partitions of cancelled runs that nobody works on,
-        so that those runs end as cancelled.
+        Close the open partitions nobody works on of cancelled runs (as
+        cancelled), and those whose workers died *max_attempts* times (as
+        failed: a partition that kills its workers must not kill them
+        all); then refresh their runs.
         """
         s = self.s
 
@@ -416,7 +418,18 @@ class PartitionBoard:
                 "RETURNING p.run_id",
                 (stale_after,),
             )
-            for run_id in sorted({r for (r,) in await cur.fetchall()}):
+            runs = {r for (r,) in await cur.fetchall()}
+            cur = await conn.execute(
+                f"UPDATE {s}.partitions SET state = 'failed', "  # noqa: S608
+                "worker = NULL, error = 'partition ' || idx || "
+                "' abandoned: its worker died ' || attempts || ' times' "
+                "WHERE state = 'todo' AND attempts >= %s "
+                "AND heartbeat < now() - make_interval(secs => %s) "
+                "RETURNING run_id",
+                (max_attempts, stale_after),
+            )
+            runs |= {r for (r,) in await cur.fetchall()}
+            for run_id in sorted(runs):
                 await self._aggregate(conn, run_id)
 
         await self.store.transact(sweep)

@@ -56,6 +56,7 @@ async def work(
     stale_after: float = 15.0,
     poll_interval: float = 1.0,
     exit_when_idle: bool = False,
+    max_attempts: int = 5,
 ) -> int:
     """
     Work on partitioned runs with *sync* (a `Synchronizer` on a
@@ -69,6 +70,8 @@ async def work(
             counts as abandoned and is claimed again; keep it several
             heartbeats long.
         poll_interval: Seconds between looks for work when there is none.
+        max_attempts: A partition whose workers died this many times is
+            closed as failed instead of being claimed again.
     """
     store = sync.store
     if not isinstance(store, PostgresStore):
@@ -84,7 +87,7 @@ async def work(
     board = PartitionBoard(store)
     closed = 0
     while True:
-        await board.sweep(stale_after=stale_after)
+        await board.sweep(stale_after=stale_after, max_attempts=max_attempts)
         if not await board.has_work():
             if exit_when_idle:
                 return closed

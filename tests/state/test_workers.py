@@ -207,6 +207,39 @@ class TestBoard:
         await fenced.aclose()
         await mine.aclose()
 
+    async def test_poison_partition_fails(self, store: PostgresStore) -> None:
+        """A partition whose workers keep dying is closed as failed, and
+        so is its run once the rest is done."""
+        run_id = await submit(store, size=200)
+        board = PartitionBoard(store)
+        assert await board.claim("w", stale_after=60) is not None
+        await store.transact(
+            lambda conn: conn.execute(
+                "UPDATE ecomsync.partitions SET attempts = 5, "
+                "heartbeat = now() - interval '1 hour'"
+            )
+        )
+        await board.sweep(stale_after=60, max_attempts=5)
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert run.status is RunStatus.FAILED
+        assert run.error is not None
+        assert "died 5 times" in run.error
+        assert await board.has_work() is False
+
+    async def test_cancel_unclaimed(self, store: PostgresStore) -> None:
+        """A run cancelled before any worker took a partition ends as
+        cancelled at the next sweep."""
+        run_id = await submit(store)
+        await store.request_cancel(run_id)
+        board = PartitionBoard(store)
+        assert await board.has_work() is False
+        assert await board.claim("w", stale_after=60) is None
+        await board.sweep(stale_after=60, max_attempts=5)
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert run.status is RunStatus.CANCELLED
+
 
 class TestWorkers:
     @pytest.mark.slow
@@ -269,6 +302,60 @@ class TestWorkers:
             [f"A-{i}" for i in range(1, 201)],
         )
         assert len(links) == 200
+
+    @pytest.mark.slow
+    async def test_worker_killed_anywhere(
+        self,
+        store: PostgresStore,
+        workers: list[subprocess.Popen[str]],
+        tmp_path: Path,
+    ) -> None:
+        """A worker killed at an arbitrary moment (maybe between a write
+        to the shop and its commit): the run completes, every record is
+        in the shop once, and at most the one chunk in flight was sent
+        twice."""
+        dsn = store.dsn
+        run_id = await submit(store)
+        victim = worker(dsn, tmp_path)
+        workers.append(victim)
+        await wait_for(
+            lambda: (
+                scalar(
+                    dsn,
+                    "SELECT count(*) FROM shop_writes "
+                    f"WHERE pid = {victim.pid}",
+                )
+                >= 5
+            ),
+            30,
+            "the victim to write",
+        )
+        workers.append(worker(dsn, tmp_path))
+        workers.append(worker(dsn, tmp_path))
+        await wait_for(
+            lambda: (
+                scalar(dsn, "SELECT count(*) FROM shop_writes") >= 60
+                and scalar(
+                    dsn,
+                    "SELECT count(*) FROM ecomsync.partitions WHERE "
+                    f"state = 'todo' AND worker LIKE '%:{victim.pid}:%'",
+                )
+                == 1
+            ),
+            30,
+            "the victim to be inside a partition, the others writing",
+        )
+        os.kill(victim.pid, signal.SIGKILL)
+        for proc in workers[1:]:
+            await exited(proc, tmp_path)
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert run.status is RunStatus.SUCCEEDED, run
+        assert scalar(dsn, "SELECT count(*) FROM shop_articles") == 200
+        assert scalar(dsn, "SELECT max(writes) FROM shop_articles") <= 2
+        extra = scalar(dsn, "SELECT count(*) FROM shop_writes") - 200
+        assert 0 <= extra <= 10  # one platform batch
+        assert scalar(dsn, "SELECT max(n) FROM erp_seen") <= 2
 
     @pytest.mark.slow
     async def test_cancel_stops_all_workers(
