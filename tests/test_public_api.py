@@ -23,6 +23,10 @@ PUBLIC_MODULES = [
     "ecomsync.erp",
     "ecomsync.platforms",
     "ecomsync.testing",
+    "ecomsync.erp.tryton",
+    "ecomsync.platforms.shopware6",
+    "ecomsync.platforms.vendure",
+    "ecomsync.testing.shopware6",
 ]
 
 

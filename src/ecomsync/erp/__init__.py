@@ -1,9 +1,12 @@
 """
-ERP sources: `MemoryErp` here; `ecomsync.erp.tryton.TrytonErp` for a real
-Tryton server.
+ERP sources: `TrytonErp` for a real Tryton server, `MemoryErp` for tests
+and demos.
+
+.. versionadded:: 26.1.0
 """
 
 from .memory import MemoryErp
+from .tryton import TrytonErp
 
 
-__all__ = ["MemoryErp"]
+__all__ = ["MemoryErp", "TrytonErp"]
