@@ -133,6 +133,7 @@ async def _run_partition(
         schema=base.schema,
         max_connections=2,
         application_name=base.application_name,
+        prepared_statements=base.prepared_statements,
         fence=board.fence(claim),
     )
     view = PartitionStore(fenced, board, claim)

@@ -91,6 +91,19 @@ class TestSchema:
             PostgresStore("postgresql://x/y", schema='a"; DROP')
 
 
+class TestOptions:
+    async def test_without_prepared_statements(
+        self, postgres_dsn: str
+    ) -> None:
+        """With prepared statements off (old transaction poolers) the store
+        works the same."""
+        store = PostgresStore(postgres_dsn, prepared_statements=False)
+        for i in range(10):
+            await store.put_media_id("shop", f"s{i}", f"m{i}")
+            assert await store.get_media_id("shop", f"s{i}") == f"m{i}"
+        await store.aclose()
+
+
 class TestSecrets:
     def test_repr_hides_password(self) -> None:
         """The password never shows in the repr."""

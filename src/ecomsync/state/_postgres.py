@@ -155,11 +155,14 @@ class PostgresStore:
         max_connections: Connections this store opens at most; calls
             beyond wait for one.
         application_name: How its connections show in ``pg_stat_activity``.
+        prepared_statements: Let the driver prepare frequent statements;
+            turn off behind PgBouncer transaction pooling before 1.21.
         fence: Run first in every write transaction (it may raise to
             reject the write); partitioned runs use it for fencing tokens.
 
-    Connect directly or through a session-pooling proxy: the store works
-    behind transaction pooling too, but `PostgresLicensePool` does not.
+    Connect directly or through a session-pooling proxy.  The store also
+    works behind transaction pooling (with *prepared_statements* off on
+    old PgBouncers); `PostgresLicensePool` never does.
 
     .. versionadded:: 26.1.0
     """
@@ -168,6 +171,7 @@ class PostgresStore:
     schema: str = attrs.field(default="ecomsync", validator=_schema_name)
     max_connections: int = 4
     application_name: str = "ecomsync"
+    prepared_statements: bool = True
     fence: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = (
         attrs.field(default=None, kw_only=True, repr=False)
     )
@@ -214,6 +218,7 @@ class PostgresStore:
                 autocommit=True,
                 application_name=self.application_name,
                 connect_timeout=10,
+                prepare_threshold=5 if self.prepared_statements else None,
             )
         except psycopg.Error as exc:
             raise StateStoreError(
