@@ -289,11 +289,6 @@ class PartitionBoard:
             if row is None:
                 return None
             run_id, index, token, spec, attempts = row
-            await conn.execute(
-                f"UPDATE {s}.runs SET status = 'running' "  # noqa: S608
-                "WHERE id = %s AND status = 'queued'",
-                (run_id,),
-            )
             return Claim(
                 run_id=run_id,
                 index=index,

@@ -21,12 +21,12 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 
-from ._contracts import RunRecord
+from ._contracts import Lease, RunRecord
 from ._partition import (
     Claim,
     HeldLicence,
@@ -39,6 +39,9 @@ from .exceptions import ConfigurationError, EcomsyncError, NoFreeLicense
 from .state._postgres import PostgresStore
 
 
+if TYPE_CHECKING:
+    from ._engine import Synchronizer
+
 __all__ = ["add_worker_arguments", "main", "run_worker", "work"]
 
 log = logging.getLogger("ecomsync.worker")
@@ -49,7 +52,7 @@ def _worker_id() -> str:
 
 
 async def work(
-    sync: Any,
+    sync: Synchronizer,
     *,
     worker_id: str | None = None,
     heartbeat: float = 2.0,
@@ -112,10 +115,10 @@ async def work(
 
 
 async def _run_partition(
-    sync: Any,
+    sync: Synchronizer,
     board: PartitionBoard,
     claim: Claim,
-    lease: Any,
+    lease: Lease,
     heartbeat: float,
 ) -> bool:
     """

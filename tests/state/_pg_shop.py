@@ -130,10 +130,16 @@ class SharedShop:
     supported: frozenset[DataType] = frozenset({DataType.ARTICLES})
     batch_size: int = 10
     _conn: psycopg.AsyncConnection[Any] | None = None
+    # The engine pushes several batches at once; one connection, in turn.
+    _lock: anyio.Lock = attrs.field(factory=anyio.Lock)
 
     async def push(
         self, data_type: DataType, items: Sequence[Outgoing]
     ) -> list[Outcome]:
+        async with self._lock:
+            return await self._push(items)
+
+    async def _push(self, items: Sequence[Outgoing]) -> list[Outcome]:
         if self._conn is None:
             self._conn = await psycopg.AsyncConnection.connect(
                 self.dsn, autocommit=True

@@ -103,6 +103,23 @@ class TestOptions:
             assert await store.get_media_id("shop", f"s{i}") == f"m{i}"
         await store.aclose()
 
+    async def test_survives_dropped_connections(
+        self, postgres_dsn: str
+    ) -> None:
+        """Pooled connections killed by the server (restart, idle
+        timeout) are replaced without an error."""
+        store = PostgresStore(postgres_dsn, application_name="victim")
+        await store.put_media_id("shop", "ab", "m1")
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) "
+                "FROM pg_stat_activity WHERE application_name = 'victim'"
+            ).fetchone()
+        assert killed == (1,)
+        await anyio.sleep(0.1)
+        assert await store.get_media_id("shop", "ab") == "m1"
+        await store.aclose()
+
 
 class TestSecrets:
     def test_repr_hides_password(self) -> None:

@@ -312,7 +312,7 @@ class TestWorkers:
     ) -> None:
         """A worker killed at an arbitrary moment (maybe between a write
         to the shop and its commit): the run completes, every record is
-        in the shop once, and at most the one chunk in flight was sent
+        in the shop once, and at most the batches in flight were sent
         twice."""
         dsn = store.dsn
         run_id = await submit(store)
@@ -354,7 +354,8 @@ class TestWorkers:
         assert scalar(dsn, "SELECT count(*) FROM shop_articles") == 200
         assert scalar(dsn, "SELECT max(writes) FROM shop_articles") <= 2
         extra = scalar(dsn, "SELECT count(*) FROM shop_writes") - 200
-        assert 0 <= extra <= 10  # one platform batch
+        # Up to write_concurrency (4) batches of 10 may have been in flight.
+        assert 0 <= extra <= 40
         assert scalar(dsn, "SELECT max(n) FROM erp_seen") <= 2
 
     @pytest.mark.slow

@@ -236,13 +236,20 @@ class PostgresStore:
             self._ready = True
 
     @asynccontextmanager
-    async def _borrow(self) -> AsyncIterator[AsyncConnection[Any]]:
+    async def _borrow(
+        self,
+    ) -> AsyncIterator[tuple[AsyncConnection[Any], bool]]:
+        """
+        A connection, and whether it was idle in the pool (it may have
+        died meanwhile: a database restart, an idle timeout).
+        """
         if self._limit is None:
             self._limit = anyio.Semaphore(self.max_connections)
         async with self._limit:
-            conn = self._idle.pop() if self._idle else await self.connect()
+            reused = bool(self._idle)
+            conn = self._idle.pop() if reused else await self.connect()
             try:
-                yield conn
+                yield conn, reused
             finally:
                 if _reusable(conn):
                     self._idle.append(conn)
@@ -276,15 +283,17 @@ class PostgresStore:
         self, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
     ) -> T:
         """
-        Run *fn* in one transaction; retry it when it loses a deadlock or
-        a serialisation race.
+        Run *fn* in one transaction.  Retry it when it loses a deadlock or
+        a serialisation race, or when a pooled connection turns out dead.
         """
         import psycopg
         from psycopg import errors
 
-        for attempt in range(5):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                async with self._borrow() as conn:
+                async with self._borrow() as (conn, reused):
                     try:
                         async with conn.transaction():
                             return await fn(conn)
@@ -292,22 +301,32 @@ class PostgresStore:
                         errors.DeadlockDetected,
                         errors.SerializationFailure,
                     ):
-                        if attempt == 4:
+                        if attempt >= 5:
                             raise
                         await anyio.sleep(0.01 * 2**attempt)
+                        continue
+                    except psycopg.OperationalError:
+                        if not reused or not conn.closed or attempt >= 5:
+                            raise
+                        # A connection that died while idle: every
+                        # pooled one probably did (server restart).
+                        await self._drop_idle()
+                        continue
             except StateStoreError:
                 raise
             except psycopg.Error as exc:
                 raise StateStoreError(
                     f"state store {safe_dsn(self.dsn)}: {_message(exc)}"
                 ) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def aclose(self) -> None:
+    async def _drop_idle(self) -> None:
         idle, self._idle = self._idle, []
         with anyio.CancelScope(shield=True):
             for conn in idle:
                 await conn.close()
+
+    async def aclose(self) -> None:
+        await self._drop_idle()
 
     async def schema_version(self) -> int:
         """
