@@ -24,7 +24,7 @@ import attrs
 
 from ._contracts import Lease
 from .exceptions import ConfigurationError, LicenseError, NoFreeLicense
-from .state._postgres import _schema_name, migrate, safe_dsn
+from .state._postgres import _schema_name, migrate, not_asyncio, safe_dsn
 
 
 if TYPE_CHECKING:
@@ -114,6 +114,8 @@ class PostgresLicensePool:
                 f"cannot reach the licence pool at {safe_dsn(self.dsn)}: "
                 f"{str(exc).strip().splitlines()[0]}"
             ) from exc
+        except RuntimeError as exc:
+            raise not_asyncio("PostgresLicensePool", exc) from exc
         try:
             # The server notices a vanished client machine within ~25 s.
             await conn.execute(

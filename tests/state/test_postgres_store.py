@@ -120,6 +120,21 @@ class TestOptions:
         assert await store.get_media_id("shop", "ab") == "m1"
         await store.aclose()
 
+    @pytest.mark.parametrize("anyio_backend", ["trio"])
+    async def test_trio_refused_clearly(self, postgres_dsn: str) -> None:
+        """On trio (which psycopg's async driver does not support) the
+        store and the licence pool say so."""
+        from ecomsync._pg_licensing import PostgresLicensePool
+
+        store = PostgresStore(postgres_dsn)
+        with pytest.raises(ConfigurationError, match="asyncio"):
+            await store.get_run("x")
+        with pytest.raises(ConfigurationError, match="asyncio"):
+            async with PostgresLicensePool(postgres_dsn, size=1).lease(
+                "x", timeout=1
+            ):
+                pass
+
 
 class TestSecrets:
     def test_repr_hides_password(self) -> None:

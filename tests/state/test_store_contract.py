@@ -18,6 +18,12 @@ from ecomsync.typing import StateStore
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
+def _anyio_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    return backend
+
+
 _MIXED = pytest.mark.xfail(
     reason="SqliteStore sorts runs and schedules by ISO text, which is "
     "not instant order across UTC offsets (reported to the lead)",
@@ -64,6 +70,10 @@ class TestSqliteMemory(_SqliteKnownBugs):
 @pytest.mark.postgres
 class TestPostgres(StateStoreContract):
     """PostgresStore, with a second store on the same database."""
+
+    @pytest.fixture(name="anyio_backend")
+    def _anyio_backend(self) -> str:
+        return "asyncio"  # psycopg's async driver needs asyncio
 
     @pytest.fixture(name="store")
     async def _store(self, postgres_dsn: str) -> AsyncIterator[PostgresStore]:

@@ -225,6 +225,8 @@ class PostgresStore:
                 f"cannot connect to the state store {safe_dsn(self.dsn)}: "
                 f"{_message(exc)}"
             ) from exc
+        except RuntimeError as exc:
+            raise not_asyncio("PostgresStore", exc) from exc
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
         if self._migrate_lock is None:
@@ -699,6 +701,18 @@ async def migrate(conn: AsyncConnection[Any], schema: str) -> int:
             f"{_message(exc)}"
         ) from exc
     return SCHEMA_VERSION
+
+
+def not_asyncio(what: str, exc: RuntimeError) -> Exception:
+    """
+    The error for psycopg's async driver running outside asyncio.
+    """
+    if "event loop" not in str(exc):
+        return exc
+    return ConfigurationError(
+        f"{what} needs the asyncio event loop (psycopg's async driver "
+        "does not run on trio); run the host with anyio's asyncio backend"
+    )
 
 
 def _reusable(conn: AsyncConnection[Any]) -> bool:
