@@ -316,6 +316,22 @@ class PartitionBoard:
 
         return await self.store.transact(beat)
 
+    async def release(self, claim: Claim) -> None:
+        """
+        Give *claim*'s partition back unfinished, claimable at once (a
+        worker that is being stopped).
+        """
+
+        async def give_back(conn: AsyncConnection[Any]) -> None:
+            await conn.execute(
+                f"UPDATE {self.s}.partitions SET worker = NULL, "  # noqa: S608
+                "heartbeat = NULL WHERE run_id = %s AND idx = %s "
+                "AND token = %s AND state = 'todo'",
+                (claim.run_id, claim.index, claim.token),
+            )
+
+        await self.store.transact(give_back)
+
     def fence(
         self, claim: Claim
     ) -> Callable[[AsyncConnection[Any]], Awaitable[None]]:

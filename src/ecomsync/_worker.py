@@ -14,9 +14,11 @@ synchroniser on the store and licence pool the worker passes it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import socket
 import sys
 import uuid
@@ -175,6 +177,16 @@ async def _run_partition(
                     raise
             record = None if events is None else events.summary
             tg.cancel_scope.cancel()
+    except BaseException:
+        # Stopped (cancelled, SIGTERM) or crashed: hand the partition back
+        # now rather than after `stale_after`.
+        with (
+            anyio.CancelScope(shield=True),
+            contextlib.suppress(EcomsyncError),
+        ):
+            await board.release(claim)
+        raise
+    else:
         if view.lost:
             log.warning(
                 "lost partition %s; another worker redoes it", claim.sub_run_id
@@ -189,7 +201,8 @@ async def _run_partition(
             return False
         return True
     finally:
-        await fenced.aclose()
+        with anyio.CancelScope(shield=True):
+            await fenced.aclose()
 
 
 def _find(
@@ -214,7 +227,12 @@ def _load_factory(spec: str) -> Callable[..., Any]:
         raise ConfigurationError(
             f"--app must look like 'package.module:function', not {spec!r}"
         )
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"cannot import {module_name!r}: {exc}"
+        ) from exc
     factory = getattr(module, attribute, None)
     if not callable(factory):
         raise ConfigurationError(f"{spec!r} is not a function")
@@ -304,9 +322,21 @@ def run_worker_command(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
     )
-    try:
-        anyio.run(
-            lambda: run_worker(
+
+    async def until_signalled() -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                with anyio.open_signal_receiver(
+                    signal.SIGTERM, signal.SIGINT
+                ) as signals:
+                    async for signum in signals:
+                        log.info("stopping on signal %d", signum)
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(watch)
+            await run_worker(
                 store=args.store,
                 app=args.app,
                 licences=args.licences,
@@ -317,11 +347,17 @@ def run_worker_command(args: argparse.Namespace) -> int:
                 poll_interval=args.poll_interval,
                 exit_when_idle=args.exit_when_idle,
             )
-        )
+            tg.cancel_scope.cancel()
+
+    try:
+        anyio.run(until_signalled)
     except KeyboardInterrupt:
         return 130
-    except EcomsyncError as exc:
-        print(f"ecomsync worker: {exc}", file=sys.stderr)
+    except Exception as exc:
+        found = _find(exc, EcomsyncError)
+        if found is None:
+            raise
+        print(f"ecomsync worker: {found}", file=sys.stderr)
         return 1
     return 0
 

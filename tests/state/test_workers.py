@@ -359,6 +359,55 @@ class TestWorkers:
         assert scalar(dsn, "SELECT max(n) FROM erp_seen") <= 2
 
     @pytest.mark.slow
+    async def test_sigterm_hands_partition_back(
+        self,
+        store: PostgresStore,
+        workers: list[subprocess.Popen[str]],
+        tmp_path: Path,
+    ) -> None:
+        """A worker stopped with SIGTERM exits cleanly and its partition
+        is claimable at once, without waiting for it to go stale."""
+        dsn = store.dsn
+        await submit(store)
+        stopped = worker(dsn, tmp_path, stall=True)
+        workers.append(stopped)
+        await wait_for(
+            lambda: scalar(dsn, "SELECT count(*) FROM stalls") == 1,
+            30,
+            "the worker to be inside its partition",
+        )
+        stopped.send_signal(signal.SIGTERM)
+        await exited(stopped, tmp_path)
+        assert (
+            scalar(
+                dsn,
+                "SELECT count(*) FROM ecomsync.partitions "
+                "WHERE worker IS NOT NULL",
+            )
+            == 0
+        )
+        board = PartitionBoard(store)
+        claim = await board.claim("next", stale_after=3600)
+        assert claim is not None
+        assert claim.index == 0
+
+    def test_bad_app(self, postgres_dsn: str) -> None:
+        """A worker whose --app cannot be loaded says so and exits 1."""
+        from ecomsync._worker import main
+
+        code = main(
+            [
+                "--store",
+                postgres_dsn,
+                "--app",
+                "no_such_module:make",
+                "--licences",
+                "1",
+            ]
+        )
+        assert code == 1
+
+    @pytest.mark.slow
     async def test_cancel_stops_all_workers(
         self,
         store: PostgresStore,
