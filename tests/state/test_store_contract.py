@@ -12,7 +12,6 @@ import pytest
 from ecomsync.state import SqliteStore
 from ecomsync.state._postgres import PostgresStore
 from ecomsync.testing._store_contract import StateStoreContract
-from ecomsync.typing import StateStore
 
 
 pytestmark = pytest.mark.anyio
@@ -24,24 +23,7 @@ def _anyio_backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
-_MIXED = pytest.mark.xfail(
-    reason="SqliteStore sorts runs and schedules by ISO text, which is "
-    "not instant order across UTC offsets (reported to the lead)",
-    strict=True,
-)
-
-
-class _SqliteKnownBugs(StateStoreContract):
-    @_MIXED
-    async def test_list_runs_mixed_offsets(self, store: StateStore) -> None:
-        await super().test_list_runs_mixed_offsets(store)
-
-    @_MIXED
-    async def test_schedules_mixed_offsets(self, store: StateStore) -> None:
-        await super().test_schedules_mixed_offsets(store)
-
-
-class TestSqliteFile(_SqliteKnownBugs):
+class TestSqliteFile(StateStoreContract):
     """SqliteStore in a file, with a second handle on the same file."""
 
     @pytest.fixture(name="store")
@@ -57,7 +39,7 @@ class TestSqliteFile(_SqliteKnownBugs):
         await store.aclose()
 
 
-class TestSqliteMemory(_SqliteKnownBugs):
+class TestSqliteMemory(StateStoreContract):
     """SqliteStore in memory."""
 
     @pytest.fixture(name="store")

@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,8 +59,14 @@ CREATE TABLE IF NOT EXISTS failures (
     run_id TEXT, PRIMARY KEY (platform, data_type, number));
 CREATE TABLE IF NOT EXISTS schedules (
     id TEXT PRIMARY KEY, spec TEXT, interval REAL, next_due TEXT,
-    holder TEXT, claimed_until TEXT);
+    holder TEXT, claimed_until TEXT, due_utc TEXT);
 """
+
+
+def _utc(moment: datetime) -> str:
+    # Text columns that are sorted or compared hold UTC, so that text
+    # order is time order whatever offset the caller used.
+    return moment.astimezone(UTC).isoformat()
 
 
 @attrs.define
@@ -250,7 +256,7 @@ class SqliteStore:
                 "status = excluded.status, body = excluded.body",
                 (
                     run.id,
-                    run.started_at.isoformat(),
+                    _utc(run.started_at),
                     run.status.value,
                     run_to_json(run),
                 ),
@@ -384,11 +390,11 @@ class SqliteStore:
     async def save_schedule(self, schedule: Schedule) -> None:
         await self._run(
             lambda c: c.execute(
-                "INSERT INTO schedules (id, spec, interval, next_due) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "INSERT INTO schedules (id, spec, interval, next_due, due_utc)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "spec = excluded.spec, interval = excluded.interval, "
-                "next_due = excluded.next_due",
-                schedule_to_row(schedule),
+                "next_due = excluded.next_due, due_utc = excluded.due_utc",
+                (*schedule_to_row(schedule), _utc(schedule.next_due)),
             )
         )
 
@@ -398,7 +404,7 @@ class SqliteStore:
                 schedule_from_row(*row)
                 for row in conn.execute(
                     "SELECT id, spec, interval, next_due FROM schedules "
-                    "ORDER BY next_due, id"
+                    "ORDER BY due_utc, id"
                 )
             ]
 
@@ -407,13 +413,13 @@ class SqliteStore:
     async def claim_schedule(
         self, schedule_id: str, holder: str, until: datetime
     ) -> bool:
-        now = datetime.now(until.tzinfo).isoformat()
+        now = _utc(datetime.now(UTC))
 
         def claim(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
                 "UPDATE schedules SET holder = ?, claimed_until = ? "
                 "WHERE id = ? AND (holder IS NULL OR claimed_until < ?)",
-                (holder, until.isoformat(), schedule_id, now),
+                (holder, _utc(until), schedule_id, now),
             )
             return cur.rowcount == 1
 
@@ -425,7 +431,7 @@ class SqliteStore:
         await self._run(
             lambda c: c.execute(
                 "UPDATE schedules SET holder = NULL, claimed_until = NULL, "
-                "next_due = ? WHERE id = ? AND holder = ?",
-                (next_due.isoformat(), schedule_id, holder),
+                "next_due = ?, due_utc = ? WHERE id = ? AND holder = ?",
+                (next_due.isoformat(), _utc(next_due), schedule_id, holder),
             )
         )
