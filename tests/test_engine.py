@@ -55,6 +55,7 @@ def _anyio_backend(request: pytest.FixtureRequest) -> str:
     """The engine uses anyio only: prove it on both backends."""
     return str(request.param)
 
+
 ARTICLES = DataType.ARTICLES
 
 

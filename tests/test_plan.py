@@ -45,6 +45,7 @@ def _anyio_backend(request: pytest.FixtureRequest) -> str:
     """The engine uses anyio only: prove it on both backends."""
     return str(request.param)
 
+
 EVERYTHING = SyncSpec(types={t: All() for t in DataType})
 
 WRITES = ("push", "upload_media", "attach_media")
