@@ -241,6 +241,101 @@ class TestBoard:
         assert run.status is RunStatus.CANCELLED
 
 
+class TestWorkInProcess:
+    async def test_two_workers_finish_a_run(
+        self, store: PostgresStore
+    ) -> None:
+        """Two workers in one process share the partitions of a run and
+        finish it; each record is written once."""
+        from ecomsync._worker import work
+
+        run_id = await submit(store)
+        closed: list[int] = []
+
+        async def one() -> None:
+            sync = _pg_shop.make_sync(
+                store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+            )
+            try:
+                closed.append(
+                    await work(
+                        sync,
+                        heartbeat=0.2,
+                        stale_after=2,
+                        poll_interval=0.05,
+                        exit_when_idle=True,
+                    )
+                )
+            finally:
+                await sync.platforms["shop"].aclose()
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(one)
+                tg.start_soon(one)
+        assert sum(closed) == 10
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert run.status is RunStatus.SUCCEEDED
+        assert run.counts[DataType.ARTICLES].created == 200
+        assert scalar(store.dsn, "SELECT count(*) FROM shop_writes") == 200
+        assert [r.id for r in await store.list_runs()] == [run_id]
+
+    async def test_lost_partition_stops_its_run(
+        self, store: PostgresStore
+    ) -> None:
+        """A worker whose partition is taken over stops its run and does
+        not close the partition."""
+        from ecomsync._worker import work
+
+        await submit(store, size=200)
+        sync = _pg_shop.make_sync(
+            store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+        )
+
+        async def steal() -> None:
+            await wait_for(
+                lambda: (
+                    scalar(store.dsn, "SELECT count(*) FROM shop_writes") >= 20
+                ),
+                30,
+                "writes",
+            )
+            await store.transact(
+                lambda conn: conn.execute(
+                    "UPDATE ecomsync.partitions SET worker = 'thief', "
+                    "token = nextval('ecomsync.fencing_tokens')"
+                )
+            )
+
+        closed: list[int] = []
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(steal)
+                # The thief never finishes: the worker keeps polling.
+                with anyio.move_on_after(5):
+                    closed.append(
+                        await work(
+                            sync,
+                            heartbeat=0.1,
+                            stale_after=30,
+                            poll_interval=0.05,
+                            exit_when_idle=True,
+                        )
+                    )
+        await sync.platforms["shop"].aclose()
+        assert closed == []
+        assert scalar(store.dsn, "SELECT count(*) FROM shop_writes") < 200
+        assert (
+            scalar(
+                store.dsn,
+                "SELECT count(*) FROM ecomsync.partitions "
+                "WHERE worker = 'thief' AND state = 'todo'",
+            )
+            == 1
+        )
+
+
 class TestWorkers:
     @pytest.mark.slow
     async def test_worker_killed_mid_run(
