@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--rss",
         help="peak-RSS runs as N:images,... (default "
-        "1000:3,10000:0,50000:0; quick 200:3,1000:3)",
+        "1000:3,10000:0,50000:0; quick 100:3,400:3)",
     )
     p.add_argument("--no-sweep", action="store_true")
     p.add_argument("--no-tryton", action="store_true")
@@ -39,7 +39,20 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(__file__).parent / "results",
         help="where to write the results",
     )
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only rewrite the table and plot from a results.json",
+    )
     a = p.parse_args(argv)
+    if a.report:
+        import json
+
+        from bench._report import write
+
+        write(json.loads(a.report.read_text()), a.out)
+        return 0
     opts = Options.make(
         quick=a.quick,
         articles=a.articles,

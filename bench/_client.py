@@ -89,6 +89,7 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
         MediaStaging,
         Synchronizer,
         SyncSpec,
+        Trigger,
     )
     from ecomsync.platforms.shopware6 import Shopware6
     from ecomsync.state import SqliteStore
@@ -120,7 +121,8 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
         types.append(DataType.ADDRESSES_AND_ORDERS)
     spec = SyncSpec(types={t: All() for t in types})
     start, cpu = time.perf_counter(), _usage()["cpu_s"]
-    summary = await sync.execute(spec)
+    trigger = Trigger.SCHEDULED if a.scheduled else Trigger.MANUAL
+    summary = await sync.execute(spec, trigger=trigger)
     wall = time.perf_counter() - start
     cpu = _usage()["cpu_s"] - cpu
     await platform.aclose()
@@ -154,6 +156,11 @@ def main() -> None:
     p.add_argument("--store", default=":memory:")
     p.add_argument("--concurrency", type=int, default=0)
     p.add_argument("--profile", default="")
+    p.add_argument(
+        "--scheduled",
+        action="store_true",
+        help="a scheduled run: reads what changed since the last one",
+    )
     a = p.parse_args()
     w = Workload(
         articles=a.articles,

@@ -11,7 +11,7 @@ import math
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,10 +31,10 @@ from ecomsync._model import (
 from ecomsync._spec import All, ChangedSince, NumberRange, Only, Selection
 
 
-#: When the catalogue was last changed (version 0) and when the delta
-#: (version 1) changed it.
+#: When the catalogue was last changed (version 0); the delta (version 1)
+#: changes it when the process that reads it starts, so a scheduled run
+#: after the first one finds it.
 BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
-DELTA_TIME = BASE_TIME + timedelta(days=10)
 
 
 @attrs.frozen(kw_only=True)
@@ -207,6 +207,13 @@ class SeededErp:
     workload: Workload
     version: int = 0
     imported: set[str] = attrs.Factory(set)
+    delta_time: datetime = attrs.Factory(lambda: datetime.now(UTC))
+    _changed: frozenset[int] = attrs.field(init=False)
+    _new_image: frozenset[int] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._changed = frozenset(self.workload.changed())
+        self._new_image = frozenset(self.workload.new_image())
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[_Session]:
@@ -225,8 +232,7 @@ class SeededErp:
     def _delta(self, i: int) -> tuple[bool, bool]:
         if self.version == 0:
             return False, False
-        changed = set(self.workload.changed())
-        return i in changed, i in set(self.workload.new_image())
+        return i in self._changed, i in self._new_image
 
     def article(self, i: int) -> Article:
         number = article_number(i)
@@ -257,7 +263,7 @@ class SeededErp:
 
     def changed_at(self, i: int) -> datetime:
         changed, _ = self._delta(i)
-        return DELTA_TIME if changed else BASE_TIME
+        return self.delta_time if changed else BASE_TIME
 
     def indices(
         self, data_type: DataType, selection: Selection
