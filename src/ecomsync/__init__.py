@@ -37,6 +37,7 @@ from ._model import (
     StockLevel,
     Variant,
 )
+from ._partition import PartitionLost, submit_partitioned
 from ._plan import Plan, Refusal, TypePlan
 from ._spec import (
     All,
@@ -76,10 +77,10 @@ from .exceptions import (
     StateStoreError,
     SyncError,
 )
-from .licensing import LocalLicensePool
+from .licensing import LocalLicensePool, PostgresLicensePool
 from .media import MediaStaging
 from .platforms.memory import MemoryPlatform
-from .state import SqliteStore
+from .state import PostgresStore, SqliteStore
 from .typing import (
     ErpSession,
     ErpSource,
@@ -130,8 +131,11 @@ __all__ = [
     "OrderStatus",
     "Outcome",
     "Outgoing",
+    "PartitionLost",
     "Plan",
     "Platform",
+    "PostgresLicensePool",
+    "PostgresStore",
     "Progress",
     "Record",
     "RecordFailed",
@@ -163,6 +167,7 @@ __all__ = [
     "TypePlan",
     "TypeStarted",
     "Variant",
+    "submit_partitioned",
 ]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 
 from ._demo import SHOPS
+from ._worker import add_worker_arguments, run_worker_command
 
 
 __all__ = ["COMMANDS", "main"]
@@ -73,7 +74,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-#: name -> (help, add arguments, run).  ``worker`` joins here later.
+#: name -> (help, add arguments, run).
 COMMANDS: dict[
     str,
     tuple[
@@ -86,6 +87,11 @@ COMMANDS: dict[
         "synchronise a seeded ERP with a shop, in seconds, and clean up",
         _demo_arguments,
         _demo,
+    ),
+    "worker": (
+        "work on partitioned runs from a shared PostgreSQL",
+        add_worker_arguments,
+        run_worker_command,
     ),
 }
 

@@ -16,10 +16,11 @@ import anyio
 import attrs
 
 from ._contracts import Lease
+from ._pg_licensing import PostgresLicensePool
 from .exceptions import ConfigurationError, NoFreeLicense
 
 
-__all__ = ["Lease", "LocalLicensePool"]
+__all__ = ["Lease", "LocalLicensePool", "PostgresLicensePool"]
 
 
 def _positive(_: object, __: object, value: int) -> None:

@@ -5,7 +5,9 @@ contract suites and platform emulators.
 - `capture_events` runs a spec and collects its events;
 - `demo_erp`, `catalogue_records`, `shop_orders`, `shipped` make seeded,
   deterministic data;
-- `ErpSourceContract` and `PlatformContract` are pytest base classes:
+- `postgres_server` starts a throwaway PostgreSQL for tests;
+- `ErpSourceContract`, `PlatformContract` and `StateStoreContract` are
+  pytest base classes:
   subclass them to run the standard tests against your adapter (they need
   pytest, so they are imported on first use);
 - `ecomsync.testing.shopware6` is an emulator of the Shopware 6 Admin API
@@ -19,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._capture import CapturedRun, capture_events
+from ._pg import PostgresUnavailable, postgres_server
 from ._seed import catalogue_records, demo_erp, shipped, shop_orders
 
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
         ErpSourceContract,
     )
     from ._platform_contract import PlatformContract
+    from ._store_contract import StateStoreContract
 
 
 __all__ = [
@@ -37,9 +41,12 @@ __all__ = [
     "ErpSeed",
     "ErpSourceContract",
     "PlatformContract",
+    "PostgresUnavailable",
+    "StateStoreContract",
     "capture_events",
     "catalogue_records",
     "demo_erp",
+    "postgres_server",
     "shipped",
     "shop_orders",
 ]
@@ -51,6 +58,7 @@ _LAZY = {
     "ErpSeed": "._erp_contract",
     "ErpSourceContract": "._erp_contract",
     "PlatformContract": "._platform_contract",
+    "StateStoreContract": "._store_contract",
 }
 
 
