@@ -15,6 +15,7 @@ import pytest
 from ecomsync import (
     All,
     Article,
+    AuthenticationError,
     Category,
     ChangedSince,
     DataType,
@@ -352,6 +353,27 @@ class TestFailureIsolation:
         assert RunStatus.SUCCEEDED == run.summary.status  # type: ignore[union-attr]
         assert ["A-4"] == [f.number for f in run.summary.failures]  # type: ignore[union-attr]
         assert ["A-4"] == [f.number for f in await store.list_failures("shop")]
+
+
+class TestFatalErrors:
+    async def test_auth_error_in_a_pipelined_batch(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """An authentication error inside a batch stops the run and comes
+        out as itself, not wrapped in an exception group."""
+        await sync.execute(spec(categories=All(), articles=All()))
+
+        def refuse(record: object) -> str | None:
+            raise AuthenticationError("credentials refused by the shop")
+
+        platform.reject = refuse
+
+        with pytest.raises(AuthenticationError, match="refused"):
+            await sync.execute(spec(stock=All()))
+
+        run = (await sync.runs())[0]
+        assert RunStatus.FAILED == run.status
+        assert "credentials refused by the shop" == run.error
 
 
 class TestBadInput:

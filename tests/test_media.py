@@ -104,6 +104,22 @@ class TestStaging:
         assert [] == list(directory.iterdir())
         assert [] == await store.list_pending()
 
+    async def test_open_keeps_others_entries(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """Opening a directory leaves the journal entries of another
+        directory sharing the store alone."""
+        other = MediaStaging(tmp_path / "other")
+        await other.open(store)
+        staged = await other.stage(b"theirs", filename="a", mime_type="x/y")
+
+        await MediaStaging(tmp_path / "mine").open(store)
+
+        assert [staged.sha256] == [
+            p.sha256 for p in await store.list_pending()
+        ]
+        assert staged.path.exists()
+
     async def test_budget_waits(self, staging: MediaStaging) -> None:
         """Staging waits for uploads to free space instead of exceeding
         the byte budget."""

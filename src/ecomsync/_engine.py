@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 import attrs
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectReceiveStream, ObjectSendStream, TaskGroup
 
 from ._contracts import (
     Failure,
@@ -539,7 +539,7 @@ class Synchronizer:
         across processes sharing the store.
         """
         holder = f"{_holder()}:{uuid.uuid4().hex[:6]}"
-        async with anyio.create_task_group() as tg:
+        async with _task_group() as tg:
             while not until():
                 now = self.clock()
                 for schedule in await self.store.list_schedules():
@@ -612,7 +612,7 @@ class Synchronizer:
         events = RunEvents(
             run_id, receive, lambda: self._local_cancels.add(run_id)
         )
-        async with anyio.create_task_group() as tg:
+        async with _task_group() as tg:
             tg.start_soon(self._execute, run, events, resolved)
             try:
                 yield events
@@ -808,7 +808,7 @@ class Synchronizer:
 
         async with (
             self._batches(run, session, data_type, selection) as batches,
-            anyio.create_task_group() as tg,
+            _task_group() as tg,
         ):
             async for batch in batches:
                 await slots.acquire()
@@ -1160,7 +1160,7 @@ class Synchronizer:
                 run, session, data_type, record, outcomes[index]
             )
 
-        async with anyio.create_task_group() as tg:
+        async with _task_group() as tg:
             for index, ((record, _), outcome) in enumerate(
                 zip(chunk, outcomes, strict=True)
             ):
@@ -1215,7 +1215,7 @@ class Synchronizer:
                     )
                 )
 
-        async with anyio.create_task_group() as tg:
+        async with _task_group() as tg:
             for position in range(len(refs)):
                 tg.start_soon(one, position)
         if errors:
@@ -1232,6 +1232,28 @@ class Synchronizer:
         except RecordRejected as exc:
             return Outcome(number=record.number, error=str(exc), field="media")
         return outcome
+
+
+@asynccontextmanager
+async def _task_group() -> AsyncIterator[TaskGroup]:
+    """
+    An anyio task group whose lone error comes out as itself, not wrapped
+    in an ExceptionGroup, so that callers (and `_execute`) can tell a
+    `RunCancelled` or an `AuthenticationError` by its type.
+    """
+    try:
+        async with anyio.create_task_group() as tg:
+            yield tg
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while (
+            isinstance(error, BaseExceptionGroup)
+            and len(error.exceptions) == 1
+        ):
+            error = error.exceptions[0]
+        if error is group:
+            raise
+        raise error from None
 
 
 async def _aclose(iterator: AsyncIterator[Any]) -> None:

@@ -85,7 +85,14 @@ class MediaStaging:
         Bind *store* and clean the directory; return the removed names.
         """
         self._store = store
-        pending = {p.sha256 for p in await store.list_pending()}
+        # The journal may be shared (PostgresStore) by several processes,
+        # each with its own directory: discard only our own entries.
+        mine = str(self.directory.resolve())
+        pending = {
+            p.sha256
+            for p in await store.list_pending()
+            if p.meta.get("directory", mine) == mine
+        }
 
         def purge() -> list[str]:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -149,7 +156,11 @@ class MediaStaging:
                     sha256=sha,
                     size=size,
                     registered_at=datetime.now(UTC),
-                    meta={"filename": filename, "mime_type": mime_type},
+                    meta={
+                        "filename": filename,
+                        "mime_type": mime_type,
+                        "directory": str(self.directory.resolve()),
+                    },
                 )
             )
             await anyio.to_thread.run_sync(
