@@ -82,9 +82,10 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """
-    Benchmarks against the lower bound and a naive baseline.
+    Benchmarks against the lower bound and a naive baseline; results in
+    bench/results/.  ``nox -s bench -- --quick`` is the smoke size CI runs.
     """
-    session.install(EXTRAS, *_group("tests"))
+    session.install(EXTRAS, *_group("tests"), *_group("bench"))
     session.run(
         "python",
         "-m",

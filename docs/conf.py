@@ -71,8 +71,8 @@ nitpick_ignore_regex = [
     ("py:class", rf"({'|'.join(_THIRD_PARTY)})(\.\w+)+"),
     ("py:obj", rf"({'|'.join(_THIRD_PARTY)})(\.\w+)+"),
     ("py:class", r"ObjectReceiveStream"),
-    # Named in docstrings before it lands (extra ``postgres``).
-    ("py:obj", r"PostgresStore"),
+    ("py:class", r"AsyncConnection"),  # psycopg, an optional extra
+    ("py:class", r"T"),  # a type variable
     # Type variables of generic helpers.
     ("py:class", r"ecomsync\.[\w.]*\.[A-Z]"),
 ]
