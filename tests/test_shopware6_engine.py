@@ -131,6 +131,36 @@ class TestPlan:
         assert len(plan.types[DataType.STOCK].create) == 6
         assert len(sent) <= plan.requests
 
+    async def test_first_sync_within_estimate(
+        self, sw_sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """A first sync with images sends no more requests than planned,
+        and every product ends up with its image as cover, written in the
+        product's own sync (no per-article media requests)."""
+        spec = SyncSpec(types={t: All() for t in PUSH})
+        plan = await sw_sync.plan(spec)
+        seen = len(emu.requests)
+
+        run = await sw_sync.execute(spec)
+
+        sent = [
+            r
+            for r in list(emu.requests)[seen:]
+            if not r.path.startswith("/api/oauth")
+        ]
+        assert RunStatus.SUCCEEDED == run.status
+        assert len(sent) <= plan.requests
+        uploads = [r for r in sent if r.path.endswith("/upload")]
+        assert 6 == len(uploads)
+        products = emu.entities["product"].values()
+        covers = [p for p in products if p.get("coverId")]
+        assert 6 == len(covers)
+        for product in covers:
+            media_row = emu.entities["product_media"][product["coverId"]]
+            content = emu.media_bytes(media_row["mediaId"])
+            number = product["productNumber"].split("-")[1]
+            assert f"image {number}".encode() == content
+
     async def test_plan_writes_nothing(
         self, sw_sync: Synchronizer, emu: ShopwareEmulator
     ) -> None:

@@ -24,11 +24,17 @@ class Outgoing:
     A record on its way to a platform, with the platform id the store
     already knows for it (``None`` on first contact).
 
+    For a platform that declares ``media_on_push = True``, *media* holds
+    the record's media, already uploaded, to write with the record (an
+    empty tuple: the record has none); otherwise it is ``None`` and the
+    engine calls `Platform.attach_media` after the push.
+
     .. versionadded:: 26.1.0
     """
 
     record: Record
     platform_id: str | None = None
+    media: tuple[MediaLink, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)

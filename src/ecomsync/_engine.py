@@ -16,7 +16,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence, Sized
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -941,30 +941,44 @@ class Synchronizer:
             outcomes = await session.import_orders(
                 [r for r, _ in chunk]  # type: ignore[misc]
             )
+            self._check_answer(run, outcomes, chunk)
+        elif getattr(run.platform, "media_on_push", False):
+            # The platform writes a record's media with the record: move
+            # the files first, then push records with their links.
+            media = await self._gather_media(run, session, data_type, chunk)
+            ready = [
+                i for i, m in enumerate(media) if not isinstance(m, Outcome)
+            ]
+            pushed = iter(
+                await run.platform.push(
+                    data_type,
+                    [
+                        # No media is news too: the record's old ones go.
+                        self._outgoing(chunk[i][0], links, media[i] or [])
+                        for i in ready
+                    ],
+                )
+            )
+            answered = [
+                m if isinstance(m, Outcome) else next(pushed, None)
+                for m in media
+            ]
+            outcomes = [o for o in answered if o is not None]
+            if next(pushed, None) is not None or len(outcomes) < len(chunk):
+                raise SyncError(
+                    f"{type(run.platform).__name__} answered the wrong "
+                    f"number of outcomes for {len(ready)} records"
+                )
         else:
             outcomes = await run.platform.push(
-                data_type,
-                [
-                    Outgoing(
-                        record=r,
-                        platform_id=(
-                            links[r.number].platform_id
-                            if r.number in links
-                            else None
-                        ),
-                    )
-                    for r, _ in chunk
-                ],
+                data_type, [self._outgoing(r, links, None) for r, _ in chunk]
             )
-        if len(outcomes) != len(chunk):
-            raise SyncError(
-                f"{type(run.platform).__name__} answered {len(outcomes)} "
-                f"outcomes for {len(chunk)} records"
+            self._check_answer(run, outcomes, chunk)
+            media = await self._gather_media(
+                run, session, data_type, chunk, outcomes
             )
+            outcomes = await self._attach_all(run, data_type, outcomes, media)
         written: dict[str, Link] = {}
-        outcomes = await self._transfer_all_media(
-            run, session, data_type, chunk, outcomes
-        )
         for (record, digest), outcome in zip(chunk, outcomes, strict=True):
             if not outcome.ok:
                 await self._fail(
@@ -999,6 +1013,29 @@ class Synchronizer:
             await self.store.put_links(run.platform_name, data_type, written)
             await self.store.clear_failures(
                 run.platform_name, data_type, list(written)
+            )
+
+    @staticmethod
+    def _outgoing(
+        record: Record,
+        links: Mapping[str, Link],
+        media: list[MediaLink] | Outcome | None,
+    ) -> Outgoing:
+        link = links.get(record.number)
+        return Outgoing(
+            record=record,
+            platform_id=None if link is None else link.platform_id,
+            media=tuple(media) if isinstance(media, list) else None,
+        )
+
+    @staticmethod
+    def _check_answer(
+        run: _Run, outcomes: Sequence[Outcome], asked: Sized
+    ) -> None:
+        if len(outcomes) != len(asked):
+            raise SyncError(
+                f"{type(run.platform).__name__} answered {len(outcomes)} "
+                f"outcomes for {len(asked)} records"
             )
 
     async def _fail(
@@ -1140,46 +1177,74 @@ class Synchronizer:
             done.set()
         return media_id, False
 
-    async def _transfer_all_media(
+    async def _gather_media(
         self,
         run: _Run,
         session: ErpSession,
         data_type: DataType,
         chunk: Sequence[tuple[Record, str]],
-        outcomes: Sequence[Outcome],
-    ) -> list[Outcome]:
+        outcomes: Sequence[Outcome] | None = None,
+    ) -> list[list[MediaLink] | Outcome | None]:
         """
-        Move the media of every written record in *chunk*, concurrently
-        (bounded by the run's media limiter); a record whose media fail
-        gets a failed outcome.
+        Move the media of the records in *chunk* to the platform (those
+        whose *outcomes* are ok, when given), concurrently, bounded by the
+        run's media limiter.  Per record: its media links, a failed
+        outcome naming the file at fault, or None (no media).
         """
-        final = list(outcomes)
+        found: list[list[MediaLink] | Outcome | None] = [None] * len(chunk)
 
         async def one(index: int, record: Article | Category) -> None:
-            final[index] = await self._transfer_media(
-                run, session, data_type, record, outcomes[index]
+            found[index] = await self._media_links(
+                run, session, data_type, record
             )
 
         async with _task_group() as tg:
-            for index, ((record, _), outcome) in enumerate(
-                zip(chunk, outcomes, strict=True)
-            ):
-                if (
-                    outcome.ok
-                    and isinstance(record, Article | Category)
-                    and record.media
-                ):
+            for index, (record, _) in enumerate(chunk):
+                if outcomes is not None and not outcomes[index].ok:
+                    continue
+                if isinstance(record, Article | Category) and record.media:
                     tg.start_soon(one, index, record)
+        return found
+
+    async def _attach_all(
+        self,
+        run: _Run,
+        data_type: DataType,
+        outcomes: Sequence[Outcome],
+        media: Sequence[list[MediaLink] | Outcome | None],
+    ) -> list[Outcome]:
+        """
+        For platforms that take media after the record: attach them.
+        """
+        final = list(outcomes)
+
+        async def one(index: int, links: list[MediaLink]) -> None:
+            try:
+                await run.platform.attach_media(
+                    data_type, outcomes[index], links
+                )
+            except RecordRejected as exc:
+                final[index] = Outcome(
+                    number=outcomes[index].number,
+                    error=str(exc),
+                    field="media",
+                )
+
+        async with _task_group() as tg:
+            for index, links in enumerate(media):
+                if isinstance(links, Outcome):
+                    final[index] = links
+                elif links is not None and outcomes[index].ok:
+                    tg.start_soon(one, index, links)
         return final
 
-    async def _transfer_media(
+    async def _media_links(
         self,
         run: _Run,
         session: ErpSession,
         data_type: DataType,
         record: Article | Category,
-        outcome: Outcome,
-    ) -> Outcome:
+    ) -> list[MediaLink] | Outcome:
         refs = record.media
         links: list[MediaLink | None] = [None] * len(refs)
         errors: list[tuple[int, str]] = []
@@ -1225,13 +1290,7 @@ class Synchronizer:
                 error=message,
                 field=f"media.{position}",
             )
-        try:
-            await run.platform.attach_media(
-                data_type, outcome, [m for m in links if m is not None]
-            )
-        except RecordRejected as exc:
-            return Outcome(number=record.number, error=str(exc), field="media")
-        return outcome
+        return [m for m in links if m is not None]
 
 
 @asynccontextmanager

@@ -18,7 +18,7 @@ import mimetypes
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from pathlib import PurePosixPath
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import anyio
 import attrs
@@ -121,6 +121,9 @@ class Shopware6:
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, kw_only=True
     )
+    #: The engine hands a record's uploaded media to `push` (in
+    #: `Outgoing.media`), which writes them in the record's own sync.
+    media_on_push: ClassVar[bool] = True
     supported: frozenset[DataType] = attrs.field(
         init=False, default=frozenset(DataType)
     )
@@ -283,19 +286,20 @@ class Shopware6:
         *writes* records, *uploads* new files and *with_media* records
         with media (token requests aside); `Synchronizer.plan` uses it.
 
-        Per batch: a category batch is one sync; an article batch one
-        product search and one sync (plus, once, the sales channels and
-        tax lookups); a stock batch a search and a sync; a status batch an
-        order search, then per order a tracking patch and up to three
-        transitions.  Per new file: a media search, a sync and the
-        upload; per record with media: a product-media search and a sync.
+        Per batch: a category batch is one sync; an article batch a
+        product search, a product-media search and one sync (plus, once,
+        the sales channels and tax lookups); a stock batch a search and a
+        sync; a status batch an order search, then per order a tracking
+        patch and up to three transitions.  Per new file: a media sync and
+        the upload.  Media are written with their record, so records with
+        media cost nothing more.
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
-            return batches + with_media
+            return batches
         if data_type is DataType.ARTICLES:
             lookups = 3 if writes else 0
-            return lookups + 2 * batches + 3 * uploads + 2 * with_media
+            return lookups + 3 * batches + 2 * uploads
         if data_type is DataType.STOCK:
             return 2 * batches
         if data_type is DataType.ORDER_STATUS:
@@ -359,7 +363,12 @@ class Shopware6:
             rows, owner = [], []
             for i in order:
                 if i in members:
-                    rows.append(category_payload(categories[i]))
+                    row = category_payload(categories[i])
+                    media = items[i].media
+                    if media is not None:
+                        images = _image_ids(media)
+                        row["mediaId"] = images[0] if images else None
+                    rows.append(row)
                     owner.append(i)
             key = "ecomsync-categories"
             return [_op(key, "category", rows)], {key: owner}
@@ -424,6 +433,30 @@ class Shopware6:
             )
             for a in articles
         ]
+        # Media come with the record (media_on_push): write the product
+        # media and cover in the same sync, and drop the stale ones.
+        held_media = await self._held_media(
+            [
+                pid
+                for pid, i in zip(ids, items, strict=True)
+                if i.media is not None
+            ]
+        )
+        stale_media: list[list[dict[str, str]]] = []
+        for item, pid, rows in zip(items, ids, per_article, strict=True):
+            if item.media is None:
+                stale_media.append([])
+                continue
+            fields, wanted_media = _product_media_fields(pid, item.media)
+            for row in rows["product"]:
+                if row["id"] == pid:
+                    row.update(fields)
+            stale_media.append(
+                [
+                    {"id": m}
+                    for m in sorted(held_media.get(pid, set()) - wanted_media)
+                ]
+            )
         stale: list[list[dict[str, str]]] = []
         for article, pid in zip(articles, ids, strict=True):
             wanted = {category_id(c) for c in article.categories}
@@ -460,6 +493,10 @@ class Shopware6:
             rows = [pair for i in chunk for pair in stale[i]]
             owners[key] = [i for i in chunk for _ in stale[i]]
             operations.append(_op(key, "product_category", rows, "delete"))
+            key = "ecomsync-stale-media"
+            rows = [row for i in chunk for row in stale_media[i]]
+            owners[key] = [i for i in chunk for _ in stale_media[i]]
+            operations.append(_op(key, "product_media", rows, "delete"))
             return operations, owners
 
         failures = await self._write(len(articles), build)
@@ -785,9 +822,11 @@ class Shopware6:
         """
         extension = _extension(media)
         name = media.sha256
-        found = await self._media_named(name, extension)
-        if found is not None:
-            return found
+        # No search first: the media id derives from the content hash, so
+        # re-uploading our own file is an idempotent replace, and content
+        # someone else uploaded under this name shows up as a duplicate
+        # file name below.  (The engine asks only for content its store
+        # does not know yet.)
         content = await anyio.to_thread.run_sync(media.read_bytes)
         mid = sw_id("media", media.sha256)
         await self._api.sync(
@@ -822,12 +861,7 @@ class Shopware6:
         which would make the product digital).  A category takes its
         first image.
         """
-        ordered = sorted(media, key=lambda m: m.position)
-        images = [m.media_id for m in ordered if m.kind is MediaKind.IMAGE]
-        documents = [
-            m.media_id for m in ordered if m.kind is MediaKind.DOCUMENT
-        ]
-        images = list(dict.fromkeys(images))
+        images = _image_ids(media)
         if data_type is DataType.CATEGORIES:
             cid = target.platform_id or category_id(target.number)
             await self._api.sync(
@@ -848,33 +882,10 @@ class Shopware6:
         if data_type is not DataType.ARTICLES:
             raise ValueError(f"{data_type.value} records have no media")
         pid = target.platform_id or product_id(target.number)
-        rows = [
-            {
-                "id": product_media_id(pid, mid),
-                "productId": pid,
-                "mediaId": mid,
-                "position": position,
-            }
-            for position, mid in enumerate(images)
-        ]
-        wanted = {row["id"] for row in rows}
-        held = await self._api.search_all(
-            "product_media",
-            {
-                "filter": [
-                    {"type": "equals", "field": "productId", "value": pid}
-                ]
-            },
-        )
-        stale = sorted(
-            str(r["id"]) for r in held if str(r["id"]) not in wanted
-        )
-        product: dict[str, Any] = {
-            "id": pid,
-            "media": rows,
-            "coverId": rows[0]["id"] if rows else None,
-            "customFields": {DOCUMENTS_FIELD: documents},
-        }
+        fields, wanted = _product_media_fields(pid, media)
+        held = await self._held_media([pid])
+        stale = sorted(held.get(pid, set()) - wanted)
+        product: dict[str, Any] = {"id": pid, **fields}
         await self._api.sync(
             [
                 _op("ecomsync-product-media", "product", [product]),
@@ -886,6 +897,33 @@ class Shopware6:
                 ),
             ]
         )
+
+    async def _held_media(self, pids: Sequence[str]) -> dict[str, set[str]]:
+        """
+        The product media rows the shop holds, per product id.
+        """
+        held: dict[str, set[str]] = {}
+        unique = list(dict.fromkeys(pids))
+        if not unique:
+            return held
+        for start in range(0, len(unique), MAX_LIMIT):
+            rows = await self._api.search_all(
+                "product_media",
+                {
+                    "filter": [
+                        {
+                            "type": "equalsAny",
+                            "field": "productId",
+                            "value": unique[start : start + MAX_LIMIT],
+                        }
+                    ]
+                },
+            )
+            for row in rows:
+                held.setdefault(str(row["productId"]), set()).add(
+                    str(row["id"])
+                )
+        return held
 
     async def aclose(self) -> None:
         """
@@ -933,3 +971,38 @@ def _answer_state(response: httpx.Response) -> str | None:
 
 def _problem(detail: str) -> ApiProblem:
     return ApiProblem(status="400", code="", detail=detail)
+
+
+def _image_ids(media: Sequence[MediaLink]) -> list[str]:
+    ordered = sorted(media, key=lambda m: m.position)
+    return list(
+        dict.fromkeys(m.media_id for m in ordered if m.kind is MediaKind.IMAGE)
+    )
+
+
+def _product_media_fields(
+    pid: str, media: Sequence[MediaLink]
+) -> tuple[dict[str, Any], set[str]]:
+    """
+    The product fields that make *media* exactly the product's media:
+    images as product media in position order (the first is the cover),
+    documents in the custom field ``ecomsync_documents``; and the ids of
+    the product media rows that should exist.
+    """
+    ordered = sorted(media, key=lambda m: m.position)
+    documents = [m.media_id for m in ordered if m.kind is MediaKind.DOCUMENT]
+    rows = [
+        {
+            "id": product_media_id(pid, mid),
+            "productId": pid,
+            "mediaId": mid,
+            "position": position,
+        }
+        for position, mid in enumerate(_image_ids(media))
+    ]
+    fields = {
+        "media": rows,
+        "coverId": rows[0]["id"] if rows else None,
+        "customFields": {DOCUMENTS_FIELD: documents},
+    }
+    return fields, {str(row["id"]) for row in rows}
