@@ -214,6 +214,8 @@ class Synchronizer:
         media_concurrency: Media transfers in flight at once.
         write_concurrency: Batches of one data type in flight at once
             (categories always go one batch at a time, parents first).
+        order_page_size: Orders asked of a platform per page (platforms
+            cap it at their own maximum); imported in `batch_size` chunks.
         progress_interval: Seconds between `Progress` events.
 
     .. versionadded:: 26.1.0
@@ -229,6 +231,7 @@ class Synchronizer:
     batch_size: int = 100
     media_concurrency: int = 16
     write_concurrency: int = 4
+    order_page_size: int = 500
     progress_interval: float = 0.5
     clock: Callable[[], datetime] = _utcnow
     _staging_open: bool = attrs.field(init=False, default=False)
@@ -422,7 +425,7 @@ class Synchronizer:
         platform = run.platform
         if data_type is DataType.ADDRESSES_AND_ORDERS:
             # Reading pages of orders; the writes go to the ERP.
-            requests = max(1, math.ceil(acc.fetched / self.batch_size))
+            requests = max(1, math.ceil(acc.fetched / self.order_page_size))
         else:
             requests = estimate_requests(
                 platform,
@@ -836,7 +839,7 @@ class Synchronizer:
         batches: AsyncIterator[Sequence[Record]]
         if data_type is DataType.ADDRESSES_AND_ORDERS:
             batches = run.platform.fetch_orders(
-                selection, batch_size=self.batch_size
+                selection, batch_size=self.order_page_size
             )
         else:
             batches = session.read(

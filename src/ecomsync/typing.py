@@ -99,6 +99,13 @@ class Platform(Protocol):
     Attributes:
         supported: The data types this platform can handle.
         batch_size: How many records `push` takes per call, at most.
+
+    Two optional members refine what the engine does:
+    ``media_on_push = True`` makes it upload a record's media *before*
+    `push` and hand them over in ``Outgoing.media``, to be written with the
+    record (saving an `attach_media` call per record); and
+    ``estimate_requests(data_type, *, writes, uploads, with_media)`` lets
+    `Synchronizer.plan` estimate requests the adapter's own way.
     """
 
     supported: frozenset[DataType]
