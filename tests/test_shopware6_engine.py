@@ -135,8 +135,8 @@ class TestPlan:
         self, sw_sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
     ) -> None:
         """A first sync with images sends no more requests than planned,
-        and every product ends up with its image as cover, written in the
-        product's own sync (no per-article media requests)."""
+        media entities are created in batches, and every product ends up
+        with its image as cover, written in the product's own sync."""
         spec = SyncSpec(types={t: All() for t in PUSH})
         plan = await sw_sync.plan(spec)
         seen = len(emu.requests)
@@ -152,6 +152,9 @@ class TestPlan:
         assert len(sent) <= plan.requests
         uploads = [r for r in sent if r.path.endswith("/upload")]
         assert 6 == len(uploads)
+        # Categories, products and stock take a sync each; the six media
+        # entities of concurrent uploads are created together in one.
+        assert 4 == len([r for r in sent if r.route == "sync"])
         products = emu.entities["product"].values()
         covers = [p for p in products if p.get("coverId")]
         assert 6 == len(covers)

@@ -131,6 +131,7 @@ class Shopware6:
     _channels: list[str] | None = attrs.field(init=False, default=None)
     _taxes: dict[Decimal, str] = attrs.field(init=False, factory=dict)
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
+    _media_batch: _MediaBatch | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self._api = AdminApi.create(
@@ -829,9 +830,7 @@ class Shopware6:
         # does not know yet.)
         content = await anyio.to_thread.run_sync(media.read_bytes)
         mid = sw_id("media", media.sha256)
-        await self._api.sync(
-            [_op("ecomsync-media", "media", [{"id": mid, "private": False}])]
-        )
+        await self._create_media(mid)
         try:
             await self._api.call(
                 "POST",
@@ -847,6 +846,34 @@ class Shopware6:
                     return found
             raise
         return mid
+
+    async def _create_media(self, mid: str) -> None:
+        """
+        Create the media entity *mid*, batched with the other uploads in
+        flight: the first caller waits a moment for others to join, then
+        creates them all in one sync (one request instead of one per
+        file; the upload itself cannot be batched).
+        """
+        batch = self._media_batch
+        if batch is not None:
+            batch.ids.append(mid)
+            await batch.done.wait()
+            if batch.error is not None:
+                raise batch.error
+            return
+        batch = self._media_batch = _MediaBatch(ids=[mid])
+        try:
+            await anyio.sleep(MEDIA_BATCH_WINDOW)
+            self._media_batch = None
+            rows = [{"id": i, "private": False} for i in batch.ids]
+            await self._api.sync([_op("ecomsync-media", "media", rows)])
+        except BaseException as exc:
+            if self._media_batch is batch:
+                self._media_batch = None
+            batch.error = exc
+            raise
+        finally:
+            batch.done.set()
 
     async def attach_media(
         self,
@@ -971,6 +998,22 @@ def _answer_state(response: httpx.Response) -> str | None:
 
 def _problem(detail: str) -> ApiProblem:
     return ApiProblem(status="400", code="", detail=detail)
+
+
+#: How long the first of concurrent uploads waits for others to join its
+#: media-entity sync (seconds): short against one request's round trip.
+MEDIA_BATCH_WINDOW = 0.003
+
+
+@attrs.define
+class _MediaBatch:
+    """
+    Media entities to create in one sync, and how that went.
+    """
+
+    ids: list[str]
+    done: anyio.Event = attrs.Factory(anyio.Event)
+    error: BaseException | None = None
 
 
 def _image_ids(media: Sequence[MediaLink]) -> list[str]:
