@@ -20,9 +20,6 @@ from ecomsync import (
     MemoryPlatform,
     Outcome,
     Outgoing,
-    RecordFailed,
-    RecordSkipped,
-    RecordSynced,
     RunStatus,
     SqliteStore,
     StagedMedia,
@@ -34,6 +31,7 @@ from ecomsync import (
 from ecomsync._contracts import MediaLink
 from ecomsync.testing import capture_events, shop_orders
 
+from ._plans import assert_run_matches_plan
 from .conftest import T0
 
 
@@ -126,26 +124,7 @@ class TestPlanEqualsRun:
             pass
         sent = sum(platform.calls[k] - before[k] for k in WRITES)
 
-        for data_type, planned in plan.types.items():
-            synced = [
-                e for e in run.of(RecordSynced) if e.data_type is data_type
-            ]
-            assert set(planned.create) == {
-                e.number for e in synced if e.created
-            }
-            assert set(planned.update) == {
-                e.number for e in synced if not e.created
-            }
-            assert set(planned.unchanged) == {
-                e.number
-                for e in run.of(RecordSkipped)
-                if e.data_type is data_type
-            }
-            assert {r.number for r in planned.invalid} == {
-                e.number
-                for e in run.of(RecordFailed)
-                if e.data_type is data_type
-            }
+        assert_run_matches_plan(plan, run)
         articles = plan.types[DataType.ARTICLES]
         assert ("A-7",) == articles.create
         assert ("C-20",) == articles.dependencies

@@ -19,8 +19,6 @@ from ecomsync import (
     DataType,
     MediaStaging,
     MemoryErp,
-    RecordSkipped,
-    RecordSynced,
     RunStatus,
     SqliteStore,
     Synchronizer,
@@ -30,6 +28,7 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
+from ._plans import assert_run_matches_plan
 from .conftest import small_catalogue
 
 
@@ -112,21 +111,7 @@ class TestPlan:
             if not r.path.startswith("/api/oauth")
         ]
 
-        for data_type, planned in plan.types.items():
-            synced = [
-                e for e in run.of(RecordSynced) if e.data_type is data_type
-            ]
-            assert set(planned.create) == {
-                e.number for e in synced if e.created
-            }
-            assert set(planned.update) == {
-                e.number for e in synced if not e.created
-            }
-            assert set(planned.unchanged) == {
-                e.number
-                for e in run.of(RecordSkipped)
-                if e.data_type is data_type
-            }
+        assert_run_matches_plan(plan, run, invalid=False)
         assert len(plan.types[DataType.ARTICLES].unchanged) == 6
         assert len(plan.types[DataType.STOCK].create) == 6
         assert len(sent) <= plan.requests

@@ -175,27 +175,7 @@ def _shopware6_shop() -> Shop:
     )
 
     def place_order(order: Order) -> None:
-        emulator.place_order(
-            order_number=order.number,
-            customer={
-                "email": order.customer.email,
-                "firstName": order.customer.first_name,
-                "lastName": order.customer.last_name,
-                "customerNumber": order.customer.number,
-                "street": order.billing.street,
-                "zipcode": order.billing.zip_code,
-                "city": order.billing.city,
-            },
-            lines=[
-                {
-                    "productNumber": line.article_number,
-                    "quantity": line.quantity,
-                    "unitPrice": float(line.unit_price),
-                    "label": line.name,
-                }
-                for line in order.lines
-            ],
-        )
+        emulator.place(order)
 
     return Shop(
         name=SHOP,

@@ -446,28 +446,7 @@ class TestShopware6Contract(PlatformContract):
     async def place_order(
         self, platform: Any, order: Order, *, changed_at: datetime
     ) -> None:
-        self.emu.place_order(
-            order_number=order.number,
-            customer={
-                "email": order.customer.email,
-                "firstName": order.customer.first_name,
-                "lastName": order.customer.last_name,
-                "customerNumber": order.customer.number,
-                "street": order.billing.street,
-                "zipcode": order.billing.zip_code,
-                "city": order.billing.city,
-            },
-            lines=[
-                {
-                    "productNumber": line.article_number,
-                    "quantity": line.quantity,
-                    "unitPrice": float(line.unit_price),
-                    "label": line.name,
-                }
-                for line in order.lines
-            ],
-            created_at=changed_at,
-        )
+        self.emu.place(order, created_at=changed_at)
 
     async def read_back(
         self, platform: Any, data_type: DataType, number: str

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ..._model import Order
 from ._errors import ApiError
 from ._faults import FaultRuntime, Faults
 from ._schema import (
@@ -923,6 +924,36 @@ class ShopwareEmulator:
             },
         )
         return oid
+
+    def place(
+        self, order: Order, *, created_at: datetime | None = None
+    ) -> str:
+        """
+        `place_order` for an ecomsync `Order`: its number, customer,
+        billing address and lines.  Returns the order id.
+        """
+        return self.place_order(
+            order_number=order.number,
+            customer={
+                "email": order.customer.email,
+                "firstName": order.customer.first_name,
+                "lastName": order.customer.last_name,
+                "customerNumber": order.customer.number,
+                "street": order.billing.street,
+                "zipcode": order.billing.zip_code,
+                "city": order.billing.city,
+            },
+            lines=[
+                {
+                    "productNumber": line.article_number,
+                    "quantity": line.quantity,
+                    "unitPrice": float(line.unit_price),
+                    "label": line.name,
+                }
+                for line in order.lines
+            ],
+            created_at=created_at,
+        )
 
     def touch(self, entity: str, id: str, at: datetime | None = None) -> None:
         """
