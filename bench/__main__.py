@@ -36,8 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--out",
         type=Path,
-        default=Path(__file__).parent / "results",
-        help="where to write the results",
+        default=None,
+        help="where to write the results (default: bench/results, or "
+        "bench/results/quick with --quick, so a smoke run never "
+        "overwrites the full figures)",
     )
     p.add_argument(
         "--report",
@@ -51,8 +53,14 @@ def main(argv: list[str] | None = None) -> int:
 
         from bench._report import write
 
-        write(json.loads(a.report.read_text()), a.out)
+        write(
+            json.loads(a.report.read_text()),
+            a.out or Path(__file__).parent / "results",
+        )
         return 0
+    out = a.out or Path(__file__).parent / "results"
+    if a.out is None and a.quick:
+        out = out / "quick"
     opts = Options.make(
         quick=a.quick,
         articles=a.articles,
@@ -63,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         tryton=not a.no_tryton and not a.quick,
         pin=not a.no_pin,
         profile=a.profile,
-        out=a.out,
+        out=out,
     )
     return run(opts)
 
