@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-tryton", action="store_true")
     p.add_argument("--no-pin", action="store_true", help="no taskset")
     p.add_argument(
+        "--workers",
+        action="store_true",
+        help="only the partitioned-run benchmark: 1, 2 and 4 worker "
+        "processes on PostgreSQL (bench/_workers.py, about 3 minutes; "
+        "--articles sets its size, default 2,000)",
+    )
+    p.add_argument(
         "--profile", action="store_true", help="cProfile one ecomsync run"
     )
     p.add_argument(
@@ -59,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     out = a.out or Path(__file__).parent / "results"
+    if a.workers:
+        from bench._workers import WorkerOptions, run_workers
+
+        run_workers(
+            WorkerOptions.make(
+                articles=a.articles or (200 if a.quick else None),
+                pin=not a.no_pin,
+                out=out / "quick" if a.quick and a.out is None else out,
+            )
+        )
+        return 0
     if a.out is None and a.quick:
         out = out / "quick"
     opts = Options.make(
