@@ -373,7 +373,16 @@ def plot(points: Sequence[dict[str, Any]], path: Path) -> None:
 def write(r: dict[str, Any], out: Path) -> None:
     r["figures"] = figures(r)
     (out / "results.json").write_text(json.dumps(r, indent=1) + "\n")
-    (out / "results.md").write_text(markdown(r))
+    text = markdown(r)
+    if (out / "workers.md").exists():
+        # The worker benchmark (`--workers`) runs on its own; keep its link.
+        text += (
+            "\n## Workers on PostgreSQL\n\n"
+            "Throughput of a partitioned run with 1, 2 and 4 worker "
+            "processes: [workers.md](workers.md) "
+            "(`python -m bench --workers`).\n"
+        )
+    (out / "results.md").write_text(text)
     if r["sweep"]:
         try:
             plot(r["sweep"], out / "concurrency.png")
