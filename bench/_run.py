@@ -106,12 +106,26 @@ def emulator(
         f"--orders={w.orders}",
         f"--articles={w.articles}",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_env())
+    with announced(cmd, env=_env()) as info:
+        yield info
+
+
+@contextmanager
+def announced(
+    cmd: list[str], *, env: dict[str, str], cwd: Path | None = None
+) -> Iterator[dict[str, Any]]:
+    """
+    Start a server process that prints one JSON line about itself when it
+    is ready; yield that line, stop the process afterwards.
+    """
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
-            raise RuntimeError("the emulator process did not start")
+            raise RuntimeError(f"{cmd[-1]!r}: the process did not start")
         info: dict[str, Any] = json.loads(line)
         yield info
     finally:
@@ -121,6 +135,8 @@ def emulator(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def cpu_of(pid: int) -> float:

@@ -47,6 +47,7 @@ import anyio
 import attrs
 
 from bench._client import classify
+from bench._run import announced
 from bench._server import CLIENT_ID, CLIENT_SECRET
 from bench._workload import Costs, SeededErp, Workload, lower_bound
 
@@ -331,25 +332,8 @@ def emulator(opts: WorkerOptions, pinned: bool) -> Iterator[dict[str, Any]]:
         *opts.costs.args(),
         f"--articles={w.articles}",
     ]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, text=True, env=_env(w, ""), cwd=ROOT
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the emulator process did not start")
-        info: dict[str, Any] = json.loads(line)
+    with announced(cmd, env=_env(w, ""), cwd=ROOT) as info:
         yield info
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def stats_of(url: str) -> dict[str, Any]:
