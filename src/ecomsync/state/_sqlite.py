@@ -6,8 +6,10 @@ of one machine (WAL mode, busy timeout), driven off the event loop.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,32 +37,128 @@ from ._serial import (
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+#: The schema, step by step; never edit a released step, append a new one.
+#: Each step is a list of statements, applied in one transaction together
+#: with its version number (``meta.schema``).  Step 1 is written with
+#: ``IF NOT EXISTS`` so that files from before versioning are adopted.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS links (
+            platform TEXT, data_type TEXT, number TEXT, platform_id TEXT,
+            checksum TEXT, PRIMARY KEY (platform, data_type, number))""",
+        """CREATE TABLE IF NOT EXISTS media (
+            platform TEXT, sha256 TEXT, media_id TEXT,
+            PRIMARY KEY (platform, sha256))""",
+        """CREATE TABLE IF NOT EXISTS pending (
+            sha256 TEXT PRIMARY KEY, size INTEGER, registered_at TEXT,
+            meta TEXT)""",
+        """CREATE TABLE IF NOT EXISTS runs (
+            id TEXT PRIMARY KEY, started_at TEXT, status TEXT, body TEXT,
+            cancel INTEGER DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)",
+        """CREATE TABLE IF NOT EXISTS watermarks (
+            platform TEXT, data_type TEXT, moment TEXT,
+            PRIMARY KEY (platform, data_type))""",
+        """CREATE TABLE IF NOT EXISTS failures (
+            platform TEXT, data_type TEXT, number TEXT, message TEXT,
+            field TEXT, run_id TEXT,
+            PRIMARY KEY (platform, data_type, number))""",
+        """CREATE TABLE IF NOT EXISTS schedules (
+            id TEXT PRIMARY KEY, spec TEXT, interval REAL, next_due TEXT,
+            holder TEXT, claimed_until TEXT, due_utc TEXT)""",
+    ),
+)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS links (
-    platform TEXT, data_type TEXT, number TEXT, platform_id TEXT,
-    checksum TEXT, PRIMARY KEY (platform, data_type, number));
-CREATE TABLE IF NOT EXISTS media (
-    platform TEXT, sha256 TEXT, media_id TEXT,
-    PRIMARY KEY (platform, sha256));
-CREATE TABLE IF NOT EXISTS pending (
-    sha256 TEXT PRIMARY KEY, size INTEGER, registered_at TEXT, meta TEXT);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, started_at TEXT, status TEXT, body TEXT,
-    cancel INTEGER DEFAULT 0);
-CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
-CREATE TABLE IF NOT EXISTS watermarks (
-    platform TEXT, data_type TEXT, moment TEXT,
-    PRIMARY KEY (platform, data_type));
-CREATE TABLE IF NOT EXISTS failures (
-    platform TEXT, data_type TEXT, number TEXT, message TEXT, field TEXT,
-    run_id TEXT, PRIMARY KEY (platform, data_type, number));
-CREATE TABLE IF NOT EXISTS schedules (
-    id TEXT PRIMARY KEY, spec TEXT, interval REAL, next_due TEXT,
-    holder TEXT, claimed_until TEXT, due_utc TEXT);
-"""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: How long opening the file waits for other connections (busy timeout,
+#: and the deadline of the open-and-migrate retries).
+_OPEN_TIMEOUT = 30.0
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """
+    Bring the file's schema up to `SCHEMA_VERSION` in one write transaction.
+
+    ``BEGIN IMMEDIATE`` takes the write lock first, so processes opening a
+    new file together migrate it once, one after the other.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS meta "
+            "(key TEXT PRIMARY KEY, value TEXT)"
+        )
+        row = conn.execute(
+            "SELECT value FROM meta WHERE key = 'schema'"
+        ).fetchone()
+        current = _known(0 if row is None else int(row[0]))
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version - 1]:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
+                (str(version),),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+class _NewerSchema(Exception):
+    def __init__(self, version: int) -> None:
+        self.version = version
+
+
+def _known(version: int) -> int:
+    if version > SCHEMA_VERSION:
+        raise _NewerSchema(version)
+    return version
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _open(path: str) -> sqlite3.Connection:
+    """
+    Connect, switch to WAL and migrate, retrying while another connection
+    holds the lock.
+
+    SQLite does not always call the busy handler for the journal-mode
+    switch (it needs an exclusive lock while another connection is opening
+    the same new file), so "database is locked" can come back at once;
+    that is retried here with jittered backoff until `_OPEN_TIMEOUT`.
+    """
+    deadline = time.monotonic() + _OPEN_TIMEOUT
+    delay = 0.005
+    while True:
+        conn = sqlite3.connect(
+            path,
+            timeout=_OPEN_TIMEOUT,
+            check_same_thread=False,
+            isolation_level=None,
+        )
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode not in ("wal", "memory"):
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            _migrate(conn)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if not _busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (0.5 + random.random()))  # noqa: S311
+            delay = min(delay * 2, 0.25)
+            continue
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
 
 def _utc(moment: datetime) -> str:
@@ -91,19 +189,13 @@ class SqliteStore:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             try:
-                conn = sqlite3.connect(
-                    self.path,
-                    timeout=30,
-                    check_same_thread=False,
-                    isolation_level=None,
-                )
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(_SCHEMA)
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
+                conn = _open(str(self.path))
+            except _NewerSchema as exc:
+                raise StateStoreError(
+                    f"the state store {self.path!r} has schema version "
+                    f"{exc.version}, newer than this ecomsync knows "
+                    f"({SCHEMA_VERSION}); upgrade ecomsync"
+                ) from None
             except sqlite3.Error as exc:
                 raise StateStoreError(
                     f"cannot open the state store {self.path!r}: {exc}"
