@@ -61,8 +61,8 @@ async def _measure(
 ) -> dict[str, Any]:
     from ecomsync import ChangedSince, DataType, NumberRange
     from ecomsync._spec import Selection
-    from ecomsync.erp._tryton_seed import seed_tryton
     from ecomsync.erp.tryton import TrytonErp
+    from ecomsync.testing._tryton_seed import seed_tryton
 
     erp = TrytonErp(
         info["url"],

@@ -36,11 +36,11 @@ from ecomsync import (
     Trigger,
 )
 from ecomsync.erp._tryton_rpc import Rpc
-from ecomsync.erp._tryton_seed import seed_tryton
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.platforms._shopware6_mapping import category_id, product_id
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing._erp_contract import ErpSeed, png
+from ecomsync.testing._tryton_seed import seed_tryton
 from ecomsync.testing.shopware6 import ShopwareEmulator, serve
 
 from .conftest import make_erp

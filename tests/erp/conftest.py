@@ -21,9 +21,9 @@ from typing import Any
 import anyio
 import pytest
 
-from ecomsync.erp._tryton_seed import seed_tryton
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing._erp_contract import STANDARD_SEED
+from ecomsync.testing._tryton_seed import seed_tryton
 
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "tryton" / "tryton_server.py"

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from ecomsync import All, DataType, Only, OrderStatus
-from ecomsync.erp._tryton_seed import set_stock, storage_location
 from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.exceptions import (
     AuthenticationError,
@@ -22,6 +21,7 @@ from ecomsync.exceptions import (
     RetryableError,
 )
 from ecomsync.testing._erp_contract import ErpSourceContract, make_order
+from ecomsync.testing._tryton_seed import set_stock, storage_location
 from ecomsync.typing import ErpSource
 
 from .conftest import PASSWORD, make_erp

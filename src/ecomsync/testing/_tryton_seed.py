@@ -17,8 +17,8 @@ from .._model import OrderState, number_key
 
 
 if TYPE_CHECKING:
-    from ..testing._erp_contract import ErpSeed
-    from ._tryton_rpc import Rpc
+    from ..erp._tryton_rpc import Rpc
+    from ._erp_contract import ErpSeed
 
 
 async def _one(rpc: Rpc, model: str, domain: list[Any]) -> int:
