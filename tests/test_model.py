@@ -4,21 +4,30 @@ Records: judged by `problems()`, fingerprinted by `checksum()`.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import attrs
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecomsync import (
     Address,
     Article,
+    Category,
     Customer,
     Order,
     OrderLine,
     StockLevel,
     Variant,
 )
-from ecomsync._model import checksum, problems
+from ecomsync._model import (
+    checksum,
+    content_hash,
+    parents_first,
+    problems,
+)
 
 
 def article(**kw: object) -> Article:
@@ -146,3 +155,103 @@ class TestOrderChecksum:
 
         assert checksum(order) == checksum(shipped)
         assert checksum(order) != checksum(more)
+
+
+def cat(number: str, parent: str | None = None) -> Category:
+    return Category(number=number, name=number, parent=parent)
+
+
+#: Category lists: numbers C0..C7, parents anywhere (cycles included).
+trees = st.lists(
+    st.tuples(st.integers(0, 7), st.none() | st.integers(0, 9)),
+    max_size=12,
+).map(
+    lambda rows: [
+        cat(f"C{n}", None if p is None else f"C{p}") for n, p in rows
+    ]
+)
+
+
+class TestParentsFirst:
+    def test_parent_moves_forward(self) -> None:
+        """A parent listed after its child is sent before it."""
+        categories = [cat("B", "A"), cat("C"), cat("A")]
+
+        order, invalid = parents_first(categories)
+
+        assert ([2, 0, 1], {}) == (order, invalid)
+
+    def test_unknown_parent_does_not_hold_back(self) -> None:
+        """A parent that is not in the list (maybe on the platform) is no
+        reason to refuse the child."""
+        assert ([0], {}) == parents_first([cat("B", "elsewhere")])
+
+    def test_cycle_names_its_members(self) -> None:
+        """Every category on a cycle is invalid on 'parent', and the
+        message names the whole cycle starting at that category."""
+        categories = [cat("A", "C"), cat("B", "A"), cat("C", "B"), cat("D")]
+
+        order, invalid = parents_first(categories)
+
+        assert [3] == order
+        assert {0, 1, 2} == set(invalid)
+        assert {"parent"} == {p.field for p in invalid.values()}
+        assert "A → C → B → A" in invalid[0].reason
+        assert "B → A → C → B" in invalid[1].reason
+
+    def test_own_parent(self) -> None:
+        """A category that is its own parent is a cycle of one."""
+        (order, invalid) = parents_first([cat("A", "A")])
+
+        assert [] == order
+        assert "A → A" in invalid[0].reason
+
+    def test_below_a_cycle(self) -> None:
+        """A category under a cycle cannot be placed either; it is invalid
+        and the message names the cycle above it."""
+        categories = [
+            cat("X", "B"),
+            cat("Y", "X"),
+            cat("A", "B"),
+            cat("B", "A"),
+        ]
+
+        order, invalid = parents_first(categories)
+
+        assert [] == order
+        assert "is below a category cycle" in invalid[0].reason
+        assert "is below a category cycle" in invalid[1].reason
+        assert "is on a category cycle" in invalid[2].reason
+
+    def test_deep_chain(self) -> None:
+        """A chain 5,000 deep is ordered without recursion."""
+        categories = [cat(f"C{i}", f"C{i + 1}") for i in range(5000)]
+
+        order, invalid = parents_first(categories)
+
+        assert (list(range(4999, -1, -1)), {}) == (order, invalid)
+
+    @given(trees)
+    def test_every_index_once_parents_first(
+        self, categories: list[Category]
+    ) -> None:
+        """Every category is either placed (after any parent in the list)
+        or invalid with a reason, never both, never lost."""
+        order, invalid = parents_first(categories)
+
+        assert sorted([*order, *invalid]) == list(range(len(categories)))
+        first: dict[str, int] = {}
+        for i, c in enumerate(categories):
+            first.setdefault(c.number, i)
+        seen: set[str] = set()
+        for i in order:
+            parent = categories[i].parent
+            if parent in first:
+                assert parent in seen
+            seen.add(categories[i].number)
+
+
+class TestContentHash:
+    def test_sha256(self) -> None:
+        """Media content is identified by its SHA-256 in hex."""
+        assert hashlib.sha256(b"x").hexdigest() == content_hash(b"x")

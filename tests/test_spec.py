@@ -18,11 +18,12 @@ from ecomsync import (
     Direction,
     NumberRange,
     Only,
+    Selection,
     SpecError,
     SyncSpec,
 )
 from ecomsync._model import number_key
-from ecomsync._spec import spec_from_plain, spec_to_plain
+from ecomsync._spec import selected, spec_from_plain, spec_to_plain
 
 
 numbers = st.from_regex(r"[A-Z]{1,2}-[0-9]{1,5}", fullmatch=True)
@@ -99,6 +100,35 @@ class TestSelections:
         else:
             with pytest.raises(SpecError):
                 NumberRange(first, last)
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class TestSelected:
+    @pytest.mark.parametrize(
+        ("selection", "number", "changed_at", "expected"),
+        [
+            (All(), "A-1", None, True),
+            (NumberRange("A-2", "A-10"), "A-9", T0, True),
+            (NumberRange("A-2", "A-10"), "A-11", T0, False),
+            (ChangedSince(T0), "A-1", T0, True),
+            (ChangedSince(T0), "A-1", T0 - timedelta(seconds=1), False),
+            (ChangedSince(T0), "A-1", None, False),
+            (Only({"A-1"}), "A-1", None, True),
+            (Only({"A-1"}), "A-2", None, False),
+        ],
+    )
+    def test_selected(
+        self,
+        selection: Selection,
+        number: str,
+        changed_at: datetime | None,
+        expected: bool,
+    ) -> None:
+        """Each selection admits exactly its records; an unknown change time
+        is never 'changed since'."""
+        assert expected is selected(selection, number, changed_at)
 
 
 class TestSyncSpec:

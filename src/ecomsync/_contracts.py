@@ -16,6 +16,15 @@ import attrs
 
 from ._model import MediaKind, Record
 from ._spec import DataType, SyncSpec, Trigger
+from .exceptions import ConfigurationError
+
+
+def positive_size(_: object, __: object, value: int) -> None:
+    """
+    attrs validator for a licence pool's size: at least one licence.
+    """
+    if value < 1:
+        raise ConfigurationError(f"a licence pool needs >= 1 licence: {value}")
 
 
 @attrs.frozen(kw_only=True)

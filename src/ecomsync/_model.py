@@ -13,7 +13,7 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -370,6 +370,83 @@ def checksum(record: Record) -> str:
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[
         :32
     ]
+
+
+def content_hash(content: bytes) -> str:
+    """
+    The identity of a media file's *content*: its SHA-256, in hex.
+
+    Staged files are named by it, a platform's copy is found again by it,
+    and `MediaLink.sha256` carries it: hash media here and nowhere else.
+    """
+    return hashlib.sha256(content).hexdigest()
+
+
+def parents_first(
+    categories: Sequence[Category],
+) -> tuple[list[int], dict[int, Problem]]:
+    """
+    Order *categories* so that every parent comes before its children.
+
+    Returns the indexes (into *categories*) that can be sent, parents
+    first and otherwise in their given order, and the indexes that
+    cannot, with the `Problem` why.  Every index is in exactly one of the
+    two.  A parent that is not among *categories* does not hold its
+    child back (it may already be on the platform).
+
+    Cycles are the one thing that cannot be ordered: every category on a
+    cycle (a parent chain that comes back to where it started, including
+    a category that is its own parent) is invalid, and so is every
+    category below one, each with a problem on ``parent`` that names the
+    categories of the cycle.  Nothing loops and nothing is dropped.
+    """
+    index: dict[str, int] = {}
+    for i, category in enumerate(categories):
+        index.setdefault(category.number, i)
+
+    def parent_of(i: int) -> int | None:
+        parent = categories[i].parent
+        return None if parent is None else index.get(parent)
+
+    order: list[int] = []
+    placed: set[int] = set()
+    invalid: dict[int, Problem] = {}
+    loop_of: dict[int, str] = {}  # index -> the cycle it is on or under
+
+    for start in range(len(categories)):
+        if start in placed or start in invalid:
+            continue
+        path = [start]
+        on_path = {start: 0}
+        up = parent_of(start)
+        while up is not None and up not in placed and up not in invalid:
+            if up in on_path:  # the chain came back: a cycle
+                ring = path[on_path[up] :]
+                for k, member in enumerate(ring):
+                    turn = [*ring[k:], *ring[:k], member]
+                    text = " → ".join(categories[j].number for j in turn)
+                    loop_of[member] = text
+                    invalid[member] = Problem(
+                        "parent", f"is on a category cycle: {text}"
+                    )
+                path = path[: on_path[up]]
+                up = ring[0]
+                break
+            on_path[up] = len(path)
+            path.append(up)
+            up = parent_of(up)
+        if up is not None and up in invalid:
+            for member in path:
+                loop_of[member] = loop_of[up]
+                invalid[member] = Problem(
+                    "parent",
+                    f"is below a category cycle: {loop_of[up]}",
+                )
+            continue
+        for member in reversed(path):
+            placed.add(member)
+            order.append(member)
+    return order, invalid
 
 
 def number_key(number: str) -> tuple[tuple[int, int | str], ...]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from ._contracts import Lease
+from ._contracts import Lease, positive_size
 from .exceptions import ConfigurationError, LicenseError, NoFreeLicense
 from .state._postgres import _schema_name, migrate, not_asyncio, safe_dsn
 
@@ -32,11 +32,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["PostgresLicensePool"]
-
-
-def _positive(_: object, __: object, value: int) -> None:
-    if value < 1:
-        raise ConfigurationError(f"a licence pool needs >= 1 licence: {value}")
 
 
 @attrs.define
@@ -61,7 +56,7 @@ class PostgresLicensePool:
     """
 
     dsn: str = attrs.field(repr=False)
-    _size: int = attrs.field(validator=_positive, alias="size")
+    _size: int = attrs.field(validator=positive_size, alias="size")
     name: str = "default"
     schema: str = attrs.field(default="ecomsync", validator=_schema_name)
     poll_interval: float = 0.05

@@ -165,6 +165,24 @@ class Only:
 Selection: TypeAlias = All | NumberRange | ChangedSince | Only
 
 
+def selected(
+    selection: Selection, number: str, changed_at: datetime | None
+) -> bool:
+    """
+    Whether a record with *number*, last changed at *changed_at*, is in
+    *selection*: the one meaning of a selection, for every source that
+    filters in memory.  A record whose change time is unknown (``None``)
+    is never "changed since".
+    """
+    if isinstance(selection, NumberRange):
+        return number in selection
+    if isinstance(selection, ChangedSince):
+        return changed_at is not None and changed_at >= selection.moment
+    if isinstance(selection, Only):
+        return number in selection.numbers
+    return isinstance(selection, All)
+
+
 def _freeze_types(
     value: Mapping[DataType, Selection],
 ) -> Mapping[DataType, Selection]:

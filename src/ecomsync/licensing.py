@@ -15,17 +15,12 @@ from contextlib import asynccontextmanager
 import anyio
 import attrs
 
-from ._contracts import Lease
+from ._contracts import Lease, positive_size
 from ._pg_licensing import PostgresLicensePool
-from .exceptions import ConfigurationError, NoFreeLicense
+from .exceptions import NoFreeLicense
 
 
 __all__ = ["Lease", "LocalLicensePool", "PostgresLicensePool"]
-
-
-def _positive(_: object, __: object, value: int) -> None:
-    if value < 1:
-        raise ConfigurationError(f"a licence pool needs >= 1 licence: {value}")
 
 
 @attrs.define
@@ -39,7 +34,7 @@ class LocalLicensePool:
     .. versionadded:: 26.1.0
     """
 
-    _size: int = attrs.field(validator=_positive, alias="size")
+    _size: int = attrs.field(validator=positive_size, alias="size")
     _slots: list[str | None] = attrs.field(init=False)
     _free: anyio.Semaphore = attrs.field(init=False)
 

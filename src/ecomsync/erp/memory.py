@@ -24,9 +24,10 @@ from .._model import (
     Record,
     StockLevel,
     number_key,
+    parents_first,
     problems,
 )
-from .._spec import All, ChangedSince, DataType, NumberRange, Only, Selection
+from .._spec import DataType, Selection, selected
 from ..exceptions import SyncError
 
 
@@ -42,20 +43,6 @@ _KINDS: dict[type[Any], DataType] = {
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def selected(selection: Selection, number: str, changed_at: datetime) -> bool:
-    """
-    Whether a record with *number*, last changed at *changed_at*, is in
-    *selection*.
-    """
-    if isinstance(selection, NumberRange):
-        return number in selection
-    if isinstance(selection, ChangedSince):
-        return changed_at >= selection.moment
-    if isinstance(selection, Only):
-        return number in selection.numbers
-    return isinstance(selection, All)
 
 
 def _key(number: object) -> tuple[Any, ...]:
@@ -142,18 +129,21 @@ class MemoryErp:
         self, data_type: DataType, selection: Selection
     ) -> list[Record]:
         rows = self._records.get(data_type, {})
-        found = [
-            record
-            for number, (record, changed) in rows.items()
-            if selected(selection, number, changed)
-        ]
+        found = sorted(
+            (
+                record
+                for number, (record, changed) in rows.items()
+                if selected(selection, number, changed)
+            ),
+            key=lambda r: _key(r.number),
+        )
         if data_type is DataType.CATEGORIES:
-            # Parents before children, whatever their numbers say.
-            depth = _depths(rows)
-            return sorted(
-                found, key=lambda r: (depth[r.number], _key(r.number))
-            )
-        return sorted(found, key=lambda r: _key(r.number))
+            # Parents before children, whatever their numbers say; the
+            # members of a cycle come last, for the engine to refuse.
+            categories = [r for r in found if isinstance(r, Category)]
+            order, invalid = parents_first(categories)
+            return [categories[i] for i in [*order, *sorted(invalid)]]
+        return found
 
     def _import(self, order: Order) -> Outcome:
         if order.number in self.refuse_orders:
@@ -164,22 +154,6 @@ class MemoryErp:
         if order.number not in self.orders:
             self.orders[order.number] = order
         return Outcome(number=order.number, platform_id=f"SO-{order.number}")
-
-
-def _depths(rows: dict[str, tuple[Record, datetime]]) -> dict[str, int]:
-    """
-    How many parent steps each category has among *rows*.
-    """
-    depths: dict[str, int] = {}
-    for number in rows:
-        steps, seen = 0, {number}
-        parent = getattr(rows[number][0], "parent", None)
-        while parent in rows and parent not in seen:
-            seen.add(parent)
-            steps += 1
-            parent = getattr(rows[parent][0], "parent", None)
-        depths[number] = steps
-    return depths
 
 
 @attrs.define

@@ -29,8 +29,7 @@ from .._model import (
     StockLevel,
     number_key,
 )
-from .._spec import DataType, Selection
-from ..erp.memory import selected
+from .._spec import DataType, Selection, selected
 
 
 __all__ = ["MemoryPlatform"]

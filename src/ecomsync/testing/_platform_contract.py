@@ -38,7 +38,6 @@ in a category it does not know.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -61,6 +60,7 @@ from .._model import (
     Record,
     StockLevel,
     Variant,
+    content_hash,
 )
 from .._spec import All, ChangedSince, DataType, NumberRange, Only, Selection
 from ..typing import Platform
@@ -209,7 +209,7 @@ class PlatformContract:
         mime_type: str = "image/jpeg",
         kind: MediaKind = MediaKind.IMAGE,
     ) -> StagedMedia:
-        sha = hashlib.sha256(content).hexdigest()
+        sha = content_hash(content)
         path = tmp_path / sha
         path.write_bytes(content)
         return StagedMedia(
