@@ -1,5 +1,5 @@
 """
-Throughput of ecomsync's HTTP layer (`ecomsync.platforms._http.
+Throughput of ecomsync's HTTP layer (`ecomsync._http.
 HttpClient`, one httpx pool) against client concurrency, on the emulator
 with a fixed latency: ``python -m bench._sweep --url ... --server-pid``.
 Prints one JSON line: per level the requests, wall, requests/s, the ideal
@@ -19,7 +19,7 @@ import anyio
 import httpx
 
 from bench._server import CLIENT_ID, CLIENT_SECRET
-from ecomsync.platforms._http import HttpClient
+from ecomsync._http import HttpClient
 
 
 def _cpu_self() -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,6 @@ from ecomsync import (
     Variant,
 )
 from ecomsync.exceptions import AuthenticationError, RetryableError
-from ecomsync.platforms._http import HttpClient, parse_retry_after
 from ecomsync.platforms._shopware6_mapping import (
     DELIVERY_GRAPH,
     ORDER_GRAPH,
@@ -84,137 +83,6 @@ def _token_ok(request: httpx.Request) -> httpx.Response | None:
             },
         )
     return None
-
-
-class TestRetryAfter:
-    @pytest.mark.parametrize(
-        ("header", "seconds"),
-        [("3", 3.0), ("0.5", 0.5), ("-4", 0.0), (None, None), ("soon", None)],
-    )
-    def test_parses_seconds(
-        self, header: str | None, seconds: float | None
-    ) -> None:
-        """
-        Delta-seconds are read, negatives clamp to zero, garbage is None.
-        """
-        wait = parse_retry_after(header)
-
-        assert seconds == (None if wait is None else wait.total_seconds())
-
-    def test_parses_http_date(self) -> None:
-        """
-        An HTTP date is turned into the wait from now.
-        """
-        now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-        wait = parse_retry_after("Sun, 01 Nov 2026 12:00:30 GMT", now=now)
-
-        assert timedelta(seconds=30) == wait
-
-
-class TestHttpClient:
-    async def test_retries_429_then_succeeds(self) -> None:
-        """
-        A 429 is retried; the eventual answer is returned.
-        """
-        calls = []
-
-        def handler(request: httpx.Request) -> httpx.Response:
-            calls.append(request)
-            if len(calls) < 3:
-                return httpx.Response(429, headers={"Retry-After": "9999"})
-            return httpx.Response(200, json={"ok": True})
-
-        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
-        response = await http.request("GET", "/a")
-
-        assert response.status_code == 200
-        assert len(calls) == 3
-        await http.aclose()
-
-    def test_retry_after_is_clamped(self) -> None:
-        """
-        A server's Retry-After never makes us wait beyond the cap.
-        """
-        http = HttpClient("http://x", max_retry_after=60.0)
-
-        wait = http._backoff(
-            RetryableError("x", retry_after=timedelta(hours=5))
-        )
-
-        assert wait == 60.0
-
-    async def test_gives_up_with_retryable_error(self) -> None:
-        """
-        A 503 that never ends becomes RetryableError after the attempts.
-        """
-        http = HttpClient(
-            "http://x",
-            transport=httpx.MockTransport(lambda r: httpx.Response(503)),
-        )
-
-        with pytest.raises(RetryableError, match="HTTP 503"):
-            await http.request("GET", "/a")
-        await http.aclose()
-
-    async def test_connection_errors_translate(self) -> None:
-        """
-        A reset becomes RetryableError, chained to httpx's exception.
-        """
-
-        def handler(request: httpx.Request) -> httpx.Response:
-            raise httpx.ReadError("reset", request=request)
-
-        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
-
-        with pytest.raises(RetryableError) as info:
-            await http.request("GET", "/a")
-        assert isinstance(info.value.__cause__, httpx.ReadError)
-        await http.aclose()
-
-    async def test_deadline_bounds_a_slow_answer(self) -> None:
-        """
-        An answer slower than the deadline is a retryable timeout.
-        """
-
-        async def handler(request: httpx.Request) -> httpx.Response:
-            await anyio.sleep(5)
-            return httpx.Response(200)
-
-        http = HttpClient(
-            "http://x", transport=httpx.MockTransport(handler), deadline=0.05
-        )
-
-        with (
-            anyio.fail_after(3),
-            pytest.raises(RetryableError, match=r"0\.05"),
-        ):
-            await http.request("GET", "/a")
-        await http.aclose()
-
-    async def test_concurrency_is_capped(self) -> None:
-        """
-        No more requests are in flight than the cap allows.
-        """
-        active = peak = 0
-
-        async def handler(request: httpx.Request) -> httpx.Response:
-            nonlocal active, peak
-            active += 1
-            peak = max(peak, active)
-            await anyio.sleep(0.01)
-            active -= 1
-            return httpx.Response(200)
-
-        http = HttpClient(
-            "http://x", transport=httpx.MockTransport(handler), concurrency=3
-        )
-        async with anyio.create_task_group() as tg:
-            for _ in range(12):
-                tg.start_soon(http.request, "GET", "/a")
-
-        assert peak == 3
-        await http.aclose()
 
 
 class TestAuth:

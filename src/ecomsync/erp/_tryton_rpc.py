@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import anyio
 import attrs
 import httpx
 
+from .._http import public_url, retry_after, transport_errors
 from ..exceptions import (
     AuthenticationError,
     RetryableError,
@@ -144,14 +144,6 @@ def loads(text: str) -> Any:
     return json.loads(text, object_hook=_decode)
 
 
-def _retry_after(response: httpx.Response) -> timedelta | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return timedelta(seconds=float(value))
-    except ValueError:
-        return None
-
-
 def error_from_payload(method: str, error: Any) -> SyncError:
     """
     The ecomsync error for a JSON-RPC ``error`` member.
@@ -220,23 +212,11 @@ class Rpc:
         headers = {"Content-Type": "application/json"}
         if self._auth:
             headers["Authorization"] = self._auth
-        try:
-            with anyio.fail_after(self.timeout):
-                response = await self.client.post(
-                    self.endpoint, content=body, headers=headers
-                )
-        except TimeoutError as exc:
-            raise RetryableError(
-                f"Tryton did not answer {method} within {self.timeout} s"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise RetryableError(
-                f"Tryton did not answer {method} in time"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise RetryableError(
-                f"cannot reach Tryton at {self.url} ({type(exc).__name__})"
-            ) from exc
+        what = f"Tryton {method} at {public_url(self.url)}"
+        with transport_errors(what, deadline=self.timeout):
+            response = await self.client.post(
+                self.endpoint, content=body, headers=headers
+            )
         return self._result(method, response)
 
     def _result(self, method: str, response: httpx.Response) -> Any:
@@ -253,7 +233,7 @@ class Rpc:
         if status == 429:
             raise RetryableError(
                 f"Tryton: too many requests ({method})",
-                retry_after=_retry_after(response),
+                retry_after=retry_after(response),
             )
         if status >= 500:
             raise RetryableError(f"Tryton: HTTP {status} on {method}")

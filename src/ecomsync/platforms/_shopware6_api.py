@@ -16,8 +16,8 @@ import anyio
 import attrs
 import httpx
 
+from .._http import HttpClient
 from ..exceptions import AuthenticationError, SyncError
-from ._http import HttpClient
 
 
 log = logging.getLogger("ecomsync.platforms.shopware6")

@@ -1,0 +1,418 @@
+"""
+The one HTTP layer (`ecomsync._http`): error map, ``Retry-After``, retry
+policy, deadline, URL check and the client that combines them.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import httpx
+import pytest
+import stamina
+
+from ecomsync._http import (
+    HttpClient,
+    MaybeApplied,
+    RetryPolicy,
+    check_url,
+    parse_retry_after,
+    public_url,
+    retry_after,
+    status_error,
+    transport_errors,
+)
+from ecomsync.exceptions import ConfigurationError, RetryableError, SyncError
+
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+class TestRetryAfter:
+    @pytest.mark.parametrize(
+        ("header", "seconds"),
+        [("3", 3.0), ("0.5", 0.5), ("-4", 0.0), (None, None), ("soon", None)],
+    )
+    def test_parses_seconds(
+        self, header: str | None, seconds: float | None
+    ) -> None:
+        """
+        Delta-seconds are read, negatives clamp to zero, garbage is None.
+        """
+        wait = parse_retry_after(header)
+
+        assert seconds == (None if wait is None else wait.total_seconds())
+
+    def test_parses_http_date(self) -> None:
+        """
+        An HTTP date is turned into the wait from now.
+        """
+        now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+        wait = parse_retry_after("Sun, 01 Nov 2026 12:00:30 GMT", now=now)
+
+        assert timedelta(seconds=30) == wait
+
+
+class TestHttpClient:
+    async def test_retries_429_then_succeeds(self) -> None:
+        """
+        A 429 is retried; the eventual answer is returned.
+        """
+        calls = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            calls.append(request)
+            if len(calls) < 3:
+                return httpx.Response(429, headers={"Retry-After": "9999"})
+            return httpx.Response(200, json={"ok": True})
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        response = await http.request("GET", "/a")
+
+        assert response.status_code == 200
+        assert len(calls) == 3
+        await http.aclose()
+
+    async def test_gives_up_with_retryable_error(self) -> None:
+        """
+        A 503 that never ends becomes RetryableError after the attempts.
+        """
+        http = HttpClient(
+            "http://x",
+            transport=httpx.MockTransport(lambda r: httpx.Response(503)),
+        )
+
+        with pytest.raises(RetryableError, match="HTTP 503"):
+            await http.request("GET", "/a")
+        await http.aclose()
+
+    async def test_connection_errors_translate(self) -> None:
+        """
+        A reset becomes RetryableError, chained to httpx's exception.
+        """
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            raise httpx.ReadError("reset", request=request)
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+
+        with pytest.raises(RetryableError) as info:
+            await http.request("GET", "/a")
+        assert isinstance(info.value.__cause__, httpx.ReadError)
+        await http.aclose()
+
+    async def test_deadline_bounds_a_slow_answer(self) -> None:
+        """
+        An answer slower than the deadline is a retryable timeout.
+        """
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            await anyio.sleep(5)
+            return httpx.Response(200)
+
+        http = HttpClient(
+            "http://x", transport=httpx.MockTransport(handler), deadline=0.05
+        )
+
+        with (
+            anyio.fail_after(3),
+            pytest.raises(RetryableError, match=r"0\.05"),
+        ):
+            await http.request("GET", "/a")
+        await http.aclose()
+
+    async def test_concurrency_is_capped(self) -> None:
+        """
+        No more requests are in flight than the cap allows.
+        """
+        active = peak = 0
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            nonlocal active, peak
+            active += 1
+            peak = max(peak, active)
+            await anyio.sleep(0.01)
+            active -= 1
+            return httpx.Response(200)
+
+        http = HttpClient(
+            "http://x", transport=httpx.MockTransport(handler), concurrency=3
+        )
+        async with anyio.create_task_group() as tg:
+            for _ in range(12):
+                tg.start_soon(http.request, "GET", "/a")
+
+        assert peak == 3
+        await http.aclose()
+
+
+class TestRetryAfterHeader:
+    def test_reads_the_response_header(self) -> None:
+        """
+        The header of a response is read in either form.
+        """
+        now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+        dated = httpx.Response(
+            429, headers={"Retry-After": "Sun, 01 Nov 2026 12:01:00 GMT"}
+        )
+
+        assert timedelta(seconds=60) == retry_after(dated, now=now)
+        assert retry_after(httpx.Response(429)) is None
+
+    def test_past_date_and_nonsense(self) -> None:
+        """
+        A date in the past waits zero; infinities and NaN are ignored.
+        """
+        now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+        assert timedelta(0) == parse_retry_after(
+            "Sun, 01 Nov 2026 11:00:00 GMT", now=now
+        )
+        assert parse_retry_after("inf") is None
+        assert parse_retry_after("nan") is None
+
+
+class TestStatusError:
+    @pytest.mark.parametrize("status", [200, 400, 401, 404, 500])
+    def test_other_statuses_are_the_callers(self, status: int) -> None:
+        """
+        Only the transient statuses become errors.
+        """
+        assert status_error("GET /a", httpx.Response(status)) is None
+
+    def test_carries_the_wait(self) -> None:
+        """
+        A 429 carries Retry-After, or the hint when the header is missing.
+        """
+        with_header = status_error(
+            "GET /a", httpx.Response(429, headers={"Retry-After": "3"})
+        )
+        hinted = status_error(
+            "GET /a",
+            httpx.Response(429),
+            hint=lambda r: timedelta(seconds=7),
+        )
+
+        assert with_header is not None
+        assert timedelta(seconds=3) == with_header.retry_after
+        assert hinted is not None
+        assert timedelta(seconds=7) == hinted.retry_after
+        assert "GET /a: HTTP 429" == str(hinted)
+
+    def test_ambiguous_write(self) -> None:
+        """
+        A 502 to a write may have been applied; a 503 was not.
+        """
+        assert isinstance(
+            status_error("POST /a", httpx.Response(502), write=True),
+            MaybeApplied,
+        )
+        refused = status_error("POST /a", httpx.Response(503), write=True)
+        assert type(refused) is RetryableError
+
+    def test_own_statuses(self) -> None:
+        """
+        A server may declare its own transient statuses.
+        """
+        error = status_error(
+            "x", httpx.Response(500), statuses=frozenset({500})
+        )
+
+        assert isinstance(error, RetryableError)
+
+
+class TestTransportErrors:
+    @pytest.mark.parametrize(
+        ("exc", "error"),
+        [
+            (httpx.ConnectError("refused"), RetryableError),
+            (httpx.ConnectTimeout("slow"), RetryableError),
+            (httpx.ReadTimeout("slow"), RetryableError),
+            (httpx.ReadError("reset"), RetryableError),
+            (httpx.RemoteProtocolError("closed"), RetryableError),
+            (httpx.UnsupportedProtocol("ftp"), SyncError),
+            (httpx.TooManyRedirects("loop"), SyncError),
+        ],
+    )
+    def test_maps_httpx_errors(
+        self, exc: httpx.HTTPError, error: type[Exception]
+    ) -> None:
+        """
+        Each httpx failure becomes the error the caller can act on,
+        chained to the original.
+        """
+        with pytest.raises(error) as info, transport_errors("GET /a"):
+            raise exc
+
+        assert type(info.value) is error
+        assert info.value.__cause__ is exc
+        assert str(info.value).startswith("GET /a: ")
+
+    @pytest.mark.parametrize(
+        "exc",
+        [httpx.ReadTimeout("slow"), httpx.ReadError("reset"), TimeoutError()],
+    )
+    async def test_unsure_write(self, exc: Exception) -> None:
+        """
+        A write that broke after sending may have landed.
+        """
+        with (
+            pytest.raises(MaybeApplied),
+            transport_errors("POST /a", deadline=1, write=True),
+        ):
+            raise exc
+
+    def test_refused_write_is_plainly_retryable(self) -> None:
+        """
+        A write that never reached the server is safe to repeat.
+        """
+        with (
+            pytest.raises(RetryableError) as info,
+            transport_errors("POST /a", write=True),
+        ):
+            raise httpx.ConnectError("refused")
+
+        assert not isinstance(info.value, MaybeApplied)
+
+    async def test_deadline(self) -> None:
+        """
+        The block is bounded by the deadline, named in the message.
+        """
+        with (
+            pytest.raises(RetryableError, match=r"within 0\.01 s"),
+            transport_errors("GET /a", deadline=0.01),
+        ):
+            await anyio.sleep(5)
+
+    async def test_connect_reason_names_the_os_error(self) -> None:
+        """
+        A refused connection says why, in the operating system's words.
+        """
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        async with httpx.AsyncClient() as client:
+            with (
+                pytest.raises(RetryableError) as info,
+                transport_errors("GET /"),
+            ):
+                await client.get(f"http://127.0.0.1:{port}/")
+
+        assert "cannot connect" in str(info.value)
+        assert "refused" in str(info.value).lower()
+
+
+class TestRetryPolicy:
+    def test_backoff(self) -> None:
+        """
+        Retryable errors are retried, a server's wait is clamped, a
+        possibly applied write and other errors are not retried.
+        """
+        policy = RetryPolicy(max_retry_after=60.0)
+
+        assert policy.backoff(RetryableError("x")) is True
+        assert 60.0 == policy.backoff(
+            RetryableError("x", retry_after=timedelta(hours=5))
+        )
+        assert 2.0 == policy.backoff(
+            RetryableError("x", retry_after=timedelta(seconds=2))
+        )
+        assert policy.backoff(MaybeApplied("x")) is False
+        assert policy.backoff(SyncError("x")) is False
+
+    async def test_call_retries_until_success(self) -> None:
+        """
+        ``call`` repeats a transient failure and returns the result.
+        """
+        calls = 0
+
+        async def flaky() -> str:
+            nonlocal calls
+            calls += 1
+            if calls < 3:
+                raise RetryableError("busy")
+            return "ok"
+
+        assert "ok" == await RetryPolicy().call(flaky)
+        assert 3 == calls
+
+    async def test_maybe_applied_is_not_repeated(self) -> None:
+        """
+        A possibly applied write goes back to the caller at once.
+        """
+        calls = 0
+
+        async def write() -> None:
+            nonlocal calls
+            calls += 1
+            raise MaybeApplied("unsure")
+
+        with pytest.raises(MaybeApplied):
+            await RetryPolicy().call(write)
+        assert 1 == calls
+
+
+class TestCheckUrl:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://user:canary-pw@shop.test",
+            "https://canary-pw@shop.test/api",
+            "https://user:canary-pw@shop.test:8443/",
+        ],
+    )
+    def test_refuses_user_info_without_echoing_it(self, url: str) -> None:
+        """
+        Credentials in a URL are refused and never repeated.
+        """
+        with pytest.raises(ConfigurationError) as info:
+            check_url(url, what="Shopware6 url")
+
+        assert "canary-pw" not in str(info.value)
+        assert "canary-pw" not in repr(info.value)
+        assert info.value.__cause__ is None
+        assert "user info" in str(info.value)
+
+    @pytest.mark.parametrize(
+        "url", ["shop.test", "ftp://shop.test", "http://"]
+    )
+    def test_refuses_non_http(self, url: str) -> None:
+        """
+        Only absolute http(s) URLs are accepted.
+        """
+        with pytest.raises(ConfigurationError):
+            check_url(url, what="url")
+
+    def test_accepts_plain(self) -> None:
+        """
+        A plain URL is returned unchanged.
+        """
+        assert "https://shop.test/x" == check_url(
+            "https://shop.test/x", what="url"
+        )
+
+
+class TestPublicUrl:
+    def test_strips_credentials_and_query(self) -> None:
+        """
+        User info, query and fragment never reach a message.
+        """
+        url = "https://u:canary@shop.test:8443/api?key=canary#canary"
+
+        assert "https://shop.test:8443/api" == public_url(url)
+
+    def test_invalid(self) -> None:
+        """
+        An unparsable URL is not repeated either.
+        """
+        assert "<invalid URL>" == public_url("http://[::1")
