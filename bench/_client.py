@@ -10,6 +10,8 @@ Contenders:
   process sees what the first run wrote), the whole catalogue and the
   shop orders.
 * ``naive``: `bench._naive`, what a user would write by hand with httpx.
+* ``floor-httpx`` / ``floor-aiohttp``: `bench._floor`, a bare client
+  replaying exactly T_lb's request set with that transport.
 """
 
 from __future__ import annotations
@@ -145,7 +147,10 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("contender", choices=["ecomsync", "naive"])
+    p.add_argument(
+        "contender",
+        choices=["ecomsync", "naive", "floor-httpx", "floor-aiohttp"],
+    )
     p.add_argument("--url", required=True)
     p.add_argument("--articles", type=int, required=True)
     p.add_argument("--images", type=int, default=3)
@@ -174,6 +179,17 @@ def main() -> None:
         profiler.enable()
     if a.contender == "ecomsync":
         result = anyio.run(run_ecomsync, a, w)
+    elif a.contender.startswith("floor-"):
+        from bench._floor import run_floor
+
+        result = anyio.run(
+            lambda: run_floor(
+                a.url,
+                w,
+                transport=a.contender.removeprefix("floor-"),
+                concurrency=a.concurrency or 16,
+            )
+        )
     else:
         from bench._naive import run_naive
 

@@ -7,7 +7,6 @@ bound T_lb computed from both.
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -112,6 +111,52 @@ class Bound:
         return attrs.asdict(self)
 
 
+#: Shopware's largest page of orders the adapter reads (and the floor).
+ORDER_PAGE = 500
+
+#: The associations an order import needs (as the Shopware6 adapter asks
+#: for them), so that every contender's order pages weigh the same.
+ORDER_ASSOCIATIONS: dict[str, Any] = {
+    "orderCustomer": {},
+    "billingAddress": {"associations": {"country": {}}},
+    "addresses": {"associations": {"country": {}}},
+    "deliveries": {
+        "associations": {
+            "shippingOrderAddress": {"associations": {"country": {}}},
+            "stateMachineState": {},
+        }
+    },
+    "lineItems": {},
+    "transactions": {"associations": {"stateMachineState": {}}},
+    "stateMachineState": {},
+    "currency": {},
+}
+
+
+def request_set(w: Workload, *, batch: int = 100) -> dict[str, Any]:
+    """
+    The fewest requests the Shopware API allows for a first full sync of
+    *w*, as the emulator charges them: the items of each Sync (top-level
+    rows: media entities and product-media rows travel nested in their
+    product row, stock in the product row too), the number of uploads and
+    of order pages, plus one token.  `lower_bound` prices this set and
+    `bench._floor` replays it.
+    """
+    syncs: list[int] = []  # charged items per sync request
+    for start in range(0, w.categories, batch):
+        syncs.append(min(batch, w.categories - start))
+    for start in range(0, w.articles, batch):
+        syncs.append(min(batch, w.articles - start))
+    # The last page is the one that comes back short (possibly empty).
+    searches = w.orders // ORDER_PAGE + 1
+    return {
+        "syncs": syncs,
+        "uploads": w.articles * w.images,
+        "searches": searches,
+        "requests": len(syncs) + w.articles * w.images + searches + 1,
+    }
+
+
 def lower_bound(
     w: Workload, c: Costs, *, concurrency: int, batch: int = 100
 ) -> Bound:
@@ -119,13 +164,13 @@ def lower_bound(
     T_lb for a first full sync of *w* on an emulator costing *c*, for a
     client that keeps *concurrency* requests in flight.
 
-    The fewest requests the Shopware API allows: one Sync per *batch*
-    categories; one Sync per *batch* articles carrying the product rows
-    with their stock, media entities and product-media rows; one upload
-    per image; one search per page of *batch* orders.  Per request the
-    emulator charges latency + base + items * per_item (+ per_upload),
-    only base/item/upload time holds one of its workers, and request
-    bodies share one link of *bandwidth*.
+    The request set is `request_set`: one Sync per *batch* categories; one
+    Sync per *batch* articles whose product rows carry their stock, media
+    entities and product-media rows nested (the emulator charges top-level
+    rows); one upload per image; one search per page of `ORDER_PAGE`
+    orders; one token.  Per request the emulator charges latency + base +
+    items * per_item (+ per_upload), only base/item/upload time holds one
+    of its workers, and request bodies share one link of *bandwidth*.
 
         T_lb = max(sum(latency + service) / concurrency,
                    sum(service) / workers,
@@ -135,23 +180,15 @@ def lower_bound(
     The emulator has no rate limit (Shopware has none for the Admin API
     besides failed logins), so the last term is 0.
     """
-    syncs: list[int] = []  # items per sync request
-    for start in range(0, w.categories, batch):
-        syncs.append(min(batch, w.categories - start))
-    rows_per_article = 1 + 2 * w.images  # product, media, product_media
-    for start in range(0, w.articles, batch):
-        syncs.append(min(batch, w.articles - start) * rows_per_article)
-    uploads = w.articles * w.images
-    searches = math.ceil(w.orders / batch) + (
-        1 if w.orders % batch == 0 else 0
-    )
+    rs = request_set(w, batch=batch)
+    syncs, uploads, searches = rs["syncs"], rs["uploads"], rs["searches"]
     base = c.base_ms / 1000
     service = (
         sum(base + n * c.per_item_ms / 1000 for n in syncs)
         + uploads * (base + c.per_upload_ms / 1000)
         + searches * base
     )
-    requests = len(syncs) + uploads + searches + 1  # + the token
+    requests = rs["requests"]
     latency = requests * c.latency_ms / 1000
     latency_term = (latency + service) / concurrency
     service_term = service / c.workers if c.workers else 0.0

@@ -34,12 +34,13 @@ class TestLowerBound:
         w = Workload(articles=10, images=1, categories=10, orders=0)
         c = Costs(bandwidth_bps=1e12, workers=1000)
         b = lower_bound(w, c, concurrency=2)
-        # token, 1 category sync (10 items), 1 article sync (10 x 3
-        # rows), 10 uploads, 1 order search
+        # token, 1 category sync (10 items), 1 article sync (10 product
+        # rows, media nested: the emulator charges top-level rows), 10
+        # uploads, 1 order search
         latency = 14 * 0.020
         # server time: 13 requests (not the token) pay the base cost,
-        # 40 sync items, 10 uploads
-        service = 13 * 0.005 + 40 * 0.0005 + 10 * 0.010
+        # 20 sync items, 10 uploads
+        service = 13 * 0.005 + 20 * 0.0005 + 10 * 0.010
         assert b.requests == 14
         assert b.binding == "latency/concurrency"
         assert b.t_lb == pytest.approx((latency + service) / 2)
@@ -50,6 +51,13 @@ class TestLowerBound:
         b = lower_bound(w, Costs(bandwidth_bps=1e5), concurrency=16)
         assert b.binding == "bytes/bandwidth"
         assert b.t_lb == pytest.approx(100 * 3 * 20_000 / 1e5)
+
+    def test_order_pages_of_500(self) -> None:
+        """Orders are read in pages of 500; the last page comes back
+        short."""
+        w = Workload(articles=0, images=0, categories=0, orders=1000)
+        b = lower_bound(w, Costs(), concurrency=16)
+        assert 1 + 3 == b.requests
 
     def test_grows_with_the_catalogue(self) -> None:
         """Ten times the articles cost about ten times the time."""
@@ -141,7 +149,12 @@ class TestEndToEnd:
         first = result["runs"][0]
         assert first["first"]["status"] == "succeeded"
         assert first["noop"]["write_requests"] == 0
-        assert first["naive"]["requests"] > 0
+        # One POST per category and per article (stock nested), one
+        # upload per image, a token, two look-ups, one page of orders.
+        assert 1 + 2 + 200 + 5 + 5 * 3 + 1 == first["naive"]["requests"]
+        # The floor replays exactly the bound's request set.
+        for floor in ("floor-httpx", "floor-aiohttp"):
+            assert result["bound"]["requests"] == first[floor]["requests"]
         assert (tmp_path / "results.md").read_text().startswith("# ecomsync")
         assert (tmp_path / "concurrency.png").exists() or not _has_mpl()
 
