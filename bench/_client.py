@@ -149,7 +149,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument(
         "contender",
-        choices=["ecomsync", "naive", "floor-httpx", "floor-aiohttp"],
+        choices=[
+            "ecomsync",
+            "naive",
+            "floor-httpx",
+            "floor-aiohttp",
+            "floor-httpx-aiohttp",
+        ],
     )
     p.add_argument("--url", required=True)
     p.add_argument("--articles", type=int, required=True)

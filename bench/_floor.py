@@ -215,14 +215,20 @@ async def run_floor(
     url: str, w: Workload, *, transport: str, concurrency: int
 ) -> dict[str, Any]:
     tax, currency = await _lookups(url)
-    if transport == "httpx":
+    if transport in ("httpx", "httpx-aiohttp"):
         import httpx
 
         limits = httpx.Limits(
             max_connections=concurrency, max_keepalive_connections=concurrency
         )
+        kw: dict[str, Any] = {}
+        if transport == "httpx-aiohttp":
+            # httpx's API over aiohttp's connection pool (asyncio only).
+            from httpx_aiohttp import AiohttpTransport
+
+            kw["transport"] = AiohttpTransport(limits=limits)
         async with httpx.AsyncClient(
-            base_url=url, timeout=120, limits=limits
+            base_url=url, timeout=120, limits=limits, **kw
         ) as client:
 
             async def send(method: str, path: str, **kw: Any) -> Any:

@@ -239,7 +239,7 @@ def machine() -> dict[str, Any]:
 
 
 #: The bare transports T_floor is measured with (the faster one counts).
-FLOORS = ("floor-httpx", "floor-aiohttp")
+FLOORS = ("floor-httpx", "floor-httpx-aiohttp", "floor-aiohttp")
 
 
 def rep(opts: Options, index: int, tmp: Path) -> dict[str, Any]:

@@ -153,7 +153,7 @@ class TestEndToEnd:
         # upload per image, a token, two look-ups, one page of orders.
         assert 1 + 2 + 200 + 5 + 5 * 3 + 1 == first["naive"]["requests"]
         # The floor replays exactly the bound's request set.
-        for floor in ("floor-httpx", "floor-aiohttp"):
+        for floor in ("floor-httpx", "floor-httpx-aiohttp", "floor-aiohttp"):
             assert result["bound"]["requests"] == first[floor]["requests"]
         assert (tmp_path / "results.md").read_text().startswith("# ecomsync")
         assert (tmp_path / "concurrency.png").exists() or not _has_mpl()
