@@ -17,7 +17,7 @@ import anyio
 import attrs
 import httpx
 
-from ..exceptions import ConfigurationError
+from .._http import check_url
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_session import TrytonSession
 
@@ -30,11 +30,7 @@ def _decimal(value: object) -> Decimal:
 
 
 def _url(_: object, __: object, value: str) -> None:
-    if not value.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"the Tryton URL must start with http:// or https://, got "
-            f"{value!r}"
-        )
+    check_url(value, what="the Tryton URL")
 
 
 def _strip(url: str) -> str:

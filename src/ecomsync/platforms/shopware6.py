@@ -25,6 +25,7 @@ import attrs
 import httpx
 
 from .._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from .._http import check_url
 from .._model import (
     Article,
     Category,
@@ -134,6 +135,7 @@ class Shopware6:
     _media_batch: _MediaBatch | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
+        check_url(self.url, what="the Shopware 6 URL")
         self._api = AdminApi.create(
             self.url,
             self.client_id,

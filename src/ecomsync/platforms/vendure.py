@@ -29,6 +29,7 @@ import attrs
 import httpx
 
 from .._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from .._http import check_url
 from .._model import Order
 from .._spec import DataType, Selection
 from ..exceptions import ConfigurationError
@@ -109,6 +110,7 @@ class Vendure:
     _orders: Orders = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        check_url(self.url, what="the Vendure URL")
         if not self.api_key and not (self.username and self.password):
             raise ConfigurationError(
                 "Vendure needs an api_key, or a username and password"
