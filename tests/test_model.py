@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,12 +19,14 @@ from ecomsync import (
     Article,
     Category,
     Customer,
+    InvalidRecord,
     Order,
     OrderLine,
     StockLevel,
     Variant,
 )
 from ecomsync._model import (
+    MAX_AMOUNT,
     checksum,
     content_hash,
     parents_first,
@@ -125,6 +129,134 @@ class TestProblems:
         assert {"lines.0.quantity", "billing.country", "shipping.country"} == {
             p.field for p in problems(order)
         }
+
+
+NON_FINITE = ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity"]
+
+
+class TestValues:
+    @pytest.mark.parametrize("value", NON_FINITE)
+    @pytest.mark.parametrize(
+        ("field", "build"),
+        [
+            ("price", lambda v: article(price=v)),
+            ("tax_rate", lambda v: article(tax_rate=v)),
+            (
+                "variants.0.price",
+                lambda v: article(variants=[Variant(number="V", price=v)]),
+            ),
+        ],
+    )
+    def test_non_finite_is_a_problem(
+        self, value: str, field: str, build: Any
+    ) -> None:
+        """NaN, signalling NaN and infinities are named problems, never a
+        crash, and the record can still be fingerprinted."""
+        record = build(Decimal(value))
+
+        found = problems(record)
+        checksum(record)
+
+        assert [field] == [p.field for p in found]
+        assert value.lstrip("-").lower()[:3] in found[0].reason.lower()
+
+    @pytest.mark.parametrize(
+        "value", ["1000000000000.01", "1E+999999", "99999999999999"]
+    )
+    def test_huge_price(self, value: str) -> None:
+        """A price beyond MAX_AMOUNT is out of range, named with its value."""
+        (problem,) = problems(article(price=value))
+
+        assert "price" == problem.field
+        assert "above" in problem.reason
+        assert MAX_AMOUNT == Decimal(10) ** 12
+
+    def test_order_amounts(self) -> None:
+        """An order's total and line prices must be finite numbers."""
+        from ecomsync.testing import shop_orders
+
+        order = next(iter(shop_orders(1)))
+        line = attrs.evolve(order.lines[0], unit_price=Decimal("sNaN"))
+        bad = attrs.evolve(order, total=Decimal("Infinity"), lines=[line])
+
+        assert {"total", "lines.0.unit_price"} == {
+            p.field for p in problems(bad)
+        }
+
+    @pytest.mark.parametrize(
+        ("quantity", "ok"),
+        [
+            (-5, True),
+            (0, True),
+            (2**31 - 1, True),
+            (2**31, False),
+            (-(2**31), False),
+            (True, False),
+            (float("nan"), False),
+            (Decimal("NaN"), False),
+        ],
+    )
+    def test_stock_quantity(self, quantity: object, ok: bool) -> None:
+        """Negative stock is valid in the model (the platform decides);
+        non-integers and quantities beyond 32 bits are problems."""
+        found = problems(StockLevel(number="A-1", quantity=quantity))  # type: ignore[arg-type]
+
+        assert ok == (not found)
+        assert all("quantity" == p.field for p in found)
+
+    @pytest.mark.parametrize(
+        ("build", "field"),
+        [
+            (lambda: article(price="abc"), "Article.price"),
+            (lambda: article(price=None), "Article.price"),
+            (lambda: article(tax_rate="19%"), "Article.tax_rate"),
+            (lambda: Variant(number="V", price="x"), "Variant.price"),
+            (
+                lambda: OrderLine(
+                    article_number="A", name="A", quantity=1, unit_price=[]
+                ),
+                "OrderLine.unit_price",
+            ),
+        ],
+    )
+    def test_not_a_number_names_the_field(
+        self, build: Any, field: str
+    ) -> None:
+        """A value that is no number at all cannot build a record; the
+        error names record type and field (and is a ValueError)."""
+        with pytest.raises(InvalidRecord, match=field) as info:
+            build()
+
+        assert isinstance(info.value, ValueError)
+        assert field == f"{info.value.record_type}.{info.value.field}"
+
+    @pytest.mark.parametrize("value", [" 9.99 ", 9.99, 10, Decimal("1.5")])
+    def test_numbers_convert(self, value: object) -> None:
+        """Numeric text (spaces trimmed), floats, ints and Decimals build."""
+        assert Decimal(str(value).strip()) == article(price=value).price
+
+    @given(
+        price=st.decimals(allow_nan=True, allow_infinity=True),
+        tax=st.decimals(allow_nan=True, allow_infinity=True),
+        variant=st.none() | st.decimals(allow_nan=True, allow_infinity=True),
+    )
+    def test_problems_never_raise(
+        self, price: Decimal, tax: Decimal, variant: Decimal | None
+    ) -> None:
+        """Whatever decimals an article carries, problems() answers, and a
+        record without problems has finite, in-range amounts."""
+        record = article(
+            price=price,
+            tax_rate=tax,
+            variants=[Variant(number="V", price=variant)],
+        )
+
+        found = problems(record)
+
+        if not found:
+            assert price.is_finite()
+            assert 0 <= price <= MAX_AMOUNT
+            assert 0 <= tax <= 100
 
 
 class TestChecksum:

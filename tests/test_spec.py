@@ -60,10 +60,49 @@ class TestSelections:
         assert "A-100" not in selection
         assert 5 not in selection
 
-    def test_range_empty_bounds(self) -> None:
-        """A NumberRange needs both bounds."""
-        with pytest.raises(SpecError):
-            NumberRange("", "A-1")
+    @pytest.mark.parametrize(
+        ("first", "last", "bound"),
+        [("", "A-1", "first"), ("A-1", " ", "last"), (1, "A-1", "first")],
+    )
+    def test_range_unusable_bounds(
+        self, first: object, last: object, bound: str
+    ) -> None:
+        """A bound that is no record number is a SpecError naming it."""
+        with pytest.raises(SpecError, match=f"NumberRange {bound} "):
+            NumberRange(first, last)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        "number",
+        [
+            "A-\u0663",  # Arabic-Indic three
+            "A-\uff13",  # fullwidth three
+            "A-\u09e9",  # Bengali three
+            "A-0003",
+        ],
+    )
+    def test_range_unicode_digits(self, number: str) -> None:
+        """Decimal digits of any script compare by their value."""
+        assert number in NumberRange("A-2", "A-4")
+        assert number not in NumberRange("A-4", "A-9")
+        assert NumberRange(number, "A-3") == NumberRange(number, "A-3")
+
+    @pytest.mark.parametrize("number", ["A-\u00b2", "\u00b2", "A-1\u00b2"])
+    def test_range_digit_lookalikes(self, number: str) -> None:
+        """Characters that only look like digits (superscript two) are
+        text: usable as a bound and as a record number, never a crash."""
+        selection = NumberRange("A-1", "A-9")
+
+        assert (number in selection) is (
+            number_key("A-1") <= number_key(number) <= number_key("A-9")
+        )
+        assert number in NumberRange(number, number)
+
+    def test_range_huge_numbers(self) -> None:
+        """Digit runs longer than int() converts compare correctly."""
+        big = "A-" + "9" * 5000
+
+        assert big not in NumberRange("A-1", "A-" + "9" * 4999)
+        assert big in NumberRange("A-1", big + "0")
 
     def test_naive_datetime(self) -> None:
         """A naive datetime is refused; an aware one in any zone is fine."""
@@ -129,6 +168,41 @@ class TestSelected:
         """Each selection admits exactly its records; an unknown change time
         is never 'changed since'."""
         assert expected is selected(selection, number, changed_at)
+
+
+class TestNumberOrder:
+    @given(st.text(), st.text(), st.text())
+    def test_total_order(self, a: str, b: str, c: str) -> None:
+        """number_key orders any text without raising, transitively."""
+        ka, kb, kc = number_key(a), number_key(b), number_key(c)
+
+        if ka <= kb <= kc:
+            assert ka <= kc
+
+    @given(
+        st.text(min_size=1).filter(str.strip),
+        st.text(min_size=1).filter(str.strip),
+    )
+    def test_any_text_is_a_bound(self, a: str, b: str) -> None:
+        """Any two non-blank numbers make a range (in natural order)
+        that contains both of them."""
+        first, last = sorted((a, b), key=number_key)
+
+        selection = NumberRange(first, last)
+
+        assert a in selection
+        assert b in selection
+
+    @given(st.integers(0, 10**30), st.integers(0, 10**30))
+    def test_digits_as_numbers(self, x: int, y: int) -> None:
+        """Digit runs compare as their numbers, leading zeros aside, in
+        ASCII and fullwidth alike."""
+        wide = str.maketrans(
+            "0123456789", "".join(chr(0xFF10 + i) for i in range(10))
+        )
+
+        assert (x < y) == (number_key(f"A{x}") < number_key(f"A0{y}"))
+        assert number_key(f"A{x}") == number_key(f"A{x}".translate(wide))
 
 
 class TestSyncSpec:

@@ -13,12 +13,15 @@ import enum
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
 
 import attrs
+
+from .exceptions import InvalidRecord
 
 
 __all__ = [
@@ -45,12 +48,47 @@ def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(value)
 
 
-def _decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+def _number(value: Any, field: str) -> Decimal:
+    """
+    *value* as a Decimal, or `InvalidRecord` naming *field*.
+
+    NaN and infinity convert (they are judged by `problems`, so such a
+    record fails alone); what is no number at all cannot be built.
+    """
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            return Decimal(str(value).strip())
+        except ArithmeticError:
+            pass
+    record_type, _, name = field.partition(".")
+    raise InvalidRecord(
+        f"{field} must be a number (a Decimal, int, float or numeric "
+        f"text), got {value!r}",
+        record_type=record_type,
+        field=name,
+    )
 
 
-def _opt_decimal(value: Any) -> Decimal | None:
-    return None if value is None else _decimal(value)
+def _article_price(value: Any) -> Decimal:
+    return _number(value, "Article.price")
+
+
+def _article_tax_rate(value: Any) -> Decimal:
+    return _number(value, "Article.tax_rate")
+
+
+def _variant_price(value: Any) -> Decimal | None:
+    return None if value is None else _number(value, "Variant.price")
+
+
+def _line_unit_price(value: Any) -> Decimal:
+    return _number(value, "OrderLine.unit_price")
+
+
+def _order_total(value: Any) -> Decimal:
+    return _number(value, "Order.total")
 
 
 class MediaKind(enum.Enum):
@@ -136,7 +174,7 @@ class Variant:
     options: tuple[tuple[str, str], ...] = attrs.field(
         default=(), converter=_tuple
     )
-    price: Decimal | None = attrs.field(default=None, converter=_opt_decimal)
+    price: Decimal | None = attrs.field(default=None, converter=_variant_price)
     ean: str | None = None
 
 
@@ -151,9 +189,11 @@ class Article:
 
     number: str
     name: str
-    price: Decimal = attrs.field(converter=_decimal)
+    price: Decimal = attrs.field(converter=_article_price)
     description: str = ""
-    tax_rate: Decimal = attrs.field(default=Decimal(19), converter=_decimal)
+    tax_rate: Decimal = attrs.field(
+        default=Decimal(19), converter=_article_tax_rate
+    )
     currency: str = "EUR"
     categories: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     variants: tuple[Variant, ...] = attrs.field(default=(), converter=_tuple)
@@ -219,7 +259,7 @@ class OrderLine:
     article_number: str
     name: str
     quantity: int
-    unit_price: Decimal = attrs.field(converter=_decimal)
+    unit_price: Decimal = attrs.field(converter=_line_unit_price)
 
 
 @attrs.frozen(kw_only=True)
@@ -236,7 +276,7 @@ class Order:
     billing: Address
     shipping: Address
     lines: tuple[OrderLine, ...] = attrs.field(converter=_tuple)
-    total: Decimal = attrs.field(converter=_decimal)
+    total: Decimal = attrs.field(converter=_order_total)
     ordered_at: datetime
     currency: str = "EUR"
     state: OrderState = OrderState.OPEN
@@ -289,9 +329,63 @@ def _text_problems(path: str, value: object) -> list[Problem]:
     return []
 
 
+#: The largest amount (price, total) a record may carry, in either
+#: direction: more is a data error, not a price.
+MAX_AMOUNT = Decimal(10) ** 12
+
+#: The largest quantity (stock, order line) a record may carry: what a
+#: signed 32-bit integer holds, as Shopware and Vendure store it.
+MAX_QUANTITY = 2**31 - 1
+
+
+def _amount_problems(
+    path: str,
+    value: object,
+    *,
+    low: Decimal = -MAX_AMOUNT,
+    high: Decimal = MAX_AMOUNT,
+) -> list[Problem]:
+    """
+    What is wrong with a decimal: NaN, infinite, or outside *low*..*high*.
+
+    Never compares a NaN (that raises), so it cannot crash.
+    """
+    if not isinstance(value, Decimal):
+        return [Problem(path, f"must be a number, got {value!r}")]
+    if value.is_nan():
+        return [Problem(path, f"is not a number ({value})")]
+    if value.is_infinite():
+        return [Problem(path, f"is infinite ({value})")]
+    if value < low:
+        if low == 0:
+            return [Problem(path, f"is negative ({value})")]
+        return [Problem(path, f"{value} is below {low}")]
+    if value > high:
+        return [Problem(path, f"{value} is above {high}")]
+    return []
+
+
+def _quantity_problems(
+    path: str, value: object, *, low: int = -MAX_QUANTITY
+) -> list[Problem]:
+    """
+    What is wrong with a quantity: not a whole number, or out of range.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        return [Problem(path, f"must be a whole number, got {value!r}")]
+    if not low <= value <= MAX_QUANTITY:
+        return [Problem(path, f"{value} is outside {low}..{MAX_QUANTITY}")]
+    return []
+
+
 def problems(record: Record) -> list[Problem]:
     """
     Everything wrong with *record*, empty if it may be sent.
+
+    Never raises, whatever the values: NaN, infinite and out-of-range
+    numbers are problems like any other (see `MAX_AMOUNT`,
+    `MAX_QUANTITY`).  Negative stock is *not* a problem here: whether a
+    shop takes it is the platform's policy.
     """
     found: list[Problem] = []
     number = getattr(record, "number", None)
@@ -303,29 +397,37 @@ def problems(record: Record) -> list[Problem]:
         if hasattr(record, name):
             found += _text_problems(name, getattr(record, name))
     if isinstance(record, Article):
-        if record.price < 0:
-            found.append(Problem("price", f"is negative ({record.price})"))
-        if not 0 <= record.tax_rate <= 100:
-            found.append(
-                Problem("tax_rate", f"{record.tax_rate} is not a rate")
-            )
+        found += _amount_problems("price", record.price, low=Decimal(0))
+        found += _amount_problems(
+            "tax_rate", record.tax_rate, low=Decimal(0), high=Decimal(100)
+        )
         for i, variant in enumerate(record.variants):
-            if not variant.number.strip():
-                found.append(Problem(f"variants.{i}.number", "is missing"))
-            if variant.price is not None and variant.price < 0:
-                found.append(Problem(f"variants.{i}.price", "is negative"))
+            path = f"variants.{i}"
+            if (
+                not isinstance(variant.number, str)
+                or not variant.number.strip()
+            ):
+                found.append(Problem(f"{path}.number", "is missing"))
+            if variant.price is not None:
+                found += _amount_problems(
+                    f"{path}.price", variant.price, low=Decimal(0)
+                )
     elif isinstance(record, StockLevel):
-        if not isinstance(record.quantity, int):
-            found.append(Problem("quantity", "must be a whole number"))
+        found += _quantity_problems("quantity", record.quantity)
     elif isinstance(record, Order):
         for i, line in enumerate(record.lines):
-            if line.quantity <= 0:
-                found.append(Problem(f"lines.{i}.quantity", "must be > 0"))
+            found += _quantity_problems(
+                f"lines.{i}.quantity", line.quantity, low=1
+            )
+            found += _amount_problems(f"lines.{i}.unit_price", line.unit_price)
+        found += _amount_problems("total", record.total)
         for name, address in (
             ("billing", record.billing),
             ("shipping", record.shipping),
         ):
-            if not _COUNTRY.match(address.country):
+            if not isinstance(address.country, str) or not _COUNTRY.match(
+                address.country
+            ):
                 found.append(
                     Problem(f"{name}.country", "is not an ISO country code")
                 )
@@ -334,7 +436,9 @@ def problems(record: Record) -> list[Problem]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value.normalize())
+        # normalize() raises on a signalling NaN; non-finite values are
+        # only ever fingerprinted, never sent.
+        return str(value.normalize() if value.is_finite() else value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -449,14 +553,27 @@ def parents_first(
     return order, invalid
 
 
-def number_key(number: str) -> tuple[tuple[int, int | str], ...]:
+_RUNS = re.compile(r"(\d+)|(\D+)")
+
+
+def number_key(number: str) -> tuple[tuple[int, int, str], ...]:
     """
     The order of record numbers for `NumberRange`: natural order.
 
-    Runs of digits compare as numbers, everything else as text, so
-    ``A-2 < A-10 < B-1``.  Sources that cannot sort like this say so.
+    Runs of decimal digits compare as numbers, everything else as text,
+    so ``A-2 < A-10 < B-1``.  Digits of every script count (Arabic-Indic,
+    fullwidth: they compare as their value); characters that
+    only look like digits (superscript ``²``) are text.  Numbers of any
+    length compare without converting them to ``int``, so no number can
+    make this raise.  Sources that cannot sort like this say so.
     """
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part)
-        for part in re.findall(r"\d+|\D+", number)
-    )
+    key: list[tuple[int, int, str]] = []
+    for digits, text in _RUNS.findall(number):
+        if digits:
+            value = "".join(
+                str(unicodedata.decimal(c)) for c in digits
+            ).lstrip("0")
+            key.append((0, len(value), value))
+        else:
+            key.append((1, 0, text))
+    return tuple(key)

@@ -87,9 +87,18 @@ class All:
         return "All()"
 
 
-def _check_range(instance: NumberRange, _: object, last: str) -> None:
-    if not instance.first or not last:
-        raise SpecError("NumberRange needs a first and a last number")
+def _bound(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(
+            f"NumberRange {attribute.name} must be a record number "
+            f"(non-empty text), got {value!r}"
+        )
+
+
+def _check_range(
+    instance: NumberRange, attribute: attrs.Attribute[str], last: str
+) -> None:
+    _bound(instance, attribute, last)
     if number_key(instance.first) > number_key(last):
         raise SpecError(
             f"NumberRange first {instance.first!r} comes after last {last!r}"
@@ -102,17 +111,31 @@ class NumberRange:
     Records whose number lies between *first* and *last*, both included,
     in natural order (digit runs compare as numbers: ``A-2 < A-10``).
 
+    Any text is a usable bound and any text a record number: digits of
+    every script compare by their value, other characters (``²``) as
+    text, so comparing never fails; a record outside the range is simply
+    not selected.
+
     .. versionadded:: 26.1.0
     """
 
-    first: str
+    first: str = attrs.field(validator=_bound)
     last: str = attrs.field(validator=_check_range)
+    _low: tuple[tuple[int, int, str], ...] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+    _high: tuple[tuple[int, int, str], ...] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_low", number_key(self.first))
+        object.__setattr__(self, "_high", number_key(self.last))
 
     def __contains__(self, number: object) -> bool:
         if not isinstance(number, str):
             return False
-        key = number_key(number)
-        return number_key(self.first) <= key <= number_key(self.last)
+        return self._low <= number_key(number) <= self._high
 
 
 def _aware(_: object, __: object, moment: datetime) -> None:

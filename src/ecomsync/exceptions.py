@@ -6,6 +6,7 @@ The one exception tree of *ecomsync*, split by what the caller should do.
     EcomsyncError
     ├── ConfigurationError          fix the setup (bad adapter config, ...)
     │   └── SpecError               fix the SyncSpec (caught before a run)
+    ├── InvalidRecord               a record cannot even be built (ValueError)
     ├── LicenseError
     │   └── NoFreeLicense           all ERP connection licences are in use
     ├── StateStoreError             the state store is unusable
@@ -31,6 +32,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "EcomsyncError",
+    "InvalidRecord",
     "LicenseError",
     "MediaStagingError",
     "NoFreeLicense",
@@ -59,6 +61,35 @@ class SpecError(ConfigurationError):
     """
     A `SyncSpec` is invalid or does not fit the synchroniser it is run on.
     """
+
+
+class InvalidRecord(EcomsyncError, ValueError):
+    """
+    A record cannot be built from the values given: a field that must be
+    a number got text that is none, for instance.  The message names the
+    record type, the field and the value.
+
+    Values that *are* numbers but unusable ones (NaN, infinity, out of
+    range) build fine and are judged later: the record then fails alone
+    in a run, it never stops one.
+
+    Attributes:
+        record_type: The record class's name (``"Article"``).
+        field: The field at fault.
+
+    .. versionadded:: 26.1.0
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record_type: str,
+        field: str,
+    ) -> None:
+        super().__init__(message)
+        self.record_type = record_type
+        self.field = field
 
 
 class LicenseError(EcomsyncError):

@@ -45,6 +45,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _wrong_shape(record: object) -> str:
+    wanted = ", ".join(t.__name__ for t in _KINDS)
+    hint = ""
+    if isinstance(record, dict):
+        hint = "; build records from rows first, e.g. Article(**row)"
+    elif isinstance(record, Order):
+        hint = "; orders come from a platform (MemoryPlatform.place_order)"
+    return (
+        f"MemoryErp takes records ({wanted}), "
+        f"got {type(record).__name__} {record!r:.80}{hint}"
+    )
+
+
 def _key(number: object) -> tuple[Any, ...]:
     return number_key(number) if isinstance(number, str) else ()
 
@@ -101,7 +114,9 @@ class MemoryErp:
         """
         Add or change *record*, stamped *changed_at* (default: now).
         """
-        kind = _KINDS[type(record)]
+        kind = _KINDS.get(type(record))
+        if kind is None:
+            raise TypeError(_wrong_shape(record))
         self._records.setdefault(kind, {})[record.number] = (
             record,
             changed_at or self.clock(),
