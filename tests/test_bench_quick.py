@@ -123,7 +123,8 @@ class TestSeededErp:
 class TestEndToEnd:
     def test_tiny_run(self, tmp_path: Path) -> None:
         """A tiny run writes the JSON, the table and the plot."""
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, path)))
         done = subprocess.run(
             [
                 sys.executable,
