@@ -1,0 +1,210 @@
+"""
+One rule for ambiguous numbers: when two records of one read claim the
+same number, every party fails, each naming all of them.  Pure, no I/O.
+
+A record *claims* its own number; an article also claims each of its
+variants' numbers (a variant becomes a product of its own on most
+platforms).  Stock levels claim their number per warehouse, so one
+article's levels in two warehouses are not a conflict.  Numbers compare
+exactly here: case, whitespace or Unicode forms that a platform treats as
+equal are that platform's to catch.
+
+`NumberClaims` follows one data type over a whole run, batch by batch, so
+a duplicate is found however far apart the ERP yields the two parties.
+What this assumes about the read order: nothing.  The price of that is
+that a party in an *earlier* batch may already have been written when
+its rival turns up; `NumberClaims.claim` returns it as *late*, and the
+engine then fails it all the same (event, failure ledger, and its stored
+checksum invalidated so it is never taken as in sync).  Within one batch
+no party is ever written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import attrs
+
+from ._model import (
+    Article,
+    Category,
+    OrderStatus,
+    Problem,
+    Record,
+    StockLevel,
+    checksum,
+)
+
+
+__all__ = ["Claimed", "NumberClaims"]
+
+#: How many parties a message lists by name before "and N more".
+_NAMED = 10
+
+
+@attrs.frozen
+class _Party:
+    """
+    One record's claim on a number: through *field* of the record whose
+    own number is *holder*.
+    """
+
+    holder: str
+    field: str
+    label: str
+    fingerprint: str
+    batch: int
+
+
+@attrs.frozen
+class Claimed:
+    """
+    What `NumberClaims.claim` found for one batch.
+
+    Attributes:
+        invalid: Index in the batch -> why that record must not be sent.
+        late: Record number -> problem, for parties that came in earlier
+            batches (they may already be on the platform) and are
+            ambiguous now.
+    """
+
+    invalid: dict[int, Problem]
+    late: dict[str, Problem]
+
+
+def _named(record: Record) -> str:
+    name = getattr(record, "name", None)
+    text = f' "{name}"' if isinstance(name, str) and name else ""
+    if getattr(record, "active", True) is False:
+        text += " (inactive)"
+    return text
+
+
+def _claims(record: Record) -> list[tuple[Hashable, str, str, str]]:
+    """
+    (key, shown number, field, label) for every number *record* claims.
+    """
+    number = record.number
+    if isinstance(record, StockLevel):
+        where = "" if record.warehouse is None else f" in {record.warehouse!r}"
+        return [
+            (
+                ("stock", number, record.warehouse),
+                number,
+                "number",
+                f"stock level {number!r}{where}",
+            )
+        ]
+    kind = {
+        Article: "article",
+        Category: "category",
+        OrderStatus: "order status",
+    }.get(type(record), type(record).__name__.lower())
+    label = f"{kind} {number!r}{_named(record)}"
+    found: list[tuple[Hashable, str, str, str]] = [
+        (number, number, "number", label)
+    ]
+    if isinstance(record, Article):
+        for i, variant in enumerate(record.variants):
+            if isinstance(variant.number, str) and variant.number:
+                found.append(
+                    (
+                        variant.number,
+                        variant.number,
+                        f"variants.{i}.number",
+                        f"variant {variant.number!r} of {label}",
+                    )
+                )
+    return found
+
+
+@attrs.define
+class NumberClaims:
+    """
+    Who claims which number, over every batch of one data type in a run.
+
+    Feed it each batch in the order it was read; the same record read
+    twice (a scheduled run re-reading a failed record) is one party, not
+    two.
+    """
+
+    _parties: dict[Hashable, list[_Party]] = attrs.field(
+        init=False, factory=dict
+    )
+    _shown: dict[Hashable, str] = attrs.field(init=False, factory=dict)
+    _ambiguous: dict[str, tuple[Hashable, str]] = attrs.field(
+        init=False, factory=dict
+    )
+    _reported: set[_Party] = attrs.field(init=False, factory=set)
+    _batches: int = attrs.field(init=False, default=0)
+
+    def claim(self, batch: Sequence[Record]) -> Claimed:
+        """
+        Register *batch* and say which of its records, and which earlier
+        ones, are parties to an ambiguity.
+        """
+        self._batches += 1
+        current = self._batches
+        mine: list[tuple[int, Hashable, _Party]] = []
+        for i, record in enumerate(batch):
+            number = getattr(record, "number", None)
+            if not isinstance(number, str) or not number:
+                continue  # problems() names a missing number
+            fingerprint = checksum(record)
+            for key, shown, field, label in _claims(record):
+                parties = self._parties.setdefault(key, [])
+                self._shown[key] = shown
+                party = next(
+                    (
+                        p
+                        for p in parties
+                        if p.holder == number
+                        and p.field == field
+                        and p.fingerprint == fingerprint
+                    ),
+                    None,
+                )
+                if party is None:  # not the same record read again
+                    party = _Party(number, field, label, fingerprint, current)
+                    parties.append(party)
+                mine.append((i, key, party))
+        invalid: dict[int, Problem] = {}
+        late: dict[str, Problem] = {}
+        touched: set[Hashable] = set()
+        for i, key, party in mine:
+            if len(self._parties[key]) > 1:
+                touched.add(key)
+                self._reported.add(party)
+                invalid.setdefault(i, Problem(party.field, self._reason(key)))
+        for key in touched:
+            for party in self._parties[key]:
+                self._ambiguous.setdefault(party.holder, (key, party.field))
+                if party not in self._reported:
+                    self._reported.add(party)
+                    late.setdefault(
+                        party.holder, Problem(party.field, self._reason(key))
+                    )
+        return Claimed(invalid=invalid, late=late)
+
+    def problem(self, number: str) -> Problem | None:
+        """
+        Why the record numbered *number* is ambiguous, if it is: for a
+        last look before its write is recorded as a success.
+        """
+        found = self._ambiguous.get(number)
+        if found is None:
+            return None
+        key, field = found
+        return Problem(field, self._reason(key))
+
+    def _reason(self, key: Hashable) -> str:
+        parties = self._parties[key]
+        named = "; ".join(p.label for p in parties[:_NAMED])
+        more = len(parties) - _NAMED
+        if more > 0:
+            named += f"; and {more} more"
+        return (
+            f"{self._shown[key]!r} is claimed by {len(parties)} records "
+            f"of this read: {named}. None of them is sent until the ERP "
+            f"gives each its own number"
+        )

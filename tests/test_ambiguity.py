@@ -1,0 +1,200 @@
+"""
+Ambiguous numbers: every party of a number claimed twice fails, named.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecomsync import Article, Category, StockLevel, Variant
+from ecomsync._ambiguity import NumberClaims
+
+
+def art(number: str, name: str = "", **kw: object) -> Article:
+    return Article(number=number, name=name or number, price=1, **kw)  # type: ignore[arg-type]
+
+
+class TestNumberClaims:
+    def test_distinct_numbers(self) -> None:
+        """Records with their own numbers are no one's business."""
+        claimed = NumberClaims().claim(
+            [art("A-1"), art("A-2", variants=[Variant(number="A-2-S")])]
+        )
+
+        assert ({}, {}) == (claimed.invalid, claimed.late)
+
+    def test_same_number_twice(self) -> None:
+        """Two records with one number both fail, each naming both (and
+        which one is inactive)."""
+        claimed = NumberClaims().claim(
+            [art("Z-1", "Old Z", active=False), art("B"), art("Z-1", "New Z")]
+        )
+
+        assert {0, 2} == set(claimed.invalid)
+        for problem in claimed.invalid.values():
+            assert "number" == problem.field
+            assert "'Z-1' is claimed by 2 records" in problem.reason
+            assert '"Old Z" (inactive)' in problem.reason
+            assert '"New Z"' in problem.reason
+
+    def test_variant_numbered_like_an_article(self) -> None:
+        """A variant with another article's number fails its article (on
+        the variant's field) and that article (on its number)."""
+        claimed = NumberClaims().claim(
+            [
+                art(
+                    "SHIRT",
+                    variants=[Variant(number="S"), Variant(number="M")],
+                ),
+                art("M", "Mug"),
+            ]
+        )
+
+        assert "variants.1.number" == claimed.invalid[0].field
+        assert "number" == claimed.invalid[1].field
+        assert "variant 'M' of article 'SHIRT'" in claimed.invalid[1].reason
+        assert "article 'M' \"Mug\"" in claimed.invalid[0].reason
+
+    def test_variant_twice(self) -> None:
+        """Two variants with one number, in two articles, fail both."""
+        claimed = NumberClaims().claim(
+            [
+                art("A", variants=[Variant(number="V")]),
+                art("B", variants=[Variant(number="X"), Variant(number="V")]),
+            ]
+        )
+
+        assert {0: "variants.0.number", 1: "variants.1.number"} == {
+            i: p.field for i, p in claimed.invalid.items()
+        }
+
+    def test_across_batches(self) -> None:
+        """A duplicate in a later batch fails there, and the earlier party
+        is reported late (once), named by its number."""
+        claims = NumberClaims()
+
+        first = claims.claim([art("Z-1", "Old Z"), art("A")])
+        second = claims.claim([art("B"), art("Z-1", "New Z")])
+        third = claims.claim([art("C")])
+
+        assert ({}, {}) == (first.invalid, first.late)
+        assert [1] == list(second.invalid)
+        assert ["Z-1"] == list(second.late)
+        assert '"Old Z"' in second.late["Z-1"].reason
+        assert ({}, {}) == (third.invalid, third.late)
+        assert claims.problem("Z-1") is not None
+        assert claims.problem("A") is None
+
+    def test_same_record_read_twice(self) -> None:
+        """The same record read again (a ledger retry) is one party; read
+        again while ambiguous it still fails."""
+        claims = NumberClaims()
+        record = art("A")
+
+        assert {} == claims.claim([record]).invalid
+        assert {} == claims.claim([record]).invalid
+
+        claims.claim([art("A", "Other")])
+
+        assert [0] == list(claims.claim([record]).invalid)
+
+    def test_third_party(self) -> None:
+        """A third party fails too; the first two are not reported again."""
+        claims = NumberClaims()
+        claims.claim([art("Z", "1"), art("Z", "2")])
+
+        third = claims.claim([art("Z", "3")])
+
+        assert [0] == list(third.invalid)
+        assert {} == third.late
+        assert "claimed by 3 records" in third.invalid[0].reason
+
+    def test_stock_per_warehouse(self) -> None:
+        """Stock of one article in two warehouses is not ambiguous; twice
+        in one warehouse it is."""
+        claims = NumberClaims()
+
+        fine = claims.claim(
+            [
+                StockLevel(number="A", quantity=1, warehouse="W1"),
+                StockLevel(number="A", quantity=2, warehouse="W2"),
+            ]
+        )
+        clash = claims.claim(
+            [StockLevel(number="A", quantity=3, warehouse="W1")]
+        )
+
+        assert {} == fine.invalid
+        assert [0] == list(clash.invalid)
+        assert "in 'W1'" in clash.invalid[0].reason
+
+    def test_long_lists_are_cut(self) -> None:
+        """A number claimed by many records names ten and counts the rest."""
+        claimed = NumberClaims().claim(
+            [Category(number="C", name=f"n{i}") for i in range(15)]
+        )
+
+        assert 15 == len(claimed.invalid)
+        assert "and 5 more" in claimed.invalid[0].reason
+
+    def test_missing_numbers_are_skipped(self) -> None:
+        """Records without a number are left to problems()."""
+        assert {} == NumberClaims().claim([art(""), art("")]).invalid
+
+    @given(
+        st.lists(
+            st.lists(
+                st.tuples(
+                    st.sampled_from("ABCDE"),
+                    st.lists(st.sampled_from("ABCDEFG"), max_size=2),
+                ),
+                max_size=4,
+            ),
+            max_size=4,
+        )
+    )
+    def test_every_party_fails_once(
+        self, batches: list[list[tuple[str, list[str]]]]
+    ) -> None:
+        """Over any batches, a record is reported (in its batch or late)
+        exactly when one of its numbers is claimed twice."""
+        records = [
+            [
+                art(n, f"{b}.{i}", variants=[Variant(number=v) for v in vs])
+                for i, (n, vs) in enumerate(batch)
+            ]
+            for b, batch in enumerate(batches)
+        ]
+        claims: dict[str, int] = {}
+        for batch in records:
+            for r in batch:
+                for n in [r.number, *(v.number for v in r.variants)]:
+                    claims[n] = claims.get(n, 0) + 1
+
+        def ambiguous(r: Article) -> bool:
+            numbers = [r.number, *(v.number for v in r.variants)]
+            return any(claims[n] > 1 for n in numbers)
+
+        tracker = NumberClaims()
+        flagged: set[str] = set()
+        late_after: dict[str, int] = {}
+        for b, batch in enumerate(records):
+            claimed = tracker.claim(batch)
+            flagged |= {batch[i].name for i in claimed.invalid}
+            for number in claimed.late:
+                late_after.setdefault(number, b)
+
+        for b, batch in enumerate(records):
+            for r in batch:
+                if not ambiguous(r):
+                    assert r.name not in flagged
+                    continue
+                reported_late = late_after.get(r.number, -1) > b
+                assert r.name in flagged or reported_late, r
+        for number, b in late_after.items():
+            assert any(
+                r.number == number and ambiguous(r)
+                for batch in records[:b]
+                for r in batch
+            )
