@@ -1,0 +1,431 @@
+"""
+Search criteria of the Shopware 6 emulator: filters, sorting, paging,
+counts, associations, includes (platform-apis.md §1.8, §1.10).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from ecomsync.testing.shopware6 import (
+    ShopwareEmulator,
+)
+
+from ._sw6 import (
+    T0,
+    Clock,
+    pid,
+    pointers,
+    product,
+    sync,
+    upsert,
+)
+
+
+pytestmark = pytest.mark.anyio
+
+
+async def _seed_products(
+    client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+) -> None:
+    for i, (n, stock) in enumerate([("A-1", 5), ("A-2", 0), ("B-1", 7)]):
+        clock.now = T0 + timedelta(minutes=i)
+        r = await sync(
+            client,
+            {
+                "p": upsert(
+                    "product", product(n, emu, stock=stock, active=i != 1)
+                )
+            },
+        )
+        assert r.status_code == 200
+
+
+class TestSearch:
+    async def _numbers(
+        self, client: httpx.AsyncClient, criteria: dict[str, Any]
+    ) -> list[str]:
+        r = await client.post("/api/search/product", json=criteria)
+        assert r.status_code == 200, r.text
+        return [p["productNumber"] for p in r.json()["data"]]
+
+    @pytest.mark.parametrize(
+        ("flt", "expected"),
+        [
+            (
+                {"type": "equals", "field": "productNumber", "value": "A-1"},
+                ["A-1"],
+            ),
+            (
+                {
+                    "type": "equalsAny",
+                    "field": "productNumber",
+                    "value": ["A-1", "B-1"],
+                },
+                ["A-1", "B-1"],
+            ),
+            (
+                {
+                    "type": "equalsAny",
+                    "field": "product.productNumber",
+                    "value": "A-2|B-1",
+                },
+                ["A-2", "B-1"],
+            ),
+            (
+                {"type": "range", "field": "stock", "parameters": {"gte": 5}},
+                ["A-1", "B-1"],
+            ),
+            (
+                {"type": "contains", "field": "name", "value": "article a"},
+                ["A-1", "A-2"],
+            ),
+            (
+                {"type": "prefix", "field": "productNumber", "value": "B"},
+                ["B-1"],
+            ),
+            (
+                {"type": "suffix", "field": "productNumber", "value": "-2"},
+                ["A-2"],
+            ),
+            (
+                {
+                    "type": "not",
+                    "queries": [
+                        {"type": "equals", "field": "active", "value": True}
+                    ],
+                },
+                ["A-2"],
+            ),
+            (
+                {
+                    "type": "multi",
+                    "operator": "or",
+                    "queries": [
+                        {
+                            "type": "equals",
+                            "field": "productNumber",
+                            "value": "A-1",
+                        },
+                        {
+                            "type": "range",
+                            "field": "stock",
+                            "parameters": {"lt": 1},
+                        },
+                    ],
+                },
+                ["A-1", "A-2"],
+            ),
+            (
+                {
+                    "type": "multi",
+                    "operator": "and",
+                    "queries": [
+                        {
+                            "type": "prefix",
+                            "field": "productNumber",
+                            "value": "A",
+                        },
+                        {
+                            "type": "range",
+                            "field": "stock",
+                            "parameters": {"gt": 0},
+                        },
+                    ],
+                },
+                ["A-1"],
+            ),
+            (
+                {
+                    "type": "range",
+                    "field": "createdAt",
+                    "parameters": {"gte": "2025-06-01 12:01:00.000"},
+                },
+                ["A-2", "B-1"],
+            ),
+        ],
+    )
+    async def test_filters(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        clock: Clock,
+        flt: dict[str, Any],
+        expected: list[str],
+    ) -> None:
+        """Each documented filter type selects the right rows."""
+        await _seed_products(client, emu, clock)
+        got = await self._numbers(
+            client,
+            {"filter": [flt], "sort": [{"field": "productNumber"}]},
+        )
+        assert got == expected
+
+    async def test_unknown_filter_type(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """An unknown filter type is a 400 with a pointer."""
+        r = await client.post(
+            "/api/search/product", json={"filter": [{"type": "fuzzy"}]}
+        )
+        assert r.status_code == 400
+        assert pointers(r) == {"/filter/0/type"}
+
+    async def test_sort_multi_and_stable(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """Sorting by several fields, ascending and descending."""
+        await _seed_products(client, emu, clock)
+        got = await self._numbers(
+            client,
+            {
+                "sort": [
+                    {"field": "active", "order": "DESC"},
+                    {"field": "stock", "order": "ASC"},
+                ]
+            },
+        )
+        assert got == ["A-1", "B-1", "A-2"]
+
+    async def test_paging(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """page/limit page through a sorted result; page needs limit."""
+        await _seed_products(client, emu, clock)
+        sort = [{"field": "productNumber"}]
+        pages = [
+            await self._numbers(client, {"limit": 2, "page": p, "sort": sort})
+            for p in (1, 2)
+        ]
+        assert pages == [["A-1", "A-2"], ["B-1"]]
+        assert await self._numbers(client, {"page": 2, "sort": sort}) == [
+            "A-1",
+            "A-2",
+            "B-1",
+        ]
+
+    async def test_limit_max_500(self, client: httpx.AsyncClient) -> None:
+        """limit > 500 is 400 FRAMEWORK__QUERY_LIMIT_EXCEEDED at /limit."""
+        ok = await client.post("/api/search/product", json={"limit": 500})
+        assert ok.status_code == 200
+        r = await client.post("/api/search/product", json={"limit": 501})
+        err = r.json()["errors"][0]
+        assert r.status_code == 400
+        assert err["code"] == "FRAMEWORK__QUERY_LIMIT_EXCEEDED"
+        assert err["source"]["pointer"] == "/limit"
+        r = await client.post("/api/search/product", json={"limit": 0})
+        assert (
+            r.json()["errors"][0]["code"] == "FRAMEWORK__INVALID_LIMIT_QUERY"
+        )
+
+    async def test_total_count_mode(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """Mode 0 counts the page, mode 1 counts all matches."""
+        await _seed_products(client, emu, clock)
+        r0 = await client.post("/api/search/product", json={"limit": 1})
+        r1 = await client.post(
+            "/api/search/product", json={"limit": 1, "total-count-mode": 1}
+        )
+        assert r0.json()["total"] == 1
+        assert r1.json()["total"] == 3
+
+    async def test_ids_criteria(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """ids select exactly those rows and ignore limit."""
+        await _seed_products(client, emu, clock)
+        got = await self._numbers(
+            client,
+            {
+                "ids": [pid("B-1"), pid("A-1")],
+                "limit": 1,
+                "sort": [{"field": "productNumber"}],
+            },
+        )
+        assert got == ["A-1", "B-1"]
+        r = await client.post(
+            "/api/search-ids/product", json={"ids": [pid("B-1")]}
+        )
+        assert r.json() == {"total": 1, "data": [pid("B-1")]}
+
+    async def test_includes(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """includes restrict the fields per apiAlias."""
+        await _seed_products(client, emu, clock)
+        r = await client.post(
+            "/api/search/product",
+            json={"limit": 1, "includes": {"product": ["id", "stock"]}},
+        )
+        assert set(r.json()["data"][0]) == {"id", "stock", "apiAlias"}
+
+    async def test_updated_at(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        clock: Clock,
+    ) -> None:
+        """updatedAt is null until the first update; createdAt is set."""
+        await sync(client, {"p": upsert("product", product("UA", emu))})
+        row = emu.entities["product"][pid("UA")]
+        assert row["updatedAt"] is None
+        assert row["createdAt"].startswith("2025-06-01T12:00:00.000")
+        clock.advance(60)
+        await sync(
+            client, {"p": upsert("product", {"id": pid("UA"), "stock": 1})}
+        )
+        assert emu.entities["product"][pid("UA")]["updatedAt"].startswith(
+            "2025-06-01T12:01:00"
+        )
+
+    async def test_orders_changed_since(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """The createdAt-or-updatedAt query finds the right orders."""
+        old = emu.place_order(
+            order_number="1", created_at=T0 - timedelta(days=2)
+        )
+        new = emu.place_order(order_number="2", created_at=T0)
+        touched = emu.place_order(
+            order_number="3", created_at=T0 - timedelta(days=3)
+        )
+        emu.touch("order", touched, at=T0 + timedelta(hours=1))
+        since = "2025-06-01 00:00:00.000"
+        r = await client.post(
+            "/api/search/order",
+            json={
+                "total-count-mode": 1,
+                "filter": [
+                    {
+                        "type": "multi",
+                        "operator": "or",
+                        "queries": [
+                            {
+                                "type": "range",
+                                "field": "updatedAt",
+                                "parameters": {"gte": since},
+                            },
+                            {
+                                "type": "range",
+                                "field": "createdAt",
+                                "parameters": {"gte": since},
+                            },
+                        ],
+                    }
+                ],
+                "sort": [
+                    {"field": "createdAt", "order": "ASC"},
+                    {"field": "id", "order": "ASC"},
+                ],
+            },
+        )
+        ids = [o["id"] for o in r.json()["data"]]
+        assert ids == [touched, new]
+        assert old not in ids
+
+    async def test_order_associations(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """Orders load customer, addresses, deliveries, items, states."""
+        await sync(client, {"p": upsert("product", product("O-1", emu))})
+        oid = emu.place_order(
+            order_number="10001",
+            customer={
+                "email": "e@example.com",
+                "firstName": "E",
+                "lastName": "M",
+            },
+            lines=[{"productNumber": "O-1", "quantity": 2}],
+        )
+        r = await client.post(
+            "/api/search/order",
+            json={
+                "filter": [
+                    {
+                        "type": "equals",
+                        "field": "orderNumber",
+                        "value": "10001",
+                    }
+                ],
+                "associations": {
+                    "orderCustomer": {},
+                    "billingAddress": {"associations": {"country": {}}},
+                    "addresses": {},
+                    "deliveries": {
+                        "associations": {
+                            "stateMachineState": {},
+                            "shippingOrderAddress": {},
+                        }
+                    },
+                    "lineItems": {},
+                    "transactions": {
+                        "associations": {"stateMachineState": {}}
+                    },
+                    "stateMachineState": {},
+                    "currency": {},
+                },
+            },
+        )
+        o = r.json()["data"][0]
+        assert o["id"] == oid
+        assert o["orderCustomer"]["email"] == "e@example.com"
+        assert o["billingAddress"]["country"]["iso"] == "DE"
+        assert len(o["addresses"]) == 1
+        d = o["deliveries"][0]
+        assert d["stateMachineState"]["technicalName"] == "open"
+        assert d["shippingOrderAddress"]["id"] == o["billingAddressId"]
+        assert d["trackingCodes"] == []
+        li = o["lineItems"][0]
+        assert (li["quantity"], li["payload"]["productNumber"]) == (2, "O-1")
+        t = o["transactions"][0]
+        assert t["stateMachineState"]["technicalName"] == "open"
+        assert o["stateMachineState"]["technicalName"] == "open"
+        assert o["currency"]["isoCode"] == "EUR"
+        assert emu.entities["product"][pid("O-1")]["stock"] == 3
+        # Unloaded associations are null.
+        r = await client.post("/api/search/order", json={})
+        assert r.json()["data"][0]["deliveries"] is None
+
+    async def test_association_fields_in_filters(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """Filters reach through associations (state, customer)."""
+        a = emu.place_order(order_number="A", customer={"email": "a@x.de"})
+        emu.place_order(order_number="B", customer={"email": "b@x.de"})
+        r = await client.post(
+            "/api/search/order",
+            json={
+                "filter": [
+                    {
+                        "type": "equals",
+                        "field": "orderCustomer.email",
+                        "value": "a@x.de",
+                    }
+                ]
+            },
+        )
+        assert [o["id"] for o in r.json()["data"]] == [a]
+        r = await client.post(
+            "/api/search/order_delivery",
+            json={
+                "filter": [
+                    {
+                        "type": "equals",
+                        "field": "stateMachineState.technicalName",
+                        "value": "open",
+                    }
+                ]
+            },
+        )
+        assert r.json()["total"] == 2
+        r = await client.post(
+            "/api/search/customer",
+            json={"associations": {"addresses": {}, "group": {}}},
+        )
+        assert len(r.json()["data"]) == 2
+        assert r.json()["data"][0]["group"] is not None
