@@ -234,6 +234,230 @@ class TestSearch:
         assert r0.json()["total"] == 1
         assert r1.json()["total"] == 3
 
+    @pytest.mark.parametrize(
+        ("mode", "total"),
+        [
+            (0, 1),
+            (1, 3),
+            (2, 3),
+            ("0", 1),
+            ("1", 3),
+            ("2", 3),
+            ("none", 1),
+            ("exact", 3),
+            ("next-pages", 3),
+            ("bogus", 1),
+            (7, 1),
+            (-1, 1),
+            (None, 1),
+        ],
+    )
+    async def test_total_count_mode_names(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        clock: Clock,
+        mode: object,
+        total: int,
+    ) -> None:
+        """total-count-mode takes 0/1/2 (also as strings) and the names
+        none/exact/next-pages; anything else counts like none."""
+        await _seed_products(client, emu, clock)
+        r = await client.post(
+            "/api/search/product", json={"limit": 1, "total-count-mode": mode}
+        )
+        assert 200 == r.status_code, r.text
+        assert total == r.json()["total"]
+
+    async def test_next_pages_counts_at_most_six_pages_ahead(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """next-pages counts up to limit*6+1 rows from the offset."""
+        many = [product(f"M-{i:02}", emu) for i in range(20)]
+        assert (
+            await sync(client, {"p": upsert("product", *many)})
+        ).status_code == 200
+        r = await client.post(
+            "/api/search/product",
+            json={"limit": 2, "page": 2, "total-count-mode": "next-pages"},
+        )
+        assert 13 == r.json()["total"]
+
+    async def test_no_aggregations_is_an_empty_list(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Without aggregations the answer carries [] (PHP's empty
+        array), as JsonType does."""
+        r = await client.post("/api/search/product", json={})
+        assert [] == r.json()["aggregations"]
+
+    async def test_metric_aggregations(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """sum, avg, min, max, count and stats answer under their names
+        over the filtered rows, not the page and not the post-filter; min
+        and max come back as strings (PDO's stringified fetches)."""
+        await _seed_products(client, emu, clock)
+        r = await client.post(
+            "/api/search/product",
+            json={
+                "limit": 1,
+                "filter": [
+                    {"type": "prefix", "field": "productNumber", "value": "A"}
+                ],
+                "post-filter": [
+                    {
+                        "type": "equals",
+                        "field": "productNumber",
+                        "value": "A-1",
+                    }
+                ],
+                "aggregations": [
+                    {"name": "total-stock", "type": "sum", "field": "stock"},
+                    {"name": "avg-stock", "type": "avg", "field": "stock"},
+                    {
+                        "name": "min-stock",
+                        "type": "min",
+                        "field": "product.stock",
+                    },
+                    {"name": "max-stock", "type": "max", "field": "stock"},
+                    {
+                        "name": "numbers",
+                        "type": "count",
+                        "field": "productNumber",
+                    },
+                    {"name": "stats", "type": "stats", "field": "stock"},
+                ],
+            },
+        )
+        assert 200 == r.status_code, r.text
+        body = r.json()
+        assert 1 == body["total"]
+        aggs = body["aggregations"]
+        assert {
+            "name": "total-stock",
+            "sum": 5.0,
+            "apiAlias": "total-stock_aggregation",
+        } == aggs["total-stock"]
+        assert 2.5 == aggs["avg-stock"]["avg"]
+        assert "0" == aggs["min-stock"]["min"]
+        assert "5" == aggs["max-stock"]["max"]
+        assert 2 == aggs["numbers"]["count"]
+        assert {"min": "0", "max": "5", "avg": 2.5, "sum": 5.0} == {
+            k: aggs["stats"][k] for k in ("min", "max", "avg", "sum")
+        }
+
+    async def test_terms_aggregation(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """terms answers buckets of key and count, sorted and limited on
+        request, with a nested aggregation under its own name."""
+        await _seed_products(client, emu, clock)
+        r = await client.post(
+            "/api/search/product",
+            json={
+                "aggregations": [
+                    {
+                        "name": "by-active",
+                        "type": "terms",
+                        "field": "active",
+                        "sort": {"field": "_count", "order": "DESC"},
+                        "aggregation": {
+                            "name": "stock",
+                            "type": "sum",
+                            "field": "stock",
+                        },
+                    },
+                    {
+                        "name": "taxes",
+                        "type": "terms",
+                        "field": "taxId",
+                        "limit": 1,
+                    },
+                ]
+            },
+        )
+        aggs = r.json()["aggregations"]
+        assert [("1", 2, 12.0), ("0", 1, 0.0)] == [
+            (b["key"], b["count"], b["stock"]["sum"])
+            for b in aggs["by-active"]["buckets"]
+        ]
+        assert (
+            "aggregation_bucket" == aggs["by-active"]["buckets"][0]["apiAlias"]
+        )
+        assert [(emu.ids.tax_standard, 3)] == [
+            (b["key"], b["count"]) for b in aggs["taxes"]["buckets"]
+        ]
+
+    async def test_filter_aggregation_answers_inner_name(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """A filter aggregation narrows the rows for its inner aggregation,
+        whose result is answered under the inner name."""
+        await _seed_products(client, emu, clock)
+        r = await client.post(
+            "/api/search/product",
+            json={
+                "aggregations": [
+                    {
+                        "name": "in-stock",
+                        "type": "filter",
+                        "filter": [
+                            {
+                                "type": "range",
+                                "field": "stock",
+                                "parameters": {"gt": 0},
+                            }
+                        ],
+                        "aggregation": {
+                            "name": "in-stock-count",
+                            "type": "count",
+                            "field": "id",
+                        },
+                    }
+                ]
+            },
+        )
+        assert {"in-stock-count"} == set(r.json()["aggregations"])
+        assert 2 == r.json()["aggregations"]["in-stock-count"]["count"]
+
+    @pytest.mark.parametrize(
+        ("aggregation", "pointer"),
+        [
+            ({"type": "sum", "field": "stock"}, "/aggregations/0"),
+            (
+                {"name": "1", "type": "sum", "field": "stock"},
+                "/aggregations/0",
+            ),
+            (
+                {"name": "a:b", "type": "sum", "field": "stock"},
+                "/aggregations/0",
+            ),
+            ({"name": "x", "field": "stock"}, "/aggregations/0"),
+            ({"name": "x", "type": "sum"}, "/aggregations/0/sum/field"),
+            ({"name": "x", "type": "filter"}, "/aggregations/0/filter/field"),
+            (
+                {"name": "x", "type": "histogram", "field": "createdAt"},
+                "/aggregations/0",
+            ),
+        ],
+    )
+    async def test_invalid_aggregation(
+        self,
+        client: httpx.AsyncClient,
+        aggregation: dict[str, object],
+        pointer: str,
+    ) -> None:
+        """A malformed aggregation is 400 FRAMEWORK__INVALID_AGGREGATION_QUERY
+        pointing at it (AggregationParser)."""
+        r = await client.post(
+            "/api/search/product", json={"aggregations": [aggregation]}
+        )
+        assert 400 == r.status_code
+        [err] = r.json()["errors"]
+        assert "FRAMEWORK__INVALID_AGGREGATION_QUERY" == err["code"]
+        assert pointer == err["source"]["pointer"]
+
     async def test_ids_criteria(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
     ) -> None:

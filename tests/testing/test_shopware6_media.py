@@ -57,6 +57,106 @@ class TestMedia:
         )
         assert [m["id"] for m in r.json()["data"]] == [MEDIA]
 
+    @pytest.mark.parametrize(
+        ("data", "extension", "mime"),
+        [
+            (b"\x89PNG\r\n\x1a\n....", "jpg", "image/png"),
+            (b"\xff\xd8\xff\xe0JFIF", "png", "image/jpeg"),
+            (b"%PDF-1.7 ...", "pdf", "application/pdf"),
+            (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp", "image/webp"),
+            (b"GIF89a..", "gif", "image/gif"),
+            (
+                b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+                "svg",
+                "image/svg+xml",
+            ),
+            (b"number;name\nA-1;Hammer\n", "csv", "text/csv"),
+            (b"just text", "txt", "text/plain"),
+            (b"\x00\x01\x02\x03", "doc", "application/msword"),
+            (
+                b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+                "xls",
+                "application/vnd.ms-excel",
+            ),
+            (
+                b"PK\x03\x04....[Content_Types].xml....xl/workbook.xml",
+                "xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+        ],
+    )
+    async def test_mime_type_from_bytes(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        data: bytes,
+        extension: str,
+        mime: str,
+    ) -> None:
+        """The mime type comes from the bytes (FileInfoHelper), whatever the
+        Content-Type header says; text and unknown bytes fall back to the
+        extension's type."""
+        await create_media(client, MEDIA)
+        r = await client.post(
+            f"/api/_action/media/{MEDIA}/upload?extension={extension}",
+            content=data,
+            headers={"content-type": "image/jpeg"},
+        )
+        assert 204 == r.status_code, r.text
+        assert mime == emu.entities["media"][MEDIA]["mimeType"]
+        assert mime == emu.media_files[MEDIA].mime_type
+
+    @pytest.mark.parametrize("extension", ["doc", "xls", "xlsx", "csv", "glb"])
+    async def test_office_extensions_allowed(
+        self, client: httpx.AsyncClient, extension: str
+    ) -> None:
+        """doc, xls and xlsx are in shopware.filesystem.allowed_extensions."""
+        await create_media(client, MEDIA)
+        r = await upload(client, MEDIA, b"x", f"extension={extension}")
+        assert 204 == r.status_code, r.text
+
+    async def test_zip_only_for_private_media(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """zip (and rar) are allowed for private media only."""
+        private = seed_id("media.private")
+        r = await sync(
+            client,
+            {
+                "m": upsert(
+                    "media", {"id": MEDIA}, {"id": private, "private": True}
+                )
+            },
+        )
+        assert 200 == r.status_code
+        r = await upload(client, MEDIA, b"PK\x03\x04", "extension=zip")
+        assert 400 == r.status_code
+        [err] = r.json()["errors"]
+        assert "CONTENT__MEDIA_FILE_TYPE_NOT_SUPPORTED" == err["code"]
+        assert (
+            f'The file extension "zip" for media object with id {MEDIA} is '
+            "not supported."
+        ) == err["detail"]
+        assert {"mediaId": MEDIA, "extension": "zip"} == err["meta"][
+            "parameters"
+        ]
+        r = await upload(client, private, b"PK\x03\x04", "extension=zip")
+        assert 204 == r.status_code, r.text
+        assert "application/zip" == emu.entities["media"][private]["mimeType"]
+
+    @pytest.mark.parametrize("extension", ["exe", "php", "html"])
+    async def test_other_extensions_refused(
+        self, client: httpx.AsyncClient, extension: str
+    ) -> None:
+        """Extensions outside both lists are refused."""
+        await create_media(client, MEDIA)
+        r = await upload(client, MEDIA, b"x", f"extension={extension}")
+        assert 400 == r.status_code
+        assert (
+            "CONTENT__MEDIA_FILE_TYPE_NOT_SUPPORTED"
+            == (r.json()["errors"][0]["code"])
+        )
+
     async def test_reupload_replaces(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:

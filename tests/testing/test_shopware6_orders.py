@@ -41,24 +41,29 @@ class TestStateMachine:
     async def test_illegal_transition(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:
-        """A second ship is 400 with the possible transitions listed."""
+        """A second ship is 400 SYSTEM__ILLEGAL_STATE_TRANSITION; its
+        parameters name the transition, the current state's id and the
+        possible transitions, as IllegalTransitionException does."""
         oid = emu.place_order()
         did = seed_id(f"order_delivery.{oid}")
         url = f"/api/_action/order_delivery/{did}/state/ship"
         assert (await client.post(url)).status_code == 200
         r = await client.post(url)
         err = r.json()["errors"][0]
-        assert r.status_code == 400
-        assert err["code"] == "SYSTEM__ILLEGAL_STATE_TRANSITION"
-        assert err["meta"]["parameters"]["possibleTransitions"] == [
-            "retour",
-            "retour_partially",
-            "cancel",
-            "reopen",
-        ]
-        assert err["detail"].startswith(
-            'Illegal transition "ship" from state "shipped".'
-        )
+        shipped = seed_id("order_delivery.state.shipped")
+        possible = ["retour", "retour_partially", "cancel", "reopen"]
+        assert 400 == r.status_code
+        assert "SYSTEM__ILLEGAL_STATE_TRANSITION" == err["code"]
+        assert {
+            "transition": "ship",
+            "currentState": shipped,
+            "possibleTransitionsString": ", ".join(possible),
+            "possibleTransitions": possible,
+        } == err["meta"]["parameters"]
+        assert (
+            f'Illegal transition "ship" from state "{shipped}". Possible '
+            "transitions are: retour, retour_partially, cancel, reopen"
+        ) == err["detail"]
 
     async def test_send_mail_default_and_false(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator

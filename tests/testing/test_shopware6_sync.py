@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ecomsync.testing.shopware6 import (
+    SYSTEM_LANGUAGE,
     ShopwareEmulator,
     seed_id,
 )
@@ -66,7 +67,7 @@ class TestSync:
         """A "key" field inside the operation names it in pointers."""
         op = {**upsert("category", {"id": seed_id("c")}), "key": "mine"}
         r = await sync(client, [op])
-        assert pointers(r) == {"/mine/0/name"}
+        assert pointers(r) == {f"/mine/0/translations/{SYSTEM_LANGUAGE}/name"}
 
     @pytest.mark.parametrize(
         ("op", "fragment"),
@@ -137,12 +138,16 @@ class TestSync:
     async def test_required_product_fields(
         self, client: httpx.AsyncClient
     ) -> None:
-        """A product needs taxId, price, productNumber, stock and name."""
+        """A product needs taxId, price, productNumber, stock and name;
+        the name on its system-language translation."""
         r = await sync(client, {"p": upsert("product", {"id": pid("E")})})
         assert r.status_code == 400
         assert pointers(r) == {
-            f"/p/0/{f}"
-            for f in ("taxId", "price", "productNumber", "stock", "name")
+            *(
+                f"/p/0/{f}"
+                for f in ("taxId", "price", "productNumber", "stock")
+            ),
+            f"/p/0/translations/{SYSTEM_LANGUAGE}/name",
         }
         codes = {e["code"] for e in r.json()["errors"]}
         assert codes == {"c1051bb4-d103-4f74-8988-acbcafc7fdc3"}
@@ -185,17 +190,211 @@ class TestSync:
     async def test_product_number_unique(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:
-        """The same productNumber under another id fails (also in-request)."""
+        """The same productNumber under another id fails (also in-request)
+        as the database refuses it: CONTENT__DUPLICATE_PRODUCT_NUMBER
+        without a pointer, nothing written."""
         assert (
             await sync(client, {"p": upsert("product", product("U", emu))})
         ).status_code == 200
         other = {**product("U", emu), "id": pid("other")}
         r = await sync(client, {"p": upsert("product", other)})
-        assert r.status_code == 400
-        assert pointers(r) == {"/p/0/productNumber"}
+        assert 400 == r.status_code
+        assert [
+            {
+                "status": "400",
+                "code": "CONTENT__DUPLICATE_PRODUCT_NUMBER",
+                "title": "Bad Request",
+                "detail": 'Product with number "U" already exists.',
+                "meta": {"parameters": {"number": "U"}},
+            }
+        ] == r.json()["errors"]
         twins = [product("T", emu), {**product("T", emu), "id": pid("t2")}]
         r = await sync(client, {"p": upsert("product", *twins)})
-        assert pointers(r) == {"/p/1/productNumber"}
+        assert (
+            "CONTENT__DUPLICATE_PRODUCT_NUMBER"
+            == r.json()["errors"][0]["code"]
+        )
+        assert set() == pointers(r)
+        assert pid("T") not in emu.entities["product"]
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            ("A-1", "a-1"),
+            ("Müller", "Muller"),
+            ("A-1", "A-1 "),
+            ("STRASSE", "straße"),
+        ],
+    )
+    async def test_product_number_collation(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        first: str,
+        second: str,
+    ) -> None:
+        """Numbers equal under utf8mb4_unicode_ci (case, accents, trailing
+        spaces) collide as a duplicate number."""
+        r = await sync(client, {"p": upsert("product", product(first, emu))})
+        assert 200 == r.status_code
+        r = await sync(client, {"p": upsert("product", product(second, emu))})
+        assert 400 == r.status_code
+        assert [("CONTENT__DUPLICATE_PRODUCT_NUMBER", {"number": second})] == [
+            (e["code"], e["meta"]["parameters"]) for e in r.json()["errors"]
+        ]
+
+    async def test_renumber_own_product_in_other_case(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A product may change the case of its own number."""
+        assert (
+            await sync(client, {"p": upsert("product", product("K-1", emu))})
+        ).status_code == 200
+        p = {**product("K-1", emu), "productNumber": "k-1"}
+        r = await sync(client, {"p": upsert("product", p)})
+        assert 200 == r.status_code
+        assert "k-1" == emu.entities["product"][pid("K-1")]["productNumber"]
+
+    async def test_resolver_finds_number_by_collation(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """The product.number resolver looks the number up in the same
+        collation."""
+        assert (
+            await sync(client, {"p": upsert("product", product("R-1", emu))})
+        ).status_code == 200
+        child = {
+            "id": pid("R-1.v"),
+            "parentId": {"resolver": "product.number", "value": "r-1"},
+            "productNumber": "R-1.v",
+            "stock": 1,
+        }
+        r = await sync(client, {"v": upsert("product", child)})
+        assert 200 == r.status_code, r.text
+        assert pid("R-1") == emu.entities["product"][pid("R-1.v")]["parentId"]
+
+    async def test_violations_of_all_operations_together(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """Violations of several operations come back in one answer."""
+        r = await sync(
+            client,
+            {
+                "a": upsert("product", {**product("V-1", emu), "stock": None}),
+                "b": upsert("category", {"id": seed_id("cat.v")}),
+                "c": upsert("product", {**product("V-2", emu), "taxId": None}),
+            },
+        )
+        assert 400 == r.status_code
+        assert {
+            "/a/0/stock",
+            f"/b/0/translations/{SYSTEM_LANGUAGE}/name",
+            "/c/0/taxId",
+        } == pointers(r)
+
+    async def test_violations_before_database_errors(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A request with violations reports them, not the duplicate number
+        the database would have refused later."""
+        await sync(client, {"p": upsert("product", product("D-1", emu))})
+        r = await sync(
+            client,
+            {
+                "a": upsert(
+                    "product", {**product("D-1", emu), "id": pid("x")}
+                ),
+                "b": upsert("product", {**product("D-2", emu), "stock": None}),
+            },
+        )
+        assert ["/b/0/stock"] == [
+            e["source"]["pointer"] for e in r.json()["errors"]
+        ]
+
+    async def test_translated_name_pointer(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A blank name, given on the row or as the system translation,
+        points through the system-language translation; so does a name
+        longer than VARCHAR(255)."""
+        tr = f"/p/0/translations/{SYSTEM_LANGUAGE}/name"
+        for p in (
+            product("N-1", emu, name=""),
+            product("N-1", emu, name="   "),
+            {
+                **{
+                    k: v for k, v in product("N-1", emu).items() if k != "name"
+                },
+                "translations": {SYSTEM_LANGUAGE: {"name": None}},
+            },
+        ):
+            r = await sync(client, {"p": upsert("product", p)})
+            assert {tr} == pointers(r), p
+        r = await sync(
+            client,
+            {"p": upsert("product", product("N-1", emu, name="x" * 256))},
+        )
+        [err] = r.json()["errors"]
+        assert tr == err["source"]["pointer"]
+        assert "d94b19cc-114f-4f44-9cc4-4138e80a87b9" == err["code"]
+        assert (
+            "This value is too long. It should have 255 characters or less."
+            == err["detail"]
+        )
+        assert 255 == err["meta"]["parameters"]["{{ limit }}"]
+        assert "title" not in err
+
+    async def test_translations_forms(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """translations keyed by language id, by locale or as a list with
+        languageId all set the system-language name; translations without
+        the system language fail MISSING-SYSTEM-TRANSLATION."""
+        base = {k: v for k, v in product("F-X", emu).items() if k != "name"}
+        for n, tr in enumerate(
+            (
+                {SYSTEM_LANGUAGE: {"name": "by id"}},
+                {"en-GB": {"name": "by locale"}},
+                [{"languageId": SYSTEM_LANGUAGE, "name": "as list"}],
+            )
+        ):
+            p = {
+                **base,
+                "id": pid(f"F-{n}"),
+                "productNumber": f"F-{n}",
+                "translations": tr,
+            }
+            r = await sync(client, {"p": upsert("product", p)})
+            assert 200 == r.status_code, r.text
+        names = [
+            emu.entities["product"][pid(f"F-{n}")]["name"] for n in range(3)
+        ]
+        assert ["by id", "by locale", "as list"] == names
+        other = seed_id("language.de")
+        p = {**base, "translations": {other: {"name": "Hammer"}}}
+        r = await sync(client, {"p": upsert("product", p)})
+        assert [
+            (
+                "MISSING-SYSTEM-TRANSLATION",
+                f"/p/0/translations/{SYSTEM_LANGUAGE}",
+            )
+        ] == [(e["code"], e["source"]["pointer"]) for e in r.json()["errors"]]
+        p = {**base, "translations": [{"name": "no language"}]}
+        r = await sync(client, {"p": upsert("product", p)})
+        assert "MISSING-TRANSLATION-LANGUAGE" == r.json()["errors"][0]["code"]
+
+    async def test_column_lengths(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """productNumber is VARCHAR(64), ean VARCHAR(255); longer values
+        are refused at their own pointer; a name of exactly 255 passes."""
+        p = product("x" * 65, emu, ean="1" * 256)
+        r = await sync(client, {"p": upsert("product", p)})
+        assert {"/p/0/productNumber", "/p/0/ean"} == pointers(r)
+        r = await sync(
+            client, {"p": upsert("product", product("L", emu, name="é" * 255))}
+        )
+        assert 200 == r.status_code
 
     async def test_stock_must_be_int(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
@@ -211,7 +410,7 @@ class TestSync:
     ) -> None:
         """A category needs a name."""
         r = await sync(client, {"c": upsert("category", {"id": seed_id("x")})})
-        assert pointers(r) == {"/c/0/name"}
+        assert pointers(r) == {f"/c/0/translations/{SYSTEM_LANGUAGE}/name"}
 
     async def test_id_format(self, client: httpx.AsyncClient) -> None:
         """Ids must match ^[0-9a-f]{32}$ (no dashes, no upper case)."""
@@ -388,12 +587,18 @@ class TestSync:
     async def test_unknown_reference_fails(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:
-        """A reference to a missing row fails the transaction (DB error)."""
+        """A reference to a missing row fails the transaction with the
+        database's error: 500, MySQL's error number, no pointer."""
         r = await sync(
             client,
             {"p": upsert("product", product("FK", emu, taxId=seed_id("no")))},
         )
-        assert r.status_code == 500
+        assert 500 == r.status_code
+        [err] = r.json()["errors"]
+        assert "1452" == err["code"]
+        assert "source" not in err
+        assert "foreign key constraint fails" in err["detail"]
+        assert "`fk.product.tax_id`" in err["detail"]
         assert pid("FK") not in emu.entities["product"]
 
     async def test_visibility_unique_per_sales_channel(

@@ -20,14 +20,16 @@ import httpx
 
 from ._criteria import (
     Resolver,
+    aggregate,
     compile_filters,
     parse_limit,
     parse_sort,
+    parse_total_count_mode,
     render,
     sort_rows,
 )
 from ._emulator import RequestRecord
-from ._errors import ApiError, error
+from ._errors import ApiError, database_error, error
 from ._faults import FaultRuntime
 from ._schema import ENTITIES, ID_RE, MAX_LIMIT
 
@@ -475,10 +477,9 @@ class App:
                     w.upsert(d, item, f"/{key}/{i}")
                 else:
                     w.delete(d, item, f"/{key}/{i}")
-            # Shopware writes operation by operation in one transaction;
-            # the first failing operation aborts it.
-            w.raise_if_failed()
-            w.check_foreign_keys()
+        # EntityWriter::sync extracts every operation, then throws the
+        # violations of all of them at once; only then do the statements
+        # run (Writer.check_database), in one transaction.
         w.commit()
         return json_response(200, w.result(), items=n_items)
 
@@ -522,7 +523,7 @@ class App:
 
     def _search(
         self, entity: str, criteria: Any
-    ) -> tuple[int, list[dict[str, Any]], list[str]]:
+    ) -> tuple[int, list[dict[str, Any]], list[str], dict[str, Any]]:
         if not isinstance(criteria, dict):
             raise ApiError.one(
                 400,
@@ -534,9 +535,7 @@ class App:
         limit, offset = parse_limit(criteria)
         ids = criteria.get("ids")
         filters: Any = criteria.get("filter") or []
-        post = criteria.get("post-filter") or []
-        if isinstance(filters, list) and isinstance(post, list):
-            filters = filters + post
+        post: Any = criteria.get("post-filter") or []
         if ids is not None:
             if isinstance(ids, str):
                 ids = ids.split("|")
@@ -561,12 +560,24 @@ class App:
         if filters:
             pred = compile_filters(entity, filters, res)
             rows = [r for r in rows if pred(r)]
+        # Aggregations see the filtered rows, not the post-filter.
+        aggregations = aggregate(
+            entity, rows, criteria.get("aggregations"), res
+        )
+        if post:
+            pred = compile_filters(entity, post, res, "/post-filter")
+            rows = [r for r in rows if pred(r)]
         rows = sort_rows(entity, rows, parse_sort(criteria.get("sort")), res)
         matched = len(rows)
         if ids is None:
             lim = limit if limit is not None else MAX_LIMIT
             rows = rows[offset : offset + lim]
-        mode = int(criteria.get("total-count-mode") or 0)
+        # With ids, total-count-mode is not read (RequestCriteriaBuilder).
+        mode = (
+            parse_total_count_mode(criteria.get("total-count-mode"))
+            if ids is None
+            else 0
+        )
         if mode == 1:
             total = matched
         elif mode == 2 and ids is None:
@@ -587,6 +598,7 @@ class App:
             total,
             [render(entity, r, assocs, includes, res) for r in rows],
             keys,
+            aggregations,
         )
 
     def _candidates(self, entity: str, filters: list[Any]) -> list[Any]:
@@ -623,30 +635,34 @@ class App:
         return list(store.entities[entity].values())
 
     def _listing(
-        self, entity: str, total: int, data: list[dict[str, Any]], api: bool
+        self,
+        entity: str,
+        found: tuple[int, list[dict[str, Any]], list[str], dict[str, Any]],
+        api: bool,
     ) -> dict[str, Any]:
+        total, data, _, aggregations = found
+        # PHP encodes an empty array as [], a keyed one as an object.
+        aggs: dict[str, Any] | list[Any] = aggregations or []
         if api:
             return {
                 "data": [_jsonapi(entity, d) for d in data],
                 "included": [],
                 "links": {},
                 "meta": {"total": total},
-                "aggregations": [],
+                "aggregations": aggs,
             }
-        return {"total": total, "data": data, "aggregations": {}}
+        return {"total": total, "data": data, "aggregations": aggs}
 
     @route("POST", f"/api/search/(?P<entity>{_SEGMENT})")
     async def search(self, req: Request) -> Response:
         entity = entity_name(req.params["entity"])
-        total, data, _ = self._search(entity, req.json(default={}))
-        return json_response(
-            200, self._listing(entity, total, data, req.json_api)
-        )
+        found = self._search(entity, req.json(default={}))
+        return json_response(200, self._listing(entity, found, req.json_api))
 
     @route("POST", f"/api/search-ids/(?P<entity>{_SEGMENT})")
     async def search_ids(self, req: Request) -> Response:
         entity = entity_name(req.params["entity"])
-        total, _, keys = self._search(entity, req.json(default={}))
+        total, _, keys, _ = self._search(entity, req.json(default={}))
         return json_response(200, {"total": total, "data": keys})
 
     # -- media -----------------------------------------------------------
@@ -746,10 +762,8 @@ class App:
                 )
         if filters:
             criteria["filter"] = filters
-        total, data, _ = self._search(entity, criteria)
-        return json_response(
-            200, self._listing(entity, total, data, req.json_api)
-        )
+        found = self._search(entity, criteria)
+        return json_response(200, self._listing(entity, found, req.json_api))
 
     def _read(self, entity: str, rid: str, api: bool) -> Response:
         row = self.emu.store.get(entity, check_id(rid))
@@ -789,12 +803,8 @@ class App:
             entity, body["id"]
         ):
             # POST is an insert; MySQL rejects the duplicate key.
-            raise ApiError.one(
-                500,
-                "0",
-                "An exception occurred while executing a query: "
-                "SQLSTATE[23000]: Integrity constraint violation: 1062 "
-                f"Duplicate entry for key '{entity}.PRIMARY'",
+            raise database_error(
+                1062, f"Duplicate entry for key '{entity}.PRIMARY'"
             )
         w = self.emu.writer()
         key = w.upsert(d, body, "/0")

@@ -21,6 +21,7 @@ import attrs
 from ..._model import Order
 from ._errors import ApiError
 from ._faults import FaultRuntime, Faults
+from ._mime import detect_mime_type
 from ._schema import (
     DEFAULT_CURRENCY,
     ENTITIES,
@@ -33,24 +34,18 @@ from ._store import Row, Store
 from ._writer import Writer
 
 
-# Extensions Shopware's default media type detection accepts.
+# shopware.filesystem.allowed_extensions and private_allowed_extensions
+# (Resources/config/packages/shopware.yaml); FileSaver::
+# validateFileExtension picks the list by the media's `private` flag.
 ALLOWED_EXTENSIONS = frozenset(
     {
-        *("jpg", "jpeg", "png", "gif", "webp", "avif", "svg", "bmp"),
-        *("tif", "tiff", "ico", "pdf", "mp4", "webm", "mov", "mp3"),
-        *("wav", "zip", "csv", "txt", "glb"),
+        *("jpg", "jpeg", "png", "webp", "avif", "gif", "svg", "bmp"),
+        *("tiff", "tif", "eps", "webm", "mkv", "flv", "ogv", "ogg", "mov"),
+        *("mp4", "avi", "wmv", "pdf", "aac", "mp3", "wav", "flac", "oga"),
+        *("wma", "txt", "doc", "ico", "glb", "csv", "xls", "xlsx"),
     }
 )
-_MIME = {
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "avif": "image/avif",
-    "svg": "image/svg+xml",
-    "pdf": "application/pdf",
-}
+PRIVATE_ALLOWED_EXTENSIONS = ALLOWED_EXTENSIONS | {"zip", "rar"}
 
 
 def fmt_date(dt: datetime) -> str:
@@ -467,12 +462,19 @@ class ShopwareEmulator:
         if content_type.split(";", 1)[0].strip() == "application/json":
             self._fetch_url(data)
         ext = extension.lower()
-        if ext not in ALLOWED_EXTENSIONS:
+        allowed = (
+            PRIVATE_ALLOWED_EXTENSIONS
+            if row.get("private")
+            else ALLOWED_EXTENSIONS
+        )
+        if ext not in allowed:
+            # MediaException::fileExtensionNotSupported.
             raise ApiError.one(
                 400,
                 "CONTENT__MEDIA_FILE_TYPE_NOT_SUPPORTED",
-                f'The file extension "{ext}" is not supported.',
-                parameters={"extension": ext},
+                f'The file extension "{ext}" for media object with id '
+                f"{media_id} is not supported.",
+                parameters={"mediaId": media_id, "extension": ext},
             )
         if not data:
             raise ApiError.one(
@@ -488,15 +490,13 @@ class ShopwareEmulator:
                 400,
                 "CONTENT__MEDIA_DUPLICATED_FILE_NAME",
                 f'A file with the name "{name}.{ext}" already exists.',
-                parameters={"fileName": f"{name}.{ext}"},
+                parameters={"fileName": name, "fileExtension": ext},
             )
         self._drop_file_name(media_id, row)
         self._file_names[k] = media_id
-        mime = content_type.split(";", 1)[0].strip() or _MIME.get(
-            ext, "application/octet-stream"
-        )
-        if mime in ("application/octet-stream", "application/json"):
-            mime = _MIME.get(ext, mime)
+        # FileFetcher::fetchRequestData ignores the Content-Type header:
+        # FileInfoHelper::getMimeType sniffs the stored bytes.
+        mime = detect_mime_type(data, ext)
         digest = hashlib.sha256(data).hexdigest()
         self.media_files[media_id] = MediaFile(
             digest, len(data), mime, data if self.keep_media_bytes else None
@@ -640,15 +640,21 @@ class ShopwareEmulator:
         possible = sm.possible(state)
         target = next((t for a, t in possible if a == action), None)
         if target is None:
+            # IllegalTransitionException, thrown by
+            # StateMachineRegistry::getTransitionDestination with the id
+            # of the current state (not its technical name).
             names = [a for a, _ in possible]
+            current = row["stateId"]
+            listed = ", ".join(names)
             raise ApiError.one(
                 400,
                 "SYSTEM__ILLEGAL_STATE_TRANSITION",
-                f'Illegal transition "{action}" from state "{state}". '
-                f"Possible transitions are: {', '.join(names)}",
+                f'Illegal transition "{action}" from state "{current}". '
+                f"Possible transitions are: {listed}",
                 parameters={
                     "transition": action,
-                    "fromStateName": state,
+                    "currentState": current,
+                    "possibleTransitionsString": listed,
                     "possibleTransitions": names,
                 },
             )

@@ -17,7 +17,7 @@ def error(
     pointer: str | None = None,
     parameters: dict[str, Any] | None = None,
     title: str | None = None,
-    template: bool = False,
+    template: bool | str = False,
 ) -> dict[str, Any]:
     """
     One entry of ``{"errors": [...]}``; *status* is rendered as a string,
@@ -31,8 +31,10 @@ def error(
         "meta": {"parameters": parameters or {}},
     }
     if template:
-        # Write-constraint violations carry the message template too.
-        e["template"] = detail
+        # Write-constraint violations carry the message template and no
+        # title (WriteConstraintViolationException::getErrors).
+        del e["title"]
+        e["template"] = detail if template is True else template
     if pointer is not None:
         e["source"] = {"pointer": pointer}
     return e
@@ -63,3 +65,26 @@ class ApiError(Exception):
         **kw: Any,
     ) -> ApiError:
         return cls(status, [error(status, code, detail, **kw)])
+
+
+def database_error(code: int, message: str) -> ApiError:
+    """
+    A statement MySQL refused, as Shopware answers it when no
+    ExceptionHandler maps it: ErrorResponseFactory::convertExceptionToError
+    renders the DBAL exception as a 500 with the driver's error number as
+    the code, its message as the detail, no ``meta`` and no
+    ``source.pointer``.
+    """
+    return ApiError(
+        500,
+        [
+            {
+                "code": str(code),
+                "status": "500",
+                "title": "Internal Server Error",
+                "detail": "An exception occurred while executing a query: "
+                f"SQLSTATE[23000]: Integrity constraint violation: {code} "
+                + message,
+            }
+        ],
+    )

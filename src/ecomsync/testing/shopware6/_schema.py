@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 import attrs
 
@@ -79,6 +80,9 @@ class EntityDef:
     criteria_delete: bool = False
     # Foreign keys checked for existence (field, target entity).
     fks: tuple[tuple[str, str], ...] = ()
+    # Indexed fields whose index compares like MySQL's utf8mb4_unicode_ci
+    # (a unique key on them collides on `collate`).
+    collated: tuple[str, ...] = ()
 
     def association(self, name: str) -> ToOne | ToMany | None:
         for a in self.to_one:
@@ -112,8 +116,10 @@ def _mapping(name: str, a: str, ta: str, b: str, tb: str) -> EntityDef:
 _DEFS = [
     EntityDef(
         "product",
-        required=("productNumber", "stock", "taxId", "price", "name"),
+        # `name` is translated: TRANSLATED checks it on the translation.
+        required=("productNumber", "stock", "taxId", "price"),
         indexed=("productNumber", "parentId"),
+        collated=("productNumber",),
         fks=(
             ("taxId", "tax"),
             ("parentId", "product"),
@@ -214,7 +220,6 @@ _DEFS = [
     _mapping("product_tag", "productId", "product", "tagId", "tag"),
     EntityDef(
         "category",
-        required=("name",),
         indexed=("parentId",),
         fks=(("parentId", "category"), ("mediaId", "media")),
         to_one=(
@@ -238,16 +243,15 @@ _DEFS = [
         to_many=(ToMany("productMedia", "product_media", "mediaId"),),
     ),
     EntityDef("media_folder", required=("name",)),
-    EntityDef("product_manufacturer", required=("name",)),
+    EntityDef("product_manufacturer"),
     EntityDef("tag", required=("name",)),
     EntityDef(
         "property_group",
-        required=("name",),
         to_many=(ToMany("options", "property_group_option", "groupId"),),
     ),
     EntityDef(
         "property_group_option",
-        required=("name", "groupId"),
+        required=("groupId",),
         indexed=("groupId",),
         fks=(("groupId", "property_group"),),
         to_one=(ToOne("group", "groupId", "property_group"),),
@@ -255,12 +259,12 @@ _DEFS = [
     EntityDef("tax", required=("taxRate", "name")),
     EntityDef("currency", required=("isoCode", "factor")),
     EntityDef("language", required=("name",)),
-    EntityDef("sales_channel", required=("name",)),
-    EntityDef("customer_group", required=("name",)),
-    EntityDef("country", required=("name",)),
+    EntityDef("sales_channel"),
+    EntityDef("customer_group"),
+    EntityDef("country"),
     EntityDef("salutation", required=("salutationKey",)),
-    EntityDef("payment_method", required=("name",)),
-    EntityDef("shipping_method", required=("name",)),
+    EntityDef("payment_method"),
+    EntityDef("shipping_method"),
     EntityDef("state_machine", required=("technicalName",)),
     EntityDef(
         "state_machine_state",
@@ -403,6 +407,95 @@ _DEFS = [
 ]
 
 ENTITIES: dict[str, EntityDef] = {d.name: d for d in _DEFS}
+
+
+# -- translated fields and column limits ------------------------------------
+
+
+@attrs.frozen
+class Translated:
+    """
+    A translated field: stored in ``<entity>_translation`` (the emulator
+    keeps the system language's value on the row itself), validated there
+    by `StringFieldSerializer` (Type, Length(max), NotBlank when
+    *required*).  *max_length* ``None`` is a LONGTEXT/MEDIUMTEXT column.
+    """
+
+    max_length: int | None = 255
+    required: bool = False
+
+
+_NAME = Translated(required=True)
+_TEXT = Translated(max_length=None)
+_VARCHAR = Translated()
+
+# The translation definitions (e.g. ProductTranslationDefinition,
+# CategoryTranslationDefinition: `name` is StringField + Required) and
+# their tables (Migration1536233120Product: `product_translation.name`
+# VARCHAR(255), `description` MEDIUMTEXT).  The product's `name` is
+# Inherited: a variant (parentId set) need not have one.
+TRANSLATED: dict[str, dict[str, Translated]] = {
+    "product": {
+        "name": _NAME,
+        "description": _TEXT,
+        "keywords": _TEXT,
+        "metaTitle": _VARCHAR,
+        "metaDescription": _VARCHAR,
+        "packUnit": _VARCHAR,
+        "packUnitPlural": _VARCHAR,
+        "additionalText": _VARCHAR,
+    },
+    "category": {
+        "name": _NAME,
+        "description": _TEXT,
+        "keywords": _TEXT,
+        "metaTitle": _VARCHAR,
+        "metaDescription": _VARCHAR,
+        "externalLink": _TEXT,
+    },
+    "product_manufacturer": {"name": _NAME, "description": _TEXT},
+    "property_group": {"name": _NAME, "description": _TEXT},
+    "property_group_option": {"name": _NAME},
+    "currency": {"name": _NAME, "shortName": _NAME},
+    "country": {"name": _NAME},
+    "sales_channel": {"name": _NAME},
+    "customer_group": {"name": _NAME},
+    "payment_method": {"name": _NAME, "description": _TEXT},
+    "shipping_method": {"name": _NAME, "description": _TEXT},
+    "media": {"title": _VARCHAR, "alt": _TEXT},
+}
+
+# Plain (untranslated) string columns and their lengths: StringField's
+# default max length is 255, NumberRangeField's 64 (`product_number`
+# VARCHAR(64) in Migration1536233120Product).
+MAX_LENGTH: dict[str, dict[str, int]] = {
+    "product": {
+        "productNumber": 64,
+        "ean": 255,
+        "manufacturerNumber": 255,
+    },
+    "tax": {"name": 255},
+    "tag": {"name": 255},
+    "media_folder": {"name": 255},
+}
+
+# Symfony constraint codes (Length::TOO_LONG_ERROR).
+TOO_LONG = "d94b19cc-114f-4f44-9cc4-4138e80a87b9"
+
+
+def collate(value: object) -> object:
+    """
+    A string as MySQL's ``utf8mb4_unicode_ci`` compares it: case- and
+    accent-insensitive (UCA weights: ``Müller`` = ``Muller``, ``ß`` =
+    ``ss``) and PAD SPACE (trailing spaces ignored).  Other values are
+    returned unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    decomposed = unicodedata.normalize("NFKD", value.rstrip(" "))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.casefold()
+
 
 # Fields ending in "Id" that are free text, not foreign keys.
 NOT_UUID_FIELDS = frozenset({"vatId", "referencedId", "externalId"})

@@ -11,11 +11,29 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from ._schema import ENTITIES, EntityDef
+from ._schema import ENTITIES, EntityDef, collate
 
 
 Row = dict[str, Any]
 _MISSING = object()
+_COLLATED = frozenset((n, f) for n, d in ENTITIES.items() for f in d.collated)
+
+
+def index_key(entity: str, field: str, value: Any) -> Any:
+    """
+    What the index on *field* stores *value* under: the value, or its
+    `collate` key for collated columns (the product number).
+    """
+    if (entity, field) in _COLLATED:
+        return collate(value)
+    return value
+
+
+def same(entity: str, field: str, a: Any, b: Any) -> bool:
+    """
+    Whether the database finds *b* when looking for *a* on *field*.
+    """
+    return bool(index_key(entity, field, a) == index_key(entity, field, b))
 
 
 def row_key(d: EntityDef, row: Row) -> str:
@@ -69,7 +87,7 @@ class Store:
         idx = self.index.get((entity, field))
         if idx is not None:
             try:
-                return list(idx.get(value, ()))
+                return list(idx.get(index_key(entity, field, value), ()))
             except TypeError:  # unhashable filter value
                 return []
         # Unindexed: scan.  Only used off the hot paths.
@@ -90,8 +108,8 @@ class Store:
         old = rows.get(key)
         for f in ENTITIES[entity].indexed:
             idx = self.index[(entity, f)]
-            ov = old.get(f) if old is not None else None
-            nv = row.get(f) if row is not None else None
+            ov = index_key(entity, f, old.get(f)) if old is not None else None
+            nv = index_key(entity, f, row.get(f)) if row is not None else None
             if ov == nv and old is not None and row is not None:
                 continue
             if ov is not None and _hashable(ov):
@@ -139,7 +157,11 @@ class Tx:
     def find(self, entity: str, field: str, value: Any) -> list[str]:
         cands = set(self.store.find(entity, field, value))
         if _hashable(value):
-            cands.update(self._idx[(entity, field)].get(value, ()))
+            cands.update(
+                self._idx[(entity, field)].get(
+                    index_key(entity, field, value), ()
+                )
+            )
         staged = self.rows.get(entity)
         if staged and (entity, field) not in self.store.index:
             cands.update(
@@ -150,7 +172,7 @@ class Tx:
         out = []
         for k in cands:
             r = self.get(entity, k)
-            if r is not None and r.get(field) == value:
+            if r is not None and same(entity, field, r.get(field), value):
                 out.append(k)
         return out
 
@@ -170,7 +192,9 @@ class Tx:
         for f in ENTITIES[entity].indexed:
             v = row.get(f)
             if v is not None and _hashable(v):
-                self._idx[(entity, f)].setdefault(v, set()).add(key)
+                self._idx[(entity, f)].setdefault(
+                    index_key(entity, f, v), set()
+                ).add(key)
 
     def commit(self) -> None:
         for entity, rows in self.rows.items():

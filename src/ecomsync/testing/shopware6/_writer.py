@@ -2,9 +2,13 @@
 The write path of the Admin API: sync operations (§1.3) and single-entity
 writes, staged in a `Tx` and applied only if nothing failed.
 
-Shopware validates each operation of a sync request and aborts the one
-transaction at the first failing operation, reporting all of that
-operation's violations with ``/{key}/{index}/{field}`` pointers.
+As in Shopware's ``EntityWriter::sync``, every operation of a sync request
+is extracted and validated first and the violations of *all* operations
+are reported together, with ``/{key}/{index}/{field}`` pointers (through
+``/translations/{languageId}`` for translated fields).  Only a request
+without violations reaches the database (`Writer.check_database`), where
+MySQL refuses the first statement that breaks a unique or foreign key:
+one error, without a pointer (``EntityWriteGateway::executeCommands``).
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ from collections.abc import Callable
 from typing import Any
 
 from ._criteria import Resolver, compile_filters
-from ._errors import ApiError, error
+from ._errors import ApiError, database_error, error
 from ._schema import (
     DEFAULT_CURRENCY,
     ENTITIES,
     ID_RE,
     INVALID_TYPE,
+    MAX_LENGTH,
     NOT_BLANK,
     NOT_UUID_FIELDS,
+    SYSTEM_LANGUAGE,
+    TOO_LONG,
+    TRANSLATED,
     EntityDef,
     ToMany,
     ToOne,
@@ -45,7 +53,30 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def _blank(v: Any) -> bool:
-    return v is None or (not v and isinstance(v, (str, list, dict)))
+    if isinstance(v, str):
+        # StringFieldSerializer trims before the NotBlank check.
+        return not v.strip()
+    return v is None or (not v and isinstance(v, (list, dict)))
+
+
+def _symfony_value(v: Any) -> str:
+    # ValidatorTrait/ConstraintValidator::formatValue.
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "array" if isinstance(v, (list, dict)) else "object"
+
+
+_TOO_LONG_TEMPLATE = (
+    "This value is too long. It should have {{ limit }} character or "
+    "less.|This value is too long. It should have {{ limit }} characters "
+    "or less."
+)
 
 
 def _is_num(v: Any) -> bool:
@@ -70,8 +101,11 @@ class Writer:
         self.written: dict[str, list[Any]] = defaultdict(list)
         self.deleted: dict[str, list[Any]] = defaultdict(list)
         self.not_found: dict[str, list[Any]] = defaultdict(list)
-        # (item pointer, field, entity, target entity, referenced id)
-        self._fk_checks: list[tuple[str, str, str, str, str]] = []
+        # What the database checks when the statements run, in write
+        # order: ("fk", field, entity, target, value), ("number", key, "",
+        # "", "") for the product number's unique key, ("visibility", key,
+        # "", "", "") for product_visibility's.
+        self._db_checks: list[tuple[str, str, str, str, str]] = []
         self._deleted_rows: list[tuple[str, str, Row]] = []
         self._on_delete = on_delete
 
@@ -83,6 +117,7 @@ class Writer:
         detail: str,
         code: str = "FRAMEWORK__WRITE_CONSTRAINT_VIOLATION",
         parameters: dict[str, Any] | None = None,
+        template: str | None = None,
     ) -> None:
         self.errors.append(
             error(
@@ -91,7 +126,7 @@ class Writer:
                 detail,
                 pointer=pointer,
                 parameters=parameters,
-                template=True,
+                template=template or True,
             )
         )
 
@@ -100,7 +135,31 @@ class Writer:
             pointer,
             "This value should not be blank.",
             NOT_BLANK,
-            {"{{ value }}": "null" if value is None else repr(value)},
+            {"{{ value }}": _symfony_value(value)},
+        )
+
+    def _not_string(self, pointer: str, value: Any) -> None:
+        self.violation(
+            pointer,
+            "This value should be of type string.",
+            INVALID_TYPE,
+            {"{{ value }}": _symfony_value(value), "{{ type }}": "string"},
+        )
+
+    def _too_long(self, pointer: str, value: str, limit: int) -> None:
+        # Symfony's Length constraint, as StringFieldSerializer adds it
+        # with the field's max length.
+        self.violation(
+            pointer,
+            f"This value is too long. It should have {limit} characters "
+            "or less.",
+            TOO_LONG,
+            {
+                "{{ value }}": _symfony_value(value),
+                "{{ limit }}": limit,
+                "{{ value_length }}": len(value),
+            },
+            _TOO_LONG_TEMPLATE,
         )
 
     def raise_if_failed(self) -> None:
@@ -193,6 +252,8 @@ class Writer:
         else:
             key = str(fields["id"])
         existing = self.tx.get(d.name, key)
+        if d.name in TRANSLATED:
+            self._translate(d, fields, existing, ptr)
         self._validate(d, fields, existing, ptr)
 
         if existing is None:
@@ -213,11 +274,13 @@ class Writer:
                     row[k] = v
             row["updatedAt"] = self.now
         if d.name == "product_visibility":
-            self._unique_visibility(key, row)
+            self._db_checks.append(("visibility", key, "", "", ""))
+        if d.name == "product" and "productNumber" in fields:
+            self._db_checks.append(("number", key, "", "", ""))
         for f, target in d.fks:
             v = row.get(f) if f in fields else None
             if isinstance(v, str):
-                self._fk_checks.append((ptr, f, d.name, target, v))
+                self._db_checks.append(("fk", f, d.name, target, v))
         self.tx.put(d.name, key, row)
         self.written[d.name].append(primary_key(d, key, row))
 
@@ -230,9 +293,12 @@ class Writer:
                 self._write_child(m, key, child, f"{ptr}/{k}/{j}")
         return key
 
-    def _unique_visibility(self, key: str, row: Row) -> None:
+    def _unique_visibility(self, key: str) -> None:
         # A unique key on (product, sales channel): a second visibility
         # under another id fails in the database, not in validation.
+        row = self.tx.get("product_visibility", key)
+        if row is None:
+            return
         for other in self.tx.find(
             "product_visibility", "productId", row["productId"]
         ):
@@ -242,14 +308,141 @@ class Writer:
                 and o is not None
                 and o.get("salesChannelId") == row.get("salesChannelId")
             ):
-                raise ApiError.one(
-                    500,
-                    "0",
-                    "An exception occurred while executing a query: "
-                    "SQLSTATE[23000]: Integrity constraint violation: 1062 "
+                raise database_error(
+                    1062,
                     "Duplicate entry for key "
                     "'product_visibility.uniq.product_id__sales_channel_id'",
                 )
+
+    def _unique_number(self, key: str) -> None:
+        # `uniq.product.product_number__version_id` under the table's
+        # utf8mb4_unicode_ci collation (Migration1536233120Product).
+        # ProductExceptionHandler maps MySQL's 1062 to
+        # DuplicateProductNumberException: a 400 without a pointer,
+        # naming the number of the row that was being written.
+        row = self.tx.get("product", key)
+        number = row.get("productNumber") if row is not None else None
+        if not isinstance(number, str):
+            return
+        if any(
+            k != key for k in self.tx.find("product", "productNumber", number)
+        ):
+            raise ApiError(
+                400,
+                [
+                    {
+                        "status": "400",
+                        "code": "CONTENT__DUPLICATE_PRODUCT_NUMBER",
+                        "title": "Bad Request",
+                        "detail": f'Product with number "{number}" already '
+                        "exists.",
+                        "meta": {"parameters": {"number": number}},
+                    }
+                ],
+            )
+
+    def _translate(
+        self, d: EntityDef, fields: Row, existing: Row | None, ptr: str
+    ) -> None:
+        """
+        Move translated fields onto the system-language translation and
+        validate them there, like TranslatedFieldSerializer and
+        TranslationsAssociationFieldSerializer: pointers run through
+        ``/translations/{languageId}/{field}``.  The emulator keeps the
+        system language's values on the row; other languages are checked
+        and dropped.
+        """
+        spec = TRANSLATED[d.name]
+        tptr = f"{ptr}/translations"
+        raw = fields.pop("translations", None)
+        by_lang: dict[str, dict[str, Any]] = {}
+        if raw is not None:
+            items: list[tuple[Any, Any]]
+            if isinstance(raw, dict):
+                items = list(raw.items())
+            elif isinstance(raw, list):
+                items = list(enumerate(raw))
+            else:
+                self.violation(
+                    tptr,
+                    f"Expected data at {tptr} to be an array.",
+                    "FRAMEWORK__WRITE_MALFORMED_INPUT",
+                )
+                items = []
+            for ident, values in items:
+                if not isinstance(values, dict):
+                    self.violation(
+                        f"{tptr}/{ident}",
+                        f"Expected data at {tptr}/{ident} to be an array.",
+                        "FRAMEWORK__WRITE_MALFORMED_INPUT",
+                    )
+                    continue
+                lang: Any = ident
+                if isinstance(ident, int) or str(ident).isdigit():
+                    language = values.get("language")
+                    lang = values.get("languageId") or (
+                        language.get("id")
+                        if isinstance(language, dict)
+                        else None
+                    )
+                    if not isinstance(lang, str):
+                        self.violation(
+                            f"{tptr}/{ident}",
+                            "Translation requires a language id.",
+                            "MISSING-TRANSLATION-LANGUAGE",
+                        )
+                        continue
+                elif not ID_RE.match(str(ident)):
+                    # A locale code: only the system language's is known.
+                    if ident != "en-GB":
+                        continue
+                    lang = SYSTEM_LANGUAGE
+                by_lang.setdefault(lang, {}).update(values)
+        system = {f: fields.pop(f) for f in list(fields) if f in spec}
+        system.update(
+            {
+                k: v
+                for k, v in by_lang.pop(SYSTEM_LANGUAGE, {}).items()
+                if k in spec
+            }
+        )
+        for lang, values in [(SYSTEM_LANGUAGE, system), *by_lang.items()]:
+            for f, v in values.items():
+                t = spec.get(f)
+                if t is None:
+                    continue
+                if _blank(v) and not isinstance(v, (list, dict)):
+                    values[f] = None
+                elif not isinstance(v, str):
+                    self._not_string(f"{tptr}/{lang}/{f}", v)
+                elif t.max_length is not None and len(v) > t.max_length:
+                    self._too_long(f"{tptr}/{lang}/{f}", v, t.max_length)
+        merged = {**existing, **fields} if existing else fields
+        inherited = d.name == "product" and merged.get("parentId") is not None
+        required = (
+            [] if inherited else [f for f, t in spec.items() if t.required]
+        )
+        if existing is None and by_lang and not system:
+            # MissingSystemTranslationException.
+            self.violation(
+                f"{tptr}/{SYSTEM_LANGUAGE}",
+                f"Translation required for system language {SYSTEM_LANGUAGE}",
+                "MISSING-SYSTEM-TRANSLATION",
+                {"{{ systemLanguage }}": SYSTEM_LANGUAGE},
+                "Translation required for system language "
+                "{{ systemLanguage }}",
+            )
+        else:
+            for f in required:
+                given = f in system
+                if (existing is None and system.get(f) is None) or (
+                    existing is not None and given and system[f] is None
+                ):
+                    self.not_blank(
+                        f"{tptr}/{SYSTEM_LANGUAGE}/{f}",
+                        system.get(f) if given else None,
+                    )
+        fields.update(system)
 
     def _write_child(self, m: ToMany, key: str, child: Any, ptr: str) -> None:
         if m.mapping is None:
@@ -282,6 +475,10 @@ class Writer:
         self, d: EntityDef, fields: Row, existing: Row | None, ptr: str
     ) -> None:
         merged = {**existing, **fields} if existing else fields
+        for f, limit in MAX_LENGTH.get(d.name, {}).items():
+            v = fields.get(f)
+            if isinstance(v, str) and len(v) > limit:
+                self._too_long(f"{ptr}/{f}", v, limit)
         required = d.required
         if d.name == "product":
             required = self._validate_product(fields, existing, merged, ptr)
@@ -299,8 +496,6 @@ class Writer:
         required: tuple[str, ...] = ("productNumber", "stock")
         if merged.get("parentId") is None:
             required += ("taxId", "price")
-            if not self._has_translated_name(merged):
-                required += ("name",)
         stock = fields.get("stock")
         if (
             "stock" in fields
@@ -314,39 +509,12 @@ class Writer:
                 {"{{ value }}": repr(stock), "{{ type }}": "int"},
             )
         pn = fields.get("productNumber")
-        if "productNumber" in fields and pn is not None:
-            if not isinstance(pn, str):
-                self.violation(
-                    f"{ptr}/productNumber",
-                    "This value should be of type string.",
-                    INVALID_TYPE,
-                    {"{{ value }}": repr(pn), "{{ type }}": "string"},
-                )
-            else:
-                own = merged.get("id")
-                clash = [
-                    k
-                    for k in self.tx.find("product", "productNumber", pn)
-                    if k != own
-                ]
-                if clash:
-                    self.violation(
-                        f"{ptr}/productNumber",
-                        f'Product with number "{pn}" already exists.',
-                        "CONTENT__DUPLICATE_PRODUCT_NUMBER",
-                        {"number": pn},
-                    )
+        # Its uniqueness is the database's business: check_database.
+        if pn is not None and not isinstance(pn, str):
+            self._not_string(f"{ptr}/productNumber", pn)
         if "price" in fields and fields["price"] is not None:
             self._validate_price(fields["price"], f"{ptr}/price")
         return required
-
-    @staticmethod
-    def _has_translated_name(row: Row) -> bool:
-        if not _blank(row.get("name")):
-            return True
-        tr = row.get("translations")
-        entries = tr.values() if isinstance(tr, dict) else tr or []
-        return any(isinstance(e, dict) and e.get("name") for e in entries)
 
     def _validate_price(self, price: Any, ptr: str) -> None:
         if not isinstance(price, list):
@@ -476,31 +644,33 @@ class Writer:
 
     # -- commit ---------------------------------------------------------
 
-    def check_foreign_keys(self) -> None:
+    def check_database(self) -> None:
         """
-        Unknown references fail the whole write.  Shopware has no
-        validator for this: the database rejects the statement and the
-        client gets a 500 carrying the SQL error (inferred, see S3 in
-        reliability-performance.md about misleading errors).
+        Run the statements: the first one MySQL refuses fails the whole
+        request.  No validator looks at foreign keys or the product
+        number's unique key; the database does, so the client gets the
+        SQL error, without a pointer to the row (EntityWriteGateway:
+        the DBAL exception goes through ExceptionHandlerRegistry, which
+        maps only the duplicate product number).
         """
-        for ptr, field, entity, target, value in self._fk_checks:
-            if self.tx.get(target, value) is None:
-                pointer = f"{ptr}/{field}"
-                raise ApiError.one(
-                    500,
-                    "0",
-                    "An exception occurred while executing a query: "
-                    "SQLSTATE[23000]: Integrity constraint violation: 1452 "
+        for kind, a, entity, target, value in self._db_checks:
+            if kind == "number":
+                self._unique_number(a)
+            elif kind == "visibility":
+                self._unique_visibility(a)
+            elif self.tx.get(target, value) is None:
+                raise database_error(
+                    1452,
                     "Cannot add or update a child row: a foreign key "
-                    f"constraint fails (`{entity}` -> `{target}`, "
-                    f"{pointer} = {value})",
-                    pointer=pointer,
+                    f"constraint fails (`shopware`.`{entity}`, CONSTRAINT "
+                    f"`fk.{entity}.{_snake(a)}` FOREIGN KEY "
+                    f"(`{_snake(a)}`) REFERENCES `{target}` (`id`))",
                 )
-        self._fk_checks.clear()
+        self._db_checks.clear()
 
     def commit(self) -> None:
         self.raise_if_failed()
-        self.check_foreign_keys()
+        self.check_database()
         self.tx.commit()
         if self._on_delete is not None:
             for entity, key, row in self._deleted_rows:
@@ -513,3 +683,7 @@ class Writer:
             "deleted": {k: self.deleted[k] for k in sorted(self.deleted)},
             "extensions": [],
         }
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
