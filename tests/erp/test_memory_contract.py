@@ -90,3 +90,54 @@ class TestMemoryErpShape:
             ]
 
         assert ["D", "C", "A", "B"] == read
+
+
+class TestMemoryErpRows:
+    @pytest.mark.anyio
+    async def test_two_records_one_number(self) -> None:
+        """Like a real ERP it keeps two records with one number; put()
+        replaces both, remove() removes both."""
+        from ecomsync import All, Article
+
+        old = Article(number="Z-1", name="Old Z", price=1, active=False)
+        new = Article(number="Z-1", name="New Z", price=2)
+        erp = MemoryErp([old, new])
+
+        async def names() -> list[str]:
+            async with erp.session() as session:
+                return [
+                    a.name  # type: ignore[union-attr]
+                    async for batch in session.read(
+                        DataType.ARTICLES, All(), batch_size=10
+                    )
+                    for a in batch
+                ]
+
+        assert ["Old Z", "New Z"] == await names()
+        assert old == erp.get(DataType.ARTICLES, "Z-1")
+        assert "articles=2" in repr(erp)
+
+        erp.put(new)
+
+        assert ["New Z"] == await names()
+
+        erp.add(old)
+        erp.remove(DataType.ARTICLES, "Z-1")
+
+        assert [] == await names()
+        assert erp.get(DataType.ARTICLES, "Z-1") is None
+
+    def test_stock_per_warehouse(self) -> None:
+        """Stock levels of one article in two warehouses are two rows; put
+        replaces only the one of its warehouse."""
+        from ecomsync import StockLevel
+
+        erp = MemoryErp(
+            [
+                StockLevel(number="A", quantity=1, warehouse="W1"),
+                StockLevel(number="A", quantity=2, warehouse="W2"),
+            ]
+        )
+        erp.put(StockLevel(number="A", quantity=5, warehouse="W1"))
+
+        assert "stock=2" in repr(erp)

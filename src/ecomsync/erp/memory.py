@@ -5,7 +5,13 @@ own test suites.  It keeps what a run imported where a test can look.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Hashable,
+    Iterable,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -70,9 +76,15 @@ class MemoryErp:
     `put` changes them.  Imported orders land in `orders` (by order
     number) and their customers in `customers`.
 
+    Like a real ERP it can hold two records with one number (a reused
+    code, a typing error): every record given to the constructor is kept,
+    and `add` adds one more; `put` replaces whatever has the record's
+    number.  Stock levels are told apart by number *and* warehouse.
+
     Args:
         records: Initial categories, articles, stock levels and order
-            statuses, all stamped with *clock*'s current time.
+            statuses, all stamped with *clock*'s current time; two with
+            one number are two records.
         media: File contents by `MediaRef.key`.
         clock: Where "now" comes from.
         latency: Seconds each read batch takes (to make runs observable).
@@ -88,7 +100,9 @@ class MemoryErp:
         clock: Callable[[], datetime] = _now,
         latency: float = 0.0,
     ) -> None:
-        self._records: dict[DataType, dict[str, tuple[Record, datetime]]] = {}
+        self._records: dict[
+            DataType, dict[Hashable, list[tuple[Record, datetime]]]
+        ] = {}
         self.media = dict(media or {})
         self.clock = clock
         self.latency = latency
@@ -100,34 +114,67 @@ class MemoryErp:
         #: Orders whose import the ERP refuses, with its message.
         self.refuse_orders: dict[str, str] = {}
         for record in records:
-            self.put(record)
+            self.add(record)
 
     def __repr__(self) -> str:
         sizes = ", ".join(
-            f"{t.value}={len(r)}" for t, r in self._records.items()
+            f"{t.value}={sum(map(len, r.values()))}"
+            for t, r in self._records.items()
         )
         return f"<MemoryErp {sizes}>"
+
+    def _rows(
+        self, record: Record
+    ) -> tuple[dict[Hashable, list[tuple[Record, datetime]]], Hashable]:
+        kind = _KINDS.get(type(record))
+        if kind is None:
+            raise TypeError(_wrong_shape(record))
+        identity: Hashable = record.number
+        if isinstance(record, StockLevel):
+            identity = (record.number, record.warehouse)
+        return self._records.setdefault(kind, {}), identity
 
     def put(
         self, record: Record, *, changed_at: datetime | None = None
     ) -> None:
         """
-        Add or change *record*, stamped *changed_at* (default: now).
+        Add or change *record*, stamped *changed_at* (default: now): it
+        replaces every record with its number (and warehouse, for stock).
         """
-        kind = _KINDS.get(type(record))
-        if kind is None:
-            raise TypeError(_wrong_shape(record))
-        self._records.setdefault(kind, {})[record.number] = (
-            record,
-            changed_at or self.clock(),
+        rows, identity = self._rows(record)
+        rows[identity] = [(record, changed_at or self.clock())]
+
+    def add(
+        self, record: Record, *, changed_at: datetime | None = None
+    ) -> None:
+        """
+        Add *record* as one more ERP record, even if its number is taken.
+
+        .. versionadded:: 26.1.0
+        """
+        rows, identity = self._rows(record)
+        rows.setdefault(identity, []).append(
+            (record, changed_at or self.clock())
         )
 
     def remove(self, data_type: DataType, number: str) -> None:
-        self._records.get(data_type, {}).pop(number, None)
+        """
+        Remove every record of *data_type* numbered *number*.
+        """
+        rows = self._records.get(data_type, {})
+        for identity in [
+            i for i, entries in rows.items() if entries[0][0].number == number
+        ]:
+            del rows[identity]
 
     def get(self, data_type: DataType, number: str) -> Record | None:
-        entry = self._records.get(data_type, {}).get(number)
-        return entry[0] if entry else None
+        """
+        The (first) record of *data_type* numbered *number*.
+        """
+        for entries in self._records.get(data_type, {}).values():
+            if entries[0][0].number == number:
+                return entries[0][0]
+        return None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[_MemorySession]:
@@ -147,8 +194,9 @@ class MemoryErp:
         found = sorted(
             (
                 record
-                for number, (record, changed) in rows.items()
-                if selected(selection, number, changed)
+                for entries in rows.values()
+                for record, changed in entries
+                if selected(selection, record.number, changed)
             ),
             key=lambda r: _key(r.number),
         )
