@@ -169,7 +169,7 @@ class TestMediaBatching:
 
         async with anyio.create_task_group() as tg:
             for mid in ids:
-                tg.start_soon(platform._create_media, mid)
+                tg.start_soon(platform._media.create, mid)
         await platform.aclose()
 
         syncs = [r for r in list(emu.requests)[seen:] if r.route == "sync"]

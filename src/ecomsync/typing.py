@@ -39,6 +39,9 @@ __all__ = [
     "Record",
     "Selection",
     "StateStore",
+    "SupportsCheck",
+    "SupportsMediaOnPush",
+    "SupportsRequestEstimate",
 ]
 
 
@@ -100,12 +103,9 @@ class Platform(Protocol):
         supported: The data types this platform can handle.
         batch_size: How many records `push` takes per call, at most.
 
-    Two optional members refine what the engine does:
-    ``media_on_push = True`` makes it upload a record's media *before*
-    `push` and hand them over in ``Outgoing.media``, to be written with the
-    record (saving an `attach_media` call per record); and
-    ``estimate_requests(data_type, *, writes, uploads, with_media)`` lets
-    `Synchronizer.plan` estimate requests the adapter's own way.
+    Optional capabilities refine what the engine does; each is a small
+    protocol of its own, checked with ``isinstance``: `SupportsMediaOnPush`,
+    `SupportsRequestEstimate` and `SupportsCheck`.
     """
 
     supported: frozenset[DataType]
@@ -145,6 +145,69 @@ class Platform(Protocol):
     async def aclose(self) -> None:
         """
         Release connections.
+        """
+
+
+@runtime_checkable
+class SupportsMediaOnPush(Protocol):
+    """
+    **Protocol:** A platform that writes a record's media with the record.
+
+    When ``media_on_push`` is true, the engine uploads a record's media
+    *before* `Platform.push` and hands them over in ``Outgoing.media`` (an
+    empty tuple for a record without media), to be written in the same
+    request; `Platform.attach_media` is then not called.  Check with
+    ``isinstance(platform, SupportsMediaOnPush) and
+    platform.media_on_push``.
+
+    .. versionadded:: 26.1.0
+    """
+
+    @property
+    def media_on_push(self) -> bool:
+        """
+        Whether `push` writes the media in ``Outgoing.media``.
+        """
+
+
+@runtime_checkable
+class SupportsRequestEstimate(Protocol):
+    """
+    **Protocol:** A platform that estimates its own request count, for
+    `Synchronizer.plan`.
+
+    .. versionadded:: 26.1.0
+    """
+
+    def estimate_requests(
+        self,
+        data_type: DataType,
+        *,
+        writes: int,
+        uploads: int,
+        with_media: int,
+    ) -> int:
+        """
+        An upper estimate of the requests for *writes* record writes,
+        *uploads* new files and *with_media* records that carry media.
+        """
+
+
+@runtime_checkable
+class SupportsCheck(Protocol):
+    """
+    **Protocol:** An adapter (platform or ERP source) that can say whether
+    it is usable before a run: reachable, accepting its credentials,
+    granting the permissions it needs.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def check(self) -> list[str]:
+        """
+        One clear message per problem found (an unreachable host with the
+        operating system's reason, refused credentials, a missing
+        permission); an empty list when all is well.  Writes nothing.
         """
 
 

@@ -37,8 +37,8 @@ from ecomsync import (
 )
 from ecomsync.erp._tryton_rpc import Rpc
 from ecomsync.erp.tryton import TrytonErp
-from ecomsync.platforms._shopware6_mapping import category_id, product_id
 from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._mapping import category_id, product_id
 from ecomsync.testing._erp_contract import ErpSeed, png
 from ecomsync.testing._tryton_seed import seed_tryton
 from ecomsync.testing.shopware6 import ShopwareEmulator, serve

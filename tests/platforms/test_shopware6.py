@@ -41,17 +41,16 @@ from ecomsync import (
     Variant,
 )
 from ecomsync.exceptions import AuthenticationError, RetryableError
-from ecomsync.platforms._shopware6_mapping import (
+from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._mapping import net_of, sw_id
+from ecomsync.platforms.shopware6._order_mapping import (
     DELIVERY_GRAPH,
     ORDER_GRAPH,
-    net_of,
     order_state,
-    pointer_parts,
     range_prefilter,
-    sw_id,
     transitions,
 )
-from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._writer import pointer_parts
 from ecomsync.testing import capture_events, demo_erp
 from ecomsync.testing._platform_contract import (
     CATEGORIES,

@@ -198,6 +198,13 @@ class MemoryPlatform:
             m.media_id for m in ordered
         ]
 
+    async def check(self) -> list[str]:
+        """
+        Always usable while open (`ecomsync.typing.SupportsCheck`).
+        """
+        self.calls["check"] += 1
+        return ["the memory platform is closed"] if self.closed else []
+
     async def aclose(self) -> None:
         self.closed = True
 

@@ -6,6 +6,7 @@ Private: `ecomsync.platforms.shopware6.Shopware6` is the public face.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -16,8 +17,8 @@ import anyio
 import attrs
 import httpx
 
-from .._http import HttpClient
-from ..exceptions import AuthenticationError, SyncError
+from ..._http import HttpClient
+from ...exceptions import AuthenticationError, SyncError
 
 
 log = logging.getLogger("ecomsync.platforms.shopware6")
@@ -118,6 +119,23 @@ def _raw_errors(response: httpx.Response) -> list[dict[str, Any]]:
     if not isinstance(errors, list):
         return []
     return [e for e in errors if isinstance(e, dict)]
+
+
+def _privileges(detail: str) -> str:
+    """
+    Shopware's missing-privilege detail, a JSON text such as
+    ``{"message":"Missing privilege","missingPrivileges":["product:read"]}``,
+    as words; any other detail as it is.
+    """
+    try:
+        data = json.loads(detail)
+    except ValueError:
+        return detail
+    missing = data.get("missingPrivileges") if isinstance(data, dict) else None
+    if not isinstance(missing, list) or not missing:
+        return detail
+    names = ", ".join(str(m) for m in missing)
+    return f"missing privilege {names}"
 
 
 def url_entity(entity: str) -> str:
@@ -273,7 +291,9 @@ class AdminApi:
                 f"{what} even after a refresh"
             )
         if response.status_code == 403:
-            details = "; ".join(p.detail for p in problems_of(response))
+            details = "; ".join(
+                _privileges(p.detail) for p in problems_of(response)
+            )
             raise AuthenticationError(
                 f"the Shopware integration lacks a privilege for {what}: "
                 f"{details}"

@@ -1,0 +1,254 @@
+"""
+Media: uploading staged files (the media entity first, batched with other
+uploads in flight, then the bytes) and making a record's media exactly
+what the ERP says.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+import anyio
+import attrs
+
+from ..._contracts import MediaLink, Outcome, StagedMedia
+from ..._model import MediaKind
+from ..._spec import DataType
+from ._client import MAX_LIMIT, AdminApi, ShopwareApiError
+from ._mapping import (
+    DOCUMENTS_FIELD,
+    category_id,
+    product_id,
+    product_media_id,
+    sw_id,
+)
+from ._writer import op
+
+
+#: How long the first of concurrent uploads waits for others to join its
+#: media-entity sync (seconds): short against one request's round trip.
+MEDIA_BATCH_WINDOW = 0.003
+
+
+@attrs.define
+class _MediaBatch:
+    """
+    Media entities to create in one sync, and how that went.
+    """
+
+    ids: list[str]
+    done: anyio.Event = attrs.Factory(anyio.Event)
+    error: BaseException | None = None
+
+
+@attrs.define
+class Media:
+    """
+    The media side of one `Shopware6`.
+    """
+
+    api: AdminApi
+    _batch: _MediaBatch | None = attrs.field(init=False, default=None)
+
+    async def upload(self, media: StagedMedia) -> str:
+        """
+        Upload a staged file named by its content hash; content the shop
+        already has (same hash) is reused, not uploaded again.
+        """
+        extension = _extension(media)
+        name = media.sha256
+        # No search first: the media id derives from the content hash, so
+        # re-uploading our own file is an idempotent replace, and content
+        # someone else uploaded under this name shows up as a duplicate
+        # file name below.  (The engine asks only for content its store
+        # does not know yet.)
+        content = await anyio.to_thread.run_sync(media.read_bytes)
+        mid = sw_id("media", media.sha256)
+        await self.create(mid)
+        try:
+            await self.api.call(
+                "POST",
+                f"/api/_action/media/{mid}/upload",
+                params={"extension": extension, "fileName": name},
+                content=content,
+                headers={"Content-Type": media.mime_type},
+            )
+        except ShopwareApiError as exc:
+            if exc.has_code("CONTENT__MEDIA_DUPLICATED_FILE_NAME"):
+                found = await self._named(name, extension)
+                if found is not None:
+                    return found
+            raise
+        return mid
+
+    async def _named(self, name: str, extension: str) -> str | None:
+        rows = await self.api.search(
+            "media",
+            {
+                "filter": [
+                    {"type": "equals", "field": "fileName", "value": name},
+                    {
+                        "type": "equals",
+                        "field": "fileExtension",
+                        "value": extension,
+                    },
+                ],
+                "sort": [{"field": "id", "order": "ASC"}],
+                "limit": 1,
+            },
+        )
+        return str(rows[0]["id"]) if rows else None
+
+    async def create(self, mid: str) -> None:
+        """
+        Create the media entity *mid*, batched with the other uploads in
+        flight: the first caller waits a moment for others to join, then
+        creates them all in one sync (one request instead of one per
+        file; the upload itself cannot be batched).
+        """
+        batch = self._batch
+        if batch is not None:
+            batch.ids.append(mid)
+            await batch.done.wait()
+            if batch.error is not None:
+                raise batch.error
+            return
+        batch = self._batch = _MediaBatch(ids=[mid])
+        try:
+            await anyio.sleep(MEDIA_BATCH_WINDOW)
+            self._batch = None
+            rows = [{"id": i, "private": False} for i in batch.ids]
+            await self.api.sync([op("ecomsync-media", "media", rows)])
+        except BaseException as exc:
+            if self._batch is batch:
+                self._batch = None
+            batch.error = exc
+            raise
+        finally:
+            batch.done.set()
+
+    async def attach(
+        self,
+        data_type: DataType,
+        target: Outcome,
+        media: Sequence[MediaLink],
+    ) -> None:
+        """
+        Make *media* exactly the record's media: images as product media
+        in position order (the first is the cover), documents in the
+        product custom field ``ecomsync_documents`` (never as downloads,
+        which would make the product digital).  A category takes its
+        first image.
+        """
+        images = image_ids(media)
+        if data_type is DataType.CATEGORIES:
+            cid = target.platform_id or category_id(target.number)
+            await self.api.sync(
+                [
+                    op(
+                        "ecomsync-category-media",
+                        "category",
+                        [
+                            {
+                                "id": cid,
+                                "mediaId": images[0] if images else None,
+                            }
+                        ],
+                    )
+                ]
+            )
+            return
+        if data_type is not DataType.ARTICLES:
+            raise ValueError(f"{data_type.value} records have no media")
+        pid = target.platform_id or product_id(target.number)
+        fields, wanted = product_media_fields(pid, media)
+        held = await self.held([pid])
+        stale = sorted(held.get(pid, set()) - wanted)
+        product: dict[str, Any] = {"id": pid, **fields}
+        await self.api.sync(
+            [
+                op("ecomsync-product-media", "product", [product]),
+                op(
+                    "ecomsync-stale-media",
+                    "product_media",
+                    [{"id": i} for i in stale],
+                    "delete",
+                ),
+            ]
+        )
+
+    async def held(self, pids: Sequence[str]) -> dict[str, set[str]]:
+        """
+        The product media rows the shop holds, per product id.
+        """
+        held: dict[str, set[str]] = {}
+        unique = list(dict.fromkeys(pids))
+        if not unique:
+            return held
+        for start in range(0, len(unique), MAX_LIMIT):
+            rows = await self.api.search_all(
+                "product_media",
+                {
+                    "filter": [
+                        {
+                            "type": "equalsAny",
+                            "field": "productId",
+                            "value": unique[start : start + MAX_LIMIT],
+                        }
+                    ]
+                },
+            )
+            for row in rows:
+                held.setdefault(str(row["productId"]), set()).add(
+                    str(row["id"])
+                )
+        return held
+
+
+def _extension(media: StagedMedia) -> str:
+    suffix = PurePosixPath(media.filename).suffix.lower().lstrip(".")
+    if suffix.isalnum() and 0 < len(suffix) <= 8:
+        return suffix
+    guessed = mimetypes.guess_extension(media.mime_type) or ".bin"
+    return guessed.lstrip(".")
+
+
+def image_ids(media: Sequence[MediaLink]) -> list[str]:
+    """
+    The media ids of the images among *media*, in position order, once.
+    """
+    ordered = sorted(media, key=lambda m: m.position)
+    return list(
+        dict.fromkeys(m.media_id for m in ordered if m.kind is MediaKind.IMAGE)
+    )
+
+
+def product_media_fields(
+    pid: str, media: Sequence[MediaLink]
+) -> tuple[dict[str, Any], set[str]]:
+    """
+    The product fields that make *media* exactly the product's media:
+    images as product media in position order (the first is the cover),
+    documents in the custom field ``ecomsync_documents``; and the ids of
+    the product media rows that should exist.
+    """
+    ordered = sorted(media, key=lambda m: m.position)
+    documents = [m.media_id for m in ordered if m.kind is MediaKind.DOCUMENT]
+    rows = [
+        {
+            "id": product_media_id(pid, mid),
+            "productId": pid,
+            "mediaId": mid,
+            "position": position,
+        }
+        for position, mid in enumerate(image_ids(media))
+    ]
+    fields = {
+        "media": rows,
+        "coverId": rows[0]["id"] if rows else None,
+        "customFields": {DOCUMENTS_FIELD: documents},
+    }
+    return fields, {str(row["id"]) for row in rows}

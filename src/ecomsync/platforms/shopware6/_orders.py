@@ -1,0 +1,320 @@
+"""
+Orders: reading them (paged by a stable sort, with customers, addresses,
+lines, deliveries and transactions) and walking their state machines to
+the status the ERP says, with tracking codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+
+from ..._contracts import Outcome, Outgoing
+from ..._model import Order, OrderState, OrderStatus
+from ..._spec import All, ChangedSince, NumberRange, Only, Selection
+from ._client import MAX_LIMIT, AdminApi, ApiProblem, ShopwareApiError
+from ._order_mapping import (
+    DELIVERY_GRAPH,
+    ORDER_ASSOCIATIONS,
+    ORDER_GRAPH,
+    STATE_TARGETS,
+    order_from,
+    range_prefilter,
+    shopware_time,
+    transitions,
+)
+from ._writer import first_problem, wrong_type
+
+
+@attrs.frozen
+class Orders:
+    """
+    The order side of one `Shopware6`.
+    """
+
+    api: AdminApi
+    send_mail: bool
+
+    async def _orders_by_number(
+        self, numbers: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(numbers))
+        for start in range(0, len(unique), MAX_LIMIT):
+            part = unique[start : start + MAX_LIMIT]
+            rows = await self.api.search(
+                "order",
+                {
+                    "filter": [
+                        {
+                            "type": "equalsAny",
+                            "field": "orderNumber",
+                            "value": part,
+                        }
+                    ],
+                    "associations": {
+                        "stateMachineState": {},
+                        "deliveries": {
+                            "associations": {"stateMachineState": {}}
+                        },
+                    },
+                    "limit": MAX_LIMIT,
+                },
+            )
+            for row in rows:
+                found[str(row.get("orderNumber"))] = row
+        return found
+
+    async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        if any(not isinstance(i.record, OrderStatus) for i in items):
+            return wrong_type(items, OrderStatus)
+        statuses = [
+            i.record for i in items if isinstance(i.record, OrderStatus)
+        ]
+        orders = await self._orders_by_number([s.number for s in statuses])
+        outcomes: list[Outcome | None] = [None] * len(statuses)
+        errors: list[Exception] = []
+
+        async def one(i: int) -> None:
+            try:
+                outcomes[i] = await self._set_status(
+                    statuses[i], orders.get(statuses[i].number)
+                )
+            except Exception as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(len(statuses)):
+                tg.start_soon(one, i)
+        if errors:
+            # Auth or transport trouble: raise it as itself, not wrapped
+            # in an exception group.
+            raise errors[0]
+        return [o for o in outcomes if o is not None]
+
+    async def _set_status(
+        self, status: OrderStatus, order: dict[str, Any] | None
+    ) -> Outcome:
+        if order is None:
+            return Outcome(
+                number=status.number,
+                error=f"order {status.number} does not exist in Shopware",
+                field="number",
+            )
+        oid = str(order["id"])
+        deliveries = sorted(
+            (d for d in order.get("deliveries") or [] if isinstance(d, dict)),
+            key=lambda d: str(d.get("id")),
+        )
+        delivery = deliveries[0] if deliveries else None
+        order_target, delivery_target = STATE_TARGETS[status.state]
+        try:
+            if delivery is not None and status.tracking_numbers:
+                codes = list(dict.fromkeys(status.tracking_numbers))
+                if list(delivery.get("trackingCodes") or []) != codes:
+                    await self.api.call(
+                        "PATCH",
+                        f"/api/order-delivery/{delivery['id']}",
+                        json={"trackingCodes": codes},
+                    )
+            moves: list[tuple[str, str, str | None, str, Any]] = []
+            if delivery is not None and delivery_target is not None:
+                moves.append(
+                    (
+                        "order_delivery",
+                        str(delivery["id"]),
+                        _technical(delivery),
+                        delivery_target,
+                        DELIVERY_GRAPH,
+                    )
+                )
+            if order_target is not None:
+                moves.append(
+                    (
+                        "order",
+                        oid,
+                        _technical(order),
+                        order_target,
+                        ORDER_GRAPH,
+                    )
+                )
+            if status.state is OrderState.CANCELLED:
+                moves.reverse()
+            for entity, eid, current, target, graph in moves:
+                await self._move(entity, eid, current, target, graph)
+        except ShopwareApiError as exc:
+            detail, field = first_problem(exc)
+            return Outcome(number=status.number, error=detail, field=field)
+        return Outcome(number=status.number, platform_id=oid)
+
+    async def _move(
+        self,
+        entity: str,
+        eid: str,
+        current: str | None,
+        target: str,
+        graph: Any,
+    ) -> None:
+        """
+        Walk *entity* from *current* to *target* (already there: nothing
+        to do).  An illegal transition (another writer, or our own
+        request that committed before its answer was lost) re-reads the
+        state and plans again, once.
+        """
+        for attempt in range(2):
+            if current is None:
+                current = await self._read_state(entity, eid)
+            path = transitions(graph, current, target)
+            if path is None:
+                raise ShopwareApiError(
+                    f"{entity} {eid}",
+                    400,
+                    [
+                        _problem(
+                            f"no transition leads the {entity} from "
+                            f"{current!r} to {target!r}"
+                        )
+                    ],
+                )
+            try:
+                for action in path:
+                    response = await self.api.call(
+                        "POST",
+                        f"/api/_action/{entity}/{eid}/state/{action}",
+                        json={"sendMail": self.send_mail},
+                    )
+                    current = _answer_state(response) or graph[current][action]
+            except ShopwareApiError as exc:
+                if attempt or not exc.has_code(
+                    "SYSTEM__ILLEGAL_STATE_TRANSITION"
+                ):
+                    raise
+                current = None
+                continue
+            return
+
+    async def _read_state(self, entity: str, eid: str) -> str:
+        rows = await self.api.search(
+            entity,
+            {
+                "filter": [{"type": "equals", "field": "id", "value": eid}],
+                "associations": {"stateMachineState": {}},
+                "limit": 1,
+            },
+        )
+        state = _technical(rows[0]) if rows else None
+        if state is None:
+            raise ShopwareApiError(
+                f"{entity} {eid}",
+                404,
+                [_problem(f"{entity} {eid} has no readable state")],
+            )
+        return state
+
+    async def fetch(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        """
+        Yield the selected orders with customer, addresses, line items,
+        deliveries and transactions, paged by a stable sort.
+        """
+        limit = max(1, min(batch_size, MAX_LIMIT))
+        filters: list[dict[str, Any]] = []
+        exact: Callable[[str], bool] = lambda _: True  # noqa: E731
+        if isinstance(selection, ChangedSince):
+            since = shopware_time(selection.moment)
+            filters.append(
+                {
+                    "type": "multi",
+                    "operator": "or",
+                    "queries": [
+                        {
+                            "type": "range",
+                            "field": field,
+                            "parameters": {"gte": since},
+                        }
+                        for field in ("createdAt", "updatedAt")
+                    ],
+                }
+            )
+        elif isinstance(selection, NumberRange):
+            prefilter = range_prefilter(selection)
+            if prefilter is not None:
+                filters.append(prefilter)
+            exact = selection.__contains__
+        elif isinstance(selection, Only):
+            numbers = sorted(selection.numbers)
+            if len(numbers) > MAX_LIMIT:
+                async for batch in self._fetch_only(numbers, limit):
+                    yield batch
+                return
+            filters.append(
+                {"type": "equalsAny", "field": "orderNumber", "value": numbers}
+            )
+        elif not isinstance(selection, All):  # pragma: no cover
+            raise TypeError(f"unknown selection {selection!r}")
+        async for batch in self._pages(filters, limit):
+            chosen = [o for o in batch if exact(o.number)]
+            if chosen:
+                yield chosen
+
+    async def _fetch_only(
+        self, numbers: list[str], limit: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        for start in range(0, len(numbers), MAX_LIMIT):
+            part = numbers[start : start + MAX_LIMIT]
+            flt = [
+                {"type": "equalsAny", "field": "orderNumber", "value": part}
+            ]
+            async for batch in self._pages(flt, limit):
+                yield batch
+
+    async def _pages(
+        self, filters: list[dict[str, Any]], limit: int
+    ) -> AsyncIterator[list[Order]]:
+        page = 1
+        while True:
+            criteria: dict[str, Any] = {
+                "limit": limit,
+                "page": page,
+                "sort": [
+                    {"field": "createdAt", "order": "ASC"},
+                    {"field": "id", "order": "ASC"},
+                ],
+                "associations": ORDER_ASSOCIATIONS,
+            }
+            if filters:
+                criteria["filter"] = filters
+            rows = await self.api.search("order", criteria)
+            if rows:
+                yield [order_from(row) for row in rows]
+            if len(rows) < limit:
+                return
+            page += 1
+
+
+def _technical(entity: dict[str, Any]) -> str | None:
+    state = entity.get("stateMachineState")
+    if isinstance(state, dict) and state.get("technicalName"):
+        return str(state["technicalName"])
+    return None
+
+
+def _answer_state(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict):
+        data = body.get("data", body)
+        if isinstance(data, dict) and data.get("technicalName"):
+            return str(data["technicalName"])
+    return None
+
+
+def _problem(detail: str) -> ApiProblem:
+    return ApiProblem(status="400", code="", detail=detail)

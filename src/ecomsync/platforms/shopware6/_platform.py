@@ -1,0 +1,269 @@
+"""
+`Shopware6`: the public face; it wires the parts together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Sequence
+from typing import ClassVar
+
+import attrs
+import httpx
+
+from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from ..._http import check_url, public_url
+from ..._model import Order
+from ..._spec import DataType, Selection
+from ...exceptions import AuthenticationError, SyncError
+from ._catalogue import Catalogue
+from ._client import AdminApi
+from ._media import Media
+from ._orders import Orders
+from ._writer import Writer
+
+
+#: What `Shopware6.check` reads to see the integration's read privileges.
+CHECKED_ENTITIES = (
+    "category",
+    "product",
+    "product_media",
+    "media",
+    "property_group",
+    "tax",
+    "order",
+    "order_delivery",
+)
+
+
+@attrs.define(repr=False)
+class Shopware6:
+    """
+    A Shopware 6 shop, written through the Admin API.
+
+    Args:
+        url: The shop's base URL (``https://shop.example``), without
+            credentials: a URL with user info is a `ConfigurationError`.
+        client_id: The integration's access key id.
+        client_secret: The integration's secret access key; never shown.
+        sales_channel_id: Make articles visible in this sales channel;
+            ``None`` makes them visible in every sales channel the shop
+            has.
+        send_mail: Let Shopware mail the customer on state transitions.
+        batch_size: Records per Sync request.
+        concurrency: Requests in flight at once, at most.
+        request_deadline: Seconds one HTTP attempt may take in total.
+        transport: Replace the network, e.g. ``httpx.ASGITransport(app=
+            ShopwareEmulator(...).app)``.
+
+    .. versionadded:: 26.1.0
+    """
+
+    url: str
+    client_id: str
+    client_secret: str = attrs.field(repr=False)
+    sales_channel_id: str | None = attrs.field(default=None, kw_only=True)
+    send_mail: bool = attrs.field(default=False, kw_only=True)
+    batch_size: int = attrs.field(default=100, kw_only=True)
+    concurrency: int = attrs.field(default=16, kw_only=True)
+    request_deadline: float = attrs.field(default=60.0, kw_only=True)
+    transport: httpx.AsyncBaseTransport | None = attrs.field(
+        default=None, kw_only=True
+    )
+    #: The engine hands a record's uploaded media to `push` (in
+    #: `Outgoing.media`), which writes them in the record's own sync.
+    media_on_push: ClassVar[bool] = True
+    supported: frozenset[DataType] = attrs.field(
+        init=False, default=frozenset(DataType)
+    )
+    _api: AdminApi = attrs.field(init=False)
+    _media: Media = attrs.field(init=False)
+    _catalogue: Catalogue = attrs.field(init=False)
+    _orders: Orders = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        check_url(self.url, what="the Shopware 6 URL")
+        self._api = AdminApi.create(
+            self.url,
+            self.client_id,
+            self.client_secret,
+            concurrency=self.concurrency,
+            request_deadline=self.request_deadline,
+            transport=self.transport,
+        )
+        self._media = Media(self._api)
+        self._catalogue = Catalogue(
+            self._api,
+            Writer(self._api),
+            self._media,
+            self.sales_channel_id,
+        )
+        self._orders = Orders(self._api, self.send_mail)
+
+    def __repr__(self) -> str:
+        return f"<Shopware6 {self.url!r} client_id={self.client_id!r}>"
+
+    # -- Platform -----------------------------------------------------
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        """
+        Write categories, articles, stock levels or order statuses; one
+        outcome per item, in order; one bad item fails alone.
+        """
+        if not items:
+            return []
+        if data_type is DataType.CATEGORIES:
+            return await self._catalogue.push_categories(items)
+        if data_type is DataType.ARTICLES:
+            return await self._catalogue.push_articles(items)
+        if data_type is DataType.STOCK:
+            return await self._catalogue.push_stock(items)
+        if data_type is DataType.ORDER_STATUS:
+            return await self._orders.push_statuses(items)
+        return [
+            Outcome(
+                number=item.record.number,
+                error=f"{data_type.value} cannot be pushed to Shopware",
+            )
+            for item in items
+        ]
+
+    def fetch_orders(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        """
+        Yield the selected orders with customer, addresses, line items,
+        deliveries and transactions, paged by a stable sort.
+        """
+        return self._orders.fetch(selection, batch_size=batch_size)
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        """
+        Upload a staged file named by its content hash; content the shop
+        already has (same hash) is reused, not uploaded again.
+        """
+        return await self._media.upload(media)
+
+    async def attach_media(
+        self,
+        data_type: DataType,
+        target: Outcome,
+        media: Sequence[MediaLink],
+    ) -> None:
+        """
+        Make *media* exactly the record's media: images as product media
+        in position order (the first is the cover), documents in the
+        product custom field ``ecomsync_documents`` (never as downloads,
+        which would make the product digital).  A category takes its
+        first image.
+        """
+        await self._media.attach(data_type, target, media)
+
+    # -- optional capabilities ----------------------------------------
+
+    def estimate_requests(
+        self,
+        data_type: DataType,
+        *,
+        writes: int,
+        uploads: int,
+        with_media: int,
+    ) -> int:
+        """
+        An upper estimate of the Admin API requests a run makes for
+        *writes* records, *uploads* new files and *with_media* records
+        with media (token requests aside); `Synchronizer.plan` uses it.
+
+        Per batch: a category batch is one sync; an article batch a
+        product search, a product-media search and one sync (plus, once,
+        the sales channels and tax lookups); a stock batch a search and a
+        sync; a status batch an order search, then per order a tracking
+        patch and up to three transitions.  Per new file: a media sync and
+        the upload.  Media are written with their record, so records with
+        media cost nothing more.
+        """
+        batches = math.ceil(writes / self.batch_size)
+        if data_type is DataType.CATEGORIES:
+            return batches
+        if data_type is DataType.ARTICLES:
+            lookups = 3 if writes else 0
+            return lookups + 3 * batches + 2 * uploads
+        if data_type is DataType.STOCK:
+            return 2 * batches
+        if data_type is DataType.ORDER_STATUS:
+            return batches + 4 * writes
+        return batches
+
+    async def check(self) -> list[str]:
+        """
+        Whether the shop can be used: reachable, accepting the
+        credentials, granting the read privileges the adapter needs, and
+        having the configured sales channel.  Returns one message per
+        problem; empty when all is well.  Writes nothing, retries nothing.
+
+        Write privileges cannot be tested without writing: a missing one
+        stops the first run that needs it with an `AuthenticationError`
+        naming the privilege.
+        """
+        where = f"Shopware at {public_url(self.url)}"
+        try:
+            await self._api.http.request(
+                "GET", "/api/_info/version", retry=False
+            )
+        except SyncError as exc:
+            return [f"{where} is unreachable: {exc}"]
+        try:
+            await self._api.token()
+        except SyncError as exc:
+            return [str(exc)]
+        problems: list[str] = []
+        entities = list(CHECKED_ENTITIES)
+        if self.sales_channel_id is None:
+            entities.append("sales_channel")
+        for entity in entities:
+            try:
+                await self._api.search(entity, {"limit": 1})
+            except AuthenticationError as exc:
+                problems.append(str(exc))
+            except SyncError as exc:
+                problems.append(f"{where} cannot read {entity}: {exc}")
+        if self.sales_channel_id is not None:
+            try:
+                rows = await self._api.search(
+                    "sales_channel",
+                    {
+                        "filter": [
+                            {
+                                "type": "equals",
+                                "field": "id",
+                                "value": self.sales_channel_id,
+                            }
+                        ],
+                        "limit": 1,
+                    },
+                )
+            except SyncError as exc:
+                problems.append(str(exc))
+            else:
+                if not rows:
+                    problems.append(
+                        f"{where} has no sales channel "
+                        f"{self.sales_channel_id!r} (sales_channel_id)"
+                    )
+        return problems
+
+    # -- lifecycle ----------------------------------------------------
+
+    async def aclose(self) -> None:
+        """
+        Close the HTTP connections.
+        """
+        await self._api.aclose()
+
+    async def __aenter__(self) -> Shopware6:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,230 @@
+"""
+`Shopware6.check()` and the optional platform capabilities: one clear
+message per problem (unreachable host, refused credentials, missing
+privilege, unknown sales channel), nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import stamina
+
+from ecomsync.platforms.memory import MemoryPlatform
+from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.testing.shopware6 import ShopwareEmulator
+from ecomsync.typing import (
+    Platform,
+    SupportsCheck,
+    SupportsMediaOnPush,
+    SupportsRequestEstimate,
+)
+
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "check-secret-NEVER-SHOWN"
+WRITES = {"PATCH", "DELETE", "PUT"}
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+def _shop(transport: httpx.AsyncBaseTransport, **kwargs: object) -> Shopware6:
+    return Shopware6(
+        "http://shop.test",
+        "SWIACHECK",
+        SECRET,
+        transport=transport,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _recording(
+    emu: ShopwareEmulator, seen: list[httpx.Request]
+) -> httpx.AsyncBaseTransport:
+    inner = httpx.ASGITransport(app=emu.app)
+
+    class Recording(httpx.AsyncBaseTransport):
+        async def handle_async_request(
+            self, request: httpx.Request
+        ) -> httpx.Response:
+            seen.append(request)
+            return await inner.handle_async_request(request)
+
+    return Recording()
+
+
+def _forbidding(
+    entities: set[str],
+) -> Callable[[httpx.Request], httpx.Response]:
+    """
+    A shop that answers like Shopware 6.6 without read rights on
+    *entities*.
+    """
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/oauth/token":
+            return httpx.Response(
+                200,
+                json={
+                    "token_type": "Bearer",
+                    "expires_in": 600,
+                    "access_token": "tok",
+                },
+            )
+        entity = path.rsplit("/", 1)[-1].replace("-", "_")
+        if path.startswith("/api/search/") and entity in entities:
+            detail = json.dumps(
+                {
+                    "message": "Missing privilege",
+                    "missingPrivileges": [f"{entity}:read"],
+                }
+            )
+            return httpx.Response(
+                403,
+                json={
+                    "errors": [
+                        {
+                            "status": "403",
+                            "code": "FRAMEWORK__MISSING_PRIVILEGE_ERROR",
+                            "title": "Forbidden",
+                            "detail": detail,
+                        }
+                    ]
+                },
+            )
+        if path.startswith("/api/search/"):
+            return httpx.Response(200, json={"total": 0, "data": []})
+        return httpx.Response(401, json={"errors": []})
+
+    return handler
+
+
+class TestCheck:
+    async def test_all_well(self) -> None:
+        """
+        Against a healthy shop: no problem, and nothing is written.
+        """
+        emu = ShopwareEmulator(client_id="SWIACHECK", client_secret=SECRET)
+        seen: list[httpx.Request] = []
+        shop = _shop(_recording(emu, seen))
+
+        problems = await shop.check()
+        await shop.aclose()
+
+        assert [] == problems
+        assert not [r for r in seen if r.method in WRITES]
+        assert not [r for r in seen if r.url.path == "/api/_action/sync"]
+
+    async def test_wrong_secret(self) -> None:
+        """
+        Refused credentials: one message naming the key id, not the
+        secret.
+        """
+        emu = ShopwareEmulator(client_id="SWIACHECK", client_secret="other")
+        shop = _shop(httpx.ASGITransport(app=emu.app))
+
+        problems = await shop.check()
+        await shop.aclose()
+
+        assert 1 == len(problems)
+        assert "refused the integration credentials" in problems[0]
+        assert "SWIACHECK" in problems[0]
+        assert SECRET not in problems[0]
+
+    async def test_unreachable_names_the_os_reason(self) -> None:
+        """
+        Nobody listening: one message with the operating system's reason,
+        at once (no retries).
+        """
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        shop = Shopware6(f"http://127.0.0.1:{port}", "SWIACHECK", SECRET)
+
+        problems = await shop.check()
+        await shop.aclose()
+
+        assert 1 == len(problems)
+        assert (
+            f"Shopware at http://127.0.0.1:{port} is unreachable"
+            in (problems[0])
+        )
+        assert "refused" in problems[0].lower()
+
+    async def test_missing_privileges_one_message_each(self) -> None:
+        """
+        Each entity the integration may not read is one message naming
+        the privilege.
+        """
+        shop = _shop(
+            httpx.MockTransport(_forbidding({"product", "order_delivery"}))
+        )
+
+        problems = await shop.check()
+        await shop.aclose()
+
+        assert 2 == len(problems)
+        assert "missing privilege product:read" in problems[0]
+        assert "missing privilege order_delivery:read" in problems[1]
+
+    async def test_unknown_sales_channel(self) -> None:
+        """
+        A configured sales channel the shop does not have is a problem.
+        """
+        emu = ShopwareEmulator(client_id="SWIACHECK", client_secret=SECRET)
+        shop = _shop(
+            httpx.ASGITransport(app=emu.app), sales_channel_id="0" * 32
+        )
+        known = _shop(
+            httpx.ASGITransport(app=emu.app),
+            sales_channel_id=emu.ids.sales_channel,
+        )
+
+        problems = await shop.check()
+        fine = await known.check()
+        await shop.aclose()
+        await known.aclose()
+
+        assert [] == fine
+        assert 1 == len(problems)
+        assert "no sales channel" in problems[0]
+        assert "0" * 32 in problems[0]
+
+
+class TestCapabilities:
+    def test_shopware6_declares_its_capabilities(self) -> None:
+        """
+        Shopware 6 is a platform with media on push, its own estimate and
+        a check.
+        """
+        shop = Shopware6("http://shop.test", "SWIA", SECRET)
+
+        assert isinstance(shop, Platform)
+        assert isinstance(shop, SupportsMediaOnPush)
+        assert shop.media_on_push
+        assert isinstance(shop, SupportsRequestEstimate)
+        assert isinstance(shop, SupportsCheck)
+
+    async def test_memory_platform(self) -> None:
+        """
+        The memory platform can be checked, is usable until closed, and
+        does not estimate or push media.
+        """
+        platform = MemoryPlatform()
+
+        assert isinstance(platform, SupportsCheck)
+        assert not isinstance(platform, SupportsMediaOnPush)
+        assert not isinstance(platform, SupportsRequestEstimate)
+        assert [] == await platform.check()
+        await platform.aclose()
+        assert ["the memory platform is closed"] == await platform.check()
