@@ -4,58 +4,88 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
+from ecomsync.testing.shopware6.__main__ import READY, _parser, ready_line
 
-pytestmark = pytest.mark.anyio
+
+_LINE = re.compile(
+    rf"^{READY} base_url=(?P<url>http://\S+) client_id=(?P<id>\S+) "
+    r"client_secret=(?P<secret>\S+)$"
+)
+
+
+@pytest.fixture(name="server")
+def _server() -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ecomsync.testing.shopware6",
+            "--port",
+            "0",
+            "--client-id",
+            "SWIACLI",
+            "--client-secret",
+            "cli-secret",
+            "--latency-ms",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
 class TestCommandLine:
-    def test_python_m_serves(self) -> None:
-        """`python -m ecomsync.testing.shopware6 --port N` serves the
-        emulator: a token request over real HTTP succeeds."""
-        import socket
-        import subprocess
-        import sys
-        import time
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ecomsync.testing.shopware6",
-                "--port",
-                str(port),
-                "--client-id",
-                "SWIACLI",
-                "--client-secret",
-                "cli-secret",
-                "--latency-ms",
-                "1",
-            ]
+    def test_ready_line_then_serves(
+        self, server: subprocess.Popen[str]
+    ) -> None:
+        """With --port 0 it picks a free port and prints one ready line
+        with the base URL and credentials; a token request with them
+        succeeds over real HTTP."""
+        assert server.stdout is not None
+        match = _LINE.match(server.stdout.readline().rstrip("\n"))
+        assert match is not None
+        assert ("SWIACLI", "cli-secret") == (match["id"], match["secret"])
+        response = httpx.post(
+            f"{match['url']}/api/oauth/token",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": match["id"],
+                "client_secret": match["secret"],
+            },
         )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    response = httpx.post(
-                        f"http://127.0.0.1:{port}/api/oauth/token",
-                        json={
-                            "grant_type": "client_credentials",
-                            "client_id": "SWIACLI",
-                            "client_secret": "cli-secret",
-                        },
-                    )
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "it never listened"
-                    time.sleep(0.2)
-            assert 200 == response.status_code
-            assert "Bearer" == response.json()["token_type"]
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        assert 200 == response.status_code
+        assert "Bearer" == response.json()["token_type"]
+
+    def test_help_shows_defaults(self) -> None:
+        """--help names every option with its default."""
+        text = _parser().format_help()
+        for default in (
+            "(default: 8000)",
+            "(default: 127.0.0.1)",
+            "(default: SWIAEMULATOR0000000000000)",
+            "(default: emulator-secret)",
+            "(default: 600)",
+        ):
+            assert default in text
+
+    def test_ready_line_format(self) -> None:
+        """The ready line is one line of key=value pairs after a fixed
+        prefix."""
+        assert (
+            f"{READY} base_url=http://127.0.0.1:1 client_id=a client_secret=b"
+        ) == ready_line("http://127.0.0.1:1", "a", "b")

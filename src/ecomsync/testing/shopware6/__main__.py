@@ -1,31 +1,97 @@
 """
-Command line: serve the Shopware 6 emulator on loopback for benchmarks.
+Command line: serve the Shopware 6 emulator on loopback, for trying a
+client against it, for benchmarks and for conformance tests.
 
     python -m ecomsync.testing.shopware6 --port 8000 --latency-ms 20 \
         --base-ms 5 --per-item-ms 0.5 --per-upload-ms 10 \
         --bandwidth-kbps 100000 --workers-limit 8
+
+Once it listens it prints one line on standard output, e.g.::
+
+    ecomsync-shopware6-emulator ready base_url=http://127.0.0.1:8000 \
+client_id=SWIAEMULATOR0000000000000 client_secret=emulator-secret
+
+``--port 0`` picks a free port; the ready line names it.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
+import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ._emulator import ShopwareEmulator
 from ._faults import Faults
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+READY = "ecomsync-shopware6-emulator ready"
+
+
+def ready_line(base_url: str, client_id: str, client_secret: str) -> str:
+    """
+    The line printed once the emulator listens: its base URL (the Admin
+    API is under ``/api``) and the integration's credentials.
+    """
+    return (
+        f"{READY} base_url={base_url} client_id={client_id} "
+        f"client_secret={client_secret}"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m ecomsync.testing.shopware6",
-        description="Serve a Shopware 6 Admin API emulator.",
+        description="Serve a Shopware 6 Admin API emulator on loopback. "
+        "Prints one ready line with its base URL and credentials "
+        "once it listens.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--latency-ms", type=float, default=0.0)
-    p.add_argument("--base-ms", type=float, default=0.0)
-    p.add_argument("--per-item-ms", type=float, default=0.0)
-    p.add_argument("--per-upload-ms", type=float, default=0.0)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument(
+        "--port", type=int, default=8000, help="port to bind; 0 = a free one"
+    )
+    p.add_argument(
+        "--client-id",
+        default="SWIAEMULATOR0000000000000",
+        help="the integration's access key id (OAuth client_id)",
+    )
+    p.add_argument(
+        "--client-secret",
+        default="emulator-secret",
+        help="the integration's secret access key (OAuth client_secret)",
+    )
+    p.add_argument(
+        "--token-ttl",
+        type=int,
+        default=600,
+        help="access token lifetime in seconds (Shopware: 600)",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="network latency per request",
+    )
+    p.add_argument(
+        "--base-ms",
+        type=float,
+        default=0.0,
+        help="server time per request (inside the worker limit)",
+    )
+    p.add_argument(
+        "--per-item-ms",
+        type=float,
+        default=0.0,
+        help="server time per written sync item",
+    )
+    p.add_argument(
+        "--per-upload-ms",
+        type=float,
+        default=0.0,
+        help="server time per media upload",
+    )
     p.add_argument(
         "--bandwidth-kbps",
         type=float,
@@ -33,17 +99,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="shared link capacity in kilobits per second (100000 = "
         "100 Mbit/s); unlimited if omitted",
     )
-    p.add_argument("--workers-limit", type=int, default=None)
-    p.add_argument("--token-ttl", type=int, default=600)
-    p.add_argument("--client-id", default="SWIAEMULATOR0000000000000")
-    p.add_argument("--client-secret", default="emulator-secret")
+    p.add_argument(
+        "--workers-limit",
+        type=int,
+        default=None,
+        help="requests served at once (PHP-FPM workers); unlimited if omitted",
+    )
     p.add_argument(
         "--keep-media-bytes",
         action="store_true",
         help="keep uploaded bytes in memory (default: only hash and size)",
     )
-    p.add_argument("--log-level", default="warning")
-    a = p.parse_args(argv)
+    p.add_argument(
+        "--log-level", default="warning", help="uvicorn's log level"
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    a = _parser().parse_args(argv)
 
     import gc
 
@@ -72,14 +146,33 @@ def main(argv: Sequence[str] | None = None) -> None:
         ),
     )
     emu.abort_mode = "close"
-    uvicorn.run(
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((a.host, a.port))
+    line = ready_line(
+        f"http://{a.host}:{sock.getsockname()[1]}",
+        a.client_id,
+        a.client_secret,
+    )
+
+    class _Announcing(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(line, flush=True)
+
+    config = uvicorn.Config(
         emu.app,
-        host=a.host,
-        port=a.port,
         log_level=a.log_level,
         lifespan="off",
         access_log=False,
     )
+    try:
+        _Announcing(config).run(sockets=[sock])
+    finally:
+        sock.close()
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
