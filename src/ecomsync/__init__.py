@@ -38,7 +38,7 @@ from ._model import (
     Variant,
 )
 from ._partition import PartitionLost, submit_partitioned
-from ._plan import Plan, Refusal, TypePlan
+from ._planning import Plan, Refusal, TypePlan
 from ._spec import (
     All,
     ChangedSince,

@@ -1,0 +1,160 @@
+"""
+The category closure: an article never references a category the
+platform lacks.  Before articles are written, the categories they use
+that are not linked yet (with their missing ancestors) are read from the
+ERP and written first, parents before children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+import attrs
+
+from ._anyio_util import closing
+from ._changes import Change
+from ._model import Article, Category, Record, checksum
+from ._run import Run, Tally
+from ._spec import DataType, Only
+from .events import DependencySynced
+from .typing import ErpSession, StateStore
+
+
+if TYPE_CHECKING:
+    from ._writer import Writer
+
+
+@attrs.define
+class CategoryClosure:
+    """
+    Which categories one run knows to be on its platform, and how to
+    bring the missing ones there.
+    """
+
+    run: Run
+    store: StateStore
+    batch_size: int
+    _linked: set[str] = attrs.field(init=False, factory=set)
+    _lock: anyio.Lock = attrs.field(init=False, factory=anyio.Lock)
+
+    @staticmethod
+    def serial(data_type: DataType) -> bool:
+        """
+        Whether batches of *data_type* must be written one at a time, in
+        the order read (categories: parents before children).
+        """
+        return data_type is DataType.CATEGORIES
+
+    def note(self, data_type: DataType, numbers: Iterable[str]) -> None:
+        """
+        Records of *data_type* are (or, in a plan, would be) on the
+        platform now.
+        """
+        if data_type is DataType.CATEGORIES:
+            self._linked.update(numbers)
+
+    async def missing(
+        self, session: ErpSession, articles: Sequence[Record]
+    ) -> tuple[list[Category], dict[str, str]]:
+        """
+        The categories *articles* use that the platform lacks, with their
+        missing ancestors, parents first; and which article needs each.
+        """
+        wanted: dict[str, str] = {}
+        for article in articles:
+            if not isinstance(article, Article):
+                continue
+            for number in article.categories:
+                if number not in self._linked:
+                    wanted.setdefault(number, article.number)
+        found: dict[str, Category] = {}
+        required_by: dict[str, str] = {}
+        while wanted:
+            known = await self.store.get_links(
+                self.run.platform_name, DataType.CATEGORIES, list(wanted)
+            )
+            self._linked.update(known)
+            missing = {n: a for n, a in wanted.items() if n not in known}
+            required_by.update(missing)
+            wanted = {}
+            if not missing:
+                break
+            reader = session.read(
+                DataType.CATEGORIES, Only(missing), batch_size=self.batch_size
+            )
+            async for batch in closing(reader):
+                for category in batch:
+                    if not isinstance(category, Category):
+                        continue
+                    found[category.number] = category
+                    parent = category.parent
+                    if (
+                        parent is not None
+                        and parent not in found
+                        and parent not in self._linked
+                    ):
+                        wanted[parent] = required_by[category.number]
+        return parents_first(found), required_by
+
+    async def ensure(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        records: Sequence[Record],
+        writer: Writer,
+    ) -> None:
+        """
+        Sync, before *records* of *data_type*, the categories they use
+        that the platform does not have yet; one batch at a time.
+        """
+        if data_type is not DataType.ARTICLES or not records:
+            return
+        async with self._lock:
+            ordered, required_by = await self.missing(session, records)
+            size = self.run.platform.batch_size
+            tally = Tally()
+            for start in range(0, len(ordered), size):
+                chunk = [
+                    Change(c, checksum(c))
+                    for c in ordered[start : start + size]
+                ]
+                written = await writer.push(
+                    session, DataType.CATEGORIES, chunk, tally
+                )
+                self.note(DataType.CATEGORIES, written)
+            await self._report(ordered, required_by)
+
+    async def _report(
+        self, ordered: Collection[Category], required_by: Mapping[str, str]
+    ) -> None:
+        for category in ordered:
+            if category.number in self._linked:
+                await self.run.emit(
+                    DependencySynced(
+                        run_id=self.run.id,
+                        data_type=DataType.CATEGORIES,
+                        number=category.number,
+                        required_by=required_by[category.number],
+                    )
+                )
+
+
+def parents_first(categories: Mapping[str, Category]) -> list[Category]:
+    """
+    *categories* ordered so that a parent among them comes before its
+    children (a cycle is left as it is).
+    """
+
+    def depth(category: Category) -> int:
+        seen = 0
+        parent = category.parent
+        while parent is not None and parent in categories:
+            if seen > len(categories):  # a cycle: give up ordering it
+                break
+            parent = categories[parent].parent
+            seen += 1
+        return seen
+
+    return sorted(categories.values(), key=depth)

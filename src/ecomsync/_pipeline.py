@@ -1,0 +1,432 @@
+"""
+One data type of a run: read, classify, write.
+
+Two direction strategies say how: `Outbound` (ERP → platform: counted
+and read from the ERP, dependencies first, pushed to the platform with
+their media) and `Inbound` (platform → ERP: orders fetched page by page
+from the platform and imported into the ERP).  The pipeline itself is
+the same for both: batches in flight up to a bound, cancellation checked
+at record boundaries, progress metered, counts kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, cast
+
+import anyio
+import attrs
+
+from ._anyio_util import task_group
+from ._changes import Change
+from ._dependencies import CategoryClosure
+from ._media_transfer import MediaTransfer
+from ._model import Order, Record
+from ._run import Meter, Run, Tally
+from ._selection import (
+    advance_watermark,
+    changes,
+    erp_batches,
+    ledger_numbers,
+    platform_orders,
+)
+from ._spec import DataType, Direction, Only, Selection
+from ._writer import Writer
+from .events import RecordSkipped, TypeFinished, TypeStarted
+from .exceptions import RunCancelled
+from .media import MediaStaging
+from .typing import ErpSession, StateStore
+
+
+class Strategy(Protocol):
+    """
+    How records of one direction are counted, read and written.
+    """
+
+    @property
+    def chunk_size(self) -> int:
+        """
+        Records written per call.
+        """
+
+    async def total(
+        self, session: ErpSession, data_type: DataType, selection: Selection
+    ) -> int | None:
+        """
+        How many records the selection holds, where known.
+        """
+
+    def batches(
+        self, session: ErpSession, data_type: DataType, selection: Selection
+    ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Record]]]:
+        """
+        The selection's records in batches, closed however the block ends.
+        """
+
+    async def prepare(
+        self, session: ErpSession, data_type: DataType, todo: Sequence[Change]
+    ) -> None:
+        """
+        Before a batch's changes are written (dependencies first).
+        """
+
+    async def write(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        chunk: Sequence[Change],
+        tally: Tally,
+    ) -> None:
+        """
+        Write one chunk and record its outcomes.
+        """
+
+    def requests(
+        self,
+        data_type: DataType,
+        *,
+        fetched: int,
+        writes: int,
+        uploads: int,
+        with_media: int,
+        dependencies: int,
+    ) -> int:
+        """
+        Estimated platform requests for a type (`Synchronizer.plan`).
+        """
+
+
+@attrs.define
+class Outbound:
+    """
+    ERP → platform: categories, articles, stock, order status.
+    """
+
+    run: Run
+    writer: Writer
+    closure: CategoryClosure
+    batch_size: int
+
+    @property
+    def chunk_size(self) -> int:
+        return self.run.platform.batch_size
+
+    async def total(
+        self, session: ErpSession, data_type: DataType, selection: Selection
+    ) -> int | None:
+        return await session.count(data_type, selection)
+
+    def batches(
+        self, session: ErpSession, data_type: DataType, selection: Selection
+    ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Record]]]:
+        return erp_batches(session, data_type, selection, self.batch_size)
+
+    async def prepare(
+        self, session: ErpSession, data_type: DataType, todo: Sequence[Change]
+    ) -> None:
+        await self.closure.ensure(
+            session, data_type, [c.record for c in todo], self.writer
+        )
+
+    async def write(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        chunk: Sequence[Change],
+        tally: Tally,
+    ) -> None:
+        written = await self.writer.push(session, data_type, chunk, tally)
+        self.closure.note(data_type, written)
+
+    def requests(
+        self,
+        data_type: DataType,
+        *,
+        fetched: int,
+        writes: int,
+        uploads: int,
+        with_media: int,
+        dependencies: int,
+    ) -> int:
+        platform = self.run.platform
+        return _estimate(
+            platform,
+            data_type,
+            writes=writes,
+            uploads=uploads,
+            with_media=with_media,
+            batch_size=platform.batch_size,
+        ) + math.ceil(dependencies / platform.batch_size)
+
+
+@attrs.define
+class Inbound:
+    """
+    Platform → ERP: orders with their customers and addresses.
+    """
+
+    run: Run
+    writer: Writer
+    page_size: int
+    batch_size: int
+
+    @property
+    def chunk_size(self) -> int:
+        return self.batch_size
+
+    async def total(
+        self, session: ErpSession, data_type: DataType, selection: Selection
+    ) -> int | None:
+        return None  # the platform does not say before it is read
+
+    def batches(
+        self, session: ErpSession, data_type: DataType, selection: Selection
+    ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Record]]]:
+        return platform_orders(self.run.platform, selection, self.page_size)
+
+    async def prepare(
+        self, session: ErpSession, data_type: DataType, todo: Sequence[Change]
+    ) -> None:
+        return None  # an order needs nothing on the ERP first
+
+    async def write(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        chunk: Sequence[Change],
+        tally: Tally,
+    ) -> None:
+        orders = [cast("Order", c.record) for c in chunk]
+        outcomes = await session.import_orders(orders)
+        self.writer.check_answer(outcomes, chunk)
+        await self.writer.record(data_type, chunk, outcomes, tally)
+
+    def requests(
+        self,
+        data_type: DataType,
+        *,
+        fetched: int,
+        writes: int,
+        uploads: int,
+        with_media: int,
+        dependencies: int,
+    ) -> int:
+        # Reading pages of orders; the writes go to the ERP.
+        return max(1, math.ceil(fetched / self.page_size))
+
+
+@attrs.define
+class Pipeline:
+    """
+    Moves one run's data types, each by its direction's strategy.
+    """
+
+    run: Run
+    store: StateStore
+    outbound: Strategy
+    inbound: Strategy
+    closure: CategoryClosure
+    writer: Writer
+    write_concurrency: int = 4
+    progress_interval: float = 0.5
+
+    def strategy(self, data_type: DataType) -> Strategy:
+        if data_type.direction is Direction.TO_ERP:
+            return self.inbound
+        return self.outbound
+
+    async def sync_all(self, session: ErpSession) -> None:
+        """
+        Move every data type of the run, in the spec's order; a scheduled
+        run advances a type's watermark once the type went through.
+        """
+        run = self.run
+        for data_type, selection in run.spec.types.items():
+            await run.cancel.check(force=True)
+            await self.sync_type(session, data_type, selection)
+            await self.store.save_run(run.record())
+            await advance_watermark(self.store, run, data_type)
+
+    async def sync_type(
+        self, session: ErpSession, data_type: DataType, selection: Selection
+    ) -> None:
+        """
+        Move the selected records of *data_type*, then a scheduled run's
+        failed ones again; report the type from start to finish.
+        """
+        run = self.run
+        tally = Tally()
+        retry = await ledger_numbers(
+            self.store, run.platform_name, run.trigger, data_type, selection
+        )
+        total = await self.strategy(data_type).total(
+            session, data_type, selection
+        )
+        await run.emit(
+            TypeStarted(
+                run_id=run.id,
+                data_type=data_type,
+                selection=selection,
+                total=total,
+            )
+        )
+        meter = Meter(run, data_type, total, self.progress_interval)
+        try:
+            await self._selection(session, data_type, selection, tally, meter)
+            if retry:
+                await self._selection(
+                    session, data_type, Only(retry), tally, meter
+                )
+        finally:
+            run.count(data_type, tally.frozen())
+        await meter.tick(tally.done, final=True)
+        await run.emit(
+            TypeFinished(
+                run_id=run.id, data_type=data_type, counts=tally.frozen()
+            )
+        )
+
+    async def _selection(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        selection: Selection,
+        tally: Tally,
+        meter: Meter,
+    ) -> None:
+        run = self.run
+        strategy = self.strategy(data_type)
+        if self.closure.serial(data_type):
+            async with strategy.batches(
+                session, data_type, selection
+            ) as batches:
+                async for batch in batches:
+                    await run.cancel.check()
+                    await self._batch(session, data_type, batch, tally)
+                    await meter.tick(tally.done)
+            return
+        # Other types pipeline: up to `write_concurrency` batches in flight
+        # while the next ones are read.  Cancellation is checked before a
+        # batch starts, so batches in flight finish whole.
+        slots = anyio.Semaphore(self.write_concurrency)
+
+        async def one(batch: Sequence[Record]) -> None:
+            try:
+                await self._batch(
+                    session, data_type, batch, tally, check_cancel=False
+                )
+                await meter.tick(tally.done)
+            finally:
+                slots.release()
+
+        async with (
+            strategy.batches(session, data_type, selection) as batches,
+            task_group() as tg,
+        ):
+            async for batch in batches:
+                await slots.acquire()
+                try:
+                    await run.cancel.check()
+                except RunCancelled:
+                    slots.release()
+                    break
+                tg.start_soon(one, batch)
+        if run.cancel.cancelled:
+            raise RunCancelled(f"run {run.id} was cancelled")
+
+    async def _batch(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        batch: Sequence[Record],
+        tally: Tally,
+        *,
+        check_cancel: bool = True,
+    ) -> None:
+        run = self.run
+        strategy = self.strategy(data_type)
+        found = await changes(
+            self.store,
+            run.platform_name,
+            data_type,
+            batch,
+            force=run.spec.force,
+        )
+        for refusal in found.invalid:
+            await self.writer.fail(
+                data_type, refusal.number, refusal.reason, refusal.field, tally
+            )
+        for record in found.unchanged:
+            tally.unchanged += 1
+            await run.emit(
+                RecordSkipped(
+                    run_id=run.id, data_type=data_type, number=record.number
+                )
+            )
+        todo = found.todo
+        await strategy.prepare(session, data_type, todo)
+        size = strategy.chunk_size
+        for start in range(0, len(todo), size):
+            if check_cancel:
+                await run.cancel.check()
+            await strategy.write(
+                session, data_type, todo[start : start + size], tally
+            )
+
+
+def _estimate(
+    platform: object,
+    data_type: DataType,
+    *,
+    writes: int,
+    uploads: int,
+    with_media: int,
+    batch_size: int,
+) -> int:
+    """
+    Platform requests for a type: the adapter's own estimate where it has
+    one (``estimate_requests``), else one per batch, per upload and per
+    media attachment.
+    """
+    own = getattr(platform, "estimate_requests", None)
+    if own is not None:
+        return int(
+            own(
+                data_type,
+                writes=writes,
+                uploads=uploads,
+                with_media=with_media,
+            )
+        )
+    return math.ceil(writes / batch_size) + uploads + with_media
+
+
+def build(
+    run: Run,
+    store: StateStore,
+    staging: MediaStaging,
+    *,
+    batch_size: int,
+    media_concurrency: int,
+    write_concurrency: int,
+    order_page_size: int,
+    progress_interval: float,
+) -> Pipeline:
+    """
+    The pipeline of *run*, its parts wired.
+    """
+    media = MediaTransfer(run, store, staging, media_concurrency)
+    writer = Writer(run, store, media)
+    closure = CategoryClosure(run, store, batch_size)
+    return Pipeline(
+        run=run,
+        store=store,
+        outbound=Outbound(run, writer, closure, batch_size),
+        inbound=Inbound(run, writer, order_page_size, batch_size),
+        closure=closure,
+        writer=writer,
+        write_concurrency=write_concurrency,
+        progress_interval=progress_interval,
+    )

@@ -1,0 +1,219 @@
+"""
+A preview of a run: what it would create, update, leave alone and refuse,
+which categories it would pull in, which media it would upload, and how
+many platform requests that takes.
+
+A plan reads like the run it previews, with the same parts: selection,
+classification (`_changes`), the category closure and each direction's
+strategy; it writes nothing and stages no file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from ._changes import Refusal
+from ._contracts import TypeCounts
+from ._model import Article, Category, Record
+from ._pipeline import Pipeline
+from ._selection import changes
+from ._spec import DataType, Selection, SyncSpec
+from .typing import ErpSession
+
+
+__all__ = ["Plan", "Refusal", "TypePlan", "plan_all", "plan_type"]
+
+
+@attrs.frozen(kw_only=True)
+class TypePlan:
+    """
+    What a run would do with one data type.
+
+    Attributes:
+        create: Numbers of records the platform (or, for orders, the ERP)
+            does not have yet.
+        update: Numbers of records whose checksum changed.
+        unchanged: Numbers of records that would be skipped.
+        invalid: Records that would fail validation.
+        dependencies: Categories the run would sync first for articles.
+        media_upload: Distinct files that would be uploaded.
+        media_reused: Files the platform already has (linked, not sent).
+        staging_bytes: Bytes that would pass through the staging directory.
+        requests: Estimated platform requests.
+
+    .. versionadded:: 26.1.0
+    """
+
+    data_type: DataType
+    selection: Selection
+    create: tuple[str, ...] = ()
+    update: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    invalid: tuple[Refusal, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    media_upload: int = 0
+    media_reused: int = 0
+    staging_bytes: int = 0
+    requests: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """
+    What `Synchronizer.run` would do with a spec, right now.
+
+    .. versionadded:: 26.1.0
+    """
+
+    run_id: str
+    platform: str
+    spec: SyncSpec
+    types: Mapping[DataType, TypePlan] = attrs.field(hash=False)
+
+    @property
+    def requests(self) -> int:
+        """
+        Estimated platform requests of the whole run.
+        """
+        return sum(t.requests for t in self.types.values())
+
+    def table(self) -> str:
+        """
+        The plan as a plain-text table, one row per data type.
+        """
+        head = (
+            f"{'type':<22}{'create':>8}{'update':>8}{'same':>8}"
+            f"{'invalid':>8}{'deps':>6}{'upload':>8}{'reuse':>7}"
+            f"{'MB':>8}{'requests':>10}"
+        )
+        rows = [head, "-" * len(head)]
+        for t in self.types.values():
+            rows.append(
+                f"{t.data_type.value:<22}{len(t.create):>8}"
+                f"{len(t.update):>8}{len(t.unchanged):>8}"
+                f"{len(t.invalid):>8}{len(t.dependencies):>6}"
+                f"{t.media_upload:>8}{t.media_reused:>7}"
+                f"{t.staging_bytes / 2**20:>8.1f}{t.requests:>10}"
+            )
+        return "\n".join(rows)
+
+
+@attrs.define
+class _Found:
+    """
+    What a plan has found so far for one data type.
+    """
+
+    create: list[str] = attrs.Factory(list)
+    update: list[str] = attrs.Factory(list)
+    unchanged: list[str] = attrs.Factory(list)
+    invalid: list[Refusal] = attrs.Factory(list)
+    deps: list[str] = attrs.Factory(list)
+    to_upload: dict[str, int] = attrs.Factory(dict)
+    reused: int = 0
+    with_media: int = 0
+    fetched: int = 0
+
+
+async def plan_all(
+    pipeline: Pipeline, session: ErpSession
+) -> dict[DataType, TypePlan]:
+    """
+    What the run of *pipeline* would do with each of its data types; the
+    run counts what the plan found.
+    """
+    run = pipeline.run
+    plans: dict[DataType, TypePlan] = {}
+    for data_type, selection in run.spec.types.items():
+        plans[data_type] = found = await plan_type(
+            pipeline, session, data_type, selection
+        )
+        run.count(
+            data_type,
+            TypeCounts(
+                created=len(found.create),
+                updated=len(found.update),
+                unchanged=len(found.unchanged),
+                failed=len(found.invalid),
+            ),
+        )
+    return plans
+
+
+async def plan_type(
+    pipeline: Pipeline,
+    session: ErpSession,
+    data_type: DataType,
+    selection: Selection,
+) -> TypePlan:
+    """
+    What the run of *pipeline* would do with one data type.
+    """
+    found = _Found()
+    strategy = pipeline.strategy(data_type)
+    async with strategy.batches(session, data_type, selection) as batches:
+        async for batch in batches:
+            await _plan_batch(pipeline, session, data_type, batch, found)
+    return TypePlan(
+        data_type=data_type,
+        selection=selection,
+        create=tuple(found.create),
+        update=tuple(found.update),
+        unchanged=tuple(found.unchanged),
+        invalid=tuple(found.invalid),
+        dependencies=tuple(found.deps),
+        media_upload=len(found.to_upload),
+        media_reused=found.reused,
+        staging_bytes=sum(found.to_upload.values()),
+        requests=strategy.requests(
+            data_type,
+            fetched=found.fetched,
+            writes=len(found.create) + len(found.update),
+            uploads=len(found.to_upload),
+            with_media=found.with_media,
+            dependencies=len(found.deps),
+        ),
+    )
+
+
+async def _plan_batch(
+    pipeline: Pipeline,
+    session: ErpSession,
+    data_type: DataType,
+    batch: Sequence[Record],
+    found: _Found,
+) -> None:
+    run, store, closure = pipeline.run, pipeline.store, pipeline.closure
+    found.fetched += len(batch)
+    sorted_ = await changes(
+        store, run.platform_name, data_type, batch, force=run.spec.force
+    )
+    found.invalid += sorted_.invalid
+    found.unchanged += [r.number for r in sorted_.unchanged]
+    for change in sorted_.todo:
+        record = change.record
+        (found.create if change.created else found.update).append(
+            record.number
+        )
+        closure.note(data_type, [record.number])
+        if isinstance(record, Article | Category) and record.media:
+            found.with_media += 1
+            for ref in record.media:
+                # Hashed in memory, never staged: a plan leaves no file.
+                content = await session.read_media(ref)
+                sha = hashlib.sha256(content).hexdigest()
+                if sha in found.to_upload or await store.get_media_id(
+                    run.platform_name, sha
+                ):
+                    found.reused += 1
+                else:
+                    found.to_upload[sha] = len(content)
+    missing, _ = await closure.missing(
+        session, [c.record for c in sorted_.todo]
+    )
+    for category in missing:
+        closure.note(DataType.CATEGORIES, [category.number])
+        found.deps.append(category.number)

@@ -1,0 +1,335 @@
+"""
+One executing run: who it is, where it stands, what it counted, where its
+events go and whether it was asked to stop; and the one error it ends
+with.  Everything the other engine parts share about a run lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import anyio
+import attrs
+from anyio.abc import ObjectReceiveStream
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ._contracts import Failure, RunRecord, RunStatus, TypeCounts
+from ._spec import DataType, SyncSpec, Trigger
+from .events import Event, Progress
+from .exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    EcomsyncError,
+    LicenseError,
+    MediaStagingError,
+    RetryableError,
+    RunCancelled,
+    StateStoreError,
+    SyncError,
+)
+from .typing import Platform, StateStore
+
+
+log = logging.getLogger("ecomsync")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def holder() -> str:
+    """
+    This process, as the monitoring view names who runs a run.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@attrs.define
+class RunEvents:
+    """
+    The events of one run, as an async iterator; `summary` is the run's
+    final record once the stream has ended.
+
+    .. versionadded:: 26.1.0
+    """
+
+    run_id: str
+    _receive: ObjectReceiveStream[Event]
+    _cancel: Callable[[], None]
+    summary: RunRecord | None = None
+    error: BaseException | None = None
+
+    def __aiter__(self) -> RunEvents:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    def cancel(self) -> None:
+        """
+        Stop the run at the next record boundary.
+        """
+        self._cancel()
+
+
+@attrs.define
+class EventSink:
+    """
+    Where a run's events go: a stream the host reads, or nowhere (a
+    plan).  A host that stops listening loses the rest; the run goes on.
+    """
+
+    _send: MemoryObjectSendStream[Event] | None = None
+
+    async def emit(self, event: Event) -> None:
+        if self._send is None:
+            return
+        try:
+            await self._send.send(event)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.close()
+
+    def close(self) -> None:
+        if self._send is not None:
+            self._send.close()
+            self._send = None
+
+
+@attrs.define
+class CancelCheck:
+    """
+    Whether a run was asked to stop: in this process (seen at once) or
+    through the store by another process (asked at most every
+    *interval* seconds, unless forced).
+    """
+
+    run_id: str
+    _store: StateStore
+    interval: float = 0.2
+    _local: anyio.Event = attrs.field(init=False, factory=anyio.Event)
+    _cancelled: bool = attrs.field(init=False, default=False)
+    _asked: float = attrs.field(init=False, default=0.0)
+
+    def request(self) -> None:
+        """
+        Ask the run to stop (from this process).
+        """
+        self._local.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """
+        Whether the run is known to be cancelled.
+        """
+        return self._cancelled
+
+    async def requested(self, *, force: bool = False) -> bool:
+        if self._local.is_set():
+            self._cancelled = True
+        elif force or time.monotonic() - self._asked > self.interval:
+            self._asked = time.monotonic()
+            self._cancelled = await self._store.cancel_requested(self.run_id)
+        return self._cancelled
+
+    async def check(self, *, force: bool = False) -> None:
+        """
+        Raise `RunCancelled` if the run was asked to stop.
+        """
+        if await self.requested(force=force):
+            raise RunCancelled(f"run {self.run_id} was cancelled")
+
+    async def wait(self) -> None:
+        """
+        Return once the run is asked to stop.
+        """
+        while not await self.requested(force=True):
+            with anyio.move_on_after(self.interval):
+                await self._local.wait()
+
+
+@attrs.define
+class Run:
+    """
+    The state of one run.  Its status, spec, counts and failures change
+    only through its methods; the record it saves is `record`.
+    """
+
+    id: str
+    platform_name: str
+    platform: Platform
+    trigger: Trigger
+    started_at: datetime
+    events: EventSink
+    cancel: CancelCheck
+    schedule_id: str | None = None
+    _spec: SyncSpec = attrs.field(kw_only=True)
+    _status: RunStatus = attrs.field(init=False, default=RunStatus.QUEUED)
+    _counts: dict[DataType, TypeCounts] = attrs.field(init=False, factory=dict)
+    _failures: list[Failure] = attrs.field(init=False, factory=list)
+
+    @property
+    def spec(self) -> SyncSpec:
+        return self._spec
+
+    @property
+    def status(self) -> RunStatus:
+        return self._status
+
+    def start(self, spec: SyncSpec) -> None:
+        """
+        The licence is held: run *spec* (the resolved selections).
+        """
+        self._spec = spec
+        self._status = RunStatus.RUNNING
+
+    def end(self, status: RunStatus) -> None:
+        self._status = status
+
+    def count(self, data_type: DataType, counts: TypeCounts) -> None:
+        self._counts[data_type] = counts
+
+    def add_failure(self, failure: Failure) -> None:
+        self._failures.append(failure)
+
+    async def emit(self, event: Event) -> None:
+        await self.events.emit(event)
+
+    def record(self, *, error: str | None = None) -> RunRecord:
+        return RunRecord(
+            id=self.id,
+            trigger=self.trigger,
+            platform=self.platform_name,
+            spec=self._spec,
+            status=self._status,
+            started_at=self.started_at,
+            ended_at=None if not self._status.finished else utcnow(),
+            holder=holder(),
+            counts=self._counts,
+            failures=tuple(self._failures),
+            error=error,
+            schedule_id=self.schedule_id,
+        )
+
+
+@attrs.define
+class Tally:
+    """
+    What one data type of a run has done so far.
+    """
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    def frozen(self) -> TypeCounts:
+        return TypeCounts(
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            failed=self.failed,
+        )
+
+    @property
+    def done(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+
+@attrs.define
+class Meter:
+    """
+    Emits `Progress` at most every *interval* seconds.
+    """
+
+    run: Run
+    data_type: DataType
+    total: int | None
+    interval: float = 0.5
+    _start: float = attrs.field(init=False, factory=time.monotonic)
+    _last: float = attrs.field(init=False, default=0.0)
+
+    async def tick(self, done: int, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = max(now - self._start, 1e-9)
+        rate = done / elapsed
+        eta = None
+        if self.total is not None and rate > 0:
+            eta = max(self.total - done, 0) / rate
+        await self.run.emit(
+            Progress(
+                run_id=self.run.id,
+                data_type=self.data_type,
+                done=done,
+                total=self.total,
+                rate=rate,
+                eta=eta,
+            )
+        )
+
+
+#: Which error a failed run raises when several went wrong at once: the
+#: first class here that one of them is (see `ecomsync.exceptions`).
+PRIORITY: tuple[type[EcomsyncError], ...] = (
+    AuthenticationError,
+    StateStoreError,
+    MediaStagingError,
+    LicenseError,
+    ConfigurationError,
+    RetryableError,
+    SyncError,
+    EcomsyncError,
+)
+
+
+def leaves(error: BaseException) -> Iterator[BaseException]:
+    """
+    The errors inside *error*, groups opened.
+    """
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from leaves(inner)
+    else:
+        yield error
+
+
+def _rank(error: BaseException) -> int:
+    if isinstance(error, RunCancelled):
+        return len(PRIORITY) + 1
+    for rank, kind in enumerate(PRIORITY):
+        if isinstance(error, kind):
+            return rank
+    return len(PRIORITY)  # not ours: after every library error
+
+
+def fatal_error(error: BaseException) -> EcomsyncError:
+    """
+    The one library exception a run ends with for *error* (an error or a
+    group of them): the highest in `PRIORITY`; the others are attached
+    as notes.  An error that is not the library's comes out wrapped in
+    `EcomsyncError`, the original as its cause.
+    """
+    found: list[BaseException] = []
+    for leaf in leaves(error):
+        if all(leaf is not seen for seen in found):
+            found.append(leaf)
+    first = min(found, key=_rank)
+    if isinstance(first, EcomsyncError):
+        chosen = first
+    else:
+        chosen = EcomsyncError(f"{type(first).__name__}: {first}")
+        chosen.__cause__ = first
+    for other in found:
+        if other is not first:
+            chosen.add_note(f"also: {type(other).__name__}: {other}")
+    return chosen

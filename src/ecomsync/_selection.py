@@ -1,0 +1,124 @@
+"""
+What a run reads: its selections resolved against the watermarks, the
+failed records a scheduled run retries, the batches to read, and what the
+store knows of a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import attrs
+
+from ._anyio_util import aclose
+from ._changes import Changes, compare, refuse
+from ._model import Record
+from ._run import Run
+from ._spec import All, ChangedSince, DataType, Selection, SyncSpec, Trigger
+from .typing import ErpSession, Platform, StateStore
+
+
+async def resolve(
+    store: StateStore,
+    platform_name: str,
+    spec: SyncSpec,
+    trigger: Trigger,
+    overlap: timedelta,
+) -> SyncSpec:
+    """
+    *spec* as a run with *trigger* reads it: a scheduled run reads what
+    changed since each type's watermark (minus *overlap*), or everything
+    while a type has no watermark; other runs read *spec* as it is.
+    """
+    if trigger is not Trigger.SCHEDULED:
+        return spec
+    types: dict[DataType, Selection] = {}
+    for data_type in spec.types:
+        mark = await store.get_watermark(platform_name, data_type)
+        types[data_type] = (
+            All() if mark is None else ChangedSince(mark - overlap)
+        )
+    return attrs.evolve(spec, types=types)
+
+
+async def advance_watermark(
+    store: StateStore, run: Run, data_type: DataType
+) -> None:
+    """
+    After *data_type* went through: only scheduled runs move the "date of
+    last synchronisation", to when the run *started*, so that changes
+    made meanwhile are read again.
+    """
+    if run.trigger is Trigger.SCHEDULED:
+        await store.set_watermark(run.platform_name, data_type, run.started_at)
+
+
+async def ledger_numbers(
+    store: StateStore,
+    platform_name: str,
+    trigger: Trigger,
+    data_type: DataType,
+    selection: Selection,
+) -> list[str]:
+    """
+    Failed records a scheduled run retries besides its selection.
+    """
+    if trigger is not Trigger.SCHEDULED or isinstance(selection, All):
+        return []
+    failed = await store.list_failures(platform_name, data_type)
+    return [f.number for f in failed]
+
+
+@asynccontextmanager
+async def erp_batches(
+    session: ErpSession,
+    data_type: DataType,
+    selection: Selection,
+    batch_size: int,
+) -> AsyncIterator[AsyncIterator[Sequence[Record]]]:
+    """
+    The ERP's batches of a selection, closed however the block ends.
+    """
+    batches = session.read(data_type, selection, batch_size=batch_size)
+    try:
+        yield batches
+    finally:
+        await aclose(batches)
+
+
+@asynccontextmanager
+async def platform_orders(
+    platform: Platform, selection: Selection, page_size: int
+) -> AsyncIterator[AsyncIterator[Sequence[Record]]]:
+    """
+    The platform's pages of selected orders, closed however the block
+    ends.
+    """
+    batches = platform.fetch_orders(selection, batch_size=page_size)
+    try:
+        yield batches
+    finally:
+        await aclose(batches)
+
+
+async def changes(
+    store: StateStore,
+    platform_name: str,
+    data_type: DataType,
+    batch: Sequence[Record],
+    *,
+    force: bool,
+) -> Changes:
+    """
+    A batch classified against what the store remembers of it.
+    """
+    valid, refused = refuse(batch)
+    links = await store.get_links(
+        platform_name, data_type, [r.number for r in valid]
+    )
+    unchanged, todo = compare(valid, links, force=force)
+    return Changes(
+        invalid=tuple(refused), unchanged=tuple(unchanged), todo=tuple(todo)
+    )

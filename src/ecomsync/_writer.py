@@ -1,0 +1,170 @@
+"""
+One batch to the platform, and its outcomes recorded: links and
+checksums committed for what landed, failures for what did not, an
+event for each record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence, Sized
+
+import attrs
+
+from ._changes import Change
+from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
+from ._media_transfer import MediaTransfer
+from ._run import Run, Tally
+from ._spec import DataType
+from .events import RecordFailed, RecordSynced
+from .exceptions import SyncError
+from .typing import ErpSession, StateStore
+
+
+@attrs.define
+class Writer:
+    """
+    Writes a run's changes, chunk by chunk, and records what happened.
+    """
+
+    run: Run
+    store: StateStore
+    media: MediaTransfer
+
+    async def push(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        chunk: Sequence[Change],
+        tally: Tally,
+    ) -> dict[str, Link]:
+        """
+        Write *chunk* (at most the platform's batch size) to the platform
+        with its media; record the outcomes; return what landed.
+        """
+        platform = self.run.platform
+        if getattr(platform, "media_on_push", False):
+            # The platform writes a record's media with the record: move
+            # the files first, then push records with their links.
+            media = await self.media.gather(session, data_type, chunk)
+            ready = [
+                # No media is news too: the record's old ones go.
+                _outgoing(chunk[i], m or [])
+                for i, m in enumerate(media)
+                if not isinstance(m, Outcome)
+            ]
+            pushed = iter(await platform.push(data_type, ready))
+            answered = [
+                m if isinstance(m, Outcome) else next(pushed, None)
+                for m in media
+            ]
+            outcomes = [o for o in answered if o is not None]
+            if next(pushed, None) is not None or len(outcomes) < len(chunk):
+                raise SyncError(
+                    f"{type(platform).__name__} answered the wrong "
+                    f"number of outcomes for {len(ready)} records"
+                )
+        else:
+            outcomes = await platform.push(
+                data_type, [_outgoing(c, None) for c in chunk]
+            )
+            self.check_answer(outcomes, chunk)
+            media = await self.media.gather(
+                session, data_type, chunk, outcomes
+            )
+            outcomes = await self.media.attach_all(data_type, outcomes, media)
+        return await self.record(data_type, chunk, outcomes, tally)
+
+    def check_answer(self, outcomes: Sequence[Outcome], asked: Sized) -> None:
+        """
+        Refuse an answer with a different number of outcomes than asked.
+        """
+        if len(outcomes) != len(asked):
+            raise SyncError(
+                f"{type(self.run.platform).__name__} answered "
+                f"{len(outcomes)} outcomes for {len(asked)} records"
+            )
+
+    async def record(
+        self,
+        data_type: DataType,
+        chunk: Sequence[Change],
+        outcomes: Sequence[Outcome],
+        tally: Tally,
+    ) -> dict[str, Link]:
+        """
+        Count, report and commit the outcomes of *chunk*; return the
+        links of what landed.
+        """
+        written: dict[str, Link] = {}
+        for change, outcome in zip(chunk, outcomes, strict=True):
+            number = change.record.number
+            if not outcome.ok:
+                await self.fail(
+                    data_type,
+                    number,
+                    outcome.error or "rejected",
+                    outcome.field,
+                    tally,
+                )
+                continue
+            if change.created:
+                tally.created += 1
+            else:
+                tally.updated += 1
+            written[number] = Link(outcome.platform_id, change.checksum)
+            await self.run.emit(
+                RecordSynced(
+                    run_id=self.run.id,
+                    data_type=data_type,
+                    number=number,
+                    created=change.created,
+                    platform_id=outcome.platform_id,
+                )
+            )
+        if written:
+            # Committed per chunk, after the other side confirmed: a crash
+            # in between redoes the chunk, idempotently, never skips it.
+            name = self.run.platform_name
+            await self.store.put_links(name, data_type, written)
+            await self.store.clear_failures(name, data_type, list(written))
+        return written
+
+    async def fail(
+        self,
+        data_type: DataType,
+        number: str,
+        message: str,
+        field: str | None,
+        tally: Tally,
+    ) -> None:
+        """
+        One record failed: count it, ledger it, report it.
+        """
+        tally.failed += 1
+        failure = Failure(
+            data_type=data_type,
+            number=number,
+            message=message,
+            field=field,
+            run_id=self.run.id,
+        )
+        self.run.add_failure(failure)
+        await self.store.add_failures(self.run.platform_name, [failure])
+        await self.run.emit(
+            RecordFailed(
+                run_id=self.run.id,
+                data_type=data_type,
+                number=number,
+                field=field,
+                message=message,
+            )
+        )
+
+
+def _outgoing(change: Change, media: list[MediaLink] | None) -> Outgoing:
+    link = change.link
+    return Outgoing(
+        record=change.record,
+        platform_id=None if link is None else link.platform_id,
+        media=None if media is None else tuple(media),
+    )
