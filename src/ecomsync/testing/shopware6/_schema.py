@@ -265,11 +265,16 @@ _DEFS = [
     EntityDef("salutation", required=("salutationKey",)),
     EntityDef("payment_method"),
     EntityDef("shipping_method"),
-    EntityDef("state_machine", required=("technicalName",)),
+    EntityDef(
+        "state_machine",
+        required=("technicalName",),
+        to_many=(ToMany("states", "state_machine_state", "stateMachineId"),),
+    ),
     EntityDef(
         "state_machine_state",
         required=("technicalName", "stateMachineId"),
         indexed=("stateMachineId",),
+        to_one=(ToOne("stateMachine", "stateMachineId", "state_machine"),),
     ),
     EntityDef(
         "customer",
