@@ -399,7 +399,7 @@ def create_database(server: str, name: str) -> str:
 async def submit(dsn: str, w: Workload, *, k: int, size: int) -> str:
     from ecomsync import All, DataType, SyncSpec
     from ecomsync._partition import submit_partitioned
-    from ecomsync._pg_licensing import PostgresLicensePool
+    from ecomsync.licensing import PostgresLicensePool
     from ecomsync.state._postgres import PostgresStore
 
     store = PostgresStore(dsn)

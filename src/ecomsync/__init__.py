@@ -37,7 +37,7 @@ from ._model import (
     StockLevel,
     Variant,
 )
-from ._partition import PartitionLost, submit_partitioned
+from ._partition import submit_partitioned
 from ._planning import Plan, Refusal, TypePlan
 from ._spec import (
     All,
@@ -82,6 +82,7 @@ from .licensing import LocalLicensePool, PostgresLicensePool
 from .media import MediaStaging
 from .platforms.memory import MemoryPlatform
 from .state import PostgresStore, SqliteStore
+from .state._board import PartitionLost
 from .typing import (
     ErpSession,
     ErpSource,

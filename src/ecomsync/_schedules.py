@@ -44,7 +44,7 @@ async def serve(
                     continue
                 lease = now + max(schedule.interval, timedelta(hours=1))
                 if await sync.store.claim_schedule(
-                    schedule.id, claimant, lease
+                    schedule.id, claimant, lease, now=now
                 ):
                     tg.start_soon(
                         _serve_one, sync, schedule, claimant, on_event

@@ -29,16 +29,11 @@ import anyio
 import attrs
 
 from ._contracts import Lease, RunRecord
-from ._partition import (
-    Claim,
-    HeldLicence,
-    PartitionBoard,
-    PartitionLost,
-    PartitionStore,
-)
-from ._pg_licensing import PostgresLicensePool
+from ._partition import HeldLicence
 from .exceptions import ConfigurationError, EcomsyncError, NoFreeLicense
-from .state._postgres import PostgresStore
+from .licensing import PostgresLicensePool
+from .state import PostgresStore
+from .state._board import Claim, PartitionBoard, PartitionLost, board_for
 
 
 if TYPE_CHECKING:
@@ -78,18 +73,13 @@ async def work(
         max_attempts: A partition whose workers died this many times is
             closed as failed instead of being claimed again.
     """
-    store = sync.store
-    if not isinstance(store, PostgresStore):
-        raise ConfigurationError(
-            "a worker needs a PostgresStore shared with the other workers"
-        )
+    board = board_for(sync.store)
     if stale_after <= 2 * heartbeat:
         raise ConfigurationError(
             f"stale_after ({stale_after} s) must exceed two heartbeats "
             f"({heartbeat} s)"
         )
     worker_id = worker_id or _worker_id()
-    board = PartitionBoard(store)
     closed = 0
     while True:
         await board.sweep(stale_after=stale_after, max_attempts=max_attempts)
@@ -132,16 +122,7 @@ async def _run_partition(
         claim.sub_run_id,
         claim.attempts,
     )
-    base: PostgresStore = board.store
-    fenced = PostgresStore(
-        base.dsn,
-        schema=base.schema,
-        max_connections=2,
-        application_name=base.application_name,
-        prepared_statements=base.prepared_statements,
-        fence=board.fence(claim),
-    )
-    view = PartitionStore(fenced, board, claim)
+    view = board.view(claim)
     sub = attrs.evolve(sync, store=view, licenses=HeldLicence(lease))
     record: RunRecord | None = None
     error: str | None = None
@@ -200,9 +181,6 @@ async def _run_partition(
             )
             return False
         return True
-    finally:
-        with anyio.CancelScope(shield=True):
-            await fenced.aclose()
 
 
 def _find(

@@ -35,13 +35,18 @@ __all__ = [
     "ErpSession",
     "ErpSource",
     "LicensePool",
+    "LinkStore",
+    "MediaJournal",
     "Platform",
     "Record",
+    "RunStore",
+    "ScheduleStore",
     "Selection",
     "StateStore",
     "SupportsCheck",
     "SupportsMediaOnPush",
     "SupportsRequestEstimate",
+    "WatermarkStore",
 ]
 
 
@@ -237,47 +242,58 @@ class LicensePool(Protocol):
         """
 
 
-class StateStore(Protocol):  # pragma: no cover -- a Protocol only
+class LinkStore(Protocol):  # pragma: no cover -- a Protocol only
     """
-    **Protocol:** Where *ecomsync* remembers: links and checksums, runs,
-    watermarks, the failure ledger, the media journal and schedules.
+    **Protocol:** What a platform already has: per platform, type and
+    record number the platform's id and the checksum of the payload last
+    sent; and platform media by content hash.
+
+    .. versionadded:: 26.1.0
     """
 
-    # -- links and checksums, per platform, type and record number
     async def get_links(
         self, platform: str, data_type: DataType, numbers: Sequence[str]
     ) -> dict[str, Link]: ...
     async def put_links(
         self, platform: str, data_type: DataType, links: Mapping[str, Link]
     ) -> None: ...
-
-    # -- platform media by content hash
     async def get_media_id(self, platform: str, sha256: str) -> str | None: ...
     async def put_media_id(
         self, platform: str, sha256: str, media_id: str
     ) -> None: ...
 
-    # -- staging journal
-    async def add_pending(self, pending: PendingMedia) -> None: ...
-    async def remove_pending(self, sha256: str) -> None: ...
-    async def list_pending(self) -> list[PendingMedia]: ...
 
-    # -- runs (the monitoring view)
+class RunStore(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** The runs, as the monitoring view shows them, and the
+    cancel requests that reach a run from other tasks and processes.
+
+    .. versionadded:: 26.1.0
+    """
+
     async def save_run(self, run: RunRecord) -> None: ...
     async def get_run(self, run_id: str) -> RunRecord | None: ...
     async def list_runs(self, *, limit: int = 50) -> list[RunRecord]: ...
     async def request_cancel(self, run_id: str) -> None: ...
     async def cancel_requested(self, run_id: str) -> bool: ...
 
-    # -- watermarks ("date of last synchronisation")
+
+class WatermarkStore(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** Where the next scheduled run carries on: the watermark
+    ("date of last synchronisation") per platform and type, and the
+    failure ledger of records to try again (one entry per record; the
+    last failure written wins).
+
+    .. versionadded:: 26.1.0
+    """
+
     async def get_watermark(
         self, platform: str, data_type: DataType
     ) -> datetime | None: ...
     async def set_watermark(
         self, platform: str, data_type: DataType, moment: datetime
     ) -> None: ...
-
-    # -- failure ledger
     async def add_failures(
         self, platform: str, failures: Sequence[Failure]
     ) -> None: ...
@@ -288,14 +304,68 @@ class StateStore(Protocol):  # pragma: no cover -- a Protocol only
         self, platform: str, data_type: DataType, numbers: Sequence[str]
     ) -> None: ...
 
-    # -- schedules
+
+class MediaJournal(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** The staging journal: files registered before they are
+    written, closed after their upload.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def add_pending(self, pending: PendingMedia) -> None: ...
+    async def remove_pending(self, sha256: str) -> None: ...
+    async def list_pending(self) -> list[PendingMedia]: ...
+
+
+class ScheduleStore(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** Schedules, and the claims that keep two processes from
+    running one schedule at once.
+
+    .. versionadded:: 26.1.0
+    """
+
     async def save_schedule(self, schedule: Schedule) -> None: ...
     async def list_schedules(self) -> list[Schedule]: ...
     async def claim_schedule(
-        self, schedule_id: str, holder: str, until: datetime
-    ) -> bool: ...
+        self,
+        schedule_id: str,
+        holder: str,
+        until: datetime,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """
+        Claim the schedule for *holder* until *until* if nobody holds it,
+        or its claim ran out before *now* (the caller's clock; the
+        store's wall clock if ``None``).
+        """
+
     async def release_schedule(
         self, schedule_id: str, holder: str, next_due: datetime
     ) -> None: ...
+
+
+class StateStore(
+    LinkStore,
+    RunStore,
+    WatermarkStore,
+    MediaJournal,
+    ScheduleStore,
+    Protocol,
+):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** Where *ecomsync* remembers: the union of the store roles
+    (`LinkStore`, `RunStore`, `WatermarkStore`, `MediaJournal`,
+    `ScheduleStore`) and `aclose`.
+
+    A component that needs one role asks for that role only; a store
+    implements them all.
+
+    .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       Split into roles; `claim_schedule` takes the caller's *now*.
+    """
 
     async def aclose(self) -> None: ...

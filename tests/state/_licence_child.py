@@ -16,7 +16,7 @@ import sys
 import anyio
 import psycopg
 
-from ecomsync._pg_licensing import PostgresLicensePool
+from ecomsync.licensing import PostgresLicensePool
 
 
 async def hold(dsn: str, size: int, holder: str) -> None:

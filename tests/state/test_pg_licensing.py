@@ -17,8 +17,8 @@ import anyio
 import psycopg
 import pytest
 
-from ecomsync._pg_licensing import PostgresLicensePool
 from ecomsync.exceptions import ConfigurationError, NoFreeLicense
+from ecomsync.licensing import PostgresLicensePool
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]

@@ -124,7 +124,7 @@ class TestOptions:
     async def test_trio_refused_clearly(self, postgres_dsn: str) -> None:
         """On trio (which psycopg's async driver does not support) the
         store and the licence pool say so."""
-        from ecomsync._pg_licensing import PostgresLicensePool
+        from ecomsync.licensing import PostgresLicensePool
 
         store = PostgresStore(postgres_dsn)
         with pytest.raises(ConfigurationError, match="asyncio"):

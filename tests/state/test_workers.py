@@ -18,13 +18,13 @@ import psycopg
 import pytest
 
 from ecomsync import Link, RunStatus, SyncSpec
-from ecomsync._partition import (
-    PartitionBoard,
-    PartitionLost,
-    submit_partitioned,
-)
-from ecomsync._pg_licensing import PostgresLicensePool
+from ecomsync._partition import submit_partitioned
 from ecomsync._spec import All, DataType, NumberRange, Only
+from ecomsync.licensing import PostgresLicensePool
+from ecomsync.state._board import PartitionLost
+from ecomsync.state._pg_partitions import (
+    PostgresPartitionBoard as PartitionBoard,
+)
 from ecomsync.state._postgres import PostgresStore
 
 from . import _pg_shop

@@ -11,31 +11,31 @@ transaction that loses a deadlock or serialisation race is retried.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Mapping,
-    Sequence,
 )
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
 import attrs
 
-from .._contracts import Failure, Link, PendingMedia, RunRecord, Schedule
-from .._spec import DataType
 from ..exceptions import ConfigurationError, StateStoreError
-from ._serial import (
-    run_from_json,
-    run_to_json,
-    schedule_from_row,
-    schedule_to_row,
+from ._schema import (
+    POSTGRES_MIGRATIONS,
+    NewerSchemaError,
+    pending_steps,
+)
+from ._sql import (
+    Dialect,
+    Op,
+    Result,
+    SqlStore,
+    postgres,
 )
 
 
@@ -46,63 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore"]
 
 T = TypeVar("T")
+Fence = Callable[["AsyncConnection[Any]"], Awaitable[None]]
 
-#: The schema, step by step; never edit a released step, append a new one.
-#: ``{s}`` is the PostgreSQL schema name (quoted).
-MIGRATIONS: tuple[str, ...] = (
-    # 1: what SqliteStore keeps.
-    """
-    CREATE TABLE {s}.links (
-        platform text NOT NULL, data_type text NOT NULL,
-        number text NOT NULL, platform_id text, checksum text NOT NULL,
-        PRIMARY KEY (platform, data_type, number));
-    CREATE TABLE {s}.media (
-        platform text NOT NULL, sha256 text NOT NULL,
-        media_id text NOT NULL, PRIMARY KEY (platform, sha256));
-    CREATE TABLE {s}.pending (
-        sha256 text PRIMARY KEY, size bigint NOT NULL,
-        registered_at timestamptz NOT NULL, registered_text text NOT NULL,
-        meta text NOT NULL);
-    CREATE TABLE {s}.runs (
-        id text PRIMARY KEY, started_at timestamptz NOT NULL,
-        status text NOT NULL, body text NOT NULL,
-        cancel boolean NOT NULL DEFAULT false);
-    CREATE INDEX runs_started ON {s}.runs (started_at DESC);
-    CREATE TABLE {s}.watermarks (
-        platform text NOT NULL, data_type text NOT NULL,
-        moment text NOT NULL, PRIMARY KEY (platform, data_type));
-    CREATE TABLE {s}.failures (
-        platform text NOT NULL, data_type text NOT NULL,
-        number text NOT NULL, message text NOT NULL, field text,
-        run_id text NOT NULL, PRIMARY KEY (platform, data_type, number));
-    CREATE TABLE {s}.schedules (
-        id text PRIMARY KEY, spec text NOT NULL,
-        interval_s double precision NOT NULL,
-        next_due timestamptz NOT NULL, next_due_text text NOT NULL,
-        holder text, claimed_until timestamptz);
-    """,
-    # 2: partitioned runs and licence holders (many workers).
-    """
-    CREATE SEQUENCE {s}.fencing_tokens;
-    CREATE TABLE {s}.partitions (
-        run_id text NOT NULL, idx integer NOT NULL,
-        phase integer NOT NULL, spec text NOT NULL,
-        state text NOT NULL DEFAULT 'todo',
-        worker text, token bigint, heartbeat timestamptz,
-        attempts integer NOT NULL DEFAULT 0,
-        body text, error text,
-        PRIMARY KEY (run_id, idx));
-    CREATE INDEX partitions_todo ON {s}.partitions (run_id, phase, idx)
-        WHERE state = 'todo';
-    CREATE TABLE {s}.licence_holders (
-        pool text NOT NULL, slot integer NOT NULL, holder text NOT NULL,
-        backend_pid integer NOT NULL, since timestamptz NOT NULL,
-        PRIMARY KEY (pool, slot));
-    CREATE TABLE {s}.licence_pools (
-        pool text PRIMARY KEY, size integer NOT NULL);
-    """,
-)
-
+MIGRATIONS = POSTGRES_MIGRATIONS
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: Advisory lock key (class) that serialises migrations.
@@ -141,7 +87,7 @@ def safe_dsn(dsn: str) -> str:
 
 
 @attrs.define
-class PostgresStore:
+class PostgresStore(SqlStore):
     """
     A `StateStore` in PostgreSQL, shared by every process and machine that
     connects to the same database and *schema*.
@@ -269,14 +215,17 @@ class PostgresStore:
         return await self._tx(fn)
 
     async def _write(
-        self, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
+        self,
+        fn: Callable[[AsyncConnection[Any]], Awaitable[T]],
+        fence: Fence | None = None,
     ) -> T:
-        fence = self.fence
+        fence = fence or self.fence
         if fence is None:
             return await self._tx(fn)
+        check = fence
 
         async def fenced(conn: AsyncConnection[Any]) -> T:
-            await fence(conn)
+            await check(conn)
             return await fn(conn)
 
         return await self._tx(fenced)
@@ -344,315 +293,33 @@ class PostgresStore:
 
         return await self._tx(get)
 
-    # -- links --------------------------------------------------------------
+    @property
+    def _dialect(self) -> Dialect:
+        return postgres(self.schema)
 
-    async def get_links(
-        self, platform: str, data_type: DataType, numbers: Sequence[str]
-    ) -> dict[str, Link]:
-        wanted = list(numbers)
+    async def _perform(self, op: Op[T], *, fence: Fence | None = None) -> T:
+        """
+        Run *op* in one transaction, a write after *fence* (or the
+        store's own).
+        """
 
-        async def get(conn: AsyncConnection[Any]) -> dict[str, Link]:
-            if not wanted:
-                return {}
-            cur = await conn.execute(
-                f"SELECT number, platform_id, checksum FROM {self._s}.links "  # noqa: S608
-                "WHERE platform = %s AND data_type = %s "
-                "AND number = ANY(%s)",
-                (platform, data_type.value, wanted),
-            )
-            return {n: Link(p, c) for n, p, c in await cur.fetchall()}
+        async def perform(conn: AsyncConnection[Any]) -> T:
+            results = []
+            for stmt in op.stmts:
+                async with conn.cursor() as cur:
+                    if stmt.rows is not None:
+                        await cur.executemany(stmt.sql, stmt.rows)
+                    else:
+                        await cur.execute(stmt.sql, stmt.args)
+                    rows = await cur.fetchall() if cur.description else []
+                    results.append(Result(rows, cur.rowcount))
+            return op.result(results)
 
-        return await self._tx(get)
-
-    async def put_links(
-        self, platform: str, data_type: DataType, links: Mapping[str, Link]
-    ) -> None:
-        # Sorted, so concurrent writers lock rows in the same order.
-        rows = [
-            (platform, data_type.value, n, link.platform_id, link.checksum)
-            for n, link in sorted(links.items())
-        ]
-
-        async def put(conn: AsyncConnection[Any]) -> None:
-            if not rows:
-                return
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    f"INSERT INTO {self._s}.links VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
-                    "ON CONFLICT (platform, data_type, number) DO UPDATE SET "
-                    "platform_id = excluded.platform_id, "
-                    "checksum = excluded.checksum",
-                    rows,
-                )
-
-        await self._write(put)
-
-    # -- media --------------------------------------------------------------
-
-    async def get_media_id(self, platform: str, sha256: str) -> str | None:
-        async def get(conn: AsyncConnection[Any]) -> str | None:
-            cur = await conn.execute(
-                f"SELECT media_id FROM {self._s}.media "  # noqa: S608
-                "WHERE platform = %s AND sha256 = %s",
-                (platform, sha256),
-            )
-            row = await cur.fetchone()
-            return None if row is None else str(row[0])
-
-        return await self._tx(get)
-
-    async def put_media_id(
-        self, platform: str, sha256: str, media_id: str
-    ) -> None:
-        await self._execute(
-            f"INSERT INTO {self._s}.media VALUES (%s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (platform, sha256) DO UPDATE SET "
-            "media_id = excluded.media_id",
-            (platform, sha256, media_id),
-        )
-
-    async def add_pending(self, pending: PendingMedia) -> None:
-        await self._execute(
-            f"INSERT INTO {self._s}.pending VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, "
-            "registered_at = excluded.registered_at, "
-            "registered_text = excluded.registered_text, "
-            "meta = excluded.meta",
-            (
-                pending.sha256,
-                pending.size,
-                pending.registered_at,
-                pending.registered_at.isoformat(),
-                json.dumps(dict(pending.meta)),
-            ),
-        )
-
-    async def remove_pending(self, sha256: str) -> None:
-        await self._execute(
-            f"DELETE FROM {self._s}.pending WHERE sha256 = %s",  # noqa: S608
-            (sha256,),
-        )
-
-    async def list_pending(self) -> list[PendingMedia]:
-        async def get(conn: AsyncConnection[Any]) -> list[PendingMedia]:
-            cur = await conn.execute(
-                "SELECT sha256, size, registered_text, meta "  # noqa: S608
-                f"FROM {self._s}.pending "
-                'ORDER BY registered_at, sha256 COLLATE "C"'
-            )
-            return [
-                PendingMedia(
-                    sha256=sha,
-                    size=size,
-                    registered_at=datetime.fromisoformat(at),
-                    meta=json.loads(meta),
-                )
-                for sha, size, at, meta in await cur.fetchall()
-            ]
-
-        return await self._tx(get)
-
-    # -- runs ---------------------------------------------------------------
-
-    async def save_run(self, run: RunRecord) -> None:
-        await self._execute(
-            f"INSERT INTO {self._s}.runs (id, started_at, status, body) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "status = excluded.status, body = excluded.body",
-            (run.id, run.started_at, run.status.value, run_to_json(run)),
-        )
-
-    async def get_run(self, run_id: str) -> RunRecord | None:
-        async def get(conn: AsyncConnection[Any]) -> RunRecord | None:
-            cur = await conn.execute(
-                f"SELECT body FROM {self._s}.runs WHERE id = %s",  # noqa: S608
-                (run_id,),
-            )
-            row = await cur.fetchone()
-            return None if row is None else run_from_json(row[0])
-
-        return await self._tx(get)
-
-    async def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
-        async def get(conn: AsyncConnection[Any]) -> list[RunRecord]:
-            cur = await conn.execute(
-                f"SELECT body FROM {self._s}.runs "  # noqa: S608
-                'ORDER BY started_at DESC, id COLLATE "C" LIMIT %s',
-                (max(limit, 0),),
-            )
-            return [run_from_json(body) for (body,) in await cur.fetchall()]
-
-        return await self._tx(get)
-
-    async def request_cancel(self, run_id: str) -> None:
-        await self._execute(
-            f"UPDATE {self._s}.runs SET cancel = true WHERE id = %s",  # noqa: S608
-            (run_id,),
-        )
-
-    async def cancel_requested(self, run_id: str) -> bool:
-        async def get(conn: AsyncConnection[Any]) -> bool:
-            cur = await conn.execute(
-                f"SELECT cancel FROM {self._s}.runs WHERE id = %s",  # noqa: S608
-                (run_id,),
-            )
-            row = await cur.fetchone()
-            return bool(row and row[0])
-
-        return await self._tx(get)
-
-    # -- watermarks ---------------------------------------------------------
-
-    async def get_watermark(
-        self, platform: str, data_type: DataType
-    ) -> datetime | None:
-        async def get(conn: AsyncConnection[Any]) -> datetime | None:
-            cur = await conn.execute(
-                f"SELECT moment FROM {self._s}.watermarks "  # noqa: S608
-                "WHERE platform = %s AND data_type = %s",
-                (platform, data_type.value),
-            )
-            row = await cur.fetchone()
-            return None if row is None else datetime.fromisoformat(row[0])
-
-        return await self._tx(get)
-
-    async def set_watermark(
-        self, platform: str, data_type: DataType, moment: datetime
-    ) -> None:
-        await self._execute(
-            f"INSERT INTO {self._s}.watermarks VALUES (%s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (platform, data_type) DO UPDATE SET "
-            "moment = excluded.moment",
-            (platform, data_type.value, moment.isoformat()),
-        )
-
-    # -- failure ledger -----------------------------------------------------
-
-    async def add_failures(
-        self, platform: str, failures: Sequence[Failure]
-    ) -> None:
-        latest = {(f.data_type.value, f.number): f for f in failures}
-        rows = [
-            (platform, dt, number, f.message, f.field, f.run_id)
-            for (dt, number), f in sorted(latest.items())
-        ]
-
-        async def put(conn: AsyncConnection[Any]) -> None:
-            if not rows:
-                return
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    f"INSERT INTO {self._s}.failures "  # noqa: S608
-                    "VALUES (%s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (platform, data_type, number) DO UPDATE "
-                    "SET message = excluded.message, field = excluded.field, "
-                    "run_id = excluded.run_id",
-                    rows,
-                )
-
-        await self._write(put)
-
-    async def list_failures(
-        self, platform: str, data_type: DataType | None = None
-    ) -> list[Failure]:
-        async def get(conn: AsyncConnection[Any]) -> list[Failure]:
-            query = (
-                "SELECT data_type, number, message, field, run_id "  # noqa: S608
-                f"FROM {self._s}.failures WHERE platform = %s"
-            )
-            args: tuple[Any, ...] = (platform,)
-            if data_type is not None:
-                query += " AND data_type = %s"
-                args += (data_type.value,)
-            cur = await conn.execute(
-                query + ' ORDER BY data_type COLLATE "C", number COLLATE "C"',
-                args,
-            )
-            return [
-                Failure(
-                    data_type=DataType(dt),
-                    number=number,
-                    message=message,
-                    field=field,
-                    run_id=run_id,
-                )
-                for dt, number, message, field, run_id in await cur.fetchall()
-            ]
-
-        return await self._tx(get)
-
-    async def clear_failures(
-        self, platform: str, data_type: DataType, numbers: Sequence[str]
-    ) -> None:
-        wanted = sorted(set(numbers))
-        if wanted:
-            await self._execute(
-                f"DELETE FROM {self._s}.failures WHERE platform = %s "  # noqa: S608
-                "AND data_type = %s AND number = ANY(%s)",
-                (platform, data_type.value, wanted),
-            )
-
-    # -- schedules ----------------------------------------------------------
-
-    async def save_schedule(self, schedule: Schedule) -> None:
-        sid, spec, interval, due_text = schedule_to_row(schedule)
-        await self._execute(
-            f"INSERT INTO {self._s}.schedules "  # noqa: S608
-            "(id, spec, interval_s, next_due, next_due_text) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "spec = excluded.spec, interval_s = excluded.interval_s, "
-            "next_due = excluded.next_due, "
-            "next_due_text = excluded.next_due_text",
-            (sid, spec, interval, schedule.next_due, due_text),
-        )
-
-    async def list_schedules(self) -> list[Schedule]:
-        async def get(conn: AsyncConnection[Any]) -> list[Schedule]:
-            cur = await conn.execute(
-                "SELECT id, spec, interval_s, next_due_text "  # noqa: S608
-                f"FROM {self._s}.schedules "
-                'ORDER BY next_due, id COLLATE "C"'
-            )
-            return [schedule_from_row(*row) for row in await cur.fetchall()]
-
-        return await self._tx(get)
-
-    async def claim_schedule(
-        self, schedule_id: str, holder: str, until: datetime
-    ) -> bool:
-        now = datetime.now(until.tzinfo)
-
-        async def claim(conn: AsyncConnection[Any]) -> bool:
-            # Under READ COMMITTED a concurrent claimer waits for our row
-            # lock and then re-checks the condition on the new row.
-            cur = await conn.execute(
-                f"UPDATE {self._s}.schedules "  # noqa: S608
-                "SET holder = %s, claimed_until = %s "
-                "WHERE id = %s AND (holder IS NULL OR claimed_until < %s)",
-                (holder, until, schedule_id, now),
-            )
-            return cur.rowcount == 1
-
-        return await self._write(claim)
-
-    async def release_schedule(
-        self, schedule_id: str, holder: str, next_due: datetime
-    ) -> None:
-        await self._execute(
-            f"UPDATE {self._s}.schedules SET holder = NULL, "  # noqa: S608
-            "claimed_until = NULL, next_due = %s, next_due_text = %s "
-            "WHERE id = %s AND holder = %s",
-            (next_due, next_due.isoformat(), schedule_id, holder),
-        )
-
-    # -- helpers ------------------------------------------------------------
-
-    async def _execute(self, query: str, args: Sequence[Any]) -> None:
-        async def run(conn: AsyncConnection[Any]) -> None:
-            await conn.execute(query, args)
-
-        await self._write(run)
+        if not op.stmts:
+            return op.result([])
+        if op.write:
+            return await self._write(perform, fence)
+        return await self._tx(perform)
 
 
 async def migrate(conn: AsyncConnection[Any], schema: str) -> int:
@@ -683,13 +350,15 @@ async def migrate(conn: AsyncConnection[Any], schema: str) -> int:
             )
             row = await cur.fetchone()
             current = int(row[0]) if row else 0
-            if current > SCHEMA_VERSION:
+            try:
+                steps = pending_steps(current, SCHEMA_VERSION)
+            except NewerSchemaError:
                 raise StateStoreError(
                     f"the state store schema {schema!r} is at version "
                     f"{current}, newer than this ecomsync knows "
                     f"({SCHEMA_VERSION}); upgrade ecomsync"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
+                ) from None
+            for version in steps:
                 await conn.execute(MIGRATIONS[version - 1].format(s=s))
                 await conn.execute(
                     f"INSERT INTO {s}.schema_version (version) VALUES (%s)",  # noqa: S608

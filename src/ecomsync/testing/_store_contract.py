@@ -374,6 +374,17 @@ class StateStoreContract:
         await store.add_failures("shop", [latest])
         assert await store.list_failures("shop") == [latest]
 
+    async def test_failure_twice_in_one_call(self, store: StateStore) -> None:
+        """A record that fails twice in one call has one entry: the last
+        one given."""
+        first = Failure(data_type=ARTICLES, number="A-1", message="x")
+        last = Failure(data_type=ARTICLES, number="A-1", message="y")
+        other = Failure(data_type=STOCK, number="A-1", message="z")
+
+        await store.add_failures("shop", [first, other, last])
+
+        assert [last, other] == await store.list_failures("shop")
+
     async def test_clear_failures(self, store: StateStore) -> None:
         """Clearing removes only the given numbers of that type."""
         await store.add_failures(
@@ -447,6 +458,26 @@ class StateStoreContract:
         assert await store.claim_schedule("s-1", "dead", past) is True
         until = datetime.now(UTC) + timedelta(hours=1)
         assert await store.claim_schedule("s-1", "w2", until) is True
+
+    async def test_claim_uses_callers_now(self, store: StateStore) -> None:
+        """A claim runs out by the caller's clock, not the store's: a
+        claim until T0 + 1 h is held at T0 + 59 min and free at
+        T0 + 61 min, whatever the wall clock says."""
+        await store.save_schedule(a_schedule())
+        until = T0 + timedelta(hours=1)
+        assert await store.claim_schedule("s-1", "w1", until, now=T0)
+
+        held = await store.claim_schedule(
+            "s-1", "w2", until, now=T0 + timedelta(minutes=59)
+        )
+        taken = await store.claim_schedule(
+            "s-1",
+            "w2",
+            T0 + timedelta(hours=2),
+            now=T0 + timedelta(minutes=61),
+        )
+
+        assert (False, True) == (held, taken)
 
     async def test_release_by_other(self, store: StateStore) -> None:
         """Only the holder's release counts."""

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from ._contracts import Lease, positive_size
-from .exceptions import ConfigurationError, LicenseError, NoFreeLicense
-from .state._postgres import _schema_name, migrate, not_asyncio, safe_dsn
+from .._contracts import Lease, positive_size
+from ..exceptions import ConfigurationError, LicenseError, NoFreeLicense
+from ..state._postgres import _schema_name, migrate, not_asyncio, safe_dsn
 
 
 if TYPE_CHECKING:

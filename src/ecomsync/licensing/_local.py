@@ -1,10 +1,5 @@
 """
-ERP connection licences: every run holds one while it touches the ERP.
-
-`LocalLicensePool` serves the runs of one process; `PostgresLicensePool`
-(``postgres`` extra) serves every process sharing a database.
-
-.. versionadded:: 26.1.0
+`LocalLicensePool`: the licences of one process.
 """
 
 from __future__ import annotations
@@ -15,12 +10,11 @@ from contextlib import asynccontextmanager
 import anyio
 import attrs
 
-from ._contracts import Lease, positive_size
-from ._pg_licensing import PostgresLicensePool
-from .exceptions import NoFreeLicense
+from .._contracts import Lease, positive_size
+from ..exceptions import NoFreeLicense
 
 
-__all__ = ["Lease", "LocalLicensePool", "PostgresLicensePool"]
+__all__ = ["LocalLicensePool"]
 
 
 @attrs.define

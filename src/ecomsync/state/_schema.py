@@ -1,0 +1,134 @@
+"""
+The schema of the built-in stores and its migrations: append-only lists
+of steps, one per backend, and the version check both share.
+"""
+
+from __future__ import annotations
+
+
+__all__ = [
+    "POSTGRES_MIGRATIONS",
+    "SQLITE_MIGRATIONS",
+    "NewerSchemaError",
+    "pending_steps",
+]
+
+#: SQLite's schema, step by step; never edit a released step, append one.
+#: Each step is a list of statements, applied in one transaction together
+#: with its version number (``meta.schema``).  Step 1 is written with
+#: ``IF NOT EXISTS`` so that files from before versioning are adopted.
+SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS links (
+            platform TEXT, data_type TEXT, number TEXT, platform_id TEXT,
+            checksum TEXT, PRIMARY KEY (platform, data_type, number))""",
+        """CREATE TABLE IF NOT EXISTS media (
+            platform TEXT, sha256 TEXT, media_id TEXT,
+            PRIMARY KEY (platform, sha256))""",
+        """CREATE TABLE IF NOT EXISTS pending (
+            sha256 TEXT PRIMARY KEY, size INTEGER, registered_at TEXT,
+            meta TEXT)""",
+        """CREATE TABLE IF NOT EXISTS runs (
+            id TEXT PRIMARY KEY, started_at TEXT, status TEXT, body TEXT,
+            cancel INTEGER DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)",
+        """CREATE TABLE IF NOT EXISTS watermarks (
+            platform TEXT, data_type TEXT, moment TEXT,
+            PRIMARY KEY (platform, data_type))""",
+        """CREATE TABLE IF NOT EXISTS failures (
+            platform TEXT, data_type TEXT, number TEXT, message TEXT,
+            field TEXT, run_id TEXT,
+            PRIMARY KEY (platform, data_type, number))""",
+        """CREATE TABLE IF NOT EXISTS schedules (
+            id TEXT PRIMARY KEY, spec TEXT, interval REAL, next_due TEXT,
+            holder TEXT, claimed_until TEXT, due_utc TEXT)""",
+    ),
+    # 2: the PostgreSQL store's column names, so both share every
+    # statement: a moment column sorts in UTC, its "_text" twin keeps the
+    # value as given.
+    (
+        "ALTER TABLE schedules RENAME COLUMN interval TO interval_s",
+        "ALTER TABLE schedules RENAME COLUMN next_due TO next_due_text",
+        "ALTER TABLE schedules RENAME COLUMN due_utc TO next_due",
+        "ALTER TABLE pending ADD COLUMN registered_text TEXT",
+        "UPDATE pending SET registered_text = registered_at",
+    ),
+)
+
+#: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
+POSTGRES_MIGRATIONS: tuple[str, ...] = (
+    # 1: what SqliteStore keeps.
+    """
+    CREATE TABLE {s}.links (
+        platform text NOT NULL, data_type text NOT NULL,
+        number text NOT NULL, platform_id text, checksum text NOT NULL,
+        PRIMARY KEY (platform, data_type, number));
+    CREATE TABLE {s}.media (
+        platform text NOT NULL, sha256 text NOT NULL,
+        media_id text NOT NULL, PRIMARY KEY (platform, sha256));
+    CREATE TABLE {s}.pending (
+        sha256 text PRIMARY KEY, size bigint NOT NULL,
+        registered_at timestamptz NOT NULL, registered_text text NOT NULL,
+        meta text NOT NULL);
+    CREATE TABLE {s}.runs (
+        id text PRIMARY KEY, started_at timestamptz NOT NULL,
+        status text NOT NULL, body text NOT NULL,
+        cancel boolean NOT NULL DEFAULT false);
+    CREATE INDEX runs_started ON {s}.runs (started_at DESC);
+    CREATE TABLE {s}.watermarks (
+        platform text NOT NULL, data_type text NOT NULL,
+        moment text NOT NULL, PRIMARY KEY (platform, data_type));
+    CREATE TABLE {s}.failures (
+        platform text NOT NULL, data_type text NOT NULL,
+        number text NOT NULL, message text NOT NULL, field text,
+        run_id text NOT NULL, PRIMARY KEY (platform, data_type, number));
+    CREATE TABLE {s}.schedules (
+        id text PRIMARY KEY, spec text NOT NULL,
+        interval_s double precision NOT NULL,
+        next_due timestamptz NOT NULL, next_due_text text NOT NULL,
+        holder text, claimed_until timestamptz);
+    """,
+    # 2: partitioned runs and licence holders (many workers).
+    """
+    CREATE SEQUENCE {s}.fencing_tokens;
+    CREATE TABLE {s}.partitions (
+        run_id text NOT NULL, idx integer NOT NULL,
+        phase integer NOT NULL, spec text NOT NULL,
+        state text NOT NULL DEFAULT 'todo',
+        worker text, token bigint, heartbeat timestamptz,
+        attempts integer NOT NULL DEFAULT 0,
+        body text, error text,
+        PRIMARY KEY (run_id, idx));
+    CREATE INDEX partitions_todo ON {s}.partitions (run_id, phase, idx)
+        WHERE state = 'todo';
+    CREATE TABLE {s}.licence_holders (
+        pool text NOT NULL, slot integer NOT NULL, holder text NOT NULL,
+        backend_pid integer NOT NULL, since timestamptz NOT NULL,
+        PRIMARY KEY (pool, slot));
+    CREATE TABLE {s}.licence_pools (
+        pool text PRIMARY KEY, size integer NOT NULL);
+    """,
+)
+
+
+class NewerSchemaError(Exception):
+    """
+    The database was written by a newer *ecomsync* (schema *version*).
+    """
+
+    def __init__(self, version: int, known: int) -> None:
+        super().__init__(version, known)
+        self.version = version
+        self.known = known
+
+
+def pending_steps(current: int, known: int) -> range:
+    """
+    The versions to apply to bring a schema at *current* to *known*.
+
+    Raises:
+        NewerSchemaError: *current* is newer than *known*.
+    """
+    if current > known:
+        raise NewerSchemaError(current, known)
+    return range(current + 1, known + 1)

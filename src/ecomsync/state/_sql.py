@@ -1,0 +1,583 @@
+"""
+The SQL both built-in stores share: every statement, and the mapping
+between rows and records (the schema and its migrations: `._schema`).
+
+A store method is an `Op`: the statements to run in one transaction and
+how to turn what they return into the method's result.  `SqlStore`
+implements every `StateStore` method as an op once; a backend only knows
+how to connect and how to run an op in a transaction (`SqlStore._perform`).
+Where SQLite and PostgreSQL differ (placeholders, schema prefix, bytewise
+collation, timestamp columns, list parameters), the `Dialect` says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from .._contracts import (
+    Failure,
+    Link,
+    PendingMedia,
+    RunRecord,
+    RunStatus,
+    Schedule,
+    TypeCounts,
+)
+from .._spec import DataType, Trigger, spec_from_plain, spec_to_plain
+
+
+__all__ = [
+    "SQLITE",
+    "Dialect",
+    "Op",
+    "SqlStore",
+    "postgres",
+    "run_from_json",
+    "run_to_json",
+]
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+# -- the dialects --------------------------------------------------------
+
+
+@attrs.frozen
+class Dialect:
+    """
+    Where the two databases differ, as far as the shared SQL cares.
+
+    The shared statements are written with ``?`` placeholders and a
+    ``{p}`` before each table name; ``{c}`` after a text column in
+    ORDER BY asks for bytewise order.
+    """
+
+    mark: str
+    prefix: str = ""
+    #: Appended to a text column in ORDER BY for bytewise order.
+    collate: str = ""
+    #: Whether timestamp columns take datetimes (else UTC ISO text).
+    native_time: bool = False
+    #: Largest IN list; ``None``: one array parameter (``= ANY(?)``).
+    max_in: int | None = None
+
+    def sql(self, text: str) -> str:
+        return (
+            text.replace("?", self.mark)
+            .replace("{p}", self.prefix)
+            .replace("{c}", self.collate)
+        )
+
+    def moment(self, value: datetime) -> Any:
+        """
+        *value* for a timestamp column (sorted and compared there).
+        """
+        return value if self.native_time else value.astimezone(UTC).isoformat()
+
+    def member(
+        self, column: str, values: Sequence[Any]
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """
+        ``column IN values`` as (fragment, args) chunks; none if empty.
+        """
+        if not values:
+            return []
+        if self.max_in is None:
+            return [(f"{column} = ANY({self.mark})", (list(values),))]
+        out: list[tuple[str, tuple[Any, ...]]] = []
+        for start in range(0, len(values), self.max_in):
+            chunk = tuple(values[start : start + self.max_in])
+            marks = ", ".join(self.mark for _ in chunk)
+            out.append((f"{column} IN ({marks})", chunk))
+        return out
+
+
+SQLITE = Dialect(mark="?", max_in=500)
+
+
+def postgres(schema: str) -> Dialect:
+    """
+    The PostgreSQL dialect for the tables in *schema* (a checked name).
+    """
+    return Dialect(
+        mark="%s",
+        prefix=f'"{schema}".',
+        collate=' COLLATE "C"',
+        native_time=True,
+    )
+
+
+# -- ops -----------------------------------------------------------------
+
+
+@attrs.frozen
+class Stmt:
+    """
+    One statement with its arguments, or with *rows* for ``executemany``.
+    """
+
+    sql: str
+    args: tuple[Any, ...] = ()
+    rows: Sequence[Sequence[Any]] | None = None
+
+
+@attrs.frozen
+class Result:
+    """
+    What one statement returned: its rows (if it was a query) and how many
+    rows it changed.
+    """
+
+    rows: list[Row]
+    rowcount: int
+
+
+def _nothing(_: list[Result]) -> None:
+    return None
+
+
+@attrs.frozen
+class Op(Generic[T]):
+    """
+    What one store call does: *stmts* in one transaction, then *result*
+    over what they returned.  *write* ops are fenced where a store fences.
+    """
+
+    stmts: tuple[Stmt, ...]
+    result: Callable[[list[Result]], T]
+    write: bool = False
+
+
+# -- row mapping -----------------------------------------------------------
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def run_to_json(run: RunRecord) -> str:
+    return json.dumps(
+        {
+            "id": run.id,
+            "trigger": run.trigger.value,
+            "platform": run.platform,
+            "spec": spec_to_plain(run.spec),
+            "status": run.status.value,
+            "started_at": run.started_at.isoformat(),
+            "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+            "holder": run.holder,
+            "counts": {
+                t.value: [c.created, c.updated, c.unchanged, c.failed]
+                for t, c in run.counts.items()
+            },
+            "failures": [_failure_to_plain(f) for f in run.failures],
+            "error": run.error,
+            "schedule_id": run.schedule_id,
+        }
+    )
+
+
+def run_from_json(blob: str) -> RunRecord:
+    data = json.loads(blob)
+    started = _dt(data["started_at"])
+    assert started is not None
+    return RunRecord(
+        id=data["id"],
+        trigger=Trigger(data["trigger"]),
+        platform=data["platform"],
+        spec=spec_from_plain(data["spec"]),
+        status=RunStatus(data["status"]),
+        started_at=started,
+        ended_at=_dt(data["ended_at"]),
+        holder=data["holder"],
+        counts={
+            DataType(t): TypeCounts(
+                created=c[0], updated=c[1], unchanged=c[2], failed=c[3]
+            )
+            for t, c in data["counts"].items()
+        },
+        failures=tuple(_failure_from_plain(f) for f in data["failures"]),
+        error=data["error"],
+        schedule_id=data.get("schedule_id"),
+    )
+
+
+def _failure_to_plain(failure: Failure) -> dict[str, Any]:
+    return {
+        "data_type": failure.data_type.value,
+        "number": failure.number,
+        "message": failure.message,
+        "field": failure.field,
+        "run_id": failure.run_id,
+    }
+
+
+def _failure_from_plain(data: dict[str, Any]) -> Failure:
+    return Failure(
+        data_type=DataType(data["data_type"]),
+        number=data["number"],
+        message=data["message"],
+        field=data["field"],
+        run_id=data["run_id"],
+    )
+
+
+def _failure(row: Row) -> Failure:
+    data_type, number, message, field, run_id = row
+    return Failure(
+        data_type=DataType(data_type),
+        number=number,
+        message=message,
+        field=field,
+        run_id=run_id,
+    )
+
+
+def _schedule(row: Row) -> Schedule:
+    schedule_id, spec, interval, next_due = row
+    return Schedule(
+        id=schedule_id,
+        spec=spec_from_plain(json.loads(spec)),
+        interval=timedelta(seconds=interval),
+        next_due=datetime.fromisoformat(next_due),
+    )
+
+
+def _pending(row: Row) -> PendingMedia:
+    sha256, size, registered, meta = row
+    return PendingMedia(
+        sha256=sha256,
+        size=size,
+        registered_at=datetime.fromisoformat(registered),
+        meta=json.loads(meta),
+    )
+
+
+def _first(results: list[Result]) -> Row | None:
+    rows = results[-1].rows
+    return rows[0] if rows else None
+
+
+# -- the store ------------------------------------------------------------
+
+
+class SqlStore:
+    """
+    Every `StateStore` method, once, over `_perform` and `_dialect`.
+
+    Each method builds an `Op` (pure; no I/O) and hands it to the
+    backend, which runs it in one transaction.
+    """
+
+    __slots__ = ()
+
+    @property
+    def _dialect(self) -> Dialect:  # pragma: no cover -- overridden
+        raise NotImplementedError
+
+    async def _perform(self, op: Op[T]) -> T:  # pragma: no cover
+        raise NotImplementedError
+
+    def _stmt(
+        self,
+        sql: str,
+        args: Sequence[Any] = (),
+        rows: Sequence[Sequence[Any]] | None = None,
+    ) -> Stmt:
+        return Stmt(self._dialect.sql(sql), tuple(args), rows)
+
+    async def _exec(self, sql: str, *args: Any) -> None:
+        await self._perform(Op((self._stmt(sql, args),), _nothing, True))
+
+    async def _one(
+        self, sql: str, args: Sequence[Any], convert: Callable[[Row], T]
+    ) -> T | None:
+        def result(results: list[Result]) -> T | None:
+            row = _first(results)
+            return None if row is None else convert(row)
+
+        return await self._perform(Op((self._stmt(sql, args),), result))
+
+    async def _all(
+        self, sql: str, args: Sequence[Any], convert: Callable[[Row], T]
+    ) -> list[T]:
+        def result(results: list[Result]) -> list[T]:
+            return [convert(row) for row in results[-1].rows]
+
+        return await self._perform(Op((self._stmt(sql, args),), result))
+
+    # -- links and media ids --------------------------------------------
+
+    async def get_links(
+        self, platform: str, data_type: DataType, numbers: Sequence[str]
+    ) -> dict[str, Link]:
+        stmts = tuple(
+            Stmt(
+                self._dialect.sql(
+                    "SELECT number, platform_id, checksum FROM {p}links "
+                    "WHERE platform = ? AND data_type = ? AND "
+                )
+                + fragment,
+                (platform, data_type.value, *args),
+            )
+            for fragment, args in self._dialect.member(
+                "number", list(dict.fromkeys(numbers))
+            )
+        )
+
+        def result(results: list[Result]) -> dict[str, Link]:
+            return {n: Link(p, c) for r in results for n, p, c in r.rows}
+
+        return await self._perform(Op(stmts, result))
+
+    async def put_links(
+        self, platform: str, data_type: DataType, links: Mapping[str, Link]
+    ) -> None:
+        # Sorted, so concurrent writers lock rows in the same order.
+        rows = [
+            (platform, data_type.value, n, link.platform_id, link.checksum)
+            for n, link in sorted(links.items())
+        ]
+        if rows:
+            stmt = self._stmt(
+                "INSERT INTO {p}links (platform, data_type, number, "
+                "platform_id, checksum) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (platform, data_type, number) DO UPDATE SET "
+                "platform_id = excluded.platform_id, "
+                "checksum = excluded.checksum",
+                rows=rows,
+            )
+            await self._perform(Op((stmt,), _nothing, True))
+
+    async def get_media_id(self, platform: str, sha256: str) -> str | None:
+        return await self._one(
+            "SELECT media_id FROM {p}media WHERE platform = ? AND sha256 = ?",
+            (platform, sha256),
+            lambda row: str(row[0]),
+        )
+
+    async def put_media_id(
+        self, platform: str, sha256: str, media_id: str
+    ) -> None:
+        await self._exec(
+            "INSERT INTO {p}media (platform, sha256, media_id) "
+            "VALUES (?, ?, ?) ON CONFLICT (platform, sha256) DO UPDATE SET "
+            "media_id = excluded.media_id",
+            platform,
+            sha256,
+            media_id,
+        )
+
+    # -- the media journal ----------------------------------------------
+
+    async def add_pending(self, pending: PendingMedia) -> None:
+        await self._exec(
+            "INSERT INTO {p}pending (sha256, size, registered_at, "
+            "registered_text, meta) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, "
+            "registered_at = excluded.registered_at, "
+            "registered_text = excluded.registered_text, "
+            "meta = excluded.meta",
+            pending.sha256,
+            pending.size,
+            self._dialect.moment(pending.registered_at),
+            pending.registered_at.isoformat(),
+            json.dumps(dict(pending.meta)),
+        )
+
+    async def remove_pending(self, sha256: str) -> None:
+        await self._exec("DELETE FROM {p}pending WHERE sha256 = ?", sha256)
+
+    async def list_pending(self) -> list[PendingMedia]:
+        return await self._all(
+            "SELECT sha256, size, registered_text, meta FROM {p}pending "
+            "ORDER BY registered_at, sha256{c}",
+            (),
+            _pending,
+        )
+
+    # -- runs -------------------------------------------------------------
+
+    async def save_run(self, run: RunRecord) -> None:
+        await self._exec(
+            "INSERT INTO {p}runs (id, started_at, status, body) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "status = excluded.status, body = excluded.body",
+            run.id,
+            self._dialect.moment(run.started_at),
+            run.status.value,
+            run_to_json(run),
+        )
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        return await self._one(
+            "SELECT body FROM {p}runs WHERE id = ?",
+            (run_id,),
+            lambda row: run_from_json(row[0]),
+        )
+
+    async def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
+        return await self._all(
+            "SELECT body FROM {p}runs ORDER BY started_at DESC, id{c} LIMIT ?",
+            (max(limit, 0),),
+            lambda row: run_from_json(row[0]),
+        )
+
+    async def request_cancel(self, run_id: str) -> None:
+        await self._exec(
+            "UPDATE {p}runs SET cancel = ? WHERE id = ?", True, run_id
+        )
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        found = await self._one(
+            "SELECT cancel FROM {p}runs WHERE id = ?",
+            (run_id,),
+            lambda row: bool(row[0]),
+        )
+        return bool(found)
+
+    # -- watermarks and the failure ledger ------------------------------
+
+    async def get_watermark(
+        self, platform: str, data_type: DataType
+    ) -> datetime | None:
+        return await self._one(
+            "SELECT moment FROM {p}watermarks "
+            "WHERE platform = ? AND data_type = ?",
+            (platform, data_type.value),
+            lambda row: datetime.fromisoformat(row[0]),
+        )
+
+    async def set_watermark(
+        self, platform: str, data_type: DataType, moment: datetime
+    ) -> None:
+        await self._exec(
+            "INSERT INTO {p}watermarks (platform, data_type, moment) "
+            "VALUES (?, ?, ?) ON CONFLICT (platform, data_type) "
+            "DO UPDATE SET moment = excluded.moment",
+            platform,
+            data_type.value,
+            moment.isoformat(),
+        )
+
+    async def add_failures(
+        self, platform: str, failures: Sequence[Failure]
+    ) -> None:
+        # One row per record: the last failure given wins.
+        latest = {(f.data_type.value, f.number): f for f in failures}
+        rows = [
+            (platform, dt, number, f.message, f.field, f.run_id)
+            for (dt, number), f in sorted(latest.items())
+        ]
+        if rows:
+            stmt = self._stmt(
+                "INSERT INTO {p}failures (platform, data_type, number, "
+                "message, field, run_id) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (platform, data_type, number) DO UPDATE "
+                "SET message = excluded.message, field = excluded.field, "
+                "run_id = excluded.run_id",
+                rows=rows,
+            )
+            await self._perform(Op((stmt,), _nothing, True))
+
+    async def list_failures(
+        self, platform: str, data_type: DataType | None = None
+    ) -> list[Failure]:
+        query = (
+            "SELECT data_type, number, message, field, run_id "
+            "FROM {p}failures WHERE platform = ?"
+        )
+        args: tuple[Any, ...] = (platform,)
+        if data_type is not None:
+            query += " AND data_type = ?"
+            args += (data_type.value,)
+        return await self._all(
+            query + " ORDER BY data_type{c}, number{c}", args, _failure
+        )
+
+    async def clear_failures(
+        self, platform: str, data_type: DataType, numbers: Sequence[str]
+    ) -> None:
+        stmts = tuple(
+            Stmt(
+                self._dialect.sql(
+                    "DELETE FROM {p}failures "
+                    "WHERE platform = ? AND data_type = ? AND "
+                )
+                + fragment,
+                (platform, data_type.value, *args),
+            )
+            for fragment, args in self._dialect.member(
+                "number", sorted(set(numbers))
+            )
+        )
+        if stmts:
+            await self._perform(Op(stmts, _nothing, True))
+
+    # -- schedules ------------------------------------------------------
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        await self._exec(
+            "INSERT INTO {p}schedules (id, spec, interval_s, next_due, "
+            "next_due_text) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) "
+            "DO UPDATE SET spec = excluded.spec, "
+            "interval_s = excluded.interval_s, "
+            "next_due = excluded.next_due, "
+            "next_due_text = excluded.next_due_text",
+            schedule.id,
+            json.dumps(spec_to_plain(schedule.spec)),
+            schedule.interval.total_seconds(),
+            self._dialect.moment(schedule.next_due),
+            schedule.next_due.isoformat(),
+        )
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self._all(
+            "SELECT id, spec, interval_s, next_due_text FROM {p}schedules "
+            "ORDER BY next_due, id{c}",
+            (),
+            _schedule,
+        )
+
+    async def claim_schedule(
+        self,
+        schedule_id: str,
+        holder: str,
+        until: datetime,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        # Under READ COMMITTED (PostgreSQL) a concurrent claimer waits
+        # for our row lock and then re-checks the condition on the new
+        # row; SQLite serialises writers.
+        moment = self._dialect.moment
+        stmt = self._stmt(
+            "UPDATE {p}schedules SET holder = ?, claimed_until = ? "
+            "WHERE id = ? AND (holder IS NULL OR claimed_until < ?)",
+            (
+                holder,
+                moment(until),
+                schedule_id,
+                moment(now if now is not None else datetime.now(UTC)),
+            ),
+        )
+        return await self._perform(
+            Op((stmt,), lambda r: r[-1].rowcount == 1, True)
+        )
+
+    async def release_schedule(
+        self, schedule_id: str, holder: str, next_due: datetime
+    ) -> None:
+        await self._exec(
+            "UPDATE {p}schedules SET holder = NULL, claimed_until = NULL, "
+            "next_due = ?, next_due_text = ? WHERE id = ? AND holder = ?",
+            self._dialect.moment(next_due),
+            next_due.isoformat(),
+            schedule_id,
+            holder,
+        )
