@@ -63,30 +63,72 @@ class Writer:
         (Shopware's detail, field from its pointer).
 
         A Sync request is one transaction.  When Shopware rejects one,
-        the items its error pointers name fail, and the rest is retried;
-        without a usable pointer the batch is halved, left half first (so
-        parents still precede children), until the offender is alone.
+        the items its error pointers name fail, and the rest is retried.
+        Without a usable pointer (Shopware's database errors: a duplicate
+        product number, a missing foreign key) the failing batch is
+        bisected, left half first (so parents still precede children):
+        if the left half goes through, the fault lies in the right half,
+        which is split without being sent whole; if it fails, the search
+        goes on in it and the right half waits.  Halves left waiting are
+        sent together once the offender stands alone, so one offender in
+        *n* items costs at most ``ceil(log2 n) + 1`` extra requests.
         """
         failures: dict[int, Failure] = {}
-        pending: list[list[int]] = [list(range(count))] if count else []
+        # (items, the error they are known to fail with, or None: unsent)
+        pending: list[tuple[list[int], ShopwareApiError | None]] = (
+            [(list(range(count)), None)] if count else []
+        )
         while pending:
-            chunk = pending.pop(0)
-            operations, owners = build(chunk)
-            try:
-                await self.api.sync(operations)
-            except ShopwareApiError as exc:
-                blamed = blame(exc, owners, chunk)
-                if len(chunk) == 1 and not blamed:
-                    blamed = {chunk[0]: first_problem(exc)}
-                if blamed:
-                    failures.update(blamed)
-                    rest = [i for i in chunk if i not in blamed]
-                    if rest:
-                        pending.insert(0, rest)
+            chunk, known = pending.pop(0)
+            if not chunk:
+                continue
+            if known is None:
+                while pending and pending[0][1] is None:
+                    chunk = chunk + pending.pop(0)[0]
+                sent = await self._try(chunk, build, failures, pending)
+                if not isinstance(sent, ShopwareApiError):
                     continue
-                half = len(chunk) // 2
-                pending[:0] = [chunk[:half], chunk[half:]]
+                known = sent
+            if len(chunk) == 1:
+                failures[chunk[0]] = first_problem(known)
+                continue
+            half = len(chunk) // 2
+            left, right = chunk[:half], chunk[half:]
+            failed = await self._try(left, build, failures, pending)
+            if failed is True:
+                # The left half went through: the right one holds the fault.
+                pending.insert(0, (right, known))
+            elif failed is False:
+                # Pointers named items of the left half; the right is unsent.
+                pending.insert(1, (right, None))
+            else:
+                pending[:0] = [(left, failed), (right, None)]
         return failures
+
+    async def _try(
+        self,
+        chunk: list[int],
+        build: Callable[[Sequence[int]], Built],
+        failures: dict[int, Failure],
+        pending: list[tuple[list[int], ShopwareApiError | None]],
+    ) -> ShopwareApiError | bool:
+        """
+        Send *chunk*: True if it was written.  Items an error pointer
+        names fail and the rest is queued first (False); the error when
+        nothing could be blamed, so the caller bisects.
+        """
+        operations, owners = build(chunk)
+        try:
+            await self.api.sync(operations)
+        except ShopwareApiError as exc:
+            blamed = blame(exc, owners, chunk)
+            if not blamed:
+                return exc
+            failures.update(blamed)
+            rest = [i for i in chunk if i not in blamed]
+            pending.insert(0, (rest, None))
+            return False
+        return True
 
 
 def first_problem(exc: ShopwareApiError) -> Failure:
