@@ -17,6 +17,7 @@ import pytest
 from ecomsync import DataType, RunStatus
 from ecomsync.__main__ import COMMANDS, main
 from ecomsync._demo import run_demo
+from ecomsync._staging_fs import MARKER
 
 
 LABELS = (
@@ -178,7 +179,8 @@ class TestRunDemo:
 
         assert result.kept
         assert (keep / "ecomsync.db").is_file()
-        assert [p async for p in anyio.Path(keep / "staging").iterdir()] == []
+        staging = anyio.Path(keep / "staging")
+        assert [p.name async for p in staging.iterdir()] == [MARKER]
 
     @pytest.mark.anyio
     async def test_keep_refuses_a_full_directory(self, tmp_path: Path) -> None:

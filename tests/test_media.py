@@ -1,11 +1,16 @@
 """
-Media staging: journal before write, durable writes, hash names, purge on
-open, byte budget, no second upload of known content.
+Media staging: a directory of its own, journal before write, hash names,
+dead runs removed on open, run-scoped cleanup, byte budget, small files in
+memory, grouped journal writes, no second upload of known content.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -19,10 +24,16 @@ from ecomsync import (
     MemoryErp,
     MemoryPlatform,
     SqliteStore,
+    StagedMedia,
+    StateStoreError,
     Synchronizer,
     SyncSpec,
+    _staging_run,
 )
+from ecomsync import _staging_fs as fs
 from ecomsync._contracts import PendingMedia
+from ecomsync._staging_fs import MARKER
+from ecomsync.media import RunStaging
 from ecomsync.testing import capture_events
 
 from .conftest import T0
@@ -44,115 +55,92 @@ async def _staging(tmp_path: Path, store: SqliteStore) -> MediaStaging:
     return staging
 
 
-class TestStaging:
-    async def test_registered_before_written(
-        self, staging: MediaStaging, store: SqliteStore
-    ) -> None:
-        """A staged file is a registered pending transfer, named by hash,
-        never by the name it came with."""
-        staged = await staging.stage(
-            b"cat", filename="../../etc/passwd", mime_type="image/jpeg"
-        )
+def files(root: Path) -> list[str]:
+    """
+    Every file and directory under *root* but the marker, relative.
+    """
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.name != MARKER
+    )
 
-        (pending,) = await store.list_pending()
-        assert staged.sha256 == pending.sha256
-        assert "../../etc/passwd" == pending.meta["filename"]
-        assert staging.directory / staged.sha256 == staged.path
-        assert [staged.sha256] == [p.name for p in staging.directory.iterdir()]
-        assert b"cat" == staged.read_bytes()
 
-    async def test_release_deletes(
-        self, staging: MediaStaging, store: SqliteStore
-    ) -> None:
-        """Releasing deletes the file and closes its journal entry."""
-        staged = await staging.stage(b"cat", filename="a", mime_type="x/y")
+def dead_run(root: Path, **content: bytes) -> Path:
+    """
+    A run directory as a run that died leaves it: its lock free.
+    """
+    run = fs.new_run_dir(root)
+    os.close(run.fd)
+    for name, data in content.items():
+        (run.path / name).write_bytes(data)
+    return run.path
 
-        await staging.release(staged)
-        await staging.release(staged)
 
-        assert [] == list(staging.directory.iterdir())
-        assert [] == await store.list_pending()
-        assert 0 == staging.used_bytes
+SHA_CAT = hashlib.sha256(b"cat").hexdigest()
 
-    async def test_same_content_shared(self, staging: MediaStaging) -> None:
-        """The same content staged twice is one file until both release."""
-        one = await staging.stage(b"cat", filename="a", mime_type="x/y")
-        two = await staging.stage(b"cat", filename="b", mime_type="x/y")
 
-        await staging.release(one)
-        assert two.path.exists()
-        await staging.release(two)
-        assert not two.path.exists()
-
-    async def test_open_purges(
+class TestDirectory:
+    async def test_creates_and_marks(
         self, tmp_path: Path, store: SqliteStore
     ) -> None:
-        """Opening deletes unregistered files, temp files and stale
-        transfers left by a crash."""
-        directory = tmp_path / "staging"
-        directory.mkdir()
-        (directory / "stray.jpg").write_bytes(b"x")
-        (directory / ".abc.tmp").write_bytes(b"half")
-        (directory / "abc").write_bytes(b"staged")
-        await store.add_pending(
-            PendingMedia(sha256="abc", size=6, registered_at=T0)
-        )
+        """A missing directory is created and marked as ecomsync's."""
+        root = tmp_path / "a" / "b"
 
-        removed = await MediaStaging(directory).open(store)
+        await MediaStaging(root).open(store)
 
-        assert {"stray.jpg", ".abc.tmp", "abc"} == set(removed)
-        assert [] == list(directory.iterdir())
-        assert [] == await store.list_pending()
+        assert [MARKER] == [p.name for p in root.iterdir()]
 
-    async def test_open_keeps_others_entries(
+    async def test_adopts_empty(
         self, tmp_path: Path, store: SqliteStore
     ) -> None:
-        """Opening a directory leaves the journal entries of another
-        directory sharing the store alone."""
-        other = MediaStaging(tmp_path / "other")
-        await other.open(store)
-        staged = await other.stage(b"theirs", filename="a", mime_type="x/y")
+        """An existing empty directory (mkdtemp) is adopted and marked."""
+        await MediaStaging(tmp_path).open(store)
 
-        await MediaStaging(tmp_path / "mine").open(store)
+        assert (tmp_path / MARKER).is_file()
 
-        assert [staged.sha256] == [
-            p.sha256 for p in await store.list_pending()
-        ]
-        assert staged.path.exists()
+    @pytest.mark.parametrize("what", ["file", "hidden", "directory"])
+    async def test_refuses_foreign(
+        self, tmp_path: Path, store: SqliteStore, what: str
+    ) -> None:
+        """A non-empty directory ecomsync did not create (".",
+        "/var/tmp") is refused with an error naming it, and nothing in it
+        is touched, not even files named like staged ones."""
+        root = tmp_path / "var-tmp"
+        root.mkdir()
+        name = {"file": SHA_CAT, "hidden": ".x", "directory": "run-0"}[what]
+        if what == "directory":
+            (root / name).mkdir()
+        else:
+            (root / name).write_bytes(b"precious")
 
-    async def test_budget_waits(self, staging: MediaStaging) -> None:
-        """Staging waits for uploads to free space instead of exceeding
-        the byte budget."""
-        first = await staging.stage(b"a" * 60, filename="a", mime_type="x/y")
-        staged_second = anyio.Event()
+        with pytest.raises(MediaStagingError, match="refusing") as exc:
+            await MediaStaging(root).open(store)
 
-        async def second() -> None:
-            await staging.stage(b"b" * 60, filename="b", mime_type="x/y")
-            staged_second.set()
+        assert str(root) in str(exc.value)
+        assert [name] == [p.name for p in root.iterdir()]
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(second)
-            await anyio.sleep(0.1)
-            assert not staged_second.is_set()
-            await staging.release(first)
-            await staged_second.wait()
+    async def test_cwd_refused(
+        self,
+        tmp_path: Path,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """MediaStaging(".") in a directory with files is refused."""
+        (tmp_path / "notes.txt").write_text("mine")
+        monkeypatch.chdir(tmp_path)
 
-        assert staging.peak_bytes <= 100
+        with pytest.raises(MediaStagingError, match="refusing"):
+            await MediaStaging(".").open(store)
 
-    async def test_oversized_alone(self, staging: MediaStaging) -> None:
-        """A file larger than the budget still moves when nothing else is
-        staged."""
-        big = await staging.stage(b"x" * 500, filename="a", mime_type="x/y")
+        assert ["notes.txt"] == [p.name for p in tmp_path.iterdir()]
 
-        assert 500 == staging.used_bytes
-        await staging.release(big)
+    async def test_not_a_directory(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A file where the directory should be is a MediaStagingError."""
+        (tmp_path / "f").write_bytes(b"")
 
-    async def test_not_opened(self, tmp_path: Path) -> None:
-        """Staging before open() is a MediaStagingError."""
-        with pytest.raises(MediaStagingError):
-            await MediaStaging(tmp_path).stage(
-                b"", filename="a", mime_type="b"
-            )
+        with pytest.raises(MediaStagingError, match="not a directory"):
+            await MediaStaging(tmp_path / "f").open(store)
 
     async def test_unusable_directory(
         self, tmp_path: Path, store: SqliteStore
@@ -161,8 +149,411 @@ class TestStaging:
         blocker = tmp_path / "file"
         blocker.write_bytes(b"")
 
-        with pytest.raises(MediaStagingError):
+        with pytest.raises(MediaStagingError, match="cannot use"):
             await MediaStaging(blocker / "sub").open(store)
+
+    async def test_open_removes_dead_runs(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """Opening removes what a run that died left: its files, temp
+        files, directory, lock and journal entries; an entry of another
+        host or directory stays."""
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        root = (tmp_path / "staging").resolve()
+        tmp = f".{SHA_CAT}.{'0' * 16}.tmp"
+        run = dead_run(root, **{SHA_CAT: b"cat", tmp: b"ca"})
+        orphan = dead_run(root, **{"b" * 64: b"x"})
+        (root / f"{orphan.name}.lock").unlink()
+        for sha, meta in [
+            ("a" * 64, {"directory": str(run), "host": _staging_run.HOST}),
+            ("b" * 64, {"directory": str(run), "host": "elsewhere"}),
+            (
+                "c" * 64,
+                {"directory": "/other/run-1", "host": _staging_run.HOST},
+            ),
+            ("d" * 64, {}),
+        ]:
+            await store.add_pending(
+                PendingMedia(sha256=sha, size=1, registered_at=T0, meta=meta)
+            )
+
+        removed = await staging.open(store)
+
+        assert {
+            f"{run.name}/{SHA_CAT}",
+            f"{run.name}/{tmp}",
+            f"{orphan.name}/{'b' * 64}",
+        } == set(removed)
+        assert [] == files(root)
+        assert ["b" * 64, "c" * 64, "d" * 64] == sorted(
+            p.sha256 for p in await store.list_pending()
+        )
+
+    async def test_open_keeps_foreign_files(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """Files ecomsync did not write stay, even in its own directory
+        and in a dead run's directory (which then stays too)."""
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        root = tmp_path / "staging"
+        (root / "notes.txt").write_text("mine")
+        run = dead_run(root, **{"photo.jpg": b"mine", SHA_CAT: b"cat"})
+        (run / "link").symlink_to(root / "notes.txt")
+
+        removed = await staging.open(store)
+
+        assert [f"{run.name}/{SHA_CAT}"] == removed
+        assert sorted(
+            [
+                "notes.txt",
+                run.name,
+                f"{run.name}/link",
+                f"{run.name}/photo.jpg",
+            ]
+        ) == files(root)
+
+    async def test_open_keeps_live_runs(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A second MediaStaging on the same directory (another process)
+        leaves the files and entries of the first one's live run alone."""
+        first = MediaStaging(tmp_path / "staging")
+        await first.open(store)
+        async with first.for_run("r1") as run:
+            staged = await run.stage(b"theirs", filename="a", mime_type="x/y")
+
+            await MediaStaging(tmp_path / "staging").open(store)
+
+            assert staged.path.exists()
+            assert [staged.sha256] == [
+                p.sha256 for p in await store.list_pending()
+            ]
+
+    async def test_default_directory(self) -> None:
+        """The default directory is per user under the temp directory."""
+        directory = MediaStaging().directory
+
+        assert Path(tempfile.gettempdir()) == directory.parent
+        assert directory.name.startswith("ecomsync-staging")
+
+
+class TestStaging:
+    async def test_registered_before_written(
+        self, staging: MediaStaging, store: SqliteStore
+    ) -> None:
+        """A staged file is a registered pending transfer, named by hash,
+        never by the name it came with, in its run's directory."""
+        async with staging.for_run("r1") as run:
+            staged = await run.stage(
+                b"cat", filename="../../etc/passwd", mime_type="image/jpeg"
+            )
+
+            (pending,) = await store.list_pending()
+            assert staged.sha256 == pending.sha256
+            assert "../../etc/passwd" == pending.meta["filename"]
+            assert "r1" == pending.meta["run_id"]
+            assert str(staged.path.parent) == pending.meta["directory"]
+            assert SHA_CAT == staged.path.name
+            assert b"cat" == staged.path.read_bytes()
+            assert 3 == run.held_bytes
+
+    async def test_release_deletes(
+        self, staging: MediaStaging, store: SqliteStore
+    ) -> None:
+        """Releasing deletes the file and closes its journal entry."""
+        async with staging.for_run("r1") as run:
+            staged = await run.stage(b"cat", filename="a", mime_type="x/y")
+
+            await run.release(staged)
+            await run.release(staged)
+
+            assert not staged.path.exists()
+            assert [] == await store.list_pending()
+            assert 0 == staging.used_bytes
+
+    async def test_same_content_shared(self, staging: MediaStaging) -> None:
+        """The same content staged twice is one file until both release."""
+        async with staging.for_run("r1") as run:
+            one = await run.stage(b"cat", filename="a", mime_type="x/y")
+            two = await run.stage(b"cat", filename="b", mime_type="x/y")
+
+            await run.release(one)
+            assert two.path.exists()
+            await run.release(two)
+            assert not two.path.exists()
+
+    async def test_concurrent_same_content(
+        self, staging: MediaStaging, store: SqliteStore
+    ) -> None:
+        """The same content staged by two tasks at once is written once."""
+        got: list[StagedMedia] = []
+
+        async def one(run: RunStaging) -> None:
+            got.append(await run.stage(b"cat", filename="a", mime_type="x/y"))
+
+        async with staging.for_run("r1") as run:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(one, run)
+                tg.start_soon(one, run)
+            assert got[0] is got[1]
+            assert 3 == staging.used_bytes
+            assert 1 == len(await store.list_pending())
+
+    async def test_hash_given(self, staging: MediaStaging) -> None:
+        """A hash the caller computed already is used, not recomputed."""
+        async with staging.for_run("r1") as run:
+            staged = await run.stage(
+                b"cat", filename="a", mime_type="x/y", sha256="e" * 64
+            )
+
+            assert "e" * 64 == staged.path.name
+
+    async def test_no_read_back(self, staging: MediaStaging) -> None:
+        """Platforms get the bytes from memory, not read back from disk."""
+        async with staging.for_run("r1") as run:
+            staged = await run.stage(b"cat", filename="a", mime_type="x/y")
+            staged.path.write_bytes(b"changed on disk")
+
+            assert b"cat" == staged.read_bytes()
+
+    async def test_run_end_removes_everything(
+        self, staging: MediaStaging, store: SqliteStore
+    ) -> None:
+        """Leaving a run's block deletes every file, entry and byte it
+        still holds, its directory and its lock."""
+
+        async def fail() -> RunStaging:
+            async with staging.for_run("r1") as run:
+                await run.stage(b"a" * 40, filename="a", mime_type="x/y")
+                await run.stage(b"b" * 40, filename="b", mime_type="x/y")
+                raise RuntimeError
+            return run  # pragma: no cover
+
+        with pytest.raises(RuntimeError):
+            await fail()
+
+        assert [] == files(staging.directory)
+        assert [] == await store.list_pending()
+        assert 0 == staging.used_bytes
+
+    async def test_stage_after_end(self, staging: MediaStaging) -> None:
+        """A run's staging cannot be used after its block ended."""
+        async with staging.for_run("r1") as run:
+            pass
+
+        with pytest.raises(MediaStagingError, match="ended"):
+            await run.stage(b"cat", filename="a", mime_type="x/y")
+
+    async def test_budget_waits(self, staging: MediaStaging) -> None:
+        """Staging waits for uploads to free space instead of exceeding
+        the byte budget."""
+        staged_second = anyio.Event()
+
+        async with staging.for_run("r1") as run:
+            first = await run.stage(b"a" * 60, filename="a", mime_type="x/y")
+
+            async def second() -> None:
+                await run.stage(b"b" * 60, filename="b", mime_type="x/y")
+                staged_second.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(second)
+                await anyio.wait_all_tasks_blocked()
+                assert not staged_second.is_set()
+                await run.release(first)
+                await staged_second.wait()
+
+        assert staging.peak_bytes <= 100
+
+    async def test_budget_freed_by_other_run(
+        self, staging: MediaStaging
+    ) -> None:
+        """A run waiting for budget goes on when another run ends."""
+        async with staging.for_run("r2") as waiting:
+            async with staging.for_run("r1") as run:
+                await run.stage(b"a" * 60, filename="a", mime_type="x/y")
+                with anyio.move_on_after(0.05):
+                    await waiting.stage(
+                        b"b" * 60, filename="b", mime_type="x/y"
+                    )
+                assert 0 == waiting.held_bytes
+            with anyio.fail_after(5):
+                await waiting.stage(b"b" * 60, filename="b", mime_type="x/y")
+
+    async def test_oversized_alone(self, staging: MediaStaging) -> None:
+        """A file larger than the budget still moves when nothing else is
+        staged."""
+        async with staging.for_run("r1") as run:
+            big = await run.stage(b"x" * 500, filename="a", mime_type="x/y")
+
+            assert 500 == staging.used_bytes
+            await run.release(big)
+
+    async def test_not_opened(self, tmp_path: Path) -> None:
+        """Staging before open() is a MediaStagingError."""
+        with pytest.raises(MediaStagingError):
+            await MediaStaging(tmp_path).stage(
+                b"", filename="a", mime_type="b"
+            )
+        with pytest.raises(MediaStagingError):
+            async with MediaStaging(tmp_path).for_run("r1"):
+                pass  # pragma: no cover
+
+    async def test_unscoped(
+        self, staging: MediaStaging, store: SqliteStore
+    ) -> None:
+        """stage()/release() outside a run work like a run's, and aclose()
+        deletes what was not released."""
+        one = await staging.stage(b"cat", filename="a", mime_type="x/y")
+        two = await staging.stage(b"dog", filename="b", mime_type="x/y")
+        await staging.release(one)
+
+        assert not one.path.exists()
+        assert two.path.exists()
+        await staging.aclose()
+        await staging.aclose()
+        await staging.release(two)
+        assert [] == files(staging.directory)
+        assert [] == await store.list_pending()
+        assert 0 == staging.used_bytes
+
+
+class TestMemory:
+    @pytest.fixture(name="staging")
+    async def _staging(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> MediaStaging:
+        staging = MediaStaging(
+            tmp_path / "staging",
+            max_bytes=100,
+            memory_bytes=10,
+            memory_file_bytes=6,
+        )
+        await staging.open(store)
+        return staging
+
+    async def test_small_in_memory(
+        self, staging: MediaStaging, store: SqliteStore
+    ) -> None:
+        """A small file within the memory budget touches neither the disk
+        nor the journal."""
+        async with staging.for_run("r1") as run:
+            staged = await run.stage(b"cat", filename="a", mime_type="x/y")
+
+            assert b"cat" == staged.read_bytes()
+            assert not staged.path.exists()
+            assert [] == await store.list_pending()
+            assert (0, 3) == (staging.used_bytes, staging.memory_used_bytes)
+            await run.release(staged)
+            assert 0 == staging.memory_used_bytes
+
+    @pytest.mark.parametrize(
+        ("first", "second"), [(b"big file", b""), (b"12345", b"678901")]
+    )
+    async def test_else_on_disk(
+        self, staging: MediaStaging, first: bytes, second: bytes
+    ) -> None:
+        """A file too large for memory, or one past the memory budget, is
+        staged on disk."""
+        async with staging.for_run("r1") as run:
+            staged = [
+                await run.stage(c, filename="a", mime_type="x/y")
+                for c in (first, second)
+                if c
+            ]
+
+            assert staged[-1].path.exists()
+            assert len(staged[-1].read_bytes()) == staging.used_bytes
+        assert 0 == staging.memory_used_bytes
+
+
+class TestGroupCommit:
+    async def test_one_transaction_per_group(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """Files staged and released together are journalled in one store
+        call each way when the store offers the batch methods."""
+        batched = BatchingStore(store)
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(batched)
+        contents = [f"file {i}".encode() for i in range(8)]
+
+        async with staging.for_run("r1") as run:
+            got: list[StagedMedia] = []
+
+            async def one(content: bytes) -> None:
+                got.append(
+                    await run.stage(content, filename="a", mime_type="x/y")
+                )
+
+            async with anyio.create_task_group() as tg:
+                for content in contents:
+                    tg.start_soon(one, content)
+            assert 8 == len(await store.list_pending())
+            async with anyio.create_task_group() as tg:
+                for staged in got:
+                    tg.start_soon(run.release, staged)
+
+        assert 8 == sum(batched.added) == sum(batched.removed)
+        assert len(batched.added) <= 2
+        assert len(batched.removed) <= 2
+        assert [] == await store.list_pending()
+
+    async def test_failure_reaches_everyone(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A journal write that fails fails every file of its group, and
+        none of them is left anywhere."""
+        batched = BatchingStore(store, fail=True)
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(batched)
+        errors: list[BaseException] = []
+
+        async def one(run: RunStaging, content: bytes) -> None:
+            try:
+                await run.stage(content, filename="a", mime_type="x/y")
+            except StateStoreError as exc:
+                errors.append(exc)
+
+        async with staging.for_run("r1") as run:
+            async with anyio.create_task_group() as tg:
+                for i in range(4):
+                    tg.start_soon(one, run, f"f{i}".encode())
+
+            assert 4 == len(errors)
+            assert 0 == staging.used_bytes
+        assert [] == files(staging.directory)
+
+
+class BatchingStore:
+    """
+    A store with the optional batch journal methods, counting calls.
+    """
+
+    def __init__(self, store: SqliteStore, *, fail: bool = False) -> None:
+        self._store = store
+        self.fail = fail
+        self.added: list[int] = []
+        self.removed: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def add_pending_many(self, items: list[PendingMedia]) -> None:
+        await anyio.sleep(0.01)
+        if self.fail:
+            raise StateStoreError("the store is full")
+        self.added.append(len(items))
+        for item in items:
+            await self._store.add_pending(item)
+
+    async def remove_pending_many(self, shas: list[str]) -> None:
+        await anyio.sleep(0.01)
+        self.removed.append(len(shas))
+        for sha in shas:
+            await self._store.remove_pending(sha)
 
 
 class TestRunMedia:
@@ -179,7 +570,7 @@ class TestRunMedia:
         assert 6 == len(uploaded)
         assert 6 == platform.calls["upload_media"]
         assert 6 == len(platform.attachments)
-        assert [] == list(sync.staging.directory.iterdir())
+        assert [] == files(sync.staging.directory)
         assert [] == await store.list_pending()
 
     async def test_known_content_not_uploaded(

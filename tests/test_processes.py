@@ -18,6 +18,7 @@ import anyio
 import pytest
 
 from ecomsync import DataType, RunStatus, SqliteStore
+from ecomsync._staging_fs import MARKER
 
 from ._child_run import SPEC, synchronizer
 
@@ -100,7 +101,8 @@ class TestResume:
         per_type = Counter(t for t, _ in ids)
         assert {"categories": 10, "articles": 60, "stock": 60} == per_type
         assert 0 == sync.licenses.in_use  # type: ignore[attr-defined]
-        assert [] == list((tmp_path / "staging").iterdir())
+        # Nothing but the marker that says the directory is ecomsync's.
+        assert [MARKER] == [p.name for p in (tmp_path / "staging").iterdir()]
         assert [] == await sync.store.list_pending()
         await sync.store.aclose()
 

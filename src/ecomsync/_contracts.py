@@ -73,6 +73,10 @@ class StagedMedia:
     """
     A file in the staging directory, named by its content hash.
 
+    *content*, when given, is the file's content already in memory:
+    `read_bytes` returns it without reading the disk.  A file staged in
+    memory only (`MediaStaging` *memory_bytes*) has no file at *path*.
+
     .. versionadded:: 26.1.0
     """
 
@@ -82,8 +86,16 @@ class StagedMedia:
     filename: str
     mime_type: str
     kind: MediaKind = MediaKind.IMAGE
+    content: bytes | None = attrs.field(
+        default=None, repr=False, eq=False, hash=False
+    )
 
     def read_bytes(self) -> bytes:
+        """
+        The file's content (from memory when the stager kept it).
+        """
+        if self.content is not None:
+            return self.content
         return self.path.read_bytes()
 
 

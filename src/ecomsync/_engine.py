@@ -11,13 +11,10 @@ direction), `_dependencies`, `_writer`, `_media_transfer`; previews by
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import anyio
 import attrs
@@ -42,7 +39,7 @@ from ._spec import DataType, SyncSpec, Trigger
 from .events import Event, RunFinished, RunStarted
 from .exceptions import EcomsyncError, RunCancelled, SpecError
 from .licensing import LocalLicensePool
-from .media import MediaStaging
+from .media import MediaStaging, RunStaging
 from .state import SqliteStore
 from .typing import ErpSource, LicensePool, Platform, StateStore
 
@@ -51,9 +48,9 @@ __all__ = ["RunEvents", "Synchronizer"]
 
 
 def _default_staging() -> MediaStaging:
-    return MediaStaging(
-        Path(tempfile.gettempdir()) / f"ecomsync-{os.getpid()}"
-    )
+    # One directory per user, shared safely: each run locks its own
+    # subdirectory, and a killed process's files go at the next open().
+    return MediaStaging()
 
 
 @attrs.define
@@ -319,8 +316,6 @@ class Synchronizer:
     async def _execute(
         self, run: Run, events: RunEvents, resolved: bool
     ) -> None:
-        pipeline = _pipeline_of(self, run)
-
         async def work() -> None:
             if not self._staging_open:
                 await self.staging.open(self.store)
@@ -333,8 +328,14 @@ class Synchronizer:
                     spec=run.spec,
                 )
             )
-            async with self.erp.session() as session:
-                await pipeline.sync_all(session)
+            async with (
+                # Leaving this block, however, releases every file,
+                # journal entry and byte of budget the run still holds
+                # (shielded from cancellation).
+                self.staging.for_run(run.id) as staging,
+                self.erp.session() as session,
+            ):
+                await _pipeline_of(self, run, staging).sync_all(session)
 
         try:
             final, events.error = await _lifecycle(
@@ -469,11 +470,13 @@ def _new_run(
     )
 
 
-def _pipeline_of(sync: Synchronizer, run: Run) -> _pipeline.Pipeline:
+def _pipeline_of(
+    sync: Synchronizer, run: Run, staging: RunStaging | None = None
+) -> _pipeline.Pipeline:
     return _pipeline.build(
         run,
         sync.store,
-        sync.staging,
+        staging,
         batch_size=sync.batch_size,
         media_concurrency=sync.media_concurrency,
         write_concurrency=sync.write_concurrency,

@@ -21,8 +21,13 @@ from ._model import Article, Category, MediaRef
 from ._run import Run
 from ._spec import DataType
 from .events import MediaUploaded
-from .exceptions import AuthenticationError, RecordRejected, SyncError
-from .media import MediaStaging
+from .exceptions import (
+    AuthenticationError,
+    MediaStagingError,
+    RecordRejected,
+    SyncError,
+)
+from .media import RunStaging
 from .typing import ErpSession, StateStore
 
 
@@ -40,7 +45,8 @@ class MediaTransfer:
 
     run: Run
     store: StateStore
-    staging: MediaStaging
+    #: The run's own staging (None for a plan, which stages nothing).
+    staging: RunStaging | None
     concurrency: int = 16
     _limiter: anyio.CapacityLimiter = attrs.field(init=False)
     _uploading: dict[str, anyio.Event] = attrs.field(init=False, factory=dict)
@@ -122,7 +128,9 @@ class MediaTransfer:
                     content = await session.read_media(ref)
                     sha = hashlib.sha256(content).hexdigest()
                     media_id, reused = await self._media_id(sha, content, ref)
-                except (RecordRejected, SyncError) as exc:
+                except (RecordRejected, SyncError, MediaStagingError) as exc:
+                    # A file that cannot be staged (full disk) fails its
+                    # record, like one that cannot be read or uploaded.
                     if isinstance(exc, AuthenticationError):
                         raise
                     errors.append((position, str(exc)))
@@ -171,11 +179,13 @@ class MediaTransfer:
             media_id = await self.store.get_media_id(platform, sha)
             if media_id is not None:
                 return media_id, True
+            assert self.staging is not None  # only a plan has none
             staged = await self.staging.stage(
                 content,
                 filename=ref.filename,
                 mime_type=ref.mime_type,
                 kind=ref.kind,
+                sha256=sha,
             )
             try:
                 media_id = await self.run.platform.upload_media(staged)

@@ -36,7 +36,7 @@ from ._spec import DataType, Direction, Only, Selection
 from ._writer import Writer
 from .events import RecordSkipped, TypeFinished, TypeStarted
 from .exceptions import RunCancelled
-from .media import MediaStaging
+from .media import RunStaging
 from .typing import ErpSession, StateStore
 
 
@@ -406,7 +406,7 @@ def _estimate(
 def build(
     run: Run,
     store: StateStore,
-    staging: MediaStaging,
+    staging: RunStaging | None,
     *,
     batch_size: int,
     media_concurrency: int,

@@ -2,49 +2,62 @@
 The media staging directory: files from the ERP wait here, crash-safely,
 until they are uploaded.
 
-The rules (DESIGN §9): a file is registered as a pending transfer in the
-state store *before* it is written; it is written to a temporary name,
-fsynced and renamed; it is named by its content hash, never by a name
-from outside; after the upload it is deleted and its entry closed.
-Opening the directory deletes whatever is not a registered transfer and
-discards stale transfers, so a crash never leaves litter.  A byte budget
-makes staging wait for uploads to free space instead of filling the disk.
+The rules (DESIGN §9):
+
+- staging works in a directory it created and marked as its own (a
+  ``.ecomsync-staging`` file); an existing empty directory is adopted, a
+  non-empty one without the marker is refused; it only ever deletes files
+  it wrote;
+- every run stages in a directory of its own (`MediaStaging.for_run`),
+  locked while the run is alive; leaving the run's block, however it is
+  left (success, error, cancellation), deletes what the run still holds:
+  files, journal entries and budget; the cleanup is shielded from
+  cancellation;
+- a file is registered as a pending transfer in the state store *before*
+  it is written; it is written to a temporary name, fsynced and renamed;
+  it is named by its content hash, never by a name from outside;
+- opening the directory (`MediaStaging.open`, at process start) removes
+  what runs that died left: their files and journal entries are
+  *discarded*, not resumed, because a resumed run reads its records' media
+  from the ERP again (it has to, to know their hashes);
+- a byte budget makes staging wait for uploads to free space instead of
+  filling the disk; optionally, small files stay in memory (within a
+  budget of their own) and never touch the disk or the journal.
 
 .. versionadded:: 26.1.0
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from datetime import UTC, datetime
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
 import anyio.to_thread
 import attrs
 
+from . import _staging_fs as fs
 from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind
+from ._staging_run import HOST, GroupCommit, RunStaging
 from .exceptions import MediaStagingError
 from .typing import StateStore
 
 
-__all__ = ["MediaStaging", "StagedMedia"]
+__all__ = ["MediaStaging", "RunStaging", "StagedMedia"]
 
 
-def _write_durably(directory: Path, name: str, content: bytes) -> None:
-    tmp = directory / f".{name}.tmp"
-    with tmp.open("wb") as fh:
-        fh.write(content)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(directory / name)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+def _default_directory() -> Path:
+    """
+    The staging directory used when none is given: one per user under the
+    system's temporary directory, shared by that user's processes (each
+    run has its own locked directory inside).
+    """
+    user = getattr(os, "getuid", lambda: "")()
+    return Path(tempfile.gettempdir()) / f"ecomsync-staging-{user}".rstrip("-")
 
 
 @attrs.define
@@ -53,22 +66,45 @@ class MediaStaging:
     A staging directory bounded by *max_bytes*.
 
     Call `open` (the `Synchronizer` does) before staging: it binds the
-    store that journals transfers and cleans up after a crash.  One
-    directory belongs to one process at a time.
+    store that journals transfers, claims the directory and removes what
+    runs that died left behind.  Several processes may share one staging
+    directory: every run stages in a locked directory of its own.
+
+    Args:
+        directory: Created and marked as ecomsync's if missing; an
+            existing empty directory is adopted; a non-empty one without
+            the marker is refused.  Default: ``ecomsync-staging-<uid>`` in the
+            system temporary directory, shared by the user's processes.
+        max_bytes: Bytes staged on disk at once (one larger file still
+            goes through alone).
+        memory_bytes: Bytes that may instead stay in memory, never written
+            and never journalled (a crash loses nothing: a resumed run
+            reads them from the ERP again).  0, the default, stages
+            everything on disk; platforms must then read content with
+            `StagedMedia.read_bytes`, as the bundled ones do.
+        memory_file_bytes: The largest file kept in memory.
 
     .. versionadded:: 26.1.0
     """
 
-    directory: Path = attrs.field(converter=Path)
+    directory: Path = attrs.field(converter=Path, factory=_default_directory)
     max_bytes: int = 256 * 2**20
-    _store: StateStore | None = attrs.field(init=False, default=None)
-    _used: int = attrs.field(init=False, default=0)
-    _staged: dict[str, tuple[StagedMedia, int]] = attrs.field(
-        init=False, factory=dict
-    )
-    _freed: anyio.Condition = attrs.field(init=False, factory=anyio.Condition)
-    #: The most bytes ever staged at once (for tests and benchmarks).
+    memory_bytes: int = 0
+    memory_file_bytes: int = 2**20
+    #: The most bytes ever staged on disk at once (for tests, benchmarks).
     peak_bytes: int = attrs.field(init=False, default=0)
+    _store: StateStore | None = attrs.field(init=False, default=None)
+    _root: Path | None = attrs.field(init=False, default=None)
+    _used: int = attrs.field(init=False, default=0)
+    _in_memory: int = attrs.field(init=False, default=0)
+    _freed: anyio.Event | None = attrs.field(init=False, default=None)
+    _unscoped: RunStaging | None = attrs.field(init=False, default=None)
+    _adds: GroupCommit[PendingMedia] = attrs.field(init=False)
+    _drops: GroupCommit[StagedMedia] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._adds = GroupCommit(self._journal_add)
+        self._drops = GroupCommit(self._journal_drop)
 
     def __repr__(self) -> str:
         return (
@@ -78,42 +114,69 @@ class MediaStaging:
 
     @property
     def used_bytes(self) -> int:
+        """
+        Bytes staged on disk right now, by all runs.
+        """
         return self._used
+
+    @property
+    def memory_used_bytes(self) -> int:
+        """
+        Bytes staged in memory right now, by all runs.
+        """
+        return self._in_memory
 
     async def open(self, store: StateStore) -> list[str]:
         """
-        Bind *store* and clean the directory; return the removed names.
+        Bind *store*, claim the directory and remove the files and journal
+        entries of runs that died; return the files removed.
+
+        Raises:
+            MediaStagingError: The directory is not ours (not empty, no
+                marker) or unusable.
         """
         self._store = store
-        # The journal may be shared (PostgresStore) by several processes,
-        # each with its own directory: discard only our own entries.
-        mine = str(self.directory.resolve())
-        pending = {
-            p.sha256
-            for p in await store.list_pending()
-            if p.meta.get("directory", mine) == mine
-        }
 
-        def purge() -> list[str]:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            removed = []
-            for entry in self.directory.iterdir():
-                if entry.is_file() or entry.is_symlink():
-                    entry.unlink()
-                    removed.append(entry.name)
-            return removed
+        def claim() -> tuple[Path, list[str], set[str]]:
+            fs.claim(self.directory)
+            root = self.directory.resolve()
+            return root, *fs.sweep(root)
 
         try:
-            removed = await anyio.to_thread.run_sync(purge)
+            root, removed, alive = await anyio.to_thread.run_sync(claim)
         except OSError as exc:
             raise MediaStagingError(
-                f"cannot clean the staging directory {self.directory}: {exc}"
+                f"cannot use the staging directory {str(self.directory)!r}"
+                f": {exc.strerror or exc}"
             ) from exc
-        # Stale transfers belong to a run that died: their content comes
-        # from the ERP again when the run is resumed, so discard them.
-        for sha in pending:
-            await store.remove_pending(sha)
+        self._root = root
+        prefix = f"{root}{os.sep}run-"
+        stale = []
+        for pending in await store.list_pending():
+            where = str(pending.meta.get("directory", ""))
+            if (
+                pending.meta.get("host") == HOST
+                and where.startswith(prefix)
+                and Path(where).name not in alive
+            ):
+                stale.append(pending.sha256)
+        await self._remove_entries(stale)
         return removed
+
+    @asynccontextmanager
+    async def for_run(self, run_id: str) -> AsyncIterator[RunStaging]:
+        """
+        The staging of one run; leaving the block deletes whatever the run
+        still holds (files, journal entries, budget), shielded from
+        cancellation, however the block is left.
+        """
+        self._opened()
+        run = RunStaging(owner=self, run_id=run_id)
+        try:
+            yield run
+        finally:
+            with anyio.CancelScope(shield=True):
+                await run.aclose()
 
     async def stage(
         self,
@@ -124,74 +187,85 @@ class MediaStaging:
         kind: MediaKind = MediaKind.IMAGE,
     ) -> StagedMedia:
         """
-        Put *content* in the directory, waiting while the budget is full.
+        Stage *content* outside any run (see `for_run`), on disk; it stays
+        until `release` or `aclose`.
         """
-        if self._store is None:
-            raise MediaStagingError("MediaStaging.open() was not called")
-        sha = hashlib.sha256(content).hexdigest()
-        size = len(content)
-        async with self._freed:
-            if sha in self._staged:
-                staged, refs = self._staged[sha]
-                self._staged[sha] = (staged, refs + 1)
-                return staged
-            # A single file larger than the budget still goes through when
-            # nothing else is staged; otherwise it could never move.
-            while self._used and self._used + size > self.max_bytes:
-                await self._freed.wait()
-            self._used += size
-            self.peak_bytes = max(self.peak_bytes, self._used)
-            staged = StagedMedia(
-                sha256=sha,
-                path=self.directory / sha,
-                size=size,
-                filename=filename,
-                mime_type=mime_type,
-                kind=kind,
-            )
-            self._staged[sha] = (staged, 1)
-        try:
-            await self._store.add_pending(
-                PendingMedia(
-                    sha256=sha,
-                    size=size,
-                    registered_at=datetime.now(UTC),
-                    meta={
-                        "filename": filename,
-                        "mime_type": mime_type,
-                        "directory": str(self.directory.resolve()),
-                    },
-                )
-            )
-            await anyio.to_thread.run_sync(
-                _write_durably, self.directory, sha, content
-            )
-        except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                await self.release(staged)
-            if isinstance(exc, OSError):
-                raise MediaStagingError(
-                    f"cannot stage {filename!r}: {exc}"
-                ) from exc
-            raise
-        return staged
+        if self._unscoped is None:
+            self._opened()
+            self._unscoped = RunStaging(owner=self, run_id="", memory=False)
+        return await self._unscoped.stage(
+            content, filename=filename, mime_type=mime_type, kind=kind
+        )
 
     async def release(self, staged: StagedMedia) -> None:
         """
-        The transfer is over (uploaded or given up): delete the file.
+        The transfer of a file staged with `stage` is over: delete it.
         """
-        async with self._freed:
-            current = self._staged.get(staged.sha256)
-            if current is None:
-                return
-            if current[1] > 1:
-                self._staged[staged.sha256] = (current[0], current[1] - 1)
-                return
-            del self._staged[staged.sha256]
-            self._used -= staged.size
-            self._freed.notify_all()
-        await anyio.to_thread.run_sync(
-            lambda: staged.path.unlink(missing_ok=True)
+        if self._unscoped is not None:
+            await self._unscoped.release(staged)
+
+    async def aclose(self) -> None:
+        """
+        Delete what `stage` staged and was not released yet.
+        """
+        if self._unscoped is not None:
+            with anyio.CancelScope(shield=True):
+                await self._unscoped.aclose()
+            self._unscoped = None
+
+    # -- for RunStaging -------------------------------------------------
+
+    def _opened(self) -> tuple[StateStore, Path]:
+        if self._store is None or self._root is None:
+            raise MediaStagingError("MediaStaging.open() was not called")
+        return self._store, self._root
+
+    def _fits_memory(self, size: int) -> bool:
+        return (
+            size <= self.memory_file_bytes
+            and self._in_memory + size <= self.memory_bytes
         )
-        if self._store is not None:
-            await self._store.remove_pending(staged.sha256)
+
+    async def _reserve(self, size: int) -> None:
+        # A single file larger than the budget still goes through when
+        # nothing else is staged; otherwise it could never move.
+        while self._used and self._used + size > self.max_bytes:
+            if self._freed is None:
+                self._freed = anyio.Event()
+            await self._freed.wait()
+        self._used += size
+        self.peak_bytes = max(self.peak_bytes, self._used)
+
+    def _give_back(self, size: int) -> None:
+        self._used -= size
+        if self._freed is not None:
+            self._freed.set()
+            self._freed = None
+
+    async def _journal_add(self, items: list[PendingMedia]) -> None:
+        store, _ = self._opened()
+        many = getattr(store, "add_pending_many", None)
+        if many is not None:
+            await many(items)
+            return
+        for item in items:
+            await store.add_pending(item)
+
+    async def _journal_drop(self, items: list[StagedMedia]) -> None:
+        gone = await anyio.to_thread.run_sync(
+            fs.unlink_all, [i.path for i in items]
+        )
+        # A file that could not be deleted keeps its entry: the run's end
+        # or the next open() deletes it.
+        await self._remove_entries([i.sha256 for i in items if i.path in gone])
+
+    async def _remove_entries(self, shas: Sequence[str]) -> None:
+        if not shas:
+            return
+        store, _ = self._opened()
+        many = getattr(store, "remove_pending_many", None)
+        if many is not None:
+            await many(list(shas))
+            return
+        for sha in shas:
+            await store.remove_pending(sha)

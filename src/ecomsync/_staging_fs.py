@@ -1,0 +1,257 @@
+"""
+The blocking half of `ecomsync.media`: the staging directory on disk.
+
+Layout of a staging directory (the *root*)::
+
+    <root>/
+        .ecomsync-staging       the marker: this directory is ours
+        run-<token>.lock        held (flock) while its run is alive
+        run-<token>/            that run's files:
+            <sha256>            a staged file, named by its content hash
+            .<sha256>.<rnd>.tmp a file being written
+
+Only names of these shapes are ever deleted, only inside a marked root,
+and never through a symlink: whatever else is in the directory was not
+written by us and stays.  A run directory whose lock nobody holds belongs
+to a run that died (its process is gone): `sweep` removes it.
+
+Everything here blocks; `ecomsync.media` calls it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import stat
+import sys
+from pathlib import Path
+
+import attrs
+
+from .exceptions import MediaStagingError
+
+
+MARKER = ".ecomsync-staging"
+_MARKER_TEXT = (
+    "This directory belongs to ecomsync's MediaStaging: it deletes the\n"
+    "files it wrote here (run-*/) once they are uploaded, or when the run\n"
+    "that wrote them died.  It never deletes anything else.\n"
+)
+_RUN = re.compile(r"run-([0-9a-f]{32})(\.lock)?")
+_OURS = re.compile(r"[0-9a-f]{64}|\.[0-9a-f]{64}\.[0-9a-f]{16}\.tmp")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+# The low-level writer, as names of this module so that tests can inject
+# disk faults (ENOSPC, EIO) exactly where the kernel would report them.
+_write = os.write
+_fsync = os.fsync
+
+
+if sys.platform == "win32":  # pragma: no cover - not tested on Windows
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def claim(root: Path) -> None:
+    """
+    Create *root* and mark it as ours, or check that it is ours.
+
+    An existing directory without the marker is adopted only when it is
+    empty; a non-empty one is refused, since deleting in it could destroy
+    somebody else's files.
+    """
+    try:
+        root.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        if not root.is_dir():
+            raise MediaStagingError(
+                f"the staging directory {str(root)!r} exists and is not a "
+                "directory"
+            ) from None
+        if (root / MARKER).is_file():
+            return
+        if any(root.iterdir()):
+            raise MediaStagingError(
+                f"refusing to stage media in {str(root)!r}: it is not "
+                f"empty and was not created by ecomsync (no {MARKER} "
+                "file); give MediaStaging a directory of its own, such "
+                f"as {str(root / 'ecomsync-staging')!r}, which it creates"
+            ) from None
+    (root / MARKER).write_text(_MARKER_TEXT)
+
+
+@attrs.define
+class RunDir:
+    """
+    A run's own directory, and the lock that says its run is alive.
+    """
+
+    path: Path
+    lock: Path
+    fd: int
+
+    def close(self) -> list[str]:
+        """
+        Delete what we wrote, the directory and its lock; return the names
+        of the files deleted.
+        """
+        try:
+            return _remove(self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.lock.unlink()
+            os.close(self.fd)
+
+
+def new_run_dir(root: Path) -> RunDir:
+    """
+    Make a fresh run directory under *root*, locked by this process.
+    """
+    while True:
+        token = secrets.token_hex(16)
+        lock = root / f"run-{token}.lock"
+        fd = os.open(
+            lock, os.O_RDWR | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600
+        )
+        # A concurrent sweep may take the new lock file for a dead run's
+        # and delete it before we lock it: then take another token.
+        if _try_lock(fd) and _same_file(fd, lock):
+            path = root / f"run-{token}"
+            try:
+                path.mkdir(mode=0o700)
+            except BaseException:
+                lock.unlink()
+                os.close(fd)
+                raise
+            return RunDir(path=path, lock=lock, fd=fd)
+        os.close(fd)  # pragma: no cover - a race with another process
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == path.stat().st_ino
+    except FileNotFoundError:  # pragma: no cover - a race, see above
+        return False
+
+
+def sweep(root: Path) -> tuple[list[str], set[str]]:
+    """
+    Remove the run directories under *root* whose run is dead.
+
+    Returns the files deleted (``run-<token>/<name>``) and the names of
+    the run directories that are alive (locked by a running run).
+    """
+    removed: list[str] = []
+    alive: set[str] = set()
+    entries = {e.name: e for e in os.scandir(root)}
+    for name in sorted(entries):
+        match = _RUN.fullmatch(name)
+        if match is None:
+            continue
+        run = f"run-{match[1]}"
+        if match[2] is None:
+            # A directory whose lock file is gone was left by a sweep or a
+            # run that died between its last two steps: nobody owns it.
+            if f"{run}.lock" not in entries and entries[name].is_dir(
+                follow_symlinks=False
+            ):
+                removed += _remove(root / run)
+            continue
+        try:
+            fd = os.open(root / name, os.O_RDWR | _NOFOLLOW | _CLOEXEC)
+        except FileNotFoundError:  # pragma: no cover - a race
+            continue
+        try:
+            if not _try_lock(fd):
+                alive.add(run)
+                continue
+            removed += _remove(root / run)
+            with contextlib.suppress(FileNotFoundError):
+                (root / name).unlink()
+        finally:
+            os.close(fd)
+    return removed, alive
+
+
+def _remove(path: Path) -> list[str]:
+    """
+    Delete the files we write in the run directory *path*, then the
+    directory if nothing else is left in it.
+    """
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if _OURS.fullmatch(entry.name) and entry.is_file(
+            follow_symlinks=False
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+            removed.append(f"{path.name}/{entry.name}")
+    # Something we did not write stays, and so does its directory.
+    with contextlib.suppress(OSError):
+        path.rmdir()
+    return removed
+
+
+def write_file(directory: Path, name: str, content: bytes) -> None:
+    """
+    Write *content* to *directory*/*name*: to a temporary name, fsynced,
+    renamed.  On any error nothing is left behind.
+    """
+    tmp = directory / f".{name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(
+        tmp,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
+        stat.S_IRUSR | stat.S_IWUSR,
+    )
+    try:
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[_write(fd, view) :]
+            _fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, directory / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def unlink_all(paths: list[Path]) -> set[Path]:
+    """
+    Delete *paths* (staged files); return those that are gone now.
+    """
+    gone = set()
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        gone.add(path)
+    return gone

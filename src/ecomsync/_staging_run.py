@@ -1,0 +1,263 @@
+"""
+The staging of one run (`ecomsync.media.RunStaging`) and the grouped
+journal writes it shares with the other runs of its `MediaStaging`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from . import _staging_fs as fs
+from ._contracts import PendingMedia, StagedMedia
+from ._model import MediaKind
+from .exceptions import MediaStagingError
+
+
+if TYPE_CHECKING:
+    from .media import MediaStaging
+
+T = TypeVar("T")
+HOST = socket.gethostname()
+
+
+@attrs.define
+class _Slot:
+    done: bool = False
+    error: BaseException | None = None
+
+
+@attrs.define
+class GroupCommit(Generic[T]):
+    """
+    Items submitted while a flush is under way go together in the next
+    one: one journal transaction per group of files, with no timing window.
+    Waiting is shielded, so that an item is never left half-done by a
+    cancelled caller.
+    """
+
+    flush: Callable[[list[T]], Awaitable[None]]
+    _queue: list[tuple[T, _Slot]] = attrs.field(init=False, factory=list)
+    _busy: bool = attrs.field(init=False, default=False)
+    _idle: anyio.Event | None = attrs.field(init=False, default=None)
+
+    async def submit(self, item: T) -> None:
+        slot = _Slot()
+        self._queue.append((item, slot))
+        with anyio.CancelScope(shield=True):
+            while not slot.done:
+                if self._busy:
+                    if self._idle is None:
+                        self._idle = anyio.Event()
+                    await self._idle.wait()
+                    continue
+                self._busy = True
+                batch, self._queue = self._queue, []
+                try:
+                    await self.flush([i for i, _ in batch])
+                except BaseException as exc:
+                    for _, other in batch:
+                        other.error = exc
+                finally:
+                    for _, other in batch:
+                        other.done = True
+                    self._busy = False
+                    if self._idle is not None:
+                        self._idle.set()
+                        self._idle = None
+        if slot.error is not None:
+            raise slot.error
+
+
+@attrs.define(eq=False)
+class _Held:
+    staged: StagedMedia
+    ready: anyio.Event
+    refs: int = 1
+    in_memory: bool = False
+    registered: bool = False
+    failed: bool = False
+
+
+@attrs.define(eq=False)
+class RunStaging:
+    """
+    What one run stages, from `MediaStaging.for_run`: every file it stages
+    and does not release is deleted when the run's block is left.
+
+    .. versionadded:: 26.1.0
+    """
+
+    _owner: MediaStaging = attrs.field(alias="owner")
+    run_id: str
+    _memory: bool = attrs.field(alias="memory", default=True)
+    _dir: fs.RunDir | None = attrs.field(init=False, default=None)
+    _held: dict[str, _Held] = attrs.field(init=False, factory=dict)
+    _closed: bool = attrs.field(init=False, default=False)
+    _making_dir: anyio.Lock | None = attrs.field(init=False, default=None)
+
+    @property
+    def held_bytes(self) -> int:
+        """
+        Bytes this run holds, on disk and in memory.
+        """
+        return sum(h.staged.size for h in self._held.values())
+
+    async def stage(
+        self,
+        content: bytes,
+        *,
+        filename: str,
+        mime_type: str,
+        kind: MediaKind = MediaKind.IMAGE,
+        sha256: str | None = None,
+    ) -> StagedMedia:
+        """
+        Stage *content*, waiting while the byte budget is full.
+
+        *sha256*, when given, must be the content's SHA-256 (the caller
+        hashed it already; it is not hashed twice).  The same content
+        staged twice is one file until both are released.
+
+        Raises:
+            MediaStagingError: The file could not be written (full disk,
+                I/O error); nothing of it is left behind.
+        """
+        sha = sha256 or hashlib.sha256(content).hexdigest()
+        while True:
+            self._check_open()
+            held = self._held.get(sha)
+            if held is None:
+                break
+            if held.ready.is_set() and not held.failed:
+                held.refs += 1
+                return held.staged
+            # Staged by another task right now: share it, or stage it
+            # ourselves if that failed (a failed entry is dropped).
+            await held.ready.wait()
+        owner = self._owner
+        size = len(content)
+        staged = StagedMedia(
+            sha256=sha,
+            path=owner.directory / sha,
+            size=size,
+            filename=filename,
+            mime_type=mime_type,
+            kind=kind,
+            content=content,
+        )
+        if self._memory and owner._fits_memory(size):
+            owner._in_memory += size
+            self._held[sha] = _Held(staged, anyio.Event(), in_memory=True)
+            self._held[sha].ready.set()
+            return staged
+        await owner._reserve(size)
+        held = self._held[sha] = _Held(staged, anyio.Event())
+        try:
+            run_dir = await self._run_dir()
+            held.staged = staged = attrs.evolve(
+                staged, path=run_dir.path / sha
+            )
+            await owner._adds.submit(
+                PendingMedia(
+                    sha256=sha,
+                    size=size,
+                    registered_at=datetime.now(UTC),
+                    meta={
+                        "filename": filename,
+                        "mime_type": mime_type,
+                        "directory": str(run_dir.path),
+                        "host": HOST,
+                        "run_id": self.run_id,
+                    },
+                )
+            )
+            held.registered = True
+            await anyio.to_thread.run_sync(
+                fs.write_file, run_dir.path, sha, content
+            )
+            self._check_open()
+        except BaseException as exc:
+            held.failed = True
+            with anyio.CancelScope(shield=True):
+                await self._drop(held)
+            if isinstance(exc, OSError):
+                raise MediaStagingError(
+                    f"cannot stage {filename!r} ({size} bytes, sha256 "
+                    f"{sha[:12]}) in {str(owner.directory)!r}: "
+                    f"{exc.strerror or exc}"
+                ) from exc
+            raise
+        finally:
+            held.ready.set()
+        return staged
+
+    async def release(self, staged: StagedMedia) -> None:
+        """
+        The transfer is over (uploaded or given up): delete the file and
+        its journal entry.  Shielded from cancellation.
+        """
+        held = self._held.get(staged.sha256)
+        if held is None or not held.ready.is_set():
+            return
+        held.refs -= 1
+        if held.refs > 0:
+            return
+        with anyio.CancelScope(shield=True):
+            await self._drop(held)
+
+    async def aclose(self) -> None:
+        """
+        Delete everything the run still holds and its directory.  Called
+        by `MediaStaging.for_run`; call it shielded.
+        """
+        self._closed = True
+        for held in list(self._held.values()):
+            if held.ready.is_set():
+                await self._drop(held)
+        if self._dir is not None:
+            run_dir, self._dir = self._dir, None
+            await anyio.to_thread.run_sync(run_dir.close)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MediaStagingError(
+                f"the staging of run {self.run_id!r} ended"
+            )
+
+    async def _run_dir(self) -> fs.RunDir:
+        if self._making_dir is None:
+            self._making_dir = anyio.Lock()
+        async with self._making_dir:
+            self._check_open()
+            if self._dir is None:
+                _, root = self._owner._opened()
+                self._dir = await anyio.to_thread.run_sync(
+                    fs.new_run_dir, root
+                )
+            return self._dir
+
+    async def _drop(self, held: _Held) -> None:
+        """
+        Forget *held*: its file, journal entry and bytes; call it shielded.
+        """
+        if self._held.get(held.staged.sha256) is held:
+            del self._held[held.staged.sha256]
+        owner = self._owner
+        if held.in_memory:
+            owner._in_memory -= held.staged.size
+            return
+        try:
+            # Nothing is written before it is registered: an unregistered
+            # file has nothing on disk to delete.
+            if held.registered:
+                await owner._drops.submit(held.staged)
+        finally:
+            owner._give_back(held.staged.size)

@@ -1,0 +1,410 @@
+"""
+Media staging under faults: a cancel at every await point of the media
+path, a full or failing disk, a process killed while it stages.  After
+each: no file, no journal entry, no byte of budget left, and the next run
+works.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import attrs
+import pytest
+
+from ecomsync import (
+    All,
+    DataType,
+    MediaStaging,
+    MediaStagingError,
+    MediaUploaded,
+    MemoryErp,
+    MemoryPlatform,
+    RunStatus,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+)
+from ecomsync import _staging_fs as fs
+
+from .test_media import files
+
+
+pytestmark = pytest.mark.anyio
+
+SPEC = SyncSpec(types={DataType.ARTICLES: All()})
+
+
+@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
+def _anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Cancellation differs between backends: prove both."""
+    return str(request.param)
+
+
+async def assert_clean(staging: MediaStaging, store: SqliteStore) -> None:
+    """
+    Nothing of any run is left: files, journal entries, budget.
+    """
+    assert [] == files(staging.directory)
+    assert [] == await store.list_pending()
+    assert (0, 0) == (staging.used_bytes, staging.memory_used_bytes)
+
+
+# -- cancel at every await point -------------------------------------------
+
+
+@attrs.define
+class Cut:
+    """
+    Cancels the host's scope when the run reaches *point* the *nth* time.
+    """
+
+    point: str
+    nth: int
+    scope: anyio.CancelScope | None = None
+    hits: Counter[str] = attrs.Factory(Counter)
+    fired: bool = False
+
+    def hit(self, name: str) -> bool:
+        self.hits[name] += 1
+        if (
+            self.scope is None
+            or name != self.point
+            or self.hits[name] != self.nth
+        ):
+            return False
+        self.fired = True
+        self.scope.cancel()
+        return True
+
+    async def reached(self, name: str) -> None:
+        if self.hit(name):
+            await anyio.lowlevel.checkpoint()
+
+    def in_thread(self, name: str, fn: Callable[..., Any]) -> Any:
+        def call(*args: Any) -> Any:
+            if self.scope is not None and name == self.point:
+                # Cancel from the worker thread: delivered when it returns.
+                anyio.from_thread.run_sync(self.hit, name)
+            return fn(*args)
+
+        return call
+
+
+class Wrapped:
+    """
+    *inner*, with a cut before each of the async methods *names*.
+    """
+
+    def __init__(self, inner: Any, cut: Cut, names: set[str]) -> None:
+        self._inner = inner
+        self._cut = cut
+        self._names = names
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if name not in self._names:
+            return value
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            await self._cut.reached(name)
+            return await value(*args, **kwargs)
+
+        return call
+
+
+class CutErp(Wrapped):
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Any]:
+        async with self._inner.session() as session:
+            yield Wrapped(session, self._cut, {"read_media"})
+
+
+@attrs.define
+class CutStaging(MediaStaging):
+    """
+    A MediaStaging whose budget wait is a cut point.
+    """
+
+    cut: Cut | None = None
+
+    async def _reserve(self, size: int) -> None:
+        if self.cut and self.used_bytes + size > self.max_bytes:
+            await self.cut.reached("budget wait")
+        await super()._reserve(size)
+
+
+#: Every await point of the media path, and which occurrence to cut at.
+POINTS = {
+    "read_media": 2,  # the ERP reads the file
+    "get_media_id": 2,  # the store: does the platform have it?
+    "budget wait": 1,  # staging waits for budget
+    "run directory": 1,  # the run's directory is made (a thread)
+    "add_pending": 2,  # the journal entry, before the write
+    "write": 2,  # the file is written (a thread)
+    "upload_media": 2,  # the platform uploads it
+    "unlink": 1,  # release deletes the file (a thread, shielded)
+    "remove_pending": 1,  # release closes the entry (shielded)
+    "put_media_id": 2,  # the store remembers the platform's id
+    "MediaUploaded": 2,  # the event reaches the host
+}
+
+
+@pytest.fixture(name="cut_sync")
+def _cut_sync(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    erp: MemoryErp,
+    platform: MemoryPlatform,
+    store: SqliteStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Synchronizer, Cut]:
+    point = request.param
+    cut = Cut(point, POINTS[point])
+    monkeypatch.setattr(
+        fs, "new_run_dir", cut.in_thread("run directory", fs.new_run_dir)
+    )
+    monkeypatch.setattr(
+        fs, "write_file", cut.in_thread("write", fs.write_file)
+    )
+    monkeypatch.setattr(
+        fs, "unlink_all", cut.in_thread("unlink", fs.unlink_all)
+    )
+    store_names = {"get_media_id", "add_pending", "remove_pending"}
+    sync = Synchronizer(
+        erp=CutErp(erp, cut, set()),  # type: ignore[arg-type]
+        platforms={"shop": Wrapped(platform, cut, {"upload_media"})},  # type: ignore[dict-item]
+        store=Wrapped(store, cut, store_names | {"put_media_id"}),  # type: ignore[arg-type]
+        # Room for one file at a time: runs wait for budget.
+        staging=CutStaging(tmp_path / "staging", max_bytes=8, cut=cut),
+        license_timeout=5.0,
+    )
+    return sync, cut
+
+
+class TestCancel:
+    @pytest.mark.parametrize("cut_sync", list(POINTS), indirect=True)
+    async def test_cancel_leaves_nothing(
+        self,
+        cut_sync: tuple[Synchronizer, Cut],
+        store: SqliteStore,
+        platform: MemoryPlatform,
+    ) -> None:
+        """A run cancelled at any await point of the media path leaves no
+        file, journal entry or budget, and the next run (one file of
+        budget) goes through instead of hanging."""
+        sync, cut = cut_sync
+        with anyio.fail_after(20), anyio.CancelScope() as scope:
+            cut.scope = scope
+            async with sync.run(SPEC) as events:
+                async for event in events:
+                    if isinstance(event, MediaUploaded):
+                        await cut.reached("MediaUploaded")
+
+        assert cut.fired
+        assert scope.cancelled_caught
+        assert isinstance(sync.staging, CutStaging)
+        await assert_clean(sync.staging, store)
+
+        cut.scope = None
+        with anyio.fail_after(20):
+            run = await sync.execute(SPEC)
+
+        assert RunStatus.SUCCEEDED == run.status
+        assert 6 == len(platform.attachments)
+        await assert_clean(sync.staging, store)
+
+
+# -- disk faults -----------------------------------------------------------
+
+
+def failing(
+    code: int, *, when: Callable[[bytes], bool] = lambda _: True
+) -> Callable[..., Any]:
+    """
+    A stand-in for os.write: for a file whose first write *when* picks, it
+    writes half, then fails with *code*.
+    """
+    real = os.write
+    bad: set[int] = set()
+
+    def write(fd: int, data: memoryview) -> int:
+        if fd not in bad:
+            if not when(bytes(data)):
+                return real(fd, data)
+            bad.add(fd)
+            return real(fd, data[: len(data) // 2])
+        bad.discard(fd)
+        raise OSError(code, os.strerror(code))
+
+    return write
+
+
+def failing_fsync(code: int) -> Callable[[int], None]:
+    """
+    A stand-in for os.fsync that fails with *code*.
+    """
+
+    def fsync(fd: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    return fsync
+
+
+@pytest.fixture(name="staging")
+async def _staging(tmp_path: Path, store: SqliteStore) -> MediaStaging:
+    staging = MediaStaging(tmp_path / "staging", max_bytes=100)
+    await staging.open(store)
+    return staging
+
+
+class TestDiskFaults:
+    @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+    @pytest.mark.parametrize("site", ["_write", "_fsync"])
+    async def test_write_fails_cleanly(
+        self,
+        staging: MediaStaging,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+        code: int,
+        site: str,
+    ) -> None:
+        """A full disk or an I/O error while writing raises a
+        MediaStagingError naming the file and the cause, and leaves no
+        temp file, journal entry or counted byte."""
+        fault = failing(code) if site == "_write" else failing_fsync(code)
+        monkeypatch.setattr(fs, site, fault)
+
+        async with staging.for_run("r1") as run:
+            with pytest.raises(MediaStagingError) as exc:
+                await run.stage(b"cat", filename="cat.jpg", mime_type="x/y")
+
+            assert "cat.jpg" in str(exc.value)
+            assert os.strerror(code) in str(exc.value)
+            assert [] == [f for f in files(staging.directory) if "/" in f]
+            assert [] == await store.list_pending()
+            assert 0 == staging.used_bytes == run.held_bytes
+
+            monkeypatch.undo()
+            staged = await run.stage(b"cat", filename="cat.jpg", mime_type="x")
+            assert b"cat" == staged.path.read_bytes()
+        await assert_clean(staging, store)
+
+    async def test_full_disk_fails_record_only(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        platform: MemoryPlatform,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A file that cannot be staged (ENOSPC) fails its record alone,
+        naming the field and the cause; the rest goes through, nothing is
+        left, and the next run gets the record through."""
+        monkeypatch.setattr(
+            fs, "_write", failing(errno.ENOSPC, when=lambda d: d == b"image 2")
+        )
+
+        run = await sync.execute(SPEC)
+
+        (failure,) = run.failures
+        assert ("A-2", "media.0") == (failure.number, failure.field)
+        assert "No space left" in failure.message
+        assert 5 == len(platform.attachments)
+        await assert_clean(sync.staging, store)
+
+        monkeypatch.undo()
+        again = await sync.execute(SPEC)
+
+        assert () == again.failures
+        assert 6 == len(platform.attachments)
+        await assert_clean(sync.staging, store)
+
+    async def test_disk_gone_fails_media_records(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """With every write failing, each record with media fails on its
+        own (no exception group), the stock still moves, and nothing is
+        left behind."""
+        monkeypatch.setattr(fs, "_fsync", failing_fsync(errno.EIO))
+
+        run = await sync.execute(
+            SyncSpec(types={DataType.ARTICLES: All(), DataType.STOCK: All()})
+        )
+
+        assert 6 == len(run.failures)
+        assert 6 == run.counts[DataType.STOCK].done
+        await assert_clean(sync.staging, store)
+
+
+# -- a process killed while it stages --------------------------------------
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    import anyio
+    from ecomsync import MediaStaging, SqliteStore
+
+    async def main(directory, db):
+        staging = MediaStaging(directory)
+        await staging.open(SqliteStore(db))
+        async with staging.for_run("doomed") as run:
+            for i in range(3):
+                await run.stage(b"file %d" % i, filename="f", mime_type="x")
+            print("staged", flush=True)
+            await anyio.sleep(60)
+
+    anyio.run(main, *sys.argv[1:])
+    """
+)
+
+
+def kill_while_staging(directory: Path, db: Path) -> None:
+    """
+    Run CHILD until it staged its files, then SIGKILL it.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(directory), str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    with child.stdout:
+        assert "staged\n" == child.stdout.readline()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+class TestKilled:
+    async def test_next_open_removes_killed_runs_files(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """After a process is killed mid-run, the next open() removes its
+        files, run directory, lock and journal entries."""
+        directory = tmp_path / "staging"
+        await anyio.to_thread.run_sync(
+            kill_while_staging, directory, Path(str(store.path))
+        )
+        assert 5 == len(files(directory))  # lock, directory, 3 files
+        assert 3 == len(await store.list_pending())
+
+        staging = MediaStaging(directory)
+        removed = await staging.open(store)
+
+        assert 3 == len(removed)
+        await assert_clean(staging, store)
