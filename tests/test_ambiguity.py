@@ -4,11 +4,30 @@ Ambiguous numbers: every party of a number claimed twice fails, named.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecomsync import Article, Category, StockLevel, Variant
+from ecomsync import (
+    All,
+    Article,
+    Category,
+    DataType,
+    MediaStaging,
+    MemoryErp,
+    MemoryPlatform,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+    Variant,
+)
 from ecomsync._ambiguity import NumberClaims
+from ecomsync.events import RecordFailed
+from ecomsync.testing import capture_events
 
 
 def art(number: str, name: str = "", **kw: object) -> Article:
@@ -198,3 +217,109 @@ class TestNumberClaims:
                 for batch in records[:b]
                 for r in batch
             )
+
+
+ARTICLES = SyncSpec(types={DataType.ARTICLES: All()})
+
+
+def engine(
+    records: list[Article], tmp_path: Path, **kw: Any
+) -> tuple[Synchronizer, MemoryPlatform]:
+    platform = MemoryPlatform(latency=kw.pop("latency", 0.0))
+    sync = Synchronizer(
+        erp=MemoryErp(records),
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+        **kw,
+    )
+    return sync, platform
+
+
+async def failures(sync: Synchronizer) -> list[tuple[str, str | None]]:
+    async with capture_events(sync, ARTICLES) as run:
+        return sorted((e.number, e.field) for e in run.of(RecordFailed))
+
+
+@pytest.mark.anyio
+class TestEngineAmbiguity:
+    async def test_duplicates_in_one_batch(self, tmp_path: Path) -> None:
+        """Both parties fail by name, nothing of them is written, no link
+        is recorded; the others land."""
+        sync, platform = engine(
+            [art("Z-1", "Old Z", active=False), art("Z-1", "New Z"), art("B")],
+            tmp_path,
+        )
+
+        failed = await failures(sync)
+        links = await sync.store.get_links("shop", DataType.ARTICLES, ["Z-1"])
+        ledger = await sync.store.list_failures("shop", DataType.ARTICLES)
+
+        assert [("Z-1", "number"), ("Z-1", "number")] == failed
+        assert ["B"] == list(platform.held(DataType.ARTICLES))
+        assert {} == links
+        assert ["Z-1"] == [f.number for f in ledger]
+        await sync.store.aclose()
+
+    @pytest.mark.parametrize("concurrency", [1, 4])
+    async def test_across_batches(
+        self, tmp_path: Path, concurrency: int
+    ) -> None:
+        """A variant numbered like an article three batches later fails
+        both, even though the first was already sent: it gets a failure
+        and no valid checksum."""
+        sync, _ = engine(
+            [
+                art("A", variants=[Variant(number="V")]),
+                art("B"),
+                art("C"),
+                art("V", "standalone"),
+            ],
+            tmp_path,
+            batch_size=1,
+            write_concurrency=concurrency,
+            latency=0.01,
+        )
+
+        failed = await failures(sync)
+        links = await sync.store.get_links(
+            "shop", DataType.ARTICLES, ["A", "V"]
+        )
+
+        assert [("A", "variants.0.number"), ("V", "number")] == failed
+        assert all("" == link.checksum for link in links.values())
+        await sync.store.aclose()
+
+    async def test_rerun_fails_again(self, tmp_path: Path) -> None:
+        """An ambiguity never heals by itself: the next run fails the same
+        parties again (nothing looks unchanged)."""
+        sync, _ = engine(
+            [art("A", variants=[Variant(number="V")]), art("B"), art("V")],
+            tmp_path,
+            batch_size=1,
+        )
+
+        first = await failures(sync)
+        second = await failures(sync)
+
+        assert first == second == [("A", "variants.0.number"), ("V", "number")]
+        await sync.store.aclose()
+
+    async def test_plan_shows_every_party(self, tmp_path: Path) -> None:
+        """plan() lists every party as invalid, also one read in an earlier
+        batch, and none of them under create."""
+        sync, _ = engine(
+            [art("A", variants=[Variant(number="V")]), art("B"), art("V")],
+            tmp_path,
+            batch_size=1,
+        )
+
+        plan = await sync.plan(ARTICLES)
+        found = plan.types[DataType.ARTICLES]
+
+        assert ["B"] == list(found.create)
+        assert {("A", "variants.0.number"), ("V", "number")} == {
+            (r.number, r.field) for r in found.invalid
+        }
+        assert all("claimed by 2 records" in r.reason for r in found.invalid)
+        await sync.store.aclose()

@@ -19,11 +19,13 @@ from typing import Protocol, cast
 import anyio
 import attrs
 
+from ._ambiguity import NumberClaims
 from ._anyio_util import task_group
 from ._changes import Change
+from ._contracts import Link
 from ._dependencies import CategoryClosure
 from ._media_transfer import MediaTransfer
-from ._model import Order, Record
+from ._model import Order, Problem, Record
 from ._run import Meter, Run, Tally
 from ._selection import (
     advance_watermark,
@@ -231,6 +233,10 @@ class Pipeline:
     writer: Writer
     write_concurrency: int = 4
     progress_interval: float = 0.5
+    #: Parties of an ambiguity found after their batch went on, per type.
+    _late: dict[DataType, dict[str, Problem]] = attrs.field(
+        init=False, factory=dict
+    )
 
     def strategy(self, data_type: DataType) -> Strategy:
         if data_type.direction is Direction.TO_ERP:
@@ -258,6 +264,10 @@ class Pipeline:
         """
         run = self.run
         tally = Tally()
+        if data_type.direction is Direction.TO_PLATFORM:
+            # One rule for numbers claimed twice, over the whole read.
+            self.writer.claims[data_type] = NumberClaims()
+            self._late[data_type] = {}
         retry = await ledger_numbers(
             self.store, run.platform_name, run.trigger, data_type, selection
         )
@@ -279,6 +289,7 @@ class Pipeline:
                 await self._selection(
                     session, data_type, Only(retry), tally, meter
                 )
+            await self._settle_late(data_type, tally)
         finally:
             run.count(data_type, tally.frozen())
         await meter.tick(tally.done, final=True)
@@ -336,6 +347,34 @@ class Pipeline:
         if run.cancel.cancelled:
             raise RunCancelled(f"run {run.id} was cancelled")
 
+    async def _settle_late(self, data_type: DataType, tally: Tally) -> None:
+        """
+        Fail the parties of an ambiguity that were sent before their rival
+        turned up, and take back their checksums: nothing ambiguous may
+        look in sync.
+        """
+        late = self._late.pop(data_type, {})
+        if not late:
+            return
+        for number, problem in late.items():
+            if (data_type, number) not in self.writer.reported:
+                self.writer.reported.add((data_type, number))
+                await self.writer.fail(
+                    data_type,
+                    number,
+                    f"{problem.field} {problem.reason}",
+                    problem.field,
+                    tally,
+                )
+        name = self.run.platform_name
+        links = await self.store.get_links(name, data_type, list(late))
+        if links:
+            await self.store.put_links(
+                name,
+                data_type,
+                {n: Link(link.platform_id, "") for n, link in links.items()},
+            )
+
     async def _batch(
         self,
         session: ErpSession,
@@ -347,6 +386,21 @@ class Pipeline:
     ) -> None:
         run = self.run
         strategy = self.strategy(data_type)
+        claims = self.writer.claims.get(data_type)
+        if claims is not None:
+            claimed = claims.claim(batch)
+            self._late[data_type].update(claimed.late)
+            for i, problem in sorted(claimed.invalid.items()):
+                await self.writer.fail(
+                    data_type,
+                    batch[i].number,
+                    f"{problem.field} {problem.reason}",
+                    problem.field,
+                    tally,
+                )
+            batch = [
+                r for i, r in enumerate(batch) if i not in claimed.invalid
+            ]
         found = await changes(
             self.store,
             run.platform_name,

@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from ._ambiguity import NumberClaims
 from ._changes import Refusal
 from ._contracts import TypeCounts
-from ._model import Article, Category, Record
+from ._model import Article, Category, Problem, Record
 from ._pipeline import Pipeline
 from ._selection import changes
-from ._spec import DataType, Selection, SyncSpec
+from ._spec import DataType, Direction, Selection, SyncSpec
 from .typing import ErpSession
 
 
@@ -154,9 +155,42 @@ async def plan_type(
     """
     found = _Found()
     strategy = pipeline.strategy(data_type)
+    claims = (
+        NumberClaims()
+        if data_type.direction is Direction.TO_PLATFORM
+        else None
+    )
+    late: dict[str, Problem] = {}
     async with strategy.batches(session, data_type, selection) as batches:
-        async for batch in batches:
+        async for read in batches:
+            batch = read
+            if claims is not None:
+                claimed = claims.claim(batch)
+                late.update(claimed.late)
+                found.invalid += [
+                    Refusal(
+                        number=batch[i].number,
+                        field=p.field,
+                        reason=f"{p.field} {p.reason}",
+                    )
+                    for i, p in sorted(claimed.invalid.items())
+                ]
+                batch = [
+                    r for i, r in enumerate(batch) if i not in claimed.invalid
+                ]
             await _plan_batch(pipeline, session, data_type, batch, found)
+    for number, problem in late.items():
+        # Parties seen before their rival: they would fail in the run too.
+        for listed in (found.create, found.update, found.unchanged):
+            if number in listed:
+                listed.remove(number)
+        found.invalid.append(
+            Refusal(
+                number=number,
+                field=problem.field,
+                reason=f"{problem.field} {problem.reason}",
+            )
+        )
     return TypePlan(
         data_type=data_type,
         selection=selection,

@@ -10,6 +10,7 @@ from collections.abc import Sequence, Sized
 
 import attrs
 
+from ._ambiguity import NumberClaims
 from ._changes import Change
 from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
 from ._media_transfer import MediaTransfer
@@ -29,6 +30,12 @@ class Writer:
     run: Run
     store: StateStore
     media: MediaTransfer
+    #: Who claims which number, per outbound type of the run (see
+    #: `_ambiguity`); a record found ambiguous after it was sent is
+    #: failed here instead of being recorded as landed.
+    claims: dict[DataType, NumberClaims] = attrs.field(factory=dict)
+    #: Ambiguous records already failed (by type and number).
+    reported: set[tuple[DataType, str]] = attrs.field(factory=set)
 
     async def push(
         self,
@@ -96,8 +103,25 @@ class Writer:
         links of what landed.
         """
         written: dict[str, Link] = {}
+        unsure: dict[str, Link] = {}
+        claims = self.claims.get(data_type)
         for change, outcome in zip(chunk, outcomes, strict=True):
             number = change.record.number
+            ambiguous = None if claims is None else claims.problem(number)
+            if outcome.ok and ambiguous is not None:
+                # It landed, but a rival for its number turned up since it
+                # was sent: it fails like every party, with no checksum.
+                unsure[number] = Link(outcome.platform_id, "")
+                if (data_type, number) not in self.reported:
+                    self.reported.add((data_type, number))
+                    await self.fail(
+                        data_type,
+                        number,
+                        f"{ambiguous.field} {ambiguous.reason}",
+                        ambiguous.field,
+                        tally,
+                    )
+                continue
             if not outcome.ok:
                 await self.fail(
                     data_type,
@@ -121,10 +145,12 @@ class Writer:
                     platform_id=outcome.platform_id,
                 )
             )
+        name = self.run.platform_name
+        if unsure:
+            await self.store.put_links(name, data_type, unsure)
         if written:
             # Committed per chunk, after the other side confirmed: a crash
             # in between redoes the chunk, idempotently, never skips it.
-            name = self.run.platform_name
             await self.store.put_links(name, data_type, written)
             await self.store.clear_failures(name, data_type, list(written))
         return written

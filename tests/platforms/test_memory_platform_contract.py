@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from ecomsync import DataType, Order
+from ecomsync import Article, DataType, Order, StockLevel
+from ecomsync._contracts import Outgoing
 from ecomsync.platforms.memory import MemoryPlatform
 from ecomsync.testing._platform_contract import PlatformContract
 
@@ -61,3 +62,24 @@ class TestMemoryPlatformContract(PlatformContract):
 
     async def media_count(self, platform: Any) -> int:
         return len(platform.media)
+
+
+@pytest.mark.anyio
+class TestNegativeStock:
+    @pytest.mark.parametrize("backorders", [False, True])
+    async def test_policy(self, backorders: bool) -> None:
+        """Negative stock is refused on 'quantity' unless the shop allows
+        backorders; then it is written as the ERP has it."""
+        platform = MemoryPlatform(backorders=backorders)
+        article = Article(number="A", name="A", price=1)
+        await platform.push(DataType.ARTICLES, [Outgoing(record=article)])
+
+        (outcome,) = await platform.push(
+            DataType.STOCK,
+            [Outgoing(record=StockLevel(number="A", quantity=-3))],
+        )
+
+        assert backorders == outcome.ok
+        if not backorders:
+            assert "quantity" == outcome.field
+            assert "-3" in (outcome.error or "")

@@ -59,6 +59,8 @@ class MemoryPlatform:
         reject: Called for every written record; a returned text rejects
             the record with that message (fault injection).
         latency: Seconds each call takes.
+        backorders: Whether the shop sells below zero: negative stock is
+            written as it is; otherwise it is refused on ``quantity``.
 
     Attributes:
         records: What it holds, per data type and record number.
@@ -75,6 +77,7 @@ class MemoryPlatform:
     reject: Callable[[Record], str | None] | None = None
     latency: float = 0.0
     clock: Callable[[], datetime] = _now
+    backorders: bool = False
     records: dict[DataType, dict[str, Record]] = attrs.field(
         init=False, factory=dict
     )
@@ -116,28 +119,39 @@ class MemoryPlatform:
         await anyio.sleep(self.latency)
         return [self._write(data_type, item.record) for item in items]
 
-    def _refusal(self, data_type: DataType, record: Record) -> str | None:
+    def _refusal(
+        self, data_type: DataType, record: Record
+    ) -> tuple[str, str] | None:
+        """
+        Why the shop refuses *record*, and the field at fault.
+        """
         if self.reject is not None and (why := self.reject(record)):
-            return why
+            field = {Category: "parent", Article: "categories"}
+            return why, field.get(type(record), "number")
         if (
             isinstance(record, Category)
             and record.parent is not None
             and record.parent not in self.held(DataType.CATEGORIES)
         ):
-            return f"parent category {record.parent} does not exist"
+            return f"parent category {record.parent} does not exist", "parent"
         if isinstance(record, Article):
             known = self.held(DataType.CATEGORIES)
             for number in record.categories:
                 if number not in known:
-                    return f"category {number} does not exist"
-        if isinstance(record, StockLevel) and (
-            record.number not in self.held(DataType.ARTICLES)
-        ):
-            return f"article {record.number} does not exist"
+                    return f"category {number} does not exist", "categories"
+        if isinstance(record, StockLevel):
+            if record.number not in self.held(DataType.ARTICLES):
+                return f"article {record.number} does not exist", "number"
+            if record.quantity < 0 and not self.backorders:
+                return (
+                    f"negative stock ({record.quantity}) is refused: the "
+                    f"shop does not allow backorders",
+                    "quantity",
+                )
         if isinstance(record, OrderStatus) and (
             record.number not in self._orders
         ):
-            return f"order {record.number} does not exist"
+            return f"order {record.number} does not exist", "number"
         return None
 
     def _write(self, data_type: DataType, record: Record) -> Outcome:
@@ -146,12 +160,9 @@ class MemoryPlatform:
                 number=record.number,
                 error=f"{data_type.value} is not supported",
             )
-        why = self._refusal(data_type, record)
-        if why is not None:
-            field = {
-                Category: "parent",
-                Article: "categories",
-            }.get(type(record), "number")
+        refused = self._refusal(data_type, record)
+        if refused is not None:
+            why, field = refused
             return Outcome(number=record.number, error=why, field=field)
         self.calls["writes"] += 1
         self.held(data_type)[record.number] = record
