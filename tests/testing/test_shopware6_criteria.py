@@ -283,6 +283,66 @@ class TestSearch:
         )
         assert 13 == r.json()["total"]
 
+    @pytest.mark.parametrize(
+        "flt",
+        [
+            {"type": "equals", "field": "productNumber", "value": "a-1"},
+            {"type": "equals", "field": "productNumber", "value": "A-1  "},
+            {"type": "equalsAny", "field": "productNumber", "value": ["á-1"]},
+            {"type": "prefix", "field": "productNumber", "value": "a-"},
+            {"type": "contains", "field": "name", "value": "ARTICLE A-1"},
+        ],
+    )
+    async def test_text_compares_under_the_collation(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        clock: Clock,
+        flt: dict[str, Any],
+    ) -> None:
+        """Text filters compare like utf8mb4_unicode_ci: case, accents
+        and trailing spaces do not matter."""
+        await _seed_products(client, emu, clock)
+        got = await self._numbers(
+            client, {"filter": [flt], "sort": [{"field": "productNumber"}]}
+        )
+        assert "A-1" == got[0]
+
+    async def test_order_number_and_email_under_the_collation(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """Order numbers and customer e-mails are found whatever their
+        case."""
+        emu.place_order(
+            order_number="SO-10", customer={"email": "Erika@Example.com"}
+        )
+        r = await client.post(
+            "/api/search/order",
+            json={
+                "filter": [
+                    {
+                        "type": "equals",
+                        "field": "orderNumber",
+                        "value": "so-10",
+                    }
+                ]
+            },
+        )
+        assert ["SO-10"] == [o["orderNumber"] for o in r.json()["data"]]
+        r = await client.post(
+            "/api/search/customer",
+            json={
+                "filter": [
+                    {
+                        "type": "equalsAny",
+                        "field": "email",
+                        "value": ["erika@example.COM"],
+                    }
+                ]
+            },
+        )
+        assert ["Erika@Example.com"] == [c["email"] for c in r.json()["data"]]
+
     async def test_no_aggregations_is_an_empty_list(
         self, client: httpx.AsyncClient
     ) -> None:

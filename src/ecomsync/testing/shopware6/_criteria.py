@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._errors import ApiError, error
-from ._schema import ENTITIES, MAX_LIMIT, ToMany, ToOne
+from ._schema import ENTITIES, MAX_LIMIT, ToMany, ToOne, collate
 from ._store import Row, View
 
 
@@ -89,7 +89,10 @@ def _eq(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
         # Date columns compared with a differently formatted date.
         da, db = parse_date(a), parse_date(b)
-        return da is not None and da == db
+        if da is not None:
+            return da == db
+        # Text columns compare under the tables' utf8mb4_unicode_ci.
+        return collate(a) == collate(b)
     return False
 
 
@@ -256,13 +259,14 @@ def compile_filter(
             any(_eq(v, w) for v in vals(row)) for w in wanted
         )
     if t in ("contains", "prefix", "suffix"):
-        needle = str(f.get("value", "")).casefold()
+        # LIKE under utf8mb4_unicode_ci: case- and accent-insensitive.
+        needle = str(collate(str(f.get("value", ""))))
 
         def text_match(row: Row) -> bool:
             for v in vals(row):
                 if v is None:
                     continue
-                s = str(v).casefold()
+                s = str(collate(str(v)))
                 if t == "contains" and needle in s:
                     return True
                 if t == "prefix" and s.startswith(needle):

@@ -10,6 +10,7 @@ declared here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -240,6 +241,7 @@ _DEFS = [
     EntityDef(
         "media",
         indexed=("fileName",),
+        collated=("fileName",),
         to_many=(ToMany("productMedia", "product_media", "mediaId"),),
     ),
     EntityDef("media_folder", required=("name",)),
@@ -291,6 +293,7 @@ _DEFS = [
             "email",
         ),
         indexed=("email", "customerNumber"),
+        collated=("email", "customerNumber"),
         to_one=(
             ToOne("group", "groupId", "customer_group"),
             ToOne("salesChannel", "salesChannelId", "sales_channel"),
@@ -334,6 +337,7 @@ _DEFS = [
             "orderDateTime",
         ),
         indexed=("orderNumber",),
+        collated=("orderNumber",),
         to_one=(
             _sms(),
             ToOne("currency", "currencyId", "currency"),
@@ -488,6 +492,13 @@ MAX_LENGTH: dict[str, dict[str, int]] = {
 TOO_LONG = "d94b19cc-114f-4f44-9cc4-4138e80a87b9"
 
 
+@functools.lru_cache(maxsize=65536)
+def _collate(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value.rstrip(" "))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.casefold()
+
+
 def collate(value: object) -> object:
     """
     A string as MySQL's ``utf8mb4_unicode_ci`` compares it: case- and
@@ -497,9 +508,7 @@ def collate(value: object) -> object:
     """
     if not isinstance(value, str):
         return value
-    decomposed = unicodedata.normalize("NFKD", value.rstrip(" "))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return stripped.casefold()
+    return _collate(value)
 
 
 # Fields ending in "Id" that are free text, not foreign keys.
