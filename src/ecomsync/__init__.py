@@ -78,7 +78,11 @@ from .exceptions import (
     StateStoreError,
     SyncError,
 )
-from .licensing import LocalLicensePool, PostgresLicensePool
+from .licensing import (
+    FileLicensePool,
+    LocalLicensePool,
+    PostgresLicensePool,
+)
 from .media import MediaStaging
 from .platforms.memory import MemoryPlatform
 from .state import PostgresStore, SqliteStore
@@ -111,6 +115,7 @@ __all__ = [
     "ErpSource",
     "Event",
     "Failure",
+    "FileLicensePool",
     "InvalidRecord",
     "Lease",
     "LicenseError",

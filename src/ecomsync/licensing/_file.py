@@ -1,0 +1,246 @@
+"""
+`FileLicensePool`: ERP licences shared by the processes of one machine,
+as OS file locks (``locking`` extra: portalocker).
+
+Slot *i* of a pool is the file ``slot-<i>.lock`` in the pool's directory,
+held with an exclusive, non-blocking ``flock`` on a file descriptor of the
+lease's own.  The kernel drops the lock when that descriptor is closed,
+so a lease dies with its process however the process ends (``kill -9``
+included).  The holder's run id is written into the locked file, so that
+a waiter can say who holds the licences.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import anyio
+import attrs
+
+from .._contracts import Lease, positive_size
+from ..exceptions import ConfigurationError, LicenseError, NoFreeLicense
+
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+__all__ = ["FileLicensePool"]
+
+
+def _portalocker() -> ModuleType:
+    try:
+        import portalocker
+    except ImportError as exc:  # pragma: no cover -- extra missing
+        raise ConfigurationError(
+            "FileLicensePool needs the 'locking' extra: "
+            "pip install 'ecomsync[locking]'"
+        ) from exc
+    return portalocker
+
+
+@attrs.define
+class FileLicensePool:
+    """
+    *size* ERP licences shared by every process on this machine that uses
+    the directory *path*: the default for several processes on one
+    machine (with `SqliteStore`); across machines use
+    `PostgresLicensePool`.
+
+    Each licence is an exclusive OS lock on a file in *path* (created if
+    missing), held on a file descriptor of the lease's own: it is returned
+    when its block ends and, if the process dies (``kill -9``, a crash),
+    at once, because the kernel releases the locks of a dead process.
+    Waiting holders poll with exponential backoff (*poll_interval* up to
+    *max_poll_interval*).
+
+    The pool's size is recorded in *path* the first time it is used; a
+    process that says otherwise is refused with `ConfigurationError`,
+    because mixed sizes would hand out more licences than exist.
+
+    Keep *path* on a local file system (not NFS), and do not ``fork``
+    while holding a lease without ``exec``: the child would inherit the
+    lock.
+
+    .. versionadded:: 26.1.0
+    """
+
+    path: Path = attrs.field(converter=Path)
+    _size: int = attrs.field(validator=positive_size, alias="size")
+    poll_interval: float = 0.05
+    max_poll_interval: float = 0.5
+    _ready: bool = attrs.field(init=False, default=False)
+
+    def __repr__(self) -> str:
+        return f"<FileLicensePool {str(self.path)!r} size={self._size}>"
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def _slot_file(self, slot: int) -> Path:
+        return self.path / f"slot-{slot}.lock"
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            record = self.path / "pool.json"
+            if not record.exists():
+                # Written aside and linked into place: a reader sees the
+                # whole record or none.
+                tmp = self.path / f".pool-{uuid.uuid4().hex}.tmp"
+                tmp.write_text(json.dumps({"size": self._size}))
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, record)
+                tmp.unlink()
+            recorded = int(json.loads(record.read_text())["size"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise LicenseError(
+                f"cannot use the licence pool directory {str(self.path)!r}: "
+                f"{exc}"
+            ) from exc
+        if recorded != self._size:
+            raise ConfigurationError(
+                f"licence pool {str(self.path)!r} has {recorded} licence(s) "
+                f"but this process was configured with {self._size}; stop "
+                f"every process using it and change {str(record)!r}, or fix "
+                "the configuration"
+            )
+        self._ready = True
+
+    def _try_slot(self, slot: int, holder: str) -> TextIO | None:
+        """
+        The locked file of *slot*, with *holder* written into it; ``None``
+        if another lease holds it.
+        """
+        locker = _portalocker()
+        fh = self._slot_file(slot).open("a+", encoding="utf-8")
+        try:
+            locker.lock(fh, locker.LOCK_EX | locker.LOCK_NB)
+        except locker.LockException:
+            fh.close()
+            return None
+        except BaseException:
+            fh.close()
+            raise
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(
+                json.dumps(
+                    {
+                        "holder": holder,
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "since": datetime.now(UTC).isoformat(),
+                    }
+                )
+            )
+            fh.flush()
+        except BaseException:
+            _release(fh)
+            raise
+        return fh
+
+    def _acquire(self, holder: str) -> tuple[int, TextIO] | None:
+        # Start at a random slot so waiters do not all race for slot 0.
+        first = random.randrange(self._size)  # noqa: S311
+        for step in range(self._size):
+            slot = (first + step) % self._size
+            fh = self._try_slot(slot, holder)
+            if fh is not None:
+                return slot, fh
+        return None
+
+    @asynccontextmanager
+    async def lease(
+        self, holder: str, *, timeout: float
+    ) -> AsyncIterator[Lease]:
+        """
+        Hold one licence for the block; wait up to *timeout* seconds.
+
+        Raises:
+            NoFreeLicense: Every licence stayed held for the whole wait;
+                names the size and the holders.
+        """
+        # Non-blocking lock calls on a local file: done on the event loop,
+        # so that a cancellation can never lose a lock taken in a thread.
+        self._prepare()
+        deadline = time.monotonic() + timeout
+        pause = self.poll_interval
+        while (got := self._acquire(holder)) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NoFreeLicense(self._size, await self.holders(), timeout)
+            await anyio.sleep(min(left, pause * random.uniform(0.5, 1.5)))  # noqa: S311
+            pause = min(pause * 2, self.max_poll_interval)
+        slot, fh = got
+        try:
+            yield Lease(holder, slot)
+        finally:
+            _release(fh)
+
+    async def holders(self) -> tuple[str, ...]:
+        """
+        Who holds licences right now: the run ids written into the locked
+        slot files (a dead holder's lock is gone, so it is not listed).
+        """
+        self._prepare()
+        return tuple(
+            h
+            for slot in range(self._size)
+            if (h := self._holder_of(slot)) is not None
+        )
+
+    async def in_use(self) -> int:
+        """
+        How many licences are held right now.
+        """
+        return len(await self.holders())
+
+    def _holder_of(self, slot: int) -> str | None:
+        locker = _portalocker()
+        path = self._slot_file(slot)
+        try:
+            fh = path.open(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        with fh:
+            try:
+                # A shared lock is only refused while a lease holds the
+                # slot; taking it for a moment may make an acquirer try
+                # the next slot.
+                locker.lock(fh, locker.LOCK_SH | locker.LOCK_NB)
+            except locker.LockException:
+                text = fh.read()
+            else:
+                locker.unlock(fh)
+                return None
+        try:
+            return str(json.loads(text)["holder"])
+        except (ValueError, KeyError, TypeError):
+            return f"slot {slot} (holder unknown)"
+
+
+def _release(fh: TextIO) -> None:
+    locker = _portalocker()
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.flush()
+        locker.unlock(fh)
+    finally:
+        fh.close()
