@@ -14,8 +14,8 @@ import anyio
 import attrs
 
 from ._anyio_util import closing
-from ._changes import Change
-from ._model import Article, Category, Record, checksum
+from ._changes import Change, Refusal
+from ._model import Article, Category, Record, checksum, parents_first
 from ._run import Run, Tally
 from ._spec import DataType, Only
 from .events import DependencySynced
@@ -57,10 +57,11 @@ class CategoryClosure:
 
     async def missing(
         self, session: ErpSession, articles: Sequence[Record]
-    ) -> tuple[list[Category], dict[str, str]]:
+    ) -> tuple[list[Category], dict[str, str], list[Refusal]]:
         """
         The categories *articles* use that the platform lacks, with their
-        missing ancestors, parents first; and which article needs each.
+        missing ancestors, parents first; which article needs each; and
+        those that cannot be sent (on or under a parent cycle).
         """
         wanted: dict[str, str] = {}
         for article in articles:
@@ -96,7 +97,17 @@ class CategoryClosure:
                         and parent not in self._linked
                     ):
                         wanted[parent] = required_by[category.number]
-        return parents_first(found), required_by
+        categories = list(found.values())
+        order, invalid = parents_first(categories)
+        refused = [
+            Refusal(
+                number=categories[i].number,
+                field=problem.field,
+                reason=f"{problem.field} {problem.reason}",
+            )
+            for i, problem in sorted(invalid.items())
+        ]
+        return [categories[i] for i in order], required_by, refused
 
     async def ensure(
         self,
@@ -112,9 +123,19 @@ class CategoryClosure:
         if data_type is not DataType.ARTICLES or not records:
             return
         async with self._lock:
-            ordered, required_by = await self.missing(session, records)
+            ordered, required_by, refused = await self.missing(
+                session, records
+            )
             size = self.run.platform.batch_size
             tally = Tally()
+            for refusal in refused:
+                await writer.fail(
+                    DataType.CATEGORIES,
+                    refusal.number,
+                    refusal.reason,
+                    refusal.field,
+                    tally,
+                )
             for start in range(0, len(ordered), size):
                 chunk = [
                     Change(c, checksum(c))
@@ -139,22 +160,3 @@ class CategoryClosure:
                         required_by=required_by[category.number],
                     )
                 )
-
-
-def parents_first(categories: Mapping[str, Category]) -> list[Category]:
-    """
-    *categories* ordered so that a parent among them comes before its
-    children (a cycle is left as it is).
-    """
-
-    def depth(category: Category) -> int:
-        seen = 0
-        parent = category.parent
-        while parent is not None and parent in categories:
-            if seen > len(categories):  # a cycle: give up ordering it
-                break
-            parent = categories[parent].parent
-            seen += 1
-        return seen
-
-    return sorted(categories.values(), key=depth)

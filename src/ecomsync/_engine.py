@@ -412,7 +412,15 @@ async def _lifecycle(
         del sync._live[run.id]
     final = run.record(error=None if error is None else str(error))
     with anyio.CancelScope(shield=True):
-        await sync.store.save_run(final)
+        try:
+            await sync.store.save_run(final)
+        except Exception as exc:
+            # The end cannot be recorded (a store gone read-only, say):
+            # the run failed, with whichever error ranks first.
+            errors = [exc] if error is None else [error, exc]
+            error = fatal_error(ExceptionGroup("run end", errors))
+            run.end(RunStatus.FAILED)
+            final = run.record(error=str(error))
     return final, error
 
 

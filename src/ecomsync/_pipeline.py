@@ -39,7 +39,7 @@ from ._writer import Writer
 from .events import RecordSkipped, TypeFinished, TypeStarted
 from .exceptions import RunCancelled
 from .media import RunStaging
-from .typing import ErpSession, StateStore
+from .typing import ErpSession, StateStore, SupportsRequestEstimate
 
 
 class Strategy(Protocol):
@@ -444,15 +444,9 @@ def _estimate(
     one (``estimate_requests``), else one per batch, per upload and per
     media attachment.
     """
-    own = getattr(platform, "estimate_requests", None)
-    if own is not None:
-        return int(
-            own(
-                data_type,
-                writes=writes,
-                uploads=uploads,
-                with_media=with_media,
-            )
+    if isinstance(platform, SupportsRequestEstimate):
+        return platform.estimate_requests(
+            data_type, writes=writes, uploads=uploads, with_media=with_media
         )
     return math.ceil(writes / batch_size) + uploads + with_media
 

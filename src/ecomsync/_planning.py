@@ -245,9 +245,10 @@ async def _plan_batch(
                     found.reused += 1
                 else:
                     found.to_upload[sha] = len(content)
-    missing, _ = await closure.missing(
+    missing, _, refused = await closure.missing(
         session, [c.record for c in sorted_.todo]
     )
+    found.invalid += refused
     for category in missing:
         closure.note(DataType.CATEGORIES, [category.number])
         found.deps.append(category.number)

@@ -18,7 +18,7 @@ from ._run import Run, Tally
 from ._spec import DataType
 from .events import RecordFailed, RecordSynced
 from .exceptions import SyncError
-from .typing import ErpSession, StateStore
+from .typing import ErpSession, StateStore, SupportsMediaOnPush
 
 
 @attrs.define
@@ -49,7 +49,10 @@ class Writer:
         with its media; record the outcomes; return what landed.
         """
         platform = self.run.platform
-        if getattr(platform, "media_on_push", False):
+        if (
+            isinstance(platform, SupportsMediaOnPush)
+            and platform.media_on_push
+        ):
             # The platform writes a record's media with the record: move
             # the files first, then push records with their links.
             media = await self.media.gather(session, data_type, chunk)

@@ -31,17 +31,11 @@ from ecomsync import (
 from ecomsync._contracts import MediaLink
 from ecomsync.testing import capture_events, shop_orders
 
-from ._plans import assert_run_matches_plan
-from .conftest import T0
+from .._plans import assert_run_matches_plan
+from ..conftest import T0
 
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """The engine uses anyio only: prove it on both backends."""
-    return str(request.param)
 
 
 EVERYTHING = SyncSpec(types={t: All() for t in DataType})

@@ -29,8 +29,8 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
-from ._plans import assert_run_matches_plan
-from .conftest import small_catalogue
+from .._plans import assert_run_matches_plan
+from ..conftest import small_catalogue
 
 
 pytestmark = pytest.mark.anyio

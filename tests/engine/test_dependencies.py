@@ -1,0 +1,97 @@
+"""
+The category closure: an article never references a missing category.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    Category,
+    DataType,
+    DependencySynced,
+    MemoryErp,
+    MemoryPlatform,
+    Only,
+    RecordFailed,
+    Synchronizer,
+)
+from ecomsync.testing import capture_events
+
+from ._support import ARTICLES, spec
+
+
+pytestmark = pytest.mark.anyio
+
+
+class TestCategoryClosure:
+    async def test_missing_categories_first(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """An article's missing category (and its parent) is synced first."""
+        async with capture_events(sync, spec(articles=Only({"A-1"}))) as run:
+            deps = run.of(DependencySynced)
+
+        assert [("C-1", "A-1"), ("C-2", "A-1")] == [
+            (d.number, d.required_by) for d in deps
+        ]
+        assert {"C-1", "C-2"} == set(platform.held(DataType.CATEGORIES))
+        assert {"A-1"} == set(platform.held(ARTICLES))
+        assert 0 == run.summary.counts[ARTICLES].failed  # type: ignore[union-attr]
+
+    async def test_known_categories_not_resent(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """Categories already on the platform are not synced again."""
+        await sync.execute(spec(categories=All()))
+        pushes = platform.calls["push"]
+
+        async with capture_events(sync, spec(articles=All())) as run:
+            pass
+
+        assert [] == run.of(DependencySynced)
+        assert pushes + 1 == platform.calls["push"]
+
+    async def test_unknown_category_fails_article(
+        self, sync: Synchronizer, erp: MemoryErp
+    ) -> None:
+        """An article in a category the ERP lacks fails alone, named."""
+        erp.put(
+            Article(number="A-7", name="x", price=1, categories=("C-404",))
+        )
+
+        async with capture_events(sync, spec(articles=All())) as run:
+            (failed,) = run.of(RecordFailed)
+
+        assert ("A-7", "categories") == (failed.number, failed.field)
+        assert "C-404" in failed.message
+        assert 6 == run.summary.counts[ARTICLES].created  # type: ignore[union-attr]
+
+    async def test_cycle_fails_by_name(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """Categories on a parent cycle are never sent: each fails naming
+        the cycle, and so does the article that needs them; a plan lists
+        them as invalid."""
+        erp.put(Category(number="C-X", name="x", parent="C-Y"))
+        erp.put(Category(number="C-Y", name="y", parent="C-X"))
+        erp.put(Article(number="A-9", name="a", price=1, categories=("C-X",)))
+
+        plan = await sync.plan(spec(articles=Only({"A-9"})))
+        async with capture_events(sync, spec(articles=Only({"A-9"}))) as run:
+            failed = {(e.data_type, e.number): e for e in run.of(RecordFailed)}
+
+        assert {
+            (DataType.CATEGORIES, "C-X"),
+            (DataType.CATEGORIES, "C-Y"),
+            (ARTICLES, "A-9"),
+        } == set(failed)
+        cycle = failed[DataType.CATEGORIES, "C-X"]
+        assert "parent" == cycle.field
+        assert "C-Y" in cycle.message
+        assert {"C-X", "C-Y"} == {
+            r.number for r in plan.types[ARTICLES].invalid
+        }
+        assert not set(platform.held(DataType.CATEGORIES)) & {"C-X", "C-Y"}

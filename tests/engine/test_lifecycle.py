@@ -1,0 +1,404 @@
+"""
+The one lifecycle of every run: licences, monitoring, cancellation and
+the one error a failed run raises.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import attrs
+import pytest
+
+from ecomsync import (
+    All,
+    AuthenticationError,
+    DataType,
+    EcomsyncError,
+    LocalLicensePool,
+    MediaStaging,
+    MemoryErp,
+    MemoryPlatform,
+    NoFreeLicense,
+    Progress,
+    RecordSynced,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    SqliteStore,
+    StagedMedia,
+    StateStoreError,
+    SyncError,
+    Synchronizer,
+    Trigger,
+    TypeFinished,
+)
+from ecomsync.testing import capture_events
+
+from ._support import ARTICLES, BrokenErp, spec, until_queued
+
+
+pytestmark = pytest.mark.anyio
+
+
+class TestLicences:
+    async def test_no_free_licence(
+        self, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """With every licence held, a run waits, then fails naming the pool
+        size and the holders."""
+        pool = LocalLicensePool(1)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=pool,
+            license_timeout=0.2,
+        )
+        async with pool.lease("nightly-run", timeout=1):
+            with pytest.raises(NoFreeLicense) as info:
+                await sync.execute(spec(articles=All()))
+
+        message = str(info.value)
+        assert "all 1 licence(s)" in message
+        assert "nightly-run" in message
+        (run,) = await sync.runs()
+        assert RunStatus.FAILED == run.status
+        assert run.error == message
+
+    async def test_waits_for_a_lease(
+        self, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """A run waits for a licence that comes free within the timeout."""
+        pool = LocalLicensePool(1)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=pool,
+            license_timeout=5,
+        )
+
+        await sync.execute(spec(categories=All(), articles=All()))
+        async with (
+            anyio.create_task_group() as tg,
+            pool.lease("other", timeout=1),
+        ):
+            tg.start_soon(sync.execute, spec(stock=All()))
+            await until_queued(sync)
+            assert 0 == len(platform.held(DataType.STOCK))
+
+        assert 6 == len(platform.held(DataType.STOCK))
+
+    async def test_returned_on_success_and_failure(
+        self, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """The lease comes back after a good run and after a failed one."""
+        pool = LocalLicensePool(1)
+        sync = Synchronizer(
+            erp=erp, platforms={"shop": platform}, licenses=pool
+        )
+        await sync.execute(spec(stock=All()))
+        assert 0 == pool.in_use
+
+        sync.erp = BrokenErp()
+        with pytest.raises(SyncError):
+            await sync.execute(spec(stock=All()))
+
+        run = (await sync.runs())[0]
+        assert RunStatus.FAILED == run.status
+        assert "ERP went away" in (run.error or "")
+        assert 0 == pool.in_use
+
+    async def test_returned_on_cancellation(
+        self, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """Cancelling the host's task returns the lease and records it."""
+        pool = LocalLicensePool(1)
+        erp.latency = 0.05
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=pool,
+            batch_size=1,
+        )
+
+        with anyio.move_on_after(0.15):
+            await sync.execute(spec(stock=All()))
+
+        assert 0 == pool.in_use
+        (run,) = await sync.runs()
+        assert RunStatus.CANCELLED == run.status
+
+    async def test_one_session_per_run(
+        self, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """Parallel runs never hold more ERP sessions than licences."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=LocalLicensePool(2),
+        )
+        erp.latency = 0.01
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(sync.execute, spec(stock=All()))
+
+        assert 2 == erp.max_open_sessions
+
+
+class TestMonitoring:
+    async def test_recorded_from_the_start(
+        self, sync: Synchronizer, erp: MemoryErp
+    ) -> None:
+        """A run is in the store, running, while it runs, and complete
+        afterwards."""
+        await sync.execute(spec(categories=All(), articles=All()))
+        erp.latency = 0.05
+        sync.batch_size = 1
+        seen = []
+        async with sync.run(spec(stock=All())) as events:
+            async for event in events:
+                if isinstance(event, RunStarted):
+                    seen = await sync.runs()
+
+        during = seen[0]
+        assert RunStatus.RUNNING == during.status
+        after = (await sync.runs())[0]
+        assert RunStatus.SUCCEEDED == after.status
+        assert after.ended_at is not None
+        assert after.started_at <= after.ended_at
+        assert Trigger.MANUAL == after.trigger
+        assert "shop" == after.platform
+        assert spec(stock=All()) == after.spec
+        assert 6 == after.counts[DataType.STOCK].created
+        assert events.summary == after
+
+    async def test_cancel_from_another_task(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """Cancelling from the monitoring view stops at a record boundary."""
+        await sync.execute(spec(categories=All(), articles=All()))
+        erp.latency = 0.05
+        sync.batch_size = 1
+
+        async with sync.run(spec(stock=All())) as events:
+            async for event in events:
+                if isinstance(event, RecordSynced):
+                    await sync.cancel(event.run_id)
+
+        assert events.summary is not None
+        assert RunStatus.CANCELLED == events.summary.status
+        written = len(platform.held(DataType.STOCK))
+        assert 1 <= written < 6
+        assert written == events.summary.counts[DataType.STOCK].created
+
+    async def test_events_cancel(
+        self, sync: Synchronizer, erp: MemoryErp
+    ) -> None:
+        """RunEvents.cancel() stops the run too."""
+        erp.latency = 0.05
+        sync.batch_size = 1
+
+        async with sync.run(spec(stock=All())) as events:
+            events.cancel()
+
+        assert RunStatus.CANCELLED == events.summary.status  # type: ignore[union-attr]
+
+    async def test_leaving_early_finishes_the_run(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """A host that stops reading still gets a complete run."""
+        async with sync.run(spec(categories=All(), articles=All())):
+            pass
+
+        assert 6 == len(platform.held(ARTICLES))
+
+    async def test_progress(self, sync: Synchronizer) -> None:
+        """Progress ends at done == total for each type."""
+        async with capture_events(sync, spec(stock=All())) as run:
+            last = run.of(Progress)[-1]
+
+        assert (6, 6) == (last.done, last.total)
+        assert last.rate > 0
+        assert 0 == last.eta
+        (finished,) = run.of(TypeFinished)
+        assert 6 == finished.counts.done
+
+
+class TestFatalErrors:
+    async def test_auth_error_in_a_pipelined_batch(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """An authentication error inside a batch stops the run and comes
+        out as itself, not wrapped in an exception group."""
+        await sync.execute(spec(categories=All(), articles=All()))
+
+        def refuse(record: object) -> str | None:
+            raise AuthenticationError("credentials refused by the shop")
+
+        platform.reject = refuse
+
+        with pytest.raises(AuthenticationError, match="refused"):
+            await sync.execute(spec(stock=All()))
+
+        run = (await sync.runs())[0]
+        assert RunStatus.FAILED == run.status
+        assert "credentials refused by the shop" == run.error
+
+
+class TestQueuedCancel:
+    @pytest.mark.parametrize("how", ["local", "store"])
+    async def test_ends_at_once(
+        self, erp: MemoryErp, platform: MemoryPlatform, how: str
+    ) -> None:
+        """Cancelling a run that waits for a licence ends it CANCELLED at
+        once, long before the licence timeout, with no ERP session; also
+        when the cancel comes through the store (another process)."""
+        pool = LocalLicensePool(1)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=pool,
+            license_timeout=60,
+        )
+
+        with anyio.fail_after(10):
+            async with (
+                pool.lease("other", timeout=1),
+                sync.run(spec(stock=All())) as events,
+            ):
+                await until_queued(sync)
+                if how == "local":
+                    await sync.cancel(events.run_id)
+                else:
+                    await sync.store.request_cancel(events.run_id)
+                finished = [e async for e in events]
+
+        assert RunStatus.CANCELLED == events.summary.status  # type: ignore[union-attr]
+        assert [RunFinished] == [type(e) for e in finished]
+        assert 0 == erp.max_open_sessions
+        assert 0 == pool.in_use
+        (run, *_) = await sync.runs()
+        assert (events.run_id, RunStatus.CANCELLED) == (run.id, run.status)
+
+    async def test_no_session_when_a_licence_frees_up(
+        self, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """A run cancelled while queued opens no ERP session even when its
+        licence comes free right after the cancel."""
+        pool = LocalLicensePool(1)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            licenses=pool,
+            license_timeout=60,
+        )
+        other = pool.lease("other", timeout=1)
+        await other.__aenter__()
+
+        with anyio.fail_after(10):
+            async with sync.run(spec(stock=All())) as events:
+                await until_queued(sync)
+                events.cancel()
+                await other.__aexit__(None, None, None)
+
+        assert RunStatus.CANCELLED == events.summary.status  # type: ignore[union-attr]
+        assert 0 == erp.max_open_sessions
+        assert 0 == pool.in_use
+
+
+@attrs.define
+class _InFlightAuth(MemoryPlatform):
+    """
+    Refuses the credentials once *width* uploads are in flight together:
+    every one of them fails with an `AuthenticationError`.
+    """
+
+    width: int = 3
+    in_flight: int = 0
+    crowd: anyio.Event = attrs.field(factory=anyio.Event)
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        self.in_flight += 1
+        if self.in_flight >= self.width:
+            self.crowd.set()
+        await self.crowd.wait()
+        raise AuthenticationError("the shop refused the client secret")
+
+
+class _BuggyErp:
+    def session(self) -> object:
+        raise KeyError("img-1")
+
+
+def _read_only(store: SqliteStore, on: bool) -> None:
+    """
+    Make the store's file read-only (or writable again) under its feet.
+    """
+    with store._lock:
+        store._connect().execute(f"PRAGMA query_only = {int(on)}")
+
+
+class TestOneError:
+    async def test_uploads_in_flight_when_the_secret_changes(
+        self, erp: MemoryErp, store: SqliteStore, tmp_path: Path
+    ) -> None:
+        """Several uploads refused at once end the run with one
+        AuthenticationError (by type), the others attached as notes; the
+        stored run names it."""
+        platform = _InFlightAuth()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with pytest.raises(AuthenticationError) as info:
+            await sync.execute(spec(categories=All(), articles=All()))
+
+        assert "the shop refused the client secret" == str(info.value)
+        assert len(info.value.__notes__) >= 2
+        (run,) = await sync.runs()
+        assert (RunStatus.FAILED, str(info.value)) == (run.status, run.error)
+
+    async def test_store_goes_read_only(
+        self, sync: Synchronizer, store: SqliteStore, platform: MemoryPlatform
+    ) -> None:
+        """A store that turns read-only mid-run ends the run with one
+        StateStoreError, even though it cannot record the end; the next
+        run works once the store is writable again."""
+        sync.batch_size = 1
+        await sync.execute(spec(categories=All()))
+
+        def turn(record: object) -> None:
+            if getattr(record, "number", None) == "A-3":
+                _read_only(store, True)
+
+        platform.reject = turn  # type: ignore[assignment,return-value]
+
+        with pytest.raises(StateStoreError) as info:
+            async with sync.run(spec(articles=All())) as events:
+                pass
+        assert "readonly" in str(info.value)
+        assert RunStatus.FAILED == events.summary.status  # type: ignore[union-attr]
+        _read_only(store, False)
+        platform.reject = None
+        run = await sync.execute(spec(articles=All()))
+        assert RunStatus.SUCCEEDED == run.status
+        assert 6 == len(platform.held(ARTICLES))
+
+    async def test_plan_raises_one_library_error(
+        self, sync: Synchronizer, erp: MemoryErp
+    ) -> None:
+        """A plan that fails on a foreign error (a bug in an adapter)
+        raises one EcomsyncError with the original as its cause."""
+        sync.erp = _BuggyErp()
+
+        with pytest.raises(EcomsyncError, match="KeyError: 'img-1'") as info:
+            await sync.plan(spec(articles=All()))
+
+        assert isinstance(info.value.__cause__, KeyError)
+        (run,) = await sync.runs()
+        assert (RunStatus.FAILED, str(info.value)) == (run.status, run.error)

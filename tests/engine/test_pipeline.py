@@ -1,0 +1,89 @@
+"""
+The pipeline: types in dependency order; orders come in (inbound).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ecomsync import (
+    All,
+    DataType,
+    MemoryErp,
+    MemoryPlatform,
+    RecordFailed,
+    RunFinished,
+    RunStarted,
+    Synchronizer,
+    SyncSpec,
+    TypeStarted,
+)
+from ecomsync.testing import capture_events, shipped, shop_orders
+
+from ..conftest import T0
+from ._support import spec
+
+
+pytestmark = pytest.mark.anyio
+
+
+class TestTypeOrder:
+    async def test_dependency_order(self, sync: Synchronizer) -> None:
+        """Types run categories, articles, stock, orders, status."""
+        async with capture_events(
+            sync, SyncSpec(types={t: All() for t in DataType})
+        ) as run:
+            started = [e.data_type for e in run.of(TypeStarted)]
+
+        assert [
+            DataType.CATEGORIES,
+            DataType.ARTICLES,
+            DataType.STOCK,
+            DataType.ADDRESSES_AND_ORDERS,
+            DataType.ORDER_STATUS,
+        ] == started
+        assert isinstance(run.events[0], RunStarted)
+        assert isinstance(run.events[-1], RunFinished)
+
+
+class TestInbound:
+    async def test_import_and_status(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """Orders come into the ERP once; their status goes back."""
+        orders = list(shop_orders(5, articles=6))
+        for order in orders:
+            platform.place_order(order, changed_at=T0)
+
+        first = await sync.execute(spec(addresses_and_orders=All()))
+        again = await sync.execute(spec(addresses_and_orders=All()))
+        erp.put(shipped(orders[0], "TRACK-1"))
+        status = await sync.execute(spec(order_status=All()))
+
+        assert 5 == first.counts[DataType.ADDRESSES_AND_ORDERS].created
+        assert 5 == again.counts[DataType.ADDRESSES_AND_ORDERS].unchanged
+        assert {o.number for o in orders} == set(erp.orders)
+        assert 5 == len(erp.customers)
+        assert 1 == status.counts[DataType.ORDER_STATUS].created
+        held = platform.held(DataType.ORDER_STATUS)[orders[0].number]
+        assert ("TRACK-1",) == held.tracking_numbers  # type: ignore[union-attr]
+
+    async def test_refused_order_fails_alone(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """An order the ERP refuses fails alone with the ERP's message."""
+        orders = list(shop_orders(3, articles=6))
+        for order in orders:
+            platform.place_order(order)
+        erp.refuse_orders[orders[1].number] = "Kunde gesperrt"
+
+        async with capture_events(
+            sync, spec(addresses_and_orders=All())
+        ) as run:
+            (failed,) = run.of(RecordFailed)
+
+        assert (orders[1].number, "Kunde gesperrt") == (
+            failed.number,
+            failed.message,
+        )
+        assert 2 == len(erp.orders)

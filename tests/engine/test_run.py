@@ -1,0 +1,175 @@
+"""
+A run's state: the one error a run ends with, the cancel check and the
+event sink.
+"""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from ecomsync import (
+    AuthenticationError,
+    ConfigurationError,
+    EcomsyncError,
+    LicenseError,
+    MediaStagingError,
+    RetryableError,
+    RunCancelled,
+    SqliteStore,
+    StateStoreError,
+    SyncError,
+)
+from ecomsync._run import CancelCheck, EventSink, fatal_error
+from ecomsync.events import Event, RunStarted
+
+
+pytestmark = pytest.mark.anyio
+
+_AUTH = AuthenticationError("refused")
+_STORE = StateStoreError("read-only")
+_STAGING = MediaStagingError("disk full")
+_LICENCE = LicenseError("no licence")
+_CONFIG = ConfigurationError("bad url")
+_RETRY = RetryableError("503")
+_SYNC = SyncError("odd answer")
+_CANCEL = RunCancelled("cancelled")
+
+
+class TestFatalError:
+    @pytest.mark.parametrize(
+        ("errors", "expected"),
+        [
+            ([_RETRY, _STORE, _AUTH, _CANCEL], _AUTH),
+            ([_RETRY, _STAGING, _STORE], _STORE),
+            ([_RETRY, _LICENCE, _STAGING], _STAGING),
+            ([_CONFIG, _RETRY, _LICENCE], _LICENCE),
+            ([_SYNC, _RETRY, _CONFIG], _CONFIG),
+            ([_CANCEL, _SYNC, _RETRY], _RETRY),
+            ([_CANCEL, _SYNC], _SYNC),
+            ([_CANCEL, KeyError("x"), EcomsyncError("ours")], EcomsyncError),
+            ([_CANCEL], _CANCEL),
+        ],
+    )
+    def test_priority(self, errors: list[Exception], expected: object) -> None:
+        """Of several errors, the one highest in the documented priority
+        comes out, whatever the order they came in."""
+        for order in (errors, errors[::-1]):
+            chosen = fatal_error(ExceptionGroup("run", order))
+
+            if isinstance(expected, type):
+                assert type(chosen) is expected
+            else:
+                assert expected is chosen
+
+    def test_others_attached(self) -> None:
+        """The other errors are attached to the chosen one as notes, once
+        each, even from nested groups."""
+        error = AuthenticationError("refused")
+        retry = RetryableError("503 from the shop")
+        group = ExceptionGroup(
+            "outer", [retry, ExceptionGroup("inner", [error, error, retry])]
+        )
+
+        chosen = fatal_error(group)
+
+        assert error is chosen
+        assert ["also: RetryableError: 503 from the shop"] == error.__notes__
+
+    def test_foreign_error_wrapped(self) -> None:
+        """An error that is not the library's comes out as EcomsyncError
+        naming it, with the original as the cause."""
+        bug = KeyError("img-1")
+
+        chosen = fatal_error(bug)
+
+        assert EcomsyncError is type(chosen)
+        assert "KeyError: 'img-1'" == str(chosen)
+        assert bug is chosen.__cause__
+
+    def test_single_library_error_is_itself(self) -> None:
+        """A lone library error is raised as it is, without notes."""
+        error = SyncError("ERP went away")
+
+        assert error is fatal_error(error)
+        assert not hasattr(error, "__notes__")
+
+
+class _CancelFlag:
+    """
+    The one store method a cancel check uses.
+    """
+
+    flag = False
+    asked = 0
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        self.asked += 1
+        return self.flag
+
+
+class TestCancelCheck:
+    async def test_local_request_seen_at_once(
+        self, store: SqliteStore
+    ) -> None:
+        """A cancel asked in this process is seen at the next check."""
+        check = CancelCheck("r-1", store, interval=3600)
+        await check.check(force=True)
+
+        check.request()
+
+        with pytest.raises(RunCancelled, match="r-1"):
+            await check.check()
+        assert check.cancelled
+
+    async def test_store_asked_at_most_every_interval(self) -> None:
+        """A cancel through the store (another process) is asked for at
+        most every interval, unless forced."""
+        store = _CancelFlag()
+        check = CancelCheck("r-1", store, interval=3600)  # type: ignore[arg-type]
+        assert not await check.requested(force=True)
+        store.flag = True
+
+        assert not await check.requested()
+        assert await check.requested(force=True)
+        assert 2 == store.asked
+
+    async def test_wait_returns_on_request(self, store: SqliteStore) -> None:
+        """wait() returns once the run is asked to stop."""
+        check = CancelCheck("r-1", store, interval=3600)
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(check.wait)
+                await anyio.wait_all_tasks_blocked()
+                check.request()
+
+        assert check.cancelled
+
+
+class TestEventSink:
+    async def test_host_gone_run_goes_on(self) -> None:
+        """Once the host closed its end, events are dropped quietly and
+        the sink closes its own end."""
+        send, receive = anyio.create_memory_object_stream[Event](1)
+        sink = EventSink(send)
+        receive.close()
+        event = RunStarted(
+            run_id="r-1",
+            platform="shop",
+            trigger=None,
+            spec=None,  # type: ignore[arg-type]
+        )
+
+        await sink.emit(event)
+        await sink.emit(event)
+
+        with pytest.raises(anyio.ClosedResourceError):
+            await send.send(event)
+
+    async def test_nowhere(self) -> None:
+        """A sink without a stream (a plan) takes events and does nothing."""
+        sink = EventSink()
+
+        await sink.emit(None)  # type: ignore[arg-type]
+        sink.close()

@@ -1,0 +1,93 @@
+"""
+Schedules: serve() runs due schedules, one run per schedule at a time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import anyio
+import pytest
+
+from ecomsync import (
+    All,
+    DataType,
+    LocalLicensePool,
+    MemoryErp,
+    MemoryPlatform,
+    RunFinished,
+    SpecError,
+    SqliteStore,
+    Synchronizer,
+    Trigger,
+)
+
+from ._support import spec
+
+
+pytestmark = pytest.mark.anyio
+
+
+class TestSchedules:
+    async def test_serve_runs_due_schedules(
+        self, sync: Synchronizer, store: SqliteStore, platform: MemoryPlatform
+    ) -> None:
+        """serve() runs a due schedule as a SCHEDULED run and re-arms it."""
+        await sync.add_schedule(spec(stock=All()), every=timedelta(hours=1))
+        await sync.execute(spec(articles=All(), categories=All()))
+        seen = []
+
+        with anyio.move_on_after(5):
+            await sync.serve(
+                poll_interval=0.05,
+                on_event=seen.append,
+                until=lambda: any(isinstance(e, RunFinished) for e in seen),
+            )
+
+        (finished,) = [e for e in seen if isinstance(e, RunFinished)]
+        assert Trigger.SCHEDULED == finished.run.trigger
+        assert 6 == len(platform.held(DataType.STOCK))
+        (schedule,) = await store.list_schedules()
+        assert schedule.next_due > finished.run.started_at
+        assert await store.get_watermark("shop", DataType.STOCK) is not None
+
+    async def test_one_run_per_schedule(
+        self, sync: Synchronizer, store: SqliteStore, erp: MemoryErp
+    ) -> None:
+        """Two servers on one store never run one schedule twice at once."""
+        erp.latency = 0.02
+        sync.batch_size = 1
+        sync.licenses = LocalLicensePool(4)
+        await sync.add_schedule(
+            spec(categories=All()), every=timedelta(milliseconds=1)
+        )
+        finished: list[object] = []
+
+        with anyio.move_on_after(1.5):
+            async with anyio.create_task_group() as tg:
+                for _ in range(2):
+                    tg.start_soon(
+                        lambda: sync.serve(
+                            poll_interval=0.01,
+                            on_event=lambda e: (
+                                finished.append(e)
+                                if isinstance(e, RunFinished)
+                                else None
+                            ),
+                        )
+                    )
+
+        runs = sorted(
+            (r for r in await sync.runs(limit=500) if r.status.finished),
+            key=lambda r: r.started_at,
+        )
+        assert len(runs) >= 2
+        for earlier, later in itertools.pairwise(runs):
+            assert earlier.ended_at is not None
+            assert earlier.ended_at <= later.started_at
+
+    async def test_bad_interval(self, sync: Synchronizer) -> None:
+        """A schedule needs a positive interval."""
+        with pytest.raises(SpecError):
+            await sync.add_schedule(spec(stock=All()), every=timedelta(0))

@@ -1,0 +1,182 @@
+"""
+What a run reads: selections, watermarks and the failure ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from ecomsync import (
+    All,
+    ChangedSince,
+    DataType,
+    MemoryErp,
+    MemoryPlatform,
+    NumberRange,
+    Only,
+    RunStatus,
+    SqliteStore,
+    StockLevel,
+    SyncError,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+    TypeStarted,
+)
+from ecomsync.testing import capture_events
+
+from ..conftest import T0
+from ._support import ARTICLES, BrokenErp, spec
+
+
+pytestmark = pytest.mark.anyio
+
+
+class TestSelections:
+    @pytest.mark.parametrize(
+        ("selection", "expected"),
+        [
+            (All(), {"A-1", "A-2", "A-3", "A-4", "A-5", "A-6"}),
+            (NumberRange("A-2", "A-4"), {"A-2", "A-3", "A-4"}),
+            (Only({"A-5", "A-1", "A-99"}), {"A-1", "A-5"}),
+        ],
+    )
+    async def test_articles(
+        self,
+        sync: Synchronizer,
+        platform: MemoryPlatform,
+        selection: object,
+        expected: set[str],
+    ) -> None:
+        """Each selection mode writes exactly the selected articles."""
+        run = await sync.execute(spec(articles=selection))
+
+        assert expected == set(platform.held(ARTICLES))
+        assert len(expected) == run.counts[ARTICLES].created
+
+    async def test_changed_since(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """ChangedSince picks records changed at or after the moment."""
+        later = T0 + timedelta(days=1)
+        erp.put(StockLevel(number="A-3", quantity=1), changed_at=later)
+        await sync.execute(spec(articles=All()))
+
+        await sync.execute(spec(stock=ChangedSince(later)))
+
+        assert {"A-3"} == set(platform.held(DataType.STOCK))
+
+    async def test_range_is_natural(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """Category ranges use natural order: C-2 .. C-10 holds both."""
+        await sync.execute(spec(categories=NumberRange("C-1", "C-10")))
+
+        assert {"C-1", "C-2", "C-10"} == set(
+            platform.held(DataType.CATEGORIES)
+        )
+
+
+class TestWatermarks:
+    async def test_manual_leaves_watermarks(
+        self, sync: Synchronizer, store: SqliteStore
+    ) -> None:
+        """A manual run never sets a watermark."""
+        await sync.execute(SyncSpec(types={t: All() for t in DataType}))
+
+        for data_type in DataType:
+            assert await store.get_watermark("shop", data_type) is None
+
+    async def test_manual_keeps_existing(
+        self, sync: Synchronizer, store: SqliteStore
+    ) -> None:
+        """A manual run leaves an existing watermark exactly as it was."""
+        await store.set_watermark("shop", ARTICLES, T0)
+
+        await sync.execute(spec(articles=All()))
+
+        assert T0 == await store.get_watermark("shop", ARTICLES)
+
+    async def test_scheduled_reads_since_watermark(
+        self, sync: Synchronizer, store: SqliteStore
+    ) -> None:
+        """A scheduled run reads ChangedSince(watermark - overlap)."""
+        await store.set_watermark("shop", ARTICLES, T0)
+
+        async with capture_events(
+            sync, spec(articles=All()), trigger=Trigger.SCHEDULED
+        ) as run:
+            (started,) = run.of(TypeStarted)
+
+        assert ChangedSince(T0 - sync.overlap) == started.selection
+
+    async def test_scheduled_without_watermark_reads_all(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """Without a watermark a scheduled run reads everything."""
+        async with capture_events(
+            sync, spec(stock=Only({"A-1"})), trigger=Trigger.SCHEDULED
+        ) as run:
+            (started,) = run.of(TypeStarted)
+
+        assert All() == started.selection
+
+    async def test_scheduled_advances_to_start(
+        self, erp: MemoryErp, platform: MemoryPlatform, store: SqliteStore
+    ) -> None:
+        """After each type, the watermark becomes the run's start time."""
+        moments = iter([T0 + timedelta(hours=1), T0 + timedelta(hours=9)])
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            clock=lambda: next(moments),
+        )
+
+        await sync.execute(
+            spec(categories=All(), articles=All()),
+            trigger=Trigger.SCHEDULED,
+        )
+
+        for data_type in (DataType.CATEGORIES, ARTICLES):
+            assert T0 + timedelta(hours=1) == await store.get_watermark(
+                "shop", data_type
+            )
+        assert await store.get_watermark("shop", DataType.STOCK) is None
+
+    async def test_failed_type_keeps_watermark(
+        self, sync: Synchronizer, store: SqliteStore, erp: MemoryErp
+    ) -> None:
+        """A type that did not complete does not move its watermark."""
+
+        sync.erp = BrokenErp()
+
+        with pytest.raises(SyncError, match="ERP went away"):
+            await sync.execute(spec(articles=All()), trigger=Trigger.SCHEDULED)
+
+        (run,) = await sync.runs()
+        assert RunStatus.FAILED == run.status
+        assert await store.get_watermark("shop", ARTICLES) is None
+
+    async def test_ledger_retried(
+        self, sync: Synchronizer, store: SqliteStore, platform: MemoryPlatform
+    ) -> None:
+        """A failed record sits in the ledger until a scheduled run gets it
+        through, even though it did not change."""
+        platform.reject = lambda r: "no" if r.number == "A-3" else None
+        await sync.execute(
+            spec(categories=All(), articles=All()), trigger=Trigger.SCHEDULED
+        )
+        (failure,) = await store.list_failures("shop", ARTICLES)
+        assert "A-3" == failure.number
+        platform.reject = None
+
+        run = await sync.execute(
+            spec(categories=All(), articles=All()), trigger=Trigger.SCHEDULED
+        )
+
+        assert "A-3" in platform.held(ARTICLES)
+        assert 1 == run.counts[ARTICLES].created
+        assert [] == await store.list_failures("shop", ARTICLES)
