@@ -5,6 +5,9 @@ contract suites and platform emulators.
 - `capture_events` runs a spec and collects its events;
 - `demo_erp`, `catalogue_records`, `shop_orders`, `shipped` make seeded,
   deterministic data;
+- `dirty_catalogue` is merchant data as it really is (duplicates, bad
+  values, odd numbers, a category cycle, ...), each record a `Trap` with
+  the outcome a correct sync must reach;
 - `postgres_server` starts a throwaway PostgreSQL for tests;
 - `ErpSourceContract`, `PlatformContract` and `StateStoreContract` are
   pytest base classes:
@@ -21,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._capture import CapturedRun, capture_events
+from ._dirty import DirtyCatalogue, Trap, dirty_catalogue
 from ._pg import PostgresUnavailable, postgres_server
 from ._seed import catalogue_records, demo_erp, shipped, shop_orders
 
@@ -38,14 +42,17 @@ if TYPE_CHECKING:
 __all__ = [
     "STANDARD_SEED",
     "CapturedRun",
+    "DirtyCatalogue",
     "ErpSeed",
     "ErpSourceContract",
     "PlatformContract",
     "PostgresUnavailable",
     "StateStoreContract",
+    "Trap",
     "capture_events",
     "catalogue_records",
     "demo_erp",
+    "dirty_catalogue",
     "postgres_server",
     "shipped",
     "shop_orders",
