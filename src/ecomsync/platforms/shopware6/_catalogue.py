@@ -14,6 +14,16 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category, StockLevel, parents_first
+from ._claims import (
+    CATEGORY_RULE,
+    PRODUCT_RULE,
+    STOCK_RULE,
+    article_claims,
+    category_claims,
+    collate,
+    screen,
+    stock_claims,
+)
 from ._client import MAX_LIMIT, AdminApi
 from ._mapping import (
     article_rows,
@@ -44,6 +54,7 @@ class Catalogue:
     writer: Writer
     media: Media
     sales_channel_id: str | None
+    allow_backorders: bool = False
     _channels: list[str] | None = attrs.field(init=False, default=None)
     _taxes: dict[Decimal, str] = attrs.field(init=False, factory=dict)
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
@@ -114,12 +125,18 @@ class Catalogue:
         categories = [
             i.record for i in items if isinstance(i.record, Category)
         ]
+        screened = screen(categories, category_claims, rule=CATEGORY_RULE)
+        failures = dict(screened.failures)
+        send = screened.sendable(len(categories))
         # Parents first; a category on (or below) a cycle cannot be sent.
-        order, invalid = parents_first(categories)
-        failures: dict[int, Failure] = {
-            i: (f"category {categories[i].number} {p.reason}", p.field)
-            for i, p in invalid.items()
-        }
+        sendable = [categories[i] for i in send]
+        ordered, invalid = parents_first(sendable)
+        for k, p in invalid.items():
+            failures[send[k]] = (
+                f"category {sendable[k].number} {p.reason}",
+                p.field,
+            )
+        order = [send[k] for k in ordered]
 
         def build(chunk: Sequence[int]) -> Built:
             rows, owner = [], []
@@ -140,7 +157,7 @@ class Catalogue:
         return outcomes(
             [c.number for c in categories],
             [category_id(c.number) for c in categories],
-            failures,
+            screened.mirror(failures),
         )
 
     async def _products(
@@ -166,57 +183,79 @@ class Catalogue:
         if any(not isinstance(i.record, Article) for i in items):
             return wrong_type(items, Article)
         articles = [i.record for i in items if isinstance(i.record, Article)]
-        channels = await self._sales_channels()
-        taxes = {a.tax_rate: await self._tax(a.tax_rate) for a in articles}
         ids = [product_id(a.number) for a in articles]
-        all_ids = ids + [
-            product_id(v.number) for a in articles for v in a.variants
-        ]
-        current = await self._products(all_ids, categories=True)
+        screened = screen(articles, article_claims, rule=PRODUCT_RULE)
+        failures = dict(screened.failures)
+        send = screened.sendable(len(articles))
+        if send:
+            failures.update(await self._write_articles(items, articles, send))
+        return outcomes(
+            [a.number for a in articles], ids, screened.mirror(failures)
+        )
+
+    async def _write_articles(
+        self,
+        items: Sequence[Outgoing],
+        articles: Sequence[Article],
+        send: list[int],
+    ) -> dict[int, Failure]:
+        """
+        Write the articles *send* indexes; return their failures.
+        """
+        channels = await self._sales_channels()
+        taxes = {
+            articles[i].tax_rate: await self._tax(articles[i].tax_rate)
+            for i in send
+        }
+        ids = {i: product_id(articles[i].number) for i in send}
+        current = await self._products(
+            [
+                *ids.values(),
+                *(
+                    product_id(v.number)
+                    for i in send
+                    for v in articles[i].variants
+                ),
+            ],
+            categories=True,
+        )
+        failures = _held_otherwise(articles, send, current)
+        send = [i for i in send if i not in failures]
         existing = frozenset(current)
-        per_article = [
-            article_rows(
-                a,
-                tax=taxes[a.tax_rate],
+        rows_of = {
+            i: article_rows(
+                articles[i],
+                tax=taxes[articles[i].tax_rate],
                 sales_channels=channels,
                 existing=existing,
             )
-            for a in articles
-        ]
+            for i in send
+        }
         # Media come with the record (media_on_push): write the product
         # media and cover in the same sync, and drop the stale ones.
         held_media = await self.media.held(
-            [
-                pid
-                for pid, i in zip(ids, items, strict=True)
-                if i.media is not None
-            ]
+            [ids[i] for i in send if items[i].media is not None]
         )
-        stale_media: list[list[dict[str, str]]] = []
-        for item, pid, rows in zip(items, ids, per_article, strict=True):
-            if item.media is None:
-                stale_media.append([])
-                continue
-            fields, wanted_media = product_media_fields(pid, item.media)
-            for row in rows["product"]:
-                if row["id"] == pid:
-                    row.update(fields)
-            stale_media.append(
-                [
+        stale_media: dict[int, list[dict[str, str]]] = {}
+        stale: dict[int, list[dict[str, str]]] = {}
+        for i in send:
+            pid, media = ids[i], items[i].media
+            stale_media[i] = []
+            if media is not None:
+                fields, wanted_media = product_media_fields(pid, media)
+                for row in rows_of[i]["product"]:
+                    if row["id"] == pid:
+                        row.update(fields)
+                stale_media[i] = [
                     {"id": m}
                     for m in sorted(held_media.get(pid, set()) - wanted_media)
                 ]
-            )
-        stale: list[list[dict[str, str]]] = []
-        for article, pid in zip(articles, ids, strict=True):
-            wanted = {category_id(c) for c in article.categories}
+            wanted = {category_id(c) for c in articles[i].categories}
             held = _category_ids(current.get(pid))
-            stale.append(
-                [
-                    {"productId": pid, "categoryId": cid}
-                    for cid in sorted(held - wanted)
-                ]
-            )
+            stale[i] = [
+                {"productId": pid, "categoryId": cid}
+                for cid in sorted(held - wanted)
+            ]
 
         def build(chunk: Sequence[int]) -> Built:
             operations: list[Operation] = []
@@ -230,27 +269,36 @@ class Catalogue:
                 rows: list[dict[str, Any]] = []
                 owner: list[int] = []
                 seen: set[str] = set()
-                for i in chunk:
-                    for row in per_article[i][entity]:
+                for j in chunk:
+                    for row in rows_of[send[j]][entity]:
+                        # Groups and options are shared by articles;
+                        # products never are (screened above).
                         if row["id"] in seen:
                             continue
                         seen.add(row["id"])
                         rows.append(row)
-                        owner.append(i)
+                        owner.append(j)
                 operations.append(op(key, entity, rows))
                 owners[key] = owner
             key = "ecomsync-stale-categories"
-            rows = [pair for i in chunk for pair in stale[i]]
-            owners[key] = [i for i in chunk for _ in stale[i]]
+            rows = [pair for j in chunk for pair in stale[send[j]]]
+            owners[key] = [j for j in chunk for _ in stale[send[j]]]
             operations.append(op(key, "product_category", rows, "delete"))
             key = "ecomsync-stale-media"
-            rows = [row for i in chunk for row in stale_media[i]]
-            owners[key] = [i for i in chunk for _ in stale_media[i]]
+            rows = [row for j in chunk for row in stale_media[send[j]]]
+            owners[key] = [j for j in chunk for _ in stale_media[send[j]]]
             operations.append(op(key, "product_media", rows, "delete"))
             return operations, owners
 
-        failures = await self.writer.write(len(articles), build)
-        return outcomes([a.number for a in articles], ids, failures)
+        numbers: dict[str, tuple[int, str]] = {}
+        for j, i in enumerate(send):
+            for key, field, _ in article_claims(articles[i]):
+                numbers[str(key)] = (j, field)
+        written = await self.writer.write(
+            len(send), build, numbers=numbers, collate=collate
+        )
+        failures.update({send[j]: why for j, why in written.items()})
+        return failures
 
     async def push_stock(self, items: Sequence[Outgoing]) -> list[Outcome]:
         if any(not isinstance(i.record, StockLevel) for i in items):
@@ -260,29 +308,82 @@ class Catalogue:
             item.platform_id or product_id(item.record.number)
             for item in items
         ]
-        held = await self._products(ids)
-        missing: dict[int, tuple[str, str | None]] = {
-            i: (
-                f"article {level.number} does not exist in Shopware",
-                "number",
-            )
-            for i, (level, pid) in enumerate(zip(levels, ids, strict=True))
-            if pid not in held
-        }
-        present = [i for i in range(len(levels)) if i not in missing]
+        screened = screen(levels, stock_claims, rule=STOCK_RULE)
+        failures = dict(screened.failures)
+        for i in screened.sendable(len(levels)):
+            quantity = levels[i].quantity
+            if quantity < 0 and not self.allow_backorders:
+                failures[i] = (
+                    f"quantity {quantity} is negative: Shopware 6 takes "
+                    "negative stock only where the host allows backorders "
+                    "(Shopware6(allow_backorders=True))",
+                    "quantity",
+                )
+        send = [i for i in screened.sendable(len(levels)) if i not in failures]
+        held = await self._products([ids[i] for i in send])
+        for i in send:
+            if ids[i] not in held:
+                failures[i] = (
+                    f"article {levels[i].number} does not exist in Shopware",
+                    "number",
+                )
+        send = [i for i in send if i not in failures]
 
         def build(chunk: Sequence[int]) -> Built:
             rows = [
-                {"id": ids[present[j]], "stock": levels[present[j]].quantity}
+                {"id": ids[send[j]], "stock": levels[send[j]].quantity}
                 for j in chunk
             ]
             key = "ecomsync-stock"
             return [op(key, "product", rows)], {key: list(chunk)}
 
-        written = await self.writer.write(len(present), build)
-        failures = dict(missing)
-        failures.update({present[j]: why for j, why in written.items()})
-        return outcomes([s.number for s in levels], ids, failures)
+        written = await self.writer.write(len(send), build)
+        failures.update({send[j]: why for j, why in written.items()})
+        return outcomes(
+            [s.number for s in levels], ids, screened.mirror(failures)
+        )
+
+
+def _held_otherwise(
+    articles: Sequence[Article],
+    send: Sequence[int],
+    current: dict[str, dict[str, Any]],
+) -> dict[int, Failure]:
+    """
+    Articles whose numbers Shopware holds in another role: the article's
+    own number as a variant of another product, or a variant's number as
+    a standalone product or another article's variant.  Writing them
+    would silently move a product under another parent.
+    """
+    failures: dict[int, Failure] = {}
+    for i in send:
+        article = articles[i]
+        pid = product_id(article.number)
+        parent = (current.get(pid) or {}).get("parentId")
+        if parent:
+            failures[i] = (
+                f"number {article.number!r} is a variant of another product "
+                "in Shopware; an article cannot take over a variant's "
+                "number (renumber one of them, or delete the variant)",
+                "number",
+            )
+            continue
+        for k, variant in enumerate(article.variants):
+            row = current.get(product_id(variant.number))
+            if row is not None and row.get("parentId") != pid:
+                held_as = (
+                    "a standalone product"
+                    if not row.get("parentId")
+                    else "a variant of another product"
+                )
+                failures[i] = (
+                    f"variants.{k}.number {variant.number!r} is {held_as} "
+                    "in Shopware; a variant cannot take over its number "
+                    "(renumber one of them, or delete the other product)",
+                    f"variants.{k}.number",
+                )
+                break
+    return failures
 
 
 def _category_ids(product: dict[str, Any] | None) -> set[str]:

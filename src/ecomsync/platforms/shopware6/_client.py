@@ -40,6 +40,8 @@ class ApiProblem:
     code: str
     detail: str
     pointer: str | None = None
+    #: ``meta.parameters``: the values Shopware put into its message.
+    parameters: dict[str, Any] = attrs.field(factory=dict, eq=False)
 
 
 class ShopwareApiError(SyncError):
@@ -85,12 +87,15 @@ def problems_of(response: httpx.Response) -> list[ApiProblem]:
             continue
         source = error.get("source")
         pointer = source.get("pointer") if isinstance(source, dict) else None
+        meta = error.get("meta")
+        params = meta.get("parameters") if isinstance(meta, dict) else None
         found.append(
             ApiProblem(
                 status=str(error.get("status", response.status_code)),
                 code=str(error.get("code") or ""),
                 detail=str(error.get("detail") or error.get("title") or ""),
                 pointer=pointer if isinstance(pointer, str) else None,
+                parameters=params if isinstance(params, dict) else {},
             )
         )
     return found

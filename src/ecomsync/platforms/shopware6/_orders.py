@@ -16,6 +16,7 @@ import httpx
 from ..._contracts import Outcome, Outgoing
 from ..._model import Order, OrderState, OrderStatus
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
+from ._claims import STATUS_RULE, screen, status_claims
 from ._client import MAX_LIMIT, AdminApi, ApiProblem, ShopwareApiError
 from ._order_mapping import (
     DELIVERY_GRAPH,
@@ -75,8 +76,16 @@ class Orders:
         statuses = [
             i.record for i in items if isinstance(i.record, OrderStatus)
         ]
-        orders = await self._orders_by_number([s.number for s in statuses])
+        screened = screen(statuses, status_claims, rule=STATUS_RULE)
+        send = screened.sendable(len(statuses))
+        orders = await self._orders_by_number(
+            [statuses[i].number for i in send]
+        )
         outcomes: list[Outcome | None] = [None] * len(statuses)
+        for i, (error, field) in screened.failures.items():
+            outcomes[i] = Outcome(
+                number=statuses[i].number, error=error, field=field
+            )
         errors: list[Exception] = []
 
         async def one(i: int) -> None:
@@ -88,12 +97,18 @@ class Orders:
                 errors.append(exc)
 
         async with anyio.create_task_group() as tg:
-            for i in range(len(statuses)):
+            for i in send:
                 tg.start_soon(one, i)
         if errors:
             # Auth or transport trouble: raise it as itself, not wrapped
             # in an exception group.
             raise errors[0]
+        for twin, original in screened.twins.items():
+            done = outcomes[original]
+            if done is not None:
+                outcomes[twin] = attrs.evolve(
+                    done, number=statuses[twin].number
+                )
         return [o for o in outcomes if o is not None]
 
     async def _set_status(

@@ -50,6 +50,9 @@ class Shopware6:
             ``None`` makes them visible in every sales channel the shop
             has.
         send_mail: Let Shopware mail the customer on state transitions.
+        allow_backorders: Write negative stock levels (the host sells
+            beyond what is on hand); by default a negative level fails
+            that record with a clear message.
         batch_size: Records per Sync request.
         concurrency: Requests in flight at once, at most.
         request_deadline: Seconds one HTTP attempt may take in total.
@@ -64,6 +67,7 @@ class Shopware6:
     client_secret: str = attrs.field(repr=False)
     sales_channel_id: str | None = attrs.field(default=None, kw_only=True)
     send_mail: bool = attrs.field(default=False, kw_only=True)
+    allow_backorders: bool = attrs.field(default=False, kw_only=True)
     batch_size: int = attrs.field(default=100, kw_only=True)
     concurrency: int = attrs.field(default=16, kw_only=True)
     request_deadline: float = attrs.field(default=60.0, kw_only=True)
@@ -97,6 +101,7 @@ class Shopware6:
             Writer(self._api),
             self._media,
             self.sales_channel_id,
+            self.allow_backorders,
         )
         self._orders = Orders(self._api, self.send_mail)
 

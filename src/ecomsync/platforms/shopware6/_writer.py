@@ -6,7 +6,7 @@ the offending record stands alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import attrs
@@ -47,88 +47,125 @@ def pointer_parts(pointer: str | None) -> tuple[str, int, str] | None:
     return key, int(index), field
 
 
+#: Collated product number -> (item index, field): who sent which number,
+#: to blame a duplicate number that Shopware reports without a pointer.
+Numbers: TypeAlias = Mapping[str, tuple[int, str]]
+
+#: Shopware's code for a product number another product already has.
+DUPLICATE_NUMBER = "CONTENT__DUPLICATE_PRODUCT_NUMBER"
+
+
 @attrs.frozen
 class Writer:
     """
     Writes items with as few Sync requests as the data allows.
+
+    A Sync request is one transaction: when Shopware rejects one, nothing
+    of it was written.  The items its errors name (by pointer, or a
+    duplicate product number by the number) fail, and the rest is sent
+    again.  An error that names no item (a database error: a missing
+    foreign key) is narrowed down by halving: the left half is sent; if it
+    lands, the offender is in the right half, which is halved in turn
+    without sending it whole; if it fails, the right half is set aside and
+    sent after the offender is found.  One offender among *n* items costs
+    at most ``ceil(log2 n) + 1`` requests beyond the first.  Halves keep
+    the items' order, so parents still precede children.
     """
 
     api: AdminApi
 
     async def write(
-        self, count: int, build: Callable[[Sequence[int]], Built]
+        self,
+        count: int,
+        build: Callable[[Sequence[int]], Built],
+        *,
+        numbers: Numbers | None = None,
+        collate: Callable[[str], str] = str,
     ) -> dict[int, Failure]:
         """
         Write items ``0..count-1``; return the failures by item index:
         (Shopware's detail, field from its pointer).
 
-        A Sync request is one transaction.  When Shopware rejects one,
-        the items its error pointers name fail, and the rest is retried.
-        Without a usable pointer (Shopware's database errors: a duplicate
-        product number, a missing foreign key) the failing batch is
-        bisected, left half first (so parents still precede children):
-        if the left half goes through, the fault lies in the right half,
-        which is split without being sent whole; if it fails, the search
-        goes on in it and the right half waits.  Halves left waiting are
-        sent together once the offender stands alone, so one offender in
-        *n* items costs at most ``ceil(log2 n) + 1`` extra requests.
+        Args:
+            count: How many items.
+            build: The operations for some items, with their owners.
+            numbers: Who sent which product number (collated), to blame a
+                duplicate number reported without a pointer.
+            collate: How Shopware compares product numbers.
         """
         failures: dict[int, Failure] = {}
-        # (items, the error they are known to fail with, or None: unsent)
-        pending: list[tuple[list[int], ShopwareApiError | None]] = (
-            [(list(range(count)), None)] if count else []
-        )
-        while pending:
-            chunk, known = pending.pop(0)
-            if not chunk:
+        queue: list[list[int]] = [list(range(count))] if count else []
+        while queue:
+            chunk = queue.pop(0)
+            rejected = await self._send(chunk, build)
+            if rejected is None:
                 continue
-            if known is None:
-                while pending and pending[0][1] is None:
-                    chunk = chunk + pending.pop(0)[0]
-                sent = await self._try(chunk, build, failures, pending)
-                if not isinstance(sent, ShopwareApiError):
-                    continue
-                known = sent
+            exc, owners = rejected
+            blamed = blame(exc, owners, chunk, numbers, collate)
+            if blamed:
+                failures.update(blamed)
+                rest = [i for i in chunk if i not in blamed]
+                if rest:
+                    queue.insert(0, rest)
+                continue
             if len(chunk) == 1:
-                failures[chunk[0]] = first_problem(known)
+                failures[chunk[0]] = first_problem(exc)
                 continue
-            half = len(chunk) // 2
-            left, right = chunk[:half], chunk[half:]
-            failed = await self._try(left, build, failures, pending)
-            if failed is True:
-                # The left half went through: the right one holds the fault.
-                pending.insert(0, (right, known))
-            elif failed is False:
-                # Pointers named items of the left half; the right is unsent.
-                pending.insert(1, (right, None))
-            else:
-                pending[:0] = [(left, failed), (right, None)]
+            aside = await self._narrow(
+                chunk, exc, build, failures, numbers, collate
+            )
+            if aside:
+                queue.insert(0, sorted(aside))
         return failures
 
-    async def _try(
-        self,
-        chunk: list[int],
-        build: Callable[[Sequence[int]], Built],
-        failures: dict[int, Failure],
-        pending: list[tuple[list[int], ShopwareApiError | None]],
-    ) -> ShopwareApiError | bool:
-        """
-        Send *chunk*: True if it was written.  Items an error pointer
-        names fail and the rest is queued first (False); the error when
-        nothing could be blamed, so the caller bisects.
-        """
+    async def _send(
+        self, chunk: Sequence[int], build: Callable[[Sequence[int]], Built]
+    ) -> tuple[ShopwareApiError, dict[str, list[int]]] | None:
         operations, owners = build(chunk)
         try:
             await self.api.sync(operations)
         except ShopwareApiError as exc:
-            blamed = blame(exc, owners, chunk)
-            if not blamed:
-                return exc
-            failures.update(blamed)
-            rest = [i for i in chunk if i not in blamed]
-            pending.insert(0, (rest, None))
-            return False
-        return True
+            return exc, owners
+        return None
+
+    async def _narrow(
+        self,
+        chunk: list[int],
+        exc: ShopwareApiError,
+        build: Callable[[Sequence[int]], Built],
+        failures: dict[int, Failure],
+        numbers: Numbers | None,
+        collate: Callable[[str], str],
+    ) -> list[int]:
+        """
+        Find one offender in *chunk*, which failed with *exc* naming no
+        item; record its failure and return the items set aside, not yet
+        sent.
+        """
+        aside: list[int] = []
+        bad, last = chunk, exc
+        while len(bad) > 1:
+            half = len(bad) // 2
+            left, right = bad[:half], bad[half:]
+            rejected = await self._send(left, build)
+            if rejected is None:
+                bad = right  # left landed: the offender is on the right
+                continue
+            last, owners = rejected
+            blamed = blame(last, owners, left, numbers, collate)
+            if blamed:
+                failures.update(blamed)
+                return [
+                    *aside,
+                    *(i for i in left if i not in blamed),
+                    *right,
+                ]
+            aside += right
+            bad = left
+        # Everything else *last* was sent with has landed since: the
+        # error is this item's.
+        failures[bad[0]] = first_problem(last)
+        return aside
 
 
 def first_problem(exc: ShopwareApiError) -> Failure:
@@ -147,21 +184,44 @@ def blame(
     exc: ShopwareApiError,
     owners: dict[str, list[int]],
     chunk: Sequence[int],
+    numbers: Numbers | None = None,
+    collate: Callable[[str], str] = str,
 ) -> dict[int, Failure]:
     """
-    The items of *chunk* that *exc*'s pointers name.
+    The items of *chunk* that *exc* names: by error pointer, or, for a
+    duplicate product number (which Shopware reports without a pointer),
+    by the number.
     """
     blamed: dict[int, Failure] = {}
+    members = set(chunk)
     for problem in exc.problems:
         parts = pointer_parts(problem.pointer)
-        if parts is None:
+        if parts is not None:
+            key, index, field = parts
+            rows = owners.get(key, [])
+            if 0 <= index < len(rows) and rows[index] in members:
+                blamed.setdefault(
+                    rows[index], (problem.detail or str(exc), field or None)
+                )
             continue
-        key, index, field = parts
-        rows = owners.get(key, [])
-        if 0 <= index < len(rows) and rows[index] in chunk:
-            blamed.setdefault(
-                rows[index], (problem.detail or str(exc), field or None)
-            )
+        number = problem.parameters.get("number")
+        if (
+            problem.code == DUPLICATE_NUMBER
+            and numbers is not None
+            and isinstance(number, str)
+        ):
+            item, field = numbers.get(collate(number), (-1, ""))
+            if item in members:
+                blamed.setdefault(
+                    item,
+                    (
+                        f"{field} {number!r} is already used by another "
+                        "product in Shopware, which compares product "
+                        "numbers ignoring case, accents and trailing "
+                        f"spaces ({problem.detail})",
+                        field,
+                    ),
+                )
     return blamed
 
 

@@ -1,0 +1,208 @@
+"""
+Which records of one push must not be sent, and why: invalid values, and
+numbers claimed by more than one record.  Pure, no I/O.
+
+Shopware keeps one product per product number, compared under the
+``product`` table's ``utf8mb4_unicode_ci`` collation: case- and
+accent-insensitive, trailing spaces ignored (PAD SPACE).  So ``A-1``,
+``a-1``, ``Á-1`` and ``A-1 `` are one number to Shopware, and two records
+claiming it in one push would leave one of them silently overwritten
+(same id) or make Shopware refuse the batch.  Every party fails instead,
+each naming all of them.  The same record read twice (equal in every
+field) is one party: it is written once, and both get its outcome.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
+
+import attrs
+
+from ..._model import (
+    Article,
+    Category,
+    OrderStatus,
+    Record,
+    StockLevel,
+    checksum,
+    problems,
+)
+from ._writer import Failure
+
+
+#: How many parties a message names before "and N more".
+_NAMED = 10
+
+R = TypeVar("R", bound=Record)
+
+#: (key, field, label): one number a record claims, through *field*.
+Claim = tuple[Hashable, str, str]
+
+
+def collate(number: str) -> str:
+    """
+    *number* as Shopware's ``utf8mb4_unicode_ci`` compares it: trailing
+    spaces dropped (PAD SPACE), accents dropped, case folded (``ß`` is
+    ``ss``).
+    """
+    decomposed = unicodedata.normalize("NFKD", number.rstrip(" "))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.casefold()
+
+
+@attrs.frozen
+class Screened:
+    """
+    What may be sent of one push.
+
+    Attributes:
+        failures: Index -> why that record is not sent.
+        twins: Index of a record that equals an earlier one -> that
+            earlier index: the twin is not sent and gets its outcome.
+    """
+
+    failures: dict[int, Failure]
+    twins: dict[int, int]
+
+    def mirror(self, failures: dict[int, Failure]) -> dict[int, Failure]:
+        """
+        *failures* with each twin failing as its original did.
+        """
+        found = dict(failures)
+        for twin, original in self.twins.items():
+            if original in failures:
+                found[twin] = failures[original]
+        return found
+
+    def sendable(self, count: int) -> list[int]:
+        """
+        The indexes below *count* to write, in order.
+        """
+        return [
+            i
+            for i in range(count)
+            if i not in self.failures and i not in self.twins
+        ]
+
+
+def _named(record: Record) -> str:
+    name = getattr(record, "name", None)
+    text = f' "{name}"' if isinstance(name, str) and name else ""
+    if getattr(record, "active", True) is False:
+        text += " (inactive)"
+    return text
+
+
+def article_claims(article: Article) -> list[Claim]:
+    """
+    The product numbers *article* claims: its own and its variants'.
+    """
+    label = f"article {article.number!r}{_named(article)}"
+    found: list[Claim] = []
+    if isinstance(article.number, str):
+        found.append((collate(article.number), "number", label))
+    for i, variant in enumerate(article.variants):
+        if not isinstance(variant.number, str):
+            continue
+        found.append(
+            (
+                collate(variant.number),
+                f"variants.{i}.number",
+                f"variant {variant.number!r} of {label}",
+            )
+        )
+    return found
+
+
+def category_claims(category: Category) -> list[Claim]:
+    """
+    Categories are keyed by their exact number (their id derives from it).
+    """
+    return [
+        (
+            category.number,
+            "number",
+            f"category {category.number!r}{_named(category)}",
+        )
+    ]
+
+
+def stock_claims(level: StockLevel) -> list[Claim]:
+    """
+    Shopware holds one stock per product, whatever the warehouse.
+    """
+    where = "" if level.warehouse is None else f" in {level.warehouse!r}"
+    return [
+        (
+            level.number,
+            "number",
+            f"stock level {level.number!r}{where} ({level.quantity})",
+        )
+    ]
+
+
+def status_claims(status: OrderStatus) -> list[Claim]:
+    """
+    One status per order and push.
+    """
+    return [
+        (
+            status.number,
+            "number",
+            f"order status {status.number!r} ({status.state.value})",
+        )
+    ]
+
+
+def screen(
+    records: Sequence[R],
+    claims: Callable[[R], list[Claim]],
+    *,
+    rule: str,
+) -> Screened:
+    """
+    Fail invalid records (`problems`) and every party of a number claimed
+    more than once; *rule* says why the platform cannot take two.
+    """
+    failures: dict[int, Failure] = {}
+    twins: dict[int, int] = {}
+    first: dict[str, int] = {}
+    parties: dict[Hashable, list[tuple[int, str, str]]] = {}
+    for i, record in enumerate(records):
+        fingerprint = checksum(record)
+        if fingerprint in first:
+            twins[i] = first[fingerprint]
+            continue
+        first[fingerprint] = i
+        bad = problems(record)
+        if bad:
+            failures[i] = (f"{bad[0].field} {bad[0].reason}", bad[0].field)
+        # An invalid record still claims its number: its rival must not
+        # land as if it were the only one.
+        for key, field, label in claims(record):
+            parties.setdefault(key, []).append((i, field, label))
+    for claimants in parties.values():
+        if len(claimants) < 2:
+            continue
+        named = "; ".join(label for _, _, label in claimants[:_NAMED])
+        more = len(claimants) - _NAMED
+        if more > 0:
+            named += f"; and {more} more"
+        reason = (
+            f"claimed {len(claimants)} times in this push: {named}. "
+            f"{rule}; none of them is sent until each has its own number"
+        )
+        for i, field, _ in claimants:
+            failures.setdefault(i, (f"{field} {reason}", field))
+    return Screened(failures=failures, twins=twins)
+
+
+PRODUCT_RULE = (
+    "Shopware keeps one product per product number and compares numbers "
+    "ignoring case, accents and trailing spaces"
+)
+CATEGORY_RULE = "Shopware keeps one category per number"
+STOCK_RULE = "Shopware 6 keeps one stock per product, not per warehouse"
+STATUS_RULE = "an order has one status at a time"

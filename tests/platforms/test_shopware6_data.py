@@ -1,0 +1,556 @@
+"""
+What reaches a Shopware 6 shop from merchant data as it really is: every
+record lands exactly as the ERP has it or fails on its own, naming the
+record, the field and the reason.  Never "first wins", never a silent
+overwrite (issue 12 on the Shopware adapter).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import stamina
+
+from ecomsync import (
+    Category,
+    DataType,
+    OrderState,
+    OrderStatus,
+    Outcome,
+    Outgoing,
+    StockLevel,
+    Variant,
+)
+from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._claims import collate
+from ecomsync.platforms.shopware6._mapping import product_id
+from ecomsync.testing._platform_contract import CATEGORIES, article
+from ecomsync.testing.shopware6 import ShopwareEmulator
+
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "data-secret"
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+@pytest.fixture(name="emu")
+def _emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIADATA", client_secret=SECRET)
+
+
+def _shop(emu: ShopwareEmulator, **kwargs: Any) -> Shopware6:
+    return Shopware6(
+        "http://shop.test",
+        emu.client_id,
+        SECRET,
+        transport=httpx.ASGITransport(app=emu.app),
+        **kwargs,
+    )
+
+
+@pytest.fixture(name="shop")
+async def _shop_fixture(emu: ShopwareEmulator) -> AsyncIterator[Shopware6]:
+    shop = _shop(emu)
+    outcomes = await shop.push(
+        DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+    )
+    assert all(o.ok for o in outcomes)
+    yield shop
+    await shop.aclose()
+
+
+def _numbers(emu: ShopwareEmulator) -> dict[str, dict[str, Any]]:
+    return {p["productNumber"]: p for p in emu.entities["product"].values()}
+
+
+def _syncs(emu: ShopwareEmulator) -> int:
+    return sum(1 for r in emu.requests if r.path == "/api/_action/sync")
+
+
+async def _push(
+    shop: Shopware6, data_type: DataType, *records: Any
+) -> list[Outcome]:
+    return await shop.push(data_type, [Outgoing(record=r) for r in records])
+
+
+class TestCollate:
+    @pytest.mark.parametrize(
+        ("a", "b"),
+        [
+            ("A-1", "a-1"),
+            ("A-1", "A-1 "),
+            ("Müller", "MULLER"),
+            ("Straße", "STRASSE"),
+            ("\uff21-1", "a-1"),
+        ],
+    )
+    def test_same_to_shopware(self, a: str, b: str) -> None:
+        """
+        Case, accents, trailing spaces and width do not tell numbers apart.
+        """
+        assert collate(a) == collate(b)
+
+    @pytest.mark.parametrize(
+        ("a", "b"), [("A-1", "A-2"), ("A-1", " A-1"), ("A-1", "A-1\t")]
+    )
+    def test_different(self, a: str, b: str) -> None:
+        """
+        Leading spaces and other whitespace still count.
+        """
+        assert collate(a) != collate(b)
+
+
+class TestAmbiguousNumbers:
+    async def test_same_number_twice_fails_both(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        An inactive and an active article both numbered Z-1: both fail,
+        each naming both, and nothing is written.
+        """
+        old = article("Z-1", name="Old Z", active=False)
+        new = article("Z-1", name="New Z")
+
+        outcomes = await _push(
+            shop, DataType.ARTICLES, old, new, article("A-9")
+        )
+
+        assert [False, False, True] == [o.ok for o in outcomes]
+        for outcome in outcomes[:2]:
+            assert outcome.field == "number"
+            assert '"Old Z" (inactive)' in (outcome.error or "")
+            assert '"New Z"' in (outcome.error or "")
+        assert "Z-1" not in _numbers(emu)
+        assert "A-9" in _numbers(emu)
+
+    async def test_the_same_record_twice_lands_once(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A record read twice, equal in every field, is one party: written
+        once, both reported.
+        """
+        outcomes = await _push(
+            shop, DataType.ARTICLES, article("A-1"), article("A-1")
+        )
+
+        assert [True, True] == [o.ok for o in outcomes]
+        assert outcomes[0].platform_id == outcomes[1].platform_id
+        assert "A-1" in _numbers(emu)
+
+    @pytest.mark.parametrize(
+        "numbers",
+        [("A-1", "a-1"), ("A-1", "A-1 "), ("MÜLLER-1", "muller-1")],
+    )
+    async def test_collation_twins_fail(
+        self,
+        shop: Shopware6,
+        emu: ShopwareEmulator,
+        numbers: tuple[str, str],
+    ) -> None:
+        """
+        Numbers Shopware's collation cannot tell apart are one number.
+        """
+        outcomes = await _push(
+            shop, DataType.ARTICLES, *(article(n) for n in numbers)
+        )
+
+        assert [False, False] == [o.ok for o in outcomes]
+        assert all(repr(n) in (outcomes[0].error or "") for n in numbers)
+        assert "ignoring case, accents and trailing spaces" in (
+            outcomes[1].error or ""
+        )
+        assert not emu.entities["product"]
+
+    async def test_variant_numbered_like_an_article(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A variant numbered like a standalone article in the same push: both
+        fail, the variant by its field.
+        """
+        shirt = article(
+            "SHIRT",
+            variants=(Variant(number="B-1", options=(("Size", "S"),)),),
+        )
+
+        outcomes = await _push(shop, DataType.ARTICLES, article("B-1"), shirt)
+
+        assert [False, False] == [o.ok for o in outcomes]
+        assert "number" == outcomes[0].field
+        assert "variants.0.number" == outcomes[1].field
+        assert "variant 'B-1' of article 'SHIRT'" in (outcomes[0].error or "")
+        assert not emu.entities["product"]
+
+    async def test_variant_numbered_like_another_variant(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Two articles' variants sharing a number fail both articles.
+        """
+        one = article(
+            "S-1", variants=(Variant(number="V-1", options=(("C", "r"),)),)
+        )
+        two = article(
+            "S-2", variants=(Variant(number="v-1", options=(("C", "b"),)),)
+        )
+
+        outcomes = await _push(shop, DataType.ARTICLES, one, two)
+
+        assert [False, False] == [o.ok for o in outcomes]
+        assert {"variants.0.number"} == {o.field for o in outcomes}
+
+    async def test_variant_numbered_like_its_own_article(
+        self, shop: Shopware6
+    ) -> None:
+        """
+        An article whose variant repeats its own number fails alone.
+        """
+        odd = article(
+            "S-1", variants=(Variant(number="S-1", options=(("C", "r"),)),)
+        )
+
+        outcomes = await _push(shop, DataType.ARTICLES, odd, article("A-1"))
+
+        assert [False, True] == [o.ok for o in outcomes]
+
+    async def test_variant_taking_a_standalone_products_number(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Across pushes: a variant numbered like a product already in the
+        shop does not make that product a variant.
+        """
+        await _push(shop, DataType.ARTICLES, article("B-1"))
+        shirt = article(
+            "SHIRT",
+            variants=(Variant(number="B-1", options=(("Size", "S"),)),),
+        )
+
+        (outcome,) = await _push(shop, DataType.ARTICLES, shirt)
+
+        assert not outcome.ok
+        assert "variants.0.number" == outcome.field
+        assert "standalone product" in (outcome.error or "")
+        assert _numbers(emu)["B-1"].get("parentId") is None
+        assert "SHIRT" not in _numbers(emu)
+
+    async def test_article_taking_a_variants_number(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Across pushes: an article numbered like a variant in the shop fails
+        instead of staying a variant.
+        """
+        shirt = article(
+            "SHIRT",
+            variants=(Variant(number="B-1", options=(("Size", "S"),)),),
+        )
+        await _push(shop, DataType.ARTICLES, shirt)
+
+        (outcome,) = await _push(shop, DataType.ARTICLES, article("B-1"))
+
+        assert not outcome.ok
+        assert "number" == outcome.field
+        assert "variant of another product" in (outcome.error or "")
+        assert _numbers(emu)["B-1"]["parentId"] == product_id("SHIRT")
+
+    async def test_number_held_by_a_foreign_product(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A number another product already has (created outside ecomsync,
+        other case) fails that record by name, found from Shopware's
+        pointer-less error in one extra request; the rest lands.
+        """
+        await shop._api.sync(
+            [
+                {
+                    "key": "foreign",
+                    "entity": "product",
+                    "action": "upsert",
+                    "payload": [
+                        {
+                            "id": "f" * 32,
+                            "productNumber": "X-1",
+                            "name": "Foreign",
+                            "stock": 0,
+                            "taxId": emu.ids.tax_standard,
+                            "price": [
+                                {
+                                    "currencyId": (
+                                        "b7d2554b0ce847cd82f3ac9bd1c0dfca"
+                                    ),
+                                    "gross": 1.0,
+                                    "net": 1.0,
+                                    "linked": True,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        )
+        records = [article(f"A-{i:03d}") for i in range(100)]
+        records[37] = article("x-1")
+        before = _syncs(emu)
+
+        outcomes = await _push(shop, DataType.ARTICLES, *records)
+
+        assert [i for i, o in enumerate(outcomes) if not o.ok] == [37]
+        assert "number" == outcomes[37].field
+        assert "'x-1' is already used by another product" in (
+            outcomes[37].error or ""
+        )
+        assert 2 == _syncs(emu) - before
+        assert 100 == len(emu.entities["product"])  # 99 + the foreign one
+
+
+class TestIsolation:
+    @pytest.mark.parametrize("bad", [0, 1, 37, 63, 98, 99])
+    async def test_one_offender_without_pointer(
+        self, emu: ShopwareEmulator, bad: int
+    ) -> None:
+        """
+        A missing foreign key (a database error, no pointer) in a batch of
+        100 is isolated within ceil(log2 100) + 1 extra requests; the
+        other 99 land.
+        """
+        shop = _shop(emu)
+        records = [
+            Category(number=f"K-{i:03d}", name=f"K {i}") for i in range(100)
+        ]
+        records[bad] = Category(number=f"K-{bad:03d}", name="x", parent="NO")
+        before = _syncs(emu)
+
+        outcomes = await _push(shop, DataType.CATEGORIES, *records)
+        await shop.aclose()
+
+        assert [i for i, o in enumerate(outcomes) if not o.ok] == [bad]
+        assert "foreign key constraint fails" in (outcomes[bad].error or "")
+        assert 99 == len(emu.entities["category"]) - _seeded()
+        extra = _syncs(emu) - before - 1
+        assert extra <= math.ceil(math.log2(100)) + 1
+
+    async def test_two_offenders_and_their_children(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Two offenders without pointers both fail, and so does a child of
+        one (its parent never landed); everything else lands.
+        """
+        shop = _shop(emu)
+        records = [
+            Category(number=f"K-{i:03d}", name=f"K {i}") for i in range(40)
+        ]
+        for bad in (3, 30):
+            records[bad] = Category(
+                number=f"K-{bad:03d}", name="x", parent="NO"
+            )
+        records[35] = Category(number="K-035", name="child", parent="K-030")
+
+        outcomes = await _push(shop, DataType.CATEGORIES, *records)
+        await shop.aclose()
+
+        assert [i for i, o in enumerate(outcomes) if not o.ok] == [3, 30, 35]
+        assert 37 == len(emu.entities["category"]) - _seeded()
+
+
+class TestValues:
+    @pytest.mark.parametrize(
+        ("price", "words"),
+        [
+            (Decimal("Infinity"), "price is infinite"),
+            (Decimal("-Infinity"), "price is infinite"),
+            (Decimal("NaN"), "price is not a number"),
+            (Decimal("1e400"), "price 1E+400 is above"),
+        ],
+    )
+    async def test_unusable_price_fails_by_name(
+        self,
+        shop: Shopware6,
+        emu: ShopwareEmulator,
+        price: Decimal,
+        words: str,
+    ) -> None:
+        """
+        A price the shop cannot hold fails its record; no crash, the rest
+        lands.
+        """
+        bad = attrs_evolve(article("A-1"), price=price)
+
+        outcomes = await _push(shop, DataType.ARTICLES, bad, article("A-2"))
+
+        assert [False, True] == [o.ok for o in outcomes]
+        assert "price" == outcomes[0].field
+        assert words in (outcomes[0].error or "")
+        assert "A-1" not in _numbers(emu)
+
+    async def test_infinite_variant_price(self, shop: Shopware6) -> None:
+        """
+        A variant's price is checked too, named by its path.
+        """
+        bad = article(
+            "S-1",
+            variants=(
+                attrs_evolve(
+                    Variant(number="S-1-A", options=(("C", "r"),)),
+                    price=Decimal("Infinity"),
+                ),
+            ),
+        )
+
+        (outcome,) = await _push(shop, DataType.ARTICLES, bad)
+
+        assert "variants.0.price" == outcome.field
+
+
+class TestStock:
+    async def test_negative_stock_is_refused(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Negative stock fails with a message saying how to allow it.
+        """
+        await _push(shop, DataType.ARTICLES, article("A-1"), article("A-2"))
+
+        outcomes = await _push(
+            shop,
+            DataType.STOCK,
+            StockLevel(number="A-1", quantity=-3),
+            StockLevel(number="A-2", quantity=4),
+        )
+
+        assert [False, True] == [o.ok for o in outcomes]
+        assert "quantity" == outcomes[0].field
+        assert "allow_backorders=True" in (outcomes[0].error or "")
+        assert 0 == _numbers(emu)["A-1"]["stock"]
+        assert 4 == _numbers(emu)["A-2"]["stock"]
+
+    async def test_negative_stock_with_backorders(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A host that sells beyond what is on hand gets negative stock
+        written.
+        """
+        shop = _shop(emu, allow_backorders=True)
+        await _push(shop, DataType.CATEGORIES, *CATEGORIES)
+        await _push(shop, DataType.ARTICLES, article("A-1"))
+
+        (outcome,) = await _push(
+            shop, DataType.STOCK, StockLevel(number="A-1", quantity=-3)
+        )
+        await shop.aclose()
+
+        assert outcome.ok
+        assert -3 == _numbers(emu)["A-1"]["stock"]
+
+    async def test_two_warehouses_fail_both(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Shopware holds one stock per product: two levels for one article
+        fail both, never "the last one wins".
+        """
+        await _push(shop, DataType.ARTICLES, article("A-1"))
+
+        outcomes = await _push(
+            shop,
+            DataType.STOCK,
+            StockLevel(number="A-1", quantity=5, warehouse="WH1"),
+            StockLevel(number="A-1", quantity=3, warehouse="WH2"),
+        )
+
+        assert [False, False] == [o.ok for o in outcomes]
+        assert "'WH1'" in (outcomes[1].error or "")
+        assert "'WH2'" in (outcomes[0].error or "")
+        assert 0 == _numbers(emu)["A-1"]["stock"]
+
+
+class TestCategoriesAndStatuses:
+    async def test_category_twice_fails_both(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Two different categories with one number: neither is written.
+        """
+        shop = _shop(emu)
+
+        outcomes = await _push(
+            shop,
+            DataType.CATEGORIES,
+            Category(number="K-1", name="Tools"),
+            Category(number="K-1", name="Garden"),
+            Category(number="K-2", name="Other"),
+        )
+        await shop.aclose()
+
+        assert [False, False, True] == [o.ok for o in outcomes]
+        assert 1 == len(emu.entities["category"]) - _seeded()
+
+    async def test_category_cycle(self, emu: ShopwareEmulator) -> None:
+        """
+        Categories on a cycle fail, naming it; the rest lands.
+        """
+        shop = _shop(emu)
+
+        outcomes = await _push(
+            shop,
+            DataType.CATEGORIES,
+            Category(number="K-1", name="A", parent="K-2"),
+            Category(number="K-2", name="B", parent="K-1"),
+            Category(number="K-3", name="C"),
+        )
+        await shop.aclose()
+
+        assert [False, False, True] == [o.ok for o in outcomes]
+        assert "cycle" in (outcomes[0].error or "")
+        assert "parent" == outcomes[0].field
+
+    async def test_status_twice_fails_both(self, shop: Shopware6) -> None:
+        """
+        Two different statuses for one order in one push: neither is
+        applied.
+        """
+        outcomes = await _push(
+            shop,
+            DataType.ORDER_STATUS,
+            OrderStatus(number="10001", state=OrderState.SHIPPED),
+            OrderStatus(number="10001", state=OrderState.CANCELLED),
+        )
+
+        assert [False, False] == [o.ok for o in outcomes]
+        assert "one status at a time" in (outcomes[0].error or "")
+
+
+def _seeded() -> int:
+    """
+    How many categories a fresh emulator holds (its root).
+    """
+    return len(ShopwareEmulator().entities["category"])
+
+
+def attrs_evolve(instance: Any, **changes: Any) -> Any:
+    """
+    Build a changed copy without the converters' checks (the ERP side may
+    hand over values no constructor would accept).
+    """
+    values = attrs.asdict(instance, recurse=False)
+    values.update(changes)
+    copy = object.__new__(type(instance))
+    for name, value in values.items():
+        object.__setattr__(copy, name, value)
+    return copy
