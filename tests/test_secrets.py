@@ -2,7 +2,7 @@
 Secrets stay secret in every adapter: a URL carrying credentials is
 refused without being repeated, and a configured secret appears in no
 repr, exception or log record (the Shopware engine run, events and store
-rows are covered in ``test_shopware6_engine.py``).
+rows are covered in ``tests/engine/test_shopware6.py``).
 """
 
 from __future__ import annotations
