@@ -57,6 +57,7 @@ MODULES = (
     "country",
     "product",
     "product_image",
+    "product_attribute",
     "stock",
     "sale",
 )

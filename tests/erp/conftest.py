@@ -23,7 +23,7 @@ import pytest
 
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing._erp_contract import STANDARD_SEED
-from ecomsync.testing._tryton_seed import seed_tryton
+from ecomsync.testing._tryton_seed import seed_traps, seed_tryton
 
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "tryton" / "tryton_server.py"
@@ -36,15 +36,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"Tryton server unavailable: {reason}")
 
 
-@pytest.fixture(name="tryton_server", scope="session")
-def _tryton_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, Any]]:
-    """
-    A running Tryton (URL, database, ...) on a fresh copy of the pristine
-    database.
-    """
-    directory = tmp_path_factory.mktemp("tryton")
+def _start(directory: Path) -> dict[str, Any]:
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -60,15 +52,55 @@ def _tryton_server(
         _unavailable(f"{SCRIPT.name} start failed:\n{done.stderr[-3000:]}")
     info: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     info["startup_seconds"] = round(time.monotonic() - started, 1)
+    return info
+
+
+def _stop(directory: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "stop", str(directory)],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(name="tryton_server", scope="session")
+def _tryton_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:
+    """
+    A running Tryton (URL, database, ...) on a fresh copy of the pristine
+    database.
+    """
+    directory = tmp_path_factory.mktemp("tryton")
+    info = _start(directory)
     try:
         yield info
     finally:
-        subprocess.run(
-            [sys.executable, str(SCRIPT), "stop", str(directory)],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+        _stop(directory)
+
+
+@pytest.fixture(name="traps_server", scope="session")
+def _traps_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:
+    """
+    A second running Tryton holding the traps of merchant data
+    (`seed_traps`) and nothing else.
+    """
+    directory = tmp_path_factory.mktemp("tryton-traps")
+    info = _start(directory)
+    try:
+        erp = make_erp(info)
+
+        async def seed() -> None:
+            async with erp.session() as session:
+                info["products"] = await seed_traps(session.rpc)
+
+        anyio.run(seed)
+        yield info
+    finally:
+        _stop(directory)
 
 
 def make_erp(info: dict[str, Any], **options: Any) -> TrytonErp:

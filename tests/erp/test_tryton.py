@@ -6,14 +6,18 @@ specific to Tryton (sessions, errors, secrets).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import attrs
 import httpx
 import pytest
 
-from ecomsync import All, DataType, Only, OrderStatus
+from ecomsync import All, ChangedSince, DataType, Only, OrderStatus
+from ecomsync._model import number_key
+from ecomsync._spec import Selection
 from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.exceptions import (
     AuthenticationError,
@@ -21,7 +25,14 @@ from ecomsync.exceptions import (
     RetryableError,
 )
 from ecomsync.testing._erp_contract import ErpSourceContract, make_order
-from ecomsync.testing._tryton_seed import set_stock, storage_location
+from ecomsync.testing._tryton_seed import (
+    TRAP_ARTICLES,
+    TRAP_STOCK,
+    TRAP_STOCK_PER_WAREHOUSE,
+    sell,
+    set_stock,
+    storage_location,
+)
 from ecomsync.typing import ErpSource
 
 from .conftest import PASSWORD, make_erp
@@ -412,3 +423,190 @@ class TestSecrets:
         """A URL without scheme is refused at construction."""
         with pytest.raises(ConfigurationError):
             TrytonErp("erp.example.com", "db", "admin", PASSWORD)
+
+
+@pytest.fixture(name="traps")
+def _traps(traps_server: dict[str, Any]) -> TrytonErp:
+    return make_erp(traps_server)
+
+
+async def _read(
+    erp: TrytonErp, data_type: DataType, selection: Selection
+) -> list[Any]:
+    async with erp.session() as session:
+        return [
+            record
+            async for batch in session.read(data_type, selection, batch_size=3)
+            for record in batch
+        ]
+
+
+def _levels(records: list[Any]) -> dict[Any, int]:
+    return {
+        (s.number, s.warehouse) if s.warehouse else s.number: s.quantity
+        for s in records
+    }
+
+
+class TestVariantsAndReusedCodes:
+    """
+    Templates with variants and reused codes, on a live Tryton.
+    """
+
+    @pytest.mark.anyio
+    async def test_articles_as_the_merchant_has_them(
+        self, traps: TrytonErp
+    ) -> None:
+        """Variants under their template, options from attributes, the
+        active product for a reused code, an inactive article inactive."""
+        got = await _read(traps, DataType.ARTICLES, All())
+
+        assert sorted(TRAP_ARTICLES, key=lambda a: number_key(a.number)) == got
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
+        ("numbers", "expected"),
+        [
+            (["Z-1"], ["Z-1"]),
+            (["SHIRT-S"], ["SHIRT"]),
+            (["SOCK"], ["SOCK"]),
+            (["SHIRT-L", "G-1"], ["G-1", "SHIRT"]),
+        ],
+    )
+    async def test_only(
+        self, traps: TrytonErp, numbers: list[str], expected: list[str]
+    ) -> None:
+        """Only() finds an article by its number or a variant's; a reused
+        code finds the active product."""
+        got = await _read(traps, DataType.ARTICLES, Only(numbers))
+
+        assert expected == [a.number for a in got]
+        assert all(a.name != "Old Z" for a in got)
+
+    @pytest.mark.anyio
+    async def test_changed_inactive_duplicate_is_not_read(
+        self, traps: TrytonErp
+    ) -> None:
+        """A change to the inactive Old Z yields nothing for Z-1; a change
+        to a discontinued variant yields its article."""
+        await anyio.sleep(0.01)
+        moment = datetime.now(UTC)
+        async with traps.session() as session:
+            rpc = session.rpc
+            rows = await rpc.search_read(
+                "product.product",
+                [["code", "in", ["Z-1", "SHIRT-L"]], ["active", "=", False]],
+                ["code"],
+                context={"active_test": False},
+            )
+            # an inactive product is read-only but for its active flag
+            await rpc.model(
+                "product.product",
+                "write",
+                [row["id"] for row in rows],
+                {"active": False},
+            )
+
+        got = await _read(traps, DataType.ARTICLES, ChangedSince(moment))
+
+        assert {"Z-1", "SHIRT-L"} == {row["code"] for row in rows}
+        assert ["SHIRT"] == [a.number for a in got]
+        assert [("SHIRT-M", "SHIRT-S")] == [
+            tuple(v.number for v in a.variants) for a in got
+        ]
+
+
+class TestStockAvailable:
+    """
+    Stock is available to sell: on hand minus what open orders hold.
+    """
+
+    @pytest.mark.anyio
+    async def test_summed_over_warehouses(self, traps: TrytonErp) -> None:
+        """By default one level per article: both warehouses summed, less
+        waiting and assigned shipments; shipped goods are gone."""
+        got = await _read(traps, DataType.STOCK, All())
+
+        assert TRAP_STOCK == _levels(got)
+
+    @pytest.mark.anyio
+    async def test_per_warehouse(
+        self, traps_server: dict[str, Any], traps: TrytonErp
+    ) -> None:
+        """With stock_per_warehouse, one level per warehouse code."""
+        erp = make_erp(traps_server, stock_per_warehouse=True)
+
+        got = await _read(erp, DataType.STOCK, All())
+
+        assert TRAP_STOCK_PER_WAREHOUSE == _levels(got)
+
+    @pytest.mark.anyio
+    async def test_chosen_warehouses(
+        self, traps_server: dict[str, Any], traps: TrytonErp
+    ) -> None:
+        """stock_warehouses picks which warehouses count."""
+        erp = make_erp(traps_server, stock_warehouses=["WH2"])
+
+        got = await _read(erp, DataType.STOCK, Only(["SHIRT-S", "SHIRT-M"]))
+
+        assert {"SHIRT-M": 0, "SHIRT-S": 5} == _levels(got)
+
+    @pytest.mark.anyio
+    async def test_unknown_warehouse_named(
+        self, traps_server: dict[str, Any], traps: TrytonErp
+    ) -> None:
+        """An unknown warehouse code is a ConfigurationError naming it and
+        the codes Tryton has."""
+        erp = make_erp(traps_server, stock_warehouses=("WH2", "NOPE"))
+
+        with pytest.raises(ConfigurationError) as info:
+            await _read(erp, DataType.STOCK, All())
+
+        assert "'NOPE'" in str(info.value)
+        assert "'WH2'" in str(info.value)
+
+    @pytest.mark.anyio
+    async def test_a_new_order_holds_stock(
+        self, traps_server: dict[str, Any], traps: TrytonErp
+    ) -> None:
+        """A sale confirmed after the moment is found as a stock change and
+        holds its units; cancelling its shipment frees them again."""
+        products = traps_server["products"]
+        await anyio.sleep(0.01)
+        moment = datetime.now(UTC)
+        async with traps.session() as session:
+            sale = await sell(session.rpc, products["SHIRT-S"], 2)
+
+        changed = await _read(traps, DataType.STOCK, ChangedSince(moment))
+
+        async with traps.session() as session:
+            (row,) = await session.rpc.read("sale.sale", [sale], ["shipments"])
+            await session.rpc.model(
+                "stock.shipment.out", "cancel", row["shipments"]
+            )
+        after = await _read(traps, DataType.STOCK, Only(["SHIRT-S"]))
+
+        assert {"SHIRT-S": TRAP_STOCK["SHIRT-S"] - 2} == _levels(changed)
+        assert {"SHIRT-S": TRAP_STOCK["SHIRT-S"]} == _levels(after)
+
+
+class TestOptions:
+    """
+    TrytonErp's stock options are checked at construction.
+    """
+
+    @pytest.mark.parametrize("codes", [(), [""], [1]])
+    def test_bad_stock_warehouses(self, codes: Any) -> None:
+        """stock_warehouses must be non-empty warehouse codes."""
+        with pytest.raises(ConfigurationError):
+            TrytonErp(
+                "http://erp", "db", "admin", "pw", stock_warehouses=codes
+            )
+
+    def test_one_code(self) -> None:
+        """A single code is taken as one warehouse."""
+        erp = TrytonErp(
+            "http://erp", "db", "admin", "pw", stock_warehouses="WH"
+        )
+
+        assert ("WH",) == erp.stock_warehouses

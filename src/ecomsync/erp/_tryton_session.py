@@ -6,17 +6,17 @@ match the server-side part of the selection (everything, changed since, or
 ``code in numbers``), filter number ranges and sort in *natural* order
 (`number_key`) here, then read the full records batch by batch by id.
 Tryton can only compare codes as text (``"A-10" < "A-2"``), so number
-ranges are never pushed to the server.
+ranges are never pushed to the server.  Articles and stock are read by
+`ProductReader` (``_tryton_products``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import UTC
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import attrs
@@ -24,28 +24,33 @@ import attrs
 from .._contracts import Outcome
 from .._model import (
     Address,
-    Article,
     Category,
     Customer,
-    MediaKind,
     MediaRef,
     Order,
     OrderState,
     OrderStatus,
     Record,
-    StockLevel,
     number_key,
     problems,
 )
 from .._spec import ChangedSince, DataType, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError, RetryableError, SyncError
+from ._tryton_catalog import ArticleGroup
+from ._tryton_products import (
+    IMAGE_KEY,
+    ProductReader,
+    category_number,
+    changed,
+    image_ref,
+)
 from ._tryton_rpc import Rpc, TrytonError
+from ._tryton_stock import StockReader, StockRow
 
 
 if TYPE_CHECKING:
     from .tryton import TrytonErp
 
-_IMAGE_KEY = "product.image"
 _CATEGORY_IMAGE_KEY = "product.category.image"
 
 #: Sale state (and shipment state) to order state.
@@ -59,25 +64,15 @@ _SALE_STATES = {
 }
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
-def _changed(moment: datetime, *paths: str) -> list[Any]:
-    ts = _naive_utc(moment)
-    return ["OR", *([path, ">=", ts] for path in paths)]
-
-
-def _stamp(row: dict[str, Any]) -> str:
-    moment = row.get("write_date") or row.get("create_date")
-    return moment.isoformat() if isinstance(moment, datetime) else ""
-
-
 @attrs.define
 class _Row:
     number: str
     id: int
-    extra: Any = None
+
+
+class _Numbered(Protocol):
+    @property
+    def number(self) -> str: ...
 
 
 @attrs.define
@@ -88,8 +83,12 @@ class TrytonSession:
 
     _erp: TrytonErp
     _rpc: Rpc
-    _warehouses: list[dict[str, Any]] = attrs.field(factory=list)
-    _unit_cache: dict[int, int] = attrs.field(factory=dict)
+    _reader: ProductReader = attrs.field(init=False)
+    _stock: StockReader = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._reader = ProductReader(self._rpc, self._erp)
+        self._stock = StockReader(self._rpc, self._erp)
 
     # -- reading ----------------------------------------------------------
 
@@ -120,14 +119,26 @@ class TrytonSession:
 
     async def _rows(
         self, data_type: DataType, selection: Selection
-    ) -> list[_Row]:
+    ) -> Sequence[_Numbered]:
         if data_type is DataType.ARTICLES:
-            return await self._product_rows(selection, articles=True)
+            return await self._reader.article_groups(selection)
         if data_type is DataType.STOCK:
-            return await self._stock_rows(selection)
+            return await self._stock.stock_rows(selection)
         if data_type is DataType.ORDER_STATUS:
             return await self._sale_rows(selection)
         raise ConfigurationError(f"{data_type.name} is not read from the ERP")
+
+    async def _load(
+        self, data_type: DataType, chunk: Sequence[_Numbered]
+    ) -> list[Record]:
+        if data_type is DataType.ARTICLES:
+            groups = [g for g in chunk if isinstance(g, ArticleGroup)]
+            return list(await self._reader.articles(groups))
+        if data_type is DataType.STOCK:
+            rows = [r for r in chunk if isinstance(r, StockRow)]
+            return list(await self._stock.stock(rows))
+        sales = [r for r in chunk if isinstance(r, _Row)]
+        return list(await self._statuses(sales))
 
     @staticmethod
     def _select(rows: list[_Row], selection: Selection) -> list[_Row]:
@@ -152,7 +163,7 @@ class TrytonSession:
         domain: list[Any] = []
         if isinstance(selection, ChangedSince):
             domain = [
-                _changed(
+                changed(
                     selection.moment,
                     "last_modified_at",
                     "images.create_date",
@@ -176,9 +187,7 @@ class TrytonSession:
                 "product.category", sorted(missing), ["code"]
             ):
                 everything.setdefault(row["id"], {**row, "_parent_only": 1})
-        numbers = {
-            cid: self._category_number(r) for cid, r in everything.items()
-        }
+        numbers = {cid: category_number(r) for cid, r in everything.items()}
         images = await self._images(
             _CATEGORY_IMAGE_KEY,
             [["category", "in", [r["id"] for r in rows]]],
@@ -208,10 +217,6 @@ class TrytonSession:
         return [category for category, _ in found]
 
     @staticmethod
-    def _category_number(row: dict[str, Any]) -> str:
-        return str(row.get("code") or f"#{row['id']}")
-
-    @staticmethod
     def _depth(cid: int, rows: dict[int, dict[str, Any]]) -> int:
         depth, seen = 0, {cid}
         parent = rows.get(cid, {}).get("parent")
@@ -235,230 +240,16 @@ class TrytonSession:
         found: dict[int, list[MediaRef]] = {}
         for row in rows:
             refs = found.setdefault(row[owner], [])
-            refs.append(self._image_ref(model, row, len(refs)))
+            refs.append(image_ref(model, row, len(refs)))
         return {key: tuple(value) for key, value in found.items()}
 
-    @staticmethod
-    def _image_ref(model: str, row: dict[str, Any], position: int) -> MediaRef:
-        return MediaRef(
-            key=f"{model}:{row['id']}",
-            filename=f"{row.get('description') or 'image'}-{position + 1}.jpg",
-            mime_type="image/jpeg",  # Tryton stores every image as JPEG
-            kind=MediaKind.IMAGE,
-            format="original",
-            version=_stamp(row),
-        )
-
-    # -- articles (product.product) and stock
-
-    async def _product_rows(
-        self, selection: Selection, *, articles: bool
-    ) -> list[_Row]:
-        paths = ["last_modified_at", "template.last_modified_at"]
-        if articles:
-            paths += [
-                "images.last_modified_at",
-                "template.images.last_modified_at",
-            ]
-        domain = [["code", "!=", None]]
-        if not articles:
-            domain.append(["type", "=", "goods"])
-        domain += self._server_domain(
-            selection,
-            "code",
-            _changed(selection.moment, *paths)
-            if isinstance(selection, ChangedSince)
-            else [],
-        )
-        rows = await self._rpc.search_read(
-            "product.product",
-            domain,
-            ["code"],
-            context={"active_test": False} if articles else None,
-        )
-        return self._select(
-            [_Row(str(row["code"]), row["id"]) for row in rows], selection
-        )
-
-    async def _load(
-        self, data_type: DataType, chunk: list[_Row]
-    ) -> list[Record]:
-        if data_type is DataType.ARTICLES:
-            return list(await self._articles(chunk))
-        if data_type is DataType.STOCK:
-            return list(await self._stock(chunk))
-        return list(await self._statuses(chunk))
-
-    async def _articles(self, chunk: list[_Row]) -> list[Article]:
-        rows = await self._rpc.read(
-            "product.product",
-            [row.id for row in chunk],
-            [
-                "code",
-                "name",
-                "description",
-                "list_price_used",
-                "categories",
-                "active",
-                "template",
-                "template.active",
-            ],
-            context={"active_test": False},
-        )
-        by_id = {row["id"]: row for row in rows}
-        category_ids = sorted({c for row in rows for c in row["categories"]})
-        categories = {
-            row["id"]: self._category_number(row)
-            for row in await self._rpc.read(
-                "product.category", category_ids, ["code"]
-            )
-        }
-        templates = sorted({row["template"] for row in rows})
-        images = await self._rpc.search_read(
-            "product.image",
-            [["template", "in", templates]],
-            [
-                "template",
-                "product",
-                "create_date",
-                "write_date",
-                "description",
-            ],
-            order=[["sequence", "ASC"], ["id", "ASC"]],
-        )
-        company = await self._company()
-        articles = []
-        for item in chunk:
-            row = by_id[item.id]
-            # a variant's images, then its template's images for all variants
-            mine = [i for i in images if i["product"] == row["id"]] + [
-                i
-                for i in images
-                if i["template"] == row["template"] and not i["product"]
-            ]
-            price = row["list_price_used"] or Decimal(0)
-            if not self._erp.gross_prices:
-                price = (price * (100 + self._erp.tax_rate) / 100).quantize(
-                    Decimal("0.01"), ROUND_HALF_UP
-                )
-            articles.append(
-                Article(
-                    number=item.number,
-                    name=row["name"] or "",
-                    description=row["description"] or "",
-                    price=price,
-                    tax_rate=self._erp.tax_rate,
-                    currency=company["currency_code"],
-                    categories=tuple(categories[c] for c in row["categories"]),
-                    media=tuple(
-                        self._image_ref(_IMAGE_KEY, image, n)
-                        for n, image in enumerate(mine)
-                    ),
-                    active=bool(row["active"])
-                    and bool(row["template."]["active"]),
-                )
-            )
-        return articles
-
-    async def _company(self) -> dict[str, Any]:
-        company_id = self._rpc.context.get("company")
-        if not company_id:
-            raise ConfigurationError(
-                "the Tryton user has no current company: set one in the "
-                "user's preferences (prices depend on it)"
-            )
-        (company,) = await self._rpc.read(
-            "company.company", [company_id], ["currency", "currency.code"]
-        )
-        company["currency_code"] = company["currency."]["code"]
-        return dict(company)
+    # -- articles and stock: see _tryton_products
 
     async def warehouses(self) -> list[dict[str, Any]]:
-        if not self._warehouses:
-            domain: list[Any] = [["type", "=", "warehouse"]]
-            if self._erp.warehouse is not None:
-                domain.append(["code", "=", self._erp.warehouse])
-            self._warehouses = await self._rpc.search_read(
-                "stock.location",
-                domain,
-                ["code", "name", "storage_location"],
-                order=[["code", "ASC"], ["id", "ASC"]],
-            )
-            if not self._warehouses:
-                raise ConfigurationError(
-                    f"Tryton has no warehouse with code "
-                    f"{self._erp.warehouse!r}"
-                    if self._erp.warehouse
-                    else "Tryton has no warehouse"
-                )
-        return self._warehouses
-
-    async def _stock_rows(self, selection: Selection) -> list[_Row]:
-        if not isinstance(selection, ChangedSince):
-            products = await self._product_rows(selection, articles=False)
-        else:
-            # stock changes never touch products: find done moves instead
-            ts = _naive_utc(selection.moment)
-            moves = await self._rpc.search_read(
-                "stock.move",
-                [
-                    ["state", "=", "done"],
-                    [
-                        "OR",
-                        ["write_date", ">=", ts],
-                        ["create_date", ">=", ts],
-                    ],
-                ],
-                ["product"],
-            )
-            created = await self._rpc.search_read(
-                "product.product",
-                [["create_date", ">=", ts]],
-                ["id"],
-            )
-            ids = sorted(
-                {m["product"] for m in moves} | {p["id"] for p in created}
-            )
-            rows = await self._rpc.search_read(
-                "product.product",
-                [
-                    ["id", "in", ids],
-                    ["code", "!=", None],
-                    ["type", "=", "goods"],
-                ],
-                ["code"],
-            )
-            products = self._select(
-                [_Row(str(row["code"]), row["id"]) for row in rows], selection
-            )
-        warehouses = await self.warehouses()
-        return [
-            _Row(row.number, row.id, warehouse)
-            for row in products
-            for warehouse in warehouses
-        ]
-
-    async def _stock(self, chunk: list[_Row]) -> list[StockLevel]:
-        quantities: dict[tuple[int, int], Decimal] = {}
-        for warehouse in {
-            row.extra["id"]: row.extra for row in chunk
-        }.values():
-            ids = sorted({r.id for r in chunk if r.extra is warehouse})
-            for row in await self._rpc.read(
-                "product.product",
-                ids,
-                ["quantity"],
-                context={"locations": [warehouse["id"]]},
-            ):
-                quantities[row["id"], warehouse["id"]] = row["quantity"]
-        return [
-            StockLevel(
-                number=row.number,
-                quantity=int(quantities.get((row.id, row.extra["id"])) or 0),
-                warehouse=str(row.extra["code"]),
-            )
-            for row in chunk
-        ]
+        """
+        The warehouses whose stock counts (used by scripts and tests).
+        """
+        return await self._stock.stock_warehouses()
 
     # -- order status (sale.sale with the platform order number)
 
@@ -467,7 +258,7 @@ class TrytonSession:
         domain += self._server_domain(
             selection,
             "reference",
-            _changed(
+            changed(
                 selection.moment,
                 "last_modified_at",
                 "shipments.last_modified_at",
@@ -525,10 +316,7 @@ class TrytonSession:
 
     async def read_media(self, ref: MediaRef) -> bytes:
         model, _, rest = ref.key.partition(":")
-        if (
-            model not in (_IMAGE_KEY, _CATEGORY_IMAGE_KEY)
-            or not rest.isdigit()
-        ):
+        if model not in (IMAGE_KEY, _CATEGORY_IMAGE_KEY) or not rest.isdigit():
             raise SyncError(f"not a Tryton image: {ref.key!r}")
         rows = await self._rpc.read(model, [int(rest)], ["image"])
         if not rows or not rows[0].get("image"):
@@ -596,7 +384,7 @@ class TrytonSession:
             return await call()
 
     async def _create_sale(self, order: Order) -> int:
-        warehouse = (await self.warehouses())[0]
+        warehouse = await self._stock.order_warehouse()
         currency = await self._currency(order.currency)
         party, billing, shipping = await self._customer(order)
         products = await self._products(order)

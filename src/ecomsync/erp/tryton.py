@@ -9,7 +9,7 @@ maps to what.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from decimal import Decimal
 
@@ -18,6 +18,7 @@ import attrs
 import httpx
 
 from .._http import check_url
+from ..exceptions import ConfigurationError
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_session import TrytonSession
 
@@ -27,6 +28,19 @@ __all__ = ["TrytonErp", "TrytonError"]
 
 def _decimal(value: object) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _codes(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (value,)
+    codes = tuple(value)
+    if not codes or not all(isinstance(c, str) and c for c in codes):
+        raise ConfigurationError(
+            f"stock_warehouses must be warehouse codes, got {codes!r}"
+        )
+    return codes
 
 
 def _url(_: object, __: object, value: str) -> None:
@@ -50,9 +64,18 @@ class TrytonErp:
         database: The Tryton database name.
         user: The login of the user *ecomsync* works as.
         password: Its password; never shown in a repr or a message.
-        warehouse: The code of the one warehouse to read stock from and to
-            ship orders from; default: every warehouse for stock (one
-            `StockLevel` per warehouse), the first by code for orders.
+        warehouse: The code of the warehouse imported orders ship from
+            (default: the first by code); also the one warehouse whose
+            stock counts unless *stock_warehouses* says otherwise.
+        stock_warehouses: The codes of the warehouses whose stock counts
+            (default: every warehouse, or *warehouse* when set).  An
+            unknown code is a `ConfigurationError` on the first stock
+            read.
+        stock_per_warehouse: One `StockLevel` per counted warehouse, with
+            the warehouse's code, for platforms with stock locations (the
+            platform maps codes to its locations).  By default each
+            article gets one level: the sum over the counted warehouses,
+            with no warehouse.
         timeout: Seconds one request may take (a deadline, including
             connecting); past it the call fails as retryable.
         tax_rate: The tax rate reported for every article (Tryton's tax
@@ -74,6 +97,10 @@ class TrytonErp:
     user: str
     password: str = attrs.field(repr=False)
     warehouse: str | None = attrs.field(default=None, kw_only=True)
+    stock_warehouses: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_codes, kw_only=True
+    )
+    stock_per_warehouse: bool = attrs.field(default=False, kw_only=True)
     timeout: float = attrs.field(default=60.0, kw_only=True)
     tax_rate: Decimal = attrs.field(
         default=Decimal(19), converter=_decimal, kw_only=True

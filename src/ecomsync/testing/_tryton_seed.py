@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .._model import OrderState, number_key
+from .._model import Article, OrderState, Variant, number_key
 
 
 if TYPE_CHECKING:
@@ -234,11 +234,315 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
         for step in ("assign_try", "pick", "pack", "do"):
             await rpc.model("stock.shipment.out", step, shipments)
 
-    # the seeded stock levels, absolute
+    # the seeded stock levels are what is available to sell: on hand is
+    # that plus what the confirmed, unshipped orders hold (one each)
+    held = sum(
+        1 for s in seed.order_status if s.state is OrderState.IN_PROGRESS
+    )
     levels = {
         products[s.number]: s.quantity
+        + (held if s.number == first_article else 0)
         for s in seed.stock
         if s.warehouse in (None, "WH")
     }
     await set_stock(rpc, location, levels)
+    return products
+
+
+# -- the traps of merchant data (issue 12) --------------------------------
+
+#: What `TrytonErp` reads from `seed_traps` by default (stock summed over
+#: both warehouses, available to sell).
+TRAP_ARTICLES = (
+    # a template with two active variants and a discontinued one
+    Article(
+        number="SHIRT",
+        name="Shirt",
+        description="Cotton shirt.",
+        price=Decimal("29.90"),
+        variants=(
+            Variant(number="SHIRT-M", options=(("Size", "M"),)),
+            Variant(number="SHIRT-S", options=(("Size", "S"),)),
+        ),
+    ),
+    # a template without code: its variants' common prefix numbers it
+    Article(
+        number="SOCK",
+        name="Sock",
+        price=Decimal("4.50"),
+        variants=(
+            Variant(number="SOCK-BLUE", options=(("Variant", "BLUE"),)),
+            Variant(
+                number="SOCK-RED",
+                options=(("Variant", "RED"),),
+                price=Decimal("5.00"),
+            ),
+        ),
+    ),
+    # "Old Z" (inactive) and "New Z" (active) share the code Z-1
+    Article(number="Z-1", name="New Z", price=Decimal("12.00")),
+    # a product taken out of the range
+    Article(number="G-1", name="Gone", price=Decimal("3.00"), active=False),
+)
+
+#: Available to sell, summed (see `seed_traps` for what makes them).
+TRAP_STOCK = {
+    "SHIRT-M": 6,  # 8 on hand in WH, 2 on an assigned shipment
+    "SHIRT-S": 12,  # 10 in WH + 5 in WH2, 3 on a waiting shipment
+    "SOCK-BLUE": 0,
+    "SOCK-RED": 6,  # 7 on hand, 1 shipped
+    "Z-1": 4,
+}
+
+#: Available to sell per warehouse.
+TRAP_STOCK_PER_WAREHOUSE = {
+    ("SHIRT-M", "WH"): 6,
+    ("SHIRT-M", "WH2"): 0,
+    ("SHIRT-S", "WH"): 7,
+    ("SHIRT-S", "WH2"): 5,
+    ("SOCK-BLUE", "WH"): 0,
+    ("SOCK-BLUE", "WH2"): 0,
+    ("SOCK-RED", "WH"): 6,
+    ("SOCK-RED", "WH2"): 0,
+    ("Z-1", "WH"): 4,
+    ("Z-1", "WH2"): 0,
+}
+
+
+async def add_warehouse(rpc: Rpc, code: str) -> int:
+    """
+    A second warehouse *code* with its input, output and storage zones.
+    """
+    zones = await rpc.model(
+        "stock.location",
+        "create",
+        [
+            {
+                "name": f"{code} {zone}",
+                "code": f"{code}-{zone}",
+                "type": "storage",
+            }
+            for zone in ("IN", "OUT", "STO")
+        ],
+    )
+    lost = await _one(rpc, "stock.location", [["type", "=", "lost_found"]])
+    (warehouse,) = await rpc.model(
+        "stock.location",
+        "create",
+        [
+            {
+                "name": f"Warehouse {code}",
+                "code": code,
+                "type": "warehouse",
+                "input_location": zones[0],
+                "output_location": zones[1],
+                "storage_location": zones[2],
+                "lost_found_location": lost,
+            }
+        ],
+    )
+    await rpc.model("stock.location", "write", zones, {"parent": warehouse})
+    return int(warehouse)
+
+
+async def sell(
+    rpc: Rpc, product: int, quantity: int, *steps: str, reference: str = ""
+) -> int:
+    """
+    A confirmed sale of *quantity* units of *product* from warehouse WH, its
+    shipment then taken through *steps* (``assign_try``, ``pick``, ...).
+    """
+    unit = await _one(rpc, "product.uom", [["symbol", "=", "u"]])
+    eur = await _one(rpc, "currency.currency", [["code", "=", "EUR"]])
+    warehouse = await _one(
+        rpc,
+        "stock.location",
+        [["type", "=", "warehouse"], ["code", "=", "WH"]],
+    )
+    found = await rpc.model(
+        "party.party", "search", [["name", "=", "Trap Customer"]], 0, 1, None
+    )
+    if found:
+        party = int(found[0])
+    else:
+        (party,) = await rpc.model(
+            "party.party",
+            "create",
+            [
+                {
+                    "name": "Trap Customer",
+                    "addresses": [["create", [{"city": "Berlin"}]]],
+                }
+            ],
+        )
+    (address,) = (await rpc.read("party.party", [party], ["addresses"]))[0][
+        "addresses"
+    ][:1]
+    (sale,) = await rpc.model(
+        "sale.sale",
+        "create",
+        [
+            {
+                "party": party,
+                "invoice_address": address,
+                "shipment_address": address,
+                "company": rpc.context["company"],
+                "currency": eur,
+                "warehouse": warehouse,
+                "reference": reference or None,
+                "invoice_method": "manual",
+                "shipment_method": "order",
+                "lines": [
+                    [
+                        "create",
+                        [
+                            {
+                                "type": "line",
+                                "product": product,
+                                "quantity": float(quantity),
+                                "unit": unit,
+                                "unit_price": Decimal("10.00"),
+                            }
+                        ],
+                    ]
+                ],
+            }
+        ],
+    )
+    for step in ("quote", "confirm"):
+        await rpc.model("sale.sale", step, [sale])
+    if steps:
+        (row,) = await rpc.read("sale.sale", [sale], ["shipments"])
+        for step in steps:
+            await rpc.model("stock.shipment.out", step, row["shipments"])
+    return int(sale)
+
+
+async def _template(
+    rpc: Rpc,
+    unit: int,
+    name: str,
+    price: str,
+    products: list[dict[str, Any]],
+    **values: Any,
+) -> dict[str, int]:
+    (template,) = await rpc.model(
+        "product.template",
+        "create",
+        [
+            {
+                "name": name,
+                "type": "goods",
+                "default_uom": unit,
+                "salable": True,
+                "sale_uom": unit,
+                "list_price": Decimal(price),
+                "products": [["create", products]],
+                **values,
+            }
+        ],
+    )
+    rows = await rpc.search_read(
+        "product.product", [["template", "=", template]], ["code"]
+    )
+    return {row["code"]: int(row["id"]) for row in rows}
+
+
+async def seed_traps(rpc: Rpc) -> dict[str, int]:
+    """
+    Create merchant data as it really is in a (pristine) Tryton with the
+    ``product_attribute`` module: a template with variants (one of them
+    discontinued), a template without code, a code reused by an active
+    product after its inactive predecessor, an inactive article, a second
+    warehouse ``WH2`` and stock held by confirmed sales.  `TRAP_ARTICLES`
+    and `TRAP_STOCK` are what `TrytonErp` reads back.  Returns the active
+    products' ids by code.
+    """
+    unit = await _one(rpc, "product.uom", [["symbol", "=", "u"]])
+    (size,) = await rpc.model(
+        "product.attribute",
+        "create",
+        [
+            {
+                "name": "size",
+                "string": "Size",
+                "type_": "selection",
+                "selection": "s:S\nm:M\nl:L",
+            }
+        ],
+    )
+    (sizes,) = await rpc.model(
+        "product.attribute.set",
+        "create",
+        [{"name": "Sizes", "attributes": [["add", [size]]]}],
+    )
+    shirts = await _template(
+        rpc,
+        unit,
+        "Shirt",
+        "29.90",
+        [
+            {
+                "suffix_code": f"-{s.upper()}",
+                "description": "Cotton shirt.",
+                "attributes": {"size": s},
+            }
+            for s in ("s", "m", "l")
+        ],
+        code="SHIRT",
+        attribute_set=sizes,
+    )
+    await rpc.model(
+        "product.product", "write", [shirts["SHIRT-L"]], {"active": False}
+    )
+    socks = await _template(
+        rpc,
+        unit,
+        "Sock",
+        "4.50",
+        [
+            {"suffix_code": "SOCK-BLUE"},
+            # a variant with a price of its own
+            {"suffix_code": "SOCK-RED", "list_price": Decimal("5.00")},
+        ],
+    )
+    old = await _template(rpc, unit, "Old Z", "9.00", [{"suffix_code": "Z-1"}])
+    await rpc.model(
+        "product.product", "write", list(old.values()), {"active": False}
+    )
+    new = await _template(
+        rpc, unit, "New Z", "12.00", [{"suffix_code": "Z-1"}]
+    )
+    gone = await _template(rpc, unit, "Gone", "3.00", [{"suffix_code": "G-1"}])
+    (gone_template,) = await rpc.read(
+        "product.product", list(gone.values()), ["template"]
+    )
+    await rpc.model(
+        "product.template",
+        "write",
+        [gone_template["template"]],
+        {"active": False},
+    )
+    products = {**shirts, **socks, **new}
+    del products["SHIRT-L"]
+
+    await add_warehouse(rpc, "WH2")
+    await set_stock(
+        rpc,
+        await storage_location(rpc),
+        {
+            products["SHIRT-S"]: 10,
+            products["SHIRT-M"]: 8,
+            products["SOCK-RED"]: 7,
+            products["Z-1"]: 4,
+        },
+    )
+    await set_stock(
+        rpc, await storage_location(rpc, "WH2"), {products["SHIRT-S"]: 5}
+    )
+    await sell(rpc, products["SHIRT-S"], 3)  # waiting
+    await sell(rpc, products["SHIRT-M"], 2, "assign_try")  # assigned
+    await sell(
+        rpc, products["SOCK-RED"], 1, "assign_try", "pick", "pack", "do"
+    )
     return products

@@ -1,0 +1,261 @@
+"""
+Stock from Tryton: available to sell, per warehouse or summed.
+
+Available to sell is what is on hand (``quantity``: done moves up to
+today, in the warehouse and its child locations) minus what open moves
+out of the warehouse hold: draft or assigned moves from one of its
+locations to a location outside it, such as the customer moves of a
+confirmed sale's shipment that is waiting, assigned, picked or packed.
+Tryton's ``forecast_quantity`` is not used: it also adds planned incoming
+moves and leaves out shipments planned before today.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._model import StockLevel, number_key
+from .._spec import ChangedSince, NumberRange, Only, Selection
+from ..exceptions import ConfigurationError
+from ._tryton_products import ALL, concurrently, naive_utc
+
+
+if TYPE_CHECKING:
+    from ._tryton_rpc import Rpc
+    from .tryton import TrytonErp
+
+#: A move leaving a warehouse holds stock until it is done or cancelled.
+_HOLDING = ["draft", "assigned"]
+
+
+def _whole(quantity: float) -> int:
+    """
+    Whole units of *quantity* (rounding off float noise, then down).
+    """
+    return math.floor(round(quantity, 6))
+
+
+@attrs.frozen
+class StockRow:
+    """
+    One stock level to read: a product, in one warehouse or summed.
+    """
+
+    number: str
+    id: int
+    warehouse: dict[str, Any] | None
+
+
+@attrs.define
+class StockReader:
+    """
+    Warehouses and stock levels over one session's `Rpc`, with the
+    session's caches.
+    """
+
+    rpc: Rpc
+    erp: TrytonErp
+    _warehouses: list[dict[str, Any]] | None = None
+    _locations: dict[int, frozenset[int]] = attrs.field(factory=dict)
+
+    # -- warehouses -------------------------------------------------------
+
+    async def all_warehouses(self) -> list[dict[str, Any]]:
+        if self._warehouses is None:
+            self._warehouses = await self.rpc.search_read(
+                "stock.location",
+                [["type", "=", "warehouse"]],
+                ["code", "name", "storage_location"],
+                order=[["code", "ASC"], ["id", "ASC"]],
+            )
+        return self._warehouses
+
+    async def _pick(self, codes: Sequence[str]) -> list[dict[str, Any]]:
+        everything = await self.all_warehouses()
+        found = [w for w in everything if w["code"] in codes]
+        missing = sorted(set(codes) - {w["code"] for w in found})
+        if missing:
+            raise ConfigurationError(
+                f"Tryton has no warehouse with code "
+                f"{', '.join(map(repr, missing))} (it has "
+                f"{', '.join(repr(w['code']) for w in everything) or 'none'})"
+            )
+        return found
+
+    async def order_warehouse(self) -> dict[str, Any]:
+        """
+        Where imported orders ship from: the ``warehouse`` option, else
+        the first warehouse by code.
+        """
+        if self.erp.warehouse is not None:
+            return (await self._pick([self.erp.warehouse]))[0]
+        everything = await self.all_warehouses()
+        if not everything:
+            raise ConfigurationError("Tryton has no warehouse")
+        return everything[0]
+
+    async def stock_warehouses(self) -> list[dict[str, Any]]:
+        """
+        The warehouses whose stock counts.
+        """
+        if self.erp.stock_warehouses is not None:
+            return await self._pick(self.erp.stock_warehouses)
+        if self.erp.warehouse is not None:
+            return await self._pick([self.erp.warehouse])
+        everything = await self.all_warehouses()
+        if not everything:
+            raise ConfigurationError("Tryton has no warehouse")
+        return everything
+
+    async def _warehouse_locations(
+        self, warehouses: list[dict[str, Any]]
+    ) -> dict[int, frozenset[int]]:
+        async def one(warehouse: int) -> None:
+            ids = await self.rpc.model(
+                "stock.location",
+                "search",
+                [["parent", "child_of", [warehouse], "parent"]],
+                0,
+                None,
+                None,
+                context=ALL,
+            )
+            self._locations[warehouse] = frozenset([warehouse, *ids])
+
+        await concurrently(
+            *(
+                partial(one, w["id"])
+                for w in warehouses
+                if w["id"] not in self._locations
+            )
+        )
+        return {w["id"]: self._locations[w["id"]] for w in warehouses}
+
+    # -- stock ------------------------------------------------------------
+
+    async def stock_rows(self, selection: Selection) -> list[StockRow]:
+        """
+        One row per active goods product (per counted warehouse with
+        ``stock_per_warehouse``), in number order.
+        """
+        domain: list[Any] = [["code", "!=", None], ["type", "=", "goods"]]
+        if isinstance(selection, Only):
+            domain.append(["code", "in", sorted(selection.numbers)])
+        elif isinstance(selection, ChangedSince):
+            # stock changes never touch products: find the moves instead
+            # (done ones change what is on hand, open ones what is held)
+            ts = naive_utc(selection.moment)
+            moves = await self.rpc.search_read(
+                "stock.move",
+                [["OR", ["write_date", ">=", ts], ["create_date", ">=", ts]]],
+                ["product"],
+            )
+            domain.append(
+                [
+                    "OR",
+                    ["id", "in", sorted({m["product"] for m in moves})],
+                    ["create_date", ">=", ts],
+                ]
+            )
+        rows = await self.rpc.search_read("product.product", domain, ["code"])
+        products = sorted(
+            (
+                (str(row["code"]), row["id"])
+                for row in rows
+                if not isinstance(selection, NumberRange)
+                or str(row["code"]) in selection
+            ),
+            key=lambda item: (number_key(item[0]), item[1]),
+        )
+        warehouses = await self.stock_warehouses()
+        if not self.erp.stock_per_warehouse:
+            return [StockRow(code, pid, None) for code, pid in products]
+        return [
+            StockRow(code, pid, warehouse)
+            for code, pid in products
+            for warehouse in warehouses
+        ]
+
+    async def stock(self, chunk: Sequence[StockRow]) -> list[StockLevel]:
+        """
+        Available to sell: on hand minus what open moves out of the
+        warehouse hold (see docs/tryton.md, "Stock").
+        """
+        warehouses = await self.stock_warehouses()
+        locations = await self._warehouse_locations(warehouses)
+        everywhere = frozenset[int]().union(*locations.values())
+        ids = sorted({row.id for row in chunk})
+        on_hand: dict[tuple[int, int | None], float] = {}
+        moves: list[dict[str, Any]] = []
+
+        async def quantity(warehouse: int | None) -> None:
+            where = [warehouse] if warehouse else sorted(locations)
+            for row in await self.rpc.read(
+                "product.product",
+                ids,
+                ["quantity"],
+                context={"locations": where},
+            ):
+                on_hand[row["id"], warehouse] = row["quantity"] or 0.0
+
+        async def held() -> None:
+            moves.extend(
+                await self.rpc.search_read(
+                    "stock.move",
+                    [
+                        ["product", "in", ids],
+                        ["state", "in", _HOLDING],
+                        ["from_location", "in", sorted(everywhere)],
+                    ],
+                    [
+                        "product",
+                        "internal_quantity",
+                        "from_location",
+                        "to_location",
+                    ],
+                )
+            )
+
+        per_warehouse = self.erp.stock_per_warehouse
+        await concurrently(
+            *(
+                partial(quantity, warehouse)
+                for warehouse in (
+                    sorted(locations) if per_warehouse else [None]
+                )
+            ),
+            held,
+        )
+        holding: dict[tuple[int, int | None], float] = {}
+        for move in moves:
+            for warehouse, inside in (
+                locations.items() if per_warehouse else [(None, everywhere)]
+            ):
+                if (
+                    move["from_location"] in inside
+                    and move["to_location"] not in inside
+                ):
+                    key = (move["product"], warehouse)
+                    holding[key] = holding.get(key, 0.0) + float(
+                        move["internal_quantity"] or 0
+                    )
+        levels = []
+        for row in chunk:
+            key = (row.id, row.warehouse["id"] if row.warehouse else None)
+            levels.append(
+                StockLevel(
+                    number=row.number,
+                    quantity=_whole(
+                        on_hand.get(key, 0.0) - holding.get(key, 0.0)
+                    ),
+                    warehouse=str(row.warehouse["code"])
+                    if row.warehouse
+                    else None,
+                )
+            )
+        return levels

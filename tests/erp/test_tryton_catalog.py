@@ -1,0 +1,156 @@
+"""
+Which Tryton products make which article (no server needed): reused
+codes, templates with variants, inactive products.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ecomsync.erp._tryton_catalog import (
+    ProductRow,
+    group_articles,
+    template_number,
+)
+
+
+def _row(
+    pid: int,
+    code: str,
+    template: int,
+    *,
+    active: bool = True,
+    template_code: str | None = None,
+) -> ProductRow:
+    return ProductRow(pid, code, template, template_code, active)
+
+
+def _shape(rows: list[ProductRow]) -> list[tuple[str, list[int], bool, bool]]:
+    return [
+        (g.number, [p.id for p in g.products], g.variants, g.active)
+        for g in group_articles(rows)
+    ]
+
+
+class TestReusedCodes:
+    """
+    A code held by an active product never reads as an inactive one.
+    """
+
+    def test_active_wins(self) -> None:
+        """Old Z (inactive) and New Z (active), both Z-1: New Z is Z-1."""
+        rows = [_row(1, "Z-1", 10, active=False), _row(2, "Z-1", 20)]
+
+        assert [("Z-1", [2], False, True)] == _shape(rows)
+        assert [("Z-1", [2], False, True)] == _shape(rows[::-1])
+
+    def test_all_inactive_newest_stands(self) -> None:
+        """Of several inactive products with one code, the newest stands,
+        as inactive."""
+        rows = [
+            _row(7, "Y-1", 70, active=False),
+            _row(3, "Y-1", 30, active=False),
+        ]
+
+        assert [("Y-1", [7], False, False)] == _shape(rows)
+
+    def test_two_active_are_kept_for_the_engine(self) -> None:
+        """Two active products with one code are both read: an ambiguity
+        the engine fails, not a choice made here."""
+        rows = [_row(1, "Q-1", 10), _row(2, "Q-1", 20)]
+
+        assert [
+            ("Q-1", [1], False, True),
+            ("Q-1", [2], False, True),
+        ] == _shape(rows)
+
+    def test_inactive_article_under_an_active_variant_number(self) -> None:
+        """An inactive plain article numbered like an active article's
+        variant is not read."""
+        rows = [
+            _row(1, "SHIRT", 10, active=False),
+            _row(2, "SHIRT-S", 20, template_code="SHIRT"),
+            _row(3, "SHIRT-M", 20, template_code="SHIRT"),
+        ]
+
+        assert [("SHIRT", [3, 2], True, True)] == _shape(rows)
+
+    def test_inactive_templates_with_one_number(self) -> None:
+        """Of two inactive variant articles with one number, the newest
+        template's stands."""
+        rows = [
+            _row(1, "T-A", 10, active=False, template_code="T"),
+            _row(2, "T-B", 10, active=False, template_code="T"),
+            _row(3, "T-C", 11, active=False, template_code="T"),
+            _row(4, "T-D", 11, active=False, template_code="T"),
+        ]
+
+        assert [("T", [3, 4], True, False)] == _shape(rows)
+
+
+class TestVariants:
+    """
+    A template with several products is one article with variants.
+    """
+
+    def test_template_code_numbers_it(self) -> None:
+        """The template's code is the article number; variants in natural
+        order."""
+        rows = [
+            _row(1, "SHIRT-10", 5, template_code="SHIRT"),
+            _row(2, "SHIRT-9", 5, template_code="SHIRT"),
+        ]
+
+        assert [("SHIRT", [2, 1], True, True)] == _shape(rows)
+
+    def test_single_product_is_plain(self) -> None:
+        """A template with one product is a plain article with its code."""
+        assert [("A-1", [1], False, True)] == _shape(
+            [_row(1, "A-1", 5, template_code="A")]
+        )
+
+    def test_inactive_variants_are_left_out(self) -> None:
+        """Only active variants are read while any is active; an article
+        whose variants are all inactive is inactive with all of them."""
+        rows = [
+            _row(1, "S-1", 5, template_code="S"),
+            _row(2, "S-2", 5, template_code="S", active=False),
+            _row(3, "U-1", 6, template_code="U", active=False),
+            _row(4, "U-2", 6, template_code="U", active=False),
+        ]
+
+        got = group_articles(rows)
+
+        assert [("S", [1], True, True), ("U", [3, 4], True, False)] == _shape(
+            rows
+        )
+        assert frozenset({1, 2}) == got[0].members
+        assert frozenset({"S", "S-1", "S-2"}) == got[0].numbers
+
+    def test_no_number_means_separate_articles(self) -> None:
+        """Without a template code or a usable common prefix, every
+        product is an article of its own."""
+        rows = [_row(1, "RED", 5), _row(2, "BLUE", 5)]
+
+        assert [
+            ("BLUE", [2], False, True),
+            ("RED", [1], False, True),
+        ] == _shape(rows)
+
+    @pytest.mark.parametrize(
+        ("template_code", "codes", "number"),
+        [
+            ("SHIRT", ["SHIRT-S", "SHIRT-M"], "SHIRT"),
+            (" ", ["SOCK-RED", "SOCK-BLUE"], "SOCK"),
+            (None, ["CAP_1", "CAP_2"], "CAP"),
+            (None, ["A-1", "A-10"], ""),  # the prefix is a variant's code
+            (None, ["X", "Y"], ""),
+            ("A-1", ["A-1", "A-2"], ""),
+        ],
+    )
+    def test_template_number(
+        self, template_code: str | None, codes: list[str], number: str
+    ) -> None:
+        """Template code, else the common prefix without separators, never
+        a variant's own code."""
+        assert number == template_number(template_code, codes)
