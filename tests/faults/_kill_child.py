@@ -1,0 +1,200 @@
+"""
+A scheduled sync run in a child process that SIGKILLs itself at one
+chosen point: ``python -m tests.faults._kill_child DIR POINT N``.
+
+POINT names a call of the ERP, the platform or the state store (for
+example ``store.put_links`` or ``platform.push.after:articles``); the
+process kills itself at the N-th such call, so each kill point is exact,
+not a timer.  The platform journals every write to DIR/journal.jsonl (so
+the parent sees what reached "the shop" after the child is gone), and the
+run id goes to stdout as soon as it is known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ecomsync import (
+    All,
+    DataType,
+    MediaStaging,
+    MemoryPlatform,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+)
+from ecomsync._contracts import Outcome
+from ecomsync._model import Record
+from ecomsync.testing import demo_erp
+
+
+SPEC = SyncSpec(
+    types={
+        DataType.CATEGORIES: All(),
+        DataType.ARTICLES: All(),
+        DataType.STOCK: All(),
+    }
+)
+
+#: Articles and stock records in the catalogue, categories, batch size.
+ARTICLES, CATEGORIES, BATCH = 30, 10, 5
+
+#: The platform rejects this article: a poison record for the ledger.
+POISON = "A-00013"
+
+
+def fingerprint(record: Record) -> str:
+    """What identifies a record's content in the journal."""
+    return hashlib.sha256(repr(record).encode()).hexdigest()[:16]
+
+
+class Killer:
+    """Counts calls per point and SIGKILLs the process at the chosen one."""
+
+    def __init__(self, point: str = "", at: int = 0) -> None:
+        self.point, self.at = point, at
+        self.seen: Counter[str] = Counter()
+
+    def hit(self, point: str) -> None:
+        self.seen[point] += 1
+        if point == self.point and self.seen[point] == self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class JournalPlatform(MemoryPlatform):
+    """A MemoryPlatform whose writes survive its process (JSONL)."""
+
+    def __init__(self, journal: Path, killer: Killer) -> None:
+        super().__init__(
+            batch_size=BATCH,
+            reject=lambda r: "poison" if r.number == POISON else None,
+        )
+        self.journal = journal
+        self.killer = killer
+        if journal.exists():
+            for line in journal.read_text().splitlines():
+                entry = json.loads(line)
+                held = self.held(DataType(entry["type"]))
+                held[entry["number"]] = None  # type: ignore[assignment]
+
+    def _write(self, data_type: DataType, record: Record) -> Outcome:
+        outcome = super()._write(data_type, record)
+        if outcome.ok:
+            with self.journal.open("a") as fh:
+                entry = {
+                    "type": data_type.value,
+                    "number": record.number,
+                    "id": outcome.platform_id,
+                    "content": fingerprint(record),
+                }
+                fh.write(json.dumps(entry) + "\n")
+                fh.flush()
+        return outcome
+
+    async def push(self, data_type: DataType, batch: Sequence[Any]) -> Any:
+        self.killer.hit(f"platform.push.before:{data_type.value}")
+        result = await super().push(data_type, batch)
+        self.killer.hit(f"platform.push.after:{data_type.value}")
+        return result
+
+    async def upload_media(self, media: Any) -> str:
+        self.killer.hit("platform.upload_media")
+        return await super().upload_media(media)
+
+
+class KillingStore:
+    """A SqliteStore that counts (and may die in) each call."""
+
+    def __init__(self, path: Path, killer: Killer) -> None:
+        self._inner = SqliteStore(path)
+        self._killer = killer
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if name.startswith("_") or not callable(target):
+            return target
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self._killer.hit(f"store.{name}")
+            return await target(*args, **kwargs)
+
+        return call
+
+
+class KillingErp:
+    """The demo ERP, counting batches read, media read and sessions."""
+
+    def __init__(self, killer: Killer) -> None:
+        self._inner = demo_erp(
+            articles=ARTICLES, categories=CATEGORIES, image_bytes=256
+        )
+        self._killer = killer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Any]:
+        self._killer.hit("erp.session")
+        async with self._inner.session() as inner:
+            yield _KillingSession(inner, self._killer)
+
+
+class _KillingSession:
+    def __init__(self, inner: Any, killer: Killer) -> None:
+        self._inner, self._killer = inner, killer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def read(self, data_type: DataType, *args: Any, **kw: Any) -> Any:
+        async for batch in self._inner.read(data_type, *args, **kw):
+            self._killer.hit(f"erp.read:{data_type.value}")
+            yield batch
+
+    async def read_media(self, ref: Any) -> bytes:
+        self._killer.hit("erp.read_media")
+        data: bytes = await self._inner.read_media(ref)
+        return data
+
+
+def synchronizer(
+    directory: Path, killer: Killer | None = None
+) -> Synchronizer:
+    killer = killer or Killer()
+    return Synchronizer(
+        erp=KillingErp(killer),  # type: ignore[arg-type]
+        platforms={
+            "shop": JournalPlatform(directory / "journal.jsonl", killer)
+        },
+        store=KillingStore(directory / "state.db", killer),  # type: ignore[arg-type]
+        staging=MediaStaging(directory / "staging"),
+        batch_size=BATCH,
+    )
+
+
+async def main(directory: Path, point: str, at: int) -> None:
+    killer = Killer(point, at)
+    sync = synchronizer(directory, killer)
+    async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
+        print(events.run_id, flush=True)
+        async for _ in events:
+            pass
+    # Not killed: say how often each point was reached.
+    print(json.dumps(dict(killer.seen)), flush=True)
+
+
+if __name__ == "__main__":
+    anyio.run(main, Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
