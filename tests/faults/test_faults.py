@@ -267,6 +267,9 @@ class TestF6ErpDisconnect:
 
 
 class TestF8DiskFull:
+    @pytest.mark.xfail(
+        reason="issue 13.3/13.4: staging errors escape as an ExceptionGroup"
+    )
     async def test_enospc_while_staging(
         self,
         fsync: Synchronizer,
@@ -374,6 +377,9 @@ class TestF11TokenExpiry:
         assert RunStatus.SUCCEEDED == await execute(sync)
         await assert_oracles(sync, emu)
 
+    @pytest.mark.xfail(
+        reason="issue 13.3: several uploads in flight raise an ExceptionGroup"
+    )
     async def test_secret_changed_mid_run(
         self, fsync: Synchronizer, emu: ShopwareEmulator
     ) -> None:
