@@ -119,7 +119,6 @@ class TestB1MalformedRecords:
         ]
         await assert_oracles(fsync, emu, records)
 
-    @pytest.mark.xfail(reason="issue 12.2: the ambiguity rule is not wired")
     async def test_same_number_twice_fails_both(
         self, fsync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
     ) -> None:

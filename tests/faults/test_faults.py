@@ -267,9 +267,6 @@ class TestF6ErpDisconnect:
 
 
 class TestF8DiskFull:
-    @pytest.mark.xfail(
-        reason="issue 13.3/13.4: staging errors escape as an ExceptionGroup"
-    )
     async def test_enospc_while_staging(
         self,
         fsync: Synchronizer,
