@@ -102,7 +102,6 @@ class TestB1MalformedRecords:
         assert bad.number not in numbers
         await assert_oracles(fsync, emu)
 
-    @pytest.mark.xfail(reason="issue 12.7: negative stock is written")
     async def test_negative_stock_is_refused_by_name(
         self, fsync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
     ) -> None:
