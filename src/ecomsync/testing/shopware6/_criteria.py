@@ -182,6 +182,32 @@ def compile_filters(
     return lambda row: all(p(row) for p in preds)
 
 
+def _equals_any(
+    vals: Callable[[Row], list[Any]], wanted: list[Any]
+) -> Predicate:
+    # `_eq` against each wanted value, with the text ones collated once.
+    texts = {
+        collate(w)
+        for w in wanted
+        if isinstance(w, str) and parse_date(w) is None
+    }
+    others = [
+        w
+        for w in wanted
+        if not isinstance(w, str) or parse_date(w) is not None
+    ]
+
+    def any_of(row: Row) -> bool:
+        for v in vals(row):
+            if isinstance(v, str) and collate(v) in texts:
+                return True
+            if any(_eq(v, w) for w in others):
+                return True
+        return False
+
+    return any_of
+
+
 def compile_filter(
     entity: str, f: Any, res: Resolver, pointer: str
 ) -> Predicate:
@@ -252,9 +278,7 @@ def compile_filter(
             )
         wanted = list(value)
         if t == "equalsAny":
-            return lambda row: any(
-                _eq(v, w) for v in vals(row) for w in wanted
-            )
+            return _equals_any(vals, wanted)
         return lambda row: all(
             any(_eq(v, w) for v in vals(row)) for w in wanted
         )
