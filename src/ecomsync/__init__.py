@@ -9,6 +9,7 @@ public sub-namespaces `ecomsync.events`, `ecomsync.exceptions`,
 
 from __future__ import annotations
 
+from ._check import CheckResult
 from ._contracts import (
     Failure,
     Lease,
@@ -105,6 +106,7 @@ __all__ = [
     "AuthenticationError",
     "Category",
     "ChangedSince",
+    "CheckResult",
     "ConfigurationError",
     "Customer",
     "DataType",

@@ -20,8 +20,9 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
-from . import _pipeline, _schedules
+from . import _check, _pipeline, _schedules
 from ._anyio_util import task_group
+from ._check import CheckResult, refuse_unusable
 from ._contracts import RunRecord, RunStatus, Schedule
 from ._planning import Plan, TypePlan, plan_all
 from ._run import (
@@ -211,6 +212,9 @@ class Synchronizer:
         plans: dict[DataType, TypePlan] = {}
 
         async def work() -> None:
+            # A plan that never asked the platform would answer "create
+            # all" for a shop that refuses us: ask first.
+            await refuse_unusable(run.platform_name, run.platform)
             async with self.erp.session() as session:
                 plans.update(await plan_all(pipeline, session))
 
@@ -219,6 +223,31 @@ class Synchronizer:
             raise error
         return Plan(
             run_id=run.id, platform=final.platform, spec=run.spec, types=plans
+        )
+
+    async def check(self, platform: str | None = None) -> CheckResult:
+        """
+        Whether the ERP and *platform* (every platform if ``None``) can be
+        used: reachable, accepting their credentials, granting what a run
+        needs.  Never raises for what it finds: one message per problem.
+        Checking the ERP holds a licence, like a run.
+
+        Raises:
+            SpecError: If *platform* is not one of this synchroniser's.
+
+        .. versionadded:: 26.1.0
+        """
+        names = list(self.platforms) if platform is None else [platform]
+        if platform is not None and platform not in self.platforms:
+            raise SpecError(
+                f"unknown platform {platform!r}; "
+                f"known: {sorted(self.platforms)}"
+            )
+        return await _check.check(
+            self.erp,
+            {name: self.platforms[name] for name in names},
+            self.licenses,
+            self.license_timeout,
         )
 
     async def cancel(self, run_id: str) -> None:
@@ -305,7 +334,7 @@ class Synchronizer:
         )
         events = RunEvents(run.id, receive, run.cancel.request)
         async with task_group() as tg:
-            tg.start_soon(self._execute, run, events, resolved)
+            tg.start_soon(_execute, self, run, events, resolved)
             try:
                 yield events
             finally:
@@ -313,48 +342,54 @@ class Synchronizer:
         if events.error is not None:
             raise events.error
 
-    async def _execute(
-        self, run: Run, events: RunEvents, resolved: bool
-    ) -> None:
-        async def work() -> None:
-            if not self._staging_open:
-                await self.staging.open(self.store)
-                self._staging_open = True
-            await run.emit(
-                RunStarted(
-                    run_id=run.id,
-                    platform=run.platform_name,
-                    trigger=run.trigger,
-                    spec=run.spec,
-                )
-            )
-            async with (
-                # Leaving this block, however, releases every file,
-                # journal entry and byte of budget the run still holds
-                # (shielded from cancellation).
-                self.staging.for_run(run.id) as staging,
-                self.erp.session() as session,
-            ):
-                await _pipeline_of(self, run, staging).sync_all(session)
-
-        try:
-            final, events.error = await _lifecycle(
-                self, run, work, resolve_as=None if resolved else run.trigger
-            )
-            events.summary = final
-            await run.emit(
-                RunFinished(
-                    run_id=run.id,
-                    status=final.status,
-                    counts=final.counts,
-                    run=final,
-                )
-            )
-        finally:
-            run.events.close()
-
 
 # -- the one lifecycle of every run ---------------------------------------
+
+
+async def _execute(
+    sync: Synchronizer, run: Run, events: RunEvents, resolved: bool
+) -> None:
+    """
+    A run in the background: its work is the pipeline, its events go to
+    *events*, its end is `RunFinished`.
+    """
+
+    async def work() -> None:
+        if not sync._staging_open:
+            await sync.staging.open(sync.store)
+            sync._staging_open = True
+        await run.emit(
+            RunStarted(
+                run_id=run.id,
+                platform=run.platform_name,
+                trigger=run.trigger,
+                spec=run.spec,
+            )
+        )
+        async with (
+            # Leaving this block, however, releases every file,
+            # journal entry and byte of budget the run still holds
+            # (shielded from cancellation).
+            sync.staging.for_run(run.id) as staging,
+            sync.erp.session() as session,
+        ):
+            await _pipeline_of(sync, run, staging).sync_all(session)
+
+    try:
+        final, events.error = await _lifecycle(
+            sync, run, work, resolve_as=None if resolved else run.trigger
+        )
+        events.summary = final
+        await run.emit(
+            RunFinished(
+                run_id=run.id,
+                status=final.status,
+                counts=final.counts,
+                run=final,
+            )
+        )
+    finally:
+        run.events.close()
 
 
 async def _lifecycle(

@@ -20,6 +20,28 @@ The one exception tree of *ecomsync*, split by what the caller should do.
 Adapters translate vendor errors at the boundary (``raise ... from exc``).
 No message ever contains a credential.
 
+**One error per failed run.**  `Synchronizer.run`, `~Synchronizer.resume`,
+`~Synchronizer.execute` and `~Synchronizer.plan` never raise an exception
+group.  When several things fail at once (uploads in flight when the shop
+refuses the secret, batches writing to a store that turned read-only),
+the run raises the one that ranks first here and attaches the others to
+it as notes (``error.__notes__``, ``also: <type>: <message>``):
+
+1. `AuthenticationError`: nothing else can work until credentials change;
+2. `StateStoreError`: the record of what happened cannot be kept;
+3. `MediaStagingError`: the local disk;
+4. `LicenseError`;
+5. `ConfigurationError`;
+6. `RetryableError`: transport that did not recover;
+7. any other `SyncError`, then any other `EcomsyncError`;
+8. `RunCancelled` only when nothing else went wrong (the run then ends
+   ``cancelled`` and raises nothing).
+
+An error that is not the library's (a bug in an adapter, say) comes out as
+an `EcomsyncError` naming it (``KeyError: 'img-1'``), the original as its
+``__cause__``.  `RunRecord.error <ecomsync.RunRecord>` holds the message
+of the error raised.
+
 .. versionadded:: 26.1.0
 """
 

@@ -234,3 +234,34 @@ class TestSecrets:
         await sync.store.aclose()
         for path in tmp_path.glob("state.db*"):
             assert CANARY.encode() not in path.read_bytes()
+
+
+class TestCheck:
+    async def test_wrong_secret(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """With a wrong secret, check() says the credentials are refused
+        and plan() fails with an AuthenticationError after asking the shop,
+        instead of answering "create"; neither shows the secret."""
+        wrong = CANARY + "-wrong"
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop(emu, wrong)},
+            store=SqliteStore(tmp_path / "state.db"),
+        )
+
+        result = await sync.check()
+        with pytest.raises(AuthenticationError) as info:
+            await sync.plan(SyncSpec(types={DataType.CATEGORIES: All()}))
+
+        (problem,) = result.problems
+        assert problem.startswith("platform 'shop': ")
+        assert any(r.path.startswith("/api/oauth") for r in emu.requests)
+        assert writes(emu) == []
+        for text in (problem, str(info.value), *info.value.__notes__):
+            assert CANARY not in text
+        await sync.store.aclose()
+
+    async def test_good_secret(self, sw_sync: Synchronizer) -> None:
+        """With the right secret and privileges nothing is reported."""
+        assert (await sw_sync.check()).ok
