@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ecomsync import Article, DataType, Order, StockLevel
+from ecomsync import Article, Category, DataType, Order, StockLevel
 from ecomsync._contracts import Outgoing
 from ecomsync.platforms.memory import MemoryPlatform
 from ecomsync.testing._platform_contract import PlatformContract
@@ -70,7 +70,7 @@ class TestNegativeStock:
     async def test_policy(self, backorders: bool) -> None:
         """Negative stock is refused on 'quantity' unless the shop allows
         backorders; then it is written as the ERP has it."""
-        platform = MemoryPlatform(backorders=backorders)
+        platform = MemoryPlatform(allow_backorders=backorders)
         article = Article(number="A", name="A", price=1)
         await platform.push(DataType.ARTICLES, [Outgoing(record=article)])
 
@@ -83,3 +83,26 @@ class TestNegativeStock:
         if not backorders:
             assert "quantity" == outcome.field
             assert "-3" in (outcome.error or "")
+
+
+@pytest.mark.anyio
+class TestCategoryOrder:
+    async def test_parents_first_and_cycles(self) -> None:
+        """A push writes parents before children whatever their order; a
+        cycle's members fail on 'parent', naming the cycle."""
+        platform = MemoryPlatform()
+        pushed = [
+            Category(number="B", name="B", parent="A"),
+            Category(number="A", name="A"),
+            Category(number="X", name="X", parent="Y"),
+            Category(number="Y", name="Y", parent="X"),
+        ]
+
+        outcomes = await platform.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in pushed]
+        )
+
+        assert [True, True, False, False] == [o.ok for o in outcomes]
+        assert ["B", "A", "X", "Y"] == [o.number for o in outcomes]
+        assert "X → Y → X" in (outcomes[2].error or "")
+        assert "parent" == outcomes[3].field

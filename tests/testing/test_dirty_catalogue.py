@@ -50,15 +50,6 @@ PUSH = SyncSpec(
     }
 )
 
-#: Traps whose Shopware-side handling has not landed yet: the adapter
-#: must fail every party of numbers equal under utf8mb4_unicode_ci (today
-#: the first one written wins), and refuse negative stock unless the host
-#: allows backorders (today it is written).  Strict: fixing them turns
-#: these into failures until the entry goes.
-#: Traps the Shopware 6 adapter does not handle yet (none left: it fails
-#: collation twins and refuses negative stock without backorders).
-PENDING_SHOPWARE: dict[str, str] = {}
-
 
 @attrs.define
 class Outcome:
@@ -152,8 +143,8 @@ class TestDirtyCatalogue:
             ({"numbers_fold": False}, "dc-case-1", True),
             ({"name_limit": 255}, "DC-LONG", False),
             ({"name_limit": None}, "DC-LONG", True),
-            ({"backorders": False}, "DC-7", False),
-            ({"backorders": True}, "DC-7", True),
+            ({"allow_backorders": False}, "DC-7", False),
+            ({"allow_backorders": True}, "DC-7", True),
         ],
     )
     def test_platform_dependent(
@@ -374,17 +365,9 @@ class _Shop:
 
 
 def _sw_traps() -> list[Any]:
-    params = []
-    for trap in dirty_catalogue().traps:
-        marks = []
-        if trap.trap in PENDING_SHOPWARE:
-            marks.append(
-                pytest.mark.xfail(
-                    strict=True, reason=PENDING_SHOPWARE[trap.trap]
-                )
-            )
-        params.append(pytest.param(trap, id=_ids(trap), marks=marks))
-    return params
+    return [
+        pytest.param(trap, id=_ids(trap)) for trap in dirty_catalogue().traps
+    ]
 
 
 class TestIntoShopware6:
@@ -416,16 +399,11 @@ class TestIntoShopware6:
     def test_whole_shop(
         self, shopware: tuple[DirtyCatalogue, Outcome]
     ) -> None:
-        """The shop holds the landing records and nothing else (pending
-        traps aside): no product, variant or category of a failed record,
-        and the shared image once."""
+        """The shop holds the landing records and nothing else: no
+        product, variant or category of a failed record, and the shared
+        image once."""
         catalogue, outcome = shopware
         shop: _Shop = outcome.shop
-        pending = {
-            t.record.number
-            for t in catalogue.of(DataType.ARTICLES)
-            if t.trap in PENDING_SHOPWARE
-        }
         landing = catalogue.landing(DataType.ARTICLES)
         expected = set(landing) | {
             v.number
@@ -436,7 +414,7 @@ class TestIntoShopware6:
             n for children in shop.variants.values() for n in children
         }
 
-        assert expected == held - pending
+        assert expected == held
         assert set(catalogue.landing(DataType.CATEGORIES)) == set(
             shop.categories
         )

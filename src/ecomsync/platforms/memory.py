@@ -28,6 +28,7 @@ from .._model import (
     Record,
     StockLevel,
     number_key,
+    parents_first,
 )
 from .._spec import DataType, Selection, selected
 
@@ -59,7 +60,7 @@ class MemoryPlatform:
         reject: Called for every written record; a returned text rejects
             the record with that message (fault injection).
         latency: Seconds each call takes.
-        backorders: Whether the shop sells below zero: negative stock is
+        allow_backorders: Whether the shop sells below zero: negative stock is
             written as it is; otherwise it is refused on ``quantity``.
 
     Attributes:
@@ -77,7 +78,7 @@ class MemoryPlatform:
     reject: Callable[[Record], str | None] | None = None
     latency: float = 0.0
     clock: Callable[[], datetime] = _now
-    backorders: bool = False
+    allow_backorders: bool = False
     records: dict[DataType, dict[str, Record]] = attrs.field(
         init=False, factory=dict
     )
@@ -117,7 +118,26 @@ class MemoryPlatform:
     ) -> list[Outcome]:
         self.calls["push"] += 1
         await anyio.sleep(self.latency)
-        return [self._write(data_type, item.record) for item in items]
+        records = [item.record for item in items]
+        categories = [r for r in records if isinstance(r, Category)]
+        if data_type is not DataType.CATEGORIES or len(categories) < len(
+            records
+        ):
+            return [self._write(data_type, record) for record in records]
+        # Parents first within the push; a category on (or below) a cycle
+        # fails by name, like on a real shop.
+        order, invalid = parents_first(categories)
+        outcomes: dict[int, Outcome] = {
+            i: Outcome(
+                number=categories[i].number,
+                error=f"category {categories[i].number} {p.reason}",
+                field=p.field,
+            )
+            for i, p in invalid.items()
+        }
+        for i in order:
+            outcomes[i] = self._write(data_type, categories[i])
+        return [outcomes[i] for i in range(len(categories))]
 
     def _refusal(
         self, data_type: DataType, record: Record
@@ -142,7 +162,7 @@ class MemoryPlatform:
         if isinstance(record, StockLevel):
             if record.number not in self.held(DataType.ARTICLES):
                 return f"article {record.number} does not exist", "number"
-            if record.quantity < 0 and not self.backorders:
+            if record.quantity < 0 and not self.allow_backorders:
                 return (
                     f"negative stock ({record.quantity}) is refused: the "
                     f"shop does not allow backorders",

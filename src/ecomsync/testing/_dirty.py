@@ -138,7 +138,7 @@ def dirty_catalogue(  # noqa: PLR0915 - one list of traps, read top down
     *,
     numbers_fold: bool = True,
     name_limit: int | None = 255,
-    backorders: bool = False,
+    allow_backorders: bool = False,
 ) -> DirtyCatalogue:
     """
     The traps of real merchant data, each with its expected outcome.
@@ -154,7 +154,7 @@ def dirty_catalogue(  # noqa: PLR0915 - one list of traps, read top down
             compare exactly, and such records land side by side.
         name_limit: The longest name the platform stores (Shopware 6:
             255 characters); ``None`` for no limit.
-        backorders: The host allows backorders on the platform, so
+        allow_backorders: The host allows backorders on the platform, so
             negative stock lands; otherwise it fails naming ``quantity``.
 
     The traps: a reused code (inactive and active article with one
@@ -384,9 +384,9 @@ def dirty_catalogue(  # noqa: PLR0915 - one list of traps, read top down
     add(
         "negative stock",
         StockLevel(number="DC-7", quantity=-3),
-        None if backorders else "quantity",
+        None if allow_backorders else "quantity",
         "the host allows backorders"
-        if backorders
+        if allow_backorders
         else "negative stock is refused unless the host allows backorders",
     )
 
