@@ -383,6 +383,83 @@ class TestSync:
         r = await sync(client, {"p": upsert("product", p)})
         assert "MISSING-TRANSLATION-LANGUAGE" == r.json()["errors"][0]["code"]
 
+    @pytest.mark.parametrize(
+        ("translations", "pointer", "code"),
+        [
+            ("nope", "/p/0/translations", "FRAMEWORK__WRITE_MALFORMED_INPUT"),
+            (
+                {SYSTEM_LANGUAGE: "nope"},
+                f"/p/0/translations/{SYSTEM_LANGUAGE}",
+                "FRAMEWORK__WRITE_MALFORMED_INPUT",
+            ),
+            (
+                {SYSTEM_LANGUAGE: {"name": 42}},
+                f"/p/0/translations/{SYSTEM_LANGUAGE}/name",
+                "ba785a8c-82cb-4283-967c-3cf342181b40",
+            ),
+            (
+                [{"language": {"id": SYSTEM_LANGUAGE}, "name": "y" * 256}],
+                f"/p/0/translations/{SYSTEM_LANGUAGE}/name",
+                "d94b19cc-114f-4f44-9cc4-4138e80a87b9",
+            ),
+            (
+                {
+                    SYSTEM_LANGUAGE: {"name": "ok"},
+                    seed_id("language.de"): {"metaTitle": "z" * 256},
+                },
+                f"/p/0/translations/{seed_id('language.de')}/metaTitle",
+                "d94b19cc-114f-4f44-9cc4-4138e80a87b9",
+            ),
+        ],
+    )
+    async def test_malformed_translations(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        translations: Any,
+        pointer: str,
+        code: str,
+    ) -> None:
+        """Translations that are not objects, values of the wrong type and
+        values too long fail at their translation's pointer, in any
+        language."""
+        p = {
+            **{k: v for k, v in product("M-1", emu).items() if k != "name"},
+            "translations": translations,
+        }
+        r = await sync(client, {"p": upsert("product", p)})
+        assert 400 == r.status_code
+        assert (pointer, code) in {
+            (e["source"]["pointer"], e["code"]) for e in r.json()["errors"]
+        }
+
+    async def test_blank_name_on_update(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """Blanking an existing product's name fails on its translation
+        (the value seen as null); leaving it out keeps it."""
+        assert (
+            await sync(client, {"p": upsert("product", product("B-1", emu))})
+        ).status_code == 200
+        r = await sync(
+            client, {"p": upsert("product", {"id": pid("B-1"), "stock": 9})}
+        )
+        assert 200 == r.status_code
+        assert "Article B-1" == emu.entities["product"][pid("B-1")]["name"]
+        r = await sync(
+            client, {"p": upsert("product", {"id": pid("B-1"), "name": ""})}
+        )
+        assert [
+            (
+                f"/p/0/translations/{SYSTEM_LANGUAGE}/name",
+                # StringFieldSerializer turns "" into null before NotBlank.
+                {"{{ value }}": "null"},
+            )
+        ] == [
+            (e["source"]["pointer"], e["meta"]["parameters"])
+            for e in r.json()["errors"]
+        ]
+
     async def test_column_lengths(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:
