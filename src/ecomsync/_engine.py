@@ -301,7 +301,12 @@ class Synchronizer:
         across processes sharing the store.
         """
         await _schedules.serve(
-            self, poll_interval=poll_interval, on_event=on_event, until=until
+            self.store,
+            self.clock,
+            lambda s: self._start(s.spec, Trigger.SCHEDULED, schedule_id=s.id),
+            poll_interval=poll_interval,
+            on_event=on_event,
+            until=until,
         )
 
     # -- the run in the background -------------------------------------

@@ -8,61 +8,70 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
 
 import anyio
 
 from ._anyio_util import task_group
 from ._contracts import Schedule
-from ._run import holder, log
-from ._spec import Trigger
+from ._run import RunEvents, holder, log
 from .events import Event
 from .exceptions import EcomsyncError
+from .typing import StateStore
 
 
-if TYPE_CHECKING:
-    from ._engine import Synchronizer
+#: Starts the scheduled run of a schedule; the block reads its events.
+Start = Callable[[Schedule], AbstractAsyncContextManager[RunEvents]]
 
 
 async def serve(
-    sync: Synchronizer,
+    store: StateStore,
+    clock: Callable[[], datetime],
+    start: Start,
     *,
     poll_interval: float,
     on_event: Callable[[Event], None] | None,
     until: Callable[[], bool],
 ) -> None:
     """
-    Run *sync*'s due schedules until cancelled or *until* returns true.
+    Run the due schedules of *store* with *start* until cancelled or
+    *until* returns true.
     """
     claimant = f"{holder()}:{uuid.uuid4().hex[:6]}"
     async with task_group() as tg:
         while not until():
-            now = sync.clock()
-            for schedule in await sync.store.list_schedules():
+            now = clock()
+            for schedule in await store.list_schedules():
                 if schedule.next_due > now:
                     continue
                 lease = now + max(schedule.interval, timedelta(hours=1))
-                if await sync.store.claim_schedule(
+                if await store.claim_schedule(
                     schedule.id, claimant, lease, now=now
                 ):
                     tg.start_soon(
-                        _serve_one, sync, schedule, claimant, on_event
+                        _serve_one,
+                        store,
+                        clock,
+                        start,
+                        schedule,
+                        claimant,
+                        on_event,
                     )
             await anyio.sleep(poll_interval)
         tg.cancel_scope.cancel()
 
 
 async def _serve_one(
-    sync: Synchronizer,
+    store: StateStore,
+    clock: Callable[[], datetime],
+    start: Start,
     schedule: Schedule,
     claimant: str,
     on_event: Callable[[Event], None] | None,
 ) -> None:
     try:
-        async with sync._start(
-            schedule.spec, Trigger.SCHEDULED, schedule_id=schedule.id
-        ) as events:
+        async with start(schedule) as events:
             async for event in events:
                 if on_event is not None:
                     on_event(event)
@@ -70,6 +79,6 @@ async def _serve_one(
         log.warning("scheduled run of %s failed: %s", schedule.id, exc)
     finally:
         with anyio.CancelScope(shield=True):
-            await sync.store.release_schedule(
-                schedule.id, claimant, sync.clock() + schedule.interval
+            await store.release_schedule(
+                schedule.id, claimant, clock() + schedule.interval
             )
