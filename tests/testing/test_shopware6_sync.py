@@ -243,6 +243,17 @@ class TestSync:
             (e["code"], e["meta"]["parameters"]) for e in r.json()["errors"]
         ]
 
+    async def test_later_twin_in_one_request_is_the_duplicate(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """Of two rows of one request whose numbers collide, the database
+        refuses the later one, and names its number."""
+        twins = [product("W-1", emu), product("w-1", emu)]
+        r = await sync(client, {"p": upsert("product", *twins)})
+        assert [{"number": "w-1"}] == [
+            e["meta"]["parameters"] for e in r.json()["errors"]
+        ]
+
     async def test_renumber_own_product_in_other_case(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:

@@ -314,18 +314,22 @@ class Writer:
                     "'product_visibility.uniq.product_id__sales_channel_id'",
                 )
 
-    def _unique_number(self, key: str) -> None:
+    def _unique_number(self, key: str, pending: set[str]) -> None:
         # `uniq.product.product_number__version_id` under the table's
         # utf8mb4_unicode_ci collation (Migration1536233120Product).
         # ProductExceptionHandler maps MySQL's 1062 to
         # DuplicateProductNumberException: a 400 without a pointer,
-        # naming the number of the row that was being written.
+        # naming the number of the row that was being written: of two
+        # rows of one request, the later one (rows in *pending* are not
+        # written yet).
         row = self.tx.get("product", key)
         number = row.get("productNumber") if row is not None else None
         if not isinstance(number, str):
             return
+        pending.discard(key)
         if any(
-            k != key for k in self.tx.find("product", "productNumber", number)
+            k != key and k not in pending
+            for k in self.tx.find("product", "productNumber", number)
         ):
             raise ApiError(
                 400,
@@ -653,9 +657,10 @@ class Writer:
         the DBAL exception goes through ExceptionHandlerRegistry, which
         maps only the duplicate product number).
         """
+        pending = {a for kind, a, *_ in self._db_checks if kind == "number"}
         for kind, a, entity, target, value in self._db_checks:
             if kind == "number":
-                self._unique_number(a)
+                self._unique_number(a, pending)
             elif kind == "visibility":
                 self._unique_visibility(a)
             elif self.tx.get(target, value) is None:
