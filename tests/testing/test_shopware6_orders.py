@@ -15,8 +15,10 @@ from ecomsync.testing.shopware6 import (
 
 from ._sw6 import (
     Clock,
+    login,
     pid,
     product,
+    raw_client,
     sync,
     upsert,
 )
@@ -64,6 +66,25 @@ class TestStateMachine:
             f'Illegal transition "ship" from state "{shipped}". Possible '
             "transitions are: retour, retour_partially, cancel, reopen"
         ) == err["detail"]
+
+    async def test_transition_answers_the_state_entity(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """A transition answers the new state as plain JSON, also when the
+        client asked for JSON:API (OrderActionController)."""
+        oid = emu.place_order()
+        async with raw_client(emu) as c:
+            await login(c)
+            r = await c.post(
+                f"/api/_action/order/{oid}/state/process",
+                headers={"Accept": "application/vnd.api+json"},
+            )
+        body = r.json()
+        assert 200 == r.status_code
+        assert ("in_progress", body["id"]) == (
+            body["technicalName"],
+            body["_uniqueIdentifier"],
+        )
 
     async def test_send_mail_default_and_false(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator

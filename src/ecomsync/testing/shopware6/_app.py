@@ -711,10 +711,10 @@ class App:
         )
         res = Resolver(self.emu.store)
         data = render("state_machine_state", state, {}, {}, res)
-        if req.json_api:
-            return json_response(
-                200, {"data": _jsonapi("state_machine_state", data)}
-            )
+        # OrderActionController: `new JsonResponse($toPlace->
+        # jsonSerialize())`, the entity itself whatever the Accept header.
+        data["_uniqueIdentifier"] = data.get("id")
+        data["extensions"] = []
         return json_response(200, data)
 
     @route(
