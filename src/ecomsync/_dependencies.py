@@ -37,6 +37,8 @@ class CategoryClosure:
     store: StateStore
     batch_size: int
     _linked: set[str] = attrs.field(init=False, factory=set)
+    #: Categories looked for in the ERP and not found there.
+    _absent: set[str] = attrs.field(init=False, factory=set)
     _lock: anyio.Lock = attrs.field(init=False, factory=anyio.Lock)
 
     @staticmethod
@@ -68,7 +70,7 @@ class CategoryClosure:
             if not isinstance(article, Article):
                 continue
             for number in article.categories:
-                if number not in self._linked:
+                if number not in self._linked and number not in self._absent:
                     wanted.setdefault(number, article.number)
         found: dict[str, Category] = {}
         required_by: dict[str, str] = {}
@@ -97,6 +99,9 @@ class CategoryClosure:
                         and parent not in self._linked
                     ):
                         wanted[parent] = required_by[category.number]
+        self._absent.update(
+            n for n in required_by if n not in found and n not in self._linked
+        )
         categories = list(found.values())
         order, invalid = parents_first(categories)
         refused = [
@@ -108,6 +113,26 @@ class CategoryClosure:
             for i, problem in sorted(invalid.items())
         ]
         return [categories[i] for i in order], required_by, refused
+
+    def unknown(self, record: Record) -> Refusal | None:
+        """
+        Why *record* (an article) cannot be sent: a category of its that
+        is neither on the platform nor in the ERP (found by `missing`).
+        """
+        if not isinstance(record, Article):
+            return None
+        for number in record.categories:
+            if number in self._absent:
+                return Refusal(
+                    number=record.number,
+                    field="categories",
+                    reason=(
+                        f"categories: category {number!r} is not in the ERP "
+                        f"(nor on the platform): create it in the ERP or "
+                        f"remove it from the article"
+                    ),
+                )
+        return None
 
     async def ensure(
         self,

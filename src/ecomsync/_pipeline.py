@@ -419,8 +419,22 @@ class Pipeline:
                     run_id=run.id, data_type=data_type, number=record.number
                 )
             )
-        todo = found.todo
-        await strategy.prepare(session, data_type, todo)
+        await strategy.prepare(session, data_type, found.todo)
+        todo: list[Change] = []
+        for change in found.todo:
+            # An article whose category is in neither the ERP nor the
+            # platform fails here, saying so, instead of at the platform.
+            unknown = self.closure.unknown(change.record)
+            if unknown is None:
+                todo.append(change)
+            else:
+                await self.writer.fail(
+                    data_type,
+                    unknown.number,
+                    unknown.reason,
+                    unknown.field,
+                    tally,
+                )
         size = strategy.chunk_size
         for start in range(0, len(todo), size):
             if check_cancel:

@@ -227,8 +227,16 @@ async def _plan_batch(
     )
     found.invalid += sorted_.invalid
     found.unchanged += [r.number for r in sorted_.unchanged]
+    missing, _, refused = await closure.missing(
+        session, [c.record for c in sorted_.todo]
+    )
+    found.invalid += refused
     for change in sorted_.todo:
         record = change.record
+        unknown = closure.unknown(record)
+        if unknown is not None:
+            found.invalid.append(unknown)
+            continue
         (found.create if change.created else found.update).append(
             record.number
         )
@@ -245,10 +253,6 @@ async def _plan_batch(
                     found.reused += 1
                 else:
                     found.to_upload[sha] = len(content)
-    missing, _, refused = await closure.missing(
-        session, [c.record for c in sorted_.todo]
-    )
-    found.invalid += refused
     for category in missing:
         closure.note(DataType.CATEGORIES, [category.number])
         found.deps.append(category.number)
