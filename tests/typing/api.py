@@ -68,3 +68,20 @@ async def use() -> RunRecord | None:
     version: str = ecomsync.__version__
     print(record, version)
     return events.summary
+
+
+def dirty() -> None:
+    from ecomsync.testing import DirtyCatalogue, Trap, dirty_catalogue
+
+    catalogue: DirtyCatalogue = dirty_catalogue(
+        numbers_fold=False, name_limit=None, allow_backorders=True
+    )
+    traps: list[Trap] = catalogue.of(DataType.ARTICLES)
+    fails_on: str | None = traps[0].fails_on
+    source: MemoryErp = catalogue.erp()
+    source.add(traps[0].record)
+    shop = MemoryPlatform(allow_backorders=True)
+    try:
+        ecomsync.Article(number="A-1", name="x", price="abc")
+    except ecomsync.InvalidRecord as exc:
+        print(exc.record_type, exc.field, fails_on, shop)
