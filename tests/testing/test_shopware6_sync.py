@@ -672,6 +672,31 @@ class TestSync:
             "API_RESOLVER_NOT_FOUND_EXCEPTION"
         )
 
+    async def test_unknown_entity_in_sync(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """An operation on an entity Shopware does not know is a 500
+        FRAMEWORK__DEFINITION_NOT_FOUND (no status of its own)."""
+        r = await sync(client, {"x": upsert("no_such_entity", {"id": "a"})})
+        assert 500 == r.status_code
+        [err] = r.json()["errors"]
+        assert "FRAMEWORK__DEFINITION_NOT_FOUND" == err["code"]
+        assert {"entityName": "no_such_entity"} == err["meta"]["parameters"]
+
+    async def test_unknown_entity_route(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Routes exist for known entities only: another name is Symfony's
+        404 "No route found"."""
+        r = await client.post("/api/search/no-such-entity", json={})
+        assert 404 == r.status_code
+        [err] = r.json()["errors"]
+        assert ("0", "Not Found") == (err["code"], err["title"])
+        assert (
+            'No route found for "POST http://shop.test/api/search/'
+            'no-such-entity"'
+        ) == err["detail"]
+
     async def test_unknown_reference_fails(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:

@@ -136,15 +136,33 @@ def route(
     return deco
 
 
-def entity_name(url_name: str) -> str:
-    name = url_name.replace("-", "_")
+def no_route(req: Request) -> ApiError:
+    """
+    Symfony's RouterListener: a 404 NotFoundHttpException, rendered by
+    ErrorResponseFactory with the exception code "0".
+    """
+    return ApiError(
+        404,
+        [
+            {
+                "code": "0",
+                "status": "404",
+                "title": "Not Found",
+                "detail": f'No route found for "{req.method} '
+                f'{req.base_url}{req.path}"',
+            }
+        ],
+    )
+
+
+def entity_name(req: Request) -> str:
+    """
+    The entity of a generic route; ApiRouteLoader registers routes for
+    the known entities only, so another name finds no route.
+    """
+    name = req.params["entity"].replace("-", "_")
     if name not in ENTITIES:
-        raise ApiError.one(
-            404,
-            "FRAMEWORK__DEFINITION_NOT_FOUND",
-            f'Definition for entity "{name}" does not exist.',
-            parameters={"entity": name},
-        )
+        raise no_route(req)
     return name
 
 
@@ -312,11 +330,7 @@ class App:
             await anyio.sleep(f.base_ms / 1000)
         try:
             if name == "unknown":
-                raise ApiError.one(
-                    404,
-                    "0",
-                    f'No route found for "{req.method} {req.path}"',
-                )
+                raise no_route(req)
             if name != "token":
                 self.emu.check_token(req.headers.get("authorization"))
             handler: Handler = getattr(App, name)
@@ -437,11 +451,13 @@ class App:
             )
         for key, entity, action, items, criteria in ops:
             if entity not in ENTITIES:
+                # DefinitionInstanceRegistry::getByEntityName: a
+                # ShopwareHttpException without its own status, so 500.
                 raise ApiError.one(
-                    400,
+                    500,
                     "FRAMEWORK__DEFINITION_NOT_FOUND",
                     f'Definition for entity "{entity}" does not exist.',
-                    pointer=f"/{key}",
+                    parameters={"entityName": entity},
                 )
             if criteria and (
                 action != "delete"
@@ -655,13 +671,13 @@ class App:
 
     @route("POST", f"/api/search/(?P<entity>{_SEGMENT})")
     async def search(self, req: Request) -> Response:
-        entity = entity_name(req.params["entity"])
+        entity = entity_name(req)
         found = self._search(entity, req.json(default={}))
         return json_response(200, self._listing(entity, found, req.json_api))
 
     @route("POST", f"/api/search-ids/(?P<entity>{_SEGMENT})")
     async def search_ids(self, req: Request) -> Response:
-        entity = entity_name(req.params["entity"])
+        entity = entity_name(req)
         total, _, keys, _ = self._search(entity, req.json(default={}))
         return json_response(200, {"total": total, "data": keys})
 
@@ -745,7 +761,7 @@ class App:
 
     @route("GET", f"/api/(?P<entity>{_SEGMENT})")
     async def list_rows(self, req: Request) -> Response:
-        entity = entity_name(req.params["entity"])
+        entity = entity_name(req)
         criteria: dict[str, Any] = {}
         filters = []
         for k, v in req.query.items():
@@ -776,7 +792,7 @@ class App:
 
     @route("GET", f"/api/(?P<entity>{_SEGMENT})/(?P<id>{_SEGMENT})")
     async def read_row(self, req: Request) -> Response:
-        entity = entity_name(req.params["entity"])
+        entity = entity_name(req)
         return self._read(entity, req.params["id"], req.json_api)
 
     def _single_write(
@@ -817,13 +833,13 @@ class App:
 
     @route("POST", f"/api/(?P<entity>{_SEGMENT})", writes=True)
     async def create_row(self, req: Request) -> Response:
-        return self._single_write(req, entity_name(req.params["entity"]), None)
+        return self._single_write(req, entity_name(req), None)
 
     @route(
         "PATCH", f"/api/(?P<entity>{_SEGMENT})/(?P<id>{_SEGMENT})", writes=True
     )
     async def update_row(self, req: Request) -> Response:
-        entity = entity_name(req.params["entity"])
+        entity = entity_name(req)
         return self._single_write(req, entity, req.params["id"])
 
     @route(
@@ -832,7 +848,7 @@ class App:
         writes=True,
     )
     async def delete_row(self, req: Request) -> Response:
-        entity = entity_name(req.params["entity"])
+        entity = entity_name(req)
         rid = check_id(req.params["id"])
         row = self.emu.store.get(entity, rid)
         if row is None:
