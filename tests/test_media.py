@@ -165,6 +165,8 @@ class TestDirectory:
         run = dead_run(root, **{SHA_CAT: b"cat", tmp: b"ca"})
         orphan = dead_run(root, **{"b" * 64: b"x"})
         (root / f"{orphan.name}.lock").unlink()
+        # Died between locking and making its directory.
+        (root / f"run-{'f' * 32}.lock").write_bytes(b"")
         for sha, meta in [
             ("a" * 64, {"directory": str(run), "host": _staging_run.HOST}),
             ("b" * 64, {"directory": str(run), "host": "elsewhere"}),
@@ -420,6 +422,72 @@ class TestStaging:
         assert 0 == staging.used_bytes
 
 
+class TestRunDirectory:
+    async def test_cannot_make(
+        self,
+        staging: MediaStaging,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A run directory that cannot be made fails the file with a
+        MediaStagingError, leaving no lock, entry or byte behind."""
+        monkeypatch.setattr(fs.secrets, "token_hex", lambda n: "0" * 2 * n)
+        (staging.directory / f"run-{'0' * 32}").write_bytes(b"in the way")
+
+        async with staging.for_run("r1") as run:
+            with pytest.raises(MediaStagingError, match="cannot stage"):
+                await run.stage(b"cat", filename="a", mime_type="x/y")
+
+        assert [f"run-{'0' * 32}"] == files(staging.directory)
+        assert [] == await store.list_pending()
+        assert 0 == staging.used_bytes
+
+    async def test_ended_while_staging(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A file still being staged when its run's block is left fails,
+        and leaves nothing behind."""
+        staging = MediaStaging(tmp_path / "staging")
+        batched = BatchingStore(store)
+        await staging.open(batched)
+        errors: list[MediaStagingError] = []
+
+        async def late(run: RunStaging) -> None:
+            try:
+                await run.stage(b"cat", filename="a", mime_type="x/y")
+            except MediaStagingError as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            async with staging.for_run("r1") as run:
+                await run.stage(b"dog", filename="b", mime_type="x/y")
+                batched.gate = anyio.Event()
+                tg.start_soon(late, run)
+                # The late file waits for its journal entry.
+                await batched.waiting.wait()
+            batched.gate.set()
+
+        assert 1 == len(errors)
+        assert [] == files(staging.directory)
+        assert [] == await store.list_pending()
+        assert 0 == staging.used_bytes
+
+    def test_unlink_all(self, tmp_path: Path) -> None:
+        """Deleting staged files reports which are gone; one that cannot
+        be deleted is kept (and keeps its journal entry)."""
+        (tmp_path / "file").write_bytes(b"")
+        (tmp_path / "dir").mkdir()
+        paths = [tmp_path / n for n in ("file", "missing", "dir")]
+
+        gone = fs.unlink_all(paths)
+
+        assert {tmp_path / "file", tmp_path / "missing"} == gone
+
+    async def test_repr(self, staging: MediaStaging) -> None:
+        """The repr names the directory and the budget in use."""
+        assert repr(staging).endswith("staging' 0/100 bytes>")
+
+
 class TestMemory:
     @pytest.fixture(name="staging")
     async def _staging(
@@ -467,6 +535,29 @@ class TestMemory:
             assert staged[-1].path.exists()
             assert len(staged[-1].read_bytes()) == staging.used_bytes
         assert 0 == staging.memory_used_bytes
+
+    async def test_run_in_memory(
+        self,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        store: SqliteStore,
+        tmp_path: Path,
+    ) -> None:
+        """A run with in-memory staging uploads every file without
+        writing or journalling any, and leaves nothing behind."""
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=2**20)
+        sync = Synchronizer(
+            erp=erp, platforms={"shop": platform}, store=store, staging=staging
+        )
+
+        run = await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+
+        assert () == run.failures
+        assert {f"image {i}".encode() for i in range(1, 7)} == set(
+            platform.media.values()
+        )
+        assert [] == files(staging.directory)
+        assert 0 == staging.memory_used_bytes == staging.peak_bytes
 
 
 class TestGroupCommit:
@@ -537,11 +628,16 @@ class BatchingStore:
         self.fail = fail
         self.added: list[int] = []
         self.removed: list[int] = []
+        self.gate: anyio.Event | None = None
+        self.waiting = anyio.Event()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
     async def add_pending_many(self, items: list[PendingMedia]) -> None:
+        if self.gate is not None:
+            self.waiting.set()
+            await self.gate.wait()
         await anyio.sleep(0.01)
         if self.fail:
             raise StateStoreError("the store is full")
