@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from ._anyio_util import closing
+from ._anyio_util import aclose
 from ._spec import All, DataType, Only
 from .exceptions import ConfigurationError, EcomsyncError
 from .typing import ErpSource, LicensePool, Platform, SupportsCheck
@@ -52,8 +52,10 @@ async def probe_platform(platform: Platform) -> None:
     One cheap read from *platform*: raises what the platform answers.
     """
     orders = platform.fetch_orders(Only({_PROBE}), batch_size=1)
-    async for _ in closing(orders):
-        break
+    try:
+        await anext(orders, None)
+    finally:
+        await aclose(orders)
 
 
 async def platform_problems(name: str, platform: Platform) -> list[str]:

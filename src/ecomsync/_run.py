@@ -179,10 +179,6 @@ class Run:
     def spec(self) -> SyncSpec:
         return self._spec
 
-    @property
-    def status(self) -> RunStatus:
-        return self._status
-
     def start(self, spec: SyncSpec) -> None:
         """
         The licence is held: run *spec* (the resolved selections).

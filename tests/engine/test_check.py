@@ -50,6 +50,30 @@ class _Unchecked:
         yield []  # pragma: no cover -- makes this an async generator
 
 
+class _Quiet(_Unchecked):
+    """
+    A platform without `check()` whose probe read goes through.
+    """
+
+    async def fetch_orders(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        self.reads += 1
+        yield []
+
+
+class _BuggyCheck:
+    """
+    An ERP whose own check has a bug.
+    """
+
+    def session(self) -> AbstractAsyncContextManager[ErpSession]:
+        raise AssertionError("not called")
+
+    async def check(self) -> list[str]:
+        raise KeyError("tryton.version")
+
+
 class _SelfCheckingErp:
     """
     An ERP that checks itself.
@@ -146,6 +170,31 @@ class TestCheck:
         SpecError."""
         with pytest.raises(SpecError, match="unknown platform 'nope'"):
             await sync.check("nope")
+
+    async def test_probe_goes_through(self, erp: MemoryErp) -> None:
+        """A platform without check() whose probe read goes through has no
+        problem, and a plan against it runs."""
+        quiet = _Quiet()
+        sync = Synchronizer(erp=erp, platforms={"shop": quiet})  # type: ignore[dict-item]
+
+        result = await sync.check()
+        plan = await sync.plan(spec(addresses_and_orders=All()))
+
+        assert result.ok
+        assert 2 <= quiet.reads
+        assert () == plan.types[DataType.ADDRESSES_AND_ORDERS].create
+
+    async def test_foreign_error_named(self, platform: MemoryPlatform) -> None:
+        """A check that fails with an error not of the library's names
+        the error type."""
+        sync = Synchronizer(
+            erp=_BuggyCheck(),  # type: ignore[arg-type]
+            platforms={"shop": platform},
+        )
+
+        result = await sync.check()
+
+        assert ("ERP: KeyError: 'tryton.version'",) == result.problems
 
 
 class TestPlanRefuses:

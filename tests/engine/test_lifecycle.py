@@ -23,6 +23,7 @@ from ecomsync import (
     NoFreeLicense,
     Progress,
     RecordSynced,
+    RetryableError,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -327,6 +328,26 @@ class _InFlightAuth(MemoryPlatform):
         raise AuthenticationError("the shop refused the client secret")
 
 
+@attrs.define
+class _Mixed(_InFlightAuth):
+    """
+    Three uploads in flight fail three ways: refused credentials, a bug,
+    a transient error that outlasted its retries.
+    """
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        self.in_flight += 1
+        arrival = self.in_flight
+        if arrival >= self.width:
+            self.crowd.set()
+        await self.crowd.wait()
+        if arrival == 1:
+            raise RetryableError("503 Service Unavailable")
+        if arrival == 2:
+            raise KeyError("media-folder")
+        raise AuthenticationError("the shop refused the client secret")
+
+
 class _BuggyErp:
     def session(self) -> object:
         raise KeyError("img-1")
@@ -362,6 +383,28 @@ class TestOneError:
         assert len(info.value.__notes__) >= 2
         (run,) = await sync.runs()
         assert (RunStatus.FAILED, str(info.value)) == (run.status, run.error)
+
+    async def test_mixed_failures(
+        self, erp: MemoryErp, store: SqliteStore, tmp_path: Path
+    ) -> None:
+        """Of mixed failures in flight together, the run raises the one
+        ranked first (refused credentials), a bug attached as a note; the
+        transient failure fails its record alone."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": _Mixed()},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with pytest.raises(AuthenticationError) as info:
+            await sync.execute(spec(categories=All(), articles=All()))
+
+        notes = info.value.__notes__
+        assert any(n.startswith("also: KeyError") for n in notes)
+        (run,) = await sync.runs()
+        assert RunStatus.FAILED == run.status
+        assert "the shop refused the client secret" == run.error
 
     async def test_store_goes_read_only(
         self, sync: Synchronizer, store: SqliteStore, platform: MemoryPlatform

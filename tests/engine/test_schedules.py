@@ -5,6 +5,7 @@ Schedules: serve() runs due schedules, one run per schedule at a time.
 from __future__ import annotations
 
 import itertools
+import logging
 from datetime import timedelta
 
 import anyio
@@ -23,7 +24,7 @@ from ecomsync import (
     Trigger,
 )
 
-from ._support import spec
+from ._support import BrokenErp, spec
 
 
 pytestmark = pytest.mark.anyio
@@ -91,3 +92,27 @@ class TestSchedules:
         """A schedule needs a positive interval."""
         with pytest.raises(SpecError):
             await sync.add_schedule(spec(stock=All()), every=timedelta(0))
+
+    async def test_failed_run_rearms(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A scheduled run that fails is logged and its schedule re-armed
+        for the next interval; serving goes on."""
+        sync.erp = BrokenErp()  # type: ignore[assignment]
+        await sync.add_schedule(spec(stock=All()), every=timedelta(hours=1))
+        seen: list[object] = []
+
+        with anyio.fail_after(5), caplog.at_level(logging.WARNING):
+            await sync.serve(
+                poll_interval=0.01,
+                on_event=seen.append,
+                until=lambda: any(isinstance(e, RunFinished) for e in seen),
+            )
+
+        (run,) = await sync.runs()
+        (schedule,) = await store.list_schedules()
+        assert schedule.next_due > run.started_at
+        assert any("ERP went away" in r.getMessage() for r in caplog.records)

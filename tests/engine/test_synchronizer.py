@@ -11,11 +11,17 @@ from ecomsync import (
     DataType,
     MemoryErp,
     MemoryPlatform,
+    Only,
+    RunRecord,
+    RunStarted,
+    RunStatus,
     SpecError,
     Synchronizer,
     SyncSpec,
+    Trigger,
 )
 
+from ..conftest import T0
 from ._support import ARTICLES, spec
 
 
@@ -70,6 +76,37 @@ class TestResumeApi:
         with pytest.raises(SpecError, match="nothing to resume"):
             async with sync.resume(run.id):
                 pass
+
+    async def test_resume_a_dead_run(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """A run left running by a dead process is resumed under its id,
+        with its recorded spec, trigger and start, and ends succeeded."""
+        await sync.execute(spec(categories=All(), articles=All()))
+        dead = RunRecord(
+            id="dead-1",
+            trigger=Trigger.SCHEDULED,
+            platform="shop",
+            spec=spec(stock=Only({"A-1", "A-2"})),
+            status=RunStatus.RUNNING,
+            started_at=T0,
+        )
+        await sync.store.save_run(dead)
+
+        async with sync.resume("dead-1") as events:
+            seen = [e async for e in events]
+
+        assert isinstance(seen[0], RunStarted)
+        final = events.summary
+        assert final is not None
+        assert ("dead-1", RunStatus.SUCCEEDED, T0) == (
+            final.id,
+            final.status,
+            final.started_at,
+        )
+        assert spec(stock=Only({"A-1", "A-2"})) == final.spec
+        assert {"A-1", "A-2"} == set(platform.held(DataType.STOCK))
+        assert T0 == await sync.store.get_watermark("shop", DataType.STOCK)
 
 
 class TestRepr:

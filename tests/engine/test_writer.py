@@ -1,17 +1,30 @@
 """
-Writing a batch: one bad record fails alone and lands in the ledger.
+Writing a batch: one bad record fails alone and lands in the ledger;
+media refused fail their record; a wrong answer fails the run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
 import pytest
 
 from ecomsync import (
     All,
+    DataType,
+    MediaLink,
+    MediaStaging,
+    MemoryErp,
     MemoryPlatform,
+    Outcome,
+    Outgoing,
     RecordFailed,
+    RecordRejected,
     RunStatus,
     SqliteStore,
+    SyncError,
     Synchronizer,
 )
 from ecomsync.testing import capture_events
@@ -44,3 +57,81 @@ class TestFailureIsolation:
         assert RunStatus.SUCCEEDED == run.summary.status  # type: ignore[union-attr]
         assert ["A-4"] == [f.number for f in run.summary.failures]  # type: ignore[union-attr]
         assert ["A-4"] == [f.number for f in await store.list_failures("shop")]
+
+
+@attrs.define
+class _MediaRefused(MemoryPlatform):
+    """
+    Takes records, refuses to attach media to A-2.
+    """
+
+    async def attach_media(
+        self,
+        data_type: DataType,
+        target: Outcome,
+        media: Sequence[MediaLink],
+    ) -> None:
+        if target.number == "A-2":
+            raise RecordRejected("image too large", number="A-2")
+        await super().attach_media(data_type, target, media)
+
+
+@attrs.define
+class _Forgetful(MemoryPlatform):
+    """
+    Answers one outcome fewer than it was asked for.
+    """
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        return (await super().push(data_type, items))[:-1]
+
+
+@attrs.define
+class _ForgetfulWithMedia(_Forgetful):
+    media_on_push: bool = True
+
+
+class TestOutcomes:
+    async def test_media_refused_fails_the_record(
+        self, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """Media the platform refuses to attach fail their record alone,
+        on field media."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": _MediaRefused()},
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        async with capture_events(
+            sync, spec(categories=All(), articles=All())
+        ) as run:
+            (failed,) = run.of(RecordFailed)
+
+        assert ("A-2", "media", "image too large") == (
+            failed.number,
+            failed.field,
+            failed.message,
+        )
+        assert 5 == run.summary.counts[ARTICLES].created  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize("kind", [_Forgetful, _ForgetfulWithMedia])
+    async def test_wrong_number_of_outcomes(
+        self, erp: MemoryErp, tmp_path: Path, kind: type[MemoryPlatform]
+    ) -> None:
+        """A platform answering fewer outcomes than records fails the run
+        with a SyncError naming it; nothing is recorded as written."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": kind()},
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with pytest.raises(SyncError, match=kind.__name__):
+            await sync.execute(spec(categories=All()))
+
+        (run,) = await sync.runs()
+        assert RunStatus.FAILED == run.status
+        assert 0 == run.counts[DataType.CATEGORIES].created
