@@ -184,6 +184,12 @@ class Article:
     An article with its gross *price* in *currency*, texts, categories
     (by number), variants and media.
 
+    Its *number* and every variant's number must be unique in a read: a
+    number claimed twice fails every record claiming it.  An inactive
+    article reaches the shop as inactive; it never overwrites an active
+    one.  Numeric fields take Decimals, ints, floats or numeric text;
+    anything else raises `InvalidRecord` naming the field.
+
     .. versionadded:: 26.1.0
     """
 
@@ -205,7 +211,14 @@ class Article:
 @attrs.frozen(kw_only=True)
 class StockLevel:
     """
-    Available stock of an article, in a warehouse where the ERP has them.
+    What the shop may sell of an article: *available to sell*, i.e. on
+    hand minus what open, unshipped orders already hold (the ERP adapter
+    computes it).  *warehouse* is ``None`` for the sum over the warehouses
+    that count, or the ERP's warehouse code where levels are kept per
+    warehouse (for platforms with stock locations).
+
+    A negative *quantity* (oversold) is valid here; whether a platform
+    takes it is its policy (``allow_backorders``).
 
     .. versionadded:: 26.1.0
     """
