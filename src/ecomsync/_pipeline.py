@@ -42,6 +42,19 @@ from .media import RunStaging
 from .typing import ErpSession, StateStore, SupportsRequestEstimate
 
 
+@attrs.frozen(kw_only=True)
+class Volume:
+    """
+    What a plan found for one data type, for estimating requests.
+    """
+
+    fetched: int = 0
+    writes: int = 0
+    uploads: int = 0
+    with_media: int = 0
+    dependencies: int = 0
+
+
 class Strategy(Protocol):
     """
     How records of one direction are counted, read and written.
@@ -85,18 +98,9 @@ class Strategy(Protocol):
         Write one chunk and record its outcomes.
         """
 
-    def requests(
-        self,
-        data_type: DataType,
-        *,
-        fetched: int,
-        writes: int,
-        uploads: int,
-        with_media: int,
-        dependencies: int,
-    ) -> int:
+    def requests(self, data_type: DataType, volume: Volume) -> int:
         """
-        Estimated platform requests for a type (`Synchronizer.plan`).
+        Estimated platform requests for *volume* of a type (a plan).
         """
 
 
@@ -142,25 +146,16 @@ class Outbound:
         written = await self.writer.push(session, data_type, chunk, tally)
         self.closure.note(data_type, written)
 
-    def requests(
-        self,
-        data_type: DataType,
-        *,
-        fetched: int,
-        writes: int,
-        uploads: int,
-        with_media: int,
-        dependencies: int,
-    ) -> int:
+    def requests(self, data_type: DataType, volume: Volume) -> int:
         platform = self.run.platform
         return _estimate(
             platform,
             data_type,
-            writes=writes,
-            uploads=uploads,
-            with_media=with_media,
+            writes=volume.writes,
+            uploads=volume.uploads,
+            with_media=volume.with_media,
             batch_size=platform.batch_size,
-        ) + math.ceil(dependencies / platform.batch_size)
+        ) + math.ceil(volume.dependencies / platform.batch_size)
 
 
 @attrs.define
@@ -205,18 +200,9 @@ class Inbound:
         self.writer.check_answer(outcomes, chunk)
         await self.writer.record(data_type, chunk, outcomes, tally)
 
-    def requests(
-        self,
-        data_type: DataType,
-        *,
-        fetched: int,
-        writes: int,
-        uploads: int,
-        with_media: int,
-        dependencies: int,
-    ) -> int:
+    def requests(self, data_type: DataType, volume: Volume) -> int:
         # Reading pages of orders; the writes go to the ERP.
-        return max(1, math.ceil(fetched / self.page_size))
+        return max(1, math.ceil(volume.fetched / self.page_size))
 
 
 @attrs.define

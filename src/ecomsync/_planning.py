@@ -19,7 +19,7 @@ from ._ambiguity import NumberClaims
 from ._changes import Refusal
 from ._contracts import TypeCounts
 from ._model import Article, Category, Problem, Record
-from ._pipeline import Pipeline
+from ._pipeline import Pipeline, Volume
 from ._selection import changes
 from ._spec import DataType, Direction, Selection, SyncSpec
 from .typing import ErpSession
@@ -204,11 +204,13 @@ async def plan_type(
         staging_bytes=sum(found.to_upload.values()),
         requests=strategy.requests(
             data_type,
-            fetched=found.fetched,
-            writes=len(found.create) + len(found.update),
-            uploads=len(found.to_upload),
-            with_media=found.with_media,
-            dependencies=len(found.deps),
+            Volume(
+                fetched=found.fetched,
+                writes=len(found.create) + len(found.update),
+                uploads=len(found.to_upload),
+                with_media=found.with_media,
+                dependencies=len(found.deps),
+            ),
         ),
     )
 

@@ -65,6 +65,10 @@ async def use() -> RunRecord | None:
     record: RunRecord = await sync.execute(spec, trigger=Trigger.SCHEDULED)
     runs: list[RunRecord] = await sync.runs()
     await sync.cancel(runs[0].id)
+    checked: ecomsync.CheckResult = await sync.check("shop-de")
+    problems: tuple[str, ...] = checked.problems
+    ready: bool = checked.ok
+    print(problems, ready)
     version: str = ecomsync.__version__
     print(record, version)
     return events.summary
