@@ -1,6 +1,7 @@
 """
 A sync run in a child process, for the kill/resume and cross-process
-cancel tests: ``python -m tests._child_run DIR``.
+cancel tests: ``python -m tests._child_run DIR [manual|scheduled] [DSN]``
+(a scheduled run with DSN: on a PostgresStore instead of DIR/state.db).
 
 The platform journals every write to DIR/journal.jsonl so the parent can
 see what reached "the shop" after the child is gone.
@@ -19,13 +20,16 @@ from ecomsync import (
     DataType,
     MediaStaging,
     MemoryPlatform,
+    PostgresStore,
     SqliteStore,
     Synchronizer,
     SyncSpec,
+    Trigger,
 )
 from ecomsync._contracts import Outcome
 from ecomsync._model import Record
 from ecomsync.testing import demo_erp
+from ecomsync.typing import StateStore
 
 
 SPEC = SyncSpec(
@@ -68,21 +72,28 @@ class JournalPlatform(MemoryPlatform):
         return outcome
 
 
-def synchronizer(directory: Path, latency: float) -> Synchronizer:
+def synchronizer(
+    directory: Path, latency: float, dsn: str | None = None
+) -> Synchronizer:
+    store: StateStore = (
+        SqliteStore(directory / "state.db")
+        if dsn is None
+        else PostgresStore(dsn)
+    )
     return Synchronizer(
         erp=demo_erp(articles=60, categories=10, image_bytes=256),
         platforms={
             "shop": JournalPlatform(directory / "journal.jsonl", latency)
         },
-        store=SqliteStore(directory / "state.db"),
+        store=store,
         staging=MediaStaging(directory / "staging"),
         batch_size=5,
     )
 
 
-async def main(directory: Path) -> None:
-    sync = synchronizer(directory, latency=0.05)
-    async with sync.run(SPEC) as events:
+async def main(directory: Path, trigger: Trigger, dsn: str | None) -> None:
+    sync = synchronizer(directory, latency=0.05, dsn=dsn)
+    async with sync.run(SPEC, trigger=trigger) as events:
         print(events.run_id, flush=True)
         async for _ in events:
             pass
@@ -91,4 +102,10 @@ async def main(directory: Path) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, Path(sys.argv[1]))
+    args = sys.argv[1:]
+    anyio.run(
+        main,
+        Path(args[0]),
+        Trigger(args[1]) if len(args) > 1 else Trigger.MANUAL,
+        args[2] if len(args) > 2 else None,
+    )

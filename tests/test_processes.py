@@ -15,10 +15,12 @@ from collections import Counter
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 
-from ecomsync import DataType, RunStatus, SqliteStore
+from ecomsync import DataType, RunStatus, SqliteStore, Trigger
 from ecomsync._staging_fs import MARKER
+from ecomsync.typing import StateStore
 
 from ._child_run import SPEC, synchronizer
 
@@ -28,9 +30,11 @@ pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).parent.parent
 
 
-def start_child(directory: Path) -> tuple[subprocess.Popen[str], str]:
+def start_child(
+    directory: Path, *args: str
+) -> tuple[subprocess.Popen[str], str]:
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests._child_run", str(directory)],
+        [sys.executable, "-m", "tests._child_run", str(directory), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -105,6 +109,78 @@ class TestResume:
         assert [MARKER] == [p.name for p in (tmp_path / "staging").iterdir()]
         assert [] == await sync.store.list_pending()
         await sync.store.aclose()
+
+
+def kill(child: subprocess.Popen[str]) -> None:
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert child.stdout is not None
+    child.stdout.close()
+
+
+async def check_abandoned_then_carried_on(
+    directory: Path, store: StateStore, dead_id: str, pid: int
+) -> None:
+    """
+    With *dead_id* killed mid-run (its process *pid* gone), the next
+    scheduled run on *store* ends it as abandoned with the reason,
+    completes from the watermark, and the dead run can still be resumed.
+    """
+    sync = attrs.evolve(synchronizer(directory, latency=0.0), store=store)
+
+    record = await sync.execute(SPEC, trigger=Trigger.SCHEDULED)
+    dead = await store.get_run(dead_id)
+    marks = [await store.get_watermark("shop", t) for t in SPEC.types]
+    async with sync.resume(dead_id) as events:
+        async for _ in events:
+            pass
+
+    assert dead is not None
+    assert RunStatus.ABANDONED == dead.status
+    assert dead.error is not None
+    assert f"pid {pid} on " in dead.error
+    assert "is gone" in dead.error
+    assert dead.ended_at is not None
+    assert RunStatus.SUCCEEDED == record.status
+    assert [record.started_at] * len(SPEC.types) == marks
+    ids: dict[tuple[str, str], set[str]] = {}
+    for entry in journal(directory):
+        ids.setdefault((entry["type"], entry["number"]), set()).add(
+            entry["id"]
+        )
+    assert all(len(v) == 1 for v in ids.values()), "a duplicate"
+    assert {"categories": 10, "articles": 60, "stock": 60} == Counter(
+        t for t, _ in ids
+    )
+    assert events.summary is not None
+    assert RunStatus.SUCCEEDED == events.summary.status
+    live = [r for r in await store.list_runs() if not r.status.finished]
+    assert [] == live
+
+
+class TestAbandoned:
+    async def test_killed_run_abandoned_by_next_run(
+        self, tmp_path: Path
+    ) -> None:
+        """A scheduled run killed with SIGKILL is ended as abandoned, with
+        its dead pid as the reason, by the next scheduled run on the
+        store, which completes from the watermark; the dead run can still
+        be resumed."""
+        child, run_id = start_child(tmp_path, "scheduled")
+        wait_for_writes(tmp_path, 40)
+        kill(child)
+        store = SqliteStore(tmp_path / "state.db")
+        dead = await store.get_run(run_id)
+        assert dead is not None
+        assert RunStatus.RUNNING == dead.status
+        assert dead.owner is not None
+        assert child.pid == dead.owner.pid
+        assert dead.heartbeat_at is not None
+
+        await check_abandoned_then_carried_on(
+            tmp_path, store, run_id, child.pid
+        )
+        await store.aclose()
 
 
 class TestCancelAcrossProcesses:

@@ -137,6 +137,13 @@ class RunStatus(enum.Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Its process died (or stopped beating) before it ended; another
+    #: process found it and ended it, with the reason in its record's
+    #: *error*.
+    #: It can be resumed.
+    #:
+    #: .. versionadded:: 26.1.0
+    ABANDONED = "abandoned"
 
     @property
     def finished(self) -> bool:
@@ -183,9 +190,33 @@ def _counts(
 
 
 @attrs.frozen(kw_only=True)
+class RunOwner:
+    """
+    The process that runs a run: *host* name, process id *pid*, and when
+    that process started (*started*, seconds since the epoch; ``None``
+    where the system does not tell), so that a reused pid is not taken
+    for the owner.
+
+    .. versionadded:: 26.1.0
+    """
+
+    host: str
+    pid: int
+    started: float | None = None
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+@attrs.frozen(kw_only=True)
 class RunRecord:
     """
     One run as the monitoring view shows it.
+
+    A queued or running run has an *owner* (the process running it) and,
+    read from the store, a *heartbeat_at*: the last time that process said
+    it was alive.  Whoever starts a run ends the runs whose owner is dead
+    as `RunStatus.ABANDONED` (keeping their last heartbeat).
 
     .. versionadded:: 26.1.0
     """
@@ -204,6 +235,8 @@ class RunRecord:
     failures: tuple[Failure, ...] = ()
     error: str | None = None
     schedule_id: str | None = None
+    owner: RunOwner | None = None
+    heartbeat_at: datetime | None = None
 
     def __repr__(self) -> str:
         return (

@@ -24,6 +24,7 @@ from . import _check, _pipeline, _schedules
 from ._anyio_util import task_group
 from ._check import CheckResult, refuse_unusable
 from ._contracts import RunRecord, RunStatus, Schedule
+from ._ownership import keep_alive, reap_abandoned
 from ._planning import Plan, TypePlan, plan_all
 from ._run import (
     CancelCheck,
@@ -177,7 +178,7 @@ class Synchronizer:
         old = await self.store.get_run(run_id)
         if old is None:
             raise SpecError(f"there is no run {run_id!r} to resume")
-        if old.status.finished:
+        if old.status.finished and old.status is not RunStatus.ABANDONED:
             raise SpecError(
                 f"run {run_id!r} has {old.status.value}; nothing to resume"
             )
@@ -414,8 +415,14 @@ async def _lifecycle(
     error: EcomsyncError | None = None
     sync._live[run.id] = run.cancel
     try:
+        # Runs whose process died end as abandoned (this one excepted:
+        # it is being resumed).  Liveness is told by the wall clock.
+        await reap_abandoned(sync.store, keep={run.id})
         await sync.store.save_run(run.record())
-        async with _licence(sync, run):
+        async with (
+            keep_alive(sync.store, run.id, on_lost=run.cancel.request),
+            _licence(sync, run),
+        ):
             spec = run.spec
             if resolve_as is not None:
                 spec = await resolve(

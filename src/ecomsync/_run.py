@@ -19,6 +19,7 @@ from anyio.abc import ObjectReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ._contracts import Failure, RunRecord, RunStatus, TypeCounts
+from ._ownership import this_owner
 from ._spec import DataType, SyncSpec, Trigger
 from .events import Event, Progress
 from .exceptions import (
@@ -212,6 +213,7 @@ class Run:
             failures=tuple(self._failures),
             error=error,
             schedule_id=self.schedule_id,
+            owner=None if self._status.finished else this_owner(),
         )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "MediaJournal",
     "Platform",
     "Record",
+    "RunOwnership",
     "RunStore",
     "ScheduleStore",
     "Selection",
@@ -278,6 +279,35 @@ class RunStore(Protocol):  # pragma: no cover -- a Protocol only
     async def cancel_requested(self, run_id: str) -> bool: ...
 
 
+@runtime_checkable
+class RunOwnership(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** An optional store role: the heartbeats of live runs, so
+    that a run whose process died is found and ended as
+    `RunStatus.ABANDONED` instead of staying "running" for ever.  A store
+    without it still works; its dead runs just wait for `resume`.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def live_runs(self) -> list[RunRecord]:
+        """
+        The queued and running runs, oldest first, with their heartbeats.
+        """
+
+    async def beat(self, run_id: str, at: datetime) -> bool:
+        """
+        The owner of *run_id* is alive at *at*; ``False`` once the run is
+        no longer queued or running.
+        """
+
+    async def abandon_run(self, run: RunRecord, *, seen: RunRecord) -> bool:
+        """
+        Save *run*, ended, in place of *seen*, unless the run changed
+        status or beat since *seen* was read.
+        """
+
+
 class WatermarkStore(Protocol):  # pragma: no cover -- a Protocol only
     """
     **Protocol:** Where the next scheduled run carries on: the watermark
@@ -358,7 +388,7 @@ class StateStore(
     """
     **Protocol:** Where *ecomsync* remembers: the union of the store roles
     (`LinkStore`, `RunStore`, `WatermarkStore`, `MediaJournal`,
-    `ScheduleStore`) and `aclose`.
+    `ScheduleStore`) and ``aclose``.
 
     A component that needs one role asks for that role only; a store
     implements them all.

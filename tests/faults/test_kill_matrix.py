@@ -218,10 +218,6 @@ async def _check(directory: Path, sync: object, recovery_id: str) -> None:
 
 IDS = [f"{p}#{n}" for p, n in POINTS]
 
-#: Until dead runs are taken over (issue 13.1), a run killed after it was
-#: recorded stays RUNNING for ever.
-STUCK = pytest.mark.xfail(reason="issue 13.1: a killed run stays RUNNING")
-
 
 class TestKillAndRecover:
     @pytest.mark.parametrize(("point", "at"), POINTS, ids=IDS)
@@ -251,16 +247,7 @@ class TestKillAndRecover:
         await _check(directory, sync, run_id)
         await sync.store.aclose()
 
-    @pytest.mark.parametrize(
-        ("point", "at"),
-        [
-            pytest.param(
-                p, n, marks=() if (p, n) == ("store.save_run", 1) else STUCK
-            )
-            for p, n in POINTS
-        ],
-        ids=IDS,
-    )
+    @pytest.mark.parametrize(("point", "at"), POINTS, ids=IDS)
     async def test_next_scheduled_run(
         self,
         killed: dict[tuple[str, int], tuple[Path, str | None]],
@@ -280,5 +267,7 @@ class TestKillAndRecover:
         if run_id is not None:
             dead = await sync.store.get_run(run_id)
             if dead is not None:
-                assert dead.status not in (RunStatus.RUNNING, RunStatus.QUEUED)
+                assert RunStatus.ABANDONED == dead.status
+                assert dead.error is not None
+                assert "is gone" in dead.error
         await sync.store.aclose()

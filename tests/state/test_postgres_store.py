@@ -5,11 +5,19 @@ a whole run of the engine on it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 import psycopg
 import pytest
 
-from ecomsync import MemoryErp, MemoryPlatform, Synchronizer, SyncSpec
+from ecomsync import (
+    MemoryErp,
+    MemoryPlatform,
+    RunStatus,
+    Synchronizer,
+    SyncSpec,
+)
 from ecomsync._spec import All, DataType
 from ecomsync.exceptions import ConfigurationError, StateStoreError
 from ecomsync.state._postgres import SCHEMA_VERSION, PostgresStore
@@ -177,4 +185,33 @@ class TestEngineOnPostgres:
         assert first.counts[DataType.ARTICLES].created == 6
         assert again.counts[DataType.ARTICLES].unchanged == 6
         assert [r.id for r in await sync.runs()] == [again.id, first.id]
+        await store.aclose()
+
+    async def test_killed_run_abandoned_by_next_run(
+        self, postgres_dsn: str, tmp_path: Path
+    ) -> None:
+        """A scheduled run killed with SIGKILL is ended as abandoned, with
+        its dead pid as the reason, by the next scheduled run on the
+        PostgresStore, which completes from the watermark; the dead run
+        can still be resumed."""
+        from tests.test_processes import (
+            check_abandoned_then_carried_on,
+            kill,
+            start_child,
+            wait_for_writes,
+        )
+
+        child, run_id = start_child(tmp_path, "scheduled", postgres_dsn)
+        wait_for_writes(tmp_path, 40)
+        kill(child)
+        store = PostgresStore(postgres_dsn)
+        dead = await store.get_run(run_id)
+        assert dead is not None
+        assert RunStatus.RUNNING == dead.status
+        assert dead.owner is not None
+        assert child.pid == dead.owner.pid
+
+        await check_abandoned_then_carried_on(
+            tmp_path, store, run_id, child.pid
+        )
         await store.aclose()

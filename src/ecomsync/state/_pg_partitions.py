@@ -29,7 +29,8 @@ from .._contracts import Failure, RunRecord, RunStatus, TypeCounts
 from .._spec import DataType, SyncSpec, spec_from_plain, spec_to_plain
 from ._board import Claim, PartitionLost
 from ._postgres import PostgresStore
-from ._sql import Dialect, Op, SqlStore, run_from_json, run_to_json
+from ._records import run_from_json, run_to_json
+from ._sql import Dialect, Op, SqlStore
 
 
 if TYPE_CHECKING:
@@ -409,6 +410,13 @@ class PartitionStore(SqlStore):
         if run_id != self.claim.sub_run_id:
             return await super().cancel_requested(run_id)
         return self.lost or await super().cancel_requested(self.claim.run_id)
+
+    async def beat(self, run_id: str, at: datetime) -> bool:
+        if run_id == self.claim.sub_run_id:
+            # The partition's run lives as long as its claim: the worker
+            # heartbeats that (`PostgresPartitionBoard.heartbeat`).
+            return not self.lost
+        return await super().beat(run_id, at)
 
     async def add_failures(
         self, platform: str, failures: Sequence[Failure]

@@ -53,6 +53,11 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE pending ADD COLUMN registered_text TEXT",
         "UPDATE pending SET registered_text = registered_at",
     ),
+    # 3: run owners beat (UTC ISO text); live runs are found by status.
+    (
+        "ALTER TABLE runs ADD COLUMN heartbeat TEXT",
+        "CREATE INDEX runs_status ON runs (status)",
+    ),
 )
 
 #: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
@@ -107,6 +112,12 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (pool, slot));
     CREATE TABLE {s}.licence_pools (
         pool text PRIMARY KEY, size integer NOT NULL);
+    """,
+    # 3: run owners beat; live runs are found by status.
+    """
+    ALTER TABLE {s}.runs ADD COLUMN heartbeat timestamptz;
+    CREATE INDEX runs_live ON {s}.runs (status)
+        WHERE status IN ('queued', 'running');
     """,
 )
 

@@ -1,6 +1,6 @@
 """
-The SQL both built-in stores share: every statement, and the mapping
-between rows and records (the schema and its migrations: `._schema`).
+The SQL both built-in stores share: every statement, built once for both
+(the schema and its migrations: `._schema`; rows to records: `._records`).
 
 A store method is an `Op`: the statements to run in one transaction and
 how to turn what they return into the method's result.  `SqlStore`
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -24,11 +24,16 @@ from .._contracts import (
     Link,
     PendingMedia,
     RunRecord,
-    RunStatus,
     Schedule,
-    TypeCounts,
 )
-from .._spec import DataType, Trigger, spec_from_plain, spec_to_plain
+from .._spec import DataType, spec_to_plain
+from ._records import (
+    failure_from_row,
+    pending_from_row,
+    run_from_json,
+    run_to_json,
+    schedule_from_row,
+)
 
 
 __all__ = [
@@ -37,8 +42,6 @@ __all__ = [
     "Op",
     "SqlStore",
     "postgres",
-    "run_from_json",
-    "run_to_json",
 ]
 
 T = TypeVar("T")
@@ -65,12 +68,15 @@ class Dialect:
     native_time: bool = False
     #: Largest IN list; ``None``: one array parameter (``= ANY(?)``).
     max_in: int | None = None
+    #: Null-safe equality (``{same}``).
+    same: str = "IS"
 
     def sql(self, text: str) -> str:
         return (
             text.replace("?", self.mark)
             .replace("{p}", self.prefix)
             .replace("{c}", self.collate)
+            .replace("{same}", self.same)
         )
 
     def moment(self, value: datetime) -> Any:
@@ -109,6 +115,7 @@ def postgres(schema: str) -> Dialect:
         prefix=f'"{schema}".',
         collate=' COLLATE "C"',
         native_time=True,
+        same="IS NOT DISTINCT FROM",
     )
 
 
@@ -151,111 +158,6 @@ class Op(Generic[T]):
     stmts: tuple[Stmt, ...]
     result: Callable[[list[Result]], T]
     write: bool = False
-
-
-# -- row mapping -----------------------------------------------------------
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def run_to_json(run: RunRecord) -> str:
-    return json.dumps(
-        {
-            "id": run.id,
-            "trigger": run.trigger.value,
-            "platform": run.platform,
-            "spec": spec_to_plain(run.spec),
-            "status": run.status.value,
-            "started_at": run.started_at.isoformat(),
-            "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-            "holder": run.holder,
-            "counts": {
-                t.value: [c.created, c.updated, c.unchanged, c.failed]
-                for t, c in run.counts.items()
-            },
-            "failures": [_failure_to_plain(f) for f in run.failures],
-            "error": run.error,
-            "schedule_id": run.schedule_id,
-        }
-    )
-
-
-def run_from_json(blob: str) -> RunRecord:
-    data = json.loads(blob)
-    started = _dt(data["started_at"])
-    assert started is not None
-    return RunRecord(
-        id=data["id"],
-        trigger=Trigger(data["trigger"]),
-        platform=data["platform"],
-        spec=spec_from_plain(data["spec"]),
-        status=RunStatus(data["status"]),
-        started_at=started,
-        ended_at=_dt(data["ended_at"]),
-        holder=data["holder"],
-        counts={
-            DataType(t): TypeCounts(
-                created=c[0], updated=c[1], unchanged=c[2], failed=c[3]
-            )
-            for t, c in data["counts"].items()
-        },
-        failures=tuple(_failure_from_plain(f) for f in data["failures"]),
-        error=data["error"],
-        schedule_id=data.get("schedule_id"),
-    )
-
-
-def _failure_to_plain(failure: Failure) -> dict[str, Any]:
-    return {
-        "data_type": failure.data_type.value,
-        "number": failure.number,
-        "message": failure.message,
-        "field": failure.field,
-        "run_id": failure.run_id,
-    }
-
-
-def _failure_from_plain(data: dict[str, Any]) -> Failure:
-    return Failure(
-        data_type=DataType(data["data_type"]),
-        number=data["number"],
-        message=data["message"],
-        field=data["field"],
-        run_id=data["run_id"],
-    )
-
-
-def _failure(row: Row) -> Failure:
-    data_type, number, message, field, run_id = row
-    return Failure(
-        data_type=DataType(data_type),
-        number=number,
-        message=message,
-        field=field,
-        run_id=run_id,
-    )
-
-
-def _schedule(row: Row) -> Schedule:
-    schedule_id, spec, interval, next_due = row
-    return Schedule(
-        id=schedule_id,
-        spec=spec_from_plain(json.loads(spec)),
-        interval=timedelta(seconds=interval),
-        next_due=datetime.fromisoformat(next_due),
-    )
-
-
-def _pending(row: Row) -> PendingMedia:
-    sha256, size, registered, meta = row
-    return PendingMedia(
-        sha256=sha256,
-        size=size,
-        registered_at=datetime.fromisoformat(registered),
-        meta=json.loads(meta),
-    )
 
 
 def _first(results: list[Result]) -> Row | None:
@@ -398,34 +300,41 @@ class SqlStore:
             "SELECT sha256, size, registered_text, meta FROM {p}pending "
             "ORDER BY registered_at, sha256{c}",
             (),
-            _pending,
+            pending_from_row,
         )
 
     # -- runs -------------------------------------------------------------
 
     async def save_run(self, run: RunRecord) -> None:
+        heartbeat = run.heartbeat_at
         await self._exec(
-            "INSERT INTO {p}runs (id, started_at, status, body) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-            "status = excluded.status, body = excluded.body",
+            "INSERT INTO {p}runs (id, started_at, status, body, heartbeat) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "status = excluded.status, body = excluded.body, "
+            # A live run keeps the beat its owner wrote meanwhile.
+            "heartbeat = CASE WHEN excluded.status IN ('queued', 'running') "
+            "THEN coalesce(excluded.heartbeat, {p}runs.heartbeat) "
+            "ELSE excluded.heartbeat END",
             run.id,
             self._dialect.moment(run.started_at),
             run.status.value,
             run_to_json(run),
+            None if heartbeat is None else self._dialect.moment(heartbeat),
         )
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         return await self._one(
-            "SELECT body FROM {p}runs WHERE id = ?",
+            "SELECT body, heartbeat FROM {p}runs WHERE id = ?",
             (run_id,),
-            lambda row: run_from_json(row[0]),
+            lambda row: run_from_json(*row),
         )
 
     async def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
         return await self._all(
-            "SELECT body FROM {p}runs ORDER BY started_at DESC, id{c} LIMIT ?",
+            "SELECT body, heartbeat FROM {p}runs "
+            "ORDER BY started_at DESC, id{c} LIMIT ?",
             (max(limit, 0),),
-            lambda row: run_from_json(row[0]),
+            lambda row: run_from_json(*row),
         )
 
     async def request_cancel(self, run_id: str) -> None:
@@ -440,6 +349,55 @@ class SqlStore:
             lambda row: bool(row[0]),
         )
         return bool(found)
+
+    # -- run owners (`RunOwnership`) ----------------------------------
+
+    async def live_runs(self) -> list[RunRecord]:
+        """
+        The queued and running runs, oldest first.
+        """
+        return await self._all(
+            "SELECT body, heartbeat FROM {p}runs "
+            "WHERE status IN ('queued', 'running') ORDER BY started_at, id{c}",
+            (),
+            lambda row: run_from_json(*row),
+        )
+
+    async def beat(self, run_id: str, at: datetime) -> bool:
+        """
+        Record that run *run_id*'s owner is alive at *at*; ``False`` if
+        the run is no longer queued or running (it ended, or was found
+        abandoned).
+        """
+        stmt = self._stmt(
+            "UPDATE {p}runs SET heartbeat = ? "
+            "WHERE id = ? AND status IN ('queued', 'running')",
+            (self._dialect.moment(at), run_id),
+        )
+        return await self._perform(
+            Op((stmt,), lambda r: r[-1].rowcount == 1, True)
+        )
+
+    async def abandon_run(self, run: RunRecord, *, seen: RunRecord) -> bool:
+        """
+        Save *run* (ended as abandoned) in place of *seen*, unless the run
+        moved on meanwhile (another status, or a heartbeat since).
+        """
+        heartbeat = seen.heartbeat_at
+        stmt = self._stmt(
+            "UPDATE {p}runs SET status = ?, body = ? WHERE id = ? "
+            "AND status = ? AND heartbeat {same} ?",
+            (
+                run.status.value,
+                run_to_json(run),
+                run.id,
+                seen.status.value,
+                None if heartbeat is None else self._dialect.moment(heartbeat),
+            ),
+        )
+        return await self._perform(
+            Op((stmt,), lambda r: r[-1].rowcount == 1, True)
+        )
 
     # -- watermarks and the failure ledger ------------------------------
 
@@ -497,7 +455,7 @@ class SqlStore:
             query += " AND data_type = ?"
             args += (data_type.value,)
         return await self._all(
-            query + " ORDER BY data_type{c}, number{c}", args, _failure
+            query + " ORDER BY data_type{c}, number{c}", args, failure_from_row
         )
 
     async def clear_failures(
@@ -541,7 +499,7 @@ class SqlStore:
             "SELECT id, spec, interval_s, next_due_text FROM {p}schedules "
             "ORDER BY next_due, id{c}",
             (),
-            _schedule,
+            schedule_from_row,
         )
 
     async def claim_schedule(

@@ -22,6 +22,7 @@ from .._contracts import (
     Failure,
     Link,
     PendingMedia,
+    RunOwner,
     RunRecord,
     RunStatus,
     Schedule,
@@ -36,7 +37,7 @@ from .._spec import (
     SyncSpec,
     Trigger,
 )
-from ..typing import StateStore
+from ..typing import RunOwnership, StateStore
 
 
 __all__ = ["StateStoreContract"]
@@ -328,6 +329,87 @@ class StateStoreContract:
         assert await other_store.get_run("run-1") == a_run()
 
     # -- watermarks -------------------------------------------------------
+
+    # -- run owners (`RunOwnership`, optional) ----------------------------
+
+    @staticmethod
+    def _owning(store: StateStore) -> RunOwnership:
+        if not isinstance(store, RunOwnership):
+            pytest.skip("the store keeps no run owners (RunOwnership)")
+        return store
+
+    async def test_run_owner_round_trip(self, store: StateStore) -> None:
+        """A run's owner and heartbeat come back as saved."""
+        run = a_run(
+            owner=RunOwner(host="h", pid=42, started=1700000000.25),
+            heartbeat_at=T0 + timedelta(seconds=5),
+        )
+
+        await store.save_run(run)
+
+        assert run == await store.get_run("run-1")
+        assert [run] == await store.list_runs()
+
+    async def test_live_runs(self, store: StateStore) -> None:
+        """Live runs are the queued and running ones, oldest first."""
+        owning = self._owning(store)
+        later = a_run("b", started_at=T0 + timedelta(seconds=1))
+        queued = a_run("a", status=RunStatus.QUEUED)
+        await store.save_run(later)
+        await store.save_run(queued)
+        await store.save_run(a_run("c", status=RunStatus.SUCCEEDED))
+        await store.save_run(a_run("d", status=RunStatus.ABANDONED))
+
+        assert [queued, later] == await owning.live_runs()
+
+    async def test_beat(self, store: StateStore) -> None:
+        """A live run's beat is kept (also when the run is saved again
+        without one); an ended or unknown run's beat is refused."""
+        owning = self._owning(store)
+        await store.save_run(a_run())
+        beat = T0 + timedelta(minutes=1)
+
+        assert await owning.beat("run-1", beat) is True
+        await store.save_run(a_run())
+        kept = await store.get_run("run-1")
+        await store.save_run(a_run(status=RunStatus.SUCCEEDED))
+
+        assert kept is not None
+        assert beat == kept.heartbeat_at
+        assert await owning.beat("run-1", beat) is False
+        assert await owning.beat("nope", beat) is False
+
+    async def test_abandon_once(self, store: StateStore) -> None:
+        """A live run is abandoned once; the record says so."""
+        owning = self._owning(store)
+        await store.save_run(a_run())
+        (seen,) = await owning.live_runs()
+        ended = a_run(
+            status=RunStatus.ABANDONED, ended_at=T0, error="abandoned: x"
+        )
+
+        first = await owning.abandon_run(ended, seen=seen)
+        second = await owning.abandon_run(ended, seen=seen)
+
+        assert (True, False) == (first, second)
+        assert ended == await store.get_run("run-1")
+        assert [] == await owning.live_runs()
+
+    async def test_abandon_refused_after_beat(self, store: StateStore) -> None:
+        """A run that beat after it was read is not abandoned."""
+        owning = self._owning(store)
+        await store.save_run(a_run())
+        (seen,) = await owning.live_runs()
+        await owning.beat("run-1", T0 + timedelta(minutes=1))
+
+        done = await owning.abandon_run(
+            a_run(status=RunStatus.ABANDONED), seen=seen
+        )
+
+        assert done is False
+        assert [RunStatus.RUNNING] == [
+            r.status for r in await owning.live_runs()
+        ]
 
     async def test_watermarks(self, store: StateStore) -> None:
         """Watermarks are per platform and type, exact to the microsecond

@@ -1,0 +1,263 @@
+"""
+Run ownership: every queued or running run names the process that runs
+it (`RunOwner`) and beats while that process lives; whoever starts a run
+first ends the runs whose owner is dead, as `RunStatus.ABANDONED` with the
+reason, so that no run stays "running" for ever.
+
+An owner is dead when
+
+- it ran on this host and its process is gone (or the pid now belongs to a
+  process that started at another time: a reused pid), or
+- its last heartbeat is older than *stale_after* (another host, or a
+  process that hangs): the only sign there is across machines.
+
+What a dead run held comes back by itself: its licence (the file lock or
+advisory lock of its process), and its staged files when `MediaStaging`
+opens.  An abandoned run can still be resumed; a scheduled run reads from
+the watermark, which an unfinished type never moved.
+
+Engine-independent: the engine calls `keep_alive` around a run and
+`reap_abandoned` when one starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import anyio
+import attrs
+
+from ._anyio_util import task_group
+from ._contracts import RunOwner, RunRecord, RunStatus
+from .exceptions import EcomsyncError
+from .typing import RunOwnership, RunStore
+
+
+__all__ = [
+    "HEARTBEAT_INTERVAL",
+    "STALE_AFTER",
+    "Host",
+    "keep_alive",
+    "reap_abandoned",
+    "this_owner",
+    "why_dead",
+]
+
+log = logging.getLogger("ecomsync.ownership")
+
+#: Seconds between heartbeats of a live run.
+HEARTBEAT_INTERVAL = 15.0
+#: A run whose owner has not beaten for this long counts as abandoned.
+STALE_AFTER = timedelta(minutes=5)
+
+
+def process_start(pid: int) -> float | None:
+    """
+    When process *pid* started (seconds since the epoch, to the clock
+    tick), or ``None`` if it does not exist, is a zombie, or the system
+    does not say (no ``/proc``).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces.
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    ticks = int(fields[19])
+    boot = _boot_time()
+    if boot is None:  # pragma: no cover -- /proc without /proc/stat
+        return None
+    return round(boot + ticks / os.sysconf("SC_CLK_TCK"), 2)
+
+
+@cache
+def _boot_time() -> float | None:
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except OSError:  # pragma: no cover -- no /proc
+        return None
+    return None  # pragma: no cover
+
+
+def pid_alive(pid: int) -> bool:
+    """
+    Whether a process *pid* exists on this host (not a zombie).
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    state = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return state.read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    return True  # pragma: no cover -- no /proc: the pid exists
+
+
+@attrs.frozen
+class Host:
+    """
+    How this host sees processes (replaceable in tests).
+    """
+
+    name: str = attrs.field(factory=socket.gethostname)
+    alive: Callable[[int], bool] = pid_alive
+    started: Callable[[int], float | None] = process_start
+
+
+def this_owner() -> RunOwner:
+    """
+    This process, as the owner of the runs it starts.
+    """
+    return _owner(os.getpid())
+
+
+@cache
+def _owner(pid: int) -> RunOwner:
+    return RunOwner(
+        host=socket.gethostname(), pid=pid, started=process_start(pid)
+    )
+
+
+#: Process start times of two reads may differ by a tick or two (the boot
+#: time is rounded to whole seconds and adjusted with the clock).
+_START_TOLERANCE = 2.0
+
+
+def why_dead(
+    run: RunRecord,
+    *,
+    now: datetime,
+    stale_after: timedelta = STALE_AFTER,
+    host: Host | None = None,
+) -> str | None:
+    """
+    Why *run*'s owner is dead, or ``None`` if it may be alive (or the run
+    has no owner: partitioned parents, records of older versions).
+    """
+    owner = run.owner
+    if owner is None:
+        return None
+    host = host or Host()
+    if owner.host == host.name:
+        if not host.alive(owner.pid):
+            return f"its process ({owner}) is gone"
+        started = host.started(owner.pid)
+        if (
+            owner.started is not None
+            and started is not None
+            and abs(started - owner.started) > _START_TOLERANCE
+        ):
+            return (
+                f"its process ({owner}) is gone; the pid now belongs to "
+                "another process"
+            )
+        return None
+    beat = run.heartbeat_at or run.started_at
+    if now - beat > stale_after:
+        return (
+            f"its process ({owner}) has not beaten since "
+            f"{beat.isoformat()} (more than "
+            f"{stale_after.total_seconds():g} s)"
+        )
+    return None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def reap_abandoned(
+    store: RunStore,
+    *,
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_AFTER,
+    keep: Collection[str] = (),
+    host: Host | None = None,
+) -> list[RunRecord]:
+    """
+    End the queued and running runs of *store* whose owner is dead as
+    `RunStatus.ABANDONED` (with the reason in `RunRecord.error`), except
+    those in *keep*; return them.  A store that keeps no owners
+    (no `RunOwnership`) has none to end.
+
+    Heartbeats are wall-clock times, so *now* is too (the default).
+    """
+    if not isinstance(store, RunOwnership):
+        return []
+    now = now or _utcnow()
+    ended: list[RunRecord] = []
+    for run in await store.live_runs():
+        if run.id in keep:
+            continue
+        reason = why_dead(run, now=now, stale_after=stale_after, host=host)
+        if reason is None:
+            continue
+        abandoned = attrs.evolve(
+            run,
+            status=RunStatus.ABANDONED,
+            ended_at=now,
+            error=f"abandoned: {reason}",
+        )
+        if await store.abandon_run(abandoned, seen=run):
+            log.warning("run %s %s", run.id, abandoned.error)
+            ended.append(abandoned)
+    return ended
+
+
+@asynccontextmanager
+async def keep_alive(
+    store: RunStore,
+    run_id: str,
+    *,
+    on_lost: Callable[[], None],
+    clock: Callable[[], datetime] = _utcnow,
+    interval: float = HEARTBEAT_INTERVAL,
+) -> AsyncIterator[None]:
+    """
+    Beat for run *run_id* every *interval* seconds while the block runs
+    (at once, too); call *on_lost* if the run was ended by someone else
+    (found abandoned).  A store error while beating is logged and the
+    beat tried again.
+    """
+    if not isinstance(store, RunOwnership):
+        yield
+        return
+    beating = store
+
+    async def beat() -> None:
+        while True:
+            try:
+                alive = await beating.beat(run_id, clock())
+            except EcomsyncError as exc:
+                log.warning("heartbeat of run %s failed: %s", run_id, exc)
+            else:
+                if not alive:
+                    log.warning(
+                        "run %s was ended elsewhere (found abandoned); "
+                        "stopping it",
+                        run_id,
+                    )
+                    on_lost()
+                    return
+            await anyio.sleep(interval)
+
+    async with task_group() as tg:
+        tg.start_soon(beat)
+        try:
+            yield
+        finally:
+            tg.cancel_scope.cancel()

@@ -1,0 +1,263 @@
+"""
+Run ownership on its own: telling a dead owner from a live one, ending
+the runs of dead owners, and the heartbeat of a live run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import attrs
+import pytest
+
+from ecomsync import (
+    RunOwner,
+    RunRecord,
+    RunStatus,
+    SqliteStore,
+    StateStoreError,
+)
+from ecomsync._ownership import (
+    Host,
+    keep_alive,
+    pid_alive,
+    process_start,
+    reap_abandoned,
+    this_owner,
+    why_dead,
+)
+from ecomsync.testing._store_contract import a_run
+
+
+pytestmark = pytest.mark.anyio
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+HERE = Host(
+    name="here",
+    alive=lambda pid: pid in (1, 2),
+    started={1: 100.0, 2: 500.0}.get,
+)
+
+
+def owned(
+    pid: int, host: str = "here", started: float | None = 100.0
+) -> RunRecord:
+    return a_run(
+        f"run-{host}-{pid}",
+        owner=RunOwner(host=host, pid=pid, started=started),
+        heartbeat_at=T0,
+    )
+
+
+@pytest.fixture(name="store")
+async def _store() -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(":memory:")
+    yield store
+    await store.aclose()
+
+
+class TestWhyDead:
+    def test_no_owner(self) -> None:
+        """A run without an owner (a partitioned parent, an old record) is
+        never taken for dead."""
+        run = a_run(started_at=T0 - timedelta(days=9))
+
+        assert why_dead(run, now=T0, host=HERE) is None
+
+    def test_pid_gone(self) -> None:
+        """On this host, an owner whose pid is gone is dead at once."""
+        reason = why_dead(owned(7), now=T0, host=HERE)
+
+        assert "its process (pid 7 on here) is gone" == reason
+
+    def test_pid_reused(self) -> None:
+        """On this host, a pid that now belongs to a process started at
+        another time is not the owner."""
+        reason = why_dead(owned(2), now=T0, host=HERE)
+
+        assert reason is not None
+        assert "belongs to another process" in reason
+
+    def test_alive_here(self) -> None:
+        """On this host, a live owner is alive whatever its heartbeat."""
+        late = T0 + timedelta(days=1)
+
+        assert why_dead(owned(1), now=late, host=HERE) is None
+        assert why_dead(owned(2, started=None), now=late, host=HERE) is None
+
+    def test_other_host_by_heartbeat(self) -> None:
+        """On another host, only the heartbeat tells: older than the bound
+        is dead, newer is alive."""
+        run = owned(1, host="there")
+        bound = timedelta(minutes=5)
+
+        fresh = why_dead(run, now=T0 + bound, stale_after=bound, host=HERE)
+        stale = why_dead(run, now=T0 + bound * 2, stale_after=bound, host=HERE)
+
+        assert fresh is None
+        assert stale is not None
+        assert "has not beaten since 2026-11-01T12:00:00+00:00" in stale
+
+    def test_other_host_never_beat(self) -> None:
+        """A run that never beat counts from its start."""
+        run = attrs.evolve(owned(1, host="there"), heartbeat_at=None)
+
+        reason = why_dead(run, now=T0 + timedelta(hours=1), host=HERE)
+
+        assert reason is not None
+
+
+class TestProcesses:
+    def test_this_process(self) -> None:
+        """This process is alive and started before now."""
+        owner = this_owner()
+
+        assert os.getpid() == owner.pid
+        assert pid_alive(owner.pid)
+        assert owner.started is not None
+        assert owner.started <= time.time() + 1
+        assert owner.started == process_start(owner.pid)
+
+    def test_dead_and_zombie(self) -> None:
+        """A process that ended is dead, reaped or not (a zombie)."""
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        deadline = time.monotonic() + 30
+        while process_start(child.pid) is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+        zombie = pid_alive(child.pid)
+        child.wait()
+
+        assert (False, False) == (zombie, pid_alive(child.pid))
+
+
+class TestReap:
+    async def test_ends_dead_keeps_live(self, store: SqliteStore) -> None:
+        """Runs of dead owners end as abandoned with the reason; live ones,
+        kept ones and ownerless ones stay."""
+        dead, live, kept = owned(7), owned(1), owned(8)
+        for run in (dead, live, kept, a_run("parent")):
+            await store.save_run(run)
+
+        ended = await reap_abandoned(store, now=T0, keep={kept.id}, host=HERE)
+
+        record = await store.get_run(dead.id)
+        assert [record] == ended
+        assert record is not None
+        assert RunStatus.ABANDONED == record.status
+        assert "abandoned: its process (pid 7 on here) is gone" == record.error
+        assert T0 == record.ended_at
+        assert {live.id, kept.id, "parent"} == {
+            r.id for r in await store.live_runs()
+        }
+
+    async def test_store_without_owners(self) -> None:
+        """A store that keeps no owners has no runs to end."""
+
+        class Bare:
+            pass
+
+        assert [] == await reap_abandoned(Bare(), now=T0)  # type: ignore[arg-type]
+
+
+class TestKeepAlive:
+    async def test_beats_at_once_and_on(self, store: SqliteStore) -> None:
+        """A live run beats when its block starts, and again every
+        interval."""
+        await store.save_run(a_run())
+        ticks = iter(T0 + timedelta(seconds=s) for s in range(100))
+        seen: list[datetime | None] = []
+
+        async with keep_alive(
+            store,
+            "run-1",
+            clock=lambda: next(ticks),
+            on_lost=pytest.fail,
+            interval=0.01,
+        ):
+            for _ in range(2):
+                await anyio.sleep(0.05)
+                run = await store.get_run("run-1")
+                assert run is not None
+                seen.append(run.heartbeat_at)
+
+        assert seen[0] is not None
+        assert seen[1] is not None
+        assert seen[0] < seen[1]
+
+    async def test_lost_when_ended_elsewhere(self, store: SqliteStore) -> None:
+        """A run ended by someone else (found abandoned) is told so."""
+        await store.save_run(a_run(status=RunStatus.ABANDONED))
+        lost = anyio.Event()
+
+        with anyio.fail_after(5):
+            async with keep_alive(
+                store, "run-1", clock=lambda: T0, on_lost=lost.set
+            ):
+                await lost.wait()
+
+    async def test_store_error_retried(
+        self, store: SqliteStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A failing beat is logged and tried again."""
+        await store.save_run(a_run())
+        calls = 0
+
+        class Flaky:
+            async def live_runs(self) -> list[RunRecord]:
+                return []  # pragma: no cover -- not reaped here
+
+            async def abandon_run(
+                self, run: RunRecord, *, seen: RunRecord
+            ) -> bool:
+                return False  # pragma: no cover -- not reaped here
+
+            async def beat(self, run_id: str, at: datetime) -> bool:
+                nonlocal calls
+                calls += 1
+                if calls == 1:
+                    raise StateStoreError("disk gone")
+                return await store.beat(run_id, at)
+
+        done = anyio.Event()
+
+        def clock() -> datetime:
+            if calls >= 2:
+                done.set()
+            return T0
+
+        with (
+            caplog.at_level(logging.WARNING, "ecomsync.ownership"),
+            anyio.fail_after(5),
+        ):
+            async with keep_alive(
+                Flaky(),  # type: ignore[arg-type]
+                "run-1",
+                clock=clock,
+                on_lost=pytest.fail,
+                interval=0,
+            ):
+                await done.wait()
+
+        assert "heartbeat of run run-1 failed: disk gone" in caplog.text
+
+    async def test_store_without_owners(self) -> None:
+        """With a store that keeps no owners, the block just runs."""
+        ran = False
+        async with keep_alive(
+            object(),  # type: ignore[arg-type]
+            "run-1",
+            clock=lambda: T0,
+            on_lost=pytest.fail,
+        ):
+            ran = True
+
+        assert ran
