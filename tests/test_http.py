@@ -18,6 +18,7 @@ from ecomsync._http import (
     HttpClient,
     MaybeApplied,
     RetryPolicy,
+    aiohttp_pool,
     check_url,
     parse_retry_after,
     public_url,
@@ -416,3 +417,101 @@ class TestPublicUrl:
         An unparsable URL is not repeated either.
         """
         assert "<invalid URL>" == public_url("http://[::1")
+
+
+class TestPools:
+    @pytest.fixture(name="url")
+    def _url(self) -> Iterator[str]:
+        from ecomsync.testing.shopware6 import ShopwareEmulator, serve
+
+        emu = ShopwareEmulator(client_id="SWIAPOOL", client_secret="pool")
+        with serve(emu) as url:
+            yield url
+
+    @pytest.mark.parametrize("pool", ["httpx", "aiohttp", "auto"])
+    async def test_each_pool_talks_to_a_real_socket(
+        self, url: str, pool: str
+    ) -> None:
+        """
+        Every pool sends and reads requests over loopback, bodies included.
+        """
+        http = HttpClient(url, pool=pool)
+
+        token = await http.request(
+            "POST",
+            "/api/oauth/token",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": "SWIAPOOL",
+                "client_secret": "pool",
+            },
+        )
+        refused = await http.request("GET", "/api/_info/version")
+        await http.aclose()
+
+        assert 200 == token.status_code
+        assert token.json()["access_token"]
+        assert 401 == refused.status_code
+
+    async def test_auto_is_aiohttp_on_asyncio(self) -> None:
+        """
+        On asyncio, with the extra installed, "auto" takes aiohttp's pool.
+        """
+        http = HttpClient("http://127.0.0.1:9", pool="auto")
+        forced = HttpClient("http://127.0.0.1:9", pool="httpx")
+
+        chosen = type(http.client._transport).__name__
+        kept = type(forced.client._transport).__name__
+        await http.aclose()
+        await forced.aclose()
+
+        assert "AiohttpTransport" == chosen
+        assert "AsyncHTTPTransport" == kept
+
+    @pytest.mark.parametrize("anyio_backend", ["trio"])
+    async def test_trio_keeps_httpx(self, url: str) -> None:
+        """
+        aiohttp is asyncio-only: on trio "auto" is httpx's pool, and it
+        works.
+        """
+        http = HttpClient(url, pool="auto")
+
+        response = await http.request("GET", "/api/_info/version")
+        name = type(http.client._transport).__name__
+        await http.aclose()
+
+        assert 401 == response.status_code
+        assert "AsyncHTTPTransport" == name
+
+    @pytest.mark.parametrize("pool", ["httpx", "aiohttp"])
+    async def test_refused_connection_names_the_reason(
+        self, pool: str
+    ) -> None:
+        """
+        Both pools report a refused connection as retryable, with the
+        operating system's reason.
+        """
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        http = HttpClient(f"http://127.0.0.1:{port}", pool=pool)
+
+        with pytest.raises(RetryableError) as info:
+            await http.request("GET", "/", retry=False)
+        await http.aclose()
+
+        assert "cannot connect" in str(info.value)
+        assert "ConnectionRefusedError" in str(info.value)
+
+    def test_unknown_pool(self) -> None:
+        """
+        A pool name that does not exist is refused.
+        """
+        with pytest.raises(ValueError, match="pool must be one of"):
+            HttpClient("http://x", pool="curl")
+
+    def test_no_aiohttp_without_a_loop(self) -> None:
+        """
+        Outside an event loop there is no aiohttp pool to make.
+        """
+        assert aiohttp_pool(verify=True, limits=httpx.Limits()) is None

@@ -21,7 +21,12 @@ Pieces, each usable alone:
   hostile or buggy server cannot park a run for hours);
 - `HttpClient`: one `httpx.AsyncClient` with all of the above and a
   concurrency cap (`anyio.CapacityLimiter`, default 16: httpx degrades
-  sharply above about 20 concurrent requests on one client and core);
+  sharply above about 20 concurrent requests on one client and core).
+  Its connection pool is httpx's own, or aiohttp's under httpx's API
+  (``httpx-aiohttp``, the ``aiohttp`` extra) when that is installed and
+  the loop is asyncio: about a quarter of the client CPU per request,
+  because httpcore's pool checks every idle connection's socket on every
+  request (httpx #3215) and aiohttp's does not;
 - `check_url`: refuses a base URL that carries credentials.
 
 Statuses that are not retryable are returned to the caller, which knows
@@ -33,6 +38,7 @@ no header value, query string or URL user info ever ends up in a message.
 from __future__ import annotations
 
 import email.utils
+import importlib
 import math
 from collections.abc import (
     AsyncIterator,
@@ -48,6 +54,7 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 import httpx
+import sniffio
 import stamina
 
 from .exceptions import ConfigurationError, RetryableError, SyncError
@@ -55,10 +62,12 @@ from .exceptions import ConfigurationError, RetryableError, SyncError
 
 __all__ = [
     "AMBIGUOUS_STATUSES",
+    "POOLS",
     "RETRYABLE_STATUSES",
     "HttpClient",
     "MaybeApplied",
     "RetryPolicy",
+    "aiohttp_pool",
     "check_url",
     "describe",
     "parse_retry_after",
@@ -69,6 +78,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: `HttpClient` connection pools: ``"auto"`` is aiohttp's where it can be
+#: used (the ``aiohttp`` extra installed, running on asyncio), else httpx's.
+POOLS = frozenset({"auto", "httpx", "aiohttp"})
 
 #: Answers that mean "try again later".
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -167,10 +180,12 @@ def transport_errors(
         ) from exc
     except httpx.ConnectError as exc:
         raise RetryableError(
-            f"{what}: cannot connect ({_reason(exc)})"
+            f"{what}: cannot connect ({_reason(exc, type(exc).__name__)})"
         ) from exc
     except httpx.ConnectTimeout as exc:
-        raise RetryableError(f"{what}: cannot connect (timed out)") from exc
+        raise RetryableError(
+            f"{what}: cannot connect ({_reason(exc, 'timed out')})"
+        ) from exc
     except httpx.TimeoutException as exc:
         raise unsure(f"{what}: timed out ({type(exc).__name__})") from exc
     except (
@@ -185,16 +200,24 @@ def transport_errors(
         raise SyncError(f"{what}: {type(exc).__name__}") from exc
 
 
-def _reason(exc: httpx.ConnectError) -> str:
-    # The operating system's words (``[Errno 111] Connection refused``,
-    # ``[Errno -2] Name or service not known``): they name no URL.
+def _reason(exc: httpx.TransportError, default: str) -> str:
+    # The operating system's words (``ConnectionRefusedError: Connection
+    # refused``, ``gaierror: Name or service not known``), from the
+    # innermost OS error (pools wrap it in their own): they name no URL.
+    found: OSError | None = None
     cause: BaseException | None = exc
-    while cause is not None:
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
         if isinstance(cause, OSError) and cause.strerror:
-            return f"{type(cause).__name__}: {cause.strerror}"
+            found = cause
         cause = cause.__cause__ or cause.__context__
+    if found is not None:
+        return f"{type(found).__name__}: {found.strerror}"
     text = str(exc)
-    return text if text and "://" not in text else type(exc).__name__
+    if isinstance(exc, httpx.ConnectError) and text and "://" not in text:
+        return text
+    return default
 
 
 def status_error(
@@ -330,6 +353,26 @@ def public_url(url: str) -> str:
 # -- the client --------------------------------------------------------------
 
 
+def aiohttp_pool(
+    *, verify: bool, limits: httpx.Limits
+) -> httpx.AsyncBaseTransport | None:
+    """
+    httpx's API over aiohttp's connection pool, or ``None`` where it
+    cannot be used: ``httpx-aiohttp`` not installed, or not on asyncio
+    (aiohttp is asyncio-only; trio keeps httpx's pool).
+    """
+    try:
+        if sniffio.current_async_library() != "asyncio":
+            return None
+        module: Any = importlib.import_module("httpx_aiohttp")
+    except (ImportError, sniffio.AsyncLibraryNotFoundError):
+        return None
+    transport: httpx.AsyncBaseTransport = module.AiohttpTransport(
+        verify=verify, limits=limits
+    )
+    return transport
+
+
 @attrs.define(repr=False)
 class HttpClient:
     """
@@ -348,6 +391,10 @@ class HttpClient:
         retry_after_hint: Reads the wait from a retryable answer that
             has no ``Retry-After`` header (some platforms put it in the
             body).
+        pool: Real sockets only: ``"httpx"`` (httpx's own pool),
+            ``"aiohttp"`` (aiohttp's, if it can be used) or ``"auto"``
+            (aiohttp's where it can be used, else httpx's).  Chosen on
+            the first request, when the event loop is known.
     """
 
     base_url: str
@@ -363,7 +410,8 @@ class HttpClient:
     retry_after_hint: Callable[[httpx.Response], timedelta | None] | None = (
         None
     )
-    _client: httpx.AsyncClient = attrs.field(init=False)
+    pool: str = attrs.field(default="auto")
+    _client: httpx.AsyncClient | None = attrs.field(init=False, default=None)
     _limiter: anyio.CapacityLimiter | None = attrs.field(
         init=False, default=None
     )
@@ -371,24 +419,38 @@ class HttpClient:
     def __attrs_post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        kwargs: dict[str, Any] = {}
-        if self.transport is not None:
-            kwargs["transport"] = self.transport
-        else:
-            kwargs["verify"] = self.verify
-            kwargs["limits"] = httpx.Limits(
-                max_connections=self.concurrency,
-                max_keepalive_connections=self.concurrency,
-            )
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=self.timeout,
-            headers=dict(self.headers),
-            **kwargs,
-        )
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {sorted(POOLS)}")
 
     def __repr__(self) -> str:
         return f"<HttpClient {self.base_url!r} cap={self.concurrency}>"
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """
+        The httpx client (created on first use: the pool depends on the
+        event loop).
+        """
+        if self._client is None:
+            kwargs: dict[str, Any] = {}
+            transport = self.transport
+            if transport is None:
+                limits = httpx.Limits(
+                    max_connections=self.concurrency,
+                    max_keepalive_connections=self.concurrency,
+                )
+                if self.pool != "httpx":
+                    transport = aiohttp_pool(verify=self.verify, limits=limits)
+                if transport is None:
+                    kwargs = {"verify": self.verify, "limits": limits}
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=self.timeout,
+                headers=dict(self.headers),
+                transport=transport,
+                **kwargs,
+            )
+        return self._client
 
     @property
     def limiter(self) -> anyio.CapacityLimiter:
@@ -446,7 +508,8 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         deadline: float | None,
     ) -> httpx.Response:
-        request = self._client.build_request(
+        client = self.client
+        request = client.build_request(
             method,
             url,
             json=json,
@@ -459,7 +522,7 @@ class HttpClient:
             with transport_errors(
                 what, deadline=self.deadline if deadline is None else deadline
             ):
-                response = await self._client.send(request)
+                response = await client.send(request)
                 await response.aread()
         error = status_error(what, response, hint=self.retry_after_hint)
         if error is not None:
@@ -470,4 +533,5 @@ class HttpClient:
         """
         Close the connections.
         """
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()

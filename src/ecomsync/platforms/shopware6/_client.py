@@ -175,6 +175,7 @@ class AdminApi:
         concurrency: int,
         request_deadline: float,
         transport: httpx.AsyncBaseTransport | None,
+        pool: str = "auto",
     ) -> AdminApi:
         http = HttpClient(
             base_url=url.rstrip("/"),
@@ -183,6 +184,7 @@ class AdminApi:
             deadline=request_deadline,
             headers={"Accept": "application/json"},
             retry_after_hint=_throttle_hint,
+            pool=pool,
         )
         return cls(url, client_id, client_secret, http)
 

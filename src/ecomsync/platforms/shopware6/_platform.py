@@ -58,6 +58,10 @@ class Shopware6:
         request_deadline: Seconds one HTTP attempt may take in total.
         transport: Replace the network, e.g. ``httpx.ASGITransport(app=
             ShopwareEmulator(...).app)``.
+        http_pool: The connection pool on real sockets: ``"auto"``
+            (aiohttp's under httpx's API where the ``aiohttp`` extra is
+            installed and the loop is asyncio, else httpx's),
+            ``"httpx"`` or ``"aiohttp"``.
 
     .. versionadded:: 26.1.0
     """
@@ -74,6 +78,7 @@ class Shopware6:
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, kw_only=True
     )
+    http_pool: str = attrs.field(default="auto", kw_only=True)
     #: The engine hands a record's uploaded media to `push` (in
     #: `Outgoing.media`), which writes them in the record's own sync.
     media_on_push: ClassVar[bool] = True
@@ -94,6 +99,7 @@ class Shopware6:
             concurrency=self.concurrency,
             request_deadline=self.request_deadline,
             transport=self.transport,
+            pool=self.http_pool,
         )
         self._media = Media(self._api)
         self._catalogue = Catalogue(

@@ -1,0 +1,189 @@
+"""
+Per-request overhead of ecomsync's HTTP layer (`ecomsync._http.HttpClient`)
+on loopback: ``python -m bench._http_overhead [--requests N] [--runs R]``.
+
+The Shopware 6 emulator runs in its own process without injected costs;
+the client sends N small GETs with 16 in flight through one `HttpClient`
+and reports wall time and its own CPU seconds per 1,000 requests (min /
+median / max of R runs, each in a fresh client process), for each variant:
+
+- ``httpx``: httpx's own pool (``HttpClient(pool="httpx")``), sniffio
+  installed (a core dependency since this measurement);
+- ``httpx-no-sniffio``: the same with ``import sniffio`` failing, as on a
+  host without trio or sniffio before: httpcore asks ``import sniffio``
+  on every lock and pool operation, and each failed import searches
+  ``sys.path``;
+- ``aiohttp``: httpx's API over aiohttp's pool (``HttpClient(pool=
+  "aiohttp")``, the ``aiohttp`` extra), which does not scan every idle
+  connection's socket on every request (httpx #3215).
+
+Prints one JSON object.
+
+Measured 2026-12-04 on the shared 2-core machine (load 9-14, so wall
+times are noisy; CPU per request is the figure), 2,000-3,000 GETs,
+median client CPU ms per request:
+
+=========== ===== ===== ===== =====
+in flight       8    16    32    64
+=========== ===== ===== ===== =====
+httpx        1.55  2.35  3.04  3.40
+no sniffio          3.26
+aiohttp      0.62  0.65  0.60  0.65
+=========== ===== ===== ===== =====
+
+httpx's cost grows with the connections in flight (its pool checks every
+idle connection's socket on every request: the "collapse above 20"); the
+aiohttp pool's does not.  Hence sniffio as a core dependency and the
+``aiohttp`` extra taken by default on asyncio (`HttpClient(pool="auto")`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+
+VARIANTS = ("httpx", "httpx-no-sniffio", "aiohttp")
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class _NoSniffio:
+    """
+    A meta-path finder that makes ``import sniffio`` fail *after* the
+    normal search, as it does where sniffio is not installed.
+    """
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name == "sniffio":
+            import importlib.machinery
+
+            importlib.machinery.PathFinder.find_spec("sniffio_absent", path)
+            raise ModuleNotFoundError("No module named 'sniffio'")
+
+
+def client(url: str, variant: str, requests: int, concurrency: int) -> None:
+    """
+    One measured run, in this process; prints wall and CPU as JSON.
+    """
+    import anyio
+
+    from ecomsync._http import HttpClient
+
+    if variant == "httpx-no-sniffio":
+        # ecomsync's own import is bound already; httpcore's fails.
+        sys.modules.pop("sniffio", None)
+        sys.meta_path.insert(0, _NoSniffio())  # type: ignore[arg-type]
+    pool = "aiohttp" if variant == "aiohttp" else "httpx"
+
+    async def main() -> dict[str, float]:
+        http = HttpClient(url, concurrency=concurrency, pool=pool)
+        assert (
+            type(http.client._transport).__name__ == "AiohttpTransport"
+        ) == (pool == "aiohttp")
+        limiter = anyio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with limiter:
+                response = await http.request("GET", "/api/_info/version")
+                assert response.status_code in (200, 401)
+
+        async with anyio.create_task_group() as tg:  # warm the pool
+            for _ in range(concurrency):
+                tg.start_soon(one)
+        cpu0, start = _cpu(), time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(requests):
+                tg.start_soon(one)
+        wall, cpu = time.perf_counter() - start, _cpu() - cpu0
+        await http.aclose()
+        return {"wall_s": wall, "cpu_s": cpu}
+
+    print(json.dumps(anyio.run(main)))
+
+
+def _serve() -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ecomsync.testing.shopware6", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    url = next(
+        p.split("=", 1)[1] for p in line.split() if p.startswith("base_url=")
+    )
+    return server, url
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {
+        "min": min(values),
+        "median": statistics.median(values),
+        "max": max(values),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--requests", type=int, default=4000)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--client", nargs=2, metavar=("URL", "VARIANT"))
+    a = p.parse_args()
+    if a.client:
+        client(a.client[0], a.client[1], a.requests, a.concurrency)
+        return
+    server, url = _serve()
+    results: dict[str, Any] = {
+        "requests": a.requests,
+        "concurrency": a.concurrency,
+        "variants": {},
+    }
+    try:
+        for variant in a.variants.split(","):
+            runs = []
+            for _ in range(a.runs):
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench._http_overhead",
+                        "--requests",
+                        str(a.requests),
+                        "--concurrency",
+                        str(a.concurrency),
+                        "--client",
+                        url,
+                        variant,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=os.environ,
+                )
+                runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            per_k = 1000 / a.requests
+            results["variants"][variant] = {
+                "wall_s_per_1000": _stats([r["wall_s"] * per_k for r in runs]),
+                "cpu_s_per_1000": _stats([r["cpu_s"] * per_k for r in runs]),
+            }
+    finally:
+        server.terminate()
+        server.wait()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
