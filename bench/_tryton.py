@@ -3,6 +3,16 @@ ERP read throughput from a live Tryton: the project's server script
 (scripts/tryton/tryton_server.py) starts trytond on a copy of its
 pristine database, `seed_tryton` fills it with a generated catalogue, and
 `TrytonErp` reads the articles back by number range and by changed-since.
+
+Each full read by number range is followed by a bare JSON-RPC client
+(httpx, no ecomsync) reading the same product fields from the same server
+(``search`` for the ids, then ``read`` by 100).  ``versus_bare`` holds,
+pair by pair, the wall-clock ``ratio`` (TrytonErp's rate over the bare
+client's; issue 14: at least 0.9) and the ``server_cpu_ratio`` (the
+Tryton process's CPU seconds per article, bare over TrytonErp), which a
+busy machine disturbs far less than wall-clock time.
+
+Alone: ``python -m bench._tryton [--articles N] [--repeats R]``.
 """
 
 from __future__ import annotations
@@ -59,7 +69,7 @@ def _seed(articles: int) -> Any:
 async def _measure(
     info: dict[str, Any], articles: int, repeats: int, log: Callable[..., None]
 ) -> dict[str, Any]:
-    from ecomsync import ChangedSince, DataType, NumberRange
+    from ecomsync import ChangedSince, NumberRange
     from ecomsync._spec import Selection
     from ecomsync.erp.tryton import TrytonErp
     from ecomsync.testing._tryton_seed import seed_tryton
@@ -93,25 +103,166 @@ async def _measure(
         ),
     }
     out: dict[str, dict[str, float]] = {}
+    pid = int(info["pid"])
+    pairs: dict[str, list[float]] = {
+        "erp_rate": [],
+        "bare_rate": [],
+        "ratio": [],
+        "erp_server_cpu_ms_per_article": [],
+        "bare_server_cpu_ms_per_article": [],
+        "server_cpu_ratio": [],
+    }
     for name, selection in selections.items():
         rates = []
         for _ in range(repeats):
-            async with erp.session() as session:
-                t0 = time.perf_counter()
-                read = 0
-                async for batch in session.read(
-                    DataType.ARTICLES, selection, batch_size=100
-                ):
-                    read += len(batch)
-                rates.append(read / (time.perf_counter() - t0))
+            cpu = _cpu(pid)
+            rate, read = await _erp_rate(erp, selection)
+            erp_cpu = _cpu(pid) - cpu
+            rates.append(rate)
+            if name != "number range (all articles)":
+                continue
+            # the bare client right after, on the same server
+            cpu = _cpu(pid)
+            bare, rows = await _bare_rate(info, erp.password)
+            bare_cpu = _cpu(pid) - cpu
+            assert rows == read, (rows, read)
+            pairs["erp_rate"].append(rate)
+            pairs["bare_rate"].append(bare)
+            pairs["ratio"].append(rate / bare)
+            pairs["erp_server_cpu_ms_per_article"].append(
+                1000 * erp_cpu / read
+            )
+            pairs["bare_server_cpu_ms_per_article"].append(
+                1000 * bare_cpu / rows
+            )
+            pairs["server_cpu_ratio"].append(bare_cpu / erp_cpu)
         out[name] = stats(rates)
         log(f"  {name}: {read} articles, median {out[name]['median']:.0f}/s")
+    compared = {key: stats(values) for key, values in pairs.items()}
+    log(
+        f"  bare JSON-RPC client: median {compared['bare_rate']['median']:.0f}"
+        f"/s; TrytonErp / bare: median {compared['ratio']['median']:.2f} "
+        f"(wall), {compared['server_cpu_ratio']['median']:.2f} (server CPU "
+        "per article, bare / TrytonErp)"
+    )
     return {
         "measured": True,
         "articles": articles,
         "repeats": repeats,
         "throughput": out,
+        "versus_bare": compared,
     }
+
+
+def _cpu(pid: int) -> float:
+    """
+    CPU seconds (user + system) process *pid* has used so far.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _erp_rate(erp: Any, selection: Any) -> tuple[float, int]:
+    """
+    Articles per second `TrytonErp` reads for *selection*, batches of 100.
+    """
+    from ecomsync import DataType
+
+    async with erp.session() as session:
+        t0 = time.perf_counter()
+        read = 0
+        async for batch in session.read(
+            DataType.ARTICLES, selection, batch_size=100
+        ):
+            read += len(batch)
+        return read / (time.perf_counter() - t0), read
+
+
+async def _bare_rate(info: dict[str, Any], password: str) -> tuple[float, int]:
+    """
+    Articles per second of a bare JSON-RPC client (httpx, one session, no
+    ecomsync) reading the same product fields from the same server: one
+    ``search`` for the ids, then ``read`` by 100 ids, one after another.
+    """
+    import base64
+
+    import httpx
+
+    from ecomsync.erp._tryton_rpc import dumps, loads
+
+    url = f"{info['url']}/{info['database']}/rpc/"
+    async with httpx.AsyncClient(timeout=120) as client:
+        ids = 0
+
+        async def call(method: str, *params: Any, auth: str = "") -> Any:
+            nonlocal ids
+            ids += 1
+            headers = {"Content-Type": "application/json"}
+            if auth:
+                headers["Authorization"] = auth
+            response = await client.post(
+                url,
+                content=dumps({"id": ids, "method": method, "params": params}),
+                headers=headers,
+            )
+            return loads(response.text)["result"]
+
+        uid, token, *_ = await call(
+            "common.db.login", info["user"], {"password": password}, "en"
+        )
+        auth = (
+            "Session "
+            + base64.b64encode(
+                f"{info['user']}:{uid}:{token}".encode()
+            ).decode()
+        )
+        prefs = await call(
+            "model.res.user.get_preferences", True, {}, auth=auth
+        )
+        context = {
+            "company": prefs["company"],
+            "language": prefs.get("language"),
+            "active_test": False,
+        }
+        t0 = time.perf_counter()
+        found = await call(
+            "model.product.product.search",
+            [["code", "!=", None]],
+            0,
+            None,
+            None,
+            context,
+            auth=auth,
+        )
+        rows = 0
+        for start in range(0, len(found), 100):
+            rows += len(
+                await call(
+                    "model.product.product.read",
+                    found[start : start + 100],
+                    _FIELDS,
+                    context,
+                    auth=auth,
+                )
+            )
+        rate = rows / (time.perf_counter() - t0)
+        await call("common.db.logout", auth=auth)
+        return rate, rows
+
+
+#: What TrytonErp reads of a product (candidates and full records).
+_FIELDS = [
+    "code",
+    "active",
+    "template",
+    "template.code",
+    "template.active",
+    "name",
+    "description",
+    "list_price_used",
+    "categories",
+    "attributes",
+]
 
 
 async def _more_articles(rpc: Any, articles: Any, chunk: int) -> None:
@@ -195,3 +346,22 @@ def _version(directory: Path) -> str:
         if line.startswith("SERIES = "):
             return line.split("=", 1)[1].strip().strip('"')
     return "?"
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench._tryton")
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(
+        json.dumps(
+            measure(
+                lambda *a: print(*a, file=sys.stderr, flush=True),
+                articles=args.articles,
+                repeats=args.repeats,
+            ),
+            indent=1,
+        )
+    )

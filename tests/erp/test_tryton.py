@@ -471,6 +471,11 @@ class TestVariantsAndReusedCodes:
             (["SHIRT-S"], ["SHIRT"]),
             (["SOCK"], ["SOCK"]),
             (["SHIRT-L", "G-1"], ["G-1", "SHIRT"]),
+            # many numbers: selected here, not on the server
+            (
+                [f"N-{i}" for i in range(30)] + ["SOCK-RED", "Z-1"],
+                ["SOCK", "Z-1"],
+            ),
         ],
     )
     async def test_only(

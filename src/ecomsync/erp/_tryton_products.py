@@ -13,6 +13,7 @@ read once per session.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -48,10 +49,22 @@ IMAGE_KEY = "product.image"
 ALL = {"active_test": False}
 
 #: The candidates' fields: what grouping needs, nothing more.
-_LIGHT = ["code", "active", "template", "template.code", "template.active"]
+_LIGHT = ["code", "active", "template"]
 
-#: Concurrent reads per chunk (Tryton serves requests in threads).
-PARALLEL_READS = 2
+#: Concurrent product reads per chunk (Tryton serves requests in
+#: threads, but one process: more only pays with idle server cores).
+PARALLEL_READS = 1
+
+_IMAGE_FIELDS = [
+    "template",
+    "product",
+    "create_date",
+    "write_date",
+    "description",
+]
+
+#: Images are looked up for this many upcoming templates in one call.
+IMAGE_WINDOW = 2000
 
 #: ``Only`` with at most this many numbers also looks for templates
 #: numbered by their variants' common prefix (``code like 'N%'``).
@@ -128,29 +141,79 @@ class ProductReader:
     rpc: Rpc
     erp: TrytonErp
     _categories: dict[int, str] = attrs.field(factory=dict)
+    _all_categories: bool = False
     _currency: str | None = None
     _attributes: dict[str, dict[str, Any]] | None = None
+    _plan: list[int] = attrs.field(factory=list)
+    _index: dict[int, int] = attrs.field(factory=dict)
+    _fetched: set[int] = attrs.field(factory=set)
+    _images: dict[int, list[dict[str, Any]]] = attrs.field(factory=dict)
 
     # -- which articles ---------------------------------------------------
 
     async def _light(
         self, domain: list[Any], *, context: dict[str, Any] | None = ALL
     ) -> list[ProductRow]:
-        rows = await self.rpc.search_read(
-            "product.product",
-            [["code", "!=", None], *domain],
-            _LIGHT,
-            context=context,
-        )
+        """
+        The candidates: products' code, template and active flag (plain
+        columns), the inactive templates (ids only) beside them, and the
+        codes of the templates with several products (usually few).
+        """
+        rows: list[dict[str, Any]] = []
+        inactive: set[int] = set()
+
+        async def products() -> None:
+            rows.extend(
+                await self.rpc.search_read(
+                    "product.product",
+                    [["code", "!=", None], *domain],
+                    _LIGHT,
+                    context=context,
+                )
+            )
+
+        async def templates() -> None:
+            inactive.update(
+                await self.rpc.model(
+                    "product.template",
+                    "search",
+                    [["active", "=", False]],
+                    0,
+                    None,
+                    None,
+                    context=ALL,
+                )
+            )
+
+        await concurrently(products, templates)
         return [
             ProductRow(
                 id=row["id"],
                 code=str(row["code"]),
                 template=row["template"],
-                template_code=row["template."].get("code") or None,
-                active=bool(row["active"])
-                and bool(row["template."].get("active")),
+                template_code=None,
+                active=bool(row["active"]) and row["template"] not in inactive,
             )
+            for row in rows
+        ]
+
+    async def _coded(self, rows: list[ProductRow]) -> list[ProductRow]:
+        """
+        *rows* with the code of each template that has several of them
+        (usually few: only those can be articles with variants).
+        """
+        sizes = Counter(row.template for row in rows)
+        several = sorted(t for t, n in sizes.items() if n > 1)
+        codes = {
+            row["id"]: row["code"] or None
+            for row in await self.rpc.read(
+                "product.template", several, ["code"], context=ALL
+            )
+        }
+        return [
+            attrs.evolve(row, template_code=codes.get(row.template))
+            if row.template in codes
+            else row
             for row in rows
         ]
 
@@ -189,11 +252,27 @@ class ProductReader:
 
     async def article_groups(self, selection: Selection) -> list[ArticleGroup]:
         """
-        The articles *selection* picks, in number order.
+        The articles *selection* picks, in number order; what every
+        article needs once (attributes, currency, category numbers) is
+        fetched meanwhile.
         """
+        found: list[ArticleGroup] = []
+
+        async def groups() -> None:
+            found.extend(await self._groups(selection))
+
+        await concurrently(
+            groups,
+            self._attribute_defs,
+            self._currency_code,
+            partial(self._category_numbers, set()),
+        )
+        return found
+
+    async def _groups(self, selection: Selection) -> list[ArticleGroup]:
         domain = self._domain(selection)
         if domain is None:
-            groups = group_articles(await self._light([]))
+            groups = group_articles(await self._coded(await self._light([])))
             return [g for g in groups if _selected(g, selection)]
         matched = await self._light(domain)
         if not matched:
@@ -201,16 +280,26 @@ class ProductReader:
         # every product of the matched templates, and of the templates
         # holding an active product under a code an inactive one reuses
         templates = {row.template for row in matched}
+        ids = {row.id for row in matched}
+        rows = await self._coded(
+            matched
+            + await self._light(
+                [
+                    ["template", "in", sorted(templates)],
+                    ["id", "not in", sorted(ids)],
+                ]
+            )
+        )
         reused = sorted(
-            {row.code for row in matched if not row.active}
+            {row.code for row in rows if not row.active}
             | {
                 row.template_code
-                for row in matched
+                for row in rows
                 if not row.active and row.template_code
             }
         )
         if reused:
-            templates |= {
+            holders = {
                 row.template
                 for row in await self._light(
                     [
@@ -223,8 +312,13 @@ class ProductReader:
                     context=None,  # active ones only
                 )
             }
-        rows = await self._light([["template", "in", sorted(templates)]])
-        ids = {row.id for row in matched}
+            if holders - templates:
+                rows = await self._coded(
+                    rows
+                    + await self._light(
+                        [["template", "in", sorted(holders - templates)]]
+                    )
+                )
         return [
             g
             for g in group_articles(rows)
@@ -250,20 +344,7 @@ class ProductReader:
                 found[row["id"]] = row
 
         async def read_images() -> None:
-            images.extend(
-                await self.rpc.search_read(
-                    IMAGE_KEY,
-                    [["template", "in", sorted({g.template for g in groups})]],
-                    [
-                        "template",
-                        "product",
-                        "create_date",
-                        "write_date",
-                        "description",
-                    ],
-                    order=[["sequence", "ASC"], ["id", "ASC"]],
-                )
-            )
+            images.extend(await self._images_of([g.template for g in groups]))
 
         attributes = await self._attribute_defs()
         if attributes:
@@ -371,6 +452,48 @@ class ProductReader:
             code = code[len(number) :].lstrip(SEPARATORS) or code
         return (("Variant", code),)
 
+    # -- images, read ahead for a window of templates ----------------------
+
+    def expect(self, groups: Sequence[ArticleGroup]) -> None:
+        """
+        *groups* are about to be read in this order: their images are
+        fetched a window of templates at a time (`IMAGE_WINDOW`).
+        """
+        self._plan = list(dict.fromkeys(g.template for g in groups))
+        self._index = {t: i for i, t in enumerate(self._plan)}
+        self._fetched.clear()
+        self._images.clear()
+
+    async def _images_of(
+        self, templates: Sequence[int]
+    ) -> list[dict[str, Any]]:
+        """
+        The image rows of *templates*, in ``sequence`` order.
+        """
+        missing = [t for t in templates if t not in self._fetched]
+        if missing:
+            window = list(missing)
+            start = self._index.get(missing[0])
+            if start is not None:
+                window += self._plan[start : start + IMAGE_WINDOW]
+            window = sorted({t for t in window if t not in self._fetched})
+            rows = await self.rpc.search_read(
+                IMAGE_KEY,
+                [["template", "in", window]],
+                [
+                    "template",
+                    "product",
+                    "create_date",
+                    "write_date",
+                    "description",
+                ],
+                order=[["sequence", "ASC"], ["id", "ASC"]],
+            )
+            self._fetched.update(window)
+            for row in rows:
+                self._images.setdefault(row["template"], []).append(row)
+        return [row for t in templates for row in self._images.pop(t, [])]
+
     # -- session caches ---------------------------------------------------
 
     async def _currency_code(self) -> str:
@@ -389,12 +512,13 @@ class ProductReader:
 
     async def _category_numbers(self, ids: set[int]) -> None:
         missing = sorted(ids - self._categories.keys())
-        if not missing:
-            return
-        if not self._categories:  # first time: all of them, they are few
+        if not self._all_categories:  # first: all of them, they are few
+            self._all_categories = True
             rows = await self.rpc.search_read("product.category", [], ["code"])
-        else:
+        elif missing:
             rows = await self.rpc.read("product.category", missing, ["code"])
+        else:
+            return
         self._categories.update({r["id"]: category_number(r) for r in rows})
 
     async def _attribute_defs(self) -> dict[str, dict[str, Any]]:

@@ -85,6 +85,7 @@ class TrytonSession:
     _rpc: Rpc
     _reader: ProductReader = attrs.field(init=False)
     _stock: StockReader = attrs.field(init=False)
+    _counted: tuple[DataType, Selection, Sequence[_Numbered]] | None = None
 
     def __attrs_post_init__(self) -> None:
         self._reader = ProductReader(self._rpc, self._erp)
@@ -104,6 +105,10 @@ class TrytonSession:
                 yield categories[start : start + batch_size]
             return
         rows = await self._rows(data_type, selection)
+        if data_type is DataType.ARTICLES:
+            self._reader.expect(
+                [g for g in rows if isinstance(g, ArticleGroup)]
+            )
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
             yield await self._load(data_type, chunk)
@@ -115,11 +120,17 @@ class TrytonSession:
             return len(await self._categories(selection))
         if data_type is DataType.ADDRESSES_AND_ORDERS:
             return None
-        return len(await self._rows(data_type, selection))
+        rows = await self._rows(data_type, selection)
+        # the engine counts, then reads: the read takes these rows
+        self._counted = (data_type, selection, rows)
+        return len(rows)
 
     async def _rows(
         self, data_type: DataType, selection: Selection
     ) -> Sequence[_Numbered]:
+        counted, self._counted = self._counted, None
+        if counted is not None and counted[:2] == (data_type, selection):
+            return counted[2]
         if data_type is DataType.ARTICLES:
             return await self._reader.article_groups(selection)
         if data_type is DataType.STOCK:
