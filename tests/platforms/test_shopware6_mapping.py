@@ -1,0 +1,106 @@
+"""
+The Shopware 6 adapter's pure mapping: ids, prices, error pointers, state
+machine paths and order-number prefilters.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecomsync import (
+    NumberRange,
+)
+from ecomsync.platforms.shopware6._mapping import net_of, sw_id
+from ecomsync.platforms.shopware6._order_mapping import (
+    DELIVERY_GRAPH,
+    ORDER_GRAPH,
+    range_prefilter,
+    transitions,
+)
+from ecomsync.platforms.shopware6._writer import pointer_parts
+
+
+pytestmark = pytest.mark.anyio
+
+
+class TestMapping:
+    def test_ids_are_deterministic_hex(self) -> None:
+        """
+        Ids are md5 of a namespaced string: stable and Shopware-shaped.
+        """
+        assert sw_id("product", "A-1") == sw_id("product", "A-1")
+        assert sw_id("product", "A-1") != sw_id("category", "A-1")
+        assert len(sw_id("product", "A-1")) == 32
+
+    def test_net_from_gross(self) -> None:
+        """
+        Net is gross without tax, to the cent.
+        """
+        assert Decimal("16.80") == net_of(Decimal("19.99"), Decimal(19))
+
+    def test_pointer(self) -> None:
+        """
+        A Sync pointer names operation, row and field.
+        """
+        assert pointer_parts("/ops/3/price/0/gross") == (
+            "ops",
+            3,
+            "price.0.gross",
+        )
+        assert None is pointer_parts("/limit")
+
+    @pytest.mark.parametrize(
+        ("current", "target", "path"),
+        [
+            ("open", "open", []),
+            ("open", "completed", ["process", "complete"]),
+            ("cancelled", "in_progress", ["reopen", "process"]),
+        ],
+    )
+    def test_order_transitions(
+        self, current: str, target: str, path: list[str]
+    ) -> None:
+        """
+        The shortest path through the order state machine is planned.
+        """
+        assert path == transitions(ORDER_GRAPH, current, target)
+
+    def test_delivery_ship(self) -> None:
+        """
+        An open delivery ships in one step.
+        """
+        assert transitions(DELIVERY_GRAPH, "open", "shipped") == ["ship"]
+
+    @given(
+        st.integers(1, 5000),
+        st.integers(0, 5000),
+        st.integers(1, 20000),
+        st.sampled_from(["", "R-", "SW"]),
+    )
+    def test_range_prefilter_is_superset(
+        self, low: int, span: int, probe: int, prefix: str
+    ) -> None:
+        """
+        Whatever the server-side prefilter drops is outside the range.
+        """
+        selection = NumberRange(f"{prefix}{low}", f"{prefix}{low + span}")
+        number = f"{prefix}{probe}"
+        flt = range_prefilter(selection)
+        if number in selection:
+            assert _matches(flt, number)
+
+
+def _matches(flt: dict[str, Any] | None, value: str) -> bool:
+    if flt is None:
+        return True
+    if flt["type"] == "prefix":
+        return value.startswith(flt["value"])
+    if flt["type"] == "range":
+        p = flt["parameters"]
+        return bool(p["gte"] <= value <= p["lte"])
+    return any(_matches(q, value) for q in flt["queries"])
