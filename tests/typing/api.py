@@ -89,3 +89,29 @@ def dirty() -> None:
         ecomsync.Article(number="A-1", name="x", price="abc")
     except ecomsync.InvalidRecord as exc:
         print(exc.record_type, exc.field, fails_on, shop)
+
+
+async def shopware() -> None:
+    from ecomsync.platforms.shopware6 import Shopware6
+    from ecomsync.typing import (
+        SupportsCheck,
+        SupportsMediaOnPush,
+        SupportsRequestEstimate,
+    )
+
+    shop = Shopware6(
+        "https://shop.example",
+        "SWIA",
+        "secret",
+        allow_backorders=True,
+        http_pool="httpx",
+    )
+    problems: list[str] = await shop.check()
+    checkable: SupportsCheck = shop
+    estimating: SupportsRequestEstimate = shop
+    with_media: SupportsMediaOnPush = shop
+    writes: int = estimating.estimate_requests(
+        DataType.ARTICLES, writes=100, uploads=3, with_media=1
+    )
+    print(problems, checkable, with_media.media_on_push, writes)
+    await shop.aclose()
