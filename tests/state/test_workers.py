@@ -11,15 +11,28 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
+import attrs
 import psycopg
 import pytest
 
-from ecomsync import Link, RunStatus, SyncSpec
+from ecomsync import (
+    Link,
+    MemoryErp,
+    MemoryPlatform,
+    RunRecord,
+    RunStatus,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+)
 from ecomsync._partition import submit_partitioned
 from ecomsync._spec import All, DataType, NumberRange, Only
+from ecomsync.exceptions import ConfigurationError
 from ecomsync.licensing import PostgresLicensePool
 from ecomsync.state._board import PartitionLost
 from ecomsync.state._pg_partitions import (
@@ -28,6 +41,9 @@ from ecomsync.state._pg_partitions import (
 from ecomsync.state._postgres import PostgresStore
 
 from . import _pg_shop
+
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
@@ -239,6 +255,66 @@ class TestBoard:
         run = await store.get_run(run_id)
         assert run is not None
         assert run.status is RunStatus.CANCELLED
+
+
+class TestPartitionStore:
+    async def test_view_of_a_claim(self, store: PostgresStore) -> None:
+        """The partition's run record goes to its partition, its cancel
+        and cancel flag to the parent run, its beat to its claim; other
+        runs pass through to the store."""
+        run_id = await submit(store, size=50)
+        board = PartitionBoard(store)
+        claim = await board.claim("w", stale_after=60)
+        assert claim is not None
+        view = board.view(claim)
+        other = RunRecord(
+            id="other",
+            trigger=Trigger.MANUAL,
+            platform="shop",
+            spec=claim.spec,
+            status=RunStatus.RUNNING,
+            started_at=T0,
+        )
+
+        await view.save_run(other)
+        await view.save_run(attrs.evolve(other, id=claim.sub_run_id))
+        beats = (
+            await view.beat(claim.sub_run_id, T0),
+            await view.beat("other", T0),
+        )
+        await view.request_cancel(claim.sub_run_id)
+        flags = (
+            await view.cancel_requested(claim.sub_run_id),
+            await view.cancel_requested("other"),
+        )
+        view.lost = True
+        lost_beat = await view.beat(claim.sub_run_id, T0)
+        await view.aclose()
+
+        assert attrs.evolve(other, heartbeat_at=T0) == await store.get_run(
+            "other"
+        )
+        assert await store.get_run(claim.sub_run_id) is None
+        assert (True, True) == beats
+        assert await store.cancel_requested(run_id)
+        assert (True, False) == flags
+        assert lost_beat is False
+        assert claim.sub_run_id in repr(view)
+        assert [] == await store.list_failures("shop")
+
+    async def test_needs_postgres(self, tmp_path: Path) -> None:
+        """Partitioned runs on a store that cannot hold partitions are
+        refused, naming the store."""
+        sync = Synchronizer(
+            erp=MemoryErp([]),
+            platforms={"shop": MemoryPlatform()},
+            store=SqliteStore(tmp_path / "s.db"),
+        )
+
+        with pytest.raises(ConfigurationError, match="not SqliteStore"):
+            await submit_partitioned(
+                sync, SyncSpec(types={DataType.STOCK: All()})
+            )
 
 
 class TestWorkInProcess:

@@ -15,9 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import socket
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,11 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import anyio
 import attrs
 
 from .._contracts import Lease, positive_size
-from ..exceptions import ConfigurationError, LicenseError, NoFreeLicense
+from ..exceptions import ConfigurationError, LicenseError
+from ._polling import poll_for_slot
 
 
 if TYPE_CHECKING:
@@ -155,16 +153,6 @@ class FileLicensePool:
             raise
         return fh
 
-    def _acquire(self, holder: str) -> tuple[int, TextIO] | None:
-        # Start at a random slot so waiters do not all race for slot 0.
-        first = random.randrange(self._size)  # noqa: S311
-        for step in range(self._size):
-            slot = (first + step) % self._size
-            fh = self._try_slot(slot, holder)
-            if fh is not None:
-                return slot, fh
-        return None
-
     @asynccontextmanager
     async def lease(
         self, holder: str, *, timeout: float
@@ -179,14 +167,19 @@ class FileLicensePool:
         # Non-blocking lock calls on a local file: done on the event loop,
         # so that a cancellation can never lose a lock taken in a thread.
         self._prepare()
-        deadline = time.monotonic() + timeout
-        pause = self.poll_interval
-        while (got := self._acquire(holder)) is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise NoFreeLicense(self._size, await self.holders(), timeout)
-            await anyio.sleep(min(left, pause * random.uniform(0.5, 1.5)))  # noqa: S311
-            pause = min(pause * 2, self.max_poll_interval)
+
+        async def try_slot(slot: int) -> tuple[int, TextIO] | None:
+            fh = self._try_slot(slot, holder)
+            return None if fh is None else (slot, fh)
+
+        got = await poll_for_slot(
+            try_slot,
+            size=self._size,
+            timeout=timeout,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+            holders=self.holders,
+        )
         slot, fh = got
         try:
             yield Lease(holder, slot)

@@ -12,8 +12,6 @@ a session lock would stay with whichever client borrows the connection.
 
 from __future__ import annotations
 
-import random
-import time
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,8 +21,9 @@ import anyio
 import attrs
 
 from .._contracts import Lease, positive_size
-from ..exceptions import ConfigurationError, LicenseError, NoFreeLicense
+from ..exceptions import ConfigurationError, LicenseError
 from ..state._postgres import _schema_name, migrate, not_asyncio, safe_dsn
+from ._polling import poll_for_slot
 
 
 if TYPE_CHECKING:
@@ -205,36 +204,34 @@ class PostgresLicensePool:
     async def _acquire(
         self, conn: AsyncConnection[Any], holder: str, timeout: float
     ) -> int:
-        deadline = time.monotonic() + timeout
-        pause = self.poll_interval
         ns = self.namespace
-        while True:
-            # Start at a random slot so waiters do not all race for slot 0.
-            first = random.randrange(self._size)  # noqa: S311
-            for step in range(self._size):
-                slot = (first + step) % self._size
-                cur = await conn.execute(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (ns, slot)
-                )
-                row = await cur.fetchone()
-                if row and row[0]:
-                    await conn.execute(
-                        f"INSERT INTO {self._s}.licence_holders "  # noqa: S608
-                        "VALUES (%s, %s, %s, pg_backend_pid(), now()) "
-                        "ON CONFLICT (pool, slot) DO UPDATE SET "
-                        "holder = excluded.holder, "
-                        "backend_pid = excluded.backend_pid, "
-                        "since = excluded.since",
-                        (self.name, slot, holder),
-                    )
-                    return slot
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise NoFreeLicense(
-                    self._size, await self._holders(conn), timeout
-                )
-            await anyio.sleep(min(left, pause * random.uniform(0.5, 1.5)))  # noqa: S311
-            pause = min(pause * 2, self.max_poll_interval)
+
+        async def try_slot(slot: int) -> int | None:
+            cur = await conn.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (ns, slot)
+            )
+            row = await cur.fetchone()
+            if not (row and row[0]):
+                return None
+            await conn.execute(
+                f"INSERT INTO {self._s}.licence_holders "  # noqa: S608
+                "VALUES (%s, %s, %s, pg_backend_pid(), now()) "
+                "ON CONFLICT (pool, slot) DO UPDATE SET "
+                "holder = excluded.holder, "
+                "backend_pid = excluded.backend_pid, "
+                "since = excluded.since",
+                (self.name, slot, holder),
+            )
+            return slot
+
+        return await poll_for_slot(
+            try_slot,
+            size=self._size,
+            timeout=timeout,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+            holders=lambda: self._holders(conn),
+        )
 
     async def _release(self, conn: AsyncConnection[Any], slot: int) -> None:
         if conn.closed:
