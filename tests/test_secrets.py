@@ -121,3 +121,31 @@ class TestRefusedSecret:
         await shop.aclose()
 
         _no_canary(info.value, repr(info.value), repr(shop), caplog.text)
+
+
+class TestQueryInUrl:
+    async def test_query_string_is_never_repeated(self) -> None:
+        """
+        Whatever a base URL's query string holds stays out of the repr and
+        of the refused-credentials message.
+        """
+
+        def refuse(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(401, json={"errors": [{"code": "4"}]})
+
+        shop = Shopware6(
+            f"http://shop.test/?token={CANARY}",
+            "SWIAKEY",
+            "other",
+            transport=httpx.MockTransport(refuse),
+        )
+
+        with pytest.raises(AuthenticationError) as info:
+            await shop.push(
+                DataType.CATEGORIES,
+                [Outgoing(record=Category(number="K-1", name="K"))],
+            )
+        await shop.aclose()
+
+        _no_canary(repr(shop), info.value, repr(shop._api))
+        assert "http://shop.test" in str(info.value)

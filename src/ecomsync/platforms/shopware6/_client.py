@@ -17,7 +17,7 @@ import anyio
 import attrs
 import httpx
 
-from ..._http import HttpClient
+from ..._http import HttpClient, public_url
 from ...exceptions import AuthenticationError, SyncError
 
 
@@ -189,7 +189,8 @@ class AdminApi:
         return cls(url, client_id, client_secret, http)
 
     def __repr__(self) -> str:
-        return f"<AdminApi {self.url!r} client_id={self.client_id!r}>"
+        url = public_url(self.url)
+        return f"<AdminApi {url!r} client_id={self.client_id!r}>"
 
     # -- auth ---------------------------------------------------------
 
@@ -227,7 +228,7 @@ class AdminApi:
             )
             # The secret is never part of the message, only the key id.
             raise AuthenticationError(
-                f"Shopware at {self.url} refused the integration "
+                f"Shopware at {public_url(self.url)} refused the integration "
                 f"credentials (access key id {self.client_id!r}): "
                 f"HTTP {response.status_code}"
                 + (f": {reasons}" if reasons else "")
@@ -242,7 +243,7 @@ class AdminApi:
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise AuthenticationError(
-                f"Shopware at {self.url} returned no access token"
+                f"Shopware at {public_url(self.url)} returned no access token"
             )
         ttl = float(body.get("expires_in") or 600)
         margin = min(_TOKEN_MARGIN, ttl / 10)
@@ -294,8 +295,8 @@ class AdminApi:
         what = f"{method} {path}"
         if response.status_code == 401:
             raise AuthenticationError(
-                f"Shopware at {self.url} refused the access token for "
-                f"{what} even after a refresh"
+                f"Shopware at {public_url(self.url)} refused the access "
+                f"token for {what} even after a refresh"
             )
         if response.status_code == 403:
             details = "; ".join(

@@ -112,7 +112,8 @@ class Shopware6:
         self._orders = Orders(self._api, self.send_mail)
 
     def __repr__(self) -> str:
-        return f"<Shopware6 {self.url!r} client_id={self.client_id!r}>"
+        url = public_url(self.url)
+        return f"<Shopware6 {url!r} client_id={self.client_id!r}>"
 
     # -- Platform -----------------------------------------------------
 
