@@ -1,0 +1,130 @@
+"""
+Command line: serve the WooCommerce emulator on loopback.
+
+    python -m ecomsync.testing.woocommerce --port 8000 \
+        --consumer-key ck_x --consumer-secret cs_y
+
+Once it listens it prints one line on standard output, e.g.::
+
+    ecomsync-woocommerce-emulator ready base_url=http://127.0.0.1:8000 \
+consumer_key=ck_x permissions=read_write
+
+The REST API is under ``{base_url}/wp-json/wc/v3``; over plain http
+clients sign with OAuth 1.0a (as the ``woocommerce`` PyPI client does).
+``--port 0`` picks a free port; the ready line names it.  The secret is
+not printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..shopware6._faults import Faults
+from ._emulator import WooCommerceEmulator
+
+
+READY = "ecomsync-woocommerce-emulator ready"
+
+
+def ready_line(base_url: str, consumer_key: str, permissions: str) -> str:
+    """
+    The line printed once the emulator listens.
+    """
+    return (
+        f"{READY} base_url={base_url} consumer_key={consumer_key} "
+        f"permissions={permissions}"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m ecomsync.testing.woocommerce",
+        description="Serve a WooCommerce REST API v3 emulator on loopback. "
+        "Prints one ready line with its base URL once it listens.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument(
+        "--port", type=int, default=8000, help="port to bind; 0 = a free one"
+    )
+    p.add_argument("--consumer-key", default="ck_emulator")
+    p.add_argument("--consumer-secret", default="cs_emulator")
+    p.add_argument(
+        "--permissions",
+        choices=("read", "write", "read_write"),
+        default="read_write",
+        help="the key's permissions",
+    )
+    p.add_argument(
+        "--read-only-key",
+        nargs=2,
+        metavar=("KEY", "SECRET"),
+        help="add a second key with read permission only",
+    )
+    p.add_argument("--wp-user", default="admin")
+    p.add_argument(
+        "--wp-application-password",
+        default="emulatorapppassword0000",
+        help="the WordPress application password for wp/v2/media",
+    )
+    p.add_argument("--timezone", default="Europe/Berlin")
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--base-ms", type=float, default=0.0)
+    p.add_argument("--workers-limit", type=int, default=None)
+    p.add_argument("--log-level", default="warning")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    a = _parser().parse_args(argv)
+
+    import uvicorn
+
+    emu = WooCommerceEmulator(
+        a.consumer_key,
+        a.consumer_secret,
+        permissions=a.permissions,
+        wp_user=a.wp_user,
+        wp_application_password=a.wp_application_password,
+        timezone=a.timezone,
+        faults=Faults(
+            latency_ms=a.latency_ms,
+            base_ms=a.base_ms,
+            workers_limit=a.workers_limit,
+        ),
+    )
+    if a.read_only_key:
+        emu.add_key(a.read_only_key[0], a.read_only_key[1], "read")
+    emu.abort_mode = "close"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((a.host, a.port))
+    line = ready_line(
+        f"http://{a.host}:{sock.getsockname()[1]}",
+        a.consumer_key,
+        a.permissions,
+    )
+
+    class _Announcing(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(line, flush=True)
+
+    config = uvicorn.Config(
+        emu.app, log_level=a.log_level, lifespan="off", access_log=False
+    )
+    try:
+        _Announcing(config).run(sockets=[sock])
+    finally:
+        sock.close()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""
+`WooCommerceEmulator`: the shop's data (`Shop`), its API keys, the fault
+switchboard and the request log, behind one ASGI app.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from ..._model import Order, OrderState
+from ..shopware6._faults import FaultRuntime, Faults
+from ._app import App, RequestRecord
+from ._auth import ApiKey, Authenticator, Permission
+from ._shop import Attachment, Row, Shop
+
+
+#: The ERP's order states as WooCommerce statuses (for `place`).
+_STATUS_OF = {
+    OrderState.OPEN: "processing",
+    OrderState.IN_PROGRESS: "processing",
+    OrderState.SHIPPED: "completed",
+    OrderState.COMPLETED: "completed",
+    OrderState.CANCELLED: "cancelled",
+}
+
+#: ``get_allowed_mime_types`` (a selection of WordPress' defaults).
+ALLOWED_MIME_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "image/bmp",
+        "image/tiff",
+        "image/x-icon",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/msword",
+        "application/zip",
+        "video/mp4",
+        "audio/mpeg",
+    }
+)
+
+
+class WooCommerceEmulator:
+    """
+    An emulated WooCommerce shop with the REST API v3 under
+    ``/wp-json/wc/v3`` and WordPress' media endpoint
+    ``/wp-json/wp/v2/media``.
+
+    Args:
+        consumer_key: The first API key's consumer key (``ck_...``).
+        consumer_secret: Its consumer secret (``cs_...``).
+        permissions: Its permissions (``read``, ``write`` or
+            ``read_write``); more keys with `add_key`.
+        wp_user: A WordPress user name that may upload media ...
+        wp_application_password: ... with this application password.
+        timezone: The site's time zone (``date_*`` fields are in it,
+            ``date_*_gmt`` in UTC).
+        manage_stock: The ``woocommerce_manage_stock`` option.
+        faults: Costs and failures (`Faults`, shared with the Shopware
+            emulator).
+
+    Over ``http://`` clients authenticate with OAuth 1.0a, over
+    ``https://`` (in process: an ``https`` base URL) with HTTP Basic, as
+    WooCommerce does.  Inspect ``shop`` (`Shop`), ``requests`` (the
+    request log) after a test.
+    """
+
+    def __init__(
+        self,
+        consumer_key: str = "ck_emulator",
+        consumer_secret: str = "cs_emulator",  # noqa: S107 - an emulator
+        *,
+        permissions: Permission = "read_write",
+        wp_user: str = "admin",
+        wp_application_password: str = "emulatorapppassword0000",  # noqa: S107
+        timezone: str = "Europe/Berlin",
+        manage_stock: bool = True,
+        keep_media_bytes: bool = False,
+        faults: Faults | None = None,
+    ) -> None:
+        self.shop = Shop(
+            timezone=ZoneInfo(timezone),
+            manage_stock=manage_stock,
+            keep_media_bytes=keep_media_bytes,
+        )
+        self.auth = Authenticator()
+        self.auth.add(ApiKey(consumer_key, consumer_secret, permissions))
+        self.wp_users = {wp_user: wp_application_password.replace(" ", "")}
+        self.allowed_mime_types = ALLOWED_MIME_TYPES
+        self.requests: deque[RequestRecord] = deque(maxlen=100_000)
+        self.abort_mode: Literal["raise", "close"] = "raise"
+        self._faults = faults or Faults()
+        self.fault_runtime = FaultRuntime.from_faults(self._faults)
+        self.app = App(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<WooCommerceEmulator products={len(self.shop.products)} "
+            f"orders={len(self.shop.orders)}>"
+        )
+
+    @property
+    def faults(self) -> Faults:
+        """
+        The active faults; assigning starts their counters afresh.
+        """
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults) -> None:
+        self._faults = value
+        self.fault_runtime = FaultRuntime.from_faults(value)
+
+    def add_key(
+        self,
+        consumer_key: str,
+        consumer_secret: str,
+        permissions: Permission = "read_write",
+    ) -> None:
+        """
+        Add another REST API key.
+        """
+        self.auth.add(ApiKey(consumer_key, consumer_secret, permissions))
+
+    def record(self, entry: RequestRecord) -> None:
+        self.requests.append(entry)
+
+    def media_json(self, attachment: Attachment) -> Row:
+        """
+        An attachment as ``wp/v2/media`` answers it.
+        """
+        local, gmt = datetime.now(UTC), datetime.now(UTC)
+        return {
+            "id": attachment.id,
+            "date": local.replace(tzinfo=None, microsecond=0).isoformat(),
+            "date_gmt": gmt.replace(tzinfo=None, microsecond=0).isoformat(),
+            "slug": attachment.filename.rsplit(".", 1)[0].lower(),
+            "status": "inherit",
+            "type": "attachment",
+            "title": {
+                "raw": attachment.filename,
+                "rendered": attachment.filename,
+            },
+            "media_type": "image" if attachment.is_image else "file",
+            "mime_type": attachment.mime_type,
+            "source_url": attachment.source_url,
+            "media_details": {"filesize": attachment.size},
+        }
+
+    # -- seeding ------------------------------------------------------------
+
+    def place_order(
+        self,
+        *,
+        number: str | None = None,
+        status: str = "processing",
+        billing: dict[str, str] | None = None,
+        shipping: dict[str, str] | None = None,
+        lines: list[dict[str, Any]] | None = None,
+        total: str = "0.00",
+        currency: str = "EUR",
+        customer_id: int = 0,
+        created_at: datetime | None = None,
+        modified_at: datetime | None = None,
+    ) -> int:
+        """
+        Put an order into the shop as a customer's checkout would; returns
+        its id.  *lines* hold ``sku``, ``name``, ``quantity``, ``price``.
+        """
+        shop = self.shop
+        # WooCommerce's order number is the order id (filter
+        # woocommerce_order_number); a free numeric number becomes the id.
+        if number and number.isdigit() and int(number) not in shop.orders:
+            order_id = int(number)
+        else:
+            order_id = shop.next_post_id()
+        blank = dict.fromkeys(
+            [
+                "first_name",
+                "last_name",
+                "company",
+                "address_1",
+                "address_2",
+                "city",
+                "state",
+                "postcode",
+                "country",
+            ],
+            "",
+        )
+        row: Row = {
+            "id": order_id,
+            "parent_id": 0,
+            "number": number or str(order_id),
+            "order_key": f"wc_order_{order_id:013d}",
+            "created_via": "checkout",
+            "status": status,
+            "currency": currency,
+            "prices_include_tax": True,
+            "customer_id": customer_id,
+            "customer_note": "",
+            "billing": {**blank, "email": "", "phone": "", **(billing or {})},
+            "shipping": {**blank, "phone": "", **(shipping or billing or {})},
+            "payment_method": "bacs",
+            "payment_method_title": "Direct bank transfer",
+            "transaction_id": "",
+            "line_items": [],
+            "shipping_lines": [],
+            "fee_lines": [],
+            "coupon_lines": [],
+            "tax_lines": [],
+            "meta_data": [],
+            "total": total,
+            "total_tax": "0.00",
+            "shipping_total": "0.00",
+            "discount_total": "0.00",
+            "date_completed": None,
+            "date_completed_gmt": None,
+        }
+        row["shipping"].pop("email", None)
+        for i, line in enumerate(lines or [], start=1):
+            sku = str(line.get("sku", ""))
+            product_id = shop.product_by_sku(sku) if sku else 0
+            variation_id = 0
+            if product_id and shop.products[product_id]["parent_id"]:
+                variation_id = product_id
+                product_id = shop.products[product_id]["parent_id"]
+            price = Decimal(str(line.get("price", "0")))
+            qty = int(line.get("quantity", 1))
+            row["line_items"].append(
+                {
+                    "id": order_id * 100 + i,
+                    "name": str(line.get("name", sku)),
+                    "product_id": product_id,
+                    "variation_id": variation_id,
+                    "quantity": qty,
+                    "tax_class": "",
+                    "subtotal": f"{price * qty:.2f}",
+                    "total": f"{price * qty:.2f}",
+                    "total_tax": "0.00",
+                    "sku": sku,
+                    "price": float(price),
+                    "meta_data": [],
+                }
+            )
+        moment = created_at or datetime.now(UTC)
+        shop.stamp(row, created=True, at=moment)
+        if modified_at is not None:
+            shop.stamp(row, created=False, at=modified_at)
+        shop.orders[order_id] = row
+        return order_id
+
+    def place(
+        self, order: Order, *, created_at: datetime | None = None
+    ) -> int:
+        """
+        `place_order` for an ecomsync `Order`.
+        """
+
+        def address(a: Any, email: str = "") -> dict[str, str]:
+            data = {
+                "first_name": a.first_name,
+                "last_name": a.last_name,
+                "company": a.company,
+                "address_1": a.street,
+                "city": a.city,
+                "postcode": a.zip_code,
+                "country": a.country,
+                "phone": a.phone,
+            }
+            if email:
+                data["email"] = email
+            return data
+
+        return self.place_order(
+            number=order.number,
+            status=_STATUS_OF[order.state],
+            billing=address(order.billing, order.customer.email),
+            shipping=address(order.shipping),
+            lines=[
+                {
+                    "sku": line.article_number,
+                    "name": line.name,
+                    "quantity": line.quantity,
+                    "price": line.unit_price,
+                }
+                for line in order.lines
+            ],
+            total=f"{order.total:.2f}",
+            currency=order.currency,
+            created_at=created_at or order.ordered_at,
+        )
