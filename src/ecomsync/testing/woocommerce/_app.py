@@ -358,7 +358,7 @@ class App:
                 raise no_route()
             if name == "media_upload":
                 self._wp_auth(req)
-            elif name not in ("index", "media_get"):
+            elif name not in ("index", "media_get", "media_list"):
                 req.key = self._wc_auth(req, url)
             handler = getattr(App, name)
             resp: Response = await handler(self, req)
@@ -1246,6 +1246,20 @@ class App:
                 f"{attachment.id}"
             },
         )
+
+    @route("GET", "/wp/v2/media")
+    async def media_list(self, req: Request) -> Response:
+        """
+        Attachments whose title (the file name without extension)
+        contains ``search``.
+        """
+        needle = req.query.get("search", "").lower()
+        rows = [
+            self.emu.media_json(a)
+            for a in self.emu.shop.media.values()
+            if needle in a.filename.rsplit(".", 1)[0].lower()
+        ]
+        return self._page(req, rows)
 
     @route("GET", r"/wp/v2/media/(?P<id>\d+)")
     async def media_get(self, req: Request) -> Response:
