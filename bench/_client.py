@@ -93,6 +93,7 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
         SyncSpec,
         Trigger,
     )
+    from ecomsync._http import aiohttp_pool
     from ecomsync.platforms.shopware6 import Shopware6
     from ecomsync.state import SqliteStore
 
@@ -100,12 +101,12 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
     if a.concurrency:
         kwargs["concurrency"] = a.concurrency
     conc = a.concurrency or 16
+    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+    # The pool Shopware6 picks by itself (aiohttp's on asyncio where
+    # httpx-aiohttp is installed, else httpx's), wrapped to count.
     counting = Counting(
-        httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(
-                max_connections=conc, max_keepalive_connections=conc
-            )
-        )
+        aiohttp_pool(verify=True, limits=limits)
+        or httpx.AsyncHTTPTransport(limits=limits)
     )
     platform = Shopware6(
         a.url, CLIENT_ID, CLIENT_SECRET, transport=counting, **kwargs
