@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ecomsync.platforms._vendure_client import GraphQLFailure
-from ecomsync.platforms._vendure_gql import (
+from ecomsync.platforms.vendure._client import GraphQLFailure
+from ecomsync.platforms.vendure._gql import (
     aliased,
     list_mutation,
     union_error,

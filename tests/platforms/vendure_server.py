@@ -5,8 +5,13 @@ A live Vendure server for the Vendure adapter tests.
 ``vendure-server/`` through ``scripts/vendure/vendure.sh`` on a free
 loopback port with its own data directory, creates the sync role and API
 key, and keeps a snapshot of that store.  `fresh_vendure` (per test)
-puts the snapshot back and restarts the server (about 2 s), so every test
-sees an empty shop.  In CI (``CI=true``) a server that cannot start fails
+puts the snapshot's rows back into the running server's database in one
+transaction (about 0.1 s instead of 3-8 s for a restart), so every test
+sees an empty shop.  Row ids keep growing across tests (the
+``sqlite_sequence`` counters are not reset), so nothing Vendure may still
+hold in memory about an entity of an earlier test can match one of a
+later test.  ``VENDURE_TEST_RESET=restart`` restores the file and restarts
+the server instead.  In CI (``CI=true``) a server that cannot start fails
 the tests; elsewhere they are skipped with the reason.
 """
 
@@ -100,6 +105,42 @@ class VendureServer:
     def reset(self) -> None:
         """
         Back to the empty shop of the snapshot.
+        """
+        if os.environ.get("VENDURE_TEST_RESET") == "restart":
+            self.restart_from_snapshot()
+            return
+        con = sqlite3.connect(self.db, timeout=60, isolation_level=None)
+        try:
+            con.execute("PRAGMA foreign_keys = OFF")
+            con.execute("ATTACH DATABASE ? AS snap", (str(self.template),))
+            tables = [
+                row[0]
+                for row in con.execute(
+                    "SELECT name FROM snap.sqlite_master WHERE type = "
+                    "'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            con.execute("BEGIN IMMEDIATE")
+            for table in tables:
+                con.execute(f'DELETE FROM main."{table}"')
+                con.execute(
+                    f'INSERT INTO main."{table}" '
+                    f'SELECT * FROM snap."{table}"'
+                )
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        assets = self.data_dir / "assets"
+        if assets.is_dir():
+            for child in assets.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+
+    def restart_from_snapshot(self) -> None:
+        """
+        Stop the server, put the snapshot file back, start it again.
         """
         self.stop(fast=True)
         for suffix in ("", "-wal", "-shm"):

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import attrs
 
-from .._contracts import Outcome, Outgoing
-from .._model import (
+from ..._contracts import Outcome, Outgoing
+from ..._model import (
     Address,
     Customer,
     Order,
@@ -21,9 +21,9 @@ from .._model import (
     OrderState,
     OrderStatus,
 )
-from .._spec import All, ChangedSince, NumberRange, Only, Selection
-from ._vendure_client import JSON, GraphQL
-from ._vendure_gql import aliased, union_error
+from ..._spec import All, ChangedSince, NumberRange, Only, Selection
+from ._client import JSON, GraphQL
+from ._gql import aliased, union_error
 
 
 _ADDRESS = (

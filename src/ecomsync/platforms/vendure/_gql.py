@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from ._vendure_client import JSON, GraphQL, GraphQLFailure, error_message
+from ._client import JSON, GraphQL, GraphQLFailure, error_message
 
 
 T = TypeVar("T")

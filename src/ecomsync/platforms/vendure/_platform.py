@@ -1,44 +1,30 @@
 """
-`Vendure`: the ecomsync `Platform` for Vendure 3.x over its Admin
-GraphQL API.
-
-Mapping in brief (docs/vendure.md has the whole story):
-
-- categories: one value of the private facet ``erp-category`` per ERP
-  category (code = category number) plus one collection per category,
-  filtered by that value and the values of all its descendants, nested
-  like the ERP tree;
-- articles: a product with one variant, SKU = article number (looked up
-  before creating: Vendure accepts duplicate SKUs), net or gross price as
-  the channel wants, texts, the category facet values;
-- stock: the variant's stock on hand = ERP quantity + what Vendure holds
-  allocated for open orders;
-- images: assets named by their SHA-256, reused when present;
-- orders: placed orders read by ``updatedAt``, code range or codes;
-  status pushed as fulfilments (Shipped, Delivered) or a cancellation.
-
-.. versionadded:: 26.1.0
+The `Vendure` platform: wires the transport, the catalogue writers and
+the orders together behind the `Platform` protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import anyio
 import attrs
 import httpx
 
-from .._contracts import MediaLink, Outcome, Outgoing, StagedMedia
-from .._http import check_url
-from .._model import Order
-from .._spec import DataType, Selection
-from ..exceptions import ConfigurationError
-from ._vendure_catalog import Catalog
-from ._vendure_client import GraphQL
-from ._vendure_orders import Orders
+from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from ..._http import check_url
+from ..._model import Order
+from ..._spec import DataType, Selection
+from ...exceptions import ConfigurationError
+from ._articles import Articles
+from ._catalog import Catalog
+from ._categories import Categories
+from ._client import GraphQL
+from ._media import Media
+from ._orders import Orders
+from ._stock import Stock
+from ._variants import Variants
 
-
-__all__ = ["SYNC_PERMISSIONS", "Vendure"]
 
 #: The permissions of the role the sync's API key needs; nothing else.
 SYNC_PERMISSIONS: tuple[str, ...] = (
@@ -79,8 +65,17 @@ class Vendure:
             attempt).
         language: The language code of the texts written.
         category_facet: The code of the facet holding the categories.
-        stock_location: The stock location written when a stock level
-            names no warehouse (default: the first one).
+        stock_location: The name of the stock location stock goes to
+            without a mapping (default: the first one).
+        stock_locations: ERP warehouse code -> Vendure stock location
+            name; each warehouse's stock goes to its location.  Without
+            it, the stock of every warehouse is summed at
+            *stock_location*.  A name Vendure does not have is a
+            `ConfigurationError` on first contact, before any write.
+
+    .. versionchanged:: 26.1.0
+       *stock_locations*; negative, NaN or fractional stock and
+       ambiguous SKUs fail their records.
 
     .. versionadded:: 26.1.0
     """
@@ -101,12 +96,19 @@ class Vendure:
     language: str = attrs.field(default="en", kw_only=True)
     category_facet: str = attrs.field(default="erp-category", kw_only=True)
     stock_location: str | None = attrs.field(default=None, kw_only=True)
+    stock_locations: Mapping[str, str] | None = attrs.field(
+        default=None, kw_only=True
+    )
     supported: frozenset[DataType] = attrs.field(
         default=frozenset(DataType), init=False
     )
     _client: httpx.AsyncClient = attrs.field(init=False)
     _gql: GraphQL = attrs.field(init=False)
     _catalog: Catalog = attrs.field(init=False)
+    _categories: Categories = attrs.field(init=False)
+    _articles: Articles = attrs.field(init=False)
+    _stock: Stock = attrs.field(init=False)
+    _media: Media = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -137,7 +139,16 @@ class Vendure:
             language=self.language,
             facet_code=self.category_facet,
             stock_location=self.stock_location,
+            stock_locations=(
+                None
+                if self.stock_locations is None
+                else dict(self.stock_locations)
+            ),
         )
+        self._categories = Categories(self._catalog)
+        self._articles = Articles(self._catalog, Variants(self._catalog))
+        self._stock = Stock(self._catalog)
+        self._media = Media(self._catalog, self._categories)
         self._orders = Orders(self._gql)
 
     def __repr__(self) -> str:
@@ -165,11 +176,11 @@ class Vendure:
         if not items:
             return []
         if data_type is DataType.CATEGORIES:
-            return await self._catalog.push_categories(items)
+            return await self._categories.push(items)
         if data_type is DataType.ARTICLES:
-            return await self._catalog.push_articles(items)
+            return await self._articles.push(items)
         if data_type is DataType.STOCK:
-            return await self._catalog.push_stock(items)
+            return await self._stock.push(items)
         if data_type is DataType.ORDER_STATUS:
             return await self._orders.push_status(items)
         return [
@@ -194,7 +205,7 @@ class Vendure:
         Upload *media* as an asset named by its SHA-256, or return the id
         of the asset that already has that content.
         """
-        return await self._catalog.upload(media)
+        return await self._media.upload(media)
 
     async def attach_media(
         self,
@@ -207,9 +218,9 @@ class Vendure:
         (categories); the first image is the featured asset.
         """
         if data_type is DataType.ARTICLES:
-            await self._catalog.attach("product", target, media)
+            await self._media.attach("product", target, media)
         elif data_type is DataType.CATEGORIES:
-            await self._catalog.attach("collection", target, media)
+            await self._media.attach("collection", target, media)
         else:
             raise ConfigurationError(
                 f"Vendure takes media for articles and categories, "
@@ -218,3 +229,6 @@ class Vendure:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+__all__ = ["SYNC_PERMISSIONS", "Vendure"]

@@ -2,8 +2,8 @@
 The GraphQL transport of the Vendure adapter: auth, retries, deadlines
 and the translation of Vendure's errors into ecomsync's.
 
-Nothing here knows about records; `_vendure_catalog` and
-`_vendure_orders` speak GraphQL through `GraphQL.request`.
+Nothing here knows about records; `_catalog`, `_orders` and the other writers
+speak GraphQL through `GraphQL.request`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import attrs
 import httpx
 import stamina
 
-from ..exceptions import (
+from ...exceptions import (
     AuthenticationError,
     ConfigurationError,
     RetryableError,

@@ -1,0 +1,304 @@
+"""
+Articles of the Vendure adapter: one product per ERP article, found by
+the SKUs of its variants (Vendure does not keep SKUs unique, so every
+ambiguity fails the records involved, naming the other party), then
+written in phases: create missing products, update changed ones, bring
+the variants in line (`_variants`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from ..._contracts import Outcome, Outgoing
+from ..._model import Article
+from ._catalog import PRODUCT_FIELDS, Catalog, Reference, fail, slugify
+from ._client import JSON
+from ._gql import aliased, list_mutation
+from ._variants import Job, Variants, price_problem, sku_field, skus
+
+
+def _slug(art: Article) -> str:
+    return slugify(art.number)
+
+
+def _where(variant: JSON) -> str:
+    product = variant.get("product") or {}
+    return f"variant {variant['id']} of product {product.get('id')}"
+
+
+@attrs.define
+class Articles:
+    """
+    Writes ERP articles as products with variants.
+    """
+
+    catalog: Catalog
+    variants: Variants
+
+    async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        """
+        Write *items*; one `Outcome` per item, in order, whose platform
+        id is the product id.
+        """
+        ref = await self.catalog.reference()
+        facet = await self.catalog.facet_id()
+        values = await self.catalog.category_values()
+        outcomes: dict[int, Outcome] = {}
+        jobs = self._valid(items, ref, values, outcomes)
+        _claimed_twice(jobs, outcomes)
+        found = await self.catalog.variants_by_sku(
+            [s for job in jobs for s in skus(job.article)]
+        )
+        products = await self.catalog.products(
+            [v["product"]["id"] for vs in found.values() for v in vs]
+        )
+        unmatched = _match(jobs, found, products, outcomes)
+        await self._adopt_orphans(unmatched)
+        await self._create(
+            [j for j in unmatched if j.product is None], values, outcomes
+        )
+        await self._update(jobs, values, facet, outcomes)
+        await self.variants.write(
+            [j for j in jobs if j.index not in outcomes], found, ref, outcomes
+        )
+        for job in jobs:
+            if job.index not in outcomes and job.product is not None:
+                outcomes[job.index] = Outcome(
+                    number=job.article.number,
+                    platform_id=job.product["id"],
+                )
+        return [outcomes[i] for i in range(len(items))]
+
+    # -- phases ---------------------------------------------------------------
+
+    def _valid(
+        self,
+        items: Sequence[Outgoing],
+        ref: Reference,
+        values: dict[str, JSON],
+        outcomes: dict[int, Outcome],
+    ) -> list[Job]:
+        jobs: list[Job] = []
+        for i, item in enumerate(items):
+            art = item.record
+            if not isinstance(art, Article):
+                outcomes[i] = fail(art.number, "not an article")
+                continue
+            problem = _problem(art, ref, values)
+            if problem is not None:
+                outcomes[i] = fail(art.number, *problem)
+                continue
+            tax = ref.tax_categories[art.tax_rate.normalize()]
+            jobs.append(Job(index=i, article=art, tax=tax))
+        return jobs
+
+    async def _adopt_orphans(self, jobs: Sequence[Job]) -> None:
+        """
+        Products an interrupted create left without variants are reused.
+        """
+        orphans = await self.catalog.orphans([_slug(j.article) for j in jobs])
+        for job in jobs:
+            job.product = orphans.get(_slug(job.article))
+
+    async def _create(
+        self,
+        jobs: Sequence[Job],
+        values: dict[str, JSON],
+        outcomes: dict[int, Outcome],
+    ) -> None:
+        results = await aliased(
+            self.catalog.gql,
+            "createProduct",
+            {"input": "CreateProductInput!"},
+            [{"input": self._product_input(j.article, values)} for j in jobs],
+            PRODUCT_FIELDS,
+        )
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, str):
+                outcomes[job.index] = fail(job.article.number, result)
+            else:
+                job.product = result
+
+    async def _update(
+        self,
+        jobs: Sequence[Job],
+        values: dict[str, JSON],
+        facet: str,
+        outcomes: dict[int, Outcome],
+    ) -> None:
+        changed: list[tuple[Job, JSON]] = []
+        for job in jobs:
+            if job.product is None or job.index in outcomes:
+                continue
+            change = self._product_change(
+                job.article, job.product, values, facet
+            )
+            if change:
+                changed.append((job, {"id": job.product["id"], **change}))
+        answers = await list_mutation(
+            self.catalog.gql,
+            "updateProducts",
+            "UpdateProductInput",
+            [c for _, c in changed],
+            "id",
+        )
+        for (job, _), answer in zip(changed, answers, strict=True):
+            if isinstance(answer, str):
+                outcomes[job.index] = fail(job.article.number, answer)
+
+    # -- inputs ---------------------------------------------------------------
+
+    def _product_input(self, art: Article, values: dict[str, JSON]) -> JSON:
+        return {
+            "enabled": art.active,
+            "translations": [
+                {
+                    "languageCode": self.catalog.language,
+                    "name": art.name,
+                    "slug": _slug(art),
+                    "description": art.description,
+                }
+            ],
+            "facetValueIds": [values[n]["id"] for n in art.categories],
+        }
+
+    def _product_change(
+        self,
+        art: Article,
+        product: JSON,
+        values: dict[str, JSON],
+        facet: str,
+    ) -> JSON:
+        change: JSON = {}
+        if (product["name"], product.get("description") or "") != (
+            art.name,
+            art.description,
+        ):
+            change["translations"] = [
+                {
+                    "languageCode": self.catalog.language,
+                    "name": art.name,
+                    "description": art.description,
+                }
+            ]
+        if product["enabled"] != art.active:
+            change["enabled"] = art.active
+        current = [fv["id"] for fv in product.get("facetValues") or []]
+        others = [
+            fv["id"]
+            for fv in product.get("facetValues") or []
+            if fv["facet"]["id"] != facet
+        ]
+        want = others + [values[n]["id"] for n in art.categories]
+        if sorted(current) != sorted(want):
+            change["facetValueIds"] = want
+        return change
+
+
+def _problem(
+    art: Article, ref: Reference, values: dict[str, JSON]
+) -> tuple[str, str] | None:
+    """
+    Why *art* cannot be written to this channel, with the field.
+    """
+    problem = price_problem(art)
+    if problem is not None:
+        return problem
+    if art.currency != ref.currency:
+        return (
+            f"the channel sells in {ref.currency}, the article is "
+            f"priced in {art.currency}",
+            "currency",
+        )
+    if art.tax_rate.normalize() not in ref.tax_categories:
+        return (
+            f"no tax category with a {art.tax_rate} % rate in the "
+            "channel's default tax zone",
+            "tax_rate",
+        )
+    for number in art.categories:
+        if number not in values:
+            return (f"category {number} does not exist", "categories")
+    return None
+
+
+def _claimed_twice(jobs: list[Job], outcomes: dict[int, Outcome]) -> None:
+    """
+    Fail every article of the batch that claims a SKU (or number) another
+    one claims too, naming the others; drop them from *jobs*.
+    """
+    claims: dict[str, list[Job]] = {}
+    for job in jobs:
+        for key in dict.fromkeys([*skus(job.article), job.article.number]):
+            claims.setdefault(key, []).append(job)
+    for key, holders in claims.items():
+        if len(holders) < 2:
+            continue
+        for job in holders:
+            if job.index in outcomes:
+                continue
+            others = ", ".join(
+                f"article {o.article.number} ({o.article.name!r})"
+                for o in holders
+                if o is not job
+            )
+            outcomes[job.index] = fail(
+                job.article.number,
+                f"SKU {key} is claimed in this batch by {others} as well;"
+                " none of them is written",
+                sku_field(job.article, key),
+            )
+    jobs[:] = [j for j in jobs if j.index not in outcomes]
+
+
+def _match(
+    jobs: list[Job],
+    found: dict[str, list[JSON]],
+    products: dict[str, JSON],
+    outcomes: dict[int, Outcome],
+) -> list[Job]:
+    """
+    Give each job the one product holding its SKUs; fail a job whose SKU
+    is held by several variants or whose SKUs sit on several products.
+    Returns the jobs the shop has nothing for.
+    """
+    unmatched: list[Job] = []
+    for job in jobs:
+        art = job.article
+        held = {s: found[s] for s in skus(art) if s in found}
+        twice = next((s for s, vs in held.items() if len(vs) > 1), None)
+        if twice is not None:
+            outcomes[job.index] = fail(
+                art.number,
+                f"SKU {twice} is held by {len(held[twice])} Vendure "
+                "variants ("
+                + ", ".join(_where(v) for v in held[twice])
+                + "); Vendure does not keep SKUs unique, remove all but one",
+                sku_field(art, twice),
+            )
+            continue
+        owners = {vs[0]["product"]["id"] for vs in held.values()}
+        if len(owners) > 1:
+            outcomes[job.index] = fail(
+                art.number,
+                "the SKUs of this article sit on "
+                f"{len(owners)} Vendure products ("
+                + ", ".join(
+                    f"{s} on {_where(vs[0])}" for s, vs in sorted(held.items())
+                )
+                + "); one article is one product",
+                "variants",
+            )
+            continue
+        if owners:
+            job.product = products.get(owners.pop())
+        if job.product is None:
+            unmatched.append(job)
+    jobs[:] = [j for j in jobs if j.index not in outcomes]
+    return unmatched
+
+
+__all__ = ["Articles"]

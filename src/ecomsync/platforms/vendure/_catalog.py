@@ -1,0 +1,333 @@
+"""
+What every catalogue writer of the Vendure adapter shares: the channel's
+settings read once (`Reference`), the category facet, and the look-ups
+by SKU, product id and slug that every push starts with.
+
+The writers themselves live next door, one concern each:
+`_categories` (facet values and collections), `_articles` (products),
+`_variants` (variants and options), `_stock`, `_media`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+import anyio
+import attrs
+
+from ..._contracts import Outcome
+from ...exceptions import ConfigurationError, SyncError
+from ._client import JSON, GraphQL
+from ._gql import aliased
+
+
+PAGE = 1000
+#: The largest value of a GraphQL ``Int`` (prices in minor units).
+MAX_INT = 2**31 - 1
+
+PRODUCT_FIELDS = (
+    "id name slug description enabled facetValues { id facet { id } }"
+    " featuredAsset { id } assets { id } variants { id sku }"
+    " optionGroups { id code name options { id code name } }"
+)
+_VARIANT_FIELDS = """id sku name price enabled stockOnHand
+  taxCategory { id } product { id name }
+  stockLevels { stockLocationId stockOnHand stockAllocated }"""
+
+
+def slugify(text: str) -> str:
+    """
+    A URL slug as Vendure makes them: ASCII, lower case, dashes.
+    """
+    plain = (
+        unicodedata.normalize("NFKD", text)
+        .encode("ascii", "ignore")
+        .decode("ascii")
+    )
+    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
+    return slug or "item"
+
+
+def cents(amount: Decimal) -> int:
+    """
+    *amount* in minor units, rounded half up.
+    """
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fail(number: str, message: str, field: str | None = None) -> Outcome:
+    """
+    The failed outcome of record *number*.
+    """
+    return Outcome(number=number, error=message, field=field)
+
+
+@attrs.frozen
+class Reference:
+    """
+    The shop's settings a push depends on, read once.
+
+    *locations* maps stock location names to ids; *warehouses* maps ERP
+    warehouse codes to the id of the location their stock goes to (empty
+    without a mapping: every level goes to *default_location*).
+    """
+
+    currency: str
+    prices_include_tax: bool
+    tax_categories: dict[Decimal, str]
+    default_location: str
+    locations: dict[str, str]
+    warehouses: dict[str, str] = attrs.Factory(dict)
+
+
+def resolve_locations(
+    locations: Mapping[str, str],
+    default_name: str | None,
+    mapping: Mapping[str, str] | None,
+) -> tuple[str, dict[str, str]]:
+    """
+    The default location's id and the warehouse -> location id map.
+
+    Raises:
+        ConfigurationError: A configured location does not exist (all
+            missing names in one message, with the ones that do).
+    """
+    if not locations:
+        raise ConfigurationError("Vendure has no stock location")
+    wanted = [default_name] if default_name is not None else []
+    wanted += list((mapping or {}).values())
+    missing = sorted({name for name in wanted if name not in locations})
+    if missing:
+        raise ConfigurationError(
+            "Vendure has no stock location named "
+            + ", ".join(repr(m) for m in missing)
+            + "; it has "
+            + ", ".join(repr(n) for n in sorted(locations))
+        )
+    default = (
+        locations[default_name]
+        if default_name is not None
+        else next(iter(locations.values()))
+    )
+    return default, {
+        code: locations[name] for code, name in (mapping or {}).items()
+    }
+
+
+@attrs.define
+class Catalog:
+    """
+    One Vendure channel's catalogue: its settings, the category facet and
+    look-ups.  Shared by the writers; caches what does not change during
+    a run.
+    """
+
+    gql: GraphQL
+    language: str = "en"
+    facet_code: str = "erp-category"
+    stock_location: str | None = None
+    stock_locations: Mapping[str, str] | None = None
+    _reference: Reference | None = attrs.field(default=None, init=False)
+    _facet_id: str | None = attrs.field(default=None, init=False)
+    _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
+
+    # -- reference data -----------------------------------------------------
+
+    async def reference(self) -> Reference:
+        """
+        The channel's settings (read on first use).
+        """
+        async with self._lock:
+            if self._reference is None:
+                self._reference = await self._read_reference()
+            return self._reference
+
+    async def _read_reference(self) -> Reference:
+        data = await self.gql.query(
+            """{
+              activeChannel { defaultCurrencyCode pricesIncludeTax
+                              defaultTaxZone { id } }
+              taxRates(options: { take: 1000 }) {
+                items { value enabled category { id } zone { id } } }
+              stockLocations(options: { take: 1000 }) { items { id name } }
+            }"""
+        )
+        channel = data["activeChannel"]
+        zone = (channel.get("defaultTaxZone") or {}).get("id")
+        rates: dict[Decimal, str] = {}
+        for rate in data["taxRates"]["items"]:
+            if rate["zone"]["id"] == zone and rate.get("enabled", True):
+                rates.setdefault(
+                    Decimal(str(rate["value"])).normalize(),
+                    rate["category"]["id"],
+                )
+        locations = {
+            loc["name"]: str(loc["id"])
+            for loc in data["stockLocations"]["items"]
+        }
+        default, warehouses = resolve_locations(
+            locations, self.stock_location, self.stock_locations
+        )
+        return Reference(
+            currency=channel["defaultCurrencyCode"],
+            prices_include_tax=bool(channel["pricesIncludeTax"]),
+            tax_categories=rates,
+            default_location=default,
+            locations=locations,
+            warehouses=warehouses,
+        )
+
+    # -- the category facet -------------------------------------------------
+
+    async def facet_id(self) -> str:
+        """
+        The id of the private facet holding one value per ERP category.
+        """
+        async with self._lock:
+            if self._facet_id is None:
+                self._facet_id = await self._ensure_facet()
+            return self._facet_id
+
+    async def _ensure_facet(self) -> str:
+        data = await self.gql.query(
+            """query ($c: String!) { facets(options: {
+                 filter: { code: { eq: $c } } }) { items { id } } }""",
+            {"c": self.facet_code},
+        )
+        items = data["facets"]["items"]
+        if items:
+            return str(items[0]["id"])
+        results = await aliased(
+            self.gql,
+            "createFacet",
+            {"input": "CreateFacetInput!"},
+            [
+                {
+                    "input": {
+                        "code": self.facet_code,
+                        "isPrivate": True,
+                        "translations": [
+                            {
+                                "languageCode": self.language,
+                                "name": "ERP category",
+                            }
+                        ],
+                        "values": [],
+                    }
+                }
+            ],
+            "id",
+        )
+        created = results[0]
+        if isinstance(created, str):
+            raise SyncError(f"cannot create the category facet: {created}")
+        return str(created["id"])
+
+    async def category_values(self) -> dict[str, JSON]:
+        """
+        The ERP categories the shop has: category number -> facet value.
+        """
+        facet = await self.facet_id()
+        values: dict[str, JSON] = {}
+        skip = 0
+        while True:
+            data = await self.gql.query(
+                """query ($f: String!, $skip: Int!, $take: Int!) {
+                  facetValues(options: { skip: $skip, take: $take,
+                    filter: { facetId: { eq: $f } }, sort: { id: ASC } }) {
+                    totalItems items { id code name } } }""",
+                {"f": facet, "skip": skip, "take": PAGE},
+            )
+            page = data["facetValues"]
+            for item in page["items"]:
+                values[item["code"]] = item
+            skip += len(page["items"])
+            if not page["items"] or skip >= page["totalItems"]:
+                return values
+
+    # -- look-ups -------------------------------------------------------------
+
+    async def variants_by_sku(
+        self, skus: Sequence[str]
+    ) -> dict[str, list[JSON]]:
+        """
+        Every variant the shop has for each of *skus*, oldest first.
+
+        Vendure does not keep SKUs unique, so a SKU may have several.
+        """
+        found: dict[str, list[JSON]] = {}
+        wanted = sorted(set(skus))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            skip = 0
+            while True:
+                data = await self.gql.query(
+                    """query ($skus: [String!]!, $skip: Int!, $take: Int!) {
+                      productVariants(options: { skip: $skip, take: $take,
+                        filter: { sku: { in: $skus } }, sort: { id: ASC } })
+                      { totalItems items { """
+                    + _VARIANT_FIELDS
+                    + " } } }",
+                    {"skus": chunk, "skip": skip, "take": PAGE},
+                )
+                page = data["productVariants"]
+                for item in page["items"]:
+                    found.setdefault(item["sku"], []).append(item)
+                skip += len(page["items"])
+                if not page["items"] or skip >= page["totalItems"]:
+                    break
+        return found
+
+    async def products(self, ids: Sequence[str]) -> dict[str, JSON]:
+        """
+        The products with *ids*, with variants, options and assets.
+        """
+        if not ids:
+            return {}
+        data = await self.gql.query(
+            """query ($ids: [String!]!, $take: Int!) {
+              products(options: { take: $take,
+                                  filter: { id: { in: $ids } } }) {
+                items { """
+            + PRODUCT_FIELDS
+            + " } } }",
+            {"ids": sorted(set(ids)), "take": PAGE},
+        )
+        return {p["id"]: p for p in data["products"]["items"]}
+
+    async def orphans(self, slugs: Sequence[str]) -> dict[str, JSON]:
+        """
+        Products left without variants by an interrupted create, by slug.
+        """
+        if not slugs:
+            return {}
+        data = await self.gql.query(
+            """query ($slugs: [String!]!, $take: Int!) {
+              products(options: { take: $take,
+                                  filter: { slug: { in: $slugs } } }) {
+                items { """
+            + PRODUCT_FIELDS
+            + " } } }",
+            {"slugs": sorted(set(slugs)), "take": PAGE},
+        )
+        return {
+            p["slug"]: p
+            for p in data["products"]["items"]
+            if not p["variants"]
+        }
+
+
+__all__ = [
+    "MAX_INT",
+    "PAGE",
+    "PRODUCT_FIELDS",
+    "Catalog",
+    "Reference",
+    "cents",
+    "fail",
+    "resolve_locations",
+    "slugify",
+]

@@ -1,0 +1,163 @@
+"""
+Stock of the Vendure adapter.
+
+The ERP sends *available to sell*; Vendure sells ``stockOnHand -
+stockAllocated`` per stock location, where *allocated* are the units paid
+orders hold until they are fulfilled.  So the adapter writes, per
+location::
+
+    stockOnHand = available (ERP) + stockAllocated (as read from Vendure)
+
+and the shop sells exactly what the ERP has available, the units of open
+orders counted once.  Without a warehouse mapping every level goes to the
+default location (levels of one SKU in a batch are summed); with one,
+each ERP warehouse's level goes to its mapped location (warehouses mapped
+to one location are summed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+
+from ..._contracts import Outcome, Outgoing
+from ..._model import StockLevel
+from ._catalog import MAX_INT, Catalog, Reference, fail
+from ._client import JSON
+from ._gql import list_mutation
+
+
+def quantity_problem(quantity: object) -> str | None:
+    """
+    Why *quantity* cannot be written as stock, or ``None``.
+    """
+    if isinstance(quantity, bool) or not isinstance(
+        quantity, int | float | Decimal
+    ):
+        return f"must be a whole number, got {type(quantity).__name__}"
+    finite = (
+        quantity.is_finite()
+        if isinstance(quantity, Decimal)
+        else math.isfinite(quantity)
+    )
+    if not finite or quantity != int(quantity):
+        return f"must be a whole number, got {quantity}"
+    if quantity < 0:
+        return (
+            f"is negative ({quantity}); Vendure is sent no negative "
+            "stock (the shop's backorder settings decide what sells "
+            "below zero)"
+        )
+    if quantity > MAX_INT:
+        return f"{quantity} is more than Vendure can store"
+    return None
+
+
+def _location(ref: Reference, level: StockLevel) -> str | tuple[str, str]:
+    """
+    The stock location id *level* goes to, or ``(error, field)``.
+    """
+    if not ref.warehouses or level.warehouse is None:
+        return ref.default_location
+    if level.warehouse not in ref.warehouses:
+        return (
+            f"warehouse {level.warehouse!r} is not mapped to a Vendure "
+            "stock location (stock_locations maps "
+            + ", ".join(repr(w) for w in sorted(ref.warehouses))
+            + ")",
+            "warehouse",
+        )
+    return ref.warehouses[level.warehouse]
+
+
+@attrs.define
+class Stock:
+    """
+    Writes stock levels to the variants with their SKU.
+    """
+
+    catalog: Catalog
+
+    async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        """
+        Write *items*; one `Outcome` per item, whose platform id is the
+        variant id.
+        """
+        ref = await self.catalog.reference()
+        outcomes: dict[int, Outcome] = {}
+        # (sku, location id) -> indices and their summed quantity
+        groups: dict[tuple[str, str], tuple[list[int], int]] = {}
+        for i, item in enumerate(items):
+            level = item.record
+            if not isinstance(level, StockLevel):
+                outcomes[i] = fail(level.number, "not a stock level")
+                continue
+            problem = quantity_problem(level.quantity)
+            if problem is not None:
+                outcomes[i] = fail(level.number, problem, "quantity")
+                continue
+            where = _location(ref, level)
+            if isinstance(where, tuple):
+                outcomes[i] = fail(level.number, *where)
+                continue
+            indices, total = groups.get((level.number, where), ([], 0))
+            groups[level.number, where] = (
+                [*indices, i],
+                total + int(level.quantity),
+            )
+        found = await self.catalog.variants_by_sku([s for s, _ in groups])
+        writes: dict[str, tuple[list[int], list[JSON]]] = {}
+        for (sku, location), (indices, total) in groups.items():
+            variants = found.get(sku, [])
+            if len(variants) != 1:
+                error = (
+                    f"no variant with SKU {sku}"
+                    if not variants
+                    else f"SKU {sku} is held by {len(variants)} Vendure "
+                    "variants ("
+                    + ", ".join(
+                        f"variant {v['id']} of product {v['product']['id']}"
+                        for v in variants
+                    )
+                    + "); Vendure does not keep SKUs unique"
+                )
+                for i in indices:
+                    outcomes[i] = fail(sku, error, "number")
+                continue
+            (variant,) = variants
+            on_hand, allocated = 0, 0
+            for stock in variant.get("stockLevels") or []:
+                if str(stock["stockLocationId"]) == location:
+                    on_hand = stock["stockOnHand"]
+                    allocated = stock["stockAllocated"]
+            for i in indices:
+                outcomes[i] = Outcome(number=sku, platform_id=variant["id"])
+            target = total + allocated
+            if target != on_hand:
+                touched, stock_levels = writes.setdefault(
+                    variant["id"], ([], [])
+                )
+                touched += indices
+                stock_levels.append(
+                    {"stockLocationId": location, "stockOnHand": target}
+                )
+        answers = await list_mutation(
+            self.catalog.gql,
+            "updateProductVariants",
+            "UpdateProductVariantInput",
+            [{"id": v, "stockLevels": s} for v, (_, s) in writes.items()],
+            "id",
+        )
+        for (touched, _), answer in zip(writes.values(), answers, strict=True):
+            if isinstance(answer, str) or answer is None:
+                for i in touched:
+                    outcomes[i] = fail(
+                        outcomes[i].number, str(answer or "no result")
+                    )
+        return [outcomes[i] for i in range(len(items))]
+
+
+__all__ = ["Stock", "quantity_problem"]

@@ -1,0 +1,347 @@
+"""
+Variants of the Vendure adapter: one variant per ERP variant (SKU =
+variant number) or, for an article without variants, one variant whose
+SKU is the article number; option groups and options built from the
+variant options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+
+from ..._contracts import Outcome
+from ..._model import Article
+from ._catalog import MAX_INT, Catalog, Reference, cents, fail, slugify
+from ._client import JSON
+from ._gql import aliased, list_mutation
+
+
+@attrs.define
+class Job:
+    """
+    One article on its way: where it came in the batch, its tax category
+    and, once known, its Vendure product.
+    """
+
+    index: int
+    article: Article
+    tax: str
+    product: JSON | None = None
+
+
+def skus(art: Article) -> list[str]:
+    """
+    The SKUs *art* holds in Vendure.
+    """
+    return [v.number for v in art.variants] or [art.number]
+
+
+def sku_field(art: Article, sku: str) -> str:
+    """
+    The record field that carries *sku*.
+    """
+    for i, variant in enumerate(art.variants):
+        if variant.number == sku:
+            return f"variants.{i}.number"
+    return "number"
+
+
+def variant_rows(art: Article) -> list[tuple[str, str, Decimal]]:
+    """
+    ``(sku, name, gross price)`` per variant the article wants.
+    """
+    if not art.variants:
+        return [(art.number, art.name, art.price)]
+    rows = []
+    for variant in art.variants:
+        label = " / ".join(value for _, value in variant.options)
+        name = f"{art.name} {label}".strip()
+        rows.append(
+            (
+                variant.number,
+                name,
+                variant.price if variant.price is not None else art.price,
+            )
+        )
+    return rows
+
+
+def price_of(ref: Reference, gross: Decimal, rate: Decimal) -> int:
+    """
+    The price Vendure stores: minor units, net unless the channel's
+    prices include tax.
+    """
+    if ref.prices_include_tax:
+        return cents(gross)
+    return cents(gross / (1 + rate / 100))
+
+
+def price_problem(art: Article) -> tuple[str, str] | None:
+    """
+    Why a price of *art* cannot be written (NaN, infinite, too large).
+    """
+    if not art.tax_rate.is_finite():
+        return (f"{art.tax_rate} is not a rate", "tax_rate")
+    prices = [("price", art.price)] + [
+        (f"variants.{i}.price", v.price)
+        for i, v in enumerate(art.variants)
+        if v.price is not None
+    ]
+    for field, price in prices:
+        if not price.is_finite():
+            return (f"{price} is not a price", field)
+        if price < 0:
+            return (f"is negative ({price})", field)
+        if cents(price) > MAX_INT:
+            return (f"{price} is more than Vendure can store", field)
+    return None
+
+
+@attrs.define
+class Variants:
+    """
+    Creates, updates and removes the variants of products.
+    """
+
+    catalog: Catalog
+
+    async def write(
+        self,
+        jobs: Sequence[Job],
+        found: dict[str, list[JSON]],
+        ref: Reference,
+        outcomes: dict[int, Outcome],
+    ) -> None:
+        """
+        Bring each job's product to the article's variants: create the
+        missing ones, update what differs, remove those it no longer has.
+
+        *found* holds the shop's variant per SKU (already checked to be
+        unique and on the job's product).
+        """
+        creates: list[tuple[Job, JSON]] = []
+        updates: list[tuple[Job, JSON]] = []
+        drop: list[str] = []
+        for job in jobs:
+            product, art = job.product, job.article
+            if product is None or job.index in outcomes:
+                continue
+            wanted = variant_rows(art)
+            keep = {sku for sku, _, _ in wanted}
+            option_ids: dict[str, list[str]] = {}
+            if art.variants and len(wanted) > 1:
+                stale = [
+                    v["id"]
+                    for v in product.get("variants") or []
+                    if v["sku"] not in keep
+                ]
+                await self.delete(stale)
+                product["variants"] = [
+                    v for v in product["variants"] if v["id"] not in stale
+                ]
+                options = await self.options(product, art)
+                if isinstance(options, str):
+                    outcomes[job.index] = fail(art.number, options, "variants")
+                    continue
+                option_ids = options
+            for sku, name, gross in wanted:
+                price = price_of(ref, gross, art.tax_rate)
+                have = next(iter(found.get(sku) or []), None)
+                if have is None:
+                    creates.append(
+                        (
+                            job,
+                            {
+                                "productId": product["id"],
+                                "sku": sku,
+                                "price": price,
+                                "taxCategoryId": job.tax,
+                                "enabled": art.active,
+                                "optionIds": option_ids.get(sku, []),
+                                "translations": [
+                                    {
+                                        "languageCode": self.catalog.language,
+                                        "name": name,
+                                    }
+                                ],
+                            },
+                        )
+                    )
+                    continue
+                change = self._change(have, price, job.tax, art.active, name)
+                if change:
+                    updates.append((job, {"id": have["id"], **change}))
+            drop += [
+                v["id"]
+                for v in product.get("variants") or []
+                if v["sku"] not in keep
+            ]
+        for field, input_type, batch in (
+            ("createProductVariants", "CreateProductVariantInput", creates),
+            ("updateProductVariants", "UpdateProductVariantInput", updates),
+        ):
+            answers = await list_mutation(
+                self.catalog.gql,
+                field,
+                input_type,
+                [b for _, b in batch],
+                "id",
+            )
+            for (job, _), answer in zip(batch, answers, strict=True):
+                if isinstance(answer, str) or answer is None:
+                    outcomes[job.index] = fail(
+                        job.article.number, str(answer or "no result")
+                    )
+        await self.delete(drop)
+
+    def _change(
+        self, have: JSON, price: int, tax: str, active: bool, name: str
+    ) -> JSON:
+        change: JSON = {}
+        if have["price"] != price:
+            change["price"] = price
+        if have["taxCategory"]["id"] != tax:
+            change["taxCategoryId"] = tax
+        if have["enabled"] != active:
+            change["enabled"] = active
+        if have["name"] != name:
+            change["translations"] = [
+                {"languageCode": self.catalog.language, "name": name}
+            ]
+        return change
+
+    async def delete(self, ids: Sequence[str]) -> None:
+        """
+        Remove the variants with *ids* (none: no request).
+        """
+        if ids:
+            await self.catalog.gql.request(
+                "mutation ($ids: [ID!]!) { deleteProductVariants(ids: $ids) "
+                "{ result message } }",
+                {"ids": list(ids)},
+                mutation=True,
+            )
+
+    async def options(
+        self, product: JSON, art: Article
+    ) -> dict[str, list[str]] | str:
+        """
+        The option ids per variant SKU, creating option groups and options
+        the product lacks.  Variants whose options do not tell them apart
+        get one group "Variant" with the variant numbers as options.
+        """
+        language = self.catalog.language
+        names = list(
+            dict.fromkeys(n for v in art.variants for n, _ in v.options)
+        )
+        combos = [
+            tuple(dict(v.options).get(n) for n in names) for v in art.variants
+        ]
+        if (
+            not names
+            or None in (x for c in combos for x in c)
+            or len(set(combos)) != len(combos)
+        ):
+            names = ["Variant"]
+            rows = {v.number: {"Variant": v.number} for v in art.variants}
+        else:
+            rows = {v.number: dict(v.options) for v in art.variants}
+        groups = {g["name"]: g for g in product.get("optionGroups") or []}
+        for name in names:
+            wanted = list(dict.fromkeys(r[name] for r in rows.values()))
+            group = groups.get(name)
+            tr = [{"languageCode": self.catalog.language, "name": name}]
+            if group is None:
+                results = await aliased(
+                    self.catalog.gql,
+                    "createProductOptionGroup",
+                    {"input": "CreateProductOptionGroupInput!"},
+                    [
+                        {
+                            "input": {
+                                "code": slugify(f"{art.number}-{name}"),
+                                "translations": tr,
+                                "options": [
+                                    {
+                                        "code": slugify(value),
+                                        "translations": [
+                                            {
+                                                "languageCode": language,
+                                                "name": value,
+                                            }
+                                        ],
+                                    }
+                                    for value in wanted
+                                ],
+                            }
+                        }
+                    ],
+                    "id code name options { id code name }",
+                )
+                if isinstance(results[0], str):
+                    return results[0]
+                group = results[0]
+                added = await aliased(
+                    self.catalog.gql,
+                    "addOptionGroupToProduct",
+                    {"productId": "ID!", "optionGroupId": "ID!"},
+                    [
+                        {
+                            "productId": product["id"],
+                            "optionGroupId": group["id"],
+                        }
+                    ],
+                    "id",
+                )
+                if isinstance(added[0], str):
+                    return added[0]
+                groups[name] = group
+            have = {o["name"] for o in group["options"]}
+            missing = [v for v in wanted if v not in have]
+            results = await aliased(
+                self.catalog.gql,
+                "createProductOption",
+                {"input": "CreateProductOptionInput!"},
+                [
+                    {
+                        "input": {
+                            "productOptionGroupId": group["id"],
+                            "code": slugify(value),
+                            "translations": [
+                                {
+                                    "languageCode": self.catalog.language,
+                                    "name": value,
+                                }
+                            ],
+                        }
+                    }
+                    for value in missing
+                ],
+                "id code name",
+            )
+            for result in results:
+                if isinstance(result, str):
+                    return result
+                group["options"].append(result)
+        by_name = {
+            name: {o["name"]: o["id"] for o in groups[name]["options"]}
+            for name in names
+        }
+        return {
+            sku: [by_name[n][row[n]] for n in names]
+            for sku, row in rows.items()
+        }
+
+
+__all__ = [
+    "Job",
+    "Variants",
+    "price_of",
+    "price_problem",
+    "sku_field",
+    "skus",
+    "variant_rows",
+]
