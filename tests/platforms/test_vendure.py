@@ -904,8 +904,9 @@ class TestDuplicateSkus:
         self, fresh_vendure: VendureServer
     ) -> None:
         """
-        A multi-variant article whose SKU sits on another product fails
-        naming that product, and a second run adds no variant.
+        Once a variant's SKU also sits on another product, the
+        multi-variant article fails naming that product, and runs after
+        that add no variant.
         """
         admin = fresh_vendure.admin()
         cap = Article(
@@ -918,10 +919,13 @@ class TestDuplicateSkus:
             ),
         )
         try:
-            other = await _raw_variant(admin, "CAP-M", "Someone else")
             async with Vendure(
                 fresh_vendure.url, api_key=fresh_vendure.api_key
             ) as shop:
+                (made,) = await shop.push(
+                    DataType.ARTICLES, [Outgoing(record=cap)]
+                )
+                other = await _raw_variant(admin, "CAP-M", "Someone else")
                 first = await shop.push(
                     DataType.ARTICLES, [Outgoing(record=cap)]
                 )
@@ -932,12 +936,16 @@ class TestDuplicateSkus:
         finally:
             await admin.aclose()
 
+        assert made.ok
         assert not first[0].ok
         assert first == second
         assert f"product {other}" in str(first[0].error)
-        assert [("CAP-M", other)] == [
-            (v["sku"], v["product"]["id"]) for v in after
-        ]
+        assert f"product {made.platform_id}" in str(first[0].error)
+        assert [
+            ("CAP-S", made.platform_id),
+            ("CAP-M", made.platform_id),
+            ("CAP-M", other),
+        ] == [(v["sku"], v["product"]["id"]) for v in after]
 
     async def test_same_sku_twice_in_a_batch_fails_both(
         self, fresh_vendure: VendureServer

@@ -124,8 +124,7 @@ class VendureServer:
             for table in tables:
                 con.execute(f'DELETE FROM main."{table}"')
                 con.execute(
-                    f'INSERT INTO main."{table}" '
-                    f'SELECT * FROM snap."{table}"'
+                    f'INSERT INTO main."{table}" SELECT * FROM snap."{table}"'
                 )
             con.execute("COMMIT")
         finally:
@@ -246,6 +245,30 @@ def _create_api_key(url: str) -> str:
                 }
             },
         )["createRole"]
+        # Vendure creates the root collection with the first collection
+        # and keeps it in memory: it must be in the snapshot the tests go
+        # back to, so one collection is made and removed.
+        made = gql(
+            "mutation ($input: CreateCollectionInput!) { createCollection("
+            "input: $input) { id } }",
+            {
+                "input": {
+                    "translations": [
+                        {
+                            "languageCode": "en",
+                            "name": "root maker",
+                            "slug": "root-maker",
+                            "description": "",
+                        }
+                    ],
+                    "filters": [],
+                }
+            },
+        )["createCollection"]
+        gql(
+            "mutation ($id: ID!) { deleteCollection(id: $id) { result } }",
+            {"id": made["id"]},
+        )
         key = gql(
             "mutation ($input: CreateApiKeyInput!) { createApiKey("
             "input: $input) { apiKey } }",
