@@ -8,9 +8,12 @@ Mapping in brief (docs/vendure.md has the whole story):
   category (code = category number) plus one collection per category,
   filtered by that value and the values of all its descendants, nested
   like the ERP tree;
-- articles: a product with one variant, SKU = article number (looked up
-  before creating: Vendure accepts duplicate SKUs), net or gross price as
-  the channel wants, texts, the category facet values;
+- articles: one product per article with one variant per ERP variant
+  (SKU = variant number; the article number for an article without
+  variants), options from the variant options, net or gross price as the
+  channel wants, texts, the category facet values; SKUs are looked up
+  before creating (Vendure accepts duplicates) and an ambiguous one fails
+  every record involved;
 - stock: the variant's stock on hand = ERP available + what Vendure holds
   allocated for open orders, at the default location or, with
   *stock_locations*, at the location mapped to the ERP warehouse;

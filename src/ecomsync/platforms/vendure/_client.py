@@ -1,6 +1,8 @@
 """
-The GraphQL transport of the Vendure adapter: auth, retries, deadlines
-and the translation of Vendure's errors into ecomsync's.
+The GraphQL transport of the Vendure adapter: auth, and the translation
+of Vendure's answers into ecomsync's errors.  Deadlines, the transport
+error map, ``Retry-After`` and the retry policy are the shared ones of
+`ecomsync._http`.
 
 Nothing here knows about records; `_catalog`, `_orders` and the other writers
 speak GraphQL through `GraphQL.request`.
@@ -10,20 +12,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import anyio
 import attrs
 import httpx
-import stamina
 
-from ...exceptions import (
-    AuthenticationError,
-    ConfigurationError,
-    RetryableError,
-    SyncError,
+from ..._http import (
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    status_error,
+    transport_errors,
 )
+from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 
 
 JSON = dict[str, Any]
@@ -37,9 +38,9 @@ mutation Login($u: String!, $p: String!) {
   }
 }"""
 
-_RETRY_STATUS = frozenset({429, 502, 503, 504})
-#: Statuses after which a mutation may already have been applied.
-_AMBIGUOUS_STATUS = frozenset({500, 502, 504})
+#: Answers worth another try: the shared ones and every 5xx (a 500 or
+#: 502/504 to a mutation becomes `MaybeApplied`, which is not repeated).
+_RETRY_STATUS = RETRYABLE_STATUSES | frozenset(range(500, 600))
 
 
 class GraphQLFailure(SyncError):
@@ -64,34 +65,6 @@ def error_message(error: Mapping[str, Any]) -> str:
     return f"{message} ({code})" if code else message
 
 
-def _retry_after(response: httpx.Response) -> timedelta | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return timedelta(seconds=float(value))
-    except ValueError:
-        return None
-
-
-class RetryableNotHere(RetryableError):
-    """
-    Transient, but a mutation may have been applied: not retried inside
-    the adapter (the next push looks records up again before writing).
-    """
-
-
-def _wait_for(exc: Exception) -> bool | float:
-    """
-    stamina's *on*: retry transient errors, honouring ``Retry-After``.
-    """
-    if not isinstance(exc, RetryableError) or isinstance(
-        exc, RetryableNotHere
-    ):
-        return False
-    if exc.retry_after is not None:
-        return min(exc.retry_after.total_seconds(), 30.0)
-    return True
-
-
 @attrs.define(repr=False)
 class GraphQL:
     """
@@ -109,7 +82,11 @@ class GraphQL:
     password: str | None = attrs.field(default=None, repr=False)
     channel_token: str | None = attrs.field(default=None, repr=False)
     deadline: float = 60.0
-    attempts: int = 4
+    policy: RetryPolicy = attrs.field(
+        factory=lambda: RetryPolicy(
+            attempts=4, timeout=None, max_retry_after=30.0
+        )
+    )
     limiter: anyio.CapacityLimiter = attrs.field(
         factory=lambda: anyio.CapacityLimiter(8)
     )
@@ -129,22 +106,25 @@ class GraphQL:
         *,
         mutation: bool = False,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        retry: bool = True,
     ) -> tuple[JSON, list[JSON]]:
         """
         Send one GraphQL document; return ``(data, errors)``.
 
         Transient failures are retried (a mutation only where it cannot
-        have been applied); a response with errors but no data raises
+        have been applied; nothing without *retry*); a response with
+        errors but no data raises
         `GraphQLFailure`; refused credentials raise
         `AuthenticationError`.
         """
         if not self.api_key:
             await self._ensure_login()
-        async for attempt in stamina.retry_context(
-            on=_wait_for, attempts=self.attempts, timeout=None
-        ):
-            with attempt:
-                body = await self._send(query, variables, mutation, files)
+        if retry:
+            async for attempt in self.policy.attempts_of():
+                with attempt:
+                    body = await self._send(query, variables, mutation, files)
+        else:
+            body = await self._send(query, variables, mutation, files)
         data = body.get("data") or {}
         errors: list[JSON] = list(body.get("errors") or [])
         if errors and self._forbidden(errors) and not data:
@@ -170,12 +150,16 @@ class GraphQL:
         return data, errors
 
     async def query(
-        self, query: str, variables: Mapping[str, Any] | None = None
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        retry: bool = True,
     ) -> JSON:
         """
         A read: the data, or `GraphQLFailure` on any error.
         """
-        data, errors = await self.request(query, variables)
+        data, errors = await self.request(query, variables, retry=retry)
         if errors:
             raise GraphQLFailure(errors)
         return data
@@ -241,7 +225,9 @@ class GraphQL:
         headers = self._headers() if authenticated else {}
         try:
             async with self.limiter:
-                with anyio.fail_after(self.deadline):
+                with transport_errors(
+                    "Vendure", deadline=self.deadline, write=mutation
+                ):
                     if files:
                         mapping = {
                             str(i): [path] for i, path in enumerate(files)
@@ -263,24 +249,6 @@ class GraphQL:
                         response = await self.client.post(
                             self.url, json=payload, headers=headers
                         )
-        except TimeoutError as exc:
-            if mutation:
-                # it may have been applied: the caller looks up again
-                raise RetryableNotHere(
-                    f"Vendure did not answer within {self.deadline:.0f} s"
-                ) from exc
-            raise RetryableError(
-                f"Vendure did not answer within {self.deadline:.0f} s"
-            ) from exc
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise RetryableError(
-                f"cannot connect to Vendure: {type(exc).__name__}"
-            ) from exc
-        except httpx.TransportError as exc:
-            message = f"Vendure connection failed: {type(exc).__name__}"
-            if mutation:
-                raise RetryableNotHere(message) from exc
-            raise RetryableError(message) from exc
         finally:
             # cookies would take precedence over the bearer token
             self.client.cookies.clear()
@@ -295,11 +263,11 @@ class GraphQL:
             raise AuthenticationError(
                 f"Vendure refused the credentials (HTTP {status})"
             )
-        if status in _RETRY_STATUS or status >= 500:
-            message = f"Vendure answered HTTP {status}"
-            if mutation and status in _AMBIGUOUS_STATUS:
-                raise RetryableNotHere(message, retry_after=None)
-            raise RetryableError(message, retry_after=_retry_after(response))
+        error = status_error(
+            "Vendure", response, statuses=_RETRY_STATUS, write=mutation
+        )
+        if error is not None:
+            raise error
         try:
             body = response.json()
         except ValueError as exc:

@@ -12,12 +12,12 @@ import attrs
 import httpx
 
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
-from ..._http import check_url
+from ..._http import check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
-from ...exceptions import ConfigurationError
+from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from ._articles import Articles
-from ._catalog import Catalog
+from ._catalog import Catalog, resolve_locations
 from ._categories import Categories
 from ._client import GraphQL
 from ._media import Media
@@ -42,6 +42,32 @@ SYNC_PERMISSIONS: tuple[str, ...] = (
     "ReadStockLocation",
     "ReadSettings",
     "ReadChannel",
+)
+
+#: What `Vendure.check` reads, with the permission each read needs.
+_READS: tuple[tuple[str, str, str], ...] = (
+    (
+        "products",
+        "{ products(options: { take: 1 }) { totalItems } }",
+        "ReadCatalog",
+    ),
+    ("assets", "{ assets(options: { take: 1 }) { totalItems } }", "ReadAsset"),
+    (
+        "customers",
+        "{ customers(options: { take: 1 }) { totalItems } }",
+        "ReadCustomer",
+    ),
+    ("orders", "{ orders(options: { take: 1 }) { totalItems } }", "ReadOrder"),
+    (
+        "tax rates",
+        "{ taxRates(options: { take: 1 }) { totalItems } }",
+        "ReadSettings",
+    ),
+    (
+        "tax categories",
+        "{ taxCategories(options: { take: 1 }) { totalItems } }",
+        "ReadTaxCategory",
+    ),
 )
 
 
@@ -226,6 +252,62 @@ class Vendure:
                 f"Vendure takes media for articles and categories, "
                 f"not {data_type.value}"
             )
+
+    async def check(self) -> list[str]:
+        """
+        Whether the shop can be used: reachable, accepting the
+        credentials, granting the read permissions the sync needs, and
+        having the configured stock locations.  Returns one message per
+        problem; empty when all is well.  Writes nothing, retries nothing.
+
+        Write permissions cannot be tested without writing: a missing one
+        fails the records that need it with Vendure's FORBIDDEN message.
+
+        .. versionadded:: 26.1.0
+        """
+        where = f"Vendure at {public_url(self.url)}"
+        try:
+            await self._gql.request("{ activeChannel { id } }", retry=False)
+        except AuthenticationError as exc:
+            return [str(exc)]
+        except SyncError as exc:
+            return [f"{where} is unreachable: {exc}"]
+        problems: list[str] = []
+        for what, query, permission in _READS:
+            try:
+                await self._gql.query(query, retry=False)
+            except AuthenticationError:
+                problems.append(
+                    f"{where} refuses reading {what}: the role needs "
+                    f"the {permission} permission"
+                )
+            except SyncError as exc:
+                problems.append(f"{where} cannot read {what}: {exc}")
+        try:
+            data = await self._gql.query(
+                "{ stockLocations(options: { take: 1000 }) "
+                "{ items { id name } } }",
+                retry=False,
+            )
+        except AuthenticationError:
+            problems.append(
+                f"{where} refuses reading stock locations: the role needs "
+                "the ReadStockLocation permission"
+            )
+        except SyncError as exc:
+            problems.append(f"{where} cannot read stock locations: {exc}")
+        else:
+            locations = {
+                loc["name"]: str(loc["id"])
+                for loc in data["stockLocations"]["items"]
+            }
+            try:
+                resolve_locations(
+                    locations, self.stock_location, self.stock_locations
+                )
+            except ConfigurationError as exc:
+                problems.append(f"{where}: {exc}")
+        return problems
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -1,0 +1,282 @@
+"""
+The Vendure adapter without a server: its transport on the shared HTTP
+layer, `Vendure.check`, and the values it refuses before writing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import stamina
+
+from ecomsync._http import MaybeApplied
+from ecomsync.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    RetryableError,
+    SyncError,
+)
+from ecomsync.platforms.vendure import Vendure
+from ecomsync.platforms.vendure._catalog import resolve_locations
+from ecomsync.platforms.vendure._client import GraphQL
+from ecomsync.platforms.vendure._stock import quantity_problem
+from ecomsync.typing import SupportsCheck
+
+
+pytestmark = pytest.mark.anyio
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+_FORBIDDEN = {
+    "message": "You are not currently authorized to perform this action",
+    "extensions": {"code": "FORBIDDEN"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_waits() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+def _query(request: httpx.Request) -> str:
+    return str(json.loads(request.content)["query"])
+
+
+def _gql(handler: Handler) -> tuple[GraphQL, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(record))
+    return GraphQL(
+        url="http://shop.test/admin-api", client=client, api_key="k"
+    ), seen
+
+
+class TestTransport:
+    """
+    Vendure's answers become the library's errors; retries follow the
+    shared policy.
+    """
+
+    async def test_busy_server_is_retried(self) -> None:
+        """A 503 with Retry-After is retried and the answer returned."""
+        answers = iter(
+            [
+                httpx.Response(503, headers={"Retry-After": "0"}),
+                httpx.Response(200, json={"data": {"x": 1}}),
+            ]
+        )
+        gql, seen = _gql(lambda _: next(answers))
+
+        data = await gql.query("{ x }")
+
+        assert {"x": 1} == data
+        assert 2 == len(seen)
+
+    async def test_failed_mutation_is_not_repeated(self) -> None:
+        """A 500 to a mutation may have been applied: MaybeApplied, sent
+        once."""
+        gql, seen = _gql(lambda _: httpx.Response(500, text="boom"))
+
+        with pytest.raises(MaybeApplied):
+            await gql.request("mutation { x }", mutation=True)
+
+        assert 1 == len(seen)
+
+    async def test_refused_credentials(self) -> None:
+        """HTTP 401 is an AuthenticationError."""
+        gql, _ = _gql(lambda _: httpx.Response(401))
+
+        with pytest.raises(AuthenticationError):
+            await gql.query("{ x }")
+
+    async def test_answer_without_json(self) -> None:
+        """A 200 that is not JSON is a SyncError naming the status."""
+        gql, _ = _gql(lambda _: httpx.Response(200, text="<html>"))
+
+        with pytest.raises(SyncError, match="HTTP 200 without JSON"):
+            await gql.query("{ x }")
+
+    async def test_unreachable(self) -> None:
+        """A refused connection is retryable and says so."""
+
+        def refuse(request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("refused", request=request)
+
+        gql, seen = _gql(refuse)
+
+        with pytest.raises(RetryableError, match="cannot connect"):
+            await gql.query("{ x }", retry=False)
+
+        assert 1 == len(seen)
+
+
+def _shop(
+    *,
+    forbidden: tuple[str, ...] = (),
+    locations: tuple[str, ...] = ("Default Stock Location",),
+) -> Handler:
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = _query(request)
+        field = query.split("{")[1].split("(")[0].strip()
+        if field in forbidden or "*" in forbidden:
+            return httpx.Response(
+                200,
+                json={
+                    "data": None,
+                    "errors": [{**_FORBIDDEN, "path": [field]}],
+                },
+            )
+        if field == "activeChannel":
+            return httpx.Response(
+                200, json={"data": {"activeChannel": {"id": "1"}}}
+            )
+        if field == "stockLocations":
+            items = [
+                {"id": str(i), "name": n} for i, n in enumerate(locations)
+            ]
+            return httpx.Response(
+                200, json={"data": {"stockLocations": {"items": items}}}
+            )
+        return httpx.Response(200, json={"data": {field: {"totalItems": 0}}})
+
+    return answer
+
+
+class TestCheck:
+    """
+    `Vendure.check` names each problem once and writes nothing.
+    """
+
+    async def test_all_well(self) -> None:
+        """A shop that grants every read and has the locations: no
+        problem; Vendure is a SupportsCheck."""
+        seen: list[str] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(_query(request))
+            return _shop()(request)
+
+        async with Vendure(
+            "http://shop.test",
+            api_key="k",
+            transport=httpx.MockTransport(handler),
+        ) as shop:
+            problems = await shop.check()
+
+        assert isinstance(shop, SupportsCheck)
+        assert [] == problems
+        assert not any(q.lstrip().startswith("mutation") for q in seen)
+
+    async def test_missing_permissions_each_named(self) -> None:
+        """Each refused read names the permission the role lacks."""
+        async with Vendure(
+            "http://shop.test",
+            api_key="k",
+            transport=httpx.MockTransport(
+                _shop(forbidden=("orders", "stockLocations"))
+            ),
+        ) as shop:
+            problems = await shop.check()
+
+        assert 2 == len(problems)
+        assert "ReadOrder" in problems[0]
+        assert "ReadStockLocation" in problems[1]
+
+    async def test_refused_key(self) -> None:
+        """A key refused everywhere is one message, without the key."""
+        async with Vendure(
+            "http://shop.test",
+            api_key="sekrit-key",
+            transport=httpx.MockTransport(_shop(forbidden=("*",))),
+        ) as shop:
+            problems = await shop.check()
+
+        assert 1 == len(problems)
+        assert "API key" in problems[0]
+        assert "sekrit" not in problems[0]
+
+    async def test_unreachable(self) -> None:
+        """An unreachable shop is one message with the reason."""
+
+        def refuse(request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("refused", request=request)
+
+        async with Vendure(
+            "http://shop.test",
+            api_key="k",
+            transport=httpx.MockTransport(refuse),
+        ) as shop:
+            problems = await shop.check()
+
+        assert 1 == len(problems)
+        assert "unreachable" in problems[0]
+
+    async def test_missing_stock_location(self) -> None:
+        """A mapped stock location the shop lacks is named, with the
+        ones it has."""
+        async with Vendure(
+            "http://shop.test",
+            api_key="k",
+            stock_locations={"WH1": "North", "WH2": "Default Stock Location"},
+            transport=httpx.MockTransport(_shop()),
+        ) as shop:
+            problems = await shop.check()
+
+        assert 1 == len(problems)
+        assert "'North'" in problems[0]
+        assert "'Default Stock Location'" in problems[0]
+
+
+class TestStockValues:
+    """
+    Quantities Vendure must not be sent, and the location mapping.
+    """
+
+    @pytest.mark.parametrize(
+        ("quantity", "words"),
+        [
+            (float("nan"), "whole number, got nan"),
+            (float("inf"), "whole number, got inf"),
+            (Decimal("sNaN"), "whole number"),
+            (Decimal("1.5"), "whole number, got 1.5"),
+            (True, "got bool"),
+            ("3", "got str"),
+            (-2, "negative (-2)"),
+            (2**31, "more than Vendure can store"),
+        ],
+    )
+    def test_refused(self, quantity: Any, words: str) -> None:
+        """Each bad quantity gets a reason."""
+        problem = quantity_problem(quantity)
+
+        assert problem is not None
+        assert words in problem
+
+    @pytest.mark.parametrize("quantity", [0, 7, 2.0, Decimal(4)])
+    def test_accepted(self, quantity: Any) -> None:
+        """Whole, finite, non-negative quantities pass."""
+        assert quantity_problem(quantity) is None
+
+    def test_locations(self) -> None:
+        """The default is the first location unless named; the mapping
+        resolves names to ids; missing names are listed together."""
+        locations = {"Main": "1", "North": "2"}
+
+        assert ("1", {}) == resolve_locations(locations, None, None)
+        assert ("2", {"W": "1"}) == resolve_locations(
+            locations, "North", {"W": "Main"}
+        )
+        with pytest.raises(ConfigurationError, match="'A', 'B'"):
+            resolve_locations(locations, "A", {"W": "B"})
+        with pytest.raises(ConfigurationError, match="no stock location"):
+            resolve_locations({}, None, None)
