@@ -1128,3 +1128,51 @@ class TestStockLocations:
         assert "warehouse" == split[2].field
         assert {"Default Stock Location": 3, "North": 5} == where(two)
         assert "'Nowhere'" in str(caught.value)
+
+
+class TestCategories:
+    """
+    Categories go parents first; what cannot be ordered fails by name.
+    """
+
+    async def test_cycle_fails_by_name_and_writes_nothing(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        Two categories that are each other's parent fail on ``parent``
+        naming the cycle and get no facet value; the rest of the batch is
+        written.
+        """
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            outcomes = await shop.push(
+                DataType.CATEGORIES,
+                [
+                    Outgoing(
+                        record=Category(number="C1", name="A", parent="C2")
+                    ),
+                    Outgoing(
+                        record=Category(number="C2", name="B", parent="C1")
+                    ),
+                    Outgoing(record=Category(number="C3", name="C")),
+                    Outgoing(
+                        record=Category(number="C4", name="D", parent="C3")
+                    ),
+                ],
+            )
+        admin = fresh_vendure.admin()
+        try:
+            data = await admin.gql(_VALUES)
+        finally:
+            await admin.aclose()
+        codes = {
+            v["code"] for f in data["facets"]["items"] for v in f["values"]
+        }
+
+        assert [False, False, True, True] == [o.ok for o in outcomes]
+        assert ["parent", "parent"] == [o.field for o in outcomes[:2]]
+        assert all(
+            "C1" in str(o.error) and "C2" in str(o.error) for o in outcomes[:2]
+        )
+        assert {"C3", "C4"} == codes

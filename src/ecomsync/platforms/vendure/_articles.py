@@ -99,9 +99,12 @@ class Articles:
         """
         Products an interrupted create left without variants are reused.
         """
-        orphans = await self.catalog.orphans([_slug(j.article) for j in jobs])
-        for job in jobs:
-            job.product = orphans.get(_slug(job.article))
+        slugs = [_slug(j.article) for j in jobs]
+        orphans = await self.catalog.orphans(slugs)
+        for job, slug in zip(jobs, slugs, strict=True):
+            # numbers that slugify alike ("A-1", "a-1") never share one
+            if slugs.count(slug) == 1:
+                job.product = orphans.get(slug)
 
     async def _create(
         self,

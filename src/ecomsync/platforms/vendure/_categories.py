@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import attrs
 
 from ..._contracts import Outcome, Outgoing
-from ..._model import Category
+from ..._model import Category, parents_first
 from ...exceptions import SyncError
 from ._catalog import PAGE, Catalog, fail, slugify
 from ._client import JSON
@@ -124,6 +124,16 @@ class Categories:
                 cats.append((i, item.record))
             else:
                 outcomes[i] = fail(item.record.number, "not a category")
+        # parents first; a cycle (and what hangs below it) fails by name
+        order, invalid = parents_first([c for _, c in cats])
+        for k, problem in invalid.items():
+            i, cat = cats[k]
+            outcomes[i] = fail(cat.number, problem.reason, problem.field)
+        depth: dict[str, int] = {}
+        for k in order:
+            cat = cats[k][1]
+            depth[cat.number] = depth.get(cat.parent or "", -1) + 1
+        cats = [cats[k] for k in order]
 
         def tr(cat: Category) -> list[JSON]:
             return [{"languageCode": self.catalog.language, "name": cat.name}]
@@ -166,15 +176,15 @@ class Categories:
             if isinstance(result, str):
                 outcomes[i] = fail(cat.number, result)
 
-        # 2. collections, parents before children
+        # 2. collections, parents before children (a wave per depth)
         by_value = {v["id"]: n for n, v in values.items()}
         nodes = await self.collections(set(by_value))
-        pending = [(i, c) for i, c in cats if i not in outcomes]
         root = await self._root_collection()
-        while pending:
+        for level in range(max(depth.values(), default=-1) + 1):
             ready: list[tuple[int, Category, str | None]] = []
-            waiting: list[tuple[int, Category]] = []
-            for i, cat in pending:
+            for i, cat in cats:
+                if i in outcomes or depth[cat.number] != level:
+                    continue
                 parent_id = root
                 if cat.parent is not None:
                     parent_value = values.get(cat.parent)
@@ -182,20 +192,15 @@ class Categories:
                         nodes.get(parent_value["id"]) if parent_value else None
                     )
                     if parent_node is None:
-                        waiting.append((i, cat))
+                        outcomes[i] = fail(
+                            cat.number,
+                            f"parent category {cat.parent} does not exist",
+                            "parent",
+                        )
                         continue
                     parent_id = parent_node.id
                 ready.append((i, cat, parent_id))
-            if not ready:
-                for i, cat in waiting:
-                    outcomes[i] = fail(
-                        cat.number,
-                        f"parent category {cat.parent} does not exist",
-                        "parent",
-                    )
-                break
             await self._write_collections(ready, values, nodes, outcomes)
-            pending = waiting
 
         # 3. every collection lists its own and all descendant values
         await self._refilter(nodes)
