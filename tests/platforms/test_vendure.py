@@ -996,8 +996,9 @@ class TestBadValues:
         self, fresh_vendure: VendureServer
     ) -> None:
         """
-        NaN and infinite prices, NaN, fractional and negative stock fail
-        alone with the field; the good records of the batch go through.
+        NaN and infinite prices, a gross price the net-price channel
+        cannot show exactly, NaN, fractional and negative stock fail alone
+        with the field; the good records of the batch go through.
         """
         async with Vendure(
             fresh_vendure.url, api_key=fresh_vendure.api_key
@@ -1024,6 +1025,11 @@ class TestBadValues:
                         )
                     ),
                     Outgoing(record=Article(number="N-3", name="N", price=1)),
+                    Outgoing(
+                        record=Article(
+                            number="N-4", name="N", price=Decimal("9.99")
+                        )
+                    ),
                 ],
             )
             stock = await shop.push(
@@ -1038,6 +1044,10 @@ class TestBadValues:
             (o.field, o.ok) for o in articles[:2]
         ]
         assert articles[2].ok
+        # a net-price channel cannot show 9.99 with 19 % tax: 8.39 gives
+        # 9.98, 8.40 gives 10.00, so the article fails instead of landing
+        # a cent off
+        assert "price" == articles[3].field
         assert ["quantity"] * 3 == [o.field for o in stock[:3]]
         assert "negative" in str(stock[2].error)
         assert stock[3].ok

@@ -22,9 +22,10 @@ from ecomsync.exceptions import (
     SyncError,
 )
 from ecomsync.platforms.vendure import Vendure
-from ecomsync.platforms.vendure._catalog import resolve_locations
+from ecomsync.platforms.vendure._catalog import Reference, resolve_locations
 from ecomsync.platforms.vendure._client import GraphQL
 from ecomsync.platforms.vendure._stock import quantity_problem
+from ecomsync.platforms.vendure._variants import gross_of, price_of
 from ecomsync.typing import SupportsCheck
 
 
@@ -280,3 +281,51 @@ class TestStockValues:
             resolve_locations(locations, "A", {"W": "B"})
         with pytest.raises(ConfigurationError, match="no stock location"):
             resolve_locations({}, None, None)
+
+
+def _ref(*, gross: bool) -> Reference:
+    return Reference(
+        currency="EUR",
+        prices_include_tax=gross,
+        tax_categories={},
+        default_location="1",
+        locations={},
+    )
+
+
+class TestPrices:
+    """
+    Prices land exactly as the ERP's gross price, or not at all.
+    """
+
+    def test_gross_channel_takes_the_gross_price(self) -> None:
+        """A channel whose prices include tax stores the cents as they
+        are."""
+        assert 999 == price_of(_ref(gross=True), Decimal("9.99"), Decimal(19))
+
+    def test_net_channel_shows_the_gross_price(self) -> None:
+        """In a net channel the net price is chosen so that Vendure's
+        rounding shows exactly the ERP's gross price."""
+        net = price_of(_ref(gross=False), Decimal("119.00"), Decimal(19))
+
+        assert 10000 == net
+
+    def test_net_channel_cannot_show_every_price(self) -> None:
+        """9.99 at 19 % lies between two net prices: None, not 9.98."""
+        assert (
+            price_of(_ref(gross=False), Decimal("9.99"), Decimal(19)) is None
+        )
+
+    @pytest.mark.parametrize("rate", [Decimal(19), Decimal(7), Decimal("5.5")])
+    def test_every_reachable_gross_price_round_trips(
+        self, rate: Decimal
+    ) -> None:
+        """Whatever gross price some net price gives, price_of finds a net
+        price that gives it."""
+        ref = _ref(gross=False)
+        for net in range(5000):
+            gross = gross_of(net, float(rate))
+            found = price_of(ref, Decimal(gross) / 100, rate)
+
+            assert found is not None
+            assert gross == gross_of(found, float(rate))

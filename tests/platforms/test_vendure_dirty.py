@@ -5,7 +5,8 @@ compared with what each trap expects.
 
 Vendure on SQLite compares SKUs exactly (``numbers_fold=False``) and
 stores names of any length (``name_limit=None``); the adapter refuses
-negative stock (``backorders=False``).
+negative stock (``backorders=False``).  The channel's prices include tax
+for this run (the ERP's prices are gross).
 """
 
 from __future__ import annotations
@@ -157,10 +158,21 @@ def _vendure_dirty(
 ) -> tuple[DirtyCatalogue, Outcome]:
     vendure_server.reset()
     catalogue = _catalogue()
-    platform = Vendure(vendure_server.url, api_key=vendure_server.api_key)
-    outcome = anyio.run(
-        _two_runs, catalogue, platform, tmp_path_factory.mktemp("vendure")
-    )
+
+    async def gross_prices(include: bool) -> None:
+        # Gross ERP prices such as 9.99 at 19 % have no exact net price
+        # in cents, so the catalogue runs into a channel whose prices
+        # include tax, as a German B2C shop's do.  Through the API, so
+        # Vendure's channel cache follows; set back afterwards.
+        admin = vendure_server.admin()
+        try:
+            await admin.gql(
+                "mutation ($i: UpdateChannelInput!) { updateChannel("
+                "input: $i) { __typename } }",
+                {"i": {"id": "1", "pricesIncludeTax": include}},
+            )
+        finally:
+            await admin.aclose()
 
     async def read() -> VendureShop:
         admin = vendure_server.admin()
@@ -169,7 +181,15 @@ def _vendure_dirty(
         finally:
             await admin.aclose()
 
-    outcome.shop = anyio.run(read)
+    anyio.run(gross_prices, True)
+    try:
+        platform = Vendure(vendure_server.url, api_key=vendure_server.api_key)
+        outcome = anyio.run(
+            _two_runs, catalogue, platform, tmp_path_factory.mktemp("vendure")
+        )
+        outcome.shop = anyio.run(read)
+    finally:
+        anyio.run(gross_prices, False)
     return catalogue, outcome
 
 

@@ -17,7 +17,15 @@ from ..._model import Article
 from ._catalog import PRODUCT_FIELDS, Catalog, Reference, fail, slugify
 from ._client import JSON
 from ._gql import aliased, list_mutation
-from ._variants import Job, Variants, price_problem, sku_field, skus
+from ._variants import (
+    Job,
+    Variants,
+    gross_prices,
+    price_of,
+    price_problem,
+    sku_field,
+    skus,
+)
 
 
 def _slug(art: Article) -> str:
@@ -222,6 +230,15 @@ def _problem(
             "channel's default tax zone",
             "tax_rate",
         )
+    for field, gross in gross_prices(art):
+        if price_of(ref, gross, art.tax_rate) is None:
+            return (
+                f"{gross} cannot be shown exactly: the channel keeps net "
+                f"prices, and with {art.tax_rate} % tax no net price in "
+                "cents rounds to it; let the channel's prices include tax "
+                "or change the price",
+                field,
+            )
     for number in art.categories:
         if number not in values:
             return (f"category {number} does not exist", "categories")

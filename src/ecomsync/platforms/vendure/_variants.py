@@ -7,6 +7,7 @@ variant options.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -69,14 +70,48 @@ def variant_rows(art: Article) -> list[tuple[str, str, Decimal]]:
     return rows
 
 
-def price_of(ref: Reference, gross: Decimal, rate: Decimal) -> int:
+def gross_of(net: int, rate: float) -> int:
     """
-    The price Vendure stores: minor units, net unless the channel's
-    prices include tax.
+    The ``priceWithTax`` Vendure shows for a net price: it computes
+    ``Math.round(net + net * (rate / 100))`` in doubles, and so do we.
     """
+    exact = net + net * (rate / 100)
+    whole = math.floor(exact)
+    return whole + 1 if exact - whole >= 0.5 else whole
+
+
+def price_of(ref: Reference, gross: Decimal, rate: Decimal) -> int | None:
+    """
+    The price Vendure stores for *gross*: minor units, net unless the
+    channel's prices include tax.  A net price is chosen so that Vendure
+    shows exactly *gross*; ``None`` if no net price in cents does (with
+    19 % tax, 9.99 lies between the nets 8.39 -> 9.98 and 8.40 -> 10.00).
+    """
+    target = cents(gross)
     if ref.prices_include_tax:
-        return cents(gross)
-    return cents(gross / (1 + rate / 100))
+        return target
+    pct = float(rate)
+    exact = target / (1 + pct / 100)
+    fits = [
+        net
+        for net in range(max(int(exact) - 2, 0), int(exact) + 3)
+        if gross_of(net, pct) == target
+    ]
+    return min(fits, key=lambda net: abs(net - exact)) if fits else None
+
+
+def gross_prices(art: Article) -> list[tuple[str, Decimal]]:
+    """
+    ``(field, gross price)`` of each variant *art* writes.
+    """
+    if not art.variants:
+        return [("price", art.price)]
+    return [
+        ("price", art.price)
+        if v.price is None
+        else (f"variants.{i}.price", v.price)
+        for i, v in enumerate(art.variants)
+    ]
 
 
 def price_problem(art: Article) -> tuple[str, str] | None:
@@ -149,6 +184,7 @@ class Variants:
                 option_ids = options
             for sku, name, gross in wanted:
                 price = price_of(ref, gross, art.tax_rate)
+                assert price is not None  # checked before any write
                 have = next(iter(found.get(sku) or []), None)
                 if have is None:
                     creates.append(
@@ -339,6 +375,8 @@ class Variants:
 __all__ = [
     "Job",
     "Variants",
+    "gross_of",
+    "gross_prices",
     "price_of",
     "price_problem",
     "sku_field",
