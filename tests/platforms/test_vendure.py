@@ -998,7 +998,8 @@ class TestBadValues:
         """
         NaN and infinite prices, a gross price the net-price channel
         cannot show exactly, NaN, fractional and negative stock fail alone
-        with the field; the good records of the batch go through.
+        with the field; the good records of the batch go through.  With
+        allow_backorders, negative stock is written as it is.
         """
         async with Vendure(
             fresh_vendure.url, api_key=fresh_vendure.api_key
@@ -1039,6 +1040,20 @@ class TestBadValues:
                     for q in (float("nan"), 1.5, -2, 7)  # type: ignore[arg-type]
                 ],
             )
+        async with Vendure(
+            fresh_vendure.url,
+            api_key=fresh_vendure.api_key,
+            allow_backorders=True,
+        ) as backorders:
+            (oversold,) = await backorders.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="N-3", quantity=-2))],
+            )
+        admin = fresh_vendure.admin()
+        try:
+            (n3,) = await _variants(admin, "N-3")
+        finally:
+            await admin.aclose()
 
         assert [("price", False), ("variants.1.price", False)] == [
             (o.field, o.ok) for o in articles[:2]
@@ -1051,6 +1066,8 @@ class TestBadValues:
         assert ["quantity"] * 3 == [o.field for o in stock[:3]]
         assert "negative" in str(stock[2].error)
         assert stock[3].ok
+        assert oversold.ok
+        assert [-2] == [s["stockOnHand"] for s in n3["stockLevels"]]
 
 
 class TestStockLocations:

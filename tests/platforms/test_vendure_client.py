@@ -268,6 +268,11 @@ class TestStockValues:
         """Whole, finite, non-negative quantities pass."""
         assert quantity_problem(quantity) is None
 
+    def test_backorders(self) -> None:
+        """With backorders a negative quantity passes, within range."""
+        assert quantity_problem(-2, backorders=True) is None
+        assert "more than" in str(quantity_problem(-(2**31), backorders=True))
+
     def test_locations(self) -> None:
         """The default is the first location unless named; the mapping
         resolves names to ids; missing names are listed together."""

@@ -98,10 +98,13 @@ class Vendure:
             it, the stock of every warehouse is summed at
             *stock_location*.  A name Vendure does not have is a
             `ConfigurationError` on first contact, before any write.
+        allow_backorders: Write negative stock as the ERP has it (the shop
+            sells below zero as far as Vendure's ``outOfStockThreshold``
+            allows); by default a negative level fails on ``quantity``.
 
     .. versionchanged:: 26.1.0
-       *stock_locations*; negative, NaN or fractional stock and
-       ambiguous SKUs fail their records.
+       *stock_locations*, *allow_backorders*; negative, NaN or
+       fractional stock and ambiguous SKUs fail their records.
 
     .. versionadded:: 26.1.0
     """
@@ -125,6 +128,7 @@ class Vendure:
     stock_locations: Mapping[str, str] | None = attrs.field(
         default=None, kw_only=True
     )
+    allow_backorders: bool = attrs.field(default=False, kw_only=True)
     supported: frozenset[DataType] = attrs.field(
         default=frozenset(DataType), init=False
     )
@@ -173,7 +177,7 @@ class Vendure:
         )
         self._categories = Categories(self._catalog)
         self._articles = Articles(self._catalog, Variants(self._catalog))
-        self._stock = Stock(self._catalog)
+        self._stock = Stock(self._catalog, backorders=self.allow_backorders)
         self._media = Media(self._catalog, self._categories)
         self._orders = Orders(self._gql)
 

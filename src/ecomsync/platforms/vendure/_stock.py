@@ -12,7 +12,9 @@ and the shop sells exactly what the ERP has available, the units of open
 orders counted once.  Without a warehouse mapping every level goes to the
 default location (levels of one SKU in a batch are summed); with one,
 each ERP warehouse's level goes to its mapped location (warehouses mapped
-to one location are summed).
+to one location are summed).  Negative stock is refused unless the host
+allows backorders; then it is written as the ERP has it (Vendure's
+``outOfStockThreshold`` decides how far below zero the shop sells).
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ from ._client import JSON
 from ._gql import list_mutation
 
 
-def quantity_problem(quantity: object) -> str | None:
+def quantity_problem(
+    quantity: object, *, backorders: bool = False
+) -> str | None:
     """
-    Why *quantity* cannot be written as stock, or ``None``.
+    Why *quantity* cannot be written as stock, or ``None``.  Negative
+    stock only goes through with *backorders*.
     """
     if isinstance(quantity, bool) or not isinstance(
         quantity, int | float | Decimal
@@ -45,13 +50,13 @@ def quantity_problem(quantity: object) -> str | None:
     )
     if not finite or quantity != int(quantity):
         return f"must be a whole number, got {quantity}"
-    if quantity < 0:
+    whole = int(quantity)
+    if whole < 0 and not backorders:
         return (
-            f"is negative ({quantity}); Vendure is sent no negative "
-            "stock (the shop's backorder settings decide what sells "
-            "below zero)"
+            f"is negative ({quantity}); negative stock is only sent to "
+            "Vendure with allow_backorders=True"
         )
-    if quantity > MAX_INT:
+    if abs(whole) > MAX_INT:
         return f"{quantity} is more than Vendure can store"
     return None
 
@@ -80,6 +85,7 @@ class Stock:
     """
 
     catalog: Catalog
+    backorders: bool = False
 
     async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
         """
@@ -95,7 +101,9 @@ class Stock:
             if not isinstance(level, StockLevel):
                 outcomes[i] = fail(level.number, "not a stock level")
                 continue
-            problem = quantity_problem(level.quantity)
+            problem = quantity_problem(
+                level.quantity, backorders=self.backorders
+            )
             if problem is not None:
                 outcomes[i] = fail(level.number, problem, "quantity")
                 continue
