@@ -48,7 +48,7 @@ async def serve(
                 lease = now + max(schedule.interval, timedelta(hours=1))
                 if await store.claim_schedule(
                     schedule.id, claimant, lease, now=now
-                ):
+                ) and await _still_due(store, schedule, claimant, now):
                     tg.start_soon(
                         _serve_one,
                         store,
@@ -60,6 +60,26 @@ async def serve(
                     )
             await anyio.sleep(poll_interval)
         tg.cancel_scope.cancel()
+
+
+async def _still_due(
+    store: StateStore, schedule: Schedule, claimant: str, now: datetime
+) -> bool:
+    """
+    Whether a schedule just claimed is still due.  The list it was picked
+    from may be stale: its last run may have ended and re-armed it since
+    (the claim only says nobody holds it).  If so, let it go untouched.
+    """
+    fresh = next(
+        (s for s in await store.list_schedules() if s.id == schedule.id),
+        None,
+    )
+    if fresh is not None and fresh.next_due <= now:
+        return True
+    await store.release_schedule(
+        schedule.id, claimant, (fresh or schedule).next_due
+    )
+    return False
 
 
 async def _serve_one(

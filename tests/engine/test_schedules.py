@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 import anyio
+import attrs
 import pytest
 
 from ecomsync import (
@@ -24,7 +25,9 @@ from ecomsync import (
     Synchronizer,
     Trigger,
 )
+from ecomsync._schedules import _still_due
 
+from ..conftest import T0
 from ._support import BrokenErp, spec
 
 
@@ -117,3 +120,29 @@ class TestSchedules:
         (schedule,) = await store.list_schedules()
         assert schedule.next_due > run.started_at
         assert RunStatus.FAILED == run.status
+
+    @pytest.mark.parametrize(("due_in", "runs"), [(-1, True), (1, False)])
+    async def test_claim_from_a_stale_list(
+        self, sync: Synchronizer, store: SqliteStore, due_in: int, runs: bool
+    ) -> None:
+        """A schedule claimed from a list read before its last run ended
+        (and re-armed it) is let go untouched instead of run again; one
+        still due is run."""
+        now = T0
+        schedule = await sync.add_schedule(
+            spec(stock=All()),
+            every=timedelta(hours=1),
+            first_due=now + timedelta(hours=due_in),
+        )
+        stale = attrs.evolve(schedule, next_due=now - timedelta(hours=2))
+        assert await store.claim_schedule(
+            schedule.id, "me", now + timedelta(hours=1), now=now
+        )
+
+        assert runs == await _still_due(store, stale, "me", now)
+
+        (after,) = await store.list_schedules()
+        assert schedule.next_due == after.next_due
+        assert runs != await store.claim_schedule(
+            schedule.id, "other", now + timedelta(hours=1), now=now
+        )
