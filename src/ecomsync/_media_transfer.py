@@ -8,7 +8,6 @@ after the record.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import anyio
@@ -17,7 +16,7 @@ import attrs
 from ._anyio_util import task_group
 from ._changes import Change
 from ._contracts import MediaLink, Outcome
-from ._model import Article, Category, MediaRef
+from ._model import Article, Category, MediaRef, content_hash
 from ._run import Run
 from ._spec import DataType
 from .events import MediaUploaded
@@ -126,7 +125,7 @@ class MediaTransfer:
             async with self._limiter:
                 try:
                     content = await session.read_media(ref)
-                    sha = hashlib.sha256(content).hexdigest()
+                    sha = content_hash(content)
                     media_id, reused = await self._media_id(sha, content, ref)
                 except (RecordRejected, SyncError, MediaStagingError) as exc:
                     # A file that cannot be staged (full disk) fails its

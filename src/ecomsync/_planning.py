@@ -10,7 +10,6 @@ strategy; it writes nothing and stages no file.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 
 import attrs
@@ -18,7 +17,7 @@ import attrs
 from ._ambiguity import NumberClaims
 from ._changes import Refusal
 from ._contracts import TypeCounts
-from ._model import Article, Category, Problem, Record
+from ._model import Article, Category, Problem, Record, content_hash
 from ._pipeline import Pipeline, Volume
 from ._selection import changes
 from ._spec import DataType, Direction, Selection, SyncSpec
@@ -248,7 +247,7 @@ async def _plan_batch(
             for ref in record.media:
                 # Hashed in memory, never staged: a plan leaves no file.
                 content = await session.read_media(ref)
-                sha = hashlib.sha256(content).hexdigest()
+                sha = content_hash(content)
                 if sha in found.to_upload or await store.get_media_id(
                     run.platform_name, sha
                 ):
