@@ -16,17 +16,13 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 from collections.abc import Mapping
-from typing import Literal
 from urllib.parse import quote, unquote_plus
 
 import attrs
 
 from ._errors import WpError
 
-
-Permission = Literal["read", "write", "read_write"]
 
 #: ``check_oauth_timestamp_and_nonce``: a 15 minute window.
 OAUTH_WINDOW = 15 * 60
@@ -49,7 +45,8 @@ class ApiKey:
 
     consumer_key: str
     consumer_secret: str
-    permissions: Permission = "read_write"
+    #: ``read``, ``write`` or ``read_write``.
+    permissions: str = "read_write"
     user_id: int = 1
     #: nonce -> timestamp, the nonces seen within the window.
     nonces: dict[str, int] = attrs.field(factory=dict)
@@ -243,14 +240,3 @@ def check_permissions(key: ApiKey, method: str) -> None:
             )
     elif method != "OPTIONS":
         raise auth_error("Unknown request method.")
-
-
-def new_key(permissions: Permission = "read_write") -> ApiKey:
-    """
-    A fresh key pair, as the admin screen makes one.
-    """
-    return ApiKey(
-        consumer_key="ck_" + secrets.token_hex(20),
-        consumer_secret="cs_" + secrets.token_hex(20),
-        permissions=permissions,
-    )

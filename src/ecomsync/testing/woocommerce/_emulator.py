@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from ..._model import Order, OrderState
 from ..shopware6._faults import FaultRuntime, Faults
 from ._app import App, RequestRecord
-from ._auth import ApiKey, Authenticator, Permission
+from ._auth import ApiKey, Authenticator
 from ._shop import Attachment, Row, Shop
 
 
@@ -79,7 +79,7 @@ class WooCommerceEmulator:
         consumer_key: str = "ck_emulator",
         consumer_secret: str = "cs_emulator",  # noqa: S107 - an emulator
         *,
-        permissions: Permission = "read_write",
+        permissions: str = "read_write",
         wp_user: str = "admin",
         wp_application_password: str = "emulatorapppassword0000",  # noqa: S107
         timezone: str = "Europe/Berlin",
@@ -124,7 +124,7 @@ class WooCommerceEmulator:
         self,
         consumer_key: str,
         consumer_secret: str,
-        permissions: Permission = "read_write",
+        permissions: str = "read_write",
     ) -> None:
         """
         Add another REST API key.

@@ -12,7 +12,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,7 +85,7 @@ def money(value: Any) -> str:
     return text if "e" not in text.lower() else format(number, "f")
 
 
-def _date(at: datetime, tz: ZoneInfo) -> tuple[str, str]:
+def _date(at: datetime, tz: tzinfo) -> tuple[str, str]:
     local = at.astimezone(tz).replace(tzinfo=None, microsecond=0)
     gmt = at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     return local.isoformat(), gmt.isoformat()
@@ -121,7 +121,7 @@ class Shop:
     order id), ``customers`` and ``media`` (attachments) likewise.
     """
 
-    timezone: ZoneInfo = attrs.field(factory=lambda: ZoneInfo("Europe/Berlin"))
+    timezone: tzinfo = attrs.field(factory=lambda: ZoneInfo("Europe/Berlin"))
     manage_stock: bool = True
     keep_media_bytes: bool = False
     #: URLs an ``images[].src`` may be sideloaded from, with their bytes;
@@ -704,7 +704,7 @@ def in_window(
     *,
     after: datetime | None,
     before: datetime | None,
-    tz: ZoneInfo,
+    tz: tzinfo,
     gmt: bool,
 ) -> bool:
     """
