@@ -192,6 +192,70 @@ class TestDirectory:
             p.sha256 for p in await store.list_pending()
         )
 
+    async def test_run_start_removes_dead_runs(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A run that died while this process kept going (another process
+        sharing the directory) is removed when the next run starts; an
+        entry whose run directory is gone goes too."""
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        root = (tmp_path / "staging").resolve()
+        run = dead_run(root, **{SHA_CAT: b"cat"})
+        for sha, where in [("a" * 64, run), ("b" * 64, root / "run-gone")]:
+            await store.add_pending(
+                PendingMedia(
+                    sha256=sha,
+                    size=1,
+                    registered_at=T0,
+                    meta={"directory": str(where), "host": _staging_run.HOST},
+                )
+            )
+
+        async with staging.for_run("r1"):
+            assert [] == files(root)
+            assert [] == await store.list_pending()
+
+    async def test_store_fails_at_run_end(
+        self,
+        tmp_path: Path,
+        store: SqliteStore,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """When the store fails while a run ends, its files and budget are
+        still released (a warning says so), and the entries go at the
+        next recovery."""
+        batched = BatchingStore(store)
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(batched)
+
+        async with staging.for_run("r1") as run:
+            await run.stage(b"cat", filename="a", mime_type="x/y")
+            await run.stage(b"dog", filename="b", mime_type="x/y")
+            batched.fail = True
+
+        assert [] == files(staging.directory)
+        assert 0 == staging.used_bytes
+        assert "journal entries left for recovery" in caplog.text
+        assert 2 == len(await store.list_pending())
+        batched.fail = False
+        await staging.open(batched)
+        assert [] == await store.list_pending()
+
+    async def test_directory_gone(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A staging directory removed under a running process is a
+        MediaStagingError naming it when the next run starts."""
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        (tmp_path / "staging" / MARKER).unlink()
+        (tmp_path / "staging").rmdir()
+
+        with pytest.raises(MediaStagingError, match="cannot clean"):
+            async with staging.for_run("r1"):
+                pass  # pragma: no cover
+
     async def test_open_keeps_foreign_files(
         self, tmp_path: Path, store: SqliteStore
     ) -> None:
@@ -303,6 +367,62 @@ class TestStaging:
             assert 3 == staging.used_bytes
             assert 1 == len(await store.list_pending())
 
+    async def test_same_content_while_waiting_for_budget(
+        self, staging: MediaStaging, store: SqliteStore
+    ) -> None:
+        """The same content staged by two tasks that both waited for budget
+        is still one file."""
+        got: list[StagedMedia] = []
+
+        async def one(run: RunStaging) -> None:
+            got.append(
+                await run.stage(b"c" * 60, filename="a", mime_type="x/y")
+            )
+
+        async with staging.for_run("r1") as run:
+            first = await run.stage(b"f" * 60, filename="a", mime_type="x")
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(one, run)
+                tg.start_soon(one, run)
+                await anyio.wait_all_tasks_blocked()
+                await run.release(first)
+            assert got[0] is got[1]
+            assert 60 == staging.used_bytes
+            assert 1 == len(await store.list_pending())
+
+    async def test_same_content_while_deleted(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """Content staged again while its last copy is being deleted waits
+        for the deletion and is then staged anew, on disk."""
+        batched = BatchingStore(store)
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(batched)
+
+        async with staging.for_run("r1") as run:
+            old = await run.stage(b"cat", filename="a", mime_type="x/y")
+            batched.remove_gate = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run.release, old)
+                await batched.removing.wait()
+                new: list[StagedMedia] = []
+
+                async def again() -> None:
+                    new.append(
+                        await run.stage(b"cat", filename="a", mime_type="x")
+                    )
+
+                tg.start_soon(again)
+                await anyio.wait_all_tasks_blocked()
+                assert [] == new
+                batched.remove_gate.set()
+
+            assert new[0] is not old
+            assert b"cat" == new[0].path.read_bytes()
+            assert [new[0].sha256] == [
+                p.sha256 for p in await store.list_pending()
+            ]
+
     async def test_hash_given(self, staging: MediaStaging) -> None:
         """A hash the caller computed already is used, not recomputed."""
         async with staging.for_run("r1") as run:
@@ -384,14 +504,17 @@ class TestStaging:
             with anyio.fail_after(5):
                 await waiting.stage(b"b" * 60, filename="b", mime_type="x/y")
 
-    async def test_oversized_alone(self, staging: MediaStaging) -> None:
-        """A file larger than the budget still moves when nothing else is
-        staged."""
+    async def test_oversized_refused(
+        self, staging: MediaStaging, store: SqliteStore
+    ) -> None:
+        """A file larger than the whole budget is refused, naming it and
+        the budget, instead of overrunning the directory."""
         async with staging.for_run("r1") as run:
-            big = await run.stage(b"x" * 500, filename="a", mime_type="x/y")
+            with pytest.raises(MediaStagingError, match="max_bytes=100"):
+                await run.stage(b"x" * 500, filename="big", mime_type="x/y")
 
-            assert 500 == staging.used_bytes
-            await run.release(big)
+            assert 0 == staging.used_bytes
+            assert [] == await store.list_pending()
 
     async def test_not_opened(self, tmp_path: Path) -> None:
         """Staging before open() is a MediaStagingError."""
@@ -630,6 +753,8 @@ class BatchingStore:
         self.removed: list[int] = []
         self.gate: anyio.Event | None = None
         self.waiting = anyio.Event()
+        self.remove_gate: anyio.Event | None = None
+        self.removing = anyio.Event()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -646,7 +771,12 @@ class BatchingStore:
             await self._store.add_pending(item)
 
     async def remove_pending_many(self, shas: list[str]) -> None:
+        if self.remove_gate is not None:
+            self.removing.set()
+            await self.remove_gate.wait()
         await anyio.sleep(0.01)
+        if self.fail:
+            raise StateStoreError("the store is read-only")
         self.removed.append(len(shas))
         for sha in shas:
             await self._store.remove_pending(sha)

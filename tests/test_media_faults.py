@@ -141,10 +141,10 @@ class CutStaging(MediaStaging):
 
     cut: Cut | None = None
 
-    async def _reserve(self, size: int) -> None:
-        if self.cut and self.used_bytes + size > self.max_bytes:
+    async def _wait_budget(self) -> None:
+        if self.cut:
             await self.cut.reached("budget wait")
-        await super()._reserve(size)
+        await super()._wait_budget()
 
 
 #: Every await point of the media path, and which occurrence to cut at.

@@ -44,10 +44,15 @@ _OURS = re.compile(r"[0-9a-f]{64}|\.[0-9a-f]{64}\.[0-9a-f]{16}\.tmp")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
-# The low-level writer, as names of this module so that tests can inject
-# disk faults (ENOSPC, EIO) exactly where the kernel would report them.
-_write = os.write
-_fsync = os.fsync
+
+# The low-level writer, where tests inject disk faults (ENOSPC, EIO) as
+# the kernel reports them: patch these, or os.write and os.fsync.
+def _write(fd: int, data: memoryview) -> int:
+    return os.write(fd, data)
+
+
+def _fsync(fd: int) -> None:
+    os.fsync(fd)
 
 
 if sys.platform == "win32":  # pragma: no cover - not tested on Windows
@@ -158,10 +163,10 @@ def sweep(root: Path) -> tuple[list[str], set[str]]:
     Remove the run directories under *root* whose run is dead.
 
     Returns the files deleted (``run-<token>/<name>``) and the names of
-    the run directories that are alive (locked by a running run).
+    the dead runs' directories.
     """
     removed: list[str] = []
-    alive: set[str] = set()
+    dead: set[str] = set()
     entries = {e.name: e for e in os.scandir(root)}
     for name in sorted(entries):
         match = _RUN.fullmatch(name)
@@ -174,6 +179,7 @@ def sweep(root: Path) -> tuple[list[str], set[str]]:
             if f"{run}.lock" not in entries and entries[name].is_dir(
                 follow_symlinks=False
             ):
+                dead.add(run)
                 removed += _remove(root / run)
             continue
         try:
@@ -182,14 +188,14 @@ def sweep(root: Path) -> tuple[list[str], set[str]]:
             continue
         try:
             if not _try_lock(fd):
-                alive.add(run)
                 continue
+            dead.add(run)
             removed += _remove(root / run)
             with contextlib.suppress(FileNotFoundError):
                 (root / name).unlink()
         finally:
             os.close(fd)
-    return removed, alive
+    return removed, dead
 
 
 def _remove(path: Path) -> list[str]:

@@ -6,6 +6,7 @@ journal writes it shares with the other runs of its `MediaStaging`.
 from __future__ import annotations
 
 import hashlib
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 HOST = socket.gethostname()
+log = logging.getLogger("ecomsync")
 
 
 @attrs.define
@@ -83,7 +85,9 @@ class _Held:
     refs: int = 1
     in_memory: bool = False
     registered: bool = False
-    failed: bool = False
+    #: Being deleted: a new stage of the same content waits for *gone*.
+    dropping: bool = False
+    gone: anyio.Event = attrs.Factory(anyio.Event)
 
 
 @attrs.define(eq=False)
@@ -131,17 +135,6 @@ class RunStaging:
                 I/O error); nothing of it is left behind.
         """
         sha = sha256 or hashlib.sha256(content).hexdigest()
-        while True:
-            self._check_open()
-            held = self._held.get(sha)
-            if held is None:
-                break
-            if held.ready.is_set() and not held.failed:
-                held.refs += 1
-                return held.staged
-            # Staged by another task right now: share it, or stage it
-            # ourselves if that failed (a failed entry is dropped).
-            await held.ready.wait()
         owner = self._owner
         size = len(content)
         staged = StagedMedia(
@@ -153,12 +146,34 @@ class RunStaging:
             kind=kind,
             content=content,
         )
-        if self._memory and owner._fits_memory(size):
-            owner._in_memory += size
-            self._held[sha] = _Held(staged, anyio.Event(), in_memory=True)
-            self._held[sha].ready.set()
-            return staged
-        await owner._reserve(size)
+        while True:
+            self._check_open()
+            held = self._held.get(sha)
+            if held is None:
+                if self._memory and owner._fits_memory(size):
+                    owner._in_memory += size
+                    held = self._held[sha] = _Held(staged, anyio.Event())
+                    held.in_memory = True
+                    held.ready.set()
+                    return staged
+                if size > owner.max_bytes:
+                    raise MediaStagingError(
+                        f"cannot stage {filename!r}: its {size} bytes "
+                        "exceed the staging budget (MediaStaging "
+                        f"max_bytes={owner.max_bytes})"
+                    )
+                if owner._reserve(size):
+                    break
+                await owner._wait_budget()
+            elif held.dropping:
+                await held.gone.wait()
+            elif held.ready.is_set():
+                held.refs += 1
+                return held.staged
+            else:
+                # Being staged by another task: share it when it is
+                # ready (or stage it ourselves if that failed).
+                await held.ready.wait()
         held = self._held[sha] = _Held(staged, anyio.Event())
         try:
             run_dir = await self._run_dir()
@@ -185,7 +200,7 @@ class RunStaging:
             )
             self._check_open()
         except BaseException as exc:
-            held.failed = True
+            held.dropping = True
             with anyio.CancelScope(shield=True):
                 await self._drop(held)
             if isinstance(exc, OSError):
@@ -197,6 +212,8 @@ class RunStaging:
             raise
         finally:
             held.ready.set()
+            # Tasks waiting for budget with this content can share it now.
+            owner._changed()
         return staged
 
     async def release(self, staged: StagedMedia) -> None:
@@ -210,6 +227,7 @@ class RunStaging:
         held.refs -= 1
         if held.refs > 0:
             return
+        held.dropping = True
         with anyio.CancelScope(shield=True):
             await self._drop(held)
 
@@ -219,12 +237,26 @@ class RunStaging:
         by `MediaStaging.for_run`; call it shielded.
         """
         self._closed = True
-        for held in list(self._held.values()):
-            if held.ready.is_set():
-                await self._drop(held)
-        if self._dir is not None:
-            run_dir, self._dir = self._dir, None
-            await anyio.to_thread.run_sync(run_dir.close)
+        try:
+            for held in list(self._held.values()):
+                if held.ready.is_set() and not held.dropping:
+                    held.dropping = True
+                    await self._drop(held)
+        except Exception:
+            # The store failed (the run's error says so); the files go
+            # below all the same, and the entries at the next recovery.
+            log.warning(
+                "staging of run %s: journal entries left for recovery",
+                self.run_id,
+                exc_info=True,
+            )
+            for held in list(self._held.values()):
+                if held.ready.is_set() and not held.dropping:
+                    self._forget(held)
+        finally:
+            if self._dir is not None:
+                run_dir, self._dir = self._dir, None
+                await anyio.to_thread.run_sync(run_dir.close)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -246,18 +278,26 @@ class RunStaging:
 
     async def _drop(self, held: _Held) -> None:
         """
-        Forget *held*: its file, journal entry and bytes; call it shielded.
+        Delete *held*'s file and journal entry, and forget it; call it
+        shielded.
         """
-        if self._held.get(held.staged.sha256) is held:
-            del self._held[held.staged.sha256]
-        owner = self._owner
-        if held.in_memory:
-            owner._in_memory -= held.staged.size
-            return
         try:
             # Nothing is written before it is registered: an unregistered
             # file has nothing on disk to delete.
-            if held.registered:
-                await owner._drops.submit(held.staged)
+            if held.registered and not held.in_memory:
+                await self._owner._drops.submit(held.staged)
         finally:
-            owner._give_back(held.staged.size)
+            self._forget(held)
+
+    def _forget(self, held: _Held) -> None:
+        """
+        Give *held*'s bytes back and forget it.
+        """
+        if self._held.get(held.staged.sha256) is not held:
+            return  # pragma: no cover - forgotten already
+        del self._held[held.staged.sha256]
+        held.gone.set()
+        if held.in_memory:
+            self._owner._in_memory -= held.staged.size
+        else:
+            self._owner._give_back(held.staged.size)

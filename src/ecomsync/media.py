@@ -75,8 +75,8 @@ class MediaStaging:
             existing empty directory is adopted; a non-empty one without
             the marker is refused.  Default: ``ecomsync-staging-<uid>`` in the
             system temporary directory, shared by the user's processes.
-        max_bytes: Bytes staged on disk at once (one larger file still
-            goes through alone).
+        max_bytes: Bytes staged on disk at once; staging waits for
+            uploads to free space.  A larger file fails its record.
         memory_bytes: Bytes that may instead stay in memory, never written
             and never journalled (a crash loses nothing: a resumed run
             reads them from the ERP again).  0, the default, stages
@@ -137,40 +137,28 @@ class MediaStaging:
         """
         self._store = store
 
-        def claim() -> tuple[Path, list[str], set[str]]:
+        def claim() -> Path:
             fs.claim(self.directory)
-            root = self.directory.resolve()
-            return root, *fs.sweep(root)
+            return self.directory.resolve()
 
         try:
-            root, removed, alive = await anyio.to_thread.run_sync(claim)
+            self._root = await anyio.to_thread.run_sync(claim)
         except OSError as exc:
             raise MediaStagingError(
                 f"cannot use the staging directory {str(self.directory)!r}"
                 f": {exc.strerror or exc}"
             ) from exc
-        self._root = root
-        prefix = f"{root}{os.sep}run-"
-        stale = []
-        for pending in await store.list_pending():
-            where = str(pending.meta.get("directory", ""))
-            if (
-                pending.meta.get("host") == HOST
-                and where.startswith(prefix)
-                and Path(where).name not in alive
-            ):
-                stale.append(pending.sha256)
-        await self._remove_entries(stale)
-        return removed
+        return await self._recover()
 
     @asynccontextmanager
     async def for_run(self, run_id: str) -> AsyncIterator[RunStaging]:
         """
         The staging of one run; leaving the block deletes whatever the run
         still holds (files, journal entries, budget), shielded from
-        cancellation, however the block is left.
+        cancellation, however the block is left.  Entering it removes what
+        runs that died since `open` left behind, as `open` does.
         """
-        self._opened()
+        await self._recover()
         run = RunStaging(owner=self, run_id=run_id)
         try:
             yield run
@@ -215,6 +203,40 @@ class MediaStaging:
 
     # -- for RunStaging -------------------------------------------------
 
+    async def _recover(self) -> list[str]:
+        """
+        Remove the files, directories and journal entries of runs that
+        died (their lock is free); return the files removed.
+        """
+        store, root = self._opened()
+        try:
+            removed, dead = await anyio.to_thread.run_sync(fs.sweep, root)
+        except OSError as exc:
+            raise MediaStagingError(
+                f"cannot clean the staging directory {str(root)!r}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        prefix = f"{root}{os.sep}run-"
+        ours = [
+            (p.sha256, str(p.meta.get("directory", "")))
+            for p in await store.list_pending()
+            if p.meta.get("host") == HOST
+            and str(p.meta.get("directory", "")).startswith(prefix)
+        ]
+
+        def stale() -> list[str]:
+            # A live run makes its directory before it registers a file:
+            # an entry whose directory is gone belongs to a dead run.
+            return [
+                sha
+                for sha, where in ours
+                if Path(where).name in dead or not Path(where).is_dir()
+            ]
+
+        if ours:
+            await self._remove_entries(await anyio.to_thread.run_sync(stale))
+        return removed
+
     def _opened(self) -> tuple[StateStore, Path]:
         if self._store is None or self._root is None:
             raise MediaStagingError("MediaStaging.open() was not called")
@@ -226,21 +248,33 @@ class MediaStaging:
             and self._in_memory + size <= self.memory_bytes
         )
 
-    async def _reserve(self, size: int) -> None:
-        # A single file larger than the budget still goes through when
-        # nothing else is staged; otherwise it could never move.
-        while self._used and self._used + size > self.max_bytes:
-            if self._freed is None:
-                self._freed = anyio.Event()
-            await self._freed.wait()
+    def _reserve(self, size: int) -> bool:
+        """
+        Count *size* bytes in if the budget has room for them.
+        """
+        if self._used + size > self.max_bytes:
+            return False
         self._used += size
         self.peak_bytes = max(self.peak_bytes, self._used)
+        return True
 
-    def _give_back(self, size: int) -> None:
-        self._used -= size
+    async def _wait_budget(self) -> None:
+        """
+        Wait until bytes are given back or a file is staged (which another
+        task waiting with the same content can then share).
+        """
+        if self._freed is None:
+            self._freed = anyio.Event()
+        await self._freed.wait()
+
+    def _changed(self) -> None:
         if self._freed is not None:
             self._freed.set()
             self._freed = None
+
+    def _give_back(self, size: int) -> None:
+        self._used -= size
+        self._changed()
 
     async def _journal_add(self, items: list[PendingMedia]) -> None:
         store, _ = self._opened()

@@ -178,7 +178,6 @@ class _TwiceSession:
 
 
 class TestB2HugePayloads:
-    @pytest.mark.xfail(reason="an image over the staging budget is staged")
     async def test_big_description_and_oversize_image(
         self,
         fsync: Synchronizer,
