@@ -5,7 +5,6 @@ journal writes it shares with the other runs of its `MediaStaging`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -18,7 +17,7 @@ import attrs
 
 from . import _staging_fs as fs
 from ._contracts import PendingMedia, StagedMedia
-from ._model import MediaKind
+from ._model import MediaKind, content_hash
 from .exceptions import MediaStagingError
 
 
@@ -134,7 +133,7 @@ class RunStaging:
             MediaStagingError: The file could not be written (full disk,
                 I/O error); nothing of it is left behind.
         """
-        sha = sha256 or hashlib.sha256(content).hexdigest()
+        sha = sha256 or content_hash(content)
         owner = self._owner
         size = len(content)
         staged = StagedMedia(
