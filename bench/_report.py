@@ -308,6 +308,19 @@ def markdown(r: dict[str, Any]) -> str:
                 f"| {name} | {s['min']:.0f} | {s['median']:.0f} | "
                 f"{s['max']:.0f} |"
             )
+        versus = t.get("versus_bare")
+        if versus:
+            lines += [
+                "",
+                "Against a bare JSON-RPC client reading the same product "
+                "fields from the same server, right after each full read "
+                "(min / median / max of the pairs): wall-clock ratio "
+                f"{versus['ratio']['min']:.2f} / "
+                f"{versus['ratio']['median']:.2f} / "
+                f"{versus['ratio']['max']:.2f}; Tryton server CPU per "
+                "article, bare over TrytonErp, "
+                f"{versus['server_cpu_ratio']['median']:.2f} (median).",
+            ]
     else:
         lines.append(f"Not measured: {t.get('why', 'unknown')}.")
     if r["sweep"]:

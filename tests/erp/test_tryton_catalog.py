@@ -5,6 +5,10 @@ codes, templates with variants, inactive products.
 
 from __future__ import annotations
 
+from functools import partial
+
+import anyio
+import anyio.lowlevel
 import pytest
 
 from ecomsync.erp._tryton_catalog import (
@@ -12,6 +16,8 @@ from ecomsync.erp._tryton_catalog import (
     group_articles,
     template_number,
 )
+from ecomsync.erp._tryton_products import concurrently
+from ecomsync.exceptions import ConfigurationError
 
 
 def _row(
@@ -154,3 +160,39 @@ class TestVariants:
         """Template code, else the common prefix without separators, never
         a variant's own code."""
         assert number == template_number(template_code, codes)
+
+
+class TestConcurrently:
+    """
+    The readers' concurrent calls fail as one plain exception.
+    """
+
+    @pytest.mark.anyio
+    async def test_first_error_as_itself(self) -> None:
+        """A failing call cancels the others and comes out unwrapped."""
+        finished: list[str] = []
+
+        async def slow() -> None:
+            await anyio.sleep(5)
+            finished.append("slow")
+
+        async def bad() -> None:
+            raise ConfigurationError("no such warehouse")
+
+        with anyio.fail_after(3), pytest.raises(ConfigurationError):
+            await concurrently(slow, bad)
+
+        assert finished == []
+
+    @pytest.mark.anyio
+    async def test_all_run(self) -> None:
+        """Without errors every call runs to its end."""
+        done: list[int] = []
+
+        async def one(n: int) -> None:
+            await anyio.lowlevel.checkpoint()
+            done.append(n)
+
+        await concurrently(*(partial(one, n) for n in range(3)))
+
+        assert [0, 1, 2] == sorted(done)
