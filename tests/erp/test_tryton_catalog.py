@@ -5,7 +5,9 @@ codes, templates with variants, inactive products.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import partial
+from typing import Any, ClassVar
 
 import anyio
 import anyio.lowlevel
@@ -16,7 +18,12 @@ from ecomsync.erp._tryton_catalog import (
     group_articles,
     template_number,
 )
-from ecomsync.erp._tryton_products import concurrently
+from ecomsync.erp._tryton_products import (
+    READ_AHEAD,
+    ProductReader,
+    concurrently,
+)
+from ecomsync.erp.tryton import TrytonErp
 from ecomsync.exceptions import ConfigurationError
 
 
@@ -196,3 +203,76 @@ class TestConcurrently:
         await concurrently(*(partial(one, n) for n in range(3)))
 
         assert [0, 1, 2] == sorted(done)
+
+
+class _FakeRpc:
+    """
+    Answers the calls `ProductReader.articles` makes and records the
+    product reads.
+    """
+
+    context: ClassVar[dict[str, Any]] = {"company": 1}
+
+    def __init__(self) -> None:
+        self.product_reads: list[int] = []
+
+    async def read(
+        self, model: str, ids: list[int], fields: list[str], **_: Any
+    ) -> list[dict[str, Any]]:
+        if model == "company.company":
+            return [{"id": 1, "currency.": {"code": "EUR"}}]
+        self.product_reads.append(len(ids))
+        return [
+            {
+                "id": i,
+                "name": f"P {i}",
+                "description": "",
+                "list_price_used": Decimal("1.50"),
+                "categories": [],
+            }
+            for i in ids
+        ]
+
+    async def search_read(self, *_: Any, **__: Any) -> list[dict[str, Any]]:
+        return []
+
+
+class TestReadAhead:
+    """
+    Products are read a window ahead of the engine's batches.
+    """
+
+    @pytest.mark.anyio
+    async def test_windows(self) -> None:
+        """1,200 articles read by 100 cost three product reads (500, 500,
+        200), and every article comes back once, in order."""
+        rows = [_row(i, f"A-{i}", 10_000 + i) for i in range(1, 1201)]
+        groups = group_articles(rows)
+        rpc = _FakeRpc()
+        reader = ProductReader(rpc, TrytonErp("http://erp", "d", "u", "p"))  # type: ignore[arg-type]
+        reader.expect(groups)
+
+        got = [
+            a.number
+            for start in range(0, len(groups), 100)
+            for a in await reader.articles(groups[start : start + 100])
+        ]
+
+        assert [
+            READ_AHEAD,
+            READ_AHEAD,
+            1200 - 2 * READ_AHEAD,
+        ] == rpc.product_reads
+        assert [g.number for g in groups] == got
+
+    @pytest.mark.anyio
+    async def test_without_plan(self) -> None:
+        """Groups read without expect() are read as they come."""
+        groups = group_articles([_row(1, "A-1", 5), _row(2, "B-1", 6)])
+        rpc = _FakeRpc()
+        reader = ProductReader(rpc, TrytonErp("http://erp", "d", "u", "p"))  # type: ignore[arg-type]
+
+        (article,) = await reader.articles(groups[1:])
+
+        assert "B-1" == article.number
+        assert [1] == rpc.product_reads
