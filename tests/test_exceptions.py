@@ -5,6 +5,7 @@ the context a handler needs.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,9 @@ from ecomsync import (
     SpecError,
     StateStoreError,
     SyncError,
+    exceptions,
 )
+from ecomsync._run import PRIORITY
 
 
 class TestTree:
@@ -66,3 +69,19 @@ class TestTree:
 
         assert "all 2 licence(s) are held by run-a, run-b" in str(error)
         assert "unknown holders" in str(NoFreeLicense(1, (), 0))
+
+
+class TestPriority:
+    def test_documented_order_is_the_order(self) -> None:
+        """The priority the module docstring documents is the one runs
+        use to pick their one error."""
+        doc = exceptions.__doc__ or ""
+        section = doc[doc.index("One error per failed run") :]
+        documented = [
+            name
+            for line in re.findall(r"^\d\. (.*)$", section, re.MULTILINE)
+            for name in re.findall(r"`(\w+)`", line.split(":")[0])
+        ]
+
+        assert [k.__name__ for k in PRIORITY] == documented[: len(PRIORITY)]
+        assert "RunCancelled" == documented[-1]

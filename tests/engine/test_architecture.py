@@ -20,6 +20,7 @@ ROOT = Path(ecomsync.__file__).parent
 ENGINE = {
     "_engine",
     "_run",
+    "_ownership",
     "_selection",
     "_changes",
     "_pipeline",
