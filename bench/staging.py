@@ -31,7 +31,6 @@ import anyio.to_thread
 
 from ecomsync import MediaStaging, SqliteStore
 from ecomsync._contracts import PendingMedia
-from ecomsync.state._sql import Op
 
 
 def _counting(
@@ -55,12 +54,6 @@ def _counted(counts: Counter[str]) -> Iterator[None]:
         (hashlib, "sha256", "sha256 passes"),
         (pathlib.Path, "read_bytes", "disk reads"),
     ]
-    try:
-        from ecomsync import _staging_fs
-    except ImportError:  # an older checkout
-        pass
-    else:
-        patches.append((_staging_fs, "_fsync", "fsyncs"))
     saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
     for obj, attr, name in patches:
         setattr(obj, attr, _counting(counts, name, getattr(obj, attr)))
@@ -87,6 +80,9 @@ class _BatchingStore(_CountingStore):
     """
 
     async def _together(self, calls: list[Awaitable[None]]) -> None:
+        # Imported here: an older checkout (compared against) lacks it.
+        from ecomsync.state._sql import Op
+
         ops: list[Op[Any]] = []
 
         async def capture(op: Op[Any]) -> None:
