@@ -10,19 +10,32 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import stamina
 
-from ecomsync import DataType, Order, OrderState, Outgoing
+from ecomsync import (
+    Category,
+    DataType,
+    MediaLink,
+    NumberRange,
+    Order,
+    OrderState,
+    OrderStatus,
+    Outgoing,
+    StockLevel,
+    Variant,
+)
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.platforms.woocommerce import WooCommerce, category_slug
 from ecomsync.testing._platform_contract import (
     CATEGORIES,
     PlatformContract,
     article,
+    make_order,
 )
-from ecomsync.testing.woocommerce import WooCommerceEmulator
+from ecomsync.testing.woocommerce import Faults, WooCommerceEmulator
 
 
 pytestmark = pytest.mark.anyio
@@ -211,3 +224,183 @@ class TestAdoption:
         """
         with pytest.raises(ConfigurationError, match=r"1\.\.100"):
             WooCommerce("https://shop.test", KEY, SECRET, batch_size=101)
+
+
+class TestAdapterDetails:
+    @pytest.fixture(name="emu")
+    def _emu_fixture(self) -> WooCommerceEmulator:
+        return _emu()
+
+    @pytest.fixture(name="woo")
+    async def _woo(
+        self, emu: WooCommerceEmulator
+    ) -> AsyncIterator[WooCommerce]:
+        shop = _shop(emu)
+        await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+        yield shop
+        await shop.aclose()
+
+    async def test_check_passes_and_estimates(self, woo: WooCommerce) -> None:
+        """
+        A usable shop has no problems; estimates grow with the work.
+        """
+        assert [] == await woo.check()
+        for data_type in DataType:
+            small = woo.estimate_requests(
+                data_type, writes=1, uploads=0, with_media=0
+            )
+            big = woo.estimate_requests(
+                data_type, writes=250, uploads=3, with_media=3
+            )
+            assert 0 < small <= big
+
+    async def test_variants_stock_and_removal(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        Variant stock lands on the variation; a dropped variant is
+        deleted; net prices when the shop enters prices without tax.
+        """
+        shirt = article(
+            "A-7",
+            variants=(
+                Variant(number="A-7-S", options=(("Größe", "S"),)),
+                Variant(number="A-7-L", options=(("Größe", "L"),)),
+            ),
+        )
+        await woo.push(DataType.ARTICLES, [Outgoing(record=shirt)])
+        stock = await woo.push(
+            DataType.STOCK,
+            [
+                Outgoing(record=StockLevel(number="A-7-S", quantity=4)),
+                Outgoing(
+                    record=StockLevel(
+                        number="A-7-L", quantity=1, warehouse="X"
+                    )
+                ),
+                Outgoing(record=StockLevel(number="A-7", quantity=-1)),
+            ],
+        )
+        smaller = attrs.evolve(shirt, variants=shirt.variants[:1])
+        woo.prices_include_tax = False
+        (again,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=smaller)]
+        )
+
+        assert [True, False, False] == [o.ok for o in stock]
+        assert ["warehouse", "quantity"] == [o.field for o in stock[1:]]
+        parent = emu.shop.products[int(again.platform_id or 0)]
+        (variation,) = [emu.shop.products[v] for v in parent["variations"]]
+        assert "A-7-S" == variation["sku"]
+        assert 4 == variation["stock_quantity"]
+        assert Decimal("16.7983") == Decimal(variation["regular_price"])
+
+    async def test_sku_of_a_variation_is_refused_for_an_article(
+        self, woo: WooCommerce
+    ) -> None:
+        """
+        An article numbered like another product's variation fails.
+        """
+        shirt = article("A-8", variants=(Variant(number="A-8-S"),))
+        await woo.push(DataType.ARTICLES, [Outgoing(record=shirt)])
+        (outcome,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=article("A-8-S"))]
+        )
+
+        assert not outcome.ok
+        assert "variation" in (outcome.error or "")
+
+    async def test_category_adopted_after_lost_answer(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A category created earlier (answer lost) is adopted by slug.
+        """
+        emu.shop.create_category({"name": "Neu", "slug": category_slug("K-9")})
+        before = len(emu.shop.categories)
+        woo._terms = None
+        (outcome,) = await woo.push(
+            DataType.CATEGORIES,
+            [Outgoing(record=Category(number="K-9", name="Neu"))],
+        )
+
+        assert outcome.ok, outcome
+        assert before == len(emu.shop.categories)
+
+    async def test_media_need_an_application_password(
+        self, emu: WooCommerceEmulator, tmp_path: Any
+    ) -> None:
+        """
+        Without wp_user and password an upload is a ConfigurationError.
+        """
+        shop = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        staged = PlatformContract._staged(tmp_path, b"img")
+        with pytest.raises(ConfigurationError, match="application"):
+            await shop.upload_media(staged)
+        await shop.aclose()
+
+    async def test_category_image_and_order_ranges(
+        self, woo: WooCommerce, emu: WooCommerceEmulator, tmp_path: Any
+    ) -> None:
+        """
+        A category takes its first image; orders select by number range;
+        a non-numeric order number is unknown to WooCommerce.
+        """
+        media = await woo.upload_media(
+            PlatformContract._staged(tmp_path, b"cat-img")
+        )
+        (cat,) = await woo.push(
+            DataType.CATEGORIES,
+            [
+                Outgoing(
+                    record=CATEGORIES[0],
+                    media=(MediaLink(media_id=media, sha256="x", position=0),),
+                )
+            ],
+        )
+        await woo.attach_media(DataType.CATEGORIES, cat, [])
+        emu.place(make_order("2001"))
+        emu.place(make_order("2002"))
+        got = [
+            o.number
+            async for batch in woo.fetch_orders(
+                NumberRange("2002", "2009"), batch_size=1
+            )
+            for o in batch
+        ]
+        (status,) = await woo.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(
+                        number="W-1", state=OrderState.IN_PROGRESS
+                    )
+                )
+            ],
+        )
+
+        assert ["2002"] == got
+        assert emu.shop.categories[int(cat.platform_id or 0)]["image"] is None
+        assert not status.ok
+        assert "does not exist" in (status.error or "")
+
+    async def test_retries_a_throttled_shop(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A 429 with Retry-After is retried with a fresh OAuth nonce.
+        """
+        emu.faults = Faults(storm_next=1, retry_after="0")
+        (outcome,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=article("A-3"))]
+        )
+
+        assert outcome.ok, outcome
+        assert 429 in [r.status for r in emu.requests]

@@ -17,6 +17,7 @@ import pytest
 from ecomsync.testing.woocommerce import (
     Faults,
     WooCommerceEmulator,
+    serve,
     sign,
 )
 
@@ -387,3 +388,246 @@ class TestFaults:
             r = await c.get(f"{API}/orders/5")
 
         assert "5" == r.json()["number"]
+
+
+class TestResources:
+    async def test_categories_crud(self, emu: WooCommerceEmulator) -> None:
+        """
+        Categories read, update (no cycles, known parents) and delete.
+        """
+        async with _client(emu) as c:
+            a = (
+                await c.post(f"{API}/products/categories", json={"name": "A"})
+            ).json()
+            b = (
+                await c.post(
+                    f"{API}/products/categories",
+                    json={"name": "B", "parent": a["id"], "slug": "bee"},
+                )
+            ).json()
+            read = await c.get(f"{API}/products/categories/{b['id']}")
+            cycle = await c.put(
+                f"{API}/products/categories/{a['id']}",
+                json={"parent": b["id"]},
+            )
+            unknown_parent = await c.post(
+                f"{API}/products/categories", json={"name": "C", "parent": 999}
+            )
+            nameless = await c.post(f"{API}/products/categories", json={})
+            renamed = await c.put(
+                f"{API}/products/categories/{b['id']}",
+                json={"name": "Bee", "slug": "a", "description": "d"},
+            )
+            listed = await c.get(
+                f"{API}/products/categories",
+                params={"search": "bee", "orderby": "id", "order": "desc"},
+            )
+            missing = await c.get(f"{API}/products/categories/999")
+            default = await c.delete(
+                f"{API}/products/categories/15", params={"force": "true"}
+            )
+            gone = await c.delete(
+                f"{API}/products/categories/{a['id']}",
+                params={"force": "true"},
+            )
+
+        assert "bee" == read.json()["slug"]
+        assert "woocommerce_rest_term_invalid" == cycle.json()["code"]
+        assert 400 == unknown_parent.status_code
+        assert "empty_term_name" == nameless.json()["code"]
+        assert "a-2" == renamed.json()["slug"]
+        assert ["Bee"] == [r["name"] for r in listed.json()]
+        assert 404 == missing.status_code
+        assert 500 == default.status_code
+        assert 200 == gone.status_code
+        assert 0 == emu.shop.categories[b["id"]]["parent"]
+
+    async def test_products_filters_and_errors(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        Listing filters by type, category, status and search_sku; bad
+        arguments are rest_invalid_param.
+        """
+        async with _client(emu) as c:
+            cat = (
+                await c.post(f"{API}/products/categories", json={"name": "K"})
+            ).json()["id"]
+            await c.post(
+                f"{API}/products",
+                json={
+                    "name": "a",
+                    "sku": "AB-1",
+                    "categories": [{"id": cat}, {"id": 999}],
+                },
+            )
+            await c.post(
+                f"{API}/products",
+                json={"name": "b", "sku": "XY", "status": "draft"},
+            )
+            by_cat = await c.get(f"{API}/products", params={"category": cat})
+            drafts = await c.get(f"{API}/products", params={"status": "draft"})
+            partial = await c.get(
+                f"{API}/products", params={"search_sku": "b-"}
+            )
+            simple = await c.get(
+                f"{API}/products", params={"type": "simple", "orderby": "id"}
+            )
+            bad_order = await c.get(f"{API}/products", params={"orderby": "x"})
+            bad_dir = await c.get(f"{API}/products", params={"order": "up"})
+            bad_page = await c.get(f"{API}/products", params={"page": "0"})
+            bad_int = await c.get(f"{API}/products", params={"page": "x"})
+            bad_type = await c.post(
+                f"{API}/products", json={"name": "c", "type": "weird"}
+            )
+            with_id = await c.post(f"{API}/products", json={"id": 5})
+            bad_json = await c.post(
+                f"{API}/products",
+                content=b"{",
+                headers={"content-type": "application/json"},
+            )
+            offset = await c.get(
+                f"{API}/products", params={"offset": "1", "per_page": "1"}
+            )
+
+        assert ["AB-1"] == [p["sku"] for p in by_cat.json()]
+        assert [{"id": cat, "name": "K", "slug": "k"}] == (
+            by_cat.json()[0]["categories"]
+        )
+        assert ["XY"] == [p["sku"] for p in drafts.json()]
+        assert ["AB-1"] == [p["sku"] for p in partial.json()]
+        assert 2 == len(simple.json())
+        for bad in (bad_order, bad_dir, bad_page, bad_int, bad_type):
+            assert "rest_invalid_param" == bad.json()["code"]
+        assert "woocommerce_rest_product_exists" == with_id.json()["code"]
+        assert "rest_invalid_json" == bad_json.json()["code"]
+        assert 1 == len(offset.json())
+
+    async def test_orders_customers_and_notes(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        Orders created through the API price their lines; customer notes
+        filter; customers list and read.
+        """
+        emu.shop.customers[3] = {
+            "id": 3,
+            "email": "k@example.com",
+            "first_name": "K",
+            "last_name": "L",
+            "date_created_gmt": "2026-01-01T00:00:00",
+        }
+        async with _client(emu) as c:
+            pid = (
+                await c.post(
+                    f"{API}/products",
+                    json={"name": "p", "sku": "P-1", "regular_price": "2.50"},
+                )
+            ).json()["id"]
+            order = (
+                await c.post(
+                    f"{API}/orders",
+                    json={
+                        "line_items": [
+                            {"sku": "P-1", "quantity": 2},
+                            {"product_id": pid},
+                        ],
+                        "billing": {"email": "x@example.com"},
+                    },
+                )
+            ).json()
+            bad_line = await c.post(
+                f"{API}/orders", json={"line_items": [{"product_id": 9}]}
+            )
+            with_id = await c.post(f"{API}/orders", json={"id": 1})
+            await c.post(
+                f"{API}/orders/{order['id']}/notes",
+                json={"note": "intern"},
+            )
+            await c.post(
+                f"{API}/orders/{order['id']}/notes",
+                json={"note": "kunde", "customer_note": True},
+            )
+            empty_note = await c.post(
+                f"{API}/orders/{order['id']}/notes", json={}
+            )
+            customer_notes = await c.get(
+                f"{API}/orders/{order['id']}/notes",
+                params={"type": "customer"},
+            )
+            internal = await c.get(
+                f"{API}/orders/{order['id']}/notes",
+                params={"type": "internal"},
+            )
+            meta = await c.put(
+                f"{API}/orders/{order['id']}",
+                json={"meta_data": [{"key": "k", "value": 1}]},
+            )
+            by_customer = await c.get(
+                f"{API}/orders", params={"customer": "0", "status": "pending"}
+            )
+            customers = await c.get(
+                f"{API}/customers", params={"email": "K@example.com"}
+            )
+            customer = await c.get(f"{API}/customers/3")
+            no_customer = await c.get(f"{API}/customers/4")
+            no_order = await c.get(f"{API}/orders/99999")
+            no_notes = await c.get(f"{API}/orders/99999/notes")
+
+        assert "7.50" == order["total"]
+        assert "pending" == order["status"]
+        assert (
+            "woocommerce_rest_invalid_product_id" == (bad_line.json()["code"])
+        )
+        assert "woocommerce_rest_shop_order_exists" == with_id.json()["code"]
+        assert "rest_missing_callback_param" == empty_note.json()["code"]
+        assert ["kunde"] == [n["note"] for n in customer_notes.json()]
+        assert ["intern"] == [n["note"] for n in internal.json()]
+        assert [{"id": 1, "key": "k", "value": 1}] == meta.json()["meta_data"]
+        assert [order["id"]] == [o["id"] for o in by_customer.json()]
+        assert [3] == [r["id"] for r in customers.json()]
+        assert "K" == customer.json()["first_name"]
+        assert 404 == no_customer.status_code
+        assert 404 == no_order.status_code
+        assert 404 == no_notes.status_code
+
+    async def test_media_refusals(self, emu: WooCommerceEmulator) -> None:
+        """
+        An upload without data, name, a known type or a valid password is
+        refused as WordPress refuses it.
+        """
+        good = ("bot", "emulatorapppassword0000")
+        name = {"content-disposition": 'attachment; filename="a.exe"'}
+        async with _client(emu, auth=good) as c:
+            empty = await c.post("/wp-json/wp/v2/media", content=b"")
+            unnamed = await c.post("/wp-json/wp/v2/media", content=b"x")
+            exe = await c.post(
+                "/wp-json/wp/v2/media",
+                content=b"x",
+                headers={**name, "content-type": "application/x-msdownload"},
+            )
+            missing = await c.get("/wp-json/wp/v2/media/999")
+        async with _client(emu, auth=("bot", "wrong")) as c:
+            wrong = await c.post("/wp-json/wp/v2/media", content=b"x")
+        async with _client(emu, auth=("nobody", "x")) as c:
+            nobody = await c.post("/wp-json/wp/v2/media", content=b"x")
+
+        assert "rest_upload_no_data" == empty.json()["code"]
+        assert "rest_upload_no_content_disposition" == unnamed.json()["code"]
+        assert "rest_upload_sideload_error" == exe.json()["code"]
+        assert 404 == missing.status_code
+        assert "incorrect_password" == wrong.json()["code"]
+        assert "invalid_username" == nobody.json()["code"]
+
+
+class TestServe:
+    def test_serve_on_loopback(self) -> None:
+        """
+        serve() runs the emulator on a free port for real sockets.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        with serve(emu) as url:
+            r = httpx.get(f"{url}{API}")
+
+        assert 200 == r.status_code
+        assert url.startswith("http://127.0.0.1:")
