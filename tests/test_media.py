@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 from ecomsync import (
@@ -439,6 +440,15 @@ class TestStaging:
             staged.path.write_bytes(b"changed on disk")
 
             assert b"cat" == staged.read_bytes()
+            assert b"cat" == await staged.aread()
+
+    async def test_read_from_disk(self, staging: MediaStaging) -> None:
+        """A StagedMedia without content in memory is read from its path."""
+        async with staging.for_run("r1") as run:
+            staged = await run.stage(b"cat", filename="a", mime_type="x/y")
+            on_disk = attrs.evolve(staged, content=None)
+
+            assert b"cat" == on_disk.read_bytes() == await on_disk.aread()
 
     async def test_run_end_removes_everything(
         self, staging: MediaStaging, store: SqliteStore

@@ -12,6 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import attrs
 
 from ._model import MediaKind, Record
@@ -97,6 +99,18 @@ class StagedMedia:
         if self.content is not None:
             return self.content
         return self.path.read_bytes()
+
+    async def aread(self) -> bytes:
+        """
+        The file's content without blocking the event loop: from memory
+        at once when the stager kept it (no thread), else read from disk
+        in a worker thread.
+
+        .. versionadded:: 26.1.0
+        """
+        if self.content is not None:
+            return self.content
+        return await anyio.to_thread.run_sync(self.path.read_bytes)
 
 
 @attrs.frozen(kw_only=True)
