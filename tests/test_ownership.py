@@ -41,6 +41,7 @@ pytestmark = pytest.mark.anyio
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HERE = Host(
     name="here",
+    pid_space="pid:[1]",
     alive=lambda pid: pid in (1, 2),
     started={1: 100.0, 2: 500.0}.get,
 )
@@ -105,6 +106,22 @@ class TestWhyDead:
         assert stale is not None
         assert "has not beaten since 2026-11-01T12:00:00+00:00" in stale
 
+    def test_other_pid_space_by_heartbeat(self) -> None:
+        """An owner with this host's name in another pid namespace (a
+        container) is judged by its heartbeat, not by a pid that means
+        nothing here."""
+        run = attrs.evolve(
+            owned(7),
+            owner=RunOwner(host="here", pid=7, pid_space="pid:[2]"),
+        )
+
+        fresh = why_dead(run, now=T0, host=HERE)
+        stale = why_dead(run, now=T0 + timedelta(hours=1), host=HERE)
+
+        assert fresh is None
+        assert stale is not None
+        assert "has not beaten" in stale
+
     def test_other_host_never_beat(self) -> None:
         """A run that never beat counts from its start."""
         run = attrs.evolve(owned(1, host="there"), heartbeat_at=None)
@@ -124,6 +141,8 @@ class TestProcesses:
         assert owner.started is not None
         assert owner.started <= time.time() + 1
         assert owner.started == process_start(owner.pid)
+        assert owner.pid_space is not None
+        assert owner.pid_space.startswith("pid:[")
 
     def test_dead_and_zombie(self) -> None:
         """A process that ended is dead, reaped or not (a zombie)."""

@@ -182,6 +182,23 @@ class TestAbandoned:
         )
         await store.aclose()
 
+    async def test_monitoring_view_shows_it_abandoned(
+        self, tmp_path: Path
+    ) -> None:
+        """The monitoring view never shows a killed run as running: listing
+        the runs ends it as abandoned first."""
+        child, run_id = start_child(tmp_path)
+        wait_for_writes(tmp_path, 5)
+        kill(child)
+        sync = synchronizer(tmp_path, latency=0.0)
+
+        runs = await sync.runs()
+
+        assert [(run_id, RunStatus.ABANDONED)] == [
+            (r.id, r.status) for r in runs
+        ]
+        await sync.store.aclose()
+
 
 class TestCancelAcrossProcesses:
     async def test_cancel_from_other_process(self, tmp_path: Path) -> None:

@@ -206,10 +206,12 @@ def _counts(
 @attrs.frozen(kw_only=True)
 class RunOwner:
     """
-    The process that runs a run: *host* name, process id *pid*, and when
-    that process started (*started*, seconds since the epoch; ``None``
-    where the system does not tell), so that a reused pid is not taken
-    for the owner.
+    The process that runs a run: *host* name, process id *pid*, when that
+    process started (*started*, seconds since the epoch), so that a reused
+    pid is not taken for the owner, and the *pid_space* the pid counts in
+    (Linux: the pid namespace), so that containers sharing a host name
+    do not judge each other's pids.  ``None`` where the system does not
+    tell.
 
     .. versionadded:: 26.1.0
     """
@@ -217,6 +219,7 @@ class RunOwner:
     host: str
     pid: int
     started: float | None = None
+    pid_space: str | None = None
 
     def __str__(self) -> str:
         return f"pid {self.pid} on {self.host}"

@@ -262,8 +262,11 @@ class Synchronizer:
 
     async def runs(self, *, limit: int = 50) -> list[RunRecord]:
         """
-        The latest runs, newest first: the monitoring view.
+        The latest runs, newest first: the monitoring view.  Runs whose
+        process died are ended as `RunStatus.ABANDONED` first, so that the
+        view never shows a dead run as running.
         """
+        await reap_abandoned(self.store)
         return await self.store.list_runs(limit=limit)
 
     async def add_schedule(

@@ -6,8 +6,9 @@ reason, so that no run stays "running" for ever.
 
 An owner is dead when
 
-- it ran on this host and its process is gone (or the pid now belongs to a
-  process that started at another time: a reused pid), or
+- it ran on this host, in this pid namespace, and its process is gone (or
+  the pid now belongs to a process that started at another time: a reused
+  pid), or
 - its last heartbeat is older than *stale_after* (another host, or a
   process that hangs): the only sign there is across machines.
 
@@ -107,6 +108,17 @@ def pid_alive(pid: int) -> bool:
     return True  # pragma: no cover -- no /proc: the pid exists
 
 
+def pid_space() -> str | None:
+    """
+    The pid namespace of this process (``pid:[4026531836]``), or ``None``
+    where there is no ``/proc``.
+    """
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:  # pragma: no cover -- no /proc
+        return None
+
+
 @attrs.frozen
 class Host:
     """
@@ -116,6 +128,7 @@ class Host:
     name: str = attrs.field(factory=socket.gethostname)
     alive: Callable[[int], bool] = pid_alive
     started: Callable[[int], float | None] = process_start
+    pid_space: str | None = attrs.field(factory=pid_space)
 
 
 def this_owner() -> RunOwner:
@@ -128,7 +141,10 @@ def this_owner() -> RunOwner:
 @cache
 def _owner(pid: int) -> RunOwner:
     return RunOwner(
-        host=socket.gethostname(), pid=pid, started=process_start(pid)
+        host=socket.gethostname(),
+        pid=pid,
+        started=process_start(pid),
+        pid_space=pid_space(),
     )
 
 
@@ -152,7 +168,9 @@ def why_dead(
     if owner is None:
         return None
     host = host or Host()
-    if owner.host == host.name:
+    # Its pid means something here only on this host and in this pid
+    # namespace (containers may share a host name, not their pids).
+    if owner.host == host.name and owner.pid_space in (None, host.pid_space):
         if not host.alive(owner.pid):
             return f"its process ({owner}) is gone"
         started = host.started(owner.pid)

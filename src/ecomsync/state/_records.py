@@ -62,6 +62,7 @@ def run_to_json(run: RunRecord) -> str:
                 "host": run.owner.host,
                 "pid": run.owner.pid,
                 "started": run.owner.started,
+                "pid_space": run.owner.pid_space,
             },
         }
     )
