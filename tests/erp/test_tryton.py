@@ -535,6 +535,15 @@ class TestStockAvailable:
         assert TRAP_STOCK == _levels(got)
 
     @pytest.mark.anyio
+    async def test_only_by_article_number(self, traps: TrytonErp) -> None:
+        """Only() with a template's number selects its variants' levels."""
+        got = await _read(traps, DataType.STOCK, Only(["SHIRT", "Z-1"]))
+
+        assert {
+            n: TRAP_STOCK[n] for n in ("SHIRT-M", "SHIRT-S", "Z-1")
+        } == _levels(got)
+
+    @pytest.mark.anyio
     async def test_per_warehouse(
         self, traps_server: dict[str, Any], traps: TrytonErp
     ) -> None:

@@ -145,7 +145,16 @@ class StockReader:
         """
         domain: list[Any] = [["code", "!=", None], ["type", "=", "goods"]]
         if isinstance(selection, Only):
-            domain.append(["code", "in", sorted(selection.numbers)])
+            # a variant's level by its own number, or every variant's by
+            # their template's (the article's) number
+            numbers = sorted(selection.numbers)
+            domain.append(
+                [
+                    "OR",
+                    ["code", "in", numbers],
+                    ["template.code", "in", numbers],
+                ]
+            )
         elif isinstance(selection, ChangedSince):
             # stock changes never touch products: find the moves instead
             # (done ones change what is on hand, open ones what is held)
