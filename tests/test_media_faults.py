@@ -27,6 +27,7 @@ import pytest
 
 from ecomsync import (
     All,
+    AuthenticationError,
     DataType,
     MediaStaging,
     MediaStagingError,
@@ -35,6 +36,7 @@ from ecomsync import (
     MemoryPlatform,
     RunStatus,
     SqliteStore,
+    StagedMedia,
     Synchronizer,
     SyncSpec,
 )
@@ -220,6 +222,52 @@ class TestCancel:
         await assert_clean(sync.staging, store)
 
         cut.scope = None
+        with anyio.fail_after(20):
+            run = await sync.execute(SPEC)
+
+        assert RunStatus.SUCCEEDED == run.status
+        assert 6 == len(platform.attachments)
+        await assert_clean(sync.staging, store)
+
+
+class RefusingPlatform(MemoryPlatform):
+    """
+    A MemoryPlatform whose credentials are refused at the third upload,
+    while other uploads are still in flight.
+    """
+
+    refuse: bool = True
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        self.calls["upload attempts"] += 1
+        if self.refuse and self.calls["upload attempts"] == 3:
+            raise AuthenticationError("the shop refused the credentials")
+        await anyio.sleep(0.05)
+        return await super().upload_media(media)
+
+
+class TestSiblingFailure:
+    async def test_refused_mid_upload_then_small_budget(
+        self, tmp_path: Path, erp: MemoryErp, store: SqliteStore
+    ) -> None:
+        """Uploads in flight cancelled by a sibling's fatal error (issue
+        13.2) leave no file, entry or budget, and the next run with room
+        for one file at a time does not hang."""
+        platform = RefusingPlatform()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with anyio.fail_after(20), pytest.raises(AuthenticationError):
+            await sync.execute(SPEC)
+
+        assert 2 <= sync.staging.peak_bytes // 7  # uploads were in flight
+        await assert_clean(sync.staging, store)
+        platform.refuse = False
+        sync.staging.max_bytes = 8
         with anyio.fail_after(20):
             run = await sync.execute(SPEC)
 
