@@ -18,6 +18,7 @@ import pytest
 from ecomsync import All, ChangedSince, DataType, Only, OrderStatus
 from ecomsync._model import number_key
 from ecomsync._spec import Selection
+from ecomsync.erp._tryton_products import ProductReader
 from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.exceptions import (
     AuthenticationError,
@@ -519,6 +520,29 @@ class TestVariantsAndReusedCodes:
         assert [("SHIRT-M", "SHIRT-S")] == [
             tuple(v.number for v in a.variants) for a in got
         ]
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
+        "selection",
+        [
+            ChangedSince(datetime(2000, 1, 1, tzinfo=UTC)),
+            Only(["Z-1", "SOCK"]),
+        ],
+        ids=["since", "only"],
+    )
+    async def test_many_changed_read_every_candidate(
+        self, traps: TrytonErp, selection: Selection
+    ) -> None:
+        """With more matched templates than the expansion limit, every
+        candidate is read and the same articles come out."""
+        async with traps.session() as session:
+            eager = ProductReader(session.rpc, traps, expand_limit=0)
+            lazy = ProductReader(session.rpc, traps)
+            got = [g.number for g in await eager.article_groups(selection)]
+            want = [g.number for g in await lazy.article_groups(selection)]
+
+        assert want == got
+        assert got
 
 
 class TestStockAvailable:

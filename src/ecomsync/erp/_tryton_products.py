@@ -141,6 +141,9 @@ class ProductReader:
 
     rpc: Rpc
     erp: TrytonErp
+    #: above this many matched templates, all candidates are read instead
+    #: of the matched templates' siblings by id (long id lists)
+    expand_limit: int = 1000
     _categories: dict[int, str] = attrs.field(factory=dict)
     _all_categories: bool = False
     _currency: str | None = None
@@ -284,6 +287,20 @@ class ProductReader:
         # holding an active product under a code an inactive one reuses
         templates = {row.template for row in matched}
         ids = {row.id for row in matched}
+        if len(templates) > self.expand_limit:
+            # many changed: every candidate, rather than id lists longer
+            # than a database takes as query parameters
+            return [
+                g
+                for g in group_articles(
+                    await self._coded(await self._light([]))
+                )
+                if _selected(g, selection)
+                and (
+                    isinstance(selection, Only)
+                    or not ids.isdisjoint(g.members)
+                )
+            ]
         rows = await self._coded(
             matched
             + await self._light(
