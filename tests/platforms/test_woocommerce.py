@@ -404,3 +404,26 @@ class TestAdapterDetails:
 
         assert outcome.ok, outcome
         assert 429 in [r.status for r in emu.requests]
+
+    async def test_lost_upload_is_found_not_repeated(
+        self, emu: WooCommerceEmulator, tmp_path: Any
+    ) -> None:
+        """
+        An upload whose answer is lost is found by its hash, not resent.
+        """
+        shop = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            wp_user="sync",
+            wp_application_password=APP_PASSWORD,
+            request_deadline=0.3,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        emu.faults = Faults(commit_then_timeout=1, hang_s=1)
+        media_id = await shop.upload_media(
+            PlatformContract._staged(tmp_path, b"lost-answer")
+        )
+        await shop.aclose()
+
+        assert [int(media_id)] == list(emu.shop.media)

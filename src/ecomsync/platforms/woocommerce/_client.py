@@ -22,7 +22,12 @@ import attrs
 import httpx
 
 from ..._http import HttpClient, public_url
-from ...exceptions import AuthenticationError, ConfigurationError, SyncError
+from ...exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    RetryableError,
+    SyncError,
+)
 
 
 API = "/wp-json/wc/v3"
@@ -197,9 +202,29 @@ class RestApi:
             "Content-Type": mime_type,
             "Content-Disposition": f'attachment; filename="{filename}"',
         }
-        response = await self.http.request(
-            "POST", "/wp-json/wp/v2/media", content=content, headers=headers
-        )
+        try:
+            response = await self.http.request(
+                "POST",
+                "/wp-json/wp/v2/media",
+                content=content,
+                headers=headers,
+                retry=False,
+            )
+        except RetryableError:
+            # The upload may have landed with its answer lost: look for
+            # the file by its name (the content hash) before resending.
+            stem = filename.rsplit(".", 1)[0]
+            for row in await self.find_media(stem):
+                title = row.get("title")
+                raw = title.get("raw") if isinstance(title, dict) else None
+                if raw and str(raw).startswith(stem):
+                    return row
+            response = await self.http.request(
+                "POST",
+                "/wp-json/wp/v2/media",
+                content=content,
+                headers=headers,
+            )
         body: dict[str, Any] = self.judge(
             "POST /wp-json/wp/v2/media", response, (201,)
         ).json()

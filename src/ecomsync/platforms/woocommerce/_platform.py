@@ -143,7 +143,7 @@ class WooCommerce:
     prices_include_tax: bool = attrs.field(default=True, kw_only=True)
     allow_backorders: bool = attrs.field(default=False, kw_only=True)
     batch_size: int = attrs.field(default=100, kw_only=True)
-    concurrency: int = attrs.field(default=8, kw_only=True)
+    concurrency: int = attrs.field(default=16, kw_only=True)
     request_deadline: float = attrs.field(default=120.0, kw_only=True)
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, kw_only=True
@@ -803,18 +803,14 @@ class WooCommerce:
     async def upload_media(self, media: StagedMedia) -> str:
         """
         Upload a staged file through WordPress' media endpoint, named by
-        its content hash; content the shop already has is found by that
-        name and not uploaded again.
+        its content hash: one request per file.  Content uploaded before
+        through this adapter is not uploaded again (across runs the
+        engine's store remembers it); after an upload whose answer was
+        lost, the file is looked up by its hash before it is sent again.
         """
         cached = self._media_ids.get(media.sha256)
         if cached is not None:
             return cached
-        for row in await self._api.find_media(media.sha256):
-            title = row.get("title")
-            raw = title.get("raw") if isinstance(title, dict) else None
-            if raw and str(raw).startswith(media.sha256):
-                self._media_ids[media.sha256] = str(row["id"])
-                return str(row["id"])
         ext = (
             media.filename.rsplit(".", 1)[-1] if "." in media.filename else ""
         )
@@ -878,13 +874,13 @@ class WooCommerce:
         """
         An upper estimate for `Synchronizer.plan`: per batch one lookup
         and one batch write (categories: plus the term list); per new file
-        a search and an upload; variable articles one variations batch
+        an upload; variable articles one variations batch
         each (counted as one per article, the worst case); order statuses
         a read, a write and a note per record.
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
-            return 2 * batches + 1 + 2 * uploads
+            return 2 * batches + 1 + 2 * uploads  # a lost upload: a search
         if data_type is DataType.ARTICLES:
             return 2 * batches + writes + 1 + 2 * uploads
         if data_type is DataType.STOCK:
