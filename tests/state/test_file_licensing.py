@@ -141,7 +141,9 @@ class TestInProcess:
 
     async def test_waiter_gets_freed_licence(self, tmp_path: Path) -> None:
         """A waiter gets the licence soon after it is returned."""
-        pool = FileLicensePool(tmp_path, size=1)
+        pool = FileLicensePool(
+            tmp_path, size=1, poll_interval=0.01, max_poll_interval=0.02
+        )
         got: list[float] = []
 
         async def wait() -> None:
@@ -156,7 +158,7 @@ class TestInProcess:
             await anyio.wait_all_tasks_blocked()
             released = time.monotonic()
 
-        assert got[0] - released < 1.0
+        assert released <= got[0] < released + 2.0
 
     async def test_size_mismatch_refused(self, tmp_path: Path) -> None:
         """A process configured with another size than the directory's is
@@ -232,7 +234,7 @@ class TestAcrossProcesses:
             freed = time.monotonic() - killed
             assert ("me",) == await pool.holders()
 
-        assert freed < 0.5, f"licence came back after {freed:.2f} s"
+        assert freed < 2.0, f"licence came back after {freed:.2f} s"
 
     @pytest.mark.parametrize(("processes", "size"), [(2, 1), (6, 2)])
     async def test_contention(
