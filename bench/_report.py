@@ -67,8 +67,8 @@ def figures(r: dict[str, Any]) -> list[Row]:
             }
         )
 
-    # The naive contender runs once per full run (in the first
-    # repetition); its ratios take each repetition's ecomsync against it.
+    # The naive contender runs once per full run (alongside the
+    # repetitions); its ratios take each repetition's ecomsync against it.
     naive = runs[0]["naive"]
 
     def floor(x: dict[str, Any]) -> dict[str, Any]:
