@@ -68,7 +68,16 @@ async def replay(
         nonlocal sent
         async with limiter:
             sent += 1
-            return await send(method, path, **kw)
+            # A keep-alive connection the server closed while idle is
+            # the one fault a bare client must survive (every request
+            # here is an idempotent upsert or a read): try again at once.
+            for attempt in range(3):
+                try:
+                    return await send(method, path, **kw)
+                except Exception as exc:
+                    if attempt == 2 or not _dropped(exc):
+                        raise
+            raise AssertionError("unreachable")
 
     token = await call(
         "POST",
@@ -177,6 +186,21 @@ async def replay(
         for start in range(0, len(indices), 100):
             tg.start_soon(article_batch, indices[start : start + 100])
     return sent
+
+
+def _dropped(exc: Exception) -> bool:
+    """A connection the server dropped (httpx's or aiohttp's words)."""
+    names = {type(e).__name__ for e in (exc, exc.__cause__) if e}
+    return bool(
+        names
+        & {
+            "ServerDisconnectedError",
+            "ClientOSError",
+            "RemoteProtocolError",
+            "ReadError",
+            "ConnectError",
+        }
+    )
 
 
 async def _lookups(url: str) -> tuple[str, str]:
