@@ -31,6 +31,7 @@ from ._run import (
     EventSink,
     Run,
     RunEvents,
+    describe,
     fatal_error,
     leaves,
     log,
@@ -460,7 +461,7 @@ async def _lifecycle(
                 log.error("run %s failed", run.id, exc_info=exc)
     finally:
         del sync._live[run.id]
-    final = run.record(error=None if error is None else str(error))
+    final = run.record(error=None if error is None else describe(error))
     with anyio.CancelScope(shield=True):
         try:
             await sync.store.save_run(final)
@@ -470,7 +471,7 @@ async def _lifecycle(
             errors = [exc] if error is None else [error, exc]
             error = fatal_error(ExceptionGroup("run end", errors))
             run.end(RunStatus.FAILED)
-            final = run.record(error=str(error))
+            final = run.record(error=describe(error))
     return final, error
 
 

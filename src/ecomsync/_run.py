@@ -325,9 +325,22 @@ def fatal_error(error: BaseException) -> EcomsyncError:
     if isinstance(first, EcomsyncError):
         chosen = first
     else:
-        chosen = EcomsyncError(f"{type(first).__name__}: {first}")
+        chosen = EcomsyncError(describe(first))
         chosen.__cause__ = first
+    others: dict[str, int] = {}
     for other in found:
         if other is not first:
-            chosen.add_note(f"also: {type(other).__name__}: {other}")
+            text = describe(other)
+            others[text] = others.get(text, 0) + 1
+    for text, times in others.items():
+        chosen.add_note(
+            f"also: {text}" + (f" ({times} times)" if times > 1 else "")
+        )
     return chosen
+
+
+def describe(error: BaseException) -> str:
+    """
+    *error* as a run's record names it: its type, then its message.
+    """
+    return f"{type(error).__name__}: {error}"

@@ -25,7 +25,8 @@ No message ever contains a credential.
 group.  When several things fail at once (uploads in flight when the shop
 refuses the secret, batches writing to a store that turned read-only),
 the run raises the one that ranks first here and attaches the others to
-it as notes (``error.__notes__``, ``also: <type>: <message>``):
+it as notes (``error.__notes__``, ``also: <type>: <message>``, one per
+distinct text, counted):
 
 1. `AuthenticationError`: nothing else can work until credentials change;
 2. `StateStoreError`: the record of what happened cannot be kept;
@@ -39,8 +40,9 @@ it as notes (``error.__notes__``, ``also: <type>: <message>``):
 
 An error that is not the library's (a bug in an adapter, say) comes out as
 an `EcomsyncError` naming it (``KeyError: 'img-1'``), the original as its
-``__cause__``.  `RunRecord.error <ecomsync.RunRecord>` holds the message
-of the error raised.
+``__cause__``.  `RunRecord.error <ecomsync.RunRecord>` names the error
+raised, type and message: ``AuthenticationError: Shopware at ... refused
+the integration credentials ...``.
 
 .. versionadded:: 26.1.0
 """

@@ -35,6 +35,7 @@ from ecomsync import (
     Trigger,
     TypeFinished,
 )
+from ecomsync._run import describe
 from ecomsync.testing import capture_events
 
 from ._support import ARTICLES, BrokenErp, spec, until_queued
@@ -65,7 +66,7 @@ class TestLicences:
         assert "nightly-run" in message
         (run,) = await sync.runs()
         assert RunStatus.FAILED == run.status
-        assert run.error == message
+        assert f"NoFreeLicense: {message}" == run.error
 
     async def test_waits_for_a_lease(
         self, erp: MemoryErp, platform: MemoryPlatform
@@ -245,7 +246,9 @@ class TestFatalErrors:
 
         run = (await sync.runs())[0]
         assert RunStatus.FAILED == run.status
-        assert "credentials refused by the shop" == run.error
+        assert "AuthenticationError: credentials refused by the shop" == (
+            run.error
+        )
 
 
 class TestQueuedCancel:
@@ -380,9 +383,14 @@ class TestOneError:
             await sync.execute(spec(categories=All(), articles=All()))
 
         assert "the shop refused the client secret" == str(info.value)
-        assert len(info.value.__notes__) >= 2
+        (note,) = info.value.__notes__
+        assert note.startswith("also: AuthenticationError: the shop refused")
+        assert note.endswith(" times)")
         (run,) = await sync.runs()
-        assert (RunStatus.FAILED, str(info.value)) == (run.status, run.error)
+        assert (RunStatus.FAILED, describe(info.value)) == (
+            run.status,
+            run.error,
+        )
 
     async def test_mixed_failures(
         self, erp: MemoryErp, store: SqliteStore, tmp_path: Path
@@ -404,7 +412,10 @@ class TestOneError:
         assert any(n.startswith("also: KeyError") for n in notes)
         (run,) = await sync.runs()
         assert RunStatus.FAILED == run.status
-        assert "the shop refused the client secret" == run.error
+        assert (
+            "AuthenticationError: the shop refused the client secret"
+            == run.error
+        )
 
     async def test_store_goes_read_only(
         self, sync: Synchronizer, store: SqliteStore, platform: MemoryPlatform
@@ -444,4 +455,7 @@ class TestOneError:
 
         assert isinstance(info.value.__cause__, KeyError)
         (run,) = await sync.runs()
-        assert (RunStatus.FAILED, str(info.value)) == (run.status, run.error)
+        assert (RunStatus.FAILED, describe(info.value)) == (
+            run.status,
+            run.error,
+        )

@@ -76,6 +76,18 @@ class TestFatalError:
         assert error is chosen
         assert ["also: RetryableError: 503 from the shop"] == error.__notes__
 
+    def test_same_text_noted_once(self) -> None:
+        """Several errors with the same text (one per upload in flight)
+        are one note, counted."""
+        errors = [AuthenticationError("refused") for _ in range(4)]
+
+        chosen = fatal_error(ExceptionGroup("uploads", errors))
+
+        assert errors[0] is chosen
+        assert [
+            "also: AuthenticationError: refused (3 times)"
+        ] == chosen.__notes__
+
     def test_foreign_error_wrapped(self) -> None:
         """An error that is not the library's comes out as EcomsyncError
         naming it, with the original as the cause."""

@@ -374,9 +374,6 @@ class TestF11TokenExpiry:
         assert RunStatus.SUCCEEDED == await execute(sync)
         await assert_oracles(sync, emu)
 
-    @pytest.mark.xfail(
-        reason="issue 13.3: several uploads in flight raise an ExceptionGroup"
-    )
     async def test_secret_changed_mid_run(
         self, fsync: Synchronizer, emu: ShopwareEmulator
     ) -> None:
