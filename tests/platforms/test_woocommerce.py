@@ -427,3 +427,60 @@ class TestAdapterDetails:
         await shop.aclose()
 
         assert [int(media_id)] == list(emu.shop.media)
+
+    async def test_term_exists_adopted_from_a_stale_index(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A create refused as term_exists is adopted by its resource_id; a
+        nameless category fails naming ``name``.
+        """
+        held = emu.shop.create_category(
+            {"name": "Spät", "slug": category_slug("K-8")}
+        )
+        items = [
+            Outgoing(record=Category(number="K-8", name="Spät")),
+            Outgoing(record=Category(number="K-0", name="")),
+            Outgoing(record=StockLevel(number="x", quantity=1)),
+        ]
+        outcomes: list[Any] = [None, None, None]
+        await woo._category_wave(items, [0, 1], {}, outcomes)
+        (wrong,) = await woo.push(DataType.CATEGORIES, items[2:])
+
+        assert str(held["id"]) == outcomes[0].platform_id
+        assert "name" == outcomes[1].field
+        assert "empty_term_name" in outcomes[1].error
+        assert not wrong.ok
+
+    async def test_variant_held_elsewhere_and_bad_image(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A variant number held by another product fails the article naming
+        its variants; an attachment that is no image fails naming media.
+        """
+        emu.shop.create_product({"name": "other", "sku": "A-9-S"})
+        pdf = emu.shop.add_media(b"%PDF", "d.pdf", "application/pdf").id
+        shirt = article("A-9", variants=(Variant(number="A-9-S"),))
+        (variant,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=shirt)]
+        )
+        (image,) = await woo.push(
+            DataType.ARTICLES,
+            [
+                Outgoing(
+                    record=article("A-10"),
+                    media=(
+                        MediaLink(media_id=str(pdf), sha256="p", position=0),
+                    ),
+                )
+            ],
+        )
+
+        assert "variants" == variant.field
+        assert "A-9-S" in (variant.error or "")
+        assert [] == [
+            p for p in emu.shop.products.values() if p["sku"] == "A-9"
+        ]
+        assert "media" == image.field
+        assert "invalid_image_id" in (image.error or "")

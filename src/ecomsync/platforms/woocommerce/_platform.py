@@ -423,6 +423,13 @@ class WooCommerce:
             try:
                 payload = self._article_payload(article, items[i], terms)
                 existing = self._own(article.number, known, parent=0)
+                for variant in article.variants:
+                    # Checked before the parent is written, so that a
+                    # refused article leaves nothing behind.
+                    try:
+                        self._own(variant.number, known, parent=existing or -1)
+                    except _Refused as exc:
+                        raise _Refused(str(exc), "variants") from None
             except _Refused as exc:
                 outcomes[i] = _fail(article.number, str(exc), exc.field)
                 continue
