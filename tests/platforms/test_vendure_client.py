@@ -23,7 +23,7 @@ from ecomsync.exceptions import (
 )
 from ecomsync.platforms.vendure import Vendure
 from ecomsync.platforms.vendure._catalog import Reference, resolve_locations
-from ecomsync.platforms.vendure._client import GraphQL
+from ecomsync.platforms.vendure._client import GraphQL, GraphQLFailure
 from ecomsync.platforms.vendure._stock import quantity_problem
 from ecomsync.platforms.vendure._variants import gross_of, price_of
 from ecomsync.typing import SupportsCheck
@@ -119,6 +119,126 @@ class TestTransport:
             await gql.query("{ x }", retry=False)
 
         assert 1 == len(seen)
+
+
+class TestLogin:
+    """
+    Username and password: a bearer session, renewed once when refused.
+    """
+
+    @staticmethod
+    def _server(
+        *, token: str | None = "t1", login: str = "CurrentUser"
+    ) -> tuple[Handler, list[str]]:
+        seen: list[str] = []
+        state = {"logins": 0}
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            query = _query(request)
+            if "login(" in query:
+                state["logins"] += 1
+                seen.append("login")
+                headers = (
+                    {"vendure-auth-token": f"{token}-{state['logins']}"}
+                    if token
+                    else {}
+                )
+                result = (
+                    {"__typename": "CurrentUser", "id": "1"}
+                    if login == "CurrentUser"
+                    else {"__typename": login, "errorCode": "INVALID"}
+                )
+                return httpx.Response(
+                    200, json={"data": {"login": result}}, headers=headers
+                )
+            bearer = request.headers.get("authorization", "")
+            seen.append(bearer)
+            if bearer.endswith("-1"):  # the first session has expired
+                return httpx.Response(
+                    200,
+                    json={"data": None, "errors": [{**_FORBIDDEN}]},
+                )
+            return httpx.Response(200, json={"data": {"x": 1}})
+
+        return answer, seen
+
+    @staticmethod
+    def _gql(handler: Handler) -> GraphQL:
+        return GraphQL(
+            url="http://shop.test/admin-api",
+            client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+            username="admin",
+            password="sekrit-pw",
+        )
+
+    async def test_expired_session_logs_in_again(self) -> None:
+        """A refused bearer session is renewed once and the request
+        repeated with the new token."""
+        handler, seen = self._server()
+
+        data = await self._gql(handler).query("{ x }")
+
+        assert {"x": 1} == data
+        assert ["login", "Bearer t1-1", "login", "Bearer t1-2"] == seen
+
+    async def test_refused_login(self) -> None:
+        """A login Vendure refuses is an AuthenticationError naming the
+        error code, not the password."""
+        handler, _ = self._server(login="InvalidCredentialsError")
+
+        with pytest.raises(AuthenticationError, match="INVALID") as caught:
+            await self._gql(handler).query("{ x }")
+
+        assert "sekrit" not in str(caught.value)
+
+    async def test_no_bearer_method(self) -> None:
+        """A server that sends no session token header needs the bearer
+        token method: a ConfigurationError says so."""
+        handler, _ = self._server(token=None)
+
+        with pytest.raises(ConfigurationError, match="bearer"):
+            await self._gql(handler).query("{ x }")
+
+
+class TestAnswers:
+    """
+    Answers that are not what GraphQL promises.
+    """
+
+    @pytest.mark.parametrize(
+        ("response", "words"),
+        [
+            (httpx.Response(200, json=[1, 2]), "not an object"),
+            (httpx.Response(400, json={"data": None}), "HTTP 400"),
+        ],
+    )
+    async def test_malformed(
+        self, response: httpx.Response, words: str
+    ) -> None:
+        """A body that is no object, or an error status without errors, is
+        a SyncError naming the status."""
+        gql, _ = _gql(lambda _: response)
+
+        with pytest.raises(SyncError, match=words):
+            await gql.query("{ x }")
+
+    async def test_errors_without_data(self) -> None:
+        """Errors and no data: GraphQLFailure with Vendure's message and
+        code."""
+        gql, _ = _gql(
+            lambda _: httpx.Response(
+                200,
+                json={
+                    "data": None,
+                    "errors": [
+                        {"message": "bad", "extensions": {"code": "X"}}
+                    ],
+                },
+            )
+        )
+
+        with pytest.raises(GraphQLFailure, match=r"bad \(X\)"):
+            await gql.query("{ x }")
 
 
 def _shop(

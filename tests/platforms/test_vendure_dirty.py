@@ -24,11 +24,10 @@ from ecomsync.platforms.vendure import Vendure
 from ecomsync.testing import DirtyCatalogue, Trap, dirty_catalogue
 
 from ..testing.test_dirty_catalogue import Outcome, _check_failed, _two_runs
-from .vendure_server import VendureAdmin, VendureServer, _vendure_server
+from .vendure_server import VendureAdmin, VendureServer
 
 
 pytestmark = pytest.mark.vendure
-__all__ = ["_vendure_server"]
 
 
 def _catalogue() -> DirtyCatalogue:
