@@ -1,7 +1,9 @@
 """
 A sync run in a child process, for the kill/resume and cross-process
 cancel tests: ``python -m tests._child_run DIR [manual|scheduled] [DSN]``
-(a scheduled run with DSN: on a PostgresStore instead of DIR/state.db).
+(a scheduled run with DSN: on a PostgresStore instead of DIR/state.db),
+or ``python -m tests._child_run DIR serve``: schedule SPEC hourly as
+schedule "hourly" and serve it.
 
 The platform journals every write to DIR/journal.jsonl so the parent can
 see what reached "the shop" after the child is gone.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
@@ -28,6 +31,7 @@ from ecomsync import (
 )
 from ecomsync._contracts import Outcome
 from ecomsync._model import Record
+from ecomsync.events import Event, RunStarted
 from ecomsync.testing import demo_erp
 from ecomsync.typing import StateStore
 
@@ -91,6 +95,19 @@ def synchronizer(
     )
 
 
+async def serve(directory: Path) -> None:
+    sync = synchronizer(directory, latency=0.05)
+    await sync.add_schedule(
+        SPEC, every=timedelta(hours=1), schedule_id="hourly"
+    )
+
+    def started(event: Event) -> None:
+        if isinstance(event, RunStarted):
+            print(event.run_id, flush=True)
+
+    await sync.serve(poll_interval=0.05, on_event=started)
+
+
 async def main(directory: Path, trigger: Trigger, dsn: str | None) -> None:
     sync = synchronizer(directory, latency=0.05, dsn=dsn)
     async with sync.run(SPEC, trigger=trigger) as events:
@@ -103,6 +120,9 @@ async def main(directory: Path, trigger: Trigger, dsn: str | None) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args[1:2] == ["serve"]:
+        anyio.run(serve, Path(args[0]))
+        sys.exit(0)
     anyio.run(
         main,
         Path(args[0]),

@@ -33,7 +33,7 @@ from ecomsync._ownership import (
     this_owner,
     why_dead,
 )
-from ecomsync.testing._store_contract import a_run
+from ecomsync.testing._store_contract import a_run, a_schedule
 
 
 pytestmark = pytest.mark.anyio
@@ -178,6 +178,27 @@ class TestReap:
             r.id for r in await store.live_runs()
         }
 
+    async def test_frees_the_schedule_it_held(
+        self, store: SqliteStore
+    ) -> None:
+        """The schedule a dead run's process claimed is free again, and as
+        due as it was; a claim of another process stays."""
+        due = T0 - timedelta(minutes=1)
+        until = T0 + timedelta(hours=1)
+        for sid in ("s-1", "s-2"):
+            await store.save_schedule(a_schedule(sid, next_due=due))
+        assert await store.claim_schedule("s-1", "here:7:ab12", until, now=T0)
+        assert await store.claim_schedule("s-2", "here:1:cd34", until, now=T0)
+        await store.save_run(attrs.evolve(owned(7), schedule_id="s-1"))
+        await store.save_run(attrs.evolve(owned(1), schedule_id="s-2"))
+
+        await reap_abandoned(store, now=T0, host=HERE)
+
+        free = await store.claim_schedule("s-1", "next", until, now=T0)
+        held = await store.claim_schedule("s-2", "next", until, now=T0)
+        assert (True, False) == (free, held)
+        assert [due, due] == [s.next_due for s in await store.list_schedules()]
+
     async def test_store_without_owners(self) -> None:
         """A store that keeps no owners has no runs to end."""
 
@@ -238,6 +259,9 @@ class TestKeepAlive:
                 self, run: RunRecord, *, seen: RunRecord
             ) -> bool:
                 return False  # pragma: no cover -- not reaped here
+
+            async def drop_claim(self, schedule_id: str, prefix: str) -> None:
+                pass  # pragma: no cover -- not reaped here
 
             async def beat(self, run_id: str, at: datetime) -> bool:
                 nonlocal calls

@@ -18,8 +18,15 @@ import anyio
 import attrs
 import pytest
 
-from ecomsync import DataType, RunStatus, SqliteStore, Trigger
+from ecomsync import (
+    DataType,
+    RunRecord,
+    RunStatus,
+    SqliteStore,
+    Trigger,
+)
 from ecomsync._staging_fs import MARKER
+from ecomsync.events import Event, RunFinished
 from ecomsync.typing import StateStore
 
 from ._child_run import SPEC, synchronizer
@@ -181,6 +188,38 @@ class TestAbandoned:
             tmp_path, store, run_id, child.pid
         )
         await store.aclose()
+
+    async def test_serve_takes_over_a_dead_servers_schedule(
+        self, tmp_path: Path
+    ) -> None:
+        """When the process serving a schedule is killed mid-run, another
+        process serving the store ends the dead run as abandoned, frees
+        the schedule at once (not after its hour-long claim) and runs it
+        to success."""
+        child, run_id = start_child(tmp_path, "serve")
+        wait_for_writes(tmp_path, 20)
+        kill(child)
+        sync = synchronizer(tmp_path, latency=0.0)
+        finished: list[RunRecord] = []
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, RunFinished):
+                finished.append(event.run)
+
+        with anyio.fail_after(120):
+            await sync.serve(
+                poll_interval=0.05,
+                on_event=on_event,
+                until=lambda: bool(finished),
+            )
+
+        dead = await sync.store.get_run(run_id)
+        assert dead is not None
+        assert RunStatus.ABANDONED == dead.status
+        assert [(Trigger.SCHEDULED, RunStatus.SUCCEEDED, "hourly")] == [
+            (r.trigger, r.status, r.schedule_id) for r in finished
+        ]
+        await sync.store.aclose()
 
     async def test_monitoring_view_shows_it_abandoned(
         self, tmp_path: Path

@@ -12,10 +12,12 @@ An owner is dead when
 - its last heartbeat is older than *stale_after* (another host, or a
   process that hangs): the only sign there is across machines.
 
-What a dead run held comes back by itself: its licence (the file lock or
-advisory lock of its process), and its staged files when `MediaStaging`
-opens.  An abandoned run can still be resumed; a scheduled run reads from
-the watermark, which an unfinished type never moved.
+What a dead run held comes back: its licence by itself (the file lock or
+advisory lock of its process), its staged files when `MediaStaging`
+opens, and the claim on its schedule (if `Synchronizer.serve` started it)
+when it is found abandoned.  An abandoned run can still be resumed; a
+scheduled run reads from the watermark, which an unfinished type never
+moved.
 
 Engine-independent: the engine calls `keep_alive` around a run and
 `reap_abandoned` when one starts.
@@ -233,6 +235,13 @@ async def reap_abandoned(
         if await store.abandon_run(abandoned, seen=run):
             log.warning("run %s %s", run.id, abandoned.error)
             ended.append(abandoned)
+            owner = run.owner
+            if run.schedule_id is not None and owner is not None:
+                # `Synchronizer.serve` claims a schedule as
+                # "host:pid:<token>" of its process (`_run.holder`).
+                await store.drop_claim(
+                    run.schedule_id, f"{owner.host}:{owner.pid}:"
+                )
     return ended
 
 

@@ -6,6 +6,8 @@ processes).
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -15,6 +17,7 @@ import anyio
 
 from ._anyio_util import task_group
 from ._contracts import Schedule
+from ._ownership import HEARTBEAT_INTERVAL, reap_abandoned
 from ._run import RunEvents, holder, log
 from .events import Event
 from .exceptions import EcomsyncError
@@ -39,8 +42,14 @@ async def serve(
     *until* returns true.
     """
     claimant = f"{holder()}:{uuid.uuid4().hex[:6]}"
+    reaped = -math.inf
     async with task_group() as tg:
         while not until():
+            if time.monotonic() - reaped >= HEARTBEAT_INTERVAL:
+                # A dead server's runs end as abandoned and free the
+                # schedules it had claimed.
+                await reap_abandoned(store)
+                reaped = time.monotonic()
             now = clock()
             for schedule in await store.list_schedules():
                 if schedule.next_due > now:

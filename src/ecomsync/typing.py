@@ -307,6 +307,13 @@ class RunOwnership(Protocol):  # pragma: no cover -- a Protocol only
         status or beat since *seen* was read.
         """
 
+    async def drop_claim(self, schedule_id: str, holder_prefix: str) -> None:
+        """
+        Free schedule *schedule_id* if its claim's holder starts with
+        *holder_prefix* (the dead process that claimed it), leaving it as
+        due as it was.
+        """
+
 
 class WatermarkStore(Protocol):  # pragma: no cover -- a Protocol only
     """

@@ -399,6 +399,19 @@ class SqlStore:
             Op((stmt,), lambda r: r[-1].rowcount == 1, True)
         )
 
+    async def drop_claim(self, schedule_id: str, holder_prefix: str) -> None:
+        """
+        Free schedule *schedule_id* if its holder starts with
+        *holder_prefix*; its due time stays.
+        """
+        await self._exec(
+            "UPDATE {p}schedules SET holder = NULL, claimed_until = NULL "
+            "WHERE id = ? AND substr(holder, 1, ?) = ?",
+            schedule_id,
+            len(holder_prefix),
+            holder_prefix,
+        )
+
     # -- watermarks and the failure ledger ------------------------------
 
     async def get_watermark(

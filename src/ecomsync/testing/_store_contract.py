@@ -411,6 +411,22 @@ class StateStoreContract:
             r.status for r in await owning.live_runs()
         ]
 
+    async def test_drop_claim(self, store: StateStore) -> None:
+        """Dropping a claim frees the schedule only if its holder starts
+        with the prefix given, and keeps it due."""
+        owning = self._owning(store)
+        await store.save_schedule(a_schedule())
+        until = T0 + timedelta(hours=1)
+        assert await store.claim_schedule("s-1", "h:70:ab", until, now=T0)
+
+        await owning.drop_claim("s-1", "h:7:")
+        kept = await store.claim_schedule("s-1", "w", until, now=T0)
+        await owning.drop_claim("s-1", "h:70:")
+        freed = await store.claim_schedule("s-1", "w", until, now=T0)
+
+        assert (False, True) == (kept, freed)
+        assert [a_schedule()] == await store.list_schedules()
+
     async def test_watermarks(self, store: StateStore) -> None:
         """Watermarks are per platform and type, exact to the microsecond
         and keep their offset."""
