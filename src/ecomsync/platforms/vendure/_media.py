@@ -30,6 +30,10 @@ class Media:
     _assets: dict[str, str] = attrs.field(factory=dict, init=False)
 
     async def upload(self, media: StagedMedia) -> str:
+        """
+        The asset id of *media*: from this run's cache, an asset with its
+        name (SHA-256 plus extension), or a new upload.
+        """
         name = _asset_name(media)
         if media.sha256 in self._assets:
             return self._assets[media.sha256]
@@ -67,6 +71,11 @@ class Media:
     async def attach(
         self, kind: str, target: Outcome, media: Sequence[MediaLink]
     ) -> None:
+        """
+        Make *media* exactly the assets of the product or collection of
+        *target* (``kind``: ``"product"`` or ``"collection"``), the first
+        image featured; nothing is written if it already is so.
+        """
         ordered = sorted(media, key=lambda m: m.position)
         ids = list(dict.fromkeys(m.media_id for m in ordered))
         images = [m.media_id for m in ordered if m.kind is MediaKind.IMAGE]
