@@ -644,3 +644,96 @@ class TestCategories:
             "C1" in str(o.error) and "C2" in str(o.error) for o in outcomes[:2]
         )
         assert {"C3", "C4"} == codes
+
+    async def test_rename_deactivate_and_move(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A renamed, deactivated category moved under another parent keeps
+        its collection: new name, private, new parent; the old and new
+        parents' filters follow.
+        """
+        tree = [
+            Category(number="P1", name="Parent one"),
+            Category(number="P2", name="Parent two"),
+            Category(number="K", name="Kid", parent="P1"),
+        ]
+        moved = attrs.evolve(tree[2], name="Kind", parent="P2", active=False)
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            first = await shop.push(
+                DataType.CATEGORIES, [Outgoing(record=c) for c in tree]
+            )
+            (second,) = await shop.push(
+                DataType.CATEGORIES, [Outgoing(record=moved)]
+            )
+        admin = fresh_vendure.admin()
+        try:
+            data = await admin.gql(
+                "{ collections(options: { take: 100 }) { items { id name "
+                "isPrivate parent { name } } } }"
+            )
+        finally:
+            await admin.aclose()
+        by_name = {c["name"]: c for c in data["collections"]["items"]}
+
+        assert all(o.ok for o in first)
+        assert second.ok
+        assert "Kid" not in by_name
+        assert (True, "Parent two") == (
+            by_name["Kind"]["isPrivate"],
+            by_name["Kind"]["parent"]["name"],
+        )
+
+
+class TestVariantChanges:
+    """
+    Variants follow the ERP: added, removed, options extended.
+    """
+
+    async def test_add_and_drop_a_variant(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A third size adds a variant with a new option of the existing
+        group; a size the ERP dropped is removed from the product.
+        """
+        sizes = {
+            size: Variant(number=f"T-{size}", options=(("Size", size),))
+            for size in ("S", "M", "L")
+        }
+        shirt = Article(
+            number="T",
+            name="Tee",
+            price=Decimal("11.90"),
+            variants=(sizes["S"], sizes["M"]),
+        )
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            (made,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+            (changed,) = await shop.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(
+                        record=attrs.evolve(
+                            shirt, variants=(sizes["S"], sizes["L"])
+                        )
+                    )
+                ],
+            )
+        admin = fresh_vendure.admin()
+        try:
+            variants = await _variants(admin, "T-S", "T-M", "T-L")
+        finally:
+            await admin.aclose()
+
+        assert made.ok
+        assert changed.ok
+        assert [("T-S", ["S"]), ("T-L", ["L"])] == [
+            (v["sku"], [o["name"] for o in v["options"]]) for v in variants
+        ]
+        assert {made.platform_id} == {v["product"]["id"] for v in variants}
