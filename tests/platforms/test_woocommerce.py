@@ -320,7 +320,6 @@ class TestAdapterDetails:
         """
         emu.shop.create_category({"name": "Neu", "slug": category_slug("K-9")})
         before = len(emu.shop.categories)
-        woo._terms = None
         (outcome,) = await woo.push(
             DataType.CATEGORIES,
             [Outgoing(record=Category(number="K-9", name="Neu"))],
@@ -444,7 +443,7 @@ class TestAdapterDetails:
             Outgoing(record=StockLevel(number="x", quantity=1)),
         ]
         outcomes: list[Any] = [None, None, None]
-        await woo._category_wave(items, [0, 1], {}, outcomes)
+        await woo._categories._wave(items, [0, 1], {}, outcomes)
         (wrong,) = await woo.push(DataType.CATEGORIES, items[2:])
 
         assert str(held["id"]) == outcomes[0].platform_id

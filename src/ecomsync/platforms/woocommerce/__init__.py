@@ -9,12 +9,16 @@ answer was lost is adopted by SKU (``product_invalid_sku``) or slug
 WordPress' media endpoint and attached by id.  See ``docs/woocommerce.md``.
 
 The package: ``_client`` (signing, errors, paging, media upload),
-``_platform`` (`WooCommerce`: catalogue, stock, orders, media).
+``_common`` (slugs, SKU keys, money, failures), ``_batches`` (lookup by
+SKU, batch writes with adoption), ``_categories``, ``_products``
+(products and variations), ``_stock``, ``_orders`` (orders in, statuses
+out), ``_media`` and ``_platform`` (`WooCommerce`, wiring them together).
 
 .. versionadded:: 26.1.0
 """
 
-from ._platform import WooCommerce, category_slug
+from ._common import category_slug
+from ._platform import WooCommerce
 
 
 __all__ = ["WooCommerce", "category_slug"]

@@ -1,0 +1,109 @@
+"""
+Product and variation writes through the ``/batch`` endpoints: the lookup
+by SKU and the batch write that adopts what an earlier, lost answer
+created.
+
+Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from ..._contracts import Outcome, Outgoing
+from ._client import MAX_PER_PAGE, RestApi, item_error
+from ._common import Row, Settings, chunks, describe, fail, sku_key
+
+
+@attrs.frozen
+class Batches:
+    """
+    Reads products by SKU and writes them in batches of the configured
+    size.
+    """
+
+    api: RestApi
+    settings: Settings
+
+    async def lookup(self, skus: Sequence[str]) -> dict[str, list[Row]]:
+        """
+        Products and variations by SKU (``?sku=a,b``, exact), keyed by
+        `sku_key`.
+        """
+        found: dict[str, list[Row]] = {}
+        plain = sorted({s for s in skus if s and "," not in s})
+        for chunk in chunks(plain, 40):
+            async for rows in self.api.pages(
+                "products", {"sku": ",".join(chunk)}, per_page=MAX_PER_PAGE
+            ):
+                for row in rows:
+                    found.setdefault(sku_key(str(row["sku"])), []).append(row)
+        return found
+
+    async def write(
+        self,
+        path: str,
+        writes: list[tuple[int, Row]],
+        items: Sequence[Outgoing],
+        outcomes: list[Outcome | None],
+    ) -> list[tuple[int, Row]]:
+        """
+        Create and update *writes* through ``{path}/batch``; a create
+        refused as ``product_invalid_sku`` for our own SKU (an earlier
+        write whose answer was lost) is adopted as an update.  Returns
+        the rows written; failures go into *outcomes*.
+        """
+        done: list[tuple[int, Row]] = []
+        todo = writes
+        for _round in range(2):
+            adopt: list[tuple[int, Row]] = []
+            for chunk in chunks(todo, self.settings.batch_size):
+                body = {
+                    "create": [p for _, p in chunk if "id" not in p],
+                    "update": [p for _, p in chunk if "id" in p],
+                }
+                answer = (
+                    await self.api.call("POST", f"{path}/batch", json=body)
+                ).json()
+                created = iter(answer.get("create") or [])
+                updated = iter(answer.get("update") or [])
+                for i, payload in chunk:
+                    row: Row = next(
+                        updated if "id" in payload else created, {}
+                    )
+                    number = items[i].record.number
+                    error = item_error(row)
+                    if error is None and row.get("id"):
+                        done.append((i, row))
+                        continue
+                    error = error or {"message": "no answer for this item"}
+                    data = error.get("data") or {}
+                    if (
+                        _round == 0
+                        and "id" not in payload
+                        and error.get("code") == "product_invalid_sku"
+                        and data.get("resource_id")
+                    ):
+                        adopt.append(
+                            (i, {**payload, "id": data["resource_id"]})
+                        )
+                        continue
+                    outcomes[i] = fail(number, describe(error), _field(error))
+            if not adopt:
+                break
+            todo = adopt
+        return done
+
+
+def _field(error: Row) -> str | None:
+    code = str(error.get("code") or "")
+    if "sku" in code:
+        return "number"
+    if "image" in code:
+        return "media"
+    params = (error.get("data") or {}).get("params")
+    if isinstance(params, dict) and params:
+        return str(next(iter(params)))
+    return None

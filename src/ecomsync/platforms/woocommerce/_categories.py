@@ -1,0 +1,176 @@
+"""
+Categories as WooCommerce product categories: parents first, identified
+by slug, adopted after a lost answer through ``term_exists``.
+
+Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from ..._contracts import Outcome, Outgoing
+from ..._model import Category, MediaKind
+from ._client import MAX_PER_PAGE, RestApi, item_error
+from ._common import Row, Settings, category_slug, chunks, describe, fail
+
+
+@attrs.define
+class Categories:
+    """
+    Writes categories and knows the shop's terms by slug.
+    """
+
+    api: RestApi
+    settings: Settings
+    _terms: dict[str, int] | None = attrs.field(init=False, default=None)
+
+    async def terms(self, *, fresh: bool = False) -> dict[str, int]:
+        """
+        The shop's category ids by slug, read once (again if *fresh*).
+        """
+        if self._terms is None or fresh:
+            terms: dict[str, int] = {}
+            async for rows in self.api.pages(
+                "products/categories", {}, per_page=MAX_PER_PAGE
+            ):
+                for row in rows:
+                    terms[str(row["slug"])] = int(row["id"])
+            self._terms = terms
+        return self._terms
+
+    async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        """
+        Write *items*, a parent before its children; one outcome each.
+        """
+        terms = await self.terms(fresh=True)
+        outcomes: list[Outcome | None] = [None] * len(items)
+        # Parents first: a child waits for its parent in this batch.
+        pending = list(range(len(items)))
+        while pending:
+            wave, later = [], []
+            numbers_waiting = {items[i].record.number for i in pending}
+            for i in pending:
+                record = items[i].record
+                if not isinstance(record, Category):
+                    outcomes[i] = fail(record.number, "not a category")
+                    continue
+                parent = record.parent
+                if (
+                    parent is not None
+                    and parent in numbers_waiting
+                    and parent != record.number
+                    and category_slug(parent) not in terms
+                ):
+                    later.append(i)
+                else:
+                    wave.append(i)
+            if not wave:
+                for i in later:
+                    outcomes[i] = fail(
+                        items[i].record.number,
+                        "its parent could not be written",
+                        "parent",
+                    )
+                break
+            await self._wave(items, wave, terms, outcomes)
+            pending = later
+        return [o for o in outcomes if o is not None]
+
+    async def _wave(
+        self,
+        items: Sequence[Outgoing],
+        wave: list[int],
+        terms: dict[str, int],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        create: list[tuple[int, Row]] = []
+        update: list[tuple[int, Row]] = []
+        for i in wave:
+            record = items[i].record
+            assert isinstance(record, Category)
+            parent_id = 0
+            if record.parent is not None:
+                found = terms.get(category_slug(record.parent))
+                if found is None:
+                    outcomes[i] = fail(
+                        record.number,
+                        f"parent category {record.parent!r} is not on "
+                        "WooCommerce",
+                        "parent",
+                    )
+                    continue
+                parent_id = found
+            slug = category_slug(record.number)
+            payload: Row = {
+                "name": record.name,
+                "slug": slug,
+                "parent": parent_id,
+                "description": record.description,
+                "menu_order": record.position,
+            }
+            media = items[i].media
+            if media is not None:
+                images = [m for m in media if m.kind is MediaKind.IMAGE]
+                payload["image"] = (
+                    {"id": int(images[0].media_id)} if images else None
+                )
+            existing = terms.get(slug)
+            if existing is not None:
+                update.append((i, {"id": existing, **payload}))
+            else:
+                create.append((i, payload))
+        for chunk in chunks(create + update, self.settings.batch_size):
+            body = {
+                "create": [p for _, p in chunk if "id" not in p],
+                "update": [p for _, p in chunk if "id" in p],
+            }
+            answer = (
+                await self.api.call(
+                    "POST", "products/categories/batch", json=body
+                )
+            ).json()
+            created = iter(answer.get("create") or [])
+            updated = iter(answer.get("update") or [])
+            adopt: list[tuple[int, Row]] = []
+            for i, payload in chunk:
+                row: Row = next(updated if "id" in payload else created, {})
+                number = items[i].record.number
+                error = item_error(row)
+                if error is None:
+                    terms[str(row.get("slug", ""))] = int(row["id"])
+                    terms[category_slug(number)] = int(row["id"])
+                    outcomes[i] = Outcome(
+                        number=number, platform_id=str(row["id"])
+                    )
+                elif error.get("code") == "term_exists" and (
+                    error.get("data") or {}
+                ).get("resource_id"):
+                    # Our own earlier write whose answer was lost: the
+                    # same name and slug under the same parent.
+                    rid = int(error["data"]["resource_id"])
+                    adopt.append((i, {**payload, "id": rid}))
+                else:
+                    outcomes[i] = fail(number, describe(error), "name")
+            if adopt:
+                answer = (
+                    await self.api.call(
+                        "POST",
+                        "products/categories/batch",
+                        json={"update": [p for _, p in adopt]},
+                    )
+                ).json()
+                for (i, _), row in zip(
+                    adopt, answer.get("update") or [], strict=False
+                ):
+                    number = items[i].record.number
+                    error = item_error(row)
+                    if error is None:
+                        terms[category_slug(number)] = int(row["id"])
+                        outcomes[i] = Outcome(
+                            number=number, platform_id=str(row["id"])
+                        )
+                    else:
+                        outcomes[i] = fail(number, describe(error), "name")

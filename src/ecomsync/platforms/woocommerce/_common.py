@@ -1,0 +1,101 @@
+"""
+What the WooCommerce parts share: the identifiers the adapter gives ERP
+records (category slugs, SKU keys), money as strings, per-item failures
+and batch chunks.
+
+Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ..._contracts import Outcome
+
+
+Row = dict[str, Any]
+
+
+class Settings(Protocol):
+    """
+    The adapter's settings as the parts read them, at the time of each
+    write (they may change between pushes).
+    """
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def prices_include_tax(self) -> bool: ...
+
+    @property
+    def allow_backorders(self) -> bool: ...
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def category_slug(number: str) -> str:
+    """
+    The slug that identifies an ERP category in WooCommerce: readable,
+    and unique per exact number (a hash suffix), since WordPress folds
+    case and punctuation in slugs.
+    """
+    plain = unicodedata.normalize("NFKD", number)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    readable = _SLUG.sub("-", plain.lower()).strip("-")[:40]
+    digest = hashlib.sha256(number.encode("utf-8", "surrogatepass"))
+    return f"{readable}-{digest.hexdigest()[:8]}".lstrip("-")
+
+
+def sku_key(sku: str) -> str:
+    """
+    An SKU as WooCommerce's lookup compares it (MySQL ``_ci``
+    collation): case, accents and trailing spaces do not count.
+    """
+    plain = unicodedata.normalize("NFKD", sku)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return plain.casefold().rstrip(" ")
+
+
+def money(value: Decimal) -> str:
+    """
+    A price as WooCommerce takes it: a decimal string.
+    """
+    return format(value, "f")
+
+
+def fail(number: str, error: str, field: str | None = None) -> Outcome:
+    """
+    The outcome of a record that failed, naming the field at fault.
+    """
+    return Outcome(number=number, error=error, field=field)
+
+
+def describe(error: Row) -> str:
+    """
+    A per-item error of a batch answer as text: ``code: message``.
+    """
+    return f"{error.get('code', '')}: {error.get('message', '')}"
+
+
+class Refused(Exception):
+    """
+    A record the adapter will not write, and the field that says why.
+    """
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """
+    *values* in slices of at most *size*.
+    """
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -1,0 +1,253 @@
+"""
+Orders in (with billing and shipping addresses, by ``modified_after``)
+and order statuses out (a status update and an order note per tracking
+number).
+
+Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+
+from ..._contracts import Outcome, Outgoing
+from ..._model import (
+    Address,
+    Customer,
+    Order,
+    OrderLine,
+    OrderState,
+    OrderStatus,
+    number_key,
+)
+from ..._spec import All, ChangedSince, NumberRange, Only, Selection
+from ._client import MAX_PER_PAGE, RestApi, WooApiError
+from ._common import Row, fail
+
+
+#: ERP order states as WooCommerce order statuses; WooCommerce has no
+#: "shipped": a shipped order is ``completed``.
+STATUS_OF = {
+    OrderState.OPEN: "pending",
+    OrderState.IN_PROGRESS: "processing",
+    OrderState.SHIPPED: "completed",
+    OrderState.COMPLETED: "completed",
+    OrderState.CANCELLED: "cancelled",
+}
+STATE_OF = {
+    "pending": OrderState.OPEN,
+    "on-hold": OrderState.OPEN,
+    "checkout-draft": OrderState.OPEN,
+    "processing": OrderState.IN_PROGRESS,
+    "completed": OrderState.COMPLETED,
+    "cancelled": OrderState.CANCELLED,
+    "refunded": OrderState.CANCELLED,
+    "failed": OrderState.CANCELLED,
+}
+#: Order meta the adapter keeps: the ERP's state (to tell shipped from
+#: completed) and the tracking numbers already announced.
+STATE_META = "_ecomsync_state"
+TRACKING_META = "_ecomsync_tracking"
+
+
+@attrs.frozen
+class Orders:
+    """
+    Reads orders and writes their statuses.
+    """
+
+    api: RestApi
+
+    async def _order(self, number: str) -> Row | None:
+        if not number.isdigit():
+            return None
+        try:
+            row: Row = (await self.api.call("GET", f"orders/{number}")).json()
+        except WooApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return row if str(row.get("number")) == number else None
+
+    async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        """
+        Write *items*, one order at a time; one outcome each.
+        """
+        return [await self._push_status(i) for i in items]
+
+    async def _push_status(self, item: Outgoing) -> Outcome:
+        status = item.record
+        if not isinstance(status, OrderStatus):
+            return fail(status.number, "not an order status")
+        order = await self._order(status.number)
+        if order is None:
+            return fail(
+                status.number,
+                f"order {status.number} does not exist in WooCommerce",
+                "number",
+            )
+        oid = int(order["id"])
+        meta = {
+            m.get("key"): m.get("value")
+            for m in order.get("meta_data") or []
+            if isinstance(m, dict)
+        }
+        announced = list(meta.get(TRACKING_META) or [])
+        new = [
+            t
+            for t in dict.fromkeys(status.tracking_numbers)
+            if t not in announced
+        ]
+        target = STATUS_OF[status.state]
+        body: Row = {}
+        if order.get("status") != target:
+            body["status"] = target
+        if meta.get(STATE_META) != status.state.value or new:
+            body["meta_data"] = [
+                {"key": STATE_META, "value": status.state.value},
+                {"key": TRACKING_META, "value": announced + new},
+            ]
+        try:
+            for number in new:
+                await self.api.call(
+                    "POST",
+                    f"orders/{oid}/notes",
+                    json={
+                        "note": f"Tracking number: {number}",
+                        "customer_note": True,
+                    },
+                )
+            if body:
+                await self.api.call("PUT", f"orders/{oid}", json=body)
+        except WooApiError as exc:
+            return fail(status.number, str(exc), "state")
+        return Outcome(number=status.number, platform_id=str(oid))
+
+    # -- orders in ----------------------------------------------------------
+
+    async def fetch(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        """
+        Yield the selected orders, oldest id first; ``ChangedSince`` reads
+        ``modified_after`` with ``dates_are_gmt=true`` (exclusive, so one
+        second earlier) and keeps what changed at or after the moment.
+        """
+        params = {"orderby": "id", "order": "asc", "status": "any"}
+        since: datetime | None = None
+        if isinstance(selection, ChangedSince):
+            since = selection.moment.astimezone(UTC)
+            params["modified_after"] = (
+                (since - timedelta(seconds=1)).replace(tzinfo=None).isoformat()
+            )
+            params["dates_are_gmt"] = "true"
+        elif isinstance(selection, Only):
+            ids = [n for n in selection.numbers if n.isdigit()]
+            if not ids:
+                return
+            params["include"] = ",".join(sorted(ids))
+        per_page = max(1, min(batch_size, MAX_PER_PAGE))
+        async for rows in self.api.pages("orders", params, per_page=per_page):
+            batch = []
+            for row in rows:
+                order = _order_of(row)
+                if not _selected(selection, order, row, since):
+                    continue
+                batch.append(order)
+            if batch:
+                yield batch
+
+    # -- media --------------------------------------------------------------
+
+
+def _amount(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value or "0"))
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _address(data: Row) -> Address:
+    street = " ".join(
+        s for s in (data.get("address_1"), data.get("address_2")) if s
+    )
+    return Address(
+        first_name=str(data.get("first_name") or ""),
+        last_name=str(data.get("last_name") or ""),
+        street=street,
+        zip_code=str(data.get("postcode") or ""),
+        city=str(data.get("city") or ""),
+        country=str(data.get("country") or "").upper(),
+        company=str(data.get("company") or ""),
+        phone=str(data.get("phone") or ""),
+    )
+
+
+def _order_of(row: Row) -> Order:
+    billing_raw = row.get("billing") or {}
+    shipping_raw = row.get("shipping") or {}
+    billing = _address(billing_raw)
+    shipping = (
+        _address(shipping_raw)
+        if shipping_raw.get("address_1") or shipping_raw.get("last_name")
+        else billing
+    )
+    number = str(row.get("number") or row["id"])
+    customer_id = int(row.get("customer_id") or 0)
+    customer = Customer(
+        number=str(customer_id) if customer_id else f"guest-{number}",
+        email=str(billing_raw.get("email") or ""),
+        first_name=billing.first_name,
+        last_name=billing.last_name,
+        addresses=(billing,) if billing == shipping else (billing, shipping),
+    )
+    lines = []
+    for line in row.get("line_items") or []:
+        quantity = int(line.get("quantity") or 0)
+        gross = _amount(line.get("total")) + _amount(line.get("total_tax"))
+        lines.append(
+            OrderLine(
+                article_number=str(line.get("sku") or ""),
+                name=str(line.get("name") or ""),
+                quantity=quantity,
+                unit_price=gross / quantity if quantity else gross,
+            )
+        )
+    created = str(row.get("date_created_gmt") or "")
+    ordered_at = (
+        datetime.fromisoformat(created).replace(tzinfo=UTC)
+        if created
+        else datetime.now(UTC)
+    )
+    return Order(
+        number=number,
+        customer=customer,
+        billing=billing,
+        shipping=shipping,
+        lines=tuple(lines),
+        total=_amount(row.get("total")),
+        ordered_at=ordered_at,
+        currency=str(row.get("currency") or "EUR"),
+        state=STATE_OF.get(str(row.get("status")), OrderState.OPEN),
+    )
+
+
+def _selected(
+    selection: Selection, order: Order, row: Row, since: datetime | None
+) -> bool:
+    if isinstance(selection, All):
+        return True
+    if isinstance(selection, Only):
+        return order.number in selection.numbers
+    if isinstance(selection, NumberRange):
+        key = number_key(order.number)
+        return number_key(selection.first) <= key <= number_key(selection.last)
+    modified = str(row.get("date_modified_gmt") or "")
+    if since is None or not modified:
+        return True
+    return datetime.fromisoformat(modified).replace(tzinfo=UTC) >= since

@@ -1,0 +1,276 @@
+"""
+Articles as simple or variable WooCommerce products with variations,
+adopted by SKU instead of written twice.
+
+Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from ..._contracts import Outcome, Outgoing
+from ..._model import Article, MediaKind
+from ._batches import Batches
+from ._categories import Categories
+from ._client import item_error
+from ._common import (
+    Refused,
+    Row,
+    Settings,
+    category_slug,
+    chunks,
+    describe,
+    fail,
+    money,
+    sku_key,
+)
+
+
+#: Product meta holding the attachment ids of an article's documents.
+DOCUMENTS_META = "_ecomsync_documents"
+
+
+@attrs.frozen
+class Products:
+    """
+    Writes articles and their variants.
+    """
+
+    batches: Batches
+    categories: Categories
+    settings: Settings
+
+    def _collisions(self, articles: list[Article]) -> dict[int, str]:
+        """
+        Articles whose numbers (or variant numbers) collide in
+        WooCommerce's SKU comparison although they differ: every party
+        fails, naming the others.
+        """
+        owners: dict[str, set[tuple[int, str]]] = {}
+        for i, article in enumerate(articles):
+            for sku in [article.number, *(v.number for v in article.variants)]:
+                owners.setdefault(sku_key(sku), set()).add((i, sku))
+        failed: dict[int, str] = {}
+        for parties in owners.values():
+            if len({sku for _, sku in parties}) < 2:
+                continue
+            names = ", ".join(sorted(repr(sku) for _, sku in parties))
+            for i, _ in parties:
+                failed[i] = (
+                    f"SKUs {names} are the same SKU to WooCommerce (case, "
+                    "accents and trailing spaces do not count)"
+                )
+        return failed
+
+    async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        """
+        Write *items* as simple or variable products; one outcome each.
+        """
+        outcomes: list[Outcome | None] = [None] * len(items)
+        articles: list[Article] = []
+        index: list[int] = []
+        for i, item in enumerate(items):
+            if isinstance(item.record, Article):
+                articles.append(item.record)
+                index.append(i)
+            else:
+                outcomes[i] = fail(item.record.number, "not an article")
+        for j, message in self._collisions(articles).items():
+            outcomes[index[j]] = fail(articles[j].number, message, "number")
+        terms = await self.categories.terms()
+        wanted = {c for a in articles for c in a.categories}
+        if any(category_slug(c) not in terms for c in wanted):
+            terms = await self.categories.terms(fresh=True)
+        skus = [
+            s
+            for a in articles
+            for s in (a.number, *(v.number for v in a.variants))
+        ]
+        known = await self.batches.lookup(skus)
+        writes: list[tuple[int, Row]] = []
+        for j, article in enumerate(articles):
+            i = index[j]
+            if outcomes[i] is not None:
+                continue
+            try:
+                payload = self._article_payload(article, items[i], terms)
+                existing = self._own(article.number, known, parent=0)
+                for variant in article.variants:
+                    # Checked before the parent is written, so that a
+                    # refused article leaves nothing behind.
+                    try:
+                        self._own(variant.number, known, parent=existing or -1)
+                    except Refused as exc:
+                        raise Refused(str(exc), "variants") from None
+            except Refused as exc:
+                outcomes[i] = fail(article.number, str(exc), exc.field)
+                continue
+            if existing is not None:
+                payload["id"] = existing
+            writes.append((i, payload))
+        written = await self.batches.write("products", writes, items, outcomes)
+        for i, row in written:
+            record = items[i].record
+            assert isinstance(record, Article)
+            if record.variants or row.get("variations"):
+                error = await self._variations(record, row, known)
+                if error is not None:
+                    outcomes[i] = fail(record.number, *error)
+                    continue
+            outcomes[i] = Outcome(
+                number=record.number, platform_id=str(row["id"])
+            )
+        return [o for o in outcomes if o is not None]
+
+    def _own(
+        self, sku: str, known: dict[str, list[Row]], *, parent: int
+    ) -> int | None:
+        rows = known.get(sku_key(sku), [])
+        if not rows:
+            return None
+        if len(rows) > 1:
+            ids = ", ".join(f"#{r['id']}" for r in rows)
+            raise Refused(
+                f"SKU {sku!r} is held by several WooCommerce products ({ids})",
+                "number",
+            )
+        row = rows[0]
+        if int(row.get("parent_id") or 0) != parent:
+            what = (
+                f"a variation of product #{row['parent_id']}"
+                if row.get("parent_id")
+                else f"product #{row['id']}"
+            )
+            raise Refused(
+                f"SKU {sku!r} belongs to {what} on WooCommerce", "number"
+            )
+        return int(row["id"])
+
+    def _article_payload(
+        self, article: Article, item: Outgoing, terms: dict[str, int]
+    ) -> Row:
+        categories = []
+        for number in article.categories:
+            term = terms.get(category_slug(number))
+            if term is None:
+                raise Refused(
+                    f"category {number!r} is not on WooCommerce", "categories"
+                )
+            categories.append({"id": term})
+        payload: Row = {
+            "name": article.name,
+            "sku": article.number,
+            "type": "variable" if article.variants else "simple",
+            "status": "publish" if article.active else "draft",
+            "description": article.description,
+            "categories": categories,
+        }
+        if article.ean:
+            payload["global_unique_id"] = article.ean
+        if not article.variants:
+            payload["regular_price"] = self._price(article.price, article)
+        else:
+            options: dict[str, list[str]] = {}
+            for variant in article.variants:
+                for name, value in variant.options:
+                    values = options.setdefault(name, [])
+                    if value not in values:
+                        values.append(value)
+            payload["attributes"] = [
+                {"name": n, "options": v, "variation": True, "visible": True}
+                for n, v in options.items()
+            ]
+        if item.media is not None:
+            images = sorted(
+                (m for m in item.media if m.kind is MediaKind.IMAGE),
+                key=lambda m: m.position,
+            )
+            documents = sorted(
+                (m for m in item.media if m.kind is MediaKind.DOCUMENT),
+                key=lambda m: m.position,
+            )
+            payload["images"] = [{"id": int(m.media_id)} for m in images]
+            payload["meta_data"] = [
+                {
+                    "key": DOCUMENTS_META,
+                    "value": [int(m.media_id) for m in documents],
+                }
+            ]
+        return payload
+
+    def _price(self, gross: Decimal, article: Article) -> str:
+        if self.settings.prices_include_tax:
+            return money(gross)
+        net = gross / (1 + article.tax_rate / 100)
+        return money(net.quantize(Decimal("0.0001")))
+
+    async def _variations(
+        self, article: Article, parent: Row, known: dict[str, list[Row]]
+    ) -> tuple[str, str] | None:
+        """
+        Make the parent's variations exactly the article's variants.
+        """
+        pid = int(parent["id"])
+        keep: set[int] = set()
+        create: list[Row] = []
+        update: list[Row] = []
+        for variant in article.variants:
+            try:
+                vid = self._own(variant.number, known, parent=pid)
+            except Refused as exc:
+                return str(exc), "variants"
+            price = (
+                variant.price if variant.price is not None else article.price
+            )
+            payload: Row = {
+                "sku": variant.number,
+                "regular_price": self._price(price, article),
+                "attributes": [
+                    {"name": n, "option": v} for n, v in variant.options
+                ],
+            }
+            if variant.ean:
+                payload["global_unique_id"] = variant.ean
+            if vid is None:
+                create.append(payload)
+            else:
+                keep.add(vid)
+                update.append({"id": vid, **payload})
+        delete = [
+            int(v)
+            for v in parent.get("variations") or []
+            if int(v) not in keep
+        ]
+        if not (create or update or delete):
+            return None
+        for chunk in chunks(
+            [("create", p) for p in create]
+            + [("update", p) for p in update]
+            + [("delete", d) for d in delete],
+            self.settings.batch_size,
+        ):
+            body: dict[str, list[Any]] = {
+                "create": [],
+                "update": [],
+                "delete": [],
+            }
+            for kind, value in chunk:
+                body[kind].append(value)
+            answer = (
+                await self.batches.api.call(
+                    "POST", f"products/{pid}/variations/batch", json=body
+                )
+            ).json()
+            for kind in ("create", "update"):
+                for row in answer.get(kind) or []:
+                    error = item_error(row)
+                    if error is not None:
+                        return f"variant: {describe(error)}", "variants"
+        return None
+
+    # -- stock ------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""
+Stock levels as ``manage_stock`` and ``stock_quantity`` of products and
+variations, found by SKU.
+
+Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from ..._contracts import Outcome, Outgoing
+from ..._model import StockLevel
+from ._batches import Batches
+from ._common import Row, Settings, fail, sku_key
+
+
+@attrs.frozen
+class Stock:
+    """
+    Writes stock levels.
+    """
+
+    batches: Batches
+    settings: Settings
+
+    async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        """
+        Write *items* as ``manage_stock`` and ``stock_quantity``; one
+        outcome each.
+        """
+        outcomes: list[Outcome | None] = [None] * len(items)
+        levels: list[tuple[int, StockLevel]] = []
+        for i, item in enumerate(items):
+            record = item.record
+            if not isinstance(record, StockLevel):
+                outcomes[i] = fail(record.number, "not a stock level")
+            elif record.warehouse is not None:
+                outcomes[i] = fail(
+                    record.number,
+                    "WooCommerce has no stock locations; send the sum over "
+                    "the warehouses",
+                    "warehouse",
+                )
+            elif record.quantity < 0 and not self.settings.allow_backorders:
+                outcomes[i] = fail(
+                    record.number,
+                    f"negative stock {record.quantity} (allow_backorders "
+                    "is off)",
+                    "quantity",
+                )
+            else:
+                levels.append((i, record))
+        known = await self.batches.lookup(
+            [level.number for _, level in levels]
+        )
+        by_path: dict[str, list[tuple[int, Row]]] = {}
+        for i, level in levels:
+            rows = known.get(sku_key(level.number), [])
+            if len(rows) != 1:
+                outcomes[i] = fail(
+                    level.number,
+                    f"article {level.number!r} is not on WooCommerce"
+                    if not rows
+                    else f"SKU {level.number!r} is held by several products",
+                    "number",
+                )
+                continue
+            row = rows[0]
+            parent = int(row.get("parent_id") or 0)
+            path = f"products/{parent}/variations" if parent else "products"
+            by_path.setdefault(path, []).append(
+                (
+                    i,
+                    {
+                        "id": int(row["id"]),
+                        "manage_stock": True,
+                        "stock_quantity": level.quantity,
+                    },
+                )
+            )
+        for path, writes in by_path.items():
+            for i, row in await self.batches.write(
+                path, writes, items, outcomes
+            ):
+                outcomes[i] = Outcome(
+                    number=items[i].record.number, platform_id=str(row["id"])
+                )
+        return [o for o in outcomes if o is not None]
