@@ -1,0 +1,262 @@
+"""
+The ASGI app: the GraphQL endpoint behind the access-token check, the
+fake staged-upload target, bulk result files, faults and the request log.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+
+
+if TYPE_CHECKING:
+    from ._emulator import ShopifyEmulator
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_GRAPHQL = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
+_BAD_TOKEN = {
+    "errors": "[API] Invalid API key or access token (unrecognized login or "
+    "wrong password)"
+}
+
+
+class ConnectionAborted(Exception):
+    """
+    An injected dropped connection (in process).
+    """
+
+
+@attrs.frozen
+class RequestRecord:
+    """
+    One request as the emulator saw it: method, path, HTTP status, the
+    GraphQL operation's requested cost (None outside GraphQL) and its
+    top-level error code, if any.  The token is never recorded.
+    """
+
+    method: str
+    path: str
+    status: int
+    cost: int | None = None
+    error_code: str | None = None
+
+
+class App:
+    def __init__(self, emu: ShopifyEmulator) -> None:
+        self.emu = emu
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in scope["headers"]
+        }
+        method, path = scope["method"], scope["path"]
+        rt = self.emu.fault_runtime
+        if rt.faults.latency_ms:
+            await anyio.sleep(rt.faults.latency_ms / 1000)
+        if rt.take_reset():
+            if self.emu.abort_mode == "raise":
+                raise ConnectionAborted(path)
+            await send(
+                {"type": "http.response.start", "status": 500, "headers": []}
+            )
+            raise ConnectionAborted(path)
+        if rt.take_storm(auth=False):
+            status = rt.faults.storm_status
+            extra = (
+                []
+                if rt.faults.retry_after is None
+                else [(b"retry-after", rt.faults.retry_after.encode())]
+            )
+            self._log(method, path, status)
+            await _send(
+                send,
+                status,
+                {
+                    "errors": "Exceeded API rate limit"
+                    if status == 429
+                    else "Internal Server Error"
+                },
+                extra,
+            )
+            return
+        host = headers.get("host", "shop.example")
+        base = f"{scope.get('scheme', 'http')}://{host}"
+        status, answer, ctype = self._route(method, path, headers, body, base)
+        if isinstance(answer, bytes):
+            await _raw(send, status, answer, ctype)
+        else:
+            await _send(send, status, answer)
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        cost: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.emu.requests.append(
+            RequestRecord(method, path, status, cost, code)
+        )
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        base: str,
+    ) -> tuple[int, Any, str]:
+        shop = self.emu.shop
+        m = _GRAPHQL.match(path)
+        if m and method == "POST":
+            token = headers.get("x-shopify-access-token")
+            if token not in self.emu.tokens:
+                self._log(method, path, 401)
+                return 401, _BAD_TOKEN, ""
+            try:
+                payload = json.loads(body or b"null")
+            except ValueError:
+                payload = None
+            status, answer = self.emu.graphql(
+                token, payload, version=m[1], base_url=base
+            )
+            errors = answer.get("errors")
+            code = (
+                errors[0].get("extensions", {}).get("code")
+                if isinstance(errors, list) and errors
+                else None
+            )
+            cost = (
+                (answer.get("extensions") or {})
+                .get("cost", {})
+                .get("requestedQueryCost")
+            )
+            self._log(method, path, status, cost, code)
+            return status, answer, ""
+        if path == "/_staged/upload" and method == "POST":
+            fields = _multipart(headers.get("content-type", ""), body)
+            key = fields.get("key", b"")
+            if key.decode() not in shop.staged or "file" not in fields:
+                self._log(method, path, 400)
+                return (
+                    400,
+                    b"<Error><Code>InvalidArgument</Code></Error>",
+                    "application/xml",
+                )
+            shop.staged[key.decode()] = fields["file"]
+            self._log(method, path, 201)
+            return (
+                201,
+                b"<PostResponse><Key>" + key + b"</Key></PostResponse>",
+                "application/xml",
+            )
+        if path.startswith("/_staged/"):
+            name = path[len("/_staged/") :]
+            return self._staged(method, path, name, body)
+        return self._bulk_file(method, path)
+
+    def _staged(
+        self, method: str, path: str, key: str, body: bytes
+    ) -> tuple[int, Any, str]:
+        shop = self.emu.shop
+        if key not in shop.staged:
+            self._log(method, path, 404)
+            return (
+                404,
+                b"<Error><Code>NoSuchKey</Code></Error>",
+                "application/xml",
+            )
+        if method == "PUT":
+            shop.staged[key] = body
+            self._log(method, path, 200)
+            return 200, b"", "text/plain"
+        data = shop.staged[key]
+        self._log(method, path, 200 if data is not None else 404)
+        return (
+            (200, data, "application/octet-stream")
+            if data is not None
+            else (404, b"", "text/plain")
+        )
+
+    def _bulk_file(self, method: str, path: str) -> tuple[int, Any, str]:
+        shop = self.emu.shop
+        bulk = re.match(r"^/_bulk/(\d+)\.jsonl$", path)
+        if bulk and method == "GET" and int(bulk[1]) in shop.bulk_operations:
+            op = shop.bulk_operations[int(bulk[1])]
+            if op["status"] == "COMPLETED":
+                self._log(method, path, 200)
+                return 200, op["_result"], "application/jsonl"
+        self._log(method, path, 404)
+        return 404, {"errors": "Not Found"}, ""
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:
+    """
+    The fields of a multipart/form-data body (S3's POST policy form).
+    """
+    if not content_type.startswith("multipart/form-data"):
+        return {}
+    raw = f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    out: dict[str, bytes] = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if name:
+            out[str(name)] = payload if isinstance(payload, bytes) else b""
+    return out
+
+
+async def _send(
+    send: Send,
+    status: int,
+    answer: Any,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await _raw(
+        send,
+        status,
+        json.dumps(answer).encode(),
+        "application/json; charset=utf-8",
+        extra,
+    )
+
+
+async def _raw(
+    send: Send,
+    status: int,
+    data: bytes,
+    ctype: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [
+        (b"content-type", ctype.encode()),
+        (b"content-length", str(len(data)).encode()),
+        *(extra or []),
+    ]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers}
+    )
+    await send({"type": "http.response.body", "body": data})

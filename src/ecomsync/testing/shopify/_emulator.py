@@ -1,0 +1,460 @@
+"""
+`ShopifyEmulator`: the shop, the access tokens with their cost buckets,
+inventory, orders and fulfillment, bulk operations, and GraphQL execution
+with Shopify's cost accounting.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Literal
+
+from graphql import (
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    build_schema,
+    execute,
+    parse,
+    validate,
+)
+
+from ..shopware6._faults import FaultRuntime, Faults
+from ._app import App, RequestRecord
+from ._cost import MAX_QUERY_COST, Bucket, query_cost
+from ._ops import bind, bulk_lines, check_bulk_mutation
+from ._orders import Orders
+from ._schema import SDL
+from ._shop import Row, Shop, user_error
+from ._views import check_input, gid, parse_gid
+
+
+#: The first API version where ``changeFromQuantity`` and ``@idempotent``
+#: are mandatory on inventorySetQuantities (platform-apis.md §3.7).
+STRICT_INVENTORY_VERSION = "2026-04"
+_RATE_LIMITS = "https://shopify.dev/api/usage/rate-limits"
+
+
+class ShopifyEmulator(Orders):
+    """
+    An emulated Shopify shop behind the GraphQL Admin API at
+    ``/admin/api/{version}/graphql.json``.
+
+    Args:
+        access_token: The token ``X-Shopify-Access-Token`` must carry.
+        maximum: The bucket size in points (Standard plan: 2,000).
+        restore_rate: Points per second (Standard plan: 100).
+        clock: Seconds, monotonic (tests pass their own to step time).
+        throttle_status: The HTTP status of a THROTTLED answer (200 as
+            Shopify's GraphQL API; 429 as a switch).
+        bulk_polls: How many polls a bulk operation stays RUNNING.
+        faults: Latency, 429/5xx storms, dropped connections (`Faults`).
+
+    Inspect ``shop`` (`Shop`), ``requests`` (the request log) and
+    ``buckets`` after a test.
+    """
+
+    def __init__(
+        self,
+        access_token: str = "shpat_emulator",  # noqa: S107 - an emulator
+        *,
+        maximum: float = 2000.0,
+        restore_rate: float = 100.0,
+        clock: Callable[[], float] = time.monotonic,
+        throttle_status: int = 200,
+        bulk_polls: int = 1,
+        faults: Faults | None = None,
+    ) -> None:
+        self.shop = Shop()
+        self.tokens = {access_token}
+        self.maximum = maximum
+        self.restore_rate = restore_rate
+        self.clock = clock
+        self.throttle_status = throttle_status
+        self.bulk_polls = bulk_polls
+        self.buckets: dict[str, Bucket] = {}
+        self.abort_mode: Literal["raise", "close"] = "raise"
+        self.requests: deque[RequestRecord] = deque(maxlen=100_000)
+        self.schema = build_schema(SDL)
+        bind(self.schema, self)
+        self._faults = faults or Faults()
+        self.fault_runtime = FaultRuntime.from_faults(self._faults)
+        self.app = App(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ShopifyEmulator products={len(self.shop.products)} "
+            f"orders={len(self.shop.orders)}>"
+        )
+
+    @property
+    def faults(self) -> Faults:
+        """
+        The active faults; assigning starts their counters afresh.
+        """
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults) -> None:
+        self._faults = value
+        self.fault_runtime = FaultRuntime.from_faults(value)
+
+    def bucket(self, token: str) -> Bucket:
+        if token not in self.buckets:
+            self.buckets[token] = Bucket(
+                self.maximum, self.restore_rate, self.clock
+            )
+        return self.buckets[token]
+
+    # -- GraphQL ----------------------------------------------------------
+
+    def graphql(
+        self,
+        token: str,
+        body: Any,
+        *,
+        version: str = "2026-01",
+        base_url: str = "http://shop.example",
+    ) -> tuple[int, Row]:
+        """
+        Answer one GraphQL request body: (HTTP status, JSON answer).
+        """
+        if not isinstance(body, dict) or not isinstance(
+            body.get("query"), str
+        ):
+            return 400, {
+                "errors": {"query": "Required parameter missing or invalid"}
+            }
+        variables = body.get("variables") or {}
+        bucket = self.bucket(token)
+        try:
+            doc = parse(body["query"])
+        except GraphQLError as exc:
+            return 200, {
+                "errors": [_err(exc, "PARSE_ERROR")],
+                "extensions": _free(bucket),
+            }
+        errors = validate(self.schema, doc)
+        if errors:
+            return 200, {
+                "errors": [
+                    _err(e, "GRAPHQL_VALIDATION_FAILED") for e in errors
+                ],
+                "extensions": _free(bucket),
+            }
+        ops = [
+            d
+            for d in doc.definitions
+            if isinstance(d, OperationDefinitionNode)
+        ]
+        name = body.get("operationName")
+        op = next(
+            (
+                o
+                for o in ops
+                if name is None or (o.name and o.name.value == name)
+            ),
+            None,
+        )
+        if op is None:
+            return 200, {
+                "errors": [{"message": f'Unknown operation named "{name}".'}]
+            }
+        frags = {
+            d.name.value: d
+            for d in doc.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        try:
+            cost = query_cost(self.schema, op, frags, variables)
+        except GraphQLError as exc:
+            return 200, {"errors": [_err(exc, "BAD_REQUEST")]}
+        ext: Row = {"requestedQueryCost": cost, "actualQueryCost": None}
+        if cost > MAX_QUERY_COST:
+            bucket.refill()
+            ext["throttleStatus"] = bucket.status()
+            message = (
+                f"Query cost is {cost}, which exceeds the single query max "
+                f"cost limit ({MAX_QUERY_COST}).\n\nSee "
+                "https://shopify.dev/concepts/about-apis/rate-limits for more "
+                "information on how the cost of a query is calculated.\n\nTo "
+                "query larger amounts of data with fewer limits, bulk "
+                "operations should be used instead."
+            )
+            return 200, {
+                "errors": [
+                    {
+                        "message": message,
+                        "extensions": {
+                            "code": "MAX_COST_EXCEEDED",
+                            "cost": cost,
+                            "maxCost": MAX_QUERY_COST,
+                        },
+                    }
+                ],
+                "extensions": {"cost": ext},
+            }
+        if not bucket.take(cost):
+            ext["throttleStatus"] = bucket.status()
+            return self.throttle_status, {
+                "errors": [
+                    {
+                        "message": "Throttled",
+                        "extensions": {
+                            "code": "THROTTLED",
+                            "documentation": _RATE_LIMITS,
+                        },
+                    }
+                ],
+                "extensions": {"cost": ext},
+            }
+        context = {"version": version, "base_url": base_url, "token": token}
+        result = execute(
+            self.schema,
+            doc,
+            variable_values=variables,
+            operation_name=name,
+            context_value=context,
+        )
+        assert not hasattr(result, "__await__")
+        ext["actualQueryCost"] = cost
+        ext["throttleStatus"] = bucket.status()
+        assert isinstance(result, ExecutionResult)
+        answer: Row = {"data": result.data}
+        if result.errors:
+            answer["errors"] = [_err(e, None) for e in result.errors]
+        answer["extensions"] = {"cost": ext}
+        return 200, answer
+
+    # -- inventory --------------------------------------------------------
+
+    def set_quantities(
+        self, data: Row, key: str | None, version: str = "2026-01"
+    ) -> Row:
+        check_input("input.quantities", data["quantities"])
+        if version >= STRICT_INVENTORY_VERSION:
+            if key is None:
+                raise GraphQLError(
+                    "The @idempotent directive is required for this mutation.",
+                    extensions={"code": "BAD_REQUEST"},
+                )
+            for i, q in enumerate(data["quantities"]):
+                if "changeFromQuantity" not in q:
+                    raise GraphQLError(
+                        f"Variable input.quantities.{i}.changeFromQuantity is "
+                        "required (pass null to skip the check).",
+                        extensions={"code": "INVALID_VARIABLE"},
+                    )
+        if key is not None and key in self.shop.idempotency:
+            return self.shop.idempotency[key]
+        errs: list[Row] = []
+        writes: list[tuple[dict[str, int], Row]] = []
+        for i, q in enumerate(data["quantities"]):
+            base: list[str | int] = ["input", "quantities", i]
+            item = parse_gid(q["inventoryItemId"], "InventoryItem")
+            loc = parse_gid(q["locationId"], "Location")
+            if loc not in self.shop.locations:
+                errs.append(
+                    user_error(
+                        [*base, "locationId"],
+                        "The specified location could not be found.",
+                        "INVALID_LOCATION",
+                    )
+                )
+                continue
+            level = self.shop.levels.get((item or 0, loc))
+            if level is None:
+                errs.append(
+                    user_error(
+                        [*base, "inventoryItemId"],
+                        "The specified inventory item could not be found.",
+                        "INVALID_INVENTORY_ITEM",
+                    )
+                )
+                continue
+            expected = q.get("changeFromQuantity", q.get("compareQuantity"))
+            if expected is not None and expected != level.get(data["name"], 0):
+                errs.append(
+                    user_error(
+                        [*base, "changeFromQuantity"],
+                        "The specified compare quantity does not match the "
+                        "current quantity.",
+                        "CHANGE_FROM_QUANTITY_STALE",
+                    )
+                )
+                continue
+            writes.append((level, q))
+        if data["name"] not in ("available", "on_hand"):
+            errs.append(
+                user_error(
+                    ["input", "name"],
+                    "The quantity name must be either 'available' or "
+                    "'on_hand'.",
+                    "INVALID_NAME",
+                )
+            )
+        if errs:
+            return {"inventoryAdjustmentGroup": None, "userErrors": errs}
+        changes = []
+        for level, q in writes:
+            delta = q["quantity"] - level.get(data["name"], 0)
+            level[data["name"]] = q["quantity"]
+            if data["name"] == "available":
+                level["on_hand"] = level.get("on_hand", 0) + delta
+            changes.append(
+                {
+                    "name": data["name"],
+                    "delta": delta,
+                    "quantityAfterChange": q["quantity"],
+                }
+            )
+        answer = {
+            "inventoryAdjustmentGroup": {
+                "createdAt": self.shop.now(),
+                "reason": data["reason"],
+                "referenceDocumentUri": data.get("referenceDocumentUri"),
+                "changes": changes,
+            },
+            "userErrors": [],
+        }
+        if key is not None:
+            self.shop.idempotency[key] = answer
+        return answer
+
+    # -- bulk operations --------------------------------------------------
+
+    def run_bulk(self, mutation: str, path: str, context: Row) -> Row:
+        shop = self.shop
+        if any(
+            b["status"] in ("CREATED", "RUNNING") and b["type"] == "MUTATION"
+            for b in shop.bulk_operations.values()
+        ):
+            return {
+                "bulkOperation": None,
+                "userErrors": [
+                    user_error(
+                        ["mutation"],
+                        "A bulk mutation operation for this app and shop is "
+                        "already in progress.",
+                        "OPERATION_IN_PROGRESS",
+                    )
+                ],
+            }
+        why = check_bulk_mutation(mutation)
+        if why:
+            return {
+                "bulkOperation": None,
+                "userErrors": [
+                    user_error(["mutation"], why, "INVALID_MUTATION")
+                ],
+            }
+        payload = shop.staged.get(path)
+        if payload is None:
+            return {
+                "bulkOperation": None,
+                "userErrors": [
+                    user_error(
+                        ["stagedUploadPath"],
+                        "The JSONL file could not be found. Try uploading "
+                        "the file again, and check that you've entered the "
+                        "URL correctly for the stagedUploadPath mutation "
+                        "argument.",
+                        "NO_SUCH_FILE",
+                    )
+                ],
+            }
+        try:
+            lines = bulk_lines(payload)
+        except ValueError as exc:
+            return {
+                "bulkOperation": None,
+                "userErrors": [
+                    user_error(
+                        ["stagedUploadPath"],
+                        f"Invalid JSONL: {exc}",
+                        "INVALID_STAGED_UPLOAD_FILE",
+                    )
+                ],
+            }
+        doc = parse(mutation)
+        out = []
+        for i, variables in enumerate(lines):
+            res = execute(
+                self.schema,
+                doc,
+                variable_values=variables,
+                context_value=context,
+            )
+            assert isinstance(res, ExecutionResult)
+            row: Row = {"data": res.data}
+            if res.errors:
+                row["errors"] = [_err(e, None) for e in res.errors]
+            row["__lineNumber"] = i
+            out.append(json.dumps(row))
+        n = shop.next_id()
+        text = ("\n".join(out) + "\n").encode() if out else b""
+        shop.bulk_operations[n] = {
+            "id": gid("BulkOperation", n),
+            "status": "CREATED",
+            "type": "MUTATION",
+            "errorCode": None,
+            "createdAt": shop.now(),
+            "completedAt": None,
+            "objectCount": str(len(out)),
+            "rootObjectCount": str(len(out)),
+            "fileSize": None,
+            "url": None,
+            "partialDataUrl": None,
+            "query": mutation,
+            "_result": text,
+            "_polls": self.bulk_polls,
+            "_url": f"{context['base_url']}/_bulk/{n}.jsonl",
+        }
+        return {"bulkOperation": self._bulk_view(n), "userErrors": []}
+
+    def poll_bulk(self, n: int) -> Row:
+        b = self.shop.bulk_operations[n]
+        if b["status"] in ("CREATED", "RUNNING"):
+            if b["_polls"] > 0:
+                b["_polls"] -= 1
+                b["status"] = "RUNNING"
+            else:
+                b.update(
+                    status="COMPLETED",
+                    completedAt=self.shop.now(),
+                    url=b["_url"] if b["_result"] else None,
+                    fileSize=str(len(b["_result"])),
+                )
+        return self._bulk_view(n)
+
+    def _bulk_view(self, n: int) -> Row:
+        return {
+            k: v
+            for k, v in self.shop.bulk_operations[n].items()
+            if not k.startswith("_")
+        }
+
+
+def _err(exc: GraphQLError, code: str | None) -> Row:
+    out = exc.formatted
+    if code and "code" not in (out.get("extensions") or {}):
+        out["extensions"] = {**(out.get("extensions") or {}), "code": code}
+    return dict(out)
+
+
+def _free(bucket: Bucket) -> Row:
+    """
+    The cost extension of an answer refused before execution.
+    """
+    bucket.refill()
+    return {
+        "cost": {
+            "requestedQueryCost": 0,
+            "actualQueryCost": 0,
+            "throttleStatus": bucket.status(),
+        }
+    }

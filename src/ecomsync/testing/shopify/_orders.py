@@ -1,0 +1,260 @@
+"""
+Orders as a checkout leaves them, their fulfillment orders and
+``fulfillmentCreate`` with tracking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from ._shop import Row, Shop, user_error
+from ._views import check_input, connection, gid, money, parse_gid
+
+
+class Orders:
+    """
+    The emulator's order side (mixed into `ShopifyEmulator`).
+    """
+
+    shop: Shop
+
+    def place_order(
+        self,
+        lines: list[tuple[str, int, str]],
+        *,
+        email: str = "buyer@example.com",
+        currency: str = "EUR",
+        address: Row | None = None,
+        updated_at: datetime | None = None,
+    ) -> str:
+        """
+        Put an order into the shop as a checkout would: *lines* are
+        (sku, quantity, unit price); one open fulfillment order holds them.
+        Returns the order's GID.
+        """
+        shop = self.shop
+        when = (
+            (updated_at or datetime.now(UTC))
+            .astimezone(UTC)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        cn, on, fo = shop.next_id(), shop.next_id(), shop.next_id()
+        shop.customers[cn] = {
+            "id": gid("Customer", cn),
+            "email": email,
+            "firstName": "Erika",
+            "lastName": "Muster",
+            "updatedAt": when,
+            "createdAt": when,
+        }
+        addr = address or {
+            "firstName": "Erika",
+            "lastName": "Muster",
+            "company": None,
+            "address1": "Hauptstr. 1",
+            "address2": None,
+            "zip": "10115",
+            "city": "Berlin",
+            "countryCodeV2": "DE",
+            "phone": None,
+        }
+        items = []
+        total = Decimal(0)
+        for sku, qty, price in lines:
+            ln = shop.next_id()
+            total += Decimal(price) * qty
+            items.append(
+                {
+                    "id": gid("LineItem", ln),
+                    "sku": sku,
+                    "name": sku,
+                    "quantity": qty,
+                    "originalUnitPriceSet": money(price, currency),
+                    "variant": None,
+                    "_fo_line": gid("FulfillmentOrderLineItem", ln),
+                    "_remaining": qty,
+                }
+            )
+        shop.fulfillment_orders[fo] = {
+            "id": gid("FulfillmentOrder", fo),
+            "status": "OPEN",
+            "_order": on,
+        }
+        shop.orders[on] = {
+            "id": gid("Order", on),
+            "name": f"#{1000 + len(shop.orders) + 1}",
+            "createdAt": when,
+            "updatedAt": when,
+            "cancelledAt": None,
+            "email": email,
+            "currencyCode": currency,
+            "displayFinancialStatus": "PAID",
+            "displayFulfillmentStatus": "UNFULFILLED",
+            "totalPriceSet": money(f"{total:.2f}", currency),
+            "_customer": cn,
+            "billingAddress": addr,
+            "shippingAddress": addr,
+            "_lines": items,
+            "_fos": [fo],
+            "fulfillments": [],
+        }
+        return gid("Order", on)
+
+    def order_view(self, n: int) -> Row:
+        o = self.shop.orders[n]
+        view = {k: v for k, v in o.items() if not k.startswith("_")}
+        view["customer"] = self.shop.customers.get(o["_customer"])
+        view["lineItems"] = connection(
+            lambda: [
+                {k: v for k, v in li.items() if not k.startswith("_")}
+                for li in o["_lines"]
+            ]
+        )
+
+        def fos() -> list[Row]:
+            out = []
+            for f in o["_fos"]:
+                row = self.shop.fulfillment_orders[f]
+                lines = [
+                    {
+                        "id": li["_fo_line"],
+                        "sku": li["sku"],
+                        "remainingQuantity": li["_remaining"],
+                        "totalQuantity": li["quantity"],
+                    }
+                    for li in o["_lines"]
+                ]
+                out.append(
+                    {
+                        "id": row["id"],
+                        "status": row["status"],
+                        "lineItems": connection(_const(lines)),
+                    }
+                )
+            return out
+
+        view["fulfillmentOrders"] = connection(fos)
+        return view
+
+    def fulfil(self, data: Row) -> Row:
+        groups = data["lineItemsByFulfillmentOrder"]
+        check_input("fulfillment.lineItemsByFulfillmentOrder", groups)
+        tracking = data.get("trackingInfo") or {}
+        if tracking.get("url") and not (
+            tracking.get("number") or tracking.get("numbers")
+        ):
+            return {
+                "fulfillment": None,
+                "userErrors": [
+                    user_error(
+                        ["fulfillment", "trackingInfo", "url"],
+                        "A tracking URL requires a tracking number.",
+                        "INVALID",
+                    )
+                ],
+            }
+        plan = []
+        for i, g in enumerate(groups):
+            fo = self.shop.fulfillment_orders.get(
+                parse_gid(g["fulfillmentOrderId"], "FulfillmentOrder") or 0
+            )
+            if fo is None:
+                return {
+                    "fulfillment": None,
+                    "userErrors": [
+                        user_error(
+                            [
+                                "fulfillment",
+                                "lineItemsByFulfillmentOrder",
+                                i,
+                                "fulfillmentOrderId",
+                            ],
+                            "Fulfillment order does not exist.",
+                            "NOT_FOUND",
+                        )
+                    ],
+                }
+            if fo["status"] != "OPEN" and fo["status"] != "IN_PROGRESS":
+                return {
+                    "fulfillment": None,
+                    "userErrors": [
+                        user_error(
+                            ["fulfillment"],
+                            f"Fulfillment order {fo['id']} has an "
+                            f"unfulfillable status= {fo['status'].lower()}.",
+                            "INVALID",
+                        )
+                    ],
+                }
+            order = self.shop.orders[fo["_order"]]
+            wanted = {
+                li["_fo_line"]: li["_remaining"] for li in order["_lines"]
+            }
+            for j, item in enumerate(g.get("fulfillmentOrderLineItems") or ()):
+                if (
+                    item["id"] not in wanted
+                    or item["quantity"] > wanted[item["id"]]
+                    or item["quantity"] < 1
+                ):
+                    return {
+                        "fulfillment": None,
+                        "userErrors": [
+                            user_error(
+                                [
+                                    "fulfillment",
+                                    "lineItemsByFulfillmentOrder",
+                                    i,
+                                    "fulfillmentOrderLineItems",
+                                    j,
+                                    "quantity",
+                                ],
+                                "Invalid fulfillment order line item "
+                                "quantity requested.",
+                                "INVALID",
+                            )
+                        ],
+                    }
+                wanted[item["id"]] = item["quantity"]
+            if g.get("fulfillmentOrderLineItems"):
+                wanted = {
+                    k: v
+                    for k, v in wanted.items()
+                    if k in {x["id"] for x in g["fulfillmentOrderLineItems"]}
+                }
+            plan.append((fo, order, wanted))
+        fn = self.shop.next_id()
+        info = [
+            {
+                "company": tracking.get("company"),
+                "number": n,
+                "url": tracking.get("url"),
+            }
+            for n in (
+                [tracking["number"]]
+                if tracking.get("number")
+                else tracking.get("numbers") or []
+            )
+        ]
+        fulfillment = {
+            "id": gid("Fulfillment", fn),
+            "status": "SUCCESS",
+            "trackingInfo": info,
+            "createdAt": self.shop.now(),
+        }
+        for fo, order, wanted in plan:
+            for li in order["_lines"]:
+                li["_remaining"] -= wanted.get(li["_fo_line"], 0)
+            done = all(li["_remaining"] == 0 for li in order["_lines"])
+            fo["status"] = "CLOSED" if done else "IN_PROGRESS"
+            order["displayFulfillmentStatus"] = (
+                "FULFILLED" if done else "PARTIALLY_FULFILLED"
+            )
+            order["fulfillments"].append(fulfillment)
+            order["updatedAt"] = self.shop.now()
+        return {"fulfillment": fulfillment, "userErrors": []}
+
+
+def _const(rows: list[Row]) -> Callable[[], list[Row]]:
+    return lambda: rows

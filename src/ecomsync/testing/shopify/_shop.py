@@ -1,0 +1,520 @@
+"""
+The emulated shop's data and the catalogue mutations (productSet,
+collections, files) with Shopify's ``userErrors``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ._views import check_input, connection, gid, now_iso, parse_gid
+
+
+Row = dict[str, Any]
+
+
+def user_error(field: list[str | int], message: str, code: str) -> Row:
+    return {"field": [str(f) for f in field], "message": message, "code": code}
+
+
+class Shop:
+    """
+    Products, variants, collections, files, locations, inventory levels,
+    orders with fulfillment orders, staged uploads and bulk operations;
+    every id is a GID.  Rows are plain dicts, readable in tests.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._ids = itertools.count(1001)
+        self.products: dict[int, Row] = {}
+        self.variants: dict[int, Row] = {}
+        self.collections: dict[int, Row] = {}
+        self.files: dict[int, Row] = {}
+        self.locations: dict[int, Row] = {}
+        #: (inventory item number, location number) -> {"available": n, ...}
+        self.levels: dict[tuple[int, int], dict[str, int]] = {}
+        self.orders: dict[int, Row] = {}
+        self.customers: dict[int, Row] = {}
+        self.fulfillment_orders: dict[int, Row] = {}
+        #: staged upload key -> bytes (None until uploaded)
+        self.staged: dict[str, bytes | None] = {}
+        self.bulk_operations: dict[int, Row] = {}
+        self.idempotency: dict[str, Row] = {}
+        self.add_location("Warehouse")
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def now(self) -> str:
+        return now_iso(self.clock)
+
+    # -- locations --------------------------------------------------------
+
+    def add_location(self, name: str) -> str:
+        n = self.next_id()
+        self.locations[n] = {
+            "id": gid("Location", n),
+            "name": name,
+            "isActive": True,
+        }
+        for v in self.variants.values():
+            self.levels.setdefault(
+                (v["_item"], n), {"available": 0, "on_hand": 0}
+            )
+        return gid("Location", n)
+
+    # -- views ------------------------------------------------------------
+
+    def product_view(self, n: int) -> Row:
+        p = self.products[n]
+        view = {k: v for k, v in p.items() if not k.startswith("_")}
+        view["variants"] = connection(
+            lambda: [self.variant_view(v) for v in p["_variants"]]
+        )
+        view["collections"] = connection(
+            lambda: [
+                self.collections[c]
+                for c in p["_collections"]
+                if c in self.collections
+            ]
+        )
+        view["metafields"] = connection(lambda: list(p["_metafields"]))
+        view["media"] = connection(
+            lambda: [self.file_view(f) for f in p["_media"] if f in self.files]
+        )
+
+        def metafield(_info: Any, namespace: str, key: str) -> Row | None:
+            for m in p["_metafields"]:
+                if m["namespace"] == namespace and m["key"] == key:
+                    return dict(m)
+            return None
+
+        view["metafield"] = metafield
+        return view
+
+    def variant_view(self, n: int) -> Row:
+        v = self.variants[n]
+        view = {k: val for k, val in v.items() if not k.startswith("_")}
+        view["inventoryItem"] = self.item_view(v["_item"])
+        view["product"] = lambda _info: self.product_view(v["_product"])
+        return view
+
+    def item_view(self, item: int) -> Row:
+        variant = next(
+            (v for v in self.variants.values() if v["_item"] == item), {}
+        )
+
+        def levels() -> list[Row]:
+            return [
+                {
+                    "id": gid("InventoryLevel", item * 100000 + loc),
+                    "location": self.locations[loc],
+                    "quantities": lambda _info, names, q=q: [
+                        {"name": nm, "quantity": q.get(nm, 0)} for nm in names
+                    ],
+                }
+                for (it, loc), q in self.levels.items()
+                if it == item
+            ]
+
+        return {
+            "id": gid("InventoryItem", item),
+            "sku": variant.get("sku"),
+            "tracked": True,
+            "inventoryLevels": connection(levels),
+        }
+
+    def file_view(self, n: int) -> Row:
+        f = self.files[n]
+        if f["fileStatus"] == "PROCESSING" and f["_reads"] > 0:
+            f["fileStatus"] = "READY" if f["_ok"] else "FAILED"
+        f["_reads"] += 1
+        return {k: v for k, v in f.items() if k == "__typename" or k[0] != "_"}
+
+    # -- collections ------------------------------------------------------
+
+    def collection_write(self, data: Row, *, create: bool) -> Row:
+        if create:
+            if not (data.get("title") or "").strip():
+                return {
+                    "userErrors": [
+                        user_error(["title"], "Title can't be blank", "BLANK")
+                    ]
+                }
+            n = self.next_id()
+            row: Row = {"id": gid("Collection", n), "descriptionHtml": ""}
+        else:
+            n = parse_gid(data.get("id") or "", "Collection") or 0
+            if n not in self.collections:
+                return {
+                    "userErrors": [
+                        user_error(
+                            ["id"], "Collection does not exist", "NOT_FOUND"
+                        )
+                    ]
+                }
+            row = self.collections[n]
+        handle = (
+            data.get("handle")
+            or row.get("handle")
+            or _handle(data.get("title") or "")
+        )
+        if any(
+            c["handle"] == handle and c is not row
+            for c in self.collections.values()
+        ):
+            return {
+                "userErrors": [
+                    user_error(
+                        ["handle"], "Handle has already been taken", "TAKEN"
+                    )
+                ]
+            }
+        for key in ("title", "descriptionHtml"):
+            if data.get(key) is not None:
+                row[key] = data[key]
+        row["handle"] = handle
+        row["updatedAt"] = self.now()
+        self.collections[n] = row
+        return {"collection": row, "userErrors": []}
+
+    # -- productSet -------------------------------------------------------
+
+    def find_product(self, ident: Row) -> tuple[int | None, list[Row]]:
+        """
+        The product an identifier names (None: create), or userErrors.
+        """
+        if ident.get("id"):
+            n = parse_gid(ident["id"], "Product")
+            if n is None or n not in self.products:
+                return None, [
+                    user_error(
+                        ["identifier", "id"],
+                        "Product does not exist",
+                        "PRODUCT_DOES_NOT_EXIST",
+                    )
+                ]
+            return n, []
+        if ident.get("handle"):
+            for n, p in self.products.items():
+                if p["handle"] == ident["handle"]:
+                    return n, []
+            return None, []
+        cid = ident.get("customId")
+        if cid:
+            ns = cid.get("namespace") or "app"
+            for n, p in self.products.items():
+                for m in p["_metafields"]:
+                    if (m["namespace"], m["key"], m["value"]) == (
+                        ns,
+                        cid["key"],
+                        cid["value"],
+                    ):
+                        return n, []
+            return None, []
+        return None, [
+            user_error(["identifier"], "An identifier is required", "INVALID")
+        ]
+
+    def product_set(self, data: Row, identifier: Row | None) -> Row:
+        for name in (
+            "variants",
+            "collections",
+            "metafields",
+            "files",
+            "productOptions",
+        ):
+            check_input(f"input.{name}", data.get(name))
+        if identifier is not None:
+            n, errs = self.find_product(identifier)
+        elif data.get("id"):
+            n, errs = self.find_product({"id": data["id"]})
+            errs = [dict(e, field=["input", "id"]) for e in errs]
+        else:
+            n, errs = None, []
+        if errs:
+            return {"product": None, "userErrors": errs}
+        existing = self.products.get(n) if n is not None else None
+        errs = self._validate(data, existing, n)
+        if errs:
+            return {"product": None, "userErrors": errs}
+        if n is None:
+            n = self.next_id()
+            existing = {
+                "id": gid("Product", n),
+                "title": "",
+                "handle": "",
+                "descriptionHtml": "",
+                "status": "ACTIVE",
+                "vendor": None,
+                "productType": None,
+                "tags": [],
+                "createdAt": self.now(),
+                "options": [],
+                "_variants": [],
+                "_collections": [],
+                "_metafields": [],
+                "_media": [],
+            }
+            self.products[n] = existing
+            cid = (identifier or {}).get("customId")
+            if cid and not any(
+                m["key"] == cid["key"] for m in data.get("metafields") or ()
+            ):
+                existing["_metafields"].append(
+                    {
+                        "namespace": cid.get("namespace") or "app",
+                        "key": cid["key"],
+                        "type": "single_line_text_field",
+                        "value": cid["value"],
+                    }
+                )
+            if (identifier or {}).get("handle") and not data.get("handle"):
+                existing["handle"] = identifier["handle"]  # type: ignore[index]
+        assert existing is not None
+        self._apply(n, existing, data)
+        return {"product": self.product_view(n), "userErrors": []}
+
+    def _validate(
+        self, data: Row, existing: Row | None, n: int | None
+    ) -> list[Row]:
+        errs: list[Row] = []
+        title = data.get("title", existing["title"] if existing else None)
+        if not (title or "").strip():
+            errs.append(
+                user_error(["input", "title"], "Title can't be blank", "BLANK")
+            )
+        elif len(str(title)) > 255:
+            errs.append(
+                user_error(
+                    ["input", "title"],
+                    "Title is too long (maximum is 255 characters)",
+                    "INVALID",
+                )
+            )
+        handle = data.get("handle")
+        if handle and any(
+            p["handle"] == handle and k != n for k, p in self.products.items()
+        ):
+            errs.append(
+                user_error(
+                    ["input", "handle"],
+                    f"Handle '{handle}' already in use. Please provide a new "
+                    "handle.",
+                    "HANDLE_NOT_UNIQUE",
+                )
+            )
+        options = data.get("productOptions")
+        names = {o.get("name") for o in options or ()}
+        if options is None and existing is not None:
+            names = {o["name"] for o in existing["options"]}
+        combos: set[tuple[tuple[str, str], ...]] = set()
+        for i, v in enumerate(data.get("variants") or ()):
+            base: list[str | int] = ["input", "variants", i]
+            combo = tuple(
+                sorted(
+                    (o.get("optionName") or "", o.get("name") or "")
+                    for o in v["optionValues"]
+                )
+            )
+            if not v["optionValues"] or any(o[0] not in names for o in combo):
+                errs.append(
+                    user_error(
+                        [*base, "optionValues"],
+                        "Option does not exist",
+                        "OPTION_DOES_NOT_EXIST",
+                    )
+                )
+            elif combo in combos:
+                errs.append(
+                    user_error(
+                        base,
+                        "The variant already exists with these option values",
+                        "DUPLICATE_VARIANT",
+                    )
+                )
+            combos.add(combo)
+            for key in ("price", "compareAtPrice"):
+                if v.get(key) is not None:
+                    try:
+                        ok = Decimal(str(v[key])) >= 0
+                    except InvalidOperation:
+                        ok = False
+                    if not ok:
+                        errs.append(
+                            user_error(
+                                [*base, key],
+                                f"{key} is invalid",
+                                "INVALID_VARIANT",
+                            )
+                        )
+            sku = v.get("sku") or (v.get("inventoryItem") or {}).get("sku")
+            if sku is not None and len(sku) > 255:
+                errs.append(
+                    user_error(
+                        [*base, "sku"],
+                        "SKU is too long (maximum is 255 characters)",
+                        "INVALID_VARIANT",
+                    )
+                )
+        for i, c in enumerate(data.get("collections") or ()):
+            if parse_gid(c, "Collection") not in self.collections:
+                errs.append(
+                    user_error(
+                        ["input", "collections", i],
+                        "Collection does not exist",
+                        "COLLECTION_DOES_NOT_EXIST",
+                    )
+                )
+        return errs
+
+    def _apply(self, n: int, p: Row, data: Row) -> None:
+        for key in (
+            "title",
+            "descriptionHtml",
+            "status",
+            "vendor",
+            "productType",
+            "tags",
+        ):
+            if key in data and data[key] is not None:
+                p[key] = data[key]
+        if data.get("handle"):
+            p["handle"] = data["handle"]
+        if not p["handle"]:
+            p["handle"] = self._free_handle(_handle(p["title"]), n)
+        if data.get("productOptions") is not None:
+            p["options"] = [
+                {
+                    "id": gid("ProductOption", self.next_id()),
+                    "name": o.get("name"),
+                    "position": i + 1,
+                    "optionValues": [
+                        {"name": v.get("name")} for v in o.get("values") or ()
+                    ],
+                }
+                for i, o in enumerate(data["productOptions"])
+            ]
+        if data.get("variants") is not None:
+            self._set_variants(n, p, data["variants"])
+        if data.get("collections") is not None:
+            p["_collections"] = [
+                parse_gid(c, "Collection") for c in data["collections"]
+            ]
+        if data.get("metafields") is not None:
+            p["_metafields"] = [
+                {
+                    "namespace": m.get("namespace") or "app",
+                    "key": m.get("key"),
+                    "type": m.get("type") or "single_line_text_field",
+                    "value": m["value"],
+                }
+                for m in data["metafields"]
+            ]
+        if data.get("files") is not None:
+            p["_media"] = [self.add_file(f) for f in data["files"]]
+        p["updatedAt"] = self.now()
+
+    def _set_variants(self, n: int, p: Row, variants: list[Row]) -> None:
+        old = {self.variants[v]["_combo"]: v for v in p["_variants"]}
+        keep: list[int] = []
+        for v in variants:
+            combo = tuple(
+                sorted(
+                    (o.get("optionName") or "", o.get("name") or "")
+                    for o in v["optionValues"]
+                )
+            )
+            vn = parse_gid(v.get("id") or "", "ProductVariant")
+            if vn not in p["_variants"]:
+                vn = old.get(combo)
+            if vn is None:
+                vn, item = self.next_id(), self.next_id()
+                self.variants[vn] = {
+                    "id": gid("ProductVariant", vn),
+                    "price": "0.00",
+                    "compareAtPrice": None,
+                    "barcode": None,
+                    "sku": None,
+                    "_item": item,
+                    "_product": n,
+                }
+                for loc in self.locations:
+                    self.levels[(item, loc)] = {"available": 0, "on_hand": 0}
+            row = self.variants[vn]
+            row["_combo"] = combo
+            row["selectedOptions"] = [
+                {"name": o.get("optionName"), "value": o.get("name")}
+                for o in v["optionValues"]
+            ]
+            row["title"] = " / ".join(
+                o.get("name") or "" for o in v["optionValues"]
+            )
+            sku = v.get("sku", (v.get("inventoryItem") or {}).get("sku"))
+            for key, value in (
+                ("sku", sku),
+                ("price", v.get("price")),
+                ("barcode", v.get("barcode")),
+                ("compareAtPrice", v.get("compareAtPrice")),
+            ):
+                if value is not None:
+                    row[key] = str(value) if key != "barcode" else value
+            for q in v.get("inventoryQuantities") or ():
+                place = parse_gid(q["locationId"], "Location")
+                if place is not None and place in self.locations:
+                    level = self.levels[(row["_item"], place)]
+                    level[q["name"]] = q["quantity"]
+            keep.append(vn)
+        for vn in p["_variants"]:
+            if vn not in keep:
+                item = self.variants.pop(vn)["_item"]
+                for stale in [k for k in self.levels if k[0] == item]:
+                    del self.levels[stale]
+        p["_variants"] = keep
+
+    def _free_handle(self, base: str, n: int) -> str:
+        handle, i = base or "product", 1
+        while any(
+            q["handle"] == handle and k != n for k, q in self.products.items()
+        ):
+            handle = f"{base}-{i}"
+            i += 1
+        return handle
+
+    # -- files ------------------------------------------------------------
+
+    def add_file(self, f: Row) -> int:
+        """
+        A file record: PROCESSING until read once, then READY (FAILED for
+        a staged target that was never uploaded).
+        """
+        n = self.next_id()
+        source = f.get("originalSource") or ""
+        key = (
+            source.split("/_staged/", 1)[1] if "/_staged/" in source else None
+        )
+        ok = key is None or self.staged.get(key) is not None
+        image = (f.get("contentType") or "IMAGE") == "IMAGE"
+        self.files[n] = {
+            "id": gid("MediaImage" if image else "GenericFile", n),
+            "__typename": "MediaImage" if image else "GenericFile",
+            "alt": f.get("alt"),
+            "fileStatus": "PROCESSING",
+            "createdAt": self.now(),
+            "originalSource": source,
+            "url": source if not image else None,
+            "mimeType": None,
+            "_ok": ok,
+            "_reads": 0,
+        }
+        return n
+
+
+def _handle(title: str) -> str:
+    out = "".join(c.lower() if c.isalnum() else "-" for c in title)
+    return "-".join(part for part in out.split("-") if part)
