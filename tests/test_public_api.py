@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "ecomsync.licensing",
     "ecomsync.media",
     "ecomsync.state",
+    "ecomsync.telemetry",
     "ecomsync.erp",
     "ecomsync.platforms",
     "ecomsync.testing",

@@ -11,6 +11,7 @@ direction), `_dependencies`, `_writer`, `_media_transfer`; previews by
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
-from . import _check, _pipeline, _schedules
+from . import _check, _instrument, _pipeline, _schedules
 from ._anyio_util import task_group
 from ._check import CheckResult, refuse_unusable
 from ._contracts import RunRecord, RunStatus, Schedule
@@ -44,7 +45,13 @@ from .exceptions import EcomsyncError, RunCancelled, SpecError
 from .licensing import LocalLicensePool
 from .media import MediaStaging, RunStaging
 from .state import SqliteStore
-from .typing import ErpSource, LicensePool, Platform, StateStore
+from .typing import (
+    ErpSource,
+    Instrumentation,
+    LicensePool,
+    Platform,
+    StateStore,
+)
 
 
 __all__ = ["RunEvents", "Synchronizer"]
@@ -77,6 +84,9 @@ class Synchronizer:
         order_page_size: Orders asked of a platform per page (platforms
             cap it at their own maximum); imported in `batch_size` chunks.
         progress_interval: Seconds between `Progress` events.
+        instrumentation: Telemetry: what runs report beyond their events
+            (`ecomsync.telemetry.OpenTelemetry`; the default observes
+            nothing).
 
     .. versionadded:: 26.1.0
     """
@@ -94,6 +104,9 @@ class Synchronizer:
     order_page_size: int = 500
     progress_interval: float = 0.5
     clock: Callable[[], datetime] = utcnow
+    instrumentation: Instrumentation = attrs.field(
+        factory=lambda: _instrument.NOTHING, kw_only=True
+    )
     _staging_open: bool = attrs.field(init=False, default=False)
     _live: dict[str, CancelCheck] = attrs.field(init=False, factory=dict)
 
@@ -385,11 +398,13 @@ async def _execute(
         ):
             await _pipeline_of(sync, run, staging).sync_all(session)
 
+    finished = False
     try:
         final, events.error = await _lifecycle(
             sync, run, work, resolve_as=None if resolved else run.trigger
         )
         events.summary = final
+        finished = True
         await run.emit(
             RunFinished(
                 run_id=run.id,
@@ -400,6 +415,19 @@ async def _execute(
         )
     finally:
         run.events.close()
+        if not finished:
+            # The host cancelled the run: its telemetry ends all the same.
+            record = run.record()
+            _instrument.observe(
+                run.instrumentation,
+                run.platform_name,
+                RunFinished(
+                    run_id=run.id,
+                    status=record.status,
+                    counts=record.counts,
+                    run=record,
+                ),
+            )
 
 
 async def _lifecycle(
@@ -416,6 +444,19 @@ async def _lifecycle(
     running, *work* done, recorded as ended.  Returns the final record
     and the one error the run failed with.
     """
+    with _instrument.using(run.instrumentation):
+        return await _observed_lifecycle(
+            sync, run, work, resolve_as=resolve_as
+        )
+
+
+async def _observed_lifecycle(
+    sync: Synchronizer,
+    run: Run,
+    work: Callable[[], Awaitable[None]],
+    *,
+    resolve_as: Trigger | None,
+) -> tuple[RunRecord, EcomsyncError | None]:
     error: EcomsyncError | None = None
     sync._live[run.id] = run.cancel
     try:
@@ -458,7 +499,16 @@ async def _lifecycle(
             run.end(RunStatus.FAILED)
             error = fatal_error(exc)
             if not isinstance(exc, EcomsyncError):
-                log.error("run %s failed", run.id, exc_info=exc)
+                log.error(
+                    "run %s failed",
+                    run.id,
+                    exc_info=exc,
+                    extra={
+                        "run_id": run.id,
+                        "platform": run.platform_name,
+                        "data_type": None,
+                    },
+                )
     finally:
         del sync._live[run.id]
     final = run.record(error=None if error is None else describe(error))
@@ -484,7 +534,14 @@ async def _licence(sync: Synchronizer, run: Run) -> AsyncIterator[None]:
     """
     async with task_group() as tg:
         watcher = await tg.start(_cancel_when_asked, run, tg.cancel_scope)
+        asked = time.monotonic()
         async with sync.licenses.lease(run.id, timeout=sync.license_timeout):
+            _instrument.guarded(
+                "license_wait",
+                run.instrumentation.license_wait,
+                run.id,
+                time.monotonic() - asked,
+            )
             watcher.cancel()
             await run.cancel.check(force=True)
             yield
@@ -526,6 +583,7 @@ def _new_run(
         events=events,
         cancel=CancelCheck(run_id, sync.store),
         schedule_id=schedule_id,
+        instrumentation=sync.instrumentation,
     )
 
 

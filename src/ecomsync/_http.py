@@ -40,6 +40,7 @@ from __future__ import annotations
 import email.utils
 import importlib
 import math
+import time
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -57,6 +58,7 @@ import httpx
 import sniffio
 import stamina
 
+from . import _instrument
 from .exceptions import ConfigurationError, RetryableError, SyncError
 
 
@@ -373,6 +375,33 @@ def aiohttp_pool(
     return transport
 
 
+def _observe(
+    request: httpx.Request,
+    response: httpx.Response | None,
+    failure: str | None,
+    started: float,
+) -> None:
+    """
+    Tell the current instrumentation about one attempt: method, scheme,
+    host and port only (a path or query may carry a credential).
+    """
+    status = None if response is None else response.status_code
+    if failure is None and status is not None and status >= 400:
+        failure = str(status)
+    _instrument.guarded(
+        "request",
+        _instrument.current().request,
+        method=request.method,
+        scheme=request.url.scheme,
+        host=request.url.host,
+        port=request.url.port,
+        status=status,
+        error=failure,
+        duration=time.monotonic() - started,
+        sent=int(request.headers.get("content-length", 0)),
+    )
+
+
 @attrs.define(repr=False)
 class HttpClient:
     """
@@ -519,11 +548,23 @@ class HttpClient:
         )
         what = describe(request)
         async with self.limiter:
-            with transport_errors(
-                what, deadline=self.deadline if deadline is None else deadline
-            ):
-                response = await client.send(request)
-                await response.aread()
+            started = time.monotonic()
+            response: httpx.Response | None = None
+            failure: str | None = None
+            try:
+                with transport_errors(
+                    what,
+                    deadline=self.deadline if deadline is None else deadline,
+                ):
+                    response = await client.send(request)
+                    await response.aread()
+            except Exception as exc:
+                cause = exc.__cause__
+                failure = type(cause if cause is not None else exc).__name__
+                raise
+            finally:
+                _observe(request, response, failure, started)
+        assert response is not None
         error = status_error(what, response, hint=self.retry_after_hint)
         if error is not None:
             raise error

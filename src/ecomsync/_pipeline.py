@@ -19,6 +19,7 @@ from typing import Protocol, cast
 import anyio
 import attrs
 
+from . import _instrument
 from ._ambiguity import NumberClaims
 from ._anyio_util import task_group
 from ._changes import Change
@@ -369,6 +370,20 @@ class Pipeline:
         tally: Tally,
         *,
         check_cancel: bool = True,
+    ) -> None:
+        with _instrument.batch(self.run.id, data_type, len(batch)):
+            await self._work_batch(
+                session, data_type, batch, tally, check_cancel=check_cancel
+            )
+
+    async def _work_batch(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        batch: Sequence[Record],
+        tally: Tally,
+        *,
+        check_cancel: bool,
     ) -> None:
         run = self.run
         strategy = self.strategy(data_type)

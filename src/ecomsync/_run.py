@@ -18,6 +18,7 @@ import attrs
 from anyio.abc import ObjectReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
+from . import _instrument
 from ._contracts import Failure, RunRecord, RunStatus, TypeCounts
 from ._ownership import this_owner
 from ._spec import DataType, SyncSpec, Trigger
@@ -33,7 +34,7 @@ from .exceptions import (
     StateStoreError,
     SyncError,
 )
-from .typing import Platform, StateStore
+from .typing import Instrumentation, Platform, StateStore
 
 
 log = logging.getLogger("ecomsync")
@@ -172,6 +173,9 @@ class Run:
     cancel: CancelCheck
     schedule_id: str | None = None
     _spec: SyncSpec = attrs.field(kw_only=True)
+    instrumentation: Instrumentation = attrs.field(
+        kw_only=True, default=_instrument.NOTHING
+    )
     _status: RunStatus = attrs.field(init=False, default=RunStatus.QUEUED)
     _counts: dict[DataType, TypeCounts] = attrs.field(init=False, factory=dict)
     _failures: list[Failure] = attrs.field(init=False, factory=list)
@@ -197,6 +201,7 @@ class Run:
         self._failures.append(failure)
 
     async def emit(self, event: Event) -> None:
+        _instrument.observe(self.instrumentation, self.platform_name, event)
         await self.events.emit(event)
 
     def record(self, *, error: str | None = None) -> RunRecord:

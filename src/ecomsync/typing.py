@@ -11,7 +11,7 @@ the top-level namespace.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -29,11 +29,13 @@ from ._contracts import (
 )
 from ._model import MediaRef, Order, Record
 from ._spec import DataType, Selection
+from .events import Event
 
 
 __all__ = [
     "ErpSession",
     "ErpSource",
+    "Instrumentation",
     "LicensePool",
     "LinkStore",
     "MediaJournal",
@@ -406,3 +408,57 @@ class StateStore(
     """
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Instrumentation(Protocol):
+    """
+    **Protocol:** What a run reports for telemetry, beyond its events.
+
+    Passed as ``Synchronizer(..., instrumentation=...)``; the default
+    observes nothing.  `ecomsync.telemetry.OpenTelemetry` implements it.
+    Every method is called from inside the run and must return quickly;
+    an exception from one is logged (``ecomsync.telemetry``) and ignored.
+    Nothing passed carries a credential: no URL path or query, no header.
+
+    .. versionadded:: 26.1.0
+    """
+
+    def event(self, event: Event) -> None:
+        """
+        Every event of every run, as it happens (also when no host reads
+        the run's events).
+        """
+
+    def batch(
+        self, run_id: str, data_type: DataType, size: int
+    ) -> AbstractContextManager[object]:
+        """
+        A block around one batch of *size* records, in the task that
+        works it: the events of its records and its HTTP requests happen
+        inside.
+        """
+
+    def request(
+        self,
+        *,
+        method: str,
+        scheme: str,
+        host: str,
+        port: int | None,
+        status: int | None,
+        error: str | None,
+        duration: float,
+        sent: int,
+    ) -> None:
+        """
+        One HTTP request attempt ended: *status* if an answer came,
+        *error* (an exception class name, or the status code of a
+        retryable answer) if it failed, *duration* in seconds, *sent*
+        body bytes.
+        """
+
+    def license_wait(self, run_id: str, seconds: float) -> None:
+        """
+        Run *run_id* waited *seconds* for its ERP licence.
+        """
