@@ -32,9 +32,9 @@ or on loopback with ``with serve(emu) as base_url: ...`` or
 from __future__ import annotations
 
 from ..shopware6._faults import Faults
-from ._app import RequestRecord
 from ._auth import ApiKey, sign
 from ._emulator import WooCommerceEmulator
+from ._request import RequestRecord
 from ._serve import serve
 from ._shop import BATCH_LIMIT, Attachment, Shop
 

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from ..._model import Order, OrderState
 from ..shopware6._faults import FaultRuntime, Faults
-from ._app import App, RequestRecord
+from ._app import App
 from ._auth import ApiKey, Authenticator
+from ._request import RequestRecord
 from ._shop import Attachment, Row, Shop
 
 

@@ -1,0 +1,317 @@
+"""
+The order routes (orders, their notes, customers) and WordPress' media
+endpoint.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from ._errors import WpError, invalid_param
+from ._request import (
+    EDIT,
+    ORDER_SCHEMA,
+    WC,
+    Request,
+    Response,
+    as_bool,
+    route,
+    validate,
+)
+from ._routes import Routes
+from ._shop import (
+    ORDER_STATUSES,
+    Row,
+)
+
+
+class OrderRoutes(Routes):
+    """
+    ``/orders`` with notes, ``/customers`` and ``/wp/v2/media``.
+    """
+
+    # -- orders -----------------------------------------------------------
+
+    @route("GET", f"{WC}/orders")
+    async def orders_list(self, req: Request) -> Response:
+        self._require(req, "read")
+        rows = list(self.emu.shop.orders.values())
+        status = req.query.get("status", "any")
+        if status != "any":
+            wanted = set(status.split(","))
+            bad = wanted - {*ORDER_STATUSES, "any", "trash"}
+            if bad:
+                raise invalid_param(
+                    "status",
+                    "status[0] is not one of any, "
+                    f"{', '.join(ORDER_STATUSES)}, trash.",
+                    "rest_not_in_enum",
+                )
+            rows = [r for r in rows if r["status"] in wanted]
+        if req.query.get("customer"):
+            rows = [
+                r
+                for r in rows
+                if str(r["customer_id"]) == req.query["customer"]
+            ]
+        rows = self._include(req, rows)
+        rows = self._dates(req, rows)
+        rows = self._order(
+            req,
+            rows,
+            "date",
+            {
+                "date": "date_created_gmt",
+                "id": "id",
+                "include": "id",
+                "modified": "date_modified_gmt",
+                "title": "number",
+                "slug": "number",
+            },
+        )
+        return self._page(req, [dict(r) for r in rows])
+
+    @route("POST", f"{WC}/orders", writes=True)
+    async def orders_create(self, req: Request) -> Response:
+        """
+        ``WC_REST_Orders_Controller::create_item`` (a subset): addresses,
+        status, currency, ``line_items`` by ``product_id``/``variation_id``
+        or ``sku``, priced from the product.
+        """
+        self._require(req, "create")
+        data = req.json()
+        validate(data, ORDER_SCHEMA)
+        if not isinstance(data, dict):
+            data = {}
+        if data.get("id"):
+            raise WpError(
+                400,
+                "woocommerce_rest_shop_order_exists",
+                "Cannot create existing shop_order.",
+            )
+        shop = self.emu.shop
+        lines = []
+        for item in data.get("line_items") or []:
+            if not isinstance(item, dict):
+                continue
+            pid = int(item.get("variation_id") or item.get("product_id") or 0)
+            if not pid and item.get("sku"):
+                pid = shop.product_by_sku(str(item["sku"]))
+            product = shop.products.get(pid)
+            if product is None:
+                raise WpError(
+                    400,
+                    "woocommerce_rest_invalid_product_id",
+                    "Product ID provided does not match this product.",
+                )
+            lines.append(
+                {
+                    "sku": product["sku"],
+                    "name": product["name"],
+                    "quantity": int(item.get("quantity") or 1),
+                    "price": product["price"] or "0",
+                }
+            )
+        total = sum(
+            (Decimal(str(line["price"])) * line["quantity"] for line in lines),
+            Decimal(0),
+        )
+        order_id = self.emu.place_order(
+            status=str(data.get("status") or "pending"),
+            billing=data.get("billing") or {},
+            shipping=data.get("shipping") or None,
+            lines=lines,
+            total=f"{total:.2f}",
+            currency=str(data.get("currency") or "EUR"),
+            customer_id=int(data.get("customer_id") or 0),
+        )
+        return self._created(
+            req, f"/orders/{order_id}", dict(shop.orders[order_id])
+        )
+
+    @route("GET", rf"{WC}/orders/(?P<id>\d+)")
+    async def orders_get(self, req: Request) -> Response:
+        self._require(req, "read")
+        row = self.emu.shop.orders.get(int(req.params["id"]))
+        if row is None:
+            raise WpError(
+                404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID."
+            )
+        return Response(200, dict(row))
+
+    @route(EDIT, rf"{WC}/orders/(?P<id>\d+)", writes=True)
+    async def orders_update(self, req: Request) -> Response:
+        self._require(req, "edit")
+        data = req.json()
+        validate(data, ORDER_SCHEMA)
+        return Response(
+            200, dict(self.emu.shop.update_order(int(req.params["id"]), data))
+        )
+
+    @route(EDIT, f"{WC}/orders/batch", writes=True)
+    async def orders_batch(self, req: Request) -> Response:
+        self._require(req, "batch")
+        shop = self.emu.shop
+
+        def create(_: dict[str, Any]) -> Row:
+            raise WpError(
+                400,
+                "woocommerce_rest_emulator_unsupported",
+                "The emulator does not create orders through the API.",
+            )
+
+        def delete(i: int) -> Row:
+            row = shop.orders.pop(i, None)
+            if row is None:
+                raise WpError(
+                    404,
+                    "woocommerce_rest_shop_order_invalid_id",
+                    "Invalid ID.",
+                )
+            return row
+
+        return self._batch(
+            req,
+            create=create,
+            update=lambda i, d: dict(shop.update_order(i, d)),
+            delete=delete,
+        )
+
+    @route("GET", rf"{WC}/orders/(?P<id>\d+)/notes")
+    async def notes_list(self, req: Request) -> Response:
+        self._require(req, "read")
+        order_id = int(req.params["id"])
+        if order_id not in self.emu.shop.orders:
+            raise WpError(
+                404, "woocommerce_rest_order_invalid_id", "Invalid order ID."
+            )
+        notes = sorted(
+            self.emu.shop.notes.get(order_id, []), key=lambda n: -n["id"]
+        )
+        kind = req.query.get("type", "any")
+        if kind == "customer":
+            notes = [n for n in notes if n["customer_note"]]
+        elif kind == "internal":
+            notes = [n for n in notes if not n["customer_note"]]
+        return Response(200, notes)
+
+    @route("POST", rf"{WC}/orders/(?P<id>\d+)/notes", writes=True)
+    async def notes_create(self, req: Request) -> Response:
+        self._require(req, "create")
+        data = req.json()
+        note = data.get("note") if isinstance(data, dict) else None
+        if not isinstance(note, str) or not note:
+            raise WpError(
+                400,
+                "rest_missing_callback_param",
+                "Missing parameter(s): note",
+                params=["note"],
+            )
+        order_id = int(req.params["id"])
+        row = self.emu.shop.add_note(
+            order_id,
+            note,
+            customer_note=as_bool(data.get("customer_note", False)),
+            author="API" if not data.get("added_by_user") else "admin",
+        )
+        return self._created(req, f"/orders/{order_id}/notes/{row['id']}", row)
+
+    # -- customers ----------------------------------------------------------
+
+    @route("GET", f"{WC}/customers")
+    async def customers_list(self, req: Request) -> Response:
+        self._require(req, "read")
+        rows = list(self.emu.shop.customers.values())
+        if req.query.get("email"):
+            rows = [
+                r
+                for r in rows
+                if r["email"].lower() == req.query["email"].lower()
+            ]
+        rows = self._include(req, rows)
+        rows = self._order(
+            req,
+            rows,
+            "name",
+            {
+                "name": "last_name",
+                "id": "id",
+                "include": "id",
+                "registered_date": "date_created_gmt",
+            },
+        )
+        return self._page(req, [dict(r) for r in rows])
+
+    @route("GET", rf"{WC}/customers/(?P<id>\d+)")
+    async def customers_get(self, req: Request) -> Response:
+        self._require(req, "read")
+        row = self.emu.shop.customers.get(int(req.params["id"]))
+        if row is None:
+            raise WpError(
+                404, "woocommerce_rest_invalid_id", "Invalid resource ID."
+            )
+        return Response(200, dict(row))
+
+    # -- WordPress media ------------------------------------------------------
+
+    @route("POST", "/wp/v2/media", writes=True)
+    async def media_upload(self, req: Request) -> Response:
+        """
+        ``WP_REST_Attachments_Controller::create_item`` with a raw body:
+        ``Content-Disposition`` names the file, ``Content-Type`` its type.
+        """
+        if not req.body:
+            raise WpError(400, "rest_upload_no_data", "No data supplied.")
+        disposition = req.headers.get("content-disposition", "")
+        match = re.search(
+            r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', disposition
+        )
+        if not match:
+            raise WpError(
+                400,
+                "rest_upload_no_content_disposition",
+                "No Content-Disposition supplied.",
+            )
+        mime = (
+            req.headers.get("content-type", "application/octet-stream")
+            .split(";")[0]
+            .strip()
+        )
+        if mime not in self.emu.allowed_mime_types:
+            raise WpError(
+                500,
+                "rest_upload_sideload_error",
+                "Sorry, you are not allowed to upload this file type.",
+            )
+        attachment = self.emu.shop.add_media(req.body, match.group(1), mime)
+        return Response(
+            201,
+            self.emu.media_json(attachment),
+            {
+                "Location": f"{req.base_url}/wp-json/wp/v2/media/"
+                f"{attachment.id}"
+            },
+        )
+
+    @route("GET", "/wp/v2/media")
+    async def media_list(self, req: Request) -> Response:
+        """
+        Attachments whose title (the file name without extension)
+        contains ``search``.
+        """
+        needle = req.query.get("search", "").lower()
+        rows = [
+            self.emu.media_json(a)
+            for a in self.emu.shop.media.values()
+            if needle in a.filename.rsplit(".", 1)[0].lower()
+        ]
+        return self._page(req, rows)
+
+    @route("GET", r"/wp/v2/media/(?P<id>\d+)")
+    async def media_get(self, req: Request) -> Response:
+        attachment = self.emu.shop.media.get(int(req.params["id"]))
+        if attachment is None:
+            raise WpError(404, "rest_post_invalid_id", "Invalid post ID.")
+        return Response(200, self.emu.media_json(attachment))
