@@ -72,6 +72,8 @@ nitpick_ignore_regex = [
     ("py:obj", rf"({'|'.join(_THIRD_PARTY)})(\.\w+)+"),
     ("py:class", r"ObjectReceiveStream"),
     ("py:class", r"AsyncConnection"),  # psycopg, an optional extra
+    # opentelemetry-api, the otel extra.
+    ("py:class", r"(TracerProvider|MeterProvider|opentelemetry(\.\w+)+)"),
     ("py:class", r"T"),  # a type variable
     # Type variables of generic helpers.
     ("py:class", r"ecomsync\.[\w.]*\.[A-Z]"),
