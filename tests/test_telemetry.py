@@ -43,7 +43,11 @@ from ecomsync import (
     SyncSpec,
 )
 from ecomsync.events import Event, TypeStarted
-from ecomsync.exceptions import ConfigurationError, RetryableError
+from ecomsync.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    RetryableError,
+)
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.telemetry import NoInstrumentation, OpenTelemetry
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator
@@ -253,6 +257,89 @@ class TestSpans:
         assert only.end_time is not None
         ((attributes, _),) = otel.points("ecomsync.runs")
         assert attributes["ecomsync.run.status"] == "cancelled"
+
+    async def test_failed_run(
+        self,
+        otel: Otel,
+        emu: ShopwareEmulator,
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A run that fails (credentials refused) is an ERROR span with its
+        error, counted as failed and logged as a warning; the refused
+        secret is nowhere."""
+        wrong = "wrong-S3CR3T-otel-19ab"
+        platform = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            wrong,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        sync = Synchronizer(
+            erp=erp(),
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+            instrumentation=otel.instrumentation,
+        )
+        with pytest.raises(AuthenticationError):
+            await sync.execute(SPEC)
+        await platform.aclose()
+        await sync.store.aclose()
+        (run,) = otel.finished("ecomsync.run")
+        assert run.status.status_code is StatusCode.ERROR
+        assert run.status.description is not None
+        assert run.status.description.startswith("AuthenticationError: ")
+        for span in otel.finished("ecomsync.data_type"):
+            assert span.end_time is not None
+        ((attributes, point),) = otel.points("ecomsync.runs")
+        assert attributes["ecomsync.run.status"] == "failed"
+        assert point.value == 1
+        (end,) = [
+            r
+            for r in caplog.records
+            if r.name == "ecomsync.run" and r.levelno == logging.WARNING
+        ]
+        assert end.getMessage().startswith(
+            f"run {run.attributes['ecomsync.run.id']} failed: "  # type: ignore[index]
+            "AuthenticationError: "
+        )
+        assert end.status == "failed"  # type: ignore[attr-defined]
+        assert wrong not in otel.dump()
+        assert all(wrong not in r.getMessage() for r in caplog.records)
+
+    async def test_plan_makes_no_spans(
+        self, otel: Otel, emu: ShopwareEmulator, tmp_path: Path
+    ) -> None:
+        """A preview writes nothing and makes no span; its licence wait and
+        requests are measured."""
+        emu.faults = Faults()  # a preview's check is not retried
+        platform = shop(emu)
+        sync = Synchronizer(
+            erp=erp(),
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+            instrumentation=otel.instrumentation,
+        )
+        plan = await sync.plan(SPEC)
+        await platform.aclose()
+        await sync.store.aclose()
+        assert plan.types[DataType.CATEGORIES].create
+        assert otel.spans.get_finished_spans() == ()
+        ((_, point),) = otel.points("ecomsync.license.wait.duration")
+        assert point.count == 1
+        durations = otel.points("http.client.request.duration")
+        assert sum(p.count for _, p in durations) == len(emu.requests)
+        assert otel.points("ecomsync.records") == []
+
+    def test_licence_waits_of_previews_are_not_kept(self) -> None:
+        """Waits of runs that start no span (previews) are dropped once
+        more than a few are held."""
+        otel = OpenTelemetry()
+        for i in range(1000):
+            otel.license_wait(f"plan-{i}", 0.0)
+        assert len(otel._waits) <= 64
 
 
 class TestMetrics:

@@ -43,6 +43,9 @@ SCOPE = "ecomsync"
 
 _OUTCOMES = ("created", "updated", "unchanged", "failed")
 
+#: Licence waits kept for run spans not started yet.
+_WAITS_KEPT = 64
+
 
 class NoInstrumentation:
     """
@@ -225,6 +228,9 @@ class OpenTelemetry:
         The licence wait: a metric, and an attribute of the run's span.
         """
         self._waits[run_id] = seconds
+        if len(self._waits) > _WAITS_KEPT:
+            # Previews wait for a licence but start no run span.
+            del self._waits[next(iter(self._waits))]
         self._instruments["license_wait"].record(seconds)
 
     # -- spans ----------------------------------------------------------------
