@@ -36,7 +36,7 @@ class Shop:
         self.collections: dict[int, Row] = {}
         self.files: dict[int, Row] = {}
         self.locations: dict[int, Row] = {}
-        #: (inventory item number, location number) -> {"available": n, ...}
+        # (inventory item number, location number) -> {"available": n, ...}
         self.levels: dict[tuple[int, int], dict[str, int]] = {}
         self.orders: dict[int, Row] = {}
         self.customers: dict[int, Row] = {}
