@@ -248,6 +248,11 @@ class RunStaging:
                 "staging of run %s: journal entries left for recovery",
                 self.run_id,
                 exc_info=True,
+                extra={
+                    "run_id": self.run_id,
+                    "platform": None,
+                    "data_type": None,
+                },
             )
             for held in list(self._held.values()):
                 if held.ready.is_set() and not held.dropping:

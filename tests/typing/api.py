@@ -26,7 +26,14 @@ from ecomsync import (
     SyncSpec,
     Trigger,
 )
-from ecomsync.typing import ErpSource, LicensePool, Platform, StateStore
+from ecomsync.telemetry import NoInstrumentation, OpenTelemetry
+from ecomsync.typing import (
+    ErpSource,
+    Instrumentation,
+    LicensePool,
+    Platform,
+    StateStore,
+)
 
 
 erp: ErpSource = MemoryErp()
@@ -41,6 +48,11 @@ sync = Synchronizer(
     licenses=licenses,
     staging=MediaStaging("/var/tmp/ecomsync", max_bytes=2 * 2**30),
 )
+instrumentation: Instrumentation = OpenTelemetry()
+observed = Synchronizer(
+    erp=erp, platforms={"shop-de": platform}, instrumentation=instrumentation
+)
+quiet: Instrumentation = NoInstrumentation()
 spec = SyncSpec(
     platform="shop-de",
     types={
