@@ -19,7 +19,7 @@ from ._request import (
     validate,
 )
 from ._routes import Routes
-from ._shop import Row
+from ._wp import Row
 
 
 class CatalogueRoutes(Routes):

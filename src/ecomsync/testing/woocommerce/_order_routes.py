@@ -21,7 +21,7 @@ from ._request import (
     validate,
 )
 from ._routes import Routes
-from ._shop import (
+from ._wp import (
     ORDER_STATUSES,
     Row,
 )

@@ -14,7 +14,7 @@ import attrs
 
 from ._auth import ApiKey, php_query
 from ._errors import WpError, invalid_param
-from ._shop import (
+from ._wp import (
     ORDER_STATUSES,
     PRODUCT_STATUSES,
     PRODUCT_TYPES,

@@ -18,7 +18,7 @@ from ._request import (
     Response,
     as_bool,
 )
-from ._shop import (
+from ._wp import (
     BATCH_LIMIT,
     Row,
     in_window,

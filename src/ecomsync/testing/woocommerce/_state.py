@@ -1,0 +1,95 @@
+"""
+The emulated shop's tables, ids and clocks, and WordPress media
+attachments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from ._wp import (
+    Row,
+    wp_dates,
+)
+
+
+@attrs.define
+class Attachment:
+    """
+    A WordPress media attachment (``wp/v2/media``).
+    """
+
+    id: int
+    filename: str
+    mime_type: str
+    sha256: str
+    size: int
+    source_url: str
+    content: bytes | None = attrs.field(default=None, repr=False)
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
+
+
+@attrs.define
+class ShopState:
+    """
+    The tables of one emulated shop, its post and term ids, its clock,
+    and its media attachments; `Shop` adds WooCommerce's rules.
+    """
+
+    timezone: tzinfo = attrs.field(factory=lambda: ZoneInfo("Europe/Berlin"))
+    manage_stock: bool = True
+    keep_media_bytes: bool = False
+    #: URLs an ``images[].src`` may be sideloaded from, with their bytes;
+    #: any other URL fails as an unreachable remote image.
+    remote_files: dict[str, tuple[bytes, str]] = attrs.field(factory=dict)
+    products: dict[int, Row] = attrs.field(factory=dict)
+    categories: dict[int, Row] = attrs.field(factory=dict)
+    orders: dict[int, Row] = attrs.field(factory=dict)
+    notes: dict[int, list[Row]] = attrs.field(factory=dict)
+    customers: dict[int, Row] = attrs.field(factory=dict)
+    media: dict[int, Attachment] = attrs.field(factory=dict)
+    base_url: str = "http://shop.test"
+    _post_id: int = 100
+    _term_id: int = 14  # 15 is "Uncategorized", made below
+
+    # -- ids and clocks -------------------------------------------------
+
+    def next_post_id(self) -> int:
+        self._post_id += 1
+        return self._post_id
+
+    def stamp(
+        self, row: Row, *, created: bool, at: datetime | None = None
+    ) -> None:
+        moment = at or datetime.now(UTC)
+        local, gmt = wp_dates(moment, self.timezone)
+        if created:
+            row["date_created"], row["date_created_gmt"] = local, gmt
+        row["date_modified"], row["date_modified_gmt"] = local, gmt
+
+    # -- media (WP_REST_Attachments_Controller) ---------------------------
+
+    def add_media(
+        self, content: bytes, filename: str, mime_type: str
+    ) -> Attachment:
+        attachment_id = self.next_post_id()
+        name = re.sub(r"[^A-Za-z0-9._-]", "-", filename) or "file"
+        attachment = Attachment(
+            id=attachment_id,
+            filename=name,
+            mime_type=mime_type,
+            sha256=hashlib.sha256(content).hexdigest(),
+            size=len(content),
+            source_url=f"{self.base_url}/wp-content/uploads/{attachment_id}/{name}",
+            content=content if self.keep_media_bytes else None,
+        )
+        self.media[attachment_id] = attachment
+        return attachment

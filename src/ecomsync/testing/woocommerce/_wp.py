@@ -1,0 +1,142 @@
+"""
+WordPress and WooCommerce conventions the emulated shop follows: slugs,
+collation, money, dates in the site's time zone and GMT, date
+arguments, and the limits and enumerations of the REST controllers.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ._errors import invalid_param
+
+
+Row = dict[str, Any]
+
+#: ``WC_REST_Controller::check_batch_limit`` (filter
+#: ``woocommerce_rest_batch_items_limit``, default 100).
+BATCH_LIMIT = 100
+
+#: ``WC_REST_Orders_Controller`` (v2) order statuses, ``wc_get_order_statuses``
+ORDER_STATUSES = (
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "checkout-draft",
+)
+PRODUCT_TYPES = ("simple", "grouped", "external", "variable")
+PRODUCT_STATUSES = ("draft", "pending", "private", "publish", "future")
+
+_SLUG_DROP = re.compile(r"[^a-z0-9 _-]")
+_SLUG_DASH = re.compile(r"[\s_-]+")
+
+
+def sanitize_title(text: str) -> str:
+    """
+    Roughly WordPress' ``sanitize_title_with_dashes``: accents removed,
+    lower case, anything but letters, digits and dashes dropped.
+    """
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    plain = _SLUG_DROP.sub("", plain.lower().replace("ß", "ss"))
+    return _SLUG_DASH.sub("-", plain).strip("-")
+
+
+def collate(text: str) -> str:
+    """
+    A value as MySQL's ``utf8mb4_unicode_520_ci`` compares it (WordPress'
+    default collation): case and accents ignored, trailing spaces too.
+    """
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return plain.casefold().rstrip(" ")
+
+
+def money(value: Any) -> str:
+    """
+    ``wc_format_decimal``: a price as WooCommerce stores and answers it
+    (a string; empty for no price).
+    """
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return ""
+    if not number.is_finite():
+        return ""
+    # wc_format_decimal keeps trailing zeros (trim_zeros is false).
+    text = str(value).strip()
+    return text if "e" not in text.lower() else format(number, "f")
+
+
+def wp_dates(at: datetime, tz: tzinfo) -> tuple[str, str]:
+    """
+    *at* as WordPress stores it: site-local and GMT, without zone.
+    """
+    local = at.astimezone(tz).replace(tzinfo=None, microsecond=0)
+    gmt = at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    return local.isoformat(), gmt.isoformat()
+
+
+def as_int(value: Any) -> int:
+    """
+    ``absint``-like: *value* as an integer, 0 when it is none.
+    """
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def parse_date_param(name: str, value: str) -> datetime:
+    """
+    ``rest_parse_date`` for a ``date-time`` argument; naive results are
+    interpreted by the caller in the column's time zone.
+    """
+    text = value.strip().replace(" ", "T")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid_param(
+            name, "Invalid date.", "rest_invalid_date"
+        ) from None
+
+
+def in_window(
+    column: str,
+    *,
+    after: datetime | None,
+    before: datetime | None,
+    tz: tzinfo,
+    gmt: bool,
+) -> bool:
+    """
+    ``WP_Date_Query`` on one column (``after``/``before`` exclusive, as
+    WooCommerce does not set ``inclusive``).
+    """
+    value = datetime.fromisoformat(column)
+    zone = UTC if gmt else tz
+
+    def local(d: datetime) -> datetime:
+        if d.tzinfo is not None:
+            d = d.astimezone(zone).replace(tzinfo=None)
+        return d
+
+    if after is not None and not value > local(after):
+        return False
+    return before is None or value < local(before)
+
+
+def day(n: int) -> timedelta:
+    return timedelta(days=n)
