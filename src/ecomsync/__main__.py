@@ -15,6 +15,7 @@ from pathlib import Path
 
 import anyio
 
+from ._cli._commands import COMMANDS as _CONFIG_COMMANDS
 from ._demo import SHOPS
 from ._worker import add_worker_arguments, run_worker_command
 
@@ -88,6 +89,7 @@ COMMANDS: dict[
         _demo_arguments,
         _demo,
     ),
+    **_CONFIG_COMMANDS,
     "worker": (
         "work on partitioned runs from a shared PostgreSQL",
         add_worker_arguments,

@@ -507,6 +507,19 @@ class SqlStore:
             schedule.next_due.isoformat(),
         )
 
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """
+        Remove the schedule *schedule_id*; whether there was one.
+
+        .. versionadded:: 26.1.0
+        """
+        stmt = self._stmt(
+            "DELETE FROM {p}schedules WHERE id = ?", (schedule_id,)
+        )
+        return await self._perform(
+            Op((stmt,), lambda r: r[-1].rowcount == 1, True)
+        )
+
     async def list_schedules(self) -> list[Schedule]:
         return await self._all(
             "SELECT id, spec, interval_s, next_due_text FROM {p}schedules "

@@ -1,0 +1,254 @@
+"""
+The ``ecomsync`` command line, driven in a subprocess over a config file
+against the Shopware 6 emulator on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from .conftest import Cli, write_config
+
+
+def test_check_reports_each_part_on_one_line(cli: Cli) -> None:
+    """
+    ``check`` prints one line per part and exits 0 when all can be used.
+    """
+    done = cli("check")
+
+    assert 0 == done.returncode, done.stderr
+    assert ["ERP: ok", "shop: ok"] == done.stdout.splitlines()
+
+
+def test_check_json_and_refused_credentials(
+    tmp_path: Path, shop: dict[str, str]
+) -> None:
+    """
+    A refused secret is a problem on the platform's line, exit 1.
+    """
+    cli = Cli(
+        write_config(tmp_path, shop),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": "wrong"},
+    )
+
+    done = cli("check", "--json")
+
+    assert 1 == done.returncode, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is False
+    parts = {p["part"]: p for p in report["parts"]}
+    assert parts["ERP"]["ok"] is True
+    assert parts["shop"]["ok"] is False
+    assert "wrong" not in done.stdout
+
+
+def test_inline_secret_is_a_config_error_naming_the_key(
+    tmp_path: Path, shop: dict[str, str]
+) -> None:
+    """
+    A secret written in the file: exit 2, naming the key and the fix.
+    """
+    config = write_config(tmp_path, shop)
+    config.write_text(
+        config.read_text().replace(
+            'client_secret_env = "TEST_SHOP_SECRET"',
+            'client_secret = "emulator-secret"',
+        )
+    )
+
+    done = Cli(config, Cli.env_of())("check")
+
+    assert 2 == done.returncode
+    assert "platforms.shop.client_secret" in done.stderr
+    assert "client_secret_env" in done.stderr
+    assert "emulator-secret" not in done.stderr
+
+
+def test_missing_secret_variable_says_which(cli: Cli) -> None:
+    """
+    A secret variable that is not set is named, exit 2.
+    """
+    env = {k: v for k, v in cli.env.items() if k != "TEST_SHOP_SECRET"}
+
+    done = Cli(cli.config, env)("check")
+
+    assert 2 == done.returncode
+    assert "'TEST_SHOP_SECRET' is not set" in done.stderr
+
+
+def test_plan_writes_nothing(cli: Cli) -> None:
+    """
+    ``plan`` lists what a sync would do; nothing is recorded as synced.
+    """
+    done = cli("plan", "categories", "articles", "--json")
+
+    assert 0 == done.returncode, done.stderr
+    plan = json.loads(done.stdout)
+    assert {"categories", "articles"} == set(plan["types"])
+    assert (
+        40
+        == len(plan["types"]["articles"]["create"])
+        + len(plan["types"]["articles"]["update"])
+        + plan["types"]["articles"]["unchanged"]
+    )
+    runs = json.loads(cli("runs", "--json").stdout)
+    assert ["preview"] == [r["trigger"] for r in runs]
+
+
+def test_sync_shows_progress_then_runs_list_and_show(cli: Cli) -> None:
+    """
+    ``sync`` prints progress per type and the outcome; ``runs`` lists the
+    run and ``runs show`` gives its counts.
+    """
+    done = cli("sync", "categories", "articles", "stock", "--plain")
+
+    assert 0 == done.returncode, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("articles: started, 40") for line in lines)
+    assert any("articles: 40/40" in line for line in lines)
+    run_id = lines[-1].split()[1]
+    assert f"run {run_id} succeeded" == lines[-1]
+
+    listed = json.loads(cli("runs", "--json").stdout)
+    assert [run_id] == [r["id"] for r in listed]
+
+    shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
+    assert "succeeded" == shown["status"]
+    counts = shown["counts"]["articles"]
+    assert 40 == counts["created"] + counts["updated"] + counts["unchanged"]
+    assert "+00:00" in shown["started_at"]
+
+    again = cli("sync", "articles", "--only", "A-00001,A-00002", "--json")
+    assert 0 == again.returncode, again.stderr
+    assert {"created": 0, "updated": 0, "unchanged": 2, "failed": 0} == (
+        json.loads(again.stdout)["counts"]["articles"]
+    )
+
+
+def test_bad_selection_is_a_usage_error(cli: Cli) -> None:
+    """
+    A naive moment, a malformed range or an unknown type: exit 2, why.
+    """
+    naive = cli("sync", "stock", "--since", "2026-11-01T00:00")
+    bad_range = cli("plan", "articles", "--range", "A-1")
+    unknown = cli("plan", "widgets")
+
+    assert (2, 2, 2) == (
+        naive.returncode,
+        bad_range.returncode,
+        unknown.returncode,
+    )
+    assert "give a zone" in naive.stderr
+    assert "FIRST..LAST" in bad_range.stderr
+    assert "unknown data type widgets" in unknown.stderr
+
+
+def test_failures_ledger_empty_after_a_clean_sync(cli: Cli) -> None:
+    """
+    ``failures`` lists the ledger; ``failures retry`` with none is a no-op.
+    """
+    assert 0 == cli("sync", "categories", "--plain").returncode
+
+    listed = cli("failures", "--json")
+    retried = cli("failures", "retry")
+
+    assert (0, []) == (listed.returncode, json.loads(listed.stdout))
+    assert 0 == retried.returncode
+    assert "the failure ledger is empty" in retried.stdout
+
+
+def test_cancel_from_another_process(
+    tmp_path: Path, shop: dict[str, str]
+) -> None:
+    """
+    ``cancel RUN`` in a second process stops a running ``sync``: exit 4,
+    and the run is recorded as cancelled.
+    """
+    cli = Cli(
+        write_config(tmp_path, shop, articles=400),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": shop["client_secret"]},
+    )
+    running = cli.start("sync", "--plain")
+    try:
+        run_id = running.wait_for("started").split()[1]
+        running.wait_for("articles: ")
+
+        asked = cli("cancel", run_id)
+
+        assert 0 == asked.returncode, asked.stderr
+        assert 4 == running.process.wait(timeout=60)
+    finally:
+        running.stop()
+    shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
+    assert "cancelled" == shown["status"]
+
+
+def test_resume_a_run_whose_process_was_killed(
+    tmp_path: Path, shop: dict[str, str]
+) -> None:
+    """
+    A ``sync`` killed mid-run is resumed by ``resume RUN`` to success.
+    """
+    cli = Cli(
+        write_config(tmp_path, shop, articles=400),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": shop["client_secret"]},
+    )
+    running = cli.start("sync", "categories", "articles", "--plain")
+    try:
+        run_id = running.wait_for("started").split()[1]
+        running.wait_for("articles: 100/")
+    finally:
+        running.process.send_signal(signal.SIGKILL)
+        running.stop()
+
+    resumed = cli("resume", run_id, "--plain")
+
+    assert 0 == resumed.returncode, resumed.stderr
+    assert f"run {run_id} succeeded" == resumed.stdout.splitlines()[-1]
+    shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
+    assert "succeeded" == shown["status"]
+
+
+def test_schedules_add_list_remove(cli: Cli) -> None:
+    """
+    A schedule added is listed with its interval and removed by id.
+    """
+    added = cli("schedules", "add", "stock", "--every", "15m", "--id", "s1")
+    assert 0 == added.returncode, added.stderr
+
+    listed = json.loads(cli("schedules", "--json").stdout)
+    assert [("s1", 900.0, ["stock"])] == [
+        (s["id"], s["interval_s"], s["types"]) for s in listed
+    ]
+
+    assert 0 == cli("schedules", "remove", "--id", "s1").returncode
+    assert [] == json.loads(cli("schedules", "--json").stdout)
+    gone = cli("schedules", "remove", "--id", "s1")
+    assert 2 == gone.returncode
+    assert "there is no schedule 's1'" in gone.stderr
+
+
+def test_serve_runs_a_due_schedule_and_stops_on_sigterm(cli: Cli) -> None:
+    """
+    ``serve`` runs a due schedule as a scheduled run; SIGTERM ends it
+    cleanly with exit 0 and one line on stderr.
+    """
+    assert (
+        0 == cli("schedules", "add", "categories", "--every", "1h").returncode
+    )
+    serving = cli.start("serve", "--poll", "0.2")
+    try:
+        run_id = serving.wait_for("run ").split()[1]
+        assert f"run {run_id} succeeded" == serving.wait_for("succeeded")
+        serving.process.send_signal(signal.SIGTERM)
+        assert 0 == serving.process.wait(timeout=30)
+        assert serving.process.stderr is not None
+        assert ["ecomsync serve: SIGTERM, stopping"] == (
+            serving.process.stderr.read().splitlines()
+        )
+    finally:
+        serving.stop()
+    shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
+    assert "scheduled" == shown["trigger"]
