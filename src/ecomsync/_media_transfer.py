@@ -15,7 +15,7 @@ import attrs
 
 from ._anyio_util import task_group
 from ._changes import Change
-from ._contracts import MediaLink, Outcome
+from ._contracts import MediaLink, Outcome, StagedMedia
 from ._model import Article, Category, MediaRef, content_hash
 from ._run import Run
 from ._spec import DataType
@@ -27,12 +27,32 @@ from .exceptions import (
     SyncError,
 )
 from .media import RunStaging
-from .typing import ErpSession, StateStore
+from .typing import ErpSession, StateStore, SupportsMediaIdFor
 
 
 #: Per record: its media links, a failed outcome naming the file at
 #: fault, or None (the record has no media).
 Found = list[MediaLink] | Outcome | None
+
+
+@attrs.define(eq=False)
+class _Deferred:
+    """
+    New content whose upload waits for the push that creates its media
+    entity (platforms that say `SupportsMediaIdFor`).
+    """
+
+    staged: StagedMedia
+    media_id: str
+    #: Records of the run linked to it whose push is not answered yet.
+    users: int = 1
+    #: Set once the upload is over (`error` says how it went).
+    done: anyio.Event | None = None
+    error: str | None = None
+
+
+#: Per record: its links' pending uploads, by position.
+Pending = dict[int, _Deferred]
 
 
 @attrs.define
@@ -49,6 +69,8 @@ class MediaTransfer:
     concurrency: int = 16
     _limiter: anyio.CapacityLimiter = attrs.field(init=False)
     _uploading: dict[str, anyio.Event] = attrs.field(init=False, factory=dict)
+    #: New content staged, to be uploaded after the push (by hash).
+    _deferred: dict[str, _Deferred] = attrs.field(init=False, factory=dict)
 
     @_limiter.default
     def _new_limiter(self) -> anyio.CapacityLimiter:
@@ -60,15 +82,24 @@ class MediaTransfer:
         data_type: DataType,
         chunk: Sequence[Change],
         outcomes: Sequence[Outcome] | None = None,
+        pending: list[Pending] | None = None,
     ) -> list[Found]:
         """
         Move the media of the records in *chunk* to the platform (those
-        whose *outcomes* are ok, when given), concurrently.
+        whose *outcomes* are ok, when given), concurrently.  With
+        *pending* (one dict per record, filled here), new content is
+        staged but not uploaded: its links carry the platform's
+        `media_id_for` id, and `finish` uploads it after the push.
         """
         found: list[Found] = [None] * len(chunk)
 
         async def one(index: int, record: Article | Category) -> None:
-            found[index] = await self._links(session, data_type, record)
+            found[index] = await self._links(
+                session,
+                data_type,
+                record,
+                None if pending is None else pending[index],
+            )
 
         async with task_group() as tg:
             for index, change in enumerate(chunk):
@@ -115,6 +146,7 @@ class MediaTransfer:
         session: ErpSession,
         data_type: DataType,
         record: Article | Category,
+        pending: Pending | None = None,
     ) -> list[MediaLink] | Outcome:
         refs = record.media
         links: list[MediaLink | None] = [None] * len(refs)
@@ -126,7 +158,17 @@ class MediaTransfer:
                 try:
                     content = await session.read_media(ref)
                     sha = content_hash(content)
-                    media_id, reused = await self._media_id(sha, content, ref)
+                    if pending is None:
+                        media_id, reused = await self._media_id(
+                            sha, content, ref
+                        )
+                    else:
+                        deferred = await self._defer(sha, content, ref)
+                        if isinstance(deferred, str):
+                            media_id, reused = deferred, True
+                        else:
+                            pending[position] = deferred
+                            media_id = deferred.media_id
                 except (RecordRejected, SyncError, MediaStagingError) as exc:
                     # A file that cannot be staged (full disk) fails its
                     # record, like one that cannot be read or uploaded.
@@ -140,6 +182,8 @@ class MediaTransfer:
                     position=position,
                     kind=ref.kind,
                 )
+                if pending is not None and position in pending:
+                    return  # reported once uploaded, after the push
                 await self.run.emit(
                     MediaUploaded(
                         run_id=self.run.id,
@@ -155,6 +199,8 @@ class MediaTransfer:
             for position in range(len(refs)):
                 tg.start_soon(one, position)
         if errors:
+            if pending:
+                await self._drop(pending)
             position, message = min(errors)
             return Outcome(
                 number=record.number,
@@ -195,3 +241,142 @@ class MediaTransfer:
             del self._uploading[sha]
             done.set()
         return media_id, False
+
+    async def _defer(
+        self, sha: str, content: bytes, ref: MediaRef
+    ) -> str | _Deferred:
+        """
+        The platform's id for this content when the store knows it, else
+        its pending upload (staged once, however many records share it).
+        """
+        while sha in self._uploading:
+            await self._uploading[sha].wait()
+        deferred = self._deferred.get(sha)
+        if deferred is not None:
+            deferred.users += 1
+            return deferred
+        done = self._uploading[sha] = anyio.Event()
+        platform = self.run.platform
+        try:
+            media_id = await self.store.get_media_id(
+                self.run.platform_name, sha
+            )
+            if media_id is not None:
+                return media_id
+            assert self.staging is not None  # only a plan has none
+            assert isinstance(platform, SupportsMediaIdFor)
+            staged = await self.staging.stage(
+                content,
+                filename=ref.filename,
+                mime_type=ref.mime_type,
+                kind=ref.kind,
+                sha256=sha,
+            )
+            deferred = self._deferred[sha] = _Deferred(
+                staged, platform.media_id_for(sha)
+            )
+            return deferred
+        finally:
+            del self._uploading[sha]
+            done.set()
+
+    async def _drop(self, pending: Pending) -> None:
+        """
+        A record no longer waits for these uploads: content nobody waits
+        for any more is unstaged (a later record stages it again).
+        """
+        for deferred in pending.values():
+            deferred.users -= 1
+            if deferred.users == 0 and deferred.done is None:
+                if self._deferred.get(deferred.staged.sha256) is deferred:
+                    del self._deferred[deferred.staged.sha256]
+                assert self.staging is not None
+                await self.staging.release(deferred.staged)
+
+    async def finish(
+        self,
+        data_type: DataType,
+        outcomes: Sequence[Outcome],
+        media: Sequence[Found],
+        pending: Sequence[Pending],
+    ) -> list[Outcome]:
+        """
+        After the push: upload the new content of the records that landed
+        (their media entities exist now); a record whose upload failed
+        fails, so it keeps no checksum and the next run retries.
+        """
+        final = list(outcomes)
+        for index, waits in enumerate(pending):
+            if waits and not outcomes[index].ok:
+                await self._drop(waits)
+
+        async def one(index: int, waits: Pending) -> None:
+            links = media[index]
+            assert isinstance(links, list)
+            by_position = {link.position: link for link in links}
+            errors: list[tuple[int, str]] = []
+            for position, deferred in sorted(waits.items()):
+                error = await self._upload(deferred)
+                if error is not None:
+                    errors.append((position, error))
+                    continue
+                link = by_position[position]
+                await self.run.emit(
+                    MediaUploaded(
+                        run_id=self.run.id,
+                        data_type=data_type,
+                        number=outcomes[index].number,
+                        sha256=link.sha256,
+                        size=deferred.staged.size,
+                        reused=False,
+                    )
+                )
+            if errors:
+                position, message = min(errors)
+                final[index] = Outcome(
+                    number=outcomes[index].number,
+                    error=message,
+                    field=f"media.{position}",
+                )
+
+        async with task_group() as tg:
+            for index, waits in enumerate(pending):
+                if waits and outcomes[index].ok:
+                    tg.start_soon(one, index, waits)
+        return final
+
+    async def _upload(self, deferred: _Deferred) -> str | None:
+        """
+        Upload *deferred* once, however many records wait for it; None
+        when it went well, else why not.
+        """
+        if deferred.done is not None:
+            await deferred.done.wait()
+            return deferred.error
+        deferred.done = anyio.Event()
+        sha = deferred.staged.sha256
+        platform = self.run.platform_name
+        try:
+            async with self._limiter:
+                media_id = await self.run.platform.upload_media(
+                    deferred.staged
+                )
+            await self.store.put_media_id(platform, sha, media_id)
+            if media_id != deferred.media_id:
+                # The shop held this content already under another id:
+                # the next run links that one.
+                deferred.error = (
+                    f"content {sha} is in the shop already as media "
+                    f"{media_id}; the next run links it"
+                )
+        except (RecordRejected, SyncError) as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            deferred.error = str(exc)
+        finally:
+            if self._deferred.get(sha) is deferred:
+                del self._deferred[sha]
+            assert self.staging is not None
+            await self.staging.release(deferred.staged)
+            deferred.done.set()
+        return deferred.error

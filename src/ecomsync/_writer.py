@@ -13,12 +13,17 @@ import attrs
 from ._ambiguity import NumberClaims
 from ._changes import Change
 from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
-from ._media_transfer import MediaTransfer
+from ._media_transfer import MediaTransfer, Pending
 from ._run import Run, Tally
 from ._spec import DataType
 from .events import RecordFailed, RecordSynced
 from .exceptions import SyncError
-from .typing import ErpSession, StateStore, SupportsMediaOnPush
+from .typing import (
+    ErpSession,
+    StateStore,
+    SupportsMediaIdFor,
+    SupportsMediaOnPush,
+)
 
 
 @attrs.define
@@ -54,8 +59,15 @@ class Writer:
             and platform.media_on_push
         ):
             # The platform writes a record's media with the record: move
-            # the files first, then push records with their links.
-            media = await self.media.gather(session, data_type, chunk)
+            # the files first, then push records with their links.  Where
+            # the platform names media by content, the push creates the
+            # media entities and the new files are uploaded after it.
+            pending: list[Pending] | None = None
+            if isinstance(platform, SupportsMediaIdFor):
+                pending = [{} for _ in chunk]
+            media = await self.media.gather(
+                session, data_type, chunk, pending=pending
+            )
             ready = [
                 # No media is news too: the record's old ones go.
                 _outgoing(chunk[i], m or [])
@@ -72,6 +84,10 @@ class Writer:
                 raise SyncError(
                     f"{type(platform).__name__} answered the wrong "
                     f"number of outcomes for {len(ready)} records"
+                )
+            if pending is not None:
+                outcomes = await self.media.finish(
+                    data_type, outcomes, media, pending
                 )
         else:
             outcomes = await platform.push(

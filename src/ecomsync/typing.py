@@ -47,6 +47,7 @@ __all__ = [
     "Selection",
     "StateStore",
     "SupportsCheck",
+    "SupportsMediaIdFor",
     "SupportsMediaOnPush",
     "SupportsRequestEstimate",
     "WatermarkStore",
@@ -175,6 +176,30 @@ class SupportsMediaOnPush(Protocol):
     def media_on_push(self) -> bool:
         """
         Whether `push` writes the media in ``Outgoing.media``.
+        """
+
+
+@runtime_checkable
+class SupportsMediaIdFor(Protocol):
+    """
+    **Protocol:** A platform whose media ids follow from the content, so
+    that a record's push can create its media entities itself.
+
+    For a platform that is also `SupportsMediaOnPush`, the engine hands
+    content its store does not know yet to `push` under
+    ``media_id_for(sha256)`` (the push creates that media entity with the
+    record) and uploads the bytes *after* the push, to that id; a failed
+    upload fails the record, with no checksum, so the next run retries.
+    `Platform.upload_media` must then answer that same id, or the id the
+    platform already holds the content under (the record fails once and
+    the next run links that one).
+
+    .. versionadded:: 26.1.0
+    """
+
+    def media_id_for(self, sha256: str) -> str:
+        """
+        The platform's media id for content with this SHA-256 (hex).
         """
 
 

@@ -22,6 +22,8 @@ from ecomsync import (
     MemoryErp,
     RunStatus,
     SqliteStore,
+    StagedMedia,
+    SyncError,
     Synchronizer,
     SyncSpec,
 )
@@ -265,3 +267,142 @@ class TestCheck:
     async def test_good_secret(self, sw_sync: Synchronizer) -> None:
         """With the right secret and privileges nothing is reported."""
         assert (await sw_sync.check()).ok
+
+
+class _FlakyUploads(Shopware6):
+    """
+    A Shopware6 whose next *refuse* uploads are refused, and which can
+    answer another id than the one it named (content held elsewhere).
+    """
+
+    refuse: int = 0
+    elsewhere: str | None = None
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        if self.refuse:
+            self.refuse -= 1
+            raise SyncError(f"upload of {media.filename} refused")
+        if self.elsewhere is not None:
+            return self.elsewhere
+        return await super().upload_media(media)
+
+
+def _syncs(emu: ShopwareEmulator, seen: int = 0) -> int:
+    return sum(
+        1 for r in list(emu.requests)[seen:] if r.path == "/api/_action/sync"
+    )
+
+
+def _uploads(emu: ShopwareEmulator, seen: int = 0) -> int:
+    return sum(
+        1 for r in list(emu.requests)[seen:] if r.path.endswith("/upload")
+    )
+
+
+class TestMediaAfterPush:
+    @pytest.fixture(name="flaky")
+    async def _flaky(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> AsyncIterator[tuple[Synchronizer, _FlakyUploads]]:
+        platform = _FlakyUploads(
+            "http://shop.test",
+            emu.client_id,
+            CANARY,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        yield sync, platform
+        await platform.aclose()
+        await sync.store.aclose()
+
+    async def test_media_entities_ride_in_the_product_sync(
+        self, sw_sync: Synchronizer, emu: ShopwareEmulator
+    ) -> None:
+        """A first sync creates the media entities in the products' own
+        sync: one sync per type's batch, one upload per file, nothing
+        else per image; a rerun uploads nothing."""
+        spec = SyncSpec(types={t: All() for t in PUSH})
+
+        run = await sw_sync.execute(spec)
+
+        assert RunStatus.SUCCEEDED == run.status
+        assert 3 == _syncs(emu)  # categories, articles, stock
+        assert 6 == _uploads(emu)
+        assert 6 == len(emu.entities["media"])
+        seen = len(emu.requests)
+        rerun = await sw_sync.execute(SyncSpec(types=spec.types, force=True))
+        assert RunStatus.SUCCEEDED == rerun.status
+        assert 0 == _uploads(emu, seen)
+
+    async def test_refused_upload_fails_the_record_until_retried(
+        self,
+        flaky: tuple[Synchronizer, _FlakyUploads],
+        emu: ShopwareEmulator,
+    ) -> None:
+        """An upload refused after the push fails its record without a
+        checksum; the next run uploads it and the record lands, and the
+        run after that uploads nothing."""
+        sync, platform = flaky
+        spec = SyncSpec(
+            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+        )
+        platform.refuse = 1
+
+        first = await sync.execute(spec)
+
+        failed = [
+            f for f in first.failures if f.data_type is DataType.ARTICLES
+        ]
+        assert 1 == len(failed)
+        assert "media.0" == failed[0].field
+        assert "refused" in failed[0].message
+        seen = len(emu.requests)
+        second = await sync.execute(spec)
+        assert RunStatus.SUCCEEDED == second.status
+        assert 1 == _uploads(emu, seen)
+        number = failed[0].number
+        product = next(
+            p
+            for p in emu.entities["product"].values()
+            if p["productNumber"] == number
+        )
+        cover = emu.entities["product_media"][product["coverId"]]
+        assert emu.media_bytes(cover["mediaId"])
+        seen = len(emu.requests)
+        third = await sync.execute(spec)
+        assert RunStatus.SUCCEEDED == third.status
+        assert 0 == _uploads(emu, seen)
+
+    async def test_content_held_under_another_id_is_linked_next_run(
+        self,
+        flaky: tuple[Synchronizer, _FlakyUploads],
+        emu: ShopwareEmulator,
+        erp: MemoryErp,
+    ) -> None:
+        """Content the shop holds under another id fails its record once
+        (it was linked to the named id); the next run links the held one
+        without uploading."""
+        sync, platform = flaky
+        spec = SyncSpec(
+            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+        )
+        await sync.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
+        platform.elsewhere = "0" * 32
+
+        first = await sync.execute(spec)
+
+        assert 6 == len(first.failures)
+        assert all("already" in f.message for f in first.failures)
+        platform.elsewhere = None
+        seen = len(emu.requests)
+        second = await sync.execute(spec)
+        assert 0 == _uploads(emu, seen)
+        assert 0 == len(second.failures)
+        product = next(iter(emu.entities["product"].values()))
+        cover = emu.entities["product_media"][product["coverId"]]
+        assert "0" * 32 == cover["mediaId"]

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import attrs
 
-from ..._contracts import Outcome, Outgoing
+from ..._contracts import MediaLink, Outcome, Outgoing
 from ..._model import Article, Category, StockLevel, parents_first
 from ._claims import (
     CATEGORY_RULE,
@@ -26,6 +26,7 @@ from ._claims import (
 )
 from ._client import MAX_LIMIT, AdminApi
 from ._mapping import (
+    DOCUMENTS_FIELD,
     article_rows,
     category_id,
     category_payload,
@@ -147,6 +148,10 @@ class Catalogue:
                 if media is not None:
                     images = image_ids(media)
                     row["mediaId"] = images[0] if images else None
+                    if images:
+                        # Created by this sync when new; the bytes follow.
+                        row["media"] = {"id": images[0]}
+                        self.media.created.add(images[0])
                 rows.append(row)
                 owner.append(j)
             key = "ecomsync-categories"
@@ -161,7 +166,7 @@ class Catalogue:
         )
 
     async def _products(
-        self, ids: Sequence[str], *, categories: bool = False
+        self, ids: Sequence[str], *, associations: bool = False
     ) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(ids))
@@ -173,8 +178,9 @@ class Catalogue:
                 ],
                 "limit": MAX_LIMIT,
             }
-            if categories:
-                criteria["associations"] = {"categories": {}}
+            if associations:
+                # What a write replaces: categories and product media.
+                criteria["associations"] = {"categories": {}, "media": {}}
             for row in await self.api.search("product", criteria):
                 found[str(row["id"])] = row
         return found
@@ -217,7 +223,7 @@ class Catalogue:
                     for v in articles[i].variants
                 ),
             ],
-            categories=True,
+            associations=True,
         )
         failures = _held_otherwise(articles, send, current)
         send = [i for i in send if i not in failures]
@@ -232,24 +238,18 @@ class Catalogue:
             for i in send
         }
         # Media come with the record (media_on_push): write the product
-        # media and cover in the same sync, and drop the stale ones.
-        held_media = await self.media.held(
-            [ids[i] for i in send if items[i].media is not None]
-        )
+        # media, their media entities and the cover in the same sync, and
+        # drop the stale ones (found with the product above).
         stale_media: dict[int, list[dict[str, str]]] = {}
+        documents: dict[int, list[dict[str, str]]] = {}
         stale: dict[int, list[dict[str, str]]] = {}
         for i in send:
             pid, media = ids[i], items[i].media
-            stale_media[i] = []
+            stale_media[i], documents[i] = _with_media(
+                pid, media, rows_of[i]["product"], current.get(pid)
+            )
             if media is not None:
-                fields, wanted_media = product_media_fields(pid, media)
-                for row in rows_of[i]["product"]:
-                    if row["id"] == pid:
-                        row.update(fields)
-                stale_media[i] = [
-                    {"id": m}
-                    for m in sorted(held_media.get(pid, set()) - wanted_media)
-                ]
+                self.media.created.update(m.media_id for m in media)
             wanted = {category_id(c) for c in articles[i].categories}
             held = _category_ids(current.get(pid))
             stale[i] = [
@@ -260,6 +260,7 @@ class Catalogue:
         def build(chunk: Sequence[int]) -> Built:
             operations: list[Operation] = []
             owners: dict[str, list[int]] = {}
+            operations.append(_documents_op(chunk, send, documents, owners))
             for entity in (
                 "property_group",
                 "property_group_option",
@@ -384,6 +385,60 @@ def _held_otherwise(
                 )
                 break
     return failures
+
+
+def _documents_op(
+    chunk: Sequence[int],
+    send: Sequence[int],
+    documents: dict[int, list[dict[str, str]]],
+    owners: dict[str, list[int]],
+) -> Operation:
+    """
+    The document media entities of *chunk*, each once, in one operation.
+    """
+    key = "ecomsync-media"
+    rows: list[dict[str, str]] = []
+    owner: list[int] = []
+    for j in chunk:
+        for row in documents[send[j]]:
+            if row not in rows:
+                rows.append(row)
+                owner.append(j)
+    owners[key] = owner
+    return op(key, "media", list(rows))
+
+
+def _with_media(
+    pid: str,
+    media: Sequence[MediaLink] | None,
+    product_rows: Sequence[dict[str, Any]],
+    current: dict[str, Any] | None,
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """
+    Put *media* into the product's row; return the product media rows to
+    delete, and the document media entities to write (documents have no
+    row to nest in, so they go in an operation of their own).
+    """
+    if media is None:
+        return [], []
+    fields, wanted = product_media_fields(pid, media)
+    for row in product_rows:
+        if row["id"] == pid:
+            row.update(fields)
+    held = _product_media_ids(current)
+    stale = [{"id": m} for m in sorted(held - wanted)]
+    documents = [{"id": d} for d in fields["customFields"][DOCUMENTS_FIELD]]
+    return stale, documents
+
+
+def _product_media_ids(product: dict[str, Any] | None) -> set[str]:
+    if not product:
+        return set()
+    return {
+        str(m["id"])
+        for m in product.get("media") or []
+        if isinstance(m, dict) and m.get("id")
+    }
 
 
 def _category_ids(product: dict[str, Any] | None) -> set[str]:

@@ -52,6 +52,9 @@ class Media:
 
     api: AdminApi
     _batch: _MediaBatch | None = attrs.field(init=False, default=None)
+    #: Media entities a sync of this process wrote (nested in a product
+    #: or category row): their upload needs no media sync of its own.
+    created: set[str] = attrs.field(init=False, factory=set)
 
     async def upload(self, media: StagedMedia) -> str:
         """
@@ -66,8 +69,9 @@ class Media:
         # file name below.  (The engine asks only for content its store
         # does not know yet.)
         content = await anyio.to_thread.run_sync(media.read_bytes)
-        mid = sw_id("media", media.sha256)
-        await self.create(mid)
+        mid = media_id_for(media.sha256)
+        if mid not in self.created:
+            await self.create(mid)
         try:
             await self.api.call(
                 "POST",
@@ -208,6 +212,13 @@ class Media:
         return held
 
 
+def media_id_for(sha256: str) -> str:
+    """
+    The media id for content with this SHA-256 (hex).
+    """
+    return sw_id("media", sha256)
+
+
 def _extension(media: StagedMedia) -> str:
     suffix = PurePosixPath(media.filename).suffix.lower().lstrip(".")
     if suffix.isalnum() and 0 < len(suffix) <= 8:
@@ -233,7 +244,8 @@ def product_media_fields(
     The product fields that make *media* exactly the product's media:
     images as product media in position order (the first is the cover),
     documents in the custom field ``ecomsync_documents``; and the ids of
-    the product media rows that should exist.
+    the product media rows that should exist.  Each image's media entity
+    rides nested in its row, so a new one is created by the same sync.
     """
     ordered = sorted(media, key=lambda m: m.position)
     documents = [m.media_id for m in ordered if m.kind is MediaKind.DOCUMENT]
@@ -243,6 +255,9 @@ def product_media_fields(
             "productId": pid,
             "mediaId": mid,
             "position": position,
+            # Created here when new (an upsert of the id alone changes
+            # nothing on an existing one); the bytes follow the sync.
+            "media": {"id": mid},
         }
         for position, mid in enumerate(image_ids(media))
     ]

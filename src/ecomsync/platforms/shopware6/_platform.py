@@ -18,7 +18,7 @@ from ..._spec import DataType, Selection
 from ...exceptions import AuthenticationError, SyncError
 from ._catalogue import Catalogue
 from ._client import AdminApi
-from ._media import Media
+from ._media import Media, media_id_for
 from ._orders import Orders
 from ._writer import Writer
 
@@ -151,6 +151,13 @@ class Shopware6:
         """
         return self._orders.fetch(selection, batch_size=batch_size)
 
+    def media_id_for(self, sha256: str) -> str:
+        """
+        The media id for content with this SHA-256: derived from the hash,
+        so a product's sync can create the media entity it links.
+        """
+        return media_id_for(sha256)
+
     async def upload_media(self, media: StagedMedia) -> str:
         """
         Upload a staged file named by its content hash; content the shop
@@ -189,19 +196,19 @@ class Shopware6:
         with media (token requests aside); `Synchronizer.plan` uses it.
 
         Per batch: a category batch is one sync; an article batch a
-        product search, a product-media search and one sync (plus, once,
-        the sales channels and tax lookups); a stock batch a search and a
-        sync; a status batch an order search, then per order a tracking
-        patch and up to three transitions.  Per new file: a media sync and
-        the upload.  Media are written with their record, so records with
-        media cost nothing more.
+        product search and one sync (plus, once, the sales channels and
+        tax lookups); a stock batch a search and a sync; a status batch an
+        order search, then per order a tracking patch and up to three
+        transitions.  Per new file: the upload (its media entity is
+        created in the record's own sync).  Media are written with their
+        record, so records with media cost nothing more.
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
             return batches
         if data_type is DataType.ARTICLES:
             lookups = 3 if writes else 0
-            return lookups + 3 * batches + 2 * uploads
+            return lookups + 2 * batches + uploads
         if data_type is DataType.STOCK:
             return 2 * batches
         if data_type is DataType.ORDER_STATUS:
