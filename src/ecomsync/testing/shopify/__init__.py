@@ -33,7 +33,7 @@ or on loopback with ``with serve(emu) as base_url: ...`` or
 
 from __future__ import annotations
 
-from ..shopware6._faults import Faults
+from .._faults import Faults
 from ._app import RequestRecord
 from ._cost import MAX_QUERY_COST, Bucket
 from ._emulator import ShopifyEmulator

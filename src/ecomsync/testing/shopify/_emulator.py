@@ -23,7 +23,7 @@ from graphql import (
     validate,
 )
 
-from ..shopware6._faults import FaultRuntime, Faults
+from .._faults import FaultRuntime, Faults
 from ._app import App, RequestRecord
 from ._cost import MAX_QUERY_COST, Bucket, query_cost
 from ._ops import bind, bulk_lines, check_bulk_mutation

@@ -31,7 +31,7 @@ or on loopback with ``with serve(emu) as base_url: ...`` or
 
 from __future__ import annotations
 
-from ..shopware6._faults import Faults
+from .._faults import Faults
 from ._auth import ApiKey, sign
 from ._emulator import WooCommerceEmulator
 from ._request import RequestRecord

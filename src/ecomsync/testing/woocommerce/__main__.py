@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..shopware6._faults import Faults
+from .._faults import Faults
 from ._emulator import WooCommerceEmulator
 
 

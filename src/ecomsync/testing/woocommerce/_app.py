@@ -4,7 +4,7 @@ permalinks) and ``?rest_route=/wc/v3/...`` (plain permalinks) and
 ``/wp-json/wp/v2/media`` to the resource routes (``_catalogue_routes``,
 ``_order_routes``, sharing ``_routes``), through authentication,
 the key's permissions, argument validation, and the fault switchboard
-shared with the Shopware emulator (`ecomsync.testing.shopware6.Faults`).
+shared with the other emulators (`Faults`, in ``ecomsync.testing._faults``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ..._model import Order, OrderState
-from ..shopware6._faults import FaultRuntime, Faults
+from .._faults import FaultRuntime, Faults
 from ._app import App
 from ._auth import ApiKey, Authenticator
 from ._request import RequestRecord
