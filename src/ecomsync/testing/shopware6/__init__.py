@@ -26,16 +26,13 @@ or on loopback with ``with serve(emu) as base_url: ...`` or
 
 from __future__ import annotations
 
-from ._emulator import (
-    MediaFile,
-    RequestRecord,
-    SeedIds,
-    ShopwareEmulator,
-    TransitionRecord,
-)
+from ._emulator import RequestRecord, ShopwareEmulator
 from ._faults import Faults
+from ._media import MediaFile
 from ._schema import DEFAULT_CURRENCY, LIVE_VERSION, SYSTEM_LANGUAGE, seed_id
+from ._seed import SeedIds
 from ._serve import serve
+from ._states import TransitionRecord
 
 
 __all__ = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ._schema import ENTITIES, EntityDef, collate
@@ -17,6 +18,15 @@ from ._schema import ENTITIES, EntityDef, collate
 Row = dict[str, Any]
 _MISSING = object()
 _COLLATED = frozenset((n, f) for n, d in ENTITIES.items() for f in d.collated)
+
+
+def fmt_date(dt: datetime) -> str:
+    """
+    Shopware's response format (RFC 3339 with milliseconds), UTC.
+    """
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def index_key(entity: str, field: str, value: Any) -> Any:
