@@ -3,178 +3,48 @@ The HTTP surface of the emulator: a plain ASGI callable that routes
 Admin API requests to `ShopwareEmulator`, answers in Shopware's simple
 JSON (or a minimal JSON:API when the client forgets
 ``Accept: application/json``) and runs every request through the cost
-model and fault switchboard of `._faults`.
+model and fault switchboard of `._faults`.  Request plumbing lives in
+`._routing`, the search endpoints' logic in `._search`.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import anyio
-import attrs
 import httpx
 
-from ._criteria import (
-    Resolver,
-    aggregate,
-    compile_filters,
-    parse_limit,
-    parse_sort,
-    parse_total_count_mode,
-    render,
-    sort_rows,
-)
+from . import _search
+from ._criteria import Resolver, render
 from ._emulator import RequestRecord
 from ._errors import ApiError, database_error, error
-from ._faults import FaultRuntime
-from ._schema import ENTITIES, ID_RE, MAX_LIMIT
+from ._routing import (
+    ROUTES,
+    SEGMENT,
+    ConnectionAborted,
+    Handler,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    check_id,
+    entity_name,
+    json_response,
+    jsonapi,
+    no_content,
+    no_route,
+    route,
+)
+from ._schema import ENTITIES
 
 
 if TYPE_CHECKING:
     from ._emulator import ShopwareEmulator
 
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 _SYNC_ACTIONS = ("upsert", "delete")
-_SEGMENT = r"[A-Za-z0-9_.-]+"
-
-
-class ConnectionAborted(Exception):
-    """
-    Raised on a real server after the response started, so that uvicorn
-    drops the connection mid-response (F4).
-    """
-
-
-@attrs.define
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    params: dict[str, str]
-    base_url: str
-    runtime: FaultRuntime
-
-    def json(self, *, default: Any = None) -> Any:
-        if not self.body.strip():
-            return default
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise ApiError.one(
-                400,
-                "FRAMEWORK__INVALID_REQUEST_BODY",
-                "The JSON payload is malformed.",
-            ) from None
-
-    @property
-    def json_api(self) -> bool:
-        # Shopware's default format is JSON:API; simple JSON only when
-        # asked for (§1.1).
-        return "application/json" not in self.headers.get("accept", "")
-
-    async def pay(self, *, items: int = 0, uploads: int = 0) -> None:
-        f = self.runtime.faults
-        ms = items * f.per_item_ms + uploads * f.per_upload_ms
-        if ms > 0:
-            await anyio.sleep(ms / 1000)
-
-
-@attrs.define
-class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[bytes, bytes]] = attrs.Factory(list)
-    items: int = 0
-
-
-def json_response(status: int, data: Any, items: int = 0) -> Response:
-    return Response(
-        status,
-        json.dumps(data, separators=(",", ":")).encode(),
-        [(b"content-type", b"application/json")],
-        items,
-    )
-
-
-def no_content(location: str | None = None, items: int = 0) -> Response:
-    headers = [(b"location", location.encode())] if location else []
-    return Response(204, b"", headers, items)
-
-
-Handler = Callable[["App", Request], Awaitable[Response]]
-_ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = []
-
-
-H = TypeVar("H", bound=Handler)
-
-
-def route(
-    method: str, pattern: str, *, writes: bool = False
-) -> Callable[[H], H]:
-    """
-    Register a handler; *writes* marks requests that commit-then-timeout
-    may hold back.
-    """
-
-    def deco(fn: H) -> H:
-        _ROUTES.append(
-            (method, re.compile(f"^{pattern}$"), fn.__name__, writes)
-        )
-        return fn
-
-    return deco
-
-
-def no_route(req: Request) -> ApiError:
-    """
-    Symfony's RouterListener: a 404 NotFoundHttpException, rendered by
-    ErrorResponseFactory with the exception code "0".
-    """
-    return ApiError(
-        404,
-        [
-            {
-                "code": "0",
-                "status": "404",
-                "title": "Not Found",
-                "detail": f'No route found for "{req.method} '
-                f'{req.base_url}{req.path}"',
-            }
-        ],
-    )
-
-
-def entity_name(req: Request) -> str:
-    """
-    The entity of a generic route; ApiRouteLoader registers routes for
-    the known entities only, so another name finds no route.
-    """
-    name = req.params["entity"].replace("-", "_")
-    if name not in ENTITIES:
-        raise no_route(req)
-    return name
-
-
-def check_id(value: str) -> str:
-    if not ID_RE.match(value):
-        raise ApiError.one(
-            400,
-            "FRAMEWORK__INVALID_UUID",
-            f'The string "{value}" is not a valid uuid.',
-            parameters={"input": value},
-        )
-    return value
 
 
 class App:
@@ -228,7 +98,7 @@ class App:
             runtime=rt,
         )
         name, writes = "unknown", False
-        for m, rx, fn, w in _ROUTES:
+        for m, rx, fn, w in ROUTES:
             match = rx.match(path)
             if match and m == method:
                 name, writes = fn, w
@@ -535,157 +405,23 @@ class App:
             )
         return {k: self._resolve(v, f"{ptr}/{k}") for k, v in value.items()}
 
-    # -- search ----------------------------------------------------------
-
-    def _search(
-        self, entity: str, criteria: Any
-    ) -> tuple[int, list[dict[str, Any]], list[str], dict[str, Any]]:
-        if not isinstance(criteria, dict):
-            raise ApiError.one(
-                400,
-                "FRAMEWORK__INVALID_CRITERIA",
-                "The criteria must be an object.",
-            )
-        store = self.emu.store
-        res = Resolver(store)
-        limit, offset = parse_limit(criteria)
-        ids = criteria.get("ids")
-        filters: Any = criteria.get("filter") or []
-        post: Any = criteria.get("post-filter") or []
-        if ids is not None:
-            if isinstance(ids, str):
-                ids = ids.split("|")
-            if not isinstance(ids, list):
-                raise ApiError.one(
-                    400,
-                    "FRAMEWORK__INVALID_CRITERIA_IDS",
-                    "The ids parameter has to be a list of ids.",
-                    pointer="/ids",
-                )
-            rows = [
-                r
-                for i in ids
-                if isinstance(i, str)
-                and (r := store.get(entity, i)) is not None
-            ]
-            limit, offset = None, 0
-        else:
-            rows = self._candidates(
-                entity, filters if isinstance(filters, list) else []
-            )
-        if filters:
-            pred = compile_filters(entity, filters, res)
-            rows = [r for r in rows if pred(r)]
-        # Aggregations see the filtered rows, not the post-filter.
-        aggregations = aggregate(
-            entity, rows, criteria.get("aggregations"), res
-        )
-        if post:
-            pred = compile_filters(entity, post, res, "/post-filter")
-            rows = [r for r in rows if pred(r)]
-        rows = sort_rows(entity, rows, parse_sort(criteria.get("sort")), res)
-        matched = len(rows)
-        if ids is None:
-            lim = limit if limit is not None else MAX_LIMIT
-            rows = rows[offset : offset + lim]
-        # With ids, total-count-mode is not read (RequestCriteriaBuilder).
-        mode = (
-            parse_total_count_mode(criteria.get("total-count-mode"))
-            if ids is None
-            else 0
-        )
-        if mode == 1:
-            total = matched
-        elif mode == 2 and ids is None:
-            lim = limit if limit is not None else MAX_LIMIT
-            total = min(max(matched - offset, 0), lim * 6 + 1)
-        else:
-            total = len(rows)
-        assocs = criteria.get("associations") or {}
-        includes = criteria.get("includes") or {}
-        if not isinstance(assocs, dict) or not isinstance(includes, dict):
-            raise ApiError.one(
-                400,
-                "FRAMEWORK__INVALID_CRITERIA",
-                "associations and includes must be objects.",
-            )
-        keys = [str(r.get("id", "")) for r in rows]
-        return (
-            total,
-            [render(entity, r, assocs, includes, res) for r in rows],
-            keys,
-            aggregations,
-        )
-
-    def _candidates(self, entity: str, filters: list[Any]) -> list[Any]:
-        # Equality on an indexed field narrows the scan to the index hit.
-        store = self.emu.store
-        for f in filters:
-            if not isinstance(f, dict) or f.get("type") not in (
-                "equals",
-                "equalsAny",
-            ):
-                continue
-            field = f.get("field")
-            if isinstance(field, str) and field.startswith(f"{entity}."):
-                field = field[len(entity) + 1 :]
-            if field == "id" or (entity, field) in store.index:
-                vals = f.get("value")
-                if f["type"] == "equals":
-                    vals = [vals]
-                elif isinstance(vals, str):
-                    vals = vals.split("|")
-                if not isinstance(vals, list):
-                    continue
-                keys: list[str] = []
-                for v in vals:
-                    if field == "id":
-                        if isinstance(v, str) and store.get(entity, v):
-                            keys.append(v)
-                    else:
-                        keys += store.find(entity, str(field), v)
-                seen = dict.fromkeys(keys)
-                return [
-                    r for k in seen if (r := store.get(entity, k)) is not None
-                ]
-        return list(store.entities[entity].values())
-
-    def _listing(
-        self,
-        entity: str,
-        found: tuple[int, list[dict[str, Any]], list[str], dict[str, Any]],
-        api: bool,
-    ) -> dict[str, Any]:
-        total, data, _, aggregations = found
-        # PHP encodes an empty array as [], a keyed one as an object.
-        aggs: dict[str, Any] | list[Any] = aggregations or []
-        if api:
-            return {
-                "data": [_jsonapi(entity, d) for d in data],
-                "included": [],
-                "links": {},
-                "meta": {"total": total},
-                "aggregations": aggs,
-            }
-        return {"total": total, "data": data, "aggregations": aggs}
-
-    @route("POST", f"/api/search/(?P<entity>{_SEGMENT})")
+    @route("POST", f"/api/search/(?P<entity>{SEGMENT})")
     async def search(self, req: Request) -> Response:
         entity = entity_name(req)
-        found = self._search(entity, req.json(default={}))
-        return json_response(200, self._listing(entity, found, req.json_api))
+        found = _search.search(self.emu.store, entity, req.json(default={}))
+        return json_response(200, _search.listing(entity, found, req.json_api))
 
-    @route("POST", f"/api/search-ids/(?P<entity>{_SEGMENT})")
+    @route("POST", f"/api/search-ids/(?P<entity>{SEGMENT})")
     async def search_ids(self, req: Request) -> Response:
         entity = entity_name(req)
-        total, _, keys, _ = self._search(entity, req.json(default={}))
+        total, _, keys, _ = _search.search(
+            self.emu.store, entity, req.json(default={})
+        )
         return json_response(200, {"total": total, "data": keys})
 
     # -- media -----------------------------------------------------------
 
-    @route(
-        "POST", f"/api/_action/media/(?P<id>{_SEGMENT})/upload", writes=True
-    )
+    @route("POST", f"/api/_action/media/(?P<id>{SEGMENT})/upload", writes=True)
     async def upload(self, req: Request) -> Response:
         await req.pay(uploads=1)
         media_id = req.params["id"]
@@ -704,7 +440,7 @@ class App:
     @route(
         "POST",
         "/api/_action/(?P<entity>order|order_delivery|order_transaction)"
-        f"/(?P<id>{_SEGMENT})/state/(?P<transition>{_SEGMENT})",
+        f"/(?P<id>{SEGMENT})/state/(?P<transition>{SEGMENT})",
         writes=True,
     )
     async def transition(self, req: Request) -> Response:
@@ -735,8 +471,8 @@ class App:
 
     @route(
         "POST",
-        f"/api/_action/state-machine/(?P<entity>{_SEGMENT})"
-        f"/(?P<id>{_SEGMENT})/state/(?P<transition>{_SEGMENT})",
+        f"/api/_action/state-machine/(?P<entity>{SEGMENT})"
+        f"/(?P<id>{SEGMENT})/state/(?P<transition>{SEGMENT})",
         writes=True,
     )
     async def state_machine_transition(self, req: Request) -> Response:
@@ -744,8 +480,8 @@ class App:
 
     @route(
         "GET",
-        f"/api/_action/state-machine/(?P<entity>{_SEGMENT})"
-        f"/(?P<id>{_SEGMENT})/state",
+        f"/api/_action/state-machine/(?P<entity>{SEGMENT})"
+        f"/(?P<id>{SEGMENT})/state",
     )
     async def available(self, req: Request) -> Response:
         return json_response(
@@ -759,27 +495,12 @@ class App:
 
     # -- generic CRUD ----------------------------------------------------
 
-    @route("GET", f"/api/(?P<entity>{_SEGMENT})")
+    @route("GET", f"/api/(?P<entity>{SEGMENT})")
     async def list_rows(self, req: Request) -> Response:
         entity = entity_name(req)
-        criteria: dict[str, Any] = {}
-        filters = []
-        for k, v in req.query.items():
-            if k in ("limit", "page", "total-count-mode"):
-                criteria[k] = v
-            elif k == "sort":
-                criteria["sort"] = [
-                    {"field": f, "order": "DESC" if d else "ASC"}
-                    for f, d in parse_sort(v)
-                ]
-            elif k.startswith("filter[") and k.endswith("]"):
-                filters.append(
-                    {"type": "equals", "field": k[7:-1], "value": v}
-                )
-        if filters:
-            criteria["filter"] = filters
-        found = self._search(entity, criteria)
-        return json_response(200, self._listing(entity, found, req.json_api))
+        criteria = _search.query_criteria(req.query)
+        found = _search.search(self.emu.store, entity, criteria)
+        return json_response(200, _search.listing(entity, found, req.json_api))
 
     def _read(self, entity: str, rid: str, api: bool) -> Response:
         row = self.emu.store.get(entity, check_id(rid))
@@ -787,10 +508,10 @@ class App:
             raise _not_found(entity, rid)
         data = render(entity, row, {}, {}, Resolver(self.emu.store))
         return json_response(
-            200, {"data": _jsonapi(entity, data) if api else data}
+            200, {"data": jsonapi(entity, data) if api else data}
         )
 
-    @route("GET", f"/api/(?P<entity>{_SEGMENT})/(?P<id>{_SEGMENT})")
+    @route("GET", f"/api/(?P<entity>{SEGMENT})/(?P<id>{SEGMENT})")
     async def read_row(self, req: Request) -> Response:
         entity = entity_name(req)
         return self._read(entity, req.params["id"], req.json_api)
@@ -831,12 +552,12 @@ class App:
         url = req.params["entity"]
         return no_content(f"{req.base_url}/api/{url}/{key}", items=1)
 
-    @route("POST", f"/api/(?P<entity>{_SEGMENT})", writes=True)
+    @route("POST", f"/api/(?P<entity>{SEGMENT})", writes=True)
     async def create_row(self, req: Request) -> Response:
         return self._single_write(req, entity_name(req), None)
 
     @route(
-        "PATCH", f"/api/(?P<entity>{_SEGMENT})/(?P<id>{_SEGMENT})", writes=True
+        "PATCH", f"/api/(?P<entity>{SEGMENT})/(?P<id>{SEGMENT})", writes=True
     )
     async def update_row(self, req: Request) -> Response:
         entity = entity_name(req)
@@ -844,7 +565,7 @@ class App:
 
     @route(
         "DELETE",
-        f"/api/(?P<entity>{_SEGMENT})/(?P<id>{_SEGMENT})",
+        f"/api/(?P<entity>{SEGMENT})/(?P<id>{SEGMENT})",
         writes=True,
     )
     async def delete_row(self, req: Request) -> Response:
@@ -871,13 +592,3 @@ def _not_found(entity: str, rid: str) -> ApiError:
         f"found: id({rid})",
         parameters={"type": entity, "primaryKey": f"id({rid})"},
     )
-
-
-def _jsonapi(entity: str, data: dict[str, Any]) -> dict[str, Any]:
-    attrs_ = {k: v for k, v in data.items() if k not in ("id", "apiAlias")}
-    return {
-        "id": data.get("id"),
-        "type": entity,
-        "attributes": attrs_,
-        "relationships": {},
-    }

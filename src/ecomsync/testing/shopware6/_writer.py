@@ -9,6 +9,7 @@ are reported together, with ``/{key}/{index}/{field}`` pointers (through
 without violations reaches the database (`Writer.check_database`), where
 MySQL refuses the first statement that breaks a unique or foreign key:
 one error, without a pointer (``EntityWriteGateway::executeCommands``).
+The constraint checks live in `._validation`.
 """
 
 from __future__ import annotations
@@ -19,23 +20,19 @@ from collections.abc import Callable
 from typing import Any
 
 from ._criteria import Resolver, compile_filters
-from ._errors import ApiError, database_error, error
+from ._errors import ApiError, database_error
 from ._schema import (
-    DEFAULT_CURRENCY,
     ENTITIES,
     ID_RE,
-    INVALID_TYPE,
-    MAX_LENGTH,
-    NOT_BLANK,
     NOT_UUID_FIELDS,
     SYSTEM_LANGUAGE,
-    TOO_LONG,
     TRANSLATED,
     EntityDef,
     ToMany,
     ToOne,
 )
 from ._store import Row, Store, Tx, primary_key, row_key
+from ._validation import Validation, blank
 
 
 def _assocs(d: EntityDef) -> dict[str, ToOne | ToMany]:
@@ -52,38 +49,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _blank(v: Any) -> bool:
-    if isinstance(v, str):
-        # StringFieldSerializer trims before the NotBlank check.
-        return not v.strip()
-    return v is None or (not v and isinstance(v, (list, dict)))
-
-
-def _symfony_value(v: Any) -> str:
-    # ValidatorTrait/ConstraintValidator::formatValue.
-    if v is None:
-        return "null"
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return str(v)
-    return "array" if isinstance(v, (list, dict)) else "object"
-
-
-_TOO_LONG_TEMPLATE = (
-    "This value is too long. It should have {{ limit }} character or "
-    "less.|This value is too long. It should have {{ limit }} characters "
-    "or less."
-)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-class Writer:
+class Writer(Validation):
     """
     One request's writes.  *on_delete* lets the emulator drop side data
     (uploaded files) of deleted rows once the transaction commits.
@@ -108,63 +74,6 @@ class Writer:
         self._db_checks: list[tuple[str, str, str, str, str]] = []
         self._deleted_rows: list[tuple[str, str, Row]] = []
         self._on_delete = on_delete
-
-    # -- errors ---------------------------------------------------------
-
-    def violation(
-        self,
-        pointer: str,
-        detail: str,
-        code: str = "FRAMEWORK__WRITE_CONSTRAINT_VIOLATION",
-        parameters: dict[str, Any] | None = None,
-        template: str | None = None,
-    ) -> None:
-        self.errors.append(
-            error(
-                400,
-                code,
-                detail,
-                pointer=pointer,
-                parameters=parameters,
-                template=template or True,
-            )
-        )
-
-    def not_blank(self, pointer: str, value: Any = None) -> None:
-        self.violation(
-            pointer,
-            "This value should not be blank.",
-            NOT_BLANK,
-            {"{{ value }}": _symfony_value(value)},
-        )
-
-    def _not_string(self, pointer: str, value: Any) -> None:
-        self.violation(
-            pointer,
-            "This value should be of type string.",
-            INVALID_TYPE,
-            {"{{ value }}": _symfony_value(value), "{{ type }}": "string"},
-        )
-
-    def _too_long(self, pointer: str, value: str, limit: int) -> None:
-        # Symfony's Length constraint, as StringFieldSerializer adds it
-        # with the field's max length.
-        self.violation(
-            pointer,
-            f"This value is too long. It should have {limit} characters "
-            "or less.",
-            TOO_LONG,
-            {
-                "{{ value }}": _symfony_value(value),
-                "{{ limit }}": limit,
-                "{{ value_length }}": len(value),
-            },
-            _TOO_LONG_TEMPLATE,
-        )
-
-    def raise_if_failed(self) -> None:
-        if self.errors:
-            raise ApiError(400, self.errors)
 
     # -- upsert ---------------------------------------------------------
 
@@ -245,7 +154,7 @@ class Writer:
         if d.mapping is not None:
             fa, fb = d.mapping
             for f in (fa, fb):
-                if _blank(fields.get(f)):
+                if blank(fields.get(f)):
                     self.not_blank(f"{ptr}/{f}")
                     return None
             key = f"{fields[fa]}-{fields[fb]}"
@@ -415,7 +324,7 @@ class Writer:
                 t = spec.get(f)
                 if t is None:
                     continue
-                if _blank(v) and not isinstance(v, (list, dict)):
+                if blank(v) and not isinstance(v, (list, dict)):
                     values[f] = None
                 elif not isinstance(v, str):
                     self._not_string(f"{tptr}/{lang}/{f}", v)
@@ -466,99 +375,6 @@ class Writer:
             tid = self.upsert(ENTITIES[m.target], child, ptr)
         if tid is not None:
             self.upsert(ENTITIES[m.mapping], {m.fk: key, m.ref_fk: tid}, ptr)
-
-    def _invalid_uuid(self, pointer: str, value: Any) -> None:
-        self.violation(
-            pointer,
-            f'The string "{value}" is not a valid uuid.',
-            "FRAMEWORK__INVALID_UUID",
-            {"{{ input }}": str(value)},
-        )
-
-    def _validate(
-        self, d: EntityDef, fields: Row, existing: Row | None, ptr: str
-    ) -> None:
-        merged = {**existing, **fields} if existing else fields
-        for f, limit in MAX_LENGTH.get(d.name, {}).items():
-            v = fields.get(f)
-            if isinstance(v, str) and len(v) > limit:
-                self._too_long(f"{ptr}/{f}", v, limit)
-        required = d.required
-        if d.name == "product":
-            required = self._validate_product(fields, existing, merged, ptr)
-        for f in required:
-            if existing is None:
-                if _blank(merged.get(f)):
-                    self.not_blank(f"{ptr}/{f}")
-            elif f in fields and _blank(fields[f]):
-                self.not_blank(f"{ptr}/{f}", fields[f])
-
-    def _validate_product(
-        self, fields: Row, existing: Row | None, merged: Row, ptr: str
-    ) -> tuple[str, ...]:
-        # Variants inherit tax, price and name from their parent.
-        required: tuple[str, ...] = ("productNumber", "stock")
-        if merged.get("parentId") is None:
-            required += ("taxId", "price")
-        stock = fields.get("stock")
-        if (
-            "stock" in fields
-            and stock is not None
-            and (not isinstance(stock, int) or isinstance(stock, bool))
-        ):
-            self.violation(
-                f"{ptr}/stock",
-                "This value should be of type int.",
-                INVALID_TYPE,
-                {"{{ value }}": repr(stock), "{{ type }}": "int"},
-            )
-        pn = fields.get("productNumber")
-        # Its uniqueness is the database's business: check_database.
-        if pn is not None and not isinstance(pn, str):
-            self._not_string(f"{ptr}/productNumber", pn)
-        if "price" in fields and fields["price"] is not None:
-            self._validate_price(fields["price"], f"{ptr}/price")
-        return required
-
-    def _validate_price(self, price: Any, ptr: str) -> None:
-        if not isinstance(price, list):
-            self.violation(
-                ptr,
-                "This value should be of type array.",
-                INVALID_TYPE,
-                {"{{ type }}": "array"},
-            )
-            return
-        currencies = set()
-        for i, p in enumerate(price):
-            if not isinstance(p, dict):
-                self.violation(
-                    f"{ptr}/{i}",
-                    f"Expected data at {ptr}/{i} to be an array.",
-                    "FRAMEWORK__WRITE_MALFORMED_INPUT",
-                )
-                continue
-            for f in ("currencyId", "gross", "net"):
-                if _blank(p.get(f)):
-                    self.not_blank(f"{ptr}/{i}/{f}")
-            for f in ("gross", "net"):
-                if p.get(f) is not None and not _is_num(p[f]):
-                    self.violation(
-                        f"{ptr}/{i}/{f}",
-                        "This value should be of type numeric.",
-                        INVALID_TYPE,
-                        {"{{ type }}": "numeric"},
-                    )
-            if "linked" in p and not isinstance(p["linked"], bool):
-                self.violation(
-                    f"{ptr}/{i}/linked",
-                    "This value should be of type bool.",
-                    INVALID_TYPE,
-                    {"{{ type }}": "bool"},
-                )
-            currencies.add(p.get("currencyId"))
-        if DEFAULT_CURRENCY not in currencies:
-            self.violation(ptr, "No price for default currency defined")
 
     # -- delete ---------------------------------------------------------
 
