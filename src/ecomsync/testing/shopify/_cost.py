@@ -169,7 +169,7 @@ class Bucket:
         """
         Take *points* if the bucket holds them (else nothing is taken).
         """
-        if self.refill() < points:
+        if self.refill() + 1e-9 < points:  # float dust from the refill
             return False
         self.available -= points
         return True

@@ -20,6 +20,8 @@ from ._views import check_input, gid, page, parse_gid
 if TYPE_CHECKING:
     from ._emulator import ShopifyEmulator
 
+_SKU = re.compile(r"sku:'([^']*)'")
+_NAME = re.compile(r"name:'([^']*)'")
 _FILTER = re.compile(r"(updated_at|created_at):(>=|<=|>|<)'?([^' ]+)'?")
 
 
@@ -28,6 +30,9 @@ def _filtered(rows: list[Row], query: str | None) -> list[Row]:
     Shopify's search syntax, the part a sync needs: ``updated_at:>='T'``
     (and ``created_at``), several terms joined by AND.
     """
+    names = set(_NAME.findall(query or ""))
+    if names:
+        rows = [r for r in rows if r.get("name") in names]
     for m in _FILTER.finditer(query or ""):
         key = "updatedAt" if m[1] == "updated_at" else "createdAt"
         op, value = m[2], m[3].replace("+00:00", "Z")
@@ -111,6 +116,22 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
         rows = [dict(p, _n=n) for n, p in shop.products.items()]
         rows = _sorted(_filtered(rows, query), sortKey, reverse)
         return page([shop.product_view(r["_n"]) for r in rows], first, after)
+
+    @on(q, "productVariants")
+    def _variants(
+        _o: Any,
+        _i: Any,
+        first: int | None = None,
+        after: str | None = None,
+        query: str | None = None,
+    ) -> Row:
+        wanted = set(_SKU.findall(query or ""))
+        rows = [
+            shop.variant_view(n)
+            for n, v in shop.variants.items()
+            if not wanted or v.get("sku") in wanted
+        ]
+        return page(rows, first, after)
 
     @on(q, "collections")
     def _collections(

@@ -28,6 +28,7 @@ class Orders:
         currency: str = "EUR",
         address: Row | None = None,
         updated_at: datetime | None = None,
+        name: str | None = None,
     ) -> str:
         """
         Put an order into the shop as a checkout would: *lines* are
@@ -84,7 +85,7 @@ class Orders:
         }
         shop.orders[on] = {
             "id": gid("Order", on),
-            "name": f"#{1000 + len(shop.orders) + 1}",
+            "name": name or f"#{1000 + len(shop.orders) + 1}",
             "createdAt": when,
             "updatedAt": when,
             "cancelledAt": None,

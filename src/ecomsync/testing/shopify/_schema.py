@@ -186,6 +186,7 @@ type QueryRoot {
   productByIdentifier(identifier: ProductIdentifierInput!): Product
   products(first: Int, after: String, query: String, sortKey: ProductSortKeys, reverse: Boolean): ProductConnection!
   productVariant(id: ID!): ProductVariant
+  productVariants(first: Int, after: String, query: String): ProductVariantConnection!
   collection(id: ID!): Collection
   collections(first: Int, after: String, query: String): CollectionConnection!
   locations(first: Int, after: String): LocationConnection!
@@ -239,7 +240,7 @@ input ProductSetInput {
 }
 type ProductSetPayload { product: Product userErrors: [UserError!]! }
 
-input CollectionInput { id: ID title: String handle: String descriptionHtml: String }
+input CollectionInput { id: ID title: String handle: String descriptionHtml: String metafields: [MetafieldInput!] }
 type CollectionPayload { collection: Collection userErrors: [UserError!]! }
 type CollectionDeletePayload { deletedCollectionId: ID userErrors: [UserError!]! }
 type ProductDeletePayload { deletedProductId: ID userErrors: [UserError!]! }

@@ -178,6 +178,16 @@ class Shop:
         for key in ("title", "descriptionHtml"):
             if data.get(key) is not None:
                 row[key] = data[key]
+        if data.get("metafields") is not None:
+            row["_metafields"] = [
+                {
+                    "namespace": m.get("namespace") or "app",
+                    "key": m.get("key"),
+                    "type": m.get("type") or "single_line_text_field",
+                    "value": m["value"],
+                }
+                for m in data["metafields"]
+            ]
         row["handle"] = handle
         row["updatedAt"] = self.now()
         self.collections[n] = row
@@ -417,7 +427,7 @@ class Shop:
                 for m in data["metafields"]
             ]
         if data.get("files") is not None:
-            p["_media"] = [self.add_file(f) for f in data["files"]]
+            p["_media"] = [self._file_ref(f) for f in data["files"]]
         p["updatedAt"] = self.now()
 
     def _set_variants(self, n: int, p: Row, variants: list[Row]) -> None:
@@ -487,6 +497,14 @@ class Shop:
         return handle
 
     # -- files ------------------------------------------------------------
+
+    def _file_ref(self, f: Row) -> int:
+        """
+        An existing file named by ``id``, else a new one from its source.
+        """
+        ref = f.get("id") or ""
+        n = parse_gid(ref, "MediaImage") or parse_gid(ref, "GenericFile")
+        return n if n in self.files else self.add_file(f)
 
     def add_file(self, f: Row) -> int:
         """

@@ -1,0 +1,176 @@
+"""
+Talking to the GraphQL Admin API: the access token header, Shopify's
+error shapes, and cost-aware pacing with a local model of the bucket.
+
+Private: `ecomsync.platforms.shopify.Shopify` is the public face.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+import attrs
+
+from ..._http import HttpClient, public_url
+from ...exceptions import AuthenticationError, SyncError
+
+
+Row = dict[str, Any]
+
+#: The single-query maximum; the adapter never asks for more.
+MAX_QUERY_COST = 1000
+#: Input arrays (and ``first``) at most.
+INPUT_LIMIT = 250
+
+
+class ShopifyApiError(SyncError):
+    """
+    Shopify answered a request with top-level GraphQL errors.
+    """
+
+    def __init__(self, what: str, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(f"{what}: {code}: {message}")
+
+
+@attrs.define
+class CostModel:
+    """
+    The local model of the leaky bucket, from the last ``throttleStatus``:
+    a request waits until the model holds its expected cost, and reserves
+    it, so requests in flight together do not overdraw the bucket.
+    """
+
+    clock: Callable[[], float] = time.monotonic
+    maximum: float | None = None
+    restore_rate: float = 50.0
+    available: float = 0.0
+    at: float = 0.0
+    waited: float = 0.0
+    throttled: int = 0
+
+    def level(self) -> float:
+        if self.maximum is None:
+            return float("inf")
+        now = self.clock()
+        self.available = min(
+            self.maximum, self.available + (now - self.at) * self.restore_rate
+        )
+        self.at = now
+        return self.available
+
+    def wait_for(self, cost: float) -> float:
+        """
+        Seconds until the bucket holds *cost*; reserves it.
+        """
+        level = self.level()
+        if self.maximum is None:
+            return 0.0
+        wait = max(0.0, (cost - level) / self.restore_rate)
+        self.available -= cost
+        return wait
+
+    def update(self, status: Mapping[str, Any]) -> None:
+        self.maximum = float(status["maximumAvailable"])
+        self.restore_rate = float(status["restoreRate"])
+        self.available = float(status["currentlyAvailable"])
+        self.at = self.clock()
+
+    @staticmethod
+    def throttle_wait(cost: Mapping[str, Any]) -> float:
+        """
+        Shopify's rule: ``(requested - available) / restoreRate``.
+        """
+        status = cost["throttleStatus"]
+        missing = float(cost["requestedQueryCost"]) - float(
+            status["currentlyAvailable"]
+        )
+        return max(0.0, missing / float(status["restoreRate"]))
+
+
+@attrs.define(repr=False)
+class GraphQL:
+    """
+    One shop's GraphQL endpoint.
+    """
+
+    url: str
+    http: HttpClient
+    path: str = "/admin/api/2026-01/graphql.json"
+    model: CostModel = attrs.field(factory=CostModel)
+    sleep: Callable[[float], Any] = anyio.sleep
+    max_throttled: int = 20
+    _lock: anyio.Lock | None = attrs.field(init=False, default=None)
+
+    def __repr__(self) -> str:
+        return f"<GraphQL {public_url(self.url)!r}>"
+
+    async def _pace(self, cost: float) -> None:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            wait = self.model.wait_for(cost)
+            if wait > 0:
+                self.model.waited += wait
+                await self.sleep(wait)
+
+    async def call(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        cost: float = 10.0,
+        what: str = "Shopify",
+    ) -> Row:
+        """
+        Run *query*; its ``data``.  *cost* is the expected requested cost
+        (for pacing).  A THROTTLED answer waits as Shopify says and
+        retries; other top-level errors raise `ShopifyApiError`.
+        """
+        if cost > MAX_QUERY_COST:
+            raise ValueError(f"{what}: a query of {cost} points")
+        body = {"query": query, "variables": dict(variables or {})}
+        for _ in range(self.max_throttled + 1):
+            await self._pace(cost)
+            response = await self.http.request("POST", self.path, json=body)
+            if response.status_code in (401, 403):
+                raise AuthenticationError(
+                    f"{what}: Shopify at {public_url(self.url)} refused the "
+                    f"access token (HTTP {response.status_code})"
+                )
+            try:
+                answer = response.json()
+            except json.JSONDecodeError:
+                answer = None
+            if response.status_code != 200 and not (
+                isinstance(answer, dict) and "extensions" in answer
+            ):
+                raise SyncError(f"{what}: HTTP {response.status_code}")
+            if not isinstance(answer, dict):
+                raise SyncError(f"{what}: an answer that is not JSON")
+            extension = (answer.get("extensions") or {}).get("cost")
+            if extension and extension.get("throttleStatus"):
+                self.model.update(extension["throttleStatus"])
+            errors = answer.get("errors")
+            if errors:
+                first = errors[0] if isinstance(errors, list) else {}
+                code = (first.get("extensions") or {}).get("code", "ERROR")
+                if code == "THROTTLED" and extension:
+                    self.model.throttled += 1
+                    wait = CostModel.throttle_wait(extension)
+                    self.model.waited += wait
+                    await self.sleep(wait)
+                    continue
+                raise ShopifyApiError(what, code, str(first.get("message")))
+            data = answer.get("data")
+            if not isinstance(data, dict):
+                raise SyncError(f"{what}: an answer without data")
+            return data
+        raise SyncError(f"{what}: still throttled after retries")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,214 @@
+"""
+Orders in (``updated_at`` query, cursor paging, a page size the cost
+limit allows) and status out through fulfillment orders.
+
+Private: `ecomsync.platforms.shopify.Shopify` is the public face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from ..._contracts import Outcome, Outgoing
+from ..._model import (
+    Address,
+    Customer,
+    Order,
+    OrderLine,
+    OrderState,
+    OrderStatus,
+)
+from ..._spec import All, ChangedSince, NumberRange, Only, Selection
+from ._catalogue import fail, user_errors
+from ._client import MAX_QUERY_COST, GraphQL, Row
+
+
+#: Line items read per order (an order with more is read in full by a
+#: second query).
+LINES = 25
+_ADDRESS = (
+    "firstName lastName company address1 address2 zip city countryCodeV2 phone"
+)
+ORDERS = f"""
+query($n: Int, $after: String, $q: String) {{
+  orders(first: $n, after: $after, sortKey: UPDATED_AT, query: $q) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{ id name createdAt updatedAt currencyCode
+      totalPriceSet {{ shopMoney {{ amount }} }}
+      customer {{ id email firstName lastName }}
+      billingAddress {{ {_ADDRESS} }}
+      shippingAddress {{ {_ADDRESS} }}
+      lineItems(first: {LINES}) {{ nodes {{ sku name quantity
+        originalUnitPriceSet {{ shopMoney {{ amount }} }} }} }} }}
+  }}
+}}
+"""
+#: One order's cost in ORDERS: the order, customer, two addresses,
+#: totalPriceSet + shopMoney, and the line connection (2 + 3 per line).
+ORDER_COST = 1 + 1 + 2 + 2 + 2 + LINES * 3
+FULFILLMENT_ORDERS = """
+query($q: String) { orders(first: 1, query: $q) { nodes { id
+  fulfillmentOrders(first: 10) { nodes { id status } } } } }
+"""
+FULFIL = """
+mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) {
+  fulfillment { id } userErrors { field message code } } }
+"""
+
+
+def page_size(batch_size: int) -> int:
+    """
+    Orders per page: the batch size, at most 250 and at most what keeps
+    the query under the single-query maximum.
+    """
+    return max(1, min(batch_size, 250, (MAX_QUERY_COST - 2) // ORDER_COST))
+
+
+def _address(row: Row | None) -> Address:
+    row = row or {}
+    street = " ".join(
+        x for x in (row.get("address1"), row.get("address2")) if x
+    )
+    return Address(
+        first_name=row.get("firstName") or "",
+        last_name=row.get("lastName") or "",
+        street=street,
+        zip_code=row.get("zip") or "",
+        city=row.get("city") or "",
+        country=row.get("countryCodeV2") or "DE",
+        company=row.get("company") or "",
+        phone=row.get("phone") or "",
+    )
+
+
+def to_order(row: Row) -> Order:
+    customer = row.get("customer") or {}
+    return Order(
+        number=str(row["name"]).lstrip("#"),
+        customer=Customer(
+            number=str(customer.get("id") or row["id"]),
+            email=customer.get("email") or "",
+            first_name=customer.get("firstName") or "",
+            last_name=customer.get("lastName") or "",
+        ),
+        billing=_address(row.get("billingAddress")),
+        shipping=_address(row.get("shippingAddress")),
+        lines=tuple(
+            OrderLine(
+                article_number=li.get("sku") or "",
+                name=li["name"],
+                quantity=li["quantity"],
+                unit_price=Decimal(
+                    li["originalUnitPriceSet"]["shopMoney"]["amount"]
+                ),
+            )
+            for li in row["lineItems"]["nodes"]
+        ),
+        total=Decimal(row["totalPriceSet"]["shopMoney"]["amount"]),
+        ordered_at=datetime.fromisoformat(row["createdAt"]).astimezone(UTC),
+        currency=row["currencyCode"],
+    )
+
+
+def _wanted(selection: Selection, number: str) -> bool:
+    if isinstance(selection, NumberRange):
+        return number in selection
+    if isinstance(selection, Only):
+        return number in selection.numbers
+    return True
+
+
+@attrs.define
+class Orders:
+    api: GraphQL
+
+    async def fetch(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        query = None
+        if isinstance(selection, ChangedSince):
+            moment = selection.moment.astimezone(UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+            query = f"updated_at:>='{moment}'"
+        elif isinstance(selection, Only):
+            query = " OR ".join(
+                f"name:'#{n}'" for n in sorted(selection.numbers)
+            )
+        elif not isinstance(selection, (All, NumberRange)):
+            raise TypeError(f"unknown selection {selection!r}")
+        n = page_size(batch_size)
+        after: str | None = None
+        while True:
+            data = await self.api.call(
+                ORDERS,
+                {"n": n, "after": after, "q": query},
+                cost=2 + n * ORDER_COST,
+                what="orders",
+            )
+            page = data["orders"]
+            orders = [to_order(r) for r in page["nodes"]]
+            orders = [o for o in orders if _wanted(selection, o.number)]
+            for i in range(0, len(orders), batch_size):
+                yield orders[i : i + batch_size]
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            after = page["pageInfo"]["endCursor"]
+
+    async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        return [await self._status(i.record) for i in items]  # type: ignore[arg-type]
+
+    async def _status(self, status: OrderStatus) -> Outcome:
+        number = status.number
+        if status.state is OrderState.CANCELLED:
+            return fail(
+                number,
+                "cancelling an order is not supported on Shopify by this "
+                "adapter",
+                "state",
+            )
+        data = await self.api.call(
+            FULFILLMENT_ORDERS,
+            {"q": f"name:'#{number}'"},
+            cost=2 + 1 * (1 + 2 + 10),
+            what=f"order {number!r}",
+        )
+        nodes = data["orders"]["nodes"]
+        if not nodes:
+            return fail(
+                number, f"order {number!r} is not on Shopify", "number"
+            )
+        order = nodes[0]
+        if status.state in (OrderState.OPEN, OrderState.IN_PROGRESS):
+            # Shopify derives these from payments and fulfillments.
+            return Outcome(number=number, platform_id=order["id"])
+        open_orders = [
+            f["id"]
+            for f in order["fulfillmentOrders"]["nodes"]
+            if f["status"] in ("OPEN", "IN_PROGRESS")
+        ]
+        if not open_orders:
+            return Outcome(number=number, platform_id=order["id"])
+        fulfillment: dict[str, Any] = {
+            "lineItemsByFulfillmentOrder": [
+                {"fulfillmentOrderId": f} for f in open_orders
+            ],
+            "notifyCustomer": False,
+        }
+        if status.tracking_numbers:
+            fulfillment["trackingInfo"] = {
+                "numbers": list(status.tracking_numbers)
+            }
+        answer = (
+            await self.api.call(
+                FULFIL, {"f": fulfillment}, cost=12, what=f"order {number!r}"
+            )
+        )["fulfillmentCreate"]
+        if answer["userErrors"]:
+            return user_errors(number, answer["userErrors"])
+        return Outcome(number=number, platform_id=order["id"])

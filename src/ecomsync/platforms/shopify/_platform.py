@@ -1,0 +1,203 @@
+"""
+`Shopify`: the public face; it wires the parts together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Sequence
+
+import attrs
+import httpx
+
+from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from ..._http import HttpClient, check_url, public_url
+from ..._model import Order
+from ..._spec import DataType, Selection
+from ...exceptions import ConfigurationError, SyncError
+from ._catalogue import Catalogue, fail
+from ._client import GraphQL
+from ._media import Media
+from ._orders import Orders
+
+
+@attrs.define(repr=False)
+class Shopify:
+    """
+    A Shopify shop, through the GraphQL Admin API.
+
+    Args:
+        url: The shop's URL (``https://my-shop.myshopify.com``), without
+            credentials.
+        access_token: The Admin API access token (``shpat_...``); never
+            shown.
+        api_version: The API version in the endpoint path.
+        location: The location GID stock is written to; by default the
+            shop's first location.
+        batch_size: Records per `push`.
+        concurrency: Requests in flight at once, at most.
+        request_deadline: Seconds one HTTP attempt may take in total.
+        transport: Replace the network, e.g. ``httpx.ASGITransport(app=
+            ShopifyEmulator(...).app)``.
+
+    Requests are paced by the bucket Shopify reports in every answer; a
+    THROTTLED answer waits ``(requested - available) / restoreRate``
+    seconds and is sent again.  No query asks for more than 1,000 points
+    and no input array holds more than 250 elements.
+
+    .. versionadded:: 26.1.0
+    """
+
+    url: str
+    access_token: str = attrs.field(repr=False)
+    api_version: str = attrs.field(default="2026-01", kw_only=True)
+    location: str | None = attrs.field(default=None, kw_only=True)
+    batch_size: int = attrs.field(default=50, kw_only=True)
+    concurrency: int = attrs.field(default=4, kw_only=True)
+    request_deadline: float = attrs.field(default=120.0, kw_only=True)
+    transport: httpx.AsyncBaseTransport | None = attrs.field(
+        default=None, kw_only=True
+    )
+    supported: frozenset[DataType] = attrs.field(
+        init=False, default=frozenset(DataType)
+    )
+    _api: GraphQL = attrs.field(init=False)
+    _catalogue: Catalogue = attrs.field(init=False)
+    _orders: Orders = attrs.field(init=False)
+    _media: Media = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        check_url(self.url, what="the Shopify URL")
+        if not 1 <= self.batch_size <= 250:
+            raise ConfigurationError(
+                f"Shopify batch_size must be 1..250, got {self.batch_size}"
+            )
+        http = HttpClient(
+            base_url=self.url.rstrip("/"),
+            transport=self.transport,
+            concurrency=self.concurrency,
+            deadline=self.request_deadline,
+            headers={"X-Shopify-Access-Token": self.access_token},
+        )
+        self._api = GraphQL(
+            url=self.url,
+            http=http,
+            path=f"/admin/api/{self.api_version}/graphql.json",
+        )
+        self._catalogue = Catalogue(self._api, location=self.location)
+        self._orders = Orders(self._api)
+        uploads = HttpClient(
+            base_url=self.url.rstrip("/"),
+            transport=self.transport,
+            concurrency=self.concurrency,
+            deadline=self.request_deadline,
+        )
+        self._media = Media(self._api, uploads)
+
+    def __repr__(self) -> str:
+        return f"<Shopify {public_url(self.url)!r} {self.api_version}>"
+
+    @property
+    def throttled(self) -> int:
+        """
+        How many THROTTLED answers this adapter has had.
+        """
+        return self._api.model.throttled
+
+    @property
+    def waited(self) -> float:
+        """
+        Seconds this adapter has waited for the bucket.
+        """
+        return self._api.model.waited
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        """
+        Write categories (as collections), articles (``productSet``),
+        stock levels or order statuses; one outcome per item, in order.
+        """
+        if not items:
+            return []
+        if data_type is DataType.CATEGORIES:
+            return await self._catalogue.push_categories(items)
+        if data_type is DataType.ARTICLES:
+            return await self._catalogue.push_articles(items)
+        if data_type is DataType.STOCK:
+            return await self._catalogue.push_stock(items)
+        if data_type is DataType.ORDER_STATUS:
+            return await self._orders.push_statuses(items)
+        return [
+            fail(i.record.number, f"{data_type.value} cannot be pushed")
+            for i in items
+        ]
+
+    def fetch_orders(
+        self, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Order]]:
+        """
+        Yield the selected orders by ``updated_at``; ``ChangedSince``
+        queries ``updated_at:>='…'``; pages as large as the cost limit
+        allows.
+        """
+        return self._orders.fetch(selection, batch_size=batch_size)
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        """
+        Staged upload, then ``fileCreate``; the file's GID.
+        """
+        return await self._media.upload(media)
+
+    async def attach_media(
+        self,
+        data_type: DataType,
+        target: Outcome,
+        media: Sequence[MediaLink],
+    ) -> None:
+        """
+        Make *media* exactly the product's files, in position order.
+        """
+        if data_type is not DataType.ARTICLES:
+            raise SyncError(
+                f"Shopify keeps media on products only, not {data_type.value}"
+            )
+        await self._media.attach(target, media)
+
+    def estimate_requests(
+        self,
+        data_type: DataType,
+        *,
+        writes: int,
+        uploads: int,
+        with_media: int,
+    ) -> int:
+        """
+        An upper estimate: categories one collection listing plus one
+        write each; articles one ``productSet`` each; stock one lookup per
+        50 and one write per 250; order statuses two per record; an
+        upload three requests, attaching one.
+        """
+        media = 3 * uploads + with_media
+        if data_type is DataType.CATEGORIES:
+            return 1 + writes + media
+        if data_type is DataType.ARTICLES:
+            return 1 + writes + media
+        if data_type is DataType.STOCK:
+            return 1 + math.ceil(writes / 50) + math.ceil(writes / 250)
+        if data_type is DataType.ORDER_STATUS:
+            return 2 * writes
+        return writes
+
+    async def aclose(self) -> None:
+        """
+        Close the HTTP connections.
+        """
+        await self._api.aclose()
+        await self._media.upload_http.aclose()
+
+    async def __aenter__(self) -> Shopify:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
