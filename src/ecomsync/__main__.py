@@ -72,6 +72,9 @@ def _demo(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         print(f"ecomsync demo: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("ecomsync demo: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -38,6 +38,7 @@ import attrs
 from ._contracts import RunRecord, TypeCounts
 from ._engine import Synchronizer
 from ._model import Article, Order, StockLevel
+from ._planning import Plan
 from ._spec import (
     EXECUTION_ORDER,
     All,
@@ -76,20 +77,13 @@ __all__ = ["SHOPS", "DemoResult", "run_demo"]
 
 SHOP = "demo-shop"
 
-_LABELS = {
-    DataType.CATEGORIES: "categories",
-    DataType.ARTICLES: "articles",
-    DataType.STOCK: "stock",
-    DataType.ADDRESSES_AND_ORDERS: "addresses & orders",
-    DataType.ORDER_STATUS: "order status",
-}
-
 
 def label(data_type: DataType) -> str:
     """
-    How the demo names a data type.
+    How the demo names a data type: its value, as everywhere else (the
+    command line, JSON, `Plan.table`).
     """
-    return _LABELS[data_type]
+    return data_type.value
 
 
 def describe(selection: Selection) -> str:
@@ -97,12 +91,39 @@ def describe(selection: Selection) -> str:
     A selection in a few words.
     """
     if isinstance(selection, ChangedSince):
-        return f"since {selection.moment:%H:%M:%S}"
+        return f"since {selection.moment.isoformat(timespec='seconds')}"
     if isinstance(selection, NumberRange):
         return f"{selection.first} … {selection.last}"
     if isinstance(selection, Only):
         return f"{len(selection.numbers)} chosen"
     return "all"
+
+
+def plan_rows(plan: Plan) -> list[str]:
+    """
+    A plan as the demo shows it, with the names the run tables use and a
+    line explaining every column.
+    """
+    head = (
+        f"  {'type':<22}{'create':>8}{'update':>8}{'unchanged':>11}"
+        f"{'invalid':>9}{'dependencies':>14}{'upload':>8}{'reuse':>7}"
+        f"{'requests':>10}"
+    )
+    rows = [head]
+    for t in plan.types.values():
+        rows.append(
+            f"  {label(t.data_type):<22}{len(t.create):>8}"
+            f"{len(t.update):>8}{len(t.unchanged):>11}"
+            f"{len(t.invalid):>9}{len(t.dependencies):>14}"
+            f"{t.media_upload:>8}{t.media_reused:>7}{t.requests:>10}"
+        )
+    rows.append(
+        "  (unchanged: skipped, same checksum as last sent; invalid: "
+        "would fail validation; dependencies: categories synced first "
+        "for articles; upload/reuse: media files sent / already in the "
+        "shop; requests: estimated platform requests)"
+    )
+    return rows
 
 
 # -- the shop ---------------------------------------------------------------
@@ -636,7 +657,7 @@ async def run_demo(
                     "Preview: what run 1 would do (nothing is written yet)"
                 )
                 plan = await sync.plan(spec)
-                for row in plan.table().splitlines():
+                for row in plan_rows(plan):
                     view.line(row)
                 runs.append(
                     await _one_run(

@@ -196,7 +196,7 @@ def transport_errors(
         httpx.ProxyError,
     ) as exc:
         raise unsure(
-            f"{what}: connection failed ({type(exc).__name__})"
+            f"{what}: connection failed ({_reason(exc, type(exc).__name__)})"
         ) from exc
     except httpx.HTTPError as exc:
         raise SyncError(f"{what}: {type(exc).__name__}") from exc
