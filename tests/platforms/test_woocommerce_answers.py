@@ -1,0 +1,317 @@
+"""
+The WooCommerce adapter against scripted answers: per-item batch errors,
+adoption of a create whose answer was lost, refused and missing orders,
+malformed error bodies, records of the wrong type, odd order rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import stamina
+
+from ecomsync import (
+    All,
+    Category,
+    DataType,
+    Only,
+    OrderState,
+    OrderStatus,
+    Outgoing,
+    StockLevel,
+)
+from ecomsync.exceptions import SyncError
+from ecomsync.platforms.woocommerce import WooCommerce
+from ecomsync.testing._platform_contract import article
+
+
+pytestmark = pytest.mark.anyio
+
+Answer = tuple[int, Any]
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=1):
+        yield
+
+
+class Script:
+    """
+    Answers by method and path below ``/wc/v3/``, in turn (the last one
+    repeats); records each request with its JSON body.
+    """
+
+    def __init__(self, answers: dict[tuple[str, str], list[Answer]]) -> None:
+        self.answers = answers
+        self.seen: list[tuple[str, str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/wp-json/wc/v3/")
+        body = json.loads(request.content) if request.content else None
+        self.seen.append((request.method, path, body))
+        queue = self.answers.get((request.method, path), [(200, [])])
+        status, answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, str):
+            return httpx.Response(status, text=answer)
+        return httpx.Response(status, json=answer)
+
+
+def _woo(script: Script) -> WooCommerce:
+    return WooCommerce(
+        "https://shop.test",
+        "ck_scripted",
+        "cs_scripted",
+        transport=httpx.MockTransport(script),
+    )
+
+
+def _error(code: str, **data: Any) -> dict[str, Any]:
+    return {"id": 0, "error": {"code": code, "message": "no", "data": data}}
+
+
+class TestBatchAnswers:
+    async def test_per_item_errors_fail_alone_naming_the_field(self) -> None:
+        """
+        Per-item errors under HTTP 200 fail their record only, naming the
+        parameter, ``media`` for an image error, nothing for an unknown
+        code; an item the answer leaves out fails as unanswered.
+        """
+        script = Script(
+            {
+                ("POST", "products/batch"): [
+                    (
+                        200,
+                        {
+                            "create": [
+                                _error(
+                                    "rest_invalid_param",
+                                    params={"regular_price": "not a price"},
+                                ),
+                                _error("woocommerce_product_image_error"),
+                                _error("woocommerce_rest_unknown"),
+                                {"id": 41, "sku": "A-4"},
+                            ]
+                        },
+                    )
+                ]
+            }
+        )
+        numbers = ["A-1", "A-2", "A-3", "A-4", "A-5"]
+        async with _woo(script) as woo:
+            outcomes = await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=article(n, categories=())) for n in numbers],
+            )
+
+        assert numbers == [o.number for o in outcomes]
+        assert [False, False, False, True, False] == [o.ok for o in outcomes]
+        assert ["regular_price", "media", None, None, None] == [
+            o.field for o in outcomes
+        ]
+        assert "rest_invalid_param" in (outcomes[0].error or "")
+        assert "no answer for this item" in (outcomes[4].error or "")
+        assert "41" == outcomes[3].platform_id
+
+    async def test_lost_create_is_adopted_by_resource_id(self) -> None:
+        """
+        A create refused as ``product_invalid_sku`` with a
+        ``resource_id`` (our earlier write, answer lost) is sent again as
+        an update of that product; a second refusal fails the record.
+        """
+        script = Script(
+            {
+                ("POST", "products/batch"): [
+                    (
+                        200,
+                        {
+                            "create": [
+                                _error("product_invalid_sku", resource_id=77),
+                                _error("product_invalid_sku", resource_id=78),
+                            ]
+                        },
+                    ),
+                    (
+                        200,
+                        {
+                            "update": [
+                                {"id": 77, "sku": "A-1"},
+                                _error("product_invalid_sku", resource_id=78),
+                            ]
+                        },
+                    ),
+                ]
+            }
+        )
+        async with _woo(script) as woo:
+            adopted, refused = await woo.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(record=article("A-1", categories=())),
+                    Outgoing(record=article("A-2", categories=())),
+                ],
+            )
+
+        writes = [b for m, p, b in script.seen if p == "products/batch"]
+        assert "77" == adopted.platform_id
+        assert not refused.ok
+        assert "number" == refused.field
+        assert 2 == len(writes)
+        assert [] == writes[1]["create"]
+        assert [77, 78] == [u["id"] for u in writes[1]["update"]]
+
+    async def test_adopted_category_refused_on_update(self) -> None:
+        """
+        A category adopted through ``term_exists`` whose update is refused
+        fails naming ``name``.
+        """
+        script = Script(
+            {
+                ("POST", "products/categories/batch"): [
+                    (
+                        200,
+                        {"create": [_error("term_exists", resource_id=9)]},
+                    ),
+                    (200, {"update": [_error("rest_invalid_param")]}),
+                ]
+            }
+        )
+        async with _woo(script) as woo:
+            (outcome,) = await woo.push(
+                DataType.CATEGORIES,
+                [Outgoing(record=Category(number="K-1", name="Werkzeug"))],
+            )
+
+        assert not outcome.ok
+        assert "name" == outcome.field
+        assert "rest_invalid_param" in (outcome.error or "")
+
+
+class TestOrderStatusAnswers:
+    async def test_missing_refused_and_failing_orders(self) -> None:
+        """
+        An order the shop does not have (404, or not a number) fails
+        naming ``number``; a refused status write fails naming
+        ``state``; any other error answer on reading the order is raised.
+        """
+        script = Script(
+            {
+                ("GET", "orders/5"): [(404, {"code": "woocommerce_rest_x"})],
+                ("GET", "orders/6"): [
+                    (200, {"id": 6, "number": "6", "status": "pending"})
+                ],
+                ("PUT", "orders/6"): [
+                    (400, {"code": "rest_invalid_param", "message": "bad"})
+                ],
+                ("GET", "orders/7"): [(409, {"code": "conflict"})],
+            }
+        )
+
+        def status(number: str) -> Outgoing:
+            return Outgoing(
+                record=OrderStatus(number=number, state=OrderState.SHIPPED)
+            )
+
+        async with _woo(script) as woo:
+            missing, odd, refused = await woo.push(
+                DataType.ORDER_STATUS,
+                [status("5"), status("x-5"), status("6")],
+            )
+            with pytest.raises(SyncError, match="HTTP 409"):
+                await woo.push(DataType.ORDER_STATUS, [status("7")])
+
+        assert ["number", "number", "state"] == [
+            missing.field,
+            odd.field,
+            refused.field,
+        ]
+        assert "does not exist" in (missing.error or "")
+        assert "rest_invalid_param: bad" in (refused.error or "")
+        assert not any(p == "orders/x-5" for _, p, _ in script.seen)
+
+
+class TestOtherAnswers:
+    async def test_malformed_error_bodies_are_reported(self) -> None:
+        """
+        `WooCommerce.check` reports an error answer whose body is not
+        WordPress' error shape with its text.
+        """
+        script = Script(
+            {
+                ("GET", "products"): [(400, "<html>proxy says no</html>")],
+                ("GET", "products/categories"): [(400, ["not", "a", "dict"])],
+                ("GET", "orders"): [(400, {"code": "rest_x", "message": "m"})],
+            }
+        )
+        async with _woo(script) as woo:
+            problems = await woo.check()
+
+        assert 3 == len(problems)
+        assert "proxy says no" in problems[0]
+        assert "['not', 'a', 'dict']" in problems[1]
+        assert "rest_x: m" in problems[2]
+
+    async def test_records_of_the_wrong_type_fail_alone(self) -> None:
+        """
+        A record of another type fails by itself; a type the shop does
+        not take fails every record; nothing to push sends nothing.
+        """
+        script = Script({})
+        other = Outgoing(record=Category(number="K-1", name="Werkzeug"))
+        async with _woo(script) as woo:
+            (no_article,) = await woo.push(DataType.ARTICLES, [other])
+            (no_stock,) = await woo.push(DataType.STOCK, [other])
+            (no_status,) = await woo.push(DataType.ORDER_STATUS, [other])
+            (no_order,) = await woo.push(
+                DataType.ADDRESSES_AND_ORDERS, [other]
+            )
+            (no_category,) = await woo.push(
+                DataType.CATEGORIES,
+                [Outgoing(record=StockLevel(number="A-1", quantity=1))],
+            )
+            nothing = await woo.push(DataType.STOCK, [])
+
+        assert "not an article" == no_article.error
+        assert "not a stock level" == no_stock.error
+        assert "not an order status" == no_status.error
+        assert "cannot be pushed" in (no_order.error or "")
+        assert "not a category" == no_category.error
+        assert [] == nothing
+
+    async def test_odd_order_rows(self) -> None:
+        """
+        Orders selected by numbers that cannot be order ids read nothing;
+        an unreadable total reads as 0 and a line without quantity keeps
+        its total as unit price.
+        """
+        row = {
+            "id": 1,
+            "number": "1",
+            "status": "processing",
+            "total": "n/a",
+            "date_created_gmt": "2026-01-02T03:04:05",
+            "billing": {"last_name": "Muster", "address_1": "Weg 1"},
+            "line_items": [
+                {"sku": "A-1", "name": "A", "quantity": 0, "total": "3"}
+            ],
+        }
+        script = Script({("GET", "orders"): [(200, [row])]})
+        async with _woo(script) as woo:
+            none = [
+                b async for b in woo.fetch_orders(Only(("x",)), batch_size=10)
+            ]
+            (batch,) = [
+                b async for b in woo.fetch_orders(All(), batch_size=10)
+            ]
+
+        (order,) = batch
+        assert [] == none
+        assert 1 == len(script.seen)
+        assert Decimal(0) == order.total
+        assert Decimal(3) == order.lines[0].unit_price
+        assert OrderState.IN_PROGRESS == order.state
