@@ -9,13 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..._contracts import (
-    Failure,
-    RunRecord,
-    RunStatus,
-    Schedule,
-    TypeCounts,
-)
+from ..._contracts import Failure, RunRecord, RunStatus, Schedule, TypeCounts
 from ..._spec import (
     All,
     ChangedSince,

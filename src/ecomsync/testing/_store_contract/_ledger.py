@@ -9,10 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 
-from ..._contracts import (
-    Failure,
-    Link,
-)
+from ..._contracts import Failure, Link
 from ...typing import StateStore
 from ._data import ARTICLES, CET, STOCK, T0, a_schedule
 

@@ -9,10 +9,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..._contracts import (
-    Link,
-    PendingMedia,
-)
+from ..._contracts import Link, PendingMedia
 from ...typing import StateStore
 from ._data import ARTICLES, STOCK, T0, TEXT
 

@@ -8,10 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ..._contracts import (
-    RunOwner,
-    RunStatus,
-)
+from ..._contracts import RunOwner, RunStatus
 from ...typing import RunOwnership, StateStore
 from ._data import ARTICLES, CET, STOCK, T0, a_run, a_schedule
 
