@@ -308,6 +308,6 @@ class TestFailures:
 
         (outcome,) = outcomes
         assert not outcome.ok
-        assert "collections.0" == outcome.field
+        assert "categories.0" == outcome.field
         assert TOKEN not in repr(shop)
         assert TOKEN not in str(outcome)

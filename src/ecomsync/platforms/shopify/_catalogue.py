@@ -68,6 +68,14 @@ def collection_handle(number: str) -> str:
     return f"erp-{readable}-{digest.hexdigest()[:8]}".replace("--", "-")
 
 
+#: Shopify's input fields under the names of the record's fields.
+_FIELDS = {
+    "title": "name",
+    "descriptionHtml": "description",
+    "collections": "categories",
+}
+
+
 def product_set_cost(variants: int) -> int:
     """
     The requested cost of one ``productSet`` as the adapter asks it: the
@@ -87,6 +95,8 @@ def user_errors(number: str, errors: Sequence[Row]) -> Outcome:
     """
     first = errors[0]
     path = [p for p in first.get("field") or () if p not in ("input",)]
+    if path:
+        path[0] = _FIELDS.get(path[0], path[0])
     field = ".".join(str(p) for p in path) or None
     text = "; ".join(
         f"{'.'.join(e.get('field') or ())}: {e.get('message')}" for e in errors
