@@ -1,0 +1,148 @@
+"""
+docs/cli.md, written from the parser itself so that the reference cannot
+drift: ``python -m ecomsync._cli._reference > docs/cli.md`` (a test
+compares the file with `reference`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._commands import EXIT
+
+
+__all__ = ["reference"]
+
+_HEAD = """\
+# Command line
+
+<!-- Written by `python -m ecomsync._cli._reference > docs/cli.md`;
+     tests/cli/test_reference.py keeps it in step with the parser. -->
+
+`ecomsync` (or `python -m ecomsync`) checks connections, previews and runs
+synchronisations, shows runs and failures, cancels and resumes runs and
+serves schedules, all over one config file; `demo` and `worker` need none.
+Every listing command takes `--json` for scripts.
+
+## The config file
+
+One TOML file (default `ecomsync.toml` in the working directory, or
+`-c FILE`). Relative paths in it are relative to the file. Secrets are
+never written in it: a secret key `K` (`password`, `client_secret`,
+`secret`, `dsn`, `api_key`, `token`) is given as `K_env = "VARIABLE"`
+(read from the environment) or `K_file = "path"` (the file's text,
+stripped). An inline secret is a configuration error naming the key
+(exit 2).
+
+```toml
+[erp]
+type = "tryton"               # or "demo": a seeded in-memory ERP
+url = "https://erp.example.com"
+database = "shop"
+user = "ecomsync"
+password_env = "TRYTON_PASSWORD"
+
+[platforms.shop-de]           # the name runs use for the platform
+type = "shopware6"
+url = "https://shop.example.com"
+client_id = "SWIA..."
+client_secret_file = "/run/secrets/shopware"
+
+[store]
+type = "sqlite"               # default; or "postgres" with dsn_env
+path = "ecomsync.db"
+
+[licenses]
+count = 2                     # ERP connections runs may hold at once
+
+[staging]
+directory = "/var/tmp/ecomsync"
+max_bytes = 2147483648
+
+[sync]                        # optional Synchronizer settings
+license_timeout = 30
+batch_size = 100
+```
+
+## Selections
+
+`plan`, `sync` and `schedules add` take data types by name
+(`categories`, `articles`, `stock`, `addresses_and_orders`,
+`order_status`; none: every type the platform handles) and one selection
+for them: nothing (all records), `--range FIRST..LAST`,
+`--since 2026-11-01T00:00+01:00` (a zone is required) or
+`--only A-1,A-2`.
+
+## Exit codes
+
+| code | meaning |
+|---|---|
+"""
+
+_MEANING = {
+    "ok": "done, nothing failed",
+    "failed": "the work ran and failed: a run failed or was abandoned, "
+    "`check` found a problem, a platform refused the credentials",
+    "usage": "a usage or configuration error; nothing ran",
+    "records_failed": "the run finished, but some records failed "
+    "(see `ecomsync failures`)",
+    "cancelled": "the run was cancelled (`ecomsync cancel`)",
+    "interrupted": "interrupted by Ctrl-C",
+}
+
+
+def _metavar(action: argparse.Action) -> str:
+    if isinstance(action.metavar, str):
+        return action.metavar
+    if action.choices:
+        return "{" + ",".join(map(str, action.choices)) + "}"
+    return str(action.dest).upper()
+
+
+def _options(parser: argparse.ArgumentParser) -> str:
+    """
+    One table row per argument (not argparse's help text, whose layout
+    changes between Python versions).
+    """
+    rows = ["| argument | meaning |", "|---|---|"]
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        if action.option_strings:
+            name = ", ".join(action.option_strings)
+            if action.nargs != 0:
+                name += f" {_metavar(action)}"
+        else:
+            name = _metavar(action)
+        text = (action.help or "") % {**vars(action), "prog": parser.prog}
+        if action.choices and not action.option_strings:
+            text += f" (one of: {', '.join(map(str, action.choices))})"
+        rows.append(f"| `{name}` | {text.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def reference() -> str:
+    """
+    The command-line reference as Markdown.
+    """
+    from ecomsync.__main__ import _parser
+
+    parser = _parser()
+    parts = [_HEAD]
+    for name, code in EXIT.items():
+        parts.append(f"| {code} | {_MEANING[name]} |\n")
+    parts.append("\n## Commands\n")
+    sub = next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    helps = {c.dest: c.help for c in sub._choices_actions}
+    for name, command in sub.choices.items():
+        parts.append(
+            f"\n### `ecomsync {name}`\n\n{helps[name]}.\n\n"
+            f"{_options(command)}\n"
+        )
+    return "".join(parts)
+
+
+if __name__ == "__main__":
+    print(reference(), end="")
