@@ -21,7 +21,7 @@ no party is ever written.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import attrs
 
@@ -138,10 +138,15 @@ class NumberClaims:
     _reported: set[_Party] = attrs.field(init=False, factory=set)
     _batches: int = attrs.field(init=False, default=0)
 
-    def claim(self, batch: Sequence[Record]) -> Claimed:
+    def claim(
+        self,
+        batch: Sequence[Record],
+        fingerprint_of: Callable[[Record], str] = checksum,
+    ) -> Claimed:
         """
         Register *batch* and say which of its records, and which earlier
-        ones, are parties to an ambiguity.
+        ones, are parties to an ambiguity (*fingerprint_of* tells the
+        same record read again: its checksum).
         """
         self._batches += 1
         current = self._batches
@@ -150,7 +155,7 @@ class NumberClaims:
             number = getattr(record, "number", None)
             if not isinstance(number, str) or not number:
                 continue  # problems() names a missing number
-            fingerprint = checksum(record)
+            fingerprint = fingerprint_of(record)
             for key, shown, field, label in _claims(record):
                 parties = self._parties.setdefault(key, [])
                 self._shown[key] = shown

@@ -10,7 +10,7 @@ does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -84,7 +84,11 @@ def refuse(batch: Sequence[Record]) -> tuple[list[Record], list[Refusal]]:
 
 
 def compare(
-    valid: Sequence[Record], links: Mapping[str, Link], *, force: bool
+    valid: Sequence[Record],
+    links: Mapping[str, Link],
+    *,
+    force: bool,
+    checksum_of: Callable[[Record], str] = checksum,
 ) -> tuple[list[Record], list[Change]]:
     """
     Split valid records into unchanged ones (same checksum as the link
@@ -93,7 +97,7 @@ def compare(
     unchanged: list[Record] = []
     todo: list[Change] = []
     for record in valid:
-        digest = checksum(record)
+        digest = checksum_of(record)
         link = links.get(record.number)
         if link is not None and link.checksum == digest and not force:
             unchanged.append(record)

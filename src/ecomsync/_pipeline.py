@@ -26,7 +26,7 @@ from ._changes import Change
 from ._contracts import Link
 from ._dependencies import CategoryClosure
 from ._media_transfer import MediaTransfer
-from ._model import Order, Problem, Record
+from ._model import Order, Problem, Record, checksum
 from ._run import Meter, Run, Tally
 from ._selection import (
     advance_watermark,
@@ -388,8 +388,17 @@ class Pipeline:
         run = self.run
         strategy = self.strategy(data_type)
         claims = self.writer.claims.get(data_type)
+        # Each record's checksum once per batch, for both uses below.
+        digests: dict[int, str] = {}
+
+        def checksum_of(record: Record) -> str:
+            digest = digests.get(id(record))
+            if digest is None:
+                digest = digests[id(record)] = checksum(record)
+            return digest
+
         if claims is not None:
-            claimed = claims.claim(batch)
+            claimed = claims.claim(batch, checksum_of)
             self._late[data_type].update(claimed.late)
             for i, problem in sorted(claimed.invalid.items()):
                 await self.writer.fail(
@@ -408,6 +417,7 @@ class Pipeline:
             data_type,
             batch,
             force=run.spec.force,
+            checksum_of=checksum_of,
         )
         for refusal in found.invalid:
             await self.writer.fail(

@@ -6,7 +6,7 @@ store knows of a batch.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -14,7 +14,7 @@ import attrs
 
 from ._anyio_util import aclose
 from ._changes import Changes, compare, refuse
-from ._model import Record
+from ._model import Record, checksum
 from ._run import Run
 from ._spec import All, ChangedSince, DataType, Selection, SyncSpec, Trigger
 from .typing import ErpSession, Platform, StateStore
@@ -110,6 +110,7 @@ async def changes(
     batch: Sequence[Record],
     *,
     force: bool,
+    checksum_of: Callable[[Record], str] = checksum,
 ) -> Changes:
     """
     A batch classified against what the store remembers of it.
@@ -118,7 +119,9 @@ async def changes(
     links = await store.get_links(
         platform_name, data_type, [r.number for r in valid]
     )
-    unchanged, todo = compare(valid, links, force=force)
+    unchanged, todo = compare(
+        valid, links, force=force, checksum_of=checksum_of
+    )
     return Changes(
         invalid=tuple(refused), unchanged=tuple(unchanged), todo=tuple(todo)
     )

@@ -17,6 +17,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
     TypeStarted,
+    _pipeline,
 )
 from ecomsync.testing import capture_events, shipped, shop_orders
 
@@ -87,3 +88,31 @@ class TestInbound:
             failed.message,
         )
         assert 2 == len(erp.orders)
+
+
+class TestChecksums:
+    async def test_each_record_fingerprinted_once(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A rerun without changes computes each record's checksum once,
+        shared by the ambiguity check and the change check, and still
+        finds every record unchanged."""
+        await sync.execute(spec(categories=All(), articles=All()))
+        seen: list[str] = []
+        real = _pipeline.checksum
+
+        def counting(record: object) -> str:
+            seen.append(getattr(record, "number", ""))
+            return real(record)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(_pipeline, "checksum", counting)
+
+        again = await sync.execute(spec(categories=All(), articles=All()))
+
+        assert seen
+        assert sorted(seen) == sorted(set(seen))
+        assert len(seen) == sum(c.unchanged for c in again.counts.values())
+        assert all(c.created + c.updated == 0 for c in again.counts.values())
