@@ -141,3 +141,28 @@ class FaultRuntime:
         start = max(now, self.link_free_at)
         self.link_free_at = start + nbytes / bps
         await anyio.sleep(self.link_free_at - now)
+
+
+class FaultSwitch:
+    """
+    An emulator's ``faults``: assigning a `Faults` value rebuilds the
+    `FaultRuntime`, so its counters start afresh.
+    """
+
+    _faults: Faults
+    fault_runtime: FaultRuntime
+
+    def _switch_faults(self, value: Faults | None) -> None:
+        self._faults = value or Faults()
+        self.fault_runtime = FaultRuntime.from_faults(self._faults)
+
+    @property
+    def faults(self) -> Faults:
+        """
+        The active faults; assigning starts their counters afresh.
+        """
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults) -> None:
+        self._switch_faults(value)

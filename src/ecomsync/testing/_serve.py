@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,47 @@ class Servable(Protocol):
     def app(self) -> Any: ...
 
     abort_mode: Any
+
+
+def loopback_socket(host: str, port: int) -> socket.socket:
+    """
+    A socket bound to *host* and *port* (0: a free one) for uvicorn.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: without it Nagle's algorithm and
+    # delayed ACKs cost ~40 ms per request on a kept-alive connection.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def run_announcing(
+    emu: Servable, sock: socket.socket, line: str, *, log_level: str
+) -> None:
+    """
+    Serve *emu* on *sock* in the foreground until stopped, printing
+    *line* on standard output once it listens (a command line's ready
+    line); an injected reset drops the connection.
+    """
+    import uvicorn
+
+    emu.abort_mode = "close"
+
+    class _Announcing(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(line, flush=True)
+
+    config = uvicorn.Config(
+        emu.app, log_level=log_level, lifespan="off", access_log=False
+    )
+    try:
+        _Announcing(config).run(sockets=[sock])
+    finally:
+        sock.close()
+    sys.stdout.flush()
 
 
 @contextlib.contextmanager
@@ -44,12 +86,7 @@ def serve_app(
 
     # On a real socket, an injected reset must drop the connection.
     emu.abort_mode = "close"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this: without it Nagle's algorithm and
-    # delayed ACKs cost ~40 ms per request on a kept-alive connection.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    sock = loopback_socket(host, port)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
         emu.app,

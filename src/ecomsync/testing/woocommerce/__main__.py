@@ -18,12 +18,10 @@ not printed.
 from __future__ import annotations
 
 import argparse
-import socket
-import sys
 from collections.abc import Sequence
-from typing import Any
 
 from .._faults import Faults
+from .._serve import loopback_socket, run_announcing
 from ._emulator import WooCommerceEmulator
 
 
@@ -82,8 +80,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     a = _parser().parse_args(argv)
 
-    import uvicorn
-
     emu = WooCommerceEmulator(
         a.consumer_key,
         a.consumer_secret,
@@ -99,31 +95,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     if a.read_only_key:
         emu.add_key(a.read_only_key[0], a.read_only_key[1], "read")
-    emu.abort_mode = "close"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((a.host, a.port))
+    sock = loopback_socket(a.host, a.port)
     line = ready_line(
         f"http://{a.host}:{sock.getsockname()[1]}",
         a.consumer_key,
         a.permissions,
     )
-
-    class _Announcing(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            if self.started:
-                print(line, flush=True)
-
-    config = uvicorn.Config(
-        emu.app, log_level=a.log_level, lifespan="off", access_log=False
-    )
-    try:
-        _Announcing(config).run(sockets=[sock])
-    finally:
-        sock.close()
-    sys.stdout.flush()
+    run_announcing(emu, sock, line, log_level=a.log_level)
 
 
 if __name__ == "__main__":

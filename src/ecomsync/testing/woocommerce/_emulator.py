@@ -12,7 +12,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ..._model import Order, OrderState
-from .._faults import FaultRuntime, Faults
+from .._faults import Faults, FaultSwitch
 from ._app import App
 from ._auth import ApiKey, Authenticator
 from ._request import RequestRecord
@@ -50,7 +50,7 @@ ALLOWED_MIME_TYPES = frozenset(
 )
 
 
-class WooCommerceEmulator:
+class WooCommerceEmulator(FaultSwitch):
     """
     An emulated WooCommerce shop with the REST API v3 under
     ``/wp-json/wc/v3`` and WordPress' media endpoint
@@ -99,8 +99,7 @@ class WooCommerceEmulator:
         self.allowed_mime_types = ALLOWED_MIME_TYPES
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)
         self.abort_mode: Literal["raise", "close"] = "raise"
-        self._faults = faults or Faults()
-        self.fault_runtime = FaultRuntime.from_faults(self._faults)
+        self._switch_faults(faults)
         self.app = App(self)
 
     def __repr__(self) -> str:
@@ -108,18 +107,6 @@ class WooCommerceEmulator:
             f"<WooCommerceEmulator products={len(self.shop.products)} "
             f"orders={len(self.shop.orders)}>"
         )
-
-    @property
-    def faults(self) -> Faults:
-        """
-        The active faults; assigning starts their counters afresh.
-        """
-        return self._faults
-
-    @faults.setter
-    def faults(self, value: Faults) -> None:
-        self._faults = value
-        self.fault_runtime = FaultRuntime.from_faults(value)
 
     def add_key(
         self,
