@@ -13,9 +13,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Mapping,
+)
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, NoReturn
 
 import anyio
 import attrs
@@ -147,14 +155,13 @@ class Synchronizer:
             )
         return name
 
-    @asynccontextmanager
-    async def run(
+    def run(
         self,
         spec: SyncSpec,
         *,
         trigger: Trigger = Trigger.MANUAL,
         run_id: str | None = None,
-    ) -> AsyncIterator[RunEvents]:
+    ) -> AbstractAsyncContextManager[RunEvents]:
         """
         Start a run; the block reads its events.
 
@@ -166,8 +173,7 @@ class Synchronizer:
         Raises:
             SpecError: Before anything runs, if *spec* does not fit.
         """
-        async with self._start(spec, trigger, run_id=run_id) as events:
-            yield events
+        return _Block(self._start(spec, trigger, run_id=run_id), "run")
 
     async def execute(
         self, spec: SyncSpec, *, trigger: Trigger = Trigger.MANUAL
@@ -367,6 +373,34 @@ class Synchronizer:
 
 
 # -- the one lifecycle of every run ---------------------------------------
+
+
+@attrs.frozen
+class _Block(AbstractAsyncContextManager[RunEvents]):
+    """
+    `Synchronizer.run`'s block; awaiting it instead says how to use it.
+    """
+
+    _inner: AbstractAsyncContextManager[RunEvents]
+    _name: str
+
+    async def __aenter__(self) -> RunEvents:
+        return await self._inner.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._inner.__aexit__(exc_type, exc, tb)
+
+    def __await__(self) -> Generator[Any, None, NoReturn]:
+        raise TypeError(
+            f"Synchronizer.{self._name}() starts a block, it is not awaited: "
+            f"write `async with sync.{self._name}(spec) as events:` and "
+            "read the run's events with `async for event in events`"
+        )
 
 
 async def _execute(
