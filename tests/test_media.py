@@ -777,19 +777,17 @@ class BatchingStore:
         if self.fail:
             raise StateStoreError("the store is full")
         self.added.append(len(items))
-        for item in items:
-            await self._store.add_pending(item)
+        await self._store.add_pending_many(items)
 
-    async def remove_pending_many(self, shas: list[str]) -> None:
+    async def remove_pending_many(self, keys: list[tuple[str, str]]) -> None:
         if self.remove_gate is not None:
             self.removing.set()
             await self.remove_gate.wait()
         await anyio.sleep(0.01)
         if self.fail:
             raise StateStoreError("the store is read-only")
-        self.removed.append(len(shas))
-        for sha in shas:
-            await self._store.remove_pending(sha)
+        self.removed.append(len(keys))
+        await self._store.remove_pending_many(keys)
 
 
 class TestRunMedia:

@@ -155,11 +155,11 @@ POINTS = {
     "get_media_id": 2,  # the store: does the platform have it?
     "budget wait": 1,  # staging waits for budget
     "run directory": 1,  # the run's directory is made (a thread)
-    "add_pending": 2,  # the journal entry, before the write
+    "add_pending_many": 2,  # the journal entry, before the write
     "write": 2,  # the file is written (a thread)
     "upload_media": 2,  # the platform uploads it
     "unlink": 1,  # release deletes the file (a thread, shielded)
-    "remove_pending": 1,  # release closes the entry (shielded)
+    "remove_pending_many": 1,  # release closes the entry (shielded)
     "put_media_id": 2,  # the store remembers the platform's id
     "MediaUploaded": 2,  # the event reaches the host
 }
@@ -185,7 +185,7 @@ def _cut_sync(
     monkeypatch.setattr(
         fs, "unlink_all", cut.in_thread("unlink", fs.unlink_all)
     )
-    store_names = {"get_media_id", "add_pending", "remove_pending"}
+    store_names = {"get_media_id", "add_pending_many", "remove_pending_many"}
     sync = Synchronizer(
         erp=CutErp(erp, cut, set()),  # type: ignore[arg-type]
         platforms={"shop": Wrapped(platform, cut, {"upload_media"})},  # type: ignore[dict-item]

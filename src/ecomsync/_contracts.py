@@ -280,12 +280,21 @@ class Schedule:
 class PendingMedia:
     """
     A registered transfer in the staging journal.
+
+    An entry is keyed by *scope* and *sha256*: two runs (or processes)
+    staging the same content in their own directories (their scopes) hold
+    two entries, and closing one leaves the other.
+
+    .. versionchanged:: 26.1.0
+       Added *scope* (`MediaStaging` gives each run's staging directory).
     """
 
     sha256: str
     size: int
     registered_at: datetime
     meta: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    #: Who staged it (a run's staging directory); ``""`` for none.
+    scope: str = ""
 
 
 @attrs.frozen

@@ -181,6 +181,7 @@ class RunStaging:
             )
             await owner._adds.submit(
                 PendingMedia(
+                    scope=str(run_dir.path),
                     sha256=sha,
                     size=size,
                     registered_at=datetime.now(UTC),

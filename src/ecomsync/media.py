@@ -44,7 +44,7 @@ from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind
 from ._staging_run import HOST, GroupCommit, RunStaging
 from .exceptions import MediaStagingError
-from .typing import StateStore
+from .typing import StateStore, SupportsPendingBatch
 
 
 __all__ = ["MediaStaging", "RunStaging", "StagedMedia"]
@@ -218,20 +218,21 @@ class MediaStaging:
             ) from exc
         prefix = f"{root}{os.sep}run-"
         ours = [
-            (p.sha256, str(p.meta.get("directory", "")))
+            p
             for p in await store.list_pending()
             if p.meta.get("host") == HOST
             and str(p.meta.get("directory", "")).startswith(prefix)
         ]
 
-        def stale() -> list[str]:
+        def stale() -> list[tuple[str, str]]:
             # A live run makes its directory before it registers a file:
             # an entry whose directory is gone belongs to a dead run.
-            return [
-                sha
-                for sha, where in ours
-                if Path(where).name in dead or not Path(where).is_dir()
-            ]
+            out = []
+            for p in ours:
+                where = Path(str(p.meta.get("directory", "")))
+                if where.name in dead or not where.is_dir():
+                    out.append((p.scope, p.sha256))
+            return out
 
         if ours:
             await self._remove_entries(await anyio.to_thread.run_sync(stale))
@@ -278,9 +279,8 @@ class MediaStaging:
 
     async def _journal_add(self, items: list[PendingMedia]) -> None:
         store, _ = self._opened()
-        many = getattr(store, "add_pending_many", None)
-        if many is not None:
-            await many(items)
+        if isinstance(store, SupportsPendingBatch):
+            await store.add_pending_many(items)
             return
         for item in items:
             await store.add_pending(item)
@@ -290,16 +290,21 @@ class MediaStaging:
             fs.unlink_all, [i.path for i in items]
         )
         # A file that could not be deleted keeps its entry: the run's end
-        # or the next open() deletes it.
-        await self._remove_entries([i.sha256 for i in items if i.path in gone])
+        # or the next open() deletes it.  An entry's scope is the run's
+        # directory, where its file was.
+        await self._remove_entries(
+            [(str(i.path.parent), i.sha256) for i in items if i.path in gone]
+        )
 
-    async def _remove_entries(self, shas: Sequence[str]) -> None:
-        if not shas:
+    async def _remove_entries(self, keys: Sequence[tuple[str, str]]) -> None:
+        """
+        Close the journal entries of *keys*, each ``(scope, sha256)``.
+        """
+        if not keys:
             return
         store, _ = self._opened()
-        many = getattr(store, "remove_pending_many", None)
-        if many is not None:
-            await many(list(shas))
+        if isinstance(store, SupportsPendingBatch):
+            await store.remove_pending_many(list(keys))
             return
-        for sha in shas:
+        for _, sha in keys:
             await store.remove_pending(sha)

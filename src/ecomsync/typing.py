@@ -49,6 +49,7 @@ __all__ = [
     "SupportsCheck",
     "SupportsMediaIdFor",
     "SupportsMediaOnPush",
+    "SupportsPendingBatch",
     "SupportsRequestEstimate",
     "WatermarkStore",
 ]
@@ -374,12 +375,44 @@ class MediaJournal(Protocol):  # pragma: no cover -- a Protocol only
     **Protocol:** The staging journal: files registered before they are
     written, closed after their upload.
 
+    An entry is keyed by its `PendingMedia.scope` and content hash.  A
+    store that also has `SupportsPendingBatch` closes entries by that
+    key; without it, `MediaStaging` writes entries one by one and closes
+    them with ``remove_pending(sha256)``, which then closes the entries
+    of that content (a store keyed by hash alone keeps working, for one
+    process at a time).
+
     .. versionadded:: 26.1.0
     """
 
     async def add_pending(self, pending: PendingMedia) -> None: ...
     async def remove_pending(self, sha256: str) -> None: ...
     async def list_pending(self) -> list[PendingMedia]: ...
+
+
+@runtime_checkable
+class SupportsPendingBatch(Protocol):
+    """
+    **Protocol:** A `MediaJournal` that writes many entries in one
+    transaction each; `MediaStaging` uses it when the store has it (the
+    built-in stores do), else the one-by-one methods.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def add_pending_many(self, pendings: Sequence[PendingMedia]) -> None:
+        """
+        Register all of *pendings* (replacing an entry of the same scope
+        and hash) in one transaction.
+        """
+
+    async def remove_pending_many(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> None:
+        """
+        Close the entries of *keys*, each ``(scope, sha256)``, in one
+        transaction; unknown keys are ignored.
+        """
 
 
 class ScheduleStore(Protocol):  # pragma: no cover -- a Protocol only

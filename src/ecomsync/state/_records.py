@@ -150,8 +150,9 @@ def schedule_from_row(row: Row) -> Schedule:
 
 
 def pending_from_row(row: Row) -> PendingMedia:
-    sha256, size, registered, meta = row
+    scope, sha256, size, registered, meta = row
     return PendingMedia(
+        scope=scope,
         sha256=sha256,
         size=size,
         registered_at=datetime.fromisoformat(registered),

@@ -58,6 +58,21 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN heartbeat TEXT",
         "CREATE INDEX runs_status ON runs (status)",
     ),
+    # 4: journal entries keyed by scope (a run's staging directory) and
+    # content, so two runs staging one content keep an entry each; the
+    # entries kept get the directory their meta names.
+    (
+        """CREATE TABLE pending_scoped (
+            scope TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL,
+            size INTEGER, registered_at TEXT, registered_text TEXT,
+            meta TEXT, PRIMARY KEY (scope, sha256))""",
+        """INSERT INTO pending_scoped (scope, sha256, size, registered_at,
+            registered_text, meta)
+            SELECT coalesce(json_extract(meta, '$.directory'), ''), sha256,
+            size, registered_at, registered_text, meta FROM pending""",
+        "DROP TABLE pending",
+        "ALTER TABLE pending_scoped RENAME TO pending",
+    ),
 )
 
 #: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
@@ -118,6 +133,14 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE {s}.runs ADD COLUMN heartbeat timestamptz;
     CREATE INDEX runs_live ON {s}.runs (status)
         WHERE status IN ('queued', 'running');
+    """,
+    # 4: journal entries keyed by scope (a run's staging directory) and
+    # content, so two processes staging one content keep an entry each.
+    """
+    ALTER TABLE {s}.pending ADD COLUMN scope text NOT NULL DEFAULT '';
+    UPDATE {s}.pending SET scope = coalesce(meta::jsonb ->> 'directory', '');
+    ALTER TABLE {s}.pending DROP CONSTRAINT pending_pkey;
+    ALTER TABLE {s}.pending ADD PRIMARY KEY (scope, sha256);
     """,
 )
 

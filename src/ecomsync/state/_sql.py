@@ -277,28 +277,77 @@ class SqlStore:
 
     # -- the media journal ----------------------------------------------
 
-    async def add_pending(self, pending: PendingMedia) -> None:
-        await self._exec(
-            "INSERT INTO {p}pending (sha256, size, registered_at, "
-            "registered_text, meta) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, "
+    def _add_pending_stmt(self, pendings: Sequence[PendingMedia]) -> Stmt:
+        # Sorted, so concurrent writers lock rows in the same order; the
+        # last of one key wins.
+        latest = {(p.scope, p.sha256): p for p in pendings}
+        return self._stmt(
+            "INSERT INTO {p}pending (scope, sha256, size, registered_at, "
+            "registered_text, meta) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (scope, sha256) DO UPDATE SET size = excluded.size, "
             "registered_at = excluded.registered_at, "
             "registered_text = excluded.registered_text, "
             "meta = excluded.meta",
-            pending.sha256,
-            pending.size,
-            self._dialect.moment(pending.registered_at),
-            pending.registered_at.isoformat(),
-            json.dumps(dict(pending.meta)),
+            rows=[
+                (
+                    p.scope,
+                    p.sha256,
+                    p.size,
+                    self._dialect.moment(p.registered_at),
+                    p.registered_at.isoformat(),
+                    json.dumps(dict(p.meta)),
+                )
+                for _, p in sorted(latest.items())
+            ],
         )
 
-    async def remove_pending(self, sha256: str) -> None:
-        await self._exec("DELETE FROM {p}pending WHERE sha256 = ?", sha256)
+    def _remove_pending_stmt(self, keys: Sequence[tuple[str, str]]) -> Stmt:
+        return self._stmt(
+            "DELETE FROM {p}pending WHERE scope = ? AND sha256 = ?",
+            rows=sorted(set(keys)),
+        )
+
+    async def add_pending(self, pending: PendingMedia) -> None:
+        stmt = self._add_pending_stmt([pending])
+        await self._perform(Op((stmt,), _nothing, True))
+
+    async def remove_pending(
+        self, sha256: str, scope: str | None = None
+    ) -> None:
+        """
+        Close the entry of *sha256* in *scope*, or of every scope if
+        ``None``.
+        """
+        if scope is None:
+            stmt = self._stmt(
+                "DELETE FROM {p}pending WHERE sha256 = ?", (sha256,)
+            )
+        else:
+            stmt = self._remove_pending_stmt([(scope, sha256)])
+        await self._perform(Op((stmt,), _nothing, True))
+
+    async def add_pending_many(self, pendings: Sequence[PendingMedia]) -> None:
+        """
+        `add_pending` for each of *pendings*, in one transaction.
+        """
+        if pendings:
+            stmt = self._add_pending_stmt(pendings)
+            await self._perform(Op((stmt,), _nothing, True))
+
+    async def remove_pending_many(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> None:
+        """
+        Close the entries of *keys* (scope, sha256), in one transaction.
+        """
+        if keys:
+            stmt = self._remove_pending_stmt(keys)
+            await self._perform(Op((stmt,), _nothing, True))
 
     async def list_pending(self) -> list[PendingMedia]:
         return await self._all(
-            "SELECT sha256, size, registered_text, meta FROM {p}pending "
-            "ORDER BY registered_at, sha256{c}",
+            "SELECT scope, sha256, size, registered_text, meta "
+            "FROM {p}pending ORDER BY registered_at, scope{c}, sha256{c}",
             (),
             pending_from_row,
         )

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..._contracts import Link, PendingMedia
-from ...typing import StateStore
+from ...typing import StateStore, SupportsPendingBatch
 from ._data import ARTICLES, STOCK, T0, TEXT
 
 
@@ -136,3 +138,63 @@ class LinkContract:
         await store.remove_pending("aa")
         await store.remove_pending("never")
         assert await store.list_pending() == []
+
+    async def test_pending_scopes(self, store: StateStore) -> None:
+        """One content staged in two scopes (two runs' directories) keeps
+        an entry per scope: closing one by key leaves the other; closing
+        by hash alone closes both."""
+        batch = self._batch(store)
+        one = PendingMedia(
+            scope="/s/run-1", sha256="aa", size=1, registered_at=T0
+        )
+        two = PendingMedia(
+            scope="/s/run-2", sha256="aa", size=2, registered_at=T0
+        )
+        await store.add_pending(one)
+        await store.add_pending(two)
+        both = await store.list_pending()
+
+        await batch.remove_pending_many([("/s/run-1", "aa")])
+        left = await store.list_pending()
+        await store.add_pending(one)
+        await store.remove_pending("aa")
+
+        assert ([one, two], [two], []) == (
+            both,
+            left,
+            await store.list_pending(),
+        )
+
+    async def test_pending_many(self, store: StateStore) -> None:
+        """Entries are registered and closed many at a time; the last of
+        one key wins, closing unknown keys does nothing."""
+        batch = self._batch(store)
+        entries = [
+            PendingMedia(
+                scope="/s/run-1",
+                sha256=f"{i:02x}",
+                size=i,
+                registered_at=T0 + timedelta(seconds=i),
+            )
+            for i in range(3)
+        ]
+        again = attrs.evolve(entries[0], size=9)
+        await batch.add_pending_many([*entries, again])
+        await batch.add_pending_many([])
+        listed = await store.list_pending()
+
+        await batch.remove_pending_many(
+            [("/s/run-1", "00"), ("/s/run-1", "02"), ("/s/run-9", "01")]
+        )
+        await batch.remove_pending_many([])
+
+        assert ([again, *entries[1:]], [entries[1]]) == (
+            listed,
+            await store.list_pending(),
+        )
+
+    @staticmethod
+    def _batch(store: StateStore) -> SupportsPendingBatch:
+        if not isinstance(store, SupportsPendingBatch):
+            pytest.skip("the store has no batch journal methods")
+        return store
