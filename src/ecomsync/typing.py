@@ -375,7 +375,7 @@ class MediaJournal(Protocol):  # pragma: no cover -- a Protocol only
     **Protocol:** The staging journal: files registered before they are
     written, closed after their upload.
 
-    An entry is keyed by its `PendingMedia.scope` and content hash.  A
+    An entry is keyed by its ``PendingMedia.scope`` and content hash.  A
     store that also has `SupportsPendingBatch` closes entries by that
     key; without it, `MediaStaging` writes entries one by one and closes
     them with ``remove_pending(sha256)``, which then closes the entries
@@ -391,28 +391,25 @@ class MediaJournal(Protocol):  # pragma: no cover -- a Protocol only
 
 
 @runtime_checkable
-class SupportsPendingBatch(Protocol):
+class SupportsPendingBatch(Protocol):  # pragma: no cover -- a Protocol only
     """
     **Protocol:** A `MediaJournal` that writes many entries in one
     transaction each; `MediaStaging` uses it when the store has it (the
     built-in stores do), else the one-by-one methods.
+    ``add_pending_many(pendings)`` registers all of them (replacing an
+    entry of the same scope and hash); ``remove_pending_many(keys)``
+    closes the entries of *keys*, each ``(scope, sha256)``, and ignores
+    unknown keys.
 
     .. versionadded:: 26.1.0
     """
 
-    async def add_pending_many(self, pendings: Sequence[PendingMedia]) -> None:
-        """
-        Register all of *pendings* (replacing an entry of the same scope
-        and hash) in one transaction.
-        """
-
+    async def add_pending_many(
+        self, pendings: Sequence[PendingMedia]
+    ) -> None: ...
     async def remove_pending_many(
         self, keys: Sequence[tuple[str, str]]
-    ) -> None:
-        """
-        Close the entries of *keys*, each ``(scope, sha256)``, in one
-        transaction; unknown keys are ignored.
-        """
+    ) -> None: ...
 
 
 class ScheduleStore(Protocol):  # pragma: no cover -- a Protocol only
