@@ -11,9 +11,11 @@ running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -151,7 +153,21 @@ def killed(
 
 
 def _copy(source: Path, target: Path) -> Path:
+    """
+    A copy of a dead child's directory, its journal entries moved along:
+    they name the staging directory they were made in (the dead run's
+    entries are found by it).
+    """
     shutil.copytree(source, target)
+    old, new = str(source.resolve()), str(target.resolve())
+    if not (target / "state.db").exists():
+        return target
+    with contextlib.closing(sqlite3.connect(target / "state.db")) as db, db:
+        db.execute(
+            "UPDATE pending SET scope = replace(scope, ?, ?), "
+            "meta = replace(meta, ?, ?)",
+            (old, new, json.dumps(old)[1:-1], json.dumps(new)[1:-1]),
+        )
     return target
 
 
