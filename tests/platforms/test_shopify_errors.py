@@ -1,0 +1,203 @@
+"""
+The Shopify adapter's refusals and errors: a refused token never shown,
+top-level GraphQL errors, unknown records failing by name, settings and
+request estimates.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ecomsync import DataType, Outgoing
+from ecomsync._contracts import MediaLink, Outcome
+from ecomsync._model import OrderState, OrderStatus, StockLevel
+from ecomsync.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    SyncError,
+)
+from ecomsync.platforms.shopify import Shopify
+from ecomsync.platforms.shopify._client import ShopifyApiError
+from ecomsync.testing._platform_contract import CATEGORIES, NOW, article
+from ecomsync.testing.shopify import ShopifyEmulator
+
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "shpat_NEVER_SHOWN"
+
+
+def _shop(
+    emu: ShopifyEmulator, token: str = TOKEN, **kwargs: object
+) -> Shopify:
+    return Shopify(
+        "https://shop.test",
+        token,
+        transport=httpx.ASGITransport(app=emu.app),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_refused_token_is_not_shown() -> None:
+    """
+    A wrong token is an AuthenticationError that does not contain it.
+    """
+    emu = ShopifyEmulator("shpat_right")
+    async with _shop(emu, "shpat_WRONG_SECRET") as shop:
+        with pytest.raises(AuthenticationError) as caught:
+            await shop.push(
+                DataType.CATEGORIES, [Outgoing(record=CATEGORIES[0])]
+            )
+
+    assert "shpat_WRONG_SECRET" not in str(caught.value)
+    assert "refused the access token" in str(caught.value)
+    assert "shpat" not in repr(shop)
+
+
+async def test_top_level_error_raises() -> None:
+    """
+    A query Shopify refuses raises ShopifyApiError with its code; a
+    query over 1,000 points is never sent.
+    """
+    emu = ShopifyEmulator(TOKEN)
+    async with _shop(emu) as shop:
+        with pytest.raises(ShopifyApiError) as caught:
+            await shop._api.call("{ nope }")
+        with pytest.raises(ValueError, match="1001 points"):
+            await shop._api.call(
+                "{ locations(first: 1) { nodes { id } } }", cost=1001
+            )
+
+    assert "GRAPHQL_VALIDATION_FAILED" == caught.value.code
+    assert 1 == len(emu.requests)
+
+
+async def test_http_error_without_graphql_body() -> None:
+    """
+    A non-GraphQL HTTP error (a 404 page) is a SyncError naming the status.
+    """
+    emu = ShopifyEmulator(TOKEN)
+    async with Shopify(
+        "https://shop.test",
+        TOKEN,
+        api_version="nope",
+        transport=httpx.ASGITransport(app=emu.app),
+    ) as shop:
+        with pytest.raises(SyncError, match="HTTP 404"):
+            await shop.push(
+                DataType.CATEGORIES, [Outgoing(record=CATEGORIES[0])]
+            )
+
+
+async def test_unknown_records_fail_by_name() -> None:
+    """
+    Stock of an unknown SKU, a status of an unknown order and an article
+    in an unknown category fail alone, naming the field.
+    """
+    emu = ShopifyEmulator(TOKEN)
+    async with _shop(emu) as shop:
+        await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+        (bad_article,) = await shop.push(
+            DataType.ARTICLES,
+            [Outgoing(record=article("A-1", categories=("NO",)))],
+        )
+        stock = await shop.push(
+            DataType.STOCK,
+            [Outgoing(record=StockLevel(number="NOPE", quantity=1))],
+        )
+        (status,) = await shop.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(number="404", state=OrderState.SHIPPED)
+                )
+            ],
+        )
+        orders = await shop.push(
+            DataType.ADDRESSES_AND_ORDERS,
+            [Outgoing(record=StockLevel(number="x", quantity=1))],
+        )
+
+    assert ("categories", "category 'NO' is not on Shopify") == (
+        bad_article.field,
+        bad_article.error,
+    )
+    assert [("NOPE", "number")] == [(o.number, o.field) for o in stock]
+    assert ("404", "number") == (status.number, status.field)
+    assert not orders[0].ok
+    assert [] == await shop.push(DataType.STOCK, [])
+
+
+async def test_stock_location_refused() -> None:
+    """
+    A location the shop does not have fails every level of that call on
+    the quantity.
+    """
+    emu = ShopifyEmulator(TOKEN)
+    async with _shop(emu, location="gid://shopify/Location/999") as shop:
+        await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+        await shop.push(DataType.ARTICLES, [Outgoing(record=article("A-1"))])
+        (outcome,) = await shop.push(
+            DataType.STOCK,
+            [Outgoing(record=StockLevel(number="A-1", quantity=3))],
+        )
+
+    assert ("A-1", "quantity") == (outcome.number, outcome.field)
+    assert "location" in str(outcome.error)
+
+
+async def test_media_refusals() -> None:
+    """
+    Media attach only to written products.
+    """
+    emu = ShopifyEmulator(TOKEN)
+    async with _shop(emu) as shop:
+        with pytest.raises(SyncError, match="products only"):
+            await shop.attach_media(
+                DataType.CATEGORIES, Outcome(number="K-1"), []
+            )
+        with pytest.raises(SyncError, match="no Shopify product"):
+            await shop.attach_media(
+                DataType.ARTICLES,
+                Outcome(number="A-1"),
+                [
+                    MediaLink(
+                        media_id="gid://shopify/MediaImage/1",
+                        sha256="x",
+                        position=0,
+                    )
+                ],
+            )
+
+
+def test_settings_and_estimates() -> None:
+    """
+    batch_size outside 1..250 is a ConfigurationError; estimates cover
+    one write per record plus the listings.
+    """
+    emu = ShopifyEmulator(TOKEN)
+    with pytest.raises(ConfigurationError, match=r"1\.\.250"):
+        _shop(emu, batch_size=251)
+    shop = _shop(emu)
+
+    assert 1 + 10 + 3 * 2 + 1 == shop.estimate_requests(
+        DataType.CATEGORIES, writes=10, uploads=2, with_media=1
+    )
+    assert 11 == shop.estimate_requests(
+        DataType.ARTICLES, writes=10, uploads=0, with_media=0
+    )
+    assert 1 + 6 + 2 == shop.estimate_requests(
+        DataType.STOCK, writes=300, uploads=0, with_media=0
+    )
+    assert 20 == shop.estimate_requests(
+        DataType.ORDER_STATUS, writes=10, uploads=0, with_media=0
+    )
+    assert 3 == shop.estimate_requests(
+        DataType.ADDRESSES_AND_ORDERS, writes=3, uploads=0, with_media=0
+    )
+    assert NOW
