@@ -17,11 +17,9 @@ client_id=SWIAEMULATOR0000000000000 client_secret=emulator-secret
 from __future__ import annotations
 
 import argparse
-import socket
-import sys
 from collections.abc import Sequence
-from typing import Any
 
+from .._serve import loopback_socket, run_announcing
 from ._emulator import ShopwareEmulator
 from ._faults import Faults
 
@@ -121,8 +119,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import gc
 
-    import uvicorn
-
     # The store holds hundreds of thousands of small dicts that live for
     # the whole run; frequent young-generation collections over them cost
     # more than the emulated work.  A separate benchmark process can
@@ -145,34 +141,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             workers_limit=a.workers_limit,
         ),
     )
-    emu.abort_mode = "close"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((a.host, a.port))
+    sock = loopback_socket(a.host, a.port)
     line = ready_line(
         f"http://{a.host}:{sock.getsockname()[1]}",
         a.client_id,
         a.client_secret,
     )
-
-    class _Announcing(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            if self.started:
-                print(line, flush=True)
-
-    config = uvicorn.Config(
-        emu.app,
-        log_level=a.log_level,
-        lifespan="off",
-        access_log=False,
-    )
-    try:
-        _Announcing(config).run(sockets=[sock])
-    finally:
-        sock.close()
-    sys.stdout.flush()
+    run_announcing(emu, sock, line, log_level=a.log_level)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ from typing import Any
 import attrs
 
 from ..._model import Order
+from .._faults import Faults, FaultSwitch
 from . import _checkout, _media, _states
 from ._errors import ApiError
-from ._faults import FaultRuntime, Faults
 from ._media import MediaFile
 from ._schema import ENTITIES
 from ._seed import SeedIds, seed_rows
@@ -46,7 +46,7 @@ def _default_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class ShopwareEmulator:
+class ShopwareEmulator(FaultSwitch):
     """
     An in-memory Shopware 6 Admin API.  Serve `app` (ASGI) in-process
     with ``httpx.ASGITransport(app=emulator.app)`` or on loopback with
@@ -100,21 +100,11 @@ class ShopwareEmulator:
         # "raise": in-process resets raise httpx.ReadError; "close": on a
         # real server the connection is dropped.
         self.abort_mode = "raise"
-        self._faults = faults or Faults()
-        self.fault_runtime = FaultRuntime.from_faults(self._faults)
+        self._switch_faults(faults)
         self._seed()
         self.app = App(self)
 
     # -- configuration ---------------------------------------------------
-
-    @property
-    def faults(self) -> Faults:
-        return self._faults
-
-    @faults.setter
-    def faults(self, faults: Faults) -> None:
-        self._faults = faults
-        self.fault_runtime = FaultRuntime.from_faults(faults)
 
     @property
     def entities(self) -> dict[str, dict[str, Row]]:

@@ -6,11 +6,9 @@ socket and for benchmarks.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
+from .._serve import serve_app
 from ._emulator import ShopwareEmulator
 
 
@@ -31,41 +29,14 @@ def serve(
     The emulator's state is shared with the calling thread: inspect it
     after the requests have completed.
     """
-    import uvicorn
-
     emu = emulator if emulator is not None else ShopwareEmulator()
-    # On a real socket, an injected reset must drop the connection.
-    emu.abort_mode = "close"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit this: without it Nagle's algorithm and
-    # delayed ACKs cost ~40 ms per request on a kept-alive connection.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    config = uvicorn.Config(
-        emu.app,
+    # "Shopware 6" names the thread shopware6-emulator:<port>, as before.
+    with serve_app(
+        emu,
+        "Shopware 6",
+        host=host,
+        port=port,
         log_level=log_level,
-        lifespan="off",
-        access_log=False,
-        loop="asyncio",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run,
-        kwargs={"sockets": [sock]},
-        name=f"shopware6-emulator:{bound}",
-        daemon=True,
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Shopware emulator did not start")
-            time.sleep(0.01)
-        yield f"http://{host}:{bound}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=startup_timeout)
-        sock.close()
+        startup_timeout=startup_timeout,
+    ) as url:
+        yield url
