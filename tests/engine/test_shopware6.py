@@ -6,7 +6,8 @@ run that follows it, a plan writes nothing, and no secret leaks anywhere.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import anyio
@@ -16,10 +17,14 @@ import stamina
 
 from ecomsync import (
     All,
+    Article,
     AuthenticationError,
     DataType,
+    MediaRef,
     MediaStaging,
     MemoryErp,
+    Outcome,
+    Outgoing,
     RunStatus,
     SqliteStore,
     StagedMedia,
@@ -406,3 +411,99 @@ class TestMediaAfterPush:
         product = next(iter(emu.entities["product"].values()))
         cover = emu.entities["product_media"][product["coverId"]]
         assert "0" * 32 == cover["mediaId"]
+
+
+class _RefusesA2(Shopware6):
+    """
+    A Shopware6 that reports article A-2 refused after writing it.
+    """
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        answered = await super().push(data_type, items)
+        return [
+            Outcome(number=o.number, error="refused", field="name")
+            if o.number == "A-2"
+            else o
+            for o in answered
+        ]
+
+
+def _jpeg(key: str) -> MediaRef:
+    return MediaRef(key=key, filename=f"{key}.jpg", mime_type="image/jpeg")
+
+
+class TestPendingUploads:
+    async def test_shared_refused_and_unreadable(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """Content shared by two records is uploaded once; a record the
+        shop refused, or with a file that cannot be read, uploads
+        nothing of its own and fails; the next run uploads just that."""
+        erp.put(
+            Article(
+                number="A-7",
+                name="Artikel 7",
+                price=Decimal("7"),
+                media=(
+                    _jpeg("img-1"),
+                    _jpeg("gone"),
+                ),
+            )
+        )
+        erp.put(
+            Article(
+                number="A-8",
+                name="Artikel 8",
+                price=Decimal("8"),
+                media=(_jpeg("img-3"),),
+            )
+        )
+        platform = _RefusesA2(
+            "http://shop.test",
+            emu.client_id,
+            CANARY,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        spec = SyncSpec(
+            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+        )
+        try:
+            first = await sync.execute(spec)
+        finally:
+            await platform.aclose()
+
+        fields = {f.number: f.field for f in first.failures}
+        assert {"A-2": "name", "A-7": "media.1"} == fields
+        # images 1, 3, 4, 5, 6: image 2 only A-2 had, image 3 once for two
+        assert 5 == _uploads(emu)
+        a8 = next(
+            p
+            for p in emu.entities["product"].values()
+            if p["productNumber"] == "A-8"
+        )
+        cover = emu.entities["product_media"][a8["coverId"]]
+        assert b"image 3" == emu.media_bytes(cover["mediaId"])
+
+        again = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            CANARY,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        sync.platforms["shop"] = again
+        seen = len(emu.requests)
+        try:
+            second = await sync.execute(spec)
+        finally:
+            await again.aclose()
+            await sync.store.aclose()
+        assert ["A-7"] == [f.number for f in second.failures]
+        assert 1 == _uploads(emu, seen)
