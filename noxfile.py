@@ -14,7 +14,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "typing", "docs"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-EXTRAS = ".[testing,postgres,locking,demo,otel]"
+EXTRAS = ".[testing,postgres,locking,demo,otel,cron]"
 
 
 def _group(name: str) -> list[str]:

@@ -265,7 +265,9 @@ class RunRecord:
 @attrs.frozen(kw_only=True)
 class Schedule:
     """
-    A spec that `Synchronizer.serve` runs every *interval*.
+    A spec that `Synchronizer.serve` runs every *interval*, or at the
+    times of the *cron* rule (5 fields, read in the time zone *zone*,
+    an IANA name such as ``Europe/Berlin``; *interval* is then zero).
 
     .. versionadded:: 26.1.0
     """
@@ -274,6 +276,8 @@ class Schedule:
     spec: SyncSpec
     interval: timedelta
     next_due: datetime
+    cron: str | None = None
+    zone: str | None = None
 
 
 @attrs.frozen(kw_only=True)

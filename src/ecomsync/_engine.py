@@ -293,21 +293,39 @@ class Synchronizer:
         self,
         spec: SyncSpec,
         *,
-        every: timedelta,
+        every: timedelta | None = None,
         first_due: datetime | None = None,
         schedule_id: str | None = None,
+        cron: str | None = None,
+        zone: str | None = None,
     ) -> Schedule:
         """
-        Keep *spec* in the store to run every *every* as a scheduled run.
+        Keep *spec* in the store to run every *every* as a scheduled run,
+        or at the times of the 5-field *cron* rule read in the IANA time
+        zone *zone* (``"0 2 * * *"``, ``"Europe/Berlin"``: every night at
+        02:00 Berlin time; extra ``cron``).  A cron schedule is first due
+        at its next time; a missed time runs once when serving resumes.
+
+        .. versionchanged:: 26.1.0 *cron* and *zone*.
         """
         self.validate(spec)
-        if every <= timedelta(0):
+        if (every is None) == (cron is None):
+            raise SpecError("a schedule needs either every or cron")
+        if every is not None and every <= timedelta(0):
             raise SpecError(f"a schedule needs a positive interval: {every}")
+        if cron is None and zone is not None:
+            raise SpecError("zone applies to cron schedules only")
+        if cron is not None:
+            due = _schedules.next_slot(cron, zone, self.clock())
+            if first_due is None:
+                first_due = due
         schedule = Schedule(
             id=schedule_id or uuid.uuid4().hex[:12],
             spec=spec,
-            interval=every,
+            interval=every or timedelta(0),
             next_due=first_due or self.clock(),
+            cron=cron,
+            zone=zone,
         )
         await self.store.save_schedule(schedule)
         return schedule

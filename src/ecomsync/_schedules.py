@@ -11,7 +11,8 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 
@@ -20,12 +21,55 @@ from ._contracts import Schedule
 from ._ownership import HEARTBEAT_INTERVAL, reap_abandoned
 from ._run import RunEvents, holder, log
 from .events import Event
-from .exceptions import EcomsyncError
+from .exceptions import EcomsyncError, SpecError
 from .typing import StateStore
 
 
 #: Starts the scheduled run of a schedule; the block reads its events.
 Start = Callable[[Schedule], AbstractAsyncContextManager[RunEvents]]
+
+
+def next_slot(cron: str, zone: str | None, after: datetime) -> datetime:
+    """
+    The first time of the *cron* rule (read in *zone*, UTC if ``None``)
+    strictly after *after*, as an aware UTC datetime.  Needs the extra
+    ``cron`` (cronsim).
+
+    Raises:
+        SpecError: The rule or the zone is not valid, or cronsim is
+            missing.
+    """
+    try:
+        from cronsim import CronSim, CronSimError
+    except ImportError:
+        raise SpecError(
+            "cron schedules need the extra 'cron': "
+            "pip install 'ecomsync[cron]'"
+        ) from None
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SpecError(
+            f"unknown time zone {zone!r}; use an IANA name such as "
+            "'Europe/Berlin'"
+        ) from None
+    local = after.astimezone(tz)
+    try:
+        found = next(CronSim(cron, local))
+    except CronSimError as exc:
+        raise SpecError(f"cron rule {cron!r}: {exc}") from None
+    return found.astimezone(UTC)
+
+
+def following_due(schedule: Schedule, now: datetime) -> datetime:
+    """
+    When *schedule* is due next after a run that ended at *now*: one
+    interval later, or the cron rule's next time after *now*, so that
+    slots missed while nothing served run once, not once each.
+    """
+    if schedule.cron is not None:
+        return next_slot(schedule.cron, schedule.zone, now)
+    return now + schedule.interval
 
 
 async def serve(
@@ -109,5 +153,5 @@ async def _serve_one(
     finally:
         with anyio.CancelScope(shield=True):
             await store.release_schedule(
-                schedule.id, claimant, clock() + schedule.interval
+                schedule.id, claimant, following_due(schedule, clock())
             )

@@ -252,3 +252,23 @@ def test_serve_runs_a_due_schedule_and_stops_on_sigterm(cli: Cli) -> None:
         serving.stop()
     shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
     assert "scheduled" == shown["trigger"]
+
+
+def test_cron_schedule_with_zone(cli: Cli) -> None:
+    """
+    ``schedules add --cron --zone`` keeps the rule and its zone; a bad
+    zone is a usage error naming it.
+    """
+    added = cli(
+        "schedules", "add", "stock", "--cron", "0 2 * * *",
+        "--zone", "Europe/Berlin", "--id", "nightly",
+    )  # fmt: skip
+    assert 0 == added.returncode, added.stderr
+
+    (listed,) = json.loads(cli("schedules", "--json").stdout)
+    assert ("0 2 * * *", "Europe/Berlin") == (listed["cron"], listed["zone"])
+    assert listed["next_due"].endswith(("T01:00:00+00:00", "T00:00:00+00:00"))
+
+    bad = cli("schedules", "add", "--cron", "0 2 * * *", "--zone", "Mars/X")
+    assert 2 == bad.returncode
+    assert "unknown time zone 'Mars/X'" in bad.stderr

@@ -15,7 +15,7 @@ def test_ctrl_c_ends_the_demo_in_one_line() -> None:
     """
     demo = start("ecomsync", "demo", "--articles", "400", "--plain")
     try:
-        demo.wait_for("100/400 (")
+        demo.wait_for("started: all, 400 records")
         demo.process.send_signal(signal.SIGINT)
         assert 130 == demo.process.wait(timeout=60)
         assert demo.process.stderr is not None

@@ -548,11 +548,13 @@ def _duration(text: str) -> timedelta:
 async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
     action = args.action or "list"
     if action == "add":
-        if args.every is None:
-            raise UsageError("schedules add needs --every")
+        if (args.every is None) == (args.cron is None):
+            raise UsageError("schedules add needs --every or --cron")
         schedule = await sync.add_schedule(
             _spec(sync, args),
-            every=_duration(args.every),
+            every=None if args.every is None else _duration(args.every),
+            cron=args.cron,
+            zone=args.zone,
             schedule_id=args.id,
         )
         if args.json:
@@ -577,6 +579,8 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
                     "platform": s.spec.platform,
                     "types": [t.value for t in s.spec.types],
                     "interval_s": s.interval.total_seconds(),
+                    "cron": s.cron,
+                    "zone": s.zone,
                     "next_due": _when(s.next_due),
                 }
                 for s in schedules
@@ -585,8 +589,13 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
         return EXIT["ok"]
     for s in schedules:
         types = ",".join(t.value for t in s.spec.types)
+        rule = (
+            f"every {s.interval}"
+            if s.cron is None
+            else f"cron '{s.cron}' {s.zone or 'UTC'}"
+        )
         print(
-            f"{s.id}  every {s.interval}  next {_when(s.next_due)}  "
+            f"{s.id}  {rule}  next {_when(s.next_due)}  "
             f"{s.spec.platform}  {types}"
         )
     return EXIT["ok"]
@@ -701,6 +710,17 @@ def _add_schedules(p: argparse.ArgumentParser) -> None:
     )
     _spec_arguments(p)
     p.add_argument("--every", metavar="DURATION", help="e.g. 30s, 15m, 1h, 1d")
+    p.add_argument(
+        "--cron",
+        metavar="RULE",
+        help="a 5-field cron rule instead of --every, e.g. '0 2 * * *' "
+        "(extra cron)",
+    )
+    p.add_argument(
+        "--zone",
+        metavar="ZONE",
+        help="the time zone of --cron, e.g. Europe/Berlin (default: UTC)",
+    )
     p.add_argument("--id", metavar="ID", help="the schedule's id")
 
 

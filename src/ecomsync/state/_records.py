@@ -140,12 +140,15 @@ def failure_from_row(row: Row) -> Failure:
 
 
 def schedule_from_row(row: Row) -> Schedule:
-    schedule_id, spec, interval, next_due = row
+    schedule_id, spec, interval, next_due, rule = row
+    cron = json.loads(rule) if rule else {}
     return Schedule(
         id=schedule_id,
         spec=spec_from_plain(json.loads(spec)),
         interval=timedelta(seconds=interval),
         next_due=datetime.fromisoformat(next_due),
+        cron=cron.get("cron"),
+        zone=cron.get("zone"),
     )
 
 

@@ -73,6 +73,8 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE pending",
         "ALTER TABLE pending_scoped RENAME TO pending",
     ),
+    # 5: cron schedules: their rule and zone as JSON (NULL: an interval).
+    ("ALTER TABLE schedules ADD COLUMN rule TEXT",),
 )
 
 #: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
@@ -141,6 +143,10 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     UPDATE {s}.pending SET scope = coalesce(meta::jsonb ->> 'directory', '');
     ALTER TABLE {s}.pending DROP CONSTRAINT pending_pkey;
     ALTER TABLE {s}.pending ADD PRIMARY KEY (scope, sha256);
+    """,
+    # 5: cron schedules: their rule and zone as JSON (NULL: an interval).
+    """
+    ALTER TABLE {s}.schedules ADD COLUMN rule text;
     """,
 )
 

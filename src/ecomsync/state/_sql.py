@@ -544,16 +544,21 @@ class SqlStore:
     async def save_schedule(self, schedule: Schedule) -> None:
         await self._exec(
             "INSERT INTO {p}schedules (id, spec, interval_s, next_due, "
-            "next_due_text) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) "
+            "next_due_text, rule) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) "
             "DO UPDATE SET spec = excluded.spec, "
             "interval_s = excluded.interval_s, "
             "next_due = excluded.next_due, "
-            "next_due_text = excluded.next_due_text",
+            "next_due_text = excluded.next_due_text, "
+            "rule = excluded.rule",
             schedule.id,
             json.dumps(spec_to_plain(schedule.spec)),
             schedule.interval.total_seconds(),
             self._dialect.moment(schedule.next_due),
             schedule.next_due.isoformat(),
+            None
+            if schedule.cron is None
+            else json.dumps({"cron": schedule.cron, "zone": schedule.zone}),
         )
 
     async def delete_schedule(self, schedule_id: str) -> bool:
@@ -571,7 +576,8 @@ class SqlStore:
 
     async def list_schedules(self) -> list[Schedule]:
         return await self._all(
-            "SELECT id, spec, interval_s, next_due_text FROM {p}schedules "
+            "SELECT id, spec, interval_s, next_due_text, rule "
+            "FROM {p}schedules "
             "ORDER BY next_due, id{c}",
             (),
             schedule_from_row,
