@@ -431,9 +431,13 @@ class ScheduleStore(Protocol):  # pragma: no cover -- a Protocol only
         now: datetime | None = None,
     ) -> bool:
         """
-        Claim the schedule for *holder* until *until* if nobody holds it,
-        or its claim ran out before *now* (the caller's clock; the
-        store's wall clock if ``None``).
+        Claim the schedule for *holder* until *until* if it is due at
+        *now* (the caller's clock; the store's wall clock if ``None``)
+        and nobody holds it, or its claim ran out before *now*.  A
+        schedule not yet due is refused (``False``).
+
+        .. versionchanged:: 26.1.0
+           Refuses a schedule that is not due yet.
         """
 
     async def release_schedule(

@@ -594,16 +594,15 @@ class SqlStore:
         # Under READ COMMITTED (PostgreSQL) a concurrent claimer waits
         # for our row lock and then re-checks the condition on the new
         # row; SQLite serialises writers.
+        # Only a due schedule is claimed: the caller's list of due
+        # schedules may be stale (its last run re-armed it since).
         moment = self._dialect.moment
+        at = moment(now if now is not None else datetime.now(UTC))
         stmt = self._stmt(
             "UPDATE {p}schedules SET holder = ?, claimed_until = ? "
-            "WHERE id = ? AND (holder IS NULL OR claimed_until < ?)",
-            (
-                holder,
-                moment(until),
-                schedule_id,
-                moment(now if now is not None else datetime.now(UTC)),
-            ),
+            "WHERE id = ? AND next_due <= ? "
+            "AND (holder IS NULL OR claimed_until < ?)",
+            (holder, moment(until), schedule_id, at, at),
         )
         return await self._perform(
             Op((stmt,), lambda r: r[-1].rowcount == 1, True)

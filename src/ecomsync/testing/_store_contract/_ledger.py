@@ -163,6 +163,22 @@ class LedgerContract:
         assert await store.list_schedules() == [a_schedule()]
         assert await store.claim_schedule("s-1", "w2", until) is False
 
+    async def test_claim_only_due(self, store: StateStore) -> None:
+        """A schedule not yet due cannot be claimed, by the caller's clock
+        or the store's; once due it can."""
+        await store.save_schedule(a_schedule(next_due=T0 + timedelta(hours=1)))
+        later = datetime.now(UTC) + timedelta(days=1)
+        await store.save_schedule(a_schedule("s-2", next_due=later))
+        until = T0 + timedelta(hours=3)
+
+        early = await store.claim_schedule("s-1", "w1", until, now=T0)
+        by_wall = await store.claim_schedule("s-2", "w1", later)
+        due = await store.claim_schedule(
+            "s-1", "w1", until, now=T0 + timedelta(hours=1)
+        )
+
+        assert (False, False, True) == (early, by_wall, due)
+
     async def test_claim_unknown(self, store: StateStore) -> None:
         """There is nothing to claim in an unknown schedule."""
         until = datetime.now(UTC) + timedelta(hours=1)
