@@ -125,9 +125,10 @@ class TestSchedules:
     async def test_claim_from_a_stale_list(
         self, sync: Synchronizer, store: SqliteStore, due_in: int, runs: bool
     ) -> None:
-        """A schedule claimed from a list read before its last run ended
-        (and re-armed it) is let go untouched instead of run again; one
-        still due is run."""
+        """A schedule picked from a list read before its last run ended
+        (and re-armed it) is not run again: the store refuses to claim it
+        and the check after a claim (for stores that do not refuse) lets
+        it go untouched; one still due is claimed and run."""
         now = T0
         schedule = await sync.add_schedule(
             spec(stock=All()),
@@ -135,14 +136,16 @@ class TestSchedules:
             first_due=now + timedelta(hours=due_in),
         )
         stale = attrs.evolve(schedule, next_due=now - timedelta(hours=2))
-        assert await store.claim_schedule(
+        claimed = await store.claim_schedule(
             schedule.id, "me", now + timedelta(hours=1), now=now
         )
 
-        assert runs == await _still_due(store, stale, "me", now)
+        still_due = await _still_due(store, stale, "me", now)
 
         (after,) = await store.list_schedules()
+        assert (runs, runs) == (claimed, still_due)
         assert schedule.next_due == after.next_due
-        assert runs != await store.claim_schedule(
+        # Held by "me" if due; not claimable by anyone if not.
+        assert not await store.claim_schedule(
             schedule.id, "other", now + timedelta(hours=1), now=now
         )
