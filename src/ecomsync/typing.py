@@ -350,6 +350,11 @@ class WatermarkStore(Protocol):  # pragma: no cover -- a Protocol only
     failure ledger of records to try again (one entry per record; the
     last failure written wins).
 
+    ``set_watermark`` never moves a watermark backwards: a moment not
+    later (as an instant, whatever its offset) than the one kept leaves
+    it, so resuming an old scheduled run cannot set it back to that
+    run's start.
+
     .. versionadded:: 26.1.0
     """
 

@@ -75,6 +75,9 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 5: cron schedules: their rule and zone as JSON (NULL: an interval).
     ("ALTER TABLE schedules ADD COLUMN rule TEXT",),
+    # 6: watermarks compared as instants (UTC text), so one never moves
+    # backwards; a row without one is overwritten by the next write.
+    ("ALTER TABLE watermarks ADD COLUMN moment_at TEXT",),
 )
 
 #: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
@@ -147,6 +150,11 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     # 5: cron schedules: their rule and zone as JSON (NULL: an interval).
     """
     ALTER TABLE {s}.schedules ADD COLUMN rule text;
+    """,
+    # 6: watermarks compared as instants, so one never moves backwards.
+    """
+    ALTER TABLE {s}.watermarks ADD COLUMN moment_at timestamptz;
+    UPDATE {s}.watermarks SET moment_at = moment::timestamptz;
     """,
 )
 

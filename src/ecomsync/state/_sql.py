@@ -476,13 +476,19 @@ class SqlStore:
     async def set_watermark(
         self, platform: str, data_type: DataType, moment: datetime
     ) -> None:
+        # Never backwards (by instant: moment_at sorts in UTC); a row
+        # from before schema step 6 has no moment_at and is overwritten.
         await self._exec(
-            "INSERT INTO {p}watermarks (platform, data_type, moment) "
-            "VALUES (?, ?, ?) ON CONFLICT (platform, data_type) "
-            "DO UPDATE SET moment = excluded.moment",
+            "INSERT INTO {p}watermarks (platform, data_type, moment, "
+            "moment_at) VALUES (?, ?, ?, ?) ON CONFLICT (platform, data_type) "
+            "DO UPDATE SET moment = excluded.moment, "
+            "moment_at = excluded.moment_at "
+            "WHERE {p}watermarks.moment_at IS NULL "
+            "OR {p}watermarks.moment_at < excluded.moment_at",
             platform,
             data_type.value,
             moment.isoformat(),
+            self._dialect.moment(moment),
         )
 
     async def add_failures(

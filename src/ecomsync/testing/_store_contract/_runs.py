@@ -118,6 +118,25 @@ class RunContract:
         await store.set_watermark("shop", ARTICLES, T0)
         assert await store.get_watermark("shop", ARTICLES) == T0
 
+    async def test_watermark_never_back(self, store: StateStore) -> None:
+        """A watermark only moves forward, compared as instants: an
+        earlier moment (even one written in a zone whose text sorts
+        later) leaves it; a later one moves it."""
+        await store.set_watermark("shop", ARTICLES, T0)
+        await store.set_watermark("shop", ARTICLES, T0 - timedelta(hours=1))
+        # 12:30 CET is 11:30 UTC: earlier, although its text sorts later.
+        await store.set_watermark(
+            "shop", ARTICLES, (T0 - timedelta(minutes=30)).astimezone(CET)
+        )
+        kept = await store.get_watermark("shop", ARTICLES)
+        later = (T0 + timedelta(minutes=1)).astimezone(CET)
+        await store.set_watermark("shop", ARTICLES, later)
+
+        assert (T0, later) == (
+            kept,
+            await store.get_watermark("shop", ARTICLES),
+        )
+
     # -- run owners (`RunOwnership`, optional) ----------------------------
 
     @staticmethod
