@@ -1,7 +1,7 @@
 """
-The engine's face: `Synchronizer`, its public API and the one licensed
-run lifecycle that `run`, `resume`, `plan` and scheduled and partitioned
-runs share.
+The engine's face: `Synchronizer` and its public API.  Every run it
+starts (run, resume, plan, scheduled and partitioned runs) goes through
+the one licensed lifecycle in `_lifecycle`.
 
 The work of a run is done by the parts it wires: `_selection` (what to
 read), `_changes` (what changed), `_pipeline` (per data type, in its
@@ -11,47 +11,32 @@ direction), `_dependencies`, `_writer`, `_media_transfer`; previews by
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import (
     AsyncIterator,
-    Awaitable,
     Callable,
-    Generator,
     Mapping,
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, NoReturn
 
-import anyio
 import attrs
-from anyio.abc import TaskStatus
 
-from . import _check, _instrument, _pipeline, _schedules
-from ._anyio_util import task_group
+from . import _check, _instrument, _lifecycle, _schedules
 from ._check import CheckResult, refuse_unusable
 from ._contracts import RunRecord, RunStatus, Schedule
-from ._ownership import keep_alive, reap_abandoned
+from ._ownership import reap_abandoned
 from ._planning import Plan, TypePlan, plan_all
 from ._run import (
     CancelCheck,
     EventSink,
-    Run,
     RunEvents,
-    describe,
-    fatal_error,
-    leaves,
-    log,
     utcnow,
 )
-from ._selection import resolve
 from ._spec import DataType, SyncSpec, Trigger
-from .events import Event, RunFinished, RunStarted
-from .exceptions import EcomsyncError, RunCancelled, SpecError
+from .events import Event
+from .exceptions import SpecError
 from .licensing import LocalLicensePool
-from .media import MediaStaging, RunStaging
+from .media import MediaStaging
 from .state import SqliteStore
 from .typing import (
     ErpSource,
@@ -173,7 +158,9 @@ class Synchronizer:
         Raises:
             SpecError: Before anything runs, if *spec* does not fit.
         """
-        return _Block(self._start(spec, trigger, run_id=run_id), "run")
+        return _lifecycle.Block(
+            _lifecycle.start(self, spec, trigger, run_id=run_id), "run"
+        )
 
     async def execute(
         self, spec: SyncSpec, *, trigger: Trigger = Trigger.MANUAL
@@ -202,7 +189,8 @@ class Synchronizer:
             raise SpecError(
                 f"run {run_id!r} has {old.status.value}; nothing to resume"
             )
-        async with self._start(
+        async with _lifecycle.start(
+            self,
             old.spec,
             old.trigger,
             run_id=old.id,
@@ -228,8 +216,8 @@ class Synchronizer:
         .. versionadded:: 26.1.0
         """
         # A plan reports nothing while it works: its events go nowhere.
-        run = _new_run(self, spec, Trigger.PREVIEW, EventSink())
-        pipeline = _pipeline_of(self, run)
+        run = _lifecycle.new_run(self, spec, Trigger.PREVIEW, EventSink())
+        pipeline = _lifecycle.pipeline_of(self, run)
         plans: dict[DataType, TypePlan] = {}
 
         async def work() -> None:
@@ -239,7 +227,9 @@ class Synchronizer:
             async with self.erp.session() as session:
                 plans.update(await plan_all(pipeline, session))
 
-        final, error = await _lifecycle(self, run, work, resolve_as=trigger)
+        final, error = await _lifecycle.lifecycle(
+            self, run, work, resolve_as=trigger
+        )
         if error is not None:
             raise error
         return Plan(
@@ -309,21 +299,12 @@ class Synchronizer:
         .. versionchanged:: 26.1.0 *cron* and *zone*.
         """
         self.validate(spec)
-        if (every is None) == (cron is None):
-            raise SpecError("a schedule needs either every or cron")
-        if every is not None and every <= timedelta(0):
-            raise SpecError(f"a schedule needs a positive interval: {every}")
-        if cron is None and zone is not None:
-            raise SpecError("zone applies to cron schedules only")
-        if cron is not None:
-            due = _schedules.next_slot(cron, zone, self.clock())
-            if first_due is None:
-                first_due = due
-        schedule = Schedule(
-            id=schedule_id or uuid.uuid4().hex[:12],
-            spec=spec,
-            interval=every or timedelta(0),
-            next_due=first_due or self.clock(),
+        schedule = _schedules.new_schedule(
+            spec,
+            now=self.clock(),
+            every=every,
+            first_due=first_due,
+            schedule_id=schedule_id,
             cron=cron,
             zone=zone,
         )
@@ -345,310 +326,10 @@ class Synchronizer:
         await _schedules.serve(
             self.store,
             self.clock,
-            lambda s: self._start(s.spec, Trigger.SCHEDULED, schedule_id=s.id),
+            lambda s: _lifecycle.start(
+                self, s.spec, Trigger.SCHEDULED, schedule_id=s.id
+            ),
             poll_interval=poll_interval,
             on_event=on_event,
             until=until,
         )
-
-    # -- the run in the background -------------------------------------
-
-    @asynccontextmanager
-    async def _start(
-        self,
-        spec: SyncSpec,
-        trigger: Trigger,
-        *,
-        run_id: str | None = None,
-        started_at: datetime | None = None,
-        schedule_id: str | None = None,
-        resolved: bool = False,
-    ) -> AsyncIterator[RunEvents]:
-        """
-        Run *spec* in the background; the block reads its events and
-        leaving it waits for the run's end (raising its error, if any).
-        """
-        self.validate(spec)  # before the stream exists: nothing to close
-        send, receive = anyio.create_memory_object_stream[Event](256)
-        run = _new_run(
-            self,
-            spec,
-            trigger,
-            EventSink(send),
-            run_id=run_id,
-            started_at=started_at,
-            schedule_id=schedule_id,
-        )
-        events = RunEvents(run.id, receive, run.cancel.request)
-        async with task_group() as tg:
-            tg.start_soon(_execute, self, run, events, resolved)
-            try:
-                yield events
-            finally:
-                receive.close()
-        if events.error is not None:
-            raise events.error
-
-
-# -- the one lifecycle of every run ---------------------------------------
-
-
-@attrs.frozen
-class _Block(AbstractAsyncContextManager[RunEvents]):
-    """
-    `Synchronizer.run`'s block; awaiting it instead says how to use it.
-    """
-
-    _inner: AbstractAsyncContextManager[RunEvents]
-    _name: str
-
-    async def __aenter__(self) -> RunEvents:
-        return await self._inner.__aenter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self._inner.__aexit__(exc_type, exc, tb)
-
-    def __await__(self) -> Generator[Any, None, NoReturn]:
-        raise TypeError(
-            f"Synchronizer.{self._name}() starts a block, it is not awaited: "
-            f"write `async with sync.{self._name}(spec) as events:` and "
-            "read the run's events with `async for event in events`"
-        )
-
-
-async def _execute(
-    sync: Synchronizer, run: Run, events: RunEvents, resolved: bool
-) -> None:
-    """
-    A run in the background: its work is the pipeline, its events go to
-    *events*, its end is `RunFinished`.
-    """
-
-    async def work() -> None:
-        if not sync._staging_open:
-            await sync.staging.open(sync.store)
-            sync._staging_open = True
-        await run.emit(
-            RunStarted(
-                run_id=run.id,
-                platform=run.platform_name,
-                trigger=run.trigger,
-                spec=run.spec,
-            )
-        )
-        async with (
-            # Leaving this block, however, releases every file,
-            # journal entry and byte of budget the run still holds
-            # (shielded from cancellation).
-            sync.staging.for_run(run.id) as staging,
-            sync.erp.session() as session,
-        ):
-            await _pipeline_of(sync, run, staging).sync_all(session)
-
-    finished = False
-    try:
-        final, events.error = await _lifecycle(
-            sync, run, work, resolve_as=None if resolved else run.trigger
-        )
-        events.summary = final
-        finished = True
-        await run.emit(
-            RunFinished(
-                run_id=run.id,
-                status=final.status,
-                counts=final.counts,
-                run=final,
-            )
-        )
-    finally:
-        run.events.close()
-        if not finished:
-            # The host cancelled the run: its telemetry ends all the same.
-            record = run.record()
-            _instrument.observe(
-                run.instrumentation,
-                run.platform_name,
-                RunFinished(
-                    run_id=run.id,
-                    status=record.status,
-                    counts=record.counts,
-                    run=record,
-                ),
-            )
-
-
-async def _lifecycle(
-    sync: Synchronizer,
-    run: Run,
-    work: Callable[[], Awaitable[None]],
-    *,
-    resolve_as: Trigger | None,
-) -> tuple[RunRecord, EcomsyncError | None]:
-    """
-    The lifecycle every run shares (run, resume, plan, scheduled and
-    partitioned runs): recorded as queued, a licence held, selections
-    resolved (as *resolve_as*; a resumed run keeps its own), recorded as
-    running, *work* done, recorded as ended.  Returns the final record
-    and the one error the run failed with.
-    """
-    with _instrument.using(run.instrumentation):
-        return await _observed_lifecycle(
-            sync, run, work, resolve_as=resolve_as
-        )
-
-
-async def _observed_lifecycle(
-    sync: Synchronizer,
-    run: Run,
-    work: Callable[[], Awaitable[None]],
-    *,
-    resolve_as: Trigger | None,
-) -> tuple[RunRecord, EcomsyncError | None]:
-    error: EcomsyncError | None = None
-    sync._live[run.id] = run.cancel
-    try:
-        # Runs whose process died end as abandoned (this one excepted:
-        # it is being resumed).  Liveness is told by the wall clock.
-        await reap_abandoned(sync.store, keep={run.id})
-        await sync.store.save_run(run.record())
-        async with (
-            keep_alive(sync.store, run.id, on_lost=run.cancel.request),
-            _licence(sync, run),
-        ):
-            spec = run.spec
-            if resolve_as is not None:
-                spec = await resolve(
-                    sync.store,
-                    run.platform_name,
-                    spec,
-                    resolve_as,
-                    sync.overlap,
-                )
-            run.start(spec)
-            await sync.store.save_run(run.record())
-            await work()
-        cancelled = run.cancel.cancelled
-        run.end(RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED)
-    except BaseException as exc:
-        found = list(leaves(exc))
-        cancel = anyio.get_cancelled_exc_class()
-        if any(isinstance(e, cancel) for e in found) or not all(
-            isinstance(e, Exception) for e in found
-        ):
-            # The host cancelled (or the process is going down).
-            run.end(RunStatus.CANCELLED)
-            with anyio.CancelScope(shield=True):
-                await sync.store.save_run(run.record())
-            raise
-        if all(isinstance(e, RunCancelled) for e in found):
-            run.end(RunStatus.CANCELLED)
-        else:
-            run.end(RunStatus.FAILED)
-            error = fatal_error(exc)
-            if not isinstance(exc, EcomsyncError):
-                log.error(
-                    "run %s failed",
-                    run.id,
-                    exc_info=exc,
-                    extra={
-                        "run_id": run.id,
-                        "platform": run.platform_name,
-                        "data_type": None,
-                    },
-                )
-    finally:
-        del sync._live[run.id]
-    final = run.record(error=None if error is None else describe(error))
-    with anyio.CancelScope(shield=True):
-        try:
-            await sync.store.save_run(final)
-        except Exception as exc:
-            # The end cannot be recorded (a store gone read-only, say):
-            # the run failed, with whichever error ranks first.
-            errors = [exc] if error is None else [error, exc]
-            error = fatal_error(ExceptionGroup("run end", errors))
-            run.end(RunStatus.FAILED)
-            final = run.record(error=describe(error))
-    return final, error
-
-
-@asynccontextmanager
-async def _licence(sync: Synchronizer, run: Run) -> AsyncIterator[None]:
-    """
-    Hold *run*'s ERP licence for the block.  A run cancelled while it
-    waits for one ends at once; one cancelled by the time its licence
-    comes free does not start.
-    """
-    async with task_group() as tg:
-        watcher = await tg.start(_cancel_when_asked, run, tg.cancel_scope)
-        asked = time.monotonic()
-        async with sync.licenses.lease(run.id, timeout=sync.license_timeout):
-            _instrument.guarded(
-                "license_wait",
-                run.instrumentation.license_wait,
-                run.id,
-                time.monotonic() - asked,
-            )
-            watcher.cancel()
-            await run.cancel.check(force=True)
-            yield
-    if tg.cancel_scope.cancel_called:
-        raise RunCancelled(f"run {run.id} was cancelled while queued")
-
-
-async def _cancel_when_asked(
-    run: Run,
-    waiting: anyio.CancelScope,
-    *,
-    task_status: TaskStatus[anyio.CancelScope] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    with anyio.CancelScope() as scope:
-        task_status.started(scope)
-        await run.cancel.wait()
-        waiting.cancel()
-
-
-def _new_run(
-    sync: Synchronizer,
-    spec: SyncSpec,
-    trigger: Trigger,
-    events: EventSink,
-    *,
-    run_id: str | None = None,
-    started_at: datetime | None = None,
-    schedule_id: str | None = None,
-) -> Run:
-    name = sync.validate(spec)
-    run_id = run_id or uuid.uuid4().hex[:12]
-    return Run(
-        id=run_id,
-        spec=spec,
-        platform_name=name,
-        platform=sync.platforms[name],
-        trigger=trigger,
-        started_at=started_at or sync.clock(),
-        events=events,
-        cancel=CancelCheck(run_id, sync.store),
-        schedule_id=schedule_id,
-        instrumentation=sync.instrumentation,
-    )
-
-
-def _pipeline_of(
-    sync: Synchronizer, run: Run, staging: RunStaging | None = None
-) -> _pipeline.Pipeline:
-    return _pipeline.build(
-        run,
-        sync.store,
-        staging,
-        batch_size=sync.batch_size,
-        media_concurrency=sync.media_concurrency,
-        write_concurrency=sync.write_concurrency,
-        order_page_size=sync.order_page_size,
-        progress_interval=sync.progress_interval,
-    )

@@ -20,6 +20,7 @@ from ._anyio_util import task_group
 from ._contracts import Schedule
 from ._ownership import HEARTBEAT_INTERVAL, reap_abandoned
 from ._run import RunEvents, holder, log
+from ._spec import SyncSpec
 from .events import Event
 from .exceptions import EcomsyncError, SpecError
 from .typing import StateStore
@@ -27,6 +28,38 @@ from .typing import StateStore
 
 #: Starts the scheduled run of a schedule; the block reads its events.
 Start = Callable[[Schedule], AbstractAsyncContextManager[RunEvents]]
+
+
+def new_schedule(
+    spec: SyncSpec,
+    *,
+    now: datetime,
+    every: timedelta | None,
+    first_due: datetime | None,
+    schedule_id: str | None,
+    cron: str | None,
+    zone: str | None,
+) -> Schedule:
+    """
+    A schedule of *spec*: every *every*, or at the times of *cron* in
+    *zone* (first due at its next time unless *first_due* says so).
+    """
+    if (every is None) == (cron is None):
+        raise SpecError("a schedule needs either every or cron")
+    if every is not None and every <= timedelta(0):
+        raise SpecError(f"a schedule needs a positive interval: {every}")
+    if cron is None and zone is not None:
+        raise SpecError("zone applies to cron schedules only")
+    if cron is not None and first_due is None:
+        first_due = next_slot(cron, zone, now)
+    return Schedule(
+        id=schedule_id or uuid.uuid4().hex[:12],
+        spec=spec,
+        interval=every or timedelta(0),
+        next_due=first_due or now,
+        cron=cron,
+        zone=zone,
+    )
 
 
 def next_slot(cron: str, zone: str | None, after: datetime) -> datetime:

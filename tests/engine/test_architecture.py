@@ -19,6 +19,7 @@ ROOT = Path(ecomsync.__file__).parent
 #: The engine's modules: the face and the roles of a run.
 ENGINE = {
     "_engine",
+    "_lifecycle",
     "_run",
     "_ownership",
     "_selection",

@@ -1,0 +1,343 @@
+"""
+The one lifecycle every run shares (run, resume, plan, scheduled and
+partitioned runs): recorded as queued, a licence held, selections
+resolved, recorded as running, the work done, recorded as ended; and
+the background task that runs a spec through the pipeline.
+
+`Synchronizer` (in `_engine`) is the public face; this room holds what
+it does with a run once it has one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import anyio
+import attrs
+from anyio.abc import TaskStatus
+
+from . import _instrument, _pipeline
+from ._anyio_util import task_group
+from ._contracts import RunRecord, RunStatus
+from ._ownership import keep_alive, reap_abandoned
+from ._run import (
+    CancelCheck,
+    EventSink,
+    Run,
+    RunEvents,
+    describe,
+    fatal_error,
+    leaves,
+    log,
+)
+from ._selection import resolve
+from ._spec import SyncSpec, Trigger
+from .events import Event, RunFinished, RunStarted
+from .exceptions import EcomsyncError, RunCancelled
+from .media import RunStaging
+
+
+if TYPE_CHECKING:
+    from ._engine import Synchronizer
+
+
+@asynccontextmanager
+async def start(
+    sync: Synchronizer,
+    spec: SyncSpec,
+    trigger: Trigger,
+    *,
+    run_id: str | None = None,
+    started_at: datetime | None = None,
+    schedule_id: str | None = None,
+    resolved: bool = False,
+) -> AsyncIterator[RunEvents]:
+    """
+    Run *spec* in the background; the block reads its events and
+    leaving it waits for the run's end (raising its error, if any).
+    """
+    sync.validate(spec)  # before the stream exists: nothing to close
+    send, receive = anyio.create_memory_object_stream[Event](256)
+    run = new_run(
+        sync,
+        spec,
+        trigger,
+        EventSink(send),
+        run_id=run_id,
+        started_at=started_at,
+        schedule_id=schedule_id,
+    )
+    events = RunEvents(run.id, receive, run.cancel.request)
+    async with task_group() as tg:
+        tg.start_soon(execute, sync, run, events, resolved)
+        try:
+            yield events
+        finally:
+            receive.close()
+    if events.error is not None:
+        raise events.error
+
+
+@attrs.frozen
+class Block(AbstractAsyncContextManager[RunEvents]):
+    """
+    `Synchronizer.run`'s block; awaiting it instead says how to use it.
+    """
+
+    _inner: AbstractAsyncContextManager[RunEvents]
+    _name: str
+
+    async def __aenter__(self) -> RunEvents:
+        return await self._inner.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._inner.__aexit__(exc_type, exc, tb)
+
+    def __await__(self) -> Generator[Any, None, NoReturn]:
+        raise TypeError(
+            f"Synchronizer.{self._name}() starts a block, it is not awaited: "
+            f"write `async with sync.{self._name}(spec) as events:` and "
+            "read the run's events with `async for event in events`"
+        )
+
+
+async def execute(
+    sync: Synchronizer, run: Run, events: RunEvents, resolved: bool
+) -> None:
+    """
+    A run in the background: its work is the pipeline, its events go to
+    *events*, its end is `RunFinished`.
+    """
+
+    async def work() -> None:
+        if not sync._staging_open:
+            await sync.staging.open(sync.store)
+            sync._staging_open = True
+        await run.emit(
+            RunStarted(
+                run_id=run.id,
+                platform=run.platform_name,
+                trigger=run.trigger,
+                spec=run.spec,
+            )
+        )
+        async with (
+            # Leaving this block, however, releases every file,
+            # journal entry and byte of budget the run still holds
+            # (shielded from cancellation).
+            sync.staging.for_run(run.id) as staging,
+            sync.erp.session() as session,
+        ):
+            await pipeline_of(sync, run, staging).sync_all(session)
+
+    finished = False
+    try:
+        final, events.error = await lifecycle(
+            sync, run, work, resolve_as=None if resolved else run.trigger
+        )
+        events.summary = final
+        finished = True
+        await run.emit(
+            RunFinished(
+                run_id=run.id,
+                status=final.status,
+                counts=final.counts,
+                run=final,
+            )
+        )
+    finally:
+        run.events.close()
+        if not finished:
+            # The host cancelled the run: its telemetry ends all the same.
+            record = run.record()
+            _instrument.observe(
+                run.instrumentation,
+                run.platform_name,
+                RunFinished(
+                    run_id=run.id,
+                    status=record.status,
+                    counts=record.counts,
+                    run=record,
+                ),
+            )
+
+
+async def lifecycle(
+    sync: Synchronizer,
+    run: Run,
+    work: Callable[[], Awaitable[None]],
+    *,
+    resolve_as: Trigger | None,
+) -> tuple[RunRecord, EcomsyncError | None]:
+    """
+    The lifecycle every run shares (run, resume, plan, scheduled and
+    partitioned runs): recorded as queued, a licence held, selections
+    resolved (as *resolve_as*; a resumed run keeps its own), recorded as
+    running, *work* done, recorded as ended.  Returns the final record
+    and the one error the run failed with.
+    """
+    with _instrument.using(run.instrumentation):
+        return await _observedlifecycle(sync, run, work, resolve_as=resolve_as)
+
+
+async def _observedlifecycle(
+    sync: Synchronizer,
+    run: Run,
+    work: Callable[[], Awaitable[None]],
+    *,
+    resolve_as: Trigger | None,
+) -> tuple[RunRecord, EcomsyncError | None]:
+    error: EcomsyncError | None = None
+    sync._live[run.id] = run.cancel
+    try:
+        # Runs whose process died end as abandoned (this one excepted:
+        # it is being resumed).  Liveness is told by the wall clock.
+        await reap_abandoned(sync.store, keep={run.id})
+        await sync.store.save_run(run.record())
+        async with (
+            keep_alive(sync.store, run.id, on_lost=run.cancel.request),
+            licence(sync, run),
+        ):
+            spec = run.spec
+            if resolve_as is not None:
+                spec = await resolve(
+                    sync.store,
+                    run.platform_name,
+                    spec,
+                    resolve_as,
+                    sync.overlap,
+                )
+            run.start(spec)
+            await sync.store.save_run(run.record())
+            await work()
+        cancelled = run.cancel.cancelled
+        run.end(RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED)
+    except BaseException as exc:
+        found = list(leaves(exc))
+        cancel = anyio.get_cancelled_exc_class()
+        if any(isinstance(e, cancel) for e in found) or not all(
+            isinstance(e, Exception) for e in found
+        ):
+            # The host cancelled (or the process is going down).
+            run.end(RunStatus.CANCELLED)
+            with anyio.CancelScope(shield=True):
+                await sync.store.save_run(run.record())
+            raise
+        if all(isinstance(e, RunCancelled) for e in found):
+            run.end(RunStatus.CANCELLED)
+        else:
+            run.end(RunStatus.FAILED)
+            error = fatal_error(exc)
+            if not isinstance(exc, EcomsyncError):
+                log.error(
+                    "run %s failed",
+                    run.id,
+                    exc_info=exc,
+                    extra={
+                        "run_id": run.id,
+                        "platform": run.platform_name,
+                        "data_type": None,
+                    },
+                )
+    finally:
+        del sync._live[run.id]
+    final = run.record(error=None if error is None else describe(error))
+    with anyio.CancelScope(shield=True):
+        try:
+            await sync.store.save_run(final)
+        except Exception as exc:
+            # The end cannot be recorded (a store gone read-only, say):
+            # the run failed, with whichever error ranks first.
+            errors = [exc] if error is None else [error, exc]
+            error = fatal_error(ExceptionGroup("run end", errors))
+            run.end(RunStatus.FAILED)
+            final = run.record(error=describe(error))
+    return final, error
+
+
+@asynccontextmanager
+async def licence(sync: Synchronizer, run: Run) -> AsyncIterator[None]:
+    """
+    Hold *run*'s ERP licence for the block.  A run cancelled while it
+    waits for one ends at once; one cancelled by the time its licence
+    comes free does not start.
+    """
+    async with task_group() as tg:
+        watcher = await tg.start(cancel_when_asked, run, tg.cancel_scope)
+        asked = time.monotonic()
+        async with sync.licenses.lease(run.id, timeout=sync.license_timeout):
+            _instrument.guarded(
+                "license_wait",
+                run.instrumentation.license_wait,
+                run.id,
+                time.monotonic() - asked,
+            )
+            watcher.cancel()
+            await run.cancel.check(force=True)
+            yield
+    if tg.cancel_scope.cancel_called:
+        raise RunCancelled(f"run {run.id} was cancelled while queued")
+
+
+async def cancel_when_asked(
+    run: Run,
+    waiting: anyio.CancelScope,
+    *,
+    task_status: TaskStatus[anyio.CancelScope] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    with anyio.CancelScope() as scope:
+        task_status.started(scope)
+        await run.cancel.wait()
+        waiting.cancel()
+
+
+def new_run(
+    sync: Synchronizer,
+    spec: SyncSpec,
+    trigger: Trigger,
+    events: EventSink,
+    *,
+    run_id: str | None = None,
+    started_at: datetime | None = None,
+    schedule_id: str | None = None,
+) -> Run:
+    name = sync.validate(spec)
+    run_id = run_id or uuid.uuid4().hex[:12]
+    return Run(
+        id=run_id,
+        spec=spec,
+        platform_name=name,
+        platform=sync.platforms[name],
+        trigger=trigger,
+        started_at=started_at or sync.clock(),
+        events=events,
+        cancel=CancelCheck(run_id, sync.store),
+        schedule_id=schedule_id,
+        instrumentation=sync.instrumentation,
+    )
+
+
+def pipeline_of(
+    sync: Synchronizer, run: Run, staging: RunStaging | None = None
+) -> _pipeline.Pipeline:
+    return _pipeline.build(
+        run,
+        sync.store,
+        staging,
+        batch_size=sync.batch_size,
+        media_concurrency=sync.media_concurrency,
+        write_concurrency=sync.write_concurrency,
+        order_page_size=sync.order_page_size,
+        progress_interval=sync.progress_interval,
+    )
