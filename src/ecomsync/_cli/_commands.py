@@ -16,367 +16,51 @@ Exit codes (also in docs/cli.md):
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 import anyio
 
 from ecomsync import (
-    All,
-    ChangedSince,
     DataType,
-    NumberRange,
     Only,
-    RunStatus,
     Synchronizer,
     SyncSpec,
 )
 from ecomsync.events import (
     Event,
-    Progress,
-    RecordFailed,
     RunFinished,
     RunStarted,
-    TypeFinished,
-    TypeStarted,
 )
-from ecomsync.exceptions import ConfigurationError, EcomsyncError
 
-from ._config import load
+from ._arguments import (
+    _add_cancel,
+    _add_check,
+    _add_failures,
+    _add_plan,
+    _add_resume,
+    _add_runs,
+    _add_schedules,
+    _add_serve,
+    _add_sync,
+)
+from ._running import (
+    EXIT,
+    UsageError,
+    _command,
+    _duration,
+    _follow,
+    _print_json,
+    _run_plain,
+    _spec,
+    _when,
+)
 
 
 __all__ = ["COMMANDS", "EXIT"]
-
-#: Exit codes by meaning.
-EXIT = {
-    "ok": 0,
-    "failed": 1,
-    "usage": 2,
-    "records_failed": 3,
-    "cancelled": 4,
-    "interrupted": 130,
-}
-
-#: The command line's name of each data type (its value everywhere).
-TYPE_NAMES = {t.value: t for t in DataType}
-
-
-def _config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        default=Path("ecomsync.toml"),
-        metavar="FILE",
-        help="the TOML config file (default: %(default)s)",
-    )
-
-
-def _json_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON document on standard output, for scripts",
-    )
-
-
-def _spec_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "types",
-        nargs="*",
-        metavar="TYPE",
-        help="data types: "
-        + ", ".join(TYPE_NAMES)
-        + " (default: every type the platform handles)",
-    )
-    parser.add_argument(
-        "--platform", metavar="NAME", help="the platform (if several)"
-    )
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument(
-        "--range",
-        metavar="FIRST..LAST",
-        help="only numbers from FIRST to LAST, inclusive",
-    )
-    which.add_argument(
-        "--since",
-        metavar="MOMENT",
-        help="only records changed since MOMENT (ISO 8601 with a zone, "
-        "e.g. 2026-11-01T00:00+01:00)",
-    )
-    which.add_argument(
-        "--only",
-        metavar="N[,N...]",
-        help="exactly these record numbers",
-    )
-
-
-class UsageError(Exception):
-    """
-    A bad option: exit 2 with the message.
-    """
-
-
-def _selection(args: argparse.Namespace) -> Any:
-    if args.range:
-        first, sep, last = args.range.partition("..")
-        if not sep or not first or not last:
-            raise UsageError(f"--range {args.range!r}: write FIRST..LAST")
-        return NumberRange(first, last)
-    if args.since:
-        try:
-            moment = datetime.fromisoformat(args.since)
-        except ValueError:
-            raise UsageError(
-                f"--since {args.since!r}: not an ISO 8601 moment"
-            ) from None
-        if moment.tzinfo is None:
-            raise UsageError(
-                f"--since {args.since!r}: give a zone, e.g. {args.since}+00:00"
-            )
-        return ChangedSince(moment)
-    if args.only:
-        numbers = {n.strip() for n in args.only.split(",") if n.strip()}
-        if not numbers:
-            raise UsageError("--only: name at least one number")
-        return Only(numbers)
-    return All()
-
-
-def _spec(sync: Synchronizer, args: argparse.Namespace) -> SyncSpec:
-    selection = _selection(args)
-    names = list(args.types)
-    unknown = [n for n in names if n not in TYPE_NAMES]
-    if unknown:
-        raise UsageError(
-            f"unknown data type {', '.join(unknown)}; "
-            f"choose from {', '.join(TYPE_NAMES)}"
-        )
-    platform = args.platform
-    if platform is None and len(sync.platforms) == 1:
-        platform = next(iter(sync.platforms))
-    if names:
-        types = [TYPE_NAMES[n] for n in names]
-    else:
-        if platform not in sync.platforms:
-            raise UsageError(
-                "several platforms: name one with --platform "
-                f"({', '.join(sorted(sync.platforms))})"
-            )
-        types = [
-            t for t in DataType if t in sync.platforms[platform].supported
-        ]
-    return SyncSpec(platform=platform, types=dict.fromkeys(types, selection))
-
-
-# -- output -------------------------------------------------------------------
-
-
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    return moment.isoformat(timespec="seconds")
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-def _run_plain(run: Any) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "trigger": run.trigger.value,
-        "platform": run.platform,
-        "status": run.status.value,
-        "started_at": _when(run.started_at),
-        "ended_at": _when(run.ended_at),
-        "schedule_id": run.schedule_id,
-        "error": run.error,
-        "counts": {
-            t.value: {
-                "created": c.created,
-                "updated": c.updated,
-                "unchanged": c.unchanged,
-                "failed": c.failed,
-            }
-            for t, c in run.counts.items()
-        },
-        "failures": [
-            {
-                "type": f.data_type.value,
-                "number": f.number,
-                "field": f.field,
-                "message": f.message,
-            }
-            for f in run.failures
-        ],
-    }
-
-
-def _exit_of(status: RunStatus, failed: int) -> int:
-    if status is RunStatus.CANCELLED:
-        return EXIT["cancelled"]
-    if status is not RunStatus.SUCCEEDED:
-        return EXIT["failed"]
-    return EXIT["records_failed"] if failed else EXIT["ok"]
-
-
-# -- running ------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def _opened(args: argparse.Namespace) -> AsyncIterator[Synchronizer]:
-    sync = load(args.config)
-    try:
-        yield sync
-    finally:
-        with anyio.CancelScope(shield=True):
-            for platform in sync.platforms.values():
-                await platform.aclose()
-            closer = getattr(sync.erp, "aclose", None)
-            if closer is not None:
-                await closer()
-            await sync.store.aclose()
-
-
-def _command(
-    work: Callable[[Synchronizer, argparse.Namespace], Awaitable[int]],
-) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        async def main() -> int:
-            async with _opened(args) as sync:
-                return await work(sync, args)
-
-        try:
-            return anyio.run(main)
-        except UsageError as exc:
-            print(f"ecomsync {args.command}: {exc}", file=sys.stderr)
-            return EXIT["usage"]
-        except ConfigurationError as exc:
-            print(f"ecomsync {args.command}: {exc}", file=sys.stderr)
-            return EXIT["usage"]
-        except EcomsyncError as exc:
-            print(f"ecomsync {args.command}: {exc}", file=sys.stderr)
-            return EXIT["failed"]
-        except KeyboardInterrupt:
-            print(f"ecomsync {args.command}: interrupted", file=sys.stderr)
-            return EXIT["interrupted"]
-        except BrokenPipeError:
-            # The reader went away (``| head``): not an error of ours.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT["ok"]
-
-    return run
-
-
-@contextmanager
-def _progress(args: argparse.Namespace) -> Iterator[Callable[[Event], None]]:
-    """
-    Progress of a run: bars on a terminal with rich, lines otherwise.
-    """
-    if args.json:
-        yield lambda event: None
-        return
-    fancy = sys.stdout.isatty() and not args.plain
-    if fancy:
-        try:
-            from rich.progress import Progress as Bars
-        except ImportError:
-            fancy = False
-    if fancy:
-        with Bars() as bars:
-            tasks: dict[DataType, Any] = {}
-
-            def on_bar(event: Event) -> None:
-                if isinstance(event, TypeStarted):
-                    tasks[event.data_type] = bars.add_task(
-                        event.data_type.value, total=event.total
-                    )
-                elif isinstance(event, Progress) and event.data_type in tasks:
-                    bars.update(tasks[event.data_type], completed=event.done)
-                elif isinstance(event, TypeFinished):
-                    done = event.counts.done
-                    bars.update(
-                        tasks[event.data_type], total=done, completed=done
-                    )
-
-            yield on_bar
-        return
-    last: dict[DataType, float] = {}
-
-    def on_line(event: Event) -> None:
-        now = anyio.current_time()
-        if isinstance(event, RunStarted):
-            print(f"run {event.run_id} started", flush=True)
-        elif isinstance(event, TypeStarted):
-            total = "?" if event.total is None else event.total
-            print(
-                f"{event.data_type.value}: started, {total} records",
-                flush=True,
-            )
-        elif isinstance(event, Progress):
-            if now - last.get(event.data_type, -10.0) >= 1.0:
-                last[event.data_type] = now
-                total = "?" if event.total is None else event.total
-                print(
-                    f"{event.data_type.value}: {event.done}/{total} "
-                    f"({event.rate:,.0f}/s)",
-                    flush=True,
-                )
-        elif isinstance(event, RecordFailed):
-            print(
-                f"{event.data_type.value} {event.number}: failed: "
-                f"{event.message}",
-                flush=True,
-            )
-        elif isinstance(event, TypeFinished):
-            c = event.counts
-            print(
-                f"{event.data_type.value}: {c.created} created, "
-                f"{c.updated} updated, {c.unchanged} unchanged, "
-                f"{c.failed} failed",
-                flush=True,
-            )
-        elif isinstance(event, RunFinished):
-            pass
-
-    yield on_line
-
-
-def _summary(args: argparse.Namespace, record: Any) -> int:
-    failed = sum(c.failed for c in record.counts.values())
-    if args.json:
-        _print_json(_run_plain(record))
-    else:
-        line = f"run {record.id} {record.status.value}"
-        if record.error:
-            line += f": {record.error}"
-        print(line)
-    return _exit_of(record.status, failed)
-
-
-async def _follow(
-    args: argparse.Namespace,
-    start: Callable[[], Any],
-) -> int:
-    with _progress(args) as show:
-        async with start() as events:
-            async for event in events:
-                show(event)
-    record = events.summary
-    assert record is not None
-    return _summary(args, record)
-
-
-# -- the commands -------------------------------------------------------------
 
 
 async def _check(sync: Synchronizer, args: argparse.Namespace) -> int:
@@ -533,18 +217,6 @@ async def _failures(sync: Synchronizer, args: argparse.Namespace) -> int:
     return EXIT["ok"]
 
 
-def _duration(text: str) -> timedelta:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        if text[-1] in units:
-            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
-        return timedelta(seconds=float(text))
-    except (ValueError, IndexError):
-        raise UsageError(
-            f"--every {text!r}: write a number with s, m, h or d (e.g. 15m)"
-        ) from None
-
-
 async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
     action = args.action or "list"
     if action == "add":
@@ -638,101 +310,6 @@ async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
         )
         tg.start_soon(serve)
     return EXIT["ok"] if stopped else EXIT["failed"]
-
-
-# -- the table ----------------------------------------------------------------
-
-
-def _add_check(p: argparse.ArgumentParser) -> None:
-    _config_argument(p)
-    _json_argument(p)
-    p.add_argument("--platform", metavar="NAME", help="check only this one")
-
-
-def _add_plan(p: argparse.ArgumentParser) -> None:
-    _config_argument(p)
-    _json_argument(p)
-    _spec_arguments(p)
-
-
-def _add_sync(p: argparse.ArgumentParser) -> None:
-    _add_plan(p)
-    p.add_argument("--plain", action="store_true", help="no progress bars")
-
-
-def _add_resume(p: argparse.ArgumentParser) -> None:
-    _config_argument(p)
-    _json_argument(p)
-    p.add_argument("run_id", metavar="RUN", help="the run to resume")
-    p.add_argument("--plain", action="store_true", help="no progress bars")
-
-
-def _add_cancel(p: argparse.ArgumentParser) -> None:
-    _config_argument(p)
-    p.add_argument("run_id", metavar="RUN", help="the run to cancel")
-
-
-def _add_runs(p: argparse.ArgumentParser) -> None:
-    _config_argument(p)
-    _json_argument(p)
-    p.add_argument(
-        "show", nargs="?", choices=["show"], help="show one run in full"
-    )
-    p.add_argument("run_id", nargs="?", metavar="RUN", help="the run to show")
-    p.add_argument(
-        "--limit", type=int, default=50, help="runs listed (default: 50)"
-    )
-
-
-def _add_failures(p: argparse.ArgumentParser) -> None:
-    _config_argument(p)
-    _json_argument(p)
-    p.add_argument(
-        "action",
-        nargs="?",
-        choices=["list", "retry"],
-        default="list",
-        help="list the ledger (default) or sync its records again",
-    )
-    p.add_argument("--platform", metavar="NAME", help="only this platform")
-    p.add_argument("--plain", action="store_true", help="no progress bars")
-
-
-def _add_schedules(p: argparse.ArgumentParser) -> None:
-    _config_argument(p)
-    _json_argument(p)
-    p.add_argument(
-        "action",
-        nargs="?",
-        choices=["list", "add", "remove"],
-        default="list",
-        help="list (default), add or remove a schedule",
-    )
-    _spec_arguments(p)
-    p.add_argument("--every", metavar="DURATION", help="e.g. 30s, 15m, 1h, 1d")
-    p.add_argument(
-        "--cron",
-        metavar="RULE",
-        help="a 5-field cron rule instead of --every, e.g. '0 2 * * *' "
-        "(extra cron)",
-    )
-    p.add_argument(
-        "--zone",
-        metavar="ZONE",
-        help="the time zone of --cron, e.g. Europe/Berlin (default: UTC)",
-    )
-    p.add_argument("--id", metavar="ID", help="the schedule's id")
-
-
-def _add_serve(p: argparse.ArgumentParser) -> None:
-    _config_argument(p)
-    p.add_argument(
-        "--poll",
-        type=float,
-        default=5.0,
-        metavar="SECONDS",
-        help="how often to look for due schedules (default: %(default)s)",
-    )
 
 
 def _runs_command(args: argparse.Namespace) -> int:
