@@ -25,18 +25,18 @@ import anyio
 import attrs
 
 from ..exceptions import ConfigurationError, StateStoreError
+from ._dialect import (
+    Dialect,
+    Op,
+    Result,
+    postgres,
+)
 from ._schema import (
     POSTGRES_MIGRATIONS,
     NewerSchemaError,
     pending_steps,
 )
-from ._sql import (
-    Dialect,
-    Op,
-    Result,
-    SqlStore,
-    postgres,
-)
+from ._sql import SqlStore
 
 
 if TYPE_CHECKING:

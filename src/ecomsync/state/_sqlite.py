@@ -17,18 +17,18 @@ import anyio.to_thread
 import attrs
 
 from ..exceptions import StateStoreError
+from ._dialect import (
+    SQLITE,
+    Dialect,
+    Op,
+    Result,
+)
 from ._schema import (
     SQLITE_MIGRATIONS,
     NewerSchemaError,
     pending_steps,
 )
-from ._sql import (
-    SQLITE,
-    Dialect,
-    Op,
-    Result,
-    SqlStore,
-)
+from ._sql import SqlStore
 
 
 T = TypeVar("T")
