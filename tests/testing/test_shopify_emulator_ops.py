@@ -314,8 +314,8 @@ class TestBulk:
         """
         A JSONL of productSet variables runs as one bulk operation: RUNNING
         on the first poll, then COMPLETED with a result file of one line
-        per input line (userErrors included); a second one meanwhile is
-        OPERATION_IN_PROGRESS.
+        per input line by __lineNumber (userErrors included); a second one
+        meanwhile is OPERATION_IN_PROGRESS.
         """
         staged = (await gql(emu, BULK_UPLOAD))["data"]["stagedUploadsCreate"][
             "stagedTargets"
@@ -349,7 +349,10 @@ class TestBulk:
             ]
             result = await c.get(second["url"])
 
-        rows = [json.loads(x) for x in result.text.splitlines()]
+        rows = sorted(
+            (json.loads(x) for x in result.text.splitlines()),
+            key=lambda r: r["__lineNumber"],
+        )
         assert ("RUNNING", "COMPLETED") == (first["status"], second["status"])
         assert (
             "OPERATION_IN_PROGRESS"

@@ -201,13 +201,11 @@ class App:
         )
 
     def _bulk_file(self, method: str, path: str) -> tuple[int, Any, str]:
-        shop = self.emu.shop
         bulk = re.match(r"^/_bulk/(\d+)\.jsonl$", path)
-        if bulk and method == "GET" and int(bulk[1]) in shop.bulk_operations:
-            op = shop.bulk_operations[int(bulk[1])]
-            if op["status"] == "COMPLETED":
-                self._log(method, path, 200)
-                return 200, op["_result"], "application/jsonl"
+        data = self.emu.bulk_file(int(bulk[1])) if bulk else None
+        if data and method == "GET":
+            self._log(method, path, 200)
+            return 200, data, "application/jsonl"
         self._log(method, path, 404)
         return 404, {"errors": "Not Found"}, ""
 

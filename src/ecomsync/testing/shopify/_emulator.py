@@ -6,7 +6,6 @@ with Shopify's cost accounting.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,12 +24,13 @@ from graphql import (
 
 from .._faults import FaultRuntime, Faults
 from ._app import App, RequestRecord
+from ._bulk import Bulk
 from ._cost import MAX_QUERY_COST, Bucket, query_cost
-from ._ops import bind, bulk_lines, check_bulk_mutation
+from ._ops import bind
 from ._orders import Orders
 from ._schema import SDL
 from ._shop import Row, Shop, user_error
-from ._views import check_input, gid, parse_gid
+from ._views import check_input, parse_gid
 
 
 #: The first API version where ``changeFromQuantity`` and ``@idempotent``
@@ -39,7 +39,7 @@ STRICT_INVENTORY_VERSION = "2026-04"
 _RATE_LIMITS = "https://shopify.dev/api/usage/rate-limits"
 
 
-class ShopifyEmulator(Orders):
+class ShopifyEmulator(Orders, Bulk):
     """
     An emulated Shopify shop behind the GraphQL Admin API at
     ``/admin/api/{version}/graphql.json``.
@@ -51,7 +51,9 @@ class ShopifyEmulator(Orders):
         clock: Seconds, monotonic (tests pass their own to step time).
         throttle_status: The HTTP status of a THROTTLED answer (200 as
             Shopify's GraphQL API; 429 as a switch).
-        bulk_polls: How many polls a bulk operation stays RUNNING.
+        bulk_polls: How many polls a bulk operation stays RUNNING (each
+            runs a share of its lines); ``bulk_fail_after`` (an attribute)
+            makes the next one FAIL after that many lines.
         faults: Latency, 429/5xx storms, dropped connections (`Faults`).
 
     Inspect ``shop`` (`Shop`), ``requests`` (the request log) and
@@ -324,119 +326,6 @@ class ShopifyEmulator(Orders):
         if key is not None:
             self.shop.idempotency[key] = answer
         return answer
-
-    # -- bulk operations --------------------------------------------------
-
-    def run_bulk(self, mutation: str, path: str, context: Row) -> Row:
-        shop = self.shop
-        if any(
-            b["status"] in ("CREATED", "RUNNING") and b["type"] == "MUTATION"
-            for b in shop.bulk_operations.values()
-        ):
-            return {
-                "bulkOperation": None,
-                "userErrors": [
-                    user_error(
-                        ["mutation"],
-                        "A bulk mutation operation for this app and shop is "
-                        "already in progress.",
-                        "OPERATION_IN_PROGRESS",
-                    )
-                ],
-            }
-        why = check_bulk_mutation(mutation)
-        if why:
-            return {
-                "bulkOperation": None,
-                "userErrors": [
-                    user_error(["mutation"], why, "INVALID_MUTATION")
-                ],
-            }
-        payload = shop.staged.get(path)
-        if payload is None:
-            return {
-                "bulkOperation": None,
-                "userErrors": [
-                    user_error(
-                        ["stagedUploadPath"],
-                        "The JSONL file could not be found. Try uploading "
-                        "the file again, and check that you've entered the "
-                        "URL correctly for the stagedUploadPath mutation "
-                        "argument.",
-                        "NO_SUCH_FILE",
-                    )
-                ],
-            }
-        try:
-            lines = bulk_lines(payload)
-        except ValueError as exc:
-            return {
-                "bulkOperation": None,
-                "userErrors": [
-                    user_error(
-                        ["stagedUploadPath"],
-                        f"Invalid JSONL: {exc}",
-                        "INVALID_STAGED_UPLOAD_FILE",
-                    )
-                ],
-            }
-        doc = parse(mutation)
-        out = []
-        for i, variables in enumerate(lines):
-            res = execute(
-                self.schema,
-                doc,
-                variable_values=variables,
-                context_value=context,
-            )
-            assert isinstance(res, ExecutionResult)
-            row: Row = {"data": res.data}
-            if res.errors:
-                row["errors"] = [_err(e, None) for e in res.errors]
-            row["__lineNumber"] = i
-            out.append(json.dumps(row))
-        n = shop.next_id()
-        text = ("\n".join(out) + "\n").encode() if out else b""
-        shop.bulk_operations[n] = {
-            "id": gid("BulkOperation", n),
-            "status": "CREATED",
-            "type": "MUTATION",
-            "errorCode": None,
-            "createdAt": shop.now(),
-            "completedAt": None,
-            "objectCount": str(len(out)),
-            "rootObjectCount": str(len(out)),
-            "fileSize": None,
-            "url": None,
-            "partialDataUrl": None,
-            "query": mutation,
-            "_result": text,
-            "_polls": self.bulk_polls,
-            "_url": f"{context['base_url']}/_bulk/{n}.jsonl",
-        }
-        return {"bulkOperation": self._bulk_view(n), "userErrors": []}
-
-    def poll_bulk(self, n: int) -> Row:
-        b = self.shop.bulk_operations[n]
-        if b["status"] in ("CREATED", "RUNNING"):
-            if b["_polls"] > 0:
-                b["_polls"] -= 1
-                b["status"] = "RUNNING"
-            else:
-                b.update(
-                    status="COMPLETED",
-                    completedAt=self.shop.now(),
-                    url=b["_url"] if b["_result"] else None,
-                    fileSize=str(len(b["_result"])),
-                )
-        return self._bulk_view(n)
-
-    def _bulk_view(self, n: int) -> Row:
-        return {
-            k: v
-            for k, v in self.shop.bulk_operations[n].items()
-            if not k.startswith("_")
-        }
 
 
 def _err(exc: GraphQLError, code: str | None) -> Row:

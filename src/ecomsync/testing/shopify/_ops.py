@@ -1,19 +1,18 @@
 """
-The root fields: queries, inventory, orders and fulfillment, staged
-uploads and bulk operations, bound onto the schema's types.
+The root fields: queries, inventory, orders (fulfillment, cancellation),
+staged uploads and bulk operations, bound onto the schema's types.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema, parse
+from graphql import GraphQLResolveInfo, GraphQLSchema
 from graphql.execution.values import get_directive_values
 
-from ._shop import Row, user_error
+from ._shop import Row, refused
 from ._views import check_input, gid, page, parse_gid
 
 
@@ -56,6 +55,52 @@ def _sorted(
         sort_key or "ID", "_n"
     )
     return sorted(rows, key=lambda r: (r[key], r["_n"]), reverse=bool(reverse))
+
+
+def searched(
+    rows: Callable[[], Iterable[tuple[int, Row]]],
+    view: Callable[[int], Row] | None,
+    *,
+    sort: str | None = None,
+) -> Callable[..., Row]:
+    """
+    A connection resolver over *rows* (number, row) with Shopify's
+    ``query``, ``sortKey`` and ``reverse``; *view* shows a row by number.
+    """
+
+    def resolve(
+        _o: Any,
+        _i: Any,
+        first: int | None = None,
+        after: str | None = None,
+        query: str | None = None,
+        sortKey: str | None = None,
+        reverse: bool | None = None,
+    ) -> Row:
+        found = [dict(r, _n=n) for n, r in rows()]
+        found = _sorted(_filtered(found, query), sortKey or sort, reverse)
+        return page(
+            [view(r["_n"]) if view else r for r in found], first, after
+        )
+
+    return resolve
+
+
+def listed(rows: Callable[[], list[Row]]) -> Callable[..., Row]:
+    """
+    A connection resolver over *rows* as they are.
+    """
+
+    def resolve(
+        _o: Any,
+        _i: Any,
+        first: int | None = None,
+        after: str | None = None,
+        **_: Any,
+    ) -> Row:
+        return page(rows(), first, after)
+
+    return resolve
 
 
 def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
@@ -103,19 +148,22 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
         n, errs = shop.find_product(identifier)
         return shop.product_view(n) if n is not None and not errs else None
 
-    @on(q, "products")
-    def _products(
-        _o: Any,
-        _i: Any,
-        first: int | None = None,
-        after: str | None = None,
-        query: str | None = None,
-        sortKey: str | None = None,
-        reverse: bool | None = None,
-    ) -> Row:
-        rows = [dict(p, _n=n) for n, p in shop.products.items()]
-        rows = _sorted(_filtered(rows, query), sortKey, reverse)
-        return page([shop.product_view(r["_n"]) for r in rows], first, after)
+    q.fields["products"].resolve = searched(
+        shop.products.items, shop.product_view
+    )
+    q.fields["orders"].resolve = searched(shop.orders.items, emu.order_view)
+    q.fields["customers"].resolve = searched(
+        shop.customers.items, None, sort="UPDATED_AT"
+    )
+    q.fields["collections"].resolve = listed(
+        lambda: list(shop.collections.values())
+    )
+    q.fields["locations"].resolve = listed(
+        lambda: list(shop.locations.values())
+    )
+    q.fields["files"].resolve = listed(
+        lambda: [shop.file_view(n) for n in shop.files]
+    )
 
     @on(q, "productVariants")
     def _variants(
@@ -133,67 +181,12 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
         ]
         return page(rows, first, after)
 
-    @on(q, "collections")
-    def _collections(
-        _o: Any,
-        _i: Any,
-        first: int | None = None,
-        after: str | None = None,
-        query: str | None = None,
-    ) -> Row:
-        return page(list(shop.collections.values()), first, after)
-
-    @on(q, "locations")
-    def _locations(
-        _o: Any, _i: Any, first: int | None = None, after: str | None = None
-    ) -> Row:
-        return page(list(shop.locations.values()), first, after)
-
     @on(q, "inventoryItem")
     def _item(_o: Any, _i: Any, id: str) -> Row | None:
         n = parse_gid(id, "InventoryItem")
-        if n is None or not any(
-            v["_item"] == n for v in shop.variants.values()
-        ):
+        if n is None or shop.variant_of_item(n) is None:
             return None
         return shop.item_view(n)
-
-    @on(q, "orders")
-    def _orders(
-        _o: Any,
-        _i: Any,
-        first: int | None = None,
-        after: str | None = None,
-        query: str | None = None,
-        sortKey: str | None = None,
-        reverse: bool | None = None,
-    ) -> Row:
-        rows = [dict(o, _n=n) for n, o in shop.orders.items()]
-        rows = _sorted(_filtered(rows, query), sortKey, reverse)
-        return page([emu.order_view(r["_n"]) for r in rows], first, after)
-
-    @on(q, "customers")
-    def _customers(
-        _o: Any,
-        _i: Any,
-        first: int | None = None,
-        after: str | None = None,
-        query: str | None = None,
-    ) -> Row:
-        rows = [dict(c, _n=n) for n, c in shop.customers.items()]
-        return page(
-            _sorted(_filtered(rows, query), "UPDATED_AT", False), first, after
-        )
-
-    @on(q, "files")
-    def _files(
-        _o: Any,
-        _i: Any,
-        first: int | None = None,
-        after: str | None = None,
-        query: str | None = None,
-    ) -> Row:
-        return page([shop.file_view(n) for n in shop.files], first, after)
 
     @on(q, "node")
     def _node(_o: Any, _i: Any, id: str) -> Row | None:
@@ -225,15 +218,14 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
     @on(m, "productDelete")
     def _product_delete(_o: Any, _i: Any, input: Row) -> Row:
         n = parse_gid(input["id"], "Product")
-        if n not in shop.products:
-            return {
-                "deletedProductId": None,
-                "userErrors": [
-                    user_error(["id"], "Product does not exist", "NOT_FOUND")
-                ],
-            }
-        for vn in shop.products.pop(n)["_variants"]:
-            shop.variants.pop(vn, None)
+        if n is None or n not in shop.products:
+            return refused(
+                "deletedProductId",
+                ["id"],
+                "Product does not exist",
+                "NOT_FOUND",
+            )
+        shop.delete_product(n)
         return {"deletedProductId": input["id"], "userErrors": []}
 
     @on(m, "collectionCreate")
@@ -248,14 +240,12 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
     def _cd(_o: Any, _i: Any, input: Row) -> Row:
         n = parse_gid(input["id"], "Collection")
         if n not in shop.collections:
-            return {
-                "deletedCollectionId": None,
-                "userErrors": [
-                    user_error(
-                        ["id"], "Collection does not exist", "NOT_FOUND"
-                    )
-                ],
-            }
+            return refused(
+                "deletedCollectionId",
+                ["id"],
+                "Collection does not exist",
+                "NOT_FOUND",
+            )
         del shop.collections[n]
         return {"deletedCollectionId": input["id"], "userErrors": []}
 
@@ -293,16 +283,12 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
         check_input("files", files)
         for i, f in enumerate(files):
             if not f["originalSource"].startswith(("http://", "https://")):
-                return {
-                    "files": None,
-                    "userErrors": [
-                        user_error(
-                            ["files", i, "originalSource"],
-                            "Image URL is invalid",
-                            "INVALID",
-                        )
-                    ],
-                }
+                return refused(
+                    "files",
+                    ["files", i, "originalSource"],
+                    "Image URL is invalid",
+                    "INVALID",
+                )
         return {
             "files": [shop.file_view(shop.add_file(f)) for f in files],
             "userErrors": [],
@@ -330,6 +316,22 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
     ) -> Row:
         return emu.run_bulk(mutation, stagedUploadPath, info.context)
 
+    @on(m, "bulkOperationCancel")
+    def _bulk_cancel(_o: Any, _i: Any, id: str) -> Row:
+        return emu.cancel_bulk(id)
+
+    @on(m, "orderCancel")
+    def _order_cancel(
+        _o: Any,
+        _i: Any,
+        orderId: str,
+        reason: str,
+        restock: bool,
+        refund: bool | None = None,
+        **_: Any,
+    ) -> Row:
+        return emu.cancel(orderId, reason, refund)
+
 
 def _idempotency_key(
     schema: GraphQLSchema, info: GraphQLResolveInfo[Any]
@@ -342,38 +344,4 @@ def _idempotency_key(
     return None if values is None else str(values["key"])
 
 
-def bulk_lines(payload: bytes) -> list[Row]:
-    """
-    The variables of a bulk mutation, one JSON object per line.
-    """
-    out = []
-    for i, line in enumerate(payload.decode("utf-8").splitlines()):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError as exc:
-            raise ValueError(f"line {i + 1}: {exc}") from None
-        if not isinstance(value, dict):
-            raise ValueError(f"line {i + 1}: not an object")  # noqa: TRY004
-        out.append(value)
-    return out
-
-
-def check_bulk_mutation(text: str) -> str | None:
-    """
-    Why *text* cannot run as a bulk mutation (None: it can).
-    """
-    try:
-        doc = parse(text)
-    except GraphQLError as exc:
-        return exc.message
-    ops = [
-        d for d in doc.definitions if getattr(d, "operation", None) is not None
-    ]
-    if len(ops) != 1 or ops[0].operation.value != "mutation":  # type: ignore[attr-defined]
-        return "Invalid mutation: a bulk operation runs exactly one mutation"
-    return None
-
-
-__all__ = ["bind", "bulk_lines", "check_bulk_mutation", "gid"]
+__all__ = ["bind", "gid"]

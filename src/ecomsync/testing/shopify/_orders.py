@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ._shop import Row, Shop, user_error
+from ._shop import Row, Shop, refused, user_error
 from ._views import check_input, connection, gid, money, parse_gid
 
 
@@ -89,6 +89,7 @@ class Orders:
             "createdAt": when,
             "updatedAt": when,
             "cancelledAt": None,
+            "cancelReason": None,
             "email": email,
             "currencyCode": currency,
             "displayFinancialStatus": "PAID",
@@ -146,49 +147,37 @@ class Orders:
         if tracking.get("url") and not (
             tracking.get("number") or tracking.get("numbers")
         ):
-            return {
-                "fulfillment": None,
-                "userErrors": [
-                    user_error(
-                        ["fulfillment", "trackingInfo", "url"],
-                        "A tracking URL requires a tracking number.",
-                        "INVALID",
-                    )
-                ],
-            }
+            return refused(
+                "fulfillment",
+                ["fulfillment", "trackingInfo", "url"],
+                "A tracking URL requires a tracking number.",
+                "INVALID",
+            )
         plan = []
         for i, g in enumerate(groups):
             fo = self.shop.fulfillment_orders.get(
                 parse_gid(g["fulfillmentOrderId"], "FulfillmentOrder") or 0
             )
             if fo is None:
-                return {
-                    "fulfillment": None,
-                    "userErrors": [
-                        user_error(
-                            [
-                                "fulfillment",
-                                "lineItemsByFulfillmentOrder",
-                                i,
-                                "fulfillmentOrderId",
-                            ],
-                            "Fulfillment order does not exist.",
-                            "NOT_FOUND",
-                        )
+                return refused(
+                    "fulfillment",
+                    [
+                        "fulfillment",
+                        "lineItemsByFulfillmentOrder",
+                        i,
+                        "fulfillmentOrderId",
                     ],
-                }
+                    "Fulfillment order does not exist.",
+                    "NOT_FOUND",
+                )
             if fo["status"] != "OPEN" and fo["status"] != "IN_PROGRESS":
-                return {
-                    "fulfillment": None,
-                    "userErrors": [
-                        user_error(
-                            ["fulfillment"],
-                            f"Fulfillment order {fo['id']} has an "
-                            f"unfulfillable status= {fo['status'].lower()}.",
-                            "INVALID",
-                        )
-                    ],
-                }
+                return refused(
+                    "fulfillment",
+                    ["fulfillment"],
+                    f"Fulfillment order {fo['id']} has an "
+                    f"unfulfillable status= {fo['status'].lower()}.",
+                    "INVALID",
+                )
             order = self.shop.orders[fo["_order"]]
             wanted = {
                 li["_fo_line"]: li["_remaining"] for li in order["_lines"]
@@ -199,24 +188,20 @@ class Orders:
                     or item["quantity"] > wanted[item["id"]]
                     or item["quantity"] < 1
                 ):
-                    return {
-                        "fulfillment": None,
-                        "userErrors": [
-                            user_error(
-                                [
-                                    "fulfillment",
-                                    "lineItemsByFulfillmentOrder",
-                                    i,
-                                    "fulfillmentOrderLineItems",
-                                    j,
-                                    "quantity",
-                                ],
-                                "Invalid fulfillment order line item "
-                                "quantity requested.",
-                                "INVALID",
-                            )
+                    return refused(
+                        "fulfillment",
+                        [
+                            "fulfillment",
+                            "lineItemsByFulfillmentOrder",
+                            i,
+                            "fulfillmentOrderLineItems",
+                            j,
+                            "quantity",
                         ],
-                    }
+                        "Invalid fulfillment order line item "
+                        "quantity requested.",
+                        "INVALID",
+                    )
                 wanted[item["id"]] = item["quantity"]
             if g.get("fulfillmentOrderLineItems"):
                 wanted = {
@@ -255,6 +240,44 @@ class Orders:
             order["fulfillments"].append(fulfillment)
             order["updatedAt"] = self.shop.now()
         return {"fulfillment": fulfillment, "userErrors": []}
+
+    def cancel(self, order_id: str, reason: str, refund: bool | None) -> Row:
+        """
+        ``orderCancel``: the order is cancelled at once (Shopify runs a
+        job; here it is done when the answer comes) and its fulfillment
+        orders close.  An order with a fulfillment, or one already
+        cancelled, is refused.
+        """
+        shop = self.shop
+        order = shop.orders.get(parse_gid(order_id, "Order") or 0)
+        why = None
+        if order is None:
+            why = ("Order does not exist", "NOT_FOUND")
+        elif order["cancelledAt"] is not None:
+            why = ("Order has already been cancelled", "INVALID")
+        elif order["fulfillments"]:
+            why = (
+                "Cannot cancel an order that has fulfillments; cancel them "
+                "first",
+                "INVALID",
+            )
+        if why:
+            error = user_error(["orderId"], *why)
+            return {
+                "job": None,
+                "orderCancelUserErrors": [error],
+                "userErrors": [error],
+            }
+        assert order is not None
+        order.update(
+            cancelledAt=shop.now(), cancelReason=reason, updatedAt=shop.now()
+        )
+        if refund:
+            order["displayFinancialStatus"] = "REFUNDED"
+        for f in order["_fos"]:
+            shop.fulfillment_orders[f]["status"] = "CLOSED"
+        job = {"id": gid("Job", shop.next_id()), "done": True}
+        return {"job": job, "orderCancelUserErrors": [], "userErrors": []}
 
 
 def _const(rows: list[Row]) -> Callable[[], list[Row]]:

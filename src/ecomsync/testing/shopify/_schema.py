@@ -40,6 +40,7 @@ enum BulkOperationType { MUTATION QUERY }
 enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
 enum OrderSortKeys { CREATED_AT UPDATED_AT ID ORDER_NUMBER PROCESSED_AT }
 enum ProductSortKeys { ID TITLE UPDATED_AT CREATED_AT }
+enum OrderCancelReason { CUSTOMER DECLINED FRAUD INVENTORY OTHER STAFF }
 enum FulfillmentOrderStatus {
   OPEN IN_PROGRESS CLOSED CANCELLED INCOMPLETE ON_HOLD SCHEDULED
 }
@@ -151,6 +152,7 @@ type Order {
   createdAt: DateTime!
   updatedAt: DateTime!
   cancelledAt: DateTime
+  cancelReason: OrderCancelReason
   email: String
   currencyCode: String!
   displayFinancialStatus: String
@@ -285,6 +287,8 @@ type FulfillmentCreatePayload { fulfillment: Fulfillment userErrors: [UserError!
 
 type BulkOperationRunMutationPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
 type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
+type Job { id: ID! done: Boolean! }
+type OrderCancelPayload { job: Job orderCancelUserErrors: [UserError!]! userErrors: [UserError!]! }
 
 type Mutation {
   productSet(input: ProductSetInput!, identifier: ProductSetIdentifiers, synchronous: Boolean = true): ProductSetPayload
@@ -297,6 +301,8 @@ type Mutation {
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
   fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
   bulkOperationRunMutation(mutation: String!, stagedUploadPath: String!, clientIdentifier: String): BulkOperationRunMutationPayload
+  bulkOperationCancel(id: ID!): BulkOperationCancelPayload
+  orderCancel(orderId: ID!, reason: OrderCancelReason!, refund: Boolean, restock: Boolean!, notifyCustomer: Boolean, staffNote: String): OrderCancelPayload
 }
 
 schema { query: QueryRoot mutation: Mutation }

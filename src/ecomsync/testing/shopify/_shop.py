@@ -21,6 +21,16 @@ def user_error(field: list[str | int], message: str, code: str) -> Row:
     return {"field": [str(f) for f in field], "message": message, "code": code}
 
 
+def refused(
+    payload: str, field: list[str | int], message: str, code: str
+) -> Row:
+    """
+    A mutation's answer that did nothing: *payload* null and one
+    ``userError``.
+    """
+    return {payload: None, "userErrors": [user_error(field, message, code)]}
+
+
 class Shop:
     """
     Products, variants, collections, files, locations, inventory levels,
@@ -45,6 +55,11 @@ class Shop:
         self.staged: dict[str, bytes | None] = {}
         self.bulk_operations: dict[int, Row] = {}
         self.idempotency: dict[str, Row] = {}
+        # indexes, so that a catalogue of 10,000 products stays linear
+        self._by_handle: dict[str, int] = {}
+        self._by_metafield: dict[tuple[str, str, str], int] = {}
+        self._by_item: dict[int, int] = {}
+        self._suffixes: dict[str, int] = {}
         self.add_location("Warehouse")
 
     def next_id(self) -> int:
@@ -104,10 +119,16 @@ class Shop:
         view["product"] = lambda _info: self.product_view(v["_product"])
         return view
 
+    def variant_of_item(self, item: int) -> int | None:
+        """
+        The variant that inventory item *item* belongs to, if any.
+        """
+        n = self._by_item.get(item)
+        return n if n in self.variants else None
+
     def item_view(self, item: int) -> Row:
-        variant = next(
-            (v for v in self.variants.values() if v["_item"] == item), {}
-        )
+        n = self.variant_of_item(item)
+        variant = self.variants[n] if n is not None else {}
 
         def levels() -> list[Row]:
             return [
@@ -118,8 +139,8 @@ class Shop:
                         {"name": nm, "quantity": q.get(nm, 0)} for nm in names
                     ],
                 }
-                for (it, loc), q in self.levels.items()
-                if it == item
+                for loc in self.locations
+                if (q := self.levels.get((item, loc))) is not None
             ]
 
         return {
@@ -141,23 +162,20 @@ class Shop:
     def collection_write(self, data: Row, *, create: bool) -> Row:
         if create:
             if not (data.get("title") or "").strip():
-                return {
-                    "userErrors": [
-                        user_error(["title"], "Title can't be blank", "BLANK")
-                    ]
-                }
+                return refused(
+                    "collection", ["title"], "Title can't be blank", "BLANK"
+                )
             n = self.next_id()
             row: Row = {"id": gid("Collection", n), "descriptionHtml": ""}
         else:
             n = parse_gid(data.get("id") or "", "Collection") or 0
             if n not in self.collections:
-                return {
-                    "userErrors": [
-                        user_error(
-                            ["id"], "Collection does not exist", "NOT_FOUND"
-                        )
-                    ]
-                }
+                return refused(
+                    "collection",
+                    ["id"],
+                    "Collection does not exist",
+                    "NOT_FOUND",
+                )
             row = self.collections[n]
         handle = (
             data.get("handle")
@@ -168,13 +186,12 @@ class Shop:
             c["handle"] == handle and c is not row
             for c in self.collections.values()
         ):
-            return {
-                "userErrors": [
-                    user_error(
-                        ["handle"], "Handle has already been taken", "TAKEN"
-                    )
-                ]
-            }
+            return refused(
+                "collection",
+                ["handle"],
+                "Handle has already been taken",
+                "TAKEN",
+            )
         for key in ("title", "descriptionHtml"):
             if data.get(key) is not None:
                 row[key] = data[key]
@@ -211,22 +228,12 @@ class Shop:
                 ]
             return n, []
         if ident.get("handle"):
-            for n, p in self.products.items():
-                if p["handle"] == ident["handle"]:
-                    return n, []
-            return None, []
+            return self._by_handle.get(ident["handle"]), []
         cid = ident.get("customId")
         if cid:
             ns = cid.get("namespace") or "app"
-            for n, p in self.products.items():
-                for m in p["_metafields"]:
-                    if (m["namespace"], m["key"], m["value"]) == (
-                        ns,
-                        cid["key"],
-                        cid["value"],
-                    ):
-                        return n, []
-            return None, []
+            found = self._by_metafield.get((ns, cid["key"], cid["value"]))
+            return found, []
         return None, [
             user_error(["identifier"], "An identifier is required", "INVALID")
         ]
@@ -308,9 +315,7 @@ class Shop:
                 )
             )
         handle = data.get("handle")
-        if handle and any(
-            p["handle"] == handle and k != n for k, p in self.products.items()
-        ):
+        if handle and self._by_handle.get(handle, n) != n:
             errs.append(
                 user_error(
                     ["input", "handle"],
@@ -429,6 +434,7 @@ class Shop:
         if data.get("files") is not None:
             p["_media"] = [self._file_ref(f) for f in data["files"]]
         p["updatedAt"] = self.now()
+        self._index(n, p)
 
     def _set_variants(self, n: int, p: Row, variants: list[Row]) -> None:
         old = {self.variants[v]["_combo"]: v for v in p["_variants"]}
@@ -445,6 +451,7 @@ class Shop:
                 vn = old.get(combo)
             if vn is None:
                 vn, item = self.next_id(), self.next_id()
+                self._by_item[item] = vn
                 self.variants[vn] = {
                     "id": gid("ProductVariant", vn),
                     "price": "0.00",
@@ -480,20 +487,59 @@ class Shop:
                     level = self.levels[(row["_item"], place)]
                     level[q["name"]] = q["quantity"]
             keep.append(vn)
+        kept = set(keep)
         for vn in p["_variants"]:
-            if vn not in keep:
-                item = self.variants.pop(vn)["_item"]
-                for stale in [k for k in self.levels if k[0] == item]:
-                    del self.levels[stale]
+            if vn not in kept:
+                self._drop_variant(vn)
         p["_variants"] = keep
 
+    def _drop_variant(self, vn: int) -> None:
+        item = self.variants.pop(vn)["_item"]
+        self._by_item.pop(item, None)
+        for loc in self.locations:
+            self.levels.pop((item, loc), None)
+
+    def _index(self, n: int, p: Row, *, drop: bool = False) -> None:
+        """
+        Take product *n* out of the handle and metafield indexes, and put
+        it back in with its current values unless *drop*.
+        """
+        if self._by_handle.get(p.get("_indexed_handle", "")) == n:
+            del self._by_handle[p["_indexed_handle"]]
+        for key in p.get("_indexed_fields", ()):
+            if self._by_metafield.get(key) == n:
+                del self._by_metafield[key]
+        if drop:
+            return
+        p["_indexed_handle"] = p["handle"]
+        self._by_handle.setdefault(p["handle"], n)
+        p["_indexed_fields"] = [
+            (m["namespace"], m["key"], m["value"]) for m in p["_metafields"]
+        ]
+        for key in p["_indexed_fields"]:
+            self._by_metafield.setdefault(key, n)
+
+    def delete_product(self, n: int) -> None:
+        """
+        Remove product *n* with its variants and inventory levels.
+        """
+        p = self.products.pop(n)
+        self._index(n, p, drop=True)
+        for vn in p["_variants"]:
+            if vn in self.variants:
+                self._drop_variant(vn)
+
     def _free_handle(self, base: str, n: int) -> str:
-        handle, i = base or "product", 1
-        while any(
-            q["handle"] == handle and k != n for k, q in self.products.items()
-        ):
+        """
+        *base*, or the first ``base-i`` no other product holds (counting
+        on from the last one given, so many equal titles stay linear).
+        """
+        base = base or "product"
+        handle, i = base, self._suffixes.get(base, 1)
+        while self._by_handle.get(handle, n) != n:
             handle = f"{base}-{i}"
             i += 1
+        self._suffixes[base] = i
         return handle
 
     # -- files ------------------------------------------------------------
