@@ -100,7 +100,48 @@ def _shop() -> Iterator[dict[str, str]]:
     served = start("ecomsync.testing.shopware6", "--port", "0")
     try:
         line = served.wait_for("ready", timeout=30)
-        yield dict(part.split("=", 1) for part in line.split() if "=" in part)
+        yield _ready_fields(line)
+    finally:
+        served.stop()
+
+
+def _ready_fields(line: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in line.split() if "=" in part)
+
+
+@pytest.fixture(name="woo", scope="session")
+def _woo() -> Iterator[dict[str, str]]:
+    """
+    The WooCommerce emulator on a free loopback port: its ready line's
+    fields and the secrets it was started with.
+    """
+    served = start(
+        "ecomsync.testing.woocommerce",
+        "--port", "0",
+        "--consumer-key", "ck_cli",
+        "--consumer-secret", "cs_cli-secret",
+    )  # fmt: skip
+    try:
+        line = served.wait_for("ready", timeout=30)
+        yield {**_ready_fields(line), "consumer_secret": "cs_cli-secret"}
+    finally:
+        served.stop()
+
+
+@pytest.fixture(name="shopify", scope="session")
+def _shopify() -> Iterator[dict[str, str]]:
+    """
+    The Shopify emulator on a free loopback port: its ready line's fields
+    and the access token it was started with.
+    """
+    served = start(
+        "ecomsync.testing.shopify",
+        "--port", "0",
+        "--access-token", "shpat_cli-token",
+    )  # fmt: skip
+    try:
+        line = served.wait_for("ready", timeout=30)
+        yield {**_ready_fields(line), "access_token": "shpat_cli-token"}
     finally:
         served.stop()
 

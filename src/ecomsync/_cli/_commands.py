@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -35,6 +36,7 @@ from ecomsync.events import (
     RunFinished,
     RunStarted,
 )
+from ecomsync.exceptions import EcomsyncError
 
 from ._arguments import (
     _add_cancel,
@@ -63,28 +65,60 @@ from ._running import (
 __all__ = ["COMMANDS", "EXIT"]
 
 
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, EcomsyncError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _store_problems(sync: Synchronizer) -> list[str]:
+    try:
+        await sync.store.list_schedules()
+    except Exception as exc:
+        return [_problem(exc)]
+    return []
+
+
+async def _license_problems(sync: Synchronizer) -> list[str]:
+    try:
+        async with sync.licenses.lease(
+            f"check-{uuid.uuid4().hex[:6]}", timeout=sync.license_timeout
+        ):
+            pass
+    except Exception as exc:
+        return [_problem(exc)]
+    return []
+
+
 async def _check(sync: Synchronizer, args: argparse.Namespace) -> int:
+    found: list[tuple[str, list[str]]] = [
+        ("store", await _store_problems(sync)),
+        ("licenses", await _license_problems(sync)),
+    ]
     result = await sync.check(args.platform)
     names = [args.platform] if args.platform else sorted(sync.platforms)
     parts = [("ERP", "ERP")] + [(n, f"platform {n!r}") for n in names]
-    lines = []
     for part, prefix in parts:
         problems = [p for p in result.problems if p.startswith(prefix)]
-        lines.append({"part": part, "ok": not problems, "problems": problems})
+        found.append((part, problems))
     other = [
         p
         for p in result.problems
         if not any(p.startswith(prefix) for _, prefix in parts)
     ]
     if other:
-        lines.append({"part": "other", "ok": False, "problems": other})
+        found.append(("other", other))
+    lines = [
+        {"part": part, "ok": not problems, "problems": problems}
+        for part, problems in found
+    ]
+    ok = all(not problems for _, problems in found)
     if args.json:
-        _print_json({"ok": result.ok, "parts": lines})
+        _print_json({"ok": ok, "parts": lines})
     else:
-        for line in lines:
-            text = "ok" if line["ok"] else "; ".join(line["problems"])
-            print(f"{line['part']}: {text}")
-    return EXIT["ok"] if result.ok else EXIT["failed"]
+        for part, problems in found:
+            print(f"{part}: {'; '.join(problems) if problems else 'ok'}")
+    return EXIT["ok"] if ok else EXIT["failed"]
 
 
 async def _plan(sync: Synchronizer, args: argparse.Namespace) -> int:

@@ -1,33 +1,59 @@
 """
 The config file: one TOML file naming the ERP, the platforms, the store,
-the licences and the staging directory.
+the licences, the staging directory, the synchroniser's settings and the
+schedules.
 
 Secrets never stand in the file: a secret key ``password`` is given as
 ``password_env = "VARIABLE"`` (read from the environment) or
 ``password_file = "path"`` (the file's text, stripped).  An inline secret
-is a `ConfigurationError` naming the key.
+is a `ConfigurationError` naming the key.  Every table accepts only the
+keys it documents: an unknown key is a `ConfigurationError` naming the key
+and the table.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ecomsync import Synchronizer
 from ecomsync.exceptions import ConfigurationError
-from ecomsync.licensing import LocalLicensePool
 from ecomsync.media import MediaStaging
-from ecomsync.typing import ErpSource, LicensePool, Platform, StateStore
 
 
-__all__ = ["SECRET_KEYS", "load", "load_config"]
+__all__ = ["SECRET_KEYS", "TOP_LEVEL", "Table", "load", "load_config"]
 
 #: Keys whose values are secrets: only ``<key>_env`` or ``<key>_file``.
 SECRET_KEYS = frozenset(
-    {"password", "client_secret", "secret", "dsn", "api_key", "token"}
+    {
+        "password",
+        "client_secret",
+        "secret",
+        "dsn",
+        "api_key",
+        "token",
+        "access_token",
+        "consumer_secret",
+        "wp_application_password",
+        "channel_token",
+    }
+)
+
+#: The tables a config file may have.
+TOP_LEVEL = (
+    "erp",
+    "platforms",
+    "store",
+    "licenses",
+    "staging",
+    "sync",
 )
 
 
@@ -46,154 +72,299 @@ def load_config(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
     _refuse_inline_secrets(data, "")
+    unknown = sorted(set(data) - set(TOP_LEVEL))
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: unknown table {unknown[0]!r}; a config file has "
+            f"{', '.join(TOP_LEVEL)}"
+        )
     return data
 
 
-def _refuse_inline_secrets(table: Mapping[str, Any], where: str) -> None:
-    for key, value in table.items():
+def _refuse_inline_secrets(value: Any, where: str) -> None:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_inline_secrets(item, f"{where[:-1]}[{i}].")
+        return
+    if not isinstance(value, Mapping):
+        return
+    for key, item in value.items():
         name = f"{where}{key}"
-        if isinstance(value, Mapping):
-            _refuse_inline_secrets(value, f"{name}.")
-        elif key in SECRET_KEYS:
+        if key in SECRET_KEYS and not isinstance(item, Mapping):
             raise ConfigurationError(
                 f"{name}: secrets are never written in the config file; "
                 f'use {key}_env = "VARIABLE" or {key}_file = "path"'
             )
+        _refuse_inline_secrets(item, f"{name}.")
 
 
-def secret(table: Mapping[str, Any], key: str, where: str) -> str:
+_MISSING: Any = object()
+
+
+@attrs.define
+class Table:
     """
-    The secret *key* of *table*, from ``<key>_env`` or ``<key>_file``.
+    One table of the config file, read key by key: every accessor names
+    the key it reads, so that `done` can refuse the keys nobody read.
     """
-    env = table.get(f"{key}_env")
-    file = table.get(f"{key}_file")
-    if env is not None:
-        value = os.environ.get(str(env))
-        if not value:
+
+    data: Mapping[str, Any]
+    where: str
+    base: Path
+    known: list[str] = attrs.Factory(list)
+
+    @classmethod
+    def of(cls, value: Any, where: str, base: Path) -> Table:
+        """
+        *value* as a table, or a clear error naming *where*.
+        """
+        if not isinstance(value, Mapping):
+            raise ConfigurationError(f"{where}: a table is required")
+        return cls(value, where, base)
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.known.append(key)
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise ConfigurationError(f"{self.where}.{key} is required")
+            return default
+        return value
+
+    def _bad(self, key: str, wanted: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"{self.where}.{key}: {wanted} is required, not {self.data[key]!r}"
+        )
+
+    def text(self, key: str, default: Any = _MISSING) -> Any:
+        """
+        A non-empty text (or *default* if the key is absent).
+        """
+        value = self._get(key, default)
+        if key in self.data and (not isinstance(value, str) or not value):
+            raise self._bad(key, "a text")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        """
+        One of *choices*.
+        """
+        value = self._get(key, default)
+        if value not in choices:
             raise ConfigurationError(
-                f"{where}.{key}_env: the environment variable {env!r} "
-                "is not set"
+                f"{self.where}.{key}: {value!r} is not one of "
+                f"{', '.join(choices)}"
+            )
+        return str(value)
+
+    def whole(
+        self, key: str, default: Any = _MISSING, minimum: int = 1
+    ) -> Any:
+        """
+        A whole number of at least *minimum*.
+        """
+        value = self._get(key, default)
+        if key in self.data and (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < minimum
+        ):
+            raise self._bad(key, f"a whole number of at least {minimum}")
+        return value
+
+    def number(self, key: str, default: Any = _MISSING) -> Any:
+        """
+        A positive number (seconds, a rate).
+        """
+        value = self._get(key, default)
+        if key in self.data and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or value <= 0
+        ):
+            raise self._bad(key, "a positive number")
+        return value
+
+    def decimal(self, key: str, default: Any = _MISSING) -> Any:
+        """
+        A decimal number, written as a number or a text (``"19.5"``).
+        """
+        value = self._get(key, default)
+        if key not in self.data:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self._bad(key, "a number")
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            raise self._bad(key, "a number") from None
+
+    def flag(self, key: str, default: bool) -> bool:
+        """
+        ``true`` or ``false``.
+        """
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self._bad(key, "true or false")
+        return value
+
+    def texts(self, key: str) -> tuple[str, ...] | None:
+        """
+        A non-empty list of texts, or ``None`` if absent.
+        """
+        value = self._get(key, None)
+        if value is None:
+            return None
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v for v in value)
+        ):
+            raise self._bad(key, "a list of texts")
+        return tuple(value)
+
+    def mapping(self, key: str) -> dict[str, str] | None:
+        """
+        A table of texts by text, or ``None`` if absent.
+        """
+        value = self._get(key, None)
+        if value is None:
+            return None
+        if (
+            not isinstance(value, Mapping)
+            or not value
+            or not all(isinstance(v, str) and v for v in value.values())
+        ):
+            raise self._bad(key, 'a table of texts (CODE = "name")')
+        return {str(k): v for k, v in value.items()}
+
+    def path(self, key: str, default: Any = _MISSING) -> Any:
+        """
+        A path; relative ones are relative to the config file.
+        """
+        value = self.text(key, default)
+        if key not in self.data:
+            return value
+        return self.base / value
+
+    def seconds(self, key: str, default: Any = _MISSING) -> Any:
+        """
+        A duration: seconds as a number, or a text such as ``"15m"``.
+        """
+        value = self._get(key, default)
+        if key not in self.data:
+            return value
+        if isinstance(value, str):
+            found = parse_duration(value)
+            if found is None:
+                raise self._bad(key, "a duration (e.g. 30, 90s, 15m, 1h, 1d)")
+            return found
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or value <= 0
+        ):
+            raise self._bad(key, "a duration (e.g. 30, 90s, 15m, 1h, 1d)")
+        return timedelta(seconds=value)
+
+    def secret(self, key: str) -> str:
+        """
+        The secret *key*, from ``<key>_env`` or ``<key>_file``.
+        """
+        value = self.optional_secret(key)
+        if value is None:
+            raise ConfigurationError(
+                f"{self.where}: {key}_env or {key}_file is required"
             )
         return value
-    if file is not None:
-        try:
-            return Path(str(file)).read_text(encoding="utf-8").strip()
-        except OSError as exc:
+
+    def optional_secret(self, key: str) -> str | None:
+        """
+        The secret *key* if the table gives it (`secret`), else ``None``.
+        """
+        self.known += [f"{key}_env", f"{key}_file"]
+        env = self.data.get(f"{key}_env")
+        file = self.data.get(f"{key}_file")
+        if env is not None and file is not None:
             raise ConfigurationError(
-                f"{where}.{key}_file: cannot read {str(file)!r}: "
-                f"{exc.strerror or exc}"
-            ) from None
-    raise ConfigurationError(f"{where}: {key}_env or {key}_file is required")
+                f"{self.where}: give {key}_env or {key}_file, not both"
+            )
+        if env is not None:
+            value = os.environ.get(str(env))
+            if not value:
+                raise ConfigurationError(
+                    f"{self.where}.{key}_env: the environment variable "
+                    f"{env!r} is not set"
+                )
+            return value
+        if file is not None:
+            target = self.base / str(file)
+            try:
+                return target.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"{self.where}.{key}_file: cannot read {str(target)!r}: "
+                    f"{exc.strerror or exc}"
+                ) from None
+        return None
+
+    def done(self, *, kind: str = "") -> None:
+        """
+        Refuse the keys no accessor read.
+        """
+        unknown = [k for k in self.data if k not in self.known]
+        if unknown:
+            what = f" ({kind})" if kind else ""
+            raise ConfigurationError(
+                f"{self.where}.{unknown[0]}: unknown key; "
+                f"[{self.where}]{what} takes {', '.join(self.known)}"
+            )
 
 
-def _text(table: Mapping[str, Any], key: str, where: str) -> str:
-    value = table.get(key)
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"{where}.{key}: a text is required")
-    return value
+def parse_duration(text: str) -> timedelta | None:
+    """
+    ``"90"``, ``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` as a positive
+    duration, or ``None``.
+    """
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip()
+    try:
+        if text and text[-1] in units:
+            seconds = float(text[:-1]) * units[text[-1]]
+        else:
+            seconds = float(text)
+    except ValueError:
+        return None
+    if not seconds > 0 or seconds == float("inf"):
+        return None
+    return timedelta(seconds=seconds)
 
 
-def _kind(
-    table: Mapping[str, Any], where: str, kinds: Mapping[str, Any]
-) -> str:
-    kind = table.get("type")
-    if kind not in kinds:
-        raise ConfigurationError(
-            f"{where}.type: {kind!r} is not one of {sorted(kinds)}"
-        )
-    return str(kind)
+def _staging(table: Table) -> MediaStaging:
+    options: dict[str, Any] = {}
+    directory = table.path("directory", None)
+    if directory is not None:
+        options["directory"] = directory
+    for key in ("max_bytes", "memory_bytes", "memory_file_bytes"):
+        value = table.whole(key, None, minimum=0)
+        if value is not None:
+            options[key] = value
+    table.done()
+    return MediaStaging(**options)
 
 
-# -- the parts ---------------------------------------------------------------
-
-
-def _demo_erp(table: Mapping[str, Any], where: str) -> ErpSource:
-    from ecomsync.testing import demo_erp
-
-    return demo_erp(
-        articles=int(table.get("articles", 200)),
-        categories=int(table.get("categories", 10)),
-    )
-
-
-def _tryton(table: Mapping[str, Any], where: str) -> ErpSource:
-    from ecomsync.erp.tryton import TrytonErp
-
+def _sync_options(table: Table) -> dict[str, Any]:
     options = {
-        k: v
-        for k, v in table.items()
-        if k in {"warehouse", "timeout", "confirm_orders", "gross_prices"}
+        "license_timeout": table.number("license_timeout", None),
+        "batch_size": table.whole("batch_size", None),
+        "media_concurrency": table.whole("media_concurrency", None),
+        "write_concurrency": table.whole("write_concurrency", None),
+        "order_page_size": table.whole("order_page_size", None),
+        "progress_interval": table.number("progress_interval", None),
+        "overlap": table.seconds("overlap", None),
     }
-    return TrytonErp(
-        _text(table, "url", where),
-        _text(table, "database", where),
-        _text(table, "user", where),
-        secret(table, "password", where),
-        **options,
-    )
-
-
-_ERPS: dict[str, Callable[[Mapping[str, Any], str], ErpSource]] = {
-    "demo": _demo_erp,
-    "tryton": _tryton,
-}
-
-
-def _shopware6(table: Mapping[str, Any], where: str) -> Platform:
-    from ecomsync.platforms.shopware6 import Shopware6
-
-    options = {
-        k: v
-        for k, v in table.items()
-        if k
-        in {
-            "sales_channel_id",
-            "send_mail",
-            "allow_backorders",
-            "batch_size",
-            "concurrency",
-            "request_deadline",
-        }
-    }
-    return Shopware6(
-        _text(table, "url", where),
-        _text(table, "client_id", where),
-        secret(table, "client_secret", where),
-        **options,
-    )
-
-
-_PLATFORMS: dict[str, Callable[[Mapping[str, Any], str], Platform]] = {
-    "shopware6": _shopware6,
-}
-
-
-def _store(table: Mapping[str, Any], base: Path) -> StateStore:
-    kind = table.get("type", "sqlite")
-    if kind == "sqlite":
-        from ecomsync.state import SqliteStore
-
-        return SqliteStore(base / str(table.get("path", "ecomsync.db")))
-    if kind == "postgres":
-        from ecomsync.state import PostgresStore
-
-        return PostgresStore(
-            secret(table, "dsn", "store"),
-            schema=str(table.get("schema", "ecomsync")),
-        )
-    raise ConfigurationError(
-        f"store.type: {kind!r} is not one of ['postgres', 'sqlite']"
-    )
-
-
-def _licenses(table: Mapping[str, Any]) -> LicensePool:
-    count = table.get("count", 1)
-    if not isinstance(count, int) or count < 1:
-        raise ConfigurationError(
-            f"licenses.count: a positive whole number is required, "
-            f"not {count!r}"
-        )
-    return LocalLicensePool(count)
+    table.done()
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def load(path: Path) -> Synchronizer:
@@ -201,49 +372,25 @@ def load(path: Path) -> Synchronizer:
     The synchroniser the config file at *path* describes.  Relative paths
     in the file are relative to the file's directory.
     """
+    from ._config_parts import erp_of, licenses_of, platforms_of, store_of
+
     data = load_config(path)
     base = path.parent
-    erp_table = data.get("erp")
-    if not isinstance(erp_table, Mapping):
+    if "erp" not in data:
         raise ConfigurationError(f"{path}: an [erp] table is required")
-    erp = _ERPS[_kind(erp_table, "erp", _ERPS)](erp_table, "erp")
-    platforms_table = data.get("platforms")
-    if not isinstance(platforms_table, Mapping) or not platforms_table:
-        raise ConfigurationError(
-            f"{path}: at least one [platforms.NAME] table is required"
-        )
-    platforms: dict[str, Platform] = {}
-    for name, table in platforms_table.items():
-        where = f"platforms.{name}"
-        if not isinstance(table, Mapping):
-            raise ConfigurationError(f"{where}: a table is required")
-        platforms[name] = _PLATFORMS[_kind(table, where, _PLATFORMS)](
-            table, where
-        )
-    staging_table = data.get("staging", {})
-    staging_options: dict[str, Any] = {}
-    if "directory" in staging_table:
-        staging_options["directory"] = base / str(staging_table["directory"])
-    if "max_bytes" in staging_table:
-        staging_options["max_bytes"] = int(staging_table["max_bytes"])
-    sync_table = data.get("sync", {})
-    options = {
-        k: v
-        for k, v in sync_table.items()
-        if k
-        in {
-            "license_timeout",
-            "batch_size",
-            "media_concurrency",
-            "write_concurrency",
-            "progress_interval",
-        }
-    }
+    erp = erp_of(Table.of(data["erp"], "erp", base))
+    platforms = platforms_of(data.get("platforms"), path, base)
+    store = store_of(Table.of(data.get("store", {}), "store", base))
+    licenses = licenses_of(
+        Table.of(data.get("licenses", {}), "licenses", base), store
+    )
+    staging = _staging(Table.of(data.get("staging", {}), "staging", base))
+    options = _sync_options(Table.of(data.get("sync", {}), "sync", base))
     return Synchronizer(
         erp=erp,
         platforms=platforms,
-        store=_store(data.get("store", {}), base),
-        licenses=_licenses(data.get("licenses", {})),
-        staging=MediaStaging(**staging_options),
+        store=store,
+        licenses=licenses,
+        staging=staging,
         **options,
     )

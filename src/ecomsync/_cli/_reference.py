@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ._commands import EXIT
+from ._config import SECRET_KEYS
 
 
 __all__ = ["reference"]
@@ -27,16 +28,23 @@ Every listing command takes `--json` for scripts.
 ## The config file
 
 One TOML file (default `ecomsync.toml` in the working directory, or
-`-c FILE`). Relative paths in it are relative to the file. Secrets are
-never written in it: a secret key `K` (`password`, `client_secret`,
-`secret`, `dsn`, `api_key`, `token`) is given as `K_env = "VARIABLE"`
-(read from the environment) or `K_file = "path"` (the file's text,
-stripped). An inline secret is a configuration error naming the key
-(exit 2).
+`-c FILE`) with the tables `[erp]` (`type` = `tryton` or `demo`),
+`[platforms.NAME]` (`type` = `shopware6`, `woocommerce`, `shopify` or
+`vendure`; NAME is what runs and `--platform` call it), `[store]`
+(`sqlite` or `postgres`), `[licenses]` (`local`, `file` or `postgres`),
+`[staging]` and `[sync]`; the
+[deployment guide](deployment.md#the-config-file) lists every key. Relative
+paths in it are relative to the file. A key a table does not take is a
+configuration error naming the key and the table (exit 2).
+
+Secrets are never written in it: a secret key `K` ({secrets}) is given as
+`K_env = "VARIABLE"` (read from the environment) or `K_file = "path"`
+(the file's text, stripped). An inline secret is a configuration error
+naming the key (exit 2).
 
 ```toml
 [erp]
-type = "tryton"               # or "demo": a seeded in-memory ERP
+type = "tryton"
 url = "https://erp.example.com"
 database = "shop"
 user = "ecomsync"
@@ -49,19 +57,12 @@ client_id = "SWIA..."
 client_secret_file = "/run/secrets/shopware"
 
 [store]
-type = "sqlite"               # default; or "postgres" with dsn_env
-path = "ecomsync.db"
+path = "ecomsync.db"          # SQLite, the default
 
 [licenses]
-count = 2                     # ERP connections runs may hold at once
-
-[staging]
-directory = "/var/tmp/ecomsync"
-max_bytes = 2147483648
-
-[sync]                        # optional Synchronizer settings
-license_timeout = 30
-batch_size = 100
+type = "file"                 # shared by the processes of this machine
+directory = "licences"
+count = 2
 ```
 
 ## Selections
@@ -128,7 +129,8 @@ def reference() -> str:
     from ecomsync.__main__ import _parser
 
     parser = _parser()
-    parts = [_HEAD]
+    secrets = ", ".join(f"`{k}`" for k in sorted(SECRET_KEYS))
+    parts = [_HEAD.replace("{secrets}", secrets)]
     for name, code in EXIT.items():
         parts.append(f"| {code} | {_MEANING[name]} |\n")
     parts.append("\n## Commands\n")

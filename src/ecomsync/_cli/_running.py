@@ -38,7 +38,7 @@ from ecomsync.events import (
 )
 from ecomsync.exceptions import ConfigurationError, EcomsyncError
 
-from ._config import load
+from ._config import load, parse_duration
 
 
 #: Exit codes by meaning.
@@ -308,12 +308,9 @@ async def _follow(
 
 
 def _duration(text: str) -> timedelta:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        if text[-1] in units:
-            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
-        return timedelta(seconds=float(text))
-    except (ValueError, IndexError):
+    found = parse_duration(text)
+    if found is None:
         raise UsageError(
             f"--every {text!r}: write a number with s, m, h or d (e.g. 15m)"
-        ) from None
+        )
+    return found
