@@ -1,18 +1,22 @@
 """
-Serving an emulator's ASGI app on loopback with uvicorn in a background
-thread, for tests that need a real socket and for benchmarks; each
-emulator package's ``serve`` is this with its own emulator.
+Serving an emulator's ASGI app on loopback with uvicorn: in a background
+thread, for tests that need a real socket and for benchmarks (each
+emulator package's ``serve``, made by `serving`), or in the foreground
+from a command line that prints one ready line (`emulator_parser`,
+`serve_announcing`).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
 
 
 class Servable(Protocol):
@@ -114,3 +118,101 @@ def serve_app(
         server.should_exit = True
         thread.join(timeout=startup_timeout)
         sock.close()
+
+
+E = TypeVar("E", bound=Servable)
+E_contra = TypeVar("E_contra", bound=Servable, contravariant=True)
+
+
+class Serve(Protocol[E_contra]):
+    """
+    An emulator package's ``serve``.
+    """
+
+    def __call__(
+        self,
+        emulator: E_contra | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        startup_timeout: float = 10.0,
+    ) -> AbstractContextManager[str]: ...
+
+
+def serving(emulator_class: type[E], what: str) -> Serve[E]:
+    """
+    The ``serve`` of the emulator package for *emulator_class*; *what*
+    names its server thread and its start-up error.
+    """
+
+    def serve(
+        emulator: E | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        startup_timeout: float = 10.0,
+    ) -> Iterator[str]:
+        emu = emulator if emulator is not None else emulator_class()
+        with serve_app(
+            emu,
+            what,
+            host=host,
+            port=port,
+            log_level=log_level,
+            startup_timeout=startup_timeout,
+        ) as url:
+            yield url
+
+    serve.__doc__ = f"""
+    Run *emulator* (a fresh `{emulator_class.__name__}` if omitted) with
+    uvicorn in a background thread on *host*; *port* 0 picks a free port.
+    Yields the base URL, e.g. ``"http://127.0.0.1:53122"``; the server
+    stops on exit.
+
+    The emulator's state is shared with the calling thread: inspect it
+    after the requests have completed.
+    """
+    # The documented signature names the emulator's class, not E.
+    serve.__annotations__ = {
+        **serve.__annotations__,
+        "emulator": emulator_class | None,
+        "return": Iterator[str],
+    }
+    serve.__qualname__ = "serve"
+    return contextlib.contextmanager(serve)
+
+
+def emulator_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """
+    A command line's parser with the options every emulator has:
+    ``--host``, ``--port`` and ``--log-level``.
+    """
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument(
+        "--port", type=int, default=8000, help="port to bind; 0 = a free one"
+    )
+    p.add_argument(
+        "--log-level", default="warning", help="uvicorn's log level"
+    )
+    return p
+
+
+def serve_announcing(
+    emu: Servable,
+    args: argparse.Namespace,
+    ready_line: Callable[[str], str],
+) -> None:
+    """
+    Serve *emu* on ``args.host`` and ``args.port`` until stopped, printing
+    ``ready_line(base_url)`` once it listens.
+    """
+    sock = loopback_socket(args.host, args.port)
+    line = ready_line(f"http://{args.host}:{sock.getsockname()[1]}")
+    run_announcing(emu, sock, line, log_level=args.log_level)

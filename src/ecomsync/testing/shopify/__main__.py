@@ -16,12 +16,10 @@ the ready line names it.  The token is not printed.
 from __future__ import annotations
 
 import argparse
-import socket
-import sys
 from collections.abc import Sequence
-from typing import Any
 
 from .._faults import Faults
+from .._serve import emulator_parser, serve_announcing
 from ._emulator import ShopifyEmulator
 
 
@@ -38,15 +36,10 @@ def ready_line(base_url: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m ecomsync.testing.shopify",
-        description="Serve a Shopify GraphQL Admin API emulator on loopback. "
+    p = emulator_parser(
+        "python -m ecomsync.testing.shopify",
+        "Serve a Shopify GraphQL Admin API emulator on loopback. "
         "Prints one ready line with its base URL once it listens.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind")
-    p.add_argument(
-        "--port", type=int, default=8000, help="port to bind; 0 = a free one"
     )
     p.add_argument(
         "--access-token",
@@ -70,15 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         help="HTTP status of a THROTTLED answer",
     )
     p.add_argument("--latency-ms", type=float, default=0.0)
-    p.add_argument("--log-level", default="warning")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     a = _parser().parse_args(argv)
-
-    import uvicorn
-
     emu = ShopifyEmulator(
         a.access_token,
         maximum=a.maximum,
@@ -86,27 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         throttle_status=a.throttle_status,
         faults=Faults(latency_ms=a.latency_ms),
     )
-    emu.abort_mode = "close"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((a.host, a.port))
-    line = ready_line(f"http://{a.host}:{sock.getsockname()[1]}")
-
-    class _Announcing(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            if self.started:
-                print(line, flush=True)
-
-    config = uvicorn.Config(
-        emu.app, log_level=a.log_level, lifespan="off", access_log=False
-    )
-    try:
-        _Announcing(config).run(sockets=[sock])
-    finally:
-        sock.close()
-    sys.stdout.flush()
+    serve_announcing(emu, a, ready_line)
 
 
 if __name__ == "__main__":

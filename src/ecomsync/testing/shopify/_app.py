@@ -9,31 +9,30 @@ import email.parser
 import email.policy
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import attrs
+
+from .._asgi import (
+    EmulatorApp,
+    Incoming,
+    Response,
+    Send,
+    retry_after,
+    send_response,
+    through_faults,
+)
+from .._faults import Faults
 
 
 if TYPE_CHECKING:
     from ._emulator import ShopifyEmulator
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _GRAPHQL = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
 _BAD_TOKEN = {
     "errors": "[API] Invalid API key or access token (unrecognized login or "
     "wrong password)"
 }
-
-
-class ConnectionAborted(Exception):
-    """
-    An injected dropped connection (in process).
-    """
 
 
 @attrs.frozen
@@ -51,62 +50,51 @@ class RequestRecord:
     error_code: str | None = None
 
 
-class App:
+class App(EmulatorApp):
+    default_host = "shop.example"
+
     def __init__(self, emu: ShopifyEmulator) -> None:
         self.emu = emu
 
-    async def __call__(
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in scope["headers"]
-        }
-        method, path = scope["method"], scope["path"]
-        rt = self.emu.fault_runtime
-        if rt.faults.latency_ms:
-            await anyio.sleep(rt.faults.latency_ms / 1000)
-        if rt.take_reset():
-            if self.emu.abort_mode == "raise":
-                raise ConnectionAborted(path)
-            await send(
-                {"type": "http.response.start", "status": 500, "headers": []}
+    async def handle(self, incoming: Incoming, send: Send) -> None:
+        method, path = incoming.method, incoming.path
+
+        async def process() -> Response:
+            return _response(
+                *self._route(
+                    method,
+                    path,
+                    incoming.headers,
+                    incoming.body,
+                    incoming.base_url,
+                )
             )
-            raise ConnectionAborted(path)
-        if rt.take_storm(auth=False):
-            status = rt.faults.storm_status
-            extra = (
-                []
-                if rt.faults.retry_after is None
-                else [(b"retry-after", rt.faults.retry_after.encode())]
-            )
+
+        def storm(faults: Faults) -> Response:
+            status = faults.storm_status
             self._log(method, path, status)
-            await _send(
-                send,
+            resp = _response(
                 status,
                 {
                     "errors": "Exceeded API rate limit"
                     if status == 429
                     else "Internal Server Error"
                 },
-                extra,
             )
-            return
-        host = headers.get("host", "shop.example")
-        base = f"{scope.get('scheme', 'http')}://{host}"
-        status, answer, ctype = self._route(method, path, headers, body, base)
-        if isinstance(answer, bytes):
-            await _raw(send, status, answer, ctype)
-        else:
-            await _send(send, status, answer)
+            resp.headers += retry_after(faults)
+            return resp
+
+        rt = self.emu.fault_runtime
+        resp = await through_faults(
+            rt,
+            send,
+            abort_mode=self.emu.abort_mode,
+            request_bytes=len(incoming.body),
+            process=process,
+            storm=storm,
+            on_reset=lambda: self._log(method, path, 0),
+        )
+        await send_response(send, resp, rt.faults)
 
     def _log(
         self,
@@ -227,34 +215,15 @@ def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:
     return out
 
 
-async def _send(
-    send: Send,
-    status: int,
-    answer: Any,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    await _raw(
-        send,
+def _response(status: int, answer: Any, ctype: str = "") -> Response:
+    """
+    A route's answer on the wire: bytes as they are with *ctype*, anything
+    else as JSON.
+    """
+    if isinstance(answer, bytes):
+        return Response(status, answer, [(b"content-type", ctype.encode())])
+    return Response(
         status,
         json.dumps(answer).encode(),
-        "application/json; charset=utf-8",
-        extra,
+        [(b"content-type", b"application/json; charset=utf-8")],
     )
-
-
-async def _raw(
-    send: Send,
-    status: int,
-    data: bytes,
-    ctype: str,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    headers = [
-        (b"content-type", ctype.encode()),
-        (b"content-length", str(len(data)).encode()),
-        *(extra or []),
-    ]
-    await send(
-        {"type": "http.response.start", "status": status, "headers": headers}
-    )
-    await send({"type": "http.response.body", "body": data})

@@ -22,7 +22,7 @@ from graphql import (
     validate,
 )
 
-from .._faults import FaultRuntime, Faults
+from .._faults import Faults, FaultSwitch
 from ._app import App, RequestRecord
 from ._bulk import Bulk
 from ._cost import MAX_QUERY_COST, Bucket, query_cost
@@ -39,7 +39,7 @@ STRICT_INVENTORY_VERSION = "2026-04"
 _RATE_LIMITS = "https://shopify.dev/api/usage/rate-limits"
 
 
-class ShopifyEmulator(Orders, Bulk):
+class ShopifyEmulator(FaultSwitch, Orders, Bulk):
     """
     An emulated Shopify shop behind the GraphQL Admin API at
     ``/admin/api/{version}/graphql.json``.
@@ -83,8 +83,7 @@ class ShopifyEmulator(Orders, Bulk):
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)
         self.schema = build_schema(SDL)
         bind(self.schema, self)
-        self._faults = faults or Faults()
-        self.fault_runtime = FaultRuntime.from_faults(self._faults)
+        self._switch_faults(faults)
         self.app = App(self)
 
     def __repr__(self) -> str:
@@ -92,18 +91,6 @@ class ShopifyEmulator(Orders, Bulk):
             f"<ShopifyEmulator products={len(self.shop.products)} "
             f"orders={len(self.shop.orders)}>"
         )
-
-    @property
-    def faults(self) -> Faults:
-        """
-        The active faults; assigning starts their counters afresh.
-        """
-        return self._faults
-
-    @faults.setter
-    def faults(self, value: Faults) -> None:
-        self._faults = value
-        self.fault_runtime = FaultRuntime.from_faults(value)
 
     def bucket(self, token: str) -> Bucket:
         if token not in self.buckets:

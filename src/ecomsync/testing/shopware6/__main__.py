@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from .._serve import loopback_socket, run_announcing
+from .._serve import emulator_parser, serve_announcing
 from ._emulator import ShopwareEmulator
 from ._faults import Faults
 
@@ -39,16 +39,11 @@ def ready_line(base_url: str, client_id: str, client_secret: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m ecomsync.testing.shopware6",
-        description="Serve a Shopware 6 Admin API emulator on loopback. "
+    p = emulator_parser(
+        "python -m ecomsync.testing.shopware6",
+        "Serve a Shopware 6 Admin API emulator on loopback. "
         "Prints one ready line with its base URL and credentials "
         "once it listens.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind")
-    p.add_argument(
-        "--port", type=int, default=8000, help="port to bind; 0 = a free one"
     )
     p.add_argument(
         "--client-id",
@@ -108,9 +103,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep uploaded bytes in memory (default: only hash and size)",
     )
-    p.add_argument(
-        "--log-level", default="warning", help="uvicorn's log level"
-    )
     return p
 
 
@@ -141,13 +133,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             workers_limit=a.workers_limit,
         ),
     )
-    sock = loopback_socket(a.host, a.port)
-    line = ready_line(
-        f"http://{a.host}:{sock.getsockname()[1]}",
-        a.client_id,
-        a.client_secret,
+    serve_announcing(
+        emu, a, lambda url: ready_line(url, a.client_id, a.client_secret)
     )
-    run_announcing(emu, sock, line, log_level=a.log_level)
 
 
 if __name__ == "__main__":

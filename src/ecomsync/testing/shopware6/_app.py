@@ -13,22 +13,27 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import anyio
-import httpx
 
+from .._asgi import (
+    EmulatorApp,
+    Incoming,
+    Response,
+    Send,
+    find_route,
+    retry_after,
+    send_response,
+    through_faults,
+)
 from . import _search
 from ._criteria import Resolver, render
 from ._emulator import RequestRecord
 from ._errors import ApiError, database_error, error
+from ._faults import Faults
 from ._routing import (
     ROUTES,
     SEGMENT,
-    ConnectionAborted,
     Handler,
-    Receive,
     Request,
-    Response,
-    Scope,
-    Send,
     check_id,
     entity_name,
     json_response,
@@ -47,7 +52,27 @@ if TYPE_CHECKING:
 _SYNC_ACTIONS = ("upsert", "delete")
 
 
-class App:
+def _storm(faults: Faults) -> Response:
+    """
+    The answer of an injected 429/503.
+    """
+    resp = json_response(
+        faults.storm_status,
+        {
+            "errors": [
+                error(
+                    faults.storm_status,
+                    "EMULATOR__INJECTED_STATUS",
+                    "Injected by the emulator's fault switchboard.",
+                )
+            ]
+        },
+    )
+    resp.headers += retry_after(faults)
+    return resp
+
+
+class App(EmulatorApp):
     """
     ASGI application over one `ShopwareEmulator`.
     """
@@ -55,85 +80,36 @@ class App:
     def __init__(self, emulator: ShopwareEmulator) -> None:
         self.emu = emulator
 
-    async def __call__(
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        await self._http(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, incoming: Incoming, send: Send) -> None:
         emu = self.emu
         rt = emu.fault_runtime
-        f = rt.faults
-        body = bytearray()
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in scope.get("headers", [])
-        }
-        method = scope["method"]
-        path = scope["path"].rstrip("/") or "/"
-        host = headers.get("host", "localhost")
+        method = incoming.method
+        path = incoming.path.rstrip("/") or "/"
         req = Request(
             method=method,
             path=path,
-            query=dict(parse_qsl(scope.get("query_string", b"").decode())),
-            headers=headers,
-            body=bytes(body),
+            query=dict(parse_qsl(incoming.query_string)),
+            headers=incoming.headers,
+            body=incoming.body,
             params={},
-            base_url=f"{scope.get('scheme', 'http')}://{host}",
+            base_url=incoming.base_url,
             runtime=rt,
         )
-        name, writes = "unknown", False
-        for m, rx, fn, w in ROUTES:
-            match = rx.match(path)
-            if match and m == method:
-                name, writes = fn, w
-                req.params = match.groupdict()
-                break
-
-        if f.latency_ms:
-            await anyio.sleep(f.latency_ms / 1000)
-        if rt.take_reset():
-            emu.record(RequestRecord(method, path, name, 0, 0, len(body), 0))
-            if emu.abort_mode == "raise":
-                raise httpx.ReadError(
-                    "[Errno 104] Connection reset by peer (injected)"
-                )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [(b"content-length", b"1000")],
-                }
-            )
-            raise ConnectionAborted
-        if rt.take_storm(auth=name == "token"):
-            resp = self._storm(f.storm_status, f.retry_after)
-        else:
-            await rt.transfer(len(body))
-            if rt.limiter is not None:
-                async with rt.limiter:
-                    resp = await self._process(name, req)
-            else:
-                resp = await self._process(name, req)
-            if writes and resp.status < 400 and rt.take_hang():
-                # The write is committed; now the answer gets lost.
-                await anyio.sleep(f.hang_s)
-        await rt.transfer(len(resp.body))
+        name, writes, req.params = find_route(ROUTES, method, path)
+        size = len(incoming.body)
+        resp = await through_faults(
+            rt,
+            send,
+            abort_mode=emu.abort_mode,
+            request_bytes=size,
+            process=lambda: self._process(name, req),
+            storm=_storm,
+            on_reset=lambda: emu.record(
+                RequestRecord(method, path, name, 0, 0, size, 0)
+            ),
+            auth=name == "token",
+            writes=writes,
+        )
         emu.record(
             RequestRecord(
                 method,
@@ -141,58 +117,11 @@ class App:
                 name,
                 resp.status,
                 resp.items,
-                len(body),
+                size,
                 len(resp.body),
             )
         )
-        await self._send(send, resp, f.drip_chunk_bytes, f.drip_interval_ms)
-
-    @staticmethod
-    def _storm(status: int, retry_after: str | None) -> Response:
-        resp = json_response(
-            status,
-            {
-                "errors": [
-                    error(
-                        status,
-                        "EMULATOR__INJECTED_STATUS",
-                        "Injected by the emulator's fault switchboard.",
-                    )
-                ]
-            },
-        )
-        if retry_after is not None:
-            resp.headers.append((b"retry-after", retry_after.encode()))
-        return resp
-
-    @staticmethod
-    async def _send(
-        send: Send, resp: Response, chunk: int, interval_ms: float
-    ) -> None:
-        headers = [
-            *resp.headers,
-            (b"content-length", str(len(resp.body)).encode()),
-        ]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": resp.status,
-                "headers": headers,
-            }
-        )
-        if chunk <= 0 or not resp.body:
-            await send({"type": "http.response.body", "body": resp.body})
-            return
-        for i in range(0, len(resp.body), chunk):
-            if i:
-                await anyio.sleep(interval_ms / 1000)
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": resp.body[i : i + chunk],
-                    "more_body": i + chunk < len(resp.body),
-                }
-            )
+        await send_response(send, resp, rt.faults)
 
     async def _process(self, name: str, req: Request) -> Response:
         f = req.runtime.faults

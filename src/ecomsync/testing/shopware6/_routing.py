@@ -1,19 +1,20 @@
 """
-The emulator's request plumbing: the ASGI types, `Request` and
-`Response`, the route table `route` fills, and the answers every route
-shares (no route, unknown entity, invalid uuid, JSON:API framing).
+The emulator's request plumbing: `Request` (the ASGI types, `Response`
+and the fault gate are shared, in ``ecomsync.testing._asgi``), the route
+table `route` fills, and the answers every route shares (no route,
+unknown entity, invalid uuid, JSON:API framing).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import attrs
 
+from .._asgi import Response, Routes, add_route
 from ._errors import ApiError
 from ._faults import FaultRuntime
 from ._schema import ENTITIES, ID_RE
@@ -23,19 +24,7 @@ if TYPE_CHECKING:
     from ._app import App
 
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 SEGMENT = r"[A-Za-z0-9_.-]+"
-
-
-class ConnectionAborted(Exception):
-    """
-    Raised on a real server after the response started, so that uvicorn
-    drops the connection mid-response (F4).
-    """
 
 
 @attrs.define
@@ -74,14 +63,6 @@ class Request:
             await anyio.sleep(ms / 1000)
 
 
-@attrs.define
-class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[bytes, bytes]] = attrs.Factory(list)
-    items: int = 0
-
-
 def json_response(status: int, data: Any, items: int = 0) -> Response:
     return Response(
         status,
@@ -97,7 +78,7 @@ def no_content(location: str | None = None, items: int = 0) -> Response:
 
 
 Handler = Callable[["App", Request], Awaitable[Response]]
-ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = []
+ROUTES: Routes = []
 
 
 H = TypeVar("H", bound=Handler)
@@ -110,14 +91,7 @@ def route(
     Register a handler; *writes* marks requests that commit-then-timeout
     may hold back.
     """
-
-    def deco(fn: H) -> H:
-        ROUTES.append(
-            (method, re.compile(f"^{pattern}$"), fn.__name__, writes)
-        )
-        return fn
-
-    return deco
+    return add_route(ROUTES, method, pattern, writes=writes)
 
 
 def no_route(req: Request) -> ApiError:

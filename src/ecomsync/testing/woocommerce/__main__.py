@@ -21,7 +21,7 @@ import argparse
 from collections.abc import Sequence
 
 from .._faults import Faults
-from .._serve import loopback_socket, run_announcing
+from .._serve import emulator_parser, serve_announcing
 from ._emulator import WooCommerceEmulator
 
 
@@ -39,15 +39,10 @@ def ready_line(base_url: str, consumer_key: str, permissions: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m ecomsync.testing.woocommerce",
-        description="Serve a WooCommerce REST API v3 emulator on loopback. "
+    p = emulator_parser(
+        "python -m ecomsync.testing.woocommerce",
+        "Serve a WooCommerce REST API v3 emulator on loopback. "
         "Prints one ready line with its base URL once it listens.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind")
-    p.add_argument(
-        "--port", type=int, default=8000, help="port to bind; 0 = a free one"
     )
     p.add_argument("--consumer-key", default="ck_emulator")
     p.add_argument("--consumer-secret", default="cs_emulator")
@@ -73,7 +68,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument("--base-ms", type=float, default=0.0)
     p.add_argument("--workers-limit", type=int, default=None)
-    p.add_argument("--log-level", default="warning")
     return p
 
 
@@ -95,13 +89,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     if a.read_only_key:
         emu.add_key(a.read_only_key[0], a.read_only_key[1], "read")
-    sock = loopback_socket(a.host, a.port)
-    line = ready_line(
-        f"http://{a.host}:{sock.getsockname()[1]}",
-        a.consumer_key,
-        a.permissions,
+    serve_announcing(
+        emu, a, lambda url: ready_line(url, a.consumer_key, a.permissions)
     )
-    run_announcing(emu, sock, line, log_level=a.log_level)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,18 @@ import time
 from typing import TYPE_CHECKING
 
 import anyio
-import httpx
 
+from .._asgi import (
+    EmulatorApp,
+    Incoming,
+    Send,
+    find_route,
+    retry_after,
+    send_response,
+    through_faults,
+)
+from .._asgi import Response as Wire
+from .._faults import Faults
 from ._auth import ApiKey, check_permissions, php_query
 from ._catalogue_routes import CatalogueRoutes
 from ._errors import WpError, no_route
@@ -25,13 +35,9 @@ from ._order_routes import OrderRoutes
 from ._request import (
     ROUTES,
     WC,
-    ConnectionAborted,
-    Receive,
     Request,
     RequestRecord,
     Response,
-    Scope,
-    Send,
     route,
 )
 
@@ -43,7 +49,40 @@ if TYPE_CHECKING:
 __all__ = ["App"]
 
 
-class App(CatalogueRoutes, OrderRoutes):
+def _wire(resp: Response) -> Wire:
+    """
+    A handler's answer as sent: compact JSON, WordPress' content type.
+    """
+    data = json.dumps(
+        resp.body, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    headers = [
+        (k.lower().encode(), v.encode()) for k, v in resp.headers.items()
+    ]
+    headers.append((b"content-type", b"application/json; charset=UTF-8"))
+    return Wire(resp.status, data, headers, resp.items)
+
+
+def _storm(faults: Faults) -> Wire:
+    """
+    The answer of an injected 429/503.
+    """
+    status = faults.storm_status
+    resp = _wire(
+        Response(
+            status,
+            {
+                "code": "emulator_injected_status",
+                "message": "Injected by the emulator's fault switchboard.",
+                "data": {"status": status},
+            },
+        )
+    )
+    resp.headers += retry_after(faults)
+    return resp
+
+
+class App(EmulatorApp, CatalogueRoutes, OrderRoutes):
     """
     ASGI application over one `WooCommerceEmulator`.
     """
@@ -51,45 +90,11 @@ class App(CatalogueRoutes, OrderRoutes):
     def __init__(self, emulator: WooCommerceEmulator) -> None:
         self.emu = emulator
 
-    async def __call__(
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        await self._http(scope, receive, send)
-
-    async def _http(  # noqa: PLR0915 - one request, start to end
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def handle(self, incoming: Incoming, send: Send) -> None:
         emu = self.emu
         rt = emu.fault_runtime
-        f = rt.faults
-        body = bytearray()
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in scope.get("headers", [])
-        }
-        method = scope["method"]
-        raw_query = scope.get("query_string", b"").decode("latin-1")
-        query = php_query(raw_query)
-        path = scope["path"]
-        raw_path = scope.get("raw_path") or path.encode()
-        scheme = scope.get("scheme", "http")
-        host = headers.get("host", "localhost")
-        base_url = f"{scheme}://{host}"
+        method, path = incoming.method, incoming.path
+        query = php_query(incoming.query_string)
         if query.get("rest_route"):
             api_route = query["rest_route"]
         elif path.startswith("/wp-json/"):
@@ -101,91 +106,29 @@ class App(CatalogueRoutes, OrderRoutes):
             method=method,
             route=api_route,
             query=query,
-            headers=headers,
-            body=bytes(body),
+            headers=incoming.headers,
+            body=incoming.body,
             params={},
-            base_url=base_url,
+            base_url=incoming.base_url,
         )
-        name, writes = "unknown", False
-        for m, rx, fn, w in ROUTES:
-            match = rx.match(api_route)
-            if match and m == method:
-                name, writes = fn, w
-                req.params = match.groupdict()
-                break
-        if f.latency_ms:
-            await anyio.sleep(f.latency_ms / 1000)
-        if rt.take_reset():
-            emu.record(RequestRecord(method, path, name, 0))
-            if emu.abort_mode == "raise":
-                raise httpx.ReadError(
-                    "[Errno 104] Connection reset by peer (injected)"
-                )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [(b"content-length", b"1000")],
-                }
-            )
-            raise ConnectionAborted
-        if rt.take_storm(auth=False):
-            resp = Response(
-                f.storm_status,
-                {
-                    "code": "emulator_injected_status",
-                    "message": "Injected by the emulator's fault switchboard.",
-                    "data": {"status": f.storm_status},
-                },
-            )
-            if f.retry_after is not None:
-                resp.headers["Retry-After"] = f.retry_after
-        else:
-            url = base_url + raw_path.decode("latin-1")
-            if rt.limiter is not None:
-                async with rt.limiter:
-                    resp = await self._process(name, req, url)
-            else:
-                resp = await self._process(name, req, url)
-            if writes and resp.status < 400 and rt.take_hang():
-                await anyio.sleep(f.hang_s)
-        emu.record(RequestRecord(method, path, name, resp.status, resp.items))
-        await self._send(send, resp, f.drip_chunk_bytes, f.drip_interval_ms)
+        name, writes, req.params = find_route(ROUTES, method, api_route)
+        url = incoming.base_url + incoming.raw_path.decode("latin-1")
 
-    @staticmethod
-    async def _send(
-        send: Send, resp: Response, chunk: int, interval_ms: float
-    ) -> None:
-        data = json.dumps(
-            resp.body, separators=(",", ":"), ensure_ascii=False
-        ).encode()
-        headers = [
-            (k.lower().encode(), v.encode()) for k, v in resp.headers.items()
-        ]
-        headers += [
-            (b"content-type", b"application/json; charset=UTF-8"),
-            (b"content-length", str(len(data)).encode()),
-        ]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": resp.status,
-                "headers": headers,
-            }
+        async def process() -> Wire:
+            return _wire(await self._process(name, req, url))
+
+        wire = await through_faults(
+            rt,
+            send,
+            abort_mode=emu.abort_mode,
+            request_bytes=len(incoming.body),
+            process=process,
+            storm=_storm,
+            on_reset=lambda: emu.record(RequestRecord(method, path, name, 0)),
+            writes=writes,
         )
-        if chunk <= 0:
-            await send({"type": "http.response.body", "body": data})
-            return
-        for i in range(0, len(data), chunk):
-            if i:
-                await anyio.sleep(interval_ms / 1000)
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": data[i : i + chunk],
-                    "more_body": i + chunk < len(data),
-                }
-            )
+        emu.record(RequestRecord(method, path, name, wire.status, wire.items))
+        await send_response(send, wire, rt.faults)
 
     async def _process(self, name: str, req: Request, url: str) -> Response:
         f = self.emu.fault_runtime.faults

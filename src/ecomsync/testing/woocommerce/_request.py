@@ -6,12 +6,12 @@ table the handlers register in, and WordPress' argument validation.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from .._asgi import Routes, add_route
 from ._auth import ApiKey, php_query
 from ._errors import WpError, invalid_param
 from ._wp import (
@@ -21,19 +21,7 @@ from ._wp import (
 )
 
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 WC = "/wc/v3"
-
-
-class ConnectionAborted(Exception):
-    """
-    Raised on a real server after the response started, so that uvicorn
-    drops the connection.
-    """
 
 
 @attrs.frozen
@@ -95,18 +83,17 @@ class Response:
     items: int = 0
 
 
-ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = []
+ROUTES: Routes = []
 
 
 def route(
     methods: str, pattern: str, *, writes: bool = False
 ) -> Callable[[Any], Any]:
-    def deco(fn: Any) -> Any:
-        for m in methods.split(","):
-            ROUTES.append((m, re.compile(f"^{pattern}$"), fn.__name__, writes))
-        return fn
-
-    return deco
+    """
+    Register a handler for each of the comma-separated *methods*;
+    *writes* marks requests that commit-then-timeout may hold back.
+    """
+    return add_route(ROUTES, methods, pattern, writes=writes)
 
 
 EDIT = "POST,PUT,PATCH"
