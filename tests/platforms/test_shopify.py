@@ -121,12 +121,10 @@ class TestShopifyContract(PlatformContract):
                         for f in order["fulfillments"]
                         for t in f["trackingInfo"]
                     }
-                    return {
-                        "state": OrderState.SHIPPED
-                        if done
-                        else OrderState.OPEN,
-                        "tracking_numbers": tracking,
-                    }
+                    state = OrderState.SHIPPED if done else OrderState.OPEN
+                    if order["cancelledAt"]:
+                        state = OrderState.CANCELLED
+                    return {"state": state, "tracking_numbers": tracking}
             return None
         product = next(
             (
@@ -172,7 +170,7 @@ class TestShopifyContract(PlatformContract):
 
     # Shopify derives an order's state from payments and fulfillments:
     # IN_PROGRESS is accepted and changes nothing, SHIPPED and COMPLETED
-    # fulfil the open fulfillment orders, CANCELLED is refused.
+    # fulfil the open fulfillment orders, CANCELLED is orderCancel.
 
     async def test_order_status_transitions(self, platform: Any) -> None:
         """
@@ -207,21 +205,63 @@ class TestShopifyContract(PlatformContract):
         self, platform: Any, state: OrderState
     ) -> None:
         """
-        Completing twice succeeds with one fulfillment; cancelling fails
-        by name on the state field (not supported by this adapter).
+        Completing twice succeeds with one fulfillment; cancelling twice
+        succeeds with one orderCancel and no fulfillment.
         """
         await self.place_order(platform, make_order("50002"), changed_at=NOW)
         status = OrderStatus(number="50002", state=state)
         await self._push(platform, DataType.ORDER_STATUS, status)
+        seen = len(self.emu.requests)
         (outcome,) = await self._push(platform, DataType.ORDER_STATUS, status)
 
         order = next(iter(self.emu.shop.orders.values()))
+        assert outcome.ok, outcome
+        assert 1 == len(self.emu.requests) - seen  # the read, no write
         if state is OrderState.COMPLETED:
-            assert outcome.ok, outcome
             assert 1 == len(order["fulfillments"])
         else:
-            assert ("50002", "state") == (outcome.number, outcome.field)
             assert [] == order["fulfillments"]
+            assert order["cancelledAt"] is not None
+            held = await self.read_back(
+                platform, DataType.ORDER_STATUS, "50002"
+            )
+            assert held is not None
+            assert OrderState.CANCELLED == held["state"]
+
+    async def test_cancel_refused_and_cancelled_order(
+        self, platform: Any
+    ) -> None:
+        """
+        Cancelling a shipped order fails by name on the state field (the
+        shop's refusal); shipping a cancelled order fails on state too.
+        """
+        await self.place_order(platform, make_order("50003"), changed_at=NOW)
+        await self.place_order(platform, make_order("50004"), changed_at=NOW)
+        for number, state in (
+            ("50003", OrderState.SHIPPED),
+            ("50004", OrderState.CANCELLED),
+        ):
+            await self._push(
+                platform,
+                DataType.ORDER_STATUS,
+                OrderStatus(number=number, state=state),
+            )
+
+        (cancel,) = await self._push(
+            platform,
+            DataType.ORDER_STATUS,
+            OrderStatus(number="50003", state=OrderState.CANCELLED),
+        )
+        (ship,) = await self._push(
+            platform,
+            DataType.ORDER_STATUS,
+            OrderStatus(number="50004", state=OrderState.SHIPPED),
+        )
+
+        assert ("50003", "state") == (cancel.number, cancel.field)
+        assert "fulfillments" in str(cancel.error)
+        assert ("50004", "state") == (ship.number, ship.field)
+        assert "cancelled on Shopify" in str(ship.error)
 
 
 class TestPacing:

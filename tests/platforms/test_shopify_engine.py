@@ -58,9 +58,12 @@ def _fast_retries() -> Iterator[None]:
     stamina.set_testing(False)
 
 
-def shop(emu: ShopifyEmulator) -> Shopify:
+def shop(emu: ShopifyEmulator, **kwargs: Any) -> Shopify:
     return Shopify(
-        "https://shop.test", TOKEN, transport=httpx.ASGITransport(app=emu.app)
+        "https://shop.test",
+        TOKEN,
+        transport=httpx.ASGITransport(app=emu.app),
+        **kwargs,
     )
 
 
@@ -200,25 +203,36 @@ def _catalogue() -> DirtyCatalogue:
     )
 
 
-@pytest.fixture(scope="module", name="shopify")
+@pytest.fixture(scope="module", name="shopify", params=["direct", "bulk"])
 def _shopify(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> tuple[DirtyCatalogue, Outcome]:
+    """
+    Two runs of the dirty catalogue, with one productSet per article, or
+    with every push of articles and stock as a bulk mutation.
+    """
     stamina.set_testing(True, attempts=2)
     emulator = ShopifyEmulator(
         TOKEN, maximum=1_000_000, restore_rate=1_000_000
+    )
+    bulk = (
+        {"bulk_threshold": 1, "bulk_poll_interval": 0.001}
+        if request.param == "bulk"
+        else {"bulk_threshold": None}
     )
     catalogue = _catalogue()
     try:
         outcome = anyio.run(
             _two_runs,
             catalogue,
-            shop(emulator),
+            shop(emulator, **bulk),
             tmp_path_factory.mktemp("shopify"),
         )
     finally:
         stamina.set_testing(False)
     outcome.shop = _Shop(emulator)
+    operations = len(emulator.shop.bulk_operations)
+    assert (operations > 0) == (request.param == "bulk"), operations
     return catalogue, outcome
 
 

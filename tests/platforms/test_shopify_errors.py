@@ -177,13 +177,17 @@ async def test_media_refusals() -> None:
 
 def test_settings_and_estimates() -> None:
     """
-    batch_size outside 1..250 is a ConfigurationError; estimates cover
-    one write per record plus the listings.
+    batch_size outside 1..10000 and a bulk_threshold below 1 are a
+    ConfigurationError; estimates cover one write per record plus the
+    listings, and for stock a bulk operation per push that may go in bulk.
     """
     emu = ShopifyEmulator(TOKEN)
-    with pytest.raises(ConfigurationError, match=r"1\.\.250"):
-        _shop(emu, batch_size=251)
-    shop = _shop(emu)
+    with pytest.raises(ConfigurationError, match=r"1\.\.10000"):
+        _shop(emu, batch_size=10_001)
+    with pytest.raises(ConfigurationError, match="bulk_threshold"):
+        _shop(emu, bulk_threshold=0)
+    shop = _shop(emu, bulk_threshold=None)
+    bulk = _shop(emu, batch_size=200)
 
     assert 1 + 10 + 3 * 2 + 1 == shop.estimate_requests(
         DataType.CATEGORIES, writes=10, uploads=2, with_media=1
@@ -192,6 +196,9 @@ def test_settings_and_estimates() -> None:
         DataType.ARTICLES, writes=10, uploads=0, with_media=0
     )
     assert 1 + 6 + 2 == shop.estimate_requests(
+        DataType.STOCK, writes=300, uploads=0, with_media=0
+    )
+    assert 1 + 6 + 2 + 2 * 8 == bulk.estimate_requests(
         DataType.STOCK, writes=300, uploads=0, with_media=0
     )
     assert 20 == shop.estimate_requests(

@@ -1,6 +1,8 @@
 """
 Categories as collections, articles through ``productSet`` (upsert by a
-unique metafield), stock through ``inventorySetQuantities``.
+unique metafield), stock through ``inventorySetQuantities``; articles and
+stock of a push of at least ``bulk_threshold`` records as one bulk
+mutation.
 
 Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 """
@@ -18,6 +20,7 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category, StockLevel
+from ._bulk import BulkResult, BulkRunner
 from ._client import INPUT_LIMIT, GraphQL, Row
 
 
@@ -89,6 +92,27 @@ def fail(number: str, error: str, field: str | None = None) -> Outcome:
     return Outcome(number=number, error=error, field=field)
 
 
+def not_run(number: str, result: BulkResult) -> Outcome:
+    """
+    A record whose bulk line never ran (the operation ended before it).
+    """
+    why = result.status + (
+        f" ({result.error_code})" if result.error_code else ""
+    )
+    return fail(
+        number,
+        f"the bulk operation ended {why} before {number!r} was written",
+    )
+
+
+def line_errors(number: str, row: Row) -> Outcome:
+    """
+    A bulk result line with top-level errors and no data.
+    """
+    text = "; ".join(str(e.get("message")) for e in row.get("errors") or ())
+    return fail(number, f"Shopify refused {number!r}: {text or 'no result'}")
+
+
 def user_errors(number: str, errors: Sequence[Row]) -> Outcome:
     """
     Shopify's userErrors as one failed outcome naming the field.
@@ -115,6 +139,8 @@ class Catalogue:
     location: str | None = None
     collections: dict[str, str] | None = None
     items: dict[str, str] = attrs.field(factory=dict)
+    bulk: BulkRunner | None = None
+    bulk_threshold: int | None = None
 
     async def _collections(self) -> dict[str, str]:
         if self.collections is None:
@@ -259,8 +285,9 @@ class Catalogue:
 
     async def push_articles(self, items: Sequence[Outgoing]) -> list[Outcome]:
         known = await self._collections()
-        outcomes = []
-        for item in items:
+        outcomes: list[Outcome | None] = [None] * len(items)
+        todo: list[tuple[int, str, Row]] = []
+        for i, item in enumerate(items):
             record = item.record
             assert isinstance(record, Article)
             try:
@@ -271,22 +298,18 @@ class Catalogue:
                     for c in record.categories
                     if collection_handle(c) == exc.args[0]
                 )
-                outcomes.append(
-                    fail(
-                        record.number,
-                        f"category {number!r} is not on Shopify",
-                        "categories",
-                    )
+                outcomes[i] = fail(
+                    record.number,
+                    f"category {number!r} is not on Shopify",
+                    "categories",
                 )
                 continue
             if len(data["variants"]) > INPUT_LIMIT:
-                outcomes.append(
-                    fail(
-                        record.number,
-                        f"{len(data['variants'])} variants: Shopify takes at "
-                        f"most {INPUT_LIMIT} per productSet",
-                        "variants",
-                    )
+                outcomes[i] = fail(
+                    record.number,
+                    f"{len(data['variants'])} variants: Shopify takes at "
+                    f"most {INPUT_LIMIT} per productSet",
+                    "variants",
                 )
                 continue
             ident = {
@@ -296,27 +319,62 @@ class Catalogue:
                     "value": record.number,
                 }
             }
+            todo.append((i, record.number, {"input": data, "id": ident}))
+        if self._in_bulk(len(todo)):
+            await self._articles_in_bulk(todo, outcomes)
+        for i, number, variables in todo:
+            if outcomes[i] is not None:
+                continue
+            variants = len(variables["input"]["variants"])
             answer = (
                 await self.api.call(
-                    PRODUCT_SET % len(data["variants"]),
-                    {"input": data, "id": ident},
-                    cost=product_set_cost(len(data["variants"])),
-                    what=f"article {record.number!r}",
+                    PRODUCT_SET % variants,
+                    variables,
+                    cost=product_set_cost(variants),
+                    what=f"article {number!r}",
                 )
             )["productSet"]
-            if answer["userErrors"]:
-                outcomes.append(
-                    user_errors(record.number, answer["userErrors"])
-                )
-                continue
-            product = answer["product"]
-            for v in product["variants"]["nodes"]:
-                if v.get("sku"):
-                    self.items[v["sku"]] = v["inventoryItem"]["id"]
-            outcomes.append(
-                Outcome(number=record.number, platform_id=product["id"])
-            )
-        return outcomes
+            outcomes[i] = self._article(number, answer)
+        return [o for o in outcomes if o is not None]
+
+    def _in_bulk(self, count: int) -> bool:
+        return (
+            self.bulk is not None
+            and self.bulk_threshold is not None
+            and count >= self.bulk_threshold
+        )
+
+    def _article(self, number: str, answer: Row) -> Outcome:
+        """
+        The outcome of one ``productSet`` answer; remembers its SKUs'
+        inventory items.
+        """
+        if answer["userErrors"]:
+            return user_errors(number, answer["userErrors"])
+        product = answer["product"]
+        for v in product["variants"]["nodes"]:
+            if v.get("sku"):
+                self.items[v["sku"]] = v["inventoryItem"]["id"]
+        return Outcome(number=number, platform_id=product["id"])
+
+    async def _articles_in_bulk(
+        self,
+        todo: Sequence[tuple[int, str, Row]],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        assert self.bulk is not None
+        variants = max(len(v["input"]["variants"]) for _, _, v in todo)
+        result = await self.bulk.run(
+            PRODUCT_SET % variants, [v for _, _, v in todo], what="articles"
+        )
+        for k, (i, number, _) in enumerate(todo):
+            row = result.lines.get(k)
+            if row is None:
+                outcomes[i] = not_run(number, result)
+            elif (row.get("data") or {}).get("productSet") is None:
+                outcomes[i] = line_errors(number, row)
+            else:
+                outcomes[i] = self._article(number, row["data"]["productSet"])
 
     async def _location(self) -> str:
         if self.location is None:
@@ -358,11 +416,120 @@ class Catalogue:
                 )
             else:
                 todo.append(i)
-        for start in range(0, len(todo), INPUT_LIMIT):
-            await self._set(
-                levels, todo[start : start + INPUT_LIMIT], location, outcomes
+        chunks = [
+            todo[start : start + INPUT_LIMIT]
+            for start in range(0, len(todo), INPUT_LIMIT)
+        ]
+        if self._in_bulk(len(todo)):
+            chunks = await self._stock_in_bulk(
+                levels, chunks, location, outcomes
             )
+        for chunk in chunks:
+            await self._set(levels, chunk, location, outcomes)
         return [o for o in outcomes if o is not None]
+
+    def _quantities(
+        self, levels: Sequence[Any], chunk: Sequence[int], location: str
+    ) -> Row:
+        return {
+            "input": {
+                "name": "available",
+                "reason": "correction",
+                "referenceDocumentUri": "gid://ecomsync/Sync/stock",
+                "quantities": [
+                    {
+                        "inventoryItemId": self.items[levels[i].number],
+                        "locationId": location,
+                        "quantity": levels[i].quantity,
+                        "changeFromQuantity": None,
+                    }
+                    for i in chunk
+                ],
+            },
+            "key": str(uuid.uuid4()),
+        }
+
+    async def _stock_in_bulk(
+        self,
+        levels: Sequence[Any],
+        chunks: list[list[int]],
+        location: str,
+        outcomes: list[Outcome | None],
+    ) -> list[list[int]]:
+        """
+        One bulk line per chunk; what is left to send one call at a time:
+        the rest of a chunk a userError refused.
+        """
+        assert self.bulk is not None
+        result = await self.bulk.run(
+            INVENTORY,
+            [self._quantities(levels, c, location) for c in chunks],
+            what="stock",
+        )
+        again: list[list[int]] = []
+        for k, chunk in enumerate(chunks):
+            row = result.lines.get(k)
+            answer = (
+                (row.get("data") or {}).get("inventorySetQuantities")
+                if row
+                else None
+            )
+            if row is None or answer is None:
+                for i in chunk:
+                    number = levels[i].number
+                    outcomes[i] = (
+                        not_run(number, result)
+                        if row is None
+                        else line_errors(number, row)
+                    )
+                continue
+            bad = self._refused(levels, chunk, answer, outcomes)
+            if answer["userErrors"] and not bad:
+                for i in chunk:
+                    outcomes[i] = user_errors(
+                        levels[i].number, answer["userErrors"]
+                    )
+            elif bad:
+                again.append([i for i in chunk if i not in bad])
+            else:
+                self._stocked(levels, chunk, outcomes)
+        return again
+
+    def _refused(
+        self,
+        levels: Sequence[Any],
+        chunk: Sequence[int],
+        answer: Row,
+        outcomes: list[Outcome | None],
+    ) -> set[int]:
+        """
+        Fail the levels a userError names by position; their indexes.
+        """
+        bad: set[int] = set()
+        for error in answer["userErrors"]:
+            path = error.get("field") or []
+            if len(path) >= 3 and str(path[2]).isdigit():
+                i = chunk[int(path[2])]
+                bad.add(i)
+                outcomes[i] = fail(
+                    levels[i].number,
+                    f"Shopify refused stock of {levels[i].number!r}: "
+                    f"{error.get('message')}",
+                    "quantity",
+                )
+        return bad
+
+    def _stocked(
+        self,
+        levels: Sequence[Any],
+        chunk: Sequence[int],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        for i in chunk:
+            outcomes[i] = Outcome(
+                number=levels[i].number,
+                platform_id=self.items[levels[i].number],
+            )
 
     async def _set(
         self,
@@ -372,43 +539,15 @@ class Catalogue:
         outcomes: list[Outcome | None],
     ) -> None:
         while chunk:
-            quantities = [
-                {
-                    "inventoryItemId": self.items[levels[i].number],
-                    "locationId": location,
-                    "quantity": levels[i].quantity,
-                    "changeFromQuantity": None,
-                }
-                for i in chunk
-            ]
             answer = (
                 await self.api.call(
                     INVENTORY,
-                    {
-                        "input": {
-                            "name": "available",
-                            "reason": "correction",
-                            "referenceDocumentUri": "gid://ecomsync/Sync/stock",
-                            "quantities": quantities,
-                        },
-                        "key": str(uuid.uuid4()),
-                    },
+                    self._quantities(levels, chunk, location),
                     cost=12,
                     what="stock",
                 )
             )["inventorySetQuantities"]
-            bad: set[int] = set()
-            for error in answer["userErrors"]:
-                path = error.get("field") or []
-                if len(path) >= 3 and str(path[2]).isdigit():
-                    i = chunk[int(path[2])]
-                    bad.add(i)
-                    outcomes[i] = fail(
-                        levels[i].number,
-                        f"Shopify refused stock of {levels[i].number!r}: "
-                        f"{error.get('message')}",
-                        "quantity",
-                    )
+            bad = self._refused(levels, chunk, answer, outcomes)
             if answer["userErrors"] and not bad:
                 for i in chunk:
                     outcomes[i] = user_errors(
@@ -416,11 +555,7 @@ class Catalogue:
                     )
                 return
             if not bad:
-                for i in chunk:
-                    outcomes[i] = Outcome(
-                        number=levels[i].number,
-                        platform_id=self.items[levels[i].number],
-                    )
+                self._stocked(levels, chunk, outcomes)
                 return
             chunk = [i for i in chunk if i not in bad]
 

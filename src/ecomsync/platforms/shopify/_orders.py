@@ -52,8 +52,14 @@ query($n: Int, $after: String, $q: String) {{
 #: totalPriceSet + shopMoney, and the line connection (2 + 3 per line).
 ORDER_COST = 1 + 1 + 2 + 2 + 2 + LINES * 3
 FULFILLMENT_ORDERS = """
-query($q: String) { orders(first: 1, query: $q) { nodes { id
+query($q: String) { orders(first: 1, query: $q) { nodes { id cancelledAt
   fulfillmentOrders(first: 10) { nodes { id status } } } } }
+"""
+CANCEL = """
+mutation($id: ID!) {
+  orderCancel(orderId: $id, reason: OTHER, refund: false, restock: true,
+              notifyCustomer: false) {
+    job { id } orderCancelUserErrors { field message code } } }
 """
 FULFIL = """
 mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) {
@@ -165,13 +171,6 @@ class Orders:
 
     async def _status(self, status: OrderStatus) -> Outcome:
         number = status.number
-        if status.state is OrderState.CANCELLED:
-            return fail(
-                number,
-                "cancelling an order is not supported on Shopify by this "
-                "adapter",
-                "state",
-            )
         data = await self.api.call(
             FULFILLMENT_ORDERS,
             {"q": f"name:'#{number}'"},
@@ -184,6 +183,15 @@ class Orders:
                 number, f"order {number!r} is not on Shopify", "number"
             )
         order = nodes[0]
+        if status.state is OrderState.CANCELLED:
+            return await self._cancel(number, order)
+        if order.get("cancelledAt"):
+            return fail(
+                number,
+                f"order {number!r} is cancelled on Shopify; it cannot be "
+                f"{status.state.value}",
+                "state",
+            )
         if status.state in (OrderState.OPEN, OrderState.IN_PROGRESS):
             # Shopify derives these from payments and fulfillments.
             return Outcome(number=number, platform_id=order["id"])
@@ -211,4 +219,26 @@ class Orders:
         )["fulfillmentCreate"]
         if answer["userErrors"]:
             return user_errors(number, answer["userErrors"])
+        return Outcome(number=number, platform_id=order["id"])
+
+    async def _cancel(self, number: str, order: Row) -> Outcome:
+        """
+        ``orderCancel`` without refund (money is the merchant's call),
+        restocking; an order already cancelled is left alone.
+        """
+        if not order.get("cancelledAt"):
+            answer = (
+                await self.api.call(
+                    CANCEL,
+                    {"id": order["id"]},
+                    cost=12,
+                    what=f"order {number!r}",
+                )
+            )["orderCancel"]
+            if answer["orderCancelUserErrors"]:
+                errors = [
+                    dict(e, field=["state"])
+                    for e in answer["orderCancelUserErrors"]
+                ]
+                return user_errors(number, errors)
         return Outcome(number=number, platform_id=order["id"])

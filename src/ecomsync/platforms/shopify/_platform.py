@@ -15,10 +15,19 @@ from ..._http import HttpClient, check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import ConfigurationError, SyncError
+from ._bulk import BulkRunner
 from ._catalogue import Catalogue, fail
 from ._client import GraphQL
 from ._media import Media
 from ._orders import Orders
+
+
+#: The largest push; a bulk variables file of that many articles stays
+#: well under Shopify's 20 MiB (and larger ones are split).
+MAX_BATCH = 10_000
+#: The requests of one bulk operation as estimated: staged upload, the
+#: upload, the run, the result file and up to four polls.
+BULK_REQUESTS = 8
 
 
 @attrs.define(repr=False)
@@ -34,7 +43,14 @@ class Shopify:
         api_version: The API version in the endpoint path.
         location: The location GID stock is written to; by default the
             shop's first location.
-        batch_size: Records per `push`.
+        batch_size: Records per `push` (1 to 10,000).
+        bulk_threshold: A push of at least this many articles or stock
+            levels goes as one bulk mutation (None: never); the engine
+            hands over at most ``min(Synchronizer.batch_size,
+            batch_size)`` records per push, so both must reach it.
+        bulk_poll_interval: Seconds before the second poll of a bulk
+            operation; each further wait is half as long again, at most
+            5 s.
         concurrency: Requests in flight at once, at most.
         request_deadline: Seconds one HTTP attempt may take in total.
         transport: Replace the network, e.g. ``httpx.ASGITransport(app=
@@ -43,7 +59,11 @@ class Shopify:
     Requests are paced by the bucket Shopify reports in every answer; a
     THROTTLED answer waits ``(requested - available) / restoreRate``
     seconds and is sent again.  No query asks for more than 1,000 points
-    and no input array holds more than 250 elements.
+    and no input array holds more than 250 elements.  Bulk mutations are
+    not metered by the bucket: a large push of articles or stock costs a
+    few points instead of one ``productSet`` (16 points and up) per
+    article.  One bulk mutation runs at a time; one already running on
+    the shop is waited for.
 
     .. versionadded:: 26.1.0
     """
@@ -52,7 +72,9 @@ class Shopify:
     access_token: str = attrs.field(repr=False)
     api_version: str = attrs.field(default="2026-01", kw_only=True)
     location: str | None = attrs.field(default=None, kw_only=True)
-    batch_size: int = attrs.field(default=50, kw_only=True)
+    batch_size: int = attrs.field(default=250, kw_only=True)
+    bulk_threshold: int | None = attrs.field(default=250, kw_only=True)
+    bulk_poll_interval: float = attrs.field(default=1.0, kw_only=True)
     concurrency: int = attrs.field(default=4, kw_only=True)
     request_deadline: float = attrs.field(default=120.0, kw_only=True)
     transport: httpx.AsyncBaseTransport | None = attrs.field(
@@ -65,12 +87,19 @@ class Shopify:
     _catalogue: Catalogue = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
     _media: Media = attrs.field(init=False)
+    _bulk: BulkRunner = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         check_url(self.url, what="the Shopify URL")
-        if not 1 <= self.batch_size <= 250:
+        if not 1 <= self.batch_size <= MAX_BATCH:
             raise ConfigurationError(
-                f"Shopify batch_size must be 1..250, got {self.batch_size}"
+                f"Shopify batch_size must be 1..{MAX_BATCH}, got "
+                f"{self.batch_size}"
+            )
+        if self.bulk_threshold is not None and self.bulk_threshold < 1:
+            raise ConfigurationError(
+                "Shopify bulk_threshold must be at least 1 (None: no bulk "
+                f"operations), got {self.bulk_threshold}"
             )
         http = HttpClient(
             base_url=self.url.rstrip("/"),
@@ -84,7 +113,6 @@ class Shopify:
             http=http,
             path=f"/admin/api/{self.api_version}/graphql.json",
         )
-        self._catalogue = Catalogue(self._api, location=self.location)
         self._orders = Orders(self._api)
         uploads = HttpClient(
             base_url=self.url.rstrip("/"),
@@ -93,6 +121,15 @@ class Shopify:
             deadline=self.request_deadline,
         )
         self._media = Media(self._api, uploads)
+        self._bulk = BulkRunner(
+            self._api, uploads, poll_interval=self.bulk_poll_interval
+        )
+        self._catalogue = Catalogue(
+            self._api,
+            location=self.location,
+            bulk=self._bulk,
+            bulk_threshold=self.bulk_threshold,
+        )
 
     def __repr__(self) -> str:
         return f"<Shopify {public_url(self.url)!r} {self.api_version}>"
@@ -103,6 +140,13 @@ class Shopify:
         How many THROTTLED answers this adapter has had.
         """
         return self._api.model.throttled
+
+    @property
+    def bulk_operations(self) -> int:
+        """
+        How many bulk operations this adapter has started.
+        """
+        return self._bulk.operations
 
     @property
     def waited(self) -> float:
@@ -174,9 +218,11 @@ class Shopify:
     ) -> int:
         """
         An upper estimate: categories one collection listing plus one
-        write each; articles one ``productSet`` each; stock one lookup per
-        50 and one write per 250; order statuses two per record; an
-        upload three requests, attaching one.
+        write each; articles one ``productSet`` each (a bulk mutation of
+        at least ``bulk_threshold`` of them needs far fewer); stock one
+        lookup per 50 and one write per 250, plus a bulk operation's
+        requests per push that may go in bulk; order statuses two per
+        record; an upload three requests, attaching one.
         """
         media = 3 * uploads + with_media
         if data_type is DataType.CATEGORIES:
@@ -184,7 +230,13 @@ class Shopify:
         if data_type is DataType.ARTICLES:
             return 1 + writes + media
         if data_type is DataType.STOCK:
-            return 1 + math.ceil(writes / 50) + math.ceil(writes / 250)
+            bulk = (
+                BULK_REQUESTS * math.ceil(writes / self.batch_size)
+                if self.bulk_threshold is not None
+                and writes >= self.bulk_threshold
+                else 0
+            )
+            return 1 + math.ceil(writes / 50) + math.ceil(writes / 250) + bulk
         if data_type is DataType.ORDER_STATUS:
             return 2 * writes
         return writes
