@@ -26,6 +26,7 @@ from ecomsync import (
     Variant,
 )
 from ecomsync._ambiguity import NumberClaims
+from ecomsync._changes import fingerprints
 from ecomsync.events import RecordFailed
 from ecomsync.testing import capture_events
 
@@ -130,23 +131,40 @@ class TestNumberClaims:
         assert "claimed by 3 records" in third.invalid[0].reason
 
     def test_stock_per_warehouse(self) -> None:
-        """Stock of one article in two warehouses is not ambiguous; twice
-        in one warehouse it is."""
+        """Stock of one article in two warehouses, read together, is one
+        party; more of its stock later in the read makes both parts
+        ambiguous, the earlier one late."""
         claims = NumberClaims()
+        both = [
+            StockLevel(number="A", quantity=1, warehouse="W1"),
+            StockLevel(number="A", quantity=2, warehouse="W2"),
+        ]
+        again = [StockLevel(number="A", quantity=3, warehouse="W3")]
 
-        fine = claims.claim(
-            [
-                StockLevel(number="A", quantity=1, warehouse="W1"),
-                StockLevel(number="A", quantity=2, warehouse="W2"),
-            ]
-        )
-        clash = claims.claim(
-            [StockLevel(number="A", quantity=3, warehouse="W1")]
-        )
+        fine = claims.claim(both, fingerprints(both))
+        clash = claims.claim(again, fingerprints(again))
 
         assert {} == fine.invalid
         assert [0] == list(clash.invalid)
-        assert "in 'W1'" in clash.invalid[0].reason
+        assert {"A"} == set(clash.late)
+        reason = clash.invalid[0].reason
+        assert "the stock of 'A' came in 2 parts" in reason
+        assert "in 'W1'" in reason
+        assert "in 'W3'" in reason
+
+    def test_stock_read_again_is_one_party(self) -> None:
+        """An article's stock read again unchanged (a scheduled run's
+        retry) is the same party."""
+        claims = NumberClaims()
+        both = [
+            StockLevel(number="A", quantity=1, warehouse="W1"),
+            StockLevel(number="A", quantity=2, warehouse="W2"),
+        ]
+
+        claims.claim(both, fingerprints(both))
+        again = claims.claim(list(both), fingerprints(list(both)))
+
+        assert ({}, {}) == (again.invalid, again.late)
 
     def test_long_lists_are_cut(self) -> None:
         """A number claimed by many records names ten and counts the rest."""

@@ -4,8 +4,12 @@ same number, every party fails, each naming all of them.  Pure, no I/O.
 
 A record *claims* its own number; an article also claims each of its
 variants' numbers (a variant becomes a product of its own on most
-platforms).  Stock levels claim their number per warehouse, so one
-article's levels in two warehouses are not a conflict.  Numbers compare
+platforms).  The stock levels of one article (one per warehouse) are one
+unit of change detection (`_changes.units`): they claim the article's
+number together, as one party whose fingerprint covers every level, so
+the levels of one read batch are no conflict, while levels of one article
+that the ERP yields in two places of a read are (the engine would
+otherwise record a checksum for half of the article).  Numbers compare
 exactly here: case, whitespace or Unicode forms that a platform treats as
 equal are that platform's to catch.
 
@@ -89,7 +93,7 @@ def _claims(record: Record) -> list[tuple[Hashable, str, str, str]]:
         where = "" if record.warehouse is None else f" in {record.warehouse!r}"
         return [
             (
-                ("stock", number, record.warehouse),
+                ("stock", number),
                 number,
                 "number",
                 f"stock level {number!r}{where}",
@@ -208,6 +212,13 @@ class NumberClaims:
         more = len(parties) - _NAMED
         if more > 0:
             named += f"; and {more} more"
+        if isinstance(key, tuple) and key[0] == "stock":
+            return (
+                f"the stock of {self._shown[key]!r} came in {len(parties)} "
+                f"parts of this read: {named}. None of them is sent until "
+                f"the ERP yields the article's levels together, one per "
+                f"warehouse"
+            )
         return (
             f"{self._shown[key]!r} is claimed by {len(parties)} records "
             f"of this read: {named}. None of them is sent until the ERP "

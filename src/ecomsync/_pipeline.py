@@ -22,7 +22,7 @@ import attrs
 from . import _instrument
 from ._ambiguity import NumberClaims
 from ._anyio_util import task_group
-from ._changes import Change
+from ._changes import Change, ambiguous, chunks, fingerprints
 from ._contracts import Link
 from ._dependencies import CategoryClosure
 from ._media_transfer import MediaTransfer
@@ -128,7 +128,13 @@ class Outbound:
     def batches(
         self, session: ErpSession, data_type: DataType, selection: Selection
     ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Record]]]:
-        return erp_batches(session, data_type, selection, self.batch_size)
+        return erp_batches(
+            session,
+            data_type,
+            selection,
+            self.batch_size,
+            whole_units=data_type is DataType.STOCK,
+        )
 
     async def prepare(
         self, session: ErpSession, data_type: DataType, todo: Sequence[Change]
@@ -398,9 +404,9 @@ class Pipeline:
             return digest
 
         if claims is not None:
-            claimed = claims.claim(batch, checksum_of)
+            claimed = claims.claim(batch, fingerprints(batch, checksum_of))
             self._late[data_type].update(claimed.late)
-            for i, problem in sorted(claimed.invalid.items()):
+            for i, problem in ambiguous(batch, claimed.invalid):
                 await self.writer.fail(
                     data_type,
                     batch[i].number,
@@ -446,13 +452,10 @@ class Pipeline:
                     unknown.field,
                     tally,
                 )
-        size = strategy.chunk_size
-        for start in range(0, len(todo), size):
+        for chunk in chunks(todo, strategy.chunk_size):
             if check_cancel:
                 await run.cancel.check()
-            await strategy.write(
-                session, data_type, todo[start : start + size], tally
-            )
+            await strategy.write(session, data_type, chunk, tally)
 
 
 def _estimate(

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from ._ambiguity import NumberClaims
-from ._changes import Refusal
+from ._changes import Refusal, ambiguous, fingerprints
 from ._contracts import TypeCounts
 from ._model import Article, Category, Problem, Record, content_hash
 from ._pipeline import Pipeline, Volume
@@ -164,7 +164,7 @@ async def plan_type(
         async for read in batches:
             batch = read
             if claims is not None:
-                claimed = claims.claim(batch)
+                claimed = claims.claim(batch, fingerprints(batch))
                 late.update(claimed.late)
                 found.invalid += [
                     Refusal(
@@ -172,7 +172,7 @@ async def plan_type(
                         field=p.field,
                         reason=f"{p.field} {p.reason}",
                     )
-                    for i, p in sorted(claimed.invalid.items())
+                    for i, p in ambiguous(batch, claimed.invalid)
                 ]
                 batch = [
                     r for i, r in enumerate(batch) if i not in claimed.invalid

@@ -77,15 +77,48 @@ async def erp_batches(
     data_type: DataType,
     selection: Selection,
     batch_size: int,
+    *,
+    whole_units: bool = False,
 ) -> AsyncIterator[AsyncIterator[Sequence[Record]]]:
     """
     The ERP's batches of a selection, closed however the block ends.
+
+    With *whole_units* (stock), a batch never ends inside one article's
+    levels: the levels of the last number of a batch move to the next,
+    so an article whose levels the ERP yields one after another is one
+    unit however the ERP cuts its batches.
     """
     batches = session.read(data_type, selection, batch_size=batch_size)
+    wrapped = _whole_units(batches) if whole_units else batches
     try:
-        yield batches
+        yield wrapped
     finally:
+        if wrapped is not batches:
+            await aclose(wrapped)
         await aclose(batches)
+
+
+async def _whole_units(
+    batches: AsyncIterator[Sequence[Record]],
+) -> AsyncIterator[Sequence[Record]]:
+    """
+    *batches*, one behind: a batch goes on once the next one shows
+    whether it continues the batch's last article (then those levels move
+    on with it).
+    """
+    pending: list[Record] = []
+    async for batch in batches:
+        if not batch:
+            continue
+        first = batch[0].number
+        cut = len(pending)
+        while cut and pending[cut - 1].number == first:
+            cut -= 1
+        if cut:
+            yield pending[:cut]
+        pending = [*pending[cut:], *batch]
+    if pending:
+        yield pending
 
 
 @asynccontextmanager
@@ -117,7 +150,7 @@ async def changes(
     """
     valid, refused = refuse(batch)
     links = await store.get_links(
-        platform_name, data_type, [r.number for r in valid]
+        platform_name, data_type, [u[0].number for u in valid]
     )
     unchanged, todo = compare(
         valid, links, force=force, checksum_of=checksum_of

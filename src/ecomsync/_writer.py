@@ -11,7 +11,7 @@ from collections.abc import Sequence, Sized
 import attrs
 
 from ._ambiguity import NumberClaims
-from ._changes import Change
+from ._changes import Change, where
 from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
 from ._media_transfer import MediaTransfer, Pending
 from ._run import Run, Tally
@@ -68,32 +68,36 @@ class Writer:
             media = await self.media.gather(
                 session, data_type, chunk, pending=pending
             )
-            ready = [
-                # No media is news too: the record's old ones go.
-                _outgoing(chunk[i], m or [])
+            going = [
+                (chunk[i], m or [])
                 for i, m in enumerate(media)
                 if not isinstance(m, Outcome)
             ]
-            pushed = iter(await platform.push(data_type, ready))
-            answered = [
-                m if isinstance(m, Outcome) else next(pushed, None)
-                for m in media
+            ready = [
+                # No media is news too: the record's old ones go.
+                out
+                for change, m in going
+                for out in _outgoing(change, m)
             ]
-            outcomes = [o for o in answered if o is not None]
-            if next(pushed, None) is not None or len(outcomes) < len(chunk):
+            answer = await platform.push(data_type, ready)
+            if len(answer) != len(ready):
                 raise SyncError(
                     f"{type(platform).__name__} answered the wrong "
                     f"number of outcomes for {len(ready)} records"
                 )
+            pushed = iter(_fold([c for c, _ in going], answer))
+            outcomes = [
+                m if isinstance(m, Outcome) else next(pushed) for m in media
+            ]
             if pending is not None:
                 outcomes = await self.media.finish(
                     data_type, outcomes, media, pending
                 )
         else:
-            outcomes = await platform.push(
-                data_type, [_outgoing(c, None) for c in chunk]
-            )
-            self.check_answer(outcomes, chunk)
+            ready = [out for c in chunk for out in _outgoing(c, None)]
+            answer = await platform.push(data_type, ready)
+            self.check_answer(answer, ready)
+            outcomes = _fold(chunk, answer)
             media = await self.media.gather(
                 session, data_type, chunk, outcomes
             )
@@ -206,10 +210,55 @@ class Writer:
         )
 
 
-def _outgoing(change: Change, media: list[MediaLink] | None) -> Outgoing:
+def _outgoing(change: Change, media: list[MediaLink] | None) -> list[Outgoing]:
+    """
+    What *change* sends: its record, and an article's other stock levels.
+    """
     link = change.link
-    return Outgoing(
-        record=change.record,
-        platform_id=None if link is None else link.platform_id,
-        media=None if media is None else tuple(media),
-    )
+    return [
+        Outgoing(
+            record=record,
+            platform_id=None if link is None else link.platform_id,
+            media=None if media is None else tuple(media),
+        )
+        for record in change.records
+    ]
+
+
+def _fold(chunk: Sequence[Change], answer: Sequence[Outcome]) -> list[Outcome]:
+    """
+    One outcome per change of *chunk* from the platform's *answer* (one
+    per record sent): an article's stock landed only if every level
+    did; else it failed, naming each level that did not land.
+    """
+    folded: list[Outcome] = []
+    at = 0
+    for change in chunk:
+        part = answer[at : at + len(change.records)]
+        at += len(part)
+        if len(part) == 1:
+            folded.append(part[0])
+            continue
+        bad = [
+            (record, outcome)
+            for record, outcome in zip(change.records, part, strict=True)
+            if not outcome.ok
+        ]
+        if not bad:
+            folded.append(part[0])
+            continue
+        folded.append(
+            Outcome(
+                number=change.record.number,
+                error="; ".join(
+                    f"stock{where(record) or ' (summed)'}: {outcome.error}"
+                    for record, outcome in bad
+                )
+                + (
+                    f" ({len(part) - len(bad)} of {len(part)} warehouses "
+                    "landed; the article is sent again until all do)"
+                ),
+                field=bad[0][1].field,
+            )
+        )
+    return folded

@@ -22,7 +22,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
-from ecomsync._changes import Refusal, classify
+from ecomsync._changes import Refusal, classify, unit_checksum, units
 from ecomsync._model import Record, checksum, problems
 from ecomsync.testing import capture_events
 
@@ -135,6 +135,7 @@ _RECORDS = st.one_of(
         StockLevel,
         number=_NUMBERS,
         quantity=st.integers(min_value=0, max_value=9),
+        warehouse=st.sampled_from([None, "WH", "WH2"]),
     ),
 )
 
@@ -158,44 +159,68 @@ def _batches(
     return batch, links
 
 
+def _bad(unit: tuple[Record, ...]) -> bool:
+    warehouses = [getattr(r, "warehouse", None) for r in unit]
+    return any(problems(r) for r in unit) or len(set(warehouses)) < len(
+        warehouses
+    )
+
+
 class TestClassify:
     @given(_batches(), st.booleans())
-    def test_every_record_once(
+    def test_every_unit_once(
         self, case: tuple[list[Record], dict[str, Link]], force: bool
     ) -> None:
-        """Every record lands in exactly one bucket, in its batch order."""
+        """Every unit (a record, or one article's stock levels) lands in
+        exactly one bucket, in its batch order; every record is in one."""
         batch, links = case
 
         changes = classify(batch, links, force=force)
 
-        invalid = [r for r in batch if problems(r)]
-        valid = [r for r in batch if not problems(r)]
-        assert len(invalid) == len(changes.invalid)
-        assert [r.number or "<no number>" for r in invalid] == [
+        grouped = units(batch)
+        assert sorted(map(id, batch)) == sorted(
+            id(r) for u in grouped for r in u
+        )
+        invalid = [u for u in grouped if _bad(u)]
+        valid = [u for u in grouped if not _bad(u)]
+        assert [u[0].number or "<no number>" for u in invalid] == [
             x.number for x in changes.invalid
         ]
-        kept = [*changes.unchanged, *(c.record for c in changes.todo)]
-        assert sorted(map(id, valid)) == sorted(map(id, kept))
+        kept = [
+            *((r,) for r in changes.unchanged),
+            *(c.records for c in changes.todo),
+        ]
+        assert sorted(map(id, (r for u in valid for r in u))) == sorted(
+            id(r) for u in kept for r in u
+        )
         same = {id(r) for r in changes.unchanged}
-        assert [r for r in valid if id(r) in same] == list(changes.unchanged)
+        assert [u[0] for u in valid if id(u[0]) in same] == list(
+            changes.unchanged
+        )
 
     @given(_batches(), st.booleans())
     def test_unchanged_means_same_checksum(
         self, case: tuple[list[Record], dict[str, Link]], force: bool
     ) -> None:
-        """A record is unchanged exactly when its link holds its checksum
+        """A unit is unchanged exactly when its link holds its checksum
         and the run is not forced; a change is created exactly when there
-        is no link, and carries the record's checksum."""
+        is no link, and carries the unit's checksum (a record's own for a
+        unit of one)."""
         batch, links = case
 
         changes = classify(batch, links, force=force)
 
         for record in changes.unchanged:
             assert not force
-            assert checksum(record) == links[record.number].checksum
+            (unit,) = [u for u in units(batch) if u[0] is record]
+            assert unit_checksum(unit, checksum) == (
+                links[record.number].checksum
+            )
         for change in changes.todo:
             link = links.get(change.record.number)
-            assert checksum(change.record) == change.checksum
+            assert unit_checksum(change.records, checksum) == change.checksum
+            if not change.also:
+                assert checksum(change.record) == change.checksum
             assert (link is None) == change.created
             assert link is None or force or link.checksum != change.checksum
 

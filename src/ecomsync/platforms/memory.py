@@ -64,7 +64,11 @@ class MemoryPlatform:
             written as it is; otherwise it is refused on ``quantity``.
 
     Attributes:
-        records: What it holds, per data type and record number.
+        records: What it holds, per data type and record number (for
+            stock: the level last written for the article).
+        stock: Stock per article number and warehouse (``None``: the
+            summed level): the shop's stock locations, one per ERP
+            warehouse, so that levels kept per warehouse are all kept.
         media: Uploaded content by media id.
         attachments: Media ids per (data type, record number), in order.
         calls: How often each method was called; ``writes`` counts records
@@ -80,6 +84,9 @@ class MemoryPlatform:
     clock: Callable[[], datetime] = _now
     allow_backorders: bool = False
     records: dict[DataType, dict[str, Record]] = attrs.field(
+        init=False, factory=dict
+    )
+    stock: dict[str, dict[str | None, int]] = attrs.field(
         init=False, factory=dict
     )
     media: dict[str, bytes] = attrs.field(init=False, factory=dict)
@@ -186,6 +193,9 @@ class MemoryPlatform:
             return Outcome(number=record.number, error=why, field=field)
         self.calls["writes"] += 1
         self.held(data_type)[record.number] = record
+        if isinstance(record, StockLevel):
+            levels = self.stock.setdefault(record.number, {})
+            levels[record.warehouse] = record.quantity
         return Outcome(
             number=record.number,
             platform_id=platform_id(data_type, record.number),

@@ -1,0 +1,344 @@
+"""
+Stock kept per warehouse: one article's levels are one unit of change
+detection, so they land together or the article fails by name, and the
+store never records a checksum for levels that did not land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    DataType,
+    MemoryErp,
+    MemoryPlatform,
+    RecordFailed,
+    RecordSynced,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+)
+from ecomsync._model import Record, checksum
+from ecomsync.testing import capture_events
+
+
+pytestmark = pytest.mark.anyio
+
+STOCK = DataType.STOCK
+ONLY_STOCK = SyncSpec(types={STOCK: All()})
+
+
+class Clock:
+    """
+    A clock the test moves.
+    """
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 8, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += timedelta(hours=1)
+
+
+def articles() -> list[Record]:
+    return [
+        Article(number="A-1", name="Hammer", price=1),
+        Article(number="B-1", name="Saw", price=2),
+    ]
+
+
+def levels(a1: tuple[int, int] = (5, 7), b1: int = 3) -> list[Record]:
+    return [
+        StockLevel(number="A-1", quantity=a1[0], warehouse="WH1"),
+        StockLevel(number="A-1", quantity=a1[1], warehouse="WH2"),
+        StockLevel(number="B-1", quantity=b1, warehouse="WH1"),
+    ]
+
+
+@pytest.fixture(name="clock")
+def _clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(name="erp")
+def _erp(clock: Clock) -> MemoryErp:
+    return MemoryErp([*articles(), *levels()], clock=clock)
+
+
+@pytest.fixture(name="platform")
+def _platform() -> MemoryPlatform:
+    return MemoryPlatform()
+
+
+@pytest.fixture(name="sync")
+async def _sync(
+    erp: MemoryErp, platform: MemoryPlatform, clock: Clock, tmp_path: Path
+) -> AsyncIterator[Synchronizer]:
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        clock=clock,
+        overlap=timedelta(0),
+    )
+    await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+    yield sync
+    await sync.store.aclose()
+
+
+async def scheduled(sync: Synchronizer, clock: Clock) -> Any:
+    clock.tick()
+    async with capture_events(
+        sync, ONLY_STOCK, trigger=Trigger.SCHEDULED
+    ) as run:
+        pass
+    return run
+
+
+class TestOneUnit:
+    async def test_one_changed_level_keeps_both(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        clock: Clock,
+    ) -> None:
+        """Only one warehouse's level changes: the shop ends with both
+        levels exact, the article counts once, and a full read finds
+        everything in sync."""
+        await scheduled(sync, clock)
+        clock.tick()
+        erp.put(StockLevel(number="A-1", quantity=9, warehouse="WH2"))
+
+        changed = await scheduled(sync, clock)
+        writes = platform.calls["writes"]
+        full = await sync.execute(ONLY_STOCK)
+
+        assert {"WH1": 5, "WH2": 9} == platform.stock["A-1"]
+        assert {"WH1": 3} == platform.stock["B-1"]
+        assert ["A-1"] == [e.number for e in changed.of(RecordSynced)]
+        assert 1 == changed.summary.counts[STOCK].updated
+        assert writes == platform.calls["writes"]
+        assert 2 == full.counts[STOCK].unchanged
+
+    async def test_checksum_covers_every_level(
+        self, sync: Synchronizer, erp: MemoryErp, clock: Clock
+    ) -> None:
+        """The stored checksum is the article's, not one level's: a
+        change in either warehouse is seen by a full read."""
+        await sync.execute(ONLY_STOCK)
+        links = await sync.store.get_links("shop", STOCK, ["A-1", "B-1"])
+        for level in levels():
+            assert checksum(level) != links["A-1"].checksum
+        # A unit of one keeps its record's own checksum.
+        assert checksum(levels()[2]) == links["B-1"].checksum
+
+        for warehouse in ("WH1", "WH2"):
+            erp.put(StockLevel(number="A-1", quantity=1, warehouse=warehouse))
+            result = await sync.execute(ONLY_STOCK)
+            assert 1 == result.counts[STOCK].updated, warehouse
+
+    async def test_one_level_fails_the_article_by_name(
+        self,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        sync: Synchronizer,
+        clock: Clock,
+    ) -> None:
+        """The shop refuses one warehouse's level: the article fails,
+        naming that warehouse; the other level lands; the failure stays in
+        the ledger and a later scheduled run heals it without any ERP
+        change."""
+        platform.reject = lambda r: (
+            "location closed"
+            if isinstance(r, StockLevel) and r.warehouse == "WH2"
+            else None
+        )
+
+        first = await scheduled(sync, clock)
+        ledger = await sync.store.list_failures("shop", STOCK)
+        links = await sync.store.get_links("shop", STOCK, ["A-1"])
+        platform.reject = None
+        healed = await scheduled(sync, clock)
+
+        (failed,) = first.of(RecordFailed)
+        assert "A-1" == failed.number
+        assert "'WH2'" in failed.message
+        assert "location closed" in failed.message
+        assert "1 of 2 warehouses landed" in failed.message
+        assert ["B-1"] == [e.number for e in first.of(RecordSynced)]
+        assert ["A-1"] == [f.number for f in ledger]
+        assert {} == links
+        assert ["A-1"] == [e.number for e in healed.of(RecordSynced)]
+        assert {"WH1": 5, "WH2": 7} == platform.stock["A-1"]
+        assert [] == await sync.store.list_failures("shop", STOCK)
+
+    async def test_invalid_level_sends_no_level(
+        self, erp: MemoryErp, platform: MemoryPlatform, sync: Synchronizer
+    ) -> None:
+        """An invalid level (not a whole number) refuses the whole
+        article, naming the warehouse; none of its levels is written."""
+        erp.put(StockLevel(number="A-1", quantity=1.5, warehouse="WH2"))  # type: ignore[arg-type]
+
+        async with capture_events(sync, ONLY_STOCK) as run:
+            pass
+
+        (failed,) = run.of(RecordFailed)
+        assert ("A-1", "quantity") == (failed.number, failed.field)
+        assert "in 'WH2'" in failed.message
+        assert "A-1" not in platform.stock
+        assert {"WH1": 3} == platform.stock["B-1"]
+
+    async def test_two_levels_in_one_warehouse(
+        self, erp: MemoryErp, platform: MemoryPlatform, sync: Synchronizer
+    ) -> None:
+        """Two levels of one article in one warehouse: neither which to
+        keep nor their sum is known, so the article fails by name."""
+        erp.add(StockLevel(number="A-1", quantity=2, warehouse="WH1"))
+
+        async with capture_events(sync, ONLY_STOCK) as run:
+            pass
+
+        (failed,) = run.of(RecordFailed)
+        assert ("A-1", "warehouse") == (failed.number, failed.field)
+        assert "two stock levels in warehouse 'WH1'" in failed.message
+        assert "A-1" not in platform.stock
+
+
+class TestBatches:
+    @pytest.mark.parametrize("batch_size", [1, 2])
+    async def test_levels_cut_by_the_read_stay_one_unit(
+        self,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        tmp_path: Path,
+        batch_size: int,
+    ) -> None:
+        """An ERP batch that ends inside an article's levels does not
+        split the article: one push and one event per article."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "s.db"),
+            batch_size=batch_size,
+        )
+        await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+
+        async with capture_events(sync, ONLY_STOCK) as run:
+            pass
+        plan = await sync.plan(ONLY_STOCK)
+        await sync.store.aclose()
+
+        assert ["A-1", "B-1"] == [e.number for e in run.of(RecordSynced)]
+        assert {"WH1": 5, "WH2": 7} == platform.stock["A-1"]
+        assert ("A-1", "B-1") == plan.types[STOCK].unchanged
+
+    async def test_levels_apart_in_the_read_fail(self, tmp_path: Path) -> None:
+        """An ERP that yields an article's levels in two places of a read
+        gets both parts failed (the first one already sent loses its
+        checksum): the store never holds half an article."""
+        wh1, wh2, b1 = levels()
+        erp = Scrambled(MemoryErp(articles()), [[wh1, b1], [wh2]])
+        platform = MemoryPlatform()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "s.db"),
+        )
+        await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+
+        plan = await sync.plan(ONLY_STOCK)
+        async with capture_events(sync, ONLY_STOCK) as run:
+            pass
+        links = await sync.store.get_links("shop", STOCK, ["A-1"])
+        await sync.store.aclose()
+
+        failed = run.of(RecordFailed)
+        assert ["A-1", "A-1"] == [e.number for e in failed]
+        assert "the stock of 'A-1' came in 2 parts" in failed[0].message
+        assert ["B-1"] == [e.number for e in run.of(RecordSynced)]
+        assert "" == links["A-1"].checksum
+        assert ["A-1", "A-1"] == [r.number for r in plan.types[STOCK].invalid]
+        assert ("B-1",) == plan.types[STOCK].create
+
+
+class TestSummed:
+    async def test_summed_levels_unchanged(self, tmp_path: Path) -> None:
+        """The summed default (no warehouse) keeps one unit per record
+        with the record's own checksum, as before."""
+        erp = MemoryErp([*articles(), StockLevel(number="A-1", quantity=4)])
+        platform = MemoryPlatform()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "s.db"),
+        )
+        await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+
+        result = await sync.execute(ONLY_STOCK)
+        links = await sync.store.get_links("shop", STOCK, ["A-1"])
+        await sync.store.aclose()
+
+        assert 1 == result.counts[STOCK].created
+        assert {None: 4} == platform.stock["A-1"]
+        assert checksum(StockLevel(number="A-1", quantity=4)) == (
+            links["A-1"].checksum
+        )
+
+
+@attrs.define
+class Scrambled:
+    """
+    An ERP that yields stock in the batches given, in that order.
+    """
+
+    erp: MemoryErp
+    stock: list[list[Record]]
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Any]:
+        async with self.erp.session() as inner:
+            yield _ScrambledSession(inner, self.stock)
+
+
+@attrs.define
+class _ScrambledSession:
+    inner: Any
+    stock: list[list[Record]]
+
+    async def read(
+        self, data_type: DataType, selection: Any, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Record]]:
+        if data_type is not STOCK:
+            async for batch in self.inner.read(
+                data_type, selection, batch_size=batch_size
+            ):
+                yield batch
+            return
+        for batch in self.stock:
+            yield batch
+
+    async def count(self, data_type: DataType, selection: Any) -> int | None:
+        if data_type is STOCK:
+            return sum(map(len, self.stock))
+        return await self.inner.count(data_type, selection)  # type: ignore[no-any-return]
+
+    async def read_media(self, ref: Any) -> bytes:
+        return await self.inner.read_media(ref)  # type: ignore[no-any-return]
+
+    async def import_orders(self, orders: Any) -> Any:
+        return await self.inner.import_orders(orders)
