@@ -70,28 +70,28 @@ def _key(number: object) -> tuple[Any, ...]:
 
 class MemoryErp:
     """
-        An in-memory `ErpSource`.
+    An in-memory `ErpSource`.
 
-        Records are kept per data type with the moment they last changed;
-        `put` changes them.  Imported orders land in `orders` (by order
-        number) and their customers in `customers`.
+    Records are kept per data type with the moment they last changed;
+    `put` changes them.  Imported orders land in `orders` (by order
+    number) and their customers in `customers`.
 
-        Like a real ERP it can hold two records with one number (a reused
-        code, a typing error): every record given to the constructor is kept,
-        and `add` adds one more; `put` replaces whatever has the record's
-        number.  Stock levels are told apart by number *and* warehouse; a
-    change to one level makes `ChangedSince` read every level of its article
-    (an article's stock is one unit, see docs/concepts.md).
+    Like a real ERP it can hold two records with one number (a reused
+    code, a typing error): every record given to the constructor is kept,
+    and `add` adds one more; `put` replaces whatever has the record's
+    number.  Stock levels are told apart by number *and* warehouse; a
+    change to one level makes `ChangedSince` read every level of its
+    article (an article's stock is one unit, see docs/concepts.md).
 
-        Args:
-            records: Initial categories, articles, stock levels and order
-                statuses, all stamped with *clock*'s current time; two with
-                one number are two records.
-            media: File contents by `MediaRef.key`.
-            clock: Where "now" comes from.
-            latency: Seconds each read batch takes (to make runs observable).
+    Args:
+        records: Initial categories, articles, stock levels and order
+            statuses, all stamped with *clock*'s current time; two with
+            one number are two records.
+        media: File contents by `MediaRef.key`.
+        clock: Where "now" comes from.
+        latency: Seconds each read batch takes (to make runs observable).
 
-        .. versionadded:: 26.1.0
+    .. versionadded:: 26.1.0
     """
 
     def __init__(
