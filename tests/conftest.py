@@ -15,7 +15,9 @@ import pytest
 
 # Contract suites live in the package; rewrite their asserts for details.
 pytest.register_assert_rewrite(
-    "ecomsync.testing._erp_contract", "ecomsync.testing._platform_contract"
+    "ecomsync.testing._erp_contract",
+    "ecomsync.testing._licence_contract",
+    "ecomsync.testing._platform_contract",
 )
 
 from ecomsync import (  # noqa: E402

@@ -9,8 +9,8 @@ contract suites and platform emulators.
   values, odd numbers, a category cycle, ...), each record a `Trap` with
   the outcome a correct sync must reach;
 - `postgres_server` starts a throwaway PostgreSQL for tests;
-- `ErpSourceContract`, `PlatformContract` and `StateStoreContract` are
-  pytest base classes:
+- `ErpSourceContract`, `PlatformContract`, `StateStoreContract` and
+  `LicensePoolContract` are pytest base classes:
   subclass them to run the standard tests against your adapter (they need
   pytest, so they are imported on first use);
 - `ecomsync.testing.shopware6` is an emulator of the Shopware 6 Admin API
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         ErpSeed,
         ErpSourceContract,
     )
+    from ._licence_contract import LicensePoolContract
     from ._platform_contract import PlatformContract
     from ._store_contract import StateStoreContract
 
@@ -45,6 +46,7 @@ __all__ = [
     "DirtyCatalogue",
     "ErpSeed",
     "ErpSourceContract",
+    "LicensePoolContract",
     "PlatformContract",
     "PostgresUnavailable",
     "StateStoreContract",
@@ -64,6 +66,7 @@ _LAZY = {
     "STANDARD_SEED": "._erp_contract",
     "ErpSeed": "._erp_contract",
     "ErpSourceContract": "._erp_contract",
+    "LicensePoolContract": "._licence_contract",
     "PlatformContract": "._platform_contract",
     "StateStoreContract": "._store_contract",
 }
