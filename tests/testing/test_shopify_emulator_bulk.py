@@ -229,15 +229,15 @@ class TestIndexes:
     def test_ten_thousand_products_stay_linear(self) -> None:
         """
         Upserting by customId costs about the same per product at 4,000
-        products as at 1,000 (a scan per productSet would cost 4x).
+        products as at 500 (a scan per productSet would cost about 9x).
         """
         shop = ShopifyEmulator(TOKEN).shop
 
         def batch(start: int, count: int) -> float:
-            began = time.perf_counter()
+            began = time.process_time()
             for i in range(start, start + count):
                 shop.product_set(hammer(f"P{i}"), custom(f"P{i}"))
-            return time.perf_counter() - began
+            return time.process_time() - began
 
         batch(0, 200)
         early = batch(200, 500)
@@ -245,7 +245,7 @@ class TestIndexes:
         late = batch(4000, 500)
 
         assert 4500 == len(shop.products)
-        assert late < 2.5 * early
+        assert late < 3 * early  # CPU time: the shared machine aside
 
 
 class TestOrderCancel:
