@@ -15,8 +15,9 @@ from ..._http import HttpClient, check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import ConfigurationError, SyncError
+from .._dispatch import Closing, Pushes
 from ._bulk import BulkRunner
-from ._catalogue import Catalogue, fail
+from ._catalogue import Catalogue
 from ._client import GraphQL
 from ._media import Media
 from ._orders import Orders
@@ -31,7 +32,7 @@ BULK_REQUESTS = 8
 
 
 @attrs.define(repr=False)
-class Shopify:
+class Shopify(Closing):
     """
     A Shopify shop, through the GraphQL Admin API.
 
@@ -88,6 +89,7 @@ class Shopify:
     _orders: Orders = attrs.field(init=False)
     _media: Media = attrs.field(init=False)
     _bulk: BulkRunner = attrs.field(init=False)
+    _pushes: Pushes = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         check_url(self.url, what="the Shopify URL")
@@ -130,6 +132,15 @@ class Shopify:
             bulk=self._bulk,
             bulk_threshold=self.bulk_threshold,
         )
+        self._pushes = Pushes(
+            {
+                DataType.CATEGORIES: self._catalogue.push_categories,
+                DataType.ARTICLES: self._catalogue.push_articles,
+                DataType.STOCK: self._catalogue.push_stock,
+                DataType.ORDER_STATUS: self._orders.push_statuses,
+            },
+            refusal="cannot be pushed",
+        )
 
     def __repr__(self) -> str:
         return f"<Shopify {public_url(self.url)!r} {self.api_version}>"
@@ -162,20 +173,7 @@ class Shopify:
         Write categories (as collections), articles (``productSet``),
         stock levels or order statuses; one outcome per item, in order.
         """
-        if not items:
-            return []
-        if data_type is DataType.CATEGORIES:
-            return await self._catalogue.push_categories(items)
-        if data_type is DataType.ARTICLES:
-            return await self._catalogue.push_articles(items)
-        if data_type is DataType.STOCK:
-            return await self._catalogue.push_stock(items)
-        if data_type is DataType.ORDER_STATUS:
-            return await self._orders.push_statuses(items)
-        return [
-            fail(i.record.number, f"{data_type.value} cannot be pushed")
-            for i in items
-        ]
+        return await self._pushes(data_type, items)
 
     def fetch_orders(
         self, selection: Selection, *, batch_size: int
@@ -247,9 +245,3 @@ class Shopify:
         """
         await self._api.aclose()
         await self._media.upload_http.aclose()
-
-    async def __aenter__(self) -> Shopify:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

@@ -141,11 +141,7 @@ class Media:
         media: Sequence[MediaLink],
     ) -> None:
         """
-        Make *media* exactly the record's media: images as product media
-        in position order (the first is the cover), documents in the
-        product custom field ``ecomsync_documents`` (never as downloads,
-        which would make the product digital).  A category takes its
-        first image.
+        `Shopware6.attach_media`, which says what the shop then holds.
         """
         images = image_ids(media)
         if data_type is DataType.CATEGORIES:

@@ -16,6 +16,7 @@ from ..._http import check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import AuthenticationError, SyncError
+from .._dispatch import Closing, Pushes
 from ._catalogue import Catalogue
 from ._client import AdminApi
 from ._media import Media, media_id_for
@@ -37,7 +38,7 @@ CHECKED_ENTITIES = (
 
 
 @attrs.define(repr=False)
-class Shopware6:
+class Shopware6(Closing):
     """
     A Shopware 6 shop, written through the Admin API.
 
@@ -89,6 +90,7 @@ class Shopware6:
     _media: Media = attrs.field(init=False)
     _catalogue: Catalogue = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
+    _pushes: Pushes = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         check_url(self.url, what="the Shopware 6 URL")
@@ -110,6 +112,15 @@ class Shopware6:
             self.allow_backorders,
         )
         self._orders = Orders(self._api, self.send_mail)
+        self._pushes = Pushes(
+            {
+                DataType.CATEGORIES: self._catalogue.push_categories,
+                DataType.ARTICLES: self._catalogue.push_articles,
+                DataType.STOCK: self._catalogue.push_stock,
+                DataType.ORDER_STATUS: self._orders.push_statuses,
+            },
+            refusal="cannot be pushed to Shopware",
+        )
 
     def __repr__(self) -> str:
         url = public_url(self.url)
@@ -124,23 +135,7 @@ class Shopware6:
         Write categories, articles, stock levels or order statuses; one
         outcome per item, in order; one bad item fails alone.
         """
-        if not items:
-            return []
-        if data_type is DataType.CATEGORIES:
-            return await self._catalogue.push_categories(items)
-        if data_type is DataType.ARTICLES:
-            return await self._catalogue.push_articles(items)
-        if data_type is DataType.STOCK:
-            return await self._catalogue.push_stock(items)
-        if data_type is DataType.ORDER_STATUS:
-            return await self._orders.push_statuses(items)
-        return [
-            Outcome(
-                number=item.record.number,
-                error=f"{data_type.value} cannot be pushed to Shopware",
-            )
-            for item in items
-        ]
+        return await self._pushes(data_type, items)
 
     def fetch_orders(
         self, selection: Selection, *, batch_size: int
@@ -280,9 +275,3 @@ class Shopware6:
         Close the HTTP connections.
         """
         await self._api.aclose()
-
-    async def __aenter__(self) -> Shopware6:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

@@ -16,6 +16,7 @@ from ..._http import check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
+from .._dispatch import Closing, Pushes
 from ._articles import Articles
 from ._catalog import Catalog, resolve_locations
 from ._categories import Categories
@@ -72,7 +73,7 @@ _READS: tuple[tuple[str, str, str], ...] = (
 
 
 @attrs.define(repr=False)
-class Vendure:
+class Vendure(Closing):
     """
     A Vendure 3.x shop, reached through its Admin API.
 
@@ -140,6 +141,7 @@ class Vendure:
     _stock: Stock = attrs.field(init=False)
     _media: Media = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
+    _pushes: Pushes = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         check_url(self.url, what="the Vendure URL")
@@ -180,16 +182,19 @@ class Vendure:
         self._stock = Stock(self._catalog, backorders=self.allow_backorders)
         self._media = Media(self._catalog, self._categories)
         self._orders = Orders(self._gql)
+        self._pushes = Pushes(
+            {
+                DataType.CATEGORIES: self._categories.push,
+                DataType.ARTICLES: self._articles.push,
+                DataType.STOCK: self._stock.push,
+                DataType.ORDER_STATUS: self._orders.push_status,
+            },
+            refusal="cannot be pushed to a platform",
+        )
 
     def __repr__(self) -> str:
         how = "api-key" if self.api_key else "login"
         return f"<Vendure {self.url} auth={how}>"
-
-    async def __aenter__(self) -> Vendure:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # -- Platform -------------------------------------------------------------
 
@@ -203,23 +208,7 @@ class Vendure:
         for articles, the variant id for stock, the order id for order
         status.
         """
-        if not items:
-            return []
-        if data_type is DataType.CATEGORIES:
-            return await self._categories.push(items)
-        if data_type is DataType.ARTICLES:
-            return await self._articles.push(items)
-        if data_type is DataType.STOCK:
-            return await self._stock.push(items)
-        if data_type is DataType.ORDER_STATUS:
-            return await self._orders.push_status(items)
-        return [
-            Outcome(
-                number=item.record.number,
-                error=f"{data_type.value} cannot be pushed to a platform",
-            )
-            for item in items
-        ]
+        return await self._pushes(data_type, items)
 
     async def fetch_orders(
         self, selection: Selection, *, batch_size: int

@@ -55,9 +55,7 @@ class Media:
         media: Sequence[MediaLink],
     ) -> None:
         """
-        Make *media* exactly the record's media: images in position order
-        (index 0 featured), documents in the product meta
-        ``_ecomsync_documents``.
+        `WooCommerce.attach_media`, which says what the shop then holds.
         """
         images = sorted(
             (m for m in media if m.kind is MediaKind.IMAGE),

@@ -18,10 +18,10 @@ from ..._http import HttpClient, check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import ConfigurationError, SyncError
+from .._dispatch import Closing, Pushes
 from ._batches import Batches
 from ._categories import Categories
 from ._client import RestApi
-from ._common import fail
 from ._media import Media
 from ._orders import Orders
 from ._products import Products
@@ -29,7 +29,7 @@ from ._stock import Stock
 
 
 @attrs.define(repr=False)
-class WooCommerce:
+class WooCommerce(Closing):
     """
     A WooCommerce shop, through the REST API v3.
 
@@ -81,6 +81,7 @@ class WooCommerce:
     _products: Products = attrs.field(init=False)
     _stock: Stock = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
+    _pushes: Pushes = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         check_url(self.url, what="the WooCommerce URL")
@@ -108,6 +109,15 @@ class WooCommerce:
         self._products = Products(batches, self._categories, self)
         self._stock = Stock(batches, self)
         self._orders = Orders(self._api)
+        self._pushes = Pushes(
+            {
+                DataType.CATEGORIES: self._categories.push,
+                DataType.ARTICLES: self._products.push,
+                DataType.STOCK: self._stock.push,
+                DataType.ORDER_STATUS: self._orders.push_statuses,
+            },
+            refusal="cannot be pushed",
+        )
 
     def __repr__(self) -> str:
         return (
@@ -124,20 +134,7 @@ class WooCommerce:
         Write categories, articles, stock levels or order statuses; one
         outcome per item, in order; one bad item fails alone.
         """
-        if not items:
-            return []
-        if data_type is DataType.CATEGORIES:
-            return await self._categories.push(items)
-        if data_type is DataType.ARTICLES:
-            return await self._products.push(items)
-        if data_type is DataType.STOCK:
-            return await self._stock.push(items)
-        if data_type is DataType.ORDER_STATUS:
-            return await self._orders.push_statuses(items)
-        return [
-            fail(i.record.number, f"{data_type.value} cannot be pushed")
-            for i in items
-        ]
+        return await self._pushes(data_type, items)
 
     def fetch_orders(
         self, selection: Selection, *, batch_size: int
@@ -224,9 +221,3 @@ class WooCommerce:
         Close the HTTP connections.
         """
         await self._api.aclose()
-
-    async def __aenter__(self) -> WooCommerce:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
