@@ -10,7 +10,7 @@ docs/telemetry.md lists the spans, metrics and attributes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,46 @@ _OUTCOMES = ("created", "updated", "unchanged", "failed")
 
 #: Licence waits kept for run spans not started yet.
 _WAITS_KEPT = 64
+
+#: The metrics, by key: instrument kind, name, unit and description.
+_METRICS = {
+    "records": (
+        "counter",
+        "ecomsync.records",
+        "{record}",
+        "Records a run went through, by outcome.",
+    ),
+    "runs": (
+        "counter",
+        "ecomsync.runs",
+        "{run}",
+        "Runs that ended, by status.",
+    ),
+    "run_duration": (
+        "histogram",
+        "ecomsync.run.duration",
+        "s",
+        "How long runs took, queueing included.",
+    ),
+    "license_wait": (
+        "histogram",
+        "ecomsync.license.wait.duration",
+        "s",
+        "How long runs waited for an ERP licence.",
+    ),
+    "request_duration": (
+        "histogram",
+        "http.client.request.duration",
+        "s",
+        "Duration of HTTP client requests.",
+    ),
+    "request_size": (
+        "histogram",
+        "http.client.request.body.size",
+        "By",
+        "Size of HTTP client request bodies.",
+    ),
+}
 
 
 class NoInstrumentation:
@@ -134,36 +174,10 @@ class OpenTelemetry:
             SCOPE, version("ecomsync"), meter_provider=self.meter_provider
         )
         self._instruments = {
-            "records": meter.create_counter(
-                "ecomsync.records",
-                unit="{record}",
-                description="Records a run went through, by outcome.",
-            ),
-            "runs": meter.create_counter(
-                "ecomsync.runs",
-                unit="{run}",
-                description="Runs that ended, by status.",
-            ),
-            "run_duration": meter.create_histogram(
-                "ecomsync.run.duration",
-                unit="s",
-                description="How long runs took, queueing included.",
-            ),
-            "license_wait": meter.create_histogram(
-                "ecomsync.license.wait.duration",
-                unit="s",
-                description="How long runs waited for an ERP licence.",
-            ),
-            "request_duration": meter.create_histogram(
-                "http.client.request.duration",
-                unit="s",
-                description="Duration of HTTP client requests.",
-            ),
-            "request_size": meter.create_histogram(
-                "http.client.request.body.size",
-                unit="By",
-                description="Size of HTTP client request bodies.",
-            ),
+            key: getattr(meter, f"create_{kind}")(
+                name, unit=unit, description=description
+            )
+            for key, (kind, name, unit, description) in _METRICS.items()
         }
 
     def __repr__(self) -> str:
@@ -299,11 +313,7 @@ class OpenTelemetry:
         if event.field is not None:
             attributes["ecomsync.record.field"] = event.field
         span.add_event("ecomsync.record.failed", attributes)
-        span.set_status(
-            self._otel.Status(
-                self._otel.StatusCode.ERROR, "a record of the batch failed"
-            )
-        )
+        self._error(span, "a record of the batch failed")
 
     def _type_finished(
         self, run_id: str, data_type: DataType, counts: TypeCounts
@@ -314,18 +324,11 @@ class OpenTelemetry:
         self._end_type(spans.types.pop(data_type), counts)
 
     def _end_type(self, span: Span, counts: TypeCounts) -> None:
-        for outcome in _OUTCOMES:
-            span.set_attribute(
-                f"ecomsync.records.{outcome}", getattr(counts, outcome)
-            )
-        if counts.failed:
-            span.set_status(
-                self._otel.Status(
-                    self._otel.StatusCode.ERROR,
-                    f"{counts.failed} records failed",
-                )
-            )
-        span.end()
+        self._end(
+            span,
+            lambda outcome: getattr(counts, outcome),
+            f"{counts.failed} records failed" if counts.failed else None,
+        )
 
     def _run_finished(self, event: RunFinished) -> None:
         spans = self._runs.pop(event.run_id, None)
@@ -348,20 +351,32 @@ class OpenTelemetry:
             self._end_type(
                 open_span, event.counts.get(data_type, TypeCounts())
             )
-        span = spans.run
-        span.set_attribute("ecomsync.run.status", event.status.value)
+        spans.run.set_attribute("ecomsync.run.status", event.status.value)
+        self._end(
+            spans.run,
+            lambda outcome: _total(event.counts, outcome),
+            (record.error or "failed")
+            if event.status is RunStatus.FAILED
+            else None,
+        )
+
+    def _end(
+        self, span: Span, count: Callable[[str], int], error: str | None
+    ) -> None:
+        """
+        End a run's or a data type's span: its record counts by outcome,
+        and *error* as its status where it failed.
+        """
         for outcome in _OUTCOMES:
-            span.set_attribute(
-                f"ecomsync.records.{outcome}",
-                _total(event.counts, outcome),
-            )
-        if event.status is RunStatus.FAILED:
-            span.set_status(
-                self._otel.Status(
-                    self._otel.StatusCode.ERROR, record.error or "failed"
-                )
-            )
+            span.set_attribute(f"ecomsync.records.{outcome}", count(outcome))
+        if error is not None:
+            self._error(span, error)
         span.end()
+
+    def _error(self, span: Span, message: str) -> None:
+        span.set_status(
+            self._otel.Status(self._otel.StatusCode.ERROR, message)
+        )
 
     @contextmanager
     def _batch(
