@@ -112,5 +112,14 @@ def _resolve_short_names(app, env, node, contnode):  # type: ignore[no-untyped-d
     )
 
 
+def _public_bases(app, name, obj, options, bases):  # type: ignore[no-untyped-def]
+    """
+    Private mixins (``ecomsync._closing.AsyncResource``) are no base a
+    reader needs to see.
+    """
+    bases[:] = [b for b in bases if not b.__module__.startswith("ecomsync._")]
+
+
 def setup(app):  # type: ignore[no-untyped-def]
     app.connect("missing-reference", _resolve_short_names)
+    app.connect("autodoc-process-bases", _public_bases)

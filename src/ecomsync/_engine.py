@@ -18,11 +18,14 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+import anyio
 import attrs
 
 from . import _check, _instrument, _lifecycle, _schedules
 from ._check import CheckResult, refuse_unusable
+from ._closing import AsyncResource
 from ._contracts import RunRecord, RunStatus, Schedule
 from ._ownership import reap_abandoned
 from ._planning import Plan, TypePlan, plan_all
@@ -44,22 +47,43 @@ from .typing import (
     LicensePool,
     Platform,
     StateStore,
+    SupportsAclose,
 )
 
 
 __all__ = ["RunEvents", "Synchronizer"]
 
 
-def _default_staging() -> MediaStaging:
-    # One directory per user, shared safely: each run locks its own
-    # subdirectory, and a killed process's files go at the next open().
-    return MediaStaging()
+T = TypeVar("T")
+
+
+def _made_here(make: Callable[[], T]) -> Any:
+    """
+    A default made by the synchroniser, which it therefore closes.
+    """
+
+    def factory(self: Synchronizer) -> T:
+        made = make()
+        self._made.append(made)
+        return made
+
+    return attrs.Factory(factory, takes_self=True)
 
 
 @attrs.define
-class Synchronizer:
+class Synchronizer(AsyncResource):
     """
     Moves records between one ERP and the platforms a merchant sells on.
+
+    Use it as an async context manager (``async with Synchronizer(...) as
+    sync:``) or call ``aclose()`` when done.  Closing asks the runs still in
+    progress (in other tasks: `serve`, a host's task group) to stop as
+    `cancel` does, waits for them to end ``cancelled``, and then closes
+    what the synchroniser made: the default store, licence pool and
+    staging directory (which is removed, see `MediaStaging`).  The ERP,
+    platforms, store, licence pool and staging passed in are the host's
+    to close, unless *owns* is true.  Closing twice does nothing; using a
+    closed synchroniser raises `~ecomsync.exceptions.ResourceClosed`.
 
     Args:
         erp: The ERP.
@@ -80,15 +104,27 @@ class Synchronizer:
         instrumentation: Telemetry: what runs report beyond their events
             (`ecomsync.telemetry.OpenTelemetry`; the default observes
             nothing).
+        owns: Close the ERP, platforms, store, licence pool and staging
+            passed in, too (each that has ``aclose``), when the
+            synchroniser closes.
 
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       An async context manager with `aclose`; *owns*.
     """
 
     erp: ErpSource
     platforms: Mapping[str, Platform]
-    store: StateStore = attrs.field(factory=lambda: SqliteStore(":memory:"))
-    licenses: LicensePool = attrs.field(factory=lambda: LocalLicensePool(1))
-    staging: MediaStaging = attrs.field(factory=_default_staging)
+    _made: list[object] = attrs.field(init=False, factory=list)
+    store: StateStore = attrs.field(
+        default=_made_here(lambda: SqliteStore(":memory:"))
+    )
+    licenses: LicensePool = attrs.field(
+        default=_made_here(lambda: LocalLicensePool(1))
+    )
+    # One directory per user, shared safely: each run locks its own
+    # subdirectory, and a killed process's files go at the next open().
+    staging: MediaStaging = attrs.field(default=_made_here(MediaStaging))
     overlap: timedelta = timedelta(minutes=5)
     license_timeout: float = 30.0
     batch_size: int = 100
@@ -100,14 +136,73 @@ class Synchronizer:
     instrumentation: Instrumentation = attrs.field(
         factory=lambda: _instrument.NOTHING, kw_only=True
     )
+    owns: bool = attrs.field(default=False, kw_only=True)
     _staging_open: bool = attrs.field(init=False, default=False)
     _live: dict[str, CancelCheck] = attrs.field(init=False, factory=dict)
+    _serving: int = attrs.field(init=False, default=0)
+    _drained: anyio.Event | None = attrs.field(init=False, default=None)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __repr__(self) -> str:
         return (
             f"<Synchronizer erp={self.erp!r} "
             f"platforms={sorted(self.platforms)!r} store={self.store!r}>"
         )
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """
+        Stop the runs still in progress (they end ``cancelled``), then
+        close what this synchroniser made (and, with *owns*, what it was
+        given).  Closing twice does nothing.
+
+        .. versionadded:: 26.1.0
+        """
+        await super().aclose()
+
+    async def _close(self) -> None:
+        try:
+            while self._live or self._serving:
+                for live in list(self._live.values()):
+                    live.request()
+                self._drained = anyio.Event()
+                await self._drained.wait()
+        finally:
+            await self._close_resources()
+
+    async def _close_resources(self) -> None:
+        # Platforms and the ERP first, the store last: closing the
+        # staging still writes to its journal.
+        made = self._made if not self.owns else None
+        mine: list[object] = [
+            *self.platforms.values(),
+            self.erp,
+            self.licenses,
+            self.staging,
+            self.store,
+        ]
+        first: BaseException | None = None
+        with anyio.CancelScope(shield=True):
+            for thing in mine:
+                if made is not None and not any(thing is m for m in made):
+                    continue
+                if not isinstance(thing, SupportsAclose):
+                    continue
+                try:
+                    await thing.aclose()
+                except Exception as exc:  # close the rest, then raise
+                    first = first or exc
+        if first is not None:
+            raise first
+
+    def _run_ended(self, run_id: str) -> None:
+        del self._live[run_id]
+        self._maybe_drained()
+
+    def _maybe_drained(self) -> None:
+        if not (self._live or self._serving) and self._drained is not None:
+            self._drained.set()
 
     # -- public API -------------------------------------------------------
 
@@ -182,6 +277,7 @@ class Synchronizer:
         Raises:
             SpecError: If there is no such run or it has finished.
         """
+        self._ensure_open()
         old = await self.store.get_run(run_id)
         if old is None:
             raise SpecError(f"there is no run {run_id!r} to resume")
@@ -248,6 +344,7 @@ class Synchronizer:
 
         .. versionadded:: 26.1.0
         """
+        self._ensure_open()
         names = list(self.platforms) if platform is None else [platform]
         if platform is not None and platform not in self.platforms:
             raise SpecError(
@@ -265,6 +362,7 @@ class Synchronizer:
         """
         Ask run *run_id* to stop, whichever process runs it.
         """
+        self._ensure_open()
         live = self._live.get(run_id)
         if live is not None:
             live.request()
@@ -276,6 +374,7 @@ class Synchronizer:
         process died are ended as `RunStatus.ABANDONED` first, so that the
         view never shows a dead run as running.
         """
+        self._ensure_open()
         await reap_abandoned(self.store)
         return await self.store.list_runs(limit=limit)
 
@@ -298,6 +397,7 @@ class Synchronizer:
 
         .. versionchanged:: 26.1.0 *cron* and *zone*.
         """
+        self._ensure_open()
         self.validate(spec)
         schedule = _schedules.new_schedule(
             spec,
@@ -320,9 +420,24 @@ class Synchronizer:
     ) -> None:
         """
         Run due schedules as `Trigger.SCHEDULED` runs until cancelled (or
-        *until* returns true).  A schedule never runs twice at once, also
-        across processes sharing the store.
+        *until* returns true, or the synchroniser is closed: its runs then
+        end cancelled).  A schedule never runs twice at once, also across
+        processes sharing the store.
         """
+        self._ensure_open()
+        self._serving += 1
+        try:
+            await self._serve(poll_interval, on_event, until)
+        finally:
+            self._serving -= 1
+            self._maybe_drained()
+
+    async def _serve(
+        self,
+        poll_interval: float,
+        on_event: Callable[[Event], None] | None,
+        until: Callable[[], bool],
+    ) -> None:
         await _schedules.serve(
             self.store,
             self.clock,
@@ -331,5 +446,5 @@ class Synchronizer:
             ),
             poll_interval=poll_interval,
             on_event=on_event,
-            until=until,
+            until=lambda: self._closed or until(),
         )

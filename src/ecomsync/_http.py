@@ -59,6 +59,7 @@ import sniffio
 import stamina
 
 from . import _instrument
+from ._closing import AsyncResource
 from .exceptions import ConfigurationError, RetryableError, SyncError
 
 
@@ -403,7 +404,7 @@ def _observe(
 
 
 @attrs.define(repr=False)
-class HttpClient:
+class HttpClient(AsyncResource):
     """
     A retrying, deadline-bound, concurrency-capped HTTP client.
 
@@ -444,6 +445,7 @@ class HttpClient:
     _limiter: anyio.CapacityLimiter | None = attrs.field(
         init=False, default=None
     )
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         if self.concurrency < 1:
@@ -458,8 +460,10 @@ class HttpClient:
     def client(self) -> httpx.AsyncClient:
         """
         The httpx client (created on first use: the pool depends on the
-        event loop).
+        event loop).  After `aclose`: `ResourceClosed`.
         """
+        if self._closed:
+            self._ensure_open()
         if self._client is None:
             kwargs: dict[str, Any] = {}
             transport = self.transport
@@ -570,9 +574,6 @@ class HttpClient:
             raise error
         return response
 
-    async def aclose(self) -> None:
-        """
-        Close the connections.
-        """
+    async def _close(self) -> None:
         if self._client is not None:
             await self._client.aclose()

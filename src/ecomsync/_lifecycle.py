@@ -62,6 +62,7 @@ async def start(
     Run *spec* in the background; the block reads its events and
     leaving it waits for the run's end (raising its error, if any).
     """
+    sync._ensure_open()
     sync.validate(spec)  # before the stream exists: nothing to close
     send, receive = anyio.create_memory_object_stream[Event](256)
     run = new_run(
@@ -200,6 +201,8 @@ async def _observedlifecycle(
 ) -> tuple[RunRecord, EcomsyncError | None]:
     error: EcomsyncError | None = None
     sync._live[run.id] = run.cancel
+    if sync.closed:  # closed between new_run and here: stop at once
+        run.cancel.request()
     try:
         # Runs whose process died end as abandoned (this one excepted:
         # it is being resumed).  Liveness is told by the wall clock.
@@ -251,7 +254,7 @@ async def _observedlifecycle(
                     },
                 )
     finally:
-        del sync._live[run.id]
+        sync._run_ended(run.id)
     final = run.record(error=None if error is None else describe(error))
     with anyio.CancelScope(shield=True):
         try:
@@ -312,6 +315,7 @@ def new_run(
     started_at: datetime | None = None,
     schedule_id: str | None = None,
 ) -> Run:
+    sync._ensure_open()
     name = sync.validate(spec)
     run_id = run_id or uuid.uuid4().hex[:12]
     return Run(

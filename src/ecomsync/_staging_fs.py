@@ -65,6 +65,9 @@ if sys.platform == "win32":  # pragma: no cover - not tested on Windows
             return False
         return True
 
+    def _share(fd: int) -> None:
+        pass
+
 else:
     import fcntl
 
@@ -75,15 +78,58 @@ else:
             return False
         return True
 
+    def _share(fd: int) -> None:
+        # Blocks only while a closing process removes the root (short).
+        fcntl.flock(fd, fcntl.LOCK_SH)
 
-def claim(root: Path) -> None:
+
+def claim(root: Path) -> int:
     """
-    Create *root* and mark it as ours, or check that it is ours.
+    Create *root* and mark it as ours, or check that it is ours; return
+    the marker's descriptor, holding a shared lock on it: this process
+    uses *root* until `let_go`.
 
     An existing directory without the marker is adopted only when it is
     empty; a non-empty one is refused, since deleting in it could destroy
     somebody else's files.
     """
+    while True:
+        try:
+            _claim(root)
+            fd = os.open(root / MARKER, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+        except FileNotFoundError:  # pragma: no cover - a race with let_go
+            continue
+        _share(fd)
+        # The last user may have removed the root meanwhile: then again.
+        if _same_file(fd, root / MARKER):
+            return fd
+        os.close(fd)  # pragma: no cover - a race with let_go
+
+
+def let_go(root: Path, fd: int, *, remove: bool) -> bool:
+    """
+    Stop using *root* (close *fd* from `claim`).  With *remove*, and if no
+    other process uses *root* and nothing but the marker is left in it
+    once the runs that died are swept, delete the marker and *root*.
+    Returns whether *root* is gone.
+    """
+    try:
+        if not remove or sys.platform == "win32" or not _try_lock(fd):
+            return False
+        sweep(root)
+        if {e.name for e in os.scandir(root)} != {MARKER}:
+            return False
+        (root / MARKER).unlink()
+        try:
+            root.rmdir()
+        except OSError:  # pragma: no cover - another process came in
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def _claim(root: Path) -> None:
     try:
         root.mkdir(parents=True, mode=0o700)
     except FileExistsError:

@@ -5,7 +5,8 @@ The one exception tree of *ecomsync*, split by what the caller should do.
 
     EcomsyncError
     ├── ConfigurationError          fix the setup (bad adapter config, ...)
-    │   └── SpecError               fix the SyncSpec (caught before a run)
+    │   ├── SpecError               fix the SyncSpec (caught before a run)
+    │   └── ResourceClosed          used after aclose() (also a RuntimeError)
     ├── InvalidRecord               a record cannot even be built (ValueError)
     ├── LicenseError
     │   └── NoFreeLicense           all ERP connection licences are in use
@@ -61,6 +62,7 @@ __all__ = [
     "MediaStagingError",
     "NoFreeLicense",
     "RecordRejected",
+    "ResourceClosed",
     "RetryableError",
     "RunCancelled",
     "SpecError",
@@ -84,6 +86,16 @@ class ConfigurationError(EcomsyncError):
 class SpecError(ConfigurationError):
     """
     A `SyncSpec` is invalid or does not fit the synchroniser it is run on.
+    """
+
+
+class ResourceClosed(ConfigurationError, RuntimeError):
+    """
+    A synchroniser, adapter, store, licence pool or staging directory was
+    used after its ``aclose()`` (or after its ``async with`` block ended).
+    The message names the object.
+
+    .. versionadded:: 26.1.0
     """
 
 

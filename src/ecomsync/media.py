@@ -40,6 +40,7 @@ import anyio.to_thread
 import attrs
 
 from . import _staging_fs as fs
+from ._closing import AsyncResource
 from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind
 from ._staging_run import HOST, GroupCommit, RunStaging
@@ -61,7 +62,7 @@ def _default_directory() -> Path:
 
 
 @attrs.define
-class MediaStaging:
+class MediaStaging(AsyncResource):
     """
     A staging directory bounded by *max_bytes*.
 
@@ -84,7 +85,15 @@ class MediaStaging:
             `StagedMedia.read_bytes`, as the bundled ones do.
         memory_file_bytes: The largest file kept in memory.
 
+    ``aclose()`` (or leaving ``async with``) deletes what `stage` left and
+    lets go of the directory; the default directory is also removed then,
+    unless another process still uses it or something not ours is in it.
+    A directory given as *directory* stays.  After ``aclose()``, `open`,
+    `for_run` and `stage` raise `~ecomsync.exceptions.ResourceClosed`.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       ``aclose()`` lets go of the directory and removes the default one.
     """
 
     directory: Path = attrs.field(converter=Path, factory=_default_directory)
@@ -101,6 +110,8 @@ class MediaStaging:
     _unscoped: RunStaging | None = attrs.field(init=False, default=None)
     _adds: GroupCommit[PendingMedia] = attrs.field(init=False)
     _drops: GroupCommit[StagedMedia] = attrs.field(init=False)
+    _hold: int | None = attrs.field(init=False, default=None)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._adds = GroupCommit(self._journal_add)
@@ -134,11 +145,14 @@ class MediaStaging:
         Raises:
             MediaStagingError: The directory is not ours (not empty, no
                 marker) or unusable.
+            ResourceClosed: After ``aclose()``.
         """
+        self._ensure_open()
         self._store = store
 
         def claim() -> Path:
-            fs.claim(self.directory)
+            if self._hold is None:
+                self._hold = fs.claim(self.directory)
             return self.directory.resolve()
 
         try:
@@ -158,6 +172,7 @@ class MediaStaging:
         cancellation, however the block is left.  Entering it removes what
         runs that died since `open` left behind, as `open` does.
         """
+        self._ensure_open()
         await self._recover()
         run = RunStaging(owner=self, run_id=run_id)
         try:
@@ -176,8 +191,9 @@ class MediaStaging:
     ) -> StagedMedia:
         """
         Stage *content* outside any run (see `for_run`), on disk; it stays
-        until `release` or `aclose`.
+        until `release` or ``aclose()``.
         """
+        self._ensure_open()
         if self._unscoped is None:
             self._opened()
             self._unscoped = RunStaging(owner=self, run_id="", memory=False)
@@ -192,14 +208,26 @@ class MediaStaging:
         if self._unscoped is not None:
             await self._unscoped.release(staged)
 
-    async def aclose(self) -> None:
+    async def _close(self) -> None:
         """
-        Delete what `stage` staged and was not released yet.
+        Delete what `stage` staged and was not released yet; let go of the
+        directory, removing the default one if nobody else uses it.
         """
-        if self._unscoped is not None:
-            with anyio.CancelScope(shield=True):
-                await self._unscoped.aclose()
-            self._unscoped = None
+        with anyio.CancelScope(shield=True):
+            try:
+                if self._unscoped is not None:
+                    await self._unscoped.aclose()
+                    self._unscoped = None
+            finally:
+                hold, self._hold = self._hold, None
+                if hold is not None:
+                    await anyio.to_thread.run_sync(
+                        lambda: fs.let_go(
+                            self.directory,
+                            hold,
+                            remove=self.directory == _default_directory(),
+                        )
+                    )
 
     # -- for RunStaging -------------------------------------------------
 

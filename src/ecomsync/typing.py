@@ -46,6 +46,7 @@ __all__ = [
     "ScheduleStore",
     "Selection",
     "StateStore",
+    "SupportsAclose",
     "SupportsCheck",
     "SupportsMediaIdFor",
     "SupportsMediaOnPush",
@@ -53,6 +54,29 @@ __all__ = [
     "SupportsRequestEstimate",
     "WatermarkStore",
 ]
+
+
+@runtime_checkable
+class SupportsAclose(Protocol):
+    """
+    **Protocol:** Something that holds resources until ``aclose()``.
+
+    Everything *ecomsync* ships that holds resources (`Synchronizer`, the
+    adapters, the stores, the licence pools, `MediaStaging`) implements
+    it the same way: ``async with thing:`` closes *thing* on exit;
+    closing twice does nothing; using it after ``aclose()`` raises
+    `~ecomsync.exceptions.ResourceClosed`.  Whoever creates an object
+    closes it: a `Synchronizer` closes what it made itself, and what it
+    was given only with ``owns=True``.  An `ErpSource` or `LicensePool`
+    of your own need not implement it.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def aclose(self) -> None:
+        """
+        Release what the object holds (connections, files, locks).
+        """
 
 
 @runtime_checkable

@@ -127,3 +127,27 @@ async def shopware() -> None:
     )
     print(problems, checkable, with_media.media_on_push, writes)
     await shop.aclose()
+
+
+async def lifecycle() -> None:
+    from ecomsync.platforms.shopware6 import Shopware6
+    from ecomsync.typing import SupportsAclose
+
+    async with (
+        Shopware6("https://shop.example", "SWIA", "secret") as shop,
+        ecomsync.SqliteStore("ecomsync.db") as store,
+        Synchronizer(
+            erp=ecomsync.MemoryErp(),
+            platforms={"shop": shop},
+            store=store,
+            owns=True,
+        ) as sync,
+    ):
+        closable: SupportsAclose = sync
+        closed: bool = sync.closed
+        print(closable, closed, shop.closed)
+    await sync.aclose()
+    try:
+        await sync.runs()
+    except ecomsync.ResourceClosed as exc:
+        print(exc)

@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import attrs
 
+from .._closing import AsyncResource
 from .._contracts import Outcome
 from .._model import (
     Article,
@@ -68,7 +69,7 @@ def _key(number: object) -> tuple[Any, ...]:
     return number_key(number) if isinstance(number, str) else ()
 
 
-class MemoryErp:
+class MemoryErp(AsyncResource):
     """
     An in-memory `ErpSource`.
 
@@ -115,6 +116,7 @@ class MemoryErp:
         self.max_open_sessions = 0
         #: Orders whose import the ERP refuses, with its message.
         self.refuse_orders: dict[str, str] = {}
+        self._closed = False
         for record in records:
             self.add(record)
 
@@ -180,6 +182,8 @@ class MemoryErp:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[_MemorySession]:
+        # After aclose(), a session raises ResourceClosed.
+        self._ensure_open()
         self.open_sessions += 1
         self.max_open_sessions = max(
             self.max_open_sessions, self.open_sessions

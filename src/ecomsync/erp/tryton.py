@@ -17,6 +17,7 @@ import anyio
 import attrs
 import httpx
 
+from .._closing import AsyncResource
 from .._http import check_url
 from ..exceptions import ConfigurationError
 from ._tryton_rpc import Rpc, TrytonError
@@ -52,7 +53,7 @@ def _strip(url: str) -> str:
 
 
 @attrs.frozen
-class TrytonErp:
+class TrytonErp(AsyncResource):
     """
     A Tryton server (8.x) as the `ErpSource`.
 
@@ -111,6 +112,9 @@ class TrytonErp:
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, repr=False, eq=False, kw_only=True
     )
+    _closed: bool = attrs.field(
+        init=False, default=False, repr=False, eq=False
+    )
 
     def __repr__(self) -> str:
         return f"<TrytonErp {self.url}/{self.database} as {self.user!r}>"
@@ -119,7 +123,10 @@ class TrytonErp:
     async def session(self) -> AsyncIterator[TrytonSession]:
         """
         Log in, yield the session, log out (also on error/cancellation).
+        Each session has its own connections; after ``aclose()`` a session
+        raises `~ecomsync.exceptions.ResourceClosed`.
         """
+        self._ensure_open()
         async with httpx.AsyncClient(
             transport=self.transport,
             timeout=self.timeout,

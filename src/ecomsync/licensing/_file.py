@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
+from .._closing import AsyncResource
 from .._contracts import Lease, positive_size
 from ..exceptions import ConfigurationError, LicenseError
 from ._polling import poll_for_slot
@@ -49,7 +50,7 @@ def _portalocker() -> ModuleType:
 
 
 @attrs.define
-class FileLicensePool:
+class FileLicensePool(AsyncResource):
     """
     *size* ERP licences shared by every process on this machine that uses
     the directory *path*: the default for several processes on one
@@ -79,6 +80,7 @@ class FileLicensePool:
     poll_interval: float = 0.05
     max_poll_interval: float = 0.5
     _ready: bool = attrs.field(init=False, default=False)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __repr__(self) -> str:
         return f"<FileLicensePool {str(self.path)!r} size={self._size}>"
@@ -166,6 +168,7 @@ class FileLicensePool:
         """
         # Non-blocking lock calls on a local file: done on the event loop,
         # so that a cancellation can never lose a lock taken in a thread.
+        self._ensure_open()
         self._prepare()
 
         async def try_slot(slot: int) -> tuple[int, TextIO] | None:

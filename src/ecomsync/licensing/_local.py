@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio
 import attrs
 
+from .._closing import AsyncResource
 from .._contracts import Lease, positive_size
 from ..exceptions import NoFreeLicense
 
@@ -18,7 +19,7 @@ __all__ = ["LocalLicensePool"]
 
 
 @attrs.define
-class LocalLicensePool:
+class LocalLicensePool(AsyncResource):
     """
     *size* licences shared by the runs of this process.
 
@@ -31,6 +32,7 @@ class LocalLicensePool:
     _size: int = attrs.field(validator=positive_size, alias="size")
     _slots: list[str | None] = attrs.field(init=False)
     _free: anyio.Semaphore = attrs.field(init=False)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._slots = [None] * self._size
@@ -54,6 +56,7 @@ class LocalLicensePool:
     async def lease(
         self, holder: str, *, timeout: float
     ) -> AsyncIterator[Lease]:
+        self._ensure_open()
         with anyio.move_on_after(timeout) as scope:
             await self._free.acquire()
         if scope.cancelled_caught:

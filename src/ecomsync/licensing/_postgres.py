@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from .._closing import AsyncResource
 from .._contracts import Lease, positive_size
 from ..exceptions import ConfigurationError, LicenseError
 from ..state._postgres import _schema_name, migrate, not_asyncio, safe_dsn
@@ -34,7 +35,7 @@ __all__ = ["PostgresLicensePool"]
 
 
 @attrs.define
-class PostgresLicensePool:
+class PostgresLicensePool(AsyncResource):
     """
     *size* ERP licences shared by every process, on every machine, that
     uses this database, *schema* and pool *name*.
@@ -61,6 +62,7 @@ class PostgresLicensePool:
     poll_interval: float = 0.05
     max_poll_interval: float = 1.0
     _ready: bool = attrs.field(init=False, default=False)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __repr__(self) -> str:
         return (
@@ -189,6 +191,7 @@ class PostgresLicensePool:
             NoFreeLicense: Every licence stayed held for the whole wait;
                 names the size and the holders.
         """
+        self._ensure_open()
         conn = await self._connect()
         try:
             slot = await self._acquire(conn, holder, timeout)

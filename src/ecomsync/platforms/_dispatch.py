@@ -1,13 +1,13 @@
 """
 What every HTTP adapter's face shares: `push` routed by data type to the
-part that writes that type (`Pushes`), and ``async with`` closing it
-(`Closing`).
+part that writes that type (`Pushes`).  Closing (``async with``,
+``aclose()`` once, use after close refused) is `ecomsync._closing`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Self, TypeAlias
+from typing import TypeAlias
 
 import attrs
 
@@ -51,21 +51,3 @@ class Pushes:
                 for item in items
             ]
         return await write(items)
-
-
-class Closing:
-    """
-    An adapter used as ``async with``: the adapter itself, closed with its
-    `aclose` on the way out.
-    """
-
-    __slots__ = ()
-
-    async def aclose(self) -> None:
-        raise NotImplementedError  # pragma: no cover -- each adapter's
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

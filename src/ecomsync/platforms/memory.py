@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import attrs
 
+from .._closing import AsyncResource
 from .._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from .._model import (
     Article,
@@ -50,7 +51,7 @@ def platform_id(data_type: DataType, number: str) -> str:
 
 
 @attrs.define(repr=False)
-class MemoryPlatform:
+class MemoryPlatform(AsyncResource):
     """
     An in-memory `Platform`.
 
@@ -97,7 +98,7 @@ class MemoryPlatform:
     _orders: dict[str, tuple[Order, datetime]] = attrs.field(
         init=False, factory=dict
     )
-    closed: bool = attrs.field(init=False, default=False)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __repr__(self) -> str:
         held = ", ".join(
@@ -123,6 +124,7 @@ class MemoryPlatform:
     async def push(
         self, data_type: DataType, items: Sequence[Outgoing]
     ) -> list[Outcome]:
+        self._ensure_open()
         self.calls["push"] += 1
         await anyio.sleep(self.latency)
         records = [item.record for item in items]
@@ -204,6 +206,7 @@ class MemoryPlatform:
     async def fetch_orders(
         self, selection: Selection, *, batch_size: int
     ) -> AsyncIterator[Sequence[Order]]:
+        self._ensure_open()
         self.calls["fetch_orders"] += 1
         rows = sorted(
             (
@@ -218,6 +221,7 @@ class MemoryPlatform:
             yield rows[start : start + batch_size]
 
     async def upload_media(self, media: StagedMedia) -> str:
+        self._ensure_open()
         self.calls["upload_media"] += 1
         await anyio.sleep(self.latency)
         content = await anyio.to_thread.run_sync(media.read_bytes)
@@ -233,6 +237,7 @@ class MemoryPlatform:
         target: Outcome,
         media: Sequence[MediaLink],
     ) -> None:
+        self._ensure_open()
         self.calls["attach_media"] += 1
         ordered = sorted(media, key=lambda m: m.position)
         self.attachments[(data_type, target.number)] = [
@@ -245,9 +250,6 @@ class MemoryPlatform:
         """
         self.calls["check"] += 1
         return ["the memory platform is closed"] if self.closed else []
-
-    async def aclose(self) -> None:
-        self.closed = True
 
     def snapshot(self) -> dict[str, Any]:
         """

@@ -380,6 +380,7 @@ class PartitionStore(SqlStore):
     board: PostgresPartitionBoard
     claim: Claim
     lost: bool = False
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __repr__(self) -> str:
         return (
@@ -426,7 +427,7 @@ class PartitionStore(SqlStore):
             [attrs.evolve(f, run_id=self.claim.run_id) for f in failures],
         )
 
-    async def aclose(self) -> None:
+    async def _close(self) -> None:
         """
         Nothing: the connections are the board's store's.
         """

@@ -125,6 +125,7 @@ class PostgresStore(SqlStore):
     _limit: anyio.Semaphore | None = attrs.field(init=False, default=None)
     _ready: bool = attrs.field(init=False, default=False)
     _migrate_lock: anyio.Lock | None = attrs.field(init=False, default=None)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __repr__(self) -> str:
         return f"<PostgresStore {safe_dsn(self.dsn)} schema={self.schema!r}>"
@@ -199,7 +200,7 @@ class PostgresStore(SqlStore):
             try:
                 yield conn, reused
             finally:
-                if _reusable(conn):
+                if _reusable(conn) and not self._closed:
                     self._idle.append(conn)
                 else:
                     with anyio.CancelScope(shield=True):
@@ -240,6 +241,7 @@ class PostgresStore(SqlStore):
         import psycopg
         from psycopg import errors
 
+        self._ensure_open()
         attempt = 0
         while True:
             attempt += 1
@@ -276,7 +278,7 @@ class PostgresStore(SqlStore):
             for conn in idle:
                 await conn.close()
 
-    async def aclose(self) -> None:
+    async def _close(self) -> None:
         await self._drop_idle()
 
     async def schema_version(self) -> int:

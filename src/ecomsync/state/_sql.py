@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from .._closing import AsyncResource
 from .._contracts import (
     Failure,
     Link,
@@ -59,7 +60,7 @@ T = TypeVar("T")
 # -- the store ------------------------------------------------------------
 
 
-class SqlStore:
+class SqlStore(AsyncResource):
     """
     Every `StateStore` method, once, over `_perform` and `_dialect`.
 

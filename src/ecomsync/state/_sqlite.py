@@ -130,6 +130,7 @@ class SqliteStore(SqlStore):
     path: str | Path = attrs.field(converter=str)
     _conn: sqlite3.Connection | None = attrs.field(init=False, default=None)
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r}>"
@@ -154,6 +155,7 @@ class SqliteStore(SqlStore):
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             with self._lock:
+                self._ensure_open()
                 conn = self._connect()
                 try:
                     conn.execute("BEGIN IMMEDIATE")
@@ -173,7 +175,7 @@ class SqliteStore(SqlStore):
 
         return await anyio.to_thread.run_sync(call)
 
-    async def aclose(self) -> None:
+    async def _close(self) -> None:
         def close() -> None:
             with self._lock:
                 if self._conn is not None:

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator, Sequence
 import attrs
 import httpx
 
+from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._http import HttpClient, check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import ConfigurationError, SyncError
-from .._dispatch import Closing, Pushes
+from .._dispatch import Pushes
 from ._bulk import BulkRunner
 from ._catalogue import Catalogue
 from ._client import GraphQL
@@ -32,7 +33,7 @@ BULK_REQUESTS = 8
 
 
 @attrs.define(repr=False)
-class Shopify(Closing):
+class Shopify(AsyncResource):
     """
     A Shopify shop, through the GraphQL Admin API.
 
@@ -84,6 +85,7 @@ class Shopify(Closing):
     supported: frozenset[DataType] = attrs.field(
         init=False, default=frozenset(DataType)
     )
+    _closed: bool = attrs.field(init=False, default=False)
     _api: GraphQL = attrs.field(init=False)
     _catalogue: Catalogue = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
@@ -239,9 +241,8 @@ class Shopify(Closing):
             return 2 * writes
         return writes
 
-    async def aclose(self) -> None:
-        """
-        Close the HTTP connections.
-        """
-        await self._api.aclose()
-        await self._media.upload_http.aclose()
+    async def _close(self) -> None:
+        try:
+            await self._api.aclose()
+        finally:
+            await self._media.upload_http.aclose()

@@ -11,12 +11,13 @@ from typing import ClassVar
 import attrs
 import httpx
 
+from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._http import check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import AuthenticationError, SyncError
-from .._dispatch import Closing, Pushes
+from .._dispatch import Pushes
 from ._catalogue import Catalogue
 from ._client import AdminApi
 from ._media import Media, media_id_for
@@ -38,7 +39,7 @@ CHECKED_ENTITIES = (
 
 
 @attrs.define(repr=False)
-class Shopware6(Closing):
+class Shopware6(AsyncResource):
     """
     A Shopware 6 shop, written through the Admin API.
 
@@ -86,6 +87,7 @@ class Shopware6(Closing):
     supported: frozenset[DataType] = attrs.field(
         init=False, default=frozenset(DataType)
     )
+    _closed: bool = attrs.field(init=False, default=False)
     _api: AdminApi = attrs.field(init=False)
     _media: Media = attrs.field(init=False)
     _catalogue: Catalogue = attrs.field(init=False)
@@ -270,8 +272,5 @@ class Shopware6(Closing):
 
     # -- lifecycle ----------------------------------------------------
 
-    async def aclose(self) -> None:
-        """
-        Close the HTTP connections.
-        """
+    async def _close(self) -> None:
         await self._api.aclose()

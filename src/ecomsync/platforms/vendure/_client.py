@@ -24,7 +24,12 @@ from ..._http import (
     status_error,
     transport_errors,
 )
-from ...exceptions import AuthenticationError, ConfigurationError, SyncError
+from ...exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    ResourceClosed,
+    SyncError,
+)
 
 
 JSON = dict[str, Any]
@@ -115,8 +120,14 @@ class GraphQL:
         have been applied; nothing without *retry*); a response with
         errors but no data raises
         `GraphQLFailure`; refused credentials raise
-        `AuthenticationError`.
+        `AuthenticationError`; after the adapter's ``aclose()``,
+        `ResourceClosed`.
         """
+        if self.client.is_closed:
+            raise ResourceClosed(
+                f"the Vendure adapter for {self.url} is closed (aclose() "
+                "was called, or its `async with` block ended)"
+            )
         if not self.api_key:
             await self._ensure_login()
         if retry:

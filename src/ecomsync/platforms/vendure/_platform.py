@@ -11,12 +11,13 @@ import anyio
 import attrs
 import httpx
 
+from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._http import check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
-from .._dispatch import Closing, Pushes
+from .._dispatch import Pushes
 from ._articles import Articles
 from ._catalog import Catalog, resolve_locations
 from ._categories import Categories
@@ -73,7 +74,7 @@ _READS: tuple[tuple[str, str, str], ...] = (
 
 
 @attrs.define(repr=False)
-class Vendure(Closing):
+class Vendure(AsyncResource):
     """
     A Vendure 3.x shop, reached through its Admin API.
 
@@ -133,6 +134,7 @@ class Vendure(Closing):
     supported: frozenset[DataType] = attrs.field(
         default=frozenset(DataType), init=False
     )
+    _closed: bool = attrs.field(init=False, default=False)
     _client: httpx.AsyncClient = attrs.field(init=False)
     _gql: GraphQL = attrs.field(init=False)
     _catalog: Catalog = attrs.field(init=False)
@@ -302,7 +304,7 @@ class Vendure(Closing):
                 problems.append(f"{where}: {exc}")
         return problems
 
-    async def aclose(self) -> None:
+    async def _close(self) -> None:
         await self._client.aclose()
 
 

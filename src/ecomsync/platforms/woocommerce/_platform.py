@@ -13,12 +13,13 @@ from typing import ClassVar
 import attrs
 import httpx
 
+from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._http import HttpClient, check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ...exceptions import ConfigurationError, SyncError
-from .._dispatch import Closing, Pushes
+from .._dispatch import Pushes
 from ._batches import Batches
 from ._categories import Categories
 from ._client import RestApi
@@ -29,7 +30,7 @@ from ._stock import Stock
 
 
 @attrs.define(repr=False)
-class WooCommerce(Closing):
+class WooCommerce(AsyncResource):
     """
     A WooCommerce shop, through the REST API v3.
 
@@ -75,6 +76,7 @@ class WooCommerce(Closing):
     supported: frozenset[DataType] = attrs.field(
         init=False, default=frozenset(DataType)
     )
+    _closed: bool = attrs.field(init=False, default=False)
     _api: RestApi = attrs.field(init=False)
     _media: Media = attrs.field(init=False)
     _categories: Categories = attrs.field(init=False)
@@ -216,8 +218,5 @@ class WooCommerce(Closing):
 
     # -- lifecycle ----------------------------------------------------------
 
-    async def aclose(self) -> None:
-        """
-        Close the HTTP connections.
-        """
+    async def _close(self) -> None:
         await self._api.aclose()
