@@ -166,16 +166,11 @@ def _exit_of(status: RunStatus, failed: int) -> int:
 @asynccontextmanager
 async def _opened(args: argparse.Namespace) -> AsyncIterator[Synchronizer]:
     sync = load(args.config)
-    try:
+    # The command made all of it from the config: the synchroniser closes
+    # the ERP, platforms, store, licences and staging (shielded).
+    sync.owns = True
+    async with sync:
         yield sync
-    finally:
-        with anyio.CancelScope(shield=True):
-            for platform in sync.platforms.values():
-                await platform.aclose()
-            closer = getattr(sync.erp, "aclose", None)
-            if closer is not None:
-                await closer()
-            await sync.store.aclose()
 
 
 def _command(
