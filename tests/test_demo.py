@@ -16,8 +16,8 @@ import pytest
 
 from ecomsync import DataType, RunStatus
 from ecomsync.__main__ import COMMANDS, main
-from ecomsync._demo import run_demo
 from ecomsync._staging_fs import MARKER
+from ecomsync.testing._demo import run_demo
 
 
 LABELS = (

@@ -1,12 +1,15 @@
 """
 Who may import whom (docs/architecture.md): the engine knows adapters
 only by protocol, adapters and stores never import the engine, the
-classifier is pure.
+classifier is pure, the product never imports the test kit (but for the
+demo's one lazy launcher).
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,16 +40,29 @@ ENGINE = {
 ADAPTERS = ("platforms", "erp", "_http", "testing")
 #: Concrete stores and pools: the face's documented defaults only.
 DEFAULTS = ("state", "licensing")
+#: The one product module that reaches the test kit, on first use only:
+#: the launcher of ``ecomsync demo`` (and of a config's demo ERP).
+DEMO_LAUNCHER = "_cli/_demo.py"
+#: The product: everything but the test kit.
+PRODUCT = sorted(
+    p.relative_to(ROOT).as_posix()
+    for p in ROOT.rglob("*.py")
+    if p.relative_to(ROOT).parts[0] != "testing"
+)
 
 
-def imports(path: Path) -> set[str]:
+def imports(path: Path, *, top_level: bool = False) -> set[str]:
     """
     The modules of *ecomsync* that *path* imports, as dotted names
-    relative to the package (``platforms.shopware6``, ``_run``).
+    relative to the package (``platforms.shopware6``, ``_run``); with
+    *top_level*, only those the module's own body imports (not those a
+    function imports when it is called).
     """
     package = path.relative_to(ROOT).with_suffix("").parts[:-1]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = _top_level(tree.body) if top_level else ast.walk(tree)
+    for node in nodes:
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = list(package[: len(package) - node.level + 1])
@@ -62,6 +78,23 @@ def imports(path: Path) -> set[str]:
             for alias in node.names:
                 if alias.name.startswith("ecomsync."):
                     found.add(alias.name.removeprefix("ecomsync."))
+    return found
+
+
+def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """
+    The statements that run on import: the body, into ``if`` and ``try``
+    blocks, not into functions and classes' methods.
+    """
+    found: list[ast.stmt] = []
+    for node in body:
+        found.append(node)
+        if isinstance(node, ast.If | ast.Try):
+            nested = [*node.body, *node.orelse]
+            if isinstance(node, ast.Try):
+                nested += [*node.finalbody]
+                nested += [s for h in node.handlers for s in h.body]
+            found += _top_level(nested)
     return found
 
 
@@ -99,3 +132,52 @@ class TestImports:
         found = {n.split(".")[0] for n in imports(ROOT / "_changes.py")}
 
         assert {"_contracts", "_model"} == found
+
+
+class TestTestKit:
+    @pytest.mark.parametrize(
+        "path", [p for p in PRODUCT if p != DEMO_LAUNCHER]
+    )
+    def test_product_never_imports_the_test_kit(self, path: str) -> None:
+        """No product module imports the test kit, not even lazily; only
+        the demo launcher does."""
+        found = imports(ROOT / path)
+
+        assert [] == sorted(n for n in found if _within(n, ("testing",)))
+
+    def test_demo_launcher_imports_the_kit_on_use_only(self) -> None:
+        """The demo launcher imports the test kit inside the functions
+        that run the demo, never on import."""
+        found = imports(ROOT / DEMO_LAUNCHER, top_level=True)
+        lazily = imports(ROOT / DEMO_LAUNCHER)
+
+        assert [] == sorted(n for n in found if _within(n, ("testing",)))
+        assert "testing._demo.run_demo" in lazily
+
+    def test_command_line_loads_no_test_kit(self) -> None:
+        """Importing ecomsync, its command line and every product module
+        that imports without extras loads no module of the test kit."""
+        modules = [
+            "ecomsync." + p.removesuffix(".py").replace("/", ".")
+            for p in PRODUCT
+            if not p.endswith("__init__.py")
+        ]
+        code = (
+            "import importlib, sys\n"
+            f"for name in {modules!r}:\n"
+            "    try:\n"
+            "        importlib.import_module(name)\n"
+            "    except ImportError:\n"
+            "        pass\n"
+            "print(sorted(m for m in sys.modules"
+            " if m.startswith('ecomsync.testing')))\n"
+        )
+
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+        assert "[]\n" == out

@@ -66,7 +66,7 @@ def _options(**values: Any) -> dict[str, Any]:
 
 
 def _demo_erp(t: Table) -> ErpSource:
-    from ecomsync.testing import demo_erp
+    from ._demo import demo_erp
 
     options = _options(
         articles=t.whole("articles", 200),

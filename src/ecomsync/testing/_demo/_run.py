@@ -1,6 +1,10 @@
 """
 ``python -m ecomsync demo``: a complete synchronisation in a few seconds.
 
+Built on the test kit, so it lives in it; the command line reaches it
+only through its launcher, ``ecomsync/_cli/_demo.py`` (which also holds
+`SHOPS`, the ``--shop`` choices).
+
 A seeded `MemoryErp` (articles with images in two formats, some with a
 PDF data sheet, a category tree, stock, shipped order statuses) and a shop
 holding incoming orders are synchronised in a temporary directory: first a
@@ -33,25 +37,18 @@ from typing import TextIO
 
 import attrs
 
-from ._demo_view import (
-    DemoResult,
-    RunReport,
-    TypeReport,
-    View,
-    choose_view,
-    plan_rows,
-)
-from ._engine import Synchronizer
-from ._model import Article, Order, StockLevel
-from ._spec import (
+from ..._cli._demo import SHOPS
+from ..._engine import Synchronizer
+from ..._model import Article, Order, StockLevel
+from ..._spec import (
     EXECUTION_ORDER,
     All,
     DataType,
     SyncSpec,
     Trigger,
 )
-from .erp.memory import MemoryErp
-from .events import (
+from ...erp.memory import MemoryErp
+from ...events import (
     DependencySynced,
     Event,
     MediaUploaded,
@@ -61,15 +58,23 @@ from .events import (
     TypeFinished,
     TypeStarted,
 )
-from .licensing import LocalLicensePool
-from .media import MediaStaging
-from .platforms.memory import MemoryPlatform
-from .state import SqliteStore
-from .testing._seed import demo_erp, shipped, shop_orders
-from .typing import Platform
+from ...licensing import LocalLicensePool
+from ...media import MediaStaging
+from ...platforms.memory import MemoryPlatform
+from ...state import SqliteStore
+from ...typing import Platform
+from .._seed import demo_erp, shipped, shop_orders
+from ._view import (
+    DemoResult,
+    RunReport,
+    TypeReport,
+    View,
+    choose_view,
+    plan_rows,
+)
 
 
-__all__ = ["SHOPS", "DemoResult", "run_demo"]
+__all__ = ["SHOPS", "DemoResult", "open_shop", "run_demo"]
 
 
 SHOP = "demo-shop"
@@ -85,10 +90,6 @@ class Shop:
     title: str
     platform: Platform
     place_order: Callable[[Order], None]
-
-
-#: The shops `open_shop` knows; ``auto`` is the first that can be built.
-SHOPS = ("auto", "shopware6", "memory")
 
 
 @asynccontextmanager
@@ -130,8 +131,8 @@ async def open_shop(kind: str = "auto") -> AsyncIterator[Shop]:
 def _shopware6_shop() -> Shop:
     import httpx
 
-    from .platforms.shopware6 import Shopware6
-    from .testing.shopware6 import ShopwareEmulator
+    from ...platforms.shopware6 import Shopware6
+    from ..shopware6 import ShopwareEmulator
 
     emulator = ShopwareEmulator(keep_media_bytes=False)
     platform = Shopware6(
@@ -302,25 +303,21 @@ async def run_demo(
                 plan = await sync.plan(spec)
                 for row in plan_rows(plan):
                     view.line(row)
-                runs.append(
-                    await _one_run(
-                        view,
-                        sync,
-                        spec,
-                        Trigger.MANUAL,
-                        "Run 1: manual, all five types "
-                        "(a manual run never moves a watermark)",
+
+                async def one_run(trigger: Trigger, title: str) -> None:
+                    runs.append(
+                        await _one_run(view, sync, spec, trigger, title)
                     )
+
+                await one_run(
+                    Trigger.MANUAL,
+                    "Run 1: manual, all five types "
+                    "(a manual run never moves a watermark)",
                 )
-                runs.append(
-                    await _one_run(
-                        view,
-                        sync,
-                        spec,
-                        Trigger.SCHEDULED,
-                        "Run 2: scheduled, no watermark yet, so all records "
-                        "are read; unchanged ones are skipped",
-                    )
+                await one_run(
+                    Trigger.SCHEDULED,
+                    "Run 2: scheduled, no watermark yet, so all records "
+                    "are read; unchanged ones are skipped",
                 )
                 _explain_reread_orders(view, runs[-1])
                 changed = _edit(erp, articles)
@@ -334,15 +331,10 @@ async def run_demo(
                     f"meanwhile: price and stock of {', '.join(changed)} "
                     f"changed; order {extra.number} placed in the shop"
                 )
-                runs.append(
-                    await _one_run(
-                        view,
-                        sync,
-                        spec,
-                        Trigger.SCHEDULED,
-                        "Run 3: scheduled, reads only what changed since "
-                        "the watermark",
-                    )
+                await one_run(
+                    Trigger.SCHEDULED,
+                    "Run 3: scheduled, reads only what changed since "
+                    "the watermark",
                 )
             finally:
                 await store.aclose()

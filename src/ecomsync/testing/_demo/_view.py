@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 import attrs
 
-from ._contracts import RunRecord, TypeCounts
-from ._planning import Plan
-from ._spec import (
+from ..._contracts import RunRecord, TypeCounts
+from ..._planning import Plan
+from ..._spec import (
     ChangedSince,
     DataType,
     NumberRange,
     Only,
     Selection,
 )
-from .events import (
+from ...events import (
     Event,
     Progress,
     RecordFailed,
