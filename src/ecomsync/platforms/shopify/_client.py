@@ -42,7 +42,9 @@ class CostModel:
     """
     The local model of the leaky bucket, from the last ``throttleStatus``:
     a request waits until the model holds its expected cost, and reserves
-    it, so requests in flight together do not overdraw the bucket.
+    it, so requests in flight together do not overdraw the bucket.  An
+    answer's ``currentlyAvailable`` does not yet know the requests still
+    in flight, so the model keeps their reservations off it.
     """
 
     clock: Callable[[], float] = time.monotonic
@@ -52,6 +54,8 @@ class CostModel:
     at: float = 0.0
     waited: float = 0.0
     throttled: int = 0
+    #: Points reserved by requests sent and not answered yet.
+    pending: float = 0.0
 
     def level(self) -> float:
         if self.maximum is None:
@@ -68,16 +72,26 @@ class CostModel:
         Seconds until the bucket holds *cost*; reserves it.
         """
         level = self.level()
+        self.pending += cost
         if self.maximum is None:
             return 0.0
         wait = max(0.0, (cost - level) / self.restore_rate)
         self.available -= cost
         return wait
 
+    def answered(self, cost: float) -> None:
+        """
+        A request that reserved *cost* got its answer.
+        """
+        self.pending = max(0.0, self.pending - cost)
+
     def update(self, status: Mapping[str, Any]) -> None:
+        """
+        Take Shopify's bucket from an answer (call `answered` first).
+        """
         self.maximum = float(status["maximumAvailable"])
         self.restore_rate = float(status["restoreRate"])
-        self.available = float(status["currentlyAvailable"])
+        self.available = float(status["currentlyAvailable"]) - self.pending
         self.at = self.clock()
 
     @staticmethod
@@ -136,7 +150,12 @@ class GraphQL:
         body = {"query": query, "variables": dict(variables or {})}
         for _ in range(self.max_throttled + 1):
             await self._pace(cost)
-            response = await self.http.request("POST", self.path, json=body)
+            try:
+                response = await self.http.request(
+                    "POST", self.path, json=body
+                )
+            finally:
+                self.model.answered(cost)
             if response.status_code in (401, 403):
                 raise AuthenticationError(
                     f"{what}: Shopify at {public_url(self.url)} refused the "

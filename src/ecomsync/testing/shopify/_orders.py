@@ -25,6 +25,8 @@ class Orders:
         lines: list[tuple[str, int, str]],
         *,
         email: str = "buyer@example.com",
+        first_name: str = "Erika",
+        last_name: str = "Muster",
         currency: str = "EUR",
         address: Row | None = None,
         updated_at: datetime | None = None,
@@ -33,7 +35,8 @@ class Orders:
         """
         Put an order into the shop as a checkout would: *lines* are
         (sku, quantity, unit price); one open fulfillment order holds them.
-        Returns the order's GID.
+        The customer is the shop's one with that *email* (Shopify keeps
+        emails unique), or a new one.  Returns the order's GID.
         """
         shop = self.shop
         when = (
@@ -41,18 +44,24 @@ class Orders:
             .astimezone(UTC)
             .strftime("%Y-%m-%dT%H:%M:%SZ")
         )
-        cn, on, fo = shop.next_id(), shop.next_id(), shop.next_id()
-        shop.customers[cn] = {
-            "id": gid("Customer", cn),
-            "email": email,
-            "firstName": "Erika",
-            "lastName": "Muster",
-            "updatedAt": when,
-            "createdAt": when,
-        }
+        cn = next(
+            (n for n, c in shop.customers.items() if c["email"] == email),
+            None,
+        )
+        if cn is None:
+            cn = shop.next_id()
+            shop.customers[cn] = {
+                "id": gid("Customer", cn),
+                "email": email,
+                "firstName": first_name,
+                "lastName": last_name,
+                "createdAt": when,
+            }
+        shop.customers[cn]["updatedAt"] = when
+        on, fo = shop.next_id(), shop.next_id()
         addr = address or {
-            "firstName": "Erika",
-            "lastName": "Muster",
+            "firstName": first_name,
+            "lastName": last_name,
             "company": None,
             "address1": "Hauptstr. 1",
             "address2": None,

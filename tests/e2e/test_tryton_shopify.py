@@ -1,0 +1,320 @@
+"""
+Tryton to Shopify, end to end: a live Tryton seeded with the small
+catalogue of the Shopware scenario, the Shopify emulator with orders
+placed as its checkout leaves them, and the engine moving all five data
+types between them (articles and stock as bulk mutations): a first run,
+Tryton shipping an order, a scheduled delta, and quiet reruns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+import pytest
+from graphql import OperationType, parse
+from graphql.language import OperationDefinitionNode
+
+from ecomsync import (
+    All,
+    DataType,
+    LocalLicensePool,
+    MediaStaging,
+    RunRecord,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+)
+from ecomsync.erp.tryton import TrytonErp
+from ecomsync.platforms.shopify import Shopify, collection_handle
+from ecomsync.testing._tryton_seed import seed_tryton
+from ecomsync.testing.shopify import ShopifyEmulator
+
+from .conftest import make_erp
+from .test_tryton_shopware6 import (
+    CUSTOMERS,
+    ORDERS,
+    SEED,
+    SHIPPED,
+    STOCK,
+    TRACKING,
+    _CountingTransport,
+    _sales,
+    _ship,
+    _succeeded,
+    _watermarks,
+)
+
+
+pytestmark = [pytest.mark.anyio, pytest.mark.tryton, pytest.mark.slow]
+
+TOKEN = "shpat_e2e-S3CR3T-NEVER-SHOWN"
+ALL_TYPES = SyncSpec(types=dict.fromkeys(DataType, All()))
+
+
+def _place_orders(emu: ShopifyEmulator) -> None:
+    prices = {a.number: a.price for a in SEED.articles}
+    for number, (customer, lines) in ORDERS.items():
+        email, first, last = CUSTOMERS[customer]
+        emu.place_order(
+            [(sku, q, str(prices[sku])) for sku, q in lines],
+            email=email,
+            first_name=first,
+            last_name=last,
+            name=f"#{number}",
+        )
+
+
+def _meta(row: dict[str, Any], key: str) -> str | None:
+    for m in row.get("_metafields", ()):
+        if m["namespace"] == "ecomsync" and m["key"] == key:
+            return str(m["value"])
+    return None
+
+
+def _product(emu: ShopifyEmulator, number: str) -> dict[str, Any]:
+    (row,) = (
+        p for p in emu.shop.products.values() if _meta(p, "number") == number
+    )
+    return row
+
+
+def _available(emu: ShopifyEmulator, sku: str) -> int:
+    shop = emu.shop
+    (variant,) = (v for v in shop.variants.values() if v["sku"] == sku)
+    return sum(
+        shop.levels[(variant["_item"], loc)]["available"]
+        for loc in shop.locations
+    )
+
+
+def _order(emu: ShopifyEmulator, number: str) -> dict[str, Any]:
+    (row,) = (o for o in emu.shop.orders.values() if o["name"] == f"#{number}")
+    return row
+
+
+class _Mutations:
+    """
+    Counts the GraphQL mutations and uploads the emulator answers: the
+    requests that change the shop.
+    """
+
+    def __init__(self, emu: ShopifyEmulator) -> None:
+        self.names: list[str] = []
+        answer = emu.graphql
+
+        def spy(token: str, body: Any, **kwargs: Any) -> Any:
+            if isinstance(body, dict) and isinstance(body.get("query"), str):
+                for op in parse(body["query"]).definitions:
+                    if (
+                        isinstance(op, OperationDefinitionNode)
+                        and op.operation is OperationType.MUTATION
+                    ):
+                        self.names += [
+                            s.name.value  # type: ignore[attr-defined]
+                            for s in op.selection_set.selections
+                        ]
+            return answer(token, body, **kwargs)
+
+        emu.graphql = spy  # type: ignore[method-assign]
+
+
+@attrs.define
+class _World:
+    emu: ShopifyEmulator
+    shop: Shopify
+    admin: TrytonErp
+    sessions: _CountingTransport
+    licenses: LocalLicensePool
+    store: SqliteStore
+    sync: Synchronizer
+    mutations: _Mutations
+
+    async def run(
+        self, spec: SyncSpec, trigger: Trigger = Trigger.MANUAL
+    ) -> RunRecord:
+        with anyio.fail_after(180):
+            run = await self.sync.execute(spec, trigger=trigger)
+        _succeeded(run)
+        assert self.sessions.open == 0
+        assert self.sessions.most <= self.licenses.size
+        return run
+
+    def writes(self, since: int) -> list[str]:
+        return self.mutations.names[since:]
+
+
+async def _check_catalogue(w: _World) -> None:
+    shop = w.emu.shop
+    collections = {c["handle"]: c for c in shop.collections.values()}
+    for category in SEED.categories:
+        row = collections[collection_handle(category.number)]
+        assert row["title"] == category.name
+        assert _meta(row, "parent") == category.parent
+    async with w.admin.session() as session:
+        images = {
+            row["description"]: hashlib.sha256(row["image"]).hexdigest()
+            for row in await session.rpc.search_read(
+                "product.image", [], ["description", "image"]
+            )
+        }
+
+    def sha(file_number: int) -> str:
+        source = shop.files[file_number]["originalSource"]
+        data = shop.staged[source.split("/_staged/", 1)[1]]
+        assert data is not None
+        return hashlib.sha256(data).hexdigest()
+
+    for article in SEED.articles:
+        row = _product(w.emu, article.number)
+        assert row["title"] == article.name
+        (variant,) = (shop.variants[v] for v in row["_variants"])
+        assert Decimal(variant["price"]) == article.price
+        assert _available(w.emu, article.number) == STOCK[article.number]
+        assert [
+            shop.collections[c]["handle"] for c in row["_collections"]
+        ] == [collection_handle(c) for c in article.categories]
+        assert [sha(f) for f in row["_media"]] == [
+            images[ref.key] for ref in article.media
+        ], article.number
+    # the picture A-9 and A-10 share was uploaded once
+    assert len(shop.files) == len(set(images.values()))
+
+
+async def _check_orders_in_tryton(w: _World) -> None:
+    async with w.admin.session() as session:
+        rpc = session.rpc
+        sales = await _sales(rpc)
+        assert set(sales) == set(ORDERS)
+        for number, (_, lines) in ORDERS.items():
+            sale = sales[number]
+            assert sale["state"] in ("confirmed", "processing")
+            rows = await rpc.read(
+                "sale.line", sale["lines"], ["product.code", "quantity"]
+            )
+            assert sorted(
+                (r["product."]["code"], int(r["quantity"])) for r in rows
+            ) == sorted(lines)
+        parties = {s["party"] for s in sales.values()}
+        assert len(parties) == len(CUSTOMERS)
+
+
+async def _scenario(w: _World) -> None:
+    emu = w.emu
+
+    # 1. one manual run of all five types; articles and stock in bulk
+    first = await w.run(ALL_TYPES)
+    counts = first.counts
+    assert counts[DataType.CATEGORIES].created == len(SEED.categories)
+    assert counts[DataType.ARTICLES].created == len(SEED.articles)
+    assert counts[DataType.STOCK].created == len(SEED.stock)
+    assert counts[DataType.ADDRESSES_AND_ORDERS].created == len(ORDERS)
+    assert counts[DataType.ORDER_STATUS].created == len(ORDERS)
+    assert w.shop.bulk_operations >= 2
+    await _check_catalogue(w)
+    await _check_orders_in_tryton(w)
+    for number in ORDERS:
+        assert _order(emu, number)["displayFulfillmentStatus"] == "UNFULFILLED"
+    assert await _watermarks(w.store) == dict.fromkeys(DataType)
+
+    # 2. Tryton ships one order: a fulfillment with its tracking number
+    async with w.admin.session() as session:
+        await _ship(session.rpc, SHIPPED, TRACKING)
+    status = await w.run(SyncSpec(types={DataType.ORDER_STATUS: All()}))
+    assert status.counts[DataType.ORDER_STATUS].updated >= 1
+    shipped = _order(emu, SHIPPED)
+    assert shipped["displayFulfillmentStatus"] == "FULFILLED"
+    assert [
+        t["number"] for t in shipped["fulfillments"][0]["trackingInfo"]
+    ] == [TRACKING]
+    for number in set(ORDERS) - {SHIPPED}:
+        assert _order(emu, number)["fulfillments"] == []
+
+    # 3. a scheduled run moves every watermark to when it started and
+    # picks up the stock Tryton shipped
+    scheduled = await w.run(ALL_TYPES, Trigger.SCHEDULED)
+    assert await _watermarks(w.store) == dict.fromkeys(
+        DataType, scheduled.started_at
+    )
+    (article, quantity) = ORDERS[SHIPPED][1][0]
+    assert _available(emu, article) == STOCK[article] - quantity
+
+    # 4. a manual rerun without changes: no mutation, no upload, no
+    # watermark moves; the next scheduled run is quiet too
+    mark = len(w.mutations.names)
+    uploads = len(emu.shop.staged)
+    quiet = await w.run(ALL_TYPES)
+    assert w.writes(mark) == []
+    assert len(emu.shop.staged) == uploads
+    for data_type, typed in quiet.counts.items():
+        assert (typed.created, typed.updated, typed.failed) == (0, 0, 0), (
+            data_type
+        )
+    assert await _watermarks(w.store) == dict.fromkeys(
+        DataType, scheduled.started_at
+    )
+    mark = len(w.mutations.names)
+    await w.run(ALL_TYPES, Trigger.SCHEDULED)
+    assert w.writes(mark) == []
+
+
+@pytest.fixture(name="seeded")
+async def _seeded(tryton_admin: TrytonErp) -> TrytonErp:
+    async with tryton_admin.session() as session:
+        await seed_tryton(session.rpc, SEED)
+    return tryton_admin
+
+
+class TestTrytonToShopify:
+    async def test_all_five_types(
+        self,
+        tryton_server: dict[str, Any],
+        seeded: TrytonErp,
+        tmp_path: Path,
+    ) -> None:
+        """All five types, shipping, a scheduled delta, then quiet reruns."""
+        emu = ShopifyEmulator(TOKEN)
+        _place_orders(emu)
+        sessions = _CountingTransport()
+        shop = Shopify(
+            "https://e2e.myshopify.test",
+            TOKEN,
+            transport=httpx.ASGITransport(app=emu.app),
+            bulk_threshold=2,
+            bulk_poll_interval=0.01,
+        )
+        licenses = LocalLicensePool(1)
+        store = SqliteStore(tmp_path / "state.db")
+        world = _World(
+            emu=emu,
+            shop=shop,
+            admin=seeded,
+            sessions=sessions,
+            licenses=licenses,
+            store=store,
+            sync=Synchronizer(
+                erp=make_erp(tryton_server, transport=sessions),
+                platforms={"shop": shop},
+                store=store,
+                licenses=licenses,
+                staging=MediaStaging(tmp_path / "staging"),
+                license_timeout=120.0,
+            ),
+            mutations=_Mutations(emu),
+        )
+        try:
+            await _scenario(world)
+        finally:
+            await shop.aclose()
+            await store.aclose()
+            await sessions.aclose()
+        assert sessions.logins > 0
+        assert TOKEN not in (tmp_path / "state.db").read_bytes().decode(
+            "latin-1"
+        )
