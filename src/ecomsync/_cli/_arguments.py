@@ -121,9 +121,10 @@ def _add_schedules(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "action",
         nargs="?",
-        choices=["list", "add", "remove"],
+        choices=["list", "add", "remove", "apply"],
         default="list",
-        help="list (default), add or remove a schedule",
+        help="list (default), add or remove a schedule, or apply the "
+        "config file's [[schedules]] now (serve does on start)",
     )
     _spec_arguments(p)
     p.add_argument("--every", metavar="DURATION", help="e.g. 30s, 15m, 1h, 1d")

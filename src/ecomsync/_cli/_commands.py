@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from functools import partial
 
 import anyio
+import anyio.abc
+import attrs
 
 from ecomsync import (
     DataType,
@@ -49,6 +51,7 @@ from ._arguments import (
     _add_serve,
     _add_sync,
 )
+from ._config_schedules import PREFIX, reconcile, schedules_of
 from ._running import (
     EXIT,
     UsageError,
@@ -253,9 +256,27 @@ async def _failures(sync: Synchronizer, args: argparse.Namespace) -> int:
 
 async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
     action = args.action or "list"
+    if action == "apply":
+        done = await reconcile(sync, schedules_of(args.config))
+        if args.json:
+            _print_json(attrs.asdict(done))
+        else:
+            for line in done.lines():
+                print(line)
+        return EXIT["ok"]
     if action == "add":
         if (args.every is None) == (args.cron is None):
             raise UsageError("schedules add needs --every or --cron")
+        if args.range or args.since or args.only:
+            raise UsageError(
+                "a schedule takes no selection: each scheduled run reads "
+                "what changed since the type's last scheduled run"
+            )
+        if args.id and args.id.startswith(PREFIX):
+            raise UsageError(
+                f"ids starting with {PREFIX!r} belong to the config file's "
+                "[[schedules]]; choose another --id"
+            )
         schedule = await sync.add_schedule(
             _spec(sync, args),
             every=None if args.every is None else _duration(args.every),
@@ -275,6 +296,11 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
         if not await remove(args.id):
             raise UsageError(f"there is no schedule {args.id!r}")
         print(f"schedule {args.id} removed")
+        if args.id.startswith(PREFIX):
+            print(
+                "it comes back when 'serve' starts if the config file "
+                "still names it"
+            )
         return EXIT["ok"]
     schedules = await sync.store.list_schedules()
     if args.json:
@@ -314,14 +340,21 @@ async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
         elif isinstance(event, RunFinished):
             print(f"run {event.run_id} {event.status.value}", flush=True)
 
+    installed = await reconcile(sync, schedules_of(args.config))
+    for line in installed.lines():
+        print(f"ecomsync serve: {line}", flush=True)
     stopped = False
     async with anyio.create_task_group() as tg:
 
-        async def stop_on_signal() -> None:
+        async def stop_on_signal(
+            *, task_status: anyio.abc.TaskStatus[None]
+        ) -> None:
             nonlocal stopped
             with anyio.open_signal_receiver(
                 signal.SIGTERM, signal.SIGINT
             ) as signals:
+                # handlers are in place before the ready line is printed
+                task_status.started()
                 async for signum in signals:
                     print(
                         f"ecomsync serve: {signal.Signals(signum).name}, "
@@ -336,7 +369,7 @@ async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
         async def serve() -> None:
             await sync.serve(poll_interval=args.poll, on_event=on_event)
 
-        tg.start_soon(stop_on_signal)
+        await tg.start(stop_on_signal)
         print(
             f"ecomsync serve: serving schedules (since "
             f"{datetime.now(UTC).isoformat(timespec='seconds')})",

@@ -54,6 +54,7 @@ TOP_LEVEL = (
     "licenses",
     "staging",
     "sync",
+    "schedules",
 )
 
 
@@ -373,6 +374,7 @@ def load(path: Path) -> Synchronizer:
     in the file are relative to the file's directory.
     """
     from ._config_parts import erp_of, licenses_of, platforms_of, store_of
+    from ._config_schedules import check_schedules, parse_schedules
 
     data = load_config(path)
     base = path.parent
@@ -386,7 +388,7 @@ def load(path: Path) -> Synchronizer:
     )
     staging = _staging(Table.of(data.get("staging", {}), "staging", base))
     options = _sync_options(Table.of(data.get("sync", {}), "sync", base))
-    return Synchronizer(
+    sync = Synchronizer(
         erp=erp,
         platforms=platforms,
         store=store,
@@ -394,3 +396,5 @@ def load(path: Path) -> Synchronizer:
         staging=staging,
         **options,
     )
+    check_schedules(sync, parse_schedules(data, base))
+    return sync

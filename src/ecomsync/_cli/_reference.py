@@ -32,7 +32,8 @@ One TOML file (default `ecomsync.toml` in the working directory, or
 `[platforms.NAME]` (`type` = `shopware6`, `woocommerce`, `shopify` or
 `vendure`; NAME is what runs and `--platform` call it), `[store]`
 (`sqlite` or `postgres`), `[licenses]` (`local`, `file` or `postgres`),
-`[staging]` and `[sync]`; the
+`[staging]`, `[sync]` and `[[schedules]]` (installed by `serve` on
+start); the
 [deployment guide](deployment.md#the-config-file) lists every key. Relative
 paths in it are relative to the file. A key a table does not take is a
 configuration error naming the key and the table (exit 2).
@@ -63,6 +64,12 @@ path = "ecomsync.db"          # SQLite, the default
 type = "file"                 # shared by the processes of this machine
 directory = "licences"
 count = 2
+
+[[schedules]]
+name = "nightly"              # stored as schedule config:nightly
+types = ["categories", "articles"]
+cron = "0 2 * * *"            # or every = "15m"
+zone = "Europe/Berlin"
 ```
 
 ## Selections
