@@ -158,6 +158,8 @@ access_token_env = "CFG_SECRET"
 api_version = "2025-10"
 location = "gid://shopify/Location/7"
 concurrency = 2
+bulk_threshold = false
+bulk_poll_interval = 0.5
 """,
     )
     woo = sync.platforms["woo"]
@@ -170,10 +172,12 @@ concurrency = 2
         woo.batch_size,
         woo.request_deadline,
     )
-    assert ("2025-10", "gid://shopify/Location/7", 2) == (
+    assert ("2025-10", "gid://shopify/Location/7", 2, None, 0.5) == (
         sfy.api_version,
         sfy.location,
         sfy.concurrency,
+        sfy.bulk_threshold,
+        sfy.bulk_poll_interval,
     )
 
 
@@ -395,6 +399,11 @@ def test_local_licences_by_default(tmp_path: Path) -> None:
         (ERP + SHOP + "[telemetry]\nx = 1\n", "unknown table 'telemetry'"),
         (ERP + SHOP + "[sync]\nbatchsize = 5\n", "sync.batchsize: unknown"),
         (ERP + SHOP + "send_mail = 'yes'\n", "send_mail: true or false"),
+        (
+            ERP + '[platforms.s]\ntype = "shopify"\nurl = "https://s"\n'
+            "access_token_env = 'CFG_SECRET'\nbulk_threshold = true\n",
+            "platforms.s.bulk_threshold: a whole number of at least 1",
+        ),
         (
             ERP + SHOP + "[sync]\noverlap = 'soon'\n",
             "sync.overlap: a duration",

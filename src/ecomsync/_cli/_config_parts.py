@@ -179,13 +179,22 @@ def _shopify(t: Table) -> Platform:
 
     url = t.text("url")
     access_token = t.secret("access_token")
+    bulk: dict[str, Any] = {}
+    if t.data.get("bulk_threshold") is False:
+        t.known.append("bulk_threshold")
+        bulk["bulk_threshold"] = None
+    else:
+        bulk = _options(bulk_threshold=t.whole("bulk_threshold", None))
     options = _options(
         api_version=t.text("api_version", None),
         location=t.text("location", None),
+        bulk_poll_interval=t.number("bulk_poll_interval", None),
         request_deadline=t.number("request_deadline", None),
         **_common(t),
     )
-    return _build(t, "shopify", lambda: Shopify(url, access_token, **options))
+    return _build(
+        t, "shopify", lambda: Shopify(url, access_token, **options, **bulk)
+    )
 
 
 def _vendure(t: Table) -> Platform:
