@@ -1,11 +1,11 @@
 """
-The engine over the Shopware 6 adapter and emulator: a plan equals the
-run that follows it, a plan writes nothing, and no secret leaks anywhere.
+The engine over the Shopware 6 adapter and emulator: the engine contract
+(a plan equals the run that follows it, a plan writes nothing, no secret
+leaks anywhere), check(), media batching and uploads after the push.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -33,11 +33,9 @@ from ecomsync import (
     SyncSpec,
 )
 from ecomsync.platforms.shopware6 import Shopware6
-from ecomsync.testing import capture_events
-from ecomsync.testing.shopware6 import ShopwareEmulator
+from ecomsync.testing.shopware6 import RequestRecord, ShopwareEmulator
 
-from .._plans import assert_run_matches_plan
-from ..conftest import small_catalogue
+from .._engine_contract import PlatformEngineContract
 
 
 pytestmark = pytest.mark.anyio
@@ -54,9 +52,13 @@ def _fast_retries() -> object:
     stamina.set_testing(False)
 
 
+def _new_emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIAECOMSYNC", client_secret=CANARY)
+
+
 @pytest.fixture(name="emu")
 def _emu() -> ShopwareEmulator:
-    return ShopwareEmulator(client_id="SWIAECOMSYNC", client_secret=CANARY)
+    return _new_emu()
 
 
 def shop(emu: ShopwareEmulator, secret: str = CANARY) -> Shopware6:
@@ -94,55 +96,42 @@ def writes(emu: ShopwareEmulator) -> list[str]:
     ]
 
 
-class TestPlan:
-    async def test_plan_equals_run(
-        self, sw_sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
-    ) -> None:
-        """After a plan, the run creates, updates and skips exactly what
-        the plan listed, within its request estimate."""
-        spec = SyncSpec(types={t: All() for t in PUSH})
-        await sw_sync.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
-        for record in small_catalogue()[3:7]:
-            erp.put(record)
-        await sw_sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
-        from ecomsync import StockLevel
+class TestEngine(PlatformEngineContract):
+    """The engine contract over Shopware6 and its emulator."""
 
-        erp.put(StockLevel(number="A-1", quantity=4242))
+    secrets = (CANARY,)
+    wrong_secret = CANARY + "-wrong"
 
-        plan = await sw_sync.plan(spec)
-        seen = len(emu.requests)
-        async with capture_events(sw_sync, spec) as run:
-            pass
-        sent = [
+    def emulator(self) -> ShopwareEmulator:
+        return _new_emu()
+
+    def platform(
+        self, emu: ShopwareEmulator, *, secret: str | None = None
+    ) -> Shopware6:
+        return shop(emu, CANARY if secret is None else secret)
+
+    def sent(self, emu: ShopwareEmulator, since: int) -> list[RequestRecord]:
+        return [
             r
-            for r in list(emu.requests)[seen:]
+            for r in list(emu.requests)[since:]
             if not r.path.startswith("/api/oauth")
         ]
 
-        assert_run_matches_plan(plan, run, invalid=False)
-        assert len(plan.types[DataType.ARTICLES].unchanged) == 6
-        assert len(plan.types[DataType.STOCK].create) == 6
-        assert len(sent) <= plan.requests
+    def writes(self, emu: ShopwareEmulator) -> list[str]:
+        return writes(emu)
 
-    async def test_first_sync_within_estimate(
-        self, sw_sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
-    ) -> None:
-        """A first sync with images sends no more requests than planned,
-        and every product ends up with its image as cover, written in the
-        product's own sync."""
-        spec = SyncSpec(types={t: All() for t in PUSH})
-        plan = await sw_sync.plan(spec)
-        seen = len(emu.requests)
-
-        run = await sw_sync.execute(spec)
-
-        sent = [
-            r
-            for r in list(emu.requests)[seen:]
-            if not r.path.startswith("/api/oauth")
+    def stock(self, emu: ShopwareEmulator, number: str) -> list[int]:
+        return [
+            p["stock"]
+            for p in emu.entities["product"].values()
+            if p["productNumber"] == number
         ]
-        assert RunStatus.SUCCEEDED == run.status
-        assert len(sent) <= plan.requests
+
+    def check_first_sync(
+        self, emu: ShopwareEmulator, sent: list[RequestRecord]
+    ) -> None:
+        """Every image uploaded once and the cover of its product, written
+        in the product's own sync."""
         uploads = [r for r in sent if r.path.endswith("/upload")]
         assert 6 == len(uploads)
         products = emu.entities["product"].values()
@@ -153,16 +142,6 @@ class TestPlan:
             content = emu.media_bytes(media_row["mediaId"])
             number = product["productNumber"].split("-")[1]
             assert f"image {number}".encode() == content
-
-    async def test_plan_writes_nothing(
-        self, sw_sync: Synchronizer, emu: ShopwareEmulator
-    ) -> None:
-        """A plan of a first full sync sends no write to the shop."""
-        plan = await sw_sync.plan(SyncSpec(types={t: All() for t in PUSH}))
-
-        assert len(plan.types[DataType.ARTICLES].create) == 6
-        assert writes(emu) == []
-        assert list((sw_sync.staging.directory).glob("*")) == []
 
 
 class TestMediaBatching:
@@ -182,65 +161,6 @@ class TestMediaBatching:
         syncs = [r for r in list(emu.requests)[seen:] if r.route == "sync"]
         assert [6] == [r.items for r in syncs]
         assert set(ids) <= set(emu.entities["media"])
-
-
-class TestSecrets:
-    async def test_canary_never_leaks(
-        self,
-        sw_sync: Synchronizer,
-        emu: ShopwareEmulator,
-        tmp_path: Path,
-        caplog: pytest.LogCaptureFixture,
-    ) -> None:
-        """The client secret is in no repr, event, log record or store
-        row, after a full run."""
-        caplog.set_level(logging.DEBUG)
-
-        async with capture_events(
-            sw_sync, SyncSpec(types={t: All() for t in PUSH})
-        ) as run:
-            pass
-
-        assert run.summary.status == RunStatus.SUCCEEDED  # type: ignore[union-attr]
-        texts = [repr(sw_sync), repr(sw_sync.platforms["shop"])]
-        texts += [repr(e) for e in run.events]
-        texts += [r.getMessage() for r in caplog.records]
-        for text in texts:
-            assert CANARY not in text
-        await sw_sync.store.aclose()
-        for path in tmp_path.glob("state.db*"):
-            assert CANARY.encode() not in path.read_bytes()
-
-    async def test_bad_secret(
-        self,
-        emu: ShopwareEmulator,
-        erp: MemoryErp,
-        tmp_path: Path,
-        caplog: pytest.LogCaptureFixture,
-    ) -> None:
-        """A refused secret stops the run with an authentication error that
-        does not show the secret, nor does the stored run."""
-        caplog.set_level(logging.DEBUG)
-        wrong = CANARY + "-wrong"
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": shop(emu, wrong)},
-            store=SqliteStore(tmp_path / "state.db"),
-        )
-
-        with pytest.raises(AuthenticationError) as info:
-            await sync.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
-
-        (run,) = await sync.runs()
-        assert run.status == RunStatus.FAILED
-        for text in (str(info.value), repr(info.value), run.error or ""):
-            assert CANARY not in text
-        for record in caplog.records:
-            assert CANARY not in record.getMessage()
-            assert CANARY not in (record.exc_text or "")
-        await sync.store.aclose()
-        for path in tmp_path.glob("state.db*"):
-            assert CANARY.encode() not in path.read_bytes()
 
 
 class TestCheck:

@@ -1,14 +1,13 @@
 """
-The engine over the Shopify adapter and emulator: a plan equals the run
-that follows it and bounds its requests, and the dirty catalogue lands
-exactly or fails by name.
+The engine over the Shopify adapter and emulator: the engine contract (a
+plan equals the run that follows it and bounds its requests, a plan
+writes nothing, no secret leaks) and the dirty catalogue, which lands
+exactly or fails by name, with and without bulk mutations.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,103 +17,67 @@ import pytest
 import stamina
 
 from ecomsync import (
-    All,
     Article,
     Category,
     DataType,
-    MediaStaging,
-    MemoryErp,
-    SqliteStore,
     StockLevel,
-    Synchronizer,
-    SyncSpec,
 )
 from ecomsync.platforms.shopify import Shopify, collection_handle
 from ecomsync.testing import (
     DirtyCatalogue,
     Trap,
-    capture_events,
     dirty_catalogue,
 )
 from ecomsync.testing.shopify import ShopifyEmulator
 
-from .._plans import assert_run_matches_plan
-from ..testing.test_dirty_catalogue import (
+from .._engine_contract import (
+    DirtyCatalogueContract,
     Outcome,
-    _check_failed,
-    _ids,
-    _two_runs,
+    PlatformEngineContract,
+    two_runs,
 )
 
 
 TOKEN = "shpat_canary-S3CR3T"
-PUSH = (DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK)
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    stamina.set_testing(True, attempts=2)
-    yield
-    stamina.set_testing(False)
-
-
-def shop(emu: ShopifyEmulator, **kwargs: Any) -> Shopify:
+def shop(emu: ShopifyEmulator, token: str = TOKEN, **kwargs: Any) -> Shopify:
     return Shopify(
         "https://shop.test",
-        TOKEN,
+        token,
         transport=httpx.ASGITransport(app=emu.app),
         **kwargs,
     )
 
 
-@pytest.fixture(name="sync")
-async def _sync(
-    erp: MemoryErp, tmp_path: Path
-) -> AsyncIterator[tuple[Synchronizer, ShopifyEmulator]]:
-    emu = ShopifyEmulator(TOKEN, maximum=1_000_000, restore_rate=1_000_000)
-    platform = shop(emu)
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=SqliteStore(tmp_path / "state.db"),
-        staging=MediaStaging(tmp_path / "staging"),
-    )
-    yield sync, emu
-    await platform.aclose()
-    await sync.store.aclose()
+class TestEngine(PlatformEngineContract):
+    """The engine contract over Shopify and its emulator."""
 
+    secrets = (TOKEN,)
+    wrong_secret = "shpat_wrong-S3CR3T-zz"
 
-@pytest.mark.anyio
-class TestPlan:
-    async def test_plan_equals_run(
-        self, sync: tuple[Synchronizer, ShopifyEmulator], erp: MemoryErp
-    ) -> None:
-        """
-        After a plan, the run creates, updates and skips exactly what the
-        plan listed, within its request estimate; nothing leaks the token.
-        """
-        engine, emu = sync
-        spec = SyncSpec(types={t: All() for t in PUSH})
-        await engine.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
-        await engine.execute(SyncSpec(types={DataType.ARTICLES: All()}))
-        erp.put(StockLevel(number="A-1", quantity=4242))
+    def emulator(self) -> ShopifyEmulator:
+        return ShopifyEmulator(
+            TOKEN, maximum=1_000_000, restore_rate=1_000_000
+        )
 
-        plan = await engine.plan(spec)
-        seen = len(emu.requests)
-        async with capture_events(engine, spec) as run:
-            pass
-        sent = list(emu.requests)[seen:]
+    def platform(
+        self, emu: ShopifyEmulator, *, secret: str | None = None
+    ) -> Shopify:
+        return shop(emu, token=TOKEN if secret is None else secret)
 
-        assert_run_matches_plan(plan, run, invalid=False)
-        assert len(sent) <= plan.requests
-        levels = [
+    def writes(self, emu: ShopifyEmulator) -> list[Any]:
+        # Every request is a POST to GraphQL: what a write would leave.
+        held = emu.shop
+        return [*held.products, *held.collections, *held.files]
+
+    def stock(self, emu: ShopifyEmulator, number: str) -> list[int]:
+        return [
             emu.shop.levels[(v["_item"], loc)]["available"]
             for v in emu.shop.variants.values()
-            if v["sku"] == "A-1"
+            if v["sku"] == number
             for loc in emu.shop.locations
         ]
-        assert [4242] == levels
-        assert TOKEN not in repr(run)
 
 
 # -- the dirty catalogue ---------------------------------------------------
@@ -195,86 +158,59 @@ class _Shop:
         return self.product(number) is not None
 
 
-def _catalogue() -> DirtyCatalogue:
-    # Product titles hold 255 characters; the customId metafield compares
-    # exactly; Shopify keeps negative available quantities.
-    return dirty_catalogue(
-        numbers_fold=False, name_limit=255, allow_backorders=True
-    )
+class TestDirtyCatalogue(DirtyCatalogueContract):
+    """The dirty catalogue into the Shopify emulator, twice, with one
+    productSet per article or with bulk mutations."""
 
-
-@pytest.fixture(scope="module", name="shopify", params=["direct", "bulk"])
-def _shopify(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> tuple[DirtyCatalogue, Outcome]:
-    """
-    Two runs of the dirty catalogue, with one productSet per article, or
-    with every push of articles and stock as a bulk mutation.
-    """
-    stamina.set_testing(True, attempts=2)
-    emulator = ShopifyEmulator(
-        TOKEN, maximum=1_000_000, restore_rate=1_000_000
-    )
-    bulk = (
-        {"bulk_threshold": 1, "bulk_poll_interval": 0.001}
-        if request.param == "bulk"
-        else {"bulk_threshold": None}
-    )
-    catalogue = _catalogue()
-    try:
-        outcome = anyio.run(
-            _two_runs,
-            catalogue,
-            shop(emulator, **bulk),
-            tmp_path_factory.mktemp("shopify"),
+    @staticmethod
+    def catalogue() -> DirtyCatalogue:
+        # Product titles hold 255 characters; the customId metafield
+        # compares exactly; Shopify keeps negative available quantities.
+        return dirty_catalogue(
+            numbers_fold=False, name_limit=255, allow_backorders=True
         )
-    finally:
-        stamina.set_testing(False)
-    outcome.shop = _Shop(emulator)
-    operations = len(emulator.shop.bulk_operations)
-    assert (operations > 0) == (request.param == "bulk"), operations
-    return catalogue, outcome
 
+    @pytest.fixture(scope="class", name="dirty", params=["direct", "bulk"])
+    @classmethod
+    def _dirty(
+        cls,
+        tmp_path_factory: pytest.TempPathFactory,
+        request: pytest.FixtureRequest,
+    ) -> tuple[DirtyCatalogue, Outcome]:
+        """
+        Two runs of the dirty catalogue, with one productSet per article,
+        or with every push of articles and stock as a bulk mutation.
+        """
+        stamina.set_testing(True, attempts=2)
+        emulator = ShopifyEmulator(
+            TOKEN, maximum=1_000_000, restore_rate=1_000_000
+        )
+        bulk = (
+            {"bulk_threshold": 1, "bulk_poll_interval": 0.001}
+            if request.param == "bulk"
+            else {"bulk_threshold": None}
+        )
+        catalogue = cls.catalogue()
+        try:
+            outcome = anyio.run(
+                two_runs,
+                catalogue,
+                shop(emulator, **bulk),
+                tmp_path_factory.mktemp("shopify"),
+            )
+        finally:
+            stamina.set_testing(False)
+        outcome.shop = _Shop(emulator)
+        operations = len(emulator.shop.bulk_operations)
+        assert (operations > 0) == (request.param == "bulk"), operations
+        return catalogue, outcome
 
-class TestDirtyCatalogue:
-    @pytest.mark.parametrize(
-        "trap", [pytest.param(t, id=_ids(t)) for t in _catalogue().traps]
-    )
-    def test_trap(
-        self, shopify: tuple[DirtyCatalogue, Outcome], trap: Trap
-    ) -> None:
+    def test_whole_shop(self, dirty: tuple[DirtyCatalogue, Outcome]) -> None:
         """
-        The trap's record is in the shop exactly as the ERP has it, or
-        failed naming its field, is not in the shop and kept no checksum.
+        The shop holds a product for every article that must land.
         """
-        _, outcome = shopify
-        held: _Shop = outcome.shop
-        key = (trap.data_type, trap.record.number)
-
-        if trap.fails_on is not None:
-            _check_failed(outcome, trap)
-            assert not held.holds(trap)
-            return
-        assert key not in outcome.failed, outcome.failed.get(key)
-        record = trap.record
-        if isinstance(record, Article):
-            held.check_article(record)
-        elif isinstance(record, Category):
-            held.check_category(record)
-        else:
-            assert isinstance(record, StockLevel)
-            held.check_stock(record)
-
-    def test_second_run_is_quiet(
-        self, shopify: tuple[DirtyCatalogue, Outcome]
-    ) -> None:
-        """
-        A second run writes nothing and fails the same records.
-        """
-        catalogue, outcome = shopify
+        catalogue, outcome = dirty
 
         assert len(catalogue.landing(DataType.ARTICLES)) == len(
             outcome.shop.emu.shop.products
         )
-        assert 0 == outcome.second_synced
-        assert outcome.failed == outcome.second_failed

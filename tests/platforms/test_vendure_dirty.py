@@ -23,7 +23,7 @@ from ecomsync import Article, Category, DataType, StockLevel
 from ecomsync.platforms.vendure import Vendure
 from ecomsync.testing import DirtyCatalogue, Trap, dirty_catalogue
 
-from ..testing.test_dirty_catalogue import Outcome, _check_failed, _two_runs
+from .._engine_contract import DirtyCatalogueContract, Outcome, two_runs
 from .vendure_server import VendureAdmin, VendureServer
 
 
@@ -142,6 +142,9 @@ class VendureShop:
             for s in variant["stockLevels"]
         )
 
+    def check_stock(self, stock: StockLevel) -> None:
+        assert stock.quantity == self.available(stock.number)
+
     def holds(self, trap: Trap) -> bool:
         number = trap.record.number
         if trap.data_type is DataType.CATEGORIES:
@@ -184,7 +187,7 @@ def _vendure_dirty(
     try:
         platform = Vendure(vendure_server.url, api_key=vendure_server.api_key)
         outcome = anyio.run(
-            _two_runs, catalogue, platform, tmp_path_factory.mktemp("vendure")
+            two_runs, catalogue, platform, tmp_path_factory.mktemp("vendure")
         )
         outcome.shop = anyio.run(read)
     finally:
@@ -192,44 +195,18 @@ def _vendure_dirty(
     return catalogue, outcome
 
 
-def _traps() -> list[Any]:
-    return [
-        pytest.param(
-            trap,
-            id=f"{trap.data_type.value}:{trap.record.number!r}:{trap.trap}",
-        )
-        for trap in _catalogue().traps
-    ]
-
-
-class TestDirtyIntoVendure:
+class TestDirtyIntoVendure(DirtyCatalogueContract):
     """
     Every trap of the dirty catalogue lands exactly or fails by name.
     """
 
-    @pytest.mark.parametrize("trap", _traps())
-    def test_trap(
-        self, vendure_dirty: tuple[DirtyCatalogue, Outcome], trap: Trap
-    ) -> None:
-        """The trap's record is in Vendure exactly as the ERP has it, or
-        failed naming its field, is not in Vendure and kept no checksum."""
-        _, outcome = vendure_dirty
-        shop: VendureShop = outcome.shop
-        key = (trap.data_type, trap.record.number)
+    catalogue = staticmethod(_catalogue)
 
-        if trap.fails_on is not None:
-            _check_failed(outcome, trap)
-            assert not shop.holds(trap)
-            return
-        assert key not in outcome.failed, outcome.failed.get(key)
-        record = trap.record
-        if isinstance(record, Article):
-            shop.check_article(record)
-        elif isinstance(record, Category):
-            shop.check_category(record)
-        else:
-            assert isinstance(record, StockLevel)
-            assert record.quantity == shop.available(record.number)
+    @pytest.fixture(name="dirty")
+    def _dirty(
+        self, vendure_dirty: tuple[DirtyCatalogue, Outcome]
+    ) -> tuple[DirtyCatalogue, Outcome]:
+        return vendure_dirty
 
     def test_whole_shop(
         self, vendure_dirty: tuple[DirtyCatalogue, Outcome]
@@ -251,12 +228,3 @@ class TestDirtyIntoVendure:
             shop.categories
         )
         assert 1 == shop.assets
-
-    def test_second_run(
-        self, vendure_dirty: tuple[DirtyCatalogue, Outcome]
-    ) -> None:
-        """A second run writes nothing and fails the same records again."""
-        _, outcome = vendure_dirty
-
-        assert 0 == outcome.second_synced
-        assert outcome.failed == outcome.second_failed

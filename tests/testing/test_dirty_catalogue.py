@@ -23,23 +23,25 @@ from ecomsync import (
     Article,
     Category,
     DataType,
-    MediaStaging,
     MemoryPlatform,
     NumberRange,
-    SqliteStore,
     StockLevel,
-    Synchronizer,
     SyncSpec,
 )
-from ecomsync.events import RecordFailed, RecordSynced
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing import (
     DirtyCatalogue,
     Trap,
-    capture_events,
     dirty_catalogue,
 )
 from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._engine_contract import (
+    DirtyCatalogueContract,
+    Outcome,
+    check_failed,
+    two_runs,
+)
 
 
 PUSH = SyncSpec(
@@ -49,75 +51,6 @@ PUSH = SyncSpec(
         DataType.STOCK: All(),
     }
 )
-
-
-@attrs.define
-class Outcome:
-    """
-    What two runs of the catalogue left behind.
-    """
-
-    failed: dict[tuple[DataType, str], list[str]]
-    second_failed: dict[tuple[DataType, str], list[str]]
-    second_synced: int
-    checksums: dict[tuple[DataType, str], str]
-    shop: Any
-
-
-def _failures(events: list[Any]) -> dict[tuple[DataType, str], list[str]]:
-    found: dict[tuple[DataType, str], list[str]] = defaultdict(list)
-    for event in events:
-        if isinstance(event, RecordFailed):
-            key = (event.data_type, event.number)
-            found[key].append(event.field or "")
-    return {k: sorted(v) for k, v in found.items()}
-
-
-async def _two_runs(
-    catalogue: DirtyCatalogue, platform: Any, directory: Path
-) -> Outcome:
-    store = SqliteStore(directory / "state.db")
-    sync = Synchronizer(
-        erp=catalogue.erp(),
-        platforms={"shop": platform},
-        store=store,
-        staging=MediaStaging(directory / "staging"),
-    )
-    try:
-        async with capture_events(sync, PUSH) as first:
-            pass
-        async with capture_events(sync, PUSH) as second:
-            pass
-        checksums: dict[tuple[DataType, str], str] = {}
-        for data_type in PUSH.types:
-            numbers = [t.record.number for t in catalogue.of(data_type)]
-            links = await store.get_links("shop", data_type, numbers)
-            checksums |= {
-                (data_type, n): link.checksum for n, link in links.items()
-            }
-    finally:
-        await platform.aclose()
-        await store.aclose()
-    return Outcome(
-        failed=_failures(first.events),
-        second_failed=_failures(second.events),
-        second_synced=len(second.of(RecordSynced)),
-        checksums=checksums,
-        shop=platform,
-    )
-
-
-def _ids(trap: Trap) -> str:
-    return f"{trap.data_type.value}:{trap.record.number!r}:{trap.trap}"
-
-
-def _check_failed(outcome: Outcome, trap: Trap) -> None:
-    key = (trap.data_type, trap.record.number)
-    fields = outcome.failed.get(key, [])
-    assert trap.fails_on is not None
-    assert fields, f"{trap.trap}: {trap.record.number!r} did not fail"
-    assert all(trap.fails_on in f for f in fields), fields
-    assert outcome.checksums.get(key, "") == "", "a checksum was kept"
 
 
 # -- the catalogue itself ----------------------------------------------
@@ -185,7 +118,7 @@ def _memory(
 ) -> tuple[DirtyCatalogue, Outcome]:
     catalogue = dirty_catalogue(numbers_fold=False, name_limit=None)
     outcome = anyio.run(
-        _two_runs,
+        two_runs,
         catalogue,
         MemoryPlatform(),
         tmp_path_factory.mktemp("memory"),
@@ -213,7 +146,7 @@ class TestIntoMemoryPlatform:
                 key = (trap.data_type, trap.record.number)
                 assert key not in outcome.failed, trap
             else:
-                _check_failed(outcome, trap)
+                check_failed(outcome, trap)
 
     def test_second_run(self, memory: tuple[DirtyCatalogue, Outcome]) -> None:
         """A second run writes nothing and fails the same records again."""
@@ -224,29 +157,6 @@ class TestIntoMemoryPlatform:
 
 
 # -- into the Shopware 6 emulator ----------------------------------------
-
-
-@pytest.fixture(scope="module", name="shopware")
-def _shopware(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[DirtyCatalogue, Outcome]:
-    stamina.set_testing(True, attempts=2)
-    emulator = ShopwareEmulator(client_id="SWIADIRTY", client_secret="dirty")
-    platform = Shopware6(
-        "http://shop.test",
-        emulator.client_id,
-        emulator.client_secret,
-        transport=httpx.ASGITransport(app=emulator.app),
-    )
-    catalogue = dirty_catalogue()
-    try:
-        outcome = anyio.run(
-            _two_runs, catalogue, platform, tmp_path_factory.mktemp("sw6")
-        )
-    finally:
-        stamina.set_testing(False)
-    outcome.shop = _Shop.of(emulator)
-    return catalogue, outcome
 
 
 @attrs.frozen
@@ -364,45 +274,43 @@ class _Shop:
         )
 
 
-def _sw_traps() -> list[Any]:
-    return [
-        pytest.param(trap, id=_ids(trap)) for trap in dirty_catalogue().traps
-    ]
+class TestIntoShopware6(DirtyCatalogueContract):
+    """The dirty catalogue into the Shopware 6 emulator, twice."""
 
+    @staticmethod
+    def catalogue() -> DirtyCatalogue:
+        return dirty_catalogue()
 
-class TestIntoShopware6:
-    @pytest.mark.parametrize("trap", _sw_traps())
-    def test_trap(
-        self, shopware: tuple[DirtyCatalogue, Outcome], trap: Trap
-    ) -> None:
-        """The trap's record is in the shop exactly as the ERP has it, or
-        failed naming its field, is not in the shop and kept no
-        checksum."""
-        _, outcome = shopware
-        shop: _Shop = outcome.shop
-        key = (trap.data_type, trap.record.number)
+    @pytest.fixture(scope="class", name="dirty")
+    @classmethod
+    def _dirty(
+        cls, tmp_path_factory: pytest.TempPathFactory
+    ) -> tuple[DirtyCatalogue, Outcome]:
+        stamina.set_testing(True, attempts=2)
+        emulator = ShopwareEmulator(
+            client_id="SWIADIRTY", client_secret="dirty"
+        )
+        platform = Shopware6(
+            "http://shop.test",
+            emulator.client_id,
+            emulator.client_secret,
+            transport=httpx.ASGITransport(app=emulator.app),
+        )
+        catalogue = cls.catalogue()
+        try:
+            outcome = anyio.run(
+                two_runs, catalogue, platform, tmp_path_factory.mktemp("sw6")
+            )
+        finally:
+            stamina.set_testing(False)
+        outcome.shop = _Shop.of(emulator)
+        return catalogue, outcome
 
-        if trap.fails_on is not None:
-            _check_failed(outcome, trap)
-            assert not shop.holds(trap)
-            return
-        assert key not in outcome.failed, outcome.failed.get(key)
-        record = trap.record
-        if isinstance(record, Article):
-            shop.check_article(record)
-        elif isinstance(record, Category):
-            shop.check_category(record)
-        else:
-            assert isinstance(record, StockLevel)
-            shop.check_stock(record)
-
-    def test_whole_shop(
-        self, shopware: tuple[DirtyCatalogue, Outcome]
-    ) -> None:
+    def test_whole_shop(self, dirty: tuple[DirtyCatalogue, Outcome]) -> None:
         """The shop holds the landing records and nothing else: no
         product, variant or category of a failed record, and the shared
         image once."""
-        catalogue, outcome = shopware
+        catalogue, outcome = dirty
         shop: _Shop = outcome.shop
         landing = catalogue.landing(DataType.ARTICLES)
         expected = set(landing) | {
@@ -419,16 +327,6 @@ class TestIntoShopware6:
             shop.categories
         )
         assert 1 == shop.media
-
-    def test_second_run(
-        self, shopware: tuple[DirtyCatalogue, Outcome]
-    ) -> None:
-        """A second run writes nothing and fails the same records again:
-        no ambiguity or invalid value heals by itself."""
-        _, outcome = shopware
-
-        assert 0 == outcome.second_synced
-        assert outcome.failed == outcome.second_failed
 
 
 class TestUnicodeRanges:
