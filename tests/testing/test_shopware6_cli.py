@@ -5,14 +5,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from ecomsync.testing.shopware6.__main__ import READY, _parser, ready_line
+
+from .._emulator_process import emulator_process
 
 
 _LINE = re.compile(
@@ -21,53 +19,32 @@ _LINE = re.compile(
 )
 
 
-@pytest.fixture(name="server")
-def _server() -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ecomsync.testing.shopware6",
-            "--port",
-            "0",
+class TestCommandLine:
+    def test_ready_line_then_serves(self) -> None:
+        """With --port 0 it picks a free port and prints one ready line
+        with the base URL and credentials; a token request with them
+        succeeds over real HTTP."""
+        with emulator_process(
+            "shopware6",
             "--client-id",
             "SWIACLI",
             "--client-secret",
             "cli-secret",
             "--latency-ms",
             "1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        assert proc.stdout is not None
-        proc.stdout.close()
+        ) as ready:
+            match = _LINE.match(ready.line)
+            assert match is not None
+            assert ("SWIACLI", "cli-secret") == (match["id"], match["secret"])
+            response = httpx.post(
+                f"{match['url']}/api/oauth/token",
+                json={
+                    "grant_type": "client_credentials",
+                    "client_id": match["id"],
+                    "client_secret": match["secret"],
+                },
+            )
 
-
-class TestCommandLine:
-    def test_ready_line_then_serves(
-        self, server: subprocess.Popen[str]
-    ) -> None:
-        """With --port 0 it picks a free port and prints one ready line
-        with the base URL and credentials; a token request with them
-        succeeds over real HTTP."""
-        assert server.stdout is not None
-        match = _LINE.match(server.stdout.readline().rstrip("\n"))
-        assert match is not None
-        assert ("SWIACLI", "cli-secret") == (match["id"], match["secret"])
-        response = httpx.post(
-            f"{match['url']}/api/oauth/token",
-            json={
-                "grant_type": "client_credentials",
-                "client_id": match["id"],
-                "client_secret": match["secret"],
-            },
-        )
         assert 200 == response.status_code
         assert "Bearer" == response.json()["token_type"]
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import urllib.error
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +24,8 @@ import shopify  # type: ignore[import-untyped]
 
 from ecomsync.testing.shopify import ShopifyEmulator, serve
 from ecomsync.testing.shopify.__main__ import READY
+
+from ..._emulator_process import emulator_process
 
 
 TOKEN = "shpat_conformance"
@@ -53,31 +53,10 @@ mutation($i: [StagedUploadInput!]!) {
 
 @pytest.fixture(name="base_url", scope="module")
 def _base_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ecomsync.testing.shopify",
-            "--port",
-            "0",
-            "--access-token",
-            TOKEN,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        match = _LINE.match(line)
-        assert match, line
-        assert TOKEN not in line
-        yield match["url"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with emulator_process("shopify", "--access-token", TOKEN) as ready:
+        assert TOKEN not in ready.line
+        assert ready.fields["graphql"].startswith(ready.base_url)
+        yield ready.base_url
 
 
 def _client(base_url: str, token: str = TOKEN) -> Any:

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ from typing import Any
 import pytest
 
 from ecomsync.testing.shopware6.__main__ import READY
+
+from ..._emulator_process import emulator_process
 
 
 HERE = Path(__file__).parent
@@ -89,24 +90,14 @@ def _node() -> str:
 
 @pytest.fixture(name="emulator", scope="module")
 def _emulator() -> Iterator[dict[str, str]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ecomsync.testing.shopware6",
-            "--port",
-            "0",
-            "--client-id",
-            "SWIACONFORMANCE",
-            "--client-secret",
-            "conformance-secret",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        match = _READY.match(proc.stdout.readline().rstrip("\n"))
+    with emulator_process(
+        "shopware6",
+        "--client-id",
+        "SWIACONFORMANCE",
+        "--client-secret",
+        "conformance-secret",
+    ) as ready:
+        match = _READY.match(ready.line)
         assert match is not None, "the emulator printed no ready line"
         yield {
             "SHOPWARE_URL": match["url"],
@@ -114,11 +105,6 @@ def _emulator() -> Iterator[dict[str, str]]:
             "SHOPWARE_CLIENT_SECRET": match["secret"],
             "SHOPWARE_TOKEN_TTL": "600",
         }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        assert proc.stdout is not None
-        proc.stdout.close()
 
 
 @pytest.fixture(name="results", scope="module")

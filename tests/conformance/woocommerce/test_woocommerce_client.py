@@ -9,8 +9,6 @@ signature check and PHP's last-wins reading of duplicated parameters.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +18,8 @@ from woocommerce import API  # type: ignore[import-untyped]
 
 from ecomsync.testing.woocommerce.__main__ import READY
 
+from ..._emulator_process import emulator_process
+
 
 KEY, SECRET = "ck_conformance", "cs_conformance"
 RO_KEY, RO_SECRET = "ck_readonly", "cs_readonly"
@@ -28,35 +28,19 @@ _LINE = re.compile(rf"^{READY} base_url=(?P<url>http://\S+) ")
 
 @pytest.fixture(name="base_url", scope="module")
 def _base_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ecomsync.testing.woocommerce",
-            "--port",
-            "0",
-            "--consumer-key",
-            KEY,
-            "--consumer-secret",
-            SECRET,
-            "--read-only-key",
-            RO_KEY,
-            RO_SECRET,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        match = _LINE.match(line)
-        assert match, line
-        yield match["url"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with emulator_process(
+        "woocommerce",
+        "--consumer-key",
+        KEY,
+        "--consumer-secret",
+        SECRET,
+        "--read-only-key",
+        RO_KEY,
+        RO_SECRET,
+    ) as ready:
+        assert SECRET not in ready.line
+        assert KEY == ready.fields["consumer_key"]
+        yield ready.base_url
 
 
 def _api(url: str, key: str = KEY, secret: str = SECRET) -> Any:
