@@ -403,6 +403,14 @@ def _observe(
     )
 
 
+def log_extra(**more: object) -> dict[str, object]:
+    """
+    The ``extra`` of an adapter's log record: the fields of the run it
+    works for (``run_id``, ``platform``, ``data_type``), then *more*.
+    """
+    return _instrument.fields(**more)
+
+
 @attrs.define(repr=False)
 class HttpClient(AsyncResource):
     """

@@ -8,7 +8,7 @@ observer from breaking a run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 
@@ -41,6 +41,38 @@ for _name in ("ecomsync", "stamina"):
 
 
 NOTHING = NoInstrumentation()
+
+#: The run fields every record of an ``ecomsync.*`` logger carries as
+#: ``extra`` (docs/telemetry.md, "Logging"): ``None`` outside a run.
+NO_RUN: Mapping[str, str | None] = {
+    "run_id": None,
+    "platform": None,
+    "data_type": None,
+}
+_fields: ContextVar[Mapping[str, str | None]] = ContextVar(
+    "ecomsync_log_fields", default=NO_RUN
+)
+
+
+@contextmanager
+def log_fields(**fields: str | None) -> Iterator[None]:
+    """
+    Records logged in this task (and those it starts) carry *fields*.
+    """
+    token = _fields.set({**_fields.get(), **fields})
+    try:
+        yield
+    finally:
+        _fields.reset(token)
+
+
+def fields(**more: object) -> dict[str, object]:
+    """
+    The ``extra`` of a log record: the run fields of this task (``None``
+    outside a run), then *more*.
+    """
+    return {**_fields.get(), **more}
+
 
 _current: ContextVar[Instrumentation] = ContextVar(
     "ecomsync_instrumentation", default=NOTHING
@@ -76,7 +108,9 @@ def guarded(
     try:
         call(*args, **kwargs)
     except Exception:
-        log.warning("instrumentation failed in %s", what, exc_info=True)
+        log.warning(
+            "instrumentation failed in %s", what, exc_info=True, extra=fields()
+        )
 
 
 def batch(
@@ -88,7 +122,11 @@ def batch(
     try:
         return current().batch(run_id, data_type, size)
     except Exception:
-        log.warning("instrumentation failed in batch", exc_info=True)
+        log.warning(
+            "instrumentation failed in batch",
+            exc_info=True,
+            extra=fields(data_type=data_type.value),
+        )
         return nullcontext()
 
 

@@ -188,7 +188,12 @@ async def lifecycle(
     running, *work* done, recorded as ended.  Returns the final record
     and the one error the run failed with.
     """
-    with _instrument.using(run.instrumentation):
+    with (
+        _instrument.using(run.instrumentation),
+        _instrument.log_fields(
+            run_id=run.id, platform=run.platform_name, data_type=None
+        ),
+    ):
         return await _observedlifecycle(sync, run, work, resolve_as=resolve_as)
 
 
@@ -247,11 +252,7 @@ async def _observedlifecycle(
                     "run %s failed",
                     run.id,
                     exc_info=exc,
-                    extra={
-                        "run_id": run.id,
-                        "platform": run.platform_name,
-                        "data_type": None,
-                    },
+                    extra=_instrument.fields(),
                 )
     finally:
         sync._run_ended(run.id)

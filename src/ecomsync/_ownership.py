@@ -38,6 +38,7 @@ from pathlib import Path
 import anyio
 import attrs
 
+from . import _instrument
 from ._anyio_util import task_group
 from ._contracts import RunOwner, RunRecord, RunStatus
 from .exceptions import EcomsyncError
@@ -233,7 +234,14 @@ async def reap_abandoned(
             error=f"abandoned: {reason}",
         )
         if await store.abandon_run(abandoned, seen=run):
-            log.warning("run %s %s", run.id, abandoned.error)
+            log.warning(
+                "run %s %s",
+                run.id,
+                abandoned.error,
+                extra=_instrument.fields(
+                    run_id=run.id, platform=run.platform, data_type=None
+                ),
+            )
             ended.append(abandoned)
             owner = run.owner
             if run.schedule_id is not None and owner is not None:
@@ -270,13 +278,19 @@ async def keep_alive(
             try:
                 alive = await beating.beat(run_id, clock())
             except EcomsyncError as exc:
-                log.warning("heartbeat of run %s failed: %s", run_id, exc)
+                log.warning(
+                    "heartbeat of run %s failed: %s",
+                    run_id,
+                    exc,
+                    extra=_instrument.fields(run_id=run_id),
+                )
             else:
                 if not alive:
                     log.warning(
                         "run %s was ended elsewhere (found abandoned); "
                         "stopping it",
                         run_id,
+                        extra=_instrument.fields(run_id=run_id),
                     )
                     on_lost()
                     return

@@ -244,7 +244,8 @@ class Pipeline:
         run = self.run
         for data_type, selection in run.spec.types.items():
             await run.cancel.check(force=True)
-            await self.sync_type(session, data_type, selection)
+            with _instrument.log_fields(data_type=data_type.value):
+                await self.sync_type(session, data_type, selection)
             await self.store.save_run(run.record())
             await advance_watermark(self.store, run, data_type)
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 
+from . import _instrument
 from ._anyio_util import task_group
 from ._contracts import Schedule
 from ._ownership import HEARTBEAT_INTERVAL, reap_abandoned
@@ -176,13 +177,28 @@ async def _serve_one(
     claimant: str,
     on_event: Callable[[Event], None] | None,
 ) -> None:
+    events: RunEvents | None = None
     try:
         async with start(schedule) as events:
             async for event in events:
                 if on_event is not None:
                     on_event(event)
     except EcomsyncError as exc:
-        log.warning("scheduled run of %s failed: %s", schedule.id, exc)
+        summary = None if events is None else events.summary
+        log.warning(
+            "scheduled run of %s failed: %s",
+            schedule.id,
+            exc,
+            extra=_instrument.fields(
+                run_id=None if events is None else events.run_id,
+                platform=(
+                    schedule.spec.platform
+                    if summary is None
+                    else summary.platform
+                ),
+                schedule_id=schedule.id,
+            ),
+        )
     finally:
         with anyio.CancelScope(shield=True):
             await store.release_schedule(

@@ -15,6 +15,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from . import _instrument
 from . import _staging_fs as fs
 from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind, content_hash
@@ -249,11 +250,7 @@ class RunStaging:
                 "staging of run %s: journal entries left for recovery",
                 self.run_id,
                 exc_info=True,
-                extra={
-                    "run_id": self.run_id,
-                    "platform": None,
-                    "data_type": None,
-                },
+                extra=_instrument.fields(run_id=self.run_id or None),
             )
             for held in list(self._held.values()):
                 if held.ready.is_set() and not held.dropping:

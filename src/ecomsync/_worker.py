@@ -28,9 +28,15 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from . import _instrument
 from ._contracts import Lease, RunRecord
 from ._partition import HeldLicence
-from .exceptions import ConfigurationError, EcomsyncError, NoFreeLicense
+from .exceptions import (
+    ConfigurationError,
+    EcomsyncError,
+    NoFreeLicense,
+    SpecError,
+)
 from .licensing import PostgresLicensePool
 from .state import PostgresStore
 from .state._board import Claim, PartitionBoard, PartitionLost, board_for
@@ -42,6 +48,24 @@ if TYPE_CHECKING:
 __all__ = ["add_worker_arguments", "main", "run_worker", "work"]
 
 log = logging.getLogger("ecomsync.worker")
+
+
+def _fields(sync: Synchronizer, claim: Claim) -> dict[str, object]:
+    """
+    The run fields of a partition's log records (docs/telemetry.md).
+    """
+    platform: str | None
+    try:
+        platform = sync.validate(claim.spec)
+    except SpecError:
+        platform = claim.spec.platform
+    types = list(claim.spec.types)
+    return _instrument.fields(
+        run_id=claim.sub_run_id,
+        platform=platform,
+        data_type=types[0].value if len(types) == 1 else None,
+        worker=claim.worker,
+    )
 
 
 def _worker_id() -> str:
@@ -121,6 +145,7 @@ async def _run_partition(
         claim.worker,
         claim.sub_run_id,
         claim.attempts,
+        extra=_fields(sync, claim),
     )
     view = board.view(claim)
     sub = attrs.evolve(sync, store=view, licenses=HeldLicence(lease))
@@ -135,7 +160,11 @@ async def _run_partition(
                     try:
                         alive = await board.heartbeat(claim)
                     except EcomsyncError as exc:
-                        log.warning("heartbeat failed: %s", exc)
+                        log.warning(
+                            "heartbeat failed: %s",
+                            exc,
+                            extra=_fields(sync, claim),
+                        )
                         continue
                     if not alive:
                         view.lost = True
@@ -170,14 +199,18 @@ async def _run_partition(
     else:
         if view.lost:
             log.warning(
-                "lost partition %s; another worker redoes it", claim.sub_run_id
+                "lost partition %s; another worker redoes it",
+                claim.sub_run_id,
+                extra=_fields(sync, claim),
             )
             return False
         try:
             await board.finish(claim, record, error)
         except PartitionLost:
             log.warning(
-                "lost partition %s before closing it", claim.sub_run_id
+                "lost partition %s before closing it",
+                claim.sub_run_id,
+                extra=_fields(sync, claim),
             )
             return False
         return True
@@ -309,7 +342,11 @@ def run_worker_command(args: argparse.Namespace) -> int:
                     signal.SIGTERM, signal.SIGINT
                 ) as signals:
                     async for signum in signals:
-                        log.info("stopping on signal %d", signum)
+                        log.info(
+                            "stopping on signal %d",
+                            signum,
+                            extra=_instrument.fields(),
+                        )
                         tg.cancel_scope.cancel()
                         return
 

@@ -17,7 +17,7 @@ import anyio
 import attrs
 import httpx
 
-from ..._http import HttpClient, public_url
+from ..._http import HttpClient, log_extra, public_url
 from ...exceptions import AuthenticationError, SyncError
 
 
@@ -249,7 +249,11 @@ class AdminApi:
         margin = min(_TOKEN_MARGIN, ttl / 10)
         self._token = token
         self._expires = time.monotonic() + ttl - margin
-        log.debug("fetched a Shopware access token valid for %g s", ttl)
+        log.debug(
+            "fetched a Shopware access token valid for %g s",
+            ttl,
+            extra=log_extra(),
+        )
 
     # -- requests -----------------------------------------------------
 
@@ -288,7 +292,10 @@ class AdminApi:
                 and stale is None
                 and any(p.code == "9" for p in problems_of(response))
             ):
-                log.debug("Shopware refused the access token; refreshing")
+                log.debug(
+                    "Shopware refused the access token; refreshing",
+                    extra=log_extra(),
+                )
                 stale = token
                 continue
             break
