@@ -82,23 +82,56 @@ class Plan:
 
     def table(self) -> str:
         """
-        The plan as a plain-text table, one row per data type.
+        The plan as a plain-text table, one row per data type, followed
+        by a legend.  Types and outcomes are named as in run summaries,
+        events, the command line and the demo:
+
+        - *type*: the data type's value (``articles``,
+          ``addresses_and_orders``);
+        - *create*, *update*: records the platform (for orders: the ERP)
+          does not have yet, or has with another checksum;
+        - *unchanged*: skipped, same checksum as last sent;
+        - *invalid*: would fail validation (`TypePlan.invalid` says why);
+        - *dependencies*: categories synced first because articles use
+          them;
+        - *upload*, *reuse*: media files that would be sent, and those
+          the platform already has (same content);
+        - *MB*: what would pass through the staging directory;
+        - *requests*: estimated platform requests.
+
+        .. versionchanged:: 26.1.0
+           Columns ``unchanged`` and ``dependencies`` (were ``same`` and
+           ``deps``), and the legend.
         """
         head = (
-            f"{'type':<22}{'create':>8}{'update':>8}{'same':>8}"
-            f"{'invalid':>8}{'deps':>6}{'upload':>8}{'reuse':>7}"
+            f"{'type':<22}{'create':>8}{'update':>8}{'unchanged':>11}"
+            f"{'invalid':>9}{'dependencies':>14}{'upload':>8}{'reuse':>7}"
             f"{'MB':>8}{'requests':>10}"
         )
         rows = [head, "-" * len(head)]
         for t in self.types.values():
             rows.append(
                 f"{t.data_type.value:<22}{len(t.create):>8}"
-                f"{len(t.update):>8}{len(t.unchanged):>8}"
-                f"{len(t.invalid):>8}{len(t.dependencies):>6}"
+                f"{len(t.update):>8}{len(t.unchanged):>11}"
+                f"{len(t.invalid):>9}{len(t.dependencies):>14}"
                 f"{t.media_upload:>8}{t.media_reused:>7}"
                 f"{t.staging_bytes / 2**20:>8.1f}{t.requests:>10}"
             )
+        rows += LEGEND
         return "\n".join(rows)
+
+
+#: What `Plan.table` says below the table, one line per column group.
+LEGEND = (
+    "",
+    "create/update: not on the platform (orders: in the ERP) yet / "
+    "changed since last sent",
+    "unchanged: skipped, same checksum as last sent",
+    "invalid: would fail validation",
+    "dependencies: categories synced first because articles use them",
+    "upload/reuse: media files to send / already on the platform",
+    "MB: through the staging directory; requests: estimated requests",
+)
 
 
 @attrs.define

@@ -133,6 +133,33 @@ class TestPlanEqualsRun:
         assert sent <= plan.requests
         assert "articles" in plan.table()
 
+    async def test_table_names(self, sync: Synchronizer) -> None:
+        """The table names types and outcomes as run summaries do and
+        explains every column below the rows."""
+        plan = await sync.plan(
+            SyncSpec(
+                types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+            )
+        )
+
+        head, _, *rows = plan.table().splitlines()
+        assert [
+            "type",
+            "create",
+            "update",
+            "unchanged",
+            "invalid",
+            "dependencies",
+            "upload",
+            "reuse",
+            "MB",
+            "requests",
+        ] == head.split()
+        assert ["categories", "articles"] == [r.split()[0] for r in rows[:2]]
+        legend = "\n".join(rows[2:])
+        for column in head.split()[1:]:
+            assert column in legend
+
 
 class TestPlanWritesNothing:
     async def test_no_write(
