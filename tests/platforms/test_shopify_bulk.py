@@ -31,6 +31,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync.exceptions import SyncError
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.shopify._bulk import split
 from ecomsync.testing import capture_events
@@ -427,3 +428,94 @@ class TestEngine:
         assert status in ("CANCELING", "CANCELED")
         assert all(o.ok for o in outcomes)
         assert 4 == len(emu.shop.products)
+
+
+class _Tamper(httpx.AsyncBaseTransport):
+    """
+    The emulator, with answers replaced for paths that start with a key
+    of *replace* (status, body).
+    """
+
+    def __init__(
+        self, emu: ShopifyEmulator, replace: dict[str, tuple[int, bytes]]
+    ) -> None:
+        self.inner = httpx.ASGITransport(app=emu.app)
+        self.replace = replace
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        for prefix, (status, body) in self.replace.items():
+            if request.url.path.startswith(prefix):
+                return httpx.Response(status, content=body, request=request)
+        return await self.inner.handle_async_request(request)
+
+
+class TestBulkRefusals:
+    @pytest.mark.parametrize(
+        ("replace", "message"),
+        [
+            ({"/_staged/upload": (500, b"")}, "staged upload target answered"),
+            ({"/_staged/upload": (201, b"")}, "NO_SUCH_FILE"),
+            ({"/_bulk/": (404, b"")}, "result file answered HTTP 404"),
+        ],
+        ids=["upload-fails", "upload-lost", "result-file-gone"],
+    )
+    async def test_push_fails_with_the_reason(
+        self, replace: dict[str, tuple[int, bytes]], message: str
+    ) -> None:
+        """
+        An upload the target refuses, one it lost (Shopify then refuses
+        the operation) and a result file that cannot be read fail the push
+        with the reason.
+        """
+        emu = _emu()
+        records = _records(3)
+        shop = Shopify(
+            "https://shop.test",
+            TOKEN,
+            transport=_Tamper(emu, replace),
+            bulk_threshold=2,
+            bulk_poll_interval=0.001,
+        )
+        async with shop:
+            await shop.push(DataType.CATEGORIES, _out(records[:1]))
+            with pytest.raises(SyncError, match=message):
+                await shop.push(DataType.ARTICLES, _out(_articles(records)))
+
+    async def test_vanished_operation(self) -> None:
+        """
+        An operation the shop no longer knows while it is polled fails
+        the push naming it.
+        """
+        emu = _emu(bulk_polls=1_000)
+        records = _records(3)
+        poll = emu.poll_bulk
+
+        def forget(n: int) -> dict[str, Any]:
+            answer = poll(n)
+            emu.shop.bulk_operations.clear()
+            return answer
+
+        emu.poll_bulk = forget  # type: ignore[method-assign]
+        async with _shop(emu, bulk_threshold=2) as shop:
+            await shop.push(DataType.CATEGORIES, _out(records[:1]))
+            with pytest.raises(SyncError, match="vanished"):
+                await shop.push(DataType.ARTICLES, _out(_articles(records)))
+
+    async def test_stock_lines_not_run(self) -> None:
+        """
+        Stock levels of lines a failed operation never ran fail saying
+        so; nothing is set.
+        """
+        emu = _emu(bulk_polls=0)
+        records = _records(3)
+        async with _shop(emu, bulk_threshold=2) as shop:
+            await shop.push(DataType.CATEGORIES, _out(records[:1]))
+            await shop.push(DataType.ARTICLES, _out(_articles(records)))
+            emu.bulk_fail_after = 0
+            outcomes = await shop.push(DataType.STOCK, _out(_stock(records)))
+
+        assert [False] * 3 == [o.ok for o in outcomes]
+        assert "ended FAILED" in str(outcomes[0].error)
+        assert [0, 0, 0] == [_available(emu, f"B-{i}") for i in range(3)]
