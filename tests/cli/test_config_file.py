@@ -466,3 +466,36 @@ def test_durations() -> None:
         parse_duration(t)
         for t in ("90", "15m", "1h", "1d", "2.5s", "0", "-1m", "x")
     ]
+
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+@pytest.mark.parametrize("page", ["deployment.md", "cli.md"])
+def test_the_documented_example_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
+    """
+    The full example config of the docs is one the parser accepts.
+    """
+    text = (DOCS / page).read_text(encoding="utf-8")
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file\n")
+    example = example.replace("/run/secrets/shopware", str(secret))
+    for name in (
+        "TRYTON_PASSWORD",
+        "WOO_SECRET",
+        "WOO_WP_PASSWORD",
+        "SHOPIFY_TOKEN",
+        "VENDURE_API_KEY",
+    ):
+        monkeypatch.setenv(name, "from-a-variable")
+    monkeypatch.setenv("ECOMSYNC_DSN", "postgresql://u@127.0.0.1:9/db")
+
+    sync = _load(tmp_path, example)
+
+    assert isinstance(sync.erp, TrytonErp)
+    shop = sync.platforms["shop-de"]
+    assert isinstance(shop, Shopware6)
+    assert "from-a-file" == shop.client_secret
