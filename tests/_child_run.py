@@ -19,14 +19,12 @@ from pathlib import Path
 import anyio
 
 from ecomsync import (
-    All,
     DataType,
     MediaStaging,
     MemoryPlatform,
     PostgresStore,
     SqliteStore,
     Synchronizer,
-    SyncSpec,
     Trigger,
 )
 from ecomsync._contracts import Outcome
@@ -35,14 +33,7 @@ from ecomsync.events import Event, RunStarted
 from ecomsync.testing import demo_erp
 from ecomsync.typing import StateStore
 
-
-SPEC = SyncSpec(
-    types={
-        DataType.CATEGORIES: All(),
-        DataType.ARTICLES: All(),
-        DataType.STOCK: All(),
-    }
-)
+from ._push import PUSH as SPEC
 
 
 class JournalPlatform(MemoryPlatform):

@@ -41,11 +41,8 @@ from ecomsync.testing import DirtyCatalogue, Trap, capture_events
 from ecomsync.typing import Platform
 
 from ._plans import assert_run_matches_plan
+from ._push import PUSH, PUSH_TYPES
 from .conftest import small_catalogue
-
-
-PUSH = (DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK)
-PUSH_SPEC = SyncSpec(types={t: All() for t in PUSH})
 
 
 class PlatformEngineContract:
@@ -147,9 +144,9 @@ class PlatformEngineContract:
         await engine.execute(SyncSpec(types={DataType.ARTICLES: All()}))
         erp.put(StockLevel(number="A-1", quantity=4242))
 
-        plan = await engine.plan(PUSH_SPEC)
+        plan = await engine.plan(PUSH)
         seen = len(emu.requests)
-        async with capture_events(engine, PUSH_SPEC) as run:
+        async with capture_events(engine, PUSH) as run:
             pass
         sent = self.sent(emu, seen)
 
@@ -165,12 +162,12 @@ class PlatformEngineContract:
     ) -> None:
         """A first sync with images sends no more requests than planned,
         and a second sync succeeds too."""
-        plan = await engine.plan(PUSH_SPEC)
+        plan = await engine.plan(PUSH)
         seen = len(emu.requests)
 
-        run = await engine.execute(PUSH_SPEC)
+        run = await engine.execute(PUSH)
         sent = self.sent(emu, seen)
-        again = await engine.execute(PUSH_SPEC)
+        again = await engine.execute(PUSH)
 
         assert RunStatus.SUCCEEDED == run.status
         assert RunStatus.SUCCEEDED == again.status
@@ -182,7 +179,7 @@ class PlatformEngineContract:
     ) -> None:
         """A plan of a first full sync writes nothing to the shop and
         stages nothing."""
-        plan = await engine.plan(PUSH_SPEC)
+        plan = await engine.plan(PUSH)
 
         assert 6 == len(plan.types[DataType.ARTICLES].create)
         assert [] == self.writes(emu)
@@ -198,7 +195,7 @@ class PlatformEngineContract:
         row, after a full run."""
         caplog.set_level(logging.DEBUG)
 
-        async with capture_events(engine, PUSH_SPEC) as run:
+        async with capture_events(engine, PUSH) as run:
             pass
 
         assert RunStatus.SUCCEEDED == run.summary.status  # type: ignore[union-attr]
@@ -307,12 +304,12 @@ async def two_runs(
         staging=MediaStaging(directory / "staging"),
     )
     try:
-        async with capture_events(sync, PUSH_SPEC) as first:
+        async with capture_events(sync, PUSH) as first:
             pass
-        async with capture_events(sync, PUSH_SPEC) as second:
+        async with capture_events(sync, PUSH) as second:
             pass
         checksums: dict[tuple[DataType, str], str] = {}
-        for data_type in PUSH:
+        for data_type in PUSH_TYPES:
             numbers = [t.record.number for t in catalogue.of(data_type)]
             links = await store.get_links("shop", data_type, numbers)
             checksums |= {

@@ -36,12 +36,12 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import RequestRecord, ShopwareEmulator
 
 from .._engine_contract import PlatformEngineContract
+from .._push import PUSH
 
 
 pytestmark = pytest.mark.anyio
 
 CANARY = "canary-S3CR3T-4f1d9b"
-PUSH = (DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK)
 WRITE_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
 
 
@@ -251,7 +251,7 @@ class TestMediaAfterPush:
         """A first sync creates the media entities in the products' own
         sync: one sync per type's batch, one upload per file, nothing
         else per image; a rerun uploads nothing."""
-        spec = SyncSpec(types={t: All() for t in PUSH})
+        spec = PUSH
 
         run = await sw_sync.execute(spec)
 

@@ -26,27 +26,19 @@ from typing import Any
 import anyio
 
 from ecomsync import (
-    All,
     DataType,
     MediaStaging,
     MemoryPlatform,
     SqliteStore,
     Synchronizer,
-    SyncSpec,
     Trigger,
 )
 from ecomsync._contracts import Outcome
 from ecomsync._model import Record
 from ecomsync.testing import demo_erp
 
+from .._push import PUSH as SPEC
 
-SPEC = SyncSpec(
-    types={
-        DataType.CATEGORIES: All(),
-        DataType.ARTICLES: All(),
-        DataType.STOCK: All(),
-    }
-)
 
 #: Articles and stock records in the catalogue, categories, batch size.
 ARTICLES, CATEGORIES, BATCH = 30, 10, 5

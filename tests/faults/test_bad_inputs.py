@@ -30,18 +30,11 @@ from ecomsync import (
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
+from .._push import PUSH
 from .conftest import CANARY, assert_oracles, catalogue
 
 
 pytestmark = pytest.mark.anyio
-
-PUSH = SyncSpec(
-    types={
-        DataType.CATEGORIES: All(),
-        DataType.ARTICLES: All(),
-        DataType.STOCK: All(),
-    }
-)
 
 
 def _article(number: str, **kw: Any) -> Article:

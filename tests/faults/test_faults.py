@@ -39,18 +39,11 @@ from ecomsync._http import RetryPolicy, parse_retry_after
 from ecomsync.exceptions import RetryableError
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator
 
+from .._push import PUSH
 from .conftest import CANARY, assert_oracles, catalogue, shop
 
 
 pytestmark = pytest.mark.anyio
-
-PUSH = SyncSpec(
-    types={
-        DataType.CATEGORIES: All(),
-        DataType.ARTICLES: All(),
-        DataType.STOCK: All(),
-    }
-)
 
 
 async def execute(

@@ -33,7 +33,6 @@ from hypothesis.stateful import (
 )
 
 from ecomsync import (
-    All,
     Article,
     DataType,
     EcomsyncError,
@@ -45,22 +44,15 @@ from ecomsync import (
     SqliteStore,
     StockLevel,
     Synchronizer,
-    SyncSpec,
     Trigger,
 )
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator
 
+from .._push import PUSH as SPEC
 from .conftest import CANARY, catalogue, jpeg
 
 
-SPEC = SyncSpec(
-    types={
-        DataType.CATEGORIES: All(),
-        DataType.ARTICLES: All(),
-        DataType.STOCK: All(),
-    }
-)
 NUMBERS = [f"A-{i:02d}" for i in range(1, 13)]
 
 FAULTS = {

@@ -19,14 +19,12 @@ import pytest
 import stamina
 
 from ecomsync import (
-    All,
     Article,
     Category,
     DataType,
     MemoryPlatform,
     NumberRange,
     StockLevel,
-    SyncSpec,
 )
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing import (
@@ -42,15 +40,7 @@ from .._engine_contract import (
     check_failed,
     two_runs,
 )
-
-
-PUSH = SyncSpec(
-    types={
-        DataType.CATEGORIES: All(),
-        DataType.ARTICLES: All(),
-        DataType.STOCK: All(),
-    }
-)
+from .._push import PUSH
 
 
 # -- the catalogue itself ----------------------------------------------
