@@ -45,11 +45,11 @@ from .test_tryton_shopware6 import (
     STOCK,
     TRACKING,
     _CountingTransport,
-    _sales,
     _ship,
     _succeeded,
     _watermarks,
 )
+from .test_tryton_woocommerce import _check_orders_in_tryton
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton, pytest.mark.slow]
@@ -185,24 +185,6 @@ async def _check_catalogue(w: _World) -> None:
         ], article.number
     # the picture share was uploaded once
     assert len(shop.files) == len(set(images.values()))
-
-
-async def _check_orders_in_tryton(w: _World) -> None:
-    async with w.admin.session() as session:
-        rpc = session.rpc
-        sales = await _sales(rpc)
-        assert set(sales) == set(ORDERS)
-        for number, (_, lines) in ORDERS.items():
-            sale = sales[number]
-            assert sale["state"] in ("confirmed", "processing")
-            rows = await rpc.read(
-                "sale.line", sale["lines"], ["product.code", "quantity"]
-            )
-            assert sorted(
-                (r["product."]["code"], int(r["quantity"])) for r in rows
-            ) == sorted(lines)
-        parties = {s["party"] for s in sales.values()}
-        assert len(parties) == len(CUSTOMERS)
 
 
 async def _scenario(w: _World) -> None:
