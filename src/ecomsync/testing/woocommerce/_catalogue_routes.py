@@ -72,9 +72,7 @@ class CatalogueRoutes(Routes):
         status = req.query.get("status", "any")
         if status != "any":
             rows = [r for r in rows if r["status"] == status]
-        rows = self._include(req, rows)
-        rows = self._dates(req, rows)
-        rows = self._order(
+        return self._listing(
             req,
             rows,
             "date",
@@ -87,8 +85,9 @@ class CatalogueRoutes(Routes):
                 "include": "id",
                 "price": "price",
             },
+            dates=True,
+            render=self._product_json,
         )
-        return self._page(req, [self._product_json(r) for r in rows])
 
     @route("POST", f"{WC}/products", writes=True)
     async def products_create(self, req: Request) -> Response:
@@ -247,8 +246,7 @@ class CatalogueRoutes(Routes):
         if req.query.get("search"):
             needle = req.query["search"].lower()
             rows = [r for r in rows if needle in r["name"].lower()]
-        rows = self._include(req, rows)
-        rows = self._order(
+        return self._listing(
             req,
             rows,
             "name",
@@ -260,7 +258,6 @@ class CatalogueRoutes(Routes):
                 "count": "count",
             },
         )
-        return self._page(req, [dict(r) for r in rows])
 
     @route("POST", f"{WC}/products/categories", writes=True)
     async def categories_create(self, req: Request) -> Response:
@@ -275,14 +272,12 @@ class CatalogueRoutes(Routes):
     @route("GET", rf"{WC}/products/categories/(?P<id>\d+)")
     async def categories_get(self, req: Request) -> Response:
         self._require(req, "read")
-        row = self.emu.shop.categories.get(int(req.params["id"]))
-        if row is None:
-            raise WpError(
-                404,
-                "woocommerce_rest_term_invalid",
-                "Resource does not exist.",
-            )
-        return Response(200, dict(row))
+        return self._found(
+            req,
+            self.emu.shop.categories,
+            "woocommerce_rest_term_invalid",
+            "Resource does not exist.",
+        )
 
     @route(EDIT, rf"{WC}/products/categories/(?P<id>\d+)", writes=True)
     async def categories_update(self, req: Request) -> Response:

@@ -56,9 +56,7 @@ class OrderRoutes(Routes):
                 for r in rows
                 if str(r["customer_id"]) == req.query["customer"]
             ]
-        rows = self._include(req, rows)
-        rows = self._dates(req, rows)
-        rows = self._order(
+        return self._listing(
             req,
             rows,
             "date",
@@ -70,8 +68,8 @@ class OrderRoutes(Routes):
                 "title": "number",
                 "slug": "number",
             },
+            dates=True,
         )
-        return self._page(req, [dict(r) for r in rows])
 
     @route("POST", f"{WC}/orders", writes=True)
     async def orders_create(self, req: Request) -> Response:
@@ -134,12 +132,12 @@ class OrderRoutes(Routes):
     @route("GET", rf"{WC}/orders/(?P<id>\d+)")
     async def orders_get(self, req: Request) -> Response:
         self._require(req, "read")
-        row = self.emu.shop.orders.get(int(req.params["id"]))
-        if row is None:
-            raise WpError(
-                404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID."
-            )
-        return Response(200, dict(row))
+        return self._found(
+            req,
+            self.emu.shop.orders,
+            "woocommerce_rest_shop_order_invalid_id",
+            "Invalid ID.",
+        )
 
     @route(EDIT, rf"{WC}/orders/(?P<id>\d+)", writes=True)
     async def orders_update(self, req: Request) -> Response:
@@ -230,8 +228,7 @@ class OrderRoutes(Routes):
                 for r in rows
                 if r["email"].lower() == req.query["email"].lower()
             ]
-        rows = self._include(req, rows)
-        rows = self._order(
+        return self._listing(
             req,
             rows,
             "name",
@@ -242,17 +239,16 @@ class OrderRoutes(Routes):
                 "registered_date": "date_created_gmt",
             },
         )
-        return self._page(req, [dict(r) for r in rows])
 
     @route("GET", rf"{WC}/customers/(?P<id>\d+)")
     async def customers_get(self, req: Request) -> Response:
         self._require(req, "read")
-        row = self.emu.shop.customers.get(int(req.params["id"]))
-        if row is None:
-            raise WpError(
-                404, "woocommerce_rest_invalid_id", "Invalid resource ID."
-            )
-        return Response(200, dict(row))
+        return self._found(
+            req,
+            self.emu.shop.customers,
+            "woocommerce_rest_invalid_id",
+            "Invalid resource ID.",
+        )
 
     # -- WordPress media ------------------------------------------------------
 

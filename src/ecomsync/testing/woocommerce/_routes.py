@@ -7,7 +7,7 @@ endpoint's per-item handling.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -213,6 +213,39 @@ class Routes:
                 )
             ]
         return rows
+
+    def _listing(
+        self,
+        req: Request,
+        rows: list[Row],
+        default: str,
+        fields: dict[str, str],
+        *,
+        dates: bool = False,
+        render: Callable[[Row], Row] = dict,
+    ) -> Response:
+        """
+        A collection: ``include``/``exclude``, the date windows when
+        *dates*, ``orderby`` among *fields* (*default* first), a page of
+        rows rendered by *render*.
+        """
+        rows = self._include(req, rows)
+        if dates:
+            rows = self._dates(req, rows)
+        rows = self._order(req, rows, default, fields)
+        return self._page(req, [render(r) for r in rows])
+
+    @staticmethod
+    def _found(
+        req: Request, rows: Mapping[int, Row], code: str, message: str
+    ) -> Response:
+        """
+        The row the route's ``id`` names, or a 404 with *code*.
+        """
+        row = rows.get(int(req.params["id"]))
+        if row is None:
+            raise WpError(404, code, message)
+        return Response(200, dict(row))
 
     def _created(self, req: Request, path: str, body: Row) -> Response:
         return Response(
