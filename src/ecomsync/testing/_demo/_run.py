@@ -284,6 +284,8 @@ async def run_demo(
                 # previous scheduled run started (the default is 5 min).
                 overlap=timedelta(0),
                 progress_interval=0.1,
+                # It made all of these: closing it closes them.
+                owns=True,
             )
             view.line(
                 f"ecomsync demo: {articles} articles (images in two formats, "
@@ -296,7 +298,7 @@ async def run_demo(
                 platform=target.name,
                 types=dict.fromkeys(EXECUTION_ORDER, All()),
             )
-            try:
+            async with sync:
                 view.heading(
                     "Preview: what run 1 would do (nothing is written yet)"
                 )
@@ -336,8 +338,6 @@ async def run_demo(
                     "Run 3: scheduled, reads only what changed since "
                     "the watermark",
                 )
-            finally:
-                await store.aclose()
         seconds = time.monotonic() - started
         view.line()
         if keep is None:
