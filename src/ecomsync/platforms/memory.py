@@ -169,7 +169,7 @@ class MemoryPlatform(AsyncResource):
                 if number not in known:
                     return f"category {number} does not exist", "categories"
         if isinstance(record, StockLevel):
-            if record.number not in self.held(DataType.ARTICLES):
+            if not self._sellable(record.number):
                 return f"article {record.number} does not exist", "number"
             if record.quantity < 0 and not self.allow_backorders:
                 return (
@@ -182,6 +182,18 @@ class MemoryPlatform(AsyncResource):
         ):
             return f"order {record.number} does not exist", "number"
         return None
+
+    def _sellable(self, number: str) -> bool:
+        """
+        Whether an article or a variant of one is numbered *number*.
+        """
+        articles = self.held(DataType.ARTICLES)
+        return number in articles or any(
+            v.number == number
+            for a in articles.values()
+            if isinstance(a, Article)
+            for v in a.variants
+        )
 
     def _write(self, data_type: DataType, record: Record) -> Outcome:
         if data_type not in self.supported:
