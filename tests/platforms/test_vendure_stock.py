@@ -156,11 +156,11 @@ class TestStockLocationsThroughTheEngine:
         assert {"W-1": {DEFAULT: 3, "North": 9}} == {"W-1": changed["W-1"]}
         assert changed["W-2"] == first["W-2"]
         (failed,) = refused.of(RecordFailed)
+        assert ["W-2"] == [f.number for f in ledger]
         assert ("W-2", "warehouse") == (failed.number, failed.field)
         assert "'WH3'" in failed.message
         assert "2 of 3 warehouses landed" in failed.message
         assert {"W-2": {DEFAULT: 7, "North": 2}} == partly
-        assert ["W-2"] == [f.number for f in ledger]
         assert ["W-2"] == [e.number for e in healed.of(RecordSynced)]
         assert {
             "W-1": {DEFAULT: 3, "North": 9},
