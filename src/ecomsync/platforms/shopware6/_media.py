@@ -68,7 +68,7 @@ class Media:
         # someone else uploaded under this name shows up as a duplicate
         # file name below.  (The engine asks only for content its store
         # does not know yet.)
-        content = await anyio.to_thread.run_sync(media.read_bytes)
+        content = await media.aread()
         mid = media_id_for(media.sha256)
         if mid not in self.created:
             await self.create(mid)
