@@ -18,9 +18,11 @@ import pytest
 from ecomsync import (
     All,
     Article,
+    ChangedSince,
     DataType,
     MemoryErp,
     MemoryPlatform,
+    Outgoing,
     RecordFailed,
     RecordSynced,
     SqliteStore,
@@ -28,8 +30,11 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
     Trigger,
+    Variant,
 )
+from ecomsync._changes import Change, chunks
 from ecomsync._model import Record, checksum
+from ecomsync._selection import _whole_units
 from ecomsync.testing import capture_events
 
 
@@ -253,7 +258,8 @@ class TestBatches:
         gets both parts failed (the first one already sent loses its
         checksum): the store never holds half an article."""
         wh1, wh2, b1 = levels()
-        erp = Scrambled(MemoryErp(articles()), [[wh1, b1], [wh2]])
+        wh3 = StockLevel(number="A-1", quantity=1, warehouse="WH3")
+        erp = Scrambled(MemoryErp(articles()), [[wh1, b1], [wh2, wh3]])
         platform = MemoryPlatform()
         sync = Synchronizer(
             erp=erp,
@@ -343,3 +349,102 @@ class _ScrambledSession:
 
     async def import_orders(self, orders: Any) -> Any:
         return await self.inner.import_orders(orders)
+
+
+class TestParts:
+    def test_chunks_never_split_an_article(self) -> None:
+        """Chunks hold at most the platform's batch of records, an
+        article's levels always in one; one larger than the batch goes
+        alone."""
+        one = Change(StockLevel(number="S", quantity=1), "c")
+        wide = Change(
+            StockLevel(number="W", quantity=1, warehouse="1"),
+            "c",
+            also=tuple(
+                StockLevel(number="W", quantity=1, warehouse=str(i))
+                for i in range(2, 5)
+            ),
+        )
+
+        got = chunks([one, wide, one, one, wide], 3)
+
+        assert [[1], [4], [1, 1], [4]] == [
+            [len(c.records) for c in chunk] for chunk in got
+        ]
+
+    async def test_batches_read_one_behind(self) -> None:
+        """A batch that ends inside an article waits for the next; empty
+        batches are passed over; the last one comes at the end."""
+
+        async def read() -> AsyncIterator[Sequence[Record]]:
+            for batch in (
+                [StockLevel(number="A", quantity=1, warehouse="1")],
+                [],
+                [
+                    StockLevel(number="A", quantity=1, warehouse="2"),
+                    StockLevel(number="B", quantity=1, warehouse="1"),
+                ],
+                [StockLevel(number="C", quantity=1, warehouse="1")],
+            ):
+                yield batch
+
+        got = [
+            [(r.number, getattr(r, "warehouse", None)) for r in batch]
+            async for batch in _whole_units(read())
+        ]
+
+        assert [
+            [("A", "1"), ("A", "2"), ("B", "1")],
+            [("C", "1")],
+        ] == got
+
+    async def test_memory_erp_reads_every_level_of_a_change(
+        self, erp: MemoryErp, clock: Clock
+    ) -> None:
+        """MemoryErp: a change in one warehouse reads the article's every
+        level for ChangedSince."""
+        moment = clock.now + timedelta(minutes=30)
+        clock.tick()
+        erp.put(StockLevel(number="A-1", quantity=1, warehouse="WH2"))
+
+        async with erp.session() as session:
+            got = [
+                r
+                async for batch in session.read(
+                    STOCK, ChangedSince(moment), batch_size=10
+                )
+                for r in batch
+            ]
+
+        assert [("A-1", "WH1"), ("A-1", "WH2")] == sorted(
+            (r.number, getattr(r, "warehouse", None)) for r in got
+        )
+
+    async def test_memory_platform_takes_a_variants_stock(self) -> None:
+        """MemoryPlatform holds stock for a variant's number."""
+        platform = MemoryPlatform()
+        await platform.push(
+            DataType.ARTICLES,
+            [
+                Outgoing(
+                    record=Article(
+                        number="SHIRT",
+                        name="Shirt",
+                        price=1,
+                        variants=[Variant(number="SHIRT-S")],
+                    )
+                )
+            ],
+        )
+
+        ok, missing = await platform.push(
+            STOCK,
+            [
+                Outgoing(record=StockLevel(number="SHIRT-S", quantity=2)),
+                Outgoing(record=StockLevel(number="SHIRT-X", quantity=2)),
+            ],
+        )
+
+        assert ok.ok
+        assert "article SHIRT-X does not exist" == missing.error
+        assert {"SHIRT-S": {None: 2}} == platform.stock
