@@ -23,7 +23,7 @@ from ._ownership import HEARTBEAT_INTERVAL, reap_abandoned
 from ._run import RunEvents, holder, log
 from ._spec import SyncSpec
 from .events import Event
-from .exceptions import EcomsyncError, SpecError
+from .exceptions import EcomsyncError, ResourceClosed, SpecError
 from .typing import StateStore
 
 
@@ -178,12 +178,18 @@ async def _serve_one(
     on_event: Callable[[Event], None] | None,
 ) -> None:
     events: RunEvents | None = None
+    next_due = None
     try:
         async with start(schedule) as events:
             async for event in events:
                 if on_event is not None:
                     on_event(event)
     except EcomsyncError as exc:
+        if events is None and isinstance(exc, ResourceClosed):
+            # The synchroniser closed before the run started: it stays
+            # due, for whoever serves next.
+            next_due = schedule.next_due
+            return
         summary = None if events is None else events.summary
         log.warning(
             "scheduled run of %s failed: %s",
@@ -202,5 +208,7 @@ async def _serve_one(
     finally:
         with anyio.CancelScope(shield=True):
             await store.release_schedule(
-                schedule.id, claimant, following_due(schedule, clock())
+                schedule.id,
+                claimant,
+                next_due or following_due(schedule, clock()),
             )

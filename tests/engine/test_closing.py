@@ -7,6 +7,7 @@ what is closed and what is left to the host.
 from __future__ import annotations
 
 import tempfile
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,11 +24,14 @@ from ecomsync import (
     MemoryErp,
     MemoryPlatform,
     ResourceClosed,
+    RunEvents,
     RunStatus,
+    Schedule,
     SqliteStore,
     Synchronizer,
     SyncSpec,
 )
+from ecomsync._schedules import _serve_one
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.typing import SupportsAclose
 
@@ -414,3 +418,32 @@ class TestResources:
         with pytest.raises(ResourceClosed):
             async with staging.for_run("r1"):
                 pass  # pragma: no cover
+
+
+class TestScheduleOnClose:
+    async def test_closed_before_start_stays_due(
+        self, sync: Synchronizer, store: SqliteStore
+    ) -> None:
+        """A schedule claimed just as the synchroniser closed is released
+        still due (not re-armed), and nothing is logged as failed."""
+        schedule = await sync.add_schedule(
+            spec(stock=All()), every=timedelta(hours=1)
+        )
+        assert await store.claim_schedule(
+            schedule.id,
+            "me",
+            schedule.next_due + timedelta(hours=1),
+            now=schedule.next_due,
+        )
+        await sync.aclose()
+
+        def start(s: Schedule) -> AbstractAsyncContextManager[RunEvents]:
+            return sync.run(s.spec)
+
+        await _serve_one(store, sync.clock, start, schedule, "me", None)
+
+        (after,) = await store.list_schedules()
+        assert schedule.next_due == after.next_due
+        assert await store.claim_schedule(
+            schedule.id, "other", after.next_due, now=after.next_due
+        )
