@@ -108,6 +108,19 @@ class TestSynchronizerClose:
 
         assert [] == list(tmpdir_default.iterdir())
 
+    async def test_default_staging_with_foreign_file_stays(
+        self, erp: MemoryErp, platform: MemoryPlatform, tmpdir_default: Path
+    ) -> None:
+        """Something not ours in the default directory keeps it, with its
+        marker, so that the next process may use it again."""
+        async with Synchronizer(erp=erp, platforms={"shop": platform}) as sync:
+            await sync.execute(media_run())
+            (sync.staging.directory / "notes.txt").write_text("mine")
+
+        assert [".ecomsync-staging", "notes.txt"] == sorted(
+            p.name for p in sync.staging.directory.iterdir()
+        )
+
     async def test_made_defaults_closed(
         self, erp: MemoryErp, platform: MemoryPlatform, tmpdir_default: Path
     ) -> None:
