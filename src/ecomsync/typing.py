@@ -472,6 +472,13 @@ class ScheduleStore(Protocol):  # pragma: no cover -- a Protocol only
     async def release_schedule(
         self, schedule_id: str, holder: str, next_due: datetime
     ) -> None: ...
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """
+        Remove the schedule *schedule_id*; whether there was one
+        (``ecomsync schedules remove``).
+
+        .. versionadded:: 26.1.0
+        """
 
 
 class StateStore(

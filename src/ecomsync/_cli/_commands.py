@@ -290,10 +290,7 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
             print(f"schedule {schedule.id} added")
         return EXIT["ok"]
     if action == "remove":
-        remove = getattr(sync.store, "delete_schedule", None)
-        if remove is None:
-            raise UsageError("this store cannot remove schedules")
-        if not await remove(args.id):
+        if not await sync.store.delete_schedule(args.id):
             raise UsageError(f"there is no schedule {args.id!r}")
         print(f"schedule {args.id} removed")
         if args.id.startswith(PREFIX):

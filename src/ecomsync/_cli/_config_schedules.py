@@ -246,15 +246,9 @@ async def reconcile(sync: Synchronizer, wanted: list[Wanted]) -> Reconciled:
         (added if old is None else changed).append(w.id)
     removed: list[str] = []
     gone = sorted(i for i in stored if i.startswith(PREFIX) and i not in specs)
-    if gone:
-        remove: Any = getattr(sync.store, "delete_schedule", None)
-        if remove is None:
-            raise ConfigurationError(
-                f"this store cannot remove schedules: {', '.join(gone)} stay"
-            )
-        for schedule_id in gone:
-            if await remove(schedule_id):
-                removed.append(schedule_id)
+    for schedule_id in gone:
+        if await sync.store.delete_schedule(schedule_id):
+            removed.append(schedule_id)
     return Reconciled(
         tuple(added), tuple(changed), tuple(unchanged), tuple(removed)
     )

@@ -103,6 +103,15 @@ class LedgerContract:
         await store.save_schedule(moved)
         assert await store.list_schedules() == [moved, early]
 
+    async def test_delete_schedule(self, store: StateStore) -> None:
+        """Deleting a schedule removes it and says whether there was one."""
+        await store.save_schedule(a_schedule("s-1"))
+        await store.save_schedule(a_schedule("s-2"))
+
+        assert await store.delete_schedule("s-1") is True
+        assert await store.delete_schedule("s-1") is False
+        assert [a_schedule("s-2")] == await store.list_schedules()
+
     async def test_schedules_mixed_offsets(self, store: StateStore) -> None:
         """Schedules due in other time zones still sort by instant, and
         keep their offset."""
