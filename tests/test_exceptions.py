@@ -6,6 +6,7 @@ the context a handler needs.
 from __future__ import annotations
 
 import re
+import sys
 from datetime import timedelta
 
 import pytest
@@ -26,6 +27,7 @@ from ecomsync import (
     exceptions,
 )
 from ecomsync._run import PRIORITY
+from ecomsync.licensing._file import _portalocker
 
 
 class TestTree:
@@ -85,3 +87,19 @@ class TestPriority:
 
         assert [k.__name__ for k in PRIORITY] == documented[: len(PRIORITY)]
         assert "RunCancelled" == documented[-1]
+
+
+class TestMissingExtra:
+    def test_names_the_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A missing optional dependency is a ConfigurationError naming
+        who needs which extra and how to install it."""
+        monkeypatch.setitem(sys.modules, "portalocker", None)
+
+        with pytest.raises(ConfigurationError) as info:
+            _portalocker()
+
+        assert (
+            "FileLicensePool needs the 'locking' extra: "
+            "pip install 'ecomsync[locking]'"
+        ) == str(info.value)
+        assert isinstance(info.value.__cause__, ImportError)

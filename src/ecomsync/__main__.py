@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from ._cli._arguments import Command
 from ._cli._commands import COMMANDS as _CONFIG_COMMANDS
 from ._cli._demo import add_demo_arguments, run_demo_command
 from ._worker import add_worker_arguments, run_worker_command
@@ -22,14 +23,7 @@ __all__ = ["COMMANDS", "main"]
 
 
 #: name -> (help, add arguments, run).
-COMMANDS: dict[
-    str,
-    tuple[
-        str,
-        Callable[[argparse.ArgumentParser], None],
-        Callable[[argparse.Namespace], int],
-    ],
-] = {
+COMMANDS: dict[str, Command] = {
     "demo": (
         "synchronise a seeded ERP with a shop, in seconds, and clean up",
         add_demo_arguments,

@@ -40,7 +40,7 @@ from ._model import (
 )
 
 
-__all__ = ["Claimed", "NumberClaims"]
+__all__ = ["Claimed", "NumberClaims", "named"]
 
 #: How many parties a message lists by name before "and N more".
 _NAMED = 10
@@ -76,7 +76,11 @@ class Claimed:
     late: dict[str, Problem]
 
 
-def _named(record: Record) -> str:
+def named(record: Record) -> str:
+    """
+    How a message names a record after its number: its name in quotes
+    where it has one, and ``(inactive)`` where it is inactive.
+    """
     name = getattr(record, "name", None)
     text = f' "{name}"' if isinstance(name, str) and name else ""
     if getattr(record, "active", True) is False:
@@ -104,7 +108,7 @@ def _claims(record: Record) -> list[tuple[Hashable, str, str, str]]:
         Category: "category",
         OrderStatus: "order status",
     }.get(type(record), type(record).__name__.lower())
-    label = f"{kind} {number!r}{_named(record)}"
+    label = f"{kind} {number!r}{named(record)}"
     found: list[tuple[Hashable, str, str, str]] = [
         (number, number, "number", label)
     ]

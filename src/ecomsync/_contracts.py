@@ -6,7 +6,8 @@ hands adapters and stores, and what they hand back.  Frozen, no I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -311,3 +312,17 @@ class Lease:
 
     holder: str
     slot: int
+
+
+@contextmanager
+def needs_extra(who: str, extra: str) -> Iterator[None]:
+    """
+    Import an optional dependency in the block: where it is missing, a
+    `ConfigurationError` says that *who* needs the extra *extra*.
+    """
+    try:
+        yield
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{who} needs the {extra!r} extra: pip install 'ecomsync[{extra}]'"
+        ) from exc

@@ -5,9 +5,20 @@ The arguments of each config-file subcommand (argparse).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias
 
 from ._running import TYPE_NAMES
+
+
+#: A subcommand: its help, what adds its arguments, what runs it (and
+#: returns the exit status).
+Command: TypeAlias = tuple[
+    str,
+    Callable[[argparse.ArgumentParser], None],
+    Callable[[argparse.Namespace], int],
+]
 
 
 def _config_argument(parser: argparse.ArgumentParser) -> None:

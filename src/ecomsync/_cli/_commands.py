@@ -19,7 +19,6 @@ import argparse
 import signal
 import sys
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
@@ -41,6 +40,7 @@ from ecomsync.events import (
 from ecomsync.exceptions import EcomsyncError
 
 from ._arguments import (
+    Command,
     _add_cancel,
     _add_check,
     _add_failures,
@@ -394,14 +394,7 @@ def _schedules_command(args: argparse.Namespace) -> int:
 
 
 #: name -> (help, add arguments, run), merged into ``ecomsync.__main__``.
-COMMANDS: dict[
-    str,
-    tuple[
-        str,
-        Callable[[argparse.ArgumentParser], None],
-        Callable[[argparse.Namespace], int],
-    ],
-] = {
+COMMANDS: dict[str, Command] = {
     "check": (
         "check every connection and credential, one line each",
         _add_check,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 import attrs
 
 from .._closing import AsyncResource
-from .._contracts import Lease, positive_size
+from .._contracts import Lease, needs_extra, positive_size
 from ..exceptions import ConfigurationError, LicenseError
 from ._polling import poll_for_slot
 
@@ -39,13 +39,8 @@ __all__ = ["FileLicensePool"]
 
 
 def _portalocker() -> ModuleType:
-    try:
+    with needs_extra("FileLicensePool", "locking"):
         import portalocker
-    except ImportError as exc:  # pragma: no cover -- extra missing
-        raise ConfigurationError(
-            "FileLicensePool needs the 'locking' extra: "
-            "pip install 'ecomsync[locking]'"
-        ) from exc
     return portalocker
 
 

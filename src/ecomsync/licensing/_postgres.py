@@ -21,7 +21,7 @@ import anyio
 import attrs
 
 from .._closing import AsyncResource
-from .._contracts import Lease, positive_size
+from .._contracts import Lease, needs_extra, positive_size
 from ..exceptions import ConfigurationError, LicenseError
 from ..state._postgres import _schema_name, migrate, not_asyncio, safe_dsn
 from ._polling import poll_for_slot
@@ -86,13 +86,8 @@ class PostgresLicensePool(AsyncResource):
         return f'"{self.schema}"'
 
     async def _connect(self) -> AsyncConnection[Any]:
-        try:
+        with needs_extra("PostgresLicensePool", "postgres"):
             import psycopg
-        except ImportError as exc:  # pragma: no cover -- extra missing
-            raise ConfigurationError(
-                "PostgresLicensePool needs the 'postgres' extra: "
-                "pip install 'ecomsync[postgres]'"
-            ) from exc
         try:
             conn = await psycopg.AsyncConnection.connect(
                 self.dsn,

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import anyio
 import attrs
 
+from .._contracts import needs_extra
 from ..exceptions import ConfigurationError, StateStoreError
 from ._dialect import (
     Dialect,
@@ -152,13 +153,8 @@ class PostgresStore(SqlStore):
         return conn
 
     async def _open(self) -> AsyncConnection[Any]:
-        try:
+        with needs_extra("PostgresStore", "postgres"):
             import psycopg
-        except ImportError as exc:  # pragma: no cover -- extra missing
-            raise ConfigurationError(
-                "PostgresStore needs the 'postgres' extra: "
-                "pip install 'ecomsync[postgres]'"
-            ) from exc
         try:
             return await psycopg.AsyncConnection.connect(
                 self.dsn,

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import attrs
 
+from ..._ambiguity import named
 from ..._model import (
     Article,
     Category,
@@ -87,19 +88,11 @@ class Screened:
         ]
 
 
-def _named(record: Record) -> str:
-    name = getattr(record, "name", None)
-    text = f' "{name}"' if isinstance(name, str) and name else ""
-    if getattr(record, "active", True) is False:
-        text += " (inactive)"
-    return text
-
-
 def article_claims(article: Article) -> list[Claim]:
     """
     The product numbers *article* claims: its own and its variants'.
     """
-    label = f"article {article.number!r}{_named(article)}"
+    label = f"article {article.number!r}{named(article)}"
     found: list[Claim] = []
     if isinstance(article.number, str):
         found.append((collate(article.number), "number", label))
@@ -124,7 +117,7 @@ def category_claims(category: Category) -> list[Claim]:
         (
             category.number,
             "number",
-            f"category {category.number!r}{_named(category)}",
+            f"category {category.number!r}{named(category)}",
         )
     ]
 

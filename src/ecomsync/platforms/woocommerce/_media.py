@@ -30,11 +30,7 @@ class Media:
 
     async def upload(self, media: StagedMedia) -> str:
         """
-        Upload a staged file through WordPress' media endpoint, named by
-        its content hash: one request per file.  Content uploaded before
-        through this adapter is not uploaded again (across runs the
-        engine's store remembers it); after an upload whose answer was
-        lost, the file is looked up by its hash before it is sent again.
+        `WooCommerce.upload_media`, which says how.
         """
         cached = self._ids.get(media.sha256)
         if cached is not None:
