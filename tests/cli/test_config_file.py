@@ -34,6 +34,11 @@ articles = 3
 categories = 1
 """
 
+TRYTON = (
+    'type = "tryton"\nurl = "https://erp"\ndatabase = "d"\nuser = "u"\n'
+    'password_env = "CFG_SECRET"\n'
+)
+
 SHOP = """
 [platforms.shop]
 type = "shopware6"
@@ -397,6 +402,51 @@ def test_local_licences_by_default(tmp_path: Path) -> None:
             "licenses.size: unknown key; [licenses] (local) takes",
         ),
         (ERP + SHOP + "[telemetry]\nx = 1\n", "unknown table 'telemetry'"),
+        ("[erp\n", "not valid TOML"),
+        (ERP + "[platforms]\nshop = 3\n", "platforms.shop: a table is"),
+        (ERP + SHOP + 'http_pool = "curl"\n', "http_pool: 'curl' is not one"),
+        (
+            ERP.replace('type = "demo"', TRYTON + "timeout = -1"),
+            "erp.timeout: a positive number is required, not -1",
+        ),
+        (
+            ERP.replace('type = "demo"', TRYTON + 'tax_rate = "x"'),
+            "erp.tax_rate: a number is required, not 'x'",
+        ),
+        (
+            ERP.replace('type = "demo"', TRYTON + "tax_rate = true"),
+            "erp.tax_rate: a number is required",
+        ),
+        (
+            ERP.replace('type = "demo"', TRYTON + 'stock_warehouses = "WH"'),
+            "erp.stock_warehouses: a list of texts is required",
+        ),
+        (
+            ERP
+            + SHOP.replace(
+                'client_secret_env = "CFG_SECRET"',
+                'client_secret_file = "missing"',
+            ),
+            "platforms.shop.client_secret_file: cannot read",
+        ),
+        (
+            ERP + SHOP + "[store]\ntype = 'postgres'\ndsn_env = 'CFG_DSN'\n"
+            "schema = 'Bad-Name'\n",
+            "store: a PostgreSQL schema name must be",
+        ),
+        (
+            ERP
+            + SHOP
+            + '[[schedules]]\nname = "s"\nevery = 60\ntoken = "x"\n',
+            "schedules[0].token: secrets are never written",
+        ),
+        (
+            ERP
+            + SHOP
+            + SHOP.replace("platforms.shop", "platforms.two")
+            + '[[schedules]]\nname = "s"\nevery = 60\n',
+            "schedules[0].platform: name one of shop, two",
+        ),
         (ERP + SHOP + "[sync]\nbatchsize = 5\n", "sync.batchsize: unknown"),
         (ERP + SHOP + "send_mail = 'yes'\n", "send_mail: true or false"),
         (
@@ -447,6 +497,47 @@ def test_errors_name_the_table_and_key(
     Each mistake is one `ConfigurationError` naming where it is.
     """
     assert expected in _error(tmp_path, text)
+
+
+def test_a_missing_config_file_says_where_it_looked(tmp_path: Path) -> None:
+    """
+    No file at the path: the error names it.
+    """
+    with pytest.raises(ConfigurationError) as caught:
+        load(tmp_path / "nowhere.toml")
+
+    assert "cannot read the config file" in str(caught.value)
+    assert "nowhere.toml" in str(caught.value)
+
+
+def test_postgres_licences_with_their_own_database(tmp_path: Path) -> None:
+    """
+    A postgres licence pool may name its own DSN beside a SQLite store;
+    a schedule without types or platform takes every type of the one
+    platform; durations may be numbers of seconds.
+    """
+    sync = _load(
+        tmp_path,
+        ERP
+        + SHOP
+        + """
+[licenses]
+type = "postgres"
+dsn_env = "CFG_DSN"
+count = 3
+
+[sync]
+overlap = 120
+
+[[schedules]]
+name = "all"
+every = 900
+""",
+    )
+
+    assert isinstance(sync.licenses, PostgresLicensePool)
+    assert "postgresql://u:pw@127.0.0.1:9/db" == sync.licenses.dsn
+    assert timedelta(minutes=2) == sync.overlap
 
 
 def test_durations() -> None:

@@ -94,6 +94,15 @@ def test_apply_is_idempotent_and_removes_what_the_file_dropped(
     assert {"config:hourly", "mine"} == set(after)
     assert 1800.0 == after["config:hourly"]["interval_s"]
 
+    _with(cli)
+    emptied = cli("schedules", "apply")
+
+    assert ["schedule config:hourly removed"] == emptied.stdout.splitlines()
+    assert ["the config file names no schedules"] == (
+        cli("schedules", "apply").stdout.splitlines()
+    )
+    assert ["mine"] == list(_listed(cli))
+
 
 def test_serve_installs_the_schedules_once(cli: Cli) -> None:
     """

@@ -261,7 +261,7 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
         if args.json:
             _print_json(attrs.asdict(done))
         else:
-            for line in done.lines():
+            for line in done.lines() or ["the config file names no schedules"]:
                 print(line)
         return EXIT["ok"]
     if action == "add":

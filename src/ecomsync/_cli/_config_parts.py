@@ -54,8 +54,6 @@ def _build(table: Table, kind: str, make: Callable[[], T]) -> T:
         return make()
     except ConfigurationError as exc:
         raise ConfigurationError(f"{table.where}: {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"{table.where}: {exc}") from None
 
 
 def _options(**values: Any) -> dict[str, Any]:
