@@ -140,8 +140,8 @@ def test_schedules_add_refuses_a_selection_and_the_config_prefix(
     cli: Cli,
 ) -> None:
     """
-    A selection on a schedule would be ignored, and ``config:`` ids are
-    the file's: both are usage errors saying so.
+    ``schedules add`` takes no selection (a scheduled run reads by
+    watermark), and ``config:`` ids are the file's: both are usage errors.
     """
     ranged = cli("schedules", "add", "articles", "--every", "1h", "--range",
                  "A-1..A-9")  # fmt: skip
@@ -150,7 +150,7 @@ def test_schedules_add_refuses_a_selection_and_the_config_prefix(
     )
 
     assert (2, 2) == (ranged.returncode, prefixed.returncode)
-    assert "a schedule takes no selection" in ranged.stderr
+    assert "unrecognized arguments: --range" in ranged.stderr
     assert "belong to the config file" in prefixed.stderr
 
 

@@ -40,7 +40,9 @@ def _json_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _spec_arguments(parser: argparse.ArgumentParser) -> None:
+def _spec_arguments(
+    parser: argparse.ArgumentParser, *, selection: bool = True
+) -> None:
     parser.add_argument(
         "types",
         nargs="*",
@@ -52,6 +54,10 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--platform", metavar="NAME", help="the platform (if several)"
     )
+    if not selection:
+        # a scheduled run reads what changed since its watermark
+        parser.set_defaults(range=None, since=None, only=None)
+        return
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
         "--range",
@@ -137,7 +143,7 @@ def _add_schedules(p: argparse.ArgumentParser) -> None:
         help="list (default), add or remove a schedule, or apply the "
         "config file's [[schedules]] now (serve does on start)",
     )
-    _spec_arguments(p)
+    _spec_arguments(p, selection=False)
     p.add_argument("--every", metavar="DURATION", help="e.g. 30s, 15m, 1h, 1d")
     p.add_argument(
         "--cron",

@@ -267,11 +267,6 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
     if action == "add":
         if (args.every is None) == (args.cron is None):
             raise UsageError("schedules add needs --every or --cron")
-        if args.range or args.since or args.only:
-            raise UsageError(
-                "a schedule takes no selection: each scheduled run reads "
-                "what changed since the type's last scheduled run"
-            )
         if args.id and args.id.startswith(PREFIX):
             raise UsageError(
                 f"ids starting with {PREFIX!r} belong to the config file's "

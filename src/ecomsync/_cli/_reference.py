@@ -76,10 +76,11 @@ zone = "Europe/Berlin"
 
 `plan`, `sync` and `schedules add` take data types by name
 (`categories`, `articles`, `stock`, `addresses_and_orders`,
-`order_status`; none: every type the platform handles) and one selection
-for them: nothing (all records), `--range FIRST..LAST`,
-`--since 2026-11-01T00:00+01:00` (a zone is required) or
-`--only A-1,A-2`.
+`order_status`; none: every type the platform handles). `plan` and
+`sync` take one selection for them: nothing (all records),
+`--range FIRST..LAST`, `--since 2026-11-01T00:00+01:00` (a zone is
+required) or `--only A-1,A-2`. A schedule takes none: each scheduled run
+reads what changed since that type's last scheduled run.
 
 ## Exit codes
 
