@@ -10,52 +10,16 @@ it is skipped with the reason.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ecomsync.erp.tryton import TrytonErp
-from tests.erp.conftest import SCRIPT, _unavailable, make_erp
+from tests.erp.conftest import make_erp, start_tryton, stop_tryton
 
 
 __all__ = ["make_erp"]
-
-
-def start_tryton(directory: str) -> dict[str, Any]:
-    """
-    Start a Tryton on a copy of the pristine database in *directory*;
-    return what the script reports (URL, database, user, ...).
-    """
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            [sys.executable, str(SCRIPT), "start", directory],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"{type(exc).__name__}: {exc}")
-    if done.returncode:
-        _unavailable(f"{SCRIPT.name} start failed:\n{done.stderr[-3000:]}")
-    info: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    info["startup_seconds"] = round(time.monotonic() - started, 1)
-    return info
-
-
-def stop_tryton(directory: str) -> None:
-    subprocess.run(
-        [sys.executable, str(SCRIPT), "stop", directory],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture(name="tryton_server")
@@ -65,7 +29,7 @@ def _tryton_server(
     """
     A running Tryton of this test's own, on the pristine database.
     """
-    directory = str(tmp_path_factory.mktemp("tryton-e2e"))
+    directory = tmp_path_factory.mktemp("tryton-e2e")
     info = start_tryton(directory)
     try:
         yield info

@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import anyio
 import attrs
 import httpx
 import pytest
@@ -21,41 +20,39 @@ from graphql import OperationType, parse
 from graphql.language import OperationDefinitionNode
 
 from ecomsync import (
-    All,
-    DataType,
     LocalLicensePool,
     MediaStaging,
-    RunRecord,
     SqliteStore,
     Synchronizer,
-    SyncSpec,
-    Trigger,
 )
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.platforms.shopify import Shopify, collection_handle
 from ecomsync.testing._tryton_seed import seed_tryton
 from ecomsync.testing.shopify import ShopifyEmulator
 
-from .conftest import make_erp
-from .test_tryton_shopware6 import (
+from ._scenario import (
     CUSTOMERS,
     ORDERS,
     SEED,
     SHIPPED,
     STOCK,
     TRACKING,
-    _CountingTransport,
-    _ship,
-    _succeeded,
-    _watermarks,
+    CountingTransport,
+    World,
+    check_orders_in_tryton,
+    first_run,
+    quiet_rerun,
+    quiet_scheduled,
+    scheduled_delta,
+    ship_one,
+    tryton_images,
 )
-from .test_tryton_woocommerce import _check_orders_in_tryton
+from .conftest import make_erp
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton, pytest.mark.slow]
 
 TOKEN = "shpat_e2e-S3CR3T-NEVER-SHOWN"
-ALL_TYPES = SyncSpec(types=dict.fromkeys(DataType, All()))
 
 
 def _place_orders(emu: ShopifyEmulator) -> None:
@@ -126,25 +123,12 @@ class _Mutations:
 
 
 @attrs.define
-class _World:
+class _World(World):
     emu: ShopifyEmulator
-    shop: Shopify
-    admin: TrytonErp
-    sessions: _CountingTransport
-    licenses: LocalLicensePool
-    store: SqliteStore
-    sync: Synchronizer
     mutations: _Mutations
 
-    async def run(
-        self, spec: SyncSpec, trigger: Trigger = Trigger.MANUAL
-    ) -> RunRecord:
-        with anyio.fail_after(180):
-            run = await self.sync.execute(spec, trigger=trigger)
-        _succeeded(run)
-        assert self.sessions.open == 0
-        assert self.sessions.most <= self.licenses.size
-        return run
+    def mark(self) -> int:
+        return len(self.mutations.names)
 
     def writes(self, since: int) -> list[str]:
         return self.mutations.names[since:]
@@ -157,13 +141,7 @@ async def _check_catalogue(w: _World) -> None:
         row = collections[collection_handle(category.number)]
         assert row["title"] == category.name
         assert _meta(row, "parent") == category.parent
-    async with w.admin.session() as session:
-        images = {
-            row["description"]: hashlib.sha256(row["image"]).hexdigest()
-            for row in await session.rpc.search_read(
-                "product.image", [], ["description", "image"]
-            )
-        }
+    images = await tryton_images(w.admin)
 
     def sha(file_number: int) -> str:
         source = shop.files[file_number]["originalSource"]
@@ -191,25 +169,15 @@ async def _scenario(w: _World) -> None:
     emu = w.emu
 
     # 1. one manual run of all five types; articles and stock in bulk
-    first = await w.run(ALL_TYPES)
-    counts = first.counts
-    assert counts[DataType.CATEGORIES].created == len(SEED.categories)
-    assert counts[DataType.ARTICLES].created == len(SEED.articles)
-    assert counts[DataType.STOCK].created == len(SEED.stock)
-    assert counts[DataType.ADDRESSES_AND_ORDERS].created == len(ORDERS)
-    assert counts[DataType.ORDER_STATUS].created == len(ORDERS)
+    await first_run(w)
     assert w.shop.bulk_operations >= 2
     await _check_catalogue(w)
-    await _check_orders_in_tryton(w)
+    await check_orders_in_tryton(w.admin)
     for number in ORDERS:
         assert _order(emu, number)["displayFulfillmentStatus"] == "UNFULFILLED"
-    assert await _watermarks(w.store) == dict.fromkeys(DataType)
 
     # 2. Tryton ships one order: a fulfillment with its tracking number
-    async with w.admin.session() as session:
-        await _ship(session.rpc, SHIPPED, TRACKING)
-    status = await w.run(SyncSpec(types={DataType.ORDER_STATUS: All()}))
-    assert status.counts[DataType.ORDER_STATUS].updated >= 1
+    await ship_one(w)
     shipped = _order(emu, SHIPPED)
     assert shipped["displayFulfillmentStatus"] == "FULFILLED"
     assert [
@@ -220,30 +188,15 @@ async def _scenario(w: _World) -> None:
 
     # 3. a scheduled run moves every watermark to when it started and
     # picks up the stock Tryton shipped
-    scheduled = await w.run(ALL_TYPES, Trigger.SCHEDULED)
-    assert await _watermarks(w.store) == dict.fromkeys(
-        DataType, scheduled.started_at
-    )
-    (article, quantity) = ORDERS[SHIPPED][1][0]
-    assert _available(emu, article) == STOCK[article] - quantity
+    scheduled, article, left = await scheduled_delta(w)
+    assert _available(emu, article) == left
 
     # 4. a manual rerun without changes: no mutation, no upload, no
     # watermark moves; the next scheduled run is quiet too
-    mark = len(w.mutations.names)
     uploads = len(emu.shop.staged)
-    quiet = await w.run(ALL_TYPES)
-    assert w.writes(mark) == []
+    await quiet_rerun(w, scheduled)
     assert len(emu.shop.staged) == uploads
-    for data_type, typed in quiet.counts.items():
-        assert (typed.created, typed.updated, typed.failed) == (0, 0, 0), (
-            data_type
-        )
-    assert await _watermarks(w.store) == dict.fromkeys(
-        DataType, scheduled.started_at
-    )
-    mark = len(w.mutations.names)
-    await w.run(ALL_TYPES, Trigger.SCHEDULED)
-    assert w.writes(mark) == []
+    await quiet_scheduled(w)
 
 
 @pytest.fixture(name="seeded")
@@ -263,7 +216,7 @@ class TestTrytonToShopify:
         """All five types, shipping, a scheduled delta, then quiet reruns."""
         emu = ShopifyEmulator(TOKEN)
         _place_orders(emu)
-        sessions = _CountingTransport()
+        sessions = CountingTransport()
         shop = Shopify(
             "https://e2e.myshopify.test",
             TOKEN,

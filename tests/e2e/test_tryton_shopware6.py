@@ -8,7 +8,6 @@ emulator in process (``httpx.ASGITransport``) and once served on loopback
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -21,38 +20,48 @@ import pytest
 
 from ecomsync import (
     All,
-    Article,
-    Category,
     DataType,
     LocalLicensePool,
-    MediaRef,
     MediaStaging,
     RunRecord,
-    RunStatus,
     SqliteStore,
-    StockLevel,
     Synchronizer,
     SyncSpec,
     Trigger,
 )
-from ecomsync.erp._tryton_rpc import Rpc
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.shopware6._mapping import category_id, product_id
-from ecomsync.testing._erp_contract import ErpSeed, png
 from ecomsync.testing._tryton_seed import seed_tryton
 from ecomsync.testing.shopware6 import ShopwareEmulator, serve
 
+from ._scenario import (
+    ALL_TYPES,
+    CUSTOMERS,
+    ORDERS,
+    PLATFORM,
+    SEED,
+    SHIPPED,
+    STOCK,
+    TRACKING,
+    CountingTransport,
+    World,
+    check_orders_in_tryton,
+    first_run,
+    quiet_rerun,
+    sales,
+    scheduled_delta,
+    ship_one,
+    succeeded,
+    tryton_images,
+    watermarks,
+)
 from .conftest import make_erp
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton, pytest.mark.slow]
 
 SECRET = "e2e-s3cr3t-NEVER-SHOWN"
-PLATFORM = "shop"
-ALL_TYPES = SyncSpec(types=dict.fromkeys(DataType, All()))
-TRACKING = "1Z999AA10123456784"
-
 #: Routes of the emulator that change the shop.
 WRITE_ROUTES = frozenset(
     {
@@ -66,74 +75,6 @@ WRITE_ROUTES = frozenset(
     }
 )
 
-
-def _image(key: str) -> MediaRef:
-    return MediaRef(key=key, filename=f"{key}.png", mime_type="image/png")
-
-
-def _catalogue() -> ErpSeed:
-    """
-    A category tree three deep, ten articles with images (A-1 has two;
-    A-9 and A-10 share one picture), stock for each (A-7 sold out).
-    """
-    categories = (
-        Category(number="C-1", name="Werkzeug"),
-        Category(number="C-2", name="Hämmer", parent="C-1"),
-        Category(number="C-3", name="Schraubendreher", parent="C-1"),
-        Category(number="C-4", name="Vorschlaghämmer", parent="C-2"),
-        Category(number="C-10", name="Farben"),
-    )
-    homes = ("C-2", "C-3", "C-4", "C-10")
-    articles = []
-    media: dict[str, bytes] = {}
-    for i in range(1, 11):
-        keys = [f"img-a{i}"]
-        if i == 1:
-            keys.append("img-a1-side")
-        if i in (9, 10):
-            keys = ["img-shared"]
-        for n, key in enumerate(keys):
-            media[key] = png(8 + n, 8, (20 * i, 100 + n * 50, 255 - 20 * i))
-        articles.append(
-            Article(
-                number=f"A-{i}",
-                name=f"Artikel {i}",
-                description=f"Beschreibung {i}",
-                price=Decimal(f"{9 + i}.95"),
-                categories=(homes[i % len(homes)],),
-                media=tuple(_image(k) for k in keys),
-            )
-        )
-    media["img-shared"] = png(12, 12, (1, 2, 3))
-    stock = tuple(
-        StockLevel(
-            number=f"A-{i}", quantity=0 if i == 7 else 3 * i, warehouse="WH"
-        )
-        for i in range(1, 11)
-    )
-    return ErpSeed(
-        categories=categories,
-        articles=tuple(articles),
-        stock=stock,
-        order_status=(),
-        media=media,
-    )
-
-
-SEED = _catalogue()
-STOCK = {s.number: s.quantity for s in SEED.stock}
-
-#: Storefront orders: number -> (customer number, lines).
-ORDERS: dict[str, tuple[str, list[tuple[str, int]]]] = {
-    "10001": ("K-1", [("A-1", 2), ("A-4", 1)]),
-    "10002": ("K-2", [("A-2", 1)]),
-    "10003": ("K-1", [("A-10", 3)]),
-}
-CUSTOMERS = {
-    "K-1": ("erika@example.com", "Erika", "Mustermann"),
-    "K-2": ("max@example.com", "Max", "Muster"),
-}
-SHIPPED = "10002"
 
 #: Makes the world once the shop's URL and transport are known.
 Maker: TypeAlias = Callable[[str, httpx.AsyncBaseTransport | None], "_World"]
@@ -160,34 +101,6 @@ def _place_orders(emu: ShopwareEmulator) -> None:
                 for article, quantity in lines
             ],
         )
-
-
-class _CountingTransport(httpx.AsyncBaseTransport):
-    """
-    Counts the Tryton sessions open at once through it.
-    """
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.open = 0
-        self.most = 0
-        self.logins = 0
-
-    async def handle_async_request(
-        self, request: httpx.Request
-    ) -> httpx.Response:
-        body = request.content
-        response = await self.inner.handle_async_request(request)
-        if response.status_code == 200 and b'"common.db.login"' in body:
-            self.open += 1
-            self.logins += 1
-            self.most = max(self.most, self.open)
-        if b'"common.db.logout"' in body:
-            self.open -= 1
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 # -- reading the two sides ------------------------------------------------
@@ -230,93 +143,41 @@ def _writes(emu: ShopwareEmulator, since: int) -> list[str]:
     ]
 
 
-async def _sales(rpc: Rpc) -> dict[str, dict[str, Any]]:
-    rows = await rpc.search_read(
-        "sale.sale",
-        [["reference", "in", sorted(ORDERS)]],
-        ["reference", "party", "state", "lines", "shipments"],
-    )
-    return {row["reference"]: row for row in rows}
-
-
-async def _ship(rpc: Rpc, number: str, tracking: str) -> None:
-    """
-    Ship Tryton's sale for order *number* with *tracking* as the
-    shipment's reference, the way a warehouse would.
-    """
-    (sale,) = await rpc.search_read(
-        "sale.sale", [["reference", "=", number]], ["shipments"]
-    )
-    shipments = sale["shipments"]
-    assert shipments, f"Tryton created no shipment for {number}"
-    await rpc.model(
-        "stock.shipment.out", "write", shipments, {"reference": tracking}
-    )
-    for step in ("assign_try", "pick", "pack", "do"):
-        await rpc.model("stock.shipment.out", step, shipments)
-
-
-async def _watermarks(store: SqliteStore) -> dict[DataType, Any]:
-    return {t: await store.get_watermark(PLATFORM, t) for t in DataType}
-
-
-def _succeeded(run: RunRecord) -> None:
-    assert run.status is RunStatus.SUCCEEDED, (run.error, run.failures)
-    assert not run.failures, run.failures
-
-
 # -- the scenario ---------------------------------------------------------
 
 
 @attrs.define
-class _World:
+class _World(World):
     emu: ShopwareEmulator
-    shop: Shopware6
-    admin: TrytonErp
     erp: TrytonErp
-    sessions: _CountingTransport
-    licenses: LocalLicensePool
-    store: SqliteStore
-    sync: Synchronizer
 
-    async def run(
-        self, spec: SyncSpec, trigger: Trigger = Trigger.MANUAL
-    ) -> RunRecord:
-        with anyio.fail_after(120):
-            run = await self.sync.execute(spec, trigger=trigger)
-        _succeeded(run)
-        assert self.sessions.open == 0
-        assert self.sessions.most <= self.licenses.size
-        return run
+    def mark(self) -> int:
+        return len(self.emu.requests)
+
+    def writes(self, since: int) -> list[str]:
+        return _writes(self.emu, since)
 
 
 async def _scenario(w: _World) -> None:
     emu = w.emu
 
     # 1. one manual run of all five types
-    first = await w.run(ALL_TYPES)
-    counts = first.counts
-    assert counts[DataType.CATEGORIES].created == len(SEED.categories)
-    assert counts[DataType.ARTICLES].created == len(SEED.articles)
-    assert counts[DataType.STOCK].created == len(SEED.stock)
-    assert counts[DataType.ADDRESSES_AND_ORDERS].created == len(ORDERS)
-    assert counts[DataType.ORDER_STATUS].created == len(ORDERS)
+    await first_run(w)
     await _check_catalogue(w)
     await _check_orders_in_tryton(w)
     for number in ORDERS:
         assert _state(emu, _order(emu, number)) == "in_progress"
         assert _state(emu, _delivery(emu, number)) == "open"
-    assert await _watermarks(w.store) == dict.fromkeys(DataType)
 
     # 2. importing the same orders again creates no sale
     async with w.admin.session() as session:
-        before = await _sales(session.rpc)
+        before = await sales(session.rpc)
     again = await w.run(
         SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()}, force=True)
     )
     assert again.counts[DataType.ADDRESSES_AND_ORDERS].updated == len(ORDERS)
     async with w.admin.session() as session:
-        after = await _sales(session.rpc)
+        after = await sales(session.rpc)
         for number in ORDERS:
             count = await session.rpc.model(
                 "sale.sale", "search_count", [["reference", "=", number]]
@@ -327,10 +188,7 @@ async def _scenario(w: _World) -> None:
     }
 
     # 3. Tryton ships one order: status and tracking go to the shop
-    async with w.admin.session() as session:
-        await _ship(session.rpc, SHIPPED, TRACKING)
-    status = await w.run(SyncSpec(types={DataType.ORDER_STATUS: All()}))
-    assert status.counts[DataType.ORDER_STATUS].updated >= 1
+    await ship_one(w)
     delivery = _delivery(emu, SHIPPED)
     assert delivery["trackingCodes"] == [TRACKING]
     assert _state(emu, delivery) == "shipped"
@@ -340,25 +198,12 @@ async def _scenario(w: _World) -> None:
 
     # 4. a scheduled run moves every watermark to when it started, and
     # picks up the stock Tryton shipped
-    scheduled = await w.run(ALL_TYPES, Trigger.SCHEDULED)
-    assert await _watermarks(w.store) == dict.fromkeys(
-        DataType, scheduled.started_at
-    )
-    (article, quantity) = ORDERS[SHIPPED][1][0]
-    assert _product(emu, article)["stock"] == STOCK[article] - quantity
+    scheduled, article, left = await scheduled_delta(w)
+    assert _product(emu, article)["stock"] == left
 
     # 5. a manual rerun without changes: no watermark moves, the shop is
     # not written to, and a plan finds nothing to do
-    mark = len(emu.requests)
-    manual = await w.run(ALL_TYPES)
-    assert await _watermarks(w.store) == dict.fromkeys(
-        DataType, scheduled.started_at
-    )
-    assert _writes(emu, mark) == []
-    for data_type, typed in manual.counts.items():
-        assert (typed.created, typed.updated, typed.failed) == (0, 0, 0), (
-            data_type
-        )
+    await quiet_rerun(w, scheduled)
     plan = await w.sync.plan(ALL_TYPES)
     for data_type, planned in plan.types.items():
         assert (planned.create, planned.update) == ((), ()), data_type
@@ -371,14 +216,14 @@ async def _scenario(w: _World) -> None:
     async def one(trigger: Trigger) -> None:
         with anyio.fail_after(120):
             results[trigger] = await w.sync.execute(ALL_TYPES, trigger=trigger)
-        _succeeded(results[trigger])
+        succeeded(results[trigger])
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(one, Trigger.SCHEDULED)
         tg.start_soon(one, Trigger.MANUAL)
     assert w.sessions.most == 1
     assert _writes(emu, mark) == []
-    assert await _watermarks(w.store) == dict.fromkeys(
+    assert await watermarks(w.store) == dict.fromkeys(
         DataType, results[Trigger.SCHEDULED].started_at
     )
 
@@ -392,13 +237,7 @@ async def _check_catalogue(w: _World) -> None:
         parent = category_id(category.parent) if category.parent else None
         assert row["parentId"] == parent, category.number
 
-    async with w.admin.session() as session:
-        images = {
-            row["description"]: hashlib.sha256(row["image"]).hexdigest()
-            for row in await session.rpc.search_read(
-                "product.image", [], ["description", "image"]
-            )
-        }
+    images = await tryton_images(w.admin)
     links = {
         (row["productId"], row["categoryId"])
         for row in emu.entities["product_category"].values()
@@ -429,10 +268,12 @@ async def _check_catalogue(w: _World) -> None:
 
 
 async def _check_orders_in_tryton(w: _World) -> None:
+    """
+    The common check, and each customer is the party its number names.
+    """
+    found = await check_orders_in_tryton(w.admin)
     async with w.admin.session() as session:
         rpc = session.rpc
-        sales = await _sales(rpc)
-        assert set(sales) == set(ORDERS)
         identifiers = {
             row["code"]: row["party"]
             for row in await rpc.search_read(
@@ -450,16 +291,8 @@ async def _check_orders_in_tryton(w: _World) -> None:
         }
         for code, (_, first, last) in CUSTOMERS.items():
             assert parties[identifiers[code]] == f"{first} {last}"
-        for number, (customer, lines) in ORDERS.items():
-            sale = sales[number]
-            assert sale["party"] == identifiers[customer]
-            assert sale["state"] in ("confirmed", "processing")
-            rows = await rpc.read(
-                "sale.line", sale["lines"], ["product.code", "quantity"]
-            )
-            assert sorted(
-                (r["product."]["code"], int(r["quantity"])) for r in rows
-            ) == sorted(lines)
+        for number, (customer, _) in ORDERS.items():
+            assert found[number]["party"] == identifiers[customer]
 
 
 @pytest.fixture(name="seeded")
@@ -481,7 +314,7 @@ def _world(
     _place_orders(emu)
 
     def make(url: str, transport: httpx.AsyncBaseTransport | None) -> _World:
-        sessions = _CountingTransport()
+        sessions = CountingTransport()
         erp = make_erp(tryton_server, transport=sessions)
         shop = Shopware6(url, emu.client_id, SECRET, transport=transport)
         licenses = LocalLicensePool(1)

@@ -8,52 +8,48 @@ and a scheduled delta.
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import anyio
 import attrs
 import httpx
 import pytest
 
 from ecomsync import (
-    All,
-    DataType,
     LocalLicensePool,
     MediaStaging,
-    RunRecord,
     SqliteStore,
     Synchronizer,
-    SyncSpec,
-    Trigger,
 )
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.platforms.woocommerce import WooCommerce, category_slug
 from ecomsync.testing._tryton_seed import seed_tryton
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
-from .conftest import make_erp
-from .test_tryton_shopware6 import (
+from ._scenario import (
     ORDERS,
     SEED,
     SHIPPED,
     STOCK,
     TRACKING,
-    _CountingTransport,
-    _sales,
-    _ship,
-    _succeeded,
-    _watermarks,
+    CountingTransport,
+    World,
+    check_orders_in_tryton,
+    first_run,
+    quiet_rerun,
+    quiet_scheduled,
+    scheduled_delta,
+    ship_one,
+    tryton_images,
 )
+from .conftest import make_erp
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton, pytest.mark.slow]
 
 KEY, SECRET = "ck_e2e", "cs_e2e-s3cr3t-NEVER-SHOWN"
 APP = "e2e-app-password-NEVER-SHOWN"
-ALL_TYPES = SyncSpec(types=dict.fromkeys(DataType, All()))
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Storefront customers by WooCommerce customer id.
 CUSTOMER_IDS = {"K-1": 7, "K-2": 8}
@@ -92,24 +88,11 @@ def _meta(order: dict[str, Any]) -> dict[str, Any]:
 
 
 @attrs.define
-class _World:
+class _World(World):
     emu: WooCommerceEmulator
-    shop: WooCommerce
-    admin: TrytonErp
-    sessions: _CountingTransport
-    licenses: LocalLicensePool
-    store: SqliteStore
-    sync: Synchronizer
 
-    async def run(
-        self, spec: SyncSpec, trigger: Trigger = Trigger.MANUAL
-    ) -> RunRecord:
-        with anyio.fail_after(180):
-            run = await self.sync.execute(spec, trigger=trigger)
-        _succeeded(run)
-        assert self.sessions.open == 0
-        assert self.sessions.most <= self.licenses.size
-        return run
+    def mark(self) -> int:
+        return len(self.emu.requests)
 
     def writes(self, since: int) -> list[str]:
         return [
@@ -131,13 +114,7 @@ async def _check_catalogue(w: _World) -> None:
             else 0
         )
         assert row["parent"] == parent, category.number
-    async with w.admin.session() as session:
-        images = {
-            row["description"]: hashlib.sha256(row["image"]).hexdigest()
-            for row in await session.rpc.search_read(
-                "product.image", [], ["description", "image"]
-            )
-        }
+    images = await tryton_images(w.admin)
     for article in SEED.articles:
         row = _product(emu, article.number)
         assert row["name"] == article.name
@@ -153,46 +130,18 @@ async def _check_catalogue(w: _World) -> None:
     assert len(emu.shop.media) == len(set(images.values()))
 
 
-async def _check_orders_in_tryton(w: _World) -> None:
-    async with w.admin.session() as session:
-        rpc = session.rpc
-        sales = await _sales(rpc)
-        assert set(sales) == set(ORDERS)
-        for number, (_, lines) in ORDERS.items():
-            sale = sales[number]
-            assert sale["state"] in ("confirmed", "processing")
-            rows = await rpc.read(
-                "sale.line", sale["lines"], ["product.code", "quantity"]
-            )
-            assert sorted(
-                (r["product."]["code"], int(r["quantity"])) for r in rows
-            ) == sorted(lines)
-        parties = {s["party"] for s in sales.values()}
-        assert len(parties) == len(CUSTOMER_IDS)
-
-
 async def _scenario(w: _World) -> None:
     emu = w.emu
 
     # 1. one manual run of all five types
-    first = await w.run(ALL_TYPES)
-    counts = first.counts
-    assert counts[DataType.CATEGORIES].created == len(SEED.categories)
-    assert counts[DataType.ARTICLES].created == len(SEED.articles)
-    assert counts[DataType.STOCK].created == len(SEED.stock)
-    assert counts[DataType.ADDRESSES_AND_ORDERS].created == len(ORDERS)
-    assert counts[DataType.ORDER_STATUS].created == len(ORDERS)
+    await first_run(w)
     await _check_catalogue(w)
-    await _check_orders_in_tryton(w)
+    await check_orders_in_tryton(w.admin)
     for number in ORDERS:
         assert emu.shop.orders[int(number)]["status"] == "processing"
-    assert await _watermarks(w.store) == dict.fromkeys(DataType)
 
     # 3. Tryton ships one order: status and tracking go to the shop
-    async with w.admin.session() as session:
-        await _ship(session.rpc, SHIPPED, TRACKING)
-    status = await w.run(SyncSpec(types={DataType.ORDER_STATUS: All()}))
-    assert status.counts[DataType.ORDER_STATUS].updated >= 1
+    await ship_one(w)
     shipped = emu.shop.orders[int(SHIPPED)]
     assert shipped["status"] == "completed"
     assert _meta(shipped)["_ecomsync_tracking"] == [TRACKING]
@@ -203,30 +152,13 @@ async def _scenario(w: _World) -> None:
 
     # 4. a scheduled run moves every watermark to when it started and
     # picks up the stock Tryton shipped
-    scheduled = await w.run(ALL_TYPES, Trigger.SCHEDULED)
-    assert await _watermarks(w.store) == dict.fromkeys(
-        DataType, scheduled.started_at
-    )
-    (article, quantity) = ORDERS[SHIPPED][1][0]
-    assert (
-        _product(emu, article)["stock_quantity"] == STOCK[article] - quantity
-    )
+    scheduled, article, left = await scheduled_delta(w)
+    assert _product(emu, article)["stock_quantity"] == left
 
     # 5. a manual rerun without changes: the shop is not written to, no
     # watermark moves; the next scheduled run is quiet too
-    mark = len(emu.requests)
-    quiet = await w.run(ALL_TYPES)
-    assert w.writes(mark) == []
-    for data_type, typed in quiet.counts.items():
-        assert (typed.created, typed.updated, typed.failed) == (0, 0, 0), (
-            data_type
-        )
-    assert await _watermarks(w.store) == dict.fromkeys(
-        DataType, scheduled.started_at
-    )
-    mark = len(emu.requests)
-    await w.run(ALL_TYPES, Trigger.SCHEDULED)
-    assert w.writes(mark) == []
+    await quiet_rerun(w, scheduled)
+    await quiet_scheduled(w)
 
 
 @pytest.fixture(name="seeded")
@@ -248,7 +180,7 @@ class TestTrytonToWooCommerce:
             KEY, SECRET, wp_user="sync", wp_application_password=APP
         )
         _place_orders(emu)
-        sessions = _CountingTransport()
+        sessions = CountingTransport()
         shop = WooCommerce(
             "http://woo.test",
             KEY,

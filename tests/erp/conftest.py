@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from ecomsync.erp.tryton import TrytonErp
@@ -36,7 +37,11 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"Tryton server unavailable: {reason}")
 
 
-def _start(directory: Path) -> dict[str, Any]:
+def start_tryton(directory: Path) -> dict[str, Any]:
+    """
+    Start a Tryton on a copy of the pristine database in *directory*;
+    return what the script reports (URL, database, user, ...).
+    """
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -55,7 +60,7 @@ def _start(directory: Path) -> dict[str, Any]:
     return info
 
 
-def _stop(directory: Path) -> None:
+def stop_tryton(directory: Path) -> None:
     subprocess.run(
         [sys.executable, str(SCRIPT), "stop", str(directory)],
         capture_output=True,
@@ -73,11 +78,11 @@ def _tryton_server(
     database.
     """
     directory = tmp_path_factory.mktemp("tryton")
-    info = _start(directory)
+    info = start_tryton(directory)
     try:
         yield info
     finally:
-        _stop(directory)
+        stop_tryton(directory)
 
 
 @pytest.fixture(name="traps_server", scope="session")
@@ -89,7 +94,7 @@ def _traps_server(
     (`seed_traps`) and nothing else.
     """
     directory = tmp_path_factory.mktemp("tryton-traps")
-    info = _start(directory)
+    info = start_tryton(directory)
     try:
         erp = make_erp(info)
 
@@ -100,7 +105,35 @@ def _traps_server(
         anyio.run(seed)
         yield info
     finally:
-        _stop(directory)
+        stop_tryton(directory)
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """
+    Counts the Tryton sessions open at once through it.
+    """
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.open = 0
+        self.most = 0
+        self.logins = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        body = request.content
+        response = await self.inner.handle_async_request(request)
+        if response.status_code == 200 and b'"common.db.login"' in body:
+            self.open += 1
+            self.logins += 1
+            self.most = max(self.most, self.open)
+        if b'"common.db.logout"' in body:
+            self.open -= 1
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def make_erp(info: dict[str, Any], **options: Any) -> TrytonErp:

@@ -36,7 +36,7 @@ from ecomsync.testing._tryton_seed import (
 )
 from ecomsync.typing import ErpSource
 
-from .conftest import PASSWORD, make_erp
+from .conftest import PASSWORD, CountingTransport, make_erp
 
 
 pytestmark = pytest.mark.tryton
@@ -119,32 +119,6 @@ class TestTrytonContract(ErpSourceContract):
             )
 
 
-class _Counting(httpx.AsyncBaseTransport):
-    """
-    Counts Tryton logins and logouts going through it.
-    """
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.open = 0
-        self.most = 0
-
-    async def handle_async_request(
-        self, request: httpx.Request
-    ) -> httpx.Response:
-        body = request.content
-        response = await self.inner.handle_async_request(request)
-        if response.status_code == 200 and b'"common.db.login"' in body:
-            self.open += 1
-            self.most = max(self.most, self.open)
-        if b'"common.db.logout"' in body:
-            self.open -= 1
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 class TestSessions:
     """
     One Tryton session per `session()`.
@@ -155,7 +129,7 @@ class TestSessions:
         self, tryton_server: dict[str, Any], tryton: TrytonErp
     ) -> None:
         """Each session logs in on enter and out on exit, also on error."""
-        counting = _Counting()
+        counting = CountingTransport()
         erp = make_erp(tryton_server, transport=counting)
 
         async with erp.session(), erp.session():
