@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import httpx
 import pytest
-import stamina
 
 from ecomsync._http import (
     HttpClient,
@@ -28,14 +27,13 @@ from ecomsync._http import (
 )
 from ecomsync.exceptions import ConfigurationError, RetryableError, SyncError
 
+from ._retries import fast_retries
+
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=3):
-        yield
+_fast_retries = fast_retries(3)
 
 
 class TestRetryAfter:

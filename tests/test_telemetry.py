@@ -20,7 +20,6 @@ import anyio
 import attrs
 import httpx
 import pytest
-import stamina
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -53,6 +52,7 @@ from ecomsync.telemetry import NoInstrumentation, OpenTelemetry
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator
 from ecomsync.typing import Instrumentation
 
+from ._retries import fast_retries
 from .conftest import T0, small_catalogue
 
 
@@ -62,11 +62,7 @@ CANARY = "canary-S3CR3T-otel-7c2e"
 SPEC = SyncSpec(types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()})
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    stamina.set_testing(True, attempts=3)
-    yield
-    stamina.set_testing(False)
+_fast_retries = fast_retries(3)
 
 
 @attrs.define

@@ -13,7 +13,6 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     All,
@@ -37,6 +36,7 @@ from ecomsync.testing.shopware6 import RequestRecord, ShopwareEmulator
 
 from .._engine_contract import PlatformEngineContract
 from .._push import PUSH
+from .._retries import fast_retries
 
 
 pytestmark = pytest.mark.anyio
@@ -45,11 +45,7 @@ CANARY = "canary-S3CR3T-4f1d9b"
 WRITE_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> object:
-    stamina.set_testing(True, attempts=2)
-    yield
-    stamina.set_testing(False)
+_fast_retries = fast_retries(2)
 
 
 def _new_emu() -> ShopwareEmulator:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     Article,
@@ -29,6 +28,8 @@ from ecomsync import (
 )
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._retries import fast_retries
 
 
 CANARY = "canary-F4ULT-S3CR3T-77"
@@ -65,11 +66,7 @@ def jpeg(i: int) -> bytes:
     return b"\xff\xd8\xff\xe0" + f"image {i}".encode() * 40
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> object:
-    stamina.set_testing(True, attempts=6)
-    yield
-    stamina.set_testing(False)
+_fast_retries = fast_retries(6)
 
 
 @pytest.fixture(name="emu")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +17,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     All,
@@ -51,16 +50,15 @@ from ecomsync.testing._platform_contract import (
 )
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator, serve
 
+from .._retries import fast_retries
+
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "s3cr3t-NEVER-SHOWN"
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=3):
-        yield
+_fast_retries = fast_retries(3)
 
 
 def _token_ok(request: httpx.Request) -> httpx.Response | None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
-import stamina
 
 from ecomsync.platforms.memory import MemoryPlatform
 from ecomsync.platforms.shopware6 import Shopware6
@@ -24,6 +23,8 @@ from ecomsync.typing import (
     SupportsRequestEstimate,
 )
 
+from .._retries import fast_retries
+
 
 pytestmark = pytest.mark.anyio
 
@@ -31,10 +32,7 @@ SECRET = "check-secret-NEVER-SHOWN"
 WRITES = {"PATCH", "DELETE", "PUT"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=3):
-        yield
+_fast_retries = fast_retries(3)
 
 
 def _shop(transport: httpx.AsyncBaseTransport, **kwargs: object) -> Shopware6:

@@ -7,12 +7,10 @@ secrets, expired tokens, missing privileges) and error surfacing, against
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import anyio
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     Category,
@@ -24,16 +22,15 @@ from ecomsync import (
 from ecomsync.exceptions import AuthenticationError
 from ecomsync.platforms.shopware6 import Shopware6
 
+from .._retries import fast_retries
+
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "s3cr3t-NEVER-SHOWN"
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=3):
-        yield
+_fast_retries = fast_retries(3)
 
 
 def _token_ok(request: httpx.Request) -> httpx.Response | None:

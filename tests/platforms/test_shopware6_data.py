@@ -8,14 +8,13 @@ overwrite (issue 12 on the Shopware adapter).
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import attrs
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     Category,
@@ -33,16 +32,15 @@ from ecomsync.platforms.shopware6._mapping import product_id
 from ecomsync.testing._platform_contract import CATEGORIES, article
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
+from .._retries import fast_retries
+
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "data-secret"
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=3):
-        yield
+_fast_retries = fast_retries(3)
 
 
 @pytest.fixture(name="emu")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     Category,
@@ -43,6 +42,8 @@ from ecomsync.platforms.shopware6._mapping import (
 from ecomsync.testing._platform_contract import CATEGORIES, article
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
+from .._retries import fast_retries
+
 
 pytestmark = pytest.mark.anyio
 
@@ -54,10 +55,7 @@ PNG = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=3):
-        yield
+_fast_retries = fast_retries(3)
 
 
 def _shop(emu: ShopwareEmulator) -> Shopware6:

@@ -5,7 +5,7 @@ the platform contract, adoption after lost answers, secrets.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +13,6 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     Category,
@@ -37,6 +36,8 @@ from ecomsync.testing._platform_contract import (
 )
 from ecomsync.testing.woocommerce import Faults, WooCommerceEmulator
 
+from .._retries import fast_retries
+
 
 pytestmark = pytest.mark.anyio
 
@@ -44,10 +45,7 @@ KEY, SECRET = "ck_adapter", "cs_NEVER_SHOWN"
 APP_PASSWORD = "app-password-NEVER-SHOWN"
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=3):
-        yield
+_fast_retries = fast_retries(3)
 
 
 def _shop(emu: WooCommerceEmulator, *, https: bool = True) -> WooCommerce:

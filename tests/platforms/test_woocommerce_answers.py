@@ -7,13 +7,11 @@ malformed error bodies, records of the wrong type, odd order rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     All,
@@ -29,16 +27,15 @@ from ecomsync.exceptions import SyncError
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import article
 
+from .._retries import fast_retries
+
 
 pytestmark = pytest.mark.anyio
 
 Answer = tuple[int, Any]
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=1):
-        yield
+_fast_retries = fast_retries(1)
 
 
 class Script:
