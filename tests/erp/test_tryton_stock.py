@@ -35,7 +35,9 @@ from ecomsync.testing._tryton_seed import (
     storage_location,
 )
 
-from .conftest import _start, _stop, make_erp
+from .conftest import make_erp
+from .conftest import start_tryton as _start
+from .conftest import stop_tryton as _stop
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton, pytest.mark.slow]
