@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -79,6 +80,21 @@ class TestFaultGate:
         )
         assert "retry-after" not in served.headers
         assert [503, served.status_code] == [r.status for r in emu.requests]
+
+    async def test_server_time(self, emu: Any) -> None:
+        """Every request pays the base server time, within the worker
+        limit."""
+        emu.faults = Faults(base_ms=60, workers_limit=1)
+
+        async with client(emu) as http:
+            started = anyio.current_time()
+            async with anyio.create_task_group() as tg:
+                for _ in range(2):
+                    tg.start_soon(http.get, PATH)
+            took = anyio.current_time() - started
+
+        assert took >= 0.12
+        assert [404, 404] == [r.status for r in emu.requests]
 
     async def test_drip(self, emu: Any) -> None:
         """A dripped answer arrives whole, with its length."""

@@ -206,8 +206,9 @@ async def through_faults(
     """
     One request's way through the switchboard: the network's latency, an
     injected reset (*on_reset* logs it, then the connection drops), a
-    storm (answered by *storm*) or *process* within the worker limit,
-    with the request and the answer paid for on the shared link, and a
+    storm (answered by *storm*) or *process* within the worker limit
+    after the server's base time, with the request and the answer paid
+    for on the shared link, and a
     committed write (*writes*) held back when commit-then-timeout says so.
     *auth* marks the token endpoint, which storms spare unless asked.
     """
@@ -221,11 +222,17 @@ async def through_faults(
         resp = storm(f)
     else:
         await runtime.transfer(request_bytes)
+
+        async def serve() -> Response:
+            if f.base_ms:
+                await anyio.sleep(f.base_ms / 1000)
+            return await process()
+
         if runtime.limiter is not None:
             async with runtime.limiter:
-                resp = await process()
+                resp = await serve()
         else:
-            resp = await process()
+            resp = await serve()
         if writes and resp.status < 400 and runtime.take_hang():
             # The write is committed; now the answer gets lost.
             await anyio.sleep(f.hang_s)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import anyio
-
 from .._asgi import (
     EmulatorApp,
     Incoming,
@@ -124,9 +122,6 @@ class App(EmulatorApp):
         await send_response(send, resp, rt.faults)
 
     async def _process(self, name: str, req: Request) -> Response:
-        f = req.runtime.faults
-        if f.base_ms:
-            await anyio.sleep(f.base_ms / 1000)
         try:
             if name == "unknown":
                 raise no_route(req)

@@ -15,8 +15,6 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-import anyio
-
 from .._asgi import (
     EmulatorApp,
     Incoming,
@@ -131,9 +129,6 @@ class App(EmulatorApp, CatalogueRoutes, OrderRoutes):
         await send_response(send, wire, rt.faults)
 
     async def _process(self, name: str, req: Request, url: str) -> Response:
-        f = self.emu.fault_runtime.faults
-        if f.base_ms:
-            await anyio.sleep(f.base_ms / 1000)
         try:
             if name == "unknown":
                 raise no_route()
