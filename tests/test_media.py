@@ -37,16 +37,14 @@ from ecomsync._staging_fs import MARKER
 from ecomsync.media import RunStaging
 from ecomsync.testing import capture_events
 
+from ._backends import both_backends
 from .conftest import T0
 
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """The engine uses anyio only: prove it on both backends."""
-    return str(request.param)
+_anyio_backend = both_backends
 
 
 @pytest.fixture(name="staging")

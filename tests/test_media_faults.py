@@ -42,6 +42,7 @@ from ecomsync import (
 )
 from ecomsync import _staging_fs as fs
 
+from ._backends import both_backends
 from .test_media import files
 
 
@@ -50,10 +51,7 @@ pytestmark = pytest.mark.anyio
 SPEC = SyncSpec(types={DataType.ARTICLES: All()})
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Cancellation differs between backends: prove both."""
-    return str(request.param)
+_anyio_backend = both_backends
 
 
 async def assert_clean(staging: MediaStaging, store: SqliteStore) -> None:

@@ -17,14 +17,13 @@ from ecomsync.licensing import (
 from ecomsync.testing import LicensePoolContract
 from ecomsync.typing import LicensePool
 
+from .._backends import both_backends
+
 
 PoolFactory = Callable[[int], LicensePool]
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    backend: str = request.param
-    return backend
+_anyio_backend = both_backends
 
 
 class TestLocal(LicensePoolContract):

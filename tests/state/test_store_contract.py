@@ -13,14 +13,13 @@ from ecomsync.state import SqliteStore
 from ecomsync.state._postgres import PostgresStore
 from ecomsync.testing._store_contract import StateStoreContract
 
+from .._backends import both_backends
+
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    backend: str = request.param
-    return backend
+_anyio_backend = both_backends
 
 
 class TestSqliteFile(StateStoreContract):
