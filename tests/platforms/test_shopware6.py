@@ -51,27 +51,13 @@ from ecomsync.testing._platform_contract import (
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator, serve
 
 from .._retries import fast_retries
+from ._shopware6 import SECRET, token_ok
 
 
 pytestmark = pytest.mark.anyio
 
-SECRET = "s3cr3t-NEVER-SHOWN"
-
 
 _fast_retries = fast_retries(3)
-
-
-def _token_ok(request: httpx.Request) -> httpx.Response | None:
-    if request.url.path == "/api/oauth/token":
-        return httpx.Response(
-            200,
-            json={
-                "token_type": "Bearer",
-                "expires_in": 600,
-                "access_token": "tok-1",
-            },
-        )
-    return None
 
 
 # -- against the emulator --------------------------------------------------
@@ -246,7 +232,7 @@ class TestShopware6Writes:
 
         def handler(request: httpx.Request) -> httpx.Response:
             if request.url.path == "/api/oauth/token":
-                return _token_ok(request) or httpx.Response(500)
+                return token_ok(request) or httpx.Response(500)
             body = json.loads(request.content)
             names = [
                 row["name"] for row in body["ecomsync-categories"]["payload"]

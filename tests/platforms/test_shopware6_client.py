@@ -23,27 +23,13 @@ from ecomsync.exceptions import AuthenticationError
 from ecomsync.platforms.shopware6 import Shopware6
 
 from .._retries import fast_retries
+from ._shopware6 import SECRET, token_ok
 
 
 pytestmark = pytest.mark.anyio
 
-SECRET = "s3cr3t-NEVER-SHOWN"
-
 
 _fast_retries = fast_retries(3)
-
-
-def _token_ok(request: httpx.Request) -> httpx.Response | None:
-    if request.url.path == "/api/oauth/token":
-        return httpx.Response(
-            200,
-            json={
-                "token_type": "Bearer",
-                "expires_in": 600,
-                "access_token": "tok-1",
-            },
-        )
-    return None
 
 
 class TestAuth:
@@ -165,7 +151,7 @@ class TestStatusErrors:
         """
 
         def handler(request: httpx.Request) -> httpx.Response:
-            if token := _token_ok(request):
+            if token := token_ok(request):
                 return token
             if request.url.path == "/api/search/order":
                 row = {
