@@ -19,9 +19,13 @@ def test_check_reports_each_part_on_one_line(cli: Cli) -> None:
     done = cli("check")
 
     assert 0 == done.returncode, done.stderr
-    assert ["store: ok", "licenses: ok", "ERP: ok", "shop: ok"] == (
-        done.stdout.splitlines()
-    )
+    assert [
+        "store: ok",
+        "licenses: ok",
+        "schedules: ok",
+        "ERP: ok",
+        "shop: ok",
+    ] == done.stdout.splitlines()
 
 
 def test_check_json_and_refused_credentials(

@@ -186,6 +186,34 @@ def test_a_bad_cron_zone_is_a_config_error_naming_the_schedule(
     )
 
 
+def test_check_reads_the_schedules_rules_as_serve_would(cli: Cli) -> None:
+    """
+    ``check`` reads each ``[[schedules]]`` cron rule and zone with the
+    code ``serve`` installs them with: a bad one is a problem on the
+    schedules line naming the entry (exit 1), and nothing is stored.
+    """
+    _with(cli, NIGHTLY, HOURLY)
+    good = cli("check")
+    _with(cli, NIGHTLY.replace("0 2 * * *", "0 25 * * *"), HOURLY)
+    bad_rule = cli("check", "--json")
+    _with(cli, NIGHTLY.replace("Europe/Berlin", "Mars/Olympus"))
+    bad_zone = cli("check")
+
+    assert 0 == good.returncode, good.stderr
+    assert "schedules: ok" in good.stdout.splitlines()
+    assert 1 == bad_rule.returncode, bad_rule.stderr
+    parts = {p["part"]: p for p in json.loads(bad_rule.stdout)["parts"]}
+    problems = parts["schedules"]["problems"]
+    assert ["schedule 'nightly': cron rule '0 25 * * *': Bad hour"] == problems
+    assert parts["shop"]["ok"] is True
+    assert 1 == bad_zone.returncode
+    assert (
+        "schedules: schedule 'nightly': unknown time zone 'Mars/Olympus'; "
+        "use an IANA name such as 'Europe/Berlin'"
+    ) in bad_zone.stdout.splitlines()
+    assert {} == _listed(cli)
+
+
 @pytest.mark.parametrize(
     ("table", "expected"),
     [

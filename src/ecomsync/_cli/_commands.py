@@ -51,7 +51,12 @@ from ._arguments import (
     _add_serve,
     _add_sync,
 )
-from ._config_schedules import PREFIX, reconcile, schedules_of
+from ._config_schedules import (
+    PREFIX,
+    reconcile,
+    rule_problems,
+    schedules_of,
+)
 from ._running import (
     EXIT,
     UsageError,
@@ -97,6 +102,8 @@ async def _check(sync: Synchronizer, args: argparse.Namespace) -> int:
     found: list[tuple[str, list[str]]] = [
         ("store", await _store_problems(sync)),
         ("licenses", await _license_problems(sync)),
+        # loading checked their platforms and types; this their rules
+        ("schedules", rule_problems(sync, schedules_of(args.config))),
     ]
     result = await sync.check(args.platform)
     names = [args.platform] if args.platform else sorted(sync.platforms)
@@ -391,7 +398,8 @@ def _schedules_command(args: argparse.Namespace) -> int:
 #: name -> (help, add arguments, run), merged into ``ecomsync.__main__``.
 COMMANDS: dict[str, Command] = {
     "check": (
-        "check every connection and credential, one line each",
+        "check the store, licences, schedules, ERP and every platform "
+        "(connections and credentials), one line each",
         _add_check,
         _command(_check),
     ),

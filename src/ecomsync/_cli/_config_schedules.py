@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from ecomsync import All, DataType, Synchronizer, SyncSpec
+from ecomsync._schedules import new_schedule
 from ecomsync.exceptions import ConfigurationError
 
 from ._config import Table, load_config
@@ -34,6 +35,7 @@ __all__ = [
     "check_schedules",
     "parse_schedules",
     "reconcile",
+    "rule_problems",
     "schedules_of",
 ]
 
@@ -154,6 +156,29 @@ def check_schedules(sync: Synchronizer, wanted: list[Wanted]) -> None:
             sync.validate(spec)
         except ConfigurationError as exc:
             raise ConfigurationError(f"schedules[{i}]: {exc}") from None
+
+
+def rule_problems(sync: Synchronizer, wanted: list[Wanted]) -> list[str]:
+    """
+    What ``serve`` would refuse in the rules of *wanted* (a cron rule or
+    time zone it cannot read), in the words `reconcile` uses; read by the
+    code that installs them, without storing anything.
+    """
+    problems: list[str] = []
+    for i, w in enumerate(wanted):
+        try:
+            new_schedule(
+                _spec(sync, w, f"schedules[{i}]"),
+                now=sync.clock(),
+                every=w.every,
+                first_due=None,
+                schedule_id=w.id,
+                cron=w.cron,
+                zone=w.zone,
+            )
+        except ConfigurationError as exc:
+            problems.append(f"schedule {w.name!r}: {exc}")
+    return problems
 
 
 def _spec(sync: Synchronizer, wanted: Wanted, where: str) -> SyncSpec:
