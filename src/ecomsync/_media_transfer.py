@@ -8,7 +8,8 @@ after the record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import anyio
 import attrs
@@ -209,6 +210,34 @@ class MediaTransfer:
             )
         return [m for m in links if m is not None]
 
+    @asynccontextmanager
+    async def _alone(self, sha: str) -> AsyncIterator[None]:
+        """
+        This content to this task alone for the block: tasks wanting the
+        same content wait for each other, so that it is staged and
+        uploaded once.
+        """
+        while sha in self._uploading:
+            await self._uploading[sha].wait()
+        done = self._uploading[sha] = anyio.Event()
+        try:
+            yield
+        finally:
+            del self._uploading[sha]
+            done.set()
+
+    async def _stage(
+        self, sha: str, content: bytes, ref: MediaRef
+    ) -> StagedMedia:
+        assert self.staging is not None  # only a plan has none
+        return await self.staging.stage(
+            content,
+            filename=ref.filename,
+            mime_type=ref.mime_type,
+            kind=ref.kind,
+            sha256=sha,
+        )
+
     async def _media_id(
         self, sha: str, content: bytes, ref: MediaRef
     ) -> tuple[str, bool]:
@@ -216,30 +245,18 @@ class MediaTransfer:
         The platform's id for this content: known already (reused), or
         staged and uploaded once, however many records share it.
         """
-        while sha in self._uploading:
-            await self._uploading[sha].wait()
-        done = self._uploading[sha] = anyio.Event()
-        platform = self.run.platform_name
-        try:
+        async with self._alone(sha):
+            platform = self.run.platform_name
             media_id = await self.store.get_media_id(platform, sha)
             if media_id is not None:
                 return media_id, True
-            assert self.staging is not None  # only a plan has none
-            staged = await self.staging.stage(
-                content,
-                filename=ref.filename,
-                mime_type=ref.mime_type,
-                kind=ref.kind,
-                sha256=sha,
-            )
+            staged = await self._stage(sha, content, ref)
             try:
                 media_id = await self.run.platform.upload_media(staged)
             finally:
+                assert self.staging is not None
                 await self.staging.release(staged)
             await self.store.put_media_id(platform, sha, media_id)
-        finally:
-            del self._uploading[sha]
-            done.set()
         return media_id, False
 
     async def _defer(
@@ -249,36 +266,23 @@ class MediaTransfer:
         The platform's id for this content when the store knows it, else
         its pending upload (staged once, however many records share it).
         """
-        while sha in self._uploading:
-            await self._uploading[sha].wait()
-        deferred = self._deferred.get(sha)
-        if deferred is not None:
-            deferred.users += 1
-            return deferred
-        done = self._uploading[sha] = anyio.Event()
-        platform = self.run.platform
-        try:
+        async with self._alone(sha):
+            deferred = self._deferred.get(sha)
+            if deferred is not None:
+                deferred.users += 1
+                return deferred
             media_id = await self.store.get_media_id(
                 self.run.platform_name, sha
             )
             if media_id is not None:
                 return media_id
-            assert self.staging is not None  # only a plan has none
+            platform = self.run.platform
             assert isinstance(platform, SupportsMediaIdFor)
-            staged = await self.staging.stage(
-                content,
-                filename=ref.filename,
-                mime_type=ref.mime_type,
-                kind=ref.kind,
-                sha256=sha,
-            )
+            staged = await self._stage(sha, content, ref)
             deferred = self._deferred[sha] = _Deferred(
                 staged, platform.media_id_for(sha)
             )
             return deferred
-        finally:
-            del self._uploading[sha]
-            done.set()
 
     async def _drop(self, pending: Pending) -> None:
         """
