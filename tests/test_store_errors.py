@@ -1,6 +1,7 @@
 """
 SqliteStore failures become StateStoreError naming the store, and a
-failed transaction leaves nothing half-written.
+failed transaction leaves nothing half-written; a PostgreSQL store or
+licence pool that cannot connect says which and why.
 """
 
 from __future__ import annotations
@@ -10,7 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from ecomsync import DataType, Link, SqliteStore, StateStoreError
+from ecomsync import (
+    DataType,
+    LicenseError,
+    Link,
+    PostgresLicensePool,
+    PostgresStore,
+    SqliteStore,
+    StateStoreError,
+)
+
+
+#: Nothing listens there: the connection is refused at once.
+NOBODY = "postgresql://sync:s3cret@127.0.0.1:1/nowhere"
 
 
 pytestmark = pytest.mark.anyio
@@ -60,3 +73,36 @@ class TestSqliteErrors:
 
         assert {} == await store.get_links("shop", DataType.STOCK, ["A-1"])
         await store.aclose()
+
+
+class TestPostgresConnect:
+    async def test_store_unreachable(self) -> None:
+        """A PostgresStore that cannot connect is a StateStoreError naming
+        the server (without the password) and the driver's reason."""
+        store = PostgresStore(NOBODY)
+
+        with pytest.raises(StateStoreError) as info:
+            await store.get_watermark("shop", DataType.STOCK)
+
+        message = str(info.value)
+        assert message.startswith(
+            "cannot connect to the state store "
+            "postgresql://127.0.0.1:1/nowhere: "
+        )
+        assert "s3cret" not in message
+
+    async def test_pool_unreachable(self) -> None:
+        """A PostgresLicensePool that cannot connect is a LicenseError
+        naming the server (without the password)."""
+        pool = PostgresLicensePool(NOBODY, size=1)
+
+        with pytest.raises(LicenseError) as info:
+            async with pool.lease("run-1", timeout=1):
+                pass
+
+        message = str(info.value)
+        assert message.startswith(
+            "cannot reach the licence pool at "
+            "postgresql://127.0.0.1:1/nowhere: "
+        )
+        assert "s3cret" not in message

@@ -155,7 +155,8 @@ class FileLicensePool(AsyncResource):
         self, holder: str, *, timeout: float
     ) -> AsyncIterator[Lease]:
         """
-        Hold one licence for the block; wait up to *timeout* seconds.
+        Hold one licence for the block, a lock on one slot file; wait up
+        to *timeout* seconds.
 
         Raises:
             NoFreeLicense: Every licence stayed held for the whole wait;

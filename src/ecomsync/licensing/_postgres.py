@@ -21,9 +21,9 @@ import anyio
 import attrs
 
 from .._closing import AsyncResource
-from .._contracts import Lease, needs_extra, positive_size
+from .._contracts import Lease, positive_size
 from ..exceptions import ConfigurationError, LicenseError
-from ..state._postgres import _schema_name, migrate, not_asyncio, safe_dsn
+from ..state._postgres import _schema_name, connect, migrate, safe_dsn
 from ._polling import poll_for_slot
 
 
@@ -86,27 +86,22 @@ class PostgresLicensePool(AsyncResource):
         return f'"{self.schema}"'
 
     async def _connect(self) -> AsyncConnection[Any]:
-        with needs_extra("PostgresLicensePool", "postgres"):
-            import psycopg
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                self.dsn,
-                autocommit=True,
-                application_name=f"ecomsync-licence:{self.name}"[:63],
-                connect_timeout=10,
-                # The client notices a dead server, too.
-                keepalives=1,
-                keepalives_idle=10,
-                keepalives_interval=5,
-                keepalives_count=3,
-            )
-        except psycopg.Error as exc:
-            raise LicenseError(
-                f"cannot reach the licence pool at {safe_dsn(self.dsn)}: "
-                f"{str(exc).strip().splitlines()[0]}"
-            ) from exc
-        except RuntimeError as exc:
-            raise not_asyncio("PostgresLicensePool", exc) from exc
+        where = safe_dsn(self.dsn)
+        conn = await connect(
+            "PostgresLicensePool",
+            self.dsn,
+            lambda message: LicenseError(
+                f"cannot reach the licence pool at {where}: {message}"
+            ),
+            autocommit=True,
+            application_name=f"ecomsync-licence:{self.name}"[:63],
+            connect_timeout=10,
+            # The client notices a dead server, too.
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+        )
         try:
             # The server notices a vanished client machine within ~25 s.
             await conn.execute(
@@ -180,7 +175,8 @@ class PostgresLicensePool(AsyncResource):
         self, holder: str, *, timeout: float
     ) -> AsyncIterator[Lease]:
         """
-        Hold one licence for the block; wait up to *timeout* seconds.
+        Hold one licence for the block, an advisory lock on a connection
+        of its own; wait up to *timeout* seconds.
 
         Raises:
             NoFreeLicense: Every licence stayed held for the whole wait;

@@ -153,23 +153,18 @@ class PostgresStore(SqlStore):
         return conn
 
     async def _open(self) -> AsyncConnection[Any]:
-        with needs_extra("PostgresStore", "postgres"):
-            import psycopg
-        try:
-            return await psycopg.AsyncConnection.connect(
-                self.dsn,
-                autocommit=True,
-                application_name=self.application_name,
-                connect_timeout=10,
-                prepare_threshold=5 if self.prepared_statements else None,
-            )
-        except psycopg.Error as exc:
-            raise StateStoreError(
-                f"cannot connect to the state store {safe_dsn(self.dsn)}: "
-                f"{_message(exc)}"
-            ) from exc
-        except RuntimeError as exc:
-            raise not_asyncio("PostgresStore", exc) from exc
+        where = safe_dsn(self.dsn)
+        return await connect(
+            "PostgresStore",
+            self.dsn,
+            lambda message: StateStoreError(
+                f"cannot connect to the state store {where}: {message}"
+            ),
+            autocommit=True,
+            application_name=self.application_name,
+            connect_timeout=10,
+            prepare_threshold=5 if self.prepared_statements else None,
+        )
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
         if self._migrate_lock is None:
@@ -368,6 +363,32 @@ async def migrate(conn: AsyncConnection[Any], schema: str) -> int:
             f"{_message(exc)}"
         ) from exc
     return SCHEMA_VERSION
+
+
+async def connect(
+    who: str,
+    dsn: str,
+    unreachable: Callable[[str], Exception],
+    **options: Any,
+) -> AsyncConnection[Any]:
+    """
+    A psycopg connection to *dsn* for *who* (`PostgresStore`,
+    `PostgresLicensePool`), with psycopg's *options*.
+
+    Raises:
+        ConfigurationError: The ``postgres`` extra is missing, or the
+            event loop is not asyncio.
+        Exception: *unreachable* of the driver's first line when the
+            server cannot be reached.
+    """
+    with needs_extra(who, "postgres"):
+        import psycopg
+    try:
+        return await psycopg.AsyncConnection.connect(dsn, **options)
+    except psycopg.Error as exc:
+        raise unreachable(_message(exc)) from exc
+    except RuntimeError as exc:
+        raise not_asyncio(who, exc) from exc
 
 
 def not_asyncio(what: str, exc: RuntimeError) -> Exception:
