@@ -30,6 +30,14 @@ def union_error(value: Any) -> str | None:
     return None
 
 
+def problem(result: Result) -> str | None:
+    """
+    What went wrong with one aliased call: the failed alias's message or
+    the ``ErrorResult`` it answered; ``None`` when it worked.
+    """
+    return result if isinstance(result, str) else union_error(result)
+
+
 async def aliased(
     gql: GraphQL,
     field: str,

@@ -23,8 +23,14 @@ from ..._model import (
 )
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._client import JSON, GraphQL
-from ._gql import aliased, union_error
+from ._gql import Result, aliased, problem
 
+
+#: What a fulfilment mutation answers.
+_FULFILMENT = (
+    "__typename ... on Fulfillment { id state } "
+    "... on ErrorResult { errorCode message }"
+)
 
 _ADDRESS = (
     "fullName company streetLine1 streetLine2 postalCode city "
@@ -208,6 +214,20 @@ class Orders:
         )
         return {o["code"]: o for o in data["orders"]["items"]}
 
+    async def _transition(
+        self, fulfilments: Sequence[str], state: str
+    ) -> list[Result]:
+        """
+        Move each of *fulfilments* (ids) to *state*, in one document.
+        """
+        return await aliased(
+            self.gql,
+            "transitionFulfillmentToState",
+            {"id": "ID!", "state": "String!"},
+            [{"id": fid, "state": state} for fid in fulfilments],
+            _FULFILMENT,
+        )
+
     async def push_status(  # noqa: PLR0915 -- phases in order
         self, items: Sequence[Outgoing]
     ) -> list[Outcome]:
@@ -258,20 +278,12 @@ class Orders:
                     if f["state"] == "Pending"
                     and (f.get("trackingCode") or "") != codes
                 ]
-        results = await aliased(
-            self.gql,
-            "transitionFulfillmentToState",
-            {"id": "ID!", "state": "String!"},
-            [{"id": f["id"], "state": "Cancelled"} for _, _, f in stale],
-            "__typename ... on Fulfillment { id state } "
-            "... on ErrorResult { errorCode message }",
+        results = await self._transition(
+            [f["id"] for _, _, f in stale], "Cancelled"
         )
         for (i, s, f), result in zip(stale, results, strict=True):
-            problem = (
-                result if isinstance(result, str) else union_error(result)
-            )
-            if problem:
-                fail(i, s, problem)
+            if message := problem(result):
+                fail(i, s, message)
             else:
                 f["state"] = "Cancelled"
 
@@ -311,11 +323,8 @@ class Orders:
             "... on ErrorResult { errorCode message }",
         )
         for (i, s, _), result in zip(cancels, results, strict=True):
-            problem = (
-                result if isinstance(result, str) else union_error(result)
-            )
-            if problem:
-                fail(i, s, problem)
+            if message := problem(result):
+                fail(i, s, message)
         results = await aliased(
             self.gql,
             "addFulfillmentToOrder",
@@ -338,16 +347,12 @@ class Orders:
                 }
                 for _, s, _, lines in fulfil
             ],
-            "__typename ... on Fulfillment { id state } "
-            "... on ErrorResult { errorCode message }",
+            _FULFILMENT,
         )
         fresh: dict[int, list[JSON]] = {}
         for (i, s, _, _), result in zip(fulfil, results, strict=True):
-            problem = (
-                result if isinstance(result, str) else union_error(result)
-            )
-            if problem:
-                fail(i, s, problem)
+            if message := problem(result):
+                fail(i, s, message)
             else:
                 assert isinstance(result, dict)
                 fresh[i] = [result]
@@ -364,20 +369,12 @@ class Orders:
                 for f in [*(o.get("fulfillments") or []), *fresh.get(i, [])]:
                     if _before(f["state"], target):
                         moves.append((i, s, f["id"]))
-            results = await aliased(
-                self.gql,
-                "transitionFulfillmentToState",
-                {"id": "ID!", "state": "String!"},
-                [{"id": fid, "state": target} for _, _, fid in moves],
-                "__typename ... on Fulfillment { id state } "
-                "... on ErrorResult { errorCode message }",
+            results = await self._transition(
+                [fid for _, _, fid in moves], target
             )
             for (i, s, fid), result in zip(moves, results, strict=True):
-                problem = (
-                    result if isinstance(result, str) else union_error(result)
-                )
-                if problem:
-                    fail(i, s, problem)
+                if message := problem(result):
+                    fail(i, s, message)
                 else:
                     for f in [
                         *(orders[s.number].get("fulfillments") or []),
