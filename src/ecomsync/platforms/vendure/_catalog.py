@@ -285,39 +285,36 @@ class Catalog:
         """
         The products with *ids*, with variants, options and assets.
         """
-        if not ids:
-            return {}
-        data = await self.gql.query(
-            """query ($ids: [String!]!, $take: Int!) {
-              products(options: { take: $take,
-                                  filter: { id: { in: $ids } } }) {
-                items { """
-            + PRODUCT_FIELDS
-            + " } } }",
-            {"ids": sorted(set(ids)), "take": PAGE},
-        )
-        return {p["id"]: p for p in data["products"]["items"]}
+        return {p["id"]: p for p in await self._products("id", "ids", ids)}
 
     async def orphans(self, slugs: Sequence[str]) -> dict[str, JSON]:
         """
         Products left without variants by an interrupted create, by slug.
         """
-        if not slugs:
-            return {}
-        data = await self.gql.query(
-            """query ($slugs: [String!]!, $take: Int!) {
-              products(options: { take: $take,
-                                  filter: { slug: { in: $slugs } } }) {
-                items { """
-            + PRODUCT_FIELDS
-            + " } } }",
-            {"slugs": sorted(set(slugs)), "take": PAGE},
-        )
         return {
             p["slug"]: p
-            for p in data["products"]["items"]
+            for p in await self._products("slug", "slugs", slugs)
             if not p["variants"]
         }
+
+    async def _products(
+        self, field: str, variable: str, values: Sequence[str]
+    ) -> list[JSON]:
+        """
+        The products whose *field* is one of *values* (sent as the query
+        variable *variable*), with variants, options and assets.
+        """
+        if not values:
+            return []
+        data = await self.gql.query(
+            f"query (${variable}: [String!]!, $take: Int!) {{ "
+            f"products(options: {{ take: $take, "
+            f"filter: {{ {field}: {{ in: ${variable} }} }} }}) {{ "
+            f"items {{ {PRODUCT_FIELDS} }} }} }}",
+            {variable: sorted(set(values)), "take": PAGE},
+        )
+        items: list[JSON] = data["products"]["items"]
+        return items
 
 
 __all__ = [
