@@ -117,6 +117,7 @@ def test_check_one_line_per_part_of_every_kind(
     assert [
         "store: ok",
         "licenses: ok",
+        "schedules: ok",
         "ERP: ok",
         "sfy: ok",
         "sw: ok",
@@ -151,10 +152,17 @@ def test_check_names_refused_credentials_and_an_unreachable_vendure(
     assert 1 == done.returncode, done.stderr
     report = json.loads(done.stdout)
     parts = {p["part"]: p for p in report["parts"]}
-    assert ["store", "licenses", "ERP", "sfy", "sw", "ven", "woo"] == [
-        p["part"] for p in report["parts"]
-    ]
-    assert {"store", "licenses", "ERP", "sw"} == {
+    assert [
+        "store",
+        "licenses",
+        "schedules",
+        "ERP",
+        "sfy",
+        "sw",
+        "ven",
+        "woo",
+    ] == [p["part"] for p in report["parts"]]
+    assert {"store", "licenses", "schedules", "ERP", "sw"} == {
         name for name, p in parts.items() if p["ok"]
     }
     (vendure,) = parts["ven"]["problems"]
@@ -164,6 +172,30 @@ def test_check_names_refused_credentials_and_an_unreachable_vendure(
     assert parts["sfy"]["problems"]
     for secret in ("cs_wrong-secret", "shpat_wrong-token", "vendure-secret"):
         assert secret not in done.stdout + done.stderr
+
+
+def test_check_names_a_refused_wordpress_application_password(
+    tmp_path: Path,
+    shop: dict[str, str],
+    woo: dict[str, str],
+    shopify: dict[str, str],
+) -> None:
+    """
+    A WooCommerce key that works but a WordPress application password
+    that does not: the WooCommerce line names WordPress' refusal of the
+    media read, never the password; exit 1.
+    """
+    config = _config(tmp_path, shop, woo, shopify)
+    (tmp_path / "wp-password").write_text("not-the-app-password\n")
+    cli = Cli(config, _env(shop, woo, shopify))
+
+    done = cli("check", "--platform", "woo")
+
+    assert 1 == done.returncode, done.stderr
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("woo:")]
+    assert "media: WooCommerce refused GET /wp-json/wp/v2/media" in line
+    assert "incorrect_password" in line
+    assert "not-the-app-password" not in done.stdout + done.stderr
 
 
 def test_sync_categories_to_woocommerce_and_shopify(

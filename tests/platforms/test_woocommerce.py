@@ -48,13 +48,19 @@ APP_PASSWORD = "app-password-NEVER-SHOWN"
 _fast_retries = fast_retries(3)
 
 
-def _shop(emu: WooCommerceEmulator, *, https: bool = True) -> WooCommerce:
+def _shop(
+    emu: WooCommerceEmulator,
+    *,
+    https: bool = True,
+    wp_user: str | None = "sync",
+    wp_application_password: str | None = APP_PASSWORD,
+) -> WooCommerce:
     return WooCommerce(
         "https://shop.test" if https else "http://shop.test",
         KEY,
         SECRET,
-        wp_user="sync",
-        wp_application_password=APP_PASSWORD,
+        wp_user=wp_user,
+        wp_application_password=wp_application_password,
         transport=httpx.ASGITransport(app=emu.app),
     )
 
@@ -215,6 +221,59 @@ class TestAdoption:
         assert problems
         assert SECRET not in text
         assert APP_PASSWORD not in text
+
+    @pytest.mark.parametrize(
+        ("user", "password", "expected"),
+        [
+            (
+                "sync",
+                "wrong-password",
+                "media: WooCommerce refused GET /wp-json/wp/v2/media: "
+                "incorrect_password: The provided password is an invalid "
+                "application password.",
+            ),
+            ("nobody", APP_PASSWORD, "invalid_username: Unknown username."),
+            ("sync", None, "media: WooCommerce media uploads need wp_user"),
+        ],
+    )
+    async def test_check_verifies_the_media_credentials(
+        self, user: str, password: str | None, expected: str
+    ) -> None:
+        """
+        With WordPress media credentials set, check reads wp/v2/media
+        with them and names a refusal (the key itself being fine) or a
+        missing half, never showing the password.
+        """
+        shop = _shop(_emu(), wp_user=user, wp_application_password=password)
+        try:
+            problems = await shop.check()
+        finally:
+            await shop.aclose()
+
+        assert 1 == len(problems), problems
+        assert problems[0].startswith("WooCommerce at https://shop.test: ")
+        assert expected in problems[0]
+        assert "wrong-password" not in problems[0]
+        assert APP_PASSWORD not in problems[0]
+
+    async def test_check_reads_media_only_when_configured(self) -> None:
+        """
+        Good media credentials pass with one authenticated media read;
+        without them check makes no media request.
+        """
+        emu = _emu()
+        with_media = _shop(emu)
+        without = _shop(emu, wp_user=None, wp_application_password=None)
+        try:
+            assert [] == await with_media.check()
+            media_reads = [r for r in emu.requests if "media" in r.path]
+            assert [] == await without.check()
+        finally:
+            await with_media.aclose()
+            await without.aclose()
+
+        assert [200] == [r.status for r in media_reads]
+        assert media_reads == [r for r in emu.requests if "media" in r.path]
 
     def test_batch_limit(self) -> None:
         """

@@ -210,6 +210,45 @@ class TestMediaAndImages:
         assert "image" == read.json()["media_type"]
         assert emu.shop.media[ok.json()["id"]].size == 3
 
+    async def test_media_reads_check_a_given_password(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        Reading media is public, but given credentials are checked as on
+        any wp/v2 route (401 with WordPress' error for a wrong password or
+        user), and a listing with context=edit needs a user.
+        """
+        url = "/wp-json/wp/v2/media"
+        edit = {"context": "edit", "per_page": "1"}
+        async with _client(emu, auth=None) as c:
+            public = await c.get(url)
+            anonymous_edit = await c.get(url, params=edit)
+        async with _client(emu, auth=("bot", "emulatorapppassword0000")) as c:
+            edit_ok = await c.get(url, params=edit)
+        async with _client(emu, auth=("bot", "wrong")) as c:
+            wrong = await c.get(url, params=edit)
+            wrong_one = await c.get(f"{url}/1")
+        async with _client(emu, auth=("nobody", "x")) as c:
+            nobody = await c.get(url)
+
+        assert (200, 200) == (public.status_code, edit_ok.status_code)
+        assert (401, "rest_forbidden_context") == (
+            anonymous_edit.status_code,
+            anonymous_edit.json()["code"],
+        )
+        assert 401 == wrong.status_code == wrong_one.status_code
+        assert {
+            "code": "incorrect_password",
+            "message": "The provided password is an invalid application "
+            "password.",
+            "data": {"status": 401},
+        } == wrong.json()
+        assert "incorrect_password" == wrong_one.json()["code"]
+        assert (401, "invalid_username") == (
+            nobody.status_code,
+            nobody.json()["code"],
+        )
+
     async def test_images_replace_and_src_failure(
         self, emu: WooCommerceEmulator
     ) -> None:

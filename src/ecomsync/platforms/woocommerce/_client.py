@@ -188,17 +188,8 @@ class RestApi:
         keys do not reach ``wp/v2``, so this takes the WordPress user's
         application password.
         """
-        if not self.wp_user or not self.wp_password:
-            raise ConfigurationError(
-                "WooCommerce media uploads need wp_user and "
-                "wp_application_password (a WordPress application "
-                "password; WooCommerce API keys cannot upload media)"
-            )
-        token = base64.b64encode(
-            f"{self.wp_user}:{self.wp_password}".encode()
-        ).decode()
         headers = {
-            "Authorization": f"Basic {token}",
+            "Authorization": self._wp_basic(),
             "Content-Type": mime_type,
             "Content-Disposition": f'attachment; filename="{filename}"',
         }
@@ -229,6 +220,32 @@ class RestApi:
             "POST /wp-json/wp/v2/media", response, (201,)
         ).json()
         return body
+
+    def _wp_basic(self) -> str:
+        if not self.wp_user or not self.wp_password:
+            raise ConfigurationError(
+                "WooCommerce media uploads need wp_user and "
+                "wp_application_password (a WordPress application "
+                "password; WooCommerce API keys cannot upload media)"
+            )
+        token = base64.b64encode(
+            f"{self.wp_user}:{self.wp_password}".encode()
+        ).decode()
+        return f"Basic {token}"
+
+    async def check_media(self) -> None:
+        """
+        One authenticated read of ``wp/v2/media`` (``context=edit``,
+        which WordPress answers only for a user who may edit media):
+        `AuthenticationError` for a wrong user or application password.
+        """
+        response = await self.http.request(
+            "GET",
+            "/wp-json/wp/v2/media",
+            params={"per_page": "1", "context": "edit"},
+            headers={"Authorization": self._wp_basic()},
+        )
+        self.judge("GET /wp-json/wp/v2/media", response, (200,))
 
     async def find_media(self, search: str) -> list[dict[str, Any]]:
         response = await self.http.request(

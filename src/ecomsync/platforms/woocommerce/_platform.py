@@ -202,18 +202,26 @@ class WooCommerce(AsyncResource):
     async def check(self) -> list[str]:
         """
         Whether the shop can be used: reachable, accepting the key, the
-        key able to read products, categories and orders.  Writes
-        nothing.
+        key able to read products, categories and orders; with
+        ``wp_user`` or ``wp_application_password`` set, WordPress
+        accepting them for media.  Writes nothing.
         """
         where = f"WooCommerce at {public_url(self.url)}"
         problems = []
+        reachable = True
         for path in ("products", "products/categories", "orders"):
             try:
                 await self._api.call("GET", path, params={"per_page": "1"})
             except SyncError as exc:
                 problems.append(f"{where}: {exc}")
                 if "refused" in str(exc) or "HTTP" not in str(exc):
+                    reachable = "refused" in str(exc)
                     break
+        if reachable and (self.wp_user or self.wp_application_password):
+            try:
+                await self._api.check_media()
+            except (SyncError, ConfigurationError) as exc:
+                problems.append(f"{where}: media: {exc}")
         return problems
 
     # -- lifecycle ----------------------------------------------------------

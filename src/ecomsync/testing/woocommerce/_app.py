@@ -132,9 +132,9 @@ class App(EmulatorApp, CatalogueRoutes, OrderRoutes):
         try:
             if name == "unknown":
                 raise no_route()
-            if name == "media_upload":
-                self._wp_auth(req)
-            elif name not in ("index", "media_get", "media_list"):
+            if name.startswith("media_"):
+                self._wp_access(name, req)
+            elif name != "index":
                 req.key = self._wc_auth(req, url)
             handler = getattr(App, name)
             resp: Response = await handler(self, req)
@@ -162,19 +162,18 @@ class App(EmulatorApp, CatalogueRoutes, OrderRoutes):
             check_permissions(key, req.method)
         return key
 
-    def _wp_auth(self, req: Request) -> None:
+    def _wp_user(self, req: Request) -> str | None:
         """
-        WordPress application passwords (``wp_authenticate_application_
-        password``): WooCommerce keys do not reach ``wp/v2`` routes
+        The WordPress user of an application password
+        (``wp_authenticate_application_password``), ``None`` without
+        Basic credentials; a wrong user or password is 401 on every
+        ``wp/v2`` route, reads too (``rest_application_password_check_
+        errors``).  WooCommerce keys do not reach ``wp/v2`` routes
         (``WC_REST_Authentication::is_request_to_rest_api``).
         """
         header = req.headers.get("authorization", "")
         if header[:6].lower() != "basic ":
-            raise WpError(
-                401,
-                "rest_cannot_create",
-                "Sorry, you are not allowed to create posts as this user.",
-            )
+            return None
         try:
             user, _, password = (
                 base64.b64decode(header[6:].strip()).decode().partition(":")
@@ -193,6 +192,29 @@ class App(EmulatorApp, CatalogueRoutes, OrderRoutes):
                 401,
                 "incorrect_password",
                 "The provided password is an invalid application password.",
+            )
+        return user
+
+    def _wp_access(self, name: str, req: Request) -> None:
+        """
+        Uploading media needs a user; media are public to read, but a
+        listing with ``context=edit`` needs a user who may edit them
+        (``WP_REST_Posts_Controller::get_items_permissions_check``).
+        """
+        user = self._wp_user(req)
+        if user is not None:
+            return
+        if name == "media_upload":
+            raise WpError(
+                401,
+                "rest_cannot_create",
+                "Sorry, you are not allowed to create posts as this user.",
+            )
+        if name == "media_list" and req.query.get("context") == "edit":
+            raise WpError(
+                401,
+                "rest_forbidden_context",
+                "Sorry, you are not allowed to edit posts in this post type.",
             )
 
     # -- index ------------------------------------------------------------
