@@ -29,6 +29,7 @@ from ecomsync import (
 )
 from ecomsync._contracts import StagedMedia
 from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6 import _media as shopware_media
 from ecomsync.platforms.shopware6._client import (
     _privileges,
     _throttle_hint,
@@ -78,6 +79,10 @@ def _staged(tmp_path: Path, content: bytes = PNG) -> StagedMedia:
         filename="photo.png",
         mime_type="image/png",
     )
+
+
+def _syncs(emu: ShopwareEmulator) -> int:
+    return sum(1 for r in emu.requests if r.path == "/api/_action/sync")
 
 
 class TestClientErrors:
@@ -170,6 +175,59 @@ class TestMedia:
         await shop.aclose()
 
         assert other == media_id
+
+    async def test_created_entities_are_forgotten_once_uploaded(
+        self, tmp_path: Path
+    ) -> None:
+        """
+        A media entity a sync created is uploaded without a media sync of
+        its own, and forgotten then: the set does not grow with the
+        catalogue.
+        """
+        emu = ShopwareEmulator(client_id="SWIAPARTS", client_secret=SECRET)
+        shop = _shop(emu)
+        staged = _staged(tmp_path)
+        mid = shop.media_id_for(staged.sha256)
+        await shop._api.sync(
+            [
+                {
+                    "key": "m",
+                    "entity": "media",
+                    "action": "upsert",
+                    "payload": [{"id": mid, "private": False}],
+                }
+            ]
+        )
+        shop._media.note_created([mid])
+        syncs = _syncs(emu)
+
+        assert mid == await shop.upload_media(staged)
+        await shop.aclose()
+
+        assert syncs == _syncs(emu)
+        assert set() == shop._media.created
+
+    async def test_created_is_bounded(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """
+        Past its limit the set forgets everything; an upload of a
+        forgotten entity creates it first and still lands.
+        """
+        monkeypatch.setattr(shopware_media, "CREATED_LIMIT", 2)
+        emu = ShopwareEmulator(client_id="SWIAPARTS", client_secret=SECRET)
+        shop = _shop(emu)
+        staged = _staged(tmp_path)
+        mid = shop.media_id_for(staged.sha256)
+        shop._media.note_created([mid, "a" * 32])
+        assert {mid, "a" * 32} == shop._media.created
+        shop._media.note_created(["b" * 32])
+        assert set() == shop._media.created
+
+        assert mid == await shop.upload_media(staged)
+        await shop.aclose()
+
+        assert staged.sha256 == emu.media_sha256(mid)
 
     async def test_attach_media(self, tmp_path: Path) -> None:
         """

@@ -151,7 +151,7 @@ class Catalogue:
                     if images:
                         # Created by this sync when new; the bytes follow.
                         row["media"] = {"id": images[0]}
-                        self.media.created.add(images[0])
+                        self.media.note_created(images[:1])
                 rows.append(row)
                 owner.append(j)
             key = "ecomsync-categories"
@@ -249,7 +249,7 @@ class Catalogue:
                 pid, media, rows_of[i]["product"], current.get(pid)
             )
             if media is not None:
-                self.media.created.update(m.media_id for m in media)
+                self.media.note_created(m.media_id for m in media)
             wanted = {category_id(c) for c in articles[i].categories}
             held = _category_ids(current.get(pid))
             stale[i] = [

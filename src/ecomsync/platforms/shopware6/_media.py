@@ -7,7 +7,7 @@ what the ERP says.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -27,6 +27,9 @@ from ._mapping import (
 )
 from ._writer import op
 
+
+#: The most media ids `Media.created` keeps (about 10 MB).
+CREATED_LIMIT = 100_000
 
 #: How long the first of concurrent uploads waits for others to join its
 #: media-entity sync (seconds): short against one request's round trip.
@@ -53,8 +56,23 @@ class Media:
     api: AdminApi
     _batch: _MediaBatch | None = attrs.field(init=False, default=None)
     #: Media entities a sync of this process wrote (nested in a product
-    #: or category row): their upload needs no media sync of its own.
+    #: or category row) whose upload has not been tried yet: it needs no
+    #: media sync of its own.  Forgotten once tried, and bounded (see
+    #: `note_created`), so it does not grow with the catalogue.
     created: set[str] = attrs.field(init=False, factory=set)
+
+    def note_created(self, ids: Iterable[str]) -> None:
+        """
+        A sync is about to create the media entities *ids* (nested rows).
+
+        Ids whose upload never comes (the record failed, or its content
+        was known already) would stay; past `CREATED_LIMIT` they are all
+        forgotten: an upload of a forgotten one just creates its entity
+        again first (one more sync, same result).
+        """
+        self.created.update(ids)
+        if len(self.created) > CREATED_LIMIT:
+            self.created.clear()
 
     async def upload(self, media: StagedMedia) -> str:
         """
@@ -70,7 +88,9 @@ class Media:
         # does not know yet.)
         content = await media.aread()
         mid = media_id_for(media.sha256)
-        if mid not in self.created:
+        if mid in self.created:
+            self.created.discard(mid)
+        else:
             await self.create(mid)
         try:
             await self.api.call(
