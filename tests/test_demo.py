@@ -224,6 +224,43 @@ class TestCommand:
         assert main(["demo", "--articles", "0"]) == 2
         assert "at least 1" in capsys.readouterr().err
 
+    def test_keep_a_full_directory_is_a_usage_error(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """
+        --keep naming a directory that is not empty exits 2 with one line
+        saying so, and leaves the directory alone.
+        """
+        (tmp_path / "mine.txt").write_text("keep me", encoding="utf-8")
+
+        status = main(["demo", "--articles", "5", "--keep", str(tmp_path)])
+
+        assert 2 == status
+        assert [
+            f"ecomsync demo: {tmp_path} is not empty; --keep needs a new "
+            "or empty directory"
+        ] == capsys.readouterr().err.splitlines()
+        assert ["mine.txt"] == [p.name for p in tmp_path.iterdir()]
+
+    def test_interrupted_is_one_line(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """
+        Ctrl-C while the demo runs exits 130 with one line, no traceback.
+        """
+
+        def interrupted(*_: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(anyio, "run", interrupted)
+
+        assert 130 == main(["demo", "--articles", "5"])
+        assert ["ecomsync demo: interrupted"] == (
+            capsys.readouterr().err.splitlines()
+        )
+
     def test_python_m_ecomsync_demo(self) -> None:
         """
         ``python -m ecomsync demo --articles 200`` runs in a subprocess,
