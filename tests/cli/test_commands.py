@@ -47,6 +47,8 @@ def test_check_json_and_refused_credentials(
     parts = {p["part"]: p for p in report["parts"]}
     assert parts["ERP"]["ok"] is True
     assert parts["shop"]["ok"] is False
+    (problem,) = parts["shop"]["problems"]
+    assert problem.startswith(f"Shopware at {shop['base_url']} refused ")
     assert "wrong" not in done.stdout
 
 
@@ -158,9 +160,14 @@ def test_failures_ledger_empty_after_a_clean_sync(cli: Cli) -> None:
     assert 0 == cli("sync", "categories", "--plain").returncode
 
     listed = cli("failures", "--json")
+    said = cli("failures")
     retried = cli("failures", "retry")
 
     assert (0, []) == (listed.returncode, json.loads(listed.stdout))
+    assert (0, ["the failure ledger is empty"]) == (
+        said.returncode,
+        said.stdout.splitlines(),
+    )
     assert 0 == retried.returncode
     assert "the failure ledger is empty" in retried.stdout
 
@@ -224,10 +231,17 @@ def test_schedules_add_list_remove(cli: Cli) -> None:
     added = cli("schedules", "add", "stock", "--every", "15m", "--id", "s1")
     assert 0 == added.returncode, added.stderr
 
+    assert 0 == cli("schedules", "add", "stock", "--every", "90", "--id",
+                    "s2").returncode  # fmt: skip
+
     listed = json.loads(cli("schedules", "--json").stdout)
-    assert [("s1", 900.0, ["stock"])] == [
+    assert [("s1", 900.0, ["stock"]), ("s2", 90.0, ["stock"])] == sorted(
         (s["id"], s["interval_s"], s["types"]) for s in listed
-    ]
+    )
+    lines = sorted(cli("schedules").stdout.splitlines())
+    assert lines[0].startswith("s1  every 15m  next ")
+    assert lines[1].startswith("s2  every 90s  next ")
+    assert 0 == cli("schedules", "remove", "--id", "s2").returncode
 
     assert 0 == cli("schedules", "remove", "--id", "s1").returncode
     assert [] == json.loads(cli("schedules", "--json").stdout)

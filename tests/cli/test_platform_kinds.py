@@ -193,6 +193,7 @@ def test_check_names_a_refused_wordpress_application_password(
 
     assert 1 == done.returncode, done.stderr
     (line,) = [x for x in done.stdout.splitlines() if x.startswith("woo:")]
+    assert line.startswith(f"woo: WooCommerce at {woo['base_url']}: media: ")
     assert "media: WooCommerce refused GET /wp-json/wp/v2/media" in line
     assert "incorrect_password" in line
     assert "not-the-app-password" not in done.stdout + done.stderr

@@ -19,7 +19,7 @@ import argparse
 import signal
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import anyio
@@ -109,7 +109,12 @@ async def _check(sync: Synchronizer, args: argparse.Namespace) -> int:
     names = [args.platform] if args.platform else sorted(sync.platforms)
     parts = [("ERP", "ERP")] + [(n, f"platform {n!r}") for n in names]
     for part, prefix in parts:
-        problems = [p for p in result.problems if p.startswith(prefix)]
+        # the line names the part: "shop: Shopware at ... refused ..."
+        problems = [
+            p.removeprefix(f"{prefix}: ")
+            for p in result.problems
+            if p.startswith(prefix)
+        ]
         found.append((part, problems))
     other = [
         p
@@ -258,6 +263,8 @@ async def _failures(sync: Synchronizer, args: argparse.Namespace) -> int:
     for n, failures in ledger.items():
         for f in failures:
             print(f"{n}  {f.data_type.value} {f.number}: {f.message}")
+    if not any(ledger.values()):
+        print("the failure ledger is empty")
     return EXIT["ok"]
 
 
@@ -321,7 +328,7 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
     for s in schedules:
         types = ",".join(t.value for t in s.spec.types)
         rule = (
-            f"every {s.interval}"
+            f"every {_span(s.interval)}"
             if s.cron is None
             else f"cron '{s.cron}' {s.zone or 'UTC'}"
         )
@@ -376,6 +383,17 @@ async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
         )
         tg.start_soon(serve)
     return EXIT["ok"] if stopped else EXIT["failed"]
+
+
+def _span(interval: timedelta) -> str:
+    """
+    *interval* as ``--every`` takes it: ``15m``, ``2h``, ``1d``, ``90s``.
+    """
+    seconds = interval.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def _runs_command(args: argparse.Namespace) -> int:
