@@ -8,8 +8,9 @@ after the record.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol, runtime_checkable
 
 import anyio
 import attrs
@@ -20,6 +21,7 @@ from ._contracts import MediaLink, Outcome, StagedMedia
 from ._model import Article, Category, MediaRef, content_hash
 from ._run import Run
 from ._spec import DataType
+from ._staging_run import GroupCommit
 from .events import MediaUploaded
 from .exceptions import (
     AuthenticationError,
@@ -56,6 +58,32 @@ class _Deferred:
 Pending = dict[int, _Deferred]
 
 
+@runtime_checkable
+class _MediaIdBatch(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    A store that reads and writes many media ids in one transaction each
+    (`SqliteStore`, `PostgresStore`).
+    """
+
+    async def get_media_ids(
+        self, platform: str, sha256s: Sequence[str]
+    ) -> dict[str, str]: ...
+
+    async def put_media_ids(
+        self, platform: str, media_ids: Mapping[str, str]
+    ) -> None: ...
+
+
+@attrs.define(eq=False)
+class _Ask:
+    """
+    One media-id look-up, answered together with the others in flight.
+    """
+
+    sha256: str
+    media_id: str | None = None
+
+
 @attrs.define
 class MediaTransfer:
     """
@@ -72,10 +100,56 @@ class MediaTransfer:
     _uploading: dict[str, anyio.Event] = attrs.field(init=False, factory=dict)
     #: New content staged, to be uploaded after the push (by hash).
     _deferred: dict[str, _Deferred] = attrs.field(init=False, factory=dict)
+    #: Uploaded after the push, not in the store yet (hash -> media id):
+    #: `finish` writes them in one transaction (stores with
+    #: `_MediaIdBatch`).
+    _unsaved: dict[str, str] = attrs.field(init=False, factory=dict)
+    #: Look-ups in flight go to such a store together.
+    _asks: GroupCommit[_Ask] | None = attrs.field(init=False, default=None)
 
     @_limiter.default
     def _new_limiter(self) -> anyio.CapacityLimiter:
         return anyio.CapacityLimiter(self.concurrency)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.store, _MediaIdBatch):
+            self._asks = GroupCommit(self._answer)
+
+    async def _answer(self, asks: list[_Ask]) -> None:
+        assert isinstance(self.store, _MediaIdBatch)
+        found = await self.store.get_media_ids(
+            self.run.platform_name, [a.sha256 for a in asks]
+        )
+        for ask in asks:
+            ask.media_id = found.get(ask.sha256)
+
+    async def _known(self, sha: str) -> str | None:
+        """
+        The media id the store (or this run, not saved yet) knows for
+        content *sha*; look-ups in flight together are one transaction.
+        """
+        media_id = self._unsaved.get(sha)
+        if media_id is not None:
+            return media_id
+        if self._asks is None:
+            return await self.store.get_media_id(self.run.platform_name, sha)
+        ask = _Ask(sha)
+        await self._asks.submit(ask)
+        return ask.media_id
+
+    async def _save(self) -> None:
+        """
+        Write the media ids uploaded since the last save, in one
+        transaction.
+        """
+        if not self._unsaved:
+            return
+        assert isinstance(self.store, _MediaIdBatch)
+        batch = dict(self._unsaved)
+        await self.store.put_media_ids(self.run.platform_name, batch)
+        for sha, media_id in batch.items():
+            if self._unsaved.get(sha) == media_id:
+                del self._unsaved[sha]
 
     async def gather(
         self,
@@ -271,9 +345,7 @@ class MediaTransfer:
             if deferred is not None:
                 deferred.users += 1
                 return deferred
-            media_id = await self.store.get_media_id(
-                self.run.platform_name, sha
-            )
+            media_id = await self._known(sha)
             if media_id is not None:
                 return media_id
             platform = self.run.platform
@@ -347,6 +419,7 @@ class MediaTransfer:
             for index, waits in enumerate(pending):
                 if waits and outcomes[index].ok:
                     tg.start_soon(one, index, waits)
+        await self._save()
         return final
 
     async def _upload(self, deferred: _Deferred) -> str | None:
@@ -365,7 +438,10 @@ class MediaTransfer:
                 media_id = await self.run.platform.upload_media(
                     deferred.staged
                 )
-            await self.store.put_media_id(platform, sha, media_id)
+            if self._asks is None:
+                await self.store.put_media_id(platform, sha, media_id)
+            else:
+                self._unsaved[sha] = media_id  # saved by finish
             if media_id != deferred.media_id:
                 # The shop held this content already under another id:
                 # the next run links that one.

@@ -6,7 +6,8 @@ leaks anywhere), check(), media batching and uploads after the push.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -220,6 +221,38 @@ def _uploads(emu: ShopwareEmulator, seen: int = 0) -> int:
     )
 
 
+class _CountingStore(SqliteStore):
+    """A SqliteStore that counts its media-id calls."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.calls: Counter[str] = Counter()
+        self.saved: set[str] = set()
+
+    async def get_media_id(self, platform: str, sha256: str) -> str | None:
+        self.calls["get_media_id"] += 1
+        return await super().get_media_id(platform, sha256)
+
+    async def put_media_id(
+        self, platform: str, sha256: str, media_id: str
+    ) -> None:
+        self.calls["put_media_id"] += 1
+        await super().put_media_id(platform, sha256, media_id)
+
+    async def get_media_ids(
+        self, platform: str, sha256s: Sequence[str]
+    ) -> dict[str, str]:
+        self.calls["get_media_ids"] += 1
+        return await super().get_media_ids(platform, sha256s)
+
+    async def put_media_ids(
+        self, platform: str, media_ids: Mapping[str, str]
+    ) -> None:
+        self.calls["put_media_ids"] += 1
+        self.saved.update(media_ids)
+        await super().put_media_ids(platform, media_ids)
+
+
 class TestMediaAfterPush:
     @pytest.fixture(name="flaky")
     async def _flaky(
@@ -259,6 +292,36 @@ class TestMediaAfterPush:
         rerun = await sw_sync.execute(SyncSpec(types=spec.types, force=True))
         assert RunStatus.SUCCEEDED == rerun.status
         assert 0 == _uploads(emu, seen)
+
+    async def test_media_ids_go_to_the_store_together(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """The media ids of a batch's uploads are looked up and saved in
+        a few store transactions, not one per file, and a rerun finds
+        every one of them (nothing is uploaded again)."""
+        store = _CountingStore(tmp_path / "state.db")
+        platform = shop(emu)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        run = await sync.execute(PUSH)
+
+        assert RunStatus.SUCCEEDED == run.status
+        assert 6 == _uploads(emu)
+        assert 0 == store.calls["get_media_id"] == store.calls["put_media_id"]
+        assert 1 <= store.calls["get_media_ids"] < 6
+        assert 1 == store.calls["put_media_ids"]
+        assert 6 == len(await store.get_media_ids("shop", list(store.saved)))
+        seen = len(emu.requests)
+        rerun = await sync.execute(SyncSpec(types=PUSH.types, force=True))
+        assert RunStatus.SUCCEEDED == rerun.status
+        assert 0 == _uploads(emu, seen)
+        await platform.aclose()
+        await store.aclose()
 
     async def test_refused_upload_fails_the_record_until_retried(
         self,

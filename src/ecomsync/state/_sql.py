@@ -167,6 +167,50 @@ class SqlStore(AsyncResource):
             media_id,
         )
 
+    async def get_media_ids(
+        self, platform: str, sha256s: Sequence[str]
+    ) -> dict[str, str]:
+        """
+        `get_media_id` for each of *sha256s*, in one transaction: the
+        known ones, by hash.
+        """
+        stmts = tuple(
+            Stmt(
+                self._dialect.sql(
+                    "SELECT sha256, media_id FROM {p}media "
+                    "WHERE platform = ? AND "
+                )
+                + fragment,
+                (platform, *args),
+            )
+            for fragment, args in self._dialect.member(
+                "sha256", list(dict.fromkeys(sha256s))
+            )
+        )
+
+        def result(results: list[Result]) -> dict[str, str]:
+            return {str(h): str(m) for r in results for h, m in r.rows}
+
+        return await self._perform(Op(stmts, result))
+
+    async def put_media_ids(
+        self, platform: str, media_ids: Mapping[str, str]
+    ) -> None:
+        """
+        `put_media_id` for each hash -> media id of *media_ids*, in one
+        transaction.
+        """
+        # Sorted, so concurrent writers lock rows in the same order.
+        rows = [(platform, h, m) for h, m in sorted(media_ids.items())]
+        if rows:
+            stmt = self._stmt(
+                "INSERT INTO {p}media (platform, sha256, media_id) "
+                "VALUES (?, ?, ?) ON CONFLICT (platform, sha256) DO UPDATE "
+                "SET media_id = excluded.media_id",
+                rows=rows,
+            )
+            await self._perform(Op((stmt,), _nothing, True))
+
     # -- the media journal ----------------------------------------------
 
     def _add_pending_stmt(self, pendings: Sequence[PendingMedia]) -> Stmt:
