@@ -18,6 +18,7 @@ from ecomsync._http import (
     MaybeApplied,
     RetryPolicy,
     aiohttp_pool,
+    build_request,
     check_url,
     parse_retry_after,
     public_url,
@@ -153,6 +154,66 @@ class TestHttpClient:
 
         assert peak == 3
         await http.aclose()
+
+
+class TestBuildRequest:
+    """
+    build_request: the request httpx's client would build, without
+    parsing plain URLs.
+    """
+
+    @pytest.mark.parametrize(
+        ("base", "url", "params"),
+        [
+            ("http://shop.test", "/api/_action/sync", None),
+            ("http://shop.test", "api/search/product", {}),
+            (
+                "http://shop.test:8000/shop/",
+                "/api/_action/media/ab12/upload",
+                {"extension": "jpg", "fileName": "a" * 64},
+            ),
+            ("https://shop.test/x", "/v1.2/products", {"page": "2"}),
+            # Not plain: httpx builds them.
+            ("http://shop.test", "/api/../admin", None),
+            ("http://shop.test", "/api/search?limit=1", None),
+            ("http://shop.test", "/a b/ü", {"q": "a&b=c"}),
+            ("http://shop.test", "https://other.test/api", None),
+            ("http://shop.test", "//other.test/api", None),
+            ("http://shop.test/?tenant=1", "/api", {"a": "b"}),
+        ],
+    )
+    def test_same_as_httpx(
+        self, base: str, url: str, params: dict[str, str] | None
+    ) -> None:
+        """The URL, headers, body and timeout are exactly httpx's."""
+        client = httpx.AsyncClient(
+            base_url=base,
+            headers={"Accept": "application/json"},
+            timeout=httpx.Timeout(30.0, connect=10.0),
+        )
+        kwargs = {
+            "json": {"a": [1, 2]},
+            "params": params,
+            "headers": {"Authorization": "Bearer t", "Accept": "x/y"},
+        }
+
+        ours = build_request(client, "POST", url, **kwargs)  # type: ignore[arg-type]
+        theirs = client.build_request("POST", url, **kwargs)  # type: ignore[arg-type]
+
+        assert str(theirs.url) == str(ours.url)
+        assert theirs.headers.multi_items() == ours.headers.multi_items()
+        assert theirs.content == ours.content
+        assert theirs.extensions == ours.extensions
+
+    def test_cookies_go_through_httpx(self) -> None:
+        """A client holding cookies sends them, as httpx does."""
+        client = httpx.AsyncClient(
+            base_url="http://shop.test", cookies={"session": "s1"}
+        )
+
+        request = build_request(client, "GET", "/api/x")
+
+        assert "session=s1" == request.headers["cookie"]
 
 
 class TestRetryAfterHeader:

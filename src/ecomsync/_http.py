@@ -40,6 +40,7 @@ from __future__ import annotations
 import email.utils
 import importlib
 import math
+import re
 import time
 from collections.abc import (
     AsyncIterator,
@@ -71,6 +72,7 @@ __all__ = [
     "MaybeApplied",
     "RetryPolicy",
     "aiohttp_pool",
+    "build_request",
     "check_url",
     "describe",
     "parse_retry_after",
@@ -376,6 +378,70 @@ def aiohttp_pool(
     return transport
 
 
+#: A relative path whose segments need no escaping or normalising, and a
+#: query value that needs no escaping: `build_request` joins them to the
+#: base URL without httpx's URL parser.
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9_.~-]*)*/?")
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def build_request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    content: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Request:
+    """
+    ``client.build_request(...)``, the same request, built without parsing
+    URLs where that is safe: httpx parses the URL three times per request
+    (the path, the path joined to the base, the query added), checking
+    every character each time, about 70 us of a request's client CPU.
+
+    A path of plain segments (letters, digits, ``_~-``, dots inside) with
+    plain query values is joined to the client's already parsed base URL;
+    anything else, or a client holding cookies, goes through httpx.
+    """
+    ref = getattr(client.base_url, "_uri_reference", None)
+    # httpx keeps the base URL's path with a trailing slash ("" is "/").
+    base_path = (getattr(ref, "path", None) or "/") if ref else ""
+    if (
+        ref is not None
+        and ref.query is None
+        and base_path.endswith("/")
+        and _PLAIN_PATH.fullmatch(url)
+        and all(
+            _PLAIN_VALUE.fullmatch(k) and _PLAIN_VALUE.fullmatch(v)
+            for k, v in (params or {}).items()
+        )
+        and not client.cookies
+    ):
+        query = (
+            "&".join(f"{k}={v}" for k, v in params.items()) if params else None
+        )
+        joined = httpx.URL()
+        joined._uri_reference = ref._replace(
+            path=base_path + url.lstrip("/"), query=query, fragment=None
+        )
+        merged = httpx.Headers(client.headers)
+        if headers:
+            merged.update(headers)
+        return httpx.Request(
+            method,
+            joined,
+            json=json,
+            content=content,
+            headers=merged,
+            extensions={"timeout": client.timeout.as_dict()},
+        )
+    return client.build_request(
+        method, url, json=json, content=content, params=params, headers=headers
+    )
+
+
 def _observe(
     request: httpx.Request,
     response: httpx.Response | None,
@@ -550,7 +616,8 @@ class HttpClient(AsyncResource):
         deadline: float | None,
     ) -> httpx.Response:
         client = self.client
-        request = client.build_request(
+        request = build_request(
+            client,
             method,
             url,
             json=json,
