@@ -401,14 +401,22 @@ class Catalogue:
                     self.items[v["sku"]] = v["inventoryItem"]["id"]
 
     async def push_stock(self, items: Sequence[Outgoing]) -> list[Outcome]:
-        location = await self._location()
-        levels = [i.record for i in items]
-        assert all(isinstance(x, StockLevel) for x in levels)
-        await self._lookup([x.number for x in levels])
+        levels: list[StockLevel] = []
+        for item in items:
+            assert isinstance(item.record, StockLevel)
+            levels.append(item.record)
+        await self._lookup([x.number for x in levels if x.warehouse is None])
         outcomes: list[Outcome | None] = [None] * len(levels)
         todo: list[int] = []
         for i, level in enumerate(levels):
-            if level.number not in self.items:
+            if level.warehouse is not None:
+                outcomes[i] = fail(
+                    level.number,
+                    f"{level.number!r}: warehouse {level.warehouse!r} has "
+                    "no Shopify location; send the sum over the warehouses",
+                    "warehouse",
+                )
+            elif level.number not in self.items:
                 outcomes[i] = fail(
                     level.number,
                     f"article {level.number!r} is not on Shopify",
@@ -416,6 +424,9 @@ class Catalogue:
                 )
             else:
                 todo.append(i)
+        if not todo:
+            return [o for o in outcomes if o is not None]
+        location = await self._location()
         chunks = [
             todo[start : start + INPUT_LIMIT]
             for start in range(0, len(todo), INPUT_LIMIT)
