@@ -139,7 +139,6 @@ class NumberClaims:
     _parties: dict[Hashable, list[_Party]] = attrs.field(
         init=False, factory=dict
     )
-    _shown: dict[Hashable, str] = attrs.field(init=False, factory=dict)
     _ambiguous: dict[str, tuple[Hashable, str]] = attrs.field(
         init=False, factory=dict
     )
@@ -164,13 +163,14 @@ class NumberClaims:
             if not isinstance(number, str) or not number:
                 continue  # problems() names a missing number
             fingerprint = fingerprint_of(record)
-            for key, shown, field, label in _claims(record):
-                parties = self._parties.setdefault(key, [])
-                self._shown[key] = shown
+            for key, _, field, label in _claims(record):
+                # Kept for the whole run, one per number: no more than it
+                # needs (a one-party list, the shown number from the key).
+                parties = self._parties.get(key)
                 party = next(
                     (
                         p
-                        for p in parties
+                        for p in parties or ()
                         if p.holder == number
                         and p.field == field
                         and p.fingerprint == fingerprint
@@ -179,7 +179,10 @@ class NumberClaims:
                 )
                 if party is None:  # not the same record read again
                     party = _Party(number, field, label, fingerprint, current)
-                    parties.append(party)
+                    if parties is None:
+                        self._parties[key] = [party]
+                    else:
+                        parties.append(party)
                 mine.append((i, key, party))
         invalid: dict[int, Problem] = {}
         late: dict[str, Problem] = {}
@@ -212,19 +215,21 @@ class NumberClaims:
 
     def _reason(self, key: Hashable) -> str:
         parties = self._parties[key]
+        # The number as shown: a stock level's key is ("stock", number).
+        shown = key[1] if isinstance(key, tuple) else key
         named = "; ".join(p.label for p in parties[:_NAMED])
         more = len(parties) - _NAMED
         if more > 0:
             named += f"; and {more} more"
         if isinstance(key, tuple) and key[0] == "stock":
             return (
-                f"the stock of {self._shown[key]!r} came in {len(parties)} "
+                f"the stock of {shown!r} came in {len(parties)} "
                 f"parts of this read: {named}. None of them is sent until "
                 f"the ERP yields the article's levels together, one per "
                 f"warehouse"
             )
         return (
-            f"{self._shown[key]!r} is claimed by {len(parties)} records "
+            f"{shown!r} is claimed by {len(parties)} records "
             f"of this read: {named}. None of them is sent until the ERP "
             f"gives each its own number"
         )

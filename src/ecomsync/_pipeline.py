@@ -286,6 +286,9 @@ class Pipeline:
             await self._settle_late(data_type, tally)
         finally:
             run.count(data_type, tally.frozen())
+            # The type's writes are over: its claims (one entry per
+            # record) need not outlive it.
+            self.writer.claims.pop(data_type, None)
         await meter.tick(tally.done, final=True)
         await run.emit(
             TypeFinished(
