@@ -43,9 +43,13 @@ def test_check_and_sync_with_postgres_store_and_licences(
     runs = cli("runs", "--json")
 
     assert 0 == checked.returncode, checked.stdout + checked.stderr
-    assert ["store: ok", "licenses: ok", "ERP: ok", "shop: ok"] == (
-        checked.stdout.splitlines()
-    )
+    assert [
+        "store: ok",
+        "licenses: ok",
+        "schedules: ok",
+        "ERP: ok",
+        "shop: ok",
+    ] == checked.stdout.splitlines()
     assert 0 == synced.returncode, synced.stderr
     assert [json.loads(synced.stdout)["id"]] == [
         r["id"] for r in json.loads(runs.stdout)

@@ -47,9 +47,13 @@ def test_check_and_plan_against_live_tryton(
     planned = cli("plan", "categories", "articles", "--json")
 
     assert 0 == checked.returncode, checked.stdout + checked.stderr
-    assert ["store: ok", "licenses: ok", "ERP: ok", "shop: ok"] == (
-        checked.stdout.splitlines()
-    )
+    assert [
+        "store: ok",
+        "licenses: ok",
+        "schedules: ok",
+        "ERP: ok",
+        "shop: ok",
+    ] == checked.stdout.splitlines()
     assert 0 == planned.returncode, planned.stderr
     assert {"categories", "articles"} == set(
         json.loads(planned.stdout)["types"]

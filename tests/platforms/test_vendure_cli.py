@@ -57,7 +57,13 @@ path = "state.db"
 
     assert 1 == done.returncode, done.stderr
     lines = done.stdout.splitlines()
-    assert ["store: ok", "licenses: ok", "ERP: ok", "by-key: ok"] == lines[:4]
-    assert lines[4].startswith("by-login: ")
-    assert "Nowhere" in lines[4]
+    assert [
+        "store: ok",
+        "licenses: ok",
+        "schedules: ok",
+        "ERP: ok",
+        "by-key: ok",
+    ] == lines[:5]
+    assert lines[5].startswith("by-login: ")
+    assert "Nowhere" in lines[5]
     assert vendure_server.api_key not in done.stdout + done.stderr
