@@ -260,7 +260,9 @@ def test_serve_runs_a_due_schedule_and_stops_on_sigterm(cli: Cli) -> None:
     )
     serving = cli.start("serve", "--poll", "0.2")
     try:
-        run_id = serving.wait_for("run ").split()[1]
+        started = serving.wait_for("run ")
+        run_id = started.split()[1]
+        assert f"run {run_id} started: shop categories" == started
         assert f"run {run_id} succeeded" == serving.wait_for("succeeded")
         serving.process.send_signal(signal.SIGTERM)
         assert 0 == serving.process.wait(timeout=30)

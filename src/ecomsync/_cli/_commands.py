@@ -342,7 +342,12 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
 async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
     def on_event(event: Event) -> None:
         if isinstance(event, RunStarted):
-            print(f"run {event.run_id} started", flush=True)
+            # which schedule: its platform and data types
+            types = ",".join(t.value for t in event.spec.types)
+            print(
+                f"run {event.run_id} started: {event.platform} {types}",
+                flush=True,
+            )
         elif isinstance(event, RunFinished):
             print(f"run {event.run_id} {event.status.value}", flush=True)
 
