@@ -162,6 +162,7 @@ url = "https://x.myshopify.com"
 access_token_env = "CFG_SECRET"
 api_version = "2025-10"
 location = "gid://shopify/Location/7"
+locations = { WH1 = "Lager Nord", WH2 = "gid://shopify/Location/8" }
 concurrency = 2
 bulk_threshold = false
 bulk_poll_interval = 0.5
@@ -183,6 +184,9 @@ bulk_poll_interval = 0.5
         sfy.concurrency,
         sfy.bulk_threshold,
         sfy.bulk_poll_interval,
+    )
+    assert {"WH1": "Lager Nord", "WH2": "gid://shopify/Location/8"} == (
+        sfy.locations
     )
 
 

@@ -27,7 +27,9 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync.exceptions import ConfigurationError
 from ecomsync.platforms.shopify import Shopify
+from ecomsync.platforms.shopify._catalogue import _articles_in_chunks, _Entry
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopify import ShopifyEmulator
 
@@ -67,7 +69,7 @@ def _available(emu: ShopifyEmulator, sku: str) -> dict[str, int]:
             return {
                 shop.locations[loc]["name"]: q["available"]
                 for (item, loc), q in shop.levels.items()
-                if item == v["_item"]
+                if item == v["_item"] and loc in shop.locations
             }
     raise AssertionError(f"no variant {sku}")
 
@@ -198,3 +200,213 @@ class TestEngine:
         assert {"Warehouse": 3} == _available(emu, "B-1")
         assert "A-1" not in links or not links["A-1"].checksum
         assert ["A-1"] == [f.number for f in ledger]
+
+
+def _level(number: str, quantity: int, warehouse: str | None) -> Outgoing:
+    return Outgoing(
+        record=StockLevel(
+            number=number, quantity=quantity, warehouse=warehouse
+        )
+    )
+
+
+class TestMapped:
+    @pytest.mark.parametrize("bulk_threshold", [None, 2])
+    async def test_each_warehouse_at_its_location(
+        self, bulk_threshold: int | None
+    ) -> None:
+        """
+        With ``locations`` (by name or GID) each warehouse's level lands
+        at its location, in one call for the push; an unmapped warehouse
+        fails on its own on ``warehouse``, naming it and the map.
+        """
+        emu = _emu()
+        second = emu.shop.add_location("Second")
+        async with _shop(
+            emu,
+            bulk_threshold=bulk_threshold,
+            locations={"WH1": "Warehouse", "WH2": second},
+        ) as shop:
+            await shop.push(DataType.ARTICLES, _articles(2))
+            sent, bulk = len(emu.requests), shop.bulk_operations
+            outcomes = await shop.push(
+                STOCK,
+                [
+                    _level("A-0", 5, "WH1"),
+                    _level("A-0", 7, "WH2"),
+                    _level("A-1", 2, "WH3"),
+                    _level("A-1", 4, "WH2"),
+                ],
+            )
+            calls = len(emu.requests) - sent
+
+        assert [True, True, False, True] == [o.ok for o in outcomes]
+        assert ("A-1", "warehouse") == (outcomes[2].number, outcomes[2].field)
+        assert "warehouse 'WH3' is not mapped" in (outcomes[2].error or "")
+        assert "'WH1', 'WH2'" in (outcomes[2].error or "")
+        assert {"Warehouse": 5, "Second": 7} == _available(emu, "A-0")
+        assert {"Warehouse": 0, "Second": 4} == _available(emu, "A-1")
+        if bulk_threshold is None:
+            assert 1 == calls  # one inventorySetQuantities
+        else:
+            assert 1 == shop.bulk_operations - bulk
+
+    async def test_warehouses_at_one_location_are_summed(self) -> None:
+        """
+        Two warehouses mapped to one location land as their sum there
+        (never one overwriting the other); a summed level goes to the
+        default location.
+        """
+        emu = _emu()
+        emu.shop.add_location("Second")
+        async with _shop(
+            emu,
+            location="Second",
+            locations={"WH1": "Warehouse", "WH2": "Warehouse"},
+        ) as shop:
+            await shop.push(DataType.ARTICLES, _articles(2))
+            outcomes = await shop.push(
+                STOCK,
+                [
+                    _level("A-0", 5, "WH1"),
+                    _level("A-0", 7, "WH2"),
+                    _level("A-1", 3, None),
+                ],
+            )
+
+        assert all(o.ok for o in outcomes)
+        assert {"Warehouse": 12, "Second": 0} == _available(emu, "A-0")
+        assert {"Warehouse": 0, "Second": 3} == _available(emu, "A-1")
+
+    async def test_refused_location_fails_its_levels(self) -> None:
+        """
+        A level Shopify refuses fails, naming the record; the article's
+        other levels in the same call are sent again and land.
+        """
+        emu = _emu()
+        second = emu.shop.add_location("Second")
+        async with _shop(
+            emu, locations={"WH1": "Warehouse", "WH2": second}
+        ) as shop:
+            await shop.push(DataType.ARTICLES, _articles(1))
+            del emu.shop.locations[int(second.rsplit("/", 1)[1])]
+            outcomes = await shop.push(
+                STOCK, [_level("A-0", 5, "WH1"), _level("A-0", 7, "WH2")]
+            )
+
+        assert [True, False] == [o.ok for o in outcomes]
+        assert ("A-0", "quantity") == (outcomes[1].number, outcomes[1].field)
+        assert 5 == _available(emu, "A-0")["Warehouse"]
+
+    async def test_unknown_location_before_any_write(self) -> None:
+        """
+        A location the shop does not have (in ``locations`` or as
+        ``location``) is a ConfigurationError on the first push, before
+        anything is written, naming it and the locations the shop has.
+        """
+        emu = _emu()
+        async with _shop(
+            emu, location="Nowhere", locations={"WH1": "Lager"}
+        ) as shop:
+            with pytest.raises(ConfigurationError) as caught:
+                await shop.push(DataType.ARTICLES, _articles(1))
+
+        message = str(caught.value)
+        assert "'Lager' (locations['WH1'])" in message
+        assert "'Nowhere' (location)" in message
+        assert "it has 'Warehouse'" in message
+        assert {} == emu.shop.products
+
+    async def test_shop_without_location(self) -> None:
+        """
+        A shop without any location is a ConfigurationError.
+        """
+        emu = _emu()
+        emu.shop.locations.clear()
+        async with _shop(emu, locations={"WH1": "Warehouse"}) as shop:
+            with pytest.raises(ConfigurationError, match="no location"):
+                await shop.push(STOCK, [_level("A-0", 1, "WH1")])
+
+    async def test_locations_read_page_by_page(self) -> None:
+        """
+        More than 250 locations are read page by page; the mapped one on
+        the second page is found.
+        """
+        emu = _emu()
+        for i in range(260):
+            emu.shop.add_location(f"Store {i}")
+        async with _shop(emu, locations={"WH": "Store 259"}) as shop:
+            await shop.push(DataType.ARTICLES, _articles(1))
+            (outcome,) = await shop.push(STOCK, [_level("A-0", 9, "WH")])
+
+        assert outcome.ok
+        assert 9 == _available(emu, "A-0")["Store 259"]
+
+    def test_estimate_counts_the_location_read(self) -> None:
+        """
+        With ``locations`` each catalogue push estimates one request more
+        (the shop's locations, read on first contact).
+        """
+        emu = _emu()
+        plain = _shop(emu, bulk_threshold=None)
+        mapped = _shop(emu, bulk_threshold=None, locations={"W": "Warehouse"})
+        for data_type in (DataType.CATEGORIES, DataType.ARTICLES, STOCK):
+            args = {"writes": 3, "uploads": 0, "with_media": 0}
+            assert 1 + plain.estimate_requests(
+                data_type, **args
+            ) == mapped.estimate_requests(data_type, **args)
+
+
+class TestChunks:
+    def test_an_article_stays_in_one_call(self) -> None:
+        """
+        Chunks hold at most 250 quantities and never split an article's
+        levels, unless one article alone has more.
+        """
+        entries = [_Entry(f"A-{i // 3}", "L", 1, (i,)) for i in range(300)] + [
+            _Entry("BIG", "L", 1, (i,)) for i in range(300, 600)
+        ]
+
+        chunks = _articles_in_chunks(entries)
+
+        assert [249, 51, 250, 50] == [len(c) for c in chunks]
+        assert list(range(600)) == [i for c in chunks for i in c]
+
+
+class TestEngineMapped:
+    async def test_levels_land_and_the_next_run_is_unchanged(
+        self, tmp_path: Path
+    ) -> None:
+        """
+        Through the engine with ``locations``: both warehouses of an
+        article land at their locations, the article is one synced
+        record, and a second run finds it unchanged.
+        """
+        emu = _emu()
+        emu.shop.add_location("Second")
+        erp = MemoryErp(
+            [
+                Article(number="A-1", name="Hammer", price=1),
+                StockLevel(number="A-1", quantity=5, warehouse="WH1"),
+                StockLevel(number="A-1", quantity=7, warehouse="WH2"),
+            ]
+        )
+        spec = SyncSpec(types={STOCK: All()})
+        async with _shop(
+            emu, locations={"WH1": "Warehouse", "WH2": "Second"}
+        ) as shop:
+            sync = Synchronizer(
+                erp=erp,
+                platforms={"shop": shop},
+                store=SqliteStore(tmp_path / "state.db"),
+            )
+            await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+            async with capture_events(sync, spec) as run:
+                pass
+            again = await sync.execute(spec)
+            await sync.store.aclose()
+
+        assert ["A-1"] == [e.number for e in run.of(RecordSynced)]
+        assert [] == run.of(RecordFailed)
+        assert {"Warehouse": 5, "Second": 7} == _available(emu, "A-1")
+        assert 1 == again.counts[STOCK].unchanged

@@ -186,6 +186,7 @@ def _shopify(t: Table) -> Platform:
     options = _options(
         api_version=t.text("api_version", None),
         location=t.text("location", None),
+        locations=t.mapping("locations"),
         bulk_poll_interval=t.number("bulk_poll_interval", None),
         request_deadline=t.number("request_deadline", None),
         **_common(t),

@@ -13,13 +13,13 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category, StockLevel
+from ...exceptions import ConfigurationError
 from ._bulk import BulkResult, BulkRunner
 from ._client import INPUT_LIMIT, GraphQL, Row
 
@@ -49,6 +49,10 @@ query($q: String, $n: Int) { productVariants(first: $n, query: $q) {
   nodes { sku inventoryItem { id } } } }
 """
 LOCATIONS = "{ locations(first: 1) { nodes { id } } }"
+ALL_LOCATIONS = """
+query($after: String) { locations(first: 250, after: $after) {
+  pageInfo { hasNextPage endCursor } nodes { id name } } }
+"""
 INVENTORY = """
 mutation($input: InventorySetQuantitiesInput!, $key: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $key) {
@@ -90,6 +94,59 @@ def product_set_cost(variants: int) -> int:
 
 def fail(number: str, error: str, field: str | None = None) -> Outcome:
     return Outcome(number=number, error=error, field=field)
+
+
+def resolve_locations(
+    known: Mapping[str, str],
+    default: str | None,
+    mapping: Mapping[str, str],
+) -> tuple[str, dict[str, str]]:
+    """
+    The default location's GID and the warehouse -> location GID map;
+    *known* maps the shop's location names to their GIDs, and a
+    location is named by its name or its GID.
+
+    Raises:
+        ConfigurationError: A location the shop does not have (all of
+            them in one message, with the names it has).
+    """
+    if not known:
+        raise ConfigurationError("the Shopify shop has no location")
+    gids = set(known.values())
+
+    def gid_of(location: str) -> str | None:
+        return location if location in gids else known.get(location)
+
+    wanted = ([] if default is None else [("location", default)]) + [
+        (f"locations[{warehouse!r}]", location)
+        for warehouse, location in mapping.items()
+    ]
+    missing = [(k, v) for k, v in wanted if gid_of(v) is None]
+    if missing:
+        raise ConfigurationError(
+            "Shopify has no location "
+            + ", ".join(f"{v!r} ({k})" for k, v in missing)
+            + "; it has "
+            + ", ".join(repr(name) for name in sorted(known))
+        )
+    first = next(iter(known.values()))
+    return (
+        first if default is None else str(gid_of(default)),
+        {w: str(gid_of(loc)) for w, loc in mapping.items()},
+    )
+
+
+@attrs.frozen
+class _Entry:
+    """
+    One quantity of an ``inventorySetQuantities`` call: an article's
+    stock at one location, from the levels (indexes) summed into it.
+    """
+
+    number: str
+    location: str
+    quantity: int
+    levels: tuple[int, ...]
 
 
 def not_run(number: str, result: BulkResult) -> Outcome:
@@ -137,6 +194,9 @@ class Catalogue:
 
     api: GraphQL
     location: str | None = None
+    #: ERP warehouse code -> location name or GID; None: stock is summed.
+    locations: Mapping[str, str] | None = None
+    warehouses: dict[str, str] | None = None
     collections: dict[str, str] | None = None
     items: dict[str, str] = attrs.field(factory=dict)
     bulk: BulkRunner | None = None
@@ -376,7 +436,34 @@ class Catalogue:
             else:
                 outcomes[i] = self._article(number, row["data"]["productSet"])
 
+    async def resolve(self) -> None:
+        """
+        With a ``locations`` map: read the shop's locations once and
+        resolve the map and the default location to GIDs.
+
+        Raises:
+            ConfigurationError: A location the shop does not have.
+        """
+        if self.locations is None or self.warehouses is not None:
+            return
+        known: dict[str, str] = {}
+        after: str | None = None
+        while True:
+            data = await self.api.call(
+                ALL_LOCATIONS, {"after": after}, cost=252, what="locations"
+            )
+            page = data["locations"]
+            for node in page["nodes"]:
+                known.setdefault(str(node["name"]), str(node["id"]))
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        self.location, self.warehouses = resolve_locations(
+            known, self.location, self.locations
+        )
+
     async def _location(self) -> str:
+        await self.resolve()
         if self.location is None:
             data = await self.api.call(LOCATIONS, cost=3, what="locations")
             nodes = data["locations"]["nodes"]
@@ -405,15 +492,36 @@ class Catalogue:
         for item in items:
             assert isinstance(item.record, StockLevel)
             levels.append(item.record)
-        await self._lookup([x.number for x in levels if x.warehouse is None])
+        await self.resolve()
+        warehouses = self.warehouses
+        await self._lookup(
+            [
+                x.number
+                for x in levels
+                if x.warehouse is None
+                or (warehouses is not None and x.warehouse in warehouses)
+            ]
+        )
         outcomes: list[Outcome | None] = [None] * len(levels)
         todo: list[int] = []
         for i, level in enumerate(levels):
-            if level.warehouse is not None:
+            if level.warehouse is not None and warehouses is None:
                 outcomes[i] = fail(
                     level.number,
                     f"{level.number!r}: warehouse {level.warehouse!r} has "
-                    "no Shopify location; send the sum over the warehouses",
+                    "no Shopify location; send the sum over the warehouses "
+                    "or map the warehouses in locations",
+                    "warehouse",
+                )
+            elif level.warehouse is not None and (
+                warehouses is not None and level.warehouse not in warehouses
+            ):
+                outcomes[i] = fail(
+                    level.number,
+                    f"{level.number!r}: warehouse {level.warehouse!r} is not "
+                    "mapped to a Shopify location (locations maps "
+                    + ", ".join(repr(w) for w in sorted(warehouses))
+                    + ")",
                     "warehouse",
                 )
             elif level.number not in self.items:
@@ -426,21 +534,53 @@ class Catalogue:
                 todo.append(i)
         if not todo:
             return [o for o in outcomes if o is not None]
-        location = await self._location()
-        chunks = [
-            todo[start : start + INPUT_LIMIT]
-            for start in range(0, len(todo), INPUT_LIMIT)
-        ]
+        entries = self._entries(levels, todo, await self._location())
+        done: list[Outcome | None] = [None] * len(entries)
+        chunks = _articles_in_chunks(entries)
         if self._in_bulk(len(todo)):
-            chunks = await self._stock_in_bulk(
-                levels, chunks, location, outcomes
-            )
+            chunks = await self._stock_in_bulk(entries, chunks, done)
         for chunk in chunks:
-            await self._set(levels, chunk, location, outcomes)
+            await self._set(entries, chunk, done)
+        for entry, outcome in zip(entries, done, strict=True):
+            for i in entry.levels:
+                outcomes[i] = outcome
         return [o for o in outcomes if o is not None]
 
+    def _entries(
+        self, levels: Sequence[StockLevel], todo: Sequence[int], default: str
+    ) -> list[_Entry]:
+        """
+        One entry per level; levels of one article in warehouses mapped
+        to one location are summed into one entry (the first's place).
+        """
+        entries: list[_Entry] = []
+        at: dict[tuple[str, str], int] = {}
+        for i in todo:
+            level = levels[i]
+            if level.warehouse is None or self.warehouses is None:
+                entries.append(
+                    _Entry(level.number, default, level.quantity, (i,))
+                )
+                continue
+            location = self.warehouses[level.warehouse]
+            key = (level.number, location)
+            if key in at:
+                e = entries[at[key]]
+                entries[at[key]] = _Entry(
+                    e.number,
+                    location,
+                    e.quantity + level.quantity,
+                    (*e.levels, i),
+                )
+            else:
+                at[key] = len(entries)
+                entries.append(
+                    _Entry(level.number, location, level.quantity, (i,))
+                )
+        return entries
+
     def _quantities(
-        self, levels: Sequence[Any], chunk: Sequence[int], location: str
+        self, entries: Sequence[_Entry], chunk: Sequence[int]
     ) -> Row:
         return {
             "input": {
@@ -449,9 +589,9 @@ class Catalogue:
                 "referenceDocumentUri": "gid://ecomsync/Sync/stock",
                 "quantities": [
                     {
-                        "inventoryItemId": self.items[levels[i].number],
-                        "locationId": location,
-                        "quantity": levels[i].quantity,
+                        "inventoryItemId": self.items[entries[i].number],
+                        "locationId": entries[i].location,
+                        "quantity": entries[i].quantity,
                         "changeFromQuantity": None,
                     }
                     for i in chunk
@@ -462,9 +602,8 @@ class Catalogue:
 
     async def _stock_in_bulk(
         self,
-        levels: Sequence[Any],
+        levels: Sequence[_Entry],
         chunks: list[list[int]],
-        location: str,
         outcomes: list[Outcome | None],
     ) -> list[list[int]]:
         """
@@ -474,7 +613,7 @@ class Catalogue:
         assert self.bulk is not None
         result = await self.bulk.run(
             INVENTORY,
-            [self._quantities(levels, c, location) for c in chunks],
+            [self._quantities(levels, c) for c in chunks],
             what="stock",
         )
         again: list[list[int]] = []
@@ -508,7 +647,7 @@ class Catalogue:
 
     def _refused(
         self,
-        levels: Sequence[Any],
+        levels: Sequence[_Entry],
         chunk: Sequence[int],
         answer: Row,
         outcomes: list[Outcome | None],
@@ -532,7 +671,7 @@ class Catalogue:
 
     def _stocked(
         self,
-        levels: Sequence[Any],
+        levels: Sequence[_Entry],
         chunk: Sequence[int],
         outcomes: list[Outcome | None],
     ) -> None:
@@ -544,16 +683,15 @@ class Catalogue:
 
     async def _set(
         self,
-        levels: Sequence[Any],
+        levels: Sequence[_Entry],
         chunk: list[int],
-        location: str,
         outcomes: list[Outcome | None],
     ) -> None:
         while chunk:
             answer = (
                 await self.api.call(
                     INVENTORY,
-                    self._quantities(levels, chunk, location),
+                    self._quantities(levels, chunk),
                     cost=12,
                     what="stock",
                 )
@@ -571,4 +709,23 @@ class Catalogue:
             chunk = [i for i in chunk if i not in bad]
 
 
-__all__ = ["Catalogue", "collection_handle"]
+def _articles_in_chunks(entries: Sequence[_Entry]) -> list[list[int]]:
+    """
+    Entry indexes in chunks of at most 250 quantities, the entries of one
+    article always in one chunk (one call), so its levels land together.
+    """
+    by_article: dict[str, list[int]] = {}
+    for i, entry in enumerate(entries):
+        by_article.setdefault(entry.number, []).append(i)
+    chunks: list[list[int]] = []
+    for group in by_article.values():
+        if not chunks or len(chunks[-1]) + len(group) > INPUT_LIMIT:
+            chunks.append([])
+        chunks[-1].extend(group)
+        while len(chunks[-1]) > INPUT_LIMIT:  # more locations than a call
+            chunks.append(chunks[-1][INPUT_LIMIT:])
+            del chunks[-2][INPUT_LIMIT:]
+    return chunks
+
+
+__all__ = ["Catalogue", "collection_handle", "resolve_locations"]

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import attrs
 import httpx
@@ -30,6 +30,10 @@ MAX_BATCH = 10_000
 #: The requests of one bulk operation as estimated: staged upload, the
 #: upload, the run, the result file and up to four polls.
 BULK_REQUESTS = 8
+#: The pushes that read the shop's locations first when *locations* is set.
+_CATALOGUE = frozenset(
+    {DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK}
+)
 
 
 @attrs.define(repr=False)
@@ -43,8 +47,16 @@ class Shopify(AsyncResource):
         access_token: The Admin API access token (``shpat_...``); never
             shown.
         api_version: The API version in the endpoint path.
-        location: The location GID stock is written to; by default the
-            shop's first location.
+        location: The location (GID, or with *locations* also a name)
+            summed stock is written to; by default the shop's first
+            location.
+        locations: ERP warehouse code -> Shopify location name or GID;
+            each warehouse's stock goes to its location (warehouses
+            mapped to one location are summed there), an article's
+            levels in one ``inventorySetQuantities`` call.  Without it,
+            a level with a warehouse fails on ``warehouse``: send the
+            sum.  A location the shop does not have is a
+            `ConfigurationError` on first contact, before any write.
         batch_size: Records per `push` (1 to 10,000).
         bulk_threshold: A push of at least this many articles or stock
             levels goes as one bulk mutation (None: never); the engine
@@ -67,6 +79,9 @@ class Shopify(AsyncResource):
     article.  One bulk mutation runs at a time; one already running on
     the shop is waited for.
 
+    .. versionchanged:: 26.1.0
+       *locations*; a level with a warehouse and no mapping fails.
+
     .. versionadded:: 26.1.0
     """
 
@@ -74,6 +89,9 @@ class Shopify(AsyncResource):
     access_token: str = attrs.field(repr=False)
     api_version: str = attrs.field(default="2026-01", kw_only=True)
     location: str | None = attrs.field(default=None, kw_only=True)
+    locations: Mapping[str, str] | None = attrs.field(
+        default=None, kw_only=True
+    )
     batch_size: int = attrs.field(default=250, kw_only=True)
     bulk_threshold: int | None = attrs.field(default=250, kw_only=True)
     bulk_poll_interval: float = attrs.field(default=1.0, kw_only=True)
@@ -131,6 +149,7 @@ class Shopify(AsyncResource):
         self._catalogue = Catalogue(
             self._api,
             location=self.location,
+            locations=None if self.locations is None else dict(self.locations),
             bulk=self._bulk,
             bulk_threshold=self.bulk_threshold,
         )
@@ -174,7 +193,13 @@ class Shopify(AsyncResource):
         """
         Write categories (as collections), articles (``productSet``),
         stock levels or order statuses; one outcome per item, in order.
+
+        Raises:
+            ConfigurationError: With *locations*, on first contact, a
+                location the shop does not have (before any write).
         """
+        if items and data_type in _CATALOGUE:
+            await self._catalogue.resolve()
         return await self._pushes(data_type, items)
 
     def fetch_orders(
@@ -225,10 +250,12 @@ class Shopify(AsyncResource):
         record; an upload three requests, attaching one.
         """
         media = 3 * uploads + with_media
+        # the shop's locations, read once with *locations*
+        first = int(self.locations is not None and data_type in _CATALOGUE)
         if data_type is DataType.CATEGORIES:
-            return 1 + writes + media
+            return first + 1 + writes + media
         if data_type is DataType.ARTICLES:
-            return 1 + writes + media
+            return first + 1 + writes + media
         if data_type is DataType.STOCK:
             bulk = (
                 BULK_REQUESTS * math.ceil(writes / self.batch_size)
@@ -236,7 +263,13 @@ class Shopify(AsyncResource):
                 and writes >= self.bulk_threshold
                 else 0
             )
-            return 1 + math.ceil(writes / 50) + math.ceil(writes / 250) + bulk
+            return (
+                first
+                + 1
+                + math.ceil(writes / 50)
+                + math.ceil(writes / 250)
+                + bulk
+            )
         if data_type is DataType.ORDER_STATUS:
             return 2 * writes
         return writes
