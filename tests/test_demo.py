@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from ecomsync import DataType, RunStatus
-from ecomsync.__main__ import COMMANDS, main
+from ecomsync.__main__ import COMMANDS, _parser, main
 from ecomsync._staging_fs import MARKER
 from ecomsync.testing._demo import run_demo
 
@@ -200,11 +200,16 @@ class TestRunDemo:
 
 
 class TestCommand:
-    def test_subcommand_table(self) -> None:
+    def test_demo_is_a_contributed_command(self) -> None:
         """
-        Subcommands are registered in one table.
+        ``demo`` is not one of the product's own commands: the parser gets
+        it from the test kit's plugin.
         """
-        assert "demo" in COMMANDS
+        sub = _parser()._subparsers
+
+        assert "demo" not in COMMANDS
+        assert sub is not None
+        assert "demo" in sub._group_actions[0].choices  # type: ignore[operator]
 
     def test_no_command_prints_help(
         self, capsys: pytest.CaptureFixture[str]

@@ -1,8 +1,8 @@
 """
 Who may import whom (docs/architecture.md): the engine knows adapters
 only by protocol, adapters and stores never import the engine, the
-classifier is pure, the product never imports the test kit (but for the
-demo's one lazy launcher).
+classifier is pure, the product never imports the test kit (the demo
+plugs into the command line through an entry point).
 """
 
 from __future__ import annotations
@@ -40,9 +40,6 @@ ENGINE = {
 ADAPTERS = ("platforms", "erp", "_http", "testing")
 #: Concrete stores and pools: the face's documented defaults only.
 DEFAULTS = ("state", "licensing")
-#: The one product module that reaches the test kit, on first use only:
-#: the launcher of ``ecomsync demo`` (and of a config's demo ERP).
-DEMO_LAUNCHER = "_cli/_demo.py"
 #: The product: everything but the test kit.
 PRODUCT = sorted(
     p.relative_to(ROOT).as_posix()
@@ -98,6 +95,31 @@ def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
     return found
 
 
+def strings(path: Path) -> list[str]:
+    """
+    The string constants of *path*'s code, docstrings left out.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(
+            node,
+            ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef,
+        )
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
 def _within(name: str, roots: tuple[str, ...]) -> bool:
     return any(name == r or name.startswith(f"{r}.") for r in roots)
 
@@ -135,28 +157,58 @@ class TestImports:
 
 
 class TestTestKit:
-    @pytest.mark.parametrize(
-        "path", [p for p in PRODUCT if p != DEMO_LAUNCHER]
-    )
+    @pytest.mark.parametrize("path", PRODUCT)
     def test_product_never_imports_the_test_kit(self, path: str) -> None:
-        """No product module imports the test kit, not even lazily; only
-        the demo launcher does."""
+        """No product module imports the test kit, not even lazily inside
+        a function."""
         found = imports(ROOT / path)
 
         assert [] == sorted(n for n in found if _within(n, ("testing",)))
 
-    def test_demo_launcher_imports_the_kit_on_use_only(self) -> None:
-        """The demo launcher imports the test kit inside the functions
-        that run the demo, never on import."""
-        found = imports(ROOT / DEMO_LAUNCHER, top_level=True)
-        lazily = imports(ROOT / DEMO_LAUNCHER)
+    @pytest.mark.parametrize("path", PRODUCT)
+    def test_product_never_names_the_test_kit(self, path: str) -> None:
+        """No product module names the test kit in its code (an
+        ``import_module`` string, say); docstrings may mention it."""
+        named = [s for s in strings(ROOT / path) if "ecomsync.testing" in s]
 
-        assert [] == sorted(n for n in found if _within(n, ("testing",)))
-        assert "testing._demo.run_demo" in lazily
+        assert [] == named
+
+    def test_scans_see_a_lazy_import_and_a_name(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The two scans catch an import inside a function and a module
+        name in a string, and leave a docstring alone."""
+        root = tmp_path / "ecomsync"
+        (root / "_cli").mkdir(parents=True)
+        module = root / "_cli" / "_probe.py"
+        module.write_text(
+            '"""Mentions ecomsync.testing."""\n'
+            "def f():\n"
+            "    from ..testing import demo_erp\n"
+            "    return __import__('ecomsync.testing._seed')\n",
+            encoding="utf-8",
+        )
+        monkeypatch.setattr(sys.modules[__name__], "ROOT", root)
+
+        assert "testing.demo_erp" in imports(module)
+        assert ["ecomsync.testing._seed"] == strings(module)
+
+    def test_demo_plugs_in_through_its_entry_point(self) -> None:
+        """``ecomsync demo`` comes from the test kit through the entry
+        point group ``ecomsync.cli`` that pyproject.toml declares."""
+        from importlib.metadata import entry_points
+
+        from ecomsync.testing._demo._command import DEMO
+
+        (point,) = entry_points(group="ecomsync.cli", name="demo")
+
+        assert "ecomsync.testing._demo._command:DEMO" == point.value
+        assert DEMO is point.load()
 
     def test_command_line_loads_no_test_kit(self) -> None:
         """Importing ecomsync, its command line and every product module
-        that imports without extras loads no module of the test kit."""
+        that imports without extras, and building the parser for a command
+        other than the demo, loads no module of the test kit."""
         modules = [
             "ecomsync." + p.removesuffix(".py").replace("/", ".")
             for p in PRODUCT
@@ -169,6 +221,8 @@ class TestTestKit:
             "        importlib.import_module(name)\n"
             "    except ImportError:\n"
             "        pass\n"
+            "from ecomsync.__main__ import _parser\n"
+            "_parser('sync')\n"
             "print(sorted(m for m in sys.modules"
             " if m.startswith('ecomsync.testing')))\n"
         )

@@ -64,7 +64,8 @@ def _options(**values: Any) -> dict[str, Any]:
 
 
 def _demo_erp(t: Table) -> ErpSource:
-    from ._demo import demo_erp
+    # the seeded ERP comes with the demo's plugin, from the test kit
+    from ._plugins import erp_of_plugin
 
     options = _options(
         articles=t.whole("articles", 200),
@@ -72,7 +73,7 @@ def _demo_erp(t: Table) -> ErpSource:
         image_bytes=t.whole("image_bytes", None, minimum=0),
         seed=t.whole("seed", None, minimum=0),
     )
-    return _build(t, "demo", lambda: demo_erp(**options))
+    return _build(t, "demo", lambda: erp_of_plugin("demo")(**options))
 
 
 def _tryton(t: Table) -> ErpSource:

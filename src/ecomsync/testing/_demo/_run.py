@@ -2,8 +2,8 @@
 ``python -m ecomsync demo``: a complete synchronisation in a few seconds.
 
 Built on the test kit, so it lives in it; the command line reaches it
-only through its launcher, ``ecomsync/_cli/_demo.py`` (which also holds
-`SHOPS`, the ``--shop`` choices).
+through the plugin in ``_command.py`` (which also holds `SHOPS`, the
+``--shop`` choices), which it finds by its entry point.
 
 A seeded `MemoryErp` (articles with images in two formats, some with a
 PDF data sheet, a category tree, stock, shipped order statuses) and a shop
@@ -37,7 +37,6 @@ from typing import TextIO
 
 import attrs
 
-from ..._cli._demo import SHOPS
 from ..._engine import Synchronizer
 from ..._model import Article, Order, StockLevel
 from ..._spec import (
@@ -64,6 +63,7 @@ from ...platforms.memory import MemoryPlatform
 from ...state import SqliteStore
 from ...typing import Platform
 from .._seed import demo_erp, shipped, shop_orders
+from ._command import SHOPS
 from ._view import (
     DemoResult,
     RunReport,

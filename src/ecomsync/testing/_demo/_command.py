@@ -1,30 +1,29 @@
 """
-The one door from the product into the test kit.
+``ecomsync demo`` as a command-line plugin.
 
-``ecomsync demo`` is a demonstration built on the emulators and seeded
-data of `ecomsync.testing`, and lives there (``testing/_demo``); so does
-the seeded ERP a config file names with ``type = "demo"``.  This module
-launches both, importing the test kit only when one of them is used:
-importing ``ecomsync`` or the command line loads none of it.  No other
-product module imports the test kit (tests/engine/test_architecture.py
-checks both rules).
+The command line finds `DEMO` through the entry point
+``[project.entry-points."ecomsync.cli"] demo`` in pyproject.toml, as
+pytest finds its plugins: the product never imports the test kit, the
+test kit plugs into it.  `DEMO` brings the arguments of ``ecomsync
+demo``, what runs it, and the seeded ERP a config file names with
+``type = "demo"``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
+import attrs
+
+from ...typing import ErpSource
+from .._seed import demo_erp
 
 
-if TYPE_CHECKING:
-    from ..typing import ErpSource
-
-
-__all__ = ["SHOPS", "add_demo_arguments", "demo_erp", "run_demo_command"]
+__all__ = ["DEMO", "SHOPS", "CommandPlugin"]
 
 #: The shops the demo knows; ``auto`` is the first that can be built.
 SHOPS = ("auto", "shopware6", "memory")
@@ -71,7 +70,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
     if args.articles < 1:
         print("ecomsync demo: --articles must be at least 1", file=sys.stderr)
         return 2
-    from ..testing._demo import run_demo
+    from ._run import run_demo
 
     try:
         anyio.run(
@@ -91,11 +90,28 @@ def run_demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_erp(*, articles: int, categories: int) -> ErpSource:
+@attrs.frozen
+class CommandPlugin:
     """
-    The seeded in-memory ERP of a config file's ``type = "demo"``
-    (`ecomsync.testing.demo_erp`).
+    What the command line needs of a contributed command (the shape
+    ``ecomsync/_cli/_plugins.py`` expects).
     """
-    from ..testing import demo_erp as seeded
 
-    return seeded(articles=articles, categories=categories)
+    #: One line for ``ecomsync --help``.
+    help: str
+    #: Adds the command's arguments to its subparser.
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    #: Runs the command; the exit status.
+    run: Callable[[argparse.Namespace], int]
+    #: The ERP a config file names with ``type = <the command's name>``,
+    #: built from the table's checked keys; None if the command has none.
+    erp: Callable[..., ErpSource] | None = None
+
+
+#: ``ecomsync demo`` and the config file's ``type = "demo"`` ERP.
+DEMO = CommandPlugin(
+    help="synchronise a seeded ERP with a shop, in seconds, and clean up",
+    add_arguments=add_demo_arguments,
+    run=run_demo_command,
+    erp=demo_erp,
+)
