@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -253,6 +254,18 @@ class _CountingStore(SqliteStore):
         await super().put_media_ids(platform, media_ids)
 
 
+class _OneByOne:
+    """A store with the StateStore methods only (no batches)."""
+
+    def __init__(self, inner: _CountingStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {"get_media_ids", "put_media_ids"}:
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
 class TestMediaAfterPush:
     @pytest.fixture(name="flaky")
     async def _flaky(
@@ -322,6 +335,34 @@ class TestMediaAfterPush:
         assert 0 == _uploads(emu, seen)
         await platform.aclose()
         await store.aclose()
+
+    async def test_store_without_batches(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """A store without the batch methods is asked one file at a
+        time, and a rerun finds every upload all the same."""
+        store = _OneByOne(_CountingStore(tmp_path / "state.db"))
+        platform = shop(emu)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,  # type: ignore[arg-type]
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        run = await sync.execute(PUSH)
+
+        assert RunStatus.SUCCEEDED == run.status
+        assert 6 == _uploads(emu)
+        assert 0 == store.inner.calls["get_media_ids"]
+        assert 0 == store.inner.calls["put_media_ids"]
+        assert 6 == store.inner.calls["put_media_id"]
+        seen = len(emu.requests)
+        rerun = await sync.execute(SyncSpec(types=PUSH.types, force=True))
+        assert RunStatus.SUCCEEDED == rerun.status
+        assert 0 == _uploads(emu, seen)
+        await platform.aclose()
+        await store.inner.aclose()
 
     async def test_refused_upload_fails_the_record_until_retried(
         self,
