@@ -142,12 +142,18 @@ def test_bad_selection_is_a_usage_error(cli: Cli) -> None:
     naive = cli("sync", "stock", "--since", "2026-11-01T00:00")
     bad_range = cli("plan", "articles", "--range", "A-1")
     unknown = cli("plan", "widgets")
+    nowhere = cli("sync", "--platform", "nope")
+    no_ledger = cli("failures", "--platform", "nope")
 
-    assert (2, 2, 2) == (
+    assert (2, 2, 2, 2, 2) == (
         naive.returncode,
         bad_range.returncode,
         unknown.returncode,
+        nowhere.returncode,
+        no_ledger.returncode,
     )
+    assert "--platform 'nope': the config file names shop" in nowhere.stderr
+    assert "--platform 'nope'" in no_ledger.stderr
     assert "give a zone" in naive.stderr
     assert "FIRST..LAST" in bad_range.stderr
     assert "unknown data type widgets" in unknown.stderr
@@ -177,7 +183,7 @@ def test_cancel_from_another_process(
 ) -> None:
     """
     ``cancel RUN`` in a second process stops a running ``sync``: exit 4,
-    and the run is recorded as cancelled.
+    and the run is recorded as cancelled; cancelling it again is refused.
     """
     cli = Cli(
         write_config(tmp_path, shop, articles=400),
@@ -196,6 +202,11 @@ def test_cancel_from_another_process(
         running.stop()
     shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
     assert "cancelled" == shown["status"]
+    again = cli("cancel", run_id)
+    assert 2 == again.returncode
+    assert f"run {run_id!r} ended (cancelled); nothing to cancel" in (
+        again.stderr
+    )
 
 
 def test_resume_a_run_whose_process_was_killed(

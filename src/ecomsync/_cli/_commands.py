@@ -29,6 +29,7 @@ import attrs
 from ecomsync import (
     DataType,
     Only,
+    RunStatus,
     Synchronizer,
     SyncSpec,
 )
@@ -67,6 +68,7 @@ from ._running import (
     _run_plain,
     _spec,
     _when,
+    known_platform,
 )
 
 
@@ -176,6 +178,11 @@ async def _cancel(sync: Synchronizer, args: argparse.Namespace) -> int:
     run = await sync.store.get_run(args.run_id)
     if run is None:
         raise UsageError(f"there is no run {args.run_id!r}")
+    if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+        raise UsageError(
+            f"run {args.run_id!r} ended ({run.status.value}); nothing to "
+            "cancel"
+        )
     await sync.cancel(args.run_id)
     print(f"run {args.run_id}: cancel requested")
     return EXIT["ok"]
@@ -224,7 +231,8 @@ async def _runs(sync: Synchronizer, args: argparse.Namespace) -> int:
 
 
 async def _failures(sync: Synchronizer, args: argparse.Namespace) -> int:
-    names = [args.platform] if args.platform else sorted(sync.platforms)
+    named = known_platform(sync, args.platform)
+    names = [named] if named else sorted(sync.platforms)
     ledger = {n: await sync.store.list_failures(n) for n in names}
     if args.action == "retry":
         total = 0

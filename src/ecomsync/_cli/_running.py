@@ -88,6 +88,18 @@ def _selection(args: argparse.Namespace) -> Any:
     return All()
 
 
+def known_platform(sync: Synchronizer, name: str | None) -> str | None:
+    """
+    *name* (of ``--platform``), refused unless the config file has it.
+    """
+    if name is not None and name not in sync.platforms:
+        raise UsageError(
+            f"--platform {name!r}: the config file names "
+            f"{', '.join(sorted(sync.platforms))}"
+        )
+    return name
+
+
 def _spec(sync: Synchronizer, args: argparse.Namespace) -> SyncSpec:
     selection = _selection(args)
     names = list(args.types)
@@ -97,13 +109,13 @@ def _spec(sync: Synchronizer, args: argparse.Namespace) -> SyncSpec:
             f"unknown data type {', '.join(unknown)}; "
             f"choose from {', '.join(TYPE_NAMES)}"
         )
-    platform = args.platform
+    platform = known_platform(sync, args.platform)
     if platform is None and len(sync.platforms) == 1:
         platform = next(iter(sync.platforms))
     if names:
         types = [TYPE_NAMES[n] for n in names]
     else:
-        if platform not in sync.platforms:
+        if platform is None:
             raise UsageError(
                 "several platforms: name one with --platform "
                 f"({', '.join(sorted(sync.platforms))})"
