@@ -283,7 +283,7 @@ class Synchronizer(AsyncResource):
             raise SpecError(f"there is no run {run_id!r} to resume")
         if old.status.finished and old.status is not RunStatus.ABANDONED:
             raise SpecError(
-                f"run {run_id!r} has {old.status.value}; nothing to resume"
+                f"run {run_id!r} ended ({old.status.value}); nothing to resume"
             )
         async with _lifecycle.start(
             self,
