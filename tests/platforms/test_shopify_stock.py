@@ -410,3 +410,51 @@ class TestEngineMapped:
         assert [] == run.of(RecordFailed)
         assert {"Warehouse": 5, "Second": 7} == _available(emu, "A-1")
         assert 1 == again.counts[STOCK].unchanged
+
+
+async def test_summed_and_warehouse_level_at_one_location() -> None:
+    """
+    A summed level and a warehouse level of one article that both go to
+    one location fail together on ``warehouse`` (neither kept nor
+    added); the article's other locations and other articles land.
+    """
+    emu = _emu()
+    emu.shop.add_location("Second")
+    async with _shop(
+        emu, locations={"WH1": "Warehouse", "WH2": "Second"}
+    ) as shop:
+        await shop.push(DataType.ARTICLES, _articles(2))
+        outcomes = await shop.push(
+            STOCK,
+            [
+                _level("A-0", 5, "WH1"),
+                _level("A-0", 6, None),
+                _level("A-0", 7, "WH2"),
+                _level("A-1", 1, None),
+            ],
+        )
+
+    assert [False, False, True, True] == [o.ok for o in outcomes]
+    assert ["warehouse", "warehouse"] == [o.field for o in outcomes[:2]]
+    assert "warehouse 'WH1' both go to location" in (outcomes[0].error or "")
+    assert {"Warehouse": 0, "Second": 7} == _available(emu, "A-0")
+    assert {"Warehouse": 1, "Second": 0} == _available(emu, "A-1")
+
+
+async def test_two_summed_levels_in_one_push() -> None:
+    """
+    Two summed levels of one article in one push fail both, naming the
+    reason, instead of the last one winning.
+    """
+    emu = _emu()
+    async with _shop(emu) as shop:
+        await shop.push(DataType.ARTICLES, _articles(1))
+        outcomes = await shop.push(
+            STOCK, [_level("A-0", 5, None), _level("A-0", 6, None)]
+        )
+
+    assert [("A-0", "warehouse")] * 2 == [
+        (o.number, o.field) for o in outcomes
+    ]
+    assert "2 summed stock levels in one push" in (outcomes[0].error or "")
+    assert {"Warehouse": 0} == _available(emu, "A-0")

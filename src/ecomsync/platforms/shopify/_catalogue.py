@@ -534,7 +534,8 @@ class Catalogue:
                 todo.append(i)
         if not todo:
             return [o for o in outcomes if o is not None]
-        entries = self._entries(levels, todo, await self._location())
+        location = await self._location()
+        entries = self._entries(levels, todo, location, outcomes)
         done: list[Outcome | None] = [None] * len(entries)
         chunks = _articles_in_chunks(entries)
         if self._in_bulk(len(todo)):
@@ -547,36 +548,57 @@ class Catalogue:
         return [o for o in outcomes if o is not None]
 
     def _entries(
-        self, levels: Sequence[StockLevel], todo: Sequence[int], default: str
+        self,
+        levels: Sequence[StockLevel],
+        todo: Sequence[int],
+        default: str,
+        outcomes: list[Outcome | None],
     ) -> list[_Entry]:
         """
-        One entry per level; levels of one article in warehouses mapped
-        to one location are summed into one entry (the first's place).
+        One entry per article and location: levels of warehouses mapped
+        to one location are summed into one entry (at the first's
+        place).  A level without a warehouse next to another level for
+        the same location says neither which to keep nor whether to add:
+        all of them fail on ``warehouse``.
         """
-        entries: list[_Entry] = []
-        at: dict[tuple[str, str], int] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
         for i in todo:
             level = levels[i]
-            if level.warehouse is None or self.warehouses is None:
-                entries.append(
-                    _Entry(level.number, default, level.quantity, (i,))
+            location = (
+                default
+                if level.warehouse is None or self.warehouses is None
+                else self.warehouses[level.warehouse]
+            )
+            groups.setdefault((level.number, location), []).append(i)
+        entries: list[_Entry] = []
+        for (number, location), group in groups.items():
+            if len(group) > 1 and any(
+                levels[i].warehouse is None for i in group
+            ):
+                named = [
+                    repr(levels[k].warehouse)
+                    for k in group
+                    if levels[k].warehouse is not None
+                ]
+                why = (
+                    f"a summed stock level and a level of warehouse "
+                    f"{', '.join(named)} both go to location {location!r}"
+                    if named
+                    else f"{len(group)} summed stock levels in one push"
                 )
+                for i in group:
+                    outcomes[i] = fail(
+                        number, f"{number!r}: {why}", "warehouse"
+                    )
                 continue
-            location = self.warehouses[level.warehouse]
-            key = (level.number, location)
-            if key in at:
-                e = entries[at[key]]
-                entries[at[key]] = _Entry(
-                    e.number,
+            entries.append(
+                _Entry(
+                    number,
                     location,
-                    e.quantity + level.quantity,
-                    (*e.levels, i),
+                    sum(levels[i].quantity for i in group),
+                    tuple(group),
                 )
-            else:
-                at[key] = len(entries)
-                entries.append(
-                    _Entry(level.number, location, level.quantity, (i,))
-                )
+            )
         return entries
 
     def _quantities(
