@@ -9,13 +9,18 @@ the licence pools and the staging directory all follow it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
+
+import anyio
+import attrs
 
 from .exceptions import ResourceClosed
 
 
-__all__ = ["AsyncResource"]
+__all__ = ["AsyncResource", "LiveRuns", "close_each"]
 
 
 class AsyncResource:
@@ -72,3 +77,77 @@ class AsyncResource:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def close_each(things: Iterable[object]) -> None:
+    """
+    Close every one of *things* that has ``aclose``, in order, shielded
+    from cancellation; an error closes the rest and is raised after.
+    """
+    first: BaseException | None = None
+    with anyio.CancelScope(shield=True):
+        for thing in things:
+            close = getattr(thing, "aclose", None)
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception as exc:  # close the rest, then raise
+                first = first or exc
+    if first is not None:
+        raise first
+
+
+class _Cancellable(Protocol):
+    def request(self) -> None: ...  # pragma: no cover -- a Protocol only
+
+
+@attrs.define
+class LiveRuns:
+    """
+    The runs and serve loops in progress in one synchroniser, so that
+    closing it can stop them and wait until they are gone.
+    """
+
+    _cancels: dict[str, _Cancellable] = attrs.field(factory=dict)
+    _serving: int = 0
+    _drained: anyio.Event | None = None
+
+    def started(self, run_id: str, cancel: _Cancellable) -> None:
+        self._cancels[run_id] = cancel
+
+    def ended(self, run_id: str) -> None:
+        del self._cancels[run_id]
+        self._maybe_drained()
+
+    def cancel(self, run_id: str) -> None:
+        """
+        Ask run *run_id* to stop if it runs here.
+        """
+        cancel = self._cancels.get(run_id)
+        if cancel is not None:
+            cancel.request()
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        self._serving += 1
+        try:
+            yield
+        finally:
+            self._serving -= 1
+            self._maybe_drained()
+
+    async def drain(self) -> None:
+        """
+        Ask every run to stop (as `cancel` does) and wait until no run and
+        no serve loop is left.
+        """
+        while self._cancels or self._serving:
+            for cancel in list(self._cancels.values()):
+                cancel.request()
+            self._drained = anyio.Event()
+            await self._drained.wait()
+
+    def _maybe_drained(self) -> None:
+        if not (self._cancels or self._serving) and self._drained:
+            self._drained.set()

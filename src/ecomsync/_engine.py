@@ -20,22 +20,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import anyio
 import attrs
 
 from . import _check, _instrument, _lifecycle, _schedules
-from ._check import CheckResult, refuse_unusable
-from ._closing import AsyncResource
-from ._contracts import RunRecord, RunStatus, Schedule
+from ._check import CheckResult
+from ._closing import AsyncResource, LiveRuns, close_each
+from ._contracts import RunRecord, Schedule
 from ._ownership import reap_abandoned
-from ._planning import Plan, TypePlan, plan_all
+from ._planning import Plan
 from ._run import (
-    CancelCheck,
-    EventSink,
     RunEvents,
     utcnow,
 )
-from ._spec import DataType, SyncSpec, Trigger
+from ._selection import platform_for
+from ._spec import SyncSpec, Trigger
 from .events import Event
 from .exceptions import SpecError
 from .licensing import LocalLicensePool
@@ -47,7 +45,6 @@ from .typing import (
     LicensePool,
     Platform,
     StateStore,
-    SupportsAclose,
 )
 
 
@@ -138,9 +135,7 @@ class Synchronizer(AsyncResource):
     )
     owns: bool = attrs.field(default=False, kw_only=True)
     _staging_open: bool = attrs.field(init=False, default=False)
-    _live: dict[str, CancelCheck] = attrs.field(init=False, factory=dict)
-    _serving: int = attrs.field(init=False, default=0)
-    _drained: anyio.Event | None = attrs.field(init=False, default=None)
+    _runs: LiveRuns = attrs.field(init=False, factory=LiveRuns)
     _closed: bool = attrs.field(init=False, default=False)
 
     def __repr__(self) -> str:
@@ -163,46 +158,20 @@ class Synchronizer(AsyncResource):
 
     async def _close(self) -> None:
         try:
-            while self._live or self._serving:
-                for live in list(self._live.values()):
-                    live.request()
-                self._drained = anyio.Event()
-                await self._drained.wait()
+            await self._runs.drain()
         finally:
-            await self._close_resources()
-
-    async def _close_resources(self) -> None:
-        # Platforms and the ERP first, the store last: closing the
-        # staging still writes to its journal.
-        made = self._made if not self.owns else None
-        mine: list[object] = [
-            *self.platforms.values(),
-            self.erp,
-            self.licenses,
-            self.staging,
-            self.store,
-        ]
-        first: BaseException | None = None
-        with anyio.CancelScope(shield=True):
-            for thing in mine:
-                if made is not None and not any(thing is m for m in made):
-                    continue
-                if not isinstance(thing, SupportsAclose):
-                    continue
-                try:
-                    await thing.aclose()
-                except Exception as exc:  # close the rest, then raise
-                    first = first or exc
-        if first is not None:
-            raise first
-
-    def _run_ended(self, run_id: str) -> None:
-        del self._live[run_id]
-        self._maybe_drained()
-
-    def _maybe_drained(self) -> None:
-        if not (self._live or self._serving) and self._drained is not None:
-            self._drained.set()
+            # Platforms and the ERP first, the store last: closing the
+            # staging still writes to its journal.
+            mine = [
+                *self.platforms.values(),
+                self.erp,
+                self.licenses,
+                self.staging,
+                self.store,
+            ]
+            if not self.owns:
+                mine = [t for t in mine if any(t is m for m in self._made)]
+            await close_each(mine)
 
     # -- public API -------------------------------------------------------
 
@@ -213,27 +182,7 @@ class Synchronizer(AsyncResource):
         Raises:
             SpecError: Naming the problem.
         """
-        if spec.platform is None:
-            if len(self.platforms) != 1:
-                raise SpecError(
-                    "the spec names no platform and there are "
-                    f"{len(self.platforms)}: {sorted(self.platforms)}"
-                )
-            name = next(iter(self.platforms))
-        else:
-            name = spec.platform
-        if name not in self.platforms:
-            raise SpecError(
-                f"unknown platform {name!r}; known: {sorted(self.platforms)}"
-            )
-        platform = self.platforms[name]
-        unsupported = [t for t in spec.types if t not in platform.supported]
-        if unsupported:
-            raise SpecError(
-                f"platform {name!r} cannot handle "
-                f"{', '.join(t.name for t in unsupported)}"
-            )
-        return name
+        return platform_for(spec, self.platforms)
 
     def run(
         self,
@@ -277,23 +226,7 @@ class Synchronizer(AsyncResource):
         Raises:
             SpecError: If there is no such run or it has finished.
         """
-        self._ensure_open()
-        old = await self.store.get_run(run_id)
-        if old is None:
-            raise SpecError(f"there is no run {run_id!r} to resume")
-        if old.status.finished and old.status is not RunStatus.ABANDONED:
-            raise SpecError(
-                f"run {run_id!r} ended ({old.status.value}); nothing to resume"
-            )
-        async with _lifecycle.start(
-            self,
-            old.spec,
-            old.trigger,
-            run_id=old.id,
-            started_at=old.started_at,
-            schedule_id=old.schedule_id,
-            resolved=True,
-        ) as events:
+        async with _lifecycle.resume(self, run_id) as events:
             yield events
 
     async def plan(
@@ -311,26 +244,7 @@ class Synchronizer(AsyncResource):
 
         .. versionadded:: 26.1.0
         """
-        # A plan reports nothing while it works: its events go nowhere.
-        run = _lifecycle.new_run(self, spec, Trigger.PREVIEW, EventSink())
-        pipeline = _lifecycle.pipeline_of(self, run)
-        plans: dict[DataType, TypePlan] = {}
-
-        async def work() -> None:
-            # A plan that never asked the platform would answer "create
-            # all" for a shop that refuses us: ask first.
-            await refuse_unusable(run.platform_name, run.platform)
-            async with self.erp.session() as session:
-                plans.update(await plan_all(pipeline, session))
-
-        final, error = await _lifecycle.lifecycle(
-            self, run, work, resolve_as=trigger
-        )
-        if error is not None:
-            raise error
-        return Plan(
-            run_id=run.id, platform=final.platform, spec=run.spec, types=plans
-        )
+        return await _lifecycle.plan(self, spec, trigger)
 
     async def check(self, platform: str | None = None) -> CheckResult:
         """
@@ -363,9 +277,7 @@ class Synchronizer(AsyncResource):
         Ask run *run_id* to stop, whichever process runs it.
         """
         self._ensure_open()
-        live = self._live.get(run_id)
-        if live is not None:
-            live.request()
+        self._runs.cancel(run_id)
         await self.store.request_cancel(run_id)
 
     async def runs(self, *, limit: int = 50) -> list[RunRecord]:
@@ -425,12 +337,8 @@ class Synchronizer(AsyncResource):
         processes sharing the store.
         """
         self._ensure_open()
-        self._serving += 1
-        try:
+        with self._runs.serving():
             await self._serve(poll_interval, on_event, until)
-        finally:
-            self._serving -= 1
-            self._maybe_drained()
 
     async def _serve(
         self,

@@ -24,8 +24,10 @@ from anyio.abc import TaskStatus
 
 from . import _instrument, _pipeline
 from ._anyio_util import task_group
+from ._check import refuse_unusable
 from ._contracts import RunRecord, RunStatus
 from ._ownership import keep_alive, reap_abandoned
+from ._planning import Plan, TypePlan, plan_all
 from ._run import (
     CancelCheck,
     EventSink,
@@ -37,9 +39,9 @@ from ._run import (
     log,
 )
 from ._selection import resolve
-from ._spec import SyncSpec, Trigger
+from ._spec import DataType, SyncSpec, Trigger
 from .events import Event, RunFinished, RunStarted
-from .exceptions import EcomsyncError, RunCancelled
+from .exceptions import EcomsyncError, RunCancelled, SpecError
 from .media import RunStaging
 
 
@@ -205,7 +207,7 @@ async def _observedlifecycle(
     resolve_as: Trigger | None,
 ) -> tuple[RunRecord, EcomsyncError | None]:
     error: EcomsyncError | None = None
-    sync._live[run.id] = run.cancel
+    sync._runs.started(run.id, run.cancel)
     if sync.closed:  # closed between new_run and here: stop at once
         run.cancel.request()
     try:
@@ -255,7 +257,7 @@ async def _observedlifecycle(
                     extra=_instrument.fields(),
                 )
     finally:
-        sync._run_ended(run.id)
+        sync._runs.ended(run.id)
     final = run.record(error=None if error is None else describe(error))
     with anyio.CancelScope(shield=True):
         try:
@@ -345,4 +347,54 @@ def pipeline_of(
         write_concurrency=sync.write_concurrency,
         order_page_size=sync.order_page_size,
         progress_interval=sync.progress_interval,
+    )
+
+
+@asynccontextmanager
+async def resume(sync: Synchronizer, run_id: str) -> AsyncIterator[RunEvents]:
+    """
+    `Synchronizer.resume`: continue *run_id*, which died, as it was.
+    """
+    sync._ensure_open()
+    old = await sync.store.get_run(run_id)
+    if old is None:
+        raise SpecError(f"there is no run {run_id!r} to resume")
+    if old.status.finished and old.status is not RunStatus.ABANDONED:
+        raise SpecError(
+            f"run {run_id!r} ended ({old.status.value}); nothing to resume"
+        )
+    async with start(
+        sync,
+        old.spec,
+        old.trigger,
+        run_id=old.id,
+        started_at=old.started_at,
+        schedule_id=old.schedule_id,
+        resolved=True,
+    ) as events:
+        yield events
+
+
+async def plan(sync: Synchronizer, spec: SyncSpec, trigger: Trigger) -> Plan:
+    """
+    `Synchronizer.plan`: a recorded `Trigger.PREVIEW` run that writes
+    nothing.
+    """
+    # A plan reports nothing while it works: its events go nowhere.
+    run = new_run(sync, spec, Trigger.PREVIEW, EventSink())
+    pipeline = pipeline_of(sync, run)
+    plans: dict[DataType, TypePlan] = {}
+
+    async def work() -> None:
+        # A plan that never asked the platform would answer "create
+        # all" for a shop that refuses us: ask first.
+        await refuse_unusable(run.platform_name, run.platform)
+        async with sync.erp.session() as session:
+            plans.update(await plan_all(pipeline, session))
+
+    final, error = await lifecycle(sync, run, work, resolve_as=trigger)
+    if error is not None:
+        raise error
+    return Plan(
+        run_id=run.id, platform=final.platform, spec=run.spec, types=plans
     )

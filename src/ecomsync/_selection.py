@@ -6,7 +6,7 @@ store knows of a batch.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -17,7 +17,38 @@ from ._changes import Changes, compare, refuse
 from ._model import Record, checksum
 from ._run import Run
 from ._spec import All, ChangedSince, DataType, Selection, SyncSpec, Trigger
+from .exceptions import SpecError
 from .typing import ErpSession, Platform, StateStore
+
+
+def platform_for(spec: SyncSpec, platforms: Mapping[str, Platform]) -> str:
+    """
+    The name of the platform *spec* runs against, checked to handle every
+    data type it asks for.
+
+    Raises:
+        SpecError: Naming the problem.
+    """
+    if spec.platform is None:
+        if len(platforms) != 1:
+            raise SpecError(
+                "the spec names no platform and there are "
+                f"{len(platforms)}: {sorted(platforms)}"
+            )
+        name = next(iter(platforms))
+    else:
+        name = spec.platform
+    if name not in platforms:
+        raise SpecError(
+            f"unknown platform {name!r}; known: {sorted(platforms)}"
+        )
+    unsupported = [t for t in spec.types if t not in platforms[name].supported]
+    if unsupported:
+        raise SpecError(
+            f"platform {name!r} cannot handle "
+            f"{', '.join(t.name for t in unsupported)}"
+        )
+    return name
 
 
 async def resolve(
