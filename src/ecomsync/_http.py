@@ -37,31 +37,35 @@ no header value, query string or URL user info ever ends up in a message.
 
 from __future__ import annotations
 
-import email.utils
 import importlib
-import math
 import re
 import time
 from collections.abc import (
-    AsyncIterator,
-    Awaitable,
     Callable,
-    Iterator,
     Mapping,
 )
-from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import anyio
 import attrs
 import httpx
 import sniffio
-import stamina
 
 from . import _instrument
 from ._closing import AsyncResource
-from .exceptions import ConfigurationError, RetryableError, SyncError
+from ._http_errors import (
+    AMBIGUOUS_STATUSES,
+    RETRYABLE_STATUSES,
+    MaybeApplied,
+    RetryPolicy,
+    describe,
+    parse_retry_after,
+    retry_after,
+    status_error,
+    transport_errors,
+)
+from .exceptions import ConfigurationError
 
 
 __all__ = [
@@ -87,235 +91,6 @@ T = TypeVar("T")
 #: `HttpClient` connection pools: ``"auto"`` is aiohttp's where it can be
 #: used (the ``aiohttp`` extra installed, running on asyncio), else httpx's.
 POOLS = frozenset({"auto", "httpx", "aiohttp"})
-
-#: Answers that mean "try again later".
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-
-#: Answers after which a write may already have been applied.
-AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
-
-
-class MaybeApplied(RetryableError):
-    """
-    Transient, but the request may have been applied (a write whose
-    connection broke after sending, or a 500/502/504 to a write).
-
-    `RetryPolicy` does not repeat it: only the caller knows whether the
-    write is idempotent or has to be looked up first.
-    """
-
-
-# -- Retry-After -------------------------------------------------------------
-
-
-def parse_retry_after(
-    value: str | None, *, now: datetime | None = None
-) -> timedelta | None:
-    """
-    The wait a ``Retry-After`` header asks for, or ``None`` if absent or
-    unreadable.  Accepts delta-seconds and HTTP dates; never negative.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return timedelta(seconds=max(0.0, seconds))
-
-
-def retry_after(
-    response: httpx.Response, *, now: datetime | None = None
-) -> timedelta | None:
-    """
-    The wait *response*'s ``Retry-After`` header asks for, if any.
-    """
-    return parse_retry_after(response.headers.get("retry-after"), now=now)
-
-
-# -- error map ---------------------------------------------------------------
-
-
-def describe(request: httpx.Request) -> str:
-    """
-    ``METHOD /path`` of *request*: never the query string or user info,
-    which may carry credentials.
-    """
-    return f"{request.method} {request.url.path}"
-
-
-@contextmanager
-def transport_errors(
-    what: str, *, deadline: float | None = None, write: bool = False
-) -> Iterator[None]:
-    """
-    Bound the block by *deadline* seconds and translate transport failures.
-
-    Args:
-        what: Names the request in messages (``"POST /api/_action/sync"``,
-            ``"Tryton model.product.search"``); must not contain secrets.
-        deadline: Seconds the whole block may take; ``None``: no bound.
-        write: The request changes data: a failure after it may have been
-            sent raises `MaybeApplied` instead of `RetryableError`.
-
-    Raises:
-        RetryableError: The server could not be reached (always safe to
-            repeat), or timed out, reset or broke the connection.
-        MaybeApplied: Like the above for a *write* that may have landed.
-        SyncError: Any other httpx error (bad URL scheme, too many
-            redirects, undecodable body ...).
-    """
-    unsure = MaybeApplied if write else RetryableError
-    bound = nullcontext() if deadline is None else anyio.fail_after(deadline)
-    try:
-        with bound:
-            yield
-    except TimeoutError as exc:
-        raise unsure(
-            f"{what}: no complete answer within {deadline:g} s"
-        ) from exc
-    except httpx.ConnectError as exc:
-        raise RetryableError(
-            f"{what}: cannot connect ({_reason(exc, type(exc).__name__)})"
-        ) from exc
-    except httpx.ConnectTimeout as exc:
-        raise RetryableError(
-            f"{what}: cannot connect ({_reason(exc, 'timed out')})"
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise unsure(f"{what}: timed out ({type(exc).__name__})") from exc
-    except (
-        httpx.NetworkError,
-        httpx.RemoteProtocolError,
-        httpx.ProxyError,
-    ) as exc:
-        raise unsure(
-            f"{what}: connection failed ({_reason(exc, type(exc).__name__)})"
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise SyncError(f"{what}: {type(exc).__name__}") from exc
-
-
-def _reason(exc: httpx.TransportError, default: str) -> str:
-    # The operating system's words (``ConnectionRefusedError: Connection
-    # refused``, ``gaierror: Name or service not known``), from the
-    # innermost OS error (pools wrap it in their own): they name no URL.
-    found: OSError | None = None
-    cause: BaseException | None = exc
-    seen: set[int] = set()
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, OSError) and cause.strerror:
-            found = cause
-        cause = cause.__cause__ or cause.__context__
-    if found is not None:
-        return f"{type(found).__name__}: {found.strerror}"
-    text = str(exc)
-    if isinstance(exc, httpx.ConnectError) and text and "://" not in text:
-        return text
-    return default
-
-
-def status_error(
-    what: str,
-    response: httpx.Response,
-    *,
-    statuses: frozenset[int] = RETRYABLE_STATUSES,
-    write: bool = False,
-    hint: Callable[[httpx.Response], timedelta | None] | None = None,
-) -> RetryableError | None:
-    """
-    The error for an answer that means "try again later", else ``None``.
-
-    Args:
-        what: Names the request in the message.
-        response: The answer.
-        statuses: The statuses that are transient on this server.
-        write: The request changed data: an `AMBIGUOUS_STATUSES` answer
-            gives `MaybeApplied`.
-        hint: Reads the wait from an answer without ``Retry-After`` (some
-            platforms put it in the body).
-    """
-    status = response.status_code
-    if status not in statuses:
-        return None
-    message = f"{what}: HTTP {status}"
-    if write and status in AMBIGUOUS_STATUSES:
-        return MaybeApplied(message)
-    wait = retry_after(response)
-    if wait is None and hint is not None:
-        wait = hint(response)
-    return RetryableError(message, retry_after=wait)
-
-
-# -- retry policy ------------------------------------------------------------
-
-
-@attrs.frozen
-class RetryPolicy:
-    """
-    How often and how long to retry a `RetryableError` (never
-    `MaybeApplied`, never anything else).
-
-    Args:
-        attempts: Tries, the first included.
-        timeout: Seconds all attempts may take together; ``None``: no bound.
-        wait_initial: First backoff in seconds.
-        wait_max: Longest backoff in seconds.
-        max_retry_after: Upper bound for a server's requested wait.
-
-    ``stamina.set_testing`` switches the waits off in tests.
-    """
-
-    attempts: int = 5
-    timeout: float | None = 300.0
-    wait_initial: float = 0.2
-    wait_max: float = 10.0
-    max_retry_after: float = 60.0
-
-    def backoff(self, exc: Exception) -> bool | float:
-        """
-        stamina's *on*: ``False`` (do not retry), ``True`` (retry with
-        backoff) or the seconds the server asked for, clamped.
-        """
-        if not isinstance(exc, RetryableError) or isinstance(
-            exc, MaybeApplied
-        ):
-            return False
-        if exc.retry_after is None:
-            return True
-        return min(exc.retry_after.total_seconds(), self.max_retry_after)
-
-    def attempts_of(self) -> AsyncIterator[stamina.Attempt]:
-        """
-        ``async for attempt in policy.attempts_of(): with attempt: ...``
-        """
-        return stamina.retry_context(
-            on=self.backoff,
-            attempts=self.attempts,
-            timeout=self.timeout,
-            wait_initial=self.wait_initial,
-            wait_max=self.wait_max,
-        )
-
-    async def call(self, func: Callable[[], Awaitable[T]]) -> T:
-        """
-        Await ``func()``, retrying as the policy says.
-        """
-        async for attempt in self.attempts_of():
-            with attempt:
-                return await func()
-        raise AssertionError("unreachable")  # pragma: no cover
-
 
 # -- configuration -----------------------------------------------------------
 
