@@ -29,7 +29,7 @@ from ecomsync import (
 )
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.platforms.shopify import Shopify
-from ecomsync.platforms.shopify._catalogue import _articles_in_chunks, _Entry
+from ecomsync.platforms.shopify._stock import _articles_in_chunks, _Entry
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopify import ShopifyEmulator
 

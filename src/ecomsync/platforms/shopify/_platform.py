@@ -22,6 +22,7 @@ from ._catalogue import Catalogue
 from ._client import GraphQL
 from ._media import Media
 from ._orders import Orders
+from ._stock import Stock
 
 
 #: The largest push; a bulk variables file of that many articles stays
@@ -106,6 +107,7 @@ class Shopify(AsyncResource):
     _closed: bool = attrs.field(init=False, default=False)
     _api: GraphQL = attrs.field(init=False)
     _catalogue: Catalogue = attrs.field(init=False)
+    _stock: Stock = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
     _media: Media = attrs.field(init=False)
     _bulk: BulkRunner = attrs.field(init=False)
@@ -147,7 +149,11 @@ class Shopify(AsyncResource):
             self._api, uploads, poll_interval=self.bulk_poll_interval
         )
         self._catalogue = Catalogue(
+            self._api, bulk=self._bulk, bulk_threshold=self.bulk_threshold
+        )
+        self._stock = Stock(
             self._api,
+            self._catalogue.items,
             location=self.location,
             locations=None if self.locations is None else dict(self.locations),
             bulk=self._bulk,
@@ -157,7 +163,7 @@ class Shopify(AsyncResource):
             {
                 DataType.CATEGORIES: self._catalogue.push_categories,
                 DataType.ARTICLES: self._catalogue.push_articles,
-                DataType.STOCK: self._catalogue.push_stock,
+                DataType.STOCK: self._stock.push,
                 DataType.ORDER_STATUS: self._orders.push_statuses,
             },
             refusal="cannot be pushed",
@@ -199,7 +205,7 @@ class Shopify(AsyncResource):
                 location the shop does not have (before any write).
         """
         if items and data_type in _CATALOGUE:
-            await self._catalogue.resolve()
+            await self._stock.resolve()
         return await self._pushes(data_type, items)
 
     def fetch_orders(
