@@ -166,6 +166,7 @@ locations = { WH1 = "Lager Nord", WH2 = "gid://shopify/Location/8" }
 concurrency = 2
 bulk_threshold = false
 bulk_poll_interval = 0.5
+allow_backorders = true
 """,
     )
     woo = sync.platforms["woo"]
@@ -178,12 +179,13 @@ bulk_poll_interval = 0.5
         woo.batch_size,
         woo.request_deadline,
     )
-    assert ("2025-10", "gid://shopify/Location/7", 2, None, 0.5) == (
+    assert ("2025-10", "gid://shopify/Location/7", 2, None, 0.5, True) == (
         sfy.api_version,
         sfy.location,
         sfy.concurrency,
         sfy.bulk_threshold,
         sfy.bulk_poll_interval,
+        sfy.allow_backorders,
     )
     assert {"WH1": "Lager Nord", "WH2": "gid://shopify/Location/8"} == (
         sfy.locations

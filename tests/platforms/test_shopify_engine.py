@@ -165,10 +165,9 @@ class TestDirtyCatalogue(DirtyCatalogueContract):
     @staticmethod
     def catalogue() -> DirtyCatalogue:
         # Product titles hold 255 characters; the customId metafield
-        # compares exactly; Shopify keeps negative available quantities.
-        return dirty_catalogue(
-            numbers_fold=False, name_limit=255, allow_backorders=True
-        )
+        # compares exactly; negative stock is refused (allow_backorders
+        # is off by default).
+        return dirty_catalogue(numbers_fold=False, name_limit=255)
 
     @pytest.fixture(scope="class", name="dirty", params=["direct", "bulk"])
     @classmethod

@@ -357,6 +357,99 @@ class TestMapped:
             ) == mapped.estimate_requests(data_type, **args)
 
 
+class TestNegative:
+    @pytest.mark.parametrize("bulk_threshold", [None, 2])
+    async def test_refused_without_backorders(
+        self, bulk_threshold: int | None
+    ) -> None:
+        """
+        A negative level fails on ``quantity``, naming the record and
+        ``allow_backorders``, and writes nothing; the rest of the push
+        lands, directly and as a bulk operation.
+        """
+        emu = _emu()
+        async with _shop(emu, bulk_threshold=bulk_threshold) as shop:
+            await shop.push(DataType.ARTICLES, _articles(3))
+            await shop.push(STOCK, [_level("A-0", 7, None)])
+            before = shop.bulk_operations
+            outcomes = await shop.push(
+                STOCK,
+                [
+                    _level("A-1", 4, None),
+                    _level("A-0", -3, None),
+                    _level("A-2", 5, None),
+                ],
+            )
+            bulk = shop.bulk_operations - before
+
+        assert ["A-1", "A-0", "A-2"] == [o.number for o in outcomes]
+        assert [True, False, True] == [o.ok for o in outcomes]
+        assert "quantity" == outcomes[1].field
+        assert (
+            "'A-0': negative stock -3 (allow_backorders is off)"
+            == outcomes[1].error
+        )
+        assert {"Warehouse": 7} == _available(emu, "A-0")
+        assert {"Warehouse": 4} == _available(emu, "A-1")
+        assert {"Warehouse": 5} == _available(emu, "A-2")
+        assert (1 if bulk_threshold else 0) == bulk
+
+    @pytest.mark.parametrize("bulk_threshold", [None, 1])
+    async def test_written_with_backorders(
+        self, bulk_threshold: int | None
+    ) -> None:
+        """
+        With ``allow_backorders`` a negative level is written as the ERP
+        has it, directly and as a bulk operation.
+        """
+        emu = _emu()
+        async with _shop(
+            emu, bulk_threshold=bulk_threshold, allow_backorders=True
+        ) as shop:
+            await shop.push(DataType.ARTICLES, _articles(2))
+            before = shop.bulk_operations
+            outcomes = await shop.push(
+                STOCK, [_level("A-0", -3, None), _level("A-1", 2, None)]
+            )
+            bulk = shop.bulk_operations - before
+
+        assert all(o.ok for o in outcomes)
+        assert {"Warehouse": -3} == _available(emu, "A-0")
+        assert {"Warehouse": 2} == _available(emu, "A-1")
+        assert (1 if bulk_threshold else 0) == bulk
+
+    async def test_the_sum_at_a_location_counts(self) -> None:
+        """
+        Warehouses summed at one location are refused when the sum is
+        negative (all their levels, naming the warehouses), and written
+        when it is not, even with a negative warehouse among them.
+        """
+        emu = _emu()
+        async with _shop(
+            emu, locations={"WH1": "Warehouse", "WH2": "Warehouse"}
+        ) as shop:
+            await shop.push(DataType.ARTICLES, _articles(2))
+            outcomes = await shop.push(
+                STOCK,
+                [
+                    _level("A-0", -7, "WH1"),
+                    _level("A-0", 5, "WH2"),
+                    _level("A-1", -2, "WH1"),
+                    _level("A-1", 5, "WH2"),
+                ],
+            )
+
+        assert [False, False, True, True] == [o.ok for o in outcomes]
+        for outcome in outcomes[:2]:
+            assert "quantity" == outcome.field
+            assert "'A-0': negative stock -2 at location " in (
+                outcome.error or ""
+            )
+            assert "warehouses 'WH1', 'WH2'" in (outcome.error or "")
+        assert {"Warehouse": 0} == _available(emu, "A-0")
+        assert {"Warehouse": 3} == _available(emu, "A-1")
+
+
 class TestChunks:
     def test_an_article_stays_in_one_call(self) -> None:
         """

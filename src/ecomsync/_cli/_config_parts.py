@@ -189,6 +189,7 @@ def _shopify(t: Table) -> Platform:
         location=t.text("location", None),
         locations=t.mapping("locations"),
         bulk_poll_interval=t.number("bulk_poll_interval", None),
+        allow_backorders=t.flag("allow_backorders", False),
         request_deadline=t.number("request_deadline", None),
         **_common(t),
     )

@@ -66,6 +66,10 @@ class Shopify(AsyncResource):
         bulk_poll_interval: Seconds before the second poll of a bulk
             operation; each further wait is half as long again, at most
             5 s.
+        allow_backorders: Write negative stock as the ERP has it (the
+            shop sells below zero where a variant's ``inventoryPolicy``
+            is ``CONTINUE``); by default a negative quantity fails on
+            ``quantity`` and is not written.
         concurrency: Requests in flight at once, at most.
         request_deadline: Seconds one HTTP attempt may take in total.
         transport: Replace the network, e.g. ``httpx.ASGITransport(app=
@@ -83,6 +87,9 @@ class Shopify(AsyncResource):
     .. versionchanged:: 26.1.0
        *locations*; a level with a warehouse and no mapping fails.
 
+    .. versionchanged:: 26.1.0
+       *allow_backorders*; negative stock fails unless it is on.
+
     .. versionadded:: 26.1.0
     """
 
@@ -96,6 +103,7 @@ class Shopify(AsyncResource):
     batch_size: int = attrs.field(default=250, kw_only=True)
     bulk_threshold: int | None = attrs.field(default=250, kw_only=True)
     bulk_poll_interval: float = attrs.field(default=1.0, kw_only=True)
+    allow_backorders: bool = attrs.field(default=False, kw_only=True)
     concurrency: int = attrs.field(default=4, kw_only=True)
     request_deadline: float = attrs.field(default=120.0, kw_only=True)
     transport: httpx.AsyncBaseTransport | None = attrs.field(
@@ -158,6 +166,7 @@ class Shopify(AsyncResource):
             locations=None if self.locations is None else dict(self.locations),
             bulk=self._bulk,
             bulk_threshold=self.bulk_threshold,
+            allow_backorders=self.allow_backorders,
         )
         self._pushes = Pushes(
             {

@@ -110,6 +110,8 @@ class Stock:
     warehouses: dict[str, str] | None = None
     bulk: BulkRunner | None = None
     bulk_threshold: int | None = None
+    #: Write negative quantities; otherwise they fail on ``quantity``.
+    allow_backorders: bool = False
 
     async def resolve(self) -> None:
         """
@@ -234,7 +236,8 @@ class Stock:
         to one location are summed into one entry (at the first's
         place).  A level without a warehouse next to another level for
         the same location says neither which to keep nor whether to add:
-        all of them fail on ``warehouse``.
+        all of them fail on ``warehouse``.  A negative quantity fails
+        its levels on ``quantity`` unless *allow_backorders*.
         """
         groups: dict[tuple[str, str], list[int]] = {}
         for i in todo:
@@ -266,14 +269,18 @@ class Stock:
                         number, f"{number!r}: {why}", "warehouse"
                     )
                 continue
-            entries.append(
-                _Entry(
-                    number,
-                    location,
-                    sum(levels[i].quantity for i in group),
-                    tuple(group),
-                )
-            )
+            quantity = sum(levels[i].quantity for i in group)
+            if quantity < 0 and not self.allow_backorders:
+                for i in group:
+                    outcomes[i] = fail(
+                        number,
+                        f"{number!r}: negative stock {quantity}"
+                        + _summed(levels, group, location)
+                        + " (allow_backorders is off)",
+                        "quantity",
+                    )
+                continue
+            entries.append(_Entry(number, location, quantity, tuple(group)))
         return entries
 
     def _quantities(
@@ -404,6 +411,18 @@ class Stock:
                 self._stocked(levels, chunk, outcomes)
                 return
             chunk = [i for i in chunk if i not in bad]
+
+
+def _summed(
+    levels: Sequence[StockLevel], group: Sequence[int], location: str
+) -> str:
+    """
+    Where a quantity summed from several warehouses' levels comes from.
+    """
+    if len(group) == 1:
+        return ""
+    names = ", ".join(repr(levels[i].warehouse) for i in group)
+    return f" at location {location!r} (the sum of warehouses {names})"
 
 
 def _articles_in_chunks(entries: Sequence[_Entry]) -> list[list[int]]:
