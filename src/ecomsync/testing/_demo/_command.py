@@ -12,6 +12,7 @@ demo``, what runs it, and the seeded ERP a config file names with
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -72,19 +73,48 @@ def run_demo_command(args: argparse.Namespace) -> int:
         return 2
     from ._run import run_demo
 
+    interrupted = False
+
+    async def main() -> None:
+        # Ctrl-C is read as a signal and cancels the demo's scope, rather
+        # than left to asyncio's handler: that one cancels the main task
+        # natively, and a cancellation landing as one of the run's own
+        # scopes ends could be taken for that scope's and lost (the demo
+        # then ran to the end and exited 0).
+        nonlocal interrupted
+        failure: Exception | None = None
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                nonlocal interrupted
+                with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                    async for _ in signals:
+                        interrupted = True
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(watch)
+            try:
+                await run_demo(
+                    articles=args.articles,
+                    keep=args.keep,
+                    shop=args.shop,
+                    fancy=False if args.plain else None,
+                )
+            except Exception as exc:  # raised as itself, not in a group
+                failure = exc
+            tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
     try:
-        anyio.run(
-            lambda: run_demo(
-                articles=args.articles,
-                keep=args.keep,
-                shop=args.shop,
-                fancy=False if args.plain else None,
-            )
-        )
+        anyio.run(main)
     except FileExistsError as exc:
         print(f"ecomsync demo: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the signal receiver was in place
+        interrupted = True
+    if interrupted:
         print("ecomsync demo: interrupted", file=sys.stderr)
         return 130
     return 0
