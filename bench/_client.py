@@ -203,6 +203,7 @@ def main() -> None:
         result = run_naive(a.url, w)
     if profiler:
         profiler.disable()
+        profiler.dump_stats(a.profile + ".prof")
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(
             30
