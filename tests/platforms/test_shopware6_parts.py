@@ -26,6 +26,7 @@ from ecomsync import (
     OrderStatus,
     Outcome,
     Outgoing,
+    StockLevel,
 )
 from ecomsync._contracts import StagedMedia
 from ecomsync.platforms.shopware6 import Shopware6
@@ -465,6 +466,68 @@ class TestOrderStates:
 
         assert "order 999 does not exist in Shopware" == outcome.error
         assert [] == actions
+
+
+class TestStock:
+    async def _shop_with_articles(
+        self, emu: ShopwareEmulator, *numbers: str
+    ) -> Shopware6:
+        shop = _shop(emu)
+        await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+        await shop.push(
+            DataType.ARTICLES, [Outgoing(record=article(n)) for n in numbers]
+        )
+        return shop
+
+    async def test_stock_is_one_sync_without_a_search(self) -> None:
+        """
+        Stock for articles the shop holds costs one Sync and no read.
+        """
+        emu = ShopwareEmulator(client_id="SWIAPARTS", client_secret=SECRET)
+        shop = await self._shop_with_articles(emu, "A-1", "A-2")
+        seen = len(emu.requests)
+
+        outcomes = await shop.push(
+            DataType.STOCK,
+            [
+                Outgoing(record=StockLevel(number="A-1", quantity=4)),
+                Outgoing(record=StockLevel(number="A-2", quantity=0)),
+            ],
+        )
+        await shop.aclose()
+
+        assert [o.ok for o in outcomes] == [True, True]
+        assert ["POST /api/_action/sync"] == [
+            f"{r.method} {r.path}" for r in list(emu.requests)[seen:]
+        ]
+
+    async def test_stock_for_a_missing_article_says_so(self) -> None:
+        """
+        Stock for an article the shop lacks fails on its number; the rest
+        lands.
+        """
+        emu = ShopwareEmulator(client_id="SWIAPARTS", client_secret=SECRET)
+        shop = await self._shop_with_articles(emu, "A-1")
+
+        missing, ok = await shop.push(
+            DataType.STOCK,
+            [
+                Outgoing(record=StockLevel(number="A-404", quantity=1)),
+                Outgoing(record=StockLevel(number="A-1", quantity=3)),
+            ],
+        )
+        await shop.aclose()
+
+        assert ok.ok
+        assert "article A-404 does not exist in Shopware" == missing.error
+        assert "number" == missing.field
+        stock = {
+            p["productNumber"]: p["stock"]
+            for p in emu.entities["product"].values()
+        }
+        assert {"A-1": 3} == stock
 
 
 class TestPushOther:

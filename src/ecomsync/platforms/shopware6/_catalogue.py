@@ -321,14 +321,6 @@ class Catalogue:
                     "quantity",
                 )
         send = [i for i in screened.sendable(len(levels)) if i not in failures]
-        held = await self._products([ids[i] for i in send])
-        for i in send:
-            if ids[i] not in held:
-                failures[i] = (
-                    f"article {levels[i].number} does not exist in Shopware",
-                    "number",
-                )
-        send = [i for i in send if i not in failures]
 
         def build(chunk: Sequence[int]) -> Built:
             rows = [
@@ -338,8 +330,22 @@ class Catalogue:
             key = "ecomsync-stock"
             return [op(key, "product", rows)], {key: list(chunk)}
 
+        # No search first: a stock row for a product the shop lacks is a
+        # create without the required fields, which Shopware rejects by
+        # pointer (the rest lands); only then is it worth asking which of
+        # the failed ones are missing, to say so.
         written = await self.writer.write(len(send), build)
-        failures.update({send[j]: why for j, why in written.items()})
+        failed = {send[j]: why for j, why in written.items()}
+        if failed:
+            held = await self._products([ids[i] for i in failed])
+            for i in failed:
+                if ids[i] not in held:
+                    failed[i] = (
+                        f"article {levels[i].number} does not exist in "
+                        "Shopware",
+                        "number",
+                    )
+        failures.update(failed)
         return outcomes(
             [s.number for s in levels], ids, screened.mirror(failures)
         )
