@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--rss",
         help="peak-RSS runs as N:images,... (default "
-        "1000:3,10000:0,50000:0; quick 100:3,400:3)",
+        "10000:3,50000:3; quick 100:3,400:3)",
     )
     p.add_argument("--no-sweep", action="store_true")
     p.add_argument("--no-tryton", action="store_true")
