@@ -386,7 +386,8 @@ class TestNegative:
         assert [True, False, True] == [o.ok for o in outcomes]
         assert "quantity" == outcomes[1].field
         assert (
-            "'A-0': negative stock -3 (allow_backorders is off)"
+            "quantity -3 of 'A-0' is negative: Shopify takes negative "
+            "stock only with Shopify(allow_backorders=True)"
             == outcomes[1].error
         )
         assert {"Warehouse": 7} == _available(emu, "A-0")
@@ -442,9 +443,7 @@ class TestNegative:
         assert [False, False, True, True] == [o.ok for o in outcomes]
         for outcome in outcomes[:2]:
             assert "quantity" == outcome.field
-            assert "'A-0': negative stock -2 at location " in (
-                outcome.error or ""
-            )
+            assert "quantity -2 of 'A-0' at location " in (outcome.error or "")
             assert "warehouses 'WH1', 'WH2'" in (outcome.error or "")
         assert {"Warehouse": 0} == _available(emu, "A-0")
         assert {"Warehouse": 3} == _available(emu, "A-1")

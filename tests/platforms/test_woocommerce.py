@@ -348,6 +348,10 @@ class TestAdapterDetails:
 
         assert [True, False, False] == [o.ok for o in stock]
         assert ["warehouse", "quantity"] == [o.field for o in stock[1:]]
+        assert (
+            "quantity -1 of 'A-7' is negative: WooCommerce takes negative "
+            "stock only with WooCommerce(allow_backorders=True)"
+        ) == stock[2].error
         parent = emu.shop.products[int(again.platform_id or 0)]
         (variation,) = [emu.shop.products[v] for v in parent["variations"]]
         assert "A-7-S" == variation["sku"]

@@ -32,6 +32,7 @@ from .._model import (
     parents_first,
 )
 from .._spec import DataType, Selection, selected
+from ._backorders import negative_stock
 
 
 __all__ = ["MemoryPlatform"]
@@ -171,12 +172,13 @@ class MemoryPlatform(AsyncResource):
         if isinstance(record, StockLevel):
             if not self._sellable(record.number):
                 return f"article {record.number} does not exist", "number"
-            if record.quantity < 0 and not self.allow_backorders:
-                return (
-                    f"negative stock ({record.quantity}) is refused: the "
-                    f"shop does not allow backorders",
-                    "quantity",
-                )
+            return negative_stock(
+                record.number,
+                record.quantity,
+                platform="MemoryPlatform",
+                option="MemoryPlatform",
+                allowed=self.allow_backorders,
+            )
         if isinstance(record, OrderStatus) and (
             record.number not in self._orders
         ):

@@ -17,6 +17,7 @@ import attrs
 from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
 from ...exceptions import ConfigurationError
+from .._backorders import negative_stock
 from ._bulk import BulkRunner
 from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
 from ._client import INPUT_LIMIT, GraphQL, Row
@@ -270,15 +271,17 @@ class Stock:
                     )
                 continue
             quantity = sum(levels[i].quantity for i in group)
-            if quantity < 0 and not self.allow_backorders:
+            refused = negative_stock(
+                number,
+                quantity,
+                platform="Shopify",
+                option="Shopify",
+                allowed=self.allow_backorders,
+                where=_summed(levels, group, location),
+            )
+            if refused is not None:
                 for i in group:
-                    outcomes[i] = fail(
-                        number,
-                        f"{number!r}: negative stock {quantity}"
-                        + _summed(levels, group, location)
-                        + " (allow_backorders is off)",
-                        "quantity",
-                    )
+                    outcomes[i] = fail(number, *refused)
                 continue
             entries.append(_Entry(number, location, quantity, tuple(group)))
         return entries

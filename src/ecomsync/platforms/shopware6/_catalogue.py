@@ -14,6 +14,7 @@ import attrs
 
 from ..._contracts import MediaLink, Outcome, Outgoing
 from ..._model import Article, Category, StockLevel, parents_first
+from .._backorders import negative_stock
 from ._claims import (
     CATEGORY_RULE,
     PRODUCT_RULE,
@@ -312,14 +313,15 @@ class Catalogue:
         screened = screen(levels, stock_claims, rule=STOCK_RULE)
         failures = dict(screened.failures)
         for i in screened.sendable(len(levels)):
-            quantity = levels[i].quantity
-            if quantity < 0 and not self.allow_backorders:
-                failures[i] = (
-                    f"quantity {quantity} is negative: Shopware 6 takes "
-                    "negative stock only where the host allows backorders "
-                    "(Shopware6(allow_backorders=True))",
-                    "quantity",
-                )
+            refused = negative_stock(
+                levels[i].number,
+                levels[i].quantity,
+                platform="Shopware 6",
+                option="Shopware6",
+                allowed=self.allow_backorders,
+            )
+            if refused is not None:
+                failures[i] = refused
         send = [i for i in screened.sendable(len(levels)) if i not in failures]
 
         def build(chunk: Sequence[int]) -> Built:

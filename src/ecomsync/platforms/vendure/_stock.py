@@ -27,17 +27,17 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
+from .._backorders import negative_stock
 from ._catalog import MAX_INT, Catalog, Reference, fail
 from ._client import JSON
 from ._gql import list_mutation
 
 
-def quantity_problem(
-    quantity: object, *, backorders: bool = False
-) -> str | None:
+def quantity_problem(quantity: object) -> str | None:
     """
-    Why *quantity* cannot be written as stock, or ``None``.  Negative
-    stock only goes through with *backorders*.
+    Why *quantity* cannot be written as stock, or ``None``: it must be a
+    whole number Vendure can store.  Whether a negative one may be
+    written is the shared backorders policy (`negative_stock`).
     """
     if isinstance(quantity, bool) or not isinstance(
         quantity, int | float | Decimal
@@ -50,13 +50,7 @@ def quantity_problem(
     )
     if not finite or quantity != int(quantity):
         return f"must be a whole number, got {quantity}"
-    whole = int(quantity)
-    if whole < 0 and not backorders:
-        return (
-            f"is negative ({quantity}); negative stock is only sent to "
-            "Vendure with allow_backorders=True"
-        )
-    if abs(whole) > MAX_INT:
+    if abs(int(quantity)) > MAX_INT:
         return f"{quantity} is more than Vendure can store"
     return None
 
@@ -101,11 +95,19 @@ class Stock:
             if not isinstance(level, StockLevel):
                 outcomes[i] = fail(level.number, "not a stock level")
                 continue
-            problem = quantity_problem(
-                level.quantity, backorders=self.backorders
-            )
+            problem = quantity_problem(level.quantity)
             if problem is not None:
                 outcomes[i] = fail(level.number, problem, "quantity")
+                continue
+            refused = negative_stock(
+                level.number,
+                int(level.quantity),
+                platform="Vendure",
+                option="Vendure",
+                allowed=self.backorders,
+            )
+            if refused is not None:
+                outcomes[i] = fail(level.number, *refused)
                 continue
             where = _location(ref, level)
             if isinstance(where, tuple):

@@ -13,6 +13,7 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
+from .._backorders import negative_stock
 from ._batches import Batches
 from ._common import Row, Settings, fail, sku_key
 
@@ -44,13 +45,14 @@ class Stock:
                     "the warehouses",
                     "warehouse",
                 )
-            elif record.quantity < 0 and not self.settings.allow_backorders:
-                outcomes[i] = fail(
-                    record.number,
-                    f"negative stock {record.quantity} (allow_backorders "
-                    "is off)",
-                    "quantity",
-                )
+            elif refused := negative_stock(
+                record.number,
+                record.quantity,
+                platform="WooCommerce",
+                option="WooCommerce",
+                allowed=self.settings.allow_backorders,
+            ):
+                outcomes[i] = fail(record.number, *refused)
             else:
                 levels.append((i, record))
         known = await self.batches.lookup(
