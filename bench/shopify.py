@@ -36,12 +36,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
-import subprocess
-import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,52 +45,40 @@ from typing import Any
 import anyio
 import httpx
 
-from ecomsync import (
-    All,
-    DataType,
-    MediaStaging,
-    RunStatus,
-    SqliteStore,
-    Synchronizer,
-    SyncSpec,
-)
 from ecomsync.platforms.shopify import Shopify
 
-from ._workload import SeededErp, Workload
+from ._emulated import Counting, emulator, kind, twice
+from ._workload import Workload
 
 
 TOKEN = "shpat_bench"
-PUSH = SyncSpec(
-    types={
-        DataType.CATEGORIES: All(),
-        DataType.ARTICLES: All(),
-        DataType.STOCK: All(),
-    }
-)
 RESULTS = Path(__file__).parent / "results"
 #: A mutation's cost (Shopify's documented rule; the emulator's too).
 MUTATION = 10
 
 
-class _Metering(httpx.AsyncBaseTransport):
+class _Metering(Counting):
     """
     Counts requests by kind and sums the points Shopify reports spent.
     """
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.kinds: Counter[str] = Counter()
+        super().__init__()
         self.points = 0
+        self.first_points = 0
         self.throttled = 0
+
+    def first_run_over(self) -> None:
+        super().first_run_over()
+        self.first_points = self.points
 
     async def handle_async_request(
         self, request: httpx.Request
     ) -> httpx.Response:
-        path = re.sub(r"/\d+(?=[/.]|$)", "/{id}", request.url.path)
         response = await self.inner.handle_async_request(request)
         body = await response.aread()
         await response.aclose()
-        if path.endswith("graphql.json"):
+        if request.url.path.endswith("graphql.json"):
             answer = json.loads(body)
             cost = (answer.get("extensions") or {}).get("cost") or {}
             self.points += int(cost.get("actualQueryCost") or 0)
@@ -104,18 +88,13 @@ class _Metering(httpx.AsyncBaseTransport):
                 if isinstance(e, dict)
             ]
             self.throttled += "THROTTLED" in codes
-            self.kinds[f"POST {path}"] += 1
-        else:
-            self.kinds[f"{request.method} {path}"] += 1
+        self.kinds[kind(request)] += 1
         return httpx.Response(
             response.status_code,
             headers=response.headers,
             content=body,
             request=request,
         )
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 def points_floor(w: Workload) -> int:
@@ -147,83 +126,33 @@ async def _measure(
         batch_size=1000 if bulk else 250,
         bulk_threshold=250 if bulk else None,
     )
-    store = SqliteStore(directory / "state.db")
-    sync = Synchronizer(
-        erp=SeededErp(w),
-        platforms={"shop": shop},
-        store=store,
-        staging=MediaStaging(directory / "staging"),
-        batch_size=1000 if bulk else 100,
+    measured = await twice(
+        shop, metering, w, directory, batch_size=1000 if bulk else 100
     )
-    try:
-        started = time.perf_counter()
-        run = await sync.execute(PUSH)
-        wall = time.perf_counter() - started
-        first = dict(metering.kinds)
-        points = metering.points
-        rerun_started = time.perf_counter()
-        rerun = await sync.execute(PUSH)
-        rerun_wall = time.perf_counter() - rerun_started
-    finally:
-        await shop.aclose()
-        await store.aclose()
-        await metering.aclose()
-    return {
-        "status": run.status.value,
-        "rerun_status": rerun.status.value,
-        "created": {t.value: c.created for t, c in run.counts.items()},
-        "failed": sum(c.failed for c in run.counts.values()),
-        "rerun_written": sum(
-            c.created + c.updated for c in rerun.counts.values()
-        ),
-        "wall_s": round(wall, 2),
-        "rerun_wall_s": round(rerun_wall, 2),
-        "points": points,
-        "requests": sum(first.values()),
-        "by_kind": dict(sorted(first.items())),
-        "waited_s": round(shop.waited, 2),
-        "throttled": metering.throttled,
-        "bulk_operations": shop.bulk_operations,
-        "ok": run.status is RunStatus.SUCCEEDED
-        and rerun.status is RunStatus.SUCCEEDED,
-    }
-
-
-def _emulator(maximum: float, restore_rate: float) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ecomsync.testing.shopify",
-            "--port=0",
-            f"--access-token={TOKEN}",
-            f"--maximum={maximum}",
-            f"--restore-rate={restore_rate}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    # the first run's points: the rerun's reads spend some too
+    measured["points"] = metering.first_points
+    measured["waited_s"] = round(shop.waited, 2)
+    measured["throttled"] = metering.throttled
+    measured["bulk_operations"] = shop.bulk_operations
+    return measured
 
 
 def _mode(
     w: Workload, *, bulk: bool, maximum: float, restore_rate: float
 ) -> dict[str, Any]:
-    proc = _emulator(maximum, restore_rate)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"base_url=(\S+)", line)
-        if match is None:
-            raise RuntimeError(f"the emulator did not start: {line!r}")
-        with tempfile.TemporaryDirectory() as tmp:
-            measured = anyio.run(
-                lambda: _measure(match.group(1), w, Path(tmp), bulk=bulk)
-            )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with (
+        emulator(
+            "ecomsync.testing.shopify",
+            [
+                f"--access-token={TOKEN}",
+                f"--maximum={maximum}",
+                f"--restore-rate={restore_rate}",
+            ],
+            stop_timeout=30,
+        ) as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        measured = anyio.run(lambda: _measure(url, w, Path(tmp), bulk=bulk))
     bound = bucket_bound(
         measured["points"], maximum=maximum, restore_rate=restore_rate
     )

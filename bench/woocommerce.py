@@ -32,42 +32,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
-import subprocess
-import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 
-from ecomsync import (
-    All,
-    DataType,
-    MediaStaging,
-    RunStatus,
-    SqliteStore,
-    Synchronizer,
-    SyncSpec,
-)
 from ecomsync.platforms.woocommerce import WooCommerce
 
+from ._emulated import Counting, emulator, twice
 from ._workload import SeededErp, Workload
 
 
 KEY, SECRET = "ck_bench", "cs_bench"
 WP_USER, WP_PASSWORD = "admin", "emulatorapppassword0000"
-PUSH = SyncSpec(
-    types={
-        DataType.CATEGORIES: All(),
-        DataType.ARTICLES: All(),
-        DataType.STOCK: All(),
-    }
-)
 
 
 def _depths(erp: SeededErp, categories: int) -> list[int]:
@@ -122,24 +102,8 @@ def lower_bound(
     }
 
 
-class _Counting(httpx.AsyncBaseTransport):
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.kinds: Counter[str] = Counter()
-
-    async def handle_async_request(
-        self, request: httpx.Request
-    ) -> httpx.Response:
-        path = re.sub(r"/\d+", "/{id}", request.url.path)
-        self.kinds[f"{request.method} {path}"] += 1
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 async def _measure(url: str, w: Workload, directory: Path) -> dict[str, Any]:
-    counting = _Counting()
+    counting = Counting()
     shop = WooCommerce(
         url,
         KEY,
@@ -148,35 +112,7 @@ async def _measure(url: str, w: Workload, directory: Path) -> dict[str, Any]:
         wp_application_password=WP_PASSWORD,
         transport=counting,
     )
-    store = SqliteStore(directory / "state.db")
-    sync = Synchronizer(
-        erp=SeededErp(w),
-        platforms={"shop": shop},
-        store=store,
-        staging=MediaStaging(directory / "staging"),
-    )
-    try:
-        started = time.perf_counter()
-        run = await sync.execute(PUSH)
-        wall = time.perf_counter() - started
-        rerun_started = time.perf_counter()
-        rerun = await sync.execute(PUSH)
-        rerun_wall = time.perf_counter() - rerun_started
-    finally:
-        await shop.aclose()
-        await store.aclose()
-        await counting.aclose()
-    return {
-        "status": run.status.value,
-        "rerun_status": rerun.status.value,
-        "failed": sum(c.failed for c in run.counts.values()),
-        "wall_s": wall,
-        "rerun_wall_s": rerun_wall,
-        "requests": sum(counting.kinds.values()),
-        "by_kind": dict(sorted(counting.kinds.items())),
-        "ok": run.status is RunStatus.SUCCEEDED
-        and rerun.status is RunStatus.SUCCEEDED,
-    }
+    return await twice(shop, counting, w, directory)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -194,34 +130,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         categories=a.categories,
         orders=0,
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
+    with (
+        emulator(
             "ecomsync.testing.woocommerce",
-            "--port=0",
-            f"--consumer-key={KEY}",
-            f"--consumer-secret={SECRET}",
-            f"--latency-ms={a.latency_ms}",
-            f"--base-ms={a.base_ms}",
-            f"--workers-limit={a.workers}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"base_url=(\S+)", line)
-        if match is None:
-            raise RuntimeError(f"the emulator did not start: {line!r}")
-        with tempfile.TemporaryDirectory() as tmp:
-            measured = anyio.run(_measure, match.group(1), w, Path(tmp))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+            [
+                f"--consumer-key={KEY}",
+                f"--consumer-secret={SECRET}",
+                f"--latency-ms={a.latency_ms}",
+                f"--base-ms={a.base_ms}",
+                f"--workers-limit={a.workers}",
+            ],
+        ) as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        measured = anyio.run(_measure, url, w, Path(tmp))
     bound = lower_bound(
         w,
         latency_ms=a.latency_ms,
