@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import httpx
 import pytest
+import stamina
 
 from ecomsync._http import (
     HttpClient,
@@ -154,6 +155,50 @@ class TestHttpClient:
 
         assert peak == 3
         await http.aclose()
+
+    async def test_cookies_are_kept_and_sent_back(self) -> None:
+        """
+        A cookie the server sets is sent with the next requests; answers
+        without one leave the jar as it is, as httpx's own jar does.
+        """
+        sent: list[str | None] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            sent.append(request.headers.get("cookie"))
+            if request.url.path == "/login":
+                return httpx.Response(200, headers={"Set-Cookie": "s=1"})
+            return httpx.Response(200)
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        await http.request("GET", "/a")
+        await http.request("GET", "/login")
+        await http.request("GET", "/b")
+        await http.request("GET", "/c")
+        jar = dict(http.client.cookies)
+        await http.aclose()
+
+        assert [None, None, "s=1", "s=1"] == sent
+        assert {"s": "1"} == jar
+
+    async def test_cookies_a_host_assigns_are_used(self) -> None:
+        """
+        Cookies assigned to the httpx client are sent, and a cookie the
+        server sets then still lands in the jar.
+        """
+        sent: list[str | None] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            sent.append(request.headers.get("cookie"))
+            return httpx.Response(200, headers={"Set-Cookie": "t=2"})
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        http.client.cookies = {"h": "0"}
+        await http.request("GET", "/a")
+        jar = dict(http.client.cookies)
+        await http.aclose()
+
+        assert ["h=0"] == sent
+        assert {"h": "0", "t": "2"} == jar
 
 
 class TestBuildRequest:
@@ -419,6 +464,64 @@ class TestRetryPolicy:
 
         with pytest.raises(MaybeApplied):
             await RetryPolicy().call(write)
+        assert 1 == calls
+
+    async def test_first_failure_is_the_loops_first_attempt(self) -> None:
+        """
+        The first attempt runs before the retry loop, yet counts as one of
+        its attempts and is followed by the server's wait, as stamina
+        reports it to its retry hooks.
+        """
+        calls = 0
+        retries: list[tuple[int, float]] = []
+
+        async def busy() -> None:
+            nonlocal calls
+            calls += 1
+            raise RetryableError("busy", retry_after=timedelta(seconds=0.01))
+
+        stamina.instrumentation.set_on_retry_hooks(
+            [lambda d: retries.append((d.retry_num, d.wait_for))]
+        )
+        try:
+            with stamina.set_testing(False), pytest.raises(RetryableError):
+                await RetryPolicy(attempts=3).call(busy)
+        finally:
+            stamina.instrumentation.set_on_retry_hooks(None)
+
+        assert 3 == calls
+        assert [(1, 0.01), (2, 0.01)] == retries
+
+    async def test_first_attempt_counts_against_the_timeout(self) -> None:
+        """
+        A first attempt that used up the policy's timeout is not repeated.
+        """
+        calls = 0
+
+        async def slow() -> None:
+            nonlocal calls
+            calls += 1
+            await anyio.sleep(0.1)
+            raise RetryableError("busy", retry_after=timedelta(0))
+
+        with stamina.set_testing(False), pytest.raises(RetryableError):
+            await RetryPolicy(timeout=0.05).call(slow)
+
+        assert 1 == calls
+
+    async def test_other_errors_are_not_repeated(self) -> None:
+        """
+        A first failure the policy does not retry is raised as it is.
+        """
+        calls = 0
+
+        async def broken() -> None:
+            nonlocal calls
+            calls += 1
+            raise SyncError("bad")
+
+        with pytest.raises(SyncError, match="bad"):
+            await RetryPolicy().call(broken)
         assert 1 == calls
 
 
