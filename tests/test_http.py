@@ -399,6 +399,20 @@ class TestTransportErrors:
         ):
             await anyio.sleep(5)
 
+    async def test_timeout_without_a_deadline(self) -> None:
+        """
+        A timeout raised inside a block without a deadline is retryable,
+        not a formatting error about the missing deadline.
+        """
+        with (
+            pytest.raises(RetryableError, match=r"timed out") as info,
+            transport_errors("GET /a"),
+        ):
+            with anyio.fail_after(0.01):
+                await anyio.sleep(5)
+
+        assert isinstance(info.value.__cause__, TimeoutError)
+
     async def test_connect_reason_names_the_os_error(self) -> None:
         """
         A refused connection says why, in the operating system's words.

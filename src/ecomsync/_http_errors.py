@@ -131,9 +131,7 @@ def transport_errors(
         with bound:
             yield
     except TimeoutError as exc:
-        raise unsure(
-            f"{what}: no complete answer within {deadline:g} s"
-        ) from exc
+        raise unsure(_late(what, deadline)) from exc
     except httpx.ConnectError as exc:
         raise RetryableError(
             f"{what}: cannot connect ({_reason(exc, type(exc).__name__)})"
@@ -154,6 +152,12 @@ def transport_errors(
         ) from exc
     except httpx.HTTPError as exc:
         raise SyncError(f"{what}: {type(exc).__name__}") from exc
+
+
+def _late(what: str, deadline: float | None) -> str:
+    if deadline is None:
+        return f"{what}: timed out (TimeoutError)"
+    return f"{what}: no complete answer within {deadline:g} s"
 
 
 def _reason(exc: httpx.TransportError, default: str) -> str:
