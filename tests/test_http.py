@@ -18,6 +18,7 @@ from ecomsync._http import (
     HttpClient,
     MaybeApplied,
     RetryPolicy,
+    _cookie_jar,
     aiohttp_pool,
     build_request,
     check_url,
@@ -199,6 +200,25 @@ class TestHttpClient:
 
         assert ["h=0"] == sent
         assert {"h": "0", "t": "2"} == jar
+
+    async def test_cookie_jar_is_swapped_once(self) -> None:
+        """
+        The jar and its cookies are kept when the client's jar is already
+        the cookie-skipping one.
+        """
+        http = HttpClient("http://x", transport=httpx.MockTransport(ok))
+        http.client.cookies.set("k", "v")
+        jar = http.client.cookies
+
+        _cookie_jar(http.client)
+
+        assert jar is http.client.cookies
+        assert {"k": "v"} == dict(http.client.cookies)
+        await http.aclose()
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200)
 
 
 class TestBuildRequest:
@@ -522,6 +542,22 @@ class TestRetryPolicy:
             await RetryPolicy(timeout=0.05).call(slow)
 
         assert 1 == calls
+
+    async def test_retries_without_a_timeout(self) -> None:
+        """
+        A policy without a timeout retries a first failure too.
+        """
+        calls = 0
+
+        async def flaky() -> str:
+            nonlocal calls
+            calls += 1
+            if calls < 2:
+                raise RetryableError("busy")
+            return "ok"
+
+        assert "ok" == await RetryPolicy(timeout=None).call(flaky)
+        assert 2 == calls
 
     async def test_other_errors_are_not_repeated(self) -> None:
         """
