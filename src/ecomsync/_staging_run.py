@@ -9,9 +9,11 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -61,6 +63,9 @@ class GroupCommit(Generic[T]):
                     await self._idle.wait()
                     continue
                 self._busy = True
+                # One turn of the event loop first: items submitted by the
+                # tasks that are ready now go in this group, too.
+                await anyio.lowlevel.checkpoint()
                 batch, self._queue = self._queue, []
                 try:
                     await self.flush([i for i, _ in batch])
@@ -137,23 +142,28 @@ class RunStaging:
         sha = sha256 or content_hash(content)
         owner = self._owner
         size = len(content)
-        staged = StagedMedia(
-            sha256=sha,
-            path=owner.directory / sha,
-            size=size,
-            filename=filename,
-            mime_type=mime_type,
-            kind=kind,
-            content=content,
-        )
+
+        def staged_in(directory: Path) -> StagedMedia:
+            return StagedMedia(
+                sha256=sha,
+                path=directory / sha,
+                size=size,
+                filename=filename,
+                mime_type=mime_type,
+                kind=kind,
+                content=content,
+            )
+
         while True:
             self._check_open()
             held = self._held.get(sha)
             if held is None:
                 if self._memory and owner._fits_memory(size):
                     owner._in_memory += size
-                    held = self._held[sha] = _Held(staged, anyio.Event())
-                    held.in_memory = True
+                    staged = staged_in(owner.directory)
+                    held = self._held[sha] = _Held(
+                        staged, anyio.Event(), in_memory=True
+                    )
                     held.ready.set()
                     return staged
                 if size > owner.max_bytes:
@@ -174,27 +184,17 @@ class RunStaging:
                 # Being staged by another task: share it when it is
                 # ready (or stage it ourselves if that failed).
                 await held.ready.wait()
-        held = self._held[sha] = _Held(staged, anyio.Event())
+        # Named in the run's directory once the run has one (mostly).
+        first = owner.directory if self._dir is None else self._dir.path
+        held = self._held[sha] = _Held(staged_in(first), anyio.Event())
         try:
             run_dir = await self._run_dir()
-            held.staged = staged = attrs.evolve(
-                staged, path=run_dir.path / sha
-            )
-            await owner._adds.submit(
-                PendingMedia(
-                    scope=str(run_dir.path),
-                    sha256=sha,
-                    size=size,
-                    registered_at=datetime.now(UTC),
-                    meta={
-                        "filename": filename,
-                        "mime_type": mime_type,
-                        "directory": str(run_dir.path),
-                        "host": HOST,
-                        "run_id": self.run_id,
-                    },
-                )
-            )
+            if run_dir.path is not first:
+                held.staged = staged_in(run_dir.path)
+            # Registered (grouped with the files other tasks stage
+            # meanwhile: one transaction), then written in a thread of its
+            # own: fsyncs wait for the disk in parallel.
+            await owner._adds.submit(self._pending(run_dir, held.staged))
             held.registered = True
             await anyio.to_thread.run_sync(
                 fs.write_file, run_dir.path, sha, content
@@ -215,7 +215,7 @@ class RunStaging:
             held.ready.set()
             # Tasks waiting for budget with this content can share it now.
             owner._changed()
-        return staged
+        return held.staged
 
     async def release(self, staged: StagedMedia) -> None:
         """
@@ -229,8 +229,8 @@ class RunStaging:
         if held.refs > 0:
             return
         held.dropping = True
-        with anyio.CancelScope(shield=True):
-            await self._drop(held)
+        # Shielded all the same: _drop waits only in GroupCommit.submit.
+        await self._drop(held)
 
     async def aclose(self) -> None:
         """
@@ -260,6 +260,24 @@ class RunStaging:
                 run_dir, self._dir = self._dir, None
                 await anyio.to_thread.run_sync(run_dir.close)
 
+    def _pending(
+        self, run_dir: fs.RunDir, staged: StagedMedia
+    ) -> PendingMedia:
+        where = run_dir.name
+        return PendingMedia(
+            scope=where,
+            sha256=staged.sha256,
+            size=staged.size,
+            registered_at=datetime.now(UTC),
+            meta={
+                "filename": staged.filename,
+                "mime_type": staged.mime_type,
+                "directory": where,
+                "host": HOST,
+                "run_id": self.run_id,
+            },
+        )
+
     def _check_open(self) -> None:
         if self._closed:
             raise MediaStagingError(
@@ -267,6 +285,8 @@ class RunStaging:
             )
 
     async def _run_dir(self) -> fs.RunDir:
+        if self._dir is not None and not self._closed:
+            return self._dir
         if self._making_dir is None:
             self._making_dir = anyio.Lock()
         async with self._making_dir:
@@ -280,8 +300,9 @@ class RunStaging:
 
     async def _drop(self, held: _Held) -> None:
         """
-        Delete *held*'s file and journal entry, and forget it; call it
-        shielded.
+        Delete *held*'s file and journal entry, and forget it.  Its only
+        wait is `GroupCommit.submit`'s, shielded: cancellation cannot skip
+        it.
         """
         try:
             # Nothing is written before it is registered: an unregistered
