@@ -46,6 +46,17 @@ class Counting(httpx.AsyncBaseTransport):
         self.writes = 0
         self.bytes_up = 0
         self.routes: dict[str, int] = {}
+        #: With `record`: (start, end, route) per request, in seconds
+        #: since `origin` (``--timeline``).
+        self.timeline: list[tuple[float, float, str]] | None = None
+        self.origin = 0.0
+
+    def record(self) -> None:
+        """
+        Keep each request's start, end and route from now on.
+        """
+        self.timeline = []
+        self.origin = time.perf_counter()
 
     async def handle_async_request(
         self, request: httpx.Request
@@ -56,10 +67,30 @@ class Counting(httpx.AsyncBaseTransport):
         self.routes[route] = self.routes.get(route, 0) + 1
         if route.startswith("write"):
             self.writes += 1
-        return await self.inner.handle_async_request(request)
+        if self.timeline is None:
+            return await self.inner.handle_async_request(request)
+        if route == "write sync":
+            route += " " + _entity(request.content)
+        start = time.perf_counter() - self.origin
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            end = time.perf_counter() - self.origin
+            self.timeline.append((start, end, route))
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def _entity(body: bytes) -> str:
+    """
+    The first entity a Sync request writes (its timeline label).
+    """
+    at = body.find(b'"entity"')
+    if at < 0:
+        return "?"
+    rest = body[at + 8 : at + 60].lstrip(b": ")
+    return rest[1:].split(b'"', 1)[0].decode(errors="replace")
 
 
 def classify(method: str, path: str) -> str:
@@ -123,6 +154,8 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
     if w.orders:
         types.append(DataType.ADDRESSES_AND_ORDERS)
     spec = SyncSpec(types={t: All() for t in types})
+    if a.timeline:
+        counting.record()
     start, cpu = time.perf_counter(), _usage()["cpu_s"]
     trigger = Trigger.SCHEDULED if a.scheduled else Trigger.MANUAL
     summary = await sync.execute(spec, trigger=trigger)
@@ -130,6 +163,7 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
     cpu = _usage()["cpu_s"] - cpu
     await platform.aclose()
     return {
+        "timeline": counting.timeline,
         "wall_s": wall,
         "sync_cpu_s": cpu,
         "status": summary.status.value,
@@ -168,6 +202,12 @@ def main() -> None:
     p.add_argument("--store", default=":memory:")
     p.add_argument("--concurrency", type=int, default=0)
     p.add_argument("--profile", default="")
+    p.add_argument(
+        "--timeline",
+        default="",
+        help="ecomsync: write each request's start, end and route (JSON) "
+        "to this file; `python -m bench._timeline FILE` reads it",
+    )
     p.add_argument(
         "--scheduled",
         action="store_true",
@@ -209,6 +249,11 @@ def main() -> None:
             30
         )
         Path(a.profile).write_text(out.getvalue())
+    timeline = result.pop("timeline", None)
+    if timeline is not None:
+        Path(a.timeline).write_text(
+            json.dumps({"wall_s": result["wall_s"], "requests": timeline})
+        )
     result.update(_usage())
     print(json.dumps(result), flush=True)
     sys.exit(0)

@@ -96,7 +96,12 @@ class MediaTransfer:
     #: The run's own staging (None for a plan, which stages nothing).
     staging: RunStaging | None
     concurrency: int = 16
+    #: Uploads in flight (the platform's side).
     _limiter: anyio.CapacityLimiter = attrs.field(init=False)
+    #: Files read from the ERP and staged at once (the ERP's and the
+    #: disk's side), apart from the uploads: the next batch's files are
+    #: read and staged while the uploads of the batches before it run.
+    _reading: anyio.CapacityLimiter = attrs.field(init=False)
     _uploading: dict[str, anyio.Event] = attrs.field(init=False, factory=dict)
     #: New content staged, to be uploaded after the push (by hash).
     _deferred: dict[str, _Deferred] = attrs.field(init=False, factory=dict)
@@ -109,6 +114,10 @@ class MediaTransfer:
 
     @_limiter.default
     def _new_limiter(self) -> anyio.CapacityLimiter:
+        return anyio.CapacityLimiter(self.concurrency)
+
+    @_reading.default
+    def _new_reading(self) -> anyio.CapacityLimiter:
         return anyio.CapacityLimiter(self.concurrency)
 
     def __attrs_post_init__(self) -> None:
@@ -229,7 +238,7 @@ class MediaTransfer:
 
         async def one(position: int) -> None:
             ref = refs[position]
-            async with self._limiter:
+            async with self._reading:
                 try:
                     content = await session.read_media(ref)
                     sha = content_hash(content)
@@ -326,7 +335,8 @@ class MediaTransfer:
                 return media_id, True
             staged = await self._stage(sha, content, ref)
             try:
-                media_id = await self.run.platform.upload_media(staged)
+                async with self._limiter:
+                    media_id = await self.run.platform.upload_media(staged)
             finally:
                 assert self.staging is not None
                 await self.staging.release(staged)
@@ -391,8 +401,22 @@ class MediaTransfer:
             assert isinstance(links, list)
             by_position = {link.position: link for link in links}
             errors: list[tuple[int, str]] = []
+            # The record's files all queue for the limiter at once, so
+            # that a chunk's uploads go before those of chunks answered
+            # after it (first come, first served), instead of every chunk
+            # in flight taking turns file by file and all of them
+            # finishing together (which left the pipe empty while the
+            # next chunks were read and staged).
+            results: dict[int, str | None] = {}
+
+            async def upload(position: int, deferred: _Deferred) -> None:
+                results[position] = await self._upload(deferred)
+
+            async with task_group() as uploads:
+                for position, deferred in sorted(waits.items()):
+                    uploads.start_soon(upload, position, deferred)
             for position, deferred in sorted(waits.items()):
-                error = await self._upload(deferred)
+                error = results[position]
                 if error is not None:
                     errors.append((position, error))
                     continue
