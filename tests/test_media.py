@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import pytest
 
@@ -34,6 +35,7 @@ from ecomsync import (
 from ecomsync import _staging_fs as fs
 from ecomsync._contracts import PendingMedia
 from ecomsync._staging_fs import MARKER
+from ecomsync._staging_run import GroupCommit
 from ecomsync.media import RunStaging
 from ecomsync.testing import capture_events
 
@@ -692,6 +694,22 @@ class TestMemory:
 
 
 class TestGroupCommit:
+    async def test_ready_tasks_share_a_group(self) -> None:
+        """Items submitted by tasks that run in the same turn of the event
+        loop go in one flush, the first one's included."""
+        groups: list[list[int]] = []
+
+        async def flush(items: list[int]) -> None:
+            groups.append(items)
+            await anyio.lowlevel.checkpoint()
+
+        commit = GroupCommit(flush)
+        async with anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(commit.submit, i)
+        # (trio starts them in any order)
+        assert [[0, 1, 2, 3, 4]] == [sorted(g) for g in groups]
+
     async def test_one_transaction_per_group(
         self, tmp_path: Path, store: SqliteStore
     ) -> None:

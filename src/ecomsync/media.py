@@ -321,7 +321,11 @@ class MediaStaging(AsyncResource):
         # or the next open() deletes it.  An entry's scope is the run's
         # directory, where its file was.
         await self._remove_entries(
-            [(str(i.path.parent), i.sha256) for i in items if i.path in gone]
+            [
+                (os.path.dirname(i.path), i.sha256)
+                for i in items
+                if i.path in gone
+            ]
         )
 
     async def _remove_entries(self, keys: Sequence[tuple[str, str]]) -> None:
