@@ -710,6 +710,28 @@ class TestGroupCommit:
         # (trio starts them in any order)
         assert [[0, 1, 2, 3, 4]] == [sorted(g) for g in groups]
 
+    async def test_interrupted_before_its_group(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An error raised while a submitter waits for its group's turn
+        reaches it; the next submit flushes what is queued (no deadlock)."""
+        groups: list[list[int]] = []
+
+        async def flush(items: list[int]) -> None:
+            groups.append(items)
+
+        async def interrupted() -> None:
+            raise RuntimeError("interrupted")
+
+        commit = GroupCommit(flush)
+        with monkeypatch.context() as patch:
+            patch.setattr(anyio.lowlevel, "checkpoint", interrupted)
+            with pytest.raises(RuntimeError, match="interrupted"):
+                await commit.submit(1)
+        with anyio.fail_after(5):
+            await commit.submit(2)
+        assert [[1, 2]] == groups
+
     async def test_one_transaction_per_group(
         self, tmp_path: Path, store: SqliteStore
     ) -> None:

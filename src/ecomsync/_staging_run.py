@@ -63,13 +63,18 @@ class GroupCommit(Generic[T]):
                     await self._idle.wait()
                     continue
                 self._busy = True
-                # One turn of the event loop first: items submitted by the
-                # tasks that are ready now go in this group, too.
-                await anyio.lowlevel.checkpoint()
-                batch, self._queue = self._queue, []
+                batch: list[tuple[T, _Slot]] = []
                 try:
+                    # One turn of the event loop first: items submitted by
+                    # the tasks that are ready now go in this group, too.
+                    await anyio.lowlevel.checkpoint()
+                    batch, self._queue = self._queue, []
                     await self.flush([i for i, _ in batch])
                 except BaseException as exc:
+                    if not batch:
+                        # Interrupted (KeyboardInterrupt) before taking a
+                        # group: the others carry on without us.
+                        raise
                     for _, other in batch:
                         other.error = exc
                 finally:
