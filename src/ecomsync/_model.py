@@ -447,7 +447,28 @@ def problems(record: Record) -> list[Problem]:
     return found
 
 
+#: Per attrs class, its field names: `to_plain` walks records in one pass
+#: instead of `attrs.asdict` and a second walk (a checksum per record and
+#: run makes this the manual rerun's largest cost).
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+#: Values that are their own plain form.
+_ATOMS = frozenset({str, int, bool, float, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind in _FIELDS:
+        names = _FIELDS[kind]
+    else:
+        names = _FIELDS[kind] = (
+            tuple(a.name for a in attrs.fields(kind))
+            if attrs.has(kind)
+            else None
+        )
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, Decimal):
         # normalize() raises on a signalling NaN; non-finite values are
         # only ever fingerprinted, never sent.
@@ -456,7 +477,7 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple | list | set | frozenset):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -467,10 +488,7 @@ def to_plain(record: Record) -> dict[str, Any]:
     """
     *record* as JSON-able data (Decimals as text), for checksums and stores.
     """
-    return {
-        "type": type(record).__name__,
-        **_plain(attrs.asdict(record, recurse=True)),
-    }
+    return {"type": type(record).__name__, **_plain(record)}
 
 
 def checksum(record: Record) -> str:
