@@ -139,11 +139,13 @@ class GraphQL:
         *,
         cost: float = 10.0,
         what: str = "Shopify",
+        retry: bool = True,
     ) -> Row:
         """
         Run *query*; its ``data``.  *cost* is the expected requested cost
         (for pacing).  A THROTTLED answer waits as Shopify says and
-        retries; other top-level errors raise `ShopifyApiError`.
+        retries; other top-level errors raise `ShopifyApiError`.  Without
+        *retry*, a failed connection is not tried again.
         """
         if cost > MAX_QUERY_COST:
             raise ValueError(f"{what}: a query of {cost} points")
@@ -152,7 +154,7 @@ class GraphQL:
             await self._pace(cost)
             try:
                 response = await self.http.request(
-                    "POST", self.path, json=body
+                    "POST", self.path, json=body, retry=retry
                 )
             finally:
                 self.model.answered(cost)

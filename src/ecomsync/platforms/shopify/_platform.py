@@ -15,14 +15,14 @@ from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._http import HttpClient, check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
-from ...exceptions import ConfigurationError, SyncError
+from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from .._dispatch import Pushes
 from ._bulk import BulkRunner
 from ._catalogue import Catalogue
-from ._client import GraphQL
+from ._client import GraphQL, ShopifyApiError
 from ._media import Media
 from ._orders import Orders
-from ._stock import Stock
+from ._stock import Stock, read_locations, resolve_locations
 
 
 #: The largest push; a bulk variables file of that many articles stays
@@ -288,6 +288,46 @@ class Shopify(AsyncResource):
         if data_type is DataType.ORDER_STATUS:
             return 2 * writes
         return writes
+
+    async def check(self) -> list[str]:
+        """
+        Whether the shop can be used: reachable, accepting the access
+        token, letting it read the shop's locations, and having a
+        location, the configured *location* and every location
+        *locations* names (each problem naming the warehouse code and
+        the value).  One request (per 250 locations).  Returns one
+        message per problem; empty when all is well.  Writes nothing,
+        retries nothing.
+
+        Other access scopes cannot be tested without reading or writing
+        what they guard: a missing one fails the records that need it
+        with Shopify's ACCESS_DENIED message.
+
+        .. versionadded:: 26.1.0
+        """
+        where = f"Shopify at {public_url(self.url)}"
+        try:
+            known = await read_locations(self._api, retry=False)
+        except AuthenticationError as exc:
+            return [str(exc)]
+        except ShopifyApiError as exc:
+            return [f"{where} cannot read locations: {exc}"]
+        except SyncError as exc:
+            return [f"{where} is unreachable: {exc}"]
+        try:
+            resolve_locations(known, self.location, self.locations or {})
+        except ConfigurationError as exc:
+            return [f"{where}: {exc}"]
+        if (
+            self.locations is None
+            and self.location is not None
+            and self.location not in known.values()
+        ):
+            return [
+                f"{where}: location {self.location!r} is a name; without "
+                f"locations give its GID {known[self.location]!r}"
+            ]
+        return []
 
     async def _close(self) -> None:
         try:

@@ -42,6 +42,31 @@ mutation($input: InventorySetQuantitiesInput!, $key: String!) {
 """
 
 
+async def read_locations(
+    api: GraphQL, *, retry: bool = True
+) -> dict[str, str]:
+    """
+    The shop's locations, name -> GID (the first of a name kept), page
+    by page: one request for up to 250 locations.
+    """
+    known: dict[str, str] = {}
+    after: str | None = None
+    while True:
+        data = await api.call(
+            ALL_LOCATIONS,
+            {"after": after},
+            cost=252,
+            what="locations",
+            retry=retry,
+        )
+        page = data["locations"]
+        for node in page["nodes"]:
+            known.setdefault(str(node["name"]), str(node["id"]))
+        if not page["pageInfo"]["hasNextPage"]:
+            return known
+        after = page["pageInfo"]["endCursor"]
+
+
 def resolve_locations(
     known: Mapping[str, str],
     default: str | None,
@@ -124,20 +149,8 @@ class Stock:
         """
         if self.locations is None or self.warehouses is not None:
             return
-        known: dict[str, str] = {}
-        after: str | None = None
-        while True:
-            data = await self.api.call(
-                ALL_LOCATIONS, {"after": after}, cost=252, what="locations"
-            )
-            page = data["locations"]
-            for node in page["nodes"]:
-                known.setdefault(str(node["name"]), str(node["id"]))
-            if not page["pageInfo"]["hasNextPage"]:
-                break
-            after = page["pageInfo"]["endCursor"]
         self.location, self.warehouses = resolve_locations(
-            known, self.location, self.locations
+            await read_locations(self.api), self.location, self.locations
         )
 
     async def _location(self) -> str:
@@ -447,4 +460,4 @@ def _articles_in_chunks(entries: Sequence[_Entry]) -> list[list[int]]:
     return chunks
 
 
-__all__ = ["Stock", "resolve_locations"]
+__all__ = ["Stock", "read_locations", "resolve_locations"]
