@@ -105,6 +105,23 @@ def _shop() -> Iterator[dict[str, str]]:
         served.stop()
 
 
+@pytest.fixture(name="slow_shop", scope="session")
+def _slow_shop() -> Iterator[dict[str, str]]:
+    """
+    The emulator answering each request 20 ms late, for tests that must
+    reach a run while it is still going (a cancel from another process):
+    on the quick emulator a sync can end before a second process starts.
+    """
+    served = start(
+        "ecomsync.testing.shopware6", "--port", "0", "--latency-ms", "20"
+    )
+    try:
+        line = served.wait_for("ready", timeout=30)
+        yield _ready_fields(line)
+    finally:
+        served.stop()
+
+
 def _ready_fields(line: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in line.split() if "=" in part)
 

@@ -179,15 +179,19 @@ def test_failures_ledger_empty_after_a_clean_sync(cli: Cli) -> None:
 
 
 def test_cancel_from_another_process(
-    tmp_path: Path, shop: dict[str, str]
+    tmp_path: Path, slow_shop: dict[str, str]
 ) -> None:
     """
     ``cancel RUN`` in a second process stops a running ``sync``: exit 4,
     and the run is recorded as cancelled; cancelling it again is refused.
     """
+    # On the quick emulator a sync of 400 articles could end before the
+    # second process started (CI saw "ended (succeeded)"): here each
+    # request takes 20 ms more and the whole sync about 15 s, so the run
+    # is still going when the cancel comes.
     cli = Cli(
-        write_config(tmp_path, shop, articles=400),
-        {**Cli.env_of(), "TEST_SHOP_SECRET": shop["client_secret"]},
+        write_config(tmp_path, slow_shop, articles=3000),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": slow_shop["client_secret"]},
     )
     running = cli.start("sync", "--plain")
     try:
@@ -210,14 +214,14 @@ def test_cancel_from_another_process(
 
 
 def test_resume_a_run_whose_process_was_killed(
-    tmp_path: Path, shop: dict[str, str]
+    tmp_path: Path, slow_shop: dict[str, str]
 ) -> None:
     """
     A ``sync`` killed mid-run is resumed by ``resume RUN`` to success.
     """
     cli = Cli(
-        write_config(tmp_path, shop, articles=400),
-        {**Cli.env_of(), "TEST_SHOP_SECRET": shop["client_secret"]},
+        write_config(tmp_path, slow_shop, articles=400),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": slow_shop["client_secret"]},
     )
     running = cli.start("sync", "categories", "articles", "--plain")
     try:
