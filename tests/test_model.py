@@ -31,13 +31,8 @@ from ecomsync import (
     StockLevel,
     Variant,
 )
-from ecomsync._model import (
-    MAX_AMOUNT,
-    checksum,
-    content_hash,
-    parents_first,
-    problems,
-)
+from ecomsync._fingerprint import checksum, content_hash
+from ecomsync._model import MAX_AMOUNT, parents_first, problems
 
 
 def article(**kw: object) -> Article:

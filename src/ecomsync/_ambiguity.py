@@ -29,6 +29,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 import attrs
 
+from ._fingerprint import checksum
 from ._model import (
     Article,
     Category,
@@ -36,7 +37,6 @@ from ._model import (
     Problem,
     Record,
     StockLevel,
-    checksum,
 )
 
 

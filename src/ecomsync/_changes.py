@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from ._contracts import Link
-from ._model import Problem, Record, StockLevel, checksum, problems
+from ._fingerprint import checksum
+from ._model import Problem, Record, StockLevel, problems
 
 
 #: A unit of change detection: one record, or one article's stock levels.

@@ -15,7 +15,8 @@ import attrs
 
 from ._anyio_util import closing
 from ._changes import Change, Refusal
-from ._model import Article, Category, Record, checksum, parents_first
+from ._fingerprint import checksum
+from ._model import Article, Category, Record, parents_first
 from ._run import Run, Tally
 from ._spec import DataType, Only
 from .events import DependencySynced

@@ -18,7 +18,8 @@ import attrs
 from ._anyio_util import task_group
 from ._changes import Change
 from ._contracts import MediaLink, Outcome, StagedMedia
-from ._model import Article, Category, MediaRef, content_hash
+from ._fingerprint import content_hash
+from ._model import Article, Category, MediaRef
 from ._run import Run
 from ._spec import DataType
 from ._staging_run import GroupCommit

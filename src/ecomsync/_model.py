@@ -10,8 +10,6 @@ is where records are judged; the engine calls it before sending.
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -313,7 +311,7 @@ class OrderStatus:
 Record: TypeAlias = Category | Article | StockLevel | Order | OrderStatus
 
 
-# -- judging and fingerprinting records ---------------------------------
+# -- judging records -------------------------------------------------------
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -445,76 +443,6 @@ def problems(record: Record) -> list[Problem]:
                     Problem(f"{name}.country", "is not an ISO country code")
                 )
     return found
-
-
-#: Per attrs class, its field names: `to_plain` walks records in one pass
-#: instead of `attrs.asdict` and a second walk (a checksum per record and
-#: run makes this the manual rerun's largest cost).
-_FIELDS: dict[type, tuple[str, ...] | None] = {}
-#: Values that are their own plain form.
-_ATOMS = frozenset({str, int, bool, float, type(None)})
-
-
-def _plain(value: Any) -> Any:
-    kind = type(value)
-    if kind in _ATOMS:
-        return value
-    if kind in _FIELDS:
-        names = _FIELDS[kind]
-    else:
-        names = _FIELDS[kind] = (
-            tuple(a.name for a in attrs.fields(kind))
-            if attrs.has(kind)
-            else None
-        )
-    if names is not None:
-        return {name: _plain(getattr(value, name)) for name in names}
-    if isinstance(value, Decimal):
-        # normalize() raises on a signalling NaN; non-finite values are
-        # only ever fingerprinted, never sent.
-        return str(value.normalize() if value.is_finite() else value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple | list | set | frozenset):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
-
-
-def to_plain(record: Record) -> dict[str, Any]:
-    """
-    *record* as JSON-able data (Decimals as text), for checksums and stores.
-    """
-    return {"type": type(record).__name__, **_plain(record)}
-
-
-def checksum(record: Record) -> str:
-    """
-    A fingerprint of everything about *record* that a platform would see.
-
-    An order's state is left out: it is what *we* push back to the shop
-    (order status), so it must not make the order look new to import.
-    """
-    plain = to_plain(record)
-    if isinstance(record, Order):
-        plain.pop("state", None)
-    blob = json.dumps(plain, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[
-        :32
-    ]
-
-
-def content_hash(content: bytes) -> str:
-    """
-    The identity of a media file's *content*: its SHA-256, in hex.
-
-    Staged files are named by it, a platform's copy is found again by it,
-    and `MediaLink.sha256` carries it: hash media here and nowhere else.
-    """
-    return hashlib.sha256(content).hexdigest()
 
 
 def parents_first(

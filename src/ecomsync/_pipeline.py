@@ -25,8 +25,9 @@ from ._anyio_util import task_group
 from ._changes import Change, ambiguous, chunks, fingerprints
 from ._contracts import Link
 from ._dependencies import CategoryClosure
+from ._fingerprint import checksum
 from ._media_transfer import MediaTransfer
-from ._model import Order, Problem, Record, checksum
+from ._model import Order, Problem, Record
 from ._run import Meter, Run, Tally
 from ._selection import (
     advance_watermark,

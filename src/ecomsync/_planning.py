@@ -17,7 +17,8 @@ import attrs
 from ._ambiguity import NumberClaims
 from ._changes import Refusal, ambiguous, fingerprints
 from ._contracts import TypeCounts
-from ._model import Article, Category, Problem, Record, content_hash
+from ._fingerprint import content_hash
+from ._model import Article, Category, Problem, Record
 from ._pipeline import Pipeline, Volume
 from ._selection import changes
 from ._spec import DataType, Direction, Selection, SyncSpec

@@ -14,7 +14,8 @@ import attrs
 
 from ._anyio_util import aclose
 from ._changes import Changes, compare, refuse
-from ._model import Record, checksum
+from ._fingerprint import checksum
+from ._model import Record
 from ._run import Run
 from ._spec import All, ChangedSince, DataType, Selection, SyncSpec, Trigger
 from .exceptions import SpecError

@@ -20,7 +20,8 @@ import attrs
 from . import _instrument
 from . import _staging_fs as fs
 from ._contracts import PendingMedia, StagedMedia
-from ._model import MediaKind, content_hash
+from ._fingerprint import content_hash
+from ._model import MediaKind
 from .exceptions import MediaStagingError
 
 

@@ -150,10 +150,11 @@ class TestImports:
         assert [] == sorted(n for n in found if n.split(".")[0] in ENGINE)
 
     def test_classifier_is_pure(self) -> None:
-        """The change classifier imports only the model and contracts."""
+        """The change classifier imports only the model, its fingerprints
+        and the contracts."""
         found = {n.split(".")[0] for n in imports(ROOT / "_changes.py")}
 
-        assert {"_contracts", "_model"} == found
+        assert {"_contracts", "_fingerprint", "_model"} == found
 
 
 class TestTestKit:

@@ -23,7 +23,8 @@ from ecomsync import (
     SyncSpec,
 )
 from ecomsync._changes import Refusal, classify, unit_checksum, units
-from ecomsync._model import Record, checksum, problems
+from ecomsync._fingerprint import checksum
+from ecomsync._model import Record, problems
 from ecomsync.testing import capture_events
 
 from ._support import ARTICLES, everything, spec

@@ -33,7 +33,8 @@ from ecomsync import (
     Variant,
 )
 from ecomsync._changes import Change, chunks
-from ecomsync._model import Record, checksum
+from ecomsync._fingerprint import checksum
+from ecomsync._model import Record
 from ecomsync._selection import _whole_units
 from ecomsync.testing import capture_events
 

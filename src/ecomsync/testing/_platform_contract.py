@@ -47,6 +47,7 @@ from typing import Any
 import pytest
 
 from .._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from .._fingerprint import content_hash
 from .._model import (
     Address,
     Article,
@@ -60,7 +61,6 @@ from .._model import (
     Record,
     StockLevel,
     Variant,
-    content_hash,
 )
 from .._spec import All, ChangedSince, DataType, NumberRange, Only, Selection
 from ..typing import Platform

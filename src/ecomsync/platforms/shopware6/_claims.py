@@ -21,13 +21,13 @@ from typing import TypeVar
 import attrs
 
 from ..._ambiguity import named
+from ..._fingerprint import checksum
 from ..._model import (
     Article,
     Category,
     OrderStatus,
     Record,
     StockLevel,
-    checksum,
     problems,
 )
 from ._writer import Failure
