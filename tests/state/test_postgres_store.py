@@ -215,24 +215,3 @@ class TestEngineOnPostgres:
             tmp_path, store, run_id, child.pid
         )
         await store.aclose()
-
-
-async def test_media_ids_many_at_once(postgres_dsn: str) -> None:
-    """Media ids are written and read many in one transaction each, per
-    platform; a later write of a hash wins and unknown hashes are left
-    out."""
-    store = PostgresStore(postgres_dsn)
-    shas = [f"{i:064x}" for i in range(1_200)]
-    await store.put_media_ids("shop", {h: f"m{h[-4:]}" for h in shas})
-    await store.put_media_ids("shop", {shas[0]: "newer"})
-    await store.put_media_ids("other", {shas[1]: "elsewhere"})
-    await store.put_media_ids("shop", {})
-
-    found = await store.get_media_ids("shop", [*shas, "unknown", shas[0]])
-
-    assert len(shas) == len(found)
-    assert "newer" == found[shas[0]]
-    assert f"m{shas[1][-4:]}" == found[shas[1]]
-    assert {} == await store.get_media_ids("shop", [])
-    assert "elsewhere" == await store.get_media_id("other", shas[1])
-    await store.aclose()

@@ -151,24 +151,3 @@ async def test_file_from_before_versioning_is_adopted(tmp_path: Path) -> None:
     assert [] == await store.list_failures("shop", DataType.STOCK)
     await store.aclose()
     assert os.path.exists(path)
-
-
-async def test_media_ids_many_at_once(tmp_path: Path) -> None:
-    """Media ids are written and read many in one transaction each, past
-    SQLite's IN-list chunk, per platform; a later write of a hash wins and
-    unknown hashes are left out."""
-    store = SqliteStore(tmp_path / "state.db")
-    shas = [f"{i:064x}" for i in range(1_200)]
-    await store.put_media_ids("shop", {h: f"m{h[-4:]}" for h in shas})
-    await store.put_media_ids("shop", {shas[0]: "newer"})
-    await store.put_media_ids("other", {shas[1]: "elsewhere"})
-    await store.put_media_ids("shop", {})
-
-    found = await store.get_media_ids("shop", [*shas, "unknown", shas[0]])
-
-    assert len(shas) == len(found)
-    assert "newer" == found[shas[0]]
-    assert f"m{shas[1][-4:]}" == found[shas[1]]
-    assert {} == await store.get_media_ids("shop", [])
-    assert "elsewhere" == await store.get_media_id("other", shas[1])
-    await store.aclose()
