@@ -77,6 +77,10 @@ class Lines:
                 stream.close()
 
 
+#: What ``ecomsync check`` prints when every part of the config answers.
+ALL_OK = ["store: ok", "licenses: ok", "schedules: ok", "ERP: ok", "shop: ok"]
+
+
 def start(*args: str, env: dict[str, str] | None = None) -> Lines:
     """
     ``python -m`` *args* with standard output read by line.

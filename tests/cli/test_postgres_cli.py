@@ -13,7 +13,7 @@ from ..state.conftest import (  # noqa: F401 -- fixtures
     _postgres_dsn,
     _postgres_server_dsn,
 )
-from .conftest import Cli, write_config
+from .conftest import ALL_OK, Cli, write_config
 
 
 pytestmark = pytest.mark.postgres
@@ -43,13 +43,7 @@ def test_check_and_sync_with_postgres_store_and_licences(
     runs = cli("runs", "--json")
 
     assert 0 == checked.returncode, checked.stdout + checked.stderr
-    assert [
-        "store: ok",
-        "licenses: ok",
-        "schedules: ok",
-        "ERP: ok",
-        "shop: ok",
-    ] == checked.stdout.splitlines()
+    assert ALL_OK == checked.stdout.splitlines()
     assert 0 == synced.returncode, synced.stderr
     assert [json.loads(synced.stdout)["id"]] == [
         r["id"] for r in json.loads(runs.stdout)
