@@ -1,15 +1,18 @@
 """
-Small anyio helpers the engine shares: a task group whose lone error
-comes out as itself, and deterministic closing of async iterators.
+Small anyio helpers the engine and media staging share: a task group whose
+lone error comes out as itself, deterministic closing of async iterators,
+and `GroupCommit`, which groups the items submitted while a flush runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
+import attrs
 from anyio.abc import TaskGroup
 
 
@@ -58,3 +61,60 @@ async def closing(iterator: AsyncIterator[T]) -> AsyncIterator[T]:
             yield item
     finally:
         await aclose(iterator)
+
+
+@attrs.define
+class _Slot:
+    done: bool = False
+    error: BaseException | None = None
+
+
+@attrs.define
+class GroupCommit(Generic[T]):
+    """
+    Items submitted while a flush is under way go together in the next
+    one (one journal transaction per group of staged files, one request
+    per group of media-id questions), with no timing window.  Waiting is
+    shielded, so that an item is never left half-done by a cancelled
+    caller.
+    """
+
+    flush: Callable[[list[T]], Awaitable[None]]
+    _queue: list[tuple[T, _Slot]] = attrs.field(init=False, factory=list)
+    _busy: bool = attrs.field(init=False, default=False)
+    _idle: anyio.Event | None = attrs.field(init=False, default=None)
+
+    async def submit(self, item: T) -> None:
+        slot = _Slot()
+        self._queue.append((item, slot))
+        with anyio.CancelScope(shield=True):
+            while not slot.done:
+                if self._busy:
+                    if self._idle is None:
+                        self._idle = anyio.Event()
+                    await self._idle.wait()
+                    continue
+                self._busy = True
+                batch: list[tuple[T, _Slot]] = []
+                try:
+                    # One turn of the event loop first: items submitted by
+                    # the tasks that are ready now go in this group, too.
+                    await anyio.lowlevel.checkpoint()
+                    batch, self._queue = self._queue, []
+                    await self.flush([i for i, _ in batch])
+                except BaseException as exc:
+                    if not batch:
+                        # Interrupted (KeyboardInterrupt) before taking a
+                        # group: the others carry on without us.
+                        raise
+                    for _, other in batch:
+                        other.error = exc
+                finally:
+                    for _, other in batch:
+                        other.done = True
+                    self._busy = False
+                    if self._idle is not None:
+                        self._idle.set()
+                        self._idle = None
+        if slot.error is not None:
+            raise slot.error

@@ -15,14 +15,13 @@ from typing import Protocol, runtime_checkable
 import anyio
 import attrs
 
-from ._anyio_util import task_group
+from ._anyio_util import GroupCommit, task_group
 from ._changes import Change
 from ._contracts import MediaLink, Outcome, StagedMedia
 from ._fingerprint import content_hash
 from ._model import Article, Category, MediaRef
 from ._run import Run
 from ._spec import DataType
-from ._staging_run import GroupCommit
 from .events import MediaUploaded
 from .exceptions import (
     AuthenticationError,

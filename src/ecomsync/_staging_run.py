@@ -1,19 +1,16 @@
 """
-The staging of one run (`ecomsync.media.RunStaging`) and the grouped
-journal writes it shares with the other runs of its `MediaStaging`.
+The staging of one run (`ecomsync.media.RunStaging`).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -28,65 +25,8 @@ from .exceptions import MediaStagingError
 if TYPE_CHECKING:
     from .media import MediaStaging
 
-T = TypeVar("T")
 HOST = socket.gethostname()
 log = logging.getLogger("ecomsync")
-
-
-@attrs.define
-class _Slot:
-    done: bool = False
-    error: BaseException | None = None
-
-
-@attrs.define
-class GroupCommit(Generic[T]):
-    """
-    Items submitted while a flush is under way go together in the next
-    one: one journal transaction per group of files, with no timing window.
-    Waiting is shielded, so that an item is never left half-done by a
-    cancelled caller.
-    """
-
-    flush: Callable[[list[T]], Awaitable[None]]
-    _queue: list[tuple[T, _Slot]] = attrs.field(init=False, factory=list)
-    _busy: bool = attrs.field(init=False, default=False)
-    _idle: anyio.Event | None = attrs.field(init=False, default=None)
-
-    async def submit(self, item: T) -> None:
-        slot = _Slot()
-        self._queue.append((item, slot))
-        with anyio.CancelScope(shield=True):
-            while not slot.done:
-                if self._busy:
-                    if self._idle is None:
-                        self._idle = anyio.Event()
-                    await self._idle.wait()
-                    continue
-                self._busy = True
-                batch: list[tuple[T, _Slot]] = []
-                try:
-                    # One turn of the event loop first: items submitted by
-                    # the tasks that are ready now go in this group, too.
-                    await anyio.lowlevel.checkpoint()
-                    batch, self._queue = self._queue, []
-                    await self.flush([i for i, _ in batch])
-                except BaseException as exc:
-                    if not batch:
-                        # Interrupted (KeyboardInterrupt) before taking a
-                        # group: the others carry on without us.
-                        raise
-                    for _, other in batch:
-                        other.error = exc
-                finally:
-                    for _, other in batch:
-                        other.done = True
-                    self._busy = False
-                    if self._idle is not None:
-                        self._idle.set()
-                        self._idle = None
-        if slot.error is not None:
-            raise slot.error
 
 
 @attrs.define(eq=False)

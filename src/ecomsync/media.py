@@ -40,10 +40,11 @@ import anyio.to_thread
 import attrs
 
 from . import _staging_fs as fs
+from ._anyio_util import GroupCommit
 from ._closing import AsyncResource
 from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind
-from ._staging_run import HOST, GroupCommit, RunStaging
+from ._staging_run import HOST, RunStaging
 from .exceptions import MediaStagingError
 from .typing import StateStore, SupportsPendingBatch
 
