@@ -316,6 +316,98 @@ class TestAmbiguousNumbers:
         assert 100 == len(emu.entities["product"])  # 99 + the foreign one
 
 
+class TestVariantsChange:
+    @staticmethod
+    def _options(emu: ShopwareEmulator, number: str) -> set[str]:
+        names = {
+            o["id"]: o["name"]
+            for o in emu.entities["property_group_option"].values()
+        }
+        pid = product_id(number)
+        return {
+            names[r["optionId"]]
+            for r in emu.entities["product_option"].values()
+            if r["productId"] == pid
+        }
+
+    @staticmethod
+    def _settings(emu: ShopwareEmulator, number: str) -> set[str]:
+        names = {
+            o["id"]: o["name"]
+            for o in emu.entities["property_group_option"].values()
+        }
+        pid = product_id(number)
+        return {
+            names[r["optionId"]]
+            for r in emu.entities["product_configurator_setting"].values()
+            if r["productId"] == pid
+        }
+
+    async def test_a_removed_variant_is_deactivated(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A variant the ERP no longer lists is deactivated in the shop, not
+        left on sale; listed again, it is active again.
+        """
+        s, m = (Variant(number=f"V-{x}", options=(("Size", x),)) for x in "SM")
+        await _push(shop, DataType.ARTICLES, article("SHIRT", variants=(s, m)))
+
+        (gone,) = await _push(
+            shop, DataType.ARTICLES, article("SHIRT", variants=(s,))
+        )
+        after_removal = {n: p.get("active") for n, p in _numbers(emu).items()}
+        offered = self._settings(emu, "SHIRT")
+        (back,) = await _push(
+            shop, DataType.ARTICLES, article("SHIRT", variants=(s, m))
+        )
+
+        assert gone.ok
+        assert back.ok
+        assert after_removal["V-M"] is False
+        assert after_removal["V-S"] is not False
+        assert {"S"} == offered
+        assert _numbers(emu)["V-M"].get("active") is not False
+        assert {"S", "M"} == self._settings(emu, "SHIRT")
+
+    async def test_a_changed_option_replaces_the_old_one(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A variant whose option changed holds only the new option, and the
+        parent offers only the options its variants have.
+        """
+        small = Variant(number="V-1", options=(("Size", "S"),))
+        large = Variant(number="V-1", options=(("Size", "L"),))
+        await _push(
+            shop, DataType.ARTICLES, article("SHIRT", variants=(small,))
+        )
+
+        (outcome,) = await _push(
+            shop, DataType.ARTICLES, article("SHIRT", variants=(large,))
+        )
+
+        assert outcome.ok
+        assert {"L"} == self._options(emu, "V-1")
+        assert {"L"} == self._settings(emu, "SHIRT")
+
+    async def test_variants_dropped_altogether(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        An article that loses all its variants keeps no active child and
+        no configurator setting.
+        """
+        v = Variant(number="V-1", options=(("Size", "S"),))
+        await _push(shop, DataType.ARTICLES, article("SHIRT", variants=(v,)))
+
+        (outcome,) = await _push(shop, DataType.ARTICLES, article("SHIRT"))
+
+        assert outcome.ok
+        assert _numbers(emu)["V-1"].get("active") is False
+        assert set() == self._settings(emu, "SHIRT")
+
+
 class TestIsolation:
     @pytest.mark.parametrize("bad", [0, 1, 37, 63, 98, 99])
     async def test_one_offender_without_pointer(

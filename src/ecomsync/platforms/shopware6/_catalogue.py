@@ -180,8 +180,16 @@ class Catalogue:
                 "limit": MAX_LIMIT,
             }
             if associations:
-                # What a write replaces: categories and product media.
-                criteria["associations"] = {"categories": {}, "media": {}}
+                # What a write replaces: categories, product media, a
+                # variant's options, a parent's configurator settings and
+                # children (many-to-many writes only ever add).
+                criteria["associations"] = {
+                    "categories": {},
+                    "media": {},
+                    "options": {},
+                    "configuratorSettings": {},
+                    "children": {},
+                }
             for row in await self.api.search("product", criteria):
                 found[str(row["id"])] = row
         return found
@@ -244,6 +252,7 @@ class Catalogue:
         stale_media: dict[int, list[dict[str, str]]] = {}
         documents: dict[int, list[dict[str, str]]] = {}
         stale: dict[int, list[dict[str, str]]] = {}
+        stale_variants: dict[int, _StaleVariants] = {}
         for i in send:
             pid, media = ids[i], items[i].media
             stale_media[i], documents[i] = _with_media(
@@ -257,6 +266,9 @@ class Catalogue:
                 {"productId": pid, "categoryId": cid}
                 for cid in sorted(held - wanted)
             ]
+            stale_variants[i] = _stale_variants(
+                articles[i], rows_of[i], current
+            )
 
         def build(chunk: Sequence[int]) -> Built:
             operations: list[Operation] = []
@@ -290,6 +302,9 @@ class Catalogue:
             rows = [row for j in chunk for row in stale_media[send[j]]]
             owners[key] = [j for j in chunk for _ in stale_media[send[j]]]
             operations.append(op(key, "product_media", rows, "delete"))
+            operations += _stale_variant_ops(
+                [(j, stale_variants[send[j]]) for j in chunk], owners
+            )
             return operations, owners
 
         numbers: dict[str, tuple[int, str]] = {}
@@ -351,6 +366,102 @@ class Catalogue:
         return outcomes(
             [s.number for s in levels], ids, screened.mirror(failures)
         )
+
+
+@attrs.frozen
+class _StaleVariants:
+    """
+    What the shop holds of an article's variants that the ERP no longer
+    has: option assignments and configurator settings to delete (the
+    variant children themselves are deactivated in the product rows).
+    """
+
+    options: list[dict[str, str]]
+    settings: list[dict[str, str]]
+
+
+def _stale_variant_ops(
+    chunk: Sequence[tuple[int, _StaleVariants]],
+    owners: dict[str, list[int]],
+) -> list[Operation]:
+    """
+    The deletions of *chunk*'s stale options and configurator settings,
+    their owners noted in *owners*.
+    """
+    operations: list[Operation] = []
+    for key, entity, attribute in (
+        ("ecomsync-stale-options", "product_option", "options"),
+        (
+            "ecomsync-stale-settings",
+            "product_configurator_setting",
+            "settings",
+        ),
+    ):
+        pairs = [
+            (j, row) for j, stale in chunk for row in getattr(stale, attribute)
+        ]
+        owners[key] = [j for j, _ in pairs]
+        operations.append(op(key, entity, [row for _, row in pairs], "delete"))
+    return operations
+
+
+def _stale_variants(
+    article: Article,
+    rows: dict[str, list[dict[str, Any]]],
+    current: dict[str, dict[str, Any]],
+) -> _StaleVariants:
+    """
+    Bring the shop's variants of *article* to what the ERP has: a child
+    product the article no longer lists is deactivated (a row added to
+    *rows*; it keeps its orders and comes back active if the variant
+    returns), and options and configurator settings the variants no
+    longer use are returned for deletion.  Without this a discontinued
+    variant stayed on sale, and a variant whose option changed held both
+    the old and the new one.
+    """
+    pid = product_id(article.number)
+    products = rows["product"]
+    wanted = {row["id"]: row for row in products}
+    for row in products[1:]:
+        # A variant inherits its parent's state: active again if it was
+        # deactivated as gone.
+        row["active"] = None
+    held = current.get(pid) or {}
+    for child in held.get("children") or []:
+        cid = str(child.get("id") or "") if isinstance(child, dict) else ""
+        if cid and cid not in wanted and child.get("active") is not False:
+            products.append({"id": cid, "active": False})
+    options: list[dict[str, str]] = []
+    for vid, row in wanted.items():
+        if vid == pid or vid not in current:
+            continue
+        keep = {o["id"] for o in row.get("options", [])}
+        options += [
+            {"productId": vid, "optionId": oid}
+            for oid in sorted(_ids(current[vid], "options", "optionIds"))
+            if oid not in keep
+        ]
+    keep = {s["id"] for s in products[0].get("configuratorSettings", [])}
+    settings = [
+        {"id": sid}
+        for sid in sorted(_ids(held, "configuratorSettings"))
+        if sid not in keep
+    ]
+    return _StaleVariants(options=options, settings=settings)
+
+
+def _ids(row: dict[str, Any], association: str, field: str = "") -> set[str]:
+    """
+    The ids of *row*'s *association* (and of its *field* of ids).
+    """
+    found = {
+        str(item["id"])
+        for item in row.get(association) or []
+        if isinstance(item, dict) and item.get("id")
+    }
+    if field:
+        found.update(str(i) for i in row.get(field) or [] if i)
+    return found
 
 
 def _held_otherwise(
