@@ -81,18 +81,47 @@ class TestMapping:
         st.integers(0, 5000),
         st.integers(1, 20000),
         st.sampled_from(["", "R-", "SW"]),
+        st.sampled_from(["", "0", "00"]),
+        st.sampled_from(["", "x", "-1"]),
+        st.booleans(),
     )
     def test_range_prefilter_is_superset(
-        self, low: int, span: int, probe: int, prefix: str
+        self,
+        low: int,
+        span: int,
+        probe: int,
+        prefix: str,
+        zeros: str,
+        suffix: str,
+        arabic: bool,
     ) -> None:
         """
-        Whatever the server-side prefilter drops is outside the range.
+        Whatever the server-side prefilter drops is outside the range,
+        also for numbers with leading zeros, a text after the digits or
+        digits of another script (compared as MySQL compares text).
         """
         selection = NumberRange(f"{prefix}{low}", f"{prefix}{low + span}")
-        number = f"{prefix}{probe}"
+        digits = f"{zeros}{probe}"
+        if arabic:
+            digits = digits.translate(
+                str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+            )
+        number = f"{prefix}{digits}{suffix}"
         flt = range_prefilter(selection)
         if number in selection:
             assert _matches(flt, number)
+
+    def test_numbers_a_string_range_misplaces(self) -> None:
+        """
+        007, 9x and Arabic-Indic 7 (U+0667) lie between 5 and 20 and pass the
+        prefilter; 4 and 25 do not pass it.
+        """
+        flt = range_prefilter(NumberRange("5", "20"))
+
+        assert [True, True, True, True] == [
+            _matches(flt, n) for n in ("007", "9x", "\u0667", "12")
+        ]
+        assert [False, False] == [_matches(flt, n) for n in ("4", "25")]
 
 
 def _matches(flt: dict[str, Any] | None, value: str) -> bool:
@@ -103,4 +132,5 @@ def _matches(flt: dict[str, Any] | None, value: str) -> bool:
     if flt["type"] == "range":
         p = flt["parameters"]
         return bool(p["gte"] <= value <= p["lte"])
-    return any(_matches(q, value) for q in flt["queries"])
+    found = any(_matches(q, value) for q in flt["queries"])
+    return not found if flt["type"] == "not" else found

@@ -165,6 +165,31 @@ class TestSearch:
         )
         assert got == expected
 
+    async def test_range_on_text_compares_text(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A range on a text column with text bounds compares as MySQL
+        does, as text: "12" lies between "1" and "2", "007" and "9x" do
+        not (they are not read as the numbers 7 and 9)."""
+        for number in ("007", "12", "9x"):
+            r = await sync(
+                client, {"p": upsert("product", product(number, emu))}
+            )
+            assert r.status_code == 200
+        got = await self._numbers(
+            client,
+            {
+                "filter": [
+                    {
+                        "type": "range",
+                        "field": "productNumber",
+                        "parameters": {"gte": "1", "lte": "2"},
+                    }
+                ]
+            },
+        )
+        assert ["12"] == got
+
     async def test_unknown_filter_type(
         self, client: httpx.AsyncClient
     ) -> None:

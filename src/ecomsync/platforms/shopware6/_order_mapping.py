@@ -155,7 +155,10 @@ def range_prefilter(selection: NumberRange) -> dict[str, Any] | None:
     - Common text before the first digit: a ``prefix`` filter.
     - Purely numeric bounds without leading zeros: per length of the
       number, a string range (equal-length digit strings compare like
-      numbers).
+      numbers) or the range's top followed by text (``9x`` lies between
+      ``5`` and ``20``), and every number that does not start with an
+      ASCII digit 1-9 (leading zeros, digits of other scripts: ``007``
+      is 7), which no string range can place.
     """
     first, last = selection.first, selection.last
     common = []
@@ -169,11 +172,11 @@ def range_prefilter(selection: NumberRange) -> dict[str, Any] | None:
             "field": "orderNumber",
             "value": "".join(common),
         }
-    if not (first.isdigit() and last.isdigit()):
-        return None
+    if not all(b.isascii() and b.isdigit() for b in (first, last)):
+        return None  # digits of other scripts: no safe string range
     if first.startswith("0") or last.startswith("0"):
         return None
-    queries = []
+    queries: list[dict[str, Any]] = []
     for length in range(len(first), len(last) + 1):
         low = first if length == len(first) else "1" + "0" * (length - 1)
         high = last if length == len(last) else "9" * length
@@ -184,8 +187,19 @@ def range_prefilter(selection: NumberRange) -> dict[str, Any] | None:
                 "parameters": {"gte": low, "lte": high},
             }
         )
-    if len(queries) == 1:
-        return queries[0]
+        queries.append(
+            {"type": "prefix", "field": "orderNumber", "value": high}
+        )
+    queries.append(
+        {
+            "type": "not",
+            "operator": "or",
+            "queries": [
+                {"type": "prefix", "field": "orderNumber", "value": digit}
+                for digit in "123456789"
+            ],
+        }
+    )
     return {"type": "multi", "operator": "or", "queries": queries}
 
 

@@ -65,6 +65,16 @@ def _comparable(v: Any) -> tuple[int, Any] | None:
 
 def _cmp(a: Any, b: Any, op: str) -> bool:
     ca, cb = _comparable(a), _comparable(b)
+    if (
+        isinstance(a, str)
+        and isinstance(b, str)
+        and ca is not None
+        and cb is not None
+        and 1 not in (ca[0], cb[0])
+    ):
+        # A text column against a text parameter: MySQL compares them as
+        # text under the column's collation, "007" < "5" < "9x".
+        ca, cb = (2, collate(a)), (2, collate(b))
     if ca is None or cb is None:
         return False
     if ca[0] != cb[0]:
