@@ -14,7 +14,7 @@ import httpx
 import pytest
 import stamina
 
-from ecomsync import DataType
+from ecomsync import Article, DataType, Variant
 from ecomsync._contracts import MediaLink, Outcome, StagedMedia
 from ecomsync._http import MaybeApplied
 from ecomsync.exceptions import (
@@ -28,7 +28,11 @@ from ecomsync.platforms.vendure import Vendure
 from ecomsync.platforms.vendure._catalog import Reference, resolve_locations
 from ecomsync.platforms.vendure._client import GraphQL, GraphQLFailure
 from ecomsync.platforms.vendure._stock import quantity_problem
-from ecomsync.platforms.vendure._variants import gross_of, price_of
+from ecomsync.platforms.vendure._variants import (
+    gross_of,
+    price_of,
+    price_problem,
+)
 from ecomsync.typing import SupportsCheck
 
 
@@ -442,6 +446,24 @@ class TestPrices:
         assert (
             price_of(_ref(gross=False), Decimal("9.99"), Decimal(19)) is None
         )
+
+    def test_a_price_finer_than_a_cent_fails(self) -> None:
+        """5.555 (Tryton keeps four decimals) would land as 5.56: the
+        article fails on the field instead; 5.550 is 5.55 and passes."""
+        fine = Article(number="A-1", name="a", price=Decimal("5.550"))
+        odd = Article(
+            number="A-2",
+            name="b",
+            price=Decimal("5.55"),
+            variants=(Variant(number="V-1", price=Decimal("5.555")),),
+        )
+
+        assert price_problem(fine) is None
+        problem = price_problem(odd)
+        assert problem is not None
+        assert "variants.0.price" == problem[1]
+        assert "5.555 has more than two decimals" in problem[0]
+        assert "would show 5.56" in problem[0]
 
     @pytest.mark.parametrize("rate", [Decimal(19), Decimal(7), Decimal("5.5")])
     def test_every_reachable_gross_price_round_trips(

@@ -116,7 +116,8 @@ def gross_prices(art: Article) -> list[tuple[str, Decimal]]:
 
 def price_problem(art: Article) -> tuple[str, str] | None:
     """
-    Why a price of *art* cannot be written (NaN, infinite, too large).
+    Why a price of *art* cannot be written (NaN, infinite, too large, or
+    finer than a cent).
     """
     if not art.tax_rate.is_finite():
         return (f"{art.tax_rate} is not a rate", "tax_rate")
@@ -132,6 +133,13 @@ def price_problem(art: Article) -> tuple[str, str] | None:
             return (f"is negative ({price})", field)
         if cents(price) > MAX_INT:
             return (f"{price} is more than Vendure can store", field)
+        if (price * 100) % 1:
+            return (
+                f"{price} has more than two decimals: Vendure keeps prices "
+                f"in cents and would show {Decimal(cents(price)) / 100}; "
+                "round the price in the ERP",
+                field,
+            )
     return None
 
 
