@@ -83,6 +83,13 @@ class CategoryClosure:
             missing = {n: a for n, a in wanted.items() if n not in known}
             required_by.update(missing)
             wanted = {}
+            # A category that failed in this run is not tried again for
+            # every batch of articles needing it: `unknown` fails them.
+            missing = {
+                n: a
+                for n, a in missing.items()
+                if self.run.failure_of(DataType.CATEGORIES, n) is None
+            }
             if not missing:
                 break
             reader = session.read(
@@ -101,7 +108,11 @@ class CategoryClosure:
                     ):
                         wanted[parent] = required_by[category.number]
         self._absent.update(
-            n for n in required_by if n not in found and n not in self._linked
+            n
+            for n in required_by
+            if n not in found
+            and n not in self._linked
+            and self.run.failure_of(DataType.CATEGORIES, n) is None
         )
         categories = list(found.values())
         order, invalid = parents_first(categories)
@@ -118,11 +129,28 @@ class CategoryClosure:
     def unknown(self, record: Record) -> Refusal | None:
         """
         Why *record* (an article) cannot be sent: a category of its that
-        is neither on the platform nor in the ERP (found by `missing`).
+        is neither on the platform nor in the ERP (found by `missing`), or
+        that failed in this run and is not on the platform: the article
+        would reference a category the platform lacks.
         """
         if not isinstance(record, Article):
             return None
         for number in record.categories:
+            failed = (
+                None
+                if number in self._linked
+                else self.run.failure_of(DataType.CATEGORIES, number)
+            )
+            if failed is not None:
+                return Refusal(
+                    number=record.number,
+                    field="categories",
+                    reason=(
+                        f"categories: category {number!r} did not reach the "
+                        f"platform in this run ({failed}); the article is "
+                        "sent once it does"
+                    ),
+                )
             if number in self._absent:
                 return Refusal(
                     number=record.number,

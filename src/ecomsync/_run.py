@@ -179,6 +179,10 @@ class Run:
     _status: RunStatus = attrs.field(init=False, default=RunStatus.QUEUED)
     _counts: dict[DataType, TypeCounts] = attrs.field(init=False, factory=dict)
     _failures: list[Failure] = attrs.field(init=False, factory=list)
+    #: The last failure message per (type, number), for `failure_of`.
+    _failed: dict[tuple[DataType, str], str] = attrs.field(
+        init=False, factory=dict
+    )
 
     @property
     def spec(self) -> SyncSpec:
@@ -199,6 +203,14 @@ class Run:
 
     def add_failure(self, failure: Failure) -> None:
         self._failures.append(failure)
+        self._failed[(failure.data_type, failure.number)] = failure.message
+
+    def failure_of(self, data_type: DataType, number: str) -> str | None:
+        """
+        Why the record *number* of *data_type* failed in this run, if it
+        did.
+        """
+        return self._failed.get((data_type, number))
 
     async def emit(self, event: Event) -> None:
         _instrument.observe(self.instrumentation, self.platform_name, event)

@@ -95,3 +95,38 @@ class TestCategoryClosure:
             r.number for r in plan.types[ARTICLES].invalid
         }
         assert not set(platform.held(DataType.CATEGORIES)) & {"C-X", "C-Y"}
+
+    async def test_failed_category_fails_its_articles_unsent(
+        self, erp: MemoryErp, sync: Synchronizer
+    ) -> None:
+        """A category the platform refused is tried once per run, not
+        again for each article batch needing it, and the articles in it
+        fail naming it without being sent (no dangling reference)."""
+        seen: list[str] = []
+
+        def refuse(record: object) -> str | None:
+            number = getattr(record, "number", "")
+            seen.append(number)
+            return "no such parent" if number == "C-3" else None
+
+        shop = MemoryPlatform(reject=refuse, batch_size=1)
+        erp.put(Category(number="C-3", name="three", parent="C-1"))
+        for n in ("A-7", "A-8"):
+            erp.put(Article(number=n, name=n, price=1, categories=("C-3",)))
+        sync = Synchronizer(erp=erp, platforms={"shop": shop})
+
+        record = await sync.execute(spec(categories=All(), articles=All()))
+
+        failed = {(f.data_type, f.number): f for f in record.failures}
+        assert [DataType.CATEGORIES, ARTICLES, ARTICLES] == [
+            f.data_type for f in record.failures
+        ]
+        assert 1 == seen.count("C-3")
+        assert not {"A-7", "A-8"} & set(seen)
+        for n in ("A-7", "A-8"):
+            assert "categories" == failed[ARTICLES, n].field
+            assert "'C-3' did not reach the platform" in (
+                failed[ARTICLES, n].message
+            )
+            assert "no such parent" in failed[ARTICLES, n].message
+        assert 6 == record.counts[ARTICLES].created
