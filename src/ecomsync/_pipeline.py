@@ -34,6 +34,7 @@ from ._selection import (
     changes,
     erp_batches,
     ledger_numbers,
+    ledger_watch,
     platform_orders,
 )
 from ._spec import DataType, Direction, Only, Selection
@@ -231,6 +232,11 @@ class Pipeline:
     _late: dict[DataType, dict[str, Problem]] = attrs.field(
         init=False, factory=dict
     )
+    #: Per type: failed numbers to look out for, and those read so far
+    #: (`_selection.ledger_watch`).
+    _watch: dict[DataType, tuple[set[str], set[str]]] = attrs.field(
+        init=False, factory=dict
+    )
 
     def strategy(self, data_type: DataType) -> Strategy:
         if data_type.direction is Direction.TO_ERP:
@@ -266,6 +272,10 @@ class Pipeline:
         retry = await ledger_numbers(
             self.store, run.platform_name, run.trigger, data_type, selection
         )
+        watch = await ledger_watch(
+            self.store, run.platform_name, data_type, selection, retry
+        )
+        self._watch[data_type] = (watch, set())
         total = await self.strategy(data_type).total(
             session, data_type, selection
         )
@@ -285,6 +295,7 @@ class Pipeline:
                     session, data_type, Only(retry), tally, meter
                 )
             await self._settle_late(data_type, tally)
+            await self._forget_gone(data_type)
         finally:
             run.count(data_type, tally.frozen())
             # The type's writes are over: its claims (one entry per
@@ -345,6 +356,18 @@ class Pipeline:
         if run.cancel.cancelled:
             raise RunCancelled(f"run {run.id} was cancelled")
 
+    async def _forget_gone(self, data_type: DataType) -> None:
+        """
+        Take the failed records this complete read looked for and did not
+        find (deleted from the source) out of the failure ledger.
+        """
+        watch, found = self._watch.pop(data_type, (set(), set()))
+        gone = sorted(watch - found)
+        if gone:
+            await self.store.clear_failures(
+                self.run.platform_name, data_type, gone
+            )
+
     async def _settle_late(self, data_type: DataType, tally: Tally) -> None:
         """
         Fail the parties of an ambiguity that were sent before their rival
@@ -398,6 +421,9 @@ class Pipeline:
     ) -> None:
         run = self.run
         strategy = self.strategy(data_type)
+        watch, seen = self._watch.get(data_type, (set(), set()))
+        if watch:
+            seen.update(r.number for r in batch if r.number in watch)
         claims = self.writer.claims.get(data_type)
         # Each record's checksum once per batch, for both uses below.
         digests: dict[int, str] = {}

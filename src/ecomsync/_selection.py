@@ -17,7 +17,16 @@ from ._changes import Changes, compare, refuse
 from ._fingerprint import checksum
 from ._model import Record
 from ._run import Run
-from ._spec import All, ChangedSince, DataType, Selection, SyncSpec, Trigger
+from ._spec import (
+    All,
+    ChangedSince,
+    DataType,
+    Direction,
+    Only,
+    Selection,
+    SyncSpec,
+    Trigger,
+)
 from .exceptions import SpecError
 from .typing import ErpSession, Platform, StateStore
 
@@ -101,6 +110,36 @@ async def ledger_numbers(
         return []
     failed = await store.list_failures(platform_name, data_type)
     return [f.number for f in failed]
+
+
+async def ledger_watch(
+    store: StateStore,
+    platform_name: str,
+    data_type: DataType,
+    selection: Selection,
+    retry: Sequence[str],
+) -> set[str]:
+    """
+    Failed records whose absence from this read of *data_type* shows
+    they are gone from the source (deleted since they failed): every
+    ledgered number for `All`, the ledgered ones among `Only`'s numbers,
+    and the numbers a scheduled run retries.  Once the type completed,
+    those not read are taken out of the ledger; otherwise they would be
+    listed, and retried by every scheduled run, for ever.  Only the ERP
+    is taken at its word: a platform may not show every old order (Shopify
+    without ``read_all_orders``), so order imports are never forgotten.
+    """
+    if data_type.direction is not Direction.TO_PLATFORM:
+        return set()
+    watch = set(retry)
+    if isinstance(selection, All | Only):
+        failed = await store.list_failures(platform_name, data_type)
+        watch.update(
+            f.number
+            for f in failed
+            if isinstance(selection, All) or f.number in selection.numbers
+        )
+    return watch
 
 
 @asynccontextmanager

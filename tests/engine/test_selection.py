@@ -180,3 +180,60 @@ class TestWatermarks:
         assert "A-3" in platform.held(ARTICLES)
         assert 1 == run.counts[ARTICLES].created
         assert [] == await store.list_failures("shop", ARTICLES)
+
+    @pytest.mark.parametrize(
+        ("trigger", "selection"),
+        [
+            (Trigger.SCHEDULED, All()),
+            (Trigger.MANUAL, All()),
+            (Trigger.MANUAL, Only({"A-3"})),
+        ],
+    )
+    async def test_record_deleted_after_failing_leaves_the_ledger(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        trigger: Trigger,
+        selection: object,
+    ) -> None:
+        """A failed record the ERP no longer has leaves the ledger once a
+        read that would have found it (a scheduled retry, All, Only) went
+        through: it is not listed, nor retried, for ever."""
+        platform.reject = lambda r: (
+            "no" if r.number in {"A-3", "A-4"} else None
+        )
+        await sync.execute(
+            spec(categories=All(), articles=All()), trigger=Trigger.SCHEDULED
+        )
+        erp.remove(ARTICLES, "A-3")
+        erp.clock = lambda: T0 + timedelta(days=1)
+
+        await sync.execute(spec(articles=selection), trigger=trigger)
+        failed = [
+            f.number for f in await store.list_failures("shop", ARTICLES)
+        ]
+
+        assert ["A-4"] == failed
+
+    async def test_ledger_kept_when_the_read_cannot_tell(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+    ) -> None:
+        """A manual ChangedSince or NumberRange read that does not cover a
+        failed record keeps it in the ledger."""
+        platform.reject = lambda r: "no" if r.number == "A-3" else None
+        await sync.execute(spec(categories=All(), articles=All()))
+        erp.remove(ARTICLES, "A-3")
+
+        await sync.execute(spec(articles=NumberRange("A-4", "A-5")))
+        await sync.execute(spec(articles=ChangedSince(T0 + timedelta(days=1))))
+
+        failed = [
+            f.number for f in await store.list_failures("shop", ARTICLES)
+        ]
+        assert ["A-3"] == failed
