@@ -313,6 +313,65 @@ class TestAdapterDetails:
             )
             assert 0 < small <= big
 
+    @pytest.mark.parametrize(
+        ("number", "variant", "field"),
+        [
+            (" B-1", None, "number"),
+            ("B  1", None, "number"),
+            ("B<b>1", None, "number"),
+            ("B%411", None, "number"),
+            ("B,1", None, "number"),
+            ("SHIRT", " S-1", "variants.0.number"),
+        ],
+    )
+    async def test_number_woocommerce_would_change_fails(
+        self,
+        woo: WooCommerce,
+        emu: WooCommerceEmulator,
+        number: str,
+        variant: str | None,
+        field: str,
+    ) -> None:
+        """
+        A number WooCommerce would not keep as it is (wc_clean trims and
+        collapses white space, strips tags and %-escapes) or could not
+        look up (a comma) fails by name, unsent, instead of landing under
+        another SKU whose stock then never finds it.
+        """
+        variants = (
+            ()
+            if variant is None
+            else (Variant(number=variant, options=(("Size", "S"),)),)
+        )
+        record = article(number, variants=variants)
+
+        (outcome,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=record)]
+        )
+
+        assert not outcome.ok
+        assert field == outcome.field
+        assert repr(variant or number) in (outcome.error or "")
+        assert not [p for p in emu.shop.products.values() if p["sku"]]
+
+    async def test_trailing_space_is_found_again(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A trailing space, which WooCommerce trims but its lookups ignore,
+        lands, and the article's stock finds it.
+        """
+        await woo.push(DataType.ARTICLES, [Outgoing(record=article("B-1 "))])
+
+        (stock,) = await woo.push(
+            DataType.STOCK,
+            [Outgoing(record=StockLevel(number="B-1 ", quantity=3))],
+        )
+
+        assert stock.ok
+        (row,) = [p for p in emu.shop.products.values() if p["sku"]]
+        assert ("B-1", 3) == (row["sku"], row["stock_quantity"])
+
     async def test_variants_stock_and_removal(
         self, woo: WooCommerce, emu: WooCommerceEmulator
     ) -> None:

@@ -326,6 +326,30 @@ class TestVariations:
         assert 404 == orphan.status_code
 
 
+class TestSkus:
+    @pytest.mark.parametrize(
+        ("sent", "stored"),
+        [
+            ("  A  1\t", "A 1"),
+            ("B<b>1</b>", "B1"),
+            ("C<script>x</script>1", "C1"),
+            ("D < 1", "D &lt; 1"),
+            ("E%411", "E1"),
+        ],
+    )
+    async def test_sku_is_cleaned(
+        self, emu: WooCommerceEmulator, sent: str, stored: str
+    ) -> None:
+        """An SKU is stored as wc_clean (sanitize_text_field) leaves it:
+        white space trimmed and collapsed, tags and %-escapes removed."""
+        async with _client(emu) as c:
+            r = await c.post(
+                f"{API}/products", json={"name": "p", "sku": sent}
+            )
+
+        assert stored == r.json()["sku"]
+
+
 class TestOrders:
     async def test_local_dates_without_gmt(
         self, emu: WooCommerceEmulator

@@ -63,6 +63,50 @@ def sku_key(sku: str) -> str:
     return plain.casefold().rstrip(" ")
 
 
+_WHITE = re.compile(r"[\r\n\t ]+")
+_OCTET = re.compile(r"%[a-fA-F0-9]{2}")
+
+
+def wc_clean(text: str) -> str:
+    """
+    *text* as WooCommerce stores an SKU (``wc_clean``, i.e. WordPress's
+    ``sanitize_text_field``): runs of white space one space, trimmed,
+    ``%xx`` escapes removed.  Tags and lone ``<`` are rewritten there too;
+    this leaves them, `sku_problem` refuses them.
+    """
+    cleaned = _WHITE.sub(" ", text).strip()
+    found = False
+    while match := _OCTET.search(cleaned):
+        cleaned = cleaned.replace(match.group(0), "")
+        found = True
+    if found:
+        cleaned = re.sub(" +", " ", cleaned).strip()
+    return cleaned
+
+
+def sku_problem(sku: str) -> str | None:
+    """
+    Why *sku* cannot be an SKU that WooCommerce keeps as it is and finds
+    again by its number, if it cannot.
+    """
+    if "," in sku:
+        return (
+            f"{sku!r} holds a comma: WooCommerce's SKU filter splits on "
+            "commas, so the product could not be found by its number; "
+            "give it a number without one"
+        )
+    # Trailing spaces are trimmed too, but lookups ignore them (MySQL's
+    # PAD SPACE), so such a product is found again: let them be.
+    if "<" in sku or wc_clean(sku) != sku.rstrip(" "):
+        return (
+            f"WooCommerce would not keep the SKU {sku!r} as it is (it "
+            "trims and collapses white space and removes tags and "
+            f"%-escapes: {wc_clean(sku)!r}), so the product could not be "
+            "found by its number; give it a number without them"
+        )
+    return None
+
+
 def money(value: Decimal) -> str:
     """
     A price as WooCommerce takes it: a decimal string.

@@ -28,6 +28,7 @@ from ._common import (
     fail,
     money,
     sku_key,
+    sku_problem,
 )
 
 
@@ -82,6 +83,15 @@ class Products:
                 outcomes[i] = fail(item.record.number, "not an article")
         for j, message in self._collisions(articles).items():
             outcomes[index[j]] = fail(articles[j].number, message, "number")
+        for j, article in enumerate(articles):
+            numbers = [("number", article.number)] + [
+                (f"variants.{k}.number", v.number)
+                for k, v in enumerate(article.variants)
+            ]
+            for field, number in numbers:
+                problem = sku_problem(number)
+                if problem is not None and outcomes[index[j]] is None:
+                    outcomes[index[j]] = fail(article.number, problem, field)
         terms = await self.categories.terms()
         wanted = {c for a in articles for c in a.categories}
         if any(category_slug(c) not in terms for c in wanted):

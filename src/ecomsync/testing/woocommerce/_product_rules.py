@@ -17,6 +17,7 @@ from ._wp import (
     as_int,
     collate,
     money,
+    sanitize_text_field,
     sanitize_title,
 )
 
@@ -168,7 +169,7 @@ class ProductRules(ShopState):
         if "sku" in data:
             # WC_Product::set_sku: wc_clean, then unique among products
             # and variations, else product_invalid_sku with the owner.
-            sku = str(data["sku"] or "").strip()
+            sku = sanitize_text_field(str(data["sku"] or ""))
             if sku:
                 owner = self.product_by_sku(sku, exclude=row["id"])
                 if owner:

@@ -39,6 +39,34 @@ _SLUG_DROP = re.compile(r"[^a-z0-9 _-]")
 _SLUG_DASH = re.compile(r"[\s_-]+")
 
 
+_SCRIPTS = re.compile(r"<(script|style)[^>]*?>.*?</\1>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+_LONE_LT = re.compile(r"<(?=[^a-zA-Z/!?]|$)")
+_WHITE = re.compile(r"[\r\n\t ]+")
+_OCTET = re.compile(r"%[a-fA-F0-9]{2}")
+
+
+def sanitize_text_field(text: str) -> str:
+    """
+    WordPress's ``sanitize_text_field`` (what ``wc_clean`` does to an
+    SKU): a lone ``<`` becomes ``&lt;``, tags are stripped (script and
+    style with their content), runs of white space become one space, the
+    text is trimmed and ``%xx`` octets are removed.
+    """
+    cleaned = text
+    if "<" in cleaned:
+        cleaned = _LONE_LT.sub("&lt;", cleaned)
+        cleaned = _TAG.sub("", _SCRIPTS.sub("", cleaned))
+    cleaned = _WHITE.sub(" ", cleaned).strip()
+    found = False
+    while match := _OCTET.search(cleaned):
+        cleaned = cleaned.replace(match.group(0), "")
+        found = True
+    if found:
+        cleaned = re.sub(" +", " ", cleaned).strip()
+    return cleaned
+
+
 def sanitize_title(text: str) -> str:
     """
     Roughly WordPress' ``sanitize_title_with_dashes``: accents removed,
