@@ -8,6 +8,7 @@ after the record.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol, runtime_checkable
@@ -31,6 +32,9 @@ from .exceptions import (
 )
 from .media import RunStaging
 from .typing import ErpSession, StateStore, SupportsMediaIdFor
+
+
+_log = logging.getLogger("ecomsync")
 
 
 #: Per record: its media links, a failed outcome naming the file at
@@ -438,6 +442,15 @@ class MediaTransfer:
                     error=message,
                     field=f"media.{position}",
                 )
+                # The push linked the record to media whose bytes did not
+                # arrive: the shop would show them broken until the next
+                # run.  Keep the record to the media that have content.
+                failed = {p for p, _ in errors}
+                await self._detach(
+                    data_type,
+                    outcomes[index],
+                    [link for link in links if link.position not in failed],
+                )
 
         async with task_group() as tg:
             for index, waits in enumerate(pending):
@@ -445,6 +458,26 @@ class MediaTransfer:
                     tg.start_soon(one, index, waits)
         await self._save()
         return final
+
+    async def _detach(
+        self, data_type: DataType, target: Outcome, keep: list[MediaLink]
+    ) -> None:
+        """
+        Make *keep* the media of *target* (a record whose other uploads
+        failed); the record fails anyway, so a refusal here changes
+        nothing but the log.
+        """
+        try:
+            await self.run.platform.attach_media(data_type, target, keep)
+        except (RecordRejected, SyncError) as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            _log.warning(
+                "could not detach the failed media of %s %s: %s",
+                data_type.value,
+                target.number,
+                exc,
+            )
 
     async def _upload(self, deferred: _Deferred) -> str | None:
         """

@@ -403,6 +403,66 @@ class TestMediaAfterPush:
         assert RunStatus.SUCCEEDED == third.status
         assert 0 == _uploads(emu, seen)
 
+    async def test_refused_upload_leaves_no_broken_image(
+        self,
+        flaky: tuple[Synchronizer, _FlakyUploads],
+        emu: ShopwareEmulator,
+    ) -> None:
+        """While its upload is refused, the record's product shows none of
+        the media the push linked it to without their bytes: no broken
+        image, no cover without a file."""
+        sync, platform = flaky
+        platform.refuse = 1
+
+        first = await sync.execute(
+            SyncSpec(
+                types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+            )
+        )
+
+        (failed,) = [
+            f for f in first.failures if f.data_type is DataType.ARTICLES
+        ]
+        product = next(
+            p
+            for p in emu.entities["product"].values()
+            if p["productNumber"] == failed.number
+        )
+        shown = [
+            m["mediaId"]
+            for m in emu.entities["product_media"].values()
+            if m["productId"] == product["id"]
+        ]
+        assert [m for m in shown if not emu.media_bytes(m)] == []
+        assert product.get("coverId") is None
+
+    async def test_refused_detach_only_logs(
+        self,
+        flaky: tuple[Synchronizer, _FlakyUploads],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """If the shop refuses to take the failed media off the record, the
+        record fails for its upload all the same and a warning says so."""
+        sync, platform = flaky
+        platform.refuse = 1
+
+        async def refuse(*_: object) -> None:
+            raise SyncError("attach refused")
+
+        platform.attach_media = refuse  # type: ignore[method-assign]
+        run = await sync.execute(
+            SyncSpec(
+                types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+            )
+        )
+
+        (failed,) = run.failures
+        assert "media.0" == failed.field
+        assert RunStatus.SUCCEEDED == run.status
+        assert any(
+            "could not detach" in r.getMessage() for r in caplog.records
+        )
+
     async def test_content_held_under_another_id_is_linked_next_run(
         self,
         flaky: tuple[Synchronizer, _FlakyUploads],
