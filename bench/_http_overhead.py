@@ -78,7 +78,9 @@ class _NoSniffio:
             raise ModuleNotFoundError("No module named 'sniffio'")
 
 
-def client(url: str, variant: str, requests: int, concurrency: int) -> None:
+def client(
+    url: str, variant: str, requests: int, concurrency: int, body: int = 0
+) -> None:
     """
     One measured run, in this process; prints wall and CPU as JSON.
     """
@@ -94,14 +96,26 @@ def client(url: str, variant: str, requests: int, concurrency: int) -> None:
 
     async def main() -> dict[str, float]:
         http = HttpClient(url, concurrency=concurrency, pool=pool)
-        assert (
-            type(http.client._transport).__name__ == "AiohttpTransport"
-        ) == (pool == "aiohttp")
+        assert ("Aiohttp" in type(http.client._transport).__name__) == (
+            pool == "aiohttp"
+        )
         limiter = anyio.Semaphore(concurrency)
+
+        content = b"\xff" * body
 
         async def one() -> None:
             async with limiter:
-                response = await http.request("GET", "/api/_info/version")
+                if body:
+                    # A media upload's shape: a body, a query, a type.
+                    response = await http.request(
+                        "POST",
+                        "/api/_action/media/0f0f0f0f/upload",
+                        content=content,
+                        params={"extension": "jpg", "fileName": "f" * 64},
+                        headers={"Content-Type": "image/jpeg"},
+                    )
+                else:
+                    response = await http.request("GET", "/api/_info/version")
                 assert response.status_code in (200, 401)
 
         async with anyio.create_task_group() as tg:  # warm the pool
@@ -242,6 +256,13 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=4000)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument(
+        "--body",
+        type=int,
+        default=0,
+        metavar="BYTES",
+        help="POST uploads of BYTES each instead of GETs",
+    )
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--client", nargs=2, metavar=("URL", "VARIANT"))
     p.add_argument(
@@ -253,7 +274,7 @@ def main() -> None:
     p.add_argument("--sync-client", nargs=2, metavar=("URL", "POOL"))
     a = p.parse_args()
     if a.client:
-        client(a.client[0], a.client[1], a.requests, a.concurrency)
+        client(a.client[0], a.client[1], a.requests, a.concurrency, a.body)
         return
     if a.sync_client:
         sync(a.sync_client[0], a.sync_client[1], a.sync or 1000)
@@ -265,6 +286,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "requests": a.requests,
         "concurrency": a.concurrency,
+        "body": a.body,
         "variants": {},
     }
     try:
@@ -280,6 +302,8 @@ def main() -> None:
                         str(a.requests),
                         "--concurrency",
                         str(a.concurrency),
+                        "--body",
+                        str(a.body),
                         "--client",
                         url,
                         variant,

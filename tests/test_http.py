@@ -5,11 +5,15 @@ policy, deadline, URL check and the client that combines them.
 
 from __future__ import annotations
 
+import gzip
+import json
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
+import attrs
 import httpx
 import pytest
 import stamina
@@ -269,6 +273,95 @@ class TestBuildRequest:
         assert theirs.headers.multi_items() == ours.headers.multi_items()
         assert theirs.content == ours.content
         assert theirs.extensions == ours.extensions
+
+    @pytest.mark.parametrize("method", ["get", "POST", "put", "DELETE"])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {},
+            {"json": {"a": "ü", "b": [1.5, None]}},
+            {"json": []},
+            {"content": b"\x00" * 300},
+            {"content": b""},
+            {"content": b"raw", "json": {"ignored": 1}},
+        ],
+    )
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            None,
+            {},
+            {"Authorization": "Bearer t"},
+            {"accept": "x/y", "CONTENT-TYPE": "image/png"},
+            {"Content-Length": "3", "Host": "other.test"},
+            {"X-Name": "Zoë"},
+        ],
+    )
+    def test_bodies_and_headers_same_as_httpx(
+        self,
+        method: str,
+        body: dict[str, Any],
+        headers: dict[str, str] | None,
+    ) -> None:
+        """
+        Every header (names as written, in httpx's order) and the body
+        are httpx's, for each kind of body and of caller's header.
+        """
+        client = httpx.AsyncClient(
+            base_url="http://shop.test:8080/base",
+            headers={"Accept": "application/json", "X-Tenant": "t1"},
+        )
+
+        try:
+            theirs = client.build_request(
+                method, "/api/x", headers=headers, **body
+            )
+        except UnicodeEncodeError:
+            with pytest.raises(UnicodeEncodeError):
+                build_request(
+                    client, method, "/api/x", headers=headers, **body
+                )
+            return
+        ours = build_request(client, method, "/api/x", headers=headers, **body)
+
+        assert theirs.method == ours.method
+        assert theirs.headers.raw == ours.headers.raw
+        assert theirs.content == ours.content
+        assert str(theirs.url) == str(ours.url)
+
+    def test_a_header_twice_goes_through_httpx(self) -> None:
+        """
+        A client holding a header twice has both replaced, as by httpx.
+        """
+        client = httpx.AsyncClient(
+            base_url="http://shop.test",
+            headers=[("X-A", "1"), ("X-A", "2")],
+        )
+
+        ours = build_request(client, "GET", "/x", headers={"x-a": "3"})
+        theirs = client.build_request("GET", "/x", headers={"x-a": "3"})
+
+        assert theirs.headers.raw == ours.headers.raw
+
+    def test_without_httpx_url_internals(self) -> None:
+        """
+        A client whose base URL lacks httpx's parsed reference (another
+        httpx version) has its requests built by httpx.
+        """
+        built = []
+
+        class Client:
+            base_url = object()
+            cookies = None
+
+            def build_request(self, *args: object, **kwargs: object) -> str:
+                built.append(args)
+                return "built by httpx"
+
+        request = build_request(Client(), "GET", "/x")  # type: ignore[arg-type]
+
+        assert "built by httpx" == request
+        assert [("GET", "/x")] == built
 
     def test_cookies_go_through_httpx(self) -> None:
         """A client holding cookies sends them, as httpx does."""
@@ -677,7 +770,7 @@ class TestPools:
         await http.aclose()
         await forced.aclose()
 
-        assert "AiohttpTransport" == chosen
+        assert "AiohttpPool" == chosen
         assert "AsyncHTTPTransport" == kept
 
     @pytest.mark.parametrize("anyio_backend", ["trio"])
@@ -727,3 +820,355 @@ class TestPools:
         Outside an event loop there is no aiohttp pool to make.
         """
         assert aiohttp_pool(verify=True, limits=httpx.Limits()) is None
+
+
+class TestDirectSend:
+    """
+    HttpClient calls its transport directly where httpx's client would add
+    nothing, and through ``client.send`` where a host added something.
+    """
+
+    async def test_answer_is_what_send_gives(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """
+        The answer carries its request, body, elapsed time and cookies,
+        and httpx's log record is written, as through ``client.send``.
+        """
+        seen: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(
+                200, json={"ok": 1}, headers={"Set-Cookie": "s=1"}
+            )
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        with caplog.at_level("INFO", logger="httpx"):
+            response = await http.request("POST", "/a", json={"q": 1})
+        jar = dict(http.client.cookies)
+        await http.aclose()
+
+        assert seen == [response.request]
+        assert {"ok": 1} == response.json()
+        assert response.elapsed.total_seconds() >= 0
+        assert {"s": "1"} == jar
+        assert [
+            'HTTP Request: POST http://x/a "HTTP/1.1 200 OK"'
+        ] == caplog.messages
+
+    async def test_request_errors_carry_the_request(self) -> None:
+        """
+        A transport error raised on the direct path names its request.
+        """
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            raise httpx.ReadError("reset")
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        with pytest.raises(RetryableError) as info:
+            await http.request("GET", "/a", retry=False)
+        await http.aclose()
+
+        cause = info.value.__cause__
+        assert isinstance(cause, httpx.ReadError)
+        assert "/a" == cause.request.url.path
+
+    async def test_a_failed_read_closes_the_answer(self) -> None:
+        """
+        A body that breaks while read closes the response and is a
+        retryable error.
+        """
+        closed = []
+
+        class Broken(httpx.AsyncByteStream):
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                yield b"x"
+                raise httpx.ReadError("reset")
+
+            async def aclose(self) -> None:
+                closed.append(True)
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, stream=Broken())
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        with pytest.raises(RetryableError, match="connection failed"):
+            await http.request("GET", "/a", retry=False)
+        await http.aclose()
+
+        assert [True] == closed
+
+    async def test_hooks_of_the_host_run(self) -> None:
+        """
+        Event hooks a host adds to the httpx client see every request and
+        answer.
+        """
+        seen: list[str] = []
+
+        async def on_request(request: httpx.Request) -> None:
+            seen.append(f"> {request.url.path}")
+
+        async def on_response(response: httpx.Response) -> None:
+            seen.append(f"< {response.status_code}")
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(ok))
+        http.client.event_hooks = {
+            "request": [on_request],
+            "response": [on_response],
+        }
+        await http.request("GET", "/a")
+        await http.aclose()
+
+        assert ["> /a", "< 200"] == seen
+
+    async def test_auth_of_the_host_is_applied(self) -> None:
+        """
+        An auth a host sets on the httpx client signs the request.
+        """
+        sent: list[str | None] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            sent.append(request.headers.get("authorization"))
+            return httpx.Response(200)
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        http.client.auth = ("u", "p")
+        await http.request("GET", "/a")
+        await http.aclose()
+
+        assert [httpx.BasicAuth("u", "p")._auth_header] == sent
+
+    async def test_user_info_in_an_absolute_url_is_applied(self) -> None:
+        """
+        User info in an absolute request URL becomes basic auth, as httpx
+        makes it.
+        """
+        sent: list[str | None] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            sent.append(request.headers.get("authorization"))
+            return httpx.Response(200)
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        await http.request("GET", "http://u:p@x/a")
+        await http.aclose()
+
+        assert [httpx.BasicAuth("u", "p")._auth_header] == sent
+
+    async def test_redirects_followed_when_the_host_asks(self) -> None:
+        """
+        A host that turns on ``follow_redirects`` gets them followed.
+        """
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/old":
+                return httpx.Response(302, headers={"Location": "/new"})
+            return httpx.Response(200, text=request.url.path)
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+        kept = await http.request("GET", "/old")
+        http.client.follow_redirects = True
+        followed = await http.request("GET", "/old")
+        await http.aclose()
+
+        assert 302 == kept.status_code
+        assert "/new" == followed.text
+
+    async def test_closed_httpx_client_is_refused(self) -> None:
+        """
+        An httpx client a host closed refuses requests, as httpx does.
+        """
+        http = HttpClient("http://x", transport=httpx.MockTransport(ok))
+        await http.client.aclose()
+
+        with pytest.raises(RuntimeError, match="closed"):
+            await http.request("GET", "/a")
+        await http.aclose()
+
+
+@attrs.define
+class _Echo:
+    """
+    A loopback ASGI app: sets a cookie on ``/cookie``, answers gzip on
+    ``/gzip``, redirects on ``/redirect``, answers after 2 s on ``/slow``,
+    else echoes what it got.
+    """
+
+    abort_mode: object = None
+
+    @property
+    def app(self) -> object:
+        return _echo
+
+
+async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    path = scope["path"]
+    if path == "/slow":
+        await anyio.sleep(2)
+    headers: list[tuple[bytes, bytes]] = []
+    if path == "/cookie":
+        headers.append((b"set-cookie", b"s=1; Path=/"))
+    if path == "/redirect":
+        status, answer = 302, b""
+        headers.append((b"location", b"/elsewhere"))
+    elif path == "/gzip":
+        status, answer = 200, gzip.compress(b"unpacked" * 100)
+        headers.append((b"content-encoding", b"gzip"))
+    else:
+        status = 200
+        answer = json.dumps(
+            {
+                "method": scope["method"],
+                "path": path,
+                "query": scope["query_string"].decode(),
+                "headers": [
+                    [k.decode(), v.decode()] for k, v in scope["headers"]
+                ],
+                "body": len(body),
+            }
+        ).encode()
+    headers.append((b"content-length", str(len(answer)).encode()))
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers}
+    )
+    await send({"type": "http.response.body", "body": answer})
+
+
+class TestAiohttpPool:
+    """
+    The aiohttp pool under httpx's API: the wire behaviour httpx's own
+    pool has.
+    """
+
+    @pytest.fixture(name="url")
+    def _url(self) -> Iterator[str]:
+        from ecomsync.testing._serve import serve_app
+
+        with serve_app(
+            _Echo(),
+            "echo",
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            startup_timeout=10,
+        ) as url:
+            yield url
+
+    @pytest.fixture(name="http")
+    async def _http(self, url: str) -> AsyncIterator[HttpClient]:
+        http = HttpClient(url, pool="aiohttp", headers={"X-Tenant": "t1"})
+        assert "AiohttpPool" == type(http.client._transport).__name__
+        yield http
+        await http.aclose()
+
+    async def test_sends_method_url_headers_and_body(
+        self, http: HttpClient
+    ) -> None:
+        """
+        Method, encoded path and query, every header once (the client's
+        and the request's) and the body arrive as httpx would send them.
+        """
+        response = await http.request(
+            "PUT",
+            "/a b/ü",
+            content=b"x" * 70_000,
+            params={"q": "a&b"},
+            headers={"X-Trace": "t"},
+        )
+        got = response.json()
+        names = [k for k, _ in got["headers"]]
+
+        assert "PUT" == got["method"]
+        assert "/a b/ü" == got["path"]
+        assert "q=a%26b" == got["query"]
+        assert 70_000 == got["body"]
+        assert ["x-tenant", "t1"] in got["headers"]
+        assert ["x-trace", "t"] in got["headers"]
+        assert len(names) == len(set(names))
+        assert 200 == response.status_code
+        assert "OK" == response.reason_phrase
+
+    async def test_streamed_body(self, http: HttpClient) -> None:
+        """
+        A request body httpx streams is sent whole, without httpx's
+        ``Transfer-Encoding`` header twice.
+        """
+
+        async def parts() -> AsyncIterator[bytes]:
+            for _ in range(3):
+                yield b"y" * 1000
+
+        response = await http.client.post("/stream", content=parts())
+        got = response.json()
+
+        assert 3000 == got["body"]
+        assert ["transfer-encoding", "chunked"] in got["headers"]
+
+    async def test_gzip_is_decoded_by_httpx(self, http: HttpClient) -> None:
+        """
+        A compressed answer is unpacked once, by httpx.
+        """
+        response = await http.request("GET", "/gzip")
+
+        assert b"unpacked" * 100 == response.content
+
+    async def test_redirects_are_left_to_httpx(self, http: HttpClient) -> None:
+        """
+        aiohttp follows no redirect: the 302 comes back as it is.
+        """
+        response = await http.request("GET", "/redirect")
+
+        assert 302 == response.status_code
+        assert "/elsewhere" == response.headers["location"]
+
+    async def test_cookies_live_in_httpx_only(self, url: str) -> None:
+        """
+        A server's cookie is kept by httpx's jar, and gone once the host
+        clears that jar (aiohttp keeps no second jar; its own keeps no
+        cookie of an IP address, hence a host name).
+        """
+        http = HttpClient(
+            url.replace("127.0.0.1", "localhost"), pool="aiohttp"
+        )
+        await http.request("GET", "/cookie")
+        kept = dict(http.client.cookies)
+        sent = (await http.request("GET", "/echo")).json()["headers"]
+        http.client.cookies.clear()
+        cleared = (await http.request("GET", "/echo")).json()["headers"]
+        await http.aclose()
+
+        assert {"s": "1"} == kept
+        assert ["cookie", "s=1"] in sent
+        assert not [h for h in cleared if h[0] == "cookie"]
+
+    async def test_streamed_answer(self, http: HttpClient) -> None:
+        """
+        A host streaming through the httpx client reads the body.
+        """
+        async with http.client.stream("GET", "/gzip") as response:
+            body = b"".join([part async for part in response.aiter_bytes()])
+
+        assert b"unpacked" * 100 == body
+
+    async def test_read_timeout(self, url: str) -> None:
+        """
+        httpx's timeouts reach aiohttp: an answer slower than the read
+        timeout is a retryable timeout.
+        """
+        http = HttpClient(
+            url, pool="aiohttp", timeout=httpx.Timeout(5.0, read=0.2)
+        )
+        try:
+            with pytest.raises(RetryableError, match="timed out"):
+                await http.request("GET", "/slow", retry=False)
+        finally:
+            await http.aclose()

@@ -23,10 +23,13 @@ Pieces, each usable alone:
   concurrency cap (`anyio.CapacityLimiter`, default 16: httpx degrades
   sharply above about 20 concurrent requests on one client and core).
   Its connection pool is httpx's own, or aiohttp's under httpx's API
-  (``httpx-aiohttp``, the ``aiohttp`` extra) when that is installed and
+  (`AiohttpPool`, the ``aiohttp`` extra) when that is installed and
   the loop is asyncio: about a quarter of the client CPU per request,
   because httpcore's pool checks every idle connection's socket on every
-  request (httpx #3215) and aiohttp's does not;
+  request (httpx #3215) and aiohttp's does not.  A request goes straight
+  to the transport where ``client.send`` would add nothing (no auth,
+  event hooks or redirects to follow: a host that sets them on
+  `HttpClient.client` gets httpx's path);
 - `check_url`: refuses a base URL that carries credentials.
 
 Statuses that are not retryable are returned to the caller, which knows
@@ -37,7 +40,8 @@ no header value, query string or URL user info ever ends up in a message.
 
 from __future__ import annotations
 
-import importlib
+import json as _json
+import logging
 import re
 import time
 from collections.abc import (
@@ -138,19 +142,17 @@ def aiohttp_pool(
 ) -> httpx.AsyncBaseTransport | None:
     """
     httpx's API over aiohttp's connection pool, or ``None`` where it
-    cannot be used: ``httpx-aiohttp`` not installed, or not on asyncio
+    cannot be used: the ``aiohttp`` extra not installed, or not on asyncio
     (aiohttp is asyncio-only; trio keeps httpx's pool).
     """
     try:
         if sniffio.current_async_library() != "asyncio":
             return None
-        module: Any = importlib.import_module("httpx_aiohttp")
+        from ._http_aiohttp import AiohttpPool
+
+        return AiohttpPool(verify=verify, limits=limits)
     except (ImportError, sniffio.AsyncLibraryNotFoundError):
         return None
-    transport: httpx.AsyncBaseTransport = module.AiohttpTransport(
-        verify=verify, limits=limits
-    )
-    return transport
 
 
 #: A relative path whose segments need no escaping or normalising, and a
@@ -193,6 +195,7 @@ def build_request(
             for k, v in (params or {}).items()
         )
         and not client.cookies
+        and (content is None or type(content) is bytes)
     ):
         query = (
             "&".join(f"{k}={v}" for k, v in params.items()) if params else None
@@ -202,20 +205,78 @@ def build_request(
         joined._uri_reference = ref._replace(
             path=base_path + url.lstrip("/"), query=query, fragment=None
         )
-        merged = httpx.Headers(client.headers)
-        if headers:
-            merged.update(headers)
-        return httpx.Request(
-            method,
-            joined,
-            json=json,
-            content=content,
-            headers=merged,
-            extensions={"timeout": client.timeout.as_dict()},
+        request = _plain_request(
+            client, method, joined, json=json, content=content, headers=headers
         )
+        if request is not None:
+            return request
     return client.build_request(
         method, url, json=json, content=content, params=params, headers=headers
     )
+
+
+def _plain_request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: httpx.URL,
+    *,
+    json: Any,
+    content: bytes | None,
+    headers: Mapping[str, str] | None,
+) -> httpx.Request | None:
+    """
+    ``httpx.Request(method, url, json=json, content=content, headers=...)``
+    with the client's headers updated by *headers*, built in one pass:
+    httpx builds the headers four times (the client's copied, updated,
+    the body's added one by one, then ``Host`` put in front), each time
+    normalising every header.  The same headers in the same order, the
+    same body; ``None`` (build it with httpx) for a header that is not
+    ASCII.
+    """
+    rows = client.headers.raw
+    if headers:
+        if not all(k.isascii() and v.isascii() for k, v in headers.items()):
+            return None
+        given = [(k.encode(), v.encode()) for k, v in headers.items()]
+        replaced = {k.lower() for k, _ in given}
+        rows = [row for row in rows if row[0].lower() not in replaced]
+        rows += given
+    where = {key.lower() for key, _ in rows}
+    # The body's headers where the caller set none (httpx's setdefault).
+    if content is not None:
+        body = content
+        if body and b"content-length" not in where:
+            rows.append((b"Content-Length", str(len(body)).encode()))
+    elif json is not None:
+        body = _json.dumps(
+            json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+        if b"content-length" not in where:
+            rows.append((b"Content-Length", str(len(body)).encode()))
+        if b"content-type" not in where:
+            rows.append((b"Content-Type", b"application/json"))
+    else:
+        body = b""
+    front: list[tuple[bytes, bytes]] = []
+    if b"host" not in where:
+        front.append((b"Host", url.netloc))
+    method = method.upper()
+    if (
+        method in ("POST", "PUT", "PATCH")
+        and not body
+        and b"content-length" not in where
+        and b"transfer-encoding" not in where
+    ):
+        front.append((b"Content-Length", b"0"))
+    request = httpx.Request(
+        method,
+        url,
+        headers=front + rows if front else rows,
+        stream=httpx.ByteStream(body),
+        extensions={"timeout": client.timeout.as_dict()},
+    )
+    request.read()  # as httpx does for a body in memory
+    return request
 
 
 def _observe(
@@ -274,6 +335,64 @@ def _cookie_jar(client: httpx.AsyncClient) -> None:
         client._cookies = cookies
 
 
+def _direct(client: httpx.AsyncClient, request: httpx.Request) -> bool:
+    """
+    Whether `client.send` would only pass *request* to the transport and
+    read the answer: no auth (neither the client's nor user info in the
+    URL), no event hooks, no redirects to follow, an open client.
+    """
+    hooks = client.event_hooks
+    return not (
+        client.auth is not None
+        or client.follow_redirects
+        or hooks["request"]
+        or hooks["response"]
+        or client.is_closed
+        or request.url.userinfo
+    )
+
+
+_HTTPX_LOG = logging.getLogger("httpx")
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    transport: httpx.AsyncBaseTransport,
+    request: httpx.Request,
+) -> httpx.Response:
+    """
+    ``await client.send(request)`` for a request `_direct` accepts, without
+    the auth, redirect and hook layers (a generator and three coroutines
+    per request): the transport's answer, read, with the request, cookies,
+    ``elapsed`` and httpx's log record as `client.send` gives them.
+    """
+    started = time.perf_counter()
+    try:
+        response = await transport.handle_async_request(request)
+    except httpx.RequestError as exc:
+        exc.request = request
+        raise
+    response.request = request
+    try:
+        await response.aread()
+    except BaseException:
+        await response.aclose()
+        raise
+    response.elapsed = timedelta(seconds=time.perf_counter() - started)
+    headers = response.headers
+    if "set-cookie" in headers or "set-cookie2" in headers:
+        client.cookies.extract_cookies(response)
+    _HTTPX_LOG.info(
+        'HTTP Request: %s %s "%s %d %s"',
+        request.method,
+        request.url,
+        response.http_version,
+        response.status_code,
+        response.reason_phrase,
+    )
+    return response
+
+
 def log_extra(**more: object) -> dict[str, object]:
     """
     The ``extra`` of an adapter's log record: the fields of the run it
@@ -321,6 +440,12 @@ class HttpClient(AsyncResource):
     )
     pool: str = attrs.field(default="auto")
     _client: httpx.AsyncClient | None = attrs.field(init=False, default=None)
+    # The transport handed to the httpx client, called directly where
+    # `client.send` would add nothing (`_direct`); None: httpx's own pool,
+    # which may route through proxies from the environment.
+    _transport: httpx.AsyncBaseTransport | None = attrs.field(
+        init=False, default=None
+    )
     _limiter: anyio.CapacityLimiter | None = attrs.field(
         init=False, default=None
     )
@@ -362,6 +487,7 @@ class HttpClient(AsyncResource):
                 transport=transport,
                 **kwargs,
             )
+            self._transport = transport
             _cookie_jar(self._client)
         return self._client
 
@@ -432,23 +558,36 @@ class HttpClient(AsyncResource):
             headers=headers,
         )
         what = describe(request)
-        async with self.limiter:
-            started = time.monotonic()
-            response: httpx.Response | None = None
-            failure: str | None = None
-            try:
-                with transport_errors(
-                    what,
-                    deadline=self.deadline if deadline is None else deadline,
-                ):
+        transport = self._transport
+        if transport is not None and not _direct(client, request):
+            transport = None
+        limiter = self.limiter
+        try:
+            # A free slot is taken without `acquire`'s two checkpoints (an
+            # event-loop turn per request); the request checkpoints anyway.
+            limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await limiter.acquire()
+        started = time.monotonic()
+        response: httpx.Response | None = None
+        failure: str | None = None
+        try:
+            with transport_errors(
+                what,
+                deadline=self.deadline if deadline is None else deadline,
+            ):
+                if transport is None:
                     response = await client.send(request)
                     await response.aread()
-            except Exception as exc:
-                cause = exc.__cause__
-                failure = type(cause if cause is not None else exc).__name__
-                raise
-            finally:
-                _observe(request, response, failure, started)
+                else:
+                    response = await _send(client, transport, request)
+        except Exception as exc:
+            cause = exc.__cause__
+            failure = type(cause if cause is not None else exc).__name__
+            raise
+        finally:
+            limiter.release()
+            _observe(request, response, failure, started)
         assert response is not None
         error = status_error(what, response, hint=self.retry_after_hint)
         if error is not None:

@@ -1,0 +1,150 @@
+"""
+httpx's transport API over aiohttp's connection pool (the ``aiohttp``
+extra: aiohttp and ``httpx-aiohttp``, whose exception map it uses).
+
+The same wire behaviour as ``httpx_aiohttp.AiohttpTransport`` with less
+client CPU per request, and one fix:
+
+- headers go to aiohttp as the ``str`` pairs it keeps anyway, decoded once
+  from httpx's raw bytes (``request.headers`` would be decoded item by
+  item, each time working out the encoding again);
+- the URL goes to aiohttp already encoded (httpx encoded it), so yarl
+  does not parse and quote it a second time;
+- a response body is read in one piece instead of 16 KB chunks through
+  an async generator;
+- aiohttp's own cookie jar is a dummy: httpx's client keeps the cookies
+  (``AiohttpTransport`` kept a second jar that sent a server's cookies
+  again after the host had cleared ``client.cookies``).
+
+aiohttp is imported when the first pool is made, so the core does not
+need it; its objects are typed `Any` here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+
+__all__ = ["AiohttpPool"]
+
+
+class _Body(httpx.AsyncByteStream):
+    """
+    An aiohttp response's body for httpx, read in one piece.
+    """
+
+    def __init__(self, response: Any, errors: Any) -> None:
+        self._response = response
+        self._errors = errors
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with self._errors():
+            body: bytes = await self._response.read()
+        if body:
+            yield body
+
+    async def aclose(self) -> None:
+        with self._errors():
+            await self._response.__aexit__(None, None, None)
+
+
+class AiohttpPool(httpx.AsyncBaseTransport):
+    """
+    httpx's transport API over one `aiohttp.ClientSession` (created on the
+    first request: it needs the running loop).
+
+    Args:
+        verify: TLS verification, as httpx's ``verify``.
+        limits: ``max_connections`` and ``keepalive_expiry`` are used.
+
+    Raises:
+        ImportError: aiohttp or ``httpx-aiohttp`` is not installed.
+    """
+
+    def __init__(self, *, verify: bool, limits: httpx.Limits) -> None:
+        self._aiohttp: Any = importlib.import_module("aiohttp")
+        self._yarl: Any = importlib.import_module("yarl")
+        self._errors: Any = importlib.import_module(
+            "httpx_aiohttp.transport"
+        ).map_aiohttp_exceptions
+        self._ssl: ssl.SSLContext = httpx.create_ssl_context(verify=verify)
+        self._limits = limits
+        self._session: Any = None
+        # aiohttp's timeout object per distinct httpx timeout.
+        self._timeouts: dict[tuple[Any, ...], Any] = {}
+
+    def _new_session(self) -> Any:
+        aiohttp = self._aiohttp
+        kwargs: dict[str, Any] = {}
+        if self._limits.max_connections is not None:
+            kwargs["limit"] = self._limits.max_connections
+        connector = aiohttp.TCPConnector(
+            keepalive_timeout=self._limits.keepalive_expiry,
+            ssl=self._ssl,
+            **kwargs,
+        )
+        return aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+        )
+
+    def _timeout(self, request: httpx.Request) -> Any:
+        given = request.extensions.get("timeout") or {}
+        key = (given.get("connect"), given.get("read"), given.get("pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = self._aiohttp.ClientTimeout(
+                sock_connect=key[0], sock_read=key[1], connect=key[2]
+            )
+            self._timeouts[key] = timeout
+        return timeout
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        session = self._session
+        if session is None:
+            session = self._session = self._new_session()
+        headers = request.headers
+        encoding = headers.encoding
+        pairs = [
+            (key.decode(encoding), value.decode(encoding))
+            for key, value in headers.raw
+        ]
+        data: Any
+        try:
+            data = request.content or None
+        except httpx.RequestNotRead:
+            # A streamed body: aiohttp does the chunking itself.
+            data = request.stream
+            pairs = [p for p in pairs if p[0].lower() != "transfer-encoding"]
+        with self._errors():
+            response = await session.request(
+                request.method,
+                self._yarl.URL(str(request.url), encoded=True),
+                headers=pairs,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=self._timeout(request),
+                server_hostname=request.extensions.get("sni_hostname"),
+            )
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, self._errors),
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
