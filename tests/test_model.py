@@ -71,6 +71,40 @@ class TestProblems:
             problem.reason,
         )
 
+    @pytest.mark.parametrize(
+        ("field", "text", "code"),
+        [
+            ("name", "Ham\x00mer", "U+0000 at position 3"),
+            ("description", "bell\x07", "U+0007 at position 4"),
+            ("number", "A-1\x1b", "U+001B at position 3"),
+            ("name", "del\x7f", "U+007F at position 3"),
+            ("name", "c1\x92", "U+0092 at position 2"),
+        ],
+    )
+    def test_control_characters(
+        self, field: str, text: str, code: str
+    ) -> None:
+        """A control character in a text is refused, naming the field, the
+        character and where it is (the docs promise text without them)."""
+        (problem,) = problems(article(**{field: text}))
+
+        assert field == problem.field
+        assert f"holds the control character {code}" == problem.reason
+
+    def test_tab_and_line_breaks_are_text(self) -> None:
+        """Tab, line feed and carriage return are ordinary text."""
+        assert [] == problems(article(description="a\tb\r\nc\n"))
+
+    @pytest.mark.parametrize("name", ["", "   "])
+    def test_blank_name(self, name: str) -> None:
+        """An article or category without a name is refused: no shop
+        shows a nameless product."""
+        (problem,) = problems(article(name=name))
+        (category,) = problems(Category(number="C-1", name=name))
+
+        assert ("name", "is missing") == (problem.field, problem.reason)
+        assert ("name", "is missing") == (category.field, category.reason)
+
     def test_huge_text(self) -> None:
         """A 10 MB description is refused, naming its size."""
         (problem,) = problems(article(description="x" * 10_000_000))

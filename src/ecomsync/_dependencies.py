@@ -16,7 +16,7 @@ import attrs
 from ._anyio_util import closing
 from ._changes import Change, Refusal
 from ._fingerprint import checksum
-from ._model import Article, Category, Record, parents_first
+from ._model import Article, Category, Record, parents_first, problems
 from ._run import Run, Tally
 from ._spec import DataType, Only
 from .events import DependencySynced
@@ -40,6 +40,8 @@ class CategoryClosure:
     _linked: set[str] = attrs.field(init=False, factory=set)
     #: Categories looked for in the ERP and not found there.
     _absent: set[str] = attrs.field(init=False, factory=set)
+    #: Categories found in the ERP that cannot be sent, and why.
+    _refused: dict[str, str] = attrs.field(init=False, factory=dict)
     _lock: anyio.Lock = attrs.field(init=False, factory=anyio.Lock)
 
     @staticmethod
@@ -71,7 +73,11 @@ class CategoryClosure:
             if not isinstance(article, Article):
                 continue
             for number in article.categories:
-                if number not in self._linked and number not in self._absent:
+                if (
+                    number not in self._linked
+                    and number not in self._absent
+                    and number not in self._refused
+                ):
                     wanted.setdefault(number, article.number)
         found: dict[str, Category] = {}
         required_by: dict[str, str] = {}
@@ -124,7 +130,39 @@ class CategoryClosure:
             )
             for i, problem in sorted(invalid.items())
         ]
-        return [categories[i] for i in order], required_by, refused
+        # Judged like any category before it is sent (`problems`); one
+        # below a refused parent cannot be sent either.
+        ordered: list[Category] = []
+        for i in order:
+            category = categories[i]
+            bad = problems(category)
+            if bad:
+                refused.append(
+                    Refusal(
+                        number=category.number,
+                        field=bad[0].field,
+                        reason=f"{bad[0].field} {bad[0].reason}",
+                    )
+                )
+            elif category.parent in self._refused:
+                refused.append(
+                    Refusal(
+                        number=category.number,
+                        field="parent",
+                        reason=(
+                            f"parent: category {category.parent!r} cannot be "
+                            "sent: "
+                            f"{self._refused[category.parent]}"
+                        ),
+                    )
+                )
+            else:
+                ordered.append(category)
+                continue
+            self._refused[category.number] = refused[-1].reason
+        for refusal in refused:
+            self._refused.setdefault(refusal.number, refusal.reason)
+        return ordered, required_by, refused
 
     def unknown(self, record: Record) -> Refusal | None:
         """
@@ -139,7 +177,8 @@ class CategoryClosure:
             failed = (
                 None
                 if number in self._linked
-                else self.run.failure_of(DataType.CATEGORIES, number)
+                else self._refused.get(number)
+                or self.run.failure_of(DataType.CATEGORIES, number)
             )
             if failed is not None:
                 return Refusal(

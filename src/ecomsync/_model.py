@@ -326,7 +326,14 @@ class Problem:
     reason: str
 
 
-def _text_problems(path: str, value: object) -> list[Problem]:
+#: Control characters (Unicode category Cc) a text may not hold: all but
+#: tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _text_problems(
+    path: str, value: object, *, required: bool = False
+) -> list[Problem]:
     if not isinstance(value, str):
         return [Problem(path, f"must be text, got {type(value).__name__}")]
     try:
@@ -336,6 +343,17 @@ def _text_problems(path: str, value: object) -> list[Problem]:
     if size > MAX_TEXT_BYTES:
         return [
             Problem(path, f"is {size:,} bytes, more than {MAX_TEXT_BYTES:,}")
+        ]
+    if required and not value.strip():
+        return [Problem(path, "is missing")]
+    control = _CONTROL.search(value)
+    if control is not None:
+        return [
+            Problem(
+                path,
+                f"holds the control character U+{ord(control.group()):04X} "
+                f"at position {control.start()}",
+            )
         ]
     return []
 
@@ -406,7 +424,9 @@ def problems(record: Record) -> list[Problem]:
         found += _text_problems("number", number)
     for name in ("name", "description", "email"):
         if hasattr(record, name):
-            found += _text_problems(name, getattr(record, name))
+            found += _text_problems(
+                name, getattr(record, name), required=name == "name"
+            )
     if isinstance(record, Article):
         found += _amount_problems("price", record.price, low=Decimal(0))
         found += _amount_problems(

@@ -74,7 +74,7 @@ class TestCategoryClosure:
     ) -> None:
         """Categories on a parent cycle are never sent: each fails naming
         the cycle, and so does the article that needs them; a plan lists
-        them as invalid."""
+        them all as invalid."""
         erp.put(Category(number="C-X", name="x", parent="C-Y"))
         erp.put(Category(number="C-Y", name="y", parent="C-X"))
         erp.put(Article(number="A-9", name="a", price=1, categories=("C-X",)))
@@ -91,7 +91,7 @@ class TestCategoryClosure:
         cycle = failed[DataType.CATEGORIES, "C-X"]
         assert "parent" == cycle.field
         assert "C-Y" in cycle.message
-        assert {"C-X", "C-Y"} == {
+        assert {"C-X", "C-Y", "A-9"} == {
             r.number for r in plan.types[ARTICLES].invalid
         }
         assert not set(platform.held(DataType.CATEGORIES)) & {"C-X", "C-Y"}
@@ -130,3 +130,35 @@ class TestCategoryClosure:
             )
             assert "no such parent" in failed[ARTICLES, n].message
         assert 6 == record.counts[ARTICLES].created
+
+    async def test_invalid_category_is_judged_before_it_is_sent(
+        self, erp: MemoryErp, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """A category the closure brings in is judged like any record: an
+        invalid one (and one below it) is never sent, fails by name, and so
+        does the article that needs it, in the plan as in the run."""
+        erp.put(Category(number="C-9", name="bad\x00name"))
+        erp.put(Category(number="C-9-1", name="child", parent="C-9"))
+        erp.put(
+            Article(number="A-9", name="a", price=1, categories=("C-9-1",))
+        )
+        selected = spec(articles=Only({"A-9"}))
+
+        plan = await sync.plan(selected)
+        run = await sync.execute(selected)
+
+        failed = {(f.data_type, f.number): f for f in run.failures}
+        assert {
+            (DataType.CATEGORIES, "C-9"),
+            (DataType.CATEGORIES, "C-9-1"),
+            (ARTICLES, "A-9"),
+        } == set(failed)
+        assert "name" == failed[DataType.CATEGORIES, "C-9"].field
+        assert "U+0000" in failed[DataType.CATEGORIES, "C-9"].message
+        assert "parent" == failed[DataType.CATEGORIES, "C-9-1"].field
+        assert "categories" == failed[ARTICLES, "A-9"].field
+        assert not {"C-9", "C-9-1"} & set(platform.held(DataType.CATEGORIES))
+        assert "A-9" not in platform.held(ARTICLES)
+        assert {"C-9", "C-9-1", "A-9"} == {
+            r.number for r in plan.types[ARTICLES].invalid
+        }
