@@ -9,9 +9,17 @@ after the record.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections import deque
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, TypeVar, runtime_checkable
 
 import anyio
 import attrs
@@ -40,6 +48,140 @@ _log = logging.getLogger("ecomsync")
 #: Per record: its media links, a failed outcome naming the file at
 #: fault, or None (the record has no media).
 Found = list[MediaLink] | Outcome | None
+
+T = TypeVar("T")
+
+
+@attrs.define(eq=False)
+class _Demand:
+    """
+    One call's items asking `_Lanes` for turns; entered (``async with``)
+    by the task that works an item, for the part that needs the turn.
+    """
+
+    lanes: _Lanes
+    #: Turns still to be granted.
+    want: int
+    #: Granted and not entered yet.
+    free: int = 0
+    #: Tasks of this call waiting for a turn, first come first served.
+    sleepers: deque[anyio.Event] = attrs.field(factory=deque)
+
+    async def __aenter__(self) -> None:
+        await self.lanes._take(self)
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.lanes._release()
+
+
+@attrs.define
+class _Lanes:
+    """
+    At most *width* items at once across every call, their turns granted
+    in the order the items were asked for (first come, first served: the
+    items of a chunk go before those of chunks asked after it), as an
+    `anyio.CapacityLimiter` with one task per item would do; but a call
+    works its items with at most *width* tasks, not one task per item
+    (a task costs more than the rest of a small file's way).
+    """
+
+    width: int
+    _busy: int = attrs.field(init=False, default=0)
+    _queue: deque[_Demand] = attrs.field(init=False, factory=deque)
+
+    async def map(
+        self,
+        items: Sequence[T],
+        work: Callable[[T, _Demand], Awaitable[None]],
+    ) -> None:
+        """
+        ``work(item, turn)`` for every item, each in a task of this call's
+        own; *work* enters *turn* (``async with turn:``) for the part
+        that counts against the width.  The first error cancels the rest
+        and comes out as itself.
+        """
+        if not items:
+            return
+        demand = self._ask(len(items))
+        todo = iter(items)
+
+        async def worker() -> None:
+            for item in todo:
+                await work(item, demand)
+
+        try:
+            async with task_group() as tg:
+                for _ in range(min(self.width, len(items)) - 1):
+                    tg.start_soon(worker)
+                await worker()
+        finally:
+            self._withdraw(demand)
+
+    @asynccontextmanager
+    async def one(self) -> AsyncIterator[None]:
+        """
+        One turn, in line with the items of `map`.
+        """
+        demand = self._ask(1)
+        try:
+            async with demand:
+                yield
+        finally:
+            self._withdraw(demand)
+
+    def _ask(self, count: int) -> _Demand:
+        demand = _Demand(self, count)
+        self._queue.append(demand)
+        self._grant()
+        return demand
+
+    def _grant(self) -> None:
+        while self._busy < self.width and self._queue:
+            demand = self._queue[0]
+            demand.want -= 1
+            if not demand.want:
+                self._queue.popleft()
+            self._busy += 1
+            if demand.sleepers:
+                demand.sleepers.popleft().set()  # the turn is theirs
+            else:
+                demand.free += 1
+
+    async def _take(self, demand: _Demand) -> None:
+        if demand.free:
+            demand.free -= 1
+            return
+        woken = anyio.Event()
+        demand.sleepers.append(woken)
+        try:
+            await woken.wait()
+        except BaseException:
+            if woken.is_set():
+                self._release()  # granted, never used
+            else:
+                demand.sleepers.remove(woken)
+            raise
+
+    def _release(self) -> None:
+        self._busy -= 1
+        self._grant()
+
+    def _withdraw(self, demand: _Demand) -> None:
+        """
+        *demand*'s call is over: turns it did not use go to the others.
+        """
+        if demand.want:
+            self._queue.remove(demand)
+            demand.want = 0
+        if demand.free:
+            self._busy -= demand.free
+            demand.free = 0
+            self._grant()
 
 
 @attrs.define(eq=False)
@@ -101,11 +243,11 @@ class MediaTransfer:
     staging: RunStaging | None
     concurrency: int = 16
     #: Uploads in flight (the platform's side).
-    _limiter: anyio.CapacityLimiter = attrs.field(init=False)
+    _uploads: _Lanes = attrs.field(init=False)
     #: Files read from the ERP and staged at once (the ERP's and the
     #: disk's side), apart from the uploads: the next batch's files are
     #: read and staged while the uploads of the batches before it run.
-    _reading: anyio.CapacityLimiter = attrs.field(init=False)
+    _reading: _Lanes = attrs.field(init=False)
     _uploading: dict[str, anyio.Event] = attrs.field(init=False, factory=dict)
     #: New content staged, to be uploaded after the push (by hash).
     _deferred: dict[str, _Deferred] = attrs.field(init=False, factory=dict)
@@ -116,13 +258,13 @@ class MediaTransfer:
     #: Look-ups in flight go to such a store together.
     _asks: GroupCommit[_Ask] | None = attrs.field(init=False, default=None)
 
-    @_limiter.default
-    def _new_limiter(self) -> anyio.CapacityLimiter:
-        return anyio.CapacityLimiter(self.concurrency)
+    @_uploads.default
+    def _new_uploads(self) -> _Lanes:
+        return _Lanes(self.concurrency)
 
     @_reading.default
-    def _new_reading(self) -> anyio.CapacityLimiter:
-        return anyio.CapacityLimiter(self.concurrency)
+    def _new_reading(self) -> _Lanes:
+        return _Lanes(self.concurrency)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.store, _MediaIdBatch):
@@ -180,22 +322,47 @@ class MediaTransfer:
         `media_id_for` id, and `finish` uploads it after the push.
         """
         found: list[Found] = [None] * len(chunk)
+        links: dict[int, list[MediaLink | None]] = {}
+        errors: dict[int, list[tuple[int, str]]] = {}
+        files: list[tuple[int, int]] = []  # (record's index, position)
+        for index, change in enumerate(chunk):
+            if outcomes is not None and not outcomes[index].ok:
+                continue
+            record = change.record
+            if isinstance(record, Article | Category) and record.media:
+                links[index] = [None] * len(record.media)
+                files.extend((index, p) for p in range(len(record.media)))
 
-        async def one(index: int, record: Article | Category) -> None:
-            found[index] = await self._links(
-                session,
-                data_type,
-                record,
-                None if pending is None else pending[index],
+        async def one(file: tuple[int, int], turn: _Demand) -> None:
+            index, position = file
+            record = chunk[index].record
+            assert isinstance(record, Article | Category)
+            async with turn:
+                error = await self._link(
+                    session,
+                    data_type,
+                    record,
+                    position,
+                    links[index],
+                    None if pending is None else pending[index],
+                )
+            if error is not None:
+                errors.setdefault(index, []).append((position, error))
+
+        await self._reading.map(files, one)
+        for index, got in links.items():
+            failed = errors.get(index)
+            if not failed:
+                found[index] = [m for m in got if m is not None]
+                continue
+            if pending is not None and pending[index]:
+                await self._drop(pending[index])
+            position, message = min(failed)
+            found[index] = Outcome(
+                number=chunk[index].record.number,
+                error=message,
+                field=f"media.{position}",
             )
-
-        async with task_group() as tg:
-            for index, change in enumerate(chunk):
-                if outcomes is not None and not outcomes[index].ok:
-                    continue
-                record = change.record
-                if isinstance(record, Article | Category) and record.media:
-                    tg.start_soon(one, index, record)
         return found
 
     async def attach_all(
@@ -229,73 +396,58 @@ class MediaTransfer:
                     tg.start_soon(one, index, links)
         return final
 
-    async def _links(
+    async def _link(
         self,
         session: ErpSession,
         data_type: DataType,
         record: Article | Category,
-        pending: Pending | None = None,
-    ) -> list[MediaLink] | Outcome:
-        refs = record.media
-        links: list[MediaLink | None] = [None] * len(refs)
-        errors: list[tuple[int, str]] = []
-
-        async def one(position: int) -> None:
-            ref = refs[position]
-            async with self._reading:
-                try:
-                    content = await session.read_media(ref)
-                    sha = content_hash(content)
-                    if pending is None:
-                        media_id, reused = await self._media_id(
-                            sha, content, ref
-                        )
-                    else:
-                        deferred = await self._defer(sha, content, ref)
-                        if isinstance(deferred, str):
-                            media_id, reused = deferred, True
-                        else:
-                            pending[position] = deferred
-                            media_id = deferred.media_id
-                except (RecordRejected, SyncError, MediaStagingError) as exc:
-                    # A file that cannot be staged (full disk) fails its
-                    # record, like one that cannot be read or uploaded.
-                    if isinstance(exc, AuthenticationError):
-                        raise
-                    errors.append((position, str(exc)))
-                    return
-                links[position] = MediaLink(
-                    media_id=media_id,
-                    sha256=sha,
-                    position=position,
-                    kind=ref.kind,
-                )
-                if pending is not None and position in pending:
-                    return  # reported once uploaded, after the push
-                await self.run.emit(
-                    MediaUploaded(
-                        run_id=self.run.id,
-                        data_type=data_type,
-                        number=record.number,
-                        sha256=sha,
-                        size=len(content),
-                        reused=reused,
-                    )
-                )
-
-        async with task_group() as tg:
-            for position in range(len(refs)):
-                tg.start_soon(one, position)
-        if errors:
-            if pending:
-                await self._drop(pending)
-            position, message = min(errors)
-            return Outcome(
+        position: int,
+        links: list[MediaLink | None],
+        pending: Pending | None,
+    ) -> str | None:
+        """
+        The file at *position* of *record*: read, hashed, known or staged
+        (and uploaded, without *pending*), its link put in *links*; None,
+        or why the file failed its record.
+        """
+        ref = record.media[position]
+        try:
+            content = await session.read_media(ref)
+            sha = content_hash(content)
+            if pending is None:
+                media_id, reused = await self._media_id(sha, content, ref)
+            else:
+                deferred = await self._defer(sha, content, ref)
+                if isinstance(deferred, str):
+                    media_id, reused = deferred, True
+                else:
+                    pending[position] = deferred
+                    media_id = deferred.media_id
+        except (RecordRejected, SyncError, MediaStagingError) as exc:
+            # A file that cannot be staged (full disk) fails its record,
+            # like one that cannot be read or uploaded.
+            if isinstance(exc, AuthenticationError):
+                raise
+            return str(exc)
+        links[position] = MediaLink(
+            media_id=media_id,
+            sha256=sha,
+            position=position,
+            kind=ref.kind,
+        )
+        if pending is not None and position in pending:
+            return None  # reported once uploaded, after the push
+        await self.run.emit(
+            MediaUploaded(
+                run_id=self.run.id,
+                data_type=data_type,
                 number=record.number,
-                error=message,
-                field=f"media.{position}",
+                sha256=sha,
+                size=len(content),
+                reused=reused,
             )
-        return [m for m in links if m is not None]
+        )
+        return None
 
     @asynccontextmanager
     async def _alone(self, sha: str) -> AsyncIterator[None]:
@@ -339,7 +491,7 @@ class MediaTransfer:
                 return media_id, True
             staged = await self._stage(sha, content, ref)
             try:
-                async with self._limiter:
+                async with self._uploads.one():
                     media_id = await self.run.platform.upload_media(staged)
             finally:
                 assert self.staging is not None
@@ -399,38 +551,50 @@ class MediaTransfer:
         for index, waits in enumerate(pending):
             if waits and not outcomes[index].ok:
                 await self._drop(waits)
+        # Every new file of the chunk queues for the upload lanes at once,
+        # record by record, so that a chunk's uploads go before those of
+        # chunks answered after it (first come, first served), instead of
+        # every chunk in flight taking turns file by file and all of them
+        # finishing together (which left the pipe empty while the next
+        # chunks were read and staged).  Content two records share goes
+        # once.
+        waiting: dict[int, int] = {}  # record's index -> uploads not over
+        users: dict[int, list[int]] = {}  # id(deferred) -> records' indices
+        files: list[_Deferred] = []
+        for index, waits in enumerate(pending):
+            if not waits or not outcomes[index].ok:
+                continue
+            for deferred in waits.values():
+                key = id(deferred)
+                if key not in users:
+                    users[key] = []
+                    files.append(deferred)
+                if index not in users[key]:
+                    users[key].append(index)
+                    waiting[index] = waiting.get(index, 0) + 1
+        results: dict[int, str | None] = {}  # id(deferred) -> error
 
-        async def one(index: int, waits: Pending) -> None:
+        async def report(index: int) -> None:
+            """
+            The uploads of the record at *index* are over: report them,
+            or fail the record naming its first file that did not go.
+            """
+            waits = pending[index]
             links = media[index]
             assert isinstance(links, list)
             by_position = {link.position: link for link in links}
             errors: list[tuple[int, str]] = []
-            # The record's files all queue for the limiter at once, so
-            # that a chunk's uploads go before those of chunks answered
-            # after it (first come, first served), instead of every chunk
-            # in flight taking turns file by file and all of them
-            # finishing together (which left the pipe empty while the
-            # next chunks were read and staged).
-            results: dict[int, str | None] = {}
-
-            async def upload(position: int, deferred: _Deferred) -> None:
-                results[position] = await self._upload(deferred)
-
-            async with task_group() as uploads:
-                for position, deferred in sorted(waits.items()):
-                    uploads.start_soon(upload, position, deferred)
             for position, deferred in sorted(waits.items()):
-                error = results[position]
+                error = results[id(deferred)]
                 if error is not None:
                     errors.append((position, error))
                     continue
-                link = by_position[position]
                 await self.run.emit(
                     MediaUploaded(
                         run_id=self.run.id,
                         data_type=data_type,
                         number=outcomes[index].number,
-                        sha256=link.sha256,
+                        sha256=by_position[position].sha256,
                         size=deferred.staged.size,
                         reused=False,
                     )
@@ -452,10 +616,14 @@ class MediaTransfer:
                     [link for link in links if link.position not in failed],
                 )
 
-        async with task_group() as tg:
-            for index, waits in enumerate(pending):
-                if waits and outcomes[index].ok:
-                    tg.start_soon(one, index, waits)
+        async def one(deferred: _Deferred, turn: _Demand) -> None:
+            results[id(deferred)] = await self._upload(deferred, turn)
+            for index in users[id(deferred)]:
+                waiting[index] -= 1
+                if not waiting[index]:
+                    await report(index)
+
+        await self._uploads.map(files, one)
         await self._save()
         return final
 
@@ -479,10 +647,10 @@ class MediaTransfer:
                 exc,
             )
 
-    async def _upload(self, deferred: _Deferred) -> str | None:
+    async def _upload(self, deferred: _Deferred, turn: _Demand) -> str | None:
         """
-        Upload *deferred* once, however many records wait for it; None
-        when it went well, else why not.
+        Upload *deferred* once (in *turn*), however many records wait for
+        it; None when it went well, else why not.
         """
         if deferred.done is not None:
             await deferred.done.wait()
@@ -491,7 +659,7 @@ class MediaTransfer:
         sha = deferred.staged.sha256
         platform = self.run.platform_name
         try:
-            async with self._limiter:
+            async with turn:
                 media_id = await self.run.platform.upload_media(
                     deferred.staged
                 )

@@ -1,5 +1,7 @@
 """
-Media transfer: how uploads after the push queue for the media limiter.
+Media transfer: how uploads after the push queue for the media lanes,
+and the lanes themselves (turns first come first served across calls,
+a few tasks per call instead of one per file).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync._media_transfer import _Demand, _Lanes
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.state import SqliteStore
 from ecomsync.testing.shopware6 import ShopwareEmulator
@@ -104,3 +107,122 @@ class TestUploadsAfterPush:
 
         assert 1 == summary.counts[DataType.ARTICLES].created
         assert 3 == gate.most
+
+
+class TestLanes:
+    async def test_width_bounds_items_at_once(self) -> None:
+        """However many calls run, at most *width* items hold a turn at
+        once, and every item is worked once."""
+        lanes = _Lanes(3)
+        flight, most, seen = 0, 0, []
+
+        async def work(item: int, turn: _Demand) -> None:
+            nonlocal flight, most
+            async with turn:
+                flight += 1
+                most = max(most, flight)
+                await anyio.sleep(0.001)
+                seen.append(item)
+                flight -= 1
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lanes.map, list(range(10)), work)
+            tg.start_soon(lanes.map, list(range(10, 20)), work)
+        assert 3 == most
+        assert list(range(20)) == sorted(seen)
+
+    async def test_first_come_first_served_across_calls(self) -> None:
+        """A call's items all get their turns before those of a call that
+        asked later (not one item of each call in turn)."""
+        lanes = _Lanes(2)
+        order: list[str] = []
+        gate = anyio.Event()
+
+        async def work(item: str, turn: _Demand) -> None:
+            async with turn:
+                await gate.wait()
+                order.append(item)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lanes.map, ["a1", "a2", "a3", "a4", "a5"], work)
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(lanes.map, ["b1", "b2", "b3"], work)
+            await anyio.wait_all_tasks_blocked()
+
+            async def lone() -> None:
+                async with lanes.one():  # queues like the others
+                    order.append("c")
+
+            tg.start_soon(lone)
+            await anyio.wait_all_tasks_blocked()
+            gate.set()
+        assert ["a1", "a2", "a3", "a4", "a5"] == sorted(order[:5])
+        assert ["b1", "b2", "b3"] == sorted(order[5:8])
+        assert "c" == order[8]
+
+    async def test_error_cancels_the_call_and_gives_turns_back(self) -> None:
+        """An item's error comes out as itself, the call's other items
+        stop, and its turns (in use or granted) go to the next call."""
+        lanes = _Lanes(2)
+        started: list[int] = []
+
+        async def work(item: int, turn: _Demand) -> None:
+            async with turn:
+                started.append(item)
+                if item == 1:
+                    raise ValueError("bad file")
+                await anyio.sleep(10)
+
+        with anyio.fail_after(5), pytest.raises(ValueError, match="bad file"):
+            await lanes.map([0, 1, 2, 3], work)
+        assert [0, 1] == started
+
+        async def quick(item: int, turn: _Demand) -> None:
+            async with turn:
+                started.append(item)
+
+        with anyio.fail_after(5):
+            await lanes.map([7, 8, 9], quick)
+        assert [7, 8, 9] == sorted(started[2:])
+
+    async def test_cancelled_waiter_gives_its_turn_back(self) -> None:
+        """A call cancelled while its items wait for turns leaves the
+        line, and one cancelled just after its turn came gives it back."""
+        lanes = _Lanes(1)
+        release = anyio.Event()
+        done: list[str] = []
+
+        async def hold(item: str, turn: _Demand) -> None:
+            async with turn:
+                await release.wait()
+                done.append(item)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lanes.map, ["first"], hold)
+            await anyio.wait_all_tasks_blocked()
+            with anyio.move_on_after(0.01):
+                await lanes.map(["gone"], hold)  # waits, then is cancelled
+            waiting = anyio.CancelScope()
+
+            async def granted_then_cancelled() -> None:
+                with waiting:
+                    async with lanes.one():
+                        done.append("never")
+
+            tg.start_soon(granted_then_cancelled)
+            await anyio.wait_all_tasks_blocked()
+            release.set()  # "first" ends: its turn goes to the lone one ...
+            waiting.cancel()  # ... cancelled before it ran
+        with anyio.fail_after(5):
+            async with lanes.one():
+                done.append("last")
+        assert ["first", "last"] == done
+
+    async def test_empty_call(self) -> None:
+        """No items: nothing to wait for."""
+        lanes = _Lanes(2)
+
+        async def work(item: int, turn: _Demand) -> None:
+            raise AssertionError  # pragma: no cover - never called
+
+        await lanes.map([], work)
