@@ -613,6 +613,35 @@ class TestCategoriesAndStatuses:
         assert "cycle" in (outcomes[0].error or "")
         assert "parent" == outcomes[0].field
 
+    async def test_missing_parent_fails_on_parent(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A category whose parent Shopware lacks fails on parent, saying so,
+        not with the database error Shopware answers; a child of a parent
+        the shop holds, and one whose parent is in the push, land.
+        """
+        shop = _shop(emu)
+        await _push(
+            shop, DataType.CATEGORIES, Category(number="K-1", name="A")
+        )
+
+        outcomes = await _push(
+            shop,
+            DataType.CATEGORIES,
+            Category(number="K-9", name="orphan", parent="K-404"),
+            Category(number="K-2", name="B", parent="K-1"),
+            Category(number="K-3", name="C"),
+            Category(number="K-4", name="D", parent="K-3"),
+        )
+        await shop.aclose()
+
+        assert [False, True, True, True] == [o.ok for o in outcomes]
+        assert "parent" == outcomes[0].field
+        assert "parent category 'K-404' does not exist in Shopware" == (
+            outcomes[0].error
+        )
+
     async def test_status_twice_fails_both(self, shop: Shopware6) -> None:
         """
         Two different statuses for one order in one push: neither is

@@ -159,12 +159,58 @@ class Catalogue:
             return [op(key, "category", rows)], {key: owner}
 
         written = await self.writer.write(len(order), build)
-        failures.update({order[j]: why for j, why in written.items()})
+        failed = {order[j]: why for j, why in written.items()}
+        if failed:
+            failed.update(await self._orphans(categories, failed))
+        failures.update(failed)
         return outcomes(
             [c.number for c in categories],
             [category_id(c.number) for c in categories],
             screened.mirror(failures),
         )
+
+    async def _orphans(
+        self, categories: Sequence[Category], failed: dict[int, Failure]
+    ) -> dict[int, Failure]:
+        """
+        Among the *failed* categories, those whose parent Shopware does
+        not have: Shopware reports the missing foreign key as a database
+        error without a pointer, so they are asked for only now, to fail
+        them on ``parent`` saying so.
+        """
+        parents = {
+            i: categories[i].parent
+            for i in failed
+            if categories[i].parent is not None
+        }
+        if not parents:
+            return {}
+        ids = sorted({category_id(str(p)) for p in parents.values()})
+        held = {
+            str(row["id"])
+            for start in range(0, len(ids), MAX_LIMIT)
+            for row in await self.api.search(
+                "category",
+                {
+                    "filter": [
+                        {
+                            "type": "equalsAny",
+                            "field": "id",
+                            "value": ids[start : start + MAX_LIMIT],
+                        }
+                    ],
+                    "limit": MAX_LIMIT,
+                },
+            )
+        }
+        return {
+            i: (
+                f"parent category {parent!r} does not exist in Shopware",
+                "parent",
+            )
+            for i, parent in parents.items()
+            if category_id(str(parent)) not in held
+        }
 
     async def _products(
         self, ids: Sequence[str], *, associations: bool = False
