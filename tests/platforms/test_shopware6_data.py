@@ -415,8 +415,8 @@ class TestIsolation:
     ) -> None:
         """
         A missing foreign key (a database error, no pointer) in a batch of
-        100 is isolated within ceil(log2 100) + 1 extra requests; the
-        other 99 land.
+        100 is isolated within ceil(log2 100) + 1 extra sync requests and
+        fails on its parent; the other 99 land.
         """
         shop = _shop(emu)
         records = [
@@ -429,7 +429,10 @@ class TestIsolation:
         await shop.aclose()
 
         assert [i for i, o in enumerate(outcomes) if not o.ok] == [bad]
-        assert "foreign key constraint fails" in (outcomes[bad].error or "")
+        assert "parent category 'NO' does not exist in Shopware" == (
+            outcomes[bad].error
+        )
+        assert "parent" == outcomes[bad].field
         assert 99 == len(emu.entities["category"]) - _seeded()
         extra = _syncs(emu) - before - 1
         assert extra <= math.ceil(math.log2(100)) + 1
