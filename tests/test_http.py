@@ -526,6 +526,43 @@ class TestTransportErrors:
 
         assert isinstance(info.value.__cause__, TimeoutError)
 
+    async def test_outer_cancellation_passes(self) -> None:
+        """
+        A cancellation from outside the block is neither a timeout nor
+        translated: the outer scope catches it.
+        """
+        with anyio.CancelScope() as outer:
+            with transport_errors("GET /x", deadline=30):
+                outer.cancel()
+                await anyio.sleep(5)
+
+        assert outer.cancelled_caught
+
+    async def test_other_errors_pass_unchanged(self) -> None:
+        """
+        What is not a transport failure leaves the block as it is, with or
+        without a deadline.
+        """
+        for deadline in (None, 30.0):
+            with (
+                pytest.raises(KeyError, match="k"),
+                transport_errors("GET /x", deadline=deadline),
+            ):
+                raise KeyError("k")
+
+    async def test_deadline_chains_a_timeout(self) -> None:
+        """
+        An expired deadline is chained to a TimeoutError, as
+        ``anyio.fail_after`` raises it; a write's is MaybeApplied.
+        """
+        with (
+            pytest.raises(MaybeApplied, match=r"within 0\.01 s") as info,
+            transport_errors("POST /x", deadline=0.01, write=True),
+        ):
+            await anyio.sleep(5)
+
+        assert isinstance(info.value.__cause__, TimeoutError)
+
     async def test_connect_reason_names_the_os_error(self) -> None:
         """
         A refused connection says why, in the operating system's words.
