@@ -148,7 +148,7 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
         erp,
         {"shop": platform},
         store=SqliteStore(a.store),
-        staging=MediaStaging(staging, memory_bytes=200_000_000),
+        staging=MediaStaging(staging),
     )
     types = [DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK]
     if w.orders:
