@@ -181,7 +181,7 @@ def _cut_sync(
         fs, "write_file", cut.in_thread("write", fs.write_file)
     )
     monkeypatch.setattr(
-        fs, "unlink_all", cut.in_thread("unlink", fs.unlink_all)
+        fs, "retire_all", cut.in_thread("unlink", fs.retire_all)
     )
     store_names = {"get_media_id", "add_pending_many", "remove_pending_many"}
     sync = Synchronizer(

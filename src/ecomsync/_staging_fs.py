@@ -9,6 +9,12 @@ Layout of a staging directory (the *root*)::
         run-<token>/            that run's files:
             <sha256>            a staged file, named by its content hash
             .<sha256>.<rnd>.tmp a file being written
+            .<rnd>.spare        an uploaded file, kept to be written over
+
+An uploaded file is renamed to a spare name rather than deleted, when
+`ecomsync.media` wants to keep it: the next file is written over it
+instead of into a new inode (on ext4 a new file costs several times the
+CPU of overwriting the blocks of an old one, and its deletion more).
 
 Only names of these shapes are ever deleted, only inside a marked root,
 and never through a symlink: whatever else is in the directory was not
@@ -40,7 +46,9 @@ _MARKER_TEXT = (
     "that wrote them died.  It never deletes anything else.\n"
 )
 _RUN = re.compile(r"run-([0-9a-f]{32})(\.lock)?")
-_OURS = re.compile(r"[0-9a-f]{64}|\.[0-9a-f]{64}\.[0-9a-f]{16}\.tmp")
+_OURS = re.compile(
+    r"[0-9a-f]{64}|\.[0-9a-f]{64}\.[0-9a-f]{16}\.tmp|\.[0-9a-f]{16}\.spare"
+)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -161,6 +169,8 @@ class RunDir:
     fd: int
     #: *path* as a string (the journal's scope of the run's files).
     name: str = attrs.field(init=False)
+    #: Set (in the event loop) when its run ends: no spare is kept in it.
+    closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self.name = str(self.path)
@@ -272,24 +282,48 @@ def _remove(path: Path) -> list[str]:
     return removed
 
 
-def write_file(directory: Path, name: str, content: bytes) -> None:
+def spare_name(directory: str) -> str:
+    """
+    A new spare name in *directory* (a run directory, as a string).
+    """
+    return os.path.join(directory, f".{secrets.token_hex(8)}.spare")
+
+
+def write_file(
+    directory: Path, name: str, content: bytes, spare: list[str] | None = None
+) -> None:
     """
     Write *content* to *directory*/*name*: to a temporary name, fsynced,
     renamed.  On any error nothing is left behind.
+
+    *spare*, if given, holds the path of a spare (`retire_all`) no larger
+    than *content*: it is taken out of the list (the caller learns that it
+    was used) and written over, its blocks reused, instead of a new file.
+    A spare of another run's directory is first renamed into *directory*;
+    one that is gone (its run ended) is replaced by a new file.
     """
     # Joined as strings: cheaper than pathlib, once per staged file.
     where = os.fspath(directory)
     tmp = os.path.join(where, f".{name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(
-        tmp,
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
-        stat.S_IRUSR | stat.S_IWUSR,
-    )
+    fd = -1
+    if spare:
+        fd, tmp = _open_spare(spare.pop(), where, tmp)
+    reused = fd >= 0
+    if not reused:
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
+            stat.S_IRUSR | stat.S_IWUSR,
+        )
     try:
         try:
             view = memoryview(content)
             while view:
                 view = view[_write(fd, view) :]
+            if reused:
+                # A spare is no larger than *content*: this is a no-op,
+                # unless the spare was not what it was taken for.
+                os.ftruncate(fd, len(content))
             _fsync(fd)
         finally:
             os.close(fd)
@@ -300,17 +334,49 @@ def write_file(directory: Path, name: str, content: bytes) -> None:
         raise
 
 
-def unlink_all(paths: list[Path]) -> set[Path]:
+def _open_spare(spare: str, where: str, tmp: str) -> tuple[int, str]:
     """
-    Delete *paths* (staged files); return those that are gone now.
+    Open *spare* for writing, renamed to *tmp* if it is in another
+    directory than *where*; return the descriptor (-1 if the spare is
+    gone) and the file's name.
     """
-    gone = set()
-    for path in paths:
+    try:
+        if os.path.dirname(spare) != where:
+            os.replace(spare, tmp)
+            spare = tmp
+        return os.open(spare, os.O_WRONLY | _NOFOLLOW | _CLOEXEC), spare
+    except FileNotFoundError:
+        return -1, tmp
+
+
+def retire_all(files: list[tuple[str, str | None]]) -> dict[str, str | None]:
+    """
+    Take the staged files away, each ``(path, spare)``: rename *path* to
+    the spare name *spare* (its blocks kept for the next file), or delete
+    it when *spare* is None.  Returns the paths that are gone now, each
+    with its spare if it became one.  A file that cannot be taken away
+    (EACCES, EIO) is left out: it keeps its journal entry.
+    """
+    gone: dict[str, str | None] = {}
+    for path, spare in files:
         try:
-            path.unlink()
+            if spare is None:
+                os.unlink(path)
+            else:
+                os.replace(path, spare)
         except FileNotFoundError:
-            pass
+            gone[path] = None
         except OSError:
             continue
-        gone.add(path)
+        else:
+            gone[path] = spare
     return gone
+
+
+def discard(paths: list[str]) -> None:
+    """
+    Delete the spares *paths*, those that are still there.
+    """
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,13 +30,43 @@ HOST = socket.gethostname()
 log = logging.getLogger("ecomsync")
 
 
+#: The most spares (uploaded files kept to be written over) at once.
+MAX_SPARES = 256
+
+
+@attrs.frozen(eq=False)
+class Spare:
+    """
+    An uploaded file renamed to a spare name, its blocks kept for the next
+    file (`ecomsync._staging_fs`); its bytes count in the budget.
+    """
+
+    run_dir: fs.RunDir
+    path: str
+    size: int
+
+
+@attrs.define(eq=False)
+class Drop:
+    """
+    A file to take away (`MediaStaging._journal_drop`): renamed to *spare*
+    if one is named, else deleted.  *kept* says whether it became one.
+    """
+
+    run_dir: fs.RunDir
+    staged: StagedMedia
+    spare: str | None
+    kept: bool = False
+
+
 @attrs.define(eq=False)
 class _Held:
     staged: StagedMedia
     ready: anyio.Event
     refs: int = 1
     in_memory: bool = False
-    registered: bool = False
+    #: The run directory it was registered in (its file's directory).
+    registered: fs.RunDir | None = None
     #: Being deleted: a new stage of the same content waits for *gone*.
     dropping: bool = False
     gone: anyio.Event = attrs.Factory(anyio.Event)
@@ -118,9 +149,11 @@ class RunStaging:
                         "exceed the staging budget (MediaStaging "
                         f"max_bytes={owner.max_bytes})"
                     )
-                if owner._reserve(size):
+                room, spare = owner._reserve(size)
+                if room:
                     break
-                await owner._wait_budget()
+                if not await owner._evict_spares():
+                    await owner._wait_budget()
             elif held.dropping:
                 await held.gone.wait()
             elif held.ready.is_set():
@@ -130,9 +163,37 @@ class RunStaging:
                 # Being staged by another task: share it when it is
                 # ready (or stage it ourselves if that failed).
                 await held.ready.wait()
+        try:
+            held = await self._write(sha, content, spare, staged_in)
+        except OSError as exc:
+            raise MediaStagingError(
+                f"cannot stage {filename!r} ({size} bytes, sha256 "
+                f"{sha[:12]}) in {str(owner.directory)!r}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        finally:
+            # Tasks waiting for budget with this content can share it now.
+            owner._changed()
+        return held.staged
+
+    async def _write(
+        self,
+        sha: str,
+        content: bytes,
+        spare: Spare | None,
+        staged_in: Callable[[Path], StagedMedia],
+    ) -> _Held:
+        """
+        Register the file *sha* in the run's directory, then write it (over
+        *spare* if given); on any error or cancellation, delete what there
+        is of it and forget it.
+        """
+        owner = self._owner
         # Named in the run's directory once the run has one (mostly).
         first = owner.directory if self._dir is None else self._dir.path
         held = self._held[sha] = _Held(staged_in(first), anyio.Event())
+        # The spare to write over: the writer takes it out of the list.
+        taken = [] if spare is None else [spare.path]
         try:
             run_dir = await self._run_dir()
             if run_dir.path is not first:
@@ -141,27 +202,22 @@ class RunStaging:
             # meanwhile: one transaction), then written in a thread of its
             # own: fsyncs wait for the disk in parallel.
             await owner._adds.submit(self._pending(run_dir, held.staged))
-            held.registered = True
+            held.registered = run_dir
             await anyio.to_thread.run_sync(
-                fs.write_file, run_dir.path, sha, content
+                fs.write_file, run_dir.path, held.staged.sha256, content, taken
             )
             self._check_open()
-        except BaseException as exc:
+        except BaseException:
             held.dropping = True
+            if spare is not None and taken:
+                # Not written over (an error before the write): kept.
+                owner._keep_spare(spare)
             with anyio.CancelScope(shield=True):
                 await self._drop(held)
-            if isinstance(exc, OSError):
-                raise MediaStagingError(
-                    f"cannot stage {filename!r} ({size} bytes, sha256 "
-                    f"{sha[:12]}) in {str(owner.directory)!r}: "
-                    f"{exc.strerror or exc}"
-                ) from exc
             raise
         finally:
             held.ready.set()
-            # Tasks waiting for budget with this content can share it now.
-            owner._changed()
-        return held.staged
+        return held
 
     async def release(self, staged: StagedMedia) -> None:
         """
@@ -204,6 +260,9 @@ class RunStaging:
         finally:
             if self._dir is not None:
                 run_dir, self._dir = self._dir, None
+                # Its spares go with it.
+                self._owner._forget_spares(run_dir)
+                run_dir.closed = True
                 await anyio.to_thread.run_sync(run_dir.close)
 
     def _pending(
@@ -250,23 +309,34 @@ class RunStaging:
         wait is `GroupCommit.submit`'s, shielded: cancellation cannot skip
         it.
         """
+        drop = None
         try:
             # Nothing is written before it is registered: an unregistered
             # file has nothing on disk to delete.
-            if held.registered and not held.in_memory:
-                await self._owner._drops.submit(held.staged)
+            if (run_dir := held.registered) is not None:
+                spare = (
+                    None if self._closed else self._owner._spare_in(run_dir)
+                )
+                drop = Drop(run_dir, held.staged, spare)
+                await self._owner._drops.submit(drop)
         finally:
-            self._forget(held)
+            self._forget(held, drop)
 
-    def _forget(self, held: _Held) -> None:
+    def _forget(self, held: _Held, drop: Drop | None = None) -> None:
         """
-        Give *held*'s bytes back and forget it.
+        Give *held*'s bytes back (to the spares if *drop* made its file
+        one) and forget it.
         """
         if self._held.get(held.staged.sha256) is not held:
             return  # pragma: no cover - forgotten already
         del self._held[held.staged.sha256]
         held.gone.set()
+        owner = self._owner
         if held.in_memory:
-            self._owner._in_memory -= held.staged.size
+            owner._in_memory -= held.staged.size
+        elif drop is not None and drop.kept and drop.spare is not None:
+            owner._keep_spare(
+                Spare(drop.run_dir, drop.spare, held.staged.size), moved=True
+            )
         else:
-            self._owner._give_back(held.staged.size)
+            owner._give_back(held.staged.size)

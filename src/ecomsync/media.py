@@ -20,6 +20,10 @@ The rules (DESIGN §9):
   what runs that died left: their files and journal entries are
   *discarded*, not resumed, because a resumed run reads its records' media
   from the ERP again (it has to, to know their hashes);
+- an uploaded file's name is deleted at once, but its blocks may stay
+  under a spare name for the next file to be written over (a new file
+  costs the file system far more CPU); spares count in the budget and go
+  with their run's directory;
 - a byte budget makes staging wait for uploads to free space instead of
   filling the disk; optionally, small files stay in memory (within a
   budget of their own) and never touch the disk or the journal.
@@ -44,7 +48,7 @@ from ._anyio_util import GroupCommit
 from ._closing import AsyncResource
 from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind
-from ._staging_run import HOST, RunStaging
+from ._staging_run import HOST, MAX_SPARES, Drop, RunStaging, Spare
 from .exceptions import MediaStagingError
 from .typing import StateStore, SupportsPendingBatch
 
@@ -101,16 +105,21 @@ class MediaStaging(AsyncResource):
     max_bytes: int = 256 * 2**20
     memory_bytes: int = 0
     memory_file_bytes: int = 2**20
-    #: The most bytes ever staged on disk at once (for tests, benchmarks).
+    #: The most bytes ever on disk at once, staged files and spares (for
+    #: tests, benchmarks).
     peak_bytes: int = attrs.field(init=False, default=0)
     _store: StateStore | None = attrs.field(init=False, default=None)
     _root: Path | None = attrs.field(init=False, default=None)
     _used: int = attrs.field(init=False, default=0)
+    #: Uploaded files kept under spare names to be written over, and their
+    #: bytes (counted in the budget, not in `used_bytes`).
+    _spares: list[Spare] = attrs.field(init=False, factory=list)
+    _spare_bytes: int = attrs.field(init=False, default=0)
     _in_memory: int = attrs.field(init=False, default=0)
     _freed: anyio.Event | None = attrs.field(init=False, default=None)
     _unscoped: RunStaging | None = attrs.field(init=False, default=None)
     _adds: GroupCommit[PendingMedia] = attrs.field(init=False)
-    _drops: GroupCommit[StagedMedia] = attrs.field(init=False)
+    _drops: GroupCommit[Drop] = attrs.field(init=False)
     _hold: int | None = attrs.field(init=False, default=None)
     _closed: bool = attrs.field(init=False, default=False)
 
@@ -278,14 +287,78 @@ class MediaStaging(AsyncResource):
             and self._in_memory + size <= self.memory_bytes
         )
 
-    def _reserve(self, size: int) -> bool:
+    def _reserve(self, size: int) -> tuple[bool, Spare | None]:
         """
-        Count *size* bytes in if the budget has room for them.
+        Count *size* bytes in if the budget has room for them; the last
+        spare no larger than *size*, if any, is taken to be written over
+        (its bytes become the new file's).
         """
-        if self._used + size > self.max_bytes:
-            return False
+        spare = None
+        for i in range(len(self._spares) - 1, -1, -1):
+            if self._spares[i].size <= size:
+                spare = self._spares[i]
+                break
+        freed = 0 if spare is None else spare.size
+        on_disk = self._used + self._spare_bytes - freed + size
+        if on_disk > self.max_bytes:
+            return False, None
+        if spare is not None:
+            del self._spares[i]
+            self._spare_bytes -= freed
         self._used += size
-        self.peak_bytes = max(self.peak_bytes, self._used)
+        self.peak_bytes = max(self.peak_bytes, on_disk)
+        return True, spare
+
+    def _spare_in(self, run_dir: fs.RunDir) -> str | None:
+        """
+        A spare name in *run_dir* for a file to keep, or None to delete
+        it (spares enough).
+        """
+        if len(self._spares) >= MAX_SPARES:
+            return None
+        return fs.spare_name(run_dir.name)
+
+    def _keep_spare(self, spare: Spare, *, moved: bool = False) -> None:
+        """
+        Keep *spare* to be written over; *moved*: its bytes move from the
+        staged files' to the spares' (else they are counted in again).
+        """
+        if moved:
+            self._used -= spare.size
+        if spare.run_dir.closed:
+            # Its run ended meanwhile: the file went with its directory.
+            self._changed()
+            return
+        self._spares.append(spare)
+        self._spare_bytes += spare.size
+        self._changed()
+
+    def _forget_spares(self, run_dir: fs.RunDir) -> None:
+        """
+        Forget the spares in *run_dir*, which is about to be deleted.
+        """
+        gone = [s for s in self._spares if s.run_dir is run_dir]
+        if gone:
+            self._spares = [
+                s for s in self._spares if s.run_dir is not run_dir
+            ]
+            self._spare_bytes -= sum(s.size for s in gone)
+            self._changed()
+
+    async def _evict_spares(self) -> bool:
+        """
+        Delete the spares (the budget has no room for a file otherwise);
+        return whether there were any.
+        """
+        spares, self._spares = self._spares, []
+        if not spares:
+            return False
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                fs.discard, [s.path for s in spares]
+            )
+        self._spare_bytes -= sum(s.size for s in spares)
+        self._changed()
         return True
 
     async def _wait_budget(self) -> None:
@@ -314,20 +387,19 @@ class MediaStaging(AsyncResource):
         for item in items:
             await store.add_pending(item)
 
-    async def _journal_drop(self, items: list[StagedMedia]) -> None:
-        gone = await anyio.to_thread.run_sync(
-            fs.unlink_all, [i.path for i in items]
-        )
+    async def _journal_drop(self, items: list[Drop]) -> None:
+        files = [(str(i.staged.path), i.spare) for i in items]
+        gone = await anyio.to_thread.run_sync(fs.retire_all, files)
+        keys = []
+        for item, (path, _) in zip(items, files, strict=True):
+            if path in gone:
+                item.kept = gone[path] is not None
+                # An entry's scope is the run's directory, where its file
+                # was.
+                keys.append((item.run_dir.name, item.staged.sha256))
         # A file that could not be deleted keeps its entry: the run's end
-        # or the next open() deletes it.  An entry's scope is the run's
-        # directory, where its file was.
-        await self._remove_entries(
-            [
-                (os.path.dirname(i.path), i.sha256)
-                for i in items
-                if i.path in gone
-            ]
-        )
+        # or the next open() deletes it.
+        await self._remove_entries(keys)
 
     async def _remove_entries(self, keys: Sequence[tuple[str, str]]) -> None:
         """
