@@ -220,6 +220,20 @@ class TestHttpClient:
         assert {"k": "v"} == dict(http.client.cookies)
         await http.aclose()
 
+    def test_cookie_jar_without_httpx_internals(self) -> None:
+        """
+        A client without httpx's private jar attribute (another httpx
+        version) is left as it is.
+        """
+
+        class Client:
+            pass
+
+        client = Client()
+        _cookie_jar(client)  # type: ignore[arg-type]
+
+        assert not hasattr(client, "_cookies")
+
 
 def ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200)
@@ -1029,7 +1043,7 @@ class _Echo:
     """
     A loopback ASGI app: sets a cookie on ``/cookie``, answers gzip on
     ``/gzip``, redirects on ``/redirect``, answers after 2 s on ``/slow``,
-    else echoes what it got.
+    breaks off the body on ``/short``, else echoes what it got.
     """
 
     abort_mode: object = None
@@ -1054,6 +1068,14 @@ async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     headers: list[tuple[bytes, bytes]] = []
     if path == "/cookie":
         headers.append((b"set-cookie", b"s=1; Path=/"))
+    if path == "/short":
+        # Declares more than it sends: the server drops the connection.
+        headers.append((b"content-length", b"1000"))
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": b"x" * 10})
+        return
     if path == "/redirect":
         status, answer = 302, b""
         headers.append((b"location", b"/elsewhere"))
@@ -1195,6 +1217,29 @@ class TestAiohttpPool:
             body = b"".join([part async for part in response.aiter_bytes()])
 
         assert b"unpacked" * 100 == body
+
+    async def test_body_broken_off(self, http: HttpClient) -> None:
+        """
+        A body the server breaks off is a retryable connection failure.
+        """
+        with pytest.raises(RetryableError, match="connection failed"):
+            await http.request("GET", "/short", retry=False)
+
+    async def test_failed_release_is_httpx_error(self) -> None:
+        """
+        An aiohttp error while the answer is released becomes httpx's.
+        """
+        import aiohttp
+        from httpx_aiohttp.transport import map_aiohttp_exceptions
+
+        from ecomsync._http_aiohttp import _Body
+
+        class Answer:
+            async def __aexit__(self, *exc: object) -> None:
+                raise aiohttp.ClientPayloadError("broken")
+
+        with pytest.raises(httpx.ReadError, match="broken"):
+            await _Body(Answer(), map_aiohttp_exceptions).aclose()
 
     async def test_read_timeout(self, url: str) -> None:
         """

@@ -12,6 +12,8 @@ client CPU per request, and one fix:
   does not parse and quote it a second time;
 - a response body is read in one piece instead of 16 KB chunks through
   an async generator;
+- aiohttp's exceptions go through httpx-aiohttp's map only when one is
+  raised (its generator-based context manager cost every request);
 - aiohttp's own cookie jar is a dummy: httpx's client keeps the cookies
   (``AiohttpTransport`` kept a second jar that sent a server's cookies
   again after the host had cleared ``client.cookies``).
@@ -43,14 +45,20 @@ class _Body(httpx.AsyncByteStream):
         self._errors = errors
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with self._errors():
+        try:
             body: bytes = await self._response.read()
+        except Exception:
+            with self._errors():
+                raise
         if body:
             yield body
 
     async def aclose(self) -> None:
-        with self._errors():
+        try:
             await self._response.__aexit__(None, None, None)
+        except Exception:
+            with self._errors():
+                raise
 
 
 class AiohttpPool(httpx.AsyncBaseTransport):
@@ -122,7 +130,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             # A streamed body: aiohttp does the chunking itself.
             data = request.stream
             pairs = [p for p in pairs if p[0].lower() != "transfer-encoding"]
-        with self._errors():
+        try:
             response = await session.request(
                 request.method,
                 self._yarl.URL(str(request.url), encoded=True),
@@ -134,6 +142,10 @@ class AiohttpPool(httpx.AsyncBaseTransport):
                 timeout=self._timeout(request),
                 server_hostname=request.extensions.get("sni_hostname"),
             )
+        except Exception:
+            # httpx-aiohttp's map, entered only on a failure.
+            with self._errors():
+                raise
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
