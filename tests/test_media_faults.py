@@ -228,6 +228,58 @@ class TestCancel:
         await assert_clean(sync.staging, store)
 
 
+class CancelAfterUpload(MemoryPlatform):
+    """
+    A MemoryPlatform that cancels the host's scope as its first upload
+    answers: the cancel lands between the upload and the store saving
+    the media id.
+    """
+
+    scope: anyio.CancelScope | None = None
+    shas: list[str] | None = None
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        media_id = await super().upload_media(media)
+        if self.shas is not None:
+            self.shas.append(media.sha256)
+        if self.scope is not None:
+            self.scope.cancel()
+            self.scope = None
+        return media_id
+
+
+class TestCancelAfterUpload:
+    async def test_uploaded_content_is_remembered(
+        self, tmp_path: Path, erp: MemoryErp, store: SqliteStore
+    ) -> None:
+        """A cancel that strikes as an upload answers still lets the store
+        remember the platform's id for that content, so the next run does
+        not upload it a second time (a duplicate file in the shop's
+        media library, where ids are not derived from content)."""
+        platform = CancelAfterUpload()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        platform.shas = []
+        with anyio.fail_after(20), anyio.CancelScope() as scope:
+            platform.scope = scope
+            await sync.execute(SPEC)
+        assert scope.cancelled_caught
+        uploaded = list(platform.shas)
+        assert uploaded
+
+        remembered = [await store.get_media_id("shop", s) for s in uploaded]
+        run = await sync.execute(SPEC)
+
+        assert None not in remembered
+        assert RunStatus.SUCCEEDED == run.status
+        assert sorted(set(platform.shas)) == sorted(platform.shas)
+        assert 6 == len(platform.shas)
+
+
 class RefusingPlatform(MemoryPlatform):
     """
     A MemoryPlatform whose credentials are refused at the third upload,

@@ -490,14 +490,20 @@ class MediaTransfer:
             if media_id is not None:
                 return media_id, True
             staged = await self._stage(sha, content, ref)
+            uploaded: str | None = None
             try:
                 async with self._uploads.one():
-                    media_id = await self.run.platform.upload_media(staged)
+                    uploaded = await self.run.platform.upload_media(staged)
             finally:
+                if uploaded is not None:
+                    # The platform has it now: remember its id even if a
+                    # cancel strikes, or the next run uploads it again (a
+                    # second file where ids do not derive from content).
+                    with anyio.CancelScope(shield=True):
+                        await self.store.put_media_id(platform, sha, uploaded)
                 assert self.staging is not None
                 await self.staging.release(staged)
-            await self.store.put_media_id(platform, sha, media_id)
-        return media_id, False
+        return uploaded, False
 
     async def _defer(
         self, sha: str, content: bytes, ref: MediaRef
@@ -659,13 +665,19 @@ class MediaTransfer:
         sha = deferred.staged.sha256
         platform = self.run.platform_name
         try:
-            async with turn:
-                media_id = await self.run.platform.upload_media(
-                    deferred.staged
-                )
-            if self._asks is None:
-                await self.store.put_media_id(platform, sha, media_id)
-            else:
+            media_id = None
+            try:
+                async with turn:
+                    media_id = await self.run.platform.upload_media(
+                        deferred.staged
+                    )
+            finally:
+                if media_id is not None and self._asks is None:
+                    # Remembered even if a cancel strikes now (see
+                    # `_media_id`).
+                    with anyio.CancelScope(shield=True):
+                        await self.store.put_media_id(platform, sha, media_id)
+            if self._asks is not None:
                 self._unsaved[sha] = media_id  # saved by finish
             if media_id != deferred.media_id:
                 # The shop held this content already under another id:
