@@ -372,6 +372,45 @@ class TestAdapterDetails:
         (row,) = [p for p in emu.shop.products.values() if p["sku"]]
         assert ("B-1", 3) == (row["sku"], row["stock_quantity"])
 
+    async def test_article_losing_its_variants_loses_their_attributes(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        An article that loses its variants becomes a simple product
+        without the variation attribute (Size: S | L), which WooCommerce
+        would otherwise go on showing; an attribute added in the shop by
+        hand stays.
+        """
+        shirt = article(
+            "A-8",
+            variants=(
+                Variant(number="A-8-S", options=(("Size", "S"),)),
+                Variant(number="A-8-L", options=(("Size", "L"),)),
+            ),
+        )
+        (first,) = await woo.push(DataType.ARTICLES, [Outgoing(record=shirt)])
+        pid = int(first.platform_id or 0)
+        emu.shop.products[pid]["attributes"].append(
+            {
+                "id": 0,
+                "name": "Material",
+                "options": ["Cotton"],
+                "variation": False,
+                "visible": True,
+                "position": 1,
+            }
+        )
+
+        (again,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=article("A-8"))]
+        )
+
+        assert again.ok
+        row = emu.shop.products[pid]
+        assert "simple" == row["type"]
+        assert ["Material"] == [a["name"] for a in row["attributes"]]
+        assert [] == row["variations"]
+
     async def test_variants_stock_and_removal(
         self, woo: WooCommerce, emu: WooCommerceEmulator
     ) -> None:

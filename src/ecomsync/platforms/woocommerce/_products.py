@@ -122,6 +122,10 @@ class Products:
                 continue
             if existing is not None:
                 payload["id"] = existing
+                if not article.variants:
+                    _drop_variation_attributes(
+                        payload, known[sku_key(article.number)][0]
+                    )
             writes.append((i, payload))
         written = await self.batches.write("products", writes, items, outcomes)
         for i, row in written:
@@ -284,3 +288,16 @@ class Products:
         return None
 
     # -- stock ------------------------------------------------------------
+
+
+def _drop_variation_attributes(payload: Row, held: Row) -> None:
+    """
+    An article that lost its variants becomes a simple product: its
+    variation attributes (``Size: S | M``) go, or WooCommerce would keep
+    listing them on it; attributes the shop added by hand stay.
+    """
+    attributes = held.get("attributes") or []
+    if any(a.get("variation") for a in attributes):
+        payload["attributes"] = [
+            a for a in attributes if not a.get("variation")
+        ]
