@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
+from ._ambiguity import NumberClaims
 from ._anyio_util import closing
 from ._changes import Change, Refusal
 from ._fingerprint import checksum
@@ -80,6 +81,7 @@ class CategoryClosure:
                 ):
                     wanted.setdefault(number, article.number)
         found: dict[str, Category] = {}
+        read: list[Category] = []
         required_by: dict[str, str] = {}
         while wanted:
             known = await self.store.get_links(
@@ -105,6 +107,7 @@ class CategoryClosure:
                 for category in batch:
                     if not isinstance(category, Category):
                         continue
+                    read.append(category)
                     found[category.number] = category
                     parent = category.parent
                     if (
@@ -120,9 +123,24 @@ class CategoryClosure:
             and n not in self._linked
             and self.run.failure_of(DataType.CATEGORIES, n) is None
         )
-        categories = list(found.values())
-        order, invalid = parents_first(categories)
+        # A number two categories of the ERP claim: every party fails, as
+        # in a read of the categories themselves, and none is sent.
+        claimed = NumberClaims().claim(read).invalid
         refused = [
+            Refusal(
+                number=read[i].number,
+                field=problem.field,
+                reason=f"{problem.field} {problem.reason}",
+            )
+            for i, problem in sorted(claimed.items())
+        ]
+        for refusal in refused:
+            self._refused.setdefault(refusal.number, refusal.reason)
+        categories = [
+            c for c in found.values() if c.number not in self._refused
+        ]
+        order, invalid = parents_first(categories)
+        refused += [
             Refusal(
                 number=categories[i].number,
                 field=problem.field,

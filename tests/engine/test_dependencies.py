@@ -162,3 +162,30 @@ class TestCategoryClosure:
         assert {"C-9", "C-9-1", "A-9"} == {
             r.number for r in plan.types[ARTICLES].invalid
         }
+
+    async def test_category_number_twice_is_ambiguous_here_too(
+        self, erp: MemoryErp, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """Two ERP categories with the number an article needs: the
+        closure sends neither (no "last wins"), each fails naming both,
+        and the article fails naming the category, in the plan as in the
+        run."""
+        erp.add(Category(number="C-7", name="first"))
+        erp.add(Category(number="C-7", name="second"))
+        erp.put(Article(number="A-7", name="a", price=1, categories=("C-7",)))
+        selected = spec(articles=Only({"A-7"}))
+
+        plan = await sync.plan(selected)
+        run = await sync.execute(selected)
+
+        cats = [f for f in run.failures if f.data_type is DataType.CATEGORIES]
+        assert ["C-7", "C-7"] == [f.number for f in cats]
+        assert all('"first"' in f.message for f in cats)
+        assert all('"second"' in f.message for f in cats)
+        (article,) = [f for f in run.failures if f.data_type is ARTICLES]
+        assert ("A-7", "categories") == (article.number, article.field)
+        assert "C-7" not in platform.held(DataType.CATEGORIES)
+        assert "A-7" not in platform.held(ARTICLES)
+        assert {"C-7", "A-7"} == {
+            r.number for r in plan.types[ARTICLES].invalid
+        }
