@@ -46,6 +46,28 @@ from ._writer import (
 )
 
 
+#: What `Catalogue._products` reads of a product (and its associations)
+#: before writing articles.
+_WRITE_INCLUDES = {
+    "product": [
+        "id",
+        "parentId",
+        "active",
+        "categoryIds",
+        "optionIds",
+        "categories",
+        "media",
+        "options",
+        "configuratorSettings",
+        "children",
+    ],
+    "category": ["id"],
+    "product_media": ["id"],
+    "property_group_option": ["id"],
+    "product_configurator_setting": ["id"],
+}
+
+
 @attrs.define
 class Catalogue:
     """
@@ -236,6 +258,9 @@ class Catalogue:
                     "configuratorSettings": {},
                     "children": {},
                 }
+                # Only the ids and flags a write compares: children are
+                # whole products otherwise, and the answer grows with them.
+                criteria["includes"] = _WRITE_INCLUDES
             for row in await self.api.search("product", criteria):
                 found[str(row["id"])] = row
         return found
