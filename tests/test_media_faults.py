@@ -401,6 +401,64 @@ class TestDiskFaults:
             assert b"cat" == staged.path.read_bytes()
         await assert_clean(staging, store)
 
+    def test_one_file_of_a_hop_fails_alone(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Files written in one worker-thread hop fail one by one: the
+        file hitting ENOSPC gets its error and leaves nothing, the others
+        are written."""
+        monkeypatch.setattr(
+            fs, "_write", failing(errno.ENOSPC, when=lambda d: d == b"bad")
+        )
+        writes = [
+            fs.Write(tmp_path, name, content, [])
+            for name, content in [
+                ("a", b"good 1"),
+                ("b", b"bad"),
+                ("c", b"ok"),
+            ]
+        ]
+
+        fs.write_all(writes)
+
+        assert [None, errno.ENOSPC, None] == [
+            w.error and w.error.errno for w in writes
+        ]
+        assert ["a", "c"] == sorted(p.name for p in tmp_path.iterdir())
+        with pytest.raises(OSError, match="No space left"):
+            writes[1].check()
+
+    async def test_concurrent_files_fail_alone(
+        self,
+        staging: MediaStaging,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Of files staged together, the one hitting ENOSPC raises a
+        MediaStagingError; the others are staged."""
+        monkeypatch.setattr(
+            fs, "_write", failing(errno.ENOSPC, when=lambda d: d == b"bad")
+        )
+        outcomes: dict[bytes, str] = {}
+
+        async def one(run: Any, content: bytes) -> None:
+            try:
+                await run.stage(content, filename="f", mime_type="x/y")
+                outcomes[content] = "staged"
+            except MediaStagingError as exc:
+                outcomes[content] = str(exc)
+
+        async with staging.for_run("r1") as run:
+            async with anyio.create_task_group() as tg:
+                for content in (b"good 1", b"bad", b"good 2"):
+                    tg.start_soon(one, run, content)
+
+            assert "staged" == outcomes[b"good 1"] == outcomes[b"good 2"]
+            assert "No space left" in outcomes[b"bad"]
+            assert 2 == len(await store.list_pending())
+            assert 12 == staging.used_bytes
+        await assert_clean(staging, store)
+
     async def test_full_disk_fails_record_only(
         self,
         sync: Synchronizer,

@@ -118,3 +118,50 @@ class GroupCommit(Generic[T]):
                         self._idle = None
         if slot.error is not None:
             raise slot.error
+
+
+@attrs.define(eq=False)
+class _Turn(Generic[T]):
+    items: list[T]
+    done: anyio.Event = attrs.Factory(anyio.Event)
+    error: BaseException | None = None
+
+
+@attrs.define
+class TurnGroup(Generic[T]):
+    """
+    Items submitted in the same turn of the event loop go to *flush*
+    together (one worker-thread hop for the files whose journal entries
+    were committed together); unlike `GroupCommit`, a group does not wait
+    for the one before it, so flushes overlap.  An error *flush* raises
+    reaches every item of its group (per-item outcomes are the items'
+    own).  Waiting is shielded, so that an item is never left half-done
+    by a cancelled caller.
+    """
+
+    flush: Callable[[list[T]], Awaitable[None]]
+    _forming: _Turn[T] | None = attrs.field(init=False, default=None)
+
+    async def submit(self, item: T) -> None:
+        with anyio.CancelScope(shield=True):
+            forming = self._forming
+            if forming is not None:
+                turn = forming
+                turn.items.append(item)
+                await turn.done.wait()
+            else:
+                turn = self._forming = _Turn([item])
+                try:
+                    try:
+                        # One turn of the event loop: the items of the
+                        # tasks that are ready now join this group.
+                        await anyio.lowlevel.checkpoint()
+                    finally:
+                        self._forming = None
+                    await self.flush(turn.items)
+                except BaseException as exc:
+                    turn.error = exc
+                finally:
+                    turn.done.set()
+        if turn.error is not None:
+            raise turn.error

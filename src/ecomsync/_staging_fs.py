@@ -334,6 +334,39 @@ def write_file(
         raise
 
 
+@attrs.define(eq=False)
+class Write:
+    """
+    One file for `write_all`: `write_file`'s arguments, and its error.
+    """
+
+    directory: Path
+    name: str
+    content: bytes
+    spare: list[str]
+    error: OSError | None = None
+
+    def check(self) -> None:
+        """
+        Raise the file's error, if it failed.
+        """
+        if self.error is not None:
+            raise self.error
+
+
+def write_all(writes: list[Write]) -> None:
+    """
+    `write_file` each of *writes* (one worker-thread hop for several
+    files); a file that fails (ENOSPC, EIO) gets its error, the others are
+    written all the same.
+    """
+    for w in writes:
+        try:
+            write_file(w.directory, w.name, w.content, w.spare)
+        except OSError as exc:
+            w.error = exc
+
+
 def _open_spare(spare: str, where: str, tmp: str) -> tuple[int, str]:
     """
     Open *spare* for writing, renamed to *tmp* if it is in another

@@ -199,13 +199,14 @@ class RunStaging:
             if run_dir.path is not first:
                 held.staged = staged_in(run_dir.path)
             # Registered (grouped with the files other tasks stage
-            # meanwhile: one transaction), then written in a thread of its
-            # own: fsyncs wait for the disk in parallel.
+            # meanwhile: one transaction), then written with the files
+            # registered with it (one thread hop; the next group's hop
+            # does not wait for this one's).
             await owner._adds.submit(self._pending(run_dir, held.staged))
             held.registered = run_dir
-            await anyio.to_thread.run_sync(
-                fs.write_file, run_dir.path, held.staged.sha256, content, taken
-            )
+            write = fs.Write(run_dir.path, held.staged.sha256, content, taken)
+            await owner._writes.submit(write)
+            write.check()
             self._check_open()
         except BaseException:
             held.dropping = True

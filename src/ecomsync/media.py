@@ -44,7 +44,7 @@ import anyio.to_thread
 import attrs
 
 from . import _staging_fs as fs
-from ._anyio_util import GroupCommit
+from ._anyio_util import GroupCommit, TurnGroup
 from ._closing import AsyncResource
 from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind
@@ -64,6 +64,10 @@ def _default_directory() -> Path:
     """
     user = getattr(os, "getuid", lambda: "")()
     return Path(tempfile.gettempdir()) / f"ecomsync-staging-{user}".rstrip("-")
+
+
+async def _write_all(writes: list[fs.Write]) -> None:
+    await anyio.to_thread.run_sync(fs.write_all, writes)
 
 
 @attrs.define
@@ -120,12 +124,14 @@ class MediaStaging(AsyncResource):
     _unscoped: RunStaging | None = attrs.field(init=False, default=None)
     _adds: GroupCommit[PendingMedia] = attrs.field(init=False)
     _drops: GroupCommit[Drop] = attrs.field(init=False)
+    _writes: TurnGroup[fs.Write] = attrs.field(init=False)
     _hold: int | None = attrs.field(init=False, default=None)
     _closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._adds = GroupCommit(self._journal_add)
         self._drops = GroupCommit(self._journal_drop)
+        self._writes = TurnGroup(_write_all)
 
     def __repr__(self) -> str:
         return (

@@ -1,6 +1,7 @@
 """
 The small anyio helpers: `GroupCommit` groups what is submitted while a
-flush runs, with no timing window, and never deadlocks.
+flush runs, `TurnGroup` what is submitted in one turn of the event loop,
+with no timing window; neither deadlocks.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from ecomsync._anyio_util import GroupCommit
+from ecomsync._anyio_util import GroupCommit, TurnGroup
 
 
 pytestmark = pytest.mark.anyio
@@ -53,3 +54,92 @@ class TestGroupCommit:
         with anyio.fail_after(5):
             await commit.submit(2)
         assert [[1, 2]] == groups
+
+
+class TestTurnGroup:
+    async def test_ready_tasks_share_a_turn(self) -> None:
+        """Items submitted by tasks that run in the same turn of the event
+        loop go in one flush, the first one's included."""
+        groups: list[list[int]] = []
+
+        async def flush(items: list[int]) -> None:
+            groups.append(items)
+            await anyio.lowlevel.checkpoint()
+
+        turns = TurnGroup(flush)
+        async with anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(turns.submit, i)
+
+        assert [[0, 1, 2, 3, 4]] == [sorted(g) for g in groups]
+
+    async def test_flushes_overlap(self) -> None:
+        """A group formed while another one's flush is still running is
+        flushed at once, without waiting for it."""
+        first_may_end = anyio.Event()
+        order: list[str] = []
+
+        async def flush(items: list[int]) -> None:
+            order.append(f"start {items}")
+            if items == [1]:
+                await first_may_end.wait()
+            order.append(f"end {items}")
+
+        turns = TurnGroup(flush)
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(turns.submit, 1)
+                await anyio.wait_all_tasks_blocked()
+                await turns.submit(2)
+                first_may_end.set()
+
+        assert ["start [1]", "start [2]", "end [2]", "end [1]"] == order
+
+    async def test_error_reaches_its_group(self) -> None:
+        """An error the flush raises reaches every item of its group; the
+        next group is flushed as usual."""
+        errors: list[Exception] = []
+        groups: list[list[int]] = []
+
+        async def flush(items: list[int]) -> None:
+            groups.append(items)
+            if 0 in items:
+                raise RuntimeError("the disk is gone")
+
+        async def submit(turns: TurnGroup[int], i: int) -> None:
+            try:
+                await turns.submit(i)
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        turns = TurnGroup(flush)
+        async with anyio.create_task_group() as tg:
+            for i in range(3):
+                tg.start_soon(submit, turns, i)
+        await turns.submit(3)
+
+        assert 3 == len(errors)
+        assert [[0, 1, 2], [3]] == [sorted(g) for g in groups]
+
+    async def test_interrupted_before_its_flush(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An error raised while the first item waits for its turn to end
+        reaches it, and the next submit forms a new group (no deadlock)."""
+        groups: list[list[int]] = []
+
+        async def flush(items: list[int]) -> None:
+            groups.append(items)
+
+        async def interrupted() -> None:
+            raise RuntimeError("interrupted")
+
+        turns = TurnGroup(flush)
+        with monkeypatch.context() as patch:
+            patch.setattr(anyio.lowlevel, "checkpoint", interrupted)
+            with pytest.raises(RuntimeError, match="interrupted"):
+                await turns.submit(1)
+        with anyio.fail_after(5):
+            await turns.submit(2)
+
+        assert [[2]] == groups
