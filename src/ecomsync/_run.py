@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 
 import anyio
 import attrs
-from anyio.abc import ObjectReceiveStream
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import (
+    MemoryObjectReceiveStream,
+    MemoryObjectSendStream,
+)
 
 from . import _instrument
 from ._contracts import Failure, RunRecord, RunStatus, TypeCounts
@@ -61,7 +63,7 @@ class RunEvents:
     """
 
     run_id: str
-    _receive: ObjectReceiveStream[Event]
+    _receive: MemoryObjectReceiveStream[Event]
     _cancel: Callable[[], None]
     summary: RunRecord | None = None
     error: BaseException | None = None
@@ -70,6 +72,16 @@ class RunEvents:
         return self
 
     async def __anext__(self) -> Event:
+        try:
+            # What is buffered comes at once (a turn of the event loop per
+            # event let the run fill the buffer faster than the host
+            # emptied it, and then every event waited for room); an empty
+            # buffer waits as usual.
+            return self._receive.receive_nowait()
+        except anyio.WouldBlock:
+            pass
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
         try:
             return await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
@@ -95,7 +107,14 @@ class EventSink:
         if self._send is None:
             return
         try:
-            await self._send.send(event)
+            # Into the buffer (or to a waiting reader) without a turn of
+            # the event loop per event; only a full buffer waits.
+            self._send.send_nowait(event)
+        except anyio.WouldBlock:
+            try:
+                await self._send.send(event)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self.close()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self.close()
 

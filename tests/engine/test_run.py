@@ -1,6 +1,6 @@
 """
-A run's state: the one error a run ends with, the cancel check and the
-event sink.
+A run's state: the one error a run ends with, the cancel check, the
+event sink and the host's end of the event stream.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ecomsync import (
     StateStoreError,
     SyncError,
 )
-from ecomsync._run import CancelCheck, EventSink, fatal_error
+from ecomsync._run import CancelCheck, EventSink, RunEvents, fatal_error
 from ecomsync.events import Event, RunStarted
 
 
@@ -179,9 +179,101 @@ class TestEventSink:
         with pytest.raises(anyio.ClosedResourceError):
             await send.send(event)
 
+    async def test_full_buffer_waits_for_the_host(self) -> None:
+        """Events go into the buffer without waiting; with the buffer full
+        the run waits for the host, and nothing is lost or reordered."""
+        send, receive = anyio.create_memory_object_stream[Event](1)
+        sink = EventSink(send)
+        events = [
+            RunStarted(
+                run_id=f"r-{i}",
+                platform="shop",
+                trigger=None,  # type: ignore[arg-type]
+                spec=None,  # type: ignore[arg-type]
+            )
+            for i in range(3)
+        ]
+        got: list[Event] = []
+
+        async with anyio.create_task_group() as tg:
+
+            async def run() -> None:
+                for event in events:
+                    await sink.emit(event)
+                sink.close()
+
+            tg.start_soon(run)
+            await anyio.wait_all_tasks_blocked()
+            assert 1 == receive.statistics().current_buffer_used
+            assert 1 == receive.statistics().tasks_waiting_send
+            async with receive:
+                async for event in receive:
+                    got.append(event)
+        assert events == got
+
+    async def test_host_gone_while_run_waits(self) -> None:
+        """A run waiting on a full buffer goes on when the host closes its
+        end; later events are dropped quietly."""
+        send, receive = anyio.create_memory_object_stream[Event](0)
+        sink = EventSink(send)
+        event = RunStarted(
+            run_id="r-1",
+            platform="shop",
+            trigger=None,  # type: ignore[arg-type]
+            spec=None,  # type: ignore[arg-type]
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sink.emit, event)
+            await anyio.wait_all_tasks_blocked()
+            receive.close()
+        await sink.emit(event)
+        with pytest.raises(anyio.ClosedResourceError):
+            send.send_nowait(event)
+
     async def test_nowhere(self) -> None:
         """A sink without a stream (a plan) takes events and does nothing."""
         sink = EventSink()
 
         await sink.emit(None)  # type: ignore[arg-type]
         sink.close()
+
+
+def _started(i: int) -> Event:
+    return RunStarted(
+        run_id=f"r-{i}",
+        platform="shop",
+        trigger=None,  # type: ignore[arg-type]
+        spec=None,  # type: ignore[arg-type]
+    )
+
+
+class TestRunEvents:
+    async def test_buffered_then_waiting_then_end(self) -> None:
+        """The host gets what is buffered, then waits for the next event,
+        in order, and the iteration ends when the run closes its end."""
+        send, receive = anyio.create_memory_object_stream[Event](8)
+        events = RunEvents("r-1", receive, lambda: None)
+        first = [_started(i) for i in range(3)]
+        later = _started(3)
+        for event in first:
+            send.send_nowait(event)
+        got: list[Event] = []
+
+        async def run_later() -> None:
+            await anyio.wait_all_tasks_blocked()
+            await send.send(later)
+            send.close()
+
+        async with anyio.create_task_group() as tg, receive:
+            tg.start_soon(run_later)
+            got.extend([event async for event in events])
+        assert [*first, later] == got
+
+    async def test_host_closed_its_end(self) -> None:
+        """Once the host's end is closed, the iteration just ends."""
+        send, receive = anyio.create_memory_object_stream[Event](8)
+        events = RunEvents("r-1", receive, lambda: None)
+        send.send_nowait(_started(0))
+        receive.close()
+        assert [] == [event async for event in events]
+        send.close()

@@ -5,7 +5,9 @@ machine paths and order-number prefilters.
 
 from __future__ import annotations
 
+import mimetypes
 from decimal import Decimal
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -15,7 +17,9 @@ from hypothesis import strategies as st
 from ecomsync import (
     NumberRange,
 )
+from ecomsync._contracts import StagedMedia
 from ecomsync.platforms.shopware6._mapping import net_of, sw_id
+from ecomsync.platforms.shopware6._media import _extension
 from ecomsync.platforms.shopware6._order_mapping import (
     DELIVERY_GRAPH,
     ORDER_GRAPH,
@@ -26,6 +30,58 @@ from ecomsync.platforms.shopware6._writer import pointer_parts
 
 
 pytestmark = pytest.mark.anyio
+
+
+def _by_path(filename: str, mime_type: str) -> str:
+    """
+    The upload's extension as `_extension` took it before, with a path.
+    """
+    suffix = PurePosixPath(filename).suffix.lower().lstrip(".")
+    if suffix.isalnum() and 0 < len(suffix) <= 8:
+        return suffix
+    guessed = mimetypes.guess_extension(mime_type) or ".bin"
+    return guessed.lstrip(".")
+
+
+class TestUploadExtension:
+    @pytest.mark.parametrize(
+        "filename",
+        [
+            "a.jpg",
+            "A.JPG",
+            "a.tar.gz",
+            "a..png",
+            "..png",
+            ".hidden",
+            "a.",
+            "noext",
+            "",
+            ".",
+            "..",
+            "dir/a.webp",
+            "dir.x/a",
+            "a.jpg/",
+            "a.png/.",
+            "a.verylongext",
+            "a.j-g",
+            "a.ünï",
+        ],
+    )
+    @pytest.mark.parametrize("mime_type", ["image/jpeg", "x/unknown"])
+    def test_as_a_path_would_take_it(
+        self, filename: str, mime_type: str
+    ) -> None:
+        """The extension comes from the file name's last suffix exactly as
+        PurePosixPath takes it (else from the MIME type), without a path
+        per upload."""
+        staged = StagedMedia(
+            sha256="0" * 64,
+            path=Path("/nowhere"),
+            size=1,
+            filename=filename,
+            mime_type=mime_type,
+        )
+        assert _by_path(filename, mime_type) == _extension(staged)
 
 
 class TestMapping:

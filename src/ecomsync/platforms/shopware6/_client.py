@@ -199,18 +199,23 @@ class AdminApi:
         A valid access token: fetched when there is none, when it is about
         to expire, or when *stale* (a token Shopware refused) is current.
         """
+        if self._fresh(stale):
+            assert self._token is not None
+            return self._token  # no lock for the common case
         if self._lock is None:
             self._lock = anyio.Lock()
         async with self._lock:
-            fresh = (
-                self._token is not None
-                and self._token != stale
-                and time.monotonic() < self._expires
-            )
-            if not fresh:
+            if not self._fresh(stale):
                 await self._fetch_token()
             assert self._token is not None
             return self._token
+
+    def _fresh(self, stale: str | None) -> bool:
+        return (
+            self._token is not None
+            and self._token != stale
+            and time.monotonic() < self._expires
+        )
 
     async def _fetch_token(self) -> None:
         response = await self.http.request(

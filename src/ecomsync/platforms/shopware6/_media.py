@@ -236,7 +236,13 @@ def media_id_for(sha256: str) -> str:
 
 
 def _extension(media: StagedMedia) -> str:
-    suffix = PurePosixPath(media.filename).suffix.lower().lstrip(".")
+    name = media.filename
+    if "/" in name or name in ("", "."):
+        name = PurePosixPath(name).name  # rare; a plain name is its name
+    # PurePosixPath.suffix without building a path per upload.
+    dot = name.rfind(".")
+    suffix = name[dot:] if 0 < dot < len(name) - 1 else ""
+    suffix = suffix.lower().lstrip(".")
     if suffix.isalnum() and 0 < len(suffix) <= 8:
         return suffix
     guessed = mimetypes.guess_extension(media.mime_type) or ".bin"
