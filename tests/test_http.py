@@ -540,6 +540,22 @@ class TestTransportErrors:
 
         assert isinstance(info.value.__cause__, TimeoutError)
 
+    def test_names_a_request_without_its_query(self) -> None:
+        """
+        A request given instead of a name is named by method and path,
+        never by its query.
+        """
+        request = httpx.Request("POST", "http://x/a/b?token=canary")
+
+        with (
+            pytest.raises(RetryableError) as info,
+            transport_errors(request),
+        ):
+            raise httpx.ReadError("reset")
+
+        assert str(info.value).startswith("POST /a/b: connection failed")
+        assert "canary" not in str(info.value)
+
     async def test_outer_cancellation_passes(self) -> None:
         """
         A cancellation from outside the block is neither a timeout nor

@@ -557,7 +557,6 @@ class HttpClient(AsyncResource):
             params=params,
             headers=headers,
         )
-        what = describe(request)
         transport = self._transport
         if transport is not None and not _direct(client, request):
             transport = None
@@ -573,7 +572,7 @@ class HttpClient(AsyncResource):
         failure: str | None = None
         try:
             with transport_errors(
-                what,
+                request,
                 deadline=self.deadline if deadline is None else deadline,
             ):
                 if transport is None:
@@ -589,10 +588,13 @@ class HttpClient(AsyncResource):
             limiter.release()
             _observe(request, response, failure, started)
         assert response is not None
-        error = status_error(what, response, hint=self.retry_after_hint)
-        if error is not None:
-            raise error
-        return response
+        if response.status_code not in RETRYABLE_STATUSES:
+            return response
+        error = status_error(
+            describe(request), response, hint=self.retry_after_hint
+        )
+        assert error is not None
+        raise error
 
     async def _close(self) -> None:
         if self._client is not None:

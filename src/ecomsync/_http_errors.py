@@ -106,7 +106,10 @@ def describe(request: httpx.Request) -> str:
 
 
 def transport_errors(
-    what: str, *, deadline: float | None = None, write: bool = False
+    what: str | httpx.Request,
+    *,
+    deadline: float | None = None,
+    write: bool = False,
 ) -> AbstractContextManager[None]:
     """
     Bound the block by *deadline* seconds and translate transport failures.
@@ -114,6 +117,7 @@ def transport_errors(
     Args:
         what: Names the request in messages (``"POST /api/_action/sync"``,
             ``"Tryton model.product.search"``); must not contain secrets.
+            A request is named by `describe`, only if a message needs it.
         deadline: Seconds the whole block may take; ``None``: no bound.
         write: The request changes data: a failure after it may have been
             sent raises `MaybeApplied` instead of `RetryableError`.
@@ -138,7 +142,9 @@ class _Translating:
 
     __slots__ = ("_deadline", "_scope", "_what", "_write")
 
-    def __init__(self, what: str, deadline: float | None, write: bool) -> None:
+    def __init__(
+        self, what: str | httpx.Request, deadline: float | None, write: bool
+    ) -> None:
         self._what = what
         self._deadline = deadline
         self._write = write
@@ -169,7 +175,10 @@ class _Translating:
                 # anyio.fail_after's condition and exception.
                 exc, swallowed = TimeoutError(), False
         if isinstance(exc, Exception):
-            _translate(exc, self._what, self._deadline, self._write)
+            what = self._what
+            if not isinstance(what, str):
+                what = describe(what)
+            _translate(exc, what, self._deadline, self._write)
         return swallowed
 
 
