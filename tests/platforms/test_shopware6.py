@@ -291,6 +291,41 @@ class TestShopware6Writes:
         child = emu.entities["product"][sw_id("product", "A-7-S")]
         assert sw_id("product", "A-7") == child["parentId"]
 
+    async def test_new_tax_rate_once_for_concurrent_batches(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Batches in flight together that need the same new tax rate find
+        or create it once (one tax entity, every product linked to it).
+        """
+        await _catalogue(shop)
+        rate = Decimal("7.7")
+
+        async def batch(first: int) -> None:
+            outcomes = await shop.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(record=article(f"A-{first + i}", tax_rate=rate))
+                    for i in range(3)
+                ],
+            )
+            assert all(o.ok for o in outcomes)
+
+        async with anyio.create_task_group() as tg:
+            for first in (10, 20, 30):
+                tg.start_soon(batch, first)
+
+        taxes = [
+            t for t in emu.entities["tax"].values() if t["taxRate"] == 7.7
+        ]
+        assert 1 == len(taxes)
+        linked = {
+            p["taxId"]
+            for p in emu.entities["product"].values()
+            if p["productNumber"].startswith("A-")
+        }
+        assert {taxes[0]["id"]} == linked
+
     async def test_price_tax_and_visibility(
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:
@@ -310,6 +345,9 @@ class TestShopware6Writes:
         one = emu.entities["product"][sw_id("product", "A-1")]
         two = emu.entities["product"][sw_id("product", "A-2")]
         assert emu.ids.tax_standard == one["taxId"]
+        assert 1 == sum(
+            t["taxRate"] == 5.5 for t in emu.entities["tax"].values()
+        )
         assert emu.entities["tax"][two["taxId"]]["taxRate"] == 5.5
         assert one["price"] == [
             {

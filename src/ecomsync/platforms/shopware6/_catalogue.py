@@ -102,6 +102,8 @@ class Catalogue:
         """
         The id of the tax entity for *rate*: found, or created.
         """
+        if rate in self._taxes:
+            return self._taxes[rate]  # no lock once known
         async with self._setup_lock():
             if rate in self._taxes:
                 return self._taxes[rate]
@@ -290,8 +292,8 @@ class Catalogue:
         """
         channels = await self._sales_channels()
         taxes = {
-            articles[i].tax_rate: await self._tax(articles[i].tax_rate)
-            for i in send
+            rate: await self._tax(rate)
+            for rate in dict.fromkeys(articles[i].tax_rate for i in send)
         }
         ids = {i: product_id(articles[i].number) for i in send}
         current = await self._products(
