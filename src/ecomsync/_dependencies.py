@@ -1,8 +1,10 @@
 """
 The category closure: an article never references a category the
-platform lacks.  Before articles are written, the categories they use
-that are not linked yet (with their missing ancestors) are read from the
-ERP and written first, parents before children.
+platform lacks, nor a category a parent it lacks.  Before articles are
+written, the categories they use that are not linked yet (with their
+missing ancestors) are read from the ERP and written first, parents
+before children; so are the missing parents of categories read without
+them (`Only`, `NumberRange`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,23 @@ from .typing import ErpSession, StateStore
 
 if TYPE_CHECKING:
     from ._writer import Writer
+
+
+def _needs(record: Record, given: Collection[str]) -> Sequence[str]:
+    """
+    The categories *record* needs on the platform: an article's, or the
+    parent of a category read without it (*given*: the numbers read
+    together), as "sync this category" or a number range reads it.
+    """
+    if isinstance(record, Article):
+        return record.categories
+    if (
+        isinstance(record, Category)
+        and record.parent is not None
+        and record.parent not in given
+    ):
+        return (record.parent,)
+    return ()
 
 
 @attrs.define
@@ -65,15 +84,15 @@ class CategoryClosure:
         self, session: ErpSession, articles: Sequence[Record]
     ) -> tuple[list[Category], dict[str, str], list[Refusal]]:
         """
-        The categories *articles* use that the platform lacks, with their
-        missing ancestors, parents first; which article needs each; and
-        those that cannot be sent (on or under a parent cycle).
+        The categories *articles* use that the platform lacks (for a
+        category among them: its parent, unless they include it), with
+        their missing ancestors, parents first; which record needs each;
+        and those that cannot be sent (on or under a parent cycle).
         """
+        given = {record.number for record in articles}
         wanted: dict[str, str] = {}
         for article in articles:
-            if not isinstance(article, Article):
-                continue
-            for number in article.categories:
+            for number in _needs(article, given):
                 if (
                     number not in self._linked
                     and number not in self._absent
@@ -114,6 +133,7 @@ class CategoryClosure:
                         parent is not None
                         and parent not in found
                         and parent not in self._linked
+                        and parent not in given
                     ):
                         wanted[parent] = required_by[category.number]
         self._absent.update(
@@ -136,10 +156,19 @@ class CategoryClosure:
         ]
         for refusal in refused:
             self._refused.setdefault(refusal.number, refusal.reason)
+        # The chosen categories count for cycles (an ancestor whose parent
+        # is the chosen category is on a cycle) but are sent by their run.
+        chosen = [
+            r
+            for r in articles
+            if isinstance(r, Category) and r.number not in found
+        ]
         categories = [
             c for c in found.values() if c.number not in self._refused
         ]
-        order, invalid = parents_first(categories)
+        order, invalid = parents_first([*categories, *chosen])
+        order = [i for i in order if i < len(categories)]
+        invalid = {i: p for i, p in invalid.items() if i < len(categories)}
         refused += [
             Refusal(
                 number=categories[i].number,
@@ -184,11 +213,14 @@ class CategoryClosure:
 
     def unknown(self, record: Record) -> Refusal | None:
         """
-        Why *record* (an article) cannot be sent: a category of its that
-        is neither on the platform nor in the ERP (found by `missing`), or
-        that failed in this run and is not on the platform: the article
-        would reference a category the platform lacks.
+        Why *record* (an article, or a category: `_orphan`) cannot be
+        sent: a category of its that is neither on the platform nor in
+        the ERP (found by `missing`), or that failed in this run and is
+        not on the platform: the article would reference a category the
+        platform lacks.
         """
+        if isinstance(record, Category):
+            return self._orphan(record)
         if not isinstance(record, Article):
             return None
         for number in record.categories:
@@ -220,6 +252,40 @@ class CategoryClosure:
                 )
         return None
 
+    def _orphan(self, category: Category) -> Refusal | None:
+        """
+        Why *category* cannot be sent: its parent, looked for by
+        `missing`, is neither on the platform nor in the ERP, or failed in
+        this run.
+        """
+        parent = category.parent
+        if parent is None or parent in self._linked:
+            return None
+        failed = self._refused.get(parent) or self.run.failure_of(
+            DataType.CATEGORIES, parent
+        )
+        if failed is not None:
+            return Refusal(
+                number=category.number,
+                field="parent",
+                reason=(
+                    f"parent: category {parent!r} did not reach the "
+                    f"platform in this run ({failed}); the category is "
+                    "sent once it does"
+                ),
+            )
+        if parent in self._absent:
+            return Refusal(
+                number=category.number,
+                field="parent",
+                reason=(
+                    f"parent: category {parent!r} is not in the ERP (nor on "
+                    "the platform): create it in the ERP or change the "
+                    "category's parent"
+                ),
+            )
+        return None
+
     async def ensure(
         self,
         session: ErpSession,
@@ -228,10 +294,14 @@ class CategoryClosure:
         writer: Writer,
     ) -> None:
         """
-        Sync, before *records* of *data_type*, the categories they use
-        that the platform does not have yet; one batch at a time.
+        Sync, before *records* of *data_type* (articles, or categories
+        read without their parents), the categories they need that the
+        platform does not have yet; one batch at a time.
         """
-        if data_type is not DataType.ARTICLES or not records:
+        if (
+            data_type not in (DataType.ARTICLES, DataType.CATEGORIES)
+            or not records
+        ):
             return
         async with self._lock:
             ordered, required_by, refused = await self.missing(

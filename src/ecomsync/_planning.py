@@ -39,7 +39,8 @@ class TypePlan:
         update: Numbers of records whose checksum changed.
         unchanged: Numbers of records that would be skipped.
         invalid: Records that would fail validation.
-        dependencies: Categories the run would sync first for articles.
+        dependencies: Categories the run would sync first for articles
+            (and for categories chosen without their parents).
         media_upload: Distinct files that would be uploaded.
         media_reused: Files the platform already has (linked, not sent).
         staging_bytes: Bytes that would pass through the staging directory.

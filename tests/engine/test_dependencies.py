@@ -14,6 +14,7 @@ from ecomsync import (
     DependencySynced,
     MemoryErp,
     MemoryPlatform,
+    NumberRange,
     Only,
     RecordFailed,
     Synchronizer,
@@ -189,3 +190,79 @@ class TestCategoryClosure:
         assert {"C-7", "A-7"} == {
             r.number for r in plan.types[ARTICLES].invalid
         }
+
+
+class TestCategoryParentsFirst:
+    async def test_chosen_category_brings_its_missing_parent(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """ "Sync this category" for a child whose parent the platform
+        lacks syncs the parent first (reported), then the child: nothing
+        fails; a plan lists the parent as a dependency."""
+        chosen = spec(categories=Only({"C-2"}))
+
+        plan = await sync.plan(chosen)
+        async with capture_events(sync, chosen) as run:
+            deps = run.of(DependencySynced)
+
+        assert [("C-1", "C-2")] == [(d.number, d.required_by) for d in deps]
+        assert [] == run.of(RecordFailed)
+        assert {"C-1", "C-2"} == set(platform.held(DataType.CATEGORIES))
+        assert ("C-1",) == plan.types[DataType.CATEGORIES].dependencies
+
+    async def test_number_range_brings_missing_ancestors(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """A number range of categories whose ancestors lie outside it
+        syncs every missing ancestor first, each once, and leaves those
+        already on the platform alone."""
+        erp.put(Category(number="D-1", name="Garten"))
+        erp.put(Category(number="D-2", name="Rasen", parent="D-1"))
+        erp.put(Category(number="E-1", name="Mäher", parent="D-2"))
+        erp.put(Category(number="E-2", name="Scheren", parent="D-2"))
+        erp.put(Category(number="E-3", name="Zangen", parent="C-1"))
+        await sync.execute(spec(categories=Only({"C-1"})))
+
+        async with capture_events(
+            sync, spec(categories=NumberRange("E-1", "E-3"))
+        ) as run:
+            deps = run.of(DependencySynced)
+
+        assert [("D-1", "E-1"), ("D-2", "E-1")] == [
+            (d.number, d.required_by) for d in deps
+        ]
+        assert [] == run.of(RecordFailed)
+        assert {"C-1", "D-1", "D-2", "E-1", "E-2", "E-3"} == set(
+            platform.held(DataType.CATEGORIES)
+        )
+
+    async def test_parent_missing_everywhere_fails_child_alone(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """A chosen category whose parent is in neither the ERP nor the
+        platform fails alone, on its parent field, naming the parent."""
+        erp.put(Category(number="C-3", name="Nägel", parent="C-404"))
+
+        async with capture_events(
+            sync, spec(categories=Only({"C-3", "C-10"}))
+        ) as run:
+            (failed,) = run.of(RecordFailed)
+
+        assert ("C-3", "parent") == (failed.number, failed.field)
+        assert "C-404" in failed.message
+        assert {"C-10"} == set(platform.held(DataType.CATEGORIES))
+
+    async def test_chosen_category_on_a_cycle_fails_once(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """A chosen category on a parent cycle fails once, naming the
+        cycle, and its partner too; neither is sent."""
+        erp.put(Category(number="C-X", name="x", parent="C-Y"))
+        erp.put(Category(number="C-Y", name="y", parent="C-X"))
+
+        async with capture_events(sync, spec(categories=Only({"C-X"}))) as run:
+            failed = [(e.number, e.field) for e in run.of(RecordFailed)]
+
+        assert ("C-X", "parent") in failed
+        assert len(failed) == len(set(failed))
+        assert not set(platform.held(DataType.CATEGORIES)) & {"C-X", "C-Y"}
