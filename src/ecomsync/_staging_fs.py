@@ -27,6 +27,7 @@ Everything here blocks; `ecomsync.media` calls it in a worker thread.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import secrets
@@ -50,6 +51,10 @@ _OURS = re.compile(
     r"[0-9a-f]{64}|\.[0-9a-f]{64}\.[0-9a-f]{16}\.tmp|\.[0-9a-f]{16}\.spare"
 )
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: Numbers for temporary and spare names: unique in this process, which
+#: alone writes in its run directories (a random token costs a getrandom
+#: call and its GIL hand-over per file; ``next`` is atomic).
+_names = itertools.count(secrets.randbits(32) << 32)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
@@ -286,7 +291,7 @@ def spare_name(directory: str) -> str:
     """
     A new spare name in *directory* (a run directory, as a string).
     """
-    return os.path.join(directory, f".{secrets.token_hex(8)}.spare")
+    return os.path.join(directory, f".{next(_names):016x}.spare")
 
 
 def write_file(
@@ -304,7 +309,7 @@ def write_file(
     """
     # Joined as strings: cheaper than pathlib, once per staged file.
     where = os.fspath(directory)
-    tmp = os.path.join(where, f".{name}.{secrets.token_hex(8)}.tmp")
+    tmp = os.path.join(where, f".{name}.{next(_names):016x}.tmp")
     fd = -1
     if spare:
         fd, tmp = _open_spare(spare.pop(), where, tmp)
