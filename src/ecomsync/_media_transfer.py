@@ -195,9 +195,26 @@ class _Deferred:
     media_id: str
     #: Records of the run linked to it whose push is not answered yet.
     users: int = 1
-    #: Set once the upload is over (`error` says how it went).
-    done: anyio.Event | None = None
+    #: The upload began; `over` once it ended (`error` says how).
+    started: bool = False
+    over: bool = False
     error: str | None = None
+    #: Made only when a task has to wait for the upload (seldom).
+    _waiting: anyio.Event | None = None
+
+    async def wait(self) -> None:
+        """
+        Return once the upload is over.
+        """
+        if not self.over:
+            if self._waiting is None:
+                self._waiting = anyio.Event()
+            await self._waiting.wait()
+
+    def end(self) -> None:
+        self.over = True
+        if self._waiting is not None:
+            self._waiting.set()
 
 
 #: Per record: its links' pending uploads, by position.
@@ -248,7 +265,11 @@ class MediaTransfer:
     #: disk's side), apart from the uploads: the next batch's files are
     #: read and staged while the uploads of the batches before it run.
     _reading: _Lanes = attrs.field(init=False)
-    _uploading: dict[str, anyio.Event] = attrs.field(init=False, factory=dict)
+    #: Content a task has to itself (`_alone`), with the event its
+    #: waiters wait for (made by the first of them).
+    _uploading: dict[str, anyio.Event | None] = attrs.field(
+        init=False, factory=dict
+    )
     #: New content staged, to be uploaded after the push (by hash).
     _deferred: dict[str, _Deferred] = attrs.field(init=False, factory=dict)
     #: Uploaded after the push, not in the store yet (hash -> media id):
@@ -457,13 +478,17 @@ class MediaTransfer:
         uploaded once.
         """
         while sha in self._uploading:
-            await self._uploading[sha].wait()
-        done = self._uploading[sha] = anyio.Event()
+            waiting = self._uploading[sha]
+            if waiting is None:
+                waiting = self._uploading[sha] = anyio.Event()
+            await waiting.wait()
+        self._uploading[sha] = None
         try:
             yield
         finally:
-            del self._uploading[sha]
-            done.set()
+            waiting = self._uploading.pop(sha)
+            if waiting is not None:
+                waiting.set()
 
     async def _stage(
         self, sha: str, content: bytes, ref: MediaRef
@@ -535,7 +560,7 @@ class MediaTransfer:
         """
         for deferred in pending.values():
             deferred.users -= 1
-            if deferred.users == 0 and deferred.done is None:
+            if deferred.users == 0 and not deferred.started:
                 if self._deferred.get(deferred.staged.sha256) is deferred:
                     del self._deferred[deferred.staged.sha256]
                 assert self.staging is not None
@@ -658,10 +683,10 @@ class MediaTransfer:
         Upload *deferred* once (in *turn*), however many records wait for
         it; None when it went well, else why not.
         """
-        if deferred.done is not None:
-            await deferred.done.wait()
+        if deferred.started:
+            await deferred.wait()
             return deferred.error
-        deferred.done = anyio.Event()
+        deferred.started = True
         sha = deferred.staged.sha256
         platform = self.run.platform_name
         try:
@@ -695,5 +720,5 @@ class MediaTransfer:
                 del self._deferred[sha]
             assert self.staging is not None
             await self.staging.release(deferred.staged)
-            deferred.done.set()
+            deferred.end()
         return deferred.error

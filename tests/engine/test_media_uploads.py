@@ -23,7 +23,8 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
-from ecomsync._media_transfer import _Demand, _Lanes
+from ecomsync._contracts import StagedMedia
+from ecomsync._media_transfer import _Deferred, _Demand, _Lanes
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.state import SqliteStore
 from ecomsync.testing.shopware6 import ShopwareEmulator
@@ -226,3 +227,36 @@ class TestLanes:
             raise AssertionError  # pragma: no cover - never called
 
         await lanes.map([], work)
+
+
+class TestDeferred:
+    async def test_waiters_wait_for_the_end(self) -> None:
+        """A task waiting for an upload another task began returns once
+        it is over; after that, waiting returns at once."""
+        deferred = _Deferred(
+            StagedMedia(
+                sha256="0" * 64,
+                path=Path("/nowhere"),
+                size=1,
+                filename="a.jpg",
+                mime_type="image/jpeg",
+            ),
+            media_id="m-1",
+        )
+        deferred.started = True
+        woke: list[str | None] = []
+
+        async def waiter() -> None:
+            await deferred.wait()
+            woke.append(deferred.error)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            tg.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+            assert [] == woke
+            deferred.error = "refused"
+            deferred.end()
+        assert ["refused", "refused"] == woke
+        with anyio.fail_after(1):
+            await deferred.wait()

@@ -262,6 +262,7 @@ class TestRunEvents:
         async def run_later() -> None:
             await anyio.wait_all_tasks_blocked()
             await send.send(later)
+            await anyio.wait_all_tasks_blocked()  # the host waits again
             send.close()
 
         async with anyio.create_task_group() as tg, receive:
