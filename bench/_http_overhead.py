@@ -3,9 +3,10 @@ Per-request overhead of ecomsync's HTTP layer (`ecomsync._http.HttpClient`)
 on loopback: ``python -m bench._http_overhead [--requests N] [--runs R]``.
 
 The Shopware 6 emulator runs in its own process without injected costs;
-the client sends N small GETs with 16 in flight through one `HttpClient`
-and reports wall time and its own CPU seconds per 1,000 requests (min /
-median / max of R runs, each in a fresh client process), for each variant:
+the client sends N small GETs (16 in flight by default) through one
+`HttpClient` and reports wall time and its own CPU seconds per 1,000
+requests (min / median / max of R runs, each in a fresh client process),
+for each variant:
 
 - ``httpx``: httpx's own pool (``HttpClient(pool="httpx")``), sniffio
   installed (a core dependency since this measurement);
@@ -14,28 +15,37 @@ median / max of R runs, each in a fresh client process), for each variant:
   on every lock and pool operation, and each failed import searches
   ``sys.path``;
 - ``aiohttp``: httpx's API over aiohttp's pool (``HttpClient(pool=
-  "aiohttp")``, the ``aiohttp`` extra), which does not scan every idle
-  connection's socket on every request (httpx #3215).
+  "aiohttp")``, the ``aiohttp`` extra: `ecomsync._http_aiohttp.AiohttpPool`),
+  which does not scan every idle connection's socket on every request
+  (httpx #3215).
 
-Prints one JSON object.
+``--body BYTES`` sends POSTs of BYTES each instead (a media upload's
+shape: a body, a query, a content type).  Prints one JSON object.
 
-Measured 2026-12-04 on the shared 2-core machine (load 9-14, so wall
-times are noisy; CPU per request is the figure), 2,000-3,000 GETs,
-median client CPU ms per request:
+Measured 2026-12-04 at a47609d on the shared 2-core machine (load 8-10,
+so wall times are noisy; CPU per request is the figure), 4,000 requests
+per run, median of 3 runs, client CPU ms per request:
 
 =========== ===== ===== ===== =====
 in flight       8    16    32    64
 =========== ===== ===== ===== =====
-httpx        1.55  2.35  3.04  3.40
-no sniffio          3.26
-aiohttp      0.62  0.65  0.60  0.65
+httpx        1.01  1.82  3.21  3.21
+no sniffio          3.10
+aiohttp      0.31  0.34  0.32  0.36
 =========== ===== ===== ===== =====
 
-A whole first sync (``--sync N``: categories, N articles of
-`ecomsync.testing.demo_erp` with their images, stock; `Synchronizer` and
-`Shopware6` defaults but the pool), N = 1,000, two runs each, load 12:
-client CPU 13.9 / 15.5 s with httpx's pool, 10.6 / 10.4 s with aiohttp's
-(-27 %); wall 52 / 59 s against 38 / 49 s.
+POSTs of 20 KB at 16 in flight: httpx 2.10, aiohttp 0.37.  The
+aiohttp row was 0.60-0.65 before the third pass (d83ada4); before the
+fourth (b84f002) 0.415 ms per GET and 0.420 per 20 KB POST, against
+0.307 and 0.370 at 8690a0f (8,000 requests, 5 interleaved pairs,
+medians): bench/README.md, "Issue 14: fourth pass (client CPU per HTTP
+request)".
+
+Before the third pass, a whole first sync (``--sync N``: categories, N
+articles of `ecomsync.testing.demo_erp` with their images, stock;
+`Synchronizer` and `Shopware6` defaults but the pool), N = 1,000, two
+runs each, load 12, took client CPU 13.9 / 15.5 s with httpx's pool,
+10.6 / 10.4 s with aiohttp's (-27 %); wall 52 / 59 s against 38 / 49 s.
 
 httpx's cost grows with the connections in flight (its pool checks every
 idle connection's socket on every request: the "collapse above 20"); the
