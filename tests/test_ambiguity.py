@@ -4,6 +4,7 @@ Ambiguous numbers: every party of a number claimed twice fails, named.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ecomsync import (
     StockLevel,
     Synchronizer,
     SyncSpec,
+    Trigger,
     Variant,
 )
 from ecomsync._ambiguity import NumberClaims
@@ -240,6 +242,18 @@ class TestNumberClaims:
 ARTICLES = SyncSpec(types={DataType.ARTICLES: All()})
 
 
+class Clock:
+    """
+    A clock the test moves.
+    """
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 8, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def engine(
     records: list[Article], tmp_path: Path, **kw: Any
 ) -> tuple[Synchronizer, MemoryPlatform]:
@@ -340,4 +354,53 @@ class TestEngineAmbiguity:
             (r.number, r.field) for r in found.invalid
         }
         assert all("claimed by 2 records" in r.reason for r in found.invalid)
+        await sync.store.aclose()
+
+
+@pytest.mark.anyio
+class TestScheduledAmbiguity:
+    @pytest.mark.parametrize(
+        "rival",
+        [art("Z-1", "Typo"), art("B", variants=[Variant(number="Z-1")])],
+        ids=["number", "variant"],
+    )
+    async def test_duplicate_added_later_fails_both(
+        self, tmp_path: Path, rival: Article
+    ) -> None:
+        """A record claiming a number the shop already holds, added to the
+        ERP after it was synced, does not overwrite it in a scheduled
+        (changed since) run: both parties fail by name, the shop keeps
+        what it had, and both stay in the failure ledger."""
+        clock = Clock()
+        erp = MemoryErp([art("Z-1", "Hammer"), art("Y")], clock=clock)
+        platform = MemoryPlatform()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+            clock=clock,
+            overlap=timedelta(0),
+        )
+        clock.now += timedelta(hours=1)
+        await sync.execute(ARTICLES, trigger=Trigger.SCHEDULED)
+        clock.now += timedelta(hours=1)
+        erp.add(rival)
+        clock.now += timedelta(hours=1)
+
+        async with capture_events(
+            sync, ARTICLES, trigger=Trigger.SCHEDULED
+        ) as run:
+            failed = sorted((e.number, e.field) for e in run.of(RecordFailed))
+        ledger = await sync.store.list_failures("shop", DataType.ARTICLES)
+
+        assert 2 == len(failed)
+        assert ("Z-1", "number") in failed
+        assert all(
+            "claimed by 2 records" in e.message for e in run.of(RecordFailed)
+        )
+        held = platform.held(DataType.ARTICLES)["Z-1"]
+        assert "Hammer" == held.name  # type: ignore[union-attr]
+        assert "B" not in platform.held(DataType.ARTICLES)
+        assert {"Z-1", rival.number} == {f.number for f in ledger}
         await sync.store.aclose()

@@ -107,6 +107,12 @@ class ErpSession(Protocol):
         Yield the selected records of *data_type* in batches, in number
         order (categories: every parent before its children, across
         batches).  `DataType.ADDRESSES_AND_ORDERS` is not read from an ERP.
+
+        For `ChangedSince`, yield with each changed record every record
+        that claims one of its numbers (its own or a variant's), changed
+        or not: a duplicate added later is then read with the record it
+        duplicates and both fail as ambiguous, instead of the newcomer
+        silently overwriting what the shop shows.
         """
 
     async def count(

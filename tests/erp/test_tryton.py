@@ -497,6 +497,65 @@ class TestVariantsAndReusedCodes:
 
     @pytest.mark.anyio
     @pytest.mark.parametrize(
+        ("template_code", "suffixes", "rivalled"),
+        [
+            (None, ["SHIRT"], ("Rival", "Shirt")),
+            ("Z-1", ["-X", "-Y"], ("New Z", "Rival")),
+        ],
+        ids=["article-as-variants", "variants-as-article"],
+    )
+    @pytest.mark.parametrize("expand_limit", [1000, 0], ids=["lazy", "eager"])
+    async def test_changed_rival_is_read_with_the_holder(
+        self,
+        traps: TrytonErp,
+        template_code: str | None,
+        suffixes: list[str],
+        rivalled: tuple[str, str],
+        expand_limit: int,
+    ) -> None:
+        """A new product numbered like an unchanged article (Tryton keeps
+        active product codes unique, not a product's code apart from a
+        template's) is read by ChangedSince together with that article, so
+        the engine fails both instead of the newcomer overwriting the
+        shop's product."""
+        await anyio.sleep(0.01)
+        moment = datetime.now(UTC)
+        number = template_code or suffixes[0]
+        async with traps.session() as session:
+            rpc = session.rpc
+            (unit,) = await rpc.model(
+                "product.uom", "search", [["symbol", "=", "u"]], 0, 1, None
+            )
+            (template,) = await rpc.model(
+                "product.template",
+                "create",
+                [
+                    {
+                        "name": "Rival",
+                        "code": template_code,
+                        "type": "goods",
+                        "default_uom": unit,
+                        "salable": True,
+                        "sale_uom": unit,
+                        "list_price": Decimal("1.00"),
+                        "products": [
+                            ["create", [{"suffix_code": s} for s in suffixes]]
+                        ],
+                    }
+                ],
+            )
+            try:
+                reader = ProductReader(rpc, traps, expand_limit=expand_limit)
+                groups = await reader.article_groups(ChangedSince(moment))
+                got = await reader.articles(groups)
+            finally:
+                await rpc.model("product.template", "delete", [template])
+
+        assert rivalled == tuple(sorted(a.name for a in got))
+        assert [number, number] == [a.number for a in got]
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
         "selection",
         [
             ChangedSince(datetime(2000, 1, 1, tzinfo=UTC)),

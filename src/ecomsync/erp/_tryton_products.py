@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
@@ -130,6 +130,30 @@ def _selected(group: ArticleGroup, selection: Selection) -> bool:
     if isinstance(selection, Only):
         return not group.numbers.isdisjoint(selection.numbers)
     return True
+
+
+def _picked(
+    groups: Sequence[ArticleGroup], selection: Selection, ids: Set[int]
+) -> list[ArticleGroup]:
+    """
+    The *groups* *selection* picks, in their order.  Beyond `Only`, a
+    group is picked if one of its products matched (*ids*: changed), or
+    if it claims a number of a group so picked: a rival under one number
+    is read with the changed record, so that the engine fails both rather
+    than letting the newcomer overwrite the shop's product.
+    """
+    chosen = [g for g in groups if _selected(g, selection)]
+    if isinstance(selection, Only):
+        return chosen
+    numbers: set[str] = set()
+    for group in chosen:
+        if not ids.isdisjoint(group.members):
+            numbers |= group.numbers
+    return [
+        g
+        for g in chosen
+        if not ids.isdisjoint(g.members) or not numbers.isdisjoint(g.numbers)
+    ]
 
 
 @attrs.define
@@ -290,17 +314,11 @@ class ProductReader:
         if len(templates) > self.expand_limit:
             # many changed: every candidate, rather than id lists longer
             # than a database takes as query parameters
-            return [
-                g
-                for g in group_articles(
-                    await self._coded(await self._light([]))
-                )
-                if _selected(g, selection)
-                and (
-                    isinstance(selection, Only)
-                    or not ids.isdisjoint(g.members)
-                )
-            ]
+            return _picked(
+                group_articles(await self._coded(await self._light([]))),
+                selection,
+                ids,
+            )
         rows = await self._coded(
             matched
             + await self._light(
@@ -310,12 +328,17 @@ class ProductReader:
                 ]
             )
         )
+        # An active product under an inactive one's code stands for it;
+        # beyond `Only` (whose domain finds them), an active rival under
+        # any code they hold (a duplicate) is read with them, for the
+        # engine to fail both (`_picked`).
+        rivals = not isinstance(selection, Only)
         reused = sorted(
-            {row.code for row in rows if not row.active}
+            {row.code for row in rows if rivals or not row.active}
             | {
                 row.template_code
                 for row in rows
-                if not row.active and row.template_code
+                if (rivals or not row.active) and row.template_code
             }
         )
         if reused:
@@ -339,12 +362,7 @@ class ProductReader:
                         [["template", "in", sorted(holders - templates)]]
                     )
                 )
-        return [
-            g
-            for g in group_articles(rows)
-            if _selected(g, selection)
-            and (isinstance(selection, Only) or not ids.isdisjoint(g.members))
-        ]
+        return _picked(group_articles(rows), selection, ids)
 
     # -- articles ---------------------------------------------------------
 

@@ -69,6 +69,15 @@ def _key(number: object) -> tuple[Any, ...]:
     return number_key(number) if isinstance(number, str) else ()
 
 
+def _claims(record: Record) -> tuple[str, ...]:
+    """
+    The numbers *record* claims: its own, and its variants'.
+    """
+    if isinstance(record, Article):
+        return (record.number, *(v.number for v in record.variants))
+    return (record.number,)
+
+
 class MemoryErp(AsyncResource):
     """
     An in-memory `ErpSource`.
@@ -80,9 +89,13 @@ class MemoryErp(AsyncResource):
     Like a real ERP it can hold two records with one number (a reused
     code, a typing error): every record given to the constructor is kept,
     and `add` adds one more; `put` replaces whatever has the record's
-    number.  Stock levels are told apart by number *and* warehouse; a
-    change to one level makes `ChangedSince` read every level of its
-    article (an article's stock is one unit, see docs/concepts.md).
+    number.  Stock levels are told apart by number *and* warehouse.
+    `ChangedSince` reads, with each changed record, every record claiming
+    one of its numbers (its own or a variant's): a change to one stock
+    level reads every level of its article (an article's stock is one
+    unit), and a duplicate added later is read with the record it
+    duplicates (see docs/concepts.md, "Duplicates and other
+    ambiguities").
 
     Args:
         records: Initial categories, articles, stock levels and order
@@ -206,16 +219,19 @@ class MemoryErp(AsyncResource):
             ),
             key=lambda r: _key(r.number),
         )
-        if data_type is DataType.STOCK and isinstance(selection, ChangedSince):
-            # An article's stock is one unit: a change in one warehouse
-            # reads every warehouse's level of the article.
-            numbers = {r.number for r in found}
+        if isinstance(selection, ChangedSince):
+            # A change reads every record claiming one of the changed
+            # records' numbers: a duplicate added later fails with the
+            # record the shop holds instead of overwriting it unseen; and
+            # an article's stock is one unit (a change in one warehouse
+            # reads every warehouse's level of the article).
+            numbers = {n for r in found for n in _claims(r)}
             found = sorted(
                 (
                     record
                     for entries in rows.values()
                     for record, _ in entries
-                    if record.number in numbers
+                    if not numbers.isdisjoint(_claims(record))
                 ),
                 key=lambda r: _key(r.number),
             )
