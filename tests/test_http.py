@@ -1241,6 +1241,22 @@ class TestAiohttpPool:
         with pytest.raises(RetryableError, match="connection failed"):
             await http.request("GET", "/short", retry=False)
 
+    async def test_connection_limit_follows_httpx_limits(self) -> None:
+        """
+        aiohttp's connector is bounded by httpx's ``max_connections``, and
+        unbounded where httpx's is.
+        """
+        from ecomsync._http_aiohttp import AiohttpPool
+
+        limits = [httpx.Limits(max_connections=n) for n in (7, None)]
+        pools = [AiohttpPool(verify=True, limits=lim) for lim in limits]
+        sessions = [pool._new_session() for pool in pools]
+        found = [session.connector.limit for session in sessions]
+        for session in sessions:
+            await session.close()
+
+        assert [7, 0] == found
+
     async def test_failed_release_is_httpx_error(self) -> None:
         """
         An aiohttp error while the answer is released becomes httpx's.

@@ -68,7 +68,8 @@ class AiohttpPool(httpx.AsyncBaseTransport):
 
     Args:
         verify: TLS verification, as httpx's ``verify``.
-        limits: ``max_connections`` and ``keepalive_expiry`` are used.
+        limits: ``max_connections`` (``None``: unbounded) and
+            ``keepalive_expiry`` are used.
 
     Raises:
         ImportError: aiohttp or ``httpx-aiohttp`` is not installed.
@@ -88,13 +89,11 @@ class AiohttpPool(httpx.AsyncBaseTransport):
 
     def _new_session(self) -> Any:
         aiohttp = self._aiohttp
-        kwargs: dict[str, Any] = {}
-        if self._limits.max_connections is not None:
-            kwargs["limit"] = self._limits.max_connections
         connector = aiohttp.TCPConnector(
+            # httpx's None is unbounded, as aiohttp's 0 (not its 100).
+            limit=self._limits.max_connections or 0,
             keepalive_timeout=self._limits.keepalive_expiry,
             ssl=self._ssl,
-            **kwargs,
         )
         return aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar()
