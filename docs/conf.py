@@ -70,7 +70,7 @@ nitpick_ignore_regex = [
     ("py:class", rf"({'|'.join(_BARE)})"),
     ("py:class", rf"({'|'.join(_THIRD_PARTY)})(\.\w+)+"),
     ("py:obj", rf"({'|'.join(_THIRD_PARTY)})(\.\w+)+"),
-    ("py:class", r"ObjectReceiveStream"),
+    ("py:class", r"(Memory)?ObjectReceiveStream"),
     ("py:class", r"AsyncConnection"),  # psycopg, an optional extra
     # opentelemetry-api, the otel extra.
     ("py:class", r"(TracerProvider|MeterProvider|opentelemetry(\.\w+)+)"),
