@@ -15,8 +15,8 @@ import httpx
 import pytest
 import stamina
 
-from ecomsync import DataType, Outgoing
-from ecomsync._model import Order, OrderState, OrderStatus, Variant
+from ecomsync import All, DataType, Outgoing
+from ecomsync._model import Order, OrderState, OrderStatus, Variant, problems
 from ecomsync.platforms.shopify import Shopify, collection_handle
 from ecomsync.testing import PlatformContract
 from ecomsync.testing._platform_contract import (
@@ -262,6 +262,68 @@ class TestShopifyContract(PlatformContract):
         assert "fulfillments" in str(cancel.error)
         assert ("50004", "state") == (ship.number, ship.field)
         assert "cancelled on Shopify" in str(ship.error)
+
+
+class TestOrderAddresses:
+    @pytest.mark.parametrize("missing", ["shippingAddress", "billingAddress"])
+    async def test_missing_address_is_the_other_one(
+        self, missing: str
+    ) -> None:
+        """
+        An order without a shipping address (digital goods) or without a
+        billing address is read with its other address in both roles,
+        not with a blank German one made up.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        shop = _shop(emu)
+        place(emu, make_order("50010"), changed_at=NOW)
+        for row in emu.shop.orders.values():
+            row[missing] = None
+            row[
+                "billingAddress"
+                if missing == "shippingAddress"
+                else "shippingAddress"
+            ] = {
+                **row[
+                    "billingAddress"
+                    if missing == "shippingAddress"
+                    else "shippingAddress"
+                ],
+                "countryCodeV2": "FR",
+                "city": "Paris",
+            }
+
+        (order,) = [
+            o
+            async for page in shop.fetch_orders(All(), batch_size=10)
+            for o in page
+        ]
+        await shop.aclose()
+
+        assert order.billing == order.shipping
+        assert ("Paris", "FR") == (order.shipping.city, order.shipping.country)
+
+    async def test_no_address_at_all_fails_on_country(self) -> None:
+        """
+        An order with no address at all reads with a blank country, so it
+        fails on ``billing.country`` by name instead of landing in the ERP
+        as a German customer.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        shop = _shop(emu)
+        place(emu, make_order("50011"), changed_at=NOW)
+        for row in emu.shop.orders.values():
+            row["shippingAddress"] = row["billingAddress"] = None
+
+        (order,) = [
+            o
+            async for page in shop.fetch_orders(All(), batch_size=10)
+            for o in page
+        ]
+        await shop.aclose()
+
+        assert "" == order.billing.country
+        assert "billing.country" in {p.field for p in problems(order)}
 
 
 class TestPacing:

@@ -75,8 +75,13 @@ def page_size(batch_size: int) -> int:
     return max(1, min(batch_size, 250, (MAX_QUERY_COST - 2) // ORDER_COST))
 
 
-def _address(row: Row | None) -> Address:
-    row = row or {}
+def _address(row: Row | None, fallback: Row | None) -> Address:
+    """
+    An order's address; one the order lacks (no shipping address for
+    digital goods) is its other one, and a country the shop did not give
+    stays blank (the order then fails on it) instead of being made up.
+    """
+    row = row or fallback or {}
     street = " ".join(
         x for x in (row.get("address1"), row.get("address2")) if x
     )
@@ -86,7 +91,7 @@ def _address(row: Row | None) -> Address:
         street=street,
         zip_code=row.get("zip") or "",
         city=row.get("city") or "",
-        country=row.get("countryCodeV2") or "DE",
+        country=(row.get("countryCodeV2") or "").upper(),
         company=row.get("company") or "",
         phone=row.get("phone") or "",
     )
@@ -102,8 +107,12 @@ def to_order(row: Row) -> Order:
             first_name=customer.get("firstName") or "",
             last_name=customer.get("lastName") or "",
         ),
-        billing=_address(row.get("billingAddress")),
-        shipping=_address(row.get("shippingAddress")),
+        billing=_address(
+            row.get("billingAddress"), row.get("shippingAddress")
+        ),
+        shipping=_address(
+            row.get("shippingAddress"), row.get("billingAddress")
+        ),
         lines=tuple(
             OrderLine(
                 article_number=li.get("sku") or "",
