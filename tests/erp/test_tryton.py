@@ -15,7 +15,7 @@ import attrs
 import httpx
 import pytest
 
-from ecomsync import All, ChangedSince, DataType, Only, OrderStatus
+from ecomsync import All, ChangedSince, DataType, Only, Order, OrderStatus
 from ecomsync._model import number_key
 from ecomsync._spec import Selection
 from ecomsync.erp._tryton_products import ProductReader
@@ -363,6 +363,47 @@ class TestMapping:
         assert len(sales[0]["lines"]) == 2
         assert isinstance(status, OrderStatus)
         assert status.state.value == "in_progress"
+
+    @pytest.mark.anyio
+    async def test_one_order_imported_by_two_runs_at_once(
+        self, tryton: TrytonErp
+    ) -> None:
+        """Runs importing at the same time (a manual import while the
+        scheduled one runs) create one sale for an order both import, with
+        both outcomes naming it, and one party for a new customer of two
+        orders."""
+        order = make_order()
+        other = attrs.evolve(make_order(), customer=order.customer)
+        outcomes: dict[str, set[str | None]] = {}
+
+        async def run(one: Order) -> None:
+            async with tryton.session() as session:
+                for outcome in await session.import_orders([one]):
+                    outcomes.setdefault(one.number, set()).add(
+                        outcome.platform_id
+                    )
+
+        async with anyio.create_task_group() as tg:
+            for one in (order, order, other):
+                tg.start_soon(run, one)
+        async with tryton.session() as session:
+            sales = await session.rpc.search_read(
+                "sale.sale",
+                [["reference", "in", [order.number, other.number]]],
+                ["reference", "party"],
+            )
+            identifiers = await session.rpc.search_read(
+                "party.identifier",
+                [["code", "=", order.customer.number]],
+                ["party"],
+            )
+
+        assert sorted([order.number, other.number]) == sorted(
+            s["reference"] for s in sales
+        )
+        assert {s["reference"]: {str(s["id"])} for s in sales} == outcomes
+        assert 1 == len(identifiers)
+        assert {identifiers[0]["party"]} == {s["party"] for s in sales}
 
     @pytest.mark.anyio
     async def test_net_prices(

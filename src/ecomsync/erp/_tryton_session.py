@@ -348,6 +348,10 @@ class TrytonSession:
             return Outcome(
                 number=order.number, error=bad[0].reason, field=bad[0].field
             )
+        async with self._erp._claimed(f"order:{order.number}"):
+            return await self._import_claimed(order)
+
+    async def _import_claimed(self, order: Order) -> Outcome:
         try:
             existing = await self._rpc.model(
                 "sale.sale",
@@ -484,6 +488,19 @@ class TrytonSession:
         number, kept as a party identifier), with the order's addresses.
         """
         customer = order.customer
+        # the customer's party and addresses are found or made by one
+        # session at a time (two orders of a new customer at once)
+        async with self._erp._claimed(f"customer:{customer.number}"):
+            party = await self._party(customer)
+            billing = await self._address(party, order.billing, "billing")
+            shipping = await self._address(party, order.shipping, "shipping")
+        return party, billing, shipping
+
+    async def _party(self, customer: Customer) -> int:
+        """
+        The party whose identifier is *customer*'s number, created if
+        there is none.
+        """
         found = await self._rpc.search_read(
             "party.identifier",
             [["code", "=", customer.number], ["type", "=", None]],
@@ -513,9 +530,7 @@ class TrytonSession:
                     }
                 ],
             )
-        billing = await self._address(party, order.billing, "billing")
-        shipping = await self._address(party, order.shipping, "shipping")
-        return party, billing, shipping
+        return int(party)
 
     async def _address(self, party: int, address: Address, field: str) -> int:
         country = await self._country(address.country, f"{field}.country")

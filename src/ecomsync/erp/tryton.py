@@ -115,6 +115,27 @@ class TrytonErp(AsyncResource):
     _closed: bool = attrs.field(
         init=False, default=False, repr=False, eq=False
     )
+    #: Order and customer numbers being imported right now, by any session.
+    _importing: dict[str, anyio.Event] = attrs.field(
+        init=False, factory=dict, repr=False, eq=False
+    )
+
+    @asynccontextmanager
+    async def _claimed(self, key: str) -> AsyncIterator[None]:
+        """
+        Hold *key* (an order or customer number) against every other
+        session of this `TrytonErp`: Tryton has no unique sale reference or
+        customer identifier, so two runs importing one order at once (a
+        manual import while the scheduled one runs) would create it twice.
+        """
+        while (busy := self._importing.get(key)) is not None:
+            await busy.wait()
+        self._importing[key] = done = anyio.Event()
+        try:
+            yield
+        finally:
+            del self._importing[key]
+            done.set()
 
     def __repr__(self) -> str:
         return f"<TrytonErp {self.url}/{self.database} as {self.user!r}>"
