@@ -9,6 +9,10 @@ import json
 import signal
 from pathlib import Path
 
+from ecomsync import Only
+from ecomsync.__main__ import _parser
+from ecomsync._cli._running import _selection
+
 from .conftest import ALL_OK, Cli, write_config
 
 
@@ -303,3 +307,21 @@ def test_cron_schedule_with_zone(cli: Cli) -> None:
     bad = cli("schedules", "add", "--cron", "0 2 * * *", "--zone", "Mars/X")
     assert 2 == bad.returncode
     assert "unknown time zone 'Mars/X'" in bad.stderr
+
+
+def test_number_is_taken_as_written() -> None:
+    """
+    ``--number`` picks numbers ``--only`` cannot: each is taken as written,
+    commas and outer spaces included; ``--only`` still splits on commas.
+    """
+    parser = _parser("sync")
+
+    exact = _selection(
+        parser.parse_args(
+            ["sync", "articles", "--number", "A,1", "--number", " B-2 "]
+        )
+    )
+    split = _selection(parser.parse_args(["sync", "--only", "A,1"]))
+
+    assert Only({"A,1", " B-2 "}) == exact
+    assert Only({"A", "1"}) == split

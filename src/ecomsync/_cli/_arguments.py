@@ -56,7 +56,7 @@ def _spec_arguments(
     )
     if not selection:
         # a scheduled run reads what changed since its watermark
-        parser.set_defaults(range=None, since=None, only=None)
+        parser.set_defaults(range=None, since=None, only=None, number=None)
         return
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
@@ -74,6 +74,13 @@ def _spec_arguments(
         "--only",
         metavar="N[,N...]",
         help="exactly these record numbers",
+    )
+    which.add_argument(
+        "--number",
+        metavar="N",
+        action="append",
+        help="exactly this record number, as written (spaces and commas "
+        "are part of it); repeat for several",
     )
 
 

@@ -80,6 +80,8 @@ def _selection(args: argparse.Namespace) -> Any:
                 f"--since {args.since!r}: give a zone, e.g. {args.since}+00:00"
             )
         return ChangedSince(moment)
+    if args.number:
+        return Only(args.number)
     if args.only:
         numbers = {n.strip() for n in args.only.split(",") if n.strip()}
         if not numbers:
