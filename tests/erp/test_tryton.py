@@ -406,6 +406,30 @@ class TestMapping:
         assert {identifiers[0]["party"]} == {s["party"] for s in sales}
 
     @pytest.mark.anyio
+    async def test_draft_left_by_a_dead_import_is_confirmed(
+        self, tryton_server: dict[str, Any], tryton: TrytonErp
+    ) -> None:
+        """A sale an import created and did not confirm (the process died
+        in between) is confirmed by the next import of its order, not
+        taken as done: the order ships; still one sale."""
+        order = make_order()
+        drafts = make_erp(tryton_server, confirm_orders=False)
+        async with drafts.session() as session:
+            (left,) = await session.import_orders([order])
+        await drafts.aclose()
+
+        async with tryton.session() as session:
+            (again,) = await session.import_orders([order])
+            sales = await session.rpc.search_read(
+                "sale.sale", [["reference", "=", order.number]], ["state"]
+            )
+
+        assert left.platform_id == again.platform_id
+        assert [(int(left.platform_id or 0), "processing")] == [
+            (s["id"], s["state"]) for s in sales
+        ]
+
+    @pytest.mark.anyio
     async def test_net_prices(
         self, tryton_server: dict[str, Any], tryton: TrytonErp
     ) -> None:

@@ -353,18 +353,16 @@ class TrytonSession:
 
     async def _import_claimed(self, order: Order) -> Outcome:
         try:
-            existing = await self._rpc.model(
+            existing = await self._rpc.search_read(
                 "sale.sale",
-                "search",
                 [["reference", "=", order.number]],
-                0,
-                1,
-                [["id", "ASC"]],
+                ["state"],
+                order=[["id", "ASC"]],
             )
             if existing:
-                return Outcome(
-                    number=order.number, platform_id=str(existing[0])
-                )
+                sale = int(existing[0]["id"])
+                await self._finish(order, sale, existing[0]["state"])
+                return Outcome(number=order.number, platform_id=str(sale))
             sale = await self._create_sale(order)
         except _Rejected as exc:
             return Outcome(
@@ -375,6 +373,20 @@ class TrytonSession:
                 raise
             return Outcome(number=order.number, error=str(exc))
         return Outcome(number=order.number, platform_id=str(sale))
+
+    async def _finish(self, order: Order, sale: int, state: str) -> None:
+        """
+        Confirm a sale an earlier import created and did not get to
+        confirm (the process died in between): left a draft, the order
+        would never ship.
+        """
+        if not self._erp.confirm_orders or order.state is OrderState.CANCELLED:
+            return
+        steps = {"draft": ["quote", "confirm"], "quotation": ["confirm"]}
+        for step in steps.get(state, []):
+            await self._with_warnings(
+                partial(self._rpc.model, "sale.sale", step, [sale])
+            )
 
     async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """
