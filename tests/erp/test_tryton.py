@@ -180,6 +180,9 @@ class TestErrors:
         bad = attrs.evolve(make_order(), lines=(line,))
 
         async with tryton.session() as session:
+            # as if Tryton kept six places: the price goes as it is, and
+            # Tryton's own digits check refuses it
+            session._price_places = 6
             outcomes = await session.import_orders([bad, good])
 
         assert [o.ok for o in outcomes] == [False, True]
@@ -428,6 +431,47 @@ class TestMapping:
         assert [(int(left.platform_id or 0), "processing")] == [
             (s["id"], s["state"]) for s in sales
         ]
+
+    @pytest.mark.anyio
+    async def test_endless_unit_price_rounds_to_tryton_digits(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A unit price with endless decimals (a shop's discounted line
+        total over its quantity, 10.00 / 3) is imported rounded to
+        Tryton's four places when the line's amount stays exact; where
+        rounding would change the amount the order fails on that line's
+        unit price, without a sale."""
+        base = make_order()
+        line = attrs.evolve(
+            base.lines[0], quantity=3, unit_price=Decimal(10) / 3
+        )
+        exact = attrs.evolve(make_order(), lines=(line,))
+        too_many = attrs.evolve(
+            make_order(),
+            lines=(base.lines[1], attrs.evolve(line, quantity=900)),
+        )
+
+        async with tryton.session() as session:
+            landed, failed = await session.import_orders([exact, too_many])
+            (row,) = await session.rpc.search_read(
+                "sale.line",
+                [["sale", "=", int(landed.platform_id or 0)]],
+                ["unit_price", "amount"],
+            )
+            refused = await session.rpc.model(
+                "sale.sale", "search", [["reference", "=", too_many.number]]
+            )
+
+        assert (Decimal("3.3333"), Decimal("10.00")) == (
+            Decimal(str(row["unit_price"])),
+            Decimal(str(row["amount"])),
+        )
+        assert ("lines.1.unit_price", None) == (
+            failed.field,
+            failed.platform_id,
+        )
+        assert "4 decimal places" in (failed.error or "")
+        assert [] == refused
 
     @pytest.mark.anyio
     async def test_net_prices(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -86,6 +87,8 @@ class TrytonSession:
     _reader: ProductReader = attrs.field(init=False)
     _stock: StockReader = attrs.field(init=False)
     _counted: tuple[DataType, Selection, Sequence[_Numbered]] | None = None
+    #: Decimal places of a sale line's unit price (Tryton's price digits).
+    _price_places: int | None = None
 
     def __attrs_post_init__(self) -> None:
         self._reader = ProductReader(self._rpc, self._erp)
@@ -413,10 +416,11 @@ class TrytonSession:
     async def _create_sale(self, order: Order) -> int:
         warehouse = await self._stock.order_warehouse()
         currency = await self._currency(order.currency)
+        prices = await self._unit_prices(order)
         party, billing, shipping = await self._customer(order)
         products = await self._products(order)
         lines = []
-        for line in order.lines:
+        for line, price in zip(order.lines, prices, strict=True):
             product = products[line.article_number]
             lines.append(
                 {
@@ -425,7 +429,7 @@ class TrytonSession:
                     "description": line.name,
                     "quantity": float(line.quantity),
                     "unit": product["sale_uom"] or product["default_uom"],
-                    "unit_price": line.unit_price,
+                    "unit_price": price,
                 }
             )
         values = {
@@ -469,6 +473,43 @@ class TrytonSession:
         if not found:
             raise _Rejected(f"Tryton has no currency {code!r}", "currency")
         return int(found[0])
+
+    async def _unit_prices(self, order: Order) -> list[Decimal]:
+        """
+        The lines' unit prices with no more decimal places than Tryton
+        keeps (a shop's line total over its quantity, 10.00 / 3, has
+        endless ones): rounded there when each line's amount stays the
+        same to the cent, else the line fails on its unit price.
+        """
+        if self._price_places is None:
+            fields = await self._rpc.model(
+                "sale.line", "fields_get", ["unit_price"]
+            )
+            digits = (fields.get("unit_price") or {}).get("digits")
+            places = digits[1] if isinstance(digits, list | tuple) else None
+            self._price_places = places if isinstance(places, int) else 4
+        places = self._price_places
+        quantum = Decimal(1).scaleb(-places)
+        cent = Decimal("0.01")
+        prices = []
+        for i, line in enumerate(order.lines):
+            price = line.unit_price
+            exponent = price.as_tuple().exponent
+            if not isinstance(exponent, int) or exponent >= -places:
+                prices.append(price)  # fits as it is
+                continue
+            price = price.quantize(quantum, ROUND_HALF_EVEN)
+            if (price * line.quantity).quantize(cent) != (
+                line.unit_price * line.quantity
+            ).quantize(cent):
+                raise _Rejected(
+                    f"unit price {line.unit_price} has more than the "
+                    f"{places} decimal places Tryton keeps, and "
+                    f"rounding it would change the line's amount",
+                    f"lines.{i}.unit_price",
+                )
+            prices.append(price)
+        return prices
 
     async def _products(self, order: Order) -> dict[str, dict[str, Any]]:
         numbers = sorted({line.article_number for line in order.lines})
