@@ -833,6 +833,28 @@ class TestSpares:
 
             assert 10 == on_disk(staging.directory)
 
+    async def test_large_files_and_spare_bytes_capped(
+        self, staging: MediaStaging, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A released file above MAX_SPARE_FILE_BYTES, or one the spares'
+        MAX_SPARE_BYTES has no room for, is deleted, not kept."""
+        monkeypatch.setattr(media_module, "MAX_SPARE_FILE_BYTES", 20)
+        monkeypatch.setattr(media_module, "MAX_SPARE_BYTES", 25)
+        async with staging.for_run("r1") as run:
+            large = await run.stage(b"L" * 21, filename="l", mime_type="x")
+            await run.release(large)
+
+            assert 0 == on_disk(staging.directory)
+
+            staged = [
+                await run.stage(bytes([i]) * 15, filename="s", mime_type="x")
+                for i in range(2)
+            ]
+            for one in staged:
+                await run.release(one)
+
+            assert 15 == on_disk(staging.directory)
+
     async def test_dead_runs_spares_removed(
         self, tmp_path: Path, store: SqliteStore
     ) -> None:

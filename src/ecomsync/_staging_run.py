@@ -32,6 +32,11 @@ log = logging.getLogger("ecomsync")
 
 #: The most spares (uploaded files kept to be written over) at once.
 MAX_SPARES = 256
+#: Spares pay where creating a file costs more than writing it: small
+#: files.  A larger uploaded file is deleted, and the spares' bytes stay
+#: small beside the budget, so that an idle run holds little disk.
+MAX_SPARE_FILE_BYTES = 2**20
+MAX_SPARE_BYTES = 32 * 2**20
 
 
 @attrs.frozen(eq=False)
@@ -316,7 +321,9 @@ class RunStaging:
             # file has nothing on disk to delete.
             if (run_dir := held.registered) is not None:
                 spare = (
-                    None if self._closed else self._owner._spare_in(run_dir)
+                    None
+                    if self._closed
+                    else self._owner._spare_in(run_dir, held.staged.size)
                 )
                 drop = Drop(run_dir, held.staged, spare)
                 await self._owner._drops.submit(drop)

@@ -22,8 +22,9 @@ The rules (DESIGN §9):
   from the ERP again (it has to, to know their hashes);
 - an uploaded file's name is deleted at once, but its blocks may stay
   under a spare name for the next file to be written over (a new file
-  costs the file system far more CPU); spares count in the budget and go
-  with their run's directory;
+  costs the file system far more CPU); only small files are kept so (up
+  to 1 MiB each, 32 MiB in all), spares count in the budget and go with
+  their run's directory;
 - a byte budget makes staging wait for uploads to free space instead of
   filling the disk; optionally, small files stay in memory (within a
   budget of their own) and never touch the disk or the journal.
@@ -48,7 +49,15 @@ from ._anyio_util import GroupCommit, TurnGroup
 from ._closing import AsyncResource
 from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind
-from ._staging_run import HOST, MAX_SPARES, Drop, RunStaging, Spare
+from ._staging_run import (
+    HOST,
+    MAX_SPARE_BYTES,
+    MAX_SPARE_FILE_BYTES,
+    MAX_SPARES,
+    Drop,
+    RunStaging,
+    Spare,
+)
 from .exceptions import MediaStagingError
 from .typing import StateStore, SupportsPendingBatch
 
@@ -315,12 +324,16 @@ class MediaStaging(AsyncResource):
         self.peak_bytes = max(self.peak_bytes, on_disk)
         return True, spare
 
-    def _spare_in(self, run_dir: fs.RunDir) -> str | None:
+    def _spare_in(self, run_dir: fs.RunDir, size: int) -> str | None:
         """
-        A spare name in *run_dir* for a file to keep, or None to delete
-        it (spares enough).
+        A spare name in *run_dir* for a file of *size* bytes to keep, or
+        None to delete it (spares enough, or the file too large).
         """
-        if len(self._spares) >= MAX_SPARES:
+        if (
+            len(self._spares) >= MAX_SPARES
+            or size > MAX_SPARE_FILE_BYTES
+            or self._spare_bytes + size > MAX_SPARE_BYTES
+        ):
             return None
         return fs.spare_name(run_dir.name)
 
