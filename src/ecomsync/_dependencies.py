@@ -224,15 +224,32 @@ class CategoryClosure:
         if not isinstance(record, Article):
             return None
         for number in record.categories:
-            refusal = self._lacking(
-                record.number,
-                "categories",
-                number,
-                what="article",
-                fix="remove it from the article",
+            failed = (
+                None
+                if number in self._linked
+                else self._refused.get(number)
+                or self.run.failure_of(DataType.CATEGORIES, number)
             )
-            if refusal is not None:
-                return refusal
+            if failed is not None:
+                return Refusal(
+                    number=record.number,
+                    field="categories",
+                    reason=(
+                        f"categories: category {number!r} did not reach the "
+                        f"platform in this run ({failed}); the article is "
+                        "sent once it does"
+                    ),
+                )
+            if number in self._absent:
+                return Refusal(
+                    number=record.number,
+                    field="categories",
+                    reason=(
+                        f"categories: category {number!r} is not in the ERP "
+                        f"(nor on the platform): create it in the ERP or "
+                        f"remove it from the article"
+                    ),
+                )
         return None
 
     def _orphan(self, category: Category) -> Refusal | None:
@@ -241,42 +258,33 @@ class CategoryClosure:
         `missing`, is neither on the platform nor in the ERP, or failed in
         this run.
         """
-        if category.parent is None:
+        parent = category.parent
+        if parent is None or parent in self._linked:
             return None
-        return self._lacking(
-            category.number,
-            "parent",
-            category.parent,
-            what="category",
-            fix="change the category's parent",
-        )
-
-    def _lacking(
-        self, number: str, field: str, needed: str, *, what: str, fix: str
-    ) -> Refusal | None:
-        """
-        Why the *what* *number* cannot be sent for want of category
-        *needed* (in its *field*): the category failed in this run, or is
-        neither on the platform nor in the ERP (*fix* says what to do).
-        """
-        if needed in self._linked:
-            return None
-        failed = self._refused.get(needed) or self.run.failure_of(
-            DataType.CATEGORIES, needed
+        failed = self._refused.get(parent) or self.run.failure_of(
+            DataType.CATEGORIES, parent
         )
         if failed is not None:
-            reason = (
-                f"category {needed!r} did not reach the platform in this "
-                f"run ({failed}); the {what} is sent once it does"
+            return Refusal(
+                number=category.number,
+                field="parent",
+                reason=(
+                    f"parent: category {parent!r} did not reach the "
+                    f"platform in this run ({failed}); the category is "
+                    "sent once it does"
+                ),
             )
-        elif needed in self._absent:
-            reason = (
-                f"category {needed!r} is not in the ERP (nor on the "
-                f"platform): create it in the ERP or {fix}"
+        if parent in self._absent:
+            return Refusal(
+                number=category.number,
+                field="parent",
+                reason=(
+                    f"parent: category {parent!r} is not in the ERP (nor on "
+                    "the platform): create it in the ERP or change the "
+                    "category's parent"
+                ),
             )
-        else:
-            return None
-        return Refusal(number=number, field=field, reason=f"{field}: {reason}")
+        return None
 
     async def ensure(
         self,
