@@ -1,6 +1,10 @@
 """
 The catalogue: categories (parents first), articles with variants, prices,
 category assignments and visibility, and stock levels.
+
+This module talks to Shopware (searches, taxes, sales channels, the
+`Writer`); what an article's write sends, held against what the shop
+holds, is planned without I/O in ``_catalogue_rows``.
 """
 
 from __future__ import annotations
@@ -12,9 +16,15 @@ from typing import Any
 import anyio
 import attrs
 
-from ..._contracts import MediaLink, Outcome, Outgoing
+from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category, StockLevel, parents_first
 from .._backorders import negative_stock
+from ._catalogue_rows import (
+    ArticleWrite,
+    article_write,
+    held_otherwise,
+    operations,
+)
 from ._claims import (
     CATEGORY_RULE,
     PRODUCT_RULE,
@@ -27,23 +37,14 @@ from ._claims import (
 )
 from ._client import MAX_LIMIT, AdminApi
 from ._mapping import (
-    DOCUMENTS_FIELD,
     article_rows,
     category_id,
     category_payload,
     product_id,
     tax_id,
 )
-from ._media import Media, image_ids, product_media_fields
-from ._writer import (
-    Built,
-    Failure,
-    Operation,
-    Writer,
-    op,
-    outcomes,
-    wrong_type,
-)
+from ._media import Media, image_ids
+from ._writer import Built, Failure, Writer, op, outcomes, wrong_type
 
 
 #: What `Catalogue._products` reads of a product (and its associations)
@@ -307,7 +308,7 @@ class Catalogue:
             ],
             associations=True,
         )
-        failures = _held_otherwise(articles, send, current)
+        failures = held_otherwise(articles, send, current)
         send = [i for i in send if i not in failures]
         existing = frozenset(current)
         rows_of = {
@@ -322,63 +323,15 @@ class Catalogue:
         # Media come with the record (media_on_push): write the product
         # media, their media entities and the cover in the same sync, and
         # drop the stale ones (found with the product above).
-        stale_media: dict[int, list[dict[str, str]]] = {}
-        documents: dict[int, list[dict[str, str]]] = {}
-        stale: dict[int, list[dict[str, str]]] = {}
-        stale_variants: dict[int, _StaleVariants] = {}
+        writes: dict[int, ArticleWrite] = {}
         for i in send:
-            pid, media = ids[i], items[i].media
-            stale_media[i], documents[i] = _with_media(
-                pid, media, rows_of[i]["product"], current.get(pid)
-            )
+            media = items[i].media
+            writes[i] = article_write(articles[i], media, rows_of[i], current)
             if media is not None:
                 self.media.note_created(m.media_id for m in media)
-            wanted = {category_id(c) for c in articles[i].categories}
-            held = _category_ids(current.get(pid))
-            stale[i] = [
-                {"productId": pid, "categoryId": cid}
-                for cid in sorted(held - wanted)
-            ]
-            stale_variants[i] = _stale_variants(
-                articles[i], rows_of[i], current
-            )
 
         def build(chunk: Sequence[int]) -> Built:
-            operations: list[Operation] = []
-            owners: dict[str, list[int]] = {}
-            operations.append(_documents_op(chunk, send, documents, owners))
-            for entity in (
-                "property_group",
-                "property_group_option",
-                "product",
-            ):
-                key = f"ecomsync-{entity.replace('_', '-')}"
-                rows: list[dict[str, Any]] = []
-                owner: list[int] = []
-                seen: set[str] = set()
-                for j in chunk:
-                    for row in rows_of[send[j]][entity]:
-                        # Groups and options are shared by articles;
-                        # products never are (screened above).
-                        if row["id"] in seen:
-                            continue
-                        seen.add(row["id"])
-                        rows.append(row)
-                        owner.append(j)
-                operations.append(op(key, entity, rows))
-                owners[key] = owner
-            key = "ecomsync-stale-categories"
-            rows = [pair for j in chunk for pair in stale[send[j]]]
-            owners[key] = [j for j in chunk for _ in stale[send[j]]]
-            operations.append(op(key, "product_category", rows, "delete"))
-            key = "ecomsync-stale-media"
-            rows = [row for j in chunk for row in stale_media[send[j]]]
-            owners[key] = [j for j in chunk for _ in stale_media[send[j]]]
-            operations.append(op(key, "product_media", rows, "delete"))
-            operations += _stale_variant_ops(
-                [(j, stale_variants[send[j]]) for j in chunk], owners
-            )
-            return operations, owners
+            return operations([(j, writes[send[j]]) for j in chunk])
 
         numbers: dict[str, tuple[int, str]] = {}
         for j, i in enumerate(send):
@@ -439,207 +392,3 @@ class Catalogue:
         return outcomes(
             [s.number for s in levels], ids, screened.mirror(failures)
         )
-
-
-@attrs.frozen
-class _StaleVariants:
-    """
-    What the shop holds of an article's variants that the ERP no longer
-    has: option assignments and configurator settings to delete (the
-    variant children themselves are deactivated in the product rows).
-    """
-
-    options: list[dict[str, str]]
-    settings: list[dict[str, str]]
-
-
-def _stale_variant_ops(
-    chunk: Sequence[tuple[int, _StaleVariants]],
-    owners: dict[str, list[int]],
-) -> list[Operation]:
-    """
-    The deletions of *chunk*'s stale options and configurator settings,
-    their owners noted in *owners*.
-    """
-    operations: list[Operation] = []
-    for key, entity, attribute in (
-        ("ecomsync-stale-options", "product_option", "options"),
-        (
-            "ecomsync-stale-settings",
-            "product_configurator_setting",
-            "settings",
-        ),
-    ):
-        pairs = [
-            (j, row) for j, stale in chunk for row in getattr(stale, attribute)
-        ]
-        owners[key] = [j for j, _ in pairs]
-        operations.append(op(key, entity, [row for _, row in pairs], "delete"))
-    return operations
-
-
-def _stale_variants(
-    article: Article,
-    rows: dict[str, list[dict[str, Any]]],
-    current: dict[str, dict[str, Any]],
-) -> _StaleVariants:
-    """
-    Bring the shop's variants of *article* to what the ERP has: a child
-    product the article no longer lists is deactivated (a row added to
-    *rows*; it keeps its orders and comes back active if the variant
-    returns), and options and configurator settings the variants no
-    longer use are returned for deletion.  Without this a discontinued
-    variant stayed on sale, and a variant whose option changed held both
-    the old and the new one.
-    """
-    pid = product_id(article.number)
-    products = rows["product"]
-    wanted = {row["id"]: row for row in products}
-    for row in products[1:]:
-        # A variant inherits its parent's state: active again if it was
-        # deactivated as gone.
-        row["active"] = None
-    held = current.get(pid) or {}
-    for child in held.get("children") or []:
-        cid = str(child.get("id") or "") if isinstance(child, dict) else ""
-        if cid and cid not in wanted and child.get("active") is not False:
-            products.append({"id": cid, "active": False})
-    options: list[dict[str, str]] = []
-    for vid, row in wanted.items():
-        if vid == pid or vid not in current:
-            continue
-        keep = {o["id"] for o in row.get("options", [])}
-        options += [
-            {"productId": vid, "optionId": oid}
-            for oid in sorted(_ids(current[vid], "options", "optionIds"))
-            if oid not in keep
-        ]
-    keep = {s["id"] for s in products[0].get("configuratorSettings", [])}
-    settings = [
-        {"id": sid}
-        for sid in sorted(_ids(held, "configuratorSettings"))
-        if sid not in keep
-    ]
-    return _StaleVariants(options=options, settings=settings)
-
-
-def _ids(row: dict[str, Any], association: str, field: str = "") -> set[str]:
-    """
-    The ids of *row*'s *association* (and of its *field* of ids).
-    """
-    found = {
-        str(item["id"])
-        for item in row.get(association) or []
-        if isinstance(item, dict) and item.get("id")
-    }
-    if field:
-        found.update(str(i) for i in row.get(field) or [] if i)
-    return found
-
-
-def _held_otherwise(
-    articles: Sequence[Article],
-    send: Sequence[int],
-    current: dict[str, dict[str, Any]],
-) -> dict[int, Failure]:
-    """
-    Articles whose numbers Shopware holds in another role: the article's
-    own number as a variant of another product, or a variant's number as
-    a standalone product or another article's variant.  Writing them
-    would silently move a product under another parent.
-    """
-    failures: dict[int, Failure] = {}
-    for i in send:
-        article = articles[i]
-        pid = product_id(article.number)
-        parent = (current.get(pid) or {}).get("parentId")
-        if parent:
-            failures[i] = (
-                f"number {article.number!r} is a variant of another product "
-                "in Shopware; an article cannot take over a variant's "
-                "number (renumber one of them, or delete the variant)",
-                "number",
-            )
-            continue
-        for k, variant in enumerate(article.variants):
-            row = current.get(product_id(variant.number))
-            if row is not None and row.get("parentId") != pid:
-                held_as = (
-                    "a standalone product"
-                    if not row.get("parentId")
-                    else "a variant of another product"
-                )
-                failures[i] = (
-                    f"variants.{k}.number {variant.number!r} is {held_as} "
-                    "in Shopware; a variant cannot take over its number "
-                    "(renumber one of them, or delete the other product)",
-                    f"variants.{k}.number",
-                )
-                break
-    return failures
-
-
-def _documents_op(
-    chunk: Sequence[int],
-    send: Sequence[int],
-    documents: dict[int, list[dict[str, str]]],
-    owners: dict[str, list[int]],
-) -> Operation:
-    """
-    The document media entities of *chunk*, each once, in one operation.
-    """
-    key = "ecomsync-media"
-    rows: list[dict[str, str]] = []
-    owner: list[int] = []
-    for j in chunk:
-        for row in documents[send[j]]:
-            if row not in rows:
-                rows.append(row)
-                owner.append(j)
-    owners[key] = owner
-    return op(key, "media", list(rows))
-
-
-def _with_media(
-    pid: str,
-    media: Sequence[MediaLink] | None,
-    product_rows: Sequence[dict[str, Any]],
-    current: dict[str, Any] | None,
-) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """
-    Put *media* into the product's row; return the product media rows to
-    delete, and the document media entities to write (documents have no
-    row to nest in, so they go in an operation of their own).
-    """
-    if media is None:
-        return [], []
-    fields, wanted = product_media_fields(pid, media)
-    for row in product_rows:
-        if row["id"] == pid:
-            row.update(fields)
-    held = _product_media_ids(current)
-    stale = [{"id": m} for m in sorted(held - wanted)]
-    documents = [{"id": d} for d in fields["customFields"][DOCUMENTS_FIELD]]
-    return stale, documents
-
-
-def _product_media_ids(product: dict[str, Any] | None) -> set[str]:
-    if not product:
-        return set()
-    return {
-        str(m["id"])
-        for m in product.get("media") or []
-        if isinstance(m, dict) and m.get("id")
-    }
-
-
-def _category_ids(product: dict[str, Any] | None) -> set[str]:
-    if not product:
-        return set()
-    found = {
-        str(c["id"])
-        for c in product.get("categories") or []
-        if isinstance(c, dict) and c.get("id")
-    }
-    found.update(str(i) for i in product.get("categoryIds") or [] if i)
-    return found

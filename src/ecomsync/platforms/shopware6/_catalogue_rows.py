@@ -1,0 +1,255 @@
+"""
+An article's write, as Sync operations: the rows the ERP's article
+becomes, held against what the shop holds of it (read before the write).
+
+Pure: no I/O.  `Catalogue.push_articles` reads the shop's products, asks
+`held_otherwise` which articles would take over another product's number,
+plans each remaining article with `article_write` (its media put into its
+rows, the stale category assignments, product media, variant children,
+options and configurator settings found) and sends a chunk of the plans
+as `operations`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from ..._contracts import MediaLink
+from ..._model import Article
+from ._mapping import DOCUMENTS_FIELD, category_id, product_id
+from ._media import product_media_fields
+from ._writer import Built, Failure, Operation, op
+
+
+#: Rows per entity, as `article_rows` builds them.
+Rows = dict[str, list[dict[str, Any]]]
+
+#: The entities an article upserts, in the order they are written.
+_UPSERTS = ("property_group", "property_group_option", "product")
+
+#: What an article's write deletes, in order: (operation key, entity), one
+#: per list in `ArticleWrite.deletions`.
+_DELETIONS = (
+    ("ecomsync-stale-categories", "product_category"),
+    ("ecomsync-stale-media", "product_media"),
+    ("ecomsync-stale-options", "product_option"),
+    ("ecomsync-stale-settings", "product_configurator_setting"),
+)
+
+
+@attrs.frozen
+class ArticleWrite:
+    """
+    One article's write: its *rows* per entity (with its media), the
+    document media entities it links, and the rows the shop holds that
+    the article no longer has (stale category assignments, product
+    media, variant options, configurator settings: one list per
+    deletion, in the order of `_DELETIONS`).
+    """
+
+    rows: Rows
+    documents: list[dict[str, str]]
+    deletions: tuple[list[dict[str, str]], ...]
+
+
+def article_write(
+    article: Article,
+    media: Sequence[MediaLink] | None,
+    rows: Rows,
+    current: dict[str, dict[str, Any]],
+) -> ArticleWrite:
+    """
+    Plan the write of *article* from its *rows*, given *current* (the
+    shop's products by id, with their associations): its *media* go into
+    the rows, and what the shop holds beyond the article (category
+    assignments, product media, variant options and settings) is to be
+    deleted.  *rows* is changed in place.
+    """
+    pid = product_id(article.number)
+    held = current.get(pid) or {}
+    stale_media, documents = _with_media(pid, media, rows["product"], held)
+    wanted = {category_id(c) for c in article.categories}
+    stale_categories = [
+        {"productId": pid, "categoryId": cid}
+        for cid in sorted(_ids(held, "categories", "categoryIds") - wanted)
+    ]
+    options, settings = _stale_variants(article, rows, current)
+    return ArticleWrite(
+        rows=rows,
+        documents=documents,
+        deletions=(stale_categories, stale_media, options, settings),
+    )
+
+
+def operations(chunk: Sequence[tuple[int, ArticleWrite]]) -> Built:
+    """
+    The Sync operations of the article writes in *chunk* (each with the
+    index that owns its rows): document media entities, property groups,
+    options and products (a row shared by articles sent once), then the
+    deletions.
+    """
+    owners: dict[str, list[int]] = {}
+    operations = [_documents_op(chunk, owners)]
+    for entity in _UPSERTS:
+        key = f"ecomsync-{entity.replace('_', '-')}"
+        rows: list[dict[str, Any]] = []
+        owner: list[int] = []
+        seen: set[str] = set()
+        for j, write in chunk:
+            for row in write.rows[entity]:
+                # Groups and options are shared by articles; products
+                # never are (screened before).
+                if row["id"] in seen:
+                    continue
+                seen.add(row["id"])
+                rows.append(row)
+                owner.append(j)
+        operations.append(op(key, entity, rows))
+        owners[key] = owner
+    for k, (key, entity) in enumerate(_DELETIONS):
+        pairs = [(j, row) for j, write in chunk for row in write.deletions[k]]
+        owners[key] = [j for j, _ in pairs]
+        operations.append(op(key, entity, [row for _, row in pairs], "delete"))
+    return operations, owners
+
+
+def held_otherwise(
+    articles: Sequence[Article],
+    send: Sequence[int],
+    current: dict[str, dict[str, Any]],
+) -> dict[int, Failure]:
+    """
+    Articles whose numbers Shopware holds in another role: the article's
+    own number as a variant of another product, or a variant's number as
+    a standalone product or another article's variant.  Writing them
+    would silently move a product under another parent.
+    """
+    failures: dict[int, Failure] = {}
+    for i in send:
+        article = articles[i]
+        pid = product_id(article.number)
+        parent = (current.get(pid) or {}).get("parentId")
+        if parent:
+            failures[i] = (
+                f"number {article.number!r} is a variant of another product "
+                "in Shopware; an article cannot take over a variant's "
+                "number (renumber one of them, or delete the variant)",
+                "number",
+            )
+            continue
+        for k, variant in enumerate(article.variants):
+            row = current.get(product_id(variant.number))
+            if row is not None and row.get("parentId") != pid:
+                held_as = (
+                    "a standalone product"
+                    if not row.get("parentId")
+                    else "a variant of another product"
+                )
+                failures[i] = (
+                    f"variants.{k}.number {variant.number!r} is {held_as} "
+                    "in Shopware; a variant cannot take over its number "
+                    "(renumber one of them, or delete the other product)",
+                    f"variants.{k}.number",
+                )
+                break
+    return failures
+
+
+def _stale_variants(
+    article: Article, rows: Rows, current: dict[str, dict[str, Any]]
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """
+    Bring the shop's variants of *article* to what the ERP has: a child
+    product the article no longer lists is deactivated (a row added to
+    *rows*; it keeps its orders and comes back active if the variant
+    returns), and the option assignments and configurator settings the
+    variants no longer use are returned for deletion.  Without this a
+    discontinued variant stayed on sale, and a variant whose option
+    changed held both the old and the new one.
+    """
+    pid = product_id(article.number)
+    products = rows["product"]
+    wanted = {row["id"]: row for row in products}
+    for row in products[1:]:
+        # A variant inherits its parent's state: active again if it was
+        # deactivated as gone.
+        row["active"] = None
+    held = current.get(pid) or {}
+    for child in held.get("children") or []:
+        cid = str(child.get("id") or "") if isinstance(child, dict) else ""
+        if cid and cid not in wanted and child.get("active") is not False:
+            products.append({"id": cid, "active": False})
+    options: list[dict[str, str]] = []
+    for vid, row in wanted.items():
+        if vid == pid or vid not in current:
+            continue
+        keep = {o["id"] for o in row.get("options", [])}
+        options += [
+            {"productId": vid, "optionId": oid}
+            for oid in sorted(_ids(current[vid], "options", "optionIds"))
+            if oid not in keep
+        ]
+    keep = {s["id"] for s in products[0].get("configuratorSettings", [])}
+    settings = [
+        {"id": sid}
+        for sid in sorted(_ids(held, "configuratorSettings"))
+        if sid not in keep
+    ]
+    return options, settings
+
+
+def _ids(row: dict[str, Any], association: str, field: str = "") -> set[str]:
+    """
+    The ids of *row*'s *association* (and of its *field* of ids).
+    """
+    found = {
+        str(item["id"])
+        for item in row.get(association) or []
+        if isinstance(item, dict) and item.get("id")
+    }
+    if field:
+        found.update(str(i) for i in row.get(field) or [] if i)
+    return found
+
+
+def _documents_op(
+    chunk: Sequence[tuple[int, ArticleWrite]], owners: dict[str, list[int]]
+) -> Operation:
+    """
+    The document media entities of *chunk*, each once, in one operation.
+    """
+    key = "ecomsync-media"
+    rows: list[dict[str, str]] = []
+    owner: list[int] = []
+    for j, write in chunk:
+        for row in write.documents:
+            if row not in rows:
+                rows.append(row)
+                owner.append(j)
+    owners[key] = owner
+    return op(key, "media", list(rows))
+
+
+def _with_media(
+    pid: str,
+    media: Sequence[MediaLink] | None,
+    product_rows: Sequence[dict[str, Any]],
+    current: dict[str, Any],
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """
+    Put *media* into the product's row; return the product media rows to
+    delete, and the document media entities to write (documents have no
+    row to nest in, so they go in an operation of their own).
+    """
+    if media is None:
+        return [], []
+    fields, wanted = product_media_fields(pid, media)
+    for row in product_rows:
+        if row["id"] == pid:
+            row.update(fields)
+    stale = [{"id": m} for m in sorted(_ids(current, "media") - wanted)]
+    documents = [{"id": d} for d in fields["customFields"][DOCUMENTS_FIELD]]
+    return stale, documents
