@@ -17,6 +17,7 @@ from typing import Protocol, Self
 import anyio
 import attrs
 
+from ._contracts import RunRecord
 from .exceptions import ResourceClosed
 
 
@@ -110,6 +111,10 @@ class LiveRuns:
     """
 
     _cancels: dict[str, _Cancellable] = attrs.field(factory=dict)
+    #: The final records of runs that ended here while the store could
+    #: not record it (a full disk, a store gone read-only or away), by id:
+    #: saved as soon as the store takes them again.
+    unrecorded: dict[str, RunRecord] = attrs.field(factory=dict)
     _serving: int = 0
     _drained: anyio.Event | None = None
 

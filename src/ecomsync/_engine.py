@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import anyio
 import attrs
 
 from . import _check, _instrument, _lifecycle, _schedules
@@ -159,6 +160,8 @@ class Synchronizer(AsyncResource):
     async def _close(self) -> None:
         try:
             await self._runs.drain()
+            with anyio.CancelScope(shield=True):
+                await _lifecycle.record_late_ends(self)
         finally:
             # Platforms and the ERP first, the store last: closing the
             # staging still writes to its journal.
@@ -287,6 +290,7 @@ class Synchronizer(AsyncResource):
         view never shows a dead run as running.
         """
         self._ensure_open()
+        await _lifecycle.record_late_ends(self)
         await reap_abandoned(self.store)
         return await self.store.list_runs(limit=limit)
 

@@ -211,6 +211,7 @@ async def _observedlifecycle(
     if sync.closed:  # closed between new_run and here: stop at once
         run.cancel.request()
     try:
+        await record_late_ends(sync)
         # Runs whose process died end as abandoned (this one excepted:
         # it is being resumed).  Liveness is told by the wall clock.
         await reap_abandoned(sync.store, keep={run.id})
@@ -242,7 +243,16 @@ async def _observedlifecycle(
             # The host cancelled (or the process is going down).
             run.end(RunStatus.CANCELLED)
             with anyio.CancelScope(shield=True):
-                await sync.store.save_run(run.record())
+                await _save_end(sync, run.record())
+            cancels = [e for e in found if isinstance(e, cancel)]
+            if isinstance(exc, BaseExceptionGroup) and len(cancels) + sum(
+                isinstance(e, Exception) for e in found
+            ) == len(found):
+                # Errors that raced the host's cancel (a store write that
+                # failed in its worker thread, say) would reach the host
+                # as an exception group once its scope took the
+                # cancellation out: the cancellation alone goes on.
+                raise cancels[0] from exc
             raise
         if all(isinstance(e, RunCancelled) for e in found):
             run.end(RunStatus.CANCELLED)
@@ -269,7 +279,43 @@ async def _observedlifecycle(
             error = fatal_error(ExceptionGroup("run end", errors))
             run.end(RunStatus.FAILED)
             final = run.record(error=describe(error))
+            # Its owner lives on, so nobody would end it as abandoned:
+            # the store is told as soon as it takes writes again.
+            sync._runs.unrecorded[run.id] = final
     return final, error
+
+
+async def _save_end(sync: Synchronizer, final: RunRecord) -> None:
+    """
+    Save run *final*'s end, or keep it for `record_late_ends` if the
+    store cannot take it now.
+    """
+    try:
+        await sync.store.save_run(final)
+    except Exception:
+        sync._runs.unrecorded[final.id] = final
+
+
+async def record_late_ends(sync: Synchronizer) -> None:
+    """
+    Save the ends of this synchroniser's runs that the store could not
+    record when they ended (a full disk, a store gone read-only or
+    away), each still shown queued or running by the store, so that
+    monitoring never shows a run of a live process as running for ever.
+    A store still failing keeps them for the next call.
+    """
+    unrecorded = sync._runs.unrecorded
+    for run_id, final in list(unrecorded.items()):
+        try:
+            seen = await sync.store.get_run(run_id)
+            if seen is not None and seen.status in (
+                RunStatus.QUEUED,
+                RunStatus.RUNNING,
+            ):
+                await sync.store.save_run(final)
+        except Exception:
+            return
+        del unrecorded[run_id]
 
 
 @asynccontextmanager

@@ -443,6 +443,75 @@ class TestOneError:
         assert RunStatus.SUCCEEDED == run.status
         assert 6 == len(platform.held(ARTICLES))
 
+    async def test_unrecorded_end_recorded_once_the_store_heals(
+        self, sync: Synchronizer, store: SqliteStore, platform: MemoryPlatform
+    ) -> None:
+        """A run that fails because the store stopped taking writes (a full
+        disk) is shown failed, with the store's error, as soon as the store
+        takes writes again, not "running" for as long as its process lives
+        (nobody ends a live process's run as abandoned)."""
+        sync.batch_size = 1
+        await sync.execute(spec(categories=All()))
+
+        def turn(record: object) -> None:
+            if getattr(record, "number", None) == "A-3":
+                _read_only(store, True)
+
+        platform.reject = turn  # type: ignore[assignment,return-value]
+        with pytest.raises(StateStoreError):
+            await sync.execute(spec(articles=All()))
+        _read_only(store, False)
+
+        (run, _) = await sync.runs()
+        assert RunStatus.FAILED == run.status
+        assert "readonly" in (run.error or "")
+        assert run.ended_at is not None
+
+    async def test_unrecorded_cancel_recorded_by_the_next_run(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        erp: MemoryErp,
+    ) -> None:
+        """A run cancelled by its host while the store takes no writes is
+        recorded cancelled by the next run of the synchroniser."""
+        await sync.execute(spec(categories=All()))
+        sync.batch_size = 1
+        erp.latency = 0.02
+
+        with anyio.CancelScope() as scope:
+            async with sync.run(spec(articles=All())) as events:
+                async for event in events:
+                    if isinstance(event, RecordSynced):
+                        _read_only(store, True)
+                        scope.cancel()
+        assert scope.cancelled_caught
+        _read_only(store, False)
+
+        await sync.execute(spec(stock=All()))
+
+        runs = {run.id: run for run in await store.list_runs()}
+        assert RunStatus.CANCELLED == runs[events.run_id].status
+
+    async def test_unrecorded_end_recorded_on_close(
+        self, erp: MemoryErp, platform: MemoryPlatform, store: SqliteStore
+    ) -> None:
+        """Closing the synchroniser records the ends the store could not
+        take before."""
+        sync = Synchronizer(erp=erp, platforms={"shop": platform}, store=store)
+
+        def turn(record: object) -> None:
+            _read_only(store, True)
+
+        platform.reject = turn  # type: ignore[assignment,return-value]
+        with pytest.raises(StateStoreError):
+            await sync.execute(spec(categories=All()))
+        _read_only(store, False)
+        await sync.aclose()
+
+        (run,) = await store.list_runs()
+        assert RunStatus.FAILED == run.status
+
     async def test_plan_raises_one_library_error(
         self, sync: Synchronizer, erp: MemoryErp
     ) -> None:
