@@ -18,11 +18,8 @@ from ecomsync.erp._tryton_catalog import (
     group_articles,
     template_number,
 )
-from ecomsync.erp._tryton_products import (
-    READ_AHEAD,
-    ProductReader,
-    concurrently,
-)
+from ecomsync.erp._tryton_products import READ_AHEAD, ProductReader
+from ecomsync.erp._tryton_read import concurrently
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.exceptions import ConfigurationError
 

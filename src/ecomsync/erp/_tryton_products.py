@@ -1,55 +1,40 @@
 """
-Reading Tryton products: articles (templates with their variants) and
-stock available to sell, per warehouse or summed.
+Reading Tryton articles: templates with their variants, prices, options
+and images, for the groups ``_tryton_candidates`` picked.
 
-Speed: one light ``search_read`` finds the candidates (ids, codes,
-templates, active flags); full records are then read chunk by chunk by
-id, each chunk as a few concurrent reads of the same fields in one
-context, with the chunk's images beside them.  Category numbers, the
-company's currency, attribute definitions and warehouse locations are
-read once per session.
+Speed: full records are read chunk by chunk by id, each chunk as a few
+concurrent reads of the same fields in one context, with the chunk's
+images beside them.  Category numbers, the company's currency and
+attribute definitions are read once per session.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence, Set
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import attrs
 
-from .._model import (
-    Article,
-    MediaKind,
-    MediaRef,
-    Variant,
-)
-from .._spec import ChangedSince, NumberRange, Only, Selection
+from .._model import Article, Variant
+from .._spec import Selection
 from ..exceptions import ConfigurationError
-from ._tryton_catalog import (
-    SEPARATORS,
-    ArticleGroup,
-    ProductRow,
-    group_articles,
+from ._tryton_candidates import find_groups
+from ._tryton_catalog import SEPARATORS, ArticleGroup, ProductRow
+from ._tryton_read import (
+    ALL,
+    IMAGE_KEY,
+    category_number,
+    concurrently,
+    image_ref,
 )
 
 
 if TYPE_CHECKING:
     from ._tryton_rpc import Rpc
     from .tryton import TrytonErp
-
-IMAGE_KEY = "product.image"
-
-#: Products are read with inactive ones (reused codes, deactivations).
-ALL = {"active_test": False}
-
-#: The candidates' fields: what grouping needs, nothing more.
-_LIGHT = ["code", "active", "template"]
 
 #: Products are read this many at a time (ahead of the engine's batches):
 #: every request costs Tryton about as much server time as reading 30
@@ -66,94 +51,6 @@ _IMAGE_FIELDS = [
 
 #: Images are looked up for this many upcoming templates in one call.
 IMAGE_WINDOW = 2000
-
-#: ``Only`` with at most this many numbers also looks for templates
-#: numbered by their variants' common prefix (``code like 'N%'``).
-_PREFIX_LOOKUPS = 20
-
-
-async def concurrently(*calls: Callable[[], Awaitable[object]]) -> None:
-    """
-    Run *calls* at once; the first failure cancels the others and is
-    raised as itself (never as an exception group).
-    """
-    errors: list[Exception] = []
-
-    async def guarded(
-        call: Callable[[], Awaitable[object]], scope: anyio.CancelScope
-    ) -> None:
-        try:
-            await call()
-        except Exception as exc:
-            errors.append(exc)
-            scope.cancel()
-
-    async with anyio.create_task_group() as tg:
-        for call in calls:
-            tg.start_soon(guarded, call, tg.cancel_scope)
-    if errors:
-        raise errors[0]
-
-
-def naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
-def changed(moment: datetime, *paths: str) -> list[Any]:
-    ts = naive_utc(moment)
-    return ["OR", *([path, ">=", ts] for path in paths)]
-
-
-def stamp(row: dict[str, Any]) -> str:
-    moment = row.get("write_date") or row.get("create_date")
-    return moment.isoformat() if isinstance(moment, datetime) else ""
-
-
-def image_ref(model: str, row: dict[str, Any], position: int) -> MediaRef:
-    return MediaRef(
-        key=f"{model}:{row['id']}",
-        filename=f"{row.get('description') or 'image'}-{position + 1}.jpg",
-        mime_type="image/jpeg",  # Tryton stores every image as JPEG
-        kind=MediaKind.IMAGE,
-        format="original",
-        version=stamp(row),
-    )
-
-
-def category_number(row: dict[str, Any]) -> str:
-    return str(row.get("code") or f"#{row['id']}")
-
-
-def _selected(group: ArticleGroup, selection: Selection) -> bool:
-    if isinstance(selection, NumberRange):
-        return group.number in selection
-    if isinstance(selection, Only):
-        return not group.numbers.isdisjoint(selection.numbers)
-    return True
-
-
-def _picked(
-    groups: Sequence[ArticleGroup], selection: Selection, ids: Set[int]
-) -> list[ArticleGroup]:
-    """
-    The *groups* *selection* picks, in their order.  Beyond `Only`, a
-    group is picked if one of its products matched (*ids*: changed), or
-    if it claims a number of a group so picked: a rival under one number
-    is read with the changed record, so that the engine fails both rather
-    than letting the newcomer overwrite the shop's product.
-    """
-    chosen = [g for g in groups if _selected(g, selection)]
-    if isinstance(selection, Only):
-        return chosen
-    numbers: set[str] = set()
-    for group in chosen:
-        if not ids.isdisjoint(group.members):
-            numbers |= group.numbers
-    return [
-        g
-        for g in chosen
-        if not ids.isdisjoint(g.members) or not numbers.isdisjoint(g.numbers)
-    ]
 
 
 @attrs.define
@@ -182,105 +79,6 @@ class ProductReader:
 
     # -- which articles ---------------------------------------------------
 
-    async def _light(
-        self, domain: list[Any], *, context: dict[str, Any] | None = ALL
-    ) -> list[ProductRow]:
-        """
-        The candidates: products' code, template and active flag (plain
-        columns), the inactive templates (ids only) beside them, and the
-        codes of the templates with several products (usually few).
-        """
-        rows: list[dict[str, Any]] = []
-        inactive: set[int] = set()
-
-        async def products() -> None:
-            rows.extend(
-                await self.rpc.search_read(
-                    "product.product",
-                    [["code", "!=", None], *domain],
-                    _LIGHT,
-                    context=context,
-                )
-            )
-
-        async def templates() -> None:
-            inactive.update(
-                await self.rpc.model(
-                    "product.template",
-                    "search",
-                    [["active", "=", False]],
-                    0,
-                    None,
-                    None,
-                    context=ALL,
-                )
-            )
-
-        await concurrently(products, templates)
-        return [
-            ProductRow(
-                id=row["id"],
-                code=str(row["code"]),
-                template=row["template"],
-                template_code=None,
-                active=bool(row["active"]) and row["template"] not in inactive,
-            )
-            for row in rows
-        ]
-
-    async def _coded(self, rows: list[ProductRow]) -> list[ProductRow]:
-        """
-        *rows* with the code of each template that has several of them
-        (usually few: only those can be articles with variants).
-        """
-        sizes = Counter(row.template for row in rows)
-        several = sorted(t for t, n in sizes.items() if n > 1)
-        codes = {
-            row["id"]: row["code"] or None
-            for row in await self.rpc.read(
-                "product.template", several, ["code"], context=ALL
-            )
-        }
-        return [
-            attrs.evolve(row, template_code=codes.get(row.template))
-            if row.template in codes
-            else row
-            for row in rows
-        ]
-
-    def _domain(self, selection: Selection) -> list[Any] | None:
-        """
-        The server-side part of *selection* (``None``: read every
-        candidate and select here).
-        """
-        if isinstance(selection, ChangedSince):
-            return [
-                changed(
-                    selection.moment,
-                    "last_modified_at",
-                    "template.last_modified_at",
-                    "images.last_modified_at",
-                    "template.images.last_modified_at",
-                )
-            ]
-        if isinstance(selection, Only):
-            numbers = sorted(selection.numbers)
-            if len(numbers) > _PREFIX_LOOKUPS:
-                return None
-            return [
-                [
-                    "OR",
-                    ["code", "in", numbers],
-                    ["template.code", "in", numbers],
-                    *(
-                        ["code", "like", f"{n}%"]
-                        for n in numbers
-                        if "\\" not in n
-                    ),
-                ]
-            ]
-        return None
-
     async def article_groups(self, selection: Selection) -> list[ArticleGroup]:
         """
         The articles *selection* picks, in number order; what every
@@ -290,7 +88,11 @@ class ProductReader:
         found: list[ArticleGroup] = []
 
         async def groups() -> None:
-            found.extend(await self._groups(selection))
+            found.extend(
+                await find_groups(
+                    self.rpc, selection, expand_limit=self.expand_limit
+                )
+            )
 
         await concurrently(
             groups,
@@ -298,71 +100,6 @@ class ProductReader:
             partial(self._category_numbers, set()),
         )
         return found
-
-    async def _groups(self, selection: Selection) -> list[ArticleGroup]:
-        domain = self._domain(selection)
-        if domain is None:
-            groups = group_articles(await self._coded(await self._light([])))
-            return [g for g in groups if _selected(g, selection)]
-        matched = await self._light(domain)
-        if not matched:
-            return []
-        # every product of the matched templates, and of the templates
-        # holding an active product under a code an inactive one reuses
-        templates = {row.template for row in matched}
-        ids = {row.id for row in matched}
-        if len(templates) > self.expand_limit:
-            # many changed: every candidate, rather than id lists longer
-            # than a database takes as query parameters
-            return _picked(
-                group_articles(await self._coded(await self._light([]))),
-                selection,
-                ids,
-            )
-        rows = await self._coded(
-            matched
-            + await self._light(
-                [
-                    ["template", "in", sorted(templates)],
-                    ["id", "not in", sorted(ids)],
-                ]
-            )
-        )
-        # An active product under an inactive one's code stands for it;
-        # beyond `Only` (whose domain finds them), an active rival under
-        # any code they hold (a duplicate) is read with them, for the
-        # engine to fail both (`_picked`).
-        rivals = not isinstance(selection, Only)
-        reused = sorted(
-            {row.code for row in rows if rivals or not row.active}
-            | {
-                row.template_code
-                for row in rows
-                if (rivals or not row.active) and row.template_code
-            }
-        )
-        if reused:
-            holders = {
-                row.template
-                for row in await self._light(
-                    [
-                        [
-                            "OR",
-                            ["code", "in", reused],
-                            ["template.code", "in", reused],
-                        ]
-                    ],
-                    context=None,  # active ones only
-                )
-            }
-            if holders - templates:
-                rows = await self._coded(
-                    rows
-                    + await self._light(
-                        [["template", "in", sorted(holders - templates)]]
-                    )
-                )
-        return _picked(group_articles(rows), selection, ids)
 
     # -- articles ---------------------------------------------------------
 
@@ -539,13 +276,7 @@ class ProductReader:
             rows = await self.rpc.search_read(
                 IMAGE_KEY,
                 [["template", "in", window]],
-                [
-                    "template",
-                    "product",
-                    "create_date",
-                    "write_date",
-                    "description",
-                ],
+                _IMAGE_FIELDS,
                 order=[["sequence", "ASC"], ["id", "ASC"]],
             )
             self._fetched.update(window)

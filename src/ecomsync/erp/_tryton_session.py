@@ -38,13 +38,8 @@ from .._model import (
 from .._spec import ChangedSince, DataType, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError, RetryableError, SyncError
 from ._tryton_catalog import ArticleGroup
-from ._tryton_products import (
-    IMAGE_KEY,
-    ProductReader,
-    category_number,
-    changed,
-    image_ref,
-)
+from ._tryton_products import ProductReader
+from ._tryton_read import IMAGE_KEY, category_number, changed, image_ref
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_stock import StockReader, StockRow
 

@@ -22,7 +22,7 @@ import attrs
 from .._model import StockLevel, number_key
 from .._spec import ChangedSince, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError
-from ._tryton_products import ALL, concurrently, naive_utc
+from ._tryton_read import ALL, concurrently, naive_utc
 
 
 if TYPE_CHECKING:
