@@ -91,8 +91,8 @@ class TestRunDemo:
         assert list(manual.types) == [
             DataType.CATEGORIES,
             DataType.ARTICLES,
-            DataType.STOCK,
             DataType.ADDRESSES_AND_ORDERS,
+            DataType.STOCK,
             DataType.ORDER_STATUS,
         ]
         created = {t: r.counts.created for t, r in manual.types.items()}

@@ -236,8 +236,8 @@ class TestSyncSpec:
         assert [
             DataType.CATEGORIES,
             DataType.ARTICLES,
-            DataType.STOCK,
             DataType.ADDRESSES_AND_ORDERS,
+            DataType.STOCK,
             DataType.ORDER_STATUS,
         ] == list(spec.types)
 

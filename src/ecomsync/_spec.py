@@ -53,11 +53,15 @@ class DataType(enum.Enum):
 
 #: The order types run in: categories before the articles that use them,
 #: articles before their stock, orders imported before status is pushed.
+#: Orders come just before stock: the shop has already taken an order's
+#: units off its own stock, and the ERP holds them only once the order is
+#: imported, so stock pushed before the import would raise the shop's stock
+#: again until the next run (overselling in between).
 EXECUTION_ORDER = (
     DataType.CATEGORIES,
     DataType.ARTICLES,
-    DataType.STOCK,
     DataType.ADDRESSES_AND_ORDERS,
+    DataType.STOCK,
     DataType.ORDER_STATUS,
 )
 

@@ -109,6 +109,15 @@ CUSTOMERS = {
 }
 SHIPPED = "10002"
 
+#: What the shop must show after a run of all types: the ERP's stock less
+#: what the storefront orders hold, since orders are imported (and held
+#: in Tryton) before stock is pushed.
+AVAILABLE = {
+    number: quantity
+    - sum(q for _, lines in ORDERS.values() for n, q in lines if n == number)
+    for number, quantity in STOCK.items()
+}
+
 
 # -- Tryton's side ----------------------------------------------------------
 

@@ -31,11 +31,11 @@ from ecomsync.testing._tryton_seed import seed_tryton
 from ecomsync.testing.shopify import ShopifyEmulator
 
 from ._scenario import (
+    AVAILABLE,
     CUSTOMERS,
     ORDERS,
     SEED,
     SHIPPED,
-    STOCK,
     TRACKING,
     CountingTransport,
     World,
@@ -154,7 +154,7 @@ async def _check_catalogue(w: _World) -> None:
         assert row["title"] == article.name
         (variant,) = (shop.variants[v] for v in row["_variants"])
         assert Decimal(variant["price"]) == article.price
-        assert _available(w.emu, article.number) == STOCK[article.number]
+        assert _available(w.emu, article.number) == AVAILABLE[article.number]
         assert [
             shop.collections[c]["handle"] for c in row["_collections"]
         ] == [collection_handle(c) for c in article.categories]

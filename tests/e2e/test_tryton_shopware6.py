@@ -37,12 +37,12 @@ from ecomsync.testing.shopware6 import ShopwareEmulator, serve
 
 from ._scenario import (
     ALL_TYPES,
+    AVAILABLE,
     CUSTOMERS,
     ORDERS,
     PLATFORM,
     SEED,
     SHIPPED,
-    STOCK,
     TRACKING,
     CountingTransport,
     World,
@@ -248,7 +248,7 @@ async def _check_catalogue(w: _World) -> None:
         assert row["name"] == article.name
         (price,) = row["price"]
         assert Decimal(str(price["gross"])) == article.price
-        assert row["stock"] == STOCK[article.number]
+        assert row["stock"] == AVAILABLE[article.number]
         (home,) = article.categories
         assert (row["id"], category_id(home)) in links
         media = sorted(

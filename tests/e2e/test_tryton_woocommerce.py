@@ -28,10 +28,10 @@ from ecomsync.testing._tryton_seed import seed_tryton
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
 from ._scenario import (
+    AVAILABLE,
     ORDERS,
     SEED,
     SHIPPED,
-    STOCK,
     TRACKING,
     CountingTransport,
     World,
@@ -120,7 +120,7 @@ async def _check_catalogue(w: _World) -> None:
         assert row["name"] == article.name
         assert Decimal(row["regular_price"]) == article.price
         assert row["manage_stock"] is True
-        assert row["stock_quantity"] == STOCK[article.number]
+        assert row["stock_quantity"] == AVAILABLE[article.number]
         (home,) = article.categories
         assert [c["slug"] for c in row["categories"]] == [category_slug(home)]
         assert [emu.shop.media[i["id"]].sha256 for i in row["images"]] == [

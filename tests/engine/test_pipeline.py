@@ -30,7 +30,7 @@ pytestmark = pytest.mark.anyio
 
 class TestTypeOrder:
     async def test_dependency_order(self, sync: Synchronizer) -> None:
-        """Types run categories, articles, stock, orders, status."""
+        """Types run categories, articles, orders, stock, status."""
         async with capture_events(
             sync, SyncSpec(types={t: All() for t in DataType})
         ) as run:
@@ -39,8 +39,8 @@ class TestTypeOrder:
         assert [
             DataType.CATEGORIES,
             DataType.ARTICLES,
-            DataType.STOCK,
             DataType.ADDRESSES_AND_ORDERS,
+            DataType.STOCK,
             DataType.ORDER_STATUS,
         ] == started
         assert isinstance(run.events[0], RunStarted)
