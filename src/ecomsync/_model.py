@@ -264,6 +264,20 @@ class OrderLine:
     """
     One line of an order.
 
+    *unit_price* is the **gross** price per unit the customer pays for
+    this line, tax included, after the discounts that belong to the line
+    itself (a product's sale price, a line-level promotion), and before
+    order-level ones (a voucher on the whole basket), in the order's
+    currency.  Every platform adapter maps it so, whatever the shop keeps
+    (Shopware's net-priced orders: net plus the line's tax).
+
+    Rounding: shops round a line's *amount* to the currency's minor unit,
+    not its unit price, so *unit_price* is the platform's line amount
+    divided by *quantity* and may carry more decimals than the currency
+    (10.00 for 3 is 3.3333...); ``unit_price * quantity`` rounded to the
+    cent is the line's amount.  ERP adapters round it to what the ERP
+    keeps, as long as the line's amount stays the same.
+
     .. versionadded:: 26.1.0
     """
 

@@ -294,7 +294,13 @@ class TestOtherAnswers:
             "date_created_gmt": "2026-01-02T03:04:05",
             "billing": {"last_name": "Muster", "address_1": "Weg 1"},
             "line_items": [
-                {"sku": "A-1", "name": "A", "quantity": 0, "total": "3"}
+                {
+                    "sku": "A-1",
+                    "name": "A",
+                    "quantity": 0,
+                    "subtotal": "3",
+                    "total": "3",
+                }
             ],
         }
         script = Script({("GET", "orders"): [(200, [row])]})

@@ -38,19 +38,25 @@ ORDERS = f"""
 query($n: Int, $after: String, $q: String) {{
   orders(first: $n, after: $after, sortKey: UPDATED_AT, query: $q) {{
     pageInfo {{ hasNextPage endCursor }}
-    nodes {{ id name createdAt updatedAt currencyCode
+    nodes {{ id name createdAt updatedAt currencyCode taxesIncluded
       totalPriceSet {{ shopMoney {{ amount }} }}
+      totalShippingPriceSet {{ shopMoney {{ amount }} }}
+      totalDiscountsSet {{ shopMoney {{ amount }} }}
+      totalTaxSet {{ shopMoney {{ amount }} }}
       customer {{ id email firstName lastName }}
       billingAddress {{ {_ADDRESS} }}
       shippingAddress {{ {_ADDRESS} }}
       lineItems(first: {LINES}) {{ nodes {{ sku name quantity
-        originalUnitPriceSet {{ shopMoney {{ amount }} }} }} }} }}
+        originalUnitPriceSet {{ shopMoney {{ amount }} }}
+        discountedTotalSet {{ shopMoney {{ amount }} }}
+        taxLines {{ priceSet {{ shopMoney {{ amount }} }} }} }} }} }}
   }}
 }}
 """
-#: One order's cost in ORDERS: the order, customer, two addresses,
-#: totalPriceSet + shopMoney, and the line connection (2 + 3 per line).
-ORDER_COST = 1 + 1 + 2 + 2 + 2 + LINES * 3
+#: One order's cost in ORDERS: the order, customer, two addresses, four
+#: money bags (2 each), and the line connection (2 + 8 per line: the
+#: line, two money bags, the tax lines with their money bag).
+ORDER_COST = 1 + 1 + 2 + 4 * 2 + 2 + LINES * 8
 FULFILLMENT_ORDERS = """
 query($q: String) { orders(first: 1, query: $q) { nodes { id cancelledAt
   fulfillmentOrders(first: 10) { nodes { id status } } } } }
@@ -97,8 +103,39 @@ def _address(row: Row | None, fallback: Row | None) -> Address:
     )
 
 
+def _money(bag: Row | None) -> Decimal:
+    if not bag:
+        return Decimal(0)
+    return Decimal(str(bag["shopMoney"]["amount"]))
+
+
+def _line(li: Row, *, taxes_included: bool) -> OrderLine:
+    """
+    A line at its gross price after line-level discounts (`OrderLine`):
+    ``discountedTotalSet`` (which leaves out order-level and code-based
+    discounts) plus, where the shop's prices exclude tax, the line's tax
+    lines, over the quantity.  Shopify computes a tax-exclusive shop's tax
+    after every discount, so there the tax part already reflects an
+    order-level discount.
+    """
+    quantity = int(li["quantity"])
+    gross = _money(li.get("discountedTotalSet"))
+    if not taxes_included:
+        gross += sum(
+            (_money(t.get("priceSet")) for t in li.get("taxLines") or []),
+            Decimal(0),
+        )
+    return OrderLine(
+        article_number=li.get("sku") or "",
+        name=li["name"],
+        quantity=quantity,
+        unit_price=gross / quantity if quantity else gross,
+    )
+
+
 def to_order(row: Row) -> Order:
     customer = row.get("customer") or {}
+    taxes_included = bool(row.get("taxesIncluded", True))
     return Order(
         number=str(row["name"]).lstrip("#"),
         customer=Customer(
@@ -114,14 +151,7 @@ def to_order(row: Row) -> Order:
             row.get("shippingAddress"), row.get("billingAddress")
         ),
         lines=tuple(
-            OrderLine(
-                article_number=li.get("sku") or "",
-                name=li["name"],
-                quantity=li["quantity"],
-                unit_price=Decimal(
-                    li["originalUnitPriceSet"]["shopMoney"]["amount"]
-                ),
-            )
+            _line(li, taxes_included=taxes_included)
             for li in row["lineItems"]["nodes"]
         ),
         total=Decimal(row["totalPriceSet"]["shopMoney"]["amount"]),

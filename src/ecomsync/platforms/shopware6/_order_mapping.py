@@ -233,18 +233,67 @@ def _state_name(data: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-def _line(item: Mapping[str, Any]) -> OrderLine:
+def _amount(value: Any) -> Decimal:
+    """
+    A Shopware price (a JSON float) as the Decimal it was meant to be.
+    """
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return Decimal(0)
+
+
+def _gross(price: Any, fallback: Any, *, net: bool) -> Decimal:
+    """
+    The gross amount of a calculated price (a line item's or the
+    shipping costs' ``price``): its ``totalPrice``, plus its
+    ``calculatedTaxes`` when the order is net-priced (``taxStatus``
+    ``net``: Shopware then keeps every price net and adds the tax on
+    top).  *fallback* is the flat ``totalPrice`` of the row when the
+    calculated price is missing.
+    """
+    price = price if isinstance(price, dict) else {}
+    total = _amount(price.get("totalPrice", fallback))
+    if net:
+        total += sum(
+            (
+                _amount(tax.get("tax"))
+                for tax in price.get("calculatedTaxes") or []
+                if isinstance(tax, dict)
+            ),
+            Decimal(0),
+        )
+    return total
+
+
+def _tax_status(data: Mapping[str, Any]) -> str:
+    price = data.get("price")
+    status = price.get("taxStatus") if isinstance(price, dict) else None
+    return str(status or data.get("taxStatus") or "gross")
+
+
+def _line(item: Mapping[str, Any], *, net: bool) -> OrderLine:
+    """
+    An order line; its unit price is gross (`OrderLine`): in a gross
+    order Shopware's ``unitPrice``, in a net one the line's net total
+    plus its tax, over the quantity.
+    """
     payload = item.get("payload")
     number = None
     if isinstance(payload, dict):
         number = payload.get("productNumber")
+    quantity = int(item.get("quantity") or 0)
+    if net:
+        gross = _gross(item.get("price"), item.get("totalPrice"), net=True)
+        unit = gross / quantity if quantity else gross
+    else:
+        unit = _amount(item.get("unitPrice") or 0)
     return OrderLine(
         article_number=str(
             number or item.get("identifier") or item.get("referencedId") or ""
         ),
         name=str(item.get("label") or ""),
-        quantity=int(item.get("quantity") or 0),
-        unit_price=Decimal(str(item.get("unitPrice") or 0)),
+        quantity=quantity,
+        unit_price=unit,
     )
 
 
@@ -292,13 +341,14 @@ def order_from(data: Mapping[str, Any]) -> Order:
         key=lambda i: (int(i.get("position") or 0), str(i.get("id"))),
     )
     currency = data.get("currency")
+    net = _tax_status(data) == "net"
     return Order(
         number=str(data.get("orderNumber")),
         customer=customer,
         billing=billing,
         shipping=shipping,
         lines=tuple(
-            _line(i)
+            _line(i, net=net)
             for i in items
             if i.get("type") in (None, "product", "custom")
         ),

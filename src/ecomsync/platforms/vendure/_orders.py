@@ -43,7 +43,9 @@ ORDER_FIELDS = f"""
                  phoneNumber country {{ code }} }} }}
   shippingAddress {{ {_ADDRESS} }}
   billingAddress {{ {_ADDRESS} }}
-  lines {{ id quantity unitPriceWithTax
+  shippingWithTax subTotalWithTax
+  lines {{ id quantity unitPriceWithTax discountedLinePriceWithTax
+          proratedLinePriceWithTax
           productVariant {{ id sku name }} }}
   fulfillments {{ id state trackingCode lines {{ orderLineId quantity }} }}
 """
@@ -111,6 +113,23 @@ def state_of(raw: JSON) -> OrderState:
     return state
 
 
+def _line(line: JSON) -> OrderLine:
+    """
+    A line at its gross price after its own promotions (`OrderLine`):
+    ``discountedLinePriceWithTax`` over the quantity.  Vendure's
+    ``unitPriceWithTax`` is before every promotion, its
+    ``proratedLinePriceWithTax`` after order-level ones too.
+    """
+    quantity = int(line["quantity"])
+    gross = _money(line["discountedLinePriceWithTax"])
+    return OrderLine(
+        article_number=line["productVariant"]["sku"],
+        name=line["productVariant"]["name"],
+        quantity=quantity,
+        unit_price=gross / quantity if quantity else gross,
+    )
+
+
 def to_order(raw: JSON) -> Order:
     """
     A Vendure order as an ecomsync `Order` (gross prices).
@@ -131,15 +150,7 @@ def to_order(raw: JSON) -> Order:
         ),
         billing=billing,
         shipping=shipping,
-        lines=tuple(
-            OrderLine(
-                article_number=line["productVariant"]["sku"],
-                name=line["productVariant"]["name"],
-                quantity=line["quantity"],
-                unit_price=_money(line["unitPriceWithTax"]),
-            )
-            for line in raw.get("lines") or []
-        ),
+        lines=tuple(_line(line) for line in raw.get("lines") or []),
         total=_money(raw["totalWithTax"]),
         ordered_at=datetime.fromisoformat(
             (raw.get("orderPlacedAt") or raw["updatedAt"]).replace(

@@ -208,8 +208,13 @@ def _order_of(row: Row) -> Order:
     )
     lines = []
     for line in row.get("line_items") or []:
+        # gross before coupons (`OrderLine`): WooCommerce spreads a
+        # coupon over the lines' ``total``; ``subtotal`` is the line
+        # before it (both net, their tax beside them)
         quantity = int(line.get("quantity") or 0)
-        gross = _amount(line.get("total")) + _amount(line.get("total_tax"))
+        gross = _amount(line.get("subtotal")) + _amount(
+            line.get("subtotal_tax")
+        )
         lines.append(
             OrderLine(
                 article_number=str(line.get("sku") or ""),

@@ -5,7 +5,7 @@ Orders as a checkout leaves them, their fulfillment orders and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -22,7 +22,7 @@ class Orders:
 
     def place_order(
         self,
-        lines: list[tuple[str, int, str]],
+        lines: Sequence[tuple[str, int, str] | tuple[str, int, str, str]],
         *,
         email: str = "buyer@example.com",
         first_name: str = "Erika",
@@ -31,10 +31,21 @@ class Orders:
         address: Row | None = None,
         updated_at: datetime | None = None,
         name: str | None = None,
+        taxes_included: bool = True,
+        tax_rate: str = "0",
+        shipping: str = "0.00",
+        discount: str = "0.00",
     ) -> str:
         """
         Put an order into the shop as a checkout would: *lines* are
-        (sku, quantity, unit price); one open fulfillment order holds them.
+        (sku, quantity, unit price) or (sku, quantity, unit price, the
+        line's own discount); one open fulfillment order holds them.
+
+        Money as Shopify reckons it: prices, *shipping* and the
+        order-level *discount* include tax when *taxes_included* (the
+        shop setting), else tax at *tax_rate* (``"0.19"``) comes on top,
+        computed per line after every discount (the order-level one
+        spread over the lines by their amounts) and rounded to the cent.
         The customer is the shop's one with that *email* (Shopify keeps
         emails unique), or a new one.  Returns the order's GID.
         """
@@ -71,10 +82,26 @@ class Orders:
             "phone": None,
         }
         items = []
-        total = Decimal(0)
-        for sku, qty, price in lines:
+        rate = Decimal(tax_rate)
+        cent = Decimal("0.01")
+        order_discount = Decimal(discount)
+        amounts = [
+            Decimal(line[2]) * line[1]
+            - (Decimal(line[3]) if len(line) > 3 else Decimal(0))
+            for line in lines
+        ]
+        allocated = _spread(order_discount, amounts)
+        line_tax = Decimal(0)
+        line_discounts = Decimal(0)
+        for line, amount, share in zip(lines, amounts, allocated, strict=True):
+            sku, qty, price = line[0], line[1], line[2]
             ln = shop.next_id()
-            total += Decimal(price) * qty
+            taxed = amount - share
+            tax = (
+                taxed * rate / (1 + rate) if taxes_included else taxed * rate
+            ).quantize(cent)
+            line_tax += tax
+            line_discounts += Decimal(price) * qty - amount
             items.append(
                 {
                     "id": gid("LineItem", ln),
@@ -82,11 +109,32 @@ class Orders:
                     "name": sku,
                     "quantity": qty,
                     "originalUnitPriceSet": money(price, currency),
+                    "originalTotalSet": money(
+                        f"{Decimal(price) * qty:.2f}", currency
+                    ),
+                    "discountedTotalSet": money(f"{amount:.2f}", currency),
+                    "taxLines": [
+                        {
+                            "priceSet": money(f"{tax:.2f}", currency),
+                            "rate": float(rate),
+                            "title": "VAT",
+                        }
+                    ]
+                    if rate
+                    else [],
                     "variant": None,
                     "_fo_line": gid("FulfillmentOrderLineItem", ln),
                     "_remaining": qty,
                 }
             )
+        ship = Decimal(shipping)
+        ship_tax = (
+            ship * rate / (1 + rate) if taxes_included else ship * rate
+        ).quantize(cent)
+        subtotal = sum(amounts, Decimal(0)) - order_discount
+        total = subtotal + ship
+        if not taxes_included:
+            total += line_tax + ship_tax
         shop.fulfillment_orders[fo] = {
             "id": gid("FulfillmentOrder", fo),
             "status": "OPEN",
@@ -103,7 +151,14 @@ class Orders:
             "currencyCode": currency,
             "displayFinancialStatus": "PAID",
             "displayFulfillmentStatus": "UNFULFILLED",
+            "taxesIncluded": taxes_included,
             "totalPriceSet": money(f"{total:.2f}", currency),
+            "subtotalPriceSet": money(f"{subtotal:.2f}", currency),
+            "totalShippingPriceSet": money(f"{ship:.2f}", currency),
+            "totalDiscountsSet": money(
+                f"{line_discounts + order_discount:.2f}", currency
+            ),
+            "totalTaxSet": money(f"{line_tax + ship_tax:.2f}", currency),
             "_customer": cn,
             "billingAddress": addr,
             "shippingAddress": addr,
@@ -291,3 +346,16 @@ class Orders:
 
 def _const(rows: list[Row]) -> Callable[[], list[Row]]:
     return lambda: rows
+
+
+def _spread(amount: Decimal, over: Sequence[Decimal]) -> list[Decimal]:
+    """
+    *amount* split over lines in proportion to their amounts *over*, to
+    the cent, the last taking what rounding left.
+    """
+    base = sum(over, Decimal(0))
+    if not over or not amount or not base:
+        return [Decimal(0)] * len(over)
+    shares = [(amount * x / base).quantize(Decimal("0.01")) for x in over]
+    shares[-1] += amount - sum(shares, Decimal(0))
+    return shares

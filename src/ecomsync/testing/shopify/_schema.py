@@ -127,9 +127,13 @@ type MailingAddress {
 type Customer { id: ID! email: String firstName: String lastName: String updatedAt: DateTime! }
 type CustomerConnection { nodes: [Customer!]! edges: [CustomerEdge!]! pageInfo: PageInfo! }
 type CustomerEdge { node: Customer! cursor: String! }
+type TaxLine { priceSet: MoneyBag! rate: Float title: String! }
 type LineItem {
   id: ID! sku: String name: String! quantity: Int!
   originalUnitPriceSet: MoneyBag!
+  originalTotalSet: MoneyBag!
+  discountedTotalSet: MoneyBag!
+  taxLines: [TaxLine!]!
   variant: ProductVariant
 }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
@@ -157,7 +161,12 @@ type Order {
   currencyCode: String!
   displayFinancialStatus: String
   displayFulfillmentStatus: String!
+  taxesIncluded: Boolean!
   totalPriceSet: MoneyBag!
+  subtotalPriceSet: MoneyBag
+  totalShippingPriceSet: MoneyBag!
+  totalDiscountsSet: MoneyBag
+  totalTaxSet: MoneyBag
   customer: Customer
   billingAddress: MailingAddress
   shippingAddress: MailingAddress

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from ._schema import DEFAULT_CURRENCY, STATE_MACHINES, seed_id
@@ -29,6 +30,7 @@ def place_order(  # noqa: PLR0915 - one checkout, many rows
     shipping_costs: float,
     customer_comment: str | None,
     order_id: str | None,
+    tax_status: str = "gross",
 ) -> str:
     """
     `ShopwareEmulator.place_order`; *seq* numbers the order and customer
@@ -102,11 +104,40 @@ def place_order(  # noqa: PLR0915 - one checkout, many rows
     if shipping_address is not None:
         shipping = row("order_address", address("shipping", shipping_address))
 
-    total = 0.0
+    net = tax_status == "net"
+    taxes: dict[Decimal, Decimal] = {}
+
+    def calculated(unit: Decimal, qty: int, rate: Decimal) -> Row:
+        # Shopware's CalculatedPrice: the total rounded per line, its tax
+        # rounded per line (horizontal tax calculation, the default)
+        total = _cent(unit * qty)
+        if tax_status == "tax-free":
+            tax = Decimal(0)
+        elif net:
+            tax = _cent(total * rate / 100)
+        else:
+            tax = _cent(total - total / (1 + rate / 100))
+        taxes[rate] = taxes.get(rate, Decimal(0)) + tax
+        return {
+            "unitPrice": float(unit),
+            "quantity": qty,
+            "totalPrice": float(total),
+            "calculatedTaxes": [
+                {
+                    "tax": float(tax),
+                    "taxRate": float(rate),
+                    "price": float(total),
+                }
+            ],
+            "taxRules": [{"taxRate": float(rate), "percentage": 100.0}],
+        }
+
+    positions = Decimal(0)
     for n, line in enumerate(lines):
+        kind = line.get("type")
         pid = line.get("productId")
         number_ = line.get("productNumber")
-        if pid is None and number_ is not None:
+        if kind is None and pid is None and number_ is not None:
             found = emu.store.find("product", "productNumber", number_)
             pid = found[0] if found else None
         prod = emu.store.get("product", pid) if pid else None
@@ -115,14 +146,16 @@ def place_order(  # noqa: PLR0915 - one checkout, many rows
         if unit is None and prod is not None:
             unit = next(
                 (
-                    p.get("gross")
+                    p.get("net" if net else "gross")
                     for p in prod.get("price") or []
                     if p.get("currencyId") == DEFAULT_CURRENCY
                 ),
                 0.0,
             )
-        unit = float(unit or 0.0)
-        total += unit * qty
+        price = calculated(
+            Decimal(str(unit or 0)), qty, _tax_rate(emu, prod, line)
+        )
+        positions += Decimal(str(price["totalPrice"]))
         if prod is not None and number_ is None:
             number_ = prod.get("productNumber")
         row(
@@ -130,18 +163,23 @@ def place_order(  # noqa: PLR0915 - one checkout, many rows
             {
                 "id": seed_id(f"line.{oid}.{n}"),
                 "orderId": oid,
-                "identifier": pid or f"custom-{n}",
-                "referencedId": pid,
+                "identifier": pid or line.get("identifier") or f"custom-{n}",
+                "referencedId": pid or line.get("referencedId"),
                 "productId": pid,
-                "type": "product" if pid else "custom",
+                "type": kind or ("product" if pid else "custom"),
                 "quantity": qty,
                 "label": line.get(
                     "label", prod.get("name") if prod else f"Item {n}"
                 ),
-                "unitPrice": unit,
-                "totalPrice": round(unit * qty, 2),
+                "unitPrice": price["unitPrice"],
+                "totalPrice": price["totalPrice"],
+                "price": price,
                 "position": n + 1,
-                "payload": {"productNumber": number_},
+                "payload": (
+                    {"productNumber": number_}
+                    if kind in (None, "product", "custom")
+                    else dict(line.get("payload") or {})
+                ),
             },
         )
         if prod is not None and pid is not None:
@@ -150,7 +188,15 @@ def place_order(  # noqa: PLR0915 - one checkout, many rows
                 pid,
                 {**prod, "stock": int(prod.get("stock") or 0) - qty},
             )
-    amount = round(total + shipping_costs, 2)
+    shipping_price = calculated(Decimal(str(shipping_costs)), 1, Decimal(19))
+    shipping_total = Decimal(str(shipping_price["totalPrice"]))
+    tax_total = sum(taxes.values(), Decimal(0))
+    if net:
+        net_price = positions + shipping_total
+        amount = net_price + tax_total
+    else:
+        amount = positions + shipping_total
+        net_price = amount - tax_total
     row(
         "order",
         {
@@ -162,24 +208,24 @@ def place_order(  # noqa: PLR0915 - one checkout, many rows
             "billingAddressId": billing,
             "stateId": STATE_MACHINES["order"].state_id("open"),
             "orderDateTime": at,
-            "amountTotal": amount,
-            "amountNet": round(amount / 1.19, 2),
-            "positionPrice": round(total, 2),
-            "shippingTotal": shipping_costs,
-            "taxStatus": "gross",
+            "amountTotal": float(amount),
+            "amountNet": float(net_price),
+            "positionPrice": float(positions),
+            "shippingTotal": float(shipping_total),
+            "taxStatus": tax_status,
             "customerComment": customer_comment,
             "price": {
-                "totalPrice": amount,
-                "netPrice": round(amount / 1.19, 2),
-                "positionPrice": round(total, 2),
-                "rawTotal": amount,
-                "taxStatus": "gross",
+                "totalPrice": float(amount),
+                "netPrice": float(net_price),
+                "positionPrice": float(positions),
+                "rawTotal": float(amount),
+                "taxStatus": tax_status,
+                "calculatedTaxes": [
+                    {"tax": float(tax), "taxRate": float(rate), "price": 0.0}
+                    for rate, tax in sorted(taxes.items())
+                ],
             },
-            "shippingCosts": {
-                "unitPrice": shipping_costs,
-                "quantity": 1,
-                "totalPrice": shipping_costs,
-            },
+            "shippingCosts": shipping_price,
         },
     )
     row(
@@ -207,7 +253,7 @@ def place_order(  # noqa: PLR0915 - one checkout, many rows
             "trackingCodes": [],
             "shippingDateEarliest": at,
             "shippingDateLatest": at,
-            "shippingCosts": {"totalPrice": shipping_costs},
+            "shippingCosts": shipping_price,
         },
     )
     row(
@@ -217,7 +263,27 @@ def place_order(  # noqa: PLR0915 - one checkout, many rows
             "orderId": oid,
             "paymentMethodId": i.payment_method,
             "stateId": STATE_MACHINES["order_transaction"].state_id("open"),
-            "amount": {"totalPrice": amount},
+            "amount": {"totalPrice": float(amount)},
         },
     )
     return oid
+
+
+def _cent(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _tax_rate(
+    emu: ShopwareEmulator, prod: Row | None, line: Mapping[str, Any]
+) -> Decimal:
+    """
+    A line's tax rate: given with the line (``taxRate``), else its
+    product's tax, else the standard 19 %.
+    """
+    if line.get("taxRate") is not None:
+        return Decimal(str(line["taxRate"]))
+    tax_id = prod.get("taxId") if prod else None
+    tax = emu.store.get("tax", str(tax_id)) if tax_id else None
+    if tax and tax.get("taxRate") is not None:
+        return Decimal(str(tax["taxRate"]))
+    return Decimal(19)

@@ -299,6 +299,7 @@ class ShopwareEmulator(FaultSwitch):
         shipping_costs: float = 0.0,
         customer_comment: str | None = None,
         order_id: str | None = None,
+        tax_status: str = "gross",
     ) -> str:
         """
         Create an order as the storefront checkout would: order,
@@ -311,7 +312,17 @@ class ShopwareEmulator(FaultSwitch):
         ``customerNumber, customerId, company, street, zipcode, city,
         countryId, phoneNumber, guest``; a ``customer`` row is created
         unless one with that email exists.  *lines*: ``productNumber`` or
-        ``productId``, ``quantity``, optional ``unitPrice, label``.
+        ``productId``, ``quantity``, optional ``unitPrice, label,
+        taxRate``; a line with a ``type`` other than ``product`` (e.g.
+        ``promotion``, with a negative ``unitPrice`` and optional
+        ``identifier, referencedId, payload``) refers to no product.
+
+        *tax_status* is the order's: ``gross`` (the storefront default),
+        ``net`` (a B2B customer group: *unitPrice* and *shipping_costs*
+        are net, each line's tax is added on top) or ``tax-free``.  Every
+        line item and the shipping costs get Shopware's calculated
+        ``price`` (total and tax rounded per line); the order's
+        ``amountTotal`` is the gross sum.
         """
         self._order_seq += 1
         return _checkout.place_order(
@@ -325,6 +336,7 @@ class ShopwareEmulator(FaultSwitch):
             shipping_costs=shipping_costs,
             customer_comment=customer_comment,
             order_id=order_id,
+            tax_status=tax_status,
         )
 
     def place(

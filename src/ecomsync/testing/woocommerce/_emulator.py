@@ -162,7 +162,11 @@ class WooCommerceEmulator(FaultSwitch):
     ) -> int:
         """
         Put an order into the shop as a customer's checkout would; returns
-        its id.  *lines* hold ``sku``, ``name``, ``quantity``, ``price``.
+        its id.  *lines* hold ``sku``, ``name``, ``quantity``, ``price``
+        and optionally WooCommerce's own line amounts (``subtotal``,
+        ``subtotal_tax``: before coupons; ``total``, ``total_tax``: after
+        them; all net, as WooCommerce keeps them), which default to
+        *price* times *quantity* with no tax.
         """
         shop = self.shop
         # WooCommerce's order number is the order id (filter
@@ -232,9 +236,12 @@ class WooCommerceEmulator(FaultSwitch):
                     "variation_id": variation_id,
                     "quantity": qty,
                     "tax_class": "",
-                    "subtotal": f"{price * qty:.2f}",
-                    "total": f"{price * qty:.2f}",
-                    "total_tax": "0.00",
+                    "subtotal": str(
+                        line.get("subtotal", f"{price * qty:.2f}")
+                    ),
+                    "subtotal_tax": str(line.get("subtotal_tax", "0.00")),
+                    "total": str(line.get("total", f"{price * qty:.2f}")),
+                    "total_tax": str(line.get("total_tax", "0.00")),
                     "sku": sku,
                     "price": float(price),
                     "meta_data": [],
