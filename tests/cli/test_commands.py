@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from ecomsync import Only
@@ -131,6 +133,65 @@ def test_sync_shows_progress_then_runs_list_and_show(cli: Cli) -> None:
     assert {"created": 0, "updated": 0, "unchanged": 2, "failed": 0} == (
         json.loads(again.stdout)["counts"]["articles"]
     )
+
+
+def test_sync_goes_on_when_standard_output_fails(cli: Cli) -> None:
+    """
+    A full disk under standard output (``/dev/full``) stops the progress
+    lines, not the sync: the run ends succeeded, the command says on one
+    line of standard error that its output failed, and exits 1 (whoever
+    reads the output has not got it all); a failing ``runs`` says so on
+    one line too, not with a traceback.
+    """
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "ecomsync", "sync", "categories",
+             "articles", "--plain", "-c", str(cli.config)],
+            stdout=full, stderr=subprocess.PIPE, text=True, env=cli.env,
+            timeout=120, check=False,
+        )  # fmt: skip
+
+    assert 1 == done.returncode
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("ecomsync sync: standard output failed (")
+    assert "No space left on device" in line
+    assert line.endswith(" succeeded")
+    (run,) = json.loads(cli("runs", "--json").stdout)
+    assert "succeeded" == run["status"]
+    assert 40 == run["counts"]["articles"]["created"]
+
+    with Path("/dev/full").open("w") as full:
+        listed = subprocess.run(
+            [sys.executable, "-m", "ecomsync", "runs", "-c", str(cli.config)],
+            stdout=full, stderr=subprocess.PIPE, text=True, env=cli.env,
+            timeout=120, check=False,
+        )  # fmt: skip
+    assert 1 == listed.returncode
+    assert ["ecomsync runs: [Errno 28] No space left on device"] == (
+        listed.stderr.splitlines()
+    )
+
+
+def test_sync_goes_on_when_its_reader_leaves(cli: Cli) -> None:
+    """
+    ``ecomsync sync | head -1``: the reader leaving after the first line
+    does not cancel the run, which ends succeeded with exit 0.
+    """
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "ecomsync", "sync", "categories", "articles",
+         "--plain", "-c", str(cli.config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli.env,
+    )  # fmt: skip
+    assert sync.stdout is not None
+    assert sync.stdout.readline().startswith("run ")
+    sync.stdout.close()
+    _, errors = sync.communicate(timeout=120)
+
+    assert 0 == sync.returncode, errors
+    (run,) = json.loads(cli("runs", "--json").stdout)
+    assert "succeeded" == run["status"]
+    assert 40 == run["counts"]["articles"]["created"]
 
 
 def test_bad_selection_is_a_usage_error(cli: Cli) -> None:

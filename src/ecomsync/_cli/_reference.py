@@ -88,6 +88,15 @@ reads what changed since that type's last scheduled run.
 |---|---|
 """
 
+_OUTPUT_FAILS = """
+Standard output is not the work: when it fails during `sync`, `resume` or
+`failures retry`, the run goes on to its end without it. A reader that
+left (`ecomsync sync | head`) changes nothing else; any other failure (a
+full disk under a redirected output) is one line on standard error naming
+the run and its status, and the exit code is 1 if the run itself would
+have given 0 (whoever reads the output has not got it all).
+"""
+
 _MEANING = {
     "ok": "done, nothing failed",
     "failed": "the work ran and failed: a run failed or was abandoned, "
@@ -141,6 +150,7 @@ def reference() -> str:
     parts = [_HEAD.replace("{secrets}", secrets)]
     for name, code in EXIT.items():
         parts.append(f"| {code} | {_MEANING[name]} |\n")
+    parts.append(_OUTPUT_FAILS)
     parts.append("\n## Commands\n")
     sub = next(
         a for a in parser._actions if isinstance(a, argparse._SubParsersAction)

@@ -7,6 +7,7 @@ summaries.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -209,10 +210,17 @@ def _command(
         except KeyboardInterrupt:
             print(f"ecomsync {args.command}: interrupted", file=sys.stderr)
             return EXIT["interrupted"]
-        except BrokenPipeError:
+        except BrokenPipeError as exc:
             # The reader went away (``| head``): not an error of ours.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _lose_stdout(exc)
             return EXIT["ok"]
+        except OSError as exc:
+            # Standard output failed otherwise (a full disk): one line,
+            # not a traceback.
+            _lose_stdout(exc)
+            with contextlib.suppress(OSError):
+                print(f"ecomsync {args.command}: {exc}", file=sys.stderr)
+            return EXIT["failed"]
 
     return run
 
@@ -291,8 +299,7 @@ def _progress(args: argparse.Namespace) -> Iterator[Callable[[Event], None]]:
     yield on_line
 
 
-def _summary(args: argparse.Namespace, record: Any) -> int:
-    failed = sum(c.failed for c in record.counts.values())
+def _summary(args: argparse.Namespace, record: Any) -> None:
     if args.json:
         _print_json(_run_plain(record))
     else:
@@ -300,7 +307,21 @@ def _summary(args: argparse.Namespace, record: Any) -> int:
         if record.error:
             line += f": {record.error}"
         print(line)
-    return _exit_of(record.status, failed)
+
+
+#: Why standard output took no more writes, once it did not.
+_stdout_lost: list[OSError] = []
+
+
+def _lose_stdout(exc: OSError) -> None:
+    """
+    Standard output failed with *exc* (its reader left, its disk is
+    full): what is still to be written to it goes nowhere.
+    """
+    _stdout_lost.append(exc)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 async def _follow(
@@ -310,10 +331,39 @@ async def _follow(
     with _progress(args) as show:
         async with start() as events:
             async for event in events:
-                show(event)
+                if _stdout_lost:
+                    continue
+                try:
+                    show(event)
+                except OSError as exc:
+                    # Progress is not the work: a reader gone (``| head``)
+                    # or a full disk stops the lines, never the run.
+                    _lose_stdout(exc)
     record = events.summary
     assert record is not None
-    return _summary(args, record)
+    code = _exit_of(
+        record.status, sum(c.failed for c in record.counts.values())
+    )
+    if not _stdout_lost:
+        try:
+            _summary(args, record)
+            sys.stdout.flush()
+        except OSError as exc:
+            _lose_stdout(exc)
+    lost = next(
+        (e for e in _stdout_lost if not isinstance(e, BrokenPipeError)), None
+    )
+    if lost is None:
+        return code
+    # Not a reader that left on purpose: whoever reads the output (a
+    # script, a log) has not got it all, so the command cannot say "ok".
+    with contextlib.suppress(OSError):
+        print(
+            f"ecomsync {args.command}: standard output failed ({lost}); "
+            f"run {record.id} {record.status.value}",
+            file=sys.stderr,
+        )
+    return code if code != EXIT["ok"] else EXIT["failed"]
 
 
 def _duration(text: str) -> timedelta:
