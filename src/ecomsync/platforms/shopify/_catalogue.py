@@ -8,22 +8,19 @@ Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
 from collections.abc import Sequence
 
 import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category
+from .._slugs import slug_parts
 from ._bulk import BulkResult, BulkRunner
 from ._client import INPUT_LIMIT, GraphQL, Row
 
 
 #: The metafield that identifies an ERP article (``customId``).
 NAMESPACE, KEY = "ecomsync", "number"
-_SLUG = re.compile(r"[^a-z0-9]+")
 
 COLLECTIONS = """
 query($after: String) { collections(first: 250, after: $after) {
@@ -48,11 +45,8 @@ def collection_handle(number: str) -> str:
     The handle of the collection that stands for ERP category *number*:
     readable, and unique per exact number (a hash suffix).
     """
-    plain = unicodedata.normalize("NFKD", number)
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    readable = _SLUG.sub("-", plain.lower()).strip("-")[:40]
-    digest = hashlib.sha256(number.encode("utf-8", "surrogatepass"))
-    return f"erp-{readable}-{digest.hexdigest()[:8]}".replace("--", "-")
+    readable, digest = slug_parts(number)
+    return f"erp-{readable}-{digest}".replace("--", "-")
 
 
 #: Shopify's input fields under the names of the record's fields.

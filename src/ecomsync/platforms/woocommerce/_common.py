@@ -8,14 +8,13 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
 from ..._contracts import Outcome
+from .._slugs import slug_parts, without_accents
 
 
 Row = dict[str, Any]
@@ -37,20 +36,14 @@ class Settings(Protocol):
     def allow_backorders(self) -> bool: ...
 
 
-_SLUG = re.compile(r"[^a-z0-9]+")
-
-
 def category_slug(number: str) -> str:
     """
     The slug that identifies an ERP category in WooCommerce: readable,
     and unique per exact number (a hash suffix), since WordPress folds
     case and punctuation in slugs.
     """
-    plain = unicodedata.normalize("NFKD", number)
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    readable = _SLUG.sub("-", plain.lower()).strip("-")[:40]
-    digest = hashlib.sha256(number.encode("utf-8", "surrogatepass"))
-    return f"{readable}-{digest.hexdigest()[:8]}".lstrip("-")
+    readable, digest = slug_parts(number)
+    return f"{readable}-{digest}".lstrip("-")
 
 
 def sku_key(sku: str) -> str:
@@ -58,9 +51,7 @@ def sku_key(sku: str) -> str:
     An SKU as WooCommerce's lookup compares it (MySQL ``_ci``
     collation): case, accents and trailing spaces do not count.
     """
-    plain = unicodedata.normalize("NFKD", sku)
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return plain.casefold().rstrip(" ")
+    return without_accents(sku).casefold().rstrip(" ")
 
 
 _WHITE = re.compile(r"[\r\n\t ]+")
