@@ -183,36 +183,14 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
     ]
     first_article = sorted(products, key=number_key)[0]
     for status in seed.order_status:
-        (sale,) = await rpc.model(
-            "sale.sale",
-            "create",
-            [
-                {
-                    "party": party,
-                    "invoice_address": address,
-                    "shipment_address": address,
-                    "company": rpc.context["company"],
-                    "currency": eur,
-                    "warehouse": warehouse,
-                    "reference": status.number,
-                    "invoice_method": "manual",
-                    "shipment_method": "order",
-                    "lines": [
-                        [
-                            "create",
-                            [
-                                {
-                                    "type": "line",
-                                    "product": products[first_article],
-                                    "quantity": 1.0,
-                                    "unit": unit,
-                                    "unit_price": Decimal("10.00"),
-                                }
-                            ],
-                        ]
-                    ],
-                }
-            ],
+        sale = await _draft_sale(
+            rpc,
+            party=party,
+            address=address,
+            currency=eur,
+            warehouse=warehouse,
+            reference=status.number,
+            line=(products[first_article], 1.0, unit),
         )
         if status.state is OrderState.CANCELLED:
             await rpc.model("sale.sale", "cancel", [sale])
@@ -378,6 +356,39 @@ async def sell(
     (address,) = (await rpc.read("party.party", [party], ["addresses"]))[0][
         "addresses"
     ][:1]
+    sale = await _draft_sale(
+        rpc,
+        party=party,
+        address=address,
+        currency=eur,
+        warehouse=warehouse,
+        reference=reference or None,
+        line=(product, float(quantity), unit),
+    )
+    for step in ("quote", "confirm"):
+        await rpc.model("sale.sale", step, [sale])
+    if steps:
+        (row,) = await rpc.read("sale.sale", [sale], ["shipments"])
+        for step in steps:
+            await rpc.model("stock.shipment.out", step, row["shipments"])
+    return int(sale)
+
+
+async def _draft_sale(
+    rpc: Rpc,
+    *,
+    party: int,
+    address: int,
+    currency: int,
+    warehouse: int,
+    reference: str | None,
+    line: tuple[int, float, int],
+) -> int:
+    """
+    A draft sale to *party* from *warehouse*, invoiced and shipped to
+    *address*, of one *line* (product, quantity, unit) at 10.00.
+    """
+    product, quantity, unit = line
     (sale,) = await rpc.model(
         "sale.sale",
         "create",
@@ -387,9 +398,9 @@ async def sell(
                 "invoice_address": address,
                 "shipment_address": address,
                 "company": rpc.context["company"],
-                "currency": eur,
+                "currency": currency,
                 "warehouse": warehouse,
-                "reference": reference or None,
+                "reference": reference,
                 "invoice_method": "manual",
                 "shipment_method": "order",
                 "lines": [
@@ -399,7 +410,7 @@ async def sell(
                             {
                                 "type": "line",
                                 "product": product,
-                                "quantity": float(quantity),
+                                "quantity": quantity,
                                 "unit": unit,
                                 "unit_price": Decimal("10.00"),
                             }
@@ -409,12 +420,6 @@ async def sell(
             }
         ],
     )
-    for step in ("quote", "confirm"):
-        await rpc.model("sale.sale", step, [sale])
-    if steps:
-        (row,) = await rpc.read("sale.sale", [sale], ["shipments"])
-        for step in steps:
-            await rpc.model("stock.shipment.out", step, row["shipments"])
     return int(sale)
 
 

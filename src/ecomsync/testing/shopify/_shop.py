@@ -196,15 +196,7 @@ class Shop:
             if data.get(key) is not None:
                 row[key] = data[key]
         if data.get("metafields") is not None:
-            row["_metafields"] = [
-                {
-                    "namespace": m.get("namespace") or "app",
-                    "key": m.get("key"),
-                    "type": m.get("type") or "single_line_text_field",
-                    "value": m["value"],
-                }
-                for m in data["metafields"]
-            ]
+            row["_metafields"] = _metafields(data["metafields"])
         row["handle"] = handle
         row["updatedAt"] = self.now()
         self.collections[n] = row
@@ -422,15 +414,7 @@ class Shop:
                 parse_gid(c, "Collection") for c in data["collections"]
             ]
         if data.get("metafields") is not None:
-            p["_metafields"] = [
-                {
-                    "namespace": m.get("namespace") or "app",
-                    "key": m.get("key"),
-                    "type": m.get("type") or "single_line_text_field",
-                    "value": m["value"],
-                }
-                for m in data["metafields"]
-            ]
+            p["_metafields"] = _metafields(data["metafields"])
         if data.get("files") is not None:
             p["_media"] = [self._file_ref(f) for f in data["files"]]
         p["updatedAt"] = self.now()
@@ -577,6 +561,22 @@ class Shop:
             "_reads": 0,
         }
         return n
+
+
+def _metafields(inputs: list[Row]) -> list[Row]:
+    """
+    ``MetafieldInput``s as stored: namespace ``app`` and type
+    ``single_line_text_field`` where the input leaves them out.
+    """
+    return [
+        {
+            "namespace": m.get("namespace") or "app",
+            "key": m.get("key"),
+            "type": m.get("type") or "single_line_text_field",
+            "value": m["value"],
+        }
+        for m in inputs
+    ]
 
 
 def _handle(title: str) -> str:

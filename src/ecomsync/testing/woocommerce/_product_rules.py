@@ -91,14 +91,7 @@ class ProductRules(ShopState):
         ``WC_REST_CRUD_Controller::update_item``: an unknown id is 400
         ``woocommerce_rest_{post_type}_invalid_id``.
         """
-        post_type = "product_variation" if parent else "product"
-        row = self.products.get(product_id)
-        if row is None or (
-            parent is not None and row["parent_id"] != parent["id"]
-        ):
-            raise WpError(
-                400, f"woocommerce_rest_{post_type}_invalid_id", "Invalid ID."
-            )
+        row = self._product(product_id, parent, status=400)
         draft = {
             **row,
             "categories": list(row["categories"]),
@@ -112,13 +105,28 @@ class ProductRules(ShopState):
     def get_product(
         self, product_id: int, *, parent: Row | None = None
     ) -> Row:
+        """
+        ``WC_REST_CRUD_Controller::get_item``: an unknown id is 404
+        ``woocommerce_rest_{post_type}_invalid_id``.
+        """
+        return self._product(product_id, parent, status=404)
+
+    def _product(
+        self, product_id: int, parent: Row | None, *, status: int
+    ) -> Row:
+        """
+        The product *product_id* (a variation of *parent*, if given), or
+        ``woocommerce_rest_{post_type}_invalid_id`` with *status*.
+        """
         post_type = "product_variation" if parent else "product"
         row = self.products.get(product_id)
         if row is None or (
             parent is not None and row["parent_id"] != parent["id"]
         ):
             raise WpError(
-                404, f"woocommerce_rest_{post_type}_invalid_id", "Invalid ID."
+                status,
+                f"woocommerce_rest_{post_type}_invalid_id",
+                "Invalid ID.",
             )
         return row
 
