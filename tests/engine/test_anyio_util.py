@@ -16,8 +16,23 @@ from ecomsync._anyio_util import GroupCommit, TurnGroup
 pytestmark = pytest.mark.anyio
 
 
-class TestGroupCommit:
-    async def test_ready_tasks_share_a_group(self) -> None:
+#: Both helpers, each with what survives an interrupted first submit:
+#: `GroupCommit` keeps the item queued (the next flush takes it along),
+#: `TurnGroup` drops the group the interrupted item was forming.
+_BOTH = pytest.mark.parametrize(
+    ("group", "after_interruption"),
+    [(GroupCommit, [[1, 2]]), (TurnGroup, [[2]])],
+    ids=["GroupCommit", "TurnGroup"],
+)
+
+
+class TestGroups:
+    @_BOTH
+    async def test_ready_tasks_share_a_group(
+        self,
+        group: type[GroupCommit[int]] | type[TurnGroup[int]],
+        after_interruption: object,
+    ) -> None:
         """Items submitted by tasks that run in the same turn of the event
         loop go in one flush, the first one's included."""
         groups: list[list[int]] = []
@@ -26,18 +41,24 @@ class TestGroupCommit:
             groups.append(items)
             await anyio.lowlevel.checkpoint()
 
-        commit = GroupCommit(flush)
+        helper = group(flush)
         async with anyio.create_task_group() as tg:
             for i in range(5):
-                tg.start_soon(commit.submit, i)
+                tg.start_soon(helper.submit, i)
+
         # (trio starts them in any order)
         assert [[0, 1, 2, 3, 4]] == [sorted(g) for g in groups]
 
+    @_BOTH
     async def test_interrupted_before_its_group(
-        self, monkeypatch: pytest.MonkeyPatch
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        group: type[GroupCommit[int]] | type[TurnGroup[int]],
+        after_interruption: list[list[int]],
     ) -> None:
         """An error raised while a submitter waits for its group's turn
-        reaches it; the next submit flushes what is queued (no deadlock)."""
+        reaches it; the next submit is flushed (no deadlock), with what
+        the helper kept of the interrupted group."""
         groups: list[list[int]] = []
 
         async def flush(items: list[int]) -> None:
@@ -46,33 +67,18 @@ class TestGroupCommit:
         async def interrupted() -> None:
             raise RuntimeError("interrupted")
 
-        commit = GroupCommit(flush)
+        helper = group(flush)
         with monkeypatch.context() as patch:
             patch.setattr(anyio.lowlevel, "checkpoint", interrupted)
             with pytest.raises(RuntimeError, match="interrupted"):
-                await commit.submit(1)
+                await helper.submit(1)
         with anyio.fail_after(5):
-            await commit.submit(2)
-        assert [[1, 2]] == groups
+            await helper.submit(2)
+
+        assert after_interruption == groups
 
 
 class TestTurnGroup:
-    async def test_ready_tasks_share_a_turn(self) -> None:
-        """Items submitted by tasks that run in the same turn of the event
-        loop go in one flush, the first one's included."""
-        groups: list[list[int]] = []
-
-        async def flush(items: list[int]) -> None:
-            groups.append(items)
-            await anyio.lowlevel.checkpoint()
-
-        turns = TurnGroup(flush)
-        async with anyio.create_task_group() as tg:
-            for i in range(5):
-                tg.start_soon(turns.submit, i)
-
-        assert [[0, 1, 2, 3, 4]] == [sorted(g) for g in groups]
-
     async def test_flushes_overlap(self) -> None:
         """A group formed while another one's flush is still running is
         flushed at once, without waiting for it."""
@@ -120,26 +126,3 @@ class TestTurnGroup:
 
         assert 3 == len(errors)
         assert [[0, 1, 2], [3]] == [sorted(g) for g in groups]
-
-    async def test_interrupted_before_its_flush(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """An error raised while the first item waits for its turn to end
-        reaches it, and the next submit forms a new group (no deadlock)."""
-        groups: list[list[int]] = []
-
-        async def flush(items: list[int]) -> None:
-            groups.append(items)
-
-        async def interrupted() -> None:
-            raise RuntimeError("interrupted")
-
-        turns = TurnGroup(flush)
-        with monkeypatch.context() as patch:
-            patch.setattr(anyio.lowlevel, "checkpoint", interrupted)
-            with pytest.raises(RuntimeError, match="interrupted"):
-                await turns.submit(1)
-        with anyio.fail_after(5):
-            await turns.submit(2)
-
-        assert [[2]] == groups

@@ -318,7 +318,11 @@ class TestAmbiguousNumbers:
 
 class TestVariantsChange:
     @staticmethod
-    def _options(emu: ShopwareEmulator, number: str) -> set[str]:
+    def _names(emu: ShopwareEmulator, entity: str, number: str) -> set[str]:
+        """
+        The option names *number*'s product has in *entity*
+        (``product_option`` or ``product_configurator_setting``).
+        """
         names = {
             o["id"]: o["name"]
             for o in emu.entities["property_group_option"].values()
@@ -326,22 +330,15 @@ class TestVariantsChange:
         pid = product_id(number)
         return {
             names[r["optionId"]]
-            for r in emu.entities["product_option"].values()
+            for r in emu.entities[entity].values()
             if r["productId"] == pid
         }
 
-    @staticmethod
-    def _settings(emu: ShopwareEmulator, number: str) -> set[str]:
-        names = {
-            o["id"]: o["name"]
-            for o in emu.entities["property_group_option"].values()
-        }
-        pid = product_id(number)
-        return {
-            names[r["optionId"]]
-            for r in emu.entities["product_configurator_setting"].values()
-            if r["productId"] == pid
-        }
+    def _options(self, emu: ShopwareEmulator, number: str) -> set[str]:
+        return self._names(emu, "product_option", number)
+
+    def _settings(self, emu: ShopwareEmulator, number: str) -> set[str]:
+        return self._names(emu, "product_configurator_setting", number)
 
     async def test_a_removed_variant_is_deactivated(
         self, shop: Shopware6, emu: ShopwareEmulator
