@@ -149,6 +149,35 @@ class TestImports:
 
         assert [] == sorted(n for n in found if n.split(".")[0] in ENGINE)
 
+    @pytest.mark.parametrize(
+        "path",
+        sorted(
+            p.relative_to(ROOT).as_posix()
+            for folder in ("platforms", "erp")
+            for p in (ROOT / folder).rglob("*.py")
+            if p.name != "__init__.py" or p.parent.name != "platforms"
+        ),
+    )
+    def test_adapters_keep_to_themselves(self, path: str) -> None:
+        """A platform adapter imports no other platform's package, nor the
+        ERP side; the ERP side imports no platform; what the platforms
+        share (``platforms._*``) knows none of them.  Only the face of
+        ``ecomsync.platforms`` names the adapters."""
+        parts = path.removesuffix(".py").split("/")
+        own = ".".join(parts[:2]) if len(parts) > 2 else None
+        allowed = {own} if parts[0] == "platforms" and own else set()
+        found = imports(ROOT / path)
+        adapters = {
+            n.split(".")[0] + "." + n.split(".")[1]
+            for n in found
+            if n.startswith("platforms.")
+            and not n.split(".")[1].startswith("_")
+        }
+        wrong_side = "platforms" if parts[0] == "erp" else "erp"
+
+        assert set() == adapters - allowed
+        assert [] == sorted(n for n in found if _within(n, (wrong_side,)))
+
     def test_classifier_is_pure(self) -> None:
         """The change classifier imports only the model, its fingerprints
         and the contracts."""
