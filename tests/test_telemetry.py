@@ -148,19 +148,38 @@ def _emu() -> ShopwareEmulator:
     return emu
 
 
+def synchronizer(
+    tmp_path: Path,
+    platform: Shopware6,
+    instrumentation: Instrumentation,
+    *,
+    batch_size: int = 100,
+) -> Synchronizer:
+    """
+    A synchroniser from the ERP above to *platform*, its store and staging
+    under *tmp_path*, instrumented by *instrumentation*.
+    """
+    return Synchronizer(
+        erp=erp(),
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+        batch_size=batch_size,
+        instrumentation=instrumentation,
+    )
+
+
 async def run_once(
     tmp_path: Path,
     emu: ShopwareEmulator,
     instrumentation: Instrumentation | None = None,
 ) -> RunRecord:
     platform = shop(emu)
-    sync = Synchronizer(
-        erp=erp(),
-        platforms={"shop": platform},
-        store=SqliteStore(tmp_path / "state.db"),
-        staging=MediaStaging(tmp_path / "staging"),
+    sync = synchronizer(
+        tmp_path,
+        platform,
+        instrumentation or NoInstrumentation(),
         batch_size=4,
-        instrumentation=instrumentation or NoInstrumentation(),
     )
     try:
         return await sync.execute(SPEC)
@@ -232,13 +251,7 @@ class TestSpans:
         """A run the host cancels mid-type still ends its spans, as
         cancelled."""
         platform = shop(emu)
-        sync = Synchronizer(
-            erp=erp(),
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-            instrumentation=otel.instrumentation,
-        )
+        sync = synchronizer(tmp_path, platform, otel.instrumentation)
         with anyio.CancelScope() as scope:
             async with sync.run(SPEC) as events:
                 async for event in events:
@@ -271,13 +284,7 @@ class TestSpans:
             wrong,
             transport=httpx.ASGITransport(app=emu.app),
         )
-        sync = Synchronizer(
-            erp=erp(),
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-            instrumentation=otel.instrumentation,
-        )
+        sync = synchronizer(tmp_path, platform, otel.instrumentation)
         with pytest.raises(AuthenticationError):
             await sync.execute(SPEC)
         await platform.aclose()
@@ -311,13 +318,7 @@ class TestSpans:
         requests are measured."""
         emu.faults = Faults()  # a preview's check is not retried
         platform = shop(emu)
-        sync = Synchronizer(
-            erp=erp(),
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-            instrumentation=otel.instrumentation,
-        )
+        sync = synchronizer(tmp_path, platform, otel.instrumentation)
         plan = await sync.plan(SPEC)
         await platform.aclose()
         await sync.store.aclose()
