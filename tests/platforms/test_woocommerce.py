@@ -354,6 +354,86 @@ class TestAdapterDetails:
         assert repr(variant or number) in (outcome.error or "")
         assert not [p for p in emu.shop.products.values() if p["sku"]]
 
+    @pytest.mark.parametrize(
+        ("ean", "variant_ean", "field"),
+        [
+            ("4006381 333931", None, "ean"),
+            ("EAN4006381333931", None, "ean"),
+            ("ABC", None, "ean"),
+            ("X123", None, "ean"),
+            (None, "4006381.333931", "variants.0.ean"),
+        ],
+    )
+    async def test_ean_woocommerce_would_change_fails(
+        self,
+        woo: WooCommerce,
+        emu: WooCommerceEmulator,
+        ean: str | None,
+        variant_ean: str | None,
+        field: str,
+    ) -> None:
+        """
+        An EAN WooCommerce would not keep as it is (it drops every
+        character but digits, hyphens and a final X without a word: "ABC"
+        becomes no EAN at all) fails by name, unsent.
+        """
+        variants = (
+            ()
+            if variant_ean is None
+            else (
+                Variant(
+                    number="A-1-S", options=(("Size", "S"),), ean=variant_ean
+                ),
+            )
+        )
+        record = article("A-1", ean=ean, variants=variants)
+
+        (outcome,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=record)]
+        )
+
+        assert not outcome.ok
+        assert field == outcome.field
+        assert repr(variant_ean or ean) in (outcome.error or "")
+        assert not [p for p in emu.shop.products.values() if p["sku"]]
+
+    async def test_ean_lands_as_written_and_leaves_with_the_erp(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        Valid EANs (with hyphens, an ISBN-10's final X) land as written;
+        an EAN the ERP no longer has leaves the shop's product too.
+        """
+        record = article(
+            "A-1",
+            ean="978-3-16-148410-X",
+            variants=(
+                Variant(
+                    number="A-1-S",
+                    options=(("Size", "S"),),
+                    ean="4006381333931",
+                ),
+            ),
+        )
+        await woo.push(DataType.ARTICLES, [Outgoing(record=record)])
+        rows = {p["sku"]: p for p in emu.shop.products.values()}
+        assert "978-3-16-148410-X" == rows["A-1"]["global_unique_id"]
+        assert "4006381333931" == rows["A-1-S"]["global_unique_id"]
+
+        cleared = attrs.evolve(
+            record,
+            ean=None,
+            variants=(attrs.evolve(record.variants[0], ean=None),),
+        )
+        (outcome,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=cleared)]
+        )
+
+        assert outcome.ok
+        rows = {p["sku"]: p for p in emu.shop.products.values()}
+        assert "" == rows["A-1"]["global_unique_id"]
+        assert "" == rows["A-1-S"]["global_unique_id"]
+
     async def test_trailing_space_is_found_again(
         self, woo: WooCommerce, emu: WooCommerceEmulator
     ) -> None:

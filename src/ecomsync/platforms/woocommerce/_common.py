@@ -98,6 +98,22 @@ def sku_problem(sku: str) -> str | None:
     return None
 
 
+def gtin_problem(ean: str) -> str | None:
+    """
+    Why WooCommerce would not keep *ean* as it is (as its GTIN, UPC, EAN
+    or ISBN field), if it would not: it drops every character but digits,
+    hyphens and X without a word (``WC_Product::set_global_unique_id``).
+    """
+    if re.fullmatch(r"[0-9\-]*[0-9Xx]?", ean):
+        return None
+    kept = re.sub(r"[^0-9Xx\-]", "", ean)
+    return (
+        f"WooCommerce would not keep the EAN {ean!r} as it is (it keeps "
+        f"only digits, hyphens and a final X: {kept!r}); give it one "
+        "without other characters"
+    )
+
+
 def money(value: Decimal) -> str:
     """
     A price as WooCommerce takes it: a decimal string.

@@ -26,10 +26,32 @@ from ._common import (
     chunks,
     describe,
     fail,
+    gtin_problem,
     money,
     sku_key,
     sku_problem,
 )
+
+
+def _unkept(article: Article) -> tuple[str, str] | None:
+    """
+    Why WooCommerce would not keep one of *article*'s numbers or EANs as
+    it is, and the field, if it would not.
+    """
+    for field, number in [("number", article.number)] + [
+        (f"variants.{k}.number", v.number)
+        for k, v in enumerate(article.variants)
+    ]:
+        problem = sku_problem(number)
+        if problem is not None:
+            return problem, field
+    for field, ean in [("ean", article.ean)] + [
+        (f"variants.{k}.ean", v.ean) for k, v in enumerate(article.variants)
+    ]:
+        problem = None if ean is None else gtin_problem(ean)
+        if problem is not None:
+            return problem, field
+    return None
 
 
 #: Product meta holding the attachment ids of an article's documents.
@@ -84,14 +106,9 @@ class Products:
         for j, message in self._collisions(articles).items():
             outcomes[index[j]] = fail(articles[j].number, message, "number")
         for j, article in enumerate(articles):
-            numbers = [("number", article.number)] + [
-                (f"variants.{k}.number", v.number)
-                for k, v in enumerate(article.variants)
-            ]
-            for field, number in numbers:
-                problem = sku_problem(number)
-                if problem is not None and outcomes[index[j]] is None:
-                    outcomes[index[j]] = fail(article.number, problem, field)
+            unkept = _unkept(article)
+            if unkept is not None and outcomes[index[j]] is None:
+                outcomes[index[j]] = fail(article.number, *unkept)
         terms = await self.categories.terms()
         wanted = {c for a in articles for c in a.categories}
         if any(category_slug(c) not in terms for c in wanted):
@@ -184,8 +201,8 @@ class Products:
             "description": article.description,
             "categories": categories,
         }
-        if article.ean:
-            payload["global_unique_id"] = article.ean
+        # Always sent: an EAN the ERP no longer has leaves the shop too.
+        payload["global_unique_id"] = article.ean or ""
         if not article.variants:
             payload["regular_price"] = self._price(article.price, article)
         else:
@@ -248,8 +265,7 @@ class Products:
                     {"name": n, "option": v} for n, v in variant.options
                 ],
             }
-            if variant.ean:
-                payload["global_unique_id"] = variant.ean
+            payload["global_unique_id"] = variant.ean or ""
             if vid is None:
                 create.append(payload)
             else:

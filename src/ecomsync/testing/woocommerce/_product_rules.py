@@ -6,6 +6,7 @@ when managed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -193,7 +194,31 @@ class ProductRules(ShopState):
                     )
             row["sku"] = sku
         if "global_unique_id" in data:
-            row["global_unique_id"] = str(data["global_unique_id"] or "")
+            # WC_Product::set_global_unique_id: every character but
+            # digits, hyphens and X dropped without a word, then the
+            # format checked (X only as an ISBN-10's last character), then
+            # unique among products and variations.
+            gtin = re.sub(
+                r"[^0-9Xx\-]", "", str(data["global_unique_id"] or "")
+            )
+            if gtin and not re.fullmatch(r"[0-9\-]*[0-9Xx]?", gtin):
+                raise WpError(
+                    400,
+                    "product_invalid_global_unique_id_format",
+                    "Invalid GTIN, UPC, EAN, or ISBN. The letter X is only "
+                    "valid as the final ISBN-10 check digit.",
+                )
+            if gtin and any(
+                other["id"] != row["id"]
+                and other.get("global_unique_id") == gtin
+                for other in self.products.values()
+            ):
+                raise WpError(
+                    400,
+                    "product_invalid_global_unique_id",
+                    "Invalid or duplicated GTIN, UPC, EAN or ISBN.",
+                )
+            row["global_unique_id"] = gtin
         for field in ("regular_price", "sale_price"):
             if field in data:
                 row[field] = money(data[field])
