@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,17 @@ def _traps_server(
     A second running Tryton holding the traps of merchant data
     (`seed_traps`) and nothing else.
     """
-    directory = tmp_path_factory.mktemp("tryton-traps")
+    with tryton_with_traps(tmp_path_factory.mktemp("tryton-traps")) as info:
+        yield info
+
+
+@contextmanager
+def tryton_with_traps(directory: Path) -> Iterator[dict[str, Any]]:
+    """
+    A Tryton started in *directory* and seeded with the traps of merchant
+    data (`seed_traps`; their product ids under ``"products"``), stopped
+    on exit.
+    """
     info = start_tryton(directory)
     try:
         erp = make_erp(info)

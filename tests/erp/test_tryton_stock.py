@@ -30,14 +30,11 @@ from ecomsync._model import Record
 from ecomsync.testing import capture_events
 from ecomsync.testing._tryton_seed import (
     TRAP_STOCK_PER_WAREHOUSE,
-    seed_traps,
     set_stock,
     storage_location,
 )
 
-from .conftest import make_erp
-from .conftest import start_tryton as _start
-from .conftest import stop_tryton as _stop
+from .conftest import make_erp, tryton_with_traps
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton, pytest.mark.slow]
@@ -53,19 +50,8 @@ def _warehouses_server(
     A Tryton of this module's own holding the traps (two warehouses,
     stock held by open sales), which the tests change.
     """
-    directory = tmp_path_factory.mktemp("tryton-stock")
-    info = _start(directory)
-    try:
-        erp = make_erp(info)
-
-        async def seed() -> None:
-            async with erp.session() as session:
-                info["products"] = await seed_traps(session.rpc)
-
-        anyio.run(seed)
+    with tryton_with_traps(tmp_path_factory.mktemp("tryton-stock")) as info:
         yield info
-    finally:
-        _stop(directory)
 
 
 def _per_warehouse() -> dict[str, dict[str | None, int]]:
