@@ -89,6 +89,14 @@ def _order_total(value: Any) -> Decimal:
     return _number(value, "Order.total")
 
 
+def _order_shipping(value: Any) -> Decimal:
+    return _number(value, "Order.shipping_total")
+
+
+def _order_discount(value: Any) -> Decimal:
+    return _number(value, "Order.discount_total")
+
+
 class MediaKind(enum.Enum):
     """
     What a media file is for.
@@ -293,7 +301,20 @@ class Order:
     An order placed on a platform; *number* is the platform's order number,
     which makes importing it into the ERP idempotent.
 
+    Money, all gross and in *currency*: *lines* at what the customer pays
+    per unit (`OrderLine`), *shipping_total* what they pay for shipping
+    (after shipping discounts where the platform applies them there),
+    *discount_total* the order-level discounts (vouchers, coupons, cart
+    promotions) as a positive amount, and *total* what they pay in all.
+    Both are 0 unless the platform has them.  Judging the order holds the
+    four together: the lines plus shipping minus discounts must come to
+    *total* within the platform's rounding (one minor unit of the
+    currency per rounded amount), else the order fails on ``total``
+    rather than reaching the ERP with a total the customer did not pay.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       *shipping_total* and *discount_total*.
     """
 
     number: str
@@ -305,6 +326,12 @@ class Order:
     ordered_at: datetime
     currency: str = "EUR"
     state: OrderState = OrderState.OPEN
+    shipping_total: Decimal = attrs.field(
+        default=Decimal(0), converter=_order_shipping
+    )
+    discount_total: Decimal = attrs.field(
+        default=Decimal(0), converter=_order_discount
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -326,8 +353,6 @@ Record: TypeAlias = Category | Article | StockLevel | Order | OrderStatus
 
 
 # -- judging records -------------------------------------------------------
-
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 @attrs.frozen
@@ -460,22 +485,9 @@ def problems(record: Record) -> list[Problem]:
     elif isinstance(record, StockLevel):
         found += _quantity_problems("quantity", record.quantity)
     elif isinstance(record, Order):
-        for i, line in enumerate(record.lines):
-            found += _quantity_problems(
-                f"lines.{i}.quantity", line.quantity, low=1
-            )
-            found += _amount_problems(f"lines.{i}.unit_price", line.unit_price)
-        found += _amount_problems("total", record.total)
-        for name, address in (
-            ("billing", record.billing),
-            ("shipping", record.shipping),
-        ):
-            if not isinstance(address.country, str) or not _COUNTRY.match(
-                address.country
-            ):
-                found.append(
-                    Problem(f"{name}.country", "is not an ISO country code")
-                )
+        from ._order_checks import order_problems
+
+        found += order_problems(record)
     return found
 
 

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from ecomsync import DataType
@@ -65,6 +67,27 @@ class TestMemoryErpShape:
 
         with pytest.raises(TypeError, match="place_order"):
             MemoryErp([order])
+
+    @pytest.mark.anyio
+    async def test_imported_order_keeps_its_money(self) -> None:
+        """An imported order keeps its shipping and discount, so a host
+        can check what its ERP would book."""
+        from ecomsync.testing._erp_contract import make_order
+
+        erp = MemoryErp([])
+        order = make_order(
+            shipping_total="4.90", discount_total="10", total="164.78"
+        )
+        async with erp.session() as session:
+            (outcome,) = await session.import_orders([order])
+
+        assert outcome.ok
+        kept = erp.orders[order.number]
+        assert (Decimal("4.90"), Decimal(10), Decimal("164.78")) == (
+            kept.shipping_total,
+            kept.discount_total,
+            kept.total,
+        )
 
     @pytest.mark.anyio
     async def test_cycle_members_come_last(self) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from ecomsync import All, Order
+from ecomsync._model import problems
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.vendure._orders import to_order as vendure_order
@@ -81,6 +82,72 @@ class TestShopware6:
         assert Decimal("11.9") == order.lines[0].unit_price
         assert Decimal("35.7") == order.total
 
+    async def test_shipping_and_promotion(self) -> None:
+        """Shipping costs and a promotion line become the order's gross
+        shipping and discount, and the order adds up."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        emu.place_order(
+            order_number="P-1",
+            lines=[
+                {"quantity": 2, "unitPrice": 10.0, "taxRate": 19},
+                {"type": "promotion", "quantity": 1, "unitPrice": -5.0},
+            ],
+            shipping_costs=4.9,
+        )
+
+        order = await _fetched(self._shop(emu))
+
+        assert 1 == len(order.lines)
+        assert (Decimal("4.9"), Decimal("5.0"), Decimal("19.9")) == (
+            order.shipping_total,
+            order.discount_total,
+            order.total,
+        )
+        assert [] == problems(order)
+
+    async def test_net_shipping_and_promotion_are_gross(self) -> None:
+        """In a net order, shipping and promotion come with their tax."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        emu.place_order(
+            order_number="P-2",
+            lines=[
+                {"quantity": 1, "unitPrice": 100.0, "taxRate": 19},
+                {
+                    "type": "promotion",
+                    "quantity": 1,
+                    "unitPrice": -10.0,
+                    "taxRate": 19,
+                },
+            ],
+            shipping_costs=5.0,
+            tax_status="net",
+        )
+
+        order = await _fetched(self._shop(emu))
+
+        assert (Decimal("5.95"), Decimal("11.90"), Decimal("113.05")) == (
+            order.shipping_total,
+            order.discount_total,
+            order.total,
+        )
+        assert [] == problems(order)
+
+    async def test_line_of_unknown_type_fails_on_total(self) -> None:
+        """A priced line that is neither article nor discount (a plugin's
+        container) is not dropped silently: the order fails on total."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        emu.place_order(
+            order_number="P-3",
+            lines=[
+                {"quantity": 1, "unitPrice": 10.0},
+                {"type": "container", "quantity": 1, "unitPrice": 3.0},
+            ],
+        )
+
+        order = await _fetched(self._shop(emu))
+
+        assert ["total"] == [p.field for p in problems(order)]
+
 
 class TestWooCommerce:
     async def test_line_is_gross_before_coupons(self) -> None:
@@ -112,6 +179,63 @@ class TestWooCommerce:
         order = await _fetched(shop)
 
         assert Decimal("11.90") == order.lines[0].unit_price
+
+    @staticmethod
+    def _shop(emu: WooCommerceEmulator) -> WooCommerce:
+        return WooCommerce(
+            "https://shop.test",
+            "ck_x",
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+
+    async def test_shipping_and_coupon_are_gross(self) -> None:
+        """Shipping and coupons are WooCommerce's net figures plus their
+        tax, and the order adds up."""
+        emu = WooCommerceEmulator("ck_x", SECRET)
+        emu.place_order(
+            number="102",
+            billing={"country": "DE"},
+            lines=[
+                {
+                    "sku": "A-1",
+                    "quantity": 1,
+                    "subtotal": "100.00",
+                    "subtotal_tax": "19.00",
+                    "total": "90.00",
+                    "total_tax": "17.10",
+                }
+            ],
+            shipping_total="4.12",
+            shipping_tax="0.78",
+            discount_total="10.00",
+            discount_tax="1.90",
+            total="112.00",
+        )
+
+        order = await _fetched(self._shop(emu))
+
+        assert (Decimal("4.90"), Decimal("11.90")) == (
+            order.shipping_total,
+            order.discount_total,
+        )
+        assert [] == problems(order)
+
+    async def test_fee_fails_on_total(self) -> None:
+        """A fee line (not modelled) makes the order fail on its total
+        instead of reaching the ERP without it."""
+        emu = WooCommerceEmulator("ck_x", SECRET)
+        emu.place_order(
+            number="103",
+            billing={"country": "DE"},
+            lines=[{"sku": "A-1", "quantity": 1, "price": "10.00"}],
+            fee_lines=[{"name": "Cash on delivery", "total": "2.00"}],
+            total="12.00",
+        )
+
+        order = await _fetched(self._shop(emu))
+
+        assert ["total"] == [p.field for p in problems(order)]
 
 
 class TestShopify:
@@ -145,6 +269,32 @@ class TestShopify:
 
         assert Decimal("11.90") == order.lines[0].unit_price
         assert Decimal("35.70") == order.total
+
+    @pytest.mark.parametrize("taxes_included", [True, False])
+    async def test_shipping_and_order_discount(
+        self, taxes_included: bool
+    ) -> None:
+        """Shipping (with its tax where prices exclude it) and the
+        order-level discount (not the lines' own) are read, and the order
+        adds up."""
+        emu = ShopifyEmulator("shpat_x")
+        emu.place_order(
+            [("A-1", 2, "10.00", "3.00"), ("B-2", 1, "7.00")],
+            taxes_included=taxes_included,
+            tax_rate="0.19",
+            shipping="4.90",
+            discount="5.00",
+        )
+
+        order = await _fetched(self._shop(emu))
+
+        assert Decimal("5.00") == order.discount_total
+        assert (
+            Decimal("4.90")
+            if taxes_included
+            else Decimal("5.83") == order.shipping_total
+        )
+        assert [] == problems(order)
 
 
 class TestVendure:
@@ -189,3 +339,35 @@ class TestVendure:
         assert Decimal("3.33") == order.lines[0].unit_price.quantize(
             Decimal("0.01")
         )
+
+    def test_shipping_and_order_promotion(self) -> None:
+        """Shipping is ``shippingWithTax``; the order-level promotion is
+        what the prorated line prices have less than the discounted ones;
+        the order adds up."""
+        raw = self._raw(
+            unitPriceWithTax=1190,
+            discountedLinePriceWithTax=3570,
+            proratedLinePriceWithTax=3213,
+        )
+        raw.update(
+            shippingWithTax=490, subTotalWithTax=3213, totalWithTax=3703
+        )
+
+        order = vendure_order(raw)
+
+        assert (Decimal("4.90"), Decimal("3.57")) == (
+            order.shipping_total,
+            order.discount_total,
+        )
+        assert [] == problems(order)
+
+    def test_surcharge_fails_on_total(self) -> None:
+        """A surcharge (not modelled) makes the order fail on its total."""
+        raw = self._raw(
+            unitPriceWithTax=1000,
+            discountedLinePriceWithTax=3000,
+            proratedLinePriceWithTax=3000,
+        )
+        raw.update(totalWithTax=3250)
+
+        assert ["total"] == [p.field for p in problems(vendure_order(raw))]

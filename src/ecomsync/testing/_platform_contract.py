@@ -61,6 +61,7 @@ from .._model import (
     Record,
     StockLevel,
     Variant,
+    problems,
 )
 from .._spec import All, ChangedSince, DataType, NumberRange, Only, Selection
 from ..typing import Platform
@@ -579,7 +580,8 @@ class PlatformContract:
         self, platform: Any
     ) -> None:
         """
-        A fetched order has its customer, addresses, lines and total.
+        A fetched order has its customer, addresses, lines and total, and
+        its money adds up (lines at their gross unit price).
         """
         placed = make_order("4711")
         await self.place_order(platform, placed, changed_at=NOW)
@@ -594,3 +596,11 @@ class PlatformContract:
             (line.article_number, line.quantity) for line in order.lines
         ] == [("K-1", 2)]
         assert placed.total == order.total
+        assert [line.unit_price for line in placed.lines] == [
+            line.unit_price for line in order.lines
+        ]
+        assert (Decimal(0), Decimal(0)) == (
+            order.shipping_total,
+            order.discount_total,
+        )
+        assert [] == problems(order)

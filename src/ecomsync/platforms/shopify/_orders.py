@@ -133,9 +133,44 @@ def _line(li: Row, *, taxes_included: bool) -> OrderLine:
     )
 
 
+def _charges(row: Row, *, taxes_included: bool) -> tuple[Decimal, Decimal]:
+    """
+    The order's gross shipping and its order-level discounts.
+
+    Shipping is ``totalShippingPriceSet`` (before shipping discounts,
+    which Shopify counts among the order's discounts), plus, where prices
+    exclude tax, the tax that is not on a line (``totalTaxSet`` less the
+    lines' tax lines).  The discount is ``totalDiscountsSet`` less what
+    the lines' own discounts took (their original less their discounted
+    totals): code-based and order-level discounts, shipping discounts.
+    """
+    lines = row["lineItems"]["nodes"]
+    shipping = _money(row.get("totalShippingPriceSet"))
+    if not taxes_included:
+        line_tax = sum(
+            (
+                _money(t.get("priceSet"))
+                for li in lines
+                for t in li.get("taxLines") or []
+            ),
+            Decimal(0),
+        )
+        shipping += _money(row.get("totalTaxSet")) - line_tax
+    line_discounts = sum(
+        (
+            _money(li.get("originalUnitPriceSet")) * int(li["quantity"])
+            - _money(li.get("discountedTotalSet"))
+            for li in lines
+        ),
+        Decimal(0),
+    )
+    return shipping, _money(row.get("totalDiscountsSet")) - line_discounts
+
+
 def to_order(row: Row) -> Order:
     customer = row.get("customer") or {}
     taxes_included = bool(row.get("taxesIncluded", True))
+    shipping, discount = _charges(row, taxes_included=taxes_included)
     return Order(
         number=str(row["name"]).lstrip("#"),
         customer=Customer(
@@ -155,6 +190,8 @@ def to_order(row: Row) -> Order:
             for li in row["lineItems"]["nodes"]
         ),
         total=Decimal(row["totalPriceSet"]["shopMoney"]["amount"]),
+        shipping_total=shipping,
+        discount_total=discount,
         ordered_at=datetime.fromisoformat(row["createdAt"]).astimezone(UTC),
         currency=row["currencyCode"],
     )

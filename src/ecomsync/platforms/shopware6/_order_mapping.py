@@ -265,6 +265,13 @@ def _gross(price: Any, fallback: Any, *, net: bool) -> Decimal:
     return total
 
 
+#: Line item types that take money off the order (negative prices):
+#: promotions (vouchers, cart rules), credits a merchant granted, and
+#: discount lines.  Other types that are not articles (a container of
+#: a plugin) are not modelled: the order then fails on its total.
+_DISCOUNT_TYPES = ("promotion", "credit", "discount")
+
+
 def _tax_status(data: Mapping[str, Any]) -> str:
     price = data.get("price")
     status = price.get("taxStatus") if isinstance(price, dict) else None
@@ -342,6 +349,7 @@ def order_from(data: Mapping[str, Any]) -> Order:
     )
     currency = data.get("currency")
     net = _tax_status(data) == "net"
+    discounts = [i for i in items if i.get("type") in _DISCOUNT_TYPES]
     return Order(
         number=str(data.get("orderNumber")),
         customer=customer,
@@ -353,6 +361,16 @@ def order_from(data: Mapping[str, Any]) -> Order:
             if i.get("type") in (None, "product", "custom")
         ),
         total=Decimal(str(data.get("amountTotal") or 0)),
+        shipping_total=_gross(
+            data.get("shippingCosts"), data.get("shippingTotal"), net=net
+        ),
+        discount_total=-sum(
+            (
+                _gross(i.get("price"), i.get("totalPrice"), net=net)
+                for i in discounts
+            ),
+            Decimal(0),
+        ),
         ordered_at=parse_time(
             data.get("orderDateTime") or data.get("createdAt")
         ),

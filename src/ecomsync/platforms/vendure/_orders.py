@@ -152,6 +152,18 @@ def to_order(raw: JSON) -> Order:
         shipping=shipping,
         lines=tuple(_line(line) for line in raw.get("lines") or []),
         total=_money(raw["totalWithTax"]),
+        # shipping after its promotions; order-level promotions are what
+        # the lines' prorated prices have less than their discounted ones
+        # (surcharges are not modelled: the order fails on its total)
+        shipping_total=_money(raw.get("shippingWithTax") or 0),
+        discount_total=sum(
+            (
+                _money(line["discountedLinePriceWithTax"])
+                - _money(line["proratedLinePriceWithTax"])
+                for line in raw.get("lines") or []
+            ),
+            Decimal(0),
+        ),
         ordered_at=datetime.fromisoformat(
             (raw.get("orderPlacedAt") or raw["updatedAt"]).replace(
                 "Z", "+00:00"

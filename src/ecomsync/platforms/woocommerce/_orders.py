@@ -236,6 +236,12 @@ def _order_of(row: Row) -> Order:
         shipping=shipping,
         lines=tuple(lines),
         total=_amount(row.get("total")),
+        # gross: WooCommerce keeps shipping and coupons net, tax beside;
+        # fee lines are not modelled (the order fails on its total)
+        shipping_total=_amount(row.get("shipping_total"))
+        + _amount(row.get("shipping_tax")),
+        discount_total=_amount(row.get("discount_total"))
+        + _amount(row.get("discount_tax")),
         ordered_at=ordered_at,
         currency=str(row.get("currency") or "EUR"),
         state=STATE_OF.get(str(row.get("status")), OrderState.OPEN),

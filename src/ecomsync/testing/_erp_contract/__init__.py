@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import ClassVar
 
 import anyio
@@ -402,3 +403,29 @@ class ErpSourceContract:
         assert await self.imported_count(source, good1.number) == 1
         assert await self.imported_count(source, good2.number) == 1
         assert await self.imported_count(source, bad.number) == 0
+
+    @pytest.mark.anyio
+    async def test_order_whose_money_does_not_add_up_fails_alone(
+        self, source: ErpSource
+    ) -> None:
+        """An order whose lines, shipping and discounts miss its total
+        (a charge the platform adapter does not model) fails on ``total``
+        and is not imported; the others are."""
+        good1, good2 = make_order(), make_order()
+        bad = make_order(total=make_order().total + 5)
+        shipped = make_order(
+            shipping_total="4.90",
+            discount_total="10.00",
+            total=make_order().total + Decimal("4.90") - 10,
+        )
+        async with source.session() as session:
+            outcomes = await session.import_orders(
+                [good1, bad, shipped, good2]
+            )
+
+        assert [o.ok for o in outcomes] == [True, False, True, True], outcomes
+        assert "total" == outcomes[1].field
+        assert bad.number in str(outcomes[1].number)
+        assert await self.imported_count(source, bad.number) == 0
+        assert await self.imported_count(source, shipped.number) == 1
+        assert await self.imported_count(source, good2.number) == 1

@@ -344,7 +344,8 @@ class ShopwareEmulator(FaultSwitch):
     ) -> str:
         """
         `place_order` for an ecomsync `Order`: its number, customer,
-        billing address and lines.  Returns the order id.
+        billing address, lines, shipping and (as one promotion line)
+        discount.  Returns the order id.
         """
         return self.place_order(
             order_number=order.number,
@@ -365,7 +366,20 @@ class ShopwareEmulator(FaultSwitch):
                     "label": line.name,
                 }
                 for line in order.lines
-            ],
+            ]
+            + (
+                [
+                    {
+                        "type": "promotion",
+                        "quantity": 1,
+                        "unitPrice": -float(order.discount_total),
+                        "label": "Discount",
+                    }
+                ]
+                if order.discount_total
+                else []
+            ),
+            shipping_costs=float(order.shipping_total),
             created_at=created_at,
         )
 

@@ -159,6 +159,11 @@ class WooCommerceEmulator(FaultSwitch):
         customer_id: int = 0,
         created_at: datetime | None = None,
         modified_at: datetime | None = None,
+        shipping_total: str = "0.00",
+        shipping_tax: str = "0.00",
+        discount_total: str = "0.00",
+        discount_tax: str = "0.00",
+        fee_lines: list[dict[str, Any]] | None = None,
     ) -> int:
         """
         Put an order into the shop as a customer's checkout would; returns
@@ -166,7 +171,11 @@ class WooCommerceEmulator(FaultSwitch):
         and optionally WooCommerce's own line amounts (``subtotal``,
         ``subtotal_tax``: before coupons; ``total``, ``total_tax``: after
         them; all net, as WooCommerce keeps them), which default to
-        *price* times *quantity* with no tax.
+        *price* times *quantity* with no tax.  The order's
+        *shipping_total*, *discount_total* (coupons) and their taxes are
+        WooCommerce's fields as given, net; *fee_lines* are rows
+        (``name``, ``total``, ``total_tax``) as WooCommerce lists them.
+        *total* is taken as given, like the rest.
         """
         shop = self.shop
         # WooCommerce's order number is the order id (filter
@@ -207,14 +216,28 @@ class WooCommerceEmulator(FaultSwitch):
             "transaction_id": "",
             "line_items": [],
             "shipping_lines": [],
-            "fee_lines": [],
+            "fee_lines": [
+                {
+                    "id": order_id * 100 + 50 + n,
+                    "name": str(fee.get("name", "Fee")),
+                    "tax_class": "",
+                    "tax_status": "taxable",
+                    "total": str(fee.get("total", "0.00")),
+                    "total_tax": str(fee.get("total_tax", "0.00")),
+                    "taxes": [],
+                    "meta_data": [],
+                }
+                for n, fee in enumerate(fee_lines or [], start=1)
+            ],
             "coupon_lines": [],
             "tax_lines": [],
             "meta_data": [],
             "total": total,
             "total_tax": "0.00",
-            "shipping_total": "0.00",
-            "discount_total": "0.00",
+            "shipping_total": shipping_total,
+            "shipping_tax": shipping_tax,
+            "discount_total": discount_total,
+            "discount_tax": discount_tax,
             "date_completed": None,
             "date_completed_gmt": None,
         }
@@ -293,4 +316,6 @@ class WooCommerceEmulator(FaultSwitch):
             total=f"{order.total:.2f}",
             currency=order.currency,
             created_at=created_at or order.ordered_at,
+            shipping_total=f"{order.shipping_total:.2f}",
+            discount_total=f"{order.discount_total:.2f}",
         )

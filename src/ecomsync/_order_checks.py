@@ -1,0 +1,118 @@
+"""
+Judging an order (`problems` for `Order`): its lines, its money and its
+addresses.
+
+The money check is what keeps an order from reaching the ERP with a total
+the customer did not pay: the lines plus shipping minus discounts must
+come to the order's total within the platform's rounding, so whatever an
+adapter does not model (a gift card, a fee, a surcharge, lines a page did
+not hold) fails the order by name instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from ._model import (
+    Order,
+    Problem,
+    _amount_problems,
+    _quantity_problems,
+)
+
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+#: Currencies whose minor unit is not the hundredth (ISO 4217): the
+#: smallest amount a platform rounds to is 10 ** -places.
+_MINOR_PLACES = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF"), 0),
+    **dict.fromkeys(("KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF"), 0),
+    **dict.fromkeys(("XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+#: How far an order's lines, shipping and discounts may miss its total, in
+#: the currency's minor units, per amount the platform rounded on its own
+#: (each line, the shipping, the discount).  Platforms round every line's
+#: amount and tax separately and sum the rounded figures (Shopware's
+#: per-line tax, WooCommerce's coupon tax beside the lines' taxes,
+#: Shopify's "approximate" discounted prices), and each of our lines is
+#: the platform's line amount over its quantity: per rounded amount that
+#: is at most half a unit off, twice (amount and tax), so one unit each.
+#: Anything beyond is money the order does not explain.
+SLACK_PER_AMOUNT = 1
+
+
+def minor_unit(currency: str) -> Decimal:
+    """
+    The smallest amount of *currency* (0.01 unless ISO 4217 says else).
+    """
+    return Decimal(1).scaleb(-_MINOR_PLACES.get(currency, 2))
+
+
+def order_problems(order: Order) -> list[Problem]:
+    """
+    What is wrong with *order*: its lines and amounts, whether its money
+    adds up (when the amounts are numbers), its addresses.
+    """
+    found: list[Problem] = []
+    for i, line in enumerate(order.lines):
+        found += _quantity_problems(
+            f"lines.{i}.quantity", line.quantity, low=1
+        )
+        found += _amount_problems(f"lines.{i}.unit_price", line.unit_price)
+    found += _amount_problems("total", order.total)
+    found += _amount_problems(
+        "shipping_total", order.shipping_total, low=Decimal(0)
+    )
+    found += _amount_problems(
+        "discount_total", order.discount_total, low=Decimal(0)
+    )
+    if not found:  # the amounts are numbers: do they add up?
+        found += money_problems(order)
+    for name, address in (
+        ("billing", order.billing),
+        ("shipping", order.shipping),
+    ):
+        if not isinstance(address.country, str) or not _COUNTRY.match(
+            address.country
+        ):
+            found.append(
+                Problem(f"{name}.country", "is not an ISO country code")
+            )
+    return found
+
+
+def money_problems(order: Order) -> list[Problem]:
+    """
+    Whether *order*'s lines, shipping and discounts come to its total,
+    within `SLACK_PER_AMOUNT`; the problem names ``total`` and every
+    figure.  Only for orders whose amounts are numbers.
+    """
+    lines = sum(
+        (line.unit_price * line.quantity for line in order.lines),
+        Decimal(0),
+    )
+    expected = lines + order.shipping_total - order.discount_total
+    rounded = len(order.lines) + sum(
+        1 for amount in (order.shipping_total, order.discount_total) if amount
+    )
+    unit = minor_unit(order.currency)
+    if abs(expected - order.total) <= unit * SLACK_PER_AMOUNT * max(
+        1, rounded
+    ):
+        return []
+    return [
+        Problem(
+            "total",
+            f"is {order.total} {order.currency}, but the lines "
+            f"({lines.quantize(unit)}) plus shipping "
+            f"({order.shipping_total}) minus discounts "
+            f"({order.discount_total}) come to {expected.quantize(unit)}: "
+            "the order holds a charge or discount that is not modelled "
+            "(a gift card, a fee), so it is not imported with a total the "
+            "customer did not pay",
+        )
+    ]
