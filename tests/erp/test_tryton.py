@@ -182,7 +182,7 @@ class TestErrors:
         async with tryton.session() as session:
             # as if Tryton kept six places: the price goes as it is, and
             # Tryton's own digits check refuses it
-            session._price_places = 6
+            session._orders._price_places = 6
             outcomes = await session.import_orders([bad, good])
 
         assert [o.ok for o in outcomes] == [False, True]

@@ -1,0 +1,324 @@
+"""
+Importing orders into Tryton: each platform order becomes a confirmed
+``sale.sale`` whose reference is the platform's order number (found again
+by it, so importing is idempotent), its customer a party found by the
+shop's customer number (a party identifier), with the order's addresses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
+from datetime import UTC
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+
+from .._contracts import Outcome
+from .._model import Address, Customer, Order, OrderState, problems
+from ..exceptions import RetryableError, SyncError
+from ._tryton_rpc import Rpc, TrytonError
+from ._tryton_stock import StockReader
+
+
+if TYPE_CHECKING:
+    from .tryton import TrytonErp
+
+
+@attrs.define
+class OrderImporter:
+    """
+    `ErpSession.import_orders` for one Tryton session.
+    """
+
+    _erp: TrytonErp
+    _rpc: Rpc
+    _stock: StockReader
+    #: Decimal places of a sale line's unit price (Tryton's price digits).
+    _price_places: int | None = None
+
+    async def import_orders(self, orders: Sequence[Order]) -> list[Outcome]:
+        outcomes = []
+        for order in orders:
+            outcomes.append(await self._import_one(order))
+        return outcomes
+
+    async def _import_one(self, order: Order) -> Outcome:
+        bad = problems(order)
+        if bad:
+            return Outcome(
+                number=order.number, error=bad[0].reason, field=bad[0].field
+            )
+        async with self._erp._claimed(f"order:{order.number}"):
+            return await self._import_claimed(order)
+
+    async def _import_claimed(self, order: Order) -> Outcome:
+        try:
+            existing = await self._rpc.search_read(
+                "sale.sale",
+                [["reference", "=", order.number]],
+                ["state"],
+                order=[["id", "ASC"]],
+            )
+            if existing:
+                sale = int(existing[0]["id"])
+                await self._finish(order, sale, existing[0]["state"])
+                return Outcome(number=order.number, platform_id=str(sale))
+            sale = await self._create_sale(order)
+        except _Rejected as exc:
+            return Outcome(
+                number=order.number, error=str(exc), field=exc.field
+            )
+        except TrytonError as exc:
+            if exc.kind not in ("UserError", "UserWarning"):
+                raise
+            return Outcome(number=order.number, error=str(exc))
+        return Outcome(number=order.number, platform_id=str(sale))
+
+    async def _finish(self, order: Order, sale: int, state: str) -> None:
+        """
+        Confirm a sale an earlier import created and did not get to
+        confirm (the process died in between): left a draft, the order
+        would never ship.
+        """
+        if not self._erp.confirm_orders or order.state is OrderState.CANCELLED:
+            return
+        steps = {"draft": ["quote", "confirm"], "quotation": ["confirm"]}
+        for step in steps.get(state, []):
+            await self._with_warnings(
+                partial(self._rpc.model, "sale.sale", step, [sale])
+            )
+
+    async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """
+        Run *call*; acknowledge a Tryton warning once if configured to.
+        """
+        try:
+            return await call()
+        except TrytonError as exc:
+            if exc.kind != "UserWarning" or not self._erp.acknowledge_warnings:
+                raise
+            await self._rpc.model(
+                "res.user.warning",
+                "create",
+                [
+                    {
+                        "user": self._rpc.user_id,
+                        "name": exc.warning,
+                        "always": False,
+                    }
+                ],
+            )
+            return await call()
+
+    async def _create_sale(self, order: Order) -> int:
+        warehouse = await self._stock.order_warehouse()
+        currency = await self._currency(order.currency)
+        prices = await self._unit_prices(order)
+        party, billing, shipping = await self._customer(order)
+        products = await self._products(order)
+        lines = []
+        for line, price in zip(order.lines, prices, strict=True):
+            product = products[line.article_number]
+            lines.append(
+                {
+                    "type": "line",
+                    "product": product["id"],
+                    "description": line.name,
+                    "quantity": float(line.quantity),
+                    "unit": product["sale_uom"] or product["default_uom"],
+                    "unit_price": price,
+                }
+            )
+        values = {
+            "party": party,
+            "invoice_address": billing,
+            "shipment_address": shipping,
+            "company": self._rpc.context["company"],
+            "currency": currency,
+            "warehouse": warehouse["id"],
+            "reference": order.number,
+            "sale_date": order.ordered_at.astimezone(UTC).date(),
+            "invoice_method": "manual",
+            "shipment_method": "order",
+            "lines": [["create", lines]],
+        }
+        (sale,) = await self._with_warnings(
+            partial(self._rpc.model, "sale.sale", "create", [values])
+        )
+        steps = ["quote", "confirm"] if self._erp.confirm_orders else []
+        if order.state is OrderState.CANCELLED:
+            steps = ["cancel"]
+        try:
+            for step in steps:
+                await self._with_warnings(
+                    partial(self._rpc.model, "sale.sale", step, [sale])
+                )
+        except (TrytonError, RetryableError):
+            # leave nothing half-done: a draft with this reference would
+            # make the next import believe the order is in.  Tryton only
+            # deletes cancelled sales.
+            with anyio.CancelScope(shield=True), suppress(SyncError):
+                await self._rpc.model("sale.sale", "cancel", [sale])
+                await self._rpc.model("sale.sale", "delete", [sale])
+            raise
+        return int(sale)
+
+    async def _currency(self, code: str) -> int:
+        found = await self._rpc.model(
+            "currency.currency", "search", [["code", "=", code]], 0, 1, None
+        )
+        if not found:
+            raise _Rejected(f"Tryton has no currency {code!r}", "currency")
+        return int(found[0])
+
+    async def _unit_prices(self, order: Order) -> list[Decimal]:
+        """
+        The lines' unit prices with no more decimal places than Tryton
+        keeps (a shop's line total over its quantity, 10.00 / 3, has
+        endless ones): rounded there when each line's amount stays the
+        same to the cent, else the line fails on its unit price.
+        """
+        if self._price_places is None:
+            fields = await self._rpc.model(
+                "sale.line", "fields_get", ["unit_price"]
+            )
+            digits = (fields.get("unit_price") or {}).get("digits")
+            places = digits[1] if isinstance(digits, list | tuple) else None
+            self._price_places = places if isinstance(places, int) else 4
+        places = self._price_places
+        quantum = Decimal(1).scaleb(-places)
+        cent = Decimal("0.01")
+        prices = []
+        for i, line in enumerate(order.lines):
+            price = line.unit_price
+            exponent = price.as_tuple().exponent
+            if not isinstance(exponent, int) or exponent >= -places:
+                prices.append(price)  # fits as it is
+                continue
+            price = price.quantize(quantum, ROUND_HALF_EVEN)
+            if (price * line.quantity).quantize(cent) != (
+                line.unit_price * line.quantity
+            ).quantize(cent):
+                raise _Rejected(
+                    f"unit price {line.unit_price} has more than the "
+                    f"{places} decimal places Tryton keeps, and "
+                    f"rounding it would change the line's amount",
+                    f"lines.{i}.unit_price",
+                )
+            prices.append(price)
+        return prices
+
+    async def _products(self, order: Order) -> dict[str, dict[str, Any]]:
+        numbers = sorted({line.article_number for line in order.lines})
+        rows = await self._rpc.search_read(
+            "product.product",
+            [["code", "in", numbers]],
+            ["code", "sale_uom", "default_uom"],
+        )
+        found = {row["code"]: row for row in rows}
+        for i, line in enumerate(order.lines):
+            if line.article_number not in found:
+                raise _Rejected(
+                    f"Tryton has no active article {line.article_number!r}",
+                    f"lines.{i}.article_number",
+                )
+        return found
+
+    async def _country(self, code: str, field: str) -> int:
+        found = await self._rpc.model(
+            "country.country", "search", [["code", "=", code]], 0, 1, None
+        )
+        if not found:
+            raise _Rejected(f"Tryton has no country {code!r}", field)
+        return int(found[0])
+
+    async def _customer(self, order: Order) -> tuple[int, int, int]:
+        """
+        The party for the order's customer (found by the shop's customer
+        number, kept as a party identifier), with the order's addresses.
+        """
+        customer = order.customer
+        # the customer's party and addresses are found or made by one
+        # session at a time (two orders of a new customer at once)
+        async with self._erp._claimed(f"customer:{customer.number}"):
+            party = await self._party(customer)
+            billing = await self._address(party, order.billing, "billing")
+            shipping = await self._address(party, order.shipping, "shipping")
+        return party, billing, shipping
+
+    async def _party(self, customer: Customer) -> int:
+        """
+        The party whose identifier is *customer*'s number, created if
+        there is none.
+        """
+        found = await self._rpc.search_read(
+            "party.identifier",
+            [["code", "=", customer.number], ["type", "=", None]],
+            ["party"],
+            order=[["id", "ASC"]],
+        )
+        if found:
+            party = int(found[0]["party"])
+        else:
+            (party,) = await self._rpc.model(
+                "party.party",
+                "create",
+                [
+                    {
+                        "name": _full_name(customer),
+                        "identifiers": [
+                            ["create", [{"code": customer.number}]]
+                        ],
+                        "contact_mechanisms": [
+                            [
+                                "create",
+                                [{"type": "email", "value": customer.email}],
+                            ]
+                        ]
+                        if customer.email
+                        else [],
+                    }
+                ],
+            )
+        return int(party)
+
+    async def _address(self, party: int, address: Address, field: str) -> int:
+        country = await self._country(address.country, f"{field}.country")
+        name = f"{address.first_name} {address.last_name}".strip()
+        if address.company:
+            name = f"{address.company}, {name}" if name else address.company
+        values = {
+            "party_name": name,
+            "street": address.street,
+            "postal_code": address.zip_code,
+            "city": address.city,
+            "country": country,
+        }
+        rows = await self._rpc.search_read(
+            "party.address",
+            [["party", "=", party]],
+            ["party_name", "street", "postal_code", "city", "country"],
+            order=[["id", "ASC"]],
+        )
+        for row in rows:
+            if all((row.get(k) or "") == v for k, v in values.items()):
+                return int(row["id"])
+        (created,) = await self._rpc.model(
+            "party.address", "create", [{"party": party, **values}]
+        )
+        return int(created)
+
+
+def _full_name(customer: Customer) -> str:
+    name = f"{customer.first_name} {customer.last_name}".strip()
+    return name or customer.email or customer.number
+
+
+class _Rejected(Exception):
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.field = field
