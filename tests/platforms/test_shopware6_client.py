@@ -19,7 +19,7 @@ from ecomsync import (
     OrderStatus,
     Outgoing,
 )
-from ecomsync.exceptions import AuthenticationError
+from ecomsync.exceptions import AuthenticationError, SyncError
 from ecomsync.platforms.shopware6 import Shopware6
 
 from .._retries import fast_retries
@@ -189,4 +189,44 @@ class TestStatusErrors:
                     )
                 ],
             )
+        await shop.aclose()
+
+
+class TestAnswers:
+    async def test_an_answer_that_is_not_json_names_the_request(
+        self,
+    ) -> None:
+        """
+        A 200 whose body is not JSON (a maintenance page from a proxy) is
+        a SyncError naming Shopware and the request, not Python's bare
+        JSONDecodeError; so is a token answer that is not JSON.
+        """
+        page = "<html><body>Maintenance</body></html>"
+        token_too = False
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if not token_too and (token := token_ok(request)):
+                return token
+            return httpx.Response(
+                200, text=page, headers={"content-type": "text/html"}
+            )
+
+        shop = Shopware6(
+            "http://shop", "k", SECRET, transport=httpx.MockTransport(handler)
+        )
+        category = Category(number="C-1", name="Tools")
+        with pytest.raises(SyncError) as info:
+            await shop.push(DataType.CATEGORIES, [Outgoing(record=category)])
+        assert str(info.value).startswith("Shopware answered POST /api/")
+        assert f"HTTP 200 and {len(page)} bytes that are not JSON " in str(
+            info.value
+        )
+        await shop.aclose()
+
+        token_too = True
+        shop = Shopware6(
+            "http://shop", "k", SECRET, transport=httpx.MockTransport(handler)
+        )
+        with pytest.raises(SyncError, match="POST /api/oauth/token"):
+            await shop.push(DataType.CATEGORIES, [Outgoing(record=category)])
         await shop.aclose()

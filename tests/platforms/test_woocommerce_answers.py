@@ -253,6 +253,38 @@ class TestOtherAnswers:
         assert "['not', 'a', 'dict']" in problems[1]
         assert "rest_x: m" in problems[2]
 
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "<html><body>Down for service</body></html>",
+            "<br />\n<b>Deprecated</b>: a PHP notice in ...<br />\n[]",
+        ],
+    )
+    async def test_an_answer_that_is_not_json_names_the_request(
+        self, body: str
+    ) -> None:
+        """
+        A 200 whose body is not JSON (a maintenance page, PHP notices
+        printed before the JSON) is a SyncError naming WooCommerce and the
+        request, not Python's bare JSONDecodeError; the body is not
+        quoted (it may echo what was sent).
+        """
+        script = Script({("GET", "products"): [(200, body)]})
+        async with _woo(script) as woo:
+            with pytest.raises(SyncError) as info:
+                await woo.push(
+                    DataType.ARTICLES, [Outgoing(record=article("A-1"))]
+                )
+
+        message = str(info.value)
+        assert message.startswith(
+            "WooCommerce answered GET /wp-json/wc/v3/products with HTTP 200 "
+            f"and {len(body)} bytes that are not JSON ("
+        )
+        assert "an HTML page" in message
+        assert "Down for" not in message
+        assert "Deprecated" not in message
+
     async def test_records_of_the_wrong_type_fail_alone(self) -> None:
         """
         A record of another type fails by itself; a type the shop does

@@ -19,6 +19,7 @@ import httpx
 
 from ..._http import HttpClient, log_extra, public_url
 from ...exceptions import AuthenticationError, SyncError
+from .._answers import require_json
 
 
 log = logging.getLogger("ecomsync.platforms.shopware6")
@@ -244,6 +245,7 @@ class AdminApi:
                 response.status_code,
                 problems_of(response),
             )
+        require_json("Shopware", "POST /api/oauth/token", response)
         body = response.json()
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
@@ -322,6 +324,7 @@ class AdminApi:
             raise ShopwareApiError(
                 what, response.status_code, problems_of(response)
             )
+        require_json("Shopware", what, response)
         return response
 
     async def sync(

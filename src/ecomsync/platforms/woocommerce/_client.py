@@ -28,6 +28,7 @@ from ...exceptions import (
     RetryableError,
     SyncError,
 )
+from .._answers import require_json
 
 
 API = "/wp-json/wc/v3"
@@ -147,6 +148,7 @@ class RestApi:
         what: str, response: httpx.Response, ok: tuple[int, ...]
     ) -> httpx.Response:
         if response.status_code in ok:
+            require_json("WooCommerce", what, response)
             return response
         code, message = error_of(response)
         if response.status_code in (401, 403):
