@@ -18,6 +18,7 @@ import pytest
 from ecomsync import All, ChangedSince, DataType, Only, Order, OrderStatus
 from ecomsync._model import number_key
 from ecomsync._spec import Selection
+from ecomsync.erp._tryton_orders import OrderImporter
 from ecomsync.erp._tryton_products import ProductReader
 from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.exceptions import (
@@ -368,6 +369,81 @@ class TestMapping:
         assert len(sales[0]["lines"]) == 2
         assert isinstance(status, OrderStatus)
         assert status.state.value == "in_progress"
+
+    @pytest.mark.anyio
+    async def test_shipping_and_discount_make_the_sale_total(
+        self, tryton: TrytonErp
+    ) -> None:
+        """Shipping and the order-level discount become sale lines without
+        a product, so the confirmed sale comes to the order's total."""
+        order = make_order(
+            shipping_total="4.90", discount_total="10.00", total="164.78"
+        )
+
+        async with tryton.session() as session:
+            (outcome,) = await session.import_orders([order])
+            (sale,) = await session.rpc.read(
+                "sale.sale",
+                [int(outcome.platform_id or 0)],
+                ["state", "total_amount", "lines"],
+            )
+            lines = await session.rpc.read(
+                "sale.line",
+                sale["lines"],
+                ["product", "description", "amount"],
+            )
+
+        assert outcome.ok, outcome
+        assert "processing" == sale["state"]
+        assert Decimal("164.78") == Decimal(str(sale["total_amount"]))
+        assert [
+            ("Shipping", Decimal("4.90")),
+            ("Discount", Decimal("-10.00")),
+        ] == [
+            (line["description"], Decimal(str(line["amount"])))
+            for line in lines
+            if not line["product"]
+        ]
+
+    @pytest.mark.anyio
+    async def test_rounding_difference_is_booked(
+        self, tryton: TrytonErp
+    ) -> None:
+        """Where Tryton's rounding of a line misses the shop's total by a
+        cent the order check allows, a rounding line makes up for it."""
+        line = attrs.evolve(
+            make_order().lines[0], quantity=1, unit_price=Decimal("10.004")
+        )
+        order = attrs.evolve(make_order(), lines=(line,), total="10.01")
+
+        async with tryton.session() as session:
+            (outcome,) = await session.import_orders([order])
+            (sale,) = await session.rpc.read(
+                "sale.sale", [int(outcome.platform_id or 0)], ["total_amount"]
+            )
+
+        assert outcome.ok, outcome
+        assert Decimal("10.01") == Decimal(str(sale["total_amount"]))
+
+    @pytest.mark.anyio
+    async def test_sale_with_another_total_is_not_kept(
+        self, tryton: TrytonErp, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A sale that Tryton totals differently from the order (here: its
+        shipping line lost) fails on ``total`` and is removed again."""
+        order = make_order(shipping_total="4.90", total="174.78")
+
+        async with tryton.session() as session:
+            monkeypatch.setattr(OrderImporter, "_charges", lambda *_: [])
+            (outcome,) = await session.import_orders([order])
+            left = await session.rpc.model(
+                "sale.sale", "search", [["reference", "=", order.number]]
+            )
+
+        assert ("total", []) == (outcome.field, left)
+        assert "comes to 169.88 EUR, the order to 174.78" in (
+            outcome.error or ""
+        )
 
     @pytest.mark.anyio
     async def test_one_order_imported_by_two_runs_at_once(

@@ -19,6 +19,7 @@ import attrs
 
 from .._contracts import Outcome
 from .._model import Address, Customer, Order, OrderState, problems
+from .._order_checks import minor_unit
 from ..exceptions import RetryableError, SyncError
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_stock import StockReader
@@ -26,6 +27,13 @@ from ._tryton_stock import StockReader
 
 if TYPE_CHECKING:
     from .tryton import TrytonErp
+
+#: The descriptions of the sale lines that carry an order's shipping, its
+#: order-level discount and the platform's rounding (lines without a
+#: product: Tryton neither ships nor stocks them).
+SHIPPING_LINE = "Shipping"
+DISCOUNT_LINE = "Discount"
+ROUNDING_LINE = "Rounding difference"
 
 
 @attrs.define
@@ -133,6 +141,7 @@ class OrderImporter:
                     "unit_price": price,
                 }
             )
+        lines += self._charges(order, prices)
         values = {
             "party": party,
             "invoice_address": billing,
@@ -153,11 +162,12 @@ class OrderImporter:
         if order.state is OrderState.CANCELLED:
             steps = ["cancel"]
         try:
+            await self._check_total(order, sale)
             for step in steps:
                 await self._with_warnings(
                     partial(self._rpc.model, "sale.sale", step, [sale])
                 )
-        except (TrytonError, RetryableError):
+        except (TrytonError, RetryableError, _Rejected):
             # leave nothing half-done: a draft with this reference would
             # make the next import believe the order is in.  Tryton only
             # deletes cancelled sales.
@@ -166,6 +176,69 @@ class OrderImporter:
                 await self._rpc.model("sale.sale", "delete", [sale])
             raise
         return int(sale)
+
+    def _charges(
+        self, order: Order, prices: Sequence[Decimal]
+    ) -> list[dict[str, Any]]:
+        """
+        Sale lines without a product for what the order holds beyond its
+        articles, so the sale comes to the order's total: its shipping,
+        its discount (a negative price), and the cents by which Tryton's
+        rounding of each line's amount (quantity x unit price to the
+        currency's unit, half to even) misses the shop's total, which the
+        order check allows (one minor unit per rounded amount).
+        """
+        unit = minor_unit(order.currency)
+        places = self._price_places if self._price_places is not None else 4
+        quantum = Decimal(1).scaleb(-places)
+        charges = [
+            (SHIPPING_LINE, order.shipping_total),
+            (DISCOUNT_LINE, -order.discount_total),
+        ]
+        booked = [
+            (label, amount.quantize(quantum, ROUND_HALF_EVEN))
+            for label, amount in charges
+            if amount
+        ]
+        total = sum(
+            (
+                (Decimal(line.quantity) * price).quantize(
+                    unit, ROUND_HALF_EVEN
+                )
+                for line, price in zip(order.lines, prices, strict=True)
+            ),
+            Decimal(0),
+        ) + sum(
+            (amount.quantize(unit, ROUND_HALF_EVEN) for _, amount in booked),
+            Decimal(0),
+        )
+        difference = order.total.quantize(unit, ROUND_HALF_EVEN) - total
+        if difference:
+            booked.append((ROUNDING_LINE, difference))
+        return [
+            {
+                "type": "line",
+                "description": label,
+                "quantity": 1.0,
+                "unit_price": amount,
+            }
+            for label, amount in booked
+        ]
+
+    async def _check_total(self, order: Order, sale: int) -> None:
+        """
+        Make sure the sale Tryton made comes to the order's total (a
+        module that adds taxes or charges of its own would change it).
+        """
+        (row,) = await self._rpc.read("sale.sale", [sale], ["total_amount"])
+        booked = Decimal(str(row["total_amount"]))
+        expected = order.total.quantize(minor_unit(order.currency))
+        if booked != expected:
+            raise _Rejected(
+                f"Tryton's sale comes to {booked} {order.currency}, the "
+                f"order to {expected}: not imported",
+                "total",
+            )
 
     async def _currency(self, code: str) -> int:
         found = await self._rpc.model(
