@@ -8,6 +8,7 @@ exactly or fails by name, with and without bulk mutations.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,11 +18,20 @@ import pytest
 import stamina
 
 from ecomsync import (
+    All,
     Article,
     Category,
     DataType,
+    MediaStaging,
+    MemoryErp,
+    RunStatus,
+    SqliteStore,
+    StagedMedia,
     StockLevel,
+    Synchronizer,
+    SyncSpec,
 )
+from ecomsync.exceptions import SyncError
 from ecomsync.platforms.shopify import Shopify, collection_handle
 from ecomsync.testing import (
     DirtyCatalogue,
@@ -88,6 +98,85 @@ def _meta(row: dict[str, Any], key: str) -> str | None:
         if m["namespace"] == "ecomsync" and m["key"] == key:
             return str(m["value"])
     return None
+
+
+@pytest.mark.anyio
+class TestLostState:
+    async def test_images_are_found_again_not_added_twice(
+        self, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """
+        After the state store is lost (a new store, a new process), a
+        sync uploads the images again but finds each file by its content
+        name instead of adding it a second time: the shop's files stay
+        one per content, and the products keep them.
+        """
+        emu = ShopifyEmulator(TOKEN, maximum=1_000_000, restore_rate=1_000_000)
+        spec = SyncSpec(
+            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+        )
+
+        async def sync_with(store: str) -> None:
+            platform = shop(emu)
+            state = SqliteStore(tmp_path / store)
+            async with Synchronizer(
+                erp=erp,
+                platforms={"shop": platform},
+                store=state,
+                staging=MediaStaging(tmp_path / "staging"),
+            ) as sync:
+                run = await sync.execute(spec)
+            await platform.aclose()
+            await state.aclose()
+            assert RunStatus.SUCCEEDED == run.status
+            assert not run.failures
+
+        await sync_with("first.db")
+        files = dict(emu.shop.files)
+        media = {n: list(p["_media"]) for n, p in emu.shop.products.items()}
+        assert files
+        assert any(media.values())
+
+        await sync_with("lost.db")
+
+        assert files.keys() == emu.shop.files.keys()
+        assert media == {
+            n: list(p["_media"]) for n, p in emu.shop.products.items()
+        }
+
+    async def test_a_file_not_found_yet_fails_the_upload(self) -> None:
+        """
+        A content name Shopify says is taken but its files search does not
+        find yet (the search index lags) fails the upload with a clear
+        error; the next run links the file.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        inner = httpx.ASGITransport(app=emu.app)
+
+        class Lagging(httpx.AsyncBaseTransport):
+            async def handle_async_request(
+                self, request: httpx.Request
+            ) -> httpx.Response:
+                if b"files(first: 1" in await request.aread():
+                    return httpx.Response(
+                        200, json={"data": {"files": {"nodes": []}}}
+                    )
+                return await inner.handle_async_request(request)
+
+        staged = StagedMedia(
+            sha256="a" * 64, path=Path("unused"), size=3,
+            filename="logo.JPG", mime_type="image/jpeg", content=b"abc",
+        )  # fmt: skip
+        first = shop(emu)
+        await first.upload_media(staged)
+        await first.aclose()
+        (row,) = emu.shop.files.values()
+        assert f"{'a' * 64}.jpg" == row["_filename"]
+
+        again = Shopify("https://shop.test", TOKEN, transport=Lagging())
+        with pytest.raises(SyncError, match="does not find it yet"):
+            await again.upload_media(staged)
+        await again.aclose()
 
 
 @attrs.frozen

@@ -131,6 +131,66 @@ class TestFiles:
 
         assert "FAILED" == read["data"]["node"]["fileStatus"]
 
+    async def test_a_taken_filename_by_duplicate_resolution_mode(
+        self, emu: ShopifyEmulator
+    ) -> None:
+        """
+        A filename already in use: APPEND_UUID (the default) adds a file
+        with a UUID in its name, RAISE_ERROR refuses with
+        FILENAME_ALREADY_EXISTS, REPLACE keeps the file's id; a custom
+        filename must keep the source's extension; ``files(query:
+        "filename:...")`` finds a file by its name.
+        """
+
+        async def create(**extra: Any) -> dict[str, Any]:
+            answer = await gql(
+                emu,
+                "mutation($f: [FileCreateInput!]!) { fileCreate(files: $f) "
+                "{ files { id } userErrors { code } } }",
+                {
+                    "f": [
+                        {
+                            "originalSource": "https://cdn.test/s/a.png",
+                            "contentType": "IMAGE",
+                            **extra,
+                        }
+                    ]
+                },
+            )
+            result: dict[str, Any] = answer["data"]["fileCreate"]
+            return result
+
+        first = (await create(filename="x.png"))["files"][0]["id"]
+        appended = (await create(filename="x.png"))["files"][0]["id"]
+        refused = await create(
+            filename="x.png", duplicateResolutionMode="RAISE_ERROR"
+        )
+        replaced = await create(
+            filename="x.png", duplicateResolutionMode="REPLACE"
+        )
+        mismatched = await create(filename="x.jpg")
+        found = await gql(
+            emu,
+            "query($q: String!) { files(first: 5, query: $q) "
+            "{ nodes { id } } }",
+            {"q": "filename:'x.png'"},
+        )
+
+        assert first != appended
+        names = sorted(f["_filename"] for f in emu.shop.files.values())
+        assert "x.png" == names[0]
+        assert names[1].startswith("x_")
+        assert names[1].endswith(".png")
+        assert ["FILENAME_ALREADY_EXISTS"] == [
+            e["code"] for e in refused["userErrors"]
+        ]
+        assert [first] == [f["id"] for f in replaced["files"]]
+        assert ["MISMATCHED_FILENAME_AND_ORIGINAL_SOURCE"] == [
+            e["code"] for e in mismatched["userErrors"]
+        ]
+        assert [{"id": first}] == found["data"]["files"]["nodes"]
+        assert 2 == len(emu.shop.files)
+
 
 class TestInventory:
     async def _item(self, emu: ShopifyEmulator) -> tuple[str, str]:

@@ -7,6 +7,7 @@ Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import attrs
@@ -28,11 +29,24 @@ FILE_CREATE = """
 mutation($f: [FileCreateInput!]!) { fileCreate(files: $f) {
   files { id fileStatus } userErrors { field message code } } }
 """
+FIND_FILE = """
+query($q: String!) { files(first: 1, query: $q) { nodes { id } } }
+"""
 SET_FILES = """
 mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
   productSet(input: $input, identifier: $id) {
     product { id } userErrors { field message code } } }
 """
+
+
+def _content_name(media: StagedMedia) -> str:
+    """
+    The file name *media* gets on Shopify: its content hash, with the
+    extension of its ERP file name.
+    """
+    ext = media.filename.rsplit(".", 1)[-1] if "." in media.filename else ""
+    ext = re.sub(r"[^A-Za-z0-9]", "", ext)[:8].lower()
+    return f"{media.sha256}.{ext}" if ext else media.sha256
 
 
 @attrs.define
@@ -45,13 +59,14 @@ class Media:
         if media.sha256 in self.uploaded:
             return self.uploaded[media.sha256]
         image = media.kind is MediaKind.IMAGE
+        name = _content_name(media)
         data = await self.api.call(
             STAGED,
             {
                 "i": [
                     {
                         "resource": "IMAGE" if image else "FILE",
-                        "filename": f"{media.sha256[:16]}-{media.filename}",
+                        "filename": name,
                         "mimeType": media.mime_type,
                         "httpMethod": "POST",
                         "fileSize": str(media.size),
@@ -87,6 +102,11 @@ class Media:
                             "originalSource": target["resourceUrl"],
                             "contentType": "IMAGE" if image else "FILE",
                             "alt": media.filename,
+                            # Named by content: the same content again
+                            # (its id forgotten with a lost state store)
+                            # is found, not added a second time.
+                            "filename": name,
+                            "duplicateResolutionMode": "RAISE_ERROR",
                         }
                     ]
                 },
@@ -95,11 +115,34 @@ class Media:
             )
         )["fileCreate"]
         if created["userErrors"]:
-            message = created["userErrors"][0]["message"]
-            raise SyncError(f"file {media.filename!r}: {message}")
-        file_id = str(created["files"][0]["id"])
+            error = created["userErrors"][0]
+            if error.get("code") != "FILENAME_ALREADY_EXISTS":
+                raise SyncError(f"file {media.filename!r}: {error['message']}")
+            file_id = await self._named(name, media)
+        else:
+            file_id = str(created["files"][0]["id"])
         self.uploaded[media.sha256] = file_id
         return file_id
+
+    async def _named(self, name: str, media: StagedMedia) -> str:
+        """
+        The id of the file Shopify holds as *name*: the same content,
+        uploaded before.
+        """
+        found = (
+            await self.api.call(
+                FIND_FILE,
+                {"q": f"filename:'{name}'"},
+                cost=3,
+                what=f"file {media.filename!r}",
+            )
+        )["files"]["nodes"]
+        if not found:
+            raise SyncError(
+                f"file {media.filename!r}: Shopify holds a file named "
+                f"{name!r} but does not find it yet; the next run links it"
+            )
+        return str(found[0]["id"])
 
     async def attach(
         self, target: Outcome, media: Sequence[MediaLink]

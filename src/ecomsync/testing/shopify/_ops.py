@@ -6,13 +6,14 @@ staged uploads and bulk operations, bound onto the schema's types.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema
 from graphql.execution.values import get_directive_values
 
-from ._shop import Row, refused
+from ._shop import Row, refused, source_name
 from ._views import check_input, gid, page, parse_gid
 
 
@@ -20,6 +21,24 @@ if TYPE_CHECKING:
     from ._emulator import ShopifyEmulator
 
 _SKU = re.compile(r"sku:'([^']*)'")
+#: ``filename:NAME`` or ``filename:'NAME'`` in a files query.
+_FILENAME = re.compile(r"filename:(?:'([^']*)'|([^\s']+))")
+
+
+def _extension(name: str) -> str:
+    return name.rpartition(".")[2].lower() if "." in name else ""
+
+
+def _with_uuid(name: str) -> str:
+    """
+    *name* with a UUID appended before its extension (APPEND_UUID).
+    """
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        return f"{name}_{uuid.uuid4()}"
+    return f"{stem}_{uuid.uuid4()}.{ext}"
+
+
 _NAME = re.compile(r"name:'([^']*)'")
 _FILTER = re.compile(r"(updated_at|created_at):(>=|<=|>|<)'?([^' ]+)'?")
 
@@ -161,9 +180,20 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
     q.fields["locations"].resolve = listed(
         lambda: list(shop.locations.values())
     )
-    q.fields["files"].resolve = listed(
-        lambda: [shop.file_view(n) for n in shop.files]
-    )
+
+    @on(q, "files")
+    def _files(
+        _o: Any,
+        _i: Any,
+        first: int | None = None,
+        after: str | None = None,
+        query: str | None = None,
+    ) -> Row:
+        named = _FILENAME.search(query or "")
+        if named is None:
+            return page([shop.file_view(n) for n in shop.files], first, after)
+        n = shop.file_named(named.group(1) or named.group(2))
+        return page([] if n is None else [shop.file_view(n)], first, after)
 
     @on(q, "productVariants")
     def _variants(
@@ -289,8 +319,47 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
                     "Image URL is invalid",
                     "INVALID",
                 )
+        made = []
+        for i, f in enumerate(files):
+            name = f.get("filename")
+            if name and _extension(name) != _extension(source_name(f)):
+                return refused(
+                    "files",
+                    ["files", i, "filename"],
+                    "Cannot create file with custom filename which does "
+                    "not match original source extension.",
+                    "MISMATCHED_FILENAME_AND_ORIGINAL_SOURCE",
+                )
+            mode = f.get("duplicateResolutionMode") or "APPEND_UUID"
+            taken = shop.file_named(name or source_name(f))
+            if taken is None:
+                made.append(shop.add_file(f))
+            elif mode == "REPLACE":
+                if not name:
+                    return refused(
+                        "files",
+                        ["files", i, "filename"],
+                        "Duplicate resolution mode REPLACE cannot be used "
+                        "without specifying filename.",
+                        "MISSING_FILENAME_FOR_DUPLICATE_MODE_REPLACE",
+                    )
+                shop.replace_file(taken, f)
+                made.append(taken)
+            elif mode == "RAISE_ERROR":
+                return refused(
+                    "files",
+                    ["files", i, "filename"],
+                    "The provided filename already exists.",
+                    "FILENAME_ALREADY_EXISTS",
+                )
+            else:
+                made.append(
+                    shop.add_file(
+                        {**f, "filename": _with_uuid(name or source_name(f))}
+                    )
+                )
         return {
-            "files": [shop.file_view(shop.add_file(f)) for f in files],
+            "files": [shop.file_view(n) for n in made],
             "userErrors": [],
         }
 

@@ -29,6 +29,7 @@ type PageInfo {
 
 enum ProductStatus { ACTIVE ARCHIVED DRAFT }
 enum FileContentType { IMAGE FILE VIDEO EXTERNAL_VIDEO MODEL_3D }
+enum FileCreateInputDuplicateResolutionMode { APPEND_UUID RAISE_ERROR REPLACE }
 enum FileStatus { UPLOADED PROCESSING READY FAILED }
 enum StagedUploadTargetGenerateUploadResource {
   IMAGE FILE VIDEO MODEL_3D BULK_MUTATION_VARIABLES COLLECTION_IMAGE
@@ -268,7 +269,7 @@ type StagedUploadParameter { name: String! value: String! }
 type StagedMediaUploadTarget { url: URL resourceUrl: URL parameters: [StagedUploadParameter!]! }
 type StagedUploadsCreatePayload { stagedTargets: [StagedMediaUploadTarget!] userErrors: [UserError!]! }
 
-input FileCreateInput { originalSource: String! contentType: FileContentType alt: String filename: String }
+input FileCreateInput { originalSource: String! contentType: FileContentType alt: String filename: String duplicateResolutionMode: FileCreateInputDuplicateResolutionMode }
 type FileCreatePayload { files: [File!] userErrors: [UserError!]! }
 
 input InventoryChangeInput { inventoryItemId: ID! locationId: ID! quantity: Int! changeFromQuantity: Int }

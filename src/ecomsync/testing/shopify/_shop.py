@@ -45,6 +45,7 @@ class Shop:
         self.variants: dict[int, Row] = {}
         self.collections: dict[int, Row] = {}
         self.files: dict[int, Row] = {}
+        self._file_names: dict[str, int] = {}
         self.locations: dict[int, Row] = {}
         # (inventory item number, location number) -> {"available": n, ...}
         self.levels: dict[tuple[int, int], dict[str, int]] = {}
@@ -542,6 +543,24 @@ class Shop:
         a staged target that was never uploaded).
         """
         n = self.next_id()
+        self._put_file(n, f, f.get("filename") or source_name(f))
+        return n
+
+    def file_named(self, filename: str) -> int | None:
+        """
+        The file called *filename* (the ``filename:`` of a files query).
+        """
+        n = self._file_names.get(filename)
+        return n if n in self.files else None
+
+    def replace_file(self, n: int, f: Row) -> None:
+        """
+        File *n* with new content from *f*'s source, under its id and
+        name (``duplicateResolutionMode: REPLACE``).
+        """
+        self._put_file(n, f, self.files[n]["_filename"])
+
+    def _put_file(self, n: int, f: Row, filename: str) -> None:
         source = f.get("originalSource") or ""
         key = (
             source.split("/_staged/", 1)[1] if "/_staged/" in source else None
@@ -559,8 +578,18 @@ class Shop:
             "mimeType": None,
             "_ok": ok,
             "_reads": 0,
+            "_filename": filename,
         }
-        return n
+        if self.file_named(filename) is None:  # new, or the old one deleted
+            self._file_names[filename] = n
+
+
+def source_name(f: Row) -> str:
+    """
+    The file name of a ``FileCreateInput``'s source: its URL's last part.
+    """
+    source = str(f.get("originalSource") or "")
+    return source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 def _metafields(inputs: list[Row]) -> list[Row]:
