@@ -76,7 +76,9 @@ def order_problems(order: Order) -> list[Problem]:
         ("billing", order.billing),
         ("shipping", order.shipping),
     ):
-        if not isinstance(address.country, str) or not _COUNTRY.match(
+        if address.country == "":
+            found.append(Problem(f"{name}.country", "is missing"))
+        elif not isinstance(address.country, str) or not _COUNTRY.match(
             address.country
         ):
             found.append(

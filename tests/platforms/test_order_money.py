@@ -148,6 +148,31 @@ class TestShopware6:
 
         assert ["total"] == [p.field for p in problems(order)]
 
+    @pytest.mark.parametrize("which", ["billing", "shipping"])
+    async def test_address_without_country_fails_on_it(
+        self, which: str
+    ) -> None:
+        """An address without a country is read blank, so the order fails
+        on that address's country instead of becoming German."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        emu.place_order(
+            order_number="C-1",
+            lines=[{"quantity": 1, "unitPrice": 10.0}],
+            shipping_address={"street": "Lieferweg 3"},
+        )
+        (order_row,) = emu.entities["order"].values()
+        billing_id = order_row["billingAddressId"]
+        for row in emu.entities["order_address"].values():
+            if (row["id"] == billing_id) is (which == "billing"):
+                row["countryId"] = None
+
+        order = await _fetched(self._shop(emu))
+
+        assert "" == getattr(order, which).country
+        assert [(f"{which}.country", "is missing")] == [
+            (p.field, p.reason) for p in problems(order)
+        ]
+
 
 class TestWooCommerce:
     async def test_line_is_gross_before_coupons(self) -> None:
@@ -236,6 +261,23 @@ class TestWooCommerce:
         order = await _fetched(self._shop(emu))
 
         assert ["total"] == [p.field for p in problems(order)]
+
+    async def test_address_without_country_fails_on_it(self) -> None:
+        """A billing address without a country is read blank (the order
+        fails on it), not made up."""
+        emu = WooCommerceEmulator("ck_x", SECRET)
+        emu.place_order(
+            number="104",
+            billing={"last_name": "Muster", "address_1": "Weg 1"},
+            lines=[{"sku": "A-1", "quantity": 1, "price": "10.00"}],
+            total="10.00",
+        )
+
+        order = await _fetched(self._shop(emu))
+
+        assert {"billing.country", "shipping.country"} == {
+            p.field for p in problems(order)
+        }
 
 
 class TestShopify:
@@ -371,3 +413,17 @@ class TestVendure:
         raw.update(totalWithTax=3250)
 
         assert ["total"] == [p.field for p in problems(vendure_order(raw))]
+
+    def test_address_without_country_fails_on_it(self) -> None:
+        """An address without a country code is read blank: the order
+        fails on it, it does not become German."""
+        raw = self._raw(
+            unitPriceWithTax=1000,
+            discountedLinePriceWithTax=3000,
+            proratedLinePriceWithTax=3000,
+        )
+        raw["billingAddress"] = {"streetLine1": "Weg 1", "countryCode": None}
+
+        assert {"billing.country", "shipping.country"} == {
+            p.field for p in problems(vendure_order(raw))
+        }

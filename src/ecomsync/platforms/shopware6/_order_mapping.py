@@ -211,6 +211,11 @@ def _country(address: Mapping[str, Any]) -> str:
 
 
 def _address(data: Mapping[str, Any] | None) -> Address:
+    """
+    An order address; one without a country (or no address at all) keeps
+    a blank country, so the order fails on it by name instead of being
+    made German.
+    """
     data = data or {}
     return Address(
         first_name=str(data.get("firstName") or ""),
@@ -218,7 +223,7 @@ def _address(data: Mapping[str, Any] | None) -> Address:
         street=str(data.get("street") or ""),
         zip_code=str(data.get("zipcode") or ""),
         city=str(data.get("city") or ""),
-        country=_country(data) or "DE",
+        country=_country(data),
         company=str(data.get("company") or ""),
         phone=str(data.get("phoneNumber") or ""),
     )
