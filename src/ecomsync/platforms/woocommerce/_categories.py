@@ -12,9 +12,17 @@ from collections.abc import Sequence
 import attrs
 
 from ..._contracts import Outcome, Outgoing
-from ..._model import Category, MediaKind
+from ..._model import Category
 from ._client import MAX_PER_PAGE, RestApi, item_error
-from ._common import Row, Settings, category_slug, chunks, describe, fail
+from ._common import (
+    Row,
+    Settings,
+    category_image,
+    category_slug,
+    chunks,
+    describe,
+    fail,
+)
 
 
 @attrs.define
@@ -113,10 +121,7 @@ class Categories:
             }
             media = items[i].media
             if media is not None:
-                images = [m for m in media if m.kind is MediaKind.IMAGE]
-                payload["image"] = (
-                    {"id": int(images[0].media_id)} if images else None
-                )
+                payload["image"] = category_image(media)
             existing = terms.get(slug)
             if existing is not None:
                 update.append((i, {"id": existing, **payload}))

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ..._contracts import Outcome
+from ..._contracts import MediaLink, Outcome
+from ..._model import MediaKind
 from .._slugs import slug_parts, without_accents
 
 
@@ -44,6 +45,20 @@ def category_slug(number: str) -> str:
     """
     readable, digest = slug_parts(number)
     return f"{readable}-{digest}".lstrip("-")
+
+
+def category_image(media: Sequence[MediaLink]) -> Row:
+    """
+    A category's ``image`` field for its *media*: the image of the lowest
+    position, or ``{"id": 0}``, which removes the image: WooCommerce
+    leaves the image of a category sent ``"image": null`` as it is
+    (``update_term_meta_fields`` tests ``isset( $request['image'] )``).
+    """
+    images = sorted(
+        (m for m in media if m.kind is MediaKind.IMAGE),
+        key=lambda m: m.position,
+    )
+    return {"id": int(images[0].media_id) if images else 0}
 
 
 def sku_key(sku: str) -> str:

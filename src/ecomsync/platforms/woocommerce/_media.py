@@ -16,6 +16,7 @@ from ..._contracts import MediaLink, Outcome, StagedMedia
 from ..._model import MediaKind
 from ..._spec import DataType
 from ._client import RestApi
+from ._common import category_image
 from ._products import DOCUMENTS_META
 
 
@@ -61,11 +62,7 @@ class Media:
             await self.api.call(
                 "PUT",
                 f"products/categories/{target.platform_id}",
-                json={
-                    "image": {"id": int(images[0].media_id)}
-                    if images
-                    else None
-                },
+                json={"image": category_image(media)},
             )
             return
         documents = [m for m in media if m.kind is MediaKind.DOCUMENT]

@@ -179,10 +179,16 @@ class Shop(ProductRules):
         return row
 
     def _category_image(self, row: Row, data: Mapping[str, Any]) -> None:
-        if "image" not in data:
+        # WC_REST_Product_Categories_Controller::update_term_meta_fields:
+        # ``isset( $request['image'] )`` is false for null, so a null
+        # image leaves the term's image as it is; an image without id
+        # and src (``{}``, ``{"id": 0}``) deletes it.
+        image = data.get("image")
+        if image is None:
             return
-        image = data["image"]
-        if not image:
+        if not isinstance(image, Mapping) or not (
+            as_int(image.get("id", 0)) or image.get("src")
+        ):
             row["image"] = None
             return
         attachment = self._image(image, 0)
