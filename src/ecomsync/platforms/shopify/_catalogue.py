@@ -233,8 +233,13 @@ class Catalogue:
                         {"optionName": n, "name": x} for n, x in v.options
                     ],
                     "sku": v.number,
-                    "price": format(v.price or record.price, "f"),
-                    "barcode": v.ean,
+                    # A variant's own price of 0.00 is its price too.
+                    "price": format(
+                        record.price if v.price is None else v.price, "f"
+                    ),
+                    # Always sent: an EAN the ERP no longer has leaves
+                    # the shop too ("" clears what null would keep).
+                    "barcode": v.ean or "",
                 }
                 for v in record.variants
             ]
@@ -249,7 +254,7 @@ class Catalogue:
                     ],
                     "sku": record.number,
                     "price": format(record.price, "f"),
-                    "barcode": record.ean,
+                    "barcode": record.ean or "",
                 }
             ]
         return {

@@ -1,0 +1,155 @@
+"""
+Shopify: what the shop shows after the ERP changes an article and the
+next run pushes it (through `Synchronizer`, `MemoryErp` and the
+emulator): exactly the ERP's values, nothing stale left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    DataType,
+    MediaStaging,
+    RunStatus,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+    Variant,
+)
+from ecomsync.erp.memory import MemoryErp
+from ecomsync.platforms.shopify import Shopify
+from ecomsync.testing.shopify import ShopifyEmulator
+
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "shpat_changes"
+PUSH = SyncSpec(platform="shop", types={DataType.ARTICLES: All()})
+
+
+@attrs.define
+class Shop:
+    """A synchroniser over a MemoryErp and a Shopify emulator."""
+
+    sync: Synchronizer
+    erp: MemoryErp
+    emu: ShopifyEmulator
+
+    async def push(self) -> None:
+        summary = await self.sync.execute(PUSH)
+        assert RunStatus.SUCCEEDED == summary.status, summary
+
+    def variant(self, sku: str) -> dict[str, Any]:
+        (row,) = [
+            v for v in self.emu.shop.variants.values() if v["sku"] == sku
+        ]
+        return row
+
+
+@pytest.fixture(name="shop")
+async def _shop(tmp_path: Path) -> AsyncIterator[Shop]:
+    emu = ShopifyEmulator(TOKEN, maximum=1_000_000, restore_rate=1_000_000)
+    platform = Shopify(
+        "https://shop.test", TOKEN, transport=httpx.ASGITransport(app=emu.app)
+    )
+    erp = MemoryErp()
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+    )
+    yield Shop(sync, erp, emu)
+    await platform.aclose()
+    await sync.store.aclose()
+
+
+SHIRT = Article(
+    number="S-1",
+    name="Shirt",
+    price=Decimal("19.99"),
+    variants=(
+        Variant(number="S-1-S", options=(("Size", "S"),)),
+        Variant(number="S-1-L", options=(("Size", "L"),), price="24.99"),
+    ),
+)
+
+
+class TestPrices:
+    async def test_a_free_variant_costs_nothing(self, shop: Shop) -> None:
+        """
+        A variant priced 0.00 in the ERP (a free sample) is sold for
+        0.00, not for its article's price.
+        """
+        free = attrs.evolve(
+            SHIRT,
+            variants=(
+                attrs.evolve(SHIRT.variants[0], price=Decimal("0.00")),
+                SHIRT.variants[1],
+            ),
+        )
+        shop.erp.put(free)
+        await shop.push()
+
+        assert Decimal(0) == Decimal(shop.variant("S-1-S")["price"])
+        assert Decimal("24.99") == Decimal(shop.variant("S-1-L")["price"])
+
+    async def test_a_variant_price_change_alone(self, shop: Shop) -> None:
+        """
+        A price changed on one variant only reaches that variant; the
+        other keeps the article's price.
+        """
+        shop.erp.put(SHIRT)
+        await shop.push()
+        cheaper = attrs.evolve(
+            SHIRT,
+            variants=(
+                SHIRT.variants[0],
+                attrs.evolve(SHIRT.variants[1], price=Decimal("21.50")),
+            ),
+        )
+        shop.erp.put(cheaper)
+        await shop.push()
+
+        assert Decimal("19.99") == Decimal(shop.variant("S-1-S")["price"])
+        assert Decimal("21.50") == Decimal(shop.variant("S-1-L")["price"])
+
+
+class TestBarcodes:
+    async def test_removed_ean_leaves_the_shop(self, shop: Shop) -> None:
+        """
+        An EAN removed in the ERP (article or variant) is no longer the
+        variant's barcode in the shop.
+        """
+        plain = Article(
+            number="P-1", name="Plain", price="5.00", ean="4006381333931"
+        )
+        shirt = attrs.evolve(
+            SHIRT,
+            variants=(
+                attrs.evolve(SHIRT.variants[0], ean="4006381333948"),
+                SHIRT.variants[1],
+            ),
+        )
+        shop.erp.put(plain)
+        shop.erp.put(shirt)
+        await shop.push()
+        before = [shop.variant(s)["barcode"] for s in ("P-1", "S-1-S")]
+
+        shop.erp.put(attrs.evolve(plain, ean=None))
+        shop.erp.put(SHIRT)
+        await shop.push()
+
+        assert ["4006381333931", "4006381333948"] == before
+        assert not shop.variant("P-1")["barcode"]
+        assert not shop.variant("S-1-S")["barcode"]
