@@ -35,6 +35,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync._model import problems
 from ecomsync.events import RecordFailed
 from ecomsync.exceptions import AuthenticationError
 from ecomsync.platforms.vendure import Vendure
@@ -660,3 +661,187 @@ class TestStock:
         assert [{"stockOnHand": 10, "stockAllocated": 2}] == data[
             "productVariants"
         ]["items"]
+
+
+class TestOrderMoney:
+    async def test_shipping_and_coupon_add_up(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """An order with a taxed article, paid shipping and an order-level
+        coupon is read with gross lines (after their own promotions),
+        its shipping and its discount, and its money adds up."""
+        admin = fresh_vendure.admin()
+        gql = admin.gql
+        try:
+            taxes = await gql("{ taxCategories { items { id name } } }")
+            standard = next(
+                t["id"]
+                for t in taxes["taxCategories"]["items"]
+                if t["name"].startswith("Standard")
+            )
+            product = await gql(
+                "mutation ($i: CreateProductInput!) { createProduct(input: $i)"
+                " { id } }",
+                {
+                    "i": {
+                        "translations": [
+                            {
+                                "languageCode": "en",
+                                "name": "Taxed",
+                                "slug": "taxed",
+                                "description": "",
+                            }
+                        ]
+                    }
+                },
+            )
+            (variant,) = (
+                await gql(
+                    "mutation ($i: [CreateProductVariantInput!]!) "
+                    "{ createProductVariants(input: $i) { id } }",
+                    {
+                        "i": [
+                            {
+                                "productId": product["createProduct"]["id"],
+                                "sku": "TAX-1",
+                                "price": 1000,
+                                "taxCategoryId": standard,
+                                "stockOnHand": 100,
+                                "translations": [
+                                    {"languageCode": "en", "name": "Taxed"}
+                                ],
+                            }
+                        ]
+                    },
+                )
+            )["createProductVariants"]
+            promotion = await gql(
+                "mutation ($i: CreatePromotionInput!) { createPromotion("
+                "input: $i) { __typename } }",
+                {
+                    "i": {
+                        "enabled": True,
+                        "couponCode": "TEN",
+                        "conditions": [],
+                        "actions": [
+                            {
+                                "code": "order_percentage_discount",
+                                "arguments": [
+                                    {"name": "discount", "value": "10"}
+                                ],
+                            }
+                        ],
+                        "translations": [
+                            {"languageCode": "en", "name": "Ten percent"}
+                        ],
+                    }
+                },
+            )
+            assert "Promotion" == promotion["createPromotion"]["__typename"]
+            draft = (await gql("mutation { createDraftOrder { id code } }"))[
+                "createDraftOrder"
+            ]
+            o = draft["id"]
+            await gql(
+                "mutation ($o: ID!, $i: AddItemToDraftOrderInput!) { "
+                "addItemToDraftOrder(orderId: $o, input: $i) "
+                "{ __typename } }",
+                {
+                    "o": o,
+                    "i": {"productVariantId": variant["id"], "quantity": 3},
+                },
+            )
+            await gql(
+                "mutation ($o: ID!, $i: CreateCustomerInput) { "
+                "setCustomerForDraftOrder(orderId: $o, input: $i) "
+                "{ __typename } }",
+                {
+                    "o": o,
+                    "i": {
+                        "emailAddress": "money@example.com",
+                        "firstName": "Erika",
+                        "lastName": "Muster",
+                    },
+                },
+            )
+            for field in (
+                "setDraftOrderShippingAddress",
+                "setDraftOrderBillingAddress",
+            ):
+                await gql(
+                    f"mutation ($o: ID!, $i: CreateAddressInput!) {{ {field}("
+                    "orderId: $o, input: $i) { id } }",
+                    {
+                        "o": o,
+                        "i": {
+                            "fullName": "Erika Muster",
+                            "streetLine1": "Weg 1",
+                            "postalCode": "10115",
+                            "city": "Berlin",
+                            "countryCode": "DE",
+                        },
+                    },
+                )
+            coupon = await gql(
+                "mutation ($o: ID!) { applyCouponCodeToDraftOrder(orderId: $o,"
+                ' couponCode: "TEN") { __typename } }',
+                {"o": o},
+            )
+            assert (
+                "Order" == coupon["applyCouponCodeToDraftOrder"]["__typename"]
+            )
+            methods = await gql(
+                "query ($o: ID!) { eligibleShippingMethodsForDraftOrder("
+                "orderId: $o) { id code } }",
+                {"o": o},
+            )
+            standard_shipping = next(
+                m["id"]
+                for m in methods["eligibleShippingMethodsForDraftOrder"]
+                if m["code"] == "standard-shipping"
+            )
+            await gql(
+                "mutation ($o: ID!, $m: ID!) { setDraftOrderShippingMethod("
+                "orderId: $o, shippingMethodId: $m) { __typename } }",
+                {"o": o, "m": standard_shipping},
+            )
+            await gql(
+                "mutation ($o: ID!) { transitionOrderToState(id: $o, "
+                'state: "ArrangingPayment") { __typename } }',
+                {"o": o},
+            )
+            paid = await gql(
+                "mutation ($i: ManualPaymentInput!) { addManualPaymentToOrder("
+                "input: $i) { __typename ... on Order { state } } }",
+                {
+                    "i": {
+                        "orderId": o,
+                        "method": "invoice",
+                        "transactionId": "T-money",
+                        "metadata": {},
+                    }
+                },
+            )
+            assert "PaymentSettled" == paid["addManualPaymentToOrder"]["state"]
+        finally:
+            await admin.aclose()
+
+        shop = Vendure(fresh_vendure.url, api_key=fresh_vendure.api_key)
+        try:
+            (order,) = [
+                o
+                async for batch in shop.fetch_orders(
+                    Only({draft["code"]}), batch_size=5
+                )
+                for o in batch
+            ]
+        finally:
+            await shop.aclose()
+
+        assert Decimal("11.90") == order.lines[0].unit_price
+        assert Decimal("3.57") == order.discount_total
+        assert (Decimal("4.90"), Decimal("37.03")) == (
+            order.shipping_total,
+            order.total,
+        )
+        assert [] == problems(order)
