@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from ecomsync import (
     OrderState,
     OrderStatus,
     Outgoing,
+    StagedMedia,
     StockLevel,
 )
 from ecomsync.exceptions import SyncError
@@ -50,7 +52,8 @@ class Script:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/wp-json/wc/v3/")
-        body = json.loads(request.content) if request.content else None
+        json_body = "json" in request.headers.get("content-type", "")
+        body = json.loads(request.content) if json_body else None
         self.seen.append((request.method, path, body))
         queue = self.answers.get((request.method, path), [(200, [])])
         status, answer = queue.pop(0) if len(queue) > 1 else queue[0]
@@ -284,6 +287,40 @@ class TestOtherAnswers:
         assert "an HTML page" in message
         assert "Down for" not in message
         assert "Deprecated" not in message
+
+    @pytest.mark.parametrize(("held", "expected"), [([7, 9], "7"), ([9], "9")])
+    async def test_content_held_already_is_kept(
+        self, held: list[int], expected: str
+    ) -> None:
+        """
+        An upload WordPress slugs "<hash>-2" means the content is held
+        already: that attachment's id is answered, and the copy deleted
+        (a failing delete leaves the copy, nothing worse); with no other
+        attachment of that slug the new one is kept.
+        """
+        sha = "b" * 64
+        media = "/wp-json/wp/v2/media"
+        script = Script(
+            {
+                ("POST", media): [(201, {"id": 9, "slug": f"{sha}-2"})],
+                ("GET", media): [(200, [{"id": i} for i in held])],
+                ("DELETE", f"{media}/9"): [(500, {"code": "x"})],
+            }
+        )
+        woo = WooCommerce(
+            "https://shop.test", "ck_scripted", "cs_scripted",
+            wp_user="sync", wp_application_password="pw",
+            transport=httpx.MockTransport(script),
+        )  # fmt: skip
+        staged = StagedMedia(
+            sha256=sha, path=Path("unused"), size=1, filename="a.jpg",
+            mime_type="image/jpeg", content=b"a",
+        )  # fmt: skip
+        async with woo:
+            assert expected == await woo.upload_media(staged)
+
+        deletes = [s for s in script.seen if s[0] == "DELETE"]
+        assert len(deletes) == (1 if expected == "7" else 0)
 
     async def test_records_of_the_wrong_type_fail_alone(self) -> None:
         """

@@ -8,6 +8,7 @@ exactly or fails by name.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,10 +18,17 @@ import pytest
 import stamina
 
 from ecomsync import (
+    All,
     Article,
     Category,
     DataType,
+    MediaStaging,
+    MemoryErp,
+    RunStatus,
+    SqliteStore,
     StockLevel,
+    Synchronizer,
+    SyncSpec,
 )
 from ecomsync.platforms.woocommerce import WooCommerce, category_slug
 from ecomsync.testing import (
@@ -97,6 +105,56 @@ class TestEngine(PlatformEngineContract):
 
 
 # -- the dirty catalogue ---------------------------------------------------
+
+
+@pytest.mark.anyio
+class TestLostState:
+    async def test_images_are_kept_once_not_added_twice(
+        self, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """
+        After the state store is lost (a new store, a new process), the
+        images uploaded again get slugs "<hash>-2" from WordPress: each
+        copy is deleted and the attachment already holding the content is
+        kept, so the media library stays one attachment per content and
+        the products keep theirs.
+        """
+        emu = _emu()
+        spec = SyncSpec(
+            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+        )
+
+        async def sync_with(store: str) -> None:
+            platform = shop(emu)
+            state = SqliteStore(tmp_path / store)
+            async with Synchronizer(
+                erp=erp,
+                platforms={"shop": platform},
+                store=state,
+                staging=MediaStaging(tmp_path / "staging"),
+            ) as sync:
+                run = await sync.execute(spec)
+            await platform.aclose()
+            await state.aclose()
+            assert RunStatus.SUCCEEDED == run.status
+            assert not run.failures
+
+        def images() -> dict[int, list[int]]:
+            return {
+                n: [i["id"] for i in p["images"]]
+                for n, p in emu.shop.products.items()
+            }
+
+        await sync_with("first.db")
+        media = set(emu.shop.media)
+        held = images()
+        assert media
+        assert any(held.values())
+
+        await sync_with("lost.db")
+
+        assert media == set(emu.shop.media)
+        assert held == images()
 
 
 @attrs.frozen

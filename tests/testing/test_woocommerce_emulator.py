@@ -210,6 +210,47 @@ class TestMediaAndImages:
         assert "image" == read.json()["media_type"]
         assert emu.shop.media[ok.json()["id"]].size == 3
 
+    async def test_slugs_unique_filter_and_delete(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A second file of one name gets the slug "<stem>-2"
+        (``wp_unique_post_slug``); ``slug=`` filters the listing; an
+        attachment is deleted only with ``force=true`` and by a user.
+        """
+        headers = {
+            "content-disposition": 'attachment; filename="Logo.jpg"',
+            "content-type": "image/jpeg",
+        }
+        url = "/wp-json/wp/v2/media"
+        async with _client(emu, auth=("bot", "emulatorapppassword0000")) as c:
+            first = (await c.post(url, content=b"a", headers=headers)).json()
+            second = (await c.post(url, content=b"a", headers=headers)).json()
+            listed = await c.get(url, params={"slug": "logo,other"})
+            trash = await c.delete(f"{url}/{second['id']}")
+            deleted = await c.delete(
+                f"{url}/{second['id']}", params={"force": "true"}
+            )
+            again = await c.delete(
+                f"{url}/{second['id']}", params={"force": "true"}
+            )
+        async with _client(emu, auth=None) as c:
+            anonymous = await c.delete(
+                f"{url}/{first['id']}", params={"force": "true"}
+            )
+
+        assert ("logo", "logo-2") == (first["slug"], second["slug"])
+        assert [first["id"]] == [r["id"] for r in listed.json()]
+        assert (501, "rest_trash_not_supported") == (
+            trash.status_code,
+            trash.json()["code"],
+        )
+        assert 200 == deleted.status_code
+        assert deleted.json()["deleted"] is True
+        assert 404 == again.status_code
+        assert 401 == anonymous.status_code
+        assert [first["id"]] == list(emu.shop.media)
+
     async def test_media_reads_check_a_given_password(
         self, emu: WooCommerceEmulator
     ) -> None:

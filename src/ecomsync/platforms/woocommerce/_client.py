@@ -260,6 +260,31 @@ class RestApi:
         ).json()
         return rows
 
+    async def media_by_slug(self, slug: str) -> list[dict[str, Any]]:
+        """
+        The attachments whose slug is *slug* (``wp/v2/media?slug=``).
+        """
+        response = await self.http.request(
+            "GET", "/wp-json/wp/v2/media", params={"slug": slug}
+        )
+        rows: list[dict[str, Any]] = self.judge(
+            "GET /wp-json/wp/v2/media", response, (200,)
+        ).json()
+        return rows
+
+    async def delete_media(self, media_id: str) -> None:
+        """
+        Delete attachment *media_id* (attachments are not trashed:
+        ``force=true``).
+        """
+        response = await self.http.request(
+            "DELETE",
+            f"/wp-json/wp/v2/media/{media_id}",
+            params={"force": "true"},
+            headers={"Authorization": self._wp_basic()},
+        )
+        self.judge("DELETE /wp-json/wp/v2/media", response, (200,))
+
     async def aclose(self) -> None:
         await self.http.aclose()
 

@@ -7,6 +7,7 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ import attrs
 from ..._contracts import MediaLink, Outcome, StagedMedia
 from ..._model import MediaKind
 from ..._spec import DataType
+from ...exceptions import SyncError
 from ._client import RestApi
 from ._common import category_image
 from ._products import DOCUMENTS_META
@@ -42,8 +44,27 @@ class Media:
         ext = re.sub(r"[^A-Za-z0-9]", "", ext)[:8].lower()
         name = f"{media.sha256}.{ext}" if ext else media.sha256
         row = await self.api.upload(media.read_bytes(), name, media.mime_type)
-        self._ids[media.sha256] = str(row["id"])
-        return str(row["id"])
+        media_id = str(row["id"])
+        if row.get("slug", media.sha256) != media.sha256:
+            # WordPress slugged the new attachment "<hash>-2": the same
+            # content is there already (uploaded before the state store
+            # was lost, or by another process).  Keep that one.
+            media_id = await self._held(media.sha256, media_id)
+        self._ids[media.sha256] = media_id
+        return media_id
+
+    async def _held(self, sha256: str, new: str) -> str:
+        """
+        The attachment that already holds content *sha256*, the *new*
+        copy deleted; *new* itself if there is none.
+        """
+        for row in await self.api.media_by_slug(sha256):
+            if str(row.get("id")) != new:
+                with contextlib.suppress(SyncError):
+                    # A copy left behind costs space, not correctness.
+                    await self.api.delete_media(new)
+                return str(row["id"])
+        return new
 
     async def attach(
         self,

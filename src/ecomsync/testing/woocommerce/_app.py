@@ -210,6 +210,12 @@ class App(EmulatorApp, CatalogueRoutes, OrderRoutes):
                 "rest_cannot_create",
                 "Sorry, you are not allowed to create posts as this user.",
             )
+        if name == "media_delete":
+            raise WpError(
+                401,
+                "rest_cannot_delete",
+                "Sorry, you are not allowed to delete this post.",
+            )
         if name == "media_list" and req.query.get("context") == "edit":
             raise WpError(
                 401,

@@ -131,7 +131,7 @@ class WooCommerceEmulator(FaultSwitch):
             "id": attachment.id,
             "date": local.replace(tzinfo=None, microsecond=0).isoformat(),
             "date_gmt": gmt.replace(tzinfo=None, microsecond=0).isoformat(),
-            "slug": attachment.filename.rsplit(".", 1)[0].lower(),
+            "slug": attachment.slug,
             "status": "inherit",
             "type": "attachment",
             "title": {

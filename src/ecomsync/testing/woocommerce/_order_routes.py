@@ -295,15 +295,38 @@ class OrderRoutes(Routes):
     async def media_list(self, req: Request) -> Response:
         """
         Attachments whose title (the file name without extension)
-        contains ``search``.
+        contains ``search``, and whose slug is one of ``slug`` (a comma
+        separated list), where given.
         """
         needle = req.query.get("search", "").lower()
+        slugs = {s for s in req.query.get("slug", "").split(",") if s}
         rows = [
             self.emu.media_json(a)
             for a in self.emu.shop.media.values()
             if needle in a.filename.rsplit(".", 1)[0].lower()
+            and (not slugs or a.slug in slugs)
         ]
         return self._page(req, rows)
+
+    @route("DELETE", r"/wp/v2/media/(?P<id>\d+)", writes=True)
+    async def media_delete(self, req: Request) -> Response:
+        """
+        ``WP_REST_Attachments_Controller::delete_item``: attachments are
+        not trashed, so only ``force=true`` deletes one.
+        """
+        attachment = self.emu.shop.media.get(int(req.params["id"]))
+        if attachment is None:
+            raise WpError(404, "rest_post_invalid_id", "Invalid post ID.")
+        if req.query.get("force") not in ("true", "1"):
+            raise WpError(
+                501,
+                "rest_trash_not_supported",
+                "The post does not support trashing. Set 'force=true' to "
+                "delete.",
+            )
+        previous = self.emu.media_json(attachment)
+        del self.emu.shop.media[attachment.id]
+        return Response(200, {"deleted": True, "previous": previous})
 
     @route("GET", r"/wp/v2/media/(?P<id>\d+)")
     async def media_get(self, req: Request) -> Response:

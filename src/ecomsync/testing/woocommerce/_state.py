@@ -31,6 +31,9 @@ class Attachment:
     size: int
     source_url: str
     content: bytes | None = attrs.field(default=None, repr=False)
+    #: ``post_name``: the file name's stem, made unique among
+    #: attachments with ``-2``, ``-3``, ... (``wp_unique_post_slug``).
+    slug: str = ""
 
     @property
     def is_image(self) -> bool:
@@ -82,6 +85,11 @@ class ShopState:
     ) -> Attachment:
         attachment_id = self.next_post_id()
         name = re.sub(r"[^A-Za-z0-9._-]", "-", filename) or "file"
+        base = name.rsplit(".", 1)[0].lower() or "file"
+        taken = {a.slug for a in self.media.values()}
+        slug, n = base, 2
+        while slug in taken:
+            slug, n = f"{base}-{n}", n + 1
         attachment = Attachment(
             id=attachment_id,
             filename=name,
@@ -90,6 +98,7 @@ class ShopState:
             size=len(content),
             source_url=f"{self.base_url}/wp-content/uploads/{attachment_id}/{name}",
             content=content if self.keep_media_bytes else None,
+            slug=slug,
         )
         self.media[attachment_id] = attachment
         return attachment
