@@ -177,9 +177,8 @@ def _cut_sync(
     monkeypatch.setattr(
         fs, "new_run_dir", cut.in_thread("run directory", fs.new_run_dir)
     )
-    monkeypatch.setattr(
-        fs, "write_file", cut.in_thread("write", fs.write_file)
-    )
+    # The files of a journal group are written in one thread call.
+    monkeypatch.setattr(fs, "write_all", cut.in_thread("write", fs.write_all))
     monkeypatch.setattr(
         fs, "retire_all", cut.in_thread("unlink", fs.retire_all)
     )
@@ -427,6 +426,85 @@ class TestDiskFaults:
         assert ["a", "c"] == sorted(p.name for p in tmp_path.iterdir())
         with pytest.raises(OSError, match="No space left"):
             writes[1].check()
+
+    def test_one_fsync_of_a_hop_fails_alone(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file of a hop whose fsync fails (EIO) gets its error and
+        leaves nothing; the others are fsynced and renamed."""
+        real = fs._fsync
+        calls: list[int] = []
+
+        def fsync(fd: int) -> None:
+            calls.append(fd)
+            if len(calls) == 2:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            real(fd)
+
+        monkeypatch.setattr(fs, "_fsync", fsync)
+        writes = [
+            fs.Write(tmp_path, name, name.encode(), []) for name in "abc"
+        ]
+
+        fs.write_all(writes)
+
+        assert [None, errno.EIO, None] == [
+            w.error and w.error.errno for w in writes
+        ]
+        assert ["a", "c"] == sorted(p.name for p in tmp_path.iterdir())
+
+    def test_hop_writes_all_then_fsyncs_each_before_rename(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A hop writes every file before the first fsync (one journal
+        commit for the group), and still renames each file only after its
+        own fsync."""
+        seen: list[str] = []
+        real_write, real_fsync = fs._write, fs._fsync
+
+        def write(fd: int, data: memoryview) -> int:
+            seen.append("write " + bytes(data).decode())
+            return real_write(fd, data)
+
+        def fsync(fd: int) -> None:
+            named = sorted(
+                p.name for p in tmp_path.iterdir() if p.name in "ab"
+            )
+            seen.append(f"fsync, named {named}")
+            real_fsync(fd)
+
+        monkeypatch.setattr(fs, "_write", write)
+        monkeypatch.setattr(fs, "_fsync", fsync)
+
+        fs.write_all([fs.Write(tmp_path, n, n.encode(), []) for n in "ab"])
+
+        assert [
+            "write a",
+            "write b",
+            "fsync, named []",
+            "fsync, named ['a']",
+        ] == seen
+        assert {"a": b"a", "b": b"b"} == {
+            p.name: p.read_bytes() for p in tmp_path.iterdir()
+        }
+
+    def test_hop_interrupted_leaves_nothing(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An error that is no file's own (KeyboardInterrupt) in the middle
+        of a hop closes and deletes the files not renamed yet."""
+
+        def fsync(fd: int) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(fs, "_fsync", fsync)
+
+        with pytest.raises(KeyboardInterrupt):
+            fs.write_all(
+                [fs.Write(tmp_path, n, n.encode(), []) for n in "abc"]
+            )
+
+        assert [] == list(tmp_path.iterdir())
 
     async def test_concurrent_files_fail_alone(
         self,

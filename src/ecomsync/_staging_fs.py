@@ -309,6 +309,18 @@ def write_file(
     """
     # Joined as strings: cheaper than pathlib, once per staged file.
     where = os.fspath(directory)
+    fd, tmp = _begin(where, name, content, spare)
+    _finish(fd, tmp, os.path.join(where, name))
+
+
+def _begin(
+    where: str, name: str, content: bytes, spare: list[str] | None
+) -> tuple[int, str]:
+    """
+    The first half of `write_file`: *content* written to a temporary name
+    in *where*; the open descriptor and that name.  On an error nothing is
+    left behind.
+    """
     tmp = os.path.join(where, f".{name}.{next(_names):016x}.tmp")
     fd = -1
     if spare:
@@ -321,18 +333,32 @@ def write_file(
             stat.S_IRUSR | stat.S_IWUSR,
         )
     try:
+        view = memoryview(content)
+        while view:
+            view = view[_write(fd, view) :]
+        if reused:
+            # A spare is no larger than *content*: this is a no-op,
+            # unless the spare was not what it was taken for.
+            os.ftruncate(fd, len(content))
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
+def _finish(fd: int, tmp: str, path: str) -> None:
+    """
+    The second half of `write_file`: fsync and close *fd*, rename *tmp* to
+    *path*.  On an error the temporary file is deleted.
+    """
+    try:
         try:
-            view = memoryview(content)
-            while view:
-                view = view[_write(fd, view) :]
-            if reused:
-                # A spare is no larger than *content*: this is a no-op,
-                # unless the spare was not what it was taken for.
-                os.ftruncate(fd, len(content))
             _fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, os.path.join(where, name))
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -359,17 +385,50 @@ class Write:
             raise self.error
 
 
+#: The most files `write_all` holds open at once.
+WRITE_SLICE = 64
+
+
 def write_all(writes: list[Write]) -> None:
     """
     `write_file` each of *writes* (one worker-thread hop for several
     files); a file that fails (ENOSPC, EIO) gets its error, the others are
     written all the same.
+
+    Every file (of a slice of `WRITE_SLICE`) is written before the first
+    is fsynced: on a journalling file system the first fsync commits the
+    others' blocks and names with its own (ext4's ``data=ordered``), so
+    the later fsyncs find little left to do; one commit per group instead
+    of one per file.  Each file is still fsynced before it is renamed.
     """
-    for w in writes:
+    for start in range(0, len(writes), WRITE_SLICE):
+        begun: list[tuple[Write, int, str]] = []
         try:
-            write_file(w.directory, w.name, w.content, w.spare)
-        except OSError as exc:
-            w.error = exc
+            for w in writes[start : start + WRITE_SLICE]:
+                try:
+                    fd, tmp = _begin(
+                        os.fspath(w.directory), w.name, w.content, w.spare
+                    )
+                except OSError as exc:
+                    w.error = exc
+                else:
+                    begun.append((w, fd, tmp))
+            begun.reverse()
+            while begun:
+                w, fd, tmp = begun.pop()
+                try:
+                    _finish(
+                        fd, tmp, os.path.join(os.fspath(w.directory), w.name)
+                    )
+                except OSError as exc:
+                    w.error = exc
+        finally:
+            # Only after an error that is not a file's own: nothing left.
+            for _, fd, tmp in begun:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 def _open_spare(spare: str, where: str, tmp: str) -> tuple[int, str]:
