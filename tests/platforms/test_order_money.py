@@ -16,6 +16,7 @@ from ecomsync import All, Order
 from ecomsync._model import problems
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._order_mapping import order_from
 from ecomsync.platforms.vendure._orders import to_order as vendure_order
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing.shopify import ShopifyEmulator
@@ -172,6 +173,30 @@ class TestShopware6:
         assert [(f"{which}.country", "is missing")] == [
             (p.field, p.reason) for p in problems(order)
         ]
+
+    def test_sparse_row_reads_and_fails_on_total(self) -> None:
+        """A row without calculated prices or shipping costs (another
+        Shopware version, a plugin) reads from its flat fields; a price
+        that is no number reads as 0 and the order fails on its total."""
+        row = {
+            "orderNumber": "S-1",
+            "amountTotal": 12.5,
+            "taxStatus": "net",
+            "billingAddress": {"country": {"iso": "DE"}},
+            "lineItems": [
+                {"type": "product", "quantity": 2, "totalPrice": 10.5},
+                {"type": "promotion", "quantity": 1, "totalPrice": "n/a"},
+            ],
+        }
+
+        order = order_from(row)
+
+        assert Decimal("5.25") == order.lines[0].unit_price
+        assert (Decimal(0), Decimal(0)) == (
+            order.shipping_total,
+            order.discount_total,
+        )
+        assert ["total"] == [p.field for p in problems(order)]
 
 
 class TestWooCommerce:

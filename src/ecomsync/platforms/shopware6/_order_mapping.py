@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -243,8 +244,9 @@ def _amount(value: Any) -> Decimal:
     A Shopware price (a JSON float) as the Decimal it was meant to be.
     """
     if isinstance(value, int | float | str) and not isinstance(value, bool):
-        return Decimal(str(value))
-    return Decimal(0)
+        with suppress(ArithmeticError):
+            return Decimal(str(value))
+    return Decimal(0)  # the order then fails on its total, by name
 
 
 def _gross(price: Any, fallback: Any, *, net: bool) -> Decimal:
