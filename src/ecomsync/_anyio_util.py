@@ -1,13 +1,17 @@
 """
 Small anyio helpers the engine and media staging share: a task group whose
 lone error comes out as itself, deterministic closing of async iterators,
-and `GroupCommit`, which groups the items submitted while a flush runs.
+`GroupCommit`, which groups the items submitted while a flush runs,
+`TurnGroup`, which groups those submitted in one event-loop turn, and
+`Lanes`, which works many items with a few tasks, first come first served.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -165,3 +169,135 @@ class TurnGroup(Generic[T]):
                     turn.done.set()
         if turn.error is not None:
             raise turn.error
+
+
+@attrs.define(eq=False)
+class Demand:
+    """
+    One call's items asking `Lanes` for turns; entered (``async with``)
+    by the task that works an item, for the part that needs the turn.
+    """
+
+    lanes: Lanes
+    #: Turns still to be granted.
+    want: int
+    #: Granted and not entered yet.
+    free: int = 0
+    #: Tasks of this call waiting for a turn, first come first served.
+    sleepers: deque[anyio.Event] = attrs.field(factory=deque)
+
+    async def __aenter__(self) -> None:
+        await self.lanes._take(self)
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.lanes._release()
+
+
+@attrs.define
+class Lanes:
+    """
+    At most *width* items at once across every call, their turns granted
+    in the order the items were asked for (first come, first served: the
+    items of a chunk go before those of chunks asked after it), as an
+    `anyio.CapacityLimiter` with one task per item would do; but a call
+    works its items with at most *width* tasks, not one task per item
+    (a task costs more than the rest of a small file's way).
+    """
+
+    width: int
+    _busy: int = attrs.field(init=False, default=0)
+    _queue: deque[Demand] = attrs.field(init=False, factory=deque)
+
+    async def map(
+        self,
+        items: Sequence[T],
+        work: Callable[[T, Demand], Awaitable[None]],
+    ) -> None:
+        """
+        ``work(item, turn)`` for every item, each in a task of this call's
+        own; *work* enters *turn* (``async with turn:``) for the part
+        that counts against the width.  The first error cancels the rest
+        and comes out as itself.
+        """
+        if not items:
+            return
+        demand = self._ask(len(items))
+        todo = iter(items)
+
+        async def worker() -> None:
+            for item in todo:
+                await work(item, demand)
+
+        try:
+            async with task_group() as tg:
+                for _ in range(min(self.width, len(items)) - 1):
+                    tg.start_soon(worker)
+                await worker()
+        finally:
+            self._withdraw(demand)
+
+    @asynccontextmanager
+    async def one(self) -> AsyncIterator[None]:
+        """
+        One turn, in line with the items of `map`.
+        """
+        demand = self._ask(1)
+        try:
+            async with demand:
+                yield
+        finally:
+            self._withdraw(demand)
+
+    def _ask(self, count: int) -> Demand:
+        demand = Demand(self, count)
+        self._queue.append(demand)
+        self._grant()
+        return demand
+
+    def _grant(self) -> None:
+        while self._busy < self.width and self._queue:
+            demand = self._queue[0]
+            demand.want -= 1
+            if not demand.want:
+                self._queue.popleft()
+            self._busy += 1
+            if demand.sleepers:
+                demand.sleepers.popleft().set()  # the turn is theirs
+            else:
+                demand.free += 1
+
+    async def _take(self, demand: Demand) -> None:
+        if demand.free:
+            demand.free -= 1
+            return
+        woken = anyio.Event()
+        demand.sleepers.append(woken)
+        try:
+            await woken.wait()
+        except BaseException:
+            if woken.is_set():
+                self._release()  # granted, never used
+            else:
+                demand.sleepers.remove(woken)
+            raise
+
+    def _release(self) -> None:
+        self._busy -= 1
+        self._grant()
+
+    def _withdraw(self, demand: Demand) -> None:
+        """
+        *demand*'s call is over: turns it did not use go to the others.
+        """
+        if demand.want:
+            self._queue.remove(demand)
+            demand.want = 0
+        if demand.free:
+            self._busy -= demand.free
+            demand.free = 0
+            self._grant()

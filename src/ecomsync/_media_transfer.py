@@ -3,31 +3,28 @@ Media transfer: one object per run owns the media limiter and the
 uploads in flight.  It reads a record's images and documents from the
 ERP, stages each distinct content once, uploads it once (however many
 records share it), and attaches media where the platform takes them
-after the record.
+after the record.  The lanes that bound its tasks are
+`ecomsync._anyio_util.Lanes`; the deferred uploads and the batched
+media-id questions are in `ecomsync._media_ids`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import (
     AsyncIterator,
-    Awaitable,
-    Callable,
-    Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Protocol, TypeVar, runtime_checkable
 
 import anyio
 import attrs
 
-from ._anyio_util import GroupCommit, task_group
+from ._anyio_util import Demand, GroupCommit, Lanes, task_group
 from ._changes import Change
 from ._contracts import MediaLink, Outcome, StagedMedia
 from ._fingerprint import content_hash
+from ._media_ids import Ask, Deferred, MediaIdBatch, Pending
 from ._model import Article, Category, MediaRef
 from ._run import Run
 from ._spec import DataType
@@ -49,203 +46,6 @@ _log = logging.getLogger("ecomsync")
 #: fault, or None (the record has no media).
 Found = list[MediaLink] | Outcome | None
 
-T = TypeVar("T")
-
-
-@attrs.define(eq=False)
-class _Demand:
-    """
-    One call's items asking `_Lanes` for turns; entered (``async with``)
-    by the task that works an item, for the part that needs the turn.
-    """
-
-    lanes: _Lanes
-    #: Turns still to be granted.
-    want: int
-    #: Granted and not entered yet.
-    free: int = 0
-    #: Tasks of this call waiting for a turn, first come first served.
-    sleepers: deque[anyio.Event] = attrs.field(factory=deque)
-
-    async def __aenter__(self) -> None:
-        await self.lanes._take(self)
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.lanes._release()
-
-
-@attrs.define
-class _Lanes:
-    """
-    At most *width* items at once across every call, their turns granted
-    in the order the items were asked for (first come, first served: the
-    items of a chunk go before those of chunks asked after it), as an
-    `anyio.CapacityLimiter` with one task per item would do; but a call
-    works its items with at most *width* tasks, not one task per item
-    (a task costs more than the rest of a small file's way).
-    """
-
-    width: int
-    _busy: int = attrs.field(init=False, default=0)
-    _queue: deque[_Demand] = attrs.field(init=False, factory=deque)
-
-    async def map(
-        self,
-        items: Sequence[T],
-        work: Callable[[T, _Demand], Awaitable[None]],
-    ) -> None:
-        """
-        ``work(item, turn)`` for every item, each in a task of this call's
-        own; *work* enters *turn* (``async with turn:``) for the part
-        that counts against the width.  The first error cancels the rest
-        and comes out as itself.
-        """
-        if not items:
-            return
-        demand = self._ask(len(items))
-        todo = iter(items)
-
-        async def worker() -> None:
-            for item in todo:
-                await work(item, demand)
-
-        try:
-            async with task_group() as tg:
-                for _ in range(min(self.width, len(items)) - 1):
-                    tg.start_soon(worker)
-                await worker()
-        finally:
-            self._withdraw(demand)
-
-    @asynccontextmanager
-    async def one(self) -> AsyncIterator[None]:
-        """
-        One turn, in line with the items of `map`.
-        """
-        demand = self._ask(1)
-        try:
-            async with demand:
-                yield
-        finally:
-            self._withdraw(demand)
-
-    def _ask(self, count: int) -> _Demand:
-        demand = _Demand(self, count)
-        self._queue.append(demand)
-        self._grant()
-        return demand
-
-    def _grant(self) -> None:
-        while self._busy < self.width and self._queue:
-            demand = self._queue[0]
-            demand.want -= 1
-            if not demand.want:
-                self._queue.popleft()
-            self._busy += 1
-            if demand.sleepers:
-                demand.sleepers.popleft().set()  # the turn is theirs
-            else:
-                demand.free += 1
-
-    async def _take(self, demand: _Demand) -> None:
-        if demand.free:
-            demand.free -= 1
-            return
-        woken = anyio.Event()
-        demand.sleepers.append(woken)
-        try:
-            await woken.wait()
-        except BaseException:
-            if woken.is_set():
-                self._release()  # granted, never used
-            else:
-                demand.sleepers.remove(woken)
-            raise
-
-    def _release(self) -> None:
-        self._busy -= 1
-        self._grant()
-
-    def _withdraw(self, demand: _Demand) -> None:
-        """
-        *demand*'s call is over: turns it did not use go to the others.
-        """
-        if demand.want:
-            self._queue.remove(demand)
-            demand.want = 0
-        if demand.free:
-            self._busy -= demand.free
-            demand.free = 0
-            self._grant()
-
-
-@attrs.define(eq=False)
-class _Deferred:
-    """
-    New content whose upload waits for the push that creates its media
-    entity (platforms that say `SupportsMediaIdFor`).
-    """
-
-    staged: StagedMedia
-    media_id: str
-    #: Records of the run linked to it whose push is not answered yet.
-    users: int = 1
-    #: The upload began; `over` once it ended (`error` says how).
-    started: bool = False
-    over: bool = False
-    error: str | None = None
-    #: Made only when a task has to wait for the upload (seldom).
-    _waiting: anyio.Event | None = None
-
-    async def wait(self) -> None:
-        """
-        Return once the upload is over.
-        """
-        if not self.over:
-            if self._waiting is None:
-                self._waiting = anyio.Event()
-            await self._waiting.wait()
-
-    def end(self) -> None:
-        self.over = True
-        if self._waiting is not None:
-            self._waiting.set()
-
-
-#: Per record: its links' pending uploads, by position.
-Pending = dict[int, _Deferred]
-
-
-@runtime_checkable
-class _MediaIdBatch(Protocol):  # pragma: no cover -- a Protocol only
-    """
-    A store that reads and writes many media ids in one transaction each
-    (`SqliteStore`, `PostgresStore`).
-    """
-
-    async def get_media_ids(
-        self, platform: str, sha256s: Sequence[str]
-    ) -> dict[str, str]: ...
-
-    async def put_media_ids(
-        self, platform: str, media_ids: Mapping[str, str]
-    ) -> None: ...
-
-
-@attrs.define(eq=False)
-class _Ask:
-    """
-    One media-id look-up, answered together with the others in flight.
-    """
-
-    sha256: str
-    media_id: str | None = None
-
 
 @attrs.define
 class MediaTransfer:
@@ -260,39 +60,39 @@ class MediaTransfer:
     staging: RunStaging | None
     concurrency: int = 16
     #: Uploads in flight (the platform's side).
-    _uploads: _Lanes = attrs.field(init=False)
+    _uploads: Lanes = attrs.field(init=False)
     #: Files read from the ERP and staged at once (the ERP's and the
     #: disk's side), apart from the uploads: the next batch's files are
     #: read and staged while the uploads of the batches before it run.
-    _reading: _Lanes = attrs.field(init=False)
+    _reading: Lanes = attrs.field(init=False)
     #: Content a task has to itself (`_alone`), with the event its
     #: waiters wait for (made by the first of them).
     _uploading: dict[str, anyio.Event | None] = attrs.field(
         init=False, factory=dict
     )
     #: New content staged, to be uploaded after the push (by hash).
-    _deferred: dict[str, _Deferred] = attrs.field(init=False, factory=dict)
+    _deferred: dict[str, Deferred] = attrs.field(init=False, factory=dict)
     #: Uploaded after the push, not in the store yet (hash -> media id):
     #: `finish` writes them in one transaction (stores with
-    #: `_MediaIdBatch`).
+    #: `MediaIdBatch`).
     _unsaved: dict[str, str] = attrs.field(init=False, factory=dict)
     #: Look-ups in flight go to such a store together.
-    _asks: GroupCommit[_Ask] | None = attrs.field(init=False, default=None)
+    _asks: GroupCommit[Ask] | None = attrs.field(init=False, default=None)
 
     @_uploads.default
-    def _new_uploads(self) -> _Lanes:
-        return _Lanes(self.concurrency)
+    def _new_uploads(self) -> Lanes:
+        return Lanes(self.concurrency)
 
     @_reading.default
-    def _new_reading(self) -> _Lanes:
-        return _Lanes(self.concurrency)
+    def _new_reading(self) -> Lanes:
+        return Lanes(self.concurrency)
 
     def __attrs_post_init__(self) -> None:
-        if isinstance(self.store, _MediaIdBatch):
+        if isinstance(self.store, MediaIdBatch):
             self._asks = GroupCommit(self._answer)
 
-    async def _answer(self, asks: list[_Ask]) -> None:
-        assert isinstance(self.store, _MediaIdBatch)
+    async def _answer(self, asks: list[Ask]) -> None:
+        assert isinstance(self.store, MediaIdBatch)
         found = await self.store.get_media_ids(
             self.run.platform_name, [a.sha256 for a in asks]
         )
@@ -309,7 +109,7 @@ class MediaTransfer:
             return media_id
         if self._asks is None:
             return await self.store.get_media_id(self.run.platform_name, sha)
-        ask = _Ask(sha)
+        ask = Ask(sha)
         await self._asks.submit(ask)
         return ask.media_id
 
@@ -320,7 +120,7 @@ class MediaTransfer:
         """
         if not self._unsaved:
             return
-        assert isinstance(self.store, _MediaIdBatch)
+        assert isinstance(self.store, MediaIdBatch)
         batch = dict(self._unsaved)
         await self.store.put_media_ids(self.run.platform_name, batch)
         for sha, media_id in batch.items():
@@ -354,7 +154,7 @@ class MediaTransfer:
                 links[index] = [None] * len(record.media)
                 files.extend((index, p) for p in range(len(record.media)))
 
-        async def one(file: tuple[int, int], turn: _Demand) -> None:
+        async def one(file: tuple[int, int], turn: Demand) -> None:
             index, position = file
             record = chunk[index].record
             assert isinstance(record, Article | Category)
@@ -532,7 +332,7 @@ class MediaTransfer:
 
     async def _defer(
         self, sha: str, content: bytes, ref: MediaRef
-    ) -> str | _Deferred:
+    ) -> str | Deferred:
         """
         The platform's id for this content when the store knows it, else
         its pending upload (staged once, however many records share it).
@@ -548,7 +348,7 @@ class MediaTransfer:
             platform = self.run.platform
             assert isinstance(platform, SupportsMediaIdFor)
             staged = await self._stage(sha, content, ref)
-            deferred = self._deferred[sha] = _Deferred(
+            deferred = self._deferred[sha] = Deferred(
                 staged, platform.media_id_for(sha)
             )
             return deferred
@@ -591,7 +391,7 @@ class MediaTransfer:
         # once.
         waiting: dict[int, int] = {}  # record's index -> uploads not over
         users: dict[int, list[int]] = {}  # id(deferred) -> records' indices
-        files: list[_Deferred] = []
+        files: list[Deferred] = []
         for index, waits in enumerate(pending):
             if not waits or not outcomes[index].ok:
                 continue
@@ -647,7 +447,7 @@ class MediaTransfer:
                     [link for link in links if link.position not in failed],
                 )
 
-        async def one(deferred: _Deferred, turn: _Demand) -> None:
+        async def one(deferred: Deferred, turn: Demand) -> None:
             results[id(deferred)] = await self._upload(deferred, turn)
             for index in users[id(deferred)]:
                 waiting[index] -= 1
@@ -678,7 +478,7 @@ class MediaTransfer:
                 exc,
             )
 
-    async def _upload(self, deferred: _Deferred, turn: _Demand) -> str | None:
+    async def _upload(self, deferred: Deferred, turn: Demand) -> str | None:
         """
         Upload *deferred* once (in *turn*), however many records wait for
         it; None when it went well, else why not.

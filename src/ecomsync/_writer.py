@@ -13,7 +13,8 @@ import attrs
 from ._ambiguity import NumberClaims
 from ._changes import Change, where
 from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
-from ._media_transfer import MediaTransfer, Pending
+from ._media_ids import Pending
+from ._media_transfer import MediaTransfer
 from ._run import Run, Tally
 from ._spec import DataType
 from .events import RecordFailed, RecordSynced

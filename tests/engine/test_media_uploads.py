@@ -23,8 +23,9 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync._anyio_util import Demand, Lanes
 from ecomsync._contracts import StagedMedia
-from ecomsync._media_transfer import _Deferred, _Demand, _Lanes
+from ecomsync._media_ids import Deferred
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.state import SqliteStore
 from ecomsync.testing.shopware6 import ShopwareEmulator
@@ -114,10 +115,10 @@ class TestLanes:
     async def test_width_bounds_items_at_once(self) -> None:
         """However many calls run, at most *width* items hold a turn at
         once, and every item is worked once."""
-        lanes = _Lanes(3)
+        lanes = Lanes(3)
         flight, most, seen = 0, 0, []
 
-        async def work(item: int, turn: _Demand) -> None:
+        async def work(item: int, turn: Demand) -> None:
             nonlocal flight, most
             async with turn:
                 flight += 1
@@ -135,11 +136,11 @@ class TestLanes:
     async def test_first_come_first_served_across_calls(self) -> None:
         """A call's items all get their turns before those of a call that
         asked later (not one item of each call in turn)."""
-        lanes = _Lanes(2)
+        lanes = Lanes(2)
         order: list[str] = []
         gate = anyio.Event()
 
-        async def work(item: str, turn: _Demand) -> None:
+        async def work(item: str, turn: Demand) -> None:
             async with turn:
                 await gate.wait()
                 order.append(item)
@@ -164,10 +165,10 @@ class TestLanes:
     async def test_error_cancels_the_call_and_gives_turns_back(self) -> None:
         """An item's error comes out as itself, the call's other items
         stop, and its turns (in use or granted) go to the next call."""
-        lanes = _Lanes(2)
+        lanes = Lanes(2)
         started: list[int] = []
 
-        async def work(item: int, turn: _Demand) -> None:
+        async def work(item: int, turn: Demand) -> None:
             async with turn:
                 started.append(item)
                 if item == 1:
@@ -178,7 +179,7 @@ class TestLanes:
             await lanes.map([0, 1, 2, 3], work)
         assert [0, 1] == started
 
-        async def quick(item: int, turn: _Demand) -> None:
+        async def quick(item: int, turn: Demand) -> None:
             async with turn:
                 started.append(item)
 
@@ -189,11 +190,11 @@ class TestLanes:
     async def test_cancelled_waiter_gives_its_turn_back(self) -> None:
         """A call cancelled while its items wait for turns leaves the
         line, and one cancelled just after its turn came gives it back."""
-        lanes = _Lanes(1)
+        lanes = Lanes(1)
         release = anyio.Event()
         done: list[str] = []
 
-        async def hold(item: str, turn: _Demand) -> None:
+        async def hold(item: str, turn: Demand) -> None:
             async with turn:
                 await release.wait()
                 done.append(item)
@@ -221,9 +222,9 @@ class TestLanes:
 
     async def test_empty_call(self) -> None:
         """No items: nothing to wait for."""
-        lanes = _Lanes(2)
+        lanes = Lanes(2)
 
-        async def work(item: int, turn: _Demand) -> None:
+        async def work(item: int, turn: Demand) -> None:
             raise AssertionError  # pragma: no cover - never called
 
         await lanes.map([], work)
@@ -233,7 +234,7 @@ class TestDeferred:
     async def test_waiters_wait_for_the_end(self) -> None:
         """A task waiting for an upload another task began returns once
         it is over; after that, waiting returns at once."""
-        deferred = _Deferred(
+        deferred = Deferred(
             StagedMedia(
                 sha256="0" * 64,
                 path=Path("/nowhere"),

@@ -1,0 +1,79 @@
+"""
+The platform's media ids of content, as media transfer keeps them: new
+content whose upload waits for the push that creates its media entity
+(`Deferred`, per record `Pending`), and the store's batched media-id
+questions (`MediaIdBatch`, `Ask`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import anyio
+import attrs
+
+from ._contracts import StagedMedia
+
+
+@attrs.define(eq=False)
+class Deferred:
+    """
+    New content whose upload waits for the push that creates its media
+    entity (platforms that say `SupportsMediaIdFor`).
+    """
+
+    staged: StagedMedia
+    media_id: str
+    #: Records of the run linked to it whose push is not answered yet.
+    users: int = 1
+    #: The upload began; `over` once it ended (`error` says how).
+    started: bool = False
+    over: bool = False
+    error: str | None = None
+    #: Made only when a task has to wait for the upload (seldom).
+    _waiting: anyio.Event | None = None
+
+    async def wait(self) -> None:
+        """
+        Return once the upload is over.
+        """
+        if not self.over:
+            if self._waiting is None:
+                self._waiting = anyio.Event()
+            await self._waiting.wait()
+
+    def end(self) -> None:
+        self.over = True
+        if self._waiting is not None:
+            self._waiting.set()
+
+
+#: Per record: its links' pending uploads, by position.
+Pending = dict[int, Deferred]
+
+
+@runtime_checkable
+class MediaIdBatch(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    A store that reads and writes many media ids in one transaction each
+    (`SqliteStore`, `PostgresStore`).
+    """
+
+    async def get_media_ids(
+        self, platform: str, sha256s: Sequence[str]
+    ) -> dict[str, str]: ...
+
+    async def put_media_ids(
+        self, platform: str, media_ids: Mapping[str, str]
+    ) -> None: ...
+
+
+@attrs.define(eq=False)
+class Ask:
+    """
+    One media-id look-up, answered together with the others in flight.
+    """
+
+    sha256: str
+    media_id: str | None = None
