@@ -28,12 +28,16 @@ from ._catalogue import fail, user_errors
 from ._client import MAX_QUERY_COST, GraphQL, Row
 
 
-#: Line items read per order (an order with more is read in full by a
-#: second query).
+#: Line items read per order with the order page (an order with more is
+#: read in full by follow-up queries, `MORE_LINES` at a time).
 LINES = 25
 _ADDRESS = (
     "firstName lastName company address1 address2 zip city countryCodeV2 phone"
 )
+_LINE_PAGE = """pageInfo { hasNextPage endCursor } nodes { sku name quantity
+  originalUnitPriceSet { shopMoney { amount } }
+  discountedTotalSet { shopMoney { amount } }
+  taxLines { priceSet { shopMoney { amount } } } }"""
 ORDERS = f"""
 query($n: Int, $after: String, $q: String) {{
   orders(first: $n, after: $after, sortKey: UPDATED_AT, query: $q) {{
@@ -46,10 +50,7 @@ query($n: Int, $after: String, $q: String) {{
       customer {{ id email firstName lastName }}
       billingAddress {{ {_ADDRESS} }}
       shippingAddress {{ {_ADDRESS} }}
-      lineItems(first: {LINES}) {{ nodes {{ sku name quantity
-        originalUnitPriceSet {{ shopMoney {{ amount }} }}
-        discountedTotalSet {{ shopMoney {{ amount }} }}
-        taxLines {{ priceSet {{ shopMoney {{ amount }} }} }} }} }} }}
+      lineItems(first: {LINES}) {{ {_LINE_PAGE} }} }}
   }}
 }}
 """
@@ -57,6 +58,12 @@ query($n: Int, $after: String, $q: String) {{
 #: money bags (2 each), and the line connection (2 + 8 per line: the
 #: line, two money bags, the tax lines with their money bag).
 ORDER_COST = 1 + 1 + 2 + 4 * 2 + 2 + LINES * 8
+#: Line items per follow-up query for an order with more than `LINES`.
+MORE_LINES = 100
+MORE_LINES_QUERY = f"""
+query($id: ID!, $after: String) {{ order(id: $id) {{
+  lineItems(first: {MORE_LINES}, after: $after) {{ {_LINE_PAGE} }} }} }}
+"""
 FULFILLMENT_ORDERS = """
 query($q: String) { orders(first: 1, query: $q) { nodes { id cancelledAt
   fulfillmentOrders(first: 10) { nodes { id status } } } } }
@@ -234,6 +241,8 @@ class Orders:
                 what="orders",
             )
             page = data["orders"]
+            for row in page["nodes"]:
+                await self._all_lines(row)
             orders = [to_order(r) for r in page["nodes"]]
             orders = [o for o in orders if _wanted(selection, o.number)]
             for i in range(0, len(orders), batch_size):
@@ -241,6 +250,25 @@ class Orders:
             if not page["pageInfo"]["hasNextPage"]:
                 return
             after = page["pageInfo"]["endCursor"]
+
+    async def _all_lines(self, row: Row) -> None:
+        """
+        Read the rest of an order's line items into *row* when the page
+        held only its first `LINES` (a missing line would fail the order
+        on its total).
+        """
+        lines = row["lineItems"]
+        info = lines.get("pageInfo") or {}
+        while info.get("hasNextPage"):
+            data = await self.api.call(
+                MORE_LINES_QUERY,
+                {"id": row["id"], "after": info["endCursor"]},
+                cost=1 + 2 + MORE_LINES * 8,
+                what="orders",
+            )
+            more = data["order"]["lineItems"]
+            lines["nodes"] = [*lines["nodes"], *more["nodes"]]
+            info = more["pageInfo"]
 
     async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
         return [await self._status(i.record) for i in items]  # type: ignore[arg-type]
