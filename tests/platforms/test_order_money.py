@@ -363,7 +363,6 @@ class TestShopify:
         )
         assert [] == problems(order)
 
-
     async def test_long_order_is_read_whole(self) -> None:
         """An order with more lines than the order page reads (25) gets
         the rest by follow-up queries, in order, and adds up."""
