@@ -364,7 +364,7 @@ class TestShopify:
         assert [] == problems(order)
 
     async def test_long_order_is_read_whole(self) -> None:
-        """An order with more lines than the order page reads (25) gets
+        """An order with more lines than the order page reads (10) gets
         the rest by follow-up queries, in order, and adds up."""
         emu = ShopifyEmulator("shpat_x")
         emu.place_order([(f"A-{n}", 1, f"{n}.00") for n in range(1, 131)])
