@@ -7,6 +7,7 @@ emulator): exactly the change, nothing stale left behind.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -17,17 +18,20 @@ import pytest
 
 from ecomsync import (
     All,
+    Article,
     Category,
     DataType,
     MediaKind,
     MediaRef,
     MediaStaging,
+    RunRecord,
     RunStatus,
     SqliteStore,
     Synchronizer,
     SyncSpec,
 )
 from ecomsync.erp.memory import MemoryErp
+from ecomsync.exceptions import ConfigurationError
 from ecomsync.platforms.woocommerce import WooCommerce, category_slug
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
@@ -48,10 +52,18 @@ class Shop:
     sync: Synchronizer
     erp: MemoryErp
     emu: WooCommerceEmulator
+    platform: WooCommerce
 
-    async def push(self) -> None:
+    async def push(self) -> RunRecord:
         summary = await self.sync.execute(PUSH)
         assert RunStatus.SUCCEEDED == summary.status, summary
+        return summary
+
+    def product(self, number: str) -> dict[str, Any]:
+        (row,) = [
+            p for p in self.emu.shop.products.values() if p["sku"] == number
+        ]
+        return row
 
     def category(self, number: str) -> dict[str, Any]:
         (row,) = [
@@ -82,7 +94,7 @@ async def _shop(tmp_path: Path) -> AsyncIterator[Shop]:
         store=SqliteStore(tmp_path / "state.db"),
         staging=MediaStaging(tmp_path / "staging"),
     )
-    yield Shop(sync, erp, emu)
+    yield Shop(sync, erp, emu, platform)
     await platform.aclose()
     await sync.store.aclose()
 
@@ -164,3 +176,141 @@ class TestEmulator:
         assert attachment.id == kept["id"]
         assert removed is None
         assert emu.shop.categories[row["id"]]["image"] is None
+
+
+class TestTaxRates:
+    async def test_each_rate_lands_in_its_class(self, shop: Shop) -> None:
+        """
+        Articles at 19, 7 and 0 % tax land in the standard, reduced-rate
+        and zero-rate classes, so WooCommerce charges the ERP's tax;
+        with net prices each is the gross over its own rate.
+        """
+        shop.platform.prices_include_tax = False
+        for number, rate, price in (
+            ("T-19", 19, "11.90"),
+            ("T-7", 7, "10.70"),
+            ("T-0", 0, "5.00"),
+        ):
+            shop.erp.put(
+                Article(number=number, name=number, price=price, tax_rate=rate)
+            )
+        await shop.push()
+
+        got = {
+            n: (shop.product(n)["tax_class"], shop.product(n)["regular_price"])
+            for n in ("T-19", "T-7", "T-0")
+        }
+        assert {
+            "T-19": ("", "10.00"),
+            "T-7": ("reduced-rate", "10.00"),
+            "T-0": ("zero-rate", "5.00"),
+        } == {n: (c, f"{Decimal(p):.2f}") for n, (c, p) in got.items()}
+
+    async def test_a_changed_rate_changes_the_class(self, shop: Shop) -> None:
+        """
+        An article whose rate changes from 19 to 7 % moves to the
+        reduced-rate class with the next run.
+        """
+        book = Article(number="B-1", name="Book", price="10.00")
+        shop.erp.put(book)
+        await shop.push()
+        shop.erp.put(attrs.evolve(book, tax_rate=Decimal(7)))
+        await shop.push()
+
+        assert "reduced-rate" == shop.product("B-1")["tax_class"]
+
+    async def test_a_rate_without_a_class_fails_unsent(
+        self, shop: Shop
+    ) -> None:
+        """
+        A rate no tax class is set for fails on tax_rate, naming it, and
+        nothing of that article is written; the rest lands.
+        """
+        shop.erp.put(
+            Article(number="AT-1", name="Wien", price="12", tax_rate=20)
+        )
+        shop.erp.put(Article(number="DE-1", name="Bonn", price="12"))
+        summary = await shop.push()
+
+        (failure,) = summary.failures
+        assert ("AT-1", "tax_rate") == (failure.number, failure.field)
+        assert "no WooCommerce tax class for 20 % tax" in failure.message
+        assert ["DE-1"] == [p["sku"] for p in shop.emu.shop.products.values()]
+
+    async def test_a_class_the_shop_lacks_fails(self, shop: Shop) -> None:
+        """
+        WooCommerce stores a tax class it does not have as the standard
+        one without a word; the article fails on tax_rate naming the
+        class, and lands once the class exists.
+        """
+        shop.emu.shop.tax_classes.remove("reduced-rate")
+        shop.erp.put(
+            Article(number="B-1", name="Book", price="10", tax_rate=7)
+        )
+        summary = await shop.push()
+        shop.emu.shop.tax_classes.append("reduced-rate")
+        again = await shop.push()
+
+        (failure,) = summary.failures
+        assert "tax_rate" == failure.field
+        assert (
+            "WooCommerce has no tax class 'reduced-rate' for 7 % tax and "
+            "took the standard class instead"
+        ) in failure.message
+        assert [] == list(again.failures)
+        assert "reduced-rate" == shop.product("B-1")["tax_class"]
+
+    def test_classes_are_configured_by_rate(self) -> None:
+        """
+        tax_classes takes rates as numbers or text ("standard" is the
+        standard class); a value that is no rate is a ConfigurationError.
+        """
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            tax_classes={
+                "20": "standard",
+                10: "ermaessigt",
+                Decimal("13.0"): "x",
+            },
+        )
+
+        assert {
+            Decimal(20): "",
+            Decimal(10): "ermaessigt",
+            Decimal(13): "x",
+        } == (dict(woo.tax_classes))
+        with pytest.raises(
+            ConfigurationError, match="'abc' is not a tax rate"
+        ):
+            WooCommerce(
+                "https://shop.test", KEY, SECRET, tax_classes={"abc": "x"}
+            )
+        with pytest.raises(ConfigurationError, match="101 is not a tax rate"):
+            WooCommerce(
+                "https://shop.test", KEY, SECRET, tax_classes={101: "x"}
+            )
+
+
+class TestEmulatorTaxClass:
+    def test_set_tax_class_as_woocommerce(self) -> None:
+        """
+        As WC_Product::set_tax_class: "standard" and unknown classes are
+        stored as "" (standard); a variation takes "parent"; an unknown
+        tax status is refused.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shop = emu.shop
+        parent = shop.create_product({"name": "P", "type": "variable"})
+        known = shop.create_product({"name": "A", "tax_class": "Zero Rate"})
+        unknown = shop.create_product({"name": "B", "tax_class": "luxury"})
+        standard = shop.create_product({"name": "C", "tax_class": "standard"})
+        variation = shop.create_product({"tax_class": "parent"}, parent=parent)
+
+        assert ["zero-rate", "", ""] == [
+            r["tax_class"] for r in (known, unknown, standard)
+        ]
+        assert "parent" == variation["tax_class"]
+        with pytest.raises(Exception, match="Invalid product tax status"):
+            shop.create_product({"name": "D", "tax_status": "sometimes"})

@@ -9,12 +9,13 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
 from ..._contracts import MediaLink, Outcome
 from ..._model import MediaKind
+from ...exceptions import ConfigurationError
 from .._slugs import slug_parts, without_accents
 
 
@@ -35,6 +36,38 @@ class Settings(Protocol):
 
     @property
     def allow_backorders(self) -> bool: ...
+
+    @property
+    def tax_classes(self) -> Mapping[Decimal, str]: ...
+
+
+#: WooCommerce's own tax classes (``WC_Install`` creates "Reduced rate"
+#: and "Zero rate" beside the standard class ``""``) with Germany's rates.
+DEFAULT_TAX_CLASSES: Mapping[Decimal, str] = {
+    Decimal(19): "",
+    Decimal(7): "reduced-rate",
+    Decimal(0): "zero-rate",
+}
+
+
+def tax_classes(value: Mapping[Any, str]) -> dict[Decimal, str]:
+    """
+    The ``tax_classes`` setting as the adapter uses it: rates as
+    Decimals, ``"standard"`` as WooCommerce stores it (``""``).
+    """
+    out: dict[Decimal, str] = {}
+    for rate, slug in value.items():
+        try:
+            key = Decimal(str(rate))
+        except ArithmeticError:
+            key = Decimal("NaN")
+        if not key.is_finite() or not 0 <= key <= 100:
+            raise ConfigurationError(
+                f"WooCommerce tax_classes: {rate!r} is not a tax rate "
+                "(0 to 100)"
+            )
+        out[key] = "" if slug == "standard" else str(slug)
+    return out
 
 
 def category_slug(number: str) -> str:

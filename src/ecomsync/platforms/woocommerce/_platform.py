@@ -7,7 +7,8 @@ orders in, media through WordPress).
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from decimal import Decimal
 from typing import ClassVar
 
 import attrs
@@ -23,6 +24,8 @@ from .._dispatch import Pushes
 from ._batches import Batches
 from ._categories import Categories
 from ._client import RestApi
+from ._common import DEFAULT_TAX_CLASSES
+from ._common import tax_classes as as_tax_classes
 from ._media import Media
 from ._orders import Orders
 from ._products import Products
@@ -47,6 +50,12 @@ class WooCommerce(AsyncResource):
             ``False`` sends net prices.
         allow_backorders: Write negative stock; by default a negative
             level fails that record.
+        tax_classes: The WooCommerce tax class (its slug, ``""`` or
+            ``"standard"`` for the standard class) of each ERP tax
+            rate; an article with a rate not listed fails on
+            ``tax_rate``.  By default 19 % standard, 7 % ``reduced-rate``
+            and 0 % ``zero-rate``, WooCommerce's own classes with the
+            German rates.
         batch_size: Records per batch request, at most 100.
         concurrency: Requests in flight at once, at most.
         request_deadline: Seconds one HTTP attempt may take in total.
@@ -65,6 +74,9 @@ class WooCommerce(AsyncResource):
     )
     prices_include_tax: bool = attrs.field(default=True, kw_only=True)
     allow_backorders: bool = attrs.field(default=False, kw_only=True)
+    tax_classes: Mapping[Decimal, str] = attrs.field(
+        default=DEFAULT_TAX_CLASSES, kw_only=True, converter=as_tax_classes
+    )
     batch_size: int = attrs.field(default=100, kw_only=True)
     concurrency: int = attrs.field(default=16, kw_only=True)
     request_deadline: float = attrs.field(default=120.0, kw_only=True)

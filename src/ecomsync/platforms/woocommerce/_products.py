@@ -144,19 +144,33 @@ class Products:
                         payload, known[sku_key(article.number)][0]
                     )
             writes.append((i, payload))
+        sent = {i: str(payload["tax_class"]) for i, payload in writes}
         written = await self.batches.write("products", writes, items, outcomes)
         for i, row in written:
-            record = items[i].record
-            assert isinstance(record, Article)
-            if record.variants or row.get("variations"):
-                error = await self._variations(record, row, known)
-                if error is not None:
-                    outcomes[i] = fail(record.number, *error)
-                    continue
-            outcomes[i] = Outcome(
-                number=record.number, platform_id=str(row["id"])
-            )
+            outcomes[i] = await self._written(items[i], row, sent[i], known)
         return [o for o in outcomes if o is not None]
+
+    async def _written(
+        self,
+        item: Outgoing,
+        row: Row,
+        tax_class: str,
+        known: dict[str, list[Row]],
+    ) -> Outcome:
+        """
+        The outcome of an article whose product WooCommerce wrote as
+        *row*: its tax class checked, its variations made its variants.
+        """
+        record = item.record
+        assert isinstance(record, Article)
+        refused = _class_not_taken(record, tax_class, row)
+        if refused is not None:
+            return refused
+        if record.variants or row.get("variations"):
+            error = await self._variations(record, row, known)
+            if error is not None:
+                return fail(record.number, *error)
+        return Outcome(number=record.number, platform_id=str(row["id"]))
 
     def _own(
         self, sku: str, known: dict[str, list[Row]], *, parent: int
@@ -200,6 +214,7 @@ class Products:
             "status": "publish" if article.active else "draft",
             "description": article.description,
             "categories": categories,
+            "tax_class": self._tax_class(article),
         }
         # Always sent: an EAN the ERP no longer has leaves the shop too.
         payload["global_unique_id"] = article.ean or ""
@@ -233,6 +248,24 @@ class Products:
                 }
             ]
         return payload
+
+    def _tax_class(self, article: Article) -> str:
+        """
+        The tax class of *article*'s rate (variations keep WooCommerce's
+        ``parent``); a rate without one is refused on ``tax_rate``.
+        """
+        found = self.settings.tax_classes.get(article.tax_rate)
+        if found is None:
+            known = ", ".join(
+                f"{rate} %" for rate in sorted(self.settings.tax_classes)
+            )
+            raise Refused(
+                f"no WooCommerce tax class for {article.tax_rate} % tax "
+                f"(classes are set for {known or 'no rate'}); map the rate "
+                "with WooCommerce(tax_classes=...)",
+                "tax_rate",
+            )
+        return found
 
     def _price(self, gross: Decimal, article: Article) -> str:
         if self.settings.prices_include_tax:
@@ -304,6 +337,26 @@ class Products:
         return None
 
     # -- stock ------------------------------------------------------------
+
+
+def _class_not_taken(article: Article, sent: str, row: Row) -> Outcome | None:
+    """
+    The failure of *article* if WooCommerce did not take the tax class
+    *sent*: ``WC_Product::set_tax_class`` stores a class the shop does
+    not have as the standard one, without a word.
+    """
+    taken = str(row.get("tax_class", ""))
+    if taken == sent:
+        return None
+    took = repr(taken) if taken else "the standard class"
+    return fail(
+        article.number,
+        f"WooCommerce has no tax class {sent!r} for {article.tax_rate} % "
+        f"tax and took {took} instead; add the class under WooCommerce > "
+        "Settings > Tax or map the rate to another with "
+        "WooCommerce(tax_classes=...)",
+        "tax_rate",
+    )
 
 
 def _drop_variation_attributes(payload: Row, held: Row) -> None:

@@ -54,6 +54,8 @@ class ProductRules(ShopState):
             "status": "publish",
             "sku": "",
             "global_unique_id": "",
+            "tax_status": "taxable",
+            "tax_class": "parent" if parent else "",
             "price": "",
             "regular_price": "",
             "sale_price": "",
@@ -175,6 +177,24 @@ class ProductRules(ShopState):
             row["type"] = data["type"]
         if "status" in data:
             row["status"] = str(data["status"])
+        if "tax_status" in data:
+            if data["tax_status"] not in ("taxable", "shipping", "none", ""):
+                raise WpError(
+                    400,
+                    "product_invalid_tax_status",
+                    "Invalid product tax status.",
+                )
+            row["tax_status"] = data["tax_status"] or "taxable"
+        if "tax_class" in data:
+            # WC_Product::set_tax_class: "standard" is "", and a class
+            # the shop does not have becomes "" without a word
+            # (variations also take "parent").
+            slug = sanitize_title(str(data["tax_class"] or ""))
+            slug = "" if slug == "standard" else slug
+            valid = ["", *self.tax_classes]
+            if row["type"] == "variation":
+                valid.append("parent")
+            row["tax_class"] = slug if slug in valid else ""
         if "sku" in data:
             # WC_Product::set_sku: wc_clean, then unique among products
             # and variations, else product_invalid_sku with the owner.

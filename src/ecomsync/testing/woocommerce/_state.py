@@ -59,6 +59,11 @@ class ShopState:
     notes: dict[int, list[Row]] = attrs.field(factory=dict)
     customers: dict[int, Row] = attrs.field(factory=dict)
     media: dict[int, Attachment] = attrs.field(factory=dict)
+    #: The slugs of the shop's tax classes besides the standard one
+    #: (``""``): WooCommerce installs "Reduced rate" and "Zero rate".
+    tax_classes: list[str] = attrs.field(
+        factory=lambda: ["reduced-rate", "zero-rate"]
+    )
     base_url: str = "http://shop.test"
     _post_id: int = 100
     _term_id: int = 14  # 15 is "Uncategorized", made below
