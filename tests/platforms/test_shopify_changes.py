@@ -153,3 +153,24 @@ class TestBarcodes:
         assert ["4006381333931", "4006381333948"] == before
         assert not shop.variant("P-1")["barcode"]
         assert not shop.variant("S-1-S")["barcode"]
+
+
+class TestTax:
+    async def test_a_tax_free_article_is_not_taxed(self, shop: Shop) -> None:
+        """
+        An article at 0 % tax is not taxable in Shopify (every variant),
+        and is taxable again once the ERP taxes it.
+        """
+        free = attrs.evolve(SHIRT, tax_rate=Decimal(0))
+        shop.erp.put(free)
+        shop.erp.put(Article(number="P-1", name="Plain", price="5.00"))
+        await shop.push()
+        before = [shop.variant(s)["taxable"] for s in ("S-1-S", "S-1-L")]
+
+        shop.erp.put(SHIRT)
+        await shop.push()
+
+        assert [False, False] == before
+        assert shop.variant("P-1")["taxable"]
+        assert shop.variant("S-1-S")["taxable"]
+        assert shop.variant("S-1-L")["taxable"]

@@ -240,6 +240,7 @@ class Catalogue:
                     # Always sent: an EAN the ERP no longer has leaves
                     # the shop too ("" clears what null would keep).
                     "barcode": v.ean or "",
+                    "taxable": record.tax_rate != 0,
                 }
                 for v in record.variants
             ]
@@ -255,6 +256,7 @@ class Catalogue:
                     "sku": record.number,
                     "price": format(record.price, "f"),
                     "barcode": record.ean or "",
+                    "taxable": record.tax_rate != 0,
                 }
             ]
         return {

@@ -76,6 +76,7 @@ type ProductVariant {
   price: Money!
   compareAtPrice: Money
   barcode: String
+  taxable: Boolean!
   selectedOptions: [SelectedOption!]!
   inventoryItem: InventoryItem!
   product: Product!

@@ -442,6 +442,7 @@ class Shop:
                     "price": "0.00",
                     "compareAtPrice": None,
                     "barcode": None,
+                    "taxable": True,
                     "sku": None,
                     "_item": item,
                     "_product": n,
@@ -463,9 +464,12 @@ class Shop:
                 ("price", v.get("price")),
                 ("barcode", v.get("barcode")),
                 ("compareAtPrice", v.get("compareAtPrice")),
+                ("taxable", v.get("taxable")),
             ):
                 if value is not None:
-                    row[key] = str(value) if key != "barcode" else value
+                    row[key] = (
+                        value if key in ("barcode", "taxable") else str(value)
+                    )
             for q in v.get("inventoryQuantities") or ():
                 place = parse_gid(q["locationId"], "Location")
                 if place is not None and place in self.locations:
