@@ -314,3 +314,59 @@ class TestEmulatorTaxClass:
         assert "parent" == variation["tax_class"]
         with pytest.raises(Exception, match="Invalid product tax status"):
             shop.create_product({"name": "D", "tax_status": "sometimes"})
+
+
+class TestLongCategoryNames:
+    async def test_a_name_over_200_characters_fails_by_name(
+        self, shop: Shop
+    ) -> None:
+        """
+        A category name of more than 200 characters fails on name, new
+        or renamed, and nothing of it is sent (WooCommerce refuses such a
+        new term and keeps an existing term's old name without a word);
+        200 characters land.
+        """
+        shop.erp.put(Category(number="C-1", name="Tools"))
+        shop.erp.put(Category(number="C-2", name="x" * 201))
+        shop.erp.put(Category(number="C-3", name="é" * 200))
+        first = await shop.push()
+        shop.erp.put(Category(number="C-1", name="Werkzeug " * 25))
+        second = await shop.push()
+
+        assert [("C-2", "name")] == [
+            (f.number, f.field) for f in first.failures
+        ]
+        assert [("C-1", "name"), ("C-2", "name")] == sorted(
+            (f.number, f.field) for f in second.failures
+        )
+        assert "name is 224 characters; WooCommerce keeps at most 200" in (
+            next(f.message for f in second.failures if f.number == "C-1")
+        )
+        assert "Tools" == shop.category("C-1")["name"]
+        assert "é" * 200 == shop.category("C-3")["name"]
+        assert 3 == len(shop.emu.shop.categories)  # with "Uncategorized"
+
+
+class TestEmulatorTermNames:
+    def test_long_names_as_wordpress(self) -> None:
+        """
+        The emulator, as wp_insert_term / wp_update_term: a new name over
+        200 characters is db_insert_error; an update to one leaves name
+        and slug as they were and changes the rest.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        row = emu.shop.create_category({"name": "Tools", "slug": "tools"})
+        with pytest.raises(Exception, match="Could not insert term"):
+            emu.shop.create_category({"name": "y" * 201})
+
+        emu.shop.update_category(
+            row["id"],
+            {"name": "z" * 201, "slug": "zzz", "description": "new"},
+        )
+
+        held = emu.shop.categories[row["id"]]
+        assert ("Tools", "tools", "new") == (
+            held["name"],
+            held["slug"],
+            held["description"],
+        )

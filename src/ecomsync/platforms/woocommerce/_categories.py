@@ -25,6 +25,12 @@ from ._common import (
 )
 
 
+#: Characters of a category name: ``wp_terms.name`` is ``varchar(200)``;
+#: ``wp_insert_term`` fails on a longer one, ``wp_update_term`` ignores
+#: that its update failed.
+TERM_NAME_LIMIT = 200
+
+
 @attrs.define
 class Categories:
     """
@@ -99,6 +105,16 @@ class Categories:
         for i in wave:
             record = items[i].record
             assert isinstance(record, Category)
+            if len(record.name.strip()) > TERM_NAME_LIMIT:
+                outcomes[i] = fail(
+                    record.number,
+                    f"name is {len(record.name.strip())} characters; "
+                    f"WooCommerce keeps at most {TERM_NAME_LIMIT} in a "
+                    "category name (it refuses such a new category and "
+                    "keeps the old name of an existing one without a word)",
+                    "name",
+                )
+                continue
             parent_id = 0
             if record.parent is not None:
                 found = terms.get(category_slug(record.parent))

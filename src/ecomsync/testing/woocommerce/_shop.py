@@ -33,6 +33,10 @@ from ._wp import (
 __all__ = ["BATCH_LIMIT", "Attachment", "Row", "Shop"]
 
 
+#: Characters in ``wp_terms.name`` (``varchar(200)``).
+TERM_NAME_LENGTH = 200
+
+
 @attrs.define
 class Shop(ProductRules):
     """
@@ -73,6 +77,14 @@ class Shop(ProductRules):
                 400, "empty_term_name", "A name is required for this term."
             )
         name = name.strip()
+        if len(name) > TERM_NAME_LENGTH:
+            # wp_insert_term: $wpdb->insert fails on a value longer than
+            # its column (wp_terms.name varchar(200)).
+            raise WpError(
+                400,
+                "db_insert_error",
+                "Could not insert term into the database.",
+            )
         parent = as_int(data.get("parent", 0))
         if parent and parent not in self.categories:
             raise WpError(
@@ -138,12 +150,16 @@ class Shop(ProductRules):
                     )
                 up = self.categories[up]["parent"]
             row["parent"] = parent
-        if "name" in data and str(data["name"]).strip():
-            row["name"] = str(data["name"]).strip()
-        if data.get("slug"):
-            slug = sanitize_title(str(data["slug"]))
-            if slug != row["slug"]:
-                row["slug"] = self._unique_slug(slug)
+        name = str(data.get("name") or "").strip() or row["name"]
+        if len(name) <= TERM_NAME_LENGTH:
+            # wp_update_term does not check its $wpdb->update of name and
+            # slug: with a name over wp_terms.name's 200 characters both
+            # stay as they were, without an error.
+            row["name"] = name
+            if data.get("slug"):
+                slug = sanitize_title(str(data["slug"]))
+                if slug != row["slug"]:
+                    row["slug"] = self._unique_slug(slug)
         for field in ("description", "display"):
             if field in data:
                 row[field] = str(data[field] or "")
