@@ -740,3 +740,82 @@ class TestVariantChanges:
             (v["sku"], [o["name"] for o in v["options"]]) for v in variants
         ]
         assert {made.platform_id} == {v["product"]["id"] for v in variants}
+
+    async def test_renamed_added_and_dropped_options(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A size renamed in the ERP (S -> Small) and a colour added reach
+        the existing variants, and the product offers no option the ERP
+        dropped: the old value and a group the article no longer has
+        leave it.
+        """
+
+        def shirt(
+            *variants: tuple[str, tuple[tuple[str, str], ...]],
+        ) -> Article:
+            return Article(
+                number="O",
+                name="Tee",
+                price=Decimal("11.90"),
+                variants=tuple(
+                    Variant(number=n, options=o) for n, o in variants
+                ),
+            )
+
+        steps = [
+            shirt(("O-1", (("Size", "S"),)), ("O-2", (("Size", "M"),))),
+            shirt(
+                ("O-1", (("Size", "Small"), ("Colour", "Red"))),
+                ("O-2", (("Size", "M"), ("Colour", "Red"))),
+            ),
+            shirt(
+                ("O-1", (("Colour", "Red"),)), ("O-2", (("Colour", "Blue"),))
+            ),
+        ]
+        seen = []
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            for step in steps:
+                (outcome,) = await shop.push(
+                    DataType.ARTICLES, [Outgoing(record=step)]
+                )
+                assert outcome.ok, outcome.error
+                admin = fresh_vendure.admin()
+                try:
+                    variants = await _variants(admin, "O-1", "O-2")
+                    data = await admin.gql(
+                        "query ($id: ID!) { product(id: $id) { optionGroups"
+                        " { name options { name } } } }",
+                        {"id": outcome.platform_id},
+                    )
+                finally:
+                    await admin.aclose()
+                seen.append(
+                    (
+                        {
+                            v["sku"]: sorted(o["name"] for o in v["options"])
+                            for v in variants
+                        },
+                        {
+                            g["name"]: sorted(o["name"] for o in g["options"])
+                            for g in data["product"]["optionGroups"]
+                        },
+                    )
+                )
+
+        assert [
+            (
+                {"O-1": ["S"], "O-2": ["M"]},
+                {"Size": ["M", "S"]},
+            ),
+            (
+                {"O-1": ["Red", "Small"], "O-2": ["M", "Red"]},
+                {"Size": ["M", "Small"], "Colour": ["Red"]},
+            ),
+            (
+                {"O-1": ["Red"], "O-2": ["Blue"]},
+                {"Colour": ["Blue", "Red"]},
+            ),
+        ] == seen

@@ -34,7 +34,7 @@ PRODUCT_FIELDS = (
     " optionGroups { id code name options { id code name } }"
 )
 _VARIANT_FIELDS = """id sku name price enabled stockOnHand
-  taxCategory { id } product { id name }
+  taxCategory { id } product { id name } options { id }
   stockLevels { stockLocationId stockOnHand stockAllocated }"""
 
 

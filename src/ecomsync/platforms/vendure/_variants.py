@@ -168,6 +168,7 @@ class Variants:
         creates: list[tuple[Job, JSON]] = []
         updates: list[tuple[Job, JSON]] = []
         drop: list[str] = []
+        unused: list[str] = []
         for job in jobs:
             product, art = job.product, job.article
             if product is None or job.index in outcomes:
@@ -189,7 +190,8 @@ class Variants:
                 if isinstance(options, str):
                     outcomes[job.index] = fail(art.number, options, "variants")
                     continue
-                option_ids = options
+                option_ids, stale_options = options
+                unused += stale_options
             for sku, name, gross in wanted:
                 price = price_of(ref, gross, art.tax_rate)
                 assert price is not None  # checked before any write
@@ -216,6 +218,13 @@ class Variants:
                     )
                     continue
                 change = self._change(have, price, job.tax, art.active, name)
+                ids = option_ids.get(sku)
+                if ids is not None and sorted(ids) != sorted(
+                    str(o["id"]) for o in have.get("options") or []
+                ):
+                    # An option renamed or a group added in the ERP: the
+                    # variant takes its new options.
+                    change["optionIds"] = ids
                 if change:
                     updates.append((job, {"id": have["id"], **change}))
             drop += [
@@ -240,6 +249,15 @@ class Variants:
                         job.article.number, str(answer or "no result")
                     )
         await self.delete(drop)
+        # Options no variant has any more (a value renamed or dropped in
+        # the ERP) would still be offered in the product's option groups.
+        await aliased(
+            self.catalog.gql,
+            "deleteProductOption",
+            {"id": "ID!"},
+            [{"id": option} for option in unused],
+            "result message",
+        )
 
     def _change(
         self, have: JSON, price: int, tax: str, active: bool, name: str
@@ -271,11 +289,14 @@ class Variants:
 
     async def options(
         self, product: JSON, art: Article
-    ) -> dict[str, list[str]] | str:
+    ) -> tuple[dict[str, list[str]], list[str]] | str:
         """
         The option ids per variant SKU, creating option groups and options
-        the product lacks.  Variants whose options do not tell them apart
-        get one group "Variant" with the variant numbers as options.
+        the product lacks, and the ids of the options no variant wants
+        any more (to delete once the variants left them).  Option groups
+        the article no longer has leave the product.  Variants whose
+        options do not tell them apart get one group "Variant" with the
+        variant numbers as options.
         """
         language = self.catalog.language
         names = list(
@@ -294,6 +315,28 @@ class Variants:
         else:
             rows = {v.number: dict(v.options) for v in art.variants}
         groups = {g["name"]: g for g in product.get("optionGroups") or []}
+        stale = [g for n, g in groups.items() if n not in names]
+        removed = await aliased(
+            self.catalog.gql,
+            "removeOptionGroupFromProduct",
+            {"productId": "ID!", "optionGroupId": "ID!", "force": "Boolean"},
+            [
+                {
+                    "productId": product["id"],
+                    "optionGroupId": g["id"],
+                    "force": True,
+                }
+                for g in stale
+            ],
+            "... on Product { id } ... on ErrorResult { message }",
+        )
+        for result in removed:
+            if isinstance(result, str) or "message" in result:
+                return str(
+                    result if isinstance(result, str) else result["message"]
+                )
+        for group in stale:
+            del groups[group["name"]]
         for name in names:
             wanted = list(dict.fromkeys(r[name] for r in rows.values()))
             group = groups.get(name)
@@ -374,10 +417,18 @@ class Variants:
             name: {o["name"]: o["id"] for o in groups[name]["options"]}
             for name in names
         }
-        return {
-            sku: [by_name[n][row[n]] for n in names]
+        wanted_ids = {
+            sku: [str(by_name[n][row[n]]) for n in names]
             for sku, row in rows.items()
         }
+        used = {option for ids in wanted_ids.values() for option in ids}
+        unused = [
+            str(o["id"])
+            for name in names
+            for o in groups[name]["options"]
+            if str(o["id"]) not in used
+        ]
+        return wanted_ids, unused
 
 
 __all__ = [
