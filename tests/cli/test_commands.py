@@ -172,6 +172,40 @@ def test_sync_goes_on_when_standard_output_fails(cli: Cli) -> None:
     )
 
 
+def test_commands_run_with_standard_output_closed(cli: Cli) -> None:
+    """
+    Started with standard output closed (``>&-``, as some cron setups
+    do), ``sync`` runs to its end and ``runs`` does its work: each says
+    on one line of standard error that its output was lost and exits 1,
+    with no traceback; the store is not harmed.
+    """
+
+    def closed(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m",
+             "ecomsync", *args, "-c", str(cli.config)],
+            stderr=subprocess.PIPE, text=True, env=cli.env, timeout=120,
+            check=False,
+        )  # fmt: skip
+
+    synced = closed("sync", "categories", "articles", "--plain")
+    listed = closed("runs", "--json")
+
+    assert 1 == synced.returncode
+    (line,) = synced.stderr.splitlines()
+    assert line.startswith("ecomsync sync: standard output failed (")
+    assert "standard output is closed" in line
+    assert line.endswith(" succeeded")
+    assert 1 == listed.returncode
+    assert [
+        "ecomsync runs: standard output failed ([Errno 9] standard output "
+        "is closed)"
+    ] == listed.stderr.splitlines()
+    (run,) = json.loads(cli("runs", "--json").stdout)
+    assert "succeeded" == run["status"]
+    assert 40 == run["counts"]["articles"]["created"]
+
+
 def test_sync_goes_on_when_its_reader_leaves(cli: Cli) -> None:
     """
     ``ecomsync sync | head -1``: the reader leaving after the first line

@@ -92,9 +92,11 @@ _OUTPUT_FAILS = """
 Standard output is not the work: when it fails during `sync`, `resume` or
 `failures retry`, the run goes on to its end without it. A reader that
 left (`ecomsync sync | head`) changes nothing else; any other failure (a
-full disk under a redirected output) is one line on standard error naming
-the run and its status, and the exit code is 1 if the run itself would
-have given 0 (whoever reads the output has not got it all).
+full disk under a redirected output, a standard output closed with `>&-`
+before the start) is one line on standard error naming the run and its
+status, and the exit code is 1 if the run itself would have given 0
+(whoever reads the output has not got it all). The other commands do
+their work all the same and say so on one line, exit 1.
 """
 
 _MEANING = {

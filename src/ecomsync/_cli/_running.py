@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -196,8 +197,12 @@ def _command(
             async with _opened(args) as sync:
                 return await work(sync, args)
 
+        if sys.stdout is None:
+            # ``>&-``: the work runs; what it prints goes nowhere, and the
+            # exit code says the output was lost, as for a full disk.
+            _lose_stdout(OSError(errno.EBADF, "standard output is closed"))
         try:
-            return anyio.run(main)
+            code = anyio.run(main)
         except UsageError as exc:
             print(f"ecomsync {args.command}: {exc}", file=sys.stderr)
             return EXIT["usage"]
@@ -221,6 +226,15 @@ def _command(
             with contextlib.suppress(OSError):
                 print(f"ecomsync {args.command}: {exc}", file=sys.stderr)
             return EXIT["failed"]
+        lost = _output_lost()
+        if lost is None or _stdout_told:
+            return code
+        with contextlib.suppress(OSError):
+            print(
+                f"ecomsync {args.command}: standard output failed ({lost})",
+                file=sys.stderr,
+            )
+        return code if code != EXIT["ok"] else EXIT["failed"]
 
     return run
 
@@ -311,14 +325,36 @@ def _summary(args: argparse.Namespace, record: Any) -> None:
 
 #: Why standard output took no more writes, once it did not.
 _stdout_lost: list[OSError] = []
+#: Whether a line on standard error said so (and named the run).
+_stdout_told: list[bool] = []
+
+
+def _output_lost() -> OSError | None:
+    """
+    Why standard output failed, unless only because its reader left.
+    """
+    return next(
+        (e for e in _stdout_lost if not isinstance(e, BrokenPipeError)), None
+    )
 
 
 def _lose_stdout(exc: OSError) -> None:
     """
     Standard output failed with *exc* (its reader left, its disk is
-    full): what is still to be written to it goes nowhere.
+    full, it was closed before the start): what is still to be written
+    to it goes nowhere.
     """
     _stdout_lost.append(exc)
+    if sys.stdout is None:
+        # Started with descriptor 1 closed (``>&-``): hold it with
+        # os.devnull, so that no file the command opens (the SQLite
+        # store) can become descriptor 1, and give print() a target.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        if devnull != 1:
+            os.dup2(devnull, 1)
+            os.close(devnull)
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
@@ -350,13 +386,12 @@ async def _follow(
             sys.stdout.flush()
         except OSError as exc:
             _lose_stdout(exc)
-    lost = next(
-        (e for e in _stdout_lost if not isinstance(e, BrokenPipeError)), None
-    )
+    lost = _output_lost()
     if lost is None:
         return code
     # Not a reader that left on purpose: whoever reads the output (a
     # script, a log) has not got it all, so the command cannot say "ok".
+    _stdout_told.append(True)
     with contextlib.suppress(OSError):
         print(
             f"ecomsync {args.command}: standard output failed ({lost}); "
