@@ -505,6 +505,67 @@ def test_errors_name_the_table_and_key(
     assert expected in _error(tmp_path, text)
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\xffsecret\n", "cannot read '{path}': not UTF-8 text (byte 1)"),
+        (b" \n", "'{path}' is empty"),
+    ],
+)
+def test_a_secret_file_that_holds_no_secret(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    """
+    A secret file that is not UTF-8 text or holds only white space is a
+    configuration error naming the key and the file, as an unset
+    variable is, not a traceback or a refusal by the server; no byte of
+    the file is quoted.
+    """
+    (tmp_path / "secret").write_bytes(content)
+    text = ERP + SHOP.replace(
+        'client_secret_env = "CFG_SECRET"', 'client_secret_file = "secret"'
+    )
+
+    message = _error(tmp_path, text)
+
+    assert message == "platforms.shop.client_secret_file: " + (
+        expected.format(path=tmp_path / "secret")
+    )
+
+
+def test_an_empty_secret_variable_is_called_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A variable set to nothing is named as empty, not as unset.
+    """
+    monkeypatch.setenv("CFG_SECRET", "")
+
+    message = _error(tmp_path, ERP + SHOP)
+
+    assert message == (
+        "platforms.shop.client_secret_env: the environment variable "
+        "'CFG_SECRET' is empty"
+    )
+
+
+def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    """
+    A config file saved in another encoding: the error names the file
+    and where its text stops being UTF-8, no traceback.
+    """
+    config = tmp_path / "ecomsync.toml"
+    config.write_bytes(b'[erp]\ntype = "demo"\n# caf\xe9\n')
+
+    with pytest.raises(ConfigurationError) as caught:
+        load(config)
+
+    assert str(caught.value) == (
+        f"cannot read the config file {str(config)!r}: not UTF-8 text "
+        "(byte 26)"
+    )
+
+
 def test_a_missing_config_file_says_where_it_looked(tmp_path: Path) -> None:
     """
     No file at the path: the error names it.

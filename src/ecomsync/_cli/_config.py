@@ -64,9 +64,9 @@ def load_config(path: Path) -> dict[str, Any]:
     """
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(
-            f"cannot read the config file {str(path)!r}: {exc.strerror or exc}"
+            f"cannot read the config file {str(path)!r}: {_why(exc)}"
         ) from None
     try:
         data = tomllib.loads(text)
@@ -80,6 +80,16 @@ def load_config(path: Path) -> dict[str, Any]:
             f"{', '.join(TOP_LEVEL)}"
         )
     return data
+
+
+def _why(exc: OSError | UnicodeDecodeError) -> str:
+    """
+    Why a file could not be read, without its bytes (it may hold a
+    secret): the OS reason, or where its text is not UTF-8.
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start + 1})"
+    return exc.strerror or str(exc)
 
 
 def _refuse_inline_secrets(value: Any, where: str) -> None:
@@ -293,20 +303,27 @@ class Table:
         if env is not None:
             value = os.environ.get(str(env))
             if not value:
+                why = "is empty" if env in os.environ else "is not set"
                 raise ConfigurationError(
                     f"{self.where}.{key}_env: the environment variable "
-                    f"{env!r} is not set"
+                    f"{env!r} {why}"
                 )
             return value
         if file is not None:
             target = self.base / str(file)
             try:
-                return target.read_text(encoding="utf-8").strip()
-            except OSError as exc:
+                text = target.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigurationError(
                     f"{self.where}.{key}_file: cannot read {str(target)!r}: "
-                    f"{exc.strerror or exc}"
+                    f"{_why(exc)}"
                 ) from None
+            if not text:
+                # as an empty variable: refused here, not by the server
+                raise ConfigurationError(
+                    f"{self.where}.{key}_file: {str(target)!r} is empty"
+                )
+            return text
         return None
 
     def done(self, *, kind: str = "") -> None:
