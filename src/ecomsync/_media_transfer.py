@@ -291,7 +291,12 @@ class MediaTransfer:
                 waiting.set()
 
     async def _stage(
-        self, sha: str, content: bytes, ref: MediaRef
+        self,
+        sha: str,
+        content: bytes,
+        ref: MediaRef,
+        *,
+        overflow: bool = False,
     ) -> StagedMedia:
         assert self.staging is not None  # only a plan has none
         return await self.staging.stage(
@@ -300,6 +305,7 @@ class MediaTransfer:
             mime_type=ref.mime_type,
             kind=ref.kind,
             sha256=sha,
+            overflow=overflow,
         )
 
     async def _media_id(
@@ -347,7 +353,11 @@ class MediaTransfer:
                 return media_id
             platform = self.run.platform
             assert isinstance(platform, SupportsMediaIdFor)
-            staged = await self._stage(sha, content, ref)
+            # Held until after the push, which waits for the batch's other
+            # files: with the budget full, waiting for it would never end
+            # (the batch's files are its holders), so the rest stays in
+            # memory, where the content is anyway.
+            staged = await self._stage(sha, content, ref, overflow=True)
             deferred = self._deferred[sha] = Deferred(
                 staged, platform.media_id_for(sha)
             )

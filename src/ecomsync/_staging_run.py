@@ -109,9 +109,16 @@ class RunStaging:
         mime_type: str,
         kind: MediaKind = MediaKind.IMAGE,
         sha256: str | None = None,
+        overflow: bool = False,
     ) -> StagedMedia:
         """
         Stage *content*, waiting while the byte budget is full.
+
+        *overflow*: when the budget is full, keep the content in memory
+        (not written, not journalled, as with *memory_bytes*) instead of
+        waiting: for content the caller holds until an upload that cannot
+        start before its other files are staged (uploads after the push),
+        where waiting for the budget would never end.
 
         *sha256*, when given, must be the content's SHA-256 (the caller
         hashed it already; it is not hashed twice).  The same content
@@ -124,6 +131,7 @@ class RunStaging:
         sha = sha256 or content_hash(content)
         owner = self._owner
         size = len(content)
+        over = False
 
         def staged_in(directory: Path) -> StagedMedia:
             return StagedMedia(
@@ -140,7 +148,7 @@ class RunStaging:
             self._check_open()
             held = self._held.get(sha)
             if held is None:
-                if self._memory and owner._fits_memory(size):
+                if self._memory and (over or owner._fits_memory(size)):
                     owner._in_memory += size
                     staged = staged_in(owner.directory)
                     held = self._held[sha] = _Held(
@@ -158,6 +166,9 @@ class RunStaging:
                 if room:
                     break
                 if not await owner._evict_spares():
+                    if overflow and self._memory:
+                        over = True
+                        continue
                     await owner._wait_budget()
             elif held.dropping:
                 await held.gone.wait()

@@ -306,6 +306,35 @@ class TestMediaAfterPush:
         assert RunStatus.SUCCEEDED == rerun.status
         assert 0 == _uploads(emu, seen)
 
+    async def test_a_batch_larger_than_the_staging_budget_completes(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """Files uploaded after the push stay staged until their batch is
+        pushed, so a batch whose media exceed the staging budget (room
+        for one file here; 100 articles of 3 MB photos against the
+        default 256 MiB) waited for room only its own push would free,
+        for ever.  The rest of the batch stays in memory instead; the run
+        completes and the budget still bounds the disk."""
+        platform = shop(emu)
+        staging = MediaStaging(tmp_path / "staging", max_bytes=8)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=staging,
+        )
+
+        with anyio.fail_after(20):
+            run = await sync.execute(PUSH)
+
+        assert RunStatus.SUCCEEDED == run.status
+        assert not run.failures
+        assert 6 == _uploads(emu)
+        assert staging.peak_bytes <= 8
+        assert 0 == staging.memory_used_bytes
+        await platform.aclose()
+        await sync.store.aclose()
+
     async def test_media_ids_go_to_the_store_together(
         self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
     ) -> None:
