@@ -271,6 +271,51 @@ def test_failures_ledger_empty_after_a_clean_sync(cli: Cli) -> None:
     assert "the failure ledger is empty" in retried.stdout
 
 
+def test_failed_records_exit_3_and_failures_retry_heals_them(
+    tmp_path: Path, shop: dict[str, str]
+) -> None:
+    """
+    A run whose records fail exits 3 and fills the ledger; ``failures
+    retry --json`` prints one JSON document, the list of its runs, with
+    exit 3 while they still fail and 0 once the cause is fixed; then the
+    ledger is empty and ``retry --json`` prints ``[]``.
+    """
+    config = write_config(tmp_path, shop)
+    text = config.read_text()
+    small = text.replace('directory = "staging"', 'directory = "staging"\n'
+                         "max_bytes = 1000")  # fmt: skip
+    config.write_text(small)
+    cli = Cli(
+        config, {**Cli.env_of(), "TEST_SHOP_SECRET": shop["client_secret"]}
+    )
+
+    synced = cli("sync", "categories", "articles", "--plain")
+    ledger = json.loads(cli("failures", "--json").stdout)
+    still = cli("failures", "retry", "--json")
+    config.write_text(text)
+    healed = cli("failures", "retry", "--json")
+    empty = cli("failures", "retry", "--json")
+
+    assert 3 == synced.returncode, synced.stderr
+    assert synced.stdout.splitlines()[-1].endswith(" succeeded")
+    assert 40 == len(ledger)
+    assert {("articles", "media.0")} == {
+        (f["type"], f["field"]) for f in ledger
+    }
+    assert "exceed the staging budget" in ledger[0]["message"]
+    assert 3 == still.returncode, still.stderr
+    (run,) = json.loads(still.stdout)
+    assert 40 == run["counts"]["articles"]["failed"]
+    assert 0 == healed.returncode, healed.stderr
+    (run,) = json.loads(healed.stdout)
+    assert ("succeeded", 40) == (
+        run["status"],
+        run["counts"]["articles"]["created"],
+    )
+    assert [] == json.loads(cli("failures", "--json").stdout)
+    assert (0, []) == (empty.returncode, json.loads(empty.stdout))
+
+
 def test_cancel_from_another_process(
     tmp_path: Path, slow_shop: dict[str, str]
 ) -> None:

@@ -21,6 +21,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -237,6 +238,9 @@ async def _failures(sync: Synchronizer, args: argparse.Namespace) -> int:
     if args.action == "retry":
         total = 0
         code = EXIT["ok"]
+        # --json: one document, a list of the retry runs (one per
+        # platform with failures; none when the ledger is empty)
+        runs: list[Any] = []
         for name, failures in ledger.items():
             if not failures:
                 continue
@@ -248,8 +252,12 @@ async def _failures(sync: Synchronizer, args: argparse.Namespace) -> int:
                 types={t: Only(n) for t, n in by_type.items()},
             )
             total += len(failures)
-            code = max(code, await _follow(args, partial(sync.run, spec)))
-        if not total and not args.json:
+            code = max(
+                code, await _follow(args, partial(sync.run, spec), into=runs)
+            )
+        if args.json:
+            _print_json(runs)
+        elif not total:
             print("the failure ledger is empty")
         return code
     if args.json:

@@ -23,7 +23,11 @@ _HEAD = """\
 `ecomsync` (or `python -m ecomsync`) checks connections, previews and runs
 synchronisations, shows runs and failures, cancels and resumes runs and
 serves schedules, all over one config file; `demo` and `worker` need none.
-Every listing command takes `--json` for scripts.
+Every listing command takes `--json` for scripts: one JSON document on
+standard output. `sync` and `resume` print the run (its id, status,
+counts and failures, as `runs show RUN --json`), `failures retry` a
+list of its runs, one per platform with failures (`[]` when the ledger
+is empty).
 
 ## The config file
 

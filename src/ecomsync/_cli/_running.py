@@ -363,7 +363,14 @@ def _lose_stdout(exc: OSError) -> None:
 async def _follow(
     args: argparse.Namespace,
     start: Callable[[], Any],
+    *,
+    into: list[Any] | None = None,
 ) -> int:
+    """
+    Show the run *start* opens, then its summary (appended to *into*
+    instead, with ``--json``, when the caller prints several runs as one
+    document); the exit code its end calls for.
+    """
     with _progress(args) as show:
         async with start() as events:
             async for event in events:
@@ -380,7 +387,9 @@ async def _follow(
     code = _exit_of(
         record.status, sum(c.failed for c in record.counts.values())
     )
-    if not _stdout_lost:
+    if into is not None and args.json:
+        into.append(_run_plain(record))
+    elif not _stdout_lost:
         try:
             _summary(args, record)
             sys.stdout.flush()
