@@ -356,7 +356,8 @@ class TestPacing:
         needed = sum(r.cost or 0 for r in emu.requests)
         assert all(o.ok for o in outcomes), outcomes
         assert 0 == shop.throttled
-        assert 252 + 3 * 12 + 80 * 16 == needed
+        # collections, categories, who holds the 80 SKUs, the articles
+        assert 252 + 3 * 12 + (2 + 3 * 160) + 80 * 16 == needed
         assert pytest.approx((needed - 1000) / 100) == clock[0]
         assert max(r.cost or 0 for r in emu.requests) <= 1000
 

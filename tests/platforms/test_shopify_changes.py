@@ -174,3 +174,56 @@ class TestTax:
         assert shop.variant("P-1")["taxable"]
         assert shop.variant("S-1-S")["taxable"]
         assert shop.variant("S-1-L")["taxable"]
+
+
+class TestSkuHeldElsewhere:
+    async def test_a_sku_on_another_product_fails_by_name(
+        self, shop: Shop
+    ) -> None:
+        """
+        An article whose number (or a variant's) another Shopify product
+        already holds (made by hand: Shopify does not keep SKUs unique)
+        fails naming it, and no second product with that SKU is made;
+        the article's own product is found again on the next run, and
+        the rest lands.
+        """
+        raw = shop.emu.shop.product_set(
+            {
+                "title": "By hand",
+                "productOptions": [
+                    {"name": "Title", "values": [{"name": "Default Title"}]}
+                ],
+                "variants": [
+                    {
+                        "optionValues": [
+                            {"optionName": "Title", "name": "Default Title"}
+                        ],
+                        "sku": "S-1-L",
+                    }
+                ],
+            },
+            None,
+        )
+        held = raw["product"]["id"]
+        shop.erp.put(SHIRT)
+        shop.erp.put(Article(number="P-1", name="Plain", price="5.00"))
+        first = await shop.sync.execute(PUSH)
+        shop.erp.put(attrs.evolve(SHIRT, name="Shirt 2"))
+        second = await shop.sync.execute(PUSH)
+
+        assert [("S-1", "variants.1.number")] == [
+            (f.number, f.field) for f in first.failures
+        ]
+        assert (
+            f"SKU 'S-1-L' is held by another Shopify product ({held})"
+            in first.failures[0].message
+        )
+        assert [("S-1", "variants.1.number")] == [
+            (f.number, f.field) for f in second.failures
+        ]
+        assert ["S-1-L"] == [
+            v["sku"]
+            for v in shop.emu.shop.variants.values()
+            if v["sku"] == "S-1-L"
+        ]
+        assert Decimal("5.00") == Decimal(shop.variant("P-1")["price"])

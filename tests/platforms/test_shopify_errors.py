@@ -192,7 +192,8 @@ def test_settings_and_estimates() -> None:
     assert 1 + 10 + 3 * 2 + 1 == shop.estimate_requests(
         DataType.CATEGORIES, writes=10, uploads=2, with_media=1
     )
-    assert 11 == shop.estimate_requests(
+    # collections, one SKU lookup, ten productSets
+    assert 1 + 1 + 10 == shop.estimate_requests(
         DataType.ARTICLES, writes=10, uploads=0, with_media=0
     )
     assert 1 + 6 + 2 == shop.estimate_requests(

@@ -39,6 +39,17 @@ mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
 }
 """
 
+#: Which products hold some SKUs, and which ERP article each stands for.
+HOLDERS = (
+    "query($q: String, $n: Int) { productVariants(first: $n, query: $q) {"
+    " nodes { sku product { id"
+    f' metafield(namespace: "{NAMESPACE}", key: "{KEY}")'
+    " { value } } } } }"
+)
+#: SKUs per holder lookup; its page takes two holders per SKU (the
+#: article's own product and another), at most 250 variants.
+HOLDER_SKUS = INPUT_LIMIT // 2
+
 
 def collection_handle(number: str) -> str:
     """
@@ -313,6 +324,8 @@ class Catalogue:
                 }
             }
             todo.append((i, record.number, {"input": data, "id": ident}))
+        await self._held_elsewhere(todo, outcomes)
+        todo = [t for t in todo if outcomes[t[0]] is None]
         if in_bulk(self.bulk, self.bulk_threshold, len(todo)):
             await self._articles_in_bulk(todo, outcomes)
         for i, number, variables in todo:
@@ -329,6 +342,65 @@ class Catalogue:
             )["productSet"]
             outcomes[i] = self._article(number, answer)
         return [o for o in outcomes if o is not None]
+
+    async def _held_elsewhere(
+        self,
+        todo: Sequence[tuple[int, str, Row]],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        """
+        Fail the articles one of whose SKUs another product holds:
+        Shopify does not keep SKUs unique, so ``productSet`` would add a
+        second product with that SKU (a product made by hand, or one the
+        ERP numbers otherwise), and stock would reach either of them.
+        """
+        skus = list(
+            dict.fromkeys(
+                v["sku"]
+                for _, _, data in todo
+                for v in data["input"]["variants"]
+            )
+        )
+        holders: dict[str, list[tuple[str, str | None]]] = {}
+        for start in range(0, len(skus), HOLDER_SKUS):
+            chunk = skus[start : start + HOLDER_SKUS]
+            data = await self.api.call(
+                HOLDERS,
+                {
+                    "q": " OR ".join(f"sku:'{s}'" for s in chunk),
+                    "n": 2 * len(chunk),
+                },
+                cost=2 + 3 * 2 * len(chunk),
+                what="SKU lookup",
+            )
+            for v in data["productVariants"]["nodes"]:
+                if v.get("sku") in chunk:
+                    owner = (v["product"].get("metafield") or {}).get("value")
+                    holders.setdefault(v["sku"], []).append(
+                        (str(v["product"]["id"]), owner)
+                    )
+        for i, number, data in todo:
+            variants = data["input"]["variants"]
+            for k, v in enumerate(variants):
+                others = sorted(
+                    {
+                        p
+                        for p, owner in holders.get(v["sku"], [])
+                        if owner != number
+                    }
+                )
+                if others:
+                    outcomes[i] = fail(
+                        number,
+                        f"SKU {v['sku']!r} is held by another Shopify product "
+                        f"({', '.join(others)}); Shopify does not keep SKUs "
+                        "unique, so the shop would hold it twice: remove it "
+                        "there or give the ERP record another number",
+                        "number"
+                        if v["sku"] == number and len(variants) == 1
+                        else f"variants.{k}.number",
+                    )
+                    break
 
     def _article(self, number: str, answer: Row) -> Outcome:
         """

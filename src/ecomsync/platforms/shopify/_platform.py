@@ -258,8 +258,9 @@ class Shopify(AsyncResource):
     ) -> int:
         """
         An upper estimate: categories one collection listing plus one
-        write each; articles one ``productSet`` each (a bulk mutation of
-        at least ``bulk_threshold`` of them needs far fewer); stock one
+        write each; articles a lookup of who holds their SKUs per 100
+        SKUs and one ``productSet`` each (a bulk mutation of at least
+        ``bulk_threshold`` of them needs far fewer); stock one
         lookup per 50 and one write per 250, plus a bulk operation's
         requests per push that may go in bulk; order statuses two per
         record; an upload three requests, attaching one.
@@ -270,7 +271,8 @@ class Shopify(AsyncResource):
         if data_type is DataType.CATEGORIES:
             return first + 1 + writes + media
         if data_type is DataType.ARTICLES:
-            return first + 1 + writes + media
+            # one SKU lookup per 100 SKUs (counted as two per article)
+            return first + 1 + math.ceil(writes / 50) + writes + media
         if data_type is DataType.STOCK:
             bulk = (
                 BULK_REQUESTS * math.ceil(writes / self.batch_size)
