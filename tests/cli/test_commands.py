@@ -403,6 +403,34 @@ def test_schedules_add_list_remove(cli: Cli) -> None:
     assert "there is no schedule 's1'" in gone.stderr
 
 
+def test_schedules_add_over_an_id_replaces_and_json_answers(cli: Cli) -> None:
+    """
+    ``schedules add --id`` of an id the store has replaces that schedule
+    and says so ("replaced", ``"replaced": true``) rather than "added";
+    ``schedules remove --json`` answers with one JSON document.
+    """
+    first = cli("schedules", "add", "stock", "--every", "15m", "--id", "s1",
+                "--json")  # fmt: skip
+    again = cli("schedules", "add", "stock", "--every", "1h", "--id", "s1")
+    listed = json.loads(cli("schedules", "--json").stdout)
+    removed = cli("schedules", "remove", "--id", "s1", "--json")
+
+    assert (0, {"id": "s1", "replaced": False}) == (
+        first.returncode,
+        json.loads(first.stdout),
+    )
+    assert (0, ["schedule s1 replaced"]) == (
+        again.returncode,
+        again.stdout.splitlines(),
+    )
+    assert [("s1", 3600.0)] == [(s["id"], s["interval_s"]) for s in listed]
+    assert (0, {"id": "s1", "removed": True}) == (
+        removed.returncode,
+        json.loads(removed.stdout),
+    )
+    assert [] == json.loads(cli("schedules", "--json").stdout)
+
+
 def test_serve_runs_a_due_schedule_and_stops_on_sigterm(cli: Cli) -> None:
     """
     ``serve`` runs a due schedule as a scheduled run; SIGTERM ends it

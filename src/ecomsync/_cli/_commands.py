@@ -302,6 +302,10 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
                 f"ids starting with {PREFIX!r} belong to the config file's "
                 "[[schedules]]; choose another --id"
             )
+        # an --id the store has is replaced (a new rule for it): say so
+        replaced = args.id is not None and any(
+            s.id == args.id for s in await sync.store.list_schedules()
+        )
         schedule = await sync.add_schedule(
             _spec(sync, args),
             every=None if args.every is None else _duration(args.every),
@@ -310,15 +314,20 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
             schedule_id=args.id,
         )
         if args.json:
-            _print_json({"id": schedule.id})
+            _print_json({"id": schedule.id, "replaced": replaced})
         else:
-            print(f"schedule {schedule.id} added")
+            done = "replaced" if replaced else "added"
+            print(f"schedule {schedule.id} {done}")
         return EXIT["ok"]
     if action == "remove":
         if not await sync.store.delete_schedule(args.id):
             raise UsageError(f"there is no schedule {args.id!r}")
+        comes_back = args.id.startswith(PREFIX)
+        if args.json:
+            _print_json({"id": args.id, "removed": True})
+            return EXIT["ok"]
         print(f"schedule {args.id} removed")
-        if args.id.startswith(PREFIX):
+        if comes_back:
             print(
                 "it comes back when 'serve' starts if the config file "
                 "still names it"
