@@ -316,8 +316,9 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
         if args.json:
             _print_json({"id": schedule.id, "replaced": replaced})
         else:
-            done = "replaced" if replaced else "added"
-            print(f"schedule {schedule.id} {done}")
+            print(
+                f"schedule {schedule.id} {'replaced' if replaced else 'added'}"
+            )
         return EXIT["ok"]
     if action == "remove":
         if not await sync.store.delete_schedule(args.id):
