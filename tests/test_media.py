@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -524,6 +526,38 @@ class TestStaging:
 
             assert 0 == staging.used_bytes
             assert [] == await store.list_pending()
+
+    async def test_disk_smaller_than_the_budget(
+        self, staging: MediaStaging, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """On a disk with less room than max_bytes, staging waits for
+        room on the disk (what is staged plus the free space when the run
+        started, less a twentieth) instead of failing files with ENOSPC;
+        a file larger than that room is refused naming it."""
+
+        def usage(path: object) -> SimpleNamespace:
+            return SimpleNamespace(total=1000, used=960, free=40)
+
+        monkeypatch.setattr(shutil, "disk_usage", usage)
+        staged_second = anyio.Event()
+
+        async with staging.for_run("r1") as run:
+            first = await run.stage(b"a" * 30, filename="a", mime_type="x/y")
+            with pytest.raises(MediaStagingError, match=r"disk \(38 bytes\)"):
+                await run.stage(b"x" * 39, filename="big", mime_type="x/y")
+
+            async def second() -> None:
+                await run.stage(b"b" * 30, filename="b", mime_type="x/y")
+                staged_second.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(second)
+                await anyio.wait_all_tasks_blocked()
+                assert not staged_second.is_set()
+                await run.release(first)
+                await staged_second.wait()
+
+        assert staging.peak_bytes <= 38
 
     async def test_not_opened(self, tmp_path: Path) -> None:
         """Staging before open() is a MediaStagingError."""

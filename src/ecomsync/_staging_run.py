@@ -162,6 +162,12 @@ class RunStaging:
                         "exceed the staging budget (MediaStaging "
                         f"max_bytes={owner.max_bytes})"
                     )
+                if size > owner._limit:
+                    raise MediaStagingError(
+                        f"cannot stage {filename!r}: its {size} bytes "
+                        "exceed the room on the staging directory's disk "
+                        f"({owner._limit} bytes)"
+                    )
                 room, spare = owner._reserve(size)
                 if room:
                     break

@@ -35,6 +35,7 @@ The rules (DESIGN §9):
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -95,7 +96,10 @@ class MediaStaging(AsyncResource):
             the marker is refused.  Default: ``ecomsync-staging-<uid>`` in the
             system temporary directory, shared by the user's processes.
         max_bytes: Bytes staged on disk at once; staging waits for
-            uploads to free space.  A larger file fails its record.
+            uploads to free space.  A larger file fails its record.  Never
+            more than the room on the directory's file system (what is
+            staged plus what is free, less a twentieth, measured as each
+            run starts).
         memory_bytes: Bytes that may instead stay in memory, never written
             and never journalled (a crash loses nothing: a resumed run
             reads them from the ERP again).  0, the default, stages
@@ -128,6 +132,9 @@ class MediaStaging(AsyncResource):
     #: bytes (counted in the budget, not in `used_bytes`).
     _spares: list[Spare] = attrs.field(init=False, factory=list)
     _spare_bytes: int = attrs.field(init=False, default=0)
+    #: Staged bytes plus the file system's free space when the latest run
+    #: started (`_measure_disk`); None until measured.
+    _disk_room: int | None = attrs.field(init=False, default=None)
     _in_memory: int = attrs.field(init=False, default=0)
     _freed: anyio.Event | None = attrs.field(init=False, default=None)
     _unscoped: RunStaging | None = attrs.field(init=False, default=None)
@@ -199,6 +206,7 @@ class MediaStaging(AsyncResource):
         """
         self._ensure_open()
         await self._recover()
+        await self._measure_disk()
         run = RunStaging(owner=self, run_id=run_id)
         try:
             yield run
@@ -302,6 +310,32 @@ class MediaStaging(AsyncResource):
             and self._in_memory + size <= self.memory_bytes
         )
 
+    async def _measure_disk(self) -> None:
+        """
+        Bound the budget by the room on the directory's file system too
+        (what is staged now plus what is free, less a twentieth), so that
+        staging waits for uploads instead of failing files with ENOSPC
+        on a disk smaller than *max_bytes*.  Measured as each run starts.
+        """
+        root = self._root or self.directory
+        try:
+            free = (
+                await anyio.to_thread.run_sync(shutil.disk_usage, root)
+            ).free
+        except OSError:
+            return
+        self._disk_room = self._used + self._spare_bytes + free * 19 // 20
+
+    @property
+    def _limit(self) -> int:
+        """
+        The bytes that may be on disk at once: *max_bytes*, or less where
+        the file system has less room.
+        """
+        if self._disk_room is None:
+            return self.max_bytes
+        return min(self.max_bytes, self._disk_room)
+
     def _reserve(self, size: int) -> tuple[bool, Spare | None]:
         """
         Count *size* bytes in if the budget has room for them; the last
@@ -315,7 +349,7 @@ class MediaStaging(AsyncResource):
                 break
         freed = 0 if spare is None else spare.size
         on_disk = self._used + self._spare_bytes - freed + size
-        if on_disk > self.max_bytes:
+        if on_disk > self._limit:
             return False, None
         if spare is not None:
             del self._spares[i]
