@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ._model import Order, Record
+from ._model import Order, OrderState, Record
 
 
 #: Per attrs class, its field names: `to_plain` walks records in one pass
@@ -69,12 +69,17 @@ def checksum(record: Record) -> str:
     """
     A fingerprint of everything about *record* that a platform would see.
 
-    An order's state is left out: it is what *we* push back to the shop
-    (order status), so it must not make the order look new to import.
+    An order's state is left out (it is what *we* push back to the shop,
+    order status, so it must not make the order look new to import),
+    except a cancellation: an order cancelled in the shop after it was
+    imported must reach the ERP again, to cancel the ERP's order there or
+    fail saying that it could not.
     """
     plain = to_plain(record)
     if isinstance(record, Order):
         plain.pop("state", None)
+        if record.state is OrderState.CANCELLED:
+            plain["cancelled"] = True
         # added after 26.1's stores were written: absent while zero, so
         # an order without them keeps the fingerprint it had
         for name in ("shipping_total", "discount_total"):

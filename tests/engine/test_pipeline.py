@@ -4,6 +4,7 @@ The pipeline: types in dependency order; orders come in (inbound).
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from ecomsync import (
@@ -11,11 +12,15 @@ from ecomsync import (
     DataType,
     MemoryErp,
     MemoryPlatform,
+    OrderState,
+    OrderStatus,
     RecordFailed,
     RunFinished,
     RunStarted,
+    SqliteStore,
     Synchronizer,
     SyncSpec,
+    Trigger,
     TypeStarted,
     _pipeline,
 )
@@ -116,3 +121,93 @@ class TestChecksums:
         assert sorted(seen) == sorted(set(seen))
         assert len(seen) == sum(c.unchanged for c in again.counts.values())
         assert all(c.created + c.updated == 0 for c in again.counts.values())
+
+
+class TestOrderChangedInTheShop:
+    async def test_cancellation_reaches_the_erp(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """An order cancelled in the shop after its import is imported
+        again (its cancellation changes its fingerprint) and cancelled in
+        the ERP, which then does not ship it."""
+        (order,) = shop_orders(1, articles=6)
+        platform.place_order(order)
+        await sync.execute(spec(addresses_and_orders=All()))
+        platform.place_order(attrs.evolve(order, state=OrderState.CANCELLED))
+
+        run = await sync.execute(spec(addresses_and_orders=All()))
+
+        assert 1 == run.counts[DataType.ADDRESSES_AND_ORDERS].updated
+        assert OrderState.CANCELLED is erp.order_states[order.number]
+
+    async def test_shipped_then_cancelled_fails_until_handled(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        store: SqliteStore,
+    ) -> None:
+        """An order the ERP shipped and the shop then cancelled fails on
+        its state, by name, into the failure ledger: retried by each
+        scheduled run, never counted as unchanged, until the merchant
+        handled it in the ERP."""
+        (order,) = shop_orders(1, articles=6)
+        platform.place_order(order)
+        await sync.execute(
+            spec(addresses_and_orders=All()), trigger=Trigger.SCHEDULED
+        )
+        erp.order_states[order.number] = OrderState.SHIPPED
+        platform.place_order(attrs.evolve(order, state=OrderState.CANCELLED))
+
+        async with capture_events(
+            sync,
+            spec(addresses_and_orders=All()),
+            trigger=Trigger.SCHEDULED,
+        ) as run:
+            (failed,) = run.of(RecordFailed)
+        again = await sync.execute(
+            spec(addresses_and_orders=All()), trigger=Trigger.SCHEDULED
+        )
+        (ledger,) = await store.list_failures(
+            "shop", DataType.ADDRESSES_AND_ORDERS
+        )
+        erp.order_states[order.number] = OrderState.CANCELLED  # by hand
+        healed = await sync.execute(
+            spec(addresses_and_orders=All()), trigger=Trigger.SCHEDULED
+        )
+
+        assert (order.number, "state") == (failed.number, failed.field)
+        assert f"SO-{order.number}" in failed.message
+        counts = again.counts[DataType.ADDRESSES_AND_ORDERS]
+        assert counts.failed >= 1
+        assert 0 == counts.unchanged + counts.created + counts.updated
+        assert order.number == ledger.number
+        assert 1 == healed.counts[DataType.ADDRESSES_AND_ORDERS].updated
+        assert [] == await store.list_failures(
+            "shop", DataType.ADDRESSES_AND_ORDERS
+        )
+
+    async def test_status_does_not_reopen_what_the_shop_cancelled(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """The race the other way: the ERP shipped an order the shop then
+        cancelled. The import fails on state, and pushing "shipped" for
+        it fails on state too instead of reopening it in the shop."""
+        (order,) = shop_orders(1, articles=6)
+        platform.place_order(order)
+        await sync.execute(spec(addresses_and_orders=All()))
+        erp.order_states[order.number] = OrderState.SHIPPED
+        erp.put(OrderStatus(number=order.number, state=OrderState.SHIPPED))
+        platform.place_order(attrs.evolve(order, state=OrderState.CANCELLED))
+
+        async with capture_events(
+            sync, spec(addresses_and_orders=All(), order_status=All())
+        ) as run:
+            failed = run.of(RecordFailed)
+
+        assert [
+            (DataType.ADDRESSES_AND_ORDERS, "state"),
+            (DataType.ORDER_STATUS, "state"),
+        ] == [(f.data_type, f.field) for f in failed]
+        assert all(f.number == order.number for f in failed)
+        assert order.number not in platform.held(DataType.ORDER_STATUS)

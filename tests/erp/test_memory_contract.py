@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ecomsync import DataType
+from ecomsync import DataType, OrderState
 from ecomsync.erp.memory import MemoryErp
 from ecomsync.testing._erp_contract import ErpSourceContract
 from ecomsync.typing import ErpSource
@@ -38,6 +38,16 @@ class TestMemoryErpContract(ErpSourceContract):
     ) -> int:
         assert isinstance(source, MemoryErp)
         return int(order_number in source.orders)
+
+    async def imported_state(
+        self, source: ErpSource, order_number: str
+    ) -> OrderState:
+        assert isinstance(source, MemoryErp)
+        return source.order_states[order_number]
+
+    async def ship(self, source: ErpSource, order_number: str) -> None:
+        assert isinstance(source, MemoryErp)
+        source.order_states[order_number] = OrderState.SHIPPED
 
 
 class TestMemoryErpShape:

@@ -15,7 +15,15 @@ import attrs
 import httpx
 import pytest
 
-from ecomsync import All, ChangedSince, DataType, Only, Order, OrderStatus
+from ecomsync import (
+    All,
+    ChangedSince,
+    DataType,
+    Only,
+    Order,
+    OrderState,
+    OrderStatus,
+)
 from ecomsync._model import number_key
 from ecomsync._spec import Selection
 from ecomsync.erp._tryton_orders import OrderImporter
@@ -118,6 +126,71 @@ class TestTrytonContract(ErpSourceContract):
                     [["reference", "=", order_number]],
                 )
             )
+
+    async def imported_state(
+        self, source: ErpSource, order_number: str
+    ) -> OrderState:
+        async with _erp(source).session() as session:
+            (status,) = [
+                s
+                async for batch in session.read(
+                    DataType.ORDER_STATUS, Only([order_number]), batch_size=1
+                )
+                for s in batch
+            ]
+        assert isinstance(status, OrderStatus)
+        return status.state
+
+    async def ship(self, source: ErpSource, order_number: str) -> None:
+        async with _erp(source).session() as session:
+            await ship_sale(session.rpc, order_number)
+
+
+async def ship_sale(rpc: Any, order_number: str) -> None:
+    """
+    Send the customer shipments of the sale of *order_number*: reserve,
+    pack, done (the warehouse's work in Tryton).
+    """
+    (row,) = await rpc.search_read(
+        "sale.sale", [["reference", "=", order_number]], ["shipments"]
+    )
+    shipments = row["shipments"]
+    assert shipments, row
+    for shipment in await rpc.read(
+        "stock.shipment.out",
+        shipments,
+        ["warehouse_storage", "warehouse_output", "inventory_moves"],
+    ):
+        # what the shipment takes arrives first, so the stock on hand
+        # is what it was once the goods left (other tests count it)
+        storage = shipment["warehouse_storage"]
+        moves = await rpc.read(
+            "stock.move",
+            shipment["inventory_moves"],
+            ["product", "quantity"],
+        )
+        wanted = {m["product"]: m["quantity"] for m in moves}
+        held = await rpc.read(
+            "product.product",
+            list(wanted),
+            ["quantity"],
+            context={"locations": [storage]},
+        )
+        await set_stock(
+            rpc,
+            storage,
+            {p["id"]: p["quantity"] + wanted[p["id"]] for p in held},
+        )
+        await rpc.model("stock.shipment.out", "assign_try", [shipment["id"]])
+        (state,) = await rpc.read(
+            "stock.shipment.out", [shipment["id"]], ["state"]
+        )
+        assert "assigned" == state["state"], state
+        steps = ["pack", "do"]
+        if shipment["warehouse_storage"] != shipment["warehouse_output"]:
+            steps.insert(0, "pick")
+        for step in steps:
+            await rpc.model("stock.shipment.out", step, [shipment["id"]])
 
 
 class TestSessions:
@@ -509,6 +582,60 @@ class TestMapping:
         assert [(int(left.platform_id or 0), "processing")] == [
             (s["id"], s["state"]) for s in sales
         ]
+
+    @pytest.mark.anyio
+    async def test_cancelled_in_the_shop_cancels_a_draft_sale(
+        self, tryton_server: dict[str, Any]
+    ) -> None:
+        """An order cancelled in the shop whose sale is still a draft or a
+        quotation (confirm_orders=False) is cancelled in Tryton."""
+        order = make_order()
+        drafts = make_erp(tryton_server, confirm_orders=False)
+        async with drafts.session() as session:
+            (first,) = await session.import_orders([order])
+            (outcome,) = await session.import_orders(
+                [attrs.evolve(order, state=OrderState.CANCELLED)]
+            )
+            (sale,) = await session.rpc.search_read(
+                "sale.sale", [["reference", "=", order.number]], ["state"]
+            )
+        await drafts.aclose()
+
+        assert outcome.ok, outcome
+        assert first.platform_id == outcome.platform_id
+        assert "cancelled" == sale["state"]
+
+    @pytest.mark.anyio
+    async def test_cancelled_in_the_shop_after_processing(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A processed sale (its shipment made) cannot be cancelled through
+        Tryton: the order fails on state naming the sale and telling the
+        merchant to cancel the shipments; once they did, the next import
+        of the cancelled order goes through."""
+        order = make_order()
+        cancelled = attrs.evolve(order, state=OrderState.CANCELLED)
+        async with tryton.session() as session:
+            (first,) = await session.import_orders([order])
+            (refused,) = await session.import_orders([cancelled])
+            (sale,) = await session.rpc.search_read(
+                "sale.sale",
+                [["reference", "=", order.number]],
+                ["state", "number", "shipments"],
+            )
+            await session.rpc.model(
+                "stock.shipment.out", "cancel", sale["shipments"]
+            )
+            (handled,) = await session.import_orders([cancelled])
+
+        assert "processing" == sale["state"]
+        assert ("state", False) == (refused.field, refused.ok)
+        assert f"Tryton sale {sale['number']} (id {sale['id']})" in str(
+            refused.error
+        )
+        assert "cancel its customer shipments" in str(refused.error)
+        assert handled.ok, handled
+        assert first.platform_id == handled.platform_id
 
     @pytest.mark.anyio
     async def test_endless_unit_price_rounds_to_tryton_digits(

@@ -326,6 +326,33 @@ class TestOrderAddresses:
         assert "billing.country" in {p.field for p in problems(order)}
 
 
+class TestOrderStates:
+    async def test_cancelled_in_the_shop_reads_cancelled(self) -> None:
+        """
+        An order cancelled in Shopify (``cancelledAt`` set, ``updatedAt``
+        moved) reads as cancelled, so its cancellation reaches the ERP;
+        one not cancelled reads open.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        shop = _shop(emu)
+        kept = place(emu, make_order("50021"), changed_at=NOW)
+        gone = place(emu, make_order("50022"), changed_at=NOW)
+        emu.cancel(gone, "CUSTOMER", False)
+
+        states = {
+            o.number: o.state
+            async for page in shop.fetch_orders(All(), batch_size=10)
+            for o in page
+        }
+        await shop.aclose()
+
+        assert kept != gone
+        assert {
+            "50021": OrderState.OPEN,
+            "50022": OrderState.CANCELLED,
+        } == states
+
+
 class TestPacing:
     async def test_paced_below_the_bucket(self) -> None:
         """

@@ -443,23 +443,50 @@ class TestShopware6Writes:
 
         assert [t.send_mail for t in emu.transitions] == [False, True]
 
-    async def test_cancelled_order_to_in_progress_reopens(
-        self, shop: Shopware6, emu: ShopwareEmulator
+    @pytest.mark.parametrize(
+        "state",
+        [OrderState.OPEN, OrderState.IN_PROGRESS, OrderState.SHIPPED],
+    )
+    async def test_cancelled_order_is_not_reopened(
+        self, shop: Shopware6, emu: ShopwareEmulator, state: OrderState
     ) -> None:
         """
-        A cancelled order is reopened on the way back to in progress.
+        Any state but cancelled for an order cancelled in the shop (since
+        the ERP last read it) fails on ``state`` by name; nothing moves,
+        the order stays cancelled.  Cancelled again is a success.
         """
         emu.place_order(order_number="900")
-        for state in (OrderState.CANCELLED, OrderState.IN_PROGRESS):
-            (outcome,) = await shop.push(
-                DataType.ORDER_STATUS,
-                [Outgoing(record=OrderStatus(number="900", state=state))],
-            )
-            assert outcome.ok, outcome
+        (cancel,) = await shop.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(
+                        number="900", state=OrderState.CANCELLED
+                    )
+                )
+            ],
+        )
+        moved = len(emu.transitions)
+        (outcome,) = await shop.push(
+            DataType.ORDER_STATUS,
+            [Outgoing(record=OrderStatus(number="900", state=state))],
+        )
+        (again,) = await shop.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(
+                        number="900", state=OrderState.CANCELLED
+                    )
+                )
+            ],
+        )
 
-        actions = [(t.entity, t.action) for t in emu.transitions]
-        assert ("order", "reopen") in actions
-        assert actions[-1] == ("order", "process")
+        assert cancel.ok, cancel
+        assert ("900", "state") == (outcome.number, outcome.field)
+        assert "900 is cancelled in Shopware" in str(outcome.error)
+        assert moved == len(emu.transitions)
+        assert again.ok, again
 
 
 class TestShopware6Reliability:

@@ -629,6 +629,44 @@ class TestAdapterDetails:
         assert not status.ok
         assert "does not exist" in (status.error or "")
 
+    @pytest.mark.parametrize("closed", ["cancelled", "refunded", "failed"])
+    async def test_shipped_for_an_order_the_shop_cancelled(
+        self, woo: WooCommerce, emu: WooCommerceEmulator, closed: str
+    ) -> None:
+        """
+        "Shipped" (or any state but cancelled) for an order the shop has
+        cancelled, refunded or failed since fails on ``state`` by name and
+        leaves the order as it is, instead of reopening it as completed;
+        "cancelled" goes through without turning a refunded or failed
+        order into a cancelled one.
+        """
+        oid = emu.place(make_order("2101"))
+        emu.shop.orders[oid]["status"] = closed
+
+        def push(state: OrderState) -> Any:
+            return woo.push(
+                DataType.ORDER_STATUS,
+                [
+                    Outgoing(
+                        record=OrderStatus(
+                            number="2101",
+                            state=state,
+                            tracking_numbers=("T-1",),
+                        )
+                    )
+                ],
+            )
+
+        (ship,) = await push(OrderState.SHIPPED)
+        kept = emu.shop.orders[oid]["status"]
+        (cancel,) = await push(OrderState.CANCELLED)
+
+        assert ("2101", "state") == (ship.number, ship.field)
+        assert f"2101 is {closed} in WooCommerce" in str(ship.error)
+        assert closed == kept
+        assert cancel.ok, cancel
+        assert closed == emu.shop.orders[oid]["status"]
+
     async def test_retries_a_throttled_shop(
         self, woo: WooCommerce, emu: WooCommerceEmulator
     ) -> None:

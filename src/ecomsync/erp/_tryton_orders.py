@@ -68,12 +68,17 @@ class OrderImporter:
             existing = await self._rpc.search_read(
                 "sale.sale",
                 [["reference", "=", order.number]],
-                ["state"],
+                ["state", "number"],
                 order=[["id", "ASC"]],
             )
             if existing:
-                sale = int(existing[0]["id"])
-                await self._finish(order, sale, existing[0]["state"])
+                row = existing[0]
+                sale = int(row["id"])
+                if order.state is OrderState.CANCELLED:
+                    await self._cancel(order, sale, row)
+                else:
+                    await self._compare(order, sale, row)
+                    await self._finish(order, sale, row["state"])
                 return Outcome(number=order.number, platform_id=str(sale))
             sale = await self._create_sale(order)
         except _Rejected as exc:
@@ -99,6 +104,121 @@ class OrderImporter:
             await self._with_warnings(
                 partial(self._rpc.model, "sale.sale", step, [sale])
             )
+
+    async def _cancel(self, order: Order, sale: int, row: Any) -> None:
+        """
+        Cancel the sale of an order cancelled in the shop after its
+        import.  Tryton cancels a draft or quotation, and a confirmed sale
+        once put back to draft; a sale it processed (its shipment made)
+        it cannot cancel: the order fails on its state until the merchant
+        cancelled the sale's shipments (nothing left to ship).
+        """
+        state = row["state"]
+        steps = {
+            "draft": ["cancel"],
+            "quotation": ["cancel"],
+            "confirmed": ["draft", "cancel"],
+        }
+        if state == "cancelled":
+            return
+        if state in steps:
+            for step in steps[state]:
+                await self._with_warnings(
+                    partial(self._rpc.model, "sale.sale", step, [sale])
+                )
+            return
+        (sold,) = await self._rpc.read("sale.sale", [sale], ["moves"])
+        moves = await self._rpc.read("stock.move", sold["moves"], ["state"])
+        left = [m for m in moves if m["state"] != "cancelled"]
+        if not left:
+            return  # the merchant cancelled what was to ship
+        name = f"Tryton sale {row.get('number') or ''} (id {sale})"
+        if any(m["state"] == "done" for m in left):
+            advice = (
+                "it has shipped: take the goods back (a customer return) "
+                "and cancel its moves by hand"
+            )
+        else:
+            advice = (
+                "Tryton cannot cancel a sale it processed: cancel its "
+                "customer shipments by hand before they leave"
+            )
+        raise _Rejected(
+            f"order {order.number} was cancelled in the shop, but {name} "
+            f"is {state}; {advice}",
+            "state",
+        )
+
+    async def _compare(self, order: Order, sale: int, row: Any) -> None:
+        """
+        Make sure the sale still holds the order as the shop has it: its
+        articles with their quantities, its addresses and its total.  An
+        order edited in the shop after its import fails on the field that
+        changed (the merchant changes the sale by hand); Tryton keeps a
+        processed sale's lines, and a silent success would hide the edit.
+        """
+        name = f"Tryton sale {row.get('number') or ''} (id {sale})"
+        (sold,) = await self._rpc.read(
+            "sale.sale",
+            [sale],
+            ["lines", "total_amount", "invoice_address", "shipment_address"],
+        )
+        lines = await self._rpc.read(
+            "sale.line", sold["lines"], ["type", "product", "quantity"]
+        )
+        products = {
+            p["id"]: p["code"]
+            for p in await self._rpc.read(
+                "product.product",
+                sorted({ln["product"] for ln in lines if ln.get("product")}),
+                ["code"],
+            )
+        }
+        booked = sorted(
+            (products.get(ln["product"]) or "", Decimal(str(ln["quantity"])))
+            for ln in lines
+            if ln.get("type") == "line" and ln.get("product")
+        )
+        wanted = sorted(
+            (line.article_number, Decimal(line.quantity))
+            for line in order.lines
+        )
+        changed: str | None = None
+        if booked != wanted:
+            changed = "lines"
+        else:
+            for field, address, key in (
+                ("billing", order.billing, "invoice_address"),
+                ("shipping", order.shipping, "shipment_address"),
+            ):
+                if not await self._same_address(sold[key], address, field):
+                    changed = field
+                    break
+        total = Decimal(str(sold["total_amount"]))
+        if changed is None and total != order.total.quantize(
+            minor_unit(order.currency)
+        ):
+            changed = "total"
+        if changed is not None:
+            raise _Rejected(
+                f"order {order.number} changed in the shop after its "
+                f"import ({changed}), {name} holds it as imported: "
+                f"change the sale by hand",
+                changed,
+            )
+
+    async def _same_address(
+        self, address_id: int | None, address: Address, field: str
+    ) -> bool:
+        if address_id is None:
+            return False
+        (row,) = await self._rpc.read(
+            "party.address",
+            [address_id],
+            ["party_name", "street", "postal_code", "city", "country"],
+        )
+        values = await self._address_values(address, field)
+        return all((row.get(k) or "") == v for k, v in values.items())
 
     async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """
@@ -359,18 +479,26 @@ class OrderImporter:
             )
         return int(party)
 
-    async def _address(self, party: int, address: Address, field: str) -> int:
+    async def _address_values(
+        self, address: Address, field: str
+    ) -> dict[str, Any]:
+        """
+        The ``party.address`` values of *address*.
+        """
         country = await self._country(address.country, f"{field}.country")
         name = f"{address.first_name} {address.last_name}".strip()
         if address.company:
             name = f"{address.company}, {name}" if name else address.company
-        values = {
+        return {
             "party_name": name,
             "street": address.street,
             "postal_code": address.zip_code,
             "city": address.city,
             "country": country,
         }
+
+    async def _address(self, party: int, address: Address, field: str) -> int:
+        values = await self._address_values(address, field)
         rows = await self._rpc.search_read(
             "party.address",
             [["party", "=", party]],

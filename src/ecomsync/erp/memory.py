@@ -22,11 +22,13 @@ import attrs
 from .._closing import AsyncResource
 from .._contracts import Outcome
 from .._model import (
+    Address,
     Article,
     Category,
     Customer,
     MediaRef,
     Order,
+    OrderState,
     OrderStatus,
     Record,
     StockLevel,
@@ -84,7 +86,11 @@ class MemoryErp(AsyncResource):
 
     Records are kept per data type with the moment they last changed;
     `put` changes them.  Imported orders land in `orders` (by order
-    number) and their customers in `customers`.
+    number), their customers in `customers` and the ERP's state of each
+    order in `order_states`.  An order imported again with the state
+    ``CANCELLED`` cancels its ERP order unless that shipped (then it
+    fails on ``state``); one edited in the shop fails on the field that
+    differs (docs/concepts.md, "Orders that change in the shop").
 
     Like a real ERP it can hold two records with one number (a reused
     code, a typing error): every record given to the constructor is kept,
@@ -129,6 +135,10 @@ class MemoryErp(AsyncResource):
         self.max_open_sessions = 0
         #: Orders whose import the ERP refuses, with its message.
         self.refuse_orders: dict[str, str] = {}
+        #: The ERP's state of each imported order, by order number.  It is
+        #: ``OPEN`` once imported (``CANCELLED`` for an order the shop
+        #: cancelled); set ``OrderState.SHIPPED`` to ship the order.
+        self.order_states: dict[str, OrderState] = {}
         self._closed = False
         for record in records:
             self.add(record)
@@ -248,10 +258,71 @@ class MemoryErp(AsyncResource):
             return Outcome(
                 number=order.number, error=self.refuse_orders[order.number]
             )
+        sale = f"SO-{order.number}"
+        kept = self.orders.get(order.number)
+        cancelled = order.state is OrderState.CANCELLED
         self.customers[order.customer.number] = order.customer
-        if order.number not in self.orders:
+        if kept is None:
             self.orders[order.number] = order
-        return Outcome(number=order.number, platform_id=f"SO-{order.number}")
+            self.order_states[order.number] = (
+                OrderState.CANCELLED if cancelled else OrderState.OPEN
+            )
+            return Outcome(number=order.number, platform_id=sale)
+        state = self.order_states.setdefault(order.number, OrderState.OPEN)
+        if cancelled and state is not OrderState.CANCELLED:
+            if state in (OrderState.SHIPPED, OrderState.COMPLETED):
+                return Outcome(
+                    number=order.number,
+                    error=(
+                        f"order {order.number} was cancelled in the shop "
+                        f"after the ERP order {sale} {state.value}: the ERP "
+                        f"cannot cancel it; take the goods back and cancel "
+                        f"or credit {sale} by hand"
+                    ),
+                    field="state",
+                )
+            self.order_states[order.number] = OrderState.CANCELLED
+        elif not cancelled:
+            field = _changed_field(kept, order)
+            if field is not None:
+                return Outcome(
+                    number=order.number,
+                    error=(
+                        f"order {order.number} changed in the shop after "
+                        f"it was imported ({field}); the ERP order {sale} "
+                        f"still holds the order as imported: change {sale} "
+                        f"by hand"
+                    ),
+                    field=field,
+                )
+        return Outcome(number=order.number, platform_id=sale)
+
+
+def _changed_field(kept: Order, order: Order) -> str | None:
+    """
+    The first field (a dotted path) in which *order* differs from *kept*,
+    the order as the ERP holds it.  Its state does not count, nor its
+    customer (the customer's record, kept apart, follows the shop).
+    """
+    for name in ("billing", "shipping"):
+        old, new = getattr(kept, name), getattr(order, name)
+        for field in attrs.fields(Address):
+            if getattr(old, field.name) != getattr(new, field.name):
+                return f"{name}.{field.name}"
+    if kept.currency != order.currency:
+        return "currency"
+    if len(kept.lines) != len(order.lines):
+        return "lines"
+    for i, (old_line, new_line) in enumerate(
+        zip(kept.lines, order.lines, strict=True)
+    ):
+        for field in attrs.fields(type(old_line)):
+            if getattr(old_line, field.name) != getattr(new_line, field.name):
+                return f"lines.{i}.{field.name}"
+    for name in ("shipping_total", "discount_total", "total"):
+        if getattr(kept, name) != getattr(order, name):
+            return name
+    return None
 
 
 @attrs.define

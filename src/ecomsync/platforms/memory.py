@@ -25,6 +25,7 @@ from .._model import (
     Article,
     Category,
     Order,
+    OrderState,
     OrderStatus,
     Record,
     StockLevel,
@@ -179,10 +180,16 @@ class MemoryPlatform(AsyncResource):
                 option="MemoryPlatform",
                 allowed=self.allow_backorders,
             )
-        if isinstance(record, OrderStatus) and (
-            record.number not in self._orders
-        ):
-            return f"order {record.number} does not exist", "number"
+        if isinstance(record, OrderStatus):
+            placed = self._orders.get(record.number)
+            if placed is None:
+                return f"order {record.number} does not exist", "number"
+            if (
+                placed[0].state is OrderState.CANCELLED
+                and record.state is not OrderState.CANCELLED
+            ):
+                # the shop cancelled it: never reopened unseen
+                return f"order {record.number} is cancelled", "state"
         return None
 
     def _sellable(self, number: str) -> bool:

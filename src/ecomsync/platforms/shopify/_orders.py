@@ -44,7 +44,8 @@ ORDERS = f"""
 query($n: Int, $after: String, $q: String) {{
   orders(first: $n, after: $after, sortKey: UPDATED_AT, query: $q) {{
     pageInfo {{ hasNextPage endCursor }}
-    nodes {{ id name createdAt updatedAt currencyCode taxesIncluded
+    nodes {{ id name createdAt updatedAt cancelledAt currencyCode
+      taxesIncluded
       totalPriceSet {{ shopMoney {{ amount }} }}
       totalShippingPriceSet {{ shopMoney {{ amount }} }}
       totalDiscountsSet {{ shopMoney {{ amount }} }}
@@ -203,6 +204,11 @@ def to_order(row: Row) -> Order:
         discount_total=discount,
         ordered_at=datetime.fromisoformat(row["createdAt"]).astimezone(UTC),
         currency=row["currencyCode"],
+        # a cancelled order has its cancellation time (Shopify's Order
+        # object); other states are the ERP's to say
+        state=OrderState.CANCELLED
+        if row.get("cancelledAt")
+        else OrderState.OPEN,
     )
 
 

@@ -121,6 +121,21 @@ class Orders:
                 field="number",
             )
         oid = str(order["id"])
+        if (
+            _technical(order) == "cancelled"
+            and status.state is not OrderState.CANCELLED
+        ):
+            # the shop cancelled it since the ERP last read it: walking
+            # it to the ERP's state would reopen it unseen
+            return Outcome(
+                number=status.number,
+                error=(
+                    f"order {status.number} is cancelled in Shopware, the "
+                    f"ERP has it {status.state.value}: not reopened; cancel "
+                    f"it in the ERP, or reopen it in Shopware by hand"
+                ),
+                field="state",
+            )
         deliveries = sorted(
             (d for d in order.get("deliveries") or [] if isinstance(d, dict)),
             key=lambda d: str(d.get("id")),

@@ -92,6 +92,20 @@ class Orders:
                 "number",
             )
         oid = int(order["id"])
+        current = str(order.get("status"))
+        if (
+            STATE_OF.get(current) is OrderState.CANCELLED
+            and status.state is not OrderState.CANCELLED
+        ):
+            # the shop cancelled it since the ERP last read it: saying
+            # "shipped" now would reopen it unseen
+            return fail(
+                status.number,
+                f"order {status.number} is {current} in WooCommerce, the "
+                f"ERP has it {status.state.value}: not reopened; cancel it "
+                f"in the ERP, or reopen it in WooCommerce by hand",
+                "state",
+            )
         meta = {
             m.get("key"): m.get("value")
             for m in order.get("meta_data") or []
@@ -104,6 +118,8 @@ class Orders:
             if t not in announced
         ]
         target = STATUS_OF[status.state]
+        if STATE_OF.get(current) is status.state:
+            target = current  # refunded or failed stays so when cancelled
         body: Row = {}
         if order.get("status") != target:
             body["status"] = target
