@@ -29,6 +29,7 @@ from ecomsync import (
     SqliteStore,
     Synchronizer,
     SyncSpec,
+    Variant,
 )
 from ecomsync.erp.memory import MemoryErp
 from ecomsync.exceptions import ConfigurationError
@@ -370,3 +371,55 @@ class TestEmulatorTermNames:
             held["slug"],
             held["description"],
         )
+
+
+class TestVariableProducts:
+    async def test_attributes_added_in_the_shop_stay(self, shop: Shop) -> None:
+        """
+        An attribute the shop added by hand to a variable product stays
+        when the next run writes the article (WooCommerce replaces the
+        whole attribute list); a renamed option value replaces the old
+        one on the product and the variation.
+        """
+        shirt = Article(
+            number="V-1",
+            name="Shirt",
+            price="20.00",
+            variants=(
+                Variant(number="V-1-S", options=(("Size", "S"),)),
+                Variant(number="V-1-M", options=(("Size", "M"),)),
+            ),
+        )
+        shop.erp.put(shirt)
+        await shop.push()
+        shop.product("V-1")["attributes"].append(
+            {
+                "id": 0,
+                "name": "Material",
+                "options": ["Cotton"],
+                "variation": False,
+                "visible": True,
+                "position": 1,
+            }
+        )
+        shop.erp.put(
+            attrs.evolve(
+                shirt,
+                price=Decimal("22.00"),
+                variants=(
+                    Variant(number="V-1-S", options=(("Size", "Small"),)),
+                    shirt.variants[1],
+                ),
+            )
+        )
+        await shop.push()
+
+        parent = shop.product("V-1")
+        assert [("Size", ["Small", "M"]), ("Material", ["Cotton"])] == [
+            (a["name"], a["options"]) for a in parent["attributes"]
+        ]
+        assert [{"name": "Size", "option": "Small"}] == [
+            {"name": a["name"], "option": a["option"]}
+            for a in shop.product("V-1-S")["attributes"]
+        ]
+        assert "22.00" == shop.product("V-1-M")["regular_price"]

@@ -139,10 +139,9 @@ class Products:
                 continue
             if existing is not None:
                 payload["id"] = existing
-                if not article.variants:
-                    _drop_variation_attributes(
-                        payload, known[sku_key(article.number)][0]
-                    )
+                _keep_own_attributes(
+                    payload, known[sku_key(article.number)][0]
+                )
             writes.append((i, payload))
         sent = {i: str(payload["tax_class"]) for i, payload in writes}
         written = await self.batches.write("products", writes, items, outcomes)
@@ -359,14 +358,21 @@ def _class_not_taken(article: Article, sent: str, row: Row) -> Outcome | None:
     )
 
 
-def _drop_variation_attributes(payload: Row, held: Row) -> None:
+def _keep_own_attributes(payload: Row, held: Row) -> None:
     """
-    An article that lost its variants becomes a simple product: its
-    variation attributes (``Size: S | M``) go, or WooCommerce would keep
-    listing them on it; attributes the shop added by hand stay.
+    The attributes of an existing product are its variants' options
+    (``variation: true``) and the attributes the shop added by hand,
+    which stay: WooCommerce replaces the whole list. An article that lost
+    its variants loses their variation attributes (``Size: S | M``), or
+    WooCommerce would go on listing them on it.
     """
     attributes = held.get("attributes") or []
-    if any(a.get("variation") for a in attributes):
-        payload["attributes"] = [
-            a for a in attributes if not a.get("variation")
-        ]
+    wanted = payload.get("attributes") or []
+    names = {a["name"] for a in wanted}
+    own = [
+        a
+        for a in attributes
+        if not a.get("variation") and a.get("name") not in names
+    ]
+    if wanted or any(a.get("variation") for a in attributes):
+        payload["attributes"] = [*wanted, *own]
