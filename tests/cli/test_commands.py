@@ -52,6 +52,40 @@ def test_check_json_and_refused_credentials(
     assert "wrong" not in done.stdout
 
 
+def test_a_run_that_fails_still_ends_its_output(
+    tmp_path: Path, shop: dict[str, str]
+) -> None:
+    """
+    Refused credentials fail the run (exit 1, one line on standard
+    error); standard output still ends with the run's summary: ``run ID
+    failed: ...``, or with ``--json`` the run's record (status
+    ``failed``, the error), the one JSON document a script parses. The
+    secret is in neither.
+    """
+    cli = Cli(
+        write_config(tmp_path, shop),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": "wrong-secret"},
+    )
+
+    plain = cli("sync", "categories", "--plain")
+    as_json = cli("sync", "categories", "--json")
+
+    assert 1 == plain.returncode
+    last = plain.stdout.splitlines()[-1]
+    assert last.startswith("run ")
+    assert " failed: AuthenticationError: Shopware at " in last
+    (line,) = plain.stderr.splitlines()
+    assert line.startswith("ecomsync sync: Shopware at ")
+    assert 1 == as_json.returncode
+    record = json.loads(as_json.stdout)
+    assert "failed" == record["status"]
+    assert "refused the integration credentials" in record["error"]
+    shown = json.loads(cli("runs", "show", record["id"], "--json").stdout)
+    assert record == shown
+    for done in (plain, as_json):
+        assert "wrong-secret" not in done.stdout + done.stderr
+
+
 def test_inline_secret_is_a_config_error_naming_the_key(
     tmp_path: Path, shop: dict[str, str]
 ) -> None:

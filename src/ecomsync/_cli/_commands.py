@@ -252,9 +252,15 @@ async def _failures(sync: Synchronizer, args: argparse.Namespace) -> int:
                 types={t: Only(n) for t, n in by_type.items()},
             )
             total += len(failures)
-            code = max(
-                code, await _follow(args, partial(sync.run, spec), into=runs)
-            )
+            try:
+                code = max(
+                    code,
+                    await _follow(args, partial(sync.run, spec), into=runs),
+                )
+            except EcomsyncError:
+                if args.json:
+                    _print_json(runs)  # with the run that failed
+                raise
         if args.json:
             _print_json(runs)
         elif not total:

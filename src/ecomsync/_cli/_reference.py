@@ -27,7 +27,8 @@ Every listing command takes `--json` for scripts: one JSON document on
 standard output. `sync` and `resume` print the run (its id, status,
 counts and failures, as `runs show RUN --json`), `failures retry` a
 list of its runs, one per platform with failures (`[]` when the ledger
-is empty).
+is empty); a run that failed (exit 1) is printed too, with its
+`error`, and the error is also the one line on standard error.
 
 ## The config file
 

@@ -360,6 +360,22 @@ def _lose_stdout(exc: OSError) -> None:
     os.close(devnull)
 
 
+def _emit(
+    args: argparse.Namespace, record: Any, into: list[Any] | None
+) -> None:
+    """
+    The summary of the run *record*: printed, or kept in *into*.
+    """
+    if into is not None and args.json:
+        into.append(_run_plain(record))
+    elif not _stdout_lost:
+        try:
+            _summary(args, record)
+            sys.stdout.flush()
+        except OSError as exc:
+            _lose_stdout(exc)
+
+
 async def _follow(
     args: argparse.Namespace,
     start: Callable[[], Any],
@@ -371,30 +387,34 @@ async def _follow(
     instead, with ``--json``, when the caller prints several runs as one
     document); the exit code its end calls for.
     """
-    with _progress(args) as show:
-        async with start() as events:
-            async for event in events:
-                if _stdout_lost:
-                    continue
-                try:
-                    show(event)
-                except OSError as exc:
-                    # Progress is not the work: a reader gone (``| head``)
-                    # or a full disk stops the lines, never the run.
-                    _lose_stdout(exc)
+    events: Any = None
+    try:
+        with _progress(args) as show:
+            async with start() as events:
+                async for event in events:
+                    if _stdout_lost:
+                        continue
+                    try:
+                        show(event)
+                    except OSError as exc:
+                        # Progress is not the work: a reader gone (``|
+                        # head``) or a full disk stops the lines, never
+                        # the run.
+                        _lose_stdout(exc)
+    except EcomsyncError:
+        # The run failed (credentials refused, the ERP lost) and is
+        # recorded so: its summary still ends the output ("run ID
+        # failed: ...", or its record with --json); the error is then
+        # the line on standard error, exit 1.
+        if events is not None and events.summary is not None:
+            _emit(args, events.summary, into)
+        raise
     record = events.summary
     assert record is not None
     code = _exit_of(
         record.status, sum(c.failed for c in record.counts.values())
     )
-    if into is not None and args.json:
-        into.append(_run_plain(record))
-    elif not _stdout_lost:
-        try:
-            _summary(args, record)
-            sys.stdout.flush()
-        except OSError as exc:
-            _lose_stdout(exc)
+    _emit(args, record, into)
     lost = _output_lost()
     if lost is None:
         return code
