@@ -491,6 +491,61 @@ def test_serve_runs_a_due_schedule_and_stops_on_sigterm(cli: Cli) -> None:
     assert "scheduled" == shown["trigger"]
 
 
+def test_serve_stopped_during_a_run_records_it_cancelled(
+    tmp_path: Path, slow_shop: dict[str, str]
+) -> None:
+    """
+    SIGTERM while a scheduled run is going: ``serve`` exits 0, prints
+    ``run ID cancelled`` (the run's end, as for a run that ended by
+    itself) and the store has the run ended cancelled, not running or
+    abandoned.
+    """
+    cli = Cli(
+        write_config(tmp_path, slow_shop, articles=3000),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": slow_shop["client_secret"]},
+    )
+    added = cli("schedules", "add", "categories", "articles", "--every", "1h")
+    assert 0 == added.returncode, added.stderr
+    serving = cli.start("serve", "--poll", "0.2")
+    try:
+        run_id = serving.wait_for("started: shop").split()[1]
+        serving.process.send_signal(signal.SIGTERM)
+        assert f"run {run_id} cancelled" == serving.wait_for(run_id)
+        assert 0 == serving.process.wait(timeout=60)
+    finally:
+        serving.stop()
+    shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
+    assert ("cancelled", "scheduled") == (shown["status"], shown["trigger"])
+    assert "-" != shown["ended_at"]
+
+
+def test_serve_says_why_a_scheduled_run_failed(
+    tmp_path: Path, shop: dict[str, str]
+) -> None:
+    """
+    A scheduled run that fails (credentials refused) ends with ``run ID
+    failed: ...`` naming why, so the service's log says it without
+    ``runs show``; the secret is not in it.
+    """
+    cli = Cli(
+        write_config(tmp_path, shop),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": "wrong-secret"},
+    )
+    added = cli("schedules", "add", "categories", "--every", "1h")
+    assert 0 == added.returncode, added.stderr
+    serving = cli.start("serve", "--poll", "0.2")
+    try:
+        run_id = serving.wait_for("started: shop").split()[1]
+        ended = serving.wait_for(run_id)
+        serving.process.send_signal(signal.SIGTERM)
+        assert 0 == serving.process.wait(timeout=60)
+    finally:
+        serving.stop()
+    assert ended.startswith(f"run {run_id} failed: AuthenticationError: ")
+    assert "refused the integration credentials" in ended
+    assert "wrong-secret" not in ended
+
+
 def test_cron_schedule_with_zone(cli: Cli) -> None:
     """
     ``schedules add --cron --zone`` keeps the rule and its zone; a bad

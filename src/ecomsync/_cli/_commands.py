@@ -30,6 +30,7 @@ import attrs
 from ecomsync import (
     DataType,
     Only,
+    RunRecord,
     RunStatus,
     Synchronizer,
     SyncSpec,
@@ -372,8 +373,12 @@ async def _schedules(sync: Synchronizer, args: argparse.Namespace) -> int:
 
 
 async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
+    # runs started whose end this process has not printed yet
+    going: set[str] = set()
+
     def on_event(event: Event) -> None:
         if isinstance(event, RunStarted):
+            going.add(event.run_id)
             # which schedule: its platform and data types
             types = ",".join(t.value for t in event.spec.types)
             print(
@@ -381,7 +386,8 @@ async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
                 flush=True,
             )
         elif isinstance(event, RunFinished):
-            print(f"run {event.run_id} {event.status.value}", flush=True)
+            going.discard(event.run_id)
+            _print_end(event.run)
 
     installed = await reconcile(sync, schedules_of(args.config))
     for line in installed.lines():
@@ -419,7 +425,21 @@ async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
             flush=True,
         )
         tg.start_soon(serve)
+    # Stopped while runs were going: they ended (cancelled) under the
+    # stop, their end event undelivered; say how the store has them.
+    for run_id in sorted(going):
+        run = await sync.store.get_run(run_id)
+        if run is not None:
+            _print_end(run)
     return EXIT["ok"] if stopped else EXIT["failed"]
+
+
+def _print_end(run: RunRecord) -> None:
+    """
+    ``run ID STATUS``, with the error of a run that failed.
+    """
+    error = f": {run.error}" if run.error else ""
+    print(f"run {run.id} {run.status.value}{error}", flush=True)
 
 
 def _span(interval: timedelta) -> str:
