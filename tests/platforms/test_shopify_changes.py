@@ -227,3 +227,58 @@ class TestSkuHeldElsewhere:
             if v["sku"] == "S-1-L"
         ]
         assert Decimal("5.00") == Decimal(shop.variant("P-1")["price"])
+
+
+class TestSubCentPrices:
+    async def test_a_price_finer_than_a_cent_fails_unsent(
+        self, shop: Shop
+    ) -> None:
+        """
+        A price with more than two decimals (article or variant) fails
+        on its field instead of landing rounded; the emulator keeps
+        prices in cents, as Shopify does.
+        """
+        shop.erp.put(Article(number="P-1", name="Plain", price="9.995"))
+        shop.erp.put(
+            attrs.evolve(
+                SHIRT,
+                variants=(
+                    SHIRT.variants[0],
+                    attrs.evolve(SHIRT.variants[1], price=Decimal("24.999")),
+                ),
+            )
+        )
+        shop.erp.put(Article(number="P-2", name="Fine", price="9.90"))
+        summary = await shop.sync.execute(PUSH)
+        raw = shop.emu.shop.product_set(
+            {
+                "title": "By hand",
+                "productOptions": [
+                    {"name": "Title", "values": [{"name": "Default Title"}]}
+                ],
+                "variants": [
+                    {
+                        "optionValues": [
+                            {"optionName": "Title", "name": "Default Title"}
+                        ],
+                        "sku": "H-1",
+                        "price": "1.005",
+                    }
+                ],
+            },
+            None,
+        )
+
+        assert [("P-1", "price"), ("S-1", "variants.1.price")] == sorted(
+            (f.number, f.field) for f in summary.failures
+        )
+        assert "9.995 has more than two decimals" in (
+            next(f.message for f in summary.failures if f.number == "P-1")
+        )
+        assert "9.90" == shop.variant("P-2")["price"]
+        assert ["1.01"] == [
+            v["price"]
+            for v in shop.emu.shop.variants.values()
+            if v["sku"] == "H-1"
+        ]
+        assert raw["userErrors"] == []

@@ -77,6 +77,27 @@ def product_set_cost(variants: int) -> int:
     return 10 + 1 + 1 + 2 + 2 * variants
 
 
+def _finer_than_a_cent(record: Article) -> tuple[str, str] | None:
+    """
+    Why a price of *record* cannot land as it is, and its field: Shopify
+    keeps prices in the currency's subunit (Liquid's ``variant.price``),
+    so a price finer than a cent would be rounded.
+    """
+    prices = [("price", record.price)] + [
+        (f"variants.{i}.price", v.price)
+        for i, v in enumerate(record.variants)
+        if v.price is not None
+    ]
+    for field, price in prices:
+        if price.is_finite() and (price * 100) % 1:
+            return (
+                f"{price} has more than two decimals: Shopify keeps prices "
+                "in cents and would round it; round the price in the ERP",
+                field,
+            )
+    return None
+
+
 def fail(number: str, error: str, field: str | None = None) -> Outcome:
     return Outcome(number=number, error=error, field=field)
 
@@ -294,6 +315,10 @@ class Catalogue:
         for i, item in enumerate(items):
             record = item.record
             assert isinstance(record, Article)
+            finer = _finer_than_a_cent(record)
+            if finer is not None:
+                outcomes[i] = fail(record.number, *finer)
+                continue
             try:
                 data = self.product_input(record, known)
             except KeyError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from ._views import check_input, connection, gid, now_iso, parse_gid
@@ -466,9 +466,19 @@ class Shop:
                 ("compareAtPrice", v.get("compareAtPrice")),
                 ("taxable", v.get("taxable")),
             ):
-                if value is not None:
-                    row[key] = (
-                        value if key in ("barcode", "taxable") else str(value)
+                if value is None:
+                    continue
+                if key == "sku":
+                    row[key] = str(value)
+                elif key in ("barcode", "taxable"):
+                    row[key] = value
+                else:
+                    # Money is kept in the currency's subunit (Liquid's
+                    # variant.price): a finer amount is rounded.
+                    row[key] = str(
+                        Decimal(str(value)).quantize(
+                            Decimal("0.01"), ROUND_HALF_UP
+                        )
                     )
             for q in v.get("inventoryQuantities") or ():
                 place = parse_gid(q["locationId"], "Location")
