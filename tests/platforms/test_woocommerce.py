@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from ecomsync import (
+    All,
     Category,
     DataType,
     MediaLink,
@@ -629,16 +630,49 @@ class TestAdapterDetails:
         assert not status.ok
         assert "does not exist" in (status.error or "")
 
-    @pytest.mark.parametrize("closed", ["cancelled", "refunded", "failed"])
+    async def test_order_states_read(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A cancelled or refunded order reads cancelled (its cancellation
+        reaches the ERP); a failed one reads open: WooCommerce lets the
+        customer pay it again, the ERP must not cancel its sale.
+        """
+        statuses = {
+            "2201": "cancelled",
+            "2202": "refunded",
+            "2203": "failed",
+            "2204": "on-hold",
+            "2205": "completed",
+        }
+        for number, status in statuses.items():
+            oid = emu.place(make_order(number))
+            emu.shop.orders[oid]["status"] = status
+
+        got = {
+            o.number: o.state
+            async for batch in woo.fetch_orders(All(), batch_size=10)
+            for o in batch
+        }
+
+        assert {
+            "2201": OrderState.CANCELLED,
+            "2202": OrderState.CANCELLED,
+            "2203": OrderState.OPEN,
+            "2204": OrderState.OPEN,
+            "2205": OrderState.COMPLETED,
+        } == got
+
+    @pytest.mark.parametrize("closed", ["cancelled", "refunded"])
     async def test_shipped_for_an_order_the_shop_cancelled(
         self, woo: WooCommerce, emu: WooCommerceEmulator, closed: str
     ) -> None:
         """
         "Shipped" (or any state but cancelled) for an order the shop has
-        cancelled, refunded or failed since fails on ``state`` by name and
-        leaves the order as it is, instead of reopening it as completed;
-        "cancelled" goes through without turning a refunded or failed
-        order into a cancelled one.
+        cancelled or refunded since fails on ``state`` by name and leaves
+        the order as it is, instead of reopening it as completed;
+        "cancelled" goes through without turning a refunded order into a
+        cancelled one.
         """
         oid = emu.place(make_order("2101"))
         emu.shop.orders[oid]["status"] = closed

@@ -39,15 +39,19 @@ STATUS_OF = {
     OrderState.COMPLETED: "completed",
     OrderState.CANCELLED: "cancelled",
 }
+#: A ``failed`` order (payment declined) is open, not cancelled: WooCommerce
+#: lets the customer pay it again (``woocommerce_valid_order_statuses_for_
+#: payment`` is ``pending`` and ``failed``), and a cancellation would reach
+#: the ERP.
 STATE_OF = {
     "pending": OrderState.OPEN,
     "on-hold": OrderState.OPEN,
     "checkout-draft": OrderState.OPEN,
+    "failed": OrderState.OPEN,
     "processing": OrderState.IN_PROGRESS,
     "completed": OrderState.COMPLETED,
     "cancelled": OrderState.CANCELLED,
     "refunded": OrderState.CANCELLED,
-    "failed": OrderState.CANCELLED,
 }
 #: Order meta the adapter keeps: the ERP's state (to tell shipped from
 #: completed) and the tracking numbers already announced.
