@@ -131,6 +131,15 @@ class ErpSession(Protocol):
         """
         Create customers and orders; idempotent by the platform's order
         number (importing an order twice creates it once).
+
+        An order imported again (it changed in the shop) never reports
+        success while the ERP holds something else: cancelled in the
+        shop, its ERP order is cancelled, or, where the ERP cannot (it
+        shipped), the outcome fails on ``state`` naming the order and the
+        ERP order; edited in the shop (lines, addresses, charges), the
+        outcome fails on the field that differs.  Another state (what
+        order status pushed back) changes nothing.  `ErpSourceContract`
+        holds an adapter to this.
         """
 
 
