@@ -227,7 +227,8 @@ class Synchronizer(AsyncResource):
         Continue a run that died: what was committed is not redone.
 
         Raises:
-            SpecError: If there is no such run or it has finished.
+            SpecError: If there is no such run, it has finished, or its
+                process may still be running it.
         """
         async with _lifecycle.resume(self, run_id) as events:
             yield events

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,7 +26,7 @@ from . import _instrument, _pipeline
 from ._anyio_util import task_group
 from ._check import refuse_unusable
 from ._contracts import RunRecord, RunStatus
-from ._ownership import keep_alive, reap_abandoned
+from ._ownership import keep_alive, reap_abandoned, why_dead
 from ._planning import Plan, TypePlan, plan_all
 from ._run import (
     CancelCheck,
@@ -408,6 +408,17 @@ async def resume(sync: Synchronizer, run_id: str) -> AsyncIterator[RunEvents]:
     if old.status.finished and old.status is not RunStatus.ABANDONED:
         raise SpecError(
             f"run {run_id!r} ended ({old.status.value}); nothing to resume"
+        )
+    if (
+        not old.status.finished
+        and old.owner is not None
+        and why_dead(old, now=datetime.now(UTC)) is None
+    ):
+        # Its process may be alive and still writing: a second one
+        # would write the same records beside it.
+        raise SpecError(
+            f"run {run_id!r} is still {old.status.value} in {old.owner}; "
+            "nothing to resume while that process lives"
         )
     async with start(
         sync,

@@ -356,6 +356,8 @@ def test_cancel_from_another_process(
     """
     ``cancel RUN`` in a second process stops a running ``sync``: exit 4,
     and the run is recorded as cancelled; cancelling it again is refused.
+    ``resume RUN`` while it runs is refused (exit 2): it would write the
+    same records beside it.
     """
     # On the quick emulator a sync of 400 articles could end before the
     # second process started (CI saw "ended (succeeded)"): here each
@@ -370,8 +372,12 @@ def test_cancel_from_another_process(
         run_id = running.wait_for("started").split()[1]
         running.wait_for("articles: ")
 
+        twice = cli("resume", run_id)
         asked = cli("cancel", run_id)
 
+        assert 2 == twice.returncode
+        assert f"run {run_id!r} is still running in pid " in twice.stderr
+        assert "" == twice.stdout
         assert 0 == asked.returncode, asked.stderr
         assert 4 == running.process.wait(timeout=60)
     finally:

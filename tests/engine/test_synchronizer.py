@@ -20,6 +20,7 @@ from ecomsync import (
     SyncSpec,
     Trigger,
 )
+from ecomsync._ownership import this_owner
 
 from ..conftest import T0
 from ._support import ARTICLES, spec
@@ -76,6 +77,31 @@ class TestResumeApi:
         with pytest.raises(SpecError, match="nothing to resume"):
             async with sync.resume(run.id):
                 pass
+
+    async def test_resume_a_run_whose_process_lives(
+        self, sync: Synchronizer
+    ) -> None:
+        """A run still running in a live process (here this one) is not
+        resumed: a second process would write its records beside it."""
+        alive = RunRecord(
+            id="alive-1",
+            trigger=Trigger.MANUAL,
+            platform="shop",
+            spec=spec(stock=All()),
+            status=RunStatus.RUNNING,
+            started_at=T0,
+            owner=this_owner(),
+        )
+        await sync.store.save_run(alive)
+
+        with pytest.raises(SpecError) as caught:
+            async with sync.resume("alive-1"):
+                pass
+
+        assert str(caught.value) == (
+            f"run 'alive-1' is still running in {this_owner()}; nothing "
+            "to resume while that process lives"
+        )
 
     async def test_resume_a_dead_run(
         self, sync: Synchronizer, platform: MemoryPlatform
