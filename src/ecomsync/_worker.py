@@ -312,12 +312,37 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="ERP licences shared by all workers (the same everywhere)",
     )
-    parser.add_argument("--schema", default="ecomsync")
-    parser.add_argument("--pool", default="default", help="licence pool name")
-    parser.add_argument("--heartbeat", type=float, default=2.0, metavar="S")
-    parser.add_argument("--stale-after", type=float, default=15.0, metavar="S")
     parser.add_argument(
-        "--poll-interval", type=float, default=1.0, metavar="S"
+        "--schema",
+        default="ecomsync",
+        help="the PostgreSQL schema (default: ecomsync)",
+    )
+    parser.add_argument(
+        "--pool",
+        default="default",
+        help="licence pool name, one per ERP (default: default)",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds between heartbeats (default: 2)",
+    )
+    parser.add_argument(
+        "--stale-after",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="seconds after which a silent worker's partition is taken "
+        "over (default: 15)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between looks for work (default: 1)",
     )
     parser.add_argument(
         "--exit-when-idle",
@@ -373,7 +398,8 @@ def run_worker_command(args: argparse.Namespace) -> int:
         if found is None:
             raise
         print(f"ecomsync worker: {found}", file=sys.stderr)
-        return 1
+        # as every command: 2 for a bad option or setting (nothing ran)
+        return 2 if isinstance(found, ConfigurationError) else 1
     return 0
 
 

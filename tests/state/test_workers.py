@@ -563,7 +563,8 @@ class TestWorkers:
         assert claim.index == 0
 
     def test_bad_app(self, postgres_dsn: str) -> None:
-        """A worker whose --app cannot be loaded says so and exits 1."""
+        """A worker whose --app cannot be loaded says so and exits 2, the
+        exit code of every command's configuration errors."""
         from ecomsync._worker import main
 
         code = main(
@@ -576,7 +577,7 @@ class TestWorkers:
                 "1",
             ]
         )
-        assert code == 1
+        assert code == 2
 
     @pytest.mark.slow
     async def test_cancel_stops_all_workers(
