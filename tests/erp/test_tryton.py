@@ -638,6 +638,45 @@ class TestMapping:
         assert first.platform_id == handled.platform_id
 
     @pytest.mark.anyio
+    async def test_cancelled_in_the_shop_after_shipping(
+        self, tryton: TrytonErp
+    ) -> None:
+        """An order cancelled in the shop after its sale shipped fails on
+        state asking for a return sale; once the merchant made one with
+        Tryton's Return Sale wizard, the next import goes through."""
+        order = make_order()
+        cancelled = attrs.evolve(order, state=OrderState.CANCELLED)
+        async with tryton.session() as session:
+            rpc = session.rpc
+            (first,) = await session.import_orders([order])
+            await ship_sale(rpc, order.number)
+            (refused,) = await session.import_orders([cancelled])
+            sale = int(first.platform_id or 0)
+            wizard, _, _ = await rpc.call(
+                "wizard.sale.return_sale.create", rpc.context
+            )
+            await rpc.call(
+                "wizard.sale.return_sale.execute",
+                wizard,
+                {},
+                "return_",
+                {
+                    **rpc.context,
+                    "active_model": "sale.sale",
+                    "active_id": sale,
+                    "active_ids": [sale],
+                },
+            )
+            await rpc.call(
+                "wizard.sale.return_sale.delete", wizard, rpc.context
+            )
+            (handled,) = await session.import_orders([cancelled])
+
+        assert ("state", False) == (refused.field, refused.ok)
+        assert "return sale" in str(refused.error)
+        assert handled.ok, handled
+
+    @pytest.mark.anyio
     async def test_endless_unit_price_rounds_to_tryton_digits(
         self, tryton: TrytonErp
     ) -> None:

@@ -134,9 +134,19 @@ class OrderImporter:
             return  # the merchant cancelled what was to ship
         name = f"Tryton sale {row.get('number') or ''} (id {sale})"
         if any(m["state"] == "done" for m in left):
+            returned = await self._rpc.model(
+                "sale.sale",
+                "search_count",
+                [
+                    ["origin", "=", f"sale.sale,{sale}"],
+                    ["state", "!=", "cancelled"],
+                ],
+            )
+            if returned:
+                return  # the merchant made its return sale
             advice = (
-                "it has shipped: take the goods back (a customer return) "
-                "and cancel its moves by hand"
+                "it has shipped: take the goods back by hand with a "
+                "return sale (Sale > Return Sale)"
             )
         else:
             advice = (
