@@ -33,194 +33,49 @@ otherwise a dict with these keys:
 Override the ``bad_article`` fixture if your platform accepts an article
 in a category it does not know.
 
+This module holds the catalogue, stock, status and media tests; the
+hooks and helpers are in ``_base``, the order tests in ``_orders``, the
+records they push in ``_records``.
+
 .. versionadded:: 26.1.0
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .._contracts import MediaLink, Outcome, Outgoing, StagedMedia
-from .._fingerprint import content_hash
-from .._model import (
-    Address,
+from ..._contracts import MediaLink
+from ..._model import (
     Article,
     Category,
-    Customer,
     MediaKind,
-    Order,
-    OrderLine,
     OrderState,
     OrderStatus,
-    Record,
     StockLevel,
     Variant,
-    problems,
 )
-from .._spec import All, ChangedSince, DataType, NumberRange, Only, Selection
-from ..typing import Platform
+from ..._spec import DataType
+from ._orders import OrderFetchTests
+from ._records import CATEGORIES as CATEGORIES
+from ._records import NOW as NOW
+from ._records import article as article
+from ._records import make_order as make_order
 
 
 __all__ = ["PlatformContract"]
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 
-
-def _out(*records: Record) -> list[Outgoing]:
-    return [Outgoing(record=r) for r in records]
-
-
-def make_order(number: str, *, article: str = "K-1") -> Order:
-    """
-    A small order as a shop customer places it.
-    """
-    address = Address(
-        first_name="Erika",
-        last_name="Mustermann",
-        street="Hauptstraße 1",
-        zip_code="10115",
-        city="Berlin",
-        country="DE",
-    )
-    return Order(
-        number=number,
-        customer=Customer(
-            number=f"C{number}",
-            email=f"kunde{number}@example.com",
-            first_name="Erika",
-            last_name="Mustermann",
-            addresses=(address,),
-        ),
-        billing=address,
-        shipping=address,
-        lines=(
-            OrderLine(
-                article_number=article,
-                name="Hammer",
-                quantity=2,
-                unit_price=Decimal("9.99"),
-            ),
-        ),
-        total=Decimal("19.98"),
-        ordered_at=NOW - timedelta(days=5),
-    )
-
-
-CATEGORIES = (
-    Category(number="K-1", name="Werkzeug"),
-    Category(number="K-2", name="Hämmer", parent="K-1"),
-    Category(number="K-3", name="Farben"),
-)
-
-
-def article(number: str = "A-1", **changes: Any) -> Article:
-    values: dict[str, Any] = {
-        "number": number,
-        "name": f"Hammer {number}",
-        "price": Decimal("19.99"),
-        "tax_rate": Decimal(19),
-        "categories": ("K-2",),
-    }
-    values.update(changes)
-    return Article(**values)
-
-
-class PlatformContract:
+class PlatformContract(OrderFetchTests):
     """
     Base test class: subclass it, provide a ``platform`` fixture and the
     hooks, and every test here runs against your platform.
 
     .. versionadded:: 26.1.0
     """
-
-    pytestmark = pytest.mark.anyio
-
-    # -- hooks ----------------------------------------------------------
-
-    async def place_order(
-        self, platform: Any, order: Order, *, changed_at: datetime
-    ) -> None:
-        """
-        Make *order* arrive in the shop, created/changed at *changed_at*.
-        """
-        raise NotImplementedError
-
-    async def read_back(
-        self, platform: Any, data_type: DataType, number: str
-    ) -> dict[str, Any] | None:
-        """
-        What the platform holds for record *number* (see module doc).
-        """
-        raise NotImplementedError
-
-    async def count(self, platform: Any, data_type: DataType) -> int:
-        """
-        How many records of *data_type* the platform holds.
-        """
-        raise NotImplementedError
-
-    async def media_count(self, platform: Any) -> int:
-        """
-        How many media files the platform stores.
-        """
-        raise NotImplementedError
-
-    @pytest.fixture(name="bad_article")
-    def _bad_article(self) -> Article:
-        """
-        An article every platform must refuse: its category is unknown.
-        """
-        return article("A-BAD", categories=("NO-SUCH-CATEGORY",))
-
-    # -- helpers ----------------------------------------------------------
-
-    async def _push(
-        self, platform: Platform, data_type: DataType, *records: Record
-    ) -> list[Outcome]:
-        outcomes = await platform.push(data_type, _out(*records))
-        assert [o.number for o in outcomes] == [r.number for r in records]
-        return outcomes
-
-    async def _catalogue(self, platform: Platform) -> None:
-        outcomes = await self._push(platform, DataType.CATEGORIES, *CATEGORIES)
-        assert all(o.ok for o in outcomes), outcomes
-
-    async def _fetch(
-        self, platform: Platform, selection: Selection, batch_size: int = 100
-    ) -> list[list[Order]]:
-        return [
-            list(batch)
-            async for batch in platform.fetch_orders(
-                selection, batch_size=batch_size
-            )
-        ]
-
-    @staticmethod
-    def _staged(
-        tmp_path: Path,
-        content: bytes,
-        *,
-        filename: str = "bild.jpg",
-        mime_type: str = "image/jpeg",
-        kind: MediaKind = MediaKind.IMAGE,
-    ) -> StagedMedia:
-        sha = content_hash(content)
-        path = tmp_path / sha
-        path.write_bytes(content)
-        return StagedMedia(
-            sha256=sha,
-            path=path,
-            size=len(content),
-            filename=filename,
-            mime_type=mime_type,
-            kind=kind,
-        )
 
     # -- categories -------------------------------------------------------
 
@@ -516,91 +371,3 @@ class PlatformContract:
         assert held is not None
         assert [one] == held["media"]
         assert one == held["cover"]
-
-    # -- orders -------------------------------------------------------------
-
-    async def _shop(self, platform: Any) -> None:
-        old = NOW - timedelta(days=3)
-        new = NOW - timedelta(hours=1)
-        for number, moment in (
-            ("998", old),
-            ("999", old),
-            ("1000", old),
-            ("1001", new),
-            ("1002", new),
-        ):
-            await self.place_order(
-                platform, make_order(number), changed_at=moment
-            )
-
-    @staticmethod
-    def _numbers(batches: Sequence[Sequence[Order]]) -> list[str]:
-        return [o.number for batch in batches for o in batch]
-
-    @pytest.mark.parametrize(
-        ("selection", "expected"),
-        [
-            (All(), {"998", "999", "1000", "1001", "1002"}),
-            (NumberRange("999", "1001"), {"999", "1000", "1001"}),
-            (Only({"998", "1002"}), {"998", "1002"}),
-            (
-                ChangedSince(NOW - timedelta(days=1)),
-                {"1001", "1002"},
-            ),
-        ],
-        ids=["all", "number-range", "only", "changed-since"],
-    )
-    async def test_fetch_orders_by_selection(
-        self, platform: Any, selection: Selection, expected: set[str]
-    ) -> None:
-        """
-        Each selection mode yields exactly its orders, once each.
-        """
-        await self._shop(platform)
-        numbers = self._numbers(await self._fetch(platform, selection))
-
-        assert len(numbers) == len(set(numbers))
-        assert expected == set(numbers)
-
-    async def test_fetch_orders_pages_without_loss(
-        self, platform: Any
-    ) -> None:
-        """
-        Small batches cover every order once, none larger than asked.
-        """
-        await self._shop(platform)
-        batches = await self._fetch(platform, All(), batch_size=2)
-        numbers = self._numbers(batches)
-
-        assert all(0 < len(b) <= 2 for b in batches)
-        assert sorted(numbers) == sorted(set(numbers))
-        assert len(numbers) == 5
-
-    async def test_fetched_order_carries_customer_lines_addresses(
-        self, platform: Any
-    ) -> None:
-        """
-        A fetched order has its customer, addresses, lines and total, and
-        its money adds up (lines at their gross unit price).
-        """
-        placed = make_order("4711")
-        await self.place_order(platform, placed, changed_at=NOW)
-        batches = await self._fetch(platform, Only({"4711"}))
-        (order,) = [o for batch in batches for o in batch]
-
-        assert order.number == "4711"
-        assert placed.customer.email == order.customer.email
-        assert placed.billing.city == order.billing.city
-        assert placed.shipping.street == order.shipping.street
-        assert [
-            (line.article_number, line.quantity) for line in order.lines
-        ] == [("K-1", 2)]
-        assert placed.total == order.total
-        assert [line.unit_price for line in placed.lines] == [
-            line.unit_price for line in order.lines
-        ]
-        assert (Decimal(0), Decimal(0)) == (
-            order.shipping_total,
-            order.discount_total,
-        )
-        assert [] == problems(order)
