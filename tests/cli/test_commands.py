@@ -11,9 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ecomsync import Only
+import pytest
+
+from ecomsync import ChangedSince, Only
 from ecomsync.__main__ import _parser
-from ecomsync._cli._running import _selection
+from ecomsync._cli._running import UsageError, _selection
 
 from .conftest import ALL_OK, Cli, write_config
 
@@ -588,3 +590,31 @@ def test_number_is_taken_as_written() -> None:
 
     assert Only({"A,1", " B-2 "}) == exact
     assert Only({"A", "1"}) == split
+
+
+@pytest.mark.parametrize(
+    ("given", "example"),
+    [
+        ("2026-11-01", "2026-11-01T00:00:00+00:00"),
+        ("2026-11-01 08:30", "2026-11-01T08:30:00+00:00"),
+        ("2026-11-01T08:30:15.5", "2026-11-01T08:30:15.500000+00:00"),
+    ],
+)
+def test_since_without_zone_suggests_a_moment_it_takes(
+    given: str, example: str
+) -> None:
+    """
+    ``--since`` without a zone is refused with an example that is itself
+    a valid ``--since`` (the moment as read, in UTC), not the text with
+    ``+00:00`` appended (``2026-11-01+00:00`` reads as 00:00 naive).
+    """
+    parser = _parser("sync")
+
+    with pytest.raises(UsageError) as caught:
+        _selection(parser.parse_args(["sync", "--since", given]))
+    taken = _selection(parser.parse_args(["sync", "--since", example]))
+
+    assert f"--since {given!r}: give a zone, e.g. {example}" == str(
+        caught.value
+    )
+    assert isinstance(taken, ChangedSince)

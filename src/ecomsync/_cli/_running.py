@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -78,8 +78,11 @@ def _selection(args: argparse.Namespace) -> Any:
                 f"--since {args.since!r}: not an ISO 8601 moment"
             ) from None
         if moment.tzinfo is None:
+            # the moment as read (a date alone is its midnight), in UTC:
+            # a valid --since, unlike the text with "+00:00" appended
+            example = moment.replace(tzinfo=UTC).isoformat()
             raise UsageError(
-                f"--since {args.since!r}: give a zone, e.g. {args.since}+00:00"
+                f"--since {args.since!r}: give a zone, e.g. {example}"
             )
         return ChangedSince(moment)
     if args.number:
