@@ -26,8 +26,8 @@ from graphql import (
     validate,
 )
 
-from ._shop import Row, Shop, refused
-from ._views import gid, parse_gid
+from ._shop import Shop
+from ._views import Row, gid, parse_gid, refused
 
 
 #: Shopify's limit on a bulk mutation's variables file (20 MiB).

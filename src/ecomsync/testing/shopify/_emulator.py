@@ -29,8 +29,8 @@ from ._cost import MAX_QUERY_COST, Bucket, query_cost
 from ._ops import bind
 from ._orders import Orders
 from ._schema import SDL
-from ._shop import Row, Shop, user_error
-from ._views import check_input, parse_gid
+from ._shop import Shop
+from ._views import Row, check_input, parse_gid, user_error
 
 
 #: The first API version where ``changeFromQuantity`` and ``@idempotent``

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLResolveInfo, GraphQLSchema
 from graphql.execution.values import get_directive_values
 
-from ._shop import Row, refused, source_name
-from ._views import check_input, gid, page, parse_gid
+from ._shop import source_name
+from ._views import Row, check_input, gid, page, parse_gid, refused
 
 
 if TYPE_CHECKING:

@@ -9,8 +9,17 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ._shop import Row, Shop, refused, user_error
-from ._views import check_input, connection, gid, money, parse_gid
+from ._shop import Shop
+from ._views import (
+    Row,
+    check_input,
+    connection,
+    gid,
+    money,
+    parse_gid,
+    refused,
+    user_error,
+)
 
 
 class Orders:

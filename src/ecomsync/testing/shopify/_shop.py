@@ -1,6 +1,7 @@
 """
 The emulated shop's data and the catalogue mutations (productSet,
-collections, files) with Shopify's ``userErrors``.
+collections, files) with Shopify's ``userErrors``; what a productSet
+input is checked against before it is written is in ``_product_set``.
 """
 
 from __future__ import annotations
@@ -8,27 +9,25 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ._views import check_input, connection, gid, now_iso, parse_gid
-
-
-Row = dict[str, Any]
-
-
-def user_error(field: list[str | int], message: str, code: str) -> Row:
-    return {"field": [str(f) for f in field], "message": message, "code": code}
-
-
-def refused(
-    payload: str, field: list[str | int], message: str, code: str
-) -> Row:
-    """
-    A mutation's answer that did nothing: *payload* null and one
-    ``userError``.
-    """
-    return {payload: None, "userErrors": [user_error(field, message, code)]}
+from ._product_set import (
+    metafields,
+    option_combo,
+    product_set_errors,
+    title_handle,
+)
+from ._views import (
+    Row,
+    check_input,
+    connection,
+    gid,
+    now_iso,
+    parse_gid,
+    refused,
+    user_error,
+)
 
 
 class Shop:
@@ -181,7 +180,7 @@ class Shop:
         handle = (
             data.get("handle")
             or row.get("handle")
-            or _handle(data.get("title") or "")
+            or title_handle(data.get("title") or "")
         )
         if any(
             c["handle"] == handle and c is not row
@@ -197,7 +196,7 @@ class Shop:
             if data.get(key) is not None:
                 row[key] = data[key]
         if data.get("metafields") is not None:
-            row["_metafields"] = _metafields(data["metafields"])
+            row["_metafields"] = metafields(data["metafields"])
         row["handle"] = handle
         row["updatedAt"] = self.now()
         self.collections[n] = row
@@ -250,7 +249,13 @@ class Shop:
         if errs:
             return {"product": None, "userErrors": errs}
         existing = self.products.get(n) if n is not None else None
-        errs = self._validate(data, existing, n)
+        errs = product_set_errors(
+            data,
+            existing,
+            n,
+            handles=self._by_handle,
+            collections=self.collections,
+        )
         if errs:
             return {"product": None, "userErrors": errs}
         if n is None:
@@ -290,97 +295,6 @@ class Shop:
         self._apply(n, existing, data)
         return {"product": self.product_view(n), "userErrors": []}
 
-    def _validate(
-        self, data: Row, existing: Row | None, n: int | None
-    ) -> list[Row]:
-        errs: list[Row] = []
-        title = data.get("title", existing["title"] if existing else None)
-        if not (title or "").strip():
-            errs.append(
-                user_error(["input", "title"], "Title can't be blank", "BLANK")
-            )
-        elif len(str(title)) > 255:
-            errs.append(
-                user_error(
-                    ["input", "title"],
-                    "Title is too long (maximum is 255 characters)",
-                    "INVALID",
-                )
-            )
-        handle = data.get("handle")
-        if handle and self._by_handle.get(handle, n) != n:
-            errs.append(
-                user_error(
-                    ["input", "handle"],
-                    f"Handle '{handle}' already in use. Please provide a new "
-                    "handle.",
-                    "HANDLE_NOT_UNIQUE",
-                )
-            )
-        options = data.get("productOptions")
-        names = {o.get("name") for o in options or ()}
-        if options is None and existing is not None:
-            names = {o["name"] for o in existing["options"]}
-        combos: set[tuple[tuple[str, str], ...]] = set()
-        for i, v in enumerate(data.get("variants") or ()):
-            base: list[str | int] = ["input", "variants", i]
-            combo = tuple(
-                sorted(
-                    (o.get("optionName") or "", o.get("name") or "")
-                    for o in v["optionValues"]
-                )
-            )
-            if not v["optionValues"] or any(o[0] not in names for o in combo):
-                errs.append(
-                    user_error(
-                        [*base, "optionValues"],
-                        "Option does not exist",
-                        "OPTION_DOES_NOT_EXIST",
-                    )
-                )
-            elif combo in combos:
-                errs.append(
-                    user_error(
-                        base,
-                        "The variant already exists with these option values",
-                        "DUPLICATE_VARIANT",
-                    )
-                )
-            combos.add(combo)
-            for key in ("price", "compareAtPrice"):
-                if v.get(key) is not None:
-                    try:
-                        ok = Decimal(str(v[key])) >= 0
-                    except InvalidOperation:
-                        ok = False
-                    if not ok:
-                        errs.append(
-                            user_error(
-                                [*base, key],
-                                f"{key} is invalid",
-                                "INVALID_VARIANT",
-                            )
-                        )
-            sku = v.get("sku") or (v.get("inventoryItem") or {}).get("sku")
-            if sku is not None and len(sku) > 255:
-                errs.append(
-                    user_error(
-                        [*base, "sku"],
-                        "SKU is too long (maximum is 255 characters)",
-                        "INVALID_VARIANT",
-                    )
-                )
-        for i, c in enumerate(data.get("collections") or ()):
-            if parse_gid(c, "Collection") not in self.collections:
-                errs.append(
-                    user_error(
-                        ["input", "collections", i],
-                        "Collection does not exist",
-                        "COLLECTION_DOES_NOT_EXIST",
-                    )
-                )
-        return errs
-
     def _apply(self, n: int, p: Row, data: Row) -> None:
         for key in (
             "title",
@@ -395,7 +309,7 @@ class Shop:
         if data.get("handle"):
             p["handle"] = data["handle"]
         if not p["handle"]:
-            p["handle"] = self._free_handle(_handle(p["title"]), n)
+            p["handle"] = self._free_handle(title_handle(p["title"]), n)
         if data.get("productOptions") is not None:
             p["options"] = [
                 {
@@ -415,7 +329,7 @@ class Shop:
                 parse_gid(c, "Collection") for c in data["collections"]
             ]
         if data.get("metafields") is not None:
-            p["_metafields"] = _metafields(data["metafields"])
+            p["_metafields"] = metafields(data["metafields"])
         if data.get("files") is not None:
             p["_media"] = [self._file_ref(f) for f in data["files"]]
         p["updatedAt"] = self.now()
@@ -425,12 +339,7 @@ class Shop:
         old = {self.variants[v]["_combo"]: v for v in p["_variants"]}
         keep: list[int] = []
         for v in variants:
-            combo = tuple(
-                sorted(
-                    (o.get("optionName") or "", o.get("name") or "")
-                    for o in v["optionValues"]
-                )
-            )
+            combo = option_combo(v)
             vn = parse_gid(v.get("id") or "", "ProductVariant")
             if vn not in p["_variants"]:
                 vn = old.get(combo)
@@ -604,24 +513,3 @@ def source_name(f: Row) -> str:
     """
     source = str(f.get("originalSource") or "")
     return source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-
-
-def _metafields(inputs: list[Row]) -> list[Row]:
-    """
-    ``MetafieldInput``s as stored: namespace ``app`` and type
-    ``single_line_text_field`` where the input leaves them out.
-    """
-    return [
-        {
-            "namespace": m.get("namespace") or "app",
-            "key": m.get("key"),
-            "type": m.get("type") or "single_line_text_field",
-            "value": m["value"],
-        }
-        for m in inputs
-    ]
-
-
-def _handle(title: str) -> str:
-    out = "".join(c.lower() if c.isalnum() else "-" for c in title)
-    return "-".join(part for part in out.split("-") if part)

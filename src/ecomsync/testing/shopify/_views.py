@@ -1,6 +1,7 @@
 """
 GIDs, cursor paging and the dict views graphql-core's default resolver
-reads (a callable value is called with the field's arguments).
+reads (a callable value is called with the field's arguments), and the
+``userErrors`` a mutation answers with.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from graphql import GraphQLError
 
+
+Row = dict[str, Any]
 
 #: Shopify's cap on ``first``/``last`` and on input arrays.
 PAGE_LIMIT = 250
@@ -116,3 +119,17 @@ def connection(items: Callable[[], Sequence[Any]]) -> Callable[..., Any]:
 def money(amount: str, currency: str) -> dict[str, Any]:
     m = {"amount": amount, "currencyCode": currency}
     return {"shopMoney": m, "presentmentMoney": m}
+
+
+def user_error(field: list[str | int], message: str, code: str) -> Row:
+    return {"field": [str(f) for f in field], "message": message, "code": code}
+
+
+def refused(
+    payload: str, field: list[str | int], message: str, code: str
+) -> Row:
+    """
+    A mutation's answer that did nothing: *payload* null and one
+    ``userError``.
+    """
+    return {payload: None, "userErrors": [user_error(field, message, code)]}
