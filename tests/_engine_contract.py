@@ -2,12 +2,14 @@
 The engine over a platform adapter and its shop, written once for every
 platform: a plan is what the run that follows does and bounds its
 requests, a plan writes nothing, no secret leaks anywhere, and the dirty
-catalogue lands exactly or fails by name, twice.
+catalogue lands exactly or fails by name, twice; images synced again
+after the state store is lost are not added twice.
 
 A platform's test module subclasses `PlatformEngineContract` (an
-emulator and the adapter over it, a few hooks reading the shop) and
+emulator and the adapter over it, a few hooks reading the shop),
 `DirtyCatalogueContract` (a ``dirty`` fixture: two runs of its catalogue
-and a `ShopView` of what the shop holds afterwards).
+and a `ShopView` of what the shop holds afterwards) and
+`LostStateContract` (the shop's media and what each product holds).
 """
 
 from __future__ import annotations
@@ -251,6 +253,81 @@ class PlatformEngineContract:
             ),
         ]
         self.assert_hidden(texts, self.wrong_secret)
+
+
+# -- a lost state store ------------------------------------------------------
+
+
+class LostStateContract:
+    """
+    Images synced again after the state store is lost.  Subclasses
+    implement the hooks; the ``erp`` fixture is the catalogue.
+    """
+
+    pytestmark = pytest.mark.anyio
+
+    def emulator(self) -> Any:
+        """
+        A fresh emulator of the shop.
+        """
+        raise NotImplementedError
+
+    def platform(self, emu: Any) -> Platform:
+        """
+        The adapter over *emu*.
+        """
+        raise NotImplementedError
+
+    def media(self, emu: Any) -> object:
+        """
+        The media files *emu* holds, comparable between two calls.
+        """
+        raise NotImplementedError
+
+    def attached(self, emu: Any) -> dict[Any, list[Any]]:
+        """
+        Each product of *emu*, with the media it holds in order.
+        """
+        raise NotImplementedError
+
+    async def test_images_are_not_added_twice(
+        self, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """
+        After the state store is lost (a new store, a new process), a
+        sync uploads the images again, yet the shop stays one file per
+        content and the products keep theirs.
+        """
+        emu = self.emulator()
+        spec = SyncSpec(
+            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+        )
+
+        async def sync_with(store: str) -> None:
+            platform = self.platform(emu)
+            state = SqliteStore(tmp_path / store)
+            async with Synchronizer(
+                erp=erp,
+                platforms={"shop": platform},
+                store=state,
+                staging=MediaStaging(tmp_path / "staging"),
+            ) as sync:
+                run = await sync.execute(spec)
+            await platform.aclose()
+            await state.aclose()
+            assert RunStatus.SUCCEEDED == run.status
+            assert not run.failures
+
+        await sync_with("first.db")
+        media = self.media(emu)
+        held = self.attached(emu)
+        assert media
+        assert any(held.values())
+
+        await sync_with("lost.db")
+
+        assert media == self.media(emu)
+        assert held == self.attached(emu)
 
 
 # -- the dirty catalogue -----------------------------------------------------

@@ -18,18 +18,11 @@ import pytest
 import stamina
 
 from ecomsync import (
-    All,
     Article,
     Category,
     DataType,
-    MediaStaging,
-    MemoryErp,
-    RunStatus,
-    SqliteStore,
     StagedMedia,
     StockLevel,
-    Synchronizer,
-    SyncSpec,
 )
 from ecomsync.exceptions import SyncError
 from ecomsync.platforms.shopify import Shopify, collection_handle
@@ -42,6 +35,7 @@ from ecomsync.testing.shopify import ShopifyEmulator
 
 from .._engine_contract import (
     DirtyCatalogueContract,
+    LostStateContract,
     Outcome,
     PlatformEngineContract,
     two_runs,
@@ -100,49 +94,25 @@ def _meta(row: dict[str, Any], key: str) -> str | None:
     return None
 
 
-@pytest.mark.anyio
-class TestLostState:
-    async def test_images_are_found_again_not_added_twice(
-        self, erp: MemoryErp, tmp_path: Path
-    ) -> None:
-        """
-        After the state store is lost (a new store, a new process), a
-        sync uploads the images again but finds each file by its content
-        name instead of adding it a second time: the shop's files stay
-        one per content, and the products keep them.
-        """
-        emu = ShopifyEmulator(TOKEN, maximum=1_000_000, restore_rate=1_000_000)
-        spec = SyncSpec(
-            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+class TestLostState(LostStateContract):
+    """
+    Shopify says a file's content name is taken: the adapter finds the
+    file by that name instead of adding it a second time.
+    """
+
+    def emulator(self) -> ShopifyEmulator:
+        return ShopifyEmulator(
+            TOKEN, maximum=1_000_000, restore_rate=1_000_000
         )
 
-        async def sync_with(store: str) -> None:
-            platform = shop(emu)
-            state = SqliteStore(tmp_path / store)
-            async with Synchronizer(
-                erp=erp,
-                platforms={"shop": platform},
-                store=state,
-                staging=MediaStaging(tmp_path / "staging"),
-            ) as sync:
-                run = await sync.execute(spec)
-            await platform.aclose()
-            await state.aclose()
-            assert RunStatus.SUCCEEDED == run.status
-            assert not run.failures
+    def platform(self, emu: ShopifyEmulator) -> Shopify:
+        return shop(emu)
 
-        await sync_with("first.db")
-        files = dict(emu.shop.files)
-        media = {n: list(p["_media"]) for n, p in emu.shop.products.items()}
-        assert files
-        assert any(media.values())
+    def media(self, emu: ShopifyEmulator) -> object:
+        return set(emu.shop.files)
 
-        await sync_with("lost.db")
-
-        assert files.keys() == emu.shop.files.keys()
-        assert media == {
-            n: list(p["_media"]) for n, p in emu.shop.products.items()
-        }
+    def attached(self, emu: ShopifyEmulator) -> dict[int, list[int]]:
+        return {n: list(p["_media"]) for n, p in emu.shop.products.items()}
 
     async def test_a_file_not_found_yet_fails_the_upload(self) -> None:
         """

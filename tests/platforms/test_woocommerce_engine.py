@@ -8,7 +8,6 @@ exactly or fails by name.
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,17 +17,10 @@ import pytest
 import stamina
 
 from ecomsync import (
-    All,
     Article,
     Category,
     DataType,
-    MediaStaging,
-    MemoryErp,
-    RunStatus,
-    SqliteStore,
     StockLevel,
-    Synchronizer,
-    SyncSpec,
 )
 from ecomsync.platforms.woocommerce import WooCommerce, category_slug
 from ecomsync.testing import (
@@ -40,6 +32,7 @@ from ecomsync.testing.woocommerce import RequestRecord, WooCommerceEmulator
 
 from .._engine_contract import (
     DirtyCatalogueContract,
+    LostStateContract,
     Outcome,
     PlatformEngineContract,
     two_runs,
@@ -107,54 +100,27 @@ class TestEngine(PlatformEngineContract):
 # -- the dirty catalogue ---------------------------------------------------
 
 
-@pytest.mark.anyio
-class TestLostState:
-    async def test_images_are_kept_once_not_added_twice(
-        self, erp: MemoryErp, tmp_path: Path
-    ) -> None:
-        """
-        After the state store is lost (a new store, a new process), the
-        images uploaded again get slugs "<hash>-2" from WordPress: each
-        copy is deleted and the attachment already holding the content is
-        kept, so the media library stays one attachment per content and
-        the products keep theirs.
-        """
-        emu = _emu()
-        spec = SyncSpec(
-            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
-        )
+class TestLostState(LostStateContract):
+    """
+    WordPress gives each image uploaded again a slug "<hash>-2": the
+    adapter deletes that copy and keeps the attachment already holding
+    the content.
+    """
 
-        async def sync_with(store: str) -> None:
-            platform = shop(emu)
-            state = SqliteStore(tmp_path / store)
-            async with Synchronizer(
-                erp=erp,
-                platforms={"shop": platform},
-                store=state,
-                staging=MediaStaging(tmp_path / "staging"),
-            ) as sync:
-                run = await sync.execute(spec)
-            await platform.aclose()
-            await state.aclose()
-            assert RunStatus.SUCCEEDED == run.status
-            assert not run.failures
+    def emulator(self) -> WooCommerceEmulator:
+        return _emu()
 
-        def images() -> dict[int, list[int]]:
-            return {
-                n: [i["id"] for i in p["images"]]
-                for n, p in emu.shop.products.items()
-            }
+    def platform(self, emu: WooCommerceEmulator) -> WooCommerce:
+        return shop(emu)
 
-        await sync_with("first.db")
-        media = set(emu.shop.media)
-        held = images()
-        assert media
-        assert any(held.values())
+    def media(self, emu: WooCommerceEmulator) -> object:
+        return set(emu.shop.media)
 
-        await sync_with("lost.db")
-
-        assert media == set(emu.shop.media)
-        assert held == images()
+    def attached(self, emu: WooCommerceEmulator) -> dict[int, list[int]]:
+        return {
+            n: [i["id"] for i in p["images"]]
+            for n, p in emu.shop.products.items()
+        }
 
 
 @attrs.frozen
