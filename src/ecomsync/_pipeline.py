@@ -237,6 +237,9 @@ class Pipeline:
     _watch: dict[DataType, tuple[set[str], set[str]]] = attrs.field(
         init=False, factory=dict
     )
+    #: Per type: the ledgered numbers a scheduled run retries that its
+    #: selection has not read yet.
+    _unread: dict[DataType, set[str]] = attrs.field(init=False, factory=dict)
 
     def strategy(self, data_type: DataType) -> Strategy:
         if data_type.direction is Direction.TO_ERP:
@@ -288,8 +291,14 @@ class Pipeline:
             )
         )
         meter = Meter(run, data_type, total, self.progress_interval)
+        # A ledgered record the selection reads too (it failed, then
+        # changed) is moved once, not again as a retry: one outcome, one
+        # failure, one count.
+        unread = self._unread[data_type] = set(retry)
         try:
             await self._selection(session, data_type, selection, tally, meter)
+            self._unread.pop(data_type)
+            retry = [number for number in retry if number in unread]
             if retry:
                 await self._selection(
                     session, data_type, Only(retry), tally, meter
@@ -297,6 +306,7 @@ class Pipeline:
             await self._settle_late(data_type, tally)
             await self._forget_gone(data_type)
         finally:
+            self._unread.pop(data_type, None)
             run.count(data_type, tally.frozen())
             # The type's writes are over: its claims (one entry per
             # record) need not outlive it.
@@ -424,6 +434,9 @@ class Pipeline:
         watch, seen = self._watch.get(data_type, (set(), set()))
         if watch:
             seen.update(r.number for r in batch if r.number in watch)
+        unread = self._unread.get(data_type)
+        if unread:
+            unread.difference_update(r.number for r in batch)
         claims = self.writer.claims.get(data_type)
         # Each record's checksum once per batch, for both uses below.
         digests: dict[int, str] = {}

@@ -4,18 +4,21 @@ What a run reads: selections, watermarks and the failure ledger.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from ecomsync import (
     All,
+    Article,
     ChangedSince,
     DataType,
     MemoryErp,
     MemoryPlatform,
     NumberRange,
     Only,
+    RecordFailed,
     RunStatus,
     SqliteStore,
     StockLevel,
@@ -180,6 +183,37 @@ class TestWatermarks:
         assert "A-3" in platform.held(ARTICLES)
         assert 1 == run.counts[ARTICLES].created
         assert [] == await store.list_failures("shop", ARTICLES)
+
+    async def test_ledgered_record_read_again_moves_once(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+    ) -> None:
+        """A failed record that changed is read by the scheduled run's
+        selection and not retried on top: one failure, one event."""
+        platform.reject = lambda r: "no" if r.number == "A-3" else None
+        await sync.execute(
+            spec(categories=All(), articles=All()), trigger=Trigger.SCHEDULED
+        )
+        article = erp.get(ARTICLES, "A-3")
+        assert isinstance(article, Article)
+        erp.put(
+            attrs.evolve(article, name="renamed"),
+            changed_at=datetime.now(UTC) + timedelta(days=1),
+        )
+
+        async with capture_events(
+            sync, spec(articles=All()), trigger=Trigger.SCHEDULED
+        ) as run:
+            pass
+
+        assert ["A-3"] == [e.number for e in run.of(RecordFailed)]
+        assert run.summary is not None
+        assert 1 == run.summary.counts[ARTICLES].failed
+        (failure,) = await store.list_failures("shop", ARTICLES)
+        assert "A-3" == failure.number
 
     @pytest.mark.parametrize(
         ("trigger", "selection"),
