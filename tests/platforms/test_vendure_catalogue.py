@@ -819,3 +819,63 @@ class TestVariantChanges:
                 {"Colour": ["Blue", "Red"]},
             ),
         ] == seen
+
+    async def test_losing_and_regaining_variants(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        An article that loses its variants stays its product, now with
+        one variant with the article number as SKU and no option groups
+        (Vendure refuses a variant without options on a product that has
+        groups); with variants again it gets them back; no second
+        product holds the old variants.
+        """
+        shirt = Article(
+            number="L",
+            name="Longsleeve",
+            price=Decimal("21.00"),
+            variants=(
+                Variant(number="L-S", options=(("Size", "S"),)),
+                Variant(number="L-M", options=(("Size", "M"),)),
+            ),
+        )
+        plain = attrs.evolve(shirt, variants=())
+        seen = []
+        products = set()
+        linked = None
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            for step in (shirt, plain, shirt):
+                # with the product id the store links the article to, as
+                # the engine sends it
+                (outcome,) = await shop.push(
+                    DataType.ARTICLES,
+                    [Outgoing(record=step, platform_id=linked)],
+                )
+                assert outcome.ok, outcome.error
+                linked = outcome.platform_id
+                products.add(linked)
+                admin = fresh_vendure.admin()
+                try:
+                    variants = await _variants(admin, "L", "L-S", "L-M")
+                    data = await admin.gql(
+                        "query ($id: ID!) { product(id: $id) { optionGroups"
+                        " { name } } }",
+                        {"id": outcome.platform_id},
+                    )
+                finally:
+                    await admin.aclose()
+                seen.append(
+                    (
+                        sorted(v["sku"] for v in variants),
+                        [g["name"] for g in data["product"]["optionGroups"]],
+                    )
+                )
+
+        assert [
+            (["L-M", "L-S"], ["Size"]),
+            (["L"], []),
+            (["L-M", "L-S"], ["Size"]),
+        ] == seen
+        assert 1 == len(products)

@@ -64,7 +64,8 @@ class Articles:
             [v["product"]["id"] for vs in found.values() for v in vs]
         )
         unmatched = _match(jobs, found, products, outcomes)
-        await self._adopt_orphans(unmatched)
+        await self._adopt_linked(unmatched, items)
+        await self._adopt_orphans([j for j in unmatched if j.product is None])
         await self._create(
             [j for j in unmatched if j.product is None], values, outcomes
         )
@@ -102,6 +103,28 @@ class Articles:
             tax = ref.tax_categories[art.tax_rate.normalize()]
             jobs.append(Job(index=i, article=art, tax=tax))
         return jobs
+
+    async def _adopt_linked(
+        self, jobs: Sequence[Job], items: Sequence[Outgoing]
+    ) -> None:
+        """
+        An article none of whose SKUs the shop holds any more (it gained
+        or lost its variants) keeps the product the store links it to,
+        if that product still carries the article's slug: a second
+        product would leave the first with the old variants in the shop.
+        """
+        linked = {
+            j.index: str(items[j.index].platform_id)
+            for j in jobs
+            if items[j.index].platform_id
+        }
+        if not linked:
+            return
+        products = await self.catalog.products(sorted(set(linked.values())))
+        for job in jobs:
+            product = products.get(linked.get(job.index, ""))
+            if product is not None and product["slug"] == _slug(job.article):
+                job.product = product
 
     async def _adopt_orphans(self, jobs: Sequence[Job]) -> None:
         """

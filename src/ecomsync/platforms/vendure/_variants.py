@@ -177,21 +177,24 @@ class Variants:
             keep = {sku for sku, _, _ in wanted}
             option_ids: dict[str, list[str]] = {}
             if art.variants and len(wanted) > 1:
-                stale = [
-                    v["id"]
-                    for v in product.get("variants") or []
-                    if v["sku"] not in keep
-                ]
-                await self.delete(stale)
-                product["variants"] = [
-                    v for v in product["variants"] if v["id"] not in stale
-                ]
+                await self._drop_stale(product, keep)
                 options = await self.options(product, art)
                 if isinstance(options, str):
                     outcomes[job.index] = fail(art.number, options, "variants")
                     continue
                 option_ids, stale_options = options
                 unused += stale_options
+            elif product.get("optionGroups"):
+                # An article that lost its variants: its one variant has
+                # no options, which Vendure takes only from a product
+                # without option groups (validateVariantOptionIds).
+                await self._drop_stale(product, keep)
+                problem = await self._remove_groups(
+                    product, product["optionGroups"]
+                )
+                if problem is not None:
+                    outcomes[job.index] = fail(art.number, problem, "variants")
+                    continue
             for sku, name, gross in wanted:
                 price = price_of(ref, gross, art.tax_rate)
                 assert price is not None  # checked before any write
@@ -275,6 +278,48 @@ class Variants:
             ]
         return change
 
+    async def _drop_stale(self, product: JSON, keep: set[str]) -> None:
+        """
+        Remove the variants of *product* whose SKU is not in *keep*.
+        """
+        stale = [
+            v["id"]
+            for v in product.get("variants") or []
+            if v["sku"] not in keep
+        ]
+        await self.delete(stale)
+        product["variants"] = [
+            v for v in product.get("variants") or [] if v["id"] not in stale
+        ]
+
+    async def _remove_groups(
+        self, product: JSON, groups: Sequence[JSON]
+    ) -> str | None:
+        """
+        Take option *groups* off *product*, and their options off its
+        variants (``force``); why not, if Vendure refuses.
+        """
+        removed = await aliased(
+            self.catalog.gql,
+            "removeOptionGroupFromProduct",
+            {"productId": "ID!", "optionGroupId": "ID!", "force": "Boolean"},
+            [
+                {
+                    "productId": product["id"],
+                    "optionGroupId": g["id"],
+                    "force": True,
+                }
+                for g in groups
+            ],
+            "... on Product { id } ... on ErrorResult { message }",
+        )
+        for result in removed:
+            if isinstance(result, str):
+                return result
+            if "message" in result:
+                return str(result["message"])
+        return None
+
     async def delete(self, ids: Sequence[str]) -> None:
         """
         Remove the variants with *ids* (none: no request).
@@ -316,25 +361,9 @@ class Variants:
             rows = {v.number: dict(v.options) for v in art.variants}
         groups = {g["name"]: g for g in product.get("optionGroups") or []}
         stale = [g for n, g in groups.items() if n not in names]
-        removed = await aliased(
-            self.catalog.gql,
-            "removeOptionGroupFromProduct",
-            {"productId": "ID!", "optionGroupId": "ID!", "force": "Boolean"},
-            [
-                {
-                    "productId": product["id"],
-                    "optionGroupId": g["id"],
-                    "force": True,
-                }
-                for g in stale
-            ],
-            "... on Product { id } ... on ErrorResult { message }",
-        )
-        for result in removed:
-            if isinstance(result, str) or "message" in result:
-                return str(
-                    result if isinstance(result, str) else result["message"]
-                )
+        problem = await self._remove_groups(product, stale)
+        if problem is not None:
+            return problem
         for group in stale:
             del groups[group["name"]]
         for name in names:
