@@ -52,6 +52,49 @@ _VALUES = """{ facets(options: { filter: { code: { eq: "erp-category" } } })
   { items { values { id code name } } } }"""
 
 
+async def pay_draft(
+    admin: VendureAdmin, draft: str, *, shipping: str, transaction: str
+) -> str:
+    """
+    Ship draft order *draft* by the method coded *shipping*, move it to
+    ArrangingPayment and pay it by invoice (*transaction*); the state the
+    payment leaves it in.
+    """
+    methods = await admin.gql(
+        "query ($o: ID!) { eligibleShippingMethodsForDraftOrder("
+        "orderId: $o) { id code } }",
+        {"o": draft},
+    )
+    method = next(
+        m["id"]
+        for m in methods["eligibleShippingMethodsForDraftOrder"]
+        if m["code"] == shipping
+    )
+    await admin.gql(
+        "mutation ($o: ID!, $m: ID!) { setDraftOrderShippingMethod("
+        "orderId: $o, shippingMethodId: $m) { __typename } }",
+        {"o": draft, "m": method},
+    )
+    await admin.gql(
+        "mutation ($o: ID!) { transitionOrderToState(id: $o, "
+        'state: "ArrangingPayment") { __typename } }',
+        {"o": draft},
+    )
+    paid = await admin.gql(
+        "mutation ($i: ManualPaymentInput!) { addManualPaymentToOrder("
+        "input: $i) { __typename ... on Order { state } } }",
+        {
+            "i": {
+                "orderId": draft,
+                "method": "invoice",
+                "transactionId": transaction,
+                "metadata": {},
+            }
+        },
+    )
+    return str(paid["addManualPaymentToOrder"]["state"])
+
+
 class VendureHooks:
     """
     The contract's look at the shop from outside: the superadmin's
@@ -181,39 +224,13 @@ class VendureHooks:
                     },
                 },
             )
-        methods = await gql(
-            "query ($o: ID!) { eligibleShippingMethodsForDraftOrder("
-            "orderId: $o) { id code } }",
-            {"o": draft},
+        paid = await pay_draft(
+            self.admin,
+            draft,
+            shipping="free-shipping",
+            transaction=f"T-{order.number}",
         )
-        free = next(
-            m["id"]
-            for m in methods["eligibleShippingMethodsForDraftOrder"]
-            if m["code"] == "free-shipping"
-        )
-        await gql(
-            "mutation ($o: ID!, $m: ID!) { setDraftOrderShippingMethod("
-            "orderId: $o, shippingMethodId: $m) { __typename } }",
-            {"o": draft, "m": free},
-        )
-        await gql(
-            "mutation ($o: ID!) { transitionOrderToState(id: $o, "
-            'state: "ArrangingPayment") { __typename } }',
-            {"o": draft},
-        )
-        paid = await gql(
-            "mutation ($i: ManualPaymentInput!) { addManualPaymentToOrder("
-            "input: $i) { __typename ... on Order { state } } }",
-            {
-                "i": {
-                    "orderId": draft,
-                    "method": "invoice",
-                    "transactionId": f"T-{order.number}",
-                    "metadata": {},
-                }
-            },
-        )
-        assert paid["addManualPaymentToOrder"]["state"] == "PaymentSettled"
+        assert paid == "PaymentSettled"
         moment = sql_time(changed_at)
         self.server.sql(
             'UPDATE "order" SET code = ?, "updatedAt" = ?, '
@@ -790,39 +807,10 @@ class TestOrderMoney:
             assert (
                 "Order" == coupon["applyCouponCodeToDraftOrder"]["__typename"]
             )
-            methods = await gql(
-                "query ($o: ID!) { eligibleShippingMethodsForDraftOrder("
-                "orderId: $o) { id code } }",
-                {"o": o},
+            paid = await pay_draft(
+                admin, o, shipping="standard-shipping", transaction="T-money"
             )
-            standard_shipping = next(
-                m["id"]
-                for m in methods["eligibleShippingMethodsForDraftOrder"]
-                if m["code"] == "standard-shipping"
-            )
-            await gql(
-                "mutation ($o: ID!, $m: ID!) { setDraftOrderShippingMethod("
-                "orderId: $o, shippingMethodId: $m) { __typename } }",
-                {"o": o, "m": standard_shipping},
-            )
-            await gql(
-                "mutation ($o: ID!) { transitionOrderToState(id: $o, "
-                'state: "ArrangingPayment") { __typename } }',
-                {"o": o},
-            )
-            paid = await gql(
-                "mutation ($i: ManualPaymentInput!) { addManualPaymentToOrder("
-                "input: $i) { __typename ... on Order { state } } }",
-                {
-                    "i": {
-                        "orderId": o,
-                        "method": "invoice",
-                        "transactionId": "T-money",
-                        "metadata": {},
-                    }
-                },
-            )
-            assert "PaymentSettled" == paid["addManualPaymentToOrder"]["state"]
+            assert "PaymentSettled" == paid
         finally:
             await admin.aclose()
 
