@@ -200,6 +200,15 @@ class TestShopware6:
 
 
 class TestWooCommerce:
+    @staticmethod
+    def _shop(emu: WooCommerceEmulator) -> WooCommerce:
+        return WooCommerce(
+            "https://shop.test",
+            "ck_x",
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+
     async def test_line_is_gross_before_coupons(self) -> None:
         """A line is its subtotal plus subtotal tax (before the coupon
         WooCommerce spreads over the lines' totals), per unit."""
@@ -219,25 +228,10 @@ class TestWooCommerce:
                 }
             ],
         )
-        shop = WooCommerce(
-            "https://shop.test",
-            "ck_x",
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
 
-        order = await _fetched(shop)
+        order = await _fetched(self._shop(emu))
 
         assert Decimal("11.90") == order.lines[0].unit_price
-
-    @staticmethod
-    def _shop(emu: WooCommerceEmulator) -> WooCommerce:
-        return WooCommerce(
-            "https://shop.test",
-            "ck_x",
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
 
     async def test_shipping_and_coupon_are_gross(self) -> None:
         """Shipping and coupons are WooCommerce's net figures plus their
