@@ -307,6 +307,27 @@ class TestDirectory:
         assert directory.name.startswith("ecomsync-staging")
 
 
+async def waits_for_release(
+    run: RunStaging, first: StagedMedia, content: bytes
+) -> None:
+    """
+    Staging *content* in *run* waits until *first* is released, then
+    goes on.
+    """
+    staged = anyio.Event()
+
+    async def second() -> None:
+        await run.stage(content, filename="b", mime_type="x/y")
+        staged.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(second)
+        await anyio.wait_all_tasks_blocked()
+        assert not staged.is_set()
+        await run.release(first)
+        await staged.wait()
+
+
 class TestStaging:
     async def test_registered_before_written(
         self, staging: MediaStaging, store: SqliteStore
@@ -482,21 +503,9 @@ class TestStaging:
     async def test_budget_waits(self, staging: MediaStaging) -> None:
         """Staging waits for uploads to free space instead of exceeding
         the byte budget."""
-        staged_second = anyio.Event()
-
         async with staging.for_run("r1") as run:
             first = await run.stage(b"a" * 60, filename="a", mime_type="x/y")
-
-            async def second() -> None:
-                await run.stage(b"b" * 60, filename="b", mime_type="x/y")
-                staged_second.set()
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(second)
-                await anyio.wait_all_tasks_blocked()
-                assert not staged_second.is_set()
-                await run.release(first)
-                await staged_second.wait()
+            await waits_for_release(run, first, b"b" * 60)
 
         assert staging.peak_bytes <= 100
 
@@ -539,23 +548,12 @@ class TestStaging:
             return SimpleNamespace(total=1000, used=960, free=40)
 
         monkeypatch.setattr(shutil, "disk_usage", usage)
-        staged_second = anyio.Event()
 
         async with staging.for_run("r1") as run:
             first = await run.stage(b"a" * 30, filename="a", mime_type="x/y")
             with pytest.raises(MediaStagingError, match=r"disk \(38 bytes\)"):
                 await run.stage(b"x" * 39, filename="big", mime_type="x/y")
-
-            async def second() -> None:
-                await run.stage(b"b" * 30, filename="b", mime_type="x/y")
-                staged_second.set()
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(second)
-                await anyio.wait_all_tasks_blocked()
-                assert not staged_second.is_set()
-                await run.release(first)
-                await staged_second.wait()
+            await waits_for_release(run, first, b"b" * 30)
 
         assert staging.peak_bytes <= 38
 
