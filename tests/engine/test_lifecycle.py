@@ -364,6 +364,21 @@ def _read_only(store: SqliteStore, on: bool) -> None:
         store._connect().execute(f"PRAGMA query_only = {int(on)}")
 
 
+def _read_only_at(
+    store: SqliteStore, platform: MemoryPlatform, number: str | None = None
+) -> None:
+    """
+    Make the store read-only when *platform* is handed record *number*
+    (any record: None).
+    """
+
+    def turn(record: object) -> None:
+        if number is None or getattr(record, "number", None) == number:
+            _read_only(store, True)
+
+    platform.reject = turn  # type: ignore[assignment,return-value]
+
+
 class TestOneError:
     async def test_uploads_in_flight_when_the_secret_changes(
         self, erp: MemoryErp, store: SqliteStore, tmp_path: Path
@@ -426,11 +441,7 @@ class TestOneError:
         sync.batch_size = 1
         await sync.execute(spec(categories=All()))
 
-        def turn(record: object) -> None:
-            if getattr(record, "number", None) == "A-3":
-                _read_only(store, True)
-
-        platform.reject = turn  # type: ignore[assignment,return-value]
+        _read_only_at(store, platform, "A-3")
 
         with pytest.raises(StateStoreError) as info:
             async with sync.run(spec(articles=All())) as events:
@@ -453,11 +464,7 @@ class TestOneError:
         sync.batch_size = 1
         await sync.execute(spec(categories=All()))
 
-        def turn(record: object) -> None:
-            if getattr(record, "number", None) == "A-3":
-                _read_only(store, True)
-
-        platform.reject = turn  # type: ignore[assignment,return-value]
+        _read_only_at(store, platform, "A-3")
         with pytest.raises(StateStoreError):
             await sync.execute(spec(articles=All()))
         _read_only(store, False)
@@ -500,10 +507,7 @@ class TestOneError:
         take before."""
         sync = Synchronizer(erp=erp, platforms={"shop": platform}, store=store)
 
-        def turn(record: object) -> None:
-            _read_only(store, True)
-
-        platform.reject = turn  # type: ignore[assignment,return-value]
+        _read_only_at(store, platform)
         with pytest.raises(StateStoreError):
             await sync.execute(spec(categories=All()))
         _read_only(store, False)
