@@ -55,6 +55,29 @@ class Shop:
         ]
         return row
 
+    def by_hand(self, **variant: Any) -> dict[str, Any]:
+        """
+        The emulator's answer to a product made by hand in the shop, with
+        one default variant holding *variant*'s fields.
+        """
+        return self.emu.shop.product_set(
+            {
+                "title": "By hand",
+                "productOptions": [
+                    {"name": "Title", "values": [{"name": "Default Title"}]}
+                ],
+                "variants": [
+                    {
+                        "optionValues": [
+                            {"optionName": "Title", "name": "Default Title"}
+                        ],
+                        **variant,
+                    }
+                ],
+            },
+            None,
+        )
+
 
 @pytest.fixture(name="shop")
 async def _shop(tmp_path: Path) -> AsyncIterator[Shop]:
@@ -187,23 +210,7 @@ class TestSkuHeldElsewhere:
         the article's own product is found again on the next run, and
         the rest lands.
         """
-        raw = shop.emu.shop.product_set(
-            {
-                "title": "By hand",
-                "productOptions": [
-                    {"name": "Title", "values": [{"name": "Default Title"}]}
-                ],
-                "variants": [
-                    {
-                        "optionValues": [
-                            {"optionName": "Title", "name": "Default Title"}
-                        ],
-                        "sku": "S-1-L",
-                    }
-                ],
-            },
-            None,
-        )
+        raw = shop.by_hand(sku="S-1-L")
         held = raw["product"]["id"]
         shop.erp.put(SHIRT)
         shop.erp.put(Article(number="P-1", name="Plain", price="5.00"))
@@ -250,24 +257,7 @@ class TestSubCentPrices:
         )
         shop.erp.put(Article(number="P-2", name="Fine", price="9.90"))
         summary = await shop.sync.execute(PUSH)
-        raw = shop.emu.shop.product_set(
-            {
-                "title": "By hand",
-                "productOptions": [
-                    {"name": "Title", "values": [{"name": "Default Title"}]}
-                ],
-                "variants": [
-                    {
-                        "optionValues": [
-                            {"optionName": "Title", "name": "Default Title"}
-                        ],
-                        "sku": "H-1",
-                        "price": "1.005",
-                    }
-                ],
-            },
-            None,
-        )
+        raw = shop.by_hand(sku="H-1", price="1.005")
 
         assert [("P-1", "price"), ("S-1", "variants.1.price")] == sorted(
             (f.number, f.field) for f in summary.failures
