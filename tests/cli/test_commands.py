@@ -393,6 +393,35 @@ def test_cancel_from_another_process(
     )
 
 
+def test_sigterm_stops_a_sync_like_ctrl_c(
+    tmp_path: Path, slow_shop: dict[str, str]
+) -> None:
+    """
+    SIGTERM (a service manager, ``docker stop``, a job's timeout) to a
+    running ``sync`` ends its run cancelled at a record boundary, exit
+    130 and one line on standard error; the process does not die with
+    the run left to be found abandoned.
+    """
+    cli = Cli(
+        write_config(tmp_path, slow_shop, articles=3000),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": slow_shop["client_secret"]},
+    )
+    running = cli.start("sync", "--plain")
+    try:
+        run_id = running.wait_for("started").split()[1]
+        running.wait_for("articles: ")
+        running.process.send_signal(signal.SIGTERM)
+        assert 130 == running.process.wait(timeout=60)
+        assert running.process.stderr is not None
+        assert ["ecomsync sync: interrupted (SIGTERM)"] == (
+            running.process.stderr.read().splitlines()
+        )
+    finally:
+        running.stop()
+    shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
+    assert "cancelled" == shown["status"]
+
+
 def test_resume_a_run_whose_process_was_killed(
     tmp_path: Path, slow_shop: dict[str, str]
 ) -> None:

@@ -10,7 +10,7 @@ Exit codes (also in docs/cli.md):
 - 2: a usage or configuration error (nothing ran);
 - 3: the run finished but some records failed (see ``failures``);
 - 4: the run was cancelled;
-- 130: interrupted (Ctrl-C or SIGTERM while a run was in flight).
+- 130: interrupted (Ctrl-C or SIGTERM; ``serve`` exits 0 on them).
 """
 
 from __future__ import annotations

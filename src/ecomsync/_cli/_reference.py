@@ -112,7 +112,8 @@ _MEANING = {
     "records_failed": "the run finished, but some records failed "
     "(see `ecomsync failures`)",
     "cancelled": "the run was cancelled (`ecomsync cancel`)",
-    "interrupted": "interrupted by Ctrl-C",
+    "interrupted": "interrupted by Ctrl-C or SIGTERM (`serve` and "
+    "`worker`: 0); a run in flight ends cancelled",
 }
 
 

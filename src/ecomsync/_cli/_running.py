@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from ecomsync import (
     All,
@@ -198,7 +200,9 @@ def _command(
     def run(args: argparse.Namespace) -> int:
         async def main() -> int:
             async with _opened(args) as sync:
-                return await work(sync, args)
+                if args.command == "serve":  # it reads SIGTERM itself
+                    return await work(sync, args)
+                return await _until_sigterm(work(sync, args))
 
         if sys.stdout is None:
             # ``>&-``: the work runs; what it prints goes nowhere, and the
@@ -217,6 +221,12 @@ def _command(
             return EXIT["failed"]
         except KeyboardInterrupt:
             print(f"ecomsync {args.command}: interrupted", file=sys.stderr)
+            return EXIT["interrupted"]
+        except _Terminated:
+            print(
+                f"ecomsync {args.command}: interrupted (SIGTERM)",
+                file=sys.stderr,
+            )
             return EXIT["interrupted"]
         except BrokenPipeError as exc:
             # The reader went away (``| head``): not an error of ours.
@@ -240,6 +250,47 @@ def _command(
         return code if code != EXIT["ok"] else EXIT["failed"]
 
     return run
+
+
+class _Terminated(Exception):
+    """
+    SIGTERM stopped the command (its run ended cancelled).
+    """
+
+
+async def _until_sigterm(work: Awaitable[int]) -> int:
+    """
+    *work*'s exit code, or `_Terminated` once SIGTERM (a service
+    manager, ``docker stop``, a job's timeout) cancelled it: as for
+    Ctrl-C, a run in flight stops at the next record boundary and is
+    recorded cancelled, instead of the process dying and the run being
+    found abandoned.
+    """
+    code: int | None = None
+    error: Exception | None = None
+    stop = anyio.CancelScope()
+    async with anyio.create_task_group() as tg:
+
+        async def watch(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+                task_status.started()
+                async for _ in signals:
+                    stop.cancel()
+                    return
+
+        await tg.start(watch)
+        try:
+            with stop:
+                code = await work
+        except Exception as exc:
+            # raised as it is after the task group, not in a group
+            error = exc
+        tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    if code is None:
+        raise _Terminated
+    return code
 
 
 @contextmanager
