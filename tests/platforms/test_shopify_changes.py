@@ -18,6 +18,7 @@ import pytest
 from ecomsync import (
     All,
     Article,
+    Category,
     DataType,
     MediaStaging,
     RunStatus,
@@ -27,7 +28,7 @@ from ecomsync import (
     Variant,
 )
 from ecomsync.erp.memory import MemoryErp
-from ecomsync.platforms.shopify import Shopify
+from ecomsync.platforms.shopify import Shopify, collection_handle
 from ecomsync.testing.shopify import ShopifyEmulator
 
 
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.anyio
 
 TOKEN = "shpat_changes"
 PUSH = SyncSpec(platform="shop", types={DataType.ARTICLES: All()})
+TREE = SyncSpec(platform="shop", types={DataType.CATEGORIES: All()})
 
 
 @attrs.define
@@ -272,3 +274,83 @@ class TestSubCentPrices:
             if v["sku"] == "H-1"
         ]
         assert raw["userErrors"] == []
+
+
+def _parent(shop: Shop, number: str) -> str | None:
+    (row,) = [
+        c
+        for c in shop.emu.shop.collections.values()
+        if c["handle"] == collection_handle(number)
+    ]
+    return next(
+        (
+            m["value"]
+            for m in row["_metafields"]
+            if (m["namespace"], m["key"]) == ("ecomsync", "parent")
+        ),
+        None,
+    )
+
+
+class TestCategoryMoves:
+    async def test_moves_change_the_parent_metafield(self, shop: Shop) -> None:
+        """
+        A category moved under another parent shows the new one; moved
+        to the top it has no parent metafield left (an update keeps the
+        metafields it does not name, so the adapter deletes it).
+        """
+        for c in (
+            Category(number="P1", name="One"),
+            Category(number="P2", name="Two"),
+            Category(number="K", name="Kid", parent="P1"),
+        ):
+            shop.erp.put(c)
+        await shop.sync.execute(TREE)
+        first = _parent(shop, "K")
+        shop.erp.put(Category(number="K", name="Kid", parent="P2"))
+        await shop.sync.execute(TREE)
+        second = _parent(shop, "K")
+        shop.erp.put(Category(number="K", name="Kind"))
+        summary = await shop.sync.execute(TREE)
+
+        assert ("P1", "P2") == (first, second)
+        assert [] == list(summary.failures)
+        assert _parent(shop, "K") is None
+
+    def test_emulator_keeps_metafields_an_update_does_not_name(self) -> None:
+        """
+        As Shopify: collectionUpdate creates or updates the metafields it
+        names and keeps the others; metafieldsDelete deletes one (null
+        for one that does not exist).
+        """
+        emu = ShopifyEmulator(TOKEN)
+        made = emu.shop.collection_write(
+            {
+                "title": "C",
+                "metafields": [
+                    {"namespace": "a", "key": "x", "value": "1"},
+                    {"namespace": "a", "key": "y", "value": "2"},
+                ],
+            },
+            create=True,
+        )["collection"]
+        emu.shop.collection_write(
+            {
+                "id": made["id"],
+                "metafields": [{"namespace": "a", "key": "y", "value": "3"}],
+            },
+            create=False,
+        )
+        kept = {m["key"]: m["value"] for m in made["_metafields"]}
+        answer = emu.shop.metafields_delete(
+            [
+                {"ownerId": made["id"], "namespace": "a", "key": "x"},
+                {"ownerId": made["id"], "namespace": "a", "key": "z"},
+            ]
+        )
+
+        assert {"x": "1", "y": "3"} == kept
+        assert [made["id"], None] == [
+            d and d["ownerId"] for d in answer["deletedMetafields"]
+        ]
+        assert ["y"] == [m["key"] for m in made["_metafields"]]

@@ -30,6 +30,15 @@ COLLECTION_WRITE = """
 mutation($i: CollectionInput!) { %s(input: $i) {
   collection { id handle } userErrors { field message code } } }
 """
+#: A root category's update also deletes a parent left from before:
+#: an owner's update keeps the metafields it does not name.
+COLLECTION_TO_ROOT = """
+mutation($i: CollectionInput!, $d: [MetafieldIdentifierInput!]!) {
+  collectionUpdate(input: $i) {
+    collection { id handle } userErrors { field message code } }
+  metafieldsDelete(metafields: $d) {
+    deletedMetafields { key } userErrors { field message } } }
+"""
 PRODUCT_SET = """
 mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
   productSet(input: $input, identifier: $id, synchronous: true) {
@@ -220,14 +229,29 @@ class Catalogue:
             )
             if gid is not None:
                 data["id"] = gid
-            answer = (
-                await self.api.call(
-                    COLLECTION_WRITE % mutation,
-                    {"i": data},
-                    cost=12,
-                    what=f"category {record.number!r}",
-                )
-            )[mutation]
+            if gid is not None and record.parent is None:
+                parent = {
+                    "ownerId": gid,
+                    "namespace": NAMESPACE,
+                    "key": "parent",
+                }
+                answer = (
+                    await self.api.call(
+                        COLLECTION_TO_ROOT,
+                        {"i": data, "d": [parent]},
+                        cost=24,
+                        what=f"category {record.number!r}",
+                    )
+                )[mutation]
+            else:
+                answer = (
+                    await self.api.call(
+                        COLLECTION_WRITE % mutation,
+                        {"i": data},
+                        cost=12,
+                        what=f"category {record.number!r}",
+                    )
+                )[mutation]
             if answer["userErrors"]:
                 outcomes.append(
                     user_errors(record.number, answer["userErrors"])

@@ -266,6 +266,11 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
     def _cu(_o: Any, _i: Any, input: Row) -> Row:
         return shop.collection_write(input, create=False)
 
+    @on(m, "metafieldsDelete")
+    def _md(_o: Any, _i: Any, metafields: list[Row]) -> Row:
+        check_input("metafields", metafields)
+        return shop.metafields_delete(metafields)
+
     @on(m, "collectionDelete")
     def _cd(_o: Any, _i: Any, input: Row) -> Row:
         n = parse_gid(input["id"], "Collection")

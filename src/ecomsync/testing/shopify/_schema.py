@@ -256,6 +256,9 @@ type ProductSetPayload { product: Product userErrors: [UserError!]! }
 input CollectionInput { id: ID title: String handle: String descriptionHtml: String metafields: [MetafieldInput!] }
 type CollectionPayload { collection: Collection userErrors: [UserError!]! }
 type CollectionDeletePayload { deletedCollectionId: ID userErrors: [UserError!]! }
+input MetafieldIdentifierInput { ownerId: ID! namespace: String! key: String! }
+type MetafieldIdentifier { ownerId: ID! namespace: String! key: String! }
+type MetafieldsDeletePayload { deletedMetafields: [MetafieldIdentifier] userErrors: [UserError!]! }
 type ProductDeletePayload { deletedProductId: ID userErrors: [UserError!]! }
 input ProductDeleteInput { id: ID! }
 
@@ -307,6 +310,7 @@ type Mutation {
   collectionCreate(input: CollectionInput!): CollectionPayload
   collectionUpdate(input: CollectionInput!): CollectionPayload
   collectionDelete(input: ProductDeleteInput!): CollectionDeletePayload
+  metafieldsDelete(metafields: [MetafieldIdentifierInput!]!): MetafieldsDeletePayload
   stagedUploadsCreate(input: [StagedUploadInput!]!): StagedUploadsCreatePayload
   fileCreate(files: [FileCreateInput!]!): FileCreatePayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload

@@ -196,11 +196,50 @@ class Shop:
             if data.get(key) is not None:
                 row[key] = data[key]
         if data.get("metafields") is not None:
-            row["_metafields"] = metafields(data["metafields"])
+            # An owner's update creates or updates the metafields it
+            # names and leaves the others (deleting one takes
+            # metafieldsDelete; shopify.dev "Manage metafields").
+            given = metafields(data["metafields"])
+            named = {(m["namespace"], m["key"]) for m in given}
+            row["_metafields"] = [
+                m
+                for m in row.get("_metafields") or ()
+                if (m["namespace"], m["key"]) not in named
+            ] + given
         row["handle"] = handle
         row["updatedAt"] = self.now()
         self.collections[n] = row
         return {"collection": row, "userErrors": []}
+
+    def metafields_delete(self, identifiers: list[Row]) -> Row:
+        """
+        ``metafieldsDelete``: each metafield named by owner, namespace and
+        key is deleted; one that does not exist gives ``null``.
+        """
+        deleted: list[Row | None] = []
+        for ident in identifiers:
+            owner = self._owner(str(ident["ownerId"]))
+            key = (ident["namespace"], ident["key"])
+            held = owner.get("_metafields") if owner is not None else None
+            if (
+                owner is None
+                or not held
+                or key not in {(m["namespace"], m["key"]) for m in held}
+            ):
+                deleted.append(None)
+                continue
+            owner["_metafields"] = [
+                m for m in held if (m["namespace"], m["key"]) != key
+            ]
+            deleted.append(dict(ident))
+        return {"deletedMetafields": deleted, "userErrors": []}
+
+    def _owner(self, owner_id: str) -> Row | None:
+        n = parse_gid(owner_id, "Collection")
+        if n is not None:
+            return self.collections.get(n)
+        n = parse_gid(owner_id, "Product")
+        return self.products.get(n) if n is not None else None
 
     # -- productSet -------------------------------------------------------
 
