@@ -311,7 +311,9 @@ def test_failed_records_exit_3_and_failures_retry_heals_them(
     tmp_path: Path, shop: dict[str, str]
 ) -> None:
     """
-    A run whose records fail exits 3 and fills the ledger; ``failures
+    A run whose records fail exits 3, says how many on its last line
+    (the only place a terminal's progress bars show it) and fills the
+    ledger; ``failures
     retry --json`` prints one JSON document, the list of its runs, with
     exit 3 while they still fail and 0 once the cause is fixed; then the
     ledger is empty and ``retry --json`` prints ``[]``.
@@ -333,7 +335,9 @@ def test_failed_records_exit_3_and_failures_retry_heals_them(
     empty = cli("failures", "retry", "--json")
 
     assert 3 == synced.returncode, synced.stderr
-    assert synced.stdout.splitlines()[-1].endswith(" succeeded")
+    assert synced.stdout.splitlines()[-1].endswith(
+        " succeeded, 40 records failed ('ecomsync failures' lists them)"
+    )
     assert 40 == len(ledger)
     assert {("articles", "media.0")} == {
         (f["type"], f["field"]) for f in ledger

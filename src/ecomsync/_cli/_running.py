@@ -372,6 +372,13 @@ def _summary(args: argparse.Namespace, record: Any) -> None:
         _print_json(_run_plain(record))
     else:
         line = f"run {record.id} {record.status.value}"
+        failed = sum(c.failed for c in record.counts.values())
+        if failed:
+            # the bars on a terminal show no failures: the last line does
+            line += (
+                f", {failed} record{'s' if failed > 1 else ''} failed "
+                "('ecomsync failures' lists them)"
+            )
         if record.error:
             line += f": {record.error}"
         print(line)
