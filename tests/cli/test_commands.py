@@ -288,6 +288,26 @@ def test_bad_selection_is_a_usage_error(cli: Cli) -> None:
     assert "unknown data type widgets" in unknown.stderr
 
 
+def test_unknown_platform_and_bad_limit_are_usage_errors(cli: Cli) -> None:
+    """
+    ``check --platform`` names the config's platforms as every command
+    does (not a Python list); ``runs --limit`` below 1 is refused instead
+    of listing nothing. Both exit 2 with one message.
+    """
+    checked = cli("check", "--platform", "nope")
+    listed = cli("runs", "--limit", "0")
+
+    assert (2, "") == (checked.returncode, checked.stdout)
+    assert [
+        "ecomsync check: --platform 'nope': the config file names shop"
+    ] == checked.stderr.splitlines()
+    assert 2 == listed.returncode
+    assert (
+        "argument --limit: a whole number of at least 1 is required, not '0'"
+        in listed.stderr
+    )
+
+
 def test_failures_ledger_empty_after_a_clean_sync(cli: Cli) -> None:
     """
     ``failures`` lists the ledger; ``failures retry`` with none is a no-op.

@@ -21,6 +21,21 @@ Command: TypeAlias = tuple[
 ]
 
 
+def _positive(text: str) -> int:
+    """
+    A whole number of at least 1, or argparse's usage error (exit 2).
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"a whole number of at least 1 is required, not {text!r}"
+        )
+    return value
+
+
 def _config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c",
@@ -121,7 +136,10 @@ def _add_runs(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("run_id", nargs="?", metavar="RUN", help="the run to show")
     p.add_argument(
-        "--limit", type=int, default=50, help="runs listed (default: 50)"
+        "--limit",
+        type=_positive,
+        default=50,
+        help="runs listed (default: 50)",
     )
 
 

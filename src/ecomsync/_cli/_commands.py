@@ -109,7 +109,7 @@ async def _check(sync: Synchronizer, args: argparse.Namespace) -> int:
         # loading checked their platforms and types; this their rules
         ("schedules", rule_problems(sync, schedules_of(args.config))),
     ]
-    result = await sync.check(args.platform)
+    result = await sync.check(known_platform(sync, args.platform))
     names = [args.platform] if args.platform else sorted(sync.platforms)
     parts = [("ERP", "ERP")] + [(n, f"platform {n!r}") for n in names]
     for part, prefix in parts:
