@@ -550,3 +550,34 @@ async def test_two_summed_levels_in_one_push() -> None:
     ]
     assert "2 summed stock levels in one push" in (outcomes[0].error or "")
     assert {"Warehouse": 0} == _available(emu, "A-0")
+
+
+async def test_skus_with_quotes_and_backslashes() -> None:
+    """
+    SKUs holding a single quote or a backslash are looked up as
+    themselves (escaped in the search query), so their stock lands.
+    """
+    skus = ["O'NEILL-1", "A\\B-2", "C-3"]
+    emu = _emu()
+    async with _shop(emu) as shop:
+        await shop.push(
+            DataType.ARTICLES,
+            [
+                Outgoing(record=Article(number=sku, name=sku, price=1))
+                for sku in skus
+            ],
+        )
+    # a new process: the inventory items are looked up by SKU
+    async with _shop(emu) as shop:
+        outcomes = await shop.push(
+            STOCK,
+            [
+                Outgoing(record=StockLevel(number=sku, quantity=i + 4))
+                for i, sku in enumerate(skus)
+            ],
+        )
+
+    assert [True, True, True] == [o.ok for o in outcomes]
+    assert [{"Warehouse": 4}, {"Warehouse": 5}, {"Warehouse": 6}] == [
+        _available(emu, sku) for sku in skus
+    ]

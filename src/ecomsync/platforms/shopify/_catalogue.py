@@ -16,7 +16,7 @@ from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category
 from .._slugs import slug_parts
 from ._bulk import BulkResult, BulkRunner
-from ._client import INPUT_LIMIT, GraphQL, Row
+from ._client import INPUT_LIMIT, GraphQL, Row, sku_terms
 
 
 #: The metafield that identifies an ERP article (``customId``).
@@ -416,7 +416,7 @@ class Catalogue:
             data = await self.api.call(
                 HOLDERS,
                 {
-                    "q": " OR ".join(f"sku:'{s}'" for s in chunk),
+                    "q": sku_terms(chunk),
                     "n": 2 * len(chunk),
                 },
                 cost=2 + 3 * 2 * len(chunk),

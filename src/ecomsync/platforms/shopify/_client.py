@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -25,6 +25,19 @@ Row = dict[str, Any]
 MAX_QUERY_COST = 1000
 #: Input arrays (and ``first``) at most.
 INPUT_LIMIT = 250
+
+
+def sku_terms(skus: Sequence[str]) -> str:
+    """
+    A search query matching any of *skus*: ``sku:'A' OR sku:'B'``, each
+    quoted with its backslashes and single quotes escaped by a backslash
+    (Shopify's search syntax), so a SKU such as ``O'NEILL-1`` is one term
+    and not a broken query.
+    """
+    return " OR ".join(
+        "sku:'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        for s in skus
+    )
 
 
 class ShopifyApiError(SyncError):

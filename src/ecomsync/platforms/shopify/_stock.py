@@ -20,7 +20,7 @@ from ...exceptions import ConfigurationError
 from .._backorders import negative_stock
 from ._bulk import BulkRunner
 from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
-from ._client import INPUT_LIMIT, GraphQL, Row
+from ._client import INPUT_LIMIT, GraphQL, Row, sku_terms
 
 
 VARIANTS = """
@@ -167,7 +167,7 @@ class Stock:
         missing = [s for s in skus if s not in self.items]
         for i in range(0, len(missing), 50):
             chunk = missing[i : i + 50]
-            query = " OR ".join(f"sku:'{s}'" for s in chunk)
+            query = sku_terms(chunk)
             data = await self.api.call(
                 VARIANTS,
                 {"q": query, "n": 2 * len(chunk)},

@@ -20,7 +20,10 @@ from ._views import Row, check_input, gid, page, parse_gid, refused
 if TYPE_CHECKING:
     from ._emulator import ShopifyEmulator
 
-_SKU = re.compile(r"sku:'([^']*)'")
+#: ``sku:'VALUE'`` in a query; inside the quotes a backslash escapes the
+#: next character (Shopify's search syntax).
+_SKU = re.compile(r"sku:'((?:[^'\\]|\\.)*)'")
+_ESCAPED = re.compile(r"\\(.)")
 #: ``filename:NAME`` or ``filename:'NAME'`` in a files query.
 _FILENAME = re.compile(r"filename:(?:'([^']*)'|([^\s']+))")
 
@@ -203,7 +206,9 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
         after: str | None = None,
         query: str | None = None,
     ) -> Row:
-        wanted = set(_SKU.findall(query or ""))
+        wanted = {
+            _ESCAPED.sub(r"\1", sku) for sku in _SKU.findall(query or "")
+        }
         rows = [
             shop.variant_view(n)
             for n, v in shop.variants.items()
