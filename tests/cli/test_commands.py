@@ -30,6 +30,50 @@ def test_check_reports_each_part_on_one_line(cli: Cli) -> None:
     assert ALL_OK == done.stdout.splitlines()
 
 
+def test_check_while_runs_hold_every_licence(
+    tmp_path: Path, slow_shop: dict[str, str]
+) -> None:
+    """
+    A licence pool whose every licence a run holds is busy, not broken:
+    ``check`` says who holds them, does not wait a second time to check
+    the ERP, and exits 0, so a gate (``ExecStartPre=ecomsync check``)
+    does not keep ``serve`` from starting while a manual sync runs.
+    """
+    config = write_config(tmp_path, slow_shop, articles=3000)
+    config.write_text(
+        config.read_text().replace(
+            "[sync]\n",
+            '[licenses]\ntype = "file"\ndirectory = "licences"\n\n'
+            "[sync]\nlicense_timeout = 0.5\n",
+        )
+    )
+    cli = Cli(
+        config,
+        {**Cli.env_of(), "TEST_SHOP_SECRET": slow_shop["client_secret"]},
+    )
+    running = cli.start("sync", "--plain")
+    try:
+        run_id = running.wait_for("started").split()[1]
+        running.wait_for("articles: ")
+
+        checked = cli("check", "--json")
+
+        assert 0 == cli("cancel", run_id).returncode
+        running.process.wait(timeout=60)
+    finally:
+        running.stop()
+    assert 0 == checked.returncode, checked.stdout + checked.stderr
+    parts = {p["part"]: p for p in json.loads(checked.stdout)["parts"]}
+    assert (True, []) == (
+        parts["licenses"]["ok"],
+        parts["licenses"]["problems"],
+    )
+    assert parts["licenses"]["note"].startswith("in use: no free ERP licence")
+    assert parts["licenses"]["note"].endswith(f"held by {run_id}")
+    assert "not checked: no licence is free" == parts["ERP"]["note"]
+    assert (True, None) == (parts["shop"]["ok"], parts["shop"]["note"])
+
+
 def test_check_json_and_refused_credentials(
     tmp_path: Path, shop: dict[str, str]
 ) -> None:

@@ -35,12 +35,13 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync._check import erp_problems, platform_problems
 from ecomsync.events import (
     Event,
     RunFinished,
     RunStarted,
 )
-from ecomsync.exceptions import EcomsyncError
+from ecomsync.exceptions import EcomsyncError, NoFreeLicense
 
 from ._arguments import (
     Command,
@@ -91,52 +92,63 @@ async def _store_problems(sync: Synchronizer) -> list[str]:
     return []
 
 
-async def _license_problems(sync: Synchronizer) -> list[str]:
+async def _license_problems(
+    sync: Synchronizer,
+) -> tuple[list[str], NoFreeLicense | None]:
+    """
+    The licence pool's problems, and whether every licence was in use
+    (by runs: the pool works, it is busy).
+    """
     try:
         async with sync.licenses.lease(
             f"check-{uuid.uuid4().hex[:6]}", timeout=sync.license_timeout
         ):
             pass
+    except NoFreeLicense as exc:
+        return [], exc
     except Exception as exc:
-        return [_problem(exc)]
-    return []
+        return [_problem(exc)], None
+    return [], None
 
 
 async def _check(sync: Synchronizer, args: argparse.Namespace) -> int:
-    found: list[tuple[str, list[str]]] = [
-        ("store", await _store_problems(sync)),
-        ("licenses", await _license_problems(sync)),
+    platform = known_platform(sync, args.platform)
+    names = [platform] if platform else sorted(sync.platforms)
+    licence_problems, busy = await _license_problems(sync)
+    # part, problems, and what to say instead of "ok" (still ok)
+    found: list[tuple[str, list[str], str | None]] = [
+        ("store", await _store_problems(sync), None),
+        (
+            "licenses",
+            licence_problems,
+            None if busy is None else f"in use: {busy}",
+        ),
         # loading checked their platforms and types; this their rules
-        ("schedules", rule_problems(sync, schedules_of(args.config))),
+        ("schedules", rule_problems(sync, schedules_of(args.config)), None),
     ]
-    result = await sync.check(known_platform(sync, args.platform))
-    names = [args.platform] if args.platform else sorted(sync.platforms)
-    parts = [("ERP", "ERP")] + [(n, f"platform {n!r}") for n in names]
-    for part, prefix in parts:
+    if busy is None:
+        erp = await erp_problems(sync.erp, sync.licenses, sync.license_timeout)
+        found.append(("ERP", [p.removeprefix("ERP: ") for p in erp], None))
+    else:
+        # Every licence is held by runs, which use the ERP: waiting as
+        # long again to check it would only delay a gate (ExecStartPre).
+        found.append(("ERP", [], "not checked: no licence is free"))
+    for name in names:
         # the line names the part: "shop: Shopware at ... refused ..."
-        problems = [
-            p.removeprefix(f"{prefix}: ")
-            for p in result.problems
-            if p.startswith(prefix)
-        ]
-        found.append((part, problems))
-    other = [
-        p
-        for p in result.problems
-        if not any(p.startswith(prefix) for _, prefix in parts)
-    ]
-    if other:
-        found.append(("other", other))
+        problems = await platform_problems(name, sync.platforms[name])
+        prefix = f"platform {name!r}: "
+        found.append((name, [p.removeprefix(prefix) for p in problems], None))
     lines = [
-        {"part": part, "ok": not problems, "problems": problems}
-        for part, problems in found
+        {"part": part, "ok": not problems, "problems": problems, "note": note}
+        for part, problems, note in found
     ]
-    ok = all(not problems for _, problems in found)
+    ok = all(not problems for _, problems, _ in found)
     if args.json:
         _print_json({"ok": ok, "parts": lines})
     else:
-        for part, problems in found:
-            print(f"{part}: {'; '.join(problems) if problems else 'ok'}")
+        for part, problems, note in found:
+            said = "; ".join(problems) if problems else note or "ok"
+            print(f"{part}: {said}")
     return EXIT["ok"] if ok else EXIT["failed"]
 
 
