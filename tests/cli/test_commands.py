@@ -427,7 +427,7 @@ def test_cancel_from_another_process(
     ``cancel RUN`` in a second process stops a running ``sync``: exit 4,
     and the run is recorded as cancelled; cancelling it again is refused.
     ``resume RUN`` while it runs is refused (exit 2): it would write the
-    same records beside it.
+    same records beside it; ``runs show`` names the process running it.
     """
     # On the quick emulator a sync of 400 articles could end before the
     # second process started (CI saw "ended (succeeded)"): here each
@@ -443,8 +443,11 @@ def test_cancel_from_another_process(
         running.wait_for("articles: ")
 
         twice = cli("resume", run_id)
+        live = json.loads(cli("runs", "show", run_id, "--json").stdout)
         asked = cli("cancel", run_id)
 
+        assert live["owner"].startswith(f"pid {running.process.pid} on ")
+        assert "-" != live["heartbeat_at"]
         assert 2 == twice.returncode
         assert f"run {run_id!r} is still running in pid " in twice.stderr
         assert "" == twice.stdout

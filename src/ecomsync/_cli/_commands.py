@@ -222,6 +222,10 @@ async def _runs(sync: Synchronizer, args: argparse.Namespace) -> int:
             "ended_at",
         ):
             print(f"{key}: {plain[key]}")
+        if run.owner is not None and not run.status.finished:
+            print(
+                f"owner: {run.owner} (last heartbeat {plain['heartbeat_at']})"
+            )
         if run.error:
             print(f"error: {run.error}")
         for t, c in run.counts.items():

@@ -155,6 +155,10 @@ def _run_plain(run: Any) -> dict[str, Any]:
         "ended_at": _when(run.ended_at),
         "schedule_id": run.schedule_id,
         "error": run.error,
+        # which process runs it (queued, running): where to look, what
+        # resume refuses while it lives
+        "owner": None if run.owner is None else str(run.owner),
+        "heartbeat_at": _when(run.heartbeat_at),
         "counts": {
             t.value: {
                 "created": c.created,
