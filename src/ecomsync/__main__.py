@@ -63,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Run the ``ecomsync`` command line; return the exit status.
     """
     given = sys.argv[1:] if argv is None else list(argv)
+    if len(given) > 2 and given[0] in ("-c", "--config"):
+        # `ecomsync -c FILE COMMAND ...`, as `git -C`: the command's own
+        # option, moved behind it
+        given = [given[2], *given[:2], *given[3:]]
     chosen = given[0] if given and not given[0].startswith("-") else None
     problem = None if chosen is None else _missing(chosen)
     if problem is not None:

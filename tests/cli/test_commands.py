@@ -352,6 +352,20 @@ def test_unknown_platform_and_bad_limit_are_usage_errors(cli: Cli) -> None:
     )
 
 
+def test_config_option_before_the_command(cli: Cli) -> None:
+    """
+    ``ecomsync -c FILE COMMAND`` works as ``ecomsync COMMAND -c FILE``
+    (it said "invalid choice" naming the file as a command).
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "ecomsync", "-c", str(cli.config), "check"],
+        capture_output=True, text=True, env=cli.env, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+    assert (0, ALL_OK) == (done.returncode, done.stdout.splitlines())
+
+
 def test_failures_ledger_empty_after_a_clean_sync(cli: Cli) -> None:
     """
     ``failures`` lists the ledger; ``failures retry`` with none is a no-op.

@@ -33,7 +33,8 @@ is empty); a run that failed (exit 1) is printed too, with its
 ## The config file
 
 One TOML file (default `ecomsync.toml` in the working directory, or
-`-c FILE`) with the tables `[erp]` (`type` = `tryton` or `demo`),
+`-c FILE`, before or after the command) with the tables `[erp]`
+(`type` = `tryton` or `demo`),
 `[platforms.NAME]` (`type` = `shopware6`, `woocommerce`, `shopify` or
 `vendure`; NAME is what runs and `--platform` call it), `[store]`
 (`sqlite` or `postgres`), `[licenses]` (`local`, `file` or `postgres`),
