@@ -64,8 +64,7 @@ class Articles:
             [v["product"]["id"] for vs in found.values() for v in vs]
         )
         unmatched = _match(jobs, found, products, outcomes)
-        await self._adopt_linked(unmatched, items)
-        await self._adopt_orphans([j for j in unmatched if j.product is None])
+        await self._adopt_by_slug(unmatched, jobs)
         await self._create(
             [j for j in unmatched if j.product is None], values, outcomes
         )
@@ -104,38 +103,36 @@ class Articles:
             jobs.append(Job(index=i, article=art, tax=tax))
         return jobs
 
-    async def _adopt_linked(
-        self, jobs: Sequence[Job], items: Sequence[Outgoing]
+    async def _adopt_by_slug(
+        self,
+        unmatched: Sequence[Job],
+        jobs: Sequence[Job],
     ) -> None:
         """
-        An article none of whose SKUs the shop holds any more (it gained
-        or lost its variants) keeps the product the store links it to,
-        if that product still carries the article's slug: a second
-        product would leave the first with the old variants in the shop.
+        An article none of whose SKUs the shop holds keeps the product
+        that carries its slug: one an interrupted create left without
+        variants, or its own product after it gained or lost its
+        variants, whether the state store still links it or was lost (a
+        new machine, a restored old backup). A second product would leave
+        the first in the shop with the old variants. One products query
+        for the batch; a product another article of the batch holds by
+        its SKUs is not taken, nor one slug two numbers share ("A-1",
+        "a-1"). Vendure keeps slugs unique, so the product the store
+        links is the one with the slug, or it was renamed by hand.
         """
-        linked = {
-            j.index: str(items[j.index].platform_id)
-            for j in jobs
-            if items[j.index].platform_id
-        }
-        if not linked:
-            return
-        products = await self.catalog.products(sorted(set(linked.values())))
-        for job in jobs:
-            product = products.get(linked.get(job.index, ""))
-            if product is not None and product["slug"] == _slug(job.article):
-                job.product = product
-
-    async def _adopt_orphans(self, jobs: Sequence[Job]) -> None:
-        """
-        Products an interrupted create left without variants are reused.
-        """
-        slugs = [_slug(j.article) for j in jobs]
-        orphans = await self.catalog.orphans(slugs)
-        for job, slug in zip(jobs, slugs, strict=True):
-            # numbers that slugify alike ("A-1", "a-1") never share one
-            if slugs.count(slug) == 1:
-                job.product = orphans.get(slug)
+        slugs = [_slug(j.article) for j in unmatched]
+        found = await self.catalog.by_slug(slugs)
+        taken = {j.product["id"] for j in jobs if j.product is not None}
+        for job, slug in zip(unmatched, slugs, strict=True):
+            product = found.get(slug)
+            if (
+                product is None
+                or slugs.count(slug) > 1
+                or product["id"] in taken
+            ):
+                continue
+            job.product = product
+            taken.add(product["id"])
 
     async def _create(
         self,

@@ -287,14 +287,12 @@ class Catalog:
         """
         return {p["id"]: p for p in await self._products("id", "ids", ids)}
 
-    async def orphans(self, slugs: Sequence[str]) -> dict[str, JSON]:
+    async def by_slug(self, slugs: Sequence[str]) -> dict[str, JSON]:
         """
-        Products left without variants by an interrupted create, by slug.
+        The products with *slugs*, by slug (none: no request).
         """
         return {
-            p["slug"]: p
-            for p in await self._products("slug", "slugs", slugs)
-            if not p["variants"]
+            p["slug"]: p for p in await self._products("slug", "slugs", slugs)
         }
 
     async def _products(
