@@ -668,6 +668,40 @@ def test_serve_says_why_a_scheduled_run_failed(
     assert "wrong-secret" not in ended
 
 
+def test_serve_log_level_writes_the_library_log(
+    tmp_path: Path, shop: dict[str, str]
+) -> None:
+    """
+    ``serve --log-level warning`` writes the ``ecomsync`` logger's
+    warnings (here why a scheduled run failed) to standard error, one
+    line each, without the secret; without it nothing of the log shows.
+    """
+    cli = Cli(
+        write_config(tmp_path, shop),
+        {**Cli.env_of(), "TEST_SHOP_SECRET": "wrong-secret"},
+    )
+    added = cli("schedules", "add", "categories", "--every", "1h")
+    assert 0 == added.returncode, added.stderr
+    serving = cli.start("serve", "--poll", "0.2", "--log-level", "warning")
+    try:
+        run_id = serving.wait_for("started: shop").split()[1]
+        serving.wait_for(f"run {run_id} failed")
+        serving.process.send_signal(signal.SIGTERM)
+        assert 0 == serving.process.wait(timeout=60)
+        assert serving.process.stderr is not None
+        logged = serving.process.stderr.read().splitlines()
+    finally:
+        serving.stop()
+    warned = [line for line in logged if " WARNING ecomsync" in line]
+    assert any(
+        f"run {run_id} failed" in line
+        and "refused the integration credentials" in line
+        for line in warned
+    ), logged
+    assert not any("wrong-secret" in line for line in logged)
+    assert "ecomsync serve: SIGTERM, stopping" == logged[-1]
+
+
 def test_cron_schedule_with_zone(cli: Cli) -> None:
     """
     ``schedules add --cron --zone`` keeps the rule and its zone; a bad

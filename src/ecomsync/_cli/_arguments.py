@@ -193,3 +193,10 @@ def _add_serve(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how often to look for due schedules (default: %(default)s)",
     )
+    p.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="also write the library's log records (logger 'ecomsync': "
+        "retries, abandoned runs, why a run failed) of this level and "
+        "above to standard error (default: none)",
+    )

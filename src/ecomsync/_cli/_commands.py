@@ -16,6 +16,7 @@ Exit codes (also in docs/cli.md):
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import uuid
@@ -405,6 +406,8 @@ async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
             going.discard(event.run_id)
             _print_end(event.run)
 
+    if args.log_level:
+        _log_to_stderr(args.log_level)
     installed = await reconcile(sync, schedules_of(args.config))
     for line in installed.lines():
         print(f"ecomsync serve: {line}", flush=True)
@@ -448,6 +451,20 @@ async def _serve(sync: Synchronizer, args: argparse.Namespace) -> int:
         if run is not None:
             _print_end(run)
     return EXIT["ok"] if stopped else EXIT["failed"]
+
+
+def _log_to_stderr(level: str) -> None:
+    """
+    The ``ecomsync`` logger's records of *level* and above, one line each
+    on standard error (a service's journal); other loggers untouched.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logger = logging.getLogger("ecomsync")
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
 
 
 def _print_end(run: RunRecord) -> None:
