@@ -36,7 +36,7 @@ from ecomsync import (
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import RequestRecord, ShopwareEmulator
 
-from .._engine_contract import PlatformEngineContract
+from .._engine_contract import LostStateContract, PlatformEngineContract
 from .._push import PUSH
 from .._retries import fast_retries
 
@@ -140,6 +140,79 @@ class TestEngine(PlatformEngineContract):
             content = emu.media_bytes(media_row["mediaId"])
             number = product["productNumber"].split("-")[1]
             assert f"image {number}".encode() == content
+
+
+class TestLostState(LostStateContract):
+    """
+    Shopware 6 ids are derived from the numbers and the adapter searches
+    media by content before uploading: a lost store finds it all again.
+    """
+
+    def emulator(self) -> ShopwareEmulator:
+        return _new_emu()
+
+    def platform(self, emu: ShopwareEmulator) -> Shopware6:
+        return shop(emu)
+
+    def media(self, emu: ShopwareEmulator) -> object:
+        return set(emu.entities["media"])
+
+    def attached(self, emu: ShopwareEmulator) -> dict[str, list[str]]:
+        held: dict[str, list[str]] = {}
+        links = sorted(
+            emu.entities["product_media"].values(),
+            key=lambda m: m["position"],
+        )
+        for product in emu.entities["product"]:
+            held[product] = [
+                m["mediaId"] for m in links if m["productId"] == product
+            ]
+        return held
+
+    def catalogue(self, emu: ShopwareEmulator) -> object:
+        e = emu.entities
+        names = {i: c["name"] for i, c in e["category"].items()}
+        numbers = {i: p["productNumber"] for i, p in e["product"].items()}
+        files = {i: m["fileName"] for i, m in e["media"].items()}
+        media = {
+            i: [files.get(m["mediaId"]) for m in self._links(e, i)]
+            for i in e["product"]
+        }
+        categories: dict[str, list[str]] = {}
+        for link in e["product_category"].values():
+            categories.setdefault(link["productId"], []).append(
+                names[link["categoryId"]]
+            )
+        return (
+            sorted(
+                (
+                    p["productNumber"],
+                    p.get("active"),
+                    numbers.get(p.get("parentId") or ""),
+                    p.get("name"),
+                    p.get("stock"),
+                    media[i],
+                    sorted(categories.get(i, [])),
+                )
+                for i, p in e["product"].items()
+            ),
+            sorted(
+                (c["name"], names.get(c.get("parentId") or ""))
+                for c in e["category"].values()
+            ),
+            sorted(files.values()),
+        )
+
+    @staticmethod
+    def _links(e: Mapping[str, Any], product: str) -> list[Any]:
+        return sorted(
+            (
+                m
+                for m in e["product_media"].values()
+                if m["productId"] == product
+            ),
+            key=lambda m: m["position"],
+        )
 
 
 class TestMediaBatching:

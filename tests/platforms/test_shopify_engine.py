@@ -114,6 +114,32 @@ class TestLostState(LostStateContract):
     def attached(self, emu: ShopifyEmulator) -> dict[int, list[int]]:
         return {n: list(p["_media"]) for n, p in emu.shop.products.items()}
 
+    def catalogue(self, emu: ShopifyEmulator) -> object:
+        shop = emu.shop
+        files = {n: f["_filename"] for n, f in shop.files.items()}
+        titles = {n: c["title"] for n, c in shop.collections.items()}
+        return (
+            sorted(
+                (
+                    _meta(p, "number"),
+                    p["handle"],
+                    p["title"],
+                    sorted(
+                        (shop.variants[v]["sku"], shop.variants[v]["price"])
+                        for v in p["_variants"]
+                    ),
+                    [files.get(m) for m in p["_media"]],
+                    sorted(titles[c] for c in p["_collections"]),
+                )
+                for p in shop.products.values()
+            ),
+            sorted(
+                (c["title"], _meta(c, "number"), _meta(c, "parent"))
+                for c in shop.collections.values()
+            ),
+            sorted(files.values()),
+        )
+
     async def test_a_file_not_found_yet_fails_the_upload(self) -> None:
         """
         A content name Shopify says is taken but its files search does not

@@ -122,6 +122,31 @@ class TestLostState(LostStateContract):
             for n, p in emu.shop.products.items()
         }
 
+    def catalogue(self, emu: WooCommerceEmulator) -> object:
+        shop = emu.shop
+        names = {c["id"]: c["name"] for c in shop.categories.values()}
+        files = {a.id: a.sha256 for a in shop.media.values()}
+        return (
+            sorted(
+                (
+                    p["sku"],
+                    p["type"],
+                    p["parent_id"] != 0,
+                    sorted(shop.products[v]["sku"] for v in p["variations"]),
+                    [files.get(i["id"]) for i in p["images"]],
+                    sorted(c["name"] for c in p["categories"]),
+                    p["stock_quantity"],
+                    p["regular_price"],
+                )
+                for p in shop.products.values()
+            ),
+            sorted(
+                (c["name"], names.get(c["parent"]))
+                for c in shop.categories.values()
+            ),
+            sorted(files.values()),
+        )
+
 
 @attrs.frozen
 class _Shop:
