@@ -15,7 +15,7 @@ import pytest
 
 from ecomsync import ChangedSince, Only
 from ecomsync.__main__ import _parser
-from ecomsync._cli._running import UsageError, _selection
+from ecomsync._cli._running import UsageError, _selection, worst_exit
 
 from .conftest import ALL_OK, Cli, write_config
 
@@ -766,3 +766,25 @@ def test_since_without_zone_suggests_a_moment_it_takes(
         caught.value
     )
     assert isinstance(taken, ChangedSince)
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        ((0, 3), 3),
+        ((3, 4), 4),
+        ((1, 3), 1),
+        ((3, 1), 1),
+        ((4, 1), 1),
+        ((0, 0), 0),
+    ],
+)
+def test_failures_retry_exit_is_the_worst_run(
+    codes: tuple[int, int], expected: int
+) -> None:
+    """
+    ``failures retry`` over several platforms exits with the most severe
+    of their runs' codes: a failed run (1) is not hidden by another's
+    failed records (3) or cancel (4).
+    """
+    assert expected == worst_exit(*codes)

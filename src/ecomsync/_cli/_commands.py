@@ -73,6 +73,7 @@ from ._running import (
     _spec,
     _when,
     known_platform,
+    worst_exit,
 )
 
 
@@ -271,7 +272,7 @@ async def _failures(sync: Synchronizer, args: argparse.Namespace) -> int:
             )
             total += len(failures)
             try:
-                code = max(
+                code = worst_exit(
                     code,
                     await _follow(args, partial(sync.run, spec), into=runs),
                 )

@@ -95,6 +95,9 @@ reads what changed since that type's last scheduled run.
 """
 
 _OUTPUT_FAILS = """
+`failures retry` starts one run per platform with failures; its exit code
+is the worst of theirs: 1 before 4 before 3 before 0.
+
 Standard output is not the work: when it fails during `sync`, `resume` or
 `failures retry`, the run goes on to its end without it. A reader that
 left (`ecomsync sync | head`) changes nothing else; any other failure (a

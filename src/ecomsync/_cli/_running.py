@@ -55,6 +55,23 @@ EXIT = {
     "interrupted": 130,
 }
 
+#: Several runs' exit codes (``failures retry``: one run per platform)
+#: come to the worst of them: a run that failed outweighs one cancelled,
+#: which outweighs one with failed records.
+_SEVERITY = (
+    EXIT["ok"],
+    EXIT["records_failed"],
+    EXIT["cancelled"],
+    EXIT["failed"],
+)
+
+
+def worst_exit(first: int, second: int) -> int:
+    """
+    The exit code of two runs together: the more severe one.
+    """
+    return max(first, second, key=_SEVERITY.index)
+
 
 #: The command line's name of each data type (its value everywhere).
 TYPE_NAMES = {t.value: t for t in DataType}
