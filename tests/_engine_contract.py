@@ -346,6 +346,61 @@ class LostStateContract:
         """
         raise NotImplementedError
 
+    def requests(self, emu: Any) -> int:
+        """
+        How many requests *emu* has answered so far.
+        """
+        raise NotImplementedError
+
+    async def test_a_lost_store_costs_no_more_than_the_first_sync(
+        self, tmp_path: Path
+    ) -> None:
+        """
+        A catalogue of 60 articles synced again with a new store sends no
+        more requests than its first sync: records are found in batches,
+        not looked up one by one.
+        """
+        records: list[Category | Article | StockLevel] = [
+            Category(number="C-1", name="Werkzeug")
+        ]
+        for i in range(1, 61):
+            records.append(
+                Article(
+                    number=f"B-{i}",
+                    name=f"Artikel {i}",
+                    price=Decimal("9.90"),
+                    categories=("C-1",),
+                )
+            )
+            records.append(StockLevel(number=f"B-{i}", quantity=i))
+        erp = MemoryErp(records, clock=lambda: T0)
+        emu = self.emulator()
+        spec = SyncSpec(
+            types={
+                DataType.CATEGORIES: All(),
+                DataType.ARTICLES: All(),
+                DataType.STOCK: All(),
+            }
+        )
+        sent = []
+        for store in ("first.db", "lost.db"):
+            before = self.requests(emu)
+            platform = self.platform(emu)
+            state = SqliteStore(tmp_path / store)
+            async with Synchronizer(
+                erp=erp,
+                platforms={"shop": platform},
+                store=state,
+                staging=MediaStaging(tmp_path / "staging"),
+            ) as sync:
+                done = await sync.execute(spec)
+            await platform.aclose()
+            await state.aclose()
+            assert not done.failures
+            sent.append(self.requests(emu) - before)
+
+        assert 0 < sent[1] <= sent[0], sent
+
     @pytest.mark.parametrize("store", ["kept", "lost", "old backup"])
     async def test_changed_catalogue_after_a_lost_store(
         self, tmp_path: Path, store: str

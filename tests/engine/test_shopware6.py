@@ -169,6 +169,9 @@ class TestLostState(LostStateContract):
             ]
         return held
 
+    def requests(self, emu: ShopwareEmulator) -> int:
+        return len(emu.requests)
+
     def catalogue(self, emu: ShopwareEmulator) -> object:
         e = emu.entities
         names = {i: c["name"] for i, c in e["category"].items()}

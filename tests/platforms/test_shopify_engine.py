@@ -114,6 +114,9 @@ class TestLostState(LostStateContract):
     def attached(self, emu: ShopifyEmulator) -> dict[int, list[int]]:
         return {n: list(p["_media"]) for n, p in emu.shop.products.items()}
 
+    def requests(self, emu: ShopifyEmulator) -> int:
+        return len(emu.requests)
+
     def catalogue(self, emu: ShopifyEmulator) -> object:
         shop = emu.shop
         files = {n: f["_filename"] for n, f in shop.files.items()}

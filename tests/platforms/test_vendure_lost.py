@@ -48,6 +48,25 @@ def _read(
     return data
 
 
+class _Counted(httpx.AsyncBaseTransport):
+    """
+    Counts the requests the adapters send (the server keeps no log).
+    """
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        self.requests += 1
+        # one connection pool per adapter: the adapter closes it
+        async with httpx.AsyncHTTPTransport() as inner:
+            response = await inner.handle_async_request(request)
+            await response.aread()
+        return response
+
+
 def _gross_prices(server: VendureServer, *, include: bool) -> None:
     _read(
         server,
@@ -67,6 +86,7 @@ class TestLostState(LostStateContract):
     @pytest.fixture(autouse=True)
     def _server(self, vendure_server: VendureServer) -> Iterator[None]:
         self.server = vendure_server
+        self.counted = _Counted()
         yield
         vendure_server.reset()
         _gross_prices(vendure_server, include=False)
@@ -80,7 +100,10 @@ class TestLostState(LostStateContract):
         return self.server
 
     def platform(self, emu: VendureServer) -> Vendure:
-        return Vendure(emu.url, api_key=emu.api_key)
+        return Vendure(emu.url, api_key=emu.api_key, transport=self.counted)
+
+    def requests(self, emu: VendureServer) -> int:
+        return self.counted.requests
 
     def media(self, emu: VendureServer) -> object:
         data = _read(

@@ -122,6 +122,9 @@ class TestLostState(LostStateContract):
             for n, p in emu.shop.products.items()
         }
 
+    def requests(self, emu: WooCommerceEmulator) -> int:
+        return len(emu.requests)
+
     def catalogue(self, emu: WooCommerceEmulator) -> object:
         shop = emu.shop
         names = {c["id"]: c["name"] for c in shop.categories.values()}
