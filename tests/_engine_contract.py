@@ -357,8 +357,8 @@ class LostStateContract:
     ) -> None:
         """
         A catalogue of 60 articles synced again with a new store sends no
-        more requests than its first sync: records are found in batches,
-        not looked up one by one.
+        more requests than its first sync (records are found in batches,
+        not looked up one by one) and leaves the shop as it was.
         """
         records: list[Category | Article | StockLevel] = [
             Category(number="C-1", name="Werkzeug")
@@ -383,6 +383,7 @@ class LostStateContract:
             }
         )
         sent = []
+        shops = []
         for store in ("first.db", "lost.db"):
             before = self.requests(emu)
             platform = self.platform(emu)
@@ -398,8 +399,11 @@ class LostStateContract:
             await state.aclose()
             assert not done.failures
             sent.append(self.requests(emu) - before)
+            shops.append(self.catalogue(emu))
 
         assert 0 < sent[1] <= sent[0], sent
+        assert shops[0] == shops[1]
+        assert "B-60" in repr(shops[0])
 
     @pytest.mark.parametrize("store", ["kept", "lost", "old backup"])
     async def test_changed_catalogue_after_a_lost_store(
