@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 
 
-# Contract suites live in the package; rewrite their asserts for details.
+# Contract suites live in the package, shared checks in tests' own helper
+# modules (not test files): rewrite their asserts too, for details.
 pytest.register_assert_rewrite(
     "ecomsync.testing._erp_contract",
     "ecomsync.testing._licence_contract",
     "ecomsync.testing._platform_contract",
+    "tests._engine_contract",
+    "tests._plans",
+    "tests.e2e._scenario",
 )
 
 from ecomsync import (  # noqa: E402
