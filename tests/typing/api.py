@@ -5,6 +5,7 @@ a user's side.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import ecomsync
@@ -27,6 +28,7 @@ from ecomsync import (
     Trigger,
 )
 from ecomsync.telemetry import NoInstrumentation, OpenTelemetry
+from ecomsync.testing import ErpSourceContract
 from ecomsync.typing import (
     ErpSource,
     Instrumentation,
@@ -151,3 +153,60 @@ async def lifecycle() -> None:
         await sync.runs()
     except ecomsync.ResourceClosed as exc:
         print(exc)
+
+
+def orders() -> None:
+    from decimal import Decimal
+
+    from ecomsync.platforms.woocommerce import WooCommerce
+
+    address = ecomsync.Address(
+        first_name="Erika",
+        last_name="Muster",
+        street="Hauptstr. 1",
+        zip_code="10115",
+        city="Berlin",
+    )
+    order = ecomsync.Order(
+        number="1001",
+        customer=ecomsync.Customer(
+            number="C-1", email="e@example.com", first_name="E", last_name="M"
+        ),
+        billing=address,
+        shipping=address,
+        lines=[
+            ecomsync.OrderLine(
+                article_number="A-1",
+                name="Shirt",
+                quantity=2,
+                unit_price="11.90",
+            )
+        ],
+        total="27.70",
+        ordered_at=datetime(2026, 11, 1, tzinfo=UTC),
+        shipping_total="4.90",
+        discount_total="1.00",
+    )
+    money: Decimal = order.shipping_total - order.discount_total
+    source = MemoryErp()
+    state: ecomsync.OrderState = source.order_states.get(
+        order.number, ecomsync.OrderState.OPEN
+    )
+    shop = WooCommerce(
+        "https://shop.example",
+        "ck",
+        "cs",
+        tax_classes={Decimal(19): "standard", Decimal(7): "reduced-rate"},
+    )
+    classes: Mapping[Decimal, str] = shop.tax_classes
+    print(money, state, classes)
+
+
+class MyErpContract(ErpSourceContract):
+    async def imported_state(
+        self, source: ErpSource, order_number: str
+    ) -> ecomsync.OrderState:
+        return ecomsync.OrderState.OPEN
+
+    async def ship(self, source: ErpSource, order_number: str) -> None:
+        return None
