@@ -557,6 +557,22 @@ class TestStaging:
 
         assert staging.peak_bytes <= 38
 
+    async def test_disk_not_measured(
+        self, staging: MediaStaging, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file system whose room cannot be read (disk_usage fails)
+        leaves the budget at max_bytes: files fill it as before."""
+
+        def usage(path: object) -> SimpleNamespace:
+            raise PermissionError("statvfs refused")
+
+        monkeypatch.setattr(shutil, "disk_usage", usage)
+
+        async with staging.for_run("r1") as run:
+            staged = await run.stage(b"a" * 100, filename="a", mime_type="x/y")
+            assert 100 == staging.used_bytes
+            await run.release(staged)
+
     async def test_not_opened(self, tmp_path: Path) -> None:
         """Staging before open() is a MediaStagingError."""
         with pytest.raises(MediaStagingError):
