@@ -24,8 +24,11 @@ _HEAD = """\
 synchronisations, shows runs and failures, cancels and resumes runs and
 serves schedules, all over one config file; `demo` and `worker` need none.
 Every listing command takes `--json` for scripts: one JSON document on
-standard output. `sync` and `resume` print the run (its id, status,
-counts and failures, as `runs show RUN --json`), `failures retry` a
+standard output. `sync` and `resume` print the run as `runs show RUN
+--json` does (`id`, `trigger`, `platform`, `status`, `started_at`,
+`ended_at`, `schedule_id`, `error`, `owner` and `heartbeat_at` of the
+process running a queued or running run, `counts` per type and
+`failures`), `failures retry` a
 list of its runs, one per platform with failures (`[]` when the ledger
 is empty); a run that failed (exit 1) is printed too, with its
 `error`, and the error is also the one line on standard error.
