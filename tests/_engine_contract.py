@@ -39,6 +39,7 @@ from ecomsync import (
     MediaRef,
     MediaStaging,
     MemoryErp,
+    RunRecord,
     RunStatus,
     SqliteStore,
     StockLevel,
@@ -299,6 +300,29 @@ class LostStateContract:
         """
         raise NotImplementedError
 
+    async def sync_with(
+        self, emu: Any, erp: MemoryErp, spec: SyncSpec, store: Path
+    ) -> RunRecord:
+        """
+        One run of *spec* from *erp* to *emu* with the state store at
+        *store* (a new process: a new adapter, everything closed after);
+        it must succeed without failures.
+        """
+        platform = self.platform(emu)
+        state = SqliteStore(store)
+        async with Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=state,
+            staging=MediaStaging(store.parent / "staging"),
+        ) as sync:
+            run = await sync.execute(spec)
+        await platform.aclose()
+        await state.aclose()
+        assert RunStatus.SUCCEEDED == run.status, run.failures
+        assert not run.failures
+        return run
+
     async def test_images_are_not_added_twice(
         self, erp: MemoryErp, tmp_path: Path
     ) -> None:
@@ -312,28 +336,13 @@ class LostStateContract:
             types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
         )
 
-        async def sync_with(store: str) -> None:
-            platform = self.platform(emu)
-            state = SqliteStore(tmp_path / store)
-            async with Synchronizer(
-                erp=erp,
-                platforms={"shop": platform},
-                store=state,
-                staging=MediaStaging(tmp_path / "staging"),
-            ) as sync:
-                run = await sync.execute(spec)
-            await platform.aclose()
-            await state.aclose()
-            assert RunStatus.SUCCEEDED == run.status
-            assert not run.failures
-
-        await sync_with("first.db")
+        await self.sync_with(emu, erp, spec, tmp_path / "first.db")
         media = self.media(emu)
         held = self.attached(emu)
         assert media
         assert any(held.values())
 
-        await sync_with("lost.db")
+        await self.sync_with(emu, erp, spec, tmp_path / "lost.db")
 
         assert media == self.media(emu)
         assert held == self.attached(emu)
@@ -386,18 +395,7 @@ class LostStateContract:
         shops = []
         for store in ("first.db", "lost.db"):
             before = self.requests(emu)
-            platform = self.platform(emu)
-            state = SqliteStore(tmp_path / store)
-            async with Synchronizer(
-                erp=erp,
-                platforms={"shop": platform},
-                store=state,
-                staging=MediaStaging(tmp_path / "staging"),
-            ) as sync:
-                done = await sync.execute(spec)
-            await platform.aclose()
-            await state.aclose()
-            assert not done.failures
+            await self.sync_with(emu, erp, spec, tmp_path / store)
             sent.append(self.requests(emu) - before)
             shops.append(self.catalogue(emu))
 
@@ -494,19 +492,7 @@ class LostStateContract:
         )
 
         async def run(emu: Any, erp: MemoryErp, path: Path) -> None:
-            platform = self.platform(emu)
-            state = SqliteStore(path)
-            async with Synchronizer(
-                erp=erp,
-                platforms={"shop": platform},
-                store=state,
-                staging=MediaStaging(tmp_path / "staging"),
-            ) as sync:
-                done = await sync.execute(spec)
-            await platform.aclose()
-            await state.aclose()
-            assert RunStatus.SUCCEEDED == done.status, done.failures
-            assert not done.failures
+            await self.sync_with(emu, erp, spec, path)
 
         async def shop(*, lose: str | None) -> object:
             emu = self.emulator()
