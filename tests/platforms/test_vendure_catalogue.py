@@ -881,3 +881,42 @@ class TestVariantChanges:
             (["L-M", "L-S"], ["Size"]),
         ] == seen
         assert 1 == len(products)
+
+    async def test_a_number_slugified_alike_later_takes_no_product(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        An article whose number slugifies like another's ("T 1" after
+        "T-1"), pushed later with none of its SKUs in the shop, does not
+        take the other's product by its slug: the other keeps its
+        variants.
+        """
+        first = Article(
+            number="T-1",
+            name="Tasse",
+            price=Decimal("8.00"),
+            variants=(
+                Variant(number="T-1-R", options=(("Colour", "Red"),)),
+                Variant(number="T-1-B", options=(("Colour", "Blue"),)),
+            ),
+        )
+        later = Article(number="T 1", name="Teller", price=Decimal("5.00"))
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            (one,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=first)]
+            )
+            (two,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=later)]
+            )
+        admin = fresh_vendure.admin()
+        try:
+            variants = await _variants(admin, "T-1-R", "T-1-B")
+        finally:
+            await admin.aclose()
+
+        assert one.ok, one.error
+        assert two.platform_id != one.platform_id
+        assert ["T-1-B", "T-1-R"] == sorted(v["sku"] for v in variants)
+        assert {one.platform_id} == {v["product"]["id"] for v in variants}

@@ -64,7 +64,7 @@ class Articles:
             [v["product"]["id"] for vs in found.values() for v in vs]
         )
         unmatched = _match(jobs, found, products, outcomes)
-        await self._adopt_by_slug(unmatched, jobs)
+        await self._adopt_by_slug(unmatched, jobs, items)
         await self._create(
             [j for j in unmatched if j.product is None], values, outcomes
         )
@@ -107,6 +107,7 @@ class Articles:
         self,
         unmatched: Sequence[Job],
         jobs: Sequence[Job],
+        items: Sequence[Outgoing],
     ) -> None:
         """
         An article none of whose SKUs the shop holds keeps the product
@@ -119,6 +120,16 @@ class Articles:
         its SKUs is not taken, nor one slug two numbers share ("A-1",
         "a-1"). Vendure keeps slugs unique, so the product the store
         links is the one with the slug, or it was renamed by hand.
+
+        Numbers that slugify alike may also come in different batches or
+        runs ("A-1" now, "A 1" later): a product with variants is taken
+        only with evidence that it is this article's, since taking
+        another article's product would delete that article's variants.
+        The evidence: the store links it to this article, a variant
+        carries the article's number as its SKU (the article was simple
+        before), or it has the article's name. Without it a new product
+        is made, and the old one stays in the shop for the merchant to
+        see, rather than being overwritten.
         """
         slugs = [_slug(j.article) for j in unmatched]
         found = await self.catalog.by_slug(slugs)
@@ -129,6 +140,7 @@ class Articles:
                 product is None
                 or slugs.count(slug) > 1
                 or product["id"] in taken
+                or not _ours(product, job.article, items[job.index])
             ):
                 continue
             job.product = product
@@ -292,6 +304,19 @@ def _claimed_twice(jobs: list[Job], outcomes: dict[int, Outcome]) -> None:
                 sku_field(job.article, key),
             )
     jobs[:] = [j for j in jobs if j.index not in outcomes]
+
+
+def _ours(product: JSON, article: Article, item: Outgoing) -> bool:
+    """
+    Whether *product*, found by *article*'s slug, is the article's own
+    (see `Articles._adopt_by_slug`).
+    """
+    return (
+        not product["variants"]
+        or str(item.platform_id or "") == str(product["id"])
+        or any(v["sku"] == article.number for v in product["variants"])
+        or product["name"] == article.name
+    )
 
 
 def _match(
