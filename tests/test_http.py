@@ -25,13 +25,12 @@ from ecomsync._http import (
     _cookie_jar,
     aiohttp_pool,
     build_request,
-    check_url,
     parse_retry_after,
-    public_url,
     retry_after,
     status_error,
     transport_errors,
 )
+from ecomsync._urls import check_url, public_url
 from ecomsync.exceptions import ConfigurationError, RetryableError, SyncError
 
 from ._retries import fast_retries

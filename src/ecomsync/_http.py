@@ -30,7 +30,6 @@ Pieces, each usable alone:
   to the transport where ``client.send`` would add nothing (no auth,
   event hooks or redirects to follow: a host that sets them on
   `HttpClient.client` gets httpx's path);
-- `check_url`: refuses a base URL that carries credentials.
 
 Statuses that are not retryable are returned to the caller, which knows
 what a 400 or 401 means on its platform.  Nothing here knows about
@@ -69,7 +68,6 @@ from ._http_errors import (
     status_error,
     transport_errors,
 )
-from .exceptions import ConfigurationError
 
 
 __all__ = [
@@ -81,10 +79,8 @@ __all__ = [
     "RetryPolicy",
     "aiohttp_pool",
     "build_request",
-    "check_url",
     "describe",
     "parse_retry_after",
-    "public_url",
     "retry_after",
     "status_error",
     "transport_errors",
@@ -95,44 +91,6 @@ T = TypeVar("T")
 #: `HttpClient` connection pools: ``"auto"`` is aiohttp's where it can be
 #: used (the ``aiohttp`` extra installed, running on asyncio), else httpx's.
 POOLS = frozenset({"auto", "httpx", "aiohttp"})
-
-# -- configuration -----------------------------------------------------------
-
-
-def check_url(url: str, *, what: str) -> str:
-    """
-    *url* if it is an absolute http(s) URL without user info.
-
-    Raises:
-        ConfigurationError: Naming *what* but never echoing the URL when it
-            carries credentials (those have their own parameters).
-    """
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        raise ConfigurationError(f"{what}: not a valid URL") from None
-    if parsed.userinfo:
-        raise ConfigurationError(
-            f"{what}: the URL carries user info (user:password@); pass "
-            "credentials in their own parameters, never in the URL"
-        )
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(
-            f"{what}: {url!r} is not an absolute http(s) URL"
-        )
-    return url
-
-
-def public_url(url: str) -> str:
-    """
-    *url* without user info, query string or fragment: safe for messages.
-    """
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        return "<invalid URL>"
-    return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
-
 
 # -- the client --------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from typing import Any
 import attrs
 import httpx
 
-from .._http import public_url, retry_after, transport_errors
+from .._http import retry_after, transport_errors
+from .._urls import public_url
 from ..exceptions import (
     AuthenticationError,
     RetryableError,

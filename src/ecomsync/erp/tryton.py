@@ -18,7 +18,7 @@ import attrs
 import httpx
 
 from .._closing import AsyncResource
-from .._http import check_url
+from .._urls import check_url
 from ..exceptions import ConfigurationError
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_session import TrytonSession

@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 import attrs
 
-from ..._http import HttpClient, public_url
+from ..._http import HttpClient
+from ..._urls import public_url
 from ...exceptions import AuthenticationError, SyncError
 
 

@@ -17,7 +17,8 @@ import anyio
 import attrs
 import httpx
 
-from ..._http import HttpClient, log_extra, public_url
+from ..._http import HttpClient, log_extra
+from ..._urls import public_url
 from ...exceptions import AuthenticationError, SyncError
 from .._answers import require_json
 

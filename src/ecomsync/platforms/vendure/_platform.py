@@ -13,9 +13,9 @@ import httpx
 
 from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
-from ..._http import check_url, public_url
 from ..._model import Order
 from ..._spec import DataType, Selection
+from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from .._dispatch import Pushes
 from ._articles import Articles

@@ -21,7 +21,8 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from ..._http import HttpClient, public_url
+from ..._http import HttpClient
+from ..._urls import public_url
 from ...exceptions import (
     AuthenticationError,
     ConfigurationError,

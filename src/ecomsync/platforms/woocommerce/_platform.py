@@ -16,9 +16,10 @@ import httpx
 
 from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
-from ..._http import HttpClient, check_url, public_url
+from ..._http import HttpClient
 from ..._model import Order
 from ..._spec import DataType, Selection
+from ..._urls import check_url, public_url
 from ...exceptions import ConfigurationError, SyncError
 from .._dispatch import Pushes
 from ._batches import Batches
