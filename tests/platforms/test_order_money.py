@@ -357,6 +357,36 @@ class TestShopify:
         )
         assert [] == problems(order)
 
+    async def test_rounded_line_discounts_are_no_order_discount(
+        self,
+    ) -> None:
+        """Line discounts that Shopify rounds line by line to more than its
+        rounded total of discounts leave no order-level discount (not one
+        a cent below zero, which failed the order on discount_total), and
+        the order is imported."""
+        emu = ShopifyEmulator("shpat_x")
+        emu.place_order(
+            [("A-1", 1, "10.00", "0.015"), ("B-2", 1, "10.00", "0.015")]
+        )
+
+        order = await _fetched(self._shop(emu))
+
+        assert Decimal(0) == order.discount_total
+        assert [] == problems(order)
+
+    async def test_discounts_that_disagree_fail_on_total(self) -> None:
+        """An order whose discounts do not agree with its lines and total
+        fails on total, naming the figures, not on discount_total."""
+        emu = ShopifyEmulator("shpat_x")
+        emu.place_order([("A-1", 2, "10.00", "3.00")])
+        (row,) = emu.shop.orders.values()
+        row["totalDiscountsSet"]["shopMoney"]["amount"] = "0.00"
+        row["totalPriceSet"]["shopMoney"]["amount"] = "20.00"
+
+        order = await _fetched(self._shop(emu))
+
+        assert ["total"] == [p.field for p in problems(order)]
+
     async def test_long_order_is_read_whole(self) -> None:
         """An order with more lines than the order page reads (10) gets
         the rest by follow-up queries, in order, and adds up."""

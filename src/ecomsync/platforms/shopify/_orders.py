@@ -153,6 +153,12 @@ def _charges(row: Row, *, taxes_included: bool) -> tuple[Decimal, Decimal]:
     lines' tax lines).  The discount is ``totalDiscountsSet`` less what
     the lines' own discounts took (their original less their discounted
     totals): code-based and order-level discounts, shipping discounts.
+    Shopify rounds every figure to the cent on its own, so with no
+    order-level discount that difference can come out a cent or so below
+    zero; it is then none (0).  The lines' discounted totals, not the
+    discount, carry the lines' discounts, and the order's money check
+    weighs them against its total, so an order whose figures do not
+    agree fails there, on ``total``, with every figure named.
     """
     lines = row["lineItems"]["nodes"]
     shipping = _money(row.get("totalShippingPriceSet"))
@@ -174,7 +180,8 @@ def _charges(row: Row, *, taxes_included: bool) -> tuple[Decimal, Decimal]:
         ),
         Decimal(0),
     )
-    return shipping, _money(row.get("totalDiscountsSet")) - line_discounts
+    discount = _money(row.get("totalDiscountsSet")) - line_discounts
+    return shipping, max(discount, Decimal(0))
 
 
 def to_order(row: Row) -> Order:
