@@ -163,6 +163,46 @@ class TestSecrets:
             await store.get_run("x")
         assert "s3cret" not in str(info.value)
 
+    @pytest.mark.parametrize(
+        "dsn",
+        [
+            # a '%' not percent-encoded: libpq quotes the token
+            "postgresql://sync:s3cr%et@127.0.0.1:1/db",
+            "postgresql://sync@127.0.0.1:1/db?password=s3cr%et",
+            # a URL libpq cannot parse: it quotes the whole URL
+            "postgresql://sync:s3cret@[::1/db",
+            "host=127.0.0.1 port=1 password= s3cret x",
+        ],
+    )
+    async def test_malformed_dsn_hides_password(self, dsn: str) -> None:
+        """A connection string libpq cannot parse is a StateStoreError
+        (LicenseError for the pool) whose message, cause and context
+        never quote the password, though libpq's own message does."""
+        from ecomsync.exceptions import LicenseError
+        from ecomsync.licensing import PostgresLicensePool
+
+        store = PostgresStore(dsn)
+        pool = PostgresLicensePool(dsn, size=1)
+        with pytest.raises(StateStoreError) as stored:
+            await store.get_run("x")
+        with pytest.raises(LicenseError) as leased:
+            async with pool.lease("run", timeout=1):
+                pass
+        for error in (stored.value, leased.value):
+            for text in (error, error.__cause__, error.__context__):
+                assert "s3cr" not in str(text)
+        assert "s3cr" not in repr(store) + repr(pool)
+        await store.aclose()
+
+    def test_repr_of_several_hosts(self) -> None:
+        """A URL naming several hosts (libpq's failover) has a repr with
+        every host and no password (it raised ValueError on the ports)."""
+        dsn = "postgresql://sync:s3cret@db1:5432,db2:5433/sync"
+        assert repr(PostgresStore(dsn)) == (
+            "<PostgresStore postgresql://db1:5432,db2:5433/sync "
+            "schema='ecomsync'>"
+        )
+
 
 class TestEngineOnPostgres:
     async def test_run(self, postgres_dsn: str) -> None:

@@ -19,7 +19,7 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import anyio
 import attrs
@@ -75,9 +75,10 @@ def safe_dsn(dsn: str) -> str:
     except ValueError:
         return "<dsn>"
     if parts.scheme.startswith("postgres"):
-        host = parts.hostname or "localhost"
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}{parts.path}"
+        # The hosts as written: libpq takes several ("h1:5432,h2:5433"),
+        # which urlsplit's port cannot read.
+        hosts = parts.netloc.rpartition("@")[2] or "localhost"
+        return f"{parts.scheme}://{hosts}{parts.path}"
     # key=value form: keep only host, port and dbname.
     kept = [
         item
@@ -386,9 +387,14 @@ async def connect(
     try:
         return await psycopg.AsyncConnection.connect(dsn, **options)
     except psycopg.Error as exc:
-        raise unreachable(_message(exc)) from exc
+        message = connect_message(exc, dsn)
+        if message == _message(exc):
+            raise unreachable(message) from exc
     except RuntimeError as exc:
         raise not_asyncio(who, exc) from exc
+    # The driver's error quoted the password: raised outside the handler,
+    # so that it is neither the cause nor the context of ours.
+    raise unreachable(message)
 
 
 def not_asyncio(what: str, exc: RuntimeError) -> Exception:
@@ -419,3 +425,42 @@ def _message(exc: BaseException) -> str:
     """
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+_KEYWORD_PASSWORD = re.compile(
+    r"password\s*=\s*('(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE
+)
+_QUERY_PASSWORD = re.compile(r"[?&]password=([^&]*)", re.IGNORECASE)
+
+
+def dsn_secrets(dsn: str) -> list[str]:
+    """
+    The strings of *dsn* that give its password away, as libpq's messages
+    about a malformed connection string may quote them (the user info of
+    a URL, a ``password=`` value; raw and percent-decoded), longest first.
+    """
+    found: list[str] = []
+    if "://" in dsn:
+        authority = dsn.split("://", 1)[1]
+        userinfo, at, _ = authority.rpartition("@")
+        if at and userinfo:
+            found.append(userinfo)
+            found.append(userinfo.partition(":")[2])
+        found += _QUERY_PASSWORD.findall(dsn)
+    else:
+        found += [v.strip("'") for v in _KEYWORD_PASSWORD.findall(dsn)]
+    found += [unquote(s) for s in found]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def connect_message(exc: BaseException, dsn: str) -> str:
+    """
+    The first line of a driver error raised while connecting to *dsn*,
+    with every part of its password replaced by ``***``: libpq repeats
+    what it cannot parse (``invalid percent-encoded token: "pa%ss"``),
+    and a password is often what it cannot parse.
+    """
+    message = _message(exc)
+    for secret in dsn_secrets(dsn):
+        message = message.replace(secret, "***")
+    return message
