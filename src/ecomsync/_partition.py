@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._contracts import Lease, RunRecord, RunStatus
+from ._model import number_key
 from ._spec import (
     All,
     DataType,
@@ -52,7 +53,22 @@ log = logging.getLogger("ecomsync.partition")
 
 
 def _chunks(numbers: Sequence[str], size: int) -> list[list[str]]:
-    return [list(numbers[i : i + size]) for i in range(0, len(numbers), size)]
+    """
+    *numbers* (in number order) in chunks of *size*, a chunk grown past
+    *size* rather than cut between numbers that natural order holds
+    equal (``0010`` and ``10``, ``A-01`` and ``A-1``): a number range
+    ending at one of them holds the other too, so two partitions would
+    both read and write them.
+    """
+    chunks: list[list[str]] = []
+    for number in numbers:
+        if not chunks or (
+            len(chunks[-1]) >= size
+            and number_key(number) != number_key(chunks[-1][-1])
+        ):
+            chunks.append([])
+        chunks[-1].append(number)
+    return chunks
 
 
 def _partition_selection(

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import anyio
@@ -20,6 +21,7 @@ import psycopg
 import pytest
 
 from ecomsync import (
+    Article,
     Link,
     MemoryErp,
     MemoryPlatform,
@@ -163,6 +165,32 @@ class TestBoard:
         assert second is not None
         assert first.spec.types[DataType.ARTICLES] == Only({"A-5", "A-7"})
         assert second.spec.types[DataType.ARTICLES] == Only({"A-9"})
+
+    async def test_equal_numbers_share_a_partition(
+        self, store: PostgresStore
+    ) -> None:
+        """Numbers natural order holds equal ("0010" and "10") are never
+        cut apart: a range ending at one holds the other, so both
+        partitions would write both."""
+        numbers = ["9", "0010", "10", "010", "11", "A-01", "A-1"]
+        sync = Synchronizer(
+            erp=MemoryErp(
+                [
+                    Article(number=n, name=n, price=Decimal("1"))
+                    for n in numbers
+                ]
+            ),
+            platforms={"shop": MemoryPlatform()},
+            store=store,
+        )
+        await submit_partitioned(sync, SPEC, partition_size=1)
+        board = PartitionBoard(store)
+        selections = []
+        while (claim := await board.claim("w", stale_after=60)) is not None:
+            selections.append(claim.spec.types[DataType.ARTICLES])
+        assert len(selections) == 4
+        for number in numbers:
+            assert sum(number in s for s in selections) == 1, number
 
     async def test_claimed_exactly_once(self, store: PostgresStore) -> None:
         """Many workers claiming at once get every partition exactly
