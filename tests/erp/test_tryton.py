@@ -612,7 +612,9 @@ class TestMapping:
         """A processed sale (its shipment made) cannot be cancelled through
         Tryton: the order fails on state naming the sale and telling the
         merchant to cancel the shipments; once they did, the next import
-        of the cancelled order goes through."""
+        of the cancelled order goes through, and order status reads the
+        sale as cancelled, as the shop has it (it read in progress, which
+        the shop refused on every run)."""
         order = make_order()
         cancelled = attrs.evolve(order, state=OrderState.CANCELLED)
         async with tryton.session() as session:
@@ -627,7 +629,17 @@ class TestMapping:
                 "stock.shipment.out", "cancel", sale["shipments"]
             )
             (handled,) = await session.import_orders([cancelled])
+            (again,) = await session.import_orders([cancelled])
+            (comment,) = await session.rpc.read(
+                "sale.sale", [sale["id"]], ["comment"]
+            )
+        status = await TestTrytonContract().imported_state(
+            tryton, order.number
+        )
 
+        assert OrderState.CANCELLED is status
+        assert "Cancelled in the shop (ecomsync)" == comment["comment"]
+        assert again.ok, again
         assert "processing" == sale["state"]
         assert ("state", False) == (refused.field, refused.ok)
         assert f"Tryton sale {sale['number']} (id {sale['id']})" in str(
@@ -671,10 +683,14 @@ class TestMapping:
                 "wizard.sale.return_sale.delete", wizard, rpc.context
             )
             (handled,) = await session.import_orders([cancelled])
+        status = await TestTrytonContract().imported_state(
+            tryton, order.number
+        )
 
         assert ("state", False) == (refused.field, refused.ok)
         assert "return sale" in str(refused.error)
         assert handled.ok, handled
+        assert OrderState.CANCELLED is status
 
     @pytest.mark.anyio
     async def test_endless_unit_price_rounds_to_tryton_digits(

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 SHIPPING_LINE = "Shipping"
 DISCOUNT_LINE = "Discount"
 ROUNDING_LINE = "Rounding difference"
+#: The line an import adds to the comment of a sale whose order the shop
+#: cancelled once the merchant handled it (Tryton cannot cancel a
+#: processed sale): order status reads such a sale as cancelled.
+CANCELLED_MARK = "Cancelled in the shop (ecomsync)"
 
 
 @attrs.define
@@ -127,11 +131,14 @@ class OrderImporter:
                     partial(self._rpc.model, "sale.sale", step, [sale])
                 )
             return
-        (sold,) = await self._rpc.read("sale.sale", [sale], ["moves"])
+        (sold,) = await self._rpc.read(
+            "sale.sale", [sale], ["moves", "comment"]
+        )
         moves = await self._rpc.read("stock.move", sold["moves"], ["state"])
         left = [m for m in moves if m["state"] != "cancelled"]
-        if not left:
-            return  # the merchant cancelled what was to ship
+        if not left:  # the merchant cancelled what was to ship
+            await self._mark_cancelled(sale, sold.get("comment"))
+            return
         name = f"Tryton sale {row.get('number') or ''} (id {sale})"
         if any(m["state"] == "done" for m in left):
             returned = await self._rpc.model(
@@ -142,8 +149,9 @@ class OrderImporter:
                     ["state", "!=", "cancelled"],
                 ],
             )
-            if returned:
-                return  # the merchant made its return sale
+            if returned:  # the merchant made its return sale
+                await self._mark_cancelled(sale, sold.get("comment"))
+                return
             advice = (
                 "it has shipped: take the goods back by hand with a "
                 "return sale (Sale > Return Sale)"
@@ -158,6 +166,18 @@ class OrderImporter:
             f"is {state}; {advice}",
             "state",
         )
+
+    async def _mark_cancelled(self, sale: int, comment: str | None) -> None:
+        """
+        Note on a handled sale that the shop cancelled its order, so order
+        status reads it as cancelled (as the shop has it) instead of
+        pushing "in progress" or "shipped" to a cancelled order, which the
+        shop refuses on every run.
+        """
+        if is_marked_cancelled(comment):
+            return
+        text = f"{comment}\n{CANCELLED_MARK}" if comment else CANCELLED_MARK
+        await self._rpc.model("sale.sale", "write", [sale], {"comment": text})
 
     async def _compare(self, order: Order, sale: int, row: Any) -> None:
         """
@@ -522,6 +542,13 @@ class OrderImporter:
             "party.address", "create", [{"party": party, **values}]
         )
         return int(created)
+
+
+def is_marked_cancelled(comment: str | None) -> bool:
+    """
+    Whether a sale's *comment* holds `CANCELLED_MARK` on a line.
+    """
+    return CANCELLED_MARK in (comment or "").splitlines()
 
 
 def _full_name(customer: Customer) -> str:

@@ -31,7 +31,7 @@ from .._model import (
 from .._spec import ChangedSince, DataType, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError, SyncError
 from ._tryton_catalog import ArticleGroup
-from ._tryton_orders import OrderImporter
+from ._tryton_orders import OrderImporter, is_marked_cancelled
 from ._tryton_products import ProductReader
 from ._tryton_read import IMAGE_KEY, category_number, changed, image_ref
 from ._tryton_rpc import Rpc
@@ -279,7 +279,7 @@ class TrytonSession:
         rows = await self._rpc.read(
             "sale.sale",
             [row.id for row in chunk],
-            ["state", "shipment_state", "shipments"],
+            ["state", "shipment_state", "shipments", "comment"],
         )
         by_id = {row["id"]: row for row in rows}
         shipment_ids = sorted({s for row in rows for s in row["shipments"]})
@@ -297,6 +297,10 @@ class TrytonSession:
                 row["shipment_state"] == "sent"
             ):
                 state = OrderState.SHIPPED
+            if is_marked_cancelled(row.get("comment")):
+                # the shop cancelled the order and the merchant handled
+                # its processed sale: cancelled, as the shop has it
+                state = OrderState.CANCELLED
             # a shipment's Reference holds its tracking number(s),
             # several separated by commas
             tracking = tuple(
