@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 from .._closing import AsyncResource
@@ -57,10 +58,18 @@ class LocalLicensePool(AsyncResource):
         self, holder: str, *, timeout: float
     ) -> AsyncIterator[Lease]:
         self._ensure_open()
-        with anyio.move_on_after(timeout) as scope:
-            await self._free.acquire()
-        if scope.cancelled_caught:
-            raise NoFreeLicense(self._size, await self.holders(), timeout)
+        try:
+            # A free licence is taken at once, also with no time to wait
+            # (timeout 0): a wait whose deadline has passed takes nothing.
+            self._free.acquire_nowait()
+            await anyio.lowlevel.cancel_shielded_checkpoint()
+        except anyio.WouldBlock:
+            with anyio.move_on_after(timeout) as scope:
+                await self._free.acquire()
+            if scope.cancelled_caught:
+                raise NoFreeLicense(
+                    self._size, await self.holders(), timeout
+                ) from None
         slot = self._slots.index(None)
         self._slots[slot] = holder
         try:

@@ -100,6 +100,21 @@ class LicensePoolContract:
         assert ["run-a", "run-b"] == sorted(info.value.holders)
         assert "all 2 licence(s) are held by run-" in str(info.value)
 
+    async def test_no_time_to_wait(self, pool_factory: PoolFactory) -> None:
+        """With a timeout of 0 a free licence is granted at once, and with
+        none free the lease fails at once naming the holders."""
+        pool = pool_factory(1)
+
+        async with pool.lease("run-a", timeout=0) as lease:
+            with pytest.raises(NoFreeLicense) as info:
+                async with pool.lease("run-b", timeout=0):
+                    pytest.fail(
+                        "two leases of one licence"
+                    )  # pragma: no cover
+
+        assert "run-a" == lease.holder
+        assert ("run-a",) == info.value.holders
+
     async def test_returned_on_error(self, pool_factory: PoolFactory) -> None:
         """A block that raises returns its licence."""
         pool = pool_factory(1)
