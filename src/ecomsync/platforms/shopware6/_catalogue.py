@@ -69,6 +69,19 @@ _WRITE_INCLUDES = {
 }
 
 
+#: Counts every product of the shop (`Catalogue._current`'s probe).
+_ALL_PRODUCTS = {"name": "ecomsync-products", "type": "count", "field": "id"}
+
+
+def _count(aggregations: dict[str, Any]) -> int | None:
+    """
+    The count `_ALL_PRODUCTS` answered; None if the answer lacks it.
+    """
+    found = aggregations.get(str(_ALL_PRODUCTS["name"]))
+    count = found.get("count") if isinstance(found, dict) else None
+    return count if type(count) is int else None
+
+
 @attrs.define
 class Catalogue:
     """
@@ -83,6 +96,14 @@ class Catalogue:
     _channels: list[str] | None = attrs.field(init=False, default=None)
     _taxes: dict[Decimal, str] = attrs.field(init=False, factory=dict)
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
+    #: Whether the shop held no product at all when this adapter's first
+    #: article batch searched (None: not known yet).
+    _empty: bool | None = attrs.field(init=False, default=None)
+    #: Set once `_empty` is known; the batches behind the first wait.
+    _probed: anyio.Event | None = attrs.field(init=False, default=None)
+    #: Every product id an article write of this adapter has sent (or is
+    #: sending), articles and variants.
+    _sent: set[str] = attrs.field(init=False, factory=set)
 
     def _setup_lock(self) -> anyio.Lock:
         if self._lock is None:
@@ -237,19 +258,64 @@ class Catalogue:
             if category_id(str(parent)) not in held
         }
 
-    async def _products(
-        self, ids: Sequence[str], *, associations: bool = False
+    async def _current(
+        self, items: Sequence[Outgoing], send: Sequence[int], ids: list[str]
     ) -> dict[str, dict[str, Any]]:
+        """
+        What the shop holds of the products *ids* (an article batch's
+        articles and variants), with what a write replaces.
+
+        The first batch's search also counts every product of the shop
+        (a post-filter does not restrict aggregations: no extra request).
+        If there were none, the only products since are the ones this
+        adapter wrote, so a later batch none of whose records the store
+        links and none of whose ids this adapter has sent holds nothing
+        in the shop: it is not searched.  Anything else is searched, as
+        is every batch of a shop that held products (a lost store).
+        """
+        if self._probed is None:
+            self._probed = anyio.Event()
+            self._sent.update(ids)
+            try:
+                current = await self._products(
+                    ids, associations=True, probe=True
+                )
+            finally:
+                if self._empty is None:
+                    self._empty = False  # the probe failed: search
+                self._probed.set()
+            return current
+        await self._probed.wait()
+        unknown = self._sent.isdisjoint(ids) and all(
+            items[i].platform_id is None for i in send
+        )
+        self._sent.update(ids)
+        if self._empty and unknown:
+            return {}
+        return await self._products(ids, associations=True)
+
+    async def _products(
+        self,
+        ids: Sequence[str],
+        *,
+        associations: bool = False,
+        probe: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """
+        The products *ids* the shop holds, by id; with *probe*, the first
+        search also tells `_empty`.
+        """
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), MAX_LIMIT):
             part = unique[start : start + MAX_LIMIT]
-            criteria: dict[str, Any] = {
-                "filter": [
-                    {"type": "equalsAny", "field": "id", "value": part}
-                ],
-                "limit": MAX_LIMIT,
-            }
+            by_id = [{"type": "equalsAny", "field": "id", "value": part}]
+            criteria: dict[str, Any] = {"filter": by_id, "limit": MAX_LIMIT}
+            if probe and start == 0:
+                # Aggregations see the filter, not the post-filter.
+                del criteria["filter"]
+                criteria["post-filter"] = by_id
+                criteria["aggregations"] = [_ALL_PRODUCTS]
             if associations:
                 # What a write replaces: categories, product media, a
                 # variant's options, a parent's configurator settings and
@@ -264,7 +330,10 @@ class Catalogue:
                 # Only the ids and flags a write compares: children are
                 # whole products otherwise, and the answer grows with them.
                 criteria["includes"] = _WRITE_INCLUDES
-            for row in await self.api.search("product", criteria):
+            rows, aggregations = await self.api.listing("product", criteria)
+            if probe and start == 0:
+                self._empty = _count(aggregations) == 0
+            for row in rows:
                 found[str(row["id"])] = row
         return found
 
@@ -297,7 +366,9 @@ class Catalogue:
             for rate in dict.fromkeys(articles[i].tax_rate for i in send)
         }
         ids = {i: product_id(articles[i].number) for i in send}
-        current = await self._products(
+        current = await self._current(
+            items,
+            send,
             [
                 *ids.values(),
                 *(
@@ -306,7 +377,6 @@ class Catalogue:
                     for v in articles[i].variants
                 ),
             ],
-            associations=True,
         )
         failures = held_otherwise(articles, send, current)
         send = [i for i in send if i not in failures]

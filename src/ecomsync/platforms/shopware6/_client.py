@@ -355,11 +355,26 @@ class AdminApi:
         """
         One page of ``POST /api/search/{entity}``.
         """
+        rows, _ = await self.listing(entity, criteria)
+        return rows
+
+    async def listing(
+        self, entity: str, criteria: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """
+        One page of ``POST /api/search/{entity}`` with its
+        ``aggregations`` (by name; empty without any).
+        """
         response = await self.call(
             "POST", f"/api/search/{url_entity(entity)}", json=criteria
         )
-        data = response.json().get("data", [])
-        return [row for row in data if isinstance(row, dict)]
+        body = response.json()
+        data = body.get("data", [])
+        aggregations = body.get("aggregations")
+        return (
+            [row for row in data if isinstance(row, dict)],
+            aggregations if isinstance(aggregations, dict) else {},
+        )
 
     async def search_all(
         self, entity: str, criteria: Mapping[str, Any]

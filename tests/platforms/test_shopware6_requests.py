@@ -1,0 +1,270 @@
+"""
+The requests an article push of the Shopware 6 adapter sends, counted in
+the emulator's request log: which batches read the shop's products before
+writing, and which need not.
+"""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import httpx
+import pytest
+
+from ecomsync import DataType, Outgoing, Variant
+from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._mapping import category_id, product_id
+from ecomsync.testing._platform_contract import CATEGORIES, article
+from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._retries import fast_retries
+
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "requests-secret"
+
+_fast_retries = fast_retries(3)
+
+SEARCH = "/api/search/product"
+
+
+def _shop(
+    emu: ShopwareEmulator, transport: httpx.AsyncBaseTransport | None = None
+) -> Shopware6:
+    return Shopware6(
+        "http://shop.test",
+        emu.client_id,
+        SECRET,
+        transport=transport or httpx.ASGITransport(app=emu.app),
+    )
+
+
+def _emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIAREQUESTS", client_secret=SECRET)
+
+
+def _searches(emu: ShopwareEmulator, since: int = 0) -> int:
+    return sum(1 for r in list(emu.requests)[since:] if r.path == SEARCH)
+
+
+async def _categories(shop: Shopware6) -> None:
+    await shop.push(
+        DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+    )
+
+
+async def _articles(shop: Shopware6, *numbers: str) -> list[bool]:
+    outcomes = await shop.push(
+        DataType.ARTICLES, [Outgoing(record=article(n)) for n in numbers]
+    )
+    return [o.ok for o in outcomes]
+
+
+class _StripAggregations(httpx.AsyncBaseTransport):
+    """
+    The emulator, with every search answered without its aggregations.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not request.url.path.startswith("/api/search/"):
+            return response
+        body = json.loads(await response.aread())
+        body.pop("aggregations", None)
+        return httpx.Response(response.status_code, json=body)
+
+
+class TestEmptyShop:
+    async def test_only_the_first_batch_searches(self) -> None:
+        """
+        Into a shop without products, only the first article batch reads
+        the shop (its search counts the shop's products on the way); the
+        later ones know nothing of theirs can be there.
+        """
+        emu = _emu()
+        shop = _shop(emu)
+        await _categories(shop)
+
+        landed = [
+            await _articles(shop, f"A-{k}1", f"A-{k}2") for k in range(3)
+        ]
+        await shop.aclose()
+
+        assert [[True, True]] * 3 == landed
+        assert 1 == _searches(emu)
+        assert 6 == len(emu.entities["product"])
+
+    async def test_concurrent_batches_wait_for_the_count(self) -> None:
+        """
+        Batches pushed at once wait for the first one's answer rather than
+        each searching.
+        """
+        emu = _emu()
+        shop = _shop(emu)
+        await _categories(shop)
+        landed: list[list[bool]] = []
+
+        async def push(k: int) -> None:
+            landed.append(await _articles(shop, f"A-{k}"))
+
+        async with anyio.create_task_group() as tg:
+            for k in range(4):
+                tg.start_soon(push, k)
+        await shop.aclose()
+
+        assert [[True]] * 4 == landed
+        assert 1 == _searches(emu)
+
+    async def test_a_number_sent_before_is_searched(self) -> None:
+        """
+        An article this adapter wrote before (no store link: say its
+        outcome was lost) is read again, so its old category assignment
+        is deleted, not kept beside the new one.
+        """
+        emu = _emu()
+        shop = _shop(emu)
+        await _categories(shop)
+        await _articles(shop, "A-1")
+        seen = len(emu.requests)
+
+        moved = article("A-1", categories=("K-3",))
+        (outcome,) = await shop.push(
+            DataType.ARTICLES, [Outgoing(record=moved)]
+        )
+        await shop.aclose()
+
+        assert outcome.ok
+        assert 1 == _searches(emu, seen)
+        held = {
+            m["categoryId"]
+            for m in emu.entities["product_category"].values()
+            if m["productId"] == product_id("A-1")
+        }
+        assert {category_id("K-3")} == held
+
+    async def test_a_variant_numbered_like_an_earlier_article(self) -> None:
+        """
+        A variant numbered like an article an earlier batch wrote is read
+        and fails, however empty the shop was at the start.
+        """
+        emu = _emu()
+        shop = _shop(emu)
+        await _categories(shop)
+        await _articles(shop, "B-1")
+        shirt = article(
+            "SHIRT", variants=(Variant(number="B-1", options=(("S", "M"),)),)
+        )
+
+        (outcome,) = await shop.push(
+            DataType.ARTICLES, [Outgoing(record=shirt)]
+        )
+        await shop.aclose()
+
+        assert "variants.0.number" == outcome.field
+        assert 2 == _searches(emu)
+
+    async def test_a_linked_record_is_searched(self) -> None:
+        """
+        A record the store links to the shop was written before (maybe by
+        another process): its batch is read.
+        """
+        emu = _emu()
+        shop = _shop(emu)
+        await _categories(shop)
+        await _articles(shop, "A-1")
+        seen = len(emu.requests)
+
+        linked = Outgoing(record=article("A-2"), platform_id=product_id("A-2"))
+        (outcome,) = await shop.push(DataType.ARTICLES, [linked])
+        await shop.aclose()
+
+        assert outcome.ok
+        assert 1 == _searches(emu, seen)
+
+    async def test_an_answer_without_the_count_searches_every_batch(
+        self,
+    ) -> None:
+        """
+        If the first search does not say how many products the shop holds,
+        every batch is read, as for a shop that holds some.
+        """
+        emu = _emu()
+        shop = _shop(emu, _StripAggregations(httpx.ASGITransport(emu.app)))
+        await _categories(shop)
+
+        for k in range(3):
+            assert [True] == await _articles(shop, f"A-{k}")
+        await shop.aclose()
+
+        assert 3 == _searches(emu)
+
+    async def test_a_failed_first_search_searches_every_batch(
+        self,
+    ) -> None:
+        """
+        If the first search fails, its batch fails and the later batches
+        are read, not taken for new.
+        """
+        emu = _emu()
+        failing = {"left": 1}
+
+        class FailOnce(httpx.AsyncBaseTransport):
+            async def handle_async_request(
+                self, request: httpx.Request
+            ) -> httpx.Response:
+                if request.url.path == SEARCH and failing["left"]:
+                    failing["left"] -= 1
+                    return httpx.Response(
+                        400,
+                        json={
+                            "errors": [
+                                {
+                                    "status": "400",
+                                    "code": "X",
+                                    "detail": "no",
+                                }
+                            ]
+                        },
+                    )
+                return await httpx.ASGITransport(
+                    app=emu.app
+                ).handle_async_request(request)
+
+        shop = _shop(emu, FailOnce())
+        await _categories(shop)
+        with pytest.raises(Exception, match="no"):
+            await _articles(shop, "A-1")
+
+        assert [True] == await _articles(shop, "A-2")
+        assert [True] == await _articles(shop, "A-3")
+        await shop.aclose()
+
+        assert 2 == _searches(emu)
+
+
+class TestShopWithProducts:
+    async def test_every_batch_searches(self) -> None:
+        """
+        A shop that already holds products (a lost store, another
+        catalogue) has every article batch read before it is written.
+        """
+        emu = _emu()
+        first = _shop(emu)
+        await _categories(first)
+        await _articles(first, "A-1")
+        await first.aclose()
+        shop = _shop(emu)
+        seen = len(emu.requests)
+
+        for k in range(3):
+            assert [True] == await _articles(shop, f"B-{k}")
+        await shop.aclose()
+
+        assert 3 == _searches(emu, seen)
