@@ -36,7 +36,7 @@ from ._run import (
 from ._selection import platform_for
 from ._spec import SyncSpec, Trigger
 from .events import Event
-from .exceptions import SpecError
+from .exceptions import ConfigurationError, SpecError
 from .licensing import LocalLicensePool
 from .media import MediaStaging
 from .state import SqliteStore
@@ -66,6 +66,41 @@ def _made_here(make: Callable[[], T]) -> Any:
         return made
 
     return attrs.Factory(factory, takes_self=True)
+
+
+def _at_least_one(
+    _: object, attribute: attrs.Attribute[int], value: int
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"Synchronizer {attribute.name} must be a whole number of at "
+            f"least 1, got {value!r}"
+        )
+
+
+def _seconds(
+    _: object, attribute: attrs.Attribute[float], value: float
+) -> None:
+    # `not value >= 0` also refuses NaN.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not value >= 0
+    ):
+        raise ConfigurationError(
+            f"Synchronizer {attribute.name} must be a number of seconds, "
+            f"0 or more, got {value!r}"
+        )
+
+
+def _overlap(_: object, __: object, value: timedelta) -> None:
+    # A negative overlap would read from after the watermark: changes
+    # made in between would never be read by a scheduled run.
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ConfigurationError(
+            f"Synchronizer overlap must be a timedelta of 0 or more, "
+            f"got {value!r}"
+        )
 
 
 @attrs.define
@@ -106,9 +141,17 @@ class Synchronizer(AsyncResource):
             passed in, too (each that has ``aclose``), when the
             synchroniser closes.
 
+    Raises:
+        ConfigurationError: For a setting out of its range, naming it:
+            sizes and concurrencies are whole numbers of at least 1,
+            *license_timeout* and *progress_interval* seconds of 0 or
+            more (0: no wait for a licence), *overlap* a `timedelta` of 0
+            or more.
+
     .. versionadded:: 26.1.0
     .. versionchanged:: 26.1.0
-       An async context manager with `aclose`; *owns*.
+       An async context manager with `aclose`; *owns*; settings out of
+       range are refused.
     """
 
     erp: ErpSource
@@ -123,13 +166,15 @@ class Synchronizer(AsyncResource):
     # One directory per user, shared safely: each run locks its own
     # subdirectory, and a killed process's files go at the next open().
     staging: MediaStaging = attrs.field(default=_made_here(MediaStaging))
-    overlap: timedelta = timedelta(minutes=5)
-    license_timeout: float = 30.0
-    batch_size: int = 100
-    media_concurrency: int = 16
-    write_concurrency: int = 4
-    order_page_size: int = 500
-    progress_interval: float = 0.5
+    overlap: timedelta = attrs.field(
+        default=timedelta(minutes=5), validator=_overlap
+    )
+    license_timeout: float = attrs.field(default=30.0, validator=_seconds)
+    batch_size: int = attrs.field(default=100, validator=_at_least_one)
+    media_concurrency: int = attrs.field(default=16, validator=_at_least_one)
+    write_concurrency: int = attrs.field(default=4, validator=_at_least_one)
+    order_page_size: int = attrs.field(default=500, validator=_at_least_one)
+    progress_interval: float = attrs.field(default=0.5, validator=_seconds)
     clock: Callable[[], datetime] = utcnow
     instrumentation: Instrumentation = attrs.field(
         factory=lambda: _instrument.NOTHING, kw_only=True

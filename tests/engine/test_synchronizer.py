@@ -4,10 +4,14 @@ The Synchronizer's face: validating specs, resume, reprs.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 
 from ecomsync import (
     All,
+    ConfigurationError,
     DataType,
     MemoryErp,
     MemoryPlatform,
@@ -61,6 +65,51 @@ class TestValidate:
 
         with pytest.raises(SpecError, match="cannot handle ARTICLES"):
             await sync.execute(spec(articles=All()))
+
+
+class TestSettings:
+    @pytest.mark.parametrize(
+        ("setting", "value"),
+        [
+            ("batch_size", 0),
+            ("batch_size", -1),
+            ("batch_size", 1.5),
+            ("order_page_size", 0),
+            ("write_concurrency", 0),
+            ("media_concurrency", 0),
+            ("license_timeout", -1),
+            ("license_timeout", float("nan")),
+            ("progress_interval", -0.5),
+            ("overlap", timedelta(minutes=-5)),
+            ("overlap", 300),
+        ],
+    )
+    def test_out_of_range_refused(
+        self, erp: MemoryErp, setting: str, value: Any
+    ) -> None:
+        """A setting out of its range is a ConfigurationError naming it
+        when the synchroniser is made (batch_size=-1 ran and synced
+        nothing, write_concurrency=0 hung, a negative overlap read past
+        the watermark)."""
+        with pytest.raises(ConfigurationError, match=setting):
+            Synchronizer(
+                erp=erp,
+                platforms={"shop": MemoryPlatform()},
+                **{setting: value},
+            )
+
+    async def test_no_wait_for_a_free_licence(self, erp: MemoryErp) -> None:
+        """license_timeout=0 runs at once when a licence is free."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": MemoryPlatform()},
+            license_timeout=0,
+            overlap=timedelta(0),
+        )
+
+        run = await sync.execute(spec(categories=All()))
+
+        assert RunStatus.SUCCEEDED == run.status
 
 
 class TestResumeApi:
