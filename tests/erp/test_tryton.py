@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from ecomsync import (
+    Address,
     All,
     ChangedSince,
     DataType,
@@ -558,6 +559,39 @@ class TestMapping:
         assert {s["reference"]: {str(s["id"])} for s in sales} == outcomes
         assert 1 == len(identifiers)
         assert {identifiers[0]["party"]} == {s["party"] for s in sales}
+
+    @pytest.mark.anyio
+    async def test_padded_address_is_the_same_when_imported_again(
+        self, tryton: TrytonErp
+    ) -> None:
+        """An address with surrounding spaces (a shop's form fields) is
+        one party address and, imported again, the same as its sale's:
+        Tryton strips its name, postal code and city, and the order failed
+        on ``billing`` ("changed in the shop") for ever."""
+        padded = Address(
+            first_name=" Erika",
+            last_name="Muster ",
+            street="  Padweg 1 ",
+            zip_code="10115 ",
+            city="Berlin ",
+            company="ACME ",
+        )
+        order = make_order(billing=padded, shipping=padded)
+
+        async with tryton.session() as session:
+            (first,) = await session.import_orders([order])
+            (again,) = await session.import_orders(
+                [attrs.evolve(order, state=OrderState.IN_PROGRESS)]
+            )
+            (sale,) = await session.rpc.read(
+                "sale.sale",
+                [int(first.platform_id or 0)],
+                ["invoice_address", "shipment_address"],
+            )
+
+        assert (None, None) == (first.error, again.error), again
+        assert first.platform_id == again.platform_id
+        assert sale["invoice_address"] == sale["shipment_address"]
 
     @pytest.mark.anyio
     async def test_draft_left_by_a_dead_import_is_confirmed(

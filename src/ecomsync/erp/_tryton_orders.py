@@ -7,7 +7,7 @@ shop's customer number (a party identifier), with the order's addresses.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -247,8 +247,7 @@ class OrderImporter:
             [address_id],
             ["party_name", "street", "postal_code", "city", "country"],
         )
-        values = await self._address_values(address, field)
-        return all((row.get(k) or "") == v for k, v in values.items())
+        return _same(row, await self._address_values(address, field))
 
     async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """
@@ -513,17 +512,19 @@ class OrderImporter:
         self, address: Address, field: str
     ) -> dict[str, Any]:
         """
-        The ``party.address`` values of *address*.
+        The ``party.address`` values of *address*, its text without
+        surrounding whitespace (as Tryton keeps its name, postal code and
+        city).
         """
         country = await self._country(address.country, f"{field}.country")
         name = f"{address.first_name} {address.last_name}".strip()
         if address.company:
             name = f"{address.company}, {name}" if name else address.company
         return {
-            "party_name": name,
-            "street": address.street,
-            "postal_code": address.zip_code,
-            "city": address.city,
+            "party_name": name.strip(),
+            "street": address.street.strip(),
+            "postal_code": address.zip_code.strip(),
+            "city": address.city.strip(),
             "country": country,
         }
 
@@ -536,7 +537,7 @@ class OrderImporter:
             order=[["id", "ASC"]],
         )
         for row in rows:
-            if all((row.get(k) or "") == v for k, v in values.items()):
+            if _same(row, values):
                 return int(row["id"])
         (created,) = await self._rpc.model(
             "party.address", "create", [{"party": party, **values}]
@@ -549,6 +550,22 @@ def is_marked_cancelled(comment: str | None) -> bool:
     Whether a sale's *comment* holds `CANCELLED_MARK` on a line.
     """
     return CANCELLED_MARK in (comment or "").splitlines()
+
+
+def _same(row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """
+    Whether the ``party.address`` *row* holds *values*.  Text compares
+    without surrounding whitespace: Tryton strips it from the name,
+    postal code and city it stores (not from the street), so a shop's
+    ``"Berlin "`` is kept as ``"Berlin"``.
+    """
+
+    def kept(value: Any) -> Any:
+        if isinstance(value, str | None):
+            return (value or "").strip()
+        return value
+
+    return all(kept(row.get(k)) == kept(v) for k, v in values.items())
 
 
 def _full_name(customer: Customer) -> str:
