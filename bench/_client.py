@@ -139,8 +139,15 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
         aiohttp_pool(verify=True, limits=limits)
         or httpx.AsyncHTTPTransport(limits=limits)
     )
+    # One process writes the shop (the harness's whole premise): the
+    # adapter may say so, and a first sync reads the shop's products once.
     platform = Shopware6(
-        a.url, CLIENT_ID, CLIENT_SECRET, transport=counting, **kwargs
+        a.url,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        transport=counting,
+        sole_writer=True,
+        **kwargs,
     )
     erp = SeededErp(w, version=a.version)
     staging = Path(tempfile.mkdtemp(prefix="ecomsync-bench-staging-"))

@@ -31,13 +31,17 @@ SEARCH = "/api/search/product"
 
 
 def _shop(
-    emu: ShopwareEmulator, transport: httpx.AsyncBaseTransport | None = None
+    emu: ShopwareEmulator,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    sole_writer: bool = True,
 ) -> Shopware6:
     return Shopware6(
         "http://shop.test",
         emu.client_id,
         SECRET,
         transport=transport or httpx.ASGITransport(app=emu.app),
+        sole_writer=sole_writer,
     )
 
 
@@ -81,7 +85,7 @@ class _StripAggregations(httpx.AsyncBaseTransport):
         return httpx.Response(response.status_code, json=body)
 
 
-class TestEmptyShop:
+class TestSoleWriterIntoAnEmptyShop:
     async def test_only_the_first_batch_searches(self) -> None:
         """
         Into a shop without products, only the first article batch reads
@@ -247,6 +251,54 @@ class TestEmptyShop:
         await shop.aclose()
 
         assert 2 == _searches(emu)
+
+
+class TestOtherWriters:
+    async def test_without_the_promise_every_batch_searches(self) -> None:
+        """
+        By default another process may write products at any time: every
+        article batch is read, even into an empty shop, and nothing is
+        counted.
+        """
+        emu = _emu()
+        shop = _shop(emu, sole_writer=False)
+        await _categories(shop)
+
+        for k in range(3):
+            assert [True] == await _articles(shop, f"A-{k}")
+        await shop.aclose()
+
+        assert 3 == _searches(emu)
+
+    async def test_another_process_reusing_a_number(self) -> None:
+        """
+        By default, a number another process wrote after this adapter's
+        first batch (its article's variant) is found and fails the
+        article that reuses it, instead of overwriting the variant.
+        """
+        emu = _emu()
+        shop = _shop(emu, sole_writer=False)
+        await _categories(shop)
+        await _articles(shop, "A-1")
+        other = _shop(emu, sole_writer=False)
+        shirt = article(
+            "SHIRT", variants=(Variant(number="B-1", options=(("S", "M"),)),)
+        )
+        assert [True] == [
+            o.ok
+            for o in await other.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+        ]
+        await other.aclose()
+
+        (outcome,) = await shop.push(
+            DataType.ARTICLES, [Outgoing(record=article("B-1"))]
+        )
+        await shop.aclose()
+
+        assert "number" == outcome.field
+        assert "variant of another product" in (outcome.error or "")
 
 
 class TestShopWithProducts:

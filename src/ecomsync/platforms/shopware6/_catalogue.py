@@ -93,6 +93,8 @@ class Catalogue:
     media: Media
     sales_channel_id: str | None
     allow_backorders: bool = False
+    #: Nothing but this adapter writes ecomsync's products into the shop.
+    sole_writer: bool = attrs.field(default=False, kw_only=True)
     _channels: list[str] | None = attrs.field(init=False, default=None)
     _taxes: dict[Decimal, str] = attrs.field(init=False, factory=dict)
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
@@ -265,14 +267,18 @@ class Catalogue:
         What the shop holds of the products *ids* (an article batch's
         articles and variants), with what a write replaces.
 
-        The first batch's search also counts every product of the shop
-        (a post-filter does not restrict aggregations: no extra request).
-        If there were none, the only products since are the ones this
-        adapter wrote, so a later batch none of whose records the store
-        links and none of whose ids this adapter has sent holds nothing
-        in the shop: it is not searched.  Anything else is searched, as
-        is every batch of a shop that held products (a lost store).
+        With `sole_writer`, the first batch's search also counts every
+        product of the shop (a post-filter does not restrict
+        aggregations: no extra request).  If there were none, the only
+        products since are the ones this adapter wrote, so a later batch
+        none of whose records the store links and none of whose ids this
+        adapter has sent holds nothing in the shop: it is not searched.
+        Anything else is searched, as is every batch of a shop that held
+        products (a lost store), and every batch without `sole_writer`:
+        another process may have written any product since.
         """
+        if not self.sole_writer:
+            return await self._products(ids, associations=True)
         if self._probed is None:
             self._probed = anyio.Event()
             self._sent.update(ids)

@@ -55,6 +55,11 @@ class Shopware6(AsyncResource):
         allow_backorders: Write negative stock levels (the host sells
             beyond what is on hand); by default a negative level fails
             that record with a clear message.
+        sole_writer: Promise that no other process writes products into
+            this shop with ecomsync (no second process, no workers sharing
+            the shop) while this adapter is open.  A first sync into an
+            empty shop then reads the shop's products once instead of
+            once per article batch; see ``docs/shopware6.md``.
         batch_size: Records per Sync request.
         concurrency: Requests in flight at once, at most.
         request_deadline: Seconds one HTTP attempt may take in total.
@@ -74,6 +79,7 @@ class Shopware6(AsyncResource):
     sales_channel_id: str | None = attrs.field(default=None, kw_only=True)
     send_mail: bool = attrs.field(default=False, kw_only=True)
     allow_backorders: bool = attrs.field(default=False, kw_only=True)
+    sole_writer: bool = attrs.field(default=False, kw_only=True)
     batch_size: int = attrs.field(default=100, kw_only=True)
     concurrency: int = attrs.field(default=16, kw_only=True)
     request_deadline: float = attrs.field(default=60.0, kw_only=True)
@@ -112,6 +118,7 @@ class Shopware6(AsyncResource):
             self._media,
             self.sales_channel_id,
             self.allow_backorders,
+            sole_writer=self.sole_writer,
         )
         self._orders = Orders(self._api, self.send_mail)
         self._pushes = Pushes(
@@ -193,7 +200,8 @@ class Shopware6(AsyncResource):
         with media (token requests aside); `Synchronizer.plan` uses it.
 
         Per batch: a category batch is one sync; an article batch a
-        product search and one sync (plus, once, the sales channels and
+        product search (none after the first into an empty shop, with
+        ``sole_writer``) and one sync (plus, once, the sales channels and
         tax lookups); a stock batch a search and a sync; a status batch an
         order search, then per order a tracking patch and up to three
         transitions.  Per new file: the upload (its media entity is
