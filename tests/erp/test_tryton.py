@@ -664,6 +664,7 @@ class TestMapping:
             )
             (handled,) = await session.import_orders([cancelled])
             (again,) = await session.import_orders([cancelled])
+            (reopened,) = await session.import_orders([order])
             (comment,) = await session.rpc.read(
                 "sale.sale", [sale["id"]], ["comment"]
             )
@@ -674,6 +675,8 @@ class TestMapping:
         assert OrderState.CANCELLED is status
         assert "Cancelled in the shop (ecomsync)" == comment["comment"]
         assert again.ok, again
+        assert ("state", False) == (reopened.field, reopened.ok)
+        assert "Cancelled in the shop (ecomsync)" in str(reopened.error)
         assert "processing" == sale["state"]
         assert ("state", False) == (refused.field, refused.ok)
         assert f"Tryton sale {sale['number']} (id {sale['id']})" in str(

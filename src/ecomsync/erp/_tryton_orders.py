@@ -72,7 +72,7 @@ class OrderImporter:
             existing = await self._rpc.search_read(
                 "sale.sale",
                 [["reference", "=", order.number]],
-                ["state", "number"],
+                ["state", "number", "comment"],
                 order=[["id", "ASC"]],
             )
             if existing:
@@ -81,6 +81,7 @@ class OrderImporter:
                 if order.state is OrderState.CANCELLED:
                     await self._cancel(order, sale, row)
                 else:
+                    _refuse_reopened(order, sale, row)
                     await self._compare(order, sale, row)
                     await self._finish(order, sale, row["state"])
                 return Outcome(number=order.number, platform_id=str(sale))
@@ -543,6 +544,36 @@ class OrderImporter:
             "party.address", "create", [{"party": party, **values}]
         )
         return int(created)
+
+
+def _refuse_reopened(order: Order, sale: int, row: Any) -> None:
+    """
+    Fail *order* on ``state`` when the shop has it (open, in progress,
+    ...) but its sale was cancelled: cancelled by Tryton, or processed
+    and marked `CANCELLED_MARK` once the merchant handled the shop's
+    cancellation.  ecomsync does not revive a cancelled sale (the ERP may
+    have cancelled it on purpose, its stock is freed); the merchant does,
+    or cancels the order in the shop again.
+    """
+    name = f"Tryton sale {row.get('number') or ''} (id {sale})"
+    if row["state"] == "cancelled":
+        advice = (
+            "reset the sale to draft in Tryton (the next import confirms "
+            "it) or cancel the order in the shop again"
+        )
+    elif is_marked_cancelled(row.get("comment")):
+        advice = (
+            f"delete the line {CANCELLED_MARK!r} from the sale's comment, "
+            "then make it ship again in Tryton, or cancel the order in the "
+            "shop again"
+        )
+    else:
+        return
+    raise _Rejected(
+        f"order {order.number} is {order.state.value} in the shop again, "
+        f"but {name} was cancelled for it: {advice}",
+        "state",
+    )
 
 
 def is_marked_cancelled(comment: str | None) -> bool:

@@ -282,6 +282,17 @@ class MemoryErp(AsyncResource):
                     field="state",
                 )
             self.order_states[order.number] = OrderState.CANCELLED
+        elif state is OrderState.CANCELLED and not cancelled:
+            return Outcome(
+                number=order.number,
+                error=(
+                    f"order {order.number} is {order.state.value} in the "
+                    f"shop again, but the ERP order {sale} was cancelled "
+                    f"for it: reopen {sale} by hand or cancel the order in "
+                    f"the shop again"
+                ),
+                field="state",
+            )
         elif not cancelled:
             field = _changed_field(kept, order)
             if field is not None:

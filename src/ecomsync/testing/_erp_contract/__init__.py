@@ -523,6 +523,29 @@ class ErpSourceContract:
         assert state is OrderState.CANCELLED
 
     @pytest.mark.anyio
+    async def test_order_reopened_in_the_shop_after_its_cancellation(
+        self, source: ErpSource
+    ) -> None:
+        """An order open in the shop again after its ERP order was
+        cancelled fails on ``state`` naming the order, every time it is
+        imported; the ERP order stays cancelled (never a silent ok while
+        the ERP holds it cancelled)."""
+        cancelled = make_order(state=OrderState.CANCELLED)
+        reopened = attrs.evolve(cancelled, state=OrderState.OPEN)
+        async with source.session() as session:
+            (first,) = await session.import_orders([cancelled])
+            outcomes = await session.import_orders([reopened])
+            outcomes += await session.import_orders([reopened])
+
+        assert first.ok, first
+        for outcome in outcomes:
+            assert ("state", False) == (outcome.field, outcome.ok), outcome
+            assert cancelled.number in str(outcome.error)
+        assert await self.imported_count(source, cancelled.number) == 1
+        state = await self.imported_state(source, cancelled.number)
+        assert state is OrderState.CANCELLED
+
+    @pytest.mark.anyio
     async def test_state_the_erp_pushed_back_changes_nothing(
         self, source: ErpSource
     ) -> None:
