@@ -145,7 +145,7 @@ class Synchronizer(AsyncResource):
         ConfigurationError: For a setting out of its range, naming it:
             sizes and concurrencies are whole numbers of at least 1,
             *license_timeout* and *progress_interval* seconds of 0 or
-            more (0: no wait for a licence), *overlap* a `timedelta` of 0
+            more (0: no wait for a licence), *overlap* a ``timedelta`` of 0
             or more.
 
     .. versionadded:: 26.1.0
