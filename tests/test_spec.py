@@ -221,6 +221,19 @@ class TestSyncSpec:
         with pytest.raises(SpecError, match="not a selection"):
             SyncSpec(types={DataType.ARTICLES: "all"})  # type: ignore[dict-item]
 
+    @pytest.mark.parametrize("force", ["no", 1, None])
+    def test_force_is_a_flag(self, force: object) -> None:
+        """force must be True or False: force="no" would resend
+        everything."""
+        with pytest.raises(SpecError, match="force must be True or False"):
+            SyncSpec(types={DataType.ARTICLES: All()}, force=force)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("platform", [3, "", b"shop"])
+    def test_platform_is_a_name(self, platform: object) -> None:
+        """platform is a registered name or None."""
+        with pytest.raises(SpecError, match="platform is the name"):
+            SyncSpec(types={DataType.ARTICLES: All()}, platform=platform)  # type: ignore[arg-type]
+
     def test_execution_order(self) -> None:
         """Types are kept in dependency order whatever order they came in."""
         spec = SyncSpec(

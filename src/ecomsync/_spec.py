@@ -226,6 +226,20 @@ def _freeze_types(
     return MappingProxyType(ordered)
 
 
+def _platform_name(_: object, __: object, name: str | None) -> None:
+    if name is not None and (not isinstance(name, str) or not name):
+        raise SpecError(
+            f"a SyncSpec's platform is the name a platform was registered "
+            f"under (or None), got {name!r}"
+        )
+
+
+def _flag(_: object, __: object, force: bool) -> None:
+    # force="no" would be true: resend everything.
+    if not isinstance(force, bool):
+        raise SpecError(f"SyncSpec force must be True or False, got {force!r}")
+
+
 @attrs.frozen(kw_only=True)
 class SyncSpec:
     """
@@ -243,8 +257,8 @@ class SyncSpec:
     types: Mapping[DataType, Selection] = attrs.field(
         converter=_freeze_types, hash=False
     )
-    platform: str | None = None
-    force: bool = False
+    platform: str | None = attrs.field(default=None, validator=_platform_name)
+    force: bool = attrs.field(default=False, validator=_flag)
 
 
 # -- (de)serialisation for the state store --------------------------------
