@@ -30,6 +30,7 @@ from ecomsync import (
     OrderStatus,
     StockLevel,
     Variant,
+    _fingerprint,
 )
 from ecomsync._fingerprint import checksum, content_hash
 from ecomsync._model import MAX_AMOUNT, parents_first, problems
@@ -488,6 +489,153 @@ class TestChecksumFormat:
 
         assert _reference_checksum(record) == checksum(record)
         assert _reference_checksum(stock) == checksum(stock)
+
+
+class _Text(str):
+    def __str__(self) -> str:
+        return "other"
+
+
+class _Mixed(str, enum.Enum):  # noqa: UP042 - a mixin, not a StrEnum
+    A = "a"
+
+
+class _Number(enum.IntEnum):
+    ONE = 1
+
+
+class _Pair(enum.Enum):
+    P = ("x", Decimal("1.50"))
+
+
+#: Values of every kind a field may carry by mistake: what the one-pass
+#: writer knows exactly and what it must leave to the general walk.
+odd_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=4)
+    | st.decimals(allow_nan=True, allow_infinity=True)
+    | st.datetimes(timezones=st.none() | st.just(UTC))
+    | st.sampled_from([*MediaKind, *OrderState, *_Mixed, *_Number, *_Pair])
+    | st.text(max_size=3).map(_Text)
+    | st.integers(0, 3).map(type("Sub", (int,), {})),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.frozensets(st.text(max_size=2), max_size=2)
+        | st.dictionaries(
+            st.text(max_size=2) | st.integers(), inner, max_size=2
+        )
+        | st.builds(
+            MediaRef,
+            key=st.text(max_size=3),
+            filename=st.just("f.jpg"),
+            mime_type=st.just("image/jpeg"),
+            version=inner,
+        )
+    ),
+    max_leaves=6,
+)
+
+
+def _general(record: Any) -> str:
+    """The checksum by the general walk alone (to_plain, json.dumps)."""
+    blob = _fingerprint._blob(record)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[
+        :32
+    ]
+
+
+def _outcome(fn: Any, record: Any) -> tuple[str, str]:
+    try:
+        return "ok", fn(record)
+    except Exception as exc:  # the kind is compared
+        return "raised", type(exc).__name__
+
+
+class TestOnePassChecksum:
+    @given(
+        kind=st.sampled_from(sorted(_every_kind())),
+        field=st.integers(0, 20),
+        value=odd_values,
+    )
+    def test_same_text_as_the_general_walk(
+        self, kind: str, field: int, value: Any
+    ) -> None:
+        """Whatever a field holds (subclasses, dicts, sets, enums with
+        odd values, non-finite numbers), a record's checksum is the one
+        the general walk gives, or both fail alike."""
+        record = _every_kind()[kind]
+        names = [a.name for a in attrs.fields(type(record))]
+        object.__setattr__(record, names[field % len(names)], value)
+
+        assert _outcome(_general, record) == _outcome(checksum, record)
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            _Text("x"),
+            _Mixed.A,
+            _Number.ONE,
+            _Pair.P,
+            {"a": 1},
+            {1: "a", "1": "b"},
+            [{2: Decimal("1.0")}],
+            frozenset({"a"}),
+            set(),
+            Decimal("NaN"),
+            Decimal("sNaN"),
+            Decimal("-0.00"),
+            float("nan"),
+            float("-inf"),
+            -0.0,
+            1e100,
+            True,
+            type("Sub", (int,), {})(3),
+            datetime(2026, 1, 2, 3, 4, 5, 6),
+            '\ud800 \x00\n"\\ \u2028 ü',
+            10**5000,
+            object(),
+            (),
+            [MediaRef(key="k", filename="f", mime_type="m", version=_Pair.P)],
+        ],
+        ids=lambda v: type(v).__name__,
+    )
+    def test_odd_values_alike(self, value: Any) -> None:
+        """Each kind of odd value, in every kind of record: the general
+        walk's checksum, or the same failure."""
+        for kind, record in _every_kind().items():
+            field = attrs.fields(type(record))[1].name
+            object.__setattr__(record, field, value)
+            assert _outcome(_general, record) == _outcome(checksum, record), (
+                kind
+            )
+
+    @pytest.mark.parametrize("state", list(OrderState))
+    def test_orders_alike(self, state: OrderState) -> None:
+        """An order's exceptions (state left out, a cancellation kept,
+        zero shipping and discount left out) hold in the one pass."""
+        order = _every_kind()["order"]
+        for money in ("0", "0.00", "4.90"):
+            changed = attrs.evolve(
+                order, state=state, shipping_total=money, discount_total=money
+            )
+            assert _general(changed) == checksum(changed)
+
+    def test_a_field_named_type_wins(self) -> None:
+        """A record class with a field called ``type`` is written with
+        that field's value, as the general walk does."""
+
+        @attrs.frozen
+        class Odd:
+            number: str
+            type: str
+
+        record: Any = Odd("1", "x")
+        assert _general(record) == checksum(record)
+        assert '"type": "x"' in _fingerprint._blob(record)
 
 
 class TestOrderChecksum:

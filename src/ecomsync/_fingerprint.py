@@ -12,9 +12,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import math
+import operator
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from json.encoder import encode_basestring
+from typing import Any, cast
 
 import attrs
 
@@ -75,6 +79,21 @@ def checksum(record: Record) -> str:
     imported must reach the ERP again, to cancel the ERP's order there or
     fail saying that it could not.
     """
+    try:
+        blob = _fast_blob(record)
+    except _Slow:
+        blob = _blob(record)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[
+        :32
+    ]
+
+
+def _blob(record: Record) -> str:
+    """
+    The JSON text `checksum` hashes, by the general walk: `to_plain`,
+    then `json.dumps` with sorted keys.  `_fast_blob` writes the same
+    text in one pass where every value is of a kind it knows.
+    """
     plain = to_plain(record)
     if isinstance(record, Order):
         plain.pop("state", None)
@@ -85,10 +104,193 @@ def checksum(record: Record) -> str:
         for name in ("shipping_total", "discount_total"):
             if plain.get(name) == "0":
                 del plain[name]
-    blob = json.dumps(plain, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[
-        :32
-    ]
+    return json.dumps(plain, sort_keys=True, ensure_ascii=False)
+
+
+# -- the one-pass writer -------------------------------------------------
+#
+# A checksum per record read makes the manual rerun's largest cost.
+# `_fast_blob` writes `_blob`'s text directly: per attrs class its field
+# names sorted once, per value an encoder chosen by its *exact* type,
+# each writing what `json.dumps` writes for what `_plain` makes of it
+# (strings by json's own escaping, ints and floats by their repr, json's
+# spellings of non-finite floats, Decimals as normalised text, datetimes
+# in ISO form, enums by their value).  Any other value (a subclass, a
+# dict, a set, an enum with a composite value) raises `_Slow`, and the
+# record goes the general way: the text is the same or it is not written
+# here.
+
+
+class _Slow(Exception):
+    """
+    A value this writer does not know exactly: use `_blob`.
+    """
+
+
+_Encoder = Callable[[Any], str]
+
+
+def _float(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if value == float("inf"):
+        return "Infinity"
+    if value == float("-inf"):
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+def _decimal(value: Decimal) -> str:
+    return encode_basestring(
+        str(value.normalize() if value.is_finite() else value)
+    )
+
+
+def _sequence(value: tuple[Any, ...] | list[Any]) -> str:
+    return "[" + ", ".join([_fast(v) for v in value]) + "]"
+
+
+_ENCODERS: dict[type, _Encoder] = {
+    str: encode_basestring,
+    bool: lambda v: "true" if v else "false",
+    int: int.__repr__,
+    type(None): lambda v: "null",
+    float: _float,
+    Decimal: _decimal,
+    datetime: lambda v: encode_basestring(v.isoformat()),
+    tuple: _sequence,
+    list: _sequence,
+}
+
+#: Per record class: its encoder, compiled once (a nested attrs class's
+#: is in `_ENCODERS`).
+_RECORDS: dict[type, _Encoder] = {}
+
+
+def _compile(kind: type, *, record: bool) -> _Encoder:
+    """
+    An encoder of *kind*'s instances: its fields (and, for a *record*,
+    its ``"type"``, which a field of that name overrides, as in
+    `to_plain`) in sorted order, each value by `_fast`, strings inline.
+    An order's exceptions are `_order_blob`'s.
+    """
+    names = [a.name for a in attrs.fields(kind)]
+    keys = sorted({*names, "type"} if record else names)
+    parts = []
+    for key in keys:
+        head = repr(encode_basestring(key) + ": ")
+        if key in names:
+            at = names.index(key)
+            value = f"(e(v{at}) if v{at}.__class__ is str else f(v{at}))"
+        else:
+            value = repr(encode_basestring(kind.__name__))
+        parts.append(f"{head} + {value}")
+    joined = ' + ", " + '.join(parts) if parts else '""'
+    unpack = "".join(f"v{i}, " for i in range(len(names)))
+    source = (
+        "def encode(value):\n"
+        + (f"    {unpack}= get(value)\n" if names else "")
+        + f"    return '{{' + {joined} + '}}'\n"
+    )
+    scope: dict[str, Any] = {
+        "e": encode_basestring,
+        "f": _fast,
+        "get": _getter(names),
+    }
+    exec(source, scope)  # noqa: S102 - field names are identifiers
+    encoder: _Encoder = scope["encode"]
+    return encoder
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda v: (one(v),)
+    if not names:
+        return lambda v: ()
+    return operator.attrgetter(*names)
+
+
+def _enum(value: enum.Enum) -> str:
+    inner = value.value
+    if type(inner) not in _ATOMS:
+        raise _Slow  # json would write the value as it is: leave it to json
+    return _ENCODERS[type(inner)](inner)
+
+
+def _fast(value: Any) -> str:
+    encoder = _ENCODERS.get(type(value))
+    if encoder is None:
+        encoder = _encoder_for(type(value))
+    return encoder(value)
+
+
+def _encoder_for(kind: type) -> _Encoder:
+    """
+    The encoder of an attrs class or an enum, registered on first use, in
+    `_plain`'s order of checks; anything else is `_Slow`.
+    """
+    if attrs.has(kind):
+        encoder: _Encoder = _compile(kind, record=False)
+    elif issubclass(kind, enum.Enum) and not issubclass(
+        kind, Decimal | datetime
+    ):
+        encoder = _enum
+    else:
+        raise _Slow
+    _ENCODERS[kind] = encoder
+    return encoder
+
+
+def _fast_blob(record: Record) -> str:
+    """
+    `_blob`'s text in one pass, or `_Slow`.
+    """
+    kind = type(record)
+    encoder = _RECORDS.get(kind)
+    if encoder is None:
+        if kind is Order:
+            encoder = cast("_Encoder", _order_blob)
+        elif not attrs.has(kind) or isinstance(record, Order):
+            raise _Slow
+        else:
+            encoder = _compile(kind, record=True)
+        _RECORDS[kind] = encoder
+    return encoder(record)
+
+
+#: An order's fields in sorted order, as json writes them before a value.
+_ORDER_KEYS = tuple(
+    (name, encode_basestring(name) + ": ")
+    for name in sorted(a.name for a in attrs.fields(Order))
+)
+
+
+def _order_blob(order: Order) -> str:
+    """
+    An order's text: without its state, ``"cancelled": true`` if it was,
+    without shipping and discount totals while they are "0".
+    """
+    pairs = {
+        key: _fast(getattr(order, name))
+        for name, key in _ORDER_KEYS
+        if name != "state"
+    }
+    pairs[_TYPE] = encode_basestring("Order")
+    if order.state is OrderState.CANCELLED:
+        pairs[_CANCELLED] = "true"
+    for key in _ZERO_UNLESS:
+        if pairs.get(key) == '"0"':
+            del pairs[key]
+    return "{" + ", ".join([k + v for k, v in sorted(pairs.items())]) + "}"
+
+
+_TYPE = encode_basestring("type") + ": "
+_CANCELLED = encode_basestring("cancelled") + ": "
+#: Order fields left out of its fingerprint while "0" (see `_blob`).
+_ZERO_UNLESS = frozenset(
+    encode_basestring(n) + ": " for n in ("shipping_total", "discount_total")
+)
 
 
 def content_hash(content: bytes) -> str:
