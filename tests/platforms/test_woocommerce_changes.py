@@ -34,6 +34,7 @@ from ecomsync import (
 from ecomsync.erp.memory import MemoryErp
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.platforms.woocommerce import WooCommerce, category_slug
+from ecomsync.platforms.woocommerce._products import _class_not_taken
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
 
@@ -238,28 +239,53 @@ class TestTaxRates:
         assert "no WooCommerce tax class for 20 % tax" in failure.message
         assert ["DE-1"] == [p["sku"] for p in shop.emu.shop.products.values()]
 
-    async def test_a_class_the_shop_lacks_fails(self, shop: Shop) -> None:
+    async def test_a_class_the_shop_lacks_fails_unsent(
+        self, shop: Shop
+    ) -> None:
         """
         WooCommerce stores a tax class it does not have as the standard
         one without a word; the article fails on tax_rate naming the
-        class, and lands once the class exists.
+        class before anything is written (it was saved at the standard
+        rate first), the rest lands, and it lands once the class exists.
         """
         shop.emu.shop.tax_classes.remove("reduced-rate")
         shop.erp.put(
             Article(number="B-1", name="Book", price="10", tax_rate=7)
         )
+        shop.erp.put(Article(number="DE-1", name="Bonn", price="12"))
         summary = await shop.push()
+        written = [p["sku"] for p in shop.emu.shop.products.values()]
         shop.emu.shop.tax_classes.append("reduced-rate")
         again = await shop.push()
 
         (failure,) = summary.failures
-        assert "tax_rate" == failure.field
+        assert ("B-1", "tax_rate") == (failure.number, failure.field)
         assert (
-            "WooCommerce has no tax class 'reduced-rate' for 7 % tax and "
-            "took the standard class instead"
+            "WooCommerce has no tax class 'reduced-rate' for 7 % tax"
         ) in failure.message
+        assert ["DE-1"] == written
         assert [] == list(again.failures)
         assert "reduced-rate" == shop.product("B-1")["tax_class"]
+
+    def test_a_class_not_taken_by_the_write_fails(self) -> None:
+        """
+        A class deleted between the check and the write, which
+        WooCommerce then saved as the standard one, still fails the
+        article on tax_rate.
+        """
+        book = Article(number="B-1", name="Book", price="10", tax_rate=7)
+
+        refused = _class_not_taken(book, "reduced-rate", {"tax_class": ""})
+
+        assert refused is not None
+        assert "tax_rate" == refused.field
+        assert "took the standard class instead" in str(refused.error)
+        assert (
+            _class_not_taken(
+                book, "reduced-rate", {"tax_class": "reduced-rate"}
+            )
+            is None
+        )
 
     def test_classes_are_configured_by_rate(self) -> None:
         """

@@ -144,10 +144,30 @@ class Products:
                 )
             writes.append((i, payload))
         sent = {i: str(payload["tax_class"]) for i, payload in writes}
+        # WooCommerce saves a class it lacks as the standard one: such an
+        # article fails before anything of it is written.
+        missing = await self._missing_classes(set(sent.values()))
+        article_of = dict(zip(index, articles, strict=True))
+        for i, _ in writes:
+            if sent[i] in missing:
+                outcomes[i] = _no_class(article_of[i], sent[i])
+        writes = [(i, p) for i, p in writes if sent[i] not in missing]
         written = await self.batches.write("products", writes, items, outcomes)
         for i, row in written:
             outcomes[i] = await self._written(items[i], row, sent[i], known)
         return [o for o in outcomes if o is not None]
+
+    async def _missing_classes(self, wanted: set[str]) -> set[str]:
+        """
+        The tax classes of *wanted* the shop does not have, read from it
+        (each batch that needs a class besides the standard one, ``""``,
+        so a class deleted since the last batch is noticed).
+        """
+        wanted = wanted - {""}
+        if not wanted:
+            return set()
+        rows = (await self.batches.api.call("GET", "taxes/classes")).json()
+        return wanted - {str(row["slug"]) for row in rows}
 
     async def _written(
         self,
@@ -338,11 +358,23 @@ class Products:
     # -- stock ------------------------------------------------------------
 
 
+def _no_class(article: Article, slug: str) -> Outcome:
+    return fail(
+        article.number,
+        f"WooCommerce has no tax class {slug!r} for {article.tax_rate} % "
+        "tax; add the class under WooCommerce > Settings > Tax or map the "
+        "rate to another with WooCommerce(tax_classes=...)",
+        "tax_rate",
+    )
+
+
 def _class_not_taken(article: Article, sent: str, row: Row) -> Outcome | None:
     """
     The failure of *article* if WooCommerce did not take the tax class
     *sent*: ``WC_Product::set_tax_class`` stores a class the shop does
-    not have as the standard one, without a word.
+    not have as the standard one, without a word.  The classes are
+    checked before the write (`Products._missing_classes`); this catches
+    a class deleted in between.
     """
     taken = str(row.get("tax_class", ""))
     if taken == sent:

@@ -99,6 +99,22 @@ class CatalogueRoutes(Routes):
             req, f"/products/{row['id']}", self._product_json(row)
         )
 
+    @route("GET", f"{WC}/taxes/classes")
+    async def tax_classes_list(self, req: Request) -> Response:
+        """
+        The shop's tax classes (``WC_Tax::get_tax_classes``), the
+        standard one first as slug ``standard``; not paged.
+        """
+        self._require(req, "read")
+        return Response(
+            200,
+            [{"slug": "standard", "name": "Standard"}]
+            + [
+                {"slug": slug, "name": slug.replace("-", " ").capitalize()}
+                for slug in self.emu.shop.tax_classes
+            ],
+        )
+
     @route("GET", rf"{WC}/products/(?P<id>\d+)")
     async def products_get(self, req: Request) -> Response:
         self._require(req, "read")
