@@ -7,6 +7,7 @@ writing, and which need not.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import anyio
 import httpx
@@ -14,7 +15,12 @@ import pytest
 
 from ecomsync import DataType, Outgoing, Variant
 from ecomsync.platforms.shopware6 import Shopware6
-from ecomsync.platforms.shopware6._mapping import category_id, product_id
+from ecomsync.platforms.shopware6._catalogue_rows import held_tax
+from ecomsync.platforms.shopware6._mapping import (
+    category_id,
+    product_id,
+    sw_id,
+)
 from ecomsync.testing._platform_contract import CATEGORIES, article
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
@@ -320,3 +326,139 @@ class TestShopWithProducts:
         await shop.aclose()
 
         assert 3 == _searches(emu, seen)
+
+
+def _reads(emu: ShopwareEmulator, since: int) -> list[str]:
+    return [
+        r.path
+        for r in list(emu.requests)[since:]
+        if r.path.startswith("/api/search/")
+    ]
+
+
+async def _first_process(emu: ShopwareEmulator) -> None:
+    shop = _shop(emu, sole_writer=False)
+    await _categories(shop)
+    await _articles(shop, "A-1", "A-2")
+    await shop.aclose()
+
+
+class TestTaxOfHeldProducts:
+    async def test_a_held_product_keeps_its_tax_without_a_lookup(
+        self,
+    ) -> None:
+        """
+        A changed article the shop holds at its rate takes the tax it has,
+        read with the product: a new process asks for no tax.
+        """
+        emu = _emu()
+        await _first_process(emu)
+        shop = _shop(emu, sole_writer=False)
+        seen = len(emu.requests)
+
+        renamed = article("A-1", name="Hammer, new")
+        (outcome,) = await shop.push(
+            DataType.ARTICLES,
+            [Outgoing(record=renamed, platform_id=product_id("A-1"))],
+        )
+        await shop.aclose()
+
+        assert outcome.ok
+        assert "/api/search/tax" not in _reads(emu, seen)
+        row = emu.entities["product"][product_id("A-1")]
+        assert "Hammer, new" == row["name"]
+        assert emu.ids.tax_standard == row["taxId"]
+
+    async def test_a_new_rate_asks_for_its_tax(self) -> None:
+        """
+        An article whose rate changed asks for the tax of the new rate.
+        """
+        emu = _emu()
+        await _first_process(emu)
+        shop = _shop(emu, sole_writer=False)
+        seen = len(emu.requests)
+
+        reduced = article("A-1", tax_rate=Decimal(7))
+        (outcome,) = await shop.push(
+            DataType.ARTICLES,
+            [Outgoing(record=reduced, platform_id=product_id("A-1"))],
+        )
+        await shop.aclose()
+
+        assert outcome.ok
+        assert 1 == _reads(emu, seen).count("/api/search/tax")
+        row = emu.entities["product"][product_id("A-1")]
+        assert emu.ids.tax_reduced == row["taxId"]
+
+    async def test_another_tax_at_the_same_rate_is_kept(self) -> None:
+        """
+        A product the merchant moved to another tax of the same rate keeps
+        it: the rate is what the ERP has.
+        """
+        emu = _emu()
+        await _first_process(emu)
+        other = sw_id("tax", "merchant-19")
+        shop = _shop(emu, sole_writer=False)
+        await shop._api.sync(
+            [
+                {
+                    "key": "tax",
+                    "entity": "tax",
+                    "action": "upsert",
+                    "payload": [{"id": other, "taxRate": 19.0, "name": "19"}],
+                },
+                {
+                    "key": "move",
+                    "entity": "product",
+                    "action": "upsert",
+                    "payload": [{"id": product_id("A-2"), "taxId": other}],
+                },
+            ]
+        )
+
+        outcomes = await shop.push(
+            DataType.ARTICLES,
+            [
+                Outgoing(
+                    record=article(n, name=f"{n}, new"),
+                    platform_id=product_id(n),
+                )
+                for n in ("A-1", "A-2")
+            ],
+        )
+        await shop.aclose()
+
+        assert [True, True] == [o.ok for o in outcomes]
+        taxes = {
+            n: emu.entities["product"][product_id(n)]["taxId"]
+            for n in ("A-1", "A-2")
+        }
+        assert {"A-1": emu.ids.tax_standard, "A-2": other} == taxes
+
+
+class TestHeldTax:
+    @pytest.mark.parametrize(
+        "row",
+        [
+            None,
+            {},
+            {"taxId": "t", "tax": None},
+            {"taxId": "t", "tax": {"id": "u", "taxRate": 19.0}},
+            {"taxId": "t", "tax": {"id": "t", "taxRate": "n/a"}},
+            {"taxId": "t", "tax": {"id": "t", "taxRate": 7.0}},
+        ],
+    )
+    def test_no_tax_of_that_rate(self, row: dict[str, object] | None) -> None:
+        """
+        No tax, one that is not the product's, an unreadable rate or
+        another rate: None, so the tax is asked for.
+        """
+        assert held_tax(row, Decimal(19)) is None
+
+    def test_the_same_rate_written_otherwise(self) -> None:
+        """
+        19.0 from the shop is the ERP's 19.00.
+        """
+        row = {"taxId": "t", "tax": {"id": "t", "taxRate": 19.0}}
+
+        assert "t" == held_tax(row, Decimal("19.00"))

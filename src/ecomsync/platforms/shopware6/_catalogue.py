@@ -23,6 +23,7 @@ from ._catalogue_rows import (
     ArticleWrite,
     article_write,
     held_otherwise,
+    held_tax,
     operations,
 )
 from ._claims import (
@@ -54,6 +55,8 @@ _WRITE_INCLUDES = {
         "id",
         "parentId",
         "active",
+        "taxId",
+        "tax",
         "categoryIds",
         "optionIds",
         "categories",
@@ -63,6 +66,7 @@ _WRITE_INCLUDES = {
         "children",
     ],
     "category": ["id"],
+    "tax": ["id", "taxRate"],
     "product_media": ["id"],
     "property_group_option": ["id"],
     "product_configurator_setting": ["id"],
@@ -327,6 +331,7 @@ class Catalogue:
                 # variant's options, a parent's configurator settings and
                 # children (many-to-many writes only ever add).
                 criteria["associations"] = {
+                    "tax": {},
                     "categories": {},
                     "media": {},
                     "options": {},
@@ -367,10 +372,6 @@ class Catalogue:
         Write the articles *send* indexes; return their failures.
         """
         channels = await self._sales_channels()
-        taxes = {
-            rate: await self._tax(rate)
-            for rate in dict.fromkeys(articles[i].tax_rate for i in send)
-        }
         ids = {i: product_id(articles[i].number) for i in send}
         current = await self._current(
             items,
@@ -386,11 +387,20 @@ class Catalogue:
         )
         failures = held_otherwise(articles, send, current)
         send = [i for i in send if i not in failures]
+        # A product the shop holds keeps its tax where that has the
+        # article's rate (read with it just now); the others ask.
+        tax_of = {
+            i: held_tax(current.get(ids[i]), articles[i].tax_rate)
+            for i in send
+        }
+        for i in send:
+            if tax_of[i] is None:
+                tax_of[i] = await self._tax(articles[i].tax_rate)
         existing = frozenset(current)
         rows_of = {
             i: article_rows(
                 articles[i],
-                tax=taxes[articles[i].tax_rate],
+                tax=str(tax_of[i]),
                 sales_channels=channels,
                 existing=existing,
             )

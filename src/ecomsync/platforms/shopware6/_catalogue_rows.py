@@ -13,6 +13,7 @@ as `operations`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
@@ -156,6 +157,23 @@ def held_otherwise(
                 )
                 break
     return failures
+
+
+def held_tax(row: dict[str, Any] | None, rate: Decimal) -> str | None:
+    """
+    The id of the tax that *row* (a product the shop holds, read with its
+    ``tax``) has, if that tax's rate is *rate*; else None.
+    """
+    tax = (row or {}).get("tax")
+    if not isinstance(tax, dict) or not tax.get("id"):
+        return None
+    if (row or {}).get("taxId") != tax["id"]:
+        return None
+    try:
+        same = Decimal(str(tax.get("taxRate"))) == rate
+    except InvalidOperation:
+        return None
+    return str(tax["id"]) if same else None
 
 
 def _stale_variants(
