@@ -282,6 +282,11 @@ class Pipeline:
         total = await self.strategy(data_type).total(
             session, data_type, selection
         )
+        if total is not None:
+            # A scheduled run's retries of the ledger count too, or a
+            # progress bar would run past its end.
+            extra = await self._retry_total(session, data_type, retry)
+            total = None if extra is None else total + extra
         await run.emit(
             TypeStarted(
                 run_id=run.id,
@@ -299,6 +304,11 @@ class Pipeline:
             await self._selection(session, data_type, selection, tally, meter)
             self._unread.pop(data_type)
             retry = [number for number in retry if number in unread]
+            if meter.total is not None:
+                # Retries the selection read as well are counted once.
+                extra = await self._retry_total(session, data_type, retry)
+                if extra is not None:
+                    meter.total = tally.done + extra
             if retry:
                 await self._selection(
                     session, data_type, Only(retry), tally, meter
@@ -316,6 +326,18 @@ class Pipeline:
             TypeFinished(
                 run_id=run.id, data_type=data_type, counts=tally.frozen()
             )
+        )
+
+    async def _retry_total(
+        self, session: ErpSession, data_type: DataType, retry: Sequence[str]
+    ) -> int | None:
+        """
+        How many of the ledgered records *retry* the source still has.
+        """
+        if not retry:
+            return 0
+        return await self.strategy(data_type).total(
+            session, data_type, Only(retry)
         )
 
     async def _selection(

@@ -18,6 +18,7 @@ from ecomsync import (
     MemoryPlatform,
     NumberRange,
     Only,
+    Progress,
     RecordFailed,
     RunStatus,
     SqliteStore,
@@ -183,6 +184,43 @@ class TestWatermarks:
         assert "A-3" in platform.held(ARTICLES)
         assert 1 == run.counts[ARTICLES].created
         assert [] == await store.list_failures("shop", ARTICLES)
+
+    @pytest.mark.parametrize("changed", [False, True])
+    async def test_progress_counts_the_retries(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        changed: bool,
+    ) -> None:
+        """A scheduled run's total counts the ledger's retries once, so
+        progress never runs past it and ends at it (it said 1 of 0)."""
+        platform.reject = lambda r: "no" if r.number == "A-3" else None
+        await sync.execute(
+            spec(categories=All(), articles=All()), trigger=Trigger.SCHEDULED
+        )
+        platform.reject = None
+        if changed:
+            article = erp.get(ARTICLES, "A-3")
+            assert isinstance(article, Article)
+            erp.put(
+                attrs.evolve(article, name="renamed"),
+                changed_at=datetime.now(UTC) + timedelta(days=1),
+            )
+        sync.progress_interval = 0
+
+        async with capture_events(
+            sync, spec(articles=All()), trigger=Trigger.SCHEDULED
+        ) as run:
+            pass
+
+        (started,) = run.of(TypeStarted)
+        progress = run.of(Progress)
+        assert started.total is not None
+        assert 1 <= started.total
+        assert all(p.total is not None for p in progress)
+        assert all(p.done <= (p.total or 0) for p in progress)
+        assert (1, 1) == (progress[-1].done, progress[-1].total)
 
     async def test_ledgered_record_read_again_moves_once(
         self,
