@@ -12,6 +12,7 @@ a session lock would stay with whichever client borrows the connection.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,10 +21,17 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from .._anyio_util import task_group
 from .._closing import AsyncResource
 from .._contracts import Lease, positive_size
 from ..exceptions import ConfigurationError, LicenseError
-from ..state._postgres import _schema_name, connect, migrate, safe_dsn
+from ..state._postgres import (
+    _message,
+    _schema_name,
+    connect,
+    migrate,
+    safe_dsn,
+)
 from ._polling import poll_for_slot
 
 
@@ -32,6 +40,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["PostgresLicensePool"]
+
+log = logging.getLogger("ecomsync.licensing")
 
 
 @attrs.define
@@ -47,6 +57,14 @@ class PostgresLicensePool(AsyncResource):
     (about 25 s) for a vanished machine.  Waiting holders poll with
     exponential backoff (*poll_interval* up to *max_poll_interval*).
 
+    A holder checks its lease's connection every *check_interval*
+    seconds.  One that was cut (a database restart, a proxy or an
+    administrator ending it) lost its lock with it: the holder takes its
+    licence back on a new connection, or, when another holder took it
+    meanwhile, its block is cancelled and the lease raises
+    `LicenseError`, so that no more runs use the ERP than there are
+    licences (for at most *check_interval* seconds two may).
+
     The pool's size is recorded in the database the first time it is
     used; a process that says otherwise is refused with
     `ConfigurationError`, because mixed sizes would hand out more licences
@@ -61,6 +79,7 @@ class PostgresLicensePool(AsyncResource):
     schema: str = attrs.field(default="ecomsync", validator=_schema_name)
     poll_interval: float = 0.05
     max_poll_interval: float = 1.0
+    check_interval: float = attrs.field(default=1.0, kw_only=True)
     _ready: bool = attrs.field(init=False, default=False)
     _closed: bool = attrs.field(init=False, default=False)
 
@@ -183,40 +202,110 @@ class PostgresLicensePool(AsyncResource):
                 names the size and the holders.
         """
         self._ensure_open()
-        conn = await self._connect()
+        import psycopg
+
+        held = [await self._connect()]
         try:
-            slot = await self._acquire(conn, holder, timeout)
             try:
-                yield Lease(holder, slot)
+                slot = await self._acquire(held[0], holder, timeout)
+            except psycopg.Error as exc:
+                raise LicenseError(
+                    f"the licence pool at {safe_dsn(self.dsn)} failed "
+                    f"while {holder} waited: {_message(exc)}"
+                ) from exc
+            try:
+                async with task_group() as tg:
+                    tg.start_soon(self._hold, held, holder, slot)
+                    try:
+                        yield Lease(holder, slot)
+                    finally:
+                        tg.cancel_scope.cancel()
             finally:
                 with anyio.CancelScope(shield=True):
-                    await self._release(conn, slot)
+                    await self._release(held[0], slot)
         finally:
             with anyio.CancelScope(shield=True):
-                await conn.close()
+                await held[0].close()
+
+    async def _hold(
+        self, held: list[AsyncConnection[Any]], holder: str, slot: int
+    ) -> None:
+        """
+        Check the connection holding *slot* for *holder* (``held[0]``)
+        every *check_interval* seconds.  One that was cut took the lock
+        with it: take the slot again on a new connection (waiting while
+        the database cannot be reached: nobody can take it then), or
+        raise `LicenseError` if another holder has it now.
+        """
+        import psycopg
+
+        while True:
+            await anyio.sleep(self.check_interval)
+            try:
+                await held[0].execute("SELECT 1")
+                continue
+            except psycopg.Error:
+                pass
+            log.warning(
+                "the connection holding licence %d of pool %r for %s was "
+                "cut; taking the licence back",
+                slot + 1,
+                self.name,
+                holder,
+            )
+            while True:
+                try:
+                    conn = await self._connect()
+                    break
+                except LicenseError:
+                    await anyio.sleep(self.check_interval)
+            try:
+                taken = await self._take(conn, holder, slot)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await conn.close()
+                raise
+            lost, held[0] = held[0], conn
+            with anyio.CancelScope(shield=True):
+                await lost.close()
+            if taken is None:
+                raise LicenseError(
+                    f"{holder} lost licence {slot + 1} of {self._size} in "
+                    f"pool {self.name!r}: its connection to "
+                    f"{safe_dsn(self.dsn)} was cut (a database restart?) "
+                    f"and another holder took the licence meanwhile; "
+                    f"stopped so that no more than {self._size} use the "
+                    f"ERP"
+                )
+
+    async def _take(
+        self, conn: AsyncConnection[Any], holder: str, slot: int
+    ) -> int | None:
+        """
+        Take *slot* for *holder* on *conn* if it is free.
+        """
+        cur = await conn.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (self.namespace, slot)
+        )
+        row = await cur.fetchone()
+        if not (row and row[0]):
+            return None
+        await conn.execute(
+            f"INSERT INTO {self._s}.licence_holders "  # noqa: S608
+            "VALUES (%s, %s, %s, pg_backend_pid(), now()) "
+            "ON CONFLICT (pool, slot) DO UPDATE SET "
+            "holder = excluded.holder, "
+            "backend_pid = excluded.backend_pid, "
+            "since = excluded.since",
+            (self.name, slot, holder),
+        )
+        return slot
 
     async def _acquire(
         self, conn: AsyncConnection[Any], holder: str, timeout: float
     ) -> int:
-        ns = self.namespace
-
         async def try_slot(slot: int) -> int | None:
-            cur = await conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (ns, slot)
-            )
-            row = await cur.fetchone()
-            if not (row and row[0]):
-                return None
-            await conn.execute(
-                f"INSERT INTO {self._s}.licence_holders "  # noqa: S608
-                "VALUES (%s, %s, %s, pg_backend_pid(), now()) "
-                "ON CONFLICT (pool, slot) DO UPDATE SET "
-                "holder = excluded.holder, "
-                "backend_pid = excluded.backend_pid, "
-                "since = excluded.since",
-                (self.name, slot, holder),
-            )
-            return slot
+            return await self._take(conn, holder, slot)
 
         return await poll_for_slot(
             try_slot,
