@@ -223,10 +223,12 @@ async def _runs(sync: Synchronizer, args: argparse.Namespace) -> int:
             "started_at",
             "ended_at",
         ):
-            print(f"{key}: {plain[key]}")
+            value = plain[key]
+            print(f"{key}: {'-' if value is None else value}")
         if run.owner is not None and not run.status.finished:
             print(
-                f"owner: {run.owner} (last heartbeat {plain['heartbeat_at']})"
+                f"owner: {run.owner} "
+                f"(last heartbeat {_when(run.heartbeat_at)})"
             )
         if run.error:
             print(f"error: {run.error}")

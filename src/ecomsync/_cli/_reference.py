@@ -28,7 +28,8 @@ standard output. `sync` and `resume` print the run as `runs show RUN
 --json` does (`id`, `trigger`, `platform`, `status`, `started_at`,
 `ended_at`, `schedule_id`, `error`, `owner` and `heartbeat_at` of the
 process running a queued or running run, `counts` per type and
-`failures`), `failures retry` a
+`failures`; what a run lacks, such as the `ended_at` of a running run
+or the `owner` of a finished one, is `null`), `failures retry` a
 list of its runs, one per platform with failures (`[]` when the ledger
 is empty); a run that failed (exit 1) is printed too, with its
 `error`, and the error is also the one line on standard error.

@@ -158,6 +158,13 @@ def _when(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+def _iso(moment: datetime | None) -> str | None:
+    """
+    *moment* for a JSON document: ``null`` when there is none.
+    """
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
@@ -168,14 +175,14 @@ def _run_plain(run: Any) -> dict[str, Any]:
         "trigger": run.trigger.value,
         "platform": run.platform,
         "status": run.status.value,
-        "started_at": _when(run.started_at),
-        "ended_at": _when(run.ended_at),
+        "started_at": _iso(run.started_at),
+        "ended_at": _iso(run.ended_at),
         "schedule_id": run.schedule_id,
         "error": run.error,
         # which process runs it (queued, running): where to look, what
         # resume refuses while it lives
         "owner": None if run.owner is None else str(run.owner),
-        "heartbeat_at": _when(run.heartbeat_at),
+        "heartbeat_at": _iso(run.heartbeat_at),
         "counts": {
             t.value: {
                 "created": c.created,
