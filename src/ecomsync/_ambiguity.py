@@ -46,18 +46,12 @@ __all__ = ["Claimed", "NumberClaims", "named"]
 _NAMED = 10
 
 
-@attrs.frozen
-class _Party:
-    """
-    One record's claim on a number: through *field* of the record whose
-    own number is *holder*.
-    """
-
-    holder: str
-    field: str
-    label: str
-    fingerprint: str
-    batch: int
+#: One record's claim on a number: (holder, field, label, fingerprint),
+#: through *field* of the record whose own number is *holder*.  A
+#: plain tuple of strings, kept per number for the whole run:
+#: the garbage collector stops tracking it, so a read of many thousands
+#: of records leaves nothing for its full collections to walk.
+_Party = tuple[str, str, str, str]
 
 
 @attrs.frozen
@@ -136,14 +130,16 @@ class NumberClaims:
     two.
     """
 
-    _parties: dict[Hashable, list[_Party]] = attrs.field(
+    #: Numbers claimed once so far: their one party.
+    _sole: dict[Hashable, _Party] = attrs.field(init=False, factory=dict)
+    #: Numbers claimed by two parties or more: all of them, in order.
+    _shared: dict[Hashable, list[_Party]] = attrs.field(
         init=False, factory=dict
     )
     _ambiguous: dict[str, tuple[Hashable, str]] = attrs.field(
         init=False, factory=dict
     )
     _reported: set[_Party] = attrs.field(init=False, factory=set)
-    _batches: int = attrs.field(init=False, default=0)
 
     def claim(
         self,
@@ -155,8 +151,6 @@ class NumberClaims:
         ones, are parties to an ambiguity (*fingerprint_of* tells the
         same record read again: its checksum).
         """
-        self._batches += 1
-        current = self._batches
         mine: list[tuple[int, Hashable, _Party]] = []
         for i, record in enumerate(batch):
             number = getattr(record, "number", None)
@@ -164,43 +158,60 @@ class NumberClaims:
                 continue  # problems() names a missing number
             fingerprint = fingerprint_of(record)
             for key, _, field, label in _claims(record):
-                # Kept for the whole run, one per number: no more than it
-                # needs (a one-party list, the shown number from the key).
-                parties = self._parties.get(key)
-                party = next(
+                mine.append(
                     (
-                        p
-                        for p in parties or ()
-                        if p.holder == number
-                        and p.field == field
-                        and p.fingerprint == fingerprint
-                    ),
-                    None,
+                        i,
+                        key,
+                        self._join(key, number, field, label, fingerprint),
+                    )
                 )
-                if party is None:  # not the same record read again
-                    party = _Party(number, field, label, fingerprint, current)
-                    if parties is None:
-                        self._parties[key] = [party]
-                    else:
-                        parties.append(party)
-                mine.append((i, key, party))
         invalid: dict[int, Problem] = {}
         late: dict[str, Problem] = {}
         touched: set[Hashable] = set()
         for i, key, party in mine:
-            if len(self._parties[key]) > 1:
+            if key in self._shared:
                 touched.add(key)
                 self._reported.add(party)
-                invalid.setdefault(i, Problem(party.field, self._reason(key)))
+                invalid.setdefault(i, Problem(party[1], self._reason(key)))
         for key in touched:
-            for party in self._parties[key]:
-                self._ambiguous.setdefault(party.holder, (key, party.field))
+            for party in self._shared[key]:
+                holder, field = party[0], party[1]
+                self._ambiguous.setdefault(holder, (key, field))
                 if party not in self._reported:
                     self._reported.add(party)
-                    late.setdefault(
-                        party.holder, Problem(party.field, self._reason(key))
-                    )
+                    late.setdefault(holder, Problem(field, self._reason(key)))
         return Claimed(invalid=invalid, late=late)
+
+    def _join(
+        self,
+        key: Hashable,
+        holder: str,
+        field: str,
+        label: str,
+        fingerprint: str,
+    ) -> _Party:
+        """
+        The party of *holder* for *key*: the one it already is (the same
+        record read again), else a new one, registered.
+        """
+        sole = self._sole.get(key)
+        if sole is None:
+            shared = self._shared.get(key)
+            if shared is None:
+                party = (holder, field, label, fingerprint)
+                self._sole[key] = party
+                return party
+        else:
+            shared = [sole]
+        for party in shared:
+            if (party[0], party[1], party[3]) == (holder, field, fingerprint):
+                return party
+        party = (holder, field, label, fingerprint)
+        if sole is not None:
+            del self._sole[key]
+            self._shared[key] = shared
+        shared.append(party)
+        return party
 
     def problem(self, number: str) -> Problem | None:
         """
@@ -214,10 +225,10 @@ class NumberClaims:
         return Problem(field, self._reason(key))
 
     def _reason(self, key: Hashable) -> str:
-        parties = self._parties[key]
+        parties = self._shared[key]
         # The number as shown: a stock level's key is ("stock", number).
         shown = key[1] if isinstance(key, tuple) else key
-        named = "; ".join(p.label for p in parties[:_NAMED])
+        named = "; ".join(p[2] for p in parties[:_NAMED])
         more = len(parties) - _NAMED
         if more > 0:
             named += f"; and {more} more"

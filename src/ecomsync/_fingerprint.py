@@ -9,6 +9,7 @@ stores hold them, and a new one would make every record look changed.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import json
@@ -218,6 +219,25 @@ def _enum(value: enum.Enum) -> str:
     return _ENCODERS[type(inner)](inner)
 
 
+def _members(kind: type[enum.Enum]) -> _Encoder:
+    """
+    An encoder of *kind*'s members: each member's text written once (by
+    identity: members live as long as their class), others by `_enum`.
+    """
+    texts = {}
+    for member in kind.__members__.values():
+        # one that cannot be written now is written (or fails) when met
+        with contextlib.suppress(Exception):
+            texts[id(member)] = _enum(member)
+    get = texts.get
+
+    def encode(value: enum.Enum) -> str:
+        text = get(id(value))
+        return _enum(value) if text is None else text
+
+    return encode
+
+
 def _fast(value: Any) -> str:
     encoder = _ENCODERS.get(type(value))
     if encoder is None:
@@ -235,7 +255,7 @@ def _encoder_for(kind: type) -> _Encoder:
     elif issubclass(kind, enum.Enum) and not issubclass(
         kind, Decimal | datetime
     ):
-        encoder = _enum
+        encoder = _members(kind)
     else:
         raise _Slow
     _ENCODERS[kind] = encoder
