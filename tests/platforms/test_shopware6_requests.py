@@ -15,6 +15,7 @@ import pytest
 
 from ecomsync import DataType, Outgoing, Variant
 from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._catalogue import LOOKUP_TTL
 from ecomsync.platforms.shopware6._catalogue_rows import held_tax
 from ecomsync.platforms.shopware6._mapping import (
     category_id,
@@ -462,3 +463,58 @@ class TestHeldTax:
         row = {"taxId": "t", "tax": {"id": "t", "taxRate": 19.0}}
 
         assert "t" == held_tax(row, Decimal("19.00"))
+
+
+class TestLookups:
+    async def test_a_new_sales_channel_is_found_within_the_ttl(self) -> None:
+        """
+        A long-running adapter asks for the sales channels again once the
+        answer is older than LOOKUP_TTL, so an article written after that
+        is visible in a channel added since; before, it asks nothing.
+        """
+        emu = _emu()
+        shop = _shop(emu, sole_writer=False)
+        now = [1000.0]
+        shop._catalogue.clock = lambda: now[0]
+        await _categories(shop)
+        await _articles(shop, "A-1")
+        added = sw_id("sales_channel", "new")
+        channels = emu.entities["sales_channel"]
+        channels[added] = {**next(iter(channels.values())), "id": added}
+        seen = len(emu.requests)
+
+        now[0] += LOOKUP_TTL - 1
+        await _articles(shop, "A-2")
+        looked = _reads(emu, seen).count("/api/search/sales-channel")
+        now[0] += 1
+        await _articles(shop, "A-3")
+        await shop.aclose()
+
+        assert 0 == looked
+        assert 1 == _reads(emu, seen).count("/api/search/sales-channel")
+        visible = {
+            (v["productId"], v["salesChannelId"])
+            for v in emu.entities["product_visibility"].values()
+        }
+        assert (product_id("A-2"), added) not in visible
+        assert (product_id("A-3"), added) in visible
+
+    async def test_a_tax_is_looked_up_again_after_the_ttl(self) -> None:
+        """
+        A tax id is asked for again once older than LOOKUP_TTL: a tax the
+        merchant recreated is found, not written as a dead reference.
+        """
+        emu = _emu()
+        shop = _shop(emu, sole_writer=False)
+        now = [1000.0]
+        shop._catalogue.clock = lambda: now[0]
+        await _categories(shop)
+        await _articles(shop, "A-1")
+        seen = len(emu.requests)
+
+        await _articles(shop, "A-2")
+        now[0] += LOOKUP_TTL
+        await _articles(shop, "A-3")
+        await shop.aclose()
+
+        assert 1 == _reads(emu, seen).count("/api/search/tax")

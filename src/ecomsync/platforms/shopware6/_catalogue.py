@@ -9,7 +9,8 @@ holds, is planned without I/O in ``_catalogue_rows``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -73,6 +74,12 @@ _WRITE_INCLUDES = {
 }
 
 
+#: Seconds a looked-up sales-channel list or tax id is used before it is
+#: looked up again, so that a long-running process (``serve``) makes
+#: articles visible in a sales channel added since, or finds a tax
+#: recreated under another id.
+LOOKUP_TTL = 300.0
+
 #: Counts every product of the shop (`Catalogue._current`'s probe).
 _ALL_PRODUCTS = {"name": "ecomsync-products", "type": "count", "field": "id"}
 
@@ -99,8 +106,18 @@ class Catalogue:
     allow_backorders: bool = False
     #: Nothing but this adapter writes ecomsync's products into the shop.
     sole_writer: bool = attrs.field(default=False, kw_only=True)
-    _channels: list[str] | None = attrs.field(init=False, default=None)
-    _taxes: dict[Decimal, str] = attrs.field(init=False, factory=dict)
+    #: Monotonic seconds, for `LOOKUP_TTL`.
+    clock: Callable[[], float] = attrs.field(
+        default=time.monotonic, kw_only=True
+    )
+    #: (when looked up, the shop's sales channels)
+    _channels: tuple[float, list[str]] | None = attrs.field(
+        init=False, default=None
+    )
+    #: rate -> (when looked up, tax id)
+    _taxes: dict[Decimal, tuple[float, str]] = attrs.field(
+        init=False, factory=dict
+    )
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
     #: Whether the shop held no product at all when this adapter's first
     #: article batch searched (None: not known yet).
@@ -116,25 +133,31 @@ class Catalogue:
             self._lock = anyio.Lock()
         return self._lock
 
+    def _fresh(self, since: float) -> bool:
+        return self.clock() - since < LOOKUP_TTL
+
     async def _sales_channels(self) -> list[str]:
+        if self.sales_channel_id is not None:
+            return [self.sales_channel_id]
         async with self._setup_lock():
-            if self._channels is None:
-                if self.sales_channel_id is not None:
-                    self._channels = [self.sales_channel_id]
-                else:
-                    rows = await self.api.search_all("sales_channel", {})
-                    self._channels = sorted(str(r["id"]) for r in rows)
-            return self._channels
+            if self._channels is None or not self._fresh(self._channels[0]):
+                now = self.clock()
+                rows = await self.api.search_all("sales_channel", {})
+                self._channels = (now, sorted(str(r["id"]) for r in rows))
+            return self._channels[1]
 
     async def _tax(self, rate: Decimal) -> str:
         """
         The id of the tax entity for *rate*: found, or created.
         """
-        if rate in self._taxes:
-            return self._taxes[rate]  # no lock once known
+        known = self._taxes.get(rate)
+        if known is not None and self._fresh(known[0]):
+            return known[1]  # no lock once known
         async with self._setup_lock():
-            if rate in self._taxes:
-                return self._taxes[rate]
+            known = self._taxes.get(rate)
+            if known is not None and self._fresh(known[0]):
+                return known[1]
+            now = self.clock()
             rows = await self.api.search(
                 "tax",
                 {
@@ -168,7 +191,7 @@ class Catalogue:
                         )
                     ]
                 )
-            self._taxes[rate] = found
+            self._taxes[rate] = (now, found)
             return found
 
     async def push_categories(

@@ -201,12 +201,13 @@ class Shopware6(AsyncResource):
 
         Per batch: a category batch is one sync; an article batch a
         product search (none after the first into an empty shop, with
-        ``sole_writer``) and one sync (plus, once, the sales channels and
-        tax lookups); a stock batch a search and a sync; a status batch an
-        order search, then per order a tracking patch and up to three
-        transitions.  Per new file: the upload (its media entity is
-        created in the record's own sync).  Media are written with their
-        record, so records with media cost nothing more.
+        ``sole_writer``) and one sync (plus the sales channels and tax
+        look-ups, once per five minutes); a stock batch a search and a
+        sync; a status batch an order search, then per order a tracking
+        patch and up to three transitions.  Per new file: the upload (its
+        media entity is created in the record's own sync).  Media are
+        written with their record, so records with media cost nothing
+        more.
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
