@@ -32,8 +32,10 @@ from ecomsync import (
     Variant,
     _fingerprint,
 )
+from ecomsync._field_checks import MAX_AMOUNT
 from ecomsync._fingerprint import checksum, content_hash
-from ecomsync._model import MAX_AMOUNT, parents_first, problems
+from ecomsync._model import parents_first
+from ecomsync._record_checks import problems
 
 
 def article(**kw: object) -> Article:

@@ -12,7 +12,7 @@ import attrs
 import pytest
 
 from ecomsync import Order, OrderLine
-from ecomsync._model import problems
+from ecomsync._record_checks import problems
 from ecomsync.testing._erp_contract import make_order
 
 

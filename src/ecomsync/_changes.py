@@ -27,7 +27,8 @@ import attrs
 
 from ._contracts import Link
 from ._fingerprint import checksum
-from ._model import Problem, Record, StockLevel, problems
+from ._model import Problem, Record, StockLevel
+from ._record_checks import problems
 
 
 #: A unit of change detection: one record, or one article's stock levels.

@@ -19,7 +19,8 @@ from ._ambiguity import NumberClaims
 from ._anyio_util import closing
 from ._changes import Change, Refusal
 from ._fingerprint import checksum
-from ._model import Article, Category, Record, parents_first, problems
+from ._model import Article, Category, Record, parents_first
+from ._record_checks import problems
 from ._run import Run, Tally
 from ._spec import DataType, Only
 from .events import DependencySynced

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from ._field_checks import Problem
 from .exceptions import InvalidRecord
 
 
@@ -33,13 +34,11 @@ __all__ = [
     "OrderLine",
     "OrderState",
     "OrderStatus",
+    "Problem",
     "Record",
     "StockLevel",
     "Variant",
 ]
-
-#: Texts longer than this (in UTF-8 bytes) are refused: no shop takes them.
-MAX_TEXT_BYTES = 1_000_000
 
 
 def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
@@ -350,145 +349,6 @@ class OrderStatus:
 
 
 Record: TypeAlias = Category | Article | StockLevel | Order | OrderStatus
-
-
-# -- judging records -------------------------------------------------------
-
-
-@attrs.frozen
-class Problem:
-    """
-    What is wrong with a record: the *field* (a dotted path) and why.
-    """
-
-    field: str
-    reason: str
-
-
-#: Control characters (Unicode category Cc) a text may not hold: all but
-#: tab, line feed and carriage return.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def _text_problems(
-    path: str, value: object, *, required: bool = False
-) -> list[Problem]:
-    if not isinstance(value, str):
-        return [Problem(path, f"must be text, got {type(value).__name__}")]
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        return [Problem(path, "is not valid UTF-8 text")]
-    if size > MAX_TEXT_BYTES:
-        return [
-            Problem(path, f"is {size:,} bytes, more than {MAX_TEXT_BYTES:,}")
-        ]
-    if required and not value.strip():
-        return [Problem(path, "is missing")]
-    control = _CONTROL.search(value)
-    if control is not None:
-        return [
-            Problem(
-                path,
-                f"holds the control character U+{ord(control.group()):04X} "
-                f"at position {control.start()}",
-            )
-        ]
-    return []
-
-
-#: The largest amount (price, total) a record may carry, in either
-#: direction: more is a data error, not a price.
-MAX_AMOUNT = Decimal(10) ** 12
-
-#: The largest quantity (stock, order line) a record may carry: what a
-#: signed 32-bit integer holds, as Shopware and Vendure store it.
-MAX_QUANTITY = 2**31 - 1
-
-
-def _amount_problems(
-    path: str,
-    value: object,
-    *,
-    low: Decimal = -MAX_AMOUNT,
-    high: Decimal = MAX_AMOUNT,
-) -> list[Problem]:
-    """
-    What is wrong with a decimal: NaN, infinite, or outside *low*..*high*.
-
-    Never compares a NaN (that raises), so it cannot crash.
-    """
-    if not isinstance(value, Decimal):
-        return [Problem(path, f"must be a number, got {value!r}")]
-    if value.is_nan():
-        return [Problem(path, f"is not a number ({value})")]
-    if value.is_infinite():
-        return [Problem(path, f"is infinite ({value})")]
-    if value < low:
-        if low == 0:
-            return [Problem(path, f"is negative ({value})")]
-        return [Problem(path, f"{value} is below {low}")]
-    if value > high:
-        return [Problem(path, f"{value} is above {high}")]
-    return []
-
-
-def _quantity_problems(
-    path: str, value: object, *, low: int = -MAX_QUANTITY
-) -> list[Problem]:
-    """
-    What is wrong with a quantity: not a whole number, or out of range.
-    """
-    if not isinstance(value, int) or isinstance(value, bool):
-        return [Problem(path, f"must be a whole number, got {value!r}")]
-    if not low <= value <= MAX_QUANTITY:
-        return [Problem(path, f"{value} is outside {low}..{MAX_QUANTITY}")]
-    return []
-
-
-def problems(record: Record) -> list[Problem]:
-    """
-    Everything wrong with *record*, empty if it may be sent.
-
-    Never raises, whatever the values: NaN, infinite and out-of-range
-    numbers are problems like any other (see `MAX_AMOUNT`,
-    `MAX_QUANTITY`).  Negative stock is *not* a problem here: whether a
-    shop takes it is the platform's policy.
-    """
-    found: list[Problem] = []
-    number = getattr(record, "number", None)
-    if not isinstance(number, str) or not number.strip():
-        found.append(Problem("number", "is missing"))
-    else:
-        found += _text_problems("number", number)
-    for name in ("name", "description", "email"):
-        if hasattr(record, name):
-            found += _text_problems(
-                name, getattr(record, name), required=name == "name"
-            )
-    if isinstance(record, Article):
-        found += _amount_problems("price", record.price, low=Decimal(0))
-        found += _amount_problems(
-            "tax_rate", record.tax_rate, low=Decimal(0), high=Decimal(100)
-        )
-        for i, variant in enumerate(record.variants):
-            path = f"variants.{i}"
-            if (
-                not isinstance(variant.number, str)
-                or not variant.number.strip()
-            ):
-                found.append(Problem(f"{path}.number", "is missing"))
-            if variant.price is not None:
-                found += _amount_problems(
-                    f"{path}.price", variant.price, low=Decimal(0)
-                )
-    elif isinstance(record, StockLevel):
-        found += _quantity_problems("quantity", record.quantity)
-    elif isinstance(record, Order):
-        from ._order_checks import order_problems
-
-        found += order_problems(record)
-    return found
 
 
 def parents_first(

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ecomsync import Synchronizer
-from ecomsync._cli._config import load, parse_duration
+from ecomsync._cli._config import load
+from ecomsync._cli._config_table import parse_duration
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.licensing import (

@@ -179,11 +179,31 @@ class TestImports:
         assert [] == sorted(n for n in found if _within(n, (wrong_side,)))
 
     def test_classifier_is_pure(self) -> None:
-        """The change classifier imports only the model, its fingerprints
-        and the contracts."""
+        """The change classifier imports only the model (records and their
+        checks), its fingerprints and the contracts."""
         found = {n.split(".")[0] for n in imports(ROOT / "_changes.py")}
 
-        assert {"_contracts", "_fingerprint", "_model"} == found
+        assert {
+            "_contracts",
+            "_fingerprint",
+            "_model",
+            "_record_checks",
+        } == found
+
+    @pytest.mark.parametrize(
+        ("path", "allowed"),
+        [
+            ("_field_checks.py", set()),
+            ("_model.py", {"_field_checks", "exceptions"}),
+            ("_record_checks.py", {"_field_checks", "_model"}),
+        ],
+    )
+    def test_model_floors(self, path: str, allowed: set[str]) -> None:
+        """The model stands in three floors without a loop: field checks,
+        records, whole-record checks; each imports only those below."""
+        found = {n.split(".")[0] for n in imports(ROOT / path)}
+
+        assert allowed == found
 
 
 class TestTestKit:

@@ -24,7 +24,8 @@ from ecomsync import (
 )
 from ecomsync._changes import Refusal, classify, unit_checksum, units
 from ecomsync._fingerprint import checksum
-from ecomsync._model import Record, problems
+from ecomsync._model import Record
+from ecomsync._record_checks import problems
 from ecomsync.testing import capture_events
 
 from ._support import ARTICLES, everything, spec

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from ecomsync import All, Order
-from ecomsync._model import problems
+from ecomsync._record_checks import problems
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.shopware6._order_mapping import order_from

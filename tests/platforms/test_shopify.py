@@ -16,7 +16,8 @@ import pytest
 import stamina
 
 from ecomsync import All, DataType, Outgoing
-from ecomsync._model import Order, OrderState, OrderStatus, Variant, problems
+from ecomsync._model import Order, OrderState, OrderStatus, Variant
+from ecomsync._record_checks import problems
 from ecomsync.platforms.shopify import Shopify, collection_handle
 from ecomsync.testing import PlatformContract
 from ecomsync.testing._platform_contract import (

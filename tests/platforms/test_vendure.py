@@ -35,7 +35,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
-from ecomsync._model import problems
+from ecomsync._record_checks import problems
 from ecomsync.events import RecordFailed
 from ecomsync.exceptions import AuthenticationError
 from ecomsync.platforms.vendure import Vendure

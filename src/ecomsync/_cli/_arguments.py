@@ -9,8 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
-from ._running import TYPE_NAMES
+from ecomsync import DataType
 
+
+#: The command line's name of each data type (its value everywhere).
+TYPE_NAMES = {t.value: t for t in DataType}
 
 #: A subcommand: its help, what adds its arguments, what runs it (and
 #: returns the exit status).

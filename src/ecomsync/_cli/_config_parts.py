@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.typing import ErpSource, LicensePool, Platform, StateStore
 
-from ._config import Table
+from ._config_table import Table
 
 
 T = TypeVar("T")

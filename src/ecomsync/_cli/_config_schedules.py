@@ -25,7 +25,7 @@ from ecomsync import All, DataType, Synchronizer, SyncSpec
 from ecomsync._schedules import new_schedule
 from ecomsync.exceptions import ConfigurationError
 
-from ._config import Table, load_config
+from ._config_table import Table, load_config
 
 
 __all__ = [

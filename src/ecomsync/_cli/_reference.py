@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ._commands import EXIT
-from ._config import SECRET_KEYS
+from ._config_table import SECRET_KEYS
 
 
 __all__ = ["reference"]

@@ -42,7 +42,9 @@ from ecomsync.events import (
 )
 from ecomsync.exceptions import ConfigurationError, EcomsyncError
 
-from ._config import load, parse_duration
+from ._arguments import TYPE_NAMES
+from ._config import load
+from ._config_table import parse_duration
 
 
 #: Exit codes by meaning.
@@ -71,10 +73,6 @@ def worst_exit(first: int, second: int) -> int:
     The exit code of two runs together: the more severe one.
     """
     return max(first, second, key=_SEVERITY.index)
-
-
-#: The command line's name of each data type (its value everywhere).
-TYPE_NAMES = {t.value: t for t in DataType}
 
 
 class UsageError(Exception):

@@ -18,8 +18,8 @@ import anyio
 import attrs
 
 from .._contracts import Outcome
-from .._model import Address, Customer, Order, OrderState, problems
-from .._order_checks import minor_unit
+from .._model import Address, Customer, Order, OrderState
+from .._record_checks import minor_unit, problems
 from ..exceptions import RetryableError, SyncError
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_stock import StockReader

@@ -34,8 +34,8 @@ from .._model import (
     StockLevel,
     number_key,
     parents_first,
-    problems,
 )
+from .._record_checks import problems
 from .._spec import ChangedSince, DataType, Selection, selected
 from ..exceptions import SyncError
 

@@ -28,8 +28,8 @@ from ..._model import (
     OrderStatus,
     Record,
     StockLevel,
-    problems,
 )
+from ..._record_checks import problems
 from ._writer import Failure
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from ..._model import Order, problems
+from ..._model import Order
+from ..._record_checks import problems
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._base import ContractBase
 from ._records import NOW, make_order

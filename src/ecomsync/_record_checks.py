@@ -1,6 +1,7 @@
 """
-Judging an order (`problems` for `Order`): its lines, its money and its
-addresses.
+Judging a whole record (`problems`): what must hold before it may be
+sent, field by field (`_field_checks`), and for an order its lines, its
+money and its addresses.
 
 The money check is what keeps an order from reaching the ERP with a total
 the customer did not pay: the lines plus shipping minus discounts must
@@ -14,12 +15,13 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from ._model import (
-    Order,
+from ._field_checks import (
     Problem,
-    _amount_problems,
-    _quantity_problems,
+    amount_problems,
+    quantity_problems,
+    text_problems,
 )
+from ._model import Article, Order, Record, StockLevel
 
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -59,15 +61,13 @@ def order_problems(order: Order) -> list[Problem]:
     """
     found: list[Problem] = []
     for i, line in enumerate(order.lines):
-        found += _quantity_problems(
-            f"lines.{i}.quantity", line.quantity, low=1
-        )
-        found += _amount_problems(f"lines.{i}.unit_price", line.unit_price)
-    found += _amount_problems("total", order.total)
-    found += _amount_problems(
+        found += quantity_problems(f"lines.{i}.quantity", line.quantity, low=1)
+        found += amount_problems(f"lines.{i}.unit_price", line.unit_price)
+    found += amount_problems("total", order.total)
+    found += amount_problems(
         "shipping_total", order.shipping_total, low=Decimal(0)
     )
-    found += _amount_problems(
+    found += amount_problems(
         "discount_total", order.discount_total, low=Decimal(0)
     )
     if not found:  # the amounts are numbers: do they add up?
@@ -118,3 +118,46 @@ def money_problems(order: Order) -> list[Problem]:
             "customer did not pay",
         )
     ]
+
+
+def problems(record: Record) -> list[Problem]:
+    """
+    Everything wrong with *record*, empty if it may be sent.
+
+    Never raises, whatever the values: NaN, infinite and out-of-range
+    numbers are problems like any other (see ``MAX_AMOUNT``,
+    ``MAX_QUANTITY``).  Negative stock is *not* a problem here: whether a
+    shop takes it is the platform's policy.
+    """
+    found: list[Problem] = []
+    number = getattr(record, "number", None)
+    if not isinstance(number, str) or not number.strip():
+        found.append(Problem("number", "is missing"))
+    else:
+        found += text_problems("number", number)
+    for name in ("name", "description", "email"):
+        if hasattr(record, name):
+            found += text_problems(
+                name, getattr(record, name), required=name == "name"
+            )
+    if isinstance(record, Article):
+        found += amount_problems("price", record.price, low=Decimal(0))
+        found += amount_problems(
+            "tax_rate", record.tax_rate, low=Decimal(0), high=Decimal(100)
+        )
+        for i, variant in enumerate(record.variants):
+            path = f"variants.{i}"
+            if (
+                not isinstance(variant.number, str)
+                or not variant.number.strip()
+            ):
+                found.append(Problem(f"{path}.number", "is missing"))
+            if variant.price is not None:
+                found += amount_problems(
+                    f"{path}.price", variant.price, low=Decimal(0)
+                )
+    elif isinstance(record, StockLevel):
+        found += quantity_problems("quantity", record.quantity)
+    elif isinstance(record, Order):
+        found += order_problems(record)
+    return found
