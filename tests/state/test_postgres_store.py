@@ -255,3 +255,97 @@ class TestEngineOnPostgres:
             tmp_path, store, run_id, child.pid
         )
         await store.aclose()
+
+    async def test_database_restart_mid_run(self) -> None:
+        """The database going down mid-run fails the run with a
+        StateStoreError naming the store; its end is recorded once the
+        database is back (by the next run), the licence is free, and the
+        rerun completes what is left without writing anything twice."""
+        from decimal import Decimal
+
+        from ecomsync import Article
+        from ecomsync.licensing import PostgresLicensePool
+        from ecomsync.testing._pg import postgres_server
+
+        with postgres_server() as dsn:
+            pg = _Server(dsn)
+            articles = [
+                Article(number=f"A-{i}", name=f"A {i}", price=Decimal(1))
+                for i in range(40)
+            ]
+            shop = MemoryPlatform()
+            sync = Synchronizer(
+                erp=MemoryErp(articles, latency=0.2),
+                platforms={"shop": shop},
+                store=PostgresStore(dsn),
+                licenses=PostgresLicensePool(dsn, size=1, check_interval=0.1),
+                batch_size=5,
+            )
+            spec = SyncSpec(types={DataType.ARTICLES: All()})
+
+            async def stop_soon() -> None:
+                await anyio.sleep(0.7)
+                await anyio.to_thread.run_sync(pg.stop)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stop_soon)
+                with pytest.raises(StateStoreError, match="store") as info:
+                    await sync.execute(spec)
+            await anyio.to_thread.run_sync(pg.start)
+            (failed,) = await sync.runs()
+            rerun = await sync.execute(spec)
+            ended = await sync.store.get_run(failed.id)
+
+            assert "127.0.0.1" in str(info.value)
+            assert ended is not None
+            assert RunStatus.FAILED == ended.status
+            assert "StateStoreError" in (ended.error or "")
+            assert RunStatus.SUCCEEDED == rerun.status
+            counts = rerun.counts[DataType.ARTICLES]
+            assert 40 == counts.created + counts.unchanged
+            assert counts.unchanged > 0
+            assert 40 == len(shop.records[DataType.ARTICLES])
+            # at most the batch in flight when the store went away again
+            assert shop.calls["writes"] <= 40 + 5
+            assert () == await PostgresLicensePool(dsn, size=1).holders()
+            await sync.aclose()
+            await sync.store.aclose()
+
+
+class _Server:
+    """
+    Stop and start again the throwaway PostgreSQL behind *dsn*, on the
+    same port and options.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        import shlex
+
+        from ecomsync.testing._pg import _run_as, find_pg_bin
+
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SHOW data_directory").fetchone()
+        assert row is not None
+        self.data = str(row[0])
+        options = shlex.split(Path(self.data, "postmaster.opts").read_text())
+        del options[options.index("-D") : options.index("-D") + 2]
+        self.options = " ".join(shlex.quote(o) for o in options[1:])
+        user = _run_as()
+        self.prefix = ["runuser", "-u", user.pw_name, "--"] if user else []
+        self.pg_ctl = str(find_pg_bin() or "pg_ctl") + "/pg_ctl"
+
+    def _ctl(self, *args: str) -> None:
+        import subprocess
+
+        subprocess.run(
+            [*self.prefix, self.pg_ctl, *args, "-D", self.data, "-w"],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+
+    def start(self) -> None:
+        log = str(Path(self.data).parent / "restarted.log")
+        self._ctl("start", "-l", log, "-o", self.options)

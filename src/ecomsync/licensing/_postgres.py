@@ -241,11 +241,15 @@ class PostgresLicensePool(AsyncResource):
 
         while True:
             await anyio.sleep(self.check_interval)
-            try:
-                await held[0].execute("SELECT 1")
-                continue
-            except psycopg.Error:
-                pass
+            # Shielded: a query cancelled in flight makes psycopg close
+            # the connection (and warn); the check takes a millisecond,
+            # and a connection that does not answer in 5 s counts as cut.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                try:
+                    await held[0].execute("SELECT 1")
+                    continue
+                except psycopg.Error:
+                    pass
             log.warning(
                 "the connection holding licence %d of pool %r for %s was "
                 "cut; taking the licence back",
