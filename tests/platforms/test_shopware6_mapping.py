@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,11 +23,15 @@ from ecomsync.platforms.shopware6._mapping import net_of, sw_id
 from ecomsync.platforms.shopware6._media import _extension
 from ecomsync.platforms.shopware6._order_mapping import (
     DELIVERY_GRAPH,
+    ORDER_ASSOCIATIONS,
     ORDER_GRAPH,
+    ORDER_INCLUDES,
+    order_from,
     range_prefilter,
     transitions,
 )
 from ecomsync.platforms.shopware6._writer import pointer_parts
+from ecomsync.testing.shopware6 import ShopwareEmulator
 
 
 pytestmark = pytest.mark.anyio
@@ -190,3 +195,121 @@ def _matches(flt: dict[str, Any] | None, value: str) -> bool:
         return bool(p["gte"] <= value <= p["lte"])
     found = any(_matches(q, value) for q in flt["queries"])
     return not found if flt["type"] == "not" else found
+
+
+class _Traced(dict[str, Any]):
+    """
+    A row that notes which of its keys are read, by its API alias.
+    """
+
+    def __init__(self, row: dict[str, Any], seen: set[tuple[str, str]]):
+        super().__init__(row)
+        self.seen = seen
+        self.alias = str(row.get("apiAlias", ""))
+
+    def _wrap(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return _Traced(value, self.seen)
+        if isinstance(value, list):
+            return [self._wrap(v) for v in value]
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add((self.alias, key))
+        return self._wrap(super().get(key, default))
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add((self.alias, key))
+        return self._wrap(super().__getitem__(key))
+
+
+async def _order_rows(
+    emu: ShopwareEmulator, includes: Any
+) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=emu.app), base_url="http://t"
+    ) as client:
+        token = (
+            await client.post(
+                "/api/oauth/token",
+                json={
+                    "grant_type": "client_credentials",
+                    "client_id": emu.client_id,
+                    "client_secret": emu.client_secret,
+                },
+            )
+        ).json()["access_token"]
+        criteria: dict[str, Any] = {"associations": ORDER_ASSOCIATIONS}
+        if includes is not None:
+            criteria["includes"] = includes
+        answer = await client.post(
+            "/api/search/order",
+            json=criteria,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+            },
+        )
+        rows: list[dict[str, Any]] = answer.json()["data"]
+        return rows
+
+
+class TestOrderIncludes:
+    async def test_orders_read_alike_with_only_the_included_fields(
+        self,
+    ) -> None:
+        """Every field order_from reads is in ORDER_INCLUDES (by API
+        alias; structs come whole), so a search that returns only those
+        reads each kind of order exactly as the whole rows do: net and
+        gross, shipping, promotions, a separate delivery address."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret="s")
+        emu.place_order(
+            order_number="N-1",
+            customer={
+                "email": "b2b@example.com",
+                "firstName": "Bea",
+                "lastName": "Zwo",
+                "customerNumber": "K-7",
+            },
+            lines=[
+                {"quantity": 3, "unitPrice": 10.0, "taxRate": 19},
+                {
+                    "type": "promotion",
+                    "quantity": 1,
+                    "unitPrice": -5.0,
+                    "taxRate": 19,
+                },
+            ],
+            shipping_costs=4.9,
+            tax_status="net",
+            shipping_address={
+                "firstName": "Lager",
+                "lastName": "Zwo",
+                "street": "Hafen 2",
+                "zipcode": "20457",
+                "city": "Hamburg",
+                "company": "Zwo GmbH",
+                "phoneNumber": "040 1",
+            },
+        )
+        emu.place_order(
+            order_number="G-1",
+            lines=[{"quantity": 1, "unitPrice": 11.9, "taxRate": 19}],
+        )
+
+        whole = await _order_rows(emu, None)
+        lean = await _order_rows(emu, ORDER_INCLUDES)
+        seen: set[tuple[str, str]] = set()
+        read = [order_from(_Traced(row, seen)) for row in whole]
+
+        assert read == [order_from(row) for row in lean]
+        assert {o.number for o in read} == {"N-1", "G-1"}
+        assert len(str(lean)) < len(str(whole)) / 2
+        missing = {
+            (alias, key)
+            for alias, key in seen
+            if alias in ORDER_INCLUDES and key not in ORDER_INCLUDES[alias]
+        }
+        assert set() == missing
+        # the reads were traced through every kind of row
+        assert {a for a, _ in seen} >= set(ORDER_INCLUDES)

@@ -124,6 +124,75 @@ ORDER_ASSOCIATIONS: Mapping[str, Any] = {
 }
 
 
+#: What `order_from` reads of each entity an order search returns (its
+#: ``includes``, by API alias): the rest of a Shopware order is most of
+#: its weight (a page of 500 orders 3.1 -> 1.2 MB in the emulator).  A
+#: field `order_from` reads must be listed here (tests/platforms/
+#: test_shopware6_mapping.py checks it); structs (prices, payloads) come
+#: whole.
+ORDER_INCLUDES: Mapping[str, list[str]] = {
+    "order": [
+        "id",
+        "orderNumber",
+        "orderDateTime",
+        "createdAt",
+        "amountTotal",
+        "taxStatus",
+        "price",
+        "shippingTotal",
+        "shippingCosts",
+        "currency",
+        "stateMachineState",
+        "orderCustomer",
+        "billingAddressId",
+        "billingAddress",
+        "addresses",
+        "deliveries",
+        "lineItems",
+    ],
+    "order_customer": [
+        "customerNumber",
+        "customerId",
+        "email",
+        "firstName",
+        "lastName",
+    ],
+    "order_address": [
+        "id",
+        "firstName",
+        "lastName",
+        "street",
+        "zipcode",
+        "city",
+        "country",
+        "company",
+        "phoneNumber",
+    ],
+    "country": ["iso"],
+    "order_delivery": [
+        "id",
+        "shippingOrderAddressId",
+        "shippingOrderAddress",
+        "stateMachineState",
+    ],
+    "order_line_item": [
+        "id",
+        "type",
+        "position",
+        "label",
+        "quantity",
+        "unitPrice",
+        "totalPrice",
+        "price",
+        "payload",
+        "identifier",
+        "referencedId",
+    ],
+    "state_machine_state": ["technicalName"],
+    "currency": ["isoCode"],
+}
+
+
 def shopware_time(moment: datetime) -> str:
     """
     *moment* as Shopware stores it: UTC ``Y-m-d H:i:s.v``.

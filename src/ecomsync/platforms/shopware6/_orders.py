@@ -22,6 +22,7 @@ from ._order_mapping import (
     DELIVERY_GRAPH,
     ORDER_ASSOCIATIONS,
     ORDER_GRAPH,
+    ORDER_INCLUDES,
     STATE_TARGETS,
     order_from,
     range_prefilter,
@@ -316,6 +317,7 @@ class Orders:
                     {"field": "id", "order": "ASC"},
                 ],
                 "associations": ORDER_ASSOCIATIONS,
+                "includes": ORDER_INCLUDES,
             }
             if filters:
                 criteria["filter"] = filters
