@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,6 +40,7 @@ from ecomsync import (
     StagedMedia,
     Synchronizer,
     SyncSpec,
+    media,
 )
 from ecomsync import _staging_fs as fs
 
@@ -177,8 +179,9 @@ def _cut_sync(
     monkeypatch.setattr(
         fs, "new_run_dir", cut.in_thread("run directory", fs.new_run_dir)
     )
-    # The files of a journal group are written in one thread call.
-    monkeypatch.setattr(fs, "write_all", cut.in_thread("write", fs.write_all))
+    # The files of a journal group are written and fsynced in one thread
+    # call (renamed after it, on the event loop's thread).
+    monkeypatch.setattr(fs, "settle", cut.in_thread("write", fs.settle))
     monkeypatch.setattr(
         fs, "retire_all", cut.in_thread("unlink", fs.retire_all)
     )
@@ -457,8 +460,8 @@ class TestDiskFaults:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A hop writes every file before the first fsync (one journal
-        commit for the group), and still renames each file only after its
-        own fsync."""
+        commit for the group), and renames none before every file of the
+        hop is fsynced."""
         seen: list[str] = []
         real_write, real_fsync = fs._write, fs._fsync
 
@@ -482,7 +485,7 @@ class TestDiskFaults:
             "write a",
             "write b",
             "fsync, named []",
-            "fsync, named ['a']",
+            "fsync, named []",
         ] == seen
         assert {"a": b"a", "b": b"b"} == {
             p.name: p.read_bytes() for p in tmp_path.iterdir()
@@ -504,6 +507,87 @@ class TestDiskFaults:
                 [fs.Write(tmp_path, n, n.encode(), []) for n in "abc"]
             )
 
+        assert [] == list(tmp_path.iterdir())
+
+    def test_rename_fails_alone(self, tmp_path: Path) -> None:
+        """A file of a hop that cannot be renamed to its name gets the
+        error and leaves no temporary file; the others are written."""
+        (tmp_path / "b").mkdir()
+        (tmp_path / "b" / "foreign").write_bytes(b"not ours")
+        writes = [fs.Write(tmp_path, n, n.encode(), []) for n in "abc"]
+
+        fs.write_all(writes)
+
+        assert [False, True, False] == [w.error is not None for w in writes]
+        assert ["a", "b", "c"] == sorted(p.name for p in tmp_path.iterdir())
+        assert [b"a", b"c"] == [(tmp_path / n).read_bytes() for n in "ac"]
+
+    async def test_group_fsyncs_in_a_thread_only(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A group's small files are written on the event loop's thread
+        and a large one in the worker thread, which fsyncs them all; none
+        is renamed before every file of the group is fsynced."""
+        loop_thread = threading.current_thread()
+        seen: list[str] = []
+        real_write, real_fsync = fs._write, fs._fsync
+
+        def where() -> str:
+            return (
+                "loop"
+                if threading.current_thread() is loop_thread
+                else "thread"
+            )
+
+        def write(fd: int, data: memoryview) -> int:
+            seen.append(f"write {len(data)} in the {where()}")
+            return real_write(fd, data)
+
+        def fsync(fd: int) -> None:
+            named = sorted(
+                p.name for p in tmp_path.iterdir() if p.name in "abc"
+            )
+            seen.append(f"fsync in the {where()}, named {named}")
+            real_fsync(fd)
+
+        monkeypatch.setattr(fs, "_write", write)
+        monkeypatch.setattr(fs, "_fsync", fsync)
+        big = media._INLINE_FILE_BYTES + 1
+        sizes = {"a": 1, "b": big, "c": 2}
+        await media._write_all(
+            [fs.Write(tmp_path, n, b"x" * k, []) for n, k in sizes.items()]
+        )
+
+        assert [
+            "write 1 in the loop",
+            "write 2 in the loop",
+            f"write {big} in the thread",
+            "fsync in the thread, named []",
+            "fsync in the thread, named []",
+            "fsync in the thread, named []",
+        ] == seen
+        assert sizes == {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+
+    async def test_group_interrupted_leaves_nothing(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An error that is no file's own in a group's worker thread
+        closes and deletes every file of the group, those written on the
+        event loop's thread too."""
+        calls: list[int] = []
+
+        def fsync(fd: int) -> None:
+            calls.append(fd)
+            raise RuntimeError("not a file's own")
+
+        monkeypatch.setattr(fs, "_fsync", fsync)
+
+        with pytest.raises(RuntimeError, match="not a file's own"):
+            await media._write_all(
+                [fs.Write(tmp_path, n, n.encode(), []) for n in "abc"]
+            )
+
+        assert 1 == len(calls)
         assert [] == list(tmp_path.iterdir())
 
     async def test_concurrent_files_fail_alone(

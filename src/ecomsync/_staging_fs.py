@@ -21,7 +21,9 @@ and never through a symlink: whatever else is in the directory was not
 written by us and stays.  A run directory whose lock nobody holds belongs
 to a run that died (its process is gone): `sweep` removes it.
 
-Everything here blocks; `ecomsync.media` calls it in a worker thread.
+Everything here blocks; `ecomsync.media` calls it in a worker thread,
+except the writes of small files, and every close and rename, which it
+makes on the event loop's thread (only the fsyncs are worth a thread).
 """
 
 from __future__ import annotations
@@ -376,6 +378,11 @@ class Write:
     content: bytes
     spare: list[str]
     error: OSError | None = None
+    #: Between `begin_all` and `end_all`: the open descriptor (-1 when
+    #: none), the temporary name, and whether it was fsynced.
+    fd: int = attrs.field(init=False, default=-1)
+    tmp: str = attrs.field(init=False, default="")
+    synced: bool = attrs.field(init=False, default=False)
 
     def check(self) -> None:
         """
@@ -400,35 +407,81 @@ def write_all(writes: list[Write]) -> None:
     others' blocks and names with its own (ext4's ``data=ordered``), so
     the later fsyncs find little left to do; one commit per group instead
     of one per file.  Each file is still fsynced before it is renamed.
+
+    The steps are `settle` and `end_all`; `ecomsync.media` calls them
+    apart, the small files' writes and every close and rename on the
+    event loop's thread, only the fsyncs in a worker thread.
     """
     for start in range(0, len(writes), WRITE_SLICE):
-        begun: list[tuple[Write, int, str]] = []
+        part = writes[start : start + WRITE_SLICE]
         try:
-            for w in writes[start : start + WRITE_SLICE]:
-                try:
-                    fd, tmp = _begin(
-                        os.fspath(w.directory), w.name, w.content, w.spare
-                    )
-                except OSError as exc:
-                    w.error = exc
-                else:
-                    begun.append((w, fd, tmp))
-            begun.reverse()
-            while begun:
-                w, fd, tmp = begun.pop()
-                try:
-                    _finish(
-                        fd, tmp, os.path.join(os.fspath(w.directory), w.name)
-                    )
-                except OSError as exc:
-                    w.error = exc
-        finally:
-            # Only after an error that is not a file's own: nothing left.
-            for _, fd, tmp in begun:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+            settle(part)
+        except BaseException:
+            end_all(part, keep=False)
+            raise
+        end_all(part)
+
+
+def settle(writes: list[Write]) -> None:
+    """
+    `begin_all`, then `sync_all`: every file written (its data on disk),
+    none renamed yet.
+    """
+    begin_all(writes)
+    sync_all(writes)
+
+
+def begin_all(writes: list[Write]) -> None:
+    """
+    Write each of *writes* to a temporary name, left open and not
+    fsynced; a file that fails gets its error and leaves nothing.  Files
+    begun already, or failed, are skipped.
+    """
+    for w in writes:
+        if w.fd >= 0 or w.error is not None:
+            continue
+        try:
+            w.fd, w.tmp = _begin(
+                os.fspath(w.directory), w.name, w.content, w.spare
+            )
+        except OSError as exc:
+            w.error = exc
+
+
+def sync_all(writes: list[Write]) -> None:
+    """
+    fsync each file `begin_all` wrote; a file whose fsync fails gets its
+    error (`end_all` deletes it).
+    """
+    for w in writes:
+        if w.fd >= 0 and w.error is None:
+            try:
+                _fsync(w.fd)
+            except OSError as exc:
+                w.error = exc
+            else:
+                w.synced = True
+
+
+def end_all(writes: list[Write], *, keep: bool = True) -> None:
+    """
+    Close each file `begin_all` wrote; rename the fsynced ones to their
+    names (with *keep*), delete the others.  Each file that fails gets its
+    error and leaves nothing.
+    """
+    for w in writes:
+        fd, w.fd = w.fd, -1
+        if fd < 0:
+            continue
+        try:
+            os.close(fd)
+            if keep and w.synced and w.error is None:
+                os.replace(w.tmp, os.path.join(os.fspath(w.directory), w.name))
+                continue
+        except OSError as exc:
+            w.error = exc
+        with contextlib.suppress(OSError):
+            os.unlink(w.tmp)
 
 
 def _open_spare(spare: str, where: str, tmp: str) -> tuple[int, str]:

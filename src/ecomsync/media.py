@@ -76,8 +76,41 @@ def _default_directory() -> Path:
     return Path(tempfile.gettempdir()) / f"ecomsync-staging-{user}".rstrip("-")
 
 
+#: Files up to this size are written (to the page cache: no fsync) on the
+#: event loop's thread, up to `_INLINE_BYTES` per group; larger ones in
+#: the worker thread that fsyncs them, so that the loop never waits for
+#: more than that much copying.
+_INLINE_FILE_BYTES = 2**16
+_INLINE_BYTES = 2**20
+
+
 async def _write_all(writes: list[fs.Write]) -> None:
-    await anyio.to_thread.run_sync(fs.write_all, writes)
+    """
+    Write a group of files whose journal entries are committed (DESIGN
+    rule 9: registered, temporary name, fsync, rename).  Only the fsyncs
+    (and the writes of large files) go to a worker thread: each system
+    call made there hands the GIL back and forth with the event loop's
+    thread, which cost more CPU than the small files' open, write, close
+    and rename made here (~30 us per file over a spare, measured).  A file
+    is renamed only after `fs.sync_all` fsynced it; on an error that is
+    no file's own, every file of the group is closed and deleted.
+    """
+    for start in range(0, len(writes), fs.WRITE_SLICE):
+        part = writes[start : start + fs.WRITE_SLICE]
+        room = _INLINE_BYTES
+        here = []
+        for w in part:
+            size = len(w.content)
+            if size <= _INLINE_FILE_BYTES and size <= room:
+                room -= size
+                here.append(w)
+        try:
+            fs.begin_all(here)
+            await anyio.to_thread.run_sync(fs.settle, part)
+        except BaseException:
+            fs.end_all(part, keep=False)
+            raise
+        fs.end_all(part)
 
 
 @attrs.define
