@@ -1044,6 +1044,53 @@ class TestStockAvailable:
         assert "'WH2'" in str(info.value)
 
     @pytest.mark.anyio
+    async def test_renumbered_product_is_a_stock_change(
+        self, traps: TrytonErp
+    ) -> None:
+        """A product whose code changed (or that got one) since the moment
+        is read by ChangedSince with its stock, though no stock moved: the
+        article under its new number reached the shop without stock."""
+        async with traps.session() as session:
+            rpc = session.rpc
+            unit = await rpc.model(
+                "product.uom", "search", [["symbol", "=", "u"]], 0, 1, None
+            )
+            (template,) = await rpc.model(
+                "product.template",
+                "create",
+                [
+                    {
+                        "name": "Renumbered",
+                        "type": "goods",
+                        "default_uom": unit[0],
+                        "list_price": Decimal(1),
+                        "products": [["create", [{"suffix_code": "RN-1"}]]],
+                    }
+                ],
+            )
+            (product,) = await rpc.model(
+                "product.product", "search", [["template", "=", template]]
+            )
+            await set_stock(rpc, await storage_location(rpc), {product: 4})
+            await anyio.sleep(0.01)
+            moment = datetime.now(UTC)
+            await rpc.model(
+                "product.product", "write", [product], {"suffix_code": "RN-2"}
+            )
+        try:
+            changed = await _read(traps, DataType.STOCK, ChangedSince(moment))
+        finally:
+            async with traps.session() as session:
+                await session.rpc.model(
+                    "product.product",
+                    "write",
+                    [product],
+                    {"suffix_code": None},
+                )
+
+        assert {"RN-2": 4} == _levels(changed)
+
+    @pytest.mark.anyio
     async def test_a_new_order_holds_stock(
         self, traps_server: dict[str, Any], traps: TrytonErp
     ) -> None:

@@ -157,7 +157,9 @@ class StockReader:
             )
         elif isinstance(selection, ChangedSince):
             # stock changes never touch products: find the moves instead
-            # (done ones change what is on hand, open ones what is held)
+            # (done ones change what is on hand, open ones what is held);
+            # and the products written since, whose level is new to the
+            # shop: a code given or changed, a product made active again
             ts = naive_utc(selection.moment)
             moves = await self.rpc.search_read(
                 "stock.move",
@@ -169,6 +171,8 @@ class StockReader:
                     "OR",
                     ["id", "in", sorted({m["product"] for m in moves})],
                     ["create_date", ">=", ts],
+                    ["write_date", ">=", ts],
+                    ["template.write_date", ">=", ts],
                 ]
             )
         rows = await self.rpc.search_read("product.product", domain, ["code"])
