@@ -103,6 +103,30 @@ def _overlap(_: object, __: object, value: timedelta) -> None:
         )
 
 
+@attrs.frozen
+class _AwareClock:
+    """
+    The host's clock, read only as timezone-aware moments: a naive one
+    would be stored as a watermark that the next scheduled run cannot
+    read from (`ChangedSince` takes aware moments only).
+    """
+
+    read: Callable[[], datetime]
+
+    def __call__(self) -> datetime:
+        now = self.read()
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise ConfigurationError(
+                "Synchronizer clock must return timezone-aware datetimes "
+                f"(e.g. datetime.now(UTC)), got {now!r}"
+            )
+        return now
+
+
+def _aware_clock(clock: Callable[[], datetime]) -> Callable[[], datetime]:
+    return clock if isinstance(clock, _AwareClock) else _AwareClock(clock)
+
+
 @attrs.define
 class Synchronizer(AsyncResource):
     """
@@ -146,7 +170,8 @@ class Synchronizer(AsyncResource):
             sizes and concurrencies are whole numbers of at least 1,
             *license_timeout* and *progress_interval* seconds of 0 or
             more (0: no wait for a licence), *overlap* a ``timedelta`` of 0
-            or more.
+            or more.  A *clock* that returns a naive datetime is refused
+            when a run starts.
 
     .. versionadded:: 26.1.0
     .. versionchanged:: 26.1.0
@@ -175,7 +200,9 @@ class Synchronizer(AsyncResource):
     write_concurrency: int = attrs.field(default=4, validator=_at_least_one)
     order_page_size: int = attrs.field(default=500, validator=_at_least_one)
     progress_interval: float = attrs.field(default=0.5, validator=_seconds)
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = attrs.field(
+        default=utcnow, converter=_aware_clock
+    )
     instrumentation: Instrumentation = attrs.field(
         factory=lambda: _instrument.NOTHING, kw_only=True
     )

@@ -66,6 +66,7 @@ async def start(
     """
     sync._ensure_open()
     sync.validate(spec)  # before the stream exists: nothing to close
+    started_at = started_at or sync.clock()  # a naive clock, likewise
     send, receive = anyio.create_memory_object_stream[Event](256)
     run = new_run(
         sync,

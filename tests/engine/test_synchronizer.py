@@ -98,6 +98,27 @@ class TestSettings:
                 **{setting: value},
             )
 
+    async def test_naive_clock_refused(self, erp: MemoryErp) -> None:
+        """A clock giving naive datetimes is refused before a run starts:
+        it stored a naive watermark that failed every later scheduled run
+        with a SpecError."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": MemoryPlatform()},
+            clock=lambda: T0.replace(tzinfo=None),
+        )
+
+        for trigger in (Trigger.SCHEDULED, Trigger.SCHEDULED):
+            with pytest.raises(ConfigurationError, match="timezone-aware"):
+                await sync.execute(spec(categories=All()), trigger=trigger)
+        with pytest.raises(ConfigurationError, match="timezone-aware"):
+            await sync.add_schedule(
+                spec(categories=All()), every=timedelta(hours=1)
+            )
+
+        assert [] == await sync.runs()
+        assert [] == await sync.store.list_schedules()
+
     async def test_no_wait_for_a_free_licence(self, erp: MemoryErp) -> None:
         """license_timeout=0 runs at once when a licence is free."""
         sync = Synchronizer(
