@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 
-from ecomsync import DataType, Outgoing, Variant
+from ecomsync import (
+    All,
+    Article,
+    Category,
+    DataType,
+    MediaStaging,
+    MemoryErp,
+    Outgoing,
+    RunStatus,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+    Variant,
+)
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.shopware6._catalogue import LOOKUP_TTL
 from ecomsync.platforms.shopware6._catalogue_rows import held_tax
@@ -518,3 +533,86 @@ class TestLookups:
         await shop.aclose()
 
         assert 1 == _reads(emu, seen).count("/api/search/tax")
+
+
+class TestWholeRuns:
+    async def _run(
+        self, emu: ShopwareEmulator, erp: MemoryErp, store: Path
+    ) -> tuple[int, int]:
+        """
+        One run of categories, articles and stock in a new process with
+        `sole_writer`; (product searches, requests) it sent.
+        """
+        seen = len(emu.requests)
+        platform = _shop(emu)
+        state = SqliteStore(store)
+        spec = SyncSpec(
+            types={
+                DataType.CATEGORIES: All(),
+                DataType.ARTICLES: All(),
+                DataType.STOCK: All(),
+            }
+        )
+        async with Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=state,
+            staging=MediaStaging(store.parent / "staging"),
+            batch_size=20,
+        ) as sync:
+            run = await sync.execute(spec)
+        await platform.aclose()
+        await state.aclose()
+        assert RunStatus.SUCCEEDED == run.status, run.failures
+        return _searches(emu, seen), len(emu.requests) - seen
+
+    async def test_first_sync_then_a_lost_store(self, tmp_path: Path) -> None:
+        """
+        A first sync of 5 article batches into an empty shop searches the
+        products once; the same catalogue with a lost store (a new
+        process, the shop full) searches every batch and leaves the shop
+        as it was.
+        """
+        records: list[Category | Article | StockLevel] = [
+            Category(number="C-1", name="Werkzeug")
+        ]
+        for i in range(100):
+            records.append(
+                Article(
+                    number=f"B-{i:03}",
+                    name=f"Artikel {i}",
+                    price=Decimal("9.90"),
+                    categories=("C-1",),
+                )
+            )
+            records.append(StockLevel(number=f"B-{i:03}", quantity=i))
+        erp = MemoryErp(records)
+        emu = _emu()
+
+        first = await self._run(emu, erp, tmp_path / "first.db")
+        shop = _catalogue(emu)
+        lost = await self._run(emu, erp, tmp_path / "lost.db")
+
+        assert 1 == first[0]
+        assert 5 == lost[0]
+        # 4 more searches; no tax look-up: the products hold their tax.
+        assert first[1] + 4 - 1 == lost[1]
+        assert shop == _catalogue(emu)
+        assert 100 == len(shop[0])
+
+
+def _catalogue(
+    emu: ShopwareEmulator,
+) -> tuple[dict[str, tuple[object, ...]], list[str]]:
+    """
+    The products (number, name, stock, tax, parent, active) and their
+    category assignments.
+    """
+    fields = ("productNumber", "name", "stock", "taxId", "parentId", "active")
+    return (
+        {
+            k: tuple(v.get(f) for f in fields)
+            for k, v in emu.entities["product"].items()
+        },
+        sorted(emu.entities["product_category"]),
+    )
