@@ -1008,6 +1008,19 @@ class TestStockAvailable:
         } == _levels(got)
 
     @pytest.mark.anyio
+    async def test_only_by_derived_article_number(
+        self, traps: TrytonErp
+    ) -> None:
+        """Only() with the number of an article whose template has no code
+        (its variants' prefix, "SOCK") selects its variants' levels, as
+        it selects the article: "sync this article" synced no stock."""
+        got = await _read(traps, DataType.STOCK, Only(["SOCK"]))
+
+        assert {
+            n: TRAP_STOCK[n] for n in ("SOCK-BLUE", "SOCK-RED")
+        } == _levels(got)
+
+    @pytest.mark.anyio
     async def test_per_warehouse(
         self, traps_server: dict[str, Any], traps: TrytonErp
     ) -> None:

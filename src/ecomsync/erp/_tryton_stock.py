@@ -22,6 +22,7 @@ import attrs
 from .._model import StockLevel, number_key
 from .._spec import ChangedSince, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError
+from ._tryton_candidates import find_groups
 from ._tryton_read import ALL, concurrently, naive_utc
 
 
@@ -146,13 +147,27 @@ class StockReader:
         domain: list[Any] = [["code", "!=", None], ["type", "=", "goods"]]
         if isinstance(selection, Only):
             # a variant's level by its own number, or every variant's by
-            # their template's (the article's) number
+            # their article's number: their template's code, or the
+            # number their codes give a template without one ("SOCK")
             numbers = sorted(selection.numbers)
+            articles = await find_groups(
+                self.rpc, selection, expand_limit=1000
+            )
             domain.append(
                 [
                     "OR",
                     ["code", "in", numbers],
                     ["template.code", "in", numbers],
+                    [
+                        "id",
+                        "in",
+                        sorted(
+                            p.id
+                            for g in articles
+                            if g.number in selection.numbers
+                            for p in g.products
+                        ),
+                    ],
                 ]
             )
         elif isinstance(selection, ChangedSince):
