@@ -335,6 +335,8 @@ class RunStore(Protocol):  # pragma: no cover -- a Protocol only
     """
     **Protocol:** The runs, as the monitoring view shows them, and the
     cancel requests that reach a run from other tasks and processes.
+    ``list_runs`` gives the newest first: by start, and runs started at
+    one moment in the reverse order they were first saved.
 
     .. versionadded:: 26.1.0
     """

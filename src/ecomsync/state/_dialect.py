@@ -41,6 +41,10 @@ class Dialect:
     max_in: int | None = None
     #: Null-safe equality (``{same}``).
     same: str = "IS"
+    #: How runs sort newest first (``{newest}``): by start, then by when
+    #: they were recorded (runs started at one moment by a coarse or a
+    #: host's fixed clock).
+    newest: str = "started_at DESC, rowid DESC"
 
     def sql(self, text: str) -> str:
         return (
@@ -48,6 +52,7 @@ class Dialect:
             .replace("{p}", self.prefix)
             .replace("{c}", self.collate)
             .replace("{same}", self.same)
+            .replace("{newest}", self.newest)
         )
 
     def moment(self, value: datetime) -> Any:
@@ -87,6 +92,7 @@ def postgres(schema: str) -> Dialect:
         collate=' COLLATE "C"',
         native_time=True,
         same="IS NOT DISTINCT FROM",
+        newest="started_at DESC, seq DESC",
     )
 
 

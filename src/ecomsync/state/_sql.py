@@ -316,8 +316,7 @@ class SqlStore(AsyncResource):
 
     async def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
         return await self._all(
-            "SELECT body, heartbeat FROM {p}runs "
-            "ORDER BY started_at DESC, id{c} LIMIT ?",
+            "SELECT body, heartbeat FROM {p}runs ORDER BY {newest} LIMIT ?",
             (max(limit, 0),),
             lambda row: run_from_json(*row),
         )

@@ -64,6 +64,17 @@ class RunContract:
         assert [r.id for r in await store.list_runs(limit=2)] == ["r4", "r3"]
         assert await store.list_runs(limit=0) == []
 
+    async def test_list_runs_started_at_one_moment(
+        self, store: StateStore
+    ) -> None:
+        """Runs started at one moment (a coarse or fixed clock) are listed
+        newest recorded first, and an update does not move a run."""
+        for name in ("b", "a", "d", "c"):
+            await store.save_run(a_run(name, started_at=T0))
+        await store.save_run(a_run("d", status=RunStatus.SUCCEEDED))
+
+        assert [r.id for r in await store.list_runs()] == ["c", "d", "a", "b"]
+
     async def test_list_runs_mixed_offsets(self, store: StateStore) -> None:
         """Runs started in other time zones still sort by instant."""
         await store.save_run(
