@@ -615,6 +615,61 @@ class TestOnePassChecksum:
                 kind
             )
 
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"price": Decimal("19.91")},
+            {"tax_rate": Decimal("19")},
+            {"name": 'Hammer "Pro" '},
+            {"description": "neu"},
+            {"categories": ("K-1", "K-2")},
+            {"ean": None},
+            {"active": False},
+            {"currency": "CHF"},
+            {"variants": ()},
+            {"media": ()},
+        ],
+        ids=lambda c: next(iter(c)),
+    )
+    def test_every_visible_change_changes_it(
+        self, change: dict[str, Any]
+    ) -> None:
+        """An article changed in any field it shows (price, text,
+        categories, variants, images) gets another checksum."""
+        record = _every_kind()["article"]
+        assert checksum(record) != checksum(attrs.evolve(record, **change))
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            lambda v: attrs.evolve(v, price=Decimal("22")),
+            lambda v: attrs.evolve(v, options=(("Größe", "M"),)),
+            lambda v: attrs.evolve(v, number="A-1-L"),
+        ],
+    )
+    def test_a_changed_variant_changes_it(self, change: Any) -> None:
+        """A variant's price, options or number count."""
+        record = _every_kind()["article"]
+        assert isinstance(record, Article)
+        first, *rest = record.variants
+        changed = attrs.evolve(record, variants=(change(first), *rest))
+        assert checksum(record) != checksum(changed)
+
+    @pytest.mark.parametrize("field", ["key", "version", "filename"])
+    def test_a_changed_image_changes_it(self, field: str) -> None:
+        """New image bytes (a new version or key) or another name count,
+        and so does the images' order."""
+        record = _every_kind()["article"]
+        assert isinstance(record, Article)
+        photo, sheet = record.media
+        new = attrs.evolve(photo, **{field: "other"})
+        assert checksum(record) != checksum(
+            attrs.evolve(record, media=(new, sheet))
+        )
+        assert checksum(record) != checksum(
+            attrs.evolve(record, media=(sheet, photo))
+        )
+
     @pytest.mark.parametrize("state", list(OrderState))
     def test_orders_alike(self, state: OrderState) -> None:
         """An order's exceptions (state left out, a cancellation kept,
