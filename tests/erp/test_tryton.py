@@ -1104,6 +1104,62 @@ class TestStockAvailable:
         assert {"RN-2": 4} == _levels(changed)
 
     @pytest.mark.anyio
+    async def test_weighed_goods_held_in_another_unit(
+        self, traps: TrytonErp
+    ) -> None:
+        """Goods kept in kg and sold in g: 2.5 kg on hand less 750 g on
+        a waiting shipment is 1.75 kg available, 1 rounded down; sold
+        past what is on hand, the level is negative (rounded down)."""
+        async with traps.session() as session:
+            rpc = session.rpc
+            units = {
+                row["symbol"]: row["id"]
+                for row in await rpc.search_read(
+                    "product.uom", [["symbol", "in", ["kg", "g"]]], ["symbol"]
+                )
+            }
+            (template,) = await rpc.model(
+                "product.template",
+                "create",
+                [
+                    {
+                        "name": "Flour",
+                        "type": "goods",
+                        "default_uom": units["kg"],
+                        "salable": True,
+                        "sale_uom": units["g"],
+                        "list_price": Decimal("0.0040"),
+                        "products": [["create", [{"suffix_code": "KG-1"}]]],
+                    }
+                ],
+            )
+            (product,) = await rpc.model(
+                "product.product", "search", [["template", "=", template]]
+            )
+            await set_stock(
+                rpc, await storage_location(rpc), {product: Decimal("2.5")}
+            )
+            await sell(rpc, product, 750, unit="g")
+        try:
+            held = await _read(traps, DataType.STOCK, Only(["KG-1"]))
+            async with traps.session() as session:
+                await sell(session.rpc, product, 2000, unit="g")
+            oversold = await _read(traps, DataType.STOCK, Only(["KG-1"]))
+        finally:
+            async with traps.session() as session:
+                await session.rpc.model(
+                    "product.product",
+                    "write",
+                    [product],
+                    {"suffix_code": None},
+                )
+
+        assert ({"KG-1": 1}, {"KG-1": -1}) == (
+            _levels(held),
+            _levels(oversold),
+        )
+
+    @pytest.mark.anyio
     async def test_a_new_order_holds_stock(
         self, traps_server: dict[str, Any], traps: TrytonErp
     ) -> None:

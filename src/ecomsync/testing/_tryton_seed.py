@@ -324,13 +324,19 @@ async def add_warehouse(rpc: Rpc, code: str) -> int:
 
 
 async def sell(
-    rpc: Rpc, product: int, quantity: int, *steps: str, reference: str = ""
+    rpc: Rpc,
+    product: int,
+    quantity: int,
+    *steps: str,
+    reference: str = "",
+    unit: str = "u",
 ) -> int:
     """
-    A confirmed sale of *quantity* units of *product* from warehouse WH, its
-    shipment then taken through *steps* (``assign_try``, ``pick``, ...).
+    A confirmed sale of *quantity* of *product* (in the unit whose symbol
+    is *unit*) from warehouse WH, its shipment then taken through *steps*
+    (``assign_try``, ``pick``, ...).
     """
-    unit = await _one(rpc, "product.uom", [["symbol", "=", "u"]])
+    uom = await _one(rpc, "product.uom", [["symbol", "=", unit]])
     eur = await _one(rpc, "currency.currency", [["code", "=", "EUR"]])
     warehouse = await _one(
         rpc,
@@ -363,7 +369,7 @@ async def sell(
         currency=eur,
         warehouse=warehouse,
         reference=reference or None,
-        line=(product, float(quantity), unit),
+        line=(product, float(quantity), uom),
     )
     for step in ("quote", "confirm"):
         await rpc.model("sale.sale", step, [sale])
