@@ -882,6 +882,50 @@ class TestVariantChanges:
         ] == seen
         assert 1 == len(products)
 
+    async def test_lost_variants_and_new_name_after_a_lost_store(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        After the state store was lost, an article that lost its variants
+        and was renamed in the same change keeps its product, found by its
+        slug with variants whose SKUs extend its number ("R-1-S" of
+        "R-1"): one product, the old variants gone (a second product was
+        made and the old one stayed in the shop with them).
+        """
+        shirt = Article(
+            number="R-1",
+            name="Rugby shirt",
+            price=Decimal("30.00"),
+            variants=(
+                Variant(number="R-1-S", options=(("Size", "S"),)),
+                Variant(number="R-1-M", options=(("Size", "M"),)),
+            ),
+        )
+        renamed = attrs.evolve(shirt, name="Rugby shirt, plain", variants=())
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            (one,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+            # the store was lost: no product id comes with the article
+            (two,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=renamed)]
+            )
+        admin = fresh_vendure.admin()
+        try:
+            variants = await _variants(admin, "R-1", "R-1-S", "R-1-M")
+        finally:
+            await admin.aclose()
+
+        assert one.ok, one.error
+        assert two.ok, two.error
+        assert one.platform_id == two.platform_id
+        assert [("R-1", one.platform_id, "Rugby shirt, plain")] == [
+            (v["sku"], v["product"]["id"], v["product"]["name"])
+            for v in variants
+        ]
+
     async def test_a_number_slugified_alike_later_takes_no_product(
         self, fresh_vendure: VendureServer
     ) -> None:

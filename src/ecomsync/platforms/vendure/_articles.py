@@ -127,7 +127,10 @@ class Articles:
         another article's product would delete that article's variants.
         The evidence: the store links it to this article, a variant
         carries the article's number as its SKU (the article was simple
-        before), or it has the article's name. Without it a new product
+        before), every variant's SKU is the article's number with a
+        suffix after a separator ("A-1-S" of "A-1": its former variants,
+        also when it was renamed in the same change), or it has the
+        article's name. Without it a new product
         is made, and the old one stays in the shop for the merchant to
         see, rather than being overwritten.
         """
@@ -315,7 +318,20 @@ def _ours(product: JSON, article: Article, item: Outgoing) -> bool:
         not product["variants"]
         or str(item.platform_id or "") == str(product["id"])
         or any(v["sku"] == article.number for v in product["variants"])
+        or all(_extends(v["sku"], article.number) for v in product["variants"])
         or product["name"] == article.name
+    )
+
+
+def _extends(sku: str, number: str) -> bool:
+    """
+    Whether *sku* is *number* with a suffix after a separator ("A-1-S",
+    "A-1/S" of "A-1"), as an ERP numbers an article's variants.
+    """
+    return (
+        len(sku) > len(number)
+        and sku.startswith(number)
+        and not sku[len(number)].isalnum()
     )
 
 
