@@ -168,6 +168,41 @@ class TestProblems:
             p.field for p in problems(order)
         }
 
+    def test_address_without_a_country_is_not_german(self) -> None:
+        """An address made without a country warns and has none (it was
+        "DE", so an address from a platform without one became German):
+        an order with it fails on billing.country and shipping.country,
+        "is missing"."""
+        with pytest.warns(DeprecationWarning, match="without a country"):
+            address = Address(
+                first_name="E",
+                last_name="M",
+                street="S",
+                zip_code="1",
+                city="B",
+            )
+        order = Order(
+            number="1",
+            customer=Customer(
+                number="K", email="e@x", first_name="E", last_name="M"
+            ),
+            billing=address,
+            shipping=address,
+            lines=[
+                OrderLine(
+                    article_number="A", name="A", quantity=1, unit_price=1
+                )
+            ],
+            total=1,
+            ordered_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+
+        assert "" == address.country
+        assert [
+            ("billing.country", "is missing"),
+            ("shipping.country", "is missing"),
+        ] == [(p.field, p.reason) for p in problems(order)]
+
 
 NON_FINITE = ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity"]
 
@@ -360,6 +395,7 @@ def _every_kind() -> dict[str, Any]:
         street="Hauptstr. 1",
         zip_code="80331",
         city="München",
+        country="DE",
         company="Maier & Söhne",
     )
     return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +40,21 @@ __all__ = [
     "StockLevel",
     "Variant",
 ]
+
+
+def _no_country() -> str:
+    """
+    The country of an `Address` made without one: blank, with a warning.
+    """
+    warnings.warn(
+        "Address without a country: it is blank (an order with it fails on "
+        "billing.country or shipping.country), not 'DE' as before; pass "
+        "country= (an ISO 3166-1 alpha-2 code). Omitting it will be an "
+        "error in a later release.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return ""
 
 
 def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
@@ -238,7 +254,16 @@ class Address:
     """
     A postal address; *country* is an ISO 3166-1 alpha-2 code.
 
+    An address made without a *country* has a blank one (an order with it
+    fails on ``billing.country`` or ``shipping.country``, "is missing")
+    and warns with a `DeprecationWarning`: a library must not make up
+    where a customer lives.  Pass the country.
+
     .. versionadded:: 26.1.0
+    .. deprecated:: 26.1.0
+       Omitting *country*; it was ``"DE"``, so an address from a platform
+       without a country silently became German.  Omitting it will be an
+       error in a later release.
     """
 
     first_name: str
@@ -246,7 +271,7 @@ class Address:
     street: str
     zip_code: str
     city: str
-    country: str = "DE"
+    country: str = attrs.field(factory=_no_country)
     company: str = ""
     phone: str = ""
 

@@ -574,6 +574,7 @@ class TestMapping:
             street="  Padweg 1 ",
             zip_code="10115 ",
             city="Berlin ",
+            country="DE",
             company="ACME ",
         )
         order = make_order(billing=padded, shipping=padded)

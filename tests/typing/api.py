@@ -166,6 +166,7 @@ def orders() -> None:
         street="Hauptstr. 1",
         zip_code="10115",
         city="Berlin",
+        country="DE",
     )
     order = ecomsync.Order(
         number="1001",

@@ -182,6 +182,7 @@ def shop_orders(
             street=f"Hauptstraße {i}",
             zip_code=f"{10000 + i}",
             city="Berlin",
+            country="DE",
         )
         lines = tuple(
             OrderLine(
