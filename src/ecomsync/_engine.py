@@ -318,6 +318,11 @@ class Synchronizer(AsyncResource):
             trigger: Plan the run as this trigger would resolve it (a
                 scheduled run reads what changed since its watermark).
 
+        Raises:
+            RunCancelled: The plan was cancelled from the monitoring
+                view (`cancel`); it stops at the next batch and is
+                recorded cancelled, with no partial plan returned.
+
         .. versionadded:: 26.1.0
         """
         return await _lifecycle.plan(self, spec, trigger)

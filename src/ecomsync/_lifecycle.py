@@ -453,6 +453,9 @@ async def plan(sync: Synchronizer, spec: SyncSpec, trigger: Trigger) -> Plan:
     final, error = await lifecycle(sync, run, work, resolve_as=trigger)
     if error is not None:
         raise error
+    if final.status is RunStatus.CANCELLED:
+        # Half a plan would read as the whole answer.
+        raise RunCancelled(f"plan {run.id} was cancelled")
     return Plan(
         run_id=run.id, platform=final.platform, spec=run.spec, types=plans
     )

@@ -197,6 +197,8 @@ async def plan_type(
     late: dict[str, Problem] = {}
     async with strategy.batches(session, data_type, selection) as batches:
         async for read in batches:
+            # A plan in the monitoring view stops when asked, like a run.
+            await pipeline.run.cancel.check()
             batch = read
             if claims is not None:
                 claimed = claims.claim(batch, fingerprints(batch))

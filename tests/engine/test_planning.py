@@ -5,8 +5,11 @@ writes nothing to the platform, moves no watermark, stages nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
 
+import anyio
 import pytest
 
 from ecomsync import (
@@ -20,6 +23,7 @@ from ecomsync import (
     MemoryPlatform,
     Outcome,
     Outgoing,
+    RunCancelled,
     RunStatus,
     SqliteStore,
     StagedMedia,
@@ -205,6 +209,35 @@ class TestPlanWritesNothing:
         )
         assert 0 == sync.licenses.in_use  # type: ignore[attr-defined]
 
+    async def test_cancelled_plan_raises(
+        self, sync: Synchronizer, erp: MemoryErp
+    ) -> None:
+        """A plan cancelled from the monitoring view stops at the next
+        batch, is recorded cancelled and raises RunCancelled instead of
+        returning half a plan (it ran on and answered "succeeded")."""
+        gate = _Gated(erp)
+        sync.erp = gate
+        sync.batch_size = 2
+        raised: list[BaseException] = []
+
+        async def plan() -> None:
+            try:
+                await sync.plan(SyncSpec(types={DataType.ARTICLES: All()}))
+            except RunCancelled as exc:
+                raised.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(plan)
+            await gate.reading.wait()
+            (run,) = await sync.runs()
+            await sync.cancel(run.id)
+            gate.go.set()
+
+        assert 1 == len(raised)
+        (run,) = await sync.runs()
+        assert RunStatus.CANCELLED == run.status
+        assert 0 == sync.licenses.in_use  # type: ignore[attr-defined]
+
     async def test_failed_plan_recorded(
         self, sync: Synchronizer, erp: MemoryErp
     ) -> None:
@@ -216,3 +249,43 @@ class TestPlanWritesNothing:
 
         (run,) = await sync.runs()
         assert RunStatus.FAILED == run.status
+
+
+class _Gated:
+    """
+    An ERP whose reads stop before their second batch until *go*.
+    """
+
+    def __init__(self, erp: MemoryErp) -> None:
+        self.erp = erp
+        self.reading = anyio.Event()
+        self.go = anyio.Event()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Any]:
+        async with self.erp.session() as inner:
+            yield _GatedSession(inner, self)
+
+
+class _GatedSession:
+    def __init__(self, inner: Any, gate: _Gated) -> None:
+        self.inner = inner
+        self.gate = gate
+
+    async def read(
+        self, data_type: DataType, selection: Any, *, batch_size: int
+    ) -> AsyncIterator[Any]:
+        batches = self.inner.read(data_type, selection, batch_size=batch_size)
+        try:
+            first = True
+            async for batch in batches:
+                if not first:
+                    self.gate.reading.set()
+                    await self.gate.go.wait()
+                first = False
+                yield batch
+        finally:
+            await batches.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
