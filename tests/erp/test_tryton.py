@@ -595,6 +595,30 @@ class TestMapping:
         assert sale["invoice_address"] == sale["shipment_address"]
 
     @pytest.mark.anyio
+    async def test_order_in_tryton_twice_fails_naming_both(
+        self, tryton: TrytonErp
+    ) -> None:
+        """An order two processes imported at once (two sales with its
+        number) fails on ``number`` naming both sales, instead of the
+        first being taken as the order while the other ships too; once
+        the merchant cancelled one, the other is the order's sale."""
+        order = make_order()
+        async with tryton.session() as session:
+            (first,) = await session.import_orders([order])
+            sale = int(first.platform_id or 0)
+            (twin,) = await session.rpc.model(
+                "sale.sale", "copy", [sale], {"reference": order.number}
+            )
+            (twice,) = await session.import_orders([order])
+            await session.rpc.model("sale.sale", "cancel", [twin])
+            (once,) = await session.import_orders([order])
+
+        assert "number" == twice.field
+        assert f"(id {sale})" in (twice.error or "")
+        assert f"draft (id {twin})" in (twice.error or "")
+        assert (None, str(sale)) == (once.error, once.platform_id)
+
+    @pytest.mark.anyio
     async def test_draft_left_by_a_dead_import_is_confirmed(
         self, tryton_server: dict[str, Any], tryton: TrytonErp
     ) -> None:

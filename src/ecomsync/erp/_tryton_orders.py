@@ -76,7 +76,7 @@ class OrderImporter:
                 order=[["id", "ASC"]],
             )
             if existing:
-                row = existing[0]
+                row = _the_sale(order, existing)
                 sale = int(row["id"])
                 if order.state is OrderState.CANCELLED:
                     await self._cancel(order, sale, row)
@@ -581,6 +581,27 @@ def is_marked_cancelled(comment: str | None) -> bool:
     Whether a sale's *comment* holds `CANCELLED_MARK` on a line.
     """
     return CANCELLED_MARK in (comment or "").splitlines()
+
+
+def _the_sale(order: Order, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """
+    The sale of *order* among the sales holding its number (*rows*, by
+    id): the one not cancelled.  Two imports at once from separate
+    processes (which `TrytonErp` does not hold apart) can leave two: the
+    order fails on ``number`` naming them, never "first wins", for the
+    merchant to cancel all but one.
+    """
+    live = [row for row in rows if row.get("state") != "cancelled"]
+    if len(live) > 1:
+        names = ", ".join(
+            f"{row.get('number') or 'draft'} (id {row['id']})" for row in live
+        )
+        raise _Rejected(
+            f"order {order.number} is in Tryton {len(live)} times, as the "
+            f"sales {names}: cancel all but one by hand",
+            "number",
+        )
+    return (live or list(rows))[0]
 
 
 def _same(row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
