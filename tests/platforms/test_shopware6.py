@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from ecomsync import (
     SyncSpec,
     Variant,
 )
-from ecomsync.exceptions import AuthenticationError, RetryableError
+from ecomsync.exceptions import AuthenticationError, RetryableError, SyncError
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.shopware6._mapping import sw_id
 from ecomsync.platforms.shopware6._order_mapping import (
@@ -609,6 +609,177 @@ class TestShopware6Reliability:
         batches = [b async for b in shop.fetch_orders(All(), batch_size=1000)]
 
         assert sum(len(b) for b in batches) == 3
+
+
+_AT = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class _Pages(httpx.AsyncBaseTransport):
+    """
+    The emulator behind a transport that notes each order search's page
+    (and may act after the first one).
+    """
+
+    def __init__(
+        self,
+        emu: ShopwareEmulator,
+        after_first: Any = None,
+        fail: int = 0,
+        *,
+        total: bool = True,
+    ) -> None:
+        self.inner = httpx.ASGITransport(app=emu.app)
+        self.pages: list[int] = []
+        self.after_first = after_first
+        self.fail = fail
+        self.flying = self.most = 0
+        self.total = total
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        if request.url.path == "/api/search/order":
+            page = json.loads(request.content)["page"]
+            self.pages.append(page)
+            if page == self.fail:
+                return httpx.Response(400, json={"errors": [{"code": "X"}]})
+        self.flying += 1
+        self.most = max(self.most, self.flying)
+        try:
+            await anyio.sleep(0.01)  # in flight: others may start meanwhile
+            response = await self.inner.handle_async_request(request)
+        finally:
+            self.flying -= 1
+        if self.pages == [1] and self.after_first is not None:
+            self.after_first()
+            self.after_first = None
+        if not self.total and request.url.path == "/api/search/order":
+            body = json.loads(await response.aread())
+            body.pop("total", None)
+            return httpx.Response(200, json=body)
+        return response
+
+
+class TestOrderPages:
+    @staticmethod
+    async def _read(
+        emu: ShopwareEmulator, transport: _Pages, batch_size: int
+    ) -> list[list[str]]:
+        shop = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            emu.client_secret,
+            transport=transport,
+        )
+        try:
+            return [
+                [o.number for o in page]
+                async for page in shop.fetch_orders(
+                    All(), batch_size=batch_size
+                )
+            ]
+        finally:
+            await shop.aclose()
+
+    @pytest.mark.parametrize(
+        ("orders", "size", "requests"),
+        [(10, 3, 4), (9, 3, 4), (20, 3, 7), (2, 3, 1), (0, 3, 1), (3, 3, 2)],
+    )
+    async def test_pages_as_one_after_another_reads_them(
+        self, orders: int, size: int, requests: int
+    ) -> None:
+        """The pages the total implies are read a few at a time, yielded
+        in order, and as many as reading them one by one up to the first
+        short page takes."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        for n in range(orders):
+            emu.place_order(
+                order_number=str(50000 + n),
+                created_at=_AT + timedelta(minutes=n),
+            )
+        transport = _Pages(emu)
+
+        pages = await self._read(emu, transport, size)
+
+        assert [str(50000 + n) for n in range(orders)] == [
+            number for page in pages for number in page
+        ]
+        assert all(0 < len(page) <= size for page in pages)
+        assert requests == len(transport.pages)
+        assert sorted(transport.pages) == list(range(1, requests + 1))
+        # after the first page, up to PAGES_AHEAD pages are read at once
+        assert transport.most == min(max(requests - 1, 1), 4)
+
+    async def test_without_a_total_pages_are_read_one_by_one(self) -> None:
+        """A shop that gives no total: the pages one after another, up to
+        the first short one."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        for n in range(7):
+            emu.place_order(
+                order_number=str(40000 + n),
+                created_at=_AT + timedelta(minutes=n),
+            )
+        transport = _Pages(emu, total=False)
+
+        pages = await self._read(emu, transport, 3)
+
+        assert [[40000, 40001, 40002], [40003, 40004, 40005], [40006]] == [
+            [int(n) for n in page] for page in pages
+        ]
+        assert ([1, 2, 3], 1) == (transport.pages, transport.most)
+
+    async def test_orders_placed_while_reading_are_read(self) -> None:
+        """More orders than the first page counted (placed meanwhile):
+        the pages after the counted ones are read until a short one."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        for n in range(6):
+            emu.place_order(
+                order_number=str(60000 + n),
+                created_at=_AT + timedelta(minutes=n),
+            )
+
+        def more() -> None:
+            for n in range(6, 10):
+                emu.place_order(
+                    order_number=str(60000 + n),
+                    created_at=_AT + timedelta(minutes=n),
+                )
+
+        transport = _Pages(emu, after_first=more)
+
+        pages = await self._read(emu, transport, 3)
+
+        assert [str(60000 + n) for n in range(10)] == [
+            number for page in pages for number in page
+        ]
+
+    async def test_a_failed_page_fails_as_itself(self) -> None:
+        """A page of a window that fails raises its own error (not a
+        group), and no later page is yielded."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        for n in range(12):
+            emu.place_order(
+                order_number=str(70000 + n),
+                created_at=_AT + timedelta(minutes=n),
+            )
+        transport = _Pages(emu, fail=3)
+        shop = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            emu.client_secret,
+            transport=transport,
+        )
+        seen: list[str] = []
+
+        async def read() -> None:
+            async for page in shop.fetch_orders(All(), batch_size=3):
+                seen.extend(o.number for o in page)
+
+        with pytest.raises(SyncError):
+            await read()
+        await shop.aclose()
+
+        assert [str(70000 + n) for n in range(3)] == seen
 
 
 class TestEndToEnd:

@@ -32,6 +32,10 @@ from ._order_mapping import (
 from ._writer import first_problem, wrong_type
 
 
+#: Pages of orders read at once once the first page told the total.
+PAGES_AHEAD = 4
+
+
 @attrs.frozen
 class Orders:
     """
@@ -307,26 +311,95 @@ class Orders:
     async def _pages(
         self, filters: list[dict[str, Any]], limit: int
     ) -> AsyncIterator[list[Order]]:
-        page = 1
-        while True:
-            criteria: dict[str, Any] = {
-                "limit": limit,
-                "page": page,
-                "sort": [
-                    {"field": "createdAt", "order": "ASC"},
-                    {"field": "id", "order": "ASC"},
-                ],
-                "associations": ORDER_ASSOCIATIONS,
-                "includes": ORDER_INCLUDES,
-            }
-            if filters:
-                criteria["filter"] = filters
-            rows = await self.api.search("order", criteria)
+        """
+        The pages of orders matching *filters*, in sort order, up to the
+        first short one (as one after another would read them).  The first
+        page asks for the total; the pages it implies, up to the one that
+        comes back short, are then read `PAGES_AHEAD` at a time (the shop
+        works on them together), the rest one by one.
+        """
+        rows, total = await self._page(filters, limit, 1, count=True)
+        if rows:
+            yield [order_from(row) for row in rows]
+        if len(rows) < limit:
+            return
+        page = 2
+        # the page that comes back short by the count (possibly empty)
+        last = total // limit + 1 if total is not None else page
+        while page <= last:
+            window = range(page, min(last, page + PAGES_AHEAD - 1) + 1)
+            found = await self._window(filters, limit, window)
+            for rows in found:
+                if rows:
+                    yield [order_from(row) for row in rows]
+            if any(len(rows) < limit for rows in found):
+                return
+            page = window[-1] + 1
+        while True:  # more orders than counted (placed meanwhile)
+            rows, _ = await self._page(filters, limit, page)
             if rows:
                 yield [order_from(row) for row in rows]
             if len(rows) < limit:
                 return
             page += 1
+
+    async def _window(
+        self, filters: list[dict[str, Any]], limit: int, pages: range
+    ) -> list[list[dict[str, Any]]]:
+        """
+        *pages* read at once, in their order; the first failure cancels
+        the others and is raised as itself.
+        """
+        found: dict[int, list[dict[str, Any]]] = {}
+        errors: list[Exception] = []
+
+        async def one(page: int, scope: anyio.CancelScope) -> None:
+            try:
+                found[page], _ = await self._page(filters, limit, page)
+            except Exception as exc:
+                errors.append(exc)
+                scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            for page in pages:
+                tg.start_soon(one, page, tg.cancel_scope)
+        if errors:
+            raise errors[0]
+        return [found[page] for page in pages]
+
+    async def _page(
+        self,
+        filters: list[dict[str, Any]],
+        limit: int,
+        page: int,
+        *,
+        count: bool = False,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """
+        One page of orders, and with *count* the shop's total of matching
+        orders (``None`` if it gives none).
+        """
+        criteria: dict[str, Any] = {
+            "limit": limit,
+            "page": page,
+            "sort": [
+                {"field": "createdAt", "order": "ASC"},
+                {"field": "id", "order": "ASC"},
+            ],
+            "associations": ORDER_ASSOCIATIONS,
+            "includes": ORDER_INCLUDES,
+        }
+        if filters:
+            criteria["filter"] = filters
+        if count:
+            criteria["total-count-mode"] = 1  # exact
+        body = (
+            await self.api.call("POST", "/api/search/order", json=criteria)
+        ).json()
+        data = body.get("data") if isinstance(body, dict) else None
+        total = body.get("total") if isinstance(body, dict) else None
+        rows = [row for row in data or [] if isinstance(row, dict)]
+        return rows, total if isinstance(total, int) and count else None
 
 
 def _technical(entity: dict[str, Any]) -> str | None:
