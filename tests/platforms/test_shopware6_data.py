@@ -506,6 +506,55 @@ class TestValues:
 
         assert "variants.0.price" == outcome.field
 
+    @pytest.mark.parametrize(
+        ("variant", "field"),
+        [("S-1-A", "number"), ("V" * 65, "variants.0.number")],
+    )
+    async def test_number_longer_than_shopware_takes(
+        self, shop: Shopware6, emu: ShopwareEmulator, variant: str, field: str
+    ) -> None:
+        """
+        A product number over Shopware's 64 characters fails before any
+        write, naming the article's or the variant's number (Shopware's
+        own error says only ``productNumber``); 64 characters land.
+        """
+        number = "L" * 64 if field != "number" else "L" * 65
+        bad = article(
+            number, variants=(Variant(number=variant, options=(("C", "r"),)),)
+        )
+        syncs = _syncs(emu)
+
+        bad_outcome, good = await _push(
+            shop, DataType.ARTICLES, bad, article("A-2")
+        )
+
+        assert (False, field) == (bad_outcome.ok, bad_outcome.field)
+        assert "at most 64" in (bad_outcome.error or "")
+        assert good.ok
+        assert number not in _numbers(emu)
+        assert 1 == _syncs(emu) - syncs
+        fits = article("L" * 64)
+        assert all(o.ok for o in await _push(shop, DataType.ARTICLES, fits))
+
+    async def test_translated_field_is_named_as_the_record_has_it(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A name Shopware refuses (too long) fails on ``name``, not on the
+        translation pointer Shopware reports it at; the rest lands.
+        """
+        outcomes = await _push(
+            shop,
+            DataType.ARTICLES,
+            attrs_evolve(article("A-1"), name="N" * 256),
+            article("A-2"),
+        )
+
+        assert [False, True] == [o.ok for o in outcomes]
+        assert "name" == outcomes[0].field
+        assert "255 characters" in (outcomes[0].error or "")
+        assert ["A-2"] == list(_numbers(emu))
+
 
 class TestStock:
     async def test_negative_stock_is_refused(

@@ -36,6 +36,7 @@ from ._claims import (
     collate,
     screen,
     stock_claims,
+    too_long,
 )
 from ._client import MAX_LIMIT, AdminApi
 from ._mapping import (
@@ -378,7 +379,13 @@ class Catalogue:
         ids = [product_id(a.number) for a in articles]
         screened = screen(articles, article_claims, rule=PRODUCT_RULE)
         failures = dict(screened.failures)
-        send = screened.sendable(len(articles))
+        for i in screened.sendable(len(articles)):
+            long = too_long(articles[i])
+            if long is not None:
+                failures[i] = long
+        send = [
+            i for i in screened.sendable(len(articles)) if i not in failures
+        ]
         if send:
             failures.update(await self._write_articles(items, articles, send))
         return outcomes(

@@ -199,3 +199,32 @@ PRODUCT_RULE = (
 CATEGORY_RULE = "Shopware keeps one category per number"
 STOCK_RULE = "Shopware 6 keeps one stock per product, not per warehouse"
 STATUS_RULE = "an order has one status at a time"
+
+
+#: The longest product number Shopware takes: ``productNumber`` is a
+#: ``NumberRangeField`` of 64 characters (``ProductDefinition``; the
+#: column is ``VARCHAR(64)``, Migration1536233120Product).
+NUMBER_LENGTH = 64
+
+
+def too_long(article: Article) -> Failure | None:
+    """
+    Why *article* cannot be sent if its number or a variant's is longer
+    than Shopware takes: Shopware's own error names ``productNumber``
+    without saying whose, so the field names the variant here.
+    """
+    numbers = [
+        ("number", article.number),
+        *(
+            (f"variants.{i}.number", variant.number)
+            for i, variant in enumerate(article.variants)
+        ),
+    ]
+    for field, number in numbers:
+        if isinstance(number, str) and len(number) > NUMBER_LENGTH:
+            return (
+                f"{field} {number!r} has {len(number)} characters; Shopware "
+                f"takes product numbers of at most {NUMBER_LENGTH}",
+                field,
+            )
+    return None

@@ -33,9 +33,17 @@ def op(
     return {"key": key, "entity": entity, "action": action, "payload": rows}
 
 
+#: A translated field's pointer: Shopware writes ``name`` of a product or
+#: category as ``translations/{languageId}/name`` and reports its errors
+#: there (``/0/translations/2fbb5fe2e29a4d70aa5854ce7ce3e20b/name``).
+_TRANSLATED = re.compile(r"^translations\.[0-9a-f]{32}\.")
+
+
 def pointer_parts(pointer: str | None) -> tuple[str, int, str] | None:
     """
-    ``/{operation key}/{index}/{field...}`` → (key, index, dotted field).
+    ``/{operation key}/{index}/{field...}`` → (key, index, dotted field);
+    a translated field is named as the record has it (``name``, not
+    ``translations.{languageId}.name``).
     """
     if not pointer:
         return None
@@ -44,7 +52,7 @@ def pointer_parts(pointer: str | None) -> tuple[str, int, str] | None:
         return None
     key, index, rest = match.groups()
     field = ".".join(p for p in (rest or "").split("/") if p)
-    return key, int(index), field
+    return key, int(index), _TRANSLATED.sub("", field)
 
 
 #: Collated product number -> (item index, field): who sent which number,
