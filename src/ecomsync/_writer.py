@@ -15,12 +15,14 @@ from ._changes import Change, where
 from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
 from ._media_ids import Pending
 from ._media_transfer import MediaTransfer
+from ._model import Article
 from ._run import Run, Tally
 from ._spec import DataType
 from .events import RecordFailed, RecordSynced
-from .exceptions import SyncError
+from .exceptions import RecordRejected, SyncError
 from .typing import (
     ErpSession,
+    Platform,
     StateStore,
     SupportsMediaIdFor,
     SupportsMediaOnPush,
@@ -80,7 +82,7 @@ class Writer:
                 for change, m in going
                 for out in _outgoing(change, m)
             ]
-            answer = await platform.push(data_type, ready)
+            answer = await _push(platform, data_type, ready)
             if len(answer) != len(ready):
                 raise SyncError(
                     f"{type(platform).__name__} answered the wrong "
@@ -96,7 +98,7 @@ class Writer:
                 )
         else:
             ready = [out for c in chunk for out in _outgoing(c, None)]
-            answer = await platform.push(data_type, ready)
+            answer = await _push(platform, data_type, ready)
             self.check_answer(answer, ready)
             outcomes = _fold(chunk, answer)
             media = await self.media.gather(
@@ -209,6 +211,41 @@ class Writer:
                 message=message,
             )
         )
+
+
+async def _push(
+    platform: Platform, data_type: DataType, ready: Sequence[Outgoing]
+) -> list[Outcome]:
+    """
+    *platform*'s outcomes for *ready*.  A push that raises
+    `RecordRejected` for one of its records fails that record alone
+    (docs/writing-adapters.md): the others are pushed again without it.
+    """
+    try:
+        return list(await platform.push(data_type, ready))
+    except RecordRejected as exc:
+        bad = {i for i, out in enumerate(ready) if exc.number in _claims(out)}
+        if not bad:
+            raise  # not one of these records: nothing to isolate
+        rest = [out for i, out in enumerate(ready) if i not in bad]
+        answer = iter(await _push(platform, data_type, rest) if rest else [])
+        refused = Outcome(number=exc.number, error=str(exc), field=exc.field)
+        return [
+            attrs.evolve(refused, number=out.record.number)
+            if i in bad
+            else next(answer)
+            for i, out in enumerate(ready)
+        ]
+
+
+def _claims(out: Outgoing) -> tuple[str, ...]:
+    """
+    The numbers an outgoing record answers to: its own, its variants'.
+    """
+    record = out.record
+    if isinstance(record, Article):
+        return (record.number, *(v.number for v in record.variants))
+    return (record.number,)
 
 
 def _outgoing(change: Change, media: list[MediaLink] | None) -> list[Outgoing]:

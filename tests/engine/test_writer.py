@@ -18,6 +18,7 @@ from ecomsync import (
     MediaStaging,
     MemoryErp,
     MemoryPlatform,
+    Only,
     Outcome,
     Outgoing,
     RecordFailed,
@@ -93,7 +94,77 @@ class _ForgetfulWithMedia(_Forgetful):
     media_on_push: bool = True
 
 
+@attrs.define
+class _Raises(MemoryPlatform):
+    """
+    Raises RecordRejected for a push holding *refused*, whose outcomes
+    it would otherwise give (an adapter that throws per record).
+    """
+
+    refused: str = "A-3"
+    media_on_push: bool = False
+    #: The number the error names (default: *refused*).
+    named: str | None = None
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        if any(item.record.number == self.refused for item in items):
+            raise RecordRejected(
+                "name too long",
+                number=self.named or self.refused,
+                field="name",
+            )
+        return await super().push(data_type, items)
+
+
 class TestOutcomes:
+    @pytest.mark.parametrize("media_on_push", [False, True])
+    async def test_record_rejected_by_a_raise_fails_alone(
+        self, erp: MemoryErp, tmp_path: Path, media_on_push: bool
+    ) -> None:
+        """A push that raises RecordRejected for one record fails that
+        record alone, with its message and field, and the rest of the
+        batch lands (it failed the whole run)."""
+        platform = _Raises(media_on_push=media_on_push)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        async with capture_events(
+            sync, spec(categories=All(), articles=All())
+        ) as run:
+            (failed,) = run.of(RecordFailed)
+
+        assert ("A-3", "name", "name too long") == (
+            failed.number,
+            failed.field,
+            failed.message,
+        )
+        assert run.summary is not None
+        assert RunStatus.SUCCEEDED == run.summary.status
+        assert {"A-1", "A-2", "A-4", "A-5", "A-6"} == set(
+            platform.held(ARTICLES)
+        )
+        (ledgered,) = await sync.store.list_failures("shop", ARTICLES)
+        assert "A-3" == ledgered.number
+
+    async def test_record_rejected_for_a_stranger_fails_the_run(
+        self, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """RecordRejected naming no record of the push cannot be pinned
+        on one: the run fails with it."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": _Raises(refused="A-1", named="X-9")},
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with pytest.raises(RecordRejected, match="name too long"):
+            await sync.execute(spec(articles=Only({"A-1"})))
+
     async def test_media_refused_fails_the_record(
         self, erp: MemoryErp, tmp_path: Path
     ) -> None:
