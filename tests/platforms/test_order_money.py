@@ -374,6 +374,27 @@ class TestShopify:
         assert Decimal(0) == order.discount_total
         assert [] == problems(order)
 
+    async def test_order_tax_a_cent_below_the_lines_is_no_shipping(
+        self,
+    ) -> None:
+        """In a tax-exclusive shop, an order tax that Shopify rounded a
+        cent below its lines' tax lines leaves the shipping at 0 (not
+        -0.01, which failed the order on shipping_total), and the order
+        is imported."""
+        emu = ShopifyEmulator("shpat_x")
+        emu.place_order(
+            [("A-1", 1, "10.05"), ("B-2", 1, "10.05")],
+            taxes_included=False,
+            tax_rate="0.19",
+        )
+        (row,) = emu.shop.orders.values()
+        row["totalTaxSet"]["shopMoney"]["amount"] = "3.81"  # lines: 3.82
+
+        order = await _fetched(self._shop(emu))
+
+        assert Decimal(0) == order.shipping_total
+        assert [] == problems(order)
+
     async def test_discounts_that_disagree_fail_on_total(self) -> None:
         """An order whose discounts do not agree with its lines and total
         fails on total, naming the figures, not on discount_total."""

@@ -171,7 +171,9 @@ def _charges(row: Row, *, taxes_included: bool) -> tuple[Decimal, Decimal]:
             ),
             Decimal(0),
         )
-        shipping += _money(row.get("totalTaxSet")) - line_tax
+        # the order's tax and its lines' tax lines are rounded on their
+        # own: a cent below the lines' is no negative shipping tax
+        shipping += max(_money(row.get("totalTaxSet")) - line_tax, Decimal(0))
     line_discounts = sum(
         (
             _money(li.get("originalUnitPriceSet")) * int(li["quantity"])
