@@ -38,7 +38,7 @@ from ._selection import (
     platform_orders,
 )
 from ._spec import DataType, Direction, Only, Selection
-from ._writer import Writer
+from ._writer import Writer, isolating
 from .events import RecordSkipped, TypeFinished, TypeStarted
 from .exceptions import RunCancelled
 from .media import RunStaging
@@ -205,7 +205,10 @@ class Inbound:
         tally: Tally,
     ) -> None:
         orders = [cast("Order", c.record) for c in chunk]
-        outcomes = await session.import_orders(orders)
+        # An ERP that raises RecordRejected for one order fails it alone.
+        outcomes = await isolating(
+            session.import_orders, orders, lambda o: (o.number,)
+        )
         self.writer.check_answer(outcomes, chunk)
         await self.writer.record(data_type, chunk, outcomes, tally)
 

@@ -6,7 +6,8 @@ event for each record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Sized
+from collections.abc import Awaitable, Callable, Sequence, Sized
+from typing import TypeVar
 
 import attrs
 
@@ -27,6 +28,9 @@ from .typing import (
     SupportsMediaIdFor,
     SupportsMediaOnPush,
 )
+
+
+T = TypeVar("T")
 
 
 @attrs.define
@@ -217,24 +221,37 @@ async def _push(
     platform: Platform, data_type: DataType, ready: Sequence[Outgoing]
 ) -> list[Outcome]:
     """
-    *platform*'s outcomes for *ready*.  A push that raises
-    `RecordRejected` for one of its records fails that record alone
-    (docs/writing-adapters.md): the others are pushed again without it.
+    *platform*'s outcomes for *ready*, one record refused alone.
+    """
+    return await isolating(
+        lambda items: platform.push(data_type, items), ready, _claims
+    )
+
+
+async def isolating(
+    send: Callable[[Sequence[T]], Awaitable[Sequence[Outcome]]],
+    items: Sequence[T],
+    claims: Callable[[T], tuple[str, ...]],
+) -> list[Outcome]:
+    """
+    The outcomes of ``send(items)``.  A send that raises `RecordRejected`
+    for one of its items (an adapter may, docs/writing-adapters.md) fails
+    that item alone: the others are sent again without it.  An item
+    answers to the numbers *claims* gives.
     """
     try:
-        return list(await platform.push(data_type, ready))
+        return list(await send(items))
     except RecordRejected as exc:
-        bad = {i for i, out in enumerate(ready) if exc.number in _claims(out)}
+        bad = {i for i, item in enumerate(items) if exc.number in claims(item)}
         if not bad:
             raise  # not one of these records: nothing to isolate
-        rest = [out for i, out in enumerate(ready) if i not in bad]
-        answer = iter(await _push(platform, data_type, rest) if rest else [])
-        refused = Outcome(number=exc.number, error=str(exc), field=exc.field)
+        rest = [item for i, item in enumerate(items) if i not in bad]
+        answer = iter(await isolating(send, rest, claims) if rest else [])
         return [
-            attrs.evolve(refused, number=out.record.number)
+            Outcome(number=claims(item)[0], error=str(exc), field=exc.field)
             if i in bad
             else next(answer)
-            for i, out in enumerate(ready)
+            for i, item in enumerate(items)
         ]
 
 

@@ -12,9 +12,12 @@ from ecomsync import (
     DataType,
     MemoryErp,
     MemoryPlatform,
+    Order,
     OrderState,
     OrderStatus,
+    Outcome,
     RecordFailed,
+    RecordRejected,
     RunFinished,
     RunStarted,
     SqliteStore,
@@ -93,6 +96,43 @@ class TestInbound:
             failed.message,
         )
         assert 2 == len(erp.orders)
+
+    async def test_order_rejected_by_a_raise_fails_alone(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """An ERP that raises RecordRejected for one order of a batch fails
+        that order alone, with its message and field; the others are
+        imported (it failed the whole run)."""
+        orders = list(shop_orders(3, articles=6))
+        for order in orders:
+            platform.place_order(order)
+        refused = orders[1].number
+        real = erp._import
+
+        def importing(order: Order) -> Outcome:
+            if order.number == refused:
+                raise RecordRejected(
+                    "customer blocked", number=refused, field="customer"
+                )
+            return real(order)
+
+        monkeypatch.setattr(erp, "_import", importing)
+
+        async with capture_events(
+            sync, spec(addresses_and_orders=All())
+        ) as run:
+            (failed,) = run.of(RecordFailed)
+
+        assert (refused, "customer", "customer blocked") == (
+            failed.number,
+            failed.field,
+            failed.message,
+        )
+        assert {orders[0].number, orders[2].number} == set(erp.orders)
 
 
 class TestChecksums:
