@@ -556,6 +556,50 @@ class TestValues:
         assert ["A-2"] == list(_numbers(emu))
 
 
+class TestCurrency:
+    async def test_article_in_another_currency_fails(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Prices go into the shop's default currency: an article priced in
+        another fails on ``currency`` (never 10 USD written as 10 EUR);
+        the rest lands, and the code's case does not matter.
+        """
+        outcomes = await _push(
+            shop,
+            DataType.ARTICLES,
+            attrs.evolve(article("A-1"), currency="USD"),
+            attrs.evolve(article("A-2"), currency="eur"),
+        )
+
+        assert [False, True] == [o.ok for o in outcomes]
+        assert "currency" == outcomes[0].field
+        assert "USD" in (outcomes[0].error or "")
+        assert "EUR" in (outcomes[0].error or "")
+        assert ["A-2"] == list(_numbers(emu))
+
+    async def test_shop_with_another_default_currency(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        The shop's default currency is read from the shop, once: a shop
+        set up in CHF takes CHF prices and refuses EUR ones.
+        """
+        emu.entities["currency"][emu.ids.currency]["isoCode"] = "CHF"
+        chf = attrs.evolve(article("A-2"), currency="CHF")
+
+        first = await _push(shop, DataType.ARTICLES, article("A-1"), chf)
+        (again,) = await _push(
+            shop, DataType.ARTICLES, attrs.evolve(chf, number="A-3")
+        )
+
+        assert [False, True, True] == [o.ok for o in (*first, again)]
+        assert "in its default currency CHF" in (first[0].error or "")
+        assert 1 == sum(
+            1 for r in emu.requests if r.path == "/api/search/currency"
+        )
+
+
 class TestStock:
     async def test_negative_stock_is_refused(
         self, shop: Shopware6, emu: ShopwareEmulator

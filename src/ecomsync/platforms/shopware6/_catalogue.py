@@ -40,6 +40,7 @@ from ._claims import (
 )
 from ._client import MAX_LIMIT, AdminApi
 from ._mapping import (
+    DEFAULT_CURRENCY_ID,
     article_rows,
     category_id,
     category_payload,
@@ -119,6 +120,8 @@ class Catalogue:
     _taxes: dict[Decimal, tuple[float, str]] = attrs.field(
         init=False, factory=dict
     )
+    #: (when looked up, the ISO code of the shop's default currency)
+    _currency: tuple[float, str] | None = attrs.field(init=False, default=None)
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
     #: Whether the shop held no product at all when this adapter's first
     #: article batch searched (None: not known yet).
@@ -146,6 +149,24 @@ class Catalogue:
                 rows = await self.api.search_all("sales_channel", {})
                 self._channels = (now, sorted(str(r["id"]) for r in rows))
             return self._channels[1]
+
+    async def _default_currency(self) -> str:
+        """
+        The ISO code of the shop's system default currency
+        (``Defaults::CURRENCY``), the one prices are written in.
+        """
+        known = self._currency
+        if known is not None and self._fresh(known[0]):
+            return known[1]  # no lock once known
+        async with self._setup_lock():
+            if self._currency is None or not self._fresh(self._currency[0]):
+                now = self.clock()
+                rows = await self.api.search(
+                    "currency", {"ids": [DEFAULT_CURRENCY_ID]}
+                )
+                iso = str(rows[0].get("isoCode") or "") if rows else ""
+                self._currency = (now, iso)
+            return self._currency[1]
 
     async def _tax(self, rate: Decimal) -> str:
         """
@@ -402,6 +423,18 @@ class Catalogue:
         Write the articles *send* indexes; return their failures.
         """
         channels = await self._sales_channels()
+        currency = await self._default_currency()
+        failures: dict[int, Failure] = {
+            i: (
+                f"currency: the article is priced in {articles[i].currency}, "
+                f"the shop writes prices in its default currency "
+                f"{currency or '(unknown)'}",
+                "currency",
+            )
+            for i in send
+            if articles[i].currency.upper() != currency.upper()
+        }
+        send = [i for i in send if i not in failures]
         ids = {i: product_id(articles[i].number) for i in send}
         current = await self._current(
             items,
@@ -415,7 +448,7 @@ class Catalogue:
                 ),
             ],
         )
-        failures = held_otherwise(articles, send, current)
+        failures.update(held_otherwise(articles, send, current))
         send = [i for i in send if i not in failures]
         # A product the shop holds keeps its tax where that has the
         # article's rate (read with it just now); the others ask.
