@@ -22,6 +22,7 @@ import io
 import json
 import pstats
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -150,41 +151,49 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
         **kwargs,
     )
     erp = SeededErp(w, version=a.version)
+    # A directory of its own per run, removed after it (a finished run
+    # leaves its marker behind; one killed mid-run, staged files too).
     staging = Path(tempfile.mkdtemp(prefix="ecomsync-bench-staging-"))
-    sync = Synchronizer(
-        erp,
-        {"shop": platform},
-        store=SqliteStore(a.store),
-        staging=MediaStaging(staging),
-    )
-    types = [DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK]
-    if w.orders:
-        types.append(DataType.ADDRESSES_AND_ORDERS)
-    spec = SyncSpec(types={t: All() for t in types})
-    if a.timeline:
-        counting.record()
-    start, cpu = time.perf_counter(), _usage()["cpu_s"]
-    trigger = Trigger.SCHEDULED if a.scheduled else Trigger.MANUAL
-    summary = await sync.execute(spec, trigger=trigger)
-    wall = time.perf_counter() - start
-    cpu = _usage()["cpu_s"] - cpu
-    await platform.aclose()
-    return {
-        "timeline": counting.timeline,
-        "wall_s": wall,
-        "sync_cpu_s": cpu,
-        "status": summary.status.value,
-        "counts": {
-            t.value: [c.created, c.updated, c.unchanged, c.failed]
-            for t, c in summary.counts.items()
-        },
-        "failures": [f"{f.number}: {f.message}" for f in summary.failures][:5],
-        "orders_imported": len(erp.imported),
-        "requests": counting.requests,
-        "write_requests": counting.writes,
-        "bytes_up": counting.bytes_up,
-        "routes": counting.routes,
-    }
+    try:
+        sync = Synchronizer(
+            erp,
+            {"shop": platform},
+            store=SqliteStore(a.store),
+            staging=MediaStaging(staging),
+        )
+        types = [DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK]
+        if w.orders:
+            types.append(DataType.ADDRESSES_AND_ORDERS)
+        spec = SyncSpec(types={t: All() for t in types})
+        if a.timeline:
+            counting.record()
+        start, cpu = time.perf_counter(), _usage()["cpu_s"]
+        trigger = Trigger.SCHEDULED if a.scheduled else Trigger.MANUAL
+        summary = await sync.execute(spec, trigger=trigger)
+        wall = time.perf_counter() - start
+        cpu = _usage()["cpu_s"] - cpu
+        await platform.aclose()
+        return {
+            "timeline": counting.timeline,
+            "wall_s": wall,
+            "sync_cpu_s": cpu,
+            "status": summary.status.value,
+            "counts": {
+                t.value: [c.created, c.updated, c.unchanged, c.failed]
+                for t, c in summary.counts.items()
+            },
+            "failures": [
+                f"{f.number}: {f.message}" for f in summary.failures[:5]
+            ],
+            "orders_imported": len(erp.imported),
+            "requests": counting.requests,
+            "write_requests": counting.writes,
+            "bytes_up": counting.bytes_up,
+            "routes": counting.routes,
+        }
+
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def main() -> None:
