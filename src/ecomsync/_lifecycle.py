@@ -66,6 +66,13 @@ async def start(
     """
     sync._ensure_open()
     sync.validate(spec)  # before the stream exists: nothing to close
+    if trigger not in (Trigger.MANUAL, Trigger.SCHEDULED):
+        # A PREVIEW is a plan: a run under its name would write to the
+        # platform while the monitoring view says it wrote nothing.
+        raise SpecError(
+            f"a run's trigger is Trigger.MANUAL or Trigger.SCHEDULED, got "
+            f"{trigger!r} (a preview is Synchronizer.plan)"
+        )
     started_at = started_at or sync.clock()  # a naive clock, likewise
     send, receive = anyio.create_memory_object_stream[Event](256)
     run = new_run(
@@ -410,6 +417,12 @@ async def resume(sync: Synchronizer, run_id: str) -> AsyncIterator[RunEvents]:
         raise SpecError(
             f"run {run_id!r} ended ({old.status.value}); nothing to resume"
         )
+    if old.trigger is Trigger.PREVIEW:
+        # Resumed as a run, the plan would write what it only previewed.
+        raise SpecError(
+            f"run {run_id!r} is a preview (plan): it wrote nothing and "
+            "there is nothing to resume; plan again"
+        )
     if (
         not old.status.finished
         and old.owner is not None
@@ -438,6 +451,8 @@ async def plan(sync: Synchronizer, spec: SyncSpec, trigger: Trigger) -> Plan:
     `Synchronizer.plan`: a recorded `Trigger.PREVIEW` run that writes
     nothing.
     """
+    if not isinstance(trigger, Trigger):
+        raise SpecError(f"a plan's trigger is a Trigger, got {trigger!r}")
     # A plan reports nothing while it works: its events go nowhere.
     run = new_run(sync, spec, Trigger.PREVIEW, EventSink())
     pipeline = pipeline_of(sync, run)

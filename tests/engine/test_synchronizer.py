@@ -204,6 +204,39 @@ class TestResumeApi:
         assert {"A-1", "A-2"} == set(platform.held(DataType.STOCK))
         assert T0 == await sync.store.get_watermark("shop", DataType.STOCK)
 
+    async def test_a_dead_preview_is_not_resumed(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """A plan whose process died is not resumed: as a run it would
+        write what it only previewed (it did, recorded as a preview)."""
+        dead = RunRecord(
+            id="plan-1",
+            trigger=Trigger.PREVIEW,
+            platform="shop",
+            spec=spec(categories=All()),
+            status=RunStatus.ABANDONED,
+            started_at=T0,
+        )
+        await sync.store.save_run(dead)
+
+        with pytest.raises(SpecError, match="is a preview"):
+            async with sync.resume("plan-1"):
+                pass  # pragma: no cover
+
+        assert {} == platform.snapshot()
+
+    @pytest.mark.parametrize("trigger", [Trigger.PREVIEW, "scheduled"])
+    async def test_run_trigger(
+        self, sync: Synchronizer, platform: MemoryPlatform, trigger: object
+    ) -> None:
+        """A run is MANUAL or SCHEDULED: a PREVIEW run wrote to the shop
+        while recorded as a preview, a text failed inside the run."""
+        with pytest.raises(SpecError, match=r"MANUAL or Trigger\.SCHEDULED"):
+            await sync.execute(spec(categories=All()), trigger=trigger)  # type: ignore[arg-type]
+
+        assert {} == platform.snapshot()
+        assert [] == await sync.runs()
+
 
 class TestRepr:
     async def test_reprs(
