@@ -20,6 +20,7 @@ import anyio
 
 from ecomsync import (
     DataType,
+    LocalLicensePool,
     MediaStaging,
     MemoryPlatform,
     PostgresStore,
@@ -30,8 +31,9 @@ from ecomsync import (
 from ecomsync._contracts import Outcome
 from ecomsync._model import Record
 from ecomsync.events import Event, RunStarted
+from ecomsync.licensing import PostgresLicensePool
 from ecomsync.testing import demo_erp
-from ecomsync.typing import StateStore
+from ecomsync.typing import LicensePool, StateStore
 
 from ._push import PUSH as SPEC
 
@@ -70,10 +72,19 @@ class JournalPlatform(MemoryPlatform):
 def synchronizer(
     directory: Path, latency: float, dsn: str | None = None
 ) -> Synchronizer:
+    """
+    The child's synchroniser; with *dsn*, on a PostgresStore and one
+    licence of a PostgresLicensePool (the child dies holding it).
+    """
     store: StateStore = (
         SqliteStore(directory / "state.db")
         if dsn is None
         else PostgresStore(dsn)
+    )
+    licenses: LicensePool = (
+        LocalLicensePool(1)
+        if dsn is None
+        else PostgresLicensePool(dsn, size=1)
     )
     return Synchronizer(
         erp=demo_erp(articles=60, categories=10, image_bytes=256),
@@ -81,8 +92,10 @@ def synchronizer(
             "shop": JournalPlatform(directory / "journal.jsonl", latency)
         },
         store=store,
+        licenses=licenses,
         staging=MediaStaging(directory / "staging"),
         batch_size=5,
+        license_timeout=10,
     )
 
 

@@ -133,7 +133,9 @@ async def check_abandoned_then_carried_on(
     scheduled run on *store* ends it as abandoned with the reason,
     completes from the watermark, and the dead run can still be resumed.
     """
-    sync = attrs.evolve(synchronizer(directory, latency=0.0), store=store)
+    # on PostgreSQL, the one licence the dead run held, too
+    dsn = getattr(store, "dsn", None)
+    sync = attrs.evolve(synchronizer(directory, 0.0, dsn), store=store)
 
     record = await sync.execute(SPEC, trigger=Trigger.SCHEDULED)
     dead = await store.get_run(dead_id)

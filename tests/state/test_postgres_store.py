@@ -230,10 +230,11 @@ class TestEngineOnPostgres:
     async def test_killed_run_abandoned_by_next_run(
         self, postgres_dsn: str, tmp_path: Path
     ) -> None:
-        """A scheduled run killed with SIGKILL is ended as abandoned, with
-        its dead pid as the reason, by the next scheduled run on the
-        PostgresStore, which completes from the watermark; the dead run
-        can still be resumed."""
+        """A scheduled run killed with SIGKILL while it holds the one
+        licence of a PostgresLicensePool is ended as abandoned, with its
+        dead pid as the reason, by the next scheduled run on the
+        PostgresStore, which gets the licence and completes from the
+        watermark; the dead run can still be resumed."""
         from tests.test_processes import (
             check_abandoned_then_carried_on,
             kill,
