@@ -119,6 +119,7 @@ async def shopware() -> None:
         "secret",
         allow_backorders=True,
         http_pool="httpx",
+        sole_writer=True,
     )
     problems: list[str] = await shop.check()
     checkable: SupportsCheck = shop
