@@ -1,6 +1,7 @@
 """
 Small anyio helpers the engine and media staging share: a task group whose
 lone error comes out as itself, deterministic closing of async iterators,
+calls run at once that fail as the first failure (`concurrently`),
 `GroupCommit`, which groups the items submitted while a flush runs,
 `TurnGroup`, which groups those submitted in one event-loop turn, and
 `Lanes`, which works many items with a few tasks, first come first served.
@@ -65,6 +66,29 @@ async def closing(iterator: AsyncIterator[T]) -> AsyncIterator[T]:
             yield item
     finally:
         await aclose(iterator)
+
+
+async def concurrently(*calls: Callable[[], Awaitable[object]]) -> None:
+    """
+    Run *calls* at once; the first failure cancels the others and is
+    raised as itself (never as an exception group).
+    """
+    errors: list[Exception] = []
+
+    async def guarded(
+        call: Callable[[], Awaitable[object]], scope: anyio.CancelScope
+    ) -> None:
+        try:
+            await call()
+        except Exception as exc:
+            errors.append(exc)
+            scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        for call in calls:
+            tg.start_soon(guarded, call, tg.cancel_scope)
+    if errors:
+        raise errors[0]
 
 
 @attrs.define

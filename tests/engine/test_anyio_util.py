@@ -6,11 +6,14 @@ with no timing window; neither deadlocks.
 
 from __future__ import annotations
 
+from functools import partial
+
 import anyio
 import anyio.lowlevel
 import pytest
 
-from ecomsync._anyio_util import GroupCommit, TurnGroup
+from ecomsync._anyio_util import GroupCommit, TurnGroup, concurrently
+from ecomsync.exceptions import ConfigurationError
 
 
 pytestmark = pytest.mark.anyio
@@ -126,3 +129,38 @@ class TestTurnGroup:
 
         assert 3 == len(errors)
         assert [[0, 1, 2], [3]] == [sorted(g) for g in groups]
+
+
+class TestConcurrently:
+    """
+    Concurrent calls (the Tryton readers', Shopware's order pages) fail
+    as one plain exception.
+    """
+
+    async def test_first_error_as_itself(self) -> None:
+        """A failing call cancels the others and comes out unwrapped."""
+        finished: list[str] = []
+
+        async def slow() -> None:
+            await anyio.sleep(5)
+            finished.append("slow")
+
+        async def bad() -> None:
+            raise ConfigurationError("no such warehouse")
+
+        with anyio.fail_after(3), pytest.raises(ConfigurationError):
+            await concurrently(slow, bad)
+
+        assert finished == []
+
+    async def test_all_run(self) -> None:
+        """Without errors every call runs to its end."""
+        done: list[int] = []
+
+        async def one(n: int) -> None:
+            await anyio.lowlevel.checkpoint()
+            done.append(n)
+
+        await concurrently(*(partial(one, n) for n in range(3)))
+
+        assert [0, 1, 2] == sorted(done)

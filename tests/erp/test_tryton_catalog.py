@@ -6,11 +6,8 @@ codes, templates with variants, inactive products.
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import partial
 from typing import Any, ClassVar
 
-import anyio
-import anyio.lowlevel
 import pytest
 
 from ecomsync.erp._tryton_catalog import (
@@ -19,9 +16,7 @@ from ecomsync.erp._tryton_catalog import (
     template_number,
 )
 from ecomsync.erp._tryton_products import READ_AHEAD, ProductReader
-from ecomsync.erp._tryton_read import concurrently
 from ecomsync.erp.tryton import TrytonErp
-from ecomsync.exceptions import ConfigurationError
 
 
 def _row(
@@ -164,42 +159,6 @@ class TestVariants:
         """Template code, else the common prefix without separators, never
         a variant's own code."""
         assert number == template_number(template_code, codes)
-
-
-class TestConcurrently:
-    """
-    The readers' concurrent calls fail as one plain exception.
-    """
-
-    @pytest.mark.anyio
-    async def test_first_error_as_itself(self) -> None:
-        """A failing call cancels the others and comes out unwrapped."""
-        finished: list[str] = []
-
-        async def slow() -> None:
-            await anyio.sleep(5)
-            finished.append("slow")
-
-        async def bad() -> None:
-            raise ConfigurationError("no such warehouse")
-
-        with anyio.fail_after(3), pytest.raises(ConfigurationError):
-            await concurrently(slow, bad)
-
-        assert finished == []
-
-    @pytest.mark.anyio
-    async def test_all_run(self) -> None:
-        """Without errors every call runs to its end."""
-        done: list[int] = []
-
-        async def one(n: int) -> None:
-            await anyio.lowlevel.checkpoint()
-            done.append(n)
-
-        await concurrently(*(partial(one, n) for n in range(3)))
-
-        assert [0, 1, 2] == sorted(done)
 
 
 class _FakeRpc:

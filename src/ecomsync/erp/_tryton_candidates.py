@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._anyio_util import concurrently
 from .._spec import ChangedSince, NumberRange, Only, Selection
 from ._tryton_catalog import ArticleGroup, ProductRow, group_articles
-from ._tryton_read import ALL, changed, concurrently
+from ._tryton_read import ALL, changed
 
 
 if TYPE_CHECKING:

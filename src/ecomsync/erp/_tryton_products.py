@@ -18,18 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._anyio_util import concurrently
 from .._model import Article, Variant
 from .._spec import Selection
 from ..exceptions import ConfigurationError
 from ._tryton_candidates import find_groups
 from ._tryton_catalog import SEPARATORS, ArticleGroup, ProductRow
-from ._tryton_read import (
-    ALL,
-    IMAGE_KEY,
-    category_number,
-    concurrently,
-    image_ref,
-)
+from ._tryton_read import ALL, IMAGE_KEY, category_number, image_ref
 
 
 if TYPE_CHECKING:

@@ -1,17 +1,14 @@
 """
 What every Tryton reader shares: the context that includes inactive
 records, a changed-since domain, image references and their version
-stamps, category numbers, and concurrent reads that fail as the first
-failure.  Used by the article, stock and session readers alike.
+stamps, category numbers.  Used by the article, stock and session
+readers alike (their concurrent reads: `_anyio_util.concurrently`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import anyio
 
 from .._model import MediaKind, MediaRef
 
@@ -21,29 +18,6 @@ IMAGE_KEY = "product.image"
 
 #: Products are read with inactive ones (reused codes, deactivations).
 ALL = {"active_test": False}
-
-
-async def concurrently(*calls: Callable[[], Awaitable[object]]) -> None:
-    """
-    Run *calls* at once; the first failure cancels the others and is
-    raised as itself (never as an exception group).
-    """
-    errors: list[Exception] = []
-
-    async def guarded(
-        call: Callable[[], Awaitable[object]], scope: anyio.CancelScope
-    ) -> None:
-        try:
-            await call()
-        except Exception as exc:
-            errors.append(exc)
-            scope.cancel()
-
-    async with anyio.create_task_group() as tg:
-        for call in calls:
-            tg.start_soon(guarded, call, tg.cancel_scope)
-    if errors:
-        raise errors[0]
 
 
 def naive_utc(moment: datetime) -> datetime:

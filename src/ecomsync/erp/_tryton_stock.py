@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._anyio_util import concurrently
 from .._model import StockLevel, number_key
 from .._spec import ChangedSince, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError
 from ._tryton_candidates import find_groups
-from ._tryton_read import ALL, concurrently, naive_utc
+from ._tryton_read import ALL, naive_utc
 
 
 if TYPE_CHECKING:

@@ -7,12 +7,14 @@ the status the ERP says, with tracking codes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import anyio
 import attrs
 import httpx
 
+from ..._anyio_util import concurrently
 from ..._contracts import Outcome, Outgoing
 from ..._model import Order, OrderState, OrderStatus
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
@@ -351,20 +353,11 @@ class Orders:
         the others and is raised as itself.
         """
         found: dict[int, list[dict[str, Any]]] = {}
-        errors: list[Exception] = []
 
-        async def one(page: int, scope: anyio.CancelScope) -> None:
-            try:
-                found[page], _ = await self._page(filters, limit, page)
-            except Exception as exc:
-                errors.append(exc)
-                scope.cancel()
+        async def one(page: int) -> None:
+            found[page], _ = await self._page(filters, limit, page)
 
-        async with anyio.create_task_group() as tg:
-            for page in pages:
-                tg.start_soon(one, page, tg.cancel_scope)
-        if errors:
-            raise errors[0]
+        await concurrently(*(partial(one, page) for page in pages))
         return [found[page] for page in pages]
 
     async def _page(
