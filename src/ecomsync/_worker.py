@@ -34,6 +34,7 @@ from ._partition import HeldLicence
 from .exceptions import (
     ConfigurationError,
     EcomsyncError,
+    LicenseError,
     NoFreeLicense,
     SpecError,
 )
@@ -125,6 +126,11 @@ async def work(
                     continue
         except NoFreeLicense:
             continue
+        except LicenseError as exc:
+            # The licence was lost while held (its connection cut, and
+            # another worker took it): the partition went back to the
+            # board; wait for a licence again.
+            log.warning("worker %s: %s", worker_id, exc)
         # Open partitions, none claimable yet (held by live workers or
         # waiting for an earlier phase).
         await anyio.sleep(poll_interval)

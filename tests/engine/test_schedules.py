@@ -57,6 +57,35 @@ class TestSchedules:
         assert schedule.next_due > finished.run.started_at
         assert await store.get_watermark("shop", DataType.STOCK) is not None
 
+    async def test_runs_on_its_platform_after_another_is_added(
+        self, erp: MemoryErp, store: SqliteStore, platform: MemoryPlatform
+    ) -> None:
+        """A schedule made without naming the (only) platform keeps it:
+        once a second platform is added it still runs there (every run
+        failed: "the spec names no platform and there are 2")."""
+        one = Synchronizer(erp=erp, platforms={"shop": platform}, store=store)
+        made = await one.add_schedule(
+            spec(categories=All()), every=timedelta(hours=1)
+        )
+        two = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform, "other": MemoryPlatform()},
+            store=store,
+        )
+        seen = []
+
+        with anyio.move_on_after(5):
+            await two.serve(
+                poll_interval=0.05,
+                on_event=seen.append,
+                until=lambda: any(isinstance(e, RunFinished) for e in seen),
+            )
+
+        assert "shop" == made.spec.platform
+        (finished,) = [e for e in seen if isinstance(e, RunFinished)]
+        assert RunStatus.SUCCEEDED == finished.status
+        assert 3 == len(platform.held(DataType.CATEGORIES))
+
     async def test_one_run_per_schedule(
         self, sync: Synchronizer, store: SqliteStore, erp: MemoryErp
     ) -> None:

@@ -200,9 +200,40 @@ class TestResumeApi:
             final.status,
             final.started_at,
         )
-        assert spec(stock=Only({"A-1", "A-2"})) == final.spec
+        assert spec(stock=Only({"A-1", "A-2"})).types == final.spec.types
+        assert "shop" == final.spec.platform
         assert {"A-1", "A-2"} == set(platform.held(DataType.STOCK))
         assert T0 == await sync.store.get_watermark("shop", DataType.STOCK)
+
+    async def test_resumed_on_its_platform_after_another_is_added(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """A dead run whose spec named no platform is resumed on the one
+        it ran on, though the synchroniser has more platforms now."""
+        await sync.execute(spec(categories=All(), articles=All()))
+        await sync.store.save_run(
+            RunRecord(
+                id="dead-2",
+                trigger=Trigger.MANUAL,
+                platform="shop",
+                spec=spec(stock=All()),
+                status=RunStatus.ABANDONED,
+                started_at=T0,
+            )
+        )
+        two = Synchronizer(
+            erp=sync.erp,
+            platforms={"shop": platform, "other": MemoryPlatform()},
+            store=sync.store,
+        )
+
+        async with two.resume("dead-2") as events:
+            async for _ in events:
+                pass
+
+        assert events.summary is not None
+        assert RunStatus.SUCCEEDED == events.summary.status
+        assert 6 == len(platform.held(DataType.STOCK))
 
     async def test_a_dead_preview_is_not_resumed(
         self, sync: Synchronizer, platform: MemoryPlatform
