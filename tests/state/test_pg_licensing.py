@@ -7,6 +7,8 @@ the database pool's own.
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import psycopg
 import pytest
@@ -24,6 +26,36 @@ def cut(dsn: str, pool: str) -> None:
             "WHERE application_name = %s",
             (f"ecomsync-licence:{pool}",),
         )
+
+
+async def held_again(pool: PostgresLicensePool, holder: str) -> None:
+    """Wait (up to 10 s) until *holder* holds *pool*'s licence again (the
+    database's lock table is polled: no event tells)."""
+    with anyio.fail_after(10):
+        while True:
+            if (holder,) == await pool.holders():
+                return
+            await anyio.sleep(0.05)
+
+
+def fail_second_take(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> list[str]:
+    """The second time a lease takes a licence (the first after a cut),
+    it fails with *error*; returns the holders of every take."""
+    take = PostgresLicensePool._take
+    calls: list[str] = []
+
+    async def flaky(
+        self: PostgresLicensePool, conn: Any, holder: str, slot: int
+    ) -> int | None:
+        calls.append(holder)
+        if len(calls) == 2:
+            raise error
+        return await take(self, conn, holder, slot)
+
+    monkeypatch.setattr(PostgresLicensePool, "_take", flaky)
+    return calls
 
 
 class TestDatabase:
@@ -50,11 +82,58 @@ class TestDatabase:
         )
         async with pool.lease("first", timeout=1):
             cut(postgres_dsn, "cut")
-            await anyio.sleep(1)  # ten checks
-            assert ("first",) == await pool.holders()
+            await held_again(pool, "first")
             with pytest.raises(NoFreeLicense):
                 async with pool.lease("second", timeout=0.5):
                     pass
+
+    @pytest.mark.anyio
+    @pytest.mark.postgres
+    async def test_new_connection_cut_too_is_retried(
+        self, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A new connection cut before it took the licence back (the
+        database still restarting) is replaced by another one; the
+        holder keeps its licence and its block runs on (the driver's
+        error stopped it before)."""
+        calls = fail_second_take(
+            monkeypatch,
+            psycopg.OperationalError("server closed the connection"),
+        )
+        pool = PostgresLicensePool(
+            postgres_dsn, size=1, name="cut", check_interval=0.1
+        )
+        async with pool.lease("first", timeout=1):
+            cut(postgres_dsn, "cut")
+            await held_again(pool, "first")
+
+        assert ["first"] * 3 == calls
+        assert () == await pool.holders()
+
+    @pytest.mark.anyio
+    @pytest.mark.postgres
+    async def test_database_error_taking_it_back_is_a_licence_error(
+        self, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Any other database error while taking the licence back stops
+        the holder with LicenseError naming it, not the driver's own."""
+        fail_second_take(
+            monkeypatch, psycopg.errors.InsufficientPrivilege("denied")
+        )
+        pool = PostgresLicensePool(
+            postgres_dsn, size=1, name="cut", check_interval=0.1
+        )
+
+        async def hold() -> None:
+            async with pool.lease("first", timeout=1):
+                cut(postgres_dsn, "cut")
+                await anyio.sleep(30)
+
+        with pytest.raises(
+            LicenseError, match="while first took licence 1 back: denied"
+        ):
+            await hold()
+        assert () == await pool.holders()
 
     @pytest.mark.anyio
     @pytest.mark.postgres

@@ -257,18 +257,7 @@ class PostgresLicensePool(AsyncResource):
                 self.name,
                 holder,
             )
-            while True:
-                try:
-                    conn = await self._connect()
-                    break
-                except LicenseError:
-                    await anyio.sleep(self.check_interval)
-            try:
-                taken = await self._take(conn, holder, slot)
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await conn.close()
-                raise
+            conn, taken = await self._retake(holder, slot)
             lost, held[0] = held[0], conn
             with anyio.CancelScope(shield=True):
                 await lost.close()
@@ -281,6 +270,42 @@ class PostgresLicensePool(AsyncResource):
                     f"stopped so that no more than {self._size} use the "
                     f"ERP"
                 )
+
+    async def _retake(
+        self, holder: str, slot: int
+    ) -> tuple[AsyncConnection[Any], int | None]:
+        """
+        A new connection and *slot* taken on it for *holder* (`None`:
+        another holder has it), waiting while the database cannot be
+        reached or cuts the new connection too (a restart in progress).
+        """
+        import psycopg
+
+        while True:
+            try:
+                conn = await self._connect()
+            except LicenseError:
+                await anyio.sleep(self.check_interval)
+                continue
+            try:
+                return conn, await self._take(conn, holder, slot)
+            except psycopg.OperationalError:
+                # Cut as well (a restart in progress): wait, then anew.
+                with anyio.CancelScope(shield=True):
+                    await conn.close()
+            except psycopg.Error as exc:
+                with anyio.CancelScope(shield=True):
+                    await conn.close()
+                raise LicenseError(
+                    f"the licence pool at {safe_dsn(self.dsn)} failed "
+                    f"while {holder} took licence {slot + 1} back: "
+                    f"{_message(exc)}"
+                ) from exc
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await conn.close()
+                raise
+            await anyio.sleep(self.check_interval)
 
     async def _take(
         self, conn: AsyncConnection[Any], holder: str, slot: int
