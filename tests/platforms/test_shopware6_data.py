@@ -388,6 +388,29 @@ class TestVariantsChange:
         assert {"L"} == self._options(emu, "V-1")
         assert {"L"} == self._settings(emu, "SHIRT")
 
+    async def test_two_variants_with_the_same_options_fail(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Two variants with one option combination (in any order) fail their
+        article by the second's options: the storefront could sell only
+        one of them.  Nothing of it is written; the rest lands.
+        """
+        twins = article(
+            "T",
+            variants=(
+                Variant(number="T-1", options=(("C", "red"), ("S", "M"))),
+                Variant(number="T-2", options=(("S", "M"), ("C", "red"))),
+            ),
+        )
+
+        bad, good = await _push(shop, DataType.ARTICLES, twins, article("A-2"))
+
+        assert (False, "variants.1.options") == (bad.ok, bad.field)
+        assert "'T-2' has the options of variant 'T-1'" in (bad.error or "")
+        assert good.ok
+        assert ["A-2"] == list(_numbers(emu))
+
     async def test_variants_dropped_altogether(
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:

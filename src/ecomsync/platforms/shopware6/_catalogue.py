@@ -34,6 +34,7 @@ from ._claims import (
     article_claims,
     category_claims,
     collate,
+    same_options,
     screen,
     stock_claims,
     too_long,
@@ -401,9 +402,11 @@ class Catalogue:
         screened = screen(articles, article_claims, rule=PRODUCT_RULE)
         failures = dict(screened.failures)
         for i in screened.sendable(len(articles)):
-            long = too_long(articles[i])
-            if long is not None:
-                failures[i] = long
+            for check in (too_long, same_options):
+                wrong = check(articles[i])
+                if wrong is not None:
+                    failures[i] = wrong
+                    break
         send = [
             i for i in screened.sendable(len(articles)) if i not in failures
         ]

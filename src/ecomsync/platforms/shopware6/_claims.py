@@ -228,3 +228,25 @@ def too_long(article: Article) -> Failure | None:
                 field,
             )
     return None
+
+
+def same_options(article: Article) -> Failure | None:
+    """
+    Why *article* cannot be sent if two of its variants have the same
+    options: Shopware's storefront finds a variant by its options, so one
+    of the two could never be chosen (Shopware itself takes both).
+    """
+    first: dict[frozenset[tuple[str, str]], int] = {}
+    for i, variant in enumerate(article.variants):
+        combination = frozenset(variant.options)
+        k = first.setdefault(combination, i)
+        if k != i:
+            shown = ", ".join(f"{n}={v}" for n, v in variant.options)
+            return (
+                f"variants.{i}.options: variant {variant.number!r} has the "
+                f"options of variant {article.variants[k].number!r} "
+                f"({shown or 'none'}); the shop finds a variant by its "
+                "options, so one of them could never be bought",
+                f"variants.{i}.options",
+            )
+    return None
