@@ -246,11 +246,14 @@ async def isolating(
         if not bad:
             raise  # not one of these records: nothing to isolate
         rest = [item for i, item in enumerate(items) if i not in bad]
-        answer = iter(await isolating(send, rest, claims) if rest else [])
+        answer = await isolating(send, rest, claims) if rest else []
+        if len(answer) != len(rest):
+            return answer  # a wrong answer: the caller refuses it
+        again = iter(answer)
         return [
             Outcome(number=claims(item)[0], error=str(exc), field=exc.field)
             if i in bad
-            else next(answer)
+            else next(again)
             for i, item in enumerate(items)
         ]
 

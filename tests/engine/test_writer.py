@@ -118,6 +118,20 @@ class _Raises(MemoryPlatform):
         return await super().push(data_type, items)
 
 
+@attrs.define
+class _RaisesThenForgets(_Raises):
+    """
+    Raises for A-3, then answers the articles sent again without it with
+    one outcome fewer.
+    """
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        answer = await super().push(data_type, items)
+        return answer[:-1] if data_type is ARTICLES else answer
+
+
 class TestOutcomes:
     @pytest.mark.parametrize("media_on_push", [False, True])
     async def test_record_rejected_by_a_raise_fails_alone(
@@ -164,6 +178,21 @@ class TestOutcomes:
 
         with pytest.raises(RecordRejected, match="name too long"):
             await sync.execute(spec(articles=Only({"A-1"})))
+
+    async def test_wrong_answer_after_a_record_rejected(
+        self, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """A push sent again without the rejected record and answered
+        with too few outcomes fails the run with the SyncError naming
+        the platform (it was a RuntimeError about StopIteration)."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": _RaisesThenForgets()},
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with pytest.raises(SyncError, match="_RaisesThenForgets answered"):
+            await sync.execute(spec(articles=All()))
 
     async def test_media_refused_fails_the_record(
         self, erp: MemoryErp, tmp_path: Path
