@@ -383,7 +383,9 @@ class Synchronizer(AsyncResource):
         zone: str | None = None,
     ) -> Schedule:
         """
-        Keep *spec* in the store to run every *every* as a scheduled run,
+        Keep *spec* in the store to run every *every* as a scheduled run
+        (on the platform it names, or this synchroniser's only one: the
+        schedule keeps that name),
         or at the times of the 5-field *cron* rule read in the IANA time
         zone *zone* (``"0 2 * * *"``, ``"Europe/Berlin"``: every night at
         02:00 Berlin time; extra ``cron``).  A cron schedule is first due
@@ -392,7 +394,9 @@ class Synchronizer(AsyncResource):
         .. versionchanged:: 26.1.0 *cron* and *zone*.
         """
         self._ensure_open()
-        self.validate(spec)
+        # Kept with the platform it runs on, named: a spec that names
+        # none would stop running once a second platform is added.
+        spec = attrs.evolve(spec, platform=self.validate(spec))
         schedule = _schedules.new_schedule(
             spec,
             now=self.clock(),

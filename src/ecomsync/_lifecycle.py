@@ -434,9 +434,13 @@ async def resume(sync: Synchronizer, run_id: str) -> AsyncIterator[RunEvents]:
             f"run {run_id!r} is still {old.status.value} in {old.owner}; "
             "nothing to resume while that process lives"
         )
+    spec = old.spec
+    if spec.platform is None:
+        # On the platform it ran on, even if more were added since.
+        spec = attrs.evolve(spec, platform=old.platform)
     async with start(
         sync,
-        old.spec,
+        spec,
         old.trigger,
         run_id=old.id,
         started_at=old.started_at,
