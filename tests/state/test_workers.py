@@ -385,6 +385,61 @@ class TestWorkInProcess:
         assert scalar(store.dsn, "SELECT count(*) FROM shop_writes") == 200
         assert [r.id for r in await store.list_runs()] == [run_id]
 
+    async def test_lost_licence_hands_the_partition_back(
+        self, store: PostgresStore
+    ) -> None:
+        """A worker whose licence is lost mid-partition (its connection
+        cut, another process taking the licence) stops that partition,
+        hands it back, waits for a licence and finishes the run."""
+        from ecomsync._worker import work
+
+        run_id = await submit(store, size=200)
+        sync = _pg_shop.make_sync(
+            store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+        )
+        thief = PostgresLicensePool(store.dsn, size=2)
+
+        async def steal() -> None:
+            await wait_for(
+                lambda: (
+                    scalar(store.dsn, "SELECT count(*) FROM shop_writes") >= 20
+                ),
+                30,
+                "writes",
+            )
+            # the free licence first, then the worker's once it is cut
+            async with thief.lease("thief-1", timeout=5):
+                scalar(
+                    store.dsn,
+                    "SELECT count(pg_terminate_backend(pid)) "
+                    "FROM pg_stat_activity WHERE application_name = "
+                    "'ecomsync-licence:default' AND pid <> ("
+                    "SELECT backend_pid FROM ecomsync.licence_holders "
+                    "WHERE holder = 'thief-1')",
+                )
+                async with thief.lease("thief-2", timeout=5):
+                    await anyio.sleep(1.5)
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(steal)
+                closed = await work(
+                    sync,
+                    heartbeat=0.2,
+                    stale_after=2,
+                    poll_interval=0.05,
+                    exit_when_idle=True,
+                )
+        await sync.platforms["shop"].aclose()
+
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert RunStatus.SUCCEEDED == run.status
+        assert 1 == closed
+        assert 200 == scalar(
+            store.dsn, "SELECT count(DISTINCT number) FROM shop_writes"
+        )
+
     async def test_lost_partition_stops_its_run(
         self, store: PostgresStore
     ) -> None:
