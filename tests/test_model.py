@@ -168,11 +168,11 @@ class TestProblems:
             p.field for p in problems(order)
         }
 
-    def test_address_without_a_country_is_not_german(self) -> None:
-        """An address made without a country warns and has none (it was
-        "DE", so an address from a platform without one became German):
-        an order with it fails on billing.country and shipping.country,
-        "is missing"."""
+    def test_address_without_a_country_is_deprecated(self) -> None:
+        """An address made without a country warns that this is deprecated
+        and, until it becomes an error, is still "DE" as documented (an
+        order with it is valid); a blank country fails the order on
+        billing.country and shipping.country, "is missing"."""
         with pytest.warns(DeprecationWarning, match="without a country"):
             address = Address(
                 first_name="E",
@@ -197,11 +197,13 @@ class TestProblems:
             ordered_at=datetime(2026, 1, 1, tzinfo=UTC),
         )
 
-        assert "" == address.country
-        assert [
-            ("billing.country", "is missing"),
-            ("shipping.country", "is missing"),
-        ] == [(p.field, p.reason) for p in problems(order)]
+        blank = attrs.evolve(order, billing=attrs.evolve(address, country=""))
+
+        assert "DE" == address.country
+        assert [] == problems(order)
+        assert [("billing.country", "is missing")] == [
+            (p.field, p.reason) for p in problems(blank)
+        ]
 
 
 NON_FINITE = ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity"]

@@ -44,17 +44,18 @@ __all__ = [
 
 def _no_country() -> str:
     """
-    The country of an `Address` made without one: blank, with a warning.
+    The country of an `Address` made without one: ``"DE"`` as before,
+    with a warning (a deprecation path, not a silent change of behaviour).
     """
     warnings.warn(
-        "Address without a country: it is blank (an order with it fails on "
-        "billing.country or shipping.country), not 'DE' as before; pass "
+        "Address without a country is deprecated: it is taken to be 'DE', "
+        "so an address from a platform that gave none becomes German; pass "
         "country= (an ISO 3166-1 alpha-2 code). Omitting it will be an "
         "error in a later release.",
         DeprecationWarning,
         stacklevel=3,
     )
-    return ""
+    return "DE"
 
 
 def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
@@ -254,15 +255,18 @@ class Address:
     """
     A postal address; *country* is an ISO 3166-1 alpha-2 code.
 
-    An address made without a *country* has a blank one (an order with it
-    fails on ``billing.country`` or ``shipping.country``, "is missing")
-    and warns with a `DeprecationWarning`: a library must not make up
-    where a customer lives.  Pass the country.
+    An address made without a *country* is taken to be in Germany
+    (``"DE"``, as in every release so far) and warns with a
+    `DeprecationWarning`: a library should not make up where a customer
+    lives, so omitting it will be an error in a later release.  Pass the
+    country; the built-in adapters always do, and an address a platform
+    gives without one fails its order on ``billing.country`` or
+    ``shipping.country`` ("is missing").
 
     .. versionadded:: 26.1.0
     .. deprecated:: 26.1.0
-       Omitting *country*; it was ``"DE"``, so an address from a platform
-       without a country silently became German.  Omitting it will be an
+       Omitting *country*: it is ``"DE"``, so an address from a platform
+       without a country silently becomes German.  Omitting it will be an
        error in a later release.
     """
 
