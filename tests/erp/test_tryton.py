@@ -595,6 +595,45 @@ class TestMapping:
         assert sale["invoice_address"] == sale["shipment_address"]
 
     @pytest.mark.anyio
+    async def test_known_customer_ships_to_a_new_address(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A known customer's next order to another address keeps the
+        party: the address is added to it and is the sale's shipment
+        address; the known billing address is reused, not copied."""
+        first = make_order()
+        moved = Address(
+            first_name="Erika",
+            last_name="Mustermann",
+            street="Neue Allee 7",
+            zip_code="80331",
+            city="München",
+            country="DE",
+        )
+        second = make_order(customer=first.customer, shipping=moved)
+
+        async with tryton.session() as session:
+            outcomes = await session.import_orders([first, second])
+            sales = await session.rpc.read(
+                "sale.sale",
+                [int(o.platform_id or 0) for o in outcomes],
+                ["party", "invoice_address", "shipment_address"],
+            )
+            addresses = await session.rpc.search_read(
+                "party.address",
+                [["party", "=", sales[0]["party"]]],
+                ["street"],
+            )
+            (shipped_to,) = await session.rpc.read(
+                "party.address", [sales[1]["shipment_address"]], ["street"]
+            )
+
+        assert sales[0]["party"] == sales[1]["party"]
+        assert sales[0]["invoice_address"] == sales[1]["invoice_address"]
+        assert "Neue Allee 7" == shipped_to["street"]
+        assert 3 == len(addresses)
+
+    @pytest.mark.anyio
     async def test_order_in_tryton_twice_fails_naming_both(
         self, tryton: TrytonErp
     ) -> None:
