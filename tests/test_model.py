@@ -48,6 +48,25 @@ def article(**kw: object) -> Article:
     return Article(**fields)  # type: ignore[arg-type]
 
 
+def _order_to(address: Address, quantity: int = 1) -> Order:
+    """A one-line order (total 1) billed and shipped to *address*."""
+    return Order(
+        number="1",
+        customer=Customer(
+            number="K", email="e@x", first_name="E", last_name="M"
+        ),
+        billing=address,
+        shipping=address,
+        lines=[
+            OrderLine(
+                article_number="A", name="A", quantity=quantity, unit_price=1
+            )
+        ],
+        total=1,
+        ordered_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
 class TestProblems:
     def test_valid(self) -> None:
         """A sound article has no problems."""
@@ -148,21 +167,7 @@ class TestProblems:
             city="B",
             country="Germany",
         )
-        order = Order(
-            number="1",
-            customer=Customer(
-                number="K", email="e@x", first_name="E", last_name="M"
-            ),
-            billing=address,
-            shipping=address,
-            lines=[
-                OrderLine(
-                    article_number="A", name="A", quantity=0, unit_price=1
-                )
-            ],
-            total=1,
-            ordered_at=datetime(2026, 1, 1, tzinfo=UTC),
-        )
+        order = _order_to(address, quantity=0)
 
         assert {"lines.0.quantity", "billing.country", "shipping.country"} == {
             p.field for p in problems(order)
@@ -181,21 +186,7 @@ class TestProblems:
                 zip_code="1",
                 city="B",
             )
-        order = Order(
-            number="1",
-            customer=Customer(
-                number="K", email="e@x", first_name="E", last_name="M"
-            ),
-            billing=address,
-            shipping=address,
-            lines=[
-                OrderLine(
-                    article_number="A", name="A", quantity=1, unit_price=1
-                )
-            ],
-            total=1,
-            ordered_at=datetime(2026, 1, 1, tzinfo=UTC),
-        )
+        order = _order_to(address)
 
         blank = attrs.evolve(order, billing=attrs.evolve(address, country=""))
 
