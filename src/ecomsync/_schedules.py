@@ -51,6 +51,15 @@ def new_schedule(
         raise SpecError(f"a schedule needs a positive interval: {every}")
     if cron is None and zone is not None:
         raise SpecError("zone applies to cron schedules only")
+    if first_due is not None and (
+        not isinstance(first_due, datetime) or first_due.utcoffset() is None
+    ):
+        # Kept, a naive moment would stop serve() for every schedule: it
+        # cannot be compared with the aware "now".
+        raise SpecError(
+            f"a schedule's first_due must be a timezone-aware datetime, "
+            f"got {first_due!r}"
+        )
     if cron is not None and first_due is None:
         first_due = next_slot(cron, zone, now)
     return Schedule(

@@ -126,6 +126,20 @@ class TestSchedules:
         with pytest.raises(SpecError):
             await sync.add_schedule(spec(stock=All()), every=timedelta(0))
 
+    async def test_naive_first_due_refused(
+        self, sync: Synchronizer, store: SqliteStore
+    ) -> None:
+        """A naive first_due is a SpecError, nothing kept: stored, it made
+        serve() fail with a TypeError, so no schedule ran at all."""
+        with pytest.raises(SpecError, match="timezone-aware"):
+            await sync.add_schedule(
+                spec(stock=All()),
+                every=timedelta(hours=1),
+                first_due=T0.replace(tzinfo=None),
+            )
+
+        assert [] == await store.list_schedules()
+
     async def test_failed_run_rearms(
         self,
         sync: Synchronizer,
