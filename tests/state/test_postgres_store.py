@@ -194,6 +194,20 @@ class TestSecrets:
         assert "s3cr" not in repr(store) + repr(pool)
         await store.aclose()
 
+    async def test_user_without_password_is_not_hidden(self) -> None:
+        """A URL whose user info has no password hides nothing: the user
+        is no secret, and is often named like the host (postgres@postgres),
+        which the error names (it read '***' and lost its cause)."""
+        # libpq names the address, here as the user is named
+        store = PostgresStore("postgresql://127.0.0.1@127.0.0.1:1/db")
+        with pytest.raises(StateStoreError) as info:
+            await store.get_run("x")
+        await store.aclose()
+
+        assert 'server at "127.0.0.1", port 1' in str(info.value)
+        assert "***" not in str(info.value)
+        assert info.value.__cause__ is not None
+
     def test_repr_of_several_hosts(self) -> None:
         """A URL naming several hosts (libpq's failover) has a repr with
         every host and no password (it raised ValueError on the ports)."""

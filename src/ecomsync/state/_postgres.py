@@ -443,9 +443,10 @@ def dsn_secrets(dsn: str) -> list[str]:
     if "://" in dsn:
         authority = dsn.split("://", 1)[1]
         userinfo, at, _ = authority.rpartition("@")
-        if at and userinfo:
+        _, colon, password = userinfo.partition(":")
+        if at and colon:  # a user alone is no secret (and often the host)
             found.append(userinfo)
-            found.append(userinfo.partition(":")[2])
+            found.append(password)
         found += _QUERY_PASSWORD.findall(dsn)
     else:
         found += [v.strip("'") for v in _KEYWORD_PASSWORD.findall(dsn)]
