@@ -275,7 +275,9 @@ class Synchronizer(AsyncResource):
         `EcomsyncError`, chosen as `ecomsync.exceptions` documents.
 
         Raises:
-            SpecError: Before anything runs, if *spec* does not fit.
+            SpecError: Before anything runs, if *spec* does not fit, or
+                *trigger* is not `Trigger.MANUAL` or `Trigger.SCHEDULED`
+                (a preview is `plan`).
         """
         return _lifecycle.Block(
             _lifecycle.start(self, spec, trigger, run_id=run_id), "run"
@@ -299,7 +301,8 @@ class Synchronizer(AsyncResource):
         Continue a run that died: what was committed is not redone.
 
         Raises:
-            SpecError: If there is no such run, it has finished, or its
+            SpecError: If there is no such run, it has finished, it is a
+                preview (a plan writes nothing: plan again), or its
                 process may still be running it.
         """
         async with _lifecycle.resume(self, run_id) as events:
@@ -319,6 +322,8 @@ class Synchronizer(AsyncResource):
                 scheduled run reads what changed since its watermark).
 
         Raises:
+            SpecError: Before anything runs, if *spec* does not fit or
+                *trigger* is not a `Trigger`.
             RunCancelled: The plan was cancelled from the monitoring
                 view (`cancel`); it stops at the next batch and is
                 recorded cancelled, with no partial plan returned.
