@@ -634,6 +634,29 @@ class TestMapping:
         assert 3 == len(addresses)
 
     @pytest.mark.anyio
+    async def test_customer_without_number_fails_on_it(
+        self, tryton: TrytonErp
+    ) -> None:
+        """An order whose customer has no customer number fails on
+        ``customer.number`` (it failed with Tryton's 'A value is required
+        for field "Code" ... of "Party Identifier"', naming no field);
+        no sale is made."""
+        order = make_order()
+        order = attrs.evolve(
+            order, customer=attrs.evolve(order.customer, number=" ")
+        )
+
+        async with tryton.session() as session:
+            (outcome,) = await session.import_orders([order])
+            sales = await session.rpc.model(
+                "sale.sale", "search_count", [["reference", "=", order.number]]
+            )
+
+        assert "customer.number" == outcome.field
+        assert "customer number" in (outcome.error or "")
+        assert 0 == sales
+
+    @pytest.mark.anyio
     async def test_order_in_tryton_twice_fails_naming_both(
         self, tryton: TrytonErp
     ) -> None:

@@ -465,6 +465,13 @@ class OrderImporter:
         number, kept as a party identifier), with the order's addresses.
         """
         customer = order.customer
+        if not customer.number.strip():
+            # else every such order's party would be the first one's
+            raise _Rejected(
+                "the customer has no customer number, by which Tryton "
+                "finds the customer's party",
+                "customer.number",
+            )
         # the customer's party and addresses are found or made by one
         # session at a time (two orders of a new customer at once)
         async with self._erp._claimed(f"customer:{customer.number}"):
