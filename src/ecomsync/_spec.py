@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from ._model import number_key
-from .exceptions import SpecError
+from .exceptions import ConfigurationError, SpecError
 
 
 class Direction(enum.Enum):
@@ -150,6 +150,21 @@ def _aware(_: object, __: object, moment: datetime) -> None:
             f"ChangedSince needs a timezone-aware datetime, got naive "
             f"{moment.isoformat()}"
         )
+
+
+def aware(moment: datetime, what: str) -> datetime:
+    """
+    *moment* if it is a timezone-aware datetime (a change time a
+    `ChangedSince` can be compared with).
+
+    Raises:
+        ConfigurationError: Naming *what*, for a naive one.
+    """
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise ConfigurationError(
+            f"{what} must be a timezone-aware datetime, got {moment!r}"
+        )
+    return moment
 
 
 @attrs.frozen

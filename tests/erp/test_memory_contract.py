@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -68,6 +69,24 @@ class TestMemoryErpShape:
 
         assert "Category, Article, StockLevel, OrderStatus" in str(info.value)
         assert hint in str(info.value)
+
+    def test_naive_change_time_refused(self) -> None:
+        """A naive change time is refused when it is given, naming the
+        record (it failed the first ChangedSince read with a TypeError);
+        the same for an order placed on a MemoryPlatform."""
+        from ecomsync import Category, ConfigurationError, MemoryPlatform
+        from ecomsync.testing import shop_orders
+
+        naive = datetime(2026, 11, 1, 12, 0)
+        erp = MemoryErp()
+        order = next(iter(shop_orders(1)))
+
+        with pytest.raises(ConfigurationError, match="'C-1' must be a time"):
+            erp.put(Category(number="C-1", name="Werkzeug"), changed_at=naive)
+        with pytest.raises(ConfigurationError, match="timezone-aware"):
+            MemoryErp([Category(number="C-1", name="W")], clock=lambda: naive)
+        with pytest.raises(ConfigurationError, match=order.number):
+            MemoryPlatform().place_order(order, changed_at=naive)
 
     def test_orders_go_to_a_platform(self) -> None:
         """An order handed to the ERP says where orders come from."""

@@ -36,7 +36,7 @@ from .._model import (
     parents_first,
 )
 from .._record_checks import problems
-from .._spec import ChangedSince, DataType, Selection, selected
+from .._spec import ChangedSince, DataType, Selection, aware, selected
 from ..exceptions import SyncError
 
 
@@ -169,7 +169,7 @@ class MemoryErp(AsyncResource):
         replaces every record with its number (and warehouse, for stock).
         """
         rows, identity = self._rows(record)
-        rows[identity] = [(record, changed_at or self.clock())]
+        rows[identity] = [(record, self._stamp(record, changed_at))]
 
     def add(
         self, record: Record, *, changed_at: datetime | None = None
@@ -181,7 +181,14 @@ class MemoryErp(AsyncResource):
         """
         rows, identity = self._rows(record)
         rows.setdefault(identity, []).append(
-            (record, changed_at or self.clock())
+            (record, self._stamp(record, changed_at))
+        )
+
+    def _stamp(self, record: Record, changed_at: datetime | None) -> datetime:
+        # A naive stamp would fail the first ChangedSince read instead.
+        return aware(
+            changed_at or self.clock(),
+            f"MemoryErp: the change time of {record.number!r}",
         )
 
     def remove(self, data_type: DataType, number: str) -> None:

@@ -32,7 +32,7 @@ from .._model import (
     number_key,
     parents_first,
 )
-from .._spec import DataType, Selection, selected
+from .._spec import DataType, Selection, aware, selected
 from ._backorders import negative_stock
 
 
@@ -116,7 +116,13 @@ class MemoryPlatform(AsyncResource):
         """
         An order arrives (or changes) in the shop.
         """
-        self._orders[order.number] = (order, changed_at or self.clock())
+        self._orders[order.number] = (
+            order,
+            aware(
+                changed_at or self.clock(),
+                f"MemoryPlatform: the change time of order {order.number!r}",
+            ),
+        )
 
     def held(self, data_type: DataType) -> dict[str, Record]:
         return self.records.setdefault(data_type, {})
