@@ -48,9 +48,11 @@ class LicensePoolContract:
         assert 3 == pool_factory(3).size
 
     def test_needs_a_licence(self, pool_factory: PoolFactory) -> None:
-        """A pool of no licences is refused."""
-        with pytest.raises(ConfigurationError, match=">= 1"):
-            pool_factory(0)
+        """A pool of no licences is refused, and a size that is not a
+        whole number (it was a TypeError from a comparison)."""
+        for size in (0, "2", 1.5):
+            with pytest.raises(ConfigurationError, match=">= 1"):
+                pool_factory(size)  # type: ignore[arg-type]
 
     async def test_lease_and_return(self, pool_factory: PoolFactory) -> None:
         """A lease names its holder and slot while held and is returned
