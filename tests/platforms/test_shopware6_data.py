@@ -27,7 +27,7 @@ from ecomsync import (
     Variant,
 )
 from ecomsync.platforms.shopware6 import Shopware6
-from ecomsync.platforms.shopware6._claims import collate
+from ecomsync.platforms.shopware6._claims import ShopCurrency, collate
 from ecomsync.platforms.shopware6._mapping import product_id
 from ecomsync.testing._platform_contract import CATEGORIES, article
 from ecomsync.testing.shopware6 import ShopwareEmulator
@@ -621,6 +621,95 @@ class TestCurrency:
         assert 1 == sum(
             1 for r in emu.requests if r.path == "/api/search/currency"
         )
+
+    @pytest.mark.parametrize(
+        ("rounding", "price", "variant", "sold"),
+        [
+            ({"decimals": 2, "interval": 0.01}, "1.23456789", None, "1.23"),
+            ({"decimals": 2, "interval": 0.01}, "9.99", "0.045", "0.05"),
+            ({"decimals": 2, "interval": 0.05}, "9.99", None, "10"),
+        ],
+    )
+    async def test_price_the_shop_would_round_fails(
+        self,
+        shop: Shopware6,
+        emu: ShopwareEmulator,
+        rounding: dict[str, Any],
+        price: str,
+        variant: str | None,
+        sold: str,
+    ) -> None:
+        """
+        Shopware's cart sells a unit price rounded by the currency's item
+        rounding: a price it would change fails on its field, saying what
+        the shop would charge, instead of selling at another price.
+        """
+        emu.entities["currency"][emu.ids.currency]["itemRounding"] = rounding
+        variants = (
+            ()
+            if variant is None
+            else (
+                Variant(
+                    number="P-1", options=(("C", "r"),), price=Decimal(variant)
+                ),
+            )
+        )
+        bad = attrs.evolve(
+            article("P"), price=Decimal(price), variants=variants
+        )
+
+        outcome, good = await _push(
+            shop,
+            DataType.ARTICLES,
+            bad,
+            attrs.evolve(article("A-2"), price=Decimal(10)),
+        )
+
+        field = "price" if variant is None else "variants.0.price"
+        assert (False, field) == (outcome.ok, outcome.field)
+        assert f"would be sold at {sold}:" in (outcome.error or "")
+        assert good.ok
+        assert "P" not in _numbers(emu)
+
+    async def test_prices_the_shop_keeps_land(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Trailing zeros are no decimals; a shop rounding to four decimals
+        takes 0.0450, as does one whose currency has no item rounding.
+        """
+        row = emu.entities["currency"][emu.ids.currency]
+        row["itemRounding"] = {"decimals": 4, "interval": 0.01}
+        (zeros, fine) = await _push(
+            shop,
+            DataType.ARTICLES,
+            attrs.evolve(article("A-1"), price=Decimal("9.9900")),
+            attrs.evolve(article("A-2"), price=Decimal("0.0450")),
+        )
+
+        assert zeros.ok
+        assert fine.ok
+        assert 0.045 == _numbers(emu)["A-2"]["price"][0]["gross"]
+
+    @pytest.mark.parametrize(
+        "row",
+        [
+            None,
+            {"isoCode": "EUR"},
+            {"isoCode": "EUR", "itemRounding": {"decimals": "2"}},
+            {"isoCode": "EUR", "itemRounding": {"interval": "x"}},
+            {"isoCode": "EUR", "itemRounding": {"interval": 0}},
+        ],
+    )
+    def test_rounding_not_given_rounds_nothing(
+        self, row: dict[str, Any] | None
+    ) -> None:
+        """
+        A currency row without a usable item rounding checks no decimals.
+        """
+        currency = ShopCurrency.from_row(row)
+
+        assert Decimal("1.23456") == currency.sold_at(Decimal("1.23456"))
 
 
 class TestStock:

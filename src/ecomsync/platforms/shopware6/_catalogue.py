@@ -31,6 +31,7 @@ from ._claims import (
     CATEGORY_RULE,
     PRODUCT_RULE,
     STOCK_RULE,
+    ShopCurrency,
     article_claims,
     category_claims,
     collate,
@@ -121,8 +122,10 @@ class Catalogue:
     _taxes: dict[Decimal, tuple[float, str]] = attrs.field(
         init=False, factory=dict
     )
-    #: (when looked up, the ISO code of the shop's default currency)
-    _currency: tuple[float, str] | None = attrs.field(init=False, default=None)
+    #: (when looked up, the shop's default currency)
+    _currency: tuple[float, ShopCurrency] | None = attrs.field(
+        init=False, default=None
+    )
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
     #: Whether the shop held no product at all when this adapter's first
     #: article batch searched (None: not known yet).
@@ -151,10 +154,10 @@ class Catalogue:
                 self._channels = (now, sorted(str(r["id"]) for r in rows))
             return self._channels[1]
 
-    async def _default_currency(self) -> str:
+    async def _default_currency(self) -> ShopCurrency:
         """
-        The ISO code of the shop's system default currency
-        (``Defaults::CURRENCY``), the one prices are written in.
+        The shop's system default currency (``Defaults::CURRENCY``), the
+        one prices are written in, with its item rounding.
         """
         known = self._currency
         if known is not None and self._fresh(known[0]):
@@ -165,8 +168,8 @@ class Catalogue:
                 rows = await self.api.search(
                     "currency", {"ids": [DEFAULT_CURRENCY_ID]}
                 )
-                iso = str(rows[0].get("isoCode") or "") if rows else ""
-                self._currency = (now, iso)
+                found = ShopCurrency.from_row(rows[0] if rows else None)
+                self._currency = (now, found)
             return self._currency[1]
 
     async def _tax(self, rate: Decimal) -> str:
@@ -427,16 +430,11 @@ class Catalogue:
         """
         channels = await self._sales_channels()
         currency = await self._default_currency()
-        failures: dict[int, Failure] = {
-            i: (
-                f"currency: the article is priced in {articles[i].currency}, "
-                f"the shop writes prices in its default currency "
-                f"{currency or '(unknown)'}",
-                "currency",
-            )
-            for i in send
-            if articles[i].currency.upper() != currency.upper()
-        }
+        failures: dict[int, Failure] = {}
+        for i in send:
+            refused = currency.refuses(articles[i])
+            if refused is not None:
+                failures[i] = refused
         send = [i for i in send if i not in failures]
         ids = {i: product_id(articles[i].number) for i in send}
         current = await self._current(

@@ -15,8 +15,9 @@ field) is one party: it is written once, and both get its outcome.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Hashable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 import attrs
 
@@ -250,3 +251,86 @@ def same_options(article: Article) -> Failure | None:
                 f"variants.{i}.options",
             )
     return None
+
+
+@attrs.frozen
+class ShopCurrency:
+    """
+    The shop's default currency (``Defaults::CURRENCY``), in which prices
+    are written, with its item rounding (``itemRounding``; None where the
+    shop gave none).
+    """
+
+    iso: str
+    decimals: int | None = None
+    interval: Decimal | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any] | None) -> ShopCurrency:
+        """
+        From a ``currency`` row as the Admin API answers it.
+        """
+        row = row or {}
+        rounding = row.get("itemRounding")
+        decimals: int | None = None
+        interval: Decimal | None = None
+        if isinstance(rounding, Mapping):
+            if type(rounding.get("decimals")) is int:
+                decimals = rounding["decimals"]
+            try:
+                interval = Decimal(str(rounding.get("interval")))
+            except InvalidOperation:
+                interval = None
+            if interval is not None and (
+                not interval.is_finite() or interval <= 0
+            ):
+                interval = None
+        return cls(str(row.get("isoCode") or ""), decimals, interval)
+
+    def sold_at(self, price: Decimal) -> Decimal:
+        """
+        What Shopware's cart makes of the unit price *price*
+        (``CashRounding::cashRound``: rounded to the item rounding's
+        decimals, then, up to two decimals, to its interval).
+        """
+        if self.decimals is None:
+            return price
+        rounded = price.quantize(
+            Decimal(1).scaleb(-self.decimals), rounding=ROUND_HALF_UP
+        )
+        if self.decimals <= 2 and self.interval is not None:
+            steps = (rounded / self.interval).quantize(
+                Decimal(1), rounding=ROUND_HALF_UP
+            )
+            rounded = steps * self.interval
+        return rounded
+
+    def refuses(self, article: Article) -> Failure | None:
+        """
+        Why *article*'s prices cannot be written: another currency, or a
+        price the shop would sell rounded.
+        """
+        if article.currency.upper() != self.iso.upper():
+            return (
+                f"currency: the article is priced in {article.currency}, "
+                "the shop writes prices in its default currency "
+                f"{self.iso or '(unknown)'}",
+                "currency",
+            )
+        prices = [("price", article.price)] + [
+            (f"variants.{i}.price", v.price)
+            for i, v in enumerate(article.variants)
+            if v.price is not None
+        ]
+        for field, price in prices:
+            sold = self.sold_at(price)
+            if sold != price:
+                return (
+                    f"{field} {price} would be sold at {sold.normalize():f}: "
+                    f"the shop rounds {self.iso} prices to "
+                    f"{self.decimals} decimals (interval {self.interval}); "
+                    "round the price in the ERP or change the currency's "
+                    "item rounding in Shopware",
+                    field,
+                )
+        return None

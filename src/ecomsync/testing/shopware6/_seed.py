@@ -52,6 +52,18 @@ def seed_rows(i: SeedIds) -> Iterator[tuple[str, Row]]:
             "symbol": "€",
             "name": "Euro",
             "shortName": "EUR",
+            # Required since 6.4 (CurrencyDefinition: itemRounding,
+            # totalRounding); a fresh install's euro rounds to the cent.
+            "itemRounding": {
+                "decimals": 2,
+                "interval": 0.01,
+                "roundForNet": True,
+            },
+            "totalRounding": {
+                "decimals": 2,
+                "interval": 0.01,
+                "roundForNet": True,
+            },
         },
     )
     yield ("language", {"id": i.language, "name": "English"})
