@@ -467,7 +467,7 @@ async def plan(sync: Synchronizer, spec: SyncSpec, trigger: Trigger) -> Plan:
         # all" for a shop that refuses us: ask first.
         await refuse_unusable(run.platform_name, run.platform)
         async with sync.erp.session() as session:
-            plans.update(await plan_all(pipeline, session))
+            plans.update(await plan_all(pipeline, session, trigger))
 
     final, error = await lifecycle(sync, run, work, resolve_as=trigger)
     if error is not None:

@@ -20,8 +20,8 @@ from ._contracts import TypeCounts
 from ._fingerprint import content_hash
 from ._model import Article, Category, Problem, Record
 from ._pipeline import Pipeline, Volume
-from ._selection import changes
-from ._spec import DataType, Direction, Selection, SyncSpec
+from ._selection import changes, ledger_numbers
+from ._spec import DataType, Direction, Only, Selection, SyncSpec, Trigger
 from .typing import ErpSession
 
 
@@ -154,17 +154,21 @@ class _Found:
 
 
 async def plan_all(
-    pipeline: Pipeline, session: ErpSession
+    pipeline: Pipeline, session: ErpSession, trigger: Trigger = Trigger.MANUAL
 ) -> dict[DataType, TypePlan]:
     """
-    What the run of *pipeline* would do with each of its data types; the
-    run counts what the plan found.
+    What the run of *pipeline* would do with each of its data types, were
+    it started with *trigger* (a scheduled run also retries the failure
+    ledger); the run counts what the plan found.
     """
     run = pipeline.run
     plans: dict[DataType, TypePlan] = {}
     for data_type, selection in run.spec.types.items():
+        retry = await ledger_numbers(
+            pipeline.store, run.platform_name, trigger, data_type, selection
+        )
         plans[data_type] = found = await plan_type(
-            pipeline, session, data_type, selection
+            pipeline, session, data_type, selection, retry=retry
         )
         run.count(
             data_type,
@@ -183,9 +187,13 @@ async def plan_type(
     session: ErpSession,
     data_type: DataType,
     selection: Selection,
+    *,
+    retry: Sequence[str] = (),
 ) -> TypePlan:
     """
-    What the run of *pipeline* would do with one data type.
+    What the run of *pipeline* would do with one data type: its
+    *selection*, then the failed records *retry* the selection did not
+    read (a scheduled run's retries of the ledger).
     """
     found = _Found()
     strategy = pipeline.strategy(data_type)
@@ -195,26 +203,12 @@ async def plan_type(
         else None
     )
     late: dict[str, Problem] = {}
-    async with strategy.batches(session, data_type, selection) as batches:
-        async for read in batches:
-            # A plan in the monitoring view stops when asked, like a run.
-            await pipeline.run.cancel.check()
-            batch = read
-            if claims is not None:
-                claimed = claims.claim(batch, fingerprints(batch))
-                late.update(claimed.late)
-                found.invalid += [
-                    Refusal(
-                        number=batch[i].number,
-                        field=p.field,
-                        reason=f"{p.field} {p.reason}",
-                    )
-                    for i, p in ambiguous(batch, claimed.invalid)
-                ]
-                batch = [
-                    r for i, r in enumerate(batch) if i not in claimed.invalid
-                ]
-            await _plan_batch(pipeline, session, data_type, batch, found)
+    seen: set[str] = set()
+    parts = (pipeline, session, data_type)
+    await _plan_part(*parts, selection, found, claims, late, seen)
+    unread = sorted(set(retry) - seen)
+    if unread:
+        await _plan_part(*parts, Only(unread), found, claims, late, seen)
     for number, problem in late.items():
         # Parties seen before their rival: they would fail in the run too.
         for listed in (found.create, found.update, found.unchanged):
@@ -249,6 +243,43 @@ async def plan_type(
             ),
         ),
     )
+
+
+async def _plan_part(
+    pipeline: Pipeline,
+    session: ErpSession,
+    data_type: DataType,
+    selection: Selection,
+    found: _Found,
+    claims: NumberClaims | None,
+    late: dict[str, Problem],
+    seen: set[str],
+) -> None:
+    """
+    Plan the records *selection* reads, noting their numbers in *seen*.
+    """
+    strategy = pipeline.strategy(data_type)
+    async with strategy.batches(session, data_type, selection) as batches:
+        async for read in batches:
+            # A plan in the monitoring view stops when asked, like a run.
+            await pipeline.run.cancel.check()
+            seen.update(r.number for r in read)
+            batch = read
+            if claims is not None:
+                claimed = claims.claim(batch, fingerprints(batch))
+                late.update(claimed.late)
+                found.invalid += [
+                    Refusal(
+                        number=batch[i].number,
+                        field=p.field,
+                        reason=f"{p.field} {p.reason}",
+                    )
+                    for i, p in ambiguous(batch, claimed.invalid)
+                ]
+                batch = [
+                    r for i, r in enumerate(batch) if i not in claimed.invalid
+                ]
+            await _plan_batch(pipeline, session, data_type, batch, found)
 
 
 async def _plan_batch(

@@ -137,6 +137,28 @@ class TestPlanEqualsRun:
         assert sent <= plan.requests
         assert "articles" in plan.table()
 
+    async def test_scheduled_plan_lists_the_ledger_retries(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """A plan of a scheduled run lists the failed records the run will
+        retry from the ledger, though they did not change (it listed
+        nothing, and the run then created A-3)."""
+        spec = SyncSpec(
+            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+        )
+        platform.reject = lambda r: "no" if r.number == "A-3" else None
+        await sync.execute(spec, trigger=Trigger.SCHEDULED)
+        platform.reject = None
+
+        plan = await sync.plan(spec, trigger=Trigger.SCHEDULED)
+        async with capture_events(
+            sync, spec, trigger=Trigger.SCHEDULED
+        ) as run:
+            pass
+
+        assert ("A-3",) == plan.types[DataType.ARTICLES].create
+        assert_run_matches_plan(plan, run)
+
     async def test_table_names(self, sync: Synchronizer) -> None:
         """The table names types and outcomes as run summaries do and
         explains every column below the rows."""
