@@ -411,6 +411,27 @@ class TestVariantsChange:
         assert good.ok
         assert ["A-2"] == list(_numbers(emu))
 
+    async def test_two_values_for_one_option_fail(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A variant with two values for one option name fails its article
+        on that variant's options.
+        """
+        bad = article(
+            "T",
+            variants=(
+                Variant(number="T-1", options=(("S", "M"),)),
+                Variant(number="T-2", options=(("S", "M"), ("S", "L"))),
+            ),
+        )
+
+        (outcome,) = await _push(shop, DataType.ARTICLES, bad)
+
+        assert (False, "variants.1.options") == (outcome.ok, outcome.field)
+        assert "has 2 values for 'S'" in (outcome.error or "")
+        assert "T" not in _numbers(emu)
+
     async def test_variants_dropped_altogether(
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:

@@ -234,11 +234,22 @@ def too_long(article: Article) -> Failure | None:
 def same_options(article: Article) -> Failure | None:
     """
     Why *article* cannot be sent if two of its variants have the same
-    options: Shopware's storefront finds a variant by its options, so one
-    of the two could never be chosen (Shopware itself takes both).
+    options, or one has two values for one option name: Shopware's
+    storefront finds a variant by one option per property group, so such
+    a variant could never be chosen (Shopware itself takes it).
     """
     first: dict[frozenset[tuple[str, str]], int] = {}
     for i, variant in enumerate(article.variants):
+        names = [name for name, _ in variant.options]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            return (
+                f"variants.{i}.options: variant {variant.number!r} has "
+                f"{names.count(twice[0])} values for "
+                f"{twice[0]!r}; a variant has one option per property "
+                "group in Shopware",
+                f"variants.{i}.options",
+            )
         combination = frozenset(variant.options)
         k = first.setdefault(combination, i)
         if k != i:
