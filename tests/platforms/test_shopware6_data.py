@@ -697,7 +697,8 @@ class TestCurrency:
     ) -> None:
         """
         Trailing zeros are no decimals; a shop rounding to four decimals
-        takes 0.0450, as does one whose currency has no item rounding.
+        takes 0.0450, with its net to four decimals too (net customers
+        pay from it), as does one whose currency has no item rounding.
         """
         row = emu.entities["currency"][emu.ids.currency]
         row["itemRounding"] = {"decimals": 4, "interval": 0.01}
@@ -710,7 +711,8 @@ class TestCurrency:
 
         assert zeros.ok
         assert fine.ok
-        assert 0.045 == _numbers(emu)["A-2"]["price"][0]["gross"]
+        (price,) = _numbers(emu)["A-2"]["price"]
+        assert (0.045, 0.0378) == (price["gross"], price["net"])
 
     @pytest.mark.parametrize(
         "row",

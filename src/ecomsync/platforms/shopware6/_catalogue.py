@@ -467,6 +467,7 @@ class Catalogue:
                 tax=str(tax_of[i]),
                 sales_channels=channels,
                 existing=existing,
+                places=currency.decimals or 2,
             )
             for i in send
         }

@@ -37,23 +37,28 @@ def sw_id(entity: str, key: str) -> str:
     ).hexdigest()
 
 
-def net_of(gross: Decimal, tax_rate: Decimal) -> Decimal:
+def net_of(gross: Decimal, tax_rate: Decimal, places: int = 2) -> Decimal:
     """
-    The net price for *gross* at *tax_rate* percent, to the cent.
+    The net price for *gross* at *tax_rate* percent, to the cent (to
+    *places* decimals where the shop's currency keeps more).
     """
     net = gross * 100 / (100 + tax_rate)
-    return net.quantize(_CENT, rounding=ROUND_HALF_UP)
+    step = _CENT if places <= 2 else Decimal(1).scaleb(-places)
+    return net.quantize(step, rounding=ROUND_HALF_UP)
 
 
-def price(gross: Decimal, tax_rate: Decimal) -> list[dict[str, Any]]:
+def price(
+    gross: Decimal, tax_rate: Decimal, places: int = 2
+) -> list[dict[str, Any]]:
     """
-    A Shopware price in the default currency, gross and net linked.
+    A Shopware price in the default currency, gross and net linked; the
+    net to *places* decimals (at least the cent).
     """
     return [
         {
             "currencyId": DEFAULT_CURRENCY_ID,
             "gross": float(gross),
-            "net": float(net_of(gross, tax_rate)),
+            "net": float(net_of(gross, tax_rate, places)),
             "linked": True,
         }
     ]
@@ -119,13 +124,15 @@ def article_rows(
     tax: str,
     sales_channels: Sequence[str],
     existing: frozenset[str],
+    places: int = 2,
 ) -> dict[str, list[dict[str, Any]]]:
     """
     Rows per entity for one article: property groups and options of its
     variants, the parent product, the variant products.
 
     *existing* are the product ids already in the shop: only new products
-    get ``stock: 0`` (stock belongs to the stock sync).
+    get ``stock: 0`` (stock belongs to the stock sync).  Net prices keep
+    *places* decimals (the shop currency's, at least the cent).
     """
     pid = product_id(article.number)
     groups: dict[str, dict[str, Any]] = {}
@@ -152,7 +159,7 @@ def article_rows(
         "active": article.active,
         "ean": article.ean,
         "taxId": tax,
-        "price": price(article.price, article.tax_rate),
+        "price": price(article.price, article.tax_rate, places),
         "categories": [{"id": category_id(c)} for c in article.categories],
         "visibilities": visibilities(pid, sales_channels),
     }
@@ -178,6 +185,7 @@ def article_rows(
             "price": price(
                 article.price if variant.price is None else variant.price,
                 article.tax_rate,
+                places,
             ),
             "ean": variant.ean,
             "options": [
