@@ -25,6 +25,7 @@ from ecomsync import (
     Outgoing,
     RunCancelled,
     RunStatus,
+    SpecError,
     SqliteStore,
     StagedMedia,
     StockLevel,
@@ -259,6 +260,19 @@ class TestPlanWritesNothing:
         (run,) = await sync.runs()
         assert RunStatus.CANCELLED == run.status
         assert 0 == sync.licenses.in_use  # type: ignore[attr-defined]
+
+    async def test_trigger_given_as_text_refused(
+        self, sync: Synchronizer
+    ) -> None:
+        """A plan's trigger given as text is a SpecError before anything
+        runs or is recorded."""
+        with pytest.raises(SpecError, match="a plan's trigger is a Trigger"):
+            await sync.plan(
+                SyncSpec(types={DataType.ARTICLES: All()}),
+                trigger="scheduled",  # type: ignore[arg-type]
+            )
+
+        assert [] == await sync.runs()
 
     async def test_failed_plan_recorded(
         self, sync: Synchronizer, erp: MemoryErp

@@ -119,6 +119,20 @@ class _Raises(MemoryPlatform):
 
 
 @attrs.define
+class _RaisesForStock(_Raises):
+    """
+    Raises RecordRejected for the stock level of *refused* only.
+    """
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        if data_type is DataType.STOCK:
+            return await super().push(data_type, items)
+        return await MemoryPlatform.push(self, data_type, items)
+
+
+@attrs.define
 class _RaisesThenForgets(_Raises):
     """
     Raises for A-3, then answers the articles sent again without it with
@@ -164,6 +178,28 @@ class TestOutcomes:
         )
         (ledgered,) = await sync.store.list_failures("shop", ARTICLES)
         assert "A-3" == ledgered.number
+
+    async def test_stock_level_rejected_by_a_raise_fails_alone(
+        self, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """A stock push that raises RecordRejected for one level fails
+        that level alone; the other levels land."""
+        platform = _RaisesForStock(refused="A-3")
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        async with capture_events(
+            sync, spec(categories=All(), articles=All(), stock=All())
+        ) as run:
+            (failed,) = run.of(RecordFailed)
+
+        assert ("A-3", "name") == (failed.number, failed.field)
+        assert {"A-1", "A-2", "A-4", "A-5", "A-6"} == set(
+            platform.held(DataType.STOCK)
+        )
 
     async def test_record_rejected_for_a_stranger_fails_the_run(
         self, erp: MemoryErp, tmp_path: Path

@@ -39,10 +39,11 @@ async def held_again(pool: PostgresLicensePool, holder: str) -> None:
 
 
 def fail_second_take(
-    monkeypatch: pytest.MonkeyPatch, error: Exception
+    monkeypatch: pytest.MonkeyPatch, error: Exception, nth: int = 2
 ) -> list[str]:
-    """The second time a lease takes a licence (the first after a cut),
-    it fails with *error*; returns the holders of every take."""
+    """The *nth* time a lease takes a licence (the second: the first
+    after a cut), it fails with *error*; returns the holders of every
+    take."""
     take = PostgresLicensePool._take
     calls: list[str] = []
 
@@ -50,7 +51,7 @@ def fail_second_take(
         self: PostgresLicensePool, conn: Any, holder: str, slot: int
     ) -> int | None:
         calls.append(holder)
-        if len(calls) == 2:
+        if len(calls) == nth:
             raise error
         return await take(self, conn, holder, slot)
 
@@ -134,6 +135,23 @@ class TestDatabase:
         ):
             await hold()
         assert () == await pool.holders()
+
+    @pytest.mark.anyio
+    @pytest.mark.postgres
+    async def test_database_error_while_waiting_is_a_licence_error(
+        self, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A database error while a holder waits for a licence is a
+        LicenseError naming the holder, not the driver's own error."""
+        fail_second_take(monkeypatch, psycopg.OperationalError("gone"), nth=1)
+        pool = PostgresLicensePool(postgres_dsn, size=1, name="cut")
+
+        async def hold() -> None:
+            async with pool.lease("first", timeout=1):
+                pytest.fail("leased")  # pragma: no cover
+
+        with pytest.raises(LicenseError, match="while first waited: gone"):
+            await hold()
 
     @pytest.mark.anyio
     @pytest.mark.postgres
