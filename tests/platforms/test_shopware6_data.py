@@ -621,6 +621,12 @@ class TestCurrency:
         assert "USD" in (outcomes[0].error or "")
         assert "EUR" in (outcomes[0].error or "")
         assert ["A-2"] == list(_numbers(emu))
+        (blank,) = await _push(
+            shop,
+            DataType.ARTICLES,
+            attrs_evolve(article("A-3"), currency=None),
+        )
+        assert (False, "currency") == (blank.ok, blank.field)
 
     async def test_shop_with_another_default_currency(
         self, shop: Shopware6, emu: ShopwareEmulator

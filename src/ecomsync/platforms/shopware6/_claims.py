@@ -321,7 +321,7 @@ class ShopCurrency:
         Why *article*'s prices cannot be written: another currency, or a
         price the shop would sell rounded.
         """
-        if article.currency.upper() != self.iso.upper():
+        if str(article.currency).upper() != self.iso.upper():
             return (
                 f"currency: the article is priced in {article.currency}, "
                 "the shop writes prices in its default currency "
