@@ -392,15 +392,16 @@ class TestVariantsChange:
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:
         """
-        Two variants with one option combination (in any order) fail their
-        article by the second's options: the storefront could sell only
-        one of them.  Nothing of it is written; the rest lands.
+        Two variants with one option combination (in any order, pairs as
+        tuples or lists) fail their article by the second's options: the
+        storefront could sell only one of them.  Nothing of it is
+        written; the rest lands.
         """
         twins = article(
             "T",
             variants=(
                 Variant(number="T-1", options=(("C", "red"), ("S", "M"))),
-                Variant(number="T-2", options=(("S", "M"), ("C", "red"))),
+                Variant(number="T-2", options=[["S", "M"], ["C", "red"]]),
             ),
         )
 

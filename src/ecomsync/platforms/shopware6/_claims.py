@@ -238,9 +238,11 @@ def same_options(article: Article) -> Failure | None:
     storefront finds a variant by one option per property group, so such
     a variant could never be chosen (Shopware itself takes it).
     """
-    first: dict[frozenset[tuple[str, str]], int] = {}
+    first: dict[frozenset[tuple[str, ...]], int] = {}
     for i, variant in enumerate(article.variants):
-        names = [name for name, _ in variant.options]
+        # Pairs may come as lists from an ERP adapter: compare as tuples.
+        pairs = [tuple(option) for option in variant.options]
+        names = [pair[0] for pair in pairs if pair]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             return (
@@ -250,7 +252,7 @@ def same_options(article: Article) -> Failure | None:
                 "group in Shopware",
                 f"variants.{i}.options",
             )
-        combination = frozenset(variant.options)
+        combination = frozenset(pairs)
         k = first.setdefault(combination, i)
         if k != i:
             shown = ", ".join(f"{n}={v}" for n, v in variant.options)
