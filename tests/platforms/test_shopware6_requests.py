@@ -514,6 +514,38 @@ class TestLookups:
         assert (product_id("A-2"), added) not in visible
         assert (product_id("A-3"), added) in visible
 
+    async def test_a_configured_sales_channel_is_not_looked_up(
+        self,
+    ) -> None:
+        """
+        With ``sales_channel_id`` the channels are never asked for, at
+        any age, and articles are visible in that channel only.
+        """
+        emu = _emu()
+        added = sw_id("sales_channel", "new")
+        channels = emu.entities["sales_channel"]
+        channels[added] = {**next(iter(channels.values())), "id": added}
+        shop = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+            sales_channel_id=emu.ids.sales_channel,
+        )
+        now = [1000.0]
+        shop._catalogue.clock = lambda: now[0]
+        await _categories(shop)
+        await _articles(shop, "A-1")
+        now[0] += LOOKUP_TTL
+        await _articles(shop, "A-2")
+        await shop.aclose()
+
+        assert "/api/search/sales-channel" not in _reads(emu, 0)
+        assert {emu.ids.sales_channel} == {
+            v["salesChannelId"]
+            for v in emu.entities["product_visibility"].values()
+        }
+
     async def test_a_tax_is_looked_up_again_after_the_ttl(self) -> None:
         """
         A tax id is asked for again once older than LOOKUP_TTL: a tax the
