@@ -13,7 +13,7 @@ import anyio
 import psycopg
 import pytest
 
-from ecomsync.exceptions import LicenseError, NoFreeLicense
+from ecomsync.exceptions import ConfigurationError, LicenseError, NoFreeLicense
 from ecomsync.licensing import PostgresLicensePool
 
 
@@ -178,6 +178,18 @@ class TestDatabase:
             await hold()
         assert not went_on
         assert () == await other.holders()
+
+    @pytest.mark.parametrize("interval", [0, -1, float("nan"), "1", True])
+    def test_check_interval_out_of_range(self, interval: object) -> None:
+        """A check interval that is not a number of seconds above 0 is a
+        ConfigurationError naming it (0 queried the database in a busy
+        loop)."""
+        with pytest.raises(ConfigurationError, match="check_interval"):
+            PostgresLicensePool(
+                "postgresql://h/db",
+                size=1,
+                check_interval=interval,  # type: ignore[arg-type]
+            )
 
     def test_repr_hides_password(self) -> None:
         """The DSN's password is not in the repr."""

@@ -44,6 +44,19 @@ __all__ = ["PostgresLicensePool"]
 log = logging.getLogger("ecomsync.licensing")
 
 
+def _seconds_above_zero(_: object, attribute: Any, value: float) -> None:
+    # 0 would check the connection in a busy loop, a query after another.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not value > 0
+    ):
+        raise ConfigurationError(
+            f"PostgresLicensePool {attribute.name} must be a number of "
+            f"seconds above 0, got {value!r}"
+        )
+
+
 @attrs.define
 class PostgresLicensePool(AsyncResource):
     """
@@ -58,7 +71,7 @@ class PostgresLicensePool(AsyncResource):
     exponential backoff (*poll_interval* up to *max_poll_interval*).
 
     A holder checks its lease's connection every *check_interval*
-    seconds.  One that was cut (a database restart, a proxy or an
+    seconds (above 0, else `ConfigurationError`).  One that was cut (a database restart, a proxy or an
     administrator ending it) lost its lock with it: the holder takes its
     licence back on a new connection, or, when another holder took it
     meanwhile, its block is cancelled and the lease raises
@@ -79,7 +92,9 @@ class PostgresLicensePool(AsyncResource):
     schema: str = attrs.field(default="ecomsync", validator=_schema_name)
     poll_interval: float = 0.05
     max_poll_interval: float = 1.0
-    check_interval: float = attrs.field(default=1.0, kw_only=True)
+    check_interval: float = attrs.field(
+        default=1.0, kw_only=True, validator=_seconds_above_zero
+    )
     _ready: bool = attrs.field(init=False, default=False)
     _closed: bool = attrs.field(init=False, default=False)
 
