@@ -71,8 +71,9 @@ class PostgresLicensePool(AsyncResource):
     exponential backoff (*poll_interval* up to *max_poll_interval*).
 
     A holder checks its lease's connection every *check_interval*
-    seconds (above 0, else `ConfigurationError`).  One that was cut (a database restart, a proxy or an
-    administrator ending it) lost its lock with it: the holder takes its
+    seconds (above 0, else `ConfigurationError`).  One that was cut (a
+    database restart, a proxy or an administrator ending it) lost its
+    lock with it: the holder takes its
     licence back on a new connection, or, when another holder took it
     meanwhile, its block is cancelled and the lease raises
     `LicenseError`, so that no more runs use the ERP than there are
