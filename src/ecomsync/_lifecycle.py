@@ -59,13 +59,16 @@ async def start(
     started_at: datetime | None = None,
     schedule_id: str | None = None,
     resolved: bool = False,
+    platform: str | None = None,
 ) -> AsyncIterator[RunEvents]:
     """
     Run *spec* in the background; the block reads its events and
     leaving it waits for the run's end (raising its error, if any).
+    *platform* runs a spec that names none on that platform (a resumed
+    run's), and the run keeps the spec as it was given.
     """
     sync._ensure_open()
-    sync.validate(spec)  # before the stream exists: nothing to close
+    sync.validate(_on(spec, platform))  # before the stream: nothing to close
     if trigger not in (Trigger.MANUAL, Trigger.SCHEDULED):
         # A PREVIEW is a plan: a run under its name would write to the
         # platform while the monitoring view says it wrote nothing.
@@ -83,6 +86,7 @@ async def start(
         run_id=run_id,
         started_at=started_at,
         schedule_id=schedule_id,
+        platform=platform,
     )
     events = RunEvents(run.id, receive, run.cancel.request)
     async with task_group() as tg:
@@ -371,9 +375,10 @@ def new_run(
     run_id: str | None = None,
     started_at: datetime | None = None,
     schedule_id: str | None = None,
+    platform: str | None = None,
 ) -> Run:
     sync._ensure_open()
-    name = sync.validate(spec)
+    name = sync.validate(_on(spec, platform))
     run_id = run_id or uuid.uuid4().hex[:12]
     return Run(
         id=run_id,
@@ -387,6 +392,15 @@ def new_run(
         schedule_id=schedule_id,
         instrumentation=sync.instrumentation,
     )
+
+
+def _on(spec: SyncSpec, platform: str | None) -> SyncSpec:
+    """
+    *spec* as run on *platform* when it names none.
+    """
+    if platform is None or spec.platform is not None:
+        return spec
+    return attrs.evolve(spec, platform=platform)
 
 
 def pipeline_of(
@@ -434,18 +448,17 @@ async def resume(sync: Synchronizer, run_id: str) -> AsyncIterator[RunEvents]:
             f"run {run_id!r} is still {old.status.value} in {old.owner}; "
             "nothing to resume while that process lives"
         )
-    spec = old.spec
-    if spec.platform is None:
-        # On the platform it ran on, even if more were added since.
-        spec = attrs.evolve(spec, platform=old.platform)
+    # On the platform it ran on, even if more were added since; its
+    # record keeps the spec as it was given.
     async with start(
         sync,
-        spec,
+        old.spec,
         old.trigger,
         run_id=old.id,
         started_at=old.started_at,
         schedule_id=old.schedule_id,
         resolved=True,
+        platform=old.platform,
     ) as events:
         yield events
 

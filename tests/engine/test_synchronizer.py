@@ -200,8 +200,8 @@ class TestResumeApi:
             final.status,
             final.started_at,
         )
-        assert spec(stock=Only({"A-1", "A-2"})).types == final.spec.types
-        assert "shop" == final.spec.platform
+        assert spec(stock=Only({"A-1", "A-2"})) == final.spec
+        assert "shop" == final.platform
         assert {"A-1", "A-2"} == set(platform.held(DataType.STOCK))
         assert T0 == await sync.store.get_watermark("shop", DataType.STOCK)
 
@@ -233,6 +233,10 @@ class TestResumeApi:
 
         assert events.summary is not None
         assert RunStatus.SUCCEEDED == events.summary.status
+        assert ("shop", spec(stock=All())) == (
+            events.summary.platform,
+            events.summary.spec,
+        )
         assert 6 == len(platform.held(DataType.STOCK))
 
     async def test_a_dead_preview_is_not_resumed(
