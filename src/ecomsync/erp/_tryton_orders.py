@@ -7,7 +7,7 @@ shop's customer number (a party identifier), with the order's addresses.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -22,6 +22,15 @@ from .._model import Address, Customer, Order, OrderState
 from .._record_checks import minor_unit, problems
 from ..exceptions import RetryableError, SyncError
 from ._tryton_rpc import Rpc, TrytonError
+from ._tryton_sales import (
+    CANCELLED_MARK,
+    SaleRejected,
+    full_name,
+    is_marked_cancelled,
+    refuse_reopened,
+    same_values,
+    the_sale,
+)
 from ._tryton_stock import StockReader
 
 
@@ -34,10 +43,6 @@ if TYPE_CHECKING:
 SHIPPING_LINE = "Shipping"
 DISCOUNT_LINE = "Discount"
 ROUNDING_LINE = "Rounding difference"
-#: The line an import adds to the comment of a sale whose order the shop
-#: cancelled once the merchant handled it (Tryton cannot cancel a
-#: processed sale): order status reads such a sale as cancelled.
-CANCELLED_MARK = "Cancelled in the shop (ecomsync)"
 
 
 @attrs.define
@@ -76,17 +81,17 @@ class OrderImporter:
                 order=[["id", "ASC"]],
             )
             if existing:
-                row = _the_sale(order, existing)
+                row = the_sale(order, existing)
                 sale = int(row["id"])
                 if order.state is OrderState.CANCELLED:
                     await self._cancel(order, sale, row)
                 else:
-                    _refuse_reopened(order, sale, row)
+                    refuse_reopened(order, sale, row)
                     await self._compare(order, sale, row)
                     await self._finish(order, sale, row["state"])
                 return Outcome(number=order.number, platform_id=str(sale))
             sale = await self._create_sale(order)
-        except _Rejected as exc:
+        except SaleRejected as exc:
             return Outcome(
                 number=order.number, error=str(exc), field=exc.field
             )
@@ -162,7 +167,7 @@ class OrderImporter:
                 "Tryton cannot cancel a sale it processed: cancel its "
                 "customer shipments by hand before they leave"
             )
-        raise _Rejected(
+        raise SaleRejected(
             f"order {order.number} was cancelled in the shop, but {name} "
             f"is {state}; {advice}",
             "state",
@@ -231,7 +236,7 @@ class OrderImporter:
         ):
             changed = "total"
         if changed is not None:
-            raise _Rejected(
+            raise SaleRejected(
                 f"order {order.number} changed in the shop after its "
                 f"import ({changed}), {name} holds it as imported: "
                 f"change the sale by hand",
@@ -248,7 +253,7 @@ class OrderImporter:
             [address_id],
             ["party_name", "street", "postal_code", "city", "country"],
         )
-        return _same(row, await self._address_values(address, field))
+        return same_values(row, await self._address_values(address, field))
 
     async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """
@@ -317,7 +322,7 @@ class OrderImporter:
                 await self._with_warnings(
                     partial(self._rpc.model, "sale.sale", step, [sale])
                 )
-        except (TrytonError, RetryableError, _Rejected):
+        except (TrytonError, RetryableError, SaleRejected):
             # leave nothing half-done: a draft with this reference would
             # make the next import believe the order is in.  Tryton only
             # deletes cancelled sales.
@@ -384,7 +389,7 @@ class OrderImporter:
         booked = Decimal(str(row["total_amount"]))
         expected = order.total.quantize(minor_unit(order.currency))
         if booked != expected:
-            raise _Rejected(
+            raise SaleRejected(
                 f"Tryton's sale comes to {booked} {order.currency}, the "
                 f"order to {expected}: not imported",
                 "total",
@@ -395,7 +400,7 @@ class OrderImporter:
             "currency.currency", "search", [["code", "=", code]], 0, 1, None
         )
         if not found:
-            raise _Rejected(f"Tryton has no currency {code!r}", "currency")
+            raise SaleRejected(f"Tryton has no currency {code!r}", "currency")
         return int(found[0])
 
     async def _unit_prices(self, order: Order) -> list[Decimal]:
@@ -426,7 +431,7 @@ class OrderImporter:
             if (price * line.quantity).quantize(cent) != (
                 line.unit_price * line.quantity
             ).quantize(cent):
-                raise _Rejected(
+                raise SaleRejected(
                     f"unit price {line.unit_price} has more than the "
                     f"{places} decimal places Tryton keeps, and "
                     f"rounding it would change the line's amount",
@@ -445,7 +450,7 @@ class OrderImporter:
         found = {row["code"]: row for row in rows}
         for i, line in enumerate(order.lines):
             if line.article_number not in found:
-                raise _Rejected(
+                raise SaleRejected(
                     f"Tryton has no active article {line.article_number!r}",
                     f"lines.{i}.article_number",
                 )
@@ -456,7 +461,7 @@ class OrderImporter:
             "country.country", "search", [["code", "=", code]], 0, 1, None
         )
         if not found:
-            raise _Rejected(f"Tryton has no country {code!r}", field)
+            raise SaleRejected(f"Tryton has no country {code!r}", field)
         return int(found[0])
 
     async def _customer(self, order: Order) -> tuple[int, int, int]:
@@ -467,7 +472,7 @@ class OrderImporter:
         customer = order.customer
         if not customer.number.strip():
             # else every such order's party would be the first one's
-            raise _Rejected(
+            raise SaleRejected(
                 "the customer has no customer number, by which Tryton "
                 "finds the customer's party",
                 "customer.number",
@@ -499,7 +504,7 @@ class OrderImporter:
                 "create",
                 [
                     {
-                        "name": _full_name(customer),
+                        "name": full_name(customer),
                         "identifiers": [
                             ["create", [{"code": customer.number}]]
                         ],
@@ -545,94 +550,9 @@ class OrderImporter:
             order=[["id", "ASC"]],
         )
         for row in rows:
-            if _same(row, values):
+            if same_values(row, values):
                 return int(row["id"])
         (created,) = await self._rpc.model(
             "party.address", "create", [{"party": party, **values}]
         )
         return int(created)
-
-
-def _refuse_reopened(order: Order, sale: int, row: Any) -> None:
-    """
-    Fail *order* on ``state`` when the shop has it (open, in progress,
-    ...) but its sale was cancelled: cancelled by Tryton, or processed
-    and marked `CANCELLED_MARK` once the merchant handled the shop's
-    cancellation.  ecomsync does not revive a cancelled sale (the ERP may
-    have cancelled it on purpose, its stock is freed); the merchant does,
-    or cancels the order in the shop again.
-    """
-    name = f"Tryton sale {row.get('number') or ''} (id {sale})"
-    if row["state"] == "cancelled":
-        advice = (
-            "reset the sale to draft in Tryton (the next import confirms "
-            "it) or cancel the order in the shop again"
-        )
-    elif is_marked_cancelled(row.get("comment")):
-        advice = (
-            f"delete the line {CANCELLED_MARK!r} from the sale's comment, "
-            "then make it ship again in Tryton, or cancel the order in the "
-            "shop again"
-        )
-    else:
-        return
-    raise _Rejected(
-        f"order {order.number} is {order.state.value} in the shop again, "
-        f"but {name} was cancelled for it: {advice}",
-        "state",
-    )
-
-
-def is_marked_cancelled(comment: str | None) -> bool:
-    """
-    Whether a sale's *comment* holds `CANCELLED_MARK` on a line.
-    """
-    return CANCELLED_MARK in (comment or "").splitlines()
-
-
-def _the_sale(order: Order, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """
-    The sale of *order* among the sales holding its number (*rows*, by
-    id): the one not cancelled.  Two imports at once from separate
-    processes (which `TrytonErp` does not hold apart) can leave two: the
-    order fails on ``number`` naming them, never "first wins", for the
-    merchant to cancel all but one.
-    """
-    live = [row for row in rows if row.get("state") != "cancelled"]
-    if len(live) > 1:
-        names = ", ".join(
-            f"{row.get('number') or 'draft'} (id {row['id']})" for row in live
-        )
-        raise _Rejected(
-            f"order {order.number} is in Tryton {len(live)} times, as the "
-            f"sales {names}: cancel all but one by hand",
-            "number",
-        )
-    return (live or list(rows))[0]
-
-
-def _same(row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
-    """
-    Whether the ``party.address`` *row* holds *values*.  Text compares
-    without surrounding whitespace: Tryton strips it from the name,
-    postal code and city it stores (not from the street), so a shop's
-    ``"Berlin "`` is kept as ``"Berlin"``.
-    """
-
-    def kept(value: Any) -> Any:
-        if isinstance(value, str | None):
-            return (value or "").strip()
-        return value
-
-    return all(kept(row.get(k)) == kept(v) for k, v in values.items())
-
-
-def _full_name(customer: Customer) -> str:
-    name = f"{customer.first_name} {customer.last_name}".strip()
-    return name or customer.email or customer.number
-
-
-class _Rejected(Exception):
-    def __init__(self, message: str, field: str | None) -> None:
-        super().__init__(message)
-        self.field = field

@@ -31,10 +31,11 @@ from .._model import (
 from .._spec import ChangedSince, DataType, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError, SyncError
 from ._tryton_catalog import ArticleGroup
-from ._tryton_orders import OrderImporter, is_marked_cancelled
+from ._tryton_orders import OrderImporter
 from ._tryton_products import ProductReader
 from ._tryton_read import IMAGE_KEY, category_number, changed, image_ref
 from ._tryton_rpc import Rpc
+from ._tryton_sales import is_marked_cancelled
 from ._tryton_stock import StockReader, StockRow
 
 
