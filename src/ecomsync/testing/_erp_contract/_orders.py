@@ -1,0 +1,93 @@
+"""
+The contract of importing orders: idempotent, and a bad order fails alone.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from ...typing import ErpSource
+from ._base import SourceHooks
+from ._seed import make_order
+
+
+class OrderImportContract(SourceHooks):
+    """
+    Order imports that are idempotent (also across sessions) and where a
+    bad order fails alone; part of `ErpSourceContract`.
+    """
+
+    # -- importing orders ---------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_import_twice_creates_once(self, source: ErpSource) -> None:
+        """Importing the same order twice (also within one call) creates
+        one ERP order; every outcome is ok with the same id."""
+        order = make_order()
+        async with source.session() as session:
+            first = await session.import_orders([order])
+            second = await session.import_orders([order, order])
+
+        assert [o.number for o in first + second] == [order.number] * 3
+        assert all(o.ok for o in first + second), first + second
+        assert len({o.platform_id for o in first + second}) == 1
+        assert await self.imported_count(source, order.number) == 1
+
+    @pytest.mark.anyio
+    async def test_import_again_in_new_session(
+        self, source: ErpSource
+    ) -> None:
+        """A re-import in a later session (a retried run) creates nothing."""
+        order = make_order()
+        async with source.session() as session:
+            (first,) = await session.import_orders([order])
+        async with source.session() as session:
+            (again,) = await session.import_orders([order])
+
+        assert first.ok
+        assert first == again
+        assert await self.imported_count(source, order.number) == 1
+
+    @pytest.mark.anyio
+    async def test_bad_order_fails_alone(self, source: ErpSource) -> None:
+        """A refused order gets an error outcome; the others go through."""
+        good1, bad, good2 = make_order(), self.bad_order(), make_order()
+        async with source.session() as session:
+            outcomes = await session.import_orders([good1, bad, good2])
+
+        assert [good1.number, bad.number, good2.number] == [
+            o.number for o in outcomes
+        ]
+        assert [o.ok for o in outcomes] == [True, False, True], outcomes
+        assert outcomes[1].error
+        assert await self.imported_count(source, good1.number) == 1
+        assert await self.imported_count(source, good2.number) == 1
+        assert await self.imported_count(source, bad.number) == 0
+
+    @pytest.mark.anyio
+    async def test_order_whose_money_does_not_add_up_fails_alone(
+        self, source: ErpSource
+    ) -> None:
+        """An order whose lines, shipping and discounts miss its total
+        (a charge the platform adapter does not model) fails on ``total``
+        and is not imported; the others are."""
+        good1, good2 = make_order(), make_order()
+        bad = make_order(total=make_order().total + 5)
+        shipped = make_order(
+            shipping_total="4.90",
+            discount_total="10.00",
+            total=make_order().total + Decimal("4.90") - 10,
+        )
+        async with source.session() as session:
+            outcomes = await session.import_orders(
+                [good1, bad, shipped, good2]
+            )
+
+        assert [o.ok for o in outcomes] == [True, False, True, True], outcomes
+        assert "total" == outcomes[1].field
+        assert bad.number in str(outcomes[1].number)
+        assert await self.imported_count(source, bad.number) == 0
+        assert await self.imported_count(source, shipped.number) == 1
+        assert await self.imported_count(source, good2.number) == 1
