@@ -53,7 +53,7 @@ from ecomsync.typing import Platform
 
 from ._plans import assert_run_matches_plan
 from ._push import PUSH, PUSH_TYPES
-from .conftest import T0, small_catalogue
+from .conftest import T0, flat_catalogue, small_catalogue
 
 
 class PlatformEngineContract:
@@ -369,20 +369,7 @@ class LostStateContract:
         more requests than its first sync (records are found in batches,
         not looked up one by one) and leaves the shop as it was.
         """
-        records: list[Category | Article | StockLevel] = [
-            Category(number="C-1", name="Werkzeug")
-        ]
-        for i in range(1, 61):
-            records.append(
-                Article(
-                    number=f"B-{i}",
-                    name=f"Artikel {i}",
-                    price=Decimal("9.90"),
-                    categories=("C-1",),
-                )
-            )
-            records.append(StockLevel(number=f"B-{i}", quantity=i))
-        erp = MemoryErp(records, clock=lambda: T0)
+        erp = MemoryErp(flat_catalogue(range(1, 61)), clock=lambda: T0)
         emu = self.emulator()
         spec = SyncSpec(
             types={

@@ -5,7 +5,7 @@ synchroniser on a throwaway store and staging directory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -71,6 +71,31 @@ def small_catalogue() -> list[Category | Article | StockLevel]:
             )
         )
         records.append(StockLevel(number=f"A-{i}", quantity=i * 10))
+    return records
+
+
+def flat_catalogue(
+    indices: Iterable[int],
+    number: Callable[[int], str] = "B-{}".format,
+    price: Callable[[int], Decimal] = lambda i: Decimal("9.90"),
+) -> list[Category | Article | StockLevel]:
+    """
+    One category, C-1, and for each index *i* an article in it (named
+    "Artikel *i*") with *i* in stock: a catalogue as large as a test needs.
+    """
+    records: list[Category | Article | StockLevel] = [
+        Category(number="C-1", name="Werkzeug")
+    ]
+    for i in indices:
+        records.append(
+            Article(
+                number=number(i),
+                name=f"Artikel {i}",
+                price=price(i),
+                categories=("C-1",),
+            )
+        )
+        records.append(StockLevel(number=number(i), quantity=i))
     return records
 
 

@@ -38,6 +38,7 @@ from ecomsync.testing import capture_events
 from ecomsync.testing.shopify import ShopifyEmulator
 
 from .._plans import assert_run_matches_plan
+from ..conftest import flat_catalogue
 
 
 pytestmark = pytest.mark.anyio
@@ -77,20 +78,7 @@ def _shop(emu: ShopifyEmulator, **kwargs: Any) -> Shopify:
 
 
 def _records(articles: int) -> list[Category | Article | StockLevel]:
-    records: list[Category | Article | StockLevel] = [
-        Category(number="C-1", name="Werkzeug")
-    ]
-    for i in range(articles):
-        records.append(
-            Article(
-                number=f"B-{i}",
-                name=f"Artikel {i}",
-                price=Decimal("1.50") + i,
-                categories=("C-1",),
-            )
-        )
-        records.append(StockLevel(number=f"B-{i}", quantity=i))
-    return records
+    return flat_catalogue(range(articles), price=lambda i: Decimal("1.50") + i)
 
 
 def _out(records: list[Any]) -> list[Outgoing]:

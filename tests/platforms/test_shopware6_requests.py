@@ -16,15 +16,12 @@ import pytest
 
 from ecomsync import (
     All,
-    Article,
-    Category,
     DataType,
     MediaStaging,
     MemoryErp,
     Outgoing,
     RunStatus,
     SqliteStore,
-    StockLevel,
     Synchronizer,
     SyncSpec,
     Variant,
@@ -41,6 +38,7 @@ from ecomsync.testing._platform_contract import CATEGORIES, article
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
 from .._retries import fast_retries
+from ..conftest import flat_catalogue
 
 
 pytestmark = pytest.mark.anyio
@@ -605,20 +603,7 @@ class TestWholeRuns:
         process, the shop full) searches every batch and leaves the shop
         as it was.
         """
-        records: list[Category | Article | StockLevel] = [
-            Category(number="C-1", name="Werkzeug")
-        ]
-        for i in range(100):
-            records.append(
-                Article(
-                    number=f"B-{i:03}",
-                    name=f"Artikel {i}",
-                    price=Decimal("9.90"),
-                    categories=("C-1",),
-                )
-            )
-            records.append(StockLevel(number=f"B-{i:03}", quantity=i))
-        erp = MemoryErp(records)
+        erp = MemoryErp(flat_catalogue(range(100), number="B-{:03}".format))
         emu = _emu()
 
         first = await self._run(emu, erp, tmp_path / "first.db")
