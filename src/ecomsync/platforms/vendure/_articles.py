@@ -64,7 +64,10 @@ class Articles:
             [v["product"]["id"] for vs in found.values() for v in vs]
         )
         unmatched = _match(jobs, found, products, outcomes)
-        await self._adopt_by_slug(unmatched, jobs, items)
+        await self._adopt_linked(unmatched, jobs, items)
+        await self._adopt_by_slug(
+            [j for j in unmatched if j.product is None], jobs, items
+        )
         await self._create(
             [j for j in unmatched if j.product is None], values, outcomes
         )
@@ -102,6 +105,42 @@ class Articles:
             tax = ref.tax_categories[art.tax_rate.normalize()]
             jobs.append(Job(index=i, article=art, tax=tax))
         return jobs
+
+    async def _adopt_linked(
+        self,
+        unmatched: Sequence[Job],
+        jobs: Sequence[Job],
+        items: Sequence[Outgoing],
+    ) -> None:
+        """
+        An article none of whose SKUs the shop holds keeps the product
+        the state store links it to, if Vendure still has it: the link is
+        the one thing that identifies a product across every change of
+        its SKUs, whatever its slug (another product had the article's
+        slug at creation, or the article was renumbered since, which
+        keeps the old slug) and whatever its variants' SKUs look like.
+        One products query for the batch.  A product another article of
+        the batch holds, or that two articles are linked to, is not
+        taken by its link.
+        """
+        linked = {
+            job.index: str(items[job.index].platform_id)
+            for job in unmatched
+            if items[job.index].platform_id
+        }
+        found = await self.catalog.products(list(linked.values()))
+        ids = list(linked.values())
+        taken = {j.product["id"] for j in jobs if j.product is not None}
+        for job in unmatched:
+            product = found.get(linked.get(job.index, ""))
+            if (
+                product is None
+                or product["id"] in taken
+                or ids.count(product["id"]) > 1
+            ):
+                continue
+            job.product = product
+            taken.add(product["id"])
 
     async def _adopt_by_slug(
         self,
