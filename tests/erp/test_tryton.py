@@ -62,6 +62,13 @@ def _erp(source: ErpSource) -> TrytonErp:
     return source
 
 
+#: The model and field `TestTrytonContract.touch` writes back unchanged.
+_REWRITTEN = {
+    DataType.CATEGORIES: ("product.category", "name"),
+    DataType.ARTICLES: ("product.product", "description"),
+}
+
+
 class TestTrytonContract(ErpSourceContract):
     """
     The standard ERP behaviour, on a live Tryton.
@@ -72,25 +79,14 @@ class TestTrytonContract(ErpSourceContract):
     ) -> None:
         async with _erp(source).session() as session:
             rpc = session.rpc
-            if data_type is DataType.CATEGORIES:
+            if data_type in _REWRITTEN:
+                # Writing a field's own value back stamps write_date.
+                model, field = _REWRITTEN[data_type]
                 (row,) = await rpc.search_read(
-                    "product.category", [["code", "=", number]], ["name"]
+                    model, [["code", "=", number]], [field]
                 )
                 await rpc.model(
-                    "product.category",
-                    "write",
-                    [row["id"]],
-                    {"name": row["name"]},
-                )
-            elif data_type is DataType.ARTICLES:
-                (row,) = await rpc.search_read(
-                    "product.product", [["code", "=", number]], ["description"]
-                )
-                await rpc.model(
-                    "product.product",
-                    "write",
-                    [row["id"]],
-                    {"description": row["description"]},
+                    model, "write", [row["id"]], {field: row[field]}
                 )
             elif data_type is DataType.STOCK:
                 (row,) = await rpc.search_read(
