@@ -1,7 +1,7 @@
 """
 The Vendure adapter on real merchant data, against a live Vendure
 server: articles renumbered in the ERP, products whose slug is not the
-article's.
+article's, several stock locations and stock held by paid orders.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import Any
 import attrs
 import pytest
 
-from ecomsync import Article, DataType, Outgoing, Variant
+from ecomsync import Article, DataType, Outgoing, StockLevel, Variant
 from ecomsync.platforms.vendure import Vendure
 
+from .test_vendure import _shop_order
 from .test_vendure_catalogue import _variants
-from .vendure_server import VendureServer
+from .vendure_server import VendureAdmin, VendureServer
 
 
 pytestmark = [pytest.mark.vendure, pytest.mark.anyio]
@@ -27,6 +28,28 @@ def _sizes(prefix: str) -> tuple[Variant, ...]:
         Variant(number=f"{prefix}-S", options=(("Size", "S"),)),
         Variant(number=f"{prefix}-M", options=(("Size", "M"),)),
     )
+
+
+async def _stock(admin: VendureAdmin, sku: str) -> dict[str, Any]:
+    """
+    ``(stockOnHand, stockAllocated)`` per location holding any, and
+    ``"sells"``: what the channel sells (Vendure sums its locations).
+    """
+    data = await admin.gql(
+        "query ($s: String!) { productVariants(options: { filter: "
+        "{ sku: { eq: $s } } }) { items { stockOnHand stockAllocated "
+        "stockLevels { stockLocation { name } stockOnHand stockAllocated }"
+        " } } }",
+        {"s": sku},
+    )
+    (variant,) = data["productVariants"]["items"]
+    held: dict[str, Any] = {
+        s["stockLocation"]["name"]: (s["stockOnHand"], s["stockAllocated"])
+        for s in variant["stockLevels"]
+        if s["stockOnHand"] or s["stockAllocated"]
+    }
+    held["sells"] = variant["stockOnHand"] - variant["stockAllocated"]
+    return held
 
 
 async def _products(server: VendureServer) -> list[dict[str, Any]]:
@@ -138,3 +161,103 @@ class TestLinkedProduct:
             (p["id"], [v["sku"] for v in p["variants"]])
             for p in await _products(fresh_vendure)
         ]
+
+
+class TestStock:
+    """
+    What the shop sells is what the ERP has available, whatever else the
+    shop's stock locations and open orders hold.
+    """
+
+    async def test_a_location_no_warehouse_maps_sells_nothing(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A second stock location with stock entered by hand, which no
+        ERP warehouse maps to, is set to sell nothing when the ERP's
+        stock is written: Vendure sells the sum of a channel's
+        locations, so the shop sold 3 + 5 where the ERP had 3.
+        """
+        admin = fresh_vendure.admin()
+        try:
+            north = await admin.gql(
+                "mutation { createStockLocation(input: "
+                '{ name: "North", description: "" }) { id } }'
+            )
+            async with Vendure(
+                fresh_vendure.url, api_key=fresh_vendure.api_key
+            ) as shop:
+                (made,) = await shop.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=Article(number="W-1", name="W", price=1)
+                        )
+                    ],
+                )
+                (variant,) = await _variants(admin, "W-1")
+                await admin.gql(
+                    "mutation ($i: [UpdateProductVariantInput!]!) "
+                    "{ updateProductVariants(input: $i) { id } }",
+                    {
+                        "i": [
+                            {
+                                "id": variant["id"],
+                                "stockLevels": [
+                                    {
+                                        "stockLocationId": north[
+                                            "createStockLocation"
+                                        ]["id"],
+                                        "stockOnHand": 5,
+                                    }
+                                ],
+                            }
+                        ]
+                    },
+                )
+                (level,) = await shop.push(
+                    DataType.STOCK,
+                    [Outgoing(record=StockLevel(number="W-1", quantity=3))],
+                )
+            held = await _stock(admin, "W-1")
+        finally:
+            await admin.aclose()
+
+        assert made.ok, made.error
+        assert level.ok, level.error
+        assert {"Default Stock Location": (3, 0), "sells": 3} == held
+
+    async def test_units_of_a_paid_order_are_counted_once(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A paid, unfulfilled order allocates 2 units; the ERP, having
+        imported it, pushes 8 available of its 10: the shop keeps the 2
+        allocated on hand and sells exactly 8, not 6.
+        """
+        article = Article(number="P-1", name="Pot", price=Decimal("4.00"))
+        admin = fresh_vendure.admin()
+        try:
+            async with Vendure(
+                fresh_vendure.url, api_key=fresh_vendure.api_key
+            ) as shop:
+                (made,) = await shop.push(
+                    DataType.ARTICLES, [Outgoing(record=article)]
+                )
+                (ten,) = await shop.push(
+                    DataType.STOCK,
+                    [Outgoing(record=StockLevel(number="P-1", quantity=10))],
+                )
+                await _shop_order(fresh_vendure.url, str(ten.platform_id))
+                ordered = await _stock(admin, "P-1")
+                (eight,) = await shop.push(
+                    DataType.STOCK,
+                    [Outgoing(record=StockLevel(number="P-1", quantity=8))],
+                )
+            held = await _stock(admin, "P-1")
+        finally:
+            await admin.aclose()
+
+        assert [made.ok, ten.ok, eight.ok] == [True, True, True], eight.error
+        assert {"Default Stock Location": (10, 2), "sells": 8} == ordered
+        assert {"Default Stock Location": (10, 2), "sells": 8} == held

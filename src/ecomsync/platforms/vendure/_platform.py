@@ -100,6 +100,10 @@ class Vendure(AsyncResource):
             it, the stock of every warehouse is summed at
             *stock_location*.  A name Vendure does not have is a
             `ConfigurationError` on first contact, before any write.
+            Every other location of the channel is set to sell nothing
+            (``stockOnHand`` = ``stockAllocated``) when an article's
+            stock is written: Vendure sells the sum of the channel's
+            locations.
         allow_backorders: Write negative stock as the ERP has it (the shop
             sells below zero as far as Vendure's ``outOfStockThreshold``
             allows); by default a negative level fails on ``quantity``.

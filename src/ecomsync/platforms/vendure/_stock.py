@@ -12,7 +12,10 @@ and the shop sells exactly what the ERP has available, the units of open
 orders counted once.  Without a warehouse mapping every level goes to the
 default location (levels of one SKU in a batch are summed); with one,
 each ERP warehouse's level goes to its mapped location (warehouses mapped
-to one location are summed).  Negative stock is refused unless the host
+to one location are summed).  Vendure sells the sum over the channel's
+locations, so every other location of the channel is set to sell
+nothing (``stockOnHand = stockAllocated``: what paid orders hold there
+can still be fulfilled).  Negative stock is refused unless the host
 allows backorders; then it is written as the ERP has it (Vendure's
 ``outOfStockThreshold`` decides how far below zero the shop sells).
 """
@@ -72,6 +75,32 @@ def _location(ref: Reference, level: StockLevel) -> str | tuple[str, str]:
     return ref.warehouses[level.warehouse]
 
 
+def _sell_nothing(
+    held: dict[str, tuple[list[int], JSON]],
+    others: Sequence[str],
+    writes: dict[str, tuple[list[int], list[JSON]]],
+) -> None:
+    """
+    Add to *writes* what makes each variant of *held* (variant id ->
+    the indices of its levels, the variant) sell nothing at the
+    locations *others*: ``stockOnHand`` = ``stockAllocated``.
+    """
+    for variant_id, (indices, variant) in held.items():
+        for stock in variant.get("stockLevels") or []:
+            location = str(stock["stockLocationId"])
+            if location in others and (
+                stock["stockOnHand"] != stock["stockAllocated"]
+            ):
+                touched, stock_levels = writes.setdefault(variant_id, ([], []))
+                touched += [i for i in indices if i not in touched]
+                stock_levels.append(
+                    {
+                        "stockLocationId": location,
+                        "stockOnHand": stock["stockAllocated"],
+                    }
+                )
+
+
 @attrs.define
 class Stock:
     """
@@ -120,6 +149,12 @@ class Stock:
             )
         found = await self.catalog.variants_by_sku([s for s, _ in groups])
         writes: dict[str, tuple[list[int], list[JSON]]] = {}
+        # Vendure sells the sum over the channel's locations: one the ERP
+        # does not write must sell nothing, or the shop sells its stock
+        # on top of the ERP's.
+        ours = {ref.default_location, *ref.warehouses.values()}
+        others = [loc for loc in ref.locations.values() if loc not in ours]
+        held: dict[str, tuple[list[int], JSON]] = {}
         for (sku, location), (indices, total) in groups.items():
             variants = found.get(sku, [])
             if len(variants) != 1:
@@ -138,6 +173,7 @@ class Stock:
                     outcomes[i] = fail(sku, error, "number")
                 continue
             (variant,) = variants
+            held.setdefault(variant["id"], ([], variant))[0].extend(indices)
             on_hand, allocated = 0, 0
             for stock in variant.get("stockLevels") or []:
                 if str(stock["stockLocationId"]) == location:
@@ -154,6 +190,7 @@ class Stock:
                 stock_levels.append(
                     {"stockLocationId": location, "stockOnHand": target}
                 )
+        _sell_nothing(held, others, writes)
         answers = await list_mutation(
             self.catalog.gql,
             "updateProductVariants",
