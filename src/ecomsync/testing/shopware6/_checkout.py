@@ -10,7 +10,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ._schema import DEFAULT_CURRENCY, STATE_MACHINES, seed_id
+from ._schema import DEFAULT_CURRENCY, seed_id
+from ._state_machines import STATE_MACHINES
 from ._store import Row, fmt_date
 
 

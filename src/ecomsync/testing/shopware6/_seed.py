@@ -10,12 +10,8 @@ from collections.abc import Iterator
 
 import attrs
 
-from ._schema import (
-    DEFAULT_CURRENCY,
-    STATE_MACHINES,
-    SYSTEM_LANGUAGE,
-    seed_id,
-)
+from ._schema import DEFAULT_CURRENCY, SYSTEM_LANGUAGE, seed_id
+from ._state_machines import STATE_MACHINES
 from ._store import Row
 
 

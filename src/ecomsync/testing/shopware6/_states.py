@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._errors import ApiError
-from ._schema import ID_RE, STATE_MACHINES
+from ._schema import ID_RE
+from ._state_machines import STATE_MACHINES
 from ._store import Row
 
 
