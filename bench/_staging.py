@@ -2,7 +2,8 @@
 The on-disk media staging path alone (issue 14): N files of 20 KB staged,
 held 2 ms (the upload) and released, 16 at a time, on a `SqliteStore`;
 prints the process CPU seconds, the wall time and the journal
-transactions.  ``python -m bench._staging [N]`` (default 3,000: the
+transactions (adds, removes, or both in one step).
+``python -m bench._staging [N]`` (default 3,000: the
 images of 1,000 articles).
 """
 
@@ -25,6 +26,12 @@ from ecomsync.state import SqliteStore
 class _Counted(SqliteStore):
     adds: int = 0
     removes: int = 0
+    #: `update_pending` calls: adds and removes in one transaction.
+    steps: int = 0
+
+    async def update_pending(self, closing: Any, adding: Any = ()) -> None:
+        type(self).steps += 1
+        await super().update_pending(closing, adding)
 
     async def add_pending_many(self, pendings: Any) -> None:
         type(self).adds += 1
@@ -67,6 +74,7 @@ async def main(n: int) -> dict[str, float]:
                 "wall_s": round(time.perf_counter() - wall, 3),
                 "add_transactions": _Counted.adds,
                 "remove_transactions": _Counted.removes,
+                "step_transactions": _Counted.steps,
             }
 
 

@@ -128,6 +128,22 @@ class Wrapped:
         return call
 
 
+class StepWrapped(Wrapped):
+    """
+    A wrapped store whose class has `update_pending`, so that staging
+    takes its one-hop journal steps: cuts before a step and in its thread
+    (before the files are taken away).
+    """
+
+    async def update_pending(
+        self, closing: Callable[[], Any], adding: Any = ()
+    ) -> None:
+        await self._cut.reached("update_pending")
+        await self._inner.update_pending(
+            self._cut.in_thread("update_pending closing", closing), adding
+        )
+
+
 class CutErp(Wrapped):
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Any]:
@@ -163,6 +179,21 @@ POINTS = {
     "put_media_id": 2,  # the store remembers the platform's id
     "MediaUploaded": 2,  # the event reaches the host
 }
+#: The same with a store that has `update_pending` (the built-in ones):
+#: the journal's adds and closes go in its steps.
+STEP_POINTS = {
+    **{
+        k: v
+        for k, v in POINTS.items()
+        if k not in {"add_pending_many", "remove_pending_many"}
+    },
+    "update_pending": 2,  # a step: closes and adds, files taken away
+    "update_pending closing": 2,  # in the step's thread
+}
+CASES = [
+    *POINTS,
+    *(pytest.param(f"step:{p}", id=f"step-{p}") for p in STEP_POINTS),
+]
 
 
 @pytest.fixture(name="cut_sync")
@@ -175,7 +206,9 @@ def _cut_sync(
     monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[Synchronizer, Cut]:
     point = request.param
-    cut = Cut(point, POINTS[point])
+    steps = point.startswith("step:")
+    point = point.removeprefix("step:")
+    cut = Cut(point, (STEP_POINTS if steps else POINTS)[point])
     monkeypatch.setattr(
         fs, "new_run_dir", cut.in_thread("run directory", fs.new_run_dir)
     )
@@ -189,7 +222,9 @@ def _cut_sync(
     sync = Synchronizer(
         erp=CutErp(erp, cut, set()),  # type: ignore[arg-type]
         platforms={"shop": Wrapped(platform, cut, {"upload_media"})},  # type: ignore[dict-item]
-        store=Wrapped(store, cut, store_names | {"put_media_id"}),  # type: ignore[arg-type]
+        store=(StepWrapped if steps else Wrapped)(  # type: ignore[arg-type]
+            store, cut, store_names | {"put_media_id"}
+        ),
         # Room for one file at a time: runs wait for budget.
         staging=CutStaging(tmp_path / "staging", max_bytes=8, cut=cut),
         license_timeout=5.0,
@@ -198,7 +233,7 @@ def _cut_sync(
 
 
 class TestCancel:
-    @pytest.mark.parametrize("cut_sync", list(POINTS), indirect=True)
+    @pytest.mark.parametrize("cut_sync", CASES, indirect=True)
     async def test_cancel_leaves_nothing(
         self,
         cut_sync: tuple[Synchronizer, Cut],

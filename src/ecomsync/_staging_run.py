@@ -224,7 +224,7 @@ class RunStaging:
             # meanwhile: one transaction), then written with the files
             # registered with it (one thread hop; the next group's hop
             # does not wait for this one's).
-            await owner._adds.submit(self._pending(run_dir, held.staged))
+            await owner._register(self._pending(run_dir, held.staged))
             held.registered = run_dir
             write = fs.Write(run_dir.path, held.staged.sha256, content, taken)
             await owner._writes.submit(write)
@@ -343,7 +343,7 @@ class RunStaging:
                     else self._owner._spare_in(run_dir, held.staged.size)
                 )
                 drop = Drop(run_dir, held.staged, spare)
-                await self._owner._drops.submit(drop)
+                await self._owner._take_away(drop)
         finally:
             self._forget(held, drop)
 

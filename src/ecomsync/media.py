@@ -37,9 +37,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
+from typing import Protocol, cast
 
 import anyio
 import anyio.to_thread
@@ -113,6 +115,46 @@ async def _write_all(writes: list[fs.Write]) -> None:
         fs.end_all(part)
 
 
+class _UpdatesPending(Protocol):  # pragma: no cover -- a Protocol only
+    async def update_pending(
+        self,
+        closing: Callable[[], Sequence[tuple[str, str]]],
+        adding: Sequence[PendingMedia] = (),
+    ) -> None: ...
+
+
+def _updater(store: StateStore) -> _UpdatesPending | None:
+    """
+    *store*, if it closes and registers journal entries in one call
+    (`SqliteStore.update_pending`: one thread hop for a group's retires,
+    closes and adds instead of three).  Looked up on the class: a wrapper
+    that forwards attributes to a store keeps its own add and remove
+    methods in the path.
+    """
+    if callable(getattr(type(store), "update_pending", None)):
+        return cast(_UpdatesPending, store)
+    return None
+
+
+def _retire(drops: Sequence[Drop]) -> list[tuple[str, str]]:
+    """
+    Take the files of *drops* away (blocking: a worker thread); return
+    the journal keys of those that are gone.  A file that could not be
+    deleted keeps its entry: the run's end or the next open() deletes it.
+    """
+    if not drops:
+        return []
+    files = [(str(d.staged.path), d.spare) for d in drops]
+    gone = fs.retire_all(files)
+    keys = []
+    for drop, (path, _) in zip(drops, files, strict=True):
+        if path in gone:
+            drop.kept = gone[path] is not None
+            # An entry's scope is the run's directory, where its file was.
+            keys.append((drop.run_dir.name, drop.staged.sha256))
+    return keys
+
+
 @attrs.define
 class MediaStaging(AsyncResource):
     """
@@ -173,6 +215,8 @@ class MediaStaging(AsyncResource):
     _unscoped: RunStaging | None = attrs.field(init=False, default=None)
     _adds: GroupCommit[PendingMedia] = attrs.field(init=False)
     _drops: GroupCommit[Drop] = attrs.field(init=False)
+    #: Adds and drops together, for a store with `update_pending`.
+    _steps: GroupCommit[PendingMedia | Drop] = attrs.field(init=False)
     _writes: TurnGroup[fs.Write] = attrs.field(init=False)
     _hold: int | None = attrs.field(init=False, default=None)
     _closed: bool = attrs.field(init=False, default=False)
@@ -180,6 +224,7 @@ class MediaStaging(AsyncResource):
     def __attrs_post_init__(self) -> None:
         self._adds = GroupCommit(self._journal_add)
         self._drops = GroupCommit(self._journal_drop)
+        self._steps = GroupCommit(self._journal_step)
         self._writes = TurnGroup(_write_all)
 
     def __repr__(self) -> str:
@@ -465,6 +510,35 @@ class MediaStaging(AsyncResource):
         self._used -= size
         self._changed()
 
+    async def _register(self, pending: PendingMedia) -> None:
+        """
+        Journal *pending* before its file is written.
+        """
+        store, _ = self._opened()
+        group = self._adds if _updater(store) is None else self._steps
+        await group.submit(pending)
+
+    async def _take_away(self, drop: Drop) -> None:
+        """
+        Take *drop*'s file away, then close its journal entry.
+        """
+        store, _ = self._opened()
+        group = self._drops if _updater(store) is None else self._steps
+        await group.submit(drop)
+
+    async def _journal_step(self, items: list[PendingMedia | Drop]) -> None:
+        """
+        One group of adds and drops: the drops' files taken away, then
+        in one transaction their entries closed and the adds registered
+        (one thread hop with `SqliteStore`).  The adds' files are written
+        after it; a drop's entry is closed only once its file is gone.
+        """
+        store, _ = self._opened()
+        update = cast(_UpdatesPending, store)  # _register checked it
+        drops = [i for i in items if isinstance(i, Drop)]
+        adding = [i for i in items if isinstance(i, PendingMedia)]
+        await update.update_pending(partial(_retire, drops), adding)
+
     async def _journal_add(self, items: list[PendingMedia]) -> None:
         store, _ = self._opened()
         if isinstance(store, SupportsPendingBatch):
@@ -474,17 +548,7 @@ class MediaStaging(AsyncResource):
             await store.add_pending(item)
 
     async def _journal_drop(self, items: list[Drop]) -> None:
-        files = [(str(i.staged.path), i.spare) for i in items]
-        gone = await anyio.to_thread.run_sync(fs.retire_all, files)
-        keys = []
-        for item, (path, _) in zip(items, files, strict=True):
-            if path in gone:
-                item.kept = gone[path] is not None
-                # An entry's scope is the run's directory, where its file
-                # was.
-                keys.append((item.run_dir.name, item.staged.sha256))
-        # A file that could not be deleted keeps its entry: the run's end
-        # or the next open() deletes it.
+        keys = await anyio.to_thread.run_sync(_retire, items)
         await self._remove_entries(keys)
 
     async def _remove_entries(self, keys: Sequence[tuple[str, str]]) -> None:

@@ -440,8 +440,11 @@ class MediaJournal(Protocol):  # pragma: no cover -- a Protocol only
 class SupportsPendingBatch(Protocol):  # pragma: no cover -- a Protocol only
     """
     **Protocol:** A `MediaJournal` that writes many entries in one
-    transaction each; `MediaStaging` uses it when the store has it (the
-    built-in stores do), else the one-by-one methods.
+    transaction each; `MediaStaging` uses it when the store has it, else
+    the one-by-one methods.  The built-in stores have it, and also
+    ``update_pending(closing, adding)``, which `MediaStaging` prefers: a
+    group's files taken away, their entries closed and new entries
+    registered in one call (one worker-thread hop with `SqliteStore`).
     ``add_pending_many(pendings)`` registers all of them (replacing an
     entry of the same scope and hash); ``remove_pending_many(keys)``
     closes the entries of *keys*, each ``(scope, sha256)``, and ignores

@@ -77,13 +77,18 @@ POINTS: list[tuple[str, int]] = [
     ("erp.read_media", 20),
     ("erp.read_media", 55),
     ("store.get_media_id", 10),
-    ("store.add_pending_many", 1),
-    ("store.add_pending_many", 10),
+    # The journal steps: a group's entries registered (before its files
+    # are written) together with the entries of files taken away closed;
+    # ":closed" dies with those files gone and their entries still open.
+    ("store.update_pending", 1),
+    ("store.update_pending", 10),
+    ("store.update_pending", 25),
+    ("store.update_pending:closed", 1),
+    ("store.update_pending:closed", 8),
+    ("store.update_pending:closed", 20),
     ("platform.upload_media", 1),
     ("platform.upload_media", 25),
     ("platform.upload_media", 60),
-    ("store.remove_pending_many", 1),
-    ("store.remove_pending_many", 8),
     ("store.put_media_id", 1),
     ("store.put_media_id", 33),
     ("store.add_failures", 1),

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from ecomsync._contracts import PendingMedia
 from ecomsync.state import SqliteStore
 from ecomsync.state._postgres import PostgresStore
 from ecomsync.testing._store_contract import StateStoreContract
 
 from .._backends import both_backends
+from ..conftest import T0
 
 
 pytestmark = pytest.mark.anyio
@@ -49,7 +51,60 @@ class MediaIdsInBatches:
         assert "elsewhere" == await store.get_media_id("other", shas[1])
 
 
-class TestSqliteFile(StateStoreContract, MediaIdsInBatches):
+class PendingInOneStep:
+    """
+    What both SQL stores add for media staging: `update_pending`, a
+    blocking step (the files taken away) then one transaction closing and
+    registering journal entries.
+    """
+
+    async def test_update_pending(self, store: Any) -> None:
+        """The entries the step names are closed and the new ones
+        registered; other scopes and unknown keys are left alone, and a
+        key closed and registered at once stays registered."""
+        old = [
+            PendingMedia(sha256=h, size=1, registered_at=T0, scope="/r1")
+            for h in ("aa", "bb")
+        ]
+        other = PendingMedia(
+            sha256="aa", size=1, registered_at=T0, scope="/r2"
+        )
+        await store.add_pending_many([*old, other])
+        new = [
+            PendingMedia(sha256="cc", size=3, registered_at=T0, scope="/r1"),
+            PendingMedia(sha256="bb", size=4, registered_at=T0, scope="/r1"),
+        ]
+        calls: list[str] = []
+
+        def closing() -> list[tuple[str, str]]:
+            calls.append("closing")
+            return [("/r1", "aa"), ("/r1", "bb"), ("/r1", "zz")]
+
+        await store.update_pending(closing, new)
+        await store.update_pending(list)
+
+        listed = await store.list_pending()
+        assert ["closing"] == calls
+        assert {("/r2", "aa", 1), ("/r1", "cc", 3), ("/r1", "bb", 4)} == {
+            (p.scope, p.sha256, p.size) for p in listed
+        }
+
+    async def test_update_pending_fails_whole(self, store: Any) -> None:
+        """A step whose blocking part fails changes no entry."""
+        entry = PendingMedia(sha256="aa", size=1, registered_at=T0, scope="/r")
+        await store.add_pending(entry)
+
+        def closing() -> list[tuple[str, str]]:
+            raise OSError("disk gone")
+
+        new = PendingMedia(sha256="bb", size=1, registered_at=T0, scope="/r")
+        with pytest.raises(OSError, match="disk gone"):
+            await store.update_pending(closing, [new])
+
+        assert [entry] == await store.list_pending()
+
+
+class TestSqliteFile(StateStoreContract, MediaIdsInBatches, PendingInOneStep):
     """SqliteStore in a file, with a second handle on the same file."""
 
     @pytest.fixture(name="store")
@@ -65,7 +120,9 @@ class TestSqliteFile(StateStoreContract, MediaIdsInBatches):
         await store.aclose()
 
 
-class TestSqliteMemory(StateStoreContract, MediaIdsInBatches):
+class TestSqliteMemory(
+    StateStoreContract, MediaIdsInBatches, PendingInOneStep
+):
     """SqliteStore in memory."""
 
     @pytest.fixture(name="store")
@@ -76,7 +133,7 @@ class TestSqliteMemory(StateStoreContract, MediaIdsInBatches):
 
 
 @pytest.mark.postgres
-class TestPostgres(StateStoreContract, MediaIdsInBatches):
+class TestPostgres(StateStoreContract, MediaIdsInBatches, PendingInOneStep):
     """PostgresStore, with a second store on the same database."""
 
     @pytest.fixture(name="anyio_backend")

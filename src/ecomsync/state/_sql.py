@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import anyio.to_thread
+
 from .._closing import AsyncResource
 from .._contracts import (
     Failure,
@@ -279,6 +281,36 @@ class SqlStore(AsyncResource):
         if keys:
             stmt = self._remove_pending_stmt(keys)
             await self._perform(Op((stmt,), _nothing, True))
+
+    async def update_pending(
+        self,
+        closing: Callable[[], Sequence[tuple[str, str]]],
+        adding: Sequence[PendingMedia] = (),
+    ) -> None:
+        """
+        Call *closing*, then close the entries whose keys, ``(scope,
+        sha256)``, it returned and register *adding*, in one transaction.
+
+        *closing* may block (`MediaStaging` takes the closed entries'
+        files away in it, before their entries go); `SqliteStore` calls
+        it in the worker thread that then runs the transaction, one
+        thread hop for both.
+
+        .. versionadded:: 26.1.0
+        """
+        keys = await anyio.to_thread.run_sync(closing)
+        await self._perform(self._update_pending_op(keys, adding))
+
+    def _update_pending_op(
+        self,
+        keys: Sequence[tuple[str, str]],
+        adding: Sequence[PendingMedia],
+    ) -> Op[None]:
+        # Closed first: an entry closed and registered again stays.
+        stmts = [self._remove_pending_stmt(keys)] if keys else []
+        if adding:
+            stmts.append(self._add_pending_stmt(adding))
+        return Op(tuple(stmts), _nothing, True)
 
     async def list_pending(self) -> list[PendingMedia]:
         return await self._all(

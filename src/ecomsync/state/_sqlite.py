@@ -9,13 +9,14 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import anyio.to_thread
 import attrs
 
+from .._contracts import PendingMedia
 from ..exceptions import StateStoreError
 from ._dialect import (
     SQLITE,
@@ -152,8 +153,14 @@ class SqliteStore(SqlStore):
             self._conn = conn
         return self._conn
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        before: Callable[[], object] | None = None,
+    ) -> T:
         def call() -> T:
+            if before is not None:
+                before()
             with self._lock:
                 self._ensure_open()
                 conn = self._connect()
@@ -191,20 +198,38 @@ class SqliteStore(SqlStore):
     async def _perform(self, op: Op[T]) -> T:
         if not op.stmts:
             return op.result([])
+        return await self._run(lambda conn: _execute(conn, op))
 
-        def perform(conn: sqlite3.Connection) -> T:
-            # Every cursor is closed before the lock is let go: another
-            # thread would use the connection under it.
-            results = []
-            for stmt in op.stmts:
-                if stmt.rows is not None:
-                    cur = conn.executemany(stmt.sql, stmt.rows)
-                else:
-                    cur = conn.execute(stmt.sql, stmt.args)
-                try:
-                    results.append(Result(cur.fetchall(), cur.rowcount))
-                finally:
-                    cur.close()
-            return op.result(results)
+    async def update_pending(
+        self,
+        closing: Callable[[], Sequence[tuple[str, str]]],
+        adding: Sequence[PendingMedia] = (),
+    ) -> None:
+        keys: list[tuple[str, str]] = []
 
-        return await self._run(perform)
+        def close() -> None:
+            keys.extend(closing())
+
+        await self._run(
+            lambda conn: _execute(conn, self._update_pending_op(keys, adding)),
+            before=close,
+        )
+
+
+def _execute(conn: sqlite3.Connection, op: Op[T]) -> T:
+    """
+    Run *op*'s statements on *conn* (in the caller's transaction).
+    """
+    # Every cursor is closed before the lock is let go: another thread
+    # would use the connection under it.
+    results = []
+    for stmt in op.stmts:
+        if stmt.rows is not None:
+            cur = conn.executemany(stmt.sql, stmt.rows)
+        else:
+            cur = conn.execute(stmt.sql, stmt.args)
+        try:
+            results.append(Result(cur.fetchall(), cur.rowcount))
+        finally:
+            cur.close()
+    return op.result(results)
