@@ -293,6 +293,7 @@ def test_shopware6_options_store_licences_staging_and_sync(
         + SHOP
         + """
 sales_channel_id = "0123"
+category_root = "0123456789abcdef0123456789abcdef"
 send_mail = true
 http_pool = "httpx"
 
@@ -324,6 +325,7 @@ overlap = "10m"
         shop.send_mail,
         shop.http_pool,
     )
+    assert "0123456789abcdef0123456789abcdef" == shop.category_root
     store = sync.store
     assert isinstance(store, SqliteStore)
     assert str(tmp_path / "state" / "ecomsync.db") == store.path

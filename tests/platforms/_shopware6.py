@@ -25,3 +25,19 @@ def token_ok(request: httpx.Request) -> httpx.Response | None:
             },
         )
     return None
+
+
+#: The navigation category `channels_ok`'s sales channel shows.
+HOME = "0" * 31 + "1"
+
+
+def channels_ok(request: httpx.Request) -> httpx.Response | None:
+    """
+    One sales channel showing `HOME` for a sales-channel search (where a
+    category push looks for the navigation category), ``None`` for any
+    other request.
+    """
+    if request.url.path == "/api/search/sales-channel":
+        channel = {"id": "0" * 31 + "2", "navigationCategoryId": HOME}
+        return httpx.Response(200, json={"total": 1, "data": [channel]})
+    return None

@@ -51,7 +51,7 @@ from ecomsync.testing._platform_contract import (
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator, serve
 
 from .._retries import fast_retries
-from ._shopware6 import SECRET, token_ok
+from ._shopware6 import SECRET, channels_ok, token_ok
 
 
 pytestmark = pytest.mark.anyio
@@ -233,6 +233,9 @@ class TestShopware6Writes:
         def handler(request: httpx.Request) -> httpx.Response:
             if request.url.path == "/api/oauth/token":
                 return token_ok(request) or httpx.Response(500)
+            channels = channels_ok(request)
+            if channels is not None:
+                return channels
             body = json.loads(request.content)
             names = [
                 row["name"] for row in body["ecomsync-categories"]["payload"]

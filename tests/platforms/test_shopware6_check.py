@@ -198,6 +198,29 @@ class TestCheck:
         assert "no sales channel" in problems[0]
         assert "0" * 32 in problems[0]
 
+    async def test_unknown_category_root(self) -> None:
+        """
+        A ``category_root`` the shop does not have is a problem naming
+        the option; Home is none.
+        """
+        emu = ShopwareEmulator(client_id="SWIACHECK", client_secret=SECRET)
+        shop = _shop(httpx.ASGITransport(app=emu.app), category_root="1" * 32)
+        known = _shop(
+            httpx.ASGITransport(app=emu.app),
+            category_root=emu.ids.root_category,
+        )
+
+        problems = await shop.check()
+        fine = await known.check()
+        await shop.aclose()
+        await known.aclose()
+
+        assert [] == fine
+        assert 1 == len(problems)
+        assert "no category" in problems[0]
+        assert "1" * 32 in problems[0]
+        assert "(category_root)" in problems[0]
+
 
 class TestCapabilities:
     def test_shopware6_declares_its_capabilities(self) -> None:

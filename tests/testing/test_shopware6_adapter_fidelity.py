@@ -110,6 +110,10 @@ class TestBisectionWithPointers:
                         "access_token": "tok",
                     },
                 )
+            if request.url.path == "/api/search/sales-channel":
+                # Where the top-level categories go: below this one.
+                channel = {"id": "2" * 32, "navigationCategoryId": "1" * 32}
+                return httpx.Response(200, json={"data": [channel]})
             body = json.loads(request.content)
             key = "ecomsync-categories"
             names = [row["name"] for row in body[key]["payload"]]

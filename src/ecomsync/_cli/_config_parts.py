@@ -132,6 +132,7 @@ def _shopware6(t: Table) -> Platform:
     client_secret = t.secret("client_secret")
     options = _options(
         sales_channel_id=t.text("sales_channel_id", None),
+        category_root=t.text("category_root", None),
         send_mail=t.flag("send_mail", False),
         allow_backorders=t.flag("allow_backorders", False),
         request_deadline=t.number("request_deadline", None),

@@ -50,6 +50,14 @@ from ._mapping import (
     tax_id,
 )
 from ._media import Media, image_ids
+from ._navigation import (
+    ROOT_INCLUDES,
+    Home,
+    channel_criteria,
+    from_channels,
+    from_root,
+    refusals,
+)
 from ._writer import Built, Failure, Writer, op, outcomes, wrong_type
 
 
@@ -108,16 +116,23 @@ class Catalogue:
     media: Media
     sales_channel_id: str | None
     allow_backorders: bool = False
+    #: The category below which the ERP's top-level categories go; None:
+    #: the sales channel's navigation category (`_navigation`).
+    category_root: str | None = attrs.field(default=None, kw_only=True)
     #: Nothing but this adapter writes ecomsync's products into the shop.
     sole_writer: bool = attrs.field(default=False, kw_only=True)
     #: Monotonic seconds, for `LOOKUP_TTL`.
     clock: Callable[[], float] = attrs.field(
         default=time.monotonic, kw_only=True
     )
-    #: (when looked up, the shop's sales channels)
-    _channels: tuple[float, list[str]] | None = attrs.field(
+    #: (when looked up, the shop's sales channels, or just the configured
+    #: one, with their navigation category)
+    _channels: tuple[float, list[dict[str, Any]]] | None = attrs.field(
         init=False, default=None
     )
+    #: (when looked up, where the top-level categories go below
+    #: `category_root`)
+    _root: tuple[float, Home] | None = attrs.field(init=False, default=None)
     #: rate -> (when looked up, tax id)
     _taxes: dict[Decimal, tuple[float, str]] = attrs.field(
         init=False, factory=dict
@@ -147,12 +162,38 @@ class Catalogue:
     async def _sales_channels(self) -> list[str]:
         if self.sales_channel_id is not None:
             return [self.sales_channel_id]
+        return sorted(str(r["id"]) for r in await self._channel_rows())
+
+    async def _channel_rows(self) -> list[dict[str, Any]]:
+        """
+        The sales channels (just the configured one, if any), with their
+        navigation category: one look-up serves the articles'
+        visibilities and the categories' home.
+        """
         async with self._setup_lock():
             if self._channels is None or not self._fresh(self._channels[0]):
                 now = self.clock()
-                rows = await self.api.search_all("sales_channel", {})
-                self._channels = (now, sorted(str(r["id"]) for r in rows))
+                criteria = channel_criteria(self.sales_channel_id)
+                rows = await self.api.search_all("sales_channel", criteria)
+                self._channels = (now, rows)
             return self._channels[1]
+
+    async def _home(self) -> Home:
+        """
+        Where the ERP's top-level categories go (`_navigation`).
+        """
+        root = self.category_root
+        if root is None:
+            rows = await self._channel_rows()
+            return from_channels(rows, self.sales_channel_id)
+        async with self._setup_lock():
+            if self._root is None or not self._fresh(self._root[0]):
+                now = self.clock()
+                found = await self.api.search(
+                    "category", {"ids": [root], "includes": ROOT_INCLUDES}
+                )
+                self._root = (now, from_root(root, found))
+            return self._root[1]
 
     async def _default_currency(self) -> ShopCurrency:
         """
@@ -240,12 +281,21 @@ class Catalogue:
                 p.field,
             )
         order = [send[k] for k in ordered]
+        # A top-level category goes below the storefront's navigation
+        # category: a root beside it is shown by no storefront.
+        home = Home(None)
+        if any(categories[i].parent is None for i in order):
+            home = await self._home()
+            failures.update(refusals(home, categories, order))
+            order = [i for i in order if i not in failures]
 
         def build(chunk: Sequence[int]) -> Built:
             rows, owner = [], []
             for j in chunk:
                 i = order[j]
                 row = category_payload(categories[i])
+                if categories[i].parent is None:
+                    row["parentId"] = home.parent_of(row["id"])
                 media = items[i].media
                 if media is not None:
                     images = image_ids(media)

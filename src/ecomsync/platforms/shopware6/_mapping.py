@@ -23,6 +23,9 @@ VISIBILITY_ALL = 30
 #: documents (data sheets, manuals), in order.
 DOCUMENTS_FIELD = "ecomsync_documents"
 
+#: The category custom field that holds the ERP's category number.
+NUMBER_FIELD = "ecomsync_number"
+
 _CENT = Decimal("0.01")
 
 
@@ -100,7 +103,7 @@ def category_payload(category: Category) -> dict[str, Any]:
         "name": category.name,
         "description": category.description or None,
         "active": category.active,
-        "customFields": {"ecomsync_number": category.number},
+        "customFields": {NUMBER_FIELD: category.number},
     }
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import ClassVar
 
@@ -16,7 +17,7 @@ from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._model import Order
 from ..._spec import DataType, Selection
 from ..._urls import check_url, public_url
-from ...exceptions import AuthenticationError, SyncError
+from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from .._dispatch import Pushes
 from ._catalogue import Catalogue
 from ._client import AdminApi
@@ -24,6 +25,9 @@ from ._media import Media, media_id_for
 from ._orders import Orders
 from ._writer import Writer
 
+
+#: A Shopware id: 32 lower-case hexadecimal digits.
+_ID = re.compile(r"[0-9a-f]{32}")
 
 #: What `Shopware6.check` reads to see the integration's read privileges.
 CHECKED_ENTITIES = (
@@ -50,7 +54,13 @@ class Shopware6(AsyncResource):
         client_secret: The integration's secret access key; never shown.
         sales_channel_id: Make articles visible in this sales channel;
             ``None`` makes them visible in every sales channel the shop
-            has.
+            has.  The ERP's top-level categories go below its navigation
+            category (``None``: the one the shop's channels share, a
+            fresh shop's "Home"); see ``docs/shopware6.md``.
+        category_root: The id of the Shopware category below which the
+            ERP's top-level categories go, instead of the sales channel's
+            navigation category; a value that is not a Shopware id (32
+            lower-case hexadecimal digits) is a `ConfigurationError`.
         send_mail: Let Shopware mail the customer on state transitions.
         allow_backorders: Write negative stock levels (the host sells
             beyond what is on hand); by default a negative level fails
@@ -77,6 +87,7 @@ class Shopware6(AsyncResource):
     client_id: str
     client_secret: str = attrs.field(repr=False)
     sales_channel_id: str | None = attrs.field(default=None, kw_only=True)
+    category_root: str | None = attrs.field(default=None, kw_only=True)
     send_mail: bool = attrs.field(default=False, kw_only=True)
     allow_backorders: bool = attrs.field(default=False, kw_only=True)
     sole_writer: bool = attrs.field(default=False, kw_only=True)
@@ -102,6 +113,14 @@ class Shopware6(AsyncResource):
 
     def __attrs_post_init__(self) -> None:
         check_url(self.url, what="the Shopware 6 URL")
+        root = self.category_root
+        if root is not None and not (
+            isinstance(root, str) and _ID.fullmatch(root)
+        ):
+            raise ConfigurationError(
+                "Shopware6 category_root must be a category id (32 "
+                f"lower-case hexadecimal digits), got {root!r}"
+            )
         self._api = AdminApi.create(
             self.url,
             self.client_id,
@@ -119,6 +138,7 @@ class Shopware6(AsyncResource):
             self.sales_channel_id,
             self.allow_backorders,
             sole_writer=self.sole_writer,
+            category_root=root,
         )
         self._orders = Orders(self._api, self.send_mail)
         self._pushes = Pushes(
@@ -199,7 +219,9 @@ class Shopware6(AsyncResource):
         *writes* records, *uploads* new files and *with_media* records
         with media (token requests aside); `Synchronizer.plan` uses it.
 
-        Per batch: a category batch is one sync; an article batch a
+        Per batch: a category batch is one sync (plus the look-up of
+        where top-level categories go, once per five minutes, shared with
+        the articles' sales channels); an article batch a
         product search (none after the first into an empty shop, with
         ``sole_writer``) and one sync (plus the sales channels and tax
         look-ups, once per five minutes); a stock batch a search and a
@@ -211,7 +233,7 @@ class Shopware6(AsyncResource):
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
-            return batches
+            return batches + (1 if writes else 0)
         if data_type is DataType.ARTICLES:
             lookups = 3 if writes else 0
             return lookups + 2 * batches + uploads
@@ -225,8 +247,9 @@ class Shopware6(AsyncResource):
         """
         Whether the shop can be used: reachable, accepting the
         credentials, granting the read privileges the adapter needs, and
-        having the configured sales channel.  Returns one message per
-        problem; empty when all is well.  Writes nothing, retries nothing.
+        having the configured sales channel and ``category_root``.
+        Returns one message per problem; empty when all is well.  Writes
+        nothing, retries nothing.
 
         Write privileges cannot be tested without writing: a missing one
         stops the first run that needs it with an `AuthenticationError`
@@ -254,6 +277,19 @@ class Shopware6(AsyncResource):
                 problems.append(str(exc))
             except SyncError as exc:
                 problems.append(f"{where} cannot read {entity}: {exc}")
+        if self.category_root is not None:
+            try:
+                rows = await self._api.search(
+                    "category", {"ids": [self.category_root]}
+                )
+            except SyncError as exc:
+                problems.append(str(exc))
+            else:
+                if not rows:
+                    problems.append(
+                        f"{where} has no category {self.category_root!r} "
+                        "(category_root)"
+                    )
         if self.sales_channel_id is not None:
             try:
                 rows = await self._api.search(

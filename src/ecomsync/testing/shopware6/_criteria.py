@@ -15,6 +15,7 @@ from typing import Any
 from ._errors import ApiError, error
 from ._schema import ENTITIES, MAX_LIMIT, ToMany, ToOne, collate
 from ._store import Row, View
+from ._tree import tree_fields
 
 
 Predicate = Callable[[Row], bool]
@@ -467,6 +468,8 @@ def render(
     """
     d = ENTITIES[entity]
     out = dict(row)
+    if entity == "category":
+        out.update(tree_fields(res.view, row))
     tr = {k: row[k] for k in _TRANSLATED if k in row}
     if tr:
         out["translated"] = tr

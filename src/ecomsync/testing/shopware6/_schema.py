@@ -262,7 +262,13 @@ _DEFS = [
     EntityDef("tax", required=("taxRate", "name")),
     EntityDef("currency", required=("isoCode", "factor")),
     EntityDef("language", required=("name",)),
-    EntityDef("sales_channel"),
+    EntityDef(
+        "sales_channel",
+        fks=(("navigationCategoryId", "category"),),
+        to_one=(
+            ToOne("navigationCategory", "navigationCategoryId", "category"),
+        ),
+    ),
     EntityDef("customer_group"),
     EntityDef("country"),
     EntityDef("salutation", required=("salutationKey",)),
