@@ -234,7 +234,13 @@ async def _check_catalogue(w: _World) -> None:
     for category in SEED.categories:
         row = categories[category_id(category.number)]
         assert row["name"] == category.name
-        parent = category_id(category.parent) if category.parent else None
+        # Top-level categories go below Home, where the storefront shows
+        # them.
+        parent = (
+            category_id(category.parent)
+            if category.parent
+            else emu.ids.root_category
+        )
         assert row["parentId"] == parent, category.number
 
     images = await tryton_images(w.admin)
