@@ -21,7 +21,7 @@ from ._changes import Change, Refusal
 from ._fingerprint import checksum
 from ._model import Article, Category, Record, parents_first
 from ._record_checks import problems
-from ._run import Run, Tally
+from ._run import Run
 from ._spec import DataType, Only
 from .events import DependencySynced
 from .typing import ErpSession, StateStore
@@ -309,7 +309,7 @@ class CategoryClosure:
                 session, records
             )
             size = self.run.platform.batch_size
-            tally = Tally()
+            tally = self.run.dependencies(DataType.CATEGORIES)
             for refusal in refused:
                 await writer.fail(
                     DataType.CATEGORIES,

@@ -30,6 +30,7 @@ from ._media_transfer import MediaTransfer
 from ._model import Order, Problem, Record
 from ._run import Meter, Run, Tally
 from ._selection import (
+    Sought,
     advance_watermark,
     changes,
     erp_batches,
@@ -243,6 +244,8 @@ class Pipeline:
     #: Per type: the ledgered numbers a scheduled run retries that its
     #: selection has not read yet.
     _unread: dict[DataType, set[str]] = attrs.field(init=False, factory=dict)
+    #: Per type: the numbers its `Only` names that the read did not find.
+    _sought: dict[DataType, Sought] = attrs.field(init=False, factory=dict)
 
     def strategy(self, data_type: DataType) -> Strategy:
         if data_type.direction is Direction.TO_ERP:
@@ -303,9 +306,19 @@ class Pipeline:
         # changed) is moved once, not again as a retry: one outcome, one
         # failure, one count.
         unread = self._unread[data_type] = set(retry)
+        if isinstance(selection, Only):
+            self._sought[data_type] = Sought(data_type, set(selection.numbers))
         try:
             await self._selection(session, data_type, selection, tally, meter)
             self._unread.pop(data_type)
+            # A number that selected nothing (a typing error) fails naming
+            # it, not ledgered: there is no record to retry.
+            for number, why in await self._sought.pop(
+                data_type, Sought(data_type, set())
+            ).unknown(session):
+                await self.writer.fail(
+                    data_type, number, why, "number", tally, ledger=False
+                )
             retry = [number for number in retry if number in unread]
             if meter.total is not None:
                 # Retries the selection read as well are counted once.
@@ -320,6 +333,7 @@ class Pipeline:
             await self._forget_gone(data_type)
         finally:
             self._unread.pop(data_type, None)
+            self._sought.pop(data_type, None)
             run.count(data_type, tally.frozen())
             # The type's writes are over: its claims (one entry per
             # record) need not outlive it.
@@ -462,6 +476,8 @@ class Pipeline:
         unread = self._unread.get(data_type)
         if unread:
             unread.difference_update(r.number for r in batch)
+        if data_type in self._sought:
+            self._sought[data_type].found(batch)
         claims = self.writer.claims.get(data_type)
         # Each record's checksum once per batch, for both uses below.
         digests: dict[int, str] = {}

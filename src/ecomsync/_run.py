@@ -197,6 +197,10 @@ class Run:
     )
     _status: RunStatus = attrs.field(init=False, default=RunStatus.QUEUED)
     _counts: dict[DataType, TypeCounts] = attrs.field(init=False, factory=dict)
+    #: Records written for others (categories an article needs), per type.
+    _dependencies: dict[DataType, Tally] = attrs.field(
+        init=False, factory=dict
+    )
     _failures: list[Failure] = attrs.field(init=False, factory=list)
     #: The last failure message per (type, number), for `failure_of`.
     _failed: dict[tuple[DataType, str], str] = attrs.field(
@@ -219,6 +223,32 @@ class Run:
 
     def count(self, data_type: DataType, counts: TypeCounts) -> None:
         self._counts[data_type] = counts
+
+    def dependencies(self, data_type: DataType) -> Tally:
+        """
+        What the run did to records of *data_type* that others needed
+        (categories synced before their articles): it counts with the
+        type's own records, as their events do, whether or not the spec
+        names the type.
+        """
+        return self._dependencies.setdefault(data_type, Tally())
+
+    def counts(self) -> dict[DataType, TypeCounts]:
+        """
+        The counts per type, with the dependencies synced for others.
+        """
+        counts = dict(self._counts)
+        for data_type, tally in self._dependencies.items():
+            if not tally.done:
+                continue
+            own = counts.get(data_type, TypeCounts())
+            counts[data_type] = TypeCounts(
+                created=own.created + tally.created,
+                updated=own.updated + tally.updated,
+                unchanged=own.unchanged + tally.unchanged,
+                failed=own.failed + tally.failed,
+            )
+        return counts
 
     def add_failure(self, failure: Failure) -> None:
         self._failures.append(failure)
@@ -245,7 +275,7 @@ class Run:
             started_at=self.started_at,
             ended_at=None if not self._status.finished else utcnow(),
             holder=holder(),
-            counts=self._counts,
+            counts=self.counts(),
             failures=tuple(self._failures),
             error=error,
             schedule_id=self.schedule_id,

@@ -15,7 +15,7 @@ import attrs
 from ._anyio_util import aclose
 from ._changes import Changes, compare, refuse
 from ._fingerprint import checksum
-from ._model import Record
+from ._model import Article, Record, number_key
 from ._run import Run
 from ._spec import (
     All,
@@ -229,3 +229,85 @@ async def changes(
     return Changes(
         invalid=tuple(refused), unchanged=tuple(unchanged), todo=tuple(todo)
     )
+
+
+#: What an `Only` number that selects nothing was meant to name, by type.
+_WHAT = {
+    DataType.CATEGORIES: "the ERP has no category",
+    DataType.ARTICLES: "the ERP has no article (nor variant)",
+    DataType.STOCK: "the ERP has no stock level (nor article with levels)",
+    DataType.ORDER_STATUS: "the ERP has no order",
+    DataType.ADDRESSES_AND_ORDERS: (
+        "the platform shows no order (unknown, or too old for it to show)"
+    ),
+}
+
+#: An article's number is followed by one of these in its variants'
+#: numbers (``SHIRT`` in ``SHIRT-M``).
+_SEPARATORS = "-_./: "
+
+
+@attrs.define
+class Sought:
+    """
+    The numbers an `Only` selection names that its read has not found
+    yet.  A record found answers for its number and its variants';
+    a stock level also for its article's number where the level's
+    number starts with it and a separator (``SHIRT`` for ``SHIRT-M``);
+    what is left is asked of the ERP (`unknown`).
+    """
+
+    data_type: DataType
+    numbers: set[str]
+
+    def found(self, batch: Sequence[Record]) -> None:
+        for record in batch:
+            self.numbers.discard(record.number)
+            if isinstance(record, Article):
+                self.numbers.difference_update(
+                    v.number for v in record.variants
+                )
+            elif self.data_type is DataType.STOCK and self.numbers:
+                number = record.number
+                self.numbers.difference_update(
+                    number[:i]
+                    for i in range(1, len(number))
+                    if number[i] in _SEPARATORS
+                )
+
+    async def unknown(self, session: ErpSession) -> list[tuple[str, str]]:
+        """
+        The numbers that selected nothing, each with a message naming
+        it.  The ERP is asked (`ErpSession.count`) about those the read
+        could not account for: by halves, so that many unknown numbers
+        cost one count and a few known ones (stock by an article number
+        its levels do not start with) a few.  Orders are the platform's
+        word: their read matches numbers exactly.
+        """
+        left = sorted(self.numbers, key=number_key)
+        if left and self.data_type.direction is Direction.TO_PLATFORM:
+            left = await _absent(session, self.data_type, left)
+        what = _WHAT[self.data_type]
+        return [
+            (n, f"{n!r}: {what} with this number; nothing was synced for it")
+            for n in left
+        ]
+
+
+async def _absent(
+    session: ErpSession, data_type: DataType, numbers: Sequence[str]
+) -> list[str]:
+    found = await session.count(data_type, Only(numbers))
+    if found == 0:
+        return list(numbers)
+    if found is None:
+        # The ERP cannot tell: the read's word, but for stock, whose
+        # levels an article number may select under other numbers.
+        return [] if data_type is DataType.STOCK else list(numbers)
+    if len(numbers) == 1:
+        return []
+    half = len(numbers) // 2
+    return [
+        *await _absent(session, data_type, numbers[:half]),
+        *await _absent(session, data_type, numbers[half:]),
+    ]

@@ -192,9 +192,12 @@ class Writer:
         message: str,
         field: str | None,
         tally: Tally,
+        *,
+        ledger: bool = True,
     ) -> None:
         """
-        One record failed: count it, ledger it, report it.
+        One record failed: count it, ledger it (unless not *ledger*),
+        report it.
         """
         tally.failed += 1
         failure = Failure(
@@ -205,7 +208,8 @@ class Writer:
             run_id=self.run.id,
         )
         self.run.add_failure(failure)
-        await self.store.add_failures(self.run.platform_name, [failure])
+        if ledger:
+            await self.store.add_failures(self.run.platform_name, [failure])
         await self.run.emit(
             RecordFailed(
                 run_id=self.run.id,

@@ -266,3 +266,72 @@ class TestCategoryParentsFirst:
         assert ("C-X", "parent") in failed
         assert len(failed) == len(set(failed))
         assert not set(platform.held(DataType.CATEGORIES)) & {"C-X", "C-Y"}
+
+
+def _from_events(run: object, data_type: DataType) -> tuple[int, ...]:
+    """(created, updated, unchanged, failed) of *data_type* by its events."""
+    from ecomsync import RecordSkipped, RecordSynced
+
+    events = [
+        e
+        for e in run.events  # type: ignore[attr-defined]
+        if getattr(e, "data_type", None) is data_type
+    ]
+    synced = [e for e in events if isinstance(e, RecordSynced)]
+    return (
+        sum(e.created for e in synced),
+        sum(not e.created for e in synced),
+        sum(isinstance(e, RecordSkipped) for e in events),
+        sum(isinstance(e, RecordFailed) for e in events),
+    )
+
+
+class TestDependencyCounts:
+    @pytest.mark.parametrize(
+        "types",
+        [
+            {"articles": Only({"A-1"})},
+            {"categories": Only({"C-2"})},
+            {"categories": Only({"C-2"}), "articles": All()},
+        ],
+        ids=["articles", "chosen-child", "both"],
+    )
+    async def test_counts_add_up_with_the_events(
+        self, sync: Synchronizer, erp: MemoryErp, types: dict[str, object]
+    ) -> None:
+        """Categories synced (or failed) because a record needed them
+        count in the run's categories counts, as their events say: they
+        were in the failures and events, missing from the counts."""
+        erp.put(Category(number="C-3", name="Bad\x00", parent="C-1"))
+        erp.put(
+            Article(number="A-9", name="A-9", price=1, categories=("C-3",))
+        )
+
+        async with capture_events(sync, spec(**types)) as run:
+            pass
+
+        assert run.summary is not None
+        for data_type in (DataType.CATEGORIES, ARTICLES):
+            counts = run.summary.counts.get(data_type)
+            got = (
+                (0, 0, 0, 0)
+                if counts is None
+                else (
+                    counts.created,
+                    counts.updated,
+                    counts.unchanged,
+                    counts.failed,
+                )
+            )
+            assert _from_events(run, data_type) == got, data_type
+        assert run.summary.counts[DataType.CATEGORIES].created >= 1
+
+    async def test_no_dependency_no_categories_counts(
+        self, sync: Synchronizer
+    ) -> None:
+        """A run that needed no category counts its own types only."""
+        await sync.execute(spec(categories=All()))
+
+        record = await sync.execute(spec(articles=All()))
+
+        assert [ARTICLES] == list(record.counts)

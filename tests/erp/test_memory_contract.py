@@ -193,3 +193,68 @@ class TestMemoryErpRows:
         erp.put(StockLevel(number="A", quantity=5, warehouse="W1"))
 
         assert "stock=2" in repr(erp)
+
+
+def _shirt_erp() -> MemoryErp:
+    from ecomsync import Article, StockLevel, Variant
+
+    return MemoryErp(
+        [
+            Article(
+                number="A-100",
+                name="Shirt",
+                price=Decimal("20.00"),
+                variants=(
+                    Variant(number="A-100-RED", options=(("Colour", "red"),)),
+                    Variant(number="X-7", options=(("Colour", "blue"),)),
+                ),
+            ),
+            Article(number="A-1000", name="Tie", price=Decimal("9.00")),
+            StockLevel(number="A-100-RED", quantity=3),
+            StockLevel(number="X-7", quantity=4),
+            StockLevel(number="A-1000", quantity=5),
+        ]
+    )
+
+
+async def _read_numbers(
+    erp: MemoryErp, data_type: DataType, numbers: list[str]
+) -> list[str]:
+    from ecomsync import Only
+
+    async with erp.session() as session:
+        count = await session.count(data_type, Only(numbers))
+        got = [
+            r.number
+            async for batch in session.read(
+                data_type, Only(numbers), batch_size=10
+            )
+            for r in batch
+        ]
+    assert count == len(got)
+    return got
+
+
+class TestMemoryErpOnly:
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("number", ["A-100-RED", "X-7", "A-100"])
+    async def test_variant_number_selects_its_article(
+        self, number: str
+    ) -> None:
+        """Only() with a variant's number (whatever it looks like) selects
+        the article that owns the variant, as TrytonErp does: an article
+        is pushed whole, with its variants."""
+        got = await _read_numbers(_shirt_erp(), DataType.ARTICLES, [number])
+
+        assert ["A-100"] == got
+
+    @pytest.mark.anyio
+    async def test_article_number_selects_its_variants_stock(self) -> None:
+        """Stock Only() with an article's number selects its variants'
+        levels (as TrytonErp does); a variant's number its level alone."""
+        erp = _shirt_erp()
+
+        assert ["A-100-RED", "X-7"] == await _read_numbers(
+            erp, DataType.STOCK, ["A-100"]
+        )
+        assert ["X-7"] == await _read_numbers(erp, DataType.STOCK, ["X-7"])

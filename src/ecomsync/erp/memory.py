@@ -36,7 +36,7 @@ from .._model import (
     parents_first,
 )
 from .._record_checks import problems
-from .._spec import ChangedSince, DataType, Selection, aware, selected
+from .._spec import ChangedSince, DataType, Only, Selection, aware, selected
 from ..exceptions import SyncError
 
 
@@ -101,7 +101,10 @@ class MemoryErp(AsyncResource):
     level reads every level of its article (an article's stock is one
     unit), and a duplicate added later is read with the record it
     duplicates (see docs/concepts.md, "Duplicates and other
-    ambiguities").
+    ambiguities").  `Only` selects an article by its number or by one of
+    its variants' (an article is pushed whole), and stock by a level's
+    number or by its article's (the levels of the article's variants),
+    as `TrytonErp` does.
 
     Args:
         records: Initial categories, articles, stock levels and order
@@ -227,15 +230,27 @@ class MemoryErp(AsyncResource):
         self, data_type: DataType, selection: Selection
     ) -> list[Record]:
         rows = self._records.get(data_type, {})
-        found = sorted(
-            (
-                record
-                for entries in rows.values()
-                for record, changed in entries
-                if selected(selection, record.number, changed)
-            ),
-            key=lambda r: _key(r.number),
-        )
+        if isinstance(selection, Only):
+            wanted = self._widened(data_type, selection).numbers
+            found = sorted(
+                (
+                    record
+                    for entries in rows.values()
+                    for record, _ in entries
+                    if not wanted.isdisjoint(_claims(record))
+                ),
+                key=lambda r: _key(r.number),
+            )
+        else:
+            found = sorted(
+                (
+                    record
+                    for entries in rows.values()
+                    for record, changed in entries
+                    if selected(selection, record.number, changed)
+                ),
+                key=lambda r: _key(r.number),
+            )
         if isinstance(selection, ChangedSince):
             # A change reads every record claiming one of the changed
             # records' numbers: a duplicate added later fails with the
@@ -259,6 +274,25 @@ class MemoryErp(AsyncResource):
             order, invalid = parents_first(categories)
             return [categories[i] for i in [*order, *sorted(invalid)]]
         return found
+
+    def _widened(self, data_type: DataType, selection: Only) -> Only:
+        """
+        *selection*, for stock also naming the variants of the articles
+        it names (as `TrytonErp` reads an article's number).  A record is
+        then selected by any number it claims: an article by its own or
+        a variant's, being pushed whole, with its variants.
+        """
+        if data_type is not DataType.STOCK:
+            return selection
+        variants = {
+            variant.number
+            for entries in self._records.get(DataType.ARTICLES, {}).values()
+            for article, _ in entries
+            if isinstance(article, Article)
+            and article.number in selection.numbers
+            for variant in article.variants
+        }
+        return Only(selection.numbers | variants)
 
     def _import(self, order: Order) -> Outcome:
         if order.number in self.refuse_orders:

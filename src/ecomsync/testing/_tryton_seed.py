@@ -66,6 +66,31 @@ async def set_stock(
     await rpc.model("stock.inventory", "confirm", [inventory])
 
 
+def _products(article: Article) -> list[dict[str, Any]]:
+    """
+    The products of *article*'s template: one per variant, coded by the
+    template's code (the article's number) and a suffix, or one.
+    """
+    if not article.variants:
+        return [
+            {"suffix_code": article.number, "description": article.description}
+        ]
+    products = []
+    for variant in article.variants:
+        if not variant.number.startswith(article.number):
+            raise ValueError(
+                f"seed variant {variant.number!r} does not start with its "
+                f"article's number {article.number!r}"
+            )
+        products.append(
+            {
+                "suffix_code": variant.number[len(article.number) :],
+                "description": article.description,
+            }
+        )
+    return products
+
+
 async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
     """
     Create *seed* in the (pristine) Tryton behind *rpc*; return product
@@ -103,7 +128,8 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
         categories.update(zip((c.number for c in ready), ids, strict=True))
         pending = [c for c in pending if c.number not in categories]
 
-    # articles: one template with one variant each, then their images
+    # articles: one template each, with a product per variant (its code
+    # the template's and a suffix) or one product, then their images
     templates = await rpc.model(
         "product.template",
         "create",
@@ -116,17 +142,8 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
                 "sale_uom": unit,
                 "list_price": a.price,
                 "categories": [["add", [categories[c] for c in a.categories]]],
-                "products": [
-                    [
-                        "create",
-                        [
-                            {
-                                "suffix_code": a.number,
-                                "description": a.description,
-                            }
-                        ],
-                    ]
-                ],
+                **({"code": a.number} if a.variants else {}),
+                "products": [["create", _products(a)]],
             }
             for a in seed.articles
         ],

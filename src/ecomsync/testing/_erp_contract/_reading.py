@@ -122,6 +122,31 @@ class ReadingContract(SourceHooks):
         assert sorted(wanted, key=number_key) == sorted(got, key=number_key)
 
     @pytest.mark.anyio
+    async def test_only_by_a_variant_number(self, source: ErpSource) -> None:
+        """Only() with a variant's number yields the article that owns it
+        (pushed whole, with its variants), and stock Only() with an
+        article's number its variants' levels: "sync this variant" synced
+        nothing."""
+        article = next((a for a in self.seed.articles if a.variants), None)
+        assert article is not None, "the seed needs an article with variants"
+        variants = sorted(v.number for v in article.variants)
+        async with source.session() as session:
+            articles = await self.read_all(
+                session, DataType.ARTICLES, Only([variants[-1]])
+            )
+            levels = await self.read_all(
+                session, DataType.STOCK, Only([article.number])
+            )
+
+        (got,) = [a for batch in articles for a in batch]
+        assert isinstance(got, Article)
+        assert article.number == got.number
+        assert variants == sorted(v.number for v in got.variants)
+        assert sorted(
+            s.number for s in self.seed.stock if s.number in variants
+        ) == sorted(_numbers(levels))
+
+    @pytest.mark.anyio
     @pytest.mark.parametrize("data_type", _READ_TYPES, ids=lambda t: t.name)
     async def test_changed_since(
         self, source: ErpSource, data_type: DataType

@@ -28,6 +28,7 @@ from ..._model import (
     OrderStatus,
     Record,
     StockLevel,
+    Variant,
     number_key,
 )
 from ..._spec import DataType
@@ -74,8 +75,10 @@ class ErpSeed:
     Attributes:
         categories: A tree (parents referenced by number).
         articles: With categories and images (``media`` keys index
-            *media*).
-        stock: One level per article, in warehouse ``WH``.
+            *media*); one with variants, numbered by its own number and
+            a suffix (``A-20-RED``).
+        stock: One level per article (per variant, for one with
+            variants), in warehouse ``WH``.
         order_status: The ERP's orders, with their states.
         media: Image contents by `MediaRef.key`.
 
@@ -114,7 +117,7 @@ class ErpSeed:
 
 #: Numbers are chosen so that text order and natural order differ
 #: (``A-2 < A-10``) and a child category's number sorts before its
-#: parent's (``C-2`` under ``C-10``).
+#: parent's (``C-2`` under ``C-10``); ``A-20`` has two variants.
 STANDARD_SEED = ErpSeed(
     categories=(
         Category(number="C-10", name="Clothing"),
@@ -152,6 +155,16 @@ STANDARD_SEED = ErpSeed(
             categories=("C-1",),
         ),
         Article(number="B-1", name="Gift card", price=Decimal("25.00")),
+        Article(
+            number="A-20",
+            name="Polo shirt",
+            price=Decimal("24.50"),
+            categories=("C-3",),
+            variants=(
+                Variant(number="A-20-BLUE", options=(("Variant", "BLUE"),)),
+                Variant(number="A-20-RED", options=(("Variant", "RED"),)),
+            ),
+        ),
     ),
     stock=(
         StockLevel(number="A-1", quantity=5, warehouse="WH"),
@@ -159,6 +172,8 @@ STANDARD_SEED = ErpSeed(
         StockLevel(number="A-10", quantity=12, warehouse="WH"),
         StockLevel(number="A-11", quantity=7, warehouse="WH"),
         StockLevel(number="B-1", quantity=100, warehouse="WH"),
+        StockLevel(number="A-20-BLUE", quantity=3, warehouse="WH"),
+        StockLevel(number="A-20-RED", quantity=0, warehouse="WH"),
     ),
     order_status=(
         OrderStatus(number="SO-1", state=OrderState.OPEN),

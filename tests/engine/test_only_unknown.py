@@ -1,0 +1,169 @@
+"""
+`Only` numbers that select nothing are failures naming them; a
+variant's number selects its article.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from ecomsync import (
+    Article,
+    DataType,
+    MemoryErp,
+    MemoryPlatform,
+    Only,
+    RecordFailed,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    Trigger,
+    Variant,
+)
+from ecomsync.testing import capture_events, shop_orders
+
+from ._support import ARTICLES, spec
+
+
+pytestmark = pytest.mark.anyio
+
+STOCK = DataType.STOCK
+
+
+def _shirt(erp: MemoryErp) -> None:
+    erp.put(
+        Article(
+            number="A-100",
+            name="Shirt",
+            price=Decimal("20.00"),
+            categories=("C-2",),
+            variants=(
+                Variant(number="A-100-RED", options=(("Colour", "red"),)),
+                Variant(number="A-100-BLUE", options=(("Colour", "blue"),)),
+            ),
+        )
+    )
+    erp.put(StockLevel(number="A-100-RED", quantity=3))
+    erp.put(StockLevel(number="A-100-BLUE", quantity=4))
+
+
+class TestVariantNumber:
+    async def test_selects_its_article(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """Syncing "A-100-RED" pushes article A-100 with its variants, and
+        fails nothing (it synced nothing and reported nothing)."""
+        _shirt(erp)
+
+        async with capture_events(
+            sync, spec(articles=Only(["A-100-RED"]))
+        ) as run:
+            failed = run.of(RecordFailed)
+
+        assert [] == failed
+        assert ["A-100"] == list(platform.held(ARTICLES))
+        assert run.summary is not None
+        assert 1 == run.summary.counts[ARTICLES].created
+
+    async def test_article_number_selects_its_stock(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """Syncing "A-100" with its stock pushes its variants' levels and
+        fails nothing."""
+        _shirt(erp)
+
+        summary = await sync.execute(
+            spec(articles=Only(["A-100"]), stock=Only(["A-100"]))
+        )
+
+        assert {"A-100-RED", "A-100-BLUE"} == set(platform.held(STOCK))
+        assert [] == list(summary.failures)
+
+
+class TestUnknownNumber:
+    async def test_fails_naming_it_the_rest_goes_on(
+        self, sync: Synchronizer, store: SqliteStore, platform: MemoryPlatform
+    ) -> None:
+        """A number the ERP does not know fails on its own, named, counted
+        and in the run's failures; the known ones sync; the ledger (what
+        a scheduled run retries) stays empty: there is no record."""
+        async with capture_events(
+            sync, spec(articles=Only(["A-1", "A-1OO", "A-3"]))
+        ) as run:
+            (failed,) = run.of(RecordFailed)
+
+        assert ("A-1OO", "number") == (failed.number, failed.field)
+        assert "A-1OO" in failed.message
+        assert "article" in failed.message
+        assert {"A-1", "A-3"} == set(platform.held(ARTICLES))
+        assert run.summary is not None
+        counts = run.summary.counts[ARTICLES]
+        assert (2, 1) == (counts.created, counts.failed)
+        assert ["A-1OO"] == [f.number for f in run.summary.failures]
+        assert [] == await store.list_failures("shop")
+
+    @pytest.mark.parametrize(
+        ("data_type", "known", "unknown"),
+        [
+            (DataType.CATEGORIES, "C-2", "C-99"),
+            (STOCK, "A-100", "A-100-GREEN"),
+            (DataType.ORDER_STATUS, None, "SO-404"),
+        ],
+    )
+    async def test_every_erp_type(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        data_type: DataType,
+        known: str | None,
+        unknown: str,
+    ) -> None:
+        """Categories, stock (also by article number) and order status
+        report an unknown number too, and only that one."""
+        _shirt(erp)
+        await sync.execute(spec(articles=Only(["A-100"])))
+        numbers = [unknown] if known is None else [known, unknown]
+
+        summary = await sync.execute(spec(**{data_type.value: Only(numbers)}))
+
+        assert [(data_type, unknown)] == [
+            (f.data_type, f.number) for f in summary.failures
+        ]
+        assert 1 == summary.counts[data_type].failed
+
+    async def test_unknown_order(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """An order number the platform does not show fails naming it;
+        the known order is imported."""
+        (order,) = shop_orders(1, articles=6)
+        platform.place_order(order)
+
+        summary = await sync.execute(
+            spec(addresses_and_orders=Only([order.number, "NO-SUCH"]))
+        )
+
+        assert [order.number] == list(erp.orders)
+        assert ["NO-SUCH"] == [f.number for f in summary.failures]
+        assert "platform" in summary.failures[0].message
+
+    async def test_deleted_record_retried_by_a_schedule_is_quiet(
+        self, sync: Synchronizer, erp: MemoryErp, store: SqliteStore
+    ) -> None:
+        """A ledgered record deleted since it failed is not reported as an
+        unknown number by the scheduled run that retries it (it leaves
+        the ledger, as before)."""
+        erp.put(Article(number="A-7", name="Bad", price=Decimal("-1")))
+        await sync.execute(spec(articles=Only(["A-7"])))
+        assert ["A-7"] == [f.number for f in await store.list_failures("shop")]
+        erp.remove(ARTICLES, "A-7")
+
+        await sync.execute(spec(articles=Only(["A-1"])))  # a watermark
+        scheduled = await sync.execute(
+            spec(articles=Only(["A-1"])), trigger=Trigger.SCHEDULED
+        )
+
+        assert [] == list(scheduled.failures)
+        assert [] == await store.list_failures("shop")
