@@ -15,6 +15,7 @@ import pytest
 
 from ecomsync.platforms.memory import MemoryPlatform
 from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._mapping import sw_id
 from ecomsync.testing.shopware6 import ShopwareEmulator
 from ecomsync.typing import (
     Platform,
@@ -220,6 +221,44 @@ class TestCheck:
         assert "no category" in problems[0]
         assert "1" * 32 in problems[0]
         assert "(category_root)" in problems[0]
+
+    async def test_sales_channels_that_disagree(self) -> None:
+        """
+        Sales channels showing different navigation categories, with
+        neither ``sales_channel_id`` nor ``category_root``, are a problem
+        naming both options; with either, none.
+        """
+        emu = ShopwareEmulator(client_id="SWIACHECK", client_secret=SECRET)
+        other = sw_id("category", "merchant-b2b")
+        emu.entities["category"][other] = {
+            "id": other,
+            "name": "B2B",
+            "parentId": None,
+        }
+        channels = emu.entities["sales_channel"]
+        added = sw_id("sales_channel", "b2b")
+        channels[added] = {
+            **channels[emu.ids.sales_channel],
+            "id": added,
+            "navigationCategoryId": other,
+        }
+        shops = [
+            _shop(httpx.ASGITransport(app=emu.app), **kwargs)
+            for kwargs in (
+                {},
+                {"sales_channel_id": added},
+                {"category_root": other},
+            )
+        ]
+
+        problems = [await shop.check() for shop in shops]
+        for shop in shops:
+            await shop.aclose()
+
+        (problem,), [], [] = problems
+        assert "top-level categories have no place" in problem
+        assert "category_root" in problem
+        assert "sales_channel_id" in problem
 
 
 class TestCapabilities:

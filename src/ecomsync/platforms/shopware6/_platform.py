@@ -22,6 +22,7 @@ from .._dispatch import Pushes
 from ._catalogue import Catalogue
 from ._client import AdminApi
 from ._media import Media, media_id_for
+from ._navigation import channel_criteria, from_channels
 from ._orders import Orders
 from ._writer import Writer
 
@@ -247,7 +248,8 @@ class Shopware6(AsyncResource):
         """
         Whether the shop can be used: reachable, accepting the
         credentials, granting the read privileges the adapter needs, and
-        having the configured sales channel and ``category_root``.
+        having the configured sales channel and ``category_root``, or
+        else sales channels that agree on where top-level categories go.
         Returns one message per problem; empty when all is well.  Writes
         nothing, retries nothing.
 
@@ -313,7 +315,25 @@ class Shopware6(AsyncResource):
                         f"{where} has no sales channel "
                         f"{self.sales_channel_id!r} (sales_channel_id)"
                     )
+        if self.sales_channel_id is None and self.category_root is None:
+            problems += await self._check_home(where)
         return problems
+
+    async def _check_home(self, where: str) -> list[str]:
+        """
+        Whether the shop's sales channels leave one place for the ERP's
+        top-level categories (they would fail on ``parent`` otherwise).
+        """
+        try:
+            rows = await self._api.search_all(
+                "sales_channel", channel_criteria(None)
+            )
+        except SyncError:
+            return []  # reported above, as a missing read privilege
+        home = from_channels(rows, None)
+        if not home.refuse_all:
+            return []
+        return [f"{where}: top-level categories have no place: {home.why}"]
 
     # -- lifecycle ----------------------------------------------------
 
