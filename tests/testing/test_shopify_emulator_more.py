@@ -419,3 +419,34 @@ def test_command_line_parser() -> None:
     )
     assert line.startswith(f"{READY} base_url=http://127.0.0.1:1 graphql=")
     assert "shpat" not in line
+
+
+async def test_locations_sorted_by_name_primary_apart(
+    emu: ShopifyEmulator,
+) -> None:
+    """
+    locations lists by NAME unless told otherwise; location without an
+    id is the primary location.
+    """
+    outlet = emu.shop.add_location("Amsterdam")
+    listed = await gql(
+        emu,
+        "{ byName: locations(first: 5) { nodes { name } }"
+        " byId: locations(first: 5, sortKey: ID, reverse: true)"
+        " { nodes { name } } location { name } }",
+    )
+    data = listed["data"]
+    assert [n["name"] for n in data["byName"]["nodes"]] == [
+        "Amsterdam",
+        "Warehouse",
+    ]
+    assert [n["name"] for n in data["byId"]["nodes"]] == [
+        "Amsterdam",
+        "Warehouse",
+    ]
+    assert data["location"] == {"name": "Warehouse"}
+    emu.shop.add_location("Zentrallager", primary=True)
+    again = await gql(emu, "{ location { name } }")
+    assert again["data"]["location"] == {"name": "Zentrallager"}
+    one = await gql(emu, f'{{ location(id: "{outlet}") {{ name }} }}')
+    assert one["data"]["location"] == {"name": "Amsterdam"}

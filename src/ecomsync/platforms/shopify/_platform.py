@@ -50,8 +50,9 @@ class Shopify(AsyncResource):
             shown.
         api_version: The API version in the endpoint path.
         location: The location (GID, or with *locations* also a name)
-            summed stock is written to; by default the shop's first
-            location.
+            summed stock is written to; by default the shop's primary
+            location (``location`` without an id; not the first of
+            ``locations``, which Shopify sorts by name).
         locations: ERP warehouse code -> Shopify location name or GID;
             each warehouse's stock goes to its location (warehouses
             mapped to one location are summed there), an article's
@@ -310,7 +311,7 @@ class Shopify(AsyncResource):
         """
         where = f"Shopify at {public_url(self.url)}"
         try:
-            known = await read_locations(self._api, retry=False)
+            known, primary = await read_locations(self._api, retry=False)
         except AuthenticationError as exc:
             return [str(exc)]
         except ShopifyApiError as exc:
@@ -318,7 +319,9 @@ class Shopify(AsyncResource):
         except SyncError as exc:
             return [f"{where} is unreachable: {exc}"]
         try:
-            resolve_locations(known, self.location, self.locations or {})
+            resolve_locations(
+                known, self.location, self.locations or {}, primary
+            )
         except ConfigurationError as exc:
             return [f"{where}: {exc}"]
         if (

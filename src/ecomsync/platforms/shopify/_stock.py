@@ -27,10 +27,13 @@ VARIANTS = """
 query($q: String, $n: Int) { productVariants(first: $n, query: $q) {
   nodes { sku inventoryItem { id } } } }
 """
-LOCATIONS = "{ locations(first: 1) { nodes { id } } }"
+#: The shop's primary location: ``location`` without an id.  Not the
+#: first of ``locations``, which Shopify sorts by name.
+PRIMARY = "{ location { id } }"
 ALL_LOCATIONS = """
-query($after: String) { locations(first: 250, after: $after) {
-  pageInfo { hasNextPage endCursor } nodes { id name } } }
+query($after: String) { primary: location { id }
+  locations(first: 250, after: $after) {
+    pageInfo { hasNextPage endCursor } nodes { id name } } }
 """
 INVENTORY = """
 mutation($input: InventorySetQuantitiesInput!, $key: String!) {
@@ -44,26 +47,30 @@ mutation($input: InventorySetQuantitiesInput!, $key: String!) {
 
 async def read_locations(
     api: GraphQL, *, retry: bool = True
-) -> dict[str, str]:
+) -> tuple[dict[str, str], str | None]:
     """
     The shop's locations, name -> GID (the first of a name kept), page
-    by page: one request for up to 250 locations.
+    by page: one request for up to 250 locations; and the GID of its
+    primary location (None if the shop gave none).
     """
     known: dict[str, str] = {}
+    primary: str | None = None
     after: str | None = None
     while True:
         data = await api.call(
             ALL_LOCATIONS,
             {"after": after},
-            cost=252,
+            cost=253,
             what="locations",
             retry=retry,
         )
+        if primary is None and data.get("primary"):
+            primary = str(data["primary"]["id"])
         page = data["locations"]
         for node in page["nodes"]:
             known.setdefault(str(node["name"]), str(node["id"]))
         if not page["pageInfo"]["hasNextPage"]:
-            return known
+            return known, primary
         after = page["pageInfo"]["endCursor"]
 
 
@@ -71,11 +78,13 @@ def resolve_locations(
     known: Mapping[str, str],
     default: str | None,
     mapping: Mapping[str, str],
+    primary: str | None = None,
 ) -> tuple[str, dict[str, str]]:
     """
     The default location's GID and the warehouse -> location GID map;
     *known* maps the shop's location names to their GIDs, and a
-    location is named by its name or its GID.
+    location is named by its name or its GID.  Without *default* it is
+    the shop's *primary* location (else the first listed).
 
     Raises:
         ConfigurationError: A location the shop does not have (all of
@@ -100,7 +109,7 @@ def resolve_locations(
             + "; it has "
             + ", ".join(repr(name) for name in sorted(known))
         )
-    first = next(iter(known.values()))
+    first = primary if primary in gids else next(iter(known.values()))
     return (
         first if default is None else str(gid_of(default)),
         {w: str(gid_of(loc)) for w, loc in mapping.items()},
@@ -149,18 +158,18 @@ class Stock:
         """
         if self.locations is None or self.warehouses is not None:
             return
+        known, primary = await read_locations(self.api)
         self.location, self.warehouses = resolve_locations(
-            await read_locations(self.api), self.location, self.locations
+            known, self.location, self.locations, primary
         )
 
     async def _location(self) -> str:
         await self.resolve()
         if self.location is None:
-            data = await self.api.call(LOCATIONS, cost=3, what="locations")
-            nodes = data["locations"]["nodes"]
-            if not nodes:
+            data = await self.api.call(PRIMARY, cost=1, what="locations")
+            if not data.get("location"):
                 raise LookupError("the shop has no location")
-            self.location = str(nodes[0]["id"])
+            self.location = str(data["location"]["id"])
         return self.location
 
     async def _lookup(self, skus: Sequence[str]) -> None:

@@ -180,9 +180,25 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
     q.fields["collections"].resolve = listed(
         lambda: list(shop.collections.values())
     )
-    q.fields["locations"].resolve = listed(
-        lambda: list(shop.locations.values())
-    )
+
+    @on(q, "locations")
+    def _locations(
+        _o: Any,
+        _i: Any,
+        first: int | None = None,
+        after: str | None = None,
+        sortKey: str = "NAME",
+        reverse: bool = False,
+        **_: Any,
+    ) -> Row:
+        # Shopify's default sort key is NAME, not creation: the first
+        # location listed need not be the shop's primary one.
+        return page(shop.sorted_locations(sortKey, reverse), first, after)
+
+    @on(q, "location")
+    def _location(_o: Any, _i: Any, id: str | None = None) -> Row | None:
+        n = parse_gid(id or shop.primary_location, "Location")
+        return shop.locations.get(n) if n is not None else None
 
     @on(q, "files")
     def _files(

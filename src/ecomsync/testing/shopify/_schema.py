@@ -40,6 +40,7 @@ enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED R
 enum BulkOperationType { MUTATION QUERY }
 enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
 enum OrderSortKeys { CREATED_AT UPDATED_AT ID ORDER_NUMBER PROCESSED_AT }
+enum LocationSortKeys { ID NAME RELEVANCE }
 enum ProductSortKeys { ID TITLE UPDATED_AT CREATED_AT }
 enum OrderCancelReason { CUSTOMER DECLINED FRAUD INVENTORY OTHER STAFF }
 enum FulfillmentOrderStatus {
@@ -202,7 +203,8 @@ type QueryRoot {
   productVariants(first: Int, after: String, query: String): ProductVariantConnection!
   collection(id: ID!): Collection
   collections(first: Int, after: String, query: String): CollectionConnection!
-  locations(first: Int, after: String): LocationConnection!
+  location(id: ID): Location
+  locations(first: Int, after: String, sortKey: LocationSortKeys, reverse: Boolean): LocationConnection!
   inventoryItem(id: ID!): InventoryItem
   order(id: ID!): Order
   orders(first: Int, after: String, query: String, sortKey: OrderSortKeys, reverse: Boolean): OrderConnection!

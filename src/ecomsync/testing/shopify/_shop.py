@@ -60,7 +60,8 @@ class Shop:
         self._by_metafield: dict[tuple[str, str, str], int] = {}
         self._by_item: dict[int, int] = {}
         self._suffixes: dict[str, int] = {}
-        self.add_location("Warehouse")
+        #: GID of the primary location (``location`` without an id).
+        self.primary_location = self.add_location("Warehouse")
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -70,7 +71,11 @@ class Shop:
 
     # -- locations --------------------------------------------------------
 
-    def add_location(self, name: str) -> str:
+    def add_location(self, name: str, *, primary: bool = False) -> str:
+        """
+        Add an active location named *name*; its GID.  *primary* makes it
+        the shop's primary location (Settings > Locations > default).
+        """
         n = self.next_id()
         self.locations[n] = {
             "id": gid("Location", n),
@@ -81,7 +86,25 @@ class Shop:
             self.levels.setdefault(
                 (v["_item"], n), {"available": 0, "on_hand": 0}
             )
+        if primary:
+            self.primary_location = gid("Location", n)
         return gid("Location", n)
+
+    def sorted_locations(self, key: str, reverse: bool) -> list[Row]:
+        """
+        The locations as ``locations(sortKey:, reverse:)`` lists them
+        (``NAME`` by default, ties by id).
+        """
+        rows = sorted(
+            self.locations.items(),
+            key=lambda kv: (
+                (kv[1]["name"].casefold(), kv[0])
+                if key == "NAME"
+                else (kv[0],)
+            ),
+        )
+        listed = [row for _, row in rows]
+        return listed[::-1] if reverse else listed
 
     # -- views ------------------------------------------------------------
 

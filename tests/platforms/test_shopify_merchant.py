@@ -1,0 +1,129 @@
+"""
+Shopify with a merchant's real shop: several locations (the primary one
+not first by name) and SKUs held twice; stock lands where the shop sells
+it, never on a location or product picked by chance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import stamina
+
+from ecomsync import Article, DataType, Outgoing, StockLevel
+from ecomsync.platforms.shopify import Shopify
+from ecomsync.testing.shopify import ShopifyEmulator
+
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "shpat_merchant-S3CR3T"
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries() -> Iterator[None]:
+    stamina.set_testing(True, attempts=2)
+    yield
+    stamina.set_testing(False)
+
+
+def _emu() -> ShopifyEmulator:
+    return ShopifyEmulator(TOKEN, maximum=1_000_000, restore_rate=1_000_000)
+
+
+def _shop(emu: ShopifyEmulator, **kwargs: Any) -> Shopify:
+    return Shopify(
+        "https://shop.test",
+        TOKEN,
+        transport=httpx.ASGITransport(app=emu.app),
+        **kwargs,
+    )
+
+
+def _available(emu: ShopifyEmulator, sku: str) -> dict[str, int]:
+    """The SKU's available quantity per location name, per variant."""
+    shop = emu.shop
+    found: dict[str, int] = {}
+    for v in shop.variants.values():
+        if v["sku"] == sku:
+            for (item, loc), q in shop.levels.items():
+                if item == v["_item"] and loc in shop.locations:
+                    name = shop.locations[loc]["name"]
+                    found[name] = found.get(name, 0) + q["available"]
+    return found
+
+
+async def _articles(shop: Shopify, *numbers: str) -> None:
+    outcomes = await shop.push(
+        DataType.ARTICLES,
+        [Outgoing(record=Article(number=n, name=n, price=1)) for n in numbers],
+    )
+    assert all(o.ok for o in outcomes), outcomes
+
+
+class TestPrimaryLocation:
+    async def test_stock_lands_at_the_primary_location(self) -> None:
+        """
+        Without location=, stock goes to the shop's primary location,
+        not to the first by name.
+        """
+        emu = _emu()
+        emu.shop.add_location("Amsterdam pop-up")  # sorts before Warehouse
+        async with _shop(emu) as shop:
+            await _articles(shop, "A-1")
+            outcomes = await shop.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="A-1", quantity=7))],
+            )
+        assert [o.ok for o in outcomes] == [True]
+        assert _available(emu, "A-1") == {
+            "Warehouse": 7,
+            "Amsterdam pop-up": 0,
+        }
+
+    async def test_a_summed_level_with_locations_mapped(self) -> None:
+        """
+        With locations mapped, a level without a warehouse goes to the
+        primary location.
+        """
+        emu = _emu()
+        emu.shop.add_location("Amsterdam pop-up")
+        async with _shop(emu, locations={"WH-2": "Amsterdam pop-up"}) as shop:
+            await _articles(shop, "A-1", "B-1")
+            outcomes = await shop.push(
+                DataType.STOCK,
+                [
+                    Outgoing(record=StockLevel(number="A-1", quantity=7)),
+                    Outgoing(
+                        record=StockLevel(
+                            number="B-1", quantity=2, warehouse="WH-2"
+                        )
+                    ),
+                ],
+            )
+        assert [o.ok for o in outcomes] == [True, True]
+        assert _available(emu, "A-1") == {
+            "Warehouse": 7,
+            "Amsterdam pop-up": 0,
+        }
+        assert _available(emu, "B-1") == {
+            "Warehouse": 0,
+            "Amsterdam pop-up": 2,
+        }
+
+    async def test_a_primary_location_set_later(self) -> None:
+        """
+        A location made primary in the shop is the one written.
+        """
+        emu = _emu()
+        emu.shop.add_location("Zentrallager", primary=True)
+        async with _shop(emu) as shop:
+            await _articles(shop, "A-1")
+            await shop.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="A-1", quantity=3))],
+            )
+        assert _available(emu, "A-1") == {"Warehouse": 0, "Zentrallager": 3}
