@@ -162,6 +162,98 @@ class TestLinkedProduct:
             for p in await _products(fresh_vendure)
         ]
 
+    async def test_a_linked_product_deleted_by_hand_is_made_again(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A product the store links but the merchant deleted in Vendure is
+        not written to: the article gets a new product with its
+        variants.
+        """
+        tee = Article(
+            number="D-1",
+            name="Tee",
+            price=Decimal("20.00"),
+            variants=_sizes("D-1"),
+        )
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            (one,) = await shop.push(DataType.ARTICLES, [Outgoing(record=tee)])
+            admin = fresh_vendure.admin()
+            try:
+                await admin.gql(
+                    "mutation ($id: ID!) { deleteProduct(id: $id) "
+                    "{ result } }",
+                    {"id": one.platform_id},
+                )
+            finally:
+                await admin.aclose()
+            (two,) = await shop.push(
+                DataType.ARTICLES,
+                [Outgoing(record=tee, platform_id=one.platform_id)],
+            )
+
+        assert two.ok, two.error
+        assert two.platform_id != one.platform_id
+        assert [(two.platform_id, ["D-1-S", "D-1-M"])] == [
+            (p["id"], [v["sku"] for v in p["variants"]])
+            for p in await _products(fresh_vendure)
+        ]
+
+    async def test_a_variant_moved_to_another_article(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A variant moved in the ERP from one article to another (A-L from
+        A to B): B fails at first on ``variants``, naming the SKU and
+        the product still holding it, while A lands without it; the
+        next push of B lands: one variant A-L, on B's product.
+        """
+        a = Article(
+            number="A",
+            name="A",
+            price=Decimal("10.00"),
+            variants=(
+                *_sizes("A"),
+                Variant(number="A-L", options=(("Size", "L"),)),
+            ),
+        )
+        b = Article(
+            number="B", name="B", price=Decimal("10.00"), variants=_sizes("B")
+        )
+        moved_a = attrs.evolve(a, variants=a.variants[:2])
+        moved_b = attrs.evolve(b, variants=(*b.variants, a.variants[2]))
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            pa, pb = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=a), Outgoing(record=b)]
+            )
+            first = await shop.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(record=moved_b, platform_id=pb.platform_id),
+                    Outgoing(record=moved_a, platform_id=pa.platform_id),
+                ],
+            )
+            (again,) = await shop.push(
+                DataType.ARTICLES,
+                [Outgoing(record=moved_b, platform_id=pb.platform_id)],
+            )
+
+        assert ["variants", None] == [o.field for o in first]
+        assert "(A-L on variant " in str(first[0].error)
+        assert f"of product {pa.platform_id}, B-M" in str(first[0].error)
+        assert again.ok, again.error
+        assert [
+            (pa.platform_id, ["A-S", "A-M"]),
+            (pb.platform_id, ["B-S", "B-M", "A-L"]),
+        ] == [
+            (p["id"], [v["sku"] for v in p["variants"]])
+            for p in await _products(fresh_vendure)
+        ]
+
 
 class TestStock:
     """
