@@ -127,3 +127,54 @@ class TestPrimaryLocation:
                 [Outgoing(record=StockLevel(number="A-1", quantity=3))],
             )
         assert _available(emu, "A-1") == {"Warehouse": 0, "Zentrallager": 3}
+
+
+def _by_hand(emu: ShopifyEmulator, sku: str) -> str:
+    """A product made by hand in the shop holding *sku*; its GID."""
+    answer = emu.shop.product_set(
+        {
+            "title": "By hand",
+            "productOptions": [
+                {"name": "Title", "values": [{"name": "Default Title"}]}
+            ],
+            "variants": [
+                {
+                    "optionValues": [
+                        {"optionName": "Title", "name": "Default Title"}
+                    ],
+                    "sku": sku,
+                }
+            ],
+        },
+        None,
+    )
+    return str(answer["product"]["id"])
+
+
+class TestSkuHeldTwice:
+    async def test_stock_of_a_sku_two_products_hold_fails(self) -> None:
+        """
+        Stock of a SKU that a product made by hand holds as well (after
+        the article landed) fails on number naming both products; none
+        of them gets it, instead of whichever the lookup listed last.
+        """
+        emu = _emu()
+        async with _shop(emu) as shop:
+            await _articles(shop, "A-1", "B-1")
+        copy = _by_hand(emu, "A-1")
+        async with _shop(emu) as shop:  # a later run: nothing cached
+            outcomes = await shop.push(
+                DataType.STOCK,
+                [
+                    Outgoing(record=StockLevel(number="A-1", quantity=7)),
+                    Outgoing(record=StockLevel(number="B-1", quantity=4)),
+                ],
+            )
+        failed, landed = outcomes
+        assert (failed.number, failed.field) == ("A-1", "number")
+        assert failed.error is not None
+        assert copy in failed.error
+        assert "held by 2 Shopify variants" in failed.error
+        assert landed.ok
+        assert _available(emu, "A-1") == {"Warehouse": 0}
+        assert _available(emu, "B-1") == {"Warehouse": 4}

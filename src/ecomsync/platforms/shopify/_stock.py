@@ -25,7 +25,7 @@ from ._client import INPUT_LIMIT, GraphQL, Row, sku_terms
 
 VARIANTS = """
 query($q: String, $n: Int) { productVariants(first: $n, query: $q) {
-  nodes { sku inventoryItem { id } } } }
+  nodes { sku inventoryItem { id } product { id } } } }
 """
 #: The shop's primary location: ``location`` without an id.  Not the
 #: first of ``locations``, which Shopify sorts by name.
@@ -172,20 +172,37 @@ class Stock:
             self.location = str(data["location"]["id"])
         return self.location
 
-    async def _lookup(self, skus: Sequence[str]) -> None:
+    async def _lookup(
+        self, skus: Sequence[str]
+    ) -> dict[str, tuple[int, list[str]]]:
+        """
+        Find the inventory items of the *skus* not known yet; the SKUs
+        several products hold (Shopify does not keep SKUs unique: a
+        copy made by hand), with those products, are not taken.
+        """
         missing = [s for s in skus if s not in self.items]
+        held: dict[str, dict[str, str]] = {}
         for i in range(0, len(missing), 50):
             chunk = missing[i : i + 50]
             query = sku_terms(chunk)
             data = await self.api.call(
                 VARIANTS,
                 {"q": query, "n": 2 * len(chunk)},
-                cost=2 + 2 * len(chunk) * 2,
+                cost=2 + 2 * len(chunk) * 3,
                 what="stock lookup",
             )
             for v in data["productVariants"]["nodes"]:
                 if v.get("sku") in chunk:
-                    self.items[v["sku"]] = v["inventoryItem"]["id"]
+                    held.setdefault(v["sku"], {})[
+                        str(v["inventoryItem"]["id"])
+                    ] = str((v.get("product") or {}).get("id"))
+        twice: dict[str, tuple[int, list[str]]] = {}
+        for sku, items in held.items():
+            if len(items) == 1:
+                (self.items[sku],) = items
+            else:
+                twice[sku] = (len(items), sorted(set(items.values())))
+        return twice
 
     async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
         levels: list[StockLevel] = []
@@ -194,7 +211,7 @@ class Stock:
             levels.append(item.record)
         await self.resolve()
         warehouses = self.warehouses
-        await self._lookup(
+        twice = await self._lookup(
             [
                 x.number
                 for x in levels
@@ -223,6 +240,16 @@ class Stock:
                     + ", ".join(repr(w) for w in sorted(warehouses))
                     + ")",
                     "warehouse",
+                )
+            elif level.number in twice:
+                count, products = twice[level.number]
+                outcomes[i] = fail(
+                    level.number,
+                    f"SKU {level.number!r} is held by {count} Shopify "
+                    f"variants (products {', '.join(products)}); Shopify does "
+                    "not keep SKUs unique, so the stock could reach either: "
+                    "remove the copy there",
+                    "number",
                 )
             elif level.number not in self.items:
                 outcomes[i] = fail(
