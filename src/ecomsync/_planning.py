@@ -20,7 +20,7 @@ from ._contracts import TypeCounts
 from ._fingerprint import content_hash
 from ._model import Article, Category, Problem, Record
 from ._pipeline import Pipeline, Volume
-from ._selection import changes, ledger_numbers
+from ._selection import Sought, changes, ledger_numbers
 from ._spec import DataType, Direction, Only, Selection, SyncSpec, Trigger
 from .typing import ErpSession
 
@@ -148,6 +148,8 @@ class _Found:
     invalid: list[Refusal] = attrs.Factory(list)
     deps: list[str] = attrs.Factory(list)
     to_upload: dict[str, int] = attrs.Factory(dict)
+    #: The numbers an `Only` names that the read has not found yet.
+    sought: Sought | None = None
     reused: int = 0
     with_media: int = 0
     fetched: int = 0
@@ -196,6 +198,8 @@ async def plan_type(
     read (a scheduled run's retries of the ledger).
     """
     found = _Found()
+    if isinstance(selection, Only):
+        found.sought = Sought(data_type, set(selection.numbers))
     strategy = pipeline.strategy(data_type)
     claims = (
         NumberClaims()
@@ -206,6 +210,13 @@ async def plan_type(
     seen: set[str] = set()
     parts = (pipeline, session, data_type)
     await _plan_part(*parts, selection, found, claims, late, seen)
+    if found.sought is not None:
+        # A number that selects nothing: the run fails it (`_pipeline`).
+        found.invalid += [
+            Refusal(number=number, field="number", reason=why)
+            for number, why in await found.sought.unknown(session)
+        ]
+        found.sought = None
     unread = sorted(set(retry) - seen)
     if unread:
         await _plan_part(*parts, Only(unread), found, claims, late, seen)
@@ -264,6 +275,8 @@ async def _plan_part(
             # A plan in the monitoring view stops when asked, like a run.
             await pipeline.run.cancel.check()
             seen.update(r.number for r in read)
+            if found.sought is not None:
+                found.sought.found(read)
             batch = read
             if claims is not None:
                 claimed = claims.claim(batch, fingerprints(batch))

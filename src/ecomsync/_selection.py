@@ -289,7 +289,7 @@ class Sought:
             left = await _absent(session, self.data_type, left)
         what = _WHAT[self.data_type]
         return [
-            (n, f"{n!r}: {what} with this number; nothing was synced for it")
+            (n, f"{n!r}: {what} with this number, so nothing is synced for it")
             for n in left
         ]
 

@@ -167,3 +167,16 @@ class TestUnknownNumber:
 
         assert [] == list(scheduled.failures)
         assert [] == await store.list_failures("shop")
+
+    async def test_a_plan_says_so_too(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """A plan of the same run lists the unknown number as invalid on
+        number (the run would fail it), and writes nothing."""
+        plan = await sync.plan(spec(articles=Only(["A-1", "A-1OO"])))
+
+        (invalid,) = plan.types[ARTICLES].invalid
+        assert ("A-1OO", "number") == (invalid.number, invalid.field)
+        assert "A-1OO" in invalid.reason
+        assert ("A-1",) == plan.types[ARTICLES].create
+        assert {} == platform.held(ARTICLES)
