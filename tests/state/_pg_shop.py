@@ -140,7 +140,10 @@ class SharedShop:
             return await self._push(items)
 
     async def _push(self, items: Sequence[Outgoing]) -> list[Outcome]:
-        if self._conn is None:
+        # A push cancelled mid-query (a worker stopping its partition)
+        # makes psycopg close the connection; a real shop's HTTP client
+        # opens a new one for the next request, and so does this one.
+        if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(
                 self.dsn, autocommit=True
             )
