@@ -136,12 +136,12 @@ class StepWrapped(Wrapped):
     """
 
     async def update_pending(
-        self, closing: Callable[[], Any], adding: Any = ()
+        self, closing: Callable[[], Any] | None, adding: Any = ()
     ) -> None:
         await self._cut.reached("update_pending")
-        await self._inner.update_pending(
-            self._cut.in_thread("update_pending closing", closing), adding
-        )
+        if closing is not None:
+            closing = self._cut.in_thread("update_pending closing", closing)
+        await self._inner.update_pending(closing, adding)
 
 
 class CutErp(Wrapped):

@@ -118,7 +118,7 @@ async def _write_all(writes: list[fs.Write]) -> None:
 class _UpdatesPending(Protocol):  # pragma: no cover -- a Protocol only
     async def update_pending(
         self,
-        closing: Callable[[], Sequence[tuple[str, str]]],
+        closing: Callable[[], Sequence[tuple[str, str]]] | None,
         adding: Sequence[PendingMedia] = (),
     ) -> None: ...
 
@@ -537,7 +537,9 @@ class MediaStaging(AsyncResource):
         update = cast(_UpdatesPending, store)  # _register checked it
         drops = [i for i in items if isinstance(i, Drop)]
         adding = [i for i in items if isinstance(i, PendingMedia)]
-        await update.update_pending(partial(_retire, drops), adding)
+        # No drops, no blocking step: PostgresStore then needs no thread.
+        closing = partial(_retire, drops) if drops else None
+        await update.update_pending(closing, adding)
 
     async def _journal_add(self, items: list[PendingMedia]) -> None:
         store, _ = self._opened()

@@ -125,14 +125,16 @@ class KillingStore:
         return call
 
     async def update_pending(
-        self, closing: Callable[[], Sequence[Any]], adding: Sequence[Any] = ()
+        self,
+        closing: Callable[[], Sequence[Any]] | None,
+        adding: Sequence[Any] = (),
     ) -> None:
         # Defined here, not forwarded: `MediaStaging` takes its one-hop
         # journal step only from a store whose class has it.
         self._killer.hit("store.update_pending")
 
         def killing() -> Sequence[Any]:
-            keys = closing()
+            keys = [] if closing is None else closing()
             if keys:
                 # The files are gone, their entries not closed yet.
                 self._killer.hit("store.update_pending:closed")

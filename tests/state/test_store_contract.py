@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pytest
 
 from ecomsync._contracts import PendingMedia
@@ -82,6 +84,7 @@ class PendingInOneStep:
 
         await store.update_pending(closing, new)
         await store.update_pending(list)
+        await store.update_pending(None)
 
         listed = await store.list_pending()
         assert ["closing"] == calls
@@ -102,6 +105,39 @@ class PendingInOneStep:
             await store.update_pending(closing, [new])
 
         assert [entry] == await store.list_pending()
+
+
+class TestPostgresSteps:
+    """
+    PostgresStore's journal steps run their transaction on its async
+    connection: a thread only for the blocking step.
+    """
+
+    @pytest.fixture(name="anyio_backend")
+    def _anyio_backend(self) -> str:
+        return "asyncio"  # psycopg's async driver needs asyncio
+
+    async def test_adds_alone_take_no_thread(
+        self, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A step with nothing to close (no blocking step) registers its
+        entries without a worker-thread hop; one with a step takes one."""
+        hops: list[object] = []
+        run_sync = anyio.to_thread.run_sync
+
+        async def counting(fn: Any, *args: Any, **kw: Any) -> Any:
+            hops.append(fn)
+            return await run_sync(fn, *args, **kw)
+
+        entry = PendingMedia(sha256="aa", size=1, registered_at=T0, scope="/s")
+        async with PostgresStore(postgres_dsn) as store:
+            await store.list_pending()  # connected
+            monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+            await store.update_pending(None, [entry])
+            assert [] == hops
+            await store.update_pending(lambda: [("/s", "aa")])
+            assert 1 == len(hops)
+            assert [] == await store.list_pending()
 
 
 class TestSqliteFile(StateStoreContract, MediaIdsInBatches, PendingInOneStep):

@@ -284,21 +284,24 @@ class SqlStore(AsyncResource):
 
     async def update_pending(
         self,
-        closing: Callable[[], Sequence[tuple[str, str]]],
+        closing: Callable[[], Sequence[tuple[str, str]]] | None,
         adding: Sequence[PendingMedia] = (),
     ) -> None:
         """
-        Call *closing*, then close the entries whose keys, ``(scope,
-        sha256)``, it returned and register *adding*, in one transaction.
+        Call *closing* (unless None), then close the entries whose keys,
+        ``(scope, sha256)``, it returned and register *adding*, in one
+        transaction.
 
         *closing* may block (`MediaStaging` takes the closed entries'
-        files away in it, before their entries go); `SqliteStore` calls
-        it in the worker thread that then runs the transaction, one
+        files away in it, before their entries go): it runs in a worker
+        thread; `SqliteStore` runs the transaction in the same thread, one
         thread hop for both.
 
         .. versionadded:: 26.1.0
         """
-        keys = await anyio.to_thread.run_sync(closing)
+        keys = (
+            () if closing is None else await anyio.to_thread.run_sync(closing)
+        )
         await self._perform(self._update_pending_op(keys, adding))
 
     def _update_pending_op(

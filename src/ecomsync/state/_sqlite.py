@@ -202,13 +202,14 @@ class SqliteStore(SqlStore):
 
     async def update_pending(
         self,
-        closing: Callable[[], Sequence[tuple[str, str]]],
+        closing: Callable[[], Sequence[tuple[str, str]]] | None,
         adding: Sequence[PendingMedia] = (),
     ) -> None:
         keys: list[tuple[str, str]] = []
 
         def close() -> None:
-            keys.extend(closing())
+            if closing is not None:
+                keys.extend(closing())
 
         await self._run(
             lambda conn: _execute(conn, self._update_pending_op(keys, adding)),
