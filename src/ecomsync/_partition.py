@@ -30,6 +30,7 @@ import attrs
 
 from ._contracts import Lease, RunRecord, RunStatus
 from ._model import number_key
+from ._selection import Sought
 from ._spec import (
     All,
     DataType,
@@ -120,10 +121,20 @@ async def submit_partitioned(
                 )
                 continue
             numbers: list[str] = []
+            sought = Sought(
+                data_type,
+                set(selection.numbers)
+                if isinstance(selection, Only)
+                else set(),
+            )
             async for batch in session.read(
                 data_type, selection, batch_size=sync.batch_size
             ):
                 numbers += [r.number for r in batch]
+                sought.found(batch)
+            # A number that selects nothing goes to a partition too, whose
+            # run fails it naming it, rather than vanishing with the cut.
+            numbers += [n for n, _ in await sought.unknown(session)]
             for chunk in _chunks(numbers, partition_size):
                 parts.append(
                     (

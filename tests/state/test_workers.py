@@ -166,6 +166,27 @@ class TestBoard:
         assert first.spec.types[DataType.ARTICLES] == Only({"A-5", "A-7"})
         assert second.spec.types[DataType.ARTICLES] == Only({"A-9"})
 
+    async def test_only_unknown_number_has_a_partition(
+        self, store: PostgresStore
+    ) -> None:
+        """A number of the selection the ERP does not know goes to a
+        partition too, whose run fails it naming it, instead of being
+        dropped unseen when the selection is cut."""
+        sync = _pg_shop.make_sync(
+            store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+        )
+        spec = SyncSpec(
+            types={DataType.ARTICLES: Only({"A-5", "NOPE-1", "A-7", "A-9"})}
+        )
+        await submit_partitioned(sync, spec, partition_size=2)
+        board = PartitionBoard(store)
+        first = await board.claim("w", stale_after=60)
+        second = await board.claim("w", stale_after=60)
+        assert first is not None
+        assert second is not None
+        assert first.spec.types[DataType.ARTICLES] == Only({"A-5", "A-7"})
+        assert second.spec.types[DataType.ARTICLES] == Only({"A-9", "NOPE-1"})
+
     async def test_equal_numbers_share_a_partition(
         self, store: PostgresStore
     ) -> None:
