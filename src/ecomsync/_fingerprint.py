@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import attrs
 
-from ._model import Order, OrderState, Record
+from ._model import Order, OrderState, OrderStatus, Record
 
 
 #: Per attrs class, its field names: `to_plain` walks records in one pass
@@ -79,6 +79,11 @@ def checksum(record: Record) -> str:
     except a cancellation: an order cancelled in the shop after it was
     imported must reach the ERP again, to cancel the ERP's order there or
     fail saying that it could not.
+
+    An order's or order status's *platform* is left out too: checksums
+    are kept per platform already, and the engine names the platform on
+    orders only after their checksum (an ERP that starts to name it on
+    statuses must not make every status look changed).
     """
     try:
         blob = _fast_blob(record)
@@ -96,6 +101,8 @@ def _blob(record: Record) -> str:
     text in one pass where every value is of a kind it knows.
     """
     plain = to_plain(record)
+    if isinstance(record, Order | OrderStatus):
+        plain.pop("platform", None)
     if isinstance(record, Order):
         plain.pop("state", None)
         if record.state is OrderState.CANCELLED:
@@ -168,15 +175,19 @@ _ENCODERS: dict[type, _Encoder] = {
 _RECORDS: dict[type, _Encoder] = {}
 
 
-def _compile(kind: type, *, record: bool) -> _Encoder:
+def _compile(
+    kind: type, *, record: bool, omit: tuple[str, ...] = ()
+) -> _Encoder:
     """
     An encoder of *kind*'s instances: its fields (and, for a *record*,
     its ``"type"``, which a field of that name overrides, as in
     `to_plain`) in sorted order, each value by `_fast`, strings inline.
-    An order's exceptions are `_order_blob`'s.
+    An order's exceptions are `_order_blob`'s; *omit* names fields left
+    out.
     """
     names = [a.name for a in attrs.fields(kind)]
-    keys = sorted({*names, "type"} if record else names)
+    kept = [name for name in names if name not in omit]
+    keys = sorted({*kept, "type"} if record else kept)
     parts = []
     for key in keys:
         head = repr(encode_basestring(key) + ": ")
@@ -274,7 +285,8 @@ def _fast_blob(record: Record) -> str:
         elif not attrs.has(kind) or isinstance(record, Order):
             raise _Slow
         else:
-            encoder = _compile(kind, record=True)
+            omit = _PLATFORM if issubclass(kind, OrderStatus) else ()
+            encoder = _compile(kind, record=True, omit=omit)
         _RECORDS[kind] = encoder
     return encoder(record)
 
@@ -294,7 +306,7 @@ def _order_blob(order: Order) -> str:
     pairs = {
         key: _fast(getattr(order, name))
         for name, key in _ORDER_KEYS
-        if name != "state"
+        if name not in _NOT_IN_ORDER
     }
     pairs[_TYPE] = encode_basestring("Order")
     if order.state is OrderState.CANCELLED:
@@ -305,6 +317,9 @@ def _order_blob(order: Order) -> str:
     return "{" + ", ".join([k + v for k, v in sorted(pairs.items())]) + "}"
 
 
+#: Fields of an order or order status that are no part of its checksum.
+_PLATFORM = ("platform",)
+_NOT_IN_ORDER = frozenset({"state", *_PLATFORM})
 _TYPE = encode_basestring("type") + ": "
 _CANCELLED = encode_basestring("cancelled") + ": "
 #: Order fields left out of its fingerprint while "0" (see `_blob`).

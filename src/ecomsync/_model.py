@@ -340,9 +340,18 @@ class Order:
     currency per rounded amount), else the order fails on ``total``
     rather than reaching the ERP with a total the customer did not pay.
 
+    *platform* is the name the order's platform is registered under in
+    the `Synchronizer`: the engine fills it in before it hands the order
+    to `ErpSession.import_orders` (a platform adapter need not), so an ERP
+    that serves several platforms keeps two platforms' order "1001", and
+    customer "1", apart.  ``None`` when unknown (an order imported by
+    hand); it is no part of the order's checksum.
+
     .. versionadded:: 26.1.0
     .. versionchanged:: 26.1.0
        *shipping_total* and *discount_total*.
+    .. versionchanged:: 26.1.0
+       *platform*.
     """
 
     number: str
@@ -360,6 +369,7 @@ class Order:
     discount_total: Decimal = attrs.field(
         default=Decimal(0), converter=_order_discount
     )
+    platform: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -367,7 +377,16 @@ class OrderStatus:
     """
     The ERP's state of an order, pushed back to the platform.
 
+    *platform* is the name of the platform the ERP imported the order
+    from (``Order.platform``), where the ERP keeps it: the engine then
+    pushes the status to that platform only, and of two statuses with
+    one number prefers the one of the run's platform over one that names
+    none.  ``None`` (the default): the status goes to whichever platform
+    the run is for.  It is no part of the status's checksum.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       *platform*.
     """
 
     number: str
@@ -375,6 +394,7 @@ class OrderStatus:
     tracking_numbers: tuple[str, ...] = attrs.field(
         default=(), converter=_tuple
     )
+    platform: str | None = None
 
 
 Record: TypeAlias = Category | Article | StockLevel | Order | OrderStatus

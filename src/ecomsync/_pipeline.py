@@ -137,6 +137,9 @@ class Outbound:
             selection,
             self.batch_size,
             whole_units=data_type is DataType.STOCK,
+            platform=self.run.platform_name
+            if data_type is DataType.ORDER_STATUS
+            else None,
         )
 
     async def prepare(
@@ -205,7 +208,14 @@ class Inbound:
         chunk: Sequence[Change],
         tally: Tally,
     ) -> None:
-        orders = [cast("Order", c.record) for c in chunk]
+        # The ERP learns which platform each order came from (two
+        # platforms' order "1001" are two orders), after its checksum.
+        orders = [
+            attrs.evolve(
+                cast("Order", c.record), platform=self.run.platform_name
+            )
+            for c in chunk
+        ]
         # An ERP that raises RecordRejected for one order fails it alone.
         outcomes = await isolating(
             session.import_orders, orders, lambda o: (o.number,)

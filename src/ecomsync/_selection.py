@@ -15,7 +15,7 @@ import attrs
 from ._anyio_util import aclose
 from ._changes import Changes, compare, refuse
 from ._fingerprint import checksum
-from ._model import Article, Record, number_key
+from ._model import Article, OrderStatus, Record, number_key
 from ._run import Run
 from ._spec import (
     All,
@@ -150,6 +150,7 @@ async def erp_batches(
     batch_size: int,
     *,
     whole_units: bool = False,
+    platform: str | None = None,
 ) -> AsyncIterator[AsyncIterator[Sequence[Record]]]:
     """
     The ERP's batches of a selection, closed however the block ends.
@@ -158,9 +159,16 @@ async def erp_batches(
     levels: the levels of the last number of a batch move to the next,
     so an article whose levels the ERP yields one after another is one
     unit however the ERP cuts its batches.
+
+    With *platform* (order status), the statuses of a number are one
+    unit too, of which only the platform's own go on (`own_statuses`).
     """
     batches = session.read(data_type, selection, batch_size=batch_size)
-    wrapped = _whole_units(batches) if whole_units else batches
+    wrapped = batches
+    if whole_units or platform is not None:
+        wrapped = _whole_units(batches)
+    if platform is not None:
+        wrapped = _own_statuses(wrapped, platform)
     try:
         yield wrapped
     finally:
@@ -190,6 +198,40 @@ async def _whole_units(
         pending = [*pending[cut:], *batch]
     if pending:
         yield pending
+
+
+async def _own_statuses(
+    batches: AsyncIterator[Sequence[Record]], platform: str
+) -> AsyncIterator[Sequence[Record]]:
+    try:
+        async for batch in batches:
+            own = own_statuses(batch, platform)
+            if own:
+                yield own
+    finally:
+        await aclose(batches)
+
+
+def own_statuses(batch: Sequence[Record], platform: str) -> list[Record]:
+    """
+    The order statuses of *batch* (whole units: every status of a
+    number) that go to *platform*: per number, those the ERP says are
+    *platform*'s (``OrderStatus.platform``), else those that name no
+    platform (orders imported before the ERP kept it).  Another
+    platform's order "1001" is never pushed to this one's "1001".
+    """
+    by_number: dict[str, list[Record]] = {}
+    for record in batch:
+        by_number.setdefault(record.number, []).append(record)
+    kept: list[Record] = []
+    for records in by_number.values():
+        named = [r for r in records if _platform(r) == platform]
+        kept += named or [r for r in records if _platform(r) is None]
+    return kept
+
+
+def _platform(record: Record) -> str | None:
+    return record.platform if isinstance(record, OrderStatus) else None
 
 
 @asynccontextmanager

@@ -132,6 +132,14 @@ class ErpSession(Protocol):
         Create customers and orders; idempotent by the platform's order
         number (importing an order twice creates it once).
 
+        The engine names each order's platform in ``Order.platform`` (the
+        name it is registered under): shops number orders and customers
+        each on their own, so an ERP that serves several platforms keeps
+        them by platform and number, and names the platform in the
+        ``OrderStatus.platform`` of what it reads back where it can.  An
+        adapter that ignores it keeps working as before (matching by
+        number alone); ``None`` means unknown.
+
         An order imported again (it changed in the shop) never reports
         success while the ERP holds something else: cancelled in the
         shop, its ERP order is cancelled, or, where the ERP cannot (it

@@ -251,3 +251,113 @@ class TestOrderChangedInTheShop:
         ] == [(f.data_type, f.field) for f in failed]
         assert all(f.number == order.number for f in failed)
         assert order.number not in platform.held(DataType.ORDER_STATUS)
+
+
+class TestTwoPlatforms:
+    @pytest.fixture(name="shops")
+    def _shops(self) -> dict[str, MemoryPlatform]:
+        return {"woo": MemoryPlatform(), "shop": MemoryPlatform()}
+
+    @pytest.fixture(name="two")
+    def _two(
+        self,
+        erp: MemoryErp,
+        shops: dict[str, MemoryPlatform],
+        store: SqliteStore,
+    ) -> Synchronizer:
+        return Synchronizer(erp=erp, platforms=shops, store=store)
+
+    async def test_same_numbers_are_two_orders(
+        self,
+        two: Synchronizer,
+        erp: MemoryErp,
+        shops: dict[str, MemoryPlatform],
+    ) -> None:
+        """Order "1001" of customer "1" on two platforms: the ERP learns
+        each order's platform, so both land as two orders of two
+        customers (the second failed as "changed in the shop", or merged
+        into the first); run again, both are unchanged."""
+        (woo_order,) = shop_orders(1, articles=6)
+        shop_order = attrs.evolve(
+            woo_order,
+            lines=woo_order.lines[:1],
+            total=woo_order.lines[0].unit_price * woo_order.lines[0].quantity,
+            customer=attrs.evolve(woo_order.customer, first_name="Hans"),
+        )
+        shops["woo"].place_order(woo_order)
+        shops["shop"].place_order(shop_order)
+        number = woo_order.number
+        customer = woo_order.customer.number
+
+        runs = []
+        for name in ("woo", "shop", "woo", "shop"):
+            spec_ = SyncSpec(
+                types={DataType.ADDRESSES_AND_ORDERS: All()},
+                platform=name,
+                force=True,
+            )
+            async with capture_events(two, spec_) as run:
+                runs.append(run)
+
+        assert [] == [e for r in runs for e in r.of(RecordFailed)]
+        assert "woo" == erp.orders[number].platform
+        assert erp.orders[("shop", number)].lines == shop_order.lines
+        assert "Hans" == erp.customers[("shop", customer)].first_name
+        assert "Hans" != erp.customers[customer].first_name
+
+    async def test_status_goes_to_its_own_platform(
+        self, store: SqliteStore, shops: dict[str, MemoryPlatform]
+    ) -> None:
+        """Statuses the ERP names a platform for go to that platform
+        only; of a number's statuses the platform's own wins over one
+        that names none, which goes where nothing else does."""
+        numbers = ("1001", "1002", "1003")
+        for shop in shops.values():
+            for number in numbers:
+                shop.place_order(attrs.evolve(_ORDER, number=number))
+        erp = MemoryErp(
+            [
+                OrderStatus(
+                    number="1001", state=OrderState.SHIPPED, platform="woo"
+                ),
+                OrderStatus(
+                    number="1001",
+                    state=OrderState.CANCELLED,
+                    platform="shop",
+                ),
+                OrderStatus(number="1002", state=OrderState.IN_PROGRESS),
+                OrderStatus(
+                    number="1002", state=OrderState.SHIPPED, platform="woo"
+                ),
+                OrderStatus(
+                    number="1003", state=OrderState.SHIPPED, platform="shop"
+                ),
+            ]
+        )
+        two = Synchronizer(erp=erp, platforms=shops, store=store)
+
+        runs = []
+        for name in shops:
+            spec_ = SyncSpec(
+                types={DataType.ORDER_STATUS: All()}, platform=name
+            )
+            async with capture_events(two, spec_) as run:
+                runs.append(run)
+
+        def states(name: str) -> dict[str, OrderState]:
+            held = shops[name].held(DataType.ORDER_STATUS)
+            return {n: s.state for n, s in held.items()}  # type: ignore[union-attr]
+
+        assert [] == [e for r in runs for e in r.of(RecordFailed)]
+        assert {
+            "1001": OrderState.SHIPPED,
+            "1002": OrderState.SHIPPED,
+        } == states("woo")
+        assert {
+            "1001": OrderState.CANCELLED,
+            "1002": OrderState.IN_PROGRESS,
+            "1003": OrderState.SHIPPED,
+        } == states("shop")
+
+
+(_ORDER,) = shop_orders(1, articles=6)

@@ -309,3 +309,32 @@ class TestWatermarks:
             f.number for f in await store.list_failures("shop", ARTICLES)
         ]
         assert ["A-3"] == failed
+
+
+class TestOwnStatuses:
+    async def test_a_numbers_statuses_are_one_unit(self) -> None:
+        """A number's statuses are weighed together even when the ERP cuts
+        a batch between them: the platform's own goes on, the one naming
+        no platform only where there is none, another platform's never."""
+        from ecomsync import OrderState, OrderStatus
+        from ecomsync._selection import erp_batches
+
+        shipped, open_ = OrderState.SHIPPED, OrderState.OPEN
+        erp = MemoryErp(
+            [
+                OrderStatus(number="1", state=open_),
+                OrderStatus(number="1", state=shipped, platform="woo"),
+                OrderStatus(number="2", state=shipped, platform="shop"),
+                OrderStatus(number="3", state=open_),
+                OrderStatus(number="4", state=shipped, platform="woo"),
+            ]
+        )
+        async with (
+            erp.session() as session,
+            erp_batches(
+                session, DataType.ORDER_STATUS, All(), 1, platform="woo"
+            ) as batches,
+        ):
+            read = [(s.number, s.state) async for b in batches for s in b]
+
+        assert [("1", shipped), ("3", open_), ("4", shipped)] == read

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from ecomsync import DataType, OrderState
@@ -38,7 +39,10 @@ class TestMemoryErpContract(ErpSourceContract):
         self, source: ErpSource, order_number: str
     ) -> int:
         assert isinstance(source, MemoryErp)
-        return int(order_number in source.orders)
+        return sum(
+            (key if isinstance(key, str) else key[1]) == order_number
+            for key in source.orders
+        )
 
     async def imported_state(
         self, source: ErpSource, order_number: str
@@ -258,3 +262,43 @@ class TestMemoryErpOnly:
             erp, DataType.STOCK, ["A-100"]
         )
         assert ["X-7"] == await _read_numbers(erp, DataType.STOCK, ["X-7"])
+
+
+class TestMemoryErpPlatforms:
+    @pytest.mark.anyio
+    async def test_kept_apart_and_marked(self) -> None:
+        """An order kept before its platform was known is its platform's
+        when that imports it again (no second order); another platform's
+        order and customer with the same numbers are kept apart, under
+        (platform, number), and refused there alone."""
+        from ecomsync.testing._erp_contract import make_order
+
+        erp = MemoryErp([])
+        before = make_order()
+        woo = attrs.evolve(before, platform="woo")
+        shop = attrs.evolve(
+            before,
+            platform="shop",
+            customer=attrs.evolve(before.customer, first_name="Hans"),
+            lines=before.lines[:1],
+            total=before.lines[0].unit_price,
+        )
+        number, customer = before.number, before.customer.number
+        async with erp.session() as session:
+            outcomes = await session.import_orders([before, woo, shop, shop])
+            erp.refuse_orders[("shop", number)] = "Kunde gesperrt"
+            refused, kept = await session.import_orders([shop, woo])
+
+        assert [f"SO-{number}", f"SO-{number}"] == [
+            o.platform_id for o in outcomes[:2]
+        ]
+        assert [f"SO-shop-{number}"] * 2 == [
+            o.platform_id for o in outcomes[2:]
+        ]
+        assert "woo" == erp.orders[number].platform
+        assert shop == erp.orders[("shop", number)]
+        assert "Hans" == erp.customers[("shop", customer)].first_name
+        assert "Erika" == erp.customers[customer].first_name
+        assert OrderState.OPEN is erp.order_states[("shop", number)]
+        assert "Kunde gesperrt" == refused.error
+        assert kept.ok

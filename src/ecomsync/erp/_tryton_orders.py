@@ -3,6 +3,10 @@ Importing orders into Tryton: each platform order becomes a confirmed
 ``sale.sale`` whose reference is the platform's order number (found again
 by it, so importing is idempotent), its customer a party found by the
 shop's customer number (a party identifier), with the order's addresses.
+Both carry the order's platform (``Order.platform``): a comment line on the
+sale, the identifier ``platform:number``, so two platforms' order "1001"
+and customer "1" stay apart; one made before (unmarked) is matched as
+then, and marked.
 """
 
 from __future__ import annotations
@@ -18,18 +22,21 @@ import anyio
 import attrs
 
 from .._contracts import Outcome
-from .._model import Address, Customer, Order, OrderState
+from .._model import Order, OrderState
 from .._record_checks import minor_unit, problems
 from ..exceptions import RetryableError, SyncError
+from ._tryton_parties import Parties
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_sales import (
     CANCELLED_MARK,
     SaleRejected,
-    full_name,
     is_marked_cancelled,
+    own_sales,
+    platform_line,
     refuse_reopened,
-    same_values,
+    sale_platform,
     the_sale,
+    with_line,
 )
 from ._tryton_stock import StockReader
 
@@ -56,6 +63,10 @@ class OrderImporter:
     _stock: StockReader
     #: Decimal places of a sale line's unit price (Tryton's price digits).
     _price_places: int | None = None
+    _parties: Parties = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._parties = Parties(self._erp, self._rpc)
 
     async def import_orders(self, orders: Sequence[Order]) -> list[Outcome]:
         outcomes = []
@@ -77,10 +88,12 @@ class OrderImporter:
             existing = await self._rpc.search_read(
                 "sale.sale",
                 [["reference", "=", order.number]],
-                ["state", "number", "comment"],
+                ["state", "number", "comment", "party"],
                 order=[["id", "ASC"]],
             )
+            existing = own_sales(order, existing)
             if existing:
+                await self._mark_platform(order, existing)
                 row = the_sale(order, existing)
                 sale = int(row["id"])
                 if order.state is OrderState.CANCELLED:
@@ -173,6 +186,29 @@ class OrderImporter:
             "state",
         )
 
+    async def _mark_platform(self, order: Order, rows: list[Any]) -> None:
+        """
+        Mark the sales of *order* made before imports named the platform
+        (all of *rows*, the sales that held its number then, a cancelled
+        twin too) as its platform's, and their customer's party, so
+        another platform's order and customer with those numbers no
+        longer match them.
+        """
+        if order.platform is None:
+            return
+        for row in rows:
+            if sale_platform(row.get("comment")) is not None:
+                continue
+            comment = with_line(
+                row.get("comment"), platform_line(order.platform)
+            )
+            row["comment"] = comment
+            await self._rpc.model(
+                "sale.sale", "write", [row["id"]], {"comment": comment}
+            )
+            if row.get("party"):
+                await self._parties.mark(order, int(row["party"]))
+
     async def _mark_cancelled(self, sale: int, comment: str | None) -> None:
         """
         Note on a handled sale that the shop cancelled its order, so order
@@ -182,7 +218,7 @@ class OrderImporter:
         """
         if is_marked_cancelled(comment):
             return
-        text = f"{comment}\n{CANCELLED_MARK}" if comment else CANCELLED_MARK
+        text = with_line(comment, CANCELLED_MARK)
         await self._rpc.model("sale.sale", "write", [sale], {"comment": text})
 
     async def _compare(self, order: Order, sale: int, row: Any) -> None:
@@ -227,7 +263,9 @@ class OrderImporter:
                 ("billing", order.billing, "invoice_address"),
                 ("shipping", order.shipping, "shipment_address"),
             ):
-                if not await self._same_address(sold[key], address, field):
+                if not await self._parties.same_address(
+                    sold[key], address, field
+                ):
                     changed = field
                     break
         total = Decimal(str(sold["total_amount"]))
@@ -242,18 +280,6 @@ class OrderImporter:
                 f"change the sale by hand",
                 changed,
             )
-
-    async def _same_address(
-        self, address_id: int | None, address: Address, field: str
-    ) -> bool:
-        if address_id is None:
-            return False
-        (row,) = await self._rpc.read(
-            "party.address",
-            [address_id],
-            ["party_name", "street", "postal_code", "city", "country"],
-        )
-        return same_values(row, await self._address_values(address, field))
 
     async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """
@@ -281,7 +307,7 @@ class OrderImporter:
         warehouse = await self._stock.order_warehouse()
         currency = await self._currency(order.currency)
         prices = await self._unit_prices(order)
-        party, billing, shipping = await self._customer(order)
+        party, billing, shipping = await self._parties.customer(order)
         products = await self._products(order)
         lines = []
         for line, price in zip(order.lines, prices, strict=True):
@@ -310,6 +336,8 @@ class OrderImporter:
             "shipment_method": "order",
             "lines": [["create", lines]],
         }
+        if order.platform is not None:
+            values["comment"] = platform_line(order.platform)
         (sale,) = await self._with_warnings(
             partial(self._rpc.model, "sale.sale", "create", [values])
         )
@@ -455,104 +483,3 @@ class OrderImporter:
                     f"lines.{i}.article_number",
                 )
         return found
-
-    async def _country(self, code: str, field: str) -> int:
-        found = await self._rpc.model(
-            "country.country", "search", [["code", "=", code]], 0, 1, None
-        )
-        if not found:
-            raise SaleRejected(f"Tryton has no country {code!r}", field)
-        return int(found[0])
-
-    async def _customer(self, order: Order) -> tuple[int, int, int]:
-        """
-        The party for the order's customer (found by the shop's customer
-        number, kept as a party identifier), with the order's addresses.
-        """
-        customer = order.customer
-        if not customer.number.strip():
-            # else every such order's party would be the first one's
-            raise SaleRejected(
-                "the customer has no customer number, by which Tryton "
-                "finds the customer's party",
-                "customer.number",
-            )
-        # the customer's party and addresses are found or made by one
-        # session at a time (two orders of a new customer at once)
-        async with self._erp._claimed(f"customer:{customer.number}"):
-            party = await self._party(customer)
-            billing = await self._address(party, order.billing, "billing")
-            shipping = await self._address(party, order.shipping, "shipping")
-        return party, billing, shipping
-
-    async def _party(self, customer: Customer) -> int:
-        """
-        The party whose identifier is *customer*'s number, created if
-        there is none.
-        """
-        found = await self._rpc.search_read(
-            "party.identifier",
-            [["code", "=", customer.number], ["type", "=", None]],
-            ["party"],
-            order=[["id", "ASC"]],
-        )
-        if found:
-            party = int(found[0]["party"])
-        else:
-            (party,) = await self._rpc.model(
-                "party.party",
-                "create",
-                [
-                    {
-                        "name": full_name(customer),
-                        "identifiers": [
-                            ["create", [{"code": customer.number}]]
-                        ],
-                        "contact_mechanisms": [
-                            [
-                                "create",
-                                [{"type": "email", "value": customer.email}],
-                            ]
-                        ]
-                        if customer.email
-                        else [],
-                    }
-                ],
-            )
-        return int(party)
-
-    async def _address_values(
-        self, address: Address, field: str
-    ) -> dict[str, Any]:
-        """
-        The ``party.address`` values of *address*, its text without
-        surrounding whitespace (as Tryton keeps its name, postal code and
-        city).
-        """
-        country = await self._country(address.country, f"{field}.country")
-        name = f"{address.first_name} {address.last_name}".strip()
-        if address.company:
-            name = f"{address.company}, {name}" if name else address.company
-        return {
-            "party_name": name.strip(),
-            "street": address.street.strip(),
-            "postal_code": address.zip_code.strip(),
-            "city": address.city.strip(),
-            "country": country,
-        }
-
-    async def _address(self, party: int, address: Address, field: str) -> int:
-        values = await self._address_values(address, field)
-        rows = await self._rpc.search_read(
-            "party.address",
-            [["party", "=", party]],
-            ["party_name", "street", "postal_code", "city", "country"],
-            order=[["id", "ASC"]],
-        )
-        for row in rows:
-            if same_values(row, values):
-                return int(row["id"])
-        (created,) = await self._rpc.model(
-            "party.address", "create", [{"party": party, **values}]
-        )
-        return int(created)

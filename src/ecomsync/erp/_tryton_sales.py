@@ -7,7 +7,9 @@ asks, this module answers.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 from .._model import Customer, Order
@@ -17,6 +19,69 @@ from .._model import Customer, Order
 #: cancelled once the merchant handled it (Tryton cannot cancel a
 #: processed sale): order status reads such a sale as cancelled.
 CANCELLED_MARK = "Cancelled in the shop (ecomsync)"
+#: The start of the comment line that names the platform a sale's order
+#: came from (``Order.platform``), followed by the name as a JSON string:
+#: two platforms' order "1001" are two sales, each found by its own.
+PLATFORM_MARK = "Platform (ecomsync): "
+
+
+def platform_line(platform: str) -> str:
+    """
+    The comment line that marks a sale as *platform*'s.
+    """
+    return PLATFORM_MARK + json.dumps(platform, ensure_ascii=False)
+
+
+def sale_platform(comment: str | None) -> str | None:
+    """
+    The platform a sale's *comment* names (`platform_line`), or ``None``
+    for a sale made before imports named it (or by hand).
+    """
+    for line in (comment or "").splitlines():
+        if line.startswith(PLATFORM_MARK):
+            with suppress(ValueError):
+                name = json.loads(line[len(PLATFORM_MARK) :])
+                if isinstance(name, str):
+                    return name
+    return None
+
+
+def with_line(comment: str | None, line: str) -> str:
+    """
+    *comment* with *line* added at its end.
+    """
+    return f"{comment}\n{line}" if comment else line
+
+
+def own_sales(
+    order: Order, rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """
+    The sales among *rows* (those holding *order*'s number, with their
+    ``comment``) that may be *order*'s: those marked as its platform's,
+    else those marked as no platform's (imported before imports named
+    it, matched as they were then).  A sale of another platform's order
+    with the same number never is.  An order that names no platform
+    matches by its number alone, as before.
+    """
+    if order.platform is None:
+        return list(rows)
+    marks = [sale_platform(row.get("comment")) for row in rows]
+    mine = [r for r, m in zip(rows, marks, strict=True) if m == order.platform]
+    return mine or [r for r, m in zip(rows, marks, strict=True) if m is None]
+
+
+def party_code(number: str, platform: str | None) -> str:
+    """
+    The party identifier code of customer *number* of *platform*: the
+    number itself for no platform (as before platforms were told apart),
+    else ``platform:number``, a ``:`` or ``\\`` in the platform's name
+    escaped by a ``\\`` (so no two platforms' codes can meet).
+    """
+    if platform is None:
+        return number
+    escaped = platform.replace("\\", "\\\\").replace(":", "\\:")
+    return f"{escaped}:{number}"
 
 
 def refuse_reopened(order: Order, sale: int, row: Any) -> None:

@@ -35,7 +35,7 @@ from ._tryton_orders import OrderImporter
 from ._tryton_products import ProductReader
 from ._tryton_read import IMAGE_KEY, category_number, changed, image_ref
 from ._tryton_rpc import Rpc
-from ._tryton_sales import is_marked_cancelled
+from ._tryton_sales import is_marked_cancelled, sale_platform
 from ._tryton_stock import StockReader, StockRow
 
 
@@ -316,6 +316,9 @@ class TrytonSession:
                     number=item.number,
                     state=state,
                     tracking_numbers=tracking,
+                    # two platforms' order "1001" are two sales, each
+                    # pushed to its own platform only
+                    platform=sale_platform(row.get("comment")),
                 )
             )
         return statuses

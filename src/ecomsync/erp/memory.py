@@ -86,11 +86,20 @@ class MemoryErp(AsyncResource):
 
     Records are kept per data type with the moment they last changed;
     `put` changes them.  Imported orders land in `orders` (by order
-    number), their customers in `customers` and the ERP's state of each
-    order in `order_states`.  An order imported again with the state
-    ``CANCELLED`` cancels its ERP order unless that shipped (then it
-    fails on ``state``); one edited in the shop fails on the field that
-    differs (docs/concepts.md, "Orders that change in the shop").
+    number), their customers in `customers` (by customer number) and the
+    ERP's state of each order in `order_states`.  An order imported again
+    with the state ``CANCELLED`` cancels its ERP order unless that
+    shipped (then it fails on ``state``); one edited in the shop fails on
+    the field that differs (docs/concepts.md, "Orders that change in the
+    shop").
+
+    Two platforms' orders with one number are two ERP orders, and their
+    customers with one number two customers (``Order.platform``, which the
+    engine fills in): the first platform's keeps the bare number as its
+    key, another platform's is kept under ``(platform, number)`` (in
+    `orders`, `order_states`, `refuse_orders` and `customers`), its ERP
+    order is ``SO-<platform>-<number>``.  An order kept before its
+    platform was known is the first one to claim it.
 
     Like a real ERP it can hold two records with one number (a reused
     code, a typing error): every record given to the constructor is kept,
@@ -131,17 +140,19 @@ class MemoryErp(AsyncResource):
         self.media = dict(media or {})
         self.clock = clock
         self.latency = latency
-        self.orders: dict[str, Order] = {}
-        self.customers: dict[str, Customer] = {}
+        self.orders: dict[str | tuple[str, str], Order] = {}
+        self.customers: dict[str | tuple[str, str], Customer] = {}
+        #: The platform that holds each customer key (None: unknown yet).
+        self._customer_platforms: dict[str | tuple[str, str], str | None] = {}
         #: Sessions open right now, and the most ever open at once.
         self.open_sessions = 0
         self.max_open_sessions = 0
         #: Orders whose import the ERP refuses, with its message.
-        self.refuse_orders: dict[str, str] = {}
+        self.refuse_orders: dict[str | tuple[str, str], str] = {}
         #: The ERP's state of each imported order, by order number.  It is
         #: ``OPEN`` once imported (``CANCELLED`` for an order the shop
         #: cancelled); set ``OrderState.SHIPPED`` to ship the order.
-        self.order_states: dict[str, OrderState] = {}
+        self.order_states: dict[str | tuple[str, str], OrderState] = {}
         self._closed = False
         for record in records:
             self.add(record)
@@ -294,22 +305,54 @@ class MemoryErp(AsyncResource):
         }
         return Only(selection.numbers | variants)
 
-    def _import(self, order: Order) -> Outcome:
-        if order.number in self.refuse_orders:
-            return Outcome(
-                number=order.number, error=self.refuse_orders[order.number]
-            )
-        sale = f"SO-{order.number}"
+    def _order_key(self, order: Order) -> str | tuple[str, str]:
+        """
+        Where *order* is kept: under its number unless another
+        platform's order holds that (see the class docstring).
+        """
+        own = (order.platform, order.number) if order.platform else None
+        if own is not None and own in self.orders:
+            return own
         kept = self.orders.get(order.number)
+        if own is None or kept is None or kept.platform in (None, own[0]):
+            return order.number
+        return own
+
+    def _keep_customer(self, order: Order) -> None:
+        number, platform = order.customer.number, order.platform
+        key: str | tuple[str, str] = number
+        holder = self._customer_platforms.get(number, platform)
+        if platform is not None and holder not in (None, platform):
+            key = (platform, number)
+        self.customers[key] = order.customer
+        if key == number and platform is not None:
+            self._customer_platforms[number] = platform
+
+    def _import(self, order: Order) -> Outcome:
+        key = self._order_key(order)
+        refused = self.refuse_orders.get(
+            key, self.refuse_orders.get(order.number)
+        )
+        if refused is not None:
+            return Outcome(number=order.number, error=refused)
+        sale = f"SO-{order.number}"
+        if isinstance(key, tuple):
+            sale = f"SO-{order.platform}-{order.number}"
+        kept = self.orders.get(key)
         cancelled = order.state is OrderState.CANCELLED
-        self.customers[order.customer.number] = order.customer
+        self._keep_customer(order)
         if kept is None:
-            self.orders[order.number] = order
-            self.order_states[order.number] = (
+            self.orders[key] = order
+            self.order_states[key] = (
                 OrderState.CANCELLED if cancelled else OrderState.OPEN
             )
             return Outcome(number=order.number, platform_id=sale)
-        state = self.order_states.setdefault(order.number, OrderState.OPEN)
+        if kept.platform is None and order.platform is not None:
+            # kept before its platform was known: now it is that one's
+            self.orders[key] = kept = attrs.evolve(
+                kept, platform=order.platform
+            )
+        state = self.order_states.setdefault(key, OrderState.OPEN)
         if cancelled and state is not OrderState.CANCELLED:
             if state in (OrderState.SHIPPED, OrderState.COMPLETED):
                 return Outcome(
@@ -322,7 +365,7 @@ class MemoryErp(AsyncResource):
                     ),
                     field="state",
                 )
-            self.order_states[order.number] = OrderState.CANCELLED
+            self.order_states[key] = OrderState.CANCELLED
         elif state is OrderState.CANCELLED and not cancelled:
             return Outcome(
                 number=order.number,

@@ -23,6 +23,9 @@ ignores them there.  Needs pytest (an optional test dependency).
 .. versionchanged:: 26.1.0
    The ``imported_state`` and ``ship`` hooks, and the tests of orders
    that change in the shop after they were imported.
+.. versionchanged:: 26.1.0
+   Two platforms' orders with one number stay apart
+   (``separates_platforms``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """
-The contract of importing orders: idempotent, and a bad order fails alone.
+The contract of importing orders: idempotent, a bad order fails alone,
+two platforms' orders with one number are two.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
+import attrs
 import pytest
 
 from ...typing import ErpSource
@@ -18,6 +21,10 @@ class OrderImportContract(SourceHooks):
     Order imports that are idempotent (also across sessions) and where a
     bad order fails alone; part of `ErpSourceContract`.
     """
+
+    #: Whether the ERP keeps two platforms' same-numbered orders apart
+    #: (``Order.platform``); one that serves a single platform may say not.
+    separates_platforms: ClassVar[bool] = True
 
     # -- importing orders ---------------------------------------------------
 
@@ -91,3 +98,32 @@ class OrderImportContract(SourceHooks):
         assert await self.imported_count(source, bad.number) == 0
         assert await self.imported_count(source, shipped.number) == 1
         assert await self.imported_count(source, good2.number) == 1
+
+    @pytest.mark.anyio
+    async def test_two_platforms_same_numbers_stay_apart(
+        self, source: ErpSource
+    ) -> None:
+        """Two platforms' orders with one number, of customers with one
+        number (``Order.platform``), are two ERP orders: the second is
+        neither taken for the first nor judged "changed in the shop"
+        against it; imported again, each is its own, unchanged."""
+        if not self.separates_platforms:
+            pytest.skip("this ERP serves one platform (separates_platforms)")
+        first = make_order(platform="contract-a")
+        line = first.lines[0]
+        second = attrs.evolve(
+            first,
+            platform="contract-b",
+            customer=attrs.evolve(first.customer, first_name="Hans"),
+            lines=(line,),
+            total=line.unit_price * line.quantity,
+        )
+        async with source.session() as session:
+            (a,) = await session.import_orders([first])
+            (b,) = await session.import_orders([second])
+            again = await session.import_orders([first, second])
+
+        assert [True] * 4 == [o.ok for o in (a, b, *again)], (a, b, again)
+        assert a.platform_id != b.platform_id
+        assert [a.platform_id, b.platform_id] == [o.platform_id for o in again]
+        assert await self.imported_count(source, first.number) == 2

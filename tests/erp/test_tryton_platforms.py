@@ -1,0 +1,189 @@
+"""
+Two platforms on one live Tryton: their orders and customers with the
+same numbers are two sales and two parties, through the engine, and
+sales and parties made before imports named the platform keep matching.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from ecomsync import (
+    DataType,
+    MemoryPlatform,
+    Only,
+    Order,
+    OrderState,
+    OrderStatus,
+    RecordFailed,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+)
+from ecomsync.erp.tryton import TrytonErp
+from ecomsync.testing import capture_events
+from ecomsync.testing._erp_contract import IMPORT_PREFIX, make_order
+
+
+pytestmark = [pytest.mark.anyio, pytest.mark.tryton]
+
+ORDERS = DataType.ADDRESSES_AND_ORDERS
+STATUS = DataType.ORDER_STATUS
+
+
+def _twins() -> tuple[Order, Order]:
+    """
+    Order "1001…" of customer "1…" on two shops: other people, other
+    articles.  Numbered as the contract's imports are, which its order
+    status reads of the shared server leave out.
+    """
+    tag = uuid.uuid4().hex[:8]
+    woo = make_order(number=f"{IMPORT_PREFIX}1001-{tag}")
+    woo = attrs.evolve(
+        woo, customer=attrs.evolve(woo.customer, number=f"1-{tag}")
+    )
+    shop = attrs.evolve(
+        woo,
+        customer=attrs.evolve(
+            woo.customer, first_name="Hans", email=f"hans-{tag}@example.com"
+        ),
+        lines=woo.lines[:1],
+        total=Decimal("89.90"),
+    )
+    return woo, shop
+
+
+async def _sales(erp: TrytonErp, number: str) -> list[dict[str, Any]]:
+    async with erp.session() as session:
+        return await session.rpc.search_read(
+            "sale.sale",
+            [["reference", "=", number]],
+            ["party", "state", "comment", "lines"],
+            order=[["id", "ASC"]],
+        )
+
+
+async def _codes(erp: TrytonErp, party: int) -> list[str]:
+    async with erp.session() as session:
+        rows = await session.rpc.search_read(
+            "party.identifier", [["party", "=", party]], ["code"]
+        )
+    return [row["code"] for row in rows]
+
+
+class TestTwoPlatforms:
+    async def test_same_numbers_stay_apart(
+        self, tryton: TrytonErp, tmp_path: Path
+    ) -> None:
+        """Order "1001" of customer "1" on two platforms (B's cancelled in
+        the shop): two sales, two parties, each sale marked with its
+        platform; imported again, both are unchanged (A's not "edited in
+        the shop", nor cancelled by B); each platform gets its own
+        order's status."""
+        woo_order, shop_order = _twins()
+        shop_order = attrs.evolve(shop_order, state=OrderState.CANCELLED)
+        woo, shop = MemoryPlatform(), MemoryPlatform()
+        woo.place_order(woo_order)
+        shop.place_order(shop_order)
+        store = SqliteStore(tmp_path / "state.db")
+        sync = Synchronizer(
+            erp=tryton, platforms={"woo": woo, "shop": shop}, store=store
+        )
+        number = woo_order.number
+
+        async def run(platform: str, data_type: DataType) -> Any:
+            spec = SyncSpec(
+                types={data_type: Only([number])},
+                platform=platform,
+                force=True,
+            )
+            async with capture_events(sync, spec) as run:
+                pass
+            return run
+
+        try:
+            runs = [await run("woo", ORDERS), await run("shop", ORDERS)]
+            runs += [await run("woo", ORDERS), await run("shop", ORDERS)]
+            sales = await _sales(tryton, number)
+            runs += [await run("woo", STATUS), await run("shop", STATUS)]
+        finally:
+            await store.aclose()
+
+        assert [] == [e for r in runs for e in r.of(RecordFailed)]
+        assert 2 == len(sales), sales
+        assert sales[0]["party"] != sales[1]["party"]
+        assert [1, 2] == sorted(len(s["lines"]) for s in sales)
+        assert ['Platform (ecomsync): "woo"'] == sales[0]["comment"].split(
+            "\n"
+        )
+        assert ['Platform (ecomsync): "shop"'] == sales[1]["comment"].split(
+            "\n"
+        )
+        assert ["processing", "cancelled"] == [s["state"] for s in sales]
+        codes = [await _codes(tryton, s["party"]) for s in sales]
+        customer = woo_order.customer.number
+        assert [[f"woo:{customer}"], [f"shop:{customer}"]] == codes
+        pushed_woo = woo.held(STATUS)[number]
+        pushed_shop = shop.held(STATUS)[number]
+        assert isinstance(pushed_woo, OrderStatus)
+        assert isinstance(pushed_shop, OrderStatus)
+        assert OrderState.IN_PROGRESS is pushed_woo.state
+        assert OrderState.CANCELLED is pushed_shop.state
+
+    async def test_sale_and_party_from_before_are_kept_and_marked(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A sale and party imported before imports named the platform
+        are the order's and customer's when their platform imports them
+        again (no second sale or party after an upgrade), and are marked
+        as that platform's, a cancelled twin sale of the order too;
+        another platform's order with that number then gets its own sale
+        and party (not the twin)."""
+        before, shop_order = _twins()
+        woo_order = attrs.evolve(before, platform="woo")
+        shop_order = attrs.evolve(shop_order, platform="shop")
+
+        async with tryton.session() as session:
+            (old,) = await session.import_orders([before])
+            (twin,) = await session.rpc.model(
+                "sale.sale",
+                "copy",
+                [int(old.platform_id or 0)],
+                {"reference": before.number},
+            )
+            await session.rpc.model("sale.sale", "cancel", [twin])
+            old_sales = await _sales(tryton, before.number)
+            (again,) = await session.import_orders([woo_order])
+            (other,) = await session.import_orders([shop_order])
+            statuses = [
+                s
+                async for batch in session.read(
+                    STATUS, Only([before.number]), batch_size=5
+                )
+                for s in batch
+            ]
+        sales = await _sales(tryton, before.number)
+
+        assert (None, None) == (old.error, again.error)
+        assert None is other.error
+        assert [None, None] == [s["comment"] or None for s in old_sales]
+        assert old.platform_id == again.platform_id
+        assert other.platform_id not in (old.platform_id, str(twin))
+        assert 3 == len(sales)
+        assert ['Platform (ecomsync): "woo"'] * 2 == [
+            s["comment"] for s in sales[:2]
+        ]
+        assert sales[0]["party"] == old_sales[0]["party"]
+        assert sales[2]["party"] != sales[0]["party"]
+        customer = before.customer.number
+        assert [f"woo:{customer}"] == await _codes(tryton, sales[0]["party"])
+        # the cancelled twin is read as well, as it always was
+        assert ["shop", "woo", "woo"] == sorted(
+            str(s.platform) for s in statuses if isinstance(s, OrderStatus)
+        )
