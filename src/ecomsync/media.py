@@ -52,6 +52,7 @@ from ._anyio_util import GroupCommit, TurnGroup
 from ._closing import AsyncResource
 from ._contracts import PendingMedia, StagedMedia
 from ._model import MediaKind
+from ._settings import at_least
 from ._staging_run import (
     HOST,
     MAX_SPARE_BYTES,
@@ -182,6 +183,11 @@ class MediaStaging(AsyncResource):
             `StagedMedia.read_bytes`, as the bundled ones do.
         memory_file_bytes: The largest file kept in memory.
 
+    Raises:
+        ConfigurationError: A size that is not a whole number of bytes,
+            naming it: *max_bytes* at least 1 (default 256 MiB),
+            *memory_bytes* and *memory_file_bytes* 0 or more.
+
     ``aclose()`` (or leaving ``async with``) deletes what `stage` left and
     lets go of the directory; the default directory is also removed then,
     unless another process still uses it or something not ours is in it.
@@ -190,13 +196,14 @@ class MediaStaging(AsyncResource):
 
     .. versionadded:: 26.1.0
     .. versionchanged:: 26.1.0
-       ``aclose()`` lets go of the directory and removes the default one.
+       ``aclose()`` lets go of the directory and removes the default one;
+       sizes out of range are refused.
     """
 
     directory: Path = attrs.field(converter=Path, factory=_default_directory)
-    max_bytes: int = 256 * 2**20
-    memory_bytes: int = 0
-    memory_file_bytes: int = 2**20
+    max_bytes: int = attrs.field(default=256 * 2**20, validator=at_least(1))
+    memory_bytes: int = attrs.field(default=0, validator=at_least(0))
+    memory_file_bytes: int = attrs.field(default=2**20, validator=at_least(0))
     #: The most bytes ever on disk at once, staged files and spares (for
     #: tests, benchmarks).
     peak_bytes: int = attrs.field(init=False, default=0)

@@ -32,6 +32,7 @@ from .._model import (
     number_key,
     parents_first,
 )
+from .._settings import at_least, flag, seconds
 from .._spec import DataType, Selection, aware, selected
 from ._backorders import negative_stock
 
@@ -77,15 +78,20 @@ class MemoryPlatform(AsyncResource):
         calls: How often each method was called; ``writes`` counts records
             written.
 
+    Raises:
+        ConfigurationError: *batch_size* not a whole number of at least
+            1, *latency* not a number of seconds of 0 or more,
+            *allow_backorders* not ``True`` or ``False``; naming it.
+
     .. versionadded:: 26.1.0
     """
 
     supported: frozenset[DataType] = frozenset(DataType)
-    batch_size: int = 100
+    batch_size: int = attrs.field(default=100, validator=at_least(1))
     reject: Callable[[Record], str | None] | None = None
-    latency: float = 0.0
+    latency: float = attrs.field(default=0.0, validator=seconds(zero=True))
     clock: Callable[[], datetime] = _now
-    allow_backorders: bool = False
+    allow_backorders: bool = attrs.field(default=False, validator=flag)
     records: dict[DataType, dict[str, Record]] = attrs.field(
         init=False, factory=dict
     )

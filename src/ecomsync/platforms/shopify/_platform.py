@@ -14,6 +14,7 @@ from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._http import HttpClient
 from ..._model import Order
+from ..._settings import at_least, flag, name, seconds
 from ..._spec import DataType, Selection
 from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
@@ -89,25 +90,55 @@ class Shopify(AsyncResource):
     .. versionchanged:: 26.1.0
        *locations*; a level with a warehouse and no mapping fails.
 
+    Raises:
+        ConfigurationError: A setting out of its range, naming it: the
+            URL not an absolute http(s) one, an empty *access_token*,
+            *api_version* or *location*, a flag that is not ``True`` or
+            ``False``, *batch_size* not a whole number from 1 to 10,000,
+            *bulk_threshold* or *concurrency* not one of at least 1,
+            *bulk_poll_interval* or *request_deadline* not a number of
+            seconds above 0.
+
     .. versionchanged:: 26.1.0
        *allow_backorders*; negative stock fails unless it is on.
+
+    .. versionchanged:: 26.1.0
+       Settings out of range are refused when the adapter is made.
 
     .. versionadded:: 26.1.0
     """
 
     url: str
-    access_token: str = attrs.field(repr=False)
-    api_version: str = attrs.field(default="2026-01", kw_only=True)
-    location: str | None = attrs.field(default=None, kw_only=True)
+    access_token: str = attrs.field(repr=False, validator=name(secret=True))
+    api_version: str = attrs.field(
+        default="2026-01", kw_only=True, validator=name()
+    )
+    location: str | None = attrs.field(
+        default=None, kw_only=True, validator=name(optional=True)
+    )
     locations: Mapping[str, str] | None = attrs.field(
         default=None, kw_only=True
     )
-    batch_size: int = attrs.field(default=250, kw_only=True)
-    bulk_threshold: int | None = attrs.field(default=250, kw_only=True)
-    bulk_poll_interval: float = attrs.field(default=1.0, kw_only=True)
-    allow_backorders: bool = attrs.field(default=False, kw_only=True)
-    concurrency: int = attrs.field(default=4, kw_only=True)
-    request_deadline: float = attrs.field(default=120.0, kw_only=True)
+    batch_size: int = attrs.field(
+        default=250, kw_only=True, validator=at_least(1)
+    )
+    bulk_threshold: int | None = attrs.field(
+        default=250,
+        kw_only=True,
+        validator=at_least(1, optional=True),
+    )
+    bulk_poll_interval: float = attrs.field(
+        default=1.0, kw_only=True, validator=seconds()
+    )
+    allow_backorders: bool = attrs.field(
+        default=False, kw_only=True, validator=flag
+    )
+    concurrency: int = attrs.field(
+        default=4, kw_only=True, validator=at_least(1)
+    )
+    request_deadline: float = attrs.field(
+        default=120.0, kw_only=True, validator=seconds()
+    )
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, kw_only=True
     )

@@ -14,7 +14,9 @@ import httpx
 
 from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from ..._http import POOLS
 from ..._model import Order
+from ..._settings import at_least, flag, name, one_of, seconds
 from ..._spec import DataType, Selection
 from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
@@ -81,24 +83,49 @@ class Shopware6(AsyncResource):
             installed and the loop is asyncio, else httpx's),
             ``"httpx"`` or ``"aiohttp"``.
 
+    Raises:
+        ConfigurationError: A setting out of its range, naming it: the
+            URL not an absolute http(s) one, an empty *client_id*,
+            *client_secret* or *sales_channel_id*, a flag that is not
+            ``True`` or ``False`` (``sole_writer="no"`` would be true),
+            *batch_size* or *concurrency* not a whole number of at least
+            1, *request_deadline* not a number of seconds above 0, an
+            unknown *http_pool*.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       Settings out of range are refused when the adapter is made.
     """
 
     url: str
-    client_id: str
-    client_secret: str = attrs.field(repr=False)
-    sales_channel_id: str | None = attrs.field(default=None, kw_only=True)
+    client_id: str = attrs.field(validator=name())
+    client_secret: str = attrs.field(repr=False, validator=name(secret=True))
+    sales_channel_id: str | None = attrs.field(
+        default=None, kw_only=True, validator=name(optional=True)
+    )
     category_root: str | None = attrs.field(default=None, kw_only=True)
-    send_mail: bool = attrs.field(default=False, kw_only=True)
-    allow_backorders: bool = attrs.field(default=False, kw_only=True)
-    sole_writer: bool = attrs.field(default=False, kw_only=True)
-    batch_size: int = attrs.field(default=100, kw_only=True)
-    concurrency: int = attrs.field(default=16, kw_only=True)
-    request_deadline: float = attrs.field(default=60.0, kw_only=True)
+    send_mail: bool = attrs.field(default=False, kw_only=True, validator=flag)
+    allow_backorders: bool = attrs.field(
+        default=False, kw_only=True, validator=flag
+    )
+    sole_writer: bool = attrs.field(
+        default=False, kw_only=True, validator=flag
+    )
+    batch_size: int = attrs.field(
+        default=100, kw_only=True, validator=at_least(1)
+    )
+    concurrency: int = attrs.field(
+        default=16, kw_only=True, validator=at_least(1)
+    )
+    request_deadline: float = attrs.field(
+        default=60.0, kw_only=True, validator=seconds()
+    )
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, kw_only=True
     )
-    http_pool: str = attrs.field(default="auto", kw_only=True)
+    http_pool: str = attrs.field(
+        default="auto", kw_only=True, validator=one_of(*sorted(POOLS))
+    )
     #: The engine hands a record's uploaded media to `push` (in
     #: `Outgoing.media`), which writes them in the record's own sync.
     media_on_push: ClassVar[bool] = True

@@ -14,6 +14,7 @@ import httpx
 from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._model import Order
+from ..._settings import at_least, flag, name, seconds
 from ..._spec import DataType, Selection
 from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
@@ -108,6 +109,18 @@ class Vendure(AsyncResource):
             sells below zero as far as Vendure's ``outOfStockThreshold``
             allows); by default a negative level fails on ``quantity``.
 
+    Raises:
+        ConfigurationError: A setting out of its range, naming it (never
+            a credential's value): the URL not an absolute http(s) one,
+            no credentials, an empty credential, *language*,
+            *category_facet* or *stock_location*, *allow_backorders* not
+            ``True`` or ``False``, *batch_size* or *concurrency* not a
+            whole number of at least 1 (0 was taken as 1), *timeout* not
+            a number of seconds above 0.
+
+    .. versionchanged:: 26.1.0
+       Settings out of range are refused when the adapter is made.
+
     .. versionchanged:: 26.1.0
        *stock_locations*, *allow_backorders*; negative, NaN or
        fractional stock and ambiguous SKUs fail their records.
@@ -116,25 +129,55 @@ class Vendure(AsyncResource):
     """
 
     url: str
-    api_key: str | None = attrs.field(default=None, kw_only=True, repr=False)
-    username: str | None = attrs.field(default=None, kw_only=True, repr=False)
-    password: str | None = attrs.field(default=None, kw_only=True, repr=False)
+    api_key: str | None = attrs.field(
+        default=None,
+        kw_only=True,
+        repr=False,
+        validator=name(optional=True, secret=True),
+    )
+    username: str | None = attrs.field(
+        default=None,
+        kw_only=True,
+        repr=False,
+        validator=name(optional=True, secret=True),
+    )
+    password: str | None = attrs.field(
+        default=None,
+        kw_only=True,
+        repr=False,
+        validator=name(optional=True, secret=True),
+    )
     channel_token: str | None = attrs.field(
-        default=None, kw_only=True, repr=False
+        default=None,
+        kw_only=True,
+        repr=False,
+        validator=name(optional=True, secret=True),
     )
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, kw_only=True, repr=False
     )
-    batch_size: int = attrs.field(default=50, kw_only=True)
-    concurrency: int = attrs.field(default=8, kw_only=True)
-    timeout: float = attrs.field(default=60.0, kw_only=True)
-    language: str = attrs.field(default="en", kw_only=True)
-    category_facet: str = attrs.field(default="erp-category", kw_only=True)
-    stock_location: str | None = attrs.field(default=None, kw_only=True)
+    batch_size: int = attrs.field(
+        default=50, kw_only=True, validator=at_least(1)
+    )
+    concurrency: int = attrs.field(
+        default=8, kw_only=True, validator=at_least(1)
+    )
+    timeout: float = attrs.field(
+        default=60.0, kw_only=True, validator=seconds()
+    )
+    language: str = attrs.field(default="en", kw_only=True, validator=name())
+    category_facet: str = attrs.field(
+        default="erp-category", kw_only=True, validator=name()
+    )
+    stock_location: str | None = attrs.field(
+        default=None, kw_only=True, validator=name(optional=True)
+    )
     stock_locations: Mapping[str, str] | None = attrs.field(
         default=None, kw_only=True
     )
-    allow_backorders: bool = attrs.field(default=False, kw_only=True)
+    allow_backorders: bool = attrs.field(
+        default=False, kw_only=True, validator=flag
+    )
     supported: frozenset[DataType] = attrs.field(
         default=frozenset(DataType), init=False
     )

@@ -18,6 +18,7 @@ from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._http import HttpClient
 from ..._model import Order
+from ..._settings import at_least, flag, name, seconds
 from ..._spec import DataType, Selection
 from ..._urls import check_url, public_url
 from ...exceptions import ConfigurationError, SyncError
@@ -63,24 +64,49 @@ class WooCommerce(AsyncResource):
         transport: Replace the network, e.g. ``httpx.ASGITransport(app=
             WooCommerceEmulator(...).app)``.
 
+    Raises:
+        ConfigurationError: A setting out of its range, naming it: the
+            URL not an absolute http(s) one, an empty key, secret or
+            *wp_user*, a flag that is not ``True`` or ``False``,
+            *batch_size* not a whole number from 1 to 100, *concurrency*
+            not one of at least 1, *request_deadline* not a number of
+            seconds above 0.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       Settings out of range are refused when the adapter is made.
     """
 
     url: str
-    consumer_key: str
-    consumer_secret: str = attrs.field(repr=False)
-    wp_user: str | None = attrs.field(default=None, kw_only=True)
-    wp_application_password: str | None = attrs.field(
-        default=None, kw_only=True, repr=False
+    consumer_key: str = attrs.field(validator=name(secret=True))
+    consumer_secret: str = attrs.field(repr=False, validator=name(secret=True))
+    wp_user: str | None = attrs.field(
+        default=None, kw_only=True, validator=name(optional=True)
     )
-    prices_include_tax: bool = attrs.field(default=True, kw_only=True)
-    allow_backorders: bool = attrs.field(default=False, kw_only=True)
+    wp_application_password: str | None = attrs.field(
+        default=None,
+        kw_only=True,
+        repr=False,
+        validator=name(optional=True, secret=True),
+    )
+    prices_include_tax: bool = attrs.field(
+        default=True, kw_only=True, validator=flag
+    )
+    allow_backorders: bool = attrs.field(
+        default=False, kw_only=True, validator=flag
+    )
     tax_classes: Mapping[Decimal, str] = attrs.field(
         default=DEFAULT_TAX_CLASSES, kw_only=True, converter=as_tax_classes
     )
-    batch_size: int = attrs.field(default=100, kw_only=True)
-    concurrency: int = attrs.field(default=16, kw_only=True)
-    request_deadline: float = attrs.field(default=120.0, kw_only=True)
+    batch_size: int = attrs.field(
+        default=100, kw_only=True, validator=at_least(1)
+    )
+    concurrency: int = attrs.field(
+        default=16, kw_only=True, validator=at_least(1)
+    )
+    request_deadline: float = attrs.field(
+        default=120.0, kw_only=True, validator=seconds()
+    )
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, kw_only=True
     )

@@ -1,0 +1,137 @@
+"""
+attrs validators for the settings of the public constructors: each refuses
+a value out of its range with a `ConfigurationError` naming the class, the
+setting and the value, when the object is made, instead of a failure (or
+worse, a silent misreading) in the middle of a run.  Never used for
+secrets: the message quotes the value.
+
+Private; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+from .exceptions import ConfigurationError
+
+
+__all__ = [
+    "at_least",
+    "flag",
+    "name",
+    "one_of",
+    "seconds",
+]
+
+
+def _where(instance: object, attribute: attrs.Attribute[Any]) -> str:
+    return f"{type(instance).__name__} {attribute.alias}"
+
+
+def at_least(least: int, *, optional: bool = False) -> Any:
+    """
+    A whole number of at least *least* (``True`` is not one; with
+    *optional*, also ``None``).
+    """
+
+    def check(
+        instance: object, attribute: attrs.Attribute[Any], value: Any
+    ) -> None:
+        if value is None and optional:
+            return
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < least
+        ):
+            raise ConfigurationError(
+                f"{_where(instance, attribute)} must be a whole number of "
+                f"at least {least}, got {value!r}"
+            )
+
+    return check
+
+
+def seconds(*, zero: bool = False, optional: bool = False) -> Any:
+    """
+    A finite number of seconds above 0 (with *zero*, 0 or more; with
+    *optional*, also ``None``).
+    """
+
+    def check(
+        instance: object, attribute: attrs.Attribute[Any], value: Any
+    ) -> None:
+        if value is None and optional:
+            return
+        # `not value > 0` also refuses NaN.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not (value >= 0 if zero else value > 0)
+        ):
+            least = "0 or more" if zero else "above 0"
+            raise ConfigurationError(
+                f"{_where(instance, attribute)} must be a number of "
+                f"seconds {least}, got {value!r}"
+            )
+
+    return check
+
+
+def flag(
+    instance: object, attribute: attrs.Attribute[Any], value: Any
+) -> None:
+    """
+    ``True`` or ``False``: ``"no"`` or ``"false"`` would count as true.
+    """
+    if not isinstance(value, bool):
+        raise ConfigurationError(
+            f"{_where(instance, attribute)} must be True or False, "
+            f"got {value!r}"
+        )
+
+
+def name(*, optional: bool = False, secret: bool = False) -> Any:
+    """
+    A text that is not empty nor only white space (with *optional*, also
+    ``None``); a *secret* is not quoted, only its type named.
+    """
+
+    def check(
+        instance: object, attribute: attrs.Attribute[Any], value: Any
+    ) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, str) or not value.strip():
+            got = (
+                f"a {type(value).__name__}"
+                if secret and value
+                else repr(value)
+            )
+            raise ConfigurationError(
+                f"{_where(instance, attribute)} must be a non-empty text, "
+                f"got {got}"
+            )
+
+    return check
+
+
+def one_of(*choices: str) -> Any:
+    """
+    One of *choices*.
+    """
+
+    def check(
+        instance: object, attribute: attrs.Attribute[Any], value: Any
+    ) -> None:
+        if value not in choices:
+            raise ConfigurationError(
+                f"{_where(instance, attribute)} must be one of "
+                f"{', '.join(map(repr, choices))}, got {value!r}"
+            )
+
+    return check
