@@ -509,6 +509,56 @@ def test_errors_name_the_table_and_key(
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            ERP + SHOP + "[sync]\nlicense_timeout = nan\n",
+            "sync.license_timeout: a positive number is required, not nan",
+        ),
+        (
+            ERP + SHOP + "[sync]\nprogress_interval = inf\n",
+            "sync.progress_interval: a positive number is required, not inf",
+        ),
+        (ERP + SHOP + "[sync]\noverlap = nan\n", "sync.overlap: a duration"),
+        (ERP + SHOP + "[sync]\noverlap = 1e300\n", "sync.overlap: a duration"),
+        (
+            ERP + SHOP + "[sync]\noverlap = '1e300d'\n",
+            "sync.overlap: a duration",
+        ),
+        (
+            ERP.replace('type = "demo"', TRYTON + "tax_rate = nan"),
+            "erp.tax_rate: a number is required, not nan",
+        ),
+        (
+            ERP.replace('type = "demo"', TRYTON + 'tax_rate = "Infinity"'),
+            "erp.tax_rate: a number is required",
+        ),
+        (
+            ERP + SHOP + "request_deadline = inf\n",
+            "platforms.shop.request_deadline: a positive number is required",
+        ),
+        (
+            ERP + SHOP + "[staging]\nmax_bytes = 0\n",
+            "staging.max_bytes: a whole number of at least 1 is required",
+        ),
+        (
+            ERP + SHOP.replace('"SWIA"', '"  "'),
+            "platforms.shop.client_id: a text is required",
+        ),
+    ],
+)
+def test_nonsense_values_name_the_table_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """
+    NaN, infinity, a duration beyond any date, a staging budget of 0 and
+    a blank name are each a `ConfigurationError` naming the key (they
+    were taken, or failed with a bare ValueError or OverflowError).
+    """
+    assert expected in _error(tmp_path, text)
+
+
+@pytest.mark.parametrize(
     ("content", "expected"),
     [
         (b"\xffsecret\n", "cannot read '{path}': not UTF-8 text (byte 1)"),

@@ -35,8 +35,12 @@ def _staging(table: Table) -> MediaStaging:
     directory = table.path("directory", None)
     if directory is not None:
         options["directory"] = directory
-    for key in ("max_bytes", "memory_bytes", "memory_file_bytes"):
-        value = table.whole(key, None, minimum=0)
+    for key, minimum in (
+        ("max_bytes", 1),
+        ("memory_bytes", 0),
+        ("memory_file_bytes", 0),
+    ):
+        value = table.whole(key, None, minimum=minimum)
         if value is not None:
             options[key] = value
     table.done()

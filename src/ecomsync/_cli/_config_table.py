@@ -8,6 +8,7 @@ The floor of the command line's config: `_config_parts`,
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -148,10 +149,13 @@ class Table:
 
     def text(self, key: str, default: Any = _MISSING) -> Any:
         """
-        A non-empty text (or *default* if the key is absent).
+        A non-empty text, not only white space (or *default* if the key
+        is absent).
         """
         value = self._get(key, default)
-        if key in self.data and (not isinstance(value, str) or not value):
+        if key in self.data and (
+            not isinstance(value, str) or not value.strip()
+        ):
             raise self._bad(key, "a text")
         return value
 
@@ -184,13 +188,14 @@ class Table:
 
     def number(self, key: str, default: Any = _MISSING) -> Any:
         """
-        A positive number (seconds, a rate).
+        A positive number (seconds, a rate); TOML's ``nan`` and ``inf``
+        are not.
         """
         value = self._get(key, default)
         if key in self.data and (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or value <= 0
+            or not 0 < value < math.inf
         ):
             raise self._bad(key, "a positive number")
         return value
@@ -205,9 +210,12 @@ class Table:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise self._bad(key, "a number")
         try:
-            return Decimal(str(value))
+            found = Decimal(str(value))
         except InvalidOperation:
             raise self._bad(key, "a number") from None
+        if not found.is_finite():
+            raise self._bad(key, "a number")
+        return found
 
     def flag(self, key: str, default: bool) -> bool:
         """
@@ -272,10 +280,15 @@ class Table:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or value <= 0
+            or not 0 < value < math.inf
         ):
             raise self._bad(key, "a duration (e.g. 30, 90s, 15m, 1h, 1d)")
-        return timedelta(seconds=value)
+        try:
+            return timedelta(seconds=value)
+        except OverflowError:
+            raise self._bad(
+                key, "a duration (e.g. 30, 90s, 15m, 1h, 1d)"
+            ) from None
 
     def secret(self, key: str) -> str:
         """
@@ -352,6 +365,9 @@ def parse_duration(text: str) -> timedelta | None:
             seconds = float(text)
     except ValueError:
         return None
-    if not seconds > 0 or seconds == float("inf"):
+    if not 0 < seconds < math.inf:
         return None
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # beyond timedelta's 999,999,999 days
+        return None
