@@ -230,3 +230,42 @@ class TestAnswers:
         with pytest.raises(SyncError, match="POST /api/oauth/token"):
             await shop.push(DataType.CATEGORIES, [Outgoing(record=category)])
         await shop.aclose()
+
+    @pytest.mark.parametrize(
+        ("answer", "problem"),
+        [
+            ([], "not an object"),
+            ({"total": 0}, "data is missing"),
+            ({"data": None}, "data is null"),
+            ({"data": ["x"]}, "item 0 is a text where an object was"),
+            ({"data": [{"name": "x"}]}, "data.0.id is missing"),
+            ({"data": [{"id": 7}]}, "data.0.id is a number"),
+        ],
+    )
+    async def test_a_search_answer_of_an_odd_shape_names_the_field(
+        self, answer: object, problem: str
+    ) -> None:
+        """
+        A search answered with JSON of another shape (a list, no or a
+        null ``data``, rows without an id) is a SyncError naming the
+        request and the field, not a bare AttributeError, TypeError or
+        KeyError (which escaped `Shopware6.check`).
+        """
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if token := token_ok(request):
+                return token
+            if request.url.path.startswith("/api/search/"):
+                return httpx.Response(200, json=answer)
+            return httpx.Response(200, json={})
+
+        async with Shopware6(
+            "http://shop", "k", SECRET, transport=httpx.MockTransport(handler)
+        ) as shop:
+            problems = await shop.check()
+
+        assert problems
+        assert (
+            "cannot read category: Shopware answered POST "
+            f"/api/search/category with an unexpected shape: {problem}"
+        ) in problems[0]

@@ -288,6 +288,48 @@ class TestOtherAnswers:
         assert "Down for" not in message
         assert "Deprecated" not in message
 
+    @pytest.mark.parametrize(
+        ("answer", "problem"),
+        [
+            ({"code": "x"}, "an object where a list was expected"),
+            ([{"name": "Reduced rate"}], "item 0.slug is missing"),
+            ([{"slug": None}], "item 0.slug is null"),
+            (
+                [{"slug": "zero-rate"}, "reduced-rate"],
+                "item 1 is a text where an object was expected",
+            ),
+        ],
+    )
+    async def test_odd_tax_classes_name_the_request_and_field(
+        self, answer: Any, problem: str
+    ) -> None:
+        """
+        A ``taxes/classes`` answer of an unexpected shape (a plugin's, a
+        proxy's) is a SyncError naming WooCommerce, the request and what
+        was missing, not a bare KeyError or TypeError; nothing is
+        written.
+        """
+        script = Script({("GET", "taxes/classes"): [(200, answer)]})
+        async with _woo(script) as woo:
+            with pytest.raises(SyncError) as info:
+                await woo.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=article(
+                                "A-1", tax_rate=Decimal(7), categories=()
+                            )
+                        )
+                    ],
+                )
+
+        assert (
+            "WooCommerce answered GET /wp-json/wc/v3/taxes/classes with an "
+            "unexpected "
+            f"shape: {problem}"
+        ) == str(info.value)
+        assert [] == [s for s in script.seen if s[0] == "POST"]
+
     @pytest.mark.parametrize(("held", "expected"), [([7, 9], "7"), ([9], "9")])
     async def test_content_held_already_is_kept(
         self, held: list[int], expected: str
@@ -321,6 +363,90 @@ class TestOtherAnswers:
 
         deletes = [s for s in script.seen if s[0] == "DELETE"]
         assert len(deletes) == (1 if expected == "7" else 0)
+
+    @pytest.mark.parametrize(
+        ("path", "answer", "problem"),
+        [
+            ("products", {"products": []}, "an object where a list was"),
+            ("products", [{"id": 1}], "item 0.sku is missing"),
+            ("products", [{"id": 1, "sku": None}], "item 0.sku is null"),
+            ("products/categories", [{"slug": "k-2"}], "item 0.id is missing"),
+            (
+                "products/categories",
+                [{"slug": "k-2", "id": "seven"}],
+                "item 0.id is a text",
+            ),
+        ],
+    )
+    async def test_odd_listings_name_the_request_and_field(
+        self, path: str, answer: Any, problem: str
+    ) -> None:
+        """
+        A listing of products (the look-up by SKU) or categories of an
+        unexpected shape is a SyncError naming the request and the field,
+        not a bare KeyError or TypeError; nothing is written.
+        """
+        script = Script({("GET", path): [(200, answer)]})
+        async with _woo(script) as woo:
+            with pytest.raises(SyncError) as info:
+                await woo.push(
+                    DataType.ARTICLES, [Outgoing(record=article("A-1"))]
+                )
+
+        assert str(info.value).startswith(
+            f"WooCommerce answered GET /wp-json/wc/v3/{path} with an "
+            f"unexpected shape: {problem}"
+        )
+        assert [] == [s for s in script.seen if s[0] == "POST"]
+
+    async def test_odd_page_count_names_the_request(self) -> None:
+        """
+        An ``X-WP-TotalPages`` header that is not a number is a SyncError
+        naming the request, not a bare ValueError.
+        """
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(
+                200, json=[], headers={"X-WP-TotalPages": "many"}
+            )
+
+        woo = WooCommerce(
+            "https://shop.test",
+            "ck_scripted",
+            "cs_scripted",
+            transport=httpx.MockTransport(answer),
+        )
+        async with woo:
+            with pytest.raises(SyncError, match="X-WP-TotalPages header"):
+                await woo.push(
+                    DataType.ARTICLES, [Outgoing(record=article("A-1"))]
+                )
+
+    async def test_upload_answer_without_id_names_the_field(self) -> None:
+        """
+        A media upload answered without an ``id`` is a SyncError naming
+        the request and the field, not a bare KeyError.
+        """
+        script = Script(
+            {("POST", "/wp-json/wp/v2/media"): [(201, {"slug": "x"})]}
+        )
+        woo = WooCommerce(
+            "https://shop.test", "ck_scripted", "cs_scripted",
+            wp_user="sync", wp_application_password="pw",
+            transport=httpx.MockTransport(script),
+        )  # fmt: skip
+        staged = StagedMedia(
+            sha256="c" * 64, path=Path("unused"), size=1, filename="a.jpg",
+            mime_type="image/jpeg", content=b"a",
+        )  # fmt: skip
+        async with woo:
+            with pytest.raises(SyncError) as info:
+                await woo.upload_media(staged)
+
+        assert (
+            "WooCommerce answered POST /wp-json/wp/v2/media with an "
+            "unexpected shape: id is missing"
+        ) == str(info.value)
 
     async def test_records_of_the_wrong_type_fail_alone(self) -> None:
         """

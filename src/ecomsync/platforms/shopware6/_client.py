@@ -20,7 +20,7 @@ import httpx
 from ..._http import HttpClient, log_extra
 from ..._urls import public_url
 from ...exceptions import AuthenticationError, SyncError
-from .._answers import require_json
+from .._answers import field_of, odd_answer, require_json, rows_of
 
 
 log = logging.getLogger("ecomsync.platforms.shopware6")
@@ -365,14 +365,23 @@ class AdminApi:
         One page of ``POST /api/search/{entity}`` with its
         ``aggregations`` (by name; empty without any).
         """
-        response = await self.call(
-            "POST", f"/api/search/{url_entity(entity)}", json=criteria
-        )
+        path = f"/api/search/{url_entity(entity)}"
+        response = await self.call("POST", path, json=criteria)
+        what = f"POST {path}"
         body = response.json()
-        data = body.get("data", [])
+        if not isinstance(body, dict):
+            raise odd_answer("Shopware", what, "not an object")
+        rows = rows_of(
+            "Shopware", what, field_of("Shopware", what, body, "data", list)
+        )
+        # Rows have every field unless the criteria include only some.
+        included = (criteria.get("includes") or {}).get(entity)
+        if included is None or "id" in included:
+            for i, row in enumerate(rows):
+                field_of("Shopware", what, row, "id", str, where=f"data.{i}")
         aggregations = body.get("aggregations")
         return (
-            [row for row in data if isinstance(row, dict)],
+            rows,
             aggregations if isinstance(aggregations, dict) else {},
         )
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import attrs
 
 from ..._contracts import Outcome, Outgoing
-from ._client import MAX_PER_PAGE, RestApi, item_error
+from .._answers import field_of
+from ._client import API, MAX_PER_PAGE, RestApi, item_error
 from ._common import Row, Settings, chunks, describe, fail, sku_key
 
 
@@ -38,8 +39,15 @@ class Batches:
             async for rows in self.api.pages(
                 "products", {"sku": ",".join(chunk)}, per_page=MAX_PER_PAGE
             ):
-                for row in rows:
-                    found.setdefault(sku_key(str(row["sku"])), []).append(row)
+                for i, row in enumerate(rows):
+                    sku = field_of(
+                        "WooCommerce",
+                        f"GET {API}/products",
+                        row,
+                        "sku",
+                        where=f"item {i}",
+                    )
+                    found.setdefault(sku_key(sku), []).append(row)
         return found
 
     async def write(

@@ -13,7 +13,8 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Category
-from ._client import MAX_PER_PAGE, RestApi, item_error
+from .._answers import field_of
+from ._client import API, MAX_PER_PAGE, RestApi, item_error
 from ._common import (
     Row,
     Settings,
@@ -50,8 +51,14 @@ class Categories:
             async for rows in self.api.pages(
                 "products/categories", {}, per_page=MAX_PER_PAGE
             ):
-                for row in rows:
-                    terms[str(row["slug"])] = int(row["id"])
+                what = f"GET {API}/products/categories"
+                for i, row in enumerate(rows):
+                    at = f"item {i}"
+                    slug = field_of("WooCommerce", what, row, "slug", where=at)
+                    tid = field_of(
+                        "WooCommerce", what, row, "id", int, where=at
+                    )
+                    terms[slug] = tid
             self._terms = terms
         return self._terms
 

@@ -29,7 +29,7 @@ from ...exceptions import (
     RetryableError,
     SyncError,
 )
-from .._answers import require_json
+from .._answers import field_of, odd_answer, require_json, rows_of
 
 
 API = "/wp-json/wc/v3"
@@ -175,10 +175,18 @@ class RestApi:
                     "page": str(page),
                 },
             )
-            rows = response.json()
+            what = f"GET {API}/{path}"
+            rows = rows_of("WooCommerce", what, response.json())
             if rows:
                 yield rows
-            total = int(response.headers.get("x-wp-totalpages") or 0)
+            total_pages = response.headers.get("x-wp-totalpages") or "0"
+            if not total_pages.strip().isdigit():
+                raise odd_answer(
+                    "WooCommerce",
+                    what,
+                    "its X-WP-TotalPages header is not a whole number",
+                )
+            total = int(total_pages)
             if page >= total or not rows:
                 return
             page += 1
@@ -219,9 +227,9 @@ class RestApi:
                 content=content,
                 headers=headers,
             )
-        body: dict[str, Any] = self.judge(
-            "POST /wp-json/wp/v2/media", response, (201,)
-        ).json()
+        what = "POST /wp-json/wp/v2/media"
+        body: dict[str, Any] = self.judge(what, response, (201,)).json()
+        field_of("WooCommerce", what, body, "id", int)
         return body
 
     def _wp_basic(self) -> str:

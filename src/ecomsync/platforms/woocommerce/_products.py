@@ -15,9 +15,10 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, MediaKind
+from .._answers import field_of, rows_of
 from ._batches import Batches
 from ._categories import Categories
-from ._client import item_error
+from ._client import API, item_error
 from ._common import (
     Refused,
     Row,
@@ -166,8 +167,12 @@ class Products:
         wanted = wanted - {""}
         if not wanted:
             return set()
-        rows = (await self.batches.api.call("GET", "taxes/classes")).json()
-        return wanted - {str(row["slug"]) for row in rows}
+        what = f"GET {API}/taxes/classes"
+        answer = (await self.batches.api.call("GET", "taxes/classes")).json()
+        return wanted - {
+            field_of("WooCommerce", what, row, "slug", where=f"item {i}")
+            for i, row in enumerate(rows_of("WooCommerce", what, answer))
+        }
 
     async def _written(
         self,
