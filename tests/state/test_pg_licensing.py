@@ -179,6 +179,50 @@ class TestDatabase:
         assert not went_on
         assert () == await other.holders()
 
+    @pytest.mark.anyio
+    @pytest.mark.postgres
+    async def test_old_session_still_holding_is_said(
+        self, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A holder whose connection failed its check while the database
+        kept its session (a stalled network or proxy) cannot take the
+        licence back from that session: it stops with a LicenseError
+        saying so and naming the session, not that another holder took
+        it."""
+        check = PostgresLicensePool._check
+        stalled = []
+
+        async def stall_once(self: PostgresLicensePool, conn: Any) -> Any:
+            if not stalled:
+                stalled.append(conn.info.backend_pid)
+                return "did not answer its check within 5 s"
+            return await check(self, conn)  # pragma: no cover
+
+        monkeypatch.setattr(PostgresLicensePool, "_check", stall_once)
+        pool = PostgresLicensePool(
+            postgres_dsn, size=1, name="stall", check_interval=0.1
+        )
+
+        async def hold() -> None:
+            async with pool.lease("first", timeout=1):
+                await anyio.sleep(30)
+
+        with pytest.raises(LicenseError) as info:
+            await hold()
+        message = str(info.value)
+
+        assert message.startswith(
+            "first lost licence 1 of 1 in pool 'stall': its connection to "
+        )
+        assert "did not answer its check within 5 s" in message
+        assert (
+            f"its old session (server process {stalled[0]}) still holds "
+            "the licence"
+        ) in message
+        assert "No other holder has the licence" in message
+        assert "another holder took" not in message
+        assert () == await pool.holders()
+
     @pytest.mark.parametrize("interval", [0, -1, float("nan"), "1", True])
     def test_check_interval_out_of_range(self, interval: object) -> None:
         """A check interval that is not a number of seconds above 0 is a

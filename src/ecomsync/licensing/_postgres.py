@@ -43,6 +43,22 @@ __all__ = ["PostgresLicensePool"]
 
 log = logging.getLogger("ecomsync.licensing")
 
+#: Seconds a lease's connection has to answer its check; one that does
+#: not counts as cut.
+CHECK_TIMEOUT = 5.0
+
+
+def _backend_pid(conn: AsyncConnection[Any]) -> int | None:
+    """
+    The server process of *conn*, if it can still be told.
+    """
+    import psycopg
+
+    try:
+        return conn.info.backend_pid or None
+    except psycopg.Error:
+        return None
+
 
 def _seconds_above_zero(_: object, attribute: Any, value: float) -> None:
     # 0 would check the connection in a busy loop, a query after another.
@@ -251,41 +267,115 @@ class PostgresLicensePool(AsyncResource):
         every *check_interval* seconds.  One that was cut took the lock
         with it: take the slot again on a new connection (waiting while
         the database cannot be reached: nobody can take it then), or
-        raise `LicenseError` if another holder has it now.
+        raise `LicenseError` if that fails (`_lost` says why).
         """
-        import psycopg
-
         while True:
             await anyio.sleep(self.check_interval)
-            # Shielded: a query cancelled in flight makes psycopg close
-            # the connection (and warn); the check takes a millisecond,
-            # and a connection that does not answer in 5 s counts as cut.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                try:
-                    await held[0].execute("SELECT 1")
-                    continue
-                except psycopg.Error:
-                    pass
+            old = _backend_pid(held[0])
+            why = await self._check(held[0])
+            if why is None:
+                continue
             log.warning(
-                "the connection holding licence %d of pool %r for %s was "
-                "cut; taking the licence back",
+                "the connection holding licence %d of pool %r for %s %s; "
+                "taking the licence back",
                 slot + 1,
                 self.name,
                 holder,
+                why,
             )
             conn, taken = await self._retake(holder, slot)
+            now = None if taken is not None else await self._locker(conn, slot)
             lost, held[0] = held[0], conn
             with anyio.CancelScope(shield=True):
                 await lost.close()
             if taken is None:
-                raise LicenseError(
-                    f"{holder} lost licence {slot + 1} of {self._size} in "
-                    f"pool {self.name!r}: its connection to "
-                    f"{safe_dsn(self.dsn)} was cut (a database restart?) "
-                    f"and another holder took the licence meanwhile; "
-                    f"stopped so that no more than {self._size} use the "
-                    f"ERP"
-                )
+                raise LicenseError(self._lost(holder, slot, why, old, now))
+
+    async def _check(self, conn: AsyncConnection[Any]) -> str | None:
+        """
+        ``None`` if *conn* answers a query within `CHECK_TIMEOUT`
+        seconds, else what went wrong.
+        """
+        import psycopg
+
+        # Shielded: a query cancelled in flight makes psycopg close the
+        # connection (and warn); the check takes a millisecond.
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(CHECK_TIMEOUT),
+        ):
+            try:
+                await conn.execute("SELECT 1")
+            except psycopg.Error as exc:
+                return f"failed its check ({_message(exc)})"
+            else:
+                return None
+        return f"did not answer its check within {CHECK_TIMEOUT:g} s"
+
+    async def _locker(
+        self, conn: AsyncConnection[Any], slot: int
+    ) -> tuple[int, str | None] | None:
+        """
+        The server process holding *slot*'s lock and, if it registered,
+        its holder's name; ``None`` if nobody holds it or it cannot be
+        told (only for the message: never raises).
+        """
+        import psycopg
+
+        try:
+            cur = await conn.execute(
+                f"SELECT l.pid, h.holder FROM pg_locks l "  # noqa: S608
+                f"LEFT JOIN {self._s}.licence_holders h ON h.pool = %s "
+                "AND h.slot = %s AND h.backend_pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.classid = %s::bigint::oid AND l.objid = %s::oid "
+                "AND l.objsubid = 2 AND l.database = (SELECT oid FROM "
+                "pg_database WHERE datname = current_database())",
+                (self.name, slot, self.namespace, slot),
+            )
+            row = await cur.fetchone()
+        except psycopg.Error:
+            return None
+        return (int(row[0]), row[1]) if row else None
+
+    def _lost(
+        self,
+        holder: str,
+        slot: int,
+        why: str,
+        old: int | None,
+        now: tuple[int, str | None] | None,
+    ) -> str:
+        """
+        Why *holder* stopped: its connection *why*, and the lock could
+        not be taken again because *now* (server process, holder) has it.
+        """
+        head = (
+            f"{holder} lost licence {slot + 1} of {self._size} in pool "
+            f"{self.name!r}: its connection to {safe_dsn(self.dsn)} {why}"
+        )
+        stop = f"stopped so that no more than {self._size} use the ERP"
+        if now is not None and old is not None and now[0] == old:
+            # Nobody else has it: the database still keeps the old
+            # session (and the lock) of a connection this side gave up.
+            return (
+                f"{head}, and its old session (server process {old}) "
+                f"still holds the licence: the database has not noticed "
+                f"that connection is gone (a network or proxy in between "
+                f"dropping or stalling it; the server ends such a session "
+                f"after its TCP keepalives, about 25 s). No other holder "
+                f"has the licence; {stop}. It is free again when that "
+                f"session ends (SELECT pg_terminate_backend({old}) ends it "
+                f"at once); if this recurs, look at the network between "
+                f"this process and the database"
+            )
+        other = "another holder"
+        if now is not None:
+            other = f"{now[1]!r}" if now[1] else f"server process {now[0]}"
+        return (
+            f"{head} (a database restart?) and {other} took the licence "
+            f"meanwhile; {stop}"
+        )
 
     async def _retake(
         self, holder: str, slot: int
