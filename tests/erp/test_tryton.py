@@ -1277,6 +1277,55 @@ class TestOptions:
                 "http://erp", "db", "admin", "pw", stock_warehouses=codes
             )
 
+    @pytest.mark.parametrize(
+        ("setting", "value"),
+        [
+            ("timeout", 0),
+            ("timeout", -5),
+            ("timeout", float("nan")),
+            ("timeout", "60"),
+            ("confirm_orders", "no"),
+            ("gross_prices", "false"),
+            ("stock_per_warehouse", 1),
+            ("acknowledge_warnings", None),
+            ("warehouse", ""),
+            ("tax_rate", "x"),
+            ("tax_rate", "NaN"),
+            ("tax_rate", float("inf")),
+            ("tax_rate", -19),
+            ("tax_rate", True),
+        ],
+    )
+    def test_setting_out_of_range_refused(
+        self, setting: str, value: Any
+    ) -> None:
+        """A setting out of its range is a ConfigurationError naming it
+        (confirm_orders="no" counted as true, tax_rate="x" raised a bare
+        InvalidOperation, a NaN rate was reported for every article)."""
+        with pytest.raises(
+            ConfigurationError, match=f"TrytonErp {setting} must be"
+        ):
+            TrytonErp("http://erp", "db", "admin", "pw", **{setting: value})
+
+    @pytest.mark.parametrize("position", [1, 2, 3])
+    def test_empty_login_refused(self, position: int) -> None:
+        """An empty database, user or password is refused naming it."""
+        login = ["db", "admin", "pw"]
+        login[position - 1] = ""
+        names = {1: "database", 2: "user", 3: "password"}
+
+        with pytest.raises(ConfigurationError, match=names[position]):
+            TrytonErp("http://erp", *login)
+
+    def test_documented_tax_rate_forms_taken(self) -> None:
+        """A tax rate given as a number or a text becomes a Decimal."""
+        rates = [
+            TrytonErp("http://erp", "db", "u", "pw", tax_rate=r).tax_rate
+            for r in (7, 7.0, "7", Decimal("7.0"), 0)
+        ]
+
+        assert [Decimal(7)] * 4 + [Decimal(0)] == rates
+
     def test_one_code(self) -> None:
         """A single code is taken as one warehouse."""
         erp = TrytonErp(

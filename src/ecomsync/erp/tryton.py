@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import anyio
 import attrs
 import httpx
 
 from .._closing import AsyncResource
+from .._settings import flag, name, seconds
 from .._urls import check_url
 from ..exceptions import ConfigurationError
 from ._tryton_rpc import Rpc, TrytonError
@@ -27,8 +28,26 @@ from ._tryton_session import TrytonSession
 __all__ = ["TrytonErp", "TrytonError"]
 
 
-def _decimal(value: object) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+def _tax_rate(value: object) -> Decimal:
+    # Decimal("x") raised a bare InvalidOperation; NaN and negative rates
+    # were taken and reported for every article.
+    try:
+        rate = (
+            value
+            if isinstance(value, Decimal)
+            else Decimal(str(value))
+            if isinstance(value, int | float | str)
+            and not isinstance(value, bool)
+            else None
+        )
+    except InvalidOperation:
+        rate = None
+    if rate is None or not rate.is_finite() or rate < 0:
+        raise ConfigurationError(
+            f"TrytonErp tax_rate must be a percentage of 0 or more, "
+            f"got {value!r}"
+        )
+    return rate
 
 
 def _codes(value: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -90,25 +109,47 @@ class TrytonErp(AsyncResource):
             that order with Tryton's message.
         transport: An httpx transport (tests, proxies).
 
+    Raises:
+        ConfigurationError: A setting out of its range, naming it (never
+            the password): the URL not an absolute http(s) one, an empty
+            *database*, *user*, *password* or *warehouse*, a flag that is
+            not ``True`` or ``False`` (``confirm_orders="no"`` would be
+            true), *timeout* not a number of seconds above 0, *tax_rate*
+            not a finite number of 0 or more.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       Settings out of range are refused when the ERP is made.
     """
 
     url: str = attrs.field(converter=_strip, validator=_url)
-    database: str
-    user: str
-    password: str = attrs.field(repr=False)
-    warehouse: str | None = attrs.field(default=None, kw_only=True)
+    database: str = attrs.field(validator=name())
+    user: str = attrs.field(validator=name())
+    password: str = attrs.field(repr=False, validator=name(secret=True))
+    warehouse: str | None = attrs.field(
+        default=None, kw_only=True, validator=name(optional=True)
+    )
     stock_warehouses: tuple[str, ...] | None = attrs.field(
         default=None, converter=_codes, kw_only=True
     )
-    stock_per_warehouse: bool = attrs.field(default=False, kw_only=True)
-    timeout: float = attrs.field(default=60.0, kw_only=True)
-    tax_rate: Decimal = attrs.field(
-        default=Decimal(19), converter=_decimal, kw_only=True
+    stock_per_warehouse: bool = attrs.field(
+        default=False, kw_only=True, validator=flag
     )
-    gross_prices: bool = attrs.field(default=True, kw_only=True)
-    confirm_orders: bool = attrs.field(default=True, kw_only=True)
-    acknowledge_warnings: bool = attrs.field(default=False, kw_only=True)
+    timeout: float = attrs.field(
+        default=60.0, kw_only=True, validator=seconds()
+    )
+    tax_rate: Decimal = attrs.field(
+        default=Decimal(19), converter=_tax_rate, kw_only=True
+    )
+    gross_prices: bool = attrs.field(
+        default=True, kw_only=True, validator=flag
+    )
+    confirm_orders: bool = attrs.field(
+        default=True, kw_only=True, validator=flag
+    )
+    acknowledge_warnings: bool = attrs.field(
+        default=False, kw_only=True, validator=flag
+    )
     transport: httpx.AsyncBaseTransport | None = attrs.field(
         default=None, repr=False, eq=False, kw_only=True
     )

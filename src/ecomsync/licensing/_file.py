@@ -27,6 +27,7 @@ import attrs
 
 from .._closing import AsyncResource
 from .._contracts import Lease, needs_extra, positive_size
+from .._settings import seconds
 from ..exceptions import ConfigurationError, LicenseError
 from ._polling import poll_for_slot
 
@@ -67,13 +68,18 @@ class FileLicensePool(AsyncResource):
     while holding a lease without ``exec``: the child would inherit the
     lock.
 
+    Raises:
+        ConfigurationError: A size that is not a whole number of at least
+            1, or *poll_interval* or *max_poll_interval* not a number of
+            seconds above 0 (0 polled in a busy loop); naming it.
+
     .. versionadded:: 26.1.0
     """
 
     path: Path = attrs.field(converter=Path)
     _size: int = attrs.field(validator=positive_size, alias="size")
-    poll_interval: float = 0.05
-    max_poll_interval: float = 0.5
+    poll_interval: float = attrs.field(default=0.05, validator=seconds())
+    max_poll_interval: float = attrs.field(default=0.5, validator=seconds())
     _ready: bool = attrs.field(init=False, default=False)
     _closed: bool = attrs.field(init=False, default=False)
 

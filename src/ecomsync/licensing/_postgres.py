@@ -24,6 +24,8 @@ import attrs
 from .._anyio_util import task_group
 from .._closing import AsyncResource
 from .._contracts import Lease, positive_size
+from .._settings import name as text
+from .._settings import seconds
 from ..exceptions import ConfigurationError, LicenseError
 from ..state._postgres import (
     _message,
@@ -60,19 +62,6 @@ def _backend_pid(conn: AsyncConnection[Any]) -> int | None:
         return None
 
 
-def _seconds_above_zero(_: object, attribute: Any, value: float) -> None:
-    # 0 would check the connection in a busy loop, a query after another.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not value > 0
-    ):
-        raise ConfigurationError(
-            f"PostgresLicensePool {attribute.name} must be a number of "
-            f"seconds above 0, got {value!r}"
-        )
-
-
 @attrs.define
 class PostgresLicensePool(AsyncResource):
     """
@@ -100,17 +89,23 @@ class PostgresLicensePool(AsyncResource):
     `ConfigurationError`, because mixed sizes would hand out more licences
     than exist.
 
+    Raises:
+        ConfigurationError: A setting out of its range, naming it (never
+            the DSN's value): an empty *dsn* or *name*, a size that is
+            not a whole number of at least 1, an interval that is not a
+            number of seconds above 0.
+
     .. versionadded:: 26.1.0
     """
 
-    dsn: str = attrs.field(repr=False)
+    dsn: str = attrs.field(repr=False, validator=text(secret=True))
     _size: int = attrs.field(validator=positive_size, alias="size")
-    name: str = "default"
+    name: str = attrs.field(default="default", validator=text())
     schema: str = attrs.field(default="ecomsync", validator=_schema_name)
-    poll_interval: float = 0.05
-    max_poll_interval: float = 1.0
+    poll_interval: float = attrs.field(default=0.05, validator=seconds())
+    max_poll_interval: float = attrs.field(default=1.0, validator=seconds())
     check_interval: float = attrs.field(
-        default=1.0, kw_only=True, validator=_seconds_above_zero
+        default=1.0, kw_only=True, validator=seconds()
     )
     _ready: bool = attrs.field(init=False, default=False)
     _closed: bool = attrs.field(init=False, default=False)

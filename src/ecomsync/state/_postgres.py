@@ -25,6 +25,7 @@ import anyio
 import attrs
 
 from .._contracts import needs_extra
+from .._settings import at_least, flag, name
 from ..exceptions import ConfigurationError, StateStoreError
 from ._dialect import (
     Dialect,
@@ -112,14 +113,21 @@ class PostgresStore(SqlStore):
     works behind transaction pooling (with *prepared_statements* off on
     old PgBouncers); `PostgresLicensePool` never does.
 
+    Raises:
+        ConfigurationError: A setting out of its range, naming it (never
+            the DSN's value): an empty *dsn* or *application_name*, a
+            schema name PostgreSQL would need quoted, *max_connections*
+            not a whole number of at least 1, *prepared_statements* not
+            ``True`` or ``False``.
+
     .. versionadded:: 26.1.0
     """
 
-    dsn: str = attrs.field(repr=False)
+    dsn: str = attrs.field(repr=False, validator=name(secret=True))
     schema: str = attrs.field(default="ecomsync", validator=_schema_name)
-    max_connections: int = 4
-    application_name: str = "ecomsync"
-    prepared_statements: bool = True
+    max_connections: int = attrs.field(default=4, validator=at_least(1))
+    application_name: str = attrs.field(default="ecomsync", validator=name())
+    prepared_statements: bool = attrs.field(default=True, validator=flag)
     fence: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = (
         attrs.field(default=None, kw_only=True, repr=False)
     )
