@@ -6,10 +6,12 @@ request estimates.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-from ecomsync import DataType, Outgoing
+from ecomsync import DataType, Outgoing, StagedMedia
 from ecomsync._contracts import MediaLink, Outcome
 from ecomsync._model import OrderState, OrderStatus, StockLevel
 from ecomsync.exceptions import (
@@ -209,3 +211,66 @@ def test_settings_and_estimates() -> None:
         DataType.ADDRESSES_AND_ORDERS, writes=3, uploads=0, with_media=0
     )
     assert NOW
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        (
+            {
+                "stagedTargets": [],
+                "userErrors": [
+                    {"field": ["input", "0"], "message": "File too large"}
+                ],
+            },
+            "without a staged target (input.0: File too large)",
+        ),
+        (None, "without a staged target"),
+        (
+            {"stagedTargets": [{"url": "https://up", "parameters": []}]},
+            "stagedTargets.0.resourceUrl is missing",
+        ),
+        (
+            {
+                "stagedTargets": [
+                    {
+                        "url": "https://up",
+                        "resourceUrl": "r",
+                        "parameters": [1],
+                    }
+                ]
+            },
+            "stagedTargets.0.parameters.0 is a number",
+        ),
+    ],
+)
+async def test_odd_staged_upload_answer_names_it(
+    payload: object, problem: str
+) -> None:
+    """
+    A stagedUploadsCreate answer without a usable target (refused with
+    userErrors, null, a target missing a field) is a SyncError naming the
+    upload and what was missing, not a bare IndexError, KeyError or
+    TypeError; nothing is uploaded.
+    """
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        return httpx.Response(
+            200, json={"data": {"stagedUploadsCreate": payload}}
+        )
+
+    staged = StagedMedia(
+        sha256="d" * 64, path=Path("unused"), size=1, filename="a.jpg",
+        mime_type="image/jpeg", content=b"a",
+    )  # fmt: skip
+    async with Shopify(
+        "https://shop.test", TOKEN, transport=httpx.MockTransport(answer)
+    ) as shop:
+        with pytest.raises(SyncError) as caught:
+            await shop.upload_media(staged)
+
+    assert "upload of 'a.jpg'" in str(caught.value)
+    assert problem in str(caught.value)
+    assert ["shop.test"] == seen

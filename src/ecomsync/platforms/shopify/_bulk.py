@@ -24,7 +24,8 @@ import attrs
 
 from ..._http import HttpClient
 from ...exceptions import SyncError
-from ._client import GraphQL, Row
+from .._answers import odd_answer
+from ._client import GraphQL, Row, staged_target
 
 
 #: Shopify's limit on one variables file (20 MiB); larger runs are split.
@@ -158,8 +159,14 @@ class BulkRunner:
             cost=13,
             what=f"{what}: staged upload",
         )
-        target = data["stagedUploadsCreate"]["stagedTargets"][0]
+        target = staged_target(data, f"{what}: staged upload", resource=False)
         form = {p["name"]: p["value"] for p in target["parameters"]}
+        if "key" not in form:
+            raise odd_answer(
+                "Shopify",
+                f"{what}: staged upload",
+                "stagedTargets.0.parameters has no key",
+            )
         response = await self.upload_http.client.post(
             target["url"],
             data=form,

@@ -18,6 +18,7 @@ import attrs
 from ..._http import HttpClient
 from ..._urls import public_url
 from ...exceptions import AuthenticationError, SyncError
+from .._answers import field_of
 
 
 Row = dict[str, Any]
@@ -39,6 +40,60 @@ def sku_terms(skus: Sequence[str]) -> str:
         "sku:'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
         for s in skus
     )
+
+
+def staged_target(data: Row, what: str, *, resource: bool = True) -> Row:
+    """
+    The one target of a ``stagedUploadsCreate`` answer, with its ``url``
+    and ``parameters`` (texts by name) and, with *resource* (files, not
+    bulk variables, which are found by their ``key`` parameter), its
+    ``resourceUrl``.
+
+    Raises:
+        SyncError: Shopify gave no target (naming its userErrors: a file
+            too large, a MIME type it refuses) or one without those
+            fields, instead of a bare IndexError, KeyError or TypeError.
+    """
+    payload = data.get("stagedUploadsCreate")
+    payload = payload if isinstance(payload, Mapping) else {}
+    targets = payload.get("stagedTargets")
+    if not isinstance(targets, list) or not targets:
+        errors = payload.get("userErrors")
+        said = "; ".join(
+            f"{'.'.join(map(str, e.get('field') or ()))}: {e.get('message')}"
+            for e in (errors if isinstance(errors, list) else ())
+            if isinstance(e, Mapping)
+        )
+        raise SyncError(
+            f"{what}: Shopify answered stagedUploadsCreate without a "
+            f"staged target{f' ({said})' if said else ''}"
+        )
+    where = f"{what}: stagedUploadsCreate"
+    target = targets[0]
+    field_of("Shopify", where, target, "url", str, where="stagedTargets.0")
+    if resource:
+        field_of(
+            "Shopify",
+            where,
+            target,
+            "resourceUrl",
+            str,
+            where="stagedTargets.0",
+        )
+    for i, parameter in enumerate(
+        field_of(
+            "Shopify",
+            where,
+            target,
+            "parameters",
+            list,
+            where="stagedTargets.0",
+        )
+    ):
+        at = f"stagedTargets.0.parameters.{i}"
+        field_of("Shopify", where, parameter, "name", str, where=at)
+        field_of("Shopify", where, parameter, "value", str, where=at)
+    return dict(target)
 
 
 class ShopifyApiError(SyncError):

@@ -16,8 +16,9 @@ from ..._contracts import MediaLink, Outcome, StagedMedia
 from ..._http import HttpClient
 from ..._model import MediaKind
 from ...exceptions import SyncError
+from .._answers import field_of, odd_answer
 from ._catalogue import user_errors
-from ._client import GraphQL
+from ._client import GraphQL, staged_target
 
 
 STAGED = """
@@ -76,7 +77,7 @@ class Media:
             cost=12,
             what=f"upload of {media.filename!r}",
         )
-        target = data["stagedUploadsCreate"]["stagedTargets"][0]
+        target = staged_target(data, f"upload of {media.filename!r}")
         form = {p["name"]: p["value"] for p in target["parameters"]}
         content = (
             media.content
@@ -120,7 +121,20 @@ class Media:
                 raise SyncError(f"file {media.filename!r}: {error['message']}")
             file_id = await self._named(name, media)
         else:
-            file_id = str(created["files"][0]["id"])
+            files = created.get("files")
+            if not isinstance(files, list) or not files:
+                raise odd_answer(
+                    "Shopify",
+                    f"fileCreate of {media.filename!r}",
+                    "no file and no userErrors",
+                )
+            file_id = field_of(
+                "Shopify",
+                f"fileCreate of {media.filename!r}",
+                files[0],
+                "id",
+                where="files.0",
+            )
         self.uploaded[media.sha256] = file_id
         return file_id
 
