@@ -388,7 +388,8 @@ class TestShopify:
             tax_rate="0.19",
         )
         (row,) = emu.shop.orders.values()
-        row["totalTaxSet"]["shopMoney"]["amount"] = "3.81"  # lines: 3.82
+        # the lines' tax lines come to 3.82
+        row["totalTaxSet"]["presentmentMoney"]["amount"] = "3.81"
 
         order = await _fetched(self._shop(emu))
 
@@ -401,8 +402,8 @@ class TestShopify:
         emu = ShopifyEmulator("shpat_x")
         emu.place_order([("A-1", 2, "10.00", "3.00")])
         (row,) = emu.shop.orders.values()
-        row["totalDiscountsSet"]["shopMoney"]["amount"] = "0.00"
-        row["totalPriceSet"]["shopMoney"]["amount"] = "20.00"
+        row["totalDiscountsSet"]["presentmentMoney"]["amount"] = "0.00"
+        row["totalPriceSet"]["presentmentMoney"]["amount"] = "20.00"
 
         order = await _fetched(self._shop(emu))
 

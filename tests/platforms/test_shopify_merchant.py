@@ -7,13 +7,14 @@ it, never on a location or product picked by chance.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 import stamina
 
-from ecomsync import Article, DataType, Outgoing, StockLevel
+from ecomsync import All, Article, DataType, Outgoing, StockLevel
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.testing.shopify import ShopifyEmulator
 
@@ -178,3 +179,37 @@ class TestSkuHeldTwice:
         assert landed.ok
         assert _available(emu, "A-1") == {"Warehouse": 0}
         assert _available(emu, "B-1") == {"Warehouse": 4}
+
+
+class TestPresentmentCurrency:
+    async def test_an_order_paid_in_another_currency(self) -> None:
+        """
+        An order the customer paid in CHF in a EUR shop (Shopify
+        Markets) reaches the ERP in CHF with what the customer paid,
+        not in the shop's EUR.
+        """
+        emu = _emu()
+        emu.place_order(
+            [("A-1", 3, "10.00")],
+            currency="EUR",
+            presentment=("CHF", "0.9731"),
+            shipping="4.90",
+            taxes_included=False,
+            tax_rate="0.081",
+            name="#1001",
+        )
+        async with _shop(emu) as shop:
+            orders = [
+                o
+                async for b in shop.fetch_orders(All(), batch_size=10)
+                for o in b
+            ]
+        (order,) = orders
+        assert order.currency == "CHF"
+        (line,) = order.lines
+        # 10.00 EUR is 9.73 CHF; 29.19 + 8.1 % tax (2.36) = 31.55
+        assert (line.unit_price * 3).quantize(Decimal("0.01")) == Decimal(
+            "31.55"
+        )
+        assert order.shipping_total == Decimal("4.77") + Decimal("0.39")
+        assert order.total == Decimal("31.55") + Decimal("5.16")

@@ -37,19 +37,19 @@ _ADDRESS = (
     "firstName lastName company address1 address2 zip city countryCodeV2 phone"
 )
 _LINE_PAGE = """pageInfo { hasNextPage endCursor } nodes { sku name quantity
-  originalUnitPriceSet { shopMoney { amount } }
-  discountedTotalSet { shopMoney { amount } }
-  taxLines { priceSet { shopMoney { amount } } } }"""
+  originalUnitPriceSet { presentmentMoney { amount } }
+  discountedTotalSet { presentmentMoney { amount } }
+  taxLines { priceSet { presentmentMoney { amount } } } }"""
 ORDERS = f"""
 query($n: Int, $after: String, $q: String) {{
   orders(first: $n, after: $after, sortKey: UPDATED_AT, query: $q) {{
     pageInfo {{ hasNextPage endCursor }}
-    nodes {{ id name createdAt updatedAt cancelledAt currencyCode
+    nodes {{ id name createdAt updatedAt cancelledAt presentmentCurrencyCode
       taxesIncluded
-      totalPriceSet {{ shopMoney {{ amount }} }}
-      totalShippingPriceSet {{ shopMoney {{ amount }} }}
-      totalDiscountsSet {{ shopMoney {{ amount }} }}
-      totalTaxSet {{ shopMoney {{ amount }} }}
+      totalPriceSet {{ presentmentMoney {{ amount }} }}
+      totalShippingPriceSet {{ presentmentMoney {{ amount }} }}
+      totalDiscountsSet {{ presentmentMoney {{ amount }} }}
+      totalTaxSet {{ presentmentMoney {{ amount }} }}
       customer {{ id email firstName lastName }}
       billingAddress {{ {_ADDRESS} }}
       shippingAddress {{ {_ADDRESS} }}
@@ -116,7 +116,7 @@ def _address(row: Row | None, fallback: Row | None) -> Address:
 def _money(bag: Row | None) -> Decimal:
     if not bag:
         return Decimal(0)
-    return Decimal(str(bag["shopMoney"]["amount"]))
+    return Decimal(str(bag["presentmentMoney"]["amount"]))
 
 
 def _line(li: Row, *, taxes_included: bool) -> OrderLine:
@@ -208,11 +208,13 @@ def to_order(row: Row) -> Order:
             _line(li, taxes_included=taxes_included)
             for li in row["lineItems"]["nodes"]
         ),
-        total=Decimal(row["totalPriceSet"]["shopMoney"]["amount"]),
+        total=Decimal(row["totalPriceSet"]["presentmentMoney"]["amount"]),
         shipping_total=shipping,
         discount_total=discount,
         ordered_at=datetime.fromisoformat(row["createdAt"]).astimezone(UTC),
-        currency=row["currencyCode"],
+        # what the customer paid, in their currency (Shopify Markets):
+        # shopMoney and currencyCode are the shop's conversion of it
+        currency=row["presentmentCurrencyCode"],
         # a cancelled order has its cancellation time (Shopify's Order
         # object); other states are the ERP's to say
         state=OrderState.CANCELLED

@@ -44,6 +44,7 @@ class Orders:
         tax_rate: str = "0",
         shipping: str = "0.00",
         discount: str = "0.00",
+        presentment: tuple[str, str] | None = None,
     ) -> str:
         """
         Put an order into the shop as a checkout would: *lines* are
@@ -55,6 +56,11 @@ class Orders:
         shop setting), else tax at *tax_rate* (``"0.19"``) comes on top,
         computed per line after every discount (the order-level one
         spread over the lines by their amounts) and rounded to the cent.
+        *presentment* (``("CHF", "1.05")``) is the customer's currency
+        and its rate: every price, shipping and discount is converted
+        and rounded to the cent and the order reckoned again in it
+        (``presentmentMoney``, ``presentmentCurrencyCode``); without it
+        the customer pays in the shop's *currency*.
         The customer is the shop's one with that *email* (Shopify keeps
         emails unique), or a new one.  Returns the order's GID.
         """
@@ -90,60 +96,54 @@ class Orders:
             "countryCodeV2": "DE",
             "phone": None,
         }
+        # Shopify reckons an order in the customer's (presentment)
+        # currency and, apart, in the shop's: each from prices converted
+        # and rounded to the cent, so each set of figures adds up.
+        shop_figures = _reckon(
+            lines, Decimal(1), tax_rate, taxes_included, shipping, discount
+        )
+        paid_in, factor = presentment or (currency, "1")
+        paid = _reckon(
+            lines,
+            Decimal(factor),
+            tax_rate,
+            taxes_included,
+            shipping,
+            discount,
+        )
+
+        def bag(key: str, k: int | None = None) -> Row:
+            here = shop_figures if k is None else shop_figures["lines"][k]
+            there = paid if k is None else paid["lines"][k]
+            return money(here[key], currency, there[key], paid_in)
+
         items = []
-        rate = Decimal(tax_rate)
-        cent = Decimal("0.01")
-        order_discount = Decimal(discount)
-        amounts = [
-            Decimal(line[2]) * line[1]
-            - (Decimal(line[3]) if len(line) > 3 else Decimal(0))
-            for line in lines
-        ]
-        allocated = _spread(order_discount, amounts)
-        line_tax = Decimal(0)
-        line_discounts = Decimal(0)
-        for line, amount, share in zip(lines, amounts, allocated, strict=True):
-            sku, qty, price = line[0], line[1], line[2]
+        for k, line in enumerate(lines):
+            sku, qty = line[0], line[1]
             ln = shop.next_id()
-            taxed = amount - share
-            tax = (
-                taxed * rate / (1 + rate) if taxes_included else taxed * rate
-            ).quantize(cent)
-            line_tax += tax
-            line_discounts += Decimal(price) * qty - amount
             items.append(
                 {
                     "id": gid("LineItem", ln),
                     "sku": sku,
                     "name": sku,
                     "quantity": qty,
-                    "originalUnitPriceSet": money(price, currency),
-                    "originalTotalSet": money(
-                        f"{Decimal(price) * qty:.2f}", currency
-                    ),
-                    "discountedTotalSet": money(f"{amount:.2f}", currency),
+                    "originalUnitPriceSet": bag("price", k),
+                    "originalTotalSet": bag("original", k),
+                    "discountedTotalSet": bag("discounted", k),
                     "taxLines": [
                         {
-                            "priceSet": money(f"{tax:.2f}", currency),
-                            "rate": float(rate),
+                            "priceSet": bag("tax", k),
+                            "rate": float(Decimal(tax_rate)),
                             "title": "VAT",
                         }
                     ]
-                    if rate
+                    if Decimal(tax_rate)
                     else [],
                     "variant": None,
                     "_fo_line": gid("FulfillmentOrderLineItem", ln),
                     "_remaining": qty,
                 }
             )
-        ship = Decimal(shipping)
-        ship_tax = (
-            ship * rate / (1 + rate) if taxes_included else ship * rate
-        ).quantize(cent)
-        subtotal = sum(amounts, Decimal(0)) - order_discount
-        total = subtotal + ship
-        if not taxes_included:
-            total += line_tax + ship_tax
         shop.fulfillment_orders[fo] = {
             "id": gid("FulfillmentOrder", fo),
             "status": "OPEN",
@@ -158,16 +158,15 @@ class Orders:
             "cancelReason": None,
             "email": email,
             "currencyCode": currency,
+            "presentmentCurrencyCode": paid_in,
             "displayFinancialStatus": "PAID",
             "displayFulfillmentStatus": "UNFULFILLED",
             "taxesIncluded": taxes_included,
-            "totalPriceSet": money(f"{total:.2f}", currency),
-            "subtotalPriceSet": money(f"{subtotal:.2f}", currency),
-            "totalShippingPriceSet": money(f"{ship:.2f}", currency),
-            "totalDiscountsSet": money(
-                f"{line_discounts + order_discount:.2f}", currency
-            ),
-            "totalTaxSet": money(f"{line_tax + ship_tax:.2f}", currency),
+            "totalPriceSet": bag("total"),
+            "subtotalPriceSet": bag("subtotal"),
+            "totalShippingPriceSet": bag("shipping"),
+            "totalDiscountsSet": bag("discounts"),
+            "totalTaxSet": bag("tax"),
             "_customer": cn,
             "billingAddress": addr,
             "shippingAddress": addr,
@@ -368,3 +367,68 @@ def _spread(amount: Decimal, over: Sequence[Decimal]) -> list[Decimal]:
     shares = [(amount * x / base).quantize(Decimal("0.01")) for x in over]
     shares[-1] += amount - sum(shares, Decimal(0))
     return shares
+
+
+def _reckon(
+    lines: Sequence[tuple[str, int, str] | tuple[str, int, str, str]],
+    factor: Decimal,
+    tax_rate: str,
+    taxes_included: bool,
+    shipping: str,
+    discount: str,
+) -> Row:
+    """
+    An order's figures (as strings to the cent) from its prices,
+    shipping and discount converted by *factor* and rounded to the cent:
+    per line ``price``, ``original``, ``discounted``, ``tax``; for the
+    order ``total``, ``subtotal``, ``shipping``, ``discounts``, ``tax``.
+    """
+    cent = Decimal("0.01")
+
+    def conv(value: str) -> Decimal:
+        return (Decimal(value) * factor).quantize(cent)
+
+    rate = Decimal(tax_rate)
+    order_discount = conv(discount)
+    prices = [conv(line[2]) for line in lines]
+    amounts = [
+        price * line[1] - (conv(line[3]) if len(line) > 3 else Decimal(0))
+        for line, price in zip(lines, prices, strict=True)
+    ]
+    allocated = _spread(order_discount, amounts)
+    line_tax = Decimal(0)
+    line_discounts = Decimal(0)
+    rows = []
+    for line, price, amount, share in zip(
+        lines, prices, amounts, allocated, strict=True
+    ):
+        taxed = amount - share
+        tax = (
+            taxed * rate / (1 + rate) if taxes_included else taxed * rate
+        ).quantize(cent)
+        line_tax += tax
+        line_discounts += price * line[1] - amount
+        rows.append(
+            {
+                "price": f"{price:.2f}",
+                "original": f"{price * line[1]:.2f}",
+                "discounted": f"{amount:.2f}",
+                "tax": f"{tax:.2f}",
+            }
+        )
+    ship = conv(shipping)
+    ship_tax = (
+        ship * rate / (1 + rate) if taxes_included else ship * rate
+    ).quantize(cent)
+    subtotal = sum(amounts, Decimal(0)) - order_discount
+    total = subtotal + ship
+    if not taxes_included:
+        total += line_tax + ship_tax
+    return {
+        "lines": rows,
+        "total": f"{total:.2f}",
+        "subtotal": f"{subtotal:.2f}",
+        "shipping": f"{ship:.2f}",
+        "discounts": f"{line_discounts + order_discount:.2f}",
+        "tax": f"{line_tax + ship_tax:.2f}",
+    }

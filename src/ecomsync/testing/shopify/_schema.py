@@ -162,6 +162,7 @@ type Order {
   cancelReason: OrderCancelReason
   email: String
   currencyCode: String!
+  presentmentCurrencyCode: String!
   displayFinancialStatus: String
   displayFulfillmentStatus: String!
   taxesIncluded: Boolean!

@@ -116,9 +116,19 @@ def connection(items: Callable[[], Sequence[Any]]) -> Callable[..., Any]:
     return resolve
 
 
-def money(amount: str, currency: str) -> dict[str, Any]:
+def money(
+    amount: str,
+    currency: str,
+    paid: str | None = None,
+    paid_in: str | None = None,
+) -> dict[str, Any]:
+    """
+    A ``MoneyBag``: *amount* in the shop's *currency*, and *paid* in the
+    customer's *paid_in* (the same unless given).
+    """
     m = {"amount": amount, "currencyCode": currency}
-    return {"shopMoney": m, "presentmentMoney": m}
+    p = {"amount": paid or amount, "currencyCode": paid_in or currency}
+    return {"shopMoney": m, "presentmentMoney": p}
 
 
 def user_error(field: list[str | int], message: str, code: str) -> Row:
