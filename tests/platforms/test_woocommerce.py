@@ -767,7 +767,8 @@ class TestAdapterDetails:
     ) -> None:
         """
         A variant number held by another product fails the article naming
-        its variants; an attachment that is no image fails naming media.
+        that variant's number (variants.0.number); an attachment that is
+        no image fails naming media.
         """
         emu.shop.create_product({"name": "other", "sku": "A-9-S"})
         pdf = emu.shop.add_media(b"%PDF", "d.pdf", "application/pdf").id
@@ -787,7 +788,7 @@ class TestAdapterDetails:
             ],
         )
 
-        assert "variants" == variant.field
+        assert "variants.0.number" == variant.field
         assert "A-9-S" in (variant.error or "")
         assert [] == [
             p for p in emu.shop.products.values() if p["sku"] == "A-9"

@@ -128,13 +128,15 @@ class Products:
             try:
                 payload = self._article_payload(article, items[i], terms)
                 existing = self._own(article.number, known, parent=0)
-                for variant in article.variants:
+                for k, variant in enumerate(article.variants):
                     # Checked before the parent is written, so that a
                     # refused article leaves nothing behind.
                     try:
                         self._own(variant.number, known, parent=existing or -1)
                     except Refused as exc:
-                        raise Refused(str(exc), "variants") from None
+                        raise Refused(
+                            str(exc), f"variants.{k}.number"
+                        ) from None
             except Refused as exc:
                 outcomes[i] = fail(article.number, str(exc), exc.field)
                 continue
@@ -307,11 +309,11 @@ class Products:
         keep: set[int] = set()
         create: list[Row] = []
         update: list[Row] = []
-        for variant in article.variants:
+        for k, variant in enumerate(article.variants):
             try:
                 vid = self._own(variant.number, known, parent=pid)
             except Refused as exc:
-                return str(exc), "variants"
+                return str(exc), f"variants.{k}.number"
             price = (
                 variant.price if variant.price is not None else article.price
             )
