@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomsync import ChangedSince, Only
+from ecomsync import ChangedSince, NumberRange, Only
 from ecomsync.__main__ import _parser
 from ecomsync._cli._running import UsageError, _selection, worst_exit
 
@@ -742,6 +742,20 @@ def test_number_is_taken_as_written() -> None:
 
     assert Only({"A,1", " B-2 "}) == exact
     assert Only({"A", "1"}) == split
+
+
+@pytest.mark.parametrize("given", ["A-1 .. A-9", " A-1..A-9 ", "A-1..A-9"])
+def test_range_bounds_are_stripped(given: str) -> None:
+    """
+    ``--range "A-1 .. A-9"`` is A-1 to A-9, as ``--only`` strips its
+    numbers: a bound "A-1 " sorts after A-1 and silently left it out.
+    """
+    parser = _parser("sync")
+
+    taken = _selection(parser.parse_args(["sync", "--range", given]))
+
+    assert NumberRange("A-1", "A-9") == taken
+    assert "A-1" in taken
 
 
 @pytest.mark.parametrize(

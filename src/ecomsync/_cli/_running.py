@@ -83,7 +83,8 @@ class UsageError(Exception):
 
 def _selection(args: argparse.Namespace) -> Any:
     if args.range:
-        first, sep, last = args.range.partition("..")
+        # bounds stripped, as --only's numbers: "A-1 " sorts after A-1
+        first, sep, last = (p.strip() for p in args.range.partition(".."))
         if not sep or not first or not last:
             raise UsageError(f"--range {args.range!r}: write FIRST..LAST")
         return NumberRange(first, last)
