@@ -11,6 +11,7 @@ Private; no I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -22,6 +23,7 @@ __all__ = [
     "at_least",
     "flag",
     "name",
+    "names_by_name",
     "one_of",
     "seconds",
 ]
@@ -135,3 +137,22 @@ def one_of(*choices: str) -> Any:
             )
 
     return check
+
+
+def names_by_name(
+    instance: object, attribute: attrs.Attribute[Any], value: Any
+) -> None:
+    """
+    ``None`` or a mapping of non-empty texts to non-empty texts (ERP
+    warehouse code -> a platform's location).
+    """
+    if value is None:
+        return
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and k.strip() and isinstance(v, str) and v.strip()
+        for k, v in value.items()
+    ):
+        raise ConfigurationError(
+            f"{_where(instance, attribute)} must map warehouse codes to "
+            f"location names (non-empty texts), got {value!r}"
+        )

@@ -112,6 +112,21 @@ class TestWooCommerce:
         ):
             WooCommerce(URL, "ck_1", SECRET, **{setting: value})
 
+    @pytest.mark.parametrize(
+        ("classes", "expected"),
+        [
+            ([19, 7], "must map tax rates"),
+            ({19: None}, "the class of 19 must be a tax class slug"),
+            ({7: 7}, "the class of 7 must be a tax class slug"),
+        ],
+    )
+    def test_tax_classes_refused(self, classes: Any, expected: str) -> None:
+        """tax_classes that are not rates mapped to class slugs are
+        refused naming them (a list failed with a bare AttributeError, a
+        None class was written as the class "None")."""
+        with pytest.raises(ConfigurationError, match=expected):
+            WooCommerce(URL, "ck_1", SECRET, tax_classes=classes)
+
     def test_secret_refused_unquoted(self) -> None:
         """A non-text consumer secret is refused without its value."""
         with pytest.raises(ConfigurationError, match="consumer_secret") as e:
@@ -134,6 +149,16 @@ class TestShopify:
         """A setting out of its range is a ConfigurationError naming it."""
         with pytest.raises(ConfigurationError, match=f"Shopify {setting} "):
             Shopify(URL, SECRET, **{setting: value})
+
+    @pytest.mark.parametrize(
+        "locations", [["WH1"], {"WH1": 3}, {"": "North"}, {"WH1": " "}]
+    )
+    def test_locations_refused(self, locations: Any) -> None:
+        """A locations mapping that is not warehouse codes to location
+        names is refused naming it (a list failed with a bare
+        AttributeError on first contact)."""
+        with pytest.raises(ConfigurationError, match="Shopify locations "):
+            Shopify(URL, SECRET, locations=locations)
 
     @pytest.mark.parametrize("threshold", [0, 1.5, "250", True])
     def test_bulk_threshold_refused(self, threshold: Any) -> None:
@@ -158,6 +183,17 @@ class TestVendure:
         (concurrency=0 was taken as 1)."""
         with pytest.raises(ConfigurationError, match=f"Vendure {setting} "):
             Vendure(URL, api_key=SECRET, **{setting: value})
+
+    @pytest.mark.parametrize(
+        "locations", [["WH1"], {"WH1": 3}, {"": "North"}, {"WH1": " "}]
+    )
+    def test_stock_locations_refused(self, locations: Any) -> None:
+        """A stock_locations mapping that is not warehouse codes to
+        location names is refused naming it."""
+        with pytest.raises(
+            ConfigurationError, match="Vendure stock_locations "
+        ):
+            Vendure(URL, api_key=SECRET, stock_locations=locations)
 
     def test_credential_refused_unquoted(self) -> None:
         """A non-text credential is refused naming it, without its

@@ -14,7 +14,7 @@ from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._http import HttpClient
 from ..._model import Order
-from ..._settings import at_least, flag, name, seconds
+from ..._settings import at_least, flag, name, names_by_name, seconds
 from ..._spec import DataType, Selection
 from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
@@ -93,7 +93,8 @@ class Shopify(AsyncResource):
     Raises:
         ConfigurationError: A setting out of its range, naming it: the
             URL not an absolute http(s) one, an empty *access_token*,
-            *api_version* or *location*, a flag that is not ``True`` or
+            *api_version* or *location*, *locations* not a mapping of
+            warehouse codes to location names, a flag that is not ``True`` or
             ``False``, *batch_size* not a whole number from 1 to 10,000,
             *bulk_threshold* or *concurrency* not one of at least 1,
             *bulk_poll_interval* or *request_deadline* not a number of
@@ -117,7 +118,7 @@ class Shopify(AsyncResource):
         default=None, kw_only=True, validator=name(optional=True)
     )
     locations: Mapping[str, str] | None = attrs.field(
-        default=None, kw_only=True
+        default=None, kw_only=True, validator=names_by_name
     )
     batch_size: int = attrs.field(
         default=250, kw_only=True, validator=at_least(1)

@@ -14,7 +14,7 @@ import httpx
 from ..._closing import AsyncResource
 from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._model import Order
-from ..._settings import at_least, flag, name, seconds
+from ..._settings import at_least, flag, name, names_by_name, seconds
 from ..._spec import DataType, Selection
 from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
@@ -113,7 +113,9 @@ class Vendure(AsyncResource):
         ConfigurationError: A setting out of its range, naming it (never
             a credential's value): the URL not an absolute http(s) one,
             no credentials, an empty credential, *language*,
-            *category_facet* or *stock_location*, *allow_backorders* not
+            *category_facet* or *stock_location*, *stock_locations* not
+            a mapping of warehouse codes to location names,
+            *allow_backorders* not
             ``True`` or ``False``, *batch_size* or *concurrency* not a
             whole number of at least 1 (0 was taken as 1), *timeout* not
             a number of seconds above 0.
@@ -173,7 +175,7 @@ class Vendure(AsyncResource):
         default=None, kw_only=True, validator=name(optional=True)
     )
     stock_locations: Mapping[str, str] | None = attrs.field(
-        default=None, kw_only=True
+        default=None, kw_only=True, validator=names_by_name
     )
     allow_backorders: bool = attrs.field(
         default=False, kw_only=True, validator=flag

@@ -55,8 +55,18 @@ def tax_classes(value: Mapping[Any, str]) -> dict[Decimal, str]:
     The ``tax_classes`` setting as the adapter uses it: rates as
     Decimals, ``"standard"`` as WooCommerce stores it (``""``).
     """
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            "WooCommerce tax_classes must map tax rates to tax class "
+            f"slugs, got {value!r}"
+        )
     out: dict[Decimal, str] = {}
     for rate, slug in value.items():
+        if not isinstance(slug, str):
+            raise ConfigurationError(
+                f"WooCommerce tax_classes: the class of {rate!r} must be a "
+                f"tax class slug (a text), got {slug!r}"
+            )
         try:
             key = Decimal(str(rate))
         except ArithmeticError:
