@@ -87,7 +87,22 @@ class Stock:
             for i, row in await self.batches.write(
                 path, writes, items, outcomes
             ):
+                number = items[i].record.number
+                if row.get("manage_stock") is not True:
+                    # managing_stock() is false while the shop's stock
+                    # management is off: the quantity is kept but unused,
+                    # and the shop sells without limit
+                    outcomes[i] = fail(
+                        number,
+                        f"WooCommerce did not take the stock of {number!r}: "
+                        "the shop does not manage stock (turn on "
+                        "WooCommerce > Settings > Products > Inventory > "
+                        "Enable stock management), so it would sell "
+                        "without limit",
+                        "quantity",
+                    )
+                    continue
                 outcomes[i] = Outcome(
-                    number=items[i].record.number, platform_id=str(row["id"])
+                    number=number, platform_id=str(row["id"])
                 )
         return [o for o in outcomes if o is not None]

@@ -31,7 +31,13 @@ class CatalogueRoutes(Routes):
     # -- products ---------------------------------------------------------
 
     def _product_json(self, row: Row) -> Row:
-        return dict(row)
+        out = dict(row)
+        # WC_Product::managing_stock(): the product's own flag, and false
+        # whatever it says while woocommerce_manage_stock is off
+        out["manage_stock"] = bool(row["manage_stock"]) and bool(
+            self.emu.shop.manage_stock
+        )
+        return out
 
     @route("GET", f"{WC}/products")
     async def products_list(self, req: Request) -> Response:
@@ -176,7 +182,7 @@ class CatalogueRoutes(Routes):
                 "include": "id",
             },
         )
-        return self._page(req, [dict(r) for r in rows])
+        return self._page(req, [self._product_json(r) for r in rows])
 
     @route("POST", rf"{WC}/products/(?P<pid>\d+)/variations", writes=True)
     async def variations_create(self, req: Request) -> Response:
@@ -186,7 +192,9 @@ class CatalogueRoutes(Routes):
         validate(data, VARIATION_SCHEMA)
         row = self.emu.shop.create_product(data, parent=parent)
         return self._created(
-            req, f"/products/{parent['id']}/variations/{row['id']}", dict(row)
+            req,
+            f"/products/{parent['id']}/variations/{row['id']}",
+            self._product_json(row),
         )
 
     @route("GET", rf"{WC}/products/(?P<pid>\d+)/variations/(?P<id>\d+)")
@@ -195,7 +203,7 @@ class CatalogueRoutes(Routes):
         parent = self._parent(req)
         return Response(
             200,
-            dict(
+            self._product_json(
                 self.emu.shop.get_product(int(req.params["id"]), parent=parent)
             ),
         )
@@ -213,7 +221,7 @@ class CatalogueRoutes(Routes):
         row = self.emu.shop.update_product(
             int(req.params["id"]), data, parent=parent
         )
-        return Response(200, dict(row))
+        return Response(200, self._product_json(row))
 
     @route(
         "DELETE",
@@ -225,7 +233,7 @@ class CatalogueRoutes(Routes):
         parent = self._parent(req)
         return Response(
             200,
-            dict(
+            self._product_json(
                 self.emu.shop.delete_product(
                     int(req.params["id"]), parent=parent
                 )
@@ -239,9 +247,15 @@ class CatalogueRoutes(Routes):
         shop = self.emu.shop
         return self._batch(
             req,
-            create=lambda d: dict(shop.create_product(d, parent=parent)),
-            update=lambda i, d: dict(shop.update_product(i, d, parent=parent)),
-            delete=lambda i: dict(shop.delete_product(i, parent=parent)),
+            create=lambda d: self._product_json(
+                shop.create_product(d, parent=parent)
+            ),
+            update=lambda i, d: self._product_json(
+                shop.update_product(i, d, parent=parent)
+            ),
+            delete=lambda i: self._product_json(
+                shop.delete_product(i, parent=parent)
+            ),
         )
 
     # -- categories -------------------------------------------------------

@@ -1,0 +1,84 @@
+"""
+WooCommerce with a merchant's real shop settings: stock written where
+the shop does not use it is a failure naming the record and the field,
+never a success.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ecomsync import Article, DataType, Outgoing, StockLevel, Variant
+from ecomsync.platforms.woocommerce import WooCommerce
+from ecomsync.testing.woocommerce import WooCommerceEmulator
+
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "cs_merchant-S3CR3T"
+
+
+def _shop(emu: WooCommerceEmulator) -> WooCommerce:
+    return WooCommerce(
+        "http://shop.test",
+        "ck_merchant",
+        SECRET,
+        transport=httpx.ASGITransport(app=emu.app),
+    )
+
+
+class TestStockManagementOff:
+    async def test_stock_fails_when_the_shop_manages_none(self) -> None:
+        """
+        With WooCommerce's "Enable stock management" off the shop ignores
+        stock_quantity and sells without limit: every level fails on
+        quantity saying so, for products and variations alike.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET, manage_stock=False)
+        shirt = Article(
+            number="S-1",
+            name="Shirt",
+            price=1,
+            variants=(Variant(number="S-1-M", options=(("Size", "M"),)),),
+        )
+        async with _shop(emu) as woo:
+            written = await woo.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(record=Article(number="A-1", name="A", price=1)),
+                    Outgoing(record=shirt),
+                ],
+            )
+            assert all(o.ok for o in written), written
+            outcomes = await woo.push(
+                DataType.STOCK,
+                [
+                    Outgoing(record=StockLevel(number="A-1", quantity=5)),
+                    Outgoing(record=StockLevel(number="S-1-M", quantity=2)),
+                ],
+            )
+        assert [(o.number, o.field) for o in outcomes] == [
+            ("A-1", "quantity"),
+            ("S-1-M", "quantity"),
+        ]
+        for outcome in outcomes:
+            assert "stock management" in (outcome.error or "")
+
+    async def test_stock_lands_when_managed(self) -> None:
+        """
+        With stock management on (the default) the same levels land.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="A", price=1))],
+            )
+            (outcome,) = await woo.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="A-1", quantity=5))],
+            )
+        assert outcome.ok
+        (row,) = [r for r in emu.shop.products.values() if r["sku"] == "A-1"]
+        assert row["stock_quantity"] == 5
