@@ -275,16 +275,17 @@ async def _check_catalogue(w: _World) -> None:
 
 async def _check_orders_in_tryton(w: _World) -> None:
     """
-    The common check, and each customer is the party its number names.
+    The common check, and each customer is the party its number names
+    on this platform (identifier ``platform:number``).
     """
     found = await check_orders_in_tryton(w.admin)
     async with w.admin.session() as session:
         rpc = session.rpc
         identifiers = {
-            row["code"]: row["party"]
+            row["code"].removeprefix(f"{PLATFORM}:"): row["party"]
             for row in await rpc.search_read(
                 "party.identifier",
-                [["code", "in", sorted(CUSTOMERS)]],
+                [["code", "in", [f"{PLATFORM}:{c}" for c in CUSTOMERS]]],
                 ["code", "party"],
             )
         }
