@@ -47,8 +47,14 @@ def new_schedule(
     """
     if (every is None) == (cron is None):
         raise SpecError("a schedule needs either every or cron")
-    if every is not None and every <= timedelta(0):
-        raise SpecError(f"a schedule needs a positive interval: {every}")
+    # A number of seconds (every=300) failed with a bare TypeError.
+    if every is not None and (
+        not isinstance(every, timedelta) or every <= timedelta(0)
+    ):
+        raise SpecError(
+            f"a schedule needs a positive interval (a timedelta), got "
+            f"{every!r}"
+        )
     if cron is None and zone is not None:
         raise SpecError("zone applies to cron schedules only")
     if first_due is not None and (

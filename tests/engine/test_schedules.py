@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import logging
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import attrs
@@ -121,10 +122,16 @@ class TestSchedules:
             assert earlier.ended_at is not None
             assert earlier.ended_at <= later.started_at
 
-    async def test_bad_interval(self, sync: Synchronizer) -> None:
-        """A schedule needs a positive interval."""
-        with pytest.raises(SpecError):
-            await sync.add_schedule(spec(stock=All()), every=timedelta(0))
+    @pytest.mark.parametrize("every", [timedelta(0), timedelta(-1), 300, "1h"])
+    async def test_bad_interval(
+        self, sync: Synchronizer, store: SqliteStore, every: Any
+    ) -> None:
+        """A schedule needs a positive interval as a timedelta: seconds
+        given as a number failed with a bare TypeError; nothing is kept."""
+        with pytest.raises(SpecError, match="positive interval"):
+            await sync.add_schedule(spec(stock=All()), every=every)
+
+        assert [] == await store.list_schedules()
 
     async def test_naive_first_due_refused(
         self, sync: Synchronizer, store: SqliteStore
