@@ -471,6 +471,55 @@ class TestBulkRefusals:
             with pytest.raises(SyncError, match=message):
                 await shop.push(DataType.ARTICLES, _out(_articles(records)))
 
+    async def test_staged_target_without_key_names_it(self) -> None:
+        """
+        A staged target for the bulk variables without the ``key``
+        parameter the operation is started with fails the push naming
+        it, not with a bare KeyError; nothing is uploaded.
+        """
+        emu = _emu()
+        records = _records(3)
+        inner = httpx.ASGITransport(app=emu.app)
+        uploads: list[str] = []
+
+        async def answer(request: httpx.Request) -> httpx.Response:
+            if b"stagedUploadsCreate" in request.content:
+                target = {
+                    "url": "https://shop.test/_staged/upload",
+                    "resourceUrl": None,
+                    "parameters": [{"name": "policy", "value": "p"}],
+                }
+                return httpx.Response(
+                    200,
+                    json={
+                        "data": {
+                            "stagedUploadsCreate": {
+                                "stagedTargets": [target],
+                                "userErrors": [],
+                            }
+                        }
+                    },
+                )
+            if request.url.path.startswith("/_staged/"):
+                uploads.append(request.url.path)
+            return await inner.handle_async_request(request)
+
+        shop = Shopify(
+            "https://shop.test",
+            TOKEN,
+            transport=httpx.MockTransport(answer),
+            bulk_threshold=2,
+            bulk_poll_interval=0.001,
+        )
+        async with shop:
+            await shop.push(DataType.CATEGORIES, _out(records[:1]))
+            with pytest.raises(
+                SyncError, match=r"stagedTargets\.0\.parameters has no key"
+            ):
+                await shop.push(DataType.ARTICLES, _out(_articles(records)))
+
+        assert [] == uploads
+
     async def test_vanished_operation(self) -> None:
         """
         An operation the shop no longer knows while it is polled fails
