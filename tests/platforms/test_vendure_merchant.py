@@ -319,6 +319,77 @@ class TestStock:
         assert level.ok, level.error
         assert {"Default Stock Location": (3, 0), "sells": 3} == held
 
+    async def test_the_default_location_sells_nothing_with_a_mapping(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        With stock_locations and no stock_location, the default location
+        no warehouse maps to and no level goes to is set to sell nothing
+        too: stock entered there by hand was sold on top of the ERP's
+        (3 + 5); a level without a warehouse still lands there.
+        """
+        admin = fresh_vendure.admin()
+        try:
+            await admin.gql(
+                "mutation { createStockLocation(input: "
+                '{ name: "North", description: "" }) { id } }'
+            )
+            async with Vendure(
+                fresh_vendure.url,
+                api_key=fresh_vendure.api_key,
+                stock_locations={"WH-N": "North"},
+            ) as shop:
+                (made,) = await shop.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=Article(number="W-2", name="W", price=1)
+                        )
+                    ],
+                )
+                (variant,) = await _variants(admin, "W-2")
+                await admin.gql(
+                    "mutation ($i: [UpdateProductVariantInput!]!) "
+                    "{ updateProductVariants(input: $i) { id } }",
+                    {"i": [{"id": variant["id"], "stockOnHand": 5}]},
+                )
+                (level,) = await shop.push(
+                    DataType.STOCK,
+                    [
+                        Outgoing(
+                            record=StockLevel(
+                                number="W-2", quantity=3, warehouse="WH-N"
+                            )
+                        )
+                    ],
+                )
+                held = await _stock(admin, "W-2")
+                both = await shop.push(
+                    DataType.STOCK,
+                    [
+                        Outgoing(
+                            record=StockLevel(
+                                number="W-2", quantity=3, warehouse="WH-N"
+                            )
+                        ),
+                        Outgoing(record=StockLevel(number="W-2", quantity=2)),
+                    ],
+                )
+            held_both = await _stock(admin, "W-2")
+        finally:
+            await admin.aclose()
+
+        assert made.ok, made.error
+        assert level.ok, level.error
+        assert {"North": (3, 0), "sells": 3} == held
+        # A level without a warehouse goes to the default location.
+        assert all(o.ok for o in both), both
+        assert {
+            "Default Stock Location": (2, 0),
+            "North": (3, 0),
+            "sells": 5,
+        } == held_both
+
     async def test_units_of_a_paid_order_are_counted_once(
         self, fresh_vendure: VendureServer
     ) -> None:

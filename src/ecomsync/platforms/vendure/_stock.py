@@ -75,21 +75,39 @@ def _location(ref: Reference, level: StockLevel) -> str | tuple[str, str]:
     return ref.warehouses[level.warehouse]
 
 
+def _others(ref: Reference, stock_location: str | None) -> list[str]:
+    """
+    The channel's locations that no setting names: neither
+    *stock_location* nor a mapped warehouse (without a mapping, every
+    level goes to the default location, which is then named too).  With
+    a mapping and no *stock_location* the default one is among them: a
+    level without a warehouse still goes there (`_sell_nothing` leaves
+    alone the locations a variant's levels go to).
+    """
+    ours = set(ref.warehouses.values())
+    if not ref.warehouses or stock_location is not None:
+        ours.add(ref.default_location)
+    return [loc for loc in ref.locations.values() if loc not in ours]
+
+
 def _sell_nothing(
-    held: dict[str, tuple[list[int], JSON]],
+    held: dict[str, tuple[list[int], JSON, set[str]]],
     others: Sequence[str],
     writes: dict[str, tuple[list[int], list[JSON]]],
 ) -> None:
     """
     Add to *writes* what makes each variant of *held* (variant id ->
-    the indices of its levels, the variant) sell nothing at the
-    locations *others*: ``stockOnHand`` = ``stockAllocated``.
+    the indices of its levels, the variant, the locations its levels
+    go to) sell nothing at the locations *others* its levels do not go
+    to: ``stockOnHand`` = ``stockAllocated``.
     """
-    for variant_id, (indices, variant) in held.items():
+    for variant_id, (indices, variant, sent) in held.items():
         for stock in variant.get("stockLevels") or []:
             location = str(stock["stockLocationId"])
-            if location in others and (
-                stock["stockOnHand"] != stock["stockAllocated"]
+            if (
+                location in others
+                and location not in sent
+                and stock["stockOnHand"] != stock["stockAllocated"]
             ):
                 touched, stock_levels = writes.setdefault(variant_id, ([], []))
                 touched += [i for i in indices if i not in touched]
@@ -152,9 +170,8 @@ class Stock:
         # Vendure sells the sum over the channel's locations: one the ERP
         # does not write must sell nothing, or the shop sells its stock
         # on top of the ERP's.
-        ours = {ref.default_location, *ref.warehouses.values()}
-        others = [loc for loc in ref.locations.values() if loc not in ours]
-        held: dict[str, tuple[list[int], JSON]] = {}
+        others = _others(ref, self.catalog.stock_location)
+        held: dict[str, tuple[list[int], JSON, set[str]]] = {}
         for (sku, location), (indices, total) in groups.items():
             variants = found.get(sku, [])
             if len(variants) != 1:
@@ -173,7 +190,9 @@ class Stock:
                     outcomes[i] = fail(sku, error, "number")
                 continue
             (variant,) = variants
-            held.setdefault(variant["id"], ([], variant))[0].extend(indices)
+            mine = held.setdefault(variant["id"], ([], variant, set()))
+            mine[0].extend(indices)
+            mine[2].add(location)
             on_hand, allocated = 0, 0
             for stock in variant.get("stockLevels") or []:
                 if str(stock["stockLocationId"]) == location:
