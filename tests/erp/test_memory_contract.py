@@ -92,6 +92,15 @@ class TestMemoryErpShape:
         with pytest.raises(ConfigurationError, match=order.number):
             MemoryPlatform().place_order(order, changed_at=naive)
 
+    @pytest.mark.parametrize("latency", [-1, float("nan"), float("inf"), "1"])
+    def test_latency_out_of_range_refused(self, latency: object) -> None:
+        """A latency that is not a finite number of seconds of 0 or more
+        is a ConfigurationError naming it (-1 was taken as none)."""
+        from ecomsync import ConfigurationError
+
+        with pytest.raises(ConfigurationError, match="MemoryErp latency"):
+            MemoryErp(latency=latency)  # type: ignore[arg-type]
+
     def test_orders_go_to_a_platform(self) -> None:
         """An order handed to the ERP says where orders come from."""
         from ecomsync.testing import shop_orders

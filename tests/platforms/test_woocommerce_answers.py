@@ -118,6 +118,38 @@ class TestBatchAnswers:
         assert "no answer for this item" in (outcomes[4].error or "")
         assert "41" == outcomes[3].platform_id
 
+    @pytest.mark.parametrize(
+        ("answer", "problem"),
+        [
+            ([], "/products/batch with an unexpected shape: not an object"),
+            (
+                {"create": {"id": 1}},
+                "(create) with an unexpected shape: an object where a list",
+            ),
+            (
+                {"create": ["A-1"]},
+                "(create) with an unexpected shape: item 0 is a text",
+            ),
+        ],
+    )
+    async def test_odd_batch_answer_names_the_request(
+        self, answer: Any, problem: str
+    ) -> None:
+        """
+        A batch answer of an unexpected shape (a list, ``create`` not a
+        list of objects) is a SyncError naming the request, not a bare
+        AttributeError.
+        """
+        script = Script({("POST", "products/batch"): [(200, answer)]})
+        async with _woo(script) as woo:
+            with pytest.raises(SyncError) as info:
+                await woo.push(
+                    DataType.ARTICLES,
+                    [Outgoing(record=article("A-1", categories=()))],
+                )
+
+        assert problem in str(info.value)
+
     async def test_lost_create_is_adopted_by_resource_id(self) -> None:
         """
         A create refused as ``product_invalid_sku`` with a

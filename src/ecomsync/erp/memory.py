@@ -5,6 +5,7 @@ own test suites.  It keeps what a run imported where a test can look.
 
 from __future__ import annotations
 
+import math
 from collections.abc import (
     AsyncIterator,
     Callable,
@@ -37,7 +38,7 @@ from .._model import (
 )
 from .._record_checks import problems
 from .._spec import ChangedSince, DataType, Only, Selection, aware, selected
-from ..exceptions import SyncError
+from ..exceptions import ConfigurationError, SyncError
 
 
 __all__ = ["MemoryErp"]
@@ -121,7 +122,8 @@ class MemoryErp(AsyncResource):
             one number are two records.
         media: File contents by `MediaRef.key`.
         clock: Where "now" comes from.
-        latency: Seconds each read batch takes (to make runs observable).
+        latency: Seconds each read batch takes (to make runs observable);
+            a finite number of 0 or more, else `ConfigurationError`.
 
     .. versionadded:: 26.1.0
     """
@@ -139,6 +141,16 @@ class MemoryErp(AsyncResource):
         ] = {}
         self.media = dict(media or {})
         self.clock = clock
+        # A negative latency was taken as none, NaN failed every read.
+        if (
+            isinstance(latency, bool)
+            or not isinstance(latency, int | float)
+            or not 0 <= latency < math.inf
+        ):
+            raise ConfigurationError(
+                f"MemoryErp latency must be a number of seconds, 0 or "
+                f"more, got {latency!r}"
+            )
         self.latency = latency
         self.orders: dict[str | tuple[str, str], Order] = {}
         self.customers: dict[str | tuple[str, str], Customer] = {}

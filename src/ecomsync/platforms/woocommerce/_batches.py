@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import attrs
 
 from ..._contracts import Outcome, Outgoing
-from .._answers import field_of
+from .._answers import field_of, odd_answer, rows_of
 from ._client import API, MAX_PER_PAGE, RestApi, item_error
 from ._common import Row, Settings, chunks, describe, fail, sku_key
 
@@ -75,8 +75,23 @@ class Batches:
                 answer = (
                     await self.api.call("POST", f"{path}/batch", json=body)
                 ).json()
-                created = iter(answer.get("create") or [])
-                updated = iter(answer.get("update") or [])
+                what = f"POST {API}/{path}/batch"
+                if not isinstance(answer, dict):
+                    raise odd_answer("WooCommerce", what, "not an object")
+                created = iter(
+                    rows_of(
+                        "WooCommerce",
+                        f"{what} (create)",
+                        answer.get("create") or [],
+                    )
+                )
+                updated = iter(
+                    rows_of(
+                        "WooCommerce",
+                        f"{what} (update)",
+                        answer.get("update") or [],
+                    )
+                )
                 for i, payload in chunk:
                     row: Row = next(
                         updated if "id" in payload else created, {}
