@@ -425,7 +425,9 @@ class Synchronizer(AsyncResource):
         Run due schedules as `Trigger.SCHEDULED` runs until cancelled (or
         *until* returns true, or the synchroniser is closed: its runs then
         end cancelled).  A schedule never runs twice at once, also across
-        processes sharing the store.
+        processes sharing the store.  A store that fails for a while (a
+        database restart) is logged and asked again at the next poll;
+        serving goes on.
         """
         self._ensure_open()
         with self._runs.serving():

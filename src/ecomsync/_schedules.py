@@ -6,6 +6,7 @@ processes).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import uuid
@@ -23,7 +24,12 @@ from ._ownership import HEARTBEAT_INTERVAL, reap_abandoned
 from ._run import RunEvents, holder, log
 from ._spec import SyncSpec
 from .events import Event
-from .exceptions import EcomsyncError, ResourceClosed, SpecError
+from .exceptions import (
+    EcomsyncError,
+    ResourceClosed,
+    SpecError,
+    StateStoreError,
+)
 from .typing import StateStore
 
 
@@ -132,36 +138,100 @@ async def serve(
 ) -> None:
     """
     Run the due schedules of *store* with *start* until cancelled or
-    *until* returns true.
+    *until* returns true.  A store that fails for a while (a database
+    restart) is logged and asked again at the next poll: serving goes on,
+    and the claims it could not release are released once it answers.
     """
     claimant = f"{holder()}:{uuid.uuid4().hex[:6]}"
     reaped = -math.inf
-    async with task_group() as tg:
-        while not until():
-            if time.monotonic() - reaped >= HEARTBEAT_INTERVAL:
-                # A dead server's runs end as abandoned and free the
-                # schedules it had claimed.
-                await reap_abandoned(store)
-                reaped = time.monotonic()
-            now = clock()
-            for schedule in await store.list_schedules():
-                if schedule.next_due > now:
-                    continue
-                lease = now + max(schedule.interval, timedelta(hours=1))
-                if await store.claim_schedule(
-                    schedule.id, claimant, lease, now=now
-                ) and await _still_due(store, schedule, claimant, now):
-                    tg.start_soon(
-                        _serve_one,
-                        store,
-                        clock,
-                        start,
-                        schedule,
-                        claimant,
-                        on_event,
-                    )
-            await anyio.sleep(poll_interval)
-        tg.cancel_scope.cancel()
+    # Claims the store could not release (it was away), by schedule id,
+    # with the due time each is to be released with.
+    unreleased: dict[str, datetime] = {}
+    try:
+        async with task_group() as tg:
+            while not until():
+                try:
+                    await _release_each(store, claimant, unreleased)
+                    if time.monotonic() - reaped >= HEARTBEAT_INTERVAL:
+                        # A dead server's runs end as abandoned and free
+                        # the schedules it had claimed.
+                        await reap_abandoned(store)
+                        reaped = time.monotonic()
+                    for schedule in await _claim_due(
+                        store, clock(), claimant, unreleased
+                    ):
+                        tg.start_soon(
+                            _serve_one,
+                            store,
+                            clock,
+                            start,
+                            schedule,
+                            claimant,
+                            on_event,
+                            unreleased,
+                        )
+                except StateStoreError as exc:
+                    _log_outage(exc)
+                await anyio.sleep(poll_interval)
+            tg.cancel_scope.cancel()
+    finally:
+        # Once more on the way out (bounded: a store that hangs must not
+        # hold the host's cancellation); what is still held is freed when
+        # its lease ends.
+        with (
+            anyio.move_on_after(5, shield=True),
+            contextlib.suppress(StateStoreError),
+        ):
+            await _release_each(store, claimant, unreleased)
+
+
+def _log_outage(exc: StateStoreError) -> None:
+    log.warning(
+        "serving schedules: %s; trying again at the next poll",
+        exc,
+        extra=_instrument.fields(run_id=None, platform=None, data_type=None),
+    )
+
+
+async def _release_each(
+    store: StateStore, claimant: str, unreleased: dict[str, datetime]
+) -> None:
+    """
+    Release the claims of *unreleased* (forgetting each released).
+    """
+    for schedule_id, next_due in list(unreleased.items()):
+        await store.release_schedule(schedule_id, claimant, next_due)
+        del unreleased[schedule_id]
+
+
+async def _claim_due(
+    store: StateStore,
+    now: datetime,
+    claimant: str,
+    unreleased: dict[str, datetime],
+) -> list[Schedule]:
+    """
+    Claim the schedules due at *now* for *claimant*; return those to run.
+    """
+    claimed = []
+    for schedule in await store.list_schedules():
+        if schedule.next_due > now or schedule.id in unreleased:
+            continue
+        lease = now + max(schedule.interval, timedelta(hours=1))
+        if not await store.claim_schedule(
+            schedule.id, claimant, lease, now=now
+        ):
+            continue
+        try:
+            due = await _still_due(store, schedule, claimant, now)
+        except StateStoreError:
+            # Claimed, then the store went away: let it go as it was
+            # (due) when the store answers again.
+            unreleased[schedule.id] = schedule.next_due
+            raise
+        if due:
+            claimed.append(schedule)
+    return claimed
 
 
 async def _still_due(
@@ -191,6 +261,7 @@ async def _serve_one(
     schedule: Schedule,
     claimant: str,
     on_event: Callable[[Event], None] | None,
+    unreleased: dict[str, datetime],
 ) -> None:
     events: RunEvents | None = None
     next_due = None
@@ -221,9 +292,13 @@ async def _serve_one(
             ),
         )
     finally:
+        next_due = next_due or following_due(schedule, clock())
         with anyio.CancelScope(shield=True):
-            await store.release_schedule(
-                schedule.id,
-                claimant,
-                next_due or following_due(schedule, clock()),
-            )
+            try:
+                await store.release_schedule(schedule.id, claimant, next_due)
+            except StateStoreError as exc:
+                # Held until the store answers: `serve` releases it then
+                # (a claim left held would keep the schedule from running
+                # for its whole lease, an hour or more).
+                unreleased[schedule.id] = next_due
+                _log_outage(exc)

@@ -453,7 +453,7 @@ class TestScheduleOnClose:
         def start(s: Schedule) -> AbstractAsyncContextManager[RunEvents]:
             return sync.run(s.spec)
 
-        await _serve_one(store, sync.clock, start, schedule, "me", None)
+        await _serve_one(store, sync.clock, start, schedule, "me", None, {})
 
         (after,) = await store.list_schedules()
         assert schedule.next_due == after.next_due

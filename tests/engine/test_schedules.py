@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,12 +18,14 @@ from ecomsync import (
     All,
     DataType,
     LocalLicensePool,
+    MediaStaging,
     MemoryErp,
     MemoryPlatform,
     RunFinished,
     RunStatus,
     SpecError,
     SqliteStore,
+    StateStoreError,
     Synchronizer,
     Trigger,
 )
@@ -198,4 +201,92 @@ class TestSchedules:
         # Held by "me" if due; not claimable by anyone if not.
         assert not await store.claim_schedule(
             schedule.id, "other", now + timedelta(hours=1), now=now
+        )
+
+
+class _Outage:
+    """
+    *store* with a state store outage: the calls of *failing* (method
+    name -> call numbers) raise StateStoreError, as a PostgreSQL restart
+    does; every other call goes through.
+    """
+
+    def __init__(self, store: SqliteStore, failing: dict[str, set[int]]):
+        self._store, self._failing = store, failing
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._store, name)
+        if name not in self._failing:
+            return target
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = n = self.calls.get(name, 0) + 1
+            if n in self._failing[name]:
+                raise StateStoreError(
+                    f"state store: {name}: connection refused"
+                )
+            return await target(*args, **kwargs)
+
+        return call
+
+
+class TestStoreOutage:
+    @pytest.mark.parametrize(
+        "failing",
+        [
+            {"list_schedules": {2, 3}},
+            {"claim_schedule": {2}},
+            {"release_schedule": {1, 2}},
+            {"list_schedules": {3}, "release_schedule": {2}},
+        ],
+        ids=["list", "claim", "release", "list+release"],
+    )
+    async def test_serving_goes_on(
+        self,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        store: SqliteStore,
+        tmp_path: Path,
+        failing: dict[str, set[int]],
+    ) -> None:
+        """The state store failing for a moment while serve() lists,
+        claims or releases schedules (a database restart) is logged and
+        tried again: the schedule runs on, and no claim is left behind
+        (serve() stopped with StateStoreError, and a lost release held
+        the schedule for its lease, an hour or its interval)."""
+        outage = _Outage(store, failing)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=outage,  # type: ignore[arg-type]
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        made = await sync.add_schedule(
+            spec(categories=All()), every=timedelta(milliseconds=1)
+        )
+        ended: list[RunFinished] = []
+
+        def seen(event: object) -> None:
+            if isinstance(event, RunFinished):
+                ended.append(event)
+
+        with anyio.fail_after(10):
+            await sync.serve(
+                poll_interval=0.01,
+                on_event=seen,
+                until=lambda: len(ended) >= 3,
+            )
+
+        assert all(
+            n <= outage.calls[name] for name in failing for n in failing[name]
+        )
+        assert [RunStatus.SUCCEEDED] * 3 == [e.status for e in ended[:3]]
+        (schedule,) = await store.list_schedules()
+        # Nobody holds it: whoever serves next may claim it when due.
+        assert await store.claim_schedule(
+            made.id,
+            "next",
+            schedule.next_due + timedelta(hours=2),
+            now=schedule.next_due,
         )
