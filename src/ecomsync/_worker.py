@@ -37,6 +37,7 @@ from .exceptions import (
     LicenseError,
     NoFreeLicense,
     SpecError,
+    StateStoreError,
 )
 from .licensing import PostgresLicensePool
 from .state import PostgresStore
@@ -107,8 +108,16 @@ async def work(
     worker_id = worker_id or _worker_id()
     closed = 0
     while True:
-        await board.sweep(stale_after=stale_after, max_attempts=max_attempts)
-        if not await board.has_work():
+        try:
+            await board.sweep(
+                stale_after=stale_after, max_attempts=max_attempts
+            )
+            idle = not await board.has_work()
+        except StateStoreError as exc:
+            _store_failed(worker_id, exc)
+            await anyio.sleep(poll_interval)
+            continue
+        if idle:
             if exit_when_idle:
                 return closed
             await anyio.sleep(poll_interval)
@@ -131,9 +140,23 @@ async def work(
             # another worker took it): the partition went back to the
             # board; wait for a licence again.
             log.warning("worker %s: %s", worker_id, exc)
+        except StateStoreError as exc:
+            # Claiming or closing a partition failed: one not closed goes
+            # stale and is claimed again (its writes are idempotent).
+            _store_failed(worker_id, exc)
         # Open partitions, none claimable yet (held by live workers or
         # waiting for an earlier phase).
         await anyio.sleep(poll_interval)
+
+
+def _store_failed(worker_id: str, exc: StateStoreError) -> None:
+    # A database restart, say: the worker goes on once it answers.
+    log.warning(
+        "worker %s: %s; trying again",
+        worker_id,
+        exc,
+        extra=_instrument.fields(run_id=None, platform=None, data_type=None),
+    )
 
 
 async def _run_partition(
