@@ -7,14 +7,22 @@ here what is the directory's own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ecomsync import FileLicensePool
 from ecomsync.exceptions import LicenseError
+
+
+if sys.platform != "win32":
+    import resource
 
 
 pytestmark = pytest.mark.anyio
@@ -62,3 +70,52 @@ class TestDirectory:
         pool = FileLicensePool(tmp_path, size=3)
 
         assert f"<FileLicensePool {str(tmp_path)!r} size=3>" == repr(pool)
+
+
+@contextlib.contextmanager
+def _no_file_growth() -> Iterator[None]:
+    """
+    No file of this process may grow for the block (RLIMIT_FSIZE 0): the
+    kernel refuses such writes with EFBIG, as a full disk or a quota does
+    with ENOSPC or EDQUOT.
+    """
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, limits[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_FSIZE")
+class TestFullDisk:
+    async def test_lease_held_without_its_holder(self, tmp_path: Path) -> None:
+        """A slot file that cannot take its holder's name (a full disk,
+        a quota) still gives the licence, held by an unknown holder; it
+        raised the bare OSError, so no run got a licence."""
+        pool = FileLicensePool(tmp_path, size=1)
+        await pool.holders()
+
+        with _no_file_growth():
+            lease = pool.lease("run-a", timeout=1)
+            await lease.__aenter__()
+        try:
+            held = await pool.holders()
+        finally:
+            await lease.__aexit__(None, None, None)
+
+        assert ("slot 0 (holder unknown)",) == held
+        assert () == await pool.holders()
+
+    async def test_slot_file_cannot_be_made(self, tmp_path: Path) -> None:
+        """A slot file that cannot be opened is a LicenseError naming
+        the directory (it was the bare OSError)."""
+        pool = FileLicensePool(tmp_path / "lic", size=1)
+        await pool.holders()
+        (tmp_path / "lic" / "slot-0.lock").mkdir()
+
+        with pytest.raises(LicenseError, match="lic"):
+            async with pool.lease("run-a", timeout=1):
+                pass

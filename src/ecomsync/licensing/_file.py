@@ -128,7 +128,14 @@ class FileLicensePool(AsyncResource):
         if another lease holds it.
         """
         locker = _portalocker()
-        fh = self._slot_file(slot).open("a+", encoding="utf-8")
+        path = self._slot_file(slot)
+        try:
+            fh = path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise LicenseError(
+                f"cannot use the licence pool directory {str(self.path)!r}: "
+                f"{exc}"
+            ) from exc
         try:
             locker.lock(fh, locker.LOCK_EX | locker.LOCK_NB)
         except locker.LockException:
@@ -137,20 +144,24 @@ class FileLicensePool(AsyncResource):
         except BaseException:
             fh.close()
             raise
+        text = json.dumps(
+            {
+                "holder": holder,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": datetime.now(UTC).isoformat(),
+            }
+        )
         try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(
-                json.dumps(
-                    {
-                        "holder": holder,
-                        "pid": os.getpid(),
-                        "host": socket.gethostname(),
-                        "since": datetime.now(UTC).isoformat(),
-                    }
-                )
-            )
-            fh.flush()
+            # Unbuffered: a write the disk refuses leaves nothing behind
+            # to fail again when the lease ends.
+            os.ftruncate(fh.fileno(), 0)
+            os.write(fh.fileno(), text.encode())
+        except OSError:
+            # A full disk or a quota: the lock is the licence, the holder
+            # only what `holders` shows (as unknown).  Refusing the
+            # licence would stop every run for a note.
+            pass
         except BaseException:
             _release(fh)
             raise
