@@ -11,14 +11,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import stamina
 
 from ecomsync import All, DataType, Outgoing
+from ecomsync._http import HttpClient
 from ecomsync._model import Order, OrderState, OrderStatus, Variant
 from ecomsync._record_checks import problems
 from ecomsync.platforms.shopify import Shopify, collection_handle
+from ecomsync.platforms.shopify._client import CostModel, GraphQL
 from ecomsync.testing import PlatformContract
 from ecomsync.testing._platform_contract import (
     CATEGORIES,
@@ -415,6 +418,68 @@ class TestPacing:
         assert outcome.ok, outcome
         assert 1 == shop.throttled
         assert pytest.approx((252 - 5) / 10) == waits[0]
+
+    async def test_a_request_overtaken_in_flight_is_not_throttled(
+        self,
+    ) -> None:
+        """
+        Two 252-point queries at once on a full 500-point bucket: the
+        second waits for the first's answer, since the shop may charge
+        the first at any moment from a full bucket (so the refill the
+        model saw while it travelled was lost); then it waits for the
+        rest and no answer is THROTTLED, even when the second would
+        reach the shop first.
+        """
+        clock = [0.0]
+        emu = ShopifyEmulator(
+            TOKEN, maximum=500, restore_rate=10, clock=lambda: clock[0]
+        )
+        asgi = httpx.ASGITransport(app=emu.app)
+        second_arrived = anyio.Event()
+        codes: list[str | None] = []
+
+        class Travelling(httpx.AsyncBaseTransport):
+            """The first query is slow on the way: the second overtakes it."""
+
+            async def handle_async_request(
+                self, request: httpx.Request
+            ) -> httpx.Response:
+                first = not codes
+                codes.append(None)
+                if first:
+                    with anyio.move_on_after(0.5):
+                        await second_arrived.wait()
+                else:
+                    second_arrived.set()
+                return await asgi.handle_async_request(request)
+
+        async def sleep(seconds: float) -> None:
+            clock[0] += seconds
+
+        api = GraphQL(
+            "https://shop.test",
+            HttpClient(
+                base_url="https://shop.test",
+                transport=Travelling(),
+                headers={"X-Shopify-Access-Token": TOKEN},
+            ),
+            sleep=sleep,
+            model=CostModel(
+                clock=lambda: clock[0],
+                maximum=500,
+                restore_rate=10,
+                available=500,
+            ),
+        )
+        query = "{ products(first: 250) { nodes { id } } }"
+        async with anyio.create_task_group() as tg:
+            for _ in range(2):
+                tg.start_soon(lambda: api.call(query, cost=252))
+        await api.aclose()
+
+        assert [252, 252] == [r.cost for r in emu.requests]
+        assert 0 == api.model.throttled
+        assert pytest.approx((252 - 248) / 10) == clock[0]
 
 
 class TestFailures:

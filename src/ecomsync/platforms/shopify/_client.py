@@ -111,14 +111,19 @@ class CostModel:
     """
     The local model of the leaky bucket, from the last ``throttleStatus``:
     a request waits until the model holds its expected cost, and reserves
-    it, so requests in flight together do not overdraw the bucket.  An
-    answer's ``currentlyAvailable`` does not yet know the requests still
-    in flight, so the model keeps their reservations off it.
+    it, so requests in flight together do not overdraw the bucket.
+
+    Shopify charges a request when it arrives, not when it is sent, and a
+    full bucket loses the refill of that interval: so a reservation is
+    taken off the refilled level *after* the cap at the maximum, and an
+    answer's ``currentlyAvailable`` (which does not know the requests
+    still in flight) is taken with the reservations kept off it.
     """
 
     clock: Callable[[], float] = time.monotonic
     maximum: float | None = None
     restore_rate: float = 50.0
+    #: The shop's level at `at` as far as known, reservations not taken off.
     available: float = 0.0
     at: float = 0.0
     waited: float = 0.0
@@ -127,6 +132,10 @@ class CostModel:
     pending: float = 0.0
 
     def level(self) -> float:
+        """
+        Points a new request may count on now: the refilled level, capped
+        at the maximum, less the reservations in flight.
+        """
         if self.maximum is None:
             return float("inf")
         now = self.clock()
@@ -134,24 +143,36 @@ class CostModel:
             self.maximum, self.available + (now - self.at) * self.restore_rate
         )
         self.at = now
-        return self.available
+        return self.available - self.pending
 
-    def wait_for(self, cost: float) -> float:
+    def wait_for(self, cost: float) -> float | None:
         """
-        Seconds until the bucket holds *cost*; reserves it.
+        Seconds until the bucket holds *cost* (0: send now), or None when
+        only an answer can make room: the reservations in flight and
+        *cost* together exceed the maximum, and the shop may charge those
+        at any moment, from a full bucket.
         """
         level = self.level()
-        self.pending += cost
         if self.maximum is None:
             return 0.0
-        wait = max(0.0, (cost - level) / self.restore_rate)
-        self.available -= cost
-        return wait
+        need = min(cost, self.maximum)  # more: the shop says THROTTLED
+        if level + 1e-9 >= need:
+            return 0.0
+        if self.pending and self.maximum - self.pending < need:
+            return None
+        return (need - level) / self.restore_rate
+
+    def reserve(self, cost: float) -> None:
+        self.pending += cost
 
     def answered(self, cost: float) -> None:
         """
-        A request that reserved *cost* got its answer.
+        A request that reserved *cost* got its answer: the shop charged
+        it (until the answer's ``throttleStatus`` says otherwise).
         """
+        if self.maximum is not None:
+            self.level()
+            self.available -= cost
         self.pending = max(0.0, self.pending - cost)
 
     def update(self, status: Mapping[str, Any]) -> None:
@@ -160,7 +181,7 @@ class CostModel:
         """
         self.maximum = float(status["maximumAvailable"])
         self.restore_rate = float(status["restoreRate"])
-        self.available = float(status["currentlyAvailable"]) - self.pending
+        self.available = float(status["currentlyAvailable"])
         self.at = self.clock()
 
     @staticmethod
@@ -188,6 +209,7 @@ class GraphQL:
     sleep: Callable[[float], Any] = anyio.sleep
     max_throttled: int = 20
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
+    _answer: anyio.Event = attrs.field(init=False, factory=anyio.Event)
 
     def __repr__(self) -> str:
         return f"<GraphQL {public_url(self.url)!r}>"
@@ -196,10 +218,21 @@ class GraphQL:
         if self._lock is None:
             self._lock = anyio.Lock()
         async with self._lock:
-            wait = self.model.wait_for(cost)
-            if wait > 0:
+            # an answer that comes in meanwhile corrects the model: look again
+            while (wait := self.model.wait_for(cost)) != 0.0:
+                if wait is None:
+                    started = self.model.clock()
+                    await self._answer.wait()
+                    self.model.waited += self.model.clock() - started
+                    continue
                 self.model.waited += wait
                 await self.sleep(wait)
+            self.model.reserve(cost)
+
+    def _answered(self, cost: float) -> None:
+        self.model.answered(cost)
+        self._answer.set()
+        self._answer = anyio.Event()
 
     async def call(
         self,
@@ -226,7 +259,7 @@ class GraphQL:
                     "POST", self.path, json=body, retry=retry
                 )
             finally:
-                self.model.answered(cost)
+                self._answered(cost)
             if response.status_code in (401, 403):
                 raise AuthenticationError(
                     f"{what}: Shopify at {public_url(self.url)} refused the "
