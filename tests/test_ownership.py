@@ -12,17 +12,27 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import partial
 
 import anyio
 import attrs
 import pytest
 
 from ecomsync import (
+    All,
+    Article,
+    DataType,
+    MemoryErp,
+    MemoryPlatform,
     RunOwner,
     RunRecord,
     RunStatus,
     SqliteStore,
     StateStoreError,
+    Synchronizer,
+    SyncSpec,
+    _lifecycle,
 )
 from ecomsync._ownership import (
     Host,
@@ -304,3 +314,56 @@ class TestKeepAlive:
             ran = True
 
         assert ran
+
+
+class TestEndedElsewhere:
+    async def test_run_found_abandoned_keeps_that_record(
+        self, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A run that finds itself ended elsewhere as abandoned (its
+        process stalled past the stale time, another process ended it)
+        stops and leaves the store's record as that process wrote it: it
+        wrote its own end over it (cancelled, the reason gone), and over
+        the run of a process that had resumed it meanwhile."""
+        monkeypatch.setattr(
+            _lifecycle, "keep_alive", partial(keep_alive, interval=0.02)
+        )
+        erp = MemoryErp(
+            [
+                Article(number=f"A-{i}", name=f"A {i}", price=Decimal(1))
+                for i in range(40)
+            ],
+            latency=0.05,
+        )
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": MemoryPlatform()},
+            store=store,
+            batch_size=2,
+        )
+        spec = SyncSpec(types={DataType.ARTICLES: All()})
+
+        with anyio.fail_after(10):
+            async with sync.run(spec) as events:
+                async for _ in events:
+                    seen = await store.get_run(events.run_id)
+                    if seen is not None and seen.status is RunStatus.RUNNING:
+                        ended = attrs.evolve(
+                            seen,
+                            status=RunStatus.ABANDONED,
+                            ended_at=T0,
+                            error="abandoned: elsewhere",
+                        )
+                        assert await store.abandon_run(ended, seen=seen)
+                        break
+                async for _ in events:
+                    pass
+
+        assert events.summary is not None
+        assert RunStatus.CANCELLED == events.summary.status
+        kept = await store.get_run(events.run_id)
+        assert kept is not None
+        assert (RunStatus.ABANDONED, "abandoned: elsewhere") == (
+            kept.status,
+            kept.error,
+        )

@@ -219,6 +219,14 @@ async def _observedlifecycle(
     resolve_as: Trigger | None,
 ) -> tuple[RunRecord, EcomsyncError | None]:
     error: EcomsyncError | None = None
+    # Ended elsewhere as abandoned (this process stalled past the stale
+    # time): the record is no longer this run's to write.
+    lost = anyio.Event()
+
+    def on_lost() -> None:
+        lost.set()
+        run.cancel.request()
+
     sync._runs.started(run.id, run.cancel)
     if sync.closed:  # closed between new_run and here: stop at once
         run.cancel.request()
@@ -229,7 +237,7 @@ async def _observedlifecycle(
         await reap_abandoned(sync.store, keep={run.id})
         await sync.store.save_run(run.record())
         async with (
-            keep_alive(sync.store, run.id, on_lost=run.cancel.request),
+            keep_alive(sync.store, run.id, on_lost=on_lost),
             licence(sync, run),
         ):
             spec = run.spec
@@ -254,8 +262,9 @@ async def _observedlifecycle(
         ):
             # The host cancelled (or the process is going down).
             run.end(RunStatus.CANCELLED)
-            with anyio.CancelScope(shield=True):
-                await _save_end(sync, run.record())
+            if not lost.is_set():
+                with anyio.CancelScope(shield=True):
+                    await _save_end(sync, run.record())
             cancels = [e for e in found if isinstance(e, cancel)]
             if isinstance(exc, BaseExceptionGroup) and len(cancels) + sum(
                 isinstance(e, Exception) for e in found
@@ -281,6 +290,23 @@ async def _observedlifecycle(
     finally:
         sync._runs.ended(run.id)
     final = run.record(error=None if error is None else describe(error))
+    if lost.is_set():
+        # Another process may have resumed it since: its end, or the
+        # reason it was abandoned, stays as written there.
+        return final, error
+    return await _record_end(sync, run, final, error)
+
+
+async def _record_end(
+    sync: Synchronizer,
+    run: Run,
+    final: RunRecord,
+    error: EcomsyncError | None,
+) -> tuple[RunRecord, EcomsyncError | None]:
+    """
+    Save run *final*'s end; return the record and the run's error, the
+    store's if it could not take it.
+    """
     with anyio.CancelScope(shield=True):
         try:
             await sync.store.save_run(final)
