@@ -53,12 +53,14 @@ from ecomsync.typing import Platform
 
 from ._plans import assert_run_matches_plan
 from ._push import PUSH, PUSH_TYPES
+from ._restock_contract import RestockContract
 from .conftest import T0, flat_catalogue, small_catalogue
 
 
-class PlatformEngineContract:
+class PlatformEngineContract(RestockContract):
     """
-    The engine over one platform's adapter and emulator.  Subclasses set
+    The engine over one platform's adapter and emulator (and
+    `RestockContract`'s re-created variants).  Subclasses set
     `secrets` (every credential the adapter holds) and `wrong_secret`, and
     implement the hooks.
     """

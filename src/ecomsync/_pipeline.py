@@ -38,7 +38,7 @@ from ._selection import (
     ledger_watch,
     platform_orders,
 )
-from ._spec import DataType, Direction, Only, Selection
+from ._spec import All, DataType, Direction, Only, Selection
 from ._writer import Writer, isolating
 from .events import RecordSkipped, TypeFinished, TypeStarted
 from .exceptions import RunCancelled
@@ -158,6 +158,8 @@ class Outbound:
     ) -> None:
         written = await self.writer.push(session, data_type, chunk, tally)
         self.closure.note(data_type, written)
+        if data_type is DataType.ARTICLES and written:
+            await self.writer.note_restock(chunk, written)
 
     def requests(self, data_type: DataType, volume: Volume) -> int:
         platform = self.run.platform
@@ -291,6 +293,10 @@ class Pipeline:
         retry = await ledger_numbers(
             self.store, run.platform_name, run.trigger, data_type, selection
         )
+        if data_type is DataType.STOCK and not isinstance(selection, All):
+            # Stock of variants this run's article push may have made anew,
+            # whatever the trigger (`Writer.note_restock`); `All` reads it.
+            retry += sorted(self.writer.restock.difference(retry))
         watch = await ledger_watch(
             self.store, run.platform_name, data_type, selection, retry
         )

@@ -6,7 +6,7 @@ event for each record.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence, Sized
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Sized
 from typing import TypeVar
 
 import attrs
@@ -48,6 +48,10 @@ class Writer:
     claims: dict[DataType, NumberClaims] = attrs.field(factory=dict)
     #: Ambiguous records already failed (by type and number).
     reported: set[tuple[DataType, str]] = attrs.field(factory=set)
+    #: Stock numbers whose shop variant an article push of this run may
+    #: have made anew: the run's stock sync sends them whatever it selects
+    #: (`restock`).
+    restock: set[str] = attrs.field(factory=set)
 
     async def push(
         self,
@@ -110,6 +114,60 @@ class Writer:
             )
             outcomes = await self.media.attach_all(data_type, outcomes, media)
         return await self.record(data_type, chunk, outcomes, tally)
+
+    async def note_restock(
+        self, chunk: Sequence[Change], written: Mapping[str, Link]
+    ) -> None:
+        """
+        The stock of the articles of *chunk* that landed is sent again.
+
+        A pushed article may have made a shop variant (or product) anew: a
+        variant the ERP dropped and gave back, or moved from another
+        article.  A shop starts it without stock, while the store still
+        holds the checksum of its unchanged ERP stock: nothing would send
+        that stock again.  The engine cannot tell which variants are new
+        (the store keeps no variant list), so every stock the store links
+        for a landed article's numbers loses its checksum and is ledgered
+        (crash-proof, and a scheduled `ChangedSince` run reads it as a
+        retry); this run's stock sync, if any, sends it too.  A first sync
+        links no stock yet: it costs nothing there.
+        """
+        numbers = [
+            number
+            for change in chunk
+            if isinstance(record := change.record, Article)
+            and record.number in written
+            for number in (record.number, *(v.number for v in record.variants))
+        ]
+        if not numbers:
+            return
+        name = self.run.platform_name
+        links = await self.store.get_links(name, DataType.STOCK, numbers)
+        if not links:
+            return
+        await self.store.put_links(
+            name,
+            DataType.STOCK,
+            {n: Link(link.platform_id, "") for n, link in links.items()},
+        )
+        await self.store.add_failures(
+            name,
+            [
+                Failure(
+                    data_type=DataType.STOCK,
+                    number=number,
+                    message=(
+                        "its article was written again, which may have made "
+                        "its shop variant anew without stock; the next run "
+                        "that syncs stock sends it"
+                    ),
+                    field="quantity",
+                    run_id=self.run.id,
+                )
+                for number in sorted(links)
+            ],
+        )
+        self.restock.update(links)
 
     def check_answer(self, outcomes: Sequence[Outcome], asked: Sized) -> None:
         """

@@ -227,6 +227,8 @@ class MemoryPlatform(AsyncResource):
             why, field = refused
             return Outcome(number=record.number, error=why, field=field)
         self.calls["writes"] += 1
+        if isinstance(record, Article):
+            self._renew_variants(record)
         self.held(data_type)[record.number] = record
         if isinstance(record, StockLevel):
             levels = self.stock.setdefault(record.number, {})
@@ -235,6 +237,19 @@ class MemoryPlatform(AsyncResource):
             number=record.number,
             platform_id=platform_id(data_type, record.number),
         )
+
+    def _renew_variants(self, article: Article) -> None:
+        """
+        Like a shop: a variant an article gains (or the article itself,
+        made anew) starts without stock, and one it drops takes its stock
+        along.
+        """
+        before = self.held(DataType.ARTICLES).get(article.number)
+        old = set() if before is None else set(_sellables(before))
+        new = set(_sellables(article))
+        for number in old ^ new:
+            self.stock.pop(number, None)
+            self.held(DataType.STOCK).pop(number, None)
 
     async def fetch_orders(
         self, selection: Selection, *, batch_size: int
@@ -289,3 +304,12 @@ class MemoryPlatform(AsyncResource):
         Counts of what it holds, for quick assertions.
         """
         return {t.value: len(r) for t, r in self.records.items()}
+
+
+def _sellables(record: Record) -> tuple[str, ...]:
+    """
+    The numbers a shop sells of an article: its variants', or its own.
+    """
+    if isinstance(record, Article) and record.variants:
+        return tuple(v.number for v in record.variants)
+    return (record.number,)
