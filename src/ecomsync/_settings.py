@@ -2,8 +2,8 @@
 attrs validators for the settings of the public constructors: each refuses
 a value out of its range with a `ConfigurationError` naming the class, the
 setting and the value, when the object is made, instead of a failure (or
-worse, a silent misreading) in the middle of a run.  Never used for
-secrets: the message quotes the value.
+worse, a silent misreading) in the middle of a run.  The message quotes
+the value, but for a ``name(secret=True)``, whose type alone is named.
 
 Private; no I/O.
 """
