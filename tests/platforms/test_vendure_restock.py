@@ -1,0 +1,62 @@
+"""
+Re-created variants get their stock (`RestockContract`) against a live
+Vendure: a variant the ERP dropped and gave back, or moved to another
+article, is a new Vendure variant, which starts without stock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from ecomsync import MediaStaging, MemoryErp, SqliteStore, Synchronizer
+from ecomsync.platforms.vendure import Vendure
+
+from .._restock_contract import RestockContract
+from .test_vendure_lost import _gross_prices, _read
+from .vendure_server import VendureServer
+
+
+pytestmark = pytest.mark.vendure
+
+
+class TestRestock(RestockContract):
+    """
+    The engine sends the stock of Vendure variants made anew.
+    """
+
+    @pytest.fixture(name="emu")
+    def _emu(self, vendure_server: VendureServer) -> Iterator[VendureServer]:
+        # gross catalogue prices (9.99, 19.90 at 19 %) need a channel
+        # whose prices include tax
+        vendure_server.reset()
+        _gross_prices(vendure_server, include=True)
+        yield vendure_server
+        vendure_server.reset()
+        _gross_prices(vendure_server, include=False)
+
+    @pytest.fixture(name="engine")
+    async def _engine(
+        self, emu: VendureServer, erp: MemoryErp, tmp_path: Path
+    ) -> AsyncIterator[Synchronizer]:
+        platform = Vendure(emu.url, api_key=emu.api_key)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        yield sync
+        await platform.aclose()
+        await sync.store.aclose()
+
+    def stock(self, emu: VendureServer, number: str) -> list[int]:
+        data = _read(
+            emu,
+            "query ($s: String!) { productVariants(options: { filter: "
+            "{ sku: { eq: $s } } }) { items { stockOnHand } } }",
+            {"s": number},
+        )
+        return [v["stockOnHand"] for v in data["productVariants"]["items"]]
