@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol, cast
+from typing import cast
 
 import anyio
 import attrs
@@ -28,6 +28,7 @@ from ._dependencies import CategoryClosure
 from ._fingerprint import checksum
 from ._media_transfer import MediaTransfer
 from ._model import Order, Problem, Record
+from ._pipeline_types import Strategy, Volume
 from ._run import Meter, Run, Tally
 from ._selection import (
     Sought,
@@ -44,68 +45,6 @@ from .events import RecordSkipped, TypeFinished, TypeStarted
 from .exceptions import RunCancelled
 from .media import RunStaging
 from .typing import ErpSession, StateStore, SupportsRequestEstimate
-
-
-@attrs.frozen(kw_only=True)
-class Volume:
-    """
-    What a plan found for one data type, for estimating requests.
-    """
-
-    fetched: int = 0
-    writes: int = 0
-    uploads: int = 0
-    with_media: int = 0
-    dependencies: int = 0
-
-
-class Strategy(Protocol):
-    """
-    How records of one direction are counted, read and written.
-    """
-
-    @property
-    def chunk_size(self) -> int:
-        """
-        Records written per call.
-        """
-
-    async def total(
-        self, session: ErpSession, data_type: DataType, selection: Selection
-    ) -> int | None:
-        """
-        How many records the selection holds, where known.
-        """
-
-    def batches(
-        self, session: ErpSession, data_type: DataType, selection: Selection
-    ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Record]]]:
-        """
-        The selection's records in batches, closed however the block ends.
-        """
-
-    async def prepare(
-        self, session: ErpSession, data_type: DataType, todo: Sequence[Change]
-    ) -> None:
-        """
-        Before a batch's changes are written (dependencies first).
-        """
-
-    async def write(
-        self,
-        session: ErpSession,
-        data_type: DataType,
-        chunk: Sequence[Change],
-        tally: Tally,
-    ) -> None:
-        """
-        Write one chunk and record its outcomes.
-        """
-
-    def requests(self, data_type: DataType, volume: Volume) -> int:
-        """
-        Estimated platform requests for *volume* of a type (a plan).
-        """
 
 
 @attrs.define

@@ -19,7 +19,8 @@ from ._changes import Refusal, ambiguous, fingerprints
 from ._contracts import TypeCounts
 from ._fingerprint import content_hash
 from ._model import Article, Category, Problem, Record
-from ._pipeline import Pipeline, Volume
+from ._pipeline import Pipeline
+from ._pipeline_types import Volume
 from ._selection import Sought, changes, ledger_numbers
 from ._spec import DataType, Direction, Only, Selection, SyncSpec, Trigger
 from .typing import ErpSession
