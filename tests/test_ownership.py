@@ -280,6 +280,9 @@ class TestKeepAlive:
                     raise StateStoreError("disk gone")
                 return await store.beat(run_id, at)
 
+            async def get_run(self, run_id: str) -> RunRecord | None:
+                return await store.get_run(run_id)
+
         done = anyio.Event()
 
         def clock() -> datetime:
@@ -367,3 +370,47 @@ class TestEndedElsewhere:
             kept.status,
             kept.error,
         )
+
+    async def test_run_taken_over_stops(
+        self, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A run whose record another process took over (it found this
+        one stalled, ended it as abandoned and resumed it before this
+        one noticed) stops at its next heartbeat and leaves the record
+        to that process: it went on beside it, two processes writing one
+        run, and wrote its end over the other's."""
+        monkeypatch.setattr(
+            _lifecycle, "keep_alive", partial(keep_alive, interval=0.02)
+        )
+        erp = MemoryErp(
+            [
+                Article(number=f"A-{i}", name=f"A {i}", price=Decimal(1))
+                for i in range(40)
+            ],
+            latency=0.05,
+        )
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": MemoryPlatform()},
+            store=store,
+            batch_size=2,
+        )
+        other = RunOwner(host="elsewhere", pid=4242, started=100.0)
+
+        with anyio.fail_after(10):
+            async with sync.run(
+                SyncSpec(types={DataType.ARTICLES: All()})
+            ) as events:
+                async for _ in events:
+                    seen = await store.get_run(events.run_id)
+                    if seen is not None and seen.status is RunStatus.RUNNING:
+                        await store.save_run(attrs.evolve(seen, owner=other))
+                        break
+                async for _ in events:
+                    pass
+
+        assert events.summary is not None
+        assert RunStatus.CANCELLED == events.summary.status
+        kept = await store.get_run(events.run_id)
+        assert kept is not None
+        assert (RunStatus.RUNNING, other) == (kept.status, kept.owner)

@@ -265,18 +265,26 @@ async def keep_alive(
     """
     Beat for run *run_id* every *interval* seconds while the block runs
     (at once, too); call *on_lost* if the run was ended by someone else
-    (found abandoned).  A store error while beating is logged and the
-    beat tried again.
+    (found abandoned) or its record names another owner (resumed by
+    another process meanwhile).  A store error while beating is logged
+    and the beat tried again.
     """
     if not isinstance(store, RunOwnership):
         yield
         return
     beating = store
+    mine = this_owner()
 
     async def beat() -> None:
         while True:
             try:
                 alive = await beating.beat(run_id, clock())
+                if alive:
+                    # Found abandoned while this process stalled, then
+                    # resumed by another one: the run is that one's now.
+                    seen = await store.get_run(run_id)
+                    owner = None if seen is None else seen.owner
+                    alive = owner is None or owner == mine
             except EcomsyncError as exc:
                 log.warning(
                     "heartbeat of run %s failed: %s",
@@ -287,8 +295,8 @@ async def keep_alive(
             else:
                 if not alive:
                     log.warning(
-                        "run %s was ended elsewhere (found abandoned); "
-                        "stopping it",
+                        "run %s was ended elsewhere (found abandoned) or "
+                        "taken over by another process; stopping it",
                         run_id,
                         extra=_instrument.fields(run_id=run_id),
                     )
