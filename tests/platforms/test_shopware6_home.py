@@ -191,6 +191,41 @@ class TestUnderTheNavigationCategory:
         assert not pushed["K-2"][0]
         assert category_id("K-1") not in emu.entities["category"]
 
+    async def test_below_a_refused_category_fails_at_once(self) -> None:
+        """
+        The categories below a top-level one that cannot be placed fail
+        on ``parent`` naming it and why, without a write: each failed
+        alone after Shopware's answer (which names no row) was bisected,
+        185 requests for 41 categories, saying only that the parent did
+        not exist.
+        """
+        emu = _emu()
+        shop = _shop(emu)
+        other = sw_id("category", "merchant-b2b")
+        await _category(shop, other, "B2B")
+        _channel(emu, "b2b", other)
+        tree = (
+            Category(number="T", name="T"),
+            *(
+                Category(number=f"C-{i}", name=f"C {i}", parent="T")
+                for i in range(40)
+            ),
+            Category(number="G", name="G", parent="C-0"),
+        )
+        since = len(emu.requests)
+
+        pushed = await _push(shop, tree)
+        await shop.aclose()
+
+        for number in ("C-0", "C-39", "G"):
+            ok, field, error = pushed[number]
+            assert not ok
+            assert "parent" == field
+            assert "category_root" in (error or ""), error
+        assert "'T'" in (pushed["C-0"][2] or "")
+        assert "'C-0'" in (pushed["G"][2] or "")
+        assert 0 == _reads(emu, "/api/_action/sync", since)
+
     async def test_a_navigation_category_of_ours_stays_a_root(self) -> None:
         """
         A shop whose sales channel shows one of the ERP's categories (the

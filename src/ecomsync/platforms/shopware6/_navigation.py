@@ -187,13 +187,26 @@ def refusals(
     home: Home, categories: Sequence[Category], send: Sequence[int]
 ) -> dict[int, Failure]:
     """
-    The top-level categories among *send* that *home* cannot place.
+    The top-level categories among *send* (parents first) that *home*
+    cannot place, and the categories of *send* below them: sent, these
+    failed one by one after the write was bisected (Shopware names no
+    row on a missing parent), saying only that the parent did not exist.
     """
     failures: dict[int, Failure] = {}
+    # category number -> why it (or the category above it) was refused
+    blocked: dict[str, str] = {}
     for i in send:
-        number = categories[i].number
-        if categories[i].parent is None:
+        number, parent = categories[i].number, categories[i].parent
+        if parent is None:
             refused = home.refused(number, category_id(number))
             if refused is not None:
                 failures[i] = refused
+                blocked[number] = refused[0]
+        elif parent in blocked:
+            failures[i] = (
+                f"category {number} cannot be written below its parent "
+                f"category {parent!r}, which was refused: {blocked[parent]}",
+                "parent",
+            )
+            blocked[number] = blocked[parent]
     return failures
