@@ -80,12 +80,15 @@ POINTS: list[tuple[str, int]] = [
     # The journal steps: a group's entries registered (before its files
     # are written) together with the entries of files taken away closed;
     # ":closed" dies with those files gone and their entries still open.
+    # Journal groups take the files that are ready, so how many there
+    # are varies with the load (17 to 21 closes seen, of 30 articles):
+    # the points stay below the fewest.
     ("store.update_pending", 1),
     ("store.update_pending", 10),
-    ("store.update_pending", 25),
+    ("store.update_pending", 18),
     ("store.update_pending:closed", 1),
     ("store.update_pending:closed", 8),
-    ("store.update_pending:closed", 20),
+    ("store.update_pending:closed", 12),
     ("platform.upload_media", 1),
     ("platform.upload_media", 25),
     ("platform.upload_media", 60),
@@ -147,8 +150,13 @@ def killed(
             for *_, c in children[-4:]:
                 c.wait(timeout=120)
     out = {}
-    for point, at, directory, child in children:
-        stdout, stderr = child.communicate(timeout=120)
+    # Every child waited for before any is judged: one left running (a
+    # point never reached) warned in whichever test came next.
+    ended = [
+        (point, at, directory, child, *child.communicate(timeout=120))
+        for point, at, directory, child in children
+    ]
+    for point, at, directory, child, stdout, stderr in ended:
         assert -signal.SIGKILL == child.returncode, (
             f"{point} #{at} was never reached: {stdout} {stderr[-2000:]}"
         )
