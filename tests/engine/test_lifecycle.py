@@ -5,6 +5,7 @@ the one error a failed run raises.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -21,6 +22,8 @@ from ecomsync import (
     MemoryErp,
     MemoryPlatform,
     NoFreeLicense,
+    Outcome,
+    Outgoing,
     Progress,
     RecordSynced,
     RetryableError,
@@ -332,6 +335,33 @@ class _InFlightAuth(MemoryPlatform):
 
 
 @attrs.define
+class _CancelsOnPush(MemoryPlatform):
+    """
+    On article push number *at*, makes *store* read-only and cancels
+    *scope* (the host's), then waits: the run is cancelled while the
+    store takes no writes.
+    """
+
+    store: SqliteStore | None = None
+    scope: anyio.CancelScope | None = None
+    at: int = 2
+    pushes: int = 0
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        if data_type is DataType.ARTICLES:
+            self.pushes += 1
+            if self.pushes == self.at:
+                assert self.store is not None
+                assert self.scope is not None
+                _read_only(self.store, True)
+                self.scope.cancel()
+                await anyio.sleep_forever()
+        return await super().push(data_type, items)
+
+
+@attrs.define
 class _Mixed(_InFlightAuth):
     """
     Three uploads in flight fail three ways: refused credentials, a bug,
@@ -476,23 +506,38 @@ class TestOneError:
 
     async def test_unrecorded_cancel_recorded_by_the_next_run(
         self,
-        sync: Synchronizer,
-        store: SqliteStore,
         erp: MemoryErp,
+        store: SqliteStore,
+        tmp_path: Path,
     ) -> None:
         """A run cancelled by its host while the store takes no writes is
         recorded cancelled by the next run of the synchroniser."""
+        scope = anyio.CancelScope()
+        platform = _CancelsOnPush(store=store, scope=scope, at=2)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+            license_timeout=1.0,
+            batch_size=1,
+            # one batch at a time: no other batch's store write can fail
+            # on the read-only store before the cancel lands
+            write_concurrency=1,
+        )
         await sync.execute(spec(categories=All()))
-        sync.batch_size = 1
-        erp.latency = 0.02
 
-        with anyio.CancelScope() as scope:
+        with scope:
             async with sync.run(spec(articles=All())) as events:
-                async for event in events:
-                    if isinstance(event, RecordSynced):
-                        _read_only(store, True)
-                        scope.cancel()
+                async for _ in events:
+                    pass
         assert scope.cancelled_caught
+        assert platform.pushes >= 2
+        # the store's own connection takes no writes: look through another
+        async with SqliteStore(store.path) as other:
+            unrecorded = await other.get_run(events.run_id)
+        assert unrecorded is not None
+        assert RunStatus.RUNNING == unrecorded.status
         _read_only(store, False)
 
         await sync.execute(spec(stock=All()))
