@@ -180,6 +180,60 @@ class TestSkuHeldTwice:
         assert _available(emu, "A-1") == {"Warehouse": 0}
         assert _available(emu, "B-1") == {"Warehouse": 4}
 
+    async def test_a_sku_three_products_hold_hides_no_other(self) -> None:
+        """
+        A SKU three products hold fails naming all three, and does not
+        crowd out of the look-up another SKU a second product holds:
+        that one fails too, instead of its stock reaching one of them.
+        """
+        emu = _emu()
+        async with _shop(emu) as shop:
+            await _articles(shop, "A-1", "B-1")
+        copies = [_by_hand(emu, "A-1"), _by_hand(emu, "A-1")]
+        copy = _by_hand(emu, "B-1")
+        async with _shop(emu) as shop:  # a later run: nothing cached
+            outcomes = await shop.push(
+                DataType.STOCK,
+                [
+                    Outgoing(record=StockLevel(number="A-1", quantity=7)),
+                    Outgoing(record=StockLevel(number="B-1", quantity=4)),
+                ],
+            )
+        assert [(o.number, o.field) for o in outcomes] == [
+            ("A-1", "number"),
+            ("B-1", "number"),
+        ]
+        assert "held by 3 Shopify variants" in (outcomes[0].error or "")
+        assert all(c in (outcomes[0].error or "") for c in copies)
+        assert copy in (outcomes[1].error or "")
+        assert _available(emu, "B-1") == {"Warehouse": 0}
+
+    async def test_an_article_push_sees_every_holder(self) -> None:
+        """
+        An article push whose SKU three products hold does not crowd
+        out of the look-up another article's SKU a product made by hand
+        holds: both fail by name, no third copy is made.
+        """
+        emu = _emu()
+        async with _shop(emu) as shop:
+            await _articles(shop, "A-1", "B-1")
+        _by_hand(emu, "A-1")
+        _by_hand(emu, "A-1")
+        copy = _by_hand(emu, "B-1")
+        async with _shop(emu) as shop:
+            outcomes = await shop.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(record=Article(number=n, name=n, price=2))
+                    for n in ("A-1", "B-1")
+                ],
+            )
+        assert [(o.number, o.field) for o in outcomes] == [
+            ("A-1", "number"),
+            ("B-1", "number"),
+        ]
+        assert copy in (outcomes[1].error or "")
+
 
 class TestPresentmentCurrency:
     async def test_an_order_paid_in_another_currency(self) -> None:

@@ -16,7 +16,7 @@ from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category
 from .._slugs import slug_parts
 from ._bulk import BulkResult, BulkRunner
-from ._client import INPUT_LIMIT, GraphQL, Row, sku_terms
+from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 
 
 #: The metafield that identifies an ERP article (``customId``).
@@ -49,11 +49,9 @@ mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
 """
 
 #: Which products hold some SKUs, and which ERP article each stands for.
-HOLDERS = (
-    "query($q: String, $n: Int) { productVariants(first: $n, query: $q) {"
-    " nodes { sku product { id"
-    f' metafield(namespace: "{NAMESPACE}", key: "{KEY}")'
-    " { value } } } } }"
+HOLDER_FIELDS = (
+    "sku product { id"
+    f' metafield(namespace: "{NAMESPACE}", key: "{KEY}") {{ value }} }}'
 )
 #: SKUs per holder lookup; its page takes two holders per SKU (the
 #: article's own product and another), at most 250 variants.
@@ -413,16 +411,14 @@ class Catalogue:
         holders: dict[str, list[tuple[str, str | None]]] = {}
         for start in range(0, len(skus), HOLDER_SKUS):
             chunk = skus[start : start + HOLDER_SKUS]
-            data = await self.api.call(
-                HOLDERS,
-                {
-                    "q": sku_terms(chunk),
-                    "n": 2 * len(chunk),
-                },
-                cost=2 + 3 * 2 * len(chunk),
+            nodes = await variants_with_skus(
+                self.api,
+                chunk,
+                HOLDER_FIELDS,
+                per_node=3,
                 what="SKU lookup",
             )
-            for v in data["productVariants"]["nodes"]:
+            for v in nodes:
                 if v.get("sku") in chunk:
                     owner = (v["product"].get("metafield") or {}).get("value")
                     holders.setdefault(v["sku"], []).append(

@@ -297,3 +297,42 @@ class GraphQL:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+_BY_SKUS = """
+query($q: String, $n: Int, $after: String) {
+  productVariants(first: $n, after: $after, query: $q) {
+    pageInfo { hasNextPage endCursor } nodes { %s } } }
+"""
+
+
+async def variants_with_skus(
+    api: GraphQL,
+    skus: Sequence[str],
+    fields: str,
+    *,
+    per_node: int,
+    what: str,
+) -> list[Row]:
+    """
+    Every variant holding one of *skus* (its *fields*), page by page: a
+    page of two variants per SKU is one request in the usual case (the
+    article's own and a copy), and further pages read the rest, so a
+    SKU that many products hold hides neither its holders nor the other
+    SKUs' behind them.  *per_node* is a variant's cost.
+    """
+    n = min(INPUT_LIMIT, 2 * len(skus))
+    query, found = _BY_SKUS % fields, []
+    after: str | None = None
+    while True:
+        data = await api.call(
+            query,
+            {"q": sku_terms(skus), "n": n, "after": after},
+            cost=2 + per_node * n,
+            what=what,
+        )
+        page = data["productVariants"]
+        found.extend(page["nodes"])
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]

@@ -20,13 +20,10 @@ from ...exceptions import ConfigurationError
 from .._backorders import negative_stock
 from ._bulk import BulkRunner
 from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
-from ._client import INPUT_LIMIT, GraphQL, Row, sku_terms
+from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 
 
-VARIANTS = """
-query($q: String, $n: Int) { productVariants(first: $n, query: $q) {
-  nodes { sku inventoryItem { id } product { id } } } }
-"""
+VARIANT_FIELDS = "sku inventoryItem { id } product { id }"
 #: The shop's primary location: ``location`` without an id.  Not the
 #: first of ``locations``, which Shopify sorts by name.
 PRIMARY = "{ location { id } }"
@@ -184,14 +181,14 @@ class Stock:
         held: dict[str, dict[str, str]] = {}
         for i in range(0, len(missing), 50):
             chunk = missing[i : i + 50]
-            query = sku_terms(chunk)
-            data = await self.api.call(
-                VARIANTS,
-                {"q": query, "n": 2 * len(chunk)},
-                cost=2 + 2 * len(chunk) * 3,
+            nodes = await variants_with_skus(
+                self.api,
+                chunk,
+                VARIANT_FIELDS,
+                per_node=3,
                 what="stock lookup",
             )
-            for v in data["productVariants"]["nodes"]:
+            for v in nodes:
                 if v.get("sku") in chunk:
                     held.setdefault(v["sku"], {})[
                         str(v["inventoryItem"]["id"])
