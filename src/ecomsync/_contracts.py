@@ -22,16 +22,6 @@ from ._spec import DataType, SyncSpec, Trigger
 from .exceptions import ConfigurationError
 
 
-def positive_size(_: object, __: object, value: int) -> None:
-    """
-    attrs validator for a licence pool's size: at least one licence.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(
-            f"a licence pool needs >= 1 licence (a whole number): {value!r}"
-        )
-
-
 @attrs.frozen(kw_only=True)
 class Outgoing:
     """

@@ -34,6 +34,7 @@ from ._run import (
     utcnow,
 )
 from ._selection import platform_for
+from ._settings import at_least, seconds
 from ._spec import SyncSpec, Trigger
 from .events import Event
 from .exceptions import ConfigurationError, SpecError
@@ -66,31 +67,6 @@ def _made_here(make: Callable[[], T]) -> Any:
         return made
 
     return attrs.Factory(factory, takes_self=True)
-
-
-def _at_least_one(
-    _: object, attribute: attrs.Attribute[int], value: int
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(
-            f"Synchronizer {attribute.name} must be a whole number of at "
-            f"least 1, got {value!r}"
-        )
-
-
-def _seconds(
-    _: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    # `not value >= 0` also refuses NaN.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not value >= 0
-    ):
-        raise ConfigurationError(
-            f"Synchronizer {attribute.name} must be a number of seconds, "
-            f"0 or more, got {value!r}"
-        )
 
 
 def _overlap(_: object, __: object, value: timedelta) -> None:
@@ -150,7 +126,8 @@ class Synchronizer(AsyncResource):
         staging: Where media wait for upload.
         overlap: How far behind the watermark a scheduled run reads again,
             to cover clock skew.
-        license_timeout: Seconds a run waits for a free licence.
+        license_timeout: Seconds a run waits for a free licence
+            (``inf``: until one is free).
         batch_size: Records read from the ERP at a time.
         media_concurrency: Media transfers in flight at once.
         write_concurrency: Batches of one data type in flight at once
@@ -168,10 +145,12 @@ class Synchronizer(AsyncResource):
     Raises:
         ConfigurationError: For a setting out of its range, naming it:
             sizes and concurrencies are whole numbers of at least 1,
-            *license_timeout* and *progress_interval* seconds of 0 or
-            more (0: no wait for a licence), *overlap* a ``timedelta`` of 0
-            or more.  A *clock* that returns a naive datetime is refused
-            when a run starts.
+            *license_timeout* seconds of 0 or more (0: no wait for a
+            licence; ``inf``: wait until one is free or the run is
+            cancelled), *progress_interval* seconds of 0 or more, finite
+            (0: a `Progress` event at every batch), *overlap* a
+            ``timedelta`` of 0 or more.  A *clock* that returns a naive
+            datetime is refused when a run starts.
 
     .. versionadded:: 26.1.0
     .. versionchanged:: 26.1.0
@@ -194,12 +173,18 @@ class Synchronizer(AsyncResource):
     overlap: timedelta = attrs.field(
         default=timedelta(minutes=5), validator=_overlap
     )
-    license_timeout: float = attrs.field(default=30.0, validator=_seconds)
-    batch_size: int = attrs.field(default=100, validator=_at_least_one)
-    media_concurrency: int = attrs.field(default=16, validator=_at_least_one)
-    write_concurrency: int = attrs.field(default=4, validator=_at_least_one)
-    order_page_size: int = attrs.field(default=500, validator=_at_least_one)
-    progress_interval: float = attrs.field(default=0.5, validator=_seconds)
+    # inf: wait for a licence until one is free or the run is cancelled.
+    license_timeout: float = attrs.field(
+        default=30.0, validator=seconds(zero=True, endless=True)
+    )
+    batch_size: int = attrs.field(default=100, validator=at_least(1))
+    media_concurrency: int = attrs.field(default=16, validator=at_least(1))
+    write_concurrency: int = attrs.field(default=4, validator=at_least(1))
+    order_page_size: int = attrs.field(default=500, validator=at_least(1))
+    # 0: a Progress event at every batch; inf would mean none but the last.
+    progress_interval: float = attrs.field(
+        default=0.5, validator=seconds(zero=True)
+    )
     clock: Callable[[], datetime] = attrs.field(
         default=utcnow, converter=_aware_clock
     )

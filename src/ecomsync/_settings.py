@@ -20,17 +20,32 @@ from .exceptions import ConfigurationError
 
 
 __all__ = [
+    "Seconds",
     "at_least",
     "flag",
     "name",
     "names_by_name",
     "one_of",
     "seconds",
+    "whole",
 ]
 
 
 def _where(instance: object, attribute: attrs.Attribute[Any]) -> str:
     return f"{type(instance).__name__} {attribute.alias}"
+
+
+def whole(value: Any, least: int) -> bool:
+    """
+    Whether *value* is a whole number of at least *least* (``True`` is
+    not one): the rule of `at_least`, which the config file's reader
+    applies too.
+    """
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int)
+        and value >= least
+    )
 
 
 def at_least(least: int, *, optional: bool = False) -> Any:
@@ -44,11 +59,7 @@ def at_least(least: int, *, optional: bool = False) -> Any:
     ) -> None:
         if value is None and optional:
             return
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < least
-        ):
+        if not whole(value, least):
             raise ConfigurationError(
                 f"{_where(instance, attribute)} must be a whole number of "
                 f"at least {least}, got {value!r}"
@@ -57,31 +68,59 @@ def at_least(least: int, *, optional: bool = False) -> Any:
     return check
 
 
-def seconds(*, zero: bool = False, optional: bool = False) -> Any:
+@attrs.frozen
+class Seconds:
     """
-    A finite number of seconds above 0 (with *zero*, 0 or more; with
-    *optional*, also ``None``).
+    A number of seconds above 0 (with *zero*, 0 or more), finite (with
+    *endless*, also ``inf``: no limit; NaN never); with *optional*, also
+    ``None``.  An attrs validator, and the rule the config file's reader
+    applies to the same setting (`accepts`, `wanted`), so that the two
+    cannot disagree.
     """
 
-    def check(
-        instance: object, attribute: attrs.Attribute[Any], value: Any
+    zero: bool = False
+    endless: bool = False
+    optional: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        """
+        Whether *value* is such a number of seconds (``None`` aside).
+        """
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if math.isinf(value) and value > 0:
+            return self.endless
+        # `value > 0` is false for NaN.
+        return value >= 0 if self.zero else value > 0
+
+    @property
+    def wanted(self) -> str:
+        """
+        What the setting must be, for the messages.
+        """
+        least = "0 or more" if self.zero else "above 0"
+        endless = " (inf: no limit)" if self.endless else ""
+        return f"a number of seconds {least}{endless}"
+
+    def __call__(
+        self, instance: object, attribute: attrs.Attribute[Any], value: Any
     ) -> None:
-        if value is None and optional:
+        if value is None and self.optional:
             return
-        # `not value > 0` also refuses NaN.
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or not (value >= 0 if zero else value > 0)
-        ):
-            least = "0 or more" if zero else "above 0"
+        if not self.accepts(value):
             raise ConfigurationError(
-                f"{_where(instance, attribute)} must be a number of "
-                f"seconds {least}, got {value!r}"
+                f"{_where(instance, attribute)} must be {self.wanted}, "
+                f"got {value!r}"
             )
 
-    return check
+
+def seconds(
+    *, zero: bool = False, endless: bool = False, optional: bool = False
+) -> Seconds:
+    """
+    A number of seconds (`Seconds`): above 0, finite, unless told.
+    """
+    return Seconds(zero=zero, endless=endless, optional=optional)
 
 
 def flag(

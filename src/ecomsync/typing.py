@@ -308,8 +308,9 @@ class LicensePool(Protocol):
     ) -> AbstractAsyncContextManager[Lease]:
         """
         Hold one licence for the block; wait up to *timeout* seconds, then
-        raise `NoFreeLicense`.  The licence comes back however the block
-        ends.
+        raise `NoFreeLicense` (0: take a free licence, never wait;
+        ``inf``: wait until one is free, or a cancel ends the wait).  The
+        licence comes back however the block ends.
         """
 
     async def holders(self) -> tuple[str, ...]:

@@ -513,11 +513,17 @@ def test_errors_name_the_table_and_key(
     [
         (
             ERP + SHOP + "[sync]\nlicense_timeout = nan\n",
-            "sync.license_timeout: a positive number is required, not nan",
+            (
+                "sync.license_timeout: a number of seconds 0 or more "
+                "(inf: no limit) is required, not nan"
+            ),
         ),
         (
             ERP + SHOP + "[sync]\nprogress_interval = inf\n",
-            "sync.progress_interval: a positive number is required, not inf",
+            (
+                "sync.progress_interval: a number of seconds 0 or more "
+                "is required, not inf"
+            ),
         ),
         (ERP + SHOP + "[sync]\noverlap = nan\n", "sync.overlap: a duration"),
         (ERP + SHOP + "[sync]\noverlap = 1e300\n", "sync.overlap: a duration"),

@@ -80,6 +80,7 @@ class TestSettings:
             ("license_timeout", -1),
             ("license_timeout", float("nan")),
             ("progress_interval", -0.5),
+            ("progress_interval", float("inf")),
             ("overlap", timedelta(minutes=-5)),
             ("overlap", 300),
         ],

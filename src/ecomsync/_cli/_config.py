@@ -18,7 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ecomsync import Synchronizer
+from ecomsync._settings import Seconds
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.media import MediaStaging
 
@@ -47,14 +50,26 @@ def _staging(table: Table) -> MediaStaging:
     return MediaStaging(**options)
 
 
+def _rule(setting: str) -> Seconds:
+    # The synchroniser's own validator: one rule for the file and the
+    # library (license_timeout = 0 and inf, progress_interval = 0).
+    rule = attrs.fields_dict(Synchronizer)[setting].validator
+    assert isinstance(rule, Seconds)
+    return rule
+
+
 def _sync_options(table: Table) -> dict[str, Any]:
     options = {
-        "license_timeout": table.number("license_timeout", None),
+        "license_timeout": table.duration(
+            "license_timeout", _rule("license_timeout"), None
+        ),
         "batch_size": table.whole("batch_size", None),
         "media_concurrency": table.whole("media_concurrency", None),
         "write_concurrency": table.whole("write_concurrency", None),
         "order_page_size": table.whole("order_page_size", None),
-        "progress_interval": table.number("progress_interval", None),
+        "progress_interval": table.duration(
+            "progress_interval", _rule("progress_interval"), None
+        ),
         "overlap": table.seconds("overlap", None),
     }
     table.done()

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from ecomsync._settings import Seconds, whole
 from ecomsync.exceptions import ConfigurationError
 
 
@@ -178,12 +179,20 @@ class Table:
         A whole number of at least *minimum*.
         """
         value = self._get(key, default)
-        if key in self.data and (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < minimum
-        ):
+        if key in self.data and not whole(value, minimum):
             raise self._bad(key, f"a whole number of at least {minimum}")
+        return value
+
+    def duration(
+        self, key: str, rule: Seconds, default: Any = _MISSING
+    ) -> Any:
+        """
+        A number of seconds as *rule* (the library's validator of the same
+        setting) takes it, so that the file and the library agree.
+        """
+        value = self._get(key, default)
+        if key in self.data and not rule.accepts(value):
+            raise self._bad(key, rule.wanted)
         return value
 
     def number(self, key: str, default: Any = _MISSING) -> Any:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, TextIO
 import attrs
 
 from .._closing import AsyncResource
-from .._contracts import Lease, needs_extra, positive_size
-from .._settings import seconds
+from .._contracts import Lease, needs_extra
+from .._settings import at_least, seconds
 from ..exceptions import ConfigurationError, LicenseError
 from ._polling import poll_for_slot
 
@@ -77,7 +77,7 @@ class FileLicensePool(AsyncResource):
     """
 
     path: Path = attrs.field(converter=Path)
-    _size: int = attrs.field(validator=positive_size, alias="size")
+    _size: int = attrs.field(validator=at_least(1), alias="size")
     poll_interval: float = attrs.field(default=0.05, validator=seconds())
     max_poll_interval: float = attrs.field(default=0.5, validator=seconds())
     _ready: bool = attrs.field(init=False, default=False)

@@ -12,7 +12,8 @@ import anyio.lowlevel
 import attrs
 
 from .._closing import AsyncResource
-from .._contracts import Lease, positive_size
+from .._contracts import Lease
+from .._settings import at_least
 from ..exceptions import NoFreeLicense
 
 
@@ -30,7 +31,7 @@ class LocalLicensePool(AsyncResource):
     .. versionadded:: 26.1.0
     """
 
-    _size: int = attrs.field(validator=positive_size, alias="size")
+    _size: int = attrs.field(validator=at_least(1), alias="size")
     _slots: list[str | None] = attrs.field(init=False)
     _free: anyio.Semaphore = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)

@@ -23,9 +23,9 @@ import attrs
 
 from .._anyio_util import task_group
 from .._closing import AsyncResource
-from .._contracts import Lease, positive_size
+from .._contracts import Lease
+from .._settings import at_least, seconds
 from .._settings import name as text
-from .._settings import seconds
 from ..exceptions import ConfigurationError, LicenseError
 from ..state._postgres import (
     _message,
@@ -99,7 +99,7 @@ class PostgresLicensePool(AsyncResource):
     """
 
     dsn: str = attrs.field(repr=False, validator=text(secret=True))
-    _size: int = attrs.field(validator=positive_size, alias="size")
+    _size: int = attrs.field(validator=at_least(1), alias="size")
     name: str = attrs.field(default="default", validator=text())
     schema: str = attrs.field(default="ecomsync", validator=_schema_name)
     poll_interval: float = attrs.field(default=0.05, validator=seconds())
