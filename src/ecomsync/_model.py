@@ -400,6 +400,28 @@ class OrderStatus:
 Record: TypeAlias = Category | Article | StockLevel | Order | OrderStatus
 
 
+def own_statuses(batch: Sequence[Record], platform: str) -> list[Record]:
+    """
+    The order statuses of *batch* (whole units: every status of a
+    number) that go to *platform*: per number, those the ERP says are
+    *platform*'s (``OrderStatus.platform``), else those that name no
+    platform (orders imported before the ERP kept it).  Another
+    platform's order "1001" is never pushed to this one's "1001".
+    """
+    by_number: dict[str, list[Record]] = {}
+    for record in batch:
+        by_number.setdefault(record.number, []).append(record)
+    kept: list[Record] = []
+    for records in by_number.values():
+        named = [r for r in records if _status_platform(r) == platform]
+        kept += named or [r for r in records if _status_platform(r) is None]
+    return kept
+
+
+def _status_platform(record: Record) -> str | None:
+    return record.platform if isinstance(record, OrderStatus) else None
+
+
 def parents_first(
     categories: Sequence[Category],
 ) -> tuple[list[int], dict[int, Problem]]:

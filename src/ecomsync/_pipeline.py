@@ -35,6 +35,7 @@ from ._selection import (
     advance_watermark,
     changes,
     erp_batches,
+    erp_count,
     ledger_numbers,
     ledger_watch,
     platform_orders,
@@ -65,7 +66,9 @@ class Outbound:
     async def total(
         self, session: ErpSession, data_type: DataType, selection: Selection
     ) -> int | None:
-        return await session.count(data_type, selection)
+        return await erp_count(
+            session, data_type, selection, platform=self.run.platform_name
+        )
 
     def batches(
         self, session: ErpSession, data_type: DataType, selection: Selection

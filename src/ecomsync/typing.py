@@ -113,13 +113,26 @@ class ErpSession(Protocol):
         or not: a duplicate added later is then read with the record it
         duplicates and both fail as ambiguous, instead of the newcomer
         silently overwriting what the shop shows.
+
+        An adapter whose ERP keeps each order's platform (see
+        `import_orders`) may take a keyword ``platform: str | None =
+        None``: the engine then reads `DataType.ORDER_STATUS` with the
+        run's platform name, and the read yields, per order number, the
+        statuses of that platform's orders, else those of orders whose
+        platform the ERP does not know; never another platform's.  The
+        engine passes it only where ``read`` and ``count`` name it, and
+        keeps only the platform's own statuses of what any adapter reads.
+
+        .. versionchanged:: 26.1.0
+           The optional ``platform`` keyword.
         """
 
     async def count(
         self, data_type: DataType, selection: Selection
     ) -> int | None:
         """
-        How many records `read` would yield, or ``None`` if unknown.
+        How many records `read` would yield, or ``None`` if unknown; with
+        the ``platform`` keyword where the adapter's `read` takes it.
         """
 
     async def read_media(self, ref: MediaRef) -> bytes:

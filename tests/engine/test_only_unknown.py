@@ -5,21 +5,34 @@ variant's number selects its article.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from typing import Any
 
+import attrs
 import pytest
 
 from ecomsync import (
+    All,
     Article,
     DataType,
+    MediaRef,
     MemoryErp,
     MemoryPlatform,
     Only,
+    Order,
+    OrderState,
+    OrderStatus,
+    Outcome,
+    Record,
     RecordFailed,
+    Selection,
     SqliteStore,
     StockLevel,
     Synchronizer,
     Trigger,
+    TypeStarted,
     Variant,
 )
 from ecomsync.testing import capture_events, shop_orders
@@ -30,6 +43,7 @@ from ._support import ARTICLES, spec
 pytestmark = pytest.mark.anyio
 
 STOCK = DataType.STOCK
+STATUS = DataType.ORDER_STATUS
 
 
 def _shirt(erp: MemoryErp) -> None:
@@ -180,3 +194,116 @@ class TestUnknownNumber:
         assert "A-1OO" in invalid.reason
         assert ("A-1",) == plan.types[ARTICLES].create
         assert {} == platform.held(ARTICLES)
+
+
+class _Unnamed:
+    """
+    An ERP adapter written before reads took the platform: its ``read``
+    and ``count`` have no ``platform`` keyword.
+    """
+
+    def __init__(self, erp: MemoryErp) -> None:
+        self.erp = erp
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[_UnnamedSession]:
+        async with self.erp.session() as inner:
+            yield _UnnamedSession(inner)
+
+
+class _UnnamedSession:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def read(
+        self, data_type: DataType, selection: Selection, *, batch_size: int
+    ) -> AsyncIterator[Sequence[Record]]:
+        return self.inner.read(data_type, selection, batch_size=batch_size)  # type: ignore[no-any-return]
+
+    async def count(
+        self, data_type: DataType, selection: Selection
+    ) -> int | None:
+        return await self.inner.count(data_type, selection)  # type: ignore[no-any-return]
+
+    async def read_media(self, ref: MediaRef) -> bytes:
+        return await self.inner.read_media(ref)  # type: ignore[no-any-return]
+
+    async def import_orders(self, orders: Sequence[Order]) -> list[Outcome]:
+        return await self.inner.import_orders(orders)  # type: ignore[no-any-return]
+
+
+def _twins(erp: MemoryErp, platform: MemoryPlatform) -> None:
+    """
+    Order "1001" of this platform ("shop") and of another; "1002" only
+    the other's; "1003" imported before the ERP kept platforms.  The shop
+    has orders with all three numbers: a wrong push would land.
+    """
+    (order,) = shop_orders(1, articles=6)
+    for number in ("1001", "1002", "1003"):
+        platform.place_order(attrs.evolve(order, number=number))
+    shipped = OrderState.SHIPPED
+    erp.add(OrderStatus(number="1001", state=shipped, platform="shop"))
+    erp.add(OrderStatus(number="1001", state=OrderState.OPEN, platform="b"))
+    erp.add(OrderStatus(number="1002", state=shipped, platform="b"))
+    erp.add(OrderStatus(number="1003", state=shipped))
+
+
+class TestAnotherPlatformsOrder:
+    @pytest.mark.parametrize("legacy", [False, True], ids=["named", "legacy"])
+    async def test_fails_by_name(
+        self,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        store: SqliteStore,
+        legacy: bool,
+    ) -> None:
+        """Order status Only(["1002"]) where the ERP has "1002" of another
+        platform only fails naming it (it pushed nothing and reported
+        nothing); "1001" pushes this platform's state, not the other's.
+        Also through an ERP adapter whose reads take no platform."""
+        _twins(erp, platform)
+        source: Any = _Unnamed(erp) if legacy else erp
+        sync = Synchronizer(
+            erp=source, platforms={"shop": platform}, store=store
+        )
+
+        summary = await sync.execute(spec(order_status=Only(["1001", "1002"])))
+
+        assert [(STATUS, "1002", "number")] == [
+            (f.data_type, f.number, f.field) for f in summary.failures
+        ]
+        assert "1002" in summary.failures[0].message
+        held = platform.held(STATUS)
+        assert ["1001"] == list(held)
+        assert OrderState.SHIPPED is getattr(held["1001"], "state", None)
+        assert (1, 1) == (
+            summary.counts[STATUS].created,
+            summary.counts[STATUS].failed,
+        )
+
+    async def test_a_plan_says_so_too(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """A plan lists another platform's order number as invalid on
+        number."""
+        _twins(erp, platform)
+
+        plan = await sync.plan(spec(order_status=Only(["1001", "1002"])))
+
+        (invalid,) = plan.types[STATUS].invalid
+        assert ("1002", "number") == (invalid.number, invalid.field)
+        assert ("1001",) == plan.types[STATUS].create
+
+    async def test_total_counts_this_platforms_orders(
+        self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
+    ) -> None:
+        """The run's total of order statuses counts what goes to this
+        platform (its own "1001" and the unnamed "1003"), not the other
+        platform's "1001" and "1002": the progress bar ended at 2 of 4."""
+        _twins(erp, platform)
+
+        async with capture_events(sync, spec(order_status=All())) as run:
+            (started,) = run.of(TypeStarted)
+
+        assert 2 == started.total
+        assert ["1001", "1003"] == sorted(platform.held(STATUS))

@@ -66,8 +66,19 @@ def own_sales(
     """
     if order.platform is None:
         return list(rows)
+    return platform_sales(order.platform, rows)
+
+
+def platform_sales(
+    platform: str, rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """
+    The sales among *rows* (of one order number, with their ``comment``)
+    that are *platform*'s: those marked as its, else those marked as no
+    platform's.
+    """
     marks = [sale_platform(row.get("comment")) for row in rows]
-    mine = [r for r, m in zip(rows, marks, strict=True) if m == order.platform]
+    mine = [r for r, m in zip(rows, marks, strict=True) if m == platform]
     return mine or [r for r, m in zip(rows, marks, strict=True) if m is None]
 
 

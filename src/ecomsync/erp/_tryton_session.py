@@ -35,7 +35,11 @@ from ._tryton_orders import OrderImporter
 from ._tryton_products import ProductReader
 from ._tryton_read import IMAGE_KEY, category_number, changed, image_ref
 from ._tryton_rpc import Rpc
-from ._tryton_sales import is_marked_cancelled, sale_platform
+from ._tryton_sales import (
+    is_marked_cancelled,
+    platform_sales,
+    sale_platform,
+)
 from ._tryton_stock import StockReader, StockRow
 
 
@@ -76,7 +80,9 @@ class TrytonSession:
     _rpc: Rpc
     _reader: ProductReader = attrs.field(init=False)
     _stock: StockReader = attrs.field(init=False)
-    _counted: tuple[DataType, Selection, Sequence[_Numbered]] | None = None
+    _counted: (
+        tuple[DataType, Selection, str | None, Sequence[_Numbered]] | None
+    ) = None
     _orders: OrderImporter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -87,7 +93,12 @@ class TrytonSession:
     # -- reading ----------------------------------------------------------
 
     async def read(
-        self, data_type: DataType, selection: Selection, *, batch_size: int
+        self,
+        data_type: DataType,
+        selection: Selection,
+        *,
+        batch_size: int,
+        platform: str | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -97,7 +108,7 @@ class TrytonSession:
             for start in range(0, len(categories), batch_size):
                 yield categories[start : start + batch_size]
             return
-        rows = await self._rows(data_type, selection)
+        rows = await self._rows(data_type, selection, platform)
         if data_type is DataType.ARTICLES:
             self._reader.expect(
                 [g for g in rows if isinstance(g, ArticleGroup)]
@@ -107,29 +118,37 @@ class TrytonSession:
             yield await self._load(data_type, chunk)
 
     async def count(
-        self, data_type: DataType, selection: Selection
+        self,
+        data_type: DataType,
+        selection: Selection,
+        *,
+        platform: str | None = None,
     ) -> int | None:
         if data_type is DataType.CATEGORIES:
             return len(await self._categories(selection))
         if data_type is DataType.ADDRESSES_AND_ORDERS:
             return None
-        rows = await self._rows(data_type, selection)
+        rows = await self._rows(data_type, selection, platform)
         # the engine counts, then reads: the read takes these rows
-        self._counted = (data_type, selection, rows)
+        self._counted = (data_type, selection, platform, rows)
         return len(rows)
 
     async def _rows(
-        self, data_type: DataType, selection: Selection
+        self, data_type: DataType, selection: Selection, platform: str | None
     ) -> Sequence[_Numbered]:
         counted, self._counted = self._counted, None
-        if counted is not None and counted[:2] == (data_type, selection):
-            return counted[2]
+        if counted is not None and counted[:3] == (
+            data_type,
+            selection,
+            platform,
+        ):
+            return counted[3]
         if data_type is DataType.ARTICLES:
             return await self._reader.article_groups(selection)
         if data_type is DataType.STOCK:
             return await self._stock.stock_rows(selection)
         if data_type is DataType.ORDER_STATUS:
-            return await self._sale_rows(selection)
+            return await self._sale_rows(selection, platform)
         raise ConfigurationError(f"{data_type.name} is not read from the ERP")
 
     async def _load(
@@ -257,7 +276,9 @@ class TrytonSession:
 
     # -- order status (sale.sale with the platform order number)
 
-    async def _sale_rows(self, selection: Selection) -> list[_Row]:
+    async def _sale_rows(
+        self, selection: Selection, platform: str | None
+    ) -> list[_Row]:
         domain: list[Any] = [["reference", "not in", [None, ""]]]
         domain += self._server_domain(
             selection,
@@ -270,11 +291,42 @@ class TrytonSession:
             if isinstance(selection, ChangedSince)
             else [],
         )
-        rows = await self._rpc.search_read("sale.sale", domain, ["reference"])
+        fields = (
+            ["reference"] if platform is None else ["reference", "comment"]
+        )
+        rows = await self._rpc.search_read("sale.sale", domain, fields)
+        if platform is not None:
+            rows = await self._platform_sales(rows, selection, platform)
         return self._select(
             [_Row(str(row["reference"]), row["id"]) for row in rows],
             selection,
         )
+
+    async def _platform_sales(
+        self, rows: list[Any], selection: Selection, platform: str
+    ) -> list[Any]:
+        """
+        The sales among *rows* whose status goes to *platform*: per order
+        number, those marked as its (`platform_sales`), else the unmarked
+        ones (imported before the marking).  Another platform's order
+        "1001" is not this one's "1001", nor counted for it.
+        """
+        if isinstance(selection, ChangedSince) and rows:
+            # whose a number's sales are is weighed over all of them, not
+            # only the changed ones
+            rows = await self._rpc.search_read(
+                "sale.sale",
+                [["reference", "in", sorted({r["reference"] for r in rows})]],
+                ["reference", "comment"],
+            )
+        by_number: dict[str, list[Any]] = {}
+        for row in rows:
+            by_number.setdefault(str(row["reference"]), []).append(row)
+        return [
+            row
+            for same in by_number.values()
+            for row in platform_sales(platform, same)
+        ]
 
     async def _statuses(self, chunk: list[_Row]) -> list[OrderStatus]:
         rows = await self._rpc.read(

@@ -34,6 +34,7 @@ from .._model import (
     Record,
     StockLevel,
     number_key,
+    own_statuses,
     parents_first,
 )
 from .._record_checks import problems
@@ -100,7 +101,10 @@ class MemoryErp(AsyncResource):
     key, another platform's is kept under ``(platform, number)`` (in
     `orders`, `order_states`, `refuse_orders` and `customers`), its ERP
     order is ``SO-<platform>-<number>``.  An order kept before its
-    platform was known is the first one to claim it.
+    platform was known is the first one to claim it.  Order status read
+    (and counted) for one platform (``platform=``) holds the statuses
+    that name it (``OrderStatus.platform``) and, for a number it has none
+    of, those that name no platform.
 
     Like a real ERP it can hold two records with one number (a reused
     code, a typing error): every record given to the constructor is kept,
@@ -437,17 +441,35 @@ class _MemorySession:
     _erp: MemoryErp
 
     async def read(
-        self, data_type: DataType, selection: Selection, *, batch_size: int
+        self,
+        data_type: DataType,
+        selection: Selection,
+        *,
+        batch_size: int,
+        platform: str | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
-        rows = self._erp._select(data_type, selection)
+        rows = self._select(data_type, selection, platform)
         for start in range(0, len(rows), batch_size):
             await anyio.sleep(self._erp.latency)
             yield rows[start : start + batch_size]
 
     async def count(
-        self, data_type: DataType, selection: Selection
+        self,
+        data_type: DataType,
+        selection: Selection,
+        *,
+        platform: str | None = None,
     ) -> int | None:
-        return len(self._erp._select(data_type, selection))
+        return len(self._select(data_type, selection, platform))
+
+    def _select(
+        self, data_type: DataType, selection: Selection, platform: str | None
+    ) -> list[Record]:
+        rows = self._erp._select(data_type, selection)
+        if platform is not None and data_type is DataType.ORDER_STATUS:
+            # a number's statuses are weighed together: rows holds them all
+            rows = own_statuses(rows, platform)
+        return rows
 
     async def read_media(self, ref: MediaRef) -> bytes:
         try:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._model import Article, OrderState, Variant, number_key
+from ..erp._tryton_sales import platform_line
 
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
         "addresses"
     ]
     first_article = sorted(products, key=number_key)[0]
-    for status in seed.order_status:
+    for status in (*seed.order_status, *seed.imported):
         sale = await _draft_sale(
             rpc,
             party=party,
@@ -209,6 +210,14 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
             reference=status.number,
             line=(products[first_article], 1.0, unit),
         )
+        if status.platform is not None:
+            # as an import marks the sale of a platform's order
+            await rpc.model(
+                "sale.sale",
+                "write",
+                [sale],
+                {"comment": platform_line(status.platform)},
+            )
         if status.state is OrderState.CANCELLED:
             await rpc.model("sale.sale", "cancel", [sale])
             continue
@@ -232,7 +241,9 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
     # the seeded stock levels are what is available to sell: on hand is
     # that plus what the confirmed, unshipped orders hold (one each)
     held = sum(
-        1 for s in seed.order_status if s.state is OrderState.IN_PROGRESS
+        1
+        for s in (*seed.order_status, *seed.imported)
+        if s.state is OrderState.IN_PROGRESS
     )
     levels = {
         products[s.number]: s.quantity

@@ -80,15 +80,24 @@ class ErpSeed:
         stock: One level per article (per variant, for one with
             variants), in warehouse ``WH``.
         order_status: The ERP's orders, with their states.
+        imported: Orders the ERP imported from two platforms, numbered
+            ``WEB-…`` (``IMPORT_PREFIX``), each with the platform it came
+            from (``OrderStatus.platform``; ``None``: imported before the
+            ERP kept platforms); two platforms' orders share a number.
+            An ERP holds them as it holds imported orders (Tryton: sales
+            marked with their platform), with ``order_status``.
         media: Image contents by `MediaRef.key`.
 
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       *imported*.
     """
 
     categories: tuple[Category, ...]
     articles: tuple[Article, ...]
     stock: tuple[StockLevel, ...]
     order_status: tuple[OrderStatus, ...]
+    imported: tuple[OrderStatus, ...] = ()
     media: Mapping[str, bytes] = attrs.field(factory=dict, hash=False)
 
     def records(self) -> list[Record]:
@@ -100,6 +109,7 @@ class ErpSeed:
             *self.articles,
             *self.stock,
             *self.order_status,
+            *self.imported,
         ]
 
     def numbers(self, data_type: DataType) -> list[str]:
@@ -184,6 +194,26 @@ STANDARD_SEED = ErpSeed(
         ),
         OrderStatus(number="SO-3", state=OrderState.IN_PROGRESS),
         OrderStatus(number="SO-10", state=OrderState.CANCELLED),
+    ),
+    # order "1001" of two platforms, "1002" from before platforms were
+    # kept, "1003" of one platform only
+    imported=(
+        OrderStatus(
+            number=f"{IMPORT_PREFIX}1001",
+            state=OrderState.CANCELLED,
+            platform="contract-a",
+        ),
+        OrderStatus(
+            number=f"{IMPORT_PREFIX}1001",
+            state=OrderState.OPEN,
+            platform="contract-b",
+        ),
+        OrderStatus(number=f"{IMPORT_PREFIX}1002", state=OrderState.OPEN),
+        OrderStatus(
+            number=f"{IMPORT_PREFIX}1003",
+            state=OrderState.OPEN,
+            platform="contract-b",
+        ),
     ),
     media={
         "img-a1-front": png(4, 3, (200, 30, 30)),
