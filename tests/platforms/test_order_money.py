@@ -402,8 +402,9 @@ class TestShopify:
         emu = ShopifyEmulator("shpat_x")
         emu.place_order([("A-1", 2, "10.00", "3.00")])
         (row,) = emu.shop.orders.values()
-        row["totalDiscountsSet"]["presentmentMoney"]["amount"] = "0.00"
-        row["totalPriceSet"]["presentmentMoney"]["amount"] = "20.00"
+        for prefix in ("total", "currentTotal"):
+            row[f"{prefix}DiscountsSet"]["presentmentMoney"]["amount"] = "0.00"
+            row[f"{prefix}PriceSet"]["presentmentMoney"]["amount"] = "20.00"
 
         order = await _fetched(self._shop(emu))
 

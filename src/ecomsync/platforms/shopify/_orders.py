@@ -37,7 +37,7 @@ _ADDRESS = (
     "firstName lastName company address1 address2 zip city countryCodeV2 phone"
 )
 _LINE_PAGE = """pageInfo { hasNextPage endCursor } nodes { sku name quantity
-  originalUnitPriceSet { presentmentMoney { amount } }
+  currentQuantity originalUnitPriceSet { presentmentMoney { amount } }
   discountedTotalSet { presentmentMoney { amount } }
   taxLines { priceSet { presentmentMoney { amount } } } }"""
 ORDERS = f"""
@@ -47,9 +47,11 @@ query($n: Int, $after: String, $q: String) {{
     nodes {{ id name createdAt updatedAt cancelledAt presentmentCurrencyCode
       taxesIncluded
       totalPriceSet {{ presentmentMoney {{ amount }} }}
+      currentTotalPriceSet {{ presentmentMoney {{ amount }} }}
       totalShippingPriceSet {{ presentmentMoney {{ amount }} }}
-      totalDiscountsSet {{ presentmentMoney {{ amount }} }}
-      totalTaxSet {{ presentmentMoney {{ amount }} }}
+      currentShippingPriceSet {{ presentmentMoney {{ amount }} }}
+      currentTotalDiscountsSet {{ presentmentMoney {{ amount }} }}
+      currentTotalTaxSet {{ presentmentMoney {{ amount }} }}
       customer {{ id email firstName lastName }}
       billingAddress {{ {_ADDRESS} }}
       shippingAddress {{ {_ADDRESS} }}
@@ -57,10 +59,10 @@ query($n: Int, $after: String, $q: String) {{
   }}
 }}
 """
-#: One order's cost in ORDERS: the order, customer, two addresses, four
+#: One order's cost in ORDERS: the order, customer, two addresses, six
 #: money bags (2 each), and the line connection (2 + 8 per line: the
 #: line, two money bags, the tax lines with their money bag).
-ORDER_COST = 1 + 1 + 2 + 4 * 2 + 2 + LINES * 8
+ORDER_COST = 1 + 1 + 2 + 6 * 2 + 2 + LINES * 8
 #: Line items per follow-up query for an order with more than `LINES`.
 MORE_LINES = 100
 MORE_LINES_QUERY = f"""
@@ -119,12 +121,33 @@ def _money(bag: Row | None) -> Decimal:
     return Decimal(str(bag["presentmentMoney"]["amount"]))
 
 
+def _current(li: Row) -> int:
+    """
+    A line's units after refunds and removals (order edits):
+    ``currentQuantity``; ``quantity`` stays what was first ordered.
+    """
+    current = li.get("currentQuantity")
+    return int(li["quantity"] if current is None else current)
+
+
+def _part(li: Row) -> Decimal:
+    """
+    The share of a line's money that its current units carry: Shopify's
+    line amounts (``discountedTotalSet``, ``taxLines``) include refunded
+    and removed units.
+    """
+    quantity = int(li["quantity"])
+    return Decimal(_current(li)) / quantity if quantity else Decimal(1)
+
+
 def _line(li: Row, *, taxes_included: bool) -> OrderLine:
     """
     A line at its gross price after line-level discounts (`OrderLine`):
     ``discountedTotalSet`` (which leaves out order-level and code-based
     discounts) plus, where the shop's prices exclude tax, the line's tax
-    lines, over the quantity.  Shopify computes a tax-exclusive shop's tax
+    lines, over the quantity first ordered (both amounts include refunded
+    and removed units), for the units the line still holds
+    (``currentQuantity``).  Shopify computes a tax-exclusive shop's tax
     after every discount, so there the tax part already reflects an
     order-level discount.
     """
@@ -138,34 +161,48 @@ def _line(li: Row, *, taxes_included: bool) -> OrderLine:
     return OrderLine(
         article_number=li.get("sku") or "",
         name=li["name"],
-        quantity=quantity,
+        quantity=_current(li),
         unit_price=gross / quantity if quantity else gross,
     )
 
 
 def _charges(row: Row, *, taxes_included: bool) -> tuple[Decimal, Decimal]:
     """
-    The order's gross shipping and its order-level discounts.
+    The order's gross shipping and its order-level discounts, after
+    refunds and removals.
 
     Shipping is ``totalShippingPriceSet`` (before shipping discounts,
-    which Shopify counts among the order's discounts), plus, where prices
-    exclude tax, the tax that is not on a line (``totalTaxSet`` less the
-    lines' tax lines).  The discount is ``totalDiscountsSet`` less what
-    the lines' own discounts took (their original less their discounted
-    totals): code-based and order-level discounts, shipping discounts.
-    Shopify rounds every figure to the cent on its own, so with no
-    order-level discount that difference can come out a cent or so below
-    zero; it is then none (0).  The lines' discounted totals, not the
-    discount, carry the lines' discounts, and the order's money check
-    weighs them against its total, so an order whose figures do not
-    agree fails there, on ``total``, with every figure named.
+    which Shopify counts among the order's discounts); once a line or
+    the shipping was refunded or removed (a unit less, or a current
+    total below the first) it is ``currentShippingPriceSet`` (what is
+    left of it), plus, where prices exclude tax, the tax that
+    is not on a line (``currentTotalTaxSet`` less the current units' tax
+    lines).  The discount is ``currentTotalDiscountsSet`` less what the
+    lines' own discounts took from their current units (their original
+    less their discounted totals): code-based and order-level discounts,
+    shipping discounts.  Shopify rounds every figure to the cent on its
+    own, so with no order-level discount that difference can come out a
+    cent or so below zero; it is then none (0).  The lines' discounted
+    totals, not the discount, carry the lines' discounts, and the
+    order's money check weighs them against its total, so an order whose
+    figures do not agree fails there, on ``total``, with every figure
+    named.
     """
     lines = row["lineItems"]["nodes"]
-    shipping = _money(row.get("totalShippingPriceSet"))
+    changed = any(
+        _current(li) != int(li["quantity"]) for li in lines
+    ) or _money(row.get("currentTotalPriceSet")) != _money(
+        row.get("totalPriceSet")
+    )
+    shipping = _money(
+        row.get(
+            "currentShippingPriceSet" if changed else "totalShippingPriceSet"
+        )
+    )
     if not taxes_included:
         line_tax = sum(
             (
-                _money(t.get("priceSet"))
+                _money(t.get("priceSet")) * _part(li)
                 for li in lines
                 for t in li.get("taxLines") or []
             ),
@@ -173,16 +210,18 @@ def _charges(row: Row, *, taxes_included: bool) -> tuple[Decimal, Decimal]:
         )
         # the order's tax and its lines' tax lines are rounded on their
         # own: a cent below the lines' is no negative shipping tax
-        shipping += max(_money(row.get("totalTaxSet")) - line_tax, Decimal(0))
+        shipping += max(
+            _money(row.get("currentTotalTaxSet")) - line_tax, Decimal(0)
+        )
     line_discounts = sum(
         (
-            _money(li.get("originalUnitPriceSet")) * int(li["quantity"])
-            - _money(li.get("discountedTotalSet"))
+            _money(li.get("originalUnitPriceSet")) * _current(li)
+            - _money(li.get("discountedTotalSet")) * _part(li)
             for li in lines
         ),
         Decimal(0),
     )
-    discount = _money(row.get("totalDiscountsSet")) - line_discounts
+    discount = _money(row.get("currentTotalDiscountsSet")) - line_discounts
     return shipping, max(discount, Decimal(0))
 
 
@@ -204,11 +243,14 @@ def to_order(row: Row) -> Order:
         shipping=_address(
             row.get("shippingAddress"), row.get("billingAddress")
         ),
+        # a line refunded or removed to nothing is no order line any more
         lines=tuple(
             _line(li, taxes_included=taxes_included)
             for li in row["lineItems"]["nodes"]
+            if _current(li) > 0
         ),
-        total=Decimal(row["totalPriceSet"]["presentmentMoney"]["amount"]),
+        # what the customer pays after refunds and removals
+        total=_money(row.get("currentTotalPriceSet")),
         shipping_total=shipping,
         discount_total=discount,
         ordered_at=datetime.fromisoformat(row["createdAt"]).astimezone(UTC),

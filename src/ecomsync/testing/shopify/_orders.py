@@ -1,11 +1,11 @@
 """
-Orders as a checkout leaves them, their fulfillment orders and
-``fulfillmentCreate`` with tracking.
+Orders as a checkout leaves them, refunds and removals of their lines,
+their fulfillment orders and ``fulfillmentCreate`` with tracking.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -140,6 +140,7 @@ class Orders:
                     if Decimal(tax_rate)
                     else [],
                     "variant": None,
+                    "currentQuantity": qty,
                     "_fo_line": gid("FulfillmentOrderLineItem", ln),
                     "_remaining": qty,
                 }
@@ -173,8 +174,61 @@ class Orders:
             "_lines": items,
             "_fos": [fo],
             "fulfillments": [],
+            "_figures": (shop_figures, paid),
+            "_shipping_refunded": False,
         }
+        _set_current(shop.orders[on])
         return gid("Order", on)
+
+    def refund(
+        self,
+        order_id: str,
+        lines: Mapping[str, int] | None = None,
+        *,
+        shipping: bool = False,
+    ) -> None:
+        """
+        Refund (or remove in an order edit: Shopify reckons both alike)
+        *lines*, units per SKU, and with *shipping* the order's shipping.
+
+        As Shopify does: a line keeps its ``quantity`` and its money
+        (``discountedTotalSet``, ``taxLines``: they include refunded and
+        removed units); its ``currentQuantity`` drops, and so do the
+        order's ``current…Set`` figures (its total, subtotal, shipping,
+        discounts and tax after refunds and removals), each line's share
+        of them in proportion to the units it keeps, rounded to the cent.
+        A line's units left to fulfil are at most its current quantity;
+        the order's ``updatedAt`` moves.  More units than a line holds,
+        or a SKU the order lacks, raise `ValueError`.
+        """
+        shop = self.shop
+        order = shop.orders.get(parse_gid(order_id, "Order") or 0)
+        if order is None:
+            raise ValueError(f"no order {order_id}")
+        wanted = dict(lines or {})
+        for sku, units in wanted.items():
+            held = sum(
+                li["currentQuantity"]
+                for li in order["_lines"]
+                if li["sku"] == sku
+            )
+            if units > held or not held:
+                raise ValueError(
+                    f"order {order['name']} holds no {units} of {sku}"
+                )
+        for li in order["_lines"]:
+            taken = min(wanted.get(li["sku"], 0), li["currentQuantity"])
+            wanted[li["sku"]] = wanted.get(li["sku"], 0) - taken
+            li["currentQuantity"] -= taken
+            li["_remaining"] = min(li["_remaining"], li["currentQuantity"])
+        if shipping:
+            order["_shipping_refunded"] = True
+        _set_current(order)
+        left = sum(li["currentQuantity"] for li in order["_lines"])
+        order["displayFinancialStatus"] = (
+            "REFUNDED" if not left else "PARTIALLY_REFUNDED"
+        )
+        order["updatedAt"] = shop.now()
 
     def order_view(self, n: int) -> Row:
         o = self.shop.orders[n]
@@ -356,6 +410,73 @@ def _const(rows: list[Row]) -> Callable[[], list[Row]]:
     return lambda: rows
 
 
+def _set_current(order: Row) -> None:
+    """
+    The order's ``current…Set`` figures from its lines' current
+    quantities, in both currencies.
+    """
+    shop_figures, paid = (
+        _current(
+            figures,
+            [li["quantity"] for li in order["_lines"]],
+            [li["currentQuantity"] for li in order["_lines"]],
+            taxes_included=order["taxesIncluded"],
+            shipping_refunded=order["_shipping_refunded"],
+        )
+        for figures in order["_figures"]
+    )
+    for key, field in (
+        ("total", "currentTotalPriceSet"),
+        ("subtotal", "currentSubtotalPriceSet"),
+        ("shipping", "currentShippingPriceSet"),
+        ("discounts", "currentTotalDiscountsSet"),
+        ("tax", "currentTotalTaxSet"),
+    ):
+        order[field] = money(
+            shop_figures[key],
+            order["currencyCode"],
+            paid[key],
+            order["presentmentCurrencyCode"],
+        )
+
+
+def _current(
+    figures: Row,
+    quantities: Sequence[int],
+    currents: Sequence[int],
+    *,
+    taxes_included: bool,
+    shipping_refunded: bool,
+) -> dict[str, str]:
+    """
+    An order's figures (`_reckon`) after refunds and removals: each
+    line's discounted amount, tax and share of the order-level discount
+    in proportion to the units it keeps, rounded to the cent; the
+    shipping and its tax gone if refunded.
+    """
+    cent = Decimal("0.01")
+    subtotal = tax = discounts = Decimal(0)
+    for row, quantity, current in zip(
+        figures["lines"], quantities, currents, strict=True
+    ):
+        part = Decimal(current) / quantity if quantity else Decimal(0)
+        discounted = (Decimal(row["discounted"]) * part).quantize(cent)
+        share = (Decimal(row["share"]) * part).quantize(cent)
+        subtotal += discounted - share
+        tax += (Decimal(row["tax"]) * part).quantize(cent)
+        discounts += Decimal(row["price"]) * current - discounted + share
+    ship = Decimal(0 if shipping_refunded else figures["shipping"])
+    tax += Decimal(0 if shipping_refunded else figures["ship_tax"])
+    total = subtotal + ship + (Decimal(0) if taxes_included else tax)
+    return {
+        "total": f"{total:.2f}",
+        "subtotal": f"{subtotal:.2f}",
+        "shipping": f"{ship:.2f}",
+        "discounts": f"{discounts:.2f}",
+        "tax": f"{tax:.2f}",
+    }
+
+
 def _spread(amount: Decimal, over: Sequence[Decimal]) -> list[Decimal]:
     """
     *amount* split over lines in proportion to their amounts *over*, to
@@ -380,8 +501,10 @@ def _reckon(
     """
     An order's figures (as strings to the cent) from its prices,
     shipping and discount converted by *factor* and rounded to the cent:
-    per line ``price``, ``original``, ``discounted``, ``tax``; for the
-    order ``total``, ``subtotal``, ``shipping``, ``discounts``, ``tax``.
+    per line ``price``, ``original``, ``discounted``, ``tax`` and
+    ``share`` (of the order-level discount); for the order ``total``,
+    ``subtotal``, ``shipping``, ``discounts``, ``tax`` and ``ship_tax``
+    (the shipping's part of it).
     """
     cent = Decimal("0.01")
 
@@ -414,6 +537,7 @@ def _reckon(
                 "original": f"{price * line[1]:.2f}",
                 "discounted": f"{amount:.2f}",
                 "tax": f"{tax:.2f}",
+                "share": f"{share:.2f}",
             }
         )
     ship = conv(shipping)
@@ -431,4 +555,5 @@ def _reckon(
         "shipping": f"{ship:.2f}",
         "discounts": f"{line_discounts + order_discount:.2f}",
         "tax": f"{line_tax + ship_tax:.2f}",
+        "ship_tax": f"{ship_tax:.2f}",
     }

@@ -132,7 +132,7 @@ type CustomerConnection { nodes: [Customer!]! edges: [CustomerEdge!]! pageInfo: 
 type CustomerEdge { node: Customer! cursor: String! }
 type TaxLine { priceSet: MoneyBag! rate: Float title: String! }
 type LineItem {
-  id: ID! sku: String name: String! quantity: Int!
+  id: ID! sku: String name: String! quantity: Int! currentQuantity: Int!
   originalUnitPriceSet: MoneyBag!
   originalTotalSet: MoneyBag!
   discountedTotalSet: MoneyBag!
@@ -171,6 +171,11 @@ type Order {
   totalShippingPriceSet: MoneyBag!
   totalDiscountsSet: MoneyBag
   totalTaxSet: MoneyBag
+  currentTotalPriceSet: MoneyBag!
+  currentSubtotalPriceSet: MoneyBag!
+  currentShippingPriceSet: MoneyBag!
+  currentTotalDiscountsSet: MoneyBag!
+  currentTotalTaxSet: MoneyBag!
   customer: Customer
   billingAddress: MailingAddress
   shippingAddress: MailingAddress
