@@ -1,17 +1,19 @@
 """
 SqliteStore on its own: opening and migrating one file from many
 connections and processes at once, the schema version check, and media
-ids many at once.
+ids many at once, and a ROLLBACK that fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, ClassVar
 
 import anyio
 import pytest
@@ -151,3 +153,73 @@ async def test_file_from_before_versioning_is_adopted(tmp_path: Path) -> None:
     assert [] == await store.list_failures("shop", DataType.STOCK)
     await store.aclose()
     assert os.path.exists(path)
+
+
+class _FailingRollback(sqlite3.Connection):
+    """A connection whose next COMMIT and ROLLBACK fail as on a disk that
+    went bad (armed by `fail`)."""
+
+    failing: ClassVar[set[str]] = set()
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql in self.failing:
+            self.failing.discard(sql)
+            raise sqlite3.OperationalError("disk I/O error")
+        return super().execute(sql, *args)
+
+
+@pytest.fixture(name="failing_rollback")
+def _failing_rollback(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    connect = sqlite3.connect
+
+    def faulty(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        return connect(*args, factory=_FailingRollback, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", faulty)
+    _FailingRollback.failing.clear()
+    return _FailingRollback.failing
+
+
+async def test_failed_rollback_leaves_no_transaction_open(
+    tmp_path: Path, failing_rollback: set[str]
+) -> None:
+    """A write whose COMMIT and then ROLLBACK fail is a StateStoreError
+    (it was the bare sqlite3 error), its rows are not kept, the file's
+    write lock is let go at once (other processes were locked out until
+    this store's next call) and the store's next calls work (the first
+    failed: 'cannot start a transaction within a transaction')."""
+    path = tmp_path / "s.db"
+    store = SqliteStore(path)
+    await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
+    failing_rollback.update({"COMMIT", "ROLLBACK"})
+
+    with pytest.raises(StateStoreError, match="disk I/O error"):
+        await store.put_links("shop", DataType.ARTICLES, {"B": Link("2", "b")})
+    with contextlib.closing(
+        sqlite3.connect(path, timeout=0.5, isolation_level=None)
+    ) as other:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    await store.put_links("shop", DataType.ARTICLES, {"C": Link("3", "c")})
+
+    found = await store.get_links("shop", DataType.ARTICLES, ["A", "B", "C"])
+    await store.aclose()
+    assert {"A": Link("1", "a"), "C": Link("3", "c")} == found
+
+
+async def test_failed_rollback_in_memory_is_told(
+    failing_rollback: set[str],
+) -> None:
+    """A store in memory whose ROLLBACK failed cannot be opened again
+    without losing everything: its calls say so (StateStoreError) instead
+    of working on an empty new store or failing on the open
+    transaction."""
+    store = SqliteStore(":memory:")
+    await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
+    failing_rollback.update({"COMMIT", "ROLLBACK"})
+
+    with pytest.raises(StateStoreError, match="disk I/O error"):
+        await store.put_links("shop", DataType.ARTICLES, {"B": Link("2", "b")})
+    with pytest.raises(StateStoreError, match="rollback failed"):
+        await store.get_links("shop", DataType.ARTICLES, ["A"])
+    await store.aclose()

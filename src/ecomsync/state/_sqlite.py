@@ -5,6 +5,7 @@ of one machine (WAL mode, busy timeout), driven off the event loop.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import threading
@@ -132,11 +133,16 @@ class SqliteStore(SqlStore):
     _conn: sqlite3.Connection | None = attrs.field(init=False, default=None)
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
     _closed: bool = attrs.field(init=False, default=False)
+    _broken: str | None = attrs.field(init=False, default=None)
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r}>"
 
     def _connect(self) -> sqlite3.Connection:
+        if self._broken is not None:
+            raise StateStoreError(
+                f"the state store {self.path!r} is unusable: {self._broken}"
+            )
         if self._conn is None:
             try:
                 conn = _open(str(self.path))
@@ -169,18 +175,45 @@ class SqliteStore(SqlStore):
                     result = fn(conn)
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                    also = self._roll_back(conn)
                     raise StateStoreError(
-                        f"state store {self.path!r}: {exc}"
+                        f"state store {self.path!r}: {exc}{also}"
                     ) from exc
                 except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                    self._roll_back(conn)
                     raise
                 return result
 
         return await anyio.to_thread.run_sync(call)
+
+    def _roll_back(self, conn: sqlite3.Connection) -> str:
+        """
+        End the failed call's transaction (under the lock); what to add to
+        its error if that failed too.
+
+        A connection left in its transaction would keep the file's write
+        lock (every other process waits, then fails) and fail each later
+        call at BEGIN: it is closed instead, which drops the transaction,
+        and the next call opens the file again.  A store in memory would
+        come back empty: it is marked broken.
+        """
+        if not conn.in_transaction:
+            return ""
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            self._conn = None
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            if self.path in (":memory:", ""):
+                self._broken = (
+                    f"a rollback failed ({exc}), and a store in memory "
+                    "cannot be opened again: its data is lost; make a "
+                    "new one"
+                )
+                return f"; {self._broken}"
+            return f"; the rollback failed too ({exc}): connection reopened"
+        return ""
 
     async def _close(self) -> None:
         def close() -> None:
