@@ -178,9 +178,25 @@ class Orders:
                 order = _order_of(row)
                 if not _selected(selection, order, row, since):
                     continue
+                if row.get("refunds"):
+                    # the order lists its refunds without their items:
+                    # one more request, for the orders that have any
+                    order = _order_of(row, await self._refunds(row))
                 batch.append(order)
             if batch:
                 yield batch
+
+    async def _refunds(self, row: Row) -> list[Row]:
+        """
+        The order's refunds with their line items and shipping
+        (``GET orders/<id>/refunds``).
+        """
+        found: list[Row] = []
+        async for rows in self.api.pages(
+            f"orders/{int(row['id'])}/refunds", {}, per_page=MAX_PER_PAGE
+        ):
+            found += [r for r in rows if isinstance(r, dict)]
+        return found
 
     # -- media --------------------------------------------------------------
 
@@ -208,7 +224,62 @@ def _address(data: Row) -> Address:
     )
 
 
-def _order_of(row: Row) -> Order:
+@attrs.frozen
+class _Refunded:
+    """
+    What an order's refunds took back: units per order line item
+    (``_refunded_item_id``), gross shipping, money in all, and money
+    refunded without any item (goodwill).
+    """
+
+    units: dict[int, int]
+    shipping: Decimal
+    money: Decimal
+    money_alone: Decimal
+
+
+def _refunded_item(item: Row) -> int | None:
+    for meta in item.get("meta_data") or []:
+        if isinstance(meta, dict) and meta.get("key") == "_refunded_item_id":
+            value = str(meta.get("value") or "")
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _refunded(refunds: Sequence[Row]) -> _Refunded:
+    """
+    Sum *refunds* (WooCommerce's refund objects: line items with negative
+    quantities and money, ``amount`` positive).  A refund line item that
+    names no order line item counts as no unit, so the money it took
+    leaves the order short and the order fails on its total.
+    """
+    units: dict[int, int] = {}
+    shipping = money = alone = Decimal(0)
+    for refund in refunds:
+        amount = _amount(refund.get("amount"))
+        money += amount
+        items = refund.get("line_items") or []
+        ships = refund.get("shipping_lines") or []
+        if not items and not ships and not refund.get("fee_lines"):
+            alone += amount
+        for item in items:
+            origin = _refunded_item(item)
+            try:
+                taken = -int(item.get("quantity") or 0)
+            except (TypeError, ValueError):
+                taken = 0
+            # an item that names no line, or no units, takes none: its
+            # money then leaves the order short (fails on its total)
+            if origin is not None and taken > 0:
+                units[origin] = units.get(origin, 0) + taken
+        for ship in ships:
+            shipping -= _amount(ship.get("total")) + _amount(
+                ship.get("total_tax")
+            )
+    return _Refunded(units, shipping, money, alone)
+
+
+def _order_of(row: Row, refunds: Sequence[Row] = ()) -> Order:
     billing_raw = row.get("billing") or {}
     shipping_raw = row.get("shipping") or {}
     billing = _address(billing_raw)
@@ -226,6 +297,9 @@ def _order_of(row: Row) -> Order:
         last_name=billing.last_name,
         addresses=(billing,) if billing == shipping else (billing, shipping),
     )
+    refunded = _refunded(refunds)
+    # a refunded unit takes its share of the coupons with it
+    coupons_back = Decimal(0)
     lines = []
     for line in row.get("line_items") or []:
         # gross before coupons (`OrderLine`): WooCommerce spreads a
@@ -235,11 +309,19 @@ def _order_of(row: Row) -> Order:
         gross = _amount(line.get("subtotal")) + _amount(
             line.get("subtotal_tax")
         )
+        # WooCommerce keeps a line's quantity when it is refunded: the
+        # units the customer still buys are what its refunds left
+        units = refunded.units.get(int(line.get("id") or 0), 0)
+        if units and quantity:
+            paid = _amount(line.get("total")) + _amount(line.get("total_tax"))
+            coupons_back += (gross - paid) / quantity * min(units, quantity)
+            if units >= quantity:
+                continue  # refunded whole: no order line any more
         lines.append(
             OrderLine(
                 article_number=str(line.get("sku") or ""),
                 name=str(line.get("name") or ""),
-                quantity=quantity,
+                quantity=quantity - units,
                 unit_price=gross / quantity if quantity else gross,
             )
         )
@@ -255,13 +337,23 @@ def _order_of(row: Row) -> Order:
         billing=billing,
         shipping=shipping,
         lines=tuple(lines),
-        total=_amount(row.get("total")),
+        # what the customer paid less what was refunded
+        total=_amount(row.get("total")) - refunded.money,
         # gross: WooCommerce keeps shipping and coupons net, tax beside;
         # fee lines are not modelled (the order fails on its total)
         shipping_total=_amount(row.get("shipping_total"))
-        + _amount(row.get("shipping_tax")),
-        discount_total=_amount(row.get("discount_total"))
-        + _amount(row.get("discount_tax")),
+        + _amount(row.get("shipping_tax"))
+        - refunded.shipping,
+        # money refunded without items ships everything, for less: an
+        # order-level discount; the coupons of refunded units, each
+        # rounded on its own, may come out a cent over the order's
+        discount_total=max(
+            _amount(row.get("discount_total"))
+            + _amount(row.get("discount_tax"))
+            - coupons_back,
+            Decimal(0),
+        )
+        + refunded.money_alone,
         ordered_at=ordered_at,
         currency=str(row.get("currency") or "EUR"),
         state=STATE_OF.get(str(row.get("status")), OrderState.OPEN),

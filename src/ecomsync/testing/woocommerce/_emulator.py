@@ -6,6 +6,7 @@ switchboard and the request log, behind one ASGI app.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -231,6 +232,7 @@ class WooCommerceEmulator(FaultSwitch):
             ],
             "coupon_lines": [],
             "tax_lines": [],
+            "refunds": [],
             "meta_data": [],
             "total": total,
             "total_tax": "0.00",
@@ -276,6 +278,136 @@ class WooCommerceEmulator(FaultSwitch):
             shop.stamp(row, created=False, at=modified_at)
         shop.orders[order_id] = row
         return order_id
+
+    def refund(
+        self,
+        order_id: int,
+        lines: Mapping[str, int] | None = None,
+        *,
+        shipping: bool = False,
+        amount: str | None = None,
+        reason: str = "",
+        at: datetime | None = None,
+    ) -> int:
+        """
+        Refund an order as ``wc_create_refund`` does (the merchant's
+        refund in the admin); returns the refund's id.
+
+        *lines* are units per SKU: each refunded line item comes back
+        with a negative ``quantity`` and its share of the line's
+        ``total`` and ``total_tax`` (after coupons) as negative
+        ``subtotal``/``total`` and taxes, rounded to the cent, and
+        ``_refunded_item_id`` in its ``meta_data`` (the order's line item
+        it refunds); *shipping* refunds the order's shipping likewise
+        (``shipping_lines``).  *amount* is the money refunded (by
+        default what those lines and shipping come to; alone it is a
+        refund of money without items).  The order keeps its line items
+        and lists the refund in ``refunds`` (``id``, ``reason``,
+        ``total`` negative, newest first); it is ``refunded`` once
+        refunds reach its total; its modification date moves.  More
+        units than a line has left, or a SKU the order lacks, raise
+        `ValueError`.
+        """
+        shop = self.shop
+        order = shop.orders.get(order_id)
+        if order is None:
+            raise ValueError(f"no order {order_id}")
+        cent = Decimal("0.01")
+        taken: dict[int, int] = {}
+        for refund in shop.refunds.get(order_id, []):
+            for item in refund["line_items"]:
+                origin = int(item["meta_data"][0]["value"])
+                taken[origin] = taken.get(origin, 0) - int(item["quantity"])
+        items: list[Row] = []
+        for sku, units in (lines or {}).items():
+            line = next(
+                (li for li in order["line_items"] if li["sku"] == sku), None
+            )
+            left = 0 if line is None else line["quantity"]
+            left -= 0 if line is None else taken.get(line["id"], 0)
+            if line is None or not 0 < units <= left:
+                raise ValueError(
+                    f"order {order_id} has no {units} of {sku} to refund"
+                )
+            share = Decimal(units) / line["quantity"]
+            net = (Decimal(line["total"]) * share).quantize(cent)
+            tax = (Decimal(line["total_tax"]) * share).quantize(cent)
+            items.append(
+                {
+                    "id": shop.next_post_id(),
+                    "name": line["name"],
+                    "product_id": line["product_id"],
+                    "variation_id": line["variation_id"],
+                    "quantity": -units,
+                    "tax_class": line["tax_class"],
+                    "subtotal": f"{-net:.2f}",
+                    "subtotal_tax": f"{-tax:.2f}",
+                    "total": f"{-net:.2f}",
+                    "total_tax": f"{-tax:.2f}",
+                    "taxes": [],
+                    "meta_data": [
+                        {
+                            "id": shop.next_post_id(),
+                            "key": "_refunded_item_id",
+                            "value": str(line["id"]),
+                            "display_key": "_refunded_item_id",
+                            "display_value": str(line["id"]),
+                        }
+                    ],
+                    "sku": line["sku"],
+                    "price": float(net / units),
+                }
+            )
+        ships: list[Row] = []
+        if shipping:
+            ships.append(
+                {
+                    "id": shop.next_post_id(),
+                    "method_title": "Shipping",
+                    "method_id": "flat_rate",
+                    "total": f"{-Decimal(order['shipping_total']):.2f}",
+                    "total_tax": f"{-Decimal(order['shipping_tax']):.2f}",
+                    "taxes": [],
+                    "meta_data": [],
+                }
+            )
+        if amount is None:
+            money = sum(
+                (
+                    -Decimal(x["total"]) - Decimal(x["total_tax"])
+                    for x in (*items, *ships)
+                ),
+                Decimal(0),
+            )
+        else:
+            money = Decimal(amount)
+        refund_id = shop.next_post_id()
+        moment = at or datetime.now(UTC)
+        row: Row = {
+            "id": refund_id,
+            "amount": f"{money:.2f}",
+            "reason": reason,
+            "refunded_by": 1,
+            "refunded_payment": False,
+            "meta_data": [],
+            "line_items": items,
+            "shipping_lines": ships,
+            "tax_lines": [],
+            "fee_lines": [],
+        }
+        shop.stamp(row, created=True, at=moment)
+        del row["date_modified"], row["date_modified_gmt"]
+        shop.refunds.setdefault(order_id, []).insert(0, row)
+        order["refunds"].insert(
+            0, {"id": refund_id, "reason": reason, "total": f"{-money:.2f}"}
+        )
+        refunded = sum(
+            (-Decimal(r["total"]) for r in order["refunds"]), Decimal(0)
+        )
+        if refunded >= Decimal(order["total"]):
+            order["status"] = "refunded"
+        shop.stamp(order, created=False, at=moment)
+        return refund_id
 
     def place(
         self, order: Order, *, created_at: datetime | None = None

@@ -177,6 +177,20 @@ class OrderRoutes(Routes):
             delete=delete,
         )
 
+    @route("GET", rf"{WC}/orders/(?P<id>\d+)/refunds")
+    async def refunds_list(self, req: Request) -> Response:
+        """
+        ``WC_REST_Order_Refunds_Controller::get_items``: the order's
+        refunds, newest first, paged.
+        """
+        self._require(req, "read")
+        order_id = int(req.params["id"])
+        if order_id not in self.emu.shop.orders:
+            raise WpError(
+                404, "woocommerce_rest_invalid_order_id", "Invalid order ID."
+            )
+        return self._page(req, list(self.emu.shop.refunds.get(order_id, [])))
+
     @route("GET", rf"{WC}/orders/(?P<id>\d+)/notes")
     async def notes_list(self, req: Request) -> Response:
         self._require(req, "read")

@@ -57,6 +57,8 @@ class ShopState:
     categories: dict[int, Row] = attrs.field(factory=dict)
     orders: dict[int, Row] = attrs.field(factory=dict)
     notes: dict[int, list[Row]] = attrs.field(factory=dict)
+    #: An order's refunds (``shop_order_refund``), newest first.
+    refunds: dict[int, list[Row]] = attrs.field(factory=dict)
     customers: dict[int, Row] = attrs.field(factory=dict)
     media: dict[int, Attachment] = attrs.field(factory=dict)
     #: The slugs of the shop's tax classes besides the standard one
