@@ -270,7 +270,8 @@ def _shop(
             )
         if field == "stockLocations":
             items = [
-                {"id": str(i), "name": n} for i, n in enumerate(locations)
+                {"id": str(i), "name": n, "createdAt": "2026-01-01T00:00:00Z"}
+                for i, n in enumerate(locations)
             ]
             return httpx.Response(
                 200, json={"data": {"stockLocations": {"items": items}}}
@@ -400,18 +401,38 @@ class TestStockValues:
         assert "more than" in str(quantity_problem(-(2**31)))
 
     def test_locations(self) -> None:
-        """The default is the first location unless named; the mapping
-        resolves names to ids; missing names are listed together."""
-        locations = {"Main": "1", "North": "2"}
+        """The default is the oldest location (then the lowest id), as
+        Vendure's own, unless named; the mapping resolves names to ids;
+        missing names are listed together."""
+        locations = [
+            {"id": "10", "name": "Main", "createdAt": "2026-01-02T00:00:00Z"},
+            {"id": "9", "name": "North", "createdAt": "2026-01-02T00:00:00Z"},
+            {"id": "3", "name": "Late", "createdAt": "2026-03-01T00:00:00Z"},
+        ]
 
-        assert ("1", {}) == resolve_locations(locations, None, None)
-        assert ("2", {"W": "1"}) == resolve_locations(
+        assert ("9", {}) == resolve_locations(locations, None, None)
+        assert ("9", {"W": "10"}) == resolve_locations(
             locations, "North", {"W": "Main"}
         )
         with pytest.raises(ConfigurationError, match="'A', 'B'"):
             resolve_locations(locations, "A", {"W": "B"})
         with pytest.raises(ConfigurationError, match="no stock location"):
-            resolve_locations({}, None, None)
+            resolve_locations([], None, None)
+
+    def test_a_name_several_locations_have(self) -> None:
+        """A configured name that two locations have is refused, naming
+        their ids; unconfigured, it is no problem."""
+        locations = [
+            {"id": "1", "name": "Main", "createdAt": "2026-01-01T00:00:00Z"},
+            {"id": "2", "name": "North", "createdAt": "2026-01-02T00:00:00Z"},
+            {"id": "3", "name": "North", "createdAt": "2026-01-03T00:00:00Z"},
+        ]
+
+        assert ("1", {}) == resolve_locations(locations, None, None)
+        with pytest.raises(
+            ConfigurationError, match=r"named 'North' \(ids 2, 3\)"
+        ):
+            resolve_locations(locations, None, {"W": "North"})
 
 
 def _ref(*, gross: bool) -> Reference:

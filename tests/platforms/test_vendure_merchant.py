@@ -12,7 +12,14 @@ from typing import Any
 import attrs
 import pytest
 
-from ecomsync import Article, DataType, Outgoing, StockLevel, Variant
+from ecomsync import (
+    Article,
+    ConfigurationError,
+    DataType,
+    Outgoing,
+    StockLevel,
+    Variant,
+)
 from ecomsync.platforms.vendure import Vendure
 
 from .test_vendure import _shop_order
@@ -424,3 +431,137 @@ class TestStock:
         assert [made.ok, ten.ok, eight.ok] == [True, True, True], eight.error
         assert {"Default Stock Location": (10, 2), "sells": 8} == ordered
         assert {"Default Stock Location": (10, 2), "sells": 8} == held
+
+    async def test_the_default_is_the_location_vendure_takes(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        Without stock_location the stock goes where Vendure itself puts
+        a variant's stock given without a location (the channel's oldest
+        location), not to the first one the list returns: Vendure lists
+        them in no defined order (here: by id, while "Lager" is older).
+        """
+        admin = fresh_vendure.admin()
+        try:
+            made = await admin.gql(
+                "mutation { createStockLocation(input: "
+                '{ name: "Lager", description: "" }) { id } }'
+            )
+            # As a location moved from another system keeps its date.
+            fresh_vendure.sql(
+                "UPDATE stock_location SET createdAt = "
+                "'2020-01-01 00:00:00.000' WHERE id = ?",
+                int(made["createStockLocation"]["id"]),
+            )
+            async with Vendure(
+                fresh_vendure.url, api_key=fresh_vendure.api_key
+            ) as shop:
+                (article,) = await shop.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=Article(number="L-1", name="L", price=1)
+                        )
+                    ],
+                )
+                (variant,) = await _variants(admin, "L-1")
+                # Vendure's own default: a number without a location
+                await admin.gql(
+                    "mutation ($i: [UpdateProductVariantInput!]!) "
+                    "{ updateProductVariants(input: $i) { id } }",
+                    {"i": [{"id": variant["id"], "stockOnHand": 4}]},
+                )
+                vendures = await _stock(admin, "L-1")
+                (level,) = await shop.push(
+                    DataType.STOCK,
+                    [Outgoing(record=StockLevel(number="L-1", quantity=3))],
+                )
+            held = await _stock(admin, "L-1")
+        finally:
+            await admin.aclose()
+
+        assert article.ok, article.error
+        assert level.ok, level.error
+        assert {"Lager": (4, 0), "sells": 4} == vendures
+        assert {"Lager": (3, 0), "sells": 3} == held
+
+    async def test_two_locations_of_one_name(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        Two locations named "North" with stock entered by hand: both
+        sell nothing once the ERP's stock is written (one of them was
+        left selling its 5 on top of the ERP's 3); a mapping to
+        "North" is refused, naming both.
+        """
+        admin = fresh_vendure.admin()
+        try:
+            norths = [
+                (
+                    await admin.gql(
+                        "mutation { createStockLocation(input: "
+                        '{ name: "North", description: "" }) { id } }'
+                    )
+                )["createStockLocation"]["id"]
+                for _ in range(2)
+            ]
+            async with Vendure(
+                fresh_vendure.url, api_key=fresh_vendure.api_key
+            ) as shop:
+                (article,) = await shop.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=Article(number="N-1", name="N", price=1)
+                        )
+                    ],
+                )
+                (variant,) = await _variants(admin, "N-1")
+                await admin.gql(
+                    "mutation ($i: [UpdateProductVariantInput!]!) "
+                    "{ updateProductVariants(input: $i) { id } }",
+                    {
+                        "i": [
+                            {
+                                "id": variant["id"],
+                                "stockLevels": [
+                                    {"stockLocationId": n, "stockOnHand": 5}
+                                    for n in norths
+                                ],
+                            }
+                        ]
+                    },
+                )
+                (level,) = await shop.push(
+                    DataType.STOCK,
+                    [Outgoing(record=StockLevel(number="N-1", quantity=3))],
+                )
+            held = await _stock(admin, "N-1")
+            async with Vendure(
+                fresh_vendure.url,
+                api_key=fresh_vendure.api_key,
+                stock_locations={"WH-N": "North"},
+            ) as mapped:
+                problems = await mapped.check()
+                with pytest.raises(ConfigurationError) as refused:
+                    await mapped.push(
+                        DataType.STOCK,
+                        [
+                            Outgoing(
+                                record=StockLevel(
+                                    number="N-1", quantity=1, warehouse="WH-N"
+                                )
+                            )
+                        ],
+                    )
+            after = await _stock(admin, "N-1")
+        finally:
+            await admin.aclose()
+
+        assert article.ok, article.error
+        assert level.ok, level.error
+        assert {"Default Stock Location": (3, 0), "sells": 3} == held
+        named = f"'North' (ids {norths[0]}, {norths[1]})"
+        assert named in str(refused.value)
+        assert [named] == [named for p in problems if named in p]
+        assert held == after

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import anyio
@@ -70,9 +71,10 @@ class Reference:
     """
     The shop's settings a push depends on, read once.
 
-    *locations* maps stock location names to ids; *warehouses* maps ERP
-    warehouse codes to the id of the location their stock goes to (empty
-    without a mapping: every level goes to *default_location*).
+    *locations* maps the ids of the channel's stock locations to their
+    names; *warehouses* maps ERP warehouse codes to the id of the
+    location their stock goes to (empty without a mapping: every level
+    goes to *default_location*).
     """
 
     currency: str
@@ -83,37 +85,72 @@ class Reference:
     warehouses: dict[str, str] = attrs.Factory(dict)
 
 
+#: What `resolve_locations` needs of each stock location.
+LOCATION_FIELDS = "id name createdAt"
+
+
+def _oldest(location: Mapping[str, str]) -> tuple[datetime, int, int | str]:
+    """
+    The order of Vendure's ``defaultStockLocation``: by ``createdAt``,
+    then by id (numeric ids as numbers).
+    """
+    created = datetime.fromisoformat(
+        location["createdAt"].replace("Z", "+00:00")
+    )
+    ident = str(location["id"])
+    return (created, 0, int(ident)) if ident.isdigit() else (created, 1, ident)
+
+
 def resolve_locations(
-    locations: Mapping[str, str],
+    locations: Sequence[Mapping[str, str]],
     default_name: str | None,
     mapping: Mapping[str, str] | None,
 ) -> tuple[str, dict[str, str]]:
     """
-    The default location's id and the warehouse -> location id map.
+    The default location's id and the warehouse -> location id map, from
+    the channel's *locations* (``id``, ``name``, ``createdAt`` each).
+
+    Without *default_name* the default is the location Vendure itself
+    takes as the channel's default (``StockLocationService.
+    defaultStockLocation``: the oldest, then the lowest id), not the
+    first one listed: Vendure lists them in no defined order.
 
     Raises:
         ConfigurationError: A configured location does not exist (all
-            missing names in one message, with the ones that do).
+            missing names in one message, with the ones that do), or
+            its name is held by several locations.
     """
     if not locations:
         raise ConfigurationError("Vendure has no stock location")
+    ids: dict[str, list[str]] = {}
+    for location in locations:
+        ids.setdefault(location["name"], []).append(str(location["id"]))
     wanted = [default_name] if default_name is not None else []
     wanted += list((mapping or {}).values())
-    missing = sorted({name for name in wanted if name not in locations})
+    missing = sorted({name for name in wanted if name not in ids})
     if missing:
         raise ConfigurationError(
             "Vendure has no stock location named "
             + ", ".join(repr(m) for m in missing)
             + "; it has "
-            + ", ".join(repr(n) for n in sorted(locations))
+            + ", ".join(repr(n) for n in sorted(ids))
+        )
+    shared = sorted({name for name in wanted if len(ids[name]) > 1})
+    if shared:
+        raise ConfigurationError(
+            "Vendure has several stock locations named "
+            + "; ".join(
+                f"{name!r} (ids {', '.join(ids[name])})" for name in shared
+            )
+            + "; rename them in Vendure so that each name is one location"
         )
     default = (
-        locations[default_name]
+        ids[default_name][0]
         if default_name is not None
-        else next(iter(locations.values()))
+        else str(min(locations, key=_oldest)["id"])
     )
     return default, {
-        code: locations[name] for code, name in (mapping or {}).items()
+        code: ids[name][0] for code, name in (mapping or {}).items()
     }
 
 
@@ -152,7 +189,9 @@ class Catalog:
                               defaultTaxZone { id } }
               taxRates(options: { take: 1000 }) {
                 items { value enabled category { id } zone { id } } }
-              stockLocations(options: { take: 1000 }) { items { id name } }
+              stockLocations(options: { take: 1000 }) { items { """
+            + LOCATION_FIELDS
+            + """ } }
             }"""
         )
         channel = data["activeChannel"]
@@ -164,19 +203,16 @@ class Catalog:
                     Decimal(str(rate["value"])).normalize(),
                     rate["category"]["id"],
                 )
-        locations = {
-            loc["name"]: str(loc["id"])
-            for loc in data["stockLocations"]["items"]
-        }
+        items = data["stockLocations"]["items"]
         default, warehouses = resolve_locations(
-            locations, self.stock_location, self.stock_locations
+            items, self.stock_location, self.stock_locations
         )
         return Reference(
             currency=channel["defaultCurrencyCode"],
             prices_include_tax=bool(channel["pricesIncludeTax"]),
             tax_categories=rates,
             default_location=default,
-            locations=locations,
+            locations={str(loc["id"]): loc["name"] for loc in items},
             warehouses=warehouses,
         )
 
@@ -319,6 +355,7 @@ class Catalog:
 
 
 __all__ = [
+    "LOCATION_FIELDS",
     "MAX_INT",
     "PAGE",
     "PRODUCT_FIELDS",

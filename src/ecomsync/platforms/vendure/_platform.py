@@ -20,7 +20,7 @@ from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from .._dispatch import Pushes
 from ._articles import Articles
-from ._catalog import Catalog, resolve_locations
+from ._catalog import LOCATION_FIELDS, Catalog, resolve_locations
 from ._categories import Categories
 from ._client import GraphQL
 from ._media import Media
@@ -95,11 +95,13 @@ class Vendure(AsyncResource):
         language: The language code of the texts written.
         category_facet: The code of the facet holding the categories.
         stock_location: The name of the stock location stock goes to
-            without a mapping (default: the first one).
+            without a mapping (default: the one Vendure takes as the
+            channel's default, its oldest location).
         stock_locations: ERP warehouse code -> Vendure stock location
             name; each warehouse's stock goes to its location.  Without
             it, the stock of every warehouse is summed at
-            *stock_location*.  A name Vendure does not have is a
+            *stock_location*.  A name Vendure does not have, or one
+            that several of its locations have, is a
             `ConfigurationError` on first contact, before any write.
             Every other location of the channel is set to sell nothing
             (``stockOnHand`` = ``stockAllocated``) when an article's
@@ -330,7 +332,7 @@ class Vendure(AsyncResource):
         try:
             data = await self._gql.query(
                 "{ stockLocations(options: { take: 1000 }) "
-                "{ items { id name } } }",
+                f"{{ items {{ {LOCATION_FIELDS} }} }} }}",
                 retry=False,
             )
         except AuthenticationError:
@@ -341,13 +343,11 @@ class Vendure(AsyncResource):
         except SyncError as exc:
             problems.append(f"{where} cannot read stock locations: {exc}")
         else:
-            locations = {
-                loc["name"]: str(loc["id"])
-                for loc in data["stockLocations"]["items"]
-            }
             try:
                 resolve_locations(
-                    locations, self.stock_location, self.stock_locations
+                    data["stockLocations"]["items"],
+                    self.stock_location,
+                    self.stock_locations,
                 )
             except ConfigurationError as exc:
                 problems.append(f"{where}: {exc}")

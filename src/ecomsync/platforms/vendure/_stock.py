@@ -87,7 +87,7 @@ def _others(ref: Reference, stock_location: str | None) -> list[str]:
     ours = set(ref.warehouses.values())
     if not ref.warehouses or stock_location is not None:
         ours.add(ref.default_location)
-    return [loc for loc in ref.locations.values() if loc not in ours]
+    return [loc for loc in ref.locations if loc not in ours]
 
 
 def _sell_nothing(
