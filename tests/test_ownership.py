@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 
 import anyio
 import attrs
@@ -33,6 +34,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
     _lifecycle,
+    _ownership,
 )
 from ecomsync._ownership import (
     Host,
@@ -139,6 +141,57 @@ class TestWhyDead:
         reason = why_dead(run, now=T0 + timedelta(hours=1), host=HERE)
 
         assert reason is not None
+
+    def test_host_restarted(self) -> None:
+        """On this host, an owner of before the host restarted is dead
+        even if a process of the same pid started as long after boot (a
+        service started at boot gets the same pid and start tick)."""
+        here = attrs.evolve(HERE, boot="boot-2")
+        run = attrs.evolve(
+            owned(1),
+            owner=RunOwner(host="here", pid=1, started=100.0, boot="boot-1"),
+        )
+
+        reason = why_dead(run, now=T0, host=here)
+        same_boot = why_dead(
+            attrs.evolve(run, owner=attrs.evolve(run.owner, boot="boot-2")),
+            now=T0,
+            host=here,
+        )
+
+        assert "its host restarted since" in (reason or "")
+        assert same_boot is None
+
+
+def _btime() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise AssertionError("no btime in /proc/stat")  # pragma: no cover
+
+
+class TestClockStep:
+    async def test_live_owner_survives_a_clock_step(
+        self, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A live run of a process on this host is not ended after the
+        wall clock stepped (NTP's first sync, a VM resumed): the boot time
+        of /proc/stat moves with the clock, a sibling process that read
+        it after the step took the owner's start for a reused pid's and
+        ended the live run as abandoned."""
+        run = a_run("live", owner=this_owner(), heartbeat_at=T0)
+        await store.save_run(run)
+        stepped = _btime() + 60.0  # /proc/stat after a 60 s step
+        monkeypatch.setattr(
+            _ownership, "_boot_time", lambda: stepped, raising=False
+        )
+
+        reason = why_dead(run, now=T0)
+        ended = await reap_abandoned(store, now=T0)
+
+        assert reason is None
+        assert [] == ended
+        assert [run] == await store.live_runs()
 
 
 class TestProcesses:

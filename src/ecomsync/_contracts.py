@@ -200,11 +200,12 @@ def _counts(
 class RunOwner:
     """
     The process that runs a run: *host* name, process id *pid*, when that
-    process started (*started*, seconds since the epoch), so that a reused
-    pid is not taken for the owner, and the *pid_space* the pid counts in
-    (Linux: the pid namespace), so that containers sharing a host name
-    do not judge each other's pids.  ``None`` where the system does not
-    tell.
+    process started (*started*, seconds after the host booted: a step of
+    the wall clock does not move it) and which boot of the host that was
+    (*boot*, Linux's boot id), so that a reused pid is not taken for the
+    owner, and the *pid_space* the pid counts in (Linux: the pid
+    namespace), so that containers sharing a host name do not judge each
+    other's pids.  ``None`` where the system does not tell.
 
     .. versionadded:: 26.1.0
     """
@@ -213,6 +214,7 @@ class RunOwner:
     pid: int
     started: float | None = None
     pid_space: str | None = None
+    boot: str | None = None
 
     def __str__(self) -> str:
         return f"pid {self.pid} on {self.host}"

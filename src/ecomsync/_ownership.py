@@ -8,7 +8,7 @@ An owner is dead when
 
 - it ran on this host, in this pid namespace, and its process is gone (or
   the pid now belongs to a process that started at another time: a reused
-  pid), or
+  pid; or the host restarted since), or
 - its last heartbeat is older than *stale_after* (another host, or a
   process that hangs): the only sign there is across machines.
 
@@ -49,6 +49,7 @@ __all__ = [
     "HEARTBEAT_INTERVAL",
     "STALE_AFTER",
     "Host",
+    "boot_id",
     "keep_alive",
     "reap_abandoned",
     "this_owner",
@@ -65,9 +66,14 @@ STALE_AFTER = timedelta(minutes=5)
 
 def process_start(pid: int) -> float | None:
     """
-    When process *pid* started (seconds since the epoch, to the clock
-    tick), or ``None`` if it does not exist, is a zombie, or the system
-    does not say (no ``/proc``).
+    When process *pid* started, in seconds after this host booted (to the
+    clock tick), or ``None`` if it does not exist, is a zombie, or the
+    system does not say (no ``/proc``).
+
+    Not a wall-clock time: the boot time that would make it one
+    (``/proc/stat``'s ``btime``) moves with every step of the clock (NTP's
+    first sync, a VM resumed), and two processes that read it on either
+    side of a step took a live owner for a reused pid.
     """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -77,22 +83,20 @@ def process_start(pid: int) -> float | None:
     fields = stat.rsplit(")", 1)[1].split()
     if fields[0] in ("Z", "X"):
         return None
-    ticks = int(fields[19])
-    boot = _boot_time()
-    if boot is None:  # pragma: no cover -- /proc without /proc/stat
-        return None
-    return round(boot + ticks / os.sysconf("SC_CLK_TCK"), 2)
+    return round(int(fields[19]) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 @cache
-def _boot_time() -> float | None:
+def boot_id() -> str | None:
+    """
+    This boot of the host (Linux's random boot id), or ``None`` where the
+    system does not say: start times after boot mean something only
+    within one boot.
+    """
     try:
-        for line in Path("/proc/stat").read_text().splitlines():
-            if line.startswith("btime "):
-                return float(line.split()[1])
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:  # pragma: no cover -- no /proc
         return None
-    return None  # pragma: no cover
 
 
 def pid_alive(pid: int) -> bool:
@@ -132,6 +136,7 @@ class Host:
     alive: Callable[[int], bool] = pid_alive
     started: Callable[[int], float | None] = process_start
     pid_space: str | None = attrs.field(factory=pid_space)
+    boot: str | None = attrs.field(factory=boot_id)
 
 
 def this_owner() -> RunOwner:
@@ -148,12 +153,13 @@ def _owner(pid: int) -> RunOwner:
         pid=pid,
         started=process_start(pid),
         pid_space=pid_space(),
+        boot=boot_id(),
     )
 
 
-#: Process start times of two reads may differ by a tick or two (the boot
-#: time is rounded to whole seconds and adjusted with the clock).
-_START_TOLERANCE = 2.0
+#: Start times are whole clock ticks after boot, read the same by every
+#: process: only float rounding may tell them apart.
+_START_TOLERANCE = 0.005
 
 
 def why_dead(
@@ -174,6 +180,10 @@ def why_dead(
     # Its pid means something here only on this host and in this pid
     # namespace (containers may share a host name, not their pids).
     if owner.host == host.name and owner.pid_space in (None, host.pid_space):
+        if None not in (owner.boot, host.boot) and owner.boot != host.boot:
+            # Its pid and start time are of another boot: a process
+            # started as long after this boot may hold that pid now.
+            return f"its host restarted since its process ({owner}) ran"
         if not host.alive(owner.pid):
             return f"its process ({owner}) is gone"
         started = host.started(owner.pid)

@@ -63,6 +63,7 @@ def run_to_json(run: RunRecord) -> str:
                 "pid": run.owner.pid,
                 "started": run.owner.started,
                 "pid_space": run.owner.pid_space,
+                "boot": run.owner.boot,
             },
         }
     )

@@ -159,7 +159,9 @@ class RunContract:
     async def test_run_owner_round_trip(self, store: StateStore) -> None:
         """A run's owner and heartbeat come back as saved."""
         run = a_run(
-            owner=RunOwner(host="h", pid=42, started=1700000000.25),
+            owner=RunOwner(
+                host="h", pid=42, started=12345.25, pid_space="p", boot="b"
+            ),
             heartbeat_at=T0 + timedelta(seconds=5),
         )
 
