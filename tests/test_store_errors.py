@@ -44,7 +44,9 @@ class TestSqliteErrors:
 
         def half_then_fail(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO links VALUES ('shop', 'stock', 'A-1', 'x', 'c')"
+                "INSERT INTO links (platform, data_type, number, "
+                "platform_id, checksum) "
+                "VALUES ('shop', 'stock', 'A-1', 'x', 'c')"
             )
             conn.execute("INSERT INTO nowhere VALUES (1)")
 
@@ -64,7 +66,9 @@ class TestSqliteErrors:
 
         def half_then_bug(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO links VALUES ('shop', 'stock', 'A-1', 'x', 'c')"
+                "INSERT INTO links (platform, data_type, number, "
+                "platform_id, checksum) "
+                "VALUES ('shop', 'stock', 'A-1', 'x', 'c')"
             )
             raise ZeroDivisionError
 

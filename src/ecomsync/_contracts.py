@@ -126,10 +126,22 @@ class Link:
     """
     What the store remembers of a record on a platform: its id there and
     the checksum of the payload last sent.
+
+    For an article, *variants* are the numbers of the variants it had when
+    it last landed (``()``: none, the shop sells it under its own number);
+    ``None`` where that is not known (links of other types, links written
+    before, or a store that does not keep it).  The engine sends the stock
+    of a variant the last push gave the article anew (docs/concepts.md,
+    "Stock of variants made anew"); where it does not know, it sends the
+    stock of every variant of an article that landed with changes.
+
+    .. versionchanged:: 26.1.0
+       *variants* (keyword only).
     """
 
     platform_id: str | None
     checksum: str
+    variants: tuple[str, ...] | None = attrs.field(default=None, kw_only=True)
 
 
 class RunStatus(enum.Enum):

@@ -23,7 +23,6 @@ from . import _instrument
 from ._ambiguity import NumberClaims
 from ._anyio_util import task_group
 from ._changes import Change, ambiguous, chunks, fingerprints
-from ._contracts import Link
 from ._dependencies import CategoryClosure
 from ._fingerprint import checksum
 from ._media_transfer import MediaTransfer
@@ -100,8 +99,6 @@ class Outbound:
     ) -> None:
         written = await self.writer.push(session, data_type, chunk, tally)
         self.closure.note(data_type, written)
-        if data_type is DataType.ARTICLES and written:
-            await self.writer.note_restock(chunk, written)
 
     def requests(self, data_type: DataType, volume: Volume) -> int:
         platform = self.run.platform
@@ -400,7 +397,10 @@ class Pipeline:
             await self.store.put_links(
                 name,
                 data_type,
-                {n: Link(link.platform_id, "") for n, link in links.items()},
+                {
+                    n: attrs.evolve(link, checksum="")
+                    for n, link in links.items()
+                },
             )
 
     async def _batch(

@@ -15,14 +15,23 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from ._ambiguity import NumberClaims
-from ._changes import Refusal, ambiguous, fingerprints
+from ._changes import Change, Refusal, ambiguous, fingerprints
 from ._contracts import TypeCounts
 from ._fingerprint import content_hash
 from ._model import Article, Category, Problem, Record
 from ._pipeline import Pipeline
 from ._pipeline_types import Volume
 from ._selection import Sought, changes, ledger_numbers
-from ._spec import DataType, Direction, Only, Selection, SyncSpec, Trigger
+from ._spec import (
+    All,
+    DataType,
+    Direction,
+    Only,
+    Selection,
+    SyncSpec,
+    Trigger,
+)
+from ._writer import gained_numbers
 from .typing import ErpSession
 
 
@@ -37,7 +46,10 @@ class TypePlan:
     Attributes:
         create: Numbers of records the platform (or, for orders, the ERP)
             does not have yet.
-        update: Numbers of records whose checksum changed.
+        update: Numbers of records whose checksum changed, and stock
+            the run sends again because its article's push gives the
+            variant anew (docs/concepts.md, "Stock of variants made
+            anew").
         unchanged: Numbers of records that would be skipped.
         invalid: Records that would fail validation.
         dependencies: Categories the run would sync first for articles
@@ -154,6 +166,9 @@ class _Found:
     reused: int = 0
     with_media: int = 0
     fetched: int = 0
+    #: Articles: the stock numbers their pushes would send again.
+    #: Stock: the numbers sent again whatever their checksum.
+    restock: set[str] = attrs.Factory(set)
 
 
 async def plan_all(
@@ -166,12 +181,21 @@ async def plan_all(
     """
     run = pipeline.run
     plans: dict[DataType, TypePlan] = {}
+    restock: set[str] = set()
     for data_type, selection in run.spec.types.items():
         retry = await ledger_numbers(
             pipeline.store, run.platform_name, trigger, data_type, selection
         )
+        if data_type is DataType.STOCK and not isinstance(selection, All):
+            # As the run: the stock its article pushes send again.
+            retry += sorted(restock.difference(retry))
         plans[data_type] = found = await plan_type(
-            pipeline, session, data_type, selection, retry=retry
+            pipeline,
+            session,
+            data_type,
+            selection,
+            retry=retry,
+            restock=restock,
         )
         run.count(
             data_type,
@@ -192,13 +216,18 @@ async def plan_type(
     selection: Selection,
     *,
     retry: Sequence[str] = (),
+    restock: set[str] | None = None,
 ) -> TypePlan:
     """
     What the run of *pipeline* would do with one data type: its
     *selection*, then the failed records *retry* the selection did not
-    read (a scheduled run's retries of the ledger).
+    read (a scheduled run's retries of the ledger).  *restock*: the stock
+    numbers the run's article pushes send again, added to by an article
+    plan and sent whatever their checksum by a stock plan.
     """
     found = _Found()
+    if restock is not None and data_type is DataType.STOCK:
+        found.restock = restock
     if isinstance(selection, Only):
         found.sought = Sought(data_type, set(selection.numbers))
     strategy = pipeline.strategy(data_type)
@@ -221,6 +250,8 @@ async def plan_type(
     unread = sorted(set(retry) - seen)
     if unread:
         await _plan_part(*parts, Only(unread), found, claims, late, seen)
+    if restock is not None and data_type is DataType.ARTICLES:
+        restock.update(found.restock)
     for number, problem in late.items():
         # Parties seen before their rival: they would fail in the run too.
         for listed in (found.create, found.update, found.unchanged):
@@ -309,7 +340,13 @@ async def _plan_batch(
         store, run.platform_name, data_type, batch, force=run.spec.force
     )
     found.invalid += sorted_.invalid
-    found.unchanged += [r.number for r in sorted_.unchanged]
+    for unchanged in sorted_.unchanged:
+        # Stock the run's article pushes clear the checksum of is sent.
+        number = unchanged.number
+        if data_type is DataType.STOCK and number in found.restock:
+            found.update.append(number)
+        else:
+            found.unchanged.append(number)
     missing, _, refused = await closure.missing(
         session, [c.record for c in sorted_.todo]
     )
@@ -339,3 +376,27 @@ async def _plan_batch(
     for category in missing:
         closure.note(DataType.CATEGORIES, [category.number])
         found.deps.append(category.number)
+    if data_type is DataType.ARTICLES:
+        await _plan_restock(pipeline, sorted_.todo, found)
+
+
+async def _plan_restock(
+    pipeline: Pipeline, todo: Sequence[Change], found: _Found
+) -> None:
+    """
+    Note the stock numbers the pushes of *todo* would send again
+    (`Writer.note_restock`): one store read, for the variants gained.
+    """
+    refused = {r.number for r in found.invalid}
+    gained = [
+        number
+        for change in todo
+        if isinstance(change.record, Article)
+        and change.record.number not in refused
+        for number in gained_numbers(change.record, change.link)
+    ]
+    if gained:
+        links = await pipeline.store.get_links(
+            pipeline.run.platform_name, DataType.STOCK, gained
+        )
+        found.restock.update(links)

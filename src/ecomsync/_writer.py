@@ -119,36 +119,38 @@ class Writer:
         self, chunk: Sequence[Change], written: Mapping[str, Link]
     ) -> None:
         """
-        The stock of the articles of *chunk* that landed is sent again.
+        The stock of the variants the articles of *chunk* that landed
+        (*written*) gained is sent again.
 
         A pushed article may have made a shop variant (or product) anew: a
         variant the ERP dropped and gave back, or moved from another
         article.  A shop starts it without stock, while the store still
         holds the checksum of its unchanged ERP stock: nothing would send
-        that stock again.  The engine cannot tell which variants are new
-        (the store keeps no variant list), so every stock the store links
-        for a landed article's numbers loses its checksum and is ledgered
-        (crash-proof, and a scheduled `ChangedSince` run reads it as a
-        retry); this run's stock sync, if any, sends it too.  A first sync
-        links no stock yet: it costs nothing there.
+        that stock again.  A stock the store links for a variant that is
+        not in the article's last variants (`Link.variants`; all of them
+        where those are not known) loses its checksum and is ledgered (a
+        scheduled `ChangedSince` run reads it as a retry); this run's
+        stock sync, if any, sends it too.  Called before the article's
+        link records its new variants: a crash in between pushes the
+        article again and finds the same variants new.
         """
-        numbers = [
-            number
-            for change in chunk
-            if isinstance(record := change.record, Article)
-            and record.number in written
-            for number in (record.number, *(v.number for v in record.variants))
-        ]
-        if not numbers:
+        gained: dict[str, bool] = {}  # number: whether its variants known
+        for change in chunk:
+            record = change.record
+            if isinstance(record, Article) and record.number in written:
+                known = change.link is None or change.link.variants is not None
+                for number in gained_numbers(record, change.link):
+                    gained.setdefault(number, known)
+        if not gained:
             return
         name = self.run.platform_name
-        links = await self.store.get_links(name, DataType.STOCK, numbers)
+        links = await self.store.get_links(name, DataType.STOCK, list(gained))
         if not links:
             return
         await self.store.put_links(
             name,
             DataType.STOCK,
-            {n: Link(link.platform_id, "") for n, link in links.items()},
+            {n: attrs.evolve(link, checksum="") for n, link in links.items()},
         )
         await self.store.add_failures(
             name,
@@ -156,11 +158,7 @@ class Writer:
                 Failure(
                     data_type=DataType.STOCK,
                     number=number,
-                    message=(
-                        "its article was written again, which may have made "
-                        "its shop variant anew without stock; the next run "
-                        "that syncs stock sends it"
-                    ),
+                    message=_GAINED if gained[number] else _UNKNOWN,
                     field="quantity",
                     run_id=self.run.id,
                 )
@@ -199,7 +197,14 @@ class Writer:
             if outcome.ok and ambiguous is not None:
                 # It landed, but a rival for its number turned up since it
                 # was sent: it fails like every party, with no checksum.
-                unsure[number] = Link(outcome.platform_id, "")
+                unsure[number] = Link(
+                    outcome.platform_id,
+                    "",
+                    # Its restock waits for the push that lands it.
+                    variants=None
+                    if change.link is None
+                    else change.link.variants,
+                )
                 if (data_type, number) not in self.reported:
                     self.reported.add((data_type, number))
                     await self.fail(
@@ -223,7 +228,11 @@ class Writer:
                 tally.created += 1
             else:
                 tally.updated += 1
-            written[number] = Link(outcome.platform_id, change.checksum)
+            written[number] = Link(
+                outcome.platform_id,
+                change.checksum,
+                variants=_variants(change.record),
+            )
             await self.run.emit(
                 RecordSynced(
                     run_id=self.run.id,
@@ -237,6 +246,8 @@ class Writer:
         if unsure:
             await self.store.put_links(name, data_type, unsure)
         if written:
+            if data_type is DataType.ARTICLES:
+                await self.note_restock(chunk, written)
             # Committed per chunk, after the other side confirmed: a crash
             # in between redoes the chunk, idempotently, never skips it.
             await self.store.put_links(name, data_type, written)
@@ -382,3 +393,37 @@ def _fold(chunk: Sequence[Change], answer: Sequence[Outcome]) -> list[Outcome]:
             )
         )
     return folded
+
+
+_GAINED = (
+    "its article's push gave it this variant anew, which a shop starts "
+    "without stock; the next run that syncs stock sends it"
+)
+_UNKNOWN = (
+    "its article was written again, which may have made its shop variant "
+    "anew without stock (the store did not know the article's variants); "
+    "the next run that syncs stock sends it"
+)
+
+
+def _variants(record: object) -> tuple[str, ...] | None:
+    """
+    The variant numbers an article lands with (``None``: not an article).
+    """
+    if isinstance(record, Article):
+        return tuple(v.number for v in record.variants)
+    return None
+
+
+def gained_numbers(article: Article, link: Link | None) -> list[str]:
+    """
+    The numbers *article* sells that its last push (*link*) did not: a
+    shop variant made anew.  An article without variants sells under its
+    own number.  Where the store does not know the last push's variants,
+    every number, its own included.
+    """
+    now = tuple(v.number for v in article.variants)
+    if link is not None and link.variants is None:
+        return [article.number, *now]
+    before = () if link is None else link.variants or (article.number,)
+    return [n for n in now or (article.number,) if n not in before]

@@ -3,15 +3,19 @@ A shop variant made anew by an article push (the ERP dropped the variant
 and gave it back, or moved it to another article) gets the ERP's stock,
 though that stock did not change: in the same run when it syncs stock,
 else in the next run that does, a scheduled `ChangedSince` one included.
+Only those variants: the store keeps the variants each article landed
+with (`Link.variants`), and sends every variant's stock only where it
+does not know them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from ecomsync import (
@@ -19,6 +23,7 @@ from ecomsync import (
     Article,
     Category,
     DataType,
+    Link,
     MemoryErp,
     MemoryPlatform,
     RunStatus,
@@ -29,6 +34,7 @@ from ecomsync import (
     Trigger,
     Variant,
 )
+from ecomsync.exceptions import StateStoreError
 
 
 pytestmark = pytest.mark.anyio
@@ -84,6 +90,23 @@ def _erp(clock: Clock) -> MemoryErp:
     )
 
 
+class DyingStore(SqliteStore):
+    """
+    A store whose process dies (once, when armed) as it is about to
+    record which articles landed.
+    """
+
+    armed = False
+
+    async def put_links(
+        self, platform: str, data_type: DataType, links: Mapping[str, Link]
+    ) -> None:
+        if self.armed and data_type is ARTICLES and links:
+            self.armed = False
+            raise StateStoreError("the process died here")
+        await super().put_links(platform, data_type, links)
+
+
 @pytest.fixture(name="shop")
 async def _shop(
     erp: MemoryErp, clock: Clock, tmp_path: Path
@@ -92,7 +115,7 @@ async def _shop(
     sync = Synchronizer(
         erp=erp,
         platforms={"shop": platform},
-        store=SqliteStore(tmp_path / "state.db"),
+        store=DyingStore(tmp_path / "state.db"),
         clock=clock,
     )
     await sync.execute(
@@ -190,3 +213,174 @@ async def test_an_unchanged_article_costs_no_stock_write(
 
     assert writes == platform.calls["writes"]
     assert 3 == run.counts[STOCK].unchanged
+
+
+def writes(sync: Synchronizer) -> int:
+    platform = sync.platforms["shop"]
+    assert isinstance(platform, MemoryPlatform)
+    return platform.calls["writes"]
+
+
+async def ledgered(sync: Synchronizer) -> list[str]:
+    return sorted(f.number for f in await sync.store.list_failures("shop"))
+
+
+@pytest.mark.parametrize("spec", [BOTH, ONLY_ARTICLES])
+async def test_a_changed_article_with_its_variants_costs_no_stock(
+    shop: Synchronizer, erp: MemoryErp, clock: Clock, spec: SyncSpec
+) -> None:
+    """An article that changed but kept its variants is written alone:
+    no stock write, no ledger entry (the 1 % delta of the benchmark)."""
+    await scheduled(shop, BOTH, clock)
+    before = writes(shop)
+    erp.put(attrs.evolve(shirt("L", "S", "M"), name="Shirt L, new"))
+
+    await scheduled(shop, spec, clock)
+
+    assert before + 1 == writes(shop)
+    assert [] == await ledgered(shop)
+    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+
+
+async def test_only_the_regained_variant_is_sent(
+    shop: Synchronizer, erp: MemoryErp, clock: Clock
+) -> None:
+    """Of an article's variants, the one dropped and given back gets its
+    stock again; the one it kept does not."""
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L", "S"))
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L", "S", "M"))
+    await scheduled(shop, ONLY_ARTICLES, clock)
+    assert ["L-M"] == await ledgered(shop)
+    before = writes(shop)
+
+    await scheduled(shop, ONLY_STOCK, clock)
+
+    assert before + 1 == writes(shop)
+    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert [] == await ledgered(shop)
+
+
+async def test_a_moved_variant_alone_is_sent(
+    shop: Synchronizer, erp: MemoryErp, clock: Clock
+) -> None:
+    """A variant moved to another article gets its stock again; the
+    variants both articles kept do not."""
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L", "M"))
+    erp.put(
+        attrs.evolve(
+            shirt("K", "S"),
+            variants=[Variant(number="K-S"), Variant(number="L-S")],
+        )
+    )
+    await scheduled(shop, ONLY_ARTICLES, clock)
+    assert ["L-S"] == await ledgered(shop)
+    before = writes(shop)
+
+    await scheduled(shop, ONLY_STOCK, clock)
+
+    assert before + 1 == writes(shop)
+    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+
+
+async def test_an_article_without_variants_sells_its_own_number(
+    shop: Synchronizer, erp: MemoryErp, clock: Clock
+) -> None:
+    """An article without variants sells under its own number: its stock
+    is sent again when it loses its variants, not when it gains them."""
+    plain = Article(
+        number="P", name="Plain", price=Decimal(1), categories=("C-1",)
+    )
+    erp.put(plain)
+    erp.put(StockLevel(number="P", quantity=4))
+    await scheduled(shop, BOTH, clock)
+    platform = shop.platforms["shop"]
+    assert isinstance(platform, MemoryPlatform)
+    erp.put(attrs.evolve(plain, name="Plain, new"))
+    await scheduled(shop, ONLY_ARTICLES, clock)
+    erp.put(attrs.evolve(plain, variants=[Variant(number="P-1")]))
+    await scheduled(shop, ONLY_ARTICLES, clock)
+    assert [] == await ledgered(shop)
+    erp.put(plain)
+    await scheduled(shop, ONLY_ARTICLES, clock)
+    assert ["P"] == await ledgered(shop)
+
+    await scheduled(shop, ONLY_STOCK, clock)
+
+    assert {None: 4} == platform.stock["P"]
+
+
+async def test_links_from_before_send_every_variant(
+    shop: Synchronizer, erp: MemoryErp, clock: Clock
+) -> None:
+    """Article links that do not know their variants (written before
+    stores kept them) send the stock of every variant of a changed
+    article, once: the push records its variants."""
+    await scheduled(shop, BOTH, clock)
+    links = await shop.store.get_links("shop", ARTICLES, ["L", "K"])
+    await shop.store.put_links(
+        "shop",
+        ARTICLES,
+        {
+            n: Link(link.platform_id, link.checksum)
+            for n, link in links.items()
+        },
+    )
+    erp.put(attrs.evolve(shirt("L", "S", "M"), name="Shirt L, new"))
+    await scheduled(shop, ONLY_ARTICLES, clock)
+    assert ["L-M", "L-S"] == await ledgered(shop)
+    (link,) = (await shop.store.get_links("shop", ARTICLES, ["L"])).values()
+    assert ("L-S", "L-M") == link.variants
+    await scheduled(shop, ONLY_STOCK, clock)
+
+    erp.put(attrs.evolve(shirt("L", "S", "M"), name="Shirt L, newer"))
+    await scheduled(shop, ONLY_ARTICLES, clock)
+
+    assert [] == await ledgered(shop)
+    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+
+
+async def test_a_crash_before_the_article_is_recorded_keeps_the_restock(
+    shop: Synchronizer, erp: MemoryErp, clock: Clock
+) -> None:
+    """A run that dies after the push, before the store records the
+    article's new variants, leaves the regained variant's stock to the
+    next run syncing stock."""
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L", "S"))
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L", "S", "M"))
+    assert isinstance(shop.store, DyingStore)
+    shop.store.armed = True
+    clock.tick()
+    with pytest.raises(StateStoreError, match="died"):
+        await shop.execute(ONLY_ARTICLES, trigger=Trigger.SCHEDULED)
+
+    await scheduled(shop, ONLY_STOCK, clock)
+
+    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+
+
+@pytest.mark.parametrize("trigger", [Trigger.MANUAL, Trigger.SCHEDULED])
+async def test_the_plan_counts_the_stock_sent_again(
+    shop: Synchronizer, erp: MemoryErp, clock: Clock, trigger: Trigger
+) -> None:
+    """A plan counts the stock of a regained variant as a stock update
+    (and its requests), as the run does; the variants kept count none."""
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L", "S"))
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L", "S", "M"))
+    erp.put(attrs.evolve(shirt("K", "S"), name="Shirt K, new"))
+    clock.tick()
+
+    plan = await shop.plan(BOTH, trigger=trigger)
+    run = await shop.execute(BOTH, trigger=trigger)
+
+    assert ["K", "L"] == sorted(plan.types[ARTICLES].update)
+    assert ("L-M",) == plan.types[STOCK].update
+    assert "L-M" not in plan.types[STOCK].unchanged
+    assert 0 < plan.types[STOCK].requests
+    assert 1 == run.counts[STOCK].updated

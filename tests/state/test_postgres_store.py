@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from ecomsync import (
+    Link,
     MemoryErp,
     MemoryPlatform,
     RunStatus,
@@ -68,6 +69,42 @@ class TestSchema:
             assert await store.schema_version() == SCHEMA_VERSION
         finally:
             await store.aclose()
+
+    async def test_links_of_version_7_keep_working(
+        self, postgres_dsn: str
+    ) -> None:
+        """A database at version 7 (links without variant lists) is
+        migrated: its links read as before, with variants not known, and
+        take them after."""
+        from ecomsync.state._postgres import MIGRATIONS
+
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute("CREATE SCHEMA ecomsync")
+            conn.execute(
+                "CREATE TABLE ecomsync.schema_version (version integer "
+                "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for version, step in enumerate(MIGRATIONS[:7], 1):
+                conn.execute(step.format(s="ecomsync"))
+                conn.execute(
+                    "INSERT INTO ecomsync.schema_version VALUES (%s)",
+                    (version,),
+                )
+            conn.execute(
+                "INSERT INTO ecomsync.links "
+                "VALUES ('shop', %s, 'A', '1', 'c')",
+                (DataType.ARTICLES.value,),
+            )
+        articles = DataType.ARTICLES
+        async with PostgresStore(postgres_dsn) as store:
+            (old,) = (await store.get_links("shop", articles, ["A"])).values()
+            await store.put_links(
+                "shop", articles, {"A": Link("1", "d", variants=("A-S",))}
+            )
+            new = await store.get_links("shop", articles, ["A"])
+        assert Link("1", "c") == old
+        assert old.variants is None
+        assert {"A": Link("1", "d", variants=("A-S",))} == new
 
     async def test_newer_schema_refused(self, postgres_dsn: str) -> None:
         """A schema newer than the library is refused, not touched."""

@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from ecomsync import DataType, Link, SqliteStore, StateStoreError
-from ecomsync.state._sqlite import SCHEMA_VERSION
+from ecomsync.state._sqlite import MIGRATIONS, SCHEMA_VERSION
 
 
 pytestmark = pytest.mark.anyio
@@ -223,3 +223,33 @@ async def test_failed_rollback_in_memory_is_told(
     with pytest.raises(StateStoreError, match="rollback failed"):
         await store.get_links("shop", DataType.ARTICLES, ["A"])
     await store.aclose()
+
+
+async def test_links_of_version_6_keep_working(tmp_path: Path) -> None:
+    """A file at schema 6 (links without variant lists) is migrated: its
+    links read as before, with variants not known, and take them after."""
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        for step in MIGRATIONS[:6]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute("INSERT INTO meta VALUES ('schema', '6')")
+        conn.execute(
+            "INSERT INTO links VALUES ('shop', ?, 'A', '1', 'c')",
+            (DataType.ARTICLES.value,),
+        )
+    store = SqliteStore(path)
+    try:
+        (old,) = (
+            await store.get_links("shop", DataType.ARTICLES, ["A"])
+        ).values()
+        await store.put_links(
+            "shop", DataType.ARTICLES, {"A": Link("1", "d", variants=("A-S",))}
+        )
+        new = await store.get_links("shop", DataType.ARTICLES, ["A"])
+    finally:
+        await store.aclose()
+    assert Link("1", "c") == old
+    assert old.variants is None
+    assert {"A": Link("1", "d", variants=("A-S",))} == new

@@ -12,7 +12,8 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from ecomsync._contracts import PendingMedia
+from ecomsync._contracts import Link, PendingMedia
+from ecomsync._spec import DataType
 from ecomsync.state import SqliteStore
 from ecomsync.state._postgres import PostgresStore
 from ecomsync.testing._store_contract import StateStoreContract
@@ -107,6 +108,37 @@ class PendingInOneStep:
         assert [entry] == await store.list_pending()
 
 
+class VariantLists:
+    """
+    What both SQL stores keep beside a link: an article's variant numbers
+    when it landed (`Link.variants`), or that they are not known.
+    """
+
+    async def test_variants_kept_with_the_link(self, store: Any) -> None:
+        """A link's variant numbers come back in their order; none (an
+        article without variants) and not known (``None``) stay apart,
+        and a later write replaces them, ``None`` included."""
+        articles = DataType.ARTICLES
+        await store.put_links(
+            "shop",
+            articles,
+            {
+                "A": Link("p1", "c1", variants=("A-M", "A-S")),
+                "B": Link("p2", "c2", variants=()),
+                "C": Link("p3", "c3"),
+                "D": Link("p4", "c4", variants=("D-1",)),
+            },
+        )
+        await store.put_links("shop", articles, {"D": Link("p4", "c5")})
+
+        links = await store.get_links("shop", articles, ["A", "B", "C", "D"])
+
+        assert ("A-M", "A-S") == links["A"].variants
+        assert () == links["B"].variants
+        assert links["C"].variants is None
+        assert Link("p4", "c5") == links["D"]
+
+
 class TestPostgresSteps:
     """
     PostgresStore's journal steps run their transaction on its async
@@ -140,7 +172,9 @@ class TestPostgresSteps:
             assert [] == await store.list_pending()
 
 
-class TestSqliteFile(StateStoreContract, MediaIdsInBatches, PendingInOneStep):
+class TestSqliteFile(
+    StateStoreContract, MediaIdsInBatches, PendingInOneStep, VariantLists
+):
     """SqliteStore in a file, with a second handle on the same file."""
 
     @pytest.fixture(name="store")
@@ -157,7 +191,7 @@ class TestSqliteFile(StateStoreContract, MediaIdsInBatches, PendingInOneStep):
 
 
 class TestSqliteMemory(
-    StateStoreContract, MediaIdsInBatches, PendingInOneStep
+    StateStoreContract, MediaIdsInBatches, PendingInOneStep, VariantLists
 ):
     """SqliteStore in memory."""
 
@@ -169,7 +203,9 @@ class TestSqliteMemory(
 
 
 @pytest.mark.postgres
-class TestPostgres(StateStoreContract, MediaIdsInBatches, PendingInOneStep):
+class TestPostgres(
+    StateStoreContract, MediaIdsInBatches, PendingInOneStep, VariantLists
+):
     """PostgresStore, with a second store on the same database."""
 
     @pytest.fixture(name="anyio_backend")

@@ -12,6 +12,7 @@ from typing import Any
 
 from .._contracts import (
     Failure,
+    Link,
     PendingMedia,
     RunOwner,
     RunRecord,
@@ -24,6 +25,8 @@ from .._spec import DataType, Trigger, spec_from_plain, spec_to_plain
 
 __all__ = [
     "failure_from_row",
+    "link_from_row",
+    "link_row",
     "moment_from_row",
     "pending_from_row",
     "run_from_json",
@@ -32,6 +35,36 @@ __all__ = [
 ]
 
 Row = tuple[Any, ...]
+
+
+def link_from_row(row: Row) -> tuple[str, Link]:
+    """
+    A ``(number, platform_id, checksum, variants)`` row as a link.
+    """
+    number, platform_id, checksum, variants = row
+    return number, Link(
+        platform_id,
+        checksum,
+        variants=None if variants is None else tuple(json.loads(variants)),
+    )
+
+
+def link_row(
+    platform: str, data_type: DataType, number: str, link: Link
+) -> Row:
+    """
+    The row a link is kept as, its variant numbers a JSON list (``NULL``:
+    not known).
+    """
+    variants = None if link.variants is None else json.dumps(link.variants)
+    return (
+        platform,
+        data_type.value,
+        number,
+        link.platform_id,
+        link.checksum,
+        variants,
+    )
 
 
 def _dt(value: str | None) -> datetime | None:

@@ -41,6 +41,8 @@ from ._dialect import (
 )
 from ._records import (
     failure_from_row,
+    link_from_row,
+    link_row,
     pending_from_row,
     run_from_json,
     run_to_json,
@@ -115,8 +117,8 @@ class SqlStore(AsyncResource):
         stmts = tuple(
             Stmt(
                 self._dialect.sql(
-                    "SELECT number, platform_id, checksum FROM {p}links "
-                    "WHERE platform = ? AND data_type = ? AND "
+                    "SELECT number, platform_id, checksum, variants "
+                    "FROM {p}links WHERE platform = ? AND data_type = ? AND "
                 )
                 + fragment,
                 (platform, data_type.value, *args),
@@ -127,7 +129,7 @@ class SqlStore(AsyncResource):
         )
 
         def result(results: list[Result]) -> dict[str, Link]:
-            return {n: Link(p, c) for r in results for n, p, c in r.rows}
+            return dict(link_from_row(row) for r in results for row in r.rows)
 
         return await self._perform(Op(stmts, result))
 
@@ -136,16 +138,16 @@ class SqlStore(AsyncResource):
     ) -> None:
         # Sorted, so concurrent writers lock rows in the same order.
         rows = [
-            (platform, data_type.value, n, link.platform_id, link.checksum)
+            link_row(platform, data_type, n, link)
             for n, link in sorted(links.items())
         ]
         if rows:
             stmt = self._stmt(
                 "INSERT INTO {p}links (platform, data_type, number, "
-                "platform_id, checksum) VALUES (?, ?, ?, ?, ?) "
+                "platform_id, checksum, variants) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (platform, data_type, number) DO UPDATE SET "
                 "platform_id = excluded.platform_id, "
-                "checksum = excluded.checksum",
+                "checksum = excluded.checksum, variants = excluded.variants",
                 rows=rows,
             )
             await self._perform(Op((stmt,), _nothing, True))
