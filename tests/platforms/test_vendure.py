@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -27,6 +28,7 @@ from ecomsync import (
     MemoryErp,
     Only,
     Order,
+    OrderLine,
     OrderState,
     OrderStatus,
     Outgoing,
@@ -42,6 +44,7 @@ from ecomsync.platforms.vendure import Vendure
 from ecomsync.platforms.vendure._catalog import cents, slugify
 from ecomsync.platforms.vendure._orders import state_of
 from ecomsync.testing._platform_contract import PlatformContract
+from ecomsync.testing._platform_contract._records import make_order
 
 from .vendure_server import VendureAdmin, VendureServer, sql_time
 
@@ -832,4 +835,120 @@ class TestOrderMoney:
             order.shipping_total,
             order.total,
         )
+        assert [] == problems(order)
+
+
+class TestCancelledLines:
+    """
+    A line cancelled in the shop is not an order line any more.
+    """
+
+    async def test_a_line_cancelled_whole_is_left_out(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """An order with one of its two lines cancelled (cancelOrder with
+        lines, which sets the line's quantity to 0) is read with the other
+        line only, and its money adds up; it does not fail on the
+        cancelled line's quantity."""
+        hooks = VendureHooks()
+        hooks.server = fresh_vendure
+        hooks.admin = fresh_vendure.admin()
+        base = make_order("CL-1")
+        two = attrs.evolve(
+            base,
+            lines=(
+                *base.lines,
+                OrderLine(
+                    article_number="K-2",
+                    name="Zange",
+                    quantity=1,
+                    unit_price=Decimal("5.00"),
+                ),
+            ),
+            total=base.total + Decimal("5.00"),
+        )
+        try:
+            await hooks.place_order(None, two, changed_at=datetime.now())
+            data = await hooks.admin.gql(
+                '{ orders(options: { filter: { code: { eq: "CL-1" } } }) '
+                "{ items { id lines { id productVariant { sku } } } } }"
+            )
+            (raw,) = data["orders"]["items"]
+            line = next(
+                x["id"]
+                for x in raw["lines"]
+                if x["productVariant"]["sku"] == "K-2"
+            )
+            cancelled = await hooks.admin.gql(
+                "mutation ($i: CancelOrderInput!) { cancelOrder(input: $i) "
+                "{ __typename ... on Order { state } } }",
+                {
+                    "i": {
+                        "orderId": raw["id"],
+                        "lines": [{"orderLineId": line, "quantity": 1}],
+                        "reason": "out of stock",
+                    }
+                },
+            )
+        finally:
+            await hooks.admin.aclose()
+        assert "Order" == cancelled["cancelOrder"]["__typename"]
+
+        shop = Vendure(fresh_vendure.url, api_key=fresh_vendure.api_key)
+        try:
+            (order,) = [
+                o
+                async for batch in shop.fetch_orders(
+                    Only({"CL-1"}), batch_size=5
+                )
+                for o in batch
+            ]
+        finally:
+            await shop.aclose()
+
+        assert [("K-1", 2)] == [
+            (x.article_number, x.quantity) for x in order.lines
+        ]
+        assert [] == problems(order)
+
+    async def test_an_order_cancelled_whole_reads_cancelled(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """An order cancelled whole in the shop (every line at quantity 0)
+        reads CANCELLED with no lines, and nothing of it is invalid, so
+        the ERP order can be cancelled."""
+        hooks = VendureHooks()
+        hooks.server = fresh_vendure
+        hooks.admin = fresh_vendure.admin()
+        try:
+            await hooks.place_order(
+                None, make_order("CL-2"), changed_at=datetime.now()
+            )
+            data = await hooks.admin.gql(
+                '{ orders(options: { filter: { code: { eq: "CL-2" } } }) '
+                "{ items { id } } }"
+            )
+            (raw,) = data["orders"]["items"]
+            cancelled = await hooks.admin.gql(
+                "mutation ($i: CancelOrderInput!) { cancelOrder(input: $i) "
+                "{ __typename ... on Order { state } } }",
+                {"i": {"orderId": raw["id"], "cancelShipping": True}},
+            )
+        finally:
+            await hooks.admin.aclose()
+        assert "Cancelled" == cancelled["cancelOrder"]["state"]
+
+        shop = Vendure(fresh_vendure.url, api_key=fresh_vendure.api_key)
+        try:
+            (order,) = [
+                o
+                async for batch in shop.fetch_orders(
+                    Only({"CL-2"}), batch_size=5
+                )
+                for o in batch
+            ]
+        finally:
+            await shop.aclose()
+
+        assert (OrderState.CANCELLED, ()) == (order.state, order.lines)
         assert [] == problems(order)

@@ -150,7 +150,13 @@ def to_order(raw: JSON) -> Order:
         ),
         billing=billing,
         shipping=shipping,
-        lines=tuple(_line(line) for line in raw.get("lines") or []),
+        # a line cancelled whole (cancelOrder with lines) keeps its row at
+        # quantity 0: nothing of it ships
+        lines=tuple(
+            _line(line)
+            for line in raw.get("lines") or []
+            if int(line["quantity"])
+        ),
         total=_money(raw["totalWithTax"]),
         # shipping after its promotions; order-level promotions are what
         # the lines' prorated prices have less than their discounted ones
