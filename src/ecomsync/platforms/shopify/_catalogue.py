@@ -8,7 +8,7 @@ Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 
@@ -17,6 +17,7 @@ from ..._model import Article, Category
 from .._slugs import slug_parts
 from ._bulk import BulkResult, BulkRunner
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
+from ._stocking import Made, stock_made, stock_new_products
 
 
 #: The metafield that identifies an ERP article (``customId``).
@@ -42,7 +43,8 @@ mutation($i: CollectionInput!, $d: [MetafieldIdentifierInput!]!) {
 PRODUCT_SET = """
 mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
   productSet(input: $input, identifier: $id, synchronous: true) {
-    product { id variants(first: %d) { nodes { sku inventoryItem { id } } } }
+    product { id variants(first: %d) { nodes {
+      id sku inventoryItem { id } } } }
     userErrors { field message code }
   }
 }
@@ -50,7 +52,7 @@ mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
 
 #: Which products hold some SKUs, and which ERP article each stands for.
 HOLDER_FIELDS = (
-    "sku product { id"
+    "id sku product { id"
     f' metafield(namespace: "{NAMESPACE}", key: "{KEY}") {{ value }} }}'
 )
 #: SKUs per holder lookup; its page takes two holders per SKU (the
@@ -166,6 +168,9 @@ class Catalogue:
     items: dict[str, str] = attrs.field(factory=dict)
     bulk: BulkRunner | None = None
     bulk_threshold: int | None = None
+    #: The locations stock goes to that Shopify does not stock a new
+    #: variant at by itself (the stock writer's ``targets``).
+    stock_targets: Callable[[], Awaitable[list[str]]] | None = None
 
     async def _collections(self) -> dict[str, str]:
         if self.collections is None:
@@ -371,10 +376,16 @@ class Catalogue:
                 }
             }
             todo.append((i, record.number, {"input": data, "id": ident}))
-        await self._held_elsewhere(todo, outcomes)
+        # The variants the SKU look-up found existed before the push;
+        # the others in productSet's answers are made by it: (outcome
+        # index, SKU, inventory item).
+        made = Made(*await self._held_elsewhere(todo, outcomes))
         todo = [t for t in todo if outcomes[t[0]] is None]
+        places = await self.stock_targets() if self.stock_targets else []
+        if places:
+            stock_new_products(todo, places, made)
         if in_bulk(self.bulk, self.bulk_threshold, len(todo)):
-            await self._articles_in_bulk(todo, outcomes)
+            await self._articles_in_bulk(todo, outcomes, made)
         for i, number, variables in todo:
             if outcomes[i] is not None:
                 continue
@@ -387,16 +398,20 @@ class Catalogue:
                     what=f"article {number!r}",
                 )
             )["productSet"]
-            outcomes[i] = self._article(number, answer)
+            outcomes[i] = self._article(i, number, answer, made)
+        if made.items and places:
+            await stock_made(self.api, made.items, places, outcomes)
         return [o for o in outcomes if o is not None]
 
     async def _held_elsewhere(
         self,
         todo: Sequence[tuple[int, str, Row]],
         outcomes: list[Outcome | None],
-    ) -> None:
+    ) -> tuple[set[str], set[str]]:
         """
-        Fail the articles one of whose SKUs another product holds:
+        Fail the articles one of whose SKUs another product holds; the
+        GIDs of all the variants found, and the ERP numbers of the
+        products found:
         Shopify does not keep SKUs unique, so ``productSet`` would add a
         second product with that SKU (a product made by hand, or one the
         ERP numbers otherwise), and stock would reach either of them.
@@ -409,6 +424,7 @@ class Catalogue:
             )
         )
         holders: dict[str, list[tuple[str, str | None]]] = {}
+        seen: set[str] = set()
         for start in range(0, len(skus), HOLDER_SKUS):
             chunk = skus[start : start + HOLDER_SKUS]
             nodes = await variants_with_skus(
@@ -419,6 +435,7 @@ class Catalogue:
                 what="SKU lookup",
             )
             for v in nodes:
+                seen.add(str(v.get("id")))
                 if v.get("sku") in chunk:
                     owner = (v["product"].get("metafield") or {}).get("value")
                     holders.setdefault(v["sku"], []).append(
@@ -446,11 +463,16 @@ class Catalogue:
                         else f"variants.{k}.number",
                     )
                     break
+        owners = {o for found in holders.values() for _, o in found if o}
+        return seen, owners
 
-    def _article(self, number: str, answer: Row) -> Outcome:
+    def _article(
+        self, i: int, number: str, answer: Row, made: Made
+    ) -> Outcome:
         """
-        The outcome of one ``productSet`` answer; remembers its SKUs'
-        inventory items.
+        The outcome of one ``productSet`` answer (item *i* of the push);
+        remembers its SKUs' inventory items, and those of the variants
+        it made (none the SKU look-up found).
         """
         if answer["userErrors"]:
             return user_errors(number, answer["userErrors"])
@@ -458,12 +480,16 @@ class Catalogue:
         for v in product["variants"]["nodes"]:
             if v.get("sku"):
                 self.items[v["sku"]] = v["inventoryItem"]["id"]
+            if i not in made.stocked and str(v.get("id")) not in made.seen:
+                item = str(v["inventoryItem"]["id"])
+                made.items.append((i, str(v.get("sku")), item))
         return Outcome(number=number, platform_id=product["id"])
 
     async def _articles_in_bulk(
         self,
         todo: Sequence[tuple[int, str, Row]],
         outcomes: list[Outcome | None],
+        made: Made,
     ) -> None:
         assert self.bulk is not None
         variants = max(len(v["input"]["variants"]) for _, _, v in todo)
@@ -477,7 +503,9 @@ class Catalogue:
             elif (row.get("data") or {}).get("productSet") is None:
                 outcomes[i] = line_errors(number, row)
             else:
-                outcomes[i] = self._article(number, row["data"]["productSet"])
+                outcomes[i] = self._article(
+                    i, number, row["data"]["productSet"], made
+                )
 
 
 __all__ = [

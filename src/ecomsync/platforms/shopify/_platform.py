@@ -202,6 +202,7 @@ class Shopify(AsyncResource):
             bulk_threshold=self.bulk_threshold,
             allow_backorders=self.allow_backorders,
         )
+        self._catalogue.stock_targets = self._stock.targets
         self._pushes = Pushes(
             {
                 DataType.CATEGORIES: self._catalogue.push_categories,

@@ -144,6 +144,8 @@ class Stock:
     bulk_threshold: int | None = None
     #: Write negative quantities; otherwise they fail on ``quantity``.
     allow_backorders: bool = False
+    #: The shop's primary location, once read.
+    primary: str | None = None
 
     async def resolve(self) -> None:
         """
@@ -155,19 +157,42 @@ class Stock:
         """
         if self.locations is None or self.warehouses is not None:
             return
-        known, primary = await read_locations(self.api)
+        known, self.primary = await read_locations(self.api)
         self.location, self.warehouses = resolve_locations(
-            known, self.location, self.locations, primary
+            known, self.location, self.locations, self.primary
         )
+
+    async def _primary(self) -> str:
+        if self.primary is None:
+            data = await self.api.call(PRIMARY, cost=1, what="locations")
+            if not data.get("location"):
+                raise LookupError("the shop has no location")
+            self.primary = str(data["location"]["id"])
+        return self.primary
 
     async def _location(self) -> str:
         await self.resolve()
         if self.location is None:
-            data = await self.api.call(PRIMARY, cost=1, what="locations")
-            if not data.get("location"):
-                raise LookupError("the shop has no location")
-            self.location = str(data["location"]["id"])
+            self.location = await self._primary()
         return self.location
+
+    async def targets(self) -> list[str]:
+        """
+        Where the catalogue stocks the variants it makes: every location
+        stock goes to, or none when that is the primary location alone
+        (Shopify stocks a new variant there by itself).  No request
+        without ``location`` or ``locations``; else at most one, once.
+        """
+        await self.resolve()
+        wanted = set((self.warehouses or {}).values())
+        if self.location is not None:
+            wanted.add(self.location)
+        if not wanted:
+            return []
+        primary = await self._primary()
+        if wanted <= {primary}:
+            return []
+        return sorted(wanted | {self.location or primary})
 
     async def _lookup(
         self, skus: Sequence[str]
@@ -416,7 +441,9 @@ class Stock:
                 bad.add(i)
                 outcomes[i] = fail(
                     levels[i].number,
-                    f"Shopify refused stock of {levels[i].number!r}: "
+                    _not_stocked(levels[i])
+                    if error.get("code") == "ITEM_NOT_STOCKED_AT_LOCATION"
+                    else f"Shopify refused stock of {levels[i].number!r}: "
                     f"{error.get('message')}",
                     "quantity",
                 )
@@ -460,6 +487,23 @@ class Stock:
                 self._stocked(levels, chunk, outcomes)
                 return
             chunk = [i for i in chunk if i not in bad]
+
+
+def _not_stocked(entry: _Entry) -> str:
+    """
+    Why stock for a location that does not stock the item is not
+    written: ecomsync stocks the variants it makes where it writes
+    stock, so the item was taken off that location in Shopify, maybe on
+    purpose; stocking it again is the merchant's call.
+    """
+    return (
+        f"{entry.number!r} is not stocked at Shopify location "
+        f"{entry.location} (taken off it in Shopify, or never stocked "
+        "there): "
+        "ecomsync does not stock it there again on its own; activate it "
+        "at that location in Shopify (product > inventory > locations), "
+        "or send its stock elsewhere"
+    )
 
 
 def _summed(

@@ -10,7 +10,9 @@ metafield, list fields replaced), collections, ``stagedUploadsCreate``
 with a fake upload target (S3-style multipart POST or PUT),
 ``fileCreate`` (PROCESSING, then READY), ``inventorySetQuantities``
 (``changeFromQuantity`` checks; from 2026-04 ``@idempotent`` and
-``changeFromQuantity`` mandatory), ``locations``, ``orders`` and
+``changeFromQuantity`` mandatory; only where the item is stocked, as
+``inventoryActivate`` and ``inventoryBulkToggleActivation`` set),
+``locations``, ``orders`` and
 ``customers`` with ``query:"updated_at:>='…'"``, ``sortKey`` and cursor
 paging (``first`` ≤ 250), fulfillment orders and ``fulfillmentCreate``,
 and JSONL bulk mutations (``bulkOperationRunMutation``, polling, a

@@ -26,20 +26,18 @@ from .._faults import Faults, FaultSwitch
 from ._app import App, RequestRecord
 from ._bulk import Bulk
 from ._cost import MAX_QUERY_COST, Bucket, query_cost
+from ._inventory import Inventory
 from ._ops import bind
 from ._orders import Orders
 from ._schema import SDL
 from ._shop import Shop
-from ._views import Row, check_input, parse_gid, user_error
+from ._views import Row
 
 
-#: The first API version where ``changeFromQuantity`` and ``@idempotent``
-#: are mandatory on inventorySetQuantities (platform-apis.md §3.7).
-STRICT_INVENTORY_VERSION = "2026-04"
 _RATE_LIMITS = "https://shopify.dev/api/usage/rate-limits"
 
 
-class ShopifyEmulator(FaultSwitch, Orders, Bulk):
+class ShopifyEmulator(FaultSwitch, Orders, Bulk, Inventory):
     """
     An emulated Shopify shop behind the GraphQL Admin API at
     ``/admin/api/{version}/graphql.json``.
@@ -218,101 +216,6 @@ class ShopifyEmulator(FaultSwitch, Orders, Bulk):
             answer["errors"] = [_err(e, None) for e in result.errors]
         answer["extensions"] = {"cost": ext}
         return 200, answer
-
-    # -- inventory --------------------------------------------------------
-
-    def set_quantities(
-        self, data: Row, key: str | None, version: str = "2026-01"
-    ) -> Row:
-        check_input("input.quantities", data["quantities"])
-        if version >= STRICT_INVENTORY_VERSION:
-            if key is None:
-                raise GraphQLError(
-                    "The @idempotent directive is required for this mutation.",
-                    extensions={"code": "BAD_REQUEST"},
-                )
-            for i, q in enumerate(data["quantities"]):
-                if "changeFromQuantity" not in q:
-                    raise GraphQLError(
-                        f"Variable input.quantities.{i}.changeFromQuantity is "
-                        "required (pass null to skip the check).",
-                        extensions={"code": "INVALID_VARIABLE"},
-                    )
-        if key is not None and key in self.shop.idempotency:
-            return self.shop.idempotency[key]
-        errs: list[Row] = []
-        writes: list[tuple[dict[str, int], Row]] = []
-        for i, q in enumerate(data["quantities"]):
-            base: list[str | int] = ["input", "quantities", i]
-            item = parse_gid(q["inventoryItemId"], "InventoryItem")
-            loc = parse_gid(q["locationId"], "Location")
-            if loc not in self.shop.locations:
-                errs.append(
-                    user_error(
-                        [*base, "locationId"],
-                        "The specified location could not be found.",
-                        "INVALID_LOCATION",
-                    )
-                )
-                continue
-            level = self.shop.levels.get((item or 0, loc))
-            if level is None:
-                errs.append(
-                    user_error(
-                        [*base, "inventoryItemId"],
-                        "The specified inventory item could not be found.",
-                        "INVALID_INVENTORY_ITEM",
-                    )
-                )
-                continue
-            expected = q.get("changeFromQuantity", q.get("compareQuantity"))
-            if expected is not None and expected != level.get(data["name"], 0):
-                errs.append(
-                    user_error(
-                        [*base, "changeFromQuantity"],
-                        "The specified compare quantity does not match the "
-                        "current quantity.",
-                        "CHANGE_FROM_QUANTITY_STALE",
-                    )
-                )
-                continue
-            writes.append((level, q))
-        if data["name"] not in ("available", "on_hand"):
-            errs.append(
-                user_error(
-                    ["input", "name"],
-                    "The quantity name must be either 'available' or "
-                    "'on_hand'.",
-                    "INVALID_NAME",
-                )
-            )
-        if errs:
-            return {"inventoryAdjustmentGroup": None, "userErrors": errs}
-        changes = []
-        for level, q in writes:
-            delta = q["quantity"] - level.get(data["name"], 0)
-            level[data["name"]] = q["quantity"]
-            if data["name"] == "available":
-                level["on_hand"] = level.get("on_hand", 0) + delta
-            changes.append(
-                {
-                    "name": data["name"],
-                    "delta": delta,
-                    "quantityAfterChange": q["quantity"],
-                }
-            )
-        answer = {
-            "inventoryAdjustmentGroup": {
-                "createdAt": self.shop.now(),
-                "reason": data["reason"],
-                "referenceDocumentUri": data.get("referenceDocumentUri"),
-                "changes": changes,
-            },
-            "userErrors": [],
-        }
-        if key is not None:
-            self.shop.idempotency[key] = answer
-        return answer
 
 
 def _err(exc: GraphQLError, code: str | None) -> Row:

@@ -395,6 +395,30 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
             input, _idempotency_key(schema, info), info.context["version"]
         )
 
+    @on(m, "inventoryActivate")
+    def _activate(
+        _o: Any,
+        info: GraphQLResolveInfo[Any],
+        inventoryItemId: str,
+        locationId: str,
+        available: int | None = None,
+        onHand: int | None = None,
+    ) -> Row:
+        return emu.activate(
+            inventoryItemId,
+            locationId,
+            available,
+            onHand,
+            key=_idempotency_key(schema, info),
+            version=info.context["version"],
+        )
+
+    @on(m, "inventoryBulkToggleActivation")
+    def _toggle(
+        _o: Any, _i: Any, inventoryItemId: str, inventoryItemUpdates: list[Row]
+    ) -> Row:
+        return emu.toggle_activation(inventoryItemId, inventoryItemUpdates)
+
     @on(m, "fulfillmentCreate")
     def _fulfil(
         _o: Any, _i: Any, fulfillment: Row, message: str | None = None

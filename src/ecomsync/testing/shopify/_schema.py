@@ -296,6 +296,9 @@ input InventorySetQuantitiesInput {
 type InventoryAdjustmentGroup { createdAt: DateTime! reason: String! referenceDocumentUri: String changes: [InventoryChange!]! }
 type InventoryChange { name: String! delta: Int! quantityAfterChange: Int item: InventoryItem location: Location }
 type InventorySetQuantitiesPayload { inventoryAdjustmentGroup: InventoryAdjustmentGroup userErrors: [UserError!]! }
+type InventoryActivatePayload { inventoryLevel: InventoryLevel userErrors: [UserError!]! }
+input InventoryBulkToggleActivationInput { locationId: ID! activate: Boolean }
+type InventoryBulkToggleActivationPayload { inventoryItem: InventoryItem inventoryLevels: [InventoryLevel!] userErrors: [UserError!]! }
 
 input FulfillmentOrderLineItemInput { id: ID! quantity: Int! }
 input FulfillmentOrderLineItemsInput { fulfillmentOrderId: ID! fulfillmentOrderLineItems: [FulfillmentOrderLineItemInput!] }
@@ -322,6 +325,8 @@ type Mutation {
   stagedUploadsCreate(input: [StagedUploadInput!]!): StagedUploadsCreatePayload
   fileCreate(files: [FileCreateInput!]!): FileCreatePayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
+  inventoryActivate(inventoryItemId: ID!, locationId: ID!, available: Int, onHand: Int): InventoryActivatePayload
+  inventoryBulkToggleActivation(inventoryItemId: ID!, inventoryItemUpdates: [InventoryBulkToggleActivationInput!]!): InventoryBulkToggleActivationPayload
   fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
   bulkOperationRunMutation(mutation: String!, stagedUploadPath: String!, clientIdentifier: String): BulkOperationRunMutationPayload
   bulkOperationCancel(id: ID!): BulkOperationCancelPayload

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ._inventory import stock_variant
 from ._product_set import (
     metafields,
     option_combo,
@@ -75,6 +76,8 @@ class Shop:
         """
         Add an active location named *name*; its GID.  *primary* makes it
         the shop's primary location (Settings > Locations > default).
+        It stocks nothing until an item is activated there, as in
+        Shopify.
         """
         n = self.next_id()
         self.locations[n] = {
@@ -82,10 +85,6 @@ class Shop:
             "name": name,
             "isActive": True,
         }
-        for v in self.variants.values():
-            self.levels.setdefault(
-                (v["_item"], n), {"available": 0, "on_hand": 0}
-            )
         if primary:
             self.primary_location = gid("Location", n)
         return gid("Location", n)
@@ -155,15 +154,9 @@ class Shop:
 
         def levels() -> list[Row]:
             return [
-                {
-                    "id": gid("InventoryLevel", item * 100000 + loc),
-                    "location": self.locations[loc],
-                    "quantities": lambda _info, names, q=q: [
-                        {"name": nm, "quantity": q.get(nm, 0)} for nm in names
-                    ],
-                }
+                self.level_view(item, loc)
                 for loc in self.locations
-                if (q := self.levels.get((item, loc))) is not None
+                if (item, loc) in self.levels
             ]
 
         return {
@@ -171,6 +164,19 @@ class Shop:
             "sku": variant.get("sku"),
             "tracked": True,
             "inventoryLevels": connection(levels),
+        }
+
+    def level_view(self, item: int, loc: int) -> Row:
+        """
+        The inventory level of *item* at *loc* (where it is stocked).
+        """
+        q = self.levels[(item, loc)]
+        return {
+            "id": gid("InventoryLevel", item * 100000 + loc),
+            "location": self.locations[loc],
+            "quantities": lambda _info, names: [
+                {"name": nm, "quantity": q.get(nm, 0)} for nm in names
+            ],
         }
 
     def file_view(self, n: int) -> Row:
@@ -405,6 +411,7 @@ class Shop:
             vn = parse_gid(v.get("id") or "", "ProductVariant")
             if vn not in p["_variants"]:
                 vn = old.get(combo)
+            new = vn is None
             if vn is None:
                 vn, item = self.next_id(), self.next_id()
                 self._by_item[item] = vn
@@ -418,8 +425,6 @@ class Shop:
                     "_item": item,
                     "_product": n,
                 }
-                for loc in self.locations:
-                    self.levels[(item, loc)] = {"available": 0, "on_hand": 0}
             row = self.variants[vn]
             row["_combo"] = combo
             row["selectedOptions"] = [
@@ -451,11 +456,7 @@ class Shop:
                             Decimal("0.01"), ROUND_HALF_UP
                         )
                     )
-            for q in v.get("inventoryQuantities") or ():
-                place = parse_gid(q["locationId"], "Location")
-                if place is not None and place in self.locations:
-                    level = self.levels[(row["_item"], place)]
-                    level[q["name"]] = q["quantity"]
+            stock_variant(self, row["_item"], v, new=new)
             keep.append(vn)
         kept = set(keep)
         for vn in p["_variants"]:
