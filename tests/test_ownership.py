@@ -29,6 +29,7 @@ from ecomsync import (
     RunOwner,
     RunRecord,
     RunStatus,
+    SpecError,
     SqliteStore,
     StateStoreError,
     Synchronizer,
@@ -45,6 +46,7 @@ from ecomsync._ownership import (
     this_owner,
     why_dead,
 )
+from ecomsync.licensing import FileLicensePool, LocalLicensePool
 from ecomsync.testing._store_contract import a_run, a_schedule
 
 
@@ -467,3 +469,69 @@ class TestEndedElsewhere:
         kept = await store.get_run(events.run_id)
         assert kept is not None
         assert (RunStatus.RUNNING, other) == (kept.status, kept.owner)
+
+
+async def _resume(sync: Synchronizer, run_id: str) -> None:
+    async with sync.resume(run_id) as events:
+        async for _ in events:
+            pass
+
+
+class TestResumeWhileHeld:
+    @pytest.mark.parametrize("sibling", [False, True])
+    async def test_not_resumed_beside_itself(
+        self, tmp_path: Path, sibling: bool
+    ) -> None:
+        """A run ended as abandoned elsewhere (its process stalled past
+        the stale time) that its process on this host still runs, holding
+        its licence, is not resumed beside it, from this synchroniser or
+        another one on this host (a FileLicensePool): resume went on, and
+        two runs of one id wrote at once, each taking the record for its
+        own (same owner) until one's end."""
+        store = SqliteStore(tmp_path / "state.db")
+
+        def synchronizer() -> Synchronizer:
+            return Synchronizer(
+                erp=MemoryErp(
+                    [
+                        Article(
+                            number=f"A-{i}", name=f"A {i}", price=Decimal(1)
+                        )
+                        for i in range(40)
+                    ],
+                    latency=0.05,
+                ),
+                platforms={"shop": MemoryPlatform()},
+                store=SqliteStore(tmp_path / "state.db"),
+                licenses=FileLicensePool(tmp_path / "licences", size=2)
+                if sibling
+                else LocalLicensePool(2),
+                batch_size=2,
+            )
+
+        running = synchronizer()
+        resumer = synchronizer() if sibling else running
+        with anyio.fail_after(20):
+            async with running.run(
+                SyncSpec(types={DataType.ARTICLES: All()})
+            ) as events:
+                async for _ in events:
+                    seen = await store.get_run(events.run_id)
+                    if seen is not None and seen.status is RunStatus.RUNNING:
+                        ended = attrs.evolve(
+                            seen,
+                            status=RunStatus.ABANDONED,
+                            ended_at=T0,
+                            error="abandoned: elsewhere",
+                        )
+                        assert await store.abandon_run(ended, seen=seen)
+                        break
+                with pytest.raises(SpecError, match="licence is still held"):
+                    await _resume(resumer, events.run_id)
+                await running.cancel(events.run_id)
+                async for _ in events:
+                    pass
+        for sync in {id(running): running, id(resumer): resumer}.values():
+            await sync.store.aclose()
+            await sync.aclose()
+        await store.aclose()

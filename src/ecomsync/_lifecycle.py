@@ -474,6 +474,17 @@ async def resume(sync: Synchronizer, run_id: str) -> AsyncIterator[RunEvents]:
             f"run {run_id!r} is still {old.status.value} in {old.owner}; "
             "nothing to resume while that process lives"
         )
+    if old.id in await sync.licenses.holders():
+        # Ended as abandoned elsewhere while its process stalled, it may
+        # still run there: the licence held in its name says so (seen by
+        # this process, this host's FileLicensePool, every host's
+        # PostgresLicensePool), and that process lets it go at its next
+        # heartbeat.
+        raise SpecError(
+            f"run {run_id!r} is {old.status.value}, but a licence is still "
+            "held in its name: its process still runs it; resume it once "
+            "that process has let it go"
+        )
     # On the platform it ran on, even if more were added since; its
     # record keeps the spec as it was given.
     async with start(
