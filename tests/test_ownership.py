@@ -26,6 +26,7 @@ from ecomsync import (
     DataType,
     MemoryErp,
     MemoryPlatform,
+    RunEvents,
     RunOwner,
     RunRecord,
     RunStatus,
@@ -374,6 +375,22 @@ class TestKeepAlive:
         assert ran
 
 
+async def _abandon_once_running(store: SqliteStore, events: RunEvents) -> None:
+    """End the run of *events* as abandoned, as another host would, once
+    it runs (holding its licence)."""
+    async for _ in events:
+        seen = await store.get_run(events.run_id)
+        if seen is not None and seen.status is RunStatus.RUNNING:
+            ended = attrs.evolve(
+                seen,
+                status=RunStatus.ABANDONED,
+                ended_at=T0,
+                error="abandoned: elsewhere",
+            )
+            assert await store.abandon_run(ended, seen=seen)
+            return
+
+
 class TestEndedElsewhere:
     async def test_run_found_abandoned_keeps_that_record(
         self, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
@@ -403,17 +420,7 @@ class TestEndedElsewhere:
 
         with anyio.fail_after(10):
             async with sync.run(spec) as events:
-                async for _ in events:
-                    seen = await store.get_run(events.run_id)
-                    if seen is not None and seen.status is RunStatus.RUNNING:
-                        ended = attrs.evolve(
-                            seen,
-                            status=RunStatus.ABANDONED,
-                            ended_at=T0,
-                            error="abandoned: elsewhere",
-                        )
-                        assert await store.abandon_run(ended, seen=seen)
-                        break
+                await _abandon_once_running(store, events)
                 async for _ in events:
                     pass
 
@@ -515,17 +522,7 @@ class TestResumeWhileHeld:
             async with running.run(
                 SyncSpec(types={DataType.ARTICLES: All()})
             ) as events:
-                async for _ in events:
-                    seen = await store.get_run(events.run_id)
-                    if seen is not None and seen.status is RunStatus.RUNNING:
-                        ended = attrs.evolve(
-                            seen,
-                            status=RunStatus.ABANDONED,
-                            ended_at=T0,
-                            error="abandoned: elsewhere",
-                        )
-                        assert await store.abandon_run(ended, seen=seen)
-                        break
+                await _abandon_once_running(store, events)
                 with pytest.raises(SpecError, match="licence is still held"):
                     await _resume(resumer, events.run_id)
                 await running.cancel(events.run_id)

@@ -416,7 +416,7 @@ def test_local_licences_by_default(tmp_path: Path) -> None:
         (ERP + SHOP + 'http_pool = "curl"\n', "http_pool: 'curl' is not one"),
         (
             ERP.replace('type = "demo"', TRYTON + "timeout = -1"),
-            "erp.timeout: a positive number is required, not -1",
+            "erp.timeout: a number of seconds above 0 is required, not -1",
         ),
         (
             ERP.replace('type = "demo"', TRYTON + 'tax_rate = "x"'),
@@ -541,7 +541,7 @@ def test_errors_name_the_table_and_key(
         ),
         (
             ERP + SHOP + "request_deadline = inf\n",
-            "platforms.shop.request_deadline: a positive number is required",
+            "platforms.shop.request_deadline: a number of seconds above 0",
         ),
         (
             ERP + SHOP + "[staging]\nmax_bytes = 0\n",

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ecomsync._settings import Seconds, whole
+from ecomsync._settings import Seconds, seconds, whole
 from ecomsync.exceptions import ConfigurationError
 
 
@@ -197,17 +197,10 @@ class Table:
 
     def number(self, key: str, default: Any = _MISSING) -> Any:
         """
-        A positive number (seconds, a rate); TOML's ``nan`` and ``inf``
-        are not.
+        A number of seconds above 0, finite: the library's `seconds` rule
+        of every such setting (timeouts, deadlines, poll intervals).
         """
-        value = self._get(key, default)
-        if key in self.data and (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 < value < math.inf
-        ):
-            raise self._bad(key, "a positive number")
-        return value
+        return self.duration(key, seconds(), default)
 
     def decimal(self, key: str, default: Any = _MISSING) -> Any:
         """
@@ -286,11 +279,7 @@ class Table:
             if found is None:
                 raise self._bad(key, "a duration (e.g. 30, 90s, 15m, 1h, 1d)")
             return found
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 < value < math.inf
-        ):
+        if not seconds().accepts(value):
             raise self._bad(key, "a duration (e.g. 30, 90s, 15m, 1h, 1d)")
         try:
             return timedelta(seconds=value)
