@@ -233,6 +233,26 @@ class RunOwner:
 
 
 @attrs.frozen(kw_only=True)
+class RunLease:
+    """
+    Who holds the lease *name* in a store (`ecomsync.typing.RunLeases`):
+    run *run_id*, in process *owner*, since it took it with *token* (new
+    at each take, so a holder that lost the lease cannot release or renew
+    the next one's); *heartbeat_at* is when the holder last said it was
+    alive.  A run holds ``"orders:<platform>"`` while it imports that
+    platform's orders, so that no other process imports them at once.
+
+    .. versionadded:: 26.1.0
+    """
+
+    name: str
+    run_id: str
+    token: str
+    owner: RunOwner | None
+    heartbeat_at: datetime
+
+
+@attrs.frozen(kw_only=True)
 class RunRecord:
     """
     One run as the monitoring view shows it.

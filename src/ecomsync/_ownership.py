@@ -54,6 +54,7 @@ __all__ = [
     "reap_abandoned",
     "this_owner",
     "why_dead",
+    "why_gone",
 ]
 
 log = logging.getLogger("ecomsync.ownership")
@@ -173,7 +174,27 @@ def why_dead(
     Why *run*'s owner is dead, or ``None`` if it may be alive (or the run
     has no owner: partitioned parents, records of older versions).
     """
-    owner = run.owner
+    return why_gone(
+        run.owner,
+        run.heartbeat_at or run.started_at,
+        now=now,
+        stale_after=stale_after,
+        host=host,
+    )
+
+
+def why_gone(
+    owner: RunOwner | None,
+    beat: datetime,
+    *,
+    now: datetime,
+    stale_after: timedelta = STALE_AFTER,
+    host: Host | None = None,
+) -> str | None:
+    """
+    Why process *owner*, which last beat at *beat*, is dead (the rules of
+    `why_dead`), or ``None`` if it may be alive (or is unknown).
+    """
     if owner is None:
         return None
     host = host or Host()
@@ -197,7 +218,6 @@ def why_dead(
                 "another process"
             )
         return None
-    beat = run.heartbeat_at or run.started_at
     if now - beat > stale_after:
         return (
             f"its process ({owner}) has not beaten since "

@@ -27,6 +27,7 @@ from ._dependencies import CategoryClosure
 from ._fingerprint import checksum
 from ._media_transfer import MediaTransfer
 from ._model import Order, Problem, Record
+from ._order_lease import importing
 from ._pipeline_types import Strategy, Volume
 from ._run import Meter, Run, Tally
 from ._selection import (
@@ -212,7 +213,9 @@ class Pipeline:
         for data_type, selection in run.spec.types.items():
             await run.cancel.check(force=True)
             with _instrument.log_fields(data_type=data_type.value):
-                await self.sync_type(session, data_type, selection)
+                # Orders one import at a time across processes.
+                async with importing(self.store, run, data_type):
+                    await self.sync_type(session, data_type, selection)
             await self.store.save_run(run.record())
             await advance_watermark(self.store, run, data_type)
 

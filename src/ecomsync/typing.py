@@ -23,6 +23,7 @@ from ._contracts import (
     Outcome,
     Outgoing,
     PendingMedia,
+    RunLease,
     RunRecord,
     Schedule,
     StagedMedia,
@@ -41,6 +42,7 @@ __all__ = [
     "MediaJournal",
     "Platform",
     "Record",
+    "RunLeases",
     "RunOwnership",
     "RunStore",
     "ScheduleStore",
@@ -403,6 +405,44 @@ class RunOwnership(Protocol):  # pragma: no cover -- a Protocol only
         Free schedule *schedule_id* if its claim's holder starts with
         *holder_prefix* (the dead process that claimed it), leaving it as
         due as it was.
+        """
+
+
+@runtime_checkable
+class RunLeases(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** An optional store role: leases by name, held by one run
+    at a time across every process sharing the store.  A run holds
+    ``"orders:<platform>"`` while it imports that platform's orders, so
+    two processes never import the same orders at once (two ERP orders
+    for one shop order).  A store without it still works; runs of
+    separate processes then import at once, as before.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def lease_holder(self, name: str) -> RunLease | None:
+        """
+        Who holds lease *name*, or ``None``.
+        """
+
+    async def take_lease(
+        self, lease: RunLease, *, seen: RunLease | None
+    ) -> bool:
+        """
+        Hold *lease* in place of *seen* (``None``: nobody holds it); only
+        if the lease is still as *seen* (same token and heartbeat).
+        """
+
+    async def renew_lease(self, name: str, token: str, at: datetime) -> bool:
+        """
+        The holder of *name* with *token* is alive at *at*; ``False`` once
+        it no longer holds it (taken over).
+        """
+
+    async def release_lease(self, name: str, token: str) -> None:
+        """
+        Give lease *name* up, if it is still held with *token*.
         """
 
 

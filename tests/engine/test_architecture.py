@@ -25,6 +25,7 @@ ENGINE = {
     "_lifecycle",
     "_run",
     "_ownership",
+    "_order_lease",
     "_selection",
     "_changes",
     "_pipeline",

@@ -81,6 +81,13 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 7: an article link's variant numbers when it landed (a JSON list;
     # NULL: not known, as for every link written before).
     ("ALTER TABLE links ADD COLUMN variants TEXT",),
+    # 8: leases by name (`RunLeases`): the run holding one, its process
+    # (JSON) and its last heartbeat (UTC ISO text).
+    (
+        """CREATE TABLE leases (
+            name TEXT PRIMARY KEY, run_id TEXT NOT NULL,
+            token TEXT NOT NULL, owner TEXT, heartbeat TEXT NOT NULL)""",
+    ),
 )
 
 #: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
@@ -169,6 +176,12 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     # NULL: not known, as for every link written before).
     """
     ALTER TABLE {s}.links ADD COLUMN variants text;
+    """,
+    # 9: leases by name (`RunLeases`), as SQLite's step 8.
+    """
+    CREATE TABLE {s}.leases (
+        name text PRIMARY KEY, run_id text NOT NULL, token text NOT NULL,
+        owner text, heartbeat text NOT NULL);
     """,
 )
 

@@ -20,13 +20,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from .._closing import AsyncResource
-from .._contracts import (
-    Failure,
-    Link,
-    PendingMedia,
-    RunRecord,
-    Schedule,
-)
+from .._contracts import Failure, Link, PendingMedia, RunRecord, Schedule
 from .._spec import DataType, spec_to_plain
 from ._dialect import (
     SQLITE,
@@ -39,6 +33,7 @@ from ._dialect import (
     _nothing,
     postgres,
 )
+from ._leases import LeaseOps
 from ._records import (
     failure_from_row,
     link_from_row,
@@ -64,7 +59,7 @@ T = TypeVar("T")
 # -- the store ------------------------------------------------------------
 
 
-class SqlStore(AsyncResource):
+class SqlStore(AsyncResource, LeaseOps):
     """
     Every `StateStore` method, once, over `_perform` and `_dialect`.
 

@@ -15,6 +15,7 @@ import pytest
 from ...typing import StateStore
 from ._data import a_run as a_run
 from ._data import a_schedule as a_schedule
+from ._leases import LeaseContract
 from ._ledger import LedgerContract
 from ._links import LinkContract
 from ._runs import RunContract
@@ -23,7 +24,9 @@ from ._runs import RunContract
 __all__ = ["StateStoreContract"]
 
 
-class StateStoreContract(LinkContract, RunContract, LedgerContract):
+class StateStoreContract(
+    LinkContract, RunContract, LedgerContract, LeaseContract
+):
     """
     The behaviour every `StateStore` shares; subclass and provide a
     ``store`` fixture (and optionally ``other_store``).

@@ -1,0 +1,189 @@
+"""
+One import of a platform's orders at a time, across every process that
+shares the store.
+
+An ERP that finds an order (or a customer) and creates it when it is not
+there makes two of it when two runs import the same order at the same
+moment: a manual ``ecomsync run`` beside the scheduled import of
+``ecomsync serve`` would make two sales for one shop order.  So a run
+holds the store's lease ``"orders:<platform>"`` (`RunLeases`) while it
+imports that platform's orders; another run waits for it, and then finds
+the orders already in.  Different platforms import at once.
+
+The holder beats every `HEARTBEAT_INTERVAL` seconds.  A lease whose
+holder is dead by the rules runs use (its process gone on this host, no
+beat for `STALE_AFTER` from another host) or that has not beaten for
+`STALE_AFTER` (a stalled process) is taken over.  A store without
+`RunLeases` keeps the behaviour of before: no lease.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import anyio
+
+from . import _instrument, _ownership
+from ._anyio_util import task_group
+from ._contracts import RunLease, RunOwner
+from ._run import Run, log
+from ._spec import DataType
+from .exceptions import EcomsyncError
+from .typing import RunLeases
+
+
+__all__ = ["POLL_INTERVAL", "importing", "lease_name"]
+
+#: Seconds between looks at a lease another run holds.
+POLL_INTERVAL = 1.0
+
+
+def lease_name(platform: str) -> str:
+    """
+    The lease a run holds while it imports *platform*'s orders.
+    """
+    return f"orders:{platform}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@asynccontextmanager
+async def importing(
+    store: object, run: Run, data_type: DataType
+) -> AsyncIterator[None]:
+    """
+    Hold *run*'s platform's order lease for the block if *data_type* is
+    `DataType.ADDRESSES_AND_ORDERS` and *store* keeps leases, waiting
+    (cancellably) while another live run holds it.
+    """
+    if data_type is not DataType.ADDRESSES_AND_ORDERS or not isinstance(
+        store, RunLeases
+    ):
+        yield
+        return
+    name = lease_name(run.platform_name)
+    token = uuid.uuid4().hex
+    await _take(store, name, run, token)
+    try:
+        async with task_group() as tg:
+            tg.start_soon(_renew, store, name, token, run)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        # Also when cancelled or failed; a lease left behind (the store
+        # failing now) is taken over once it has not beaten for a while.
+        with anyio.CancelScope(shield=True):
+            try:
+                await store.release_lease(name, token)
+            except EcomsyncError as exc:
+                log.warning(
+                    "run %s could not give up the lease %s: %s",
+                    run.id,
+                    name,
+                    exc,
+                    extra=_instrument.fields(),
+                )
+
+
+def why_free(
+    held: RunLease, *, now: datetime, me: RunOwner, run_id: str
+) -> str | None:
+    """
+    Why the lease *held* may be taken over, or ``None`` while its holder
+    lives.
+    """
+    stale_after = _ownership.STALE_AFTER
+    if held.run_id == run_id and held.owner == me:
+        return "this run held it before"  # a release that failed
+    reason = _ownership.why_gone(
+        held.owner, held.heartbeat_at, now=now, stale_after=stale_after
+    )
+    if reason is None and now - held.heartbeat_at > stale_after:
+        reason = (
+            f"it has not beaten since {held.heartbeat_at.isoformat()} "
+            f"(more than {stale_after.total_seconds():g} s)"
+        )
+    return reason
+
+
+async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
+    me = _ownership.this_owner()
+    waited_for: str | None = None
+    while True:
+        now = _utcnow()
+        mine = RunLease(
+            name=name, run_id=run.id, token=token, owner=me, heartbeat_at=now
+        )
+        held = await store.lease_holder(name)
+        if held is None:
+            if await store.take_lease(mine, seen=None):
+                break
+            continue  # another run took it first
+        reason = why_free(held, now=now, me=me, run_id=run.id)
+        if reason is not None:
+            if await store.take_lease(mine, seen=held):
+                log.warning(
+                    "run %s takes the lease %s over from run %s: %s",
+                    run.id,
+                    name,
+                    held.run_id,
+                    reason,
+                    extra=_instrument.fields(),
+                )
+                break
+            continue
+        if waited_for != held.run_id:
+            waited_for = held.run_id
+            log.warning(
+                "run %s waits for run %s (%s), which imports the orders "
+                "of %r: one import at a time, so that no order is "
+                "imported twice",
+                run.id,
+                held.run_id,
+                held.owner or "owner unknown",
+                run.platform_name,
+                extra=_instrument.fields(),
+            )
+        await run.cancel.check()
+        await anyio.sleep(POLL_INTERVAL)
+    if waited_for is not None:
+        log.info(
+            "run %s imports the orders of %r now",
+            run.id,
+            run.platform_name,
+            extra=_instrument.fields(),
+        )
+
+
+async def _renew(store: RunLeases, name: str, token: str, run: Run) -> None:
+    while True:
+        await anyio.sleep(_ownership.HEARTBEAT_INTERVAL)
+        try:
+            held = await store.renew_lease(name, token, _utcnow())
+        except EcomsyncError as exc:
+            log.warning(
+                "run %s could not renew the lease %s: %s",
+                run.id,
+                name,
+                exc,
+                extra=_instrument.fields(),
+            )
+            continue
+        if not held:
+            # Taken over: this process stalled past the stale time, and
+            # another run imports these orders now.
+            log.warning(
+                "run %s lost the lease %s to another run; stopping it",
+                run.id,
+                name,
+                extra=_instrument.fields(),
+            )
+            run.cancel.request()
+            return

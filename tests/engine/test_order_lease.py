@@ -1,0 +1,261 @@
+"""
+Order imports of one platform are held apart across processes sharing
+the store (the lease "orders:<platform>"): one ERP order per shop order.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import attrs
+import pytest
+
+from ecomsync import (
+    DataType,
+    RunLease,
+    RunOwner,
+    RunStatus,
+    SqliteStore,
+    SyncError,
+    _order_lease,
+    _ownership,
+)
+
+from .._two_importers import (
+    ORDERS,
+    SharedErp,
+    import_at_once,
+    importer,
+    placed,
+)
+
+
+pytestmark = pytest.mark.anyio
+
+ORDERS_TYPE = DataType.ADDRESSES_AND_ORDERS
+
+
+@pytest.fixture(autouse=True)
+def _quick_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_order_lease, "POLL_INTERVAL", 0.02)
+
+
+@pytest.fixture(name="store")
+async def _store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "state.db")
+    yield store
+    await store.aclose()
+
+
+def a_dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def held_by(owner: RunOwner | None, *, beat: datetime) -> RunLease:
+    return RunLease(
+        name="orders:shop",
+        run_id="other-run",
+        token=uuid.uuid4().hex,
+        owner=owner,
+        heartbeat_at=beat,
+    )
+
+
+class TestTwoProcesses:
+    async def test_same_orders_at_once_make_one_erp_order_each(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Two synchronisers on two handles of one store file importing
+        the same new orders at the same moment make one ERP order per
+        shop order; the second waits for the first, then goes on."""
+        erp, platform = SharedErp(), placed(3)
+        caplog.set_level(logging.INFO, "ecomsync")
+
+        async with (
+            SqliteStore(tmp_path / "state.db") as one,
+            SqliteStore(tmp_path / "state.db") as two,
+            importer(erp, platform, one, tmp_path / "a") as a,
+            importer(erp, platform, two, tmp_path / "b") as b,
+        ):
+            ended = await import_at_once(a, b)
+            free = await one.lease_holder("orders:shop")
+
+        assert {1} == set(erp.per_order().values())
+        assert 3 == len(erp.per_order())
+        assert [RunStatus.SUCCEEDED] * 2 == [r.status for r in ended]
+        assert 3 == sum(r.counts[ORDERS_TYPE].created for r in ended)
+        assert any("waits for run" in r.getMessage() for r in caplog.records)
+        assert free is None
+
+    async def test_other_platforms_import_at_once(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """The lease is per platform: another platform's import does not
+        wait for it."""
+        sync = importer(SharedErp(), placed(1), store, tmp_path / "a")
+        elsewhere = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
+        await store.take_lease(
+            attrs.evolve(elsewhere, name="orders:elsewhere"), seen=None
+        )
+
+        async with sync:
+            with anyio.fail_after(10):
+                run = await sync.execute(ORDERS)
+
+        assert 1 == run.counts[ORDERS_TYPE].created
+
+
+class TestHolderGone:
+    async def test_killed_holder_is_taken_over(
+        self,
+        tmp_path: Path,
+        store: SqliteStore,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A lease left by a killed process (its pid gone on this host)
+        does not block: the run takes it over, says so, and imports."""
+        erp = SharedErp()
+        sync = importer(erp, placed(2), store, tmp_path / "a")
+        dead = RunOwner(
+            host=socket.gethostname(),
+            pid=a_dead_pid(),
+            pid_space=_ownership.pid_space(),
+        )
+        await store.take_lease(
+            held_by(dead, beat=datetime.now(UTC)), seen=None
+        )
+
+        async with sync:
+            with anyio.fail_after(10):
+                run = await sync.execute(ORDERS)
+
+        assert 2 == run.counts[ORDERS_TYPE].created
+        assert 2 == len(erp.sales)
+        assert any(
+            "takes the lease orders:shop over from run other-run" in m
+            and "is gone" in m
+            for m in caplog.messages
+        )
+        assert await store.lease_holder("orders:shop") is None
+
+    async def test_stalled_holder_is_taken_over(
+        self,
+        tmp_path: Path,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A lease whose live holder has not beaten for the stale time
+        (a stalled process) is taken over."""
+        monkeypatch.setattr(_ownership, "STALE_AFTER", timedelta(seconds=1))
+        sync = importer(SharedErp(), placed(1), store, tmp_path / "a")
+        old = datetime.now(UTC) - timedelta(seconds=5)
+        await store.take_lease(
+            held_by(_ownership.this_owner(), beat=old), seen=None
+        )
+
+        async with sync:
+            with anyio.fail_after(10):
+                run = await sync.execute(ORDERS)
+
+        assert 1 == run.counts[ORDERS_TYPE].created
+
+    async def test_holder_beats_while_it_imports(
+        self,
+        tmp_path: Path,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A run holding the lease beats it, so a slow import is not taken
+        for a stalled one."""
+        monkeypatch.setattr(_ownership, "HEARTBEAT_INTERVAL", 0.05)
+        erp = SharedErp(gap=2.0)
+        sync = importer(erp, placed(1), store, tmp_path / "a")
+        beats: list[datetime] = []
+
+        async with sync, anyio.create_task_group() as tg:
+            tg.start_soon(sync.execute, ORDERS)
+            with anyio.fail_after(10):
+                while len(beats) < 3:
+                    await anyio.sleep(0.05)
+                    held = await store.lease_holder("orders:shop")
+                    if held is not None and held.heartbeat_at not in beats:
+                        beats.append(held.heartbeat_at)
+
+        assert 3 == len(set(beats))
+        assert beats == sorted(beats)
+
+
+class TestReleased:
+    async def test_failed_import_gives_the_lease_up(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A run whose order import fails gives the lease up: the next run
+        imports at once."""
+        erp = SharedErp(down=SyncError("ERP went away"))
+        sync = importer(erp, placed(1), store, tmp_path / "a")
+
+        async with sync:
+            with pytest.raises(SyncError, match="ERP went away"):
+                await sync.execute(ORDERS)
+            (failed,) = await sync.runs(limit=1)
+            freed = await store.lease_holder("orders:shop")
+            erp.down = None
+            with anyio.fail_after(10):
+                again = await sync.execute(ORDERS)
+
+        assert RunStatus.FAILED is failed.status
+        assert freed is None
+        assert 1 == again.counts[ORDERS_TYPE].created
+
+
+class TestWaiting:
+    async def test_waiting_run_is_cancellable(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A run waiting for a live holder ends cancelled when asked, having
+        imported nothing; the holder's lease stays."""
+        erp = SharedErp()
+        sync = importer(erp, placed(1), store, tmp_path / "a")
+        live = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
+        await store.take_lease(live, seen=None)
+
+        waiting = anyio.Event()
+        handler = _OnMessage("waits for run other-run", waiting)
+        logging.getLogger("ecomsync").addHandler(handler)
+        try:
+            async with sync, sync.run(ORDERS) as events:
+                with anyio.fail_after(10):
+                    await waiting.wait()
+                    events.cancel()
+                    async for _ in events:
+                        pass
+        finally:
+            logging.getLogger("ecomsync").removeHandler(handler)
+
+        assert RunStatus.CANCELLED is events.summary.status  # type: ignore[union-attr]
+        assert [] == erp.sales
+        assert live == await store.lease_holder("orders:shop")
+
+
+class _OnMessage(logging.Handler):
+    """
+    Sets *event* when a record with *text* in its message is logged.
+    """
+
+    def __init__(self, text: str, event: anyio.Event) -> None:
+        super().__init__()
+        self.text, self.event = text, event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
