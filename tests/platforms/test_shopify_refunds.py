@@ -6,14 +6,17 @@ the order's ``current…Set`` money), before the import and after it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from ecomsync import (
     All,
+    ChangedSince,
     DataType,
     MediaStaging,
     MemoryErp,
@@ -234,3 +237,46 @@ class TestAfterImport:
             assert "SO-1001" in failed.message
         assert ["1001"] == list(erp.orders)
         assert 3 == erp.orders["1001"].lines[0].quantity
+
+    async def test_a_scheduled_run_sees_a_later_refund(
+        self, tmp_path: Path
+    ) -> None:
+        """A refund moves the order's updatedAt: a ChangedSince run from
+        before the refund reads the order (updated_at:>=) and fails it on
+        its lines; one from after does not."""
+        placed = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+        refunded = placed + timedelta(hours=2)
+        emu = ShopifyEmulator(TOKEN)
+        order_id = emu.place_order([("A-1", 3, "10.00")], updated_at=placed)
+        erp = MemoryErp()
+        shop = _shop(emu)
+        store = SqliteStore(tmp_path / "state.db")
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        async def run(selection: Any) -> list[object]:
+            spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: selection})
+            async with sync.run(spec) as events:
+                return [event async for event in events]
+
+        try:
+            first = await run(All())
+            assert any(isinstance(e, RecordSynced) for e in first)
+            emu.shop.clock = lambda: refunded
+            emu.refund(order_id, {"A-1": 1})
+
+            scheduled = await run(ChangedSince(placed + timedelta(hours=1)))
+            later = await run(ChangedSince(refunded + timedelta(minutes=1)))
+        finally:
+            await shop.aclose()
+            await store.aclose()
+
+        (failed,) = [e for e in scheduled if isinstance(e, RecordFailed)]
+        assert ("1001", "lines.0.quantity") == (failed.number, failed.field)
+        assert [] == [
+            e for e in later if isinstance(e, (RecordFailed, RecordSynced))
+        ]

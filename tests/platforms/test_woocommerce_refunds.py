@@ -7,6 +7,7 @@ before the import and after it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from ecomsync import (
     All,
+    ChangedSince,
     DataType,
     MediaStaging,
     MemoryErp,
@@ -314,3 +316,48 @@ class TestAfterImport:
             assert f"SO-{number}" in failed.message
         assert [number] == list(erp.orders)
         assert 3 == erp.orders[number].lines[0].quantity
+
+    async def test_a_scheduled_run_sees_a_later_refund(
+        self, tmp_path: Path
+    ) -> None:
+        """A refund moves the order's date_modified (wc_create_refund
+        saves the order): a ChangedSince run from before the refund reads
+        the order and fails it on its lines; one from after does not."""
+        placed = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+        refunded = placed + timedelta(hours=2)
+        emu = WooCommerceEmulator("ck_x", SECRET)
+        order_id = _place(emu, created_at=placed)
+        erp = MemoryErp()
+        shop = _shop(emu)
+        store = SqliteStore(tmp_path / "state.db")
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        async def run(selection: Any) -> list[object]:
+            spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: selection})
+            async with sync.run(spec) as events:
+                return [event async for event in events]
+
+        try:
+            first = await run(All())
+            assert any(isinstance(e, RecordSynced) for e in first)
+            emu.refund(order_id, {"A-1": 1}, at=refunded)
+
+            scheduled = await run(ChangedSince(placed + timedelta(hours=1)))
+            later = await run(ChangedSince(refunded + timedelta(minutes=1)))
+        finally:
+            await shop.aclose()
+            await store.aclose()
+
+        (failed,) = [e for e in scheduled if isinstance(e, RecordFailed)]
+        assert (str(order_id), "lines.0.quantity") == (
+            failed.number,
+            failed.field,
+        )
+        assert [] == [
+            e for e in later if isinstance(e, (RecordFailed, RecordSynced))
+        ]
