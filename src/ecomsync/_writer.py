@@ -134,13 +134,23 @@ class Writer:
         link records its new variants: a crash in between pushes the
         article again and finds the same variants new.
         """
-        gained: dict[str, bool] = {}  # number: whether its variants known
+        gained: dict[str, str] = {}  # number: why its stock is sent again
         for change in chunk:
             record = change.record
-            if isinstance(record, Article) and record.number in written:
-                known = change.link is None or change.link.variants is not None
-                for number in gained_numbers(record, change.link):
-                    gained.setdefault(number, known)
+            if not isinstance(record, Article) or record.number not in written:
+                continue
+            link = change.link
+            if _made_anew(link, written[record.number]):
+                # The shop gave the article a new id: it made the product
+                # anew (deleted in the shop since), every variant with it.
+                numbers = [record.number, *(v.number for v in record.variants)]
+                why = _REMADE
+            else:
+                numbers = gained_numbers(record, link)
+                known = link is None or link.variants is not None
+                why = _GAINED if known else _UNKNOWN
+            for number in numbers:
+                gained.setdefault(number, why)
         if not gained:
             return
         name = self.run.platform_name
@@ -158,7 +168,7 @@ class Writer:
                 Failure(
                     data_type=DataType.STOCK,
                     number=number,
-                    message=_GAINED if gained[number] else _UNKNOWN,
+                    message=gained[number],
                     field="quantity",
                     run_id=self.run.id,
                 )
@@ -404,6 +414,11 @@ _UNKNOWN = (
     "anew without stock (the store did not know the article's variants); "
     "the next run that syncs stock sends it"
 )
+_REMADE = (
+    "the shop answered its article's push with a new id: it made the "
+    "product anew (deleted in the shop since), which a shop starts "
+    "without stock; the next run that syncs stock sends it"
+)
 
 
 def _variants(record: object) -> tuple[str, ...] | None:
@@ -413,6 +428,19 @@ def _variants(record: object) -> tuple[str, ...] | None:
     if isinstance(record, Article):
         return tuple(v.number for v in record.variants)
     return None
+
+
+def _made_anew(before: Link | None, now: Link) -> bool:
+    """
+    Whether the shop answered an article's push with another id than the
+    one it had: the product was made anew.
+    """
+    return (
+        before is not None
+        and before.platform_id is not None
+        and now.platform_id is not None
+        and before.platform_id != now.platform_id
+    )
 
 
 def gained_numbers(article: Article, link: Link | None) -> list[str]:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -384,3 +385,67 @@ async def test_the_plan_counts_the_stock_sent_again(
     assert "L-M" not in plan.types[STOCK].unchanged
     assert 0 < plan.types[STOCK].requests
     assert 1 == run.counts[STOCK].updated
+
+
+@attrs.define(repr=False)
+class RenewingIds(MemoryPlatform):
+    """
+    A shop whose ids are not derived from numbers: a product made anew
+    (deleted in the shop, then pushed again) gets a new id.
+    """
+
+    made: dict[str, int] = attrs.Factory(dict)
+
+    def delete_by_hand(self, number: str) -> None:
+        article = self.held(ARTICLES).pop(number)
+        assert isinstance(article, Article)
+        for n in (number, *(v.number for v in article.variants)):
+            self.stock.pop(n, None)
+            self.held(STOCK).pop(n, None)
+
+    async def push(self, data_type: DataType, records: Any) -> Any:
+        fresh = {
+            o.record.number
+            for o in records
+            if o.record.number not in self.held(data_type)
+        }
+        outcomes = await super().push(data_type, records)
+        for number in fresh:
+            self.made[number] = self.made.get(number, 0) + 1
+        return [
+            attrs.evolve(
+                o, platform_id=f"{o.platform_id}.{self.made[o.number]}"
+            )
+            if o.ok and o.number in self.made
+            else o
+            for o in outcomes
+        ]
+
+
+async def test_a_product_made_anew_gets_every_variants_stock(
+    erp: MemoryErp, clock: Clock, tmp_path: Path
+) -> None:
+    """A product deleted in the shop and made anew by its changed
+    article's push (the shop answers a new id) gets the stock of every
+    variant, which did not change in the ERP."""
+    platform = RenewingIds()
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        clock=clock,
+    )
+    try:
+        await sync.execute(
+            SyncSpec(types={DataType.CATEGORIES: All(), **BOTH.types})
+        )
+        await scheduled(sync, BOTH, clock)
+        platform.delete_by_hand("L")
+        erp.put(attrs.evolve(shirt("L", "S", "M"), name="Shirt L, new"))
+
+        await scheduled(sync, BOTH, clock)
+
+        assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(sync)
+        assert [] == await sync.store.list_failures("shop")
+    finally:
+        await sync.store.aclose()
