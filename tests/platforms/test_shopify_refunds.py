@@ -133,6 +133,38 @@ class TestBeforeImport:
         )
         assert [] == problems(order)
 
+    @pytest.mark.parametrize("taxes_included", [True, False])
+    @pytest.mark.parametrize("shipping", [False, True])
+    async def test_a_shipping_discount_is_counted_once(
+        self, taxes_included: bool, shipping: bool
+    ) -> None:
+        """After a refund (of a unit, and of the shipping too) an order
+        with a shipping discount still adds up: the shipping discount is
+        in the discounts, not also taken off the shipping."""
+        emu = ShopifyEmulator(TOKEN)
+        order_id = emu.place_order(
+            [("A-1", 3, "10.00"), ("B-1", 1, "5.00")],
+            taxes_included=taxes_included,
+            tax_rate="0.19",
+            shipping="5.00",
+            shipping_discount="2.00",
+        )
+        emu.refund(order_id, {"A-1": 1}, shipping=shipping)
+
+        order = await _fetched(emu)
+
+        (row,) = emu.shop.orders.values()
+        assert order.total == Decimal(
+            row["currentTotalPriceSet"]["presentmentMoney"]["amount"]
+        )
+        assert [] == problems(order)
+        if taxes_included:
+            assert (Decimal(28) - 3 * shipping, 5 - 3 * shipping, 2) == (
+                order.total,
+                order.shipping_total,
+                order.discount_total,
+            )
+
     async def test_in_the_customers_currency(self) -> None:
         """A refund in an order paid in another currency is reckoned in
         that currency (presentment money)."""
@@ -176,6 +208,33 @@ class TestEmulator:
         assert "20.00" == row["currentSubtotalPriceSet"]["shopMoney"]["amount"]
         assert "PARTIALLY_REFUNDED" == row["displayFinancialStatus"]
         assert "2020-01-01T00:00:00Z" != row["updatedAt"]
+
+    def test_a_shipping_discount_as_shopify_counts_it(self) -> None:
+        """A shipping discount is off the current shipping, not the
+        total one, and among the discounts; a shipping refund refunds
+        what was paid for it and leaves the discount counted."""
+        emu = ShopifyEmulator(TOKEN)
+        order_id = emu.place_order(
+            [("A-1", 1, "10.00")], shipping="5.00", shipping_discount="2.00"
+        )
+        (row,) = emu.shop.orders.values()
+
+        def figures() -> list[str]:
+            return [
+                row[k]["shopMoney"]["amount"]
+                for k in (
+                    "totalShippingPriceSet",
+                    "currentShippingPriceSet",
+                    "totalRefundedShippingSet",
+                    "currentTotalDiscountsSet",
+                    "currentTotalPriceSet",
+                )
+            ]
+
+        assert ["5.00", "3.00", "0.00", "2.00", "13.00"] == figures()
+        assert "2.00" == row["totalDiscountsSet"]["shopMoney"]["amount"]
+        emu.refund(order_id, shipping=True)
+        assert ["5.00", "0.00", "3.00", "2.00", "10.00"] == figures()
 
     def test_refund_of_units_the_order_lacks_is_refused(self) -> None:
         """More units than a line holds, or a SKU the order lacks, raise

@@ -49,7 +49,7 @@ query($n: Int, $after: String, $q: String) {{
       totalPriceSet {{ presentmentMoney {{ amount }} }}
       currentTotalPriceSet {{ presentmentMoney {{ amount }} }}
       totalShippingPriceSet {{ presentmentMoney {{ amount }} }}
-      currentShippingPriceSet {{ presentmentMoney {{ amount }} }}
+      totalRefundedShippingSet {{ presentmentMoney {{ amount }} }}
       currentTotalDiscountsSet {{ presentmentMoney {{ amount }} }}
       currentTotalTaxSet {{ presentmentMoney {{ amount }} }}
       customer {{ id email firstName lastName }}
@@ -172,32 +172,26 @@ def _charges(row: Row, *, taxes_included: bool) -> tuple[Decimal, Decimal]:
     refunds and removals.
 
     Shipping is ``totalShippingPriceSet`` (before shipping discounts,
-    which Shopify counts among the order's discounts); once a line or
-    the shipping was refunded or removed (a unit less, or a current
-    total below the first) it is ``currentShippingPriceSet`` (what is
-    left of it), plus, where prices exclude tax, the tax that
-    is not on a line (``currentTotalTaxSet`` less the current units' tax
-    lines).  The discount is ``currentTotalDiscountsSet`` less what the
-    lines' own discounts took from their current units (their original
-    less their discounted totals): code-based and order-level discounts,
-    shipping discounts.  Shopify rounds every figure to the cent on its
-    own, so with no order-level discount that difference can come out a
-    cent or so below zero; it is then none (0).  The lines' discounted
-    totals, not the discount, carry the lines' discounts, and the
-    order's money check weighs them against its total, so an order whose
-    figures do not agree fails there, on ``total``, with every figure
-    named.
+    which Shopify counts among the order's discounts) less what was
+    refunded of it (``totalRefundedShippingSet``), plus, where prices
+    exclude tax, the tax that is not on a line (``currentTotalTaxSet``
+    less the current units' tax lines).  Not ``currentShippingPriceSet``:
+    that is after the shipping discounts, which the discounts count
+    too, so an order with a shipping discount and a refund would fail
+    on ``total``.  The discount is ``currentTotalDiscountsSet`` less what
+    the lines' own discounts took from their current units (their
+    original less their discounted totals): code-based and order-level
+    discounts, shipping discounts.  Shopify rounds every figure to the
+    cent on its own, so with no order-level discount that difference can
+    come out a cent or so below zero; it is then none (0).  The lines'
+    discounted totals, not the discount, carry the lines' discounts, and
+    the order's money check weighs them against its total, so an order
+    whose figures do not agree fails there, on ``total``, with every
+    figure named.
     """
     lines = row["lineItems"]["nodes"]
-    changed = any(
-        _current(li) != int(li["quantity"]) for li in lines
-    ) or _money(row.get("currentTotalPriceSet")) != _money(
-        row.get("totalPriceSet")
-    )
-    shipping = _money(
-        row.get(
-            "currentShippingPriceSet" if changed else "totalShippingPriceSet"
-        )
+    shipping = _money(row.get("totalShippingPriceSet")) - _money(
+        row.get("totalRefundedShippingSet")
     )
     if not taxes_included:
         line_tax = sum(

@@ -44,6 +44,7 @@ class Orders:
         tax_rate: str = "0",
         shipping: str = "0.00",
         discount: str = "0.00",
+        shipping_discount: str = "0.00",
         presentment: tuple[str, str] | None = None,
     ) -> str:
         """
@@ -56,6 +57,10 @@ class Orders:
         shop setting), else tax at *tax_rate* (``"0.19"``) comes on top,
         computed per line after every discount (the order-level one
         spread over the lines by their amounts) and rounded to the cent.
+        *shipping_discount* (a shipping discount code) comes off the
+        shipping: ``totalShippingPriceSet`` is before it,
+        ``currentShippingPriceSet`` after it, and the order's discounts
+        (``totalDiscountsSet``, ``currentTotalDiscountsSet``) count it.
         *presentment* (``("CHF", "1.05")``) is the customer's currency
         and its rate: every price, shipping and discount is converted
         and rounded to the cent and the order reckoned again in it
@@ -100,7 +105,13 @@ class Orders:
         # currency and, apart, in the shop's: each from prices converted
         # and rounded to the cent, so each set of figures adds up.
         shop_figures = _reckon(
-            lines, Decimal(1), tax_rate, taxes_included, shipping, discount
+            lines,
+            Decimal(1),
+            tax_rate,
+            taxes_included,
+            shipping,
+            discount,
+            shipping_discount,
         )
         paid_in, factor = presentment or (currency, "1")
         paid = _reckon(
@@ -110,6 +121,7 @@ class Orders:
             taxes_included,
             shipping,
             discount,
+            shipping_discount,
         )
 
         def bag(key: str, k: int | None = None) -> Row:
@@ -195,7 +207,9 @@ class Orders:
         (``discountedTotalSet``, ``taxLines``: they include refunded and
         removed units); its ``currentQuantity`` drops, and so do the
         order's ``current…Set`` figures (its total, subtotal, shipping,
-        discounts and tax after refunds and removals), each line's share
+        discounts and tax after refunds and removals; a refunded shipping
+        is what the customer paid for it, in ``totalRefundedShippingSet``,
+        its discount stays counted), each line's share
         of them in proportion to the units it keeps, rounded to the cent.
         A line's units left to fulfil are at most its current quantity;
         the order's ``updatedAt`` moves.  More units than a line holds,
@@ -431,6 +445,7 @@ def _set_current(order: Row) -> None:
         ("shipping", "currentShippingPriceSet"),
         ("discounts", "currentTotalDiscountsSet"),
         ("tax", "currentTotalTaxSet"),
+        ("refunded_shipping", "totalRefundedShippingSet"),
     ):
         order[field] = money(
             shop_figures[key],
@@ -465,8 +480,13 @@ def _current(
         subtotal += discounted - share
         tax += (Decimal(row["tax"]) * part).quantize(cent)
         discounts += Decimal(row["price"]) * current - discounted + share
-    ship = Decimal(0 if shipping_refunded else figures["shipping"])
+    # a shipping discount stays given when the shipping is refunded:
+    # what is refunded is the shipping the customer paid
+    off = Decimal(figures["ship_discount"])
+    paid = Decimal(figures["shipping"]) - off
+    ship = Decimal(0) if shipping_refunded else paid
     tax += Decimal(0 if shipping_refunded else figures["ship_tax"])
+    discounts += off
     total = subtotal + ship + (Decimal(0) if taxes_included else tax)
     return {
         "total": f"{total:.2f}",
@@ -474,6 +494,7 @@ def _current(
         "shipping": f"{ship:.2f}",
         "discounts": f"{discounts:.2f}",
         "tax": f"{tax:.2f}",
+        "refunded_shipping": f"{paid - ship:.2f}",
     }
 
 
@@ -497,6 +518,7 @@ def _reckon(
     taxes_included: bool,
     shipping: str,
     discount: str,
+    shipping_discount: str = "0.00",
 ) -> Row:
     """
     An order's figures (as strings to the cent) from its prices,
@@ -540,12 +562,14 @@ def _reckon(
                 "share": f"{share:.2f}",
             }
         )
-    ship = conv(shipping)
+    ship, ship_off = conv(shipping), conv(shipping_discount)
     ship_tax = (
-        ship * rate / (1 + rate) if taxes_included else ship * rate
+        (ship - ship_off) * rate / (1 + rate)
+        if taxes_included
+        else (ship - ship_off) * rate
     ).quantize(cent)
     subtotal = sum(amounts, Decimal(0)) - order_discount
-    total = subtotal + ship
+    total = subtotal + ship - ship_off
     if not taxes_included:
         total += line_tax + ship_tax
     return {
@@ -553,7 +577,8 @@ def _reckon(
         "total": f"{total:.2f}",
         "subtotal": f"{subtotal:.2f}",
         "shipping": f"{ship:.2f}",
-        "discounts": f"{line_discounts + order_discount:.2f}",
+        "discounts": f"{line_discounts + order_discount + ship_off:.2f}",
         "tax": f"{line_tax + ship_tax:.2f}",
         "ship_tax": f"{ship_tax:.2f}",
+        "ship_discount": f"{ship_off:.2f}",
     }

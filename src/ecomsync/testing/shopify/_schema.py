@@ -176,6 +176,7 @@ type Order {
   currentShippingPriceSet: MoneyBag!
   currentTotalDiscountsSet: MoneyBag!
   currentTotalTaxSet: MoneyBag!
+  totalRefundedShippingSet: MoneyBag!
   customer: Customer
   billingAddress: MailingAddress
   shippingAddress: MailingAddress
