@@ -139,11 +139,12 @@ async def test_stock_location_refused() -> None:
     the quantity.
     """
     emu = ShopifyEmulator(TOKEN)
-    async with _shop(emu, location="gid://shopify/Location/999") as shop:
+    async with _shop(emu) as shop:
         await shop.push(
             DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
         )
         await shop.push(DataType.ARTICLES, [Outgoing(record=article("A-1"))])
+    async with _shop(emu, location="gid://shopify/Location/999") as shop:
         (outcome,) = await shop.push(
             DataType.STOCK,
             [Outgoing(record=StockLevel(number="A-1", quantity=3))],
@@ -151,6 +152,25 @@ async def test_stock_location_refused() -> None:
 
     assert ("A-1", "quantity") == (outcome.number, outcome.field)
     assert "location" in str(outcome.error)
+
+
+async def test_new_article_at_an_unknown_location_refused() -> None:
+    """
+    A new article stocked (by its productSet) at a location the shop
+    does not have fails, naming the location, as Shopify refuses it.
+    """
+    emu = ShopifyEmulator(TOKEN)
+    async with _shop(emu, location="gid://shopify/Location/999") as shop:
+        await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+        (outcome,) = await shop.push(
+            DataType.ARTICLES, [Outgoing(record=article("A-1"))]
+        )
+
+    assert outcome.platform_id is None
+    assert "variants.0.inventoryQuantities.0.locationId" == outcome.field
+    assert "location could not be found" in str(outcome.error)
 
 
 async def test_media_refusals() -> None:

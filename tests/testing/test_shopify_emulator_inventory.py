@@ -1,7 +1,8 @@
 """
 The Shopify emulator's inventory as Shopify keeps it: an item is stocked
 only where it was activated (a new variant at its inventoryQuantities'
-locations, else at the primary one), a write elsewhere is
+locations, else at the primary one; a location the shop does not have
+is refused), a write elsewhere is
 ITEM_NOT_STOCKED_AT_LOCATION before 2026-10, and inventoryActivate and
 inventoryBulkToggleActivation stock and unstock it.
 """
@@ -122,6 +123,49 @@ async def test_inventory_quantities_choose_the_locations(
     ]
     item = await _item(emu, data)
     assert {"Outlet": 4} == await _levels(emu, item)
+
+
+async def test_inventory_quantities_at_an_unknown_location_are_refused(
+    emu: ShopifyEmulator,
+) -> None:
+    """
+    A productSet whose inventoryQuantities name a location the shop does
+    not have is a userError on that entry's locationId, and nothing of it
+    is written (it was silently dropped: the product made, stocked at the
+    known location alone).
+    """
+    outlet = emu.shop.add_location("Outlet")
+    data = hammer()
+    data["variants"][0]["inventoryQuantities"] = [
+        {"locationId": outlet, "name": "available", "quantity": 4},
+        {
+            "locationId": "gid://shopify/Location/999",
+            "name": "available",
+            "quantity": 2,
+        },
+    ]
+
+    answer = await gql(emu, PRODUCT_SET, {"input": data, "id": custom("A")})
+
+    assert {
+        "product": None,
+        "userErrors": [
+            {
+                "field": [
+                    "input",
+                    "variants",
+                    "0",
+                    "inventoryQuantities",
+                    "1",
+                    "locationId",
+                ],
+                "message": "The specified location could not be found.",
+                "code": "INVALID_VARIANT",
+            }
+        ],
+    } == answer["data"]["productSet"]
+    assert {} == emu.shop.products
+    assert {} == emu.shop.levels
 
 
 async def test_a_write_where_the_item_is_not_stocked_is_refused(

@@ -39,10 +39,10 @@ def stock_variant(shop: Shop, item: int, v: Row, *, new: bool) -> None:
     primary location (Shopify stocks a new variant at the shop's default
     location); quantities given for a location stock it there too.
     """
+    # productSet refused any location the shop does not have.
     places = [
-        (place, q)
+        (parse_gid(q["locationId"], "Location") or 0, q)
         for q in v.get("inventoryQuantities") or ()
-        if (place := parse_gid(q["locationId"], "Location")) in shop.locations
     ]
     primary = parse_gid(shop.primary_location, "Location")
     if new and not places and primary in shop.locations:

@@ -33,12 +33,13 @@ def product_set_errors(
     *,
     handles: Mapping[str, int],
     collections: Container[int],
+    locations: Container[int],
 ) -> list[Row]:
     """
     The ``userErrors`` Shopify answers a ``productSet`` of *data* with
     before it writes anything: for product *n* (*existing*), or a new
     one (None), given the *handles* other products hold and the
-    *collections* there are.
+    *collections* and *locations* there are.
     """
     errs: list[Row] = []
     title = data.get("title", existing["title"] if existing else None)
@@ -112,6 +113,17 @@ def product_set_errors(
                     "INVALID_VARIANT",
                 )
             )
+        # ProductSetUserErrorCode has no code of its own for a location;
+        # the entry is part of the variant's input.
+        for j, q in enumerate(v.get("inventoryQuantities") or ()):
+            if parse_gid(q["locationId"], "Location") not in locations:
+                errs.append(
+                    user_error(
+                        [*base, "inventoryQuantities", j, "locationId"],
+                        "The specified location could not be found.",
+                        "INVALID_VARIANT",
+                    )
+                )
     for i, c in enumerate(data.get("collections") or ()):
         if parse_gid(c, "Collection") not in collections:
             errs.append(

@@ -323,6 +323,7 @@ class Shop:
             n,
             handles=self._by_handle,
             collections=self.collections,
+            locations=self.locations,
         )
         if errs:
             return {"product": None, "userErrors": errs}
