@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ecomsync import All, Order
+from ecomsync import Order
 from ecomsync._record_checks import problems
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.shopware6 import Shopware6
@@ -23,22 +23,13 @@ from ecomsync.testing.shopify import ShopifyEmulator
 from ecomsync.testing.shopware6 import ShopwareEmulator
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
+from ._adapters import shopify_on, woocommerce_on
+from ._orders import fetched_one
+
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "s3cr3t-NEVER-SHOWN"
-
-
-async def _fetched(shop: Any) -> Order:
-    try:
-        (order,) = [
-            o
-            async for page in shop.fetch_orders(All(), batch_size=10)
-            for o in page
-        ]
-    finally:
-        await shop.aclose()
-    return order
 
 
 def _amount(order: Order, i: int) -> Decimal:
@@ -65,7 +56,7 @@ class TestShopware6:
             tax_status="net",
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert Decimal("11.90") == order.lines[0].unit_price
         assert Decimal("35.70") == order.total
@@ -78,7 +69,7 @@ class TestShopware6:
             lines=[{"quantity": 3, "unitPrice": 11.9, "taxRate": 19}],
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert Decimal("11.9") == order.lines[0].unit_price
         assert Decimal("35.7") == order.total
@@ -96,7 +87,7 @@ class TestShopware6:
             shipping_costs=4.9,
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert 1 == len(order.lines)
         assert (Decimal("4.9"), Decimal("5.0"), Decimal("19.9")) == (
@@ -124,7 +115,7 @@ class TestShopware6:
             tax_status="net",
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert (Decimal("5.95"), Decimal("11.90"), Decimal("113.05")) == (
             order.shipping_total,
@@ -145,7 +136,7 @@ class TestShopware6:
             ],
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert ["total"] == [p.field for p in problems(order)]
 
@@ -167,7 +158,7 @@ class TestShopware6:
             if (row["id"] == billing_id) is (which == "billing"):
                 row["countryId"] = None
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert "" == getattr(order, which).country
         assert [(f"{which}.country", "is missing")] == [
@@ -202,12 +193,7 @@ class TestShopware6:
 class TestWooCommerce:
     @staticmethod
     def _shop(emu: WooCommerceEmulator) -> WooCommerce:
-        return WooCommerce(
-            "https://shop.test",
-            "ck_x",
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        return woocommerce_on(emu, SECRET)
 
     async def test_line_is_gross_before_coupons(self) -> None:
         """A line is its subtotal plus subtotal tax (before the coupon
@@ -229,7 +215,7 @@ class TestWooCommerce:
             ],
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert Decimal("11.90") == order.lines[0].unit_price
 
@@ -257,7 +243,7 @@ class TestWooCommerce:
             total="112.00",
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert (Decimal("4.90"), Decimal("11.90")) == (
             order.shipping_total,
@@ -277,7 +263,7 @@ class TestWooCommerce:
             total="12.00",
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert ["total"] == [p.field for p in problems(order)]
 
@@ -292,7 +278,7 @@ class TestWooCommerce:
             total="10.00",
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert {"billing.country", "shipping.country"} == {
             p.field for p in problems(order)
@@ -302,11 +288,7 @@ class TestWooCommerce:
 class TestShopify:
     @staticmethod
     def _shop(emu: ShopifyEmulator) -> Shopify:
-        return Shopify(
-            "https://shop.test",
-            "shpat_x",
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        return shopify_on(emu, "shpat_x")
 
     async def test_line_discount_is_in_the_unit_price(self) -> None:
         """A line-level discount lowers the line's unit price (Shopify's
@@ -314,7 +296,7 @@ class TestShopify:
         emu = ShopifyEmulator("shpat_x")
         emu.place_order([("A-1", 2, "10.00", "3.00")])
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert Decimal("8.50") == order.lines[0].unit_price
 
@@ -326,7 +308,7 @@ class TestShopify:
             [("A-1", 3, "10.00")], taxes_included=False, tax_rate="0.19"
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert Decimal("11.90") == order.lines[0].unit_price
         assert Decimal("35.70") == order.total
@@ -347,7 +329,7 @@ class TestShopify:
             discount="5.00",
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert Decimal("5.00") == order.discount_total
         assert (
@@ -369,7 +351,7 @@ class TestShopify:
             [("A-1", 1, "10.00", "0.015"), ("B-2", 1, "10.00", "0.015")]
         )
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert Decimal(0) == order.discount_total
         assert [] == problems(order)
@@ -391,7 +373,7 @@ class TestShopify:
         # the lines' tax lines come to 3.82
         row["totalTaxSet"]["presentmentMoney"]["amount"] = "3.81"
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert Decimal(0) == order.shipping_total
         assert [] == problems(order)
@@ -406,7 +388,7 @@ class TestShopify:
             row[f"{prefix}DiscountsSet"]["presentmentMoney"]["amount"] = "0.00"
             row[f"{prefix}PriceSet"]["presentmentMoney"]["amount"] = "20.00"
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert ["total"] == [p.field for p in problems(order)]
 
@@ -416,7 +398,7 @@ class TestShopify:
         emu = ShopifyEmulator("shpat_x")
         emu.place_order([(f"A-{n}", 1, f"{n}.00") for n in range(1, 131)])
 
-        order = await _fetched(self._shop(emu))
+        order = await fetched_one(self._shop(emu))
 
         assert [f"A-{n}" for n in range(1, 131)] == [
             line.article_number for line in order.lines

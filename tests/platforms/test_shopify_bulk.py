@@ -7,7 +7,7 @@ one bulk operation per shop, and cancellation while one runs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     All,
@@ -38,7 +37,9 @@ from ecomsync.testing import capture_events
 from ecomsync.testing.shopify import ShopifyEmulator
 
 from .._plans import assert_run_matches_plan
+from .._retries import fast_retries
 from ..conftest import flat_catalogue
+from ._adapters import shopify_emulator, shopify_on
 
 
 pytestmark = pytest.mark.anyio
@@ -54,27 +55,15 @@ PUSH = SyncSpec(
 WRITES = (0, 1)  # mutations are the only GraphQL writes; see _writes
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    stamina.set_testing(True, attempts=2)
-    yield
-    stamina.set_testing(False)
+_fast_retries = fast_retries(2)
 
 
 def _emu(**kwargs: Any) -> ShopifyEmulator:
-    return ShopifyEmulator(
-        TOKEN, maximum=1_000_000, restore_rate=1_000_000, **kwargs
-    )
+    return shopify_emulator(TOKEN, **kwargs)
 
 
 def _shop(emu: ShopifyEmulator, **kwargs: Any) -> Shopify:
-    kwargs.setdefault("bulk_poll_interval", 0.001)
-    return Shopify(
-        "https://shop.test",
-        TOKEN,
-        transport=httpx.ASGITransport(app=emu.app),
-        **kwargs,
-    )
+    return shopify_on(emu, TOKEN, **kwargs)
 
 
 def _records(articles: int) -> list[Category | Article | StockLevel]:

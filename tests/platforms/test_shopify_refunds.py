@@ -6,29 +6,24 @@ the order's ``current…Set`` money), before the import and after it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from ecomsync import (
-    All,
-    ChangedSince,
-    DataType,
-    MediaStaging,
-    MemoryErp,
-    Order,
-    SqliteStore,
-    Synchronizer,
-    SyncSpec,
-)
+from ecomsync import Order
 from ecomsync._record_checks import problems
-from ecomsync.events import RecordFailed, RecordSynced
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.testing.shopify import ShopifyEmulator
+
+from ._adapters import shopify_on
+from ._orders import (
+    PLACED,
+    a_scheduled_run_sees_a_later_refund,
+    fetched_one,
+    refund_after_import_fails_on_lines,
+)
 
 
 pytestmark = pytest.mark.anyio
@@ -37,24 +32,11 @@ TOKEN = "shpat_refunds"
 
 
 def _shop(emu: ShopifyEmulator) -> Shopify:
-    return Shopify(
-        "https://shop.test",
-        TOKEN,
-        transport=httpx.ASGITransport(app=emu.app),
-    )
+    return shopify_on(emu, TOKEN)
 
 
 async def _fetched(emu: ShopifyEmulator) -> Order:
-    shop = _shop(emu)
-    try:
-        (order,) = [
-            o
-            async for page in shop.fetch_orders(All(), batch_size=10)
-            for o in page
-        ]
-    finally:
-        await shop.aclose()
-    return order
+    return await fetched_one(_shop(emu))
 
 
 class TestBeforeImport:
@@ -259,43 +241,13 @@ class TestAfterImport:
         and the next run fails it again."""
         emu = ShopifyEmulator(TOKEN)
         order_id = emu.place_order([("A-1", 3, "10.00")])
-        erp = MemoryErp()
-        shop = _shop(emu)
-        store = SqliteStore(tmp_path / "state.db")
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": shop},
-            store=store,
-            staging=MediaStaging(tmp_path / "staging"),
+
+        await refund_after_import_fails_on_lines(
+            _shop(emu),
+            lambda: emu.refund(order_id, {"A-1": 1}),
+            "1001",
+            tmp_path,
         )
-        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
-
-        async def run() -> list[object]:
-            async with sync.run(spec) as events:
-                return [event async for event in events]
-
-        try:
-            first = await run()
-            assert [] == [e for e in first if isinstance(e, RecordFailed)]
-            assert any(isinstance(e, RecordSynced) for e in first)
-            emu.refund(order_id, {"A-1": 1})
-
-            second = await run()
-            third = await run()
-        finally:
-            await shop.aclose()
-            await store.aclose()
-
-        for events in (second, third):
-            (failed,) = [e for e in events if isinstance(e, RecordFailed)]
-            assert ("1001", "lines.0.quantity") == (
-                failed.number,
-                failed.field,
-            )
-            assert "1001" in failed.message
-            assert "SO-1001" in failed.message
-        assert ["1001"] == list(erp.orders)
-        assert 3 == erp.orders["1001"].lines[0].quantity
 
     async def test_a_scheduled_run_sees_a_later_refund(
         self, tmp_path: Path
@@ -303,39 +255,13 @@ class TestAfterImport:
         """A refund moves the order's updatedAt: a ChangedSince run from
         before the refund reads the order (updated_at:>=) and fails it on
         its lines; one from after does not."""
-        placed = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-        refunded = placed + timedelta(hours=2)
         emu = ShopifyEmulator(TOKEN)
-        order_id = emu.place_order([("A-1", 3, "10.00")], updated_at=placed)
-        erp = MemoryErp()
-        shop = _shop(emu)
-        store = SqliteStore(tmp_path / "state.db")
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": shop},
-            store=store,
-            staging=MediaStaging(tmp_path / "staging"),
-        )
+        order_id = emu.place_order([("A-1", 3, "10.00")], updated_at=PLACED)
 
-        async def run(selection: Any) -> list[object]:
-            spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: selection})
-            async with sync.run(spec) as events:
-                return [event async for event in events]
-
-        try:
-            first = await run(All())
-            assert any(isinstance(e, RecordSynced) for e in first)
-            emu.shop.clock = lambda: refunded
+        def refund_at(at: datetime) -> None:
+            emu.shop.clock = lambda: at
             emu.refund(order_id, {"A-1": 1})
 
-            scheduled = await run(ChangedSince(placed + timedelta(hours=1)))
-            later = await run(ChangedSince(refunded + timedelta(minutes=1)))
-        finally:
-            await shop.aclose()
-            await store.aclose()
-
-        (failed,) = [e for e in scheduled if isinstance(e, RecordFailed)]
-        assert ("1001", "lines.0.quantity") == (failed.number, failed.field)
-        assert [] == [
-            e for e in later if isinstance(e, (RecordFailed, RecordSynced))
-        ]
+        await a_scheduled_run_sees_a_later_refund(
+            _shop(emu), refund_at, "1001", tmp_path
+        )

@@ -6,13 +6,10 @@ warehouse, directly, in bulk and through the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import stamina
 
 from ecomsync import (
     All,
@@ -33,6 +30,9 @@ from ecomsync.platforms.shopify._stock import _articles_in_chunks, _Entry
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopify import ShopifyEmulator
 
+from .._retries import fast_retries
+from ._adapters import shopify_emulator, shopify_on
+
 
 pytestmark = pytest.mark.anyio
 
@@ -40,25 +40,15 @@ TOKEN = "shpat_stock-S3CR3T"
 STOCK = DataType.STOCK
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    stamina.set_testing(True, attempts=2)
-    yield
-    stamina.set_testing(False)
+_fast_retries = fast_retries(2)
 
 
 def _emu() -> ShopifyEmulator:
-    return ShopifyEmulator(TOKEN, maximum=1_000_000, restore_rate=1_000_000)
+    return shopify_emulator(TOKEN)
 
 
 def _shop(emu: ShopifyEmulator, **kwargs: Any) -> Shopify:
-    kwargs.setdefault("bulk_poll_interval", 0.001)
-    return Shopify(
-        "https://shop.test",
-        TOKEN,
-        transport=httpx.ASGITransport(app=emu.app),
-        **kwargs,
-    )
+    return shopify_on(emu, TOKEN, **kwargs)
 
 
 def _available(emu: ShopifyEmulator, sku: str) -> dict[str, int]:

@@ -8,17 +8,17 @@ name on ``quantity`` instead of stocking it there again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
-import httpx
 import pytest
-import stamina
 
 from ecomsync import Article, DataType, Outgoing, StockLevel, Variant
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.testing.shopify import ShopifyEmulator
+
+from .._retries import fast_retries
+from ._adapters import shopify_emulator, shopify_on
 
 
 pytestmark = pytest.mark.anyio
@@ -26,25 +26,15 @@ pytestmark = pytest.mark.anyio
 TOKEN = "shpat_stocked-S3CR3T"
 
 
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Iterator[None]:
-    stamina.set_testing(True, attempts=2)
-    yield
-    stamina.set_testing(False)
+_fast_retries = fast_retries(2)
 
 
 def _emu() -> ShopifyEmulator:
-    return ShopifyEmulator(TOKEN, maximum=1_000_000, restore_rate=1_000_000)
+    return shopify_emulator(TOKEN)
 
 
 def _shop(emu: ShopifyEmulator, **kwargs: Any) -> Shopify:
-    kwargs.setdefault("bulk_poll_interval", 0.001)
-    return Shopify(
-        "https://shop.test",
-        TOKEN,
-        transport=httpx.ASGITransport(app=emu.app),
-        **kwargs,
-    )
+    return shopify_on(emu, TOKEN, **kwargs)
 
 
 def _articles(*numbers: str, price: int = 1) -> list[Outgoing]:

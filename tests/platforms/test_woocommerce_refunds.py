@@ -7,7 +7,6 @@ before the import and after it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from ecomsync import (
-    All,
-    ChangedSince,
-    DataType,
-    MediaStaging,
-    MemoryErp,
-    Order,
-    OrderState,
-    SqliteStore,
-    Synchronizer,
-    SyncSpec,
-)
+from ecomsync import Order, OrderState
 from ecomsync._record_checks import problems
-from ecomsync.events import RecordFailed, RecordSynced
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing.woocommerce import WooCommerceEmulator
+
+from ._adapters import woocommerce_on
+from ._orders import (
+    PLACED,
+    a_scheduled_run_sees_a_later_refund,
+    fetched,
+    refund_after_import_fails_on_lines,
+)
 
 
 pytestmark = pytest.mark.anyio
@@ -39,24 +34,11 @@ SECRET = "cs_refunds-S3CR3T"
 
 
 def _shop(emu: WooCommerceEmulator) -> WooCommerce:
-    return WooCommerce(
-        "https://shop.test",
-        "ck_x",
-        SECRET,
-        transport=httpx.ASGITransport(app=emu.app),
-    )
+    return woocommerce_on(emu, SECRET)
 
 
 async def _fetched(emu: WooCommerceEmulator) -> list[Order]:
-    shop = _shop(emu)
-    try:
-        return [
-            o
-            async for page in shop.fetch_orders(All(), batch_size=10)
-            for o in page
-        ]
-    finally:
-        await shop.aclose()
+    return await fetched(_shop(emu))
 
 
 def _place(emu: WooCommerceEmulator, **more: Any) -> int:
@@ -279,43 +261,13 @@ class TestAfterImport:
         the order and the ERP order; the ERP keeps one order, unchanged."""
         emu = WooCommerceEmulator("ck_x", SECRET)
         order_id = _place(emu)
-        erp = MemoryErp()
-        shop = _shop(emu)
-        store = SqliteStore(tmp_path / "state.db")
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": shop},
-            store=store,
-            staging=MediaStaging(tmp_path / "staging"),
+
+        await refund_after_import_fails_on_lines(
+            _shop(emu),
+            lambda: emu.refund(order_id, {"A-1": 1}),
+            str(order_id),
+            tmp_path,
         )
-        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
-
-        async def run() -> list[object]:
-            async with sync.run(spec) as events:
-                return [event async for event in events]
-
-        try:
-            first = await run()
-            assert [] == [e for e in first if isinstance(e, RecordFailed)]
-            assert any(isinstance(e, RecordSynced) for e in first)
-            emu.refund(order_id, {"A-1": 1})
-
-            second = await run()
-            third = await run()
-        finally:
-            await shop.aclose()
-            await store.aclose()
-
-        number = str(order_id)
-        for events in (second, third):
-            (failed,) = [e for e in events if isinstance(e, RecordFailed)]
-            assert (number, "lines.0.quantity") == (
-                failed.number,
-                failed.field,
-            )
-            assert f"SO-{number}" in failed.message
-        assert [number] == list(erp.orders)
-        assert 3 == erp.orders[number].lines[0].quantity
 
     async def test_a_scheduled_run_sees_a_later_refund(
         self, tmp_path: Path
@@ -323,41 +275,12 @@ class TestAfterImport:
         """A refund moves the order's date_modified (wc_create_refund
         saves the order): a ChangedSince run from before the refund reads
         the order and fails it on its lines; one from after does not."""
-        placed = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-        refunded = placed + timedelta(hours=2)
         emu = WooCommerceEmulator("ck_x", SECRET)
-        order_id = _place(emu, created_at=placed)
-        erp = MemoryErp()
-        shop = _shop(emu)
-        store = SqliteStore(tmp_path / "state.db")
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": shop},
-            store=store,
-            staging=MediaStaging(tmp_path / "staging"),
+        order_id = _place(emu, created_at=PLACED)
+
+        await a_scheduled_run_sees_a_later_refund(
+            _shop(emu),
+            lambda at: emu.refund(order_id, {"A-1": 1}, at=at),
+            str(order_id),
+            tmp_path,
         )
-
-        async def run(selection: Any) -> list[object]:
-            spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: selection})
-            async with sync.run(spec) as events:
-                return [event async for event in events]
-
-        try:
-            first = await run(All())
-            assert any(isinstance(e, RecordSynced) for e in first)
-            emu.refund(order_id, {"A-1": 1}, at=refunded)
-
-            scheduled = await run(ChangedSince(placed + timedelta(hours=1)))
-            later = await run(ChangedSince(refunded + timedelta(minutes=1)))
-        finally:
-            await shop.aclose()
-            await store.aclose()
-
-        (failed,) = [e for e in scheduled if isinstance(e, RecordFailed)]
-        assert (str(order_id), "lines.0.quantity") == (
-            failed.number,
-            failed.field,
-        )
-        assert [] == [
-            e for e in later if isinstance(e, (RecordFailed, RecordSynced))
-        ]
