@@ -20,7 +20,7 @@ import anyio
 import attrs
 
 from ..._contracts import Outcome
-from ...exceptions import ConfigurationError, SyncError
+from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from ._client import JSON, GraphQL
 from ._gql import aliased
 
@@ -84,6 +84,9 @@ class Reference:
     locations: dict[str, str]
     warehouses: dict[str, str] = attrs.Factory(dict)
 
+
+#: The code of Vendure's default channel, which has every location.
+_DEFAULT_CHANNEL = "__default_channel__"
 
 #: What `resolve_locations` needs of each stock location.
 LOCATION_FIELDS = "id name createdAt"
@@ -169,6 +172,7 @@ class Catalog:
     stock_locations: Mapping[str, str] | None = None
     _reference: Reference | None = attrs.field(default=None, init=False)
     _facet_id: str | None = attrs.field(default=None, init=False)
+    _foreign: frozenset[str] | None = attrs.field(default=None, init=False)
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
     # -- reference data -----------------------------------------------------
@@ -215,6 +219,60 @@ class Catalog:
             locations={str(loc["id"]): loc["name"] for loc in items},
             warehouses=warehouses,
         )
+
+    async def foreign_locations(self) -> frozenset[str]:
+        """
+        The ids of the stock locations that a channel other than this
+        one and the default channel has (read on first use).  Vendure
+        puts every location in the default channel too, so the default
+        channel lists the locations other channels sell from.
+
+        Raises:
+            ConfigurationError: The role may not read another channel's
+                stock locations (named).
+        """
+        async with self._lock:
+            if self._foreign is None:
+                self._foreign = await self._read_foreign()
+            return self._foreign
+
+    async def _read_foreign(self) -> frozenset[str]:
+        try:
+            data = await self.gql.query(
+                """{ activeChannel { id }
+                     channels(options: { take: 1000 }) {
+                       items { id code token } } }"""
+            )
+        except AuthenticationError as exc:
+            raise ConfigurationError(
+                "cannot read Vendure's channels (the role needs "
+                "ReadChannel), so which stock locations other channels "
+                "sell from and ecomsync may not set to sell nothing"
+            ) from exc
+        active = data["activeChannel"]["id"]
+        foreign: set[str] = set()
+        for channel in data["channels"]["items"]:
+            if channel["id"] == active or channel["code"] == _DEFAULT_CHANNEL:
+                continue
+            try:
+                held = await self.gql.query(
+                    "{ stockLocations(options: { take: 1000 }) "
+                    "{ items { id } } }",
+                    channel=channel["token"],
+                )
+            except AuthenticationError as exc:
+                raise ConfigurationError(
+                    "cannot tell which stock locations Vendure's channel "
+                    f"{channel['code']!r} sells from (the role needs "
+                    "ReadStockLocation in that channel too), so which "
+                    "locations ecomsync may set to sell nothing; grant it, "
+                    "or name every location of this channel in "
+                    "stock_location / stock_locations"
+                ) from exc
+            foreign.update(
+                str(loc["id"]) for loc in held["stockLocations"]["items"]
+            )
+        return frozenset(foreign)
 
     # -- the category facet -------------------------------------------------
 

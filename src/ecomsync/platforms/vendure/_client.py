@@ -112,9 +112,11 @@ class GraphQL:
         mutation: bool = False,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         retry: bool = True,
+        channel: str | None = None,
     ) -> tuple[JSON, list[JSON]]:
         """
-        Send one GraphQL document; return ``(data, errors)``.
+        Send one GraphQL document; return ``(data, errors)``; in the
+        channel with the token *channel* instead of the adapter's.
 
         Transient failures are retried (a mutation only where it cannot
         have been applied; nothing without *retry*); a response with
@@ -133,9 +135,13 @@ class GraphQL:
         if retry:
             async for attempt in self.policy.attempts_of():
                 with attempt:
-                    body = await self._send(query, variables, mutation, files)
+                    body = await self._send(
+                        query, variables, mutation, files, channel=channel
+                    )
         else:
-            body = await self._send(query, variables, mutation, files)
+            body = await self._send(
+                query, variables, mutation, files, channel=channel
+            )
         data = body.get("data") or {}
         errors: list[JSON] = list(body.get("errors") or [])
         if errors and self._forbidden(errors) and not data:
@@ -148,7 +154,9 @@ class GraphQL:
             # the session may have expired: log in again, once
             self._token = None
             await self._ensure_login()
-            body = await self._send(query, variables, mutation, files)
+            body = await self._send(
+                query, variables, mutation, files, channel=channel
+            )
             data = body.get("data") or {}
             errors = list(body.get("errors") or [])
             if errors and self._forbidden(errors) and not data:
@@ -166,11 +174,14 @@ class GraphQL:
         variables: Mapping[str, Any] | None = None,
         *,
         retry: bool = True,
+        channel: str | None = None,
     ) -> JSON:
         """
         A read: the data, or `GraphQLFailure` on any error.
         """
-        data, errors = await self.request(query, variables, retry=retry)
+        data, errors = await self.request(
+            query, variables, retry=retry, channel=channel
+        )
         if errors:
             raise GraphQLFailure(errors)
         return data
@@ -184,14 +195,14 @@ class GraphQL:
             for e in errors
         )
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, channel: str | None = None) -> dict[str, str]:
         headers = {"Apollo-Require-Preflight": "true"}
         if self.api_key:
             headers["vendure-api-key"] = self.api_key
         elif self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        if self.channel_token:
-            headers["vendure-token"] = self.channel_token
+        if channel or self.channel_token:
+            headers["vendure-token"] = channel or self.channel_token or ""
         return headers
 
     async def _ensure_login(self) -> None:
@@ -231,9 +242,10 @@ class GraphQL:
         files: Mapping[str, tuple[str, bytes, str]] | None,
         *,
         authenticated: bool = True,
+        channel: str | None = None,
     ) -> JSON:
         payload = {"query": query, "variables": dict(variables or {})}
-        headers = self._headers() if authenticated else {}
+        headers = self._headers(channel) if authenticated else {}
         try:
             async with self.limiter:
                 with transport_errors(

@@ -106,7 +106,8 @@ class Vendure(AsyncResource):
             Every other location of the channel is set to sell nothing
             (``stockOnHand`` = ``stockAllocated``) when an article's
             stock is written: Vendure sells the sum of the channel's
-            locations.
+            locations.  A location another channel has too is left
+            alone (reading it needs ``ReadStockLocation`` there).
         allow_backorders: Write negative stock as the ERP has it (the shop
             sells below zero as far as Vendure's ``outOfStockThreshold``
             allows); by default a negative level fails on ``quantity``.
@@ -343,13 +344,20 @@ class Vendure(AsyncResource):
         except SyncError as exc:
             problems.append(f"{where} cannot read stock locations: {exc}")
         else:
+            items = data["stockLocations"]["items"]
+            named = {
+                self.stock_location,
+                *(self.stock_locations or {}).values(),
+            }
             try:
                 resolve_locations(
-                    data["stockLocations"]["items"],
-                    self.stock_location,
-                    self.stock_locations,
+                    items, self.stock_location, self.stock_locations
                 )
-            except ConfigurationError as exc:
+                if len(items) > 1 and any(
+                    loc["name"] not in named for loc in items
+                ):
+                    await self._catalog.foreign_locations()
+            except (ConfigurationError, SyncError) as exc:
                 problems.append(f"{where}: {exc}")
         return problems
 

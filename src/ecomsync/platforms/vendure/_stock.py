@@ -128,6 +128,18 @@ class Stock:
     catalog: Catalog
     backorders: bool = False
 
+    async def _sells_nothing(self, ref: Reference) -> list[str]:
+        """
+        The locations set to sell nothing: `_others`, less those another
+        channel sells from (that channel's stock, though the default
+        channel lists them too).
+        """
+        others = _others(ref, self.catalog.stock_location)
+        if not others:
+            return others
+        foreign = await self.catalog.foreign_locations()
+        return [loc for loc in others if loc not in foreign]
+
     async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
         """
         Write *items*; one `Outcome` per item, whose platform id is the
@@ -170,7 +182,7 @@ class Stock:
         # Vendure sells the sum over the channel's locations: one the ERP
         # does not write must sell nothing, or the shop sells its stock
         # on top of the ERP's.
-        others = _others(ref, self.catalog.stock_location)
+        others = await self._sells_nothing(ref)
         held: dict[str, tuple[list[int], JSON, set[str]]] = {}
         for (sku, location), (indices, total) in groups.items():
             variants = found.get(sku, [])

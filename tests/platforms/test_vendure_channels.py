@@ -1,0 +1,214 @@
+"""
+Stock in a Vendure shop with several channels, against a live Vendure
+server: Vendure puts every stock location in the default channel too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ecomsync import (
+    Article,
+    ConfigurationError,
+    DataType,
+    Outgoing,
+    StockLevel,
+)
+from ecomsync.platforms.vendure import Vendure
+
+from .test_vendure_catalogue import _variants
+from .test_vendure_merchant import _stock
+from .vendure_server import SUPERADMIN, VendureAdmin, VendureServer
+
+
+pytestmark = [pytest.mark.vendure, pytest.mark.anyio]
+
+AT = "at-token"
+
+
+@pytest.fixture(name="channels_vendure")
+def _channels_vendure(
+    fresh_vendure: VendureServer,
+) -> Iterator[VendureServer]:
+    """
+    The fresh server, started again from its snapshot afterwards: Vendure
+    keeps channels and what it knows of their locations in memory, which
+    resetting its tables behind its back leaves in place.
+    """
+    yield fresh_vendure
+    fresh_vendure.restart_from_snapshot()
+
+
+async def _channel(admin: VendureAdmin, *locations: str) -> list[str]:
+    """
+    A channel "at" (token `AT`) and *locations* made in it; their ids.
+    """
+    zones = await admin.gql("{ zones { items { id } } }")
+    zone = zones["zones"]["items"][0]["id"]
+    await admin.gql(
+        "mutation ($i: CreateChannelInput!) { createChannel(input: $i) "
+        "{ __typename } }",
+        {
+            "i": {
+                "code": "at",
+                "token": AT,
+                "defaultLanguageCode": "en",
+                "pricesIncludeTax": True,
+                "defaultCurrencyCode": "EUR",
+                "defaultTaxZoneId": zone,
+                "defaultShippingZoneId": zone,
+            }
+        },
+    )
+    ids = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        for name in locations:
+            answer = await client.post(
+                admin.url,
+                json={
+                    "query": "mutation ($n: String!) { createStockLocation("
+                    'input: { name: $n, description: "" }) { id } }',
+                    "variables": {"n": name},
+                },
+                headers={
+                    "Authorization": f"Bearer {admin.token}",
+                    "vendure-token": AT,
+                },
+            )
+            ids.append(answer.json()["data"]["createStockLocation"]["id"])
+    return ids
+
+
+async def _by_hand(
+    admin: VendureAdmin, sku: str, levels: dict[str, int]
+) -> None:
+    (variant,) = await _variants(admin, sku)
+    await admin.gql(
+        "mutation ($i: [UpdateProductVariantInput!]!) "
+        "{ updateProductVariants(input: $i) { id } }",
+        {
+            "i": [
+                {
+                    "id": variant["id"],
+                    "stockLevels": [
+                        {"stockLocationId": k, "stockOnHand": v}
+                        for k, v in levels.items()
+                    ],
+                }
+            ]
+        },
+    )
+
+
+def _level(quantity: int) -> list[Outgoing]:
+    return [Outgoing(record=StockLevel(number="C-1", quantity=quantity))]
+
+
+class TestChannels:
+    """
+    A sync of one channel leaves the stock other channels sell alone.
+    """
+
+    async def test_the_default_channel_leaves_another_channels_stock(
+        self, channels_vendure: VendureServer
+    ) -> None:
+        """
+        Channel "at" sells from Wien (and Graz, which its sync sets to
+        sell nothing); the default channel lists Wien and Graz too, and
+        its sync set Wien to sell nothing, so "at" sold nothing until
+        the ERP's stock of the article changed again.
+        """
+        login: dict[str, Any] = {
+            "username": SUPERADMIN[0],
+            "password": SUPERADMIN[1],
+        }
+        admin = channels_vendure.admin()
+        try:
+            await admin.gql("{ activeChannel { id } }")  # logs in
+            _, graz = await _channel(admin, "Wien", "Graz")
+            async with Vendure(
+                channels_vendure.url,
+                channel_token=AT,
+                stock_location="Wien",
+                **login,
+            ) as at:
+                (made,) = await at.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=Article(number="C-1", name="C", price=1)
+                        )
+                    ],
+                )
+                await _by_hand(admin, "C-1", {graz: 2})
+                (six,) = await at.push(DataType.STOCK, _level(6))
+            in_at = await _stock(admin, "C-1")
+            async with Vendure(channels_vendure.url, **login) as default:
+                (four,) = await default.push(DataType.STOCK, _level(4))
+            both = await _stock(admin, "C-1")
+        finally:
+            await admin.aclose()
+
+        assert made.ok, made.error
+        assert six.ok, six.error
+        assert four.ok, four.error
+        assert {"Wien": (6, 0), "sells": 6} == in_at
+        # The default channel sells every location (Vendure's sum).
+        assert {
+            "Default Stock Location": (4, 0),
+            "Wien": (6, 0),
+            "sells": 10,
+        } == both
+
+    async def test_a_role_that_cannot_read_the_other_channel(
+        self, channels_vendure: VendureServer
+    ) -> None:
+        """
+        A role of the default channel only cannot tell which locations
+        channel "at" sells from: the stock push stops with a
+        ConfigurationError naming the channel, before any write; with
+        every location named, it needs not know.
+        """
+        admin = channels_vendure.admin()
+        try:
+            await admin.gql("{ activeChannel { id } }")  # logs in
+            await _channel(admin, "Wien")
+            async with Vendure(
+                channels_vendure.url, api_key=channels_vendure.api_key
+            ) as shop:
+                (made,) = await shop.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=Article(number="C-1", name="C", price=1)
+                        )
+                    ],
+                )
+                problems = await shop.check()
+                with pytest.raises(ConfigurationError) as refused:
+                    await shop.push(DataType.STOCK, _level(4))
+                untouched = await _stock(admin, "C-1")
+            async with Vendure(
+                channels_vendure.url,
+                api_key=channels_vendure.api_key,
+                stock_locations={
+                    "WH-1": "Default Stock Location",
+                    "WH-2": "Wien",
+                },
+            ) as named:
+                (four,) = await named.push(DataType.STOCK, _level(4))
+            held = await _stock(admin, "C-1")
+        finally:
+            await admin.aclose()
+
+        assert made.ok, made.error
+        assert "'at'" in str(refused.value)
+        assert "ReadStockLocation" in str(refused.value)
+        assert [p for p in problems if str(refused.value) in p], problems
+        assert {"sells": 0} == untouched
+        assert four.ok, four.error
+        assert {"Default Stock Location": (4, 0), "sells": 4} == held
