@@ -11,6 +11,7 @@ does not know them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +45,8 @@ ARTICLES, STOCK = DataType.ARTICLES, DataType.STOCK
 BOTH = SyncSpec(types={ARTICLES: All(), STOCK: All()})
 ONLY_ARTICLES = SyncSpec(types={ARTICLES: All()})
 ONLY_STOCK = SyncSpec(types={STOCK: All()})
+#: The ERP's stock, all of it in the shop.
+ALL_STOCK = {"L-S": 5, "L-M": 7, "K-S": 3}
 
 
 class Clock:
@@ -108,27 +111,40 @@ class DyingStore(SqliteStore):
         await super().put_links(platform, data_type, links)
 
 
+@asynccontextmanager
+async def synced(
+    erp: MemoryErp, clock: Clock, platform: MemoryPlatform, store: SqliteStore
+) -> AsyncIterator[Synchronizer]:
+    """A synchroniser into *platform* that has pushed the ERP's all."""
+    sync = Synchronizer(
+        erp=erp, platforms={"shop": platform}, store=store, clock=clock
+    )
+    try:
+        await sync.execute(
+            SyncSpec(types={DataType.CATEGORIES: All(), **BOTH.types})
+        )
+        yield sync
+    finally:
+        await sync.store.aclose()
+
+
 @pytest.fixture(name="shop")
 async def _shop(
     erp: MemoryErp, clock: Clock, tmp_path: Path
 ) -> AsyncIterator[Synchronizer]:
-    platform = MemoryPlatform()
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=DyingStore(tmp_path / "state.db"),
-        clock=clock,
-    )
-    await sync.execute(
-        SyncSpec(types={DataType.CATEGORIES: All(), **BOTH.types})
-    )
-    yield sync
-    await sync.store.aclose()
+    store = DyingStore(tmp_path / "state.db")
+    async with synced(erp, clock, MemoryPlatform(), store) as sync:
+        yield sync
+
+
+def memory(sync: Synchronizer) -> MemoryPlatform:
+    platform = sync.platforms["shop"]
+    assert isinstance(platform, MemoryPlatform)
+    return platform
 
 
 def stock(sync: Synchronizer) -> dict[str, int | None]:
-    platform = sync.platforms["shop"]
-    assert isinstance(platform, MemoryPlatform)
+    platform = memory(sync)
     return {
         n: platform.stock.get(n, {}).get(None) for n in ("L-S", "L-M", "K-S")
     }
@@ -138,6 +154,27 @@ async def scheduled(sync: Synchronizer, spec: SyncSpec, clock: Clock) -> None:
     clock.tick()
     run = await sync.execute(spec, trigger=Trigger.SCHEDULED)
     assert RunStatus.SUCCEEDED == run.status
+
+
+async def l_m_dropped_and_given_back(
+    sync: Synchronizer, erp: MemoryErp, clock: Clock
+) -> None:
+    """After two scheduled runs, one without L-M in the shop, the ERP
+    gives L-M back to its article (not pushed yet)."""
+    await scheduled(sync, BOTH, clock)
+    erp.put(shirt("L", "S"))
+    await scheduled(sync, BOTH, clock)
+    erp.put(shirt("L", "S", "M"))
+
+
+def move_l_s_to_k(erp: MemoryErp) -> None:
+    erp.put(shirt("L", "M"))
+    erp.put(
+        attrs.evolve(
+            shirt("K", "S"),
+            variants=[Variant(number="K-S"), Variant(number="L-S")],
+        )
+    )
 
 
 @pytest.mark.parametrize("trigger", [Trigger.MANUAL, Trigger.SCHEDULED])
@@ -156,7 +193,7 @@ async def test_regained_variants_get_their_stock_in_the_same_run(
     run = await shop.execute(BOTH, trigger=trigger)
 
     assert RunStatus.SUCCEEDED == run.status
-    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert ALL_STOCK == stock(shop)
     assert [] == await shop.store.list_failures("shop")
 
 
@@ -166,19 +203,10 @@ async def test_a_moved_variant_gets_its_stock(
     """A variant moved to another article gets its stock, which did not
     change, in a scheduled run reading what changed."""
     await scheduled(shop, BOTH, clock)
-    erp.put(shirt("L", "M"))
-    erp.put(
-        Article(
-            number="K",
-            name="Shirt K",
-            price=Decimal("19.90"),
-            categories=("C-1",),
-            variants=[Variant(number="K-S"), Variant(number="L-S")],
-        )
-    )
+    move_l_s_to_k(erp)
     await scheduled(shop, BOTH, clock)
 
-    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert ALL_STOCK == stock(shop)
 
 
 async def test_stock_follows_in_the_next_stock_run(
@@ -198,7 +226,7 @@ async def test_stock_follows_in_the_next_stock_run(
 
     await scheduled(shop, ONLY_STOCK, clock)
 
-    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert ALL_STOCK == stock(shop)
     assert [] == await shop.store.list_failures("shop")
 
 
@@ -206,20 +234,23 @@ async def test_an_unchanged_article_costs_no_stock_write(
     shop: Synchronizer, erp: MemoryErp, clock: Clock
 ) -> None:
     """A run whose articles did not change writes no stock again."""
-    platform = shop.platforms["shop"]
-    assert isinstance(platform, MemoryPlatform)
-    writes = platform.calls["writes"]
+    before = writes(shop)
 
     run = await shop.execute(BOTH)
 
-    assert writes == platform.calls["writes"]
+    assert before == writes(shop)
     assert 3 == run.counts[STOCK].unchanged
 
 
 def writes(sync: Synchronizer) -> int:
-    platform = sync.platforms["shop"]
-    assert isinstance(platform, MemoryPlatform)
-    return platform.calls["writes"]
+    return memory(sync).calls["writes"]
+
+
+async def writes_of(sync: Synchronizer, spec: SyncSpec, clock: Clock) -> int:
+    """How many writes a scheduled run of *spec* costs."""
+    before = writes(sync)
+    await scheduled(sync, spec, clock)
+    return writes(sync) - before
 
 
 async def ledgered(sync: Synchronizer) -> list[str]:
@@ -233,14 +264,12 @@ async def test_a_changed_article_with_its_variants_costs_no_stock(
     """An article that changed but kept its variants is written alone:
     no stock write, no ledger entry (the 1 % delta of the benchmark)."""
     await scheduled(shop, BOTH, clock)
-    before = writes(shop)
     erp.put(attrs.evolve(shirt("L", "S", "M"), name="Shirt L, new"))
 
-    await scheduled(shop, spec, clock)
+    assert 1 == await writes_of(shop, spec, clock)
 
-    assert before + 1 == writes(shop)
     assert [] == await ledgered(shop)
-    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert ALL_STOCK == stock(shop)
 
 
 async def test_only_the_regained_variant_is_sent(
@@ -248,18 +277,13 @@ async def test_only_the_regained_variant_is_sent(
 ) -> None:
     """Of an article's variants, the one dropped and given back gets its
     stock again; the one it kept does not."""
-    await scheduled(shop, BOTH, clock)
-    erp.put(shirt("L", "S"))
-    await scheduled(shop, BOTH, clock)
-    erp.put(shirt("L", "S", "M"))
+    await l_m_dropped_and_given_back(shop, erp, clock)
     await scheduled(shop, ONLY_ARTICLES, clock)
     assert ["L-M"] == await ledgered(shop)
-    before = writes(shop)
 
-    await scheduled(shop, ONLY_STOCK, clock)
+    assert 1 == await writes_of(shop, ONLY_STOCK, clock)
 
-    assert before + 1 == writes(shop)
-    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert ALL_STOCK == stock(shop)
     assert [] == await ledgered(shop)
 
 
@@ -269,21 +293,13 @@ async def test_a_moved_variant_alone_is_sent(
     """A variant moved to another article gets its stock again; the
     variants both articles kept do not."""
     await scheduled(shop, BOTH, clock)
-    erp.put(shirt("L", "M"))
-    erp.put(
-        attrs.evolve(
-            shirt("K", "S"),
-            variants=[Variant(number="K-S"), Variant(number="L-S")],
-        )
-    )
+    move_l_s_to_k(erp)
     await scheduled(shop, ONLY_ARTICLES, clock)
     assert ["L-S"] == await ledgered(shop)
-    before = writes(shop)
 
-    await scheduled(shop, ONLY_STOCK, clock)
+    assert 1 == await writes_of(shop, ONLY_STOCK, clock)
 
-    assert before + 1 == writes(shop)
-    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert ALL_STOCK == stock(shop)
 
 
 async def test_an_article_without_variants_sells_its_own_number(
@@ -297,8 +313,7 @@ async def test_an_article_without_variants_sells_its_own_number(
     erp.put(plain)
     erp.put(StockLevel(number="P", quantity=4))
     await scheduled(shop, BOTH, clock)
-    platform = shop.platforms["shop"]
-    assert isinstance(platform, MemoryPlatform)
+    platform = memory(shop)
     erp.put(attrs.evolve(plain, name="Plain, new"))
     await scheduled(shop, ONLY_ARTICLES, clock)
     erp.put(attrs.evolve(plain, variants=[Variant(number="P-1")]))
@@ -340,7 +355,7 @@ async def test_links_from_before_send_every_variant(
     await scheduled(shop, ONLY_ARTICLES, clock)
 
     assert [] == await ledgered(shop)
-    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert ALL_STOCK == stock(shop)
 
 
 async def test_a_crash_before_the_article_is_recorded_keeps_the_restock(
@@ -349,10 +364,7 @@ async def test_a_crash_before_the_article_is_recorded_keeps_the_restock(
     """A run that dies after the push, before the store records the
     article's new variants, leaves the regained variant's stock to the
     next run syncing stock."""
-    await scheduled(shop, BOTH, clock)
-    erp.put(shirt("L", "S"))
-    await scheduled(shop, BOTH, clock)
-    erp.put(shirt("L", "S", "M"))
+    await l_m_dropped_and_given_back(shop, erp, clock)
     assert isinstance(shop.store, DyingStore)
     shop.store.armed = True
     clock.tick()
@@ -361,7 +373,7 @@ async def test_a_crash_before_the_article_is_recorded_keeps_the_restock(
 
     await scheduled(shop, ONLY_STOCK, clock)
 
-    assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(shop)
+    assert ALL_STOCK == stock(shop)
 
 
 @pytest.mark.parametrize("trigger", [Trigger.MANUAL, Trigger.SCHEDULED])
@@ -370,10 +382,7 @@ async def test_the_plan_counts_the_stock_sent_again(
 ) -> None:
     """A plan counts the stock of a regained variant as a stock update
     (and its requests), as the run does; the variants kept count none."""
-    await scheduled(shop, BOTH, clock)
-    erp.put(shirt("L", "S"))
-    await scheduled(shop, BOTH, clock)
-    erp.put(shirt("L", "S", "M"))
+    await l_m_dropped_and_given_back(shop, erp, clock)
     erp.put(attrs.evolve(shirt("K", "S"), name="Shirt K, new"))
     clock.tick()
 
@@ -429,23 +438,13 @@ async def test_a_product_made_anew_gets_every_variants_stock(
     article's push (the shop answers a new id) gets the stock of every
     variant, which did not change in the ERP."""
     platform = RenewingIds()
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=SqliteStore(tmp_path / "state.db"),
-        clock=clock,
-    )
-    try:
-        await sync.execute(
-            SyncSpec(types={DataType.CATEGORIES: All(), **BOTH.types})
-        )
+    store = SqliteStore(tmp_path / "state.db")
+    async with synced(erp, clock, platform, store) as sync:
         await scheduled(sync, BOTH, clock)
         platform.delete_by_hand("L")
         erp.put(attrs.evolve(shirt("L", "S", "M"), name="Shirt L, new"))
 
         await scheduled(sync, BOTH, clock)
 
-        assert {"L-S": 5, "L-M": 7, "K-S": 3} == stock(sync)
+        assert ALL_STOCK == stock(sync)
         assert [] == await sync.store.list_failures("shop")
-    finally:
-        await sync.store.aclose()

@@ -26,6 +26,7 @@ from ecomsync import (
 from ecomsync.events import RecordFailed, RecordSynced
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.woocommerce import WooCommerce
+from ecomsync.testing import capture_events
 from ecomsync.typing import Selection
 
 
@@ -69,8 +70,8 @@ async def _runs(
 
     async def run(selection: Selection) -> list[object]:
         spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: selection})
-        async with sync.run(spec) as events:
-            return [event async for event in events]
+        async with capture_events(sync, spec) as captured:
+            return list(captured.events)
 
     try:
         yield run
