@@ -29,9 +29,9 @@ import anyio
 from . import _instrument, _ownership
 from ._anyio_util import task_group
 from ._contracts import RunLease, RunOwner
-from ._run import Run, log
+from ._run import Run, leaves, log
 from ._spec import DataType
-from .exceptions import EcomsyncError
+from .exceptions import EcomsyncError, RunCancelled, StateStoreError
 from .typing import RunLeases
 
 
@@ -69,13 +69,24 @@ async def importing(
     name = lease_name(run.platform_name)
     token = uuid.uuid4().hex
     await _take(store, name, run, token)
+    lost: list[StateStoreError] = []
     try:
-        async with task_group() as tg:
-            tg.start_soon(_renew, store, name, token, run)
-            try:
-                yield
-            finally:
-                tg.cancel_scope.cancel()
+        try:
+            async with task_group() as tg:
+                tg.start_soon(_renew, store, name, token, run, lost)
+                try:
+                    yield
+                finally:
+                    tg.cancel_scope.cancel()
+        except Exception as exc:
+            # The stop _renew asked for: the run fails with the reason
+            # (nobody cancelled it, and its import may overlap the
+            # taker's), not cancelled with the reason in the log only.
+            if lost and all(isinstance(e, RunCancelled) for e in leaves(exc)):
+                raise lost[0] from exc
+            raise
+        if lost:
+            raise lost[0]
     finally:
         # Also when cancelled or failed; a lease left behind (the store
         # failing now) is taken over once it has not beaten for a while.
@@ -162,7 +173,13 @@ async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
         )
 
 
-async def _renew(store: RunLeases, name: str, token: str, run: Run) -> None:
+async def _renew(
+    store: RunLeases,
+    name: str,
+    token: str,
+    run: Run,
+    lost: list[StateStoreError],
+) -> None:
     while True:
         await anyio.sleep(_ownership.HEARTBEAT_INTERVAL)
         try:
@@ -185,5 +202,28 @@ async def _renew(store: RunLeases, name: str, token: str, run: Run) -> None:
                 name,
                 extra=_instrument.fields(),
             )
+            lost.append(await _lost(store, name, run))
             run.cancel.request()
             return
+
+
+async def _lost(store: RunLeases, name: str, run: Run) -> StateStoreError:
+    """
+    The error a run ends with whose lease *name* another run took over.
+    """
+    try:
+        taker = await store.lease_holder(name)
+    except EcomsyncError:
+        taker = None
+    by = (
+        "another run"
+        if taker is None
+        else f"run {taker.run_id} ({taker.owner or 'owner unknown'})"
+    )
+    return StateStoreError(
+        f"run {run.id} lost the lease {name} to {by}, which took the "
+        f"import of the orders of {run.platform_name!r} over: this "
+        f"process did not renew it for "
+        f"{_ownership.STALE_AFTER.total_seconds():g} s (it stalled, or "
+        "could not reach the store); this run stopped importing"
+    )

@@ -24,10 +24,12 @@ from ecomsync import (
     RunOwner,
     RunStatus,
     SqliteStore,
+    StateStoreError,
     SyncError,
     _order_lease,
     _ownership,
 )
+from ecomsync.events import RunFinished
 
 from .._two_importers import (
     ORDERS,
@@ -193,6 +195,51 @@ class TestHolderGone:
 
         assert 3 == len(set(beats))
         assert beats == sorted(beats)
+
+
+class TestLost:
+    async def test_run_that_loses_its_lease_fails_saying_why(
+        self,
+        tmp_path: Path,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A run whose lease another run takes over (it stalled) stops at
+        the next record boundary and ends failed, its record and
+        RunFinished naming the lease and the run that took it, not
+        cancelled without a reason."""
+        monkeypatch.setattr(_ownership, "HEARTBEAT_INTERVAL", 0.05)
+        erp = SharedErp(gap=0.5)
+        sync = importer(erp, placed(3), store, tmp_path / "a")
+        taker = held_by(
+            RunOwner(host="elsewhere", pid=1), beat=datetime.now(UTC)
+        )
+
+        seen: list[object] = []
+
+        async def take_over_while_it_imports() -> None:
+            async with sync.run(ORDERS) as events:
+                with anyio.fail_after(10):
+                    held = None
+                    while held is None:
+                        await anyio.sleep(0.01)
+                        held = await store.lease_holder("orders:shop")
+                    assert await store.take_lease(taker, seen=held)
+                    seen.extend([e async for e in events])
+
+        async with sync:
+            with pytest.raises(StateStoreError, match="lost the lease"):
+                await take_over_while_it_imports()
+            (record,) = await sync.runs(limit=1)
+
+        finished = seen[-1]
+        assert isinstance(finished, RunFinished)
+        assert RunStatus.FAILED is finished.status
+        error = finished.run.error or ""
+        assert "orders:shop" in error
+        assert "other-run" in error
+        assert record.error == finished.run.error
+        assert taker == await store.lease_holder("orders:shop")
 
 
 class TestReleased:
