@@ -68,9 +68,10 @@ async def importing(
         return
     name = lease_name(run.platform_name)
     token = uuid.uuid4().hex
-    await _take(store, name, run, token)
     lost: list[StateStoreError] = []
     try:
+        # Inside: a take whose outcome stayed unknown is given up too.
+        await _take(store, name, run, token)
         try:
             async with task_group() as tg:
                 tg.start_soon(_renew, store, name, token, run, lost)
@@ -124,6 +125,23 @@ def why_free(
     return reason
 
 
+async def _take_once(
+    store: RunLeases, mine: RunLease, *, seen: RunLease | None
+) -> bool:
+    """
+    `RunLeases.take_lease`, settled by reading the lease back when the
+    store cannot tell whether the take was written (PostgreSQL: a COMMIT
+    whose reply was lost): the fresh token is this run's alone.
+    """
+    try:
+        return await store.take_lease(mine, seen=seen)
+    except EcomsyncError:
+        held = await store.lease_holder(mine.name)
+        if held is not None and held.token == mine.token:
+            return True
+        raise
+
+
 async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
     me = _ownership.this_owner()
     waited_for: str | None = None
@@ -134,12 +152,12 @@ async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
         )
         held = await store.lease_holder(name)
         if held is None:
-            if await store.take_lease(mine, seen=None):
+            if await _take_once(store, mine, seen=None):
                 break
             continue  # another run took it first
         reason = why_free(held, now=now, me=me, run_id=run.id)
         if reason is not None:
-            if await store.take_lease(mine, seen=held):
+            if await _take_once(store, mine, seen=held):
                 log.warning(
                     "run %s takes the lease %s over from run %s: %s",
                     run.id,

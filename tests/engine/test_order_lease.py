@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import anyio
 import attrs
@@ -240,6 +241,44 @@ class TestLost:
         assert "other-run" in error
         assert record.error == finished.run.error
         assert taker == await store.lease_holder("orders:shop")
+
+
+class _TakeUnanswered(SqliteStore):
+    """A store whose next lease take is written but answered with an
+    error, as PostgresStore's when a COMMIT's reply is lost."""
+
+    unanswered: ClassVar[list[bool]] = []
+
+    async def take_lease(
+        self, lease: RunLease, *, seen: RunLease | None
+    ) -> bool:
+        took = await super().take_lease(lease, seen=seen)
+        if self.unanswered:
+            self.unanswered.pop()
+            raise StateStoreError("the write may or may not be in the store")
+        return took
+
+
+class TestUnanswered:
+    async def test_take_written_but_unanswered_imports(
+        self, tmp_path: Path
+    ) -> None:
+        """A lease take whose outcome the store cannot tell is settled by
+        reading the lease back: the run holds it, imports, and gives it
+        up, instead of failing and leaving its lease to go stale."""
+        store = _TakeUnanswered(tmp_path / "state.db")
+        _TakeUnanswered.unanswered[:] = [True]
+        erp = SharedErp()
+        sync = importer(erp, placed(1), store, tmp_path / "a")
+
+        async with sync:
+            with anyio.fail_after(10):
+                run = await sync.execute(ORDERS)
+        left = await store.lease_holder("orders:shop")
+        await store.aclose()
+
+        assert 1 == run.counts[ORDERS_TYPE].created
+        assert left is None
 
 
 class TestReleased:

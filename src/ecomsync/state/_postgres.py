@@ -236,7 +236,9 @@ class PostgresStore(SqlStore):
     ) -> T:
         """
         Run *fn* in one transaction.  Retry it when it loses a deadlock or
-        a serialisation race, or when a pooled connection turns out dead.
+        a serialisation race, or when a pooled connection turns out dead
+        before its COMMIT; a connection lost during the COMMIT is a
+        `StateStoreError` saying the outcome is unknown, never a retry.
         """
         import psycopg
         from psycopg import errors
@@ -245,11 +247,13 @@ class PostgresStore(SqlStore):
         attempt = 0
         while True:
             attempt += 1
+            committing = False
             try:
                 async with self._borrow() as (conn, reused):
                     try:
                         async with conn.transaction():
-                            return await fn(conn)
+                            result = await fn(conn)
+                            committing = True
                     except (
                         errors.DeadlockDetected,
                         errors.SerializationFailure,
@@ -258,13 +262,26 @@ class PostgresStore(SqlStore):
                             raise
                         await anyio.sleep(0.01 * 2**attempt)
                         continue
-                    except psycopg.OperationalError:
+                    except psycopg.OperationalError as exc:
+                        if committing:
+                            # The server may have committed: running the
+                            # transaction again would repeat a write that
+                            # is not idempotent (a claim, a CAS on its own
+                            # token), so say so instead.
+                            raise StateStoreError(
+                                f"state store {safe_dsn(self.dsn)}: the "
+                                "connection was lost while it committed "
+                                f"({_message(exc)}); the write may or may "
+                                "not be in the store"
+                            ) from exc
                         if not reused or not conn.closed or attempt >= 5:
                             raise
                         # A connection that died while idle: every
                         # pooled one probably did (server restart).
                         await self._drop_idle()
                         continue
+                    else:
+                        return result
             except StateStoreError:
                 raise
             except psycopg.Error as exc:

@@ -1,0 +1,128 @@
+"""
+PostgresStore when a COMMIT's reply is lost: the server committed, the
+connection died before it answered.  The store must not run the write
+again (a compare-and-set would then fail against its own write, a claim
+would take a second partition), but say that its outcome is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import psycopg
+import pytest
+
+from ecomsync import RunLease, SyncSpec
+from ecomsync._spec import All, DataType
+from ecomsync.exceptions import StateStoreError
+from ecomsync.state._pg_partitions import PostgresPartitionBoard
+from ecomsync.state._postgres import PostgresStore
+from ecomsync.testing._store_contract._data import a_run
+
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+UNKNOWN = "may or may not be in the store"
+
+
+class _CommitsThenDies(psycopg.AsyncConnection[Any]):
+    """A connection whose armed COMMIT reaches the server and commits,
+    after which the connection is gone before the reply is read (a server
+    restart, a network cut at the wrong moment)."""
+
+    armed: ClassVar[int] = 0
+
+    def _exec_command(
+        self, command: Any, *args: Any
+    ) -> Generator[Any, Any, Any]:
+        if command == b"COMMIT" and type(self).armed:
+            type(self).armed -= 1
+            return self._commit_then_die(command, *args)
+        return super()._exec_command(command, *args)
+
+    def _commit_then_die(
+        self, command: Any, *args: Any
+    ) -> Generator[Any, Any, Any]:
+        yield from super()._exec_command(command, *args)
+        self.pgconn.finish()
+        raise psycopg.OperationalError(
+            "server closed the connection unexpectedly"
+        )
+
+
+@pytest.fixture(name="store")
+async def _store(postgres_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(psycopg, "AsyncConnection", _CommitsThenDies)
+    _CommitsThenDies.armed = 0
+    store = PostgresStore(postgres_dsn, max_connections=1)
+    # A pooled connection: the kind whose death the store retries.
+    await store.schema_version()
+    yield store
+    await store.aclose()
+
+
+def _lease(token: str) -> RunLease:
+    return RunLease(
+        name="orders:shop",
+        run_id="run-1",
+        token=token,
+        owner=None,
+        heartbeat_at=datetime.now(UTC),
+    )
+
+
+async def test_lease_taken_but_unanswered_is_not_reported_lost(
+    store: PostgresStore,
+) -> None:
+    """A lease take whose COMMIT went through unanswered is not run again
+    and told "taken by another" (the compare-and-set failing on its own
+    row): it says its outcome is unknown, and the lease is this one."""
+    mine = _lease("t-mine")
+    _CommitsThenDies.armed = 1
+
+    with pytest.raises(StateStoreError, match=UNKNOWN):
+        await store.take_lease(mine, seen=None)
+
+    assert mine == await store.lease_holder("orders:shop")
+
+
+async def test_claim_unanswered_does_not_claim_a_second_partition(
+    store: PostgresStore,
+) -> None:
+    """A partition claim whose COMMIT went through unanswered is not run
+    again, which would claim a second partition for the worker while the
+    first stays claimed by nobody who knows."""
+    board = PostgresPartitionBoard(store)
+    spec = SyncSpec(types={DataType.ARTICLES: All()})
+    await board.create(a_run("run-1"), [(0, spec), (0, spec)])
+    _CommitsThenDies.armed = 1
+
+    with pytest.raises(StateStoreError, match=UNKNOWN):
+        await board.claim("w", stale_after=60)
+
+    async def claimed(conn: psycopg.AsyncConnection[Any]) -> int:
+        cur = await conn.execute(
+            "SELECT count(*) FROM ecomsync.partitions WHERE worker IS NOT NULL"
+        )
+        row = await cur.fetchone()
+        return int(row[0]) if row else -1
+
+    assert 1 == await store.transact(claimed)
+
+
+async def test_run_created_unanswered_is_not_a_duplicate_key(
+    store: PostgresStore,
+) -> None:
+    """A partitioned run's creation whose COMMIT went through unanswered is
+    not run again into a duplicate-key error that says it failed; the
+    error says the outcome is unknown, and the run is there once."""
+    board = PostgresPartitionBoard(store)
+    spec = SyncSpec(types={DataType.ARTICLES: All()})
+    _CommitsThenDies.armed = 1
+
+    with pytest.raises(StateStoreError, match=UNKNOWN):
+        await board.create(a_run("run-1"), [(0, spec)])
+
+    assert await store.get_run("run-1") is not None
