@@ -30,7 +30,7 @@ import attrs
 
 from ._contracts import Lease, RunRecord, RunStatus
 from ._model import number_key
-from ._selection import Sought
+from ._selection import Sought, erp_batches
 from ._spec import (
     All,
     DataType,
@@ -127,11 +127,18 @@ async def submit_partitioned(
                 if isinstance(selection, Only)
                 else set(),
             )
-            async for batch in session.read(
-                data_type, selection, batch_size=sync.batch_size
-            ):
-                numbers += [r.number for r in batch]
-                sought.found(batch)
+            # Order status as the partition's run reads it: this
+            # platform's own, or another platform's numbers fail there.
+            async with erp_batches(
+                session,
+                data_type,
+                selection,
+                sync.batch_size,
+                platform=name if data_type is DataType.ORDER_STATUS else None,
+            ) as batches:
+                async for batch in batches:
+                    numbers += [r.number for r in batch]
+                    sought.found(batch)
             # A number that selects nothing goes to a partition too, whose
             # run fails it naming it, rather than vanishing with the cut.
             numbers += [n for n, _ in await sought.unknown(session)]

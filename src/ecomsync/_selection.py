@@ -325,7 +325,7 @@ _WHAT = {
     DataType.CATEGORIES: "the ERP has no category",
     DataType.ARTICLES: "the ERP has no article (nor variant)",
     DataType.STOCK: "the ERP has no stock level (nor article with levels)",
-    DataType.ORDER_STATUS: "the ERP has no order",
+    DataType.ORDER_STATUS: "the ERP has no order of this platform",
     DataType.ADDRESSES_AND_ORDERS: (
         "the platform shows no order (unknown, or too old for it to show)"
     ),

@@ -25,6 +25,8 @@ from ecomsync import (
     Link,
     MemoryErp,
     MemoryPlatform,
+    OrderState,
+    OrderStatus,
     RunRecord,
     RunStatus,
     SqliteStore,
@@ -33,7 +35,7 @@ from ecomsync import (
     Trigger,
 )
 from ecomsync._partition import submit_partitioned
-from ecomsync._spec import All, DataType, NumberRange, Only
+from ecomsync._spec import All, ChangedSince, DataType, NumberRange, Only
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.licensing import PostgresLicensePool
 from ecomsync.state._board import PartitionLost
@@ -41,6 +43,7 @@ from ecomsync.state._pg_partitions import (
     PostgresPartitionBoard as PartitionBoard,
 )
 from ecomsync.state._postgres import PostgresStore
+from ecomsync.testing import shop_orders
 
 from . import _pg_shop
 
@@ -514,6 +517,50 @@ class TestWorkInProcess:
             )
             == 1
         )
+
+
+class TestOrderStatusOfOnePlatform:
+    async def test_other_platforms_orders_fail_nothing(
+        self, store: PostgresStore
+    ) -> None:
+        """A partitioned order-status run of changed orders pushes this
+        platform's "1001" and fails nothing: another platform's "1002" is
+        not cut into a partition, whose run failed it as unknown."""
+        from ecomsync._worker import work
+
+        erp = MemoryErp()
+        erp.add(
+            OrderStatus(
+                number="1001", state=OrderState.SHIPPED, platform="shop"
+            )
+        )
+        erp.add(
+            OrderStatus(number="1002", state=OrderState.SHIPPED, platform="b")
+        )
+        platform = MemoryPlatform()
+        (order,) = shop_orders(1, articles=2)
+        for number in ("1001", "1002"):
+            platform.place_order(attrs.evolve(order, number=number))
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            licenses=PostgresLicensePool(store.dsn, size=2),
+        )
+        spec = SyncSpec(types={DataType.ORDER_STATUS: ChangedSince(T0)})
+        run_id = await submit_partitioned(sync, spec, partition_size=1)
+
+        with anyio.fail_after(30):
+            closed = await work(
+                sync, heartbeat=0.2, poll_interval=0.05, exit_when_idle=True
+            )
+
+        run = await store.get_run(run_id)
+        assert run is not None
+        counts = run.counts[DataType.ORDER_STATUS]
+        assert (1, 0) == (counts.created, counts.failed)
+        assert 1 == closed
+        assert ["1001"] == list(platform.held(DataType.ORDER_STATUS))
 
 
 class TestWorkers:
