@@ -248,6 +248,14 @@ class _TakeUnanswered(SqliteStore):
     error, as PostgresStore's when a COMMIT's reply is lost."""
 
     unanswered: ClassVar[list[bool]] = []
+    #: Lease reads that fail next (the store still down).
+    unreadable: ClassVar[list[bool]] = []
+
+    async def lease_holder(self, name: str) -> RunLease | None:
+        if self.unreadable and not self.unanswered:
+            self.unreadable.pop()
+            raise StateStoreError("the store went away")
+        return await super().lease_holder(name)
 
     async def take_lease(
         self, lease: RunLease, *, seen: RunLease | None
@@ -278,6 +286,25 @@ class TestUnanswered:
         await store.aclose()
 
         assert 1 == run.counts[ORDERS_TYPE].created
+        assert left is None
+
+    async def test_take_unsettled_fails_and_gives_the_lease_up(
+        self, tmp_path: Path
+    ) -> None:
+        """A lease take whose outcome cannot be read back either fails the
+        run with the store's error and gives up what it may have taken,
+        so the next run does not wait for a lease nobody holds."""
+        store = _TakeUnanswered(tmp_path / "state.db")
+        _TakeUnanswered.unanswered[:] = [True]
+        _TakeUnanswered.unreadable[:] = [True]
+        sync = importer(SharedErp(), placed(1), store, tmp_path / "a")
+
+        async with sync:
+            with anyio.fail_after(10), pytest.raises(StateStoreError):
+                await sync.execute(ORDERS)
+        left = await store.lease_holder("orders:shop")
+        await store.aclose()
+
         assert left is None
 
 

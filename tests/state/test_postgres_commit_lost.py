@@ -126,3 +126,14 @@ async def test_run_created_unanswered_is_not_a_duplicate_key(
         await board.create(a_run("run-1"), [(0, spec)])
 
     assert await store.get_run("run-1") is not None
+
+
+async def test_read_unanswered_is_read_again(store: PostgresStore) -> None:
+    """A read whose COMMIT went unanswered has nothing to repeat wrongly:
+    it is read again on a new connection and answers."""
+    mine = _lease("t-mine")
+    await store.take_lease(mine, seen=None)
+    _CommitsThenDies.armed = 1
+
+    assert mine == await store.lease_holder("orders:shop")
+    assert 0 == _CommitsThenDies.armed

@@ -232,13 +232,17 @@ class PostgresStore(SqlStore):
         return await self._tx(fenced)
 
     async def _tx(
-        self, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
+        self,
+        fn: Callable[[AsyncConnection[Any]], Awaitable[T]],
+        *,
+        reads_only: bool = False,
     ) -> T:
         """
         Run *fn* in one transaction.  Retry it when it loses a deadlock or
         a serialisation race, or when a pooled connection turns out dead
         before its COMMIT; a connection lost during the COMMIT is a
-        `StateStoreError` saying the outcome is unknown, never a retry.
+        `StateStoreError` saying the outcome is unknown, unless *fn*
+        *reads_only* (then it is run again).
         """
         import psycopg
         from psycopg import errors
@@ -263,7 +267,7 @@ class PostgresStore(SqlStore):
                         await anyio.sleep(0.01 * 2**attempt)
                         continue
                     except psycopg.OperationalError as exc:
-                        if committing:
+                        if committing and not reads_only:
                             # The server may have committed: running the
                             # transaction again would repeat a write that
                             # is not idempotent (a claim, a CAS on its own
@@ -310,7 +314,7 @@ class PostgresStore(SqlStore):
             row = await cur.fetchone()
             return int(row[0]) if row and row[0] is not None else 0
 
-        return await self._tx(get)
+        return await self._tx(get, reads_only=True)
 
     @property
     def _dialect(self) -> Dialect:
@@ -338,7 +342,7 @@ class PostgresStore(SqlStore):
             return op.result([])
         if op.write:
             return await self._write(perform, fence)
-        return await self._tx(perform)
+        return await self._tx(perform, reads_only=True)
 
 
 async def migrate(conn: AsyncConnection[Any], schema: str) -> int:
