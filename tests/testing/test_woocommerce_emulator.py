@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio
 import httpx
@@ -16,6 +17,7 @@ import pytest
 
 from ecomsync.testing.woocommerce import (
     Faults,
+    Shop,
     WooCommerceEmulator,
     serve,
     sign,
@@ -735,3 +737,17 @@ class TestServe:
 
         assert 200 == r.status_code
         assert url.startswith("http://127.0.0.1:")
+
+
+class TestShop:
+    def test_positional_arguments_keep_their_places(self) -> None:
+        """The documented `Shop`'s arguments after ``notes`` keep their
+        positions: the refunds table is keyword-only, not a new
+        ninth positional argument that took the customers."""
+        customers: dict[int, dict[str, Any]] = {7: {"id": 7}}
+        shop = Shop(
+            ZoneInfo("UTC"), True, False, {}, {}, {}, {}, {}, customers
+        )
+        assert customers is shop.customers
+        assert {} == shop.refunds
+        assert {3: []} == Shop(refunds={3: []}).refunds

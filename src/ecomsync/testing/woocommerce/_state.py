@@ -58,7 +58,9 @@ class ShopState:
     orders: dict[int, Row] = attrs.field(factory=dict)
     notes: dict[int, list[Row]] = attrs.field(factory=dict)
     #: An order's refunds (``shop_order_refund``), newest first.
-    refunds: dict[int, list[Row]] = attrs.field(factory=dict)
+    #: Keyword-only: the documented `Shop`'s positional arguments keep
+    #: their places.
+    refunds: dict[int, list[Row]] = attrs.field(factory=dict, kw_only=True)
     customers: dict[int, Row] = attrs.field(factory=dict)
     media: dict[int, Attachment] = attrs.field(factory=dict)
     #: The slugs of the shop's tax classes besides the standard one
