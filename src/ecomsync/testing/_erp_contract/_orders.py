@@ -13,6 +13,7 @@ import attrs
 import pytest
 
 from ..._model import OrderStatus, number_key
+from ..._selection import _takes_platform
 from ..._spec import All, ChangedSince, DataType, Only
 from ...typing import ErpSource
 from ._base import SourceHooks
@@ -143,17 +144,25 @@ class OrderImportContract(SourceHooks):
         order with that number."""
         if not self.separates_platforms:
             pytest.skip("this ERP serves one platform (separates_platforms)")
-        imported = self.seed.imported
-        assert {"contract-a", "contract-b"} <= {
-            s.platform for s in imported
-        }, "the seed needs orders imported from contract-a and contract-b"
-        numbers = sorted({s.number for s in imported}, key=number_key)
-        own = {s.number: s for s in imported if s.platform is None}
-        own |= {s.number: s for s in imported if s.platform == platform}
-        expected = [own[n] for n in numbers if n in own]
         # ErpSession does not name the keyword: adapters of old lack it
         reader: Any
         async with source.session() as reader:
+            if not _takes_platform(reader.read):
+                pytest.skip(
+                    "the session's read takes no 'platform' keyword "
+                    "(optional: the engine keeps the platform's own "
+                    "statuses of what it reads)"
+                )
+            # a count without the keyword counts every platform's
+            counts = _takes_platform(reader.count)
+            imported = self.seed.imported
+            assert {"contract-a", "contract-b"} <= {
+                s.platform for s in imported
+            }, "the seed needs orders imported from contract-a and contract-b"
+            numbers = sorted({s.number for s in imported}, key=number_key)
+            own = {s.number: s for s in imported if s.platform is None}
+            own |= {s.number: s for s in imported if s.platform == platform}
+            expected = [own[n] for n in numbers if n in own]
             got = [
                 status
                 async for batch in reader.read(
@@ -164,8 +173,12 @@ class OrderImportContract(SourceHooks):
                 )
                 for status in batch
             ]
-            count = await reader.count(
-                DataType.ORDER_STATUS, Only(numbers), platform=platform
+            count = (
+                await reader.count(
+                    DataType.ORDER_STATUS, Only(numbers), platform=platform
+                )
+                if counts
+                else None
             )
             every = [
                 status
@@ -177,8 +190,12 @@ class OrderImportContract(SourceHooks):
                 )
                 for status in batch
             ]
-            every_count = await reader.count(
-                DataType.ORDER_STATUS, All(), platform=platform
+            every_count = (
+                await reader.count(
+                    DataType.ORDER_STATUS, All(), platform=platform
+                )
+                if counts
+                else None
             )
             since = [
                 status
