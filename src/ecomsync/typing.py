@@ -128,7 +128,9 @@ class ErpSession(Protocol):
         run's platform name, and the read yields, per order number, the
         statuses of that platform's orders, else those of orders whose
         platform the ERP does not know; never another platform's.  The
-        engine passes it only where ``read`` and ``count`` name it, and
+        engine passes it to ``read`` and to ``count`` each where that
+        method names it (a ``count`` without it counts every platform's:
+        the progress total starts high and ends at what was done), and
         keeps only the platform's own statuses of what any adapter reads.
 
         .. versionchanged:: 26.1.0
@@ -139,8 +141,9 @@ class ErpSession(Protocol):
         self, data_type: DataType, selection: Selection
     ) -> int | None:
         """
-        How many records `read` would yield, or ``None`` if unknown; with
-        the ``platform`` keyword where the adapter's `read` takes it.
+        How many records `read` would yield, or ``None`` if unknown.  May
+        take the ``platform`` keyword as `read` does; the engine passes it
+        where ``count`` itself names it.
         """
 
     async def read_media(self, ref: MediaRef) -> bytes:

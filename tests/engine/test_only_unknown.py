@@ -25,6 +25,7 @@ from ecomsync import (
     OrderState,
     OrderStatus,
     Outcome,
+    Progress,
     Record,
     RecordFailed,
     Selection,
@@ -232,6 +233,41 @@ class _UnnamedSession:
         return await self.inner.import_orders(orders)  # type: ignore[no-any-return]
 
 
+class _ReadNamed(_Unnamed):
+    """
+    An ERP adapter whose ``read`` takes the platform and whose ``count``
+    does not: the engine checks each method on its own.
+    """
+
+    def __init__(self, erp: MemoryErp) -> None:
+        super().__init__(erp)
+        self.platforms: list[str | None] = []  # what each read was given
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[_UnnamedSession]:
+        async with self.erp.session() as inner:
+            yield _ReadNamedSession(inner, self.platforms)
+
+
+class _ReadNamedSession(_UnnamedSession):
+    def __init__(self, inner: Any, platforms: list[str | None]) -> None:
+        super().__init__(inner)
+        self.platforms = platforms
+
+    def read(  # type: ignore[override]
+        self,
+        data_type: DataType,
+        selection: Selection,
+        *,
+        batch_size: int,
+        platform: str | None = None,
+    ) -> AsyncIterator[Sequence[Record]]:
+        self.platforms.append(platform)
+        return self.inner.read(  # type: ignore[no-any-return]
+            data_type, selection, batch_size=batch_size, platform=platform
+        )
+
+
 def _twins(erp: MemoryErp, platform: MemoryPlatform) -> None:
     """
     Order "1001" of this platform ("shop") and of another; "1002" only
@@ -306,4 +342,25 @@ class TestAnotherPlatformsOrder:
             (started,) = run.of(TypeStarted)
 
         assert 2 == started.total
+        assert ["1001", "1003"] == sorted(platform.held(STATUS))
+
+    async def test_count_without_the_keyword(
+        self, erp: MemoryErp, platform: MemoryPlatform, store: SqliteStore
+    ) -> None:
+        """An adapter whose read takes the platform and whose count does
+        not: the read gets it, the count counts every platform's (the
+        total starts high), and the final progress is what was done."""
+        _twins(erp, platform)
+        source = _ReadNamed(erp)
+        sync = Synchronizer(
+            erp=source, platforms={"shop": platform}, store=store
+        )
+
+        async with capture_events(sync, spec(order_status=All())) as run:
+            (started,) = run.of(TypeStarted)
+            final = run.of(Progress)[-1]
+
+        assert ["shop"] == source.platforms
+        assert 4 == started.total
+        assert (2, 2) == (final.done, final.total)
         assert ["1001", "1003"] == sorted(platform.held(STATUS))
