@@ -11,9 +11,12 @@ imports that platform's orders; another run waits for it, and then finds
 the orders already in.  Different platforms import at once.
 
 The holder beats every `HEARTBEAT_INTERVAL` seconds.  A lease whose
-holder is dead by the rules runs use (its process gone on this host, no
-beat for `STALE_AFTER` from another host) or that has not beaten for
-`STALE_AFTER` (a stalled process) is taken over.  A store without
+holder's process is gone on this host is taken over at once.  One that
+has not beaten for `STALE_AFTER` (a process dead on another host, or
+stalled) is taken over once this waiter has seen its beat stand still
+for two beats: clocks that stepped or disagree between hosts never take
+a live holder's lease.  A holder that cannot renew for half the stale
+time stops importing before anyone could take over.  A store without
 `RunLeases` keeps the behaviour of before: no lease.
 """
 
@@ -142,9 +145,35 @@ async def _take_once(
         raise
 
 
+def _at_once(held: RunLease, *, me: RunOwner, run_id: str) -> bool:
+    """
+    Whether *held* may be taken over without watching it: this run's own
+    lease, or a holder on this host whose process is gone (judged by its
+    pid and start, which no clock step moves).
+    """
+    if held.run_id == run_id and held.owner == me:
+        return True
+    beat = held.heartbeat_at
+    # `now` = its own beat: only the host's checks can find it gone.
+    return _ownership.why_gone(held.owner, beat, now=beat) is not None
+
+
+def _still_for() -> float:
+    """
+    Seconds a lease must be seen standing still (its heartbeat unchanged)
+    before a waiter takes it over: two of the holder's beats.
+    """
+    return 2 * _ownership.HEARTBEAT_INTERVAL
+
+
 async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
     me = _ownership.this_owner()
     waited_for: str | None = None
+    # When this waiter first saw each (token, heartbeat) of a holder, on
+    # its own monotonic clock: a wall clock that stepped (NTP's first
+    # sync, a VM resumed) or another host's skew makes a live holder's
+    # beat look old, but a live holder's beat changes.
+    first_seen: dict[tuple[str, datetime], float] = {}
     while True:
         now = _utcnow()
         mine = RunLease(
@@ -156,6 +185,12 @@ async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
                 break
             continue  # another run took it first
         reason = why_free(held, now=now, me=me, run_id=run.id)
+        if reason is not None and not _at_once(held, me=me, run_id=run.id):
+            seen = first_seen.setdefault(
+                (held.token, held.heartbeat_at), anyio.current_time()
+            )
+            if anyio.current_time() - seen < _still_for():
+                reason = None  # old by the clocks: watch it beat first
         if reason is not None:
             if await _take_once(store, mine, seen=held):
                 log.warning(
@@ -198,6 +233,7 @@ async def _renew(
     run: Run,
     lost: list[StateStoreError],
 ) -> None:
+    renewed = anyio.current_time()
     while True:
         await anyio.sleep(_ownership.HEARTBEAT_INTERVAL)
         try:
@@ -210,7 +246,22 @@ async def _renew(
                 exc,
                 extra=_instrument.fields(),
             )
+            unrenewed = anyio.current_time() - renewed
+            if unrenewed > _ownership.STALE_AFTER.total_seconds() / 2:
+                # Before the lease looks stale to others: past that, a run
+                # of another host takes it over while this one imports on.
+                lost.append(
+                    StateStoreError(
+                        f"run {run.id} could not renew the lease {name} for "
+                        f"{unrenewed:.1f} s ({exc}): it stopped importing "
+                        f"the orders of {run.platform_name!r} before "
+                        "another run takes the lease over"
+                    )
+                )
+                run.cancel.request()
+                return
             continue
+        renewed = anyio.current_time()
         if not held:
             # Taken over: this process stalled past the stale time, and
             # another run imports these orders now.

@@ -158,8 +158,10 @@ class TestHolderGone:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """A lease whose live holder has not beaten for the stale time
-        (a stalled process) is taken over."""
+        (a stalled process) is taken over, once the waiter saw its beat
+        stand still for two beats."""
         monkeypatch.setattr(_ownership, "STALE_AFTER", timedelta(seconds=1))
+        monkeypatch.setattr(_ownership, "HEARTBEAT_INTERVAL", 0.05)
         sync = importer(SharedErp(), placed(1), store, tmp_path / "a")
         old = datetime.now(UTC) - timedelta(seconds=5)
         await store.take_lease(
@@ -171,6 +173,49 @@ class TestHolderGone:
                 run = await sync.execute(ORDERS)
 
         assert 1 == run.counts[ORDERS_TYPE].created
+
+    async def test_live_holder_behind_the_clock_is_not_taken_over(
+        self,
+        tmp_path: Path,
+        store: SqliteStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A live holder whose beats read older than the stale time (a
+        wall clock that stepped, or another host's skew) keeps its lease
+        while it beats; once it stops beating, the waiter takes over."""
+        monkeypatch.setattr(_ownership, "STALE_AFTER", timedelta(seconds=1))
+        monkeypatch.setattr(_ownership, "HEARTBEAT_INTERVAL", 0.05)
+        erp = SharedErp()
+        sync = importer(erp, placed(1), store, tmp_path / "a")
+        behind = timedelta(minutes=10)
+        lease = held_by(
+            RunOwner(host="elsewhere", pid=1), beat=datetime.now(UTC) - behind
+        )
+        await store.take_lease(lease, seen=None)
+        beating = anyio.Event()
+
+        async def beat() -> None:
+            while not beating.is_set():
+                await anyio.sleep(0.02)
+                now = datetime.now(UTC) - behind
+                assert await store.renew_lease("orders:shop", lease.token, now)
+
+        async with sync:
+            with anyio.fail_after(15):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(beat)
+                    tg.start_soon(sync.execute, ORDERS)
+                    await anyio.sleep(1.0)
+                    waited = (
+                        len(erp.sales),
+                        await store.lease_holder("orders:shop"),
+                    )
+                    beating.set()
+
+        assert 0 == waited[0]
+        assert waited[1] is not None
+        assert lease.token == waited[1].token
+        assert 1 == len(erp.sales)
 
     async def test_holder_beats_while_it_imports(
         self,
@@ -241,6 +286,39 @@ class TestLost:
         assert "other-run" in error
         assert record.error == finished.run.error
         assert taker == await store.lease_holder("orders:shop")
+
+
+class _Unrenewable(SqliteStore):
+    """A store that cannot renew a lease (unreachable for the holder)."""
+
+    async def renew_lease(self, name: str, token: str, at: datetime) -> bool:
+        raise StateStoreError("the store went away")
+
+
+class TestUnrenewable:
+    async def test_holder_that_cannot_renew_stops_before_it_looks_stale(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A run that cannot renew its lease for half the stale time stops
+        importing and fails saying so, before a run of another host could
+        take the lease over and import the same orders beside it."""
+        monkeypatch.setattr(_ownership, "STALE_AFTER", timedelta(seconds=0.4))
+        monkeypatch.setattr(_ownership, "HEARTBEAT_INTERVAL", 0.05)
+        store = _Unrenewable(tmp_path / "state.db")
+        erp = SharedErp(gap=0.5)
+        sync = importer(erp, placed(5), store, tmp_path / "a")
+
+        async with sync:
+            with (
+                anyio.fail_after(10),
+                pytest.raises(StateStoreError, match="could not renew"),
+            ):
+                await sync.execute(ORDERS)
+            (run,) = await sync.runs(limit=1)
+        await store.aclose()
+
+        assert RunStatus.FAILED is run.status
+        assert "could not renew the lease orders:shop" in (run.error or "")
 
 
 class _TakeUnanswered(SqliteStore):
