@@ -20,8 +20,7 @@ from ecomsync import (
 )
 from ecomsync.platforms.vendure import Vendure
 
-from .test_vendure_catalogue import _variants
-from .test_vendure_merchant import _stock
+from .test_vendure_merchant import _by_hand, _stock
 from .vendure_server import SUPERADMIN, VendureAdmin, VendureServer
 
 
@@ -81,27 +80,6 @@ async def _channel(admin: VendureAdmin, *locations: str) -> list[str]:
             )
             ids.append(answer.json()["data"]["createStockLocation"]["id"])
     return ids
-
-
-async def _by_hand(
-    admin: VendureAdmin, sku: str, levels: dict[str, int]
-) -> None:
-    (variant,) = await _variants(admin, sku)
-    await admin.gql(
-        "mutation ($i: [UpdateProductVariantInput!]!) "
-        "{ updateProductVariants(input: $i) { id } }",
-        {
-            "i": [
-                {
-                    "id": variant["id"],
-                    "stockLevels": [
-                        {"stockLocationId": k, "stockOnHand": v}
-                        for k, v in levels.items()
-                    ],
-                }
-            ]
-        },
-    )
 
 
 def _level(quantity: int) -> list[Outgoing]:

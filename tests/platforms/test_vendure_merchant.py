@@ -16,6 +16,7 @@ from ecomsync import (
     Article,
     ConfigurationError,
     DataType,
+    Outcome,
     Outgoing,
     StockLevel,
     Variant,
@@ -57,6 +58,55 @@ async def _stock(admin: VendureAdmin, sku: str) -> dict[str, Any]:
     }
     held["sells"] = variant["stockOnHand"] - variant["stockAllocated"]
     return held
+
+
+async def _location(admin: VendureAdmin, name: str) -> str:
+    """
+    A new stock location named *name* (Vendure allows a name twice).
+    """
+    made = await admin.gql(
+        "mutation ($n: String!) { createStockLocation(input: "
+        '{ name: $n, description: "" }) { id } }',
+        {"n": name},
+    )
+    return str(made["createStockLocation"]["id"])
+
+
+async def _by_hand(
+    admin: VendureAdmin,
+    sku: str,
+    levels: dict[str, int] | None = None,
+    *,
+    on_hand: int | None = None,
+) -> None:
+    """
+    Stock entered by hand in the Admin UI: *levels* by location id, or
+    a bare *on_hand* (Vendure puts that at its default location).
+    """
+    (variant,) = await _variants(admin, sku)
+    entry: dict[str, Any] = {"id": variant["id"]}
+    if levels is not None:
+        entry["stockLevels"] = [
+            {"stockLocationId": k, "stockOnHand": v} for k, v in levels.items()
+        ]
+    if on_hand is not None:
+        entry["stockOnHand"] = on_hand
+    await admin.gql(
+        "mutation ($i: [UpdateProductVariantInput!]!) "
+        "{ updateProductVariants(input: $i) { id } }",
+        {"i": [entry]},
+    )
+
+
+async def _article(shop: Vendure, number: str) -> Outcome:
+    """
+    Push a plain article *number*; its outcome.
+    """
+    (made,) = await shop.push(
+        DataType.ARTICLES,
+        [Outgoing(record=Article(number=number, name=number, price=1))],
+    )
+    return made
 
 
 async def _products(server: VendureServer) -> list[dict[str, Any]]:
@@ -279,41 +329,12 @@ class TestStock:
         """
         admin = fresh_vendure.admin()
         try:
-            north = await admin.gql(
-                "mutation { createStockLocation(input: "
-                '{ name: "North", description: "" }) { id } }'
-            )
+            north = await _location(admin, "North")
             async with Vendure(
                 fresh_vendure.url, api_key=fresh_vendure.api_key
             ) as shop:
-                (made,) = await shop.push(
-                    DataType.ARTICLES,
-                    [
-                        Outgoing(
-                            record=Article(number="W-1", name="W", price=1)
-                        )
-                    ],
-                )
-                (variant,) = await _variants(admin, "W-1")
-                await admin.gql(
-                    "mutation ($i: [UpdateProductVariantInput!]!) "
-                    "{ updateProductVariants(input: $i) { id } }",
-                    {
-                        "i": [
-                            {
-                                "id": variant["id"],
-                                "stockLevels": [
-                                    {
-                                        "stockLocationId": north[
-                                            "createStockLocation"
-                                        ]["id"],
-                                        "stockOnHand": 5,
-                                    }
-                                ],
-                            }
-                        ]
-                    },
-                )
+                made = await _article(shop, "W-1")
+                await _by_hand(admin, "W-1", {north: 5})
                 (level,) = await shop.push(
                     DataType.STOCK,
                     [Outgoing(record=StockLevel(number="W-1", quantity=3))],
@@ -337,29 +358,14 @@ class TestStock:
         """
         admin = fresh_vendure.admin()
         try:
-            await admin.gql(
-                "mutation { createStockLocation(input: "
-                '{ name: "North", description: "" }) { id } }'
-            )
+            await _location(admin, "North")
             async with Vendure(
                 fresh_vendure.url,
                 api_key=fresh_vendure.api_key,
                 stock_locations={"WH-N": "North"},
             ) as shop:
-                (made,) = await shop.push(
-                    DataType.ARTICLES,
-                    [
-                        Outgoing(
-                            record=Article(number="W-2", name="W", price=1)
-                        )
-                    ],
-                )
-                (variant,) = await _variants(admin, "W-2")
-                await admin.gql(
-                    "mutation ($i: [UpdateProductVariantInput!]!) "
-                    "{ updateProductVariants(input: $i) { id } }",
-                    {"i": [{"id": variant["id"], "stockOnHand": 5}]},
-                )
+                made = await _article(shop, "W-2")
+                await _by_hand(admin, "W-2", on_hand=5)
                 (level,) = await shop.push(
                     DataType.STOCK,
                     [
@@ -443,34 +449,19 @@ class TestStock:
         """
         admin = fresh_vendure.admin()
         try:
-            made = await admin.gql(
-                "mutation { createStockLocation(input: "
-                '{ name: "Lager", description: "" }) { id } }'
-            )
+            lager = await _location(admin, "Lager")
             # As a location moved from another system keeps its date.
             fresh_vendure.sql(
                 "UPDATE stock_location SET createdAt = "
                 "'2020-01-01 00:00:00.000' WHERE id = ?",
-                int(made["createStockLocation"]["id"]),
+                int(lager),
             )
             async with Vendure(
                 fresh_vendure.url, api_key=fresh_vendure.api_key
             ) as shop:
-                (article,) = await shop.push(
-                    DataType.ARTICLES,
-                    [
-                        Outgoing(
-                            record=Article(number="L-1", name="L", price=1)
-                        )
-                    ],
-                )
-                (variant,) = await _variants(admin, "L-1")
+                article = await _article(shop, "L-1")
                 # Vendure's own default: a number without a location
-                await admin.gql(
-                    "mutation ($i: [UpdateProductVariantInput!]!) "
-                    "{ updateProductVariants(input: $i) { id } }",
-                    {"i": [{"id": variant["id"], "stockOnHand": 4}]},
-                )
+                await _by_hand(admin, "L-1", on_hand=4)
                 vendures = await _stock(admin, "L-1")
                 (level,) = await shop.push(
                     DataType.STOCK,
@@ -496,42 +487,12 @@ class TestStock:
         """
         admin = fresh_vendure.admin()
         try:
-            norths = [
-                (
-                    await admin.gql(
-                        "mutation { createStockLocation(input: "
-                        '{ name: "North", description: "" }) { id } }'
-                    )
-                )["createStockLocation"]["id"]
-                for _ in range(2)
-            ]
+            norths = [await _location(admin, "North") for _ in range(2)]
             async with Vendure(
                 fresh_vendure.url, api_key=fresh_vendure.api_key
             ) as shop:
-                (article,) = await shop.push(
-                    DataType.ARTICLES,
-                    [
-                        Outgoing(
-                            record=Article(number="N-1", name="N", price=1)
-                        )
-                    ],
-                )
-                (variant,) = await _variants(admin, "N-1")
-                await admin.gql(
-                    "mutation ($i: [UpdateProductVariantInput!]!) "
-                    "{ updateProductVariants(input: $i) { id } }",
-                    {
-                        "i": [
-                            {
-                                "id": variant["id"],
-                                "stockLevels": [
-                                    {"stockLocationId": n, "stockOnHand": 5}
-                                    for n in norths
-                                ],
-                            }
-                        ]
-                    },
-                )
+                article = await _article(shop, "N-1")
+                await _by_hand(admin, "N-1", dict.fromkeys(norths, 5))
                 (level,) = await shop.push(
                     DataType.STOCK,
                     [Outgoing(record=StockLevel(number="N-1", quantity=3))],
