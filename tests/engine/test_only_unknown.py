@@ -17,14 +17,11 @@ from ecomsync import (
     All,
     Article,
     DataType,
-    MediaRef,
     MemoryErp,
     MemoryPlatform,
     Only,
-    Order,
     OrderState,
     OrderStatus,
-    Outcome,
     Progress,
     Record,
     RecordFailed,
@@ -38,6 +35,7 @@ from ecomsync import (
 )
 from ecomsync.testing import capture_events, shop_orders
 
+from .._unnamed_erp import Unnamed, UnnamedSession
 from ._support import ARTICLES, spec
 
 
@@ -197,43 +195,7 @@ class TestUnknownNumber:
         assert {} == platform.held(ARTICLES)
 
 
-class _Unnamed:
-    """
-    An ERP adapter written before reads took the platform: its ``read``
-    and ``count`` have no ``platform`` keyword.
-    """
-
-    def __init__(self, erp: MemoryErp) -> None:
-        self.erp = erp
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[_UnnamedSession]:
-        async with self.erp.session() as inner:
-            yield _UnnamedSession(inner)
-
-
-class _UnnamedSession:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def read(
-        self, data_type: DataType, selection: Selection, *, batch_size: int
-    ) -> AsyncIterator[Sequence[Record]]:
-        return self.inner.read(data_type, selection, batch_size=batch_size)  # type: ignore[no-any-return]
-
-    async def count(
-        self, data_type: DataType, selection: Selection
-    ) -> int | None:
-        return await self.inner.count(data_type, selection)  # type: ignore[no-any-return]
-
-    async def read_media(self, ref: MediaRef) -> bytes:
-        return await self.inner.read_media(ref)  # type: ignore[no-any-return]
-
-    async def import_orders(self, orders: Sequence[Order]) -> list[Outcome]:
-        return await self.inner.import_orders(orders)  # type: ignore[no-any-return]
-
-
-class _ReadNamed(_Unnamed):
+class _ReadNamed(Unnamed):
     """
     An ERP adapter whose ``read`` takes the platform and whose ``count``
     does not: the engine checks each method on its own.
@@ -244,12 +206,12 @@ class _ReadNamed(_Unnamed):
         self.platforms: list[str | None] = []  # what each read was given
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[_UnnamedSession]:
+    async def session(self) -> AsyncIterator[UnnamedSession]:
         async with self.erp.session() as inner:
             yield _ReadNamedSession(inner, self.platforms)
 
 
-class _ReadNamedSession(_UnnamedSession):
+class _ReadNamedSession(UnnamedSession):
     def __init__(self, inner: Any, platforms: list[str | None]) -> None:
         super().__init__(inner)
         self.platforms = platforms
@@ -298,7 +260,7 @@ class TestAnotherPlatformsOrder:
         nothing); "1001" pushes this platform's state, not the other's.
         Also through an ERP adapter whose reads take no platform."""
         _twins(erp, platform)
-        source: Any = _Unnamed(erp) if legacy else erp
+        source: Any = Unnamed(erp) if legacy else erp
         sync = Synchronizer(
             erp=source, platforms={"shop": platform}, store=store
         )

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,10 +11,12 @@ from typing import Any
 import attrs
 import pytest
 
-from ecomsync import DataType, OrderState, Record, Selection
+from ecomsync import DataType, OrderState
 from ecomsync.erp.memory import MemoryErp
 from ecomsync.testing._erp_contract import ErpSourceContract
 from ecomsync.typing import ErpSource
+
+from .._unnamed_erp import Unnamed
 
 
 @pytest.fixture(name="source")
@@ -316,36 +316,6 @@ class TestMemoryErpPlatforms:
         assert kept.ok
 
 
-class _UnnamedSource:
-    """
-    An ERP adapter written before reads took the platform: its session's
-    ``read`` and ``count`` have no ``platform`` keyword.
-    """
-
-    def __init__(self, erp: MemoryErp) -> None:
-        self.erp = erp
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[_UnnamedSession]:
-        async with self.erp.session() as inner:
-            yield _UnnamedSession(inner)
-
-
-class _UnnamedSession:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def read(
-        self, data_type: DataType, selection: Selection, *, batch_size: int
-    ) -> AsyncIterator[Sequence[Record]]:
-        return self.inner.read(data_type, selection, batch_size=batch_size)  # type: ignore[no-any-return]
-
-    async def count(
-        self, data_type: DataType, selection: Selection
-    ) -> int | None:
-        return await self.inner.count(data_type, selection)  # type: ignore[no-any-return]
-
-
 class TestAdapterWithoutPlatform:
     @pytest.mark.anyio
     async def test_order_status_of_one_platform_skips(self) -> None:
@@ -354,7 +324,7 @@ class TestAdapterWithoutPlatform:
         naming the keyword (it failed with a TypeError), as the keyword
         is optional for adapters."""
         seed = ErpSourceContract.seed
-        source: Any = _UnnamedSource(
+        source: Any = Unnamed(
             MemoryErp(seed.records(), media=dict(seed.media))
         )
 
