@@ -7,10 +7,11 @@ processes).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -142,23 +143,27 @@ async def serve(
     restart) is logged and asked again at the next poll: serving goes on,
     and the claims it could not release are released once it answers.
     """
+    # This server; each claim adds a number of its own, so that a claim
+    # whose outcome the store could not tell (a COMMIT unanswered) can be
+    # let go without touching another claim of this server's.
     claimant = f"{holder()}:{uuid.uuid4().hex[:6]}"
+    tokens = (f"{claimant}:{n}" for n in itertools.count(1))
     reaped = -math.inf
-    # Claims the store could not release (it was away), by schedule id,
-    # with the due time each is to be released with.
-    unreleased: dict[str, datetime] = {}
+    # Claims the store could not release (it was away), by holder token,
+    # with the schedule and the due time each is to be released with.
+    unreleased: dict[str, tuple[str, datetime]] = {}
     try:
         async with task_group() as tg:
             while not until():
                 try:
-                    await _release_each(store, claimant, unreleased)
+                    await _release_each(store, unreleased)
                     if time.monotonic() - reaped >= HEARTBEAT_INTERVAL:
                         # A dead server's runs end as abandoned and free
                         # the schedules it had claimed.
                         await reap_abandoned(store)
                         reaped = time.monotonic()
-                    for schedule in await _claim_due(
-                        store, clock(), claimant, unreleased
+                    for schedule, token in await _claim_due(
+                        store, clock(), tokens, unreleased
                     ):
                         tg.start_soon(
                             _serve_one,
@@ -166,7 +171,7 @@ async def serve(
                             clock,
                             start,
                             schedule,
-                            claimant,
+                            token,
                             on_event,
                             unreleased,
                         )
@@ -182,7 +187,7 @@ async def serve(
             anyio.move_on_after(5, shield=True),
             contextlib.suppress(StateStoreError),
         ):
-            await _release_each(store, claimant, unreleased)
+            await _release_each(store, unreleased)
 
 
 def _log_outage(exc: StateStoreError) -> None:
@@ -194,48 +199,54 @@ def _log_outage(exc: StateStoreError) -> None:
 
 
 async def _release_each(
-    store: StateStore, claimant: str, unreleased: dict[str, datetime]
+    store: StateStore, unreleased: dict[str, tuple[str, datetime]]
 ) -> None:
     """
     Release the claims of *unreleased* (forgetting each released).
     """
-    for schedule_id, next_due in list(unreleased.items()):
-        await store.release_schedule(schedule_id, claimant, next_due)
-        del unreleased[schedule_id]
+    for token, (schedule_id, next_due) in list(unreleased.items()):
+        await store.release_schedule(schedule_id, token, next_due)
+        del unreleased[token]
 
 
 async def _claim_due(
     store: StateStore,
     now: datetime,
-    claimant: str,
-    unreleased: dict[str, datetime],
-) -> list[Schedule]:
+    tokens: Iterator[str],
+    unreleased: dict[str, tuple[str, datetime]],
+) -> list[tuple[Schedule, str]]:
     """
-    Claim the schedules due at *now* for *claimant*; return those to run.
+    Claim the schedules due at *now*, each with the next of *tokens*;
+    return those to run, with their tokens.
     """
     claimed = []
+    held = {schedule_id for schedule_id, _ in unreleased.values()}
     for schedule in await store.list_schedules():
-        if schedule.next_due > now or schedule.id in unreleased:
+        if schedule.next_due > now or schedule.id in held:
             continue
         lease = now + max(schedule.interval, timedelta(hours=1))
-        if not await store.claim_schedule(
-            schedule.id, claimant, lease, now=now
-        ):
-            continue
+        token = next(tokens)
         try:
-            due = await _still_due(store, schedule, claimant, now)
+            if not await store.claim_schedule(
+                schedule.id, token, lease, now=now
+            ):
+                continue
+            due = await _still_due(store, schedule, token, now)
         except StateStoreError:
-            # Claimed, then the store went away: let it go as it was
-            # (due) when the store answers again.
-            unreleased[schedule.id] = schedule.next_due
+            # Claimed, or perhaps claimed (a COMMIT whose answer was
+            # lost), then the store went away: let it go as it was (due)
+            # when the store answers again, so that it runs at the next
+            # poll, not once the claim's lease ends.  The token is this
+            # claim's alone: letting it go never frees a run in flight.
+            unreleased[token] = (schedule.id, schedule.next_due)
             raise
         if due:
-            claimed.append(schedule)
+            claimed.append((schedule, token))
     return claimed
 
 
 async def _still_due(
-    store: StateStore, schedule: Schedule, claimant: str, now: datetime
+    store: StateStore, schedule: Schedule, token: str, now: datetime
 ) -> bool:
     """
     Whether a schedule just claimed is still due.  The list it was picked
@@ -249,7 +260,7 @@ async def _still_due(
     if fresh is not None and fresh.next_due <= now:
         return True
     await store.release_schedule(
-        schedule.id, claimant, (fresh or schedule).next_due
+        schedule.id, token, (fresh or schedule).next_due
     )
     return False
 
@@ -259,9 +270,9 @@ async def _serve_one(
     clock: Callable[[], datetime],
     start: Start,
     schedule: Schedule,
-    claimant: str,
+    token: str,
     on_event: Callable[[Event], None] | None,
-    unreleased: dict[str, datetime],
+    unreleased: dict[str, tuple[str, datetime]],
 ) -> None:
     events: RunEvents | None = None
     next_due = None
@@ -295,10 +306,10 @@ async def _serve_one(
         next_due = next_due or following_due(schedule, clock())
         with anyio.CancelScope(shield=True):
             try:
-                await store.release_schedule(schedule.id, claimant, next_due)
+                await store.release_schedule(schedule.id, token, next_due)
             except StateStoreError as exc:
                 # Held until the store answers: `serve` releases it then
                 # (a claim left held would keep the schedule from running
                 # for its whole lease, an hour or more).
-                unreleased[schedule.id] = next_due
+                unreleased[token] = (schedule.id, next_due)
                 _log_outage(exc)

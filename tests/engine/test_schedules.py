@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from ecomsync import (
     Synchronizer,
     Trigger,
 )
-from ecomsync._schedules import _still_due
+from ecomsync._schedules import _claim_due, _release_each, _still_due
 
 from ..conftest import T0
 from ._support import BrokenErp, spec
@@ -211,22 +211,36 @@ class _Outage:
     does; every other call goes through.
     """
 
-    def __init__(self, store: SqliteStore, failing: dict[str, set[int]]):
+    def __init__(
+        self,
+        store: SqliteStore,
+        failing: dict[str, set[int]],
+        unanswered: dict[str, set[int]] | None = None,
+    ):
         self._store, self._failing = store, failing
+        # Calls that are carried out, then fail all the same (PostgresStore
+        # when its COMMIT's answer is lost: the write may be in).
+        self._unanswered = unanswered or {}
         self.calls: dict[str, int] = {}
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._store, name)
-        if name not in self._failing:
+        if name not in self._failing and name not in self._unanswered:
             return target
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             self.calls[name] = n = self.calls.get(name, 0) + 1
-            if n in self._failing[name]:
+            if n in self._failing.get(name, ()):
                 raise StateStoreError(
                     f"state store: {name}: connection refused"
                 )
-            return await target(*args, **kwargs)
+            result = await target(*args, **kwargs)
+            if n in self._unanswered.get(name, ()):
+                raise StateStoreError(
+                    f"state store: {name}: the write may or may not be "
+                    "in the store"
+                )
+            return result
 
         return call
 
@@ -290,3 +304,69 @@ class TestStoreOutage:
             schedule.next_due + timedelta(hours=2),
             now=schedule.next_due,
         )
+
+    async def test_claim_made_but_unanswered_runs_at_the_next_poll(
+        self,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        store: SqliteStore,
+        tmp_path: Path,
+    ) -> None:
+        """A claim the store made but could not confirm (its COMMIT's
+        answer lost) is let go and the schedule claimed again at the next
+        poll, so it runs (it stayed held by serve()'s own claim, refused
+        to serve() itself, until the claim's lease ended: an hour)."""
+        outage = _Outage(store, {}, unanswered={"claim_schedule": {1}})
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=outage,  # type: ignore[arg-type]
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        made = await sync.add_schedule(
+            spec(categories=All()), every=timedelta(hours=1)
+        )
+        ended: list[RunFinished] = []
+
+        def seen(event: object) -> None:
+            if isinstance(event, RunFinished):
+                ended.append(event)
+
+        with anyio.move_on_after(5):
+            await sync.serve(
+                poll_interval=0.01, on_event=seen, until=lambda: bool(ended)
+            )
+
+        assert [RunStatus.SUCCEEDED] == [e.status for e in ended]
+        (schedule,) = await store.list_schedules()
+        assert made.next_due < schedule.next_due
+        assert await store.claim_schedule(
+            made.id,
+            "next",
+            schedule.next_due + timedelta(hours=2),
+            now=schedule.next_due,
+        )
+
+    async def test_unanswered_claim_never_frees_a_run_in_flight(
+        self, sync: Synchronizer, store: SqliteStore
+    ) -> None:
+        """A claim refused (the schedule's run is in flight) whose answer
+        is lost is let go by its own token: the claim of the run in flight,
+        made by the same server, stays (with one holder per server, letting
+        go of the unknown claim freed the running one for anybody)."""
+        made = await sync.add_schedule(
+            spec(stock=All()), every=timedelta(hours=1), first_due=T0
+        )
+        until = T0 + timedelta(hours=1)
+        tokens = iter(["server:1", "server:2"])
+        (running,) = await _claim_due(store, T0, tokens, {})
+        outage = _Outage(store, {}, unanswered={"claim_schedule": {1}})
+        unreleased: dict[str, tuple[str, datetime]] = {}
+
+        with pytest.raises(StateStoreError):
+            await _claim_due(outage, T0, tokens, unreleased)  # type: ignore[arg-type]
+        await _release_each(store, unreleased)
+
+        assert (made.id, "server:1") == (running[0].id, running[1])
+        assert {} == unreleased
+        assert not await store.claim_schedule(made.id, "other", until, now=T0)

@@ -7,14 +7,26 @@ would take a second partition), but say that its outcome is unknown.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
+import anyio
 import psycopg
 import pytest
 
-from ecomsync import RunLease, SyncSpec
+from ecomsync import (
+    MediaStaging,
+    MemoryErp,
+    MemoryPlatform,
+    RunFinished,
+    RunLease,
+    RunStatus,
+    Synchronizer,
+    SyncSpec,
+)
 from ecomsync._spec import All, DataType
 from ecomsync.exceptions import StateStoreError
 from ecomsync.state._pg_partitions import PostgresPartitionBoard
@@ -137,3 +149,56 @@ async def test_read_unanswered_is_read_again(store: PostgresStore) -> None:
 
     assert mine == await store.lease_holder("orders:shop")
     assert 0 == _CommitsThenDies.armed
+
+
+class _FirstClaimUnanswered:
+    """*store* whose first schedule claim commits unanswered."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self.claims = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def claim_schedule(self, *args: Any, **kwargs: Any) -> bool:
+        self.claims += 1
+        _CommitsThenDies.armed = int(self.claims == 1)
+        return await self._store.claim_schedule(*args, **kwargs)
+
+
+async def test_schedule_claimed_unanswered_runs_at_the_next_poll(
+    store: PostgresStore,
+    erp: MemoryErp,
+    platform: MemoryPlatform,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """serve() whose schedule claim went through unanswered lets that claim
+    go and claims the schedule again at the next poll, and it runs (the
+    claim, serve()'s own, kept it from running until its lease ended, an
+    hour)."""
+    wrapped = _FirstClaimUnanswered(store)
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=wrapped,  # type: ignore[arg-type]
+        staging=MediaStaging(tmp_path / "staging"),
+    )
+    await sync.add_schedule(
+        SyncSpec(types={DataType.CATEGORIES: All()}),
+        every=timedelta(hours=1),
+    )
+    ended: list[RunFinished] = []
+
+    def seen(event: object) -> None:
+        if isinstance(event, RunFinished):
+            ended.append(event)
+
+    with anyio.move_on_after(10), caplog.at_level(logging.WARNING):
+        await sync.serve(
+            poll_interval=0.05, on_event=seen, until=lambda: bool(ended)
+        )
+
+    assert any(UNKNOWN in r.getMessage() for r in caplog.records)
+    assert [RunStatus.SUCCEEDED] == [e.status for e in ended]
