@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -264,6 +265,36 @@ class TestReap:
         held = await store.claim_schedule("s-2", "next", until, now=T0)
         assert (True, False) == (free, held)
         assert [due, due] == [s.next_due for s in await store.list_schedules()]
+
+    @pytest.mark.parametrize("made", [True, False])
+    async def test_frees_the_schedule_when_the_end_goes_unanswered(
+        self, store: SqliteStore, made: bool
+    ) -> None:
+        """A dead run's end that the store could not confirm (its COMMIT's
+        answer lost) is read back: made, the schedule its process held is
+        freed (the run was no longer live to the next reap, so the claim
+        stayed for its hour); not made, the error stands, the claim too."""
+        until = T0 + timedelta(hours=1)
+        await store.save_schedule(a_schedule("s-1", next_due=T0))
+        assert await store.claim_schedule("s-1", "here:7:ab12", until, now=T0)
+        dead = attrs.evolve(owned(7), schedule_id="s-1")
+        await store.save_run(dead)
+
+        class Unanswered:
+            def __getattr__(self, name: str) -> object:
+                return getattr(store, name)
+
+            async def abandon_run(self, *args: object, **kw: object) -> bool:
+                if made:
+                    await store.abandon_run(*args, **kw)  # type: ignore[arg-type]
+                raise StateStoreError("the write may or may not be in")
+
+        with pytest.raises(StateStoreError) if not made else nullcontext():
+            ended = await reap_abandoned(Unanswered(), now=T0, host=HERE)  # type: ignore[arg-type]
+            assert [dead.id] == [r.id for r in ended]
+
+        freed = await store.claim_schedule("s-1", "next", until, now=T0)
+        assert made == freed
 
     async def test_store_without_owners(self) -> None:
         """A store that keeps no owners has no runs to end."""

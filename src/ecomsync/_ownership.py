@@ -41,7 +41,7 @@ import attrs
 from . import _instrument
 from ._anyio_util import task_group
 from ._contracts import RunOwner, RunRecord, RunStatus
-from .exceptions import EcomsyncError
+from .exceptions import EcomsyncError, StateStoreError
 from .typing import RunOwnership, RunStore
 
 
@@ -263,7 +263,21 @@ async def reap_abandoned(
             ended_at=now,
             error=f"abandoned: {reason}",
         )
-        if await store.abandon_run(abandoned, seen=run):
+        try:
+            gone = await store.abandon_run(abandoned, seen=run)
+        except StateStoreError:
+            # Its COMMIT may have gone unanswered (PostgresStore): read it
+            # back, as a run ended so is not live to the next reap, which
+            # would then never free the schedule its process held.
+            now_seen = await store.get_run(run.id)
+            if now_seen is None or (
+                now_seen.status,
+                now_seen.ended_at,
+                now_seen.error,
+            ) != (abandoned.status, abandoned.ended_at, abandoned.error):
+                raise
+            gone = True
+        if gone:
             log.warning(
                 "run %s %s",
                 run.id,
