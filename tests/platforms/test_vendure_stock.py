@@ -1,6 +1,7 @@
 """
 Stock per warehouse into Vendure's stock locations, through the engine,
-against a live Vendure server: an article's levels land whole.
+against a live Vendure server: an article's levels land whole.  Stock of
+a variant that does not track its inventory fails.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ecomsync import (
     Article,
     DataType,
     MemoryErp,
+    Outgoing,
     RecordFailed,
     RecordSynced,
     SqliteStore,
@@ -167,3 +169,127 @@ class TestStockLocationsThroughTheEngine:
             "W-2": {DEFAULT: 7, "North": 2, "South": 4},
         } == whole
         assert [] == left
+
+
+async def _tracking(admin: VendureAdmin, *skus: str) -> dict[str, Any]:
+    """
+    ``(trackInventory, stockOnHand)`` per SKU.
+    """
+    data = await admin.gql(
+        "query ($s: [String!]!) { productVariants(options: { filter: "
+        "{ sku: { in: $s } } }) { items { id sku trackInventory "
+        "stockOnHand } } }",
+        {"s": list(skus)},
+    )
+    return {
+        v["sku"]: (v["trackInventory"], v["stockOnHand"], v["id"])
+        for v in data["productVariants"]["items"]
+    }
+
+
+async def _global_tracking(admin: VendureAdmin, on: bool) -> None:
+    await admin.gql(
+        "mutation ($t: Boolean!) { updateGlobalSettings(input: "
+        "{ trackInventory: $t }) { ... on GlobalSettings { id } } }",
+        {"t": on},
+    )
+
+
+async def _set_flag(admin: VendureAdmin, variant: str, flag: str) -> None:
+    await admin.gql(
+        "mutation ($i: [UpdateProductVariantInput!]!) "
+        "{ updateProductVariants(input: $i) { id } }",
+        {"i": [{"id": variant, "trackInventory": flag}]},
+    )
+
+
+class TestUntrackedInventory:
+    """
+    Vendure sells a variant that does not track its inventory without
+    limit: its stock fails loudly instead of counting as synced.
+    """
+
+    async def test_made_variants_track_inventory(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        With the global Track inventory off, a variant the adapter
+        makes tracks its inventory (TRUE, not INHERIT), so its stock
+        limits what the shop sells.
+        """
+        admin = fresh_vendure.admin()
+        try:
+            await _global_tracking(admin, False)
+            async with Vendure(
+                fresh_vendure.url, api_key=fresh_vendure.api_key
+            ) as shop:
+                (made,) = await shop.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=Article(number="T-1", name="T", price=1)
+                        )
+                    ],
+                )
+                (level,) = await shop.push(
+                    DataType.STOCK,
+                    [Outgoing(record=StockLevel(number="T-1", quantity=4))],
+                )
+            variants = await _tracking(admin, "T-1")
+        finally:
+            await admin.aclose()
+
+        assert made.ok, made.error
+        assert level.ok, level.error
+        assert ("TRUE", 4) == variants["T-1"][:2]
+
+    async def test_untracked_variants_fail_on_quantity(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A variant with Track inventory FALSE, and one that inherits it
+        while the global setting is off, fail on quantity naming the SKU
+        and the setting to turn on; nothing is written for them; the
+        tracked variant of the batch lands.
+        """
+        admin = fresh_vendure.admin()
+        try:
+            async with Vendure(
+                fresh_vendure.url, api_key=fresh_vendure.api_key
+            ) as shop:
+                made = await shop.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(record=Article(number=n, name=n, price=1))
+                        for n in ("U-1", "U-2", "U-3")
+                    ],
+                )
+                ids = await _tracking(admin, "U-1", "U-2", "U-3")
+                await _set_flag(admin, ids["U-1"][2], "FALSE")
+                await _set_flag(admin, ids["U-2"][2], "INHERIT")
+                await _global_tracking(admin, False)
+                levels = await shop.push(
+                    DataType.STOCK,
+                    [
+                        Outgoing(record=StockLevel(number=n, quantity=q))
+                        for n, q in (("U-1", 3), ("U-2", 5), ("U-3", 7))
+                    ],
+                )
+            after = await _tracking(admin, "U-1", "U-2", "U-3")
+        finally:
+            await admin.aclose()
+
+        assert all(m.ok for m in made), [m.error for m in made]
+        off, inherits, tracked = levels
+        assert ("U-1", "quantity") == (off.number, off.field)
+        assert "SKU U-1" in str(off.error)
+        assert '"Track inventory" for the variant' in str(off.error)
+        assert ("U-2", "quantity") == (inherits.number, inherits.field)
+        assert "SKU U-2" in str(inherits.error)
+        assert "global settings" in str(inherits.error)
+        assert tracked.ok, tracked.error
+        assert {
+            "U-1": ("FALSE", 0),
+            "U-2": ("INHERIT", 0),
+            "U-3": ("TRUE", 7),
+        } == {sku: v[:2] for sku, v in after.items()}

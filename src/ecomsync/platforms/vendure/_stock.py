@@ -18,6 +18,9 @@ nothing (``stockOnHand = stockAllocated``: what paid orders hold there
 can still be fulfilled).  Negative stock is refused unless the host
 allows backorders; then it is written as the ERP has it (Vendure's
 ``outOfStockThreshold`` decides how far below zero the shop sells).
+A variant that does not track its inventory (``trackInventory`` FALSE,
+or INHERIT while the global setting is off) is sold without limit, so
+its levels fail and nothing is written for it.
 """
 
 from __future__ import annotations
@@ -56,6 +59,52 @@ def quantity_problem(quantity: object) -> str | None:
     if abs(int(quantity)) > MAX_INT:
         return f"{quantity} is more than Vendure can store"
     return None
+
+
+def _untracked(sku: str, variant: JSON, tracks: bool | None) -> str | None:
+    """
+    Why the stock of *variant* (SKU *sku*) would have no effect, or
+    ``None``: Vendure sells a variant without limit unless it tracks its
+    inventory (``trackInventory`` TRUE, or INHERIT while the global
+    setting *tracks* is on).
+    """
+    flag = variant.get("trackInventory")
+    if flag == "FALSE":
+        why, fix = "its Track inventory is off", "for the variant"
+    elif flag == "INHERIT" and tracks is False:
+        why = "it inherits Track inventory, which the global settings have off"
+        fix = "in Vendure's global settings, or for the variant"
+    else:
+        return None
+    return (
+        f"Vendure does not track the inventory of SKU {sku} (variant "
+        f"{variant['id']}: {why}), so it sells it without limit and the "
+        f'stock would have no effect; turn on "Track inventory" {fix}'
+    )
+
+
+def _variant(
+    sku: str, variants: Sequence[JSON], tracks: bool | None
+) -> JSON | tuple[str, str]:
+    """
+    The one variant of *sku* among *variants*, or ``(error, field)``:
+    none, several (Vendure does not keep SKUs unique), or one that does
+    not track its inventory (`_untracked`).
+    """
+    if len(variants) != 1:
+        return (
+            f"no variant with SKU {sku}"
+            if not variants
+            else f"SKU {sku} is held by {len(variants)} Vendure variants ("
+            + ", ".join(
+                f"variant {v['id']} of product {v['product']['id']}"
+                for v in variants
+            )
+            + "); Vendure does not keep SKUs unique",
+            "number",
+        )
+    problem = _untracked(sku, variants[0], tracks)
+    return variants[0] if problem is None else (problem, "quantity")
 
 
 def _location(ref: Reference, level: StockLevel) -> str | tuple[str, str]:
@@ -140,6 +189,24 @@ class Stock:
         foreign = await self.catalog.foreign_locations()
         return [loc for loc in others if loc not in foreign]
 
+    async def _tracks(self, found: dict[str, list[JSON]]) -> bool | None:
+        """
+        Whether Vendure's global settings track inventory, asked only
+        when a variant of *found* inherits it (else ``None``).  Read per
+        push, not kept: a merchant who turns it on after a failure must
+        not have to restart a long-running process.
+        """
+        if not any(
+            v.get("trackInventory") == "INHERIT"
+            for variants in found.values()
+            for v in variants
+        ):
+            return None
+        data = await self.catalog.gql.query(
+            "{ globalSettings { trackInventory } }"
+        )
+        return bool(data["globalSettings"]["trackInventory"])
+
     async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
         """
         Write *items*; one `Outcome` per item, whose platform id is the
@@ -178,6 +245,7 @@ class Stock:
                 total + int(level.quantity),
             )
         found = await self.catalog.variants_by_sku([s for s, _ in groups])
+        tracks = await self._tracks(found)
         writes: dict[str, tuple[list[int], list[JSON]]] = {}
         # Vendure sells the sum over the channel's locations: one the ERP
         # does not write must sell nothing, or the shop sells its stock
@@ -185,23 +253,11 @@ class Stock:
         others = await self._sells_nothing(ref)
         held: dict[str, tuple[list[int], JSON, set[str]]] = {}
         for (sku, location), (indices, total) in groups.items():
-            variants = found.get(sku, [])
-            if len(variants) != 1:
-                error = (
-                    f"no variant with SKU {sku}"
-                    if not variants
-                    else f"SKU {sku} is held by {len(variants)} Vendure "
-                    "variants ("
-                    + ", ".join(
-                        f"variant {v['id']} of product {v['product']['id']}"
-                        for v in variants
-                    )
-                    + "); Vendure does not keep SKUs unique"
-                )
+            variant = _variant(sku, found.get(sku, []), tracks)
+            if isinstance(variant, tuple):
                 for i in indices:
-                    outcomes[i] = fail(sku, error, "number")
+                    outcomes[i] = fail(sku, *variant)
                 continue
-            (variant,) = variants
             mine = held.setdefault(variant["id"], ([], variant, set()))
             mine[0].extend(indices)
             mine[2].add(location)

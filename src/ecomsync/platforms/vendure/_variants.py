@@ -209,6 +209,10 @@ class Variants:
                                 "price": price,
                                 "taxCategoryId": job.tax,
                                 "enabled": art.active,
+                                # INHERIT (Vendure's default) sells
+                                # without limit while the global setting
+                                # is off: the ERP's stock must count
+                                "trackInventory": "TRUE",
                                 "optionIds": option_ids.get(sku, []),
                                 "translations": [
                                     {
