@@ -20,7 +20,7 @@ from ecomsync import (
 )
 from ecomsync.platforms.vendure import Vendure
 
-from .test_vendure_merchant import _by_hand, _stock
+from .test_vendure_merchant import _article, _by_hand, _stock
 from .vendure_server import SUPERADMIN, VendureAdmin, VendureServer
 
 
@@ -158,14 +158,7 @@ class TestChannels:
             async with Vendure(
                 channels_vendure.url, api_key=channels_vendure.api_key
             ) as shop:
-                (made,) = await shop.push(
-                    DataType.ARTICLES,
-                    [
-                        Outgoing(
-                            record=Article(number="C-1", name="C", price=1)
-                        )
-                    ],
-                )
+                made = await _article(shop, "C-1")
                 problems = await shop.check()
                 with pytest.raises(ConfigurationError) as refused:
                     await shop.push(DataType.STOCK, _level(4))

@@ -29,6 +29,7 @@ from ecomsync import (
 from ecomsync.platforms.vendure import Vendure
 from ecomsync.testing import capture_events
 
+from .test_vendure_merchant import _article
 from .vendure_server import VendureAdmin, VendureServer
 
 
@@ -223,14 +224,7 @@ class TestUntrackedInventory:
             async with Vendure(
                 fresh_vendure.url, api_key=fresh_vendure.api_key
             ) as shop:
-                (made,) = await shop.push(
-                    DataType.ARTICLES,
-                    [
-                        Outgoing(
-                            record=Article(number="T-1", name="T", price=1)
-                        )
-                    ],
-                )
+                made = await _article(shop, "T-1")
                 (level,) = await shop.push(
                     DataType.STOCK,
                     [Outgoing(record=StockLevel(number="T-1", quantity=4))],
