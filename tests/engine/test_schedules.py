@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,32 @@ class TestSchedules:
         )
 
 
+def _over(
+    outage: object, erp: MemoryErp, platform: MemoryPlatform, tmp_path: Path
+) -> Synchronizer:
+    """
+    A synchroniser over a store that fails when told to (`_Outage`).
+    """
+    return Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=outage,  # type: ignore[arg-type]
+        staging=MediaStaging(tmp_path / "staging"),
+    )
+
+
+def _collect(ended: list[RunFinished]) -> Callable[[object], None]:
+    """
+    An ``on_event`` that keeps the runs' ``RunFinished`` in *ended*.
+    """
+
+    def seen(event: object) -> None:
+        if isinstance(event, RunFinished):
+            ended.append(event)
+
+    return seen
+
+
 class _Outage:
     """
     *store* with a state store outage: the calls of *failing* (method
@@ -270,20 +297,12 @@ class TestStoreOutage:
         (serve() stopped with StateStoreError, and a lost release held
         the schedule for its lease, an hour or its interval)."""
         outage = _Outage(store, failing)
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=outage,  # type: ignore[arg-type]
-            staging=MediaStaging(tmp_path / "staging"),
-        )
+        sync = _over(outage, erp, platform, tmp_path)
         made = await sync.add_schedule(
             spec(categories=All()), every=timedelta(milliseconds=1)
         )
         ended: list[RunFinished] = []
-
-        def seen(event: object) -> None:
-            if isinstance(event, RunFinished):
-                ended.append(event)
+        seen = _collect(ended)
 
         with anyio.fail_after(10):
             await sync.serve(
@@ -317,20 +336,12 @@ class TestStoreOutage:
         poll, so it runs (it stayed held by serve()'s own claim, refused
         to serve() itself, until the claim's lease ended: an hour)."""
         outage = _Outage(store, {}, unanswered={"claim_schedule": {1}})
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=outage,  # type: ignore[arg-type]
-            staging=MediaStaging(tmp_path / "staging"),
-        )
+        sync = _over(outage, erp, platform, tmp_path)
         made = await sync.add_schedule(
             spec(categories=All()), every=timedelta(hours=1)
         )
         ended: list[RunFinished] = []
-
-        def seen(event: object) -> None:
-            if isinstance(event, RunFinished):
-                ended.append(event)
+        seen = _collect(ended)
 
         with anyio.move_on_after(5):
             await sync.serve(
