@@ -491,6 +491,42 @@ class TestShopware6Writes:
         assert moved == len(emu.transitions)
         assert again.ok, again
 
+    async def test_no_path_through_completed_or_cancelled(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        An order the shop has in progress that the ERP has open fails on
+        ``state`` by name: Shopware leads back to open only through
+        completed or cancelled, whose flows (mails, documents, released
+        stock) must not run for an order that is neither.  Nothing moves.
+        """
+        emu.place_order(order_number="901")
+        (started,) = await shop.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(
+                        number="901", state=OrderState.IN_PROGRESS
+                    )
+                )
+            ],
+        )
+        moved = len(emu.transitions)
+        (outcome,) = await shop.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(number="901", state=OrderState.OPEN)
+                )
+            ],
+        )
+
+        assert started.ok, started
+        assert ("901", "state") == (outcome.number, outcome.field)
+        assert "901" in str(outcome.error)
+        assert "in_progress" in str(outcome.error)
+        assert [] == [(t.action, t.to_state) for t in emu.transitions[moved:]]
+
 
 class TestShopware6Reliability:
     async def test_replay_after_commit_then_timeout_duplicates_nothing(

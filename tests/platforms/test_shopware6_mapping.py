@@ -121,13 +121,17 @@ class TestMapping:
             ("open", "open", []),
             ("open", "completed", ["process", "complete"]),
             ("cancelled", "in_progress", ["reopen", "process"]),
+            ("completed", "in_progress", ["reopen", "process"]),
+            # back to open only through completed or cancelled: no way
+            ("in_progress", "open", None),
         ],
     )
     def test_order_transitions(
-        self, current: str, target: str, path: list[str]
+        self, current: str, target: str, path: list[str] | None
     ) -> None:
         """
-        The shortest path through the order state machine is planned.
+        The shortest path through the order state machine is planned,
+        never through completed or cancelled on the way.
         """
         assert path == transitions(ORDER_GRAPH, current, target)
 

@@ -66,12 +66,27 @@ STATE_TARGETS: Mapping[OrderState, tuple[str | None, str | None]] = {
 }
 
 
+#: States a path may start or end in but never pass through: entering one
+#: runs the shop's flows for it (the "order completed" mails and
+#: documents, the stock a cancellation releases), which must not happen
+#: to an order that is neither (``in_progress`` -> ``open`` would be
+#: ``complete``, ``reopen``).
+NOT_ON_THE_WAY = frozenset(
+    {"completed", "cancelled", "returned", "returned_partially"}
+)
+
+
 def transitions(
-    graph: Mapping[str, Mapping[str, str]], current: str, target: str
+    graph: Mapping[str, Mapping[str, str]],
+    current: str,
+    target: str,
+    *,
+    avoid: frozenset[str] = NOT_ON_THE_WAY,
 ) -> list[str] | None:
     """
     The shortest list of actions from *current* to *target*, ``[]`` if
-    already there, ``None`` if there is no way.
+    already there, ``None`` if there is no way that passes through none
+    of *avoid*.
     """
     if current == target:
         return []
@@ -84,6 +99,8 @@ def transitions(
                 continue
             if nxt == target:
                 return [*path, action]
+            if nxt in avoid:
+                continue
             seen.add(nxt)
             queue.append((nxt, [*path, action]))
     return None

@@ -22,6 +22,7 @@ from ._claims import STATUS_RULE, screen, status_claims
 from ._client import MAX_LIMIT, AdminApi, ApiProblem, ShopwareApiError
 from ._order_mapping import (
     DELIVERY_GRAPH,
+    NOT_ON_THE_WAY,
     ORDER_ASSOCIATIONS,
     ORDER_GRAPH,
     ORDER_INCLUDES,
@@ -183,6 +184,20 @@ class Orders:
                 moves.reverse()
             for entity, eid, current, target, graph in moves:
                 await self._move(entity, eid, current, target, graph)
+        except _NoWay as exc:
+            return Outcome(
+                number=status.number,
+                error=(
+                    f"order {status.number}: the {exc.entity} is "
+                    f"{exc.current} in Shopware, the ERP has the order "
+                    f"{status.state.value}; Shopware leads from "
+                    f"{exc.current!r} to {exc.target!r} only through "
+                    f"{' or '.join(sorted(NOT_ON_THE_WAY))}, whose flows "
+                    f"(mails, documents, stock) must not run for it: not "
+                    f"moved; move it by hand in Shopware or the ERP"
+                ),
+                field="state",
+            )
         except ShopwareApiError as exc:
             detail, field = first_problem(exc)
             return Outcome(number=status.number, error=detail, field=field)
@@ -207,6 +222,8 @@ class Orders:
                 current = await self._read_state(entity, eid)
             path = transitions(graph, current, target)
             if path is None:
+                if transitions(graph, current, target, avoid=frozenset()):
+                    raise _NoWay(entity.replace("_", " "), current, target)
                 raise ShopwareApiError(
                     f"{entity} {eid}",
                     400,
@@ -393,6 +410,19 @@ class Orders:
         total = body.get("total") if isinstance(body, dict) else None
         rows = [row for row in data or [] if isinstance(row, dict)]
         return rows, total if isinstance(total, int) and count else None
+
+
+class _NoWay(Exception):
+    """
+    No transitions lead *entity* from *current* to *target* but through
+    a state of `NOT_ON_THE_WAY`.
+    """
+
+    def __init__(self, entity: str, current: str, target: str) -> None:
+        super().__init__(entity, current, target)
+        self.entity = entity
+        self.current = current
+        self.target = target
 
 
 def _technical(entity: dict[str, Any]) -> str | None:
