@@ -36,7 +36,12 @@ from .exceptions import (
     SyncError,
 )
 from .media import RunStaging
-from .typing import ErpSession, StateStore, SupportsMediaIdFor
+from .typing import (
+    ErpSession,
+    StateStore,
+    SupportsMediaIdFor,
+    SupportsMediaTypes,
+)
 
 
 _log = logging.getLogger("ecomsync")
@@ -45,6 +50,16 @@ _log = logging.getLogger("ecomsync")
 #: Per record: its media links, a failed outcome naming the file at
 #: fault, or None (the record has no media).
 Found = list[MediaLink] | Outcome | None
+
+
+def takes_media(platform: object, data_type: DataType) -> bool:
+    """
+    Whether *platform* writes the media of *data_type*'s records
+    (`SupportsMediaTypes`; every type, without it).
+    """
+    if isinstance(platform, SupportsMediaTypes):
+        return data_type in platform.media_types
+    return True
 
 
 @attrs.define
@@ -143,6 +158,8 @@ class MediaTransfer:
         `media_id_for` id, and `finish` uploads it after the push.
         """
         found: list[Found] = [None] * len(chunk)
+        if not takes_media(self.run.platform, data_type):
+            return found  # such records land without media, unread
         links: dict[int, list[MediaLink | None]] = {}
         errors: dict[int, list[tuple[int, str]]] = {}
         files: list[tuple[int, int]] = []  # (record's index, position)

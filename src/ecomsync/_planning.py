@@ -18,6 +18,7 @@ from ._ambiguity import NumberClaims
 from ._changes import Change, Refusal, ambiguous, fingerprints
 from ._contracts import TypeCounts
 from ._fingerprint import content_hash
+from ._media_transfer import takes_media
 from ._model import Article, Category, Problem, Record
 from ._pipeline import Pipeline
 from ._pipeline_types import Volume
@@ -361,7 +362,11 @@ async def _plan_batch(
             record.number
         )
         closure.note(data_type, [record.number])
-        if isinstance(record, Article | Category) and record.media:
+        if (
+            isinstance(record, Article | Category)
+            and record.media
+            and takes_media(run.platform, data_type)
+        ):
             found.with_media += 1
             for ref in record.media:
                 # Hashed in memory, never staged: a plan leaves no file.

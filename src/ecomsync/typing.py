@@ -58,6 +58,7 @@ __all__ = [
     "SupportsCheck",
     "SupportsMediaIdFor",
     "SupportsMediaOnPush",
+    "SupportsMediaTypes",
     "SupportsPendingBatch",
     "SupportsRequestEstimate",
     "WatermarkStore",
@@ -272,6 +273,27 @@ class SupportsMediaIdFor(Protocol):
     def media_id_for(self, sha256: str) -> str:
         """
         The platform's media id for content with this SHA-256 (hex).
+        """
+
+
+@runtime_checkable
+class SupportsMediaTypes(Protocol):
+    """
+    **Protocol:** A platform that keeps media on some data types only.
+
+    The engine reads, stages and uploads no media of a record whose type
+    is not in ``media_types``, and hands it none (`Platform.attach_media`
+    is not called for it): the record lands without them, as the
+    platform's documentation says.  Without it, every data type that
+    carries media (categories, articles) takes them.
+
+    .. versionadded:: 26.1.0
+    """
+
+    @property
+    def media_types(self) -> frozenset[DataType]:
+        """
+        The data types whose media the platform writes.
         """
 
 

@@ -18,11 +18,18 @@ import pytest
 import stamina
 
 from ecomsync import (
+    All,
     Article,
     Category,
     DataType,
+    MediaRef,
+    MediaStaging,
+    MemoryErp,
+    SqliteStore,
     StagedMedia,
     StockLevel,
+    Synchronizer,
+    SyncSpec,
 )
 from ecomsync.exceptions import SyncError
 from ecomsync.platforms.shopify import Shopify, collection_handle
@@ -301,3 +308,68 @@ class TestDirtyCatalogue(DirtyCatalogueContract):
         assert len(catalogue.landing(DataType.ARTICLES)) == len(
             outcome.shop.emu.shop.products
         )
+
+
+@pytest.mark.anyio
+class TestCategoryImages:
+    async def test_a_category_image_is_not_sent(self, tmp_path: Path) -> None:
+        """
+        A category with an image lands as its collection without it (a
+        collection keeps no files): the run goes on, the plan and the run
+        upload nothing for it, and an article's image still lands.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        erp = MemoryErp(
+            [
+                Category(
+                    number="C-1",
+                    name="Werkzeug",
+                    media=(
+                        MediaRef(
+                            key="cat",
+                            filename="tools.jpg",
+                            mime_type="image/jpeg",
+                        ),
+                    ),
+                ),
+                Article(
+                    number="A-1",
+                    name="Hammer",
+                    price=Decimal("9.99"),
+                    categories=("C-1",),
+                    media=(
+                        MediaRef(
+                            key="art",
+                            filename="hammer.jpg",
+                            mime_type="image/jpeg",
+                        ),
+                    ),
+                ),
+            ],
+            media={"cat": b"\xff\xd8category", "art": b"\xff\xd8hammer"},
+        )
+        platform = shop(emu)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        wanted = SyncSpec(
+            types={DataType.CATEGORIES: All(), DataType.ARTICLES: All()}
+        )
+        try:
+            plan = await sync.plan(wanted)
+            run = await sync.execute(wanted)
+        finally:
+            await platform.aclose()
+            await sync.store.aclose()
+
+        assert [] == list(run.failures)
+        assert 0 == plan.types[DataType.CATEGORIES].media_upload
+        assert 1 == plan.types[DataType.ARTICLES].media_upload
+        assert ["Werkzeug"] == [
+            c["title"] for c in emu.shop.collections.values()
+        ]
+        (product,) = emu.shop.products.values()
+        assert list(emu.shop.files) == product["_media"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import ClassVar
 
 import attrs
 import httpx
@@ -146,6 +147,10 @@ class Shopify(AsyncResource):
     supported: frozenset[DataType] = attrs.field(
         init=False, default=frozenset(DataType)
     )
+    #: A collection keeps no files (its image takes a URL): categories
+    #: land without their images, which are not read or uploaded
+    #: (`ecomsync.typing.SupportsMediaTypes`).
+    media_types: ClassVar[frozenset[DataType]] = frozenset({DataType.ARTICLES})
     _closed: bool = attrs.field(init=False, default=False)
     _api: GraphQL = attrs.field(init=False)
     _catalogue: Catalogue = attrs.field(init=False)
