@@ -82,3 +82,59 @@ class TestStockManagementOff:
         assert outcome.ok
         (row,) = [r for r in emu.shop.products.values() if r["sku"] == "A-1"]
         assert row["stock_quantity"] == 5
+
+
+class TestStockUnderAnotherSpelling:
+    async def test_lookup_compares_skus_as_the_shop_does(self) -> None:
+        """
+        The emulator's ``?sku=`` filter compares in the table's collation,
+        as WooCommerce's ``_sku IN (...)`` query does: ``a-1`` finds the
+        product ``A-1``.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="A", price=1))],
+            )
+        auth = {"consumer_key": "ck_merchant", "consumer_secret": SECRET}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=emu.app),
+            base_url="https://shop.test/wp-json/wc/v3",
+        ) as client:
+            answer = await client.get(
+                "/products", params={"sku": "a-1", **auth}
+            )
+        assert [row["sku"] for row in answer.json()] == ["A-1"]
+
+    async def test_stock_of_another_spelling_fails_by_name(self) -> None:
+        """
+        ERP articles ``A-1`` and ``a-1`` are one SKU to WooCommerce: the
+        stock of ``a-1`` fails naming the product that holds ``A-1``
+        instead of overwriting ``A-1``'s stock, in one push or alone.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="A", price=1))],
+            )
+            both = await woo.push(
+                DataType.STOCK,
+                [
+                    Outgoing(record=StockLevel(number="A-1", quantity=5)),
+                    Outgoing(record=StockLevel(number="a-1", quantity=0)),
+                ],
+            )
+            alone = await woo.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="a-1", quantity=0))],
+            )
+        (row,) = emu.shop.products.values()
+        assert row["stock_quantity"] == 5
+        assert [(o.number, o.ok, o.field) for o in both + alone] == [
+            ("A-1", True, None),
+            ("a-1", False, "number"),
+            ("a-1", False, "number"),
+        ]
+        assert "'A-1'" in (alone[0].error or "")

@@ -71,6 +71,22 @@ class Stock:
                 )
                 continue
             row = rows[0]
+            held = str(row.get("sku") or "")
+            if held != level.number.rstrip(" "):
+                # One SKU to WooCommerce, but not this one: the product
+                # of another ERP number (``A-1`` for ``a-1``), or one
+                # made by hand; its stock is not this level's to set.
+                outcomes[i] = fail(
+                    level.number,
+                    f"article {level.number!r} is not on WooCommerce: "
+                    f"product #{row['id']} holds the SKU {held!r}, which "
+                    f"WooCommerce takes for {level.number!r} (case, "
+                    "accents and trailing spaces do not count), and its "
+                    "stock is not this article's to set; rename one of "
+                    "them",
+                    "number",
+                )
+                continue
             parent = int(row.get("parent_id") or 0)
             path = f"products/{parent}/variations" if parent else "products"
             by_path.setdefault(path, []).append(

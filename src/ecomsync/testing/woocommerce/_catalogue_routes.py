@@ -19,7 +19,7 @@ from ._request import (
     validate,
 )
 from ._routes import Routes
-from ._wp import Row
+from ._wp import Row, collate
 
 
 class CatalogueRoutes(Routes):
@@ -45,13 +45,15 @@ class CatalogueRoutes(Routes):
         shop = self.emu.shop
         sku = req.query.get("sku")
         if sku:
-            # prepare_objects_query: comma-separated exact SKUs; variations
-            # are included when searching by SKU.
-            wanted = {s.strip() for s in sku.split(",") if s.strip()}
+            # prepare_objects_query: comma-separated SKUs (and the whole
+            # string), variations included; ``wc_product_meta_lookup.sku
+            # IN (...)`` compares in the table's collation, so ``a-1``
+            # finds ``A-1``.
+            wanted = {collate(s) for s in [*sku.split(","), sku] if s}
             rows = [
                 r
                 for r in shop.products.values()
-                if r["sku"] and r["sku"] in wanted
+                if r["sku"] and collate(r["sku"]) in wanted
             ]
         else:
             rows = [
