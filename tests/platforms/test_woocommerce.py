@@ -701,6 +701,72 @@ class TestAdapterDetails:
         assert cancel.ok, cancel
         assert closed == emu.shop.orders[oid]["status"]
 
+    async def test_tracking_note_whose_answer_was_lost_is_not_posted_again(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A tracking note that landed but whose answer was lost is found
+        on the order before it is sent again, not posted a second time:
+        the customer is told each tracking number once.
+        """
+        oid = emu.place(make_order("2102"))
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            request_deadline=0.3,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        shipped = Outgoing(
+            record=OrderStatus(
+                number="2102",
+                state=OrderState.SHIPPED,
+                tracking_numbers=("T-1", "T-2"),
+            )
+        )
+        emu.faults = Faults(commit_then_timeout=1, hang_s=1)
+        (first,) = await woo.push(DataType.ORDER_STATUS, [shipped])
+        emu.faults = Faults()
+        (again,) = await woo.push(DataType.ORDER_STATUS, [shipped])
+        (third,) = await woo.push(DataType.ORDER_STATUS, [shipped])
+        await woo.aclose()
+
+        assert first.ok, first
+        assert again.ok, again
+        assert third.ok, third
+        assert ["Tracking number: T-1", "Tracking number: T-2"] == sorted(
+            n["note"] for n in emu.shop.notes[oid] if n["customer_note"]
+        )
+        assert "completed" == emu.shop.orders[oid]["status"]
+
+    async def test_tracking_note_of_a_dead_push_is_not_posted_again(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A tracking note posted by a push that died before it recorded
+        the tracking on the order is not posted again by the next push.
+        """
+        oid = emu.place(make_order("2103"))
+        emu.shop.add_note(oid, "Tracking number: T-1", customer_note=True)
+
+        (outcome,) = await woo.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(
+                        number="2103",
+                        state=OrderState.SHIPPED,
+                        tracking_numbers=("T-1", "T-2"),
+                    )
+                )
+            ],
+        )
+
+        assert outcome.ok, outcome
+        assert ["Tracking number: T-1", "Tracking number: T-2"] == sorted(
+            n["note"] for n in emu.shop.notes[oid] if n["customer_note"]
+        )
+
     async def test_retries_a_throttled_shop(
         self, woo: WooCommerce, emu: WooCommerceEmulator
     ) -> None:

@@ -111,12 +111,15 @@ class RestApi:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201),
+        retry: bool = True,
     ) -> httpx.Response:
         """
         Send one request to ``/wc/v3/{path}``, signed afresh per attempt
         (a retried OAuth request needs a new nonce).  Raises
         `AuthenticationError` for 401/403, `WooApiError` for other
-        answers not in *ok*.
+        answers not in *ok*.  Without *retry*, one attempt: the caller
+        retries (a write that must first look whether a lost attempt
+        landed).
         """
         full = f"{API}/{path.lstrip('/')}"
         url = self.url.rstrip("/") + full
@@ -141,7 +144,9 @@ class RestApi:
                 retry=False,
             )
 
-        response = await self.http.policy.call(attempt)
+        response = await (
+            self.http.policy.call(attempt) if retry else attempt()
+        )
         return self.judge(f"{method} {full}", response, ok)
 
     @staticmethod

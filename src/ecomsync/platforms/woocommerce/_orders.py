@@ -121,6 +121,13 @@ class Orders:
             for t in dict.fromkeys(status.tracking_numbers)
             if t not in announced
         ]
+        if new:
+            # a note posted before the order's meta recorded it (its
+            # answer lost, the process gone) is on the order already
+            posted = await self._notes(oid)
+            unsent = [t for t in new if _note(t) not in posted]
+        else:
+            unsent = []
         target = STATUS_OF[status.state]
         if STATE_OF.get(current) is status.state:
             target = current  # refunded or failed stays so when cancelled
@@ -133,20 +140,50 @@ class Orders:
                 {"key": TRACKING_META, "value": announced + new},
             ]
         try:
-            for number in new:
-                await self.api.call(
-                    "POST",
-                    f"orders/{oid}/notes",
-                    json={
-                        "note": f"Tracking number: {number}",
-                        "customer_note": True,
-                    },
-                )
+            for number in unsent:
+                await self._post_note(oid, _note(number))
             if body:
                 await self.api.call("PUT", f"orders/{oid}", json=body)
         except WooApiError as exc:
             return fail(status.number, str(exc), "state")
         return Outcome(number=status.number, platform_id=str(oid))
+
+    async def _notes(self, oid: int) -> set[str]:
+        """
+        The texts of the order's customer notes.
+        """
+        rows = (
+            await self.api.call(
+                "GET", f"orders/{oid}/notes", params={"type": "customer"}
+            )
+        ).json()
+        return {
+            str(row.get("note") or "").strip()
+            for row in rows or []
+            if isinstance(row, dict)
+        }
+
+    async def _post_note(self, oid: int, text: str) -> None:
+        """
+        Post the customer note *text* once: WooCommerce mails the customer
+        each note, and a note whose answer was lost (a timeout after the
+        shop saved it) may be there, so a retry looks first.
+        """
+        tried = False
+
+        async def attempt() -> None:
+            nonlocal tried
+            if tried and text in await self._notes(oid):
+                return
+            tried = True
+            await self.api.call(
+                "POST",
+                f"orders/{oid}/notes",
+                json={"note": text, "customer_note": True},
+                retry=False,
+            )
+
+        await self.api.http.policy.call(attempt)
 
     # -- orders in ----------------------------------------------------------
 
@@ -199,6 +236,13 @@ class Orders:
         return found
 
     # -- media --------------------------------------------------------------
+
+
+def _note(number: str) -> str:
+    """
+    The customer note that tells a tracking number.
+    """
+    return f"Tracking number: {number}"
 
 
 def _amount(value: Any) -> Decimal:

@@ -225,7 +225,7 @@ class WooCommerce(AsyncResource):
         and one batch write (categories: plus the term list); per new file
         an upload; variable articles one variations batch
         each (counted as one per article, the worst case); order statuses
-        a read, a write and a note per record.
+        a read, a write, a read of the notes and a note per record.
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
@@ -235,7 +235,7 @@ class WooCommerce(AsyncResource):
         if data_type is DataType.STOCK:
             return 2 * batches
         if data_type is DataType.ORDER_STATUS:
-            return 3 * writes
+            return 4 * writes
         return batches
 
     async def check(self) -> list[str]:
