@@ -119,3 +119,24 @@ class TestFullDisk:
         with pytest.raises(LicenseError, match="lic"):
             async with pool.lease("run-a", timeout=1):
                 pass
+
+    async def test_pool_record_not_written_leaves_nothing(
+        self, tmp_path: Path
+    ) -> None:
+        """A pool whose size record cannot be written (a full disk, a
+        quota) is a LicenseError naming the directory, and each attempt
+        leaves no file behind: every run's attempt left an empty
+        ``.pool-<uuid>.tmp`` in the directory."""
+        path = tmp_path / "lic"
+        path.mkdir()
+        pool = FileLicensePool(path, size=1)
+
+        with _no_file_growth():
+            for _ in range(3):
+                with pytest.raises(LicenseError, match="lic"):
+                    async with pool.lease("run-a", timeout=1):
+                        pass  # pragma: no cover
+
+        assert [] == sorted(p.name for p in path.iterdir())
+        async with pool.lease("run-a", timeout=1):
+            assert ("run-a",) == await pool.holders()

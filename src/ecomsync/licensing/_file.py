@@ -103,10 +103,14 @@ class FileLicensePool(AsyncResource):
                 # Written aside and linked into place: a reader sees the
                 # whole record or none.
                 tmp = self.path / f".pool-{uuid.uuid4().hex}.tmp"
-                tmp.write_text(json.dumps({"size": self._size}))
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp, record)
-                tmp.unlink()
+                try:
+                    tmp.write_text(json.dumps({"size": self._size}))
+                    with contextlib.suppress(FileExistsError):
+                        os.link(tmp, record)
+                finally:
+                    # Also when the disk is full: one left per attempt.
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
             recorded = int(json.loads(record.read_text())["size"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LicenseError(
