@@ -294,3 +294,55 @@ async def test_odd_staged_upload_answer_names_it(
     assert "upload of 'a.jpg'" in str(caught.value)
     assert problem in str(caught.value)
     assert ["shop.test"] == seen
+
+
+async def test_status_never_goes_to_an_order_of_another_name() -> None:
+    """
+    An order search that answers an order of another name (Shopify's
+    search is a text search) fails the status on ``number``, as does a
+    name two orders hold; nothing is fulfilled or cancelled on the
+    orders found.
+    """
+    writes: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = request.read().decode()
+        if "mutation" in body:
+            writes.append(body)
+            return httpx.Response(500)
+        nodes = [
+            {
+                "id": f"gid://shopify/Order/{i}",
+                "name": name,
+                "cancelledAt": None,
+                "fulfillmentOrders": {
+                    "nodes": [{"id": f"gid://shopify/FulfillmentOrder/{i}",
+                               "status": "OPEN"}]
+                },
+            }
+            for i, name in enumerate(names.pop(0))
+        ]  # fmt: skip
+        return httpx.Response(200, json={"data": {"orders": {"nodes": nodes}}})
+
+    # another name for each state; then the name twice
+    names = [["#10010"], ["#10010"], ["#1001", "#1001"]]
+
+    async with Shopify(
+        "https://shop.test", TOKEN, transport=httpx.MockTransport(answer)
+    ) as shop:
+        outcomes = await shop.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(record=OrderStatus(number="1001", state=state))
+                for state in (
+                    OrderState.SHIPPED,
+                    OrderState.CANCELLED,
+                    OrderState.SHIPPED,
+                )
+            ],
+        )
+
+    assert [("1001", "number")] * 3 == [(o.number, o.field) for o in outcomes]
+    assert all("not on Shopify" in str(o.error) for o in outcomes[:2])
+    assert "on Shopify 2 times" in str(outcomes[2].error)
+    assert [] == writes

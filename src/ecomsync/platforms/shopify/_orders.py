@@ -69,9 +69,13 @@ MORE_LINES_QUERY = f"""
 query($id: ID!, $after: String) {{ order(id: $id) {{
   lineItems(first: {MORE_LINES}, after: $after) {{ {_LINE_PAGE} }} }} }}
 """
-FULFILLMENT_ORDERS = """
-query($q: String) { orders(first: 1, query: $q) { nodes { id cancelledAt
-  fulfillmentOrders(first: 10) { nodes { id status } } } } }
+#: Orders a status's search reads: Shopify's search is a text search, so
+#: it may answer orders of other names too; the one named exactly is the
+#: status's.
+NAMED = 5
+FULFILLMENT_ORDERS = f"""
+query($q: String) {{ orders(first: {NAMED}, query: $q) {{ nodes {{ id name
+  cancelledAt fulfillmentOrders(first: 10) {{ nodes {{ id status }} }} }} }} }}
 """
 CANCEL = """
 mutation($id: ID!) {
@@ -333,13 +337,25 @@ class Orders:
         data = await self.api.call(
             FULFILLMENT_ORDERS,
             {"q": f"name:'#{number}'"},
-            cost=2 + 1 * (1 + 2 + 10),
+            cost=2 + NAMED * (1 + 2 + 10),
             what=f"order {number!r}",
         )
-        nodes = data["orders"]["nodes"]
+        # never another order the search found: it would be fulfilled or
+        # cancelled in this one's place
+        nodes = [
+            n for n in data["orders"]["nodes"] if n.get("name") == f"#{number}"
+        ]
         if not nodes:
             return fail(
                 number, f"order {number!r} is not on Shopify", "number"
+            )
+        if len(nodes) > 1:
+            ids = ", ".join(str(n["id"]) for n in nodes)
+            return fail(
+                number,
+                f"order {number!r} is on Shopify {len(nodes)} times "
+                f"({ids}): not changed",
+                "number",
             )
         order = nodes[0]
         if status.state is OrderState.CANCELLED:
