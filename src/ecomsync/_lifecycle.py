@@ -26,6 +26,7 @@ from . import _instrument, _pipeline
 from ._anyio_util import task_group
 from ._check import refuse_unusable
 from ._contracts import RunRecord, RunStatus
+from ._order_lease import until_busy
 from ._ownership import keep_alive, reap_abandoned, why_dead
 from ._planning import Plan, TypePlan, plan_all
 from ._run import (
@@ -135,18 +136,25 @@ async def execute(
     *events*, its end is `RunFinished`.
     """
 
+    started = False
+
     async def work() -> None:
+        # Again after the run gave its licence back to wait for an order
+        # lease: it goes on where it stopped.
+        nonlocal started
         if not sync._staging_open:
             await sync.staging.open(sync.store)
             sync._staging_open = True
-        await run.emit(
-            RunStarted(
-                run_id=run.id,
-                platform=run.platform_name,
-                trigger=run.trigger,
-                spec=run.spec,
+        if not started:
+            started = True
+            await run.emit(
+                RunStarted(
+                    run_id=run.id,
+                    platform=run.platform_name,
+                    trigger=run.trigger,
+                    spec=run.spec,
+                )
             )
-        )
         async with (
             # Leaving this block, however, releases every file,
             # journal entry and byte of budget the run still holds
@@ -236,22 +244,27 @@ async def _observedlifecycle(
         # it is being resumed).  Liveness is told by the wall clock.
         await reap_abandoned(sync.store, keep={run.id})
         await sync.store.save_run(run.record())
-        async with (
-            keep_alive(sync.store, run.id, on_lost=on_lost),
-            licence(sync, run),
-        ):
-            spec = run.spec
-            if resolve_as is not None:
-                spec = await resolve(
-                    sync.store,
-                    run.platform_name,
-                    spec,
-                    resolve_as,
-                    sync.overlap,
-                )
-            run.start(spec)
-            await sync.store.save_run(run.record())
-            await work()
+        async with keep_alive(sync.store, run.id, on_lost=on_lost):
+            async with licence(sync, run):
+                spec = run.spec
+                if resolve_as is not None:
+                    spec = await resolve(
+                        sync.store,
+                        run.platform_name,
+                        spec,
+                        resolve_as,
+                        sync.overlap,
+                    )
+                run.start(spec)
+                await sync.store.save_run(run.record())
+                busy = await until_busy(work)
+            while busy is not None:
+                # Another run imports these orders: waited for with the
+                # licence given back, then the work goes on where it
+                # stopped, with the whole licence timeout to take one.
+                await busy.wait_free(run)
+                async with licence(sync, run):
+                    busy = await until_busy(work)
         cancelled = run.cancel.cancelled
         run.end(RunStatus.CANCELLED if cancelled else RunStatus.SUCCEEDED)
     except BaseException as exc:

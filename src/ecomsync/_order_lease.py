@@ -10,6 +10,16 @@ holds the store's lease ``"orders:<platform>"`` (`RunLeases`) while it
 imports that platform's orders; another run waits for it, and then finds
 the orders already in.  Different platforms import at once.
 
+A run does not wait holding its ERP licence (licences are scarce, and
+shared with the ERP's users): where its import would wait, `importing`
+raises `LeaseBusy` out of the run's work, which gives its ERP session
+and licence back; the lifecycle waits for the lease with `wait_free`
+and takes a licence again (with the whole licence timeout), and the run
+goes on at its order import.  No run waits for a licence while holding
+the lease, nor for the lease while holding a licence (but a partition,
+which runs on its worker's licence: `HeldLicence` gives nothing back),
+so lease and licence cannot deadlock across processes.
+
 The holder beats every `HEARTBEAT_INTERVAL` seconds.  A lease whose
 holder's process is gone on this host is taken over at once.  One that
 has not beaten for `STALE_AFTER` (a process dead on another host, or
@@ -23,7 +33,7 @@ time stops importing before anyone could take over.  A store without
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -38,7 +48,13 @@ from .exceptions import EcomsyncError, RunCancelled, StateStoreError
 from .typing import RunLeases
 
 
-__all__ = ["POLL_INTERVAL", "importing", "lease_name"]
+__all__ = [
+    "POLL_INTERVAL",
+    "LeaseBusy",
+    "importing",
+    "lease_name",
+    "until_busy",
+]
 
 #: Seconds between looks at a lease another run holds.
 POLL_INTERVAL = 1.0
@@ -55,14 +71,48 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class LeaseBusy(Exception):
+    """
+    Raised out of a run's work where its order import would wait for
+    another run's lease: the run gives its licence back, waits
+    (`wait_free`), takes a licence again and goes on.  Never reaches a
+    host: the lifecycle catches it (`until_busy`).
+    """
+
+    def __init__(self, store: RunLeases, name: str) -> None:
+        super().__init__(f"the lease {name} is held by another run")
+        self.store, self.name = store, name
+
+    async def wait_free(self, run: Run) -> None:
+        """
+        Return once the lease may be taken (cancellably).
+        """
+        await _settle(self.store, self.name, run, None)
+
+
+async def until_busy(work: Callable[[], Awaitable[None]]) -> LeaseBusy | None:
+    """
+    Do *work*; return the `LeaseBusy` that stopped it, if any.
+    """
+    try:
+        await work()
+    except Exception as exc:
+        found = list(leaves(exc))
+        busy = [e for e in found if isinstance(e, LeaseBusy)]
+        if busy and len(busy) == len(found):
+            return busy[0]
+        raise
+    return None
+
+
 @asynccontextmanager
 async def importing(
     store: object, run: Run, data_type: DataType
 ) -> AsyncIterator[None]:
     """
     Hold *run*'s platform's order lease for the block if *data_type* is
-    `DataType.ADDRESSES_AND_ORDERS` and *store* keeps leases, waiting
-    (cancellably) while another live run holds it.
+    `DataType.ADDRESSES_AND_ORDERS` and *store* keeps leases; raise
+    `LeaseBusy` while another live run holds it.
     """
     if data_type is not DataType.ADDRESSES_AND_ORDERS or not isinstance(
         store, RunLeases
@@ -74,7 +124,7 @@ async def importing(
     lost: list[StateStoreError] = []
     try:
         # Inside: a take whose outcome stayed unknown is given up too.
-        await _take(store, name, run, token)
+        await _settle(store, name, run, token)
         try:
             async with task_group() as tg:
                 tg.start_soon(_renew, store, name, token, run, lost)
@@ -166,33 +216,46 @@ def _still_for() -> float:
     return 2 * _ownership.HEARTBEAT_INTERVAL
 
 
-async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
+async def _settle(
+    store: RunLeases, name: str, run: Run, token: str | None
+) -> None:
+    """
+    Take the lease *name* for *run* with *token*, raising `LeaseBusy`
+    where that would wait for another live run; with *token* None, wait
+    (cancellably) until the lease may be taken, without taking it.
+    """
     me = _ownership.this_owner()
-    waited_for: str | None = None
-    # When this waiter first saw each (token, heartbeat) of a holder, on
-    # its own monotonic clock: a wall clock that stepped (NTP's first
-    # sync, a VM resumed) or another host's skew makes a live holder's
-    # beat look old, but a live holder's beat changes.
-    first_seen: dict[tuple[str, datetime], float] = {}
+    # When this run first saw each (token, heartbeat) of a holder, on its
+    # own monotonic clock: a wall clock that stepped (NTP's first sync, a
+    # VM resumed) or another host's skew makes a live holder's beat look
+    # old, but a live holder's beat changes.  Kept on the run: the take
+    # after a wait judges by what the wait saw.
+    first_seen = run.lease_seen
     while True:
         now = _utcnow()
-        mine = RunLease(
-            name=name, run_id=run.id, token=token, owner=me, heartbeat_at=now
-        )
         held = await store.lease_holder(name)
-        if held is None:
-            if await _take_once(store, mine, seen=None):
-                break
-            continue  # another run took it first
-        reason = why_free(held, now=now, me=me, run_id=run.id)
-        if reason is not None and not _at_once(held, me=me, run_id=run.id):
-            seen = first_seen.setdefault(
-                (held.token, held.heartbeat_at), anyio.current_time()
+        reason: str | None = "nobody holds it"
+        if held is not None:
+            reason = why_free(held, now=now, me=me, run_id=run.id)
+            if reason is not None and not _at_once(held, me=me, run_id=run.id):
+                seen = first_seen.setdefault(
+                    (held.token, held.heartbeat_at), anyio.current_time()
+                )
+                if anyio.current_time() - seen < _still_for():
+                    reason = None  # old by the clocks: watch it beat first
+        if reason is not None and token is None:
+            return
+        if reason is not None and token is not None:
+            mine = RunLease(
+                name=name,
+                run_id=run.id,
+                token=token,
+                owner=me,
+                heartbeat_at=now,
             )
-            if anyio.current_time() - seen < _still_for():
-                reason = None  # old by the clocks: watch it beat first
-        if reason is not None:
-            if await _take_once(store, mine, seen=held):
+            if not await _take_once(store, mine, seen=held):
+                continue  # another run took it first
+            if held is not None:
                 log.warning(
                     "run %s takes the lease %s over from run %s: %s",
                     run.id,
@@ -201,10 +264,12 @@ async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
                     reason,
                     extra=_instrument.fields(),
                 )
-                break
-            continue
-        if waited_for != held.run_id:
-            waited_for = held.run_id
+            break
+        if token is not None:
+            # Waited for without the licence (see the module's doc).
+            raise LeaseBusy(store, name)
+        if held is not None and run.lease_waited_for != held.run_id:
+            run.lease_waited_for = held.run_id
             log.warning(
                 "run %s waits for run %s (%s), which imports the orders "
                 "of %r: one import at a time, so that no order is "
@@ -217,7 +282,7 @@ async def _take(store: RunLeases, name: str, run: Run, token: str) -> None:
             )
         await run.cancel.check()
         await anyio.sleep(POLL_INTERVAL)
-    if waited_for is not None:
+    if run.lease_waited_for is not None:
         log.info(
             "run %s imports the orders of %r now",
             run.id,

@@ -211,6 +211,8 @@ class Pipeline:
         """
         run = self.run
         for data_type, selection in run.spec.types.items():
+            if data_type in run.synced:
+                continue  # before it gave its licence back (LeaseBusy)
             await run.cancel.check(force=True)
             with _instrument.log_fields(data_type=data_type.value):
                 # Orders one import at a time across processes.
@@ -218,6 +220,7 @@ class Pipeline:
                     await self.sync_type(session, data_type, selection)
             await self.store.save_run(run.record())
             await advance_watermark(self.store, run, data_type)
+            run.synced.add(data_type)
 
     async def sync_type(
         self, session: ErpSession, data_type: DataType, selection: Selection

@@ -206,6 +206,16 @@ class Run:
     _failed: dict[tuple[DataType, str], str] = attrs.field(
         init=False, factory=dict
     )
+    #: The types gone through: a run that gave its licence back to wait
+    #: for an order lease (`_order_lease`) goes on after them.
+    synced: set[DataType] = attrs.field(init=False, factory=set)
+    #: When this run first saw each (token, heartbeat) of another run's
+    #: order lease, on its monotonic clock, and the run it last waited
+    #: for: kept while it gives its licence back and takes it again.
+    lease_seen: dict[tuple[str, datetime], float] = attrs.field(
+        init=False, factory=dict
+    )
+    lease_waited_for: str | None = attrs.field(init=False, default=None)
 
     @property
     def spec(self) -> SyncSpec:

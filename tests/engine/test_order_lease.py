@@ -11,29 +11,36 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import anyio
 import attrs
 import pytest
 
 from ecomsync import (
+    All,
     DataType,
+    LocalLicensePool,
     RunLease,
     RunOwner,
+    RunRecord,
     RunStatus,
     SqliteStore,
     StateStoreError,
     SyncError,
+    SyncSpec,
     _order_lease,
     _ownership,
 )
-from ecomsync.events import RunFinished
+from ecomsync.events import RunFinished, RunStarted
+from ecomsync.testing import demo_erp
 
 from .._two_importers import (
     ORDERS,
+    ErpClient,
     SharedErp,
     import_at_once,
     importer,
@@ -436,6 +443,141 @@ class TestWaiting:
         assert RunStatus.CANCELLED is events.summary.status  # type: ignore[union-attr]
         assert [] == erp.sales
         assert live == await store.lease_holder("orders:shop")
+
+
+class TestLicenceWhileWaiting:
+    async def test_waiting_run_gives_its_licence_back(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A run waiting for another run's order import holds no ERP
+        licence meanwhile: with a pool of one, another run takes it and
+        goes through; the waiting run imports once the lease is free."""
+        pool = LocalLicensePool(1)
+        erp = SharedErp()
+        sync = attrs.evolve(
+            importer(erp, placed(1), store, tmp_path / "a"),
+            licenses=pool,
+            license_timeout=5.0,
+        )
+        live = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
+        await store.take_lease(live, seen=None)
+        waiting = anyio.Event()
+        handler = _OnMessage("waits for run other-run", waiting)
+        logging.getLogger("ecomsync").addHandler(handler)
+        try:
+            async with sync:
+                async with anyio.create_task_group() as tg:
+                    with anyio.fail_after(20):
+                        tg.start_soon(sync.execute, ORDERS)
+                        await waiting.wait()
+                        held_meanwhile = await pool.holders()
+                        other = await sync.execute(
+                            SyncSpec(types={DataType.CATEGORIES: All()})
+                        )
+                        await store.release_lease("orders:shop", live.token)
+                ended = await sync.runs(limit=2)
+        finally:
+            logging.getLogger("ecomsync").removeHandler(handler)
+
+        assert () == held_meanwhile
+        assert RunStatus.SUCCEEDED is other.status
+        assert [RunStatus.SUCCEEDED] * 2 == [r.status for r in ended]
+        assert 1 == len(erp.sales)
+        assert () == await pool.holders()
+
+    async def test_licence_timeout_counts_from_the_end_of_the_wait(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A run that waited for the lease longer than its licence
+        timeout still gets that whole timeout to take a licence again:
+        a licence busy for a moment after the wait does not fail it."""
+        pool = LocalLicensePool(1)
+        erp = SharedErp()
+        sync = attrs.evolve(
+            importer(erp, placed(1), store, tmp_path / "a"),
+            licenses=pool,
+            license_timeout=2.0,
+        )
+        live = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
+        await store.take_lease(live, seen=None)
+        ran: list[RunRecord] = []
+
+        async def orders() -> None:
+            ran.append(await sync.execute(ORDERS))
+
+        async with sync, anyio.create_task_group() as tg:
+            with anyio.fail_after(20):
+                tg.start_soon(orders)
+                await anyio.sleep(2.5)  # longer than the licence timeout
+                async with pool.lease("busy", timeout=0):
+                    await store.release_lease("orders:shop", live.token)
+                    await anyio.sleep(0.3)
+
+        assert [RunStatus.SUCCEEDED] == [r.status for r in ran]
+        assert 1 == len(erp.sales)
+
+    async def test_run_goes_on_where_it_stopped(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A run that gave its licence back at its order import goes on
+        there: it starts once, the types before are not moved again, and
+        it has no ERP session open while it waits."""
+        erp = SharedErp()
+        client = _CountingClient(erp, demo_erp(articles=6, categories=3))
+        platform = placed(1)
+        sync = attrs.evolve(
+            importer(erp, platform, store, tmp_path / "a"), erp=client
+        )
+        spec = SyncSpec(types={DataType.CATEGORIES: All(), ORDERS_TYPE: All()})
+        live = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
+        await store.take_lease(live, seen=None)
+        waiting = anyio.Event()
+        handler = _OnMessage("waits for run other-run", waiting)
+        logging.getLogger("ecomsync").addHandler(handler)
+        seen: list[object] = []
+
+        async def run() -> None:
+            async with sync.run(spec) as events:
+                seen.extend([e async for e in events])
+
+        try:
+            async with sync, anyio.create_task_group() as tg:
+                with anyio.fail_after(20):
+                    tg.start_soon(run)
+                    await waiting.wait()
+                    open_meanwhile = client.open
+                    await store.release_lease("orders:shop", live.token)
+        finally:
+            logging.getLogger("ecomsync").removeHandler(handler)
+        finished = seen[-1]
+
+        assert 0 == open_meanwhile
+        assert 2 == client.opened
+        assert 1 == sum(isinstance(e, RunStarted) for e in seen)
+        assert isinstance(finished, RunFinished)
+        assert RunStatus.SUCCEEDED is finished.status
+        categories = finished.counts[DataType.CATEGORIES]
+        assert (3, 0) == (categories.created, categories.unchanged)
+        assert 1 == finished.counts[ORDERS_TYPE].created
+        assert 1 == len(erp.sales)
+
+
+@attrs.define
+class _CountingClient(ErpClient):
+    """An ErpClient that counts the sessions open and ever opened."""
+
+    open: int = 0
+    opened: int = 0
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Any]:
+        async with ErpClient.session(self) as session:
+            self.open += 1
+            self.opened += 1
+            try:
+                yield session
+            finally:
+                self.open -= 1
 
 
 class _OnMessage(logging.Handler):
