@@ -257,3 +257,63 @@ class TestPresentmentCurrency:
         )
         assert order.shipping_total == Decimal("4.77") + Decimal("0.39")
         assert order.total == Decimal("31.55") + Decimal("5.16")
+
+
+def _untrack(emu: ShopifyEmulator, sku: str) -> None:
+    """Turn "Track quantity" off for the variant holding *sku*, by hand."""
+    shop = emu.shop
+    (item,) = [v["_item"] for v in shop.variants.values() if v["sku"] == sku]
+    shop.untracked.add(item)
+
+
+def _levels(**quantities: int) -> list[Outgoing]:
+    return [
+        Outgoing(record=StockLevel(number=n.replace("_", "-"), quantity=q))
+        for n, q in quantities.items()
+    ]
+
+
+class TestQuantityNotTracked:
+    @pytest.mark.parametrize("seen_by", ["article push", "stock look-up"])
+    async def test_stock_of_an_untracked_variant_fails(
+        self, seen_by: str
+    ) -> None:
+        """
+        A variant whose inventory Shopify does not track sells without
+        limit: its level fails on quantity naming the setting, nothing of
+        it is written, the other level lands; seen in the answer of an
+        article push and by the stock look-up of a new process alike.
+        """
+        emu = _emu()
+        async with _shop(emu) as shop:
+            await _articles(shop, "A-1", "A-2")
+        _untrack(emu, "A-1")
+        async with _shop(emu) as shop:
+            if seen_by == "article push":
+                await _articles(shop, "A-1", "A-2")
+            outcomes = await shop.push(DataType.STOCK, _levels(A_1=5, A_2=3))
+
+        assert [(o.number, o.ok, o.field) for o in outcomes] == [
+            ("A-1", False, "quantity"),
+            ("A-2", True, None),
+        ]
+        assert "Track quantity" in (outcomes[0].error or "")
+        assert ({"Warehouse": 0}, {"Warehouse": 3}) == (
+            _available(emu, "A-1"),
+            _available(emu, "A-2"),
+        )
+
+    async def test_tracked_again_lands(self) -> None:
+        """Once its tracking is on again, the next push of the same
+        process writes the level."""
+        emu = _emu()
+        async with _shop(emu) as shop:
+            await _articles(shop, "A-1")
+            _untrack(emu, "A-1")
+            await _articles(shop, "A-1")
+            (refused,) = await shop.push(DataType.STOCK, _levels(A_1=5))
+            emu.shop.untracked.clear()
+            (landed,) = await shop.push(DataType.STOCK, _levels(A_1=5))
+
+        assert (False, True) == (refused.ok, landed.ok)
+        assert {"Warehouse": 5} == _available(emu, "A-1")

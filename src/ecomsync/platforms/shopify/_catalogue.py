@@ -44,7 +44,7 @@ PRODUCT_SET = """
 mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
   productSet(input: $input, identifier: $id, synchronous: true) {
     product { id variants(first: %d) { nodes {
-      id sku inventoryItem { id } } } }
+      id sku inventoryItem { id tracked } } } }
     userErrors { field message code }
   }
 }
@@ -166,6 +166,8 @@ class Catalogue:
     api: GraphQL
     collections: dict[str, str] | None = None
     items: dict[str, str] = attrs.field(factory=dict)
+    #: SKUs whose inventory item Shopify does not track (shared too).
+    untracked: set[str] = attrs.field(factory=set)
     bulk: BulkRunner | None = None
     bulk_threshold: int | None = None
     #: The locations stock goes to that Shopify does not stock a new
@@ -480,6 +482,10 @@ class Catalogue:
         for v in product["variants"]["nodes"]:
             if v.get("sku"):
                 self.items[v["sku"]] = v["inventoryItem"]["id"]
+                if v["inventoryItem"].get("tracked") is False:
+                    self.untracked.add(v["sku"])
+                else:
+                    self.untracked.discard(v["sku"])
             if i not in made.stocked and str(v.get("id")) not in made.seen:
                 item = str(v["inventoryItem"]["id"])
                 made.items.append((i, str(v.get("sku")), item))

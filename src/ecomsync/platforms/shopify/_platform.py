@@ -201,6 +201,7 @@ class Shopify(AsyncResource):
         self._stock = Stock(
             self._api,
             self._catalogue.items,
+            untracked=self._catalogue.untracked,
             location=self.location,
             locations=None if self.locations is None else dict(self.locations),
             bulk=self._bulk,

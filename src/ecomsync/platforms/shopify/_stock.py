@@ -23,7 +23,7 @@ from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 
 
-VARIANT_FIELDS = "sku inventoryItem { id } product { id }"
+VARIANT_FIELDS = "sku inventoryItem { id tracked } product { id }"
 #: The shop's primary location: ``location`` without an id.  Not the
 #: first of ``locations``, which Shopify sorts by name.
 PRIMARY = "{ location { id } }"
@@ -136,6 +136,9 @@ class Stock:
 
     api: GraphQL
     items: dict[str, str]
+    #: SKUs whose inventory item Shopify does not track, as last seen
+    #: (shared with the catalogue); looked up again at each push.
+    untracked: set[str] = attrs.field(factory=set)
     location: str | None = None
     #: ERP warehouse code -> location name or GID; None: stock is summed.
     locations: Mapping[str, str] | None = None
@@ -202,8 +205,12 @@ class Stock:
         several products hold (Shopify does not keep SKUs unique: a
         copy made by hand), with those products, are not taken.
         """
+        for sku in self.untracked.intersection(skus):
+            # tracking may be on again since: ask
+            self.items.pop(sku, None)
         missing = [s for s in skus if s not in self.items]
         held: dict[str, dict[str, str]] = {}
+        tracked: dict[str, bool] = {}
         for i in range(0, len(missing), 50):
             chunk = missing[i : i + 50]
             nodes = await variants_with_skus(
@@ -218,10 +225,17 @@ class Stock:
                     held.setdefault(v["sku"], {})[
                         str(v["inventoryItem"]["id"])
                     ] = str((v.get("product") or {}).get("id"))
+                    tracked[v["sku"]] = (
+                        v["inventoryItem"].get("tracked") is not False
+                    )
         twice: dict[str, tuple[int, list[str]]] = {}
         for sku, items in held.items():
             if len(items) == 1:
                 (self.items[sku],) = items
+                if tracked[sku]:
+                    self.untracked.discard(sku)
+                else:
+                    self.untracked.add(sku)
             else:
                 twice[sku] = (len(items), sorted(set(items.values())))
         return twice
@@ -278,6 +292,16 @@ class Stock:
                     level.number,
                     f"article {level.number!r} is not on Shopify",
                     "number",
+                )
+            elif level.number in self.untracked:
+                outcomes[i] = fail(
+                    level.number,
+                    f"Shopify does not track the inventory of "
+                    f"{level.number!r} (Track quantity is off for its "
+                    "variant), so it sells it without limit whatever its "
+                    "stock: turn on Track quantity for it in Shopify "
+                    "(product > variant > Inventory)",
+                    "quantity",
                 )
             else:
                 todo.append(i)

@@ -49,6 +49,9 @@ class Shop:
         self.locations: dict[int, Row] = {}
         # (inventory item number, location number) -> {"available": n, ...}
         self.levels: dict[tuple[int, int], dict[str, int]] = {}
+        #: Inventory items Shopify does not track ("Track quantity" off):
+        #: their quantities are kept but the shop sells them without limit.
+        self.untracked: set[int] = set()
         self.orders: dict[int, Row] = {}
         self.customers: dict[int, Row] = {}
         self.fulfillment_orders: dict[int, Row] = {}
@@ -162,7 +165,7 @@ class Shop:
         return {
             "id": gid("InventoryItem", item),
             "sku": variant.get("sku"),
-            "tracked": True,
+            "tracked": item not in self.untracked,
             "inventoryLevels": connection(levels),
         }
 
@@ -457,6 +460,11 @@ class Shop:
                             Decimal("0.01"), ROUND_HALF_UP
                         )
                     )
+            tracked = (v.get("inventoryItem") or {}).get("tracked")
+            if tracked is not None:
+                (self.untracked.discard if tracked else self.untracked.add)(
+                    row["_item"]
+                )
             stock_variant(self, row["_item"], v, new=new)
             keep.append(vn)
         kept = set(keep)
