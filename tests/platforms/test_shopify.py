@@ -202,6 +202,37 @@ class TestShopifyContract(PlatformContract):
             assert expected == held["state"]
             assert set(tracking) <= held["tracking_numbers"]
 
+    async def test_tracking_known_after_the_fulfilment_reaches_it(
+        self, platform: Any
+    ) -> None:
+        """
+        Tracking numbers the ERP learns after the order was fulfilled
+        (the reference typed in after the shipment was done) reach the
+        fulfilment (fulfillmentTrackingInfoUpdate), as the ERP has them;
+        pushed again, nothing is written.
+        """
+        await self.place_order(platform, make_order("50003"), changed_at=NOW)
+        order = next(iter(self.emu.shop.orders.values()))
+        kept = []
+        for tracking in ((), ("T-1",), ("T-1", "T-2"), ("T-3",)):
+            status = OrderStatus(
+                number="50003",
+                state=OrderState.SHIPPED,
+                tracking_numbers=tracking,
+            )
+            (outcome,) = await self._push(
+                platform, DataType.ORDER_STATUS, status
+            )
+            assert outcome.ok, outcome
+            (fulfilment,) = order["fulfillments"]
+            kept.append([t["number"] for t in fulfilment["trackingInfo"]])
+        seen = len(self.emu.requests)
+        (again,) = await self._push(platform, DataType.ORDER_STATUS, status)
+
+        assert [[], ["T-1"], ["T-1", "T-2"], ["T-3"]] == kept
+        assert again.ok, again
+        assert 1 == len(self.emu.requests) - seen  # the read, no write
+
     @pytest.mark.parametrize(
         "state", [OrderState.COMPLETED, OrderState.CANCELLED]
     )

@@ -368,6 +368,43 @@ class TestOrders:
             "FULFILLED" == after["data"]["order"]["displayFulfillmentStatus"]
         )
 
+    async def test_tracking_info_update(self, emu: ShopifyEmulator) -> None:
+        """
+        fulfillmentTrackingInfoUpdate replaces a fulfilment's tracking;
+        an unknown fulfilment is a userError on fulfillmentId.
+        """
+        emu.place_order([("A", 1, "1.00")])
+        order = (await gql(emu, ORDERS))["data"]["orders"]["nodes"][0]
+        fo = order["fulfillmentOrders"]["nodes"][0]
+        f = {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo["id"]}]}
+        done = await gql(
+            emu,
+            "mutation($f: FulfillmentInput!) { fulfillmentCreate("
+            "fulfillment: $f) { fulfillment { id } } }",
+            {"f": f},
+        )
+        track = (
+            "mutation($id: ID!, $t: FulfillmentTrackingInput!) { "
+            "fulfillmentTrackingInfoUpdate(fulfillmentId: $id, "
+            "trackingInfoInput: $t) { fulfillment { trackingInfo { number "
+            "} } userErrors { field message } } }"
+        )
+        fid = done["data"]["fulfillmentCreate"]["fulfillment"]["id"]
+        given = {"numbers": ["T-1", "T-2"]}
+        updated = await gql(emu, track, {"id": fid, "t": given})
+        unknown = await gql(
+            emu, track, {"id": "gid://shopify/Fulfillment/999", "t": given}
+        )
+
+        answer = updated["data"]["fulfillmentTrackingInfoUpdate"]
+        assert [{"number": "T-1"}, {"number": "T-2"}] == answer["fulfillment"][
+            "trackingInfo"
+        ]
+        (error,) = unknown["data"]["fulfillmentTrackingInfoUpdate"][
+            "userErrors"
+        ]
+        assert ["fulfillmentId"] == error["field"]
+
 
 class TestBulk:
     async def test_bulk_product_set(self, emu: ShopifyEmulator) -> None:

@@ -75,8 +75,13 @@ query($id: ID!, $after: String) {{ order(id: $id) {{
 NAMED = 5
 FULFILLMENT_ORDERS = f"""
 query($q: String) {{ orders(first: {NAMED}, query: $q) {{ nodes {{ id name
-  cancelledAt fulfillmentOrders(first: 10) {{ nodes {{ id status }} }} }} }} }}
+  cancelledAt fulfillmentOrders(first: 10) {{ nodes {{ id status }} }}
+  fulfillments(first: 10) {{ id trackingInfo {{ number company }} }} }} }} }}
 """
+#: One order's cost in FULFILLMENT_ORDERS: the order, its fulfillment
+#: order connection (2 + 10), its fulfilments (1 + 10 each with their
+#: tracking).
+STATUS_ORDER_COST = 1 + 2 + 10 + 1 + 10
 CANCEL = """
 mutation($id: ID!) {
   orderCancel(orderId: $id, reason: OTHER, refund: false, restock: true,
@@ -86,6 +91,12 @@ mutation($id: ID!) {
 FULFIL = """
 mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) {
   fulfillment { id } userErrors { field message code } } }
+"""
+TRACK = """
+mutation($id: ID!, $t: FulfillmentTrackingInput!) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $t,
+                                notifyCustomer: false) {
+    fulfillment { id } userErrors { field message code } } }
 """
 
 
@@ -337,7 +348,7 @@ class Orders:
         data = await self.api.call(
             FULFILLMENT_ORDERS,
             {"q": f"name:'#{number}'"},
-            cost=2 + NAMED * (1 + 2 + 10),
+            cost=2 + NAMED * STATUS_ORDER_COST,
             what=f"order {number!r}",
         )
         # never another order the search found: it would be fulfilled or
@@ -376,7 +387,7 @@ class Orders:
             if f["status"] in ("OPEN", "IN_PROGRESS")
         ]
         if not open_orders:
-            return Outcome(number=number, platform_id=order["id"])
+            return await self._track(number, order, status.tracking_numbers)
         fulfillment: dict[str, Any] = {
             "lineItemsByFulfillmentOrder": [
                 {"fulfillmentOrderId": f} for f in open_orders
@@ -394,6 +405,51 @@ class Orders:
         )["fulfillmentCreate"]
         if answer["userErrors"]:
             return user_errors(number, answer["userErrors"])
+        return Outcome(number=number, platform_id=order["id"])
+
+    async def _track(
+        self, number: str, order: Row, tracking: Sequence[str]
+    ) -> Outcome:
+        """
+        Give the fulfilled order the tracking numbers the ERP learnt after
+        it was fulfilled (typed in once the shipment was done): a single
+        fulfilment gets the ERP's numbers as they are, of several the
+        newest gets those no fulfilment has.  Nothing to write when every
+        number is there.
+        """
+        fulfilments = order.get("fulfillments") or []
+        held = [
+            [t["number"] for t in f.get("trackingInfo") or [] if t["number"]]
+            for f in fulfilments
+        ]
+        wanted = list(dict.fromkeys(tracking))
+        missing = [t for t in wanted if not any(t in h for h in held)]
+        if not fulfilments or not missing:
+            return Outcome(number=number, platform_id=order["id"])
+        last = fulfilments[-1]
+        numbers = wanted if len(fulfilments) == 1 else held[-1] + missing
+        given: dict[str, Any] = {"numbers": numbers}
+        company = next(
+            (t["company"] for t in last.get("trackingInfo") or []
+             if t.get("company")),
+            None,
+        )  # fmt: skip
+        if company:
+            given["company"] = company
+        answer = (
+            await self.api.call(
+                TRACK,
+                {"id": last["id"], "t": given},
+                cost=10,
+                what=f"order {number!r}",
+            )
+        )["fulfillmentTrackingInfoUpdate"]
+        if answer["userErrors"]:
+            errors = [
+                dict(e, field=["tracking_numbers"])
+                for e in answer["userErrors"]
+            ]
+            return user_errors(number, errors)
         return Outcome(number=number, platform_id=order["id"])
 
     async def _cancel(self, number: str, order: Row) -> Outcome:

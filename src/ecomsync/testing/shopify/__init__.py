@@ -14,7 +14,8 @@ with a fake upload target (S3-style multipart POST or PUT),
 ``inventoryActivate`` and ``inventoryBulkToggleActivation`` set),
 ``locations``, ``orders`` and
 ``customers`` with ``query:"updated_at:>='…'"``, ``sortKey`` and cursor
-paging (``first`` ≤ 250), fulfillment orders and ``fulfillmentCreate``,
+paging (``first`` ≤ 250), fulfillment orders, ``fulfillmentCreate`` and
+``fulfillmentTrackingInfoUpdate``,
 and JSONL bulk mutations (``bulkOperationRunMutation``, polling, a
 result file).  ``userErrors`` come under HTTP 200; every answer carries
 ``extensions.cost`` with ``throttleStatus`` from a leaky bucket per token

@@ -31,13 +31,14 @@ from ._ops import bind
 from ._orders import Orders
 from ._schema import SDL
 from ._shop import Shop
+from ._tracking import Tracking
 from ._views import Row
 
 
 _RATE_LIMITS = "https://shopify.dev/api/usage/rate-limits"
 
 
-class ShopifyEmulator(FaultSwitch, Orders, Bulk, Inventory):
+class ShopifyEmulator(FaultSwitch, Orders, Tracking, Bulk, Inventory):
     """
     An emulated Shopify shop behind the GraphQL Admin API at
     ``/admin/api/{version}/graphql.json``.

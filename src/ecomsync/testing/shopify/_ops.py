@@ -425,6 +425,16 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
     ) -> Row:
         return emu.fulfil(fulfillment)
 
+    @on(m, "fulfillmentTrackingInfoUpdate")
+    def _track(
+        _o: Any,
+        _i: Any,
+        fulfillmentId: str,
+        trackingInfoInput: Row,
+        notifyCustomer: bool | None = None,
+    ) -> Row:
+        return emu.track(fulfillmentId, trackingInfoInput)
+
     @on(m, "bulkOperationRunMutation")
     def _bulk_run(
         _o: Any,

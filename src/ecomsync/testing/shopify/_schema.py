@@ -182,7 +182,7 @@ type Order {
   shippingAddress: MailingAddress
   lineItems(first: Int, after: String): LineItemConnection!
   fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!
-  fulfillments: [Fulfillment!]!
+  fulfillments(first: Int): [Fulfillment!]!
 }
 type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo! }
 type OrderEdge { node: Order! cursor: String! }
@@ -310,6 +310,7 @@ input FulfillmentInput {
   notifyCustomer: Boolean
 }
 type FulfillmentCreatePayload { fulfillment: Fulfillment userErrors: [UserError!]! }
+type FulfillmentTrackingInfoUpdatePayload { fulfillment: Fulfillment userErrors: [UserError!]! }
 
 type BulkOperationRunMutationPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
 type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
@@ -329,6 +330,7 @@ type Mutation {
   inventoryActivate(inventoryItemId: ID!, locationId: ID!, available: Int, onHand: Int): InventoryActivatePayload
   inventoryBulkToggleActivation(inventoryItemId: ID!, inventoryItemUpdates: [InventoryBulkToggleActivationInput!]!): InventoryBulkToggleActivationPayload
   fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
+  fulfillmentTrackingInfoUpdate(fulfillmentId: ID!, trackingInfoInput: FulfillmentTrackingInput!, notifyCustomer: Boolean): FulfillmentTrackingInfoUpdatePayload
   bulkOperationRunMutation(mutation: String!, stagedUploadPath: String!, clientIdentifier: String): BulkOperationRunMutationPayload
   bulkOperationCancel(id: ID!): BulkOperationCancelPayload
   orderCancel(orderId: ID!, reason: OrderCancelReason!, refund: Boolean, restock: Boolean!, notifyCustomer: Boolean, staffNote: String): OrderCancelPayload
