@@ -25,7 +25,9 @@ no party is ever written.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable, Sequence
+from typing import cast
 
 import attrs
 
@@ -46,12 +48,50 @@ __all__ = ["Claimed", "NumberClaims", "named"]
 _NAMED = 10
 
 
-#: One record's claim on a number: (holder, field, label, fingerprint),
-#: through *field* of the record whose own number is *holder*.  A
-#: plain tuple of strings, kept per number for the whole run:
-#: the garbage collector stops tracking it, so a read of many thousands
-#: of records leaves nothing for its full collections to walk.
-_Party = tuple[str, str, str, str]
+#: One record's claim on a number: (holder, field, label, digest),
+#: through *field* of the record whose own number is *holder*; *digest*
+#: is 16 bytes of its fingerprint.  Only a number's parties once it is
+#: claimed twice are kept as such; a sole claim is packed (`_pack`).
+_Party = tuple[str, str, str, bytes]
+
+#: How a label starts (`_claims`): a packed claim keeps the index, not
+#: the text.
+_KINDS = ("article ", "category ", "order status ", "stock level ")
+
+
+def _digest(fingerprint: str) -> bytes:
+    return hashlib.blake2b(
+        fingerprint.encode("utf-8", "surrogatepass"), digest_size=16
+    ).digest()
+
+
+def _pack(shown: str, party: _Party) -> bytes | _Party:
+    """
+    A sole claim as the run keeps it, for every number of a type's read
+    (50,000 articles are 50,000 of them): a record's claim on its own
+    number is one bytes object (digest, kind, the label's rest), about
+    a third of the tuple of strings; any other claim stays a tuple.
+    """
+    holder, field, label, digest = party
+    if field == "number" and holder == shown:
+        for kind, start in enumerate(_KINDS):
+            head = start + repr(shown)
+            if label.startswith(head):
+                rest = label[len(head) :]
+                return (
+                    digest
+                    + bytes((kind,))
+                    + rest.encode("utf-8", "surrogatepass")
+                )
+    return party
+
+
+def _unpack(shown: str, packed: bytes | _Party) -> _Party:
+    if isinstance(packed, tuple):
+        return packed
+    rest = packed[17:].decode("utf-8", "surrogatepass")
+    label = f"{_KINDS[packed[16]]}{shown!r}{rest}"
+    return (shown, "number", label, packed[:16])
 
 
 @attrs.frozen
@@ -130,8 +170,13 @@ class NumberClaims:
     two.
     """
 
-    #: Numbers claimed once so far: their one party.
-    _sole: dict[Hashable, _Party] = attrs.field(init=False, factory=dict)
+    #: Numbers claimed once so far: their one party, packed (`_pack`);
+    #: the numbers of stock keys apart (a key ``("stock", number)`` would
+    #: cost a tuple per record).
+    _sole: dict[str, bytes | _Party] = attrs.field(init=False, factory=dict)
+    _sole_stock: dict[str, bytes | _Party] = attrs.field(
+        init=False, factory=dict
+    )
     #: Numbers claimed by two parties or more: all of them, in order.
     _shared: dict[Hashable, list[_Party]] = attrs.field(
         init=False, factory=dict
@@ -156,7 +201,7 @@ class NumberClaims:
             number = getattr(record, "number", None)
             if not isinstance(number, str) or not number:
                 continue  # problems() names a missing number
-            fingerprint = fingerprint_of(record)
+            fingerprint = _digest(fingerprint_of(record))
             for key, _, field, label in _claims(record):
                 mine.append(
                     (
@@ -188,27 +233,31 @@ class NumberClaims:
         holder: str,
         field: str,
         label: str,
-        fingerprint: str,
+        fingerprint: bytes,
     ) -> _Party:
         """
         The party of *holder* for *key*: the one it already is (the same
         record read again), else a new one, registered.
         """
-        sole = self._sole.get(key)
-        if sole is None:
+        if isinstance(key, tuple):
+            table, shown = self._sole_stock, key[1]
+        else:
+            table, shown = self._sole, cast(str, key)
+        packed = table.get(shown)
+        if packed is None:
             shared = self._shared.get(key)
             if shared is None:
                 party = (holder, field, label, fingerprint)
-                self._sole[key] = party
+                table[shown] = _pack(shown, party)
                 return party
         else:
-            shared = [sole]
+            shared = [_unpack(shown, packed)]
         for party in shared:
             if (party[0], party[1], party[3]) == (holder, field, fingerprint):
                 return party
         party = (holder, field, label, fingerprint)
-        if sole is not None:
-            del self._sole[key]
+        if packed is not None:
+            del table[shown]
             self._shared[key] = shared
         shared.append(party)
         return party

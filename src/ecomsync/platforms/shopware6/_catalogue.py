@@ -58,6 +58,7 @@ from ._navigation import (
     from_root,
     refusals,
 )
+from ._sent import SentIds
 from ._writer import Built, Failure, Writer, op, outcomes, wrong_type
 
 
@@ -149,7 +150,7 @@ class Catalogue:
     _probed: anyio.Event | None = attrs.field(init=False, default=None)
     #: Every product id an article write of this adapter has sent (or is
     #: sending), articles and variants.
-    _sent: set[str] = attrs.field(init=False, factory=set)
+    _sent: SentIds = attrs.field(init=False, factory=SentIds)
 
     def _setup_lock(self) -> anyio.Lock:
         if self._lock is None:
@@ -384,7 +385,7 @@ class Catalogue:
             return await self._products(ids, associations=True)
         if self._probed is None:
             self._probed = anyio.Event()
-            self._sent.update(ids)
+            self._sent.add_all(ids)
             try:
                 current = await self._products(
                     ids, associations=True, probe=True
@@ -395,10 +396,10 @@ class Catalogue:
                 self._probed.set()
             return current
         await self._probed.wait()
-        unknown = self._sent.isdisjoint(ids) and all(
+        unknown = not self._sent.any_of(ids) and all(
             items[i].platform_id is None for i in send
         )
-        self._sent.update(ids)
+        self._sent.add_all(ids)
         if self._empty and unknown:
             return {}
         return await self._products(ids, associations=True)
