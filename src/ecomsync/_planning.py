@@ -33,7 +33,7 @@ from ._spec import (
     Trigger,
 )
 from ._writer import gained_numbers
-from .typing import ErpSession
+from .typing import ErpSession, SupportsMediaOnPush
 
 
 __all__ = ["Plan", "Refusal", "TypePlan", "plan_all", "plan_type"]
@@ -364,6 +364,15 @@ async def _plan_batch(
         closure.note(data_type, [record.number])
         if (
             isinstance(record, Article | Category)
+            and not record.media
+            and not change.created
+            and takes_media(run.platform, data_type)
+            and not _media_on_push(run.platform)
+        ):
+            # Its old media are taken off after the push (`Writer.push`).
+            found.with_media += 1
+        if (
+            isinstance(record, Article | Category)
             and record.media
             and takes_media(run.platform, data_type)
         ):
@@ -405,3 +414,10 @@ async def _plan_restock(
             pipeline.run.platform_name, DataType.STOCK, gained
         )
         found.restock.update(links)
+
+
+def _media_on_push(platform: object) -> bool:
+    """
+    Whether *platform* writes media with the record (no attach after).
+    """
+    return isinstance(platform, SupportsMediaOnPush) and platform.media_on_push

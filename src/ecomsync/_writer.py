@@ -15,8 +15,8 @@ from ._ambiguity import NumberClaims
 from ._changes import Change, where
 from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
 from ._media_ids import Pending
-from ._media_transfer import MediaTransfer
-from ._model import Article
+from ._media_transfer import MediaTransfer, takes_media
+from ._model import Article, Category
 from ._run import Run, Tally
 from ._spec import DataType
 from .events import RecordFailed, RecordSynced
@@ -112,6 +112,17 @@ class Writer:
             media = await self.media.gather(
                 session, data_type, chunk, outcomes
             )
+            if takes_media(platform, data_type):
+                # A record written again without media loses the ones
+                # it had; a new one has none to lose (no call).
+                media = [
+                    []
+                    if m is None
+                    and not change.created
+                    and isinstance(change.record, Article | Category)
+                    else m
+                    for change, m in zip(chunk, media, strict=True)
+                ]
             outcomes = await self.media.attach_all(data_type, outcomes, media)
         return await self.record(data_type, chunk, outcomes, tally)
 

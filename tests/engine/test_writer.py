@@ -13,6 +13,7 @@ import pytest
 
 from ecomsync import (
     All,
+    Article,
     DataType,
     MediaLink,
     MediaStaging,
@@ -271,3 +272,42 @@ class TestOutcomes:
         (run,) = await sync.runs()
         assert RunStatus.FAILED == run.status
         assert 0 == run.counts[DataType.CATEGORIES].created
+
+
+class TestMediaGone:
+    async def test_media_removed_in_the_erp_leave_the_record(
+        self, erp: MemoryErp, platform: MemoryPlatform, sync: Synchronizer
+    ) -> None:
+        """A record written again without the media it had loses them on
+        a platform that attaches media after the push."""
+        await sync.execute(spec(articles=All()))
+        before = erp.get(ARTICLES, "A-1")
+        assert isinstance(before, Article)
+        erp.put(attrs.evolve(before, media=()))
+        plan = await sync.plan(spec(articles=All()))
+        calls = dict(platform.calls)
+
+        await sync.execute(spec(articles=All()))
+
+        assert [] == platform.attachments[(ARTICLES, "A-1")]
+        made = {
+            k: platform.calls[k] - calls.get(k, 0)
+            for k in ("push", "attach_media")
+        }
+        assert {"push": 1, "attach_media": 1} == made
+        assert 2 == plan.types[ARTICLES].requests
+        assert 1 == len(platform.attachments[(ARTICLES, "A-2")])
+
+    async def test_new_records_without_media_attach_nothing(
+        self, erp: MemoryErp, platform: MemoryPlatform, sync: Synchronizer
+    ) -> None:
+        """A record made anew without media costs no attach call."""
+        for number in ("A-1", "A-2"):
+            record = erp.get(ARTICLES, number)
+            assert isinstance(record, Article)
+            erp.put(attrs.evolve(record, media=()))
+
+        await sync.execute(spec(articles=All()))
+
+        assert 4 == platform.calls["attach_media"]
+        assert (ARTICLES, "A-1") not in platform.attachments
