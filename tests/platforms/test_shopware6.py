@@ -491,6 +491,39 @@ class TestShopware6Writes:
         assert moved == len(emu.transitions)
         assert again.ok, again
 
+    async def test_number_of_two_orders_moves_neither(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        An order number two Shopware orders hold (sales channels with
+        number ranges of their own) fails the status on ``number``,
+        naming both; neither order moves nor gets the tracking codes.
+        """
+        first = emu.place_order(order_number="902", order_id="a" * 32)
+        second = emu.place_order(order_number="902", order_id="b" * 32)
+        (outcome,) = await shop.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(
+                        number="902",
+                        state=OrderState.SHIPPED,
+                        tracking_numbers=("T-1",),
+                    )
+                )
+            ],
+        )
+
+        assert ("902", "number") == (outcome.number, outcome.field)
+        assert first in str(outcome.error)
+        assert second in str(outcome.error)
+        assert [] == emu.transitions
+        assert [] == [
+            d
+            for d in emu.entities["order_delivery"].values()
+            if d.get("trackingCodes")
+        ]
+
     async def test_no_path_through_completed_or_cancelled(
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:

@@ -50,8 +50,13 @@ class Orders:
 
     async def _orders_by_number(
         self, numbers: Sequence[str]
-    ) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
+    ) -> dict[str, list[dict[str, Any]]]:
+        """
+        The orders holding each of *numbers*: Shopware does not keep
+        order numbers unique (sales channels may have number ranges of
+        their own), so a number may name two.
+        """
+        found: dict[str, list[dict[str, Any]]] = {}
         unique = list(dict.fromkeys(numbers))
         for start in range(0, len(unique), MAX_LIMIT):
             part = unique[start : start + MAX_LIMIT]
@@ -75,7 +80,7 @@ class Orders:
                 },
             )
             for row in rows:
-                found[str(row.get("orderNumber"))] = row
+                found.setdefault(str(row.get("orderNumber")), []).append(row)
         return found
 
     async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
@@ -120,14 +125,27 @@ class Orders:
         return [o for o in outcomes if o is not None]
 
     async def _set_status(
-        self, status: OrderStatus, order: dict[str, Any] | None
+        self, status: OrderStatus, held: list[dict[str, Any]] | None
     ) -> Outcome:
-        if order is None:
+        if not held:
             return Outcome(
                 number=status.number,
                 error=f"order {status.number} does not exist in Shopware",
                 field="number",
             )
+        if len(held) > 1:
+            # never "first wins": the other may be the one the ERP has
+            ids = ", ".join(sorted(str(o["id"]) for o in held))
+            return Outcome(
+                number=status.number,
+                error=(
+                    f"order number {status.number} is held by {len(held)} "
+                    f"Shopware orders ({ids}): not changed; give the "
+                    f"sales channels number ranges that do not overlap"
+                ),
+                field="number",
+            )
+        (order,) = held
         oid = str(order["id"])
         if (
             _technical(order) == "cancelled"
