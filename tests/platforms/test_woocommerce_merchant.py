@@ -138,3 +138,87 @@ class TestStockUnderAnotherSpelling:
             ("a-1", False, "number"),
         ]
         assert "'A-1'" in (alone[0].error or "")
+
+
+class TestArticleUnderAnotherSpelling:
+    async def test_an_article_does_not_take_over_another_spelling(
+        self,
+    ) -> None:
+        """
+        A new article ``a-1`` pushed after ``A-1`` landed (another push,
+        batch or run) fails on number naming the product, which keeps
+        ``A-1``'s SKU, name and price.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="Up", price=9))],
+            )
+            (outcome,) = await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="a-1", name="Lo", price=1))],
+            )
+        assert ("a-1", "number") == (outcome.number, outcome.field)
+        assert "'A-1'" in (outcome.error or "")
+        (row,) = emu.shop.products.values()
+        assert ("A-1", "Up", "9") == (
+            row["sku"],
+            row["name"],
+            row["regular_price"],
+        )
+
+    async def test_a_variant_does_not_take_over_another_spelling(
+        self,
+    ) -> None:
+        """
+        A variant ``a-1`` of another article fails on its number while the
+        product ``A-1`` is in the shop; nothing of its article is written.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        shirt = Article(
+            number="S-1",
+            name="Shirt",
+            price=1,
+            variants=(Variant(number="a-1", options=(("Size", "M"),)),),
+        )
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="Up", price=9))],
+            )
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+        assert ("S-1", "variants.0.number") == (outcome.number, outcome.field)
+        assert ["A-1"] == [r["sku"] for r in emu.shop.products.values()]
+
+    async def test_a_variant_renamed_in_case_is_renamed_in_place(
+        self,
+    ) -> None:
+        """
+        A variant the ERP renamed only in case, in the same article, takes
+        its variation along (one variation, the new SKU).
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+
+        def shirt(variant: str) -> Article:
+            return Article(
+                number="S-1",
+                name="Shirt",
+                price=1,
+                variants=(Variant(number=variant, options=(("Size", "M"),)),),
+            )
+
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt("S-1-M"))]
+            )
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt("s-1-m"))]
+            )
+        assert outcome.ok, outcome
+        variations = [
+            r["sku"] for r in emu.shop.products.values() if r["parent_id"]
+        ]
+        assert ["s-1-m"] == variations

@@ -116,6 +116,30 @@ _WHITE = re.compile(r"[\r\n\t ]+")
 _OCTET = re.compile(r"%[a-fA-F0-9]{2}")
 
 
+def other_sku(sku: str, row: Row) -> str | None:
+    """
+    Why the product or variation *row*, found for *sku* by WooCommerce's
+    lookup, is not *sku*'s but another number's, if it is not: the
+    lookup ignores case, accents and trailing spaces, so ``A-1`` finds
+    the product of ``a-1``, and writing to it would overwrite that
+    article.
+    """
+    held = str(row.get("sku") or "")
+    if held.rstrip(" ") == sku.rstrip(" "):
+        return None
+    parent = row.get("parent_id")
+    what = (
+        f"variation #{row.get('id')} of product #{parent}"
+        if parent
+        else f"product #{row.get('id')}"
+    )
+    return (
+        f"SKU {sku!r} is the SKU {held!r} of {what} to WooCommerce, which "
+        "compares SKUs ignoring case, accents and trailing spaces; "
+        "renumber one of them, or delete the other product"
+    )
+
+
 def wc_clean(text: str) -> str:
     """
     *text* as WooCommerce stores an SKU (``wc_clean``, i.e. WordPress's

@@ -29,6 +29,7 @@ from ._common import (
     fail,
     gtin_problem,
     money,
+    other_sku,
     sku_key,
     sku_problem,
 )
@@ -211,7 +212,14 @@ class Products:
                 "number",
             )
         row = rows[0]
-        if int(row.get("parent_id") or 0) != parent:
+        held_by = int(row.get("parent_id") or 0)
+        other = other_sku(sku, row)
+        if other is not None and (parent <= 0 or held_by != parent):
+            # A variation of this article's own product under another
+            # spelling is the variant renamed (a rival in the article
+            # would have collided): it is renamed in place.
+            raise Refused(other, "number")
+        if held_by != parent:
             what = (
                 f"a variation of product #{row['parent_id']}"
                 if row.get("parent_id")
