@@ -20,6 +20,7 @@ from ecomsync import (
     DataType,
     MediaLink,
     NumberRange,
+    Only,
     Order,
     OrderState,
     OrderStatus,
@@ -662,6 +663,39 @@ class TestAdapterDetails:
             "2204": OrderState.OPEN,
             "2205": OrderState.COMPLETED,
         } == got
+
+    async def test_checkout_drafts_are_no_orders(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A block checkout's draft (``checkout-draft``: the customer opened
+        the checkout, placed nothing) and an ``auto-draft`` are not read
+        as orders: ``status=any`` lists them (woocommerce#63743,
+        woocommerce#62106), and imported they would be ERP orders nobody
+        placed.  Once placed, the order is read.
+        """
+        numbers = {"2301": "processing", "2302": "checkout-draft"}
+        numbers |= {"2303": "auto-draft"}
+        ids = {}
+        for number, status in numbers.items():
+            ids[number] = oid = emu.place(make_order(number))
+            emu.shop.orders[oid]["status"] = status
+
+        async def read(selection: Any) -> list[str]:
+            return [
+                o.number
+                async for batch in woo.fetch_orders(selection, batch_size=10)
+                for o in batch
+            ]
+
+        every = await read(All())
+        only = await read(Only(set(numbers)))
+        emu.shop.orders[ids["2302"]]["status"] = "pending"  # placed
+        placed = await read(All())
+
+        assert ["2301"] == every
+        assert ["2301"] == only
+        assert ["2301", "2302"] == placed
 
     @pytest.mark.parametrize("closed", ["cancelled", "refunded"])
     async def test_shipped_for_an_order_the_shop_cancelled(

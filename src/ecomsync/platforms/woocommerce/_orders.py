@@ -46,13 +46,20 @@ STATUS_OF = {
 STATE_OF = {
     "pending": OrderState.OPEN,
     "on-hold": OrderState.OPEN,
-    "checkout-draft": OrderState.OPEN,
     "failed": OrderState.OPEN,
     "processing": OrderState.IN_PROGRESS,
     "completed": OrderState.COMPLETED,
     "cancelled": OrderState.CANCELLED,
     "refunded": OrderState.CANCELLED,
 }
+#: Statuses of what is no order yet, which ``status=any`` lists all the
+#: same: a block checkout's draft (the customer opened the checkout and
+#: placed nothing; deleted when abandoned), listed until WooCommerce
+#: excluded it (woocommerce#63743, 2026), and an ``auto-draft``, which
+#: HPOS stores listed (woocommerce#62106).  Imported, they would be ERP
+#: orders nobody placed; once placed, the order's status and
+#: ``date_modified`` change, and it is read.
+NOT_PLACED = frozenset({"checkout-draft", "auto-draft"})
 #: Order meta the adapter keeps: the ERP's state (to tell shipped from
 #: completed) and the tracking numbers already announced.
 STATE_META = "_ecomsync_state"
@@ -212,6 +219,8 @@ class Orders:
         async for rows in self.api.pages("orders", params, per_page=per_page):
             batch = []
             for row in rows:
+                if str(row.get("status")) in NOT_PLACED:
+                    continue
                 order = _order_of(row)
                 if not _selected(selection, order, row, since):
                     continue
