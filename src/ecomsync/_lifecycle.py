@@ -39,7 +39,7 @@ from ._run import (
     leaves,
     log,
 )
-from ._selection import resolve
+from ._selection import resolve, resolve_resumed
 from ._spec import DataType, SyncSpec, Trigger
 from .events import Event, RunFinished, RunStarted
 from .exceptions import EcomsyncError, RunCancelled, SpecError
@@ -206,7 +206,8 @@ async def lifecycle(
     """
     The lifecycle every run shares (run, resume, plan, scheduled and
     partitioned runs): recorded as queued, a licence held, selections
-    resolved (as *resolve_as*; a resumed run keeps its own), recorded as
+    resolved (as *resolve_as*; a resumed run keeps its own, a scheduled
+    one widened to its watermarks as they are now), recorded as
     running, *work* done, recorded as ended.  Returns the final record
     and the one error the run failed with.
     """
@@ -246,16 +247,7 @@ async def _observedlifecycle(
         await sync.store.save_run(run.record())
         async with keep_alive(sync.store, run.id, on_lost=on_lost):
             async with licence(sync, run):
-                spec = run.spec
-                if resolve_as is not None:
-                    spec = await resolve(
-                        sync.store,
-                        run.platform_name,
-                        spec,
-                        resolve_as,
-                        sync.overlap,
-                    )
-                run.start(spec)
+                run.start(await _resolved(sync, run, resolve_as))
                 await sync.store.save_run(run.record())
                 busy = await until_busy(work)
             while busy is not None:
@@ -308,6 +300,25 @@ async def _observedlifecycle(
         # reason it was abandoned, stays as written there.
         return final, error
     return await _record_end(sync, run, final, error)
+
+
+async def _resolved(
+    sync: Synchronizer, run: Run, resolve_as: Trigger | None
+) -> SyncSpec:
+    """
+    *run*'s spec as it reads it: resolved as *resolve_as*; a resumed run
+    (*resolve_as* ``None``) keeps its own, a scheduled one widened to its
+    watermarks as they are now (it may have died before it resolved it).
+    """
+    if resolve_as is not None:
+        return await resolve(
+            sync.store, run.platform_name, run.spec, resolve_as, sync.overlap
+        )
+    if run.trigger is Trigger.SCHEDULED:
+        return await resolve_resumed(
+            sync.store, run.platform_name, run.spec, sync.overlap
+        )
+    return run.spec
 
 
 async def _record_end(

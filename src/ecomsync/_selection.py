@@ -86,6 +86,38 @@ async def resolve(
     return attrs.evolve(spec, types=types)
 
 
+async def resolve_resumed(
+    store: StateStore,
+    platform_name: str,
+    spec: SyncSpec,
+    overlap: timedelta,
+) -> SyncSpec:
+    """
+    The spec a resumed scheduled run reads: its recorded selections,
+    widened to what a scheduled run would read now.  A run that died
+    while it waited for a licence never resolved its spec: it recorded
+    the schedule's own selections, which a scheduled run ignores, and
+    reading only those before moving the watermark would skip what
+    changed since it.  A resolved spec stays as it is (the watermark
+    only moved on since).
+    """
+    now = await resolve(store, platform_name, spec, Trigger.SCHEDULED, overlap)
+    types: dict[DataType, Selection] = {}
+    for data_type, recorded in spec.types.items():
+        current = now.types[data_type]
+        if isinstance(recorded, All) or isinstance(current, All):
+            types[data_type] = All()
+        elif isinstance(recorded, ChangedSince) and isinstance(
+            current, ChangedSince
+        ):
+            types[data_type] = ChangedSince(
+                min(recorded.moment, current.moment)
+            )
+        else:
+            types[data_type] = current
+    return attrs.evolve(spec, types=types)
+
+
 async def advance_watermark(
     store: StateStore, run: Run, data_type: DataType
 ) -> None:

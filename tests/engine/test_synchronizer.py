@@ -11,6 +11,7 @@ import pytest
 
 from ecomsync import (
     All,
+    ChangedSince,
     ConfigurationError,
     DataType,
     MemoryErp,
@@ -20,6 +21,7 @@ from ecomsync import (
     RunStarted,
     RunStatus,
     SpecError,
+    StockLevel,
     Synchronizer,
     SyncSpec,
     Trigger,
@@ -178,13 +180,20 @@ class TestResumeApi:
         self, sync: Synchronizer, platform: MemoryPlatform
     ) -> None:
         """A run left running by a dead process is resumed under its id,
-        with its recorded spec, trigger and start, and ends succeeded."""
+        with its recorded spec (as it resolved it: from the watermark it
+        found), trigger and start, and ends succeeded."""
         await sync.execute(spec(categories=All(), articles=All()))
+        # Moved on since the dead run resolved its spec: it reads from
+        # where it would have.
+        await sync.store.set_watermark(
+            "shop", DataType.STOCK, T0 - timedelta(hours=1)
+        )
+        recorded = spec(stock=ChangedSince(T0 - timedelta(hours=2)))
         dead = RunRecord(
             id="dead-1",
             trigger=Trigger.SCHEDULED,
             platform="shop",
-            spec=spec(stock=Only({"A-1", "A-2"})),
+            spec=recorded,
             status=RunStatus.RUNNING,
             started_at=T0,
         )
@@ -201,10 +210,58 @@ class TestResumeApi:
             final.status,
             final.started_at,
         )
-        assert spec(stock=Only({"A-1", "A-2"})) == final.spec
+        assert recorded == final.spec
         assert "shop" == final.platform
-        assert {"A-1", "A-2"} == set(platform.held(DataType.STOCK))
+        assert 6 == len(platform.held(DataType.STOCK))
         assert T0 == await sync.store.get_watermark("shop", DataType.STOCK)
+
+    @pytest.mark.parametrize("status", [RunStatus.QUEUED, RunStatus.ABANDONED])
+    async def test_scheduled_run_that_died_queued_reads_its_watermark(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        status: RunStatus,
+    ) -> None:
+        """A scheduled run whose process died while it waited for a
+        licence never resolved its spec: resumed, it reads what changed
+        since the watermark, as every scheduled run does.  It read the
+        schedule's own selection (here one article) and then moved the
+        watermark over a change it never read, which no scheduled run
+        sent afterwards."""
+        await sync.execute(spec(categories=All(), articles=All()))
+        first = await sync.execute(
+            spec(stock=All()), trigger=Trigger.SCHEDULED
+        )
+        mark = first.started_at
+        erp.put(
+            StockLevel(number="A-3", quantity=99),
+            changed_at=mark + timedelta(minutes=10),
+        )
+        await sync.store.save_run(
+            RunRecord(
+                id="queued-1",
+                trigger=Trigger.SCHEDULED,
+                platform="shop",
+                spec=spec(stock=Only({"A-1"})),
+                status=status,
+                started_at=mark + timedelta(minutes=20),
+            )
+        )
+
+        async with sync.resume("queued-1") as events:
+            async for _ in events:
+                pass
+        again = await sync.execute(
+            spec(stock=All()), trigger=Trigger.SCHEDULED
+        )
+
+        assert events.summary is not None
+        assert RunStatus.SUCCEEDED == events.summary.status
+        assert RunStatus.SUCCEEDED == again.status
+        held = platform.held(DataType.STOCK)["A-3"]
+        assert isinstance(held, StockLevel)
+        assert 99 == held.quantity
 
     async def test_resumed_on_its_platform_after_another_is_added(
         self, sync: Synchronizer, platform: MemoryPlatform
