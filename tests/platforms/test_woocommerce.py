@@ -697,6 +697,63 @@ class TestAdapterDetails:
         assert ["2301"] == only
         assert ["2301", "2302"] == placed
 
+    @pytest.mark.parametrize(
+        "current", ["pending", "on-hold", "failed", "processing"]
+    )
+    @pytest.mark.parametrize(
+        "state", [OrderState.OPEN, OrderState.IN_PROGRESS]
+    )
+    async def test_open_or_in_progress_keeps_where_the_payment_is(
+        self,
+        woo: WooCommerce,
+        emu: WooCommerceEmulator,
+        current: str,
+        state: OrderState,
+    ) -> None:
+        """
+        Open or in progress in the ERP (which knows nothing of payments)
+        leaves a WooCommerce status that says where the order's payment
+        is as it is: ``processing`` means paid (WooCommerce sets its
+        ``date_paid``), ``pending`` unpaid (WooCommerce cancels an unpaid
+        checkout order after its hold-stock time).  The ERP's state goes
+        to the order's meta.
+        """
+        oid = emu.place(make_order("2401"))
+        emu.shop.orders[oid]["status"] = current
+
+        (outcome,) = await woo.push(
+            DataType.ORDER_STATUS,
+            [Outgoing(record=OrderStatus(number="2401", state=state))],
+        )
+
+        order = emu.shop.orders[oid]
+        meta = {m["key"]: m["value"] for m in order["meta_data"]}
+        assert outcome.ok, outcome
+        assert current == order["status"]
+        assert state.value == meta["_ecomsync_state"]
+
+    @pytest.mark.parametrize(
+        "state", [OrderState.OPEN, OrderState.IN_PROGRESS]
+    )
+    async def test_open_after_completed_is_processing(
+        self, woo: WooCommerce, emu: WooCommerceEmulator, state: OrderState
+    ) -> None:
+        """
+        Open or in progress for an order the shop has completed takes it
+        back to ``processing`` (paid, not shipped yet), never to
+        ``pending``.
+        """
+        oid = emu.place(make_order("2402"))
+        emu.shop.orders[oid]["status"] = "completed"
+
+        outcomes = await woo.push(
+            DataType.ORDER_STATUS,
+            [Outgoing(record=OrderStatus(number="2402", state=state))],
+        )
+
+        assert all(o.ok for o in outcomes), outcomes
+        assert "processing" == emu.shop.orders[oid]["status"]
+
     @pytest.mark.parametrize("closed", ["cancelled", "refunded"])
     async def test_shipped_for_an_order_the_shop_cancelled(
         self, woo: WooCommerce, emu: WooCommerceEmulator, closed: str

@@ -33,12 +33,21 @@ from ._common import Row, fail
 #: ERP order states as WooCommerce order statuses; WooCommerce has no
 #: "shipped": a shipped order is ``completed``.
 STATUS_OF = {
-    OrderState.OPEN: "pending",
+    OrderState.OPEN: "processing",
     OrderState.IN_PROGRESS: "processing",
     OrderState.SHIPPED: "completed",
     OrderState.COMPLETED: "completed",
     OrderState.CANCELLED: "cancelled",
 }
+#: The ERP states of an order not shipped yet, and the WooCommerce
+#: statuses of one: these tell where its payment is (``processing`` is
+#: paid, ``pending``, ``on-hold`` and ``failed`` are not), which the
+#: ERP's state does not know, so either ERP state leaves them as they
+#: are; an order the shop ``completed`` goes back to ``processing``.
+NOT_SHIPPED = frozenset({OrderState.OPEN, OrderState.IN_PROGRESS})
+NOT_SHIPPED_STATUSES = frozenset(
+    {"pending", "on-hold", "failed", "processing"}
+)
 #: A ``failed`` order (payment declined) is open, not cancelled: WooCommerce
 #: lets the customer pay it again (``woocommerce_valid_order_statuses_for_
 #: payment`` is ``pending`` and ``failed``), and a cancellation would reach
@@ -138,6 +147,12 @@ class Orders:
         target = STATUS_OF[status.state]
         if STATE_OF.get(current) is status.state:
             target = current  # refunded or failed stays so when cancelled
+        elif status.state in NOT_SHIPPED and current in NOT_SHIPPED_STATUSES:
+            # WooCommerce's status says where the payment is (processing:
+            # paid, date_paid set; pending: unpaid, cancelled once its
+            # stock hold runs out); the ERP's open or in progress says
+            # nothing of it
+            target = current
         body: Row = {}
         if order.get("status") != target:
             body["status"] = target
