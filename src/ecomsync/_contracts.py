@@ -17,7 +17,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from ._model import MediaKind, Record
+from ._model import MediaKind, Record, StockLevel
 from ._spec import DataType, SyncSpec, Trigger
 from .exceptions import ConfigurationError
 
@@ -33,12 +33,20 @@ class Outgoing:
     empty tuple: the record has none); otherwise it is ``None`` and the
     engine calls `Platform.attach_media` after the push.
 
+    For a platform that declares ``stock_on_push = True``
+    (`~ecomsync.typing.SupportsStockOnPush`), an article's *stock* holds
+    the stock levels of its own number and its variants' that the run has
+    at hand, to write in the product rows of the article's own write
+    (``None``: none to write, as for every other platform and type).
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0 *stock*.
     """
 
     record: Record
     platform_id: str | None = None
     media: tuple[MediaLink, ...] | None = None
+    stock: tuple[StockLevel, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -50,13 +58,20 @@ class Outcome:
     has there.  Otherwise *error* is the far side's own message and *field*
     the offending field where known.
 
+    *stock* answers an article's ``Outgoing.stock``: one outcome per stock
+    level written with the article (its number, the id of the product
+    that holds it); a level without an outcome here that is ``ok`` is sent
+    by the run's stock sync as usual.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0 *stock*.
     """
 
     number: str
     platform_id: str | None = None
     error: str | None = None
     field: str | None = None
+    stock: tuple[Outcome, ...] = ()
 
     @property
     def ok(self) -> bool:

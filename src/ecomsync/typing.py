@@ -61,6 +61,7 @@ __all__ = [
     "SupportsMediaTypes",
     "SupportsPendingBatch",
     "SupportsRequestEstimate",
+    "SupportsStockOnPush",
     "WatermarkStore",
 ]
 
@@ -187,7 +188,7 @@ class Platform(Protocol):
 
     Optional capabilities refine what the engine does; each is a small
     protocol of its own, checked with ``isinstance``: `SupportsMediaOnPush`,
-    `SupportsRequestEstimate` and `SupportsCheck`.
+    `SupportsStockOnPush`, `SupportsRequestEstimate` and `SupportsCheck`.
     """
 
     supported: frozenset[DataType]
@@ -249,6 +250,36 @@ class SupportsMediaOnPush(Protocol):
     def media_on_push(self) -> bool:
         """
         Whether `push` writes the media in ``Outgoing.media``.
+        """
+
+
+@runtime_checkable
+class SupportsStockOnPush(Protocol):
+    """
+    **Protocol:** A platform that writes an article's stock in the
+    article's own write (Shopware 6: ``stock`` is a field of the product).
+
+    When ``stock_on_push`` is true and a run syncs both
+    `DataType.ARTICLES` and `DataType.STOCK` (stock with `All`), the
+    engine imports the run's orders first, reads the stock levels of each
+    article batch before pushing it and hands each article the levels of
+    its numbers that changed in ``Outgoing.stock``.  `Platform.push`
+    writes each level it takes in the product row of its number, in the
+    same request as the article, and answers one ``ok`` `Outcome` per
+    level written in the article's ``Outcome.stock``.  A level it does not
+    take (its policy refuses it, say negative stock) it leaves out and
+    answers nothing for: the run's stock sync sends it as usual, and it
+    fails there on its own, never failing the article.  An article that
+    fails answers no stock.  Check with ``isinstance(platform,
+    SupportsStockOnPush) and platform.stock_on_push``.
+
+    .. versionadded:: 26.1.0
+    """
+
+    @property
+    def stock_on_push(self) -> bool:
+        """
+        Whether `push` writes an article's ``Outgoing.stock``.
         """
 
 

@@ -21,11 +21,15 @@ from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category, StockLevel, parents_first
 from .._backorders import negative_stock
 from ._catalogue_rows import (
+    WRITE_INCLUDES,
     ArticleWrite,
     article_write,
     held_otherwise,
     held_tax,
     operations,
+    stock_outcomes,
+    stock_taken,
+    with_stock,
 )
 from ._claims import (
     CATEGORY_RULE,
@@ -60,31 +64,6 @@ from ._navigation import (
 )
 from ._sent import SentIds
 from ._writer import Built, Failure, Writer, op, outcomes, wrong_type
-
-
-#: What `Catalogue._products` reads of a product (and its associations)
-#: before writing articles.
-_WRITE_INCLUDES = {
-    "product": [
-        "id",
-        "parentId",
-        "active",
-        "taxId",
-        "tax",
-        "categoryIds",
-        "optionIds",
-        "categories",
-        "media",
-        "options",
-        "configuratorSettings",
-        "children",
-    ],
-    "category": ["id"],
-    "tax": ["id", "taxRate"],
-    "product_media": ["id"],
-    "property_group_option": ["id"],
-    "product_configurator_setting": ["id"],
-}
 
 
 #: Seconds a looked-up sales-channel list or tax id is used before it is
@@ -440,7 +419,7 @@ class Catalogue:
                 }
                 # Only the ids and flags a write compares: children are
                 # whole products otherwise, and the answer grows with them.
-                criteria["includes"] = _WRITE_INCLUDES
+                criteria["includes"] = WRITE_INCLUDES
             rows, aggregations = await self.api.listing("product", criteria)
             if probe and start == 0:
                 self._empty = _count(aggregations) == 0
@@ -464,20 +443,26 @@ class Catalogue:
         send = [
             i for i in screened.sendable(len(articles)) if i not in failures
         ]
+        taken: dict[int, dict[str, StockLevel]] = {}
         if send:
-            failures.update(await self._write_articles(items, articles, send))
-        return outcomes(
+            failures.update(
+                await self._write_articles(items, articles, send, taken)
+            )
+        found = outcomes(
             [a.number for a in articles], ids, screened.mirror(failures)
         )
+        return stock_outcomes(found, taken)
 
     async def _write_articles(
         self,
         items: Sequence[Outgoing],
         articles: Sequence[Article],
         send: list[int],
+        taken: dict[int, dict[str, StockLevel]],
     ) -> dict[int, Failure]:
         """
-        Write the articles *send* indexes; return their failures.
+        Write the articles *send* indexes, with the stock levels they take
+        (put into *taken*); return their failures.
         """
         channels = await self._sales_channels()
         currency = await self._default_currency()
@@ -527,6 +512,12 @@ class Catalogue:
         # drop the stale ones (found with the product above).
         writes: dict[int, ArticleWrite] = {}
         for i in send:
+            taken[i] = stock_taken(
+                articles[i],
+                items[i].stock,
+                allow_backorders=self.allow_backorders,
+            )
+            with_stock(rows_of[i], taken[i])
             media = items[i].media
             writes[i] = article_write(articles[i], media, rows_of[i], current)
             if media is not None:

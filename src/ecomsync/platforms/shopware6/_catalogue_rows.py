@@ -12,14 +12,17 @@ as `operations`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
 
-from ..._contracts import MediaLink
-from ..._model import Article
+from ..._contracts import MediaLink, Outcome
+from ..._model import Article, StockLevel
+from ..._record_checks import problems
+from .._backorders import negative_stock
 from ._mapping import DOCUMENTS_FIELD, category_id, product_id
 from ._media import product_media_fields
 from ._writer import Built, Failure, Operation, op
@@ -27,6 +30,31 @@ from ._writer import Built, Failure, Operation, op
 
 #: Rows per entity, as `article_rows` builds them.
 Rows = dict[str, list[dict[str, Any]]]
+
+#: What `Catalogue._products` reads of a product (and its associations)
+#: before writing articles.
+WRITE_INCLUDES = {
+    "product": [
+        "id",
+        "parentId",
+        "active",
+        "taxId",
+        "tax",
+        "categoryIds",
+        "optionIds",
+        "categories",
+        "media",
+        "options",
+        "configuratorSettings",
+        "children",
+    ],
+    "category": ["id"],
+    "tax": ["id", "taxRate"],
+    "product_media": ["id"],
+    "property_group_option": ["id"],
+    "product_configurator_setting": ["id"],
+}
+
 
 #: The entities an article upserts, in the order they are written.
 _UPSERTS = ("property_group", "property_group_option", "product")
@@ -83,6 +111,76 @@ def article_write(
         documents=documents,
         deletions=(stale_categories, stale_media, options, settings),
     )
+
+
+def stock_taken(
+    article: Article,
+    levels: Sequence[StockLevel] | None,
+    *,
+    allow_backorders: bool,
+) -> dict[str, StockLevel]:
+    """
+    The levels of an article's ``Outgoing.stock`` that its product rows
+    take, by product id: one valid level per number the article sells
+    (its own, a variant's), not negative unless backorders are allowed.
+    The others are left to the stock sync, which fails them as it always
+    did (two levels of one number: Shopware keeps one stock per product),
+    never the article.
+    """
+    if not levels:
+        return {}
+    mine = {article.number, *(v.number for v in article.variants)}
+    given = Counter(level.number for level in levels)
+    taken: dict[str, StockLevel] = {}
+    for level in levels:
+        if (
+            level.number not in mine
+            or given[level.number] > 1
+            or problems(level)
+            or negative_stock(
+                level.number,
+                level.quantity,
+                platform="Shopware 6",
+                option="Shopware6",
+                allowed=allow_backorders,
+            )
+        ):
+            continue
+        taken[product_id(level.number)] = level
+    return taken
+
+
+def with_stock(rows: Rows, taken: dict[str, StockLevel]) -> None:
+    """
+    Put the *taken* levels (`stock_taken`) into the product rows of
+    *rows*, in place: the stock lands in the article's own write.
+    """
+    for row in rows["product"]:
+        level = taken.get(str(row["id"]))
+        if level is not None:
+            row["stock"] = level.quantity
+
+
+def stock_outcomes(
+    found: Sequence[Outcome], taken: dict[int, dict[str, StockLevel]]
+) -> list[Outcome]:
+    """
+    *found* (one outcome per article) with the stock each article that
+    landed took (`stock_taken`, by article index): the levels written in
+    its rows.  An article that failed wrote none.
+    """
+    return [
+        attrs.evolve(
+            outcome,
+            stock=tuple(
+                Outcome(number=level.number, platform_id=pid)
+                for pid, level in taken[i].items()
+            ),
+        )
+        if outcome.ok and taken.get(i)
+        else outcome
+        for i, outcome in enumerate(found)
+    ]
 
 
 def operations(chunk: Sequence[tuple[int, ArticleWrite]]) -> Built:

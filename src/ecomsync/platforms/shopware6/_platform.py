@@ -129,6 +129,10 @@ class Shopware6(AsyncResource):
     #: The engine hands a record's uploaded media to `push` (in
     #: `Outgoing.media`), which writes them in the record's own sync.
     media_on_push: ClassVar[bool] = True
+    #: The engine hands an article's stock levels to `push` (in
+    #: `Outgoing.stock`) when the run syncs stock too, which writes them
+    #: in the product rows: no stock sync for them.
+    stock_on_push: ClassVar[bool] = True
     supported: frozenset[DataType] = attrs.field(
         init=False, default=frozenset(DataType)
     )
