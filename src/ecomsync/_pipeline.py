@@ -41,6 +41,7 @@ from ._selection import (
     platform_orders,
 )
 from ._spec import All, DataType, Direction, Only, Selection
+from ._stock_fold import StockFold, run_order
 from ._writer import Writer, isolating
 from .events import RecordSkipped, TypeFinished, TypeStarted
 from .exceptions import RunCancelled
@@ -90,6 +91,10 @@ class Outbound:
         await self.closure.ensure(
             session, data_type, [c.record for c in todo], self.writer
         )
+        if data_type is DataType.ARTICLES:
+            # The stock that goes with these articles, read after the
+            # run's orders (`_stock_fold`).
+            await self.writer.fold.prepare(session, todo)
 
     async def write(
         self,
@@ -210,7 +215,9 @@ class Pipeline:
         run advances a type's watermark once the type went through.
         """
         run = self.run
-        for data_type, selection in run.spec.types.items():
+        for data_type, selection in run_order(
+            run.spec.types, self.writer.fold.active
+        ):
             if data_type in run.synced:
                 continue  # before it gave its licence back (LeaseBusy)
             await run.cancel.check(force=True)
@@ -474,6 +481,9 @@ class Pipeline:
             force=run.spec.force,
             checksum_of=checksum_of,
         )
+        if data_type is DataType.STOCK:
+            # Stock that landed with its article is reported, not sent.
+            found = await self.writer.fold.settle(found, tally, checksum_of)
         for refusal in found.invalid:
             await self.writer.fail(
                 data_type, refusal.number, refusal.reason, refusal.field, tally
@@ -543,7 +553,9 @@ def build(
     The pipeline of *run*, its parts wired.
     """
     media = MediaTransfer(run, store, staging, media_concurrency)
-    writer = Writer(run, store, media)
+    writer = Writer(
+        run, store, media, fold=StockFold.of(run, store, batch_size)
+    )
     closure = CategoryClosure(run, store, batch_size)
     return Pipeline(
         run=run,

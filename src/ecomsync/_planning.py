@@ -32,7 +32,7 @@ from ._spec import (
     SyncSpec,
     Trigger,
 )
-from ._writer import gained_numbers
+from ._stock_fold import gained_numbers
 from .typing import ErpSession, SupportsMediaOnPush
 
 

@@ -16,9 +16,10 @@ from ._changes import Change, where
 from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
 from ._media_ids import Pending
 from ._media_transfer import MediaTransfer, takes_media
-from ._model import Article, Category
+from ._model import Article, Category, StockLevel
 from ._run import Run, Tally
 from ._spec import DataType
+from ._stock_fold import Landed, StockFold, gained_numbers
 from .events import RecordFailed, RecordSynced
 from .exceptions import RecordRejected, SyncError
 from .typing import (
@@ -42,6 +43,8 @@ class Writer:
     run: Run
     store: StateStore
     media: MediaTransfer
+    #: The stock that goes with the articles (`_stock_fold`).
+    fold: StockFold = attrs.field(kw_only=True)
     #: Who claims which number, per outbound type of the run (see
     #: `_ambiguity`); a record found ambiguous after it was sent is
     #: failed here instead of being recorded as landed.
@@ -88,7 +91,7 @@ class Writer:
                 # No media is news too: the record's old ones go.
                 out
                 for change, m in going
-                for out in _outgoing(change, m)
+                for out in _outgoing(change, m, self.fold.stock_of(change))
             ]
             answer = await _push(platform, data_type, ready)
             if len(answer) != len(ready):
@@ -100,15 +103,22 @@ class Writer:
             outcomes = [
                 m if isinstance(m, Outcome) else next(pushed) for m in media
             ]
+            # The stock landed with the product, whatever its uploads do.
+            landed = self.fold.landed(chunk, outcomes)
             if pending is not None:
                 outcomes = await self.media.finish(
                     data_type, outcomes, media, pending
                 )
         else:
-            ready = [out for c in chunk for out in _outgoing(c, None)]
+            ready = [
+                out
+                for c in chunk
+                for out in _outgoing(c, None, self.fold.stock_of(c))
+            ]
             answer = await _push(platform, data_type, ready)
             self.check_answer(answer, ready)
             outcomes = _fold(chunk, answer)
+            landed = self.fold.landed(chunk, outcomes)
             media = await self.media.gather(
                 session, data_type, chunk, outcomes
             )
@@ -124,7 +134,9 @@ class Writer:
                     for change, m in zip(chunk, media, strict=True)
                 ]
             outcomes = await self.media.attach_all(data_type, outcomes, media)
-        return await self.record(data_type, chunk, outcomes, tally)
+        return await self.record(
+            data_type, chunk, outcomes, tally, landed=landed
+        )
 
     async def note_restock(
         self, chunk: Sequence[Change], written: Mapping[str, Link]
@@ -204,10 +216,12 @@ class Writer:
         chunk: Sequence[Change],
         outcomes: Sequence[Outcome],
         tally: Tally,
+        *,
+        landed: Mapping[str, Landed] | None = None,
     ) -> dict[str, Link]:
         """
-        Count, report and commit the outcomes of *chunk*; return the
-        links of what landed.
+        Count, report and commit the outcomes of *chunk*, and the stock
+        that *landed* with its articles; return the links of what landed.
         """
         written: dict[str, Link] = {}
         unsure: dict[str, Link] = {}
@@ -266,9 +280,15 @@ class Writer:
         name = self.run.platform_name
         if unsure:
             await self.store.put_links(name, data_type, unsure)
+        if written and data_type is DataType.ARTICLES:
+            await self.note_restock(chunk, written)
+        if landed:
+            # After the restock, which takes back the checksums of the
+            # variants made anew: those that took their stock along have
+            # it; before the articles' links, so a crash in between pushes
+            # them again with their stock.
+            await self.fold.record(landed)
         if written:
-            if data_type is DataType.ARTICLES:
-                await self.note_restock(chunk, written)
             # Committed per chunk, after the other side confirmed: a crash
             # in between redoes the chunk, idempotently, never skips it.
             await self.store.put_links(name, data_type, written)
@@ -300,6 +320,8 @@ class Writer:
         self.run.add_failure(failure)
         if ledger:
             await self.store.add_failures(self.run.platform_name, [failure])
+        if data_type is DataType.STOCK:
+            await self.fold.failed(number)
         await self.run.emit(
             RecordFailed(
                 run_id=self.run.id,
@@ -362,9 +384,14 @@ def _claims(out: Outgoing) -> tuple[str, ...]:
     return (record.number,)
 
 
-def _outgoing(change: Change, media: list[MediaLink] | None) -> list[Outgoing]:
+def _outgoing(
+    change: Change,
+    media: list[MediaLink] | None,
+    stock: tuple[StockLevel, ...] | None = None,
+) -> list[Outgoing]:
     """
-    What *change* sends: its record, and an article's other stock levels.
+    What *change* sends: its record (an article with the *stock* it takes
+    along), and an article's other stock levels.
     """
     link = change.link
     return [
@@ -372,6 +399,7 @@ def _outgoing(change: Change, media: list[MediaLink] | None) -> list[Outgoing]:
             record=record,
             platform_id=None if link is None else link.platform_id,
             media=None if media is None else tuple(media),
+            stock=stock,
         )
         for record in change.records
     ]
@@ -452,17 +480,3 @@ def _made_anew(before: Link | None, now: Link) -> bool:
         and now.platform_id is not None
         and before.platform_id != now.platform_id
     )
-
-
-def gained_numbers(article: Article, link: Link | None) -> list[str]:
-    """
-    The numbers *article* sells that its last push (*link*) did not: a
-    shop variant made anew.  An article without variants sells under its
-    own number.  Where the store does not know the last push's variants,
-    every number, its own included.
-    """
-    now = tuple(v.number for v in article.variants)
-    if link is not None and link.variants is None:
-        return [article.number, *now]
-    before = () if link is None else link.variants or (article.number,)
-    return [n for n in now or (article.number,) if n not in before]

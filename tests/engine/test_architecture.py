@@ -32,6 +32,7 @@ ENGINE = {
     "_dependencies",
     "_media_transfer",
     "_writer",
+    "_stock_fold",
     "_planning",
     "_schedules",
     "_check",

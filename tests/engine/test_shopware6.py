@@ -374,7 +374,7 @@ class TestMediaAfterPush:
         run = await sw_sync.execute(spec)
 
         assert RunStatus.SUCCEEDED == run.status
-        assert 3 == _syncs(emu)  # categories, articles, stock
+        assert 2 == _syncs(emu)  # categories, articles with their stock
         assert 6 == _uploads(emu)
         assert 6 == len(emu.entities["media"])
         seen = len(emu.requests)

@@ -108,7 +108,8 @@ class CutPlatform(Wrapped):
         return pages()
 
 
-#: The platform pushes 1-7 are the catalogue's, 8 the order status.
+#: The platform pushes 1-4 are the catalogue's (the stock goes in the
+#: article batches' pushes, `_stock_fold`), 5 the order status.
 POINTS = [
     ("platform.upload_media:before", 2),
     ("platform.upload_media:after", 4),
@@ -118,8 +119,8 @@ POINTS = [
     ("erp.import_orders:after", 1),
     ("erp.import_orders:after", 2),
     ("store.put_links:before", 6),
-    ("platform.push:before", 8),
-    ("platform.push:after", 8),
+    ("platform.push:before", 5),
+    ("platform.push:after", 5),
     ("store.set_watermark:before", 4),
     ("store.set_watermark:before", 5),
 ]

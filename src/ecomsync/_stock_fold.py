@@ -1,0 +1,320 @@
+"""
+An article's stock written in the article's own write, on a platform
+that can (`SupportsStockOnPush`): the fold.
+
+It applies to a run that syncs `DataType.ARTICLES` and `DataType.STOCK`
+with stock selected by `All` (every stock level is in both selections;
+another stock selection cannot be told from a level's number).  The
+run then imports its orders before the articles (`run_order`), so the
+stock read with an article batch is available to sell after them.
+Before a batch of changed articles is pushed, their stock levels are
+read from the ERP (`StockFold.prepare`); each level that is valid, alone
+for its number, belongs to exactly one of the batch's articles and
+differs from what the store holds (or the run is forced, or the push
+gives the article that variant anew) goes with its article
+(``Outgoing.stock``).  The platform answers the levels it wrote; each
+is committed as the stock's own link and checksum, its ledger entry
+cleared, before the article's link (`StockFold.record`).
+
+The STOCK type keeps its own semantics: its step reads its selection as
+always, finds the folded levels' checksums current and sends nothing for
+them, but reports each as synced by this run (its event and count,
+`StockFold.settle`).  A level not folded (invalid, refused by the
+platform's policy, its article failed) goes the stock path as before,
+and fails there on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+
+from ._changes import Change, Changes, refuse
+from ._contracts import Link, Outcome
+from ._fingerprint import checksum
+from ._model import Article, Record, StockLevel
+from ._run import Run, Tally
+from ._selection import erp_batches
+from ._spec import All, DataType, Only, Selection, SyncSpec
+from .events import RecordSynced
+from .typing import ErpSession, Platform, StateStore, SupportsStockOnPush
+
+
+def folds(spec: SyncSpec, platform: Platform) -> bool:
+    """
+    Whether a run of *spec* on *platform* writes articles' stock with them.
+    """
+    types = spec.types
+    return (
+        DataType.ARTICLES in types
+        and isinstance(types.get(DataType.STOCK), All)
+        and isinstance(platform, SupportsStockOnPush)
+        and platform.stock_on_push is True
+    )
+
+
+def run_order(
+    types: Mapping[DataType, Selection], fold: bool
+) -> list[tuple[DataType, Selection]]:
+    """
+    The order a run moves *types* in: the spec's (`EXECUTION_ORDER`), but
+    with its orders imported before the articles where the stock goes with
+    them (*fold*), so that the stock read then reflects the orders.
+    """
+    order = list(types.items())
+    orders = DataType.ADDRESSES_AND_ORDERS
+    if not fold or orders not in types:
+        return order
+    rest = [item for item in order if item[0] is not orders]
+    at = next(i for i, (t, _) in enumerate(rest) if t is DataType.ARTICLES)
+    return [*rest[:at], (orders, types[orders]), *rest[at:]]
+
+
+@attrs.frozen
+class _Level:
+    """
+    A stock level going with its article: its checksum, its stock link.
+    """
+
+    level: StockLevel
+    checksum: str
+    link: Link | None
+
+
+@attrs.frozen
+class Landed:
+    """
+    A stock level the platform wrote with its article in this run.
+    """
+
+    checksum: str
+    created: bool
+    platform_id: str | None
+
+
+@attrs.define
+class StockFold:
+    """
+    The fold of one run; inactive (does nothing) unless `folds`.
+    """
+
+    run: Run
+    store: StateStore
+    batch_size: int
+    active: bool = False
+    #: Article number -> the levels its push takes along.
+    _at_hand: dict[str, tuple[_Level, ...]] = attrs.field(
+        init=False, factory=dict
+    )
+    #: Stock number -> landed with its article, not yet reported by the
+    #: stock step.
+    _landed: dict[str, Landed] = attrs.field(init=False, factory=dict)
+
+    @classmethod
+    def of(cls, run: Run, store: StateStore, batch_size: int) -> StockFold:
+        return cls(run, store, batch_size, folds(run.spec, run.platform))
+
+    async def prepare(
+        self, session: ErpSession, todo: Sequence[Change]
+    ) -> None:
+        """
+        Read the stock of the articles *todo* will push; keep the levels
+        that go with them.
+        """
+        articles = [
+            (c, c.record) for c in todo if isinstance(c.record, Article)
+        ]
+        if not self.active or not articles:
+            return
+        #: Stock number -> its article's change and the numbers its push
+        #: gives anew (None: two articles sell it, it goes with neither).
+        owner: dict[str, tuple[Change, set[str]] | None] = {}
+        for change, article in articles:
+            gained = set(gained_numbers(article, change.link))
+            for number in {
+                article.number,
+                *(v.number for v in article.variants),
+            }:
+                owner[number] = None if number in owner else (change, gained)
+        levels: list[Record] = []
+        async with erp_batches(
+            session,
+            DataType.STOCK,
+            Only([article.number for _, article in articles]),
+            self.batch_size,
+            whole_units=True,
+        ) as batches:
+            async for batch in batches:
+                levels += batch
+        # Refused units (an invalid level, two in one warehouse) and an
+        # article's several levels go the stock path, which fails them.
+        valid, _ = refuse(levels)
+        single = [
+            unit[0]
+            for unit in valid
+            if len(unit) == 1 and isinstance(unit[0], StockLevel)
+        ]
+        mine = [level.number for level in single if owner.get(level.number)]
+        if not mine:
+            return
+        links = await self.store.get_links(
+            self.run.platform_name, DataType.STOCK, mine
+        )
+        for level in single:
+            found = owner.get(level.number)
+            if found is None:
+                continue
+            change, gained = found
+            digest = checksum(level)
+            link = links.get(level.number)
+            if (
+                link is None
+                or link.checksum != digest
+                or self.run.spec.force
+                or level.number in gained
+            ):
+                number = change.record.number
+                self._at_hand[number] = (
+                    *self._at_hand.get(number, ()),
+                    _Level(level, digest, link),
+                )
+
+    def stock_of(self, change: Change) -> tuple[StockLevel, ...] | None:
+        """
+        The levels *change* (an article) takes along, if any.
+        """
+        found = self._at_hand.get(change.record.number)
+        if not found or not isinstance(change.record, Article):
+            return None
+        return tuple(f.level for f in found)
+
+    def landed(
+        self, chunk: Sequence[Change], outcomes: Sequence[Outcome]
+    ) -> dict[str, Landed]:
+        """
+        The levels the platform answered written (``Outcome.stock``) with
+        the articles of *chunk* that landed, by stock number.
+        """
+        found: dict[str, Landed] = {}
+        for change, outcome in zip(chunk, outcomes, strict=True):
+            if not isinstance(change.record, Article):
+                continue  # a category an article needs, numbered alike
+            sent = self._at_hand.pop(change.record.number, ())
+            if not sent or not outcome.ok:
+                continue  # an article that failed wrote no stock
+            by_number = {f.level.number: f for f in sent}
+            for stock in outcome.stock:
+                level = by_number.pop(stock.number, None)
+                if level is None or not stock.ok:
+                    continue
+                found[stock.number] = Landed(
+                    checksum=level.checksum,
+                    created=level.link is None,
+                    platform_id=stock.platform_id
+                    or (
+                        None if level.link is None else level.link.platform_id
+                    ),
+                )
+        return found
+
+    async def record(self, landed: Mapping[str, Landed]) -> None:
+        """
+        Commit the stock that landed with its articles as the stock's own:
+        link and checksum, ledger entry cleared.
+        """
+        if not landed:
+            return
+        name = self.run.platform_name
+        await self.store.put_links(
+            name,
+            DataType.STOCK,
+            {n: Link(f.platform_id, f.checksum) for n, f in landed.items()},
+        )
+        await self.store.clear_failures(name, DataType.STOCK, list(landed))
+        self._landed.update(landed)
+
+    async def settle(
+        self,
+        found: Changes,
+        tally: Tally,
+        checksum_of: Callable[[Record], str],
+    ) -> Changes:
+        """
+        In the stock step: report the levels of *found* that landed with
+        their articles as synced by this run, and send nothing for them.
+        """
+        if not self._landed:
+            return found
+        unchanged: list[Record] = []
+        for record in found.unchanged:
+            if not await self._report(record, checksum_of(record), tally):
+                unchanged.append(record)
+        todo: list[Change] = []
+        for change in found.todo:
+            # Only a forced run reads a folded level as a change; any
+            # other change (its checksum taken back since) is sent.
+            if (
+                change.also
+                or not self.run.spec.force
+                or not await self._report(
+                    change.record, change.checksum, tally
+                )
+            ):
+                todo.append(change)
+        return attrs.evolve(
+            found, unchanged=tuple(unchanged), todo=tuple(todo)
+        )
+
+    async def _report(self, record: Record, digest: str, tally: Tally) -> bool:
+        landed = self._landed.get(record.number)
+        if landed is None or landed.checksum != digest:
+            return False
+        del self._landed[record.number]
+        if landed.created:
+            tally.created += 1
+        else:
+            tally.updated += 1
+        await self.run.emit(
+            RecordSynced(
+                run_id=self.run.id,
+                data_type=DataType.STOCK,
+                number=record.number,
+                created=landed.created,
+                platform_id=landed.platform_id,
+            )
+        )
+        return True
+
+    async def failed(self, number: str) -> None:
+        """
+        A folded level failed in the stock step (a rival for its number in
+        the stock read): its checksum goes, nothing ambiguous looks in sync.
+        """
+        if self._landed.pop(number, None) is None:
+            return
+        name = self.run.platform_name
+        links = await self.store.get_links(name, DataType.STOCK, [number])
+        if links:
+            await self.store.put_links(
+                name,
+                DataType.STOCK,
+                {
+                    n: attrs.evolve(link, checksum="")
+                    for n, link in links.items()
+                },
+            )
+
+
+def gained_numbers(article: Article, link: Link | None) -> list[str]:
+    """
+    The numbers *article* sells that its last push (*link*) did not: a
+    shop variant made anew.  An article without variants sells under its
+    own number.  Where the store does not know the last push's variants,
+    every number, its own included.
+    """
+    now = tuple(v.number for v in article.variants)
+    if link is not None and link.variants is None:
+        return [article.number, *now]
+    before = () if link is None else link.variants or (article.number,)
+    return [n for n in now or (article.number,) if n not in before]

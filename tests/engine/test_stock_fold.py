@@ -1,0 +1,493 @@
+"""
+The fold (`_stock_fold`): a run that syncs articles and stock on a
+platform that writes stock with the article (Shopware 6) sends each
+changed level in its article's own Sync, after importing the run's
+orders; the STOCK type keeps its own selection, events, counts, ledger
+and checksums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    Category,
+    DataType,
+    MemoryErp,
+    MemoryPlatform,
+    Only,
+    Order,
+    RecordFailed,
+    RecordSkipped,
+    RecordSynced,
+    RunStatus,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+    TypeStarted,
+    Variant,
+)
+from ecomsync._contracts import Link, Outcome
+from ecomsync._stock_fold import run_order
+from ecomsync.exceptions import StateStoreError
+from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.testing import capture_events
+from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._push import PUSH
+
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "fold-secret"
+ORDERS = DataType.ADDRESSES_AND_ORDERS
+
+
+def _catalogue() -> list[Category | Article | StockLevel]:
+    """
+    Two plain articles and a shirt with two sizes, each number stocked.
+    """
+    return [
+        Category(number="C-1", name="Werkzeug"),
+        *(
+            Article(
+                number=f"A-{i}",
+                name=f"Artikel {i}",
+                price=Decimal("9.99"),
+                categories=("C-1",),
+            )
+            for i in (1, 2)
+        ),
+        Article(
+            number="SHIRT",
+            name="Shirt",
+            price=Decimal("19.99"),
+            categories=("C-1",),
+            variants=(
+                Variant(number="SHIRT-M", options=(("size", "M"),)),
+                Variant(number="SHIRT-L", options=(("size", "L"),)),
+            ),
+        ),
+        StockLevel(number="A-1", quantity=10),
+        StockLevel(number="A-2", quantity=20),
+        StockLevel(number="SHIRT-M", quantity=3),
+        StockLevel(number="SHIRT-L", quantity=4),
+    ]
+
+
+class _SellingErp(MemoryErp):
+    """
+    A MemoryErp whose stock is available to sell: an imported order's
+    lines hold their units, as a real ERP's open orders do.
+    """
+
+    def _import(self, order: Order) -> Outcome:
+        outcome = super()._import(order)
+        for line in order.lines if outcome.ok else ():
+            level = self.get(DataType.STOCK, line.article_number)
+            if isinstance(level, StockLevel):
+                less = level.quantity - line.quantity
+                self.put(attrs.evolve(level, quantity=less))
+        return outcome
+
+
+@attrs.define
+class _FailingStore:
+    """
+    A store that fails one `put_links` of a data type (a kill between the
+    platform's answer and the store's record), then works again.
+    """
+
+    inner: SqliteStore
+    data_type: DataType | None = None
+
+    async def put_links(
+        self, name: str, data_type: DataType, links: Any
+    ) -> None:
+        if data_type is self.data_type:
+            self.data_type = None
+            raise StateStoreError("the disk went away")
+        await self.inner.put_links(name, data_type, links)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture(name="emu")
+def _emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIAFOLD", client_secret=SECRET)
+
+
+@pytest.fixture(name="erp")
+def _erp() -> MemoryErp:
+    return _SellingErp(_catalogue())
+
+
+@pytest.fixture(name="store")
+async def _store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "state.db")
+    yield store
+    await store.aclose()
+
+
+@pytest.fixture(name="sync")
+async def _sync(
+    emu: ShopwareEmulator, erp: MemoryErp, store: SqliteStore
+) -> AsyncIterator[Synchronizer]:
+    platform = Shopware6(
+        "http://shop.test",
+        emu.client_id,
+        SECRET,
+        transport=httpx.ASGITransport(app=emu.app),
+    )
+    sync = Synchronizer(erp=erp, platforms={"shop": platform}, store=store)
+    yield sync
+    await sync.aclose()
+    await platform.aclose()
+
+
+def _syncs(emu: ShopwareEmulator, since: int = 0) -> int:
+    return sum(
+        1 for r in list(emu.requests)[since:] if r.path == "/api/_action/sync"
+    )
+
+
+def _stock(emu: ShopwareEmulator) -> dict[str, int]:
+    return {
+        p["productNumber"]: p["stock"]
+        for p in emu.entities["product"].values()
+    }
+
+
+def _stock_events(events: Sequence[object], kind: type) -> list[Any]:
+    return [
+        e
+        for e in events
+        if isinstance(e, kind) and e.data_type is DataType.STOCK
+    ]
+
+
+class TestRunOrder:
+    def test_orders_go_before_articles_when_stock_folds(self) -> None:
+        """With the fold, orders are imported before the articles; the
+        other types keep their order."""
+        types = {
+            t: All() for t in (*PUSH.types, ORDERS, DataType.ORDER_STATUS)
+        }
+        spec = SyncSpec(types=types)
+
+        folded = [t for t, _ in run_order(spec.types, True)]
+        plain = [t for t, _ in run_order(spec.types, False)]
+
+        assert [
+            DataType.CATEGORIES,
+            ORDERS,
+            DataType.ARTICLES,
+            DataType.STOCK,
+            DataType.ORDER_STATUS,
+        ] == folded
+        assert list(spec.types) == plain
+
+    async def test_other_platforms_keep_the_order(
+        self, erp: MemoryErp
+    ) -> None:
+        """A platform without the capability imports orders after the
+        articles, just before stock, as before."""
+        types = {**PUSH.types, ORDERS: All()}
+        sync = Synchronizer(erp=erp, platforms={"p": MemoryPlatform()})
+
+        async with capture_events(sync, SyncSpec(types=types)) as run:
+            pass
+        await sync.aclose()
+
+        assert [
+            DataType.CATEGORIES,
+            DataType.ARTICLES,
+            ORDERS,
+            DataType.STOCK,
+        ] == [e.data_type for e in run.of(TypeStarted)]
+
+
+class TestFirstSync:
+    async def test_stock_rides_in_the_article_sync(
+        self, sync: Synchronizer, emu: ShopwareEmulator
+    ) -> None:
+        """A first sync sends no stock Sync: every level (variants too)
+        lands in its product row, and the STOCK step reports each as
+        created, with its own events and counts."""
+        async with capture_events(sync, PUSH) as run:
+            pass
+
+        assert run.summary is not None
+        assert RunStatus.SUCCEEDED == run.summary.status
+        assert 2 == _syncs(emu)  # categories, articles with their stock
+        assert {
+            "A-1": 10,
+            "A-2": 20,
+            "SHIRT": 0,
+            "SHIRT-M": 3,
+            "SHIRT-L": 4,
+        } == _stock(emu)
+        synced = _stock_events(run.events, RecordSynced)
+        assert ["A-1", "A-2", "SHIRT-L", "SHIRT-M"] == sorted(
+            e.number for e in synced
+        )
+        assert all(e.created for e in synced)
+        assert [] == _stock_events(run.events, RecordSkipped)
+        counts = run.summary.counts[DataType.STOCK]
+        assert (4, 0, 0, 0) == (
+            counts.created,
+            counts.updated,
+            counts.unchanged,
+            counts.failed,
+        )
+        # Reported inside the STOCK type, after its start.
+        started = next(
+            i
+            for i, e in enumerate(run.events)
+            if isinstance(e, TypeStarted) and e.data_type is DataType.STOCK
+        )
+        assert all(run.events.index(e) > started for e in synced)
+
+    async def test_a_rerun_finds_the_stock_current(
+        self, sync: Synchronizer, emu: ShopwareEmulator
+    ) -> None:
+        """The folded levels' checksums are the stock's own: a rerun
+        sends nothing and skips every level."""
+        await sync.execute(PUSH)
+        seen = len(emu.requests)
+
+        async with capture_events(sync, PUSH) as run:
+            pass
+
+        assert 0 == _syncs(emu, seen)
+        assert 4 == len(_stock_events(run.events, RecordSkipped))
+
+    async def test_a_stock_change_alone_costs_one_stock_sync(
+        self, sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """An unchanged article takes no stock along: its changed stock
+        goes the stock path, one stock Sync."""
+        await sync.execute(PUSH)
+        erp.put(StockLevel(number="A-2", quantity=7))
+        seen = len(emu.requests)
+
+        async with capture_events(sync, PUSH) as run:
+            pass
+
+        assert 1 == _syncs(emu, seen)
+        assert 7 == _stock(emu)["A-2"]
+        (synced,) = _stock_events(run.events, RecordSynced)
+        assert ("A-2", False) == (synced.number, synced.created)
+
+    async def test_a_changed_article_takes_only_changed_stock(
+        self, sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """A changed article whose variant's stock changed sends it in
+        its own Sync; its unchanged levels are skipped as before."""
+        await sync.execute(PUSH)
+        shirt = erp.get(DataType.ARTICLES, "SHIRT")
+        assert isinstance(shirt, Article)
+        erp.put(attrs.evolve(shirt, name="Shirt, new"))
+        erp.put(StockLevel(number="SHIRT-L", quantity=1))
+        seen = len(emu.requests)
+
+        async with capture_events(sync, PUSH) as run:
+            pass
+
+        assert 1 == _syncs(emu, seen)
+        assert (3, 1) == (_stock(emu)["SHIRT-M"], _stock(emu)["SHIRT-L"])
+        (synced,) = _stock_events(run.events, RecordSynced)
+        assert ("SHIRT-L", False) == (synced.number, synced.created)
+        assert 3 == len(_stock_events(run.events, RecordSkipped))
+
+    async def test_forced_rerun_sends_the_stock_once(
+        self, sync: Synchronizer, emu: ShopwareEmulator
+    ) -> None:
+        """A forced run folds every level and does not send it again in
+        the stock step, nor report it twice."""
+        await sync.execute(PUSH)
+        seen = len(emu.requests)
+
+        async with capture_events(
+            sync, SyncSpec(types=PUSH.types, force=True)
+        ) as run:
+            pass
+
+        assert 2 == _syncs(emu, seen)  # categories, articles
+        assert run.summary is not None
+        assert 4 == run.summary.counts[DataType.STOCK].updated
+        assert 4 == len(_stock_events(run.events, RecordSynced))
+
+
+class TestOrdersFirst:
+    async def test_folded_stock_reflects_the_runs_orders(
+        self, sync: Synchronizer, emu: ShopwareEmulator
+    ) -> None:
+        """Orders are imported before the articles, so the stock that
+        goes with them is available to sell after the run's orders."""
+        emu.place_order(
+            order_number="30001",
+            lines=[{"productNumber": "A-1", "quantity": 2, "unitPrice": 9.99}],
+        )
+        spec = SyncSpec(types={**PUSH.types, ORDERS: All()})
+
+        async with capture_events(sync, spec) as run:
+            pass
+
+        assert run.summary is not None
+        assert RunStatus.SUCCEEDED == run.summary.status
+        assert [
+            DataType.CATEGORIES,
+            ORDERS,
+            DataType.ARTICLES,
+            DataType.STOCK,
+        ] == [e.data_type for e in run.of(TypeStarted)]
+        assert 8 == _stock(emu)["A-1"]
+        assert 2 == _syncs(emu)
+
+
+class TestStockKeepsItsOwnSemantics:
+    async def test_a_level_the_stock_path_refuses_fails_alone(
+        self, sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """Negative stock (no backorders) and two levels of one number are
+        not folded: their articles land, and each fails in the stock step
+        as before, with its own message and ledger entry."""
+        erp.put(StockLevel(number="A-1", quantity=-5))
+        erp.remove(DataType.STOCK, "A-2")
+        erp.put(StockLevel(number="A-2", quantity=1, warehouse="W1"))
+        erp.put(StockLevel(number="A-2", quantity=2, warehouse="W2"))
+
+        async with capture_events(sync, PUSH) as run:
+            pass
+
+        assert run.summary is not None
+        assert 3 == run.summary.counts[DataType.ARTICLES].created
+        failed = {e.number: e for e in _stock_events(run.events, RecordFailed)}
+        assert ["A-1", "A-2"] == sorted(failed)
+        assert "is negative" in failed["A-1"].message
+        assert "quantity" == failed["A-1"].field
+        assert "one stock per product" in failed["A-2"].message
+        assert {"A-1": 0, "A-2": 0} == {
+            n: q for n, q in _stock(emu).items() if n.startswith("A-")
+        }
+        ledger = await sync.store.list_failures("shop", DataType.STOCK)
+        assert ["A-1", "A-2"] == sorted(f.number for f in ledger)
+        assert 2 == run.summary.counts[DataType.STOCK].created
+
+    async def test_a_stock_selection_other_than_all_is_not_folded(
+        self, sync: Synchronizer, emu: ShopwareEmulator
+    ) -> None:
+        """Stock `Only(A-1)`: no level goes with the articles; A-1 goes
+        the stock path, the others are not sent (new products stock 0)."""
+        spec = SyncSpec(types={**PUSH.types, DataType.STOCK: Only(["A-1"])})
+
+        await sync.execute(spec)
+
+        assert 3 == _syncs(emu)
+        assert {"A-1": 10, "A-2": 0} == {
+            n: q for n, q in _stock(emu).items() if n.startswith("A-")
+        }
+
+
+class TestFailedArticle:
+    async def test_new_product_that_fails_fails_its_stock(
+        self, sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """An article Shopware refuses wrote no stock: the stock step
+        sends it the normal way, where it fails, saying the product is
+        missing, and is ledgered."""
+        erp.put(
+            Article(
+                number="A-2",
+                name="x" * 300,
+                price=Decimal("9.99"),
+                categories=("C-1",),
+            )
+        )
+
+        async with capture_events(sync, PUSH) as run:
+            pass
+
+        assert run.summary is not None
+        assert 1 == run.summary.counts[DataType.ARTICLES].failed
+        (failed,) = _stock_events(run.events, RecordFailed)
+        assert "A-2" == failed.number
+        assert "does not exist in Shopware" in failed.message
+        links = await sync.store.get_links("shop", DataType.STOCK, ["A-2"])
+        assert {} == links
+
+    async def test_existing_product_that_fails_gets_its_stock(
+        self, sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """A changed article that fails took its changed stock along in
+        vain: the stock step sends it the normal way, and it lands."""
+        await sync.execute(PUSH)
+        article = erp.get(DataType.ARTICLES, "A-2")
+        assert isinstance(article, Article)
+        erp.put(attrs.evolve(article, name="x" * 300))
+        erp.put(StockLevel(number="A-2", quantity=5))
+
+        async with capture_events(sync, PUSH) as run:
+            pass
+
+        assert run.summary is not None
+        assert 1 == run.summary.counts[DataType.ARTICLES].failed
+        assert 5 == _stock(emu)["A-2"]
+        (synced,) = _stock_events(run.events, RecordSynced)
+        assert "A-2" == synced.number
+
+
+class TestKilled:
+    @pytest.mark.parametrize("lost", [DataType.STOCK, DataType.ARTICLES])
+    async def test_a_lost_record_loses_no_stock(
+        self,
+        emu: ShopwareEmulator,
+        erp: MemoryErp,
+        store: SqliteStore,
+        lost: DataType,
+    ) -> None:
+        """The store fails right after the articles' Sync landed (before
+        the stock's record, or between it and the articles' links): the
+        next run sends the articles again with their stock, which ends
+        right in the shop and current in the store."""
+        failing = _FailingStore(store, lost)
+        platform = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        broken = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=failing,  # type: ignore[arg-type]
+        )
+        with pytest.raises(StateStoreError, match="the disk went away"):
+            await broken.execute(PUSH)
+        erp.put(StockLevel(number="A-1", quantity=6))
+        seen = len(emu.requests)
+
+        again = await broken.execute(PUSH)
+        rerun = await broken.execute(PUSH)
+        await platform.aclose()
+
+        assert RunStatus.SUCCEEDED == again.status
+        assert 6 == _stock(emu)["A-1"]
+        assert 4 == again.counts[DataType.STOCK].done
+        assert 4 == rerun.counts[DataType.STOCK].unchanged
+        links = await store.get_links("shop", DataType.STOCK, ["A-1"])
+        assert isinstance(links["A-1"], Link)
+        assert links["A-1"].checksum
+        assert 1 == _syncs(emu, seen)  # the articles with their stock
