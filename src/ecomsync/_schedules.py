@@ -302,6 +302,13 @@ async def _serve_one(
                 schedule_id=schedule.id,
             ),
         )
+    except anyio.get_cancelled_exc_class():
+        if events is None or events.summary is None:
+            # Serving stopped under the run (SIGTERM, Ctrl-C, a deploy):
+            # it stays due for whoever serves next, rather than losing
+            # its turn (a nightly schedule, a night).
+            next_due = schedule.next_due
+        raise
     finally:
         next_due = next_due or following_due(schedule, clock())
         with anyio.CancelScope(shield=True):

@@ -23,6 +23,7 @@ from ecomsync import (
     MemoryErp,
     MemoryPlatform,
     RunFinished,
+    RunStarted,
     RunStatus,
     SpecError,
     SqliteStore,
@@ -174,6 +175,43 @@ class TestSchedules:
         (schedule,) = await store.list_schedules()
         assert schedule.next_due > run.started_at
         assert RunStatus.FAILED == run.status
+
+    async def test_run_stopped_with_serving_stays_due(
+        self, sync: Synchronizer, store: SqliteStore, erp: MemoryErp
+    ) -> None:
+        """A scheduled run cancelled because serving stopped (SIGTERM,
+        Ctrl-C, a deploy: the host cancels serve()) leaves its schedule
+        due, and the next serve() runs it at once; it was re-armed a whole
+        interval ahead (a nightly schedule stopped by a restart skipped a
+        night)."""
+        erp.latency = 0.05
+        sync.batch_size = 1
+        await sync.add_schedule(spec(stock=All()), every=timedelta(days=1))
+        seen: list[object] = []
+
+        with anyio.fail_after(5), anyio.CancelScope() as stop:
+
+            def on_event(event: object) -> None:
+                seen.append(event)
+                if isinstance(event, RunStarted):
+                    stop.cancel()
+
+            await sync.serve(poll_interval=0.01, on_event=on_event)
+
+        (stopped,) = await sync.runs()
+        (schedule,) = await store.list_schedules()
+        assert RunStatus.CANCELLED == stopped.status
+        assert schedule.next_due <= stopped.started_at
+        erp.latency = 0
+        seen.clear()
+        with anyio.fail_after(5):
+            await sync.serve(
+                poll_interval=0.01,
+                on_event=seen.append,
+                until=lambda: any(isinstance(e, RunFinished) for e in seen),
+            )
+        (finished,) = [e for e in seen if isinstance(e, RunFinished)]
+        assert RunStatus.SUCCEEDED == finished.status
 
     @pytest.mark.parametrize(("due_in", "runs"), [(-1, True), (1, False)])
     async def test_claim_from_a_stale_list(
