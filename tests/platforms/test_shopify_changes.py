@@ -317,6 +317,24 @@ class TestCategoryMoves:
         assert [] == list(summary.failures)
         assert _parent(shop, "K") is None
 
+    async def test_moves_into_a_cycle_fail_unwritten(self, shop: Shop) -> None:
+        """
+        Categories the ERP moves into a cycle (each the other's parent),
+        sent together, fail on parent naming it; their parents stay as
+        they were.
+        """
+        shop.erp.put(Category(number="P1", name="One"))
+        shop.erp.put(Category(number="K", name="Kid", parent="P1"))
+        await shop.sync.execute(TREE)
+        shop.erp.put(Category(number="P1", name="One", parent="K"))
+        summary = await shop.sync.execute(attrs.evolve(TREE, force=True))
+
+        assert [("K", "parent"), ("P1", "parent")] == sorted(
+            (f.number, f.field) for f in summary.failures
+        )
+        assert all("cycle" in f.message for f in summary.failures)
+        assert ("P1", None) == (_parent(shop, "K"), _parent(shop, "P1"))
+
     def test_emulator_keeps_metafields_an_update_does_not_name(self) -> None:
         """
         As Shopify: collectionUpdate creates or updates the metafields it

@@ -6,10 +6,18 @@ never a success.
 
 from __future__ import annotations
 
+import attrs
 import httpx
 import pytest
 
-from ecomsync import Article, DataType, Outgoing, StockLevel, Variant
+from ecomsync import (
+    Article,
+    Category,
+    DataType,
+    Outgoing,
+    StockLevel,
+    Variant,
+)
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
@@ -222,3 +230,38 @@ class TestArticleUnderAnotherSpelling:
             r["sku"] for r in emu.shop.products.values() if r["parent_id"]
         ]
         assert ["s-1-m"] == variations
+
+
+class TestCategoryCycle:
+    async def test_categories_moved_into_a_cycle_fail_unwritten(
+        self,
+    ) -> None:
+        """
+        Categories on the shop that the ERP moves into a cycle (each the
+        other's parent) fail on parent naming it; the tree stays as it was.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        tools = Category(number="C1", name="Tools")
+        pliers = Category(number="C2", name="Pliers", parent="C1")
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.CATEGORIES,
+                [Outgoing(record=tools), Outgoing(record=pliers)],
+            )
+            before = {
+                t["name"]: t["parent"] for t in emu.shop.categories.values()
+            }
+            outcomes = await woo.push(
+                DataType.CATEGORIES,
+                [
+                    Outgoing(record=attrs.evolve(tools, parent="C2")),
+                    Outgoing(record=attrs.evolve(pliers, parent="C1")),
+                ],
+            )
+        assert [("C1", "parent"), ("C2", "parent")] == [
+            (o.number, o.field) for o in outcomes
+        ]
+        assert all("cycle" in (o.error or "") for o in outcomes)
+        assert before == {
+            t["name"]: t["parent"] for t in emu.shop.categories.values()
+        }

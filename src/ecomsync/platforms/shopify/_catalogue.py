@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import attrs
 
 from ..._contracts import Outcome, Outgoing
-from ..._model import Article, Category
+from ..._model import Article, Category, parents_first
 from .._slugs import slug_parts
 from ._bulk import BulkResult, BulkRunner
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
@@ -194,79 +194,89 @@ class Catalogue:
         self, items: Sequence[Outgoing]
     ) -> list[Outcome]:
         known = await self._collections()
-        outcomes = []
-        for item in items:
-            record = item.record
-            assert isinstance(record, Category)
-            handle = collection_handle(record.number)
-            if record.parent is not None and (
-                collection_handle(record.parent) not in known
-            ):
-                outcomes.append(
-                    fail(
-                        record.number,
-                        f"parent category {record.parent!r} is not on Shopify",
-                        "parent",
-                    )
-                )
-                continue
-            gid = known.get(handle)
-            data: Row = {
-                "title": record.name,
-                "handle": handle,
-                "descriptionHtml": record.description,
-                "metafields": [
-                    {
-                        "namespace": NAMESPACE,
-                        "key": key,
-                        "type": "single_line_text_field",
-                        "value": value,
-                    }
-                    for key, value in (
-                        (KEY, record.number),
-                        ("parent", record.parent or ""),
-                    )
-                    if value
-                ],
-            }
-            mutation = (
-                "collectionCreate" if gid is None else "collectionUpdate"
+        records = [item.record for item in items]
+        assert all(isinstance(r, Category) for r in records)
+        categories = [r for r in records if isinstance(r, Category)]
+        # Parents first; a category on (or below) a cycle cannot be sent
+        # (the parent metafields would go round in a circle).
+        order, cycles = parents_first(categories)
+        found: dict[int, Outcome] = {
+            k: fail(
+                categories[k].number,
+                f"category {categories[k].number} {problem.reason}",
+                problem.field,
             )
-            if gid is not None:
-                data["id"] = gid
-            if gid is not None and record.parent is None:
-                parent = {
-                    "ownerId": gid,
+            for k, problem in cycles.items()
+        }
+        for k in order:
+            found[k] = await self._write_category(categories[k], known)
+        return [found[k] for k in range(len(categories))]
+
+    async def _write_category(
+        self, record: Category, known: dict[str, str]
+    ) -> Outcome:
+        """
+        Write *record* as its collection (*known*: the collections by
+        handle, updated with it); its outcome.
+        """
+        handle = collection_handle(record.number)
+        if record.parent is not None and (
+            collection_handle(record.parent) not in known
+        ):
+            return fail(
+                record.number,
+                f"parent category {record.parent!r} is not on Shopify",
+                "parent",
+            )
+        gid = known.get(handle)
+        data: Row = {
+            "title": record.name,
+            "handle": handle,
+            "descriptionHtml": record.description,
+            "metafields": [
+                {
                     "namespace": NAMESPACE,
-                    "key": "parent",
+                    "key": key,
+                    "type": "single_line_text_field",
+                    "value": value,
                 }
-                answer = (
-                    await self.api.call(
-                        COLLECTION_TO_ROOT,
-                        {"i": data, "d": [parent]},
-                        cost=24,
-                        what=f"category {record.number!r}",
-                    )
-                )[mutation]
-            else:
-                answer = (
-                    await self.api.call(
-                        COLLECTION_WRITE % mutation,
-                        {"i": data},
-                        cost=12,
-                        what=f"category {record.number!r}",
-                    )
-                )[mutation]
-            if answer["userErrors"]:
-                outcomes.append(
-                    user_errors(record.number, answer["userErrors"])
+                for key, value in (
+                    (KEY, record.number),
+                    ("parent", record.parent or ""),
                 )
-                continue
-            known[handle] = answer["collection"]["id"]
-            outcomes.append(
-                Outcome(number=record.number, platform_id=known[handle])
-            )
-        return outcomes
+                if value
+            ],
+        }
+        mutation = "collectionCreate" if gid is None else "collectionUpdate"
+        if gid is not None:
+            data["id"] = gid
+        if gid is not None and record.parent is None:
+            parent = {
+                "ownerId": gid,
+                "namespace": NAMESPACE,
+                "key": "parent",
+            }
+            answer = (
+                await self.api.call(
+                    COLLECTION_TO_ROOT,
+                    {"i": data, "d": [parent]},
+                    cost=24,
+                    what=f"category {record.number!r}",
+                )
+            )[mutation]
+        else:
+            answer = (
+                await self.api.call(
+                    COLLECTION_WRITE % mutation,
+                    {"i": data},
+                    cost=12,
+                    what=f"category {record.number!r}",
+                )
+            )[mutation]
+        if answer["userErrors"]:
+            return user_errors(record.number, answer["userErrors"])
+        known[handle] = answer["collection"]["id"]
+        return Outcome(number=record.number, platform_id=known[handle])
 
     def product_input(self, record: Article, known: dict[str, str]) -> Row:
         """

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import attrs
 
 from ..._contracts import Outcome, Outgoing
-from ..._model import Category
+from ..._model import Category, parents_first
 from .._answers import field_of
 from ._client import API, MAX_PER_PAGE, RestApi, item_error
 from ._common import (
@@ -68,8 +68,25 @@ class Categories:
         """
         terms = await self.terms(fresh=True)
         outcomes: list[Outcome | None] = [None] * len(items)
+        # A category on (or below) a cycle cannot be sent: WooCommerce
+        # would take the first member under the last and refuse the rest,
+        # leaving half the cycle written.
+        records = [i.record for i in items]
+        _, cycles = parents_first(
+            [r for r in records if isinstance(r, Category)]
+        )
+        categories = [
+            i for i, r in enumerate(records) if isinstance(r, Category)
+        ]
+        for k, problem in cycles.items():
+            i = categories[k]
+            outcomes[i] = fail(
+                records[i].number,
+                f"category {records[i].number} {problem.reason}",
+                problem.field,
+            )
         # Parents first: a child waits for its parent in this batch.
-        pending = list(range(len(items)))
+        pending = [i for i in range(len(items)) if outcomes[i] is None]
         while pending:
             wave, later = [], []
             numbers_waiting = {items[i].record.number for i in pending}
