@@ -34,6 +34,7 @@ from ecomsync import (
     StockLevel,
     Synchronizer,
     SyncSpec,
+    Trigger,
     TypeStarted,
     Variant,
 )
@@ -399,6 +400,34 @@ class TestStockKeepsItsOwnSemantics:
         assert {"A-1": 10, "A-2": 0} == {
             n: q for n, q in _stock(emu).items() if n.startswith("A-")
         }
+
+    async def test_a_scheduled_run_with_a_watermark_does_not_fold(
+        self, sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """Once stock has a watermark, a scheduled run selects it by
+        `ChangedSince`: a changed article and its changed stock go in two
+        Syncs, orders after the articles, as before."""
+        spec = SyncSpec(types={**PUSH.types, ORDERS: All()})
+        await sync.execute(spec, trigger=Trigger.SCHEDULED)
+        article = erp.get(DataType.ARTICLES, "A-1")
+        assert isinstance(article, Article)
+        erp.put(attrs.evolve(article, name="Artikel 1, neu"))
+        erp.put(StockLevel(number="A-1", quantity=2))
+        seen = len(emu.requests)
+
+        async with capture_events(
+            sync, spec, trigger=Trigger.SCHEDULED
+        ) as run:
+            pass
+
+        assert [
+            DataType.CATEGORIES,
+            DataType.ARTICLES,
+            ORDERS,
+            DataType.STOCK,
+        ] == [e.data_type for e in run.of(TypeStarted)]
+        assert 2 == _syncs(emu, seen)  # the article, then its stock
+        assert 2 == _stock(emu)["A-1"]
 
 
 class TestFailedArticle:
