@@ -433,4 +433,5 @@ class Synchronizer(AsyncResource):
             poll_interval=poll_interval,
             on_event=on_event,
             until=lambda: self._closed or until(),
+            closing=lambda: self._closed,
         )

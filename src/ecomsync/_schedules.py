@@ -20,7 +20,7 @@ import anyio
 
 from . import _instrument
 from ._anyio_util import task_group
-from ._contracts import Schedule
+from ._contracts import RunStatus, Schedule
 from ._ownership import HEARTBEAT_INTERVAL, reap_abandoned
 from ._run import RunEvents, holder, log
 from ._spec import SyncSpec
@@ -136,12 +136,15 @@ async def serve(
     poll_interval: float,
     on_event: Callable[[Event], None] | None,
     until: Callable[[], bool],
+    closing: Callable[[], bool] = lambda: False,
 ) -> None:
     """
     Run the due schedules of *store* with *start* until cancelled or
-    *until* returns true.  A store that fails for a while (a database
-    restart) is logged and asked again at the next poll: serving goes on,
-    and the claims it could not release are released once it answers.
+    *until* returns true; *closing* says whether the synchroniser is
+    closing (its runs then end cancelled, their schedules due).  A store
+    that fails for a while (a database restart) is logged and asked again
+    at the next poll: serving goes on, and the claims it could not release
+    are released once it answers.
     """
     # This server; each claim adds a number of its own, so that a claim
     # whose outcome the store could not tell (a COMMIT unanswered) can be
@@ -174,6 +177,7 @@ async def serve(
                             token,
                             on_event,
                             unreleased,
+                            closing,
                         )
                 except StateStoreError as exc:
                     _log_outage(exc)
@@ -265,6 +269,19 @@ async def _still_due(
     return False
 
 
+def _stopped(events: RunEvents, closing: Callable[[], bool]) -> bool:
+    """
+    Whether the run of *events* ended cancelled because its synchroniser
+    is closing (serving stops): its schedule then stays due.
+    """
+    summary = events.summary
+    return (
+        summary is not None
+        and summary.status is RunStatus.CANCELLED
+        and closing()
+    )
+
+
 async def _serve_one(
     store: StateStore,
     clock: Callable[[], datetime],
@@ -273,6 +290,7 @@ async def _serve_one(
     token: str,
     on_event: Callable[[Event], None] | None,
     unreleased: dict[str, tuple[str, datetime]],
+    closing: Callable[[], bool] = lambda: False,
 ) -> None:
     events: RunEvents | None = None
     next_due = None
@@ -281,6 +299,8 @@ async def _serve_one(
             async for event in events:
                 if on_event is not None:
                     on_event(event)
+        if _stopped(events, closing):
+            next_due = schedule.next_due
     except EcomsyncError as exc:
         if events is None and isinstance(exc, ResourceClosed):
             # The synchroniser closed before the run started: it stays
@@ -303,7 +323,11 @@ async def _serve_one(
             ),
         )
     except anyio.get_cancelled_exc_class():
-        if events is None or events.summary is None:
+        if (
+            events is None
+            or events.summary is None
+            or _stopped(events, closing)
+        ):
             # Serving stopped under the run (SIGTERM, Ctrl-C, a deploy):
             # it stays due for whoever serves next, rather than losing
             # its turn (a nightly schedule, a night).

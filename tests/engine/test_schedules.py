@@ -213,6 +213,46 @@ class TestSchedules:
         (finished,) = [e for e in seen if isinstance(e, RunFinished)]
         assert RunStatus.SUCCEEDED == finished.status
 
+    async def test_run_stopped_by_closing_stays_due(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+    ) -> None:
+        """A host that stops serving by closing the synchroniser (its
+        `async with` block ends) ends the scheduled run in flight
+        cancelled and leaves its schedule due, as a cancelled serve()
+        does; it was re-armed a whole interval ahead."""
+        erp.latency = 0.05
+        await sync.add_schedule(spec(stock=All()), every=timedelta(days=1))
+        started = anyio.Event()
+
+        def on_event(event: object) -> None:
+            if isinstance(event, RunStarted):
+                started.set()
+
+        async with (
+            anyio.create_task_group() as tg,
+            Synchronizer(
+                erp=erp,
+                platforms={"shop": platform},
+                store=store,
+                staging=sync.staging,
+                batch_size=1,
+            ) as serving,
+        ):
+            tg.start_soon(
+                lambda: serving.serve(poll_interval=0.01, on_event=on_event)
+            )
+            with anyio.fail_after(5):
+                await started.wait()
+
+        (stopped,) = await sync.runs()
+        (schedule,) = await store.list_schedules()
+        assert RunStatus.CANCELLED == stopped.status
+        assert schedule.next_due <= stopped.started_at
+
     @pytest.mark.parametrize(("due_in", "runs"), [(-1, True), (1, False)])
     async def test_claim_from_a_stale_list(
         self, sync: Synchronizer, store: SqliteStore, due_in: int, runs: bool
