@@ -40,6 +40,12 @@ Answer = tuple[int, Any]
 _fast_retries = fast_retries(1)
 
 
+#: What a path answers unless a test scripts it (otherwise ``[]``).
+_DEFAULTS: dict[str, Any] = {
+    "settings/general/woocommerce_price_num_decimals": {"value": "2"},
+}
+
+
 class Script:
     """
     Answers by method and path below ``/wc/v3/``, in turn (the last one
@@ -55,7 +61,9 @@ class Script:
         json_body = "json" in request.headers.get("content-type", "")
         body = json.loads(request.content) if json_body else None
         self.seen.append((request.method, path, body))
-        queue = self.answers.get((request.method, path), [(200, [])])
+        queue = self.answers.get(
+            (request.method, path), [(200, _DEFAULTS.get(path, []))]
+        )
         status, answer = queue.pop(0) if len(queue) > 1 else queue[0]
         if isinstance(answer, str):
             return httpx.Response(status, text=answer)

@@ -6,6 +6,8 @@ never a success.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import attrs
 import httpx
 import pytest
@@ -265,3 +267,68 @@ class TestCategoryCycle:
         assert before == {
             t["name"]: t["parent"] for t in emu.shop.categories.values()
         }
+
+
+class TestPriceDecimals:
+    async def test_a_price_the_shop_would_round_fails_unsent(self) -> None:
+        """
+        WooCommerce charges prices rounded to its "Number of decimals"
+        (2): an article (or variant) priced 9.995 fails on its price
+        field saying so, and nothing of it is written; 9.990 lands.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        shirt = Article(
+            number="S-1",
+            name="Shirt",
+            price=Decimal("5"),
+            variants=(
+                Variant(
+                    number="S-1-M",
+                    options=(("Size", "M"),),
+                    price=Decimal("1.005"),
+                ),
+            ),
+        )
+        async with _shop(emu) as woo:
+            odd, variant, fine = await woo.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(
+                        record=Article(
+                            number="A-1", name="A", price=Decimal("9.995")
+                        )
+                    ),
+                    Outgoing(record=shirt),
+                    Outgoing(
+                        record=Article(
+                            number="A-2", name="B", price=Decimal("9.990")
+                        )
+                    ),
+                ],
+            )
+        assert ("A-1", "price") == (odd.number, odd.field)
+        assert "2 decimals" in (odd.error or "")
+        assert ("S-1", "variants.0.price") == (variant.number, variant.field)
+        assert fine.ok, fine
+        assert ["A-2"] == [r["sku"] for r in emu.shop.products.values()]
+
+    async def test_a_shop_with_three_decimals_takes_them(self) -> None:
+        """
+        A shop set to 3 decimals takes a price of 9.995 as it is.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        emu.shop.price_decimals = 3
+        async with _shop(emu) as woo:
+            (outcome,) = await woo.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(
+                        record=Article(
+                            number="A-1", name="A", price=Decimal("9.995")
+                        )
+                    )
+                ],
+            )
+        assert outcome.ok, outcome
+        (row,) = emu.shop.products.values()
+        assert "9.995" == row["regular_price"]

@@ -123,6 +123,24 @@ class CatalogueRoutes(Routes):
             ],
         )
 
+    @route("GET", f"{WC}/settings/general/woocommerce_price_num_decimals")
+    async def price_decimals(self, req: Request) -> Response:
+        """
+        The "Number of decimals" setting as WooCommerce's settings
+        controller answers one option: its ``value`` is a text.
+        """
+        self._require(req, "read")
+        return Response(
+            200,
+            {
+                "id": "woocommerce_price_num_decimals",
+                "label": "Number of decimals",
+                "type": "number",
+                "default": "2",
+                "value": str(self.emu.shop.price_decimals),
+            },
+        )
+
     @route("GET", rf"{WC}/products/(?P<id>\d+)")
     async def products_get(self, req: Request) -> Response:
         self._require(req, "read")

@@ -69,6 +69,9 @@ class ShopState:
         factory=lambda: ["reduced-rate", "zero-rate"]
     )
     base_url: str = "http://shop.test"
+    #: The ``woocommerce_price_num_decimals`` option ("Number of
+    #: decimals"): prices are shown and charged rounded to it.
+    price_decimals: int = attrs.field(default=2, kw_only=True)
     _post_id: int = 100
     _term_id: int = 14  # 15 is "Uncategorized", made below
 
