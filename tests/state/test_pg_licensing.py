@@ -240,3 +240,46 @@ class TestDatabase:
         pool = PostgresLicensePool("postgresql://u:s3cret@h/db", size=1)
 
         assert "s3cret" not in repr(pool)
+
+
+@pytest.mark.anyio
+@pytest.mark.postgres
+async def test_lease_ended_while_its_loss_is_told_closes_every_connection(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lease whose block ends while the holder, its connection failed
+    and the licence not had back, asks the database who holds it,
+    closes the new connection too: it was left open (a session on the
+    server until the object was collected, and a ResourceWarning)."""
+    made: list[Any] = []
+    asking = anyio.Event()
+    connect = PostgresLicensePool._connect
+    check = PostgresLicensePool._check
+
+    async def tracked(self: PostgresLicensePool) -> Any:
+        conn = await connect(self)
+        made.append(conn)
+        return conn
+
+    async def fail_once(self: PostgresLicensePool, conn: Any) -> Any:
+        if len(made) == 1:
+            return "did not answer its check within 5 s"
+        return await check(self, conn)  # pragma: no cover
+
+    async def stall(self: PostgresLicensePool, conn: Any, slot: int) -> Any:
+        asking.set()
+        await anyio.sleep_forever()
+
+    monkeypatch.setattr(PostgresLicensePool, "_connect", tracked)
+    monkeypatch.setattr(PostgresLicensePool, "_check", fail_once)
+    monkeypatch.setattr(PostgresLicensePool, "_locker", stall)
+    pool = PostgresLicensePool(
+        postgres_dsn, size=1, name="told", check_interval=0.05
+    )
+
+    with anyio.fail_after(10):
+        async with pool.lease("first", timeout=1):
+            await asking.wait()
+
+    assert 2 == len(made)
+    assert [True, True] == [conn.closed for conn in made]

@@ -279,7 +279,17 @@ class PostgresLicensePool(AsyncResource):
                 why,
             )
             conn, taken = await self._retake(holder, slot)
-            now = None if taken is not None else await self._locker(conn, slot)
+            try:
+                now = (
+                    None
+                    if taken is not None
+                    else await self._locker(conn, slot)
+                )
+            except BaseException:
+                # The lease ended meanwhile: nobody else would close it.
+                with anyio.CancelScope(shield=True):
+                    await conn.close()
+                raise
             lost, held[0] = held[0], conn
             with anyio.CancelScope(shield=True):
                 await lost.close()
