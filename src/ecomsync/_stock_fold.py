@@ -127,6 +127,9 @@ class StockFold:
         ]
         if not self.active or not articles:
             return
+        for _, article in articles:
+            # Only this read's levels go with it.
+            self._at_hand.pop(article.number, None)
         #: Stock number -> its article's change and the numbers its push
         #: gives anew (None: two articles sell it, it goes with neither).
         owner: dict[str, tuple[Change, set[str]] | None] = {}
@@ -161,6 +164,7 @@ class StockFold:
         links = await self.store.get_links(
             self.run.platform_name, DataType.STOCK, mine
         )
+        going: dict[str, list[_Level]] = {}
         for level in single:
             found = owner.get(level.number)
             if found is None:
@@ -174,11 +178,10 @@ class StockFold:
                 or self.run.spec.force
                 or level.number in gained
             ):
-                number = change.record.number
-                self._at_hand[number] = (
-                    *self._at_hand.get(number, ()),
-                    _Level(level, digest, link),
+                going.setdefault(change.record.number, []).append(
+                    _Level(level, digest, link)
                 )
+        self._at_hand.update((n, tuple(f)) for n, f in going.items())
 
     def stock_of(self, change: Change) -> tuple[StockLevel, ...] | None:
         """
