@@ -56,7 +56,8 @@ class DataType(enum.Enum):
 #: Orders come just before stock: the shop has already taken an order's
 #: units off its own stock, and the ERP holds them only once the order is
 #: imported, so stock pushed before the import would raise the shop's stock
-#: again until the next run (overselling in between).
+#: again until the next run (overselling in between).  Where the stock
+#: goes with the articles, orders come before them (`_stock_fold.run_order`).
 EXECUTION_ORDER = (
     DataType.CATEGORIES,
     DataType.ARTICLES,
