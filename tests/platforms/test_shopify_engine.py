@@ -7,6 +7,7 @@ exactly or fails by name, with and without bulk mutations.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -373,3 +374,91 @@ class TestCategoryImages:
         ]
         (product,) = emu.shop.products.values()
         assert list(emu.shop.files) == product["_media"]
+
+
+class _RefusedFiles(httpx.AsyncBaseTransport):
+    """
+    The emulator, but a productSet setting the files of *product* answers
+    a userError (as for a file Shopify no longer has).
+    """
+
+    def __init__(self, emu: ShopifyEmulator, product: str) -> None:
+        self.inner = httpx.ASGITransport(app=emu.app)
+        self.emu = emu
+        self.product = product
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        body = await request.aread()
+        if b'"files"' in body and b"productSet" in body:
+            ident = json.loads(body)["variables"]["id"]["id"]
+            if self._title(ident) == self.product:
+                error = {
+                    "field": ["input", "files", "0", "id"],
+                    "message": "File does not exist",
+                    "code": "INVALID",
+                }
+                answer = {
+                    "productSet": {"product": None, "userErrors": [error]}
+                }
+                return httpx.Response(200, json={"data": answer})
+        return await self.inner.handle_async_request(request)
+
+    def _title(self, ident: str) -> str | None:
+        for product in self.emu.shop.products.values():
+            if product["id"] == ident:
+                return str(product["title"])
+        return None
+
+
+@pytest.mark.anyio
+class TestMediaRefused:
+    async def test_refused_files_fail_their_article_alone(
+        self, tmp_path: Path
+    ) -> None:
+        """
+        Files Shopify refuses to put on a product (a userError) fail that
+        article on its media; the run goes on and the others land.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        erp = MemoryErp(
+            [
+                Article(
+                    number=number,
+                    name=name,
+                    price=Decimal("9.99"),
+                    media=(
+                        MediaRef(
+                            key=number,
+                            filename=f"{number}.jpg",
+                            mime_type="image/jpeg",
+                        ),
+                    ),
+                )
+                for number, name in (("A-1", "Hammer"), ("A-2", "Zange"))
+            ],
+            media={"A-1": b"\xff\xd8hammer", "A-2": b"\xff\xd8zange"},
+        )
+        platform = Shopify(
+            "https://shop.test", TOKEN, transport=_RefusedFiles(emu, "Hammer")
+        )
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        try:
+            run = await sync.execute(
+                SyncSpec(types={DataType.ARTICLES: All()})
+            )
+        finally:
+            await platform.aclose()
+            await sync.store.aclose()
+
+        (failure,) = run.failures
+        assert ("A-1", "media") == (failure.number, failure.field)
+        assert "File does not exist" in failure.message
+        media = {p["title"]: p["_media"] for p in emu.shop.products.values()}
+        assert 1 == len(media["Zange"])

@@ -15,7 +15,7 @@ import attrs
 from ..._contracts import MediaLink, Outcome, StagedMedia
 from ..._http import HttpClient
 from ..._model import MediaKind
-from ...exceptions import SyncError
+from ...exceptions import RecordRejected, SyncError
 from .._answers import field_of, odd_answer
 from ._catalogue import user_errors
 from ._client import GraphQL, staged_target
@@ -176,6 +176,10 @@ class Media:
             )
         )["productSet"]
         if answer["userErrors"]:
-            raise SyncError(
-                str(user_errors(target.number, answer["userErrors"]).error)
+            # The product's refusal (a file Shopify no longer has, say):
+            # this article fails on its media, the run goes on.
+            raise RecordRejected(
+                str(user_errors(target.number, answer["userErrors"]).error),
+                number=target.number,
+                field="media",
             )
