@@ -1,13 +1,14 @@
 """
 A scheduled sync run in a child process that SIGKILLs itself at one
-chosen point: ``python -m tests.faults._kill_child DIR POINT N``.
+chosen point: ``python -m tests.faults._kill_child DIR POINT N [ANCHOR K]``.
 
 POINT names a call of the ERP, the platform or the state store (for
 example ``store.put_links`` or ``platform.push.after:articles``); the
-process kills itself at the N-th such call, so each kill point is exact,
-not a timer.  The platform journals every write to DIR/journal.jsonl (so
-the parent sees what reached "the shop" after the child is gone), and the
-run id goes to stdout as soon as it is known.
+process kills itself at the N-th such call (counted from the K-th call
+of ANCHOR, if given), so each kill point is exact, not a timer.  The
+platform journals every write to DIR/journal.jsonl (so the parent sees
+what reached "the shop" after the child is gone), and the run id goes to
+stdout as soon as it is known.
 """
 
 from __future__ import annotations
@@ -53,15 +54,38 @@ def fingerprint(record: Record) -> str:
 
 
 class Killer:
-    """Counts calls per point and SIGKILLs the process at the chosen one."""
+    """
+    Counts calls per point and SIGKILLs the process at the *at*-th call
+    of *point*; with *after* = (anchor, k), at the *at*-th call of
+    *point* made once *anchor* was called k times.
 
-    def __init__(self, point: str = "", at: int = 0) -> None:
-        self.point, self.at = point, at
+    *after* is for points whose count depends on the load (the journal
+    steps: groups take what is ready), anchored to a point whose count
+    does not: such a kill happens in every run, at the same stage.
+    """
+
+    def __init__(
+        self,
+        point: str = "",
+        at: int = 0,
+        after: tuple[str, int] | None = None,
+    ) -> None:
+        self.point, self.at, self.after = point, at, after
         self.seen: Counter[str] = Counter()
+        #: Calls of *point* before *after* was reached (None: not yet).
+        self._base: int | None = 0 if after is None else None
 
     def hit(self, point: str) -> None:
         self.seen[point] += 1
-        if point == self.point and self.seen[point] == self.at:
+        if self.after is not None and self._base is None:
+            anchor, k = self.after
+            if point == anchor and self.seen[anchor] == k:
+                self._base = self.seen[self.point]
+        if (
+            point == self.point
+            and self._base is not None
+            and self.seen[point] == self._base + self.at
+        ):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -195,8 +219,10 @@ def synchronizer(
     )
 
 
-async def main(directory: Path, point: str, at: int) -> None:
-    killer = Killer(point, at)
+async def main(
+    directory: Path, point: str, at: int, after: tuple[str, int] | None
+) -> None:
+    killer = Killer(point, at, after)
     sync = synchronizer(directory, killer)
     async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
         print(events.run_id, flush=True)
@@ -207,4 +233,5 @@ async def main(directory: Path, point: str, at: int) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
+    anchor = (sys.argv[4], int(sys.argv[5])) if len(sys.argv) > 4 else None
+    anyio.run(main, Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), anchor)
