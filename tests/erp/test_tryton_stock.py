@@ -8,16 +8,23 @@ refused level is retried until the article is complete.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 from ecomsync import (
     All,
+    ChangedSince,
     DataType,
     MemoryPlatform,
+    Only,
+    OrderLine,
+    OrderState,
     RecordFailed,
     RecordSynced,
     SqliteStore,
@@ -27,9 +34,13 @@ from ecomsync import (
     Trigger,
 )
 from ecomsync._model import Record
+from ecomsync._spec import Selection
+from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing import capture_events
+from ecomsync.testing._erp_contract import make_order
 from ecomsync.testing._tryton_seed import (
     TRAP_STOCK_PER_WAREHOUSE,
+    sell,
     set_stock,
     storage_location,
 )
@@ -139,3 +150,155 @@ class TestStockPerWarehouse:
         expected["SHIRT-S"]["WH2"] = 9
         expected["Z-1"] = {"WH": 6, "WH2": 3}
         assert expected == platform.stock
+
+
+async def _summed(erp: TrytonErp, selection: Selection) -> dict[str, int]:
+    async with erp.session() as session:
+        return {
+            level.number: level.quantity
+            async for batch in session.read(STOCK, selection, batch_size=50)
+            for level in batch
+            if isinstance(level, StockLevel)
+        }
+
+
+class TestUnconfirmedShopOrders:
+    async def test_a_shop_order_left_a_draft_holds_its_goods(
+        self, warehouses_server: dict[str, Any]
+    ) -> None:
+        """A shop order imported as a draft (confirm_orders=False) holds
+        its goods, in its warehouse, and a ChangedSince read finds it; a
+        quotation typed in Tryton (an offer) holds nothing; the order
+        cancelled in the shop holds nothing again."""
+        products = warehouses_server["products"]
+        drafts = make_erp(warehouses_server, confirm_orders=False)
+        summed = make_erp(warehouses_server)
+        per = make_erp(warehouses_server, stock_per_warehouse=True)
+        line = OrderLine(
+            article_number="SHIRT-S",
+            name="Shirt S",
+            quantity=2,
+            unit_price=Decimal("10.00"),
+        )
+        order = attrs.evolve(
+            make_order(),
+            lines=(line,),
+            total=Decimal("20.00"),
+            platform="shop",
+        )
+        offer = None
+        try:
+            before = await _summed(summed, Only(["SHIRT-S", "SOCK-RED"]))
+            per_before = await _read_levels(per)
+            await anyio.sleep(0.01)
+            moment = datetime.now(UTC)
+            async with drafts.session() as session:
+                (imported,) = await session.import_orders([order])
+                offer = await sell(
+                    session.rpc, products["SOCK-RED"], 3, confirm=False
+                )
+            since = await _summed(summed, ChangedSince(moment))
+            held = await _summed(summed, Only(["SHIRT-S", "SOCK-RED"]))
+            per_held = await _read_levels(per)
+            async with drafts.session() as session:
+                (cancelled,) = await session.import_orders(
+                    [attrs.evolve(order, state=OrderState.CANCELLED)]
+                )
+            after = await _summed(summed, Only(["SHIRT-S", "SOCK-RED"]))
+        finally:
+            if offer is not None:
+                async with summed.session() as session:
+                    await session.rpc.model("sale.sale", "cancel", [offer])
+            for erp in (drafts, summed, per):
+                await erp.aclose()
+
+        assert (True, True) == (imported.ok, cancelled.ok)
+        assert before["SHIRT-S"] - 2 == since["SHIRT-S"]
+        assert {**before, "SHIRT-S": before["SHIRT-S"] - 2} == held
+        assert {
+            **per_before,
+            ("SHIRT-S", "WH"): per_before["SHIRT-S", "WH"] - 2,
+        } == per_held
+        assert before == after
+
+    async def test_weighed_goods_held_in_the_products_unit(
+        self, warehouses_server: dict[str, Any]
+    ) -> None:
+        """Goods kept in kg and sold in g: a draft shop order of 750 g
+        holds 0.75 kg of the 2.5 kg on hand, 1 available (rounded
+        down), not 750 units."""
+        drafts = make_erp(warehouses_server, confirm_orders=False)
+        async with drafts.session() as session:
+            product = await _flour(session.rpc, "KG-2")
+        line = OrderLine(
+            article_number="KG-2",
+            name="Flour",
+            quantity=750,
+            unit_price=Decimal("0.004"),
+        )
+        order = attrs.evolve(
+            make_order(), lines=(line,), total=Decimal("3.00"), platform="shop"
+        )
+        try:
+            async with drafts.session() as session:
+                (imported,) = await session.import_orders([order])
+            held = await _summed(drafts, Only(["KG-2"]))
+        finally:
+            async with drafts.session() as session:
+                await session.import_orders(
+                    [attrs.evolve(order, state=OrderState.CANCELLED)]
+                )
+                await session.rpc.model(
+                    "product.product",
+                    "write",
+                    [product],
+                    {"suffix_code": None},
+                )
+            await drafts.aclose()
+
+        assert imported.ok, imported
+        assert {"KG-2": 1} == held
+
+
+async def _flour(rpc: Any, code: str) -> int:
+    """A product kept in kg and sold in g, 2.5 kg of it in WH."""
+    units = {
+        row["symbol"]: row["id"]
+        for row in await rpc.search_read(
+            "product.uom", [["symbol", "in", ["kg", "g"]]], ["symbol"]
+        )
+    }
+    (template,) = await rpc.model(
+        "product.template",
+        "create",
+        [
+            {
+                "name": "Flour",
+                "type": "goods",
+                "default_uom": units["kg"],
+                "salable": True,
+                "sale_uom": units["g"],
+                "list_price": Decimal("0.0040"),
+                "products": [["create", [{"suffix_code": code}]]],
+            }
+        ],
+    )
+    (product,) = await rpc.model(
+        "product.product", "search", [["template", "=", template]]
+    )
+    await set_stock(
+        rpc, await storage_location(rpc), {product: Decimal("2.5")}
+    )
+    return int(product)
+
+
+async def _read_levels(erp: TrytonErp) -> dict[tuple[str, str | None], int]:
+    async with erp.session() as session:
+        return {
+            (level.number, level.warehouse): level.quantity
+            async for batch in session.read(
+                STOCK, Only(["SHIRT-S"]), batch_size=50
+            )
+            for level in batch
+            if isinstance(level, StockLevel)
+        }

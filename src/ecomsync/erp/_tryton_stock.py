@@ -6,6 +6,9 @@ today, in the warehouse and its child locations) minus what open moves
 out of the warehouse hold: draft or assigned moves from one of its
 locations to a location outside it, such as the customer moves of a
 confirmed sale's shipment that is waiting, assigned, picked or packed.
+Shop orders ecomsync imported that are still a draft or a quotation
+(``confirm_orders=False``, or an import that died before confirming) have
+no moves yet; their lines hold their goods in the sale's warehouse too.
 Tryton's ``forecast_quantity`` is not used: it also adds planned incoming
 moves and leaves out shipments planned before today.
 """
@@ -25,6 +28,7 @@ from .._spec import ChangedSince, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError
 from ._tryton_candidates import find_groups
 from ._tryton_read import ALL, naive_utc
+from ._tryton_sales import PLATFORM_MARK
 
 
 if TYPE_CHECKING:
@@ -33,6 +37,10 @@ if TYPE_CHECKING:
 
 #: A move leaving a warehouse holds stock until it is done or cancelled.
 _HOLDING = ["draft", "assigned"]
+#: The states of a sale that has no moves yet.  Of those, a shop order
+#: ecomsync imported (its comment names the platform) holds its goods: the
+#: shop sold them; a quotation typed in Tryton is an offer and holds none.
+_UNCONFIRMED = ["draft", "quotation"]
 
 
 def _whole(quantity: float) -> int:
@@ -182,10 +190,27 @@ class StockReader:
                 [["OR", ["write_date", ">=", ts], ["create_date", ">=", ts]]],
                 ["product"],
             )
+            # and the lines of sales made or moved on since (a shop order
+            # imported unconfirmed holds its goods before it has moves)
+            lines = await self.rpc.search_read(
+                "sale.line",
+                [
+                    ["product", "!=", None],
+                    [
+                        "OR",
+                        ["create_date", ">=", ts],
+                        ["write_date", ">=", ts],
+                        ["sale.write_date", ">=", ts],
+                    ],
+                ],
+                ["product"],
+            )
+            touched = {m["product"] for m in moves}
+            touched.update(line["product"] for line in lines)
             domain.append(
                 [
                     "OR",
-                    ["id", "in", sorted({m["product"] for m in moves})],
+                    ["id", "in", sorted(touched)],
                     ["create_date", ">=", ts],
                     ["write_date", ">=", ts],
                     ["template.write_date", ">=", ts],
@@ -250,6 +275,11 @@ class StockReader:
                 )
             )
 
+        ordered: list[tuple[int, int, float]] = []
+
+        async def unconfirmed() -> None:
+            ordered.extend(await self._unconfirmed(ids, sorted(locations)))
+
         per_warehouse = self.erp.stock_per_warehouse
         await concurrently(
             *(
@@ -259,6 +289,7 @@ class StockReader:
                 )
             ),
             held,
+            unconfirmed,
         )
         holding: dict[tuple[int, int | None], float] = {}
         for move in moves:
@@ -273,6 +304,9 @@ class StockReader:
                     holding[key] = holding.get(key, 0.0) + float(
                         move["internal_quantity"] or 0
                     )
+        for product, warehouse, amount in ordered:
+            key = (product, warehouse if per_warehouse else None)
+            holding[key] = holding.get(key, 0.0) + amount
         levels = []
         for row in chunk:
             key = (row.id, row.warehouse["id"] if row.warehouse else None)
@@ -288,3 +322,93 @@ class StockReader:
                 )
             )
         return levels
+
+    async def _unconfirmed(
+        self, ids: Sequence[int], warehouses: Sequence[int]
+    ) -> list[tuple[int, int, float]]:
+        """
+        (product, warehouse, quantity in the product's unit) of the lines
+        of *ids* in the shop orders ecomsync imported that are still a
+        draft or a quotation, from one of *warehouses*.
+        """
+        lines = await self.rpc.search_read(
+            "sale.line",
+            [
+                ["product", "in", list(ids)],
+                ["type", "=", "line"],
+                ["sale.state", "in", _UNCONFIRMED],
+                ["sale.comment", "like", f"%{PLATFORM_MARK}%"],
+                ["sale.warehouse", "in", list(warehouses)],
+            ],
+            ["product", "quantity", "unit", "sale"],
+        )
+        if not lines:
+            return []
+        sales = await self.rpc.read(
+            "sale.sale",
+            sorted({line["sale"] for line in lines}),
+            ["warehouse"],
+        )
+        products = await self.rpc.read(
+            "product.product",
+            sorted({line["product"] for line in lines}),
+            ["default_uom"],
+        )
+        warehouse = {row["id"]: row["warehouse"] for row in sales}
+        default = {row["id"]: row["default_uom"] for row in products}
+        units = {
+            row["id"]: row
+            for row in await self.rpc.read(
+                "product.uom",
+                sorted(
+                    {line["unit"] for line in lines} | set(default.values())
+                ),
+                ["factor", "rate"],
+            )
+        }
+        return [
+            (
+                line["product"],
+                warehouse[line["sale"]],
+                _convert(
+                    float(line["quantity"] or 0),
+                    units[line["unit"]],
+                    units[default[line["product"]]],
+                ),
+            )
+            for line in lines
+        ]
+
+
+def _convert(
+    quantity: float, unit: dict[str, Any], to: dict[str, Any]
+) -> float:
+    """
+    *quantity* in *unit* as a quantity in *to*: Tryton's
+    ``Uom.compute_qty`` within one category, unrounded.
+    """
+    if unit["id"] == to["id"]:
+        return quantity
+    if _by_rate(unit):
+        base = quantity / float(unit["rate"])
+    else:
+        base = quantity * float(unit["factor"])
+    if _by_rate(to):
+        return base * float(to["rate"])
+    return base / float(to["factor"])
+
+
+def _by_rate(unit: dict[str, Any]) -> bool:
+    """
+    Whether Tryton converts through *unit*'s rate rather than its factor
+    (``Uom.accurate_field``: the one with fewer decimals, else the factor
+    from 1 up).
+    """
+    factor, rate = float(unit["factor"]), float(unit["rate"])
+
+    def decimals(value: float) -> int:
+        return len(f"{value:.12f}".split(".")[1].rstrip("0"))
+
+    if decimals(rate) != decimals(factor):
+        return decimals(rate) < decimals(factor)
+    return factor < 1.0

@@ -239,11 +239,13 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
             await rpc.model("stock.shipment.out", step, shipments)
 
     # the seeded stock levels are what is available to sell: on hand is
-    # that plus what the confirmed, unshipped orders hold (one each)
+    # that plus what the confirmed, unshipped orders hold (one each), and
+    # the open ones a platform's import left unconfirmed
     held = sum(
         1
         for s in (*seed.order_status, *seed.imported)
         if s.state is OrderState.IN_PROGRESS
+        or (s.state is OrderState.OPEN and s.platform is not None)
     )
     levels = {
         products[s.number]: s.quantity
@@ -358,11 +360,12 @@ async def sell(
     *steps: str,
     reference: str = "",
     unit: str = "u",
+    confirm: bool = True,
 ) -> int:
     """
     A confirmed sale of *quantity* of *product* (in the unit whose symbol
     is *unit*) from warehouse WH, its shipment then taken through *steps*
-    (``assign_try``, ``pick``, ...).
+    (``assign_try``, ``pick``, ...); without *confirm*, a quotation.
     """
     uom = await _one(rpc, "product.uom", [["symbol", "=", unit]])
     eur = await _one(rpc, "currency.currency", [["code", "=", "EUR"]])
@@ -399,7 +402,7 @@ async def sell(
         reference=reference or None,
         line=(product, float(quantity), uom),
     )
-    for step in ("quote", "confirm"):
+    for step in ("quote", "confirm") if confirm else ("quote",):
         await rpc.model("sale.sale", step, [sale])
     if steps:
         (row,) = await rpc.read("sale.sale", [sale], ["shipments"])
