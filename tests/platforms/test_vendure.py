@@ -683,6 +683,68 @@ class TestStock:
         ]["items"]
 
 
+class TestOrderStatus:
+    async def test_tracking_known_after_shipping_reaches_the_order(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        Tracking numbers the ERP learns after the order shipped (the
+        reference typed in once the shipment was done), which Vendure
+        cannot add to a shipped fulfilment, reach the order as public
+        notes, once each; the order stays shipped.
+        """
+        async with Vendure(
+            fresh_vendure.url, api_key=fresh_vendure.api_key
+        ) as shop:
+            await shop.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="T-S", name="T", price=10))],
+            )
+            (stock,) = await shop.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="T-S", quantity=10))],
+            )
+            code = await _shop_order(fresh_vendure.url, str(stock.platform_id))
+            outcomes = []
+            for tracking in (
+                (),
+                ("JJD1",),
+                ("JJD1", "JJD2"),
+                ("JJD1", "JJD2"),
+            ):
+                status = OrderStatus(
+                    number=code,
+                    state=OrderState.SHIPPED,
+                    tracking_numbers=tracking,
+                )
+                outcomes += await shop.push(
+                    DataType.ORDER_STATUS, [Outgoing(record=status)]
+                )
+        admin = fresh_vendure.admin()
+        try:
+            data = await admin.gql(
+                "query ($c: String!) { orders(options: { filter: "
+                "{ code: { eq: $c } } }) { items { state history(options: "
+                "{ take: 100 }) { items { type isPublic data } } } } }",
+                {"c": code},
+            )
+        finally:
+            await admin.aclose()
+
+        assert all(o.ok for o in outcomes), outcomes
+        (order,) = data["orders"]["items"]
+        assert "Shipped" == order["state"]
+        notes = [
+            (h["data"]["note"], h["isPublic"])
+            for h in order["history"]["items"]
+            if h["type"] == "ORDER_NOTE"
+        ]
+        assert [
+            ("Tracking number: JJD1", True),
+            ("Tracking number: JJD2", True),
+        ] == notes
+
+
 class TestOrderMoney:
     async def test_shipping_and_coupon_add_up(
         self, fresh_vendure: VendureServer

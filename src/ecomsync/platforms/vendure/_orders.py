@@ -412,12 +412,98 @@ class Orders:
                         if f["id"] == fid:
                             f["state"] = target
 
+        # phase 4: tracking numbers no fulfilment can take any more
+        late = [
+            (i, s, o, missing)
+            for i, s, o in work
+            if i not in outcomes
+            and i not in fresh
+            and (missing := _untracked(s, o))
+        ]
+        for i, s, o, missing in late:
+            if message := await self._note_tracking(o, missing):
+                fail(i, s, message)
+
         for i, status, order in work:
             if i not in outcomes:
                 outcomes[i] = Outcome(
                     number=status.number, platform_id=str(order["id"])
                 )
         return [outcomes[i] for i in range(len(items))]
+
+    async def _note_tracking(
+        self, order: JSON, numbers: Sequence[str]
+    ) -> str | None:
+        """
+        Tell the customer *numbers* as public order notes, each once
+        (notes already on the order, from a push whose answer was lost,
+        are not added again); the error message, if one failed.
+        """
+        data = await self.gql.query(
+            _NOTES, {"id": order["id"], "options": {"take": 1000}}
+        )
+        history = ((data.get("order") or {}).get("history") or {}).get(
+            "items"
+        ) or []
+        posted = {
+            str((h.get("data") or {}).get("note") or "").strip()
+            for h in history
+            if h.get("type") == "ORDER_NOTE"
+        }
+        notes = [n for n in map(_note, numbers) if n not in posted]
+        results = await aliased(
+            self.gql,
+            "addNoteToOrder",
+            {"input": "AddNoteToOrderInput!"},
+            [
+                {"input": {"id": order["id"], "note": n, "isPublic": True}}
+                for n in notes
+            ],
+            "id",
+        )
+        for result in results:
+            if message := problem(result):
+                return message
+        return None
+
+
+#: An order's notes (its history), for the tracking notes already there.
+_NOTES = (
+    "query ($id: ID!, $options: HistoryEntryListOptions) { order(id: $id) "
+    "{ history(options: $options) { items { type data } } } }"
+)
+
+
+def _note(number: str) -> str:
+    """
+    The public order note that tells a tracking number.
+    """
+    return f"Tracking number: {number}"
+
+
+def _untracked(status: OrderStatus, order: JSON) -> list[str]:
+    """
+    The tracking numbers of a shipped *status* that no live fulfilment
+    of *order* carries, when no fulfilment can take them any more (every
+    line fulfilled, none pending): the ERP learnt them after the order
+    shipped, and Vendure has no way to change a fulfilment's tracking
+    code.
+    """
+    if status.state not in (OrderState.SHIPPED, OrderState.COMPLETED):
+        return []
+    live = [
+        f for f in order.get("fulfillments") or [] if f["state"] != "Cancelled"
+    ]
+    if not live or any(f["state"] in ("Created", "Pending") for f in live):
+        return []
+    carried = {
+        code.strip()
+        for f in live
+        for code in (f.get("trackingCode") or "").split(",")
+    }
+    return [
+        t for t in dict.fromkeys(status.tracking_numbers) if t not in carried
+    ]
 
 
 _FULFILMENT_ORDER = ("Created", "Pending", "Shipped", "Delivered")
