@@ -26,6 +26,7 @@ and fails there on its own.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Mapping, Sequence
 
 import attrs
@@ -108,8 +109,9 @@ class StockFold:
         init=False, factory=dict
     )
     #: Stock number -> landed with its article, not yet reported by the
-    #: stock step.
-    _landed: dict[str, Landed] = attrs.field(init=False, factory=dict)
+    #: stock step; packed (`_pack`): a first sync holds every level here
+    #: from its article's push to the stock step.
+    _landed: dict[str, bytes] = attrs.field(init=False, factory=dict)
 
     @classmethod
     def of(cls, run: Run, store: StateStore, batch_size: int) -> StockFold:
@@ -235,7 +237,7 @@ class StockFold:
             {n: Link(f.platform_id, f.checksum) for n, f in landed.items()},
         )
         await self.store.clear_failures(name, DataType.STOCK, list(landed))
-        self._landed.update(landed)
+        self._landed.update((n, _pack(f)) for n, f in landed.items())
 
     async def settle(
         self,
@@ -270,8 +272,11 @@ class StockFold:
         )
 
     async def _report(self, record: Record, digest: str, tally: Tally) -> bool:
-        landed = self._landed.get(record.number)
-        if landed is None or landed.checksum != digest:
+        packed = self._landed.get(record.number)
+        if packed is None:
+            return False
+        landed = _unpack(packed)
+        if landed.checksum != digest:
             return False
         del self._landed[record.number]
         if landed.created:
@@ -307,6 +312,61 @@ class StockFold:
                     for n, link in links.items()
                 },
             )
+
+
+#: `_pack`'s flags.
+_CREATED, _NO_ID, _HEX_CHECKSUM, _HEX_ID = 1, 2, 4, 8
+
+
+def _squeeze(text: str) -> tuple[bool, bytes]:
+    """
+    *text* as bytes: lowercase hex (a checksum, most platform ids) in
+    half the bytes, anything else as UTF-8.
+    """
+    if len(text) % 2 == 0:
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            pass
+        else:
+            if raw.hex() == text:
+                return True, raw
+    return False, text.encode("utf-8", "surrogatepass")
+
+
+def _pack(landed: Landed) -> bytes:
+    """
+    *landed* in one bytes object (about 70 bytes where the object with
+    its two strings took about 220).
+    """
+    hex_checksum, checksum = _squeeze(landed.checksum)
+    hex_id, platform_id = _squeeze(landed.platform_id or "")
+    flags = (
+        (_CREATED if landed.created else 0)
+        | (_NO_ID if landed.platform_id is None else 0)
+        | (_HEX_CHECKSUM if hex_checksum else 0)
+        | (_HEX_ID if hex_id else 0)
+    )
+    return struct.pack("<BI", flags, len(checksum)) + checksum + platform_id
+
+
+def _unpack(packed: bytes) -> Landed:
+    flags, size = struct.unpack_from("<BI", packed)
+    head = struct.calcsize("<BI")
+    checksum, platform_id = packed[head : head + size], packed[head + size :]
+
+    def text(raw: bytes, hexed: int) -> str:
+        return (
+            raw.hex()
+            if flags & hexed
+            else raw.decode("utf-8", "surrogatepass")
+        )
+
+    return Landed(
+        checksum=text(checksum, _HEX_CHECKSUM),
+        created=bool(flags & _CREATED),
+        platform_id=None if flags & _NO_ID else text(platform_id, _HEX_ID),
+    )
 
 
 def gained_numbers(article: Article, link: Link | None) -> list[str]:

@@ -8,14 +8,18 @@ and checksums.
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import attrs
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecomsync import (
     All,
@@ -39,7 +43,8 @@ from ecomsync import (
     Variant,
 )
 from ecomsync._contracts import Link, Outcome
-from ecomsync._stock_fold import run_order
+from ecomsync._run import Run
+from ecomsync._stock_fold import Landed, StockFold, _pack, _unpack, run_order
 from ecomsync.exceptions import StateStoreError
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing import capture_events
@@ -520,3 +525,49 @@ class TestKilled:
         assert isinstance(links["A-1"], Link)
         assert links["A-1"].checksum
         assert 1 == _syncs(emu, seen)  # the articles with their stock
+
+
+class TestMemory:
+    async def test_little_held_per_landed_level(self) -> None:
+        """Every level of a first sync lands with its article and waits for
+        the stock step (50,000 in the benchmark's peak-RSS run): at most
+        200 bytes each, numbers included."""
+        store = SqliteStore(":memory:")
+        run = cast("Run", SimpleNamespace(platform_name="shop"))
+        fold = StockFold(run, store, 100, active=True)
+        count = 5_000  # a dict this size is 2/3 full: no spare table
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for start in range(0, count, 100):
+                await fold.record(
+                    {
+                        f"A-{i:06d}": Landed(
+                            checksum=f"{i:032x}",
+                            created=True,
+                            platform_id=f"{i * 7:032x}",
+                        )
+                        for i in range(start, start + 100)
+                    }
+                )
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+            await store.aclose()
+
+        assert held / count <= 200
+
+    @given(
+        st.builds(
+            Landed,
+            checksum=st.one_of(st.text(), st.binary().map(bytes.hex)),
+            created=st.booleans(),
+            platform_id=st.one_of(
+                st.none(), st.text(), st.binary().map(bytes.hex)
+            ),
+        )
+    )
+    def test_a_packed_level_reads_back_the_same(self, landed: Landed) -> None:
+        """What the stock step reads back is what landed: any checksum and
+        platform id, hex or not, or none."""
+        assert landed == _unpack(_pack(landed))
