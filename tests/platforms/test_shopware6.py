@@ -491,6 +491,43 @@ class TestShopware6Writes:
         assert moved == len(emu.transitions)
         assert again.ok, again
 
+    async def test_shipped_leaves_a_completed_order_completed(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Shipped (again, with a tracking code learnt later) for an order
+        the shop has completed leaves it completed: completed includes
+        shipped, and walking it reopen, process would take the merchant's
+        completion back.  The tracking code reaches the delivery.
+        """
+        emu.place_order(order_number="903")
+
+        async def push(state: OrderState, *tracking: str) -> Any:
+            (outcome,) = await shop.push(
+                DataType.ORDER_STATUS,
+                [
+                    Outgoing(
+                        record=OrderStatus(
+                            number="903",
+                            state=state,
+                            tracking_numbers=tracking,
+                        )
+                    )
+                ],
+            )
+            return outcome
+
+        await push(OrderState.COMPLETED)
+        moved = len(emu.transitions)
+        again = await push(OrderState.SHIPPED, "T-9")
+
+        assert again.ok, again
+        assert [] == [(t.entity, t.action) for t in emu.transitions[moved:]]
+        assert [["T-9"]] == [
+            d.get("trackingCodes")
+            for d in emu.entities["order_delivery"].values()
+        ]
+
     async def test_number_of_two_orders_moves_neither(
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:

@@ -168,6 +168,12 @@ class Orders:
         )
         delivery = deliveries[0] if deliveries else None
         order_target, delivery_target = STATE_TARGETS[status.state]
+        if status.state is OrderState.SHIPPED and (
+            _technical(order) == "completed"
+        ):
+            # completed includes shipped: reopen, process would take the
+            # merchant's completion back
+            order_target = None
         try:
             if delivery is not None and status.tracking_numbers:
                 codes = list(dict.fromkeys(status.tracking_numbers))
