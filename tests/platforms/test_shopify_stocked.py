@@ -15,6 +15,7 @@ import pytest
 
 from ecomsync import Article, DataType, Outgoing, StockLevel, Variant
 from ecomsync.platforms.shopify import Shopify
+from ecomsync.platforms.shopify._stocking import Made, track_new_products
 from ecomsync.testing.shopify import ShopifyEmulator
 
 from .._retries import fast_retries
@@ -267,3 +268,48 @@ class TestTakenOff:
         assert store in (outcomes[1].error or "")
         assert {"Warehouse": 5} == _stocked(emu, "A-1")
         assert {"Warehouse": 0, "Store": 1} == _stocked(emu, "B-1")
+
+
+class TestTracked:
+    def test_new_products_track_their_inventory(self) -> None:
+        """The variants of a product the push makes are sent with
+        inventoryItem.tracked true; those of a product that exists are
+        sent without it (the merchant's choice stays)."""
+        todo = [
+            (0, "OLD-1", {"input": {"variants": [{"sku": "OLD-1"}]}}),
+            (
+                1,
+                "NEW-1",
+                {
+                    "input": {
+                        "variants": [{"sku": "NEW-1-S"}, {"sku": "NEW-1-M"}]
+                    }
+                },
+            ),
+        ]
+
+        track_new_products(todo, Made(seen=set(), owners={"OLD-1"}))
+
+        assert [
+            [v.get("inventoryItem") for v in t[2]["input"]["variants"]]
+            for t in todo
+        ] == [[None], [{"tracked": True}, {"tracked": True}]]
+
+    async def test_untracked_by_hand_stays_untracked(self) -> None:
+        """An article pushed again leaves a variant the merchant stopped
+        tracking untracked; a new article's variants are tracked."""
+        emu = _emu()
+        async with _shop(emu) as shop:
+            await shop.push(DataType.ARTICLES, _articles("A-1"))
+            (item,) = [
+                v["_item"]
+                for v in emu.shop.variants.values()
+                if v["sku"] == "A-1"
+            ]
+            emu.shop.untracked.add(item)
+            written = await shop.push(
+                DataType.ARTICLES, _articles("A-1", "B-1", price=2)
+            )
+
+        assert all(o.ok for o in written), written
+        assert emu.shop.untracked == {item}

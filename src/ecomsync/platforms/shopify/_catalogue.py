@@ -17,7 +17,12 @@ from ..._model import Article, Category, parents_first
 from .._slugs import slug_parts
 from ._bulk import BulkResult, BulkRunner
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
-from ._stocking import Made, stock_made, stock_new_products
+from ._stocking import (
+    Made,
+    stock_made,
+    stock_new_products,
+    track_new_products,
+)
 
 
 #: The metafield that identifies an ERP article (``customId``).
@@ -393,6 +398,7 @@ class Catalogue:
         # index, SKU, inventory item).
         made = Made(*await self._held_elsewhere(todo, outcomes))
         todo = [t for t in todo if outcomes[t[0]] is None]
+        track_new_products(todo, made)
         places = await self.stock_targets() if self.stock_targets else []
         if places:
             stock_new_products(todo, places, made)

@@ -66,6 +66,23 @@ def stock_new_products(
                 v["inventoryQuantities"] = quantities
 
 
+def track_new_products(
+    todo: Sequence[tuple[int, str, Row]], made: Made
+) -> None:
+    """
+    A product the SKU look-up did not find is made by its ``productSet``:
+    its variants track their inventory (``inventoryItem.tracked``), as a
+    variant must for its stock to count (an untracked one sells without
+    limit).  Shopify's reference does not say what ``productSet`` gives a
+    new variant, so it is said; a product that exists keeps what the
+    merchant chose for it.
+    """
+    for _, number, variables in todo:
+        if number not in made.owners:
+            for v in variables["input"]["variants"]:
+                v["inventoryItem"] = {"tracked": True}
+
+
 async def stock_made(
     api: GraphQL,
     made: Sequence[tuple[int, str, str]],
@@ -114,4 +131,9 @@ async def stock_made(
                 )
 
 
-__all__ = ["Made", "stock_made", "stock_new_products"]
+__all__ = [
+    "Made",
+    "stock_made",
+    "stock_new_products",
+    "track_new_products",
+]
