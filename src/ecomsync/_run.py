@@ -290,6 +290,10 @@ class Run:
             error=error,
             schedule_id=self.schedule_id,
             owner=None if self._status.finished else this_owner(),
+            # Saved by its owner, alive now: a resumed run's record kept
+            # the dead run's old beat, stale to another host's reaper
+            # until the first beat.
+            heartbeat_at=None if self._status.finished else utcnow(),
         )
 
 

@@ -5,6 +5,7 @@ The Synchronizer's face: validating specs, resume, reprs.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,12 +22,13 @@ from ecomsync import (
     RunStarted,
     RunStatus,
     SpecError,
+    SqliteStore,
     StockLevel,
     Synchronizer,
     SyncSpec,
     Trigger,
 )
-from ecomsync._ownership import this_owner
+from ecomsync._ownership import Host, reap_abandoned, this_owner
 
 from ..conftest import T0
 from ._support import ARTICLES, spec
@@ -262,6 +264,46 @@ class TestResumeApi:
         held = platform.held(DataType.STOCK)["A-3"]
         assert isinstance(held, StockLevel)
         assert 99 == held.quantity
+
+    async def test_resumed_run_is_not_stale_before_its_first_beat(
+        self, erp: MemoryErp, platform: MemoryPlatform, tmp_path: Path
+    ) -> None:
+        """A resumed run is saved with a fresh heartbeat: saved with the
+        dead run's old one (its start a month ago), another host's
+        reaper looking before the first beat ended it as abandoned, and
+        the resume stopped cancelled, its work undone."""
+        reaped: list[RunRecord] = []
+        elsewhere = Host(name="another-host")
+
+        class Reaped(SqliteStore):
+            async def save_run(self, run: RunRecord) -> None:
+                await super().save_run(run)
+                if run.status is RunStatus.QUEUED:
+                    reaped.extend(await reap_abandoned(self, host=elsewhere))
+
+        store = Reaped(tmp_path / "reaped.db")
+        sync = Synchronizer(erp=erp, platforms={"shop": platform}, store=store)
+        await sync.execute(spec(categories=All(), articles=All()))
+        await store.save_run(
+            RunRecord(
+                id="dead-3",
+                trigger=Trigger.MANUAL,
+                platform="shop",
+                spec=spec(stock=All()),
+                status=RunStatus.ABANDONED,
+                started_at=T0,
+            )
+        )
+
+        async with sync.resume("dead-3") as events:
+            async for _ in events:
+                pass
+        await store.aclose()
+
+        assert [] == reaped
+        assert events.summary is not None
+        assert RunStatus.SUCCEEDED == events.summary.status
+        assert 6 == len(platform.held(DataType.STOCK))
 
     async def test_resumed_on_its_platform_after_another_is_added(
         self, sync: Synchronizer, platform: MemoryPlatform
