@@ -60,7 +60,9 @@ class RunStore(Protocol):  # pragma: no cover -- a Protocol only
     **Protocol:** The runs, as the monitoring view shows them, and the
     cancel requests that reach a run from other tasks and processes.
     ``list_runs`` gives the newest first: by start, and runs started at
-    one moment in the reverse order they were first saved.
+    one moment in the reverse order they were first saved.  A cancel
+    request survives saves, but for a save as `RunStatus.QUEUED` (the
+    run starts again, resumed), which clears it.
 
     .. versionadded:: 26.1.0
     """

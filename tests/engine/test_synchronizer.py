@@ -305,6 +305,34 @@ class TestResumeApi:
         assert RunStatus.SUCCEEDED == events.summary.status
         assert 6 == len(platform.held(DataType.STOCK))
 
+    async def test_cancel_asked_before_it_died_does_not_stop_resume(
+        self, sync: Synchronizer, platform: MemoryPlatform
+    ) -> None:
+        """A run asked to stop whose process died before it saw the
+        request (killed, or it was dead already) is resumed to its end
+        when asked: the old request stopped the resumed run at once,
+        ended cancelled with nothing done and never resumable again."""
+        await sync.execute(spec(categories=All(), articles=All()))
+        await sync.store.save_run(
+            RunRecord(
+                id="dead-4",
+                trigger=Trigger.MANUAL,
+                platform="shop",
+                spec=spec(stock=All()),
+                status=RunStatus.ABANDONED,
+                started_at=T0,
+            )
+        )
+        await sync.cancel("dead-4")
+
+        async with sync.resume("dead-4") as events:
+            async for _ in events:
+                pass
+
+        assert events.summary is not None
+        assert RunStatus.SUCCEEDED == events.summary.status
+        assert 6 == len(platform.held(DataType.STOCK))
+
     async def test_resumed_on_its_platform_after_another_is_added(
         self, sync: Synchronizer, platform: MemoryPlatform
     ) -> None:

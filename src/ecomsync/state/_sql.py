@@ -331,12 +331,17 @@ class SqlStore(AsyncResource, LeaseOps):
             # A live run keeps the beat its owner wrote meanwhile.
             "heartbeat = CASE WHEN excluded.status IN ('queued', 'running') "
             "THEN coalesce(excluded.heartbeat, {p}runs.heartbeat) "
-            "ELSE excluded.heartbeat END",
+            "ELSE excluded.heartbeat END, "
+            # Queued again (resumed): a request its dead process never saw
+            # would stop it at once, and for good.
+            "cancel = CASE WHEN excluded.status = 'queued' THEN ? "
+            "ELSE {p}runs.cancel END",
             run.id,
             self._dialect.moment(run.started_at),
             run.status.value,
             run_to_json(run),
             None if heartbeat is None else self._dialect.moment(heartbeat),
+            False,
         )
 
     async def get_run(self, run_id: str) -> RunRecord | None:

@@ -92,6 +92,22 @@ class RunContract:
         await store.save_run(a_run(status=RunStatus.CANCELLED))
         assert await store.cancel_requested("run-1") is True
 
+    async def test_cancel_cleared_when_queued_again(
+        self, store: StateStore
+    ) -> None:
+        """A run saved as queued again (resumed after its process died)
+        is no longer cancelled: a request made before would stop the
+        resumed run at once; one made after stands."""
+        await store.save_run(a_run())
+        await store.request_cancel("run-1")
+        await store.save_run(a_run(status=RunStatus.ABANDONED))
+        assert await store.cancel_requested("run-1") is True
+        await store.save_run(a_run(status=RunStatus.QUEUED))
+        assert await store.cancel_requested("run-1") is False
+        await store.request_cancel("run-1")
+        await store.save_run(a_run(status=RunStatus.RUNNING))
+        assert await store.cancel_requested("run-1") is True
+
     async def test_cancel_unknown(self, store: StateStore) -> None:
         """Cancelling an unknown run does nothing and raises nothing."""
         await store.request_cancel("nope")
