@@ -287,8 +287,9 @@ class Synchronizer(AsyncResource):
 
         Raises:
             SpecError: If there is no such run, it has finished, it is a
-                preview (a plan writes nothing: plan again), or its
-                process may still be running it.
+                preview (a plan writes nothing: plan again) or a
+                partitioned run (its workers run it), or its process may
+                still be running it.
         """
         async with _lifecycle.resume(self, run_id) as events:
             yield events

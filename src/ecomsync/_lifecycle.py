@@ -481,6 +481,14 @@ async def resume(sync: Synchronizer, run_id: str) -> AsyncIterator[RunEvents]:
         raise SpecError(
             f"run {run_id!r} ended ({old.status.value}); nothing to resume"
         )
+    if old.owner is None and old.holder.startswith("partitioned:"):
+        # `submit_partitioned`'s: run here it would write the whole spec
+        # beside the workers, and clear a cancel they are to stop on.
+        raise SpecError(
+            f"run {run_id!r} is a partitioned run; its workers "
+            "(`ecomsync worker`) run it, and take over a partition whose "
+            "worker died: nothing to resume here"
+        )
     if old.trigger is Trigger.PREVIEW:
         # Resumed as a run, the plan would write what it only previewed.
         raise SpecError(

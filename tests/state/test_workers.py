@@ -36,7 +36,7 @@ from ecomsync import (
 )
 from ecomsync._partition import submit_partitioned
 from ecomsync._spec import All, ChangedSince, DataType, NumberRange, Only
-from ecomsync.exceptions import ConfigurationError
+from ecomsync.exceptions import ConfigurationError, SpecError
 from ecomsync.licensing import PostgresLicensePool
 from ecomsync.state._board import PartitionLost
 from ecomsync.state._pg_partitions import (
@@ -307,6 +307,26 @@ class TestBoard:
         run = await store.get_run(run_id)
         assert run is not None
         assert run.status is RunStatus.CANCELLED
+
+    async def test_not_resumed(self, store: PostgresStore) -> None:
+        """A partitioned run is its workers' to run: resume refuses it,
+        naming them, and touches nothing.  It ran the whole spec in this
+        process beside the workers, and its queued save cleared a cancel
+        request the workers were to stop on."""
+        run_id = await submit(store)
+        await store.request_cancel(run_id)
+        sync = _pg_shop.make_sync(
+            store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+        )
+
+        with pytest.raises(SpecError, match="partitioned run; its workers"):
+            async with sync.resume(run_id):
+                pass  # pragma: no cover
+
+        assert await store.cancel_requested(run_id) is True
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert RunStatus.QUEUED == run.status
 
 
 class TestPartitionStore:
