@@ -7,6 +7,7 @@ refused level is retried until the article is complete.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,7 +36,7 @@ from ecomsync import (
 )
 from ecomsync._model import Record
 from ecomsync._spec import Selection
-from ecomsync.erp.tryton import TrytonErp
+from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.testing import capture_events
 from ecomsync.testing._erp_contract import make_order
 from ecomsync.testing._tryton_seed import (
@@ -258,6 +259,54 @@ class TestUnconfirmedShopOrders:
 
         assert imported.ok, imported
         assert {"KG-2": 1} == held
+
+    async def test_a_confirmed_sale_not_processed_holds_its_goods(
+        self, warehouses_server: dict[str, Any]
+    ) -> None:
+        """A confirmed sale Tryton has not processed yet (a queue worker
+        not there yet, or processing failed: here its customer has no
+        customer location) has no moves but holds its goods."""
+        products = warehouses_server["products"]
+        erp = make_erp(warehouses_server)
+        try:
+            before = await _summed(erp, Only(["SHIRT-M"]))
+            async with erp.session() as session:
+                rpc = session.rpc
+                sale = await sell(rpc, products["SHIRT-M"], 2, confirm=False)
+                (row,) = await rpc.read("sale.sale", [sale], ["party"])
+                (party,) = await rpc.read(
+                    "party.party", [row["party"]], ["customer_location"]
+                )
+                await rpc.model(
+                    "party.party",
+                    "write",
+                    [party["id"]],
+                    {"customer_location": None},
+                )
+                try:
+                    with contextlib.suppress(TrytonError):
+                        await rpc.model("sale.sale", "confirm", [sale])
+                finally:
+                    await rpc.model(
+                        "party.party",
+                        "write",
+                        [party["id"]],
+                        {"customer_location": party["customer_location"]},
+                    )
+                (state,) = await rpc.read(
+                    "sale.sale", [sale], ["state", "shipments"]
+                )
+            held = await _summed(erp, Only(["SHIRT-M"]))
+            async with erp.session() as session:
+                await session.rpc.model("sale.sale", "draft", [sale])
+                await session.rpc.model("sale.sale", "cancel", [sale])
+            after = await _summed(erp, Only(["SHIRT-M"]))
+        finally:
+            await erp.aclose()
+
+        assert ("confirmed", []) == (state["state"], state["shipments"])
+        assert {"SHIRT-M": before["SHIRT-M"] - 2} == held
+        assert before == after
 
 
 async def _flour(rpc: Any, code: str) -> int:

@@ -6,9 +6,10 @@ today, in the warehouse and its child locations) minus what open moves
 out of the warehouse hold: draft or assigned moves from one of its
 locations to a location outside it, such as the customer moves of a
 confirmed sale's shipment that is waiting, assigned, picked or packed.
-Shop orders ecomsync imported that are still a draft or a quotation
-(``confirm_orders=False``, or an import that died before confirming) have
-no moves yet; their lines hold their goods in the sale's warehouse too.
+Confirmed sales not processed yet, and shop orders ecomsync imported
+that are still a draft or a quotation (``confirm_orders=False``, or an
+import that died before confirming), have no moves yet; their lines hold
+their goods in the sale's warehouse too.
 Tryton's ``forecast_quantity`` is not used: it also adds planned incoming
 moves and leaves out shipments planned before today.
 """
@@ -37,10 +38,13 @@ if TYPE_CHECKING:
 
 #: A move leaving a warehouse holds stock until it is done or cancelled.
 _HOLDING = ["draft", "assigned"]
-#: The states of a sale that has no moves yet.  Of those, a shop order
-#: ecomsync imported (its comment names the platform) holds its goods: the
-#: shop sold them; a quotation typed in Tryton is an offer and holds none.
+#: The states of a sale that has no moves yet.  Of a draft or quotation,
+#: only a shop order ecomsync imported (its comment names the platform)
+#: holds its goods: the shop sold them; one typed in Tryton is an offer.
+#: A confirmed sale holds them until processing makes its moves (a queue
+#: worker's turn, ``sale_process_after``, or a processing that failed).
 _UNCONFIRMED = ["draft", "quotation"]
+_CONFIRMED = "confirmed"
 
 
 def _whole(quantity: float) -> int:
@@ -328,16 +332,23 @@ class StockReader:
     ) -> list[tuple[int, int, float]]:
         """
         (product, warehouse, quantity in the product's unit) of the lines
-        of *ids* in the shop orders ecomsync imported that are still a
-        draft or a quotation, from one of *warehouses*.
+        of *ids* in the sales from one of *warehouses* that have no moves
+        yet and hold their goods: confirmed ones, and the shop orders
+        ecomsync imported that are still a draft or a quotation.
         """
         lines = await self.rpc.search_read(
             "sale.line",
             [
                 ["product", "in", list(ids)],
                 ["type", "=", "line"],
-                ["sale.state", "in", _UNCONFIRMED],
-                ["sale.comment", "like", f"%{PLATFORM_MARK}%"],
+                [
+                    "OR",
+                    [
+                        ["sale.state", "in", _UNCONFIRMED],
+                        ["sale.comment", "like", f"%{PLATFORM_MARK}%"],
+                    ],
+                    ["sale.state", "=", _CONFIRMED],
+                ],
                 ["sale.warehouse", "in", list(warehouses)],
             ],
             ["product", "quantity", "unit", "sale"],
