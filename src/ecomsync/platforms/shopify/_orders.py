@@ -7,7 +7,7 @@ Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -343,8 +343,11 @@ class Orders:
     async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
         return [await self._status(i.record) for i in items]  # type: ignore[arg-type]
 
-    async def _status(self, status: OrderStatus) -> Outcome:
-        number = status.number
+    async def _named(self, number: str) -> list[Row]:
+        """
+        The orders named *number*, with their fulfillment orders and
+        fulfilments.
+        """
         data = await self.api.call(
             FULFILLMENT_ORDERS,
             {"q": f"name:'#{number}'"},
@@ -353,9 +356,47 @@ class Orders:
         )
         # never another order the search found: it would be fulfilled or
         # cancelled in this one's place
-        nodes = [
+        return [
             n for n in data["orders"]["nodes"] if n.get("name") == f"#{number}"
         ]
+
+    async def _once(
+        self,
+        number: str,
+        query: str,
+        variables: Row,
+        landed: Callable[[Row], bool],
+    ) -> Row | None:
+        """
+        Run the order mutation *query* once: ``fulfillmentCreate`` and
+        ``orderCancel`` take no idempotency key, and one whose answer was
+        lost (a timeout after Shopify applied it) is refused when sent
+        again (the fulfillment order is closed, the order cancelled).  A
+        retry first reads the order again; ``None`` when *landed* says the
+        lost attempt took effect.
+        """
+        tried = False
+
+        async def attempt() -> Row | None:
+            nonlocal tried
+            if tried:
+                again = await self._named(number)
+                if len(again) == 1 and landed(again[0]):
+                    return None
+            tried = True
+            return await self.api.call(
+                query,
+                variables,
+                cost=12,
+                what=f"order {number!r}",
+                retry=False,
+            )
+
+        return await self.api.http.policy.call(attempt)
+
+    async def _status(self, status: OrderStatus) -> Outcome:
+        number = status.number
+        nodes = await self._named(number)
         if not nodes:
             return fail(
                 number, f"order {number!r} is not on Shopify", "number"
@@ -398,13 +439,20 @@ class Orders:
             fulfillment["trackingInfo"] = {
                 "numbers": list(status.tracking_numbers)
             }
-        answer = (
-            await self.api.call(
-                FULFIL, {"f": fulfillment}, cost=12, what=f"order {number!r}"
-            )
-        )["fulfillmentCreate"]
-        if answer["userErrors"]:
-            return user_errors(number, answer["userErrors"])
+        data = await self._once(
+            number,
+            FULFIL,
+            {"f": fulfillment},
+            lambda row: (
+                not any(
+                    f["id"] in open_orders
+                    and f["status"] in ("OPEN", "IN_PROGRESS")
+                    for f in row["fulfillmentOrders"]["nodes"]
+                )
+            ),
+        )
+        if data is not None and data["fulfillmentCreate"]["userErrors"]:
+            return user_errors(number, data["fulfillmentCreate"]["userErrors"])
         return Outcome(number=number, platform_id=order["id"])
 
     async def _track(
@@ -458,18 +506,18 @@ class Orders:
         restocking; an order already cancelled is left alone.
         """
         if not order.get("cancelledAt"):
-            answer = (
-                await self.api.call(
-                    CANCEL,
-                    {"id": order["id"]},
-                    cost=12,
-                    what=f"order {number!r}",
-                )
-            )["orderCancel"]
-            if answer["orderCancelUserErrors"]:
-                errors = [
-                    dict(e, field=["state"])
-                    for e in answer["orderCancelUserErrors"]
-                ]
+            data = await self._once(
+                number,
+                CANCEL,
+                {"id": order["id"]},
+                lambda row: bool(row.get("cancelledAt")),
+            )
+            refused = (
+                []
+                if data is None
+                else data["orderCancel"]["orderCancelUserErrors"]
+            )
+            if refused:
+                errors = [dict(e, field=["state"]) for e in refused]
                 return user_errors(number, errors)
         return Outcome(number=number, platform_id=order["id"])

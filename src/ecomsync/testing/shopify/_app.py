@@ -35,6 +35,20 @@ _BAD_TOKEN = {
 }
 
 
+def _is_mutation(body: bytes) -> bool:
+    """
+    Whether *body* is a GraphQL mutation: the writes commit-then-timeout
+    may hold back (a query changes nothing).
+    """
+    if b"mutation" not in body:
+        return False
+    try:
+        query = json.loads(body).get("query")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(query, str) and query.lstrip().startswith("mutation")
+
+
 @attrs.frozen
 class RequestRecord:
     """
@@ -93,6 +107,7 @@ class App(EmulatorApp):
             process=process,
             storm=storm,
             on_reset=lambda: self._log(method, path, 0),
+            writes=_is_mutation(incoming.body),
         )
         await send_response(send, resp, rt.faults)
 
