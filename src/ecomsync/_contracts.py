@@ -63,8 +63,13 @@ class Outcome:
     that holds it); a level without an outcome here that is ``ok`` is sent
     by the run's stock sync as usual.
 
+    *media_gone* names media ids of the record's links (`MediaLink`) that the
+    shop no longer has (deleted there): the engine forgets them, so the
+    next run uploads their content again.  The record should fail on
+    such a link rather than land pointing at a missing file.
+
     .. versionadded:: 26.1.0
-    .. versionchanged:: 26.1.0 *stock*.
+    .. versionchanged:: 26.1.0 *stock*, *media_gone*.
     """
 
     number: str
@@ -72,6 +77,7 @@ class Outcome:
     error: str | None = None
     field: str | None = None
     stock: tuple[Outcome, ...] = ()
+    media_gone: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -127,13 +133,21 @@ class MediaLink:
     A platform media item to attach to a record, in *position* order; the
     first image is the cover.
 
+    *remembered*: the id is one the store kept from an earlier run, not
+    one this run uploaded or made; the shop may have lost it since (the
+    merchant deleted the file), so a platform checks it before linking
+    it to a record that does not hold it (and reports it in
+    ``Outcome.media_gone`` if it is gone).
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0 *remembered*.
     """
 
     media_id: str
     sha256: str
     position: int
     kind: MediaKind = MediaKind.IMAGE
+    remembered: bool = False
 
 
 @attrs.frozen

@@ -77,3 +77,16 @@ class Ask:
 
     sha256: str
     media_id: str | None = None
+
+
+@runtime_checkable
+class ForgetsMediaIds(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    A store that can forget media ids the shop no longer has
+    (`SqliteStore`, `PostgresStore`), so that their content is uploaded
+    again.
+    """
+
+    async def forget_media_ids(
+        self, platform: str, media_ids: Mapping[str, str]
+    ) -> None: ...

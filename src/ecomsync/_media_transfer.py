@@ -24,7 +24,7 @@ from ._anyio_util import Demand, GroupCommit, Lanes, task_group
 from ._changes import Change
 from ._contracts import MediaLink, Outcome, StagedMedia
 from ._fingerprint import content_hash
-from ._media_ids import Ask, Deferred, MediaIdBatch, Pending
+from ._media_ids import Ask, Deferred, ForgetsMediaIds, MediaIdBatch, Pending
 from ._model import Article, Category, MediaRef
 from ._run import Run
 from ._spec import DataType
@@ -93,6 +93,9 @@ class MediaTransfer:
     _unsaved: dict[str, str] = attrs.field(init=False, factory=dict)
     #: Look-ups in flight go to such a store together.
     _asks: GroupCommit[Ask] | None = attrs.field(init=False, default=None)
+    #: Content this run uploaded (hashes): its ids need no check that the
+    #: shop still has them (`MediaLink.remembered`).
+    _fresh: set[str] = attrs.field(init=False, factory=set)
 
     @_uploads.default
     def _new_uploads(self) -> Lanes:
@@ -260,7 +263,7 @@ class MediaTransfer:
                     media_id, reused = deferred, True
                 else:
                     pending[position] = deferred
-                    media_id = deferred.media_id
+                    media_id, reused = deferred.media_id, False
         except (RecordRejected, SyncError, MediaStagingError) as exc:
             # A file that cannot be staged (full disk) fails its record,
             # like one that cannot be read or uploaded.
@@ -272,6 +275,7 @@ class MediaTransfer:
             sha256=sha,
             position=position,
             kind=ref.kind,
+            remembered=reused and sha not in self._fresh,
         )
         if pending is not None and position in pending:
             return None  # reported once uploaded, after the push
@@ -344,6 +348,7 @@ class MediaTransfer:
                     uploaded = await self.run.platform.upload_media(staged)
             finally:
                 if uploaded is not None:
+                    self._fresh.add(sha)
                     # The platform has it now: remember its id even if a
                     # cancel strikes, or the next run uploads it again (a
                     # second file where ids do not derive from content).
@@ -485,6 +490,38 @@ class MediaTransfer:
         await self._save()
         return final
 
+    async def forget_gone(
+        self, answer: Sequence[Outcome], media: Sequence[Found]
+    ) -> None:
+        """
+        Forget the media ids the platform's *answer* says the shop no
+        longer has (`Outcome.media_gone`): the next run uploads their
+        content again instead of linking a missing file for ever.
+        """
+        gone = {m for outcome in answer for m in outcome.media_gone}
+        if not gone:
+            return
+        forget = {
+            link.sha256: link.media_id
+            for links in media
+            if isinstance(links, list)
+            for link in links
+            if link.media_id in gone
+        }
+        for sha, media_id in forget.items():
+            if self._unsaved.get(sha) == media_id:
+                del self._unsaved[sha]
+            self._fresh.discard(sha)
+            _log.warning(
+                "media %s (content %s) is gone from %s: uploaded again "
+                "by the next run",
+                media_id,
+                sha,
+                self.run.platform_name,
+            )
+        if isinstance(self.store, ForgetsMediaIds):
+            await self.store.forget_media_ids(self.run.platform_name, forget)
+
     async def _detach(
         self, data_type: DataType, target: Outcome, keep: list[MediaLink]
     ) -> None:
@@ -529,6 +566,7 @@ class MediaTransfer:
                     # `_media_id`).
                     with anyio.CancelScope(shield=True):
                         await self.store.put_media_id(platform, sha, media_id)
+            self._fresh.add(sha)
             if self._asks is not None:
                 self._unsaved[sha] = media_id  # saved by finish
             if media_id != deferred.media_id:

@@ -99,6 +99,7 @@ class Writer:
                     f"{type(platform).__name__} answered the wrong "
                     f"number of outcomes for {len(ready)} records"
                 )
+            await self.media.forget_gone(answer, media)
             pushed = iter(_fold([c for c, _ in going], answer))
             outcomes = [
                 m if isinstance(m, Outcome) else next(pushed) for m in media

@@ -583,6 +583,15 @@ class TestMediaAfterPush:
         )
         await sync.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
         platform.elsewhere = "0" * 32
+        # The shop holds it (a file of its own): the next run's check
+        # that the remembered id is still there finds it.
+        emu.entities["media"]["0" * 32] = {
+            "id": "0" * 32,
+            "fileName": "elsewhere",
+            "fileExtension": "jpg",
+            "mimeType": "image/jpeg",
+            "hasFile": True,
+        }
 
         first = await sync.execute(spec)
 

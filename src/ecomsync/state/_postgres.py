@@ -33,6 +33,7 @@ from ._dialect import (
     Result,
     postgres,
 )
+from ._media_rows import MediaForgetOps
 from ._schema import (
     POSTGRES_MIGRATIONS,
     NewerSchemaError,
@@ -90,7 +91,7 @@ def safe_dsn(dsn: str) -> str:
 
 
 @attrs.define
-class PostgresStore(SqlStore):
+class PostgresStore(SqlStore, MediaForgetOps):
     """
     A `StateStore` in PostgreSQL, shared by every process and machine that
     connects to the same database and *schema*.

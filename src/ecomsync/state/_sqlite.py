@@ -25,6 +25,7 @@ from ._dialect import (
     Op,
     Result,
 )
+from ._media_rows import MediaForgetOps
 from ._schema import (
     SQLITE_MIGRATIONS,
     NewerSchemaError,
@@ -118,7 +119,7 @@ def _open(path: str) -> sqlite3.Connection:
 
 
 @attrs.define
-class SqliteStore(SqlStore):
+class SqliteStore(SqlStore, MediaForgetOps):
     """
     A `StateStore` in one SQLite file (``":memory:"`` for a throwaway one).
 

@@ -53,7 +53,7 @@ from ._mapping import (
     product_id,
     tax_id,
 )
-from ._media import Media, image_ids
+from ._media import Media, gone_failure, image_ids
 from ._navigation import (
     ROOT_INCLUDES,
     Home,
@@ -412,7 +412,7 @@ class Catalogue:
                 criteria["associations"] = {
                     "tax": {},
                     "categories": {},
-                    "media": {},
+                    "media": {"associations": {"media": {}}},
                     "options": {},
                     "configuratorSettings": {},
                     "children": {},
@@ -444,13 +444,16 @@ class Catalogue:
             i for i in screened.sendable(len(articles)) if i not in failures
         ]
         taken: dict[int, dict[str, StockLevel]] = {}
+        lost: dict[int, list[str]] = {}
         if send:
             failures.update(
-                await self._write_articles(items, articles, send, taken)
+                await self._write_articles(items, articles, send, taken, lost)
             )
         found = outcomes(
             [a.number for a in articles], ids, screened.mirror(failures)
         )
+        for i, gone in lost.items():
+            found[i] = attrs.evolve(found[i], media_gone=tuple(gone))
         return stock_outcomes(found, taken)
 
     async def _write_articles(
@@ -459,10 +462,12 @@ class Catalogue:
         articles: Sequence[Article],
         send: list[int],
         taken: dict[int, dict[str, StockLevel]],
+        lost: dict[int, list[str]],
     ) -> dict[int, Failure]:
         """
         Write the articles *send* indexes, with the stock levels they take
-        (put into *taken*); return their failures.
+        (put into *taken*); return their failures.  An article linking an
+        image the shop lost fails, its media ids put into *lost*.
         """
         channels = await self._sales_channels()
         currency = await self._default_currency()
@@ -486,6 +491,13 @@ class Catalogue:
             ],
         )
         failures.update(held_otherwise(articles, send, current))
+        send = [i for i in send if i not in failures]
+        wanted = {ids[i]: items[i].media or () for i in send}
+        gone = await self.media.gone(wanted, current)
+        for i in send:
+            if gone.get(ids[i]):
+                failures[i] = gone_failure(gone[ids[i]])
+                lost[i] = [m.media_id for m in gone[ids[i]]]
         send = [i for i in send if i not in failures]
         # A product the shop holds keeps its tax where that has the
         # article's rate (read with it just now); the others ask.

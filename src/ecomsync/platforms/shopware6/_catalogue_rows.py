@@ -50,7 +50,8 @@ WRITE_INCLUDES = {
     ],
     "category": ["id"],
     "tax": ["id", "taxRate"],
-    "product_media": ["id"],
+    "product_media": ["id", "media"],
+    "media": ["id", "fileName"],
     "property_group_option": ["id"],
     "product_configurator_setting": ["id"],
 }

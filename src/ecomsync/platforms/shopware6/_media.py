@@ -7,7 +7,7 @@ what the ERP says.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -25,7 +25,7 @@ from ._mapping import (
     product_media_id,
     sw_id,
 )
-from ._writer import op
+from ._writer import Failure, op
 
 
 #: The most media ids `Media.created` keeps (about 10 MB).
@@ -200,6 +200,55 @@ class Media:
             ]
         )
 
+    async def gone(
+        self,
+        wanted: Mapping[str, Sequence[MediaLink]],
+        current: Mapping[str, Mapping[str, Any]],
+    ) -> dict[str, list[MediaLink]]:
+        """
+        Per product id of *wanted* (its media links), the remembered
+        images the shop has no file for any more (the merchant deleted
+        them: the delete cascades to their product media).  Linking one
+        would create an empty media entity, a broken image.
+
+        *current* is what the product search read (`WRITE_INCLUDES`: each
+        product media with its media's ``fileName``), so a product that
+        still holds its images costs nothing; only remembered images a
+        product does not hold are looked up, in one search.
+        """
+        gone: dict[str, list[MediaLink]] = {}
+        unsure: dict[str, list[tuple[str, MediaLink]]] = {}
+        for pid, links in wanted.items():
+            rows = (current.get(pid) or {}).get("media") or []
+            held = {str(r.get("id")): r for r in rows if isinstance(r, dict)}
+            for link in links:
+                if not link.remembered or link.kind is not MediaKind.IMAGE:
+                    continue  # this run's own upload, or a document
+                row = held.get(product_media_id(pid, link.media_id)) or {}
+                media = row.get("media")
+                if not isinstance(media, dict):
+                    unsure.setdefault(link.media_id, []).append((pid, link))
+                elif not media.get("fileName"):
+                    gone.setdefault(pid, []).append(link)
+        ids = sorted(unsure)
+        found: set[str] = set()
+        for start in range(0, len(ids), MAX_LIMIT):
+            part = ids[start : start + MAX_LIMIT]
+            criteria = {
+                "filter": [
+                    {"type": "equalsAny", "field": "id", "value": part}
+                ],
+                "includes": {"media": ["id", "fileName"]},
+                "limit": MAX_LIMIT,
+            }
+            rows = await self.api.search("media", criteria)
+            found.update(str(r["id"]) for r in rows if r.get("fileName"))
+        for mid in ids:
+            if mid not in found:
+                for pid, link in unsure[mid]:
+                    gone.setdefault(pid, []).append(link)
+        return gone
+
     async def held(self, pids: Sequence[str]) -> dict[str, set[str]]:
         """
         The product media rows the shop holds, per product id.
@@ -226,6 +275,20 @@ class Media:
                     str(row["id"])
                 )
         return held
+
+
+def gone_failure(links: Sequence[MediaLink]) -> Failure:
+    """
+    Why an article whose images *links* the shop lost fails (on the
+    first of them), saying that the next run uploads them again.
+    """
+    first = min(links, key=lambda m: m.position)
+    return (
+        f"image media.{first.position} (Shopware media {first.media_id}) "
+        "is no longer in the shop (deleted from its media library); "
+        "ecomsync forgets it and the next run uploads it again",
+        f"media.{first.position}",
+    )
 
 
 def media_id_for(sha256: str) -> str:

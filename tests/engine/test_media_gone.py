@@ -1,0 +1,168 @@
+"""
+Media the merchant deleted in the shop: the engine forgets the id it
+remembered and uploads the content again, and never records as synced an
+article that links a media without a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import httpx
+import pytest
+
+from ecomsync import (
+    Article,
+    MediaStaging,
+    MemoryErp,
+    RunStatus,
+    SqliteStore,
+    Synchronizer,
+)
+from ecomsync._fingerprint import content_hash
+from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6._mapping import product_id
+from ecomsync.platforms.shopware6._media import media_id_for
+from ecomsync.platforms.shopware6._writer import op
+from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._push import PUSH
+from ..conftest import small_catalogue
+
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "media-gone-secret"
+
+
+@pytest.fixture(name="emu")
+def _emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIAGONE", client_secret=SECRET)
+
+
+@pytest.fixture(name="sw_sync")
+async def _sw_sync(
+    emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+) -> AsyncIterator[Synchronizer]:
+    platform = Shopware6(
+        "http://shop.test",
+        emu.client_id,
+        SECRET,
+        transport=httpx.ASGITransport(app=emu.app),
+    )
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+    )
+    yield sync
+    await platform.aclose()
+    await sync.store.aclose()
+
+
+async def _delete_media(emu: ShopwareEmulator, mid: str) -> None:
+    """The merchant deletes media *mid* in the shop's media library."""
+    transport = httpx.ASGITransport(app=emu.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://shop.test"
+    ) as client:
+        got = await client.post(
+            "/api/oauth/token",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": emu.client_id,
+                "client_secret": SECRET,
+            },
+        )
+        token = got.json()["access_token"]
+        sent = await client.post(
+            "/api/_action/sync",
+            json=[op("gone", "media", [{"id": mid}], "delete")],
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        sent.raise_for_status()
+
+
+def _rename(erp: MemoryErp, number: str) -> None:
+    """The ERP changes article *number* (its media stay)."""
+    article = next(
+        r
+        for r in small_catalogue()
+        if isinstance(r, Article) and r.number == number
+    )
+    erp.put(attrs.evolve(article, name=article.name + " (neu)"))
+
+
+def _shown(emu: ShopwareEmulator, number: str) -> list[bool]:
+    """Per product media row of *number*: whether its media has a file."""
+    pid = product_id(number)
+    media = emu.entities["media"]
+    return [
+        bool((media.get(row["mediaId"]) or {}).get("fileName"))
+        for row in emu.entities["product_media"].values()
+        if row["productId"] == pid
+    ]
+
+
+def _searches(emu: ShopwareEmulator, since: int, entity: str) -> int:
+    return sum(
+        1
+        for r in list(emu.requests)[since:]
+        if r.path == f"/api/search/{entity}"
+    )
+
+
+class TestMediaDeletedInTheShop:
+    """An image the merchant deleted in Shopware comes back."""
+
+    async def test_a_deleted_image_is_uploaded_again(
+        self, sw_sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """The article whose image was deleted is never recorded as
+        synced linking an empty media entity (which showed a broken
+        image); it fails on that image, and the next run uploads the
+        content again and links it, with nothing done by hand."""
+        first = await sw_sync.execute(PUSH)
+        assert RunStatus.SUCCEEDED == first.status
+        mid = media_id_for(content_hash(b"image 1"))
+        await _delete_media(emu, mid)
+        assert [] == _shown(emu, "A-1")  # the delete cascaded
+        _rename(erp, "A-1")
+
+        second = await sw_sync.execute(PUSH)
+
+        assert [("A-1", "media.0")] == [
+            (f.number, f.field) for f in second.failures
+        ]
+        assert "next run uploads it again" in second.failures[0].message
+        assert [] == _shown(emu, "A-1")  # no empty media entity linked
+        assert mid not in emu.entities["media"]
+        third = await sw_sync.execute(PUSH)
+        assert RunStatus.SUCCEEDED == third.status
+        assert not third.failures
+        assert [True] == _shown(emu, "A-1")
+        assert [True] * 5 == [
+            s
+            for n in ("A-2", "A-3", "A-4", "A-5", "A-6")
+            for s in _shown(emu, n)
+        ]
+
+    async def test_a_delta_costs_no_media_search(
+        self, sw_sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
+    ) -> None:
+        """Changed articles that still hold their images cost no request
+        to check them: what the product search read says they are
+        there, with their files."""
+        first = await sw_sync.execute(PUSH)
+        assert RunStatus.SUCCEEDED == first.status
+        _rename(erp, "A-2")
+        seen = len(emu.requests)
+
+        second = await sw_sync.execute(PUSH)
+
+        assert RunStatus.SUCCEEDED == second.status
+        assert 0 == _searches(emu, seen, "media")
+        assert [True] == _shown(emu, "A-2")
