@@ -169,9 +169,22 @@ class CancelCheck:
 
     async def wait(self) -> None:
         """
-        Return once the run is asked to stop.
+        Return once the run is asked to stop.  A store that cannot answer
+        for a while (a database restart) is asked again: the run waiting
+        (for a licence) needs nothing else of it meanwhile.
         """
-        while not await self.requested(force=True):
+        while True:
+            try:
+                if await self.requested(force=True):
+                    return
+            except StateStoreError as exc:
+                log.warning(
+                    "run %s: cannot tell whether it was cancelled (%s); "
+                    "asking again",
+                    self.run_id,
+                    exc,
+                    extra=_instrument.fields(run_id=self.run_id),
+                )
             with anyio.move_on_after(self.interval):
                 await self._local.wait()
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from ecomsync import (
@@ -15,6 +16,7 @@ from ecomsync import (
     ChangedSince,
     ConfigurationError,
     DataType,
+    LocalLicensePool,
     MemoryErp,
     MemoryPlatform,
     Only,
@@ -23,6 +25,7 @@ from ecomsync import (
     RunStatus,
     SpecError,
     SqliteStore,
+    StateStoreError,
     StockLevel,
     Synchronizer,
     SyncSpec,
@@ -410,3 +413,51 @@ class TestRepr:
         assert "platforms=['shop']" in repr(sync)
         assert repr(platform).startswith("<MemoryPlatform")
         assert "<LocalLicensePool 0/1 in use>" == repr(sync.licenses)
+
+
+class TestQueued:
+    async def test_store_away_while_waiting_for_a_licence(
+        self, erp: MemoryErp, platform: MemoryPlatform, tmp_path: Path
+    ) -> None:
+        """A run waiting for a licence whose look for a cancel request
+        fails (the store away for a moment: a PostgreSQL restart) waits
+        on and runs once the licence is free: it failed at once with the
+        store's error, though it needed the store for nothing then."""
+        away = anyio.Event()
+        back = anyio.Event()
+
+        class Flaky(SqliteStore):
+            async def cancel_requested(self, run_id: str) -> bool:
+                if not back.is_set():
+                    away.set()
+                    raise StateStoreError("the state store restarts")
+                return await super().cancel_requested(run_id)
+
+        store = Flaky(tmp_path / "flaky.db")
+        pool = LocalLicensePool(1)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            licenses=pool,
+            license_timeout=10,
+        )
+        ended: list[RunRecord] = []
+
+        async def run() -> None:
+            ended.append(await sync.execute(spec(categories=All())))
+
+        with anyio.fail_after(10):
+            async with (
+                anyio.create_task_group() as tg,
+                pool.lease("other", timeout=1),
+            ):
+                tg.start_soon(run)
+                await away.wait()
+                await anyio.sleep(0.5)  # asked again meanwhile
+                back.set()
+        await store.aclose()
+
+        (final,) = ended
+        assert RunStatus.SUCCEEDED == final.status
+        assert 3 == len(platform.held(DataType.CATEGORIES))
