@@ -332,3 +332,63 @@ class TestPriceDecimals:
         assert outcome.ok, outcome
         (row,) = emu.shop.products.values()
         assert "9.995" == row["regular_price"]
+
+
+class _LoseAnswer(httpx.AsyncBaseTransport):
+    """
+    Passes requests to *inner*; the first one whose path ends in *tail*
+    is applied, then its answer is lost (a read timeout).
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, tail: str) -> None:
+        self.inner = inner
+        self.tail = tail
+        self.lost = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not self.lost and request.url.path.endswith(self.tail):
+            self.lost += 1
+            await response.aread()
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+
+class TestLostAnswers:
+    async def test_variations_whose_answer_was_lost_are_adopted(
+        self,
+    ) -> None:
+        """
+        A variations batch that created the variations but whose answer
+        was lost is sent again: the variations it made are taken as this
+        article's (WooCommerce refuses their SKUs a second time), not a
+        failure, and none is made twice.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        shirt = Article(
+            number="S-1",
+            name="Shirt",
+            price=1,
+            variants=(
+                Variant(number="S-1-M", options=(("Size", "M"),)),
+                Variant(number="S-1-L", options=(("Size", "L"),)),
+            ),
+        )
+        lose = _LoseAnswer(
+            httpx.ASGITransport(app=emu.app), "/variations/batch"
+        )
+        async with WooCommerce(
+            "http://shop.test", "ck_merchant", SECRET, transport=lose
+        ) as woo:
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+
+        skus = sorted(
+            p["sku"] for p in emu.shop.products.values() if p.get("parent_id")
+        )
+        assert 1 == lose.lost
+        assert outcome.ok, outcome
+        assert ["S-1-L", "S-1-M"] == skus

@@ -429,11 +429,56 @@ class Products:
                     "POST", f"products/{pid}/variations/batch", json=body
                 )
             ).json()
+            taken: list[tuple[Row, Row]] = []
             for kind in ("create", "update"):
-                for row in answer.get(kind) or []:
+                for k, row in enumerate(answer.get(kind) or []):
                     error = item_error(row)
-                    if error is not None:
-                        return f"variant: {describe(error)}", "variants"
+                    if error is None:
+                        continue
+                    if (
+                        kind == "create"
+                        and k < len(body["create"])
+                        and error.get("code") == "product_invalid_sku"
+                        and (error.get("data") or {}).get("resource_id")
+                    ):
+                        taken.append((body["create"][k], error))
+                        continue
+                    return f"variant: {describe(error)}", "variants"
+            if taken:
+                failed = await self._adopt(pid, taken)
+                if failed is not None:
+                    return failed
+        return None
+
+    async def _adopt(
+        self, pid: int, taken: list[tuple[Row, Row]]
+    ) -> tuple[str, str] | None:
+        """
+        Take over the variations a create was refused for because their
+        SKU is held already: an earlier attempt of this batch made them
+        and its answer was lost (the HTTP policy retried it).  Only
+        variations of product *pid* are ours (read afresh); another
+        holder fails the article as before.
+        """
+        parent = (await self.batches.api.call("GET", f"products/{pid}")).json()
+        ours = {int(v) for v in parent.get("variations") or []}
+        update: list[Row] = []
+        for payload, error in taken:
+            rid = int(error["data"]["resource_id"])
+            if rid not in ours:
+                return f"variant: {describe(error)}", "variants"
+            update.append({"id": rid, **payload})
+        answer = (
+            await self.batches.api.call(
+                "POST",
+                f"products/{pid}/variations/batch",
+                json={"update": update},
+            )
+        ).json()
+        for row in answer.get("update") or []:
+            refused = item_error(row)
+            if refused is not None:
+                return f"variant: {describe(refused)}", "variants"
         return None
 
     # -- stock ------------------------------------------------------------
