@@ -26,7 +26,9 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.shopware6._mapping import product_id
 from ecomsync.platforms.shopware6._media import media_id_for
 from ecomsync.platforms.shopware6._writer import op
+from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing.shopware6 import ShopwareEmulator
+from ecomsync.testing.woocommerce import WooCommerceEmulator
 
 from .._push import PUSH
 from ..conftest import small_catalogue
@@ -166,3 +168,78 @@ class TestMediaDeletedInTheShop:
         assert RunStatus.SUCCEEDED == second.status
         assert 0 == _searches(emu, seen, "media")
         assert [True] == _shown(emu, "A-2")
+
+
+WOO_SECRET = "cs_media-gone"
+WOO_APP = "app-media-gone"
+
+
+@pytest.fixture(name="woo")
+def _woo() -> WooCommerceEmulator:
+    return WooCommerceEmulator(
+        "ck_gone", WOO_SECRET, wp_user="sync", wp_application_password=WOO_APP
+    )
+
+
+@pytest.fixture(name="woo_sync")
+async def _woo_sync(
+    woo: WooCommerceEmulator, erp: MemoryErp, tmp_path: Path
+) -> AsyncIterator[Synchronizer]:
+    platform = WooCommerce(
+        "http://shop.test",
+        "ck_gone",
+        WOO_SECRET,
+        wp_user="sync",
+        wp_application_password=WOO_APP,
+        transport=httpx.ASGITransport(app=woo.app),
+    )
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+    )
+    yield sync
+    await platform.aclose()
+    await sync.store.aclose()
+
+
+class TestWooCommerceMediaDeleted:
+    """An attachment the merchant deleted in WordPress comes back."""
+
+    async def test_a_deleted_attachment_is_uploaded_again(
+        self, woo_sync: Synchronizer, woo: WooCommerceEmulator, erp: MemoryErp
+    ) -> None:
+        """WooCommerce refuses the deleted attachment's id: the article
+        fails on that image once, the id is forgotten, and the next run
+        uploads the content again and attaches it (it failed every run,
+        for ever)."""
+        first = await woo_sync.execute(PUSH)
+        assert RunStatus.SUCCEEDED == first.status
+        store = woo_sync.store
+        sha = content_hash(b"image 1")
+        mid = await store.get_media_id("shop", sha)
+        assert mid is not None
+        transport = httpx.ASGITransport(app=woo.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://shop.test"
+        ) as client:
+            gone = await client.delete(
+                f"/wp-json/wp/v2/media/{mid}",
+                params={"force": "true"},
+                auth=("sync", WOO_APP),
+            )
+            assert 200 == gone.status_code
+        _rename(erp, "A-1")
+
+        second = await woo_sync.execute(PUSH)
+
+        assert [("A-1", "media.0")] == [
+            (f.number, f.field) for f in second.failures
+        ]
+        assert await store.get_media_id("shop", sha) is None
+        third = await woo_sync.execute(PUSH)
+        assert not third.failures
+        again = await store.get_media_id("shop", sha)
+        assert again is not None
+        assert again != mid

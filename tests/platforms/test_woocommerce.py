@@ -950,5 +950,6 @@ class TestAdapterDetails:
         assert [] == [
             p for p in emu.shop.products.values() if p["sku"] == "A-9"
         ]
-        assert "media" == image.field
+        assert "media.0" == image.field
         assert "invalid_image_id" in (image.error or "")
+        assert () == image.media_gone  # there, just no image: kept

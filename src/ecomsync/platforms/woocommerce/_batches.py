@@ -8,6 +8,7 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import attrs
@@ -96,7 +97,6 @@ class Batches:
                     row: Row = next(
                         updated if "id" in payload else created, {}
                     )
-                    number = items[i].record.number
                     error = item_error(row)
                     if error is None and row.get("id"):
                         done.append((i, row))
@@ -113,11 +113,55 @@ class Batches:
                             (i, {**payload, "id": data["resource_id"]})
                         )
                         continue
-                    outcomes[i] = fail(number, describe(error), _field(error))
+                    outcomes[i] = _failed(items[i], error)
             if not adopt:
                 break
             todo = adopt
+        await gone(self.api, outcomes)
         return done
+
+
+def _failed(item: Outgoing, error: Row) -> Outcome:
+    """
+    The outcome of *item*, refused with *error*.  An attachment id
+    WooCommerce calls invalid (deleted in WordPress since the store
+    remembered it) fails on that image and is named in
+    ``Outcome.media_gone``: the engine forgets it, so the next run
+    uploads the content again instead of failing for ever.  (`gone`
+    keeps that only for an attachment WordPress no longer has.)
+    """
+    outcome = fail(item.record.number, describe(error), _field(error))
+    if error.get("code") != "woocommerce_product_invalid_image_id":
+        return outcome
+    found = re.search(r"#(\d+)", str(error.get("message") or ""))
+    links = [m for m in item.media or () if found and m.media_id == found[1]]
+    if not links:
+        return outcome
+    return attrs.evolve(
+        outcome,
+        field=f"media.{links[0].position}",
+        media_gone=(links[0].media_id,),
+    )
+
+
+async def gone(api: RestApi, outcomes: list[Outcome | None]) -> None:
+    """
+    Of the *outcomes* `_failed` named a lost attachment in, keep those
+    whose attachment WordPress no longer has (saying so); one that is
+    there (a file that is no image) is not forgotten, or each run would
+    upload it again for nothing.
+    """
+    for i, outcome in enumerate(outcomes):
+        if outcome is None or not outcome.media_gone:
+            continue
+        if await api.has_media(outcome.media_gone[0]):
+            outcomes[i] = attrs.evolve(outcome, media_gone=())
+            continue
+        outcomes[i] = attrs.evolve(
+            outcome,
+            error=f"{outcome.error} (deleted in WordPress); ecomsync "
+            "forgets it and the next run uploads it again",
+        )
 
 
 def _field(error: Row) -> str | None:

@@ -286,6 +286,21 @@ class RestApi:
         ).json()
         return rows
 
+    async def has_media(self, media_id: str) -> bool:
+        """
+        Whether attachment *media_id* exists (``wp/v2/media/{id}``; 404
+        once deleted).
+        """
+        response = await self.http.request(
+            "GET",
+            f"/wp-json/wp/v2/media/{media_id}",
+            headers={"Authorization": self._wp_basic()},
+        )
+        if response.status_code == 404:
+            return False
+        self.judge("GET /wp-json/wp/v2/media", response, (200,))
+        return True
+
     async def delete_media(self, media_id: str) -> None:
         """
         Delete attachment *media_id* (attachments are not trashed:

@@ -53,6 +53,13 @@ class Media:
         self._ids[media.sha256] = media_id
         return media_id
 
+    def forget(self, gone: set[str]) -> None:
+        """
+        The attachments *gone* (deleted in WordPress) are uploaded again.
+        """
+        if gone:
+            self._ids = {h: m for h, m in self._ids.items() if m not in gone}
+
     async def _held(self, sha256: str, new: str) -> str:
         """
         The attachment that already holds content *sha256*, the *new*

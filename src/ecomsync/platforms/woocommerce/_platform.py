@@ -175,7 +175,10 @@ class WooCommerce(AsyncResource):
         Write categories, articles, stock levels or order statuses; one
         outcome per item, in order; one bad item fails alone.
         """
-        return await self._pushes(data_type, items)
+        found = await self._pushes(data_type, items)
+        # Ids the shop lost are not this process's to hand out again.
+        self._media.forget({m for o in found for m in o.media_gone})
+        return found
 
     def fetch_orders(
         self, selection: Selection, *, batch_size: int
