@@ -37,10 +37,12 @@ from ecomsync import (
 from ecomsync._model import Record
 from ecomsync._spec import Selection
 from ecomsync.erp.tryton import TrytonErp, TrytonError
+from ecomsync.exceptions import ConfigurationError
 from ecomsync.testing import capture_events
 from ecomsync.testing._erp_contract import make_order
 from ecomsync.testing._tryton_seed import (
     TRAP_STOCK_PER_WAREHOUSE,
+    add_warehouse,
     sell,
     set_stock,
     storage_location,
@@ -351,3 +353,34 @@ async def _read_levels(erp: TrytonErp) -> dict[tuple[str, str | None], int]:
             for level in batch
             if isinstance(level, StockLevel)
         }
+
+
+class TestWarehouseCodes:
+    @pytest.mark.parametrize("code", [None, "WH2"], ids=["none", "taken"])
+    async def test_a_warehouse_the_levels_cannot_name(
+        self, warehouses_server: dict[str, Any], code: str | None
+    ) -> None:
+        """With stock_per_warehouse, a counted warehouse without a code, or
+        with another's, is a ConfigurationError naming the warehouses,
+        not levels in warehouse 'None' or two levels in 'WH2'."""
+        admin = make_erp(warehouses_server)
+        per = make_erp(warehouses_server, stock_per_warehouse=True)
+        async with admin.session() as session:
+            wh3 = await add_warehouse(session.rpc, "WH3")
+            await session.rpc.model(
+                "stock.location", "write", [wh3], {"code": code}
+            )
+        try:
+            with pytest.raises(ConfigurationError) as info:
+                await _read_levels(per)
+        finally:
+            async with admin.session() as session:
+                await session.rpc.model(
+                    "stock.location", "write", [wh3], {"active": False}
+                )
+            await admin.aclose()
+            await per.aclose()
+
+        assert "'Warehouse WH3'" in str(info.value)
+        if code:
+            assert "'Warehouse WH2'" in str(info.value)

@@ -47,6 +47,39 @@ _UNCONFIRMED = ["draft", "quotation"]
 _CONFIRMED = "confirmed"
 
 
+def _named_apart(warehouses: Sequence[dict[str, Any]]) -> None:
+    """
+    Check that each of *warehouses* has a code of its own: with
+    ``stock_per_warehouse`` a level names its warehouse by code, and
+    Tryton neither requires a code nor keeps codes unique.
+
+    Raises:
+        ConfigurationError: Naming the warehouses at fault.
+    """
+
+    def label(warehouse: dict[str, Any]) -> str:
+        return f"{warehouse['name']!r} (id {warehouse['id']})"
+
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for warehouse in warehouses:
+        by_code.setdefault(warehouse["code"] or "", []).append(warehouse)
+    problems = [
+        f"Tryton warehouse {label(w)} has no code" for w in by_code.pop("", [])
+    ] + [
+        f"Tryton warehouses {', '.join(label(w) for w in found)} share "
+        f"the code {code!r}"
+        for code, found in by_code.items()
+        if len(found) > 1
+    ]
+    if problems:
+        raise ConfigurationError(
+            "; ".join(problems) + ": with stock_per_warehouse each stock "
+            "level is named by its warehouse's code, so each warehouse "
+            "that counts needs a code of its own (set it in Tryton, or "
+            "leave the warehouse out of stock_warehouses)"
+        )
+
+
 def _whole(quantity: float) -> int:
     """
     Whole units of *quantity* (rounding off float noise, then down).
@@ -233,6 +266,7 @@ class StockReader:
         warehouses = await self.stock_warehouses()
         if not self.erp.stock_per_warehouse:
             return [StockRow(code, pid, None) for code, pid in products]
+        _named_apart(warehouses)
         return [
             StockRow(code, pid, warehouse)
             for code, pid in products
