@@ -379,3 +379,21 @@ async def test_status_whose_answer_was_lost_is_not_refused(
         assert ["T-1"] == [t["number"] for t in fulfilment["trackingInfo"]]
     else:
         assert order["cancelledAt"] is not None
+
+
+async def test_collection_whose_answer_was_lost_is_made_once() -> None:
+    """
+    A collectionCreate that landed but whose answer was lost is found by
+    its handle before it is sent again: the category succeeds with the
+    collection made, which is there once.
+    """
+    emu = ShopifyEmulator(TOKEN)
+    async with _shop(emu, request_deadline=0.3) as shop:
+        emu.faults = Faults(commit_then_timeout=1, hang_s=1)
+        (outcome,) = await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=CATEGORIES[0])]
+        )
+
+    (made,) = emu.shop.collections.values()
+    assert outcome.ok, outcome
+    assert made["id"] == outcome.platform_id

@@ -181,19 +181,58 @@ class Catalogue:
 
     async def _collections(self) -> dict[str, str]:
         if self.collections is None:
-            found: dict[str, str] = {}
-            after: str | None = None
-            while True:
-                data = await self.api.call(
-                    COLLECTIONS, {"after": after}, cost=252, what="collections"
-                )
-                page = data["collections"]
-                found.update({c["handle"]: c["id"] for c in page["nodes"]})
-                if not page["pageInfo"]["hasNextPage"]:
-                    break
-                after = page["pageInfo"]["endCursor"]
-            self.collections = found
+            self.collections = await self._read_collections()
         return self.collections
+
+    async def _read_collections(self) -> dict[str, str]:
+        """
+        The shop's collections by handle, read now.
+        """
+        found: dict[str, str] = {}
+        after: str | None = None
+        while True:
+            data = await self.api.call(
+                COLLECTIONS, {"after": after}, cost=252, what="collections"
+            )
+            page = data["collections"]
+            found.update({c["handle"]: c["id"] for c in page["nodes"]})
+            if not page["pageInfo"]["hasNextPage"]:
+                return found
+            after = page["pageInfo"]["endCursor"]
+
+    async def _create_once(self, record: Category, data: Row) -> Row:
+        """
+        ``collectionCreate`` of *data*, run once: it takes no idempotency
+        key, and one whose answer was lost (a timeout after Shopify made
+        the collection) would be refused for its handle or make a second
+        collection.  A retry first reads the collections again and takes
+        the one with this handle.
+        """
+        tried = False
+        what = f"category {record.number!r}"
+
+        async def attempt() -> Row:
+            nonlocal tried
+            if tried:
+                made = (await self._read_collections()).get(data["handle"])
+                if made is not None:
+                    return {
+                        "collection": {"id": made, "handle": data["handle"]},
+                        "userErrors": [],
+                    }
+            tried = True
+            answer: Row = (
+                await self.api.call(
+                    COLLECTION_WRITE % "collectionCreate",
+                    {"i": data},
+                    cost=12,
+                    what=what,
+                    retry=False,
+                )
+            )["collectionCreate"]
+            return answer
+
+        return await self.api.http.policy.call(attempt)
 
     async def push_categories(
         self, items: Sequence[Outgoing]
@@ -269,6 +308,8 @@ class Catalogue:
                     what=f"category {record.number!r}",
                 )
             )[mutation]
+        elif gid is None:
+            answer = await self._create_once(record, data)
         else:
             answer = (
                 await self.api.call(
