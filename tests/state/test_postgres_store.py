@@ -165,6 +165,33 @@ class TestOptions:
         assert await store.get_media_id("shop", "ab") == "m1"
         await store.aclose()
 
+    async def test_connections_notice_a_vanished_server(
+        self, postgres_dsn: str
+    ) -> None:
+        """The store's connections send TCP keepalives, as the licence
+        pool's do: a call to a database host that vanished (a lost
+        machine, a cut network) fails within about 25 s instead of
+        waiting for hours (the kernel's default), inside cleanups that a
+        cancel cannot cut short (a run's end, its staging's journal)."""
+        store = PostgresStore(postgres_dsn)
+        conn = await store.connect()
+        try:
+            options = {
+                o.keyword.decode(): o.val.decode()
+                for o in conn.pgconn.info
+                if o.val is not None
+            }
+        finally:
+            await conn.close()
+            await store.aclose()
+
+        assert ("1", "10", "5", "3") == (
+            options.get("keepalives"),
+            options.get("keepalives_idle"),
+            options.get("keepalives_interval"),
+            options.get("keepalives_count"),
+        )
+
     @pytest.mark.parametrize("anyio_backend", ["trio"])
     async def test_trio_refused_clearly(self, postgres_dsn: str) -> None:
         """On trio (which psycopg's async driver does not support) the
