@@ -6,6 +6,7 @@ server: Vendure puts every stock location in the default channel too.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from ecomsync import (
     DataType,
     Outgoing,
     StockLevel,
+    Variant,
 )
 from ecomsync.platforms.vendure import Vendure
 
@@ -27,6 +29,7 @@ from .vendure_server import SUPERADMIN, VendureAdmin, VendureServer
 pytestmark = [pytest.mark.vendure, pytest.mark.anyio]
 
 AT = "at-token"
+_LOGIN: dict[str, Any] = {"username": SUPERADMIN[0], "password": SUPERADMIN[1]}
 
 
 @pytest.fixture(name="channels_vendure")
@@ -183,3 +186,161 @@ class TestChannels:
         assert {"sells": 0} == untouched
         assert four.ok, four.error
         assert {"Default Stock Location": (4, 0), "sells": 4} == held
+
+
+async def _in(admin: VendureAdmin, sku: str, token: str | None = None) -> Any:
+    """
+    The variants with *sku* as channel *token* (default: the default
+    channel) sees them: product id, price, priceWithTax each.
+    """
+    async with httpx.AsyncClient(timeout=60) as client:
+        answer = await client.post(
+            admin.url,
+            json={
+                "query": "query ($s: String!) { productVariants(options: "
+                "{ filter: { sku: { eq: $s } } }) { items { product { id } "
+                "price priceWithTax } } }",
+                "variables": {"s": sku},
+            },
+            headers={
+                "Authorization": f"Bearer {admin.token}",
+                **({"vendure-token": token} if token else {}),
+            },
+        )
+    return [
+        (v["product"]["id"], v["price"], v["priceWithTax"])
+        for v in answer.json()["data"]["productVariants"]["items"]
+    ]
+
+
+async def _out_of_at(admin: VendureAdmin, sku: str) -> None:
+    """
+    Take the variant *sku* out of channel "at" by hand.
+    """
+    data = await admin.gql(
+        "{ channels { items { id code } } "
+        "productVariants { items { id sku } } }"
+    )
+    (at,) = [c["id"] for c in data["channels"]["items"] if c["code"] == "at"]
+    (variant,) = [
+        v["id"] for v in data["productVariants"]["items"] if v["sku"] == sku
+    ]
+    await admin.gql(
+        "mutation ($v: [ID!]!, $c: ID!) { removeProductVariantsFromChannel("
+        "input: { productVariantIds: $v, channelId: $c }) { id } }",
+        {"v": [variant], "c": at},
+    )
+    assert not await _in(admin, sku, AT)
+
+
+def _shirt(*sizes: str) -> list[Outgoing]:
+    return [
+        Outgoing(
+            record=Article(
+                number="T",
+                name="T-shirt",
+                price=Decimal("11.90"),
+                variants=tuple(
+                    Variant(number=f"T-{s}", options=(("Size", s),))
+                    for s in sizes
+                ),
+            )
+        )
+    ]
+
+
+class TestProductInTwoChannels:
+    """
+    An article synced to two channels is one Vendure product in both.
+    """
+
+    async def test_the_default_channel_first(
+        self, channels_vendure: VendureServer
+    ) -> None:
+        """
+        The default channel's sync made the product; channel "at"'s sync
+        saw no SKU in its channel and made a second product with the
+        same SKUs, which failed the default channel's sync of the
+        article in every later run.  Now "at" takes the product into
+        its channel, with its own (gross) prices, and a variant taken
+        out of "at" by hand back; a variant the article gains later is
+        one variant in both.
+        """
+        admin = channels_vendure.admin()
+        try:
+            await admin.gql("{ activeChannel { id } }")  # logs in
+            await _channel(admin, "Wien")
+            async with (
+                Vendure(channels_vendure.url, **_LOGIN) as default,
+                Vendure(
+                    channels_vendure.url, channel_token=AT, **_LOGIN
+                ) as at,
+            ):
+                first = await default.push(DataType.ARTICLES, _shirt("S", "M"))
+                there = await at.push(DataType.ARTICLES, _shirt("S", "M"))
+                again = await default.push(DataType.ARTICLES, _shirt("S", "M"))
+                await _out_of_at(admin, "T-M")
+                back = await at.push(DataType.ARTICLES, _shirt("S", "M"))
+                grown = await default.push(
+                    DataType.ARTICLES, _shirt("S", "M", "L")
+                )
+                grown_at = await at.push(
+                    DataType.ARTICLES, _shirt("S", "M", "L")
+                )
+                last = await default.push(
+                    DataType.ARTICLES, _shirt("S", "M", "L")
+                )
+            seen = {
+                sku: (await _in(admin, sku), await _in(admin, sku, AT))
+                for sku in ("T-S", "T-M", "T-L")
+            }
+        finally:
+            await admin.aclose()
+
+        pushes = (*first, *there, *again, *back, *grown, *grown_at, *last)
+        for outcome in pushes:
+            assert outcome.ok, outcome.error
+        product = first[0].platform_id
+        assert [product] * 7 == [o.platform_id for o in pushes]
+        for sku, (in_default, in_at) in seen.items():
+            # Vendure shows net prices; "at" stores the gross one.
+            assert [(product, 1000, 1190)] == in_default, sku
+            assert [(product, 1000, 1190)] == in_at, sku
+
+    async def test_the_other_channel_first(
+        self, channels_vendure: VendureServer
+    ) -> None:
+        """
+        Channel "at" made the product (Vendure puts it in the default
+        channel too, priced with "at"'s gross number): the default
+        channel's sync keeps it and prices it net.
+        """
+        admin = channels_vendure.admin()
+        try:
+            await admin.gql("{ activeChannel { id } }")  # logs in
+            await _channel(admin, "Wien")
+            async with (
+                Vendure(channels_vendure.url, **_LOGIN) as default,
+                Vendure(
+                    channels_vendure.url, channel_token=AT, **_LOGIN
+                ) as at,
+            ):
+                there = await at.push(DataType.ARTICLES, _shirt("S", "M"))
+                first = await default.push(DataType.ARTICLES, _shirt("S", "M"))
+                again = await at.push(DataType.ARTICLES, _shirt("S", "M"))
+            seen = {
+                sku: (await _in(admin, sku), await _in(admin, sku, AT))
+                for sku in ("T-S", "T-M")
+            }
+        finally:
+            await admin.aclose()
+
+        for outcome in (*there, *first, *again):
+            assert outcome.ok, outcome.error
+        product = there[0].platform_id
+        assert [product] * 3 == [
+            o.platform_id for o in (*there, *first, *again)
+        ]
+        for sku, (in_default, in_at) in seen.items():
+            assert [(product, 1000, 1190)] == in_default, sku
+            assert [(product, 1000, 1190)] == in_at, sku

@@ -14,8 +14,9 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article
+from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from ._catalog import PRODUCT_FIELDS, Catalog, Reference, fail, slugify
-from ._client import JSON
+from ._client import JSON, error_message
 from ._gql import aliased, list_mutation
 from ._variants import (
     Job,
@@ -60,6 +61,8 @@ class Articles:
         found = await self.catalog.variants_by_sku(
             [s for job in jobs for s in skus(job.article)]
         )
+        if not ref.default_channel:
+            found = await self._from_default(jobs, found, ref, outcomes)
         products = await self.catalog.products(
             [v["product"]["id"] for vs in found.values() for v in vs]
         )
@@ -84,6 +87,122 @@ class Articles:
         return [outcomes[i] for i in range(len(items))]
 
     # -- phases ---------------------------------------------------------------
+
+    async def _from_default(
+        self,
+        jobs: list[Job],
+        found: dict[str, list[JSON]],
+        ref: Reference,
+        outcomes: dict[int, Outcome],
+    ) -> dict[str, list[JSON]]:
+        """
+        *found* with the SKUs this channel lacks as Vendure's default
+        channel has them.  Vendure keeps every product in the default
+        channel, whichever channel made it, but lists in another channel
+        only what was assigned to it: a product the default channel's
+        sync made is invisible here, and making it again would leave two
+        variants with each SKU (failing the default channel's sync of
+        the article in every run).  A job whose SKUs lead to one product
+        there gets that product, or its missing variants, assigned to
+        this channel (Vendure prices them from the default channel's;
+        the update phases then write this channel's).  Ambiguous ones
+        come back as the default channel has them, for `_match` to fail
+        naming the parties.  No request when this channel has every SKU.
+        """
+        missing = sorted(
+            {s for job in jobs for s in skus(job.article)} - found.keys()
+        )
+        if not missing:
+            return found
+        token = await self.catalog.default_token()
+        try:
+            there = await self.catalog.variants_by_sku(missing, channel=token)
+        except AuthenticationError as exc:
+            raise ConfigurationError(
+                "cannot read the products of Vendure's default channel "
+                "(the role needs ReadCatalog there), so whether it has a "
+                "product already, which this channel would make again"
+            ) from exc
+        merged = {**found, **there}
+        take: list[Job] = []
+        owners: set[str] = set()
+        for job in jobs:
+            held = [merged[s] for s in skus(job.article) if s in merged]
+            product = {v["product"]["id"] for vs in held for v in vs}
+            if (
+                any(s in there for s in skus(job.article))
+                and len(product) == 1
+                and all(len(vs) == 1 for vs in held)
+            ):
+                take.append(job)
+                owners |= product
+        if not take:
+            return merged
+        here = await self.catalog.products(sorted(owners))
+        wanted = [s for job in take for s in skus(job.article) if s in there]
+        problem = await self._assign(
+            sorted(owners - here.keys()),
+            [
+                there[s][0]["id"]
+                for s in wanted
+                if there[s][0]["product"]["id"] in here
+            ],
+            ref,
+        )
+        if problem is None:
+            found.update(await self.catalog.variants_by_sku(wanted))
+            problem = "Vendure does not list it here after assigning it"
+        for job in take:
+            lacking = [s for s in skus(job.article) if s in there]
+            if all(s in found for s in lacking):
+                continue
+            outcomes[job.index] = fail(
+                job.article.number,
+                "Vendure's default channel has the product of this "
+                f"article ({_where(there[lacking[0]][0])}), and it cannot "
+                f"be assigned to this channel: {problem}",
+                "variants",
+            )
+        jobs[:] = [j for j in jobs if j.index not in outcomes]
+        return {**there, **found}
+
+    async def _assign(
+        self, products: list[str], variants: list[str], ref: Reference
+    ) -> str | None:
+        """
+        Assign *products* (all their variants) and *variants* of Vendure's
+        default channel to this channel; why not, if Vendure refuses.
+        """
+        fields = []
+        arguments = {}
+        if products:
+            fields.append(
+                "p: assignProductsToChannel(input: { productIds: $p, "
+                "channelId: $c }) { id }"
+            )
+            arguments["p"] = products
+        if variants:
+            fields.append(
+                "v: assignProductVariantsToChannel(input: { "
+                "productVariantIds: $v, channelId: $c }) { id }"
+            )
+            arguments["v"] = variants
+        params = ", ".join(f"${k}: [ID!]!" for k in arguments)
+        try:
+            _, errors = await self.catalog.gql.request(
+                f"mutation ({params}, $c: ID!) {{ {' '.join(fields)} }}",
+                {**arguments, "c": ref.channel},
+                mutation=True,
+                channel=await self.catalog.default_token(),
+            )
+        except AuthenticationError:
+            return (
+                "Vendure refused it (the role needs UpdateCatalog in this "
+                "channel and ReadCatalog in the default channel)"
+            )
+        except SyncError as exc:
+            return str(exc)
+        return "; ".join(error_message(e) for e in errors) or None
 
     def _valid(
         self,

@@ -74,7 +74,8 @@ class Reference:
     *locations* maps the ids of the channel's stock locations to their
     names; *warehouses* maps ERP warehouse codes to the id of the
     location their stock goes to (empty without a mapping: every level
-    goes to *default_location*).
+    goes to *default_location*).  *channel* is the channel's id, and
+    *default_channel* whether it is Vendure's default channel.
     """
 
     currency: str
@@ -83,6 +84,8 @@ class Reference:
     default_location: str
     locations: dict[str, str]
     warehouses: dict[str, str] = attrs.Factory(dict)
+    channel: str = ""
+    default_channel: bool = True
 
 
 #: The code of Vendure's default channel, which has every location.
@@ -173,6 +176,7 @@ class Catalog:
     _reference: Reference | None = attrs.field(default=None, init=False)
     _facet_id: str | None = attrs.field(default=None, init=False)
     _foreign: frozenset[str] | None = attrs.field(default=None, init=False)
+    _default_token: str | None = attrs.field(default=None, init=False)
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
     # -- reference data -----------------------------------------------------
@@ -189,8 +193,8 @@ class Catalog:
     async def _read_reference(self) -> Reference:
         data = await self.gql.query(
             """{
-              activeChannel { defaultCurrencyCode pricesIncludeTax
-                              defaultTaxZone { id } }
+              activeChannel { id code defaultCurrencyCode
+                              pricesIncludeTax defaultTaxZone { id } }
               taxRates(options: { take: 1000 }) {
                 items { value enabled category { id } zone { id } } }
               stockLocations(options: { take: 1000 }) { items { """
@@ -218,6 +222,8 @@ class Catalog:
             default_location=default,
             locations={str(loc["id"]): loc["name"] for loc in items},
             warehouses=warehouses,
+            channel=str(channel["id"]),
+            default_channel=channel["code"] == _DEFAULT_CHANNEL,
         )
 
     async def foreign_locations(self) -> frozenset[str]:
@@ -273,6 +279,43 @@ class Catalog:
                 str(loc["id"]) for loc in held["stockLocations"]["items"]
             )
         return frozenset(foreign)
+
+    async def default_token(self) -> str:
+        """
+        The token of Vendure's default channel (read on first use): the
+        channel that holds every product, whichever channel made it.
+
+        Raises:
+            ConfigurationError: The role may not read the channels.
+        """
+        async with self._lock:
+            if self._default_token is None:
+                try:
+                    data = await self.gql.query(
+                        "{ channels(options: { take: 1000 }) "
+                        "{ items { code token } } }"
+                    )
+                except AuthenticationError as exc:
+                    raise ConfigurationError(
+                        "cannot read Vendure's channels (the role needs "
+                        "ReadChannel), so whether the default channel has "
+                        "a product already, which this channel would make "
+                        "again"
+                    ) from exc
+                tokens = [
+                    str(c["token"])
+                    for c in data["channels"]["items"]
+                    if c["code"] == _DEFAULT_CHANNEL
+                ]
+                if not tokens:
+                    raise ConfigurationError(
+                        "Vendure does not show its default channel to "
+                        "the role, so whether it has a product already, "
+                        "which this channel would make again; give the "
+                        "role ReadChannel and ReadCatalog there"
+                    )
+                self._default_token = tokens[0]
+            return self._default_token
 
     # -- the category facet -------------------------------------------------
 
@@ -345,10 +388,11 @@ class Catalog:
     # -- look-ups -------------------------------------------------------------
 
     async def variants_by_sku(
-        self, skus: Sequence[str]
+        self, skus: Sequence[str], *, channel: str | None = None
     ) -> dict[str, list[JSON]]:
         """
-        Every variant the shop has for each of *skus*, oldest first.
+        Every variant the shop has for each of *skus*, oldest first; in
+        the channel with the token *channel* instead of this one.
 
         Vendure does not keep SKUs unique, so a SKU may have several.
         """
@@ -366,6 +410,7 @@ class Catalog:
                     + _VARIANT_FIELDS
                     + " } } }",
                     {"skus": chunk, "skip": skip, "take": PAGE},
+                    channel=channel,
                 )
                 page = data["productVariants"]
                 for item in page["items"]:
