@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
+import httpx
 import pytest
 
 from ecomsync import (
@@ -29,7 +31,8 @@ from ecomsync import (
 from ecomsync.platforms.vendure import Vendure
 from ecomsync.testing import capture_events
 
-from .test_vendure_merchant import _article
+from .test_vendure import _shop_order
+from .test_vendure_merchant import _article, _stock
 from .vendure_server import VendureAdmin, VendureServer
 
 
@@ -287,3 +290,84 @@ class TestUntrackedInventory:
             "U-2": ("INHERIT", 0),
             "U-3": ("TRUE", 7),
         } == {sku: v[:2] for sku, v in after.items()}
+
+
+@attrs.define
+class _CancelBeforeWrite(httpx.AsyncBaseTransport):
+    """
+    Cancels the shop order *code* just before the first stock write
+    reaches Vendure: what a merchant does in the Admin UI while a sync
+    writes that variant's stock.
+    """
+
+    admin: VendureAdmin
+    code: str
+    inner: httpx.AsyncBaseTransport = attrs.Factory(httpx.AsyncHTTPTransport)
+    done: bool = False
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        body = request.content
+        if not self.done and b"updateProductVariants" in body:
+            self.done = True
+            data = await self.admin.gql(
+                "query ($c: String!) { orders(options: { filter: "
+                "{ code: { eq: $c } } }) { items { id } } }",
+                {"c": self.code},
+            )
+            (order,) = data["orders"]["items"]
+            cancelled = await self.admin.gql(
+                "mutation ($i: CancelOrderInput!) { cancelOrder(input: $i) "
+                "{ __typename ... on Order { state } } }",
+                {"i": {"orderId": order["id"]}},
+            )
+            assert "Cancelled" == cancelled["cancelOrder"]["state"]
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class TestAllocationChangesDuringTheWrite:
+    async def test_an_order_cancelled_between_read_and_write(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        The adapter read 2 units allocated by a paid order and wrote 10
+        (ERP) + 2 on hand; the order was cancelled in between, releasing
+        the 2, so the shop sold 12 of the ERP's 10 until the ERP's
+        figure changed again (it does not, for an order it never
+        imported).  The write's answer shows the allocation it met: the
+        level is written again from it, and the shop sells 10.
+        """
+        admin = fresh_vendure.admin()
+        try:
+            async with Vendure(
+                fresh_vendure.url, api_key=fresh_vendure.api_key
+            ) as shop:
+                made = await _article(shop, "R-1")
+                (ten,) = await shop.push(
+                    STOCK,
+                    [Outgoing(record=StockLevel(number="R-1", quantity=10))],
+                )
+            code = await _shop_order(fresh_vendure.url, str(ten.platform_id))
+            ordered = await _stock(admin, "R-1")
+            racing = _CancelBeforeWrite(admin, code)
+            async with Vendure(
+                fresh_vendure.url,
+                api_key=fresh_vendure.api_key,
+                transport=racing,
+            ) as shop:
+                (again,) = await shop.push(
+                    STOCK,
+                    [Outgoing(record=StockLevel(number="R-1", quantity=10))],
+                )
+            held = await _stock(admin, "R-1")
+        finally:
+            await admin.aclose()
+
+        assert [True, True, True] == [made.ok, ten.ok, again.ok], again.error
+        assert {DEFAULT: (10, 2), "sells": 8} == ordered
+        assert racing.done
+        assert {DEFAULT: (10, 0), "sells": 10} == held

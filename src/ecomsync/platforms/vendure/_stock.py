@@ -139,10 +139,56 @@ def _others(ref: Reference, stock_location: str | None) -> list[str]:
     return [loc for loc in ref.locations if loc not in ours]
 
 
+#: How often a level is written at most while orders change what
+#: Vendure holds allocated (`Stock._write`).
+_ROUNDS = 3
+
+
+@attrs.define
+class Write:
+    """
+    The stock levels to write to one variant: *touched* are the indices
+    of the records they come from; *sells* what each level of *levels*
+    is to sell (``stockOnHand`` less the ``stockAllocated`` read).
+    """
+
+    touched: list[int] = attrs.Factory(list)
+    levels: list[JSON] = attrs.Factory(list)
+    sells: list[int] = attrs.Factory(list)
+
+    def add(self, location: str, sells: int, allocated: int) -> None:
+        self.levels.append(
+            {"stockLocationId": location, "stockOnHand": sells + allocated}
+        )
+        self.sells.append(sells)
+
+    def drifted(self, answer: JSON) -> Write | None:
+        """
+        The levels the written variant *answer* does not sell as meant,
+        anew from the ``stockAllocated`` it shows (an order allocated,
+        released or fulfilled between the read and the write); ``None``
+        if all sell as meant.
+        """
+        shown = {
+            str(level["stockLocationId"]): level
+            for level in answer.get("stockLevels") or []
+        }
+        again = Write(touched=self.touched)
+        for level, sells in zip(self.levels, self.sells, strict=True):
+            now = shown.get(str(level["stockLocationId"]))
+            if now is not None and (
+                now["stockOnHand"] - now["stockAllocated"] != sells
+            ):
+                again.add(
+                    level["stockLocationId"], sells, now["stockAllocated"]
+                )
+        return again if again.levels else None
+
+
 def _sell_nothing(
     held: dict[str, tuple[list[int], JSON, set[str]]],
     others: Sequence[str],
-    writes: dict[str, tuple[list[int], list[JSON]]],
+    writes: dict[str, Write],
 ) -> None:
     """
     Add to *writes* what makes each variant of *held* (variant id ->
@@ -158,14 +204,9 @@ def _sell_nothing(
                 and location not in sent
                 and stock["stockOnHand"] != stock["stockAllocated"]
             ):
-                touched, stock_levels = writes.setdefault(variant_id, ([], []))
-                touched += [i for i in indices if i not in touched]
-                stock_levels.append(
-                    {
-                        "stockLocationId": location,
-                        "stockOnHand": stock["stockAllocated"],
-                    }
-                )
+                write = writes.setdefault(variant_id, Write())
+                write.touched += [i for i in indices if i not in write.touched]
+                write.add(location, 0, stock["stockAllocated"])
 
 
 @attrs.define
@@ -207,6 +248,62 @@ class Stock:
         )
         return bool(data["globalSettings"]["trackInventory"])
 
+    async def _write(
+        self, writes: dict[str, Write], outcomes: dict[int, Outcome]
+    ) -> None:
+        """
+        Write *writes* (by variant id).  ``stockOnHand`` is absolute and
+        made from the ``stockAllocated`` read before: an order allocated,
+        released or fulfilled in between would leave the shop selling
+        more or less than the ERP's figure until that figure changed
+        again (for an order the ERP never imported, it does not).  The
+        write's answer shows the allocation it met; a level it shows
+        selling otherwise is written again from that (`_ROUNDS` writes
+        at most; then its records fail).
+        """
+        pending = writes
+        for _ in range(_ROUNDS):
+            if not pending:
+                return
+            answers = await list_mutation(
+                self.catalog.gql,
+                "updateProductVariants",
+                "UpdateProductVariantInput",
+                [
+                    {"id": v, "stockLevels": w.levels}
+                    for v, w in pending.items()
+                ],
+                "id stockLevels { stockLocationId stockOnHand "
+                "stockAllocated }",
+            )
+            # Vendure answers a list in the order of the ids, not the
+            # input's: match the variants by id.
+            shown = {str(a["id"]): a for a in answers if isinstance(a, dict)}
+            again: dict[str, Write] = {}
+            for (variant, write), answer in zip(
+                pending.items(), answers, strict=True
+            ):
+                if isinstance(answer, str) or answer is None:
+                    for i in write.touched:
+                        outcomes[i] = fail(
+                            outcomes[i].number, str(answer or "no result")
+                        )
+                    continue
+                drifted = write.drifted(shown.get(str(variant), {}))
+                if drifted is not None:
+                    again[variant] = drifted
+            pending = again
+        for write in pending.values():
+            for i in write.touched:
+                outcomes[i] = fail(
+                    outcomes[i].number,
+                    "Vendure's allocated stock of this variant changed "
+                    f"with each of {_ROUNDS} writes (orders being placed, "
+                    "cancelled or fulfilled meanwhile), so the shop may not "
+                    "sell the ERP's figure; the next run writes it again",
+                    "quantity",
+                )
+
     async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
         """
         Write *items*; one `Outcome` per item, whose platform id is the
@@ -246,7 +343,7 @@ class Stock:
             )
         found = await self.catalog.variants_by_sku([s for s, _ in groups])
         tracks = await self._tracks(found)
-        writes: dict[str, tuple[list[int], list[JSON]]] = {}
+        writes: dict[str, Write] = {}
         # Vendure sells the sum over the channel's locations: one the ERP
         # does not write must sell nothing, or the shop sells its stock
         # on top of the ERP's.
@@ -270,27 +367,11 @@ class Stock:
                 outcomes[i] = Outcome(number=sku, platform_id=variant["id"])
             target = total + allocated
             if target != on_hand:
-                touched, stock_levels = writes.setdefault(
-                    variant["id"], ([], [])
-                )
-                touched += indices
-                stock_levels.append(
-                    {"stockLocationId": location, "stockOnHand": target}
-                )
+                write = writes.setdefault(variant["id"], Write())
+                write.touched += indices
+                write.add(location, total, allocated)
         _sell_nothing(held, others, writes)
-        answers = await list_mutation(
-            self.catalog.gql,
-            "updateProductVariants",
-            "UpdateProductVariantInput",
-            [{"id": v, "stockLevels": s} for v, (_, s) in writes.items()],
-            "id",
-        )
-        for (touched, _), answer in zip(writes.values(), answers, strict=True):
-            if isinstance(answer, str) or answer is None:
-                for i in touched:
-                    outcomes[i] = fail(
-                        outcomes[i].number, str(answer or "no result")
-                    )
+        await self._write(writes, outcomes)
         return [outcomes[i] for i in range(len(items))]
 
 
