@@ -14,6 +14,7 @@ import pytest
 
 from ecomsync import (
     Article,
+    Category,
     ConfigurationError,
     DataType,
     Outgoing,
@@ -344,3 +345,121 @@ class TestProductInTwoChannels:
         for sku, (in_default, in_at) in seen.items():
             assert [(product, 1000, 1190)] == in_default, sku
             assert [(product, 1000, 1190)] == in_at, sku
+
+
+async def _as(admin: VendureAdmin, query: str, token: str | None) -> Any:
+    """
+    *query* as channel *token* sees it (default: the default channel).
+    """
+    async with httpx.AsyncClient(timeout=60) as client:
+        answer = await client.post(
+            admin.url,
+            json={"query": query},
+            headers={
+                "Authorization": f"Bearer {admin.token}",
+                **({"vendure-token": token} if token else {}),
+            },
+        )
+    return answer.json()["data"]
+
+
+_SEEN = (
+    "{ facets { items { code values { code } } }"
+    " collections { items { name } }"
+    " products { items { slug facetValues { code } } } }"
+)
+
+
+def _view(data: Any) -> Any:
+    return (
+        sorted(
+            (f["code"], sorted(v["code"] for v in f["values"]))
+            for f in data["facets"]["items"]
+        ),
+        sorted(c["name"] for c in data["collections"]["items"]),
+        sorted(
+            (p["slug"], sorted(v["code"] for v in p["facetValues"]))
+            for p in data["products"]["items"]
+        ),
+    )
+
+
+class TestCategoriesInTwoChannels:
+    """
+    The ERP's categories are one facet, one value per category and one
+    collection per category, whichever channels sync them.
+    """
+
+    @pytest.mark.parametrize("first", ["default", "at"])
+    async def test_two_channels_each_run_twice(
+        self, channels_vendure: VendureServer, first: str
+    ) -> None:
+        """
+        Channel "at" did not see the default channel's facet, made
+        "erp-category-2" (Vendure keeps facet codes unique across
+        channels), and another one in every later process, whose empty
+        values failed every article; the default channel saw them all.
+        Now "at" takes the default channel's facet, values and
+        collections, in either order, and a category one channel adds
+        later is one value and one collection in both.
+        """
+        admin = channels_vendure.admin()
+        cats = [
+            Outgoing(record=Category(number="100", name="Tools")),
+            Outgoing(
+                record=Category(number="110", name="Drills", parent="100")
+            ),
+        ]
+        arts = [
+            Outgoing(
+                record=Article(
+                    number="A-1", name="A", price=1, categories=("110",)
+                )
+            )
+        ]
+        later_cats = [
+            Outgoing(record=Category(number="120", name="Saws", parent="100"))
+        ]
+        later_arts = [
+            Outgoing(
+                record=Article(
+                    number="A-2", name="B", price=1, categories=("120",)
+                )
+            )
+        ]
+        tokens = {"default": None, "at": AT}
+        order = [first, *(t for t in tokens if t != first)]
+        outcomes = []
+        try:
+            await admin.gql("{ activeChannel { id } }")  # logs in
+            await _channel(admin, "Wien")
+            for _ in range(2):  # two runs, each its own process
+                for name in order:
+                    async with Vendure(
+                        channels_vendure.url,
+                        channel_token=tokens[name],
+                        **_LOGIN,
+                    ) as shop:
+                        outcomes += await shop.push(DataType.CATEGORIES, cats)
+                        outcomes += await shop.push(DataType.ARTICLES, arts)
+            for name in reversed(order):
+                async with Vendure(
+                    channels_vendure.url, channel_token=tokens[name], **_LOGIN
+                ) as shop:
+                    outcomes += await shop.push(
+                        DataType.CATEGORIES, later_cats
+                    )
+                    outcomes += await shop.push(DataType.ARTICLES, later_arts)
+            default = _view(await _as(admin, _SEEN, None))
+            at = _view(await _as(admin, _SEEN, AT))
+        finally:
+            await admin.aclose()
+
+        assert [] == [o.error for o in outcomes if not o.ok]
+        want = (
+            [("erp-category", ["100", "110", "120"])],
+            ["Drills", "Saws", "Tools"],
+            [("a-1", ["110"]), ("a-2", ["120"])],
+        )
+        assert want == default
+        assert want == at

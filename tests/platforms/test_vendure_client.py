@@ -537,8 +537,15 @@ def _media_shop(
                 200, json={"data": {"products": {"items": []}}}
             )
         if "facets(options" in query:
+            default = {"id": "1", "code": "__default_channel__"}
             return httpx.Response(
-                200, json={"data": {"facets": {"items": [{"id": "1"}]}}}
+                200,
+                json={
+                    "data": {
+                        "activeChannel": default,
+                        "facets": {"items": [{"id": "1"}]},
+                    }
+                },
             )
         if "facetValues(options" in query:
             item = {"id": "10", "code": "C-1", "name": "C"}

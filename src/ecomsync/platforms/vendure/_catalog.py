@@ -177,6 +177,8 @@ class Catalog:
     _facet_id: str | None = attrs.field(default=None, init=False)
     _foreign: frozenset[str] | None = attrs.field(default=None, init=False)
     _default_token: str | None = attrs.field(default=None, init=False)
+    #: This channel's id and whether it is the default one.
+    _channel: tuple[str, bool] | None = attrs.field(default=None, init=False)
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
     # -- reference data -----------------------------------------------------
@@ -289,33 +291,107 @@ class Catalog:
             ConfigurationError: The role may not read the channels.
         """
         async with self._lock:
-            if self._default_token is None:
-                try:
-                    data = await self.gql.query(
-                        "{ channels(options: { take: 1000 }) "
-                        "{ items { code token } } }"
-                    )
-                except AuthenticationError as exc:
-                    raise ConfigurationError(
-                        "cannot read Vendure's channels (the role needs "
-                        "ReadChannel), so whether the default channel has "
-                        "a product already, which this channel would make "
-                        "again"
-                    ) from exc
-                tokens = [
-                    str(c["token"])
-                    for c in data["channels"]["items"]
-                    if c["code"] == _DEFAULT_CHANNEL
-                ]
-                if not tokens:
-                    raise ConfigurationError(
-                        "Vendure does not show its default channel to "
-                        "the role, so whether it has a product already, "
-                        "which this channel would make again; give the "
-                        "role ReadChannel and ReadCatalog there"
-                    )
-                self._default_token = tokens[0]
-            return self._default_token
+            return await self._token()
+
+    async def _token(self) -> str:
+        if self._default_token is None:
+            try:
+                data = await self.gql.query(
+                    "{ channels(options: { take: 1000 }) "
+                    "{ items { code token } } }"
+                )
+            except AuthenticationError as exc:
+                raise ConfigurationError(
+                    "cannot read Vendure's channels (the role needs "
+                    "ReadChannel), so whether the default channel has "
+                    "the catalogue already, which this channel would "
+                    "make again"
+                ) from exc
+            tokens = [
+                str(c["token"])
+                for c in data["channels"]["items"]
+                if c["code"] == _DEFAULT_CHANNEL
+            ]
+            if not tokens:
+                raise ConfigurationError(
+                    "Vendure does not show its default channel to the "
+                    "role, so whether it has the catalogue already, "
+                    "which this channel would make again; give the role "
+                    "ReadChannel and ReadCatalog there"
+                )
+            self._default_token = tokens[0]
+        return self._default_token
+
+    async def assign(self, field: str, ids: Sequence[str]) -> None:
+        """
+        Assign the entities with *ids* of Vendure's default channel to
+        this channel with mutation *field* (``assignFacetsToChannel``,
+        ``assignCollectionsToChannel``; none: no request).
+
+        Raises:
+            SyncError: Vendure refused it.
+        """
+        if not ids:
+            return
+        assert self._channel is not None  # learned with the facet
+        argument = {
+            "assignFacetsToChannel": "facetIds",
+            "assignCollectionsToChannel": "collectionIds",
+        }[field]
+        try:
+            _, errors = await self.gql.request(
+                f"mutation ($ids: [ID!]!, $c: ID!) {{ {field}(input: "
+                f"{{ {argument}: $ids, channelId: $c }}) {{ id }} }}",
+                {"ids": list(ids), "c": self._channel[0]},
+                mutation=True,
+                channel=await self._token(),
+            )
+        except AuthenticationError as exc:
+            errors = [{"message": str(exc)}]
+        if errors:
+            raise SyncError(
+                f"cannot take the default channel's {argument[:-3]}s "
+                f"{', '.join(ids)} into this channel (the role needs "
+                "UpdateCatalog here): "
+                + "; ".join(str(e.get("message")) for e in errors)
+            )
+
+    def shared(self) -> bool:
+        """
+        Whether this channel takes its catalogue from Vendure's default
+        channel (it is another channel); known once the facet is.
+        """
+        return self._channel is not None and not self._channel[1]
+
+    async def default_values(self, codes: Sequence[str]) -> dict[str, JSON]:
+        """
+        The category facet values with *codes* that the default channel
+        has and this one lacks, assigned to this channel (with all the
+        facet's values: Vendure assigns a facet whole), by code.  Vendure
+        puts a value made in another channel into the default channel
+        only, and this channel making its own would give the default
+        channel two values of one category.  No request in the default
+        channel.
+        """
+        if not codes or not self.shared():
+            return {}
+        facet = await self.facet_id()
+        async with self._lock:
+            token = await self._token()
+        data = await self.gql.query(
+            """query ($f: String!, $c: [String!]!, $take: Int!) {
+              facetValues(options: { take: $take, sort: { id: ASC },
+                filter: { facetId: { eq: $f }, code: { in: $c } } }) {
+                items { id code name } } }""",
+            {"f": facet, "c": sorted(set(codes)), "take": PAGE},
+            channel=token,
+        )
+        found: dict[str, JSON] = {}
+        for item in data["facetValues"]["items"]:
+            found.setdefault(item["code"], item)
+        if found:
+            await self.assign("assignFacetsToChannel", [facet])
+        return found
 
     # -- the category facet -------------------------------------------------
 
@@ -329,14 +405,32 @@ class Catalog:
             return self._facet_id
 
     async def _ensure_facet(self) -> str:
-        data = await self.gql.query(
-            """query ($c: String!) { facets(options: {
-                 filter: { code: { eq: $c } } }) { items { id } } }""",
-            {"c": self.facet_code},
+        """
+        The facet's id; in another channel than the default one, the
+        default channel's facet, assigned to this channel: Vendure keeps
+        facet codes unique across channels, so one made here would be
+        "erp-category-2", and another one in every process after.
+        """
+        query = """query ($c: String!) { activeChannel { id code }
+             facets(options: { filter: { code: { eq: $c } } })
+             { items { id } } }"""
+        data = await self.gql.query(query, {"c": self.facet_code})
+        channel = data["activeChannel"]
+        self._channel = (
+            str(channel["id"]),
+            channel["code"] == _DEFAULT_CHANNEL,
         )
         items = data["facets"]["items"]
         if items:
             return str(items[0]["id"])
+        if self.shared():
+            there = await self.gql.query(
+                query, {"c": self.facet_code}, channel=await self._token()
+            )
+            if there["facets"]["items"]:
+                facet = str(there["facets"]["items"][0]["id"])
+                await self.assign("assignFacetsToChannel", [facet])
+                return facet
         results = await aliased(
             self.gql,
             "createFacet",

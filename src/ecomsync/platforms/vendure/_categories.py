@@ -77,9 +77,12 @@ class Categories:
 
     catalog: Catalog
 
-    async def collections(self, value_ids: set[str]) -> dict[str, _Node]:
+    async def collections(
+        self, value_ids: set[str], *, channel: str | None = None
+    ) -> dict[str, _Node]:
         """
-        The category collections, by their own facet value id.
+        The category collections, by their own facet value id; in the
+        channel with the token *channel* instead of this one.
         """
         nodes: dict[str, _Node] = {}
         skip = 0
@@ -93,6 +96,7 @@ class Categories:
                             featuredAsset { id } assets { id }
                             filters { code args { name value } } } } }""",
                 {"skip": skip, "take": PAGE},
+                channel=channel,
             )
             page = data["collections"]
             for item in page["items"]:
@@ -139,6 +143,11 @@ class Categories:
             return [{"languageCode": self.catalog.language, "name": cat.name}]
 
         # 1. facet values: one per category, code = category number
+        values.update(
+            await self.catalog.default_values(
+                [c.number for _, c in cats if c.number not in values]
+            )
+        )
         new = [(i, c) for i, c in cats if c.number not in values]
         created = await list_mutation(
             self.catalog.gql,
@@ -179,6 +188,7 @@ class Categories:
         # 2. collections, parents before children (a wave per depth)
         by_value = {v["id"]: n for n, v in values.items()}
         nodes = await self.collections(set(by_value))
+        await self._from_default(by_value, nodes)
         root = await self._root_collection()
         for level in range(max(depth.values(), default=-1) + 1):
             ready: list[tuple[int, Category, str | None]] = []
@@ -210,6 +220,28 @@ class Categories:
                     number=cat.number, platform_id=values[cat.number]["id"]
                 )
         return [outcomes[i] for i in range(len(items))]
+
+    async def _from_default(
+        self, by_value: dict[str, str], nodes: dict[str, _Node]
+    ) -> None:
+        """
+        Add to *nodes* the category collections the default channel has
+        and this one lacks, assigned to this channel.  Vendure puts a
+        collection made in another channel into the default channel too:
+        this channel making its own would list each category twice
+        there.  No request in the default channel or when this channel
+        has them all.
+        """
+        missing = {v for v in by_value if v not in nodes}
+        if not missing or not self.catalog.shared():
+            return
+        theirs = await self.collections(
+            missing, channel=await self.catalog.default_token()
+        )
+        await self.catalog.assign(
+            "assignCollectionsToChannel", [n.id for n in theirs.values()]
+        )
+        nodes.update(theirs)
 
     async def _root_collection(self) -> str | None:
         data = await self.catalog.gql.query(
