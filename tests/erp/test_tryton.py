@@ -756,7 +756,10 @@ class TestMapping:
         )
 
         assert OrderState.CANCELLED is status
-        assert "Cancelled in the shop (ecomsync)" == comment["comment"]
+        assert [
+            "Imported (ecomsync)",
+            "Cancelled in the shop (ecomsync)",
+        ] == comment["comment"].splitlines()
         assert again.ok, again
         assert ("state", False) == (reopened.field, reopened.ok)
         assert "Cancelled in the shop (ecomsync)" in str(reopened.error)

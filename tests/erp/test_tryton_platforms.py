@@ -139,7 +139,7 @@ class TestTwoPlatforms:
     async def test_sale_and_party_from_before_are_kept_and_marked(
         self, tryton: TrytonErp
     ) -> None:
-        """A sale and party imported before imports named the platform
+        """A sale and party imported for an order naming no platform
         are the order's and customer's when their platform imports them
         again (no second sale or party after an upgrade), and are marked
         as that platform's, a cancelled twin sale of the order too;
@@ -172,7 +172,7 @@ class TestTwoPlatforms:
 
         assert (None, None) == (old.error, again.error)
         assert None is other.error
-        assert [None, None] == [s["comment"] or None for s in old_sales]
+        assert ["Imported (ecomsync)"] * 2 == [s["comment"] for s in old_sales]
         assert old.platform_id == again.platform_id
         assert other.platform_id not in (old.platform_id, str(twin))
         assert 3 == len(sales)
@@ -187,3 +187,59 @@ class TestTwoPlatforms:
         assert ["shop", "woo", "woo"] == sorted(
             str(s.platform) for s in statuses if isinstance(s, OrderStatus)
         )
+
+
+class TestSalesOfOthers:
+    async def test_sale_not_imported_is_neither_read_nor_taken(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A sale ecomsync did not import (made by hand, its customer's
+        PO number in ``reference`` equal to a shop's order number) is not
+        read as that order's status, for any platform or none, and is not
+        taken as the order's sale when the order is imported: it gets its
+        own sale."""
+        order, _ = _twins()
+        order = attrs.evolve(order, platform="woo")
+        manual_number = f"{order.number}-po"
+        async with tryton.session() as session:
+            (ours,) = await session.import_orders([order])
+            (manual,) = await session.rpc.model(
+                "sale.sale",
+                "copy",
+                [int(ours.platform_id or 0)],
+                {"reference": manual_number, "comment": None},
+            )
+            await session.rpc.model("sale.sale", "quote", [manual])
+            read = {
+                platform: [
+                    s
+                    async for batch in session.read(
+                        STATUS,
+                        Only([manual_number]),
+                        batch_size=5,
+                        platform=platform,
+                    )
+                    for s in batch
+                ]
+                for platform in ("woo", None)
+            }
+            counted = await session.count(
+                STATUS, Only([manual_number]), platform="woo"
+            )
+            (imported,) = await session.import_orders(
+                [attrs.evolve(order, number=manual_number)]
+            )
+            # hold no goods of the shared server's articles
+            made = [int(ours.platform_id or 0), int(imported.platform_id or 0)]
+            rows = await session.rpc.read("sale.sale", made, ["shipments"])
+            await session.rpc.model(
+                "stock.shipment.out",
+                "cancel",
+                [s for row in rows for s in row["shipments"]],
+            )
+            await session.rpc.model("sale.sale", "cancel", [manual])
+
+        assert {"woo": [], None: []} == read
+        assert 0 == counted
+        assert None is imported.error
+        assert imported.platform_id not in (None, str(manual))

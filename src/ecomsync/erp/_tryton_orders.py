@@ -29,11 +29,13 @@ from ._tryton_parties import Parties
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_sales import (
     CANCELLED_MARK,
+    IMPORTED_MARK,
     SaleRejected,
     is_marked_cancelled,
     own_sales,
     platform_line,
     refuse_reopened,
+    sale_mark,
     sale_platform,
     the_sale,
     with_line,
@@ -199,9 +201,12 @@ class OrderImporter:
         for row in rows:
             if sale_platform(row.get("comment")) is not None:
                 continue
-            comment = with_line(
-                row.get("comment"), platform_line(order.platform)
-            )
+            kept = [
+                line
+                for line in (row.get("comment") or "").splitlines()
+                if line != IMPORTED_MARK
+            ]
+            comment = with_line("\n".join(kept), platform_line(order.platform))
             row["comment"] = comment
             await self._rpc.model(
                 "sale.sale", "write", [row["id"]], {"comment": comment}
@@ -336,8 +341,9 @@ class OrderImporter:
             "shipment_method": "order",
             "lines": [["create", lines]],
         }
-        if order.platform is not None:
-            values["comment"] = platform_line(order.platform)
+        # the mark says ecomsync made the sale (order status reads only
+        # such), and for which platform
+        values["comment"] = sale_mark(order.platform)
         (sale,) = await self._with_warnings(
             partial(self._rpc.model, "sale.sale", "create", [values])
         )

@@ -23,6 +23,13 @@ CANCELLED_MARK = "Cancelled in the shop (ecomsync)"
 #: came from (``Order.platform``), followed by the name as a JSON string:
 #: two platforms' order "1001" are two sales, each found by its own.
 PLATFORM_MARK = "Platform (ecomsync): "
+#: The comment line of a sale imported for an order that names no
+#: platform (``Order.platform`` ``None``: `import_orders` called outside
+#: the engine).  A sale with neither this nor a `PLATFORM_MARK` line was
+#: not made by ecomsync (by hand, its ``reference`` a customer's PO
+#: number that may equal a shop's order number): never an order's sale,
+#: never read as an order's status.  Every release writes one of them.
+IMPORTED_MARK = "Imported (ecomsync)"
 
 
 def platform_line(platform: str) -> str:
@@ -46,6 +53,22 @@ def sale_platform(comment: str | None) -> str | None:
     return None
 
 
+def is_imported(comment: str | None) -> bool:
+    """
+    Whether a sale's *comment* says ecomsync made it (`PLATFORM_MARK`
+    or `IMPORTED_MARK`).
+    """
+    lines = (comment or "").splitlines()
+    return IMPORTED_MARK in lines or sale_platform(comment) is not None
+
+
+def sale_mark(platform: str | None) -> str:
+    """
+    The comment line of a sale ecomsync makes for an order of *platform*.
+    """
+    return IMPORTED_MARK if platform is None else platform_line(platform)
+
+
 def with_line(comment: str | None, line: str) -> str:
     """
     *comment* with *line* added at its end.
@@ -59,13 +82,13 @@ def own_sales(
     """
     The sales among *rows* (those holding *order*'s number, with their
     ``comment``) that may be *order*'s: those marked as its platform's,
-    else those marked as no platform's (imported before imports named
-    it, matched as they were then).  A sale of another platform's order
-    with the same number never is.  An order that names no platform
-    matches by its number alone, as before.
+    else those imported for no platform (`IMPORTED_MARK`).  A sale of
+    another platform's order with the same number never is, nor one
+    ecomsync did not make.  An order that names no platform matches any
+    sale ecomsync made.
     """
     if order.platform is None:
-        return list(rows)
+        return [r for r in rows if is_imported(r.get("comment"))]
     return platform_sales(order.platform, rows)
 
 
@@ -74,9 +97,11 @@ def platform_sales(
 ) -> list[dict[str, Any]]:
     """
     The sales among *rows* (of one order number, with their ``comment``)
-    that are *platform*'s: those marked as its, else those marked as no
+    that are *platform*'s: those marked as its, else those imported for
+    no platform (`IMPORTED_MARK`).  Sales ecomsync did not make are no
     platform's.
     """
+    rows = [r for r in rows if is_imported(r.get("comment"))]
     marks = [sale_platform(row.get("comment")) for row in rows]
     mine = [r for r, m in zip(rows, marks, strict=True) if m == platform]
     return mine or [r for r, m in zip(rows, marks, strict=True) if m is None]

@@ -36,6 +36,7 @@ from ._tryton_products import ProductReader
 from ._tryton_read import IMAGE_KEY, category_number, changed, image_ref
 from ._tryton_rpc import Rpc
 from ._tryton_sales import (
+    is_imported,
     is_marked_cancelled,
     platform_sales,
     sale_platform,
@@ -291,12 +292,15 @@ class TrytonSession:
             if isinstance(selection, ChangedSince)
             else [],
         )
-        fields = (
-            ["reference"] if platform is None else ["reference", "comment"]
+        rows = await self._rpc.search_read(
+            "sale.sale", domain, ["reference", "comment"]
         )
-        rows = await self._rpc.search_read("sale.sale", domain, fields)
         if platform is not None:
             rows = await self._platform_sales(rows, selection, platform)
+        else:
+            # a sale ecomsync did not make (a customer's PO number in its
+            # reference) is no shop order's
+            rows = [r for r in rows if is_imported(r.get("comment"))]
         return self._select(
             [_Row(str(row["reference"]), row["id"]) for row in rows],
             selection,
@@ -307,9 +311,10 @@ class TrytonSession:
     ) -> list[Any]:
         """
         The sales among *rows* whose status goes to *platform*: per order
-        number, those marked as its (`platform_sales`), else the unmarked
-        ones (imported before the marking).  Another platform's order
-        "1001" is not this one's "1001", nor counted for it.
+        number, those marked as its (`platform_sales`), else those
+        imported for no platform; never a sale ecomsync did not make.
+        Another platform's order "1001" is not this one's "1001", nor
+        counted for it.
         """
         if isinstance(selection, ChangedSince) and rows:
             # whose a number's sales are is weighed over all of them, not

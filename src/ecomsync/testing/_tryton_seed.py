@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._model import Article, OrderState, Variant, number_key
-from ..erp._tryton_sales import platform_line
+from ..erp._tryton_sales import sale_mark
 
 
 if TYPE_CHECKING:
@@ -210,14 +210,14 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
             reference=status.number,
             line=(products[first_article], 1.0, unit),
         )
-        if status.platform is not None:
-            # as an import marks the sale of a platform's order
-            await rpc.model(
-                "sale.sale",
-                "write",
-                [sale],
-                {"comment": platform_line(status.platform)},
-            )
+        # as an import marks the sale it makes (order status reads only
+        # such sales)
+        await rpc.model(
+            "sale.sale",
+            "write",
+            [sale],
+            {"comment": sale_mark(status.platform)},
+        )
         if status.state is OrderState.CANCELLED:
             await rpc.model("sale.sale", "cancel", [sale])
             continue
