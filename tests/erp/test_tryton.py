@@ -29,6 +29,7 @@ from ecomsync._model import number_key
 from ecomsync._spec import Selection
 from ecomsync.erp._tryton_orders import OrderImporter
 from ecomsync.erp._tryton_products import ProductReader
+from ecomsync.erp._tryton_sales import SaleRejected
 from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.exceptions import (
     AuthenticationError,
@@ -856,6 +857,32 @@ class TestMapping:
         )
         assert "4 decimal places" in (failed.error or "")
         assert [] == refused
+
+    @pytest.mark.anyio
+    async def test_rounded_unit_price_keeps_a_three_decimal_amount(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A unit price rounded to Tryton's four places must keep the
+        line's amount to the currency's smallest unit: a fils for KWD,
+        not a cent (142.857 KWD over 100 is 1.42857, rounded 1.4286 makes
+        142.860: three fils too many, hidden by a rounding line)."""
+        line = attrs.evolve(
+            make_order().lines[0], quantity=100, unit_price="1.42857"
+        )
+        order = attrs.evolve(
+            make_order(), currency="KWD", lines=(line,), total="142.857"
+        )
+        euros = attrs.evolve(order, currency="EUR", total="142.86")
+        async with tryton.session() as session:
+            # no stock is read: the price digits are given
+            importer = OrderImporter(tryton, session.rpc, None, 4)  # type: ignore[arg-type]
+            with pytest.raises(SaleRejected) as refused:
+                await importer._unit_prices(order)
+            prices = await importer._unit_prices(euros)
+
+        assert "lines.0.unit_price" == refused.value.field
+        assert "rounding it would change" in str(refused.value)
+        assert [Decimal("1.4286")] == prices
 
     @pytest.mark.anyio
     async def test_net_prices(

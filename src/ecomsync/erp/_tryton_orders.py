@@ -442,7 +442,9 @@ class OrderImporter:
         The lines' unit prices with no more decimal places than Tryton
         keeps (a shop's line total over its quantity, 10.00 / 3, has
         endless ones): rounded there when each line's amount stays the
-        same to the cent, else the line fails on its unit price.
+        same to the currency's smallest unit (a fils for KWD, as
+        `_charges` and `_check_total` count), else the line fails on its
+        unit price.
         """
         if self._price_places is None:
             fields = await self._rpc.model(
@@ -453,7 +455,7 @@ class OrderImporter:
             self._price_places = places if isinstance(places, int) else 4
         places = self._price_places
         quantum = Decimal(1).scaleb(-places)
-        cent = Decimal("0.01")
+        unit = minor_unit(order.currency)
         prices = []
         for i, line in enumerate(order.lines):
             price = line.unit_price
@@ -462,9 +464,9 @@ class OrderImporter:
                 prices.append(price)  # fits as it is
                 continue
             price = price.quantize(quantum, ROUND_HALF_EVEN)
-            if (price * line.quantity).quantize(cent) != (
+            if (price * line.quantity).quantize(unit) != (
                 line.unit_price * line.quantity
-            ).quantize(cent):
+            ).quantize(unit):
                 raise SaleRejected(
                     f"unit price {line.unit_price} has more than the "
                     f"{places} decimal places Tryton keeps, and "
