@@ -345,6 +345,17 @@ class MemoryErp(AsyncResource):
             self._customer_platforms[number] = platform
 
     def _import(self, order: Order) -> Outcome:
+        if not order.customer.number.strip():
+            # as TrytonErp: the customer is found by its number, so every
+            # such order would be booked on the first one's customer
+            return Outcome(
+                number=order.number,
+                error=(
+                    f"order {order.number}: the customer has no customer "
+                    f"number, by which the ERP finds the customer"
+                ),
+                field="customer.number",
+            )
         key = self._order_key(order)
         refused = self.refuse_orders.get(
             key, self.refuse_orders.get(order.number)

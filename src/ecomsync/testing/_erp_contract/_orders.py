@@ -104,6 +104,32 @@ class OrderImportContract(SourceHooks):
         assert await self.imported_count(source, good2.number) == 1
 
     @pytest.mark.anyio
+    async def test_order_of_customer_without_number_fails_alone(
+        self, source: ErpSource
+    ) -> None:
+        """An order whose customer has no customer number (blank) fails on
+        ``customer.number`` and is not imported: the ERP finds the
+        customer by it, so every such order would be booked on the first
+        one's customer."""
+        good = make_order()
+        bad = [
+            attrs.evolve(
+                make_order(), customer=attrs.evolve(good.customer, number=n)
+            )
+            for n in ("", "  ")
+        ]
+        async with source.session() as session:
+            outcomes = await session.import_orders([bad[0], good, bad[1]])
+
+        assert [False, True, False] == [o.ok for o in outcomes], outcomes
+        assert ["customer.number"] * 2 == [
+            outcomes[0].field,
+            outcomes[2].field,
+        ]
+        assert await self.imported_count(source, bad[0].number) == 0
+        assert await self.imported_count(source, bad[1].number) == 0
+
+    @pytest.mark.anyio
     async def test_two_platforms_same_numbers_stay_apart(
         self, source: ErpSource
     ) -> None:
