@@ -31,6 +31,7 @@ from ecomsync import (
     SqliteStore,
     StateStoreError,
     SyncError,
+    Synchronizer,
     SyncSpec,
     _order_lease,
     _ownership,
@@ -445,6 +446,23 @@ class TestWaiting:
         assert live == await store.lease_holder("orders:shop")
 
 
+async def _one_licence(
+    store: SqliteStore, tmp_path: Path, timeout: float
+) -> tuple[LocalLicensePool, SharedErp, Synchronizer, RunLease]:
+    """An importer of one order, a pool of one licence taken within
+    *timeout*, and the order lease held by a live run of this owner."""
+    pool = LocalLicensePool(1)
+    erp = SharedErp()
+    sync = attrs.evolve(
+        importer(erp, placed(1), store, tmp_path / "a"),
+        licenses=pool,
+        license_timeout=timeout,
+    )
+    live = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
+    await store.take_lease(live, seen=None)
+    return pool, erp, sync, live
+
+
 class TestLicenceWhileWaiting:
     async def test_waiting_run_gives_its_licence_back(
         self, tmp_path: Path, store: SqliteStore
@@ -452,15 +470,7 @@ class TestLicenceWhileWaiting:
         """A run waiting for another run's order import holds no ERP
         licence meanwhile: with a pool of one, another run takes it and
         goes through; the waiting run imports once the lease is free."""
-        pool = LocalLicensePool(1)
-        erp = SharedErp()
-        sync = attrs.evolve(
-            importer(erp, placed(1), store, tmp_path / "a"),
-            licenses=pool,
-            license_timeout=5.0,
-        )
-        live = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
-        await store.take_lease(live, seen=None)
+        pool, erp, sync, live = await _one_licence(store, tmp_path, 5.0)
         waiting = anyio.Event()
         handler = _OnMessage("waits for run other-run", waiting)
         logging.getLogger("ecomsync").addHandler(handler)
@@ -491,15 +501,7 @@ class TestLicenceWhileWaiting:
         """A run that waited for the lease longer than its licence
         timeout still gets that whole timeout to take a licence again:
         a licence busy for a moment after the wait does not fail it."""
-        pool = LocalLicensePool(1)
-        erp = SharedErp()
-        sync = attrs.evolve(
-            importer(erp, placed(1), store, tmp_path / "a"),
-            licenses=pool,
-            license_timeout=2.0,
-        )
-        live = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
-        await store.take_lease(live, seen=None)
+        pool, erp, sync, live = await _one_licence(store, tmp_path, 2.0)
         ran: list[RunRecord] = []
 
         async def orders() -> None:
