@@ -52,7 +52,7 @@ from ecomsync.testing import DirtyCatalogue, Trap, capture_events
 from ecomsync.typing import Platform
 
 from ._plans import assert_run_matches_plan
-from ._push import PUSH, PUSH_TYPES
+from ._push import PUSH, PUSH_TYPES, pushing
 from ._restock_contract import RestockContract
 from .conftest import T0, flat_catalogue, small_catalogue
 
@@ -127,16 +127,8 @@ class PlatformEngineContract(RestockContract):
     async def _engine(
         self, emu: Any, erp: MemoryErp, tmp_path: Path
     ) -> AsyncIterator[Synchronizer]:
-        platform = self.platform(emu)
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-        )
-        yield sync
-        await platform.aclose()
-        await sync.store.aclose()
+        async with pushing(self.platform(emu), erp, tmp_path) as sync:
+            yield sync
 
     def assert_hidden(self, texts: list[str], *more: str) -> None:
         for text in texts:

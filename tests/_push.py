@@ -1,13 +1,49 @@
 """
-The spec most tests push: every category, article and stock level.
+The spec most tests push (every category, article and stock level), and
+the engine that pushes it to one shop.
 """
 
 from __future__ import annotations
 
-from ecomsync import All, DataType, SyncSpec
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from ecomsync import (
+    All,
+    DataType,
+    ErpSource,
+    MediaStaging,
+    Platform,
+    SqliteStore,
+    Synchronizer,
+    SyncSpec,
+)
 
 
 #: The data types a push writes, in the order the engine runs them.
 PUSH_TYPES = (DataType.CATEGORIES, DataType.ARTICLES, DataType.STOCK)
 #: All of them, everything selected.
 PUSH = SyncSpec(types={t: All() for t in PUSH_TYPES})
+
+
+@asynccontextmanager
+async def pushing(
+    platform: Platform, erp: ErpSource, tmp_path: Path
+) -> AsyncIterator[Synchronizer]:
+    """
+    An engine from *erp* to *platform* (named ``"shop"``), its state and
+    media staging under *tmp_path*; the platform and the store are closed
+    on the way out.
+    """
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+    )
+    try:
+        yield sync
+    finally:
+        await platform.aclose()
+        await sync.store.aclose()

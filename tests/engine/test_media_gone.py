@@ -13,14 +13,7 @@ import attrs
 import httpx
 import pytest
 
-from ecomsync import (
-    Article,
-    MediaStaging,
-    MemoryErp,
-    RunStatus,
-    SqliteStore,
-    Synchronizer,
-)
+from ecomsync import Article, MemoryErp, RunStatus, Synchronizer
 from ecomsync._fingerprint import content_hash
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.shopware6._mapping import product_id
@@ -30,7 +23,7 @@ from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing.shopware6 import ShopwareEmulator
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
-from .._push import PUSH
+from .._push import PUSH, pushing
 from ..conftest import small_catalogue
 
 
@@ -54,15 +47,8 @@ async def _sw_sync(
         SECRET,
         transport=httpx.ASGITransport(app=emu.app),
     )
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=SqliteStore(tmp_path / "state.db"),
-        staging=MediaStaging(tmp_path / "staging"),
-    )
-    yield sync
-    await platform.aclose()
-    await sync.store.aclose()
+    async with pushing(platform, erp, tmp_path) as sync:
+        yield sync
 
 
 async def _delete_media(emu: ShopwareEmulator, mid: str) -> None:
@@ -193,15 +179,8 @@ async def _woo_sync(
         wp_application_password=WOO_APP,
         transport=httpx.ASGITransport(app=woo.app),
     )
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=SqliteStore(tmp_path / "state.db"),
-        staging=MediaStaging(tmp_path / "staging"),
-    )
-    yield sync
-    await platform.aclose()
-    await sync.store.aclose()
+    async with pushing(platform, erp, tmp_path) as sync:
+        yield sync
 
 
 class TestWooCommerceMediaDeleted:

@@ -37,7 +37,7 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import RequestRecord, ShopwareEmulator
 
 from .._engine_contract import LostStateContract, PlatformEngineContract
-from .._push import PUSH
+from .._push import PUSH, pushing
 from .._retries import fast_retries
 
 
@@ -72,16 +72,8 @@ def shop(emu: ShopwareEmulator, secret: str = CANARY) -> Shopware6:
 async def _sw_sync(
     emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
 ) -> AsyncIterator[Synchronizer]:
-    platform = shop(emu)
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=SqliteStore(tmp_path / "state.db"),
-        staging=MediaStaging(tmp_path / "staging"),
-    )
-    yield sync
-    await platform.aclose()
-    await sync.store.aclose()
+    async with pushing(shop(emu), erp, tmp_path) as sync:
+        yield sync
 
 
 def writes(emu: ShopwareEmulator) -> list[str]:
@@ -353,15 +345,8 @@ class TestMediaAfterPush:
             CANARY,
             transport=httpx.ASGITransport(app=emu.app),
         )
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-        )
-        yield sync, platform
-        await platform.aclose()
-        await sync.store.aclose()
+        async with pushing(platform, erp, tmp_path) as sync:
+            yield sync, platform
 
     async def test_media_entities_ride_in_the_product_sync(
         self, sw_sync: Synchronizer, emu: ShopwareEmulator
