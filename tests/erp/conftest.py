@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,12 @@ import pytest
 
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing._erp_contract import STANDARD_SEED
-from ecomsync.testing._tryton_seed import seed_traps, seed_tryton
+from ecomsync.testing._tryton_seed import (
+    seed_traps,
+    seed_tryton,
+    set_stock,
+    storage_location,
+)
 
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "tryton" / "tryton_server.py"
@@ -166,3 +172,35 @@ def _tryton(tryton_server: dict[str, Any]) -> TrytonErp:
 
     anyio.run(seed)
     return erp
+
+
+async def flour(rpc: Any, code: str) -> int:
+    """A product kept in kg and sold in g, 2.5 kg of it in WH."""
+    units = {
+        row["symbol"]: row["id"]
+        for row in await rpc.search_read(
+            "product.uom", [["symbol", "in", ["kg", "g"]]], ["symbol"]
+        )
+    }
+    (template,) = await rpc.model(
+        "product.template",
+        "create",
+        [
+            {
+                "name": "Flour",
+                "type": "goods",
+                "default_uom": units["kg"],
+                "salable": True,
+                "sale_uom": units["g"],
+                "list_price": Decimal("0.0040"),
+                "products": [["create", [{"suffix_code": code}]]],
+            }
+        ],
+    )
+    (product,) = await rpc.model(
+        "product.product", "search", [["template", "=", template]]
+    )
+    await set_stock(
+        rpc, await storage_location(rpc), {product: Decimal("2.5")}
+    )
+    return int(product)

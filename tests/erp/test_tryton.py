@@ -47,7 +47,7 @@ from ecomsync.testing._tryton_seed import (
 )
 from ecomsync.typing import ErpSource
 
-from .conftest import PASSWORD, CountingTransport, make_erp
+from .conftest import PASSWORD, CountingTransport, flour, make_erp
 
 
 pytestmark = pytest.mark.tryton
@@ -1228,33 +1228,7 @@ class TestStockAvailable:
         past what is on hand, the level is negative (rounded down)."""
         async with traps.session() as session:
             rpc = session.rpc
-            units = {
-                row["symbol"]: row["id"]
-                for row in await rpc.search_read(
-                    "product.uom", [["symbol", "in", ["kg", "g"]]], ["symbol"]
-                )
-            }
-            (template,) = await rpc.model(
-                "product.template",
-                "create",
-                [
-                    {
-                        "name": "Flour",
-                        "type": "goods",
-                        "default_uom": units["kg"],
-                        "salable": True,
-                        "sale_uom": units["g"],
-                        "list_price": Decimal("0.0040"),
-                        "products": [["create", [{"suffix_code": "KG-1"}]]],
-                    }
-                ],
-            )
-            (product,) = await rpc.model(
-                "product.product", "search", [["template", "=", template]]
-            )
-            await set_stock(
-                rpc, await storage_location(rpc), {product: Decimal("2.5")}
-            )
+            product = await flour(rpc, "KG-1")
             await sell(rpc, product, 750, unit="g")
         try:
             held = await _read(traps, DataType.STOCK, Only(["KG-1"]))

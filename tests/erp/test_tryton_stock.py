@@ -48,7 +48,7 @@ from ecomsync.testing._tryton_seed import (
     storage_location,
 )
 
-from .conftest import make_erp, tryton_with_traps
+from .conftest import flour, make_erp, tryton_with_traps
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton, pytest.mark.slow]
@@ -232,7 +232,7 @@ class TestUnconfirmedShopOrders:
         down), not 750 units."""
         drafts = make_erp(warehouses_server, confirm_orders=False)
         async with drafts.session() as session:
-            product = await _flour(session.rpc, "KG-2")
+            product = await flour(session.rpc, "KG-2")
         line = OrderLine(
             article_number="KG-2",
             name="Flour",
@@ -309,38 +309,6 @@ class TestUnconfirmedShopOrders:
         assert ("confirmed", []) == (state["state"], state["shipments"])
         assert {"SHIRT-M": before["SHIRT-M"] - 2} == held
         assert before == after
-
-
-async def _flour(rpc: Any, code: str) -> int:
-    """A product kept in kg and sold in g, 2.5 kg of it in WH."""
-    units = {
-        row["symbol"]: row["id"]
-        for row in await rpc.search_read(
-            "product.uom", [["symbol", "in", ["kg", "g"]]], ["symbol"]
-        )
-    }
-    (template,) = await rpc.model(
-        "product.template",
-        "create",
-        [
-            {
-                "name": "Flour",
-                "type": "goods",
-                "default_uom": units["kg"],
-                "salable": True,
-                "sale_uom": units["g"],
-                "list_price": Decimal("0.0040"),
-                "products": [["create", [{"suffix_code": code}]]],
-            }
-        ],
-    )
-    (product,) = await rpc.model(
-        "product.product", "search", [["template", "=", template]]
-    )
-    await set_stock(
-        rpc, await storage_location(rpc), {product: Decimal("2.5")}
-    )
-    return int(product)
 
 
 async def _read_levels(erp: TrytonErp) -> dict[tuple[str, str | None], int]:
