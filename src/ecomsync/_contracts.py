@@ -30,8 +30,11 @@ class Outgoing:
 
     For a platform that declares ``media_on_push = True``, *media* holds
     the record's media, already uploaded, to write with the record (an
-    empty tuple: the record has none); otherwise it is ``None`` and the
-    engine calls `Platform.attach_media` after the push.
+    empty tuple: the record has none, its old media go); it is ``None``
+    for a type the platform keeps no media on
+    (`~ecomsync.typing.SupportsMediaTypes`: leave its media alone).
+    Otherwise it is ``None`` and the engine calls `Platform.attach_media`
+    after the push.
 
     For a platform that declares ``stock_on_push = True``
     (`~ecomsync.typing.SupportsStockOnPush`), an article's *stock* holds

@@ -82,8 +82,11 @@ class Writer:
             media = await self.media.gather(
                 session, data_type, chunk, pending=pending
             )
+            # A type the platform keeps no media on gets None: an empty
+            # list would tell it to remove the record's media.
+            takes = takes_media(platform, data_type)
             going = [
-                (chunk[i], m or [])
+                (chunk[i], (m or []) if takes else None)
                 for i, m in enumerate(media)
                 if not isinstance(m, Outcome)
             ]

@@ -311,3 +311,46 @@ class TestMediaGone:
 
         assert 4 == platform.calls["attach_media"]
         assert (ARTICLES, "A-1") not in platform.attachments
+
+
+@attrs.define
+class _NoArticleMedia(MemoryPlatform):
+    """
+    Writes media with the push, for categories only; keeps what each
+    article push was handed.
+    """
+
+    media_on_push: bool = True
+    media_types: frozenset[DataType] = frozenset({DataType.CATEGORIES})
+    handed: list[tuple[MediaLink, ...] | None] = attrs.field(factory=list)
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        if data_type is ARTICLES:
+            self.handed.extend(item.media for item in items)
+        return await super().push(data_type, items)
+
+
+class TestMediaTypes:
+    async def test_excluded_type_is_handed_no_media_not_empty(
+        self, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """A push-media platform gets media=None (not (): "remove them
+        all") for a type it keeps no media on."""
+        platform = _NoArticleMedia()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        async with capture_events(
+            sync, spec(categories=All(), articles=All())
+        ) as run:
+            pass
+
+        assert run.summary is not None
+        assert RunStatus.SUCCEEDED == run.summary.status
+        assert platform.handed
+        assert {None} == set(platform.handed)
