@@ -138,6 +138,8 @@ class CancelCheck:
     _local: anyio.Event = attrs.field(init=False, factory=anyio.Event)
     _cancelled: bool = attrs.field(init=False, default=False)
     _asked: float = attrs.field(init=False, default=0.0)
+    #: The store could not answer the last time `wait` asked.
+    _unreachable: bool = attrs.field(init=False, default=False)
 
     def request(self) -> None:
         """
@@ -175,16 +177,28 @@ class CancelCheck:
         """
         while True:
             try:
-                if await self.requested(force=True):
-                    return
+                cancelled = await self.requested(force=True)
             except StateStoreError as exc:
-                log.warning(
-                    "run %s: cannot tell whether it was cancelled (%s); "
-                    "asking again",
-                    self.run_id,
-                    exc,
-                    extra=_instrument.fields(run_id=self.run_id),
-                )
+                # Once per outage: it is asked again every interval.
+                if not self._unreachable:
+                    self._unreachable = True
+                    log.warning(
+                        "run %s: cannot tell whether it was cancelled "
+                        "(%s); asking again",
+                        self.run_id,
+                        exc,
+                        extra=_instrument.fields(run_id=self.run_id),
+                    )
+            else:
+                if self._unreachable:
+                    self._unreachable = False
+                    log.info(
+                        "run %s: the store answers again",
+                        self.run_id,
+                        extra=_instrument.fields(run_id=self.run_id),
+                    )
+                if cancelled:
+                    return
             with anyio.move_on_after(self.interval):
                 await self._local.wait()
 

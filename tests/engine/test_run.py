@@ -120,6 +120,22 @@ class _CancelFlag:
         return self.flag
 
 
+class _Outage:
+    """
+    Answers the cancel question from *answers* in turn: an exception is
+    raised (the store cannot answer), a bool answered.
+    """
+
+    def __init__(self, answers: list[bool | Exception]) -> None:
+        self.answers = answers
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
 class TestCancelCheck:
     async def test_local_request_seen_at_once(
         self, store: SqliteStore
@@ -156,6 +172,36 @@ class TestCancelCheck:
                 await anyio.wait_all_tasks_blocked()
                 check.request()
 
+        assert check.cancelled
+
+    async def test_outage_logged_once_and_its_end(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A store that cannot answer for many asks is logged once (a
+        warning) and once when it answers again (info), not every ask."""
+        store = _Outage(answers=[_STORE] * 6 + [False, False, _STORE, True])
+        check = CancelCheck("r-1", store, interval=0.001)  # type: ignore[arg-type]
+
+        with caplog.at_level("INFO", logger="ecomsync"), anyio.fail_after(5):
+            await check.wait()
+
+        assert [
+            ("WARNING", "cannot tell"),
+            ("INFO", "answers again"),
+            ("WARNING", "cannot tell"),
+            ("INFO", "answers again"),
+        ] == [
+            (
+                r.levelname,
+                next(
+                    w
+                    for w in ("cannot tell", "answers again")
+                    if w in r.getMessage()
+                ),
+            )
+            for r in caplog.records
+            if "r-1" in r.getMessage()
+        ]
         assert check.cancelled
 
 
