@@ -554,7 +554,11 @@ def build(
     """
     media = MediaTransfer(run, store, staging, media_concurrency)
     writer = Writer(
-        run, store, media, fold=StockFold.of(run, store, batch_size)
+        run,
+        store,
+        media,
+        fold=StockFold.of(run, store, batch_size),
+        restock=run.restock,
     )
     closure = CategoryClosure(run, store, batch_size)
     return Pipeline(

@@ -236,6 +236,11 @@ class Run:
     #: The types gone through: a run that gave its licence back to wait
     #: for an order lease (`_order_lease`) goes on after them.
     synced: set[DataType] = attrs.field(init=False, factory=set)
+    #: Stock numbers whose shop variant this run's article push may have
+    #: made anew (`Writer.restock`): kept here, as `synced`, so that the
+    #: stock sync after an order-lease wait (a new pipeline) still sends
+    #: them.
+    restock: set[str] = attrs.field(init=False, factory=set)
     #: When this run first saw each (token, heartbeat) of another run's
     #: order lease, on its monotonic clock, and the run it last waited
     #: for: kept while it gives its licence back and takes it again.

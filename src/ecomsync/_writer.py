@@ -53,7 +53,8 @@ class Writer:
     reported: set[tuple[DataType, str]] = attrs.field(factory=set)
     #: Stock numbers whose shop variant an article push of this run may
     #: have made anew: the run's stock sync sends them whatever it selects
-    #: (`restock`).
+    #: (`restock`). The run's own set (`Run.restock`), which outlives a
+    #: pipeline built again after an order-lease wait.
     restock: set[str] = attrs.field(factory=set)
 
     async def push(

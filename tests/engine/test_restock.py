@@ -10,6 +10,7 @@ does not know them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import pytest
 
@@ -24,6 +26,7 @@ from ecomsync import (
     All,
     Article,
     Category,
+    ChangedSince,
     DataType,
     Link,
     MemoryErp,
@@ -35,8 +38,11 @@ from ecomsync import (
     SyncSpec,
     Trigger,
     Variant,
+    _ownership,
 )
 from ecomsync.exceptions import StateStoreError
+
+from .test_order_lease import _OnMessage, held_by
 
 
 pytestmark = pytest.mark.anyio
@@ -195,6 +201,45 @@ async def test_regained_variants_get_their_stock_in_the_same_run(
     assert RunStatus.SUCCEEDED == run.status
     assert ALL_STOCK == stock(shop)
     assert [] == await shop.store.list_failures("shop")
+
+
+async def test_regained_variants_get_their_stock_after_the_lease_wait(
+    shop: Synchronizer, erp: MemoryErp, clock: Clock
+) -> None:
+    """A run that pushed articles, then waited for another process's
+    order lease, still sends the stock of the variants it made anew."""
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L"))
+    await scheduled(shop, BOTH, clock)
+    erp.put(shirt("L", "S", "M"))
+    clock.tick()
+    spec = SyncSpec(
+        types={
+            ARTICLES: All(),
+            DataType.ADDRESSES_AND_ORDERS: All(),
+            STOCK: ChangedSince(clock.now),
+        }
+    )
+    live = held_by(_ownership.this_owner(), beat=datetime.now(UTC))
+    await shop.store.take_lease(live, seen=None)
+    waiting, runs = anyio.Event(), []
+    handler = _OnMessage("waits for run other-run", waiting)
+    logging.getLogger("ecomsync").addHandler(handler)
+
+    async def execute() -> None:
+        runs.append(await shop.execute(spec))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            with anyio.fail_after(20):
+                tg.start_soon(execute)
+                await waiting.wait()
+                await shop.store.release_lease("orders:shop", live.token)
+    finally:
+        logging.getLogger("ecomsync").removeHandler(handler)
+
+    assert RunStatus.SUCCEEDED == runs[0].status
+    assert ALL_STOCK == stock(shop)
 
 
 async def test_a_moved_variant_gets_its_stock(
