@@ -188,7 +188,8 @@ class Platform(Protocol):
 
     Optional capabilities refine what the engine does; each is a small
     protocol of its own, checked with ``isinstance``: `SupportsMediaOnPush`,
-    `SupportsStockOnPush`, `SupportsRequestEstimate` and `SupportsCheck`.
+    `SupportsMediaIdFor`, `SupportsMediaTypes`, `SupportsStockOnPush`,
+    `SupportsRequestEstimate` and `SupportsCheck`.
     """
 
     supported: frozenset[DataType]
