@@ -1,6 +1,6 @@
 """
-The spec most tests push (every category, article and stock level), and
-the engine that pushes it to one shop.
+The spec most tests push (every category, article and stock level), the
+engine that pushes it to one shop, and an in-process Shopware 6 shop.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+import httpx
 
 from ecomsync import (
     All,
@@ -19,6 +21,8 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.testing.shopware6 import ShopwareEmulator
 
 
 #: The data types a push writes, in the order the engine runs them.
@@ -47,3 +51,13 @@ async def pushing(
     finally:
         await platform.aclose()
         await sync.store.aclose()
+
+
+def shopware6(emu: ShopwareEmulator, secret: str) -> Shopware6:
+    """The Shopware 6 client of *emu*, talking to it in process."""
+    return Shopware6(
+        "http://shop.test",
+        emu.client_id,
+        secret,
+        transport=httpx.ASGITransport(app=emu.app),
+    )

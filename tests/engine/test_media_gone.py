@@ -15,7 +15,6 @@ import pytest
 
 from ecomsync import Article, MemoryErp, RunStatus, Synchronizer
 from ecomsync._fingerprint import content_hash
-from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.shopware6._mapping import product_id
 from ecomsync.platforms.shopware6._media import media_id_for
 from ecomsync.platforms.shopware6._writer import op
@@ -23,7 +22,7 @@ from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing.shopware6 import ShopwareEmulator
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
-from .._push import PUSH, pushing
+from .._push import PUSH, pushing, shopware6
 from ..conftest import small_catalogue
 
 
@@ -41,13 +40,7 @@ def _emu() -> ShopwareEmulator:
 async def _sw_sync(
     emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
 ) -> AsyncIterator[Synchronizer]:
-    platform = Shopware6(
-        "http://shop.test",
-        emu.client_id,
-        SECRET,
-        transport=httpx.ASGITransport(app=emu.app),
-    )
-    async with pushing(platform, erp, tmp_path) as sync:
+    async with pushing(shopware6(emu, SECRET), erp, tmp_path) as sync:
         yield sync
 
 

@@ -37,7 +37,7 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import RequestRecord, ShopwareEmulator
 
 from .._engine_contract import LostStateContract, PlatformEngineContract
-from .._push import PUSH, pushing
+from .._push import PUSH, pushing, shopware6
 from .._retries import fast_retries
 
 
@@ -60,12 +60,7 @@ def _emu() -> ShopwareEmulator:
 
 
 def shop(emu: ShopwareEmulator, secret: str = CANARY) -> Shopware6:
-    return Shopware6(
-        "http://shop.test",
-        emu.client_id,
-        secret,
-        transport=httpx.ASGITransport(app=emu.app),
-    )
+    return shopware6(emu, secret)
 
 
 @pytest.fixture(name="sw_sync")
@@ -671,12 +666,7 @@ class TestPendingUploads:
         cover = emu.entities["product_media"][a8["coverId"]]
         assert b"image 3" == emu.media_bytes(cover["mediaId"])
 
-        again = Shopware6(
-            "http://shop.test",
-            emu.client_id,
-            CANARY,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        again = shop(emu)
         sync.platforms["shop"] = again
         seen = len(emu.requests)
         try:

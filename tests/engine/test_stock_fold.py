@@ -16,7 +16,6 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import attrs
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -46,11 +45,10 @@ from ecomsync._contracts import Link, Outcome
 from ecomsync._run import Run
 from ecomsync._stock_fold import Landed, StockFold, _pack, _unpack, run_order
 from ecomsync.exceptions import StateStoreError
-from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
-from .._push import PUSH
+from .._push import PUSH, shopware6
 
 
 pytestmark = pytest.mark.anyio
@@ -150,12 +148,7 @@ async def _store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 async def _sync(
     emu: ShopwareEmulator, erp: MemoryErp, store: SqliteStore
 ) -> AsyncIterator[Synchronizer]:
-    platform = Shopware6(
-        "http://shop.test",
-        emu.client_id,
-        SECRET,
-        transport=httpx.ASGITransport(app=emu.app),
-    )
+    platform = shopware6(emu, SECRET)
     sync = Synchronizer(erp=erp, platforms={"shop": platform}, store=store)
     yield sync
     await sync.aclose()
@@ -497,12 +490,7 @@ class TestKilled:
         next run sends the articles again with their stock, which ends
         right in the shop and current in the store."""
         failing = _FailingStore(store, lost)
-        platform = Shopware6(
-            "http://shop.test",
-            emu.client_id,
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        platform = shopware6(emu, SECRET)
         broken = Synchronizer(
             erp=erp,
             platforms={"shop": platform},
