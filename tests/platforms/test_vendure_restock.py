@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ecomsync import MediaStaging, MemoryErp, SqliteStore, Synchronizer
+from ecomsync import MemoryErp, Synchronizer
 from ecomsync.platforms.vendure import Vendure
 
+from .._push import pushing
 from .._restock_contract import RestockContract
 from .test_vendure_lost import _gross_prices, _read
 from .vendure_server import VendureServer
@@ -42,15 +43,8 @@ class TestRestock(RestockContract):
         self, emu: VendureServer, erp: MemoryErp, tmp_path: Path
     ) -> AsyncIterator[Synchronizer]:
         platform = Vendure(emu.url, api_key=emu.api_key)
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-        )
-        yield sync
-        await platform.aclose()
-        await sync.store.aclose()
+        async with pushing(platform, erp, tmp_path) as sync:
+            yield sync
 
     def stock(self, emu: VendureServer, number: str) -> list[int]:
         data = _read(
