@@ -149,6 +149,37 @@ class TestStockUnderAnotherSpelling:
         ]
         assert "'A-1'" in (alone[0].error or "")
 
+    async def test_stock_of_its_linked_product_retyped_in_case(
+        self,
+    ) -> None:
+        """
+        Stock linked to a product whose SKU the merchant retyped in
+        another case lands there: the product is still the level's.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="A", price=1))],
+            )
+            (first,) = await woo.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="A-1", quantity=5))],
+            )
+            (row,) = emu.shop.products.values()
+            row["sku"] = "a-1"
+            (again,) = await woo.push(
+                DataType.STOCK,
+                [
+                    Outgoing(
+                        record=StockLevel(number="A-1", quantity=3),
+                        platform_id=first.platform_id,
+                    )
+                ],
+            )
+        assert (True, first.platform_id) == (again.ok, again.platform_id)
+        assert [3] == [r["stock_quantity"] for r in emu.shop.products.values()]
+
 
 class TestArticleUnderAnotherSpelling:
     async def test_an_article_does_not_take_over_another_spelling(
@@ -232,6 +263,36 @@ class TestArticleUnderAnotherSpelling:
             r["sku"] for r in emu.shop.products.values() if r["parent_id"]
         ]
         assert ["s-1-m"] == variations
+
+    async def test_its_own_product_retyped_in_case_is_written_back(
+        self,
+    ) -> None:
+        """
+        The article's linked product, whose SKU the merchant retyped in
+        another case, is still its own: the push writes the ERP's
+        spelling back instead of failing.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            (first,) = await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="Up", price=9))],
+            )
+            (row,) = emu.shop.products.values()
+            row["sku"] = "a-1"
+            (again,) = await woo.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(
+                        record=Article(number="A-1", name="Up2", price=9),
+                        platform_id=first.platform_id,
+                    )
+                ],
+            )
+        assert (True, first.platform_id) == (again.ok, again.platform_id)
+        assert [("A-1", "Up2")] == [
+            (r["sku"], r["name"]) for r in emu.shop.products.values()
+        ]
 
 
 class TestCategoryCycle:

@@ -194,7 +194,12 @@ class Products:
                 continue
             try:
                 payload = self._article_payload(article, items[i], terms)
-                existing = self._own(article.number, known, parent=0)
+                existing = self._own(
+                    article.number,
+                    known,
+                    parent=0,
+                    linked=items[i].platform_id,
+                )
                 for k, variant in enumerate(article.variants):
                     # Checked before the parent is written, so that a
                     # refused article leaves nothing behind.
@@ -266,7 +271,12 @@ class Products:
         return Outcome(number=record.number, platform_id=str(row["id"]))
 
     def _own(
-        self, sku: str, known: dict[str, list[Row]], *, parent: int
+        self,
+        sku: str,
+        known: dict[str, list[Row]],
+        *,
+        parent: int,
+        linked: str | None = None,
     ) -> int | None:
         rows = known.get(sku_key(sku), [])
         if not rows:
@@ -279,7 +289,10 @@ class Products:
             )
         row = rows[0]
         held_by = int(row.get("parent_id") or 0)
-        other = other_sku(sku, row)
+        # The product the article is linked to is its own under any
+        # spelling (the merchant retyped the SKU's case): the push
+        # writes the ERP's spelling back.
+        other = None if str(row["id"]) == linked else other_sku(sku, row)
         if other is not None and (parent <= 0 or held_by != parent):
             # A variation of this article's own product under another
             # spelling is the variant renamed (a rival in the article

@@ -72,10 +72,13 @@ class Stock:
                 continue
             row = rows[0]
             held = str(row.get("sku") or "")
-            if held != level.number.rstrip(" "):
+            if held != level.number.rstrip(" ") and str(row["id"]) != (
+                items[i].platform_id
+            ):
                 # One SKU to WooCommerce, but not this one: the product
                 # of another ERP number (``A-1`` for ``a-1``), or one
-                # made by hand; its stock is not this level's to set.
+                # made by hand; its stock is not this level's to set,
+                # unless the level is linked to it (its SKU retyped).
                 outcomes[i] = fail(
                     level.number,
                     f"article {level.number!r} is not on WooCommerce: "
