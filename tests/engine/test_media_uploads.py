@@ -18,17 +18,16 @@ from ecomsync import (
     Article,
     DataType,
     MediaRef,
-    MediaStaging,
     MemoryErp,
-    Synchronizer,
     SyncSpec,
 )
 from ecomsync._anyio_util import Demand, Lanes
 from ecomsync._contracts import StagedMedia
 from ecomsync._media_ids import Deferred
 from ecomsync.platforms.shopware6 import Shopware6
-from ecomsync.state import SqliteStore
 from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._push import pushing
 
 
 pytestmark = pytest.mark.anyio
@@ -93,19 +92,10 @@ class TestUploadsAfterPush:
         platform = Shopware6(
             "http://shop.test", emu.client_id, "s", transport=gate
         )
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-        )
-        try:
+        async with pushing(platform, erp, tmp_path) as sync:
             summary = await sync.execute(
                 SyncSpec(types={DataType.ARTICLES: All()})
             )
-        finally:
-            await platform.aclose()
-            await sync.store.aclose()
 
         assert 1 == summary.counts[DataType.ARTICLES].created
         assert 3 == gate.most

@@ -48,6 +48,7 @@ from .._engine_contract import (
     PlatformEngineContract,
     two_runs,
 )
+from .._push import pushing
 
 
 TOKEN = "shpat_canary-S3CR3T"
@@ -443,19 +444,10 @@ class TestMediaRefused:
         platform = Shopify(
             "https://shop.test", TOKEN, transport=_RefusedFiles(emu, "Hammer")
         )
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-        )
-        try:
+        async with pushing(platform, erp, tmp_path) as sync:
             run = await sync.execute(
                 SyncSpec(types={DataType.ARTICLES: All()})
             )
-        finally:
-            await platform.aclose()
-            await sync.store.aclose()
 
         (failure,) = run.failures
         assert ("A-1", "media") == (failure.number, failure.field)
