@@ -11,7 +11,6 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -135,13 +134,6 @@ def _emu() -> ShopwareEmulator:
 @pytest.fixture(name="erp")
 def _erp() -> MemoryErp:
     return _SellingErp(_catalogue())
-
-
-@pytest.fixture(name="store")
-async def _store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "state.db")
-    yield store
-    await store.aclose()
 
 
 @pytest.fixture(name="sync")
