@@ -1,6 +1,6 @@
 """
 Forgetting media ids the shop lost (`forget_media_ids`), on both
-built-in stores.
+built-in stores and a partitioned run's view of PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,14 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from ecomsync import PostgresStore, SqliteStore
+from ecomsync import PostgresStore, SqliteStore, StateStore
 from ecomsync._media_ids import ForgetsMediaIds
+from ecomsync.state._pg_partitions import PostgresPartitionBoard
+
+from . import _pg_shop
+from .test_workers import submit
 
 
 pytestmark = pytest.mark.anyio
 
 
-async def _forgets(store: SqliteStore | PostgresStore) -> None:
+async def _forgets(store: StateStore) -> None:
     assert isinstance(store, ForgetsMediaIds)
     shop = f"shop-{uuid.uuid4().hex}"  # a shared database stays clean
     await store.put_media_ids(shop, {"aa": "m1", "bb": "m2", "cc": "m3"})
@@ -50,5 +54,21 @@ class TestForgetMediaIds:
         store = PostgresStore(postgres_dsn)
         try:
             await _forgets(store)
+        finally:
+            await store.aclose()
+
+    @pytest.mark.postgres
+    async def test_partition_view(self, postgres_dsn: str) -> None:
+        """The store a partitioned run's worker writes through (the
+        claim's view) forgets them too, else a Shopware image deleted in
+        the shop is never uploaded again."""
+        _pg_shop.create_tables(postgres_dsn)
+        store = PostgresStore(postgres_dsn)
+        try:
+            await submit(store)
+            board = PostgresPartitionBoard(store)
+            claim = await board.claim("w", stale_after=60)
+            assert claim is not None
+            await _forgets(board.view(claim))
         finally:
             await store.aclose()

@@ -16,7 +16,8 @@ T = TypeVar("T")
 
 class MediaForgetOps:
     """
-    `forget_media_ids` over `SqlStore`'s ops (`SqliteStore`, `PostgresStore`).
+    `forget_media_ids` over `SqlStore`'s ops (`SqliteStore`, `PostgresStore`,
+    a partitioned run's `PartitionStore`).
     """
 
     __slots__ = ()

@@ -28,6 +28,7 @@ import attrs
 from .._contracts import Failure, RunRecord, RunStatus, TypeCounts
 from .._spec import DataType, SyncSpec, spec_from_plain, spec_to_plain
 from ._board import Claim, PartitionLost
+from ._media_rows import MediaForgetOps
 from ._postgres import PostgresStore
 from ._records import run_from_json, run_to_json
 from ._sql import Dialect, Op, SqlStore
@@ -368,7 +369,7 @@ class PostgresPartitionBoard:
 
 
 @attrs.define
-class PartitionStore(SqlStore):
+class PartitionStore(SqlStore, MediaForgetOps):
     """
     The store as one partition's run sees it: writes are fenced by the
     claim's token, the partition's own run record goes to its partition
