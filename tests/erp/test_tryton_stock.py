@@ -224,6 +224,45 @@ class TestUnconfirmedShopOrders:
         } == per_held
         assert before == after
 
+    async def test_a_draft_imported_without_platform_holds_its_goods(
+        self, warehouses_server: dict[str, Any]
+    ) -> None:
+        """A draft imported for an order naming no platform (marked
+        "Imported (ecomsync)", import_orders outside the engine) holds
+        its goods like a platform's draft (it held nothing)."""
+        drafts = make_erp(warehouses_server, confirm_orders=False)
+        summed = make_erp(warehouses_server)
+        order = attrs.evolve(
+            make_order(),
+            lines=(
+                OrderLine(
+                    article_number="SHIRT-S",
+                    name="Shirt S",
+                    quantity=2,
+                    unit_price=Decimal("10.00"),
+                ),
+            ),
+            total=Decimal("20.00"),
+            platform=None,
+        )
+        try:
+            before = await _summed(summed, Only(["SHIRT-S"]))
+            async with drafts.session() as session:
+                (imported,) = await session.import_orders([order])
+            held = await _summed(summed, Only(["SHIRT-S"]))
+            async with drafts.session() as session:
+                (cancelled,) = await session.import_orders(
+                    [attrs.evolve(order, state=OrderState.CANCELLED)]
+                )
+            after = await _summed(summed, Only(["SHIRT-S"]))
+        finally:
+            for erp in (drafts, summed):
+                await erp.aclose()
+
+        assert (True, True) == (imported.ok, cancelled.ok)
+        assert {"SHIRT-S": before["SHIRT-S"] - 2} == held
+        assert before == after
+
     async def test_weighed_goods_held_in_the_products_unit(
         self, warehouses_server: dict[str, Any]
     ) -> None:

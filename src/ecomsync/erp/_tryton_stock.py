@@ -29,7 +29,7 @@ from .._spec import ChangedSince, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError
 from ._tryton_candidates import find_groups
 from ._tryton_read import ALL, naive_utc
-from ._tryton_sales import PLATFORM_MARK
+from ._tryton_sales import IMPORTED_MARK, PLATFORM_MARK
 
 
 if TYPE_CHECKING:
@@ -379,7 +379,13 @@ class StockReader:
                     "OR",
                     [
                         ["sale.state", "in", _UNCONFIRMED],
-                        ["sale.comment", "like", f"%{PLATFORM_MARK}%"],
+                        # Either mark: a platform's import, or one
+                        # naming no platform (`sale_mark`).
+                        [
+                            "OR",
+                            ["sale.comment", "like", f"%{PLATFORM_MARK}%"],
+                            ["sale.comment", "like", f"%{IMPORTED_MARK}%"],
+                        ],
                     ],
                     ["sale.state", "=", _CONFIRMED],
                 ],
