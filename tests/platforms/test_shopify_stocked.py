@@ -8,9 +8,11 @@ name on ``quantity`` instead of stocking it there again.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 
 from ecomsync import Article, DataType, Outgoing, StockLevel, Variant
@@ -288,7 +290,9 @@ class TestTracked:
             ),
         ]
 
-        track_new_products(todo, Made(seen=set(), owners={"OLD-1"}))
+        track_new_products(
+            todo, Made(seen=set(), owners={"OLD-1"}, found={"old-1"})
+        )
 
         assert [
             [v.get("inventoryItem") for v in t[2]["input"]["variants"]]
@@ -313,3 +317,35 @@ class TestTracked:
 
         assert all(o.ok for o in written), written
         assert emu.shop.untracked == {item}
+
+    async def test_a_variant_added_to_a_product_is_tracked(self) -> None:
+        """A variant the push adds to a product that exists is sent with
+        inventoryItem.tracked true; its existing variant is sent without
+        it, so the merchant's untracked choice stays."""
+        emu = _emu()
+        sent: list[Any] = []
+
+        class Recording(httpx.ASGITransport):
+            async def handle_async_request(
+                self, request: httpx.Request
+            ) -> httpx.Response:
+                body = json.loads(await request.aread() or b"null")
+                if body and "productSet" in str(body.get("query")):
+                    sent.append(body["variables"]["input"]["variants"])
+                return await super().handle_async_request(request)
+
+        async with Shopify(
+            "https://shop.test", TOKEN, transport=Recording(app=emu.app)
+        ) as shop:
+            await shop.push(DataType.ARTICLES, [Outgoing(record=SHIRT)])
+            emu.shop.untracked.add(_item(emu, "S-1-S"))
+            (written,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=BIGGER)]
+            )
+
+        assert written.ok, written
+        assert [(v["sku"], v.get("inventoryItem")) for v in sent[-1]] == [
+            ("S-1-S", None),
+            ("S-1-L", {"tracked": True}),
+        ]
+        assert emu.shop.untracked == {_item(emu, "S-1-S")}

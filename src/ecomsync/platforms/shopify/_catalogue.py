@@ -466,11 +466,11 @@ class Catalogue:
         self,
         todo: Sequence[tuple[int, str, Row]],
         outcomes: list[Outcome | None],
-    ) -> tuple[set[str], set[str]]:
+    ) -> tuple[set[str], set[str], set[str]]:
         """
         Fail the articles one of whose SKUs another product holds; the
-        GIDs of all the variants found, and the ERP numbers of the
-        products found:
+        GIDs of all the variants found, the ERP numbers of the products
+        found, and the SKUs found (casefolded):
         Shopify does not keep SKUs unique, so ``productSet`` would add a
         second product with that SKU (a product made by hand, or one the
         ERP numbers otherwise), and stock would reach either of them.
@@ -484,6 +484,7 @@ class Catalogue:
         )
         holders: dict[str, list[tuple[str, str | None]]] = {}
         seen: set[str] = set()
+        found: set[str] = set()
         for start in range(0, len(skus), HOLDER_SKUS):
             chunk = skus[start : start + HOLDER_SKUS]
             nodes = await variants_with_skus(
@@ -495,6 +496,7 @@ class Catalogue:
             )
             for v in nodes:
                 seen.add(str(v.get("id")))
+                found.add(str(v.get("sku") or "").casefold())
                 if v.get("sku") in chunk:
                     owner = (v["product"].get("metafield") or {}).get("value")
                     holders.setdefault(v["sku"], []).append(
@@ -523,7 +525,7 @@ class Catalogue:
                     )
                     break
         owners = {o for found in holders.values() for _, o in found if o}
-        return seen, owners
+        return seen, owners, found
 
     def _article(
         self, i: int, number: str, answer: Row, made: Made

@@ -35,11 +35,13 @@ class Made:
     The variants a push of articles made: those the SKU look-up did not
     find (*seen*) in products it found (*owners*: their ERP numbers),
     as (outcome index, SKU, inventory item); *stocked*: the articles
-    whose new product is stocked by its ``productSet``.
+    whose new product is stocked by its ``productSet``; *found*: the
+    SKUs the look-up found, casefolded.
     """
 
     seen: set[str]
     owners: set[str]
+    found: set[str] = attrs.field(factory=set)
     items: list[tuple[int, str, str]] = attrs.field(factory=list)
     stocked: set[int] = attrs.field(factory=set)
 
@@ -70,16 +72,18 @@ def track_new_products(
     todo: Sequence[tuple[int, str, Row]], made: Made
 ) -> None:
     """
-    A product the SKU look-up did not find is made by its ``productSet``:
-    its variants track their inventory (``inventoryItem.tracked``), as a
+    The variants ``productSet`` makes (all of a product the SKU look-up
+    did not find, those of a product that exists whose SKU it did not
+    find) track their inventory (``inventoryItem.tracked``), as a
     variant must for its stock to count (an untracked one sells without
     limit).  Shopify's reference does not say what ``productSet`` gives a
-    new variant, so it is said; a product that exists keeps what the
+    new variant, so it is said; a variant that exists keeps what the
     merchant chose for it.
     """
     for _, number, variables in todo:
-        if number not in made.owners:
-            for v in variables["input"]["variants"]:
+        new = number not in made.owners
+        for v in variables["input"]["variants"]:
+            if new or str(v["sku"]).casefold() not in made.found:
                 v["inventoryItem"] = {"tracked": True}
 
 
