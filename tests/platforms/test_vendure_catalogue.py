@@ -85,6 +85,18 @@ async def _variants(admin: VendureAdmin, *skus: str) -> list[dict[str, Any]]:
     return items
 
 
+async def _gross(admin: VendureAdmin, *, include: bool) -> None:
+    """
+    Let the default channel's prices include tax, or not (through the
+    API, so Vendure's channel cache follows).
+    """
+    await admin.gql(
+        "mutation ($i: UpdateChannelInput!) { updateChannel(input: $i) "
+        "{ __typename } }",
+        {"i": {"id": "1", "pricesIncludeTax": include}},
+    )
+
+
 class TestVariants:
     """
     An article with variants is one product with variants and options.
@@ -157,6 +169,51 @@ class TestVariants:
             for v in variants
         ]
         assert {first.platform_id} == {v["product"]["id"] for v in variants}
+
+    async def test_a_gross_channel_sends_no_write_again(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        In a channel whose prices include tax Vendure shows a variant's
+        ``price`` net (11.90 at 19 % as 1000), which the adapter compared
+        with the gross 1190 it writes: every push of the article wrote
+        every variant's price again.  Now nothing is written.
+        """
+        shirt = Article(
+            number="G",
+            name="Shirt",
+            price=Decimal("11.90"),
+            variants=(
+                Variant(number="G-S", options=(("Size", "S"),)),
+                Variant(number="G-M", options=(("Size", "M"),)),
+            ),
+        )
+        transport = _CountingTransport()
+        admin = fresh_vendure.admin()
+        try:
+            await _gross(admin, include=True)
+            async with Vendure(
+                fresh_vendure.url,
+                api_key=fresh_vendure.api_key,
+                transport=transport,
+            ) as shop:
+                (first,) = await shop.push(
+                    DataType.ARTICLES, [Outgoing(record=shirt)]
+                )
+                before = transport.mutations
+                (again,) = await shop.push(
+                    DataType.ARTICLES, [Outgoing(record=shirt)]
+                )
+                quiet = transport.mutations - before
+            variants = await _variants(admin, "G-S", "G-M")
+        finally:
+            await _gross(admin, include=False)
+            await admin.aclose()
+
+        assert first.ok, first.error
+        assert again.ok, again.error
+        assert 0 == quiet
+        assert [1190, 1190] == [v["priceWithTax"] for v in variants]
 
     async def test_inactive_disables_and_never_overwrites_active(
         self, fresh_vendure: VendureServer

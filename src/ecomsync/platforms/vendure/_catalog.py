@@ -34,7 +34,8 @@ PRODUCT_FIELDS = (
     " featuredAsset { id } assets { id } variants { id sku }"
     " optionGroups { id code name options { id code name } }"
 )
-_VARIANT_FIELDS = """id sku name price enabled stockOnHand trackInventory
+_VARIANT_FIELDS = """id sku name price priceWithTax enabled stockOnHand
+  trackInventory
   taxCategory { id } product { id name } options { id }
   stockLevels { stockLocationId stockOnHand stockAllocated }"""
 

@@ -224,7 +224,9 @@ class Variants:
                         )
                     )
                     continue
-                change = self._change(have, price, job.tax, art.active, name)
+                change = self._change(
+                    have, price, job.tax, art.active, name, ref=ref
+                )
                 ids = option_ids.get(sku)
                 if ids is not None and sorted(ids) != sorted(
                     str(o["id"]) for o in have.get("options") or []
@@ -267,10 +269,20 @@ class Variants:
         )
 
     def _change(
-        self, have: JSON, price: int, tax: str, active: bool, name: str
+        self,
+        have: JSON,
+        price: int,
+        tax: str,
+        active: bool,
+        name: str,
+        *,
+        ref: Reference,
     ) -> JSON:
         change: JSON = {}
-        if have["price"] != price:
+        # Vendure shows ``price`` net also where it keeps gross prices:
+        # compare what it keeps.
+        kept = have["priceWithTax" if ref.prices_include_tax else "price"]
+        if kept != price:
             change["price"] = price
         if have["taxCategory"]["id"] != tax:
             change["taxCategoryId"] = tax
