@@ -240,12 +240,12 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
 
     # the seeded stock levels are what is available to sell: on hand is
     # that plus what the confirmed, unshipped orders hold (one each), and
-    # the open ones a platform's import left unconfirmed
+    # the open ones an import left unconfirmed (every seeded sale carries
+    # an import's mark, with or without a platform)
     held = sum(
         1
         for s in (*seed.order_status, *seed.imported)
-        if s.state is OrderState.IN_PROGRESS
-        or (s.state is OrderState.OPEN and s.platform is not None)
+        if s.state in (OrderState.IN_PROGRESS, OrderState.OPEN)
     )
     levels = {
         products[s.number]: s.quantity
