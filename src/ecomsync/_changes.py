@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from ._contracts import Link
+from ._contracts import Link, Refusal
 from ._fingerprint import checksum
 from ._model import Problem, Record, StockLevel
 from ._record_checks import problems
@@ -33,19 +33,6 @@ from ._record_checks import problems
 
 #: A unit of change detection: one record, or one article's stock levels.
 Unit = tuple[Record, ...]
-
-
-@attrs.frozen(kw_only=True)
-class Refusal:
-    """
-    A record that would fail validation, and why.
-
-    .. versionadded:: 26.1.0
-    """
-
-    number: str
-    field: str
-    reason: str
 
 
 @attrs.frozen

@@ -220,6 +220,20 @@ class TypeCounts:
 
 
 @attrs.frozen(kw_only=True)
+class Refusal:
+    """
+    A record that would fail validation, and why; or an order a platform
+    cannot hand over as it is (`ecomsync.typing.Platform.fetch_orders`).
+
+    .. versionadded:: 26.1.0
+    """
+
+    number: str
+    field: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class Failure:
     """
     A record that failed: kept in the ledger until a run gets it through.

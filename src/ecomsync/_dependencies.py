@@ -17,7 +17,8 @@ import attrs
 
 from ._ambiguity import NumberClaims
 from ._anyio_util import closing
-from ._changes import Change, Refusal
+from ._changes import Change
+from ._contracts import Refusal
 from ._fingerprint import checksum
 from ._model import Article, Category, Record, parents_first
 from ._record_checks import problems

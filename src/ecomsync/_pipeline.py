@@ -23,12 +23,13 @@ from . import _instrument
 from ._ambiguity import NumberClaims
 from ._anyio_util import task_group
 from ._changes import Change, ambiguous, chunks, fingerprints
+from ._contracts import Refusal
 from ._dependencies import CategoryClosure
 from ._fingerprint import checksum
 from ._media_transfer import MediaTransfer
 from ._model import Order, Problem, Record
 from ._order_lease import importing
-from ._pipeline_types import Strategy, Volume
+from ._pipeline_types import Read, Strategy, Volume
 from ._run import Meter, Run, Tally
 from ._selection import (
     Sought,
@@ -140,7 +141,7 @@ class Inbound:
 
     def batches(
         self, session: ErpSession, data_type: DataType, selection: Selection
-    ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Record]]]:
+    ) -> AbstractAsyncContextManager[AsyncIterator[Read]]:
         return platform_orders(self.run.platform, selection, self.page_size)
 
     async def prepare(
@@ -349,7 +350,7 @@ class Pipeline:
         # batch starts, so batches in flight finish whole.
         slots = anyio.Semaphore(self.write_concurrency)
 
-        async def one(batch: Sequence[Record]) -> None:
+        async def one(batch: Read) -> None:
             try:
                 await self._batch(
                     session, data_type, batch, tally, check_cancel=False
@@ -420,7 +421,7 @@ class Pipeline:
         self,
         session: ErpSession,
         data_type: DataType,
-        batch: Sequence[Record],
+        batch: Read,
         tally: Tally,
         *,
         check_cancel: bool = True,
@@ -434,7 +435,7 @@ class Pipeline:
         self,
         session: ErpSession,
         data_type: DataType,
-        batch: Sequence[Record],
+        read: Read,
         tally: Tally,
         *,
         check_cancel: bool,
@@ -443,12 +444,21 @@ class Pipeline:
         strategy = self.strategy(data_type)
         watch, seen = self._watch.get(data_type, (set(), set()))
         if watch:
-            seen.update(r.number for r in batch if r.number in watch)
+            seen.update(r.number for r in read if r.number in watch)
         unread = self._unread.get(data_type)
         if unread:
-            unread.difference_update(r.number for r in batch)
+            unread.difference_update(r.number for r in read)
         if data_type in self._sought:
-            self._sought[data_type].found(batch)
+            self._sought[data_type].found(read)
+        batch: list[Record] = []
+        for item in read:
+            if isinstance(item, Refusal):
+                # The platform's word: this order cannot be imported as read.
+                await self.writer.fail(
+                    data_type, item.number, item.reason, item.field, tally
+                )
+            else:
+                batch.append(item)
         claims = self.writer.claims.get(data_type)
         # Each record's checksum once per batch, for both uses below.
         digests: dict[int, str] = {}

@@ -13,10 +13,16 @@ from typing import Protocol
 import attrs
 
 from ._changes import Change
+from ._contracts import Refusal
 from ._model import Record
 from ._run import Tally
 from ._spec import DataType, Selection
 from .typing import ErpSession
+
+
+#: One batch a strategy reads: records, and for orders the platform's
+#: refusals of those it cannot hand over as read (`Platform.fetch_orders`).
+Read = Sequence[Record | Refusal]
 
 
 @attrs.frozen(kw_only=True)
@@ -52,7 +58,7 @@ class Strategy(Protocol):
 
     def batches(
         self, session: ErpSession, data_type: DataType, selection: Selection
-    ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Record]]]:
+    ) -> AbstractAsyncContextManager[AsyncIterator[Read]]:
         """
         The selection's records in batches, closed however the block ends.
         """
@@ -81,4 +87,4 @@ class Strategy(Protocol):
         """
 
 
-__all__ = ["Strategy", "Volume"]
+__all__ = ["Read", "Strategy", "Volume"]

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from ._ambiguity import NumberClaims
-from ._changes import Change, Refusal, ambiguous, fingerprints
-from ._contracts import TypeCounts
+from ._changes import Change, ambiguous, fingerprints
+from ._contracts import Refusal, TypeCounts
 from ._fingerprint import content_hash
 from ._media_transfer import takes_media
 from ._model import Article, Category, Problem, Record
@@ -310,7 +310,9 @@ async def _plan_part(
             seen.update(r.number for r in read)
             if found.sought is not None:
                 found.sought.found(read)
-            batch = read
+            # The platform's refusals of orders it cannot hand over.
+            found.invalid += [r for r in read if isinstance(r, Refusal)]
+            batch = [r for r in read if not isinstance(r, Refusal)]
             if claims is not None:
                 claimed = claims.claim(batch, fingerprints(batch))
                 late.update(claimed.late)

@@ -16,6 +16,7 @@ import attrs
 
 from ._anyio_util import aclose
 from ._changes import Changes, compare, refuse
+from ._contracts import Refusal
 from ._fingerprint import checksum
 from ._model import Article, Record, number_key, own_statuses
 from ._run import Run
@@ -316,7 +317,7 @@ async def _own_statuses(
 @asynccontextmanager
 async def platform_orders(
     platform: Platform, selection: Selection, page_size: int
-) -> AsyncIterator[AsyncIterator[Sequence[Record]]]:
+) -> AsyncIterator[AsyncIterator[Sequence[Record | Refusal]]]:
     """
     The platform's pages of selected orders, closed however the block
     ends.
@@ -385,7 +386,7 @@ class Sought:
     data_type: DataType
     numbers: set[str]
 
-    def found(self, batch: Sequence[Record]) -> None:
+    def found(self, batch: Sequence[Record | Refusal]) -> None:
         for record in batch:
             self.numbers.discard(record.number)
             if isinstance(record, Article):

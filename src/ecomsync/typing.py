@@ -21,6 +21,7 @@ from ._contracts import (
     Outcome,
     Outgoing,
     PendingMedia,  # noqa: F401 -- docs/api.md documents it here
+    Refusal,
     StagedMedia,
 )
 from ._model import MediaRef, Order, Record
@@ -206,9 +207,18 @@ class Platform(Protocol):
 
     def fetch_orders(
         self, selection: Selection, *, batch_size: int
-    ) -> AsyncIterator[Sequence[Order]]:
+    ) -> AsyncIterator[Sequence[Order | Refusal]]:
         """
         Yield the selected orders with their customers and addresses.
+
+        An order the platform cannot hand over as it is (its number is
+        held by another order of the shop too, so the ERP could not tell
+        them apart) is yielded as a `~ecomsync.Refusal` naming its number,
+        the field and the reason instead: the engine fails it like an
+        invalid record (event, failure ledger) and imports nothing of it.
+
+        .. versionchanged:: 26.1.0
+           May yield a `~ecomsync.Refusal`.
         """
 
     async def upload_media(self, media: StagedMedia) -> str:

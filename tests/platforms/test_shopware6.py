@@ -725,8 +725,9 @@ _AT = datetime(2026, 11, 1, tzinfo=UTC)
 
 class _Pages(httpx.AsyncBaseTransport):
     """
-    The emulator behind a transport that notes each order search's page
-    (and may act after the first one).
+    The emulator behind a transport that notes the page of each search
+    for orders with their lines (not the look-ups of who else holds a
+    page's numbers), and may act after the first one.
     """
 
     def __init__(
@@ -747,11 +748,14 @@ class _Pages(httpx.AsyncBaseTransport):
     async def handle_async_request(
         self, request: httpx.Request
     ) -> httpx.Response:
+        page = 0
         if request.url.path == "/api/search/order":
-            page = json.loads(request.content)["page"]
-            self.pages.append(page)
-            if page == self.fail:
-                return httpx.Response(400, json={"errors": [{"code": "X"}]})
+            body = json.loads(request.content)
+            if "associations" in body:
+                page = body["page"]
+                self.pages.append(page)
+        if page and page == self.fail:
+            return httpx.Response(400, json={"errors": [{"code": "X"}]})
         self.flying += 1
         self.most = max(self.most, self.flying)
         try:
@@ -762,7 +766,7 @@ class _Pages(httpx.AsyncBaseTransport):
         if self.pages == [1] and self.after_first is not None:
             self.after_first()
             self.after_first = None
-        if not self.total and request.url.path == "/api/search/order":
+        if not self.total and page:
             body = json.loads(await response.aread())
             body.pop("total", None)
             return httpx.Response(200, json=body)

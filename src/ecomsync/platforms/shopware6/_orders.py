@@ -15,7 +15,7 @@ import attrs
 import httpx
 
 from ..._anyio_util import concurrently
-from ..._contracts import Outcome, Outgoing
+from ..._contracts import Outcome, Outgoing, Refusal
 from ..._model import Order, OrderState, OrderStatus
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._claims import STATUS_RULE, screen, status_claims
@@ -295,11 +295,14 @@ class Orders:
 
     async def fetch(
         self, selection: Selection, *, batch_size: int
-    ) -> AsyncIterator[Sequence[Order]]:
+    ) -> AsyncIterator[Sequence[Order | Refusal]]:
         """
         Yield the selected orders with customer, addresses, line items,
-        deliveries and transactions, paged by a stable sort.
+        deliveries and transactions, paged by a stable sort; an order
+        whose number another order of the shop holds too, as a
+        `Refusal` (`_handed`).
         """
+        refused: set[str] = set()
         limit = max(1, min(batch_size, MAX_LIMIT))
         filters: list[dict[str, Any]] = []
         exact: Callable[[str], bool] = lambda _: True  # noqa: E731
@@ -327,22 +330,76 @@ class Orders:
         elif isinstance(selection, Only):
             numbers = sorted(selection.numbers)
             if len(numbers) > MAX_LIMIT:
-                async for batch in self._fetch_only(numbers, limit):
-                    yield batch
+                async for rows in self._fetch_only(numbers, limit):
+                    yield await self._handed(rows, refused)
                 return
             filters.append(
                 {"type": "equalsAny", "field": "orderNumber", "value": numbers}
             )
         elif not isinstance(selection, All):  # pragma: no cover
             raise TypeError(f"unknown selection {selection!r}")
-        async for batch in self._pages(filters, limit):
-            chosen = [o for o in batch if exact(o.number)]
+        async for rows in self._pages(filters, limit):
+            chosen = [r for r in rows if exact(str(r.get("orderNumber")))]
             if chosen:
-                yield chosen
+                yield await self._handed(chosen, refused)
+
+    async def _handed(
+        self, rows: list[dict[str, Any]], refused: set[str]
+    ) -> list[Order | Refusal]:
+        """
+        *rows* as orders, but a `Refusal` on ``number`` for each number
+        another order of the shop holds too (once per read, in *refused*):
+        Shopware does not keep order numbers unique (a number range
+        reset, orders imported from another system), and the ERP imports
+        an order by its number, so the second order would be taken for
+        an edit of the first (or, alike, for the first itself).
+        """
+        numbers = list(dict.fromkeys(str(r.get("orderNumber")) for r in rows))
+        held: dict[str, set[str]] = {}
+        for start in range(0, len(numbers), MAX_LIMIT):
+            for row in await self.api.search_all(
+                "order",
+                {
+                    "filter": [
+                        {
+                            "type": "equalsAny",
+                            "field": "orderNumber",
+                            "value": numbers[start : start + MAX_LIMIT],
+                        }
+                    ],
+                    "includes": {"order": ["id", "orderNumber"]},
+                },
+            ):
+                held.setdefault(str(row.get("orderNumber")), set()).add(
+                    str(row.get("id"))
+                )
+        handed: list[Order | Refusal] = []
+        for row in rows:
+            number = str(row.get("orderNumber"))
+            ids = held.get(number, set()) | {str(row.get("id"))}
+            if len(ids) < 2:
+                handed.append(order_from(row))
+            elif number not in refused:
+                refused.add(number)
+                handed.append(
+                    Refusal(
+                        number=number,
+                        field="number",
+                        reason=(
+                            f"order number {number} is held by {len(ids)} "
+                            f"Shopware orders ({', '.join(sorted(ids))}): "
+                            f"not imported, the ERP knows an order by its "
+                            f"number and could not tell them apart; give "
+                            f"each its own number in Shopware (and the sales "
+                            f"channels number ranges that do not overlap)"
+                        ),
+                    )
+                )
+        return handed
 
     async def _fetch_only(
         self, numbers: list[str], limit: int
-    ) -> AsyncIterator[Sequence[Order]]:
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         for start in range(0, len(numbers), MAX_LIMIT):
             part = numbers[start : start + MAX_LIMIT]
             flt = [
@@ -353,9 +410,9 @@ class Orders:
 
     async def _pages(
         self, filters: list[dict[str, Any]], limit: int
-    ) -> AsyncIterator[list[Order]]:
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         """
-        The pages of orders matching *filters*, in sort order, up to the
+        The pages of order rows matching *filters*, in sort order, up to the
         first short one (as one after another would read them).  The first
         page asks for the total; the pages it implies, up to the one that
         comes back short, are then read `PAGES_AHEAD` at a time (the shop
@@ -363,7 +420,7 @@ class Orders:
         """
         rows, total = await self._page(filters, limit, 1, count=True)
         if rows:
-            yield [order_from(row) for row in rows]
+            yield rows
         if len(rows) < limit:
             return
         page = 2
@@ -374,14 +431,14 @@ class Orders:
             found = await self._window(filters, limit, window)
             for rows in found:
                 if rows:
-                    yield [order_from(row) for row in rows]
+                    yield rows
             if any(len(rows) < limit for rows in found):
                 return
             page = window[-1] + 1
         while True:  # more orders than counted (placed meanwhile)
             rows, _ = await self._page(filters, limit, page)
             if rows:
-                yield [order_from(row) for row in rows]
+                yield rows
             if len(rows) < limit:
                 return
             page += 1

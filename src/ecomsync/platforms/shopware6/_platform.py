@@ -13,7 +13,13 @@ import attrs
 import httpx
 
 from ..._closing import AsyncResource
-from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from ..._contracts import (
+    MediaLink,
+    Outcome,
+    Outgoing,
+    Refusal,
+    StagedMedia,
+)
 from ..._http import POOLS
 from ..._model import Order
 from ..._settings import at_least, flag, name, one_of, seconds
@@ -200,10 +206,14 @@ class Shopware6(AsyncResource):
 
     def fetch_orders(
         self, selection: Selection, *, batch_size: int
-    ) -> AsyncIterator[Sequence[Order]]:
+    ) -> AsyncIterator[Sequence[Order | Refusal]]:
         """
         Yield the selected orders with customer, addresses, line items,
-        deliveries and transactions, paged by a stable sort.
+        deliveries and transactions, paged by a stable sort.  An order
+        whose number another order of the shop holds too (Shopware does
+        not keep order numbers unique) comes as a `~ecomsync.Refusal` on
+        ``number`` naming every order holding it: the ERP would take one
+        for the other.
         """
         return self._orders.fetch(selection, batch_size=batch_size)
 

@@ -80,12 +80,15 @@ class ContractBase:
     async def _fetch(
         self, platform: Platform, selection: Selection, batch_size: int = 100
     ) -> list[list[Order]]:
-        return [
-            list(batch)
-            async for batch in platform.fetch_orders(
-                selection, batch_size=batch_size
-            )
-        ]
+        found: list[list[Order]] = []
+        async for batch in platform.fetch_orders(
+            selection, batch_size=batch_size
+        ):
+            orders = [o for o in batch if isinstance(o, Order)]
+            # the contract's orders have numbers of their own: no refusal
+            assert len(orders) == len(batch), batch
+            found.append(orders)
+        return found
 
     @staticmethod
     def _staged(

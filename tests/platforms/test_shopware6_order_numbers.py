@@ -1,0 +1,161 @@
+"""
+Shopware 6 orders sharing an order number (a number range reset, orders
+imported from another system): none of them reaches the ERP as if it
+were the other; each read fails the number once, naming every order.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ecomsync import (
+    All,
+    DataType,
+    MemoryErp,
+    Only,
+    Refusal,
+    RunStatus,
+    Synchronizer,
+    SyncSpec,
+)
+from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._push import pushing, shopware6
+from ._shopware6 import SECRET
+
+
+pytestmark = pytest.mark.anyio
+
+ORDERS = DataType.ADDRESSES_AND_ORDERS
+IMPORT = SyncSpec(types={ORDERS: All()})
+FIRST, SECOND = "a" * 32, "b" * 32
+#: One customer, who orders the same again.
+CUSTOMER = {
+    "email": "erika@example.com",
+    "firstName": "Erika",
+    "lastName": "Mustermann",
+    "customerNumber": "K-1",
+}
+
+
+def _place(
+    emu: ShopwareEmulator, number: str, order_id: str, quantity: int = 1
+) -> str:
+    return emu.place_order(
+        order_number=number,
+        order_id=order_id,
+        customer=CUSTOMER,
+        lines=[{"productNumber": "A-1", "quantity": quantity, "unitPrice": 9}],
+        created_at=emu.now() + timedelta(minutes=quantity),
+    )
+
+
+def _failures(record: Any) -> list[tuple[str, str | None]]:
+    return [(f.number, f.field) for f in record.failures]
+
+
+@pytest.fixture(name="emu")
+def _emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIANUMBERS", client_secret=SECRET)
+
+
+async def _import(
+    emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path, spec: SyncSpec
+) -> Any:
+    async with pushing(shopware6(emu, SECRET), erp, tmp_path) as sync:
+        return await sync.execute(spec)
+
+
+class TestReusedOrderNumber:
+    async def test_later_order_with_an_imported_number_is_not_merged(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """
+        A second shop order with the number of one already imported (the
+        same customer ordering the same again) fails on ``number`` naming
+        both orders; the ERP keeps the first as it was, not taking the
+        second for it.
+        """
+        _place(emu, "5001", FIRST)
+        first = await _import(emu, erp, tmp_path, IMPORT)
+        kept = erp.orders["5001"]
+        _place(emu, "5001", SECOND)
+        again = await _import(emu, erp, tmp_path, IMPORT)
+
+        assert RunStatus.SUCCEEDED is first.status, first.failures
+        assert [("5001", "number")] == _failures(again)
+        (failure,) = again.failures
+        assert FIRST in failure.message
+        assert SECOND in failure.message
+        assert kept == erp.orders["5001"]
+        assert 0 == again.counts[ORDERS].updated
+
+    async def test_two_orders_of_one_read_neither_imported(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """
+        Two orders of one number in one read, on two pages: the number
+        fails once, naming both; neither order reaches the ERP (neither
+        first wins nor the second is reported as an edit of the first).
+        """
+        _place(emu, "5002", FIRST, quantity=1)
+        _place(emu, "5002", SECOND, quantity=2)
+        async with pushing(shopware6(emu, SECRET), erp, tmp_path) as sync:
+            sync.order_page_size = 1
+            record = await sync.execute(IMPORT)
+
+        assert [("5002", "number")] == _failures(record)
+        assert FIRST in record.failures[0].message
+        assert "changed in the shop" not in record.failures[0].message
+        assert "5002" not in erp.orders
+        ledger = await _ledger(emu, erp, tmp_path)
+        assert ["5002"] == ledger
+
+    async def test_only_the_number_fails_it_once(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """
+        The "sync this order" button on a shared number fails it once,
+        on ``number``, not also as a number the shop does not show.
+        """
+        _place(emu, "5003", FIRST)
+        _place(emu, "5003", SECOND)
+        record = await _import(
+            emu, erp, tmp_path, SyncSpec(types={ORDERS: Only({"5003"})})
+        )
+
+        assert [("5003", "number")] == _failures(record)
+        assert "5003" not in erp.orders
+
+    async def test_plan_lists_it_as_refused(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """
+        A preview refuses the shared number, naming both orders, and
+        would import the other order.
+        """
+        _place(emu, "5004", FIRST)
+        _place(emu, "5004", SECOND)
+        _place(emu, "5005", "c" * 32)
+        async with pushing(shopware6(emu, SECRET), erp, tmp_path) as sync:
+            plan = await sync.plan(IMPORT)
+
+        part = plan.types[ORDERS]
+        (refusal,) = part.invalid
+        assert isinstance(refusal, Refusal)
+        assert ("5004", "number") == (refusal.number, refusal.field)
+        assert SECOND in refusal.reason
+        assert ["5005"] == list(part.create)
+
+
+async def _ledger(
+    emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+) -> list[str]:
+    async with pushing(shopware6(emu, SECRET), erp, tmp_path) as sync:
+        assert isinstance(sync, Synchronizer)
+        failures = await sync.store.list_failures("shop", ORDERS)
+    return [f.number for f in failures]
