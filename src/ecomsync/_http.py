@@ -11,7 +11,8 @@ Pieces, each usable alone:
   ``raise ... from exc``: resets, timeouts and refused connections become
   `RetryableError`, anything else `SyncError`.  A *write* whose fate is
   unknown (the connection broke after it was sent) becomes `MaybeApplied`,
-  a `RetryableError` the retry policy does not repeat on its own;
+  a `RetryableError` the retry policy repeats only after the caller
+  looked and did not find the write (``RetryPolicy.call(confirm=...)``);
 - `parse_retry_after` / `retry_after`: the ``Retry-After`` header in both
   forms (delta-seconds and HTTP date), never negative;
 - `status_error`: the `RetryableError` for an answer that means "try again
@@ -72,6 +73,7 @@ from ._http_errors import (
 
 __all__ = [
     "AMBIGUOUS_STATUSES",
+    "IDEMPOTENT",
     "POOLS",
     "RETRYABLE_STATUSES",
     "HttpClient",
@@ -87,6 +89,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: Methods whose requests do the same sent twice as once (RFC 9110 9.2.2):
+#: `HttpClient.request` repeats them after any transient failure.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 #: `HttpClient` connection pools: ``"auto"`` is aiohttp's where it can be
 #: used (the ``aiohttp`` extra installed, running on asyncio), else httpx's.
@@ -469,6 +475,7 @@ class HttpClient(AsyncResource):
         headers: Mapping[str, str] | None = None,
         deadline: float | None = None,
         retry: bool = True,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """
         Send one request, retrying transient failures.
@@ -477,7 +484,17 @@ class HttpClient(AsyncResource):
         caller judges 4xx answers).  Raises `RetryableError` once the
         attempts are used up, `SyncError` for anything else that went
         wrong in transport.
+
+        *idempotent* says whether sending the request twice does what
+        sending it once does (``None``: by its method, `IDEMPOTENT`).  A
+        request that is not is repeated only after failures that prove it
+        never reached the server (no connection, 429, 503); after one it
+        may have landed (a reset or timeout after sending, 502, 504) it
+        raises `MaybeApplied`, which the caller resolves, with
+        ``policy.call(confirm=...)`` for one.
         """
+        if idempotent is None:
+            idempotent = method.upper() in IDEMPOTENT
 
         async def attempt() -> httpx.Response:
             return await self._attempt(
@@ -488,6 +505,7 @@ class HttpClient(AsyncResource):
                 params=params,
                 headers=headers,
                 deadline=deadline,
+                write=not idempotent,
             )
 
         if not retry:
@@ -504,6 +522,7 @@ class HttpClient(AsyncResource):
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         deadline: float | None,
+        write: bool,
     ) -> httpx.Response:
         client = self.client
         request = build_request(
@@ -532,6 +551,7 @@ class HttpClient(AsyncResource):
             with transport_errors(
                 request,
                 deadline=self.deadline if deadline is None else deadline,
+                write=write,
             ):
                 if transport is None:
                     response = await client.send(request)
@@ -549,7 +569,10 @@ class HttpClient(AsyncResource):
         if response.status_code not in RETRYABLE_STATUSES:
             return response
         error = status_error(
-            describe(request), response, hint=self.retry_after_hint
+            describe(request),
+            response,
+            write=write,
+            hint=self.retry_after_hint,
         )
         assert error is not None
         raise error

@@ -52,8 +52,9 @@ class MaybeApplied(RetryableError):
     Transient, but the request may have been applied (a write whose
     connection broke after sending, or a 500/502/504 to a write).
 
-    `RetryPolicy` does not repeat it: only the caller knows whether the
-    write is idempotent or has to be looked up first.
+    `RetryPolicy` does not repeat it on its own: only the caller knows
+    whether the write landed (``RetryPolicy.call(confirm=...)`` looks
+    before each repeat).
     """
 
 
@@ -194,6 +195,11 @@ def _translate(
         raise RetryableError(
             f"{what}: cannot connect ({_reason(exc, type(exc).__name__)})"
         ) from exc
+    if isinstance(exc, httpx.PoolTimeout):
+        # waited for a connection of the pool: nothing was sent
+        raise RetryableError(
+            f"{what}: no free connection (timed out)"
+        ) from exc
     if isinstance(exc, httpx.ConnectTimeout):
         raise RetryableError(
             f"{what}: cannot connect ({_reason(exc, 'timed out')})"
@@ -274,8 +280,9 @@ def status_error(
 @attrs.frozen
 class RetryPolicy:
     """
-    How often and how long to retry a `RetryableError` (never
-    `MaybeApplied`, never anything else).
+    How often and how long to retry a `RetryableError` (a `MaybeApplied`
+    only where the caller looked and found the write not landed: see
+    `call`; never anything else).
 
     Args:
         attempts: Tries, the first included.
@@ -310,22 +317,44 @@ class RetryPolicy:
         """
         ``async for attempt in policy.attempts_of(): with attempt: ...``
         """
-        return self._attempts(self.timeout)
+        return self._attempts(self.timeout, self.backoff)
+
+    def _confirming(self, exc: Exception) -> bool | float:
+        # `backoff` for a write whose caller can look whether it landed:
+        # a `MaybeApplied` is retried too (after the look).
+        if isinstance(exc, MaybeApplied):
+            return True
+        return self.backoff(exc)
 
     def _attempts(
-        self, timeout: float | None
+        self, timeout: float | None, on: Callable[[Exception], bool | float]
     ) -> AsyncIterator[stamina.Attempt]:
         return stamina.retry_context(
-            on=self.backoff,
+            on=on,
             attempts=self.attempts,
             timeout=timeout,
             wait_initial=self.wait_initial,
             wait_max=self.wait_max,
         )
 
-    async def call(self, func: Callable[[], Awaitable[T]]) -> T:
+    async def call(
+        self,
+        func: Callable[[], Awaitable[T]],
+        *,
+        confirm: Callable[[], Awaitable[T | None]] | None = None,
+    ) -> T:
         """
         Await ``func()``, retrying as the policy says.
+
+        Args:
+            func: One attempt.  A write that is not idempotent raises
+                `MaybeApplied` where it may have landed (an
+                `HttpClient.request` with ``idempotent=False`` does).
+            confirm: Looks whether a write that raised `MaybeApplied`
+                landed, before it is sent again: its answer (found: the
+                write is not sent again) or ``None`` (not there: send it
+                again).  Without *confirm* a `MaybeApplied` is not
+                retried; with it, only after ``confirm()`` found nothing.
 
         The first attempt runs outside stamina's retry loop (entering it
         costs about a tenth of a request's client CPU); after a failure
@@ -334,21 +363,33 @@ class RetryPolicy:
         ``timeout`` (less the time the first attempt took) and stamina's
         testing mode and retry hooks are exactly those of the loop alone.
         """
+        on = self.backoff if confirm is None else self._confirming
         started = time.monotonic()
         try:
             return await func()
         except Exception as exc:
-            if self.backoff(exc) is False:
+            if on(exc) is False:
                 raise
             first: Exception | None = exc
+        # Whether the last attempt may have landed: look before sending.
+        unsure = isinstance(first, MaybeApplied)
         timeout = self.timeout
         if timeout is not None:
             # A positive rest: 0 would mean "no retries" with a warning.
             timeout = max(timeout - (time.monotonic() - started), 1e-9)
-        async for attempt in self._attempts(timeout):
+        async for attempt in self._attempts(timeout, on):
             with attempt:
                 if first is not None:
                     failed, first = first, None
                     raise failed
-                return await func()
+                if unsure and confirm is not None:
+                    found = await confirm()  # a failed look: look again
+                    if found is not None:
+                        return found
+                    unsure = False
+                try:
+                    return await func()
+                except MaybeApplied:
+                    unsure = True
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover

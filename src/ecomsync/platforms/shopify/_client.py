@@ -256,7 +256,12 @@ class GraphQL:
             await self._pace(cost)
             try:
                 response = await self.http.request(
-                    "POST", self.path, json=body, retry=retry
+                    "POST",
+                    self.path,
+                    json=body,
+                    retry=retry,
+                    # as before: the mutations are not sorted yet
+                    idempotent=True,
                 )
             finally:
                 self._answered(cost)

@@ -228,6 +228,7 @@ class AdminApi:
                 "client_id": self.client_id,
                 "client_secret": self.client_secret,
             },
+            idempotent=True,  # one more token
         )
         if response.status_code in (400, 401, 403):
             reasons = "; ".join(
@@ -274,12 +275,14 @@ class AdminApi:
         content: bytes | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """
         One authenticated request; 4xx/5xx become exceptions.
 
         A 401 with code ``9`` (token expired or revoked) fetches a new
-        token and tries once more.
+        token and tries once more.  *idempotent* as `HttpClient.request`
+        takes it: a POST or PATCH is not, unless the caller says so.
         """
         stale: str | None = None
         for _ in range(2):
@@ -294,6 +297,7 @@ class AdminApi:
                     **(headers or {}),
                     "Authorization": f"Bearer {token}",
                 },
+                idempotent=idempotent,
             )
             if (
                 response.status_code == 401
@@ -343,7 +347,10 @@ class AdminApi:
         }
         if not body:
             return {}
-        response = await self.call("POST", "/api/_action/sync", json=body)
+        # upserts and deletes by the ids ecomsync chose
+        response = await self.call(
+            "POST", "/api/_action/sync", json=body, idempotent=True
+        )
         if not response.content:
             return {}
         data = response.json()
@@ -366,7 +373,9 @@ class AdminApi:
         ``aggregations`` (by name; empty without any).
         """
         path = f"/api/search/{url_entity(entity)}"
-        response = await self.call("POST", path, json=criteria)
+        response = await self.call(
+            "POST", path, json=criteria, idempotent=True
+        )
         what = f"POST {path}"
         body = response.json()
         if not isinstance(body, dict):

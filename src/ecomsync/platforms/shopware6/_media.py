@@ -99,6 +99,7 @@ class Media:
                 params={"extension": extension, "fileName": name},
                 content=content,
                 headers={"Content-Type": media.mime_type},
+                idempotent=True,  # replaces the file of this media id
             )
         except ShopwareApiError as exc:
             if exc.has_code("CONTENT__MEDIA_DUPLICATED_FILE_NAME"):

@@ -182,6 +182,7 @@ class Orders:
                         "PATCH",
                         f"/api/order-delivery/{delivery['id']}",
                         json={"trackingCodes": codes},
+                        idempotent=True,  # by id
                     )
             moves: list[tuple[str, str, str | None, str, Any]] = []
             if delivery is not None and delivery_target is not None:
@@ -264,6 +265,9 @@ class Orders:
                         "POST",
                         f"/api/_action/{entity}/{eid}/state/{action}",
                         json={"sendMail": self.send_mail},
+                        # sent again after it landed: refused as an
+                        # illegal transition, planned again below
+                        idempotent=True,
                     )
                     current = _answer_state(response) or graph[current][action]
             except ShopwareApiError as exc:
@@ -485,7 +489,9 @@ class Orders:
         if count:
             criteria["total-count-mode"] = 1  # exact
         body = (
-            await self.api.call("POST", "/api/search/order", json=criteria)
+            await self.api.call(
+                "POST", "/api/search/order", json=criteria, idempotent=True
+            )
         ).json()
         data = body.get("data") if isinstance(body, dict) else None
         total = body.get("total") if isinstance(body, dict) else None

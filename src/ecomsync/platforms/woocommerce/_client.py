@@ -142,6 +142,8 @@ class RestApi:
                 params=sent,
                 headers=headers,
                 retry=False,
+                # as before: the writes this sends are not sorted yet
+                idempotent=True,
             )
 
         response = await (
