@@ -7,15 +7,25 @@ article that links a media without a file.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
 import httpx
 import pytest
 
-from ecomsync import Article, MemoryErp, RunStatus, Synchronizer
+from ecomsync import (
+    Article,
+    Category,
+    MediaKind,
+    MediaRef,
+    MemoryErp,
+    RunStatus,
+    StockLevel,
+    Synchronizer,
+)
 from ecomsync._fingerprint import content_hash
-from ecomsync.platforms.shopware6._mapping import product_id
+from ecomsync.platforms.shopware6._mapping import category_id, product_id
 from ecomsync.platforms.shopware6._media import media_id_for
 from ecomsync.platforms.shopware6._writer import op
 from ecomsync.platforms.woocommerce import WooCommerce
@@ -215,3 +225,108 @@ class TestWooCommerceMediaDeleted:
         again = await store.get_media_id("shop", sha)
         assert again is not None
         assert again != mid
+
+
+#: A category with an image and an article with a document (a manual).
+CAT_IMAGE = MediaRef(key="cat", filename="cat.png", mime_type="image/png")
+MANUAL = MediaRef(
+    key="manual",
+    filename="manual.pdf",
+    mime_type="application/pdf",
+    kind=MediaKind.DOCUMENT,
+)
+CAT_BYTES, MANUAL_BYTES = b"\x89PNG\r\n\x1a\ncategory", b"%PDF-1.4 manual"
+
+
+def _media_erp() -> MemoryErp:
+    return MemoryErp(
+        [
+            Category(number="C-1", name="Werkzeug", media=(CAT_IMAGE,)),
+            Article(
+                number="A-1",
+                name="Hammer",
+                price=Decimal("9.99"),
+                categories=("C-1",),
+                media=(MANUAL,),
+            ),
+            StockLevel(number="A-1", quantity=3),
+        ],
+        media={"cat": CAT_BYTES, "manual": MANUAL_BYTES},
+    )
+
+
+def _has_file(emu: ShopwareEmulator, mid: object) -> bool:
+    return bool((emu.entities["media"].get(str(mid)) or {}).get("fileName"))
+
+
+class TestCategoryImageAndDocumentDeleted:
+    """A category image or a document the merchant deleted in Shopware
+    comes back too."""
+
+    async def test_a_deleted_category_image_is_uploaded_again(
+        self, emu: ShopwareEmulator, tmp_path: Path
+    ) -> None:
+        """The category whose image was deleted (Shopware sets its
+        mediaId null) is not recorded as synced linking an empty media
+        entity: it fails on media.0 once, and the next run uploads the
+        image again and links it."""
+        erp = _media_erp()
+        mid = media_id_for(content_hash(CAT_BYTES))
+        async with pushing(shopware6(emu, SECRET), erp, tmp_path) as sync:
+            first = await sync.execute(PUSH)
+            await _delete_media(emu, mid)
+            cid = category_id("C-1")
+            assert None is emu.entities["category"][cid]["mediaId"]
+            erp.put(
+                Category(number="C-1", name="Werkzeuge", media=(CAT_IMAGE,))
+            )
+            second = await sync.execute(PUSH)
+            after_second = emu.entities["category"][cid].get("mediaId")
+            third = await sync.execute(PUSH)
+
+        assert RunStatus.SUCCEEDED == first.status, first.failures
+        assert [("C-1", "media.0")] == [
+            (f.number, f.field) for f in second.failures
+        ]
+        assert "next run uploads it again" in second.failures[0].message
+        assert None is after_second
+        assert not third.failures
+        linked = emu.entities["category"][cid]["mediaId"]
+        assert _has_file(emu, linked)
+
+    async def test_a_deleted_document_is_uploaded_again(
+        self, emu: ShopwareEmulator, tmp_path: Path
+    ) -> None:
+        """An article whose document (a manual) was deleted in the shop
+        is not recorded as synced naming an empty media entity in its
+        documents: it fails on media.0 once, and the next run uploads the
+        document again and names it."""
+        erp = _media_erp()
+        mid = media_id_for(content_hash(MANUAL_BYTES))
+        pid = product_id("A-1")
+        async with pushing(shopware6(emu, SECRET), erp, tmp_path) as sync:
+            first = await sync.execute(PUSH)
+            await _delete_media(emu, mid)
+            erp.put(
+                Article(
+                    number="A-1",
+                    name="Hammer (neu)",
+                    price=Decimal("9.99"),
+                    categories=("C-1",),
+                    media=(MANUAL,),
+                )
+            )
+            second = await sync.execute(PUSH)
+            empty = mid in emu.entities["media"]
+            third = await sync.execute(PUSH)
+
+        assert RunStatus.SUCCEEDED == first.status, first.failures
+        assert [("A-1", "media.0")] == [
+            (f.number, f.field) for f in second.failures
+        ]
+        assert "document media.0" in second.failures[0].message
+        assert not empty
+        assert not third.failures
+        fields = emu.entities["product"][pid].get("customFields") or {}
+        (document,) = fields["ecomsync_documents"]
+        assert _has_file(emu, document)

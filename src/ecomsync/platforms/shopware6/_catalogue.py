@@ -53,7 +53,7 @@ from ._mapping import (
     product_id,
     tax_id,
 )
-from ._media import Media, gone_failure, image_ids
+from ._media import Media, gone_failure
 from ._navigation import (
     ROOT_INCLUDES,
     Home,
@@ -268,6 +268,9 @@ class Catalogue:
             home = await self._home()
             failures.update(refusals(home, categories, order))
             order = [i for i in order if i not in failures]
+        lost = await self.media.categories_gone(items, order)
+        failures.update({i: gone_failure(m) for i, m in lost.items()})
+        order = [i for i in order if i not in lost]
 
         def build(chunk: Sequence[int]) -> Built:
             rows, owner = [], []
@@ -276,14 +279,7 @@ class Catalogue:
                 row = category_payload(categories[i])
                 if categories[i].parent is None:
                     row["parentId"] = home.parent_of(row["id"])
-                media = items[i].media
-                if media is not None:
-                    images = image_ids(media)
-                    row["mediaId"] = images[0] if images else None
-                    if images:
-                        # Created by this sync when new; the bytes follow.
-                        row["media"] = {"id": images[0]}
-                        self.media.note_created(images[:1])
+                self.media.category_image(row, items[i].media)
                 rows.append(row)
                 owner.append(j)
             key = "ecomsync-categories"
@@ -294,11 +290,14 @@ class Catalogue:
         if failed:
             failed.update(await self._orphans(categories, failed))
         failures.update(failed)
-        return outcomes(
+        found = outcomes(
             [c.number for c in categories],
             [category_id(c.number) for c in categories],
             screened.mirror(failures),
         )
+        for i, gone in lost.items():
+            found[i] = attrs.evolve(found[i], media_gone=(gone[0].media_id,))
+        return found
 
     async def _orphans(
         self, categories: Sequence[Category], failed: dict[int, Failure]

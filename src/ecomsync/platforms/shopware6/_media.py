@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import attrs
 
-from ..._contracts import MediaLink, Outcome, StagedMedia
+from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._model import MediaKind
 from ..._spec import DataType
 from ._client import MAX_LIMIT, AdminApi, ShopwareApiError
@@ -207,15 +207,17 @@ class Media:
         current: Mapping[str, Mapping[str, Any]],
     ) -> dict[str, list[MediaLink]]:
         """
-        Per product id of *wanted* (its media links), the remembered
-        images the shop has no file for any more (the merchant deleted
-        them: the delete cascades to their product media).  Linking one
-        would create an empty media entity, a broken image.
+        Per product (or category) id of *wanted* (its media links), the
+        remembered images and documents the shop has no file for any
+        more (the merchant deleted them: the delete cascades to their
+        product media).  Linking one would create an empty media entity,
+        a broken image or document.
 
         *current* is what the product search read (`WRITE_INCLUDES`: each
         product media with its media's ``fileName``), so a product that
         still holds its images costs nothing; only remembered images a
-        product does not hold are looked up, in one search.
+        product does not hold, and remembered documents (a custom field
+        names them, no row), are looked up, in one search.
         """
         gone: dict[str, list[MediaLink]] = {}
         unsure: dict[str, list[tuple[str, MediaLink]]] = {}
@@ -223,10 +225,12 @@ class Media:
             rows = (current.get(pid) or {}).get("media") or []
             held = {str(r.get("id")): r for r in rows if isinstance(r, dict)}
             for link in links:
-                if not link.remembered or link.kind is not MediaKind.IMAGE:
-                    continue  # this run's own upload, or a document
-                row = held.get(product_media_id(pid, link.media_id)) or {}
-                media = row.get("media")
+                if not link.remembered:
+                    continue  # this run's own upload
+                media = None  # a document: only a custom field names it
+                if link.kind is MediaKind.IMAGE:
+                    row = held.get(product_media_id(pid, link.media_id)) or {}
+                    media = row.get("media")
                 if not isinstance(media, dict):
                     unsure.setdefault(link.media_id, []).append((pid, link))
                 elif not media.get("fileName"):
@@ -277,17 +281,54 @@ class Media:
                 )
         return held
 
+    async def categories_gone(
+        self, items: Sequence[Outgoing], send: Sequence[int]
+    ) -> dict[int, list[MediaLink]]:
+        """
+        Of the categories of *items* that *send* indexes, those whose
+        image (their first) is a remembered one the shop has no file for
+        any more: the delete set the category's ``mediaId`` null, and
+        linking the id again would create an empty media entity.
+        """
+        wanted: dict[str, list[MediaLink]] = {}
+        for i in send:
+            images = sorted(
+                (m for m in items[i].media or () if m.kind is MediaKind.IMAGE),
+                key=lambda m: m.position,
+            )
+            if images and images[0].remembered:
+                wanted[str(i)] = images[:1]
+        gone = await self.gone(wanted, {})
+        return {int(i): links for i, links in gone.items()}
+
+    def category_image(
+        self, row: dict[str, Any], media: Sequence[MediaLink] | None
+    ) -> None:
+        """
+        Put the first image of *media* into the category *row* (none:
+        the category's image goes); ``None`` leaves it as it is.
+        """
+        if media is None:
+            return
+        images = image_ids(media)
+        row["mediaId"] = images[0] if images else None
+        if images:
+            # Created by this sync when new; the bytes follow.
+            row["media"] = {"id": images[0]}
+            self.note_created(images[:1])
+
 
 def gone_failure(links: Sequence[MediaLink]) -> Failure:
     """
-    Why an article whose images *links* the shop lost fails (on the
-    first of them), saying that the next run uploads them again.
+    Why a record whose images or documents *links* the shop lost fails
+    (on the first of them), saying that the next run uploads them again.
     """
     first = min(links, key=lambda m: m.position)
     return (
-        f"image media.{first.position} (Shopware media {first.media_id}) "
-        "is no longer in the shop (deleted from its media library); "
-        "ecomsync forgets it and the next run uploads it again",
+        f"{first.kind.value} media.{first.position} (Shopware media "
+        f"{first.media_id}) is no longer in the shop (deleted from its "
+        "media library); ecomsync forgets it and the next run uploads it "
+        "again",
         f"media.{first.position}",
     )
 

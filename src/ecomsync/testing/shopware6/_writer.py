@@ -422,6 +422,12 @@ class Writer(Validation):
                     crow = self.tx.get(a.target, ck)
                     if crow is not None:
                         self.cascade_delete(ENTITIES[a.target], ck, crow)
+        if d.name == "media":
+            # category.mediaId is ON DELETE SET NULL (fk.category.media_id)
+            for ck in self.tx.find("category", "mediaId", key):
+                crow = self.tx.get("category", ck)
+                if crow is not None:
+                    self.tx.put("category", ck, {**crow, "mediaId": None})
         if d.name == "product_media":
             # product.coverId is ON DELETE SET NULL.
             pid = row.get("productId")
