@@ -17,6 +17,9 @@ from ecomsync import (
     DataType,
     MemoryErp,
     Only,
+    OrderState,
+    OrderStatus,
+    Outgoing,
     Refusal,
     RunStatus,
     Synchronizer,
@@ -33,6 +36,8 @@ pytestmark = pytest.mark.anyio
 ORDERS = DataType.ADDRESSES_AND_ORDERS
 IMPORT = SyncSpec(types={ORDERS: All()})
 FIRST, SECOND = "a" * 32, "b" * 32
+#: An order id after every other, by id and by when it was placed.
+LAST = "f" * 32
 #: One customer, who orders the same again.
 CUSTOMER = {
     "email": "erika@example.com",
@@ -159,3 +164,43 @@ async def _ledger(
         assert isinstance(sync, Synchronizer)
         failures = await sync.store.list_failures("shop", ORDERS)
     return [f.number for f in failures]
+
+
+class TestStatusOfASharedNumber:
+    async def test_a_full_batch_still_sees_both_orders(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A batch of 500 statuses (a page of Shopware's at most) where one
+        number is held by two orders finds both, however many rows the
+        look-up gives: that status fails on ``number`` and neither order
+        moves (the look-up read one page and lost the second order, and
+        the first was moved as if it were the only one).
+        """
+        _place(emu, "S-0", FIRST)
+        numbers = ["S-0"] + [f"S-{n}" for n in range(1, 500)]
+        for number in numbers[1:]:
+            emu.place_order(order_number=number)
+        _place(emu, "S-0", LAST)
+        shop = shopware6(emu, SECRET)
+        try:
+            outcomes = await shop.push(
+                DataType.ORDER_STATUS,
+                [
+                    Outgoing(
+                        record=OrderStatus(
+                            number=n, state=OrderState.IN_PROGRESS
+                        )
+                    )
+                    for n in numbers
+                ],
+            )
+        finally:
+            await shop.aclose()
+
+        assert [("S-0", "number")] == [
+            (o.number, o.field) for o in outcomes if not o.ok
+        ]
+        moved = {t.entity_id for t in emu.transitions}
+        assert 499 == len(moved)
+        assert {FIRST, LAST}.isdisjoint(moved)

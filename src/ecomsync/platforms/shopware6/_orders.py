@@ -60,7 +60,8 @@ class Orders:
         unique = list(dict.fromkeys(numbers))
         for start in range(0, len(unique), MAX_LIMIT):
             part = unique[start : start + MAX_LIMIT]
-            rows = await self.api.search(
+            # Every page: a number held twice gives more rows than numbers.
+            rows = await self.api.search_all(
                 "order",
                 {
                     "filter": [
@@ -76,7 +77,6 @@ class Orders:
                             "associations": {"stateMachineState": {}}
                         },
                     },
-                    "limit": MAX_LIMIT,
                 },
             )
             for row in rows:
