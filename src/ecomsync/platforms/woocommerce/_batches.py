@@ -74,7 +74,11 @@ class Batches:
                     "update": [p for _, p in chunk if "id" in p],
                 }
                 answer = (
-                    await self.api.call("POST", f"{path}/batch", json=body)
+                    # sent again after it landed: a create is refused for
+                    # its SKU and adopted below
+                    await self.api.call(
+                        "POST", f"{path}/batch", json=body, idempotent=True
+                    )
                 ).json()
                 what = f"POST {API}/{path}/batch"
                 if not isinstance(answer, dict):

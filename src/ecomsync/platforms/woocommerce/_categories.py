@@ -173,8 +173,13 @@ class Categories:
                 "update": [p for _, p in chunk if "id" in p],
             }
             answer = (
+                # sent again after it landed: a create is refused as
+                # term_exists and adopted below
                 await self.api.call(
-                    "POST", "products/categories/batch", json=body
+                    "POST",
+                    "products/categories/batch",
+                    json=body,
+                    idempotent=True,
                 )
             ).json()
             created = iter(answer.get("create") or [])
@@ -205,6 +210,7 @@ class Categories:
                         "POST",
                         "products/categories/batch",
                         json={"update": [p for _, p in adopt]},
+                        idempotent=True,  # updates by id
                     )
                 ).json()
                 for (i, _), row in zip(

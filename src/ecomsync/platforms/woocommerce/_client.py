@@ -26,7 +26,6 @@ from ..._urls import public_url
 from ...exceptions import (
     AuthenticationError,
     ConfigurationError,
-    RetryableError,
     SyncError,
 )
 from .._answers import field_of, odd_answer, require_json, rows_of
@@ -112,6 +111,7 @@ class RestApi:
         params: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201),
         retry: bool = True,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """
         Send one request to ``/wc/v3/{path}``, signed afresh per attempt
@@ -119,7 +119,9 @@ class RestApi:
         `AuthenticationError` for 401/403, `WooApiError` for other
         answers not in *ok*.  Without *retry*, one attempt: the caller
         retries (a write that must first look whether a lost attempt
-        landed).
+        landed: ``http.policy.call(confirm=...)``).  *idempotent* as
+        `HttpClient.request` takes it: a POST is not, unless the caller
+        says so; where it may have landed, `MaybeApplied`.
         """
         full = f"{API}/{path.lstrip('/')}"
         url = self.url.rstrip("/") + full
@@ -142,8 +144,7 @@ class RestApi:
                 params=sent,
                 headers=headers,
                 retry=False,
-                # as before: the writes this sends are not sorted yet
-                idempotent=True,
+                idempotent=idempotent,
             )
 
         response = await (
@@ -211,7 +212,9 @@ class RestApi:
             "Content-Type": mime_type,
             "Content-Disposition": f'attachment; filename="{filename}"',
         }
-        try:
+        what = "POST /wp-json/wp/v2/media"
+
+        async def send() -> dict[str, Any]:
             response = await self.http.request(
                 "POST",
                 "/wp-json/wp/v2/media",
@@ -219,25 +222,22 @@ class RestApi:
                 headers=headers,
                 retry=False,
             )
-        except RetryableError:
-            # The upload may have landed with its answer lost: look for
-            # the file by its name (the content hash) before resending.
+            body: dict[str, Any] = self.judge(what, response, (201,)).json()
+            field_of("WooCommerce", what, body, "id", int)
+            return body
+
+        async def landed() -> dict[str, Any] | None:
+            # An upload whose answer was lost: found by its name (the
+            # content hash), else sent again.
             stem = filename.rsplit(".", 1)[0]
             for row in await self.find_media(stem):
                 title = row.get("title")
                 raw = title.get("raw") if isinstance(title, dict) else None
                 if raw and str(raw).startswith(stem):
                     return row
-            response = await self.http.request(
-                "POST",
-                "/wp-json/wp/v2/media",
-                content=content,
-                headers=headers,
-            )
-        what = "POST /wp-json/wp/v2/media"
-        body: dict[str, Any] = self.judge(what, response, (201,)).json()
-        field_of("WooCommerce", what, body, "id", int)
-        return body
+            return None
+
+        return await self.http.policy.call(send, confirm=landed)
 
     def _wp_basic(self) -> str:
         if not self.wp_user or not self.wp_password:

@@ -191,21 +191,20 @@ class Orders:
         each note, and a note whose answer was lost (a timeout after the
         shop saved it) may be there, so a retry looks first.
         """
-        tried = False
 
-        async def attempt() -> None:
-            nonlocal tried
-            if tried and text in await self._notes(oid):
-                return
-            tried = True
+        async def post() -> str:
             await self.api.call(
                 "POST",
                 f"orders/{oid}/notes",
                 json={"note": text, "customer_note": True},
                 retry=False,
             )
+            return text
 
-        await self.api.http.policy.call(attempt)
+        async def posted() -> str | None:
+            return text if text in await self._notes(oid) else None
+
+        await self.api.http.policy.call(post, confirm=posted)
 
     # -- orders in ----------------------------------------------------------
 

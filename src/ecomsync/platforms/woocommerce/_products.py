@@ -438,8 +438,13 @@ class Products:
             for kind, value in chunk:
                 body[kind].append(value)
             answer = (
+                # sent again after it landed: a create is refused for its
+                # SKU and adopted (`_adopt`), a delete's answer unread
                 await self.batches.api.call(
-                    "POST", f"products/{pid}/variations/batch", json=body
+                    "POST",
+                    f"products/{pid}/variations/batch",
+                    json=body,
+                    idempotent=True,
                 )
             ).json()
             taken: list[tuple[Row, Row]] = []
@@ -486,6 +491,7 @@ class Products:
                 "POST",
                 f"products/{pid}/variations/batch",
                 json={"update": update},
+                idempotent=True,  # updates by id
             )
         ).json()
         for row in answer.get("update") or []:

@@ -1,0 +1,191 @@
+"""
+Writes that take no idempotency key and whose answer was lost after the
+shop applied them (a timeout, a reset, a 502 or 504 from a proxy): each
+lands once, found by the adapter's look before it would be sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from ecomsync import Article, DataType, Outgoing, Variant
+from ecomsync._model import OrderState, OrderStatus
+from ecomsync.platforms.woocommerce import WooCommerce
+from ecomsync.testing._platform_contract import (
+    PlatformContract,
+    make_order,
+)
+from ecomsync.testing.woocommerce import WooCommerceEmulator
+
+from .._retries import fast_retries
+
+
+pytestmark = pytest.mark.anyio
+
+_fast_retries = fast_retries(4)
+
+KEY, SECRET = "ck_lost", "cs_NEVER_SHOWN"
+APP_PASSWORD = "app-password-NEVER-SHOWN"
+
+#: How the answer of an applied write is lost: the client's deadline, a
+#: read timeout, a reset, a proxy's 502 or 504.
+LOST = ["deadline", "timeout", "reset", "502", "504"]
+
+#: The clients' deadline per attempt, in seconds.
+DEADLINE = 0.3
+
+
+class _Flaky(httpx.AsyncBaseTransport):
+    """
+    Passes requests to *inner*; those *match* accepts meet *plan* in
+    turn: ``"429"`` is answered before the shop sees the request, any
+    other step of `LOST` lets the shop apply it and then loses the
+    answer.  *applied* counts the matching requests the shop got.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        match: Callable[[httpx.Request], bool],
+        plan: list[str],
+    ) -> None:
+        self.inner = inner
+        self.match = match
+        self.plan = plan
+        self.applied = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        if not self.match(request):
+            return await self.inner.handle_async_request(request)
+        step = self.plan.pop(0) if self.plan else "ok"
+        if step == "429":
+            return httpx.Response(429, headers={"Retry-After": "0"})
+        self.applied += 1
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        if step == "ok":
+            return response
+        if step == "deadline":
+            await anyio.sleep(10 * DEADLINE)  # the client gives up first
+        if step in ("deadline", "timeout"):
+            raise httpx.ReadTimeout("answer lost", request=request)
+        if step == "reset":
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.",
+                request=request,
+            )
+        return httpx.Response(int(step), text="Bad Gateway")
+
+
+def _posts(tail: str) -> Callable[[httpx.Request], bool]:
+    return lambda r: r.method == "POST" and r.url.path.endswith(tail)
+
+
+class TestWooCommerce:
+    @staticmethod
+    def _woo(emu: WooCommerceEmulator, transport: _Flaky) -> WooCommerce:
+        return WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            wp_user="sync",
+            wp_application_password=APP_PASSWORD,
+            request_deadline=DEADLINE,
+            transport=transport,
+        )
+
+    @staticmethod
+    def _emu() -> WooCommerceEmulator:
+        return WooCommerceEmulator(
+            KEY, SECRET, wp_user="sync", wp_application_password=APP_PASSWORD
+        )
+
+    @pytest.mark.parametrize("lost", LOST)
+    async def test_tracking_note_is_posted_once(self, lost: str) -> None:
+        """
+        A tracking note whose answer was lost is found on the order: the
+        customer is mailed each tracking number once.
+        """
+        emu = self._emu()
+        oid = emu.place(make_order("2201"))
+        flaky = _Flaky(
+            httpx.ASGITransport(app=emu.app), _posts("/notes"), [lost]
+        )
+        shipped = OrderStatus(
+            number="2201", state=OrderState.SHIPPED, tracking_numbers=("T-1",)
+        )
+        async with self._woo(emu, flaky) as woo:
+            (outcome,) = await woo.push(
+                DataType.ORDER_STATUS, [Outgoing(record=shipped)]
+            )
+
+        assert outcome.ok, outcome
+        assert 1 == flaky.applied
+        assert ["Tracking number: T-1"] == [
+            n["note"] for n in emu.shop.notes[oid] if n["customer_note"]
+        ]
+
+    @pytest.mark.parametrize("lost", LOST)
+    async def test_upload_sent_again_after_a_429_is_made_once(
+        self, lost: str, tmp_path: Path
+    ) -> None:
+        """
+        An upload answered 429, sent again and that answer lost after
+        WordPress saved it, is found by its hash: one attachment made,
+        none made twice and deleted again.
+        """
+        emu = self._emu()
+        flaky = _Flaky(
+            httpx.ASGITransport(app=emu.app),
+            _posts("/wp/v2/media"),
+            ["429", lost],
+        )
+        async with self._woo(emu, flaky) as woo:
+            media_id = await woo.upload_media(
+                PlatformContract._staged(tmp_path, b"lost-twice")
+            )
+
+        assert 1 == flaky.applied
+        assert [int(media_id)] == list(emu.shop.media)
+
+    @pytest.mark.parametrize("lost", LOST)
+    async def test_variations_are_adopted(self, lost: str) -> None:
+        """
+        A variations batch whose answer was lost is sent again (repeat
+        safe): WooCommerce refuses the SKUs the lost attempt took, and
+        the variations it made are taken as this article's, not a
+        failure; none is made twice.
+        """
+        emu = self._emu()
+        shirt = Article(
+            number="S-1",
+            name="Shirt",
+            price=1,
+            variants=(
+                Variant(number="S-1-M", options=(("Size", "M"),)),
+                Variant(number="S-1-L", options=(("Size", "L"),)),
+            ),
+        )
+        flaky = _Flaky(
+            httpx.ASGITransport(app=emu.app),
+            _posts("/variations/batch"),
+            [lost],
+        )
+        async with self._woo(emu, flaky) as woo:
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+
+        skus = sorted(
+            p["sku"] for p in emu.shop.products.values() if p.get("parent_id")
+        )
+        assert [] == flaky.plan
+        assert outcome.ok, outcome
+        assert ["S-1-L", "S-1-M"] == skus
