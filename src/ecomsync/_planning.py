@@ -32,7 +32,7 @@ from ._spec import (
     SyncSpec,
     Trigger,
 )
-from ._stock_fold import gained_numbers
+from ._stock_fold import folds, gained_numbers
 from .typing import ErpSession, SupportsMediaOnPush
 
 
@@ -170,6 +170,12 @@ class _Found:
     #: Articles: the stock numbers their pushes would send again.
     #: Stock: the numbers sent again whatever their checksum.
     restock: set[str] = attrs.Factory(set)
+    #: Where the stock goes with the articles (`_stock_fold`), per stock
+    #: number: how many changed articles sell it (articles add to it; a
+    #: stock level only one of them sells costs no stock request).
+    carried: dict[str, int] | None = None
+    #: Stock: the levels to write that go with their article.
+    folded: int = 0
 
 
 async def plan_all(
@@ -183,6 +189,11 @@ async def plan_all(
     run = pipeline.run
     plans: dict[DataType, TypePlan] = {}
     restock: set[str] = set()
+    # As the run: a level goes with its changed article, not in a stock
+    # request of its own.
+    carried: dict[str, int] | None = (
+        {} if folds(run.spec, run.platform) else None
+    )
     for data_type, selection in run.spec.types.items():
         retry = await ledger_numbers(
             pipeline.store, run.platform_name, trigger, data_type, selection
@@ -197,6 +208,7 @@ async def plan_all(
             selection,
             retry=retry,
             restock=restock,
+            carried=carried,
         )
         run.count(
             data_type,
@@ -218,15 +230,18 @@ async def plan_type(
     *,
     retry: Sequence[str] = (),
     restock: set[str] | None = None,
+    carried: dict[str, int] | None = None,
 ) -> TypePlan:
     """
     What the run of *pipeline* would do with one data type: its
     *selection*, then the failed records *retry* the selection did not
     read (a scheduled run's retries of the ledger).  *restock*: the stock
     numbers the run's article pushes send again, added to by an article
-    plan and sent whatever their checksum by a stock plan.
+    plan and sent whatever their checksum by a stock plan.  *carried*:
+    where the run folds the stock into the articles' writes, the stock
+    numbers of the changed articles (`_Found.carried`).
     """
-    found = _Found()
+    found = _Found(carried=carried)
     if restock is not None and data_type is DataType.STOCK:
         found.restock = restock
     if isinstance(selection, Only):
@@ -280,7 +295,7 @@ async def plan_type(
             data_type,
             Volume(
                 fetched=found.fetched,
-                writes=len(found.create) + len(found.update),
+                writes=len(found.create) + len(found.update) - found.folded,
                 uploads=len(found.to_upload),
                 with_media=found.with_media,
                 dependencies=len(found.deps),
@@ -348,6 +363,7 @@ async def _plan_batch(
         number = unchanged.number
         if data_type is DataType.STOCK and number in found.restock:
             found.update.append(number)
+            found.folded += _goes_along(found, number)
         else:
             found.unchanged.append(number)
     missing, _, refused = await closure.missing(
@@ -364,6 +380,14 @@ async def _plan_batch(
             record.number
         )
         closure.note(data_type, [record.number])
+        if data_type is DataType.STOCK and not change.also:
+            found.folded += _goes_along(found, record.number)
+        elif isinstance(record, Article) and found.carried is not None:
+            for number in {
+                record.number,
+                *(v.number for v in record.variants),
+            }:
+                found.carried[number] = found.carried.get(number, 0) + 1
         if (
             isinstance(record, Article | Category)
             and not record.media
@@ -416,6 +440,14 @@ async def _plan_restock(
             pipeline.run.platform_name, DataType.STOCK, gained
         )
         found.restock.update(links)
+
+
+def _goes_along(found: _Found, number: str) -> bool:
+    """
+    Whether the stock level *number* (one level for its number) goes
+    with the write of the one changed article that sells it.
+    """
+    return found.carried is not None and found.carried.get(number) == 1
 
 
 def _media_on_push(platform: object) -> bool:

@@ -321,6 +321,22 @@ class TestFirstSync:
         assert 4 == len(_stock_events(run.events, RecordSynced))
 
 
+class TestPlan:
+    async def test_a_plan_counts_no_stock_request_for_folded_levels(
+        self, sync: Synchronizer, erp: MemoryErp
+    ) -> None:
+        """A plan counts the stock Syncs the run sends: none for the
+        levels that go with their articles, one search and Sync for a
+        stock change alone; the levels are still listed."""
+        first = (await sync.plan(PUSH)).types[DataType.STOCK]
+        await sync.execute(PUSH)
+        erp.put(StockLevel(number="A-2", quantity=7))
+        alone = (await sync.plan(PUSH)).types[DataType.STOCK]
+
+        assert (4, 0) == (len(first.create), first.requests)
+        assert (("A-2",), 2) == (alone.update, alone.requests)
+
+
 class TestOrdersFirst:
     async def test_folded_stock_reflects_the_runs_orders(
         self, sync: Synchronizer, emu: ShopwareEmulator
