@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Container, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -350,10 +350,21 @@ class _Session:
     erp: SeededErp
 
     async def read(
-        self, data_type: DataType, selection: Selection, *, batch_size: int
+        self,
+        data_type: DataType,
+        selection: Selection,
+        *,
+        batch_size: int,
+        exclude: Container[str] | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         batch: list[Record] = []
         for i in self.erp.indices(data_type, selection):
+            if (
+                exclude is not None
+                and data_type is DataType.STOCK
+                and article_number(i) in exclude
+            ):
+                continue  # read with its article (one level per number)
             batch.append(self.erp.make(data_type, i))
             if len(batch) >= batch_size:
                 yield batch

@@ -84,6 +84,10 @@ class Outbound:
             platform=self.run.platform_name
             if data_type is DataType.ORDER_STATUS
             else None,
+            # The levels read with their articles, read once.
+            exclude=self.writer.fold.exclusion()
+            if data_type is DataType.STOCK
+            else None,
         )
 
     async def prepare(
@@ -279,6 +283,11 @@ class Pipeline:
             self._sought[data_type] = Sought(data_type, set(selection.numbers))
         try:
             await self._selection(session, data_type, selection, tally, meter)
+            if data_type is DataType.STOCK:
+                # The levels read with their articles that this read left
+                # out, reported as read.
+                watch, seen = self._watch[data_type]
+                seen.update(await self.writer.fold.rest(tally, watch))
             self._unread.pop(data_type)
             # A number that selected nothing (a typing error) fails naming
             # it, not ledgered: there is no record to retry.

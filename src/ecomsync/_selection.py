@@ -7,7 +7,13 @@ store knows of a batch.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Container,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -177,19 +183,27 @@ async def ledger_watch(
     return watch
 
 
-def _takes_platform(method: Callable[..., object]) -> bool:
+def _takes(method: Callable[..., object], name: str) -> bool:
     """
     Whether an ERP session's *method* (``read``, ``count``) takes the
-    ``platform`` keyword; adapters written before it do not.
+    keyword *name* (``platform``, ``exclude``); adapters written before
+    it do not.
     """
     try:
-        parameter = inspect.signature(method).parameters.get("platform")
+        parameter = inspect.signature(method).parameters.get(name)
     except (TypeError, ValueError):  # a builtin or an odd callable
         return False
     return parameter is not None and parameter.kind in (
         inspect.Parameter.KEYWORD_ONLY,
         inspect.Parameter.POSITIONAL_OR_KEYWORD,
     )
+
+
+def _takes_platform(method: Callable[..., object]) -> bool:
+    """
+    Whether an ERP session's *method* takes the ``platform`` keyword.
+    """
+    return _takes(method, "platform")
 
 
 def erp_read(
@@ -199,13 +213,26 @@ def erp_read(
     *,
     batch_size: int,
     platform: str | None = None,
+    exclude: Container[str] | None = None,
 ) -> AsyncIterator[Sequence[Record]]:
     """
     ``session.read``; order status with the run's *platform* where the
     adapter's ``read`` takes the keyword (`ErpSession`).  Others read
     every platform's statuses, of which the engine keeps the platform's
-    own (`own_statuses`), as before.
+    own (`own_statuses`), as before.  Stock `All` without the single
+    levels of the numbers in *exclude*, where the adapter's ``read``
+    takes that keyword; others read them too.
     """
+    if (
+        exclude is not None
+        and data_type is DataType.STOCK
+        and isinstance(selection, All)
+        and _takes(session.read, "exclude")
+    ):
+        excluding: Any = session  # ErpSession leaves the keyword out
+        return excluding.read(  # type: ignore[no-any-return]
+            data_type, selection, batch_size=batch_size, exclude=exclude
+        )
     if (
         platform is not None
         and data_type is DataType.ORDER_STATUS
@@ -251,6 +278,7 @@ async def erp_batches(
     *,
     whole_units: bool = False,
     platform: str | None = None,
+    exclude: Container[str] | None = None,
 ) -> AsyncIterator[AsyncIterator[Sequence[Record]]]:
     """
     The ERP's batches of a selection, closed however the block ends.
@@ -262,9 +290,17 @@ async def erp_batches(
 
     With *platform* (order status), the statuses of a number are one
     unit too, of which only the platform's own go on (`own_statuses`).
+
+    *exclude* (stock `All`): the numbers whose one level the run has read
+    already, which the read may leave out (`erp_read`).
     """
     batches = erp_read(
-        session, data_type, selection, batch_size=batch_size, platform=platform
+        session,
+        data_type,
+        selection,
+        batch_size=batch_size,
+        platform=platform,
+        exclude=exclude,
     )
     wrapped = batches
     if whole_units or platform is not None:

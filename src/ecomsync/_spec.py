@@ -8,10 +8,11 @@ bad spec is refused before any licence is taken or record is read.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import attrs
 
@@ -224,6 +225,24 @@ def selected(
     if isinstance(selection, Only):
         return number in selection.numbers
     return isinstance(selection, All)
+
+
+class _Numbered(Protocol):
+    @property
+    def number(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_Numbered)
+
+
+def without_single(rows: Sequence[_N], exclude: Container[str]) -> list[_N]:
+    """
+    *rows* (stock levels, or what an adapter makes them from) without
+    those whose number is in *exclude* and no other row's: what a stock
+    read with ``exclude`` may leave out (`ErpSession.read`).
+    """
+    many = Counter(row.number for row in rows)
+    return [r for r in rows if r.number not in exclude or many[r.number] > 1]
 
 
 def _freeze_types(

@@ -16,18 +16,22 @@ gives the article that variant anew) goes with its article
 is committed as the stock's own link and checksum, its ledger entry
 cleared, before the article's link (`StockFold.record`).
 
-The STOCK type keeps its own semantics: its step reads its selection as
-always, finds the folded levels' checksums current and sends nothing for
-them, but reports each as synced by this run (its event and count,
-`StockFold.settle`).  A level not folded (invalid, refused by the
-platform's policy, its article failed) goes the stock path as before,
-and fails there on its own.
+The STOCK type keeps its own semantics: it reports each folded level as
+synced by this run (its event and count), and each level the fold read
+unchanged as skipped, without sending them.  Its step reads its
+selection without those levels where the ERP adapter can leave them out
+(``exclude``, `ErpSession.read`), so a first sync reads each level once,
+and reports them after the read (`StockFold.rest`); an adapter that
+reads them anyway has them reported as they come (`StockFold.settle`).
+A level not folded (invalid, refused by the platform's policy, its
+article failed) goes the stock path as before, and fails there on its
+own.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 
 import attrs
 
@@ -38,7 +42,7 @@ from ._model import Article, Record, StockLevel
 from ._run import Run, Tally
 from ._selection import erp_batches
 from ._spec import All, DataType, Only, Selection, SyncSpec
-from .events import RecordSynced
+from .events import RecordSkipped, RecordSynced
 from .typing import ErpSession, Platform, StateStore, SupportsStockOnPush
 
 
@@ -112,6 +116,10 @@ class StockFold:
     #: stock step; packed (`_pack`): a first sync holds every level here
     #: from its article's push to the stock step.
     _landed: dict[str, bytes] = attrs.field(init=False, factory=dict)
+    #: Stock numbers whose one level the fold read unchanged for a
+    #: changed article, not yet reported by the stock step (skipped); a
+    #: dict for the order they came in.
+    _same: dict[str, None] = attrs.field(init=False, factory=dict)
 
     @classmethod
     def of(cls, run: Run, store: StateStore, batch_size: int) -> StockFold:
@@ -183,6 +191,8 @@ class StockFold:
                 going.setdefault(change.record.number, []).append(
                     _Level(level, digest, link)
                 )
+            else:
+                self._same[level.number] = None
         self._at_hand.update((n, tuple(f)) for n, f in going.items())
 
     def stock_of(self, change: Change) -> tuple[StockLevel, ...] | None:
@@ -238,6 +248,8 @@ class StockFold:
         )
         await self.store.clear_failures(name, DataType.STOCK, list(landed))
         self._landed.update((n, _pack(f)) for n, f in landed.items())
+        for number in landed:
+            self._same.pop(number, None)
 
     async def settle(
         self,
@@ -247,9 +259,10 @@ class StockFold:
     ) -> Changes:
         """
         In the stock step: report the levels of *found* that landed with
-        their articles as synced by this run, and send nothing for them.
+        their articles as synced by this run, and send nothing for them
+        (the ERP adapter read them although the fold had: `rest`).
         """
-        if not self._landed:
+        if not self._landed and not self._same:
             return found
         unchanged: list[Record] = []
         for record in found.unchanged:
@@ -267,9 +280,57 @@ class StockFold:
                 )
             ):
                 todo.append(change)
+        # Read again: what the read found is what the step reports.
+        for number in (
+            *(r.number for r in found.unchanged),
+            *(c.record.number for c in found.todo),
+            *(r.number for r in found.invalid),
+        ):
+            self._landed.pop(number, None)
+            self._same.pop(number, None)
         return attrs.evolve(
             found, unchanged=tuple(unchanged), todo=tuple(todo)
         )
+
+    def exclusion(self) -> Container[str] | None:
+        """
+        The stock numbers the stock step's read may leave out (each was
+        read with its article, one level): None where there are none.
+        """
+        if not self._landed and not self._same:
+            return None
+        return _Read(self._landed, self._same)
+
+    async def rest(self, tally: Tally, watched: Container[str]) -> list[str]:
+        """
+        After the stock step's read: report the levels it did not read
+        again, those that landed as synced by this run, the others as
+        skipped, in the order the fold took them; return the numbers
+        among them that are *watched*.
+        """
+        found = [
+            n
+            for part in (self._landed, self._same)
+            for n in part
+            if n in watched
+        ]
+        for number in list(self._landed):
+            packed = self._landed.pop(number, None)
+            if packed is not None:
+                await self._synced(number, _unpack(packed), tally)
+        for number in list(self._same):
+            if number not in self._same:
+                continue
+            del self._same[number]
+            tally.unchanged += 1
+            await self.run.emit(
+                RecordSkipped(
+                    run_id=self.run.id,
+                    data_type=DataType.STOCK,
+                    number=number,
+                )
+            )
+        return found
 
     async def _report(self, record: Record, digest: str, tally: Tally) -> bool:
         packed = self._landed.get(record.number)
@@ -279,6 +340,10 @@ class StockFold:
         if landed.checksum != digest:
             return False
         del self._landed[record.number]
+        await self._synced(record.number, landed, tally)
+        return True
+
+    async def _synced(self, number: str, landed: Landed, tally: Tally) -> None:
         if landed.created:
             tally.created += 1
         else:
@@ -287,18 +352,18 @@ class StockFold:
             RecordSynced(
                 run_id=self.run.id,
                 data_type=DataType.STOCK,
-                number=record.number,
+                number=number,
                 created=landed.created,
                 platform_id=landed.platform_id,
             )
         )
-        return True
 
     async def failed(self, number: str) -> None:
         """
         A folded level failed in the stock step (a rival for its number in
         the stock read): its checksum goes, nothing ambiguous looks in sync.
         """
+        self._same.pop(number, None)
         if self._landed.pop(number, None) is None:
             return
         name = self.run.platform_name
@@ -312,6 +377,19 @@ class StockFold:
                     for n, link in links.items()
                 },
             )
+
+
+@attrs.frozen
+class _Read:
+    """
+    The numbers the fold read (`StockFold.exclusion`), as they are now.
+    """
+
+    landed: Mapping[str, bytes]
+    same: Mapping[str, None]
+
+    def __contains__(self, number: object) -> bool:
+        return number in self.landed or number in self.same
 
 
 #: `_pack`'s flags.

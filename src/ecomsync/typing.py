@@ -136,8 +136,20 @@ class ErpSession(Protocol):
         the progress total starts high and ends at what was done), and
         keeps only the platform's own statuses of what any adapter reads.
 
+        An adapter may also take a keyword ``exclude: Container[str] |
+        None = None``.  A run that writes the stock with the articles
+        (`SupportsStockOnPush`) has read the stock of the articles it
+        wrote already; it then reads `DataType.STOCK` with `All` and
+        those numbers as *exclude*, where ``read`` names it.  The read
+        may leave out the level of each number in *exclude* for which
+        it has exactly one level; a number with several levels (one per
+        warehouse, or two records numbered alike) is yielded whole.
+        Yielding an excluded level anyway is correct, only slower.  Test
+        *exclude* with ``in`` only: it may hold every number of the
+        catalogue.
+
         .. versionchanged:: 26.1.0
-           The optional ``platform`` keyword.
+           The optional ``platform`` and ``exclude`` keywords.
         """
 
     async def count(

@@ -13,7 +13,7 @@ ranges are never pushed to the server.  Articles and stock are read by
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Container, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -28,7 +28,14 @@ from .._model import (
     Record,
     number_key,
 )
-from .._spec import ChangedSince, DataType, NumberRange, Only, Selection
+from .._spec import (
+    ChangedSince,
+    DataType,
+    NumberRange,
+    Only,
+    Selection,
+    without_single,
+)
 from ..exceptions import ConfigurationError, SyncError
 from ._tryton_catalog import ArticleGroup
 from ._tryton_orders import OrderImporter
@@ -100,6 +107,7 @@ class TrytonSession:
         *,
         batch_size: int,
         platform: str | None = None,
+        exclude: Container[str] | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -110,6 +118,9 @@ class TrytonSession:
                 yield categories[start : start + batch_size]
             return
         rows = await self._rows(data_type, selection, platform)
+        if exclude is not None and data_type is DataType.STOCK:
+            # Levels the run read already: not computed again.
+            rows = without_single(rows, exclude)
         if data_type is DataType.ARTICLES:
             self._reader.expect(
                 [g for g in rows if isinstance(g, ArticleGroup)]

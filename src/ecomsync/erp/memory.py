@@ -9,6 +9,7 @@ import math
 from collections.abc import (
     AsyncIterator,
     Callable,
+    Container,
     Hashable,
     Iterable,
     Sequence,
@@ -38,7 +39,15 @@ from .._model import (
     parents_first,
 )
 from .._record_checks import problems
-from .._spec import ChangedSince, DataType, Only, Selection, aware, selected
+from .._spec import (
+    ChangedSince,
+    DataType,
+    Only,
+    Selection,
+    aware,
+    selected,
+    without_single,
+)
 from ..exceptions import ConfigurationError, SyncError
 
 
@@ -458,8 +467,11 @@ class _MemorySession:
         *,
         batch_size: int,
         platform: str | None = None,
+        exclude: Container[str] | None = None,
     ) -> AsyncIterator[Sequence[Record]]:
         rows = self._select(data_type, selection, platform)
+        if exclude is not None and data_type is DataType.STOCK:
+            rows = without_single(rows, exclude)
         for start in range(0, len(rows), batch_size):
             await anyio.sleep(self._erp.latency)
             yield rows[start : start + batch_size]
