@@ -146,9 +146,8 @@ class Catalogue:
 
     async def _channel_rows(self) -> list[dict[str, Any]]:
         """
-        The sales channels (just the configured one, if any), with their
-        navigation category: one look-up serves the articles'
-        visibilities and the categories' home.
+        The sales channels (just the configured one, if any): one look-up
+        serves the articles, the categories' home and the currency check.
         """
         async with self._setup_lock():
             if self._channels is None or not self._fresh(self._channels[0]):
@@ -156,6 +155,7 @@ class Catalogue:
                 criteria = channel_criteria(self.sales_channel_id)
                 rows = await self.api.search_all("sales_channel", criteria)
                 self._channels = (now, rows)
+                self._currency = ShopCurrency.among(rows, now, self._currency)
             return self._channels[1]
 
     async def _home(self) -> Home:

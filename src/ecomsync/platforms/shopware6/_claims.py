@@ -31,6 +31,7 @@ from ..._model import (
     StockLevel,
 )
 from ..._record_checks import problems
+from ._mapping import DEFAULT_CURRENCY_ID
 from ._writer import Failure
 
 
@@ -299,6 +300,26 @@ class ShopCurrency:
             ):
                 interval = None
         return cls(str(row.get("isoCode") or ""), decimals, interval)
+
+    @classmethod
+    def among(
+        cls,
+        rows: Sequence[Mapping[str, Any]],
+        now: float,
+        known: tuple[float, ShopCurrency] | None,
+    ) -> tuple[float, ShopCurrency] | None:
+        """
+        (*now*, the shop's default currency) where a sales channel of
+        *rows*, read with its ``currency``, has that one as its own (the
+        row a look-up by its id reads); else what was *known*.
+        """
+        for row in rows:
+            currency = row.get("currency")
+            if row.get("currencyId") == DEFAULT_CURRENCY_ID and isinstance(
+                currency, Mapping
+            ):
+                return now, cls.from_row(currency)
+        return known
 
     def sold_at(self, price: Decimal) -> Decimal:
         """

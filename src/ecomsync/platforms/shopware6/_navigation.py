@@ -25,11 +25,20 @@ from ._writer import Failure
 
 
 #: What `Catalogue` reads of a sales channel: its id (the articles'
-#: visibilities) and its navigation category, with that category's
-#: ancestors and whether ecomsync wrote it.
+#: visibilities), its navigation category, with that category's
+#: ancestors and whether ecomsync wrote it, and its default currency
+#: (the shop's, ``Defaults::CURRENCY``, where it is that one: no
+#: look-up of its own).
 _CHANNEL_INCLUDES: dict[str, Any] = {
-    "sales_channel": ["id", "navigationCategoryId", "navigationCategory"],
+    "sales_channel": [
+        "id",
+        "navigationCategoryId",
+        "navigationCategory",
+        "currencyId",
+        "currency",
+    ],
     "category": ["id", "path", "customFields"],
+    "currency": ["id", "isoCode", "itemRounding"],
 }
 
 #: What `Catalogue` reads of the ``category_root`` category.
@@ -42,7 +51,7 @@ def channel_criteria(configured: str | None) -> dict[str, Any]:
     the *configured* one.
     """
     criteria: dict[str, Any] = {
-        "associations": {"navigationCategory": {}},
+        "associations": {"navigationCategory": {}, "currency": {}},
         "includes": _CHANNEL_INCLUDES,
     }
     if configured is not None:

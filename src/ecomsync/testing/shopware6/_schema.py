@@ -267,6 +267,7 @@ _DEFS = [
         fks=(("navigationCategoryId", "category"),),
         to_one=(
             ToOne("navigationCategory", "navigationCategoryId", "category"),
+            ToOne("currency", "currencyId", "currency"),
         ),
     ),
     EntityDef("customer_group"),
