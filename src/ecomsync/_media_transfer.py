@@ -223,10 +223,16 @@ class MediaTransfer:
                     data_type, outcomes[index], links
                 )
             except RecordRejected as exc:
+                media_field = exc.field or ""
                 final[index] = Outcome(
                     number=outcomes[index].number,
                     error=str(exc),
-                    field="media",
+                    field=media_field
+                    if media_field.startswith("media.")
+                    else "media",
+                    # forgotten, their content uploaded again and
+                    # attached once more (`Writer`)
+                    media_gone=exc.media_gone,
                 )
 
         async with task_group() as tg:
@@ -513,8 +519,8 @@ class MediaTransfer:
                 del self._unsaved[sha]
             self._fresh.discard(sha)
             _log.warning(
-                "media %s (content %s) is gone from %s: uploaded again "
-                "by the next run",
+                "media %s (content %s) is gone from %s: its content is "
+                "uploaded again",
                 media_id,
                 sha,
                 self.run.platform_name,

@@ -15,7 +15,7 @@ from ._ambiguity import NumberClaims
 from ._changes import Change, where
 from ._contracts import Failure, Link, MediaLink, Outcome, Outgoing
 from ._media_ids import Pending
-from ._media_transfer import MediaTransfer, takes_media
+from ._media_transfer import Found, MediaTransfer, takes_media
 from ._model import Article, Category, StockLevel
 from ._run import Run, Tally
 from ._spec import DataType
@@ -138,10 +138,44 @@ class Writer:
                     else m
                     for change, m in zip(chunk, media, strict=True)
                 ]
-            outcomes = await self.media.attach_all(data_type, outcomes, media)
+            attached = await self.media.attach_all(data_type, outcomes, media)
+            outcomes = await self._heal(
+                session, data_type, chunk, outcomes, attached, media
+            )
         return await self.record(
             data_type, chunk, outcomes, tally, landed=landed
         )
+
+    async def _heal(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        chunk: Sequence[Change],
+        pushed: Sequence[Outcome],
+        attached: Sequence[Outcome],
+        media: Sequence[Found],
+    ) -> list[Outcome]:
+        """
+        The *attached* outcomes, those whose media the shop refused as
+        gone (deleted there since the store learnt their ids:
+        `Outcome.media_gone`) attached once more: the ids are forgotten,
+        their content uploaded again, and the record lands with its
+        media in this run instead of failing until the next one.
+        """
+        await self.media.forget_gone(attached, media)
+        gone = [i for i, outcome in enumerate(attached) if outcome.media_gone]
+        final = list(attached)
+        if not gone:
+            return final
+        again = [pushed[i] for i in gone]
+        found = await self.media.gather(
+            session, data_type, [chunk[i] for i in gone], again
+        )
+        redone = await self.media.attach_all(data_type, again, found)
+        await self.media.forget_gone(redone, found)
+        for i, outcome in zip(gone, redone, strict=True):
+            final[i] = outcome
+        return final
 
     async def note_restock(
         self, chunk: Sequence[Change], written: Mapping[str, Link]

@@ -208,11 +208,24 @@ class RecordRejected(SyncError):
     Attributes:
         number: The record's number.
         field: The field at fault, where known.
+        media_gone: Raised by `Platform.attach_media`: media ids of the
+            links it was given that the shop no longer has (deleted
+            there); the engine forgets them, so the next run uploads
+            their content again (as ``Outcome.media_gone`` does for a
+            push).
+
+    .. versionchanged:: 26.1.0 *media_gone*.
     """
 
     def __init__(
-        self, message: str, *, number: str, field: str | None = None
+        self,
+        message: str,
+        *,
+        number: str,
+        field: str | None = None,
+        media_gone: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.number = number
         self.field = field
+        self.media_gone = media_gone

@@ -233,3 +233,65 @@ class TestCost:
 
         assert 429 == r.status_code
         assert "THROTTLED" == r.json()["errors"][0]["extensions"]["code"]
+
+
+DELETE_FILES = """
+mutation($ids: [ID!]!) {
+  fileDelete(fileIds: $ids) { deletedFileIds userErrors { field code } }
+}
+"""
+SET_FILES = """
+mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
+  productSet(input: $input, identifier: $id) {
+    product { id media(first: 5) { nodes { id } } }
+    userErrors { field message code }
+  }
+}
+"""
+HELD = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+
+
+class TestFileDeleted:
+    """A file the merchant deletes in Shopify's Files."""
+
+    async def test_deleted_file_is_refused_and_reads_null(
+        self, emu: ShopifyEmulator
+    ) -> None:
+        """
+        fileDelete takes the file off the products that show it; a
+        productSet naming its id is refused on input.files.N.id (not
+        written: the product keeps what it had), nodes answers null in
+        its place, and deleting it again is FILE_DOES_NOT_EXIST.
+        """
+        kept = emu.shop.add_file({"originalSource": "https://x.test/k.png"})
+        gone = emu.shop.add_file({"originalSource": "https://x.test/g.png"})
+        kept_id, gone_id = (emu.shop.files[n]["id"] for n in (kept, gone))
+        both = [{"id": kept_id}, {"id": gone_id}]
+        made = await gql(
+            emu,
+            SET_FILES,
+            {"input": {**hammer(), "files": both}, "id": custom("A")},
+        )
+        assert [] == made["data"]["productSet"]["userErrors"]
+
+        deleted = await gql(emu, DELETE_FILES, {"ids": [gone_id]})
+        (product,) = emu.shop.products.values()
+        assert [kept] == product["_media"]
+        again = await gql(
+            emu, SET_FILES, {"input": {"files": both}, "id": custom("A")}
+        )
+        held = await gql(emu, HELD, {"ids": [kept_id, gone_id]})
+        twice = await gql(emu, DELETE_FILES, {"ids": [gone_id]})
+
+        assert [gone_id] == deleted["data"]["fileDelete"]["deletedFileIds"]
+        answer = again["data"]["productSet"]
+        assert answer["product"] is None
+        assert [(["input", "files", "1", "id"], "INVALID_INPUT")] == [
+            (e["field"], e["code"]) for e in answer["userErrors"]
+        ]
+        assert [kept] == product["_media"]
+        assert gone not in emu.shop.files
+        assert [{"id": kept_id}, None] == held["data"]["nodes"]
+        assert ["FILE_DOES_NOT_EXIST"] == [
+            e["code"] for e in twice["data"]["fileDelete"]["userErrors"]
+        ]

@@ -15,7 +15,7 @@ import attrs
 from ..._contracts import MediaLink, Outcome, StagedMedia
 from ..._http import HttpClient
 from ..._model import MediaKind
-from ...exceptions import RecordRejected, SyncError
+from ...exceptions import AuthenticationError, RecordRejected, SyncError
 from .._answers import field_of, odd_answer
 from ._catalogue import user_errors
 from ._client import GraphQL, staged_target
@@ -32,6 +32,11 @@ mutation($f: [FileCreateInput!]!) { fileCreate(files: $f) {
 """
 FIND_FILE = """
 query($q: String!) { files(first: 1, query: $q) { nodes { id } } }
+"""
+#: Which of some files Shopify still has: ``nodes`` answers null in the
+#: place of an id that names nothing (Relay's object identification).
+FILES_HELD = """
+query($ids: [ID!]!) { nodes(ids: $ids) { id } }
 """
 SET_FILES = """
 mutation($input: ProductSetInput!, $id: ProductSetIdentifiers) {
@@ -175,11 +180,51 @@ class Media:
                 what=f"media of {target.number!r}",
             )
         )["productSet"]
-        if answer["userErrors"]:
-            # The product's refusal (a file Shopify no longer has, say):
-            # this article fails on its media, the run goes on.
-            raise RecordRejected(
-                str(user_errors(target.number, answer["userErrors"]).error),
-                number=target.number,
-                field="media",
+        if not answer["userErrors"]:
+            return
+        # The product's refusal: this article fails on its media, the run
+        # goes on.  A file deleted in Shopify since the store learnt its
+        # id is one reason; which files Shopify no longer has is asked,
+        # not read from the refusal's wording (not documented).
+        refused = str(user_errors(target.number, answer["userErrors"]).error)
+        try:
+            gone = await self._gone(ordered, target.number)
+        except SyncError as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            gone = []  # the refusal stands as it is
+        if not gone:
+            raise RecordRejected(refused, number=target.number, field="media")
+        # Not this process's to hand out again either (`upload`).
+        self.uploaded = {
+            h: f for h, f in self.uploaded.items() if f not in gone
+        }
+        first = next(m for m in ordered if m.media_id in gone)
+        raise RecordRejected(
+            f"{refused} (file {first.media_id} was deleted in Shopify; "
+            "ecomsync forgets it and uploads its content again)",
+            number=target.number,
+            field=f"media.{first.position}",
+            media_gone=tuple(gone),
+        )
+
+    async def _gone(
+        self, media: Sequence[MediaLink], number: str
+    ) -> list[str]:
+        """
+        The ids of *media* that name no file on Shopify (deleted there).
+        """
+        ids = list(dict.fromkeys(m.media_id for m in media))
+        if not ids:
+            return []
+        what = f"media of {number!r}"
+        nodes = (
+            await self.api.call(
+                FILES_HELD, {"ids": ids}, cost=1 + len(ids), what=what
             )
+        )["nodes"]
+        if not isinstance(nodes, list) or len(nodes) != len(ids):
+            raise odd_answer(
+                "Shopify", f"nodes of {what}", "not one entry per id"
+            )
+        return [i for i, node in zip(ids, nodes, strict=True) if node is None]

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLResolveInfo, GraphQLSchema
 from graphql.execution.values import get_directive_values
 
+from ._files import delete_files
+from ._product_set import file_number
 from ._shop import source_name
 from ._views import Row, check_input, gid, page, parse_gid, refused
 
@@ -241,8 +243,14 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
 
     @on(q, "node")
     def _node(_o: Any, _i: Any, id: str) -> Row | None:
-        n = parse_gid(id, "MediaImage") or parse_gid(id, "GenericFile")
+        n = file_number(id)
         return shop.file_view(n) if n in shop.files else None
+
+    @on(q, "nodes")
+    def _nodes(_o: Any, _i: Any, ids: list[str]) -> list[Row | None]:
+        # null in the place of an id that names nothing (Relay's nodes)
+        check_input("ids", ids)
+        return [_node(_o, _i, i) for i in ids]
 
     @on(q, "bulkOperation")
     def _bulk(_o: Any, _i: Any, id: str) -> Row | None:
@@ -448,6 +456,11 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
     @on(m, "bulkOperationCancel")
     def _bulk_cancel(_o: Any, _i: Any, id: str) -> Row:
         return emu.cancel_bulk(id)
+
+    @on(m, "fileDelete")
+    def _file_delete(_o: Any, _i: Any, fileIds: list[str]) -> Row:
+        check_input("fileIds", fileIds)
+        return delete_files(shop, fileIds)
 
     @on(m, "orderCancel")
     def _order_cancel(

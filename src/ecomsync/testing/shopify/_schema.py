@@ -218,6 +218,7 @@ type QueryRoot {
   customers(first: Int, after: String, query: String): CustomerConnection!
   files(first: Int, after: String, query: String): FileConnection!
   node(id: ID!): File
+  nodes(ids: [ID!]!): [File]!
   bulkOperation(id: ID!): BulkOperation
   currentBulkOperation(type: BulkOperationType): BulkOperation
 }
@@ -284,6 +285,7 @@ type StagedUploadsCreatePayload { stagedTargets: [StagedMediaUploadTarget!] user
 
 input FileCreateInput { originalSource: String! contentType: FileContentType alt: String filename: String duplicateResolutionMode: FileCreateInputDuplicateResolutionMode }
 type FileCreatePayload { files: [File!] userErrors: [UserError!]! }
+type FileDeletePayload { deletedFileIds: [ID!] userErrors: [UserError!]! }
 
 input InventoryChangeInput { inventoryItemId: ID! locationId: ID! quantity: Int! changeFromQuantity: Int }
 input InventorySetQuantityInput { inventoryItemId: ID! locationId: ID! quantity: Int! changeFromQuantity: Int compareQuantity: Int }
@@ -326,6 +328,7 @@ type Mutation {
   metafieldsDelete(metafields: [MetafieldIdentifierInput!]!): MetafieldsDeletePayload
   stagedUploadsCreate(input: [StagedUploadInput!]!): StagedUploadsCreatePayload
   fileCreate(files: [FileCreateInput!]!): FileCreatePayload
+  fileDelete(fileIds: [ID!]!): FileDeletePayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
   inventoryActivate(inventoryItemId: ID!, locationId: ID!, available: Int, onHand: Int): InventoryActivatePayload
   inventoryBulkToggleActivation(inventoryItemId: ID!, inventoryItemUpdates: [InventoryBulkToggleActivationInput!]!): InventoryBulkToggleActivationPayload

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._inventory import stock_variant
 from ._product_set import (
+    file_number,
     metafields,
     option_combo,
     product_set_errors,
@@ -327,6 +328,7 @@ class Shop:
             handles=self._by_handle,
             collections=self.collections,
             locations=self.locations,
+            files=self.files,
         )
         if errs:
             return {"product": None, "userErrors": errs}
@@ -528,8 +530,7 @@ class Shop:
         """
         An existing file named by ``id``, else a new one from its source.
         """
-        ref = f.get("id") or ""
-        n = parse_gid(ref, "MediaImage") or parse_gid(ref, "GenericFile")
+        n = file_number(f.get("id") or "")
         return n if n in self.files else self.add_file(f)
 
     def add_file(self, f: Row) -> int:
