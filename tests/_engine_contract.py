@@ -51,16 +51,18 @@ from ecomsync.events import RecordFailed, RecordSynced
 from ecomsync.testing import DirtyCatalogue, Trap, capture_events
 from ecomsync.typing import Platform
 
+from ._negative_stock_contract import NegativeStockContract
 from ._plans import assert_run_matches_plan
 from ._push import PUSH, PUSH_TYPES, pushing
 from ._restock_contract import RestockContract
 from .conftest import T0, flat_catalogue, small_catalogue
 
 
-class PlatformEngineContract(RestockContract):
+class PlatformEngineContract(RestockContract, NegativeStockContract):
     """
     The engine over one platform's adapter and emulator (and
-    `RestockContract`'s re-created variants).  Subclasses set
+    `RestockContract`'s re-created variants, `NegativeStockContract`'s
+    oversold stock).  Subclasses set
     `secrets` (every credential the adapter holds) and `wrong_secret`, and
     implement the hooks.
     """

@@ -240,7 +240,8 @@ class StockLevel:
     warehouse (for platforms with stock locations).
 
     A negative *quantity* (oversold) is valid here; whether a platform
-    takes it is its policy (``allow_backorders``).
+    writes it or 0 (and reports the record) is its policy
+    (``allow_backorders``).
 
     .. versionadded:: 26.1.0
     """

@@ -290,9 +290,9 @@ class SupportsStockOnPush(Protocol):
     writes each level it takes in the product row of its number, in the
     same request as the article, and answers one ``ok`` `Outcome` per
     level written in the article's ``Outcome.stock``.  A level it does not
-    take (its policy refuses it, say negative stock) it leaves out and
-    answers nothing for: the run's stock sync sends it as usual, and it
-    fails there on its own, never failing the article.  An article that
+    take (its policy refuses or reports it, say negative stock) it leaves
+    out and answers nothing for: the run's stock sync sends it as usual,
+    and it fails there on its own, never failing the article.  An article that
     fails answers no stock.  Check with ``isinstance(platform,
     SupportsStockOnPush) and platform.stock_on_push``.
 

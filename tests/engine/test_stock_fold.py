@@ -370,7 +370,8 @@ class TestStockKeepsItsOwnSemantics:
     ) -> None:
         """Negative stock (no backorders) and two levels of one number are
         not folded: their articles land, and each fails in the stock step
-        as before, with its own message and ledger entry."""
+        as before, with its own message and ledger entry (the negative
+        one written as 0 there)."""
         erp.put(StockLevel(number="A-1", quantity=-5))
         erp.remove(DataType.STOCK, "A-2")
         erp.put(StockLevel(number="A-2", quantity=1, warehouse="W1"))

@@ -98,12 +98,21 @@ class TestB1MalformedRecords:
     async def test_negative_stock_is_refused_by_name(
         self, fsync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
     ) -> None:
-        """Negative stock is not written without a word: it fails naming
+        """Negative stock is not written without a word, nor is the last
+        figure left selling: the shop gets 0 and the record fails naming
         the quantity (no backorders allowed by default)."""
+        await fsync.execute(PUSH)
         erp.put(StockLevel(number="A-03", quantity=-4))
         await fsync.execute(PUSH)
         failures = await _failures(fsync)
-        assert "A-03" in failures
+        assert "quantity" == failures["A-03"][1]
+        assert failures["A-03"][0].startswith("quantity -4 of 'A-03' is neg")
+        (product,) = [
+            p
+            for p in emu.entities["product"].values()
+            if p["productNumber"] == "A-03"
+        ]
+        assert 0 == product["stock"]
         records = [
             r
             for r in catalogue()

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from ecomsync.platforms._backorders import negative_stock
+from ecomsync._contracts import Outcome
+from ecomsync.platforms._backorders import negative_stock, reported
 
 
 class TestNegativeStock:
-    def test_refused(self) -> None:
-        """A negative quantity fails on 'quantity', naming the record, the
-        platform and the option that lets it through."""
+    def test_reported(self) -> None:
+        """A negative quantity is reported on 'quantity', naming the
+        record, the 0 the shop got and the option that writes it."""
         assert (
-            "quantity -3 of 'A-1' is negative: Shopware 6 takes negative "
-            "stock only with Shopware6(allow_backorders=True)",
+            "quantity -3 of 'A-1' is negative: its stock in Shopware 6 was "
+            "set to 0, so the shop does not sell it; "
+            "Shopware6(allow_backorders=True) writes negative stock",
             "quantity",
         ) == negative_stock(
             "A-1", -3, platform="Shopware 6", option="Shopware6", allowed=False
@@ -43,3 +45,29 @@ class TestNegativeStock:
         assert None is negative_stock(
             "A-1", quantity, platform="P", option="P", allowed=allowed
         )
+
+
+class TestReported:
+    def test_a_landed_zero_fails(self) -> None:
+        """The 0 written for a negative level landed: the record fails with
+        the report, keeping its platform id."""
+        found = reported(
+            Outcome(number="A-1", platform_id="p1"), ("negative", "quantity")
+        )
+
+        assert not found.ok
+        assert ("A-1", "p1", "negative", "quantity") == (
+            found.number,
+            found.platform_id,
+            found.error,
+            found.field,
+        )
+
+    def test_own_failure_and_no_report_kept(self) -> None:
+        """A write that failed keeps its own reason; a level that was not
+        negative keeps its outcome."""
+        failed = Outcome(number="A-1", error="not on the shop", field="number")
+        landed = Outcome(number="A-1", platform_id="p1")
+
+        assert failed is reported(failed, ("negative", "quantity"))
+        assert landed is reported(landed, None)

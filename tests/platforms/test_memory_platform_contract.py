@@ -68,11 +68,16 @@ class TestMemoryPlatformContract(PlatformContract):
 class TestNegativeStock:
     @pytest.mark.parametrize("backorders", [False, True])
     async def test_policy(self, backorders: bool) -> None:
-        """Negative stock is refused on 'quantity' unless the shop allows
-        backorders; then it is written as the ERP has it."""
+        """Negative stock is written as 0 and reported on 'quantity'
+        unless the shop allows backorders; then it is written as the ERP
+        has it."""
         platform = MemoryPlatform(allow_backorders=backorders)
         article = Article(number="A", name="A", price=1)
         await platform.push(DataType.ARTICLES, [Outgoing(record=article)])
+        await platform.push(
+            DataType.STOCK,
+            [Outgoing(record=StockLevel(number="A", quantity=5))],
+        )
 
         (outcome,) = await platform.push(
             DataType.STOCK,
@@ -80,11 +85,13 @@ class TestNegativeStock:
         )
 
         assert backorders == outcome.ok
+        assert {None: -3 if backorders else 0} == platform.stock["A"]
         if not backorders:
             assert "quantity" == outcome.field
             assert (
-                "quantity -3 of 'A' is negative: MemoryPlatform takes negative"
-                " stock only with MemoryPlatform(allow_backorders=True)"
+                "quantity -3 of 'A' is negative: its stock in MemoryPlatform "
+                "was set to 0, so the shop does not sell it; "
+                "MemoryPlatform(allow_backorders=True) writes negative stock"
             ) == outcome.error
 
 

@@ -262,8 +262,8 @@ class TestDirtyCatalogue(DirtyCatalogueContract):
     @staticmethod
     def catalogue() -> DirtyCatalogue:
         # Product titles hold 255 characters; the customId metafield
-        # compares exactly; negative stock is refused (allow_backorders
-        # is off by default).
+        # compares exactly; negative stock goes as 0 and fails
+        # (allow_backorders is off by default).
         return dirty_catalogue(numbers_fold=False, name_limit=255)
 
     @pytest.fixture(scope="class", name="dirty", params=["direct", "bulk"])

@@ -353,9 +353,10 @@ class TestNegative:
         self, bulk_threshold: int | None
     ) -> None:
         """
-        A negative level fails on ``quantity``, naming the record and
-        ``allow_backorders``, and writes nothing; the rest of the push
-        lands, directly and as a bulk operation.
+        A negative level is written as 0 (the shop must not sell its
+        last figure) and fails on ``quantity``, naming the record and
+        ``allow_backorders``; the rest of the push lands, directly and
+        as a bulk operation.
         """
         emu = _emu()
         async with _shop(emu, bulk_threshold=bulk_threshold) as shop:
@@ -376,11 +377,12 @@ class TestNegative:
         assert [True, False, True] == [o.ok for o in outcomes]
         assert "quantity" == outcomes[1].field
         assert (
-            "quantity -3 of 'A-0' is negative: Shopify takes negative "
-            "stock only with Shopify(allow_backorders=True)"
+            "quantity -3 of 'A-0' is negative: its stock in Shopify was "
+            "set to 0, so the shop does not sell it; "
+            "Shopify(allow_backorders=True) writes negative stock"
             == outcomes[1].error
         )
-        assert {"Warehouse": 7} == _available(emu, "A-0")
+        assert {"Warehouse": 0} == _available(emu, "A-0")
         assert {"Warehouse": 4} == _available(emu, "A-1")
         assert {"Warehouse": 5} == _available(emu, "A-2")
         assert (1 if bulk_threshold else 0) == bulk
@@ -411,15 +413,20 @@ class TestNegative:
 
     async def test_the_sum_at_a_location_counts(self) -> None:
         """
-        Warehouses summed at one location are refused when the sum is
-        negative (all their levels, naming the warehouses), and written
-        when it is not, even with a negative warehouse among them.
+        Warehouses summed at one location go as 0 when the sum is
+        negative (all their levels reported, naming the warehouses), and
+        as the sum when it is not, even with a negative warehouse among
+        them.
         """
         emu = _emu()
         async with _shop(
             emu, locations={"WH1": "Warehouse", "WH2": "Warehouse"}
         ) as shop:
             await shop.push(DataType.ARTICLES, _articles(2))
+            await shop.push(
+                STOCK, [_level("A-0", 4, "WH1"), _level("A-0", 2, "WH2")]
+            )
+            assert {"Warehouse": 6} == _available(emu, "A-0")
             outcomes = await shop.push(
                 STOCK,
                 [

@@ -756,13 +756,15 @@ class TestCurrency:
 
 
 class TestStock:
-    async def test_negative_stock_is_refused(
+    async def test_negative_stock_is_zeroed_and_reported(
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:
         """
-        Negative stock fails with a message saying how to allow it.
+        Negative stock sets the product to 0 (not its last figure) and
+        fails with a message saying how to allow it.
         """
         await _push(shop, DataType.ARTICLES, article("A-1"), article("A-2"))
+        await _push(shop, DataType.STOCK, StockLevel(number="A-1", quantity=7))
 
         outcomes = await _push(
             shop,
@@ -774,8 +776,9 @@ class TestStock:
         assert [False, True] == [o.ok for o in outcomes]
         assert "quantity" == outcomes[0].field
         assert (
-            "quantity -3 of 'A-1' is negative: Shopware 6 takes negative "
-            "stock only with Shopware6(allow_backorders=True)"
+            "quantity -3 of 'A-1' is negative: its stock in Shopware 6 was "
+            "set to 0, so the shop does not sell it; "
+            "Shopware6(allow_backorders=True) writes negative stock"
         ) == outcomes[0].error
         assert 0 == _numbers(emu)["A-1"]["stock"]
         assert 4 == _numbers(emu)["A-2"]["stock"]

@@ -446,9 +446,10 @@ class TestBadValues:
     ) -> None:
         """
         NaN and infinite prices, a gross price the net-price channel
-        cannot show exactly, NaN, fractional and negative stock fail alone
-        with the field; the good records of the batch go through.  With
-        allow_backorders, negative stock is written as it is.
+        cannot show exactly, NaN and fractional stock fail alone with the
+        field; the good records of the batch go through.  Negative stock
+        is written as 0 and fails on quantity; with allow_backorders it
+        is written as it is.
         """
         async with Vendure(
             fresh_vendure.url, api_key=fresh_vendure.api_key
@@ -486,8 +487,12 @@ class TestBadValues:
                 DataType.STOCK,
                 [
                     Outgoing(record=StockLevel(number="N-3", quantity=q))
-                    for q in (float("nan"), 1.5, -2, 7)  # type: ignore[arg-type]
+                    for q in (float("nan"), 1.5, 7)  # type: ignore[arg-type]
                 ],
+            )
+            (negative,) = await shop.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="N-3", quantity=-2))],
             )
         async with Vendure(
             fresh_vendure.url,
@@ -512,12 +517,14 @@ class TestBadValues:
         # 9.98, 8.40 gives 10.00, so the article fails instead of landing
         # a cent off
         assert "price" == articles[3].field
-        assert ["quantity"] * 3 == [o.field for o in stock[:3]]
+        assert ["quantity"] * 2 == [o.field for o in stock[:2]]
+        assert stock[2].ok
+        assert "quantity" == negative.field
         assert (
-            "quantity -2 of 'N-3' is negative: Vendure takes negative "
-            "stock only with Vendure(allow_backorders=True)"
-        ) == str(stock[2].error)
-        assert stock[3].ok
+            "quantity -2 of 'N-3' is negative: its stock in Vendure was set "
+            "to 0, so the shop does not sell it; "
+            "Vendure(allow_backorders=True) writes negative stock"
+        ) == str(negative.error)
         assert oversold.ok
         assert [-2] == [s["stockOnHand"] for s in n3["stockLevels"]]
 

@@ -4,9 +4,9 @@ engine into a live Vendure, twice; then the whole shop is read back and
 compared with what each trap expects.
 
 Vendure on SQLite compares SKUs exactly (``numbers_fold=False``) and
-stores names of any length (``name_limit=None``); the adapter refuses
-negative stock (``backorders=False``).  The channel's prices include tax
-for this run (the ERP's prices are gross).
+stores names of any length (``name_limit=None``); the adapter writes
+negative stock as 0 and fails it (``backorders=False``).  The channel's
+prices include tax for this run (the ERP's prices are gross).
 """
 
 from __future__ import annotations

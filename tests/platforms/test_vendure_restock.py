@@ -1,7 +1,8 @@
 """
 Re-created variants get their stock (`RestockContract`) against a live
 Vendure: a variant the ERP dropped and gave back, or moved to another
-article, is a new Vendure variant, which starts without stock.
+article, is a new Vendure variant, which starts without stock.  Stock the
+ERP has negative leaves Vendure selling nothing (`NegativeStockContract`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from ecomsync import MemoryErp, Synchronizer
 from ecomsync.platforms.vendure import Vendure
 
+from .._negative_stock_contract import NegativeStockContract
 from .._push import pushing
 from .._restock_contract import RestockContract
 from .test_vendure_lost import _gross_prices, _read
@@ -23,9 +25,9 @@ from .vendure_server import VendureServer
 pytestmark = pytest.mark.vendure
 
 
-class TestRestock(RestockContract):
+class _OnVendure:
     """
-    The engine sends the stock of Vendure variants made anew.
+    The engine over the live Vendure, and the stock it holds.
     """
 
     @pytest.fixture(name="emu")
@@ -54,3 +56,15 @@ class TestRestock(RestockContract):
             {"s": number},
         )
         return [v["stockOnHand"] for v in data["productVariants"]["items"]]
+
+
+class TestRestock(_OnVendure, RestockContract):
+    """
+    The engine sends the stock of Vendure variants made anew.
+    """
+
+
+class TestNegativeStock(_OnVendure, NegativeStockContract):
+    """
+    Negative ERP stock leaves Vendure variants selling nothing.
+    """

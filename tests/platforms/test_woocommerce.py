@@ -493,6 +493,37 @@ class TestAdapterDetails:
         assert ["Material"] == [a["name"] for a in row["attributes"]]
         assert [] == row["variations"]
 
+    async def test_negative_stock_with_backorders_is_written(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        With allow_backorders a negative level is written as the ERP has
+        it; without, the product is set to 0 and the level fails.
+        """
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+            )
+            await woo.push(
+                DataType.ARTICLES, [Outgoing(record=article("A-9"))]
+            )
+            level = Outgoing(record=StockLevel(number="A-9", quantity=-2))
+            (zeroed,) = await woo.push(DataType.STOCK, [level])
+            (row,) = emu.shop.products.values()
+            at_zero = row["stock_quantity"]
+        async with WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            allow_backorders=True,
+            transport=httpx.ASGITransport(app=emu.app),
+        ) as backorders:
+            (written,) = await backorders.push(DataType.STOCK, [level])
+
+        assert ("quantity", 0) == (zeroed.field, at_zero)
+        assert written.ok
+        assert -2 == row["stock_quantity"]
+
     async def test_variants_stock_and_removal(
         self, woo: WooCommerce, emu: WooCommerceEmulator
     ) -> None:
@@ -529,8 +560,9 @@ class TestAdapterDetails:
         assert [True, False, False] == [o.ok for o in stock]
         assert ["warehouse", "quantity"] == [o.field for o in stock[1:]]
         assert (
-            "quantity -1 of 'A-7' is negative: WooCommerce takes negative "
-            "stock only with WooCommerce(allow_backorders=True)"
+            "quantity -1 of 'A-7' is negative: its stock in WooCommerce "
+            "was set to 0, so the shop does not sell it; "
+            "WooCommerce(allow_backorders=True) writes negative stock"
         ) == stock[2].error
         parent = emu.shop.products[int(again.platform_id or 0)]
         (variation,) = [emu.shop.products[v] for v in parent["variations"]]

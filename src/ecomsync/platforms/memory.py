@@ -34,7 +34,7 @@ from .._model import (
 )
 from .._settings import at_least, flag, seconds
 from .._spec import DataType, Selection, aware, selected
-from ._backorders import negative_stock
+from ._backorders import negative_stock, reported
 
 
 __all__ = ["MemoryPlatform"]
@@ -65,7 +65,8 @@ class MemoryPlatform(AsyncResource):
             the record with that message (fault injection).
         latency: Seconds each call takes.
         allow_backorders: Whether the shop sells below zero: negative stock is
-            written as it is; otherwise it is refused on ``quantity``.
+            written as it is; otherwise the level is written as 0 and its
+            record fails on ``quantity`` all the same (reported).
 
     Attributes:
         records: What it holds, per data type and record number (for
@@ -182,16 +183,10 @@ class MemoryPlatform(AsyncResource):
             for number in record.categories:
                 if number not in known:
                     return f"category {number} does not exist", "categories"
-        if isinstance(record, StockLevel):
-            if not self._sellable(record.number):
-                return f"article {record.number} does not exist", "number"
-            return negative_stock(
-                record.number,
-                record.quantity,
-                platform="MemoryPlatform",
-                option="MemoryPlatform",
-                allowed=self.allow_backorders,
-            )
+        if isinstance(record, StockLevel) and not self._sellable(
+            record.number
+        ):
+            return f"article {record.number} does not exist", "number"
         if isinstance(record, OrderStatus):
             placed = self._orders.get(record.number)
             if placed is None:
@@ -226,6 +221,18 @@ class MemoryPlatform(AsyncResource):
         if refused is not None:
             why, field = refused
             return Outcome(number=record.number, error=why, field=field)
+        negative = None
+        if isinstance(record, StockLevel):
+            negative = negative_stock(
+                record.number,
+                record.quantity,
+                platform="MemoryPlatform",
+                option="MemoryPlatform",
+                allowed=self.allow_backorders,
+            )
+            if negative is not None:
+                # Like the real adapters: 0, and the record reported.
+                record = attrs.evolve(record, quantity=0)
         self.calls["writes"] += 1
         if isinstance(record, Article):
             self._renew_variants(record)
@@ -233,9 +240,12 @@ class MemoryPlatform(AsyncResource):
         if isinstance(record, StockLevel):
             levels = self.stock.setdefault(record.number, {})
             levels[record.warehouse] = record.quantity
-        return Outcome(
-            number=record.number,
-            platform_id=platform_id(data_type, record.number),
+        return reported(
+            Outcome(
+                number=record.number,
+                platform_id=platform_id(data_type, record.number),
+            ),
+            negative,
         )
 
     def _renew_variants(self, article: Article) -> None:

@@ -155,7 +155,8 @@ def dirty_catalogue(  # noqa: PLR0915 - one list of traps, read top down
         name_limit: The longest name the platform stores (Shopware 6:
             255 characters); ``None`` for no limit.
         allow_backorders: The host allows backorders on the platform, so
-            negative stock lands; otherwise it fails naming ``quantity``.
+            negative stock lands; otherwise the shop is set to 0 for it
+            and it fails naming ``quantity``.
 
     The traps: a reused code (inactive and active article with one
     number), one number twice, a variant numbered like a standalone
@@ -387,7 +388,8 @@ def dirty_catalogue(  # noqa: PLR0915 - one list of traps, read top down
         None if allow_backorders else "quantity",
         "the host allows backorders"
         if allow_backorders
-        else "negative stock is refused unless the host allows backorders",
+        else "negative stock goes to the shop as 0 (nothing to sell) and "
+        "fails, so that it is seen, unless the host allows backorders",
     )
 
     media = MappingProxyType(

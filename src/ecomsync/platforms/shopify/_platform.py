@@ -72,8 +72,9 @@ class Shopify(AsyncResource):
             5 s.
         allow_backorders: Write negative stock as the ERP has it (the
             shop sells below zero where a variant's ``inventoryPolicy``
-            is ``CONTINUE``); by default a negative quantity fails on
-            ``quantity`` and is not written.
+            is ``CONTINUE``); by default a negative quantity is written
+            as 0 (the shop sells nothing) and its record fails on
+            ``quantity`` all the same, so it is seen.
         concurrency: Requests in flight at once, at most.
         request_deadline: Seconds one HTTP attempt may take in total.
         transport: Replace the network, e.g. ``httpx.ASGITransport(app=
@@ -102,7 +103,8 @@ class Shopify(AsyncResource):
             seconds above 0.
 
     .. versionchanged:: 26.1.0
-       *allow_backorders*; negative stock fails unless it is on.
+       *allow_backorders*; negative stock is written as 0 and fails
+       unless it is on.
 
     .. versionchanged:: 26.1.0
        Settings out of range are refused when the adapter is made.

@@ -17,7 +17,7 @@ import attrs
 from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
 from ...exceptions import ConfigurationError
-from .._backorders import negative_stock
+from .._backorders import negative_stock, reported
 from ._bulk import BulkRunner
 from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
@@ -124,6 +124,9 @@ class _Entry:
     location: str
     quantity: int
     levels: tuple[int, ...]
+    #: Set where the sum was negative and goes as 0: the report
+    #: (`negative_stock`) its levels get once the 0 landed.
+    negative: tuple[str, str] | None = None
 
 
 @attrs.define
@@ -145,7 +148,8 @@ class Stock:
     warehouses: dict[str, str] | None = None
     bulk: BulkRunner | None = None
     bulk_threshold: int | None = None
-    #: Write negative quantities; otherwise they fail on ``quantity``.
+    #: Write negative quantities; otherwise they go as 0 and are
+    #: reported on ``quantity``.
     allow_backorders: bool = False
     #: The shop's primary location, once read.
     primary: str | None = None
@@ -317,7 +321,11 @@ class Stock:
             await self._set(entries, chunk, done)
         for entry, outcome in zip(entries, done, strict=True):
             for i in entry.levels:
-                outcomes[i] = outcome
+                outcomes[i] = (
+                    None
+                    if outcome is None
+                    else reported(outcome, entry.negative)
+                )
         return [o for o in outcomes if o is not None]
 
     def _entries(
@@ -332,8 +340,9 @@ class Stock:
         to one location are summed into one entry (at the first's
         place).  A level without a warehouse next to another level for
         the same location says neither which to keep nor whether to add:
-        all of them fail on ``warehouse``.  A negative quantity fails
-        its levels on ``quantity`` unless *allow_backorders*.
+        all of them fail on ``warehouse``.  A negative quantity goes as 0
+        and its levels are reported on ``quantity`` unless
+        *allow_backorders*.
         """
         groups: dict[tuple[str, str], list[int]] = {}
         for i in todo:
@@ -374,11 +383,15 @@ class Stock:
                 allowed=self.allow_backorders,
                 where=_summed(levels, group, location),
             )
-            if refused is not None:
-                for i in group:
-                    outcomes[i] = fail(number, *refused)
-                continue
-            entries.append(_Entry(number, location, quantity, tuple(group)))
+            entries.append(
+                _Entry(
+                    number,
+                    location,
+                    0 if refused is not None else quantity,
+                    tuple(group),
+                    refused,
+                )
+            )
         return entries
 
     def _quantities(

@@ -19,7 +19,7 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category, StockLevel, parents_first
-from .._backorders import negative_stock
+from .._backorders import negative_stock, reported
 from ._catalogue_rows import (
     WRITE_INCLUDES,
     ArticleWrite,
@@ -557,21 +557,30 @@ class Catalogue:
         ]
         screened = screen(levels, stock_claims, rule=STOCK_RULE)
         failures = dict(screened.failures)
-        for i in screened.sendable(len(levels)):
-            refused = negative_stock(
-                levels[i].number,
-                levels[i].quantity,
-                platform="Shopware 6",
-                option="Shopware6",
-                allowed=self.allow_backorders,
-            )
-            if refused is not None:
-                failures[i] = refused
         send = [i for i in screened.sendable(len(levels)) if i not in failures]
+        # A negative level goes as 0, and is reported once it landed.
+        negative = {
+            i: refused
+            for i in range(len(levels))  # twins too: they mirror theirs
+            if (
+                refused := negative_stock(
+                    levels[i].number,
+                    levels[i].quantity,
+                    platform="Shopware 6",
+                    option="Shopware6",
+                    allowed=self.allow_backorders,
+                )
+            )
+        }
 
         def build(chunk: Sequence[int]) -> Built:
             rows = [
-                {"id": ids[send[j]], "stock": levels[send[j]].quantity}
+                {
+                    "id": ids[send[j]],
+                    "stock": 0
+                    if send[j] in negative
+                    else levels[send[j]].quantity,
+                }
                 for j in chunk
             ]
             key = "ecomsync-stock"
@@ -593,6 +602,11 @@ class Catalogue:
                         "number",
                     )
         failures.update(failed)
-        return outcomes(
-            [s.number for s in levels], ids, screened.mirror(failures)
-        )
+        return [
+            reported(outcome, negative.get(i))
+            for i, outcome in enumerate(
+                outcomes(
+                    [s.number for s in levels], ids, screened.mirror(failures)
+                )
+            )
+        ]

@@ -126,7 +126,8 @@ def stock_taken(
     (its own, a variant's), not negative unless backorders are allowed.
     The others are left to the stock sync, which fails them as it always
     did (two levels of one number: Shopware keeps one stock per product),
-    never the article.
+    never the article; a negative one it writes as 0 and reports there,
+    which the article's answer has no room for.
     """
     if not levels:
         return {}

@@ -72,8 +72,9 @@ class Shopware6(AsyncResource):
             lower-case hexadecimal digits) is a `ConfigurationError`.
         send_mail: Let Shopware mail the customer on state transitions.
         allow_backorders: Write negative stock levels (the host sells
-            beyond what is on hand); by default a negative level fails
-            that record with a clear message.
+            beyond what is on hand); by default a negative level is
+            written as 0 (the shop sells nothing) and its record fails
+            on ``quantity`` all the same, so it is seen.
         sole_writer: Promise that no other process writes products into
             this shop with ecomsync (no second process, no workers sharing
             the shop) while this adapter is open.  A first sync into an

@@ -110,7 +110,9 @@ class Vendure(AsyncResource):
             alone (reading it needs ``ReadStockLocation`` there).
         allow_backorders: Write negative stock as the ERP has it (the shop
             sells below zero as far as Vendure's ``outOfStockThreshold``
-            allows); by default a negative level fails on ``quantity``.
+            allows); by default a negative figure (per stock location) is
+            written as 0 to sell and its records fail on ``quantity``
+            all the same, so it is seen.
 
     Raises:
         ConfigurationError: A setting out of its range, naming it (never
@@ -127,8 +129,9 @@ class Vendure(AsyncResource):
        Settings out of range are refused when the adapter is made.
 
     .. versionchanged:: 26.1.0
-       *stock_locations*, *allow_backorders*; negative, NaN or
-       fractional stock and ambiguous SKUs fail their records.
+       *stock_locations*, *allow_backorders*; NaN or fractional stock
+       and ambiguous SKUs fail their records; negative stock is written
+       as 0 and fails them.
 
     .. versionadded:: 26.1.0
     """

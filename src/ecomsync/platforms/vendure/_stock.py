@@ -33,7 +33,7 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
-from .._backorders import negative_stock
+from .._backorders import negative_stock, reported
 from ._catalog import MAX_INT, Catalog, Reference, fail
 from ._client import JSON
 from ._gql import list_mutation
@@ -122,6 +122,20 @@ def _location(ref: Reference, level: StockLevel) -> str | tuple[str, str]:
             "warehouse",
         )
     return ref.warehouses[level.warehouse]
+
+
+def _summed(
+    items: Sequence[Outgoing], indices: Sequence[int], location: str
+) -> str:
+    """
+    Where a quantity summed from several warehouses' levels goes.
+    """
+    if len(indices) == 1:
+        return ""
+    names = ", ".join(
+        repr(getattr(items[i].record, "warehouse", None)) for i in indices
+    )
+    return f" at stock location {location} (the sum of warehouses {names})"
 
 
 def _others(ref: Reference, stock_location: str | None) -> list[str]:
@@ -322,16 +336,6 @@ class Stock:
             if problem is not None:
                 outcomes[i] = fail(level.number, problem, "quantity")
                 continue
-            refused = negative_stock(
-                level.number,
-                int(level.quantity),
-                platform="Vendure",
-                option="Vendure",
-                allowed=self.backorders,
-            )
-            if refused is not None:
-                outcomes[i] = fail(level.number, *refused)
-                continue
             where = _location(ref, level)
             if isinstance(where, tuple):
                 outcomes[i] = fail(level.number, *where)
@@ -349,12 +353,23 @@ class Stock:
         # on top of the ERP's.
         others = await self._sells_nothing(ref)
         held: dict[str, tuple[list[int], JSON, set[str]]] = {}
-        for (sku, location), (indices, total) in groups.items():
+        for (sku, location), (indices, summed) in groups.items():
             variant = _variant(sku, found.get(sku, []), tracks)
             if isinstance(variant, tuple):
                 for i in indices:
                     outcomes[i] = fail(sku, *variant)
                 continue
+            # What the location sells: a negative figure is 0 (reported
+            # below) unless the host allows backorders.
+            negative = negative_stock(
+                sku,
+                summed,
+                platform="Vendure",
+                option="Vendure",
+                allowed=self.backorders,
+                where=_summed(items, indices, location),
+            )
+            total = 0 if negative is not None else summed
             mine = held.setdefault(variant["id"], ([], variant, set()))
             mine[0].extend(indices)
             mine[2].add(location)
@@ -364,7 +379,9 @@ class Stock:
                     on_hand = stock["stockOnHand"]
                     allocated = stock["stockAllocated"]
             for i in indices:
-                outcomes[i] = Outcome(number=sku, platform_id=variant["id"])
+                outcomes[i] = reported(
+                    Outcome(number=sku, platform_id=variant["id"]), negative
+                )
             target = total + allocated
             if target != on_hand:
                 write = writes.setdefault(variant["id"], Write())

@@ -51,7 +51,8 @@ class WooCommerce(AsyncResource):
         prices_include_tax: The shop's "prices entered with tax" setting;
             ``False`` sends net prices.
         allow_backorders: Write negative stock; by default a negative
-            level fails that record.
+            level is written as 0 (the shop sells nothing) and its record
+            fails on ``quantity`` all the same, so it is seen.
         tax_classes: The WooCommerce tax class (its slug, ``""`` or
             ``"standard"`` for the standard class) of each ERP tax
             rate; an article with a rate not listed fails on

@@ -13,7 +13,7 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
-from .._backorders import negative_stock
+from .._backorders import negative_stock, reported
 from ._batches import Batches
 from ._common import Row, Settings, fail, sku_key
 
@@ -34,6 +34,8 @@ class Stock:
         """
         outcomes: list[Outcome | None] = [None] * len(items)
         levels: list[tuple[int, StockLevel]] = []
+        # A negative level goes as 0, and is reported once it landed.
+        negative: dict[int, tuple[str, str]] = {}
         for i, item in enumerate(items):
             record = item.record
             if not isinstance(record, StockLevel):
@@ -52,7 +54,8 @@ class Stock:
                 option="WooCommerce",
                 allowed=self.settings.allow_backorders,
             ):
-                outcomes[i] = fail(record.number, *refused)
+                negative[i] = refused
+                levels.append((i, attrs.evolve(record, quantity=0)))
             else:
                 levels.append((i, record))
         known = await self.batches.lookup(
@@ -121,7 +124,8 @@ class Stock:
                         "quantity",
                     )
                     continue
-                outcomes[i] = Outcome(
-                    number=number, platform_id=str(row["id"])
+                outcomes[i] = reported(
+                    Outcome(number=number, platform_id=str(row["id"])),
+                    negative.get(i),
                 )
         return [o for o in outcomes if o is not None]
