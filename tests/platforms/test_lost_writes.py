@@ -15,11 +15,14 @@ import pytest
 
 from ecomsync import Article, DataType, Outgoing, Variant
 from ecomsync._model import OrderState, OrderStatus
+from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import (
+    CATEGORIES,
     PlatformContract,
     make_order,
 )
+from ecomsync.testing.shopify import ShopifyEmulator
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
 from .._retries import fast_retries
@@ -31,6 +34,7 @@ _fast_retries = fast_retries(4)
 
 KEY, SECRET = "ck_lost", "cs_NEVER_SHOWN"
 APP_PASSWORD = "app-password-NEVER-SHOWN"
+TOKEN = "shpat_NEVER_SHOWN"
 
 #: How the answer of an applied write is lost: the client's deadline, a
 #: read timeout, a reset, a proxy's 502 or 504.
@@ -84,8 +88,21 @@ class _Flaky(httpx.AsyncBaseTransport):
         return httpx.Response(int(step), text="Bad Gateway")
 
 
+def _shopify(transport: _Flaky) -> Shopify:
+    return Shopify(
+        "https://shop.test",
+        TOKEN,
+        request_deadline=DEADLINE,
+        transport=transport,
+    )
+
+
 def _posts(tail: str) -> Callable[[httpx.Request], bool]:
     return lambda r: r.method == "POST" and r.url.path.endswith(tail)
+
+
+def _mutation(name: bytes) -> Callable[[httpx.Request], bool]:
+    return lambda r: name in r.content
 
 
 class TestWooCommerce:
@@ -189,3 +206,77 @@ class TestWooCommerce:
         assert [] == flaky.plan
         assert outcome.ok, outcome
         assert ["S-1-L", "S-1-M"] == skus
+
+
+class TestShopify:
+    @staticmethod
+    def _emu() -> ShopifyEmulator:
+        emu = ShopifyEmulator(TOKEN)
+        emu.place_order(
+            [("A-1", 1, "9.90")],
+            email="c@example.com",
+            currency="EUR",
+            name="#1001",
+        )
+        return emu
+
+    @pytest.mark.parametrize("lost", LOST)
+    @pytest.mark.parametrize(
+        "state", [OrderState.SHIPPED, OrderState.CANCELLED]
+    )
+    async def test_order_status_lands_once(
+        self, state: OrderState, lost: str
+    ) -> None:
+        """
+        A fulfilment or cancellation whose answer was lost is found on
+        the order, not sent again: one fulfilment (or cancellation), and
+        the status succeeds.
+        """
+        emu = self._emu()
+        name = (
+            b"fulfillmentCreate"
+            if state is OrderState.SHIPPED
+            else b"orderCancel"
+        )
+        flaky = _Flaky(
+            httpx.ASGITransport(app=emu.app), _mutation(name), [lost]
+        )
+        tracking = ("T-1",) if state is OrderState.SHIPPED else ()
+        status = OrderStatus(
+            number="1001", state=state, tracking_numbers=tracking
+        )
+        async with _shopify(flaky) as shop:
+            (outcome,) = await shop.push(
+                DataType.ORDER_STATUS, [Outgoing(record=status)]
+            )
+
+        (order,) = emu.shop.orders.values()
+        assert outcome.ok, outcome
+        assert 1 == flaky.applied
+        if state is OrderState.SHIPPED:
+            (fulfilment,) = order["fulfillments"]
+            assert ["T-1"] == [t["number"] for t in fulfilment["trackingInfo"]]
+        else:
+            assert order["cancelledAt"] is not None
+
+    @pytest.mark.parametrize("lost", LOST)
+    async def test_collection_is_made_once(self, lost: str) -> None:
+        """
+        A collectionCreate whose answer was lost is found by its handle:
+        one collection, the category's.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        flaky = _Flaky(
+            httpx.ASGITransport(app=emu.app),
+            _mutation(b"collectionCreate"),
+            [lost],
+        )
+        async with _shopify(flaky) as shop:
+            (outcome,) = await shop.push(
+                DataType.CATEGORIES, [Outgoing(record=CATEGORIES[0])]
+            )
+
+        (made,) = emu.shop.collections.values()
+        assert outcome.ok, outcome
+        assert 1 == flaky.applied
+        assert made["id"] == outcome.platform_id

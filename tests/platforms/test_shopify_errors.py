@@ -22,7 +22,7 @@ from ecomsync.exceptions import (
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.shopify._client import ShopifyApiError
 from ecomsync.testing._platform_contract import CATEGORIES, NOW, article
-from ecomsync.testing.shopify import Faults, ShopifyEmulator
+from ecomsync.testing.shopify import ShopifyEmulator
 
 
 pytestmark = pytest.mark.anyio
@@ -346,54 +346,3 @@ async def test_status_never_goes_to_an_order_of_another_name() -> None:
     assert all("not on Shopify" in str(o.error) for o in outcomes[:2])
     assert "on Shopify 2 times" in str(outcomes[2].error)
     assert [] == writes
-
-
-@pytest.mark.parametrize("state", [OrderState.SHIPPED, OrderState.CANCELLED])
-async def test_status_whose_answer_was_lost_is_not_refused(
-    state: OrderState,
-) -> None:
-    """
-    A fulfilment or cancellation that landed but whose answer was lost is
-    found on the order, not sent again and refused: the status succeeds,
-    with one fulfilment (or one cancellation).
-    """
-    emu = ShopifyEmulator(TOKEN)
-    emu.place_order(
-        [("A-1", 1, "9.90")],
-        email="c@example.com",
-        currency="EUR",
-        name="#1001",
-    )
-    tracking = ("T-1",) if state is OrderState.SHIPPED else ()
-    status = OrderStatus(number="1001", state=state, tracking_numbers=tracking)
-    async with _shop(emu, request_deadline=0.3) as shop:
-        emu.faults = Faults(commit_then_timeout=1, hang_s=1)
-        (outcome,) = await shop.push(
-            DataType.ORDER_STATUS, [Outgoing(record=status)]
-        )
-
-    (order,) = emu.shop.orders.values()
-    assert outcome.ok, outcome
-    if state is OrderState.SHIPPED:
-        (fulfilment,) = order["fulfillments"]
-        assert ["T-1"] == [t["number"] for t in fulfilment["trackingInfo"]]
-    else:
-        assert order["cancelledAt"] is not None
-
-
-async def test_collection_whose_answer_was_lost_is_made_once() -> None:
-    """
-    A collectionCreate that landed but whose answer was lost is found by
-    its handle before it is sent again: the category succeeds with the
-    collection made, which is there once.
-    """
-    emu = ShopifyEmulator(TOKEN)
-    async with _shop(emu, request_deadline=0.3) as shop:
-        emu.faults = Faults(commit_then_timeout=1, hang_s=1)
-        (outcome,) = await shop.push(
-            DataType.CATEGORIES, [Outgoing(record=CATEGORIES[0])]
-        )
-
-    (made,) = emu.shop.collections.values()
-    assert outcome.ok, outcome
-    assert made["id"] == outcome.platform_id

@@ -136,7 +136,11 @@ class BulkRunner:
         except BaseException:
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 await self.api.call(
-                    CANCEL, {"id": op}, cost=11, what=f"{what}: cancel"
+                    CANCEL,
+                    {"id": op},
+                    cost=11,
+                    what=f"{what}: cancel",
+                    idempotent=True,
                 )
             raise
         url = final.get("url") or final.get("partialDataUrl")
@@ -158,6 +162,7 @@ class BulkRunner:
             },
             cost=13,
             what=f"{what}: staged upload",
+            idempotent=True,  # a staged target: nothing in the shop
         )
         target = staged_target(data, f"{what}: staged upload", resource=False)
         form = {p["name"]: p["value"] for p in target["parameters"]}
@@ -189,6 +194,11 @@ class BulkRunner:
                     {"m": mutation, "path": path, "client": "ecomsync"},
                     cost=12,
                     what=f"{what}: bulk operation",
+                    # sent again after it started: OPERATION_IN_PROGRESS,
+                    # waited for below, then run again; every bulk
+                    # mutation is itself an upsert (productSet by custom
+                    # id, inventorySetQuantities)
+                    idempotent=True,
                 )
             )["bulkOperationRunMutation"]
             errors = answer["userErrors"]

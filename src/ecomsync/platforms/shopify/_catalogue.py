@@ -208,19 +208,18 @@ class Catalogue:
         collection.  A retry first reads the collections again and takes
         the one with this handle.
         """
-        tried = False
         what = f"category {record.number!r}"
 
-        async def attempt() -> Row:
-            nonlocal tried
-            if tried:
-                made = (await self._read_collections()).get(data["handle"])
-                if made is not None:
-                    return {
-                        "collection": {"id": made, "handle": data["handle"]},
-                        "userErrors": [],
-                    }
-            tried = True
+        async def made() -> Row | None:
+            gid = (await self._read_collections()).get(data["handle"])
+            if gid is None:
+                return None
+            return {
+                "collection": {"id": gid, "handle": data["handle"]},
+                "userErrors": [],
+            }
+
+        async def send() -> Row:
             answer: Row = (
                 await self.api.call(
                     COLLECTION_WRITE % "collectionCreate",
@@ -232,7 +231,7 @@ class Catalogue:
             )["collectionCreate"]
             return answer
 
-        return await self.api.http.policy.call(attempt)
+        return await self.api.http.policy.call(send, confirm=made)
 
     async def push_categories(
         self, items: Sequence[Outgoing]
@@ -306,6 +305,7 @@ class Catalogue:
                     {"i": data, "d": [parent]},
                     cost=24,
                     what=f"category {record.number!r}",
+                    idempotent=True,  # by id
                 )
             )[mutation]
         elif gid is None:
@@ -317,6 +317,7 @@ class Catalogue:
                     {"i": data},
                     cost=12,
                     what=f"category {record.number!r}",
+                    idempotent=True,  # collectionUpdate, by id
                 )
             )[mutation]
         if answer["userErrors"]:
@@ -455,6 +456,7 @@ class Catalogue:
                     variables,
                     cost=product_set_cost(variants),
                     what=f"article {number!r}",
+                    idempotent=True,  # an upsert by the custom id
                 )
             )["productSet"]
             outcomes[i] = self._article(i, number, answer, made)

@@ -96,6 +96,14 @@ def staged_target(data: Row, what: str, *, resource: bool = True) -> Row:
     return dict(target)
 
 
+def is_mutation(document: str) -> bool:
+    """
+    Whether the GraphQL *document* is a mutation (else a query, which
+    changes nothing).
+    """
+    return document.lstrip().startswith("mutation")
+
+
 class ShopifyApiError(SyncError):
     """
     Shopify answered a request with top-level GraphQL errors.
@@ -242,15 +250,23 @@ class GraphQL:
         cost: float = 10.0,
         what: str = "Shopify",
         retry: bool = True,
+        idempotent: bool | None = None,
     ) -> Row:
         """
         Run *query*; its ``data``.  *cost* is the expected requested cost
         (for pacing).  A THROTTLED answer waits as Shopify says and
         retries; other top-level errors raise `ShopifyApiError`.  Without
         *retry*, a failed connection is not tried again.
+
+        *idempotent*: whether running *query* twice does what running it
+        once does (``None``: a query is, a mutation is not).  A mutation
+        that is not is sent again only after a failure that proves it did
+        not reach Shopify; where it may have landed, `MaybeApplied`.
         """
         if cost > MAX_QUERY_COST:
             raise ValueError(f"{what}: a query of {cost} points")
+        if idempotent is None:
+            idempotent = not is_mutation(query)
         body = {"query": query, "variables": dict(variables or {})}
         for _ in range(self.max_throttled + 1):
             await self._pace(cost)
@@ -260,8 +276,7 @@ class GraphQL:
                     self.path,
                     json=body,
                     retry=retry,
-                    # as before: the mutations are not sorted yet
-                    idempotent=True,
+                    idempotent=idempotent,
                 )
             finally:
                 self._answered(cost)

@@ -81,6 +81,7 @@ class Media:
             },
             cost=12,
             what=f"upload of {media.filename!r}",
+            idempotent=True,  # a staged target: nothing in the shop
         )
         target = staged_target(data, f"upload of {media.filename!r}")
         form = {p["name"]: p["value"] for p in target["parameters"]}
@@ -118,6 +119,9 @@ class Media:
                 },
                 cost=12,
                 what=f"file {media.filename!r}",
+                # sent again after it landed: FILENAME_ALREADY_EXISTS,
+                # and the file is found by its name below
+                idempotent=True,
             )
         )["fileCreate"]
         if created["userErrors"]:
@@ -178,6 +182,7 @@ class Media:
                 },
                 cost=11,
                 what=f"media of {target.number!r}",
+                idempotent=True,  # the product's whole file list, by id
             )
         )["productSet"]
         if not answer["userErrors"]:

@@ -375,15 +375,8 @@ class Orders:
         retry first reads the order again; ``None`` when *landed* says the
         lost attempt took effect.
         """
-        tried = False
 
-        async def attempt() -> Row | None:
-            nonlocal tried
-            if tried:
-                again = await self._named(number)
-                if len(again) == 1 and landed(again[0]):
-                    return None
-            tried = True
+        async def send() -> Row:
             return await self.api.call(
                 query,
                 variables,
@@ -392,7 +385,14 @@ class Orders:
                 retry=False,
             )
 
-        return await self.api.http.policy.call(attempt)
+        async def took_effect() -> Row | None:
+            again = await self._named(number)
+            return {} if len(again) == 1 and landed(again[0]) else None
+
+        # {}: the lost attempt's answer, of which nothing is known
+        return (
+            await self.api.http.policy.call(send, confirm=took_effect) or None
+        )
 
     async def _status(self, status: OrderStatus) -> Outcome:
         number = status.number
@@ -490,6 +490,7 @@ class Orders:
                 {"id": last["id"], "t": given},
                 cost=10,
                 what=f"order {number!r}",
+                idempotent=True,  # the fulfilment's whole tracking
             )
         )["fulfillmentTrackingInfoUpdate"]
         if answer["userErrors"]:

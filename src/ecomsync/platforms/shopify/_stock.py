@@ -511,6 +511,7 @@ class Stock:
                     self._quantities(levels, chunk),
                     cost=12,
                     what="stock",
+                    idempotent=True,  # absolute quantities, @idempotent key
                 )
             )["inventorySetQuantities"]
             bad = self._refused(levels, chunk, answer, outcomes)

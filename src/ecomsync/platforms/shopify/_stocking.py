@@ -116,6 +116,7 @@ async def stock_made(
                 variables,
                 cost=11 * len(chunk),
                 what="stocking new variants",
+                idempotent=True,  # activating twice is activating
             )
             errors = [
                 (data.get(f"a{k}") or {}).get("userErrors") or []
