@@ -224,7 +224,7 @@ def test_settings_and_estimates() -> None:
     assert 1 + 6 + 2 + 2 * 8 == bulk.estimate_requests(
         DataType.STOCK, writes=300, uploads=0, with_media=0
     )
-    assert 20 == shop.estimate_requests(
+    assert 40 == shop.estimate_requests(
         DataType.ORDER_STATUS, writes=10, uploads=0, with_media=0
     )
     assert 3 == shop.estimate_requests(

@@ -37,8 +37,9 @@ mutation($id: ID!) { bulkOperationCancel(id: $id) {
 ORDER_CANCEL = """
 mutation($id: ID!) {
   orderCancel(orderId: $id, reason: OTHER, refund: false, restock: true) {
-    job { done } orderCancelUserErrors { field message code } } }
+    job { id done } orderCancelUserErrors { field message code } } }
 """
+JOB = "query($id: ID!) { job(id: $id) { id done } }"
 
 
 def _stage(emu: ShopifyEmulator, count: int) -> str:
@@ -268,19 +269,30 @@ class _NoScan(dict[int, Any]):
 class TestOrderCancel:
     async def test_cancel_once(self) -> None:
         """
-        orderCancel sets cancelledAt and closes the fulfillment orders;
-        cancelling again or an unknown order is an orderCancelUserError.
+        orderCancel answers a job that is not done, the order not
+        cancelled yet (Shopify cancels it in that job); once ``job``
+        says done, cancelledAt is set and the fulfillment orders closed.
+        Cancelling again or an unknown order is an orderCancelUserError.
         """
-        emu = ShopifyEmulator(TOKEN)
+        emu = ShopifyEmulator(TOKEN, cancel_job_reads=1)
         order = emu.place_order([("SKU-1", 1, "5.00")])
         done = await gql(emu, ORDER_CANCEL, {"id": order})
+        row = next(iter(emu.shop.orders.values()))
+        answer = done["data"]["orderCancel"]
+        job = answer["job"]["id"]
+        assert ([], False) == (
+            answer["orderCancelUserErrors"],
+            answer["job"]["done"],
+        )
+        assert row["cancelledAt"] is None
+        polls = [
+            (await gql(emu, JOB, {"id": job}))["data"]["job"]["done"]
+            for _ in range(2)
+        ]
         again = await gql(emu, ORDER_CANCEL, {"id": order})
         unknown = await gql(emu, ORDER_CANCEL, {"id": "gid://shopify/Order/9"})
-        row = next(iter(emu.shop.orders.values()))
 
-        assert {"job": {"done": True}, "orderCancelUserErrors": []} == done[
-            "data"
-        ]["orderCancel"]
+        assert [False, True] == polls
         assert row["cancelledAt"] is not None
         assert "OTHER" == row["cancelReason"]
         assert {"CLOSED"} == {
@@ -293,6 +305,22 @@ class TestOrderCancel:
             ]
             for a in (again, unknown)
         ]
+
+    async def test_failing_job_leaves_the_order_open(self) -> None:
+        """
+        A cancellation job that fails ends done with the order open.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        order = emu.place_order([("SKU-1", 1, "5.00")])
+        emu.failing_cancels.add(order)
+        job = (await gql(emu, ORDER_CANCEL, {"id": order}))["data"][
+            "orderCancel"
+        ]["job"]["id"]
+
+        polled = await gql(emu, JOB, {"id": job})
+
+        assert polled["data"]["job"]["done"] is True
+        assert next(iter(emu.shop.orders.values()))["cancelledAt"] is None
 
     async def test_fulfilled_order_is_refused(self) -> None:
         """

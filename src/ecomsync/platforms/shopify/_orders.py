@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import attrs
 
 from ..._contracts import Outcome, Outgoing
@@ -86,8 +87,12 @@ CANCEL = """
 mutation($id: ID!) {
   orderCancel(orderId: $id, reason: OTHER, refund: false, restock: true,
               notifyCustomer: false) {
-    job { id } orderCancelUserErrors { field message code } } }
+    job { id done } orderCancelUserErrors { field message code } } }
 """
+#: Shopify cancels an order in a job after ``orderCancel`` answers.
+JOB = "query($id: ID!) { job(id: $id) { id done } }"
+#: Seconds before each poll of a cancellation job (about 8 s in all).
+JOB_WAITS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 FULFIL = """
 mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) {
   fulfillment { id } userErrors { field message code } } }
@@ -504,21 +509,64 @@ class Orders:
     async def _cancel(self, number: str, order: Row) -> Outcome:
         """
         ``orderCancel`` without refund (money is the merchant's call),
-        restocking; an order already cancelled is left alone.
+        restocking; an order already cancelled is left alone.  Shopify
+        cancels the order in a job after the mutation answers: the
+        status lands only once a read of the order after that job shows
+        it cancelled.  A job that ran without cancelling it, or that has
+        not run within `JOB_WAITS`, fails the status on ``state`` (the
+        next run reads the order again).
         """
-        if not order.get("cancelledAt"):
-            data = await self._once(
-                number,
-                CANCEL,
-                {"id": order["id"]},
-                lambda row: bool(row.get("cancelledAt")),
+        if order.get("cancelledAt"):
+            return Outcome(number=number, platform_id=order["id"])
+        data = await self._once(
+            number,
+            CANCEL,
+            {"id": order["id"]},
+            lambda row: bool(row.get("cancelledAt")),
+        )
+        if data is None:  # the lost attempt's cancellation is there
+            return Outcome(number=number, platform_id=order["id"])
+        answer = data["orderCancel"]
+        if answer["orderCancelUserErrors"]:
+            errors = [
+                dict(e, field=["state"])
+                for e in answer["orderCancelUserErrors"]
+            ]
+            return user_errors(number, errors)
+        done = await self._job_done(number, answer.get("job"))
+        again = await self._named(number)
+        if len(again) == 1 and again[0].get("cancelledAt"):
+            return Outcome(number=number, platform_id=order["id"])
+        if not done:
+            why = (
+                "has not run yet; the next run looks again whether the "
+                "order is cancelled"
             )
-            refused = (
-                []
-                if data is None
-                else data["orderCancel"]["orderCancelUserErrors"]
+        else:
+            why = (
+                "ran, but the order is not cancelled (see its timeline "
+                "in Shopify)"
             )
-            if refused:
-                errors = [dict(e, field=["state"]) for e in refused]
-                return user_errors(number, errors)
-        return Outcome(number=number, platform_id=order["id"])
+        return fail(
+            number,
+            f"order {number!r}: Shopify's cancellation job {why}",
+            "state",
+        )
+
+    async def _job_done(self, number: str, job: Row | None) -> bool:
+        """
+        Whether Shopify's *job* has run, polled until it has or
+        `JOB_WAITS` are over.
+        """
+        for wait in JOB_WAITS:
+            if not job or not job.get("id"):
+                return False
+            if job.get("done"):
+                return True
+            await anyio.sleep(wait)
+            job = (
+                await self.api.call(
+                    JOB, {"id": job["id"]}, cost=1, what=f"order {number!r}"
+                )
+            )["job"]
+        return bool(job and job.get("done"))

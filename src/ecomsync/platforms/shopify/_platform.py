@@ -305,8 +305,10 @@ class Shopify(AsyncResource):
         SKUs and one ``productSet`` each (a bulk mutation of at least
         ``bulk_threshold`` of them needs far fewer); stock one
         lookup per 50 and one write per 250, plus a bulk operation's
-        requests per push that may go in bulk; order statuses two per
-        record; an upload three requests, attaching one.
+        requests per push that may go in bulk; order statuses four per
+        record (the order read and the write; a cancellation's job
+        polled once and the order read again); an upload three
+        requests, attaching one.
         """
         media = 3 * uploads + with_media
         # the shop's locations, read once with *locations*
@@ -331,7 +333,7 @@ class Shopify(AsyncResource):
                 + bulk
             )
         if data_type is DataType.ORDER_STATUS:
-            return 2 * writes
+            return 4 * writes
         return writes
 
     async def check(self) -> list[str]:

@@ -25,6 +25,7 @@ from graphql import (
 from .._faults import Faults, FaultSwitch
 from ._app import App, RequestRecord
 from ._bulk import Bulk
+from ._cancel import Cancels
 from ._cost import MAX_QUERY_COST, Bucket, query_cost
 from ._inventory import Inventory
 from ._ops import bind
@@ -38,7 +39,7 @@ from ._views import Row
 _RATE_LIMITS = "https://shopify.dev/api/usage/rate-limits"
 
 
-class ShopifyEmulator(FaultSwitch, Orders, Tracking, Bulk, Inventory):
+class ShopifyEmulator(FaultSwitch, Orders, Cancels, Tracking, Bulk, Inventory):
     """
     An emulated Shopify shop behind the GraphQL Admin API at
     ``/admin/api/{version}/graphql.json``.
@@ -53,6 +54,13 @@ class ShopifyEmulator(FaultSwitch, Orders, Tracking, Bulk, Inventory):
         bulk_polls: How many polls a bulk operation stays RUNNING (each
             runs a share of its lines); ``bulk_fail_after`` (an attribute)
             makes the next one FAIL after that many lines.
+        cancel_job_reads: How many ``job(id:)`` reads an ``orderCancel``
+            job stays queued before it cancels its order (Shopify
+            cancels in a job, after the mutation answers);
+            ``failing_cancels`` (an attribute, order GIDs) makes such
+            jobs end without cancelling, and ``run_jobs()`` runs the
+            queued ones.  ``cancel`` cancels at once, as the merchant
+            does in the admin.
         faults: Latency, 429/5xx storms, dropped connections (`Faults`).
 
     Inspect ``shop`` (`Shop`), ``requests`` (the request log) and
@@ -68,6 +76,7 @@ class ShopifyEmulator(FaultSwitch, Orders, Tracking, Bulk, Inventory):
         clock: Callable[[], float] = time.monotonic,
         throttle_status: int = 200,
         bulk_polls: int = 1,
+        cancel_job_reads: int = 0,
         faults: Faults | None = None,
     ) -> None:
         self.shop = Shop()
@@ -77,6 +86,9 @@ class ShopifyEmulator(FaultSwitch, Orders, Tracking, Bulk, Inventory):
         self.clock = clock
         self.throttle_status = throttle_status
         self.bulk_polls = bulk_polls
+        self.jobs: dict[int, Row] = {}
+        self.cancel_job_reads = cancel_job_reads
+        self.failing_cancels: set[str] = set()
         self.buckets: dict[str, Bucket] = {}
         self.abort_mode: Literal["raise", "close"] = "raise"
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)

@@ -252,6 +252,10 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
         check_input("ids", ids)
         return [_node(_o, _i, i) for i in ids]
 
+    @on(q, "job")
+    def _job(_o: Any, _i: Any, id: str) -> Row | None:
+        return emu.job(id)
+
     @on(q, "bulkOperation")
     def _bulk(_o: Any, _i: Any, id: str) -> Row | None:
         n = parse_gid(id, "BulkOperation")
@@ -472,7 +476,7 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
         refund: bool | None = None,
         **_: Any,
     ) -> Row:
-        return emu.cancel(orderId, reason, refund)
+        return emu.cancel_later(orderId, reason, refund)
 
 
 def _idempotency_key(

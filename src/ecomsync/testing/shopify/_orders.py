@@ -1,6 +1,7 @@
 """
 Orders as a checkout leaves them, refunds and removals of their lines,
-their fulfillment orders and ``fulfillmentCreate`` with tracking.
+their fulfillment orders and ``fulfillmentCreate`` with tracking
+(cancelling them is in ``_cancel``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from ._views import (
     money,
     parse_gid,
     refused,
-    user_error,
 )
 
 
@@ -380,44 +380,6 @@ class Orders:
             order["fulfillments"].append(fulfillment)
             order["updatedAt"] = self.shop.now()
         return {"fulfillment": fulfillment, "userErrors": []}
-
-    def cancel(self, order_id: str, reason: str, refund: bool | None) -> Row:
-        """
-        ``orderCancel``: the order is cancelled at once (Shopify runs a
-        job; here it is done when the answer comes) and its fulfillment
-        orders close.  An order with a fulfillment, or one already
-        cancelled, is refused.
-        """
-        shop = self.shop
-        order = shop.orders.get(parse_gid(order_id, "Order") or 0)
-        why = None
-        if order is None:
-            why = ("Order does not exist", "NOT_FOUND")
-        elif order["cancelledAt"] is not None:
-            why = ("Order has already been cancelled", "INVALID")
-        elif order["fulfillments"]:
-            why = (
-                "Cannot cancel an order that has fulfillments; cancel them "
-                "first",
-                "INVALID",
-            )
-        if why:
-            error = user_error(["orderId"], *why)
-            return {
-                "job": None,
-                "orderCancelUserErrors": [error],
-                "userErrors": [error],
-            }
-        assert order is not None
-        order.update(
-            cancelledAt=shop.now(), cancelReason=reason, updatedAt=shop.now()
-        )
-        if refund:
-            order["displayFinancialStatus"] = "REFUNDED"
-        for f in order["_fos"]:
-            shop.fulfillment_orders[f]["status"] = "CLOSED"
-        job = {"id": gid("Job", shop.next_id()), "done": True}
-        return {"job": job, "orderCancelUserErrors": [], "userErrors": []}
 
 
 def _const(rows: list[Row]) -> Callable[[], list[Row]]:

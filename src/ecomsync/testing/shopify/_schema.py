@@ -219,6 +219,7 @@ type QueryRoot {
   files(first: Int, after: String, query: String): FileConnection!
   node(id: ID!): File
   nodes(ids: [ID!]!): [File]!
+  job(id: ID!): Job
   bulkOperation(id: ID!): BulkOperation
   currentBulkOperation(type: BulkOperationType): BulkOperation
 }
