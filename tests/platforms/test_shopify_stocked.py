@@ -349,3 +349,37 @@ class TestTracked:
             ("S-1-L", {"tracked": True}),
         ]
         assert emu.shop.untracked == {_item(emu, "S-1-S")}
+
+
+async def test_variant_deleted_by_hand_is_looked_up_again() -> None:
+    """
+    A long-lived adapter whose article's product the merchant deleted
+    and imported again by hand sends that SKU's stock to the new variant
+    from the next push on (it sent it to the deleted item, refused, in
+    every push until the process restarted).
+    """
+    emu = _emu()
+    async with _shop(emu) as shop:
+        await shop.push(DataType.ARTICLES, _articles("A-1"))
+        (n,) = emu.shop.products
+        emu.shop.delete_product(n)
+        title = {"optionName": "Title", "name": "Default Title"}
+        again = emu.shop.product_set(
+            {
+                "title": "A-1, imported again",
+                "productOptions": [
+                    {"name": "Title", "values": [{"name": "Default Title"}]}
+                ],
+                "variants": [{"optionValues": [title], "sku": "A-1"}],
+            },
+            None,
+        )
+        assert [] == again["userErrors"]
+        (first,) = await shop.push(DataType.STOCK, [_stock("A-1", 5)])
+        (second,) = await shop.push(DataType.STOCK, [_stock("A-1", 5)])
+
+    primary = int(emu.shop.primary_location.rsplit("/", 1)[1])
+    assert second.ok, second
+    assert ("A-1", "quantity") == (first.number, first.field)
+    assert "deleted in Shopify" in str(first.error)
+    assert 5 == emu.shop.levels[(_item(emu, "A-1"), primary)]["available"]

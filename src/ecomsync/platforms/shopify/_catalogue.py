@@ -526,7 +526,7 @@ class Catalogue:
                         else f"variants.{k}.number",
                     )
                     break
-        owners = {o for found in holders.values() for _, o in found if o}
+        owners = {o for held in holders.values() for _, o in held if o}
         return seen, owners, found
 
     def _article(

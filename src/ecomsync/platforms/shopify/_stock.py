@@ -476,14 +476,22 @@ class Stock:
             if len(path) >= 3 and str(path[2]).isdigit():
                 i = chunk[int(path[2])]
                 bad.add(i)
-                outcomes[i] = fail(
-                    levels[i].number,
-                    _not_stocked(levels[i])
-                    if error.get("code") == "ITEM_NOT_STOCKED_AT_LOCATION"
-                    else f"Shopify refused stock of {levels[i].number!r}: "
-                    f"{error.get('message')}",
-                    "quantity",
+                number = levels[i].number
+                why = f"Shopify refused stock of {number!r}: " + str(
+                    error.get("message")
                 )
+                if error.get("code") == "INVALID_INVENTORY_ITEM":
+                    # Its variant was deleted in Shopify since this process
+                    # learnt the item: a long-lived process sent it there
+                    # in every run.  The next push looks the SKU up again.
+                    self.items.pop(number, None)
+                    why += (
+                        " (its variant was deleted in Shopify; the next "
+                        "run looks the SKU up again)"
+                    )
+                elif error.get("code") == "ITEM_NOT_STOCKED_AT_LOCATION":
+                    why = _not_stocked(levels[i])
+                outcomes[i] = fail(number, why, "quantity")
         return bad
 
     def _stocked(
