@@ -41,7 +41,8 @@ from ecomsync._record_checks import problems
 from ecomsync.events import RecordFailed
 from ecomsync.exceptions import AuthenticationError
 from ecomsync.platforms.vendure import Vendure
-from ecomsync.platforms.vendure._catalog import cents, slugify
+from ecomsync.platforms.vendure._catalog import slugify
+from ecomsync.platforms.vendure._money import minor
 from ecomsync.platforms.vendure._orders import state_of
 from ecomsync.testing._platform_contract import PlatformContract
 from ecomsync.testing._platform_contract._records import make_order
@@ -161,7 +162,7 @@ class VendureHooks:
                     {
                         "productId": product["createProduct"]["id"],
                         "sku": sku,
-                        "price": cents(price),
+                        "price": minor(price, 2),
                         "taxCategoryId": zero,
                         "stockOnHand": 1000,
                         "translations": [

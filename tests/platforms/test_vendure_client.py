@@ -479,11 +479,11 @@ class TestPrices:
             variants=(Variant(number="V-1", price=Decimal("5.555")),),
         )
 
-        assert price_problem(fine) is None
-        problem = price_problem(odd)
+        assert price_problem(fine, 2) is None
+        problem = price_problem(odd, 2)
         assert problem is not None
         assert "variants.0.price" == problem[1]
-        assert "5.555 has more than two decimals" in problem[0]
+        assert "5.555 has more than 2 decimals" in problem[0]
         assert "would show 5.56" in problem[0]
 
     @pytest.mark.parametrize("rate", [Decimal(19), Decimal(7), Decimal("5.5")])

@@ -408,7 +408,7 @@ def _problem(
     """
     Why *art* cannot be written to this channel, with the field.
     """
-    problem = price_problem(art)
+    problem = price_problem(art, ref.precision)
     if problem is not None:
         return problem
     if art.currency != ref.currency:
@@ -428,8 +428,8 @@ def _problem(
             return (
                 f"{gross} cannot be shown exactly: the channel keeps net "
                 f"prices, and with {art.tax_rate} % tax no net price in "
-                "cents rounds to it; let the channel's prices include tax "
-                "or change the price",
+                "minor units rounds to it; let the channel's prices "
+                "include tax or change the price",
                 field,
             )
     for number in art.categories:

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import anyio
 import attrs
@@ -23,6 +23,7 @@ from ..._contracts import Outcome
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from ._client import JSON, GraphQL
 from ._gql import aliased
+from ._money import DEFAULT_PRECISION, PRECISION_QUERY, precision_of
 
 
 PAGE = 1000
@@ -53,13 +54,6 @@ def slugify(text: str) -> str:
     return slug or "item"
 
 
-def cents(amount: Decimal) -> int:
-    """
-    *amount* in minor units, rounded half up.
-    """
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 def fail(number: str, message: str, field: str | None = None) -> Outcome:
     """
     The failed outcome of record *number*.
@@ -77,6 +71,8 @@ class Reference:
     location their stock goes to (empty without a mapping: every level
     goes to *default_location*).  *channel* is the channel's id, and
     *default_channel* whether it is Vendure's default channel.
+    *precision* is the number of decimals the server keeps money with
+    (its MoneyStrategy's, ``moneyStrategyPrecision``).
     """
 
     currency: str
@@ -87,6 +83,7 @@ class Reference:
     warehouses: dict[str, str] = attrs.Factory(dict)
     channel: str = ""
     default_channel: bool = True
+    precision: int = DEFAULT_PRECISION
 
 
 #: The code of Vendure's default channel, which has every location.
@@ -175,6 +172,7 @@ class Catalog:
     stock_location: str | None = None
     stock_locations: Mapping[str, str] | None = None
     _reference: Reference | None = attrs.field(default=None, init=False)
+    _precision: int | None = attrs.field(default=None, init=False)
     _facet_id: str | None = attrs.field(default=None, init=False)
     _foreign: frozenset[str] | None = attrs.field(default=None, init=False)
     _default_token: str | None = attrs.field(default=None, init=False)
@@ -193,6 +191,20 @@ class Catalog:
                 self._reference = await self._read_reference()
             return self._reference
 
+    async def precision(self) -> int:
+        """
+        The decimals the server keeps money with (`precision_of`; read
+        on first use, with the reference if that was read first).
+        """
+        async with self._lock:
+            if self._precision is None:
+                if self._reference is not None:
+                    self._precision = self._reference.precision
+                else:
+                    data = await self.gql.query(f"{{ {PRECISION_QUERY} }}")
+                    self._precision = precision_of(data)
+            return self._precision
+
     async def _read_reference(self) -> Reference:
         data = await self.gql.query(
             """{
@@ -203,6 +215,9 @@ class Catalog:
               stockLocations(options: { take: 1000 }) { items { """
             + LOCATION_FIELDS
             + """ } }
+              """
+            + PRECISION_QUERY
+            + """
             }"""
         )
         channel = data["activeChannel"]
@@ -227,6 +242,7 @@ class Catalog:
             warehouses=warehouses,
             channel=str(channel["id"]),
             default_channel=channel["code"] == _DEFAULT_CHANNEL,
+            precision=precision_of(data),
         )
 
     async def foreign_locations(self) -> frozenset[str]:
@@ -559,7 +575,6 @@ __all__ = [
     "PRODUCT_FIELDS",
     "Catalog",
     "Reference",
-    "cents",
     "fail",
     "resolve_locations",
     "slugify",

@@ -6,7 +6,7 @@ fulfilments (Shipped, Delivered) or cancellations.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ from ..._model import (
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._client import JSON, GraphQL
 from ._gql import Result, aliased, problem
+from ._money import major
 
 
 #: What a fulfilment mutation answers.
@@ -70,10 +71,6 @@ STATES: dict[str, OrderState] = {
 _SHIPPED = {"Shipped", "Delivered", "PartiallyDelivered"}
 
 
-def _money(minor: int) -> Decimal:
-    return (Decimal(minor) / 100).quantize(Decimal("0.01"))
-
-
 def _split(full: str) -> tuple[str, str]:
     first, _, last = (full or "").strip().rpartition(" ")
     return (first, last) if first else ("", last)
@@ -113,7 +110,7 @@ def state_of(raw: JSON) -> OrderState:
     return state
 
 
-def _line(line: JSON) -> OrderLine:
+def _line(line: JSON, precision: int) -> OrderLine:
     """
     A line at its gross price after its own promotions (`OrderLine`):
     ``discountedLinePriceWithTax`` over the quantity.  Vendure's
@@ -121,7 +118,7 @@ def _line(line: JSON) -> OrderLine:
     ``proratedLinePriceWithTax`` after order-level ones too.
     """
     quantity = int(line["quantity"])
-    gross = _money(line["discountedLinePriceWithTax"])
+    gross = major(line["discountedLinePriceWithTax"], precision)
     return OrderLine(
         article_number=line["productVariant"]["sku"],
         name=line["productVariant"]["name"],
@@ -130,9 +127,10 @@ def _line(line: JSON) -> OrderLine:
     )
 
 
-def to_order(raw: JSON) -> Order:
+def to_order(raw: JSON, precision: int) -> Order:
     """
-    A Vendure order as an ecomsync `Order` (gross prices).
+    A Vendure order as an ecomsync `Order` (gross prices), from the
+    minor units of a server keeping money with *precision* decimals.
     """
     customer = raw.get("customer") or {}
     shipping = _address(raw.get("shippingAddress"), raw.get("billingAddress"))
@@ -153,19 +151,19 @@ def to_order(raw: JSON) -> Order:
         # a line cancelled whole (cancelOrder with lines) keeps its row at
         # quantity 0: nothing of it ships
         lines=tuple(
-            _line(line)
+            _line(line, precision)
             for line in raw.get("lines") or []
             if int(line["quantity"])
         ),
-        total=_money(raw["totalWithTax"]),
+        total=major(raw["totalWithTax"], precision),
         # shipping after its promotions; order-level promotions are what
         # the lines' prorated prices have less than their discounted ones
         # (surcharges are not modelled: the order fails on its total)
-        shipping_total=_money(raw.get("shippingWithTax") or 0),
+        shipping_total=major(raw.get("shippingWithTax") or 0, precision),
         discount_total=sum(
             (
-                _money(line["discountedLinePriceWithTax"])
-                - _money(line["proratedLinePriceWithTax"])
+                major(line["discountedLinePriceWithTax"], precision)
+                - major(line["proratedLinePriceWithTax"], precision)
                 for line in raw.get("lines") or []
             ),
             Decimal(0),
@@ -200,11 +198,14 @@ class Orders:
     """
 
     gql: GraphQL
+    #: The decimals the server keeps money with (`Catalog.precision`).
+    precision: Callable[[], Awaitable[int]]
 
     async def fetch(
         self, selection: Selection, batch_size: int
     ) -> AsyncIterator[list[Order]]:
         take = max(1, min(batch_size, 1000))
+        precision = await self.precision()
         skip = 0
         while True:
             data = await self.gql.query(
@@ -221,7 +222,7 @@ class Orders:
             page = data["orders"]
             items = page["items"]
             skip += len(items)
-            orders = [to_order(o) for o in items]
+            orders = [to_order(o, precision) for o in items]
             if isinstance(selection, NumberRange):
                 orders = [o for o in orders if o.number in selection]
             elif not isinstance(selection, All | ChangedSince | Only):

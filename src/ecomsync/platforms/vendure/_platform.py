@@ -238,7 +238,7 @@ class Vendure(AsyncResource):
         self._articles = Articles(self._catalog, Variants(self._catalog))
         self._stock = Stock(self._catalog, backorders=self.allow_backorders)
         self._media = Media(self._catalog, self._categories)
-        self._orders = Orders(self._gql)
+        self._orders = Orders(self._gql, self._catalog.precision)
         self._pushes = Pushes(
             {
                 DataType.CATEGORIES: self._categories.push,

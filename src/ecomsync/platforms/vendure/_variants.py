@@ -15,9 +15,10 @@ import attrs
 
 from ..._contracts import Outcome
 from ..._model import Article
-from ._catalog import MAX_INT, Catalog, Reference, cents, fail, slugify
+from ._catalog import MAX_INT, Catalog, Reference, fail, slugify
 from ._client import JSON
 from ._gql import aliased, list_mutation
+from ._money import major, minor
 
 
 @attrs.define
@@ -82,12 +83,13 @@ def gross_of(net: int, rate: float) -> int:
 
 def price_of(ref: Reference, gross: Decimal, rate: Decimal) -> int | None:
     """
-    The price Vendure stores for *gross*: minor units, net unless the
-    channel's prices include tax.  A net price is chosen so that Vendure
-    shows exactly *gross*; ``None`` if no net price in cents does (with
-    19 % tax, 9.99 lies between the nets 8.39 -> 9.98 and 8.40 -> 10.00).
+    The price Vendure stores for *gross*: minor units at the server's
+    precision, net unless the channel's prices include tax.  A net price
+    is chosen so that Vendure shows exactly *gross*; ``None`` if no net
+    price in minor units does (with 19 % tax, 9.99 lies between the nets
+    8.39 -> 9.98 and 8.40 -> 10.00).
     """
-    target = cents(gross)
+    target = minor(gross, ref.precision)
     if ref.prices_include_tax:
         return target
     pct = float(rate)
@@ -114,10 +116,11 @@ def gross_prices(art: Article) -> list[tuple[str, Decimal]]:
     ]
 
 
-def price_problem(art: Article) -> tuple[str, str] | None:
+def price_problem(art: Article, precision: int) -> tuple[str, str] | None:
     """
     Why a price of *art* cannot be written (NaN, infinite, too large, or
-    finer than a cent).
+    finer than the server's *precision*: Vendure keeps money as whole
+    minor units, ``price * 10**precision``).
     """
     if not art.tax_rate.is_finite():
         return (f"{art.tax_rate} is not a rate", "tax_rate")
@@ -131,13 +134,14 @@ def price_problem(art: Article) -> tuple[str, str] | None:
             return (f"{price} is not a price", field)
         if price < 0:
             return (f"is negative ({price})", field)
-        if cents(price) > MAX_INT:
+        if minor(price, precision) > MAX_INT:
             return (f"{price} is more than Vendure can store", field)
-        if (price * 100) % 1:
+        if price.scaleb(precision) % 1:
+            shown = major(minor(price, precision), precision)
             return (
-                f"{price} has more than two decimals: Vendure keeps prices "
-                f"in cents and would show {Decimal(cents(price)) / 100}; "
-                "round the price in the ERP",
+                f"{price} has more than {precision} decimals: this Vendure "
+                f"keeps prices with {precision} (its money precision) and "
+                f"would show {shown}; round the price in the ERP",
                 field,
             )
     return None
