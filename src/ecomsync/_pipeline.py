@@ -208,6 +208,8 @@ class Pipeline:
     _unread: dict[DataType, set[str]] = attrs.field(init=False, factory=dict)
     #: Per type: the numbers its `Only` names that the read did not find.
     _sought: dict[DataType, Sought] = attrs.field(init=False, factory=dict)
+    #: Per type: the numbers in the failure ledger when it started.
+    _ledgered: dict[DataType, set[str]] = attrs.field(init=False, factory=dict)
 
     def strategy(self, data_type: DataType) -> Strategy:
         if data_type.direction is Direction.TO_ERP:
@@ -258,6 +260,12 @@ class Pipeline:
             self.store, run.platform_name, data_type, selection, retry
         )
         self._watch[data_type] = (watch, set())
+        self._ledgered[data_type] = {
+            f.number
+            for f in await self.store.list_failures(
+                run.platform_name, data_type
+            )
+        }
         total = await self.strategy(data_type).total(
             session, data_type, selection
         )
@@ -312,6 +320,7 @@ class Pipeline:
         finally:
             self._unread.pop(data_type, None)
             self._sought.pop(data_type, None)
+            self._ledgered.pop(data_type, None)
             run.count(data_type, tally.frozen())
             # The type's writes are over: its claims (one entry per
             # record) need not outlive it.
@@ -514,6 +523,11 @@ class Pipeline:
                     run_id=run.id, data_type=data_type, number=record.number
                 )
             )
+        ledgered = self._ledgered.get(data_type, set())
+        if back := [r.number for r in found.unchanged if r.number in ledgered]:
+            # As the other side holds it (a failed change undone): in sync.
+            await self.store.clear_failures(run.platform_name, data_type, back)
+            ledgered.difference_update(back)
         await strategy.prepare(session, data_type, found.todo)
         todo: list[Change] = []
         for change in found.todo:

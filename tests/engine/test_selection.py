@@ -289,6 +289,32 @@ class TestWatermarks:
 
         assert ["A-4"] == failed
 
+    @pytest.mark.parametrize("trigger", [Trigger.SCHEDULED, Trigger.MANUAL])
+    async def test_record_back_in_sync_leaves_the_ledger(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        erp: MemoryErp,
+        trigger: Trigger,
+    ) -> None:
+        """A record that failed with a change and then went back to what
+        the platform holds (the change undone in the ERP) is in sync: the
+        read that finds it unchanged takes it out of the ledger (it stayed
+        listed, and retried by every scheduled run, for ever)."""
+        await sync.execute(spec(categories=All(), articles=All()))
+        article = erp.get(ARTICLES, "A-3")
+        assert isinstance(article, Article)
+        erp.put(attrs.evolve(article, name=""))
+        await sync.execute(spec(articles=All()))
+        failed = [f.number for f in await store.list_failures("shop")]
+        erp.put(article)
+
+        run = await sync.execute(spec(articles=All()), trigger=trigger)
+
+        assert ["A-3"] == failed
+        assert 0 == run.counts[ARTICLES].failed
+        assert [] == await store.list_failures("shop", ARTICLES)
+
     async def test_ledger_kept_when_the_read_cannot_tell(
         self,
         sync: Synchronizer,
