@@ -6,7 +6,10 @@ its caller looked and did not find it (``RetryPolicy.call(confirm=...)``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -306,3 +309,102 @@ class TestConfirm:
             assert 200 == await http.policy.call(send, confirm=found)
 
         assert 1 == len(sent)
+
+
+class _Committing:
+    """
+    A loopback HTTP server that reads each request whole, counts it as
+    applied, then (after *wait_s*) closes the connection unanswered.
+    """
+
+    def __init__(self, wait_s: float = 0.0) -> None:
+        self.wait_s = wait_s
+        self.applied = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                size = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        size = int(value)
+                while len(body) < size:
+                    body += conn.recv(65536)
+                self.applied += 1
+                time.sleep(self.wait_s)
+
+
+@pytest.fixture(name="committing")
+def _committing() -> Iterator[_Committing]:
+    server = _Committing()
+    yield server
+    server.sock.close()
+
+
+class TestPools:
+    @pytest.mark.parametrize("pool", ["httpx", "aiohttp"])
+    async def test_a_dropped_answer_is_not_taken_for_a_refusal(
+        self, pool: str, committing: _Committing
+    ) -> None:
+        """
+        A server that applied a POST and closed the connection without
+        answering: MaybeApplied on either pool, sent once (aiohttp's
+        "server disconnected" was mapped to a connect timeout, "cannot
+        connect", and the note sent five times).
+        """
+        async with HttpClient(committing.url, pool=pool) as http:
+            with pytest.raises(MaybeApplied):
+                await http.request("POST", "/notes", json={"note": "T-1"})
+
+        assert 1 == committing.applied
+
+    @pytest.mark.parametrize("pool", ["httpx", "aiohttp"])
+    async def test_a_silent_server_is_not_taken_for_a_refusal(
+        self, pool: str
+    ) -> None:
+        """
+        A server that applied a POST and never answered within the read
+        timeout: MaybeApplied on either pool, sent once.
+        """
+        server = _Committing(wait_s=1.0)
+        try:
+            async with HttpClient(
+                server.url, pool=pool, timeout=httpx.Timeout(0.2)
+            ) as http:
+                with pytest.raises(MaybeApplied):
+                    await http.request("POST", "/notes", json={})
+        finally:
+            server.sock.close()
+
+        assert 1 == server.applied
+
+    @pytest.mark.parametrize("pool", ["httpx", "aiohttp"])
+    async def test_a_dropped_read_is_sent_again(
+        self, pool: str, committing: _Committing
+    ) -> None:
+        """
+        A GET whose answer was dropped is retried as before.
+        """
+        async with HttpClient(committing.url, pool=pool) as http:
+            with pytest.raises(RetryableError) as info:
+                await http.request("GET", "/notes")
+
+        assert not isinstance(info.value, MaybeApplied)
+        assert committing.applied > 1

@@ -12,8 +12,13 @@ client CPU per request, and one fix:
   does not parse and quote it a second time;
 - a response body is read in one piece instead of 16 KB chunks through
   an async generator;
-- aiohttp's exceptions go through httpx-aiohttp's map only when one is
-  raised (its generator-based context manager cost every request);
+- aiohttp's exceptions are mapped only when one is raised (httpx-aiohttp's
+  generator-based context manager cost every request), and failures of
+  an open connection are not taken for failures to connect: httpx-aiohttp
+  maps every ``ClientConnectionError`` (a server that disconnected after
+  it got the request, a reset, a read timeout before aiohttp 3.10) to
+  ``httpx.ConnectTimeout``, which says the request was never sent, so a
+  write whose answer was lost would be sent again;
 - aiohttp's own cookie jar is a dummy: httpx's client keeps the cookies
   (``AiohttpTransport`` kept a second jar that sent a server's cookies
   again after the host had cleared ``client.cookies``).
@@ -24,9 +29,10 @@ need it; its objects are typed `Any` here.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -78,7 +84,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
     def __init__(self, *, verify: bool, limits: httpx.Limits) -> None:
         self._aiohttp: Any = importlib.import_module("aiohttp")
         self._yarl: Any = importlib.import_module("yarl")
-        self._errors: Any = importlib.import_module(
+        self._theirs: Any = importlib.import_module(
             "httpx_aiohttp.transport"
         ).map_aiohttp_exceptions
         self._ssl: ssl.SSLContext = httpx.create_ssl_context(verify=verify)
@@ -86,6 +92,42 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         self._session: Any = None
         # aiohttp's timeout object per distinct httpx timeout.
         self._timeouts: dict[tuple[Any, ...], Any] = {}
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """
+        aiohttp's exception leaving the block as httpx's, ``from`` it.
+        """
+        try:
+            yield
+        except Exception as exc:
+            mapped = self._mapped(exc)
+            if mapped is None:
+                with self._theirs():
+                    raise
+            raise mapped from exc
+
+    def _mapped(self, exc: Exception) -> httpx.TransportError | None:
+        """
+        httpx's exception for a failure of aiohttp's that says whether the
+        request may have been sent; ``None``: httpx-aiohttp's map decides.
+        """
+        aiohttp = self._aiohttp
+        text = str(exc)
+        # Making the connection (refused, DNS, TLS): nothing was sent.
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return httpx.ConnectError(text)
+        connect = getattr(aiohttp, "ConnectionTimeoutError", None)
+        if connect is not None and isinstance(exc, connect):
+            return httpx.ConnectTimeout(text)
+        # On an open connection: the request may have been sent.
+        if isinstance(exc, aiohttp.ServerTimeoutError):
+            return httpx.ReadTimeout(text)
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return httpx.RemoteProtocolError(text)
+        if isinstance(exc, aiohttp.ClientConnectionError):
+            return httpx.ReadError(text)
+        return None
 
     def _new_session(self) -> Any:
         aiohttp = self._aiohttp
