@@ -1,7 +1,8 @@
 """
 Stock per warehouse into Vendure's stock locations, through the engine,
 against a live Vendure server: an article's levels land whole.  Stock of
-a variant that does not track its inventory fails.
+a variant that does not track its inventory fails.  Negative stock is
+judged per location, on the sum of the warehouses mapped there.
 """
 
 from __future__ import annotations
@@ -371,3 +372,66 @@ class TestAllocationChangesDuringTheWrite:
         assert {DEFAULT: (10, 2), "sells": 8} == ordered
         assert racing.done
         assert {DEFAULT: (10, 0), "sells": 10} == held
+
+
+class TestNegativeStock:
+    async def test_the_sum_at_a_location_counts(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        Warehouses mapped to one location sell their sum there: a
+        negative warehouse next to a larger positive one lands as the sum
+        (not the positive one alone, which would oversell), and a
+        negative sum sells 0 and fails every level on quantity, naming
+        the warehouses.
+        """
+        admin = fresh_vendure.admin()
+
+        def level(number: str, quantity: int, warehouse: str) -> Outgoing:
+            return Outgoing(
+                record=StockLevel(
+                    number=number, quantity=quantity, warehouse=warehouse
+                )
+            )
+
+        try:
+            async with Vendure(
+                fresh_vendure.url,
+                api_key=fresh_vendure.api_key,
+                stock_locations={"WH1": DEFAULT, "WH2": DEFAULT},
+            ) as shop:
+                await shop.push(
+                    DataType.ARTICLES,
+                    [
+                        Outgoing(
+                            record=Article(
+                                number=n, name=n, price=1, tax_rate=0
+                            )
+                        )
+                        for n in ("S-1", "S-2")
+                    ],
+                )
+                await shop.push(STOCK, [level("S-2", 4, "WH1")])
+                before = await _locations(admin, "S-2")
+                outcomes = await shop.push(
+                    STOCK,
+                    [
+                        level("S-1", -3, "WH1"),
+                        level("S-1", 5, "WH2"),
+                        level("S-2", -7, "WH1"),
+                        level("S-2", 5, "WH2"),
+                    ],
+                )
+            held = await _locations(admin, "S-1", "S-2")
+        finally:
+            await admin.aclose()
+
+        assert {"S-2": {DEFAULT: 4}} == before
+        assert [True, True, False, False] == [o.ok for o in outcomes]
+        for outcome in outcomes[2:]:
+            assert "quantity" == outcome.field
+            assert (outcome.error or "").startswith(
+                "quantity -2 of 'S-2' at stock location "
+            )
+            assert "warehouses 'WH1', 'WH2'" in (outcome.error or "")
+        assert {"S-1": {DEFAULT: 2}, "S-2": {}} == held
