@@ -228,9 +228,9 @@ class TestShopify:
         self, state: OrderState, lost: str
     ) -> None:
         """
-        A fulfilment or cancellation whose answer was lost is found on
-        the order, not sent again: one fulfilment (or cancellation), and
-        the status succeeds.
+        A fulfilment whose answer was lost is found on the order, not sent
+        again; a cancellation is found once its job ran: one fulfilment
+        (or cancellation), and the status succeeds.
         """
         emu = self._emu()
         name = (
@@ -252,7 +252,10 @@ class TestShopify:
 
         (order,) = emu.shop.orders.values()
         assert outcome.ok, outcome
-        assert 1 == flaky.applied
+        # Shopify cancels in a job after orderCancel answers (931e0b7):
+        # the look finds the order not cancelled yet and sends the cancel
+        # again; the second job finds it cancelled and does nothing.
+        assert (1 if state is OrderState.SHIPPED else 2) == flaky.applied
         if state is OrderState.SHIPPED:
             (fulfilment,) = order["fulfillments"]
             assert ["T-1"] == [t["number"] for t in fulfilment["trackingInfo"]]
