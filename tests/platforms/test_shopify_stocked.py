@@ -383,3 +383,29 @@ async def test_variant_deleted_by_hand_is_looked_up_again() -> None:
     assert ("A-1", "quantity") == (first.number, first.field)
     assert "deleted in Shopify" in str(first.error)
     assert 5 == emu.shop.levels[(_item(emu, "A-1"), primary)]["available"]
+
+
+async def test_renamed_option_value_keeps_its_variant() -> None:
+    """
+    A variant whose option value the ERP renamed (size "L" now "Large",
+    the same SKU) is updated in place: it keeps its inventory item and
+    its stock (Shopify made it anew at 0, and the ERP's unchanged stock
+    was never sent again).
+    """
+    emu = _emu()
+    large = attrs.evolve(BIGGER.variants[1], options=(("Size", "Large"),))
+    renamed = attrs.evolve(BIGGER, variants=(BIGGER.variants[0], large))
+    async with _shop(emu) as shop:
+        await shop.push(DataType.ARTICLES, [Outgoing(record=BIGGER)])
+        (stocked,) = await shop.push(DataType.STOCK, [_stock("S-1-L", 5)])
+        assert stocked.ok, stocked
+        item = _item(emu, "S-1-L")
+        (outcome,) = await shop.push(
+            DataType.ARTICLES, [Outgoing(record=renamed)]
+        )
+
+    primary = int(emu.shop.primary_location.rsplit("/", 1)[1])
+    assert outcome.ok, outcome
+    assert item == _item(emu, "S-1-L")
+    assert 5 == emu.shop.levels[(item, primary)]["available"]
+    assert ["S", "Large"] == [v["title"] for v in emu.shop.variants.values()]

@@ -19,6 +19,7 @@ from ._bulk import BulkResult, BulkRunner
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 from ._stocking import (
     Made,
+    keep_variant_ids,
     stock_made,
     stock_new_products,
     track_new_products,
@@ -440,6 +441,7 @@ class Catalogue:
         # index, SKU, inventory item).
         made = Made(*await self._held_elsewhere(todo, outcomes))
         todo = [t for t in todo if outcomes[t[0]] is None]
+        keep_variant_ids(todo, made)
         track_new_products(todo, made)
         places = await self.stock_targets() if self.stock_targets else []
         if places:
@@ -468,11 +470,12 @@ class Catalogue:
         self,
         todo: Sequence[tuple[int, str, Row]],
         outcomes: list[Outcome | None],
-    ) -> tuple[set[str], set[str], set[str]]:
+    ) -> tuple[set[str], set[str], set[str], dict[tuple[str, str], list[str]]]:
         """
         Fail the articles one of whose SKUs another product holds; the
         GIDs of all the variants found, the ERP numbers of the products
-        found, and the SKUs found (casefolded):
+        found, the SKUs found (casefolded), and the variants found by
+        (ERP number of their product, SKU):
         Shopify does not keep SKUs unique, so ``productSet`` would add a
         second product with that SKU (a product made by hand, or one the
         ERP numbers otherwise), and stock would reach either of them.
@@ -485,6 +488,7 @@ class Catalogue:
             )
         )
         holders: dict[str, list[tuple[str, str | None]]] = {}
+        own: dict[tuple[str, str], list[str]] = {}
         seen: set[str] = set()
         found: set[str] = set()
         for start in range(0, len(skus), HOLDER_SKUS):
@@ -504,6 +508,10 @@ class Catalogue:
                     holders.setdefault(v["sku"], []).append(
                         (str(v["product"]["id"]), owner)
                     )
+                    if owner:
+                        own.setdefault((owner, v["sku"]), []).append(
+                            str(v["id"])
+                        )
         for i, number, data in todo:
             variants = data["input"]["variants"]
             for k, v in enumerate(variants):
@@ -527,7 +535,7 @@ class Catalogue:
                     )
                     break
         owners = {o for held in holders.values() for _, o in held if o}
-        return seen, owners, found
+        return seen, owners, found, own
 
     def _article(
         self, i: int, number: str, answer: Row, made: Made

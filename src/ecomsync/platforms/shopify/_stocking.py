@@ -36,12 +36,14 @@ class Made:
     find (*seen*) in products it found (*owners*: their ERP numbers),
     as (outcome index, SKU, inventory item); *stocked*: the articles
     whose new product is stocked by its ``productSet``; *found*: the
-    SKUs the look-up found, casefolded.
+    SKUs the look-up found, casefolded; *own*: the GIDs of the variants
+    it found by (ERP number of their product, SKU).
     """
 
     seen: set[str]
     owners: set[str]
     found: set[str] = attrs.field(factory=set)
+    own: dict[tuple[str, str], list[str]] = attrs.field(factory=dict)
     items: list[tuple[int, str, str]] = attrs.field(factory=list)
     stocked: set[int] = attrs.field(factory=set)
 
@@ -66,6 +68,21 @@ def stock_new_products(
             made.stocked.add(i)
             for v in variables["input"]["variants"]:
                 v["inventoryQuantities"] = quantities
+
+
+def keep_variant_ids(todo: Sequence[tuple[int, str, Row]], made: Made) -> None:
+    """
+    A variant its article's product holds already is sent with its
+    ``id``, so ``productSet`` updates it in place: matched by its option
+    values instead, a variant whose option value the ERP renamed (size
+    "L" now "Large", same SKU) was made anew, with a new inventory item
+    at 0 while the ERP's unchanged stock was never sent again.
+    """
+    for _, number, variables in todo:
+        for v in variables["input"]["variants"]:
+            ids = made.own.get((number, v["sku"]), [])
+            if len(ids) == 1:  # a copy in the product: left to Shopify
+                v["id"] = ids[0]
 
 
 def track_new_products(
@@ -138,6 +155,7 @@ async def stock_made(
 
 __all__ = [
     "Made",
+    "keep_variant_ids",
     "stock_made",
     "stock_new_products",
     "track_new_products",
