@@ -7,13 +7,14 @@ lands once, found by the adapter's look before it would be sent again.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 
-from ecomsync import Article, DataType, Outgoing, Variant
+from ecomsync import Article, Category, DataType, Outgoing, Variant
 from ecomsync._model import OrderState, OrderStatus
 from ecomsync.platforms.shopify import Shopify
 from ecomsync.platforms.woocommerce import WooCommerce
@@ -26,6 +27,8 @@ from ecomsync.testing.shopify import ShopifyEmulator
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
 from .._retries import fast_retries
+from ..conftest import flat_catalogue
+from ._adapters import shopify_emulator
 
 
 pytestmark = pytest.mark.anyio
@@ -261,6 +264,65 @@ class TestShopify:
             assert ["T-1"] == [t["number"] for t in fulfilment["trackingInfo"]]
         else:
             assert order["cancelledAt"] is not None
+
+    @pytest.mark.parametrize("lost", LOST)
+    async def test_staged_upload_is_sent_again(
+        self, lost: str, tmp_path: Path
+    ) -> None:
+        """
+        A file posted to the staged upload target whose answer was lost
+        is posted again (the target keeps the last file per key): the
+        upload succeeds, one file in Shopify, instead of httpx's own
+        exception leaving the adapter.
+        """
+        emu = ShopifyEmulator(TOKEN)
+        flaky = _Flaky(
+            httpx.ASGITransport(app=emu.app),
+            _posts("/_staged/upload"),
+            [lost],
+        )
+        async with _shopify(flaky) as shop:
+            file_id = await shop.upload_media(
+                PlatformContract._staged(tmp_path, b"staged-twice")
+            )
+
+        assert 2 == flaky.applied
+        assert [file_id] == [f["id"] for f in emu.shop.files.values()]
+
+    @pytest.mark.parametrize("lost", LOST)
+    async def test_bulk_staged_upload_is_sent_again(self, lost: str) -> None:
+        """
+        The bulk variables posted to the staged upload target whose
+        answer was lost are posted again: every article lands through
+        the bulk operation.
+        """
+        emu = shopify_emulator(TOKEN)
+        records = flat_catalogue(range(3), price=lambda i: Decimal(i + 1))
+        flaky = _Flaky(
+            httpx.ASGITransport(app=emu.app),
+            _posts("/_staged/upload"),
+            [lost],
+        )
+        async with Shopify(
+            "https://shop.test",
+            TOKEN,
+            request_deadline=DEADLINE,
+            transport=flaky,
+            bulk_threshold=2,
+            bulk_poll_interval=0.001,
+        ) as shop:
+            await shop.push(
+                DataType.CATEGORIES,
+                [Outgoing(record=r) for r in records if type(r) is Category],
+            )
+            outcomes = await shop.push(
+                DataType.ARTICLES,
+                [Outgoing(record=r) for r in records if type(r) is Article],
+            )
+
+        assert 3 == len(outcomes)
+        assert all(o.ok for o in outcomes), outcomes
+        assert 2 == flaky.applied
 
     @pytest.mark.parametrize("lost", LOST)
     async def test_collection_is_made_once(self, lost: str) -> None:

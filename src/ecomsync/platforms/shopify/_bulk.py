@@ -25,7 +25,7 @@ import attrs
 from ..._http import HttpClient
 from ...exceptions import SyncError
 from .._answers import odd_answer
-from ._client import GraphQL, Row, staged_target
+from ._client import GraphQL, Row, outside, staged_target
 
 
 #: Shopify's limit on one variables file (20 MiB); larger runs are split.
@@ -172,7 +172,10 @@ class BulkRunner:
                 f"{what}: staged upload",
                 "stagedTargets.0.parameters has no key",
             )
-        response = await self.upload_http.client.post(
+        response = await outside(
+            self.upload_http,
+            f"{what}: staged upload target",
+            "POST",
             target["url"],
             data=form,
             files={
@@ -235,7 +238,9 @@ class BulkRunner:
             interval = min(self.max_interval, interval * 1.5)
 
     async def _read(self, url: str, what: str) -> dict[int, Row]:
-        response = await self.upload_http.client.get(url)
+        response = await outside(
+            self.upload_http, f"{what}: bulk result file", "GET", url
+        )
         if response.status_code != 200:
             raise SyncError(
                 f"{what}: the bulk result file answered HTTP "

@@ -14,8 +14,9 @@ from typing import Any
 
 import anyio
 import attrs
+import httpx
 
-from ..._http import HttpClient
+from ..._http import HttpClient, status_error, transport_errors
 from ..._urls import public_url
 from ...exceptions import AuthenticationError, SyncError
 from .._answers import field_of
@@ -102,6 +103,30 @@ def is_mutation(document: str) -> bool:
     changes nothing).
     """
     return document.lstrip().startswith("mutation")
+
+
+async def outside(
+    http: HttpClient, what: str, method: str, url: str, **send: Any
+) -> httpx.Response:
+    """
+    ``http.client.request(method, url, **send)`` to a URL outside the
+    Admin API (a staged upload target, a bulk result file) with the HTTP
+    layer's deadline, error map and retries: such a request is safe to
+    repeat (the target keeps the last file posted for its key, a read
+    changes nothing).  Named by *what* only: the URL carries a
+    signature.  Answers that are not "try again later" go back to the
+    caller.
+    """
+
+    async def attempt() -> httpx.Response:
+        with transport_errors(what, deadline=http.deadline):
+            response = await http.client.request(method, url, **send)
+        error = status_error(what, response)
+        if error is not None:
+            raise error
+        return response
+
+    return await http.policy.call(attempt)
 
 
 class ShopifyApiError(SyncError):

@@ -18,7 +18,7 @@ from ..._model import MediaKind
 from ...exceptions import AuthenticationError, RecordRejected, SyncError
 from .._answers import field_of, odd_answer
 from ._catalogue import user_errors
-from ._client import GraphQL, staged_target
+from ._client import GraphQL, outside, staged_target
 
 
 STAGED = """
@@ -90,7 +90,10 @@ class Media:
             if media.content is not None
             else media.path.read_bytes()
         )
-        response = await self.upload_http.client.post(
+        response = await outside(
+            self.upload_http,
+            f"upload of {media.filename!r}: staged upload target",
+            "POST",
             target["url"],
             data=form,
             files={"file": (media.filename, content, media.mime_type)},
