@@ -9,19 +9,38 @@ the licence pools and the staging directory all follow it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Protocol, Self
 
 import anyio
 import attrs
+from anyio.abc import TaskStatus
 
+from ._anyio_util import task_group
 from ._contracts import RunRecord
 from .exceptions import ResourceClosed
 
 
-__all__ = ["AsyncResource", "LiveRuns", "close_each"]
+__all__ = [
+    "CLEANUP_TIMEOUT",
+    "AsyncResource",
+    "Hurry",
+    "LiveRuns",
+    "close_each",
+    "current_hurry",
+    "hurried",
+    "hurry_on_cancel",
+]
+
+#: Seconds the cleanup of a cancelled run (recording its end, its staging
+#: journal, its order lease) may wait for a locked store, all steps
+#: together: each step is shielded from the cancel, and would otherwise
+#: wait out the store's lock timeout (30 s) on its own.
+CLEANUP_TIMEOUT = 5.0
 
 
 class AsyncResource:
@@ -156,3 +175,96 @@ class LiveRuns:
     def _maybe_drained(self) -> None:
         if not (self._cancels or self._serving) and self._drained:
             self._drained.set()
+
+
+@attrs.define(eq=False)
+class Hurry:
+    """
+    The one deadline of a cleanup (`time.monotonic`), once it started:
+    a store gives up waiting for a lock past it (its shielded cleanup
+    steps cannot be cancelled), with an error saying so.
+    """
+
+    seconds: float = CLEANUP_TIMEOUT
+    deadline: float | None = None
+
+    def start(self) -> None:
+        """
+        Start the clock (again does nothing: one deadline for all steps).
+        """
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.seconds
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def remaining(self) -> float | None:
+        """
+        Seconds left, ``None`` while the clock has not started.
+        """
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+
+# Read by stores in their worker threads too (anyio runs those in a copy
+# of the caller's context): one object, shared by every task of a run.
+_HURRY: ContextVar[Hurry | None] = ContextVar("ecomsync_hurry", default=None)
+
+
+def current_hurry() -> Hurry | None:
+    """
+    The cleanup deadline of the caller's run, if it has one.
+    """
+    return _HURRY.get()
+
+
+@contextmanager
+def hurried(seconds: float | None = None) -> Iterator[Hurry]:
+    """
+    Store calls in the block (and in tasks it starts) give up waiting
+    for a lock *seconds* (`CLEANUP_TIMEOUT`) from now, all together.
+    """
+    hurry = Hurry(CLEANUP_TIMEOUT if seconds is None else seconds)
+    hurry.start()
+    token = _HURRY.set(hurry)
+    try:
+        yield hurry
+    finally:
+        _HURRY.reset(token)
+
+
+@asynccontextmanager
+async def hurry_on_cancel(
+    seconds: float | None = None,
+) -> AsyncIterator[Hurry]:
+    """
+    Once the host cancels the block, the store calls of its cleanup (in
+    the block and in the tasks it starts) give up waiting for a lock
+    *seconds* (`CLEANUP_TIMEOUT`) after the cancel, all together.
+    """
+    hurry = Hurry(CLEANUP_TIMEOUT if seconds is None else seconds)
+    token = _HURRY.set(hurry)
+    try:
+        async with task_group() as tg:
+            watcher = await tg.start(_start_on_cancel, hurry)
+            try:
+                yield hurry
+            finally:
+                watcher.cancel()
+    finally:
+        _HURRY.reset(token)
+
+
+async def _start_on_cancel(
+    hurry: Hurry,
+    *,
+    task_status: TaskStatus[anyio.CancelScope] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    with anyio.CancelScope() as own:
+        task_status.started(own)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            if not own.cancel_called:  # not the block's end: the host's cancel
+                hurry.start()

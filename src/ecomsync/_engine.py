@@ -25,7 +25,7 @@ import attrs
 
 from . import _check, _instrument, _lifecycle, _schedules
 from ._check import CheckResult
-from ._closing import AsyncResource, LiveRuns, close_each
+from ._closing import AsyncResource, LiveRuns, close_each, hurried
 from ._contracts import RunRecord, Schedule
 from ._ownership import reap_abandoned
 from ._planning import Plan
@@ -217,7 +217,7 @@ class Synchronizer(AsyncResource):
     async def _close(self) -> None:
         try:
             await self._runs.drain()
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True), hurried():
                 await _lifecycle.record_late_ends(self)
         finally:
             # Platforms and the ERP first, the store last: closing the

@@ -19,12 +19,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
+import anyio.lowlevel
 import attrs
 from anyio.abc import TaskStatus
 
 from . import _instrument, _pipeline
 from ._anyio_util import task_group
 from ._check import refuse_unusable
+from ._closing import hurry_on_cancel
 from ._contracts import RunRecord, RunStatus
 from ._order_lease import until_busy
 from ._ownership import keep_alive, reap_abandoned, why_dead
@@ -217,7 +219,13 @@ async def lifecycle(
             run_id=run.id, platform=run.platform_name, data_type=None
         ),
     ):
-        return await _observedlifecycle(sync, run, work, resolve_as=resolve_as)
+        # Cancelled, its cleanup records what it can while the store
+        # answers, within one deadline, not the store's lock timeout for
+        # every shielded step.
+        async with hurry_on_cancel():
+            return await _observedlifecycle(
+                sync, run, work, resolve_as=resolve_as
+            )
 
 
 async def _observedlifecycle(
@@ -262,14 +270,19 @@ async def _observedlifecycle(
     except BaseException as exc:
         found = list(leaves(exc))
         cancel = anyio.get_cancelled_exc_class()
-        if any(isinstance(e, cancel) for e in found) or not all(
-            isinstance(e, Exception) for e in found
+        hidden = await _hidden_cancel(found)
+        if (
+            hidden is not None
+            or any(isinstance(e, cancel) for e in found)
+            or not all(isinstance(e, Exception) for e in found)
         ):
             # The host cancelled (or the process is going down).
             run.end(RunStatus.CANCELLED)
             if not lost.is_set():
                 with anyio.CancelScope(shield=True):
                     await _save_end(sync, run.record())
+            if hidden is not None:
+                raise hidden from exc
             cancels = [e for e in found if isinstance(e, cancel)]
             if isinstance(exc, BaseExceptionGroup) and len(cancels) + sum(
                 isinstance(e, Exception) for e in found
@@ -300,6 +313,22 @@ async def _observedlifecycle(
         # reason it was abandoned, stays as written there.
         return final, error
     return await _record_end(sync, run, final, error)
+
+
+async def _hidden_cancel(found: list[BaseException]) -> BaseException | None:
+    """
+    The host's cancellation of the caller's scope (to be raised) when
+    *found*, a run's errors, hides it: every task it reached raised an
+    error of its cleanup instead (a staged file's journal entry that a
+    locked store could not close), which would end the run failed.
+    """
+    if not all(isinstance(e, Exception) for e in found):
+        return None  # a cancellation (or an exit) shows
+    try:
+        await anyio.lowlevel.checkpoint()
+    except anyio.get_cancelled_exc_class() as exc:
+        return exc
+    return None
 
 
 async def _resolved(

@@ -1,7 +1,8 @@
 """
 SqliteStore on its own: opening and migrating one file from many
 connections and processes at once, the schema version check, and media
-ids many at once, and a ROLLBACK that fails.
+ids many at once, a ROLLBACK that fails, and waits for a file another
+connection locks.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +21,7 @@ import anyio
 import pytest
 
 from ecomsync import DataType, Link, SqliteStore, StateStoreError
+from ecomsync._closing import hurried
 from ecomsync.state._sqlite import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -253,3 +256,116 @@ async def test_links_of_version_6_keep_working(tmp_path: Path) -> None:
     assert Link("1", "c") == old
     assert old.variants is None
     assert {"A": Link("1", "d", variants=("A-S",))} == new
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """
+    Another connection holds the file's write lock for the block (a
+    backup, another host writing).
+    """
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        yield
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+class TestLockedFile:
+    async def test_cancel_stops_the_wait(self, tmp_path: Path) -> None:
+        """A call waiting for a file another connection locks ends as soon
+        as it is cancelled (it waited out the 30 s busy timeout in its
+        thread), and the store works once the lock is gone."""
+        path = tmp_path / "s.db"
+        store = SqliteStore(path)
+        await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
+
+        with _locked(path):
+            began = time.monotonic()
+            with anyio.move_on_after(0.3) as scope:
+                await store.put_links(
+                    "shop", DataType.ARTICLES, {"B": Link("2", "b")}
+                )
+            took = time.monotonic() - began
+        await store.put_links("shop", DataType.ARTICLES, {"C": Link("3", "c")})
+        found = await store.get_links(
+            "shop", DataType.ARTICLES, ["A", "B", "C"]
+        )
+        await store.aclose()
+
+        assert scope.cancelled_caught
+        assert took < 2
+        assert {"A", "C"} == set(found)
+
+    async def test_cancel_stops_a_queued_call(self, tmp_path: Path) -> None:
+        """Calls queued behind one that waits for the lock end with it when
+        cancelled (each waited for the one before it)."""
+        path = tmp_path / "s.db"
+        store = SqliteStore(path)
+        await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
+
+        with _locked(path):
+            began = time.monotonic()
+            with anyio.move_on_after(0.3):
+                async with anyio.create_task_group() as tg:
+                    for n in range(3):
+                        tg.start_soon(
+                            store.put_links,
+                            "shop",
+                            DataType.ARTICLES,
+                            {f"B{n}": Link("2", "b")},
+                        )
+            took = time.monotonic() - began
+        await store.aclose()
+
+        assert took < 2
+
+    async def test_cleanup_gives_up_at_its_deadline(
+        self, tmp_path: Path
+    ) -> None:
+        """A shielded cleanup step of a cancelled run stops waiting for a
+        locked file at the cleanup's deadline, with an error saying so,
+        not after the busy timeout."""
+        path = tmp_path / "s.db"
+        store = SqliteStore(path)
+        await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
+
+        with _locked(path), hurried(0.3):
+            began = time.monotonic()
+            with (
+                anyio.CancelScope(shield=True),
+                pytest.raises(StateStoreError, match="cancelled run") as info,
+            ):
+                await store.put_links(
+                    "shop", DataType.ARTICLES, {"B": Link("2", "b")}
+                )
+            took = time.monotonic() - began
+        await store.aclose()
+
+        assert took < 2
+        assert str(path) in str(info.value)
+
+    async def test_waits_for_a_short_lock(self, tmp_path: Path) -> None:
+        """A lock held for a while (longer than one wait slice) is waited
+        for, and the write lands."""
+        path = tmp_path / "s.db"
+        store = SqliteStore(path)
+        await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
+
+        async def let_go(lock: contextlib.ExitStack) -> None:
+            await anyio.sleep(0.5)
+            lock.close()
+
+        with contextlib.ExitStack() as lock:
+            lock.enter_context(_locked(path))
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(let_go, lock)
+                await store.put_links(
+                    "shop", DataType.ARTICLES, {"B": Link("2", "b")}
+                )
+        found = await store.get_links("shop", DataType.ARTICLES, ["A", "B"])
+        await store.aclose()
+
+        assert {"A", "B"} == set(found)

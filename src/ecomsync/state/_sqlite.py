@@ -14,9 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import anyio.from_thread
 import anyio.to_thread
 import attrs
 
+from .._closing import current_hurry
 from .._contracts import PendingMedia
 from ..exceptions import StateStoreError
 from ._dialect import (
@@ -39,19 +41,48 @@ T = TypeVar("T")
 MIGRATIONS = SQLITE_MIGRATIONS
 SCHEMA_VERSION = len(MIGRATIONS)
 
-#: How long opening the file waits for other connections (busy timeout,
-#: and the deadline of the open-and-migrate retries).
+#: How long a call waits for other connections' locks (opening the file,
+#: too): SQLite's busy timeout, as it was.
 _OPEN_TIMEOUT = 30.0
+#: SQLite's own busy wait cannot be interrupted (not by
+#: ``Connection.interrupt`` either): calls wait in slices this long, and
+#: between them a cancelled call, or one of a cancelled run's cleanup
+#: past its deadline (`Hurry`), stops waiting.
+_SLICE = 0.05
+
+#: Raises if the call is to stop waiting (see `_SLICE`).
+Check = Callable[[], None]
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
+def _waits_on() -> None:
+    """
+    A `Check` that never stops the wait.
+    """
+
+
+def _begin(conn: sqlite3.Connection, check: Check, deadline: float) -> None:
+    """
+    ``BEGIN IMMEDIATE`` (the write lock), waiting for it until *deadline*.
+    """
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() > deadline:
+                raise
+            check()
+        else:
+            return
+
+
+def _migrate(conn: sqlite3.Connection, check: Check, deadline: float) -> None:
     """
     Bring the file's schema up to `SCHEMA_VERSION` in one write transaction.
 
     ``BEGIN IMMEDIATE`` takes the write lock first, so processes opening a
     new file together migrate it once, one after the other.
     """
-    conn.execute("BEGIN IMMEDIATE")
+    _begin(conn, check, deadline)
     try:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS meta "
@@ -80,10 +111,10 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _open(path: str) -> sqlite3.Connection:
+def _open(path: str, check: Check) -> sqlite3.Connection:
     """
     Connect, switch to WAL and migrate, retrying while another connection
-    holds the lock.
+    holds the lock (*check* between the waits).
 
     SQLite does not always call the busy handler for the journal-mode
     switch (it needs an exclusive lock while another connection is opening
@@ -95,7 +126,7 @@ def _open(path: str) -> sqlite3.Connection:
     while True:
         conn = sqlite3.connect(
             path,
-            timeout=_OPEN_TIMEOUT,
+            timeout=_SLICE,
             check_same_thread=False,
             isolation_level=None,
         )
@@ -104,11 +135,12 @@ def _open(path: str) -> sqlite3.Connection:
             if mode not in ("wal", "memory"):
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            _migrate(conn)
+            _migrate(conn, check, deadline)
         except sqlite3.OperationalError as exc:
             conn.close()
             if not _busy(exc) or time.monotonic() > deadline:
                 raise
+            check()
             time.sleep(delay * (0.5 + random.random()))  # noqa: S311
             delay = min(delay * 2, 0.25)
             continue
@@ -139,14 +171,14 @@ class SqliteStore(SqlStore, MediaForgetOps):
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r}>"
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, check: Check = _waits_on) -> sqlite3.Connection:
         if self._broken is not None:
             raise StateStoreError(
                 f"the state store {self.path!r} is unusable: {self._broken}"
             )
         if self._conn is None:
             try:
-                conn = _open(str(self.path))
+                conn = _open(str(self.path), check)
             except NewerSchemaError as exc:
                 raise StateStoreError(
                     f"the state store {self.path!r} has schema version "
@@ -165,18 +197,59 @@ class SqliteStore(SqlStore, MediaForgetOps):
         fn: Callable[[sqlite3.Connection], T],
         before: Callable[[], object] | None = None,
     ) -> T:
+        """
+        *fn* in one write transaction, in a worker thread; retried while
+        another connection holds the file's lock, up to `_OPEN_TIMEOUT`.
+
+        The wait stops early when the caller is cancelled (the thread
+        raises the cancellation), or when a cancelled run's cleanup is
+        past its deadline (`Hurry`, a `StateStoreError`): a locked file
+        would otherwise hold a cancel up for the whole timeout, once for
+        every step of the cleanup.
+        """
+        hurry = current_hurry()
+
+        def check() -> None:
+            anyio.from_thread.check_cancelled()
+            if hurry is not None and hurry.expired():
+                raise StateStoreError(
+                    f"state store {self.path!r}: database is locked; a "
+                    f"cancelled run's cleanup waited {hurry.seconds:g} s "
+                    "for it"
+                )
+
         def call() -> T:
             if before is not None:
                 before()
-            with self._lock:
-                self._ensure_open()
-                conn = self._connect()
+            while not self._lock.acquire(timeout=_SLICE):
+                check()
+            try:
+                return attempt()
+            finally:
+                self._lock.release()
+
+        def attempt() -> T:
+            self._ensure_open()
+            deadline = time.monotonic() + _OPEN_TIMEOUT
+            while True:
+                conn = self._connect(check)
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
+                    _begin(conn, check, deadline)
                     result = fn(conn)
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:
                     also = self._roll_back(conn)
+                    if (
+                        isinstance(exc, sqlite3.OperationalError)
+                        and _busy(exc)
+                        and not also
+                        and time.monotonic() < deadline
+                    ):
+                        # Busy after BEGIN (a COMMIT outside WAL mode
+                        # waiting for readers): the whole transaction
+                        # again, as SQLite's busy timeout waited before.
+                        check()
+                        continue
                     raise StateStoreError(
                         f"state store {self.path!r}: {exc}{also}"
                     ) from exc
