@@ -29,6 +29,7 @@ import anyio
 import attrs
 
 from . import _instrument
+from ._closing import hurried
 from ._contracts import Lease, RunRecord
 from ._partition import HeldLicence
 from .exceptions import (
@@ -221,6 +222,7 @@ async def _run_partition(
         # now rather than after `stale_after`.
         with (
             anyio.CancelScope(shield=True),
+            hurried(),  # not for ever behind a row another session locks
             contextlib.suppress(EcomsyncError),
         ):
             await board.release(claim)

@@ -1,6 +1,7 @@
 """
 PostgresStore when a transaction cannot end cleanly: a call cancelled
-inside its transaction, a connection that dies before its COMMIT.  No
+inside its transaction, a connection that dies before its COMMIT, a
+cancelled run's cleanup waiting for a row lock.  No
 connection may go back to the pool inside a transaction (the next call
 would nest in it as a savepoint and never commit), and no lock may stay
 held.
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 
 from ecomsync import Link
+from ecomsync._closing import hurried
 from ecomsync._spec import DataType
 from ecomsync.exceptions import StateStoreError
 from ecomsync.state._postgres import PostgresStore
@@ -178,4 +180,46 @@ async def test_failed_rollback_leaves_no_transaction_open(
 
     await store.put_links("shop", DataType.ARTICLES, {"C": Link("3", "c")})
     assert {"C"} == _links(postgres_dsn)
+    await store.aclose()
+
+
+async def test_cleanup_gives_up_on_a_held_row_lock(postgres_dsn: str) -> None:
+    """A shielded cleanup step of a cancelled run whose UPDATE waits for a
+    row another session locks gives up at the cleanup's deadline with a
+    StateStoreError (it waited as long as the lock was held, for ever if
+    never let go), leaves no transaction open, and the store works
+    after."""
+    store = PostgresStore(
+        postgres_dsn, application_name="victim", max_connections=1
+    )
+    await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
+    with psycopg.connect(postgres_dsn) as blocker:
+        blocker.execute(
+            "SELECT 1 FROM ecomsync.links WHERE number = 'A' FOR UPDATE"
+        )
+
+        async def let_go() -> None:
+            # Only so that a store that waits for ever fails the test.
+            await anyio.sleep(6)
+            blocker.rollback()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(let_go)
+            began = anyio.current_time()
+            with (
+                hurried(0.5),
+                anyio.CancelScope(shield=True),
+                pytest.raises(StateStoreError, match="lock timeout"),
+            ):
+                await store.put_links(
+                    "shop", DataType.ARTICLES, {"A": Link("2", "b")}
+                )
+            took = anyio.current_time() - began
+            tg.cancel_scope.cancel()
+        blocker.rollback()
+
+    assert took < 3
+    assert all(xact is None for _, xact in _victims(postgres_dsn))
+    await store.put_links("shop", DataType.ARTICLES, {"C": Link("3", "c")})
+    assert {"A", "C"} == _links(postgres_dsn)
     await store.aclose()

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 import anyio
 import attrs
 
+from .._closing import current_hurry
 from .._contracts import needs_extra
 from .._settings import at_least, flag, name
 from ..exceptions import ConfigurationError, StateStoreError
@@ -266,6 +267,7 @@ class PostgresStore(SqlStore, MediaForgetOps):
                 async with self._borrow() as (conn, reused):
                     try:
                         async with conn.transaction():
+                            await _bound_waits(conn)
                             result = await fn(conn)
                             committing = True
                     except (
@@ -353,6 +355,27 @@ class PostgresStore(SqlStore, MediaForgetOps):
         if op.write:
             return await self._write(perform, fence)
         return await self._tx(perform, reads_only=True)
+
+
+async def _bound_waits(conn: AsyncConnection[Any]) -> None:
+    """
+    In a cancelled run's cleanup, bound the transaction's lock waits and
+    statements by what is left of the cleanup's deadline (`Hurry`): its
+    steps are shielded from the cancel, and an UPDATE waiting for a row
+    another session holds would wait for ever.  Past the deadline, a
+    statement still gets a millisecond for a lock (what takes none
+    lands), and a second to run.
+    """
+    hurry = current_hurry()
+    left = None if hurry is None else hurry.remaining()
+    if left is None:
+        return
+    locks = max(1, round(left * 1000))
+    await conn.execute(
+        "SELECT set_config('lock_timeout', %s, true), "
+        "set_config('statement_timeout', %s, true)",
+        (f"{locks}ms", f"{locks + 1000}ms"),
+    )
 
 
 async def migrate(conn: AsyncConnection[Any], schema: str) -> int:
