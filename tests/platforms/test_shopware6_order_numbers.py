@@ -157,6 +157,44 @@ class TestReusedOrderNumber:
         assert ["5005"] == list(part.create)
 
 
+class TestLookUpRequests:
+    @pytest.mark.parametrize("shared", [False, True])
+    async def test_a_full_page_costs_one_look_up(
+        self, emu: ShopwareEmulator, erp: MemoryErp, shared: bool
+    ) -> None:
+        """
+        A page of 500 orders (Shopware's most) whose numbers no other
+        order holds costs one look-up of the numbers, not a second,
+        empty page; where one number is held twice the look-up reads on
+        and the number fails.
+        """
+        numbers = [f"L-{n}" for n in range(500)]
+        for number in numbers:
+            emu.place_order(order_number=number)
+        if shared:
+            emu.place_order(order_number="L-0", order_id=LAST)
+        shop = shopware6(emu, SECRET)
+        seen = len(emu.requests)
+        try:
+            pages = [
+                page async for page in shop.fetch_orders(All(), batch_size=500)
+            ]
+        finally:
+            await shop.aclose()
+
+        searches = sum(
+            1
+            for r in list(emu.requests)[seen:]
+            if r.path == "/api/search/order"
+        )
+        refused = [
+            r.number for p in pages for r in p if isinstance(r, Refusal)
+        ]
+        # Pages: 500 orders (and the one more), then an empty one.
+        assert (5 if shared else 3) == searches
+        assert (["L-0"] if shared else []) == refused
+
+
 async def _ledger(
     emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
 ) -> list[str]:

@@ -35,6 +35,14 @@ from ._order_mapping import (
 from ._writer import first_problem, wrong_type
 
 
+#: Counts the orders an order-number look-up finds (`Orders._holders`).
+_HOLDERS: dict[str, str] = {
+    "name": "ecomsync-holders",
+    "type": "count",
+    "field": "id",
+}
+
+
 #: Pages of orders read at once once the first page told the total.
 PAGES_AHEAD = 4
 
@@ -361,19 +369,7 @@ class Orders:
         numbers = list(dict.fromkeys(str(r.get("orderNumber")) for r in rows))
         held: dict[str, set[str]] = {}
         for start in range(0, len(numbers), MAX_LIMIT):
-            for row in await self.api.search_all(
-                "order",
-                {
-                    "filter": [
-                        {
-                            "type": "equalsAny",
-                            "field": "orderNumber",
-                            "value": numbers[start : start + MAX_LIMIT],
-                        }
-                    ],
-                    "includes": {"order": ["id", "orderNumber"]},
-                },
-            ):
+            for row in await self._holders(numbers[start : start + MAX_LIMIT]):
                 held.setdefault(str(row.get("orderNumber")), set()).add(
                     str(row.get("id"))
                 )
@@ -400,6 +396,45 @@ class Orders:
                     )
                 )
         return handed
+
+    async def _holders(self, numbers: list[str]) -> list[dict[str, Any]]:
+        """
+        Every order holding one of *numbers* (ids and numbers), paged by
+        `MAX_LIMIT` until the count the first page gives is read: a full
+        page of orders whose numbers no other order holds costs one
+        request, not a second, empty page (without the count, until a
+        page comes back short).
+        """
+        found: list[dict[str, Any]] = []
+        total: int | None = None
+        page = 1
+        while True:
+            criteria: dict[str, Any] = {
+                "filter": [
+                    {
+                        "type": "equalsAny",
+                        "field": "orderNumber",
+                        "value": numbers,
+                    }
+                ],
+                "includes": {"order": ["id", "orderNumber"]},
+                "sort": [{"field": "id", "order": "ASC"}],
+                "limit": MAX_LIMIT,
+                "page": page,
+            }
+            if page == 1:
+                criteria["aggregations"] = [_HOLDERS]
+            rows, aggregations = await self.api.listing("order", criteria)
+            found += rows
+            if page == 1:
+                counted = aggregations.get(_HOLDERS["name"])
+                count = (counted or {}).get("count")
+                total = count if type(count) is int else None
+            if len(rows) < MAX_LIMIT or (
+                total is not None and len(found) >= total
+            ):
+                return found
+            page += 1
 
     async def _fetch_only(
         self, numbers: list[str], limit: int
