@@ -272,6 +272,10 @@ class LostStateContract:
 
     pytestmark = pytest.mark.anyio
 
+    #: Whether the platform fails an article whose variants it holds while
+    #: the ERP has none any more (``RestockContract``'s attribute alike).
+    fails_without_variants = False
+
     def emulator(self) -> Any:
         """
         A fresh emulator of the shop.
@@ -316,7 +320,13 @@ class LostStateContract:
         await platform.aclose()
         await state.aclose()
         assert RunStatus.SUCCEEDED == run.status, run.failures
-        assert not run.failures
+        # V-2 of the changed catalogue loses its variants
+        allowed = (
+            {("V-2", "variants")} if self.fails_without_variants else set()
+        )
+        assert not {(f.number, f.field) for f in run.failures} - allowed, (
+            run.failures
+        )
         return run
 
     async def test_images_are_not_added_twice(

@@ -84,6 +84,7 @@ def writes(emu: ShopwareEmulator) -> list[str]:
 class TestEngine(PlatformEngineContract):
     """The engine contract over Shopware6 and its emulator."""
 
+    fails_without_variants = True
     secrets = (CANARY,)
     wrong_secret = CANARY + "-wrong"
 
@@ -134,6 +135,8 @@ class TestLostState(LostStateContract):
     Shopware 6 ids are derived from the numbers and the adapter searches
     media by content before uploading: a lost store finds it all again.
     """
+
+    fails_without_variants = True
 
     def emulator(self) -> ShopwareEmulator:
         return _new_emu()

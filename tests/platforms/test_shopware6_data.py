@@ -437,16 +437,28 @@ class TestVariantsChange:
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:
         """
-        An article that loses all its variants keeps no active child and
-        no configurator setting.
+        An article that loses all its variants (a plain product now)
+        fails on ``variants`` naming the variants Shopware holds, and
+        nothing of it is written: Shopware lists no product that has
+        variants, inactive ones too (its child count hides it), so
+        deactivating them took it out of every listing.  Once they are
+        deleted in the shop, it lands as a plain product.
         """
-        v = Variant(number="V-1", options=(("Size", "S"),))
-        await _push(shop, DataType.ARTICLES, article("SHIRT", variants=(v,)))
+        s, m = (Variant(number=f"V-{x}", options=(("Size", x),)) for x in "SM")
+        await _push(shop, DataType.ARTICLES, article("SHIRT", variants=(s, m)))
 
         (outcome,) = await _push(shop, DataType.ARTICLES, article("SHIRT"))
+        active = [_numbers(emu)[n].get("active") for n in ("V-S", "V-M")]
+        offered = self._settings(emu, "SHIRT")
+        for number in ("V-S", "V-M"):
+            emu.store.put("product", product_id(number), None)
+        (again,) = await _push(shop, DataType.ARTICLES, article("SHIRT"))
 
-        assert outcome.ok
-        assert _numbers(emu)["V-1"].get("active") is False
+        assert (False, "variants") == (outcome.ok, outcome.field)
+        assert "('V-M', 'V-S')" in (outcome.error or "")
+        assert [None, None] == active
+        assert {"S", "M"} == offered
+        assert again.ok, again
         assert set() == self._settings(emu, "SHIRT")
 
 

@@ -37,6 +37,7 @@ WRITE_INCLUDES = {
     "product": [
         "id",
         "parentId",
+        "productNumber",
         "active",
         "taxId",
         "tax",
@@ -227,6 +228,12 @@ def held_otherwise(
     own number as a variant of another product, or a variant's number as
     a standalone product or another article's variant.  Writing them
     would silently move a product under another parent.
+
+    And articles without variants whose product Shopware holds with
+    variants (the ERP dropped them all): Shopware lists no product that
+    has any, inactive ones too (``child_count`` counts every child, and
+    a parent with children gets no display group), so writing it, its
+    variants deactivated, would take it out of every listing.
     """
     failures: dict[int, Failure] = {}
     for i in send:
@@ -239,6 +246,23 @@ def held_otherwise(
                 "in Shopware; an article cannot take over a variant's "
                 "number (renumber one of them, or delete the variant)",
                 "number",
+            )
+            continue
+        children = [
+            str(c.get("productNumber") or c.get("id"))
+            for c in (current.get(pid) or {}).get("children") or []
+            if isinstance(c, dict)
+        ]
+        if children and not article.variants:
+            failures[i] = (
+                f"variants: article {article.number!r} has no variants any "
+                "more, but Shopware holds its variants "
+                f"({', '.join(repr(n) for n in sorted(children))}) and lists "
+                "no product that has variants (inactive ones too): it would "
+                "vanish from the storefront's listings, so nothing of it "
+                "is written; delete those variants in Shopware (their "
+                "orders keep their lines)",
+                "variants",
             )
             continue
         for k, variant in enumerate(article.variants):
