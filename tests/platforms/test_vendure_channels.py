@@ -146,6 +146,32 @@ class TestChannels:
             "sells": 10,
         } == both
 
+    async def test_a_channel_without_stock_location(
+        self, channels_vendure: VendureServer
+    ) -> None:
+        """
+        Channel "at" has no stock location: its articles land all the
+        same (Vendure makes variants there), its stock push stops with
+        a ConfigurationError naming the channel, and `check` says so.
+        """
+        admin = channels_vendure.admin()
+        try:
+            await admin.gql("{ activeChannel { id } }")  # logs in
+            await _channel(admin)
+            async with Vendure(
+                channels_vendure.url, channel_token=AT, **_LOGIN
+            ) as at:
+                made = await _article(at, "C-1")
+                problems = await at.check()
+                with pytest.raises(ConfigurationError) as refused:
+                    await at.push(DataType.STOCK, _level(4))
+        finally:
+            await admin.aclose()
+
+        assert made.ok, made.error
+        assert "channel 'at' has no stock location" in str(refused.value)
+        assert [p for p in problems if str(refused.value) in p], problems
+
     async def test_a_role_that_cannot_read_the_other_channel(
         self, channels_vendure: VendureServer
     ) -> None:

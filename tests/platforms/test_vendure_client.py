@@ -25,8 +25,9 @@ from ecomsync.exceptions import (
     SyncError,
 )
 from ecomsync.platforms.vendure import Vendure
-from ecomsync.platforms.vendure._catalog import Reference, resolve_locations
+from ecomsync.platforms.vendure._catalog import Reference
 from ecomsync.platforms.vendure._client import GraphQL, GraphQLFailure
+from ecomsync.platforms.vendure._locations import resolve_locations
 from ecomsync.platforms.vendure._stock import quantity_problem
 from ecomsync.platforms.vendure._variants import (
     gross_of,
@@ -410,14 +411,18 @@ class TestStockValues:
             {"id": "3", "name": "Late", "createdAt": "2026-03-01T00:00:00Z"},
         ]
 
-        assert ("9", {}) == resolve_locations(locations, None, None)
+        assert ("9", {}) == resolve_locations(
+            locations, None, None, channel="c"
+        )
         assert ("9", {"W": "10"}) == resolve_locations(
-            locations, "North", {"W": "Main"}
+            locations, "North", {"W": "Main"}, channel="c"
         )
         with pytest.raises(ConfigurationError, match="'A', 'B'"):
-            resolve_locations(locations, "A", {"W": "B"})
-        with pytest.raises(ConfigurationError, match="no stock location"):
-            resolve_locations([], None, None)
+            resolve_locations(locations, "A", {"W": "B"}, channel="c")
+        with pytest.raises(
+            ConfigurationError, match="channel 'c' has no stock location"
+        ):
+            resolve_locations([], None, None, channel="c")
 
     def test_a_name_several_locations_have(self) -> None:
         """A configured name that two locations have is refused, naming
@@ -428,11 +433,13 @@ class TestStockValues:
             {"id": "3", "name": "North", "createdAt": "2026-01-03T00:00:00Z"},
         ]
 
-        assert ("1", {}) == resolve_locations(locations, None, None)
+        assert ("1", {}) == resolve_locations(
+            locations, None, None, channel="c"
+        )
         with pytest.raises(
             ConfigurationError, match=r"named 'North' \(ids 2, 3\)"
         ):
-            resolve_locations(locations, None, {"W": "North"})
+            resolve_locations(locations, None, {"W": "North"}, channel="c")
 
 
 def _ref(*, gross: bool) -> Reference:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 
 import anyio
@@ -23,6 +22,7 @@ from ..._contracts import Outcome
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from ._client import JSON, GraphQL
 from ._gql import aliased
+from ._locations import LOCATION_FIELDS, resolve_locations
 from ._money import DEFAULT_PRECISION, PRECISION_QUERY, precision_of
 
 
@@ -69,10 +69,13 @@ class Reference:
     *locations* maps the ids of the channel's stock locations to their
     names; *warehouses* maps ERP warehouse codes to the id of the
     location their stock goes to (empty without a mapping: every level
-    goes to *default_location*).  *channel* is the channel's id, and
-    *default_channel* whether it is Vendure's default channel.
+    goes to *default_location*).  *channel* is the channel's id,
+    *code* its code, and *default_channel* whether it is Vendure's
+    default channel.
     *precision* is the number of decimals the server keeps money with
     (its MoneyStrategy's, ``moneyStrategyPrecision``).
+    *default_location* is empty if the channel has no stock location
+    (it takes articles, not stock).
     """
 
     currency: str
@@ -84,78 +87,11 @@ class Reference:
     channel: str = ""
     default_channel: bool = True
     precision: int = DEFAULT_PRECISION
+    code: str = ""
 
 
 #: The code of Vendure's default channel, which has every location.
 _DEFAULT_CHANNEL = "__default_channel__"
-
-#: What `resolve_locations` needs of each stock location.
-LOCATION_FIELDS = "id name createdAt"
-
-
-def _oldest(location: Mapping[str, str]) -> tuple[datetime, int, int | str]:
-    """
-    The order of Vendure's ``defaultStockLocation``: by ``createdAt``,
-    then by id (numeric ids as numbers).
-    """
-    created = datetime.fromisoformat(
-        location["createdAt"].replace("Z", "+00:00")
-    )
-    ident = str(location["id"])
-    return (created, 0, int(ident)) if ident.isdigit() else (created, 1, ident)
-
-
-def resolve_locations(
-    locations: Sequence[Mapping[str, str]],
-    default_name: str | None,
-    mapping: Mapping[str, str] | None,
-) -> tuple[str, dict[str, str]]:
-    """
-    The default location's id and the warehouse -> location id map, from
-    the channel's *locations* (``id``, ``name``, ``createdAt`` each).
-
-    Without *default_name* the default is the location Vendure itself
-    takes as the channel's default (``StockLocationService.
-    defaultStockLocation``: the oldest, then the lowest id), not the
-    first one listed: Vendure lists them in no defined order.
-
-    Raises:
-        ConfigurationError: A configured location does not exist (all
-            missing names in one message, with the ones that do), or
-            its name is held by several locations.
-    """
-    if not locations:
-        raise ConfigurationError("Vendure has no stock location")
-    ids: dict[str, list[str]] = {}
-    for location in locations:
-        ids.setdefault(location["name"], []).append(str(location["id"]))
-    wanted = [default_name] if default_name is not None else []
-    wanted += list((mapping or {}).values())
-    missing = sorted({name for name in wanted if name not in ids})
-    if missing:
-        raise ConfigurationError(
-            "Vendure has no stock location named "
-            + ", ".join(repr(m) for m in missing)
-            + "; it has "
-            + ", ".join(repr(n) for n in sorted(ids))
-        )
-    shared = sorted({name for name in wanted if len(ids[name]) > 1})
-    if shared:
-        raise ConfigurationError(
-            "Vendure has several stock locations named "
-            + "; ".join(
-                f"{name!r} (ids {', '.join(ids[name])})" for name in shared
-            )
-            + "; rename them in Vendure so that each name is one location"
-        )
-    default = (
-        ids[default_name][0]
-        if default_name is not None
-        else str(min(locations, key=_oldest)["id"])
-    )
-    return default, {
-        code: ids[name][0] for code, name in (mapping or {}).items()
-    }
 
 
 @attrs.define
@@ -230,9 +166,16 @@ class Catalog:
                     rate["category"]["id"],
                 )
         items = data["stockLocations"]["items"]
-        default, warehouses = resolve_locations(
-            items, self.stock_location, self.stock_locations
-        )
+        default, warehouses = "", dict[str, str]()
+        # a channel without locations takes articles; its stock push
+        # fails (`Stock.push`) unless locations are named: then now
+        if items or self.stock_location or self.stock_locations:
+            default, warehouses = resolve_locations(
+                items,
+                self.stock_location,
+                self.stock_locations,
+                channel=channel["code"],
+            )
         return Reference(
             currency=channel["defaultCurrencyCode"],
             prices_include_tax=bool(channel["pricesIncludeTax"]),
@@ -243,6 +186,7 @@ class Catalog:
             channel=str(channel["id"]),
             default_channel=channel["code"] == _DEFAULT_CHANNEL,
             precision=precision_of(data),
+            code=channel["code"],
         )
 
     async def foreign_locations(self) -> frozenset[str]:
@@ -569,13 +513,11 @@ class Catalog:
 
 
 __all__ = [
-    "LOCATION_FIELDS",
     "MAX_INT",
     "PAGE",
     "PRODUCT_FIELDS",
     "Catalog",
     "Reference",
     "fail",
-    "resolve_locations",
     "slugify",
 ]

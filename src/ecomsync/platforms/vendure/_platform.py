@@ -20,9 +20,10 @@ from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from .._dispatch import Pushes
 from ._articles import Articles
-from ._catalog import LOCATION_FIELDS, Catalog, resolve_locations
+from ._catalog import Catalog
 from ._categories import Categories
 from ._client import GraphQL
+from ._locations import LOCATION_FIELDS, resolve_locations
 from ._media import Media
 from ._orders import Orders
 from ._stock import Stock
@@ -317,7 +318,9 @@ class Vendure(AsyncResource):
         """
         where = f"Vendure at {public_url(self.url)}"
         try:
-            await self._gql.request("{ activeChannel { id } }", retry=False)
+            answer, _ = await self._gql.request(
+                "{ activeChannel { id code } }", retry=False
+            )
         except AuthenticationError as exc:
             return [str(exc)]
         except SyncError as exc:
@@ -354,7 +357,12 @@ class Vendure(AsyncResource):
             }
             try:
                 resolve_locations(
-                    items, self.stock_location, self.stock_locations
+                    items,
+                    self.stock_location,
+                    self.stock_locations,
+                    channel=str(
+                        (answer.get("activeChannel") or {}).get("code")
+                    ),
                 )
                 if len(items) > 1 and any(
                     loc["name"] not in named for loc in items

@@ -33,10 +33,12 @@ import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
+from ...exceptions import ConfigurationError
 from .._backorders import negative_stock, reported
 from ._catalog import MAX_INT, Catalog, Reference, fail
 from ._client import JSON
 from ._gql import list_mutation
+from ._locations import no_location
 
 
 def quantity_problem(quantity: object) -> str | None:
@@ -324,6 +326,8 @@ class Stock:
         variant id.
         """
         ref = await self.catalog.reference()
+        if not ref.default_location and items:
+            raise ConfigurationError(no_location(ref.code))
         outcomes: dict[int, Outcome] = {}
         # (sku, location id) -> indices and their summed quantity
         groups: dict[tuple[str, str], tuple[list[int], int]] = {}
