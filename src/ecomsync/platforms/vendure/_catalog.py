@@ -36,7 +36,7 @@ PRODUCT_FIELDS = (
     " optionGroups { id code name options { id code name } }"
 )
 _VARIANT_FIELDS = """id sku name price priceWithTax enabled stockOnHand
-  trackInventory
+  trackInventory outOfStockThreshold useGlobalOutOfStockThreshold
   taxCategory { id } product { id name } options { id }
   stockLevels { stockLocationId stockOnHand stockAllocated }"""
 

@@ -15,9 +15,16 @@ each ERP warehouse's level goes to its mapped location (warehouses mapped
 to one location are summed).  Vendure sells the sum over the channel's
 locations, so every other location of the channel is set to sell
 nothing (``stockOnHand = stockAllocated``: what paid orders hold there
-can still be fulfilled).  Negative stock is refused unless the host
-allows backorders; then it is written as the ERP has it (Vendure's
-``outOfStockThreshold`` decides how far below zero the shop sells).
+can still be fulfilled).  Negative stock is written as 0 and reported
+unless the host allows backorders; then it is written as the ERP has
+it (Vendure's ``outOfStockThreshold`` decides how far below zero the
+shop sells).
+Vendure sells ``stockOnHand - stockAllocated - outOfStockThreshold``
+(the variant's own threshold or the global one): without backorders a
+negative threshold would let the shop sell more than the ERP has, so
+one location of the variant (`_lead`) is written that much lower.  A
+positive threshold is a reserve the merchant keeps back in the shop,
+left as it is (the shop sells less, never more).
 A variant that does not track its inventory (``trackInventory`` FALSE,
 or INHERIT while the global setting is off) is sold without limit, so
 its levels fail and nothing is written for it.
@@ -155,6 +162,20 @@ def _others(ref: Reference, stock_location: str | None) -> list[str]:
     return [loc for loc in ref.locations if loc not in ours]
 
 
+def _lead(ref: Reference, locations: set[str]) -> str:
+    """
+    The one of a variant's written *locations* that takes what its
+    out-of-stock threshold asks (`Stock._below_zero`): Vendure applies
+    the threshold once to the sum over the channel's locations.  The
+    default location if among them, else the lowest id; every push
+    writes all levels of an article, so it is always the same one.
+    """
+    return min(
+        locations,
+        key=lambda loc: (loc != ref.default_location, len(loc), loc),
+    )
+
+
 #: How often a level is written at most while orders change what
 #: Vendure holds allocated (`Stock._write`).
 _ROUNDS = 3
@@ -246,23 +267,49 @@ class Stock:
         foreign = await self.catalog.foreign_locations()
         return [loc for loc in others if loc not in foreign]
 
-    async def _tracks(self, found: dict[str, list[JSON]]) -> bool | None:
+    async def _settings(
+        self, found: dict[str, list[JSON]]
+    ) -> tuple[bool | None, int]:
         """
-        Whether Vendure's global settings track inventory, asked only
-        when a variant of *found* inherits it (else ``None``).  Read per
-        push, not kept: a merchant who turns it on after a failure must
-        not have to restart a long-running process.
+        Whether Vendure's global settings track inventory, and their
+        ``outOfStockThreshold``; asked only when a variant of *found*
+        inherits either (else ``None`` and 0).  Read per push, not kept:
+        a merchant who changes them must not have to restart a
+        long-running process.
         """
         if not any(
             v.get("trackInventory") == "INHERIT"
+            or v.get("useGlobalOutOfStockThreshold")
             for variants in found.values()
             for v in variants
         ):
-            return None
+            return None, 0
         data = await self.catalog.gql.query(
-            "{ globalSettings { trackInventory } }"
+            "{ globalSettings { trackInventory outOfStockThreshold } }"
         )
-        return bool(data["globalSettings"]["trackInventory"])
+        settings = data["globalSettings"]
+        return (
+            bool(settings["trackInventory"]),
+            int(settings.get("outOfStockThreshold") or 0),
+        )
+
+    def _below_zero(self, variant: JSON, threshold: int) -> int:
+        """
+        What the level at the variant's lead location (`_lead`) sells
+        less than the ERP's figure: Vendure sells ``stockOnHand -
+        stockAllocated - outOfStockThreshold`` (the variant's own
+        threshold, or the global *threshold*), and a negative threshold
+        would let the shop sell that much more than the ERP has.  With
+        backorders allowed it is the merchant's backorder allowance and
+        stays; a positive one is a reserve the merchant keeps back in
+        the shop (it sells less, never more), and stays too.
+        """
+        own = (
+            threshold
+            if variant.get("useGlobalOutOfStockThreshold")
+            else int(variant.get("outOfStockThreshold") or 0)
+        )
+        return 0 if self.backorders else min(own, 0)
 
     async def _write(
         self, writes: dict[str, Write], outcomes: dict[int, Outcome]
@@ -320,15 +367,16 @@ class Stock:
                     "quantity",
                 )
 
-    async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
+    def _groups(
+        self,
+        items: Sequence[Outgoing],
+        ref: Reference,
+        outcomes: dict[int, Outcome],
+    ) -> dict[tuple[str, str], tuple[list[int], int]]:
         """
-        Write *items*; one `Outcome` per item, whose platform id is the
-        variant id.
+        The valid levels of *items* by ``(sku, location id)``: their
+        indices and summed quantity; the others fail in *outcomes*.
         """
-        ref = await self.catalog.reference()
-        if not ref.default_location and items:
-            raise ConfigurationError(no_location(ref.code))
-        outcomes: dict[int, Outcome] = {}
         # (sku, location id) -> indices and their summed quantity
         groups: dict[tuple[str, str], tuple[list[int], int]] = {}
         for i, item in enumerate(items):
@@ -349,14 +397,29 @@ class Stock:
                 [*indices, i],
                 total + int(level.quantity),
             )
+        return groups
+
+    async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
+        """
+        Write *items*; one `Outcome` per item, whose platform id is the
+        variant id.
+        """
+        ref = await self.catalog.reference()
+        if not ref.default_location and items:
+            raise ConfigurationError(no_location(ref.code))
+        outcomes: dict[int, Outcome] = {}
+        groups = self._groups(items, ref, outcomes)
         found = await self.catalog.variants_by_sku([s for s, _ in groups])
-        tracks = await self._tracks(found)
+        tracks, threshold = await self._settings(found)
         writes: dict[str, Write] = {}
         # Vendure sells the sum over the channel's locations: one the ERP
         # does not write must sell nothing, or the shop sells its stock
         # on top of the ERP's.
         others = await self._sells_nothing(ref)
         held: dict[str, tuple[list[int], JSON, set[str]]] = {}
+        resolved: list[
+            tuple[str, str, list[int], int, JSON, tuple[str, str] | None]
+        ] = []
         for (sku, location), (indices, summed) in groups.items():
             variant = _variant(sku, found.get(sku, []), tracks)
             if isinstance(variant, tuple):
@@ -377,6 +440,8 @@ class Stock:
             mine = held.setdefault(variant["id"], ([], variant, set()))
             mine[0].extend(indices)
             mine[2].add(location)
+            resolved.append((sku, location, indices, total, variant, negative))
+        for sku, location, indices, total, variant, negative in resolved:
             on_hand, allocated = 0, 0
             for stock in variant.get("stockLevels") or []:
                 if str(stock["stockLocationId"]) == location:
@@ -386,11 +451,13 @@ class Stock:
                 outcomes[i] = reported(
                     Outcome(number=sku, platform_id=variant["id"]), negative
                 )
-            target = total + allocated
-            if target != on_hand:
+            sells = total
+            if location == _lead(ref, held[variant["id"]][2]):
+                sells += self._below_zero(variant, threshold)
+            if sells + allocated != on_hand:
                 write = writes.setdefault(variant["id"], Write())
                 write.touched += indices
-                write.add(location, total, allocated)
+                write.add(location, sells, allocated)
         _sell_nothing(held, others, writes)
         await self._write(writes, outcomes)
         return [outcomes[i] for i in range(len(items))]
