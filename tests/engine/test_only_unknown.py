@@ -33,8 +33,9 @@ from ecomsync import (
     TypeStarted,
     Variant,
 )
-from ecomsync.testing import capture_events, shop_orders
+from ecomsync.testing import capture_events
 
+from .._shop_orders import orders_for
 from .._unnamed_erp import Unnamed, UnnamedSession
 from ._support import ARTICLES, spec
 
@@ -151,7 +152,7 @@ class TestUnknownNumber:
     ) -> None:
         """An order number the platform does not show fails naming it;
         the known order is imported."""
-        (order,) = shop_orders(1, articles=6)
+        (order,) = orders_for(1, articles=6)
         platform.place_order(order)
 
         summary = await sync.execute(
@@ -236,7 +237,7 @@ def _twins(erp: MemoryErp, platform: MemoryPlatform) -> None:
     the other's; "1003" imported before the ERP kept platforms.  The shop
     has orders with all three numbers: a wrong push would land.
     """
-    (order,) = shop_orders(1, articles=6)
+    (order,) = orders_for(1, articles=6)
     for number in ("1001", "1002", "1003"):
         platform.place_order(attrs.evolve(order, number=number))
     shipped = OrderState.SHIPPED

@@ -27,8 +27,9 @@ from ecomsync import (
     TypeStarted,
     _pipeline,
 )
-from ecomsync.testing import capture_events, shipped, shop_orders
+from ecomsync.testing import capture_events, shipped
 
+from .._shop_orders import orders_for
 from ..conftest import T0
 from ._support import spec
 
@@ -60,7 +61,7 @@ class TestInbound:
         self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
     ) -> None:
         """Orders come into the ERP once; their status goes back."""
-        orders = list(shop_orders(5, articles=6))
+        orders = list(orders_for(5, articles=6))
         for order in orders:
             platform.place_order(order, changed_at=T0)
 
@@ -81,7 +82,7 @@ class TestInbound:
         self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
     ) -> None:
         """An order the ERP refuses fails alone with the ERP's message."""
-        orders = list(shop_orders(3, articles=6))
+        orders = list(orders_for(3, articles=6))
         for order in orders:
             platform.place_order(order)
         erp.refuse_orders[orders[1].number] = "Kunde gesperrt"
@@ -107,7 +108,7 @@ class TestInbound:
         """An ERP that raises RecordRejected for one order of a batch fails
         that order alone, with its message and field; the others are
         imported (it failed the whole run)."""
-        orders = list(shop_orders(3, articles=6))
+        orders = list(orders_for(3, articles=6))
         for order in orders:
             platform.place_order(order)
         refused = orders[1].number
@@ -170,7 +171,7 @@ class TestOrderChangedInTheShop:
         """An order cancelled in the shop after its import is imported
         again (its cancellation changes its fingerprint) and cancelled in
         the ERP, which then does not ship it."""
-        (order,) = shop_orders(1, articles=6)
+        (order,) = orders_for(1, articles=6)
         platform.place_order(order)
         await sync.execute(spec(addresses_and_orders=All()))
         platform.place_order(attrs.evolve(order, state=OrderState.CANCELLED))
@@ -191,7 +192,7 @@ class TestOrderChangedInTheShop:
         its state, by name, into the failure ledger: retried by each
         scheduled run, never counted as unchanged, until the merchant
         handled it in the ERP."""
-        (order,) = shop_orders(1, articles=6)
+        (order,) = orders_for(1, articles=6)
         platform.place_order(order)
         await sync.execute(
             spec(addresses_and_orders=All()), trigger=Trigger.SCHEDULED
@@ -233,7 +234,7 @@ class TestOrderChangedInTheShop:
         """The race the other way: the ERP shipped an order the shop then
         cancelled. The import fails on state, and pushing "shipped" for
         it fails on state too instead of reopening it in the shop."""
-        (order,) = shop_orders(1, articles=6)
+        (order,) = orders_for(1, articles=6)
         platform.place_order(order)
         await sync.execute(spec(addresses_and_orders=All()))
         erp.order_states[order.number] = OrderState.SHIPPED
@@ -277,7 +278,7 @@ class TestTwoPlatforms:
         each order's platform, so both land as two orders of two
         customers (the second failed as "changed in the shop", or merged
         into the first); run again, both are unchanged."""
-        (woo_order,) = shop_orders(1, articles=6)
+        (woo_order,) = orders_for(1, articles=6)
         shop_order = attrs.evolve(
             woo_order,
             lines=woo_order.lines[:1],
@@ -360,4 +361,4 @@ class TestTwoPlatforms:
         } == states("shop")
 
 
-(_ORDER,) = shop_orders(1, articles=6)
+(_ORDER,) = orders_for(1, articles=6)

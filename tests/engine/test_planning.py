@@ -34,9 +34,10 @@ from ecomsync import (
     Trigger,
 )
 from ecomsync._contracts import MediaLink
-from ecomsync.testing import capture_events, shop_orders
+from ecomsync.testing import capture_events
 
 from .._plans import assert_run_matches_plan
+from .._shop_orders import orders_for
 from ..conftest import T0
 
 
@@ -73,7 +74,7 @@ async def prepare(
     """
     A shop that has part of the catalogue, and an ERP that changed since.
     """
-    for order in shop_orders(3, articles=6):
+    for order in orders_for(3, articles=6):
         platform.place_order(order, changed_at=T0)
     await sync.execute(SyncSpec(types={DataType.CATEGORIES: All()}))
     await sync.execute(

@@ -119,7 +119,7 @@ class TestMemoryErpShape:
         can check what its ERP would book."""
         from ecomsync.testing._erp_contract import make_order
 
-        erp = MemoryErp([])
+        erp = MemoryErp(ErpSourceContract.seed.articles)
         order = make_order(
             shipping_total="4.90", discount_total="10", total="164.78"
         )
@@ -285,7 +285,7 @@ class TestMemoryErpPlatforms:
         (platform, number), and refused there alone."""
         from ecomsync.testing._erp_contract import make_order
 
-        erp = MemoryErp([])
+        erp = MemoryErp(ErpSourceContract.seed.articles)
         before = make_order()
         woo = attrs.evolve(before, platform="woo")
         shop = attrs.evolve(
@@ -332,3 +332,61 @@ class TestAdapterWithoutPlatform:
             await TestMemoryErpContract().test_order_status_of_one_platform(
                 source, "contract-a"
             )
+
+
+class TestMemoryErpArticlesSold:
+    @pytest.mark.anyio
+    async def test_line_must_name_an_active_article_it_sells(self) -> None:
+        """A new order's line naming an inactive article, or an article
+        with variants instead of one of its variants, fails on that
+        line's article_number (as in TrytonErp, which finds a line's
+        product by its code among active products); a variant's number
+        is sold."""
+        from ecomsync import OrderLine
+        from ecomsync.testing._erp_contract import make_order
+
+        erp = _shirt_erp()
+        tie = erp.get(DataType.ARTICLES, "A-1000")
+        assert tie is not None
+        erp.put(attrs.evolve(tie, active=False))
+
+        def ordering(number: str) -> Any:
+            line = OrderLine(
+                article_number=number, name="x", quantity=1, unit_price=20
+            )
+            return make_order(lines=(line,), total=20)
+
+        orders = [ordering(n) for n in ("A-1000", "A-100", "X-7")]
+        async with erp.session() as session:
+            outcomes = await session.import_orders(orders)
+
+        assert [False, False, True] == [o.ok for o in outcomes], outcomes
+        assert ["lines.0.article_number"] * 2 == [
+            o.field for o in outcomes[:2]
+        ]
+        assert "'A-1000'" in str(outcomes[0].error)
+        assert orders[0].number in str(outcomes[0].error)
+        assert [orders[2].number] == list(erp.orders)
+        assert {orders[2].customer.number} == set(erp.customers)
+
+    @pytest.mark.anyio
+    async def test_imported_order_of_a_removed_article_stays_imported(
+        self,
+    ) -> None:
+        """An order imported before its article left the ERP is imported
+        again (a retried run) and cancelled as before: only a new order
+        needs its articles, as in TrytonErp, which finds the sale
+        first."""
+        from ecomsync.testing._erp_contract import STANDARD_SEED, make_order
+
+        erp = MemoryErp(STANDARD_SEED.records())
+        order = make_order()
+        async with erp.session() as session:
+            (first,) = await session.import_orders([order])
+            erp.remove(DataType.ARTICLES, "A-2")
+            again, cancelled = await session.import_orders(
+                [order, attrs.evolve(order, state=OrderState.CANCELLED)]
+            )
+
+        assert [True] * 3 == [o.ok for o in (first, again, cancelled)]
+        assert OrderState.CANCELLED is erp.order_states[order.number]

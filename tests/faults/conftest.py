@@ -21,6 +21,7 @@ from ecomsync import (
     MediaRef,
     MediaStaging,
     MemoryErp,
+    Order,
     RunStatus,
     SqliteStore,
     StockLevel,
@@ -30,6 +31,7 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
 from .._retries import fast_retries
+from .._shop_orders import orders_for
 
 
 CANARY = "canary-F4ULT-S3CR3T-77"
@@ -59,6 +61,13 @@ def catalogue() -> list[Category | Article | StockLevel]:
         )
         records.append(StockLevel(number=f"A-{i:02d}", quantity=i * 3))
     return records
+
+
+def catalogue_orders(count: int) -> list[Order]:
+    """
+    `shop_orders` for the articles of `catalogue` (``A-01`` ...).
+    """
+    return orders_for(count, ARTICLES, "A-{:02d}".format)
 
 
 def jpeg(i: int) -> bytes:

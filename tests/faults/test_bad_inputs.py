@@ -31,7 +31,7 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
 from .._push import PUSH
-from .conftest import CANARY, assert_oracles, catalogue
+from .conftest import CANARY, assert_oracles, catalogue, catalogue_orders
 
 
 pytestmark = pytest.mark.anyio
@@ -290,10 +290,8 @@ class TestB5HostileOrders:
     ) -> None:
         """Formula, SQL and markup in shop order fields reach the ERP as
         data, unchanged."""
-        from ecomsync.testing import shop_orders
-
         await fsync.execute(PUSH)
-        (order,) = list(shop_orders(1, articles=12))
+        (order,) = catalogue_orders(1)
         hostile = '=HYPERLINK("http://x");\'; DROP TABLE orders;--<x/>'
         from attrs import evolve
 

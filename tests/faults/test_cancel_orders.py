@@ -27,11 +27,10 @@ from ecomsync import (
     SyncSpec,
     Trigger,
 )
-from ecomsync.testing import shop_orders
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
 from .._push import PUSH
-from .conftest import assert_oracles
+from .conftest import assert_oracles, catalogue_orders
 from .test_cancel_phases import Cut, Wrapped
 
 
@@ -162,7 +161,7 @@ async def test_cancelled_orders_completed_by_the_next_run(
     to do), no failure, licence free, nothing pending; the next scheduled
     run imports each order once and lands everything.
     """
-    orders = list(shop_orders(9, articles=12))
+    orders = catalogue_orders(9)
     for order in orders:
         emu.place(order)
         erp.put(OrderStatus(number=order.number, state=OrderState.SHIPPED))

@@ -40,7 +40,13 @@ from ecomsync.exceptions import RetryableError
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator
 
 from .._push import PUSH
-from .conftest import CANARY, assert_oracles, catalogue, shop
+from .conftest import (
+    CANARY,
+    assert_oracles,
+    catalogue,
+    catalogue_orders,
+    shop,
+)
 
 
 pytestmark = pytest.mark.anyio
@@ -301,12 +307,12 @@ class TestF9DuplicateDelivery:
     ) -> None:
         """Reading the same shop orders again imports none of them a
         second time."""
-        from ecomsync.testing import shop_orders
-
-        await execute(fsync)
-        orders = list(shop_orders(3, articles=12))
+        orders = catalogue_orders(3)
         for order in orders:
             emu.place(order)
+        # pushed after the orders took their stock: the shop holds the
+        # ERP's levels, which the oracles compare
+        await execute(fsync)
         counting = _WatchedErp(erp)
         sync = watched(fsync, counting)
         spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})

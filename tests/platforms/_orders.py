@@ -14,6 +14,7 @@ from typing import Any
 
 from ecomsync import (
     All,
+    Article,
     ChangedSince,
     DataType,
     MediaStaging,
@@ -35,6 +36,16 @@ from ecomsync.typing import Selection
 PLACED = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 _Run = Callable[[Selection], Awaitable[list[object]]]
+
+
+def _erp() -> MemoryErp:
+    """The ERP the scenarios import into: it sells A-1 and B-1."""
+    return MemoryErp(
+        [
+            Article(number="A-1", name="A", price="10.00"),
+            Article(number="B-1", name="B", price="25.00"),
+        ]
+    )
 
 
 async def fetched(shop: Any) -> list[Order]:
@@ -96,7 +107,7 @@ async def refund_after_import_fails_on_lines(
     order on its lines, naming the order and the ERP order; the ERP
     keeps one order, unchanged.
     """
-    erp = MemoryErp()
+    erp = _erp()
     async with _runs(shop, erp, tmp_path) as run:
         first = await run(All())
         assert [] == _failed(first)
@@ -128,7 +139,7 @@ async def a_scheduled_run_sees_a_later_refund(
     its lines; one from after reads nothing.
     """
     refunded = PLACED + timedelta(hours=2)
-    async with _runs(shop, MemoryErp(), tmp_path) as run:
+    async with _runs(shop, _erp(), tmp_path) as run:
         first = await run(All())
         assert any(isinstance(e, RecordSynced) for e in first)
         refund_at(refunded)

@@ -102,7 +102,9 @@ class MemoryErp(AsyncResource):
     with the state ``CANCELLED`` cancels its ERP order unless that
     shipped (then it fails on ``state``); one edited in the shop fails on
     the field that differs (docs/concepts.md, "Orders that change in the
-    shop").
+    shop").  A new order with a line naming no active article (an article
+    without variants or a variant; not an article with variants) fails
+    on that line's ``article_number``, as in `TrytonErp`.
 
     Two platforms' orders with one number are two ERP orders, and their
     customers with one number two customers (``Order.platform``, which the
@@ -179,6 +181,8 @@ class MemoryErp(AsyncResource):
         #: cancelled); set ``OrderState.SHIPPED`` to ship the order.
         self.order_states: dict[str | tuple[str, str], OrderState] = {}
         self._closed = False
+        #: `_articles_sold`, until the records change
+        self._sold: set[str] | None = None
         for record in records:
             self.add(record)
 
@@ -195,6 +199,7 @@ class MemoryErp(AsyncResource):
         kind = _KINDS.get(type(record))
         if kind is None:
             raise TypeError(_wrong_shape(record))
+        self._sold = None
         identity: Hashable = record.number
         if isinstance(record, StockLevel):
             identity = (record.number, record.warehouse)
@@ -235,6 +240,7 @@ class MemoryErp(AsyncResource):
         Remove every record of *data_type* numbered *number*.
         """
         rows = self._records.get(data_type, {})
+        self._sold = None
         for identity in [
             i for i, entries in rows.items() if entries[0][0].number == number
         ]:
@@ -353,6 +359,47 @@ class MemoryErp(AsyncResource):
         if key == number and platform is not None:
             self._customer_platforms[number] = platform
 
+    def _articles_sold(self) -> set[str]:
+        """
+        The numbers an order line may name: an active article's without
+        variants, and its variants' (as `TrytonErp` finds a line's
+        product by its code, active ones only).
+        """
+        if self._sold is None:
+            self._sold = self._sold_now()
+        return self._sold
+
+    def _sold_now(self) -> set[str]:
+        return {
+            number
+            for entries in self._records.get(DataType.ARTICLES, {}).values()
+            for article, _ in entries
+            if isinstance(article, Article) and article.active
+            for number in (
+                [v.number for v in article.variants]
+                if article.variants
+                else [article.number]
+            )
+        }
+
+    def _unknown_article(self, order: Order) -> Outcome | None:
+        """
+        The failure of a new *order* with a line naming no article the
+        ERP sells (a host's test passed where `TrytonErp` refuses it).
+        """
+        sold = self._articles_sold()
+        for i, line in enumerate(order.lines):
+            if line.article_number not in sold:
+                return Outcome(
+                    number=order.number,
+                    error=(
+                        f"order {order.number}, line {i + 1}: the ERP has "
+                        f"no active article {line.article_number!r}"
+                    ),
+                    field=f"lines.{i}.article_number",
+                )
+        return None
+
     def _import(self, order: Order) -> Outcome:
         if not order.customer.number.strip():
             # as TrytonErp: the customer is found by its number, so every
@@ -375,6 +422,10 @@ class MemoryErp(AsyncResource):
         if isinstance(key, tuple):
             sale = f"SO-{order.platform}-{order.number}"
         kept = self.orders.get(key)
+        if kept is None:
+            unknown = self._unknown_article(order)
+            if unknown is not None:
+                return unknown
         cancelled = order.state is OrderState.CANCELLED
         self._keep_customer(order)
         if kept is None:

@@ -51,6 +51,10 @@ _WORDS = [
 ]
 
 
+#: Every this many articles of `catalogue_records` has variants.
+_VARIANTS_EVERY = 20
+
+
 def _image(rng: random.Random, size: int) -> bytes:
     # Random bytes behind a JPEG/PNG-like header: unique content per file
     # so that content-hash de-duplication is exercised honestly.
@@ -121,7 +125,7 @@ def catalogue_records(
                 )
             )
         variants: tuple[Variant, ...] = ()
-        if i % 20 == 0:
+        if i % _VARIANTS_EVERY == 0:
             variants = tuple(
                 Variant(number=f"{number}-{size}", options=(("Größe", size),))
                 for size in ("S", "M", "L")
@@ -163,6 +167,14 @@ def demo_erp(
     return MemoryErp(records, media=media)
 
 
+def _sold(i: int) -> str:
+    """
+    The number a shop sells article *i* of `catalogue_records` by: its
+    own, or its variant "M" (an article with variants is not sold).
+    """
+    return f"A-{i:05d}-M" if i % _VARIANTS_EVERY == 0 else f"A-{i:05d}"
+
+
 def shop_orders(
     count: int,
     *,
@@ -171,7 +183,10 @@ def shop_orders(
     start: datetime | None = None,
 ) -> Iterator[Order]:
     """
-    *count* orders as shop customers would place them.
+    *count* orders as shop customers would place them, for the articles
+    of `catalogue_records` (``articles`` of them): a line names an
+    article without variants, or a variant of one with variants (every
+    twentieth), as an ERP sells them.
     """
     rng = random.Random(seed)  # noqa: S311 -- test data, not secrets
     moment = start or datetime(2026, 11, 1, tzinfo=UTC)
@@ -186,7 +201,7 @@ def shop_orders(
         )
         lines = tuple(
             OrderLine(
-                article_number=f"A-{rng.randrange(1, articles + 1):05d}",
+                article_number=_sold(rng.randrange(1, articles + 1)),
                 name="Artikel",
                 quantity=rng.randrange(1, 4),
                 unit_price=Decimal("9.99"),

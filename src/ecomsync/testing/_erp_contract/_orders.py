@@ -104,6 +104,27 @@ class OrderImportContract(SourceHooks):
         assert await self.imported_count(source, good2.number) == 1
 
     @pytest.mark.anyio
+    async def test_order_of_unknown_article_fails_alone(
+        self, source: ErpSource
+    ) -> None:
+        """An order with a line naming no article the ERP holds (an SKU
+        made in the shop) fails on that line's ``article_number``, naming
+        the SKU, and is not imported; the others are."""
+        good1, good2 = make_order(), make_order()
+        base = make_order()
+        stray = attrs.evolve(base.lines[1], article_number="NO-SUCH-ART")
+        bad = attrs.evolve(base, lines=(base.lines[0], stray))
+        async with source.session() as session:
+            outcomes = await session.import_orders([good1, bad, good2])
+
+        assert [True, False, True] == [o.ok for o in outcomes], outcomes
+        assert bad.number == outcomes[1].number
+        assert "lines.1.article_number" == outcomes[1].field
+        assert "NO-SUCH-ART" in str(outcomes[1].error)
+        assert await self.imported_count(source, bad.number) == 0
+        assert await self.imported_count(source, good2.number) == 1
+
+    @pytest.mark.anyio
     async def test_order_of_customer_without_number_fails_alone(
         self, source: ErpSource
     ) -> None:
