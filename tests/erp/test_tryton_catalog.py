@@ -169,21 +169,25 @@ class _FakeRpc:
 
     context: ClassVar[dict[str, Any]] = {"company": 1}
 
-    def __init__(self) -> None:
+    def __init__(
+        self, currency: str = "EUR", price: Decimal = Decimal("1.50")
+    ) -> None:
         self.product_reads: list[int] = []
+        self.currency = currency
+        self.price = price
 
     async def read(
         self, model: str, ids: list[int], fields: list[str], **_: Any
     ) -> list[dict[str, Any]]:
         if model == "company.company":
-            return [{"id": 1, "currency.": {"code": "EUR"}}]
+            return [{"id": 1, "currency.": {"code": self.currency}}]
         self.product_reads.append(len(ids))
         return [
             {
                 "id": i,
                 "name": f"P {i}",
                 "description": "",
-                "list_price_used": Decimal("1.50"),
+                "list_price_used": self.price,
                 "categories": [],
             }
             for i in ids
@@ -232,3 +236,34 @@ class TestReadAhead:
 
         assert "B-1" == article.number
         assert [1] == rpc.product_reads
+
+
+class TestNetPrices:
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
+        ("currency", "net", "rate", "gross"),
+        [
+            ("EUR", "8.4000", 19, "10.00"),
+            ("KWD", "12.3450", 0, "12.345"),
+            ("JPY", "999", 8, "1079"),
+        ],
+    )
+    async def test_gross_price_to_the_currencys_unit(
+        self, currency: str, net: str, rate: int, gross: str
+    ) -> None:
+        """With gross_prices=False the gross price is rounded to the
+        company currency's smallest unit (fils, yen), not to cents:
+        12.345 KWD became 12.35, a yen price 1078.92."""
+        groups = group_articles([_row(1, "A-1", 5)])
+        rpc = _FakeRpc(currency, Decimal(net))
+        erp = TrytonErp(
+            "http://erp", "d", "u", "p", gross_prices=False, tax_rate=rate
+        )
+        reader = ProductReader(rpc, erp)  # type: ignore[arg-type]
+
+        (article,) = await reader.articles(groups)
+
+        assert (Decimal(gross), str(Decimal(gross))) == (
+            article.price,
+            str(article.price),
+        )

@@ -20,6 +20,7 @@ import attrs
 
 from .._anyio_util import concurrently
 from .._model import Article, Variant
+from .._record_checks import minor_unit
 from .._spec import Selection
 from ..exceptions import ConfigurationError
 from ._tryton_candidates import find_groups
@@ -120,8 +121,10 @@ class ProductReader:
     def _price(self, value: Decimal | None) -> Decimal:
         price = value or Decimal(0)
         if not self.erp.gross_prices:
+            # to the currency's smallest unit: cents made 12.345 KWD
+            # 12.35 and 1078.92 JPY of a yen price
             price = (price * (100 + self.erp.tax_rate) / 100).quantize(
-                Decimal("0.01"), ROUND_HALF_UP
+                minor_unit(self._currency or ""), ROUND_HALF_UP
             )
         return price
 
