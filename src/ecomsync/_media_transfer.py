@@ -23,6 +23,7 @@ import attrs
 from ._anyio_util import Demand, GroupCommit, Lanes, task_group
 from ._changes import Change
 from ._contracts import MediaLink, Outcome, StagedMedia
+from ._digests import Digests
 from ._fingerprint import content_hash
 from ._media_ids import Ask, Deferred, ForgetsMediaIds, MediaIdBatch, Pending
 from ._model import Article, Category, MediaRef
@@ -94,8 +95,9 @@ class MediaTransfer:
     #: Look-ups in flight go to such a store together.
     _asks: GroupCommit[Ask] | None = attrs.field(init=False, default=None)
     #: Content this run uploaded (hashes): its ids need no check that the
-    #: shop still has them (`MediaLink.remembered`).
-    _fresh: set[str] = attrs.field(init=False, factory=set)
+    #: shop still has them (`MediaLink.remembered`); one per image of a
+    #: first sync for the whole run, so packed (`Digests`).
+    _fresh: Digests = attrs.field(init=False, factory=Digests)
 
     @_uploads.default
     def _new_uploads(self) -> Lanes:
