@@ -54,7 +54,7 @@ class RestockContract:
 
     #: Whether the platform fails an article whose variants it holds
     #: while the ERP has none any more (Shopware 6 lists no product that
-    #: has variants, inactive ones too), writing nothing of it.
+    #: has variants, inactive ones too), though it writes the article.
     fails_without_variants = False
 
     def stock(self, emu: Any, number: str) -> list[int]:

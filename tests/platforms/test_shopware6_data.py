@@ -437,29 +437,34 @@ class TestVariantsChange:
         self, shop: Shopware6, emu: ShopwareEmulator
     ) -> None:
         """
-        An article that loses all its variants (a plain product now)
-        fails on ``variants`` naming the variants Shopware holds, and
-        nothing of it is written: Shopware lists no product that has
-        variants, inactive ones too (its child count hides it), so
-        deactivating them took it out of every listing.  Once they are
-        deleted in the shop, it lands as a plain product.
+        An article that loses all its variants (a plain product now) has
+        them deactivated and its own fields written, yet fails on
+        ``variants`` naming them: Shopware lists no product that has
+        variants, inactive ones too.  Once they are deleted in the shop,
+        it lands as a plain product.
         """
         s, m = (Variant(number=f"V-{x}", options=(("Size", x),)) for x in "SM")
         await _push(shop, DataType.ARTICLES, article("SHIRT", variants=(s, m)))
+        plain = article("SHIRT", name="Plain shirt", price=Decimal("9.99"))
 
-        (outcome,) = await _push(shop, DataType.ARTICLES, article("SHIRT"))
+        (outcome,) = await _push(shop, DataType.ARTICLES, plain)
         active = [_numbers(emu)[n].get("active") for n in ("V-S", "V-M")]
+        name = _numbers(emu)["SHIRT"]["name"]
         offered = self._settings(emu, "SHIRT")
+        (still,) = await _push(shop, DataType.ARTICLES, plain)
         for number in ("V-S", "V-M"):
             emu.store.put("product", product_id(number), None)
-        (again,) = await _push(shop, DataType.ARTICLES, article("SHIRT"))
+        (again,) = await _push(shop, DataType.ARTICLES, plain)
 
+        assert [False, False] == active
         assert (False, "variants") == (outcome.ok, outcome.field)
         assert "('V-M', 'V-S')" in (outcome.error or "")
-        assert [None, None] == active
-        assert {"S", "M"} == offered
+        assert "deactivated" in (outcome.error or "")
+        assert "Plain shirt" == name
+        assert set() == offered
+        assert (False, "variants") == (still.ok, still.field)
         assert again.ok, again
-        assert set() == self._settings(emu, "SHIRT")
+        assert "SHIRT" == again.number
 
 
 class TestIsolation:

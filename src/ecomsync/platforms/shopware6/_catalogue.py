@@ -29,6 +29,7 @@ from ._catalogue_rows import (
     operations,
     stock_outcomes,
     stock_taken,
+    variants_held,
     with_stock,
 )
 from ._claims import (
@@ -491,6 +492,7 @@ class Catalogue:
         )
         failures.update(held_otherwise(articles, send, current))
         send = [i for i in send if i not in failures]
+        dropped = variants_held(articles, send, current)
         wanted = {ids[i]: items[i].media or () for i in send}
         gone = await self.media.gone(wanted, current)
         for i in send:
@@ -545,7 +547,8 @@ class Catalogue:
             len(send), build, numbers=numbers, collate=collate
         )
         failures.update({send[j]: why for j, why in written.items()})
-        return failures
+        # Written, but not listed: the merchant has to delete the variants.
+        return dropped | failures
 
     async def push_stock(self, items: Sequence[Outgoing]) -> list[Outcome]:
         if any(not isinstance(i.record, StockLevel) for i in items):

@@ -3,11 +3,12 @@ An article's write, as Sync operations: the rows the ERP's article
 becomes, held against what the shop holds of it (read before the write).
 
 Pure: no I/O.  `Catalogue.push_articles` reads the shop's products, asks
-`held_otherwise` which articles would take over another product's number,
-plans each remaining article with `article_write` (its media put into its
-rows, the stale category assignments, product media, variant children,
-options and configurator settings found) and sends a chunk of the plans
-as `operations`.
+`held_otherwise` which articles would take over another product's number
+(and `variants_held` which ones to fail once written), plans each
+remaining article with `article_write` (its media put into its rows, the
+stale category assignments, product media, variant children, options and
+configurator settings found) and sends a chunk of the plans as
+`operations`.
 """
 
 from __future__ import annotations
@@ -229,11 +230,6 @@ def held_otherwise(
     a standalone product or another article's variant.  Writing them
     would silently move a product under another parent.
 
-    And articles without variants whose product Shopware holds with
-    variants (the ERP dropped them all): Shopware lists no product that
-    has any, inactive ones too (``child_count`` counts every child, and
-    a parent with children gets no display group), so writing it, its
-    variants deactivated, would take it out of every listing.
     """
     failures: dict[int, Failure] = {}
     for i in send:
@@ -246,23 +242,6 @@ def held_otherwise(
                 "in Shopware; an article cannot take over a variant's "
                 "number (renumber one of them, or delete the variant)",
                 "number",
-            )
-            continue
-        children = [
-            str(c.get("productNumber") or c.get("id"))
-            for c in (current.get(pid) or {}).get("children") or []
-            if isinstance(c, dict)
-        ]
-        if children and not article.variants:
-            failures[i] = (
-                f"variants: article {article.number!r} has no variants any "
-                "more, but Shopware holds its variants "
-                f"({', '.join(repr(n) for n in sorted(children))}) and lists "
-                "no product that has variants (inactive ones too): it would "
-                "vanish from the storefront's listings, so nothing of it "
-                "is written; delete those variants in Shopware (their "
-                "orders keep their lines)",
-                "variants",
             )
             continue
         for k, variant in enumerate(article.variants):
@@ -280,6 +259,46 @@ def held_otherwise(
                     f"variants.{k}.number",
                 )
                 break
+    return failures
+
+
+def variants_held(
+    articles: Sequence[Article],
+    send: Sequence[int],
+    current: dict[str, dict[str, Any]],
+) -> dict[int, Failure]:
+    """
+    The failures of articles without variants whose product Shopware
+    holds with variants (the ERP dropped them all), to report once the
+    article is written (its variants deactivated, nothing the ERP no
+    longer has on sale): Shopware lists no product that has variants,
+    inactive ones too (``child_count`` counts every child, and a parent
+    with children gets no display group), so it is in no listing until
+    the merchant deletes them.  Deleting them here would reverse the
+    documented "deactivated, never deleted" rule.
+    """
+    failures: dict[int, Failure] = {}
+    for i in send:
+        article = articles[i]
+        children = [
+            str(c.get("productNumber") or c.get("id"))
+            for c in (current.get(product_id(article.number)) or {}).get(
+                "children"
+            )
+            or []
+            if isinstance(c, dict)
+        ]
+        if children and not article.variants:
+            failures[i] = (
+                f"variants: article {article.number!r} has no variants any "
+                "more; its product is written and its variants in Shopware "
+                f"({', '.join(repr(n) for n in sorted(children))}) are "
+                "deactivated, but Shopware lists no product that has "
+                "variants, inactive ones too: it is in no listing, and its "
+                "own stock does not sell, until they are gone; delete those "
+                "variants in Shopware (their orders keep their lines)",
+                "variants",
+            )
     return failures
 
 
