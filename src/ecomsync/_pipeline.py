@@ -120,7 +120,11 @@ class Outbound:
             uploads=volume.uploads,
             with_media=volume.with_media,
             batch_size=platform.batch_size,
-        ) + math.ceil(volume.dependencies / platform.batch_size)
+            chunks=volume.chunks,
+        ) + max(
+            volume.dependency_chunks,
+            math.ceil(volume.dependencies / platform.batch_size),
+        )
 
 
 @attrs.define
@@ -558,17 +562,34 @@ def _estimate(
     uploads: int,
     with_media: int,
     batch_size: int,
+    chunks: int,
 ) -> int:
     """
     Platform requests for a type: the adapter's own estimate where it has
-    one (``estimate_requests``), else one per batch, per upload and per
-    media attachment.
+    one (``estimate_requests``), else one per write call, per upload and
+    per media attachment.  *chunks*: the write calls the run makes for
+    *writes* (each read batch's changes are pushed on their own).
     """
-    if isinstance(platform, SupportsRequestEstimate):
+    least = math.ceil(writes / batch_size)
+    extra = max(0, chunks - least)
+    if not isinstance(platform, SupportsRequestEstimate):
+        return least + extra + uploads + with_media
+    estimate = platform.estimate_requests(
+        data_type, writes=writes, uploads=uploads, with_media=with_media
+    )
+    if not extra:
+        return estimate
+
+    def cost(n: int) -> int:
         return platform.estimate_requests(
-            data_type, writes=writes, uploads=uploads, with_media=with_media
+            data_type, writes=n, uploads=0, with_media=0
         )
-    return math.ceil(writes / batch_size) + uploads + with_media
+
+    # The adapter estimates records in full batches; what one more write
+    # call costs is what one record more than a batch adds, less what a
+    # record costs within a batch.
+    per_call = cost(batch_size + 1) - cost(batch_size) - (cost(2) - cost(1))
+    return estimate + extra * max(0, per_call)
 
 
 def build(

@@ -36,6 +36,12 @@ class Volume:
     uploads: int = 0
     with_media: int = 0
     dependencies: int = 0
+    #: The write calls *writes* take, as the run batches them (each read
+    #: batch's changes pushed on their own); at least ceil(writes / the
+    #: platform's batch size).
+    chunks: int = 0
+    #: The same for the categories pulled in (*dependencies*).
+    dependency_chunks: int = 0
 
 
 class Strategy(Protocol):

@@ -176,6 +176,12 @@ class _Found:
     carried: dict[str, int] | None = None
     #: Stock: the levels to write that go with their article.
     folded: int = 0
+    #: The writes (and the category writes pulled in) the run sends: it
+    #: pushes each read batch's changes on their own, in chunks of the
+    #: platform's batch size, so changes spread over many read batches
+    #: cost a write each.
+    chunks: int = 0
+    dependency_chunks: int = 0
 
 
 async def plan_all(
@@ -299,6 +305,8 @@ async def plan_type(
                 uploads=len(found.to_upload),
                 with_media=found.with_media,
                 dependencies=len(found.deps),
+                chunks=found.chunks,
+                dependency_chunks=found.dependency_chunks,
             ),
         ),
     )
@@ -354,6 +362,7 @@ async def _plan_batch(
 ) -> None:
     run, store, closure = pipeline.run, pipeline.store, pipeline.closure
     found.fetched += len(batch)
+    before = len(found.create) + len(found.update) - found.folded
     sorted_ = await changes(
         store, run.platform_name, data_type, batch, force=run.spec.force
     )
@@ -416,6 +425,12 @@ async def _plan_batch(
     for category in missing:
         closure.note(DataType.CATEGORIES, [category.number])
         found.deps.append(category.number)
+    # As the run (`Pipeline`, `CategoryClosure.ensure`): this batch's
+    # writes and the categories it pulls in, in chunks of their own.
+    size = run.platform.batch_size
+    writes = len(found.create) + len(found.update) - found.folded - before
+    found.chunks += -(-writes // pipeline.strategy(data_type).chunk_size)
+    found.dependency_chunks += -(-len(missing) // size)
     if data_type is DataType.ARTICLES:
         await _plan_restock(pipeline, sorted_.todo, found)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,12 +20,15 @@ from ecomsync import (
     DataType,
     DependencySynced,
     MediaRef,
+    MediaStaging,
     MemoryErp,
     MemoryPlatform,
+    Only,
     Outcome,
     Outgoing,
     RunCancelled,
     RunStatus,
+    Selection,
     SpecError,
     SqliteStore,
     StagedMedia,
@@ -160,6 +164,53 @@ class TestPlanEqualsRun:
 
         assert ("A-3",) == plan.types[DataType.ARTICLES].create
         assert_run_matches_plan(plan, run)
+
+    @pytest.mark.parametrize(
+        ("selection", "writes"),
+        [(All(), 8), (Only({"A-1", "A-3", "A-5"}), 6)],
+        ids=repr,
+    )
+    async def test_changes_spread_over_read_batches(
+        self,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        store: SqliteStore,
+        tmp_path: Path,
+        selection: Selection,
+        writes: int,
+    ) -> None:
+        """Changes spread over the read batches are pushed per read batch
+        (a write each, with the categories each pulls in), and the plan
+        counts every one of those writes."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+            batch_size=2,
+        )
+        spec = SyncSpec(types={DataType.ARTICLES: selection})
+        await sync.execute(spec)
+        for number, category in (("A-1", "C-31"), ("A-3", "C-32")):
+            erp.put(Category(number=category, name=category))
+            erp.put(
+                Article(
+                    number=number, name="neu", price=9, categories=(category,)
+                )
+            )
+        erp.put(Article(number="A-5", name="neu", price=9))
+
+        plan = await sync.plan(spec)
+        before = {k: platform.calls[k] for k in WRITES}
+        async with capture_events(sync, spec) as run:
+            pass
+        sent = sum(platform.calls[k] - before[k] for k in WRITES)
+
+        assert_run_matches_plan(plan, run)
+        # per article a push and its old media taken off, and the
+        # categories: in three read batches (All) or in two (Only)
+        assert writes == sent
+        assert sent <= plan.requests
 
     async def test_table_names(self, sync: Synchronizer) -> None:
         """The table names types and outcomes as run summaries do and

@@ -1,0 +1,117 @@
+"""
+A plan's request estimate is an upper bound of what the run sends, for
+changes spread over the run's read batches (each pushed on its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    ChangedSince,
+    DataType,
+    MediaStaging,
+    MemoryErp,
+    NumberRange,
+    Only,
+    Selection,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+)
+from ecomsync.testing import capture_events
+from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._plans import assert_run_matches_plan
+from .._push import PUSH, shopware6
+from ..conftest import T0, small_catalogue
+
+
+pytestmark = pytest.mark.anyio
+
+SELECTIONS = [
+    All(),
+    NumberRange("A-1", "A-6"),
+    Only({"A-1", "A-3", "A-5", "A-6"}),
+    ChangedSince(T0),
+]
+
+
+@pytest.fixture(name="emu")
+def _emu() -> ShopwareEmulator:
+    return ShopwareEmulator(client_id="SWIAPLAN", client_secret="s3cr3t")
+
+
+@pytest.fixture(name="engine")
+async def _engine(
+    emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+) -> AsyncIterator[Synchronizer]:
+    platform = shopware6(emu, "s3cr3t")
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+        batch_size=2,
+    )
+    try:
+        yield sync
+    finally:
+        await platform.aclose()
+        await sync.store.aclose()
+
+
+def spread_changes(erp: MemoryErp) -> None:
+    """
+    A-1, A-3 and A-5 (one per read batch of two) change their price, A-3
+    and A-6 their stock.
+    """
+    for record in small_catalogue():
+        if isinstance(record, Article) and record.number in {
+            "A-1",
+            "A-3",
+            "A-5",
+        }:
+            erp.put(attrs.evolve(record, price=record.price + 1))
+    erp.put(StockLevel(number="A-3", quantity=333))
+    erp.put(StockLevel(number="A-6", quantity=666))
+
+
+class TestShopware6:
+    @pytest.mark.parametrize("selection", SELECTIONS, ids=repr)
+    @pytest.mark.parametrize(
+        "types",
+        [(DataType.ARTICLES,), (DataType.ARTICLES, DataType.STOCK)],
+        ids=["articles", "with-stock"],
+    )
+    async def test_spread_changes_within_estimate(
+        self,
+        engine: Synchronizer,
+        emu: ShopwareEmulator,
+        erp: MemoryErp,
+        selection: Selection,
+        types: tuple[DataType, ...],
+    ) -> None:
+        """A run after a plan of changes spread over its read batches sends
+        no more Admin API requests than the plan estimated (the estimate
+        counted one product search and one sync per changed batch)."""
+        await engine.execute(PUSH)
+        spread_changes(erp)
+        spec = SyncSpec(types=dict.fromkeys(types, selection))
+
+        plan = await engine.plan(spec)
+        seen = len(emu.requests)
+        async with capture_events(engine, spec) as run:
+            pass
+        sent = [r for r in list(emu.requests)[seen:] if "oauth" not in r.path]
+
+        assert_run_matches_plan(plan, run)
+        assert 3 == len(plan.types[DataType.ARTICLES].update)
+        assert len(sent) <= plan.requests
