@@ -101,6 +101,24 @@ class TestHttpClient:
             await http.request("GET", "/a")
         await http.aclose()
 
+    async def test_post_answered_bare_503_is_sent_once(self) -> None:
+        """
+        A POST a proxy answered 503 without Retry-After is not sent again
+        unlooked: the origin may have got it.
+        """
+        calls = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            calls.append(request)
+            return httpx.Response(503)
+
+        http = HttpClient("http://x", transport=httpx.MockTransport(handler))
+
+        with pytest.raises(MaybeApplied, match="HTTP 503"):
+            await http.request("POST", "/notes", json={"note": "x"})
+        assert len(calls) == 1
+        await http.aclose()
+
     async def test_connection_errors_translate(self) -> None:
         """
         A reset becomes RetryableError, chained to httpx's exception.
@@ -442,14 +460,32 @@ class TestStatusError:
 
     def test_ambiguous_write(self) -> None:
         """
-        A 502 to a write may have been applied; a 503 was not.
+        A 502 to a write may have been applied; a 503 with Retry-After was
+        not.
         """
         assert isinstance(
             status_error("POST /a", httpx.Response(502), write=True),
             MaybeApplied,
         )
-        refused = status_error("POST /a", httpx.Response(503), write=True)
+        refused = status_error(
+            "POST /a",
+            httpx.Response(503, headers={"Retry-After": "2"}),
+            write=True,
+        )
         assert type(refused) is RetryableError
+        assert timedelta(seconds=2) == refused.retry_after
+
+    def test_bare_503_to_a_write_may_have_landed(self) -> None:
+        """
+        A 503 without Retry-After to a write is looked for before a repeat:
+        proxies answer it after the origin got the request.
+        """
+        error = status_error("POST /a", httpx.Response(503), write=True)
+
+        assert isinstance(error, MaybeApplied)
+        assert "POST /a: HTTP 503" == str(error)
+        read = status_error("GET /a", httpx.Response(503))
+        assert type(read) is RetryableError
 
     def test_own_statuses(self) -> None:
         """

@@ -64,6 +64,11 @@ def _status(status: int) -> Callable[[httpx.Request], httpx.Response]:
     return lambda request: httpx.Response(status, headers={"Retry-After": "0"})
 
 
+def _bare(status: int) -> Callable[[httpx.Request], httpx.Response]:
+    # no Retry-After: what a proxy answers when the origin was too slow
+    return lambda request: httpx.Response(status)
+
+
 async def _send(
     handler: Handler,
     method: str,
@@ -83,8 +88,8 @@ async def _send(
 class TestNotIdempotent:
     @pytest.mark.parametrize(
         "fail",
-        [_read_timeout, _reset, _status(502), _status(504)],
-        ids=["read-timeout", "reset", "502", "504"],
+        [_read_timeout, _reset, _status(502), _status(504), _bare(503)],
+        ids=["read-timeout", "reset", "502", "504", "bare-503"],
     )
     @pytest.mark.parametrize("method", ["POST", "PATCH"])
     async def test_a_write_that_may_have_landed_is_not_sent_again(
@@ -92,8 +97,9 @@ class TestNotIdempotent:
     ) -> None:
         """
         A POST or PATCH whose answer was lost (a timeout or reset after
-        sending, a 502 or 504 a proxy gives after the shop wrote) is sent once:
-        MaybeApplied, for the caller to look, not a second note.
+        sending, a 502 or 504, or a 503 without Retry-After, a proxy gives
+        after the shop got it) is sent once: MaybeApplied, for the caller
+        to look, not a second note.
         """
         sent: list[httpx.Request] = []
 
@@ -105,14 +111,14 @@ class TestNotIdempotent:
     @pytest.mark.parametrize(
         "fail",
         [_refused, _pool_timeout, _status(429), _status(503)],
-        ids=["refused", "pool-timeout", "429", "503"],
+        ids=["refused", "pool-timeout", "429", "503-retry-after"],
     )
     async def test_a_write_that_never_reached_the_shop_is_sent_again(
         self, fail: Callable[[httpx.Request], httpx.Response]
     ) -> None:
         """
         A POST that failed before the shop processed it (no connection,
-        429 or 503: try again later) is sent again as before.
+        429 or 503 with Retry-After: try again later) is sent again.
         """
         sent: list[httpx.Request] = []
 

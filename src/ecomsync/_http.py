@@ -488,9 +488,10 @@ class HttpClient(AsyncResource):
         *idempotent* says whether sending the request twice does what
         sending it once does (``None``: by its method, `IDEMPOTENT`).  A
         request that is not is repeated only after failures that prove it
-        never reached the server (no connection, 429, 503); after one it
-        may have landed (a reset or timeout after sending, 502, 504) it
-        raises `MaybeApplied`, which the caller resolves, with
+        never reached the server (no connection, 429, a 503 with
+        ``Retry-After``); after one it may have landed (a reset or timeout
+        after sending, 502, 504, a bare 503 a proxy gives after the origin
+        got it) it raises `MaybeApplied`, which the caller resolves, with
         ``policy.call(confirm=...)`` for one.
         """
         if idempotent is None:

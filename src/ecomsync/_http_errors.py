@@ -50,7 +50,8 @@ AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 class MaybeApplied(RetryableError):
     """
     Transient, but the request may have been applied (a write whose
-    connection broke after sending, or a 500/502/504 to a write).
+    connection broke after sending, or a 500/502/504, or a 503 without
+    ``Retry-After``, to a write).
 
     `RetryPolicy` does not repeat it on its own: only the caller knows
     whether the write landed (``RetryPolicy.call(confirm=...)`` looks
@@ -257,8 +258,8 @@ def status_error(
         what: Names the request in the message.
         response: The answer.
         statuses: The statuses that are transient on this server.
-        write: The request changed data: an `AMBIGUOUS_STATUSES` answer
-            gives `MaybeApplied`.
+        write: The request changed data: an `AMBIGUOUS_STATUSES` answer,
+            or a 503 without ``Retry-After``, gives `MaybeApplied`.
         hint: Reads the wait from an answer without ``Retry-After`` (some
             platforms put it in the body).
     """
@@ -266,9 +267,14 @@ def status_error(
     if status not in statuses:
         return None
     message = f"{what}: HTTP {status}"
-    if write and status in AMBIGUOUS_STATUSES:
-        return MaybeApplied(message)
     wait = retry_after(response)
+    if write and (
+        status in AMBIGUOUS_STATUSES or (status == 503 and wait is None)
+    ):
+        # A bare 503 is what proxies answer after the origin got the
+        # request (Varnish first_byte_timeout, Envoy reset, Heroku H12);
+        # with Retry-After it is the server refusing to take it now.
+        return MaybeApplied(message)
     if wait is None and hint is not None:
         wait = hint(response)
     return RetryableError(message, retry_after=wait)
