@@ -52,13 +52,16 @@ from ecomsync.testing import DirtyCatalogue, Trap, capture_events
 from ecomsync.typing import Platform
 
 from ._negative_stock_contract import NegativeStockContract
+from ._plan_estimate_contract import PlanEstimateContract
 from ._plans import assert_run_matches_plan
 from ._push import PUSH, PUSH_TYPES, pushing
 from ._restock_contract import RestockContract
 from .conftest import T0, flat_catalogue, small_catalogue
 
 
-class PlatformEngineContract(RestockContract, NegativeStockContract):
+class PlatformEngineContract(
+    RestockContract, NegativeStockContract, PlanEstimateContract
+):
     """
     The engine over one platform's adapter and emulator (and
     `RestockContract`'s re-created variants, `NegativeStockContract`'s

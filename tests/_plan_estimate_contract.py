@@ -1,0 +1,110 @@
+"""
+The engine over a platform: a plan's request estimate bounds the run's
+requests when the changes are spread over the run's read batches (the
+run pushes each read batch's changes on their own).
+`PlatformEngineContract` runs it for every platform with an engine
+contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    DataType,
+    MediaStaging,
+    MemoryErp,
+    NumberRange,
+    Only,
+    Selection,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+)
+from ecomsync.testing import capture_events
+from ecomsync.typing import Platform
+
+from ._plans import assert_run_matches_plan
+from ._push import PUSH
+from .conftest import small_catalogue
+
+
+def spread_changes(erp: MemoryErp) -> None:
+    """
+    A-1, A-3 and A-5 (one per read batch of two) change their price, A-3
+    and A-6 their stock.
+    """
+    for record in small_catalogue():
+        if isinstance(record, Article) and record.number in {
+            "A-1",
+            "A-3",
+            "A-5",
+        }:
+            erp.put(attrs.evolve(record, price=record.price + 1))
+    erp.put(StockLevel(number="A-3", quantity=333))
+    erp.put(StockLevel(number="A-6", quantity=666))
+
+
+class PlanEstimateContract:
+    """
+    A plan bounds the requests of a run whose changes are spread.
+    """
+
+    pytestmark = pytest.mark.anyio
+
+    def platform(self, emu: Any, *, secret: str | None = None) -> Platform:
+        raise NotImplementedError
+
+    def sent(self, emu: Any, since: int) -> list[Any]:
+        raise NotImplementedError
+
+    @pytest.mark.parametrize(
+        "selection",
+        [All(), NumberRange("A-1", "A-6"), Only({"A-1", "A-3", "A-5", "A-6"})],
+        ids=repr,
+    )
+    async def test_spread_changes_within_estimate(
+        self, emu: Any, tmp_path: Path, selection: Selection
+    ) -> None:
+        """A run after a plan of changes spread over its read batches (one
+        changed article in each) sends no more requests than planned."""
+        erp = MemoryErp(
+            small_catalogue(),
+            media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
+        )
+        platform = self.platform(emu)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+            batch_size=2,
+        )
+        try:
+            await sync.execute(PUSH)
+            spread_changes(erp)
+            spec = SyncSpec(
+                types=dict.fromkeys(
+                    (DataType.ARTICLES, DataType.STOCK), selection
+                )
+            )
+
+            plan = await sync.plan(spec)
+            seen = len(emu.requests)
+            async with capture_events(sync, spec) as run:
+                pass
+            sent = self.sent(emu, seen)
+        finally:
+            await platform.aclose()
+            await sync.store.aclose()
+
+        assert_run_matches_plan(plan, run)
+        assert 3 == len(plan.types[DataType.ARTICLES].update)
+        assert len(sent) <= plan.requests
