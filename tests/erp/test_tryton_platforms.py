@@ -7,10 +7,12 @@ sales and parties made before imports named the platform keep matching.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import pytest
 
@@ -28,13 +30,44 @@ from ecomsync import (
 )
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing import capture_events
-from ecomsync.testing._erp_contract import IMPORT_PREFIX, make_order
+from ecomsync.testing._erp_contract import (
+    IMPORT_PREFIX,
+    STANDARD_SEED,
+    make_order,
+)
+from ecomsync.testing._tryton_seed import seed_tryton
+
+from .conftest import make_erp, start_tryton, stop_tryton
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton]
 
 ORDERS = DataType.ADDRESSES_AND_ORDERS
 STATUS = DataType.ORDER_STATUS
+
+
+@pytest.fixture(name="tryton", scope="module")
+def _own_tryton(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TrytonErp]:
+    """
+    A Tryton of this module's own, seeded as the contract's: the sales
+    these tests leave open hold goods, which the contract's stock test
+    on the shared server counted when this module ran first.
+    """
+    directory = tmp_path_factory.mktemp("tryton-platforms")
+    info = start_tryton(directory)
+    try:
+        erp = make_erp(info)
+
+        async def seed() -> None:
+            async with erp.session() as session:
+                await seed_tryton(session.rpc, STANDARD_SEED)
+
+        anyio.run(seed)
+        yield erp
+    finally:
+        stop_tryton(directory)
 
 
 def _twins() -> tuple[Order, Order]:
