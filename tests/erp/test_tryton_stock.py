@@ -263,6 +263,39 @@ class TestUnconfirmedShopOrders:
         assert {"SHIRT-S": before["SHIRT-S"] - 2} == held
         assert before == after
 
+    async def test_a_quotation_quoting_the_mark_holds_nothing(
+        self, warehouses_server: dict[str, Any]
+    ) -> None:
+        """A quotation typed in Tryton whose comment merely quotes the
+        import marks (a reply citing "Imported (ecomsync)") holds no
+        goods, as order status and imports judge it by whole lines (a
+        substring match held them)."""
+        products = warehouses_server["products"]
+        erp = make_erp(warehouses_server)
+        quoted = [
+            "Re: see Imported (ecomsync) order 1001",
+            '> Platform (ecomsync): "shop"',
+        ]
+        offers: list[int] = []
+        try:
+            before = await _summed(erp, Only(["SOCK-RED"]))
+            async with erp.session() as session:
+                for comment in quoted:
+                    offer = await sell(
+                        session.rpc, products["SOCK-RED"], 3, confirm=False
+                    )
+                    offers.append(offer)
+                    await session.rpc.model(
+                        "sale.sale", "write", [offer], {"comment": comment}
+                    )
+            held = await _summed(erp, Only(["SOCK-RED"]))
+        finally:
+            async with erp.session() as session:
+                await session.rpc.model("sale.sale", "cancel", offers)
+            await erp.aclose()
+
+        assert before == held
+
     async def test_weighed_goods_held_in_the_products_unit(
         self, warehouses_server: dict[str, Any]
     ) -> None:

@@ -29,7 +29,7 @@ from .._spec import ChangedSince, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError
 from ._tryton_candidates import find_groups
 from ._tryton_read import ALL, naive_utc
-from ._tryton_sales import IMPORTED_MARK, PLATFORM_MARK
+from ._tryton_sales import IMPORTED_MARK, PLATFORM_MARK, is_imported
 
 
 if TYPE_CHECKING:
@@ -380,7 +380,8 @@ class StockReader:
                     [
                         ["sale.state", "in", _UNCONFIRMED],
                         # Either mark: a platform's import, or one
-                        # naming no platform (`sale_mark`).
+                        # naming no platform (`sale_mark`); a substring
+                        # only narrows, `is_imported` judges below.
                         [
                             "OR",
                             ["sale.comment", "like", f"%{PLATFORM_MARK}%"],
@@ -398,8 +399,19 @@ class StockReader:
         sales = await self.rpc.read(
             "sale.sale",
             sorted({line["sale"] for line in lines}),
-            ["warehouse"],
+            ["warehouse", "state", "comment"],
         )
+        # A draft whose comment merely quotes a mark (a merchant's reply
+        # citing "Imported (ecomsync)") was typed in Tryton: it holds
+        # nothing, as order status and imports judge it (whole lines).
+        holding = {
+            row["id"]
+            for row in sales
+            if row["state"] == _CONFIRMED or is_imported(row.get("comment"))
+        }
+        lines = [line for line in lines if line["sale"] in holding]
+        if not lines:
+            return []
         products = await self.rpc.read(
             "product.product",
             sorted({line["product"] for line in lines}),
