@@ -299,30 +299,55 @@ class TestUnconfirmedShopOrders:
     async def test_weighed_goods_held_in_the_products_unit(
         self, warehouses_server: dict[str, Any]
     ) -> None:
-        """Goods kept in kg and sold in g: a draft shop order of 750 g
-        holds 0.75 kg of the 2.5 kg on hand, 1 available (rounded
-        down), not 750 units."""
+        """Goods kept in kg (sold in g in Tryton): a shop order of 2 is
+        booked in kg, the unit of the stock and list price the shop was
+        sent (it was booked as 2 g, the shop's 2 kg), so its draft holds
+        2 of the 2.5 kg on hand; a draft an earlier import booked in g
+        (750 g) holds 0.75 kg, not 750: none available, rounded down."""
         drafts = make_erp(warehouses_server, confirm_orders=False)
         async with drafts.session() as session:
             product = await flour(session.rpc, "KG-2")
         line = OrderLine(
             article_number="KG-2",
             name="Flour",
-            quantity=750,
-            unit_price=Decimal("0.004"),
+            quantity=2,
+            unit_price=Decimal("6.00"),
         )
         order = attrs.evolve(
-            make_order(), lines=(line,), total=Decimal("3.00"), platform="shop"
+            make_order(),
+            lines=(line,),
+            total=Decimal("12.00"),
+            platform="shop",
         )
+        old = None
         try:
             async with drafts.session() as session:
                 (imported,) = await session.import_orders([order])
+                (sale,) = await session.rpc.read(
+                    "sale.sale", [int(imported.platform_id or 0)], ["lines"]
+                )
+                booked = await session.rpc.read(
+                    "sale.line", sale["lines"], ["unit.symbol", "quantity"]
+                )
             held = await _summed(drafts, Only(["KG-2"]))
+            async with drafts.session() as session:
+                old = await sell(
+                    session.rpc, product, 750, unit="g", confirm=False
+                )
+                await session.rpc.model(
+                    "sale.sale",
+                    "write",
+                    [old],
+                    {"comment": 'Platform (ecomsync): "shop"'},
+                )
+            both = await _summed(drafts, Only(["KG-2"]))
         finally:
             async with drafts.session() as session:
                 await session.import_orders(
                     [attrs.evolve(order, state=OrderState.CANCELLED)]
                 )
+                if old is not None:
+                    await session.rpc.model("sale.sale", "cancel", [old])
                 await session.rpc.model(
                     "product.product",
                     "write",
@@ -332,7 +357,11 @@ class TestUnconfirmedShopOrders:
             await drafts.aclose()
 
         assert imported.ok, imported
-        assert {"KG-2": 1} == held
+        assert [("kg", 2.0)] == [
+            (row["unit."]["symbol"], row["quantity"]) for row in booked
+        ]
+        assert {"KG-2": 0} == held
+        assert {"KG-2": -1} == both
 
     async def test_a_confirmed_sale_not_processed_holds_its_goods(
         self, warehouses_server: dict[str, Any]

@@ -323,7 +323,10 @@ class OrderImporter:
                     "product": product["id"],
                     "description": line.name,
                     "quantity": float(line.quantity),
-                    "unit": product["sale_uom"] or product["default_uom"],
+                    # the unit the shop sells by: its stock and list price
+                    # are sent in it (a sale unit of g for goods kept in
+                    # kg booked the shop's 1 kg as 1 g)
+                    "unit": product["default_uom"],
                     "unit_price": price,
                 }
             )
@@ -481,7 +484,7 @@ class OrderImporter:
         rows = await self._rpc.search_read(
             "product.product",
             [["code", "in", numbers]],
-            ["code", "sale_uom", "default_uom"],
+            ["code", "default_uom"],
         )
         found = {row["code"]: row for row in rows}
         for i, line in enumerate(order.lines):
