@@ -371,14 +371,16 @@ class Orders:
         query: str,
         variables: Row,
         landed: Callable[[Row], bool],
+        waits: Sequence[float] = (0.0,),
     ) -> Row | None:
         """
         Run the order mutation *query* once: ``fulfillmentCreate`` and
         ``orderCancel`` take no idempotency key, and one whose answer was
-        lost (a timeout after Shopify applied it) is refused when sent
-        again (the fulfillment order is closed, the order cancelled).  A
-        retry first reads the order again; ``None`` when *landed* says the
-        lost attempt took effect.
+        lost (a timeout after Shopify applied it) would be applied again
+        (a second fulfilment, a second cancellation job).  A retry first
+        reads the order again, after each of *waits* seconds, until
+        *landed* says the lost attempt took effect (then ``None``); sent
+        again only when no read found it.
         """
 
         async def send() -> Row:
@@ -391,8 +393,12 @@ class Orders:
             )
 
         async def took_effect() -> Row | None:
-            again = await self._named(number)
-            return {} if len(again) == 1 and landed(again[0]) else None
+            for wait in waits:
+                await anyio.sleep(wait)
+                again = await self._named(number)
+                if len(again) == 1 and landed(again[0]):
+                    return {}
+            return None
 
         # {}: the lost attempt's answer, of which nothing is known
         return (
@@ -523,6 +529,9 @@ class Orders:
             CANCEL,
             {"id": order["id"]},
             lambda row: bool(row.get("cancelledAt")),
+            # a lost answer's job may not have run yet: look as long as
+            # a sent cancel's job is waited for
+            JOB_WAITS,
         )
         if data is None:  # the lost attempt's cancellation is there
             return Outcome(number=number, platform_id=order["id"])
