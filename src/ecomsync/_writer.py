@@ -290,16 +290,13 @@ class Writer:
                     )
                 continue
             if not outcome.ok:
-                if (
-                    data_type is DataType.STOCK
-                    and change.link is not None
-                    and change.link.checksum
-                ):
-                    # A failed stock write may still have changed the
-                    # shop (0 written for a negative level, one location
-                    # of several): the checksum of what landed before no
-                    # longer vouches for it, so the next run sends the
-                    # level whatever the ERP's figure.
+                if change.link is not None and change.link.checksum:
+                    # A failed write may still have changed the other
+                    # side (the name landed and the image failed, 0 for a
+                    # negative level, one location of several): the
+                    # checksum of what landed before no longer vouches
+                    # for it, so the next run sends the record even if
+                    # the ERP went back to it (and the ledger keeps it).
                     unsure[number] = attrs.evolve(change.link, checksum="")
                 await self.fail(
                     data_type,
