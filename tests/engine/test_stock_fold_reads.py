@@ -266,3 +266,37 @@ class TestRerun:
         )
         (a1,) = [e for e in synced if e.number == "A-1"]
         assert not a1.created
+
+    async def test_a_level_changed_after_its_article_goes_next_run(
+        self, store: SqliteStore
+    ) -> None:
+        """Where the stock step reads without the folded levels, a level
+        changed since it went with its article is reported with the
+        figure its article took, and the next run sends the new one."""
+        erp = _CountingErp(_catalogue(), excludes=True)
+        erp.before_stock_step = lambda: erp.put(
+            StockLevel(number="A-1", quantity=2)
+        )
+        async with _engine(erp, store) as (sync, emu):
+            async with capture_events(sync, PUSH) as run:
+                pass
+            first = _stocked(emu)["A-1"]
+            async with capture_events(sync, PUSH) as again:
+                pass
+
+        assert (10, 2) == (first, _stocked(emu)["A-1"])
+        (a1,) = [
+            e
+            for e in _stock_events(run.events, RecordSynced)
+            if e.number == "A-1"
+        ]
+        assert a1.created
+        (sent,) = _stock_events(again.events, RecordSynced)
+        assert ("A-1", False) == (sent.number, sent.created)
+
+
+def _stocked(emu: ShopwareEmulator) -> dict[str, int]:
+    return {
+        p["productNumber"]: p["stock"]
+        for p in emu.entities["product"].values()
+    }
