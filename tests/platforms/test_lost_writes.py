@@ -289,6 +289,64 @@ class TestShopify:
         else:
             assert order["cancelledAt"] is not None
 
+    @pytest.mark.parametrize("merchant", ["cancels", "fulfils"])
+    async def test_a_fulfilment_not_ours_is_not_taken_for_ours(
+        self, merchant: str
+    ) -> None:
+        """
+        A lost fulfilmentCreate answer while the merchant cancels the order
+        or fulfils it by hand (other tracking) is not counted as landed:
+        the status fails instead of succeeding without its tracking.
+        """
+        emu = self._emu()
+        (order,) = emu.shop.orders.values()
+        inner = httpx.ASGITransport(app=emu.app)
+
+        class _Merchant(httpx.AsyncBaseTransport):
+            lost = False
+
+            async def handle_async_request(
+                self, request: httpx.Request
+            ) -> httpx.Response:
+                if b"fulfillmentCreate" not in request.content or self.lost:
+                    return await inner.handle_async_request(request)
+                self.lost = True  # ours never reaches the shop
+                if merchant == "cancels":
+                    emu.cancel(order["id"], "CUSTOMER", False)
+                else:
+                    fos = [
+                        {"fulfillmentOrderId": f["id"]}
+                        for f in emu.shop.fulfillment_orders.values()
+                    ]
+                    emu.fulfil(
+                        {
+                            "lineItemsByFulfillmentOrder": fos,
+                            "trackingInfo": {"numbers": ["BY-HAND"]},
+                        }
+                    )
+                raise httpx.ReadTimeout("answer lost", request=request)
+
+        status = OrderStatus(
+            number="1001", state=OrderState.SHIPPED, tracking_numbers=("T-1",)
+        )
+        async with Shopify(
+            "https://shop.test",
+            TOKEN,
+            request_deadline=DEADLINE,
+            transport=_Merchant(),
+        ) as shop:
+            (outcome,) = await shop.push(
+                DataType.ORDER_STATUS, [Outgoing(record=status)]
+            )
+
+        assert not outcome.ok
+        numbers = [
+            t["number"]
+            for f in order["fulfillments"]
+            for t in f["trackingInfo"]
+        ]
+        assert ([] if merchant == "cancels" else ["BY-HAND"]) == numbers
+
     @pytest.mark.parametrize("lost", LOST)
     async def test_staged_upload_is_sent_again(
         self, lost: str, tmp_path: Path

@@ -279,6 +279,26 @@ def to_order(row: Row) -> Order:
     )
 
 
+def _fulfilled(row: Row, fos: Sequence[str], tracking: Sequence[str]) -> bool:
+    """
+    Whether the order *row* holds the fulfilment a lost
+    ``fulfillmentCreate`` for *fos* made: not cancelled, *fos* closed and
+    a fulfilment carrying every one of *tracking* (any fulfilment without
+    tracking numbers).  Closed by a cancellation, or fulfilled by hand
+    with other numbers, is not ours.
+    """
+    if row.get("cancelledAt") or any(
+        f["id"] in fos and f["status"] in ("OPEN", "IN_PROGRESS")
+        for f in row["fulfillmentOrders"]["nodes"]
+    ):
+        return False
+    return any(
+        set(tracking)
+        <= {t["number"] for t in f.get("trackingInfo") or [] if t["number"]}
+        for f in row.get("fulfillments") or []
+    )
+
+
 def _wanted(selection: Selection, number: str) -> bool:
     if isinstance(selection, NumberRange):
         return number in selection
@@ -454,13 +474,7 @@ class Orders:
             number,
             FULFIL,
             {"f": fulfillment},
-            lambda row: (
-                not any(
-                    f["id"] in open_orders
-                    and f["status"] in ("OPEN", "IN_PROGRESS")
-                    for f in row["fulfillmentOrders"]["nodes"]
-                )
-            ),
+            lambda row: _fulfilled(row, open_orders, status.tracking_numbers),
         )
         if data is not None and data["fulfillmentCreate"]["userErrors"]:
             return user_errors(number, data["fulfillmentCreate"]["userErrors"])
