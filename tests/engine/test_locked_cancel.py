@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -33,6 +32,7 @@ from ecomsync import (
 )
 from ecomsync._staging_fs import MARKER
 
+from .._sqlite_lock import locked
 from ._support import spec
 
 
@@ -40,20 +40,6 @@ pytestmark = pytest.mark.anyio
 
 #: The cleanup's deadline in these tests (5 s in production).
 DEADLINE = 1.0
-
-
-@contextlib.contextmanager
-def _locked(path: str | Path) -> Iterator[None]:
-    """
-    Another connection holds the file's write lock for the block.
-    """
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
 
 
 @attrs.define
@@ -72,7 +58,7 @@ class _LocksThenCancels(MemoryPlatform):
 
     async def _strike(self) -> None:
         if self.cancelled_at is None:  # uploads in flight come here too
-            self.lock.enter_context(_locked(self.path))
+            self.lock.enter_context(locked(self.path))
             self.cancelled_at = time.monotonic()
             self.scope.cancel()
         await anyio.sleep_forever()

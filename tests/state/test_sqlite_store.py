@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +22,8 @@ import pytest
 from ecomsync import DataType, Link, SqliteStore, StateStoreError
 from ecomsync._closing import hurried
 from ecomsync.state._sqlite import MIGRATIONS, SCHEMA_VERSION
+
+from .._sqlite_lock import locked
 
 
 pytestmark = pytest.mark.anyio
@@ -258,21 +259,6 @@ async def test_links_of_version_6_keep_working(tmp_path: Path) -> None:
     assert {"A": Link("1", "d", variants=("A-S",))} == new
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """
-    Another connection holds the file's write lock for the block (a
-    backup, another host writing).
-    """
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
-
-
 class TestLockedFile:
     async def test_cancel_stops_the_wait(self, tmp_path: Path) -> None:
         """A call waiting for a file another connection locks ends as soon
@@ -282,7 +268,7 @@ class TestLockedFile:
         store = SqliteStore(path)
         await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
 
-        with _locked(path):
+        with locked(path):
             began = time.monotonic()
             with anyio.move_on_after(0.3) as scope:
                 await store.put_links(
@@ -306,7 +292,7 @@ class TestLockedFile:
         store = SqliteStore(path)
         await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
 
-        with _locked(path):
+        with locked(path):
             began = time.monotonic()
             with anyio.move_on_after(0.3):
                 async with anyio.create_task_group() as tg:
@@ -332,7 +318,7 @@ class TestLockedFile:
         store = SqliteStore(path)
         await store.put_links("shop", DataType.ARTICLES, {"A": Link("1", "a")})
 
-        with _locked(path), hurried(0.3):
+        with locked(path), hurried(0.3):
             began = time.monotonic()
             with (
                 anyio.CancelScope(shield=True),
@@ -359,7 +345,7 @@ class TestLockedFile:
             lock.close()
 
         with contextlib.ExitStack() as lock:
-            lock.enter_context(_locked(path))
+            lock.enter_context(locked(path))
             async with anyio.create_task_group() as tg:
                 tg.start_soon(let_go, lock)
                 await store.put_links(
