@@ -9,7 +9,7 @@ and checksums.
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, cast
@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from ecomsync import (
     All,
     Article,
-    Category,
     DataType,
     MemoryErp,
     MemoryPlatform,
@@ -38,7 +37,6 @@ from ecomsync import (
     SyncSpec,
     Trigger,
     TypeStarted,
-    Variant,
 )
 from ecomsync._contracts import Link, Outcome
 from ecomsync._run import Run
@@ -48,44 +46,13 @@ from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
 from .._push import PUSH, shopware6
+from ._fold import catalogue, shop_stock, stock_counts, stock_events
 
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "fold-secret"
 ORDERS = DataType.ADDRESSES_AND_ORDERS
-
-
-def _catalogue() -> list[Category | Article | StockLevel]:
-    """
-    Two plain articles and a shirt with two sizes, each number stocked.
-    """
-    return [
-        Category(number="C-1", name="Werkzeug"),
-        *(
-            Article(
-                number=f"A-{i}",
-                name=f"Artikel {i}",
-                price=Decimal("9.99"),
-                categories=("C-1",),
-            )
-            for i in (1, 2)
-        ),
-        Article(
-            number="SHIRT",
-            name="Shirt",
-            price=Decimal("19.99"),
-            categories=("C-1",),
-            variants=(
-                Variant(number="SHIRT-M", options=(("size", "M"),)),
-                Variant(number="SHIRT-L", options=(("size", "L"),)),
-            ),
-        ),
-        StockLevel(number="A-1", quantity=10),
-        StockLevel(number="A-2", quantity=20),
-        StockLevel(number="SHIRT-M", quantity=3),
-        StockLevel(number="SHIRT-L", quantity=4),
-    ]
 
 
 class _SellingErp(MemoryErp):
@@ -133,7 +100,7 @@ def _emu() -> ShopwareEmulator:
 
 @pytest.fixture(name="erp")
 def _erp() -> MemoryErp:
-    return _SellingErp(_catalogue())
+    return _SellingErp(catalogue(2))
 
 
 @pytest.fixture(name="sync")
@@ -151,21 +118,6 @@ def _syncs(emu: ShopwareEmulator, since: int = 0) -> int:
     return sum(
         1 for r in list(emu.requests)[since:] if r.path == "/api/_action/sync"
     )
-
-
-def _stock(emu: ShopwareEmulator) -> dict[str, int]:
-    return {
-        p["productNumber"]: p["stock"]
-        for p in emu.entities["product"].values()
-    }
-
-
-def _stock_events(events: Sequence[object], kind: type) -> list[Any]:
-    return [
-        e
-        for e in events
-        if isinstance(e, kind) and e.data_type is DataType.STOCK
-    ]
 
 
 class TestRunOrder:
@@ -228,20 +180,14 @@ class TestFirstSync:
             "SHIRT": 0,
             "SHIRT-M": 3,
             "SHIRT-L": 4,
-        } == _stock(emu)
-        synced = _stock_events(run.events, RecordSynced)
+        } == shop_stock(emu)
+        synced = stock_events(run.events, RecordSynced)
         assert ["A-1", "A-2", "SHIRT-L", "SHIRT-M"] == sorted(
             e.number for e in synced
         )
         assert all(e.created for e in synced)
-        assert [] == _stock_events(run.events, RecordSkipped)
-        counts = run.summary.counts[DataType.STOCK]
-        assert (4, 0, 0, 0) == (
-            counts.created,
-            counts.updated,
-            counts.unchanged,
-            counts.failed,
-        )
+        assert [] == stock_events(run.events, RecordSkipped)
+        assert (4, 0, 0, 0) == stock_counts(run.summary)
         # Reported inside the STOCK type, after its start.
         started = next(
             i
@@ -262,7 +208,7 @@ class TestFirstSync:
             pass
 
         assert 0 == _syncs(emu, seen)
-        assert 4 == len(_stock_events(run.events, RecordSkipped))
+        assert 4 == len(stock_events(run.events, RecordSkipped))
 
     async def test_a_stock_change_alone_costs_one_stock_sync(
         self, sync: Synchronizer, emu: ShopwareEmulator, erp: MemoryErp
@@ -277,8 +223,8 @@ class TestFirstSync:
             pass
 
         assert 1 == _syncs(emu, seen)
-        assert 7 == _stock(emu)["A-2"]
-        (synced,) = _stock_events(run.events, RecordSynced)
+        assert 7 == shop_stock(emu)["A-2"]
+        (synced,) = stock_events(run.events, RecordSynced)
         assert ("A-2", False) == (synced.number, synced.created)
 
     async def test_a_changed_article_takes_only_changed_stock(
@@ -297,10 +243,13 @@ class TestFirstSync:
             pass
 
         assert 1 == _syncs(emu, seen)
-        assert (3, 1) == (_stock(emu)["SHIRT-M"], _stock(emu)["SHIRT-L"])
-        (synced,) = _stock_events(run.events, RecordSynced)
+        assert (3, 1) == (
+            shop_stock(emu)["SHIRT-M"],
+            shop_stock(emu)["SHIRT-L"],
+        )
+        (synced,) = stock_events(run.events, RecordSynced)
         assert ("SHIRT-L", False) == (synced.number, synced.created)
-        assert 3 == len(_stock_events(run.events, RecordSkipped))
+        assert 3 == len(stock_events(run.events, RecordSkipped))
 
     async def test_forced_rerun_sends_the_stock_once(
         self, sync: Synchronizer, emu: ShopwareEmulator
@@ -318,7 +267,7 @@ class TestFirstSync:
         assert 2 == _syncs(emu, seen)  # categories, articles
         assert run.summary is not None
         assert 4 == run.summary.counts[DataType.STOCK].updated
-        assert 4 == len(_stock_events(run.events, RecordSynced))
+        assert 4 == len(stock_events(run.events, RecordSynced))
 
 
 class TestPlan:
@@ -360,7 +309,7 @@ class TestOrdersFirst:
             DataType.ARTICLES,
             DataType.STOCK,
         ] == [e.data_type for e in run.of(TypeStarted)]
-        assert 8 == _stock(emu)["A-1"]
+        assert 8 == shop_stock(emu)["A-1"]
         assert 2 == _syncs(emu)
 
 
@@ -382,13 +331,13 @@ class TestStockKeepsItsOwnSemantics:
 
         assert run.summary is not None
         assert 3 == run.summary.counts[DataType.ARTICLES].created
-        failed = {e.number: e for e in _stock_events(run.events, RecordFailed)}
+        failed = {e.number: e for e in stock_events(run.events, RecordFailed)}
         assert ["A-1", "A-2"] == sorted(failed)
         assert "is negative" in failed["A-1"].message
         assert "quantity" == failed["A-1"].field
         assert "one stock per product" in failed["A-2"].message
         assert {"A-1": 0, "A-2": 0} == {
-            n: q for n, q in _stock(emu).items() if n.startswith("A-")
+            n: q for n, q in shop_stock(emu).items() if n.startswith("A-")
         }
         ledger = await sync.store.list_failures("shop", DataType.STOCK)
         assert ["A-1", "A-2"] == sorted(f.number for f in ledger)
@@ -405,7 +354,7 @@ class TestStockKeepsItsOwnSemantics:
 
         assert 3 == _syncs(emu)
         assert {"A-1": 10, "A-2": 0} == {
-            n: q for n, q in _stock(emu).items() if n.startswith("A-")
+            n: q for n, q in shop_stock(emu).items() if n.startswith("A-")
         }
 
     async def test_a_scheduled_run_with_a_watermark_does_not_fold(
@@ -434,7 +383,7 @@ class TestStockKeepsItsOwnSemantics:
             DataType.STOCK,
         ] == [e.data_type for e in run.of(TypeStarted)]
         assert 2 == _syncs(emu, seen)  # the article, then its stock
-        assert 2 == _stock(emu)["A-1"]
+        assert 2 == shop_stock(emu)["A-1"]
 
 
 class TestFailedArticle:
@@ -458,7 +407,7 @@ class TestFailedArticle:
 
         assert run.summary is not None
         assert 1 == run.summary.counts[DataType.ARTICLES].failed
-        (failed,) = _stock_events(run.events, RecordFailed)
+        (failed,) = stock_events(run.events, RecordFailed)
         assert "A-2" == failed.number
         assert "does not exist in Shopware" in failed.message
         links = await sync.store.get_links("shop", DataType.STOCK, ["A-2"])
@@ -480,8 +429,8 @@ class TestFailedArticle:
 
         assert run.summary is not None
         assert 1 == run.summary.counts[DataType.ARTICLES].failed
-        assert 5 == _stock(emu)["A-2"]
-        (synced,) = _stock_events(run.events, RecordSynced)
+        assert 5 == shop_stock(emu)["A-2"]
+        (synced,) = stock_events(run.events, RecordSynced)
         assert "A-2" == synced.number
 
 
@@ -515,7 +464,7 @@ class TestKilled:
         await platform.aclose()
 
         assert RunStatus.SUCCEEDED == again.status
-        assert 6 == _stock(emu)["A-1"]
+        assert 6 == shop_stock(emu)["A-1"]
         assert 4 == again.counts[DataType.STOCK].done
         assert 4 == rerun.counts[DataType.STOCK].unchanged
         links = await store.get_links("shop", DataType.STOCK, ["A-1"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Container, Sequence
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -19,7 +18,6 @@ import pytest
 from ecomsync import (
     All,
     Article,
-    Category,
     DataType,
     MemoryErp,
     Record,
@@ -30,45 +28,17 @@ from ecomsync import (
     StockLevel,
     Synchronizer,
     TypeStarted,
-    Variant,
 )
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
 from .._push import PUSH, shopware6
+from ._fold import catalogue, shop_stock, stock_counts, stock_events
 
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "fold-reads-secret"
-
-
-def _catalogue() -> list[Category | Article | StockLevel]:
-    """
-    A plain article and a shirt with two sizes, each number stocked.
-    """
-    return [
-        Category(number="C-1", name="Werkzeug"),
-        Article(
-            number="A-1",
-            name="Artikel 1",
-            price=Decimal("9.99"),
-            categories=("C-1",),
-        ),
-        Article(
-            number="SHIRT",
-            name="Shirt",
-            price=Decimal("19.99"),
-            categories=("C-1",),
-            variants=(
-                Variant(number="SHIRT-M", options=(("size", "M"),)),
-                Variant(number="SHIRT-L", options=(("size", "L"),)),
-            ),
-        ),
-        StockLevel(number="A-1", quantity=10),
-        StockLevel(number="SHIRT-M", quantity=3),
-        StockLevel(number="SHIRT-L", quantity=4),
-    ]
 
 
 @attrs.define
@@ -151,14 +121,6 @@ async def _engine(
         await platform.aclose()
 
 
-def _stock_events(events: Sequence[object], kind: type) -> list[Any]:
-    return [
-        e
-        for e in events
-        if isinstance(e, kind) and e.data_type is DataType.STOCK
-    ]
-
-
 class TestFirstSync:
     @pytest.mark.parametrize("excludes", [True, False])
     async def test_each_level_is_read_once(
@@ -167,7 +129,7 @@ class TestFirstSync:
         """A first sync reads each level once where the adapter takes
         ``exclude`` (twice where not), and reports the same: each level
         created, in the STOCK type, counted against its total."""
-        erp = _CountingErp(_catalogue(), excludes=excludes)
+        erp = _CountingErp(catalogue(1), excludes=excludes)
         async with (
             _engine(erp, store) as (sync, emu),
             capture_events(sync, PUSH) as run,
@@ -176,25 +138,16 @@ class TestFirstSync:
 
         numbers = ["A-1", "SHIRT-L", "SHIRT-M"]
         assert dict.fromkeys(numbers, 1 if excludes else 2) == erp.reads
-        stocked = {
-            p["productNumber"]: p["stock"]
-            for p in emu.entities["product"].values()
-        }
+        stocked = shop_stock(emu)
         assert {"A-1": 10, "SHIRT-M": 3, "SHIRT-L": 4} == {
             n: stocked[n] for n in numbers
         }
-        synced = _stock_events(run.events, RecordSynced)
+        synced = stock_events(run.events, RecordSynced)
         assert numbers == sorted(e.number for e in synced)
         assert all(e.created and e.platform_id for e in synced)
         assert run.summary is not None
-        counts = run.summary.counts[DataType.STOCK]
-        assert (3, 0, 0, 0) == (
-            counts.created,
-            counts.updated,
-            counts.unchanged,
-            counts.failed,
-        )
-        (started,) = _stock_events(run.events, TypeStarted)
+        assert (3, 0, 0, 0) == stock_counts(run.summary)
+        (started,) = stock_events(run.events, TypeStarted)
         assert 3 == started.total
         assert all(
             run.events.index(e) > run.events.index(started) for e in synced
@@ -209,7 +162,7 @@ class TestRerun:
         """A changed article whose stock did not change: its levels,
         read with it, are not read again and are reported skipped; one
         changed level goes with it."""
-        erp = _CountingErp(_catalogue(), excludes=excludes)
+        erp = _CountingErp(catalogue(1), excludes=excludes)
         async with _engine(erp, store) as (sync, _):
             await sync.execute(PUSH)
             shirt = erp.get(DataType.ARTICLES, "SHIRT")
@@ -225,18 +178,12 @@ class TestRerun:
 
         twice = 1 if excludes else 2
         assert {"A-1": 1, "SHIRT-M": twice, "SHIRT-L": twice} == reads
-        (synced,) = _stock_events(run.events, RecordSynced)
+        (synced,) = stock_events(run.events, RecordSynced)
         assert ("SHIRT-L", False) == (synced.number, synced.created)
-        skipped = _stock_events(run.events, RecordSkipped)
+        skipped = stock_events(run.events, RecordSkipped)
         assert ["A-1", "SHIRT-M"] == sorted(e.number for e in skipped)
         assert run.summary is not None
-        counts = run.summary.counts[DataType.STOCK]
-        assert (0, 1, 2, 0) == (
-            counts.created,
-            counts.updated,
-            counts.unchanged,
-            counts.failed,
-        )
+        assert (0, 1, 2, 0) == stock_counts(run.summary)
         assert 3 == again.counts[DataType.STOCK].unchanged
 
     async def test_a_level_changed_after_its_article_is_sent_again(
@@ -245,7 +192,7 @@ class TestRerun:
         """An adapter that reads a folded level anyway, changed since it
         went with its article, has the stock step send it once more,
         reported once, as an update."""
-        erp = _CountingErp(_catalogue(), excludes=False)
+        erp = _CountingErp(catalogue(1), excludes=False)
         erp.before_stock_step = lambda: erp.put(
             StockLevel(number="A-1", quantity=2)
         )
@@ -255,12 +202,9 @@ class TestRerun:
         ):
             pass
 
-        stocked = {
-            p["productNumber"]: p["stock"]
-            for p in emu.entities["product"].values()
-        }
+        stocked = shop_stock(emu)
         assert 2 == stocked["A-1"]
-        synced = _stock_events(run.events, RecordSynced)
+        synced = stock_events(run.events, RecordSynced)
         assert ["A-1", "SHIRT-L", "SHIRT-M"] == sorted(
             e.number for e in synced
         )
@@ -273,30 +217,23 @@ class TestRerun:
         """Where the stock step reads without the folded levels, a level
         changed since it went with its article is reported with the
         figure its article took, and the next run sends the new one."""
-        erp = _CountingErp(_catalogue(), excludes=True)
+        erp = _CountingErp(catalogue(1), excludes=True)
         erp.before_stock_step = lambda: erp.put(
             StockLevel(number="A-1", quantity=2)
         )
         async with _engine(erp, store) as (sync, emu):
             async with capture_events(sync, PUSH) as run:
                 pass
-            first = _stocked(emu)["A-1"]
+            first = shop_stock(emu)["A-1"]
             async with capture_events(sync, PUSH) as again:
                 pass
 
-        assert (10, 2) == (first, _stocked(emu)["A-1"])
+        assert (10, 2) == (first, shop_stock(emu)["A-1"])
         (a1,) = [
             e
-            for e in _stock_events(run.events, RecordSynced)
+            for e in stock_events(run.events, RecordSynced)
             if e.number == "A-1"
         ]
         assert a1.created
-        (sent,) = _stock_events(again.events, RecordSynced)
+        (sent,) = stock_events(again.events, RecordSynced)
         assert ("A-1", False) == (sent.number, sent.created)
-
-
-def _stocked(emu: ShopwareEmulator) -> dict[str, int]:
-    return {
-        p["productNumber"]: p["stock"]
-        for p in emu.entities["product"].values()
-    }
