@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-import httpx
 import pytest
 
 from ecomsync import DataType, Outcome, Outgoing
@@ -18,6 +17,8 @@ from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.platforms.shopware6._mapping import sw_id
 from ecomsync.testing._platform_contract import CATEGORIES, article
 from ecomsync.testing.shopware6 import ShopwareEmulator
+
+from .._push import shopware6
 
 
 pytestmark = pytest.mark.anyio
@@ -27,15 +28,6 @@ SECRET = "currency-read-secret"
 
 def _emu() -> ShopwareEmulator:
     return ShopwareEmulator(client_id="SWIACURRENCY", client_secret=SECRET)
-
-
-def _shop(emu: ShopwareEmulator) -> Shopware6:
-    return Shopware6(
-        "http://shop.test",
-        emu.client_id,
-        SECRET,
-        transport=httpx.ASGITransport(app=emu.app),
-    )
 
 
 def _reads(emu: ShopwareEmulator, path: str) -> int:
@@ -59,7 +51,7 @@ class TestWithTheSalesChannels:
         emu = _emu()
         row = emu.entities["currency"][emu.ids.currency]
         row["itemRounding"] = {"decimals": 2, "interval": 0.05}
-        shop = _shop(emu)
+        shop = shopware6(emu, SECRET)
 
         usd, rounded, good = await _push(
             shop,
@@ -92,7 +84,7 @@ class TestOwnLookUp:
         }
         channel = emu.entities["sales_channel"][emu.ids.sales_channel]
         channel["currencyId"] = chf
-        shop = _shop(emu)
+        shop = shopware6(emu, SECRET)
 
         in_chf, in_eur = await _push(
             shop,
