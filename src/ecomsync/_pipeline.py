@@ -180,8 +180,20 @@ class Inbound:
         await self.writer.record(data_type, chunk, outcomes, tally)
 
     def requests(self, data_type: DataType, volume: Volume) -> int:
-        # Reading pages of orders; the writes go to the ERP.
-        return max(1, math.ceil(volume.fetched / self.page_size))
+        # Reading pages of orders (and the one that tells there are no
+        # more); the writes go to the ERP.  What the adapter sends beyond
+        # the pages (Shopware6: a look-up of each page's order numbers)
+        # it estimates itself.
+        pages = max(volume.pages, math.ceil(volume.fetched / self.page_size))
+        platform = self.run.platform
+        more = (
+            platform.estimate_requests(
+                data_type, writes=pages, uploads=0, with_media=0
+            )
+            if isinstance(platform, SupportsRequestEstimate)
+            else 0
+        )
+        return pages + 1 + more
 
 
 @attrs.define

@@ -32,6 +32,8 @@ class Volume:
     """
 
     fetched: int = 0
+    #: The reads the records came in (for orders: the platform's pages).
+    pages: int = 0
     writes: int = 0
     uploads: int = 0
     with_media: int = 0

@@ -167,6 +167,8 @@ class _Found:
     reused: int = 0
     with_media: int = 0
     fetched: int = 0
+    #: The reads (pages of orders) the selection was handed in.
+    pages: int = 0
     #: Articles: the stock numbers their pushes would send again.
     #: Stock: the numbers sent again whatever their checksum.
     restock: set[str] = attrs.Factory(set)
@@ -301,6 +303,7 @@ async def plan_type(
             data_type,
             Volume(
                 fetched=found.fetched,
+                pages=found.pages,
                 writes=len(found.create) + len(found.update) - found.folded,
                 uploads=len(found.to_upload),
                 with_media=found.with_media,
@@ -331,6 +334,7 @@ async def _plan_part(
             # A plan in the monitoring view stops when asked, like a run.
             await pipeline.run.cancel.check()
             seen.update(r.number for r in read)
+            found.pages += 1
             if found.sought is not None:
                 found.sought.found(read)
             # The platform's refusals of orders it cannot hand over.

@@ -371,6 +371,17 @@ class SupportsRequestEstimate(Protocol):
         """
         An upper estimate of the requests for *writes* record writes,
         *uploads* new files and *with_media* records that carry media.
+
+        A run pushes each read batch's changes on their own: for each
+        write call beyond ``ceil(writes / batch_size)`` the plan adds
+        what one record more than a full batch adds to this estimate,
+        less what a record costs within a batch.  For
+        `DataType.ADDRESSES_AND_ORDERS` (read from the platform) *writes*
+        is the number of pages of orders the run reads, and the estimate
+        is of the requests the adapter sends beyond reading those pages.
+
+        .. versionchanged:: 26.1.0
+           Asked for orders too, and for what a further write call costs.
         """
 
 

@@ -115,3 +115,44 @@ class TestShopware6:
         assert_run_matches_plan(plan, run)
         assert 3 == len(plan.types[DataType.ARTICLES].update)
         assert len(sent) <= plan.requests
+
+
+class TestShopware6Orders:
+    @pytest.mark.parametrize(("orders", "page"), [(5, 2), (4, 2), (500, 500)])
+    async def test_import_within_estimate(
+        self,
+        emu: ShopwareEmulator,
+        erp: MemoryErp,
+        tmp_path: Path,
+        orders: int,
+        page: int,
+    ) -> None:
+        """An order import after a plan sends no more requests than
+        planned: per page of orders a read and a look-up of its numbers,
+        and the page that tells there are no more."""
+        for n in range(orders):
+            emu.place_order(order_number=f"L-{n}")
+        platform = shopware6(emu, "s3cr3t")
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+            order_page_size=page,
+        )
+        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
+        try:
+            plan = await sync.plan(spec)
+            seen = len(emu.requests)
+            async with capture_events(sync, spec) as run:
+                pass
+            sent = [
+                r for r in list(emu.requests)[seen:] if "oauth" not in r.path
+            ]
+        finally:
+            await platform.aclose()
+            await sync.store.aclose()
+
+        assert_run_matches_plan(plan, run)
+        assert orders == len(plan.types[DataType.ADDRESSES_AND_ORDERS].create)
+        assert len(sent) <= plan.requests

@@ -272,7 +272,8 @@ class Shopware6(AsyncResource):
         patch and up to three transitions.  Per new file: the upload (its
         media entity is created in the record's own sync).  Media are
         written with their record, so records with media cost nothing
-        more.
+        more.  Orders (*writes*: the pages read): a look-up of each
+        page's order numbers (`fetch_orders`).
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
@@ -284,6 +285,8 @@ class Shopware6(AsyncResource):
             return 2 * batches
         if data_type is DataType.ORDER_STATUS:
             return batches + 4 * writes
+        if data_type is DataType.ADDRESSES_AND_ORDERS:
+            return writes
         return batches
 
     async def check(self) -> list[str]:
