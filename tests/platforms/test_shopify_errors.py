@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
 from ecomsync import DataType, Outgoing, StagedMedia
 from ecomsync._contracts import MediaLink, Outcome
+from ecomsync._http import HttpClient, RetryPolicy
 from ecomsync._model import OrderState, OrderStatus, StockLevel
 from ecomsync.exceptions import (
     AuthenticationError,
     ConfigurationError,
+    RetryableError,
     SyncError,
 )
 from ecomsync.platforms.shopify import Shopify
-from ecomsync.platforms.shopify._client import ShopifyApiError
+from ecomsync.platforms.shopify._client import (
+    UPLINK_BYTES_PER_S,
+    ShopifyApiError,
+    outside,
+)
 from ecomsync.testing._platform_contract import CATEGORIES, NOW, article
 from ecomsync.testing.shopify import ShopifyEmulator
 
@@ -346,3 +353,50 @@ async def test_status_never_goes_to_an_order_of_another_name() -> None:
     assert all("not on Shopify" in str(o.error) for o in outcomes[:2])
     assert "on Shopify 2 times" in str(outcomes[2].error)
     assert [] == writes
+
+
+class _SlowUplink(httpx.AsyncBaseTransport):
+    """
+    Takes *seconds* to receive a request, then answers 204.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sizes: list[int] = []
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        self.sizes.append(len(await request.aread()))
+        await anyio.sleep(self.seconds)
+        return httpx.Response(204)
+
+
+async def test_large_upload_gets_time_for_its_bytes() -> None:
+    """
+    A staged upload's deadline grows with its size (a 20 MiB bulk file on
+    a slow uplink is not cut at the per-request deadline); a small one
+    keeps the deadline.
+    """
+    uplink = _SlowUplink(0.4)
+    big = b"x" * (UPLINK_BYTES_PER_S // 2)  # half a second more
+    async with HttpClient(
+        "https://x.test",
+        transport=uplink,
+        deadline=0.2,
+        policy=RetryPolicy(attempts=1),
+    ) as http:
+        sent = await outside(
+            http, "upload", "POST", "https://t.test/up",
+            files={"file": ("v.jsonl", big, "text/jsonl")},
+        )  # fmt: skip
+        with pytest.raises(
+            RetryableError, match=r"no complete answer within 0\.2"
+        ):
+            await outside(
+                http, "upload", "POST", "https://t.test/up",
+                files={"file": ("v.jsonl", b"x", "text/jsonl")},
+            )  # fmt: skip
+
+    assert 204 == sent.status_code
+    assert len(big) < uplink.sizes[0]

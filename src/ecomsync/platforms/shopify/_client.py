@@ -105,6 +105,20 @@ def is_mutation(document: str) -> bool:
     return document.lstrip().startswith("mutation")
 
 
+#: The uplink an upload's deadline allows for (256 KiB/s, a slow office
+#: line): a 20 MiB bulk variables file gets 80 s on top of the deadline.
+UPLINK_BYTES_PER_S = 256 * 1024
+
+
+def _body_size(send: Mapping[str, Any]) -> int:
+    # the bytes of the files and content *send* posts
+    size = len(send.get("content") or b"")
+    for spec in (send.get("files") or {}).values():
+        if isinstance(spec, tuple) and isinstance(spec[1], (bytes, str)):
+            size += len(spec[1])
+    return size
+
+
 async def outside(
     http: HttpClient, what: str, method: str, url: str, **send: Any
 ) -> httpx.Response:
@@ -115,11 +129,15 @@ async def outside(
     repeat (the target keeps the last file posted for its key, a read
     changes nothing).  Named by *what* only: the URL carries a
     signature.  Answers that are not "try again later" go back to the
-    caller.
+    caller.  An upload's deadline grows by its size at
+    `UPLINK_BYTES_PER_S`, so a large file on a slow line is not cut off.
     """
+    deadline = http.deadline
+    if deadline is not None:
+        deadline += _body_size(send) / UPLINK_BYTES_PER_S
 
     async def attempt() -> httpx.Response:
-        with transport_errors(what, deadline=http.deadline):
+        with transport_errors(what, deadline=deadline):
             response = await http.client.request(method, url, **send)
         error = status_error(what, response)
         if error is not None:
