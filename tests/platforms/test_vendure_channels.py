@@ -5,7 +5,8 @@ server: Vendure puts every stock location in the default channel too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -68,21 +69,15 @@ async def _channel(admin: VendureAdmin, *locations: str) -> list[str]:
         },
     )
     ids = []
-    async with httpx.AsyncClient(timeout=60) as client:
-        for name in locations:
-            answer = await client.post(
-                admin.url,
-                json={
-                    "query": "mutation ($n: String!) { createStockLocation("
-                    'input: { name: $n, description: "" }) { id } }',
-                    "variables": {"n": name},
-                },
-                headers={
-                    "Authorization": f"Bearer {admin.token}",
-                    "vendure-token": AT,
-                },
-            )
-            ids.append(answer.json()["data"]["createStockLocation"]["id"])
+    for name in locations:
+        data = await _as(
+            admin,
+            "mutation ($n: String!) { createStockLocation("
+            'input: { name: $n, description: "" }) { id } }',
+            AT,
+            {"n": name},
+        )
+        ids.append(data["createStockLocation"]["id"])
     return ids
 
 
@@ -220,23 +215,17 @@ async def _in(admin: VendureAdmin, sku: str, token: str | None = None) -> Any:
     The variants with *sku* as channel *token* (default: the default
     channel) sees them: product id, price, priceWithTax each.
     """
-    async with httpx.AsyncClient(timeout=60) as client:
-        answer = await client.post(
-            admin.url,
-            json={
-                "query": "query ($s: String!) { productVariants(options: "
-                "{ filter: { sku: { eq: $s } } }) { items { product { id } "
-                "price priceWithTax } } }",
-                "variables": {"s": sku},
-            },
-            headers={
-                "Authorization": f"Bearer {admin.token}",
-                **({"vendure-token": token} if token else {}),
-            },
-        )
+    data = await _as(
+        admin,
+        "query ($s: String!) { productVariants(options: "
+        "{ filter: { sku: { eq: $s } } }) { items { product { id } "
+        "price priceWithTax } } }",
+        token,
+        {"s": sku},
+    )
     return [
         (v["product"]["id"], v["price"], v["priceWithTax"])
-        for v in answer.json()["data"]["productVariants"]["items"]
+        for v in data["productVariants"]["items"]
     ]
 
 
@@ -276,6 +265,48 @@ def _shirt(*sizes: str) -> list[Outgoing]:
     ]
 
 
+@asynccontextmanager
+async def _default_and_at(
+    server: VendureServer,
+) -> AsyncIterator[tuple[VendureAdmin, Vendure, Vendure]]:
+    """
+    The admin, logged in, with channel "at" selling from "Wien"; a
+    Vendure for the default channel and one for "at".
+    """
+    admin = server.admin()
+    try:
+        await admin.gql("{ activeChannel { id } }")  # logs in
+        await _channel(admin, "Wien")
+        async with (
+            Vendure(server.url, **_LOGIN) as default,
+            Vendure(server.url, channel_token=AT, **_LOGIN) as at,
+        ):
+            yield admin, default, at
+    finally:
+        await admin.aclose()
+
+
+async def _in_both(admin: VendureAdmin, *skus: str) -> dict[str, Any]:
+    """
+    Each of *skus*: its variants as the default channel and as "at" see
+    them (`_in`).
+    """
+    return {
+        sku: (await _in(admin, sku), await _in(admin, sku, AT)) for sku in skus
+    }
+
+
+def _assert_one_product(product: str | None, seen: dict[str, Any]) -> None:
+    """
+    Every SKU in *seen* (`_in_both`) is a variant of *product* in both
+    channels, at one net and one gross price.
+    """
+    for sku, (in_default, in_at) in seen.items():
+        # Vendure shows net prices; "at" stores the gross one.
+        assert [(product, 1000, 1190)] == in_default, sku
+        assert [(product, 1000, 1190)] == in_at, sku
+
+
 class TestProductInTwoChannels:
     """
     An article synced to two channels is one Vendure product in both.
@@ -293,46 +324,25 @@ class TestProductInTwoChannels:
         out of "at" by hand back; a variant the article gains later is
         one variant in both.
         """
-        admin = channels_vendure.admin()
-        try:
-            await admin.gql("{ activeChannel { id } }")  # logs in
-            await _channel(admin, "Wien")
-            async with (
-                Vendure(channels_vendure.url, **_LOGIN) as default,
-                Vendure(
-                    channels_vendure.url, channel_token=AT, **_LOGIN
-                ) as at,
-            ):
-                first = await default.push(DataType.ARTICLES, _shirt("S", "M"))
-                there = await at.push(DataType.ARTICLES, _shirt("S", "M"))
-                again = await default.push(DataType.ARTICLES, _shirt("S", "M"))
-                await _out_of_at(admin, "T-M")
-                back = await at.push(DataType.ARTICLES, _shirt("S", "M"))
-                grown = await default.push(
-                    DataType.ARTICLES, _shirt("S", "M", "L")
-                )
-                grown_at = await at.push(
-                    DataType.ARTICLES, _shirt("S", "M", "L")
-                )
-                last = await default.push(
-                    DataType.ARTICLES, _shirt("S", "M", "L")
-                )
-            seen = {
-                sku: (await _in(admin, sku), await _in(admin, sku, AT))
-                for sku in ("T-S", "T-M", "T-L")
-            }
-        finally:
-            await admin.aclose()
+        async with _default_and_at(channels_vendure) as (admin, default, at):
+            first = await default.push(DataType.ARTICLES, _shirt("S", "M"))
+            there = await at.push(DataType.ARTICLES, _shirt("S", "M"))
+            again = await default.push(DataType.ARTICLES, _shirt("S", "M"))
+            await _out_of_at(admin, "T-M")
+            back = await at.push(DataType.ARTICLES, _shirt("S", "M"))
+            grown = await default.push(
+                DataType.ARTICLES, _shirt("S", "M", "L")
+            )
+            grown_at = await at.push(DataType.ARTICLES, _shirt("S", "M", "L"))
+            last = await default.push(DataType.ARTICLES, _shirt("S", "M", "L"))
+            seen = await _in_both(admin, "T-S", "T-M", "T-L")
 
         pushes = (*first, *there, *again, *back, *grown, *grown_at, *last)
         for outcome in pushes:
             assert outcome.ok, outcome.error
         product = first[0].platform_id
         assert [product] * 7 == [o.platform_id for o in pushes]
-        for sku, (in_default, in_at) in seen.items():
-            # Vendure shows net prices; "at" stores the gross one.
-            assert [(product, 1000, 1190)] == in_default, sku
-            assert [(product, 1000, 1190)] == in_at, sku
+        _assert_one_product(product, seen)
 
     async def test_the_other_channel_first(
         self, channels_vendure: VendureServer
@@ -342,25 +352,11 @@ class TestProductInTwoChannels:
         channel too, priced with "at"'s gross number): the default
         channel's sync keeps it and prices it net.
         """
-        admin = channels_vendure.admin()
-        try:
-            await admin.gql("{ activeChannel { id } }")  # logs in
-            await _channel(admin, "Wien")
-            async with (
-                Vendure(channels_vendure.url, **_LOGIN) as default,
-                Vendure(
-                    channels_vendure.url, channel_token=AT, **_LOGIN
-                ) as at,
-            ):
-                there = await at.push(DataType.ARTICLES, _shirt("S", "M"))
-                first = await default.push(DataType.ARTICLES, _shirt("S", "M"))
-                again = await at.push(DataType.ARTICLES, _shirt("S", "M"))
-            seen = {
-                sku: (await _in(admin, sku), await _in(admin, sku, AT))
-                for sku in ("T-S", "T-M")
-            }
-        finally:
-            await admin.aclose()
+        async with _default_and_at(channels_vendure) as (admin, default, at):
+            there = await at.push(DataType.ARTICLES, _shirt("S", "M"))
+            first = await default.push(DataType.ARTICLES, _shirt("S", "M"))
+            again = await at.push(DataType.ARTICLES, _shirt("S", "M"))
+            seen = await _in_both(admin, "T-S", "T-M")
 
         for outcome in (*there, *first, *again):
             assert outcome.ok, outcome.error
@@ -368,19 +364,22 @@ class TestProductInTwoChannels:
         assert [product] * 3 == [
             o.platform_id for o in (*there, *first, *again)
         ]
-        for sku, (in_default, in_at) in seen.items():
-            assert [(product, 1000, 1190)] == in_default, sku
-            assert [(product, 1000, 1190)] == in_at, sku
+        _assert_one_product(product, seen)
 
 
-async def _as(admin: VendureAdmin, query: str, token: str | None) -> Any:
+async def _as(
+    admin: VendureAdmin,
+    query: str,
+    token: str | None,
+    variables: dict[str, Any] | None = None,
+) -> Any:
     """
     *query* as channel *token* sees it (default: the default channel).
     """
     async with httpx.AsyncClient(timeout=60) as client:
         answer = await client.post(
             admin.url,
-            json={"query": query},
+            json={"query": query, "variables": variables or {}},
             headers={
                 "Authorization": f"Bearer {admin.token}",
                 **({"vendure-token": token} if token else {}),
