@@ -17,6 +17,7 @@ import pytest
 from ecomsync import (
     All,
     Article,
+    Category,
     DataType,
     MediaStaging,
     MemoryErp,
@@ -36,10 +37,11 @@ from ._push import PUSH
 from .conftest import small_catalogue
 
 
-def spread_changes(erp: MemoryErp) -> None:
+def spread_changes(erp: MemoryErp, *, new_categories: bool = False) -> None:
     """
-    A-1, A-3 and A-5 (one per read batch of two) change their price, A-3
-    and A-6 their stock.
+    A-1, A-3 and A-5 (one per read batch of two) change their price (and
+    with *new_categories* move to a category of their own the shop does
+    not have yet), A-3 and A-6 their stock.
     """
     for record in small_catalogue():
         if isinstance(record, Article) and record.number in {
@@ -47,7 +49,12 @@ def spread_changes(erp: MemoryErp) -> None:
             "A-3",
             "A-5",
         }:
-            erp.put(attrs.evolve(record, price=record.price + 1))
+            changed = attrs.evolve(record, price=record.price + 1)
+            if new_categories:
+                category = f"C-4{record.number[-1]}"
+                erp.put(Category(number=category, name=f"Neu {category}"))
+                changed = attrs.evolve(changed, categories=(category,))
+            erp.put(changed)
     erp.put(StockLevel(number="A-3", quantity=333))
     erp.put(StockLevel(number="A-6", quantity=666))
 
@@ -70,8 +77,13 @@ class PlanEstimateContract:
         [All(), NumberRange("A-1", "A-6"), Only({"A-1", "A-3", "A-5", "A-6"})],
         ids=repr,
     )
+    @pytest.mark.parametrize("new_categories", [False, True])
     async def test_spread_changes_within_estimate(
-        self, emu: Any, tmp_path: Path, selection: Selection
+        self,
+        emu: Any,
+        tmp_path: Path,
+        selection: Selection,
+        new_categories: bool,
     ) -> None:
         """A run after a plan of changes spread over its read batches (one
         changed article in each) sends no more requests than planned."""
@@ -89,7 +101,7 @@ class PlanEstimateContract:
         )
         try:
             await sync.execute(PUSH)
-            spread_changes(erp)
+            spread_changes(erp, new_categories=new_categories)
             spec = SyncSpec(
                 types=dict.fromkeys(
                     (DataType.ARTICLES, DataType.STOCK), selection

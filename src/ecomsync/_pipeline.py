@@ -598,10 +598,13 @@ def _estimate(
         )
 
     # The adapter estimates records in full batches; what one more write
-    # call costs is what one record more than a batch adds, less what a
-    # record costs within a batch.
-    per_call = cost(batch_size + 1) - cost(batch_size) - (cost(2) - cost(1))
-    return estimate + extra * max(0, per_call)
+    # call costs is what one record more than a batch adds, or what the
+    # first record adds (the lesser: the one misses what a large call
+    # costs more, such as a bulk operation, the other counts the run's
+    # one-off look-ups), less what a record costs within a batch.
+    record = cost(2) - cost(1)
+    per_call = min(cost(batch_size + 1) - cost(batch_size), cost(1) - cost(0))
+    return estimate + extra * max(0, per_call - record)
 
 
 def build(

@@ -374,8 +374,9 @@ class SupportsRequestEstimate(Protocol):
 
         A run pushes each read batch's changes on their own: for each
         write call beyond ``ceil(writes / batch_size)`` the plan adds
-        what one record more than a full batch adds to this estimate,
-        less what a record costs within a batch.  For
+        what one record more than a full batch adds to this estimate or
+        what the first record adds, the lesser, less what a record costs
+        within a batch.  For
         `DataType.ADDRESSES_AND_ORDERS` (read from the platform) *writes*
         is the number of pages of orders the run reads, and the estimate
         is of the requests the adapter sends beyond reading those pages.
