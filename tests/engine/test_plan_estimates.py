@@ -25,6 +25,7 @@ from ecomsync import (
     StockLevel,
     Synchronizer,
     SyncSpec,
+    Trigger,
 )
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
@@ -155,4 +156,45 @@ class TestShopware6Orders:
 
         assert_run_matches_plan(plan, run)
         assert orders == len(plan.types[DataType.ADDRESSES_AND_ORDERS].create)
+        assert len(sent) <= plan.requests
+
+
+class TestShopware6Scheduled:
+    async def test_scheduled_run_within_estimate(
+        self, emu: ShopwareEmulator, tmp_path: Path
+    ) -> None:
+        """A scheduled run after its plan (what changed since the
+        watermark, and the ledger's retries) sends no more requests than
+        planned."""
+        erp = MemoryErp(
+            small_catalogue(),
+            media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
+        )
+        platform = shopware6(emu, "s3cr3t")
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+            batch_size=2,
+        )
+        try:
+            await sync.execute(PUSH, trigger=Trigger.SCHEDULED)
+            spread_changes(erp)
+
+            plan = await sync.plan(PUSH, trigger=Trigger.SCHEDULED)
+            seen = len(emu.requests)
+            async with capture_events(
+                sync, PUSH, trigger=Trigger.SCHEDULED
+            ) as run:
+                pass
+            sent = [
+                r for r in list(emu.requests)[seen:] if "oauth" not in r.path
+            ]
+        finally:
+            await platform.aclose()
+            await sync.store.aclose()
+
+        assert_run_matches_plan(plan, run)
+        assert 3 == len(plan.types[DataType.ARTICLES].update)
         assert len(sent) <= plan.requests
