@@ -8,12 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import attrs
 import pytest
 
 from ecomsync import (
     All,
-    Article,
     ChangedSince,
     DataType,
     MediaStaging,
@@ -22,7 +20,6 @@ from ecomsync import (
     Only,
     Selection,
     SqliteStore,
-    StockLevel,
     Synchronizer,
     SyncSpec,
     Trigger,
@@ -30,9 +27,10 @@ from ecomsync import (
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
+from .._plan_estimate_contract import spread_changes
 from .._plans import assert_run_matches_plan
 from .._push import PUSH, shopware6
-from ..conftest import T0, small_catalogue
+from ..conftest import T0
 
 
 pytestmark = pytest.mark.anyio
@@ -67,22 +65,6 @@ async def _engine(
     finally:
         await platform.aclose()
         await sync.store.aclose()
-
-
-def spread_changes(erp: MemoryErp) -> None:
-    """
-    A-1, A-3 and A-5 (one per read batch of two) change their price, A-3
-    and A-6 their stock.
-    """
-    for record in small_catalogue():
-        if isinstance(record, Article) and record.number in {
-            "A-1",
-            "A-3",
-            "A-5",
-        }:
-            erp.put(attrs.evolve(record, price=record.price + 1))
-    erp.put(StockLevel(number="A-3", quantity=333))
-    erp.put(StockLevel(number="A-6", quantity=666))
 
 
 class TestShopware6:
