@@ -26,6 +26,7 @@ from ecomsync import (
     Only,
     Outcome,
     Outgoing,
+    Plan,
     RunCancelled,
     RunStatus,
     Selection,
@@ -38,7 +39,7 @@ from ecomsync import (
     Trigger,
 )
 from ecomsync._contracts import MediaLink
-from ecomsync.testing import capture_events
+from ecomsync.testing import CapturedRun, capture_events
 
 from .._plans import assert_run_matches_plan
 from .._shop_orders import orders_for
@@ -107,6 +108,20 @@ async def prepare(
     erp.put(Article(number="A-8", name="Kaputt", price=-1))
 
 
+async def _plan_then_run(
+    sync: Synchronizer, platform: MemoryPlatform, spec: SyncSpec
+) -> tuple[Plan, CapturedRun, int]:
+    """
+    Plan *spec*, then run it: the plan, the run, and the writes
+    (`WRITES`) *platform* got during the run.
+    """
+    plan = await sync.plan(spec)
+    before = {k: platform.calls[k] for k in WRITES}
+    async with capture_events(sync, spec) as run:
+        pass
+    return plan, run, sum(platform.calls[k] - before[k] for k in WRITES)
+
+
 class TestPlanEqualsRun:
     async def test_memory_platform(
         self, sync: Synchronizer, erp: MemoryErp, platform: MemoryPlatform
@@ -122,11 +137,7 @@ class TestPlanEqualsRun:
             }
         )
 
-        plan = await sync.plan(spec)
-        before = {k: platform.calls[k] for k in WRITES}
-        async with capture_events(sync, spec) as run:
-            pass
-        sent = sum(platform.calls[k] - before[k] for k in WRITES)
+        plan, run, sent = await _plan_then_run(sync, platform, spec)
 
         assert_run_matches_plan(plan, run)
         articles = plan.types[DataType.ARTICLES]
@@ -200,11 +211,7 @@ class TestPlanEqualsRun:
             )
         erp.put(Article(number="A-5", name="neu", price=9))
 
-        plan = await sync.plan(spec)
-        before = {k: platform.calls[k] for k in WRITES}
-        async with capture_events(sync, spec) as run:
-            pass
-        sent = sum(platform.calls[k] - before[k] for k in WRITES)
+        plan, run, sent = await _plan_then_run(sync, platform, spec)
 
         assert_run_matches_plan(plan, run)
         # per article a push and its old media taken off, and the
