@@ -120,3 +120,46 @@ class PlanEstimateContract:
         assert_run_matches_plan(plan, run)
         assert 3 == len(plan.types[DataType.ARTICLES].update)
         assert len(sent) <= plan.requests
+
+    async def test_many_dependencies_within_estimate(
+        self, emu: Any, tmp_path: Path
+    ) -> None:
+        """An article that pulls in six categories the shop does not have
+        yet: the run writes them as the platform writes categories, within
+        the plan's estimate."""
+        erp = MemoryErp(
+            small_catalogue(),
+            media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
+        )
+        platform = self.platform(emu)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        new = [f"C-5{i}" for i in range(6)]
+        try:
+            await sync.execute(PUSH)
+            for number in new:
+                erp.put(Category(number=number, name=f"Neu {number}"))
+            (article,) = [
+                r
+                for r in small_catalogue()
+                if isinstance(r, Article) and r.number == "A-1"
+            ]
+            erp.put(attrs.evolve(article, categories=tuple(new)))
+            spec = SyncSpec(types={DataType.ARTICLES: All()})
+
+            plan = await sync.plan(spec)
+            seen = len(emu.requests)
+            async with capture_events(sync, spec) as run:
+                pass
+            sent = self.sent(emu, seen)
+        finally:
+            await platform.aclose()
+            await sync.store.aclose()
+
+        assert_run_matches_plan(plan, run)
+        assert new == sorted(plan.types[DataType.ARTICLES].dependencies)
+        assert len(sent) <= plan.requests

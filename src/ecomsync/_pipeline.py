@@ -121,9 +121,20 @@ class Outbound:
             with_media=volume.with_media,
             batch_size=platform.batch_size,
             chunks=volume.chunks,
-        ) + max(
-            volume.dependency_chunks,
-            math.ceil(volume.dependencies / platform.batch_size),
+        ) + (
+            # The categories pulled in cost what the platform's category
+            # writes cost (Shopify: a write each), in their own calls.
+            _estimate(
+                platform,
+                DataType.CATEGORIES,
+                writes=volume.dependencies,
+                uploads=0,
+                with_media=0,
+                batch_size=platform.batch_size,
+                chunks=volume.dependency_chunks,
+            )
+            if volume.dependencies
+            else 0
         )
 
 
