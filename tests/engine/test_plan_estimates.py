@@ -30,7 +30,7 @@ from ecomsync.testing.shopware6 import ShopwareEmulator
 from .._plan_estimate_contract import spread_changes
 from .._plans import assert_run_matches_plan
 from .._push import PUSH, shopware6
-from ..conftest import T0
+from ..conftest import T0, small_catalogue
 
 
 pytestmark = pytest.mark.anyio
