@@ -1,7 +1,7 @@
 """
 The shapes the pipeline works with: `Volume` (what a plan found of one
 data type, for estimating requests) and `Strategy` (how one direction
-counts, reads and writes; `_pipeline.Outbound` and `_pipeline.Inbound`).
+counts, reads and writes; `_directions.Outbound` and `_directions.Inbound`).
 """
 
 from __future__ import annotations

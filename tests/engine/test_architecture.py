@@ -29,6 +29,7 @@ ENGINE = {
     "_selection",
     "_changes",
     "_pipeline",
+    "_directions",
     "_dependencies",
     "_media_transfer",
     "_writer",
