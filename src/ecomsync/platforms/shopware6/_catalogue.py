@@ -3,8 +3,9 @@ The catalogue: categories (parents first), articles with variants, prices,
 category assignments and visibility, and stock levels.
 
 This module talks to Shopware (searches, taxes, sales channels, the
-`Writer`); what an article's write sends, held against what the shop
-holds, is planned without I/O in ``_catalogue_rows``.
+`Writer`); what the shop holds of an article batch is searched in
+``_product_search``; what an article's write sends, held against what the
+shop holds, is planned without I/O in ``_catalogue_rows``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from ..._contracts import Outcome, Outgoing
 from ..._model import Article, Category, StockLevel, parents_first
 from .._backorders import negative_stock, reported
 from ._catalogue_rows import (
-    WRITE_INCLUDES,
     ArticleWrite,
     article_write,
     held_otherwise,
@@ -63,7 +63,7 @@ from ._navigation import (
     from_root,
     refusals,
 )
-from ._sent import SentIds
+from ._product_search import ProductSearch
 from ._writer import Built, Failure, Writer, op, outcomes, wrong_type
 
 
@@ -72,18 +72,6 @@ from ._writer import Built, Failure, Writer, op, outcomes, wrong_type
 #: articles visible in a sales channel added since, or finds a tax
 #: recreated under another id.
 LOOKUP_TTL = 300.0
-
-#: Counts every product of the shop (`Catalogue._current`'s probe).
-_ALL_PRODUCTS = {"name": "ecomsync-products", "type": "count", "field": "id"}
-
-
-def _count(aggregations: dict[str, Any]) -> int | None:
-    """
-    The count `_ALL_PRODUCTS` answered; None if the answer lacks it.
-    """
-    found = aggregations.get(str(_ALL_PRODUCTS["name"]))
-    count = found.get("count") if isinstance(found, dict) else None
-    return count if type(count) is int else None
 
 
 @attrs.define
@@ -123,14 +111,12 @@ class Catalogue:
         init=False, default=None
     )
     _lock: anyio.Lock | None = attrs.field(init=False, default=None)
-    #: Whether the shop held no product at all when this adapter's first
-    #: article batch searched (None: not known yet).
-    _empty: bool | None = attrs.field(init=False, default=None)
-    #: Set once `_empty` is known; the batches behind the first wait.
-    _probed: anyio.Event | None = attrs.field(init=False, default=None)
-    #: Every product id an article write of this adapter has sent (or is
-    #: sending), articles and variants.
-    _sent: SentIds = attrs.field(init=False, factory=SentIds)
+    #: What the shop holds of a batch's products (`_product_search`).
+    _search: ProductSearch = attrs.field(init=False)
+
+    @_search.default
+    def _make_search(self) -> ProductSearch:
+        return ProductSearch(self.api, sole_writer=self.sole_writer)
 
     def _setup_lock(self) -> anyio.Lock:
         if self._lock is None:
@@ -343,90 +329,6 @@ class Catalogue:
             if category_id(str(parent)) not in held
         }
 
-    async def _current(
-        self, items: Sequence[Outgoing], send: Sequence[int], ids: list[str]
-    ) -> dict[str, dict[str, Any]]:
-        """
-        What the shop holds of the products *ids* (an article batch's
-        articles and variants), with what a write replaces.
-
-        With `sole_writer`, the first batch's search also counts every
-        product of the shop (a post-filter does not restrict
-        aggregations: no extra request).  If there were none, the only
-        products since are the ones this adapter wrote, so a later batch
-        none of whose records the store links and none of whose ids this
-        adapter has sent holds nothing in the shop: it is not searched.
-        Anything else is searched, as is every batch of a shop that held
-        products (a lost store), and every batch without `sole_writer`:
-        another process may have written any product since.
-        """
-        if not self.sole_writer:
-            return await self._products(ids, associations=True)
-        if self._probed is None:
-            self._probed = anyio.Event()
-            self._sent.add_all(ids)
-            try:
-                current = await self._products(
-                    ids, associations=True, probe=True
-                )
-            finally:
-                if self._empty is None:
-                    self._empty = False  # the probe failed: search
-                self._probed.set()
-            return current
-        await self._probed.wait()
-        unknown = not self._sent.any_of(ids) and all(
-            items[i].platform_id is None for i in send
-        )
-        self._sent.add_all(ids)
-        if self._empty and unknown:
-            return {}
-        return await self._products(ids, associations=True)
-
-    async def _products(
-        self,
-        ids: Sequence[str],
-        *,
-        associations: bool = False,
-        probe: bool = False,
-    ) -> dict[str, dict[str, Any]]:
-        """
-        The products *ids* the shop holds, by id; with *probe*, the first
-        search also tells `_empty`.
-        """
-        found: dict[str, dict[str, Any]] = {}
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), MAX_LIMIT):
-            part = unique[start : start + MAX_LIMIT]
-            by_id = [{"type": "equalsAny", "field": "id", "value": part}]
-            criteria: dict[str, Any] = {"filter": by_id, "limit": MAX_LIMIT}
-            if probe and start == 0:
-                # Aggregations see the filter, not the post-filter.
-                del criteria["filter"]
-                criteria["post-filter"] = by_id
-                criteria["aggregations"] = [_ALL_PRODUCTS]
-            if associations:
-                # What a write replaces: categories, product media, a
-                # variant's options, a parent's configurator settings and
-                # children (many-to-many writes only ever add).
-                criteria["associations"] = {
-                    "tax": {},
-                    "categories": {},
-                    "media": {"associations": {"media": {}}},
-                    "options": {},
-                    "configuratorSettings": {},
-                    "children": {},
-                }
-                # Only the ids and flags a write compares: children are
-                # whole products otherwise, and the answer grows with them.
-                criteria["includes"] = WRITE_INCLUDES
-            rows, aggregations = await self.api.listing("product", criteria)
-            if probe and start == 0:
-                self._empty = _count(aggregations) == 0
-            for row in rows:
-                found[str(row["id"])] = row
-        return found
-
     async def push_articles(self, items: Sequence[Outgoing]) -> list[Outcome]:
         if any(not isinstance(i.record, Article) for i in items):
             return wrong_type(items, Article)
@@ -478,7 +380,7 @@ class Catalogue:
                 failures[i] = refused
         send = [i for i in send if i not in failures]
         ids = {i: product_id(articles[i].number) for i in send}
-        current = await self._current(
+        current = await self._search.current(
             items,
             send,
             [
@@ -596,7 +498,7 @@ class Catalogue:
         written = await self.writer.write(len(send), build)
         failed = {send[j]: why for j, why in written.items()}
         if failed:
-            held = await self._products([ids[i] for i in failed])
+            held = await self._search.products([ids[i] for i in failed])
             for i in failed:
                 if ids[i] not in held:
                     failed[i] = (
