@@ -2,7 +2,8 @@
 Who may import whom (docs/architecture.md): the engine knows adapters
 only by protocol, adapters and stores never import the engine, the
 classifier is pure, the product never imports the test kit (the demo
-plugs into the command line through an entry point).
+plugs into the command line through an entry point); and no source file
+runs past `MAX_LINES` (a file that long holds more than one room).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ ENGINE = {
 ADAPTERS = ("platforms", "erp", "_http", "testing")
 #: Concrete stores and pools: the face's documented defaults only.
 DEFAULTS = ("state", "licensing")
+#: The most lines a file under src/ecomsync may have.
+MAX_LINES = 600
 #: The product: everything but the test kit.
 PRODUCT = sorted(
     p.relative_to(ROOT).as_posix()
@@ -289,3 +292,23 @@ class TestTestKit:
         ).stdout
 
         assert "[]\n" == out
+
+
+class TestSize:
+    def test_no_source_file_runs_past_the_limit(self) -> None:
+        """Every file under src/ecomsync has at most `MAX_LINES` lines;
+        the message names each one over it."""
+        files = (
+            p
+            for p in ROOT.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        )
+        counts = {
+            p.relative_to(ROOT).as_posix(): len(
+                p.read_text(encoding="utf-8").splitlines()
+            )
+            for p in files
+        }
+        over = {path: n for path, n in sorted(counts.items()) if n > MAX_LINES}
+
+        assert not over, f"over {MAX_LINES} lines (split them): {over}"
