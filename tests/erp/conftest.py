@@ -159,12 +159,11 @@ def make_erp(info: dict[str, Any], **options: Any) -> TrytonErp:
     )
 
 
-@pytest.fixture(name="tryton", scope="session")
-def _tryton(tryton_server: dict[str, Any]) -> TrytonErp:
+def seeded_erp(info: dict[str, Any]) -> TrytonErp:
     """
-    A `TrytonErp` on the live server, seeded with the contract's data.
+    A `TrytonErp` on the server *info*, seeded with the contract's data.
     """
-    erp = make_erp(tryton_server)
+    erp = make_erp(info)
 
     async def seed() -> None:
         async with erp.session() as session:
@@ -172,6 +171,14 @@ def _tryton(tryton_server: dict[str, Any]) -> TrytonErp:
 
     anyio.run(seed)
     return erp
+
+
+@pytest.fixture(name="tryton", scope="session")
+def _tryton(tryton_server: dict[str, Any]) -> TrytonErp:
+    """
+    A `TrytonErp` on the live server, seeded with the contract's data.
+    """
+    return seeded_erp(tryton_server)
 
 
 async def flour(rpc: Any, code: str) -> int:

@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import anyio
 import attrs
 import pytest
 
@@ -32,12 +31,10 @@ from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing import capture_events
 from ecomsync.testing._erp_contract import (
     IMPORT_PREFIX,
-    STANDARD_SEED,
     make_order,
 )
-from ecomsync.testing._tryton_seed import seed_tryton
 
-from .conftest import make_erp, start_tryton, stop_tryton
+from .conftest import seeded_erp, start_tryton, stop_tryton
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton]
@@ -58,14 +55,7 @@ def _own_tryton(
     directory = tmp_path_factory.mktemp("tryton-platforms")
     info = start_tryton(directory)
     try:
-        erp = make_erp(info)
-
-        async def seed() -> None:
-            async with erp.session() as session:
-                await seed_tryton(session.rpc, STANDARD_SEED)
-
-        anyio.run(seed)
-        yield erp
+        yield seeded_erp(info)
     finally:
         stop_tryton(directory)
 
