@@ -37,6 +37,32 @@ from ._push import PUSH
 from .conftest import small_catalogue
 
 
+def spread_erp() -> MemoryErp:
+    """
+    The small catalogue with its six images, as the plan tests read it.
+    """
+    return MemoryErp(
+        small_catalogue(),
+        media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
+    )
+
+
+def plan_engine(
+    erp: MemoryErp, platform: Platform, tmp_path: Path, **options: Any
+) -> Synchronizer:
+    """
+    A synchroniser of *erp* and *platform* ("shop") on a SQLite file and
+    a staging directory under *tmp_path*; *options* go to it as given.
+    """
+    return Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+        **options,
+    )
+
+
 def spread_changes(erp: MemoryErp, *, new_categories: bool = False) -> None:
     """
     A-1, A-3 and A-5 (one per read batch of two) change their price (and
@@ -87,18 +113,9 @@ class PlanEstimateContract:
     ) -> None:
         """A run after a plan of changes spread over its read batches (one
         changed article in each) sends no more requests than planned."""
-        erp = MemoryErp(
-            small_catalogue(),
-            media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
-        )
+        erp = spread_erp()
         platform = self.platform(emu)
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-            batch_size=2,
-        )
+        sync = plan_engine(erp, platform, tmp_path, batch_size=2)
         try:
             await sync.execute(PUSH)
             spread_changes(erp, new_categories=new_categories)
@@ -127,17 +144,9 @@ class PlanEstimateContract:
         """An article that pulls in six categories the shop does not have
         yet: the run writes them as the platform writes categories, within
         the plan's estimate."""
-        erp = MemoryErp(
-            small_catalogue(),
-            media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
-        )
+        erp = spread_erp()
         platform = self.platform(emu)
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-        )
+        sync = plan_engine(erp, platform, tmp_path)
         new = [f"C-5{i}" for i in range(6)]
         try:
             await sync.execute(PUSH)

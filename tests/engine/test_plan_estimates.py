@@ -14,12 +14,10 @@ from ecomsync import (
     All,
     ChangedSince,
     DataType,
-    MediaStaging,
     MemoryErp,
     NumberRange,
     Only,
     Selection,
-    SqliteStore,
     Synchronizer,
     SyncSpec,
     Trigger,
@@ -27,10 +25,10 @@ from ecomsync import (
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
-from .._plan_estimate_contract import spread_changes
+from .._plan_estimate_contract import plan_engine, spread_changes, spread_erp
 from .._plans import assert_run_matches_plan
 from .._push import PUSH, shopware6
-from ..conftest import T0, small_catalogue
+from ..conftest import T0
 
 
 pytestmark = pytest.mark.anyio
@@ -53,13 +51,7 @@ async def _engine(
     emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
 ) -> AsyncIterator[Synchronizer]:
     platform = shopware6(emu, "s3cr3t")
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=SqliteStore(tmp_path / "state.db"),
-        staging=MediaStaging(tmp_path / "staging"),
-        batch_size=2,
-    )
+    sync = plan_engine(erp, platform, tmp_path, batch_size=2)
     try:
         yield sync
     finally:
@@ -116,13 +108,7 @@ class TestShopware6Orders:
         for n in range(orders):
             emu.place_order(order_number=f"L-{n}")
         platform = shopware6(emu, "s3cr3t")
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-            order_page_size=page,
-        )
+        sync = plan_engine(erp, platform, tmp_path, order_page_size=page)
         spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
         try:
             plan = await sync.plan(spec)
@@ -148,18 +134,9 @@ class TestShopware6Scheduled:
         """A scheduled run after its plan (what changed since the
         watermark, and the ledger's retries) sends no more requests than
         planned."""
-        erp = MemoryErp(
-            small_catalogue(),
-            media={f"img-{i}": f"image {i}".encode() for i in range(1, 7)},
-        )
+        erp = spread_erp()
         platform = shopware6(emu, "s3cr3t")
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=SqliteStore(tmp_path / "state.db"),
-            staging=MediaStaging(tmp_path / "staging"),
-            batch_size=2,
-        )
+        sync = plan_engine(erp, platform, tmp_path, batch_size=2)
         try:
             await sync.execute(PUSH, trigger=Trigger.SCHEDULED)
             spread_changes(erp)
