@@ -7,6 +7,8 @@ crash safety needs.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,10 +19,12 @@ import anyio.to_thread
 import pytest
 
 from ecomsync import MediaStaging, SqliteStore, StagedMedia, StateStoreError
+from ecomsync._closing import hurried
 from ecomsync._contracts import PendingMedia
 from ecomsync.media import RunStaging
 
 from ._backends import both_backends
+from ._sqlite_lock import locked
 from .test_media import files
 
 
@@ -204,4 +208,95 @@ class TestOrder:
 
         assert [] == await store.list_pending()
         assert [] == files(staging.directory)
+        await store.aclose()
+
+
+class TestRunsApart:
+    async def test_a_cancelled_runs_deadline_spares_the_others(
+        self, tmp_path: Path
+    ) -> None:
+        """Two runs on one staging directory, the store locked: the
+        deadline of the run whose cleanup hurries fails its own journal
+        steps only; the other run's files, staged in the same event-loop
+        turn, wait for the lock and are staged (they failed with the
+        hurried run's error: their records failed for nothing)."""
+        path = tmp_path / "state.db"
+        store = SqliteStore(path)
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        errors: dict[str, BaseException] = {}
+        staged: dict[str, StagedMedia] = {}
+
+        async def stage(run: RunStaging, content: bytes, hurry: bool) -> None:
+            try:
+                if hurry:
+                    with hurried(0.3):
+                        await run.stage(content, filename="a", mime_type="x")
+                else:
+                    staged[run.run_id] = await run.stage(
+                        content, filename="a", mime_type="x"
+                    )
+            except StateStoreError as exc:
+                errors[run.run_id] = exc
+
+        async with staging.for_run("a") as a, staging.for_run("b") as b:
+            # Each run has its directory: the next stage journals at once.
+            await stage_all(a, "a", 1)
+            await stage_all(b, "b", 1)
+            with contextlib.ExitStack() as lock:
+                lock.enter_context(locked(path))
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(stage, a, b"a 2", True)
+                    tg.start_soon(stage, b, b"b 2", False)
+                    await anyio.sleep(1.0)
+                    lock.close()
+            assert ["a"] == list(errors)
+            assert staged["b"].path.read_bytes() == b"b 2"
+            pending = {
+                (p.meta["run_id"], p.sha256)
+                for p in await store.list_pending()
+            }
+            assert ("b", staged["b"].sha256) in pending
+        assert [] == await store.list_pending()
+        await store.aclose()
+
+    async def test_a_hurried_release_does_not_wait_for_the_others(
+        self, tmp_path: Path
+    ) -> None:
+        """The store locked, a hurried run's release gives up at its own
+        deadline even when another run's file, released in the same turn
+        without a deadline, waits for the lock (it waited with it: the
+        cancel was held up for the store's whole lock timeout)."""
+        path = tmp_path / "state.db"
+        store = SqliteStore(path)
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        took: dict[str, float] = {}
+
+        async def release(
+            run: RunStaging, one: StagedMedia, hurry: bool
+        ) -> None:
+            start = time.monotonic()
+            with contextlib.suppress(StateStoreError):
+                if hurry:
+                    with hurried(0.3):
+                        await run.release(one)
+                else:
+                    await run.release(one)
+            took[run.run_id] = time.monotonic() - start
+
+        async with staging.for_run("a") as a, staging.for_run("b") as b:
+            (one_a,) = await stage_all(a, "a", 1)
+            (one_b,) = await stage_all(b, "b", 1)
+            with contextlib.ExitStack() as lock:
+                lock.enter_context(locked(path))
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(release, b, one_b, False)
+                    tg.start_soon(release, a, one_a, True)
+                    await anyio.sleep(2.0)
+                    lock.close()
+            assert took["a"] < 1.5
+            assert not one_b.path.exists()
+        await staging.open(store)  # run a's entry: closed by recovery
+        assert [] == await store.list_pending()
         await store.aclose()

@@ -17,6 +17,7 @@ import attrs
 
 from . import _instrument
 from . import _staging_fs as fs
+from ._anyio_util import GroupCommit
 from ._contracts import PendingMedia, StagedMedia
 from ._fingerprint import content_hash
 from ._model import MediaKind
@@ -64,6 +65,18 @@ class Drop:
     kept: bool = False
 
 
+@attrs.frozen(eq=False)
+class Journal:
+    """
+    One run's journal groups (`MediaStaging._journal`): adds, drops, and
+    both together for a store with ``update_pending``.
+    """
+
+    adds: GroupCommit[PendingMedia]
+    drops: GroupCommit[Drop]
+    steps: GroupCommit[PendingMedia | Drop]
+
+
 @attrs.define(eq=False)
 class _Held:
     staged: StagedMedia
@@ -93,6 +106,10 @@ class RunStaging:
     _held: dict[str, _Held] = attrs.field(init=False, factory=dict)
     _closed: bool = attrs.field(init=False, default=False)
     _making_dir: anyio.Lock | None = attrs.field(init=False, default=None)
+    _journal: Journal = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._journal = self._owner._journal()
 
     @property
     def held_bytes(self) -> int:
@@ -224,7 +241,9 @@ class RunStaging:
             # meanwhile: one transaction), then written with the files
             # registered with it (one thread hop; the next group's hop
             # does not wait for this one's).
-            await owner._register(self._pending(run_dir, held.staged))
+            await owner._register(
+                self._journal, self._pending(run_dir, held.staged)
+            )
             held.registered = run_dir
             write = fs.Write(run_dir.path, held.staged.sha256, content, taken)
             await owner._writes.submit(write)
@@ -343,7 +362,7 @@ class RunStaging:
                     else self._owner._spare_in(run_dir, held.staged.size)
                 )
                 drop = Drop(run_dir, held.staged, spare)
-                await self._owner._take_away(drop)
+                await self._owner._take_away(self._journal, drop)
         finally:
             self._forget(held, drop)
 

@@ -59,6 +59,7 @@ from ._staging_run import (
     MAX_SPARE_FILE_BYTES,
     MAX_SPARES,
     Drop,
+    Journal,
     RunStaging,
     Spare,
 )
@@ -220,18 +221,11 @@ class MediaStaging(AsyncResource):
     _in_memory: int = attrs.field(init=False, default=0)
     _freed: anyio.Event | None = attrs.field(init=False, default=None)
     _unscoped: RunStaging | None = attrs.field(init=False, default=None)
-    _adds: GroupCommit[PendingMedia] = attrs.field(init=False)
-    _drops: GroupCommit[Drop] = attrs.field(init=False)
-    #: Adds and drops together, for a store with `update_pending`.
-    _steps: GroupCommit[PendingMedia | Drop] = attrs.field(init=False)
     _writes: TurnGroup[fs.Write] = attrs.field(init=False)
     _hold: int | None = attrs.field(init=False, default=None)
     _closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
-        self._adds = GroupCommit(self._journal_add)
-        self._drops = GroupCommit(self._journal_drop)
-        self._steps = GroupCommit(self._journal_step)
         self._writes = TurnGroup(_write_all)
 
     def __repr__(self) -> str:
@@ -517,20 +511,34 @@ class MediaStaging(AsyncResource):
         self._used -= size
         self._changed()
 
-    async def _register(self, pending: PendingMedia) -> None:
+    def _journal(self) -> Journal:
+        """
+        Journal groups for one run.  Each run has its own: a group's
+        journal step runs in the context of the task that leads it, so
+        a cancelled run's cleanup deadline (`Hurry`) would fail another
+        run's entries of a shared group, and another run's step would
+        hold the cancelled run's cleanup past its deadline.
+        """
+        return Journal(
+            GroupCommit(self._journal_add),
+            GroupCommit(self._journal_drop),
+            GroupCommit(self._journal_step),
+        )
+
+    async def _register(self, journal: Journal, pending: PendingMedia) -> None:
         """
         Journal *pending* before its file is written.
         """
         store, _ = self._opened()
-        group = self._adds if _updater(store) is None else self._steps
+        group = journal.adds if _updater(store) is None else journal.steps
         await group.submit(pending)
 
-    async def _take_away(self, drop: Drop) -> None:
+    async def _take_away(self, journal: Journal, drop: Drop) -> None:
         """
         Take *drop*'s file away, then close its journal entry.
         """
         store, _ = self._opened()
-        group = self._drops if _updater(store) is None else self._steps
+        group = journal.drops if _updater(store) is None else journal.steps
         await group.submit(drop)
 
     async def _journal_step(self, items: list[PendingMedia | Drop]) -> None:
