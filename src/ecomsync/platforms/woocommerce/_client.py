@@ -199,6 +199,58 @@ class RestApi:
                 return
             page += 1
 
+    async def rows_by_id(
+        self, path: str, params: Mapping[str, str], *, per_page: int
+    ) -> Any:
+        """
+        Yield the rows of a list in ascending id, each once, page by
+        page, though the list changes between pages.  Page numbers would
+        drift: a row deleted (or trashed) behind the read moves the rest
+        up, and the row that moved onto the page read already is never
+        read; one modified into a ``modified_after`` list behind the read
+        moves the rest down, and a row is read twice.  So each page
+        starts at the last row read (``offset``), which it must show, or
+        a row before it: else rows were deleted behind the read, and it
+        steps back.  Rows up to the last one read are skipped.
+        """
+        per_page = max(2, per_page)  # one row of each page is the last one
+        query = {**params, "orderby": "id", "order": "asc"}
+        what = f"GET {API}/{path}"
+        offset = 0
+        last: int | None = None
+        while True:
+            response = await self.call(
+                "GET",
+                path,
+                params={
+                    **query,
+                    "per_page": str(per_page),
+                    "offset": str(offset),
+                },
+            )
+            rows = rows_of("WooCommerce", what, response.json())
+            ids = [
+                field_of(
+                    "WooCommerce", what, row, "id", int, where=f"item {i}"
+                )
+                for i, row in enumerate(rows)
+            ]
+            if offset and last is not None and (not rows or ids[0] > last):
+                offset = max(0, offset - (per_page - 1))
+                continue
+            new = [
+                r for r, i in zip(rows, ids, strict=True) if i > (last or 0)
+            ]
+            if new:
+                yield new
+                last = max(ids)
+            total = (response.headers.get("x-wp-total") or "").strip()
+            if len(rows) < per_page or (
+                total.isdigit() and offset + len(rows) >= int(total)
+            ):
+                return
+            offset += len(rows) - 1
+
     async def upload(
         self, content: bytes, filename: str, mime_type: str
     ) -> dict[str, Any]:

@@ -216,7 +216,7 @@ class Orders:
         ``modified_after`` with ``dates_are_gmt=true`` (exclusive, so one
         second earlier) and keeps what changed at or after the moment.
         """
-        params = {"orderby": "id", "order": "asc", "status": "any"}
+        params = {"status": "any"}
         since: datetime | None = None
         if isinstance(selection, ChangedSince):
             since = selection.moment.astimezone(UTC)
@@ -230,7 +230,9 @@ class Orders:
                 return
             params["include"] = ",".join(sorted(ids))
         per_page = max(1, min(batch_size, MAX_PER_PAGE))
-        async for rows in self.api.pages("orders", params, per_page=per_page):
+        async for rows in self.api.rows_by_id(
+            "orders", params, per_page=per_page
+        ):
             batch = []
             for row in rows:
                 if str(row.get("status")) in NOT_PLACED:
