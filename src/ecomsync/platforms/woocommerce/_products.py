@@ -462,6 +462,19 @@ class Products:
                         taken.append((body["create"][k], error))
                         continue
                     return f"variant: {describe(error)}", "variants"
+            for row in answer.get("delete") or []:
+                error = item_error(row)
+                # "invalid ID": gone already (a retried batch deleted it
+                # the first time); anything else leaves it on sale
+                if error is not None and not str(
+                    error.get("code") or ""
+                ).endswith("_invalid_id"):
+                    return (
+                        f"a variant dropped from the article stays on sale: "
+                        f"WooCommerce did not delete its variation "
+                        f"#{row.get('id')}: {describe(error)}",
+                        "variants",
+                    )
             if taken:
                 failed = await self._adopt(pid, taken)
                 if failed is not None:

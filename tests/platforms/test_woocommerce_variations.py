@@ -1,0 +1,137 @@
+"""
+The WooCommerce adapter removing the variations of variants an article
+dropped: a removal the shop refused, or whose answer was lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from ecomsync import DataType, Outgoing, Variant
+from ecomsync.platforms.woocommerce import WooCommerce
+from ecomsync.testing._platform_contract import article
+from ecomsync.testing.woocommerce import WooCommerceEmulator
+from ecomsync.testing.woocommerce._errors import WpError
+
+from .._retries import fast_retries
+
+
+pytestmark = pytest.mark.anyio
+
+KEY, SECRET = "ck_variations", "cs_variations"
+
+_fast_retries = fast_retries(3)
+
+SHIRT = article(
+    "V-1",
+    categories=(),
+    variants=(
+        Variant(number="V-1-S", options=(("Size", "S"),)),
+        Variant(number="V-1-M", options=(("Size", "M"),)),
+    ),
+)
+SMALLER = article(
+    "V-1",
+    categories=(),
+    variants=(Variant(number="V-1-S", options=(("Size", "S"),)),),
+)
+
+
+class _LoseVariationsAnswer(httpx.AsyncBaseTransport):
+    """
+    Hands the first variations batch to the shop, then times out as if
+    its answer were lost on the way back.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.lost = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not self.lost and request.url.path.endswith("/variations/batch"):
+            self.lost += 1
+            await response.aread()
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+
+def _variation_skus(emu: WooCommerceEmulator, platform_id: str) -> list[str]:
+    parent = emu.shop.products[int(platform_id)]
+    return sorted(emu.shop.products[v]["sku"] for v in parent["variations"])
+
+
+class TestDroppedVariants:
+    """
+    A variant the article dropped leaves the shop, or the article fails.
+    """
+
+    async def test_refused_removal_fails_the_article(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """
+        A dropped variant whose variation WooCommerce refuses to delete
+        (an item error in the batch answer: ``woocommerce_rest_cannot_
+        delete``, a missing capability) stays on sale: the article fails
+        on ``variants``, naming the variation, instead of being recorded
+        as in sync, which no later run would correct.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        async with woo:
+            (first,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=SHIRT)]
+            )
+
+            def refuse(product_id: int, **_: Any) -> Any:
+                raise WpError(
+                    500,
+                    "woocommerce_rest_cannot_delete",
+                    "The product_variation cannot be deleted.",
+                )
+
+            monkeypatch.setattr(emu.shop, "delete_product", refuse)
+            (again,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=SMALLER)]
+            )
+
+        assert first.ok, first
+        assert ["V-1-M", "V-1-S"] == _variation_skus(
+            emu, first.platform_id or ""
+        )
+        assert not again.ok
+        assert "variants" == again.field
+        assert "woocommerce_rest_cannot_delete" in (again.error or "")
+
+    async def test_removal_whose_answer_was_lost(self) -> None:
+        """
+        A removal that landed but whose answer was lost is sent again and
+        answered "invalid ID" for the variation already gone: the
+        article is in sync, not failed.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        lossy = _LoseVariationsAnswer(emu.app)
+        woo = WooCommerce("https://shop.test", KEY, SECRET, transport=lossy)
+        async with woo:
+            (first,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=SHIRT)]
+            )
+            lossy.lost = 0
+            (again,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=SMALLER)]
+            )
+
+        assert first.ok, first
+        assert again.ok, again
+        assert 1 == lossy.lost
+        assert ["V-1-S"] == _variation_skus(emu, again.platform_id or "")
