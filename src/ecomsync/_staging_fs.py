@@ -144,6 +144,25 @@ def let_go(root: Path, fd: int, *, remove: bool) -> bool:
         os.close(fd)
 
 
+def check_device(root: Path, device: int) -> None:
+    """
+    Raise unless *root*, gone, may be made again: its parent is on the
+    file system *device*, where *root* was (a temporary-files cleaner or
+    an operator deleted it).  Where that file system is gone (unmounted),
+    the files would fill the one beneath it instead.
+    """
+    try:
+        same = os.stat(root.parent).st_dev == device
+    except FileNotFoundError:
+        same = False
+    if not same:
+        raise MediaStagingError(
+            f"the staging directory {str(root)!r} is gone, and so is the "
+            "file system it was on (unmounted?); mount it again, or give "
+            "MediaStaging another directory"
+        )
+
+
 def _claim(root: Path) -> None:
     try:
         root.mkdir(parents=True, mode=0o700)

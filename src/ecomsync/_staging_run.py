@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 import anyio
 import anyio.to_thread
@@ -22,6 +22,7 @@ from ._contracts import PendingMedia, StagedMedia
 from ._fingerprint import content_hash
 from ._model import MediaKind
 from .exceptions import MediaStagingError
+from .typing import StateStore
 
 
 if TYPE_CHECKING:
@@ -38,6 +39,27 @@ MAX_SPARES = 256
 #: small beside the budget, so that an idle run holds little disk.
 MAX_SPARE_FILE_BYTES = 2**20
 MAX_SPARE_BYTES = 32 * 2**20
+
+
+class UpdatesPending(Protocol):  # pragma: no cover -- a Protocol only
+    async def update_pending(
+        self,
+        closing: Callable[[], Sequence[tuple[str, str]]] | None,
+        adding: Sequence[PendingMedia] = (),
+    ) -> None: ...
+
+
+def updater(store: StateStore) -> UpdatesPending | None:
+    """
+    *store*, if it closes and registers journal entries in one call
+    (`SqliteStore.update_pending`: one thread hop for a group's retires,
+    closes and adds instead of three).  Looked up on the class: a wrapper
+    that forwards attributes to a store keeps its own add and remove
+    methods in the path.
+    """
+    if callable(getattr(type(store), "update_pending", None)):
+        return cast(UpdatesPending, store)
+    return None
 
 
 @attrs.frozen(eq=False)

@@ -37,11 +37,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Protocol, cast
+from typing import cast
 
 import anyio
 import anyio.to_thread
@@ -62,6 +62,8 @@ from ._staging_run import (
     Journal,
     RunStaging,
     Spare,
+    UpdatesPending,
+    updater,
 )
 from .exceptions import MediaStagingError
 from .typing import StateStore, SupportsPendingBatch
@@ -115,27 +117,6 @@ async def _write_all(writes: list[fs.Write]) -> None:
             fs.end_all(part, keep=False)
             raise
         fs.end_all(part)
-
-
-class _UpdatesPending(Protocol):  # pragma: no cover -- a Protocol only
-    async def update_pending(
-        self,
-        closing: Callable[[], Sequence[tuple[str, str]]] | None,
-        adding: Sequence[PendingMedia] = (),
-    ) -> None: ...
-
-
-def _updater(store: StateStore) -> _UpdatesPending | None:
-    """
-    *store*, if it closes and registers journal entries in one call
-    (`SqliteStore.update_pending`: one thread hop for a group's retires,
-    closes and adds instead of three).  Looked up on the class: a wrapper
-    that forwards attributes to a store keeps its own add and remove
-    methods in the path.
-    """
-    if callable(getattr(type(store), "update_pending", None)):
-        return cast(_UpdatesPending, store)
-    return None
 
 
 def _retire(drops: Sequence[Drop]) -> list[tuple[str, str]]:
@@ -223,6 +204,8 @@ class MediaStaging(AsyncResource):
     _unscoped: RunStaging | None = attrs.field(init=False, default=None)
     _writes: TurnGroup[fs.Write] = attrs.field(init=False)
     _hold: int | None = attrs.field(init=False, default=None)
+    #: The file system the directory was claimed on (`fs.check_device`).
+    _device: int | None = attrs.field(init=False, default=None)
     _closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
@@ -260,20 +243,32 @@ class MediaStaging(AsyncResource):
         """
         self._ensure_open()
         self._store = store
+        await self._claim()
+        return await self._recover()
 
-        def claim() -> Path:
-            if self._hold is None:
-                self._hold = fs.claim(self.directory)
-            return self.directory.resolve()
+    async def _claim(self) -> None:
+        device = self._device
+
+        def claim() -> tuple[int | None, Path, int]:
+            if device is not None:  # again: gone under us
+                fs.check_device(self.directory, device)
+            hold = fs.claim(self.directory) if self._hold is None else None
+            root = self.directory.resolve()
+            return hold, root, root.stat().st_dev
 
         try:
-            self._root = await anyio.to_thread.run_sync(claim)
+            hold, self._root, self._device = await anyio.to_thread.run_sync(
+                claim
+            )
         except OSError as exc:
             raise MediaStagingError(
                 f"cannot use the staging directory {str(self.directory)!r}"
                 f": {exc.strerror or exc}"
             ) from exc
-        return await self._recover()
+        if hold is not None and self._hold is not None:
+            os.close(hold)  # another task claimed it meanwhile
+        elif hold is not None:
+            self._hold = hold
 
     @asynccontextmanager
     async def for_run(self, run_id: str) -> AsyncIterator[RunStaging]:
@@ -351,6 +346,15 @@ class MediaStaging(AsyncResource):
         store, root = self._opened()
         try:
             removed, dead = await anyio.to_thread.run_sync(fs.sweep, root)
+        except FileNotFoundError:
+            # Deleted under us (a temporary-files cleaner, an operator):
+            # made and marked again; every later run failed otherwise.
+            hold, self._hold = self._hold, None
+            if hold is not None:
+                os.close(hold)
+            await self._claim()
+            store, root = self._opened()
+            removed, dead = [], set()
         except OSError as exc:
             raise MediaStagingError(
                 f"cannot clean the staging directory {str(root)!r}: "
@@ -530,7 +534,7 @@ class MediaStaging(AsyncResource):
         Journal *pending* before its file is written.
         """
         store, _ = self._opened()
-        group = journal.adds if _updater(store) is None else journal.steps
+        group = journal.adds if updater(store) is None else journal.steps
         await group.submit(pending)
 
     async def _take_away(self, journal: Journal, drop: Drop) -> None:
@@ -538,7 +542,7 @@ class MediaStaging(AsyncResource):
         Take *drop*'s file away, then close its journal entry.
         """
         store, _ = self._opened()
-        group = journal.drops if _updater(store) is None else journal.steps
+        group = journal.drops if updater(store) is None else journal.steps
         await group.submit(drop)
 
     async def _journal_step(self, items: list[PendingMedia | Drop]) -> None:
@@ -549,7 +553,7 @@ class MediaStaging(AsyncResource):
         after it; a drop's entry is closed only once its file is gone.
         """
         store, _ = self._opened()
-        update = cast(_UpdatesPending, store)  # _register checked it
+        update = cast(UpdatesPending, store)  # _register checked it
         drops = [i for i in items if isinstance(i, Drop)]
         adding = [i for i in items if isinstance(i, PendingMedia)]
         # No drops, no blocking step: PostgresStore then needs no thread.
