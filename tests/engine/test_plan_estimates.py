@@ -93,6 +93,7 @@ class TestShopware6:
 
 
 class TestShopware6Orders:
+    @pytest.mark.parametrize("shared", [False, True])
     @pytest.mark.parametrize(("orders", "page"), [(5, 2), (4, 2), (500, 500)])
     async def test_import_within_estimate(
         self,
@@ -101,12 +102,16 @@ class TestShopware6Orders:
         tmp_path: Path,
         orders: int,
         page: int,
+        shared: bool,
     ) -> None:
         """An order import after a plan sends no more requests than
-        planned: per page of orders a read and a look-up of its numbers,
-        and the page that tells there are no more."""
+        planned: per page of orders a read (and where a number is held
+        twice in the shop, a look-up of its numbers), and the page that
+        tells there are no more."""
         for n in range(orders):
             emu.place_order(order_number=f"L-{n}")
+        if shared:
+            emu.place_order(order_number="L-0", order_id="f" * 32)
         platform = shopware6(emu, "s3cr3t")
         sync = plan_engine(erp, platform, tmp_path, order_page_size=page)
         spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
@@ -123,7 +128,9 @@ class TestShopware6Orders:
             await sync.store.aclose()
 
         assert_run_matches_plan(plan, run)
-        assert orders == len(plan.types[DataType.ADDRESSES_AND_ORDERS].create)
+        part = plan.types[DataType.ADDRESSES_AND_ORDERS]
+        assert orders - shared == len(part.create)
+        assert (["L-0"] if shared else []) == [r.number for r in part.invalid]
         assert len(sent) <= plan.requests
 
 

@@ -6,14 +6,17 @@ were the other; each read fails the number once, naming every order.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ecomsync import (
     All,
+    ChangedSince,
     DataType,
     MemoryErp,
     Only,
@@ -25,6 +28,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
 from .._push import pushing, shopware6
@@ -159,14 +163,15 @@ class TestReusedOrderNumber:
 
 class TestLookUpRequests:
     @pytest.mark.parametrize("shared", [False, True])
-    async def test_a_full_page_costs_one_look_up(
+    async def test_a_full_page_costs_no_look_up(
         self, emu: ShopwareEmulator, erp: MemoryErp, shared: bool
     ) -> None:
         """
-        A page of 500 orders (Shopware's most) whose numbers no other
-        order holds costs one look-up of the numbers, not a second,
-        empty page; where one number is held twice the look-up reads on
-        and the number fails.
+        A page of 500 orders (Shopware's most) in a shop whose numbers
+        no two orders share costs no look-up of the numbers (the page's
+        own search counts the shop's numbers); where one number is held
+        twice each page looks its numbers up, the look-up reads on and
+        the number fails.
         """
         numbers = [f"L-{n}" for n in range(500)]
         for number in numbers:
@@ -190,9 +195,118 @@ class TestLookUpRequests:
         refused = [
             r.number for p in pages for r in p if isinstance(r, Refusal)
         ]
-        # Pages: 500 orders (and the one more), then an empty one.
-        assert (5 if shared else 3) == searches
+        # Pages: 500 orders (and the one more), then an empty one; with
+        # the shared number their look-ups: 2 (501 holders) and 1.
+        assert (5 if shared else 2) == searches
         assert (["L-0"] if shared else []) == refused
+
+    @pytest.mark.parametrize(
+        "selection",
+        [All(), Only({f"P-{n}" for n in range(0, 1001, 2)})],
+        ids=["All", "Only-501"],
+    )
+    async def test_one_request_per_page_of_orders(
+        self, emu: ShopwareEmulator, selection: Any
+    ) -> None:
+        """
+        A read of 1,001 orders with distinct numbers (or of 501 of them
+        by number) sends one search per page of orders and nothing more:
+        no look-up of who else holds a page's numbers.
+        """
+        for n in range(1001):
+            emu.place_order(
+                order_number=f"P-{n}",
+                created_at=emu.now() + timedelta(seconds=n),
+            )
+        shop = shopware6(emu, SECRET)
+        seen = len(emu.requests)
+        try:
+            pages = [
+                page
+                async for page in shop.fetch_orders(selection, batch_size=500)
+            ]
+        finally:
+            await shop.aclose()
+
+        sent = [
+            r
+            for r in list(emu.requests)[seen:]
+            if r.path != "/api/oauth/token"
+        ]
+        read = [o for p in pages for o in p]
+        assert not any(isinstance(o, Refusal) for o in read)
+        # All: pages of 500, 500, 1; Only (501 numbers, 500 a filter):
+        # 500 and an empty page, then 1.
+        assert (1001 if isinstance(selection, All) else 501) == len(read)
+        assert ["/api/search/order"] * 3 == [r.path for r in sent]
+
+
+class _CountedFirst(httpx.AsyncBaseTransport):
+    """
+    The emulator as Shopware answers a search: the aggregations counted
+    first, the rows searched after; an order placed in between (by
+    *between*, once, at the first page of orders) is in the rows, not in
+    the counts.
+    """
+
+    def __init__(self, emu: ShopwareEmulator, between: Any) -> None:
+        self.inner = httpx.ASGITransport(app=emu.app)
+        self.between = between
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        body = json.loads(request.content) if request.content else {}
+        if self.between is None or "associations" not in body:
+            return response
+        counted = json.loads(await response.aread())
+        self.between()
+        self.between = None
+        searched = json.loads(
+            await (await self.inner.handle_async_request(request)).aread()
+        )
+        searched["aggregations"] = counted["aggregations"]
+        return httpx.Response(200, json=searched)
+
+
+class TestPlacedWhileCounted:
+    @pytest.mark.parametrize("filtered", [False, True])
+    async def test_an_order_placed_after_the_counts_is_looked_up(
+        self, emu: ShopwareEmulator, filtered: bool
+    ) -> None:
+        """
+        An order placed under a page's number after Shopware counted the
+        shop's numbers and before it searched the page: the page is
+        looked up all the same and the number fails (the counts alone
+        said no number is shared, and both orders reached the ERP as
+        one).
+        """
+        since = emu.now()
+        _place(emu, "5010", FIRST)
+        _place(emu, "5011", "c" * 32, quantity=2)
+        shop = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            SECRET,
+            transport=_CountedFirst(
+                emu, lambda: _place(emu, "5010", LAST, quantity=3)
+            ),
+        )
+        selection = ChangedSince(since) if filtered else All()
+        try:
+            read = [
+                o
+                async for page in shop.fetch_orders(selection, batch_size=10)
+                for o in page
+            ]
+        finally:
+            await shop.aclose()
+
+        assert [("5010", "number"), ("5011", None)] == [
+            (o.number, o.field if isinstance(o, Refusal) else None)
+            for o in read
+        ]
 
 
 async def _ledger(

@@ -31,6 +31,7 @@ from ._catalogue import Catalogue
 from ._client import AdminApi
 from ._media import Media, media_id_for
 from ._navigation import channel_criteria, from_channels
+from ._order_read import OrderReader
 from ._orders import Orders
 from ._writer import Writer
 
@@ -148,6 +149,7 @@ class Shopware6(AsyncResource):
     _media: Media = attrs.field(init=False)
     _catalogue: Catalogue = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
+    _order_read: OrderReader = attrs.field(init=False)
     _pushes: Pushes = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -180,6 +182,7 @@ class Shopware6(AsyncResource):
             category_root=root,
         )
         self._orders = Orders(self._api, self.send_mail)
+        self._order_read = OrderReader(self._api)
         self._pushes = Pushes(
             {
                 DataType.CATEGORIES: self._catalogue.push_categories,
@@ -216,7 +219,7 @@ class Shopware6(AsyncResource):
         ``number`` naming every order holding it: the ERP would take one
         for the other.
         """
-        return self._orders.fetch(selection, batch_size=batch_size)
+        return self._order_read.fetch(selection, batch_size=batch_size)
 
     def media_id_for(self, sha256: str) -> str:
         """
@@ -272,8 +275,9 @@ class Shopware6(AsyncResource):
         patch and up to three transitions.  Per new file: the upload (its
         media entity is created in the record's own sync).  Media are
         written with their record, so records with media cost nothing
-        more.  Orders (*writes*: the pages read): a look-up of each
-        page's order numbers (`fetch_orders`).
+        more.  Orders (*writes*: the pages read): at most a look-up of
+        each page's order numbers (`fetch_orders`; none while no two
+        orders of the shop share a number, which a plan cannot know).
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:

@@ -184,6 +184,8 @@ def _aggregate_one(
     if kind == "terms":
         out["buckets"] = _buckets(entity, rows, agg, parts, res)
     elif kind == "count":
+        # COUNT(DISTINCT field), NULL not counted
+        # (EntityAggregator::parseCountAggregation)
         out["count"] = len({_fetched(v) for v in values})
     else:
         numbers = [n for v in values if (n := _number(v)) is not None]

@@ -87,7 +87,10 @@ def search(store: Store, entity: str, criteria: Any) -> Found:
     if filters:
         pred = compile_filters(entity, filters, res)
         rows = [r for r in rows if pred(r)]
-    # Aggregations see the filtered rows, not the post-filter.
+    # Aggregations see the filtered rows, not the post-filter
+    # (EntityAggregator::fetchAggregation resets the post-filters;
+    # CriteriaQueryBuilder::build applies both to the rows; shopware/shopware
+    # src/Core/Framework/DataAbstractionLayer/Dbal).
     aggregations = aggregate(entity, rows, criteria.get("aggregations"), res)
     if post:
         pred = compile_filters(entity, post, res, "/post-filter")
