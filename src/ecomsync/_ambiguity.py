@@ -26,11 +26,13 @@ no party is ever written.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Callable, Hashable, Sequence
 from typing import cast
 
 import attrs
 
+from ._compact import CompactMap
 from ._fingerprint import checksum
 from ._model import (
     Article,
@@ -57,6 +59,8 @@ _Party = tuple[str, str, str, bytes]
 #: How a label starts (`_claims`): a packed claim keeps the index, not
 #: the text.
 _KINDS = ("article ", "category ", "order status ", "stock level ")
+#: The kind byte of a claim packed in full.
+_FULL = 255
 
 
 def _digest(fingerprint: str) -> bytes:
@@ -65,33 +69,49 @@ def _digest(fingerprint: str) -> bytes:
     ).digest()
 
 
-def _pack(shown: str, party: _Party) -> bytes | _Party:
+def _pack(shown: str, party: _Party) -> bytes:
     """
     A sole claim as the run keeps it, for every number of a type's read
-    (50,000 articles are 50,000 of them): a record's claim on its own
-    number is one bytes object (digest, kind, the label's rest), about
-    a third of the tuple of strings; any other claim stays a tuple.
+    (50,000 articles are 50,000 of them), in one `CompactMap` entry: a
+    record's claim on its own number is its digest, its kind and the
+    label's rest (about a sixth of the tuple of strings); any other claim
+    (a variant's number) its digest and each string in full.
     """
     holder, field, label, digest = party
     if field == "number" and holder == shown:
         for kind, start in enumerate(_KINDS):
             head = start + repr(shown)
             if label.startswith(head):
-                rest = label[len(head) :]
-                return (
-                    digest
-                    + bytes((kind,))
-                    + rest.encode("utf-8", "surrogatepass")
-                )
-    return party
+                return digest + bytes((kind,)) + _utf8(label[len(head) :])
+    texts = [_utf8(text) for text in (holder, field, label)]
+    return (
+        digest
+        + bytes((_FULL,))
+        + struct.pack("<II", len(texts[0]), len(texts[1]))
+        + b"".join(texts)
+    )
 
 
-def _unpack(shown: str, packed: bytes | _Party) -> _Party:
-    if isinstance(packed, tuple):
-        return packed
-    rest = packed[17:].decode("utf-8", "surrogatepass")
-    label = f"{_KINDS[packed[16]]}{shown!r}{rest}"
-    return (shown, "number", label, packed[:16])
+def _unpack(shown: str, packed: bytes) -> _Party:
+    digest, kind = packed[:16], packed[16]
+    if kind != _FULL:
+        rest = packed[17:].decode("utf-8", "surrogatepass")
+        return (shown, "number", f"{_KINDS[kind]}{shown!r}{rest}", digest)
+    sizes = struct.unpack_from("<II", packed, 17)
+    at = 17 + 8
+    holder = packed[at : at + sizes[0]]
+    field = packed[at + sizes[0] : at + sizes[0] + sizes[1]]
+    label = packed[at + sizes[0] + sizes[1] :]
+    return (
+        holder.decode("utf-8", "surrogatepass"),
+        field.decode("utf-8", "surrogatepass"),
+        label.decode("utf-8", "surrogatepass"),
+        digest,
+    )
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 @attrs.frozen
@@ -172,11 +192,10 @@ class NumberClaims:
 
     #: Numbers claimed once so far: their one party, packed (`_pack`);
     #: the numbers of stock keys apart (a key ``("stock", number)`` would
-    #: cost a tuple per record).
-    _sole: dict[str, bytes | _Party] = attrs.field(init=False, factory=dict)
-    _sole_stock: dict[str, bytes | _Party] = attrs.field(
-        init=False, factory=dict
-    )
+    #: cost a tuple per record).  Exact keys: a number is never taken
+    #: for another (`CompactMap`), so no duplicate goes unseen.
+    _sole: CompactMap = attrs.field(init=False, factory=CompactMap)
+    _sole_stock: CompactMap = attrs.field(init=False, factory=CompactMap)
     #: Numbers claimed by two parties or more: all of them, in order.
     _shared: dict[Hashable, list[_Party]] = attrs.field(
         init=False, factory=dict
@@ -248,7 +267,7 @@ class NumberClaims:
             shared = self._shared.get(key)
             if shared is None:
                 party = (holder, field, label, fingerprint)
-                table[shown] = _pack(shown, party)
+                table.set(shown, _pack(shown, party))
                 return party
         else:
             shared = [_unpack(shown, packed)]
@@ -257,7 +276,7 @@ class NumberClaims:
                 return party
         party = (holder, field, label, fingerprint)
         if packed is not None:
-            del table[shown]
+            table.pop(shown)
             self._shared[key] = shared
         shared.append(party)
         return party
