@@ -36,6 +36,7 @@ from collections.abc import Callable, Container, Mapping, Sequence
 import attrs
 
 from ._changes import Change, Changes, refuse
+from ._compact import CompactMap
 from ._contracts import Link, Outcome
 from ._fingerprint import checksum
 from ._model import Article, Record, StockLevel
@@ -113,9 +114,9 @@ class StockFold:
         init=False, factory=dict
     )
     #: Stock number -> landed with its article, not yet reported by the
-    #: stock step; packed (`_pack`): a first sync holds every level here
-    #: from its article's push to the stock step.
-    _landed: dict[str, bytes] = attrs.field(init=False, factory=dict)
+    #: stock step; packed (`_pack`) in a `CompactMap`: a first sync holds
+    #: every level here from its article's push to the stock step.
+    _landed: CompactMap = attrs.field(init=False, factory=CompactMap)
     #: Stock numbers whose one level the fold read unchanged for a
     #: changed article, not yet reported by the stock step (skipped); a
     #: dict for the order they came in.
@@ -247,7 +248,8 @@ class StockFold:
             {n: Link(f.platform_id, f.checksum) for n, f in landed.items()},
         )
         await self.store.clear_failures(name, DataType.STOCK, list(landed))
-        self._landed.update((n, _pack(f)) for n, f in landed.items())
+        for number, level in landed.items():
+            self._landed.set(number, _pack(level))
         for number in landed:
             self._same.pop(number, None)
 
@@ -286,7 +288,7 @@ class StockFold:
             *(c.record.number for c in found.todo),
             *(r.number for r in found.invalid),
         ):
-            self._landed.pop(number, None)
+            self._landed.pop(number)
             self._same.pop(number, None)
         return attrs.evolve(
             found, unchanged=tuple(unchanged), todo=tuple(todo)
@@ -314,8 +316,8 @@ class StockFold:
             for n in part
             if n in watched
         ]
-        for number in list(self._landed):
-            packed = self._landed.pop(number, None)
+        for number in self._landed:
+            packed = self._landed.pop(number)
             if packed is not None:
                 await self._synced(number, _unpack(packed), tally)
         for number in list(self._same):
@@ -339,7 +341,7 @@ class StockFold:
         landed = _unpack(packed)
         if landed.checksum != digest:
             return False
-        del self._landed[record.number]
+        self._landed.pop(record.number)
         await self._synced(record.number, landed, tally)
         return True
 
@@ -364,7 +366,7 @@ class StockFold:
         the stock read): its checksum goes, nothing ambiguous looks in sync.
         """
         self._same.pop(number, None)
-        if self._landed.pop(number, None) is None:
+        if self._landed.pop(number) is None:
             return
         name = self.run.platform_name
         links = await self.store.get_links(name, DataType.STOCK, [number])
@@ -385,7 +387,7 @@ class _Read:
     The numbers the fold read (`StockFold.exclusion`), as they are now.
     """
 
-    landed: Mapping[str, bytes]
+    landed: CompactMap
     same: Mapping[str, None]
 
     def __contains__(self, number: object) -> bool:
