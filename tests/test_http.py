@@ -30,6 +30,7 @@ from ecomsync._http import (
     status_error,
     transport_errors,
 )
+from ecomsync._http_aiohttp import _Body
 from ecomsync._urls import check_url, public_url
 from ecomsync.exceptions import ConfigurationError, RetryableError, SyncError
 
@@ -1230,6 +1231,67 @@ class TestAiohttpPool:
         response = await http.request("GET", "/gzip")
 
         assert b"unpacked" * 100 == response.content
+
+    async def test_plain_answer_read_as_aread_reads_it(
+        self, http: HttpClient
+    ) -> None:
+        """
+        An answer without a content encoding is read in one piece, not
+        through httpx's stream iterators, and left as ``aread`` leaves
+        one: content, consumed, closed, bytes counted, connection free.
+        """
+        direct = await http.request("GET", "/echo", params={"q": "1"})
+        client = http.client
+        by_httpx = await client.send(
+            client.build_request("GET", "/echo", params={"q": "1"})
+        )
+
+        def state(r: httpx.Response) -> tuple[object, ...]:
+            return (
+                r.content,
+                r.json(),
+                r.is_stream_consumed,
+                r.is_closed,
+                r.num_bytes_downloaded,
+                r.request.url,
+            )
+
+        assert state(by_httpx) == state(direct)
+        with pytest.raises(httpx.StreamConsumed):
+            async for _ in direct.aiter_raw():
+                pass  # pragma: no cover
+        saved = httpx.Response.aiter_raw
+        try:
+            # The one-piece read does not go through httpx's iterators.
+            httpx.Response.aiter_raw = None  # type: ignore[assignment]
+            again = await http.request("GET", "/echo")
+        finally:
+            httpx.Response.aiter_raw = saved  # type: ignore[method-assign]
+        assert 200 == again.status_code
+        assert "/echo" == again.json()["path"]
+
+    async def test_broken_plain_answer_names_the_request(
+        self, http: HttpClient
+    ) -> None:
+        """
+        A body broken off while read in one piece is httpx's error with
+        the request, as ``aread`` raises it.
+        """
+        client = http.client
+        request = client.build_request("GET", "/short")
+        transport = http._transport
+        assert transport is not None
+        response = await transport.handle_async_request(request)
+        response.request = request
+        stream = response.stream
+        assert isinstance(stream, _Body)
+        assert stream.plain
+
+        with pytest.raises(httpx.TransportError) as caught:
+            await stream.read_into(response)
+
+        assert caught.value.request is request
+        await response.aclose()
 
     async def test_redirects_are_left_to_httpx(self, http: HttpClient) -> None:
         """

@@ -58,6 +58,7 @@ import sniffio
 
 from . import _instrument
 from ._closing import AsyncResource
+from ._http_aiohttp import _Body
 from ._http_errors import (
     AMBIGUOUS_STATUSES,
     RETRYABLE_STATUSES,
@@ -337,8 +338,16 @@ async def _send(
         exc.request = request
         raise
     response.request = request
+    stream = response.stream
     try:
-        await response.aread()
+        if (
+            type(stream) is _Body
+            and stream.plain
+            and not response.is_stream_consumed
+        ):
+            await stream.read_into(response)
+        else:
+            await response.aread()
     except BaseException:
         await response.aclose()
         raise
