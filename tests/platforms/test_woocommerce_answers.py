@@ -42,7 +42,12 @@ _fast_retries = fast_retries(1)
 
 #: What a path answers unless a test scripts it (otherwise ``[]``).
 _DEFAULTS: dict[str, Any] = {
-    "settings/general/woocommerce_price_num_decimals": {"value": "2"},
+    "settings/general": [
+        {"id": "woocommerce_currency", "value": "EUR"},
+        {"id": "woocommerce_price_num_decimals", "value": "2"},
+        {"id": "woocommerce_calc_taxes", "value": "yes"},
+    ],
+    "settings/tax/woocommerce_prices_include_tax": {"value": "yes"},
 }
 
 

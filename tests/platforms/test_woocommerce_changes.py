@@ -188,6 +188,7 @@ class TestTaxRates:
         with net prices each is the gross over its own rate.
         """
         shop.platform.prices_include_tax = False
+        shop.emu.shop.prices_include_tax = False
         for number, rate, price in (
             ("T-19", 19, "11.90"),
             ("T-7", 7, "10.70"),

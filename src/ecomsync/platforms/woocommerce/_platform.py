@@ -30,6 +30,7 @@ from ._common import DEFAULT_TAX_CLASSES
 from ._common import tax_classes as as_tax_classes
 from ._media import Media
 from ._orders import Orders
+from ._prices import PriceSettings
 from ._products import Products
 from ._stock import Stock
 
@@ -148,7 +149,9 @@ class WooCommerce(AsyncResource):
         batches = Batches(self._api, self)
         self._media = Media(self._api)
         self._categories = Categories(self._api, self)
-        self._products = Products(batches, self._categories, self)
+        self._products = Products(
+            batches, self._categories, self, PriceSettings(self._api)
+        )
         self._stock = Stock(batches, self)
         self._orders = Orders(self._api)
         self._pushes = Pushes(

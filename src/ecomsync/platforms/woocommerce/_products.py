@@ -7,16 +7,15 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, MediaKind
-from .._answers import field_of, odd_answer, rows_of
+from .._answers import field_of, rows_of
 from ._batches import Batches
 from ._categories import Categories
 from ._client import API, item_error
@@ -34,6 +33,7 @@ from ._common import (
     sku_key,
     sku_problem,
 )
+from ._prices import PriceSettings, unpriced
 
 
 def _unkept(article: Article) -> tuple[str, str] | None:
@@ -61,42 +61,6 @@ def _unkept(article: Article) -> tuple[str, str] | None:
 DOCUMENTS_META = "_ecomsync_documents"
 
 
-#: Seconds the shop's "Number of decimals" is used before it is read
-#: again (a long-running ``serve`` sees a change).
-DECIMALS_TTL = 300.0
-
-_DECIMALS = "settings/general/woocommerce_price_num_decimals"
-
-
-def _rounded(article: Article, decimals: int) -> tuple[str, str] | None:
-    """
-    Why WooCommerce would not charge one of *article*'s prices as it is
-    (it shows and charges prices rounded to the shop's *decimals*), and
-    the field, if it would not.
-    """
-    if article.variants:
-        prices = [
-            ("price", article.price)
-            if v.price is None
-            else (f"variants.{k}.price", v.price)
-            for k, v in enumerate(article.variants)
-        ]
-    else:
-        prices = [("price", article.price)]
-    step = Decimal(1).scaleb(-decimals)
-    for field, price in prices:
-        exponent = price.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > decimals:
-            charged = price.quantize(step, rounding=ROUND_HALF_UP)
-            return (
-                f"{field} {price} has more decimals than the shop's "
-                f"{decimals} decimals (WooCommerce > Settings > General > "
-                f"Number of decimals): WooCommerce would charge {charged}",
-                field,
-            )
-    return None
-
-
 @attrs.frozen
 class Products:
     """
@@ -106,29 +70,7 @@ class Products:
     batches: Batches
     categories: Categories
     settings: Settings
-    #: (when read, the shop's price decimals), once read.
-    _decimals: list[tuple[float, int]] = attrs.field(init=False, factory=list)
-
-    async def _price_decimals(self) -> int:
-        """
-        The shop's "Number of decimals" (``woocommerce_price_num_decimals``),
-        read again after `DECIMALS_TTL` seconds.
-        """
-        now = time.monotonic()
-        if self._decimals and now - self._decimals[0][0] < DECIMALS_TTL:
-            return self._decimals[0][1]
-        answer = (await self.batches.api.call("GET", _DECIMALS)).json()
-        value = answer.get("value") if isinstance(answer, dict) else None
-        try:
-            decimals = int(str(value))
-        except ValueError:
-            raise odd_answer(
-                "WooCommerce",
-                f"GET {API}/{_DECIMALS}",
-                f"value {value!r} is not a number of decimals",
-            ) from None
-        self._decimals[:] = [(now, decimals)]
-        return decimals
+    prices: PriceSettings
 
     def _collisions(self, articles: list[Article]) -> dict[int, str]:
         """
@@ -151,6 +93,23 @@ class Products:
                     "accents and trailing spaces do not count)"
                 )
         return failed
+
+    async def _priced(
+        self,
+        articles: list[Article],
+        index: list[int],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        """
+        Fail the articles whose prices the shop would not charge as the
+        ERP has them (`unpriced`).
+        """
+        shop = await self.prices.get()
+        gross = self.settings.prices_include_tax
+        for j, article in enumerate(articles):
+            refused = unpriced(article, shop, gross=gross)
+            if refused is not None and outcomes[index[j]] is None:
+                outcomes[index[j]] = fail(article.number, *refused)
 
     async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
         """
@@ -182,11 +141,7 @@ class Products:
         ]
         known = await self.batches.lookup(skus)
         if any(outcomes[i] is None for i in index):
-            decimals = await self._price_decimals()
-            for j, article in enumerate(articles):
-                rounded = _rounded(article, decimals)
-                if rounded is not None and outcomes[index[j]] is None:
-                    outcomes[index[j]] = fail(article.number, *rounded)
+            await self._priced(articles, index, outcomes)
         writes: list[tuple[int, Row]] = []
         for j, article in enumerate(articles):
             i = index[j]

@@ -123,23 +123,84 @@ class CatalogueRoutes(Routes):
             ],
         )
 
-    @route("GET", f"{WC}/settings/general/woocommerce_price_num_decimals")
-    async def price_decimals(self, req: Request) -> Response:
+    def _settings(self, group: str) -> list[Row]:
         """
-        The "Number of decimals" setting as WooCommerce's settings
-        controller answers one option: its ``value`` is a text.
+        The options of settings *group* the emulator keeps, as
+        ``WC_REST_Setting_Options_Controller`` answers them (``value``
+        a text; checkboxes ``yes``/``no``).
+        """
+        shop = self.emu.shop
+
+        def option(
+            id_: str, label: str, kind: str, default: str, value: str
+        ) -> Row:
+            return {
+                "id": id_,
+                "label": label,
+                "description": "",
+                "type": kind,
+                "default": default,
+                "value": value,
+                "group_id": group,
+            }
+
+        if group == "general":
+            return [
+                option(
+                    "woocommerce_calc_taxes",
+                    "Enable taxes",
+                    "checkbox",
+                    "no",
+                    "yes" if shop.calc_taxes else "no",
+                ),
+                option(
+                    "woocommerce_currency",
+                    "Currency",
+                    "select",
+                    "USD",
+                    shop.currency,
+                ),
+                option(
+                    "woocommerce_price_num_decimals",
+                    "Number of decimals",
+                    "number",
+                    "2",
+                    str(shop.price_decimals),
+                ),
+            ]
+        if group == "tax":
+            return [
+                option(
+                    "woocommerce_prices_include_tax",
+                    "Prices entered with tax",
+                    "radio",
+                    "no",
+                    "yes" if shop.prices_include_tax else "no",
+                )
+            ]
+        raise WpError(
+            404, "rest_setting_setting_group_invalid", "Invalid setting group."
+        )
+
+    @route("GET", rf"{WC}/settings/(?P<group>[\w-]+)")
+    async def settings_group(self, req: Request) -> Response:
+        """
+        ``GET settings/<group>``: the group's options.
         """
         self._require(req, "read")
-        return Response(
-            200,
-            {
-                "id": "woocommerce_price_num_decimals",
-                "label": "Number of decimals",
-                "type": "number",
-                "default": "2",
-                "value": str(self.emu.shop.price_decimals),
-            },
-        )
+        return Response(200, self._settings(req.params["group"]))
+
+    @route("GET", rf"{WC}/settings/(?P<group>[\w-]+)/(?P<id>[\w-]+)")
+    async def settings_option(self, req: Request) -> Response:
+        """
+        ``GET settings/<group>/<id>``: one option, 404
+        ``rest_setting_setting_invalid`` for one the group lacks.
+        """
+        self._require(req, "read")
+        for row in self._settings(req.params["group"]):
+            if row["id"] == req.params["id"]:
+                return Response(200, row)
+        raise WpError(404, "rest_setting_setting_invalid", "Invalid setting.")
 
     @route("GET", rf"{WC}/products/(?P<id>\d+)")
     async def products_get(self, req: Request) -> Response:

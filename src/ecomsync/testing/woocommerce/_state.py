@@ -72,6 +72,14 @@ class ShopState:
     #: The ``woocommerce_price_num_decimals`` option ("Number of
     #: decimals"): prices are shown and charged rounded to it.
     price_decimals: int = attrs.field(default=2, kw_only=True)
+    #: ``woocommerce_currency``.
+    currency: str = attrs.field(default="EUR", kw_only=True)
+    #: ``woocommerce_calc_taxes`` ("Enable tax rates and calculations")
+    #: and ``woocommerce_prices_include_tax`` ("Prices entered with
+    #: tax"); on here, as ecomsync's adapter expects by default (a fresh
+    #: WooCommerce has both off).
+    calc_taxes: bool = attrs.field(default=True, kw_only=True)
+    prices_include_tax: bool = attrs.field(default=True, kw_only=True)
     _post_id: int = 100
     _term_id: int = 14  # 15 is "Uncategorized", made below
 
