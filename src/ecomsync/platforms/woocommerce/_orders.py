@@ -113,6 +113,19 @@ class Orders:
             )
         oid = int(order["id"])
         current = str(order.get("status"))
+        if current == "trash":
+            # any status takes it out of the trash, and the customer
+            # hears of it (a completed order is mailed); a cancelled one
+            # may stay there
+            if status.state is OrderState.CANCELLED:
+                return Outcome(number=status.number, platform_id=str(oid))
+            return fail(
+                status.number,
+                f"order {status.number} is in the trash in WooCommerce, "
+                f"the ERP has it {status.state.value}: not restored; "
+                "restore it in WooCommerce by hand, or cancel it in the ERP",
+                "state",
+            )
         if (
             STATE_OF.get(current) is OrderState.CANCELLED
             and status.state is not OrderState.CANCELLED
