@@ -10,8 +10,10 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import anyio
 import pytest
 
 from ecomsync import (
@@ -19,16 +21,23 @@ from ecomsync import (
     DataType,
     MediaStaging,
     MediaStagingError,
+    MediaUploaded,
+    MemoryErp,
     MemoryPlatform,
     RunStatus,
     SqliteStore,
+    StateStoreError,
     Synchronizer,
     SyncSpec,
 )
 from ecomsync import _staging_fs as fs
+from ecomsync._contracts import PendingMedia
+from ecomsync._fingerprint import content_hash
 from ecomsync._staging_fs import MARKER
+from ecomsync.testing import capture_events
 
 from ._backends import both_backends
+from .test_media import files
 from .test_media_faults import assert_clean
 
 
@@ -127,3 +136,77 @@ class TestReadOnly:
 
         assert not directory.exists()
         await staging.aclose()
+
+
+class FullStore(SqliteStore):
+    """
+    A SqliteStore whose journal steps fail as a full disk fails SQLite's
+    journal: those registering files (*adds*, from the second on), or
+    those closing entries once their files are taken away (*closes*).
+    """
+
+    fail: str = ""
+    steps: int = 0
+
+    async def update_pending(
+        self,
+        closing: Callable[[], Sequence[tuple[str, str]]] | None,
+        adding: Sequence[PendingMedia] = (),
+    ) -> None:
+        self.steps += 1
+        full = (self.fail == "adds" and adding and self.steps > 1) or (
+            self.fail == "closes" and closing is not None
+        )
+        if not full:
+            await super().update_pending(closing, adding)
+            return
+        if closing is not None:
+            await anyio.to_thread.run_sync(closing)
+        raise StateStoreError(
+            f"state store {self.path!r}: database or disk is full"
+        )
+
+
+class TestStoreFull:
+    @pytest.mark.parametrize("fail", ["adds", "closes"])
+    async def test_run_fails_then_heals(
+        self,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        tmp_path: Path,
+        fail: str,
+    ) -> None:
+        """The disk full under the state store's journal while files are
+        staged or released: the run fails with the store's error (as any
+        store failure ends a run), no staged file or byte of budget is
+        left; the next run closes the entries left, uploads what is
+        missing and no remembered content again."""
+        store = FullStore(tmp_path / "state.db")
+        store.fail = fail
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+        with pytest.raises(StateStoreError, match="disk is full"):
+            await sync.execute(ARTICLES)
+        assert [] == files(tmp_path / "staging")
+        assert 0 == sync.staging.used_bytes
+        shas = [content_hash(f"image {i}".encode()) for i in range(1, 7)]
+        remembered = [await store.get_media_id("shop", h) for h in shas]
+
+        store.fail = ""
+        async with capture_events(sync, ARTICLES) as again:
+            uploaded = again.of(MediaUploaded)
+
+        assert again.summary is not None
+        assert () == again.summary.failures
+        assert 6 == len(platform.attachments)
+        assert {h for h, m in zip(shas, remembered, strict=True) if m} == {
+            e.sha256 for e in uploaded if e.reused
+        }
+        assert 6 == len({e.sha256 for e in uploaded})
+        await assert_clean(sync.staging, store)
+        await sync.aclose()
+        await store.aclose()

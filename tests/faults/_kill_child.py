@@ -30,10 +30,12 @@ from ecomsync import (
     DataType,
     MediaStaging,
     MemoryPlatform,
+    PostgresStore,
     SqliteStore,
     Synchronizer,
     Trigger,
 )
+from ecomsync import _staging_fs as fs
 from ecomsync._contracts import Outcome
 from ecomsync._model import Record
 from ecomsync.testing import demo_erp
@@ -127,14 +129,21 @@ class JournalPlatform(MemoryPlatform):
 
     async def upload_media(self, media: Any) -> str:
         self.killer.hit("platform.upload_media")
-        return await super().upload_media(media)
+        media_id = await super().upload_media(media)
+        # Every upload that reached the shop, to tell a second one.
+        with self.journal.with_name("uploads.jsonl").open("a") as fh:
+            fh.write(json.dumps({"sha256": media.sha256}) + "\n")
+        return media_id
 
 
 class KillingStore:
-    """A SqliteStore that counts (and may die in) each call."""
+    """
+    A SqliteStore (a PostgresStore, given *dsn*) that counts (and may die
+    in) each call.
+    """
 
-    def __init__(self, path: Path, killer: Killer) -> None:
-        self._inner = SqliteStore(path)
+    def __init__(self, path: Path, killer: Killer, dsn: str = "") -> None:
+        self._inner = PostgresStore(dsn) if dsn else SqliteStore(path)
         self._killer = killer
 
     def __getattr__(self, name: str) -> Any:
@@ -205,25 +214,82 @@ class _KillingSession:
 
 
 def synchronizer(
-    directory: Path, killer: Killer | None = None
+    directory: Path, killer: Killer | None = None, dsn: str = ""
 ) -> Synchronizer:
+    """
+    The run's synchroniser; its store in *directory*, or the PostgreSQL
+    database *dsn* (the child takes it from ``KILL_CHILD_DSN``).
+    """
     killer = killer or Killer()
     return Synchronizer(
         erp=KillingErp(killer),  # type: ignore[arg-type]
         platforms={
             "shop": JournalPlatform(directory / "journal.jsonl", killer)
         },
-        store=KillingStore(directory / "state.db", killer),  # type: ignore[arg-type]
+        store=KillingStore(directory / "state.db", killer, dsn),  # type: ignore[arg-type]
         staging=MediaStaging(directory / "staging"),
         batch_size=BATCH,
     )
+
+
+def hook_staging(killer: Killer) -> None:
+    """
+    Count (and maybe die in) the steps of the staging directory: a run
+    directory made, a file written, fsynced, a group renamed, files taken
+    away (deleted or made spares), a run directory closed.
+    """
+    write, fsync, end_all = fs._write, fs._fsync, fs.end_all
+    retire_all, new_run_dir, close = (
+        fs.retire_all,
+        fs.new_run_dir,
+        fs.RunDir.close,
+    )
+
+    def hooked_write(fd: int, data: memoryview) -> int:
+        killer.hit("fs.write")
+        return write(fd, data)
+
+    def hooked_fsync(fd: int) -> None:
+        killer.hit("fs.fsync")
+        fsync(fd)
+
+    def hooked_end_all(writes: list[fs.Write], *, keep: bool = True) -> None:
+        end_all(writes, keep=keep)
+        killer.hit("fs.renamed")
+
+    def hooked_retire_all(files: Any) -> Any:
+        gone = retire_all(files)
+        killer.hit("fs.retired")
+        return gone
+
+    def hooked_new_run_dir(root: Path) -> fs.RunDir:
+        made = new_run_dir(root)
+        killer.hit("fs.run_dir")
+        return made
+
+    def hooked_close(self: fs.RunDir) -> list[str]:
+        killer.hit("fs.close")
+        removed = close(self)
+        killer.hit("fs.closed")
+        return removed
+
+    fs._write, fs._fsync, fs.end_all = (
+        hooked_write,
+        hooked_fsync,
+        hooked_end_all,
+    )
+    fs.retire_all, fs.new_run_dir = hooked_retire_all, hooked_new_run_dir
+    fs.RunDir.close = hooked_close  # type: ignore[method-assign]
 
 
 async def main(
     directory: Path, point: str, at: int, after: tuple[str, int] | None
 ) -> None:
     killer = Killer(point, at, after)
-    sync = synchronizer(directory, killer)
+    hook_staging(killer)
+    sync = synchronizer(
+        directory, killer, os.environ.get("KILL_CHILD_DSN", "")
+    )
     async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
         print(events.run_id, flush=True)
         async for _ in events:

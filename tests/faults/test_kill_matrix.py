@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -159,9 +160,19 @@ def killed(
     directory the dead child left and its run id (None if it died before
     the run was recorded).
     """
-    base = tmp_path_factory.mktemp("kills")
+    return run_kills(tmp_path_factory.mktemp("kills"), POINTS)
+
+
+def run_kills(
+    base: Path, points: list[Kill], dsn: str = ""
+) -> dict[Kill, tuple[Path, str | None]]:
+    """
+    Each of *points* run once in a child, four at a time, under *base*
+    (its store in PostgreSQL database *dsn* if given); per point the
+    directory the dead child left and its run id.
+    """
     children = []
-    for i, kill in enumerate(POINTS):
+    for i, kill in enumerate(points):
         point, at, after = kill
         directory = base / f"k{i}"
         directory.mkdir()
@@ -176,6 +187,7 @@ def killed(
                 *([] if after is None else [after[0], str(after[1])]),
             ],
             cwd=ROOT,
+            env={**os.environ, "KILL_CHILD_DSN": dsn},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -1,0 +1,66 @@
+"""
+SIGKILL at steps of the staging directory and of its journal with the
+state in PostgreSQL (`PostgresStore`): the next scheduled run recovers
+as it does on SQLite (tests/faults/test_kill_staging.py): nothing lost,
+nothing duplicated, staging clean, no remembered content uploaded again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ecomsync import RunStatus, Trigger
+
+from ..faults._kill_child import SPEC, synchronizer
+from ..faults.test_kill_matrix import (
+    UPLOADS,
+    Kill,
+    _after,
+    _at,
+    _check,
+    _id,
+    run_kills,
+)
+from ..faults.test_kill_staging import _uploaded_once
+
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+POINTS: list[Kill] = [
+    _at("fs.run_dir", 1),
+    _at("fs.write", UPLOADS // 2),
+    _after("fs.renamed", "platform.upload_media", UPLOADS // 2),
+    _after("fs.retired", "platform.upload_media", UPLOADS // 2),
+    _after("store.update_pending", "platform.upload_media", UPLOADS // 2),
+    _after(
+        "store.update_pending:closed", "platform.upload_media", UPLOADS // 2
+    ),
+    _at("fs.close", 1),
+]
+
+
+@pytest.mark.parametrize("kill", POINTS, ids=[_id(k) for k in POINTS])
+async def test_next_scheduled_run(
+    tmp_path: Path, postgres_dsn: str, kill: Kill
+) -> None:
+    """A run killed in a staging or journal step on PostgreSQL: the next
+    scheduled run ends it as abandoned, clears its staging and journal,
+    and completes."""
+    ((directory, run_id),) = run_kills(tmp_path, [kill], postgres_dsn).values()
+    with psycopg.connect(postgres_dsn) as conn:
+        remembered = {
+            row[0] for row in conn.execute("SELECT sha256 FROM ecomsync.media")
+        }
+    sync = synchronizer(directory, dsn=postgres_dsn)
+    async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
+        async for _ in events:
+            pass
+    await _check(directory, sync, events.run_id)
+    _uploaded_once(directory, remembered)
+    dead = await sync.store.get_run(run_id or "")
+    assert dead is not None
+    assert RunStatus.ABANDONED == dead.status
+    await sync.store.aclose()
