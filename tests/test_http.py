@@ -1293,6 +1293,67 @@ class TestAiohttpPool:
         assert caught.value.request is request
         await response.aclose()
 
+    async def test_wrapper_answer_keeps_its_own_headers(
+        self, url: str
+    ) -> None:
+        """
+        A host's transport around the pool may answer with headers of its
+        own: a cookie it adds is kept, a content encoding it declares is
+        decoded (the pool's notes on its own answer do not apply).
+        """
+        from ecomsync._http_aiohttp import AiohttpPool
+
+        class Wrapper(httpx.AsyncBaseTransport):
+            def __init__(self) -> None:
+                self.inner = AiohttpPool(verify=True, limits=httpx.Limits())
+
+            async def handle_async_request(
+                self, request: httpx.Request
+            ) -> httpx.Response:
+                inner = await self.inner.handle_async_request(request)
+                headers = [
+                    (k, v)
+                    for k, v in inner.headers.raw
+                    if k.lower() != b"content-length"
+                ]
+                headers.append((b"Set-Cookie", b"w=2; Path=/"))
+                if request.url.path == "/packed":
+                    headers.append((b"Content-Encoding", b"gzip"))
+                return httpx.Response(
+                    inner.status_code, headers=headers, stream=inner.stream
+                )
+
+            async def aclose(self) -> None:
+                await self.inner.aclose()
+
+        http = HttpClient(
+            url.replace("127.0.0.1", "localhost"), transport=Wrapper()
+        )
+        try:
+            await http.request("GET", "/echo")
+            kept = dict(http.client.cookies)
+            with pytest.raises(SyncError):
+                # Not gzip at all: httpx's decoder says so.
+                await http.request("GET", "/packed", retry=False)
+        finally:
+            await http.aclose()
+
+        assert {"w": "2"} == kept
+
+    async def test_header_not_ascii_sent_as_utf8(
+        self, http: HttpClient
+    ) -> None:
+        """
+        A header httpx holds as UTF-8 bytes reaches the server as such.
+        """
+        client = http.client
+        request = client.build_request(
+            "GET", "/echo", headers={"X-Name": "café".encode()}
+        )
+        response = await client.send(request)
+
+        assert ["x-name", "café"] in response.json()["headers"]
+
     async def test_redirects_are_left_to_httpx(self, http: HttpClient) -> None:
         """
         aiohttp follows no redirect: the 302 comes back as it is.

@@ -339,21 +339,25 @@ async def _send(
         raise
     response.request = request
     stream = response.stream
+    headers = response.headers
+    # The pool's own answer: its flags say what the headers hold.
+    ours = (
+        stream if type(stream) is _Body and stream.headers is headers else None
+    )
     try:
-        if (
-            type(stream) is _Body
-            and stream.plain
-            and not response.is_stream_consumed
-        ):
-            await stream.read_into(response)
+        if ours is not None and ours.plain and not response.is_stream_consumed:
+            await ours.read_into(response)
         else:
             await response.aread()
     except BaseException:
         await response.aclose()
         raise
     response.elapsed = timedelta(seconds=time.perf_counter() - started)
-    headers = response.headers
-    if "set-cookie" in headers or "set-cookie2" in headers:
+    if (
+        ours.cookies
+        if ours is not None
+        else "set-cookie" in headers or "set-cookie2" in headers
+    ):
         client.cookies.extract_cookies(response)
     _HTTPX_LOG.info(
         'HTTP Request: %s %s "%s %d %s"',

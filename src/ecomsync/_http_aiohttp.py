@@ -47,14 +47,23 @@ class _Body(httpx.AsyncByteStream):
 
     *plain*: the answer has no ``Content-Encoding``, so its bytes are its
     content and `read_into` may hand them to the response directly.
+    *cookies*: it has a ``Set-Cookie`` or ``Set-Cookie2`` header.  Both
+    hold for the httpx response whose `headers` these are (the pool's
+    own; a transport wrapping the pool may answer with other headers).
     """
 
     def __init__(
-        self, response: Any, errors: Any, plain: bool = False
+        self,
+        response: Any,
+        errors: Any,
+        plain: bool = False,
+        cookies: bool = True,
     ) -> None:
         self._response = response
         self._errors = errors
         self.plain = plain
+        self.cookies = cookies
+        self.headers: httpx.Headers | None = None
 
     async def read_into(self, response: httpx.Response) -> None:
         """
@@ -195,11 +204,14 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         if session is None:
             session = self._session = self._new_session()
         headers = request.headers
-        encoding = headers.encoding
-        pairs = [
-            (key.decode(encoding), value.decode(encoding))
-            for key, value in headers.raw
-        ]
+        raw = headers.raw
+        try:
+            # ASCII, as nearly every request's headers are: what
+            # `headers.encoding` finds after decoding them all once more.
+            pairs = [(k.decode("ascii"), v.decode("ascii")) for k, v in raw]
+        except UnicodeDecodeError:
+            encoding = headers.encoding
+            pairs = [(k.decode(encoding), v.decode(encoding)) for k, v in raw]
         data: Any
         try:
             data = request.content or None
@@ -226,17 +238,23 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
-        return httpx.Response(
+        # aiohttp's headers answer these without httpx's linear scans.
+        given = response.headers
+        body = _Body(
+            response,
+            self._errors,
+            plain="Content-Encoding" not in given,
+            cookies="Set-Cookie" in given or "Set-Cookie2" in given,
+        )
+        answer = httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=_Body(
-                response,
-                self._errors,
-                plain="Content-Encoding" not in response.headers,
-            ),
+            stream=body,
             request=request,
             extensions=extensions,
         )
+        body.headers = answer.headers
+        return answer
 
     async def aclose(self) -> None:
         if self._session is not None:
