@@ -135,3 +135,95 @@ class TestDroppedVariants:
         assert again.ok, again
         assert 1 == lossy.lost
         assert ["V-1-S"] == _variation_skus(emu, again.platform_id or "")
+
+
+class TestVariantsOneChoice:
+    """
+    Variants a customer could not choose between are not written.
+    """
+
+    @pytest.mark.parametrize(
+        ("options", "field"),
+        [
+            # a template's products without attributes
+            (((), ()), "variants.1.options"),
+            # equal but for case
+            (((("Size", "M"),), (("size", "m"),)), "variants.1.options"),
+            # the second lacks "Color": M in any colour, Red among them
+            (
+                (
+                    (("Size", "M"), ("Color", "Red")),
+                    (("Size", "M"),),
+                ),
+                "variants.1.options",
+            ),
+        ],
+    )
+    async def test_variants_one_choice_fail(
+        self, options: tuple[tuple[tuple[str, str], ...], ...], field: str
+    ) -> None:
+        """
+        WooCommerce sells the first variation whose attributes agree with
+        the customer's choice (ignoring case; a missing attribute is
+        "any"): of two variants that agree, the second would be listed
+        and never sold.  The article fails on the second's options,
+        naming both, and nothing of it is written.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-2",
+            categories=(),
+            variants=tuple(
+                Variant(number=f"V-2-{k}", options=o)
+                for k, o in enumerate(options)
+            ),
+        )
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        async with woo:
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+
+        assert (False, field) == (outcome.ok, outcome.field)
+        assert "'V-2-0'" in (outcome.error or "")
+        assert "'V-2-1'" in (outcome.error or "")
+        assert {} == emu.shop.products
+
+    async def test_variants_told_apart_by_any_option_land(self) -> None:
+        """
+        Variants apart in one option at least land, also where one lacks
+        an option the other has; so does a single variant without any.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        apart = article(
+            "V-3",
+            categories=(),
+            variants=(
+                Variant(number="V-3-0", options=(("Size", "S"),)),
+                Variant(
+                    number="V-3-1",
+                    options=(("Size", "M"), ("Color", "Red")),
+                ),
+            ),
+        )
+        single = article(
+            "V-4", categories=(), variants=(Variant(number="V-4-0"),)
+        )
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        async with woo:
+            outcomes = await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=apart), Outgoing(record=single)],
+            )
+
+        assert all(o.ok for o in outcomes), outcomes

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..._contracts import MediaLink, Outcome
-from ..._model import MediaKind
+from ..._model import MediaKind, Variant
 from ...exceptions import ConfigurationError
 from .._slugs import slug_parts, without_accents
 
@@ -178,6 +178,55 @@ def sku_problem(sku: str) -> str | None:
             "found by its number; give it a number without them"
         )
     return None
+
+
+def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
+    """
+    Two of *variants* a customer could not choose between, and the
+    field, if there are: WooCommerce matches a choice to the first
+    variation whose attributes agree with it (names and custom values
+    compared ignoring case; an attribute a variation lacks is "any"), so
+    the later one would never be sold, without a word.
+    """
+    chosen = [
+        {n.strip().casefold(): v.strip().casefold() for n, v in x.options}
+        for x in variants
+    ]
+    pairs: list[tuple[int, int]] = []
+    if len({frozenset(c) for c in chosen}) == 1:
+        # every variant names the same options: equal values clash
+        first: dict[tuple[str, ...], int] = {}
+        for j, c in enumerate(chosen):
+            i = first.setdefault(tuple(c[n] for n in sorted(c)), j)
+            if i != j:
+                pairs.append((i, j))
+                break
+    else:
+        pairs = [
+            (i, j)
+            for j in range(1, len(chosen))
+            for i in range(j)
+            if all(
+                chosen[i][n] == chosen[j][n]
+                for n in chosen[i].keys() & chosen[j].keys()
+            )
+        ][:1]
+    if not pairs:
+        return None
+    i, j = pairs[0]
+
+    def shown(k: int) -> str:
+        named = ", ".join(f"{n}: {v}" for n, v in variants[k].options)
+        return f"{variants[k].number!r} ({named or 'no options'})"
+
+    return (
+        f"variants {shown(i)} and {shown(j)} are one choice to WooCommerce "
+        "(it compares options ignoring case; an option a variant lacks "
+        f"matches any value): a customer would always get "
+        f"{variants[i].number!r} and {variants[j].number!r} would never "
+        "be sold; give each variant its own option values",
+        f"variants.{j}.options",
+    )
 
 
 def gtin_problem(ean: str) -> str | None:

@@ -32,6 +32,7 @@ from ._common import (
     other_sku,
     sku_key,
     sku_problem,
+    variant_clash,
 )
 from ._prices import PriceSettings, unpriced
 
@@ -39,7 +40,7 @@ from ._prices import PriceSettings, unpriced
 def _unkept(article: Article) -> tuple[str, str] | None:
     """
     Why WooCommerce would not keep one of *article*'s numbers or EANs as
-    it is, and the field, if it would not.
+    it is, or could not sell each of its variants, and the field, if so.
     """
     for field, number in [("number", article.number)] + [
         (f"variants.{k}.number", v.number)
@@ -54,7 +55,7 @@ def _unkept(article: Article) -> tuple[str, str] | None:
         problem = None if ean is None else gtin_problem(ean)
         if problem is not None:
             return problem, field
-    return None
+    return variant_clash(article.variants)
 
 
 #: Product meta holding the attachment ids of an article's documents.
