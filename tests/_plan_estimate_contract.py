@@ -98,6 +98,40 @@ class PlanEstimateContract:
     def sent(self, emu: Any, since: int) -> list[Any]:
         raise NotImplementedError
 
+    def place_costly_orders(self, emu: Any) -> None:
+        """
+        Place a few orders of A-1 whose reading costs the adapter more
+        than its page of orders (a long order, a refund, a number two
+        orders hold), and a few plain ones.
+        """
+        raise NotImplementedError
+
+    @pytest.mark.parametrize("page", [2, 50])
+    async def test_costly_orders_within_estimate(
+        self, emu: Any, tmp_path: Path, page: int
+    ) -> None:
+        """An order import whose orders cost the adapter's read more than
+        its pages (long orders, refunds, shared numbers) sends no more
+        requests than its plan said."""
+        self.place_costly_orders(emu)
+        erp = spread_erp()
+        platform = self.platform(emu)
+        sync = plan_engine(erp, platform, tmp_path, order_page_size=page)
+        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
+        try:
+            plan = await sync.plan(spec)
+            seen = len(emu.requests)
+            async with capture_events(sync, spec) as run:
+                pass
+            sent = self.sent(emu, seen)
+        finally:
+            await platform.aclose()
+            await sync.store.aclose()
+
+        assert_run_matches_plan(plan, run)
+        assert plan.types[DataType.ADDRESSES_AND_ORDERS].create
+        assert len(sent) <= plan.requests, (len(sent), plan.requests)
+
     @pytest.mark.parametrize(
         "selection",
         [All(), NumberRange("A-1", "A-6"), Only({"A-1", "A-3", "A-5", "A-6"})],

@@ -171,10 +171,12 @@ class Inbound:
         await self.writer.record(data_type, chunk, outcomes, tally)
 
     def requests(self, data_type: DataType, volume: Volume) -> int:
+        if volume.read_requests is not None:
+            # The run reads what the plan read: as many requests.
+            return volume.read_requests
         # Reading pages of orders (and the one that tells there are no
         # more); the writes go to the ERP.  What the adapter sends beyond
-        # the pages (Shopware6: a look-up of each page's order numbers)
-        # it estimates itself.
+        # the pages it estimates itself.
         pages = max(volume.pages, math.ceil(volume.fetched / self.page_size))
         platform = self.run.platform
         more = (

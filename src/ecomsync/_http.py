@@ -427,6 +427,8 @@ class HttpClient(AsyncResource):
         init=False, default=None
     )
     _closed: bool = attrs.field(init=False, default=False)
+    #: Requests sent (each attempt), for `SupportsRequestCount`.
+    sent: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
         if self.concurrency < 1:
@@ -558,6 +560,7 @@ class HttpClient(AsyncResource):
             limiter.acquire_nowait()
         except anyio.WouldBlock:
             await limiter.acquire()
+        self.sent += 1
         started = time.monotonic()
         response: httpx.Response | None = None
         failure: str | None = None

@@ -44,6 +44,9 @@ class Volume:
     chunks: int = 0
     #: The same for the categories pulled in (*dependencies*).
     dependency_chunks: int = 0
+    #: Orders: the requests the plan's read sent (`SupportsRequestCount`),
+    #: else None.
+    read_requests: int | None = None
 
 
 class Strategy(Protocol):

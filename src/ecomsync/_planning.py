@@ -33,7 +33,7 @@ from ._spec import (
     Trigger,
 )
 from ._stock_fold import folds, gained_numbers
-from .typing import ErpSession, SupportsMediaOnPush
+from .typing import ErpSession, SupportsMediaOnPush, SupportsRequestCount
 
 
 __all__ = ["Plan", "Refusal", "TypePlan", "plan_all", "plan_type"]
@@ -263,6 +263,16 @@ async def plan_type(
     late: dict[str, Problem] = {}
     seen: set[str] = set()
     parts = (pipeline, session, data_type)
+    # Reading orders costs what the orders are (`SupportsRequestCount`):
+    # counted as the plan reads them.
+    platform = pipeline.run.platform
+    counter = (
+        platform
+        if data_type is DataType.ADDRESSES_AND_ORDERS
+        and isinstance(platform, SupportsRequestCount)
+        else None
+    )
+    before = counter.requests_sent if counter is not None else 0
     await _plan_part(*parts, selection, found, claims, late, seen)
     if found.sought is not None:
         # A number that selects nothing: the run fails it (`_pipeline`).
@@ -274,6 +284,9 @@ async def plan_type(
     unread = sorted(set(retry) - seen)
     if unread:
         await _plan_part(*parts, Only(unread), found, claims, late, seen)
+    read_requests = (
+        counter.requests_sent - before if counter is not None else None
+    )
     if restock is not None and data_type is DataType.ARTICLES:
         restock.update(found.restock)
     for number, problem in late.items():
@@ -310,6 +323,7 @@ async def plan_type(
                 dependencies=len(found.deps),
                 chunks=found.chunks,
                 dependency_chunks=found.dependency_chunks,
+                read_requests=read_requests,
             ),
         ),
     )

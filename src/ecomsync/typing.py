@@ -61,6 +61,7 @@ __all__ = [
     "SupportsMediaOnPush",
     "SupportsMediaTypes",
     "SupportsPendingBatch",
+    "SupportsRequestCount",
     "SupportsRequestEstimate",
     "SupportsStockOnPush",
     "WatermarkStore",
@@ -202,7 +203,7 @@ class Platform(Protocol):
     Optional capabilities refine what the engine does; each is a small
     protocol of its own, checked with ``isinstance``: `SupportsMediaOnPush`,
     `SupportsMediaIdFor`, `SupportsMediaTypes`, `SupportsStockOnPush`,
-    `SupportsRequestEstimate` and `SupportsCheck`.
+    `SupportsRequestEstimate`, `SupportsRequestCount` and `SupportsCheck`.
     """
 
     supported: frozenset[DataType]
@@ -381,8 +382,39 @@ class SupportsRequestEstimate(Protocol):
         is the number of pages of orders the run reads, and the estimate
         is of the requests the adapter sends beyond reading those pages.
 
+        Asked for every data type the run has, `DataType.ADDRESSES_AND_ORDERS`
+        included: return 0 for a type the adapter sends nothing more for
+        (an exception fails `Synchronizer.plan`).  A platform with
+        `SupportsRequestCount` is not asked for orders: the plan counts
+        what its own read of them sent.
+
         .. versionchanged:: 26.1.0
            Asked for orders too, and for what a further write call costs.
+        """
+
+
+@runtime_checkable
+class SupportsRequestCount(Protocol):
+    """
+    **Protocol:** A platform that counts the requests it sends, for
+    `Synchronizer.plan`.
+
+    A plan reads the orders a run would import, as the run reads them:
+    what reading them costs beyond its pages (Shopify: the line items of
+    a long order, WooCommerce: an order's refunds, Shopware 6: a look-up
+    of a page's order numbers; pages read that hold no selected order)
+    depends on the orders, so the plan counts the requests its read sent
+    and estimates that many for the run's read.  A count that also holds
+    other work's requests of the same adapter only overestimates.
+
+    .. versionadded:: 26.1.0
+    """
+
+    @property
+    def requests_sent(self) -> int:
+        """
+        The HTTP requests the platform has sent since it was made, every
+        attempt counted.
         """
 
 

@@ -96,6 +96,17 @@ class TestEngine(PlatformEngineContract):
     ) -> Shopware6:
         return shop(emu, CANARY if secret is None else secret)
 
+    def place_costly_orders(self, emu: ShopwareEmulator) -> None:
+        # a number two orders hold: each page's numbers are looked up
+        for n in range(5):
+            emu.place_order(
+                order_number=f"C-{n // 2}",
+                order_id=f"{n:032x}",
+                lines=[
+                    {"productNumber": "A-1", "quantity": 1, "unitPrice": 9}
+                ],
+            )
+
     def sent(self, emu: ShopwareEmulator, since: int) -> list[RequestRecord]:
         return [
             r

@@ -75,6 +75,25 @@ class TestEngine(PlatformEngineContract):
     ) -> WooCommerce:
         return shop(emu, CANARY if secret is None else secret)
 
+    def place_costly_orders(self, emu: WooCommerceEmulator) -> None:
+        # a refunded order: its refunds cost a request more
+        for n in range(6):
+            order = emu.place_order(
+                billing={"country": "DE", "last_name": "Muster"},
+                lines=[
+                    {
+                        "sku": "A-1",
+                        "quantity": 2,
+                        "price": "10.00",
+                        "subtotal": "20.00",
+                        "total": "20.00",
+                    }
+                ],
+                total="20.00",
+            )
+            if n:
+                emu.refund(order, {"A-1": 1})
+
     def writes(self, emu: WooCommerceEmulator) -> list[RequestRecord]:
         return [r for r in emu.requests if r.method in WRITES]
 

@@ -155,6 +155,7 @@ class Shopify(AsyncResource):
     media_types: ClassVar[frozenset[DataType]] = frozenset({DataType.ARTICLES})
     _closed: bool = attrs.field(init=False, default=False)
     _api: GraphQL = attrs.field(init=False)
+    _uploads: HttpClient = attrs.field(init=False)
     _catalogue: Catalogue = attrs.field(init=False)
     _stock: Stock = attrs.field(init=False)
     _orders: Orders = attrs.field(init=False)
@@ -187,7 +188,7 @@ class Shopify(AsyncResource):
             path=f"/admin/api/{self.api_version}/graphql.json",
         )
         self._orders = Orders(self._api)
-        uploads = HttpClient(
+        self._uploads = uploads = HttpClient(
             base_url=self.url.rstrip("/"),
             transport=self.transport,
             concurrency=self.concurrency,
@@ -237,6 +238,15 @@ class Shopify(AsyncResource):
         How many bulk operations this adapter has started.
         """
         return self._bulk.operations
+
+    @property
+    def requests_sent(self) -> int:
+        """
+        The HTTP requests this adapter has sent, every attempt counted
+        (`~ecomsync.typing.SupportsRequestCount`: a plan counts its
+        read of orders).
+        """
+        return self._api.http.sent + self._uploads.sent
 
     @property
     def waited(self) -> float:
@@ -308,7 +318,10 @@ class Shopify(AsyncResource):
         requests per push that may go in bulk; order statuses four per
         record (the order read and the write; a cancellation's job
         polled once and the order read again); an upload three
-        requests, attaching one.
+        requests, attaching one.  Orders (*writes*: the pages read):
+        nothing beyond the pages but the line items of an order with
+        more than a page holds, which only the orders tell: a plan
+        counts what its read sent (`requests_sent`).
         """
         media = 3 * uploads + with_media
         # the shop's locations, read once with *locations*
@@ -334,6 +347,8 @@ class Shopify(AsyncResource):
             )
         if data_type is DataType.ORDER_STATUS:
             return 4 * writes
+        if data_type is DataType.ADDRESSES_AND_ORDERS:
+            return 0
         return writes
 
     async def check(self) -> list[str]:

@@ -252,6 +252,15 @@ class Shopware6(AsyncResource):
 
     # -- optional capabilities ----------------------------------------
 
+    @property
+    def requests_sent(self) -> int:
+        """
+        The HTTP requests this adapter has sent, every attempt counted
+        (`~ecomsync.typing.SupportsRequestCount`: a plan counts its
+        read of orders).
+        """
+        return self._api.http.sent
+
     def estimate_requests(
         self,
         data_type: DataType,
@@ -275,9 +284,10 @@ class Shopware6(AsyncResource):
         patch and up to three transitions.  Per new file: the upload (its
         media entity is created in the record's own sync).  Media are
         written with their record, so records with media cost nothing
-        more.  Orders (*writes*: the pages read): at most a look-up of
-        each page's order numbers (`fetch_orders`; none while no two
-        orders of the shop share a number, which a plan cannot know).
+        more.  Orders: a plan counts what its read sent
+        (`requests_sent`); else (*writes*: the pages read) at most a
+        look-up of each page's order numbers (`fetch_orders`; none while
+        no two orders of the shop share a number).
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:

@@ -219,6 +219,15 @@ class WooCommerce(AsyncResource):
 
     # -- optional capabilities ---------------------------------------------
 
+    @property
+    def requests_sent(self) -> int:
+        """
+        The HTTP requests this adapter has sent, every attempt counted
+        (`~ecomsync.typing.SupportsRequestCount`: a plan counts its
+        read of orders).
+        """
+        return self._api.http.sent
+
     def estimate_requests(
         self,
         data_type: DataType,
@@ -233,6 +242,9 @@ class WooCommerce(AsyncResource):
         an upload; variable articles one variations batch
         each (counted as one per article, the worst case); order statuses
         a read, a write, a read of the notes and a note per record.
+        Orders (*writes*: the pages read): nothing beyond the pages but
+        a read of each refunded order's refunds, which only the orders
+        tell: a plan counts what its read sent (`requests_sent`).
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
@@ -244,6 +256,8 @@ class WooCommerce(AsyncResource):
             return 2 * batches
         if data_type is DataType.ORDER_STATUS:
             return 4 * writes
+        if data_type is DataType.ADDRESSES_AND_ORDERS:
+            return 0
         return batches
 
     async def check(self) -> list[str]:
