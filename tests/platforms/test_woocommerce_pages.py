@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from ecomsync import All, ChangedSince
+from ecomsync.exceptions import SyncError
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import make_order
 from ecomsync.testing.woocommerce import WooCommerceEmulator
@@ -107,3 +108,34 @@ class TestPageDrift:
 
         assert numbers[1:] == got[:6]
         assert len(got) == len(set(got))
+
+    async def test_a_shop_ignoring_offset_fails_the_read(self) -> None:
+        """
+        A shop (or a proxy) that answers the first page whatever the
+        ``offset``, without ``X-WP-Total``, fails the read naming the
+        request, instead of reading the same page for ever.
+        """
+        emu, _ = _setup([str(n) for n in range(3301, 3306)])
+        rows = [emu.shop.orders[oid] for oid in sorted(emu.shop.orders)]
+
+        def first_page(request: httpx.Request) -> httpx.Response:
+            size = int(request.url.params["per_page"])
+            return httpx.Response(200, json=rows[:size])
+
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            transport=httpx.MockTransport(first_page),
+        )
+        got: list[str] = []
+
+        async def read() -> None:
+            async for batch in woo.fetch_orders(All(), batch_size=3):
+                got.extend(o.number for o in batch)
+
+        async with woo:
+            with pytest.raises(SyncError, match="offset=2"):
+                await read()
+
+        assert ["3301", "3302", "3303"] == got

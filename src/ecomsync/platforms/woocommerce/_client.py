@@ -218,6 +218,7 @@ class RestApi:
         what = f"GET {API}/{path}"
         offset = 0
         last: int | None = None
+        seen: list[int] = []
         while True:
             response = await self.call(
                 "GET",
@@ -238,6 +239,16 @@ class RestApi:
             if offset and last is not None and (not rows or ids[0] > last):
                 offset = max(0, offset - (per_page - 1))
                 continue
+            if offset and ids == seen:
+                # a full page at another offset, the same rows: the shop
+                # (or a proxy) ignores ``offset``, and the read would
+                # never end
+                raise odd_answer(
+                    "WooCommerce",
+                    what,
+                    f"offset={offset} answered the rows of the page before",
+                )
+            seen = ids
             new = [
                 r for r, i in zip(rows, ids, strict=True) if i > (last or 0)
             ]
