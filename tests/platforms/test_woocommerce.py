@@ -303,7 +303,9 @@ class TestAdapterDetails:
 
     async def test_check_passes_and_estimates(self, woo: WooCommerce) -> None:
         """
-        A usable shop has no problems; estimates grow with the work.
+        A usable shop has no problems; estimates grow with the work (an
+        order import costs nothing beyond its pages: a plan counts what
+        its own read of the orders sent).
         """
         assert [] == await woo.check()
         for data_type in DataType:
@@ -313,7 +315,10 @@ class TestAdapterDetails:
             big = woo.estimate_requests(
                 data_type, writes=250, uploads=3, with_media=3
             )
-            assert 0 < small <= big
+            if data_type is DataType.ADDRESSES_AND_ORDERS:
+                assert (0, 0) == (small, big)
+            else:
+                assert 0 < small <= big
 
     @pytest.mark.parametrize(
         ("number", "variant", "field"),
