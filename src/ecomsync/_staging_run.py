@@ -62,6 +62,31 @@ def updater(store: StateStore) -> UpdatesPending | None:
     return None
 
 
+async def ended_runs(
+    store: StateStore, entries: Sequence[PendingMedia]
+) -> list[tuple[str, str]]:
+    """
+    The keys of the journal *entries* whose run the store records as
+    ended: that run's staging is over, wherever it ran (its files, if any
+    are left, are swept where they are).  Entries of a live run, of one
+    the store does not know (staging used without a `Synchronizer`) or
+    of none stay.  The entries are listed before the runs are read: an
+    entry registered by a resumed run is seen with its run running.
+    """
+    ended: dict[str, bool] = {}
+    keys = []
+    for p in entries:
+        run_id = str(p.meta.get("run_id") or "")
+        if not run_id:
+            continue
+        if run_id not in ended:
+            run = await store.get_run(run_id)
+            ended[run_id] = run is not None and run.status.finished
+        if ended[run_id]:
+            keys.append((p.scope, p.sha256))
+    return keys
+
+
 @attrs.frozen(eq=False)
 class Spare:
     """

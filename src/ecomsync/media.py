@@ -63,6 +63,7 @@ from ._staging_run import (
     RunStaging,
     Spare,
     UpdatesPending,
+    ended_runs,
     updater,
 )
 from .exceptions import MediaStagingError
@@ -361,12 +362,16 @@ class MediaStaging(AsyncResource):
                 f"{exc.strerror or exc}"
             ) from exc
         prefix = f"{root}{os.sep}run-"
-        ours = [
-            p
-            for p in await store.list_pending()
-            if p.meta.get("host") == HOST
-            and str(p.meta.get("directory", "")).startswith(prefix)
-        ]
+        ours: list[PendingMedia] = []
+        others: list[PendingMedia] = []
+        for p in await store.list_pending():
+            mine = p.meta.get("host") == HOST and str(
+                p.meta.get("directory", "")
+            ).startswith(prefix)
+            (ours if mine else others).append(p)
+        # Another host's (a container made anew has a new host name),
+        # whose directory cannot be seen here: closed once its run ended.
+        await self._remove_entries(await ended_runs(store, others))
 
         def stale() -> list[tuple[str, str]]:
             # A live run makes its directory before it registers a file:

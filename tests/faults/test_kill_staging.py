@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -119,6 +120,40 @@ class TestKillStaging:
                 pass
         await _check(directory, sync, events.run_id)
         _uploaded_once(directory, remembered)
+        dead = await sync.store.get_run(run_id or "")
+        assert dead is not None
+        assert RunStatus.ABANDONED == dead.status
+        await sync.store.aclose()
+
+
+class TestRecreatedContainer:
+    async def test_dead_runs_entries_cleared(self, tmp_path: Path) -> None:
+        """A run killed in a container that is then recreated (a new host
+        name, a new /tmp), the state on a volume: the next run, once the
+        dead run is ended, closes its journal entries (they stayed for
+        ever: only entries of this host's staging directory were
+        recovered)."""
+        kill = _after("fs.renamed", "platform.upload_media", UPLOADS // 2)
+        ((source, run_id),) = run_kills(tmp_path, [kill]).values()
+        directory = _copy(source, tmp_path / "copy")
+        db = sqlite3.connect(directory / "state.db")
+        with contextlib.closing(db), db:
+            rows = db.execute("SELECT rowid, meta FROM pending").fetchall()
+            assert rows
+            for rowid, meta in rows:
+                moved = {**json.loads(meta), "host": "old-container"}
+                db.execute(
+                    "UPDATE pending SET meta = ? WHERE rowid = ?",
+                    (json.dumps(moved), rowid),
+                )
+        shutil.rmtree(directory / "staging")
+
+        sync = synchronizer(directory)
+        async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
+            async for _ in events:
+                pass
+
+        await _check(directory, sync, events.run_id)
         dead = await sync.store.get_run(run_id or "")
         assert dead is not None
         assert RunStatus.ABANDONED == dead.status
