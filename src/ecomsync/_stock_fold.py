@@ -30,7 +30,7 @@ own.
 
 from __future__ import annotations
 
-import struct
+import itertools
 from collections.abc import Callable, Container, Mapping, Sequence
 
 import attrs
@@ -114,8 +114,11 @@ class StockFold:
         init=False, factory=dict
     )
     #: Stock number -> landed with its article, not yet reported by the
-    #: stock step; packed (`_pack`) in a `CompactMap`: a first sync holds
-    #: every level here from its article's push to the stock step.
+    #: stock step: whether the push created it (`_CREATED`), in a
+    #: `CompactMap`; a first sync holds every level here from its
+    #: article's push to the stock step.  Its checksum and platform id
+    #: are the stock link `record` committed: read back from the store
+    #: when reported, a batch at a time.
     _landed: CompactMap = attrs.field(init=False, factory=CompactMap)
     #: Stock numbers whose one level the fold read unchanged for a
     #: changed article, not yet reported by the stock step (skipped); a
@@ -249,7 +252,7 @@ class StockFold:
         )
         await self.store.clear_failures(name, DataType.STOCK, list(landed))
         for number, level in landed.items():
-            self._landed.set(number, _pack(level))
+            self._landed.set(number, _CREATED if level.created else _UPDATED)
         for number in landed:
             self._same.pop(number, None)
 
@@ -266,9 +269,21 @@ class StockFold:
         """
         if not self._landed and not self._same:
             return found
+        links = await self._links(
+            [
+                n
+                for n in (
+                    *(r.number for r in found.unchanged),
+                    *(c.record.number for c in found.todo),
+                )
+                if n in self._landed
+            ]
+        )
         unchanged: list[Record] = []
         for record in found.unchanged:
-            if not await self._report(record, checksum_of(record), tally):
+            if not await self._report(
+                record, checksum_of(record), tally, links
+            ):
                 unchanged.append(record)
         todo: list[Change] = []
         for change in found.todo:
@@ -278,7 +293,7 @@ class StockFold:
                 change.also
                 or not self.run.spec.force
                 or not await self._report(
-                    change.record, change.checksum, tally
+                    change.record, change.checksum, tally, links
                 )
             ):
                 todo.append(change)
@@ -316,10 +331,20 @@ class StockFold:
             for n in part
             if n in watched
         ]
-        for number in self._landed:
-            packed = self._landed.pop(number)
-            if packed is not None:
-                await self._synced(number, _unpack(packed), tally)
+        while self._landed:
+            chunk = list(itertools.islice(self._landed, self.batch_size))
+            links = await self._links(chunk)
+            for number in chunk:
+                created = self._landed.pop(number)
+                if created is None:
+                    continue  # failed meanwhile
+                link = links.get(number)
+                await self._synced(
+                    number,
+                    created == _CREATED,
+                    None if link is None else link.platform_id,
+                    tally,
+                )
         for number in list(self._same):
             if number not in self._same:
                 continue
@@ -334,19 +359,40 @@ class StockFold:
             )
         return found
 
-    async def _report(self, record: Record, digest: str, tally: Tally) -> bool:
-        packed = self._landed.get(record.number)
-        if packed is None:
-            return False
-        landed = _unpack(packed)
-        if landed.checksum != digest:
+    async def _links(self, numbers: list[str]) -> dict[str, Link]:
+        if not numbers:
+            return {}
+        return await self.store.get_links(
+            self.run.platform_name, DataType.STOCK, numbers
+        )
+
+    async def _report(
+        self,
+        record: Record,
+        digest: str,
+        tally: Tally,
+        links: Mapping[str, Link],
+    ) -> bool:
+        created = self._landed.get(record.number)
+        link = links.get(record.number)
+        # The link `record` committed; without it, or with another
+        # checksum, the level goes the stock path.
+        if created is None or link is None or link.checksum != digest:
             return False
         self._landed.pop(record.number)
-        await self._synced(record.number, landed, tally)
+        await self._synced(
+            record.number, created == _CREATED, link.platform_id, tally
+        )
         return True
 
-    async def _synced(self, number: str, landed: Landed, tally: Tally) -> None:
-        if landed.created:
+    async def _synced(
+        self,
+        number: str,
+        created: bool,
+        platform_id: str | None,
+        tally: Tally,
+    ) -> None:
+        if created:
             tally.created += 1
         else:
             tally.updated += 1
@@ -355,8 +401,8 @@ class StockFold:
                 run_id=self.run.id,
                 data_type=DataType.STOCK,
                 number=number,
-                created=landed.created,
-                platform_id=landed.platform_id,
+                created=created,
+                platform_id=platform_id,
             )
         )
 
@@ -394,59 +440,8 @@ class _Read:
         return number in self.landed or number in self.same
 
 
-#: `_pack`'s flags.
-_CREATED, _NO_ID, _HEX_CHECKSUM, _HEX_ID = 1, 2, 4, 8
-
-
-def _squeeze(text: str) -> tuple[bool, bytes]:
-    """
-    *text* as bytes: lowercase hex (a checksum, most platform ids) in
-    half the bytes, anything else as UTF-8.
-    """
-    if len(text) % 2 == 0:
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError:
-            pass
-        else:
-            if raw.hex() == text:
-                return True, raw
-    return False, text.encode("utf-8", "surrogatepass")
-
-
-def _pack(landed: Landed) -> bytes:
-    """
-    *landed* in one bytes object (about 70 bytes where the object with
-    its two strings took about 220).
-    """
-    hex_checksum, checksum = _squeeze(landed.checksum)
-    hex_id, platform_id = _squeeze(landed.platform_id or "")
-    flags = (
-        (_CREATED if landed.created else 0)
-        | (_NO_ID if landed.platform_id is None else 0)
-        | (_HEX_CHECKSUM if hex_checksum else 0)
-        | (_HEX_ID if hex_id else 0)
-    )
-    return struct.pack("<BI", flags, len(checksum)) + checksum + platform_id
-
-
-def _unpack(packed: bytes) -> Landed:
-    flags, size = struct.unpack_from("<BI", packed)
-    head = struct.calcsize("<BI")
-    checksum, platform_id = packed[head : head + size], packed[head + size :]
-
-    def text(raw: bytes, hexed: int) -> str:
-        return (
-            raw.hex()
-            if flags & hexed
-            else raw.decode("utf-8", "surrogatepass")
-        )
-
-    return Landed(
-        checksum=text(checksum, _HEX_CHECKSUM),
-        created=bool(flags & _CREATED),
-        platform_id=None if flags & _NO_ID else text(platform_id, _HEX_ID),
-    )
+#: What `StockFold._landed` holds of a level.
+_CREATED, _UPDATED = b"\x01", b"\x00"
 
 
 def gained_numbers(article: Article, link: Link | None) -> list[str]:
