@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from ecomsync import Article, DataType, Outgoing
+from ecomsync import Article, DataType, Outgoing, Variant
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
@@ -124,3 +124,46 @@ class TestCurrency:
         assert "CHF" in (refused[2] or "")
         assert landed[0], landed
         assert ["P-3"] == [r["sku"] for r in emu.shop.products.values()]
+
+
+class TestEstimate:
+    """
+    The plan's estimate of an article push counts the price settings.
+    """
+
+    async def test_worst_case_push_within_estimate(self) -> None:
+        """
+        Variable articles at a reduced rate, in one batch: the lookup,
+        the shop's general and tax settings, its tax classes, the batch
+        and a variations batch each stay within `estimate_requests`
+        (the category list is read by the categories' push before).
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        articles = [
+            Article(
+                number=f"E-{i}",
+                name="Hemd",
+                price=Decimal("10.70"),
+                tax_rate=Decimal(7),
+                variants=(
+                    Variant(number=f"E-{i}-S", options=(("Size", "S"),)),
+                ),
+            )
+            for i in range(3)
+        ]
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        async with woo:
+            outcomes = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=a) for a in articles]
+            )
+        sent = [r for r in emu.requests if not r.path.endswith("/categories")]
+
+        assert all(o.ok for o in outcomes), outcomes
+        assert len(sent) <= woo.estimate_requests(
+            DataType.ARTICLES, writes=3, uploads=0, with_media=0
+        )

@@ -250,8 +250,9 @@ class WooCommerce(AsyncResource):
         if data_type is DataType.CATEGORIES:
             return 2 * batches + 1 + 2 * uploads  # a lost upload: a search
         if data_type is DataType.ARTICLES:
-            # + the tax classes and the shop's price decimals
-            return 2 * batches + writes + 2 + 2 * uploads
+            # + the tax classes and the shop's price settings (general,
+            # and its tax mode where it calculates tax)
+            return 2 * batches + writes + 3 + 2 * uploads
         if data_type is DataType.STOCK:
             return 2 * batches
         if data_type is DataType.ORDER_STATUS:
