@@ -149,6 +149,14 @@ class TestVariantsOneChoice:
             (((), ()), "variants.1.options"),
             # equal but for case
             (((("Size", "M"),), (("size", "m"),)), "variants.1.options"),
+            # a blank value is "any" too
+            (
+                (
+                    (("Size", "M"), ("Color", "Red")),
+                    (("Size", "M"), ("Color", " ")),
+                ),
+                "variants.1.options",
+            ),
             # the second lacks "Color": M in any colour, Red among them
             (
                 (
@@ -227,3 +235,34 @@ class TestVariantsOneChoice:
             )
 
         assert all(o.ok for o in outcomes), outcomes
+
+    async def test_option_value_with_a_bar_fails(self) -> None:
+        """
+        WooCommerce stores a custom attribute's values joined by ``|``
+        and splits them on it when read: a variant of option ``S|M``
+        would match neither ``S`` nor ``M``, and never be sold.  The
+        article fails on that variant's options, unsent.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-5",
+            categories=(),
+            variants=(
+                Variant(number="V-5-0", options=(("Size", "S|M"),)),
+                Variant(number="V-5-1", options=(("Size", "L"),)),
+            ),
+        )
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        async with woo:
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+
+        assert (False, "variants.0.options") == (outcome.ok, outcome.field)
+        assert "'S|M'" in (outcome.error or "")
+        assert {} == emu.shop.products

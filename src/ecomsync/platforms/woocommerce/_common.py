@@ -188,8 +188,23 @@ def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
     compared ignoring case; an attribute a variation lacks is "any"), so
     the later one would never be sold, without a word.
     """
+    for k, x in enumerate(variants):
+        for name, value in x.options:
+            if "|" in value:
+                return (
+                    f"option {name}: {value!r} of variant {x.number!r} holds "
+                    "'|', which WooCommerce takes for the border between "
+                    "two values of a custom attribute (WC_DELIMITER): the "
+                    "variant could not be chosen; give it a value without",
+                    f"variants.{k}.options",
+                )
+    # a blank value is "any", as a missing one
     chosen = [
-        {n.strip().casefold(): v.strip().casefold() for n, v in x.options}
+        {
+            n.strip().casefold(): v.strip().casefold()
+            for n, v in x.options
+            if v.strip()
+        }
         for x in variants
     ]
     pairs: list[tuple[int, int]] = []
