@@ -69,6 +69,7 @@ class Writer:
         with its media; record the outcomes; return what landed.
         """
         platform = self.run.platform
+        await self.unvouch(data_type, chunk)
         if (
             isinstance(platform, SupportsMediaOnPush)
             and platform.media_on_push
@@ -239,6 +240,30 @@ class Writer:
         )
         self.restock.update(links)
 
+    async def unvouch(
+        self, data_type: DataType, chunk: Sequence[Change]
+    ) -> None:
+        """
+        Take back the checksums of the records of *chunk* about to be
+        written (their ids and variants stay).
+
+        From the moment the other side may hold the new payload until
+        `record` commits what landed, the old checksum no longer vouches
+        for it: a process killed in between, with the ERP gone back to
+        that payload, would skip the record as unchanged (and take it out
+        of the ledger) while the other side kept the new one.  Without a
+        checksum the next run sends it, whatever kill point it found.
+        """
+        links = {
+            c.record.number: attrs.evolve(c.link, checksum="")
+            for c in chunk
+            if c.link is not None and c.link.checksum
+        }
+        if links:
+            await self.store.put_links(
+                self.run.platform_name, data_type, links
+            )
+
     def check_answer(self, outcomes: Sequence[Outcome], asked: Sized) -> None:
         """
         Refuse an answer with a different number of outcomes than asked.
@@ -263,22 +288,19 @@ class Writer:
         that *landed* with its articles; return the links of what landed.
         """
         written: dict[str, Link] = {}
-        unsure: dict[str, Link] = {}
         claims = self.claims.get(data_type)
+        name = self.run.platform_name
+        unsure = _unsure(chunk, outcomes, claims)
+        if unsure:
+            # Before the ledger: a kill in between leaves a record that
+            # is sent again, never one skipped as unchanged.
+            await self.store.put_links(name, data_type, unsure)
         for change, outcome in zip(chunk, outcomes, strict=True):
             number = change.record.number
             ambiguous = None if claims is None else claims.problem(number)
             if outcome.ok and ambiguous is not None:
                 # It landed, but a rival for its number turned up since it
                 # was sent: it fails like every party, with no checksum.
-                unsure[number] = Link(
-                    outcome.platform_id,
-                    "",
-                    # Its restock waits for the push that lands it.
-                    variants=None
-                    if change.link is None
-                    else change.link.variants,
-                )
                 if (data_type, number) not in self.reported:
                     self.reported.add((data_type, number))
                     await self.fail(
@@ -290,14 +312,6 @@ class Writer:
                     )
                 continue
             if not outcome.ok:
-                if change.link is not None and change.link.checksum:
-                    # A failed write may still have changed the other
-                    # side (the name landed and the image failed, 0 for a
-                    # negative level, one location of several): the
-                    # checksum of what landed before no longer vouches
-                    # for it, so the next run sends the record even if
-                    # the ERP went back to it (and the ledger keeps it).
-                    unsure[number] = attrs.evolve(change.link, checksum="")
                 await self.fail(
                     data_type,
                     number,
@@ -324,9 +338,6 @@ class Writer:
                     platform_id=outcome.platform_id,
                 )
             )
-        name = self.run.platform_name
-        if unsure:
-            await self.store.put_links(name, data_type, unsure)
         if written and data_type is DataType.ARTICLES:
             await self.note_restock(chunk, written)
         if landed:
@@ -419,6 +430,39 @@ async def isolating(
             else next(again)
             for i, item in enumerate(items)
         ]
+
+
+def _unsure(
+    chunk: Sequence[Change],
+    outcomes: Sequence[Outcome],
+    claims: NumberClaims | None,
+) -> dict[str, Link]:
+    """
+    The links, without checksum, of the records of *chunk* whose
+    *outcomes* the other side may hold but nothing vouches for.
+
+    A record that landed while a rival for its number turned up since it
+    was sent fails like every party, with no checksum (its restock waits
+    for the push that lands it).  A failed write may still have changed
+    the other side (the name landed and the image failed, 0 for a
+    negative level, one location of several): the checksum of what
+    landed before no longer vouches for it, so the next run sends the
+    record even if the ERP went back to it (and the ledger keeps it).
+    """
+    unsure: dict[str, Link] = {}
+    for change, outcome in zip(chunk, outcomes, strict=True):
+        number = change.record.number
+        link = change.link
+        if outcome.ok:
+            if claims is not None and claims.problem(number) is not None:
+                unsure[number] = Link(
+                    outcome.platform_id,
+                    "",
+                    variants=None if link is None else link.variants,
+                )
+        elif link is not None and link.checksum:
+            unsure[number] = attrs.evolve(link, checksum="")
+    return unsure
 
 
 def _claims(out: Outgoing) -> tuple[str, ...]:
