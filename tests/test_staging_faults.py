@@ -7,11 +7,13 @@ the rest of the run goes on, and the next run works again.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -37,7 +39,7 @@ from ecomsync._staging_fs import MARKER
 from ecomsync.testing import capture_events
 
 from ._backends import both_backends
-from .test_media import files
+from .test_media import SHA_CAT, dead_run, files
 from .test_media_faults import assert_clean
 
 
@@ -210,3 +212,83 @@ class TestStoreFull:
         await assert_clean(sync.staging, store)
         await sync.aclose()
         await store.aclose()
+
+
+def _locks_held() -> list[str]:
+    """This process's open handles on staging run locks."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.endswith(".lock") and "/run-" in target:
+                found.append(target)
+    return found
+
+
+def _failing_unlink(tmp_path: Path) -> Callable[..., None]:
+    """
+    os.unlink, but nothing under the staging directory can be deleted
+    (EROFS): its file system was remounted read-only after an error.
+    """
+    real = os.unlink
+    staging = str(tmp_path / "staging")
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        if os.fspath(path).startswith(staging):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+        real(path, *args, **kwargs)
+
+    return unlink
+
+
+class TestReadOnlyAtTheEnd:
+    async def test_sweep_fails_the_run_goes_on(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A dead run's files that cannot be removed (the staging file
+        system read-only) do not fail a run: it warns and goes on, and
+        the first run once the file system is writable again removes
+        them (every run failed at its start, even a stock-only one)."""
+        await sync.staging.open(store)
+        dead_run(tmp_path / "staging", **{SHA_CAT: b"cat"})
+        monkeypatch.setattr(os, "unlink", _failing_unlink(tmp_path))
+
+        run = await sync.execute(SyncSpec(types={DataType.STOCK: All()}))
+
+        assert RunStatus.SUCCEEDED == run.status
+        monkeypatch.undo()
+        again = await sync.execute(SyncSpec(types={DataType.STOCK: All()}))
+        assert RunStatus.SUCCEEDED == again.status
+        await assert_clean(sync.staging, store)
+
+    async def test_run_ends_and_the_next_one_sweeps(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        platform: MemoryPlatform,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The staging file system turned read-only (remounted after an
+        error) while a run ends: the run, whose records all landed, ends
+        succeeded, warning that files are left; its run lock is let go,
+        so the first run after the file system is writable again sweeps
+        them (the run failed with a bare OSError, and the lock's handle
+        stayed open: the run's files stayed until the process ended)."""
+        monkeypatch.setattr(os, "unlink", _failing_unlink(tmp_path))
+        run = await sync.execute(ARTICLES)
+
+        assert (RunStatus.SUCCEEDED, ()) == (run.status, run.failures)
+        assert 6 == len(platform.attachments)
+        assert [] == _locks_held()
+        assert 0 == sync.staging.used_bytes
+
+        monkeypatch.undo()
+        again = await sync.execute(SyncSpec(types={DataType.STOCK: All()}))
+
+        assert RunStatus.SUCCEEDED == again.status
+        await assert_clean(sync.staging, store)

@@ -209,9 +209,13 @@ class RunDir:
         try:
             return _remove(self.path)
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                self.lock.unlink()
-            os.close(self.fd)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    self.lock.unlink()
+            finally:
+                # Let go of the lock whatever failed (a read-only file
+                # system): a sweep removes what is left once it can.
+                os.close(self.fd)
 
 
 def new_run_dir(root: Path) -> RunDir:

@@ -352,7 +352,19 @@ class RunStaging:
                 # Its spares go with it.
                 self._owner._forget_spares(run_dir)
                 run_dir.closed = True
-                await anyio.to_thread.run_sync(run_dir.close)
+                try:
+                    await anyio.to_thread.run_sync(run_dir.close)
+                except OSError:
+                    # Its records landed; what is left (a file system
+                    # turned read-only) goes at a later run's sweep.
+                    log.warning(
+                        "staging of run %s: files left in %s for a later "
+                        "run to remove",
+                        self.run_id,
+                        run_dir.path,
+                        exc_info=True,
+                        extra=_instrument.fields(run_id=self.run_id or None),
+                    )
 
     def _pending(
         self, run_dir: fs.RunDir, staged: StagedMedia

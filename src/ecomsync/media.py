@@ -64,6 +64,7 @@ from ._staging_run import (
     Spare,
     UpdatesPending,
     ended_runs,
+    log,
     updater,
 )
 from .exceptions import MediaStagingError
@@ -357,10 +358,15 @@ class MediaStaging(AsyncResource):
             store, root = self._opened()
             removed, dead = [], set()
         except OSError as exc:
-            raise MediaStagingError(
-                f"cannot clean the staging directory {str(root)!r}: "
-                f"{exc.strerror or exc}"
-            ) from exc
+            # No run's failure (stock and orders go on); files that cannot
+            # be staged there fail their records, naming the cause.
+            log.warning(
+                "cannot clean the staging directory %r (%s): left for a "
+                "later run",
+                str(root),
+                exc.strerror or exc,
+            )
+            removed, dead = [], set()
         prefix = f"{root}{os.sep}run-"
         ours: list[PendingMedia] = []
         others: list[PendingMedia] = []
