@@ -98,26 +98,29 @@ class PlanEstimateContract:
     def sent(self, emu: Any, since: int) -> list[Any]:
         raise NotImplementedError
 
-    def place_costly_orders(self, emu: Any) -> None:
+    def place_costly_orders(self, emu: Any) -> str:
         """
         Place a few orders of A-1 whose reading costs the adapter more
         than its page of orders (a long order, a refund, a number two
-        orders hold), and a few plain ones.
+        orders hold), and a few plain ones; the last one's number.
         """
         raise NotImplementedError
 
+    @pytest.mark.parametrize("ranged", [False, True])
     @pytest.mark.parametrize("page", [2, 50])
     async def test_costly_orders_within_estimate(
-        self, emu: Any, tmp_path: Path, page: int
+        self, emu: Any, tmp_path: Path, page: int, ranged: bool
     ) -> None:
         """An order import whose orders cost the adapter's read more than
-        its pages (long orders, refunds, shared numbers) sends no more
-        requests than its plan said."""
-        self.place_costly_orders(emu)
+        its pages (long orders, refunds, shared numbers), or whose
+        `NumberRange` reads pages that hold no order it selects, sends
+        no more requests than its plan said."""
+        last = self.place_costly_orders(emu)
         erp = spread_erp()
         platform = self.platform(emu)
         sync = plan_engine(erp, platform, tmp_path, order_page_size=page)
-        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
+        selection: Selection = NumberRange(last, last) if ranged else All()
+        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: selection})
         try:
             plan = await sync.plan(spec)
             seen = len(emu.requests)

@@ -96,7 +96,7 @@ class TestEngine(PlatformEngineContract):
     ) -> Shopware6:
         return shop(emu, CANARY if secret is None else secret)
 
-    def place_costly_orders(self, emu: ShopwareEmulator) -> None:
+    def place_costly_orders(self, emu: ShopwareEmulator) -> str:
         # a number two orders hold: each page's numbers are looked up
         for n in range(5):
             emu.place_order(
@@ -106,6 +106,7 @@ class TestEngine(PlatformEngineContract):
                     {"productNumber": "A-1", "quantity": 1, "unitPrice": 9}
                 ],
             )
+        return "C-2"
 
     def sent(self, emu: ShopwareEmulator, since: int) -> list[RequestRecord]:
         return [

@@ -79,10 +79,13 @@ class TestEngine(PlatformEngineContract):
     ) -> Shopify:
         return shop(emu, token=TOKEN if secret is None else secret)
 
-    def place_costly_orders(self, emu: ShopifyEmulator) -> None:
+    def place_costly_orders(self, emu: ShopifyEmulator) -> str:
         # 25 lines: the page holds 10, the rest cost a request more
         for n in range(6):
-            emu.place_order([("A-1", 1, "9.90")] * (25 if n else 1))
+            emu.place_order(
+                [("A-1", 1, "9.90")] * (25 if n else 1), name=f"#{7000 + n}"
+            )
+        return "7005"
 
     def writes(self, emu: ShopifyEmulator) -> list[Any]:
         # Every request is a POST to GraphQL: what a write would leave.

@@ -75,7 +75,7 @@ class TestEngine(PlatformEngineContract):
     ) -> WooCommerce:
         return shop(emu, CANARY if secret is None else secret)
 
-    def place_costly_orders(self, emu: WooCommerceEmulator) -> None:
+    def place_costly_orders(self, emu: WooCommerceEmulator) -> str:
         # a refunded order: its refunds cost a request more
         for n in range(6):
             order = emu.place_order(
@@ -93,6 +93,7 @@ class TestEngine(PlatformEngineContract):
             )
             if n:
                 emu.refund(order, {"A-1": 1})
+        return str(order)
 
     def writes(self, emu: WooCommerceEmulator) -> list[RequestRecord]:
         return [r for r in emu.requests if r.method in WRITES]
