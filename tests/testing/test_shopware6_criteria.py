@@ -432,6 +432,56 @@ class TestSearch:
             k: aggs["stats"][k] for k in ("min", "max", "avg", "sum")
         }
 
+    async def test_count_is_of_distinct_values(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
+    ) -> None:
+        """count answers the distinct values of its field, not the rows
+        (COUNT(DISTINCT ...), EntityAggregator::parseCountAggregation),
+        over every row the filter matches whatever the post-filter, and a
+        filter aggregation narrows it: what Shopware6's order pages
+        compare to know that no two orders share a number."""
+        await _seed_products(client, emu, clock)
+        r = await client.post(
+            "/api/search/product",
+            json={
+                "limit": 1,
+                "post-filter": [
+                    {
+                        "type": "equals",
+                        "field": "productNumber",
+                        "value": "B-1",
+                    }
+                ],
+                "aggregations": [
+                    {"name": "states", "type": "count", "field": "active"},
+                    {"name": "rows", "type": "count", "field": "id"},
+                    {
+                        "name": "a-rows",
+                        "type": "filter",
+                        "filter": [
+                            {
+                                "type": "prefix",
+                                "field": "productNumber",
+                                "value": "A",
+                            }
+                        ],
+                        "aggregation": {
+                            "name": "a-rows",
+                            "type": "count",
+                            "field": "id",
+                        },
+                    },
+                ],
+            },
+        )
+        assert 200 == r.status_code, r.text
+        aggs = r.json()["aggregations"]
+        assert (2, 3, 2) == (
+            aggs["states"]["count"],
+            aggs["rows"]["count"],
+            aggs["a-rows"]["count"],
+        )
+
     async def test_terms_aggregation(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator, clock: Clock
     ) -> None:
