@@ -266,3 +266,45 @@ class TestVariantsOneChoice:
         assert (False, "variants.0.options") == (outcome.ok, outcome.field)
         assert "'S|M'" in (outcome.error or "")
         assert {} == emu.shop.products
+
+
+class TestAttributeNames:
+    """
+    Option names WooCommerce keys as one are one attribute.
+    """
+
+    async def test_names_apart_only_in_case_are_one_attribute(self) -> None:
+        """
+        ``Size`` and ``size`` (or ``Größe`` and ``Grosse``) are one
+        custom attribute to WooCommerce (``sanitize_title``): sent as two,
+        the shop kept one of them, with half of the values, and the other
+        half's variants could not be chosen.  The parent gets one
+        attribute with every value.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-6",
+            categories=(),
+            variants=(
+                Variant(number="V-6-0", options=(("Size", "S"),)),
+                Variant(number="V-6-1", options=(("size", "M"),)),
+            ),
+        )
+        woo = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        async with woo:
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+
+        assert outcome.ok, outcome
+        parent = emu.shop.products[int(outcome.platform_id or 0)]
+        assert [("Size", ["S", "M"])] == [
+            (a["name"], a["options"])
+            for a in parent["attributes"]
+            if a["variation"]
+        ]

@@ -180,12 +180,24 @@ def sku_problem(sku: str) -> str | None:
     return None
 
 
+def attribute_key(name: str) -> str:
+    """
+    A custom attribute's name as WooCommerce keys it (``sanitize_title``:
+    accents, case, spaces and punctuation do not count), so ``Size`` and
+    ``size`` are one attribute.
+    """
+    return re.sub(r"[^a-z0-9]+", "-", without_accents(name).casefold()).strip(
+        "-"
+    )
+
+
 def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
     """
     Two of *variants* a customer could not choose between, and the
     field, if there are: WooCommerce matches a choice to the first
-    variation whose attributes agree with it (names and custom values
-    compared ignoring case; an attribute a variation lacks is "any"), so
+    variation whose attributes agree with it (names as `attribute_key`,
+    custom values ignoring case; an attribute a variation lacks is
+    "any"), so
     the later one would never be sold, without a word.
     """
     for k, x in enumerate(variants):
@@ -201,7 +213,7 @@ def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
     # a blank value is "any", as a missing one
     chosen = [
         {
-            n.strip().casefold(): v.strip().casefold()
+            attribute_key(n): v.strip().casefold()
             for n, v in x.options
             if v.strip()
         }

@@ -23,6 +23,7 @@ from ._common import (
     Refused,
     Row,
     Settings,
+    attribute_key,
     category_slug,
     chunks,
     describe,
@@ -290,15 +291,20 @@ class Products:
         if not article.variants:
             payload["regular_price"] = self._price(article.price, article)
         else:
-            options: dict[str, list[str]] = {}
+            # one attribute per name as WooCommerce keys it: "Size" and
+            # "size" sent as two would leave the shop one, with half of
+            # the values, and the other half's variants unsellable
+            options: dict[str, tuple[str, list[str]]] = {}
             for variant in article.variants:
                 for name, value in variant.options:
-                    values = options.setdefault(name, [])
+                    _, values = options.setdefault(
+                        attribute_key(name), (name, [])
+                    )
                     if value not in values:
                         values.append(value)
             payload["attributes"] = [
                 {"name": n, "options": v, "variation": True, "visible": True}
-                for n, v in options.items()
+                for n, v in options.values()
             ]
         if item.media is not None:
             images = sorted(
@@ -514,11 +520,12 @@ def _keep_own_attributes(payload: Row, held: Row) -> None:
     """
     attributes = held.get("attributes") or []
     wanted = payload.get("attributes") or []
-    names = {a["name"] for a in wanted}
+    names = {attribute_key(a["name"]) for a in wanted}
     own = [
         a
         for a in attributes
-        if not a.get("variation") and a.get("name") not in names
+        if not a.get("variation")
+        and attribute_key(str(a.get("name") or "")) not in names
     ]
     if wanted or any(a.get("variation") for a in attributes):
         payload["attributes"] = [*wanted, *own]
