@@ -8,7 +8,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import anyio
 import pytest
+from anyio import wait_all_tasks_blocked
 
 from ecomsync.erp._tryton_catalog import (
     ProductRow,
@@ -17,6 +19,7 @@ from ecomsync.erp._tryton_catalog import (
 )
 from ecomsync.erp._tryton_products import READ_AHEAD, ProductReader
 from ecomsync.erp.tryton import TrytonErp
+from ecomsync.exceptions import RetryableError
 
 
 def _row(
@@ -175,6 +178,10 @@ class _FakeRpc:
         self.product_reads: list[int] = []
         self.currency = currency
         self.price = price
+        #: product reads (by their position) that fail
+        self.failing: set[int] = set()
+        #: ``product.image`` rows, in ``sequence`` order
+        self.images: list[dict[str, Any]] = []
 
     async def read(
         self, model: str, ids: list[int], fields: list[str], **_: Any
@@ -182,6 +189,8 @@ class _FakeRpc:
         if model == "company.company":
             return [{"id": 1, "currency.": {"code": self.currency}}]
         self.product_reads.append(len(ids))
+        if len(self.product_reads) - 1 in self.failing:
+            raise RetryableError("Tryton: HTTP 503 on read")
         return [
             {
                 "id": i,
@@ -193,8 +202,16 @@ class _FakeRpc:
             for i in ids
         ]
 
-    async def search_read(self, *_: Any, **__: Any) -> list[dict[str, Any]]:
-        return []
+    async def model(self, *_: Any, **__: Any) -> dict[str, Any]:
+        return {}  # fields_get: no product_attribute module
+
+    async def search_read(
+        self, model: str, domain: list[Any], *_: Any, **__: Any
+    ) -> list[dict[str, Any]]:
+        if model != "product.image":
+            return []
+        templates = set(domain[0][2])
+        return [i for i in self.images if i["template"] in templates]
 
 
 class TestReadAhead:
@@ -226,6 +243,68 @@ class TestReadAhead:
         assert [g.number for g in groups] == got
 
     @pytest.mark.anyio
+    async def test_next_window_read_in_the_background(self) -> None:
+        """With a background task group, the window after the one a batch
+        needs is read before the engine asks for it, each window once."""
+        groups = group_articles(
+            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, 1201)]
+        )
+        rpc = _FakeRpc()
+        async with anyio.create_task_group() as background:
+            reader = ProductReader(
+                rpc,  # type: ignore[arg-type]
+                TrytonErp("http://erp", "d", "u", "p"),
+                background=background,
+            )
+            reader.expect(groups)
+
+            first = await reader.articles(groups[:100])
+            await wait_all_tasks_blocked()
+            early = list(rpc.product_reads)
+            rest = [
+                a
+                for start in range(100, len(groups), 100)
+                for a in await reader.articles(groups[start : start + 100])
+            ]
+
+        assert [READ_AHEAD, READ_AHEAD] == early
+        assert [READ_AHEAD, READ_AHEAD, 200] == rpc.product_reads
+        assert [g.number for g in groups] == [
+            a.number for a in [*first, *rest]
+        ]
+
+    @pytest.mark.anyio
+    async def test_failed_read_ahead_is_read_again(self) -> None:
+        """A window whose background read failed is read when its batch
+        comes; when that read fails too, the batch fails with its error."""
+        groups = group_articles(
+            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, 1001)]
+        )
+        rpc = _FakeRpc()
+        rpc.failing = {1}
+        async with anyio.create_task_group() as background:
+            reader = ProductReader(
+                rpc,  # type: ignore[arg-type]
+                TrytonErp("http://erp", "d", "u", "p"),
+                background=background,
+            )
+            reader.expect(groups)
+            got = [
+                a.number
+                for start in range(0, len(groups), 100)
+                for a in await reader.articles(groups[start : start + 100])
+            ]
+            assert [g.number for g in groups] == got
+            assert [READ_AHEAD] * 3 == rpc.product_reads
+
+            rpc.product_reads.clear()
+            rpc.failing = {1, 2}
+            reader.expect(groups)
+            await reader.articles(groups[:100])
+            with pytest.raises(RetryableError, match="503"):
+                await reader.articles(groups[500:600])
+
+    @pytest.mark.anyio
     async def test_without_plan(self) -> None:
         """Groups read without expect() are read as they come."""
         groups = group_articles([_row(1, "A-1", 5), _row(2, "B-1", 6)])
@@ -236,6 +315,46 @@ class TestReadAhead:
 
         assert "B-1" == article.number
         assert [1] == rpc.product_reads
+
+
+class TestImages:
+    @pytest.mark.anyio
+    async def test_each_article_gets_its_templates_images(self) -> None:
+        """In one batch, a plain article gets its product's images, then
+        its template's; an article with variants its template's, then
+        each variant's; no article gets another template's images."""
+        groups = group_articles(
+            [
+                _row(1, "A-1", 5),
+                _row(2, "B-1", 6, template_code="B"),
+                _row(3, "B-2", 6, template_code="B"),
+                _row(4, "C-1", 7),
+            ]
+        )
+        rpc = _FakeRpc()
+        rpc.images = [
+            {"id": i, "template": t, "product": p, "description": "x"}
+            for i, t, p in [
+                (10, 5, None),
+                (11, 6, 3),
+                (12, 5, 1),
+                (13, 6, None),
+                (14, 6, 2),
+            ]
+        ]
+        reader = ProductReader(rpc, TrytonErp("http://erp", "d", "u", "p"))  # type: ignore[arg-type]
+        reader.expect(groups)
+
+        articles = await reader.articles(groups)
+
+        assert {
+            "A-1": ["12", "10"],
+            "B": ["13", "14", "11"],
+            "C-1": [],
+        } == {
+            a.number: [m.key.rsplit(":", 1)[1] for m in a.media]
+            for a in articles
+        }
 
 
 class TestNetPrices:

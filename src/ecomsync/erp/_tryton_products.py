@@ -2,10 +2,11 @@
 Reading Tryton articles: templates with their variants, prices, options
 and images, for the groups ``_tryton_candidates`` picked.
 
-Speed: full records are read chunk by chunk by id, each chunk as a few
-concurrent reads of the same fields in one context, with the chunk's
-images beside them.  Category numbers, the company's currency and
-attribute definitions are read once per session.
+Speed: full records are read by id `READ_AHEAD` products at a time, in
+one context, with the images of a window of templates beside them; while
+the engine works through one window, the next is read in the session's
+background (at most one window ahead).  Category numbers, the company's
+currency and attribute definitions are read once per session.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import attrs
 
 from .._anyio_util import concurrently
@@ -29,6 +31,8 @@ from ._tryton_read import ALL, IMAGE_KEY, category_number, image_ref
 
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from ._tryton_rpc import Rpc
     from .tryton import TrytonErp
 
@@ -61,6 +65,9 @@ class ProductReader:
     #: above this many matched templates, all candidates are read instead
     #: of the matched templates' siblings by id (long id lists)
     expand_limit: int = 1000
+    #: where the next window's read runs while the engine works through
+    #: the current one (the session's; ``None``: no reading ahead)
+    background: TaskGroup | None = None
     _categories: dict[int, str] = attrs.field(factory=dict)
     _all_categories: bool = False
     _currency: str | None = None
@@ -72,6 +79,12 @@ class ProductReader:
     _index: dict[int, int] = attrs.field(factory=dict)
     _fetched: set[int] = attrs.field(factory=set)
     _images: dict[int, list[dict[str, Any]]] = attrs.field(factory=dict)
+    #: the first upcoming group no read has been asked for yet
+    _next: int = 0
+    #: set when the window read in the background is in `_rows`
+    _ahead: anyio.Event | None = None
+    #: counts `expect` calls: a read-ahead for an older plan is dropped
+    _plan_no: int = 0
 
     # -- which articles ---------------------------------------------------
 
@@ -104,13 +117,13 @@ class ProductReader:
         The full articles of *groups*, in their order.
         """
         found: dict[int, dict[str, Any]] = {}
-        images: list[dict[str, Any]] = []
+        images: dict[int, list[dict[str, Any]]] = {}
 
         async def read() -> None:
             found.update(await self._products_of(groups))
 
         async def read_images() -> None:
-            images.extend(await self._images_of([g.template for g in groups]))
+            images.update(await self._images_of([g.template for g in groups]))
 
         await concurrently(read, read_images, self._currency_code)
         await self._category_numbers(
@@ -132,18 +145,18 @@ class ProductReader:
         self,
         group: ArticleGroup,
         found: dict[int, dict[str, Any]],
-        images: list[dict[str, Any]],
+        images: dict[int, list[dict[str, Any]]],
     ) -> Article:
         first = found[group.products[0].id]
         price = self._price(first["list_price_used"])
-        template_images = [
-            i
-            for i in images
-            if i["template"] == group.template and not i["product"]
-        ]
+        # a template's images, its products' among them (Tryton keeps an
+        # image's product within its template): not the batch's scanned
+        # per article
+        rows = images.get(group.template, ())
+        template_images = [i for i in rows if not i["product"]]
 
         def own(product: int) -> list[dict[str, Any]]:
-            return [i for i in images if i["product"] == product]
+            return [i for i in rows if i["product"] == product]
 
         variants: list[Variant] = []
         if group.variants:
@@ -224,45 +237,96 @@ class ProductReader:
         self._index = {t: i for i, t in enumerate(self._plan)}
         self._fetched.clear()
         self._images.clear()
+        self._next = 0
+        self._ahead = None
+        self._plan_no += 1
 
     async def _products_of(
         self, groups: Sequence[ArticleGroup]
     ) -> dict[int, dict[str, Any]]:
         """
         The product rows of *groups*, read with the upcoming groups' up
-        to `READ_AHEAD` products in one call.
+        to `READ_AHEAD` products in one call; the window after it is then
+        read in the background.
         """
         wanted = [p.id for g in groups for p in g.products]
+        if self._ahead is not None and any(
+            pid not in self._rows for pid in wanted
+        ):
+            # the window read ahead: waited for, never read twice
+            await self._ahead.wait()
+            self._ahead = None
         if any(pid not in self._rows for pid in wanted):
-            window = list(groups)
             start = self._at.get(id(groups[0]))
+            window = list(groups)
             if start is not None:
-                size = sum(len(g.products) for g in window)
-                for group in self._upcoming[start + len(groups) :]:
-                    size += len(group.products)
-                    if size > READ_AHEAD:
-                        break
-                    window.append(group)
-            fields = ["name", "description", "list_price_used", "categories"]
-            if (
-                any(g.variants for g in window)
-                and await self._attribute_defs()
-            ):
-                fields.append("attributes")
-            ids = sorted(
-                {p.id for g in window for p in g.products} - self._rows.keys()
-            )
-            for row in await self.rpc.read(
-                "product.product", ids, fields, context=ALL
-            ):
-                self._rows[row["id"]] = row
+                window += self._window(start + len(groups), window)
+                self._next = max(self._next, start + len(window))
+            self._store(await self._read_rows(window))
+        if self._ahead is None and self.background is not None:
+            ahead = self._window(self._next, [])
+            if ahead:
+                self._next += len(ahead)
+                self._ahead = anyio.Event()
+                self.background.start_soon(
+                    self._read_ahead, ahead, self._ahead, self._plan_no
+                )
         return {pid: self._rows.pop(pid) for pid in wanted}
+
+    def _window(
+        self, start: int, taken: Sequence[ArticleGroup]
+    ) -> list[ArticleGroup]:
+        """
+        The upcoming groups from *start* that fit in one read beside
+        *taken* (at least one group when *taken* is empty).
+        """
+        size = sum(len(g.products) for g in taken)
+        window: list[ArticleGroup] = []
+        for group in self._upcoming[start:]:
+            size += len(group.products)
+            if size > READ_AHEAD and (window or taken):
+                break
+            window.append(group)
+        return window
+
+    async def _read_rows(
+        self, window: Sequence[ArticleGroup]
+    ) -> list[dict[str, Any]]:
+        fields = ["name", "description", "list_price_used", "categories"]
+        if any(g.variants for g in window) and await self._attribute_defs():
+            fields.append("attributes")
+        ids = sorted(
+            {p.id for g in window for p in g.products} - self._rows.keys()
+        )
+        return await self.rpc.read("product.product", ids, fields, context=ALL)
+
+    def _store(self, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
+            self._rows[row["id"]] = row
+
+    async def _read_ahead(
+        self, window: Sequence[ArticleGroup], done: anyio.Event, plan: int
+    ) -> None:
+        """
+        Read *window*'s rows into `_rows` unless `expect` has planned
+        anew.  A failure is dropped: the engine's batch then reads the
+        rows itself and meets the error where it would have without
+        reading ahead.
+        """
+        try:
+            rows = await self._read_rows(window)
+            if plan == self._plan_no:
+                self._store(rows)
+        except Exception:  # noqa: S110 -- read again in line, see above
+            pass
+        finally:
+            done.set()
 
     async def _images_of(
         self, templates: Sequence[int]
-    ) -> list[dict[str, Any]]:
+    ) -> dict[int, list[dict[str, Any]]]:
         """
-        The image rows of *templates*, in ``sequence`` order.
+        The image rows of *templates* by template, in ``sequence`` order.
         """
         missing = [t for t in templates if t not in self._fetched]
         if missing:
@@ -280,7 +344,7 @@ class ProductReader:
             self._fetched.update(window)
             for row in rows:
                 self._images.setdefault(row["template"], []).append(row)
-        return [row for t in templates for row in self._images.pop(t, [])]
+        return {t: self._images.pop(t, []) for t in dict.fromkeys(templates)}
 
     # -- session caches ---------------------------------------------------
 

@@ -52,6 +52,8 @@ from ._tryton_stock import StockReader, StockRow
 
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from .tryton import TrytonErp
 
 _CATEGORY_IMAGE_KEY = "product.category.image"
@@ -86,6 +88,8 @@ class TrytonSession:
 
     _erp: TrytonErp
     _rpc: Rpc
+    #: the session's background reads (products read ahead)
+    _background: TaskGroup | None = None
     _reader: ProductReader = attrs.field(init=False)
     _stock: StockReader = attrs.field(init=False)
     _counted: (
@@ -94,7 +98,9 @@ class TrytonSession:
     _orders: OrderImporter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._reader = ProductReader(self._rpc, self._erp)
+        self._reader = ProductReader(
+            self._rpc, self._erp, background=self._background
+        )
         self._stock = StockReader(self._rpc, self._erp)
         self._orders = OrderImporter(self._erp, self._rpc, self._stock)
 

@@ -17,6 +17,7 @@ import anyio
 import attrs
 import httpx
 
+from .._anyio_util import task_group
 from .._closing import AsyncResource
 from .._settings import flag, name, seconds
 from .._urls import check_url
@@ -199,7 +200,12 @@ class TrytonErp(AsyncResource):
             rpc = Rpc(self.url, self.database, client, self.timeout)
             await rpc.login(self.user, self.password)
             try:
-                yield TrytonSession(self, rpc)
+                async with task_group() as background:
+                    try:
+                        yield TrytonSession(self, rpc, background)
+                    finally:
+                        # a read ahead nobody will take
+                        background.cancel_scope.cancel()
             finally:
                 # the session dies with the server or expires anyway
                 with anyio.CancelScope(shield=True), suppress(Exception):
