@@ -221,9 +221,11 @@ class TestReadAhead:
 
     @pytest.mark.anyio
     async def test_windows(self) -> None:
-        """1,200 articles read by 100 cost three product reads (500, 500,
-        200), and every article comes back once, in order."""
-        rows = [_row(i, f"A-{i}", 10_000 + i) for i in range(1, 1201)]
+        """2 x READ_AHEAD + 200 articles read by 50 cost three product
+        reads (READ_AHEAD, READ_AHEAD, 200), and every article comes back
+        once, in order."""
+        count = 2 * READ_AHEAD + 200
+        rows = [_row(i, f"A-{i}", 10_000 + i) for i in range(1, count + 1)]
         groups = group_articles(rows)
         rpc = _FakeRpc()
         reader = ProductReader(rpc, TrytonErp("http://erp", "d", "u", "p"))  # type: ignore[arg-type]
@@ -231,23 +233,20 @@ class TestReadAhead:
 
         got = [
             a.number
-            for start in range(0, len(groups), 100)
-            for a in await reader.articles(groups[start : start + 100])
+            for start in range(0, len(groups), 50)
+            for a in await reader.articles(groups[start : start + 50])
         ]
 
-        assert [
-            READ_AHEAD,
-            READ_AHEAD,
-            1200 - 2 * READ_AHEAD,
-        ] == rpc.product_reads
+        assert [READ_AHEAD, READ_AHEAD, 200] == rpc.product_reads
         assert [g.number for g in groups] == got
 
     @pytest.mark.anyio
     async def test_next_window_read_in_the_background(self) -> None:
         """With a background task group, the window after the one a batch
         needs is read before the engine asks for it, each window once."""
+        count = 2 * READ_AHEAD + 200
         groups = group_articles(
-            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, 1201)]
+            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, count + 1)]
         )
         rpc = _FakeRpc()
         async with anyio.create_task_group() as background:
@@ -258,13 +257,13 @@ class TestReadAhead:
             )
             reader.expect(groups)
 
-            first = await reader.articles(groups[:100])
+            first = await reader.articles(groups[:50])
             await wait_all_tasks_blocked()
             early = list(rpc.product_reads)
             rest = [
                 a
-                for start in range(100, len(groups), 100)
-                for a in await reader.articles(groups[start : start + 100])
+                for start in range(50, len(groups), 50)
+                for a in await reader.articles(groups[start : start + 50])
             ]
 
         assert [READ_AHEAD, READ_AHEAD] == early
@@ -277,8 +276,9 @@ class TestReadAhead:
     async def test_failed_read_ahead_is_read_again(self) -> None:
         """A window whose background read failed is read when its batch
         comes; when that read fails too, the batch fails with its error."""
+        count = 2 * READ_AHEAD
         groups = group_articles(
-            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, 1001)]
+            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, count + 1)]
         )
         rpc = _FakeRpc()
         rpc.failing = {1}
@@ -291,8 +291,8 @@ class TestReadAhead:
             reader.expect(groups)
             got = [
                 a.number
-                for start in range(0, len(groups), 100)
-                for a in await reader.articles(groups[start : start + 100])
+                for start in range(0, len(groups), 50)
+                for a in await reader.articles(groups[start : start + 50])
             ]
             assert [g.number for g in groups] == got
             assert [READ_AHEAD] * 3 == rpc.product_reads
@@ -300,9 +300,9 @@ class TestReadAhead:
             rpc.product_reads.clear()
             rpc.failing = {1, 2}
             reader.expect(groups)
-            await reader.articles(groups[:100])
+            await reader.articles(groups[:50])
             with pytest.raises(RetryableError, match="503"):
-                await reader.articles(groups[500:600])
+                await reader.articles(groups[READ_AHEAD : READ_AHEAD + 50])
 
     @pytest.mark.anyio
     async def test_without_plan(self) -> None:

@@ -37,9 +37,11 @@ if TYPE_CHECKING:
     from .tryton import TrytonErp
 
 #: Products are read this many at a time (ahead of the engine's batches):
-#: every request costs Tryton about as much server time as reading 30
-#: products' prices.
-READ_AHEAD = 500
+#: any request costs Tryton about as much server time as reading 15
+#: products' prices, but a read's cost per product grows with its size
+#: (server CPU for 2,000 products: 1.37 s by 100, 1.26 s by 250, 1.35 s
+#: by 500, 1.52 s by 1,000).
+READ_AHEAD = 250
 
 _IMAGE_FIELDS = [
     "template",
