@@ -6,7 +6,9 @@ pristine database, `seed_tryton` fills it with a generated catalogue, and
 
 Each full read by number range is followed by a bare JSON-RPC client
 (httpx, no ecomsync) reading the same product fields from the same server
-(``search`` for the ids, then ``read`` by 100).  ``versus_bare`` holds,
+(``search`` for the ids, then ``read`` by 100), with what TrytonErp reads
+beside them for an article (the currency, the category numbers, the
+images: three calls).  ``versus_bare`` holds,
 pair by pair, the wall-clock ``ratio`` (TrytonErp's rate over the bare
 client's; issue 14: at least 0.9) and the ``server_cpu_ratio`` (the
 Tryton process's CPU seconds per article, bare over TrytonErp), which a
@@ -206,6 +208,10 @@ async def _bare_rate(
     Articles per second of a bare JSON-RPC client (httpx, one session, no
     ecomsync) reading the same product fields from the same server: one
     ``search`` for the ids, then ``read`` by 100 ids, one after another.
+    With the full fields it also reads what TrytonErp reads beside the
+    products: the company's currency, the category numbers (one call
+    each, first) and the images of the products' templates (one call,
+    last).  *fields* (the minimal reader) reads the products alone.
     """
     import base64
 
@@ -257,16 +263,55 @@ async def _bare_rate(
             context,
             auth=auth,
         )
+        if fields is None:
+            # what an article needs beyond its product rows, as
+            # TrytonErp reads it: the currency, the category numbers
+            await call(
+                "model.company.company.read",
+                [prefs["company"]],
+                ["currency.code"],
+                context,
+                auth=auth,
+            )
+            await call(
+                "model.product.category.search_read",
+                [],
+                0,
+                None,
+                None,
+                ["code"],
+                context,
+                auth=auth,
+            )
         rows = 0
+        templates: set[int] = set()
         for start in range(0, len(found), 100):
-            rows += len(
-                await call(
-                    "model.product.product.read",
-                    found[start : start + 100],
-                    fields or _FIELDS,
-                    context,
-                    auth=auth,
-                )
+            read = await call(
+                "model.product.product.read",
+                found[start : start + 100],
+                fields or _FIELDS,
+                context,
+                auth=auth,
+            )
+            rows += len(read)
+            templates.update(row.get("template") or 0 for row in read)
+        if fields is None:
+            # and the products' images (one call, as TrytonErp's window)
+            await call(
+                "model.product.image.search_read",
+                [["template", "in", sorted(templates)]],
+                0,
+                None,
+                [["sequence", "ASC"], ["id", "ASC"]],
+                [
+                    "template",
+                    "product",
+                    "create_date",
+                    "write_date",
+                    "description",
+                ],
+                context,
+                auth=auth,
             )
         rate = rows / (time.perf_counter() - t0)
         await call("common.db.logout", auth=auth)
