@@ -101,6 +101,39 @@ class TestTransport:
 
         assert 1 == len(seen)
 
+    async def test_idempotent_mutation_is_repeated(self) -> None:
+        """A bare 503 to an idempotent mutation (absolute values) is sent
+        again and its answer returned."""
+        answers = iter(
+            [
+                httpx.Response(503, text="upstream timed out"),
+                httpx.Response(200, json={"data": {"x": 1}}),
+            ]
+        )
+        gql, seen = _gql(lambda _: next(answers))
+
+        data, _ = await gql.request(
+            "mutation { x }", mutation=True, idempotent=True
+        )
+
+        assert {"x": 1} == data
+        assert 2 == len(seen)
+
+    async def test_confirmed_mutation_is_not_repeated(self) -> None:
+        """A bare 503 to a mutation whose effect the look finds: the
+        look's data, the mutation sent once."""
+        gql, seen = _gql(lambda _: httpx.Response(503))
+
+        async def found() -> dict[str, Any]:
+            return {"x": 2}
+
+        data, _ = await gql.request(
+            "mutation { x }", mutation=True, confirm=found
+        )
+
+        assert {"x": 2} == data
+        assert 1 == len(seen)
+
     async def test_refused_credentials(self) -> None:
         """HTTP 401 is an AuthenticationError."""
         gql, _ = _gql(lambda _: httpx.Response(401))

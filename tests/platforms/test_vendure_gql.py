@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ecomsync._http import MaybeApplied, RetryPolicy
 from ecomsync.platforms.vendure._client import GraphQLFailure
 from ecomsync.platforms.vendure._gql import (
     aliased,
@@ -34,9 +35,16 @@ class FakeGraphQL:
     ) -> None:
         self.answer = answer
         self.documents: list[str] = []
+        self.policy = RetryPolicy(wait_initial=0, wait_max=0)
 
     async def request(
-        self, document: str, variables: dict[str, Any], *, mutation: bool
+        self,
+        document: str,
+        variables: dict[str, Any],
+        *,
+        mutation: bool,
+        idempotent: bool = False,
+        retry: bool = True,
     ) -> Answer:
         assert mutation
         self.documents.append(document)
@@ -202,3 +210,96 @@ class TestListMutation:
         )
 
         assert ["no", "no"] == results
+
+
+class TestUnsure:
+    """
+    A write that may have landed (`MaybeApplied`) is sent again only for
+    what the writer's look does not find.
+    """
+
+    async def test_aliased_resends_only_what_is_not_found(self) -> None:
+        """Of two creates whose answer was lost, the one found is taken,
+        only the other is sent again."""
+        answers = iter(
+            [
+                MaybeApplied("Vendure: HTTP 503"),
+                ({"a0": {"id": "2"}}, []),
+            ]
+        )
+
+        def answer(document: str, variables: dict[str, Any]) -> Answer:
+            got = next(answers)
+            if isinstance(got, Exception):
+                raise got
+            return got
+
+        looked: list[list[Any]] = []
+
+        async def look(
+            calls: Sequence[dict[str, Any]],
+        ) -> list[dict[str, Any] | None]:
+            looked.append([c["input"] for c in calls])
+            return [
+                {"id": "1"} if c["input"] == "one" else None for c in calls
+            ]
+
+        gql = FakeGraphQL(answer)
+
+        results = await aliased(
+            gql,  # type: ignore[arg-type]
+            "createThing",
+            {"input": "String!"},
+            [{"input": "one"}, {"input": "two"}],
+            "id",
+            look=look,
+        )
+
+        assert [{"id": "1"}, {"id": "2"}] == results
+        assert [["one", "two"]] == looked
+        assert 2 == len(gql.documents)
+        assert "a1:" in gql.documents[0]
+        assert "a1:" not in gql.documents[1]
+
+    async def test_all_found_sends_nothing_again(self) -> None:
+        """A list create whose items are all found is not sent again."""
+
+        def answer(document: str, variables: dict[str, Any]) -> Answer:
+            raise MaybeApplied("Vendure: HTTP 503")
+
+        async def look(
+            items: Sequence[dict[str, Any]],
+        ) -> list[dict[str, Any] | None]:
+            return [{"id": i["sku"]} for i in items]
+
+        gql = FakeGraphQL(answer)
+
+        results = await list_mutation(
+            gql,  # type: ignore[arg-type]
+            "createThings",
+            "ThingInput",
+            [{"sku": "a"}, {"sku": "b"}],
+            "id",
+            look=look,
+        )
+
+        assert [{"id": "a"}, {"id": "b"}] == results
+        assert 1 == len(gql.documents)
+
+    async def test_without_a_look_it_propagates(self) -> None:
+        """A write without a look is not sent again: MaybeApplied."""
+
+        def answer(document: str, variables: dict[str, Any]) -> Answer:
+            raise MaybeApplied("Vendure: HTTP 503")
+
+        gql = FakeGraphQL(answer)
+
+        with pytest.raises(MaybeApplied):
+            await aliased(
+                gql,  # type: ignore[arg-type]
+                "createThing",
+                {"input": "String!"},
+                [{"input": "one"}],
+                "id",
+            )
+        assert 1 == len(gql.documents)

@@ -193,6 +193,7 @@ class Articles:
                 f"mutation ({params}, $c: ID!) {{ {' '.join(fields)} }}",
                 {**arguments, "c": ref.channel},
                 mutation=True,
+                idempotent=True,
                 channel=await self.catalog.default_token(),
             )
         except AuthenticationError:
@@ -313,12 +314,37 @@ class Articles:
         values: dict[str, JSON],
         outcomes: dict[int, Outcome],
     ) -> None:
+        taken: set[str] = set()
+
+        async def look(calls: Sequence[JSON]) -> list[JSON | None]:
+            # A product made by a create whose answer was lost: the
+            # article's slug (suffixed if it was taken), its name, no
+            # variants yet; one per create.
+            found: list[JSON | None] = []
+            for call in calls:
+                want = call["input"]["translations"][0]
+                product = next(
+                    (
+                        p
+                        for p in await self.catalog.near_slug(want["slug"])
+                        if p["name"] == want["name"]
+                        and not p["variants"]
+                        and p["id"] not in taken
+                    ),
+                    None,
+                )
+                if product is not None:
+                    taken.add(product["id"])
+                found.append(product)
+            return found
+
         results = await aliased(
             self.catalog.gql,
             "createProduct",
             {"input": "CreateProductInput!"},
             [{"input": self._product_input(j.article, values)} for j in jobs],
             PRODUCT_FIELDS,
+            look=look,
         )
         for job, result in zip(jobs, results, strict=True):
             if isinstance(result, str):
@@ -348,6 +374,7 @@ class Articles:
             "UpdateProductInput",
             [c for _, c in changed],
             "id",
+            idempotent=True,
         )
         for (job, _), answer in zip(changed, answers, strict=True):
             if isinstance(answer, str):

@@ -305,6 +305,7 @@ class Catalog:
                 f"{{ {argument}: $ids, channelId: $c }}) {{ id }} }}",
                 {"ids": list(ids), "c": self._channel[0]},
                 mutation=True,
+                idempotent=True,
                 channel=await self._token(),
             )
         except AuthenticationError as exc:
@@ -412,11 +413,18 @@ class Catalog:
                 }
             ],
             "id",
+            look=lambda _: self._facet_made(query),
         )
         created = results[0]
         if isinstance(created, str):
             raise SyncError(f"cannot create the category facet: {created}")
         return str(created["id"])
+
+    async def _facet_made(self, query: str) -> list[JSON | None]:
+        # the facet of a create whose answer was lost, if it landed
+        data = await self.gql.query(query, {"c": self.facet_code})
+        items = data["facets"]["items"]
+        return [{"id": str(items[0]["id"])} if items else None]
 
     async def category_values(self) -> dict[str, JSON]:
         """
@@ -488,6 +496,26 @@ class Catalog:
         return {
             p["slug"]: p for p in await self._products("slug", "slugs", slugs)
         }
+
+    async def near_slug(self, slug: str) -> list[JSON]:
+        """
+        The products whose slug is *slug* or *slug* with Vendure's
+        ``-2``, ``-3`` ... suffix (what a create with a taken slug makes).
+        """
+        data = await self.gql.query(
+            # newest first: a just-made product is on the first page
+            "query ($s: String!, $take: Int!) { products(options: "
+            "{ take: $take, sort: { id: DESC }, "
+            "filter: { slug: { contains: $s } } }) "
+            f"{{ items {{ {PRODUCT_FIELDS} }} }} }}",
+            {"s": slug, "take": PAGE},
+        )
+        suffixed = re.compile(rf"{re.escape(slug)}(?:-[0-9]+)?")
+        return [
+            p
+            for p in data["products"]["items"]
+            if suffixed.fullmatch(p["slug"])
+        ]
 
     async def _products(
         self, field: str, variable: str, values: Sequence[str]

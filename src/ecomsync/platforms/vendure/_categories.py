@@ -69,6 +69,13 @@ def _filter(value_ids: Sequence[str]) -> list[JSON]:
     ]
 
 
+def _own_value(filters: list[JSON]) -> str:
+    """
+    The facet value id a filter input made by `_filter` lists first.
+    """
+    return str(json.loads(filters[0]["arguments"][0]["value"])[0])
+
+
 @attrs.define
 class Categories:
     """
@@ -158,6 +165,7 @@ class Categories:
                 for _, c in new
             ],
             "id code name",
+            look=self._values_made,
         )
         for (i, cat), result in zip(new, created, strict=True):
             if isinstance(result, str):
@@ -180,6 +188,7 @@ class Categories:
                 for _, c in renamed
             ],
             "id name",
+            idempotent=True,
         )
         for (i, cat), result in zip(renamed, updated, strict=True):
             if isinstance(result, str):
@@ -220,6 +229,43 @@ class Categories:
                     number=cat.number, platform_id=values[cat.number]["id"]
                 )
         return [outcomes[i] for i in range(len(items))]
+
+    async def _values_made(self, inputs: Sequence[JSON]) -> list[JSON | None]:
+        """
+        The facet values of creates whose answer was lost, by their code
+        (the category number) in the category facet.
+        """
+        data = await self.catalog.gql.query(
+            """query ($f: String!, $c: [String!]!, $take: Int!) {
+              facetValues(options: { take: $take, sort: { id: ASC },
+                filter: { facetId: { eq: $f }, code: { in: $c } } }) {
+                items { id code name } } }""",
+            {
+                "f": inputs[0]["facetId"],
+                "c": sorted({i["code"] for i in inputs}),
+                "take": PAGE,
+            },
+        )
+        made: dict[str, JSON] = {}
+        for item in data["facetValues"]["items"]:
+            made.setdefault(item["code"], item)
+        return [made.get(i["code"]) for i in inputs]
+
+    async def _collections_made(
+        self, calls: Sequence[JSON]
+    ) -> list[JSON | None]:
+        """
+        The collections of creates whose answer was lost, by the facet
+        value each one's filter lists first (its category's own).
+        """
+        wanted = [_own_value(call["input"]["filters"]) for call in calls]
+        nodes = await self.collections(set(wanted))
+        return [
+            {"id": nodes[v].id, "parentId": nodes[v].parent_id}
+            if v in nodes
+            else None
+            for v in wanted
+        ]
 
     async def _from_default(
         self, by_value: dict[str, str], nodes: dict[str, _Node]
@@ -316,6 +362,7 @@ class Categories:
                 for _, cat, parent_id in creates
             ],
             "id parentId",
+            look=self._collections_made,
         )
         for (i, cat, parent_id), result in zip(creates, results, strict=True):
             if isinstance(result, str):
@@ -342,6 +389,7 @@ class Categories:
                 {"input": arg},
                 [{"input": change} for _, _, change in batch],
                 "id parentId",
+                idempotent=True,
             )
             for (i, cat, change), result in zip(batch, answers, strict=True):
                 if isinstance(result, str):
@@ -375,6 +423,7 @@ class Categories:
             {"input": "UpdateCollectionInput!"},
             changes,
             "id",
+            idempotent=True,
         )
         failed = [r for r in results if isinstance(r, str)]
         if failed:

@@ -11,7 +11,7 @@ speak GraphQL through `GraphQL.request`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -43,8 +43,9 @@ mutation Login($u: String!, $p: String!) {
   }
 }"""
 
-#: Answers worth another try: the shared ones and every 5xx (a 500 or
-#: 502/504 to a mutation becomes `MaybeApplied`, which is not repeated).
+#: Answers worth another try: the shared ones and every 5xx (a 500, a
+#: 502/504 or a bare 503 to a mutation becomes `MaybeApplied`, repeated
+#: only after the writer looked and did not find its effect).
 _RETRY_STATUS = RETRYABLE_STATUSES | frozenset(range(500, 600))
 
 
@@ -113,13 +114,19 @@ class GraphQL:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         retry: bool = True,
         channel: str | None = None,
+        idempotent: bool = False,
+        confirm: Callable[[], Awaitable[JSON | None]] | None = None,
     ) -> tuple[JSON, list[JSON]]:
         """
         Send one GraphQL document; return ``(data, errors)``; in the
         channel with the token *channel* instead of the adapter's.
 
-        Transient failures are retried (a mutation only where it cannot
-        have been applied; nothing without *retry*); a response with
+        Transient failures are retried (nothing without *retry*): a
+        mutation that may have been applied (`MaybeApplied`) only if it
+        is *idempotent* (it sets absolute values: sending it twice leaves
+        what sending it once does) or after *confirm* looked for its
+        effect and found nothing (if found, *confirm* answers the ``data``
+        the mutation would have, and it is not sent again); a response with
         errors but no data raises
         `GraphQLFailure`; refused credentials raise
         `AuthenticationError`; after the adapter's ``aclose()``,
@@ -132,16 +139,24 @@ class GraphQL:
             )
         if not self.api_key:
             await self._ensure_login()
-        if retry:
-            async for attempt in self.policy.attempts_of():
-                with attempt:
-                    body = await self._send(
-                        query, variables, mutation, files, channel=channel
-                    )
-        else:
-            body = await self._send(
-                query, variables, mutation, files, channel=channel
+        unsure = mutation and not idempotent
+
+        async def send() -> JSON:
+            return await self._send(
+                query, variables, unsure, files, channel=channel
             )
+
+        async def look() -> JSON | None:
+            assert confirm is not None
+            data = await confirm()
+            return None if data is None else {"data": data}
+
+        if retry:
+            body = await self.policy.call(
+                send, confirm=None if confirm is None else look
+            )
+        else:
+            body = await send()
         data = body.get("data") or {}
         errors: list[JSON] = list(body.get("errors") or [])
         if errors and self._forbidden(errors) and not data:
@@ -154,9 +169,7 @@ class GraphQL:
             # the session may have expired: log in again, once
             self._token = None
             await self._ensure_login()
-            body = await self._send(
-                query, variables, mutation, files, channel=channel
-            )
+            body = await send()
             data = body.get("data") or {}
             errors = list(body.get("errors") or [])
             if errors and self._forbidden(errors) and not data:

@@ -2,6 +2,12 @@
 Batched GraphQL writes for the Vendure adapter: aliased mutations (one
 document, one field per record, errors per alias) and list mutations
 split in halves until the bad item stands alone.
+
+A write that may have landed (`MaybeApplied`: a bare 503 from a proxy,
+a connection lost after sending) is sent again only where that is safe:
+an *idempotent* one (it sets absolute values), or one whose writer can
+*look* for its effect per item: the items found count as written, only
+the others are sent again.  Without either the failure propagates.
 """
 
 from __future__ import annotations
@@ -16,6 +22,11 @@ T = TypeVar("T")
 
 #: ``result or error message`` per item.
 Result = JSON | str
+
+#: Looks for the effect of each of the given inputs (a create's object
+#: by its key, a state reached): per input, the result its mutation
+#: would have answered (its selection), or ``None`` (not landed).
+Look = Callable[[Sequence[dict[str, Any]]], Awaitable[list[JSON | None]]]
 
 
 def union_error(value: Any) -> str | None:
@@ -44,6 +55,9 @@ async def aliased(
     arguments: dict[str, str],
     calls: Sequence[dict[str, Any]],
     selection: str,
+    *,
+    idempotent: bool = False,
+    look: Look | None = None,
 ) -> list[Result]:
     """
     Call mutation *field* once per entry of *calls* in one document.
@@ -51,9 +65,65 @@ async def aliased(
     *arguments* maps each argument name to its GraphQL type, e.g.
     ``{"input": "UpdateCollectionInput!"}``; each call gives the values.
     Returns per call the field's result or an error message.
+    *idempotent* and *look*: see the module.
     """
     if not calls:
         return []
+
+    async def once(chunk: Sequence[dict[str, Any]]) -> list[Result]:
+        return await _aliased(
+            gql, field, arguments, chunk, selection, idempotent, look is None
+        )
+
+    if look is None:
+        return await once(calls)
+    return await _looking(gql, calls, once, look)
+
+
+async def _looking(
+    gql: GraphQL,
+    items: Sequence[dict[str, Any]],
+    once: Callable[[Sequence[dict[str, Any]]], Awaitable[list[Result]]],
+    look: Look,
+) -> list[Result]:
+    """
+    ``once(items)`` under the retry policy; after a `MaybeApplied` the
+    items *look* finds are taken as written and only the others sent
+    again.
+    """
+    done: dict[int, Result] = {}
+
+    def pending() -> list[int]:
+        return [i for i in range(len(items)) if i not in done]
+
+    async def send() -> list[Result]:
+        left = pending()
+        results = await once([items[i] for i in left])
+        done.update(zip(left, results, strict=True))
+        return [done[i] for i in range(len(items))]
+
+    async def confirm() -> list[Result] | None:
+        left = pending()
+        found = await look([items[i] for i in left])
+        done.update(
+            (i, f) for i, f in zip(left, found, strict=True) if f is not None
+        )
+        if pending():
+            return None
+        return [done[i] for i in range(len(items))]
+
+    return await gql.policy.call(send, confirm=confirm)
+
+
+async def _aliased(
+    gql: GraphQL,
+    field: str,
+    arguments: dict[str, str],
+    calls: Sequence[dict[str, Any]],
+    selection: str,
+    idempotent: bool,
+    retry: bool,
+) -> list[Result]:
     params: list[str] = []
     fields: list[str] = []
     variables: dict[str, Any] = {}
@@ -69,7 +139,13 @@ async def aliased(
         f"mutation ({', '.join(params)}) {{\n  " + "\n  ".join(fields) + "\n}"
     )
     try:
-        data, errors = await gql.request(document, variables, mutation=True)
+        data, errors = await gql.request(
+            document,
+            variables,
+            mutation=True,
+            idempotent=idempotent,
+            retry=retry,
+        )
     except GraphQLFailure as exc:
         if len(calls) == 1:
             return [str(exc)]
@@ -96,7 +172,7 @@ async def aliased(
 
 async def split_on_error(
     items: Sequence[T],
-    send: Callable[[Sequence[T]], Awaitable[list[JSON]]],
+    send: Callable[[Sequence[T]], Awaitable[list[Result]]],
 ) -> list[Result]:
     """
     Send *items* in one list mutation; if it fails, split it in halves
@@ -123,24 +199,37 @@ async def list_mutation(
     input_type: str,
     inputs: Sequence[dict[str, Any]],
     selection: str,
+    *,
+    idempotent: bool = False,
+    look: Look | None = None,
 ) -> list[Result]:
     """
     ``field(input: [...])`` with *inputs*, one result per input.
+    *idempotent* and *look*: see the module.
     """
     document = (
         f"mutation ($input: [{input_type}!]!) "
         f"{{ {field}(input: $input) {{ {selection} }} }}"
     )
 
-    async def send(chunk: Sequence[dict[str, Any]]) -> list[JSON]:
+    async def once(chunk: Sequence[dict[str, Any]]) -> list[Result]:
         data, errors = await gql.request(
-            document, {"input": list(chunk)}, mutation=True
+            document,
+            {"input": list(chunk)},
+            mutation=True,
+            idempotent=idempotent,
+            retry=look is None,
         )
         if errors:
             raise GraphQLFailure(errors)
         answer = data.get(field)
         if not isinstance(answer, list) or len(answer) != len(chunk):
             raise GraphQLFailure([{"message": f"{field}: unexpected answer"}])
-        return answer
+        return list(answer)
+
+    async def send(chunk: Sequence[dict[str, Any]]) -> list[Result]:
+        if look is None:
+            return await once(chunk)
+        return await _looking(gql, chunk, once, look)
 
     return await split_on_error(inputs, send)

@@ -16,6 +16,7 @@ from ..._model import MediaKind
 from ...exceptions import SyncError
 from ._catalog import Catalog, slugify
 from ._categories import Categories
+from ._client import JSON
 from ._gql import aliased, union_error
 
 
@@ -37,16 +38,18 @@ class Media:
         name = _asset_name(media)
         if media.sha256 in self._assets:
             return self._assets[media.sha256]
-        data = await self.catalog.gql.query(
-            """query ($n: String!) { assets(options: {
-                 filter: { name: { eq: $n } }, sort: { id: ASC }, take: 1 }) {
-                 items { id } } }""",
-            {"n": name},
-        )
-        items = data["assets"]["items"]
-        if items:
-            self._assets[media.sha256] = str(items[0]["id"])
-            return self._assets[media.sha256]
+        found = await self._named(name)
+        if found is not None:
+            self._assets[media.sha256] = found
+            return found
+
+        async def uploaded() -> JSON | None:
+            # an upload whose answer was lost: the asset with the name
+            made = await self._named(name)
+            if made is None:
+                return None
+            return {"createAssets": [{"__typename": "Asset", "id": made}]}
+
         content = await anyio.to_thread.run_sync(media.read_bytes)
         answer, errors = await self.catalog.gql.request(
             """mutation ($input: [CreateAssetInput!]!) {
@@ -56,6 +59,7 @@ class Media:
             {"input": [{"file": None, "tags": ["ecomsync"]}]},
             mutation=True,
             files={"variables.input.0.file": (name, content, media.mime_type)},
+            confirm=uploaded,
         )
         created = (answer.get("createAssets") or [None])[0]
         problem = union_error(created)
@@ -67,6 +71,19 @@ class Media:
         assert created is not None
         self._assets[media.sha256] = str(created["id"])
         return self._assets[media.sha256]
+
+    async def _named(self, name: str) -> str | None:
+        """
+        The id of the (oldest) asset named *name*, if there is one.
+        """
+        data = await self.catalog.gql.query(
+            """query ($n: String!) { assets(options: {
+                 filter: { name: { eq: $n } }, sort: { id: ASC }, take: 1 }) {
+                 items { id } } }""",
+            {"n": name},
+        )
+        items = data["assets"]["items"]
+        return str(items[0]["id"]) if items else None
 
     async def attach(
         self, kind: str, target: Outcome, media: Sequence[MediaLink]
@@ -125,6 +142,8 @@ class Media:
                 }
             ],
             "id",
+            # the whole list of assets: a repeat sets the same
+            idempotent=True,
         )
         if isinstance(results[0], str):
             raise SyncError(

@@ -25,6 +25,7 @@ from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._client import JSON, GraphQL
 from ._gql import Result, aliased, problem
 from ._money import major
+from ._order_looks import cancelled, fulfilled, moved, noted, posted
 
 
 #: What a fulfilment mutation answers.
@@ -245,17 +246,21 @@ class Orders:
         return {o["code"]: o for o in data["orders"]["items"]}
 
     async def _transition(
-        self, fulfilments: Sequence[str], state: str
+        self, fulfilments: Sequence[tuple[str, str]], state: str
     ) -> list[Result]:
         """
-        Move each of *fulfilments* (ids) to *state*, in one document.
+        Move each of *fulfilments* (order id, fulfilment id) to *state*,
+        in one document.  A move whose answer was lost is looked for
+        (Vendure refuses a move to the state a fulfilment is in).
         """
+        of = {str(fid): str(order) for order, fid in fulfilments}
         return await aliased(
             self.gql,
             "transitionFulfillmentToState",
             {"id": "ID!", "state": "String!"},
-            [{"id": fid, "state": state} for fid in fulfilments],
+            [{"id": fid, "state": state} for _, fid in fulfilments],
             _FULFILMENT,
+            look=lambda calls: moved(self.gql, of, state, calls),
         )
 
     async def push_status(  # noqa: PLR0915 -- phases in order
@@ -309,7 +314,8 @@ class Orders:
                     and (f.get("trackingCode") or "") != codes
                 ]
         results = await self._transition(
-            [f["id"] for _, _, f in stale], "Cancelled"
+            [(orders[s.number]["id"], f["id"]) for _, s, f in stale],
+            "Cancelled",
         )
         for (i, s, f), result in zip(stale, results, strict=True):
             if message := problem(result):
@@ -351,6 +357,7 @@ class Orders:
             ],
             "__typename ... on Order { id state } "
             "... on ErrorResult { errorCode message }",
+            look=lambda calls: cancelled(self.gql, calls),
         )
         for (i, s, _), result in zip(cancels, results, strict=True):
             if message := problem(result):
@@ -378,6 +385,9 @@ class Orders:
                 for _, s, _, lines in fulfil
             ],
             _FULFILMENT,
+            look=lambda calls: fulfilled(
+                self.gql, [o for _, _, o, _ in fulfil], calls
+            ),
         )
         fresh: dict[int, list[JSON]] = {}
         for (i, s, _, _), result in zip(fulfil, results, strict=True):
@@ -400,7 +410,8 @@ class Orders:
                     if _before(f["state"], target):
                         moves.append((i, s, f["id"]))
             results = await self._transition(
-                [fid for _, _, fid in moves], target
+                [(orders[s.number]["id"], fid) for _, s, fid in moves],
+                target,
             )
             for (i, s, fid), result in zip(moves, results, strict=True):
                 if message := problem(result):
@@ -440,18 +451,8 @@ class Orders:
         (notes already on the order, from a push whose answer was lost,
         are not added again); the error message, if one failed.
         """
-        data = await self.gql.query(
-            _NOTES, {"id": order["id"], "options": {"take": 1000}}
-        )
-        history = ((data.get("order") or {}).get("history") or {}).get(
-            "items"
-        ) or []
-        posted = {
-            str((h.get("data") or {}).get("note") or "").strip()
-            for h in history
-            if h.get("type") == "ORDER_NOTE"
-        }
-        notes = [n for n in map(_note, numbers) if n not in posted]
+        notes_there = await posted(self.gql, order)
+        notes = [n for n in map(_note, numbers) if n not in notes_there]
         results = await aliased(
             self.gql,
             "addNoteToOrder",
@@ -461,18 +462,12 @@ class Orders:
                 for n in notes
             ],
             "id",
+            look=lambda calls: noted(self.gql, order, calls),
         )
         for result in results:
             if message := problem(result):
                 return message
         return None
-
-
-#: An order's notes (its history), for the tracking notes already there.
-_NOTES = (
-    "query ($id: ID!, $options: HistoryEntryListOptions) { order(id: $id) "
-    "{ history(options: $options) { items { type data } } } }"
-)
 
 
 def _note(number: str) -> str:

@@ -338,6 +338,8 @@ class Stock:
                 ],
                 "id stockLevels { stockLocationId stockOnHand "
                 "stockAllocated }",
+                # absolute levels: a repeat sets what the first did
+                idempotent=True,
             )
             # Vendure answers a list in the order of the ids, not the
             # input's: match the variants by id.

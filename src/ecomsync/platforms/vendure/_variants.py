@@ -19,6 +19,13 @@ from ._catalog import MAX_INT, Catalog, Reference, fail, slugify
 from ._client import JSON
 from ._gql import aliased, list_mutation
 from ._money import major, minor
+from ._variant_looks import (
+    deleted,
+    groups_gone,
+    groups_made,
+    made,
+    options_made,
+)
 
 
 @attrs.define
@@ -249,12 +256,15 @@ class Variants:
             ("createProductVariants", "CreateProductVariantInput", creates),
             ("updateProductVariants", "UpdateProductVariantInput", updates),
         ):
+            creating = field == "createProductVariants"
             answers = await list_mutation(
                 self.catalog.gql,
                 field,
                 input_type,
                 [b for _, b in batch],
                 "id",
+                idempotent=not creating,
+                look=(lambda c: made(self.catalog, c)) if creating else None,
             )
             for (job, _), answer in zip(batch, answers, strict=True):
                 if isinstance(answer, str) or answer is None:
@@ -270,6 +280,8 @@ class Variants:
             {"id": "ID!"},
             [{"id": option} for option in unused],
             "result message",
+            # a repeat's refusal (the option is gone) is ignored too
+            idempotent=True,
         )
 
     def _change(
@@ -332,6 +344,7 @@ class Variants:
                 for g in groups
             ],
             "... on Product { id } ... on ErrorResult { message }",
+            look=lambda c: groups_gone(self.catalog, c),
         )
         for result in removed:
             if isinstance(result, str):
@@ -344,13 +357,16 @@ class Variants:
         """
         Remove the variants with *ids* (none: no request).
         """
-        if ids:
-            await self.catalog.gql.request(
-                "mutation ($ids: [ID!]!) { deleteProductVariants(ids: $ids) "
-                "{ result message } }",
-                {"ids": list(ids)},
-                mutation=True,
-            )
+        if not ids:
+            return
+
+        await self.catalog.gql.request(
+            "mutation ($ids: [ID!]!) { deleteProductVariants(ids: $ids) "
+            "{ result message } }",
+            {"ids": list(ids)},
+            mutation=True,
+            confirm=lambda: deleted(self.catalog.gql, ids),
+        )
 
     async def options(
         self, product: JSON, art: Article
@@ -416,6 +432,7 @@ class Variants:
                         }
                     ],
                     "id code name options { id code name }",
+                    look=lambda c: groups_made(self.catalog.gql, c),
                 )
                 if isinstance(results[0], str):
                     return results[0]
@@ -431,6 +448,8 @@ class Variants:
                         }
                     ],
                     "id",
+                    # Vendure (3.7) adds a group a product has as a no-op
+                    idempotent=True,
                 )
                 if isinstance(added[0], str):
                     return added[0]
@@ -457,6 +476,7 @@ class Variants:
                     for value in missing
                 ],
                 "id code name",
+                look=lambda c: options_made(self.catalog.gql, c),
             )
             for result in results:
                 if isinstance(result, str):
