@@ -26,6 +26,7 @@ from ._variants import (
     price_problem,
     sku_field,
     skus,
+    tax_unsettled,
 )
 
 
@@ -67,6 +68,8 @@ class Articles:
             [v["product"]["id"] for vs in found.values() for v in vs]
         )
         unmatched = _match(jobs, found, products, outcomes)
+        tax_unsettled(jobs, found, ref, outcomes)
+        unmatched = [j for j in unmatched if j.index not in outcomes]
         await self._adopt_linked(unmatched, jobs, items)
         await self._adopt_by_slug(
             [j for j in unmatched if j.product is None], jobs, items
@@ -222,8 +225,15 @@ class Articles:
             if problem is not None:
                 outcomes[i] = fail(art.number, *problem)
                 continue
-            tax = ref.tax_categories[art.tax_rate.normalize()]
-            jobs.append(Job(index=i, article=art, tax=tax))
+            rate = art.tax_rate.normalize()
+            jobs.append(
+                Job(
+                    index=i,
+                    article=art,
+                    tax=ref.tax_category(rate) or "",
+                    taxes=ref.tax_categories[rate],
+                )
+            )
         return jobs
 
     async def _adopt_linked(
@@ -445,11 +455,7 @@ def _problem(
             "currency",
         )
     if art.tax_rate.normalize() not in ref.tax_categories:
-        return (
-            f"no tax category with a {art.tax_rate} % rate in the "
-            "channel's default tax zone",
-            "tax_rate",
-        )
+        return (ref.tax_problem(art.tax_rate), "tax_rate")
     for field, gross in gross_prices(art):
         if price_of(ref, gross, art.tax_rate) is None:
             return (

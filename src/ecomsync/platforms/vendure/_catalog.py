@@ -80,7 +80,8 @@ class Reference:
 
     currency: str
     prices_include_tax: bool
-    tax_categories: dict[Decimal, str]
+    #: rate -> the ids of the tax categories with it in the zone
+    tax_categories: dict[Decimal, tuple[str, ...]]
     default_location: str
     locations: dict[str, str]
     warehouses: dict[str, str] = attrs.Factory(dict)
@@ -88,6 +89,42 @@ class Reference:
     default_channel: bool = True
     precision: int = DEFAULT_PRECISION
     code: str = ""
+    #: tax category id -> its name, and the id of Vendure's default one
+    tax_names: dict[str, str] = attrs.Factory(dict)
+    default_tax: str = ""
+
+    def tax_category(self, rate: Decimal) -> str | None:
+        """
+        The tax category a new variant with *rate* gets: the one with
+        the rate in the channel's default tax zone; of several, Vendure's
+        default category; ``None`` if several and none is the default
+        (no category is more right than another: `tax_problem` says so).
+        """
+        ids = self.tax_categories.get(rate.normalize(), ())
+        if len(ids) == 1:
+            return ids[0]
+        return self.default_tax if self.default_tax in ids else None
+
+    def tax_problem(self, rate: Decimal) -> str:
+        """
+        Why no tax category can be picked for *rate*.
+        """
+        ids = self.tax_categories.get(rate.normalize(), ())
+        if not ids:
+            return (
+                f"no tax category with a {rate} % rate in the channel's "
+                "default tax zone"
+            )
+        names = " and ".join(
+            f"{self.tax_names.get(i, i)!r} (id {i})" for i in ids
+        )
+        return (
+            f"the tax categories {names} have the same {rate} % rate in "
+            "the channel's default tax zone, and none is Vendure's default "
+            "category, so which one the article's variants take is not "
+            "known: set their category in Vendure (it is kept), or make "
+            "one of them the default category"
+        )
 
 
 #: The code of Vendure's default channel, which has every location.
@@ -147,7 +184,8 @@ class Catalog:
               activeChannel { id code defaultCurrencyCode
                               pricesIncludeTax defaultTaxZone { id } }
               taxRates(options: { take: 1000 }) {
-                items { value enabled category { id } zone { id } } }
+                items { value enabled zone { id }
+                        category { id name isDefault } } }
               stockLocations(options: { take: 1000 }) { items { """
             + LOCATION_FIELDS
             + """ } }
@@ -158,13 +196,20 @@ class Catalog:
         )
         channel = data["activeChannel"]
         zone = (channel.get("defaultTaxZone") or {}).get("id")
-        rates: dict[Decimal, str] = {}
+        rates: dict[Decimal, tuple[str, ...]] = {}
+        names: dict[str, str] = {}
+        default_tax = ""
         for rate in data["taxRates"]["items"]:
-            if rate["zone"]["id"] == zone and rate.get("enabled", True):
-                rates.setdefault(
-                    Decimal(str(rate["value"])).normalize(),
-                    rate["category"]["id"],
-                )
+            if rate["zone"]["id"] != zone or not rate.get("enabled", True):
+                continue
+            value = Decimal(str(rate["value"])).normalize()
+            category = rate["category"]
+            cid = str(category["id"])
+            if cid not in rates.get(value, ()):
+                rates[value] = (*rates.get(value, ()), cid)
+            names[cid] = str(category.get("name") or cid)
+            if category.get("isDefault"):
+                default_tax = cid
         items = data["stockLocations"]["items"]
         default, warehouses = "", dict[str, str]()
         # a channel without locations takes articles; its stock push
@@ -187,6 +232,8 @@ class Catalog:
             default_channel=channel["code"] == _DEFAULT_CHANNEL,
             precision=precision_of(data),
             code=channel["code"],
+            tax_names=names,
+            default_tax=default_tax,
         )
 
     async def foreign_locations(self) -> frozenset[str]:

@@ -37,7 +37,10 @@ class Job:
 
     index: int
     article: Article
+    #: the category of new variants ("": several fit, none is picked)
     tax: str
+    #: the categories with the article's rate: a variant keeps its own
+    taxes: tuple[str, ...] = ()
     product: JSON | None = None
 
 
@@ -154,6 +157,34 @@ def price_problem(art: Article, precision: int) -> tuple[str, str] | None:
     return None
 
 
+def tax_unsettled(
+    jobs: list[Job],
+    found: dict[str, list[JSON]],
+    ref: Reference,
+    outcomes: dict[int, Outcome],
+) -> None:
+    """
+    Fail (and drop from *jobs*) the articles whose rate several tax
+    categories share, none picked (`Reference.tax_category`), that have
+    a variant to make or one whose category lacks the rate: a silent
+    pick would set one category where the merchant means the other.
+    """
+    for job in jobs:
+        if job.tax:
+            continue
+        if any(
+            not found.get(sku)
+            or str(found[sku][0]["taxCategory"]["id"]) not in job.taxes
+            for sku in skus(job.article)
+        ):
+            outcomes[job.index] = fail(
+                job.article.number,
+                ref.tax_problem(job.article.tax_rate),
+                "tax_rate",
+            )
+    jobs[:] = [j for j in jobs if j.index not in outcomes]
+
+
 @attrs.define
 class Variants:
     """
@@ -236,7 +267,7 @@ class Variants:
                     )
                     continue
                 change = self._change(
-                    have, price, job.tax, art.active, name, ref=ref
+                    have, price, job, art.active, name, ref=ref
                 )
                 ids = option_ids.get(sku)
                 if ids is not None and sorted(ids) != sorted(
@@ -288,7 +319,7 @@ class Variants:
         self,
         have: JSON,
         price: int,
-        tax: str,
+        job: Job,
         active: bool,
         name: str,
         *,
@@ -300,8 +331,8 @@ class Variants:
         kept = have["priceWithTax" if ref.prices_include_tax else "price"]
         if kept != price:
             change["price"] = price
-        if have["taxCategory"]["id"] != tax:
-            change["taxCategoryId"] = tax
+        if have["taxCategory"]["id"] not in (*job.taxes, job.tax):
+            change["taxCategoryId"] = job.tax
         if have["enabled"] != active:
             change["enabled"] = active
         if have["name"] != name:
