@@ -126,6 +126,45 @@ class TestNegativeThreshold:
 
         assert (3, 3, 8) == (glob, own, allowed)
 
+    async def test_new_variant_without_stock(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        A variant the article push makes, before the ERP sends it any
+        stock, sold 5 with the global threshold at -5 (nothing on hand,
+        less -5); it now sells nothing, and the stock push later sells the
+        ERP's figure.  With allow_backorders the allowance stays: 5.
+        """
+        admin = fresh_vendure.admin()
+        try:
+            await _global_threshold(admin, -5)
+            async with Vendure(
+                fresh_vendure.url, api_key=fresh_vendure.api_key
+            ) as shop:
+                made = await _article(shop, "N-1")
+            async with Vendure(
+                fresh_vendure.url,
+                api_key=fresh_vendure.api_key,
+                allow_backorders=True,
+            ) as shop:
+                allowed = await _article(shop, "N-2")
+            data = await admin.gql(
+                "{ productVariants(options: { sort: { sku: ASC }, filter: "
+                '{ sku: { in: ["N-1", "N-2"] } } }) { items { id } } }'
+            )
+            first, second = (v["id"] for v in data["productVariants"]["items"])
+            before = await _sells(fresh_vendure.url, first)
+            backorder = await _sells(fresh_vendure.url, second)
+            await _push(fresh_vendure, "N-1", 3)
+            after = await _sells(fresh_vendure.url, first)
+        finally:
+            await _global_threshold(admin, 0)
+            await admin.aclose()
+
+        assert made.ok, made.error
+        assert allowed.ok, allowed.error
+        assert (0, 5, 3) == (before, backorder, after)
+
 
 class FakeShop:
     """

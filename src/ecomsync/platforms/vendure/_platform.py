@@ -236,7 +236,10 @@ class Vendure(AsyncResource):
             ),
         )
         self._categories = Categories(self._catalog)
-        self._articles = Articles(self._catalog, Variants(self._catalog))
+        self._articles = Articles(
+            self._catalog,
+            Variants(self._catalog, backorders=self.allow_backorders),
+        )
         self._stock = Stock(self._catalog, backorders=self.allow_backorders)
         self._media = Media(self._catalog, self._categories)
         self._orders = Orders(self._gql, self._catalog.precision)

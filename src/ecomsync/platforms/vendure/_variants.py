@@ -192,6 +192,30 @@ class Variants:
     """
 
     catalog: Catalog
+    backorders: bool = False
+
+    async def _opening(self, ref: Reference) -> list[JSON]:
+        """
+        The stock levels a new variant starts with: none, unless Vendure's
+        global out-of-stock threshold (which a new variant uses) is
+        negative and backorders are not allowed: then the default
+        location holds the threshold, so the variant sells nothing until
+        the ERP's stock comes (Vendure sells ``stockOnHand -
+        stockAllocated - outOfStockThreshold``: 0 on hand with -5 sold
+        5).  The stock push then writes the ERP's figure the same way
+        (`Stock._below_zero`).
+        """
+        if self.backorders or not ref.default_location:
+            return []
+        data = await self.catalog.gql.query(
+            "{ globalSettings { outOfStockThreshold } }"
+        )
+        threshold = int(data["globalSettings"].get("outOfStockThreshold") or 0)
+        if threshold >= 0:
+            return []
+        return [
+            {"stockLocationId": ref.default_location, "stockOnHand": threshold}
+        ]
 
     async def write(
         self,
@@ -283,6 +307,9 @@ class Variants:
                 for v in product.get("variants") or []
                 if v["sku"] not in keep
             ]
+        if creates and (opening := await self._opening(ref)):
+            for _, create in creates:
+                create["stockLevels"] = opening
         for field, input_type, batch in (
             ("createProductVariants", "CreateProductVariantInput", creates),
             ("updateProductVariants", "UpdateProductVariantInput", updates),
