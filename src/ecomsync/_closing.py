@@ -119,7 +119,9 @@ async def close_each(things: Iterable[object]) -> None:
 
 
 class _Cancellable(Protocol):
-    def request(self) -> None: ...  # pragma: no cover -- a Protocol only
+    def request(
+        self, reason: str | None = None
+    ) -> None: ...  # pragma: no cover
 
 
 @attrs.define
@@ -144,13 +146,15 @@ class LiveRuns:
         del self._cancels[run_id]
         self._maybe_drained()
 
-    def cancel(self, run_id: str) -> None:
+    def cancel(self, run_id: str, reason: str) -> bool:
         """
-        Ask run *run_id* to stop if it runs here.
+        Ask run *run_id* to stop, for *reason*, if it runs here; whether
+        it does.
         """
         cancel = self._cancels.get(run_id)
         if cancel is not None:
-            cancel.request()
+            cancel.request(reason)
+        return cancel is not None
 
     @contextmanager
     def serving(self) -> Iterator[None]:
@@ -161,14 +165,14 @@ class LiveRuns:
             self._serving -= 1
             self._maybe_drained()
 
-    async def drain(self) -> None:
+    async def drain(self, reason: str) -> None:
         """
-        Ask every run to stop (as `cancel` does) and wait until no run and
-        no serve loop is left.
+        Ask every run to stop (as `cancel` does, for *reason*) and wait
+        until no run and no serve loop is left.
         """
         while self._cancels or self._serving:
             for cancel in list(self._cancels.values()):
-                cancel.request()
+                cancel.request(reason)
             self._drained = anyio.Event()
             await self._drained.wait()
 

@@ -308,6 +308,9 @@ class RunRecord:
     it was alive.  Whoever starts a run ends the runs whose owner is dead
     as `RunStatus.ABANDONED` (keeping their last heartbeat).
 
+    *error* is what a failed run failed with, why an abandoned run was
+    ended, or who cancelled a cancelled run.
+
     .. versionadded:: 26.1.0
     """
 

@@ -30,14 +30,17 @@ from ._contracts import RunRecord, Schedule
 from ._ownership import reap_abandoned
 from ._planning import Plan
 from ._run import (
+    BY_CLOSING,
+    THROUGH_SYNCHRONIZER,
     RunEvents,
+    log,
     utcnow,
 )
 from ._selection import platform_for
 from ._settings import at_least, seconds
 from ._spec import SyncSpec, Trigger
 from .events import Event
-from .exceptions import ConfigurationError, SpecError
+from .exceptions import ConfigurationError, SpecError, StateStoreError
 from .licensing import LocalLicensePool
 from .media import MediaStaging
 from .state import SqliteStore
@@ -216,7 +219,7 @@ class Synchronizer(AsyncResource):
 
     async def _close(self) -> None:
         try:
-            await self._runs.drain()
+            await self._runs.drain(BY_CLOSING)
             with anyio.CancelScope(shield=True), hurried():
                 await _lifecycle.record_late_ends(self)
         finally:
@@ -349,8 +352,22 @@ class Synchronizer(AsyncResource):
         Ask run *run_id* to stop, whichever process runs it.
         """
         self._ensure_open()
-        self._runs.cancel(run_id)
-        await self.store.request_cancel(run_id)
+        if not self._runs.cancel(run_id, THROUGH_SYNCHRONIZER):
+            await self.store.request_cancel(run_id)
+            return
+        # It stops on the request made here; the store's note is for the
+        # processes that share its run (partition workers), written within
+        # the cleanup's deadline, not the store's lock timeout.
+        with hurried():
+            try:
+                await self.store.request_cancel(run_id)
+            except StateStoreError as exc:
+                log.warning(
+                    "run %s: cancelled here; the store could not note it (%s)",
+                    run_id,
+                    exc,
+                    extra=_instrument.fields(run_id=run_id),
+                )
 
     async def runs(self, *, limit: int = 50) -> list[RunRecord]:
         """

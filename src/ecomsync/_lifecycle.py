@@ -32,6 +32,8 @@ from ._order_lease import until_busy
 from ._ownership import keep_alive, reap_abandoned, why_dead
 from ._planning import Plan, TypePlan, plan_all
 from ._run import (
+    BY_HOST,
+    THROUGH_EVENTS,
     CancelCheck,
     EventSink,
     Run,
@@ -91,7 +93,9 @@ async def start(
         schedule_id=schedule_id,
         platform=platform,
     )
-    events = RunEvents(run.id, receive, run.cancel.request)
+    events = RunEvents(
+        run.id, receive, lambda: run.cancel.request(THROUGH_EVENTS)
+    )
     async with task_group() as tg:
         tg.start_soon(execute, sync, run, events, resolved)
         try:
@@ -219,10 +223,11 @@ async def lifecycle(
             run_id=run.id, platform=run.platform_name, data_type=None
         ),
     ):
-        # Cancelled, its cleanup records what it can while the store
-        # answers, within one deadline, not the store's lock timeout for
-        # every shielded step.
-        async with hurry_on_cancel():
+        # Cancelled (by the host, or asked to), its cleanup records what
+        # it can while the store answers, within one deadline, not the
+        # store's lock timeout for every shielded step.
+        async with hurry_on_cancel() as hurry:
+            run.cancel.bound(hurry)
             return await _observedlifecycle(
                 sync, run, work, resolve_as=resolve_as
             )
@@ -280,7 +285,7 @@ async def _observedlifecycle(
             run.end(RunStatus.CANCELLED)
             if not lost.is_set():
                 with anyio.CancelScope(shield=True):
-                    await _save_end(sync, run.record())
+                    await _save_end(sync, run.final(None, why=BY_HOST))
             if hidden is not None:
                 raise hidden from exc
             cancels = [e for e in found if isinstance(e, cancel)]
@@ -293,7 +298,7 @@ async def _observedlifecycle(
                 # cancellation out: the cancellation alone goes on.
                 raise cancels[0] from exc
             raise
-        if all(isinstance(e, RunCancelled) for e in found):
+        if run.cancel.stopped(found):
             run.end(RunStatus.CANCELLED)
         else:
             run.end(RunStatus.FAILED)
@@ -307,7 +312,7 @@ async def _observedlifecycle(
                 )
     finally:
         sync._runs.ended(run.id)
-    final = run.record(error=None if error is None else describe(error))
+    final = run.final(error)
     if lost.is_set():
         # Another process may have resumed it since: its end, or the
         # reason it was abandoned, stays as written there.
@@ -361,6 +366,10 @@ async def _record_end(
     store's if it could not take it.
     """
     with anyio.CancelScope(shield=True):
+        if final.status is RunStatus.CANCELLED and error is None:
+            # As after a host's cancel: a locked store takes it later.
+            await _save_end(sync, final)
+            return final, error
         try:
             await sync.store.save_run(final)
         except Exception as exc:

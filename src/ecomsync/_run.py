@@ -21,6 +21,7 @@ from anyio.streams.memory import (
 )
 
 from . import _instrument
+from ._closing import Hurry
 from ._contracts import Failure, RunRecord, RunStatus, TypeCounts
 from ._ownership import this_owner
 from ._spec import DataType, SyncSpec, Trigger
@@ -140,12 +141,50 @@ class CancelCheck:
     _asked: float = attrs.field(init=False, default=0.0)
     #: The store could not answer the last time `wait` asked.
     _unreachable: bool = attrs.field(init=False, default=False)
+    #: Who asked the run to stop, for its record (the first who said).
+    reason: str | None = attrs.field(init=False, default=None)
+    #: The deadline of the run's cleanup (`bound`).
+    _hurry: Hurry | None = attrs.field(init=False, default=None)
 
-    def request(self) -> None:
+    def request(self, reason: str | None = None) -> None:
         """
-        Ask the run to stop (from this process).
+        Ask the run to stop (from this process), saying who asks: a
+        cancel with a *reason* (the host's, an operator's) bounds the
+        run's cleanup on a locked store as the host's own cancel does
+        (`bound`); the engine's own stops (a lease lost) name none.
         """
+        if reason is not None:
+            self.reason = self.reason or reason
+            if self._hurry is not None:
+                self._hurry.start()
         self._local.set()
+
+    def bound(self, hurry: Hurry) -> None:
+        """
+        Start *hurry*, the run's cleanup deadline, when the run is asked
+        to stop (at once if it was already).
+        """
+        self._hurry = hurry
+        if self.reason is not None:
+            hurry.start()
+
+    def stopped(self, errors: list[BaseException]) -> bool:
+        """
+        Whether the run's *errors* say it stopped as asked: each is a
+        `RunCancelled`, or, someone having asked, a store write given up
+        past the cleanup's deadline (a locked store), as after a host's
+        cancel.
+        """
+        asked = (
+            (self.reason is not None or self._cancelled)
+            and self._hurry is not None
+            and self._hurry.expired()
+        )
+        return all(
+            isinstance(e, RunCancelled)
+            or (asked and isinstance(e, StateStoreError))
+            for e in errors
+        )
 
     @property
     def cancelled(self) -> bool:
@@ -160,6 +199,8 @@ class CancelCheck:
         elif force or time.monotonic() - self._asked > self.interval:
             self._asked = time.monotonic()
             self._cancelled = await self._store.cancel_requested(self.run_id)
+            if self._cancelled and self.reason is None:
+                self.request(THROUGH_STORE)
         return self._cancelled
 
     async def check(self, *, force: bool = False) -> None:
@@ -201,6 +242,20 @@ class CancelCheck:
                     return
             with anyio.move_on_after(self.interval):
                 await self._local.wait()
+
+
+#: Why a run ended cancelled (`RunRecord.error`), by who asked.
+BY_HOST = (
+    "the host cancelled the task running it (Ctrl-C, SIGTERM, a "
+    "cancelled task group)"
+)
+THROUGH_SYNCHRONIZER = "asked through Synchronizer.cancel in this process"
+THROUGH_EVENTS = "asked through RunEvents.cancel()"
+THROUGH_STORE = (
+    "asked through the state store (Synchronizer.cancel or `ecomsync runs "
+    "cancel` in another process)"
+)
+BY_CLOSING = "its Synchronizer was closed (aclose)"
 
 
 @attrs.define
@@ -262,6 +317,20 @@ class Run:
 
     def end(self, status: RunStatus) -> None:
         self._status = status
+
+    def final(
+        self, error: EcomsyncError | None, *, why: str = "cancelled"
+    ) -> RunRecord:
+        """
+        The record of the run's end: its *error*, or who cancelled it
+        (an operator sees it in the monitoring view; *why* if nobody
+        asked here or through the store).
+        """
+        if error is not None:
+            return self.record(error=describe(error))
+        if self._status is RunStatus.CANCELLED:
+            return self.record(error=self.cancel.reason or why)
+        return self.record()
 
     def count(self, data_type: DataType, counts: TypeCounts) -> None:
         self._counts[data_type] = counts

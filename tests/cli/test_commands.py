@@ -16,6 +16,7 @@ import pytest
 from ecomsync import ChangedSince, NumberRange, Only
 from ecomsync.__main__ import _parser
 from ecomsync._cli._running import UsageError, _selection, worst_exit
+from ecomsync._run import BY_HOST
 
 from .conftest import ALL_OK, Cli, write_config
 
@@ -622,9 +623,9 @@ def test_serve_stopped_during_a_run_records_it_cancelled(
 ) -> None:
     """
     SIGTERM while a scheduled run is going: ``serve`` exits 0, prints
-    ``run ID cancelled`` (the run's end, as for a run that ended by
-    itself) and the store has the run ended cancelled, not running or
-    abandoned.
+    ``run ID cancelled: REASON`` (the run's end, as for a run that ended
+    by itself, saying who cancelled it) and the store has the run ended
+    cancelled, with that reason, not running or abandoned.
     """
     cli = Cli(
         write_config(tmp_path, slow_shop, articles=3000),
@@ -636,13 +637,14 @@ def test_serve_stopped_during_a_run_records_it_cancelled(
     try:
         run_id = serving.wait_for("started: shop").split()[1]
         serving.process.send_signal(signal.SIGTERM)
-        assert f"run {run_id} cancelled" == serving.wait_for(run_id)
+        assert f"run {run_id} cancelled: {BY_HOST}" == serving.wait_for(run_id)
         assert 0 == serving.process.wait(timeout=60)
     finally:
         serving.stop()
     shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
     assert ("cancelled", "scheduled") == (shown["status"], shown["trigger"])
     assert shown["ended_at"] is not None
+    assert BY_HOST == shown["error"]
 
 
 def test_serve_says_why_a_scheduled_run_failed(

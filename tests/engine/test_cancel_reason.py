@@ -1,0 +1,196 @@
+"""
+A cancelled run says who cancelled it (`RunRecord.error`), and a cancel
+through `Synchronizer.cancel` bounds the run's cleanup on a locked store
+as the host's cancel does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+import attrs
+import pytest
+
+from ecomsync import (
+    All,
+    DataType,
+    MediaStaging,
+    MemoryErp,
+    MemoryPlatform,
+    Outcome,
+    Outgoing,
+    RunStatus,
+    SqliteStore,
+    Synchronizer,
+)
+from ecomsync._staging_fs import MARKER
+
+from .._sqlite_lock import locked
+from ._support import spec
+
+
+pytestmark = pytest.mark.anyio
+
+#: The cleanup's deadline in these tests (5 s in production).
+DEADLINE = 1.0
+
+
+@attrs.define
+class _Stalls(MemoryPlatform):
+    """
+    At its first article push, has another connection lock *path* (if
+    given), says so (*reached*) and waits for *go* before it writes.
+    """
+
+    path: str = ""
+    lock: contextlib.ExitStack = attrs.Factory(contextlib.ExitStack)
+    reached: anyio.Event = attrs.Factory(anyio.Event)
+    go: anyio.Event = attrs.Factory(anyio.Event)
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        if data_type is DataType.ARTICLES and not self.reached.is_set():
+            if self.path:
+                self.lock.enter_context(locked(self.path))
+            self.reached.set()
+            await self.go.wait()
+        return await super().push(data_type, items)
+
+
+async def _cancelled(
+    sync: Synchronizer, platform: _Stalls, how: str
+) -> tuple[str, float]:
+    """
+    Run the articles, cancel the run *how* at its first push (of several:
+    a run that wrote all it had succeeded); the run's id and the seconds
+    from the cancel to the run's end.
+    """
+    cancelled_at = 0.0
+    async with (
+        sync.run(spec(articles=All())) as events,
+        anyio.create_task_group() as tg,
+    ):
+
+        async def cancel() -> None:
+            nonlocal cancelled_at
+            await platform.reached.wait()
+            cancelled_at = time.monotonic()
+            if how == "events":
+                events.cancel()
+            elif how == "store":
+                # As another process does: through the store alone.
+                await sync.store.request_cancel(events.run_id)
+                # The run asks the store at most every 0.2 s.
+                await anyio.sleep(0.3)
+            else:
+                await sync.cancel(events.run_id)
+            platform.go.set()
+
+        tg.start_soon(cancel)
+        async for _ in events:
+            pass
+    return events.run_id, time.monotonic() - cancelled_at
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        ("synchronizer", "Synchronizer.cancel"),
+        ("events", "RunEvents.cancel"),
+        ("store", "through the state store"),
+    ],
+)
+async def test_a_cancelled_run_records_who_cancelled_it(
+    erp: MemoryErp, tmp_path: Path, how: str, reason: str
+) -> None:
+    """A run cancelled through Synchronizer.cancel, RunEvents.cancel or the
+    store (another process) ends cancelled with the reason in its record
+    (it had error None: an operator saw "cancelled" without who or why)."""
+    platform = _Stalls()
+    store = SqliteStore(tmp_path / "state.db")
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=store,
+        batch_size=1,
+        write_concurrency=1,
+    )
+    run_id, _ = await _cancelled(sync, platform, how)
+    run = await store.get_run(run_id)
+    await sync.aclose()
+    await store.aclose()
+
+    assert run is not None
+    assert RunStatus.CANCELLED == run.status
+    assert run.error is not None
+    assert reason in run.error
+
+
+async def test_a_run_cancelled_by_its_host_says_so(
+    erp: MemoryErp, tmp_path: Path
+) -> None:
+    """A run whose host cancels its task ends cancelled, saying so."""
+    platform = _Stalls()
+    store = SqliteStore(tmp_path / "state.db")
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=store,
+        batch_size=1,
+        write_concurrency=1,
+    )
+    with anyio.CancelScope() as scope:
+        async with sync.run(spec(articles=All())) as events:
+            await platform.reached.wait()
+            scope.cancel()
+    run = await store.get_run(events.run_id)
+    await sync.aclose()
+    await store.aclose()
+
+    assert run is not None
+    assert RunStatus.CANCELLED == run.status
+    assert run.error is not None
+    assert "host" in run.error
+
+
+async def test_synchronizer_cancel_bounds_the_cleanup_on_a_locked_store(
+    erp: MemoryErp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled through Synchronizer.cancel while another connection locks
+    the store, the run ends cancelled within the cleanup's deadline (the
+    cancel and each cleanup step waited out the store's 30 s lock
+    timeout); its licence is back, its staging is clean, and once the
+    lock is gone its end is recorded cancelled."""
+    monkeypatch.setattr("ecomsync._closing.CLEANUP_TIMEOUT", DEADLINE)
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    platform = _Stalls(path=str(path))
+    staging = tmp_path / "staging"
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=store,
+        staging=MediaStaging(staging),
+        batch_size=1,
+        write_concurrency=1,
+    )
+    await sync.execute(spec(categories=All()))
+
+    run_id, took = await _cancelled(sync, platform, "synchronizer")
+    platform.lock.close()
+
+    assert took < DEADLINE + 3
+    assert () == await sync.licenses.holders()
+    assert [MARKER] == [p.name for p in staging.rglob("*")]
+    await sync.execute(spec(stock=All()))
+    run = await store.get_run(run_id)
+    assert run is not None
+    assert RunStatus.CANCELLED == run.status
+    assert [] == await store.list_pending()
+    await sync.aclose()
+    await store.aclose()
