@@ -222,6 +222,22 @@ class TestLogin:
         assert {"x": 1} == data
         assert ["login", "Bearer t1-1", "login", "Bearer t1-2"] == seen
 
+    async def test_busy_login_is_retried(self) -> None:
+        """A login answered with a bare 503 (a proxy) is sent again: a
+        login only opens a session, repeating it is safe."""
+        handler, seen = self._server()
+        busy = [httpx.Response(503, text="upstream timed out")]
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            if busy and "login(" in _query(request):
+                return busy.pop()
+            return handler(request)
+
+        data = await self._gql(answer).query("{ x }")
+
+        assert {"x": 1} == data
+        assert ["login", "Bearer t1-1", "login", "Bearer t1-2"] == seen
+
     async def test_refused_login(self) -> None:
         """A login Vendure refuses is an AuthenticationError naming the
         error code, not the password."""

@@ -228,12 +228,16 @@ class GraphQL:
                 raise ConfigurationError(
                     "Vendure needs an api_key or a username and password"
                 )
-            body = await self._send(
-                _LOGIN,
-                {"u": self.username, "p": self.password},
-                mutation=True,
-                files=None,
-                authenticated=False,
+            # A login only opens a session: repeating it is safe, also
+            # where the answer was lost (a bare 503 from a proxy).
+            body = await self.policy.call(
+                lambda: self._send(
+                    _LOGIN,
+                    {"u": self.username, "p": self.password},
+                    mutation=False,
+                    files=None,
+                    authenticated=False,
+                )
             )
             result = (body.get("data") or {}).get("login") or {}
             if result.get("__typename") != "CurrentUser":
