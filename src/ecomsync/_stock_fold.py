@@ -208,6 +208,20 @@ class StockFold:
             return None
         return tuple(f.level for f in found)
 
+    def unvouched(self, chunk: Sequence[Change]) -> dict[str, Link]:
+        """
+        The stock links of the levels the articles of *chunk* take along,
+        without checksum: from their push until `record`, the shop may
+        hold a level whose old checksum no longer says what it holds.
+        """
+        return {
+            f.level.number: attrs.evolve(f.link, checksum="")
+            for change in chunk
+            if isinstance(change.record, Article)
+            for f in self._at_hand.get(change.record.number, ())
+            if f.link is not None and f.link.checksum
+        }
+
     def landed(
         self, chunk: Sequence[Change], outcomes: Sequence[Outcome]
     ) -> dict[str, Landed]:

@@ -259,10 +259,13 @@ class Writer:
             for c in chunk
             if c.link is not None and c.link.checksum
         }
+        name = self.run.platform_name
         if links:
-            await self.store.put_links(
-                self.run.platform_name, data_type, links
-            )
+            await self.store.put_links(name, data_type, links)
+        # Likewise the stock levels the articles take along (`_stock_fold`).
+        stock = self.fold.unvouched(chunk)
+        if stock:
+            await self.store.put_links(name, DataType.STOCK, stock)
 
     def check_answer(self, outcomes: Sequence[Outcome], asked: Sized) -> None:
         """
