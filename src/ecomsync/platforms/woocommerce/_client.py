@@ -166,25 +166,41 @@ class RestApi:
             )
         raise WooApiError(what, response.status_code, code, message)
 
+    async def _page(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        per_page: int,
+        **position: int,
+    ) -> tuple[httpx.Response, list[Any]]:
+        """
+        One page of a list (at ``page`` or ``offset``) and its rows.
+        """
+        response = await self.call(
+            "GET",
+            path,
+            params={
+                **params,
+                "per_page": str(per_page),
+                **{k: str(v) for k, v in position.items()},
+            },
+        )
+        rows = rows_of("WooCommerce", f"GET {API}/{path}", response.json())
+        return response, rows
+
     async def pages(
         self, path: str, params: Mapping[str, str], *, per_page: int
     ) -> Any:
         """
         Yield each page's rows, following ``X-WP-TotalPages``.
         """
+        what = f"GET {API}/{path}"
         page = 1
         while True:
-            response = await self.call(
-                "GET",
-                path,
-                params={
-                    **params,
-                    "per_page": str(per_page),
-                    "page": str(page),
-                },
+            response, rows = await self._page(
+                path, params, per_page=per_page, page=page
             )
-            what = f"GET {API}/{path}"
-            rows = rows_of("WooCommerce", what, response.json())
             if rows:
                 yield rows
             total_pages = response.headers.get("x-wp-totalpages") or "0"
@@ -220,16 +236,9 @@ class RestApi:
         last: int | None = None
         seen: list[int] = []
         while True:
-            response = await self.call(
-                "GET",
-                path,
-                params={
-                    **query,
-                    "per_page": str(per_page),
-                    "offset": str(offset),
-                },
+            response, rows = await self._page(
+                path, query, per_page=per_page, offset=offset
             )
-            rows = rows_of("WooCommerce", what, response.json())
             ids = [
                 field_of(
                     "WooCommerce", what, row, "id", int, where=f"item {i}"
