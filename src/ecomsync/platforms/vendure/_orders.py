@@ -497,9 +497,10 @@ def _untracked(status: OrderStatus, order: JSON) -> list[str]:
         for f in live
         for code in (f.get("trackingCode") or "").split(",")
     }
-    return [
-        t for t in dict.fromkeys(status.tracking_numbers) if t not in carried
-    ]
+    # stripped as the carried codes and the posted notes are: "JJD1 "
+    # is the fulfilment's JJD1, not a new number to tell at each push
+    told = dict.fromkeys(t.strip() for t in status.tracking_numbers)
+    return [t for t in told if t and t not in carried]
 
 
 _FULFILMENT_ORDER = ("Created", "Pending", "Shipped", "Delivered")
