@@ -33,11 +33,14 @@ def shopify_on(emu: ShopifyEmulator, token: str, **kwargs: Any) -> Shopify:
     )
 
 
-def woocommerce_on(emu: WooCommerceEmulator, secret: str) -> WooCommerce:
-    """The adapter on *emu*, with consumer key ``ck_x``."""
+def woocommerce_on(
+    emu: WooCommerceEmulator, secret: str, *, key: str = "ck_x", **kwargs: Any
+) -> WooCommerce:
+    """The adapter on *emu*, with consumer key *key*."""
     return WooCommerce(
         "https://shop.test",
-        "ck_x",
+        key,
         secret,
         transport=httpx.ASGITransport(app=emu.app),
+        **kwargs,
     )

@@ -17,6 +17,8 @@ from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import make_order
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
+from ._adapters import woocommerce_on
+
 
 pytestmark = pytest.mark.anyio
 
@@ -25,12 +27,7 @@ KEY, SECRET = "ck_pages", "cs_pages"
 
 def _setup(numbers: list[str]) -> tuple[WooCommerceEmulator, WooCommerce]:
     emu = WooCommerceEmulator(KEY, SECRET)
-    woo = WooCommerce(
-        "https://shop.test",
-        KEY,
-        SECRET,
-        transport=httpx.ASGITransport(app=emu.app),
-    )
+    woo = woocommerce_on(emu, SECRET, key=KEY)
     for number in numbers:
         emu.place(make_order(number))
     return emu, woo

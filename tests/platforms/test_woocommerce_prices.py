@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from ecomsync import Article, DataType, Outgoing, Variant
-from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing.woocommerce import WooCommerceEmulator
+
+from ._adapters import woocommerce_on
 
 
 pytestmark = pytest.mark.anyio
@@ -25,13 +25,7 @@ HAMMER = Article(number="P-1", name="Hammer", price=Decimal("11.90"))
 async def _push(
     emu: WooCommerceEmulator, record: Article, *, gross: bool = True
 ) -> tuple[bool, str | None, str | None]:
-    woo = WooCommerce(
-        "https://shop.test",
-        KEY,
-        SECRET,
-        prices_include_tax=gross,
-        transport=httpx.ASGITransport(app=emu.app),
-    )
+    woo = woocommerce_on(emu, SECRET, key=KEY, prices_include_tax=gross)
     async with woo:
         (outcome,) = await woo.push(
             DataType.ARTICLES, [Outgoing(record=record)]
@@ -151,12 +145,7 @@ class TestEstimate:
             )
             for i in range(3)
         ]
-        woo = WooCommerce(
-            "https://shop.test",
-            KEY,
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
         async with woo:
             outcomes = await woo.push(
                 DataType.ARTICLES, [Outgoing(record=a) for a in articles]

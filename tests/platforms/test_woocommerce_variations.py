@@ -17,6 +17,7 @@ from ecomsync.testing.woocommerce import WooCommerceEmulator
 from ecomsync.testing.woocommerce._errors import WpError
 
 from .._retries import fast_retries
+from ._adapters import woocommerce_on
 
 
 pytestmark = pytest.mark.anyio
@@ -82,12 +83,7 @@ class TestDroppedVariants:
         as in sync, which no later run would correct.
         """
         emu = WooCommerceEmulator(KEY, SECRET)
-        woo = WooCommerce(
-            "https://shop.test",
-            KEY,
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
         async with woo:
             (first,) = await woo.push(
                 DataType.ARTICLES, [Outgoing(record=SHIRT)]
@@ -186,12 +182,7 @@ class TestVariantsOneChoice:
                 for k, o in enumerate(options)
             ),
         )
-        woo = WooCommerce(
-            "https://shop.test",
-            KEY,
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
         async with woo:
             (outcome,) = await woo.push(
                 DataType.ARTICLES, [Outgoing(record=shirt)]
@@ -222,12 +213,7 @@ class TestVariantsOneChoice:
         single = article(
             "V-4", categories=(), variants=(Variant(number="V-4-0"),)
         )
-        woo = WooCommerce(
-            "https://shop.test",
-            KEY,
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
         async with woo:
             outcomes = await woo.push(
                 DataType.ARTICLES,
@@ -252,12 +238,7 @@ class TestVariantsOneChoice:
                 Variant(number="V-5-1", options=(("Size", "L"),)),
             ),
         )
-        woo = WooCommerce(
-            "https://shop.test",
-            KEY,
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
         async with woo:
             (outcome,) = await woo.push(
                 DataType.ARTICLES, [Outgoing(record=shirt)]
@@ -290,12 +271,7 @@ class TestAttributeNames:
                 Variant(number="V-6-1", options=(("size", "M"),)),
             ),
         )
-        woo = WooCommerce(
-            "https://shop.test",
-            KEY,
-            SECRET,
-            transport=httpx.ASGITransport(app=emu.app),
-        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
         async with woo:
             (outcome,) = await woo.push(
                 DataType.ARTICLES, [Outgoing(record=shirt)]
