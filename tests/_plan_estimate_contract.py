@@ -23,13 +23,14 @@ from ecomsync import (
     MemoryErp,
     NumberRange,
     Only,
+    Plan,
     Selection,
     SqliteStore,
     StockLevel,
     Synchronizer,
     SyncSpec,
 )
-from ecomsync.testing import capture_events
+from ecomsync.testing import CapturedRun, capture_events
 from ecomsync.typing import Platform
 
 from ._plans import assert_run_matches_plan
@@ -98,6 +99,19 @@ class PlanEstimateContract:
     def sent(self, emu: Any, since: int) -> list[Any]:
         raise NotImplementedError
 
+    async def planned_run(
+        self, emu: Any, sync: Synchronizer, spec: SyncSpec
+    ) -> tuple[Plan, CapturedRun, list[Any]]:
+        """
+        Plan *spec*, then run it: the plan, the run's events and the
+        requests the run (not the plan) sent.
+        """
+        plan = await sync.plan(spec)
+        seen = len(emu.requests)
+        async with capture_events(sync, spec) as run:
+            pass
+        return plan, run, self.sent(emu, seen)
+
     def place_costly_orders(self, emu: Any) -> str:
         """
         Place a few orders of A-1 whose reading costs the adapter more
@@ -122,11 +136,7 @@ class PlanEstimateContract:
         selection: Selection = NumberRange(last, last) if ranged else All()
         spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: selection})
         try:
-            plan = await sync.plan(spec)
-            seen = len(emu.requests)
-            async with capture_events(sync, spec) as run:
-                pass
-            sent = self.sent(emu, seen)
+            plan, run, sent = await self.planned_run(emu, sync, spec)
         finally:
             await platform.aclose()
             await sync.store.aclose()
@@ -162,11 +172,7 @@ class PlanEstimateContract:
                 )
             )
 
-            plan = await sync.plan(spec)
-            seen = len(emu.requests)
-            async with capture_events(sync, spec) as run:
-                pass
-            sent = self.sent(emu, seen)
+            plan, run, sent = await self.planned_run(emu, sync, spec)
         finally:
             await platform.aclose()
             await sync.store.aclose()
@@ -197,11 +203,7 @@ class PlanEstimateContract:
             erp.put(attrs.evolve(article, categories=tuple(new)))
             spec = SyncSpec(types={DataType.ARTICLES: All()})
 
-            plan = await sync.plan(spec)
-            seen = len(emu.requests)
-            async with capture_events(sync, spec) as run:
-                pass
-            sent = self.sent(emu, seen)
+            plan, run, sent = await self.planned_run(emu, sync, spec)
         finally:
             await platform.aclose()
             await sync.store.aclose()
