@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
-from datetime import UTC
+from datetime import UTC, date, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 import attrs
@@ -65,6 +66,8 @@ class OrderImporter:
     _stock: StockReader
     #: Decimal places of a sale line's unit price (Tryton's price digits).
     _price_places: int | None = None
+    #: The company's time zone (Company > Timezone), UTC without one.
+    _zone: tzinfo | None = None
     _parties: Parties = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -339,7 +342,7 @@ class OrderImporter:
             "currency": currency,
             "warehouse": warehouse["id"],
             "reference": order.number,
-            "sale_date": order.ordered_at.astimezone(UTC).date(),
+            "sale_date": await self._sale_date(order),
             "invoice_method": "manual",
             "shipment_method": "order",
             "lines": [["create", lines]],
@@ -431,6 +434,30 @@ class OrderImporter:
                 f"order to {expected}: not imported",
                 "total",
             )
+
+    async def _sale_date(self, order: Order) -> date:
+        """
+        The day *order* was placed on the company's calendar (its time
+        zone, as Tryton's own "today"): by UTC, a Berlin order at 00:30
+        was a sale of the day before, a new year's first orders booked in
+        the old one.  UTC where the company has no time zone.
+        """
+        if self._zone is None:
+            company = self._rpc.context["company"]
+            (row,) = await self._rpc.read(
+                "company.company", [company], ["timezone"]
+            )
+            name = row.get("timezone")
+            try:
+                self._zone = ZoneInfo(name) if name else UTC
+            except (ZoneInfoNotFoundError, ValueError):
+                raise SaleRejected(
+                    f"the Tryton company's time zone {name!r} is unknown "
+                    "here (install tzdata): the order's sale date is "
+                    "not known",
+                    "ordered_at",
+                ) from None
+        return order.ordered_at.astimezone(self._zone).date()
 
     async def _currency(self, code: str) -> int:
         found = await self._rpc.model(

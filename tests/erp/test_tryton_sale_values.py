@@ -1,0 +1,70 @@
+"""
+What a sale Tryton makes for an order holds, beyond its lines and total:
+its date as the company reads its calendar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import attrs
+import pytest
+
+from ecomsync.erp.tryton import TrytonErp
+from ecomsync.testing._erp_contract import make_order
+
+
+pytestmark = [pytest.mark.anyio, pytest.mark.tryton]
+
+
+@pytest.fixture(name="berlin")
+async def _berlin(tryton: TrytonErp) -> AsyncIterator[TrytonErp]:
+    """
+    The live Tryton with its company in Europe/Berlin (as set in
+    Company > Timezone), put back afterwards.
+    """
+    async with tryton.session() as session:
+        company = session.rpc.context["company"]
+        (row,) = await session.rpc.read(
+            "company.company", [company], ["timezone"]
+        )
+        await session.rpc.model(
+            "company.company",
+            "write",
+            [company],
+            {"timezone": "Europe/Berlin"},
+        )
+    try:
+        yield tryton
+    finally:
+        async with tryton.session() as session:
+            await session.rpc.model(
+                "company.company",
+                "write",
+                [company],
+                {"timezone": row.get("timezone")},
+            )
+
+
+async def test_sale_date_is_the_companys_day(berlin: TrytonErp) -> None:
+    """An order placed at 00:30 in Berlin (23:30 UTC the day before) is a
+    sale of that day in a Tryton whose company is in Europe/Berlin, not of
+    the UTC day before (a new year's first orders booked in the old
+    one)."""
+    order = make_order(ordered_at=datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
+    late = attrs.evolve(
+        make_order(), ordered_at=datetime(2026, 12, 31, 22, 59, tzinfo=UTC)
+    )
+    async with berlin.session() as session:
+        outcomes = await session.import_orders([order, late])
+        rows = await session.rpc.read(
+            "sale.sale",
+            [int(o.platform_id or 0) for o in outcomes],
+            ["sale_date"],
+        )
+
+    assert all(o.ok for o in outcomes), outcomes
+    assert [date(2027, 1, 1), date(2026, 12, 31)] == [
+        row["sale_date"] for row in rows
+    ]
