@@ -104,6 +104,35 @@ class OrderImportContract(SourceHooks):
         assert await self.imported_count(source, good2.number) == 1
 
     @pytest.mark.anyio
+    async def test_odd_prices_import_once(self, source: ErpSource) -> None:
+        """Unit prices with more decimals than the currency (19.999; a
+        line total over its quantity, 10.00 / 3), a gift at 0 and a
+        voucher as a negative line, with a total the shop rounded per
+        line, import; again in a later session they are the same order,
+        not an edit."""
+        base = make_order()
+        shoe, shirt = base.lines
+        odd = make_order(
+            lines=(
+                attrs.evolve(shoe, quantity=3, unit_price="19.999"),
+                attrs.evolve(shirt, quantity=3, unit_price=Decimal(10) / 3),
+                attrs.evolve(shoe, name="Gift", unit_price=0),
+                attrs.evolve(
+                    shirt, name="Voucher", quantity=1, unit_price="-5.00"
+                ),
+            ),
+            total="65.00",
+        )
+        async with source.session() as session:
+            (first,) = await session.import_orders([odd])
+        async with source.session() as session:
+            (again,) = await session.import_orders([odd])
+
+        assert first.ok, first
+        assert first == again
+        assert await self.imported_count(source, odd.number) == 1
+
+    @pytest.mark.anyio
     async def test_order_of_unknown_article_fails_alone(
         self, source: ErpSource
     ) -> None:
