@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomsync import DataType, RunStatus, SpecError, Trigger
+from ecomsync import DataType, RunStatus, SpecError, Synchronizer, Trigger
 
 from ._kill_child import (
     ARTICLES,
@@ -293,6 +293,26 @@ async def _check(directory: Path, sync: object, recovery_id: str) -> None:
             assert recovery.started_at == mark
 
 
+async def _recovered(
+    directory: Path, sync: Synchronizer, run_id: str | None = None
+) -> str:
+    """
+    Run the recovery to its end: ``resume(run_id)``, or with no *run_id*
+    the next scheduled run; the oracles hold after it.  Its run id.
+    """
+    if run_id is None:
+        async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
+            async for _ in events:
+                pass
+        run_id = events.run_id
+    else:
+        async with sync.resume(run_id) as events:
+            async for _ in events:
+                pass
+    await _check(directory, sync, run_id)
+    return run_id
+
+
 CLOSING = [k for k in POINTS if k[0] == "store.update_pending:closed"]
 
 
@@ -337,10 +357,7 @@ class TestKillAndRecover:
                     pass
             await sync.store.aclose()
             return
-        async with sync.resume(run_id) as events:
-            async for _ in events:
-                pass
-        await _check(directory, sync, run_id)
+        await _recovered(directory, sync, run_id)
         await sync.store.aclose()
 
     @pytest.mark.parametrize("kill", POINTS, ids=IDS)
@@ -355,10 +372,7 @@ class TestKillAndRecover:
         source, run_id = killed[kill]
         directory = _copy(source, tmp_path / "copy")
         sync = synchronizer(directory)
-        async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
-            async for _ in events:
-                pass
-        await _check(directory, sync, events.run_id)
+        await _recovered(directory, sync)
         if run_id is not None:
             dead = await sync.store.get_run(run_id)
             if dead is not None:

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from ecomsync import RunStatus, Trigger
+from ecomsync import RunStatus, Synchronizer
 
-from ._kill_child import SPEC, synchronizer
+from ._kill_child import synchronizer
 from .test_kill_matrix import (
     UPLOADS,
     Kill,
     _after,
     _at,
-    _check,
     _copy,
     _id,
+    _recovered,
     run_kills,
 )
 
@@ -81,6 +81,13 @@ def _uploaded_once(directory: Path, remembered: set[str]) -> None:
     assert UPLOADS == len(counts)
 
 
+async def _abandoned(sync: Synchronizer, run_id: str | None) -> None:
+    """The killed run is ended as abandoned."""
+    dead = await sync.store.get_run(run_id or "")
+    assert dead is not None
+    assert RunStatus.ABANDONED == dead.status
+
+
 class TestKillStaging:
     @pytest.mark.parametrize("kill", POINTS, ids=IDS)
     async def test_resume(
@@ -95,10 +102,7 @@ class TestKillStaging:
         directory = _copy(source, tmp_path / "copy")
         remembered = _remembered(directory)
         sync = synchronizer(directory)
-        async with sync.resume(run_id) as events:
-            async for _ in events:
-                pass
-        await _check(directory, sync, run_id)
+        await _recovered(directory, sync, run_id)
         _uploaded_once(directory, remembered)
         await sync.store.aclose()
 
@@ -115,14 +119,9 @@ class TestKillStaging:
         directory = _copy(source, tmp_path / "copy")
         remembered = _remembered(directory)
         sync = synchronizer(directory)
-        async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
-            async for _ in events:
-                pass
-        await _check(directory, sync, events.run_id)
+        await _recovered(directory, sync)
         _uploaded_once(directory, remembered)
-        dead = await sync.store.get_run(run_id or "")
-        assert dead is not None
-        assert RunStatus.ABANDONED == dead.status
+        await _abandoned(sync, run_id)
         await sync.store.aclose()
 
 
@@ -149,12 +148,6 @@ class TestRecreatedContainer:
         shutil.rmtree(directory / "staging")
 
         sync = synchronizer(directory)
-        async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
-            async for _ in events:
-                pass
-
-        await _check(directory, sync, events.run_id)
-        dead = await sync.store.get_run(run_id or "")
-        assert dead is not None
-        assert RunStatus.ABANDONED == dead.status
+        await _recovered(directory, sync)
+        await _abandoned(sync, run_id)
         await sync.store.aclose()

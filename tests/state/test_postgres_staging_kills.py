@@ -12,19 +12,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ecomsync import RunStatus, Trigger
-
-from ..faults._kill_child import SPEC, synchronizer
+from ..faults._kill_child import synchronizer
 from ..faults.test_kill_matrix import (
     UPLOADS,
     Kill,
     _after,
     _at,
-    _check,
     _id,
+    _recovered,
     run_kills,
 )
-from ..faults.test_kill_staging import _uploaded_once
+from ..faults.test_kill_staging import _abandoned, _uploaded_once
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
@@ -55,12 +53,7 @@ async def test_next_scheduled_run(
             row[0] for row in conn.execute("SELECT sha256 FROM ecomsync.media")
         }
     sync = synchronizer(directory, dsn=postgres_dsn)
-    async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
-        async for _ in events:
-            pass
-    await _check(directory, sync, events.run_id)
+    await _recovered(directory, sync)
     _uploaded_once(directory, remembered)
-    dead = await sync.store.get_run(run_id or "")
-    assert dead is not None
-    assert RunStatus.ABANDONED == dead.status
+    await _abandoned(sync, run_id)
     await sync.store.aclose()
