@@ -345,8 +345,10 @@ class StockFold:
             for n in part
             if n in watched
         ]
-        while self._landed:
-            chunk = list(itertools.islice(self._landed, self.batch_size))
+        # One walk, popping as it goes: a walk per batch from the start
+        # would pass every level reported already (quadratic).
+        numbers = iter(self._landed)
+        while chunk := list(itertools.islice(numbers, self.batch_size)):
             links = await self._links(chunk)
             for number in chunk:
                 created = self._landed.pop(number)
