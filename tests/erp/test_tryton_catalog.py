@@ -11,8 +11,10 @@ from typing import Any, ClassVar
 import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
+from anyio.abc import TaskGroup
 
 from ecomsync.erp._tryton_catalog import (
+    ArticleGroup,
     ProductRow,
     group_articles,
     template_number,
@@ -214,6 +216,24 @@ class _FakeRpc:
         return [i for i in self.images if i["template"] in templates]
 
 
+def _numbered(count: int) -> list[ArticleGroup]:
+    """The groups of *count* plain articles A-1, A-2, ... in order."""
+    return group_articles(
+        [_row(i, f"A-{i}", 10_000 + i) for i in range(1, count + 1)]
+    )
+
+
+def _reader(
+    rpc: _FakeRpc, background: TaskGroup | None = None
+) -> ProductReader:
+    """A reader of *rpc* for a gross-price TrytonErp."""
+    return ProductReader(
+        rpc,  # type: ignore[arg-type]
+        TrytonErp("http://erp", "d", "u", "p"),
+        background=background,
+    )
+
+
 class TestReadAhead:
     """
     Products are read a window ahead of the engine's batches.
@@ -225,10 +245,9 @@ class TestReadAhead:
         reads (READ_AHEAD, READ_AHEAD, 200), and every article comes back
         once, in order."""
         count = 2 * READ_AHEAD + 200
-        rows = [_row(i, f"A-{i}", 10_000 + i) for i in range(1, count + 1)]
-        groups = group_articles(rows)
+        groups = _numbered(count)
         rpc = _FakeRpc()
-        reader = ProductReader(rpc, TrytonErp("http://erp", "d", "u", "p"))  # type: ignore[arg-type]
+        reader = _reader(rpc)
         reader.expect(groups)
 
         got = [
@@ -245,16 +264,10 @@ class TestReadAhead:
         """With a background task group, the window after the one a batch
         needs is read before the engine asks for it, each window once."""
         count = 2 * READ_AHEAD + 200
-        groups = group_articles(
-            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, count + 1)]
-        )
+        groups = _numbered(count)
         rpc = _FakeRpc()
         async with anyio.create_task_group() as background:
-            reader = ProductReader(
-                rpc,  # type: ignore[arg-type]
-                TrytonErp("http://erp", "d", "u", "p"),
-                background=background,
-            )
+            reader = _reader(rpc, background)
             reader.expect(groups)
 
             first = await reader.articles(groups[:50])
@@ -277,17 +290,11 @@ class TestReadAhead:
         """A window whose background read failed is read when its batch
         comes; when that read fails too, the batch fails with its error."""
         count = 2 * READ_AHEAD
-        groups = group_articles(
-            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, count + 1)]
-        )
+        groups = _numbered(count)
         rpc = _FakeRpc()
         rpc.failing = {1}
         async with anyio.create_task_group() as background:
-            reader = ProductReader(
-                rpc,  # type: ignore[arg-type]
-                TrytonErp("http://erp", "d", "u", "p"),
-                background=background,
-            )
+            reader = _reader(rpc, background)
             reader.expect(groups)
             got = [
                 a.number
@@ -309,7 +316,7 @@ class TestReadAhead:
         """Groups read without expect() are read as they come."""
         groups = group_articles([_row(1, "A-1", 5), _row(2, "B-1", 6)])
         rpc = _FakeRpc()
-        reader = ProductReader(rpc, TrytonErp("http://erp", "d", "u", "p"))  # type: ignore[arg-type]
+        reader = _reader(rpc)
 
         (article,) = await reader.articles(groups[1:])
 
@@ -342,7 +349,7 @@ class TestImages:
                 (14, 6, 2),
             ]
         ]
-        reader = ProductReader(rpc, TrytonErp("http://erp", "d", "u", "p"))  # type: ignore[arg-type]
+        reader = _reader(rpc)
         reader.expect(groups)
 
         articles = await reader.articles(groups)
