@@ -12,6 +12,7 @@ import pytest
 
 from ecomsync import DataType, Outgoing, Variant
 from ecomsync.platforms.woocommerce import WooCommerce
+from ecomsync.platforms.woocommerce._common import attribute_key
 from ecomsync.testing._platform_contract import article
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 from ecomsync.testing.woocommerce._errors import WpError
@@ -284,3 +285,101 @@ class TestAttributeNames:
             for a in parent["attributes"]
             if a["variation"]
         ]
+
+    async def test_names_in_other_scripts_are_apart(self) -> None:
+        """
+        WordPress keeps letters of other scripts in the key
+        (``Размер`` and ``Цвет`` are two attributes): they were keyed
+        as "" and the article failed as "one choice" or landed as one
+        attribute mixing sizes and colours.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-7",
+            categories=(),
+            variants=(
+                Variant(
+                    number="V-7-0",
+                    options=(("Размер", "S"), ("Цвет", "Красный")),
+                ),
+                Variant(
+                    number="V-7-1",
+                    options=(("Размер", "M"), ("Цвет", "Красный")),
+                ),
+                Variant(
+                    number="V-7-2",
+                    options=(("Размер", "M"), ("Цвет", "Синий")),
+                ),
+            ),
+        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
+        async with woo:
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+
+        assert outcome.ok, outcome
+        parent = emu.shop.products[int(outcome.platform_id or 0)]
+        assert [("Размер", ["S", "M"]), ("Цвет", ["Красный", "Синий"])] == [
+            (a["name"], a["options"])
+            for a in parent["attributes"]
+            if a["variation"]
+        ]
+
+    async def test_merchants_own_attribute_in_other_script_stays(
+        self,
+    ) -> None:
+        """
+        An attribute the merchant added by hand (``Материал``) stays
+        beside the variants' ``Размер``: both were keyed "" and it was
+        dropped as if it were the article's own.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-8",
+            categories=(),
+            variants=(
+                Variant(number="V-8-0", options=(("Размер", "S"),)),
+                Variant(number="V-8-1", options=(("Размер", "M"),)),
+            ),
+        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
+        async with woo:
+            (first,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+            pid = int(first.platform_id or 0)
+            emu.shop.products[pid]["attributes"].append(
+                {
+                    "id": 0,
+                    "name": "Материал",
+                    "options": ["Хлопок"],
+                    "variation": False,
+                    "visible": True,
+                    "position": 1,
+                }
+            )
+            (again,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+
+        assert again.ok, again
+        assert [("Размер", True), ("Материал", False)] == [
+            (a["name"], a["variation"])
+            for a in emu.shop.products[pid]["attributes"]
+        ]
+
+    def test_key_follows_sanitize_title(self) -> None:
+        """
+        The key folds what ``sanitize_title`` folds (case, accents of
+        Latin letters, spaces) and keeps apart what it keeps apart
+        (other scripts and their marks, ASCII punctuation dropped).
+        """
+        assert attribute_key("Größe") == attribute_key("GROSSE")
+        assert attribute_key("T Shirt.Size") == "t-shirt-size"
+        assert attribute_key("Size/Fit") == "sizefit"
+        assert attribute_key("Размер") == attribute_key("размер")
+        assert len({attribute_key(n) for n in ("Размер", "Цвет")}) == 2
+        assert attribute_key("Μέγεθος") != attribute_key("Μεγεθος")
+        assert attribute_key("ガ") != attribute_key("カ")
+        assert attribute_key("尺寸") != attribute_key("颜色")

@@ -17,6 +17,7 @@ from ecomsync.testing.woocommerce._wp import (
     in_window,
     money,
     parse_date_param,
+    sanitize_title,
 )
 
 
@@ -90,3 +91,21 @@ class TestArguments:
             tz=berlin,
             gmt=True,
         )
+
+
+class TestSanitizeTitle:
+    """
+    Slugs as WordPress' ``sanitize_title`` makes them.
+    """
+
+    def test_other_scripts_are_kept_percent_encoded(self) -> None:
+        """
+        Letters of other scripts stay (percent-encoded, lower case), as
+        their marks do; Latin letters lose their accents.
+        """
+        assert "%d1%80%d0%b0%d0%b7%d0%bc%d0%b5%d1%80" == sanitize_title(
+            "Размер"
+        )
+        assert sanitize_title("Μέγεθος") != sanitize_title("Μεγεθος")
+        assert "t-shirt-grosse" == sanitize_title("T-Shirt Größe")
+        assert "a-bc" == sanitize_title("a.b/c")

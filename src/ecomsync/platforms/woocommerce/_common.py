@@ -9,6 +9,7 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
@@ -180,15 +181,39 @@ def sku_problem(sku: str) -> str | None:
     return None
 
 
+# sanitize_title_with_dashes ('save'): these become a dash, these go
+_TITLE_DASH = str.maketrans(dict.fromkeys(".\u00a0\u2013\u2014", "-"))
+_TITLE_GONE = str.maketrans(
+    dict.fromkeys(
+        "\u00a1\u00bf\u00ab\u00bb\u2039\u203a\u2018\u2019\u201c\u201d"
+        "\u201a\u201b\u201e\u201f\u00a9\u00ae\u00b0\u2026\u2122"
+        "\u00b4\u02ca\u0301\u0341\u0300\u0304\u030c"
+    )
+)
+# ASCII other than letters, digits, space, _ and - is dropped; every
+# other character is kept (percent-encoded by WordPress)
+_TITLE_DROP = re.compile(r"[^a-z0-9 _\-\x80-\U0010ffff]")
+_TITLE_RUNS = re.compile(r"[ \t\n\r\f\v-]+")
+
+
+def _latin_folded(char: str) -> str:
+    # remove_accents() knows Latin letters only: Cyrillic, Greek, kana
+    # keep their marks (й is not и, ガ not カ to WordPress)
+    if char.isascii() or unicodedata.name(char, "").startswith("LATIN"):
+        return without_accents(char).casefold()
+    return char.lower()
+
+
 def attribute_key(name: str) -> str:
     """
     A custom attribute's name as WooCommerce keys it (``sanitize_title``:
-    accents, case, spaces and punctuation do not count), so ``Size`` and
-    ``size`` are one attribute.
+    accents of Latin letters, case and white space do not count, ASCII
+    punctuation is dropped, letters of other scripts are kept), so
+    ``Size`` and ``size`` are one attribute, ``Размер`` and ``Цвет`` two.
     """
-    return re.sub(r"[^a-z0-9]+", "-", without_accents(name).casefold()).strip(
-        "-"
-    )
+    title = "".join(map(_latin_folded, unicodedata.normalize("NFC", name)))
+    title = title.translate(_TITLE_DASH).translate(_TITLE_GONE)
+    return _TITLE_RUNS.sub("-", _TITLE_DROP.sub("", title)).strip("-")
 
 
 def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
