@@ -266,3 +266,35 @@ class TestSalesOfOthers:
         assert 0 == counted
         assert None is imported.error
         assert imported.platform_id not in (None, str(manual))
+
+    async def test_party_not_imported_is_not_taken(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A party the merchant keeps a number of their own on (an
+        identifier without type from an older system, equal to a shop's
+        customer number) is not taken as that shop customer's party: the
+        order gets a party of its own, and the merchant's identifier
+        stays as it was."""
+        order, _ = _twins()
+        order = attrs.evolve(order, platform="woo")
+        number = order.customer.number
+        async with tryton.session() as session:
+            (theirs,) = await session.rpc.model(
+                "party.party",
+                "create",
+                [
+                    {
+                        "name": "Someone Else",
+                        "identifiers": [["create", [{"code": number}]]],
+                    }
+                ],
+            )
+            (imported,) = await session.import_orders([order])
+            (sale,) = await session.rpc.read(
+                "sale.sale", [int(imported.platform_id or 0)], ["party"]
+            )
+
+        assert None is imported.error
+        assert theirs != sale["party"]
+        assert [number] == await _codes(tryton, theirs)
+        assert [f"woo:{number}"] == await _codes(tryton, sale["party"])

@@ -14,7 +14,13 @@ import attrs
 
 from .._model import Address, Customer, Order
 from ._tryton_rpc import Rpc
-from ._tryton_sales import SaleRejected, full_name, party_code, same_values
+from ._tryton_sales import (
+    SaleRejected,
+    full_name,
+    is_imported,
+    party_code,
+    same_values,
+)
 
 
 if TYPE_CHECKING:
@@ -75,8 +81,9 @@ class Parties:
         """
         The party whose identifier is *customer*'s number on *platform*
         (`party_code`), created if there is none.  One made before
-        imports named the platform (its code the bare number) is taken,
-        and its code marked, so no other platform's customer takes it.
+        imports named the platform (its code the bare number, and a sale
+        ecomsync imported) is taken, and its code marked, so no other
+        platform's customer takes it.
         """
         code = party_code(customer.number, platform)
         found = await self._rpc.search_read(
@@ -88,7 +95,9 @@ class Parties:
             ["party", "code"],
             order=[["id", "ASC"]],
         )
-        found = [r for r in found if r["code"] == code] or found
+        found = [r for r in found if r["code"] == code] or [
+            r for r in found if await self._made_here(int(r["party"]))
+        ]
         if found:
             party = int(found[0]["party"])
             if found[0]["code"] != code:
@@ -118,6 +127,21 @@ class Parties:
                 ],
             )
         return int(party)
+
+    async def _made_here(self, party: int) -> bool:
+        """
+        Whether *party*, whose identifier is a customer's bare number,
+        is one an earlier ecomsync made (it holds a sale ecomsync
+        imported), not one the merchant keeps a number of their own on
+        (a customer number from an older system): the shop's customer
+        with that number is not that person, and their identifier stays.
+        """
+        rows = await self._rpc.search_read(
+            "sale.sale",
+            [["party", "=", party], ["comment", "ilike", "%(ecomsync)%"]],
+            ["comment"],
+        )
+        return any(is_imported(row.get("comment")) for row in rows)
 
     async def mark(self, order: Order, party: int) -> None:
         """
