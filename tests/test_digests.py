@@ -92,3 +92,23 @@ class TestDigests:
             tracemalloc.stop()
 
         assert held / count <= 40
+
+    def test_a_merge_holds_at_most_its_blocks_twice(self) -> None:
+        """The merge of every block into one (139,264 digests: about
+        46,000 articles of 3 images) holds at most the blocks and the
+        merged one at once: 70 bytes per digest at the peak, not the
+        ~100 of a buffer grown digest by digest and copied to bytes."""
+        count = 34 * 4096
+        shas = [sha(i) for i in range(count)]
+        digests = Digests()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for text in shas:
+                digests.add(text)
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+
+        assert all(text in digests for text in shas[::997])
+        assert peak / count <= 70

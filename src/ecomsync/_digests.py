@@ -31,7 +31,7 @@ class Digests:
     #: Sorted raw digests, 32 bytes each, each block at most half the
     #: size of the one before it: few blocks to search, each digest
     #: merged again only log(n) times.
-    _blocks: list[bytes] = attrs.field(init=False, factory=list)
+    _blocks: list[bytes | bytearray] = attrs.field(init=False, factory=list)
     #: Discarded while in a block (rare: content gone from the shop).
     _gone: set[str] = attrs.field(init=False, factory=set)
     #: Anything but 64 hex digits, as given.
@@ -55,11 +55,17 @@ class Digests:
         while len(blocks) > 1 and len(blocks[-2]) <= 2 * len(blocks[-1]):
             last = blocks.pop()
             # Streamed: a list of the merged digests would cost their
-            # objects' size again at the largest merge.
-            merged = bytearray()
+            # objects' size again at the largest merge.  Into a buffer of
+            # the final size, kept as it is: one grown digest by digest
+            # leaves its outgrown copies resident, and a `bytes` copy of
+            # it is its size again (together 13 MB over the 4.5 MB held,
+            # at 140,000 digests: a 50,000-article sync's peak RSS).
+            merged = bytearray(len(blocks[-1]) + len(last))
+            at = 0
             for digest in heapq.merge(_each(blocks[-1]), _each(last)):
-                merged += digest
-            blocks[-1] = bytes(merged)
+                merged[at : at + _WIDTH] = digest
+                at += _WIDTH
+            blocks[-1] = merged
 
     def discard(self, sha: str) -> None:
         self._recent.discard(sha)
@@ -108,6 +114,6 @@ def _raw(sha: str) -> bytes | None:
     return raw if raw.hex() == sha else None
 
 
-def _each(block: bytes) -> Iterator[bytes]:
+def _each(block: bytes | bytearray) -> Iterator[bytes | bytearray]:
     for at in range(0, len(block), _WIDTH):
         yield block[at : at + _WIDTH]
