@@ -286,6 +286,37 @@ class TestReadAhead:
         ]
 
     @pytest.mark.anyio
+    async def test_every_window_after_the_first_is_read_ahead(self) -> None:
+        """When the background read of a window ends before its batches
+        come, the first of them starts the next window's read: every
+        window after the first is read in the background, one ahead."""
+        count = 3 * READ_AHEAD + 200
+        groups = group_articles(
+            [_row(i, f"A-{i}", 10_000 + i) for i in range(1, count + 1)]
+        )
+        rpc = _FakeRpc()
+        async with anyio.create_task_group() as background:
+            reader = ProductReader(
+                rpc,  # type: ignore[arg-type]
+                TrytonErp("http://erp", "d", "u", "p"),
+                background=background,
+            )
+            reader.expect(groups)
+            got = []
+            for start in range(0, len(groups), 50):
+                window = start // READ_AHEAD
+                await wait_all_tasks_blocked()  # the engine writes meanwhile
+                # the batch's window is read before it comes ...
+                assert len(rpc.product_reads) >= (window + 1 if start else 0)
+                got += await reader.articles(groups[start : start + 50])
+                await wait_all_tasks_blocked()
+                # ... and no further ahead than the window after it
+                assert len(rpc.product_reads) <= window + 2
+
+        assert [READ_AHEAD, READ_AHEAD, READ_AHEAD, 200] == rpc.product_reads
+        assert [g.number for g in groups] == [a.number for a in got]
+
+    @pytest.mark.anyio
     async def test_failed_read_ahead_is_read_again(self) -> None:
         """A window whose background read failed is read when its batch
         comes; when that read fails too, the batch fails with its error."""

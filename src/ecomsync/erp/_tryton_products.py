@@ -85,6 +85,8 @@ class ProductReader:
     _next: int = 0
     #: set when the window read in the background is in `_rows`
     _ahead: anyio.Event | None = None
+    #: the position of the first group of the window read ahead
+    _ahead_at: int = 0
     #: counts `expect` calls: a read-ahead for an older plan is dropped
     _plan_no: int = 0
 
@@ -252,14 +254,17 @@ class ProductReader:
         read in the background.
         """
         wanted = [p.id for g in groups for p in g.products]
-        if self._ahead is not None and any(
-            pid not in self._rows for pid in wanted
+        start = self._at.get(id(groups[0]))
+        if self._ahead is not None and (
+            any(pid not in self._rows for pid in wanted)
+            or (start is not None and start + len(groups) > self._ahead_at)
         ):
-            # the window read ahead: waited for, never read twice
+            # The batch reaches the window read ahead: waited for, never
+            # read twice, and the next window's read starts (also when
+            # this one ended before its batch came).
             await self._ahead.wait()
             self._ahead = None
         if any(pid not in self._rows for pid in wanted):
-            start = self._at.get(id(groups[0]))
             window = list(groups)
             if start is not None:
                 window += self._window(start + len(groups), window)
@@ -268,6 +273,7 @@ class ProductReader:
         if self._ahead is None and self.background is not None:
             ahead = self._window(self._next, [])
             if ahead:
+                self._ahead_at = self._next
                 self._next += len(ahead)
                 self._ahead = anyio.Event()
                 self.background.start_soon(
