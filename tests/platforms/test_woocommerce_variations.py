@@ -383,3 +383,31 @@ class TestAttributeNames:
         assert attribute_key("Μέγεθος") != attribute_key("Μεγεθος")
         assert attribute_key("ガ") != attribute_key("カ")
         assert attribute_key("尺寸") != attribute_key("颜色")
+
+    async def test_two_options_of_one_name_in_a_variant_fail(self) -> None:
+        """
+        A variant with two options WooCommerce keys as one (``Size: S``
+        and ``size: M``) would keep one of them: the article fails on
+        that variant's options, naming both, with nothing written.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-9",
+            categories=(),
+            variants=(
+                Variant(
+                    number="V-9-0", options=(("Size", "S"), ("size", "M"))
+                ),
+                Variant(number="V-9-1", options=(("Size", "L"),)),
+            ),
+        )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
+        async with woo:
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=shirt)]
+            )
+
+        assert (False, "variants.0.options") == (outcome.ok, outcome.field)
+        assert "'Size'" in (outcome.error or "")
+        assert "'size'" in (outcome.error or "")
+        assert {} == emu.shop.products

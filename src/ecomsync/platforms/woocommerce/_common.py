@@ -235,6 +235,17 @@ def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
                     "variant could not be chosen; give it a value without",
                     f"variants.{k}.options",
                 )
+        keys = [attribute_key(n) for n, _ in x.options]
+        for i, key in enumerate(keys):
+            if (twin := keys.index(key)) < i:
+                return (
+                    f"options {x.options[twin][0]!r} and "
+                    f"{x.options[i][0]!r} of variant {x.number!r} "
+                    "are one attribute to WooCommerce (sanitize_title), "
+                    "which would keep one of them: the variant could not "
+                    "be chosen as it is; give them names apart",
+                    f"variants.{k}.options",
+                )
     # a blank value is "any", as a missing one
     chosen = [
         {
