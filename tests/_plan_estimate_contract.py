@@ -1,9 +1,10 @@
 """
 The engine over a platform: a plan's request estimate bounds the run's
 requests when the changes are spread over the run's read batches (the
-run pushes each read batch's changes on their own).
-`PlatformEngineContract` runs it for every platform with an engine
-contract.
+run pushes each read batch's changes on their own), and an order
+import's.  `PlatformEngineContract` runs it for every platform with an
+engine contract; the live Vendure runs `OrderPlanEstimateContract`
+(tests/platforms/test_vendure_plan.py).
 """
 
 from __future__ import annotations
@@ -86,9 +87,10 @@ def spread_changes(erp: MemoryErp, *, new_categories: bool = False) -> None:
     erp.put(StockLevel(number="A-6", quantity=666))
 
 
-class PlanEstimateContract:
+class OrderPlanEstimateContract:
     """
-    A plan bounds the requests of a run whose changes are spread.
+    A plan bounds the requests of an order import (Vendure, a live
+    server without the catalogue contracts, has this part alone).
     """
 
     pytestmark = pytest.mark.anyio
@@ -144,6 +146,12 @@ class PlanEstimateContract:
         assert_run_matches_plan(plan, run)
         assert plan.types[DataType.ADDRESSES_AND_ORDERS].create
         assert len(sent) <= plan.requests, (len(sent), plan.requests)
+
+
+class PlanEstimateContract(OrderPlanEstimateContract):
+    """
+    A plan bounds the requests of a run whose changes are spread.
+    """
 
     @pytest.mark.parametrize(
         "selection",

@@ -96,6 +96,9 @@ class GraphQL:
     limiter: anyio.CapacityLimiter = attrs.field(
         factory=lambda: anyio.CapacityLimiter(8)
     )
+    #: Requests sent (each attempt, logins too), for the adapter's
+    #: ``requests_sent``.
+    sent: int = attrs.field(default=0, init=False)
     _token: str | None = attrs.field(default=None, init=False, repr=False)
     _login_lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
@@ -265,6 +268,7 @@ class GraphQL:
         headers = self._headers(channel) if authenticated else {}
         try:
             async with self.limiter:
+                self.sent += 1
                 with transport_errors(
                     "Vendure", deadline=self.deadline, write=mutation
                 ):

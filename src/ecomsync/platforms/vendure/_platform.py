@@ -307,6 +307,16 @@ class Vendure(AsyncResource):
                 f"not {data_type.value}"
             )
 
+    @property
+    def requests_sent(self) -> int:
+        """
+        The HTTP requests this adapter has sent, every attempt counted
+        (`~ecomsync.typing.SupportsRequestCount`: a plan counts its
+        read of orders, which reads pages that hold no order a
+        `NumberRange` selects).
+        """
+        return self._gql.sent
+
     async def check(self) -> list[str]:
         """
         Whether the shop can be used: reachable, accepting the
