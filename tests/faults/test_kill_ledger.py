@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 
 from ecomsync import DataType
@@ -30,12 +31,16 @@ ROOT = Path(__file__).parents[2]
 
 __all__ = ["_postgres_dsn", "_postgres_server_dsn"]
 
-#: Kill points of the second run: before the ledger entry, before the
-#: first link write, and just after the shop applied the rename.
+#: Kill points of the second run, each after the shop applied the
+#: rename (the first push and ledger entry are the poison record's
+#: retry, the first link write takes the checksum back before the
+#: push): before the rename's ledger entry, before its link write, and
+#: just after the push that applied it.  The journal check below makes
+#: sure of it.
 POINTS = [
-    ("store.add_failures", 1),
-    ("store.put_links", 1),
-    ("platform.push.after:articles", 1),
+    ("store.add_failures", 2),
+    ("store.put_links", 2),
+    ("platform.push.after:articles", 2),
 ]
 
 
@@ -63,12 +68,21 @@ async def _killed_then_undone(
         child.stdout + child.stderr[-2000:]
     ).decode()
     sync = synchronizer(directory, store)
+    erp = sync.erp._inner  # type: ignore[attr-defined]
+    renamed = attrs.evolve(erp.get(DataType.ARTICLES, RENAMED), name="B")
+    written = [
+        e["content"]
+        for e in _journal(directory)
+        if (e["type"], e["number"]) == ("articles", RENAMED)
+    ]
     try:
+        assert fingerprint(renamed) == written[-1], (
+            "killed before the shop got the rename: nothing to undo"
+        )
         await sync.execute(SPEC)
         failures = await sync.store.list_failures("shop")
     finally:
         await sync.store.aclose()
-    erp = sync.erp._inner  # type: ignore[attr-defined]
     last = {
         (e["type"], e["number"]): e["content"] for e in _journal(directory)
     }
