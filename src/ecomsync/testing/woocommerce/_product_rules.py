@@ -261,11 +261,7 @@ class ProductRules(ShopState):
                 for i in ids
             ]
         if "attributes" in data:
-            row["attributes"] = [
-                dict(a)
-                for a in data["attributes"] or []
-                if isinstance(a, dict)
-            ]
+            row["attributes"] = self._attributes(row, data["attributes"])
         if "meta_data" in data:
             row["meta_data"] = [
                 dict(m) for m in data["meta_data"] or [] if isinstance(m, dict)
@@ -306,6 +302,28 @@ class ProductRules(ShopState):
             row["images"] = self._product_images(
                 [data["image"]] if data["image"] else [], True
             )
+
+    def _attributes(self, row: Row, given: Any) -> list[Row]:
+        """
+        Custom attributes keyed by ``sanitize_title(name)``: a product's
+        later attribute of a key replaces the earlier
+        (``WC_Product::set_attributes``); a variation keeps only those
+        its parent has as variation attributes (the variations
+        controller skips the rest).
+        """
+        keyed: dict[str, Row] = {}
+        for a in given or []:
+            if isinstance(a, dict):
+                keyed[sanitize_title(str(a.get("name") or ""))] = dict(a)
+        if row["parent_id"]:
+            parent = self.products.get(row["parent_id"]) or {}
+            kept = {
+                sanitize_title(str(a.get("name") or ""))
+                for a in parent.get("attributes") or []
+                if a.get("variation")
+            }
+            keyed = {k: a for k, a in keyed.items() if k in kept}
+        return list(keyed.values())
 
     def _product_images(self, images: Any, variation: bool) -> list[Row]:
         """

@@ -1,0 +1,72 @@
+"""
+The WooCommerce emulator keying custom attributes as WooCommerce does
+(``sanitize_title`` of the name).
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ecomsync.testing.woocommerce import WooCommerceEmulator
+
+
+pytestmark = pytest.mark.anyio
+
+KEY, SECRET = "ck_test", "cs_test"
+API = "/wp-json/wc/v3"
+
+
+def _attribute(name: str, *options: str) -> dict[str, object]:
+    return {"name": name, "options": list(options), "variation": True}
+
+
+class TestAttributeKeys:
+    """
+    A product's custom attributes are keyed by ``sanitize_title(name)``.
+    """
+
+    async def test_product_and_variation_keep_one_per_key(self) -> None:
+        """
+        ``Size`` and ``size`` are one attribute, the later kept
+        (``WC_Product::set_attributes``); ``Размер`` and ``Цвет`` two; a
+        variation keeps only attributes its parent varies by.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=emu.app),
+            base_url="https://shop.test",
+            auth=(KEY, SECRET),
+        ) as c:
+            parent = (
+                await c.post(
+                    f"{API}/products",
+                    json={
+                        "name": "shirt",
+                        "type": "variable",
+                        "attributes": [
+                            _attribute("Size", "S"),
+                            _attribute("size", "M"),
+                            _attribute("Размер", "S"),
+                            _attribute("Цвет", "Красный"),
+                        ],
+                    },
+                )
+            ).json()
+            variation = (
+                await c.post(
+                    f"{API}/products/{parent['id']}/variations",
+                    json={
+                        "attributes": [
+                            {"name": "SIZE", "option": "M"},
+                            {"name": "Цвет", "option": "Красный"},
+                            {"name": "Material", "option": "Cotton"},
+                        ]
+                    },
+                )
+            ).json()
+
+        assert [("size", ["M"]), ("Размер", ["S"]), ("Цвет", ["Красный"])] == [
+            (a["name"], a["options"]) for a in parent["attributes"]
+        ]
+        assert ["SIZE", "Цвет"] == [a["name"] for a in variation["attributes"]]
