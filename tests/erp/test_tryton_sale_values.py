@@ -6,11 +6,15 @@ its date as the company reads its calendar.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 import attrs
 import pytest
 
+from ecomsync.erp import _tryton_orders
+from ecomsync.erp._tryton_rpc import Rpc
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing._erp_contract import make_order
 
@@ -68,3 +72,36 @@ async def test_sale_date_is_the_companys_day(berlin: TrytonErp) -> None:
     assert [date(2027, 1, 1), date(2026, 12, 31)] == [
         row["sale_date"] for row in rows
     ]
+
+
+async def test_an_unknown_company_zone_is_read_once(
+    berlin: TrytonErp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the company's time zone is unknown here (no tzdata), every
+    order fails naming it and its field, and the company is read once,
+    not again for every order."""
+
+    def unknown(name: str) -> tzinfo:
+        raise ZoneInfoNotFoundError(name)
+
+    monkeypatch.setattr(_tryton_orders, "ZoneInfo", unknown)
+    zone_reads = 0
+    read = Rpc.read
+
+    async def counted(
+        self: Rpc, model: str, ids: Any, fields: Any, **kw: Any
+    ) -> Any:
+        nonlocal zone_reads
+        zone_reads += model == "company.company" and fields == ["timezone"]
+        return await read(self, model, ids, fields, **kw)
+
+    monkeypatch.setattr(Rpc, "read", counted)
+    orders = [make_order() for _ in range(3)]
+    async with berlin.session() as session:
+        outcomes = await session.import_orders(orders)
+
+    assert [("ordered_at", True)] * 3 == [
+        (o.field, "'Europe/Berlin' is unknown" in (o.error or ""))
+        for o in outcomes
+    ]
+    assert 1 == zone_reads

@@ -66,8 +66,9 @@ class OrderImporter:
     _stock: StockReader
     #: Decimal places of a sale line's unit price (Tryton's price digits).
     _price_places: int | None = None
-    #: The company's time zone (Company > Timezone), UTC without one.
-    _zone: tzinfo | None = None
+    #: The company's time zone (Company > Timezone), UTC without one;
+    #: its name where it is unknown here (read once, every order fails).
+    _zone: tzinfo | str | None = None
     _parties: Parties = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -451,12 +452,13 @@ class OrderImporter:
             try:
                 self._zone = ZoneInfo(name) if name else UTC
             except (ZoneInfoNotFoundError, ValueError):
-                raise SaleRejected(
-                    f"the Tryton company's time zone {name!r} is unknown "
-                    "here (install tzdata): the order's sale date is "
-                    "not known",
-                    "ordered_at",
-                ) from None
+                self._zone = str(name)
+        if isinstance(self._zone, str):
+            raise SaleRejected(
+                f"the Tryton company's time zone {self._zone!r} is unknown "
+                "here (install tzdata): the order's sale date is not known",
+                "ordered_at",
+            )
         return order.ordered_at.astimezone(self._zone).date()
 
     async def _currency(self, code: str) -> int:
