@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ecomsync import DataType, Outgoing, Variant
+from ecomsync import Article, DataType, Outcome, Outgoing, Variant
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.platforms.woocommerce._common import attribute_key
 from ecomsync.testing._platform_contract import article
@@ -61,6 +61,28 @@ class _LoseVariationsAnswer(httpx.AsyncBaseTransport):
             await response.aread()
             raise httpx.ReadTimeout("answer lost", request=request)
         return response
+
+
+async def _push_one(emu: WooCommerceEmulator, record: Article) -> Outcome:
+    """*record* pushed alone by a new adapter on *emu*: its outcome."""
+    woo = woocommerce_on(emu, SECRET, key=KEY)
+    async with woo:
+        (outcome,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=record)]
+        )
+    return outcome
+
+
+def _variation_attributes(
+    emu: WooCommerceEmulator, outcome: Outcome
+) -> list[tuple[str, list[str]]]:
+    """The variation attributes of the parent *outcome* made: name, values."""
+    parent = emu.shop.products[int(outcome.platform_id or 0)]
+    return [
+        (a["name"], a["options"])
+        for a in parent["attributes"]
+        if a["variation"]
+    ]
 
 
 def _variation_skus(emu: WooCommerceEmulator, platform_id: str) -> list[str]:
@@ -183,11 +205,7 @@ class TestVariantsOneChoice:
                 for k, o in enumerate(options)
             ),
         )
-        woo = woocommerce_on(emu, SECRET, key=KEY)
-        async with woo:
-            (outcome,) = await woo.push(
-                DataType.ARTICLES, [Outgoing(record=shirt)]
-            )
+        outcome = await _push_one(emu, shirt)
 
         assert (False, field) == (outcome.ok, outcome.field)
         assert "'V-2-0'" in (outcome.error or "")
@@ -239,11 +257,7 @@ class TestVariantsOneChoice:
                 Variant(number="V-5-1", options=(("Size", "L"),)),
             ),
         )
-        woo = woocommerce_on(emu, SECRET, key=KEY)
-        async with woo:
-            (outcome,) = await woo.push(
-                DataType.ARTICLES, [Outgoing(record=shirt)]
-            )
+        outcome = await _push_one(emu, shirt)
 
         assert (False, "variants.0.options") == (outcome.ok, outcome.field)
         assert "'S|M'" in (outcome.error or "")
@@ -272,19 +286,10 @@ class TestAttributeNames:
                 Variant(number="V-6-1", options=(("size", "M"),)),
             ),
         )
-        woo = woocommerce_on(emu, SECRET, key=KEY)
-        async with woo:
-            (outcome,) = await woo.push(
-                DataType.ARTICLES, [Outgoing(record=shirt)]
-            )
+        outcome = await _push_one(emu, shirt)
 
         assert outcome.ok, outcome
-        parent = emu.shop.products[int(outcome.platform_id or 0)]
-        assert [("Size", ["S", "M"])] == [
-            (a["name"], a["options"])
-            for a in parent["attributes"]
-            if a["variation"]
-        ]
+        assert [("Size", ["S", "M"])] == _variation_attributes(emu, outcome)
 
     async def test_names_in_other_scripts_are_apart(self) -> None:
         """
@@ -312,19 +317,13 @@ class TestAttributeNames:
                 ),
             ),
         )
-        woo = woocommerce_on(emu, SECRET, key=KEY)
-        async with woo:
-            (outcome,) = await woo.push(
-                DataType.ARTICLES, [Outgoing(record=shirt)]
-            )
+        outcome = await _push_one(emu, shirt)
 
         assert outcome.ok, outcome
-        parent = emu.shop.products[int(outcome.platform_id or 0)]
-        assert [("Размер", ["S", "M"]), ("Цвет", ["Красный", "Синий"])] == [
-            (a["name"], a["options"])
-            for a in parent["attributes"]
-            if a["variation"]
-        ]
+        assert [
+            ("Размер", ["S", "M"]),
+            ("Цвет", ["Красный", "Синий"]),
+        ] == _variation_attributes(emu, outcome)
 
     async def test_merchants_own_attribute_in_other_script_stays(
         self,
@@ -401,11 +400,7 @@ class TestAttributeNames:
                 Variant(number="V-9-1", options=(("Size", "L"),)),
             ),
         )
-        woo = woocommerce_on(emu, SECRET, key=KEY)
-        async with woo:
-            (outcome,) = await woo.push(
-                DataType.ARTICLES, [Outgoing(record=shirt)]
-            )
+        outcome = await _push_one(emu, shirt)
 
         assert (False, "variants.0.options") == (outcome.ok, outcome.field)
         assert "'Size'" in (outcome.error or "")
