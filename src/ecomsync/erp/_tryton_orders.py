@@ -233,7 +233,8 @@ class OrderImporter:
     async def _compare(self, order: Order, sale: int, row: Any) -> None:
         """
         Make sure the sale still holds the order as the shop has it: its
-        articles with their quantities, its addresses and its total.  An
+        articles with their quantities, its addresses, its shipping and
+        discount lines, and its total.  An
         order edited in the shop after its import fails on the field that
         changed (the merchant changes the sale by hand); Tryton keeps a
         processed sale's lines, and a silent success would hide the edit.
@@ -245,7 +246,9 @@ class OrderImporter:
             ["lines", "total_amount", "invoice_address", "shipment_address"],
         )
         lines = await self._rpc.read(
-            "sale.line", sold["lines"], ["type", "product", "quantity"]
+            "sale.line",
+            sold["lines"],
+            ["type", "product", "quantity", "description", "unit_price"],
         )
         products = {
             p["id"]: p["code"]
@@ -277,6 +280,30 @@ class OrderImporter:
                 ):
                     changed = field
                     break
+        unit = minor_unit(order.currency)
+        places = self._price_places if self._price_places is not None else 4
+        quantum = Decimal(1).scaleb(-places)
+        for field, label, amount in (
+            ("shipping_total", SHIPPING_LINE, order.shipping_total),
+            ("discount_total", DISCOUNT_LINE, -order.discount_total),
+        ):
+            # a free-shipping voucher dropped in the shop leaves the
+            # total as it was, not the sale's shipping and discount lines
+            charged = sum(
+                (
+                    Decimal(str(ln["quantity"]))
+                    * Decimal(str(ln.get("unit_price") or 0))
+                    for ln in lines
+                    if not ln.get("product") and ln.get("description") == label
+                ),
+                Decimal(0),
+            )
+            # as `_charges` booked it: to the price digits, then the unit
+            kept = amount.quantize(quantum, ROUND_HALF_EVEN)
+            if changed is None and charged.quantize(unit) != kept.quantize(
+                unit
+            ):
+                changed = field
         total = Decimal(str(sold["total_amount"]))
         if changed is None and total != order.total.quantize(
             minor_unit(order.currency)
