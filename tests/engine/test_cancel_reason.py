@@ -10,6 +10,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
@@ -60,6 +61,21 @@ class _Stalls(MemoryPlatform):
             self.reached.set()
             await self.go.wait()
         return await super().push(data_type, items)
+
+
+def _one_at_a_time(
+    erp: MemoryErp, platform: _Stalls, store: SqliteStore, **options: Any
+) -> Synchronizer:
+    """A synchroniser pushing one record per batch, one batch at a time:
+    the push *platform* stalls is not the run's last."""
+    return Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=store,
+        batch_size=1,
+        write_concurrency=1,
+        **options,
+    )
 
 
 async def _cancelled(
@@ -113,13 +129,7 @@ async def test_a_cancelled_run_records_who_cancelled_it(
     (it had error None: an operator saw "cancelled" without who or why)."""
     platform = _Stalls()
     store = SqliteStore(tmp_path / "state.db")
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=store,
-        batch_size=1,
-        write_concurrency=1,
-    )
+    sync = _one_at_a_time(erp, platform, store)
     run_id, _ = await _cancelled(sync, platform, how)
     run = await store.get_run(run_id)
     await sync.aclose()
@@ -137,13 +147,7 @@ async def test_a_run_cancelled_by_its_host_says_so(
     """A run whose host cancels its task ends cancelled, saying so."""
     platform = _Stalls()
     store = SqliteStore(tmp_path / "state.db")
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=store,
-        batch_size=1,
-        write_concurrency=1,
-    )
+    sync = _one_at_a_time(erp, platform, store)
     with anyio.CancelScope() as scope:
         async with sync.run(spec(articles=All())) as events:
             await platform.reached.wait()
@@ -171,14 +175,7 @@ async def test_synchronizer_cancel_bounds_the_cleanup_on_a_locked_store(
     store = SqliteStore(path)
     platform = _Stalls(path=str(path))
     staging = tmp_path / "staging"
-    sync = Synchronizer(
-        erp=erp,
-        platforms={"shop": platform},
-        store=store,
-        staging=MediaStaging(staging),
-        batch_size=1,
-        write_concurrency=1,
-    )
+    sync = _one_at_a_time(erp, platform, store, staging=MediaStaging(staging))
     await sync.execute(spec(categories=All()))
 
     run_id, took = await _cancelled(sync, platform, "synchronizer")
