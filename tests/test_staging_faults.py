@@ -21,6 +21,7 @@ import pytest
 from ecomsync import (
     All,
     DataType,
+    MediaRef,
     MediaStaging,
     MediaStagingError,
     MediaUploaded,
@@ -36,6 +37,7 @@ from ecomsync import _staging_fs as fs
 from ecomsync._contracts import PendingMedia
 from ecomsync._fingerprint import content_hash
 from ecomsync._staging_fs import MARKER
+from ecomsync.erp.memory import _MemorySession
 from ecomsync.testing import capture_events
 
 from ._backends import both_backends
@@ -78,6 +80,48 @@ class TestDirectoryGone:
             articles.failures,
         )
         assert 6 == len(platform.attachments)
+        assert (directory / MARKER).is_file()
+        await assert_clean(sync.staging, store)
+
+    @pytest.mark.parametrize("what", ["staging directory", "run directory"])
+    async def test_gone_during_a_run_made_again(
+        self,
+        sync: Synchronizer,
+        store: SqliteStore,
+        platform: MemoryPlatform,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        what: str,
+    ) -> None:
+        """The staging directory (or the run's own) deleted while a run
+        stages (a temporary-files cleaner, an operator's rm -rf): the run
+        makes it again and stages the rest of its media there; every
+        record lands with its own bytes (the rest of the run's media
+        failed with 'No such file or directory')."""
+        directory = tmp_path / "staging"
+        real = _MemorySession.read_media
+
+        async def read_media(self: Any, ref: MediaRef) -> bytes:
+            if ref.key == "img-4":
+                for _ in range(5000):  # once another file is staged
+                    if list(directory.glob("run-*/[0-9a-f]*")):
+                        break
+                    await anyio.sleep(0.001)
+                gone = [directory]
+                if what == "run directory":
+                    gone = list(directory.glob("run-*[!k]"))
+                assert [] != gone
+                for path in gone:
+                    shutil.rmtree(path)
+            return await real(self, ref)
+
+        monkeypatch.setattr(_MemorySession, "read_media", read_media)
+        run = await sync.execute(ARTICLES)
+
+        assert (RunStatus.SUCCEEDED, ()) == (run.status, run.failures)
+        assert 6 == len(platform.attachments)
+        for (_, number), (media_id,) in platform.attachments.items():
+            assert f"image {number[2:]}".encode() == platform.media[media_id]
         assert (directory / MARKER).is_file()
         await assert_clean(sync.staging, store)
 

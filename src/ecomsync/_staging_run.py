@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
@@ -281,20 +282,34 @@ class RunStaging:
         # The spare to write over: the writer takes it out of the list.
         taken = [] if spare is None else [spare.path]
         try:
-            run_dir = await self._run_dir()
-            if run_dir.path is not first:
-                held.staged = staged_in(run_dir.path)
-            # Registered (grouped with the files other tasks stage
-            # meanwhile: one transaction), then written with the files
-            # registered with it (one thread hop; the next group's hop
-            # does not wait for this one's).
-            await owner._register(
-                self._journal, self._pending(run_dir, held.staged)
-            )
-            held.registered = run_dir
-            write = fs.Write(run_dir.path, held.staged.sha256, content, taken)
-            await owner._writes.submit(write)
-            write.check()
+            for again in (True, False):
+                run_dir = await self._run_dir()
+                if run_dir.path is not first:
+                    held.staged = staged_in(run_dir.path)
+                # Registered (grouped with the files other tasks stage
+                # meanwhile: one transaction), then written with the files
+                # registered with it (one thread hop; the next group's hop
+                # does not wait for this one's).
+                await owner._register(
+                    self._journal, self._pending(run_dir, held.staged)
+                )
+                held.registered = run_dir
+                write = fs.Write(
+                    run_dir.path, held.staged.sha256, content, taken
+                )
+                await owner._writes.submit(write)
+                if again and isinstance(write.error, FileNotFoundError):
+                    # The directory was deleted under the run (a
+                    # temporary-files cleaner, an operator): its entry
+                    # closed, the file goes to a directory made anew.
+                    held.registered = None
+                    await owner._take_away(
+                        self._journal, Drop(run_dir, held.staged, None)
+                    )
+                    await self._lost(run_dir)
+                    continue
+                write.check()
+                break
             self._check_open()
         except BaseException:
             held.dropping = True
@@ -399,10 +414,42 @@ class RunStaging:
             self._check_open()
             if self._dir is None:
                 _, root = self._owner._opened()
-                self._dir = await anyio.to_thread.run_sync(
-                    fs.new_run_dir, root
-                )
+                try:
+                    made = await anyio.to_thread.run_sync(fs.new_run_dir, root)
+                except FileNotFoundError:
+                    # The staging directory is gone: made again (where
+                    # its file system still is), as at a run's start.
+                    await self._owner._claim(again=True)
+                    _, root = self._owner._opened()
+                    made = await anyio.to_thread.run_sync(fs.new_run_dir, root)
+                self._dir = made
             return self._dir
+
+    async def _lost(self, run_dir: fs.RunDir) -> None:
+        """
+        *run_dir* is gone (deleted under the run): let go of it, so that
+        the run's next file makes a new one.  The files staged in it are
+        lost on disk, but their uploads read them from memory, and their
+        entries close as they are released (there is nothing to delete).
+        """
+        if self._making_dir is None:
+            self._making_dir = anyio.Lock()
+        async with self._making_dir:
+            if self._dir is not run_dir:
+                return  # another task let go of it already
+            self._dir = None
+            self._owner._forget_spares(run_dir)
+            run_dir.closed = True
+            # What cannot be removed now goes at a later run's sweep.
+            with anyio.CancelScope(shield=True), suppress(OSError):
+                await anyio.to_thread.run_sync(run_dir.close)
+        log.warning(
+            "staging of run %s: its directory %s was deleted under it; "
+            "staging goes on in a new one",
+            self.run_id,
+            run_dir.path,
+            extra=_instrument.fields(run_id=self.run_id or None),
+        )
 
     async def _drop(self, held: _Held) -> None:
         """

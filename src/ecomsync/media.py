@@ -248,7 +248,10 @@ class MediaStaging(AsyncResource):
         await self._claim()
         return await self._recover()
 
-    async def _claim(self) -> None:
+    async def _claim(self, *, again: bool = False) -> None:
+        if again and self._hold is not None:  # deleted under us
+            os.close(self._hold)
+            self._hold = None
         device = self._device
 
         def claim() -> tuple[int | None, Path, int]:
@@ -351,10 +354,7 @@ class MediaStaging(AsyncResource):
         except FileNotFoundError:
             # Deleted under us (a temporary-files cleaner, an operator):
             # made and marked again; every later run failed otherwise.
-            hold, self._hold = self._hold, None
-            if hold is not None:
-                os.close(hold)
-            await self._claim()
+            await self._claim(again=True)
             store, root = self._opened()
             removed, dead = [], set()
         except OSError as exc:
