@@ -224,6 +224,8 @@ class TestSync:
             ("Müller", "Muller"),
             ("A-1", "A-1 "),
             ("STRASSE", "straße"),
+            ("A-1", "A-1\u00a0"),
+            ("A 1", "a\u00a01"),
         ],
     )
     async def test_product_number_collation(
@@ -234,7 +236,8 @@ class TestSync:
         second: str,
     ) -> None:
         """Numbers equal under utf8mb4_unicode_ci (case, accents, trailing
-        spaces) collide as a duplicate number."""
+        spaces, a no-break space for a space) collide as a duplicate
+        number."""
         r = await sync(client, {"p": upsert("product", product(first, emu))})
         assert 200 == r.status_code
         r = await sync(client, {"p": upsert("product", product(second, emu))})

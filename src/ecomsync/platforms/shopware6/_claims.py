@@ -48,9 +48,10 @@ def collate(number: str) -> str:
     """
     *number* as Shopware's ``utf8mb4_unicode_ci`` compares it: trailing
     spaces dropped (PAD SPACE), accents dropped, case folded (``ß`` is
-    ``ss``).
+    ``ss``).  Every space weighs as one (MySQL bug 83549), so a no-break
+    space, even trailing, is a space: decomposed before the strip.
     """
-    decomposed = unicodedata.normalize("NFKD", number.rstrip(" "))
+    decomposed = unicodedata.normalize("NFKD", number).rstrip(" ")
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return bare.casefold()
 

@@ -502,7 +502,9 @@ TOO_LONG = "d94b19cc-114f-4f44-9cc4-4138e80a87b9"
 
 @functools.lru_cache(maxsize=65536)
 def _collate(value: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", value.rstrip(" "))
+    # NFKD first: a no-break space weighs as a space (MySQL bug 83549),
+    # trailing ones too.
+    decomposed = unicodedata.normalize("NFKD", value).rstrip(" ")
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return stripped.casefold()
 
@@ -511,7 +513,8 @@ def collate(value: object) -> object:
     """
     A string as MySQL's ``utf8mb4_unicode_ci`` compares it: case- and
     accent-insensitive (UCA weights: ``Müller`` = ``Muller``, ``ß`` =
-    ``ss``) and PAD SPACE (trailing spaces ignored).  Other values are
+    ``ss``, a no-break space = a space) and PAD SPACE (trailing spaces
+    ignored).  Other values are
     returned unchanged.
     """
     if not isinstance(value, str):
