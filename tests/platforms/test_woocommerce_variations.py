@@ -12,7 +12,7 @@ import pytest
 
 from ecomsync import Article, DataType, Outcome, Outgoing, Variant
 from ecomsync.platforms.woocommerce import WooCommerce
-from ecomsync.platforms.woocommerce._common import attribute_key
+from ecomsync.platforms.woocommerce._attributes import attribute_key
 from ecomsync.testing._platform_contract import article
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 from ecomsync.testing.woocommerce._errors import WpError
@@ -271,7 +271,7 @@ class TestAttributeNames:
 
     async def test_names_apart_only_in_case_are_one_attribute(self) -> None:
         """
-        ``Size`` and ``size`` (or ``Größe`` and ``Grosse``) are one
+        ``Size`` and ``size`` (or ``Größe`` and ``Grose``) are one
         custom attribute to WooCommerce (``sanitize_title``): sent as two,
         the shop kept one of them, with half of the values, and the other
         half's variants could not be chosen.  The parent gets one
@@ -368,15 +368,75 @@ class TestAttributeNames:
             for a in emu.shop.products[pid]["attributes"]
         ]
 
+    async def test_names_one_in_some_locale_are_one_attribute(
+        self,
+    ) -> None:
+        """
+        ``Størrelse`` and ``Storrelse`` are one attribute to WordPress
+        (``remove_accents``: Ø to O): they were sent as two, the shop
+        kept one with half of the values.  They are one attribute, and
+        every variation names it as the parent does.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-10",
+            categories=(),
+            variants=(
+                Variant(number="V-10-0", options=(("Størrelse", "S"),)),
+                Variant(number="V-10-1", options=(("Storrelse", "M"),)),
+                Variant(number="V-10-2", options=(("Stoerrelse", "L"),)),
+            ),
+        )
+        outcome = await _push_one(emu, shirt)
+
+        assert outcome.ok, outcome
+        assert [("Størrelse", ["S", "M", "L"])] == _variation_attributes(
+            emu, outcome
+        )
+        parent = emu.shop.products[int(outcome.platform_id or 0)]
+        assert [["Størrelse"]] * 3 == [
+            [a["name"] for a in emu.shop.products[v]["attributes"]]
+            for v in parent["variations"]
+        ]
+
+    async def test_names_one_in_a_locale_in_one_variant_fail(self) -> None:
+        """
+        A variant naming ``Größe`` and ``Grose`` (one attribute on an
+        ``en_US`` site) would keep one of them: the article fails on
+        that variant's options, naming both, with nothing written.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-11",
+            categories=(),
+            variants=(
+                Variant(
+                    number="V-11-0", options=(("Größe", "S"), ("Grose", "M"))
+                ),
+                Variant(number="V-11-1", options=(("Größe", "L"),)),
+            ),
+        )
+        outcome = await _push_one(emu, shirt)
+
+        assert (False, "variants.0.options") == (outcome.ok, outcome.field)
+        assert "'Größe'" in (outcome.error or "")
+        assert "'Grose'" in (outcome.error or "")
+        assert {} == emu.shop.products
+
     def test_key_follows_sanitize_title(self) -> None:
         """
-        The key folds what ``sanitize_title`` folds (case, accents of
-        Latin letters, spaces) and keeps apart what it keeps apart
-        (other scripts and their marks, ASCII punctuation dropped).
+        The key is ``sanitize_title`` on an ``en_US`` site: case, the
+        letters of ``remove_accents`` (ß to s, Æ to ae, Ł to l) and
+        spaces fold; other scripts and their marks stay apart; ``/``
+        becomes a dash, other ASCII punctuation is dropped.
         """
-        assert attribute_key("Größe") == attribute_key("GROSSE")
+        assert attribute_key("Größe") == attribute_key("GROSE")
+        assert attribute_key("Größe") != attribute_key("Grosse")
+        assert "aeble-lodz" == attribute_key("Æble Łódź")
+        assert attribute_key("Størrelse") == attribute_key("Storrelse")
         assert attribute_key("T Shirt.Size") == "t-shirt-size"
-        assert attribute_key("Size/Fit") == "sizefit"
+        assert attribute_key("Size/Fit") == "size-fit"
+        assert attribute_key("Size, Fit!") == "size-fit"
         assert attribute_key("Размер") == attribute_key("размер")
         assert len({attribute_key(n) for n in ("Размер", "Цвет")}) == 2
         assert attribute_key("Μέγεθος") != attribute_key("Μεγεθος")

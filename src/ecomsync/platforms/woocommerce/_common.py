@@ -9,7 +9,6 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,6 +17,7 @@ from ..._contracts import MediaLink, Outcome
 from ..._model import MediaKind, Variant
 from ...exceptions import ConfigurationError
 from .._slugs import slug_parts, without_accents
+from ._attributes import spellings
 
 
 Row = dict[str, Any]
@@ -181,50 +181,16 @@ def sku_problem(sku: str) -> str | None:
     return None
 
 
-# sanitize_title_with_dashes ('save'): these become a dash, these go
-_TITLE_DASH = str.maketrans(dict.fromkeys(".\u00a0\u2013\u2014", "-"))
-_TITLE_GONE = str.maketrans(
-    dict.fromkeys(
-        "\u00a1\u00bf\u00ab\u00bb\u2039\u203a\u2018\u2019\u201c\u201d"
-        "\u201a\u201b\u201e\u201f\u00a9\u00ae\u00b0\u2026\u2122"
-        "\u00b4\u02ca\u0301\u0341\u0300\u0304\u030c"
-    )
-)
-# ASCII other than letters, digits, space, _ and - is dropped; every
-# other character is kept (percent-encoded by WordPress)
-_TITLE_DROP = re.compile(r"[^a-z0-9 _\-\x80-\U0010ffff]")
-_TITLE_RUNS = re.compile(r"[ \t\n\r\f\v-]+")
-
-
-def _latin_folded(char: str) -> str:
-    # remove_accents() knows Latin letters only: Cyrillic, Greek, kana
-    # keep their marks (й is not и, ガ not カ to WordPress)
-    if char.isascii() or unicodedata.name(char, "").startswith("LATIN"):
-        return without_accents(char).casefold()
-    return char.lower()
-
-
-def attribute_key(name: str) -> str:
-    """
-    A custom attribute's name as WooCommerce keys it (``sanitize_title``:
-    accents of Latin letters, case and white space do not count, ASCII
-    punctuation is dropped, letters of other scripts are kept), so
-    ``Size`` and ``size`` are one attribute, ``Размер`` and ``Цвет`` two.
-    """
-    title = "".join(map(_latin_folded, unicodedata.normalize("NFC", name)))
-    title = title.translate(_TITLE_DASH).translate(_TITLE_GONE)
-    return _TITLE_RUNS.sub("-", _TITLE_DROP.sub("", title)).strip("-")
-
-
 def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
     """
     Two of *variants* a customer could not choose between, and the
     field, if there are: WooCommerce matches a choice to the first
-    variation whose attributes agree with it (names as `attribute_key`,
+    variation whose attributes agree with it (names as `spellings`,
     custom values ignoring case; an attribute a variation lacks is
     "any"), so
     the later one would never be sold, without a word.
     """
+    spelt = spellings(n for x in variants for n, _ in x.options)
     for k, x in enumerate(variants):
         for name, value in x.options:
             if "|" in value:
@@ -235,24 +201,21 @@ def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
                     "variant could not be chosen; give it a value without",
                     f"variants.{k}.options",
                 )
-        keys = [attribute_key(n) for n, _ in x.options]
+        keys = [spelt[n] for n, _ in x.options]
         for i, key in enumerate(keys):
             if (twin := keys.index(key)) < i:
                 return (
                     f"options {x.options[twin][0]!r} and "
                     f"{x.options[i][0]!r} of variant {x.number!r} "
-                    "are one attribute to WooCommerce (sanitize_title), "
-                    "which would keep one of them: the variant could not "
-                    "be chosen as it is; give them names apart",
+                    "are one attribute to WooCommerce (sanitize_title, "
+                    "in the site's locale or another's), which would keep "
+                    "one of them: the variant could not be chosen as it "
+                    "is; give them names apart",
                     f"variants.{k}.options",
                 )
     # a blank value is "any", as a missing one
     chosen = [
-        {
-            attribute_key(n): v.strip().casefold()
-            for n, v in x.options
-            if v.strip()
-        }
+        {spelt[n]: v.strip().casefold() for n, v in x.options if v.strip()}
         for x in variants
     ]
     pairs: list[tuple[int, int]] = []

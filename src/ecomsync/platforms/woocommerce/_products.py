@@ -16,6 +16,7 @@ import attrs
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, MediaKind
 from .._answers import field_of, rows_of
+from ._attributes import one_attribute, spellings
 from ._batches import Batches
 from ._categories import Categories
 from ._client import API, item_error
@@ -23,7 +24,6 @@ from ._common import (
     Refused,
     Row,
     Settings,
-    attribute_key,
     category_slug,
     chunks,
     describe,
@@ -57,6 +57,13 @@ def _unkept(article: Article) -> tuple[str, str] | None:
         if problem is not None:
             return problem, field
     return variant_clash(article.variants)
+
+
+def _spellings(article: Article) -> dict[str, str]:
+    """
+    The spelling each option name of *article*'s variants is sent as.
+    """
+    return spellings(n for v in article.variants for n, _ in v.options)
 
 
 #: Product meta holding the attachment ids of an article's documents.
@@ -294,17 +301,16 @@ class Products:
             # one attribute per name as WooCommerce keys it: "Size" and
             # "size" sent as two would leave the shop one, with half of
             # the values, and the other half's variants unsellable
-            options: dict[str, tuple[str, list[str]]] = {}
+            spelt = _spellings(article)
+            options: dict[str, list[str]] = {}
             for variant in article.variants:
                 for name, value in variant.options:
-                    _, values = options.setdefault(
-                        attribute_key(name), (name, [])
-                    )
+                    values = options.setdefault(spelt[name], [])
                     if value not in values:
                         values.append(value)
             payload["attributes"] = [
                 {"name": n, "options": v, "variation": True, "visible": True}
-                for n, v in options.values()
+                for n, v in options.items()
             ]
         if item.media is not None:
             images = sorted(
@@ -358,6 +364,7 @@ class Products:
         keep: set[int] = set()
         create: list[Row] = []
         update: list[Row] = []
+        spelt = _spellings(article)
         for k, variant in enumerate(article.variants):
             try:
                 vid = self._own(variant.number, known, parent=pid)
@@ -369,8 +376,10 @@ class Products:
             payload: Row = {
                 "sku": variant.number,
                 "regular_price": self._price(price, article),
+                # the parent's spelling: the site's locale may not fold
+                # a merged name's other spellings into it
                 "attributes": [
-                    {"name": n, "option": v} for n, v in variant.options
+                    {"name": spelt[n], "option": v} for n, v in variant.options
                 ],
             }
             payload["global_unique_id"] = variant.ean or ""
@@ -520,12 +529,13 @@ def _keep_own_attributes(payload: Row, held: Row) -> None:
     """
     attributes = held.get("attributes") or []
     wanted = payload.get("attributes") or []
-    names = {attribute_key(a["name"]) for a in wanted}
     own = [
         a
         for a in attributes
         if not a.get("variation")
-        and attribute_key(str(a.get("name") or "")) not in names
+        and not any(
+            one_attribute(str(a.get("name") or ""), w["name"]) for w in wanted
+        )
     ]
     if wanted or any(a.get("variation") for a in attributes):
         payload["attributes"] = [*wanted, *own]

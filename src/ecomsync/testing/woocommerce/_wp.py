@@ -11,8 +11,10 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote
 
+from ...platforms.woocommerce._attributes import (
+    sanitize_title as wp_sanitize_title,
+)
 from ._errors import invalid_param
 
 
@@ -35,22 +37,6 @@ ORDER_STATUSES = (
 )
 PRODUCT_TYPES = ("simple", "grouped", "external", "variable")
 PRODUCT_STATUSES = ("draft", "pending", "private", "publish", "future")
-
-_SLUG_DROP = re.compile(r"[^a-z0-9 _\-\x80-\U0010ffff]")
-_SLUG_DASH = re.compile(r"[ \t\n\r\f\v_-]+")
-# the 'save' context: dots, nbsp, en and em dashes become dashes; some
-# quotes, symbols and lone accents go
-_SLUG_SAVE = str.maketrans(
-    {
-        **dict.fromkeys(".\u00a0\u2013\u2014", "-"),
-        **dict.fromkeys(
-            "\u00a1\u00bf\u00ab\u00bb\u2039\u203a\u2018\u2019\u201c"
-            "\u201d\u201a\u201b\u201e\u201f\u00a9\u00ae\u00b0\u2026"
-            "\u2122\u00b4\u02ca\u0301\u0341\u0300\u0304\u030c"
-        ),
-    }
-)
-
 
 _SCRIPTS = re.compile(r"<(script|style)[^>]*?>.*?</\1>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>")
@@ -80,28 +66,16 @@ def sanitize_text_field(text: str) -> str:
     return cleaned
 
 
-def sanitize_title(text: str) -> str:
+def sanitize_title(text: str, *, locale: str = "en_US") -> str:
     """
-    Roughly WordPress' ``sanitize_title_with_dashes``: accents of Latin
-    letters removed (``remove_accents``), lower case, ASCII other than
-    letters, digits, ``_`` and dashes dropped, letters of other scripts
-    kept and percent-encoded (``Размер``: ``%d1%80%d0%b0...``).
+    WordPress' ``sanitize_title`` ('save' context, through
+    ``sanitize_title_with_dashes``) on a site in *locale*: the letters of
+    ``remove_accents`` folded (``Ø`` to ``o``, ``ß`` to ``s``; ``oe``
+    and ``ss`` on a German site), lower case, ``/`` and white space
+    dashes, other ASCII punctuation dropped, letters of other scripts
+    kept percent-encoded (``Размер``: ``%d1%80%d0%b0...``).
     """
-    plain = "".join(
-        _without_accents(c)
-        if c.isascii() or unicodedata.name(c, "").startswith("LATIN")
-        else c
-        for c in unicodedata.normalize("NFC", text)
-    )
-    plain = plain.lower().replace("ß", "ss").translate(_SLUG_SAVE)
-    plain = _SLUG_DROP.sub("", plain)
-    plain = _SLUG_DASH.sub("-", plain).strip("-")
-    return quote(plain, safe="-_").lower()
-
-
-def _without_accents(char: str) -> str:
-    plain = unicodedata.normalize("NFKD", char)
-    return "".join(c for c in plain if not unicodedata.combining(c))
+    return wp_sanitize_title(text, locale)
 
 
 def collate(text: str) -> str:
