@@ -113,6 +113,25 @@ class Drop:
     kept: bool = False
 
 
+def retire(drops: Sequence[Drop]) -> list[tuple[str, str]]:
+    """
+    Take the files of *drops* away (blocking: a worker thread); return
+    the journal keys of those that are gone.  A file that could not be
+    deleted keeps its entry: the run's end or the next open() deletes it.
+    """
+    if not drops:
+        return []
+    files = [(str(d.staged.path), d.spare) for d in drops]
+    gone = fs.retire_all(files)
+    keys = []
+    for drop, (path, _) in zip(drops, files, strict=True):
+        if path in gone:
+            drop.kept = gone[path] is not None
+            # An entry's scope is the run's directory, where its file was.
+            keys.append((drop.run_dir.name, drop.staged.sha256))
+    return keys
+
+
 @attrs.frozen(eq=False)
 class Journal:
     """

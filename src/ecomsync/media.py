@@ -65,6 +65,7 @@ from ._staging_run import (
     UpdatesPending,
     ended_runs,
     log,
+    retire,
     updater,
 )
 from .exceptions import MediaStagingError
@@ -121,25 +122,6 @@ async def _write_all(writes: list[fs.Write]) -> None:
         fs.end_all(part)
 
 
-def _retire(drops: Sequence[Drop]) -> list[tuple[str, str]]:
-    """
-    Take the files of *drops* away (blocking: a worker thread); return
-    the journal keys of those that are gone.  A file that could not be
-    deleted keeps its entry: the run's end or the next open() deletes it.
-    """
-    if not drops:
-        return []
-    files = [(str(d.staged.path), d.spare) for d in drops]
-    gone = fs.retire_all(files)
-    keys = []
-    for drop, (path, _) in zip(drops, files, strict=True):
-        if path in gone:
-            drop.kept = gone[path] is not None
-            # An entry's scope is the run's directory, where its file was.
-            keys.append((drop.run_dir.name, drop.staged.sha256))
-    return keys
-
-
 @attrs.define
 class MediaStaging(AsyncResource):
     """
@@ -148,7 +130,11 @@ class MediaStaging(AsyncResource):
     Call `open` (the `Synchronizer` does) before staging: it binds the
     store that journals transfers, claims the directory and removes what
     runs that died left behind.  Several processes may share one staging
-    directory: every run stages in a locked directory of its own.
+    directory: every run stages in a locked directory of its own.  One
+    `MediaStaging` serves the synchronisers of one store (opened with
+    another, it refuses); give synchronisers with stores of their own a
+    `MediaStaging` each, on one directory if you like (each has its own
+    budget then).
 
     Args:
         directory: Created and marked as ecomsync's if missing; an
@@ -240,10 +226,18 @@ class MediaStaging(AsyncResource):
 
         Raises:
             MediaStagingError: The directory is not ours (not empty, no
-                marker) or unusable.
+                marker) or unusable; or this staging was opened with
+                another store (its journal is that store's).
             ResourceClosed: After ``aclose()``.
         """
         self._ensure_open()
+        if self._store is not None and store is not self._store:
+            raise MediaStagingError(
+                f"the staging of {str(self.directory)!r} journals into "
+                "another state store already: give each synchroniser "
+                "with a store of its own a MediaStaging of its own (they "
+                "may share the directory)"
+            )
         self._store = store
         await self._claim()
         return await self._recover()
@@ -568,7 +562,7 @@ class MediaStaging(AsyncResource):
         drops = [i for i in items if isinstance(i, Drop)]
         adding = [i for i in items if isinstance(i, PendingMedia)]
         # No drops, no blocking step: PostgresStore then needs no thread.
-        closing = partial(_retire, drops) if drops else None
+        closing = partial(retire, drops) if drops else None
         await update.update_pending(closing, adding)
 
     async def _journal_add(self, items: list[PendingMedia]) -> None:
@@ -580,7 +574,7 @@ class MediaStaging(AsyncResource):
             await store.add_pending(item)
 
     async def _journal_drop(self, items: list[Drop]) -> None:
-        keys = await anyio.to_thread.run_sync(_retire, items)
+        keys = await anyio.to_thread.run_sync(retire, items)
         await self._remove_entries(keys)
 
     async def _remove_entries(self, keys: Sequence[tuple[str, str]]) -> None:
