@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ..._contracts import Outcome, Outgoing
+from ..._contracts import Outcome, Outgoing, Refusal
 from ..._model import (
     Address,
     Customer,
@@ -223,7 +223,7 @@ class Orders:
 
     async def fetch(
         self, selection: Selection, *, batch_size: int
-    ) -> AsyncIterator[Sequence[Order]]:
+    ) -> AsyncIterator[Sequence[Order | Refusal]]:
         """
         Yield the selected orders, oldest id first; ``ChangedSince`` reads
         ``modified_after`` with ``dates_are_gmt=true`` (exclusive, so one
@@ -243,12 +243,25 @@ class Orders:
                 return
             params["include"] = ",".join(sorted(ids))
         per_page = max(1, min(batch_size, MAX_PER_PAGE))
+        # the first order read of each number: WooCommerce keeps numbers
+        # unique, numbering plugins need not (a counter reset, a start
+        # below the ids), and the ERP knows an order by its number
+        holders: dict[str, int] = {}
+        refused: set[str] = set()
         async for rows in self.api.rows_by_id(
             "orders", params, per_page=per_page
         ):
-            batch = []
-            for row in rows:
-                if str(row.get("status")) in NOT_PLACED:
+            batch: list[Order | Refusal] = []
+            placed = [
+                r for r in rows if str(r.get("status")) not in NOT_PLACED
+            ]
+            shared = _shared_numbers(placed, holders)
+            for row in placed:
+                number = _number_of(row)
+                if number in shared:
+                    if number not in refused:
+                        refused.add(number)
+                        batch.append(_refusal(number, shared[number]))
                     continue
                 order = _order_of(row)
                 if not _selected(selection, order, row, since):
@@ -274,6 +287,43 @@ class Orders:
         return found
 
     # -- media --------------------------------------------------------------
+
+
+def _number_of(row: Row) -> str:
+    return str(row.get("number") or row["id"])
+
+
+def _shared_numbers(
+    rows: Sequence[Row], holders: dict[str, int]
+) -> dict[str, list[int]]:
+    """
+    The numbers two orders hold (of *rows*, or one of *rows* and the
+    first order of that number read before, in *holders*, which *rows*
+    join), with the ids of the orders read holding them.
+    """
+    ids: dict[str, list[int]] = {}
+    for row in rows:
+        number, oid = _number_of(row), int(row["id"])
+        first = holders.setdefault(number, oid)
+        held = ids.setdefault(number, [first])
+        if oid not in held:
+            held.append(oid)
+    return {n: sorted(i) for n, i in ids.items() if len(i) > 1}
+
+
+def _refusal(number: str, ids: Sequence[int]) -> Refusal:
+    return Refusal(
+        number=number,
+        field="number",
+        reason=(
+            f"order number {number} is held by {len(ids)} WooCommerce "
+            f"orders ({', '.join(f'#{i}' for i in ids)}): not imported, "
+            "the ERP knows an order by its number and could not tell them "
+            "apart; give each its own number in WooCommerce (an order "
+            "numbering plugin's counter must not restart or start below "
+            "numbers in use)"
+        ),
+    )
 
 
 def _note(number: str) -> str:
@@ -370,7 +420,7 @@ def _order_of(row: Row, refunds: Sequence[Row] = ()) -> Order:
         if shipping_raw.get("address_1") or shipping_raw.get("last_name")
         else billing
     )
-    number = str(row.get("number") or row["id"])
+    number = _number_of(row)
     customer_id = int(row.get("customer_id") or 0)
     customer = Customer(
         number=str(customer_id) if customer_id else f"guest-{number}",

@@ -15,7 +15,7 @@ import attrs
 import httpx
 
 from ..._closing import AsyncResource
-from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
+from ..._contracts import MediaLink, Outcome, Outgoing, Refusal, StagedMedia
 from ..._http import HttpClient
 from ..._model import Order
 from ..._settings import at_least, flag, name, seconds
@@ -186,11 +186,15 @@ class WooCommerce(AsyncResource):
 
     def fetch_orders(
         self, selection: Selection, *, batch_size: int
-    ) -> AsyncIterator[Sequence[Order]]:
+    ) -> AsyncIterator[Sequence[Order | Refusal]]:
         """
         Yield the selected orders, oldest id first; ``ChangedSince`` reads
         ``modified_after`` with ``dates_are_gmt=true`` (exclusive, so one
         second earlier) and keeps what changed at or after the moment.
+        An order whose number an order read before (or beside it) holds
+        too, which numbering plugins allow, comes as a
+        `~ecomsync.Refusal` on ``number`` naming both: the ERP would take
+        one for the other.
         """
         return self._orders.fetch(selection, batch_size=batch_size)
 

@@ -1,0 +1,89 @@
+"""
+WooCommerce orders whose number another order holds too (a numbering
+plugin's reset or overlap): refused on ``number``, never imported as one.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ecomsync import All, Order, Refusal
+from ecomsync.platforms.woocommerce import WooCommerce
+from ecomsync.testing._platform_contract import make_order
+from ecomsync.testing.woocommerce import WooCommerceEmulator
+
+
+pytestmark = pytest.mark.anyio
+
+KEY, SECRET = "ck_numbers", "cs_numbers"
+
+
+async def _read(
+    emu: WooCommerceEmulator, batch_size: int
+) -> list[list[Order | Refusal]]:
+    """Every page `fetch_orders(All())` yields from *emu*."""
+    async with WooCommerce(
+        "http://shop.test",
+        KEY,
+        SECRET,
+        transport=httpx.ASGITransport(app=emu.app),
+    ) as woo:
+        return [
+            list(page)
+            async for page in woo.fetch_orders(All(), batch_size=batch_size)
+        ]
+
+
+class TestSharedOrderNumbers:
+    """
+    A number two shop orders hold is refused, naming both orders.
+    """
+
+    async def test_two_orders_of_one_number_in_one_page_are_refused(
+        self,
+    ) -> None:
+        """
+        Two orders numbered ``1001`` (ids apart) were both handed over
+        as order 1001: the ERP took the second for the first (or an
+        edit of it).  Neither is imported: one refusal on ``number``
+        naming both order ids; the other orders come as ever.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        first = emu.place_order(number="1001", total="1.00")
+        emu.place(make_order("2001"))
+        second = emu.place_order(number="1001", total="2.00")
+
+        (page,) = await _read(emu, batch_size=10)
+
+        orders = [o.number for o in page if isinstance(o, Order)]
+        refusals = [o for o in page if isinstance(o, Refusal)]
+        assert ["2001"] == orders
+        assert ["1001"] == [r.number for r in refusals]
+        assert "number" == refusals[0].field
+        assert f"#{first}" in refusals[0].reason
+        assert f"#{second}" in refusals[0].reason
+
+    async def test_a_later_page_twin_is_refused(self) -> None:
+        """
+        The second order of a number, read on a later page than the
+        first, was handed over as that order again: it is refused on
+        ``number``, naming the first order's id and its own.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        first = emu.place_order(number="W-1", total="1.00")
+        for number in ("W-2", "W-3", "W-4"):
+            emu.place(make_order(number))
+        second = emu.place_order(number="W-1", total="2.00")
+
+        pages = await _read(emu, batch_size=2)
+
+        read = [o for page in pages for o in page]
+        assert ["W-1", "W-2", "W-3", "W-4"] == [
+            o.number for o in read if isinstance(o, Order)
+        ]
+        (refusal,) = [o for o in read if isinstance(o, Refusal)]
+        assert ("W-1", "number") == (refusal.number, refusal.field)
+        assert first < second
+        assert f"#{first}" in refusal.reason
+        assert f"#{second}" in refusal.reason
