@@ -954,3 +954,33 @@ def attrs_evolve(instance: Any, **changes: Any) -> Any:
     for name, value in values.items():
         object.__setattr__(copy, name, value)
     return copy
+
+
+class TestTaxRates:
+    async def test_a_rate_shopware_cannot_hold_fails(
+        self, shop: Shopware6, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Shopware keeps tax rates to two decimals: an article at 7.125 %
+        fails on tax_rate naming the rate (the shop would tax it at
+        7.13 %), nothing of it is written; 7, 19.00 and 0 land.
+        """
+        odd = attrs.evolve(article("A-1"), tax_rate=Decimal("7.125"))
+        rates = ("7", "19.00", "0")
+        fine = [
+            attrs.evolve(article(f"A-{n}"), tax_rate=Decimal(r))
+            for n, r in enumerate(rates, 2)
+        ]
+
+        bad, *good = await _push(shop, DataType.ARTICLES, odd, *fine)
+
+        assert (False, "tax_rate") == (bad.ok, bad.field)
+        assert "7.125" in (bad.error or "")
+        assert "two decimals" in (bad.error or "")
+        assert all(o.ok for o in good), good
+        taxes = emu.entities["tax"]
+        held = {
+            n: Decimal(str(taxes[p["taxId"]]["taxRate"]))
+            for n, p in _numbers(emu).items()
+        }
+        assert {"A-2": 7, "A-3": 19, "A-4": 0} == held

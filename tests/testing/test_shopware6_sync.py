@@ -246,6 +246,20 @@ class TestSync:
             (e["code"], e["meta"]["parameters"]) for e in r.json()["errors"]
         ]
 
+    async def test_tax_rate_kept_to_two_decimals(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """tax.tax_rate is DECIMAL(10, 2): 7.125 is kept as 7.13, and an
+        equals filter on 7.125 no longer finds it."""
+        tid = seed_id("tax.odd")
+        body = {"id": tid, "taxRate": 7.125, "name": "odd"}
+        r = await sync(client, {"t": upsert("tax", body)})
+        assert 200 == r.status_code, r.text
+        assert 7.13 == emu.entities["tax"][tid]["taxRate"]
+        flt = {"type": "equals", "field": "taxRate", "value": 7.125}
+        r = await client.post("/api/search/tax", json={"filter": [flt]})
+        assert [] == r.json()["data"]
+
     async def test_later_twin_in_one_request_is_the_duplicate(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:

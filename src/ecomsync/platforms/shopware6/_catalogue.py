@@ -43,6 +43,7 @@ from ._claims import (
     same_options,
     screen,
     stock_claims,
+    tax_places,
     too_long,
 )
 from ._client import MAX_LIMIT, AdminApi
@@ -337,7 +338,7 @@ class Catalogue:
         screened = screen(articles, article_claims, rule=PRODUCT_RULE)
         failures = dict(screened.failures)
         for i in screened.sendable(len(articles)):
-            for check in (too_long, same_options):
+            for check in (too_long, same_options, tax_places):
                 wrong = check(articles[i])
                 if wrong is not None:
                     failures[i] = wrong

@@ -209,6 +209,9 @@ STATUS_RULE = "an order has one status at a time"
 #: column is ``VARCHAR(64)``, Migration1536233120Product).
 NUMBER_LENGTH = 64
 
+#: The scale of ``tax.tax_rate`` (DECIMAL(10, 2), Migration1536232660Tax).
+_CENT = Decimal("0.01")
+
 
 def too_long(article: Article) -> Failure | None:
     """
@@ -231,6 +234,25 @@ def too_long(article: Article) -> Failure | None:
                 field,
             )
     return None
+
+
+def tax_places(article: Article) -> Failure | None:
+    """
+    Why *article* cannot be sent if its tax rate has more than two
+    decimals: Shopware keeps ``tax.tax_rate`` as DECIMAL(10, 2), so the
+    shop would tax it at the rate rounded, and never find the tax again.
+    """
+    rate = article.tax_rate
+    if not isinstance(rate, Decimal) or not rate.is_finite():
+        return None  # an invalid record: `problems` says so
+    kept = rate.quantize(_CENT, rounding=ROUND_HALF_UP)
+    if kept == rate:
+        return None
+    return (
+        f"tax_rate {rate} % has more than two decimals; Shopware keeps tax "
+        f"rates to two decimals and would tax the article at {kept} %",
+        "tax_rate",
+    )
 
 
 def same_options(article: Article) -> Failure | None:

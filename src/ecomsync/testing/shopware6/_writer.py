@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ._criteria import Resolver, compile_filters
@@ -33,6 +34,10 @@ from ._schema import (
 )
 from ._store import Row, Store, Tx, primary_key, row_key
 from ._validation import Validation, blank
+
+
+#: The scale of ``tax.tax_rate`` (DECIMAL(10, 2)).
+_CENT = Decimal("0.01")
 
 
 def _assocs(d: EntityDef) -> dict[str, ToOne | ToMany]:
@@ -182,6 +187,13 @@ class Writer(Validation):
                 else:
                     row[k] = v
             row["updatedAt"] = self.now
+        rate = row.get("taxRate") if d.name == "tax" else None
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+            # tax.tax_rate is DECIMAL(10, 2): MySQL rounds, half away
+            # from zero (Migration1536232660Tax).
+            row["taxRate"] = float(
+                Decimal(str(rate)).quantize(_CENT, rounding=ROUND_HALF_UP)
+            )
         if d.name == "product_visibility":
             self._db_checks.append(("visibility", key, "", "", ""))
         if d.name == "product" and "productNumber" in fields:
