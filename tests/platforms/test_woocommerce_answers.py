@@ -169,8 +169,14 @@ class TestBatchAnswers:
         ``resource_id`` (our earlier write, answer lost) is sent again as
         an update of that product; a second refusal fails the record.
         """
+        held = [
+            {"id": 77, "sku": "A-1", "parent_id": 0},
+            {"id": 78, "sku": "A-2", "parent_id": 0},
+        ]
         script = Script(
             {
+                # nothing before the write; the lost creates after it
+                ("GET", "products"): [(200, []), (200, held)],
                 ("POST", "products/batch"): [
                     (
                         200,
@@ -190,7 +196,7 @@ class TestBatchAnswers:
                             ]
                         },
                     ),
-                ]
+                ],
             }
         )
         async with _woo(script) as woo:
@@ -209,6 +215,59 @@ class TestBatchAnswers:
         assert 2 == len(writes)
         assert [] == writes[1]["create"]
         assert [77, 78] == [u["id"] for u in writes[1]["update"]]
+
+    async def test_refusal_naming_another_product_is_not_adopted(
+        self,
+    ) -> None:
+        """
+        A create refused as ``product_invalid_sku`` whose ``resource_id``
+        is not a product with the record's SKU (``a-1``, another
+        article's, which WooCommerce's lookup takes for ``A-1``; or a
+        variation) was sent again as an update of that product,
+        overwriting it with this article.  It fails on ``number`` naming
+        the product, and nothing more is written.
+        """
+        script = Script(
+            {
+                ("GET", "products"): [
+                    (200, []),
+                    (
+                        200,
+                        [
+                            {"id": 77, "sku": "a-1", "parent_id": 0},
+                            {"id": 78, "sku": "A-2", "parent_id": 5},
+                        ],
+                    ),
+                ],
+                ("POST", "products/batch"): [
+                    (
+                        200,
+                        {
+                            "create": [
+                                _error("product_invalid_sku", resource_id=77),
+                                _error("product_invalid_sku", resource_id=78),
+                            ]
+                        },
+                    ),
+                ],
+            }
+        )
+        async with _woo(script) as woo:
+            first, second = await woo.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(record=article("A-1", categories=())),
+                    Outgoing(record=article("A-2", categories=())),
+                ],
+            )
+
+        writes = [b for m, p, b in script.seen if p == "products/batch"]
+        assert 1 == len(writes)
+        assert [(False, "number")] * 2 == [
+            (o.ok, o.field) for o in (first, second)
+        ]
+        assert "#77" in (first.error or "")
+        assert "#78" in (second.error or "")
 
     async def test_adopted_category_refused_on_update(self) -> None:
         """

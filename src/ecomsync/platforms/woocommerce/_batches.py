@@ -16,7 +16,15 @@ import attrs
 from ..._contracts import Outcome, Outgoing
 from .._answers import field_of, odd_answer, rows_of
 from ._client import API, MAX_PER_PAGE, RestApi, item_error
-from ._common import Row, Settings, chunks, describe, fail, sku_key
+from ._common import (
+    Row,
+    Settings,
+    chunks,
+    describe,
+    fail,
+    other_sku,
+    sku_key,
+)
 
 
 @attrs.frozen
@@ -118,11 +126,57 @@ class Batches:
                         )
                         continue
                     outcomes[i] = _failed(items[i], error)
+            if adopt:
+                adopt = await self._ours(path, adopt, items, outcomes)
             if not adopt:
                 break
             todo = adopt
         await gone(self.api, outcomes)
         return done
+
+    async def _ours(
+        self,
+        path: str,
+        adopt: list[tuple[int, Row]],
+        items: Sequence[Outgoing],
+        outcomes: list[Outcome | None],
+    ) -> list[tuple[int, Row]]:
+        """
+        Of *adopt* (creates refused for their SKU, as updates of the
+        ``resource_id`` named), those whose product holds the SKU as
+        sent, where the record belongs (a product, or a variation of the
+        product of *path*): WooCommerce names the holder in its
+        collation, so ``a-1``'s product for ``A-1``, or a product made
+        by hand since the lookup; written over, it would become this
+        record.  The others fail on ``number``.  One lookup.
+        """
+        parent = int(path.split("/")[1]) if path.endswith("variations") else 0
+        found = await self.lookup([str(p.get("sku") or "") for _, p in adopt])
+        kept: list[tuple[int, Row]] = []
+        for i, payload in adopt:
+            sku = str(payload.get("sku") or "")
+            rid = int(payload["id"])
+            rows = [
+                r
+                for r in found.get(sku_key(sku), [])
+                if int(r.get("id") or 0) == rid
+            ]
+            if (
+                rows
+                and other_sku(sku, rows[0]) is None
+                and int(rows[0].get("parent_id") or 0) == parent
+            ):
+                kept.append((i, payload))
+                continue
+            outcomes[i] = fail(
+                items[i].record.number,
+                f"WooCommerce refused SKU {sku!r} as held by product #{rid}, "
+                "which is not this record's (another SKU to the letter, or "
+                "another product's variation): not written over; give one "
+                "of them another SKU",
+                "number",
+            )
+        return kept
 
 
 def _failed(item: Outgoing, error: Row) -> Outcome:
