@@ -233,8 +233,8 @@ class OrderImporter:
     async def _compare(self, order: Order, sale: int, row: Any) -> None:
         """
         Make sure the sale still holds the order as the shop has it: its
-        articles with their quantities, its addresses, its shipping and
-        discount lines, and its total.  An
+        articles with their quantities and unit prices, its addresses, its
+        currency, its shipping and discount lines, and its total.  An
         order edited in the shop after its import fails on the field that
         changed (the merchant changes the sale by hand); Tryton keeps a
         processed sale's lines, and a silent success would hide the edit.
@@ -243,7 +243,13 @@ class OrderImporter:
         (sold,) = await self._rpc.read(
             "sale.sale",
             [sale],
-            ["lines", "total_amount", "invoice_address", "shipment_address"],
+            [
+                "lines",
+                "total_amount",
+                "invoice_address",
+                "shipment_address",
+                "currency",
+            ],
         )
         lines = await self._rpc.read(
             "sale.line",
@@ -258,18 +264,29 @@ class OrderImporter:
                 ["code"],
             )
         }
+        # the unit prices as the import booked them (to Tryton's price
+        # digits): prices moved between lines leave the total as it was
         booked = sorted(
-            (products.get(ln["product"]) or "", Decimal(str(ln["quantity"])))
+            (
+                products.get(ln["product"]) or "",
+                Decimal(str(ln["quantity"])),
+                Decimal(str(ln.get("unit_price") or 0)),
+            )
             for ln in lines
             if ln.get("type") == "line" and ln.get("product")
         )
         wanted = sorted(
-            (line.article_number, Decimal(line.quantity))
-            for line in order.lines
+            (line.article_number, Decimal(line.quantity), price)
+            for line, price in zip(
+                order.lines, await self._unit_prices(order), strict=True
+            )
         )
         changed: str | None = None
         if booked != wanted:
             changed = "lines"
+        elif await self._currency_code(sold["currency"]) != order.currency:
+            # the same figure in another currency is another total
+            changed = "currency"
         else:
             for field, address, key in (
                 ("billing", order.billing, "invoice_address"),
@@ -487,6 +504,12 @@ class OrderImporter:
                 "ordered_at",
             )
         return order.ordered_at.astimezone(self._zone).date()
+
+    async def _currency_code(self, currency: int) -> str:
+        (row,) = await self._rpc.read(
+            "currency.currency", [currency], ["code"]
+        )
+        return str(row["code"])
 
     async def _currency(self, code: str) -> int:
         found = await self._rpc.model(

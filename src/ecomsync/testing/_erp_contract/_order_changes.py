@@ -148,18 +148,23 @@ class OrderChangeContract(SourceHooks):
             ("billing", "billing"),
             ("charge", "shipping_total total"),
             ("voucher", "shipping_total discount_total"),
+            ("currency", "currency"),
+            ("prices", "lines"),
         ],
     )
     async def test_order_edited_in_the_shop_after_its_import(
         self, source: ErpSource, edit: str, field: str
     ) -> None:
-        """An order whose lines, addresses or charges changed in the shop
-        after its import (also shipping and a voucher both dropped, the
-        total as it was) fails on that field, naming the order; the ERP
+        """An order whose lines, addresses, currency or charges changed in
+        the shop after its import (also with its total as it was: shipping
+        and a voucher both dropped, another currency, prices moved between
+        lines) fails on that field, naming the order; the ERP
         keeps its one order (no silent success while the ERP holds
         something else)."""
         order = make_order()
         one, two = order.lines
+        assert two.quantity == 2
+        cent = Decimal("0.01")
         changed = {
             "quantity": attrs.evolve(
                 order,
@@ -177,6 +182,15 @@ class OrderChangeContract(SourceHooks):
                 order, billing=attrs.evolve(order.billing, city="Bonn")
             ),
             "voucher": order,
+            "currency": attrs.evolve(order, currency="USD"),
+            # 2 cents off one line, 1 cent more on each of the other's 2
+            "prices": attrs.evolve(
+                order,
+                lines=(
+                    attrs.evolve(one, unit_price=one.unit_price - 2 * cent),
+                    attrs.evolve(two, unit_price=two.unit_price + cent),
+                ),
+            ),
             "charge": attrs.evolve(
                 order,
                 shipping_total=Decimal("4.90"),
