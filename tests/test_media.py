@@ -1174,3 +1174,27 @@ class TestRunMedia:
         assert "A-2" not in await store.get_links(
             "shop", DataType.ARTICLES, ["A-2"]
         )
+
+    async def test_empty_file_fails_record(
+        self,
+        erp: MemoryErp,
+        sync: Synchronizer,
+        store: SqliteStore,
+        platform: MemoryPlatform,
+    ) -> None:
+        """A 0-byte file from the ERP (a broken upload there) fails its
+        record on its field, naming the file, with nothing uploaded (the
+        shop showed a broken image); the other records land."""
+        erp.media["img-2"] = b""
+
+        run = await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+
+        (failure,) = run.failures
+        assert ("A-2", "media.0") == (failure.number, failure.field)
+        assert "img-2" in failure.message
+        assert "empty" in failure.message
+        assert b"" not in platform.media.values()
+        assert 5 == platform.calls["upload_media"]
+        assert "A-2" not in await store.get_links(
+            "shop", DataType.ARTICLES, ["A-2"]
+        )

@@ -2,7 +2,8 @@
 The platform's media ids of content, as media transfer keeps them: new
 content whose upload waits for the push that creates its media entity
 (`Deferred`, per record `Pending`), and the store's batched media-id
-questions (`MediaIdBatch`, `Ask`).
+questions (`MediaIdBatch`, `Ask`); and the content of a file, read from
+the ERP (`read_media`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import anyio
 import attrs
 
 from ._contracts import StagedMedia
+from ._model import MediaRef
+from .exceptions import SyncError
+from .typing import ErpSession
 
 
 @attrs.define(eq=False)
@@ -90,3 +94,16 @@ class ForgetsMediaIds(Protocol):  # pragma: no cover -- a Protocol only
     async def forget_media_ids(
         self, platform: str, media_ids: Mapping[str, str]
     ) -> None: ...
+
+
+async def read_media(session: ErpSession, ref: MediaRef) -> bytes:
+    """
+    The content of the ERP's file *ref*; a 0-byte one (broken in the ERP,
+    and so in the shop) fails its record with a `SyncError`.
+    """
+    content = await session.read_media(ref)
+    if not content:
+        raise SyncError(
+            f"the ERP's file {ref.key!r} ({ref.filename!r}) is empty (0 bytes)"
+        )
+    return content

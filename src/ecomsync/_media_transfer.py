@@ -11,10 +11,7 @@ media-id questions are in `ecomsync._media_ids`.
 from __future__ import annotations
 
 import logging
-from collections.abc import (
-    AsyncIterator,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
@@ -25,7 +22,14 @@ from ._changes import Change
 from ._contracts import MediaLink, Outcome, StagedMedia
 from ._digests import Digests
 from ._fingerprint import content_hash
-from ._media_ids import Ask, Deferred, ForgetsMediaIds, MediaIdBatch, Pending
+from ._media_ids import (
+    Ask,
+    Deferred,
+    ForgetsMediaIds,
+    MediaIdBatch,
+    Pending,
+    read_media,
+)
 from ._model import Article, Category, MediaRef
 from ._run import Run
 from ._spec import DataType
@@ -89,8 +93,7 @@ class MediaTransfer:
     #: New content staged, to be uploaded after the push (by hash).
     _deferred: dict[str, Deferred] = attrs.field(init=False, factory=dict)
     #: Uploaded after the push, not in the store yet (hash -> media id):
-    #: `finish` writes them in one transaction (stores with
-    #: `MediaIdBatch`).
+    #: `finish` writes them in one transaction (`MediaIdBatch` stores).
     _unsaved: dict[str, str] = attrs.field(init=False, factory=dict)
     #: Look-ups in flight go to such a store together.
     _asks: GroupCommit[Ask] | None = attrs.field(init=False, default=None)
@@ -261,7 +264,7 @@ class MediaTransfer:
         """
         ref = record.media[position]
         try:
-            content = await session.read_media(ref)
+            content = await read_media(session, ref)
             sha = content_hash(content)
             if pending is None:
                 media_id, reused = await self._media_id(sha, content, ref)
