@@ -33,7 +33,9 @@ from ._run import (
     BY_CLOSING,
     THROUGH_SYNCHRONIZER,
     RunEvents,
+    asked_by,
     log,
+    request_cancel,
     utcnow,
 )
 from ._selection import platform_for
@@ -347,20 +349,29 @@ class Synchronizer(AsyncResource):
             self.license_timeout,
         )
 
-    async def cancel(self, run_id: str) -> None:
+    async def cancel(self, run_id: str, *, reason: str | None = None) -> None:
         """
-        Ask run *run_id* to stop, whichever process runs it.
+        Ask run *run_id* to stop, whichever process runs it.  The run's
+        ``RunRecord.error`` says who asked: *reason* (short text, such as
+        who and why; never a secret: the store keeps it), or, for a run
+        of another process, this process's user and host.
+
+        .. versionchanged:: 26.1.0 *reason*.
         """
         self._ensure_open()
-        if not self._runs.cancel(run_id, THROUGH_SYNCHRONIZER):
-            await self.store.request_cancel(run_id)
+        why = asked_by("Synchronizer.cancel", reason)
+        here = THROUGH_SYNCHRONIZER
+        if reason is not None:
+            here = f"{THROUGH_SYNCHRONIZER}: {why}"
+        if not self._runs.cancel(run_id, here):
+            await request_cancel(self.store, run_id, why)
             return
         # It stops on the request made here; the store's note is for the
         # processes that share its run (partition workers), written within
         # the cleanup's deadline, not the store's lock timeout.
         with hurried():
             try:
-                await self.store.request_cancel(run_id)
+                await request_cancel(self.store, run_id, why)
             except StateStoreError as exc:
                 log.warning(
                     "run %s: cancelled here; the store could not note it (%s)",

@@ -6,6 +6,8 @@ with.  Everything the other engine parts share about a run lives here.
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import logging
 import os
 import socket
@@ -37,7 +39,7 @@ from .exceptions import (
     StateStoreError,
     SyncError,
 )
-from .typing import Instrumentation, Platform, StateStore
+from .typing import CancelReasons, Instrumentation, Platform, StateStore
 
 
 log = logging.getLogger("ecomsync")
@@ -200,8 +202,19 @@ class CancelCheck:
             self._asked = time.monotonic()
             self._cancelled = await self._store.cancel_requested(self.run_id)
             if self._cancelled and self.reason is None:
-                self.request(THROUGH_STORE)
+                self.request(await self._through_store())
         return self._cancelled
+
+    async def _through_store(self) -> str:
+        """
+        Who asked through the store, as the run's record says it.
+        """
+        why = None
+        if isinstance(self._store, CancelReasons):
+            # Unanswered, the run stops all the same; it names no one.
+            with contextlib.suppress(StateStoreError):
+                why = await self._store.cancel_reason(self.run_id)
+        return THROUGH_STORE if why is None else f"{VIA_STORE}: {why}"
 
     async def check(self, *, force: bool = False) -> None:
         """
@@ -252,10 +265,36 @@ BY_HOST = (
 THROUGH_SYNCHRONIZER = "asked through Synchronizer.cancel in this process"
 THROUGH_EVENTS = "asked through RunEvents.cancel()"
 THROUGH_STORE = (
-    "asked through the state store (Synchronizer.cancel or `ecomsync runs "
+    "asked through the state store (Synchronizer.cancel or `ecomsync "
     "cancel` in another process)"
 )
 BY_CLOSING = "its Synchronizer was closed (aclose)"
+VIA_STORE = "asked through the state store"
+
+
+def asked_by(via: str, reason: str | None) -> str:
+    """
+    A cancel's reason as the store keeps it: the caller's *reason*
+    (whitespace folded, at most 200 characters), or *via* (how it was
+    asked) and who asked: this process's user and host.
+    """
+    if reason is not None and (folded := " ".join(reason.split())):
+        return folded[:200]
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container's uid)
+        return f"{via} on {socket.gethostname()} (pid {os.getpid()})"
+    return f"{via} by {user}@{socket.gethostname()}"
+
+
+async def request_cancel(store: StateStore, run_id: str, why: str) -> None:
+    """
+    Ask *store* to stop run *run_id*, saying *why* if it keeps reasons.
+    """
+    if isinstance(store, CancelReasons):
+        await store.request_cancel(run_id, why)
+    else:
+        await store.request_cancel(run_id)
 
 
 @attrs.define

@@ -22,6 +22,7 @@ from ._spec import DataType
 
 
 __all__ = [
+    "CancelReasons",
     "LinkStore",
     "MediaJournal",
     "RunLeases",
@@ -72,6 +73,33 @@ class RunStore(Protocol):  # pragma: no cover -- a Protocol only
     async def list_runs(self, *, limit: int = 50) -> list[RunRecord]: ...
     async def request_cancel(self, run_id: str) -> None: ...
     async def cancel_requested(self, run_id: str) -> bool: ...
+
+
+@runtime_checkable
+class CancelReasons(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** An optional store role: a cancel request says who asked,
+    so that a run stopped from another process records that
+    (``RunRecord.error``: ``ecomsync cancel by ops@host``) instead of "the
+    state store".  The first reason asked stays; a save as
+    `RunStatus.QUEUED` clears it with the request.  A store without it
+    still works; its cancelled runs just name no one.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def request_cancel(
+        self, run_id: str, reason: str | None = None
+    ) -> None:
+        """
+        Ask run *run_id* to stop, for *reason* (``None``: none given).
+        """
+
+    async def cancel_reason(self, run_id: str) -> str | None:
+        """
+        The reason the cancel request of *run_id* gave; ``None`` if it
+        gave none or nobody asked.
+        """
 
 
 @runtime_checkable

@@ -27,6 +27,7 @@ from ._contracts import (
 from ._model import MediaRef, Order, Record
 from ._spec import DataType, Selection
 from ._store_roles import (
+    CancelReasons,
     LinkStore,
     MediaJournal,
     RunLeases,
@@ -41,6 +42,7 @@ from .events import Event
 
 
 __all__ = [
+    "CancelReasons",
     "ErpSession",
     "ErpSource",
     "Instrumentation",

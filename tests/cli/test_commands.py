@@ -5,8 +5,10 @@ against the Shopware 6 emulator on loopback.
 
 from __future__ import annotations
 
+import getpass
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -446,7 +448,8 @@ def test_cancel_from_another_process(
     ``cancel RUN`` in a second process stops a running ``sync``: exit 4,
     and the run is recorded as cancelled; cancelling it again is refused.
     ``resume RUN`` while it runs is refused (exit 2): it would write the
-    same records beside it; ``runs show`` names the process running it.
+    same records beside it; ``runs show`` names the process running it,
+    and, once cancelled, who cancelled it (user and host).
     """
     # On the quick emulator a sync of 400 articles could end before the
     # second process started (CI saw "ended (succeeded)"): here each
@@ -476,6 +479,8 @@ def test_cancel_from_another_process(
         running.stop()
     shown = json.loads(cli("runs", "show", run_id, "--json").stdout)
     assert "cancelled" == shown["status"]
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    assert f"state store: ecomsync cancel by {who}" in shown["error"]
     again = cli("cancel", run_id)
     assert 2 == again.returncode
     assert f"run {run_id!r} ended (cancelled); nothing to cancel" in (

@@ -7,6 +7,7 @@ as the host's cancel does.
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -191,3 +192,52 @@ async def test_synchronizer_cancel_bounds_the_cleanup_on_a_locked_store(
     assert [] == await store.list_pending()
     await sync.aclose()
     await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("maintenance window (ops ticket 4711)", "maintenance window"),
+        (None, "Synchronizer.cancel by "),
+    ],
+)
+async def test_a_cancel_from_another_process_says_who_asked(
+    erp: MemoryErp, tmp_path: Path, reason: str | None, shown: str
+) -> None:
+    """A run cancelled through another process's Synchronizer.cancel
+    records that process's reason (its own text, or who and where), not
+    just "the state store" (the store kept a yes/no flag only)."""
+    platform = _Stalls()
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    sync = _one_at_a_time(erp, platform, store)
+    other = Synchronizer(
+        erp=erp, platforms={"shop": MemoryPlatform()}, store=SqliteStore(path)
+    )
+    async with (
+        sync.run(spec(articles=All())) as events,
+        anyio.create_task_group() as tg,
+    ):
+
+        async def cancel() -> None:
+            await platform.reached.wait()
+            await other.cancel(events.run_id, reason=reason)
+            await anyio.sleep(0.3)
+            platform.go.set()
+
+        tg.start_soon(cancel)
+        async for _ in events:
+            pass
+    run = await store.get_run(events.run_id)
+    await other.aclose()
+    await other.store.aclose()
+    await sync.aclose()
+    await store.aclose()
+
+    assert run is not None
+    assert RunStatus.CANCELLED == run.status
+    assert run.error is not None
+    assert "through the state store" in run.error
+    assert shown in run.error
+    if reason is None:
+        assert socket.gethostname() in run.error

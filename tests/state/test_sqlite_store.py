@@ -22,6 +22,7 @@ import pytest
 from ecomsync import DataType, Link, SqliteStore, StateStoreError
 from ecomsync._closing import hurried
 from ecomsync.state._sqlite import MIGRATIONS, SCHEMA_VERSION
+from ecomsync.testing._store_contract._data import a_run
 
 from .._sqlite_lock import locked
 
@@ -257,6 +258,35 @@ async def test_links_of_version_6_keep_working(tmp_path: Path) -> None:
     assert Link("1", "c") == old
     assert old.variants is None
     assert {"A": Link("1", "d", variants=("A-S",))} == new
+
+
+async def test_a_cancel_of_version_8_takes_a_reason(tmp_path: Path) -> None:
+    """A file at schema 8 (a yes/no cancel flag only) is migrated: its
+    cancelled run stays cancelled, naming no one; a new cancel keeps its
+    reason."""
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        for step in MIGRATIONS[:8]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute("INSERT INTO meta VALUES ('schema', '8')")
+    store = SqliteStore(path)
+    try:
+        await store.save_run(a_run("old"))
+        await store.save_run(a_run("new"))
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE runs SET cancel = 1 WHERE id = 'old'")
+        await store.request_cancel("new", "ops@host")
+        old = (
+            await store.cancel_requested("old"),
+            await store.cancel_reason("old"),
+        )
+        new = await store.cancel_reason("new")
+    finally:
+        await store.aclose()
+    assert (True, None) == old
+    assert "ops@host" == new
 
 
 class TestLockedFile:

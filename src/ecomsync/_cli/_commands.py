@@ -37,6 +37,7 @@ from ecomsync import (
     SyncSpec,
 )
 from ecomsync._check import erp_problems, platform_problems
+from ecomsync._run import asked_by
 from ecomsync.events import (
     Event,
     RunFinished,
@@ -199,7 +200,7 @@ async def _cancel(sync: Synchronizer, args: argparse.Namespace) -> int:
             f"run {args.run_id!r} ended ({run.status.value}); nothing to "
             "cancel"
         )
-    await sync.cancel(args.run_id)
+    await sync.cancel(args.run_id, reason=asked_by("ecomsync cancel", None))
     print(f"run {args.run_id}: cancel requested")
     return EXIT["ok"]
 

@@ -403,10 +403,17 @@ class PartitionStore(SqlStore, MediaForgetOps):
         else:
             await super().save_run(run)
 
-    async def request_cancel(self, run_id: str) -> None:
+    async def request_cancel(
+        self, run_id: str, reason: str | None = None
+    ) -> None:
         if run_id == self.claim.sub_run_id:
             run_id = self.claim.run_id
-        await super().request_cancel(run_id)
+        await super().request_cancel(run_id, reason)
+
+    async def cancel_reason(self, run_id: str) -> str | None:
+        if run_id == self.claim.sub_run_id:
+            run_id = self.claim.run_id
+        return await super().cancel_reason(run_id)
 
     async def cancel_requested(self, run_id: str) -> bool:
         if run_id != self.claim.sub_run_id:

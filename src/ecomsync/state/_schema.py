@@ -88,6 +88,8 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             name TEXT PRIMARY KEY, run_id TEXT NOT NULL,
             token TEXT NOT NULL, owner TEXT, heartbeat TEXT NOT NULL)""",
     ),
+    # 9: who asked a run to stop (`CancelReasons`); NULL: nobody said.
+    ("ALTER TABLE runs ADD COLUMN cancel_reason TEXT",),
 )
 
 #: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
@@ -182,6 +184,10 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE {s}.leases (
         name text PRIMARY KEY, run_id text NOT NULL, token text NOT NULL,
         owner text, heartbeat text NOT NULL);
+    """,
+    # 10: who asked a run to stop (`CancelReasons`), as SQLite's step 9.
+    """
+    ALTER TABLE {s}.runs ADD COLUMN cancel_reason text;
     """,
 )
 

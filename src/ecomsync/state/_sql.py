@@ -34,6 +34,7 @@ from ._dialect import (
     postgres,
 )
 from ._leases import LeaseOps
+from ._owners import RunOwnerOps
 from ._records import (
     failure_from_row,
     link_from_row,
@@ -59,7 +60,7 @@ T = TypeVar("T")
 # -- the store ------------------------------------------------------------
 
 
-class SqlStore(AsyncResource, LeaseOps):
+class SqlStore(AsyncResource, LeaseOps, RunOwnerOps):
     """
     Every `StateStore` method, once, over `_perform` and `_dialect`.
 
@@ -335,7 +336,9 @@ class SqlStore(AsyncResource, LeaseOps):
             # Queued again (resumed): a request its dead process never saw
             # would stop it at once, and for good.
             "cancel = CASE WHEN excluded.status = 'queued' THEN ? "
-            "ELSE {p}runs.cancel END",
+            "ELSE {p}runs.cancel END, "
+            "cancel_reason = CASE WHEN excluded.status = 'queued' THEN NULL "
+            "ELSE {p}runs.cancel_reason END",
             run.id,
             self._dialect.moment(run.started_at),
             run.status.value,
@@ -358,9 +361,25 @@ class SqlStore(AsyncResource, LeaseOps):
             lambda row: run_from_json(*row),
         )
 
-    async def request_cancel(self, run_id: str) -> None:
+    async def request_cancel(
+        self, run_id: str, reason: str | None = None
+    ) -> None:
+        # The first reason stays: it is the request that stopped the run.
         await self._exec(
-            "UPDATE {p}runs SET cancel = ? WHERE id = ?", True, run_id
+            "UPDATE {p}runs SET cancel_reason = CASE WHEN {p}runs.cancel "
+            "THEN coalesce({p}runs.cancel_reason, ?) ELSE ? END, "
+            "cancel = ? WHERE id = ?",
+            reason,
+            reason,
+            True,
+            run_id,
+        )
+
+    async def cancel_reason(self, run_id: str) -> str | None:
+        return await self._one(
+            "SELECT cancel_reason FROM {p}runs WHERE id = ? AND cancel",
+            (run_id,),
+            lambda row: None if row[0] is None else str(row[0]),
         )
 
     async def cancel_requested(self, run_id: str) -> bool:
@@ -370,68 +389,6 @@ class SqlStore(AsyncResource, LeaseOps):
             lambda row: bool(row[0]),
         )
         return bool(found)
-
-    # -- run owners (`RunOwnership`) ----------------------------------
-
-    async def live_runs(self) -> list[RunRecord]:
-        """
-        The queued and running runs, oldest first.
-        """
-        return await self._all(
-            "SELECT body, heartbeat FROM {p}runs "
-            "WHERE status IN ('queued', 'running') ORDER BY started_at, id{c}",
-            (),
-            lambda row: run_from_json(*row),
-        )
-
-    async def beat(self, run_id: str, at: datetime) -> bool:
-        """
-        Record that run *run_id*'s owner is alive at *at*; ``False`` if
-        the run is no longer queued or running (it ended, or was found
-        abandoned).
-        """
-        stmt = self._stmt(
-            "UPDATE {p}runs SET heartbeat = ? "
-            "WHERE id = ? AND status IN ('queued', 'running')",
-            (self._dialect.moment(at), run_id),
-        )
-        return await self._perform(
-            Op((stmt,), lambda r: r[-1].rowcount == 1, True)
-        )
-
-    async def abandon_run(self, run: RunRecord, *, seen: RunRecord) -> bool:
-        """
-        Save *run* (ended as abandoned) in place of *seen*, unless the run
-        moved on meanwhile (another status, or a heartbeat since).
-        """
-        heartbeat = seen.heartbeat_at
-        stmt = self._stmt(
-            "UPDATE {p}runs SET status = ?, body = ? WHERE id = ? "
-            "AND status = ? AND heartbeat {same} ?",
-            (
-                run.status.value,
-                run_to_json(run),
-                run.id,
-                seen.status.value,
-                None if heartbeat is None else self._dialect.moment(heartbeat),
-            ),
-        )
-        return await self._perform(
-            Op((stmt,), lambda r: r[-1].rowcount == 1, True)
-        )
-
-    async def drop_claim(self, schedule_id: str, holder_prefix: str) -> None:
-        """
-        Free schedule *schedule_id* if its holder starts with
-        *holder_prefix*; its due time stays.
-        """
-        await self._exec(
-            "UPDATE {p}schedules SET holder = NULL, claimed_until = NULL "
-            "WHERE id = ? AND substr(holder, 1, ?) = ?",
-            schedule_id,
-            len(holder_prefix),
-            holder_prefix,
-        )
 
     # -- watermarks and the failure ledger ------------------------------
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from ..._contracts import RunOwner, RunStatus
-from ...typing import RunOwnership, StateStore
+from ...typing import CancelReasons, RunOwnership, StateStore
 from ._data import ARTICLES, CET, STOCK, T0, a_run, a_schedule
 
 
@@ -128,6 +128,25 @@ class RunContract:
         await other_store.request_cancel("run-1")
         assert await store.cancel_requested("run-1") is True
         assert await other_store.get_run("run-1") == a_run()
+
+    async def test_cancel_reason(self, store: StateStore) -> None:
+        """A store with the `CancelReasons` role keeps a cancel's reason:
+        the first one asked (the one that stopped the run); a request
+        without one keeps none; a save as queued again clears it."""
+        if not isinstance(store, CancelReasons):
+            pytest.skip("the store has no CancelReasons role")
+        await store.save_run(a_run())
+        assert await store.cancel_reason("run-1") is None
+        await store.request_cancel("run-1", reason="ops@host: maintenance")
+        await store.request_cancel("run-1", reason="second")
+        assert await store.cancel_requested("run-1") is True
+        assert await store.cancel_reason("run-1") == "ops@host: maintenance"
+        await store.save_run(a_run(status=RunStatus.QUEUED))
+        assert await store.cancel_reason("run-1") is None
+        await store.request_cancel("run-1")
+        assert await store.cancel_requested("run-1") is True
+        assert await store.cancel_reason("run-1") is None
+        assert await store.cancel_reason("nope") is None
 
     # -- watermarks -------------------------------------------------------
     async def test_watermarks(self, store: StateStore) -> None:
