@@ -295,6 +295,72 @@ class TestArticleUnderAnotherSpelling:
         ]
 
 
+class TestSkuRenamedInTheShop:
+    """
+    An article whose linked product the merchant gave another SKU.
+    """
+
+    async def test_its_linked_product_is_written_back(self) -> None:
+        """
+        The merchant renamed the SKU of the article's product by hand
+        (``A-1`` to ``OLD-A-1``): the push found no product for ``A-1``
+        and made a second one, both on sale.  The linked product is
+        still the article's: the push writes ``A-1`` back onto it.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            (first,) = await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="Up", price=9))],
+            )
+            (row,) = emu.shop.products.values()
+            row["sku"] = "OLD-A-1"
+            (again,) = await woo.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(
+                        record=Article(number="A-1", name="Up2", price=9),
+                        platform_id=first.platform_id,
+                    )
+                ],
+            )
+        assert (True, first.platform_id) == (again.ok, again.platform_id)
+        assert [("A-1", "Up2")] == [
+            (r["sku"], r["name"]) for r in emu.shop.products.values()
+        ]
+
+    async def test_renamed_to_another_articles_sku_fails(self) -> None:
+        """
+        The merchant gave the linked product of ``A-1`` the SKU ``B-1``,
+        which article ``B-1`` of the same push needs: ``B-1`` took it
+        over.  Both fail on ``number`` naming the product; nothing is
+        written over.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            (first,) = await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="A", price=9))],
+            )
+            pid = int(first.platform_id or 0)
+            emu.shop.products[pid]["sku"] = "B-1"
+            a1, b1 = await woo.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(
+                        record=Article(number="A-1", name="A2", price=9),
+                        platform_id=first.platform_id,
+                    ),
+                    Outgoing(record=Article(number="B-1", name="B", price=9)),
+                ],
+            )
+        assert [(False, "number")] * 2 == [(o.ok, o.field) for o in (a1, b1)]
+        assert f"#{pid}" in (a1.error or "")
+        assert f"#{pid}" in (b1.error or "")
+        assert "'B-1'" in (a1.error or "")
+        assert "A2" not in [r["name"] for r in emu.shop.products.values()]
+
+
 class TestCategoryCycle:
     async def test_categories_moved_into_a_cycle_fail_unwritten(
         self,

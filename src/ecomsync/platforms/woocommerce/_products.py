@@ -35,6 +35,7 @@ from ._common import (
     sku_problem,
     variant_clash,
 )
+from ._linked import linked_products
 from ._prices import PriceSettings, unpriced
 
 
@@ -151,6 +152,20 @@ class Products:
         known = await self.batches.lookup(skus)
         if any(outcomes[i] is None for i in index):
             await self._priced(articles, index, outcomes)
+        renamed = await linked_products(
+            self.batches.api,
+            {
+                index[j]: (a.number, str(items[index[j]].platform_id))
+                for j, a in enumerate(articles)
+                if outcomes[index[j]] is None
+                and items[index[j]].platform_id
+                and sku_key(a.number) not in known
+            },
+            {sku_key(s) for s in skus},
+        )
+        links = {
+            str(items[i].platform_id): i for i in index if items[i].platform_id
+        }
         writes: list[tuple[int, Row]] = []
         for j, article in enumerate(articles):
             i = index[j]
@@ -158,29 +173,15 @@ class Products:
                 continue
             try:
                 payload = self._article_payload(article, items[i], terms)
-                existing = self._own(
-                    article.number,
-                    known,
-                    parent=0,
-                    linked=items[i].platform_id,
+                existing, held = self._target(
+                    article, i, items[i].platform_id, known, renamed, links
                 )
-                for k, variant in enumerate(article.variants):
-                    # Checked before the parent is written, so that a
-                    # refused article leaves nothing behind.
-                    try:
-                        self._own(variant.number, known, parent=existing or -1)
-                    except Refused as exc:
-                        raise Refused(
-                            str(exc), f"variants.{k}.number"
-                        ) from None
             except Refused as exc:
                 outcomes[i] = fail(article.number, str(exc), exc.field)
                 continue
-            if existing is not None:
+            if held is not None:
                 payload["id"] = existing
-                _keep_own_attributes(
-                    payload, known[sku_key(article.number)][0]
-                )
+                _keep_own_attributes(payload, held)
             writes.append((i, payload))
         sent = {i: str(payload["tax_class"]) for i, payload in writes}
         # WooCommerce saves a class it lacks as the standard one: such an
@@ -195,6 +196,40 @@ class Products:
         for i, row in written:
             outcomes[i] = await self._written(items[i], row, sent[i], known)
         return [o for o in outcomes if o is not None]
+
+    def _target(
+        self,
+        article: Article,
+        i: int,
+        linked: str | None,
+        known: dict[str, list[Row]],
+        renamed: dict[int, Row | Refused],
+        links: dict[str, int],
+    ) -> tuple[int | None, Row | None]:
+        """
+        The product item *i* writes, and its row as the shop has it
+        (none: a new one), or `Refused`: found by *article*'s number
+        (`_own`), else the linked product whose SKU the merchant renamed
+        (`linked_products`, in *renamed*), never another article's
+        (*links*: which item the store links each product to); its
+        variants' SKUs checked before the parent is written, so that a
+        refused article leaves nothing behind.
+        """
+        existing = self._own(article.number, known, parent=0, linked=linked)
+        held = renamed.get(i)
+        if isinstance(held, Refused):
+            raise held
+        if existing is None and held is not None:
+            existing = int(held["id"])  # its SKU written back
+        elif existing is not None:
+            held = known[sku_key(article.number)][0]
+        _not_anothers(article, existing, links.get(str(existing)), i)
+        for k, variant in enumerate(article.variants):
+            try:
+                self._own(variant.number, known, parent=existing or -1)
+            except Refused as exc:
+                raise Refused(str(exc), f"variants.{k}.number") from None
+        return existing, held
 
     async def _missing_classes(self, wanted: set[str]) -> set[str]:
         """
@@ -485,6 +520,24 @@ class Products:
         return None
 
     # -- stock ------------------------------------------------------------
+
+
+def _not_anothers(
+    article: Article, existing: int | None, owner: int | None, own: int
+) -> None:
+    """
+    Refuse *article*'s write to product *existing* if the store links
+    that product to another article of the push (item *owner*): the
+    merchant gave it this article's SKU by hand.
+    """
+    if existing is not None and owner is not None and owner != own:
+        raise Refused(
+            f"SKU {article.number!r} is on product #{existing} in "
+            "WooCommerce, which is another article's (its SKU renamed "
+            "by hand): not written over; give the product its SKU again "
+            "in WooCommerce, or delete it",
+            "number",
+        )
 
 
 def _no_class(article: Article, slug: str) -> Outcome:
