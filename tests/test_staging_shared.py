@@ -14,7 +14,6 @@ from ecomsync import (
     All,
     DataType,
     MediaStaging,
-    MediaStagingError,
     MemoryErp,
     MemoryPlatform,
     RunStatus,
@@ -49,28 +48,6 @@ def _sync(store: SqliteStore, staging: MediaStaging) -> Synchronizer:
 
 
 class TestSharedStaging:
-    async def test_other_store_refused(self, tmp_path: Path) -> None:
-        """A staging already journalling into one store refuses a second
-        synchroniser's other store, naming the directory, instead of
-        sending the first synchroniser's journal entries there (the
-        second binding won: the first one's entries went to the wrong
-        store, where its recovery never looked); the first goes on."""
-        first = SqliteStore(tmp_path / "first.db")
-        second = SqliteStore(tmp_path / "second.db")
-        staging = MediaStaging(tmp_path / "staging")
-        one, two = _sync(first, staging), _sync(second, staging)
-
-        assert RunStatus.SUCCEEDED == (await one.execute(ARTICLES)).status
-        with pytest.raises(MediaStagingError, match="another state store"):
-            await two.execute(ARTICLES)
-        again = await one.execute(SyncSpec(types={DataType.STOCK: All()}))
-
-        assert RunStatus.SUCCEEDED == again.status
-        await assert_clean(staging, first)
-        assert [] == await second.list_pending()
-        for closing in (one, two, staging, first, second):
-            await closing.aclose()
-
     async def test_same_store_shared(self, tmp_path: Path) -> None:
         """Synchronisers sharing a store share its staging too."""
         store = SqliteStore(tmp_path / "state.db")

@@ -130,11 +130,7 @@ class MediaStaging(AsyncResource):
     Call `open` (the `Synchronizer` does) before staging: it binds the
     store that journals transfers, claims the directory and removes what
     runs that died left behind.  Several processes may share one staging
-    directory: every run stages in a locked directory of its own.  One
-    `MediaStaging` serves the synchronisers of one store (opened with
-    another, it refuses); give synchronisers with stores of their own a
-    `MediaStaging` each, on one directory if you like (each has its own
-    budget then).
+    directory: every run stages in a locked directory of its own.
 
     Args:
         directory: Created and marked as ecomsync's if missing; an
@@ -226,18 +222,10 @@ class MediaStaging(AsyncResource):
 
         Raises:
             MediaStagingError: The directory is not ours (not empty, no
-                marker) or unusable; or this staging was opened with
-                another store (its journal is that store's).
+                marker) or unusable.
             ResourceClosed: After ``aclose()``.
         """
         self._ensure_open()
-        if self._store is not None and store is not self._store:
-            raise MediaStagingError(
-                f"the staging of {str(self.directory)!r} journals into "
-                "another state store already: give each synchroniser "
-                "with a store of its own a MediaStaging of its own (they "
-                "may share the directory)"
-            )
         self._store = store
         await self._claim()
         return await self._recover()
