@@ -226,6 +226,8 @@ class TestSync:
             ("STRASSE", "straße"),
             ("A-1", "A-1\u00a0"),
             ("A 1", "a\u00a01"),
+            ("A-1", "\ufeffA-1\u200b"),
+            ("ŒUF", "oeuf"),
         ],
     )
     async def test_product_number_collation(
@@ -236,7 +238,8 @@ class TestSync:
         second: str,
     ) -> None:
         """Numbers equal under utf8mb4_unicode_ci (case, accents, trailing
-        spaces, a no-break space for a space) collide as a duplicate
+        spaces, a no-break space for a space, a byte order mark or a
+        zero-width space for nothing, Œ for OE) collide as a duplicate
         number."""
         r = await sync(client, {"p": upsert("product", product(first, emu))})
         assert 200 == r.status_code

@@ -14,7 +14,6 @@ field) is one party: it is written once, and both get its outcome.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from ..._model import (
     StockLevel,
 )
 from ..._record_checks import problems
+from ..._unicode_ci import unicode_ci
 from ._mapping import DEFAULT_CURRENCY_ID
 from ._writer import Failure
 
@@ -46,14 +46,12 @@ Claim = tuple[Hashable, str, str]
 
 def collate(number: str) -> str:
     """
-    *number* as Shopware's ``utf8mb4_unicode_ci`` compares it: trailing
-    spaces dropped (PAD SPACE), accents dropped, case folded (``ß`` is
-    ``ss``).  Every space weighs as one (MySQL bug 83549), so a no-break
-    space, even trailing, is a space: decomposed before the strip.
+    *number* as Shopware's ``utf8mb4_unicode_ci`` compares it: case,
+    accents and trailing spaces dropped, ``ß`` is ``ss``, a no-break
+    space a space, a zero-width space or byte order mark nothing
+    (`unicode_ci`).
     """
-    decomposed = unicodedata.normalize("NFKD", number).rstrip(" ")
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return bare.casefold()
+    return unicode_ci(number)
 
 
 @attrs.frozen

@@ -11,12 +11,12 @@ declared here.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
-import unicodedata
 
 import attrs
+
+from ..._unicode_ci import unicode_ci
 
 
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -500,26 +500,17 @@ MAX_LENGTH: dict[str, dict[str, int]] = {
 TOO_LONG = "d94b19cc-114f-4f44-9cc4-4138e80a87b9"
 
 
-@functools.lru_cache(maxsize=65536)
-def _collate(value: str) -> str:
-    # NFKD first: a no-break space weighs as a space (MySQL bug 83549),
-    # trailing ones too.
-    decomposed = unicodedata.normalize("NFKD", value).rstrip(" ")
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return stripped.casefold()
-
-
 def collate(value: object) -> object:
     """
-    A string as MySQL's ``utf8mb4_unicode_ci`` compares it: case- and
-    accent-insensitive (UCA weights: ``Müller`` = ``Muller``, ``ß`` =
-    ``ss``, a no-break space = a space) and PAD SPACE (trailing spaces
-    ignored).  Other values are
-    returned unchanged.
+    A string as MySQL's ``utf8mb4_unicode_ci`` compares it (UCA 4.0.0
+    weights: ``Müller`` = ``Muller``, ``ß`` = ``ss``, a no-break space
+    = a space, a zero-width space = nothing; PAD SPACE: trailing spaces
+    ignored; `ecomsync._unicode_ci`).  Other values are returned
+    unchanged.
     """
     if not isinstance(value, str):
         return value
-    return _collate(value)
+    return unicode_ci(value)
 
 
 # Fields ending in "Id" that are free text, not foreign keys.
