@@ -5,10 +5,12 @@ plugin's reset or overlap): refused on ``number``, never imported as one.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
-from ecomsync import All, Order, Refusal
+from ecomsync import All, ChangedSince, Order, Refusal
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import make_order
 from ecomsync.testing.woocommerce import WooCommerceEmulator
@@ -20,9 +22,11 @@ KEY, SECRET = "ck_numbers", "cs_numbers"
 
 
 async def _read(
-    emu: WooCommerceEmulator, batch_size: int
+    emu: WooCommerceEmulator,
+    batch_size: int,
+    selection: All | ChangedSince | None = None,
 ) -> list[list[Order | Refusal]]:
-    """Every page `fetch_orders(All())` yields from *emu*."""
+    """Every page `fetch_orders` yields from *emu* (all orders by default)."""
     async with WooCommerce(
         "http://shop.test",
         KEY,
@@ -31,7 +35,9 @@ async def _read(
     ) as woo:
         return [
             list(page)
-            async for page in woo.fetch_orders(All(), batch_size=batch_size)
+            async for page in woo.fetch_orders(
+                selection or All(), batch_size=batch_size
+            )
         ]
 
 
@@ -87,3 +93,30 @@ class TestSharedOrderNumbers:
         assert first < second
         assert f"#{first}" in refusal.reason
         assert f"#{second}" in refusal.reason
+
+    async def test_a_plugin_number_of_an_older_orders_id_is_refused(
+        self,
+    ) -> None:
+        """
+        A numbering plugin started below the ids in use: a new order
+        numbered ``100`` while order #100 (numbered by its id, as
+        WooCommerce does) is not in this read (unchanged since).  It was
+        handed over as order 100, which the ERP holds already; it is
+        refused on ``number`` naming both.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        old = datetime(2026, 1, 5, tzinfo=UTC)
+        new = datetime(2026, 6, 5, tzinfo=UTC)
+        first = emu.place_order(number="100", created_at=old, modified_at=old)
+        second = emu.place_order(number="100", created_at=new, modified_at=new)
+
+        pages = await _read(
+            emu, 10, ChangedSince(datetime(2026, 3, 1, tzinfo=UTC))
+        )
+
+        (refusal,) = [o for page in pages for o in page]
+        assert isinstance(refusal, Refusal)
+        assert ("100", "number") == (refusal.number, refusal.field)
+        assert f"#{first}" in refusal.reason
+        assert f"#{second}" in refusal.reason
+        assert 100 == first

@@ -255,6 +255,7 @@ class Orders:
             placed = [
                 r for r in rows if str(r.get("status")) not in NOT_PLACED
             ]
+            await self._id_holders(placed, holders)
             shared = _shared_numbers(placed, holders)
             for row in placed:
                 number = _number_of(row)
@@ -273,6 +274,41 @@ class Orders:
                 batch.append(order)
             if batch:
                 yield batch
+
+    async def _id_holders(
+        self, rows: Sequence[Row], holders: dict[str, int]
+    ) -> None:
+        """
+        Note in *holders* the orders numbered by their id (WooCommerce's
+        own numbering) whose id is the number a numbering plugin gave one
+        of *rows*: a plugin started below the ids in use repeats their
+        numbers, and the older order need not be in this read.  One
+        request, for pages holding such numbers only.
+        """
+        wanted = sorted(
+            {
+                n
+                for r in rows
+                if (n := _number_of(r)) != str(r["id"])
+                and n.isdigit()
+                and n not in holders
+            },
+            key=int,
+        )
+        if not wanted:
+            return
+        params = {"status": "any", "include": ",".join(wanted)}
+        async for found in self.api.pages(
+            "orders", params, per_page=MAX_PER_PAGE
+        ):
+            for row in found:
+                number = _number_of(row)
+                if (
+                    number == str(row.get("id"))
+                    and number in wanted
+                    and str(row.get("status")) not in NOT_PLACED
+                ):
+                    holders.setdefault(number, int(row["id"]))
 
     async def _refunds(self, row: Row) -> list[Row]:
         """
