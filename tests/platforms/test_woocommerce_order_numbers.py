@@ -1,6 +1,8 @@
 """
-WooCommerce orders whose number another order holds too (a numbering
-plugin's reset or overlap): refused on ``number``, never imported as one.
+WooCommerce orders ecomsync cannot import as they are: a number another
+order holds too (a numbering plugin's reset or overlap), refused on
+``number``, never imported as one; a fractional line quantity, refused
+on the line, never cut to whole units.
 """
 
 from __future__ import annotations
@@ -120,3 +122,36 @@ class TestSharedOrderNumbers:
         assert f"#{first}" in refusal.reason
         assert f"#{second}" in refusal.reason
         assert 100 == first
+
+
+class TestFractionalQuantities:
+    """
+    A line quantity that is not a whole number is refused, not cut.
+    """
+
+    async def test_a_fractional_quantity_is_refused_on_the_line(self) -> None:
+        """
+        A decimal-quantity plugin lets a customer buy 1.5 kg: WooCommerce
+        answers ``"quantity": 1.5``, which was read as 1 unit at the price
+        of 1.5 (the order's total still matched), so the ERP booked one
+        unit.  The order is refused on ``lines.0.quantity`` naming the
+        quantity; the other orders come as ever.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        oid = emu.place_order(
+            number="W-1",
+            lines=[{"sku": "K-1", "name": "Cheese", "price": "10.00"}],
+            total="15.00",
+        )
+        line = emu.shop.orders[oid]["line_items"][0]
+        line.update(quantity=1.5, subtotal="15.00", total="15.00")
+        emu.place(make_order("W-2"))
+
+        (page,) = await _read(emu, batch_size=10)
+
+        refusal, order = page
+        assert isinstance(refusal, Refusal)
+        assert ("W-1", "lines.0.quantity") == (refusal.number, refusal.field)
+        assert "1.5" in refusal.reason
+        assert isinstance(order, Order)
+        assert "W-2" == order.number

@@ -264,9 +264,13 @@ class Orders:
                         refused.add(number)
                         batch.append(_refusal(number, shared[number]))
                     continue
-                order = _order_of(row)
-                if not _selected(selection, order, row, since):
+                if not _selected(selection, number, row, since):
                     continue
+                odd = _fractional(number, row)
+                if odd is not None:
+                    batch.append(odd)
+                    continue
+                order = _order_of(row)
                 if row.get("refunds"):
                     # the order lists its refunds without their items:
                     # one more request, for the orders that have any
@@ -345,6 +349,33 @@ def _shared_numbers(
         if oid not in held:
             held.append(oid)
     return {n: sorted(i) for n, i in ids.items() if len(i) > 1}
+
+
+def _fractional(number: str, row: Row) -> Refusal | None:
+    """
+    A refusal of the order *row* if a line's quantity is not a whole
+    number: WooCommerce counts in units, but a decimal-quantity plugin
+    makes it 1.5 (kg), which a unit count would cut to 1 at the price
+    of 1.5, the order's total still matching.
+    """
+    for k, line in enumerate(row.get("line_items") or []):
+        quantity = line.get("quantity") or 0
+        try:
+            whole = Decimal(str(quantity)) % 1 == 0
+        except InvalidOperation:
+            whole = False
+        if not whole:
+            return Refusal(
+                number=number,
+                field=f"lines.{k}.quantity",
+                reason=(
+                    f"order {number}: line {line.get('name')!r} has the "
+                    f"quantity {quantity!r}, not a whole number of units "
+                    "(a decimal-quantity plugin?); ecomsync imports "
+                    "orders in whole units"
+                ),
+            )
+    return None
 
 
 def _refusal(number: str, ids: Sequence[int]) -> Refusal:
@@ -529,14 +560,14 @@ def _order_of(row: Row, refunds: Sequence[Row] = ()) -> Order:
 
 
 def _selected(
-    selection: Selection, order: Order, row: Row, since: datetime | None
+    selection: Selection, number: str, row: Row, since: datetime | None
 ) -> bool:
     if isinstance(selection, All):
         return True
     if isinstance(selection, Only):
-        return order.number in selection.numbers
+        return number in selection.numbers
     if isinstance(selection, NumberRange):
-        key = number_key(order.number)
+        key = number_key(number)
         return number_key(selection.first) <= key <= number_key(selection.last)
     modified = str(row.get("date_modified_gmt") or "")
     if since is None or not modified:
