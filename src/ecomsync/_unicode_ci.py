@@ -19,7 +19,6 @@ characters; the approximation is coarser in other scripts.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 from itertools import chain
 
@@ -79,12 +78,12 @@ _IGNORED = frozenset(
 _OWN_LETTERS = frozenset("ЃЇЌЎЙйѓїќўѶѷӐӑӒӓӖӗӚӛӜӝӞӟӤӥӦӧӪӫӬӭӰӱӲӳӴӵӸӹ")
 
 
-@functools.lru_cache(maxsize=65536)
 def unicode_ci(value: str) -> str:
     """
     A key equal for two strings exactly when ``utf8mb4_unicode_ci``
     takes them for equal (see the module's docstring for where that is
-    approximate).
+    approximate).  Not cached: the adapter keys every number of a push
+    once, and a cache would hold them past it (peak memory).
     """
     if value.isascii() and value.isprintable():
         return value.rstrip(" ").casefold()  # the common case

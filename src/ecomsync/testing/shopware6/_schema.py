@@ -11,6 +11,7 @@ declared here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -500,6 +501,11 @@ MAX_LENGTH: dict[str, dict[str, int]] = {
 TOO_LONG = "d94b19cc-114f-4f44-9cc4-4138e80a87b9"
 
 
+@functools.lru_cache(maxsize=65536)
+def _collate(value: str) -> str:
+    return unicode_ci(value)
+
+
 def collate(value: object) -> object:
     """
     A string as MySQL's ``utf8mb4_unicode_ci`` compares it (UCA 4.0.0
@@ -510,7 +516,7 @@ def collate(value: object) -> object:
     """
     if not isinstance(value, str):
         return value
-    return unicode_ci(value)
+    return _collate(value)
 
 
 # Fields ending in "Id" that are free text, not foreign keys.
