@@ -18,6 +18,7 @@ from ecomsync import (
     MemoryPlatform,
     RunStatus,
     SqliteStore,
+    StagedMedia,
     Synchronizer,
     SyncSpec,
 )
@@ -48,6 +49,50 @@ def _sync(store: SqliteStore, staging: MediaStaging) -> Synchronizer:
 
 
 class TestSharedStaging:
+    async def test_each_run_journals_into_its_own_store(
+        self, tmp_path: Path
+    ) -> None:
+        """Synchronisers with stores of their own sharing one staging:
+        each run's journal entries go to its own synchroniser's store (the
+        staging was bound to the store opened last, so the first
+        synchroniser's entries went to the other's store, where its
+        recovery never looked)."""
+        first = SqliteStore(tmp_path / "first.db")
+        second = SqliteStore(tmp_path / "second.db")
+        staging = MediaStaging(tmp_path / "staging")
+        seen: list[tuple[int, int]] = []
+
+        class Probe(MemoryPlatform):
+            async def upload_media(self, media: StagedMedia) -> str:
+                seen.append(
+                    (
+                        len(await first.list_pending()),
+                        len(await second.list_pending()),
+                    )
+                )
+                return await super().upload_media(media)
+
+        one = Synchronizer(
+            erp=_erp(),
+            platforms={"shop": Probe()},
+            store=first,
+            staging=staging,
+        )
+        two = _sync(second, staging)
+        stock = SyncSpec(types={DataType.STOCK: All()})
+        await one.execute(stock)  # opens the staging with the first
+        await two.execute(stock)  # and with the second
+
+        run = await one.execute(ARTICLES)
+
+        assert (RunStatus.SUCCEEDED, ()) == (run.status, run.failures)
+        assert 6 == len(seen)
+        assert all(mine > 0 and theirs == 0 for mine, theirs in seen)
+        await assert_clean(staging, first)
+        assert [] == await second.list_pending()
+        for closing in (one, two, staging, first, second):
+            await closing.aclose()
+
     async def test_same_store_shared(self, tmp_path: Path) -> None:
         """Synchronisers sharing a store share its staging too."""
         store = SqliteStore(tmp_path / "state.db")

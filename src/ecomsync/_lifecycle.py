@@ -165,7 +165,7 @@ async def execute(
             # Leaving this block, however, releases every file,
             # journal entry and byte of budget the run still holds
             # (shielded from cancellation).
-            sync.staging.for_run(run.id) as staging,
+            sync.staging.for_run(run.id, store=sync.store) as staging,
             sync.erp.session() as session,
         ):
             await pipeline_of(sync, run, staging).sync_all(session)

@@ -135,10 +135,11 @@ def retire(drops: Sequence[Drop]) -> list[tuple[str, str]]:
 @attrs.frozen(eq=False)
 class Journal:
     """
-    One run's journal groups (`MediaStaging._journal`): adds, drops, and
-    both together for a store with ``update_pending``.
+    One run's journal groups (`MediaStaging._journal`) into its *store*:
+    adds, drops, and both together for a store with ``update_pending``.
     """
 
+    store: StateStore
     adds: GroupCommit[PendingMedia]
     drops: GroupCommit[Drop]
     steps: GroupCommit[PendingMedia | Drop]
@@ -169,6 +170,8 @@ class RunStaging:
     _owner: MediaStaging = attrs.field(alias="owner")
     run_id: str
     _memory: bool = attrs.field(alias="memory", default=True)
+    #: The store its journal entries go to.
+    _store: StateStore | None = attrs.field(alias="store", default=None)
     _dir: fs.RunDir | None = attrs.field(init=False, default=None)
     _held: dict[str, _Held] = attrs.field(init=False, factory=dict)
     _closed: bool = attrs.field(init=False, default=False)
@@ -176,7 +179,8 @@ class RunStaging:
     _journal: Journal = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._journal = self._owner._journal()
+        store = self._store or self._owner._opened()[0]
+        self._journal = self._owner._journal(store)
 
     @property
     def held_bytes(self) -> int:

@@ -78,8 +78,7 @@ __all__ = ["MediaStaging", "RunStaging", "StagedMedia"]
 def _default_directory() -> Path:
     """
     The staging directory used when none is given: one per user under the
-    system's temporary directory, shared by that user's processes (each
-    run has its own locked directory inside).
+    system's temporary directory, shared by the user's processes.
     """
     user = getattr(os, "getuid", lambda: "")()
     return Path(tempfile.gettempdir()) / f"ecomsync-staging-{user}".rstrip("-")
@@ -258,17 +257,24 @@ class MediaStaging(AsyncResource):
             self._hold = hold
 
     @asynccontextmanager
-    async def for_run(self, run_id: str) -> AsyncIterator[RunStaging]:
+    async def for_run(
+        self, run_id: str, *, store: StateStore | None = None
+    ) -> AsyncIterator[RunStaging]:
         """
         The staging of one run; leaving the block deletes whatever the run
         still holds (files, journal entries, budget), shielded from
         cancellation, however the block is left.  Entering it removes what
         runs that died since `open` left behind, as `open` does.
+
+        *store*: where the run's journal entries go (default: the store
+        `open` bound; a `Synchronizer` passes its own, so that several with
+        stores of their own may share one staging).
         """
         self._ensure_open()
-        await self._recover()
+        store = store or self._opened()[0]
+        await self._recover(store)
         await self._measure_disk()
-        run = RunStaging(owner=self, run_id=run_id)
+        run = RunStaging(owner=self, run_id=run_id, store=store)
         try:
             yield run
         finally:
@@ -289,8 +295,10 @@ class MediaStaging(AsyncResource):
         """
         self._ensure_open()
         if self._unscoped is None:
-            self._opened()
-            self._unscoped = RunStaging(owner=self, run_id="", memory=False)
+            store, _ = self._opened()
+            self._unscoped = RunStaging(
+                owner=self, run_id="", memory=False, store=store
+            )
         return await self._unscoped.stage(
             content, filename=filename, mime_type=mime_type, kind=kind
         )
@@ -325,19 +333,21 @@ class MediaStaging(AsyncResource):
 
     # -- for RunStaging -------------------------------------------------
 
-    async def _recover(self) -> list[str]:
+    async def _recover(self, store: StateStore | None = None) -> list[str]:
         """
         Remove the files, directories and journal entries of runs that
-        died (their lock is free); return the files removed.
+        died (their lock is free; the entries *store* holds, default the
+        bound one); return the files removed.
         """
-        store, root = self._opened()
+        bound, root = self._opened()
+        store = store or bound
         try:
             removed, dead = await anyio.to_thread.run_sync(fs.sweep, root)
         except FileNotFoundError:
             # Deleted under us (a temporary-files cleaner, an operator):
             # made and marked again; every later run failed otherwise.
             await self._claim(again=True)
-            store, root = self._opened()
+            _, root = self._opened()
             removed, dead = [], set()
         except OSError as exc:
             # No run's failure (stock and orders go on); files that cannot
@@ -359,7 +369,7 @@ class MediaStaging(AsyncResource):
             (ours if mine else others).append(p)
         # Another host's (a container made anew has a new host name),
         # whose directory cannot be seen here: closed once its run ended.
-        await self._remove_entries(await ended_runs(store, others))
+        await self._remove_entries(store, await ended_runs(store, others))
 
         def stale() -> list[tuple[str, str]]:
             # A live run makes its directory before it registers a file:
@@ -372,7 +382,9 @@ class MediaStaging(AsyncResource):
             return out
 
         if ours:
-            await self._remove_entries(await anyio.to_thread.run_sync(stale))
+            await self._remove_entries(
+                store, await anyio.to_thread.run_sync(stale)
+            )
         return removed
 
     def _opened(self) -> tuple[StateStore, Path]:
@@ -508,44 +520,48 @@ class MediaStaging(AsyncResource):
         self._used -= size
         self._changed()
 
-    def _journal(self) -> Journal:
+    def _journal(self, store: StateStore) -> Journal:
         """
-        Journal groups for one run.  Each run has its own: a group's
-        journal step runs in the context of the task that leads it, so
+        Journal groups for one run, into *store*.  Each run has its own: a
+        group's journal step runs in the context of the task leading it, so
         a cancelled run's cleanup deadline (`Hurry`) would fail another
         run's entries of a shared group, and another run's step would
         hold the cancelled run's cleanup past its deadline.
         """
         return Journal(
-            GroupCommit(self._journal_add),
-            GroupCommit(self._journal_drop),
-            GroupCommit(self._journal_step),
+            store,
+            GroupCommit(partial(self._journal_add, store)),
+            GroupCommit(partial(self._journal_drop, store)),
+            GroupCommit(partial(self._journal_step, store)),
         )
 
     async def _register(self, journal: Journal, pending: PendingMedia) -> None:
         """
         Journal *pending* before its file is written.
         """
-        store, _ = self._opened()
-        group = journal.adds if updater(store) is None else journal.steps
+        group = (
+            journal.adds if updater(journal.store) is None else journal.steps
+        )
         await group.submit(pending)
 
     async def _take_away(self, journal: Journal, drop: Drop) -> None:
         """
         Take *drop*'s file away, then close its journal entry.
         """
-        store, _ = self._opened()
-        group = journal.drops if updater(store) is None else journal.steps
+        group = (
+            journal.drops if updater(journal.store) is None else journal.steps
+        )
         await group.submit(drop)
 
-    async def _journal_step(self, items: list[PendingMedia | Drop]) -> None:
+    async def _journal_step(
+        self, store: StateStore, items: list[PendingMedia | Drop]
+    ) -> None:
         """
         One group of adds and drops: the drops' files taken away, then
         in one transaction their entries closed and the adds registered
         (one thread hop with `SqliteStore`).  The adds' files are written
         after it; a drop's entry is closed only once its file is gone.
         """
-        store, _ = self._opened()
         update = cast(UpdatesPending, store)  # _register checked it
         drops = [i for i in items if isinstance(i, Drop)]
         adding = [i for i in items if isinstance(i, PendingMedia)]
@@ -553,25 +569,30 @@ class MediaStaging(AsyncResource):
         closing = partial(retire, drops) if drops else None
         await update.update_pending(closing, adding)
 
-    async def _journal_add(self, items: list[PendingMedia]) -> None:
-        store, _ = self._opened()
+    async def _journal_add(
+        self, store: StateStore, items: list[PendingMedia]
+    ) -> None:
         if isinstance(store, SupportsPendingBatch):
             await store.add_pending_many(items)
             return
         for item in items:
             await store.add_pending(item)
 
-    async def _journal_drop(self, items: list[Drop]) -> None:
+    async def _journal_drop(
+        self, store: StateStore, items: list[Drop]
+    ) -> None:
         keys = await anyio.to_thread.run_sync(retire, items)
-        await self._remove_entries(keys)
+        await self._remove_entries(store, keys)
 
-    async def _remove_entries(self, keys: Sequence[tuple[str, str]]) -> None:
+    async def _remove_entries(
+        self, store: StateStore, keys: Sequence[tuple[str, str]]
+    ) -> None:
         """
-        Close the journal entries of *keys*, each ``(scope, sha256)``.
+        Close the journal entries of *keys* in *store*, each ``(scope,
+        sha256)``.
         """
         if not keys:
             return
-        store, _ = self._opened()
         if isinstance(store, SupportsPendingBatch):
             await store.remove_pending_many(list(keys))
             return
