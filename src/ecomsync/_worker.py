@@ -42,7 +42,13 @@ from .exceptions import (
 )
 from .licensing import PostgresLicensePool
 from .state import PostgresStore
-from .state._board import Claim, PartitionBoard, PartitionLost, board_for
+from .state._board import (
+    Claim,
+    PartitionBoard,
+    PartitionLost,
+    PartitionView,
+    board_for,
+)
 
 
 if TYPE_CHECKING:
@@ -181,6 +187,7 @@ async def _run_partition(
     sub = attrs.evolve(sync, store=view, licenses=HeldLicence(lease))
     record: RunRecord | None = None
     error: str | None = None
+    lost = ""
     try:
         async with anyio.create_task_group() as tg:
 
@@ -197,7 +204,7 @@ async def _run_partition(
                         )
                         continue
                     if not alive:
-                        view.lost = True
+                        await _lose(sub, view, board, claim)
                         return
 
             tg.start_soon(beat)
@@ -209,13 +216,15 @@ async def _run_partition(
                     async for _ in events:
                         pass
             except Exception as exc:
-                if _find(exc, PartitionLost) is not None:
-                    view.lost = True
+                if (gone := _find(exc, PartitionLost)) is not None:
+                    view.lost, lost = True, str(gone)
                 elif (failed := _find(exc, EcomsyncError)) is not None:
                     error = str(failed)
                 else:
                     raise
             record = None if events is None else events.summary
+            if record is not None and view.lost and not lost:
+                lost = record.error or ""
             tg.cancel_scope.cancel()
     except BaseException:
         # Stopped (cancelled, SIGTERM) or crashed: hand the partition back
@@ -230,8 +239,9 @@ async def _run_partition(
     else:
         if view.lost:
             log.warning(
-                "lost partition %s; another worker redoes it",
+                "lost partition %s: %s",
                 claim.sub_run_id,
+                lost or "its claim was lost",
                 extra=_fields(sync, claim),
             )
             return False
@@ -245,6 +255,22 @@ async def _run_partition(
             )
             return False
         return True
+
+
+async def _lose(
+    sub: Synchronizer, view: PartitionView, board: PartitionBoard, claim: Claim
+) -> None:
+    """
+    Stop the run of *claim*, lost, saying what became of it: a lost
+    claim is not a cancel, and nobody asked through the store.
+    """
+    try:
+        why = await board.loss(claim)
+    except EcomsyncError as exc:
+        why = f"partition {claim.index} of run {claim.run_id}: its claim "
+        why += f"was lost (what became of it is unknown: {exc})"
+    sub._runs.cancel(claim.sub_run_id, why)
+    view.lost = True
 
 
 def _find(

@@ -36,6 +36,7 @@ from ecomsync import (
 )
 from ecomsync._partition import submit_partitioned
 from ecomsync._spec import All, ChangedSince, DataType, NumberRange, Only
+from ecomsync.events import Event, RunFinished
 from ecomsync.exceptions import ConfigurationError, SpecError
 from ecomsync.licensing import PostgresLicensePool
 from ecomsync.state._board import PartitionLost
@@ -43,6 +44,7 @@ from ecomsync.state._pg_partitions import (
     PostgresPartitionBoard as PartitionBoard,
 )
 from ecomsync.state._postgres import PostgresStore
+from ecomsync.telemetry import NoInstrumentation
 from ecomsync.testing import shop_orders
 
 from . import _pg_shop
@@ -485,15 +487,27 @@ class TestWorkInProcess:
         )
 
     async def test_lost_partition_stops_its_run(
-        self, store: PostgresStore
+        self, store: PostgresStore, caplog: pytest.LogCaptureFixture
     ) -> None:
         """A worker whose partition is taken over stops its run and does
-        not close the partition."""
+        not close the partition; its run's end and its log say the claim
+        went to the other worker (they said "asked through the state
+        store", as if an operator had cancelled the run)."""
         from ecomsync._worker import work
 
         await submit(store, size=200)
-        sync = _pg_shop.make_sync(
-            store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+        ended: list[RunRecord] = []
+
+        class Ends(NoInstrumentation):
+            def event(self, event: Event) -> None:
+                if isinstance(event, RunFinished):
+                    ended.append(event.run)
+
+        sync = attrs.evolve(
+            _pg_shop.make_sync(
+                store=store, licenses=PostgresLicensePool(store.dsn, size=2)
+            ),
+            instrumentation=Ends(),
         )
 
         async def steal() -> None:
@@ -528,6 +542,15 @@ class TestWorkInProcess:
                     )
         await sync.platforms["shop"].aclose()
         assert closed == []
+        (end,) = ended
+        assert end.error is not None
+        assert "state store" not in end.error
+        assert "claim was lost: taken over by worker 'thief'" in end.error
+        assert any(
+            "taken over by worker 'thief'" in r.getMessage()
+            for r in caplog.records
+            if r.name == "ecomsync.worker"
+        )
         assert scalar(store.dsn, "SELECT count(*) FROM shop_writes") < 200
         assert (
             scalar(

@@ -93,6 +93,11 @@ class PartitionBoard(Protocol):  # pragma: no cover -- a Protocol only
         Keep *claim* alive; ``False`` once it was lost.
         """
 
+    async def loss(self, claim: Claim) -> str:
+        """
+        What became of *claim*, lost (taken over, closed).
+        """
+
     async def release(self, claim: Claim) -> None:
         """
         Give *claim*'s partition back unfinished.

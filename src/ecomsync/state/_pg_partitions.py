@@ -196,18 +196,33 @@ class PostgresPartitionBoard:
 
         async def check(conn: AsyncConnection[Any]) -> None:
             cur = await conn.execute(
-                f"SELECT 1 FROM {s}.partitions WHERE run_id = %s "  # noqa: S608
-                "AND idx = %s AND token = %s AND state = 'todo' FOR SHARE",
-                (claim.run_id, claim.index, claim.token),
+                f"SELECT token, state, worker FROM {s}.partitions "  # noqa: S608
+                "WHERE run_id = %s AND idx = %s FOR SHARE",
+                (claim.run_id, claim.index),
             )
-            if await cur.fetchone() is None:
+            row = await cur.fetchone()
+            if row is None or (row[0], row[1]) != (claim.token, "todo"):
                 raise PartitionLost(
-                    f"partition {claim.index} of run {claim.run_id} is no "
-                    f"longer held by {claim.worker} (token {claim.token}); "
-                    "the write was rejected"
+                    f"{_lost(claim, row)}; the write was rejected"
                 )
 
         return check
+
+    async def loss(self, claim: Claim) -> str:
+        """
+        What became of *claim*, lost: who took its partition over, or how
+        it was closed.
+        """
+
+        async def get(conn: AsyncConnection[Any]) -> str:
+            cur = await conn.execute(
+                f"SELECT token, state, worker FROM {self.s}.partitions "  # noqa: S608
+                "WHERE run_id = %s AND idx = %s",
+                (claim.run_id, claim.index),
+            )
+            return _lost(claim, await cur.fetchone())
+
+        return await self.store.transact(get)
 
     async def progress(self, claim: Claim, record: RunRecord) -> None:
         """
@@ -366,6 +381,28 @@ class PostgresPartitionBoard:
             f"UPDATE {s}.runs SET status = %s, body = %s WHERE id = %s",  # noqa: S608
             (final.status.value, run_to_json(final), run_id),
         )
+
+
+def _lost(claim: Claim, row: tuple[Any, ...] | None) -> str:
+    """
+    Why *claim* no longer holds its partition, *row* (token, state,
+    worker) as the partition is now: not a cancel, so its run says so.
+    """
+    if row is None:
+        what = "its partition is gone"
+    elif row[1] != "todo":
+        what = f"its partition was closed ({row[1]}) elsewhere"
+    elif row[0] != claim.token:
+        what = (
+            f"taken over by worker {row[2]!r} (token {row[0]}) after this "
+            "worker's heartbeat went stale; the new owner runs it again"
+        )
+    else:
+        what = "it was given back"
+    return (
+        f"partition {claim.index} of run {claim.run_id} is no longer held "
+        f"by {claim.worker} (token {claim.token}): its claim was lost: {what}"
+    )
 
 
 @attrs.define
