@@ -329,6 +329,39 @@ class TestSkuRenamedInTheShop:
             (r["sku"], r["name"]) for r in emu.shop.products.values()
         ]
 
+    async def test_stock_of_a_renamed_product_names_it(self) -> None:
+        """
+        Stock of an article whose product the merchant renamed failed
+        as "not on WooCommerce", which it is: it fails naming the
+        product and the SKU it has now, unwritten (that SKU may be
+        another article's).
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="A", price=1))],
+            )
+            (first,) = await woo.push(
+                DataType.STOCK,
+                [Outgoing(record=StockLevel(number="A-1", quantity=5))],
+            )
+            (row,) = emu.shop.products.values()
+            row["sku"] = "OLD-A-1"
+            (again,) = await woo.push(
+                DataType.STOCK,
+                [
+                    Outgoing(
+                        record=StockLevel(number="A-1", quantity=3),
+                        platform_id=first.platform_id,
+                    )
+                ],
+            )
+        assert (False, "number") == (again.ok, again.field)
+        assert f"#{first.platform_id}" in (again.error or "")
+        assert "'OLD-A-1'" in (again.error or "")
+        assert [5] == [r["stock_quantity"] for r in emu.shop.products.values()]
+
     async def test_renamed_to_another_articles_sku_fails(self) -> None:
         """
         The merchant gave the linked product of ``A-1`` the SKU ``B-1``,

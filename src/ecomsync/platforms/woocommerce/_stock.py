@@ -15,6 +15,7 @@ from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
 from .._backorders import negative_stock, reported
 from ._batches import Batches
+from ._client import WooApiError
 from ._common import Row, Settings, fail, sku_key
 
 
@@ -67,7 +68,7 @@ class Stock:
             if len(rows) != 1:
                 outcomes[i] = fail(
                     level.number,
-                    f"article {level.number!r} is not on WooCommerce"
+                    await self._missing(level.number, items[i].platform_id)
                     if not rows
                     else f"SKU {level.number!r} is held by several products",
                     "number",
@@ -129,3 +130,31 @@ class Stock:
                     negative.get(i),
                 )
         return [o for o in outcomes if o is not None]
+
+    async def _missing(self, number: str, linked: str | None) -> str:
+        """
+        Why no product holds *number*: its linked product (*linked*),
+        if the shop still has it, carries another SKU, renamed by hand.
+        Its stock is not written there: that SKU may be another
+        article's, whose stock would then take turns with this one's.
+        """
+        gone = f"article {number!r} is not on WooCommerce"
+        if not linked or not linked.isdigit():
+            return gone
+        try:
+            row = (
+                await self.batches.api.call("GET", f"products/{linked}")
+            ).json()
+        except WooApiError as exc:
+            if exc.status == 404:
+                return gone
+            raise
+        if not isinstance(row, dict) or row.get("status") == "trash":
+            return gone
+        return (
+            f"article {number!r} is not on WooCommerce under its number: "
+            f"its product #{linked} has the SKU {row.get('sku')!r} there "
+            "(renamed by hand), which may be another article's, so its "
+            "stock is not written; give the product its SKU again, or "
+            "push the article, which writes it back"
+        )
