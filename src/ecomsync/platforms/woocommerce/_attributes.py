@@ -11,6 +11,7 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -120,6 +121,9 @@ def _uri_encoded(title: str, length: int = 200) -> str:
     return "".join(out)
 
 
+# option names repeat across a catalogue ("Size", "Colour"): each is
+# worked out once, not for each variant of each article
+@functools.lru_cache(maxsize=4096)
 def sanitize_title(text: str, locale: str = "en_US") -> str:
     """
     WordPress's ``sanitize_title`` of *text* ('save' context, filtered by
@@ -139,6 +143,7 @@ def sanitize_title(text: str, locale: str = "en_US") -> str:
     return re.sub("-+", "-", title).strip("-")
 
 
+@functools.lru_cache(maxsize=4096)
 def attribute_keys(name: str) -> tuple[str, ...]:
     """
     *name*'s key under each way WordPress locales fold letters.
