@@ -27,6 +27,8 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
 )
+from ecomsync.erp._tryton_orders import OrderImporter
+from ecomsync.erp._tryton_sales import SaleRejected
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing import capture_events
 from ecomsync.testing._erp_contract import (
@@ -298,3 +300,74 @@ class TestSalesOfOthers:
         assert theirs != sale["party"]
         assert [number] == await _codes(tryton, theirs)
         assert [f"woo:{number}"] == await _codes(tryton, sale["party"])
+
+    async def test_party_not_imported_is_not_taken_by_a_direct_import(
+        self, tryton: TrytonErp
+    ) -> None:
+        """An order imported outside the engine (no platform, as a host
+        calling ``import_orders`` may) does not take the party the
+        merchant keeps the customer's number on either: it gets a party
+        of its own, which the customer's next order takes again."""
+        order, _ = _twins()
+        order = attrs.evolve(order, platform=None)
+        later = attrs.evolve(order, number=f"{order.number}-2")
+        number = order.customer.number
+        async with tryton.session() as session:
+            (theirs,) = await session.rpc.model(
+                "party.party",
+                "create",
+                [
+                    {
+                        "name": "Someone Else",
+                        "identifiers": [["create", [{"code": number}]]],
+                    }
+                ],
+            )
+            (imported,) = await session.import_orders([order])
+            (again,) = await session.import_orders([later])
+            sales = await session.rpc.read(
+                "sale.sale",
+                [int(imported.platform_id or 0), int(again.platform_id or 0)],
+                ["party"],
+            )
+
+        assert (None, None) == (imported.error, again.error)
+        assert theirs != sales[0]["party"]
+        assert sales[0]["party"] == sales[1]["party"]
+        assert [number] == await _codes(tryton, theirs)
+
+    async def test_failed_first_import_leaves_no_party(
+        self, tryton: TrytonErp, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The first order of a new customer that fails (an article
+        Tryton does not have; a sale that does not come to the order's
+        total) leaves no party behind: retried, it makes no second one,
+        and once it goes through the customer has one."""
+        order, _ = _twins()
+        order = attrs.evolve(order, platform=None)
+        unknown = attrs.evolve(order.lines[0], article_number="NO-SUCH")
+        bad = attrs.evolve(order, lines=(unknown, *order.lines[1:]))
+        number = order.customer.number
+
+        async def taxed(*_: object) -> None:  # a module adding taxes
+            raise SaleRejected("Tryton's sale comes to more", "total")
+
+        async with tryton.session() as session:
+            failed = await session.import_orders([bad, bad])
+            with monkeypatch.context() as patched:
+                patched.setattr(OrderImporter, "_check_total", taxed)
+                failed += await session.import_orders([order, order])
+            made = await session.rpc.search_read(
+                "party.identifier", [["code", "=", number]], ["party"]
+            )
+            (imported,) = await session.import_orders([order])
+            after = await session.rpc.search_read(
+                "party.identifier", [["code", "=", number]], ["party"]
+            )
+
+        assert ["lines.0.article_number"] * 2 + ["total"] * 2 == [
+            o.field for o in failed
+        ]
+        assert [] == made
+        assert None is imported.error
+        assert 1 == len(after)

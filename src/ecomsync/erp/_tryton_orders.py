@@ -360,7 +360,6 @@ class OrderImporter:
         warehouse = await self._stock.order_warehouse()
         currency = await self._currency(order.currency)
         prices = await self._unit_prices(order)
-        party, billing, shipping = await self._parties.customer(order)
         products = await self._products(order)
         lines = []
         for line, price in zip(order.lines, prices, strict=True):
@@ -380,9 +379,6 @@ class OrderImporter:
             )
         lines += self._charges(order, prices)
         values = {
-            "party": party,
-            "invoice_address": billing,
-            "shipment_address": shipping,
             "company": self._rpc.context["company"],
             "currency": currency,
             "warehouse": warehouse["id"],
@@ -391,10 +387,38 @@ class OrderImporter:
             "invoice_method": "manual",
             "shipment_method": "order",
             "lines": [["create", lines]],
+            # the mark says ecomsync made the sale (order status reads
+            # only such), and for which platform
+            "comment": sale_mark(order.platform),
         }
-        # the mark says ecomsync made the sale (order status reads only
-        # such), and for which platform
-        values["comment"] = sale_mark(order.platform)
+        # the party last: an order refused before its sale is made
+        # leaves no party of a new customer behind
+        # the customer's party is found or made, and its sale booked, by
+        # one session at a time: a party without a sale yet is no
+        # ecomsync party to a second order of a new customer at once
+        async with self._erp._claimed(f"customer:{order.customer.number}"):
+            party, billing, shipping, made = await self._parties.customer(
+                order
+            )
+            values |= {
+                "party": party,
+                "invoice_address": billing,
+                "shipment_address": shipping,
+            }
+            try:
+                return await self._book(order, values)
+            except (TrytonError, RetryableError, SaleRejected):
+                if made:  # nor one made for a sale now gone (unsold, a
+                    # retry would take it for the merchant's: another)
+                    with anyio.CancelScope(shield=True), suppress(SyncError):
+                        await self._rpc.model("party.party", "delete", [party])
+                raise
+
+    async def _book(self, order: Order, values: dict[str, Any]) -> int:
+        """
+        Create the sale of *values* for *order* and take it through the
+        steps the order's state asks for.
+        """
         (sale,) = await self._with_warnings(
             partial(self._rpc.model, "sale.sale", "create", [values])
         )

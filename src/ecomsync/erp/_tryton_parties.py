@@ -56,10 +56,12 @@ class Parties:
             raise SaleRejected(f"Tryton has no country {code!r}", field)
         return int(found[0])
 
-    async def customer(self, order: Order) -> tuple[int, int, int]:
+    async def customer(self, order: Order) -> tuple[int, int, int, bool]:
         """
         The party for the order's customer (found by the shop's customer
-        number, kept as a party identifier), with the order's addresses.
+        number, kept as a party identifier), with the order's addresses,
+        and whether the party was made now.  The caller holds the claim
+        ``customer:<number>`` (`TrytonErp._claimed`).
         """
         customer = order.customer
         if not customer.number.strip():
@@ -69,21 +71,21 @@ class Parties:
                 "finds the customer's party",
                 "customer.number",
             )
-        # the customer's party and addresses are found or made by one
-        # session at a time (two orders of a new customer at once)
-        async with self._erp._claimed(f"customer:{customer.number}"):
-            party = await self._party(customer, order.platform)
-            billing = await self._address(party, order.billing, "billing")
-            shipping = await self._address(party, order.shipping, "shipping")
-        return party, billing, shipping
+        party, made = await self._party(customer, order.platform)
+        billing = await self._address(party, order.billing, "billing")
+        shipping = await self._address(party, order.shipping, "shipping")
+        return party, billing, shipping, made
 
-    async def _party(self, customer: Customer, platform: str | None) -> int:
+    async def _party(
+        self, customer: Customer, platform: str | None
+    ) -> tuple[int, bool]:
         """
         The party whose identifier is *customer*'s number on *platform*
-        (`party_code`), created if there is none.  One made before
-        imports named the platform (its code the bare number, and a sale
-        ecomsync imported) is taken, and its code marked, so no other
-        platform's customer takes it.
+        (`party_code`), created if there is none.  One whose code is the
+        bare number (made before imports named the platform, or for an
+        order of no platform) is taken only if it holds a sale ecomsync
+        imported, and its code marked, so no other platform's customer
+        takes it.
         """
         code = party_code(customer.number, platform)
         found = await self._rpc.search_read(
@@ -95,9 +97,14 @@ class Parties:
             ["party", "code"],
             order=[["id", "ASC"]],
         )
-        found = [r for r in found if r["code"] == code] or [
+        # a bare number (an order of no platform, as a host's direct
+        # import; or a party from before platforms) is the merchant's own
+        # identifier unless ecomsync made the party
+        marked = code != customer.number
+        found = [r for r in found if marked and r["code"] == code] or [
             r for r in found if await self._made_here(int(r["party"]))
         ]
+        made = not found
         if found:
             party = int(found[0]["party"])
             if found[0]["code"] != code:
@@ -126,7 +133,7 @@ class Parties:
                     }
                 ],
             )
-        return int(party)
+        return int(party), made
 
     async def _made_here(self, party: int) -> bool:
         """
