@@ -203,6 +203,7 @@ class MediaTransfer:
                 continue
             if pending is not None and pending[index]:
                 await self._drop(pending[index])
+                pending[index].clear()  # let go of once: finish skips it
             position, message = min(failed)
             found[index] = Outcome(
                 number=chunk[index].record.number,
@@ -573,8 +574,7 @@ class MediaTransfer:
                     )
             finally:
                 if media_id is not None and self._asks is None:
-                    # Remembered even if a cancel strikes now (see
-                    # `_media_id`).
+                    # Remembered even if a cancel strikes now (`_media_id`).
                     with anyio.CancelScope(shield=True):
                         await self.store.put_media_id(platform, sha, media_id)
             self._fresh.add(sha)

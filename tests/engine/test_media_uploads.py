@@ -101,6 +101,71 @@ class TestUploadsAfterPush:
         assert 3 == gate.most
 
 
+class _Seeing(Shopware6):
+    """
+    A Shopware6 noting, per upload, whether its staged file is still
+    there (held until uploaded).
+    """
+
+    seen: list[bool]
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        self.seen.append(media.path.is_file())
+        return await super().upload_media(media)
+
+
+class TestSharedWithAFailedRecord:
+    async def test_shared_file_held_until_uploaded(
+        self, tmp_path: Path
+    ) -> None:
+        """A file two records share, one of which fails on another file
+        of its own, stays staged until its upload for the other record
+        (the failed record let go of it twice, once when its file failed
+        and once after the push: the file was deleted and its budget
+        given back while it still waited for its upload, and a record of
+        a chunk in flight meanwhile staged and uploaded it again)."""
+        emu = ShopwareEmulator(client_id="SWIASHARED", client_secret="s")
+
+        def ref(key: str) -> MediaRef:
+            return MediaRef(
+                key=key, filename=f"{key}.jpg", mime_type="image/jpeg"
+            )
+
+        erp = MemoryErp(
+            [
+                Article(
+                    number="A-1",
+                    name="Eins",
+                    price=Decimal("1"),
+                    media=(ref("shared"), ref("gone")),
+                ),
+                Article(
+                    number="A-2",
+                    name="Zwei",
+                    price=Decimal("2"),
+                    media=(ref("shared"),),
+                ),
+            ],
+            media={"shared": b"\xff\xd8\xff\xe0" + b"x" * 100},
+        )
+        platform = _Seeing(
+            "http://shop.test",
+            emu.client_id,
+            "s",
+            transport=httpx.ASGITransport(app=emu.app),  # type: ignore[arg-type]
+        )
+        platform.seen = []
+        async with pushing(platform, erp, tmp_path) as sync:
+            summary = await sync.execute(
+                SyncSpec(types={DataType.ARTICLES: All()})
+            )
+
+        assert [("A-1", "media.1")] == [
+            (f.number, f.field) for f in summary.failures
+        ]
+        assert [True] == platform.seen
+
+
 class TestLanes:
     async def test_width_bounds_items_at_once(self) -> None:
         """However many calls run, at most *width* items hold a turn at
