@@ -30,7 +30,7 @@ from ecomsync._http import (
     status_error,
     transport_errors,
 )
-from ecomsync._http_aiohttp import _Body
+from ecomsync._http_aiohttp import _Body, bytes_headers
 from ecomsync._urls import check_url, public_url
 from ecomsync.exceptions import ConfigurationError, RetryableError, SyncError
 
@@ -1444,3 +1444,48 @@ class TestAiohttpPool:
                 await http.request("GET", "/slow", retry=False)
         finally:
             await http.aclose()
+
+
+class TestBytesHeaders:
+    """bytes_headers: httpx's Headers for pairs that are bytes already."""
+
+    @pytest.mark.parametrize(
+        "rows",
+        [
+            [],
+            [(b"Host", b"shop.test"), (b"Accept", b"*/*")],
+            [(b"Set-Cookie", b"a=1"), (b"set-cookie", b"b=2")],
+            [(b"X-Name", "Zoë".encode())],
+            [(b"X-Name", "Zoë".encode("latin-1"))],
+        ],
+    )
+    def test_same_as_httpx(self, rows: list[tuple[bytes, bytes]]) -> None:
+        """Every view of the headers (raw, decoded, looked up without
+        case, encoding, equality) is what httpx's constructor gives."""
+        ours = bytes_headers(rows)
+        theirs = httpx.Headers(rows)
+
+        assert theirs.raw == ours.raw
+        assert theirs.multi_items() == ours.multi_items()
+        assert theirs.encoding == ours.encoding
+        assert theirs == ours
+        for key, _ in rows:
+            assert theirs.get_list(key.decode().upper()) == ours.get_list(
+                key.decode().upper()
+            )
+
+    def test_request_copies_them(self) -> None:
+        """A request made with them holds its own copy: changing it does
+        not change the headers it was made with, nor the other way."""
+        headers = bytes_headers([(b"Accept", b"*/*")])
+        request = httpx.Request(
+            "GET",
+            "http://shop.test/",
+            headers=headers,
+            stream=httpx.ByteStream(b""),
+        )
+        request.headers["X-Trace"] = "t"
+        headers["Accept"] = "x/y"
+
+        assert [(b"Accept", b"*/*"), (b"X-Trace", b"t")] == request.headers.raw
+        assert [(b"Accept", b"x/y")] == headers.raw

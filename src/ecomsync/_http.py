@@ -58,7 +58,7 @@ import sniffio
 
 from . import _instrument
 from ._closing import AsyncResource
-from ._http_aiohttp import _Body
+from ._http_aiohttp import _Body, bytes_headers
 from ._http_errors import (
     AMBIGUOUS_STATUSES,
     RETRYABLE_STATUSES,
@@ -236,7 +236,7 @@ def _plain_request(
     request = httpx.Request(
         method,
         url,
-        headers=front + rows if front else rows,
+        headers=bytes_headers(front + rows if front else rows),
         stream=httpx.ByteStream(body),
         extensions={"timeout": client.timeout.as_dict()},
     )

@@ -32,13 +32,43 @@ from __future__ import annotations
 import contextlib
 import importlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import httpx
 
 
-__all__ = ["AiohttpPool"]
+__all__ = ["AiohttpPool", "bytes_headers"]
+
+
+def _keeps_rows() -> bool:
+    """
+    Whether httpx keeps its headers as `bytes_headers` fills them in (a
+    private list of ``(key, lower key, value)`` and an encoding found
+    lazily); else `bytes_headers` uses httpx's constructor.
+    """
+    made = httpx.Headers([(b"A", b"b")])
+    return (
+        getattr(made, "_list", None) == [(b"A", b"a", b"b")]
+        and getattr(made, "_encoding", False) is None
+    )
+
+
+_KEEPS_ROWS = _keeps_rows()
+
+
+def bytes_headers(rows: Iterable[tuple[bytes, bytes]]) -> httpx.Headers:
+    """
+    ``httpx.Headers(rows)`` for pairs that are bytes already, built in one
+    pass: httpx's constructor calls two normalisers per pair (~5 us for a
+    request's 8 headers, ~1 us of it here).
+    """
+    if not _KEEPS_ROWS:  # pragma: no cover - another httpx
+        return httpx.Headers(list(rows))
+    headers = httpx.Headers.__new__(httpx.Headers)
+    headers._list = [(key, key.lower(), value) for key, value in rows]
+    headers._encoding = None
+    return headers
 
 
 class _Body(httpx.AsyncByteStream):
@@ -248,7 +278,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         )
         answer = httpx.Response(
             status_code=response.status,
-            headers=response.raw_headers,
+            headers=bytes_headers(response.raw_headers),
             stream=body,
             request=request,
             extensions=extensions,
