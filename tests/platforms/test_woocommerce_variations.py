@@ -423,6 +423,29 @@ class TestAttributeNames:
         assert "'Grose'" in (outcome.error or "")
         assert {} == emu.shop.products
 
+    async def test_a_name_of_no_letters_fails(self) -> None:
+        """
+        An option named ``???`` is keyed "" by ``sanitize_title``, and
+        WooCommerce's variations controller skips an attribute of an
+        empty key: the variations lost their only option and could not
+        be told apart.  The article fails on the variant's options,
+        unsent.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        shirt = article(
+            "V-12",
+            categories=(),
+            variants=(
+                Variant(number="V-12-0", options=(("???", "S"),)),
+                Variant(number="V-12-1", options=(("???", "M"),)),
+            ),
+        )
+        outcome = await _push_one(emu, shirt)
+
+        assert (False, "variants.0.options") == (outcome.ok, outcome.field)
+        assert "'???'" in (outcome.error or "")
+        assert {} == emu.shop.products
+
     def test_key_follows_sanitize_title(self) -> None:
         """
         The key is ``sanitize_title`` on an ``en_US`` site: case, the

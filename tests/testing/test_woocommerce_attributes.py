@@ -70,3 +70,43 @@ class TestAttributeKeys:
             (a["name"], a["options"]) for a in parent["attributes"]
         ]
         assert ["SIZE", "Цвет"] == [a["name"] for a in variation["attributes"]]
+
+    async def test_variation_skips_a_name_of_empty_key(self) -> None:
+        """
+        The variations controller skips an attribute whose name
+        ``sanitize_title`` makes "" (``if ( ! $attribute_id && !
+        $attribute_name ) continue;``), though the parent keeps it.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=emu.app),
+            base_url="https://shop.test",
+            auth=(KEY, SECRET),
+        ) as c:
+            parent = (
+                await c.post(
+                    f"{API}/products",
+                    json={
+                        "name": "shirt",
+                        "type": "variable",
+                        "attributes": [
+                            _attribute("???", "S", "M"),
+                            _attribute("Size", "S"),
+                        ],
+                    },
+                )
+            ).json()
+            variation = (
+                await c.post(
+                    f"{API}/products/{parent['id']}/variations",
+                    json={
+                        "attributes": [
+                            {"name": "???", "option": "S"},
+                            {"name": "Size", "option": "S"},
+                        ]
+                    },
+                )
+            ).json()
+
+        assert ["???", "Size"] == [a["name"] for a in parent["attributes"]]
+        assert ["Size"] == [a["name"] for a in variation["attributes"]]

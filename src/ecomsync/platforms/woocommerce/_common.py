@@ -17,7 +17,7 @@ from ..._contracts import MediaLink, Outcome
 from ..._model import MediaKind, Variant
 from ...exceptions import ConfigurationError
 from .._slugs import slug_parts, without_accents
-from ._attributes import spellings
+from ._attributes import attribute_key, spellings
 
 
 Row = dict[str, Any]
@@ -193,6 +193,15 @@ def variant_clash(variants: Sequence[Variant]) -> tuple[str, str] | None:
     spelt = spellings(n for x in variants for n, _ in x.options)
     for k, x in enumerate(variants):
         for name, value in x.options:
+            if not attribute_key(name):
+                return (
+                    f"option {name!r} of variant {x.number!r} has no "
+                    "letter or digit WooCommerce keeps (sanitize_title "
+                    "makes it ''), and its variations controller skips "
+                    "such an attribute: the variant could not be chosen; "
+                    "give the option a name with letters",
+                    f"variants.{k}.options",
+                )
             if "|" in value:
                 return (
                     f"option {name}: {value!r} of variant {x.number!r} holds "

@@ -308,8 +308,8 @@ class ProductRules(ShopState):
         Custom attributes keyed by ``sanitize_title(name)``: a product's
         later attribute of a key replaces the earlier
         (``WC_Product::set_attributes``); a variation keeps only those
-        its parent has as variation attributes (the variations
-        controller skips the rest).
+        its parent has as variation attributes, of a key other than ""
+        (the variations controller skips the rest).
         """
         keyed: dict[str, Row] = {}
         for a in given or []:
@@ -322,7 +322,8 @@ class ProductRules(ShopState):
                 for a in parent.get("attributes") or []
                 if a.get("variation")
             }
-            keyed = {k: a for k, a in keyed.items() if k in kept}
+            # "" is skipped (`! $attribute_name`), though a parent keeps it
+            keyed = {k: a for k, a in keyed.items() if k and k in kept}
         return list(keyed.values())
 
     def _product_images(self, images: Any, variation: bool) -> list[Row]:
