@@ -105,9 +105,9 @@ class TestShopware6Orders:
         shared: bool,
     ) -> None:
         """An order import after a plan sends no more requests than
-        planned: per page of orders a read (and where a number is held
-        twice in the shop, a look-up of its numbers), and the page that
-        tells there are no more."""
+        planned: per page of orders a read and a look-up of its numbers
+        (a number held twice too), and the page that tells there are no
+        more."""
         for n in range(orders):
             emu.place_order(order_number=f"L-{n}")
         if shared:

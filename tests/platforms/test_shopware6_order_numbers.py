@@ -7,7 +7,7 @@ were the other; each read fails the number once, naming every order.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from ecomsync import (
     ChangedSince,
     DataType,
     MemoryErp,
+    NumberRange,
     Only,
     OrderState,
     OrderStatus,
@@ -163,15 +164,14 @@ class TestReusedOrderNumber:
 
 class TestLookUpRequests:
     @pytest.mark.parametrize("shared", [False, True])
-    async def test_a_full_page_costs_no_look_up(
+    async def test_a_full_page_costs_one_look_up(
         self, emu: ShopwareEmulator, erp: MemoryErp, shared: bool
     ) -> None:
         """
-        A page of 500 orders (Shopware's most) in a shop whose numbers
-        no two orders share costs no look-up of the numbers (the page's
-        own search counts the shop's numbers); where one number is held
-        twice each page looks its numbers up, the look-up reads on and
-        the number fails.
+        A page of 500 orders (Shopware's most) whose numbers no other
+        order holds costs one look-up of the numbers, not a second,
+        empty page; where one number is held twice the look-up reads on
+        and the number fails.
         """
         numbers = [f"L-{n}" for n in range(500)]
         for number in numbers:
@@ -195,9 +195,9 @@ class TestLookUpRequests:
         refused = [
             r.number for p in pages for r in p if isinstance(r, Refusal)
         ]
-        # Pages: 500 orders (and the one more), then an empty one; with
-        # the shared number their look-ups: 2 (501 holders) and 1.
-        assert (5 if shared else 2) == searches
+        # Pages: 500 orders (and the one more), then an empty one; their
+        # look-ups: 1 (with the shared number 2: 501 holders) and 1.
+        assert (5 if shared else 3) == searches
         assert (["L-0"] if shared else []) == refused
 
     @pytest.mark.parametrize(
@@ -205,13 +205,13 @@ class TestLookUpRequests:
         [All(), Only({f"P-{n}" for n in range(0, 1001, 2)})],
         ids=["All", "Only-501"],
     )
-    async def test_one_request_per_page_of_orders(
+    async def test_one_look_up_per_page_of_orders(
         self, emu: ShopwareEmulator, selection: Any
     ) -> None:
         """
         A read of 1,001 orders with distinct numbers (or of 501 of them
-        by number) sends one search per page of orders and nothing more:
-        no look-up of who else holds a page's numbers.
+        by number) sends per page of orders its search and one look-up
+        of that page's numbers, nothing more.
         """
         for n in range(1001):
             emu.place_order(
@@ -236,17 +236,93 @@ class TestLookUpRequests:
         read = [o for p in pages for o in p]
         assert not any(isinstance(o, Refusal) for o in read)
         # All: pages of 500, 500, 1; Only (501 numbers, 500 a filter):
-        # 500 and an empty page, then 1.
+        # 500 and an empty page, then 1.  Each page with orders: its
+        # look-up.
         assert (1001 if isinstance(selection, All) else 501) == len(read)
-        assert ["/api/search/order"] * 3 == [r.path for r in sent]
+        expected = 6 if isinstance(selection, All) else 5
+        assert ["/api/search/order"] * expected == [r.path for r in sent]
+
+    @pytest.mark.parametrize(
+        "selection",
+        [
+            All(),
+            ChangedSince(datetime(2026, 1, 1, tzinfo=UTC)),
+            NumberRange("P-0", "P-999"),
+            Only({f"P-{n}" for n in range(0, 1001, 2)}),
+        ],
+        ids=["All", "ChangedSince", "NumberRange", "Only-501"],
+    )
+    async def test_no_search_counts_the_whole_shop(
+        self, emu: ShopwareEmulator, selection: Any
+    ) -> None:
+        """
+        No order search of a read aggregates over the shop's orders (a
+        count over a million orders costs the shop seconds per page):
+        the read's filter is a ``filter``, never a ``post-filter``; only
+        a look-up aggregates, filtered on a page's numbers; and only a
+        read's first page asks for the exact total.
+        """
+        for n in range(1001):
+            emu.place_order(
+                order_number=f"P-{n}",
+                created_at=emu.now() + timedelta(seconds=n),
+            )
+        sent = _Searches(emu)
+        shop = Shopware6(
+            "http://shop.test", emu.client_id, SECRET, transport=sent
+        )
+        try:
+            pages = [
+                page
+                async for page in shop.fetch_orders(selection, batch_size=500)
+            ]
+        finally:
+            await shop.aclose()
+
+        bodies = sent.bodies
+        read = {o.number for p in pages for o in p}
+        counted = []
+        for body in bodies:
+            assert "post-filter" not in body
+            if "associations" in body:  # a page of orders
+                assert "aggregations" not in body
+                if body.get("total-count-mode") is not None:
+                    counted.append(body["page"])
+                continue
+            # a look-up: its aggregation sees only the page's numbers
+            assert body["aggregations"]
+            [by_number] = body["filter"]
+            assert "equalsAny" == by_number["type"]
+            assert "orderNumber" == by_number["field"]
+            assert 0 < len(by_number["value"]) <= 500
+            assert set(by_number["value"]) <= read
+        assert read
+        # All, ChangedSince, NumberRange: one read; Only: two of 500 and 1
+        assert [1] * (2 if isinstance(selection, Only) else 1) == counted
 
 
-class _CountedFirst(httpx.AsyncBaseTransport):
+class _Searches(httpx.AsyncBaseTransport):
     """
-    The emulator as Shopware answers a search: the aggregations counted
-    first, the rows searched after; an order placed in between (by
-    *between*, once, at the first page of orders) is in the rows, not in
-    the counts.
+    The emulator behind a transport that keeps the criteria of each
+    order search.
+    """
+
+    def __init__(self, emu: ShopwareEmulator) -> None:
+        self.inner = httpx.ASGITransport(app=emu.app)
+        self.bodies: list[dict[str, Any]] = []
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        if request.url.path == "/api/search/order":
+            self.bodies.append(json.loads(request.content))
+        return await self.inner.handle_async_request(request)
+
+
+class _PlacedAfterPage(httpx.AsyncBaseTransport):
+    """
+    The emulator behind a transport that calls *between* once, after it
+    answered the first page of orders (before that page's look-up).
     """
 
     def __init__(self, emu: ShopwareEmulator, between: Any) -> None:
@@ -258,29 +334,21 @@ class _CountedFirst(httpx.AsyncBaseTransport):
     ) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         body = json.loads(request.content) if request.content else {}
-        if self.between is None or "associations" not in body:
-            return response
-        counted = json.loads(await response.aread())
-        self.between()
-        self.between = None
-        searched = json.loads(
-            await (await self.inner.handle_async_request(request)).aread()
-        )
-        searched["aggregations"] = counted["aggregations"]
-        return httpx.Response(200, json=searched)
+        if self.between is not None and "associations" in body:
+            self.between()
+            self.between = None
+        return response
 
 
-class TestPlacedWhileCounted:
+class TestPlacedDuringTheRead:
     @pytest.mark.parametrize("filtered", [False, True])
-    async def test_an_order_placed_after_the_counts_is_looked_up(
+    async def test_an_order_placed_after_its_page_is_looked_up(
         self, emu: ShopwareEmulator, filtered: bool
     ) -> None:
         """
-        An order placed under a page's number after Shopware counted the
-        shop's numbers and before it searched the page: the page is
-        looked up all the same and the number fails (the counts alone
-        said no number is shared, and both orders reached the ERP as
-        one).
+        An order placed under a page's number after the page was read
+        and before its look-up: the look-up finds both and the number
+        fails (neither reaches the ERP as the other).
         """
         since = emu.now()
         _place(emu, "5010", FIRST)
@@ -289,7 +357,7 @@ class TestPlacedWhileCounted:
             "http://shop.test",
             emu.client_id,
             SECRET,
-            transport=_CountedFirst(
+            transport=_PlacedAfterPage(
                 emu, lambda: _place(emu, "5010", LAST, quantity=3)
             ),
         )
@@ -307,6 +375,10 @@ class TestPlacedWhileCounted:
             (o.number, o.field if isinstance(o, Refusal) else None)
             for o in read
         ]
+        refusal = read[0]
+        assert isinstance(refusal, Refusal)
+        assert FIRST in refusal.reason
+        assert LAST in refusal.reason
 
 
 async def _ledger(

@@ -285,9 +285,8 @@ class Shopware6(AsyncResource):
         media entity is created in the record's own sync).  Media are
         written with their record, so records with media cost nothing
         more.  Orders: a plan counts what its read sent
-        (`requests_sent`); else (*writes*: the pages read) at most a
-        look-up of each page's order numbers (`fetch_orders`; none while
-        no two orders of the shop share a number).
+        (`requests_sent`); else (*writes*: the pages read) a look-up of
+        each page's order numbers (`fetch_orders`).
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
