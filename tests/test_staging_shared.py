@@ -131,3 +131,27 @@ class TestSharedStaging:
         await assert_clean(b, second)
         for closing in (one, two, a, b, first, second):
             await closing.aclose()
+
+    async def test_run_store_that_is_falsy(self, tmp_path: Path) -> None:
+        """The store given to for_run is the run's even when it is falsy
+        (a store that defines __len__): it was taken for none given."""
+
+        class Sized(SqliteStore):
+            def __len__(self) -> int:
+                return 0
+
+        bound = SqliteStore(tmp_path / "bound.db")
+        own = Sized(tmp_path / "own.db")
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(bound)
+
+        async with staging.for_run("r1", store=own) as run:
+            await run.stage(b"x", filename="x", mime_type="a/b")
+            assert (1, 0) == (
+                len(await own.list_pending()),
+                len(await bound.list_pending()),
+            )
+
+        await assert_clean(staging, own)
+        for closing in (staging, bound, own):
+            await closing.aclose()

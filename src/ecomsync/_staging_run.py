@@ -179,7 +179,9 @@ class RunStaging:
     _journal: Journal = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        store = self._store or self._owner._opened()[0]
+        store = self._store
+        if store is None:
+            store = self._owner._opened()[0]
         self._journal = self._owner._journal(store)
 
     @property

@@ -271,7 +271,7 @@ class MediaStaging(AsyncResource):
         stores of their own may share one staging).
         """
         self._ensure_open()
-        store = store or self._opened()[0]
+        store = self._opened()[0] if store is None else store
         await self._recover(store)
         await self._measure_disk()
         run = RunStaging(owner=self, run_id=run_id, store=store)
@@ -340,7 +340,7 @@ class MediaStaging(AsyncResource):
         bound one); return the files removed.
         """
         bound, root = self._opened()
-        store = store or bound
+        store = bound if store is None else store
         try:
             removed, dead = await anyio.to_thread.run_sync(fs.sweep, root)
         except FileNotFoundError:
