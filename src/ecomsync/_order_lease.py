@@ -16,9 +16,9 @@ raises `LeaseBusy` out of the run's work, which gives its ERP session
 and licence back; the lifecycle waits for the lease with `wait_free`
 and takes a licence again (with the whole licence timeout), and the run
 goes on at its order import.  No run waits for a licence while holding
-the lease, nor for the lease while holding a licence (but a partition,
-which runs on its worker's licence: `HeldLicence` gives nothing back),
-so lease and licence cannot deadlock across processes.
+the lease, nor for the lease while holding a licence (a partition gives
+its worker's licence back too: `HeldLicence`), so lease and licence
+cannot deadlock across processes.
 
 The holder beats every `HEARTBEAT_INTERVAL` seconds.  A lease whose
 holder's process is gone on this host is taken over at once.  One that

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ from ._spec import (
 )
 from .exceptions import SpecError
 from .state._board import board_for
+from .typing import LicensePool
 
 
 if TYPE_CHECKING:
@@ -173,22 +174,40 @@ async def submit_partitioned(
 @attrs.define
 class HeldLicence:
     """
-    A `LicensePool` of the one licence a worker already holds: the
-    partition's run uses it instead of leasing another.
+    A `LicensePool` lending its partition's run the licence its worker
+    already holds, instead of leasing another.  When the run gives it
+    back (to wait for another run's order import), *give_back* has the
+    worker return it to *pool* (in the worker's task, which holds it),
+    free for other runs meanwhile, and the run takes one from *pool*
+    again (within its licence timeout) before it goes on: it never
+    works without one.  Without *pool* it gives nothing back.
     """
 
     held: Lease
+    pool: LicensePool | None = None
+    give_back: Callable[[], object] | None = None
+    _lent: bool = attrs.field(init=False, default=True)
 
     @property
     def size(self) -> int:
-        return 1
+        return 1 if self.pool is None else self.pool.size
 
     async def holders(self) -> tuple[str, ...]:
-        return (self.held.holder,)
+        if self.pool is None:
+            return (self.held.holder,)
+        return await self.pool.holders()
 
     @asynccontextmanager
     async def lease(
         self, holder: str, *, timeout: float
     ) -> AsyncIterator[Lease]:
-        del holder, timeout
-        yield self.held
+        if self._lent or self.pool is None:
+            self._lent = False
+            try:
+                yield self.held
+            finally:
+                if self.give_back is not None:
+                    self.give_back()
+        else:
+            async with self.pool.lease(holder, timeout=timeout) as lease:
+                yield lease

@@ -30,7 +30,7 @@ import attrs
 
 from . import _instrument
 from ._closing import hurried
-from ._contracts import Lease, RunRecord
+from ._contracts import RunRecord
 from ._partition import HeldLicence
 from .exceptions import (
     ConfigurationError,
@@ -130,16 +130,12 @@ async def work(
             await anyio.sleep(poll_interval)
             continue
         try:
-            async with sync.licenses.lease(
-                worker_id, timeout=poll_interval
-            ) as lease:
-                claim = await board.claim(worker_id, stale_after=stale_after)
-                if claim is not None:
-                    if await _run_partition(
-                        sync, board, claim, lease, heartbeat
-                    ):
-                        closed += 1
-                    continue
+            ran = await _claim_and_run(
+                sync, board, worker_id, stale_after, poll_interval, heartbeat
+            )
+            if ran is not None:
+                closed += ran
+                continue
         except NoFreeLicense:
             continue
         except LicenseError as exc:
@@ -156,6 +152,61 @@ async def work(
         await anyio.sleep(poll_interval)
 
 
+async def _claim_and_run(
+    sync: Synchronizer,
+    board: PartitionBoard,
+    worker_id: str,
+    stale_after: float,
+    poll_interval: float,
+    heartbeat: float,
+) -> bool | None:
+    """
+    Take a licence, claim a partition and run it; ``None`` if there was
+    none to claim, else whether this worker closed it.  The licence is
+    held in this task (a pool's lease is left in the task that took
+    it) until the partition's run gives it back: at its end, or to wait
+    for another run's order import, not keeping it idle meanwhile.
+    """
+    given_back = anyio.Event()
+    closed: list[bool] = []
+    failed: list[Exception] = []
+    error: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        try:
+            async with sync.licenses.lease(
+                worker_id, timeout=poll_interval
+            ) as lease:
+                claim = await board.claim(worker_id, stale_after=stale_after)
+                if claim is None:
+                    return None
+                held = HeldLicence(lease, sync.licenses, given_back.set)
+
+                async def run(claim: Claim) -> None:
+                    try:
+                        closed.append(
+                            await _run_partition(
+                                sync, board, claim, held, heartbeat
+                            )
+                        )
+                    except Exception as exc:
+                        failed.append(exc)
+                    finally:
+                        given_back.set()
+
+                tg.start_soon(run, claim)
+                await given_back.wait()
+        except Exception as exc:
+            # The licence lost while held: the partition stops (and goes
+            # back to the board), as if this task ran it.
+            error = exc
+            tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    if failed:
+        raise failed[0]
+    return bool(closed and closed[0])
+
+
 def _store_failed(worker_id: str, exc: StateStoreError) -> None:
     # A database restart, say: the worker goes on once it answers.
     log.warning(
@@ -170,7 +221,7 @@ async def _run_partition(
     sync: Synchronizer,
     board: PartitionBoard,
     claim: Claim,
-    lease: Lease,
+    licence: HeldLicence,
     heartbeat: float,
 ) -> bool:
     """
@@ -184,7 +235,7 @@ async def _run_partition(
         extra=_fields(sync, claim),
     )
     view = board.view(claim)
-    sub = attrs.evolve(sync, store=view, licenses=HeldLicence(lease))
+    sub = attrs.evolve(sync, store=view, licenses=licence)
     record: RunRecord | None = None
     error: str | None = None
     lost = ""

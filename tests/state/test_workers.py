@@ -23,10 +23,12 @@ import pytest
 from ecomsync import (
     Article,
     Link,
+    LocalLicensePool,
     MemoryErp,
     MemoryPlatform,
     OrderState,
     OrderStatus,
+    RunLease,
     RunRecord,
     RunStatus,
     SqliteStore,
@@ -34,6 +36,7 @@ from ecomsync import (
     SyncSpec,
     Trigger,
 )
+from ecomsync._ownership import this_owner
 from ecomsync._partition import submit_partitioned
 from ecomsync._spec import All, ChangedSince, DataType, NumberRange, Only
 from ecomsync.events import Event, RunFinished
@@ -604,6 +607,78 @@ class TestOrderStatusOfOnePlatform:
         assert (1, 0) == (counts.created, counts.failed)
         assert 1 == closed
         assert ["1001"] == list(platform.held(DataType.ORDER_STATUS))
+
+
+class TestLicenceWhileWaiting:
+    async def test_waiting_partition_gives_the_licence_back(
+        self, store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A partition whose order import waits for another run's lease
+        gives its worker's licence back meanwhile, as an ordinary run does
+        (it kept it: with a pool of one, every other run failed with
+        NoFreeLicense for the whole of the other import), and takes one
+        again to import once the lease is free."""
+        from ecomsync import _order_lease
+        from ecomsync._worker import work
+
+        monkeypatch.setattr(_order_lease, "POLL_INTERVAL", 0.02)
+        platform = MemoryPlatform()
+        (order,) = shop_orders(1, articles=2)
+        platform.place_order(order)
+        pool = LocalLicensePool(1)
+        sync = Synchronizer(
+            erp=MemoryErp(),
+            platforms={"shop": platform},
+            store=store,
+            licenses=pool,
+            license_timeout=5,
+        )
+        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
+        run_id = await submit_partitioned(sync, spec)
+        live = RunLease(
+            name="orders:shop",
+            run_id="other-run",
+            token="t",
+            owner=this_owner(),
+            heartbeat_at=datetime.now(UTC),
+        )
+        await store.take_lease(live, seen=None)
+        meanwhile: list[tuple[str, ...]] = []
+
+        async def other_run() -> None:
+            await wait_for(
+                lambda: scalar(
+                    store.dsn,
+                    "SELECT count(*) FROM ecomsync.partitions "
+                    "WHERE worker IS NOT NULL",
+                ),
+                10,
+                "the claim",
+            )
+            await anyio.sleep(0.5)  # the partition waits for the lease
+            async with pool.lease("other", timeout=2):
+                meanwhile.append(await pool.holders())
+            await store.release_lease("orders:shop", "t")
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other_run)
+                closed = await work(
+                    sync,
+                    heartbeat=0.2,
+                    poll_interval=0.05,
+                    exit_when_idle=True,
+                )
+
+        run = await store.get_run(run_id)
+        assert [("other",)] == meanwhile
+        assert run is not None
+        assert RunStatus.SUCCEEDED is run.status, run.error
+        # Imported after the wait (it fails: the ERP has no articles).
+        counts = run.counts[DataType.ADDRESSES_AND_ORDERS]
+        assert 1 == counts.created + counts.failed
+        assert 1 == closed
+        assert () == await pool.holders()
 
 
 class TestWorkers:
