@@ -44,8 +44,10 @@ from ecomsync import (
     SqliteStore,
     StockLevel,
     Synchronizer,
+    SyncSpec,
     Trigger,
 )
+from ecomsync.events import Event
 from ecomsync.platforms.shopware6 import Shopware6
 from ecomsync.testing.shopware6 import Faults, ShopwareEmulator
 
@@ -162,26 +164,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.portal.call(self._projection)
 
     async def _run(self, trigger: Trigger, cancel_after: float | None) -> None:
-        try:
-            with anyio.fail_after(60):
-                async with self.sync.run(SPEC, trigger=trigger) as events:
-                    if cancel_after is not None:
-                        async with anyio.create_task_group() as tg:
-
-                            async def cancel() -> None:
-                                await anyio.sleep(cancel_after)
-                                await self.sync.cancel(events.run_id)
-
-                            tg.start_soon(cancel)
-                            async for _ in events:
-                                pass
-                    else:
-                        async for _ in events:
-                            pass
-                summary = events.summary
-            del summary
-        except EcomsyncError:
-            return
+        await drive(self.sync, SPEC, trigger, cancel_after)
 
     async def _projection(self) -> None:
         products = {
@@ -215,42 +198,88 @@ class SyncMachine(RuleBasedStateMachine):
 
     @invariant()
     def nothing_held_or_staged(self) -> None:
-        assert 0 == len(self.portal.call(self.licenses.holders))
-        assert [] == self.portal.call(self.store.list_pending)
-        staging = self.tmp / "staging"
-        if staging.exists():
-            files = [
-                p
-                for p in staging.rglob("*")
-                if p.is_file() and not p.name.startswith(".")
-            ]
-            assert [] == files
+        self.portal.call(
+            quiet, self.licenses, self.store, self.tmp / "staging"
+        )
 
     @invariant()
     def no_run_left_running(self) -> None:
-        runs = self.portal.call(self.store.list_runs)
-        assert [] == [
-            r.id
-            for r in runs
-            if r.status in (RunStatus.RUNNING, RunStatus.QUEUED)
-        ]
+        self.portal.call(no_run_running, self.store)
 
     @invariant()
     def watermarks_safe(self) -> None:
-        # A watermark only ever becomes the start of a scheduled run that
-        # covered its type (whatever became of the rest of that run).
-        runs = self.portal.call(self.store.list_runs)
-        latest = max(
-            (r.started_at for r in runs if r.trigger is Trigger.SCHEDULED),
-            default=None,
-        )
-        for data_type in SPEC.types:
-            mark = self.portal.call(
-                self.store.get_watermark, "shop", data_type
-            )
-            if latest is None:
-                continue
-            assert mark is None or mark <= latest
+        self.portal.call(watermarks_safe, self.store)
+
+
+async def drive(
+    sync: Synchronizer,
+    spec: SyncSpec,
+    trigger: Trigger,
+    cancel_after: float | None,
+) -> list[Event]:
+    """
+    One run of *spec* to its end (cancelled after *cancel_after* seconds
+    if given): its events, none if it failed for good.
+    """
+    seen: list[Event] = []
+    try:
+        with anyio.fail_after(60):
+            async with (
+                sync.run(spec, trigger=trigger) as events,
+                anyio.create_task_group() as tg,
+            ):
+                if cancel_after is not None:
+
+                    async def cancel() -> None:
+                        await anyio.sleep(cancel_after)
+                        await sync.cancel(events.run_id)
+
+                    tg.start_soon(cancel)
+                async for event in events:
+                    seen.append(event)
+    except EcomsyncError:
+        return []
+    return seen
+
+
+async def quiet(
+    licenses: LocalLicensePool, store: SqliteStore, staging: Path
+) -> None:
+    """No licence held, nothing pending, no file staged (I3, I5)."""
+    assert 0 == len(await licenses.holders())
+    assert [] == await store.list_pending()
+    if staging.exists():
+        files = [
+            p
+            for p in staging.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        ]
+        assert [] == files
+
+
+async def no_run_running(store: SqliteStore) -> None:
+    """No run left running or queued (I8)."""
+    runs = await store.list_runs()
+    assert [] == [
+        r.id for r in runs if r.status in (RunStatus.RUNNING, RunStatus.QUEUED)
+    ]
+
+
+async def watermarks_safe(store: SqliteStore) -> None:
+    """
+    A watermark only ever becomes the start of a scheduled run that
+    covered its type (whatever became of the rest of that run): I4.
+    """
+    runs = await store.list_runs()
+    latest = max(
+        (r.started_at for r in runs if r.trigger is Trigger.SCHEDULED),
+        default=None,
+    )
+    if latest is None:
+        return
+    for data_type in SPEC.types:
+        mark = await store.get_watermark("shop", data_type)
+        assert mark is None or mark <= latest
 
 
 def _evolve(article: Article, **changes: Any) -> Article:
