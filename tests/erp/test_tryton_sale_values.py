@@ -1,6 +1,7 @@
 """
 What a sale Tryton makes for an order holds, beyond its lines and total:
-its date as the company reads its calendar.
+its date as the company reads its calendar; addresses corrected in
+Tryton after the import.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import attrs
 import pytest
 
+from ecomsync import OrderState
 from ecomsync.erp import _tryton_orders
 from ecomsync.erp._tryton_rpc import Rpc
 from ecomsync.erp.tryton import TrytonErp
@@ -105,3 +107,59 @@ async def test_an_unknown_company_zone_is_read_once(
         for o in outcomes
     ]
     assert 1 == zone_reads
+
+
+async def _correct_street(erp: TrytonErp, sale: str, street: str) -> None:
+    """Fix the street of *sale*'s shipment address in Tryton, by hand."""
+    async with erp.session() as session:
+        (row,) = await session.rpc.read(
+            "sale.sale", [int(sale)], ["shipment_address"]
+        )
+        await session.rpc.model(
+            "party.address",
+            "write",
+            [row["shipment_address"]],
+            {"street": street},
+        )
+
+
+async def test_address_corrected_in_tryton_is_no_change_in_the_shop(
+    tryton: TrytonErp,
+) -> None:
+    """An address the merchant corrected in Tryton after the import (a
+    typo fixed on the party's address) is no change in the shop: the
+    order imported again as the shop still has it goes through, where it
+    failed as "changed in the shop" on ``shipping``."""
+    order = make_order()
+    async with tryton.session() as session:
+        (first,) = await session.import_orders([order])
+    await _correct_street(tryton, first.platform_id or "", "Lieferweg 3a")
+    async with tryton.session() as session:
+        (again,) = await session.import_orders(
+            [attrs.evolve(order, state=OrderState.IN_PROGRESS)]
+        )
+
+    assert (None, None) == (first.error, again.error), again
+    assert first.platform_id == again.platform_id
+
+
+async def test_address_changed_in_the_shop_names_what_differs(
+    tryton: TrytonErp,
+) -> None:
+    """An address the shop changed after the import (the merchant had
+    corrected it in Tryton too) fails on ``shipping``, saying what the
+    shop and what Tryton hold."""
+    order = make_order()
+    moved = attrs.evolve(
+        order, shipping=attrs.evolve(order.shipping, street="Neuer Weg 9")
+    )
+    async with tryton.session() as session:
+        (first,) = await session.import_orders([order])
+    await _correct_street(tryton, first.platform_id or "", "Lieferweg 3a")
+    async with tryton.session() as session:
+        (again,) = await session.import_orders([moved])
+
+    assert "shipping" == again.field, again
+    assert "street 'Neuer Weg 9' in the shop, 'Lieferweg 3a' in" in (
+        again.error or ""
+    )

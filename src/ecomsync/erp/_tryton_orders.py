@@ -30,8 +30,14 @@ from ._tryton_parties import Parties
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_sales import (
     CANCELLED_MARK,
+    DISCOUNT_LINE,
     IMPORTED_MARK,
+    SHIPPING_LINE,
     SaleRejected,
+    address_digest,
+    addresses_line,
+    charges,
+    imported_addresses,
     is_marked_cancelled,
     own_sales,
     platform_line,
@@ -46,13 +52,6 @@ from ._tryton_stock import StockReader
 
 if TYPE_CHECKING:
     from .tryton import TrytonErp
-
-#: The descriptions of the sale lines that carry an order's shipping, its
-#: order-level discount and the platform's rounding (lines without a
-#: product: Tryton neither ships nor stocks them).
-SHIPPING_LINE = "Shipping"
-DISCOUNT_LINE = "Discount"
-ROUNDING_LINE = "Rounding difference"
 
 
 @attrs.define
@@ -282,6 +281,8 @@ class OrderImporter:
             )
         )
         changed: str | None = None
+        said: list[str] = []
+        imported = imported_addresses(row.get("comment"))
         if booked != wanted:
             changed = "lines"
         elif await self._currency_code(sold["currency"]) != order.currency:
@@ -292,9 +293,14 @@ class OrderImporter:
                 ("billing", order.billing, "invoice_address"),
                 ("shipping", order.shipping, "shipment_address"),
             ):
-                if not await self._parties.same_address(
+                if imported.get(field) == address_digest(address):
+                    # the shop's as imported: an address that differs was
+                    # corrected in Tryton (a typo fixed by the merchant)
+                    continue
+                said = await self._parties.address_differences(
                     sold[key], address, field
-                ):
+                )
+                if said:
                     changed = field
                     break
         unit = minor_unit(order.currency)
@@ -315,7 +321,7 @@ class OrderImporter:
                 ),
                 Decimal(0),
             )
-            # as `_charges` booked it: to the price digits, then the unit
+            # as `charges` booked it: to the price digits, then the unit
             kept = amount.quantize(quantum, ROUND_HALF_EVEN)
             if changed is None and charged.quantize(unit) != kept.quantize(
                 unit
@@ -327,9 +333,10 @@ class OrderImporter:
         ):
             changed = "total"
         if changed is not None:
+            detail = f": {'; '.join(said)}" if said else ""
             raise SaleRejected(
                 f"order {order.number} changed in the shop after its "
-                f"import ({changed}), {name} holds it as imported: "
+                f"import ({changed}{detail}), {name} holds it as imported: "
                 f"change the sale by hand",
                 changed,
             )
@@ -377,7 +384,7 @@ class OrderImporter:
                     "unit_price": price,
                 }
             )
-        lines += self._charges(order, prices)
+        lines += charges(order, prices, self._price_places)
         values = {
             "company": self._rpc.context["company"],
             "currency": currency,
@@ -388,8 +395,11 @@ class OrderImporter:
             "shipment_method": "order",
             "lines": [["create", lines]],
             # the mark says ecomsync made the sale (order status reads
-            # only such), and for which platform
-            "comment": sale_mark(order.platform),
+            # only such), and for which platform; the addresses line
+            # tells a correction in Tryton from a change in the shop
+            "comment": with_line(
+                sale_mark(order.platform), addresses_line(order)
+            ),
         }
         # the party last: an order refused before its sale is made
         # leaves no party of a new customer behind
@@ -440,54 +450,6 @@ class OrderImporter:
                 await self._rpc.model("sale.sale", "delete", [sale])
             raise
         return int(sale)
-
-    def _charges(
-        self, order: Order, prices: Sequence[Decimal]
-    ) -> list[dict[str, Any]]:
-        """
-        Sale lines without a product for what the order holds beyond its
-        articles, so the sale comes to the order's total: its shipping,
-        its discount (a negative price), and the cents by which Tryton's
-        rounding of each line's amount (quantity x unit price to the
-        currency's unit, half to even) misses the shop's total, which the
-        order check allows (one minor unit per rounded amount).
-        """
-        unit = minor_unit(order.currency)
-        places = self._price_places if self._price_places is not None else 4
-        quantum = Decimal(1).scaleb(-places)
-        charges = [
-            (SHIPPING_LINE, order.shipping_total),
-            (DISCOUNT_LINE, -order.discount_total),
-        ]
-        booked = [
-            (label, amount.quantize(quantum, ROUND_HALF_EVEN))
-            for label, amount in charges
-            if amount
-        ]
-        total = sum(
-            (
-                (Decimal(line.quantity) * price).quantize(
-                    unit, ROUND_HALF_EVEN
-                )
-                for line, price in zip(order.lines, prices, strict=True)
-            ),
-            Decimal(0),
-        ) + sum(
-            (amount.quantize(unit, ROUND_HALF_EVEN) for _, amount in booked),
-            Decimal(0),
-        )
-        difference = order.total.quantize(unit, ROUND_HALF_EVEN) - total
-        if difference:
-            booked.append((ROUNDING_LINE, difference))
-        return [
-            {
-                "type": "line",
-                "description": label,
-                "quantity": 1.0,
-                "unit_price": amount,
-            }
-            for label, amount in booked
-        ]
 
     async def _check_total(self, order: Order, sale: int) -> None:
         """
@@ -549,7 +511,7 @@ class OrderImporter:
         keeps (a shop's line total over its quantity, 10.00 / 3, has
         endless ones): rounded there when each line's amount stays the
         same to the currency's smallest unit (a fils for KWD, as
-        `_charges` and `_check_total` count), else the line fails on its
+        `charges` and `_check_total` count), else the line fails on its
         unit price.
         """
         if self._price_places is None:

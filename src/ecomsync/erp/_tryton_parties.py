@@ -16,11 +16,21 @@ from .._model import Address, Customer, Order
 from ._tryton_rpc import Rpc
 from ._tryton_sales import (
     SaleRejected,
+    differences,
     full_name,
     is_imported,
     party_code,
     same_values,
 )
+
+
+#: The words for the fields of ``party.address`` an import compares.
+_LABELS = {
+    "party_name": "name",
+    "street": "street",
+    "postal_code": "postal code",
+    "city": "city",
+}
 
 
 if TYPE_CHECKING:
@@ -36,17 +46,34 @@ class Parties:
     _erp: TrytonErp
     _rpc: Rpc
 
-    async def same_address(
+    async def address_differences(
         self, address_id: int | None, address: Address, field: str
-    ) -> bool:
+    ) -> list[str]:
+        """
+        What the ``party.address`` *address_id* holds otherwise than the
+        shop's *address*, said for the merchant (none: the same).
+        """
         if address_id is None:
-            return False
+            return ["the sale has none"]
         (row,) = await self._rpc.read(
             "party.address",
             [address_id],
             ["party_name", "street", "postal_code", "city", "country"],
         )
-        return same_values(row, await self.address_values(address, field))
+        values = await self.address_values(address, field)
+        said = []
+        for key in differences(row, values):
+            if key == "country":
+                said.append(
+                    f"country {address.country!r} in the shop, another "
+                    "in Tryton"
+                )
+            else:
+                said.append(
+                    f"{_LABELS[key]} {values[key]!r} in the shop, "
+                    f"{row.get(key) or ''!r} in Tryton"
+                )
+        return said
 
     async def _country(self, code: str, field: str) -> int:
         found = await self._rpc.model(

@@ -1,18 +1,24 @@
 """
 Judging a shop order against the Tryton sales that hold it: which sale is
-the order's, whether stored values are the shop's, and whether a sale the
-ERP cancelled may take the order again.  Pure: no RPC; `_tryton_orders`
-asks, this module answers.
+the order's, whether stored values are the shop's (and which addresses
+the shop sent), whether a sale the ERP cancelled may take the order
+again, and the lines beyond its articles a sale books.  Pure: no RPC;
+`_tryton_orders` asks, this module answers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from .._model import Customer, Order
+import attrs
+
+from .._model import Address, Customer, Order
+from .._record_checks import minor_unit
 
 
 #: The line an import adds to the comment of a sale whose order the shop
@@ -30,6 +36,50 @@ PLATFORM_MARK = "Platform (ecomsync): "
 #: number that may equal a shop's order number): never an order's sale,
 #: never read as an order's status.  Every release writes one of them.
 IMPORTED_MARK = "Imported (ecomsync)"
+#: The descriptions of the sale lines that carry an order's shipping, its
+#: order-level discount and the platform's rounding (lines without a
+#: product: Tryton neither ships nor stocks them).
+SHIPPING_LINE = "Shipping"
+DISCOUNT_LINE = "Discount"
+ROUNDING_LINE = "Rounding difference"
+#: The start of the comment line that holds a digest of the billing and
+#: the shipping address as the shop sent them (`addresses_line`): an
+#: address that differs from the shop's later is the merchant's
+#: correction in Tryton while the shop's still has its digest.
+ADDRESSES_MARK = "Shop addresses (ecomsync): "
+
+
+def address_digest(address: Address) -> str:
+    """
+    A short digest of *address* as the shop has it, every field.
+    """
+    text = json.dumps(attrs.astuple(address), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def addresses_line(order: Order) -> str:
+    """
+    The comment line that records *order*'s addresses as imported.
+    """
+    billing, shipping = (
+        address_digest(order.billing),
+        address_digest(order.shipping),
+    )
+    return f"{ADDRESSES_MARK}{billing} {shipping}"
+
+
+def imported_addresses(comment: str | None) -> dict[str, str]:
+    """
+    The digests a sale's *comment* records of its order's ``billing``
+    and ``shipping`` address as imported (`addresses_line`); none for a
+    sale imported before they were recorded.
+    """
+    for line in (comment or "").splitlines():
+        if line.startswith(ADDRESSES_MARK):
+            digests = line[len(ADDRESSES_MARK) :].split()
+            if len(digests) == 2:
+                return dict(zip(("billing", "shipping"), digests, strict=True))
+    return {}
 
 
 def platform_line(platform: str) -> str:
@@ -185,13 +235,23 @@ def same_values(row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
     postal code and city it stores (not from the street), so a shop's
     ``"Berlin "`` is kept as ``"Berlin"``.
     """
+    return not differences(row, values)
+
+
+def differences(
+    row: Mapping[str, Any], values: Mapping[str, Any]
+) -> list[str]:
+    """
+    The keys of *values* whose value the ``party.address`` *row* does
+    not hold (as `same_values` compares).
+    """
 
     def kept(value: Any) -> Any:
         if isinstance(value, str | None):
             return (value or "").strip()
         return value
 
-    return all(kept(row.get(k)) == kept(v) for k, v in values.items())
+    return [k for k, v in values.items() if kept(row.get(k)) != kept(v)]
 
 
 def full_name(customer: Customer) -> str:
@@ -203,3 +263,50 @@ class SaleRejected(Exception):
     def __init__(self, message: str, field: str | None) -> None:
         super().__init__(message)
         self.field = field
+
+
+def charges(
+    order: Order, prices: Sequence[Decimal], places: int | None
+) -> list[dict[str, Any]]:
+    """
+    Sale lines without a product for what the order holds beyond its
+    articles, so the sale comes to the order's total: its shipping,
+    its discount (a negative price), and the cents by which Tryton's
+    rounding of each line's amount (quantity x unit price to the
+    currency's unit, half to even) misses the shop's total, which the
+    order check allows (one minor unit per rounded amount).
+    """
+    unit = minor_unit(order.currency)
+    places = places if places is not None else 4
+    quantum = Decimal(1).scaleb(-places)
+    amounts = [
+        (SHIPPING_LINE, order.shipping_total),
+        (DISCOUNT_LINE, -order.discount_total),
+    ]
+    booked = [
+        (label, amount.quantize(quantum, ROUND_HALF_EVEN))
+        for label, amount in amounts
+        if amount
+    ]
+    total = sum(
+        (
+            (Decimal(line.quantity) * price).quantize(unit, ROUND_HALF_EVEN)
+            for line, price in zip(order.lines, prices, strict=True)
+        ),
+        Decimal(0),
+    ) + sum(
+        (amount.quantize(unit, ROUND_HALF_EVEN) for _, amount in booked),
+        Decimal(0),
+    )
+    difference = order.total.quantize(unit, ROUND_HALF_EVEN) - total
+    if difference:
+        booked.append((ROUNDING_LINE, difference))
+    return [
+        {
+            "type": "line",
+            "description": label,
+            "quantity": 1.0,
+            "unit_price": amount,
+        }
+        for label, amount in booked
+    ]
