@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 from ..._contracts import MediaLink, Outcome
 from ..._model import MediaKind, Variant
+from ..._unicode_ci import unicode_520_ci
 from ...exceptions import ConfigurationError
-from .._slugs import slug_parts, without_accents
+from .._slugs import slug_parts
 from ._attributes import attribute_key, spellings
 
 
@@ -107,10 +108,14 @@ def category_image(media: Sequence[MediaLink]) -> Row:
 
 def sku_key(sku: str) -> str:
     """
-    An SKU as WooCommerce's lookup compares it (MySQL ``_ci``
-    collation): case, accents and trailing spaces do not count.
+    An SKU as WooCommerce's lookup and uniqueness check compare it:
+    WordPress creates its tables in ``utf8mb4_unicode_520_ci`` (where
+    the server has it, as every MySQL from 5.6 and MariaDB 10 do), so
+    case, accents, invisible characters (a byte order mark, a zero-width
+    space) and trailing spaces do not count, ``Ø`` is ``O`` and ``Æ`` is
+    ``AE`` (``unicode_520_ci``).
     """
-    return without_accents(sku).casefold().rstrip(" ")
+    return unicode_520_ci(sku)
 
 
 _WHITE = re.compile(r"[\r\n\t ]+")
@@ -136,7 +141,8 @@ def other_sku(sku: str, row: Row) -> str | None:
     )
     return (
         f"SKU {sku!r} is the SKU {held!r} of {what} to WooCommerce, which "
-        "compares SKUs ignoring case, accents and trailing spaces; "
+        "compares SKUs ignoring case, accents, invisible characters and "
+        "trailing spaces; "
         "renumber one of them, or delete the other product"
     )
 

@@ -100,7 +100,8 @@ class Products:
             for i, _ in parties:
                 failed[i] = (
                     f"SKUs {names} are the same SKU to WooCommerce (case, "
-                    "accents and trailing spaces do not count)"
+                    "accents, invisible characters and trailing spaces do "
+                    "not count)"
                 )
         return failed
 
