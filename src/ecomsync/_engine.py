@@ -349,14 +349,16 @@ class Synchronizer(AsyncResource):
             self.license_timeout,
         )
 
-    async def cancel(self, run_id: str, *, reason: str | None = None) -> None:
+    async def cancel(self, run_id: str, *, reason: str | None = None) -> bool:
         """
-        Ask run *run_id* to stop, whichever process runs it.  The run's
-        ``RunRecord.error`` says who asked: *reason* (short text, such as
-        who and why; never a secret: the store keeps it), or, for a run
-        of another process, this process's user and host.
+        Ask run *run_id* to stop, whichever process runs it; whether it
+        was still going (queued or running).  A run that already ended,
+        or that the store does not know, is left as it is: ``False``.
+        The run's ``RunRecord.error`` says who asked: *reason* (short
+        text, such as who and why; never a secret: the store keeps it),
+        or, for a run of another process, this process's user and host.
 
-        .. versionchanged:: 26.1.0 *reason*.
+        .. versionchanged:: 26.1.0 *reason*; the answer.
         """
         self._ensure_open()
         why = asked_by("Synchronizer.cancel", reason)
@@ -364,8 +366,11 @@ class Synchronizer(AsyncResource):
         if reason is not None:
             here = f"{THROUGH_SYNCHRONIZER}: {why}"
         if not self._runs.cancel(run_id, here):
+            run = await self.store.get_run(run_id)
+            if run is None or run.status.finished:
+                return False
             await request_cancel(self.store, run_id, why)
-            return
+            return True
         # It stops on the request made here; the store's note is for the
         # processes that share its run (partition workers), written within
         # the cleanup's deadline, not the store's lock timeout.
@@ -379,6 +384,7 @@ class Synchronizer(AsyncResource):
                     exc,
                     extra=_instrument.fields(run_id=run_id),
                 )
+        return True
 
     async def runs(self, *, limit: int = 50) -> list[RunRecord]:
         """

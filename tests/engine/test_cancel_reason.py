@@ -241,3 +241,33 @@ async def test_a_cancel_from_another_process_says_who_asked(
     assert shown in run.error
     if reason is None:
         assert socket.gethostname() in run.error
+
+
+async def test_cancel_of_an_ended_or_unknown_run_says_so(
+    erp: MemoryErp, tmp_path: Path
+) -> None:
+    """Cancelling a run that already ended (or that no store knows)
+    answers False and leaves the run's record and cancel flag alone (it
+    answered nothing, and flagged the ended run as cancel-requested); a
+    running run's cancel answers True."""
+    store = SqliteStore(tmp_path / "state.db")
+    platform = _Stalls()
+    sync = _one_at_a_time(erp, platform, store)
+    ended = await sync.execute(spec(categories=All()))
+    answers = [await sync.cancel(ended.id), await sync.cancel("no-such-run")]
+    flagged = await store.cancel_requested(ended.id)
+    after = await store.get_run(ended.id)
+    async with sync.run(spec(articles=All())) as events:
+        await platform.reached.wait()
+        answers.append(await sync.cancel(events.run_id))
+        platform.go.set()
+        async for _ in events:
+            pass
+    await sync.aclose()
+    await store.aclose()
+
+    assert [False, False, True] == answers
+    assert flagged is False
+    assert ended == after
+    assert events.summary is not None
+    assert RunStatus.CANCELLED == events.summary.status
