@@ -100,6 +100,25 @@ class TestDirectory:
 
         assert (tmp_path / MARKER).is_file()
 
+    async def test_adopts_ours_without_marker(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A directory holding nothing but run directories and locks of
+        ecomsync's, its marker deleted (systemd-tmpfiles ages out a file
+        in /tmp that nobody writes), is marked again and its dead runs
+        swept (it was refused as foreign: no process could stage until
+        an operator emptied it)."""
+        root = tmp_path / "staging"
+        await MediaStaging(root).open(store)
+        dead = dead_run(root, **{SHA_CAT: b"cat"})
+        (root / MARKER).unlink()
+
+        removed = await MediaStaging(root).open(store)
+
+        assert (root / MARKER).is_file()
+        assert [f"{dead.name}/{SHA_CAT}"] == removed
+        assert [] == files(root)
+
     @pytest.mark.parametrize("what", ["file", "hidden", "directory"])
     async def test_refuses_foreign(
         self, tmp_path: Path, store: SqliteStore, what: str

@@ -174,7 +174,7 @@ def _claim(root: Path) -> None:
             ) from None
         if (root / MARKER).is_file():
             return
-        if any(root.iterdir()):
+        if not _only_runs(root):
             raise MediaStagingError(
                 f"refusing to stage media in {str(root)!r}: it is not "
                 f"empty and was not created by ecomsync (no {MARKER} "
@@ -182,6 +182,26 @@ def _claim(root: Path) -> None:
                 f"as {str(root / 'ecomsync-staging')!r}, which it creates"
             ) from None
     (root / MARKER).write_text(_MARKER_TEXT)
+
+
+def _only_runs(root: Path) -> bool:
+    """
+    Whether *root* holds nothing but run directories and their locks,
+    as ecomsync names them (none a symlink): ours, its marker deleted (a
+    temporary-files cleaner ages out a file nobody writes), or empty.
+    """
+    with os.scandir(root) as entries:
+        for entry in entries:
+            match = _RUN.fullmatch(entry.name)
+            if match is None:
+                return False
+            if match[2] is None:
+                ok = entry.is_dir(follow_symlinks=False)
+            else:
+                ok = entry.is_file(follow_symlinks=False)
+            if not ok:
+                return False
+    return True
 
 
 @attrs.define

@@ -5,9 +5,9 @@ until they are uploaded.
 The rules (DESIGN §9):
 
 - staging works in a directory it created and marked as its own (a
-  ``.ecomsync-staging`` file); an existing empty directory is adopted, a
-  non-empty one without the marker is refused; it only ever deletes files
-  it wrote;
+  ``.ecomsync-staging`` file); an existing one with nothing but run
+  directories in it (or none) is adopted, any other without the marker
+  is refused; it only ever deletes files it wrote;
 - every run stages in a directory of its own (`MediaStaging.for_run`),
   locked while the run is alive; leaving the run's block, however it is
   left (success, error, cancellation), deletes what the run still holds:
@@ -133,9 +133,9 @@ class MediaStaging(AsyncResource):
 
     Args:
         directory: Created and marked as ecomsync's if missing; an
-            existing empty directory is adopted; a non-empty one without
-            the marker is refused.  Default: ``ecomsync-staging-<uid>`` in the
-            system temporary directory, shared by the user's processes.
+            existing one empty (or holding only run directories) is
+            adopted; any other without the marker is refused.  Default:
+            ``ecomsync-staging-<uid>`` in the system temporary directory.
         max_bytes: Bytes staged on disk at once; staging waits for
             uploads to free space.  A larger file fails its record.  Never
             more than the room on the directory's file system (what is
