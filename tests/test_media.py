@@ -305,6 +305,29 @@ class TestDirectory:
             ]
         ) == files(root)
 
+    @pytest.mark.parametrize("lock", [True, False])
+    async def test_run_directory_symlink_not_followed(
+        self, tmp_path: Path, store: SqliteStore, lock: bool
+    ) -> None:
+        """A symlink named like a dead run's directory (with or without
+        its free lock) is not followed: the files named like staged ones
+        where it points stay (they were deleted)."""
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        root = tmp_path / "staging"
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        (elsewhere / SHA_CAT).write_bytes(b"precious")
+        run = f"run-{'a' * 32}"
+        (root / run).symlink_to(elsewhere)
+        if lock:
+            (root / f"{run}.lock").write_bytes(b"")
+
+        removed = await staging.open(store)
+
+        assert [] == removed
+        assert b"precious" == (elsewhere / SHA_CAT).read_bytes()
+
     async def test_open_keeps_live_runs(
         self, tmp_path: Path, store: SqliteStore
     ) -> None:
