@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import anyio
 import httpx
 import pytest
+from woocommerce import API as WooApi  # type: ignore[import-untyped]
 
 from ecomsync.testing.woocommerce import (
     Faults,
@@ -751,3 +752,63 @@ class TestShop:
         assert customers is shop.customers
         assert {} == shop.refunds
         assert {3: []} == Shop(refunds={3: []}).refunds
+
+
+class TestSkuCollation:
+    @pytest.mark.parametrize(
+        ("first", "second", "same"),
+        [
+            ("A-1", "a-1", True),
+            ("A-1", "\ufeffA-1", True),  # a byte order mark weighs nothing
+            ("A-1", "A-\u200b1", True),  # nor does a zero-width space
+            ("LO-1", "LØ-1", True),  # Ø is O in unicode_520_ci
+            ("AE-1", "Æ-1", True),
+            ("Й-1", "И-1", False),  # two letters to the collation
+        ],
+    )
+    def test_unique_as_the_collation(
+        self, first: str, second: str, same: bool
+    ) -> None:
+        """Through WooCommerce's own client: an SKU is unique as
+        utf8mb4_unicode_520_ci compares it, and ?sku= finds by it."""
+        emu = WooCommerceEmulator(KEY, SECRET)
+        with serve(emu) as url:
+            wc = WooApi(
+                url=url,
+                consumer_key=KEY,
+                consumer_secret=SECRET,
+                version="wc/v3",
+                timeout=10,
+            )
+            owner = wc.post("products", {"name": "a", "sku": first}).json()
+            r = wc.post("products", {"name": "b", "sku": second})
+            found = wc.get("products", params={"sku": second}).json()
+
+        if same:
+            assert 400 == r.status_code
+            assert "product_invalid_sku" == r.json()["code"]
+            assert owner["id"] == r.json()["data"]["resource_id"]
+            assert [owner["id"]] == [p["id"] for p in found]
+        else:
+            assert 201 == r.status_code, r.json()
+            assert [r.json()["id"]] == [p["id"] for p in found]
+
+    def test_trashed_product_does_not_hold_its_sku(self) -> None:
+        """A product in the trash neither holds its SKU
+        (is_existing_sku: post_status != 'trash') nor is listed."""
+        emu = WooCommerceEmulator(KEY, SECRET)
+        with serve(emu) as url:
+            wc = WooApi(
+                url=url,
+                consumer_key=KEY,
+                consumer_secret=SECRET,
+                version="wc/v3",
+                timeout=10,
+            )
+            old = wc.post("products", {"name": "a", "sku": "T-1"}).json()
+            emu.shop.products[old["id"]]["status"] = "trash"
+            r = wc.post("products", {"name": "b", "sku": "t-1"})
+            found = wc.get("products", params={"sku": "T-1"}).json()
+
+        assert 201 == r.status_code, r.json()
+        assert [r.json()["id"]] == [p["id"] for p in found]

@@ -78,8 +78,16 @@ class CatalogueRoutes(Routes):
                 r for r in rows if any(c["id"] == cat for c in r["categories"])
             ]
         status = req.query.get("status", "any")
-        if status != "any":
-            rows = [r for r in rows if r["status"] == status]
+        # WP_Query's "any" leaves out the trash (exclude_from_search).
+        rows = [
+            r
+            for r in rows
+            if (
+                r["status"] != "trash"
+                if status == "any"
+                else r["status"] == status
+            )
+        ]
         return self._listing(
             req,
             rows,

@@ -149,12 +149,14 @@ class ProductRules(ShopState):
     def product_by_sku(self, sku: str, *, exclude: int = 0) -> int:
         """
         ``wc_get_product_id_by_sku`` (``is_existing_sku``): products and
-        variations, compared in the table's collation.
+        variations, compared in the table's collation; a product in the
+        trash holds no SKU (``posts.post_status != 'trash'``).
         """
         key = collate(sku)
         for row in self.products.values():
             if (
                 row["id"] != exclude
+                and row["status"] != "trash"
                 and row["sku"]
                 and collate(row["sku"]) == key
             ):

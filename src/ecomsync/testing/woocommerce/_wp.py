@@ -7,11 +7,11 @@ arguments, and the limits and enumerations of the REST controllers.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..._unicode_ci import unicode_520_ci
 from ...platforms.woocommerce._attributes import (
     sanitize_title as wp_sanitize_title,
 )
@@ -81,11 +81,11 @@ def sanitize_title(text: str, *, locale: str = "en_US") -> str:
 def collate(text: str) -> str:
     """
     A value as MySQL's ``utf8mb4_unicode_520_ci`` compares it (WordPress'
-    default collation): case and accents ignored, trailing spaces too.
+    default collation): case, accents, invisible characters and trailing
+    spaces ignored, ``Ø`` is ``O``, ``Æ`` is ``AE``, but ``Й`` is not
+    ``И`` (`ecomsync._unicode_ci.unicode_520_ci`).
     """
-    plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return plain.casefold().rstrip(" ")
+    return unicode_520_ci(text)
 
 
 def money(value: Any) -> str:
