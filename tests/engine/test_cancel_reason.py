@@ -20,6 +20,7 @@ import pytest
 from ecomsync import (
     All,
     DataType,
+    LocalLicensePool,
     MediaStaging,
     MemoryErp,
     MemoryPlatform,
@@ -271,3 +272,43 @@ async def test_cancel_of_an_ended_or_unknown_run_says_so(
     assert ended == after
     assert events.summary is not None
     assert RunStatus.CANCELLED == events.summary.status
+
+
+async def test_a_queued_run_cancelled_from_another_process_ends_at_once(
+    erp: MemoryErp, tmp_path: Path
+) -> None:
+    """A run waiting for a licence, cancelled through another process's
+    store handle, ends cancelled at once (not at the licence timeout)
+    with that process's reason, and never takes the licence."""
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    pool = LocalLicensePool(1)
+    sync = _one_at_a_time(
+        erp, _Stalls(), store, licenses=pool, license_timeout=30
+    )
+    other = Synchronizer(
+        erp=erp, platforms={"shop": MemoryPlatform()}, store=SqliteStore(path)
+    )
+    async with pool.lease("someone else", timeout=1):
+        with anyio.fail_after(10):
+            async with sync.run(spec(articles=All())) as events:
+                for _ in range(100):  # recorded queued, waiting
+                    if (run := await store.get_run(events.run_id)) is not None:
+                        break
+                    await anyio.sleep(0.05)
+                asked = await other.cancel(events.run_id, reason="ops: window")
+                async for _ in events:
+                    pass
+        holders = await pool.holders()
+    await other.aclose()
+    await other.store.aclose()
+    await sync.aclose()
+    await store.aclose()
+
+    assert run is not None
+    assert RunStatus.QUEUED == run.status
+    assert asked is True
+    assert events.summary is not None
+    assert RunStatus.CANCELLED == events.summary.status
+    assert "ops: window" in (events.summary.error or "")
+    assert ("someone else",) == holders

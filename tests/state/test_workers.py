@@ -302,9 +302,10 @@ class TestBoard:
 
     async def test_cancel_unclaimed(self, store: PostgresStore) -> None:
         """A run cancelled before any worker took a partition ends as
-        cancelled at the next sweep."""
+        cancelled at the next sweep, saying who asked (its error was
+        None: the parent's record named no one)."""
         run_id = await submit(store)
-        await store.request_cancel(run_id)
+        await store.request_cancel(run_id, "ecomsync cancel by ops@erp")
         board = PartitionBoard(store)
         assert await board.has_work() is False
         assert await board.claim("w", stale_after=60) is None
@@ -312,6 +313,10 @@ class TestBoard:
         run = await store.get_run(run_id)
         assert run is not None
         assert run.status is RunStatus.CANCELLED
+        assert (
+            "asked through the state store: ecomsync cancel by ops@erp"
+            == run.error
+        )
 
     async def test_not_resumed(self, store: PostgresStore) -> None:
         """A partitioned run is its workers' to run: resume refuses it,

@@ -320,7 +320,8 @@ class PostgresPartitionBoard:
         """
         s = self.s
         cur = await conn.execute(
-            f"SELECT body, cancel FROM {s}.runs WHERE id = %s FOR UPDATE",  # noqa: S608
+            f"SELECT body, cancel, cancel_reason FROM {s}.runs "  # noqa: S608
+            "WHERE id = %s FOR UPDATE",
             (run_id,),
         )
         row = await cur.fetchone()
@@ -328,6 +329,10 @@ class PostgresPartitionBoard:
             return
         parent = run_from_json(row[0])
         cancel = bool(row[1])
+        # Who asked, as a run cancelled through the store says it.
+        asked = "asked through the state store"
+        if row[2] is not None:
+            asked += f": {row[2]}"
         cur = await conn.execute(
             f"SELECT state, body, error FROM {s}.partitions "  # noqa: S608
             "WHERE run_id = %s ORDER BY idx",
@@ -365,6 +370,7 @@ class PostgresPartitionBoard:
             ended_at = datetime.now(UTC)
             if cancel or "cancelled" in states:
                 status = RunStatus.CANCELLED
+                errors = errors or [asked]
             elif "failed" in states:
                 status = RunStatus.FAILED
             else:
