@@ -376,6 +376,21 @@ class TestAdapterDetails:
         assert repr(variant or number) in (outcome.error or "")
         assert not [p for p in emu.shop.products.values() if p["sku"]]
 
+    @pytest.mark.parametrize("number", ["B-1\u00a0", "\u3000B-1"])
+    async def test_number_php_trim_keeps_lands(
+        self, woo: WooCommerce, emu: WooCommerceEmulator, number: str
+    ) -> None:
+        """
+        A number with a no-break or ideographic space at an end lands as
+        it is: wc_clean trims with PHP's trim, which keeps them.
+        """
+        (outcome,) = await woo.push(
+            DataType.ARTICLES, [Outgoing(record=article(number))]
+        )
+
+        assert outcome.ok, outcome
+        assert [number] == [p["sku"] for p in emu.shop.products.values()]
+
     @pytest.mark.parametrize(
         ("ean", "variant_ean", "field"),
         [

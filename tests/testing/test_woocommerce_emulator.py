@@ -379,6 +379,9 @@ class TestSkus:
             ("C<script>x</script>1", "C1"),
             ("D < 1", "D &lt; 1"),
             ("E%411", "E1"),
+            # PHP's trim: spaces, tabs, line breaks, NUL and VT only
+            ("F-1\u00a0", "F-1\u00a0"),
+            ("\u3000G-1", "\u3000G-1"),
         ],
     )
     async def test_sku_is_cleaned(

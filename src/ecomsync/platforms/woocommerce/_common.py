@@ -120,6 +120,8 @@ def sku_key(sku: str) -> str:
 
 _WHITE = re.compile(r"[\r\n\t ]+")
 _OCTET = re.compile(r"%[a-fA-F0-9]{2}")
+#: What PHP's ``trim`` takes off: not a no-break or ideographic space.
+_PHP_TRIM = " \t\n\r\0\x0b"
 
 
 def other_sku(sku: str, row: Row) -> str | None:
@@ -154,13 +156,13 @@ def wc_clean(text: str) -> str:
     ``%xx`` escapes removed.  Tags and lone ``<`` are rewritten there too;
     this leaves them, `sku_problem` refuses them.
     """
-    cleaned = _WHITE.sub(" ", text).strip()
+    cleaned = _WHITE.sub(" ", text).strip(_PHP_TRIM)
     found = False
     while match := _OCTET.search(cleaned):
         cleaned = cleaned.replace(match.group(0), "")
         found = True
     if found:
-        cleaned = re.sub(" +", " ", cleaned).strip()
+        cleaned = re.sub(" +", " ", cleaned).strip(_PHP_TRIM)
     return cleaned
 
 

@@ -43,6 +43,8 @@ _TAG = re.compile(r"<[^>]*>")
 _LONE_LT = re.compile(r"<(?=[^a-zA-Z/!?]|$)")
 _WHITE = re.compile(r"[\r\n\t ]+")
 _OCTET = re.compile(r"%[a-fA-F0-9]{2}")
+#: What PHP's ``trim`` takes off: not a no-break or ideographic space.
+_PHP_TRIM = " \t\n\r\0\x0b"
 
 
 def sanitize_text_field(text: str) -> str:
@@ -56,13 +58,13 @@ def sanitize_text_field(text: str) -> str:
     if "<" in cleaned:
         cleaned = _LONE_LT.sub("&lt;", cleaned)
         cleaned = _TAG.sub("", _SCRIPTS.sub("", cleaned))
-    cleaned = _WHITE.sub(" ", cleaned).strip()
+    cleaned = _WHITE.sub(" ", cleaned).strip(_PHP_TRIM)
     found = False
     while match := _OCTET.search(cleaned):
         cleaned = cleaned.replace(match.group(0), "")
         found = True
     if found:
-        cleaned = re.sub(" +", " ", cleaned).strip()
+        cleaned = re.sub(" +", " ", cleaned).strip(_PHP_TRIM)
     return cleaned
 
 
