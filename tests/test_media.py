@@ -328,6 +328,25 @@ class TestDirectory:
         assert [] == removed
         assert b"precious" == (elsewhere / SHA_CAT).read_bytes()
 
+    async def test_file_named_like_a_run_does_not_stop_the_sweep(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """A file (not a directory) named like a run's directory beside a
+        free lock stays, and the dead runs after it are swept all the
+        same (the sweep stopped there at every run: 'Not a directory')."""
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        root = tmp_path / "staging"
+        odd = f"run-{'0' * 32}"
+        (root / odd).write_bytes(b"not ours")
+        (root / f"{odd}.lock").write_bytes(b"")
+        dead = dead_run(root, **{SHA_CAT: b"cat"})
+
+        removed = await staging.open(store)
+
+        assert [f"{dead.name}/{SHA_CAT}"] == removed
+        assert b"not ours" == (root / odd).read_bytes()
+
     async def test_open_keeps_live_runs(
         self, tmp_path: Path, store: SqliteStore
     ) -> None:

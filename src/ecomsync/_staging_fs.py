@@ -315,8 +315,8 @@ def _remove(path: Path) -> list[str]:
     directory if nothing else is left in it.
     """
     removed: list[str] = []
-    if path.is_symlink():
-        return removed  # not a directory we made: where it points stays
+    if path.is_symlink() or not path.is_dir():
+        return removed  # none, or not a directory we made: it stays
     try:
         entries = list(os.scandir(path))
     except FileNotFoundError:
