@@ -238,7 +238,7 @@ async def _run_partition(
     sub = attrs.evolve(sync, store=view, licenses=licence)
     record: RunRecord | None = None
     error: str | None = None
-    lost = ""
+    lost = busy_why = ""
     try:
         async with anyio.create_task_group() as tg:
 
@@ -269,6 +269,11 @@ async def _run_partition(
             except Exception as exc:
                 if (gone := _find(exc, PartitionLost)) is not None:
                     view.lost, lost = True, str(gone)
+                elif (busy := _find(exc, NoFreeLicense)) is not None:
+                    # After giving the licence back to wait (another
+                    # run's order import), none came free in time: the
+                    # partition is not failed, it waits for a worker.
+                    busy_why = str(busy)
                 elif (failed := _find(exc, EcomsyncError)) is not None:
                     error = str(failed)
                 else:
@@ -288,24 +293,51 @@ async def _run_partition(
             await board.release(claim)
         raise
     else:
-        if view.lost:
-            log.warning(
-                "lost partition %s: %s",
-                claim.sub_run_id,
-                lost or "its claim was lost",
-                extra=_fields(sync, claim),
-            )
-            return False
-        try:
-            await board.finish(claim, record, error)
-        except PartitionLost:
-            log.warning(
-                "lost partition %s before closing it",
-                claim.sub_run_id,
-                extra=_fields(sync, claim),
-            )
-            return False
-        return True
+        why = (lost or "its claim was lost") if view.lost else busy_why
+        return await _close(sync, board, claim, record, error, why, view.lost)
+
+
+async def _close(
+    sync: Synchronizer,
+    board: PartitionBoard,
+    claim: Claim,
+    record: RunRecord | None,
+    error: str | None,
+    why: str,
+    lost: bool,
+) -> bool:
+    """
+    Close *claim*'s partition with its run's outcome; whether it did.  A
+    *lost* claim is left to its new owner; a run that found no licence
+    free after waiting (*why*) hands its partition back.
+    """
+    if lost:
+        log.warning(
+            "lost partition %s: %s",
+            claim.sub_run_id,
+            why,
+            extra=_fields(sync, claim),
+        )
+        return False
+    if why:
+        log.warning(
+            "partition %s handed back: %s",
+            claim.sub_run_id,
+            why,
+            extra=_fields(sync, claim),
+        )
+        await board.release(claim)
+        return False
+    try:
+        await board.finish(claim, record, error)
+    except PartitionLost:
+        log.warning(
+            "lost partition %s before closing it",
+            claim.sub_run_id,
+            extra=_fields(sync, claim),
+        )
+        return False
+    return True
 
 
 async def _lose(

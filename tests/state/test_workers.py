@@ -685,6 +685,71 @@ class TestLicenceWhileWaiting:
         assert 1 == closed
         assert () == await pool.holders()
 
+    async def test_no_licence_after_the_wait_hands_the_partition_back(
+        self, store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A partition that gave its licence back to wait and finds none
+        free within its licence timeout afterwards is handed back to the
+        board and run again, not closed as failed (the whole run failed
+        with NoFreeLicense)."""
+        from ecomsync import _order_lease
+        from ecomsync._worker import work
+
+        monkeypatch.setattr(_order_lease, "POLL_INTERVAL", 0.02)
+        platform = MemoryPlatform()
+        (order,) = shop_orders(1, articles=2)
+        platform.place_order(order)
+        pool = LocalLicensePool(1)
+        sync = Synchronizer(
+            erp=MemoryErp(),
+            platforms={"shop": platform},
+            store=store,
+            licenses=pool,
+            license_timeout=0.5,
+        )
+        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
+        run_id = await submit_partitioned(sync, spec)
+        live = RunLease(
+            name="orders:shop",
+            run_id="other-run",
+            token="t",
+            owner=this_owner(),
+            heartbeat_at=datetime.now(UTC),
+        )
+        await store.take_lease(live, seen=None)
+
+        async def other_run() -> None:
+            await wait_for(
+                lambda: scalar(
+                    store.dsn,
+                    "SELECT count(*) FROM ecomsync.partitions "
+                    "WHERE worker IS NOT NULL",
+                ),
+                10,
+                "the claim",
+            )
+            await anyio.sleep(0.5)  # the partition waits for the lease
+            async with pool.lease("other", timeout=2):
+                await store.release_lease("orders:shop", "t")
+                await anyio.sleep(1.5)  # past the partition's timeout
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other_run)
+                closed = await work(
+                    sync,
+                    heartbeat=0.2,
+                    poll_interval=0.05,
+                    exit_when_idle=True,
+                )
+
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert RunStatus.SUCCEEDED is run.status, run.error
+        counts = run.counts[DataType.ADDRESSES_AND_ORDERS]
+        assert 1 == counts.created + counts.failed
+        assert 1 == closed
+
 
 class TestWorkers:
     @pytest.mark.slow
