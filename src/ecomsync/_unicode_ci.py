@@ -9,7 +9,8 @@ emulator.
 ``utf8mb4_unicode_ci`` is UCA 4.0.0 at the primary level with PAD SPACE:
 case, accents and width do not count, ``ß`` is ``ss``, ``Œ`` is ``OE``
 and Ukrainian ``Ґ`` is ``Г``, every space (no-break, narrow,
-ideographic) is a space, trailing spaces do not count, digits of every
+ideographic) is a space (but a spacing accent, U+00B4, is a symbol of
+its own), trailing spaces do not count, digits of every
 script are their value, and format and control characters (a zero-width
 space, a byte order mark, a direction mark) weigh nothing at all.  Some
 letters that Unicode decomposes are letters of their own to it
@@ -96,7 +97,13 @@ def unicode_ci(value: str) -> str:
         if ch in _OWN_LETTERS:
             out.append(ch)
             continue
-        for c in unicodedata.normalize("NFKD", ch):
+        decomposed = unicodedata.normalize("NFKD", ch)
+        if decomposed[0] == " " and unicodedata.combining(decomposed[-1]):
+            # A spacing accent (U+00B4, U+00A8) weighs as a symbol of its own,
+            # not as a space: its first mark stands for it.
+            out.append(decomposed[1])
+            continue
+        for c in decomposed:
             if unicodedata.combining(c) or c in _IGNORED:
                 continue
             digit = unicodedata.digit(c, None)

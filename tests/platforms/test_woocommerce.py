@@ -225,6 +225,28 @@ class TestAdoption:
         assert repr(number) in (outcomes[1].error or "")
         assert not emu.shop.products
 
+    async def test_spacing_accent_is_not_a_space(self) -> None:
+        """
+        "A-1" with an acute accent (U+00B4, typed as an apostrophe) is
+        another SKU than "A-1" to the collation, which weighs it as a
+        symbol: both land.
+        """
+        emu = _emu()
+        async with _shop(emu) as shop:
+            await shop.push(
+                DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+            )
+            outcomes = await shop.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(record=article("A-1")),
+                    Outgoing(record=article("A-1\u00b4")),
+                ],
+            )
+
+        assert [True, True] == [o.ok for o in outcomes], outcomes
+        assert 2 == len(emu.shop.products)
+
     async def test_secrets_never_in_text(self) -> None:
         """
         Neither secret shows in the repr or in an auth error.

@@ -767,6 +767,8 @@ class TestSkuCollation:
             ("LO-1", "LØ-1", True),  # Ø is O in unicode_520_ci
             ("AE-1", "Æ-1", True),
             ("Й-1", "И-1", False),  # two letters to the collation
+            ("A-1", "A-1\u00b4", False),  # an acute accent is a symbol
+            ("A\u00b41", "A\u00a81", False),  # acute, diaeresis: two
         ],
     )
     def test_unique_as_the_collation(
