@@ -27,6 +27,7 @@ from .._model import Order, OrderState
 from .._record_checks import minor_unit, problems
 from ..exceptions import RetryableError, SyncError
 from ._tryton_parties import Parties
+from ._tryton_read import ALL
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_sales import (
     CANCELLED_MARK,
@@ -545,17 +546,44 @@ class OrderImporter:
         return prices
 
     async def _products(self, order: Order) -> dict[str, dict[str, Any]]:
+        """
+        The product of each line's article number: the active one, which
+        Tryton sells.  An article the merchant deactivated, or made not
+        salable, while the shop still sold it fails its line saying so
+        (not "no article"; Tryton's own refusal names no line).
+        """
         numbers = sorted({line.article_number for line in order.lines})
         rows = await self._rpc.search_read(
             "product.product",
             [["code", "in", numbers]],
-            ["code", "default_uom"],
+            ["code", "default_uom", "active", "template.active", "salable"],
+            order=[["id", "DESC"]],
+            context=ALL,
         )
-        found = {row["code"]: row for row in rows}
+        found: dict[str, dict[str, Any]] = {}
+        off: dict[str, int] = {}
+        for row in rows:
+            template = row.get("template.") or {}
+            if row.get("active") and template.get("active", True):
+                found[row["code"]] = row  # one: Tryton keeps codes unique
+            else:
+                off.setdefault(row["code"], int(row["id"]))  # the newest
         for i, line in enumerate(order.lines):
-            if line.article_number not in found:
-                raise SaleRejected(
-                    f"Tryton has no active article {line.article_number!r}",
-                    f"lines.{i}.article_number",
+            number = line.article_number
+            held = found.get(number)
+            if held is None and number in off:
+                problem = (
+                    f"article {number!r} is inactive in Tryton (product id "
+                    f"{off[number]}): activate it again to import the order"
                 )
+            elif held is None:
+                problem = f"Tryton has no active article {number!r}"
+            elif not held.get("salable"):
+                problem = (
+                    f"article {number!r} is not salable in Tryton (product "
+                    f"id {held['id']}): tick Salable on it to import the order"
+                )
+            else:
+                continue
+            raise SaleRejected(problem, f"lines.{i}.article_number")
         return found
