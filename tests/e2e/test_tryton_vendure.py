@@ -29,7 +29,6 @@ from ecomsync import (
     SyncSpec,
 )
 from ecomsync.erp.tryton import TrytonErp
-from ecomsync.platforms.vendure import Vendure
 from ecomsync.testing._tryton_seed import (
     TRAP_ARTICLES,
     TRAP_STOCK,
@@ -187,11 +186,7 @@ class TestTrytonToVendure:
             'description: "" }) { id } }'
         )
         transport = _CountingTransport()
-        shop = Vendure(
-            fresh_vendure.url,
-            api_key=fresh_vendure.api_key,
-            transport=transport,
-        )
+        shop = fresh_vendure.platform(transport=transport)
         store = SqliteStore(tmp_path / "state.db")
         sync = Synchronizer(
             erp=make_erp(tryton_server),
@@ -200,10 +195,8 @@ class TestTrytonToVendure:
             licenses=LocalLicensePool(1),
             staging=MediaStaging(tmp_path / "staging"),
         )
-        per_warehouse = Vendure(
-            fresh_vendure.url,
-            api_key=fresh_vendure.api_key,
-            stock_locations={"WH": DEFAULT, "WH2": "North"},
+        per_warehouse = fresh_vendure.platform(
+            stock_locations={"WH": DEFAULT, "WH2": "North"}
         )
         try:
             with anyio.fail_after(300):

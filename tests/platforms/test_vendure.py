@@ -114,7 +114,7 @@ class VendureHooks:
     ) -> AsyncIterator[Vendure]:
         self.server = fresh_vendure
         self.admin = fresh_vendure.admin()
-        platform = Vendure(fresh_vendure.url, api_key=fresh_vendure.api_key)
+        platform = fresh_vendure.platform()
         yield platform
         await platform.aclose()
         await self.admin.aclose()
@@ -517,11 +517,7 @@ class TestEndToEnd:
             media={"img-1": _png((200, 30, 30))},
         )
         transport = _CountingTransport()
-        vendure = Vendure(
-            fresh_vendure.url,
-            api_key=fresh_vendure.api_key,
-            transport=transport,
-        )
+        vendure = fresh_vendure.platform(transport=transport)
         store = SqliteStore(tmp_path / "state.db")
         sync = Synchronizer(
             erp=erp,
@@ -653,9 +649,7 @@ class TestStock:
         With 2 units allocated to a paid order, ERP stock 8 becomes 10 on
         hand, so the shop still sells exactly 8.
         """
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             (made,) = await shop.push(
                 DataType.ARTICLES,
                 [Outgoing(record=Article(number="S-1", name="S", price=10))],
@@ -694,9 +688,7 @@ class TestOrderStatus:
         cannot add to a shipped fulfilment, reach the order as public
         notes, once each; the order stays shipped.
         """
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             await shop.push(
                 DataType.ARTICLES,
                 [Outgoing(record=Article(number="T-S", name="T", price=10))],
@@ -880,7 +872,7 @@ class TestOrderMoney:
         finally:
             await admin.aclose()
 
-        shop = Vendure(fresh_vendure.url, api_key=fresh_vendure.api_key)
+        shop = fresh_vendure.platform()
         try:
             (order,) = [
                 o
@@ -957,7 +949,7 @@ class TestCancelledLines:
             await hooks.admin.aclose()
         assert "Order" == cancelled["cancelOrder"]["__typename"]
 
-        shop = Vendure(fresh_vendure.url, api_key=fresh_vendure.api_key)
+        shop = fresh_vendure.platform()
         try:
             (order,) = [
                 o
@@ -1001,7 +993,7 @@ class TestCancelledLines:
             await hooks.admin.aclose()
         assert "Cancelled" == cancelled["cancelOrder"]["state"]
 
-        shop = Vendure(fresh_vendure.url, api_key=fresh_vendure.api_key)
+        shop = fresh_vendure.platform()
         try:
             (order,) = [
                 o

@@ -21,7 +21,6 @@ from ecomsync import (
     Variant,
 )
 from ecomsync.exceptions import ConfigurationError
-from ecomsync.platforms.vendure import Vendure
 from ecomsync.platforms.vendure._catalog import slugify
 
 from .test_vendure import _VALUES, _CountingTransport
@@ -126,11 +125,7 @@ class TestVariants:
         )
         transport = _CountingTransport()
         admin = fresh_vendure.admin()
-        async with Vendure(
-            fresh_vendure.url,
-            api_key=fresh_vendure.api_key,
-            transport=transport,
-        ) as shop:
+        async with fresh_vendure.platform(transport=transport) as shop:
             (first,) = await shop.push(
                 DataType.ARTICLES, [Outgoing(record=shirt)]
             )
@@ -192,11 +187,7 @@ class TestVariants:
         admin = fresh_vendure.admin()
         try:
             await _gross(admin, include=True)
-            async with Vendure(
-                fresh_vendure.url,
-                api_key=fresh_vendure.api_key,
-                transport=transport,
-            ) as shop:
+            async with fresh_vendure.platform(transport=transport) as shop:
                 (first,) = await shop.push(
                     DataType.ARTICLES, [Outgoing(record=shirt)]
                 )
@@ -229,9 +220,7 @@ class TestVariants:
             number="Z-1", name="Old Z", price=4, tax_rate=0, active=False
         )
         admin = fresh_vendure.admin()
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             (made,) = await shop.push(
                 DataType.ARTICLES, [Outgoing(record=active)]
             )
@@ -281,9 +270,7 @@ class TestDuplicateSkus:
         try:
             one = await _raw_variant(admin, "D-1", "Dup One")
             two = await _raw_variant(admin, "D-1", "Dup Two")
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 runs = [
                     await shop.push(
                         DataType.ARTICLES,
@@ -336,9 +323,7 @@ class TestDuplicateSkus:
             ),
         )
         try:
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 (made,) = await shop.push(
                     DataType.ARTICLES, [Outgoing(record=cap)]
                 )
@@ -381,9 +366,7 @@ class TestDuplicateSkus:
         try:
             small = await _raw_variant(admin, "TWO-S", "Small")
             medium = await _raw_variant(admin, "TWO-M", "Medium")
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 (outcome,) = await shop.push(
                     DataType.ARTICLES, [Outgoing(record=article)]
                 )
@@ -403,9 +386,7 @@ class TestDuplicateSkus:
         A variant numbered like another article of the batch fails both,
         each naming the other, and neither reaches the shop.
         """
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             outcomes = await shop.push(
                 DataType.ARTICLES,
                 [
@@ -451,9 +432,7 @@ class TestBadValues:
         is written as 0 and fails on quantity; with allow_backorders it
         is written as it is.
         """
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             articles = await shop.push(
                 DataType.ARTICLES,
                 [
@@ -494,11 +473,7 @@ class TestBadValues:
                 DataType.STOCK,
                 [Outgoing(record=StockLevel(number="N-3", quantity=-2))],
             )
-        async with Vendure(
-            fresh_vendure.url,
-            api_key=fresh_vendure.api_key,
-            allow_backorders=True,
-        ) as backorders:
+        async with fresh_vendure.platform(allow_backorders=True) as backorders:
             (oversold,) = await backorders.push(
                 DataType.STOCK,
                 [Outgoing(record=StockLevel(number="N-3", quantity=-2))],
@@ -541,9 +516,7 @@ class TestChannelMismatches:
         Another currency, a tax rate the channel has no category for, an
         unknown category and a record of the wrong type each fail alone.
         """
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             articles = await shop.push(
                 DataType.ARTICLES,
                 [
@@ -602,9 +575,7 @@ class TestStockLocations:
             for w in ("WH1", "WH2")
         ]
         try:
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 (made,) = await shop.push(
                     DataType.ARTICLES,
                     [
@@ -615,13 +586,11 @@ class TestStockLocations:
                 )
                 summed = await shop.push(DataType.STOCK, levels)
                 (one,) = await _variants(admin, "W-1")
-            async with Vendure(
-                fresh_vendure.url,
-                api_key=fresh_vendure.api_key,
+            async with fresh_vendure.platform(
                 stock_locations={
                     "WH1": "Default Stock Location",
                     "WH2": "North",
-                },
+                }
             ) as mapped:
                 split = await mapped.push(
                     DataType.STOCK,
@@ -640,10 +609,8 @@ class TestStockLocations:
                     ],
                 )
                 (two,) = await _variants(admin, "W-1")
-            async with Vendure(
-                fresh_vendure.url,
-                api_key=fresh_vendure.api_key,
-                stock_locations={"WH1": "Nowhere"},
+            async with fresh_vendure.platform(
+                stock_locations={"WH1": "Nowhere"}
             ) as wrong:
                 with pytest.raises(ConfigurationError) as caught:
                     await wrong.push(DataType.STOCK, levels)
@@ -678,9 +645,7 @@ class TestCategories:
         naming the cycle and get no facet value; the rest of the batch is
         written.
         """
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             outcomes = await shop.push(
                 DataType.CATEGORIES,
                 [
@@ -726,9 +691,7 @@ class TestCategories:
             Category(number="K", name="Kid", parent="P1"),
         ]
         moved = attrs.evolve(tree[2], name="Kind", parent="P2", active=False)
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             first = await shop.push(
                 DataType.CATEGORIES, [Outgoing(record=c) for c in tree]
             )
@@ -776,9 +739,7 @@ class TestVariantChanges:
             price=Decimal("11.90"),
             variants=(sizes["S"], sizes["M"]),
         )
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             (made,) = await shop.push(
                 DataType.ARTICLES, [Outgoing(record=shirt)]
             )
@@ -838,9 +799,7 @@ class TestVariantChanges:
             ),
         ]
         seen = []
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             for step in steps:
                 (outcome,) = await shop.push(
                     DataType.ARTICLES, [Outgoing(record=step)]
@@ -909,9 +868,7 @@ class TestVariantChanges:
         seen = []
         products = set()
         linked = None
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             for step in (shirt, plain, shirt):
                 # with the product id the store links the article to, as
                 # the engine sends it
@@ -966,9 +923,7 @@ class TestVariantChanges:
             ),
         )
         renamed = attrs.evolve(shirt, name="Rugby shirt, plain", variants=())
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             (one,) = await shop.push(
                 DataType.ARTICLES, [Outgoing(record=shirt)]
             )
@@ -1009,9 +964,7 @@ class TestVariantChanges:
             ),
         )
         later = Article(number="T 1", name="Teller", price=Decimal("5.00"))
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             (one,) = await shop.push(
                 DataType.ARTICLES, [Outgoing(record=first)]
             )

@@ -180,21 +180,17 @@ class TestChannels:
         try:
             await admin.gql("{ activeChannel { id } }")  # logs in
             await _channel(admin, "Wien")
-            async with Vendure(
-                channels_vendure.url, api_key=channels_vendure.api_key
-            ) as shop:
+            async with channels_vendure.platform() as shop:
                 made = await _article(shop, "C-1")
                 problems = await shop.check()
                 with pytest.raises(ConfigurationError) as refused:
                     await shop.push(DataType.STOCK, _level(4))
                 untouched = await _stock(admin, "C-1")
-            async with Vendure(
-                channels_vendure.url,
-                api_key=channels_vendure.api_key,
+            async with channels_vendure.platform(
                 stock_locations={
                     "WH-1": "Default Stock Location",
                     "WH-2": "Wien",
-                },
+                }
             ) as named:
                 (four,) = await named.push(DataType.STOCK, _level(4))
             held = await _stock(admin, "C-1")

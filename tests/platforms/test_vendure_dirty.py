@@ -20,7 +20,6 @@ import attrs
 import pytest
 
 from ecomsync import Article, Category, DataType, StockLevel
-from ecomsync.platforms.vendure import Vendure
 from ecomsync.testing import DirtyCatalogue, Trap, dirty_catalogue
 
 from .._engine_contract import DirtyCatalogueContract, Outcome, two_runs
@@ -185,7 +184,7 @@ def _vendure_dirty(
 
     anyio.run(gross_prices, True)
     try:
-        platform = Vendure(vendure_server.url, api_key=vendure_server.api_key)
+        platform = vendure_server.platform()
         outcome = anyio.run(
             two_runs, catalogue, platform, tmp_path_factory.mktemp("vendure")
         )

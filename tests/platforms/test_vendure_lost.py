@@ -100,7 +100,7 @@ class TestLostState(LostStateContract):
         return self.server
 
     def platform(self, emu: VendureServer) -> Vendure:
-        return Vendure(emu.url, api_key=emu.api_key, transport=self.counted)
+        return emu.platform(transport=self.counted)
 
     def requests(self, emu: VendureServer) -> int:
         return self.counted.requests

@@ -147,9 +147,7 @@ class TestLinkedProduct:
         )
         tee = attrs.evolve(shirt, number="TEE")
         renamed = attrs.evolve(tee, name="Tee", variants=_sizes("TEE"))
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             (one,) = await shop.push(
                 DataType.ARTICLES, [Outgoing(record=shirt)]
             )
@@ -189,9 +187,7 @@ class TestLinkedProduct:
             variants=_sizes("RED"),
         )
         blue = attrs.evolve(tee, variants=_sizes("BLUE"))
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             (first,) = await shop.push(
                 DataType.ARTICLES, [Outgoing(record=plate)]
             )
@@ -233,9 +229,7 @@ class TestLinkedProduct:
             price=Decimal("20.00"),
             variants=_sizes("D-1"),
         )
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             (one,) = await shop.push(DataType.ARTICLES, [Outgoing(record=tee)])
             admin = fresh_vendure.admin()
             try:
@@ -281,9 +275,7 @@ class TestLinkedProduct:
         )
         moved_a = attrs.evolve(a, variants=a.variants[:2])
         moved_b = attrs.evolve(b, variants=(*b.variants, a.variants[2]))
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as shop:
+        async with fresh_vendure.platform() as shop:
             pa, pb = await shop.push(
                 DataType.ARTICLES, [Outgoing(record=a), Outgoing(record=b)]
             )
@@ -330,9 +322,7 @@ class TestStock:
         admin = fresh_vendure.admin()
         try:
             north = await _location(admin, "North")
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 made = await _article(shop, "W-1")
                 await _by_hand(admin, "W-1", {north: 5})
                 (level,) = await shop.push(
@@ -359,10 +349,8 @@ class TestStock:
         admin = fresh_vendure.admin()
         try:
             await _location(admin, "North")
-            async with Vendure(
-                fresh_vendure.url,
-                api_key=fresh_vendure.api_key,
-                stock_locations={"WH-N": "North"},
+            async with fresh_vendure.platform(
+                stock_locations={"WH-N": "North"}
             ) as shop:
                 made = await _article(shop, "W-2")
                 await _by_hand(admin, "W-2", on_hand=5)
@@ -414,9 +402,7 @@ class TestStock:
         article = Article(number="P-1", name="Pot", price=Decimal("4.00"))
         admin = fresh_vendure.admin()
         try:
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 (made,) = await shop.push(
                     DataType.ARTICLES, [Outgoing(record=article)]
                 )
@@ -456,9 +442,7 @@ class TestStock:
                 "'2020-01-01 00:00:00.000' WHERE id = ?",
                 int(lager),
             )
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 article = await _article(shop, "L-1")
                 # Vendure's own default: a number without a location
                 await _by_hand(admin, "L-1", on_hand=4)
@@ -488,9 +472,7 @@ class TestStock:
         admin = fresh_vendure.admin()
         try:
             norths = [await _location(admin, "North") for _ in range(2)]
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 article = await _article(shop, "N-1")
                 await _by_hand(admin, "N-1", dict.fromkeys(norths, 5))
                 (level,) = await shop.push(
@@ -498,10 +480,8 @@ class TestStock:
                     [Outgoing(record=StockLevel(number="N-1", quantity=3))],
                 )
             held = await _stock(admin, "N-1")
-            async with Vendure(
-                fresh_vendure.url,
-                api_key=fresh_vendure.api_key,
-                stock_locations={"WH-N": "North"},
+            async with fresh_vendure.platform(
+                stock_locations={"WH-N": "North"}
             ) as mapped:
                 problems = await mapped.check()
                 with pytest.raises(ConfigurationError) as refused:

@@ -317,9 +317,7 @@ class TestLiveServer:
     ) -> None:
         """The API key's role reads the precision (2), and a gross 11.90
         at 19 % lands as Vendure's 1000 net, shown as 1190."""
-        async with Vendure(
-            fresh_vendure.url, api_key=fresh_vendure.api_key
-        ) as vendure:
+        async with fresh_vendure.platform() as vendure:
             [outcome] = await vendure.push(
                 DataType.ARTICLES,
                 [

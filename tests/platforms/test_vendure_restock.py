@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from ecomsync import MemoryErp, Synchronizer
-from ecomsync.platforms.vendure import Vendure
 
 from .._negative_stock_contract import NegativeStockContract
 from .._push import pushing
@@ -44,7 +43,7 @@ class _OnVendure:
     async def _engine(
         self, emu: VendureServer, erp: MemoryErp, tmp_path: Path
     ) -> AsyncIterator[Synchronizer]:
-        platform = Vendure(emu.url, api_key=emu.api_key)
+        platform = emu.platform()
         async with pushing(platform, erp, tmp_path) as sync:
             yield sync
 

@@ -105,13 +105,7 @@ class TestStockLocationsThroughTheEngine:
         shops: list[Vendure] = []
 
         def engine(locations: dict[str, str]) -> Synchronizer:
-            shops.append(
-                Vendure(
-                    fresh_vendure.url,
-                    api_key=fresh_vendure.api_key,
-                    stock_locations=locations,
-                )
-            )
+            shops.append(fresh_vendure.platform(stock_locations=locations))
             return Synchronizer(
                 erp=erp,
                 platforms={"vendure": shops[-1]},
@@ -225,9 +219,7 @@ class TestUntrackedInventory:
         admin = fresh_vendure.admin()
         try:
             await _global_tracking(admin, False)
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 made = await _article(shop, "T-1")
                 (level,) = await shop.push(
                     DataType.STOCK,
@@ -252,9 +244,7 @@ class TestUntrackedInventory:
         """
         admin = fresh_vendure.admin()
         try:
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 made = await shop.push(
                     DataType.ARTICLES,
                     [
@@ -344,9 +334,7 @@ class TestAllocationChangesDuringTheWrite:
         """
         admin = fresh_vendure.admin()
         try:
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 made = await _article(shop, "R-1")
                 (ten,) = await shop.push(
                     STOCK,
@@ -355,11 +343,7 @@ class TestAllocationChangesDuringTheWrite:
             code = await _shop_order(fresh_vendure.url, str(ten.platform_id))
             ordered = await _stock(admin, "R-1")
             racing = _CancelBeforeWrite(admin, code)
-            async with Vendure(
-                fresh_vendure.url,
-                api_key=fresh_vendure.api_key,
-                transport=racing,
-            ) as shop:
+            async with fresh_vendure.platform(transport=racing) as shop:
                 (again,) = await shop.push(
                     STOCK,
                     [Outgoing(record=StockLevel(number="R-1", quantity=10))],
@@ -395,10 +379,8 @@ class TestNegativeStock:
             )
 
         try:
-            async with Vendure(
-                fresh_vendure.url,
-                api_key=fresh_vendure.api_key,
-                stock_locations={"WH1": DEFAULT, "WH2": DEFAULT},
+            async with fresh_vendure.platform(
+                stock_locations={"WH1": DEFAULT, "WH2": DEFAULT}
             ) as shop:
                 await shop.push(
                     DataType.ARTICLES,

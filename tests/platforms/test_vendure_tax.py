@@ -12,7 +12,6 @@ import pytest
 
 from ecomsync import Article, DataType
 from ecomsync._contracts import Outgoing
-from ecomsync.platforms.vendure import Vendure
 
 from .vendure_server import VendureAdmin, VendureServer
 
@@ -89,9 +88,7 @@ class TestSharedRate:
         admin = fresh_vendure.admin()
         try:
             await _books(admin)
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 (outcome,) = await shop.push(
                     DataType.ARTICLES,
                     [Outgoing(record=_book("B-1", "Atlas"))],
@@ -119,9 +116,7 @@ class TestSharedRate:
         """
         admin = fresh_vendure.admin()
         try:
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 (first,) = await shop.push(
                     DataType.ARTICLES,
                     [Outgoing(record=_book("B-2", "Atlas"))],
@@ -143,9 +138,7 @@ class TestSharedRate:
                 price=Decimal("12.84"),
                 tax_rate=Decimal(7),
             )
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 (again,) = await shop.push(
                     DataType.ARTICLES, [Outgoing(record=dearer)]
                 )
@@ -167,9 +160,7 @@ class TestSharedRate:
         admin = fresh_vendure.admin()
         try:
             await _books(admin, default=True)
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 (outcome,) = await shop.push(
                     DataType.ARTICLES,
                     [Outgoing(record=_book("B-3", "Atlas"))],

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from ecomsync import DataType, Outgoing, StockLevel
-from ecomsync.platforms.vendure import Vendure
 from ecomsync.platforms.vendure._catalog import Catalog
 from ecomsync.platforms.vendure._stock import Stock
 
@@ -76,7 +75,7 @@ async def _push(
     """
     Push *quantity* of *sku*; the variant id.
     """
-    async with Vendure(server.url, api_key=server.api_key, **kw) as shop:
+    async with server.platform(**kw) as shop:
         (level,) = await shop.push(
             DataType.STOCK,
             [Outgoing(record=StockLevel(number=sku, quantity=quantity))],
@@ -102,9 +101,7 @@ class TestNegativeThreshold:
         """
         admin = fresh_vendure.admin()
         try:
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 for sku in ("G-1", "O-1", "B-1"):
                     made = await _article(shop, sku)
                     assert made.ok, made.error
@@ -138,15 +135,9 @@ class TestNegativeThreshold:
         admin = fresh_vendure.admin()
         try:
             await _global_threshold(admin, -5)
-            async with Vendure(
-                fresh_vendure.url, api_key=fresh_vendure.api_key
-            ) as shop:
+            async with fresh_vendure.platform() as shop:
                 made = await _article(shop, "N-1")
-            async with Vendure(
-                fresh_vendure.url,
-                api_key=fresh_vendure.api_key,
-                allow_backorders=True,
-            ) as shop:
+            async with fresh_vendure.platform(allow_backorders=True) as shop:
                 allowed = await _article(shop, "N-2")
             data = await admin.gql(
                 "{ productVariants(options: { sort: { sku: ASC }, filter: "

@@ -34,7 +34,6 @@ from ecomsync import (
     Variant,
 )
 from ecomsync.events import RecordFailed
-from ecomsync.platforms.vendure import Vendure
 
 from .test_vendure import _png, _shop_order
 from .vendure_server import VendureAdmin, VendureServer
@@ -173,11 +172,7 @@ class TestLostAnswers:
         """
         admin = fresh_vendure.admin()
         transport = _LostAnswers()
-        vendure = Vendure(
-            fresh_vendure.url,
-            api_key=fresh_vendure.api_key,
-            transport=transport,
-        )
+        vendure = fresh_vendure.platform(transport=transport)
         store = SqliteStore(tmp_path / "state.db")
         sync = Synchronizer(
             erp=_erp(),
@@ -244,11 +239,7 @@ class TestLostAnswers:
             }
         )
         erp = _erp()
-        vendure = Vendure(
-            fresh_vendure.url,
-            api_key=fresh_vendure.api_key,
-            transport=transport,
-        )
+        vendure = fresh_vendure.platform(transport=transport)
         store = SqliteStore(tmp_path / "state.db")
         sync = Synchronizer(
             erp=erp, platforms={"vendure": vendure}, store=store

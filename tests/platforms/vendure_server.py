@@ -31,7 +31,7 @@ import attrs
 import httpx
 import pytest
 
-from ecomsync.platforms.vendure import SYNC_PERMISSIONS
+from ecomsync.platforms.vendure import SYNC_PERMISSIONS, Vendure
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,6 +147,12 @@ class VendureServer:
         shutil.rmtree(self.data_dir / "assets", ignore_errors=True)
         shutil.copyfile(self.template, self.db)
         self.start()
+
+    def platform(self, **options: Any) -> Vendure:
+        """
+        The adapter on this server with the sync job's API key.
+        """
+        return Vendure(self.url, api_key=self.api_key, **options)
 
     def admin(self) -> VendureAdmin:
         return VendureAdmin(f"{self.url}/admin-api")
