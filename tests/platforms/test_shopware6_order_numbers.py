@@ -7,6 +7,7 @@ were the other; each read fails the number once, naming every order.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from ecomsync import (
     MemoryErp,
     NumberRange,
     Only,
+    Order,
     OrderState,
     OrderStatus,
     Outgoing,
@@ -62,6 +64,30 @@ def _place(
         lines=[{"productNumber": "A-1", "quantity": quantity, "unitPrice": 9}],
         created_at=emu.now() + timedelta(minutes=quantity),
     )
+
+
+def _place_many(emu: ShopwareEmulator, count: int) -> None:
+    """Place orders P-0 .. P-<count - 1>, a second apart."""
+    for n in range(count):
+        emu.place_order(
+            order_number=f"P-{n}",
+            created_at=emu.now() + timedelta(seconds=n),
+        )
+
+
+async def _pages(
+    shop: Shopware6, selection: Any, batch_size: int
+) -> list[Sequence[Order | Refusal]]:
+    """Every page *shop* reads of *selection*; the shop closed after."""
+    try:
+        return [
+            page
+            async for page in shop.fetch_orders(
+                selection, batch_size=batch_size
+            )
+        ]
+    finally:
+        await shop.aclose()
 
 
 def _failures(record: Any) -> list[tuple[str, str | None]]:
@@ -213,20 +239,10 @@ class TestLookUpRequests:
         by number) sends per page of orders its search and one look-up
         of that page's numbers, nothing more.
         """
-        for n in range(1001):
-            emu.place_order(
-                order_number=f"P-{n}",
-                created_at=emu.now() + timedelta(seconds=n),
-            )
+        _place_many(emu, 1001)
         shop = shopware6(emu, SECRET)
         seen = len(emu.requests)
-        try:
-            pages = [
-                page
-                async for page in shop.fetch_orders(selection, batch_size=500)
-            ]
-        finally:
-            await shop.aclose()
+        pages = await _pages(shop, selection, 500)
 
         sent = [
             r
@@ -262,22 +278,12 @@ class TestLookUpRequests:
         a look-up aggregates, filtered on a page's numbers; and only a
         read's first page asks for the exact total.
         """
-        for n in range(1001):
-            emu.place_order(
-                order_number=f"P-{n}",
-                created_at=emu.now() + timedelta(seconds=n),
-            )
+        _place_many(emu, 1001)
         sent = _Searches(emu)
         shop = Shopware6(
             "http://shop.test", emu.client_id, SECRET, transport=sent
         )
-        try:
-            pages = [
-                page
-                async for page in shop.fetch_orders(selection, batch_size=500)
-            ]
-        finally:
-            await shop.aclose()
+        pages = await _pages(shop, selection, 500)
 
         bodies = sent.bodies
         read = {o.number for p in pages for o in p}
@@ -362,14 +368,7 @@ class TestPlacedDuringTheRead:
             ),
         )
         selection = ChangedSince(since) if filtered else All()
-        try:
-            read = [
-                o
-                async for page in shop.fetch_orders(selection, batch_size=10)
-                for o in page
-            ]
-        finally:
-            await shop.aclose()
+        read = [o for page in await _pages(shop, selection, 10) for o in page]
 
         assert [("5010", "number"), ("5011", None)] == [
             (o.number, o.field if isinstance(o, Refusal) else None)
