@@ -14,7 +14,9 @@ its own), trailing spaces do not count, digits of every
 script are their value, and format and control characters (a zero-width
 space, a byte order mark, a direction mark) weigh nothing at all.  Some
 letters that Unicode decomposes are letters of their own to it
-(Cyrillic ``Й``, ``Ї``, ``Ў``).  Checked character by character against
+(Cyrillic ``Й``, ``Ї``, ``Ў``), and every character outside the BMP
+(an emoji, a mathematical letter) weighs as U+FFFD, all alike (UCA
+5.2.0 tells them apart).  Checked character by character against
 MariaDB 10.11's ``WEIGHT_STRING(... COLLATE utf8mb4_unicode_ci)`` for
 the Latin, Cyrillic and Greek blocks, the spaces and the ignorable
 characters; the approximation is coarser in other scripts.
@@ -90,9 +92,18 @@ def unicode_ci(value: str) -> str:
     """
     if value.isascii() and value.isprintable():
         return value.rstrip(" ").casefold()  # the common case
+    return _key(value, bmp_only=True)
+
+
+def _key(value: str, *, bmp_only: bool) -> str:
     out: list[str] = []
     for ch in value:
         if ch in _IGNORED:
+            continue
+        if bmp_only and ord(ch) > 0xFFFF:
+            # UCA 4.0.0 in MySQL weighs every character outside the BMP
+            # (an emoji, a mathematical A) as U+FFFD: all one.
+            out.append("\ufffd")
             continue
         if ch in _OWN_LETTERS:
             out.append(ch)
@@ -145,4 +156,4 @@ def unicode_520_ci(value: str) -> str:
         return value.rstrip(" ").casefold()
     # Ŀ decomposes to L and a middle dot, which the collation weighs.
     value = value.replace("\u013f", "l").replace("\u0140", "l")
-    return unicode_ci(value.casefold().translate(_FOLD_520))
+    return _key(value.casefold().translate(_FOLD_520), bmp_only=False)
