@@ -1,7 +1,7 @@
 """
-One `MediaStaging` shared by several synchronisers: its journal is the
-store's it was opened with, so synchronisers with stores of their own
-each need a staging of their own (they may share its directory).
+One `MediaStaging` shared by several synchronisers: each run journals
+into its own synchroniser's store, so synchronisers with stores of their
+own may share one staging (and its byte budget).
 """
 
 from __future__ import annotations
