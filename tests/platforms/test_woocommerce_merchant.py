@@ -117,11 +117,15 @@ class TestStockUnderAnotherSpelling:
             )
         assert [row["sku"] for row in answer.json()] == ["A-1"]
 
-    async def test_stock_of_another_spelling_fails_by_name(self) -> None:
+    @pytest.mark.parametrize("other", ["a-1", "\ufeffA-1"])
+    async def test_stock_of_another_spelling_fails_by_name(
+        self, other: str
+    ) -> None:
         """
-        ERP articles ``A-1`` and ``a-1`` are one SKU to WooCommerce: the
-        stock of ``a-1`` fails naming the product that holds ``A-1``
-        instead of overwriting ``A-1``'s stock, in one push or alone.
+        ERP articles ``A-1`` and ``a-1`` (or ``A-1`` after a byte order
+        mark) are one SKU to WooCommerce: the stock of the other fails
+        naming the product that holds ``A-1`` instead of overwriting
+        ``A-1``'s stock, in one push or alone.
         """
         emu = WooCommerceEmulator("ck_merchant", SECRET)
         async with _shop(emu) as woo:
@@ -133,21 +137,22 @@ class TestStockUnderAnotherSpelling:
                 DataType.STOCK,
                 [
                     Outgoing(record=StockLevel(number="A-1", quantity=5)),
-                    Outgoing(record=StockLevel(number="a-1", quantity=0)),
+                    Outgoing(record=StockLevel(number=other, quantity=0)),
                 ],
             )
             alone = await woo.push(
                 DataType.STOCK,
-                [Outgoing(record=StockLevel(number="a-1", quantity=0))],
+                [Outgoing(record=StockLevel(number=other, quantity=0))],
             )
         (row,) = emu.shop.products.values()
         assert row["stock_quantity"] == 5
         assert [(o.number, o.ok, o.field) for o in both + alone] == [
             ("A-1", True, None),
-            ("a-1", False, "number"),
-            ("a-1", False, "number"),
+            (other, False, "number"),
+            (other, False, "number"),
         ]
         assert "'A-1'" in (alone[0].error or "")
+        assert "invisible characters" in (alone[0].error or "")
 
     async def test_stock_of_its_linked_product_retyped_in_case(
         self,

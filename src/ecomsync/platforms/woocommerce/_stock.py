@@ -88,7 +88,8 @@ class Stock:
                     f"article {level.number!r} is not on WooCommerce: "
                     f"product #{row['id']} holds the SKU {held!r}, which "
                     f"WooCommerce takes for {level.number!r} (case, "
-                    "accents and trailing spaces do not count), and its "
+                    "accents, invisible characters and trailing spaces do "
+                    "not count), and its "
                     "stock is not this article's to set; rename one of "
                     "them",
                     "number",
