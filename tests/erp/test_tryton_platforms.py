@@ -111,6 +111,22 @@ async def _codes(erp: TrytonErp, party: int) -> list[str]:
     return [row["code"] for row in rows]
 
 
+async def _merchants_party(erp: TrytonErp, code: str) -> int:
+    """A party the merchant keeps *code* on, as an untyped identifier."""
+    async with erp.session() as session:
+        (party,) = await session.rpc.model(
+            "party.party",
+            "create",
+            [
+                {
+                    "name": "Someone Else",
+                    "identifiers": [["create", [{"code": code}]]],
+                }
+            ],
+        )
+    return int(party)
+
+
 class TestTwoPlatforms:
     async def test_same_numbers_stay_apart(
         self, tryton: TrytonErp, tmp_path: Path
@@ -285,17 +301,8 @@ class TestSalesOfOthers:
         order, _ = _twins()
         order = attrs.evolve(order, platform="woo")
         number = order.customer.number
+        theirs = await _merchants_party(tryton, number)
         async with tryton.session() as session:
-            (theirs,) = await session.rpc.model(
-                "party.party",
-                "create",
-                [
-                    {
-                        "name": "Someone Else",
-                        "identifiers": [["create", [{"code": number}]]],
-                    }
-                ],
-            )
             (imported,) = await session.import_orders([order])
             (sale,) = await session.rpc.read(
                 "sale.sale", [int(imported.platform_id or 0)], ["party"]
@@ -317,17 +324,8 @@ class TestSalesOfOthers:
         order = attrs.evolve(order, platform=None)
         later = attrs.evolve(order, number=f"{order.number}-2")
         number = order.customer.number
+        theirs = await _merchants_party(tryton, number)
         async with tryton.session() as session:
-            (theirs,) = await session.rpc.model(
-                "party.party",
-                "create",
-                [
-                    {
-                        "name": "Someone Else",
-                        "identifiers": [["create", [{"code": number}]]],
-                    }
-                ],
-            )
             (imported,) = await session.import_orders([order])
             (again,) = await session.import_orders([later])
             sales = await session.rpc.read(
