@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from ecomsync import All, ChangedSince, Order, Refusal
+from ecomsync import All, ChangedSince, NumberRange, Order, Refusal
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import make_order
 from ecomsync.testing.woocommerce import WooCommerceEmulator
@@ -26,7 +26,7 @@ KEY, SECRET = "ck_numbers", "cs_numbers"
 async def _read(
     emu: WooCommerceEmulator,
     batch_size: int,
-    selection: All | ChangedSince | None = None,
+    selection: All | ChangedSince | NumberRange | None = None,
 ) -> list[list[Order | Refusal]]:
     """Every page `fetch_orders` yields from *emu* (all orders by default)."""
     async with WooCommerce(
@@ -122,6 +122,24 @@ class TestSharedOrderNumbers:
         assert f"#{first}" in refusal.reason
         assert f"#{second}" in refusal.reason
         assert 100 == first
+
+    async def test_a_shared_number_the_selection_left_out_is_not_refused(
+        self,
+    ) -> None:
+        """
+        Twins numbered ``W-1`` outside the selection were refused all the
+        same: a read of X-1..X-9 yielded a refusal of W-1 next to order
+        X-5 (a failure for an order nobody asked for).  Only the selected
+        order comes.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        emu.place_order(number="W-1", total="1.00")
+        emu.place(make_order("X-5"))
+        emu.place_order(number="W-1", total="2.00")
+
+        pages = await _read(emu, 10, NumberRange("X-1", "X-9"))
+
+        assert ["X-5"] == [o.number for page in pages for o in page]
 
 
 class TestFractionalQuantities:

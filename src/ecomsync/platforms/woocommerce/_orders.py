@@ -259,12 +259,14 @@ class Orders:
             shared = _shared_numbers(placed, holders)
             for row in placed:
                 number = _number_of(row)
+                # every row counts as a holder, but an order the
+                # selection left out is neither imported nor refused
+                if not _selected(selection, number, row, since):
+                    continue
                 if number in shared:
                     if number not in refused:
                         refused.add(number)
                         batch.append(_refusal(number, shared[number]))
-                    continue
-                if not _selected(selection, number, row, since):
                     continue
                 odd = _fractional(number, row)
                 if odd is not None:
