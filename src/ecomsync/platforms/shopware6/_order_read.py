@@ -1,12 +1,13 @@
 """
 Reading orders: paged by a stable sort, with customers, addresses,
 lines, deliveries and transactions, and an order whose number another
-order of the shop holds too refused (`Refusal`).
+order of the shop holds too refused (`Refusal`), and so an order whose
+customer number another customer of the read holds too.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -53,9 +54,11 @@ class OrderReader:
         Yield the selected orders with customer, addresses, line items,
         deliveries and transactions, paged by a stable sort; an order
         whose number another order of the shop holds too, as a
-        `Refusal` (`_handed`).
+        `Refusal` (`_handed`), and so an order whose customer number
+        another customer of the read holds (`_Customers`).
         """
         refused: set[str] = set()
+        customers = _Customers()
         limit = max(1, min(batch_size, MAX_LIMIT))
         filters: list[dict[str, Any]] = []
         exact: Callable[[str], bool] = lambda _: True  # noqa: E731
@@ -84,7 +87,8 @@ class OrderReader:
             numbers = sorted(selection.numbers)
             if len(numbers) > MAX_LIMIT:
                 async for rows in self._fetch_only(numbers, limit):
-                    yield await self._handed(rows, refused)
+                    handed = await self._handed(rows, refused)
+                    yield customers.refusals(handed, rows)
                 return
             filters.append(
                 {"type": "equalsAny", "field": "orderNumber", "value": numbers}
@@ -94,7 +98,8 @@ class OrderReader:
         async for rows in self._pages(filters, limit):
             chosen = [r for r in rows if exact(str(r.get("orderNumber")))]
             if chosen:
-                yield await self._handed(chosen, refused)
+                handed = await self._handed(chosen, refused)
+                yield customers.refusals(handed, chosen)
 
     async def _handed(
         self, rows: list[dict[str, Any]], refused: set[str]
@@ -279,3 +284,92 @@ class OrderReader:
         total = body.get("total") if isinstance(body, dict) else None
         rows = [row for row in data or [] if isinstance(row, dict)]
         return rows, total if type(total) is int and count else None
+
+
+#: Customer numbers a read remembers the first customer of (the oldest
+#: forgotten beyond): about 12 MB, whatever the read's size.
+REMEMBERED_CUSTOMERS = 50_000
+
+
+@attrs.define
+class _Customers:
+    """
+    The customers of one read's orders by customer number: each number's
+    first customer id (the latest `REMEMBERED_CUSTOMERS` numbers), and
+    every id of a number two customers hold.
+    """
+
+    first: dict[str, str] = attrs.Factory(dict)
+    shared: dict[str, set[str]] = attrs.Factory(dict)
+
+    def note(self, number: str, customer_id: str) -> None:
+        """
+        Remember that *customer_id* holds *number*.
+        """
+        if number in self.shared:
+            self.shared[number].add(customer_id)
+            return
+        held = self.first.get(number)
+        if held is None:
+            if len(self.first) >= REMEMBERED_CUSTOMERS:
+                del self.first[next(iter(self.first))]
+            self.first[number] = customer_id
+        elif held != customer_id:
+            self.shared[number] = {held, customer_id}
+
+    def refusals(
+        self, handed: list[Order | Refusal], rows: list[dict[str, Any]]
+    ) -> list[Order | Refusal]:
+        """
+        *handed*, but a `Refusal` on ``customer.number`` for each order
+        whose customer number two Shopware customers of the read hold:
+        Shopware keeps no customer number unique (no unique index on
+        ``customer.customer_number``; a number typed in the
+        administration or imported is taken as given), and the ERP finds
+        an order's customer by its number, so one customer's order would
+        be booked onto the other's customer (invoices, addresses).  Both
+        customers' orders on one page fail; of two pages, the later
+        one's (the earlier is handed on).  Costs no request: the ids come
+        with the orders.
+        """
+        keys = {str(r.get("orderNumber")): _customer_key(r) for r in rows}
+        for key in keys.values():
+            if key is not None:
+                self.note(*key)
+        out: list[Order | Refusal] = []
+        for item in handed:
+            key = keys.get(item.number) if isinstance(item, Order) else None
+            ids = self.shared.get(key[0]) if key is not None else None
+            if key is None or ids is None:
+                out.append(item)
+                continue
+            out.append(
+                Refusal(
+                    number=item.number,
+                    field="customer.number",
+                    reason=(
+                        f"customer number {key[0]} is held by {len(ids)} "
+                        f"Shopware customers ({', '.join(sorted(ids))}): "
+                        f"order not imported, the ERP finds a customer by "
+                        f"its number and would book it onto the other "
+                        f"customer; give each customer its own number in "
+                        f"Shopware"
+                    ),
+                )
+            )
+        return out
+
+
+def _customer_key(row: Mapping[str, Any]) -> tuple[str, str] | None:
+    """
+    The customer number and customer id of order *row*'s customer, or
+    ``None`` without either (the customer deleted since).
+    """
+    customer = row.get("orderCustomer")
+    if not isinstance(customer, dict):
+        return None
+    number = customer.get("customerNumber")
+    customer_id = customer.get("customerId")
+    if not number or not customer_id:
+        return None
+    return str(number), str(customer_id)
