@@ -30,6 +30,7 @@ from ecomsync import (
     All,
     AuthenticationError,
     DataType,
+    EcomsyncError,
     MediaStaging,
     MediaStagingError,
     MediaUploaded,
@@ -360,6 +361,122 @@ class TestSiblingFailure:
 
         assert RunStatus.SUCCEEDED == run.status
         assert 6 == len(platform.attachments)
+        await assert_clean(sync.staging, store)
+
+
+class BrokenFilePlatform(MemoryPlatform):
+    """
+    A MemoryPlatform whose own file layer fails on one file ("image 2")
+    with a bare `OSError`, or raises *other* (a programming error) there.
+    """
+
+    other: Exception | None = None
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        if await media.aread() == b"image 2":
+            if self.other is not None:
+                raise self.other
+            raise OSError(errno.EIO, "Input/output error", "image-2.jpg")
+        return await super().upload_media(media)
+
+
+class TestAdapterOSError:
+    async def test_fails_its_record_only(
+        self, tmp_path: Path, erp: MemoryErp, store: SqliteStore
+    ) -> None:
+        """An upload that raises a bare OSError (the adapter's file or
+        network layer) fails its record on media.N with the cause, in the
+        ledger; the other records land and nothing is left staged."""
+        platform = BrokenFilePlatform()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with anyio.fail_after(20):
+            run = await sync.execute(SPEC)
+
+        (failure,) = run.failures
+        assert ("A-2", "media.0") == (failure.number, failure.field)
+        assert "Input/output error" in failure.message
+        assert 5 == len(platform.attachments)
+        ledger = await store.list_failures("shop", DataType.ARTICLES)
+        assert [("A-2", "media.0")] == [(f.number, f.field) for f in ledger]
+        await assert_clean(sync.staging, store)
+
+    async def test_programming_error_ends_the_run(
+        self, tmp_path: Path, erp: MemoryErp, store: SqliteStore
+    ) -> None:
+        """A TypeError from an upload is a bug, not a record's failure: it
+        still ends the run (as the run's error), nothing left staged."""
+        platform = BrokenFilePlatform()
+        platform.other = TypeError("bug")
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with (
+            anyio.fail_after(20),
+            pytest.raises(EcomsyncError, match="TypeError: bug") as info,
+        ):
+            await sync.execute(SPEC)
+
+        assert isinstance(info.value.__cause__, TypeError)
+
+        await assert_clean(sync.staging, store)
+
+
+class _BrokenRead:
+    """An ERP session whose file "img-2" cannot be read (a bare OSError)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def read_media(self, ref: Any) -> bytes:
+        if ref.key == "img-2":
+            raise FileNotFoundError(2, "No such file or directory", "img-2")
+        result: bytes = await self._inner.read_media(ref)
+        return result
+
+
+class BrokenReadErp(Wrapped):
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Any]:
+        async with self._inner.session() as session:
+            yield _BrokenRead(session)
+
+
+class TestErpOSError:
+    async def test_fails_its_record_only(
+        self, tmp_path: Path, erp: MemoryErp, store: SqliteStore
+    ) -> None:
+        """An ERP file whose read raises a bare OSError fails its record on
+        media.N with the cause, in the ledger; the others land."""
+        platform = MemoryPlatform()
+        sync = Synchronizer(
+            erp=BrokenReadErp(erp, Cut("", 0), set()),  # type: ignore[arg-type]
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        with anyio.fail_after(20):
+            run = await sync.execute(SPEC)
+
+        (failure,) = run.failures
+        assert ("A-2", "media.0") == (failure.number, failure.field)
+        assert "No such file" in failure.message
+        assert 5 == len(platform.attachments)
+        ledger = await store.list_failures("shop", DataType.ARTICLES)
+        assert [("A-2", "media.0")] == [(f.number, f.field) for f in ledger]
         await assert_clean(sync.staging, store)
 
 

@@ -2,8 +2,8 @@
 The platform's media ids of content, as media transfer keeps them: new
 content whose upload waits for the push that creates its media entity
 (`Deferred`, per record `Pending`), and the store's batched media-id
-questions (`MediaIdBatch`, `Ask`); and the content of a file, read from
-the ERP (`read_media`).
+questions (`MediaIdBatch`, `Ask`); the content of a file, read from
+the ERP (`read_media`), and its upload (`upload`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import attrs
 from ._contracts import StagedMedia
 from ._model import MediaRef
 from .exceptions import SyncError
-from .typing import ErpSession
+from .typing import ErpSession, Platform
 
 
 @attrs.define(eq=False)
@@ -99,11 +99,34 @@ class ForgetsMediaIds(Protocol):  # pragma: no cover -- a Protocol only
 async def read_media(session: ErpSession, ref: MediaRef) -> bytes:
     """
     The content of the ERP's file *ref*; a 0-byte one (broken in the ERP,
-    and so in the shop) fails its record with a `SyncError`.
+    and so in the shop) or an `OSError` reading it fails its record with
+    a `SyncError`.
     """
-    content = await session.read_media(ref)
+    try:
+        content = await session.read_media(ref)
+    except OSError as exc:
+        raise SyncError(
+            f"the ERP's file {ref.key!r} ({ref.filename!r}) cannot be read: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     if not content:
         raise SyncError(
             f"the ERP's file {ref.key!r} ({ref.filename!r}) is empty (0 bytes)"
         )
     return content
+
+
+async def upload(platform: Platform, staged: StagedMedia) -> str:
+    """
+    *platform*'s media id for *staged*, uploaded.  An `OSError` of the
+    adapter's file or network layer is that file's failure (a
+    `SyncError`: its record fails, the run goes on); anything else not
+    an ecomsync error is a bug and still ends the run.
+    """
+    try:
+        return await platform.upload_media(staged)
+    except OSError as exc:
+        raise SyncError(
+            f"the upload of {staged.filename!r} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc

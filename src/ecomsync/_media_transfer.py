@@ -29,6 +29,7 @@ from ._media_ids import (
     MediaIdBatch,
     Pending,
     read_media,
+    upload,
 )
 from ._model import Article, Category, MediaRef
 from ._run import Run
@@ -357,7 +358,7 @@ class MediaTransfer:
             uploaded: str | None = None
             try:
                 async with self._uploads.one():
-                    uploaded = await self.run.platform.upload_media(staged)
+                    uploaded = await upload(self.run.platform, staged)
             finally:
                 if uploaded is not None:
                     self._fresh.add(sha)
@@ -569,9 +570,7 @@ class MediaTransfer:
             media_id = None
             try:
                 async with turn:
-                    media_id = await self.run.platform.upload_media(
-                        deferred.staged
-                    )
+                    media_id = await upload(self.run.platform, deferred.staged)
             finally:
                 if media_id is not None and self._asks is None:
                     # Remembered even if a cancel strikes now (`_media_id`).

@@ -316,3 +316,61 @@ class TestDeferred:
         assert ["refused", "refused"] == woke
         with anyio.fail_after(1):
             await deferred.wait()
+
+
+class _BrokenFile(Shopware6):
+    """
+    A Shopware6 whose own file layer fails with a bare `OSError` on the
+    upload of one content (*broken*), after the push.
+    """
+
+    broken: bytes
+
+    async def upload_media(self, media: StagedMedia) -> str:
+        if await media.aread() == self.broken:
+            raise OSError(5, "Input/output error", media.filename)
+        return await super().upload_media(media)
+
+
+class TestUploadOSError:
+    async def test_fails_its_record_only(self, tmp_path: Path) -> None:
+        """An upload after the push that raises a bare OSError fails its
+        record on media.N (in the ledger) instead of ending the run; the
+        other record lands with its file."""
+        emu = ShopwareEmulator(client_id="SWIAOSERROR", client_secret="s")
+        content = {k: b"\xff\xd8\xff\xe0" + k.encode() * 40 for k in "ab"}
+        erp = MemoryErp(
+            [
+                Article(
+                    number=f"A-{k}",
+                    name=k,
+                    price=Decimal("1"),
+                    media=(
+                        MediaRef(
+                            key=k, filename=f"{k}.jpg", mime_type="image/jpeg"
+                        ),
+                    ),
+                )
+                for k in "ab"
+            ],
+            media=content,
+        )
+        platform = _BrokenFile(
+            "http://shop.test",
+            emu.client_id,
+            "s",
+            transport=httpx.ASGITransport(app=emu.app),  # type: ignore[arg-type]
+        )
+        platform.broken = content["b"]
+        async with pushing(platform, erp, tmp_path) as sync:
+            summary = await sync.execute(
+                SyncSpec(types={DataType.ARTICLES: All()})
+            )
+            ledger = await sync.store.list_failures("shop", DataType.ARTICLES)
+
+        assert [("A-b", "media.0")] == [
+            (f.number, f.field) for f in summary.failures
+        ]
+        assert "Input/output error" in summary.failures[0].message
+        assert [("A-b", "media.0")] == [(f.number, f.field) for f in ledger]
+        assert 1 == summary.counts[DataType.ARTICLES].created
