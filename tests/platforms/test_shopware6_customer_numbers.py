@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ecomsync import All, DataType, MemoryErp, RunStatus, SyncSpec
+from ecomsync.platforms.shopware6 import _order_read
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
 from .._push import pushing, shopware6
@@ -134,3 +135,23 @@ class TestSharedCustomerNumber:
 
         assert RunStatus.SUCCEEDED is record.status, record.failures
         assert {"6021", "6022"} <= set(erp.orders)
+
+
+class TestRememberedCustomers:
+    def test_a_read_remembers_a_bounded_number_of_customers(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """
+        A read remembers at most `REMEMBERED_CUSTOMERS` customer numbers
+        (the oldest forgotten), so a read of a million orders does not
+        grow with them; a number two customers hold stays known.
+        """
+        monkeypatch.setattr(_order_read, "REMEMBERED_CUSTOMERS", 3)
+        customers = _order_read._Customers()
+        customers.note("K-0", "a")
+        customers.note("K-0", "b")
+        for n in range(1, 10):
+            customers.note(f"K-{n}", f"id-{n}")
+
+        assert ["K-7", "K-8", "K-9"] == list(customers.first)
+        assert {"K-0": {"a", "b"}} == customers.shared
