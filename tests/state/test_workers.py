@@ -318,12 +318,44 @@ class TestBoard:
             == run.error
         )
 
+    async def test_cancel_ends_a_queued_run_at_once(
+        self, store: PostgresStore
+    ) -> None:
+        """A partitioned run no worker has started yet ends cancelled at
+        once when cancelled, as a queued run does (it stayed "queued"
+        until some worker's sweep: for ever with no worker running); one
+        partition a worker holds is left to that worker."""
+        run_id = await submit(store, size=50)
+        claim = await PartitionBoard(store).claim("w", stale_after=60)
+        assert claim is not None
+        other = await submit(store, size=200)
+
+        await store.request_cancel(other, "ops")
+        await store.request_cancel(run_id, "ops")
+
+        ended = await store.get_run(other)
+        assert ended is not None
+        assert (RunStatus.CANCELLED, "asked through the state store: ops") == (
+            ended.status,
+            ended.error,
+        )
+        going = await store.get_run(run_id)
+        assert going is not None
+        assert going.status is RunStatus.QUEUED
+        assert 1 == scalar(
+            store.dsn,
+            "SELECT count(*) FROM ecomsync.partitions "
+            f"WHERE run_id = '{run_id}' AND state = 'todo'",
+        )
+
     async def test_not_resumed(self, store: PostgresStore) -> None:
         """A partitioned run is its workers' to run: resume refuses it,
         naming them, and touches nothing.  It ran the whole spec in this
         process beside the workers, and its queued save cleared a cancel
         request the workers were to stop on."""
         run_id = await submit(store)
+        # A worker holds a partition: the cancelled run is still going.
+        assert await PartitionBoard(store).claim("w", stale_after=60)
         await store.request_cancel(run_id)
         sync = _pg_shop.make_sync(
             store=store, licenses=PostgresLicensePool(store.dsn, size=2)

@@ -277,6 +277,27 @@ class PostgresPartitionBoard:
 
         await self.store.transact(close)
 
+    async def cancelled(self, run_id: str) -> None:
+        """
+        Close the partitions of *run_id*, just cancelled, that no worker
+        holds, and refresh the run: a partitioned run no worker started
+        ends at once, as a queued run does, not at some worker's sweep.
+        """
+        s = self.s
+
+        async def close(conn: AsyncConnection[Any]) -> None:
+            cur = await conn.execute(
+                f"UPDATE {s}.partitions p SET state = 'cancelled' "  # noqa: S608
+                f"FROM {s}.runs r WHERE r.id = p.run_id AND r.cancel "
+                "AND p.run_id = %s AND p.state = 'todo' "
+                "AND p.worker IS NULL",
+                (run_id,),
+            )
+            if cur.rowcount:
+                await self._aggregate(conn, run_id)
+
+        await self.store.transact(close)
+
     async def sweep(self, *, stale_after: float, max_attempts: int) -> None:
         """
         Close the open partitions nobody works on of cancelled runs (as

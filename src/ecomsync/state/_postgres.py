@@ -217,6 +217,15 @@ class PostgresStore(SqlStore, MediaForgetOps):
                     with anyio.CancelScope(shield=True):
                         await conn.close()
 
+    async def request_cancel(
+        self, run_id: str, reason: str | None = None
+    ) -> None:
+        await super().request_cancel(run_id, reason)
+        # A partitioned run's partitions nobody holds end with it now.
+        from ._pg_partitions import PostgresPartitionBoard
+
+        await PostgresPartitionBoard(self).cancelled(run_id)
+
     async def transact(
         self, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
     ) -> T:
