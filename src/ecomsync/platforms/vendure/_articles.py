@@ -8,6 +8,7 @@ the variants in line (`_variants`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import attrs
@@ -75,7 +76,10 @@ class Articles:
             [j for j in unmatched if j.product is None], jobs, items
         )
         await self._create(
-            [j for j in unmatched if j.product is None], values, outcomes
+            [j for j in unmatched if j.product is None],
+            values,
+            outcomes,
+            {j.product["id"] for j in jobs if j.product is not None},
         )
         await self._update(jobs, values, facet, outcomes)
         await self.variants.write(
@@ -299,9 +303,10 @@ class Articles:
         before), every variant's SKU is the article's number with a
         suffix after a separator ("A-1-S" of "A-1": its former variants,
         also when it was renamed in the same change), or it has the
-        article's name. Without it a new product
-        is made, and the old one stays in the shop for the merchant to
-        see, rather than being overwritten.
+        article's name at a slug not ending in a number (Vendure gives
+        a create whose slug is taken "x-2" for "x-1": X-2's slug).
+        Without it a new product is made, and the old one stays in the
+        shop for the merchant to see, rather than being overwritten.
         """
         slugs = [_slug(j.article) for j in unmatched]
         found = await self.catalog.by_slug(slugs)
@@ -323,25 +328,26 @@ class Articles:
         jobs: Sequence[Job],
         values: dict[str, JSON],
         outcomes: dict[int, Outcome],
+        taken: set[str],
     ) -> None:
-        taken: set[str] = set()
-
         async def look(calls: Sequence[JSON]) -> list[JSON | None]:
-            # A product made by a create whose answer was lost: the
-            # article's slug (suffixed if it was taken), its name, no
-            # variants yet; one per create.
+            # A product made by a create whose answer was lost: at the
+            # article's slug, or only if that is taken (else it is
+            # another's, as an interrupted create of X-2 leaves "x-2") at
+            # one Vendure gives then; `_fresh`; one per create.
             found: list[JSON | None] = []
             for call in calls:
                 want = call["input"]["translations"][0]
+                slug = want["slug"]
+                # asked apart: an old product may be past near's page
+                exact = (await self.catalog.by_slug([slug])).get(slug)
+                near = (
+                    await self.catalog.near_slug(slug)
+                    if exact is not None and not _fresh(exact, want, taken)
+                    else [exact]
+                )
                 product = next(
-                    (
-                        p
-                        for p in await self.catalog.near_slug(want["slug"])
-                        if p["name"] == want["name"]
-                        and not p["variants"]
-                        and p["id"] not in taken
-                    ),
-                    None,
+                    (p for p in near if p and _fresh(p, want, taken)), None
                 )
                 if product is not None:
                     taken.add(product["id"])
@@ -500,6 +506,10 @@ def _claimed_twice(jobs: list[Job], outcomes: dict[int, Outcome]) -> None:
     jobs[:] = [j for j in jobs if j.index not in outcomes]
 
 
+#: A slug Vendure may have given another article (`_adopt_by_slug`).
+_SUFFIXED = re.compile(r"-[0-9]+$")
+
+
 def _ours(product: JSON, article: Article, item: Outgoing) -> bool:
     """
     Whether *product*, found by *article*'s slug, is the article's own
@@ -510,7 +520,21 @@ def _ours(product: JSON, article: Article, item: Outgoing) -> bool:
         or str(item.platform_id or "") == str(product["id"])
         or any(v["sku"] == article.number for v in product["variants"])
         or all(_extends(v["sku"], article.number) for v in product["variants"])
-        or product["name"] == article.name
+        or (
+            product["name"] == article.name
+            and not _SUFFIXED.search(product["slug"])
+        )
+    )
+
+
+def _fresh(product: JSON, want: JSON, taken: set[str]) -> bool:
+    """
+    Whether *product* may be the one a create of *want* made.
+    """
+    return (
+        product["name"] == want["name"]
+        and not product["variants"]
+        and product["id"] not in taken
     )
 
 

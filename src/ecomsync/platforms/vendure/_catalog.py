@@ -546,22 +546,22 @@ class Catalog:
 
     async def near_slug(self, slug: str) -> list[JSON]:
         """
-        The products whose slug is *slug* or *slug* with Vendure's
-        ``-2``, ``-3`` ... suffix (what a create with a taken slug makes).
+        The products whose slug is *slug* or one Vendure gives a create
+        whose slug is taken: ``-2``, ``-3`` ... appended, or replacing a
+        trailing number ("x-1" taken makes "x-2"); newest first.
         """
+        stem = re.sub(r"-[0-9]+$", "", slug)
         data = await self.gql.query(
             # newest first: a just-made product is on the first page
             "query ($s: String!, $take: Int!) { products(options: "
             "{ take: $take, sort: { id: DESC }, "
             "filter: { slug: { contains: $s } } }) "
             f"{{ items {{ {PRODUCT_FIELDS} }} }} }}",
-            {"s": slug, "take": PAGE},
+            {"s": stem, "take": PAGE},
         )
-        suffixed = re.compile(rf"{re.escape(slug)}(?:-[0-9]+)?")
+        given = re.compile(rf"{re.escape(slug)}|{re.escape(stem)}-[0-9]+")
         return [
-            p
-            for p in data["products"]["items"]
-            if suffixed.fullmatch(p["slug"])
+            p for p in data["products"]["items"] if given.fullmatch(p["slug"])
         ]
 
     async def _products(
