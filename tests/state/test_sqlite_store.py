@@ -230,16 +230,22 @@ async def test_failed_rollback_in_memory_is_told(
     await store.aclose()
 
 
+def _file_at(path: Path, version: int) -> Path:
+    """A store file at schema *version*, as that version's code left it."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        for step in MIGRATIONS[:version]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(version),))
+    return path
+
+
 async def test_links_of_version_6_keep_working(tmp_path: Path) -> None:
     """A file at schema 6 (links without variant lists) is migrated: its
     links read as before, with variants not known, and take them after."""
-    path = tmp_path / "s.db"
+    path = _file_at(tmp_path / "s.db", 6)
     with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-        for step in MIGRATIONS[:6]:
-            for statement in step:
-                conn.execute(statement)
-        conn.execute("INSERT INTO meta VALUES ('schema', '6')")
         conn.execute(
             "INSERT INTO links VALUES ('shop', ?, 'A', '1', 'c')",
             (DataType.ARTICLES.value,),
@@ -264,13 +270,7 @@ async def test_a_cancel_of_version_8_takes_a_reason(tmp_path: Path) -> None:
     """A file at schema 8 (a yes/no cancel flag only) is migrated: its
     cancelled run stays cancelled, naming no one; a new cancel keeps its
     reason."""
-    path = tmp_path / "s.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-        for step in MIGRATIONS[:8]:
-            for statement in step:
-                conn.execute(statement)
-        conn.execute("INSERT INTO meta VALUES ('schema', '8')")
+    path = _file_at(tmp_path / "s.db", 8)
     store = SqliteStore(path)
     try:
         await store.save_run(a_run("old"))
