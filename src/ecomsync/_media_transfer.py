@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import cast
 
 import anyio
 import attrs
@@ -116,8 +117,8 @@ class MediaTransfer:
             self._asks = GroupCommit(self._answer)
 
     async def _answer(self, asks: list[Ask]) -> None:
-        assert isinstance(self.store, MediaIdBatch)
-        found = await self.store.get_media_ids(
+        store = cast(MediaIdBatch, self.store)  # checked at construction
+        found = await store.get_media_ids(
             self.run.platform_name, [a.sha256 for a in asks]
         )
         for ask in asks:
@@ -144,9 +145,9 @@ class MediaTransfer:
         """
         if not self._unsaved:
             return
-        assert isinstance(self.store, MediaIdBatch)
+        store = cast(MediaIdBatch, self.store)  # only such a one has _unsaved
         batch = dict(self._unsaved)
-        await self.store.put_media_ids(self.run.platform_name, batch)
+        await store.put_media_ids(self.run.platform_name, batch)
         for sha, media_id in batch.items():
             if self._unsaved.get(sha) == media_id:
                 del self._unsaved[sha]
@@ -278,8 +279,7 @@ class MediaTransfer:
                     pending[position] = deferred
                     media_id, reused = deferred.media_id, False
         except (RecordRejected, SyncError, MediaStagingError) as exc:
-            # A file that cannot be staged (full disk) fails its record,
-            # like one that cannot be read or uploaded.
+            # A file that cannot be staged (full disk) fails its record too.
             if isinstance(exc, AuthenticationError):
                 raise
             return str(exc)
@@ -386,8 +386,8 @@ class MediaTransfer:
             media_id = await self._known(sha)
             if media_id is not None:
                 return media_id
-            platform = self.run.platform
-            assert isinstance(platform, SupportsMediaIdFor)
+            # Only such a platform defers (`Writer` checks, once a chunk).
+            platform = cast(SupportsMediaIdFor, self.run.platform)
             # Held until after the push, which waits for the batch's other
             # files: with the budget full, waiting for it would never end
             # (the batch's files are its holders), so the rest stays in
