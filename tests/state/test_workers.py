@@ -646,6 +646,52 @@ class TestOrderStatusOfOnePlatform:
         assert ["1001"] == list(platform.held(DataType.ORDER_STATUS))
 
 
+async def _order_run_behind_a_lease(
+    store: PostgresStore, license_timeout: float
+) -> tuple[Synchronizer, LocalLicensePool, str]:
+    """
+    A partitioned import of one shop order, submitted, with a pool of one
+    licence, while another run holds the shop's order lease: the
+    synchroniser, its pool and the run's id.
+    """
+    platform = MemoryPlatform()
+    (order,) = shop_orders(1, articles=2)
+    platform.place_order(order)
+    pool = LocalLicensePool(1)
+    sync = Synchronizer(
+        erp=MemoryErp(),
+        platforms={"shop": platform},
+        store=store,
+        licenses=pool,
+        license_timeout=license_timeout,
+    )
+    spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
+    run_id = await submit_partitioned(sync, spec)
+    live = RunLease(
+        name="orders:shop",
+        run_id="other-run",
+        token="t",
+        owner=this_owner(),
+        heartbeat_at=datetime.now(UTC),
+    )
+    await store.take_lease(live, seen=None)
+    return sync, pool, run_id
+
+
+async def _partition_waiting(store: PostgresStore) -> None:
+    """Return once a worker claimed the partition and waits for the lease."""
+    await wait_for(
+        lambda: scalar(
+            store.dsn,
+            "SELECT count(*) FROM ecomsync.partitions "
+            "WHERE worker IS NOT NULL",
+        ),
+        10,
+        "the claim",
+    )
+    await anyio.sleep(0.5)  # the partition waits for the lease
+
+
 class TestLicenceWhileWaiting:
     async def test_waiting_partition_gives_the_licence_back(
         self, store: PostgresStore, monkeypatch: pytest.MonkeyPatch
@@ -659,40 +705,11 @@ class TestLicenceWhileWaiting:
         from ecomsync._worker import work
 
         monkeypatch.setattr(_order_lease, "POLL_INTERVAL", 0.02)
-        platform = MemoryPlatform()
-        (order,) = shop_orders(1, articles=2)
-        platform.place_order(order)
-        pool = LocalLicensePool(1)
-        sync = Synchronizer(
-            erp=MemoryErp(),
-            platforms={"shop": platform},
-            store=store,
-            licenses=pool,
-            license_timeout=5,
-        )
-        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
-        run_id = await submit_partitioned(sync, spec)
-        live = RunLease(
-            name="orders:shop",
-            run_id="other-run",
-            token="t",
-            owner=this_owner(),
-            heartbeat_at=datetime.now(UTC),
-        )
-        await store.take_lease(live, seen=None)
+        sync, pool, run_id = await _order_run_behind_a_lease(store, 5)
         meanwhile: list[tuple[str, ...]] = []
 
         async def other_run() -> None:
-            await wait_for(
-                lambda: scalar(
-                    store.dsn,
-                    "SELECT count(*) FROM ecomsync.partitions "
-                    "WHERE worker IS NOT NULL",
-                ),
-                10,
-                "the claim",
-            )
-            await anyio.sleep(0.5)  # the partition waits for the lease
+            await _partition_waiting(store)
             async with pool.lease("other", timeout=2):
                 meanwhile.append(await pool.holders())
             await store.release_lease("orders:shop", "t")
@@ -728,39 +745,10 @@ class TestLicenceWhileWaiting:
         from ecomsync._worker import work
 
         monkeypatch.setattr(_order_lease, "POLL_INTERVAL", 0.02)
-        platform = MemoryPlatform()
-        (order,) = shop_orders(1, articles=2)
-        platform.place_order(order)
-        pool = LocalLicensePool(1)
-        sync = Synchronizer(
-            erp=MemoryErp(),
-            platforms={"shop": platform},
-            store=store,
-            licenses=pool,
-            license_timeout=0.5,
-        )
-        spec = SyncSpec(types={DataType.ADDRESSES_AND_ORDERS: All()})
-        run_id = await submit_partitioned(sync, spec)
-        live = RunLease(
-            name="orders:shop",
-            run_id="other-run",
-            token="t",
-            owner=this_owner(),
-            heartbeat_at=datetime.now(UTC),
-        )
-        await store.take_lease(live, seen=None)
+        sync, pool, run_id = await _order_run_behind_a_lease(store, 0.5)
 
         async def other_run() -> None:
-            await wait_for(
-                lambda: scalar(
-                    store.dsn,
-                    "SELECT count(*) FROM ecomsync.partitions "
-                    "WHERE worker IS NOT NULL",
-                ),
-                10,
-                "the claim",
-            )
-            await anyio.sleep(0.5)  # the partition waits for the lease
+            await _partition_waiting(store)
             async with pool.lease("other", timeout=2):
                 await store.release_lease("orders:shop", "t")
                 await anyio.sleep(1.5)  # past the partition's timeout
