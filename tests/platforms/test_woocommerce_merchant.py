@@ -16,6 +16,7 @@ from ecomsync import (
     Article,
     Category,
     DataType,
+    Outcome,
     Outgoing,
     StockLevel,
     Variant,
@@ -36,6 +37,34 @@ def _shop(emu: WooCommerceEmulator) -> WooCommerce:
         SECRET,
         transport=httpx.ASGITransport(app=emu.app),
     )
+
+
+async def _pushed_again_after_retyping(
+    sku: str,
+) -> tuple[WooCommerceEmulator, Outcome, Outcome]:
+    """
+    Article ``A-1`` pushed, its product's SKU retyped to *sku* by the
+    merchant, and the article (renamed ``Up2``) pushed again: the shop,
+    the first outcome and the second.
+    """
+    emu = WooCommerceEmulator("ck_merchant", SECRET)
+    async with _shop(emu) as woo:
+        (first,) = await woo.push(
+            DataType.ARTICLES,
+            [Outgoing(record=Article(number="A-1", name="Up", price=9))],
+        )
+        (row,) = emu.shop.products.values()
+        row["sku"] = sku
+        (again,) = await woo.push(
+            DataType.ARTICLES,
+            [
+                Outgoing(
+                    record=Article(number="A-1", name="Up2", price=9),
+                    platform_id=first.platform_id,
+                )
+            ],
+        )
+    return emu, first, again
 
 
 class TestStockManagementOff:
@@ -277,23 +306,7 @@ class TestArticleUnderAnotherSpelling:
         another case, is still its own: the push writes the ERP's
         spelling back instead of failing.
         """
-        emu = WooCommerceEmulator("ck_merchant", SECRET)
-        async with _shop(emu) as woo:
-            (first,) = await woo.push(
-                DataType.ARTICLES,
-                [Outgoing(record=Article(number="A-1", name="Up", price=9))],
-            )
-            (row,) = emu.shop.products.values()
-            row["sku"] = "a-1"
-            (again,) = await woo.push(
-                DataType.ARTICLES,
-                [
-                    Outgoing(
-                        record=Article(number="A-1", name="Up2", price=9),
-                        platform_id=first.platform_id,
-                    )
-                ],
-            )
+        emu, first, again = await _pushed_again_after_retyping("a-1")
         assert (True, first.platform_id) == (again.ok, again.platform_id)
         assert [("A-1", "Up2")] == [
             (r["sku"], r["name"]) for r in emu.shop.products.values()
@@ -312,23 +325,7 @@ class TestSkuRenamedInTheShop:
         and made a second one, both on sale.  The linked product is
         still the article's: the push writes ``A-1`` back onto it.
         """
-        emu = WooCommerceEmulator("ck_merchant", SECRET)
-        async with _shop(emu) as woo:
-            (first,) = await woo.push(
-                DataType.ARTICLES,
-                [Outgoing(record=Article(number="A-1", name="Up", price=9))],
-            )
-            (row,) = emu.shop.products.values()
-            row["sku"] = "OLD-A-1"
-            (again,) = await woo.push(
-                DataType.ARTICLES,
-                [
-                    Outgoing(
-                        record=Article(number="A-1", name="Up2", price=9),
-                        platform_id=first.platform_id,
-                    )
-                ],
-            )
+        emu, first, again = await _pushed_again_after_retyping("OLD-A-1")
         assert (True, first.platform_id) == (again.ok, again.platform_id)
         assert [("A-1", "Up2")] == [
             (r["sku"], r["name"]) for r in emu.shop.products.values()
