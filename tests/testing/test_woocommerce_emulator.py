@@ -46,6 +46,17 @@ def _client(
     )
 
 
+def _woo_api(url: str) -> Any:
+    """WooCommerce's own Python client for the emulator served at *url*."""
+    return WooApi(
+        url=url,
+        consumer_key=KEY,
+        consumer_secret=SECRET,
+        version="wc/v3",
+        timeout=10,
+    )
+
+
 class TestAuth:
     async def test_basic_over_https(self, emu: WooCommerceEmulator) -> None:
         """
@@ -778,13 +789,7 @@ class TestSkuCollation:
         utf8mb4_unicode_520_ci compares it, and ?sku= finds by it."""
         emu = WooCommerceEmulator(KEY, SECRET)
         with serve(emu) as url:
-            wc = WooApi(
-                url=url,
-                consumer_key=KEY,
-                consumer_secret=SECRET,
-                version="wc/v3",
-                timeout=10,
-            )
+            wc = _woo_api(url)
             owner = wc.post("products", {"name": "a", "sku": first}).json()
             r = wc.post("products", {"name": "b", "sku": second})
             found = wc.get("products", params={"sku": second}).json()
@@ -803,13 +808,7 @@ class TestSkuCollation:
         (is_existing_sku: post_status != 'trash') nor is listed."""
         emu = WooCommerceEmulator(KEY, SECRET)
         with serve(emu) as url:
-            wc = WooApi(
-                url=url,
-                consumer_key=KEY,
-                consumer_secret=SECRET,
-                version="wc/v3",
-                timeout=10,
-            )
+            wc = _woo_api(url)
             old = wc.post("products", {"name": "a", "sku": "T-1"}).json()
             emu.shop.products[old["id"]]["status"] = "trash"
             r = wc.post("products", {"name": "b", "sku": "t-1"})
