@@ -24,6 +24,7 @@ from ecomsync import (
     Order,
     OrderState,
     OrderStatus,
+    Outcome,
     Outgoing,
     StockLevel,
     Variant,
@@ -167,6 +168,25 @@ class TestWooCommerceContract(PlatformContract):
         return len(self.emu.shop.media)
 
 
+async def _push_two(
+    number: str, other: str
+) -> tuple[WooCommerceEmulator, list[Outcome]]:
+    """The categories, then articles *number* and *other* in one push."""
+    emu = _emu()
+    async with _shop(emu) as shop:
+        await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+        outcomes = await shop.push(
+            DataType.ARTICLES,
+            [
+                Outgoing(record=article(number)),
+                Outgoing(record=article(other)),
+            ],
+        )
+    return emu, list(outcomes)
+
+
 class TestAdoption:
     async def test_lost_answer_is_adopted_not_duplicated(self) -> None:
         """
@@ -207,18 +227,7 @@ class TestAdoption:
         Two numbers WooCommerce's collation takes as one SKU fail, naming
         each other.
         """
-        emu = _emu()
-        async with _shop(emu) as shop:
-            await shop.push(
-                DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
-            )
-            outcomes = await shop.push(
-                DataType.ARTICLES,
-                [
-                    Outgoing(record=article(number)),
-                    Outgoing(record=article(other)),
-                ],
-            )
+        emu, outcomes = await _push_two(number, other)
 
         assert [False, False] == [o.ok for o in outcomes]
         assert repr(other) in (outcomes[0].error or "")
@@ -231,18 +240,7 @@ class TestAdoption:
         another SKU than "A-1" to the collation, which weighs it as a
         symbol: both land.
         """
-        emu = _emu()
-        async with _shop(emu) as shop:
-            await shop.push(
-                DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
-            )
-            outcomes = await shop.push(
-                DataType.ARTICLES,
-                [
-                    Outgoing(record=article("A-1")),
-                    Outgoing(record=article("A-1\u00b4")),
-                ],
-            )
+        emu, outcomes = await _push_two("A-1", "A-1\u00b4")
 
         assert [True, True] == [o.ok for o in outcomes], outcomes
         assert 2 == len(emu.shop.products)
