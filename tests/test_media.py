@@ -1259,3 +1259,23 @@ class TestRunMedia:
         assert "A-2" not in await store.get_links(
             "shop", DataType.ARTICLES, ["A-2"]
         )
+
+    async def test_plan_fails_empty_file_as_run_does(
+        self, erp: MemoryErp, sync: Synchronizer
+    ) -> None:
+        """A plan (dry run) reports the record of a 0-byte file as one that
+        would fail on its field, with no write or upload planned for it,
+        as the run then does."""
+        erp.media["img-2"] = b""
+        spec = SyncSpec(types={DataType.ARTICLES: All()})
+
+        plan = await sync.plan(spec)
+
+        (refusal,) = plan.types[DataType.ARTICLES].invalid
+        assert ("A-2", "media.0") == (refusal.number, refusal.field)
+        assert "empty" in refusal.reason
+        assert "A-2" not in plan.types[DataType.ARTICLES].create
+        run = await sync.execute(spec)
+        assert [(f.number, f.field) for f in run.failures] == [
+            (refusal.number, refusal.field)
+        ]

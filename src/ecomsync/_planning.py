@@ -18,6 +18,7 @@ from ._ambiguity import NumberClaims
 from ._changes import Change, ambiguous, fingerprints
 from ._contracts import Refusal, TypeCounts
 from ._fingerprint import content_hash
+from ._media_ids import read_media
 from ._media_transfer import takes_media
 from ._model import Article, Category, Problem, Record
 from ._pipeline import Pipeline
@@ -33,6 +34,7 @@ from ._spec import (
     Trigger,
 )
 from ._stock_fold import folds, gained_numbers
+from .exceptions import AuthenticationError, SyncError
 from .typing import ErpSession, SupportsMediaOnPush, SupportsRequestCount
 
 
@@ -403,6 +405,12 @@ async def _plan_batch(
         if unknown is not None:
             found.invalid.append(unknown)
             continue
+        files = await _read_files(run.platform, data_type, session, record)
+        if isinstance(files, Refusal):
+            found.invalid.append(files)
+            continue
+        if files:
+            found.with_media += 1
         (found.create if change.created else found.update).append(
             record.number
         )
@@ -424,22 +432,13 @@ async def _plan_batch(
         ):
             # Its old media are taken off after the push (`Writer.push`).
             found.with_media += 1
-        if (
-            isinstance(record, Article | Category)
-            and record.media
-            and takes_media(run.platform, data_type)
-        ):
-            found.with_media += 1
-            for ref in record.media:
-                # Hashed in memory, never staged: a plan leaves no file.
-                content = await session.read_media(ref)
-                sha = content_hash(content)
-                if sha in found.to_upload or await store.get_media_id(
-                    run.platform_name, sha
-                ):
-                    found.reused += 1
-                else:
-                    found.to_upload[sha] = len(content)
+        for sha, size in files:
+            if sha in found.to_upload or await store.get_media_id(
+                run.platform_name, sha
+            ):
+                found.reused += 1
+            else:
+                found.to_upload[sha] = size
     for category in missing:
         closure.note(DataType.CATEGORIES, [category.number])
         found.deps.append(category.number)
@@ -451,6 +450,37 @@ async def _plan_batch(
     found.dependency_chunks += -(-len(missing) // size)
     if data_type is DataType.ARTICLES:
         await _plan_restock(pipeline, sorted_.todo, found)
+
+
+async def _read_files(
+    platform: object, data_type: DataType, session: ErpSession, record: Record
+) -> list[tuple[str, int]] | Refusal:
+    """
+    The hash and size of each file *record* would push, read as the run
+    reads them (`read_media`: a 0-byte file fails); or why the record
+    would fail on one (`media.N`, as in the run).
+    """
+    if not (
+        isinstance(record, Article | Category)
+        and record.media
+        and takes_media(platform, data_type)
+    ):
+        return []
+    files = []
+    for position, ref in enumerate(record.media):
+        try:
+            # Hashed in memory, never staged: a plan leaves no file.
+            content = await read_media(session, ref)
+        except AuthenticationError:
+            raise
+        except SyncError as exc:
+            return Refusal(
+                number=record.number,
+                field=f"media.{position}",
+                reason=str(exc),
+            )
+        files.append((content_hash(content), len(content)))
+    return files
 
 
 async def _plan_restock(

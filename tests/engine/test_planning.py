@@ -337,13 +337,31 @@ class TestPlanWritesNothing:
         self, sync: Synchronizer, erp: MemoryErp
     ) -> None:
         """A plan that fails is recorded as failed and raises."""
-        del erp.media["img-1"]
+
+        class Broken(dict[str, bytes]):
+            def __getitem__(self, key: str) -> bytes:
+                raise OSError(f"the ERP's file server is gone ({key})")
+
+        erp.media = Broken(erp.media)
 
         with pytest.raises(Exception, match="img-1"):
             await sync.plan(SyncSpec(types={DataType.ARTICLES: All()}))
 
         (run,) = await sync.runs()
         assert RunStatus.FAILED == run.status
+
+    async def test_missing_file_planned_as_failing(
+        self, sync: Synchronizer, erp: MemoryErp
+    ) -> None:
+        """A file the ERP does not have fails its record in the plan on its
+        field, as in the run, instead of failing the whole plan."""
+        del erp.media["img-1"]
+
+        plan = await sync.plan(SyncSpec(types={DataType.ARTICLES: All()}))
+
+        (refusal,) = plan.types[DataType.ARTICLES].invalid
+        assert ("A-1", "media.0") == (refusal.number, refusal.field)
+        assert "img-1" in refusal.reason
 
 
 class _Gated:
