@@ -340,7 +340,7 @@ class TestPlanWritesNothing:
 
         class Broken(dict[str, bytes]):
             def __getitem__(self, key: str) -> bytes:
-                raise OSError(f"the ERP's file server is gone ({key})")
+                raise RuntimeError(f"the ERP crashed reading {key}")
 
         erp.media = Broken(erp.media)
 
