@@ -36,6 +36,7 @@ from ecomsync import (
     MediaUploaded,
     MemoryErp,
     MemoryPlatform,
+    RunRecord,
     RunStatus,
     SqliteStore,
     StagedMedia,
@@ -64,6 +65,18 @@ async def assert_clean(staging: MediaStaging, store: SqliteStore) -> None:
     assert [] == files(staging.directory)
     assert [] == await store.list_pending()
     assert (0, 0) == (staging.used_bytes, staging.memory_used_bytes)
+
+
+def _staged(
+    *, erp: Any, platform: MemoryPlatform, store: SqliteStore, tmp: Path
+) -> Synchronizer:
+    """A synchroniser of *erp* and *platform* staging under *tmp*."""
+    return Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=store,
+        staging=MediaStaging(tmp / "staging"),
+    )
 
 
 # -- cancel at every await point -------------------------------------------
@@ -295,12 +308,7 @@ class TestCancelAfterUpload:
         not upload it a second time (a duplicate file in the shop's
         media library, where ids are not derived from content)."""
         platform = CancelAfterUpload()
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=store,
-            staging=MediaStaging(tmp_path / "staging"),
-        )
+        sync = _staged(erp=erp, platform=platform, store=store, tmp=tmp_path)
         platform.shas = []
         with anyio.fail_after(20), anyio.CancelScope() as scope:
             platform.scope = scope
@@ -342,12 +350,7 @@ class TestSiblingFailure:
         13.2) leave no file, entry or budget, and the next run with room
         for one file at a time does not hang."""
         platform = RefusingPlatform()
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=store,
-            staging=MediaStaging(tmp_path / "staging"),
-        )
+        sync = _staged(erp=erp, platform=platform, store=store, tmp=tmp_path)
 
         with anyio.fail_after(20), pytest.raises(AuthenticationError):
             await sync.execute(SPEC)
@@ -380,6 +383,26 @@ class BrokenFilePlatform(MemoryPlatform):
         return await super().upload_media(media)
 
 
+async def _only_a2_failed(
+    run: RunRecord,
+    cause: str,
+    sync: Synchronizer,
+    platform: MemoryPlatform,
+    store: SqliteStore,
+) -> None:
+    """
+    A-2 alone failed, on media.0 with *cause*, in the run and the ledger;
+    the other five images landed and nothing is left staged.
+    """
+    (failure,) = run.failures
+    assert ("A-2", "media.0") == (failure.number, failure.field)
+    assert cause in failure.message
+    assert 5 == len(platform.attachments)
+    ledger = await store.list_failures("shop", DataType.ARTICLES)
+    assert [("A-2", "media.0")] == [(f.number, f.field) for f in ledger]
+    await assert_clean(sync.staging, store)
+
+
 class TestAdapterOSError:
     async def test_fails_its_record_only(
         self, tmp_path: Path, erp: MemoryErp, store: SqliteStore
@@ -388,23 +411,12 @@ class TestAdapterOSError:
         network layer) fails its record on media.N with the cause, in the
         ledger; the other records land and nothing is left staged."""
         platform = BrokenFilePlatform()
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=store,
-            staging=MediaStaging(tmp_path / "staging"),
-        )
+        sync = _staged(erp=erp, platform=platform, store=store, tmp=tmp_path)
 
         with anyio.fail_after(20):
             run = await sync.execute(SPEC)
 
-        (failure,) = run.failures
-        assert ("A-2", "media.0") == (failure.number, failure.field)
-        assert "Input/output error" in failure.message
-        assert 5 == len(platform.attachments)
-        ledger = await store.list_failures("shop", DataType.ARTICLES)
-        assert [("A-2", "media.0")] == [(f.number, f.field) for f in ledger]
-        await assert_clean(sync.staging, store)
+        await _only_a2_failed(run, "Input/output error", sync, platform, store)
 
     async def test_programming_error_ends_the_run(
         self, tmp_path: Path, erp: MemoryErp, store: SqliteStore
@@ -413,12 +425,7 @@ class TestAdapterOSError:
         still ends the run (as the run's error), nothing left staged."""
         platform = BrokenFilePlatform()
         platform.other = TypeError("bug")
-        sync = Synchronizer(
-            erp=erp,
-            platforms={"shop": platform},
-            store=store,
-            staging=MediaStaging(tmp_path / "staging"),
-        )
+        sync = _staged(erp=erp, platform=platform, store=store, tmp=tmp_path)
 
         with (
             anyio.fail_after(20),
@@ -461,23 +468,17 @@ class TestErpOSError:
         """An ERP file whose read raises a bare OSError fails its record on
         media.N with the cause, in the ledger; the others land."""
         platform = MemoryPlatform()
-        sync = Synchronizer(
-            erp=BrokenReadErp(erp, Cut("", 0), set()),  # type: ignore[arg-type]
-            platforms={"shop": platform},
+        sync = _staged(
+            erp=BrokenReadErp(erp, Cut("", 0), set()),
+            platform=platform,
             store=store,
-            staging=MediaStaging(tmp_path / "staging"),
+            tmp=tmp_path,
         )
 
         with anyio.fail_after(20):
             run = await sync.execute(SPEC)
 
-        (failure,) = run.failures
-        assert ("A-2", "media.0") == (failure.number, failure.field)
-        assert "No such file" in failure.message
-        assert 5 == len(platform.attachments)
-        ledger = await store.list_failures("shop", DataType.ARTICLES)
-        assert [("A-2", "media.0")] == [(f.number, f.field) for f in ledger]
-        await assert_clean(sync.staging, store)
+        await _only_a2_failed(run, "No such file", sync, platform, store)
 
 
 # -- disk faults -----------------------------------------------------------
