@@ -270,13 +270,29 @@ async def test_a_cancel_of_version_8_takes_a_reason(tmp_path: Path) -> None:
     """A file at schema 8 (a yes/no cancel flag only) is migrated: its
     cancelled run stays cancelled, naming no one; a new cancel keeps its
     reason."""
+    # The old run's row as schema 8 held it, written before the migration:
+    # taken from a current store's row, less the column 8 lacked.
+    donor = SqliteStore(tmp_path / "donor.db")
+    try:
+        await donor.save_run(a_run("old"))
+    finally:
+        await donor.aclose()
+    with sqlite3.connect(tmp_path / "donor.db") as conn:
+        cursor = conn.execute("SELECT * FROM runs WHERE id = 'old'")
+        names = [d[0] for d in cursor.description]
+        row = dict(zip(names, cursor.fetchone(), strict=True))
+    del row["cancel_reason"]
+    row["cancel"] = 1
     path = _file_at(tmp_path / "s.db", 8)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            f"INSERT INTO runs ({', '.join(row)}) "
+            f"VALUES ({', '.join('?' * len(row))})",
+            tuple(row.values()),
+        )
     store = SqliteStore(path)
     try:
-        await store.save_run(a_run("old"))
         await store.save_run(a_run("new"))
-        with sqlite3.connect(path) as conn:
-            conn.execute("UPDATE runs SET cancel = 1 WHERE id = 'old'")
         await store.request_cancel("new", "ops@host")
         old = (
             await store.cancel_requested("old"),
