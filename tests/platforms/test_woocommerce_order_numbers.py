@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from ecomsync import All, ChangedSince, NumberRange, Order, Refusal
+from ecomsync import All, ChangedSince, NumberRange, Only, Order, Refusal
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import make_order
 from ecomsync.testing.woocommerce import WooCommerceEmulator
@@ -26,7 +26,7 @@ KEY, SECRET = "ck_numbers", "cs_numbers"
 async def _read(
     emu: WooCommerceEmulator,
     batch_size: int,
-    selection: All | ChangedSince | NumberRange | None = None,
+    selection: All | ChangedSince | NumberRange | Only | None = None,
 ) -> list[list[Order | Refusal]]:
     """Every page `fetch_orders` yields from *emu* (all orders by default)."""
     async with WooCommerce(
@@ -140,6 +140,49 @@ class TestSharedOrderNumbers:
         pages = await _read(emu, 10, NumberRange("X-1", "X-9"))
 
         assert ["X-5"] == [o.number for page in pages for o in page]
+
+    async def test_a_retry_by_number_sees_the_plugin_numbered_twin(
+        self,
+    ) -> None:
+        """
+        The retry of a refused number (``Only(["100"])``) read order #100
+        by id only, handed it over as order 100, and the ledger's failure
+        cleared while the plugin-numbered twin #101 (numbered ``100``)
+        was never imported nor reported.  The retry also searches the
+        number: both are read, and the number is refused again.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        first = emu.place_order(number="100", total="1.00")
+        second = emu.place_order(number="100", total="2.00")
+        emu.place(make_order("2001"))
+
+        pages = await _read(emu, 10, Only(["100"]))
+
+        (refusal,) = [o for page in pages for o in page]
+        assert isinstance(refusal, Refusal)
+        assert ("100", "number") == (refusal.number, refusal.field)
+        assert (100, True) == (first, second != first)
+        assert f"#{first}" in refusal.reason
+        assert f"#{second}" in refusal.reason
+
+    async def test_only_reads_an_order_by_its_plugin_number(self) -> None:
+        """
+        ``Only(["W-7"])`` (a retry or a hand pick of a plugin-numbered
+        order) read nothing: WooCommerce lists orders by id, and W-7 is
+        no id.  The number is searched: the order comes, the one whose
+        address merely contains the text does not.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        emu.place(make_order("W-1"))
+        emu.place(make_order("W-7"))
+        emu.place_order(
+            number="W-8",
+            billing={"address_1": "W-7 Tower", "last_name": "Doe"},
+        )
+
+        pages = await _read(emu, 10, Only(["W-7"]))
+
+        assert ["W-7"] == [o.number for page in pages for o in page]
 
 
 class TestFractionalQuantities:

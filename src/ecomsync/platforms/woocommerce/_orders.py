@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 import attrs
 
@@ -28,6 +27,7 @@ from ..._model import (
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._client import MAX_PER_PAGE, RestApi, WooApiError
 from ._common import Row, fail
+from ._refunds import amount_of, sum_refunds
 
 
 #: ERP order states as WooCommerce order statuses; WooCommerce has no
@@ -227,7 +227,9 @@ class Orders:
         """
         Yield the selected orders, oldest id first; ``ChangedSince`` reads
         ``modified_after`` with ``dates_are_gmt=true`` (exclusive, so one
-        second earlier) and keeps what changed at or after the moment.
+        second earlier) and keeps what changed at or after the moment;
+        ``Only`` reads the orders by id and searches each number
+        (`_by_number`).
         """
         params = {"status": "any"}
         since: datetime | None = None
@@ -237,49 +239,92 @@ class Orders:
                 (since - timedelta(seconds=1)).replace(tzinfo=None).isoformat()
             )
             params["dates_are_gmt"] = "true"
-        elif isinstance(selection, Only):
-            ids = [n for n in selection.numbers if n.isdigit()]
-            if not ids:
-                return
-            params["include"] = ",".join(sorted(ids))
         per_page = max(1, min(batch_size, MAX_PER_PAGE))
         # the first order read of each number: WooCommerce keeps numbers
         # unique, numbering plugins need not (a counter reset, a start
         # below the ids), and the ERP knows an order by its number
         holders: dict[str, int] = {}
         refused: set[str] = set()
+        if isinstance(selection, Only):
+            found = await self._by_number(selection)
+            pages = [
+                found[k : k + per_page] for k in range(0, len(found), per_page)
+            ]
+            for rows in pages:
+                batch = await self._batch(
+                    rows, selection, since, holders, refused
+                )
+                if batch:
+                    yield batch
+            return
         async for rows in self.api.rows_by_id(
             "orders", params, per_page=per_page
         ):
-            batch: list[Order | Refusal] = []
-            placed = [
-                r for r in rows if str(r.get("status")) not in NOT_PLACED
-            ]
-            await self._id_holders(placed, holders)
-            shared = _shared_numbers(placed, holders)
-            for row in placed:
-                number = _number_of(row)
-                # every row counts as a holder, but an order the
-                # selection left out is neither imported nor refused
-                if not _selected(selection, number, row, since):
-                    continue
-                if number in shared:
-                    if number not in refused:
-                        refused.add(number)
-                        batch.append(_refusal(number, shared[number]))
-                    continue
-                odd = _fractional(number, row)
-                if odd is not None:
-                    batch.append(odd)
-                    continue
-                order = _order_of(row)
-                if row.get("refunds"):
-                    # the order lists its refunds without their items:
-                    # one more request, for the orders that have any
-                    order = _order_of(row, await self._refunds(row))
-                batch.append(order)
+            batch = await self._batch(rows, selection, since, holders, refused)
             if batch:
                 yield batch
+
+    async def _by_number(self, selection: Only) -> list[Row]:
+        """
+        The orders that may hold a number of *selection*, in ascending
+        id: those whose id it is (``include=``), and those a search for
+        it finds (one search a number: ``search`` takes one term).
+        WooCommerce's search (``wc_order_search``) matches a numeric
+        term as an id and the term within the search fields, to which
+        numbering plugins (Sequential Order Numbers) add their
+        ``_order_number``: so a retry of a number two orders hold reads
+        both, and a plugin number that is no id is found at all.
+        """
+        found: dict[int, Row] = {}
+        ids = sorted(n for n in selection.numbers if n.isdigit())
+        queries = [{"include": ",".join(ids)}] if ids else []
+        queries += [{"search": n} for n in sorted(selection.numbers) if n]
+        for query in queries:
+            async for rows in self.api.pages(
+                "orders", {"status": "any", **query}, per_page=MAX_PER_PAGE
+            ):
+                for row in rows:
+                    found.setdefault(int(row["id"]), row)
+        return [found[i] for i in sorted(found)]
+
+    async def _batch(
+        self,
+        rows: Sequence[Row],
+        selection: Selection,
+        since: datetime | None,
+        holders: dict[str, int],
+        refused: set[str],
+    ) -> list[Order | Refusal]:
+        """
+        The selected orders of one page read, each number two orders
+        hold refused once; every order read counts as a holder.
+        """
+        batch: list[Order | Refusal] = []
+        placed = [r for r in rows if str(r.get("status")) not in NOT_PLACED]
+        await self._id_holders(placed, holders)
+        shared = _shared_numbers(placed, holders)
+        for row in placed:
+            number = _number_of(row)
+            # every row counts as a holder, but an order the
+            # selection left out is neither imported nor refused
+            if not _selected(selection, number, row, since):
+                continue
+            if number in shared:
+                if number not in refused:
+                    refused.add(number)
+                    batch.append(_refusal(number, shared[number]))
+                continue
+            odd = _fractional(number, row)
+            if odd is not None:
+                batch.append(odd)
+                continue
+            order = _order_of(row)
+            if row.get("refunds"):
+                # the order lists its refunds without their items:
+                # one more request, for the orders that have any
+                order = _order_of(row, await self._refunds(row))
+            batch.append(order)
+        return batch
 
     async def _id_holders(
         self, rows: Sequence[Row], holders: dict[str, int]
@@ -402,13 +447,6 @@ def _note(number: str) -> str:
     return f"Tracking number: {number}"
 
 
-def _amount(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value or "0"))
-    except InvalidOperation:
-        return Decimal(0)
-
-
 def _address(data: Row) -> Address:
     street = " ".join(
         s for s in (data.get("address_1"), data.get("address_2")) if s
@@ -423,61 +461,6 @@ def _address(data: Row) -> Address:
         company=str(data.get("company") or ""),
         phone=str(data.get("phone") or ""),
     )
-
-
-@attrs.frozen
-class _Refunded:
-    """
-    What an order's refunds took back: units per order line item
-    (``_refunded_item_id``), gross shipping, money in all, and money
-    refunded without any item (goodwill).
-    """
-
-    units: dict[int, int]
-    shipping: Decimal
-    money: Decimal
-    money_alone: Decimal
-
-
-def _refunded_item(item: Row) -> int | None:
-    for meta in item.get("meta_data") or []:
-        if isinstance(meta, dict) and meta.get("key") == "_refunded_item_id":
-            value = str(meta.get("value") or "")
-            return int(value) if value.isdigit() else None
-    return None
-
-
-def _refunded(refunds: Sequence[Row]) -> _Refunded:
-    """
-    Sum *refunds* (WooCommerce's refund objects: line items with negative
-    quantities and money, ``amount`` positive).  A refund line item that
-    names no order line item counts as no unit, so the money it took
-    leaves the order short and the order fails on its total.
-    """
-    units: dict[int, int] = {}
-    shipping = money = alone = Decimal(0)
-    for refund in refunds:
-        amount = _amount(refund.get("amount"))
-        money += amount
-        items = refund.get("line_items") or []
-        ships = refund.get("shipping_lines") or []
-        if not items and not ships and not refund.get("fee_lines"):
-            alone += amount
-        for item in items:
-            origin = _refunded_item(item)
-            try:
-                taken = -int(item.get("quantity") or 0)
-            except (TypeError, ValueError):
-                taken = 0
-            # an item that names no line, or no units, takes none: its
-            # money then leaves the order short (fails on its total)
-            if origin is not None and taken > 0:
-                units[origin] = units.get(origin, 0) + taken
-        for ship in ships:
-            shipping -= _amount(ship.get("total")) + _amount(
-                ship.get("total_tax")
-            )
-    return _Refunded(units, shipping, money, alone)
 
 
 def _order_of(row: Row, refunds: Sequence[Row] = ()) -> Order:
@@ -498,7 +481,7 @@ def _order_of(row: Row, refunds: Sequence[Row] = ()) -> Order:
         last_name=billing.last_name,
         addresses=(billing,) if billing == shipping else (billing, shipping),
     )
-    refunded = _refunded(refunds)
+    refunded = sum_refunds(refunds)
     # a refunded unit takes its share of the coupons with it
     coupons_back = Decimal(0)
     lines = []
@@ -507,14 +490,16 @@ def _order_of(row: Row, refunds: Sequence[Row] = ()) -> Order:
         # coupon over the lines' ``total``; ``subtotal`` is the line
         # before it (both net, their tax beside them)
         quantity = int(line.get("quantity") or 0)
-        gross = _amount(line.get("subtotal")) + _amount(
+        gross = amount_of(line.get("subtotal")) + amount_of(
             line.get("subtotal_tax")
         )
         # WooCommerce keeps a line's quantity when it is refunded: the
         # units the customer still buys are what its refunds left
         units = refunded.units.get(int(line.get("id") or 0), 0)
         if units and quantity:
-            paid = _amount(line.get("total")) + _amount(line.get("total_tax"))
+            paid = amount_of(line.get("total")) + amount_of(
+                line.get("total_tax")
+            )
             coupons_back += (gross - paid) / quantity * min(units, quantity)
             if units >= quantity:
                 continue  # refunded whole: no order line any more
@@ -539,18 +524,18 @@ def _order_of(row: Row, refunds: Sequence[Row] = ()) -> Order:
         shipping=shipping,
         lines=tuple(lines),
         # what the customer paid less what was refunded
-        total=_amount(row.get("total")) - refunded.money,
+        total=amount_of(row.get("total")) - refunded.money,
         # gross: WooCommerce keeps shipping and coupons net, tax beside;
         # fee lines are not modelled (the order fails on its total)
-        shipping_total=_amount(row.get("shipping_total"))
-        + _amount(row.get("shipping_tax"))
+        shipping_total=amount_of(row.get("shipping_total"))
+        + amount_of(row.get("shipping_tax"))
         - refunded.shipping,
         # money refunded without items ships everything, for less: an
         # order-level discount; the coupons of refunded units, each
         # rounded on its own, may come out a cent over the order's
         discount_total=max(
-            _amount(row.get("discount_total"))
-            + _amount(row.get("discount_tax"))
+            amount_of(row.get("discount_total"))
+            + amount_of(row.get("discount_tax"))
             - coupons_back,
             Decimal(0),
         )

@@ -60,6 +60,8 @@ class OrderRoutes(Routes):
                 for r in rows
                 if str(r["customer_id"]) == req.query["customer"]
             ]
+        if req.query.get("search"):
+            rows = [r for r in rows if _found_by(r, req.query["search"])]
         return self._listing(
             req,
             rows,
@@ -352,3 +354,29 @@ class OrderRoutes(Routes):
         if attachment is None:
             raise WpError(404, "rest_post_invalid_id", "Invalid post ID.")
         return Response(200, self.emu.media_json(attachment))
+
+
+def _found_by(row: Row, term: str) -> bool:
+    """
+    Whether ``search=term`` lists the order, as ``wc_order_search``
+    (``WC_Order_Data_Store_CPT::search_orders``) finds it: a numeric
+    term is an order id; else the term within (``LIKE %term%``) one of
+    the search fields: the billing and shipping address indexes, the
+    billing last name and email, and the number a numbering plugin gave
+    (its ``_order_number`` meta, which Sequential Order Numbers adds to
+    ``woocommerce_shop_order_search_fields``).  When nothing is found,
+    WordPress searches the order posts' titles; no number is there.
+    """
+    term = term.strip()
+    if term.isdigit() and int(term) == row["id"]:
+        return True
+    billing, shipping = row.get("billing") or {}, row.get("shipping") or {}
+    number = str(row.get("number") or "")
+    fields = [
+        " ".join(str(v) for v in billing.values()),
+        " ".join(str(v) for v in shipping.values()),
+        str(billing.get("last_name") or ""),
+        str(billing.get("email") or ""),
+        number if number != str(row["id"]) else "",
+    ]
+    return any(term.lower() in f.lower() for f in fields)
