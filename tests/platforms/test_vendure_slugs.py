@@ -3,7 +3,8 @@ Slugs Vendure gives when the article's own is taken, against a live
 Vendure server: Vendure replaces a trailing number ("x-1" taken makes
 "x-2", the slug of article X-2), so a product found by an article's
 slug may be another article's, and a create whose answer was lost may
-have landed under such a slug.
+have landed under such a slug.  Option group codes two articles share
+("T 1", "T-1") likewise.
 """
 
 from __future__ import annotations
@@ -134,20 +135,21 @@ class TestTakenSlug:
 
 class _Unsent(httpx.AsyncBaseTransport):
     """
-    Answers the first ``createProduct`` with a bare 503 without passing
+    Answers the first mutation *field* with a bare 503 without passing
     it on (a proxy that gave up before Vendure saw it); the rest goes
     to Vendure.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, field: str = "createProduct") -> None:
         self.inner = httpx.AsyncHTTPTransport()
+        self.field = field
         self.dropped = 0
 
     async def handle_async_request(
         self, request: httpx.Request
     ) -> httpx.Response:
         body = await request.aread()
-        if not self.dropped and _mutation(body) == "createProduct":
+        if not self.dropped and _mutation(body) == self.field:
             self.dropped += 1
             return httpx.Response(503, text="upstream timed out")
         return await self.inner.handle_async_request(request)
@@ -234,3 +236,62 @@ class TestLostCreate:
             "x-1": ["HAND"],
             "x-2": ["X-1"],
         }
+
+
+class TestLostOptionGroup:
+    """
+    An option group create whose answer was lost is never found in a
+    group another product has.
+    """
+
+    async def test_unsent_group_create_leaves_the_other_products(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        "T 1" and "T-1" are different articles whose group "Size" has
+        the same code ("t-1-size"); T-1's group create is lost before
+        Vendure sees it: T-1 gets a group of its own, T 1 keeps its.
+        """
+        sizes = (
+            Variant(number="A", options=(("Size", "S"),)),
+            Variant(number="B", options=(("Size", "M"),)),
+        )
+        first = Article(number="T 1", name="Tee", price=5, variants=sizes)
+        second = Article(
+            number="T-1",
+            name="Tee",
+            price=5,
+            variants=(
+                Variant(number="C", options=(("Size", "S"),)),
+                Variant(number="D", options=(("Size", "M"),)),
+            ),
+        )
+        async with fresh_vendure.platform() as shop:
+            (made,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=first)]
+            )
+            assert made.ok, made.error
+        transport = _Unsent("createProductOptionGroup")
+        async with fresh_vendure.platform(transport=transport) as shop:
+            (again,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=second)]
+            )
+        assert transport.dropped == 1
+        assert again.ok, again.error
+        admin = fresh_vendure.admin()
+        try:
+            data = await admin.gql(
+                "{ products { items { id optionGroups { id code } "
+                "variants { sku options { group { id } } } } } }"
+            )
+        finally:
+            await admin.aclose()
+        groups = {
+            sorted(v["sku"] for v in p["variants"])[0]: [
+                g["id"] for g in p["optionGroups"]
+            ]
+            for p in data["products"]["items"]
+        }
+        assert len(groups["A"]) == 1
+        assert len(groups["C"]) == 1
+        assert groups["A"] != groups["C"]

@@ -71,19 +71,29 @@ async def groups_made(
 ) -> list[JSON | None]:
     """
     Option group creates: the newest group with the code (the article's
-    number and the group's name).
+    number and the group's name) that no product uses yet.  A group a
+    product has is another article's ("T 1" and "T-1" make the same
+    code): added to this product, the two would share its options.
     """
     found: list[JSON | None] = []
     for call in calls:
         data = await gql.query(
             "query ($c: String!) { productOptionGroups(options: "
-            "{ filter: { code: { eq: $c } }, sort: { id: DESC }, "
-            "take: 1 }) { items { id code name options "
+            "{ filter: { code: { eq: $c } }, sort: { id: DESC } }) "
+            "{ items { id code name productCount options "
             "{ id code name } } } }",
             {"c": call["input"]["code"]},
         )
-        items = data["productOptionGroups"]["items"]
-        found.append(items[0] if items else None)
+        found.append(
+            next(
+                (
+                    g
+                    for g in data["productOptionGroups"]["items"]
+                    if not g["productCount"]
+                ),
+                None,
+            )
+        )
     return found
 
 
