@@ -14,8 +14,10 @@ import attrs
 
 from ecomsync import Article, Category, StockLevel
 from ecomsync.platforms.shopify import collection_handle
+from ecomsync.platforms.woocommerce import category_slug
 from ecomsync.testing.shopify import ShopifyEmulator
 from ecomsync.testing.shopware6 import ShopwareEmulator
+from ecomsync.testing.woocommerce import WooCommerceEmulator
 
 
 #: What `ShopView.stock_right` says of a number no product holds.
@@ -328,3 +330,104 @@ class ShopifyView:
             if variant["_item"] in items:
                 variant["sku"] = new
         return bool(items)
+
+
+@attrs.frozen
+class WooView:
+    """The WooCommerce emulator's products, variations and categories."""
+
+    emu: WooCommerceEmulator
+
+    def _rows(self, sku: str) -> list[dict[str, Any]]:
+        return [r for r in self.emu.shop.products.values() if r["sku"] == sku]
+
+    def numbers(self) -> list[str]:
+        return [
+            r["sku"]
+            for r in self.emu.shop.products.values()
+            if not r["parent_id"] and r["sku"]
+        ]
+
+    def _category(self, number: str) -> dict[str, Any] | None:
+        for row in self.emu.shop.categories.values():
+            if row["slug"] == category_slug(number):
+                return row
+        return None
+
+    def article_right(self, article: Article) -> str | None:
+        rows = [r for r in self._rows(article.number) if not r["parent_id"]]
+        if len(rows) != 1:
+            return ABSENT if not rows else f"{len(rows)} products"
+        row = rows[0]
+        products = self.emu.shop.products
+        if row["name"] != article.name:
+            return f"name {row['name']!r}"
+        if article.active != (row["status"] == "publish"):
+            return f"status {row['status']}"
+        held = {c["id"] for c in row["categories"]}
+        want = {
+            (self._category(c) or {}).get("id") for c in article.categories
+        }
+        if held != want:
+            return "categories"
+        if len(row["images"]) != len(article.media):
+            return "images"
+        children = {products[v]["sku"]: products[v] for v in row["variations"]}
+        if set(children) != {v.number for v in article.variants}:
+            return f"variations {sorted(children)}"
+        if not article.variants and Decimal(row["regular_price"]) != (
+            article.price
+        ):
+            return f"price {row['regular_price']}"
+        for variant in article.variants:
+            child = children[variant.number]
+            price = article.price if variant.price is None else variant.price
+            if Decimal(child["regular_price"]) != price:
+                return f"{variant.number} price {child['regular_price']}"
+            if list(variant.options) != [
+                (a["name"], a["option"]) for a in child["attributes"]
+            ]:
+                return f"{variant.number} options"
+        return None
+
+    def category_right(self, category: Category) -> str | None:
+        row = self._category(category.number)
+        if row is None:
+            return "not in the shop"
+        if row["name"] != category.name:
+            return f"name {row['name']!r}"
+        parent = (
+            None
+            if category.parent is None
+            else (self._category(category.parent) or {}).get("id")
+        )
+        held = row["parent"] or None
+        return None if held == parent else f"parent {row['parent']}"
+
+    def stock_right(self, levels: Sequence[StockLevel]) -> str | None:
+        rows = self._rows(levels[0].number)
+        if not rows:
+            return ABSENT
+        want = sum(level.quantity for level in levels)
+        held = [r["stock_quantity"] for r in rows]
+        return None if held == [want] else f"stock {held}"
+
+    def delete(self, number: str) -> bool:
+        rows = [r for r in self._rows(number) if not r["parent_id"]]
+        for row in rows:
+            for v in row["variations"]:
+                self.emu.shop.products.pop(v, None)
+            del self.emu.shop.products[row["id"]]
+        return bool(rows)
+
+    def set_stock(self, number: str, quantity: int) -> bool:
+        rows = self._rows(number)
+        for row in rows:
+            row["stock_quantity"] = quantity
+        return bool(rows)
+
+    def renumber(self, number: str, new: str) -> bool:
+        rows = self._rows(number)
+        for row in rows:
+            row["sku"] = new
+        return bool(rows)
