@@ -39,11 +39,9 @@ from ._shop_views import ShopView
 from .conftest import jpeg
 from .test_state_machine import (
     FAULTS,
+    Settled,
     _mkdtemp,
     drive,
-    no_run_running,
-    quiet,
-    watermarks_safe,
 )
 
 
@@ -96,7 +94,7 @@ def _catalogue() -> list[Category | Article | StockLevel]:
     return records
 
 
-class DataMachine(RuleBasedStateMachine):
+class DataMachine(Settled, RuleBasedStateMachine):
     """Messy ERP data, hand edits in the shop, faults and restarts."""
 
     #: ERP warehouse codes (empty: the ERP sums its warehouses).
@@ -490,20 +488,6 @@ class DataMachine(RuleBasedStateMachine):
     def one_product_per_number(self) -> None:
         numbers = self.view.numbers()
         assert len(numbers) == len(set(numbers)), numbers
-
-    @invariant()
-    def nothing_held_or_staged(self) -> None:
-        self.portal.call(
-            quiet, self.licenses, self.store, self.tmp / "staging"
-        )
-
-    @invariant()
-    def no_run_left_running(self) -> None:
-        self.portal.call(no_run_running, self.store)
-
-    @invariant()
-    def watermarks_are_safe(self) -> None:
-        self.portal.call(watermarks_safe, self.store)
 
 
 def _only(number: str) -> Any:

@@ -23,6 +23,7 @@ import anyio.from_thread
 import httpx
 import pytest
 import stamina
+from anyio.from_thread import BlockingPortal
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -66,7 +67,34 @@ FAULTS = {
 }
 
 
-class SyncMachine(RuleBasedStateMachine):
+class Settled:
+    """
+    The invariants every machine here keeps between steps: no licence
+    held, nothing pending or staged, no run left running, watermarks
+    safe.
+    """
+
+    portal: BlockingPortal
+    licenses: LocalLicensePool
+    store: SqliteStore
+    tmp: Path
+
+    @invariant()
+    def nothing_held_or_staged(self) -> None:
+        self.portal.call(
+            quiet, self.licenses, self.store, self.tmp / "staging"
+        )
+
+    @invariant()
+    def no_run_left_running(self) -> None:
+        self.portal.call(no_run_running, self.store)
+
+    @invariant()
+    def watermarks_safe(self) -> None:
+        self.portal.call(watermarks_safe, self.store)
+
+
+class SyncMachine(Settled, RuleBasedStateMachine):
     """ERP, shop and engine, driven one step at a time."""
 
     def __init__(self) -> None:
@@ -195,20 +223,6 @@ class SyncMachine(RuleBasedStateMachine):
             for p in self.emu.entities.get("product", {}).values()
         ]
         assert len(numbers) == len(set(numbers))
-
-    @invariant()
-    def nothing_held_or_staged(self) -> None:
-        self.portal.call(
-            quiet, self.licenses, self.store, self.tmp / "staging"
-        )
-
-    @invariant()
-    def no_run_left_running(self) -> None:
-        self.portal.call(no_run_running, self.store)
-
-    @invariant()
-    def watermarks_safe(self) -> None:
-        self.portal.call(watermarks_safe, self.store)
 
 
 async def drive(
