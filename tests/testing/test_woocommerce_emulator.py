@@ -429,6 +429,27 @@ class TestOrders:
         assert [7] == [o["id"] for o in local.json()]
         assert [] == gmt.json()
 
+    def test_an_order_numbered_by_a_free_id_keeps_it(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        An order placed with the number ``101`` took id 101, and the next
+        order placed under a plugin number was given id 101 again: it
+        replaced the first without a word.  A post id is taken once, as
+        WordPress' auto-increment takes it; a number whose id a product
+        holds is a plugin number on an id of its own.
+        """
+        product = emu.shop.create_product({"name": "Hut", "sku": "H-1"})["id"]
+        first = emu.place_order(number=str(product + 1), total="1.00")
+        second = emu.place_order(number="W-1", total="2.00")
+        third = emu.place_order(number=str(product), total="3.00")
+
+        assert (product + 1, product + 2) == (first, second)
+        assert third not in (product, first, second)
+        assert [str(product + 1), "W-1", str(product)] == [
+            emu.shop.orders[i]["number"] for i in (first, second, third)
+        ]
+
     async def test_order_batch_and_bad_status(
         self, emu: WooCommerceEmulator
     ) -> None:

@@ -181,8 +181,8 @@ class WooCommerceEmulator(FaultSwitch):
         shop = self.shop
         # WooCommerce's order number is the order id (filter
         # woocommerce_order_number); a free numeric number becomes the id.
-        if number and number.isdigit() and int(number) not in shop.orders:
-            order_id = int(number)
+        if number and number.isdigit():
+            order_id = shop.take_post_id(int(number))
         else:
             order_id = shop.next_post_id()
         blank = dict.fromkeys(

@@ -89,6 +89,29 @@ class ShopState:
         self._post_id += 1
         return self._post_id
 
+    def take_post_id(self, wanted: int) -> int:
+        """
+        *wanted* if no post holds it, else the next id: an order placed
+        under a number keeps it as its id when it can, and the counter
+        moves past it, as WordPress' auto-increment does after an
+        insert with an id of its own (``import_id``).
+        """
+        held = (
+            wanted < 1
+            or wanted in self.orders
+            or wanted in self.products
+            or wanted in self.media
+            or any(
+                r.get("id") == wanted
+                for rows in self.refunds.values()
+                for r in rows
+            )
+        )
+        if held:
+            return self.next_post_id()
+        self._post_id = max(self._post_id, wanted)
+        return wanted
+
     def stamp(
         self, row: Row, *, created: bool, at: datetime | None = None
     ) -> None:
