@@ -8,6 +8,7 @@ on the line, never cut to whole units.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -23,17 +24,42 @@ pytestmark = pytest.mark.anyio
 KEY, SECRET = "ck_numbers", "cs_numbers"
 
 
+class _Queries(httpx.AsyncBaseTransport):
+    """
+    The emulator, noting the query of every order list read (without
+    the OAuth parameters).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.orders: list[dict[str, str]] = []
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        if request.url.path.endswith("/orders"):
+            self.orders.append(
+                {
+                    k: v
+                    for k, v in request.url.params.items()
+                    if not k.startswith("oauth_")
+                }
+            )
+        return await self.inner.handle_async_request(request)
+
+
 async def _read(
     emu: WooCommerceEmulator,
     batch_size: int,
     selection: All | ChangedSince | NumberRange | Only | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[list[Order | Refusal]]:
     """Every page `fetch_orders` yields from *emu* (all orders by default)."""
     async with WooCommerce(
         "http://shop.test",
         KEY,
         SECRET,
-        transport=httpx.ASGITransport(app=emu.app),
+        transport=transport or httpx.ASGITransport(app=emu.app),
     ) as woo:
         return [
             list(page)
@@ -183,6 +209,64 @@ class TestSharedOrderNumbers:
         pages = await _read(emu, 10, Only(["W-7"]))
 
         assert ["W-7"] == [o.number for page in pages for o in page]
+
+    async def test_a_retry_on_a_shop_numbering_by_id_searches_nothing(
+        self,
+    ) -> None:
+        """
+        A retry of three orders of a shop without a numbering plugin
+        (each number its order's id) searched each number too: four
+        requests, and a search for ``5`` lists every order with a 5 in
+        its address, page after page.  The orders are read by id, and
+        one look at the newest orders shows no number apart from its id:
+        two requests, no search; the three orders come.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        for number in ("5", "6", "7", "8"):
+            emu.place(make_order(number))
+        queries = _Queries(emu.app)
+
+        pages = await _read(emu, 10, Only(["5", "6", "7"]), queries)
+
+        assert ["5", "6", "7"] == [o.number for page in pages for o in page]
+        assert [] == [q for q in queries.orders if "search" in q]
+        assert 2 == len(queries.orders)
+
+    async def test_a_retry_of_several_plugin_numbers_refuses_each_twin(
+        self,
+    ) -> None:
+        """
+        A numbering plugin gave ``100`` and ``101`` to two orders each
+        (the newer ones numbered below their ids): a retry of both reads
+        every holder and refuses both numbers, naming their orders, in
+        four requests (the ids' orders read by id were looked up by id
+        once more).
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        first = emu.place_order(number="100", total="1.00")
+        other = emu.place_order(number="101", total="1.00")
+        twins = [
+            emu.place_order(number=n, total="2.00") for n in ("100", "101")
+        ]
+        emu.place(make_order("2001"))
+        queries = _Queries(emu.app)
+
+        pages = await _read(emu, 10, Only(["100", "101"]), queries)
+
+        refusals = [o for page in pages for o in page]
+        assert all(isinstance(r, Refusal) for r in refusals)
+        assert ["100", "101"] == sorted(r.number for r in refusals)
+        for refusal, ids in zip(
+            sorted(refusals, key=lambda r: r.number),
+            ((first, twins[0]), (other, twins[1])),
+            strict=True,
+        ):
+            assert all(f"#{i}" in refusal.reason for i in ids)
+        assert ["100", "101"] == sorted(
+            q["search"] for q in queries.orders if "search" in q
+        )
+        # include=, the look at the newest orders, the two searches
+        assert 4 == len(queries.orders)
 
 
 class TestFractionalQuantities:

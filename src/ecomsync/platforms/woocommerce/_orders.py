@@ -27,6 +27,14 @@ from ..._model import (
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._client import MAX_PER_PAGE, RestApi, WooApiError
 from ._common import Row, fail
+from ._order_numbers import (
+    NOT_PLACED,
+    by_number,
+    id_holders,
+    number_of,
+    refusal,
+    shared_numbers,
+)
 from ._refunds import amount_of, sum_refunds
 
 
@@ -61,14 +69,6 @@ STATE_OF = {
     "cancelled": OrderState.CANCELLED,
     "refunded": OrderState.CANCELLED,
 }
-#: Statuses of what is no order yet, which ``status=any`` lists all the
-#: same: a block checkout's draft (the customer opened the checkout and
-#: placed nothing; deleted when abandoned), listed until WooCommerce
-#: excluded it (woocommerce#63743, 2026), and an ``auto-draft``, which
-#: HPOS stores listed (woocommerce#62106).  Imported, they would be ERP
-#: orders nobody placed; once placed, the order's status and
-#: ``date_modified`` change, and it is read.
-NOT_PLACED = frozenset({"checkout-draft", "auto-draft"})
 #: Order meta the adapter keeps: the ERP's state (to tell shipped from
 #: completed) and the tracking numbers already announced.
 STATE_META = "_ecomsync_state"
@@ -228,8 +228,8 @@ class Orders:
         Yield the selected orders, oldest id first; ``ChangedSince`` reads
         ``modified_after`` with ``dates_are_gmt=true`` (exclusive, so one
         second earlier) and keeps what changed at or after the moment;
-        ``Only`` reads the orders by id and searches each number
-        (`_by_number`).
+        ``Only`` reads the orders by id and, where a numbering plugin is
+        seen, searches each number (`by_number`).
         """
         params = {"status": "any"}
         since: datetime | None = None
@@ -246,7 +246,7 @@ class Orders:
         holders: dict[str, int] = {}
         refused: set[str] = set()
         if isinstance(selection, Only):
-            found = await self._by_number(selection)
+            found = await by_number(self.api, selection)
             pages = [
                 found[k : k + per_page] for k in range(0, len(found), per_page)
             ]
@@ -264,29 +264,6 @@ class Orders:
             if batch:
                 yield batch
 
-    async def _by_number(self, selection: Only) -> list[Row]:
-        """
-        The orders that may hold a number of *selection*, in ascending
-        id: those whose id it is (``include=``), and those a search for
-        it finds (one search a number: ``search`` takes one term).
-        WooCommerce's search (``wc_order_search``) matches a numeric
-        term as an id and the term within the search fields, to which
-        numbering plugins (Sequential Order Numbers) add their
-        ``_order_number``: so a retry of a number two orders hold reads
-        both, and a plugin number that is no id is found at all.
-        """
-        found: dict[int, Row] = {}
-        ids = sorted(n for n in selection.numbers if n.isdigit())
-        queries = [{"include": ",".join(ids)}] if ids else []
-        queries += [{"search": n} for n in sorted(selection.numbers) if n]
-        for query in queries:
-            async for rows in self.api.pages(
-                "orders", {"status": "any", **query}, per_page=MAX_PER_PAGE
-            ):
-                for row in rows:
-                    found.setdefault(int(row["id"]), row)
-        return [found[i] for i in sorted(found)]
-
     async def _batch(
         self,
         rows: Sequence[Row],
@@ -301,10 +278,10 @@ class Orders:
         """
         batch: list[Order | Refusal] = []
         placed = [r for r in rows if str(r.get("status")) not in NOT_PLACED]
-        await self._id_holders(placed, holders)
-        shared = _shared_numbers(placed, holders)
+        await id_holders(self.api, placed, holders)
+        shared = shared_numbers(placed, holders)
         for row in placed:
-            number = _number_of(row)
+            number = number_of(row)
             # every row counts as a holder, but an order the
             # selection left out is neither imported nor refused
             if not _selected(selection, number, row, since):
@@ -312,7 +289,7 @@ class Orders:
             if number in shared:
                 if number not in refused:
                     refused.add(number)
-                    batch.append(_refusal(number, shared[number]))
+                    batch.append(refusal(number, shared[number]))
                 continue
             odd = _fractional(number, row)
             if odd is not None:
@@ -325,41 +302,6 @@ class Orders:
                 order = _order_of(row, await self._refunds(row))
             batch.append(order)
         return batch
-
-    async def _id_holders(
-        self, rows: Sequence[Row], holders: dict[str, int]
-    ) -> None:
-        """
-        Note in *holders* the orders numbered by their id (WooCommerce's
-        own numbering) whose id is the number a numbering plugin gave one
-        of *rows*: a plugin started below the ids in use repeats their
-        numbers, and the older order need not be in this read.  One
-        request, for pages holding such numbers only.
-        """
-        wanted = sorted(
-            {
-                n
-                for r in rows
-                if (n := _number_of(r)) != str(r["id"])
-                and n.isdigit()
-                and n not in holders
-            },
-            key=int,
-        )
-        if not wanted:
-            return
-        params = {"status": "any", "include": ",".join(wanted)}
-        async for found in self.api.pages(
-            "orders", params, per_page=MAX_PER_PAGE
-        ):
-            for row in found:
-                number = _number_of(row)
-                if (
-                    number == str(row.get("id"))
-                    and number in wanted
-                    and str(row.get("status")) not in NOT_PLACED
-                ):
-                    holders.setdefault(number, int(row["id"]))
 
     async def _refunds(self, row: Row) -> list[Row]:
         """
@@ -374,28 +316,6 @@ class Orders:
         return found
 
     # -- media --------------------------------------------------------------
-
-
-def _number_of(row: Row) -> str:
-    return str(row.get("number") or row["id"])
-
-
-def _shared_numbers(
-    rows: Sequence[Row], holders: dict[str, int]
-) -> dict[str, list[int]]:
-    """
-    The numbers two orders hold (of *rows*, or one of *rows* and the
-    first order of that number read before, in *holders*, which *rows*
-    join), with the ids of the orders read holding them.
-    """
-    ids: dict[str, list[int]] = {}
-    for row in rows:
-        number, oid = _number_of(row), int(row["id"])
-        first = holders.setdefault(number, oid)
-        held = ids.setdefault(number, [first])
-        if oid not in held:
-            held.append(oid)
-    return {n: sorted(i) for n, i in ids.items() if len(i) > 1}
 
 
 def _fractional(number: str, row: Row) -> Refusal | None:
@@ -423,21 +343,6 @@ def _fractional(number: str, row: Row) -> Refusal | None:
                 ),
             )
     return None
-
-
-def _refusal(number: str, ids: Sequence[int]) -> Refusal:
-    return Refusal(
-        number=number,
-        field="number",
-        reason=(
-            f"order number {number} is held by {len(ids)} WooCommerce "
-            f"orders ({', '.join(f'#{i}' for i in ids)}): not imported, "
-            "the ERP knows an order by its number and could not tell them "
-            "apart; give each its own number in WooCommerce (an order "
-            "numbering plugin's counter must not restart or start below "
-            "numbers in use)"
-        ),
-    )
 
 
 def _note(number: str) -> str:
@@ -472,7 +377,7 @@ def _order_of(row: Row, refunds: Sequence[Row] = ()) -> Order:
         if shipping_raw.get("address_1") or shipping_raw.get("last_name")
         else billing
     )
-    number = _number_of(row)
+    number = number_of(row)
     customer_id = int(row.get("customer_id") or 0)
     customer = Customer(
         number=str(customer_id) if customer_id else f"guest-{number}",
