@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -105,7 +106,61 @@ class _StripAggregations(httpx.AsyncBaseTransport):
         return httpx.Response(response.status_code, json=body)
 
 
+class _Bodies(httpx.AsyncBaseTransport):
+    """
+    The emulator, keeping the criteria of each product search.
+    """
+
+    def __init__(self, emu: ShopwareEmulator) -> None:
+        self.inner = httpx.ASGITransport(app=emu.app)
+        self.bodies: list[dict[str, Any]] = []
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        if request.url.path == SEARCH:
+            self.bodies.append(json.loads(request.content))
+        return await self.inner.handle_async_request(request)
+
+
 class TestSoleWriterIntoAnEmptyShop:
+    @pytest.mark.parametrize("held", [0, 3])
+    async def test_no_search_counts_the_shops_products(
+        self, held: int
+    ) -> None:
+        """
+        The first batch learns whether the shop holds any product without
+        counting them (a ``COUNT`` over half a million products is a scan
+        of the merchant's product table): no ``count`` aggregation and no
+        exact total, only a ``terms`` aggregation on ``id`` of one bucket,
+        which Shopware asks as ``GROUP BY id LIMIT 1``.
+        """
+        emu = _emu()
+        if held:
+            other = _shop(emu, sole_writer=False)
+            await _categories(other)
+            await _articles(other, *(f"H-{k}" for k in range(held)))
+            await other.aclose()
+        sent = _Bodies(emu)
+        shop = _shop(emu, sent)
+        await _categories(shop)
+
+        for k in range(3):
+            assert [True] == await _articles(shop, f"A-{k}")
+        await shop.aclose()
+
+        assert sent.bodies
+        for body in sent.bodies:
+            assert body.get("total-count-mode") in (None, 0, "none")
+            for aggregation in body.get("aggregations") or []:
+                assert ("terms", "id", 1) == (
+                    aggregation["type"],
+                    aggregation["field"],
+                    aggregation["limit"],
+                )
+        # An empty shop: the first batch only; one with products: each.
+        assert (3 if held else 1) == len(sent.bodies)
+
     async def test_only_the_first_batch_searches(self) -> None:
         """
         Into a shop without products, only the first article batch reads

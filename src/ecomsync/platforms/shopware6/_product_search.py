@@ -22,17 +22,29 @@ from ._client import MAX_LIMIT, AdminApi
 from ._sent import SentIds
 
 
-#: Counts every product of the shop (`ProductSearch.current`'s probe).
-_ALL_PRODUCTS = {"name": "ecomsync-products", "type": "count", "field": "id"}
+#: Whether the shop holds any product (`ProductSearch.current`'s probe):
+#: at most one bucket of a ``terms`` aggregation on ``id``, which Shopware
+#: asks as ``GROUP BY product.id LIMIT 1`` (EntityAggregator::
+#: parseTermsAggregation; shopware/shopware src/Core/Framework/
+#: DataAbstractionLayer/Dbal/EntityAggregator.php).  Grouped by the primary
+#: key's first column, the database reads the first product and stops; a
+#: ``count`` aggregation (``COUNT(DISTINCT id)``) read every product of the
+#: shop, a scan of half a million rows on a large catalogue.
+_ANY_PRODUCT = {
+    "name": "ecomsync-any-product",
+    "type": "terms",
+    "field": "id",
+    "limit": 1,
+}
 
 
-def _count(aggregations: dict[str, Any]) -> int | None:
+def _held_any(aggregations: dict[str, Any]) -> bool | None:
     """
-    The count `_ALL_PRODUCTS` answered; None if the answer lacks it.
+    Whether `_ANY_PRODUCT` found a product; None if the answer lacks it.
     """
-    found = aggregations.get(str(_ALL_PRODUCTS["name"]))
-    count = found.get("count") if isinstance(found, dict) else None
-    return count if type(count) is int else None
+    found = aggregations.get(str(_ANY_PRODUCT["name"]))
+    buckets = found.get("buckets") if isinstance(found, dict) else None
+    return bool(buckets) if isinstance(buckets, list) else None
 
 
 @attrs.define
@@ -60,12 +72,13 @@ class ProductSearch:
         What the shop holds of the products *ids* (an article batch's
         articles and variants), with what a write replaces.
 
-        With `sole_writer`, the first batch's search also counts every
-        product of the shop (a post-filter does not restrict
-        aggregations: no extra request).  If there were none, the only
-        products since are the ones this adapter wrote, so a later batch
-        none of whose records the store links and none of whose ids this
-        adapter has sent holds nothing in the shop: it is not searched.
+        With `sole_writer`, the first batch's search also asks whether
+        the shop holds any product at all (`_ANY_PRODUCT`: a post-filter
+        does not restrict aggregations, so no extra request, and nothing
+        is counted).  If it held none, the only products since are the
+        ones this adapter wrote, so a later batch none of whose records
+        the store links and none of whose ids this adapter has sent holds
+        nothing in the shop: it is not searched.
         Anything else is searched, as is every batch of a shop that held
         products (a lost store), and every batch without `sole_writer`:
         another process may have written any product since.
@@ -114,7 +127,7 @@ class ProductSearch:
                 # Aggregations see the filter, not the post-filter.
                 del criteria["filter"]
                 criteria["post-filter"] = by_id
-                criteria["aggregations"] = [_ALL_PRODUCTS]
+                criteria["aggregations"] = [_ANY_PRODUCT]
             if associations:
                 # What a write replaces: categories, product media, a
                 # variant's options, a parent's configurator settings and
@@ -132,7 +145,7 @@ class ProductSearch:
                 criteria["includes"] = WRITE_INCLUDES
             rows, aggregations = await self.api.listing("product", criteria)
             if probe and start == 0:
-                self._empty = _count(aggregations) == 0
+                self._empty = _held_any(aggregations) is False
             for row in rows:
                 found[str(row["id"])] = row
         return found
