@@ -796,7 +796,18 @@ class TestOrderPages:
 
     @pytest.mark.parametrize(
         ("orders", "size", "requests"),
-        [(10, 3, 4), (9, 3, 4), (20, 3, 7), (2, 3, 1), (0, 3, 1), (3, 3, 2)],
+        [
+            (10, 3, 4),
+            (9, 3, 4),
+            (20, 3, 7),
+            (2, 3, 1),
+            (0, 3, 1),
+            (3, 3, 2),
+            # beyond the six pages Shopware's "next-pages" total looks ahead
+            (40, 3, 14),
+            (39, 3, 14),
+            (64, 3, 22),
+        ],
     )
     async def test_pages_as_one_after_another_reads_them(
         self, orders: int, size: int, requests: int

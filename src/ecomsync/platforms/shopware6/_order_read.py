@@ -35,7 +35,7 @@ _HOLDERS: dict[str, str] = {
 }
 
 
-#: Pages of orders read at once once the first page told the total.
+#: Pages of orders read at once once a page told how many follow.
 PAGES_AHEAD = 4
 
 
@@ -203,28 +203,33 @@ class OrderReader:
         """
         The pages of order rows matching *filters*, in sort order, up to the
         first short one (as one after another would read them).  The first
-        page asks for the total; the pages it implies, up to the one that
-        comes back short, are then read `PAGES_AHEAD` at a time (the shop
-        works on them together), the rest one by one.
+        page asks how many rows follow it (`_page`'s *ahead*); the pages
+        that says exist, up to the one that comes back short, are then
+        read `PAGES_AHEAD` at a time (the shop works on them together),
+        each window's last page asking again while the answers only say
+        "at least"; pages no answer accounts for, one by one.
         """
-        rows, total = await self._page(filters, limit, 1, count=True)
+        rows, ahead = await self._page(filters, limit, 1, ahead=True)
         if rows:
             yield rows
         if len(rows) < limit:
             return
         page = 2
-        # the page that comes back short by the count (possibly empty)
-        last = total // limit + 1 if total is not None else page
+        # the page that comes back short by the answers (possibly empty)
+        last, exact = _bound(1, ahead, limit)
         while page <= last:
             window = range(page, min(last, page + PAGES_AHEAD - 1) + 1)
-            found = await self._window(filters, limit, window)
-            for rows in found:
+            asks = None if exact else window[-1]
+            found = await self._window(filters, limit, window, asks)
+            for rows, _ in found:
                 if rows:
                     yield rows
-            if any(len(rows) < limit for rows in found):
+            if any(len(rows) < limit for rows, _ in found):
                 return
+            if asks is not None:
+                last, exact = _bound(asks, found[-1][1], limit)
             page = window[-1] + 1
-        while True:  # more orders than counted (placed meanwhile)
+        while True:  # more orders than answered (placed meanwhile)
             rows, _ = await self._page(filters, limit, page)
             if rows:
                 yield rows
@@ -233,16 +238,23 @@ class OrderReader:
             page += 1
 
     async def _window(
-        self, filters: list[dict[str, Any]], limit: int, pages: range
-    ) -> list[list[dict[str, Any]]]:
+        self,
+        filters: list[dict[str, Any]],
+        limit: int,
+        pages: range,
+        asks: int | None,
+    ) -> list[tuple[list[dict[str, Any]], int | None]]:
         """
-        *pages* read at once, in their order; the first failure cancels
-        the others and is raised as itself.
+        *pages* read at once, in their order, page *asks* with its
+        *ahead*; the first failure cancels the others and is raised as
+        itself.
         """
-        found: dict[int, list[dict[str, Any]]] = {}
+        found: dict[int, tuple[list[dict[str, Any]], int | None]] = {}
 
         async def one(page: int) -> None:
-            found[page], _ = await self._page(filters, limit, page)
+            found[page] = await self._page(
+                filters, limit, page, ahead=page == asks
+            )
 
         await concurrently(*(partial(one, page) for page in pages))
         return [found[page] for page in pages]
@@ -253,13 +265,21 @@ class OrderReader:
         limit: int,
         page: int,
         *,
-        count: bool = False,
+        ahead: bool = False,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """
-        One page of orders, and with *count* the shop's total of matching
-        orders (``None`` if it gives none).  Only a read's first page
-        counts (to read ahead): an exact total is a ``COUNT`` over every
-        matching order, about a second at a million orders.
+        One page of orders, and with *ahead* how many matching orders
+        there are from the page's first on, up to `_AHEAD_PAGES` pages and
+        one order (``None`` if the shop gives no total).
+
+        That is Shopware's "next-pages" total (``total-count-mode`` 2:
+        EntitySearcher::addTotalCountMode reads ``limit * 6 + 1`` ids and
+        counts them; shopware/shopware src/Core/Framework/
+        DataAbstractionLayer/Dbal/EntitySearcher.php), which reads a few
+        pages of ids more.  An exact total (mode 1) is a ``COUNT`` over
+        every matching order: a scan of the order table for ``All()``,
+        about a second at a million orders, and ``ChangedSince``'s OR of
+        two date ranges may use no index at all.
         """
         criteria: dict[str, Any] = {
             "limit": limit,
@@ -273,8 +293,8 @@ class OrderReader:
         }
         if filters:
             criteria["filter"] = filters
-        if count:
-            criteria["total-count-mode"] = 1  # exact
+        if ahead:
+            criteria["total-count-mode"] = 2  # next-pages
         body = (
             await self.api.call(
                 "POST", "/api/search/order", json=criteria, idempotent=True
@@ -283,7 +303,25 @@ class OrderReader:
         data = body.get("data") if isinstance(body, dict) else None
         total = body.get("total") if isinstance(body, dict) else None
         rows = [row for row in data or [] if isinstance(row, dict)]
-        return rows, total if type(total) is int and count else None
+        return rows, total if type(total) is int and ahead else None
+
+
+#: Pages past its own a "next-pages" total counts (EntitySearcher reads
+#: ``limit * 6 + 1`` rows from the page's first).
+_AHEAD_PAGES = 6
+
+
+def _bound(page: int, ahead: int | None, limit: int) -> tuple[int, bool]:
+    """
+    The last page to read (the one that comes back short, possibly
+    empty) by *ahead*, the rows from *page*'s first on that `_page`
+    answered, and whether that is all there is (else the page has at
+    least one row and more may follow).  Without an answer: *page* + 1,
+    not exact.
+    """
+    if ahead is None:
+        return page + 1, False
+    return page + ahead // limit, ahead <= _AHEAD_PAGES * limit
 
 
 #: Customer numbers a read remembers the first customer of (the oldest
