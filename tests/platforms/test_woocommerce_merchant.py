@@ -396,6 +396,81 @@ class TestSkuRenamedInTheShop:
         assert "A2" not in [r["name"] for r in emu.shop.products.values()]
 
 
+class TestRenamedInOneRead:
+    """
+    The products of several articles whose SKUs the merchant renamed are
+    read in one request, not one each.
+    """
+
+    @staticmethod
+    async def _renamed(
+        emu: WooCommerceEmulator, woo: WooCommerce, kind: DataType
+    ) -> list[Outcome]:
+        """
+        ``A-1`` ... ``A-3`` pushed (with stock), their SKUs renamed to
+        ``OLD-A-n`` by hand, and *kind* pushed again: its outcomes.
+        """
+        numbers = ["A-1", "A-2", "A-3"]
+        firsts = await woo.push(
+            DataType.ARTICLES,
+            [
+                Outgoing(record=Article(number=n, name=n, price=9))
+                for n in numbers
+            ],
+        )
+        for row in emu.shop.products.values():
+            row["sku"] = f"OLD-{row['sku']}"
+        emu.requests.clear()
+        records = {
+            DataType.ARTICLES: [
+                Article(number=n, name=f"{n}!", price=9) for n in numbers
+            ],
+            DataType.STOCK: [
+                StockLevel(number=n, quantity=3) for n in numbers
+            ],
+        }[kind]
+        return await woo.push(
+            kind,
+            [
+                Outgoing(record=r, platform_id=f.platform_id)
+                for r, f in zip(records, firsts, strict=True)
+            ],
+        )
+
+    async def test_renamed_articles_are_written_back(self) -> None:
+        """
+        Three articles whose products' SKUs the merchant renamed: their
+        products were read one ``GET products/<id>`` each.  One
+        ``products?include=`` read finds them; each SKU is written back.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            outcomes = await self._renamed(emu, woo, DataType.ARTICLES)
+
+        assert [True] * 3 == [o.ok for o in outcomes]
+        assert ["A-1", "A-2", "A-3"] == sorted(
+            r["sku"] for r in emu.shop.products.values()
+        )
+        assert [] == [r for r in emu.requests if r.route == "products_get"]
+
+    async def test_stock_of_renamed_products_names_each(self) -> None:
+        """
+        Stock of three articles whose products the merchant renamed:
+        each product was read with a ``GET products/<id>`` of its own.
+        One ``products?include=`` read names each product and its SKU;
+        nothing is written.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            outcomes = await self._renamed(emu, woo, DataType.STOCK)
+
+        assert [(False, "number")] * 3 == [(o.ok, o.field) for o in outcomes]
+        for outcome in outcomes:
+            assert f"'OLD-{outcome.number}'" in (outcome.error or "")
+        assert [] == [r for r in emu.requests if r.route == "products_get"]
+        assert [r.method for r in emu.requests] == ["GET"] * len(emu.requests)
+
+
 class TestCategoryCycle:
     async def test_categories_moved_into_a_cycle_fail_unwritten(
         self,

@@ -645,6 +645,32 @@ class TestResources:
         assert "rest_invalid_json" == bad_json.json()["code"]
         assert 1 == len(offset.json())
 
+    async def test_products_include_lists_products_only(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        ``products?include=`` lists the products among the ids, drafts
+        too (status ``any``), as ``WC_REST_Products_Controller`` does:
+        post type ``product`` only (no variation) and no trash; more
+        than 100 a page is refused.
+        """
+        shop = emu.shop
+        draft = shop.create_product({"name": "d", "status": "draft"})["id"]
+        shirt = shop.create_product({"name": "s", "type": "variable"})
+        variation = shop.create_product({"sku": "S-1"}, parent=shirt)["id"]
+        trashed = shop.create_product({"name": "t"})["id"]
+        shop.products[trashed]["status"] = "trash"
+        ids = [draft, shirt["id"], variation, trashed, 99_999]
+        async with _client(emu) as c:
+            listed = await c.get(
+                f"{API}/products",
+                params={"include": ",".join(map(str, ids)), "per_page": 100},
+            )
+            too_many = await c.get(f"{API}/products", params={"per_page": 101})
+
+        assert [shirt["id"], draft] == [p["id"] for p in listed.json()]
+        assert "rest_invalid_param" == too_many.json()["code"]
+
     async def test_orders_customers_and_notes(
         self, emu: WooCommerceEmulator
     ) -> None:

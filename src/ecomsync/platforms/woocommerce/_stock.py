@@ -7,16 +7,19 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 
 import attrs
 
+from ..._anyio_util import concurrently
 from ..._contracts import Outcome, Outgoing
 from ..._model import StockLevel
 from .._backorders import negative_stock, reported
 from ._batches import Batches
 from ._client import WooApiError
 from ._common import Row, Settings, fail, sku_key
+from ._linked import listed_products
 
 
 @attrs.frozen
@@ -63,14 +66,16 @@ class Stock:
             [level.number for _, level in levels]
         )
         by_path: dict[str, list[tuple[int, Row]]] = {}
+        missing: dict[int, tuple[str, str | None]] = {}
         for i, level in levels:
             rows = known.get(sku_key(level.number), [])
+            if not rows:
+                missing[i] = (level.number, items[i].platform_id)
+                continue
             if len(rows) != 1:
                 outcomes[i] = fail(
                     level.number,
-                    await self._missing(level.number, items[i].platform_id)
-                    if not rows
-                    else f"SKU {level.number!r} is held by several products",
+                    f"SKU {level.number!r} is held by several products",
                     "number",
                 )
                 continue
@@ -107,6 +112,8 @@ class Stock:
                     },
                 )
             )
+        for i, why in (await self._missing(missing)).items():
+            outcomes[i] = fail(missing[i][0], why, "number")
         for path, writes in by_path.items():
             for i, row in await self.batches.write(
                 path, writes, items, outcomes
@@ -132,30 +139,44 @@ class Stock:
                 )
         return [o for o in outcomes if o is not None]
 
-    async def _missing(self, number: str, linked: str | None) -> str:
+    async def _missing(
+        self, missing: Mapping[int, tuple[str, str | None]]
+    ) -> dict[int, str]:
         """
-        Why no product holds *number*: its linked product (*linked*),
-        if the shop still has it, carries another SKU, renamed by hand.
-        Its stock is not written there: that SKU may be another
-        article's, whose stock would then take turns with this one's.
+        Why no product holds the number of each of *missing* (its index:
+        its number and the product id it is linked to): its linked
+        product, if the shop still has it, carries another SKU, renamed
+        by hand.  Its stock is not written there: that SKU may be
+        another article's, whose stock would then take turns with this
+        one's.  The linked products are read in one list request per 100
+        (`listed_products`); an id the list does not show (a variation,
+        which the products list leaves out, a trashed or deleted
+        product) is read on its own, as is a lone id.
         """
-        gone = f"article {number!r} is not on WooCommerce"
-        if not linked or not linked.isdigit():
-            return gone
-        try:
-            row = (
-                await self.batches.api.call("GET", f"products/{linked}")
-            ).json()
-        except WooApiError as exc:
-            if exc.status == 404:
-                return gone
-            raise
-        if not isinstance(row, dict) or row.get("status") == "trash":
-            return gone
-        return (
-            f"article {number!r} is not on WooCommerce under its number: "
-            f"its product #{linked} has the SKU {row.get('sku')!r} there "
-            "(renamed by hand), which may be another article's, so its "
-            "stock is not written; give the product its SKU again, or "
-            "push the article, which writes it back"
-        )
+        ids = {p for _, p in missing.values() if p and p.isdigit()}
+        api = self.batches.api
+        rows = await listed_products(api, ids) if len(ids) > 1 else {}
+
+        async def one(pid: str) -> None:
+            try:
+                rows[pid] = (await api.call("GET", f"products/{pid}")).json()
+            except WooApiError as exc:
+                if exc.status != 404:
+                    raise
+
+        await concurrently(*(partial(one, p) for p in ids if p not in rows))
+        why: dict[int, str] = {}
+        for i, (number, linked) in missing.items():
+            row = rows.get(linked or "")
+            if not isinstance(row, dict) or row.get("status") == "trash":
+                why[i] = f"article {number!r} is not on WooCommerce"
+                continue
+            why[i] = (
+                f"article {number!r} is not on WooCommerce under its "
+                f"number: its product #{linked} has the SKU "
+                f"{row.get('sku')!r} there (renamed by hand), which may be "
+                "another article's, so its stock is not written; give the "
+                "product its SKU again, or push the article, which writes "
+                "it back"
+            )
+        return why
