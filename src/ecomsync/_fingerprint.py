@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import attrs
 
-from ._model import Order, OrderState, OrderStatus, Record
+from ._model import Customer, Order, OrderState, OrderStatus, Record
 
 
 #: Per attrs class, its field names: `to_plain` walks records in one pass
@@ -83,7 +83,9 @@ def checksum(record: Record) -> str:
     An order's or order status's *platform* is left out too: checksums
     are kept per platform already, and the engine names the platform on
     orders only after their checksum (an ERP that starts to name it on
-    statuses must not make every status look changed).
+    statuses must not make every status look changed).  So is the
+    customer's *platform_id*: an order's customer stays its customer,
+    and a store's orders keep the checksums they had before it existed.
     """
     try:
         blob = _fast_blob(record)
@@ -105,6 +107,9 @@ def _blob(record: Record) -> str:
         plain.pop("platform", None)
     if isinstance(record, Order):
         plain.pop("state", None)
+        customer = plain.get("customer")
+        if isinstance(customer, dict):
+            customer.pop("platform_id", None)
         if record.state is OrderState.CANCELLED:
             plain["cancelled"] = True
         # added after 26.1's stores were written: absent while zero, so
@@ -262,7 +267,8 @@ def _encoder_for(kind: type) -> _Encoder:
     `_plain`'s order of checks; anything else is `_Slow`.
     """
     if attrs.has(kind):
-        encoder: _Encoder = _compile(kind, record=False)
+        omit = _NOT_IN_CUSTOMER if issubclass(kind, Customer) else ()
+        encoder: _Encoder = _compile(kind, record=False, omit=omit)
     elif issubclass(kind, enum.Enum) and not issubclass(
         kind, Decimal | datetime
     ):
@@ -320,6 +326,8 @@ def _order_blob(order: Order) -> str:
 #: Fields of an order or order status that are no part of its checksum.
 _PLATFORM = ("platform",)
 _NOT_IN_ORDER = frozenset({"state", *_PLATFORM})
+#: Fields of an order's customer that are no part of its checksum.
+_NOT_IN_CUSTOMER = ("platform_id",)
 _TYPE = encode_basestring("type") + ": "
 _CANCELLED = encode_basestring("cancelled") + ": "
 #: Order fields left out of its fingerprint while "0" (see `_blob`).

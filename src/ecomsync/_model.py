@@ -286,7 +286,20 @@ class Customer:
     """
     A shop customer; *number* is the shop's customer number.
 
+    *platform_id* is the platform's own id of the customer where that is
+    not its *number*: Shopware keeps customer numbers without a unique
+    key, so two of its customers can hold one number, while their ids
+    differ.  An ERP that finds a customer by its number keeps the id with
+    it and refuses (on ``customer.number``) an order whose customer
+    number is another customer's of that platform, instead of booking it
+    onto the other customer.  ``None`` where the number is the platform's
+    id already (Shopify, WooCommerce, Vendure) or where the platform
+    gives none (a guest order, a deleted customer); it is no part of the
+    order's checksum.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0
+       *platform_id*.
     """
 
     number: str
@@ -294,6 +307,7 @@ class Customer:
     first_name: str
     last_name: str
     addresses: tuple[Address, ...] = attrs.field(default=(), converter=_tuple)
+    platform_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -316,6 +316,42 @@ class TestMemoryErpPlatforms:
         assert kept.ok
 
 
+class TestMemoryErpShopCustomers:
+    @pytest.mark.anyio
+    async def test_another_shop_customer_of_the_number_is_refused(
+        self,
+    ) -> None:
+        """A new order whose customer holds the number of the ERP's
+        customer made for another of the shop's customers
+        (``Customer.platform_id``) fails on ``customer.number`` naming
+        both, not booked onto that customer; the same customer's, one
+        giving no id, and another platform's order are imported."""
+        from ecomsync.testing._erp_contract import make_order
+
+        erp = MemoryErp(ErpSourceContract.seed.articles)
+        first = make_order(platform="shop")
+        erika = attrs.evolve(first.customer, platform_id="id-erika")
+        max_ = attrs.evolve(erika, first_name="Max", platform_id="id-max")
+        orders = [
+            attrs.evolve(first, customer=erika),
+            attrs.evolve(make_order(platform="shop"), customer=max_),
+            attrs.evolve(make_order(platform="shop"), customer=erika),
+            attrs.evolve(
+                make_order(platform="shop"),
+                customer=attrs.evolve(max_, platform_id=None),
+            ),
+            attrs.evolve(make_order(platform="woo"), customer=max_),
+        ]
+        async with erp.session() as session:
+            outcomes = await session.import_orders(orders)
+
+        assert [True, False, True, True, True] == [o.ok for o in outcomes]
+        assert "customer.number" == outcomes[1].field
+        assert "id-erika" in str(outcomes[1].error)
+        assert "id-max" in str(outcomes[1].error)
+        assert orders[1].number not in erp.orders
+
+
 class TestAdapterWithoutPlatform:
     @pytest.mark.anyio
     async def test_order_status_of_one_platform_skips(self) -> None:

@@ -1,7 +1,8 @@
 """
 Two platforms on one live Tryton: their orders and customers with the
 same numbers are two sales and two parties, through the engine, and
-sales and parties made before imports named the platform keep matching.
+sales and parties made before imports named the platform keep matching;
+one platform's two customers with one number are not one party.
 """
 
 from __future__ import annotations
@@ -374,3 +375,75 @@ class TestSalesOfOthers:
         assert [] == made
         assert None is imported.error
         assert 1 == len(after)
+
+
+def _shop_customers() -> tuple[Order, Order, Order]:
+    """
+    Orders of Shopware customers Erika, Max (given Erika's customer
+    number by hand) and Erika again, each customer with its id.
+    """
+    tag = uuid.uuid4().hex[:8]
+    erika = attrs.evolve(
+        make_order().customer, number=f"K-{tag}", platform_id=f"erika-{tag}"
+    )
+    max_ = attrs.evolve(
+        erika,
+        first_name="Max",
+        email=f"max-{tag}@example.com",
+        platform_id=f"max-{tag}",
+    )
+    first, second, third = (
+        attrs.evolve(
+            make_order(number=f"{IMPORT_PREFIX}sw-{tag}-{n}", platform="sw"),
+            customer=customer,
+        )
+        for n, customer in ((1, erika), (2, max_), (3, erika))
+    )
+    return first, second, third
+
+
+class TestShopCustomersOfOneNumber:
+    async def test_another_customer_is_not_booked_on_the_party(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A new order of a Shopware customer holding the number of a
+        party made for another customer of the shop (its id kept as an
+        identifier) fails on ``customer.number`` naming both ids and
+        makes no sale; the first customer's next order is booked on its
+        party."""
+        erika, max_, again = _shop_customers()
+
+        async with tryton.session() as session:
+            outcomes = await session.import_orders([erika, max_, again])
+        sales = [await _sales(tryton, o.number) for o in (erika, max_, again)]
+
+        assert [None, "customer.number", None] == [o.field for o in outcomes]
+        assert str(erika.customer.platform_id) in str(outcomes[1].error)
+        assert str(max_.customer.platform_id) in str(outcomes[1].error)
+        assert [1, 0, 1] == [len(s) for s in sales]
+        assert sales[0][0]["party"] == sales[2][0]["party"]
+        assert [
+            f"sw:{erika.customer.number}",
+            f"sw\\id:{erika.customer.platform_id}",
+        ] == await _codes(tryton, sales[0][0]["party"])
+
+    async def test_a_party_from_before_takes_the_first_id(
+        self, tryton: TrytonErp
+    ) -> None:
+        """A party made before ecomsync kept the shop's ids is given the
+        id of the next customer booked on it; another customer's order
+        with its number then fails on ``customer.number``."""
+        erika, max_, again = _shop_customers()
+        unknown = attrs.evolve(
+            erika, customer=attrs.evolve(erika.customer, platform_id=None)
+        )
+
+        async with tryton.session() as session:
+            outcomes = await session.import_orders([unknown, again, max_])
+        (sale,) = await _sales(tryton, unknown.number)
+
+        assert [None, None, "customer.number"] == [o.field for o in outcomes]
+        assert [
+            f"sw:{erika.customer.number}",
+            f"sw\\id:{erika.customer.platform_id}",
+        ] == await _codes(tryton, sale["party"])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ecomsync import All, DataType, MemoryErp, RunStatus, SyncSpec
+from ecomsync import All, DataType, MemoryErp, Only, RunStatus, SyncSpec
 from ecomsync.platforms.shopware6 import _order_read
 from ecomsync.testing.shopware6 import ShopwareEmulator
 
@@ -66,11 +66,19 @@ def _failures(record: Any) -> list[tuple[str, str | None]]:
 
 
 async def _import(
-    emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path, page: int = 100
+    emu: ShopwareEmulator,
+    erp: MemoryErp,
+    tmp_path: Path,
+    page: int = 100,
+    spec: SyncSpec = IMPORT,
 ) -> Any:
     async with pushing(shopware6(emu, SECRET), erp, tmp_path) as sync:
         sync.order_page_size = page
-        return await sync.execute(IMPORT)
+        return await sync.execute(spec)
+
+
+def _only(*numbers: str) -> SyncSpec:
+    return SyncSpec(types={ORDERS: Only(numbers)})
 
 
 class TestSharedCustomerNumber:
@@ -120,6 +128,35 @@ class TestSharedCustomerNumber:
         assert ("6012", "customer.number") in _failures(record)
         assert "6012" not in erp.orders
         assert all(c.email != MAX["email"] for c in erp.customers.values())
+
+    async def test_a_later_run_is_not_booked_on_the_first_customer(
+        self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
+    ) -> None:
+        """
+        The other customer's order with the number, placed after the
+        first customer's order was imported (a later run), fails on
+        ``customer.number`` naming both customers, not booked onto the
+        first customer's ERP customer; the first one's next order is
+        imported.
+        """
+        _place(emu, "6031", ERIKA, 1)
+        first = await _import(emu, erp, tmp_path)
+        _place(emu, "6032", MAX, 2)
+        _place(emu, "6033", ERIKA, 3)
+
+        record = await _import(emu, erp, tmp_path, spec=_only("6032"))
+        again = await _import(emu, erp, tmp_path, spec=_only("6033"))
+
+        assert RunStatus.SUCCEEDED is first.status, first.failures
+        assert [("6032", "customer.number")] == _failures(record)
+        (failure,) = record.failures
+        assert _customer_id(emu, ERIKA["email"]) in failure.message
+        assert _customer_id(emu, MAX["email"]) in failure.message
+        assert "K-7" in failure.message
+        assert "6032" not in erp.orders
+        assert all(c.email != MAX["email"] for c in erp.customers.values())
+        assert RunStatus.SUCCEEDED is again.status, again.failures
+        assert "6033" in erp.orders
 
     async def test_one_customer_ordering_again_is_not_refused(
         self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path

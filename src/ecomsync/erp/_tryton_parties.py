@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._model import Address, Customer, Order
+from ._shop_customers import other_customer
 from ._tryton_rpc import Rpc
 from ._tryton_sales import (
     SaleRejected,
@@ -35,6 +36,27 @@ _LABELS = {
 
 if TYPE_CHECKING:
     from .tryton import TrytonErp
+
+
+def shop_id_prefix(platform: str) -> str:
+    """
+    What the party identifier code that keeps *platform*'s id of a
+    customer (``Customer.platform_id``) on its party starts with,
+    ``platform\\id:``: no `party_code`, whose platform part (escaped
+    alike) never holds ``\\i``.
+    """
+    escaped = platform.replace("\\", "\\\\").replace(":", "\\:")
+    return f"{escaped}\\id:"
+
+
+def shop_id_code(customer: Customer, platform: str | None) -> str | None:
+    """
+    The party identifier code of *platform*'s id of *customer*
+    (`shop_id_prefix`), ``None`` without a platform or an id.
+    """
+    if platform is None or customer.platform_id is None:
+        return None
+    return shop_id_prefix(platform) + customer.platform_id
 
 
 @attrs.define
@@ -98,32 +120,48 @@ class Parties:
                 "finds the customer's party",
                 "customer.number",
             )
-        party, made = await self._party(customer, order.platform)
+        party, made = await self._party(order)
         billing = await self._address(party, order.billing, "billing")
         shipping = await self._address(party, order.shipping, "shipping")
         return party, billing, shipping, made
 
-    async def _party(
-        self, customer: Customer, platform: str | None
-    ) -> tuple[int, bool]:
+    async def _party(self, order: Order) -> tuple[int, bool]:
         """
-        The party whose identifier is *customer*'s number on *platform*
-        (`party_code`), created if there is none.  One whose code is the
-        bare number (made before imports named the platform, or for an
-        order of no platform) is taken only if it holds a sale ecomsync
-        imported, and its code marked, so no other platform's customer
-        takes it.
+        The party whose identifier is the order's customer's number on
+        its platform (`party_code`), created if there is none, with the
+        platform's id of the customer (`shop_id_code`).  One whose code
+        is the bare number (made before imports named the platform, or
+        for an order of no platform) is taken only if it holds a sale
+        ecomsync imported, and its code marked, so no other platform's
+        customer takes it.  One made for another customer of the
+        platform with the number is refused (`_shop_ids`).
         """
+        customer, platform = order.customer, order.platform
         code = party_code(customer.number, platform)
-        found = await self._rpc.search_read(
+        codes = sorted({code, customer.number})
+        # with the parties' other untyped identifiers: the platform's ids
+        # of the customers each was made for (`_shop_ids`), no request
+        # more
+        rows = await self._rpc.search_read(
             "party.identifier",
             [
-                ["code", "in", sorted({code, customer.number})],
+                [
+                    "party",
+                    "where",
+                    [
+                        [
+                            "identifiers",
+                            "where",
+                            [["code", "in", codes], ["type", "=", None]],
+                        ]
+                    ],
+                ],
                 ["type", "=", None],
             ],
             ["party", "code"],
             order=[["id", "ASC"]],
         )
+        found = [r for r in rows if r["code"] in codes]
         # a bare number (an order of no platform, as a host's direct
         # import; or a party from before platforms) is the merchant's own
         # identifier unless ecomsync made the party
@@ -132,8 +170,11 @@ class Parties:
             r for r in found if await self._made_here(int(r["party"]))
         ]
         made = not found
+        own = shop_id_code(customer, platform)
         if found:
             party = int(found[0]["party"])
+            held = [r["code"] for r in rows if int(r["party"]) == party]
+            await self._shop_ids(order, party, held, own)
             if found[0]["code"] != code:
                 await self._rpc.model(
                     "party.identifier",
@@ -148,7 +189,12 @@ class Parties:
                 [
                     {
                         "name": full_name(customer),
-                        "identifiers": [["create", [{"code": code}]]],
+                        "identifiers": [
+                            [
+                                "create",
+                                [{"code": c} for c in (code, own) if c],
+                            ]
+                        ],
                         "contact_mechanisms": [
                             [
                                 "create",
@@ -161,6 +207,29 @@ class Parties:
                 ],
             )
         return int(party), made
+
+    async def _shop_ids(
+        self, order: Order, party: int, held: list[str], own: str | None
+    ) -> None:
+        """
+        Refuse *order* on ``customer.number`` if *party*, its customer's
+        by the number, was made for other customers of the platform (the
+        ids among its identifiers' codes *held*): Shopware keeps customer
+        numbers without a unique key, and the order would be booked onto
+        another person.  A party kept without one (made before ecomsync
+        kept them) is given the order's customer's id (*own*).
+        """
+        if own is None or order.platform is None:
+            return
+        prefix = shop_id_prefix(order.platform)
+        ids = [c[len(prefix) :] for c in held if c.startswith(prefix)]
+        reason = other_customer(order, ids)
+        if reason is not None:
+            raise SaleRejected(reason, "customer.number")
+        if not ids:
+            await self._rpc.model(
+                "party.identifier", "create", [{"party": party, "code": own}]
+            )
 
     async def _made_here(self, party: int) -> bool:
         """

@@ -49,6 +49,7 @@ from .._spec import (
     without_single,
 )
 from ..exceptions import ConfigurationError, SyncError
+from ._shop_customers import other_customer
 
 
 __all__ = ["MemoryErp"]
@@ -115,7 +116,9 @@ class MemoryErp(AsyncResource):
     platform was known is the first one to claim it.  Order status read
     (and counted) for one platform (``platform=``) holds the statuses
     that name it (``OrderStatus.platform``) and, for a number it has none
-    of, those that name no platform.
+    of, those that name no platform.  A new order whose customer's
+    ``Customer.platform_id`` is not that of the customer its number was
+    kept for fails on ``customer.number``, as in `TrytonErp`.
 
     Like a real ERP it can hold two records with one number (a reused
     code, a typing error): every record given to the constructor is kept,
@@ -171,6 +174,9 @@ class MemoryErp(AsyncResource):
         self.customers: dict[str | tuple[str, str], Customer] = {}
         #: The platform that holds each customer key (None: unknown yet).
         self._customer_platforms: dict[str | tuple[str, str], str | None] = {}
+        #: The platform's ids of each customer key's customer (of its new
+        #: orders'), as `TrytonErp` keeps them (``Customer.platform_id``).
+        self._customer_ids: dict[str | tuple[str, str], set[str]] = {}
         #: Sessions open right now, and the most ever open at once.
         self.open_sessions = 0
         self.max_open_sessions = 0
@@ -349,15 +355,18 @@ class MemoryErp(AsyncResource):
             return order.number
         return own
 
-    def _keep_customer(self, order: Order) -> None:
+    def _customer_key(self, order: Order) -> str | tuple[str, str]:
         number, platform = order.customer.number, order.platform
-        key: str | tuple[str, str] = number
         holder = self._customer_platforms.get(number, platform)
         if platform is not None and holder not in (None, platform):
-            key = (platform, number)
+            return (platform, number)
+        return number
+
+    def _keep_customer(self, order: Order) -> None:
+        key = self._customer_key(order)
         self.customers[key] = order.customer
-        if key == number and platform is not None:
-            self._customer_platforms[number] = platform
+        if key == order.customer.number and order.platform is not None:
+            self._customer_platforms[key] = order.platform
 
     def _articles_sold(self) -> set[str]:
         """
@@ -426,6 +435,16 @@ class MemoryErp(AsyncResource):
             unknown = self._unknown_article(order)
             if unknown is not None:
                 return unknown
+            ids = self._customer_ids.setdefault(
+                self._customer_key(order), set()
+            )
+            other = other_customer(order, ids)
+            if other is not None:
+                return Outcome(
+                    number=order.number, error=other, field="customer.number"
+                )
+            if order.customer.platform_id is not None:
+                ids.add(order.customer.platform_id)
         cancelled = order.state is OrderState.CANCELLED
         self._keep_customer(order)
         if kept is None:

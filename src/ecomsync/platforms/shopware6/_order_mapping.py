@@ -435,6 +435,9 @@ def order_from(data: Mapping[str, Any]) -> Order:
         addresses=tuple(
             dict.fromkeys(a for a in (billing, shipping) if a.street or a.city)
         ),
+        # Shopware keeps customer numbers without a unique key (two
+        # customers can hold one): the ERP tells them apart by the id
+        platform_id=str(customer_data.get("customerId") or "") or None,
     )
     items = sorted(
         (i for i in data.get("lineItems") or [] if isinstance(i, dict)),
