@@ -5,6 +5,7 @@ Ambiguous numbers: every party of a number claimed twice fails, named.
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -186,10 +187,16 @@ class TestNumberClaims:
         ],
         ids=["articles", "stock"],
     )
-    def test_little_held_per_record(self, make: Any) -> None:
+    @pytest.mark.parametrize(
+        "identity", [None, str.casefold], ids=["exact", "casefold"]
+    )
+    def test_little_held_per_record(
+        self, make: Any, identity: Callable[[str], str] | None
+    ) -> None:
         """A type's claims live for its whole read (50,000 articles in the
         benchmark's peak-RSS run): at most 100 bytes per record, its
-        number included (a dict of the numbers: about 145)."""
+        number included (a dict of the numbers: about 145), also where
+        the platform's key of a number is not the number itself."""
         count = 20_000
         # Made batch by batch and dropped, as a read's are: what the
         # claims keep of a record's number is theirs to pay for.
@@ -197,7 +204,7 @@ class TestNumberClaims:
             [make(i) for i in range(start, start + 100)]
             for start in range(0, count, 100)
         )
-        claims = NumberClaims()
+        claims = NumberClaims(identity)
         tracemalloc.start()
         try:
             before = tracemalloc.get_traced_memory()[0]
@@ -210,6 +217,47 @@ class TestNumberClaims:
 
         assert held / count <= 100
 
+    @pytest.mark.parametrize(
+        "rival",
+        [
+            art("A-01 ", "Twin"),
+            art("a-01", "Twin"),
+            art("B", variants=[Variant(number="A-01\u00a0")]),
+        ],
+        ids=["trailing space", "case", "variant"],
+    )
+    def test_twins_under_the_platforms_identity(self, rival: Article) -> None:
+        """Numbers the platform compares as equal are one number: both
+        parties fail, in different batches too (the earlier one late),
+        the message naming both spellings."""
+        claims = NumberClaims(
+            lambda n: n.replace("\u00a0", " ").rstrip(" ").casefold()
+        )
+        first = claims.claim([art("A-01", "Hammer")])
+        second = claims.claim([rival])
+
+        twin = "A-01\u00a0" if rival.variants else rival.number
+        assert {} == first.invalid
+        assert [0] == list(second.invalid)
+        assert ["A-01"] == list(second.late)
+        for problem in [*second.invalid.values(), *second.late.values()]:
+            assert f"'A-01' and {twin!r} are one number to the platform" in (
+                problem.reason
+            )
+            assert '"Hammer"' in problem.reason
+            assert "claimed by 2 records" in problem.reason
+        assert second.invalid[0].field == (
+            "variants.0.number" if rival.variants else "number"
+        )
+
+    def test_exact_without_identity(self) -> None:
+        """Without the platform's identity, numbers compare exactly."""
+        claimed = NumberClaims().claim(
+            [art("A-01"), art("A-01 "), art("a-01")]
+        )
+
+        assert {} == claimed.invalid
+
     def test_missing_numbers_are_skipped(self) -> None:
         """Records without a number are left to problems()."""
         assert {} == NumberClaims().claim([art(""), art("")]).invalid
@@ -218,8 +266,8 @@ class TestNumberClaims:
         st.lists(
             st.lists(
                 st.tuples(
-                    st.sampled_from("ABCDE"),
-                    st.lists(st.sampled_from("ABCDEFG"), max_size=2),
+                    st.sampled_from("ABCDEa"),
+                    st.lists(st.sampled_from("ABCDEFGb"), max_size=2),
                 ),
                 max_size=4,
             ),
@@ -230,7 +278,8 @@ class TestNumberClaims:
         self, batches: list[list[tuple[str, list[str]]]]
     ) -> None:
         """Over any batches, a record is reported (in its batch or late)
-        exactly when one of its numbers is claimed twice."""
+        exactly when one of its numbers is claimed twice (case-blind, as
+        a platform's identity may be: ``a`` is ``A``)."""
         records = [
             [
                 art(n, f"{b}.{i}", variants=[Variant(number=v) for v in vs])
@@ -242,13 +291,13 @@ class TestNumberClaims:
         for batch in records:
             for r in batch:
                 for n in [r.number, *(v.number for v in r.variants)]:
-                    claims[n] = claims.get(n, 0) + 1
+                    claims[n.upper()] = claims.get(n.upper(), 0) + 1
 
         def ambiguous(r: Article) -> bool:
             numbers = [r.number, *(v.number for v in r.variants)]
-            return any(claims[n] > 1 for n in numbers)
+            return any(claims[n.upper()] > 1 for n in numbers)
 
-        tracker = NumberClaims()
+        tracker = NumberClaims(str.upper)
         flagged: set[str] = set()
         late_after: dict[str, int] = {}
         for b, batch in enumerate(records):

@@ -10,8 +10,10 @@ number together, as one party whose fingerprint covers every level, so
 the levels of one read batch are no conflict, while levels of one article
 that the ERP yields in two places of a read are (the engine would
 otherwise record a checksum for half of the article).  Numbers compare
-exactly here: case, whitespace or Unicode forms that a platform treats as
-equal are that platform's to catch.
+as the platform compares them (*identity*: the platform's
+`~ecomsync.typing.SupportsNumberIdentity`, else exactly): ``A-01`` and
+``"A-01 "`` are one number to WooCommerce, so two records holding them are
+two parties to it, each message naming both spellings.
 
 `NumberClaims` follows one data type over a whole run, batch by batch, so
 a duplicate is found however far apart the ERP yields the two parties.
@@ -50,15 +52,19 @@ __all__ = ["Claimed", "NumberClaims", "named"]
 _NAMED = 10
 
 
-#: One record's claim on a number: (holder, field, label, digest),
-#: through *field* of the record whose own number is *holder*; *digest*
-#: is 16 bytes of its fingerprint.  Only a number's parties once it is
-#: claimed twice are kept as such; a sole claim is packed (`_pack`).
-_Party = tuple[str, str, str, bytes]
+#: One record's claim on a number: (holder, field, label, digest,
+#: number), through *field* of the record whose own number is *holder*;
+#: *digest* is 16 bytes of its fingerprint, *number* the number claimed
+#: as the record spells it.  Only a number's parties once it is claimed
+#: twice are kept as such; a sole claim is packed (`_pack`).
+_Party = tuple[str, str, str, bytes, str]
 
 #: How a label starts (`_claims`): a packed claim keeps the index, not
 #: the text.
 _KINDS = ("article ", "category ", "order status ", "stock level ")
+#: Added to the kind byte of a claim whose number is not its key (the
+#: platform's identity of it), which then follows the kind byte.
+_SPELT = 16
 #: The kind byte of a claim packed in full.
 _FULL = 255
 
@@ -72,22 +78,34 @@ def _digest(fingerprint: str) -> bytes:
 def _pack(shown: str, party: _Party) -> bytes:
     """
     A sole claim as the run keeps it, for every number of a type's read
-    (50,000 articles are 50,000 of them), in one `CompactMap` entry: a
-    record's claim on its own number is its digest, its kind and the
-    label's rest (about a sixth of the tuple of strings); any other claim
-    (a variant's number) its digest and each string in full.
+    (50,000 articles are 50,000 of them), in one `CompactMap` entry
+    under its key *shown*: a record's claim on its own number is its
+    digest, its kind, the number where it is not the key itself
+    (``A-01`` under ``a-01``) and the label's rest (about a sixth of the
+    tuple of strings); any other claim (a variant's number) its digest
+    and each string in full.
     """
-    holder, field, label, digest = party
-    if field == "number" and holder == shown:
+    holder, field, label, digest, number = party
+    if field == "number" and holder == number:
         for kind, start in enumerate(_KINDS):
-            head = start + repr(shown)
+            head = start + repr(number)
             if label.startswith(head):
-                return digest + bytes((kind,)) + _utf8(label[len(head) :])
-    texts = [_utf8(text) for text in (holder, field, label)]
+                rest = _utf8(label[len(head) :])
+                if number == shown:
+                    return digest + bytes((kind,)) + rest
+                spelt = _utf8(number)
+                return (
+                    digest
+                    + bytes((kind + _SPELT,))
+                    + struct.pack("<I", len(spelt))
+                    + spelt
+                    + rest
+                )
+    texts = [_utf8(text) for text in (holder, field, number, label)]
     return (
         digest
         + bytes((_FULL,))
-        + struct.pack("<II", len(texts[0]), len(texts[1]))
+        + struct.pack("<III", *(len(t) for t in texts[:3]))
         + b"".join(texts)
     )
 
@@ -95,19 +113,33 @@ def _pack(shown: str, party: _Party) -> bytes:
 def _unpack(shown: str, packed: bytes) -> _Party:
     digest, kind = packed[:16], packed[16]
     if kind != _FULL:
-        rest = packed[17:].decode("utf-8", "surrogatepass")
-        return (shown, "number", f"{_KINDS[kind]}{shown!r}{rest}", digest)
-    sizes = struct.unpack_from("<II", packed, 17)
-    at = 17 + 8
-    holder = packed[at : at + sizes[0]]
-    field = packed[at + sizes[0] : at + sizes[0] + sizes[1]]
-    label = packed[at + sizes[0] + sizes[1] :]
-    return (
-        holder.decode("utf-8", "surrogatepass"),
-        field.decode("utf-8", "surrogatepass"),
-        label.decode("utf-8", "surrogatepass"),
-        digest,
-    )
+        at, number = 17, shown
+        if kind >= _SPELT:
+            (size,) = struct.unpack_from("<I", packed, at)
+            at += 4
+            number = _text(packed[at : at + size])
+            at += size
+            kind -= _SPELT
+        rest = _text(packed[at:])
+        return (
+            number,
+            "number",
+            f"{_KINDS[kind]}{number!r}{rest}",
+            digest,
+            number,
+        )
+    sizes = struct.unpack_from("<III", packed, 17)
+    at = 17 + 12
+    texts = []
+    for size in sizes:
+        texts.append(_text(packed[at : at + size]))
+        at += size
+    holder, field, number = texts
+    return (holder, field, _text(packed[at:]), digest, number)
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogatepass")
 
 
 def _utf8(text: str) -> bytes:
@@ -142,16 +174,21 @@ def named(record: Record) -> str:
     return text
 
 
-def _claims(record: Record) -> list[tuple[Hashable, str, str, str]]:
+def _claims(
+    record: Record, identity: Callable[[str], str] | None = None
+) -> list[tuple[Hashable, str, str, str]]:
     """
-    (key, shown number, field, label) for every number *record* claims.
+    (key, number claimed, field, label) for every number *record*
+    claims; the key is the number as the platform compares it
+    (*identity*), a stock level's in a tuple of its own.
     """
+    key = (lambda n: n) if identity is None else identity
     number = record.number
     if isinstance(record, StockLevel):
         where = "" if record.warehouse is None else f" in {record.warehouse!r}"
         return [
             (
-                ("stock", number),
+                ("stock", key(number)),
                 number,
                 "number",
                 f"stock level {number!r}{where}",
@@ -164,14 +201,14 @@ def _claims(record: Record) -> list[tuple[Hashable, str, str, str]]:
     }.get(type(record), type(record).__name__.lower())
     label = f"{kind} {number!r}{named(record)}"
     found: list[tuple[Hashable, str, str, str]] = [
-        (number, number, "number", label)
+        (key(number), number, "number", label)
     ]
     if isinstance(record, Article):
         for i, variant in enumerate(record.variants):
             if isinstance(variant.number, str) and variant.number:
                 found.append(
                     (
-                        variant.number,
+                        key(variant.number),
                         variant.number,
                         f"variants.{i}.number",
                         f"variant {variant.number!r} of {label}",
@@ -187,13 +224,17 @@ class NumberClaims:
 
     Feed it each batch in the order it was read; the same record read
     twice (a scheduled run re-reading a failed record) is one party, not
-    two.
+    two.  *identity* is the number as the platform compares it
+    (`~ecomsync.typing.SupportsNumberIdentity`); ``None``: exactly.
     """
+
+    identity: Callable[[str], str] | None = None
 
     #: Numbers claimed once so far: their one party, packed (`_pack`);
     #: the numbers of stock keys apart (a key ``("stock", number)`` would
-    #: cost a tuple per record).  Exact keys: a number is never taken
-    #: for another (`CompactMap`), so no duplicate goes unseen.
+    #: cost a tuple per record); each under its key (`_claims`).  Exact
+    #: keys: a key is never taken for another (`CompactMap`), so no
+    #: duplicate goes unseen.
     _sole: CompactMap = attrs.field(init=False, factory=CompactMap)
     _sole_stock: CompactMap = attrs.field(init=False, factory=CompactMap)
     #: Numbers claimed by two parties or more: all of them, in order.
@@ -221,14 +262,9 @@ class NumberClaims:
             if not isinstance(number, str) or not number:
                 continue  # problems() names a missing number
             fingerprint = _digest(fingerprint_of(record))
-            for key, _, field, label in _claims(record):
-                mine.append(
-                    (
-                        i,
-                        key,
-                        self._join(key, number, field, label, fingerprint),
-                    )
-                )
+            for key, claimed, field, label in _claims(record, self.identity):
+                party = (number, field, label, fingerprint, claimed)
+                mine.append((i, key, self._join(key, party)))
         invalid: dict[int, Problem] = {}
         late: dict[str, Problem] = {}
         touched: set[Hashable] = set()
@@ -246,17 +282,10 @@ class NumberClaims:
                     late.setdefault(holder, Problem(field, self._reason(key)))
         return Claimed(invalid=invalid, late=late)
 
-    def _join(
-        self,
-        key: Hashable,
-        holder: str,
-        field: str,
-        label: str,
-        fingerprint: bytes,
-    ) -> _Party:
+    def _join(self, key: Hashable, new: _Party) -> _Party:
         """
-        The party of *holder* for *key*: the one it already is (the same
-        record read again), else a new one, registered.
+        The party *new* stands for under *key*: the one it already is
+        (the same record read again), else *new*, registered.
         """
         if isinstance(key, tuple):
             table, shown = self._sole_stock, key[1]
@@ -266,20 +295,27 @@ class NumberClaims:
         if packed is None:
             shared = self._shared.get(key)
             if shared is None:
-                party = (holder, field, label, fingerprint)
-                table.set(shown, _pack(shown, party))
-                return party
+                table.set(shown, _pack(shown, new))
+                return new
         else:
             shared = [_unpack(shown, packed)]
         for party in shared:
-            if (party[0], party[1], party[3]) == (holder, field, fingerprint):
+            if (party[0], party[1], party[3]) == (new[0], new[1], new[3]):
                 return party
-        party = (holder, field, label, fingerprint)
         if packed is not None:
             table.pop(shown)
             self._shared[key] = shared
-        shared.append(party)
-        return party
+        shared.append(new)
+        return new
+
+    def known(self, key: str, *, stock: bool = False) -> bool:
+        """
+        Whether a record of this read claimed *key* (a number as the
+        platform compares it; a stock level's if *stock*) already.
+        """
+        if stock:
+            return key in self._sole_stock or ("stock", key) in self._shared
+        return key in self._sole or key in self._shared
 
     def problem(self, number: str) -> Problem | None:
         """
@@ -294,12 +330,21 @@ class NumberClaims:
 
     def _reason(self, key: Hashable) -> str:
         parties = self._shared[key]
-        # The number as shown: a stock level's key is ("stock", number).
-        shown = key[1] if isinstance(key, tuple) else key
         named = "; ".join(p[2] for p in parties[:_NAMED])
         more = len(parties) - _NAMED
         if more > 0:
             named += f"; and {more} more"
+        spellings = list(dict.fromkeys(p[4] for p in parties))
+        if len(spellings) > 1:
+            # Twins: numbers the platform takes for one (`identity`).
+            shown = ", ".join(map(repr, spellings[:-1]))
+            return (
+                f"{shown} and {spellings[-1]!r} are one number to the "
+                f"platform, which compares them as equal; it is claimed "
+                f"by {len(parties)} records: {named}. None of them is "
+                f"sent until the ERP gives each its own number"
+            )
+        shown = spellings[0]
         if isinstance(key, tuple) and key[0] == "stock":
             return (
                 f"the stock of {shown!r} came in {len(parties)} "

@@ -24,6 +24,7 @@ from ._model import Article, Category, Record, parents_first
 from ._record_checks import problems
 from ._run import Run
 from ._spec import DataType, Only
+from ._twins import identity_of
 from .events import DependencySynced
 from .typing import ErpSession, StateStore
 
@@ -147,7 +148,11 @@ class CategoryClosure:
         )
         # A number two categories of the ERP claim: every party fails, as
         # in a read of the categories themselves, and none is sent.
-        claimed = NumberClaims().claim(read).invalid
+        claimed = (
+            NumberClaims(identity_of(self.run.platform, DataType.CATEGORIES))
+            .claim(read)
+            .invalid
+        )
         refused = [
             Refusal(
                 number=read[i].number,

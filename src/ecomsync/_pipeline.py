@@ -9,7 +9,7 @@ at record boundaries, progress metered, counts kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 import attrs
@@ -18,7 +18,7 @@ from . import _instrument
 from ._ambiguity import NumberClaims
 from ._anyio_util import task_group
 from ._changes import Change, ambiguous, chunks, fingerprints
-from ._contracts import Refusal
+from ._contracts import Link, Refusal
 from ._dependencies import CategoryClosure
 from ._directions import Inbound, Outbound
 from ._fingerprint import checksum
@@ -36,6 +36,7 @@ from ._selection import (
 )
 from ._spec import All, DataType, Direction, Only, Selection
 from ._stock_fold import StockFold, run_order
+from ._twins import Twins, identity_of
 from ._writer import Writer
 from .events import RecordSkipped, TypeFinished, TypeStarted
 from .exceptions import RunCancelled
@@ -73,6 +74,8 @@ class Pipeline:
     _sought: dict[DataType, Sought] = attrs.field(init=False, factory=dict)
     #: Per type: the numbers in the failure ledger when it started.
     _ledgered: dict[DataType, set[str]] = attrs.field(init=False, factory=dict)
+    #: Per type: twins of numbers that landed in earlier runs (`_twins`).
+    _twins: dict[DataType, Twins] = attrs.field(init=False, factory=dict)
 
     def strategy(self, data_type: DataType) -> Strategy:
         if data_type.direction is Direction.TO_ERP:
@@ -109,9 +112,21 @@ class Pipeline:
         run = self.run
         tally = Tally()
         if data_type.direction is Direction.TO_PLATFORM:
-            # One rule for numbers claimed twice, over the whole read.
-            self.writer.claims[data_type] = NumberClaims()
+            # One rule for numbers claimed twice, over the whole read,
+            # comparing numbers as the platform does.
+            self.writer.claims[data_type] = NumberClaims(
+                identity_of(run.platform, data_type)
+            )
             self._late[data_type] = {}
+            twins = Twins.of(
+                run.platform,
+                run.platform_name,
+                self.store,
+                data_type,
+                selection,
+            )
+            if twins is not None:
+                self._twins[data_type] = twins
         retry = await ledger_numbers(
             self.store, run.platform_name, run.trigger, data_type, selection
         )
@@ -184,6 +199,7 @@ class Pipeline:
             self._unread.pop(data_type, None)
             self._sought.pop(data_type, None)
             self._ledgered.pop(data_type, None)
+            self._twins.pop(data_type, None)
             run.count(data_type, tally.frozen())
             # The type's writes are over: its claims (one entry per
             # record) need not outlive it.
@@ -350,20 +366,11 @@ class Pipeline:
                 digest = digests[id(record)] = checksum(record)
             return digest
 
+        links = None
         if claims is not None:
-            claimed = claims.claim(batch, fingerprints(batch, checksum_of))
-            self._late[data_type].update(claimed.late)
-            for i, problem in ambiguous(batch, claimed.invalid):
-                await self.writer.fail(
-                    data_type,
-                    batch[i].number,
-                    f"{problem.field} {problem.reason}",
-                    problem.field,
-                    tally,
-                )
-            batch = [
-                r for i, r in enumerate(batch) if i not in claimed.invalid
-            ]
+            batch, links = await self._claim(
+                session, data_type, claims, batch, tally, checksum_of
+            )
         found = await changes(
             self.store,
             run.platform_name,
@@ -371,6 +378,7 @@ class Pipeline:
             batch,
             force=run.spec.force,
             checksum_of=checksum_of,
+            links=links,
         )
         if data_type is DataType.STOCK:
             # Stock that landed with its article is reported, not sent.
@@ -411,6 +419,65 @@ class Pipeline:
             if check_cancel:
                 await run.cancel.check()
             await strategy.write(session, data_type, chunk, tally)
+
+    async def _claim(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        claims: NumberClaims,
+        batch: list[Record],
+        tally: Tally,
+        checksum_of: Callable[[Record], str],
+    ) -> tuple[list[Record], dict[str, Link] | None]:
+        """
+        *batch* without the parties of an ambiguity, each failed, and the
+        batch's links where the twins needed them (`_twins`).
+        """
+        links = None
+        rivals: list[Record] = []
+        twins = self._twins.get(data_type)
+        if twins is not None:
+            # The batch's links once, for the twins and the changes.
+            batch, links, rivals = await self._rivals(
+                session, data_type, twins, batch, claims
+            )
+        both = [*batch, *rivals]
+        claimed = claims.claim(both, fingerprints(both, checksum_of))
+        self._late[data_type].update(claimed.late)
+        for i, problem in ambiguous(both, claimed.invalid):
+            await self.writer.fail(
+                data_type,
+                both[i].number,
+                f"{problem.field} {problem.reason}",
+                problem.field,
+                tally,
+            )
+            if twins is not None and i >= len(batch):
+                twins.pulled.add(both[i].number)
+        kept = [r for i, r in enumerate(batch) if i not in claimed.invalid]
+        return kept, links
+
+    async def _rivals(
+        self,
+        session: ErpSession,
+        data_type: DataType,
+        twins: Twins,
+        batch: list[Record],
+        claims: NumberClaims,
+    ) -> tuple[list[Record], dict[str, Link], list[Record]]:
+        """
+        *batch* without the twins that failed in an earlier batch, its
+        links, and the landed twins of its new numbers (`_twins`).
+        """
+        if twins.pulled:
+            batch = [r for r in batch if r.number not in twins.pulled]
+        links = await self.store.get_links(
+            self.run.platform_name, data_type, [r.number for r in batch]
+        )
+        rivals = await twins.rivals(
+            session, self.strategy(data_type).batches, batch, links, claims
+        )
+        return batch, links, rivals
 
 
 def build(

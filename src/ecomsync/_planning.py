@@ -34,6 +34,7 @@ from ._spec import (
     Trigger,
 )
 from ._stock_fold import folds, gained_numbers
+from ._twins import Twins, identity_of
 from .exceptions import AuthenticationError, SyncError
 from .typing import ErpSession, SupportsMediaOnPush, SupportsRequestCount
 
@@ -257,17 +258,24 @@ async def plan_type(
     if isinstance(selection, Only):
         found.sought = Sought(data_type, set(selection.numbers))
     strategy = pipeline.strategy(data_type)
+    platform = pipeline.run.platform
     claims = (
-        NumberClaims()
+        NumberClaims(identity_of(platform, data_type))
         if data_type.direction is Direction.TO_PLATFORM
         else None
+    )
+    twins = Twins.of(
+        platform,
+        pipeline.run.platform_name,
+        pipeline.store,
+        data_type,
+        selection,
     )
     late: dict[str, Problem] = {}
     seen: set[str] = set()
     parts = (pipeline, session, data_type)
     # Reading orders costs what the orders are (`SupportsRequestCount`):
     # counted as the plan reads them.
-    platform = pipeline.run.platform
     counter = (
         platform
         if data_type is DataType.ADDRESSES_AND_ORDERS
@@ -275,7 +283,7 @@ async def plan_type(
         else None
     )
     before = counter.requests_sent if counter is not None else 0
-    await _plan_part(*parts, selection, found, claims, late, seen)
+    await _plan_part(*parts, selection, found, claims, late, seen, twins)
     if found.sought is not None:
         # A number that selects nothing: the run fails it (`_pipeline`).
         found.invalid += [
@@ -285,7 +293,9 @@ async def plan_type(
         found.sought = None
     unread = sorted(set(retry) - seen)
     if unread:
-        await _plan_part(*parts, Only(unread), found, claims, late, seen)
+        await _plan_part(
+            *parts, Only(unread), found, claims, late, seen, twins
+        )
     read_requests = (
         counter.requests_sent - before if counter is not None else None
     )
@@ -340,9 +350,11 @@ async def _plan_part(
     claims: NumberClaims | None,
     late: dict[str, Problem],
     seen: set[str],
+    twins: Twins | None,
 ) -> None:
     """
-    Plan the records *selection* reads, noting their numbers in *seen*.
+    Plan the records *selection* reads, noting their numbers in *seen*;
+    with their landed *twins* (`_twins`), as the run would.
     """
     strategy = pipeline.strategy(data_type)
     async with strategy.batches(session, data_type, selection) as batches:
@@ -357,20 +369,58 @@ async def _plan_part(
             found.invalid += [r for r in read if isinstance(r, Refusal)]
             batch = [r for r in read if not isinstance(r, Refusal)]
             if claims is not None:
-                claimed = claims.claim(batch, fingerprints(batch))
+                rivals: list[Record] = []
+                if twins is not None:
+                    batch, rivals = await _rivals(
+                        pipeline, session, twins, batch, claims
+                    )
+                both = [*batch, *rivals]
+                claimed = claims.claim(both, fingerprints(both))
                 late.update(claimed.late)
                 found.invalid += [
                     Refusal(
-                        number=batch[i].number,
+                        number=both[i].number,
                         field=p.field,
                         reason=f"{p.field} {p.reason}",
                     )
-                    for i, p in ambiguous(batch, claimed.invalid)
+                    for i, p in ambiguous(both, claimed.invalid)
                 ]
+                if twins is not None:
+                    twins.pulled.update(
+                        both[i].number
+                        for i in claimed.invalid
+                        if i >= len(batch)
+                    )
                 batch = [
                     r for i, r in enumerate(batch) if i not in claimed.invalid
                 ]
             await _plan_batch(pipeline, session, data_type, batch, found)
+
+
+async def _rivals(
+    pipeline: Pipeline,
+    session: ErpSession,
+    twins: Twins,
+    batch: list[Record],
+    claims: NumberClaims,
+) -> tuple[list[Record], list[Record]]:
+    """
+    *batch* without the twins planned already, and its new numbers'
+    landed twins, as `Pipeline._rivals` finds them.
+    """
+    if twins.pulled:
+        batch = [r for r in batch if r.number not in twins.pulled]
+    links = await pipeline.store.get_links(
+        pipeline.run.platform_name, twins.data_type, [r.number for r in batch]
+    )
+    rivals = await twins.rivals(
+        session,
+        pipeline.strategy(twins.data_type).batches,
+        batch,
+        links,
+        claims,
+    )
+    return batch, rivals
 
 
 async def _plan_batch(

@@ -22,7 +22,7 @@ import attrs
 
 from ._anyio_util import aclose
 from ._changes import Changes, compare, refuse
-from ._contracts import Refusal
+from ._contracts import Link, Refusal
 from ._fingerprint import checksum
 from ._model import Article, Record, number_key, own_statuses
 from ._run import Run
@@ -373,14 +373,17 @@ async def changes(
     *,
     force: bool,
     checksum_of: Callable[[Record], str] = checksum,
+    links: Mapping[str, Link] | None = None,
 ) -> Changes:
     """
-    A batch classified against what the store remembers of it.
+    A batch classified against what the store remembers of it (*links*:
+    the batch's links, where the caller read them already).
     """
     valid, refused = refuse(batch)
-    links = await store.get_links(
-        platform_name, data_type, [u[0].number for u in valid]
-    )
+    if links is None:
+        links = await store.get_links(
+            platform_name, data_type, [u[0].number for u in valid]
+        )
     unchanged, todo = compare(
         valid, links, force=force, checksum_of=checksum_of
     )

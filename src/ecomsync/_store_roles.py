@@ -24,6 +24,7 @@ from ._spec import DataType
 __all__ = [
     "CancelReasons",
     "LinkStore",
+    "LinkedNumbers",
     "MediaJournal",
     "RunLeases",
     "RunOwnership",
@@ -54,6 +55,29 @@ class LinkStore(Protocol):  # pragma: no cover -- a Protocol only
     async def put_media_id(
         self, platform: str, sha256: str, media_id: str
     ) -> None: ...
+
+
+@runtime_checkable
+class LinkedNumbers(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** An optional store role: every number a platform holds
+    a link for, per type.  With it, the engine finds a number that
+    landed in an earlier run under another spelling the platform takes
+    for the same (`~ecomsync.typing.SupportsNumberIdentity`), when a
+    number it has no link for turns up in a read that is not `All`: it
+    asks once per type and run, and only then.  A store without it
+    still works; such a twin is then caught where it is read together
+    with the number that landed, or by the platform adapter.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def linked_numbers(
+        self, platform: str, data_type: DataType
+    ) -> list[str]:
+        """
+        The numbers of *data_type* that *platform* has a link for.
+        """
 
 
 class RunStore(Protocol):  # pragma: no cover -- a Protocol only

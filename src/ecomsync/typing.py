@@ -28,6 +28,7 @@ from ._model import MediaRef, Order, Record
 from ._spec import DataType, Selection
 from ._store_roles import (
     CancelReasons,
+    LinkedNumbers,
     LinkStore,
     MediaJournal,
     RunLeases,
@@ -48,6 +49,7 @@ __all__ = [
     "Instrumentation",
     "LicensePool",
     "LinkStore",
+    "LinkedNumbers",
     "MediaJournal",
     "Platform",
     "Record",
@@ -62,6 +64,7 @@ __all__ = [
     "SupportsMediaIdFor",
     "SupportsMediaOnPush",
     "SupportsMediaTypes",
+    "SupportsNumberIdentity",
     "SupportsPendingBatch",
     "SupportsRequestCount",
     "SupportsRequestEstimate",
@@ -205,7 +208,8 @@ class Platform(Protocol):
     Optional capabilities refine what the engine does; each is a small
     protocol of its own, checked with ``isinstance``: `SupportsMediaOnPush`,
     `SupportsMediaIdFor`, `SupportsMediaTypes`, `SupportsStockOnPush`,
-    `SupportsRequestEstimate`, `SupportsRequestCount` and `SupportsCheck`.
+    `SupportsNumberIdentity`, `SupportsRequestEstimate`,
+    `SupportsRequestCount` and `SupportsCheck`.
     """
 
     supported: frozenset[DataType]
@@ -351,6 +355,35 @@ class SupportsMediaTypes(Protocol):
     def media_types(self) -> frozenset[DataType]:
         """
         The data types whose media the platform writes.
+        """
+
+
+@runtime_checkable
+class SupportsNumberIdentity(Protocol):
+    """
+    **Protocol:** A platform that takes some different record numbers
+    for one: WooCommerce finds and keeps SKUs ignoring case, accents and
+    trailing spaces, so ``A-01``, ``a-01`` and ``"A-01 "`` are one product
+    to it.
+
+    The engine keys the numbers of *data_type* by ``number_identity``
+    wherever it looks for a number claimed twice, so records whose
+    numbers are one to the platform fail as a number claimed twice does
+    (every party, each message naming both spellings): in one batch, in
+    different batches of one read, and where the newcomer's twin landed
+    in an earlier run (the engine then reads that twin from the ERP, and
+    both fail: the shop keeps what it holds).  Without it (or for a type
+    whose numbers the platform compares exactly, answering *number*
+    itself), numbers compare exactly.  Called for every number read:
+    keep it cheap.
+
+    .. versionadded:: 26.1.0
+    """
+
+    def number_identity(self, data_type: DataType, number: str) -> str:
+        """
+        *number* of a *data_type* record as the platform compares it:
+        two numbers with one identity are one number to it.
         """
 
 

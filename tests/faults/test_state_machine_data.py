@@ -108,13 +108,6 @@ WP_PASSWORD = "wpapp-canary-00000000"
 class WooMachine(DataMachine):
     """The machine on the WooCommerce emulator (stock summed)."""
 
-    # Only "leading": an article 'A-1 ' or 'a-1' next to 'A-1' is
-    # written over A-1's product, or lands while A-1 fails, both
-    # silently (sm3 report, item 1: WooCommerce folds SKUs, the engine
-    # compares numbers exactly; 'A-1 ' added after 'A-1' landed is even
-    # reported synced onto A-1's product).
-    twin_kinds = ("leading",)
-
     def _shop(self) -> tuple[Any, ShopView]:
         emu = WooCommerceEmulator(
             "ck_data", CANARY, wp_application_password=WP_PASSWORD

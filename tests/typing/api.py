@@ -110,6 +110,7 @@ async def shopware() -> None:
     from ecomsync.typing import (
         SupportsCheck,
         SupportsMediaOnPush,
+        SupportsNumberIdentity,
         SupportsRequestEstimate,
     )
 
@@ -125,10 +126,12 @@ async def shopware() -> None:
     checkable: SupportsCheck = shop
     estimating: SupportsRequestEstimate = shop
     with_media: SupportsMediaOnPush = shop
+    comparing: SupportsNumberIdentity = shop
+    same: str = comparing.number_identity(DataType.ARTICLES, "A-1 ")
     writes: int = estimating.estimate_requests(
         DataType.ARTICLES, writes=100, uploads=3, with_media=1
     )
-    print(problems, checkable, with_media.media_on_push, writes)
+    print(problems, checkable, with_media.media_on_push, writes, same)
     await shop.aclose()
 
 

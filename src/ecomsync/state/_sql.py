@@ -129,6 +129,19 @@ class SqlStore(AsyncResource, LeaseOps, RunOwnerOps):
 
         return await self._perform(Op(stmts, result))
 
+    async def linked_numbers(
+        self, platform: str, data_type: DataType
+    ) -> list[str]:
+        """
+        Every number of *data_type* that *platform* has a link for
+        (`~ecomsync.typing.LinkedNumbers`).
+        """
+        return await self._all(
+            "SELECT number FROM {p}links WHERE platform = ? AND data_type = ?",
+            (platform, data_type.value),
+            lambda row: str(row[0]),
+        )
+
     async def put_links(
         self, platform: str, data_type: DataType, links: Mapping[str, Link]
     ) -> None:

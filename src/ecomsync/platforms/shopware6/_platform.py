@@ -28,6 +28,7 @@ from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from .._dispatch import Pushes
 from ._catalogue import Catalogue
+from ._claims import collate
 from ._client import AdminApi
 from ._media import Media, media_id_for
 from ._navigation import channel_criteria, from_channels
@@ -50,6 +51,10 @@ CHECKED_ENTITIES = (
     "order",
     "order_delivery",
 )
+
+
+#: The types whose records are Shopware products, by product number.
+_PRODUCT_NUMBERS = frozenset({DataType.ARTICLES, DataType.STOCK})
 
 
 @attrs.define(repr=False)
@@ -227,6 +232,20 @@ class Shopware6(AsyncResource):
         so a product's sync can create the media entity it links.
         """
         return media_id_for(sha256)
+
+    def number_identity(self, data_type: DataType, number: str) -> str:
+        """
+        An article's or a stock level's number as Shopware compares
+        product numbers: under the ``product`` table's
+        ``utf8mb4_unicode_ci`` (case, accents and trailing spaces do not
+        count, `collate`), so ``A-01``, ``a-01`` and ``"A-01 "`` are one
+        product number (`~ecomsync.typing.SupportsNumberIdentity`).
+        Categories (their ids derive from the exact number) and orders:
+        exactly.
+        """
+        if data_type in _PRODUCT_NUMBERS:
+            return collate(number)
+        return number
 
     async def upload_media(self, media: StagedMedia) -> str:
         """

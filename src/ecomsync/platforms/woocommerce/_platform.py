@@ -26,13 +26,17 @@ from .._dispatch import Pushes
 from ._batches import Batches
 from ._categories import Categories
 from ._client import RestApi
-from ._common import DEFAULT_TAX_CLASSES
+from ._common import DEFAULT_TAX_CLASSES, sku_key
 from ._common import tax_classes as as_tax_classes
 from ._media import Media
 from ._orders import Orders
 from ._prices import PriceSettings
 from ._products import Products
 from ._stock import Stock
+
+
+#: The types whose records WooCommerce finds by SKU.
+_BY_SKU = frozenset({DataType.ARTICLES, DataType.STOCK})
 
 
 @attrs.define(repr=False)
@@ -197,6 +201,21 @@ class WooCommerce(AsyncResource):
         one for the other.
         """
         return self._orders.fetch(selection, batch_size=batch_size)
+
+    def number_identity(self, data_type: DataType, number: str) -> str:
+        """
+        An article's or a stock level's number as WooCommerce finds and
+        keeps its SKU: ignoring case, accents, invisible characters and
+        trailing spaces (``utf8mb4_unicode_520_ci``, `sku_key`), so
+        ``A-01``, ``a-01`` and ``"A-01 "`` are one product to it
+        (`~ecomsync.typing.SupportsNumberIdentity`).  Categories (by a
+        slug unique per exact number) and orders: exactly.  Numbers that
+        WooCommerce would not keep as they are (a leading space) fail on
+        their own (`sku_problem`) and never reach the shop.
+        """
+        if data_type in _BY_SKU:
+            return sku_key(number)
+        return number
 
     async def upload_media(self, media: StagedMedia) -> str:
         """

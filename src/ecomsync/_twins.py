@@ -1,0 +1,176 @@
+"""
+Twins across runs: a number new to the store whose spelling the platform
+takes for one that landed in an earlier run (``"A-01 "`` for ``A-01`` on
+WooCommerce, `~ecomsync.typing.SupportsNumberIdentity`).
+
+Within one read, `_ambiguity` keys numbers as the platform compares
+them, so twins read in one run fail as a number claimed twice does.  A
+read that is not `All` (a scheduled run's `ChangedSince`, an `Only`, a
+range) may hold the newcomer without its landed twin; the platform would
+then take the newcomer's write for the twin's product and overwrite it.
+For exact duplicates the ERP source reads the rival with the changed
+record (`ErpSession.read`); it cannot know the platform's comparison, so
+the engine does it here: it reads the landed twin from the ERP and adds
+it to the batch's claims, and both fail, as exact duplicates do.  A twin
+the ERP no longer has is no rival (the number was respelt): nothing is
+read for it, and the newcomer goes on.
+
+What it costs: nothing on the common path.  An `All` read holds every
+twin itself; otherwise the store is asked for the type's linked numbers
+(`~ecomsync.typing.LinkedNumbers`) once per type and run, and only when
+a batch holds a number the store has no link for; a batch with a twin
+costs one ERP read of the twins.  The index keeps a number's key and
+spelling in a `CompactMap` (about 40 bytes a number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+
+import attrs
+
+from ._ambiguity import NumberClaims
+from ._compact import CompactMap
+from ._contracts import Link, Refusal
+from ._model import Article, Record
+from ._pipeline_types import Read
+from ._spec import All, DataType, Direction, Only, Selection
+from .typing import (
+    ErpSession,
+    LinkedNumbers,
+    Platform,
+    StateStore,
+    SupportsNumberIdentity,
+)
+
+
+__all__ = ["Twins", "identity_of"]
+
+#: Reads the selected records of a type (`Strategy.batches`).
+Reader = Callable[
+    [ErpSession, DataType, Selection],
+    AbstractAsyncContextManager[AsyncIterator[Read]],
+]
+
+
+def identity_of(
+    platform: Platform, data_type: DataType
+) -> Callable[[str], str] | None:
+    """
+    How *platform* compares the numbers of *data_type*, where it says
+    (`SupportsNumberIdentity`); ``None``: exactly.
+    """
+    if data_type.direction is not Direction.TO_PLATFORM or not isinstance(
+        platform, SupportsNumberIdentity
+    ):
+        return None
+    compare = platform.number_identity
+
+    def identity(number: str) -> str:
+        return compare(data_type, number)
+
+    return identity
+
+
+@attrs.define
+class Twins:
+    """
+    The numbers of one type that landed in earlier runs, by the
+    platform's identity, loaded when first needed (`rivals`).
+    """
+
+    store: LinkedNumbers
+    platform_name: str
+    data_type: DataType
+    identity: Callable[[str], str]
+    #: Identity -> the linked numbers with it, each followed by ``\0``.
+    _index: CompactMap | None = attrs.field(init=False, default=None)
+    #: Numbers read as a twin: a later batch of the read that yields them
+    #: again yields the party that failed already.
+    pulled: set[str] = attrs.field(init=False, factory=set)
+
+    @classmethod
+    def of(
+        cls,
+        platform: Platform,
+        platform_name: str,
+        store: StateStore,
+        data_type: DataType,
+        selection: Selection,
+    ) -> Twins | None:
+        """
+        The twins to look out for in a read of *selection*; ``None``
+        where there are none to find: the read is `All`, the platform
+        compares this type's numbers exactly, or the store cannot list
+        its links.
+        """
+        identity = identity_of(platform, data_type)
+        if (
+            identity is None
+            or isinstance(selection, All)
+            or not isinstance(store, LinkedNumbers)
+        ):
+            return None
+        return cls(store, platform_name, data_type, identity)
+
+    async def rivals(
+        self,
+        session: ErpSession,
+        read: Reader,
+        batch: Sequence[Record],
+        links: Mapping[str, Link],
+        claims: NumberClaims,
+    ) -> list[Record]:
+        """
+        The ERP's records whose numbers landed as twins of a number of
+        *batch* new to the store (no link in *links*) that this read has
+        not claimed yet: to be claimed with *batch*.
+        """
+        new: set[str] = set()
+        for record in batch:
+            number = record.number
+            if isinstance(number, str) and number and number not in links:
+                new.add(number)
+                if isinstance(record, Article):
+                    new.update(
+                        v.number
+                        for v in record.variants
+                        if isinstance(v.number, str) and v.number
+                    )
+        if not new:
+            return []
+        index = await self._load()
+        stock = self.data_type is DataType.STOCK
+        read_now = {r.number for r in batch}
+        wanted: set[str] = set()
+        for number in new:
+            key = self.identity(number)
+            held = index.get(key)
+            if held is None or claims.known(key, stock=stock):
+                continue
+            wanted.update(
+                twin
+                for twin in held.decode("utf-8", "surrogatepass").split("\0")
+                if twin and twin != number and twin not in read_now
+            )
+        wanted.difference_update(self.pulled)
+        if not wanted:
+            return []
+        found: list[Record] = []
+        async with read(session, self.data_type, Only(sorted(wanted))) as got:
+            async for page in got:
+                found.extend(r for r in page if not isinstance(r, Refusal))
+        return found
+
+    async def _load(self) -> CompactMap:
+        if self._index is None:
+            index = CompactMap()
+            for number in await self.store.linked_numbers(
+                self.platform_name, self.data_type
+            ):
+                key = self.identity(number)
+                spelt = number.encode("utf-8", "surrogatepass") + b"\0"
+                index.set(key, (index.get(key) or b"") + spelt)
+            self._index = index
+        return self._index

@@ -1,0 +1,281 @@
+"""
+WooCommerce and Shopware 6: ERP numbers that are one product to the shop
+(``A-01`` and ``A-01 ``, ``A-01`` and ``a-01``: an SKU, a product number
+compared ignoring case, accents and trailing spaces) behave as one
+number claimed twice, in one run and across runs: every party fails
+naming both, and the product the shop holds is never overwritten by the
+newcomer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    DataType,
+    MediaStaging,
+    Only,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+)
+from ecomsync.erp.memory import MemoryErp
+from ecomsync.events import RecordFailed
+from ecomsync.platforms.woocommerce import WooCommerce
+from ecomsync.testing import capture_events
+from ecomsync.testing.shopware6 import ShopwareEmulator
+from ecomsync.testing.woocommerce import WooCommerceEmulator
+from ecomsync.typing import Platform
+
+from .._push import shopware6
+
+
+pytestmark = pytest.mark.anyio
+
+KEY, SECRET, APP = "ck_twins", "cs_twins", "app-twins"
+ARTICLES = SyncSpec(platform="shop", types={DataType.ARTICLES: All()})
+STOCK = SyncSpec(platform="shop", types={DataType.STOCK: All()})
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 8, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@attrs.define
+class Shop:
+    """A synchroniser over a MemoryErp and a WooCommerce emulator."""
+
+    sync: Synchronizer
+    erp: MemoryErp
+    emu: WooCommerceEmulator | ShopwareEmulator
+    clock: Clock
+
+    def names(self) -> list[tuple[str, str]]:
+        """The shop's products: (number, name)."""
+        if isinstance(self.emu, WooCommerceEmulator):
+            rows = self.emu.shop.products.values()
+            return sorted((p["sku"], p["name"]) for p in rows)
+        rows = self.emu.entities["product"].values()
+        return sorted((p["productNumber"], _name(p)) for p in rows)
+
+    async def failed(
+        self, spec: SyncSpec = ARTICLES, trigger: Trigger = Trigger.MANUAL
+    ) -> list[RecordFailed]:
+        self.clock.now += timedelta(hours=1)
+        async with capture_events(self.sync, spec, trigger=trigger) as run:
+            return sorted(run.of(RecordFailed), key=lambda e: e.number)
+
+
+def _name(product: dict[str, Any]) -> str:
+    name = product.get("name")
+    if isinstance(name, str):
+        return name
+    return str(next(iter(product["translations"].values()))["name"])
+
+
+def _art(number: str, name: str) -> Article:
+    return Article(number=number, name=name, price=1)  # type: ignore[arg-type]
+
+
+async def _open(
+    tmp_path: Path, kind: str, batch_size: int
+) -> AsyncIterator[Shop]:
+    clock = Clock()
+    emu: WooCommerceEmulator | ShopwareEmulator
+    platform: Platform
+    if kind == "woocommerce":
+        emu = WooCommerceEmulator(
+            KEY, SECRET, wp_user="sync", wp_application_password=APP
+        )
+        platform = WooCommerce(
+            "https://shop.test",
+            KEY,
+            SECRET,
+            wp_user="sync",
+            wp_application_password=APP,
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+    else:
+        emu = ShopwareEmulator(client_id="SWIATWINS", client_secret=SECRET)
+        platform = shopware6(emu, SECRET)
+    erp = MemoryErp(clock=clock)
+    sync = Synchronizer(
+        erp=erp,
+        platforms={"shop": platform},
+        store=SqliteStore(tmp_path / "state.db"),
+        staging=MediaStaging(tmp_path / "staging"),
+        batch_size=batch_size,
+        clock=clock,
+        overlap=timedelta(0),
+    )
+    yield Shop(sync, erp, emu, clock)
+    await platform.aclose()
+    await sync.store.aclose()
+
+
+PLATFORMS = ["woocommerce", "shopware6"]
+
+
+@pytest.fixture(name="woo")
+async def _woo(tmp_path: Path) -> AsyncIterator[Shop]:
+    async for shop in _open(tmp_path, "woocommerce", batch_size=50):
+        yield shop
+
+
+@pytest.fixture(name="shop", params=PLATFORMS)
+async def _shop(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Shop]:
+    async for shop in _open(tmp_path, request.param, batch_size=50):
+        yield shop
+
+
+@pytest.fixture(name="paged", params=PLATFORMS)
+async def _paged(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Shop]:
+    async for shop in _open(tmp_path, request.param, batch_size=1):
+        yield shop
+
+
+def _both_named(event: RecordFailed, first: str, second: str) -> bool:
+    return repr(first) in event.message and repr(second) in event.message
+
+
+class TestAcrossRuns:
+    @pytest.mark.parametrize("twin", ["A-01 ", "a-01", "Á-01"])
+    @pytest.mark.parametrize("trigger", [Trigger.MANUAL, Trigger.SCHEDULED])
+    async def test_a_later_twin_does_not_overwrite(
+        self, shop: Shop, twin: str, trigger: Trigger
+    ) -> None:
+        """A twin of a landed number added to the ERP later fails on
+        ``number`` naming both numbers; so does the landed one: the shop
+        keeps the product as it was, under its own name."""
+        shop.erp.add(_art("A-01", "Hammer"))
+        assert [] == await shop.failed(trigger=trigger)
+        shop.clock.now += timedelta(hours=1)
+        shop.erp.add(_art(twin, "Twin"))
+
+        failed = await shop.failed(trigger=trigger)
+
+        assert [("A-01", "number"), (twin, "number")] == [
+            (e.number, e.field) for e in failed
+        ]
+        assert all(_both_named(e, "A-01", twin) for e in failed)
+        assert [("A-01", "Hammer")] == shop.names()
+        ledger = await shop.sync.store.list_failures("shop", DataType.ARTICLES)
+        assert {"A-01", twin} == {f.number for f in ledger}
+
+    async def test_an_only_run_of_the_twin_does_not_overwrite(
+        self, shop: Shop
+    ) -> None:
+        """Syncing just the newcomer (``Only``) fails it naming the landed
+        number; the shop keeps the landed product."""
+        shop.erp.add(_art("A-01", "Hammer"))
+        assert [] == await shop.failed()
+        shop.erp.add(_art("A-01 ", "Twin"))
+
+        failed = await shop.failed(
+            SyncSpec(
+                platform="shop", types={DataType.ARTICLES: Only(["A-01 "])}
+            )
+        )
+
+        assert "A-01 " in [e.number for e in failed]
+        assert all(_both_named(e, "A-01", "A-01 ") for e in failed)
+        assert [("A-01", "Hammer")] == shop.names()
+
+    async def test_the_plan_shows_both(self, shop: Shop) -> None:
+        """plan() of the newcomer alone lists it and its landed twin as
+        invalid, as the run fails them, and nothing to create."""
+        shop.erp.add(_art("A-01", "Hammer"))
+        assert [] == await shop.failed()
+        shop.erp.add(_art("a-01", "Twin"))
+
+        plan = await shop.sync.plan(
+            SyncSpec(
+                platform="shop", types={DataType.ARTICLES: Only(["a-01"])}
+            )
+        )
+        found = plan.types[DataType.ARTICLES]
+
+        assert () == found.create
+        assert [("A-01", "number"), ("a-01", "number")] == sorted(
+            (r.number, r.field) for r in found.invalid
+        )
+        assert all(
+            "'a-01' and 'A-01'" in r.reason or "'A-01' and 'a-01'" in r.reason
+            for r in found.invalid
+        ), found.invalid
+
+    async def test_a_twin_of_a_number_gone_from_the_erp_lands(
+        self, woo: Shop
+    ) -> None:
+        """Once the landed number is gone from the ERP (respelt), its
+        twin is no rival: it lands (WooCommerce keeps the product, found
+        by its SKU; Shopware refuses a second product numbered alike)."""
+        shop = woo
+        shop.erp.add(_art("A-01", "Hammer"))
+        assert [] == await shop.failed()
+        shop.erp.remove(DataType.ARTICLES, "A-01")
+        shop.erp.add(_art("A-01 ", "Hammer 2"))
+
+        assert [] == await shop.failed(trigger=Trigger.SCHEDULED)
+        assert [("A-01", "Hammer 2")] == shop.names()
+
+
+class TestOneRun:
+    @pytest.mark.parametrize("twin", ["A-01 ", "a-01"])
+    async def test_twins_in_other_batches_both_fail(
+        self, paged: Shop, twin: str
+    ) -> None:
+        """Twins read in different batches of one run both fail on
+        ``number``, naming both numbers, as exact duplicates do; the one
+        sent first does not count as in sync."""
+        paged.erp.add(_art("A-01", "Hammer"))
+        paged.erp.add(_art("B-01", "Between"))
+        paged.erp.add(_art(twin, "Twin"))
+
+        failed = await paged.failed()
+
+        assert [("A-01", "number"), (twin, "number")] == [
+            (e.number, e.field) for e in failed
+        ]
+        assert all(_both_named(e, "A-01", twin) for e in failed)
+        links = await paged.sync.store.get_links(
+            "shop", DataType.ARTICLES, ["A-01", twin]
+        )
+        assert all("" == link.checksum for link in links.values())
+        assert "Twin" not in [name for _, name in paged.names()]
+
+    async def test_twin_stock_levels_both_fail(self, shop: Shop) -> None:
+        """Two stock levels whose numbers are one SKU to the shop both
+        fail: neither takes the product's stock in turns."""
+        shop.erp.add(_art("A-01", "Hammer"))
+        assert [] == await shop.failed()
+        shop.erp.add(StockLevel(number="A-01", quantity=5))  # type: ignore[arg-type]
+        shop.erp.add(StockLevel(number="A-01 ", quantity=7))  # type: ignore[arg-type]
+
+        failed = await shop.failed(STOCK)
+
+        assert [("A-01", "number"), ("A-01 ", "number")] == [
+            (e.number, e.field) for e in failed
+        ]
+        assert all(_both_named(e, "A-01", "A-01 ") for e in failed)
