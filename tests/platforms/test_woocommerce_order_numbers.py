@@ -13,7 +13,19 @@ from typing import Any
 import httpx
 import pytest
 
-from ecomsync import All, ChangedSince, NumberRange, Only, Order, Refusal
+from ecomsync import (
+    All,
+    ChangedSince,
+    DataType,
+    NumberRange,
+    Only,
+    Order,
+    OrderState,
+    OrderStatus,
+    Outcome,
+    Outgoing,
+    Refusal,
+)
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import make_order
 from ecomsync.testing.woocommerce import WooCommerceEmulator
@@ -267,6 +279,98 @@ class TestSharedOrderNumbers:
         )
         # include=, the look at the newest orders, the two searches
         assert 4 == len(queries.orders)
+
+
+async def _status(
+    emu: WooCommerceEmulator, number: str, platform_id: str | None = None
+) -> Outcome:
+    """Order *number* pushed as shipped to *emu*: its outcome."""
+    async with WooCommerce(
+        "http://shop.test",
+        KEY,
+        SECRET,
+        transport=httpx.ASGITransport(app=emu.app),
+    ) as woo:
+        (outcome,) = await woo.push(
+            DataType.ORDER_STATUS,
+            [
+                Outgoing(
+                    record=OrderStatus(
+                        number=number, state=OrderState.SHIPPED
+                    ),
+                    platform_id=platform_id,
+                )
+            ],
+        )
+    return outcome
+
+
+class TestStatusOfPluginNumbers:
+    """
+    A status reaches the order a numbering plugin numbered, found by its
+    number; a number two orders hold is written to neither.
+    """
+
+    async def test_a_status_reaches_an_order_by_its_plugin_number(
+        self,
+    ) -> None:
+        """
+        The status of order ``W-7`` (a plugin's number, no id) failed as
+        "order W-7 does not exist in WooCommerce" on every push: the
+        adapter read orders by id only.  The number is searched: the
+        order is completed, its outcome names its id.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        oid = emu.place_order(number="W-7", status="processing")
+        emu.place_order(number="W-70", status="processing")
+
+        outcome = await _status(emu, "W-7")
+
+        assert (True, str(oid)) == (outcome.ok, outcome.platform_id)
+        assert ["completed", "processing"] == [
+            r["status"] for r in emu.shop.orders.values()
+        ]
+
+    async def test_a_plugin_number_that_is_another_orders_id(self) -> None:
+        """
+        A plugin numbered order #102 ``101`` while order #101 has the
+        number ``W-1``: the status of ``101`` read order #101, saw
+        another number and failed as "does not exist".  It reaches #102;
+        #101 is left as it is.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        other = emu.place_order(number="W-1", status="processing")
+        oid = emu.place_order(number=str(other), status="processing")
+
+        outcome = await _status(emu, str(other))
+
+        assert (True, str(oid)) == (outcome.ok, outcome.platform_id)
+        assert ("processing", "completed") == (
+            emu.shop.orders[other]["status"],
+            emu.shop.orders[oid]["status"],
+        )
+
+    async def test_a_status_of_a_number_two_orders_hold_is_refused(
+        self,
+    ) -> None:
+        """
+        Two orders numbered ``W-8``: the status fails on ``number``
+        naming both, and neither order is written (the ERP's order may
+        be either).
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        ids = [
+            emu.place_order(number="W-8", status="processing")
+            for _ in range(2)
+        ]
+
+        outcome = await _status(emu, "W-8")
+
+        assert (False, "number") == (outcome.ok, outcome.field)
+        assert all(f"#{i}" in (outcome.error or "") for i in ids)
+        assert ["processing"] * 2 == [
+            r["status"] for r in emu.shop.orders.values()
+        ]
 
 
 class TestFractionalQuantities:

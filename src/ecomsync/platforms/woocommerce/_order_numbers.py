@@ -28,7 +28,9 @@ from ._common import Row
 NOT_PLACED = frozenset({"checkout-draft", "auto-draft"})
 
 
-async def by_number(api: RestApi, selection: Only) -> list[Row]:
+async def by_number(
+    api: RestApi, selection: Only, by_id: Sequence[Row] | None = None
+) -> list[Row]:
     """
     The orders that may hold a number of *selection*, in ascending
     id: those whose id it is (``include=``), and, where a numbering
@@ -44,7 +46,8 @@ async def by_number(api: RestApi, selection: Only) -> list[Row]:
     (``LIKE %term%`` over the addresses: a term ``5`` lists every
     order with a 5 in its address) would only cost pages; so
     numbers are searched only when a plugin is seen (`_plugin_seen`).
-    Only the rows holding a selected number are kept.
+    Only the rows holding a selected number are kept.  *by_id*, if
+    given, are the orders whose ids the numbers are, read already.
     """
     wanted = set(selection.numbers)
     found: dict[int, Row] = {}
@@ -57,7 +60,9 @@ async def by_number(api: RestApi, selection: Only) -> list[Row]:
                 found.setdefault(int(row["id"]), row)
 
     ids = sorted(n for n in wanted if n.isdigit())
-    if ids:
+    if by_id is not None:
+        found.update((int(r["id"]), r) for r in by_id)
+    elif ids:
         await read({"include": ",".join(ids)})
     if await _plugin_seen(api, wanted, found.values()):
         # the first failure (the shop refusing the key) as itself
@@ -155,14 +160,20 @@ def shared_numbers(
 
 def refusal(number: str, ids: Sequence[int]) -> Refusal:
     return Refusal(
-        number=number,
-        field="number",
-        reason=(
-            f"order number {number} is held by {len(ids)} WooCommerce "
-            f"orders ({', '.join(f'#{i}' for i in ids)}): not imported, "
-            "the ERP knows an order by its number and could not tell them "
-            "apart; give each its own number in WooCommerce (an order "
-            "numbering plugin's counter must not restart or start below "
-            "numbers in use)"
-        ),
+        number=number, field="number", reason=twins(number, ids, "imported")
+    )
+
+
+def twins(number: str, ids: Sequence[int], left: str) -> str:
+    """
+    Why order *number*, which the orders *ids* hold, is not *left*
+    (imported, written).
+    """
+    return (
+        f"order number {number} is held by {len(ids)} WooCommerce "
+        f"orders ({', '.join(f'#{i}' for i in ids)}): not {left}, "
+        "the ERP knows an order by its number and could not tell them "
+        "apart; give each its own number in WooCommerce (an order "
+        "numbering plugin's counter must not restart or start below "
+        "numbers in use)"
     )

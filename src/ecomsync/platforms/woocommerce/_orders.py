@@ -34,6 +34,7 @@ from ._order_numbers import (
     number_of,
     refusal,
     shared_numbers,
+    twins,
 )
 from ._refunds import amount_of, sum_refunds
 
@@ -83,16 +84,33 @@ class Orders:
 
     api: RestApi
 
-    async def _order(self, number: str) -> Row | None:
-        if not number.isdigit():
-            return None
-        try:
-            row: Row = (await self.api.call("GET", f"orders/{number}")).json()
-        except WooApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return row if str(row.get("number")) == number else None
+    async def _holders(self, number: str, linked: str | None) -> list[Row]:
+        """
+        The orders holding *number*: the order whose id it is, or the
+        one an earlier push of its status landed on (*linked*), if it
+        holds the number (one request, as a shop numbering by id has
+        it); else those a look-up by number finds (`by_number`: a
+        search where a numbering plugin is seen; none in the trash).
+        Two of them: a number twins hold.
+        """
+        by_id: list[Row] = []
+        for oid in dict.fromkeys(i for i in (number, linked) if i):
+            if not oid.isdigit():
+                continue
+            try:
+                row: Row = (await self.api.call("GET", f"orders/{oid}")).json()
+            except WooApiError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            if number_of(row) == number:
+                return [row]
+            if oid == number:
+                by_id.append(row)
+        found = await by_number(
+            self.api, Only([number]), by_id if number.isdigit() else None
+        )
+        return [r for r in found if str(r.get("status")) not in NOT_PLACED]
 
     async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
         """
@@ -104,13 +122,21 @@ class Orders:
         status = item.record
         if not isinstance(status, OrderStatus):
             return fail(status.number, "not an order status")
-        order = await self._order(status.number)
-        if order is None:
+        holders = await self._holders(status.number, item.platform_id)
+        if not holders:
             return fail(
                 status.number,
                 f"order {status.number} does not exist in WooCommerce",
                 "number",
             )
+        if len(holders) > 1:
+            # the ERP's order may be either: writing one could ship the
+            # other customer's order
+            ids = sorted(int(r["id"]) for r in holders)
+            return fail(
+                status.number, twins(status.number, ids, "written"), "number"
+            )
+        (order,) = holders
         oid = int(order["id"])
         current = str(order.get("status"))
         if current == "trash":
