@@ -22,6 +22,7 @@ import attrs
 from ._changes import Change
 from ._dependencies import CategoryClosure
 from ._model import Order, Record
+from ._personal import redact_error, redactor
 from ._pipeline_types import Read, Volume
 from ._run import Run, Tally
 from ._selection import erp_batches, erp_count, platform_orders
@@ -164,9 +165,22 @@ class Inbound:
             for c in chunk
         ]
         # An ERP that raises RecordRejected for one order fails it alone.
-        outcomes = await isolating(
-            session.import_orders, orders, lambda o: (o.number,)
-        )
+        try:
+            outcomes = await isolating(
+                session.import_orders, orders, lambda o: (o.number,)
+            )
+        except Exception as exc:
+            # the run's record and log keep what ends it
+            redact_error(exc, orders)
+            raise
+        # The ERP's own words may repeat a name or a street it was sent:
+        # the ledger, the events and the log keep the field instead.
+        if any(o.error for o in outcomes):
+            scrub = redactor(orders)
+            outcomes = [
+                attrs.evolve(o, error=scrub(o.error)) if o.error else o
+                for o in outcomes
+            ]
         self.writer.check_answer(outcomes, chunk)
         await self.writer.record(data_type, chunk, outcomes, tally)
 

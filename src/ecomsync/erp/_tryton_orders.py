@@ -282,7 +282,7 @@ class OrderImporter:
             )
         )
         changed: str | None = None
-        said: list[str] = []
+        said: str | None = None
         imported = imported_addresses(row.get("comment"))
         if booked != wanted:
             changed = "lines"
@@ -334,7 +334,7 @@ class OrderImporter:
         ):
             changed = "total"
         if changed is not None:
-            detail = f": {'; '.join(said)}" if said else ""
+            detail = f": {said}" if said else ""
             raise SaleRejected(
                 f"order {order.number} changed in the shop after its "
                 f"import ({changed}{detail}), {name} holds it as imported: "

@@ -25,14 +25,17 @@ from ._tryton_sales import (
 )
 
 
-#: The words for the fields of ``party.address`` an import compares.
-_LABELS = {
-    "party_name": "name",
+#: The order's fields (of an `Address`) behind the fields of
+#: ``party.address`` an import compares: a message names these, never
+#: their values (a customer's name and street are personal data, and
+#: the failure ledger keeps a message for months).
+_FIELDS = {
+    "party_name": "first_name/last_name/company",
     "street": "street",
-    "postal_code": "postal code",
+    "postal_code": "zip_code",
     "city": "city",
+    "country": "country",
 }
-
 
 if TYPE_CHECKING:
     from .tryton import TrytonErp
@@ -70,32 +73,25 @@ class Parties:
 
     async def address_differences(
         self, address_id: int | None, address: Address, field: str
-    ) -> list[str]:
+    ) -> str | None:
         """
         What the ``party.address`` *address_id* holds otherwise than the
-        shop's *address*, said for the merchant (none: the same).
+        shop's *address*, said for the merchant by the order's fields
+        (``shipping.street``), not their values (none: the same).
         """
         if address_id is None:
-            return ["the sale has none"]
+            return "the sale has none"
         (row,) = await self._rpc.read(
             "party.address",
             [address_id],
             ["party_name", "street", "postal_code", "city", "country"],
         )
         values = await self.address_values(address, field)
-        said = []
-        for key in differences(row, values):
-            if key == "country":
-                said.append(
-                    f"country {address.country!r} in the shop, another "
-                    "in Tryton"
-                )
-            else:
-                said.append(
-                    f"{_LABELS[key]} {values[key]!r} in the shop, "
-                    f"{row.get(key) or ''!r} in Tryton"
-                )
-        return said
+        paths = [f"{field}.{_FIELDS[key]}" for key in differences(row, values)]
+        if not paths:
+            return None
+        verb = "differs" if len(paths) == 1 else "differ"
+        return f"{', '.join(paths)} {verb} from the sale's address in Tryton"
 
     async def _country(self, code: str, field: str) -> int:
         found = await self._rpc.model(

@@ -1,0 +1,139 @@
+"""
+Customers' personal data kept out of what a run records.
+
+A failed order's message goes to the failure ledger (kept for months),
+its event and the ``ecomsync.run`` log.  The messages ecomsync builds
+name the field, not its value; an ERP's or platform's own words may
+still repeat what it was sent (Tryton: 'The email address "…" for party
+"…" is not valid').  `redact` replaces every personal value of the order
+in such a text by the field it came from, so the merchant still reads
+what was wrong and where, and the ledger holds no name, street, e-mail
+or phone number.  Numbers (the order's, the customer's, the articles')
+are no personal data and stay: the merchant needs them to act.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from ._model import Address, Order
+
+
+#: The personal fields of an address (its country is a code, no more).
+_ADDRESS_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "street",
+    "zip_code",
+    "city",
+    "phone",
+)
+
+#: Values shorter than this are left: one letter matches too much.
+_SHORTEST = 2
+
+
+def personal_values(order: Order) -> dict[str, str]:
+    """
+    The personal values of *order*, each (lower-cased, stripped) with the
+    first field that holds it: the customer's, then the billing and the
+    shipping address's.
+    """
+    found: dict[str, str] = {}
+    numbers = {order.number, order.customer.number}
+    numbers.update(line.article_number for line in order.lines)
+    # a value that is also one of the numbers a message names on purpose
+    # (a zip code that is the order number) stays, or the message loses
+    # the number the merchant acts on
+    keep = {n.strip().lower() for n in numbers}
+
+    def add(path: str, value: str) -> None:
+        key = value.strip().lower()
+        if len(key) >= _SHORTEST and key not in keep:
+            found.setdefault(key, path)
+
+    customer = order.customer
+    for name in ("email", "first_name", "last_name"):
+        add(f"customer.{name}", getattr(customer, name))
+    # an e-mail checker may quote a part alone ("the domain ... does
+    # not exist"); a name is often the part before the @
+    for part in customer.email.split("@"):
+        add("customer.email", part)
+    for field, address in _addresses(order):
+        for name in _ADDRESS_FIELDS:
+            add(f"{field}.{name}", getattr(address, name))
+    return found
+
+
+def _addresses(order: Order) -> Iterable[tuple[str, Address]]:
+    yield "billing", order.billing
+    yield "shipping", order.shipping
+    for i, address in enumerate(order.customer.addresses):
+        yield f"customer.addresses.{i}", address
+
+
+def redact(text: str, orders: Sequence[Order]) -> str:
+    """
+    *text* with every personal value of *orders* replaced by its field
+    in angle brackets (``<shipping.street>``), matched whole (not inside
+    a longer word) and whatever its case.
+    """
+    return redactor(orders)(text)
+
+
+def redactor(orders: Sequence[Order]) -> Callable[[str], str]:
+    """
+    `redact` for *orders*, its pattern made once for many texts.
+    """
+    values: dict[str, str] = {}
+    for order in orders:
+        for key, path in personal_values(order).items():
+            values.setdefault(key, path)
+    if not values:
+        return lambda text: text
+    # one pass, longest first: "Max Weg 1" is the street before "Max" is
+    # a first name, and a replacement is never searched again
+    pattern = re.compile(
+        r"(?<!\w)(?:"
+        + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+        + r")(?!\w)",
+        re.IGNORECASE,
+    )
+
+    def field(match: re.Match[str]) -> str:
+        return f"<{values.get(match.group().lower(), 'personal data')}>"
+
+    return lambda text: pattern.sub(field, text)
+
+
+def redact_error(error: BaseException, orders: Sequence[Order]) -> None:
+    """
+    Redact *error*'s message in place (its arguments, and a ``message``
+    or ``description`` it keeps, as `~ecomsync.erp.tryton.TrytonError`
+    does), and those of its causes: an error that ends the run is stored
+    and logged (with its traceback) too.  Its type stays, so what retries
+    it still does.
+    """
+    scrub = redactor(orders)
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo:
+        found = todo.pop()
+        if found is None or any(found is s for s in seen):
+            continue
+        seen.append(found)
+        found.args = tuple(
+            scrub(a) if isinstance(a, str) else a for a in found.args
+        )
+        for name in ("message", "description"):
+            value = getattr(found, name, None)
+            if isinstance(value, str):
+                # a read-only one is its args' text
+                with contextlib.suppress(AttributeError):
+                    setattr(found, name, scrub(value))
+        todo += [found.__cause__, found.__context__]
+        if isinstance(found, BaseExceptionGroup):
+            todo += found.exceptions
