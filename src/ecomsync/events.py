@@ -86,7 +86,9 @@ class RecordSkipped:
 @attrs.frozen(kw_only=True)
 class RecordFailed:
     """
-    A record failed alone; *message* is the far side's own words.
+    A record failed alone; *message* is the far side's own words (a
+    failed order's with its customer's personal data replaced by the
+    fields, ``<customer.email>``: docs/security.md).
     """
 
     run_id: str
