@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import attrs
 import httpx
 import pytest
@@ -1043,3 +1044,55 @@ class TestAdapterDetails:
         assert "media.0" == image.field
         assert "invalid_image_id" in (image.error or "")
         assert () == image.media_gone  # there, just no image: kept
+
+
+class _MeetOnOrderReads(httpx.AsyncBaseTransport):
+    """
+    The emulator, holding each ``GET orders/<id>`` until a second one is
+    in flight: one sent after the other, the first waits for ever.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.arrived = 0
+        self.met = anyio.Event()
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and "/orders/" in path:
+            self.arrived += 1
+            if self.arrived >= 2:
+                self.met.set()
+            await self.met.wait()
+        return await self.inner.handle_async_request(request)
+
+
+class TestStatusesSideBySide:
+    async def test_statuses_of_several_orders_are_written_side_by_side(
+        self,
+    ) -> None:
+        """
+        A push of order statuses wrote one order at a time (a read and a
+        write each, one after the other: 200 round trips for 100
+        shipments).  The orders are read and written side by side, within
+        the adapter's requests in flight; each lands.
+        """
+        emu = _emu()
+        ids = [emu.place(make_order(n)) for n in ("2501", "2502", "2503")]
+        meet = _MeetOnOrderReads(emu.app)
+        statuses = [
+            Outgoing(record=OrderStatus(number=n, state=OrderState.SHIPPED))
+            for n in ("2501", "2502", "2503")
+        ]
+        async with WooCommerce(
+            "https://shop.test", KEY, SECRET, transport=meet
+        ) as woo:
+            with anyio.fail_after(10):
+                outcomes = await woo.push(DataType.ORDER_STATUS, statuses)
+
+        assert [(True, str(i)) for i in ids] == [
+            (o.ok, o.platform_id) for o in outcomes
+        ]
+        assert ["completed"] * 3 == [emu.shop.orders[i]["status"] for i in ids]

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 import attrs
 
+from ..._anyio_util import concurrently
 from ..._contracts import Outcome, Outgoing, Refusal
 from ..._model import (
     Address,
@@ -114,9 +116,24 @@ class Orders:
 
     async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
         """
-        Write *items*, one order at a time; one outcome each.
+        Write *items*; one outcome each.  The orders side by side
+        (within the adapter's requests in flight; the first failure
+        raised as itself), the items of one number one after the other:
+        each reads what the one before wrote.
         """
-        return [await self._push_status(i) for i in items]
+        outcomes: list[Outcome | None] = [None] * len(items)
+        by_number: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            by_number.setdefault(item.record.number, []).append(i)
+
+        async def one_order(indexes: list[int]) -> None:
+            for i in indexes:
+                outcomes[i] = await self._push_status(items[i])
+
+        await concurrently(
+            *(partial(one_order, ixs) for ixs in by_number.values())
+        )
+        return [o for o in outcomes if o is not None]
 
     async def _push_status(self, item: Outgoing) -> Outcome:
         status = item.record
