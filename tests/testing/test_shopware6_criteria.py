@@ -750,6 +750,49 @@ class TestSearch:
         r = await client.post("/api/search/order", json={})
         assert r.json()["data"][0]["deliveries"] is None
 
+    async def test_children_after_a_hand_edit(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A variant deleted from ``entities`` by hand (a merchant's delete
+        in the administration) and made anew under another parent is that
+        parent's child only: the old parent's ``children`` do not list it,
+        nor does a search for the old parent's children."""
+        p1, p2 = product("P-1", emu), product("P-2", emu)
+        variant = product("P-1-S", emu, parentId=pid("P-1"))
+        r = await sync(client, {"p": upsert("product", p1, p2, variant)})
+        assert r.status_code == 200, r.text
+        del emu.entities["product"][pid("P-1-S")]
+        moved = {**variant, "parentId": pid("P-2")}
+        r = await sync(client, {"p": upsert("product", moved)})
+        assert r.status_code == 200, r.text
+
+        r = await client.post(
+            "/api/search/product",
+            json={
+                "ids": [pid("P-1"), pid("P-2")],
+                "associations": {"children": {}},
+            },
+        )
+        children = {
+            row["productNumber"]: [c["productNumber"] for c in row["children"]]
+            for row in r.json()["data"]
+        }
+        r = await client.post(
+            "/api/search/product",
+            json={
+                "filter": [
+                    {
+                        "type": "equals",
+                        "field": "parentId",
+                        "value": pid("P-1"),
+                    }
+                ]
+            },
+        )
+
+        assert {"P-1": [], "P-2": ["P-1-S"]} == children
+        assert [] == r.json()["data"]
+
     async def test_association_fields_in_filters(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:

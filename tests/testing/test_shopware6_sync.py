@@ -217,6 +217,31 @@ class TestSync:
         assert set() == pointers(r)
         assert pid("T") not in emu.entities["product"]
 
+    async def test_product_number_set_by_hand_then_written(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A product renumbered by hand in ``entities`` (a merchant's edit)
+        and then written through the API with that number holds it: a
+        second product with the number is refused, and the old number is
+        free."""
+        r = await sync(client, {"p": upsert("product", product("H", emu))})
+        assert 200 == r.status_code
+        emu.entities["product"][pid("H")]["productNumber"] = "XH"
+        renamed = {**product("H", emu), "productNumber": "XH"}
+        r = await sync(client, {"p": upsert("product", renamed)})
+        assert 200 == r.status_code
+
+        taken = {**product("XH", emu), "id": pid("other")}
+        refused = await sync(client, {"p": upsert("product", taken)})
+        again = {**product("H", emu), "id": pid("again")}
+        free = await sync(client, {"p": upsert("product", again)})
+
+        assert (
+            "CONTENT__DUPLICATE_PRODUCT_NUMBER"
+            == (refused.json()["errors"][0]["code"])
+        )
+        assert 200 == free.status_code
+
     @pytest.mark.parametrize(
         ("first", "second"),
         [

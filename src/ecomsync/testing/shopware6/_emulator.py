@@ -111,6 +111,13 @@ class ShopwareEmulator(FaultSwitch):
         """
         The committed rows, as ``entities["product"][id] -> dict``;
         mapping entities are keyed ``"<a>-<b>"``.
+
+        A test may edit them by hand, as a merchant would in the
+        administration: a row deleted here is gone for every search and
+        association at once, and one whose field changed here is no
+        longer found by the old value.  It is found by the new value of
+        an indexed field (a product's ``productNumber`` or ``parentId``,
+        an order's ``orderNumber``) only once written through the API.
         """
         return self.store.entities
 

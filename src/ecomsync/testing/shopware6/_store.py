@@ -97,9 +97,22 @@ class Store:
         idx = self.index.get((entity, field))
         if idx is not None:
             try:
-                return list(idx.get(index_key(entity, field, value), ()))
+                hits = idx.get(index_key(entity, field, value), ())
             except TypeError:  # unhashable filter value
                 return []
+            # Only rows that hold *value* now: a test edits `entities` by
+            # hand (a merchant's delete or renumbering in the
+            # administration) without the index, and a variant deleted so
+            # and made anew under another parent was otherwise still its
+            # old parent's child (a search's ``children`` listed it, and a
+            # write of the old parent deactivated it).
+            rows = self.entities[entity]
+            return [
+                k
+                for k in list(hits)
+                if (row := rows.get(k)) is not None
+                and same(entity, field, row.get(field), value)
+            ]
         # Unindexed: scan.  Only used off the hot paths.
         return [
             k
@@ -120,9 +133,10 @@ class Store:
             idx = self.index[(entity, f)]
             ov = index_key(entity, f, old.get(f)) if old is not None else None
             nv = index_key(entity, f, row.get(f)) if row is not None else None
-            if ov == nv and old is not None and row is not None:
-                continue
-            if ov is not None and _hashable(ov):
+            # The new value is indexed even where it equals the old one: a
+            # test may have set it in `entities` by hand (`find` drops
+            # what the index holds under the value the row had before).
+            if ov is not None and ov != nv and _hashable(ov):
                 s = idx.get(ov)
                 if s is not None:
                     s.discard(key)
