@@ -61,22 +61,26 @@ class LinkStore(Protocol):  # pragma: no cover -- a Protocol only
 class LinkedNumbers(Protocol):  # pragma: no cover -- a Protocol only
     """
     **Protocol:** An optional store role: every number a platform holds
-    a link for, per type.  With it, the engine finds a number that
-    landed in an earlier run under another spelling the platform takes
-    for the same (`~ecomsync.typing.SupportsNumberIdentity`), when a
-    number it has no link for turns up in a read that is not `All`: it
-    asks once per type and run, and only then.  A store without it
-    still works; such a twin is then caught where it is read together
-    with the number that landed, or by the platform adapter.
+    a link for, per type, with its variants' numbers.  With it, the
+    engine finds a number that landed in an earlier run (an article's,
+    or a variant's) under another spelling the platform takes for the
+    same (`~ecomsync.typing.SupportsNumberIdentity`), when a number it
+    has no link for turns up in a read that is not `All`: it asks once
+    per type and run, and only then.  A store without it still works;
+    such a twin is then caught where it is read together with the
+    number that landed, or by the platform adapter.
 
     .. versionadded:: 26.1.0
     """
 
     async def linked_numbers(
         self, platform: str, data_type: DataType
-    ) -> list[str]:
+    ) -> dict[str, tuple[str, ...]]:
         """
-        The numbers of *data_type* that *platform* has a link for.
+        The numbers of *data_type* that *platform* has a link for, each
+        with the numbers of the variants it landed with
+        (``Link.variants``; ``()`` where it had none or the
+        store does not know them).
         """
 
 

@@ -1,6 +1,7 @@
 """
 Twins across runs: a number new to the store whose spelling the platform
-takes for one that landed in an earlier run (``"A-01 "`` for ``A-01`` on
+takes for one that landed in an earlier run (an article's number, or a
+variant's it landed with) (``"A-01 "`` for ``A-01`` on
 WooCommerce, `~ecomsync.typing.SupportsNumberIdentity`).
 
 Within one read, `_ambiguity` keys numbers as the platform compares
@@ -20,7 +21,7 @@ twin itself; otherwise the store is asked for the type's linked numbers
 (`~ecomsync.typing.LinkedNumbers`) once per type and run, and only when
 a batch holds a number the store has no link for; a batch with a twin
 costs one ERP read of the twins.  The index keeps a number's key and
-spelling in a `CompactMap` (about 40 bytes a number).
+spelling in a `CompactMap` (a few dozen bytes a number).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class Twins:
     platform_name: str
     data_type: DataType
     identity: Callable[[str], str]
-    #: Identity -> the linked numbers with it, each followed by ``\0``.
+    #: Identity -> the linked numbers with it (an article's own or its
+    #: variants'), each as ``spelling \x1f article number \0``.
     _index: CompactMap | None = attrs.field(init=False, default=None)
     #: Numbers read as a twin: a later batch of the read that yields them
     #: again yields the party that failed already.
@@ -149,11 +151,12 @@ class Twins:
             held = index.get(key)
             if held is None or claims.known(key, stock=stock):
                 continue
-            wanted.update(
-                twin
-                for twin in held.decode("utf-8", "surrogatepass").split("\0")
-                if twin and twin != number and twin not in read_now
-            )
+            for entry in held.decode("utf-8", "surrogatepass").split("\0"):
+                spelt, _, holder = entry.partition("\x1f")
+                if spelt and spelt != number and holder not in read_now:
+                    # The article to read: the twin's own, or the one
+                    # that landed with it as a variant.
+                    wanted.add(holder)
         wanted.difference_update(self.pulled)
         if not wanted:
             return []
@@ -166,11 +169,15 @@ class Twins:
     async def _load(self) -> CompactMap:
         if self._index is None:
             index = CompactMap()
-            for number in await self.store.linked_numbers(
+            linked = await self.store.linked_numbers(
                 self.platform_name, self.data_type
-            ):
-                key = self.identity(number)
-                spelt = number.encode("utf-8", "surrogatepass") + b"\0"
-                index.set(key, (index.get(key) or b"") + spelt)
+            )
+            for holder, variants in linked.items():
+                for spelt in (holder, *variants):
+                    key = self.identity(spelt)
+                    entry = f"{spelt}\x1f{holder}\0".encode(
+                        "utf-8", "surrogatepass"
+                    )
+                    index.set(key, (index.get(key) or b"") + entry)
             self._index = index
         return self._index

@@ -29,6 +29,7 @@ from ecomsync import (
     Synchronizer,
     SyncSpec,
     Trigger,
+    Variant,
 )
 from ecomsync.erp.memory import MemoryErp
 from ecomsync.events import RecordFailed
@@ -87,7 +88,9 @@ def _name(product: dict[str, Any]) -> str:
     name = product.get("name")
     if isinstance(name, str):
         return name
-    return str(next(iter(product["translations"].values()))["name"])
+    for translation in (product.get("translations") or {}).values():
+        return str(translation["name"])
+    return ""
 
 
 def _art(number: str, name: str) -> Article:
@@ -279,3 +282,34 @@ class TestOneRun:
             (e.number, e.field) for e in failed
         ]
         assert all(_both_named(e, "A-01", "A-01 ") for e in failed)
+
+
+class TestVariants:
+    @pytest.mark.parametrize("twin", ["V-01-S ", "v-01-s"])
+    async def test_a_later_twin_of_a_variant(
+        self, shop: Shop, twin: str
+    ) -> None:
+        """An article numbered as a landed variant's twin fails with that
+        variant's article, naming both numbers."""
+        shop.erp.add(
+            Article(  # type: ignore[arg-type]
+                number="V-01",
+                name="Shirt",
+                price=1,
+                variants=[
+                    Variant(number="V-01-S", options=(("Size", "S"),)),
+                    Variant(number="V-01-M", options=(("Size", "M"),)),
+                ],
+            )
+        )
+        assert [] == await shop.failed(trigger=Trigger.SCHEDULED)
+        before = shop.names()
+        shop.clock.now += timedelta(hours=1)
+        shop.erp.add(_art(twin, "Twin"))
+
+        failed = await shop.failed(trigger=Trigger.SCHEDULED)
+
+        assert [("V-01", "variants.0.number"), (twin, "number")] == [
+            (e.number, e.field) for e in failed
+        ]
+        assert before == shop.names()

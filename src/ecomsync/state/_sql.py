@@ -131,16 +131,26 @@ class SqlStore(AsyncResource, LeaseOps, RunOwnerOps):
 
     async def linked_numbers(
         self, platform: str, data_type: DataType
-    ) -> list[str]:
+    ) -> dict[str, tuple[str, ...]]:
         """
-        Every number of *data_type* that *platform* has a link for
-        (`~ecomsync.typing.LinkedNumbers`).
+        Every number of *data_type* that *platform* has a link for, with
+        the variant numbers it landed with (`~ecomsync.typing.LinkedNumbers`).
         """
-        return await self._all(
-            "SELECT number FROM {p}links WHERE platform = ? AND data_type = ?",
+
+        def result(results: list[Result]) -> dict[str, tuple[str, ...]]:
+            return {
+                str(number): ()
+                if variants is None
+                else tuple(json.loads(variants))
+                for number, variants in results[-1].rows
+            }
+
+        stmt = self._stmt(
+            "SELECT number, variants FROM {p}links "
+            "WHERE platform = ? AND data_type = ?",
             (platform, data_type.value),
-            lambda row: str(row[0]),
         )
+        return await self._perform(Op((stmt,), result))
 
     async def put_links(
         self, platform: str, data_type: DataType, links: Mapping[str, Link]

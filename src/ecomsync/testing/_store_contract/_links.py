@@ -55,22 +55,26 @@ class LinkContract:
 
     async def test_linked_numbers(self, store: StateStore) -> None:
         """A store with the `LinkedNumbers` role lists the numbers of a
-        platform's and type's links, spelt exactly, and no others."""
+        platform's and type's links, spelt exactly, with the variants
+        each landed with, and no others."""
         if not isinstance(store, LinkedNumbers):
             pytest.skip("the store has no LinkedNumbers role")
         await store.put_links(
             "shop",
             ARTICLES,
-            {"A-1": Link("p1", "c1"), "a-1 ": Link("p2", "c2")},
+            {
+                "A-1": Link("p1", "c1", variants=("A-1-S", "A-1-M")),
+                "a-1 ": Link("p2", "c2"),
+            },
         )
         await store.put_links("other", ARTICLES, {"B": Link("p3", "c3")})
         await store.put_links("shop", STOCK, {"C": Link("p4", "c4")})
 
-        assert ["A-1", "a-1 "] == sorted(
+        assert {"A-1": ("A-1-S", "A-1-M"), "a-1 ": ()} == (
             await store.linked_numbers("shop", ARTICLES)
         )
-        assert ["C"] == await store.linked_numbers("shop", STOCK)
-        assert [] == await store.linked_numbers("none", ARTICLES)
+        assert {"C": ()} == await store.linked_numbers("shop", STOCK)
+        assert {} == await store.linked_numbers("none", ARTICLES)
 
     async def test_links_scoped(self, store: StateStore) -> None:
         """Links are kept per platform and data type."""
