@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -284,3 +285,54 @@ class TestAfterImport:
             str(order_id),
             tmp_path,
         )
+
+
+class _MeetOnRefundReads(httpx.AsyncBaseTransport):
+    """
+    The emulator, holding each ``GET orders/<id>/refunds`` until a second
+    one is in flight: one sent after the other, the first waits for ever.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.arrived = 0
+        self.met = anyio.Event()
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        if request.url.path.endswith("/refunds"):
+            self.arrived += 1
+            if self.arrived >= 2:
+                self.met.set()
+            await self.met.wait()
+        return await self.inner.handle_async_request(request)
+
+
+class TestRefundReads:
+    async def test_the_refunds_of_a_page_are_read_side_by_side(
+        self,
+    ) -> None:
+        """
+        The refunds of a page's refunded orders were read one order after
+        the other (a round trip each, in a row).  They are read side by
+        side, within the adapter's requests in flight; each order comes
+        with the units its refunds left.
+        """
+        emu = WooCommerceEmulator("ck_x", SECRET)
+        ids = [_place(emu), _place(emu), _place(emu)]
+        for order_id in ids:
+            emu.refund(order_id, {"A-1": 1})
+        shop = WooCommerce(
+            "https://shop.test",
+            "ck_x",
+            SECRET,
+            transport=_MeetOnRefundReads(emu.app),
+        )
+
+        with anyio.fail_after(10):
+            orders = await fetched(shop)
+
+        assert [[2, 1]] * 3 == [
+            [ln.quantity for ln in o.lines] for o in orders
+        ]

@@ -319,7 +319,7 @@ class Orders:
         The selected orders of one page read, each number two orders
         hold refused once; every order read counts as a holder.
         """
-        batch: list[Order | Refusal] = []
+        batch: list[Row | Refusal] = []
         placed = [r for r in rows if str(r.get("status")) not in NOT_PLACED]
         await id_holders(self.api, placed, holders)
         shared = shared_numbers(placed, holders)
@@ -334,17 +334,27 @@ class Orders:
                     refused.add(number)
                     batch.append(refusal(number, shared[number]))
                 continue
-            odd = _fractional(number, row)
-            if odd is not None:
-                batch.append(odd)
-                continue
-            order = _order_of(row)
-            if row.get("refunds"):
-                # the order lists its refunds without their items:
-                # one more request, for the orders that have any
-                order = _order_of(row, await self._refunds(row))
-            batch.append(order)
-        return batch
+            batch.append(_fractional(number, row) or row)
+        # an order lists its refunds without their items: one more
+        # request for each that has any, side by side
+        refunds: dict[int, list[Row]] = {}
+
+        async def read(row: Row) -> None:
+            refunds[int(row["id"])] = await self._refunds(row)
+
+        await concurrently(
+            *(
+                partial(read, r)
+                for r in batch
+                if isinstance(r, dict) and r.get("refunds")
+            )
+        )
+        return [
+            _order_of(r, refunds.get(int(r["id"]), ()))
+            if isinstance(r, dict)
+            else r
+            for r in batch
+        ]
 
     async def _refunds(self, row: Row) -> list[Row]:
         """
