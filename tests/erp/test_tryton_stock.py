@@ -411,6 +411,78 @@ class TestUnconfirmedShopOrders:
         assert {"SHIRT-M": before["SHIRT-M"] - 2} == held
         assert before == after
 
+    async def test_a_sale_shipped_by_hand_holds_its_goods(
+        self, warehouses_server: dict[str, Any]
+    ) -> None:
+        """A sale shipped manually (or on invoice paid) is processing
+        with no moves, yet holds what it sold until shipped: 3 sold and
+        1 taken back in one sale hold 3, not 2 (it held none), and a
+        ChangedSince read after its confirmation finds it."""
+        products = warehouses_server["products"]
+        erp = make_erp(warehouses_server)
+        sale = None
+        try:
+            before = await _summed(erp, Only(["SHIRT-M"]))
+            await anyio.sleep(0.01)
+            moment = datetime.now(UTC)
+            async with erp.session() as session:
+                rpc = session.rpc
+                sale = await sell(rpc, products["SHIRT-M"], 3, confirm=False)
+                await rpc.model("sale.sale", "draft", [sale])
+                (row,) = await rpc.read("sale.sale", [sale], ["lines"])
+                (line,) = await rpc.read("sale.line", row["lines"], ["unit"])
+                await rpc.model(
+                    "sale.sale",
+                    "write",
+                    [sale],
+                    {
+                        "shipment_method": "manual",
+                        "lines": [
+                            [
+                                "create",
+                                [
+                                    {
+                                        "type": "line",
+                                        "product": products["SHIRT-M"],
+                                        "quantity": -1.0,
+                                        "unit": line["unit"],
+                                        "unit_price": Decimal("10.00"),
+                                    }
+                                ],
+                            ]
+                        ],
+                    },
+                )
+                for step in ("quote", "confirm"):
+                    await rpc.model("sale.sale", step, [sale])
+                (state,) = await rpc.read(
+                    "sale.sale", [sale], ["state", "shipments", "moves"]
+                )
+            held = await _summed(erp, Only(["SHIRT-M"]))
+            since = await _summed(erp, ChangedSince(moment))
+        finally:
+            if sale is not None:
+                # ship it by hand, then cancel the shipment: its cancelled
+                # moves hold nothing (the return's incoming ones never do)
+                async with erp.session() as session:
+                    rpc = session.rpc
+                    await rpc.model("sale.sale", "manual_shipment", [sale])
+                    (row,) = await rpc.read("sale.sale", [sale], ["shipments"])
+                    await rpc.model(
+                        "stock.shipment.out", "cancel", row["shipments"]
+                    )
+            after = await _summed(erp, Only(["SHIRT-M"]))
+            await erp.aclose()
+
+        assert ("processing", [], []) == (
+            state["state"],
+            state["shipments"],
+            state["moves"],
+        )
+        assert {"SHIRT-M": before["SHIRT-M"] - 3} == held
+        assert before["SHIRT-M"] - 3 == since["SHIRT-M"]
+        assert before == after
+
 
 async def _read_levels(erp: TrytonErp) -> dict[tuple[str, str | None], int]:
     async with erp.session() as session:

@@ -6,10 +6,13 @@ today, in the warehouse and its child locations) minus what open moves
 out of the warehouse hold: draft or assigned moves from one of its
 locations to a location outside it, such as the customer moves of a
 confirmed sale's shipment that is waiting, assigned, picked or packed.
-Confirmed sales not processed yet, and shop orders ecomsync imported
-that are still a draft or a quotation (``confirm_orders=False``, or an
-import that died before confirming), have no moves yet; their lines hold
-their goods in the sale's warehouse too.
+Confirmed sales not processed yet, sales processing that ship by hand
+or on invoice paid (their moves come later, maybe in parts), and shop
+orders ecomsync imported that are still a draft or a quotation
+(``confirm_orders=False``, or an import that died before confirming)
+have no moves yet, or not for all they sold; their lines hold the rest
+in the sale's warehouse too. A line taking goods back holds nothing: its
+goods are not here until the return is done.
 Tryton's ``forecast_quantity`` is not used: it also adds planned incoming
 moves and leaves out shipments planned before today.
 """
@@ -45,6 +48,12 @@ _HOLDING = ["draft", "assigned"]
 #: worker's turn, ``sale_process_after``, or a processing that failed).
 _UNCONFIRMED = ["draft", "quotation"]
 _CONFIRMED = "confirmed"
+#: A processing sale shipped by hand (``manual``) or once its invoice is
+#: paid (``invoice``) has no moves for what is not shipped yet (Tryton's
+#: ``Sale.create_shipment``, ``SaleLine._get_move_quantity``); one
+#: shipped on order has moves for every line from processing on.
+_PROCESSING = "processing"
+_LATER_SHIPPING = ["manual", "invoice"]
 
 
 def _named_apart(warehouses: Sequence[dict[str, Any]]) -> None:
@@ -365,16 +374,19 @@ class StockReader:
         self, ids: Sequence[int], warehouses: Sequence[int]
     ) -> list[tuple[int, int, float]]:
         """
-        (product, warehouse, quantity in the product's unit) of the lines
-        of *ids* in the sales from one of *warehouses* that have no moves
-        yet and hold their goods: confirmed ones, and the shop orders
-        ecomsync imported that are still a draft or a quotation.
+        (product, warehouse, quantity in the product's unit) that the
+        lines of *ids* in the sales from one of *warehouses* hold beyond
+        their moves: of confirmed sales, of processing ones shipped by
+        hand or on invoice paid, and of the shop orders ecomsync imported
+        that are still a draft or a quotation. Lines taking goods back
+        (negative) hold nothing.
         """
         lines = await self.rpc.search_read(
             "sale.line",
             [
                 ["product", "in", list(ids)],
                 ["type", "=", "line"],
+                ["quantity", ">", 0],
                 [
                     "OR",
                     [
@@ -389,10 +401,21 @@ class StockReader:
                         ],
                     ],
                     ["sale.state", "=", _CONFIRMED],
+                    [
+                        ["sale.state", "=", _PROCESSING],
+                        ["sale.shipment_method", "in", _LATER_SHIPPING],
+                    ],
                 ],
                 ["sale.warehouse", "in", list(warehouses)],
             ],
-            ["product", "quantity", "unit", "sale"],
+            [
+                "product",
+                "quantity",
+                "unit",
+                "sale",
+                "moves",
+                "moves_recreated",
+            ],
         )
         if not lines:
             return []
@@ -407,7 +430,8 @@ class StockReader:
         holding = {
             row["id"]
             for row in sales
-            if row["state"] == _CONFIRMED or is_imported(row.get("comment"))
+            if row["state"] in (_CONFIRMED, _PROCESSING)
+            or is_imported(row.get("comment"))
         }
         lines = [line for line in lines if line["sale"] in holding]
         if not lines:
@@ -417,6 +441,28 @@ class StockReader:
             sorted({line["product"] for line in lines}),
             ["default_uom"],
         )
+        # What a line's moves took over (Tryton's
+        # ``SaleLine._get_shipped_quantity``: all but the recreated ones)
+        # is held by the open ones or gone from on hand by the done ones.
+        made = {
+            line["id"]: sorted(
+                set(line.get("moves") or ())
+                - set(line.get("moves_recreated") or ())
+            )
+            for line in lines
+        }
+        moves = {
+            row["id"]: row
+            for row in (
+                await self.rpc.read(
+                    "stock.move",
+                    sorted({m for found in made.values() for m in found}),
+                    ["quantity", "unit"],
+                )
+                if any(made.values())
+                else []
+            )
+        }
         warehouse = {row["id"]: row["warehouse"] for row in sales}
         default = {row["id"]: row["default_uom"] for row in products}
         units = {
@@ -424,21 +470,30 @@ class StockReader:
             for row in await self.rpc.read(
                 "product.uom",
                 sorted(
-                    {line["unit"] for line in lines} | set(default.values())
+                    {line["unit"] for line in lines}
+                    | {move["unit"] for move in moves.values()}
+                    | set(default.values())
                 ),
                 ["factor", "rate"],
             )
         }
-        return [
-            (
-                line["product"],
-                warehouse[line["sale"]],
+
+        def rest(line: dict[str, Any]) -> float:
+            unit = units[line["unit"]]
+            left = float(line["quantity"] or 0) - sum(
                 _convert(
-                    float(line["quantity"] or 0),
-                    units[line["unit"]],
-                    units[default[line["product"]]],
-                ),
+                    float(moves[m]["quantity"] or 0),
+                    units[moves[m]["unit"]],
+                    unit,
+                )
+                for m in made[line["id"]]
             )
+            return _convert(
+                max(left, 0.0), unit, units[default[line["product"]]]
+            )
+
+        return [
+            (line["product"], warehouse[line["sale"]], rest(line))
             for line in lines
         ]
 
