@@ -445,6 +445,42 @@ class TestNegative:
         assert {"Warehouse": 0} == _available(emu, "A-0")
         assert {"Warehouse": 3} == _available(emu, "A-1")
 
+    @pytest.mark.parametrize("bulk_threshold", [None, 2])
+    async def test_a_sum_beyond_shopifys_limit_fails_alone(
+        self, bulk_threshold: int | None
+    ) -> None:
+        """
+        Warehouses summed at one location beyond what Shopify keeps
+        (1,000,000,000; past 2**31 GraphQL refuses the whole call) fail
+        that article's levels on quantity, naming the warehouses, and the
+        other articles' stock lands (the push raised, nothing landed).
+        """
+        emu = _emu()
+        async with _shop(
+            emu,
+            bulk_threshold=bulk_threshold,
+            locations={"WH1": "Warehouse", "WH2": "Warehouse"},
+        ) as shop:
+            await shop.push(DataType.ARTICLES, _articles(2))
+            outcomes = await shop.push(
+                STOCK,
+                [
+                    _level("A-0", 2**31 - 1, "WH1"),
+                    _level("A-0", 5, "WH2"),
+                    _level("A-1", 3, "WH1"),
+                    _level("A-1", 4, "WH2"),
+                ],
+            )
+
+        assert [False, False, True, True] == [o.ok for o in outcomes]
+        for outcome in outcomes[:2]:
+            assert ("A-0", "quantity") == (outcome.number, outcome.field)
+            assert "2147483652" in (outcome.error or "")
+            assert "1,000,000,000" in (outcome.error or "")
+            assert "warehouses 'WH1', 'WH2'" in (outcome.error or "")
+        assert {"Warehouse": 0} == _available(emu, "A-0")
+        assert {"Warehouse": 7} == _available(emu, "A-1")
+
 
 class TestChunks:
     def test_an_article_stays_in_one_call(self) -> None:

@@ -197,6 +197,46 @@ async def test_a_write_where_the_item_is_not_stocked_is_refused(
     assert {"Warehouse": 0, "Outlet": 3} == await _levels(emu, item)
 
 
+async def test_a_quantity_beyond_a_billion_is_refused(
+    emu: ShopifyEmulator,
+) -> None:
+    """
+    inventorySetQuantities above 1,000,000,000 is INVALID_QUANTITY_TOO_HIGH,
+    below its negative INVALID_QUANTITY_TOO_LOW, on that quantity, and
+    nothing of the call is applied; a billion itself lands.
+    """
+    outlet = emu.shop.add_location("Outlet")
+    item = await _item(emu, hammer())
+    primary = emu.shop.primary_location
+    v = "2026-10"  # stocks the item at Outlet too
+
+    high = await _set(emu, item, (primary, 5), (outlet, 10**9 + 1), version=v)
+    low = await _set(
+        emu, item, (primary, -(10**9) - 1), (outlet, 3), version=v
+    )
+    landed = await _set(emu, item, (primary, 10**9), version=v)
+
+    assert high["inventoryAdjustmentGroup"] is None
+    assert [
+        {
+            "field": ["input", "quantities", "1", "quantity"],
+            "message": "The total quantity can't be higher than "
+            "1,000,000,000.",
+            "code": "INVALID_QUANTITY_TOO_HIGH",
+        }
+    ] == high["userErrors"]
+    assert [
+        {
+            "field": ["input", "quantities", "0", "quantity"],
+            "message": "The total quantity can't be lower than "
+            "-1,000,000,000.",
+            "code": "INVALID_QUANTITY_TOO_LOW",
+        }
+    ] == low["userErrors"]
+    assert [] == landed["userErrors"]
+    assert {"Warehouse": 10**9} == await _levels(emu, item)
+
+
 async def test_bulk_toggle_stocks_and_unstocks(emu: ShopifyEmulator) -> None:
     """
     inventoryBulkToggleActivation stocks the item at a location (a write

@@ -21,6 +21,7 @@ from .._backorders import negative_stock, reported
 from ._bulk import BulkRunner
 from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
+from ._stock_words import MAX_LEVEL, not_stocked, summed_at, too_much
 
 
 VARIANT_FIELDS = "sku inventoryItem { id tracked } product { id }"
@@ -375,13 +376,19 @@ class Stock:
                     )
                 continue
             quantity = sum(levels[i].quantity for i in group)
+            if abs(quantity) > MAX_LEVEL:
+                # past 2**31 GraphQL refuses the whole call, not this one
+                why = too_much(number, quantity, levels, group, location)
+                for i in group:
+                    outcomes[i] = fail(number, why, "quantity")
+                continue
             refused = negative_stock(
                 number,
                 quantity,
                 platform="Shopify",
                 option="Shopify",
                 allowed=self.allow_backorders,
-                where=_summed(levels, group, location),
+                where=summed_at(levels, group, location),
             )
             entries.append(
                 _Entry(
@@ -490,7 +497,7 @@ class Stock:
                         "run looks the SKU up again)"
                     )
                 elif error.get("code") == "ITEM_NOT_STOCKED_AT_LOCATION":
-                    why = _not_stocked(levels[i])
+                    why = not_stocked(levels[i].number, levels[i].location)
                 outcomes[i] = fail(number, why, "quantity")
         return bad
 
@@ -533,35 +540,6 @@ class Stock:
                 self._stocked(levels, chunk, outcomes)
                 return
             chunk = [i for i in chunk if i not in bad]
-
-
-def _not_stocked(entry: _Entry) -> str:
-    """
-    Why stock for a location that does not stock the item is not
-    written: ecomsync stocks the variants it makes where it writes
-    stock, so the item was taken off that location in Shopify, maybe on
-    purpose; stocking it again is the merchant's call.
-    """
-    return (
-        f"{entry.number!r} is not stocked at Shopify location "
-        f"{entry.location} (taken off it in Shopify, or never stocked "
-        "there): "
-        "ecomsync does not stock it there again on its own; activate it "
-        "at that location in Shopify (product > inventory > locations), "
-        "or send its stock elsewhere"
-    )
-
-
-def _summed(
-    levels: Sequence[StockLevel], group: Sequence[int], location: str
-) -> str:
-    """
-    Where a quantity summed from several warehouses' levels comes from.
-    """
-    if len(group) == 1:
-        return ""
-    names = ", ".join(repr(levels[i].warehouse) for i in group)
-    return f" at location {location!r} (the sum of warehouses {names})"
 
 
 def _articles_in_chunks(entries: Sequence[_Entry]) -> list[list[int]]:

@@ -26,6 +26,10 @@ STRICT_INVENTORY_VERSION = "2026-04"
 #: location: ITEM_NOT_STOCKED_AT_LOCATION is gone (shopify.dev changelog
 #: "Removal of ITEM_NOT_STOCKED_AT_LOCATION error").
 STOCK_ANYWHERE_VERSION = "2026-10"
+#: The most a quantity set can be, either way (shopify.dev admin-graphql
+#: enum InventorySetQuantitiesUserErrorCode: INVALID_QUANTITY_TOO_HIGH,
+#: INVALID_QUANTITY_TOO_LOW).
+MAX_QUANTITY = 1_000_000_000
 
 
 def _zero() -> dict[str, int]:
@@ -103,6 +107,21 @@ class Inventory:
                         [*base, "inventoryItemId"],
                         "The specified inventory item could not be found.",
                         "INVALID_INVENTORY_ITEM",
+                    )
+                )
+                continue
+            if abs(q["quantity"]) > MAX_QUANTITY:
+                high = q["quantity"] > 0
+                errs.append(
+                    user_error(
+                        [*base, "quantity"],
+                        "The total quantity can't be "
+                        + (
+                            "higher than 1,000,000,000."
+                            if high
+                            else "lower than -1,000,000,000."
+                        ),
+                        "INVALID_QUANTITY_TOO_" + ("HIGH" if high else "LOW"),
                     )
                 )
                 continue
