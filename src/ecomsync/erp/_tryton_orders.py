@@ -26,19 +26,15 @@ from .._contracts import Outcome
 from .._model import Order, OrderState
 from .._record_checks import minor_unit, problems
 from ..exceptions import RetryableError, SyncError
+from ._tryton_compare import SaleCheck
 from ._tryton_parties import Parties
 from ._tryton_read import ALL
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_sales import (
     CANCELLED_MARK,
-    DISCOUNT_LINE,
     IMPORTED_MARK,
-    SHIPPING_LINE,
     SaleRejected,
-    address_digest,
-    addresses_line,
     charges,
-    imported_addresses,
     is_marked_cancelled,
     own_sales,
     platform_line,
@@ -48,6 +44,7 @@ from ._tryton_sales import (
     the_sale,
     with_line,
 )
+from ._tryton_shop_order import order_note
 from ._tryton_stock import StockReader
 
 
@@ -69,10 +66,19 @@ class OrderImporter:
     #: The company's time zone (Company > Timezone), UTC without one;
     #: its name where it is unknown here (read once, every order fails).
     _zone: tzinfo | str | None = None
+    #: Currency ids by code, found once a session (not once an order).
+    _currency_ids: dict[str, int] = attrs.field(factory=dict)
     _parties: Parties = attrs.field(init=False)
+    _check: SaleCheck = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._parties = Parties(self._erp, self._rpc)
+        self._check = SaleCheck(
+            self._rpc,
+            self._parties,
+            self._unit_prices,
+            lambda: self._price_places,
+        )
 
     async def import_orders(self, orders: Sequence[Order]) -> list[Outcome]:
         outcomes = []
@@ -94,7 +100,7 @@ class OrderImporter:
             existing = await self._rpc.search_read(
                 "sale.sale",
                 [["reference", "=", order.number]],
-                ["state", "number", "comment", "party"],
+                ["state", "number", "comment", "party", "notes.message"],
                 order=[["id", "ASC"]],
             )
             existing = own_sales(order, existing)
@@ -106,7 +112,7 @@ class OrderImporter:
                     await self._cancel(order, sale, row)
                 else:
                     refuse_reopened(order, sale, row)
-                    await self._compare(order, sale, row)
+                    await self._check.compare(order, sale, row)
                     await self._finish(order, sale, row["state"])
                 return Outcome(number=order.number, platform_id=str(sale))
             sale = await self._create_sale(order)
@@ -230,118 +236,6 @@ class OrderImporter:
         text = with_line(comment, CANCELLED_MARK)
         await self._rpc.model("sale.sale", "write", [sale], {"comment": text})
 
-    async def _compare(self, order: Order, sale: int, row: Any) -> None:
-        """
-        Make sure the sale still holds the order as the shop has it: its
-        articles with their quantities and unit prices, its addresses, its
-        currency, its shipping and discount lines, and its total.  An
-        order edited in the shop after its import fails on the field that
-        changed (the merchant changes the sale by hand); Tryton keeps a
-        processed sale's lines, and a silent success would hide the edit.
-        """
-        name = f"Tryton sale {row.get('number') or ''} (id {sale})"
-        (sold,) = await self._rpc.read(
-            "sale.sale",
-            [sale],
-            [
-                "lines",
-                "total_amount",
-                "invoice_address",
-                "shipment_address",
-                "currency",
-            ],
-        )
-        lines = await self._rpc.read(
-            "sale.line",
-            sold["lines"],
-            ["type", "product", "quantity", "description", "unit_price"],
-        )
-        products = {
-            p["id"]: p["code"]
-            for p in await self._rpc.read(
-                "product.product",
-                sorted({ln["product"] for ln in lines if ln.get("product")}),
-                ["code"],
-            )
-        }
-        # the unit prices as the import booked them (to Tryton's price
-        # digits): prices moved between lines leave the total as it was
-        booked = sorted(
-            (
-                products.get(ln["product"]) or "",
-                Decimal(str(ln["quantity"])),
-                Decimal(str(ln.get("unit_price") or 0)),
-            )
-            for ln in lines
-            if ln.get("type") == "line" and ln.get("product")
-        )
-        wanted = sorted(
-            (line.article_number, Decimal(line.quantity), price)
-            for line, price in zip(
-                order.lines, await self._unit_prices(order), strict=True
-            )
-        )
-        changed: str | None = None
-        said: str | None = None
-        imported = imported_addresses(row.get("comment"))
-        if booked != wanted:
-            changed = "lines"
-        elif await self._currency_code(sold["currency"]) != order.currency:
-            # the same figure in another currency is another total
-            changed = "currency"
-        else:
-            for field, address, key in (
-                ("billing", order.billing, "invoice_address"),
-                ("shipping", order.shipping, "shipment_address"),
-            ):
-                if imported.get(field) == address_digest(address):
-                    # the shop's as imported: an address that differs was
-                    # corrected in Tryton (a typo fixed by the merchant)
-                    continue
-                said = await self._parties.address_differences(
-                    sold[key], address, field
-                )
-                if said:
-                    changed = field
-                    break
-        unit = minor_unit(order.currency)
-        places = self._price_places if self._price_places is not None else 4
-        quantum = Decimal(1).scaleb(-places)
-        for field, label, amount in (
-            ("shipping_total", SHIPPING_LINE, order.shipping_total),
-            ("discount_total", DISCOUNT_LINE, -order.discount_total),
-        ):
-            # a free-shipping voucher dropped in the shop leaves the
-            # total as it was, not the sale's shipping and discount lines
-            charged = sum(
-                (
-                    Decimal(str(ln["quantity"]))
-                    * Decimal(str(ln.get("unit_price") or 0))
-                    for ln in lines
-                    if not ln.get("product") and ln.get("description") == label
-                ),
-                Decimal(0),
-            )
-            # as `charges` booked it: to the price digits, then the unit
-            kept = amount.quantize(quantum, ROUND_HALF_EVEN)
-            if changed is None and charged.quantize(unit) != kept.quantize(
-                unit
-            ):
-                changed = field
-        total = Decimal(str(sold["total_amount"]))
-        if changed is None and total != order.total.quantize(
-            minor_unit(order.currency)
-        ):
-            changed = "total"
-        if changed is not None:
-            detail = f": {said}" if said else ""
-            raise SaleRejected(
-                f"order {order.number} changed in the shop after its "
-                f"import ({changed}{detail}), {name} holds it as imported: "
-                f"change the sale by hand",
-                changed,
-            )
-
     async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """
         Run *call*; acknowledge a Tryton warning once if configured to.
@@ -396,11 +290,12 @@ class OrderImporter:
             "shipment_method": "order",
             "lines": [["create", lines]],
             # the mark says ecomsync made the sale (order status reads
-            # only such), and for which platform; the addresses line
-            # tells a correction in Tryton from a change in the shop
-            "comment": with_line(
-                sale_mark(order.platform), addresses_line(order)
-            ),
+            # only such), and for which platform
+            "comment": sale_mark(order.platform),
+            # the shop's order as sent tells the merchant's edits in
+            # Tryton from a change in the shop; a note, as Tryton prints
+            # the comment on the sale's documents (sale.fodt)
+            "notes": [["create", [{"message": order_note(order)}]]],
         }
         # the party last: an order refused before its sale is made
         # leaves no party of a new customer behind
@@ -492,19 +387,22 @@ class OrderImporter:
             )
         return order.ordered_at.astimezone(self._zone).date()
 
-    async def _currency_code(self, currency: int) -> str:
-        (row,) = await self._rpc.read(
-            "currency.currency", [currency], ["code"]
-        )
-        return str(row["code"])
-
     async def _currency(self, code: str) -> int:
-        found = await self._rpc.model(
-            "currency.currency", "search", [["code", "=", code]], 0, 1, None
-        )
-        if not found:
-            raise SaleRejected(f"Tryton has no currency {code!r}", "currency")
-        return int(found[0])
+        if code not in self._currency_ids:
+            found = await self._rpc.model(
+                "currency.currency",
+                "search",
+                [["code", "=", code]],
+                0,
+                1,
+                None,
+            )
+            if not found:
+                raise SaleRejected(
+                    f"Tryton has no currency {code!r}", "currency"
+                )
+            self._currency_ids[code] = int(found[0])
+        return self._currency_ids[code]
 
     async def _unit_prices(self, order: Order) -> list[Decimal]:
         """

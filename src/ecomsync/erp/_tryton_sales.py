@@ -42,10 +42,10 @@ IMPORTED_MARK = "Imported (ecomsync)"
 SHIPPING_LINE = "Shipping"
 DISCOUNT_LINE = "Discount"
 ROUNDING_LINE = "Rounding difference"
-#: The start of the comment line that holds a digest of the billing and
-#: the shipping address as the shop sent them (`addresses_line`): an
-#: address that differs from the shop's later is the merchant's
-#: correction in Tryton while the shop's still has its digest.
+#: The start of the comment line in which earlier versions kept a digest
+#: of the billing and the shipping address as the shop sent them
+#: (`addresses_line`), read for the sales they imported; the import now
+#: keeps the whole order's digests in a note (`_tryton_shop_order`).
 ADDRESSES_MARK = "Shop addresses (ecomsync): "
 
 
@@ -59,7 +59,8 @@ def address_digest(address: Address) -> str:
 
 def addresses_line(order: Order) -> str:
     """
-    The comment line that records *order*'s addresses as imported.
+    The comment line that earlier versions wrote to record *order*'s
+    addresses as imported.
     """
     billing, shipping = (
         address_digest(order.billing),

@@ -1,0 +1,125 @@
+"""
+The shop's order as an import sent it to Tryton, kept as digests per
+field in a note on its sale (``ir.note``, which Tryton shows beside the
+sale and prints on none of its documents, unlike the sale's comment):
+an order imported again whose fields still have those digests is
+unchanged in the shop, whatever the merchant edited in the sale since
+(a price, a quantity, an address, an article's number).  Pure: no RPC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from .._model import Customer, Order
+from ._tryton_sales import address_digest, full_name, imported_addresses
+
+
+#: The start of the message of the note that holds the digests, followed
+#: by them as a JSON object (field: digest).
+ORDER_MARK = "Shop order as imported (ecomsync): "
+#: The fields of an order an import compares, in the order a change is
+#: reported (the first that differs names the change).
+FIELDS = (
+    "lines",
+    "currency",
+    "billing",
+    "shipping",
+    "shipping_total",
+    "discount_total",
+    "total",
+)
+#: The keys of the customer's digests (`customer_digests`).
+CUSTOMER = ("customer.name", "customer.email")
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def text_digest(text: str) -> str:
+    """
+    The digest of a party's name or e-mail (`customer_digests`).
+    """
+    return _digest(text)
+
+
+def customer_digests(customer: Customer) -> dict[str, str]:
+    """
+    A digest of the name and the e-mail the party of *customer* takes
+    (``customer.name``, ``customer.email``), kept with the order's (not
+    compared with its sale: a customer who changed them in the shop
+    changed no order) so a later order tells the shop's change of them
+    from the merchant's edit of the party.
+    """
+    return {
+        "customer.name": text_digest(full_name(customer)),
+        "customer.email": text_digest(customer.email or ""),
+    }
+
+
+def _figure(value: Decimal | int) -> str:
+    # one text per figure: the shop's 39.9 and 39.90 are one price
+    return str(Decimal(value).normalize())
+
+
+def order_digests(order: Order) -> dict[str, str]:
+    """
+    A digest of each of *order*'s `FIELDS` as the shop has it: its lines
+    by article number, quantity and unit price (in any order), the
+    addresses every field (`address_digest`, as earlier versions kept
+    them in the sale's comment), the figures to their value.
+    """
+    lines = sorted(
+        [line.article_number, _figure(line.quantity), _figure(line.unit_price)]
+        for line in order.lines
+    )
+    return {
+        "lines": _digest(lines),
+        "currency": _digest(order.currency),
+        "billing": address_digest(order.billing),
+        "shipping": address_digest(order.shipping),
+        "shipping_total": _digest(_figure(order.shipping_total)),
+        "discount_total": _digest(_figure(order.discount_total)),
+        "total": _digest(_figure(order.total)),
+    }
+
+
+def order_note(order: Order, customer: dict[str, str] | None = None) -> str:
+    """
+    The message of the note that records *order* as imported, with the
+    digests of its customer (`customer_digests`), or *customer*'s.
+    """
+    if customer is None:
+        customer = customer_digests(order.customer)
+    digests = order_digests(order) | customer
+    return ORDER_MARK + json.dumps(digests, sort_keys=True)
+
+
+def recorded_digests(
+    notes: Sequence[dict[str, Any]], comment: str | None
+) -> tuple[dict[str, str], int | None]:
+    """
+    The digests a sale records of its order as the shop sent it, and the
+    id of the note that holds them: the newest of its *notes* (rows with
+    ``message``) that `order_note` wrote; else, for a sale an earlier
+    version imported, the addresses' digests its *comment* holds (none
+    for one older still), and no note.
+    """
+    for note in sorted(notes, key=lambda n: -int(n["id"])):
+        message = note.get("message") or ""
+        if not message.startswith(ORDER_MARK):
+            continue
+        try:
+            digests = json.loads(message[len(ORDER_MARK) :])
+        except ValueError:
+            continue
+        if isinstance(digests, dict):
+            kept = {k: v for k, v in digests.items() if isinstance(v, str)}
+            return kept, int(note["id"])
+    return imported_addresses(comment), None
