@@ -3,7 +3,8 @@ The customer of an order imported into Tryton: a party found by the
 shop's customer number on the order's platform (a party identifier
 ``platform:number``, `party_code`), with the order's addresses.  A party
 made before imports named the platform (its identifier the bare number)
-is matched as then, and marked.
+is matched as then, and marked.  A party found again follows the shop's
+name and e-mail of the customer where the merchant did not edit them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ._tryton_sales import (
     party_code,
     same_values,
 )
+from ._tryton_shop_order import ORDER_MARK, recorded_digests, text_digest
 
 
 #: The order's fields (of an `Address`) behind the fields of
@@ -116,16 +118,20 @@ class Parties:
                 "finds the customer's party",
                 "customer.number",
             )
-        party, made = await self._party(order)
+        party, made, kept = await self._party(order)
+        if not made:
+            await self._follow_shop(party, kept, customer)
         billing = await self._address(party, order.billing, "billing")
         shipping = await self._address(party, order.shipping, "shipping")
         return party, billing, shipping, made
 
-    async def _party(self, order: Order) -> tuple[int, bool]:
+    async def _party(self, order: Order) -> tuple[int, bool, dict[str, Any]]:
         """
         The party whose identifier is the order's customer's number on
         its platform (`party_code`), created if there is none, with the
-        platform's id of the customer (`shop_id_code`).  One whose code
+        platform's id of the customer (`shop_id_code`); whether it was
+        made, and what a party found holds (its name, e-mail and contact
+        mechanisms, read with it).  One whose code
         is the bare number (made before imports named the platform, or
         for an order of no platform) is taken only if it holds a sale
         ecomsync imported, and its code marked, so no other platform's
@@ -154,7 +160,14 @@ class Parties:
                 ],
                 ["type", "=", None],
             ],
-            ["party", "code"],
+            [
+                "party",
+                "code",
+                "party.name",
+                "party.email",
+                "party.contact_mechanisms.type",
+                "party.contact_mechanisms.value",
+            ],
             order=[["id", "ASC"]],
         )
         found = [r for r in rows if r["code"] in codes]
@@ -167,8 +180,10 @@ class Parties:
         ]
         made = not found
         own = shop_id_code(customer, platform)
+        kept: dict[str, Any] = {}
         if found:
             party = int(found[0]["party"])
+            kept = found[0].get("party.") or {}
             held = [r["code"] for r in rows if int(r["party"]) == party]
             await self._shop_ids(order, party, held, own)
             if found[0]["code"] != code:
@@ -202,7 +217,81 @@ class Parties:
                     }
                 ],
             )
-        return int(party), made
+        return int(party), made, kept
+
+    async def _follow_shop(
+        self, party: int, held: dict[str, Any], customer: Customer
+    ) -> None:
+        """
+        Give *party* (*held*: what it holds) *customer*'s name and e-mail
+        where the shop changed them: customers move from the shop to the
+        ERP (DESIGN.md, ``ADDRESSES_AND_ORDERS``).  Only a value the party
+        still holds as the shop sent it with the customer's last imported
+        order (`customer_digests`, in that sale's note) is the shop's to
+        change; one the merchant edited in Tryton stays, as does the
+        party of a customer whose orders earlier versions imported (they
+        recorded nothing).  A changed e-mail replaces the party's
+        (its first e-mail contact mechanism), an e-mail the shop dropped
+        is kept.  Costs no call while the party holds the shop's values.
+        """
+        # as Tryton keeps them: its text fields strip surrounding spaces
+        name = full_name(customer).strip()
+        email = (customer.email or "").strip()
+        kept_name, kept_email = held.get("name") or "", held.get("email") or ""
+        if (kept_name, kept_email) == (name, email):
+            return
+        sent = await self._last_sent(party)
+        if kept_name != name and sent.get("customer.name") == text_digest(
+            kept_name
+        ):
+            await self._rpc.model(
+                "party.party", "write", [party], {"name": name}
+            )
+        if (
+            email
+            and kept_email != email
+            and sent.get("customer.email") == text_digest(kept_email)
+        ):
+            mechanisms = [
+                m
+                for m in held.get("contact_mechanisms.") or []
+                if m.get("type") == "email" and m.get("value") == kept_email
+            ]
+            if mechanisms and kept_email:
+                await self._rpc.model(
+                    "party.contact_mechanism",
+                    "write",
+                    [mechanisms[0]["id"]],
+                    {"value": email},
+                )
+            elif not kept_email:
+                await self._rpc.model(
+                    "party.contact_mechanism",
+                    "create",
+                    [{"party": party, "type": "email", "value": email}],
+                )
+
+    async def _last_sent(self, party: int) -> dict[str, str]:
+        """
+        The digests the note of *party*'s newest imported sale records
+        (none where no sale has one).
+        """
+        rows = await self._rpc.model(
+            "sale.sale",
+            "search_read",
+            [
+                ["party", "=", party],
+                ["notes.message", "like", f"{ORDER_MARK}%"],
+            ],
+            0,
+            1,
+            [["id", "DESC"]],
+            ["notes.message"],
+        )
+        if not rows:
+            return {}
+        recorded, _ = recorded_digests(rows[0].get("notes.") or [], None)
+        return recorded
 
     async def _shop_ids(
         self, order: Order, party: int, held: list[str], own: str | None

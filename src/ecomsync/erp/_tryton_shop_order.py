@@ -57,9 +57,10 @@ def customer_digests(customer: Customer) -> dict[str, str]:
     changed no order) so a later order tells the shop's change of them
     from the merchant's edit of the party.
     """
+    # as the party keeps them: Tryton strips surrounding spaces
     return {
-        "customer.name": text_digest(full_name(customer)),
-        "customer.email": text_digest(customer.email or ""),
+        "customer.name": text_digest(full_name(customer).strip()),
+        "customer.email": text_digest((customer.email or "").strip()),
     }
 
 
