@@ -312,3 +312,36 @@ class TestThresholdArithmetic:
 
         assert {"1": 4, "2": 4} == shop.writes[0]
         assert sells == shop.sells(threshold)
+
+
+class TestBeyondVendure:
+    async def test_on_hand_past_an_int_fails_alone(self) -> None:
+        """A level Vendure could store alone, but whose stockOnHand (the
+        level plus what Main has allocated, 1) passes 2**31 - 1, fails on
+        quantity saying so, and is not written (it went out as
+        2147483648, which Vendure's GraphQL Int refuses)."""
+        shop = FakeShop({"useGlobalOutOfStockThreshold": True}, 0)
+        catalog = Catalog(
+            gql=shop,  # type: ignore[arg-type]
+            stock_locations={"WH1": "Main", "WH2": "North"},
+        )
+        outcomes = await Stock(catalog).push(
+            [
+                Outgoing(
+                    record=StockLevel(
+                        number="S-1", quantity=2**31 - 1, warehouse="WH1"
+                    )
+                ),
+                Outgoing(
+                    record=StockLevel(
+                        number="S-1", quantity=4, warehouse="WH2"
+                    )
+                ),
+            ]
+        )
+
+        assert ("quantity", None) == (outcomes[0].field, outcomes[1].error)
+        assert "2147483648" in (outcomes[0].error or "")
+        assert "more than Vendure can store" in (outcomes[0].error or "")
+        assert all(max(w.values()) <= 2**31 - 1 for w in shop.writes)
+        assert [0, 1] == shop.levels["1"]

@@ -456,6 +456,18 @@ class Stock:
             sells = total
             if location == _lead(ref, held[variant["id"]][2]):
                 sells += self._below_zero(variant, threshold)
+            if abs(sells + allocated) > MAX_INT:
+                # Vendure's GraphQL Int refuses it, and with it the call
+                for i in indices:
+                    outcomes[i] = fail(
+                        sku,
+                        f"stockOnHand {sells + allocated} of {sku!r}"
+                        f"{_summed(items, indices, location)} (what it "
+                        f"sells plus {allocated} allocated) is more than "
+                        "Vendure can store",
+                        "quantity",
+                    )
+                continue
             if sells + allocated != on_hand:
                 write = writes.setdefault(variant["id"], Write())
                 write.touched += indices
