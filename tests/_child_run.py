@@ -93,7 +93,7 @@ def synchronizer(
         },
         store=store,
         licenses=licenses,
-        staging=MediaStaging(directory / "staging"),
+        staging=MediaStaging(directory / "staging", memory_bytes=0),
         batch_size=5,
         license_timeout=10,
     )

@@ -33,7 +33,11 @@ PUSH = SyncSpec(types={t: All() for t in PUSH_TYPES})
 
 @asynccontextmanager
 async def pushing(
-    platform: Platform, erp: ErpSource, tmp_path: Path
+    platform: Platform,
+    erp: ErpSource,
+    tmp_path: Path,
+    *,
+    staging: MediaStaging | None = None,
 ) -> AsyncIterator[Synchronizer]:
     """
     An engine from *erp* to *platform* (named ``"shop"``), its state and
@@ -44,7 +48,7 @@ async def pushing(
         erp=erp,
         platforms={"shop": platform},
         store=SqliteStore(tmp_path / "state.db"),
-        staging=MediaStaging(tmp_path / "staging"),
+        staging=staging or MediaStaging(tmp_path / "staging"),
     )
     try:
         yield sync

@@ -131,6 +131,9 @@ def _sync(
         erp=erp,
         platforms={"shop": platform},
         store=store,
-        staging=MediaStaging(tmp_path / "staging"),
+        # On disk: the tests that use this fixture check the staging's
+        # files, journal and disk faults (small files stay in memory by
+        # default).
+        staging=MediaStaging(tmp_path / "staging", memory_bytes=0),
         license_timeout=1.0,
     )

@@ -53,7 +53,7 @@ _anyio_backend = both_backends
 
 @pytest.fixture(name="staging")
 async def _staging(tmp_path: Path, store: SqliteStore) -> MediaStaging:
-    staging = MediaStaging(tmp_path / "staging", max_bytes=100)
+    staging = MediaStaging(tmp_path / "staging", max_bytes=100, memory_bytes=0)
     await staging.open(store)
     return staging
 
@@ -88,7 +88,7 @@ class TestDirectory:
         """A missing directory is created and marked as ecomsync's."""
         root = tmp_path / "a" / "b"
 
-        await MediaStaging(root).open(store)
+        await MediaStaging(root, memory_bytes=0).open(store)
 
         assert [MARKER] == [p.name for p in root.iterdir()]
 
@@ -96,7 +96,7 @@ class TestDirectory:
         self, tmp_path: Path, store: SqliteStore
     ) -> None:
         """An existing empty directory (mkdtemp) is adopted and marked."""
-        await MediaStaging(tmp_path).open(store)
+        await MediaStaging(tmp_path, memory_bytes=0).open(store)
 
         assert (tmp_path / MARKER).is_file()
 
@@ -109,11 +109,11 @@ class TestDirectory:
         swept (it was refused as foreign: no process could stage until
         an operator emptied it)."""
         root = tmp_path / "staging"
-        await MediaStaging(root).open(store)
+        await MediaStaging(root, memory_bytes=0).open(store)
         dead = dead_run(root, **{SHA_CAT: b"cat"})
         (root / MARKER).unlink()
 
-        removed = await MediaStaging(root).open(store)
+        removed = await MediaStaging(root, memory_bytes=0).open(store)
 
         assert (root / MARKER).is_file()
         assert [f"{dead.name}/{SHA_CAT}"] == removed
@@ -135,7 +135,7 @@ class TestDirectory:
             (root / name).write_bytes(b"precious")
 
         with pytest.raises(MediaStagingError, match="refusing") as exc:
-            await MediaStaging(root).open(store)
+            await MediaStaging(root, memory_bytes=0).open(store)
 
         assert str(root) in str(exc.value)
         assert [name] == [p.name for p in root.iterdir()]
@@ -151,7 +151,7 @@ class TestDirectory:
         monkeypatch.chdir(tmp_path)
 
         with pytest.raises(MediaStagingError, match="refusing"):
-            await MediaStaging(".").open(store)
+            await MediaStaging(".", memory_bytes=0).open(store)
 
         assert ["notes.txt"] == [p.name for p in tmp_path.iterdir()]
 
@@ -162,7 +162,7 @@ class TestDirectory:
         (tmp_path / "f").write_bytes(b"")
 
         with pytest.raises(MediaStagingError, match="not a directory"):
-            await MediaStaging(tmp_path / "f").open(store)
+            await MediaStaging(tmp_path / "f", memory_bytes=0).open(store)
 
     async def test_unusable_directory(
         self, tmp_path: Path, store: SqliteStore
@@ -172,7 +172,7 @@ class TestDirectory:
         blocker.write_bytes(b"")
 
         with pytest.raises(MediaStagingError, match="cannot use"):
-            await MediaStaging(blocker / "sub").open(store)
+            await MediaStaging(blocker / "sub", memory_bytes=0).open(store)
 
     async def test_open_removes_dead_runs(
         self, tmp_path: Path, store: SqliteStore
@@ -180,7 +180,7 @@ class TestDirectory:
         """Opening removes what a run that died left: its files, temp
         files, directory, lock and journal entries; an entry of another
         host or directory stays."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         root = (tmp_path / "staging").resolve()
         tmp = f".{SHA_CAT}.{'0' * 16}.tmp"
@@ -220,7 +220,7 @@ class TestDirectory:
         """A run that died while this process kept going (another process
         sharing the directory) is removed when the next run starts; an
         entry whose run directory is gone goes too."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         root = (tmp_path / "staging").resolve()
         run = dead_run(root, **{SHA_CAT: b"cat"})
@@ -248,7 +248,7 @@ class TestDirectory:
         still released (a warning says so), and the entries go at the
         next recovery."""
         batched = BatchingStore(store)
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(batched)
 
         async with staging.for_run("r1") as run:
@@ -270,7 +270,7 @@ class TestDirectory:
         """A staging directory removed under a running process is made
         and marked again when the next run starts (a temporary-files
         cleaner deleted it; see tests/test_staging_faults.py)."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         (tmp_path / "staging" / MARKER).unlink()
         (tmp_path / "staging").rmdir()
@@ -286,7 +286,7 @@ class TestDirectory:
     ) -> None:
         """Files ecomsync did not write stay, even in its own directory
         and in a dead run's directory (which then stays too)."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         root = tmp_path / "staging"
         (root / "notes.txt").write_text("mine")
@@ -312,7 +312,7 @@ class TestDirectory:
         """A symlink named like a dead run's directory (with or without
         its free lock) is not followed: the files named like staged ones
         where it points stay (they were deleted)."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         root = tmp_path / "staging"
         elsewhere = tmp_path / "elsewhere"
@@ -334,7 +334,7 @@ class TestDirectory:
         """A file (not a directory) named like a run's directory beside a
         free lock stays, and the dead runs after it are swept all the
         same (the sweep stopped there at every run: 'Not a directory')."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         root = tmp_path / "staging"
         odd = f"run-{'0' * 32}"
@@ -352,12 +352,14 @@ class TestDirectory:
     ) -> None:
         """A second MediaStaging on the same directory (another process)
         leaves the files and entries of the first one's live run alone."""
-        first = MediaStaging(tmp_path / "staging")
+        first = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await first.open(store)
         async with first.for_run("r1") as run:
             staged = await run.stage(b"theirs", filename="a", mime_type="x/y")
 
-            await MediaStaging(tmp_path / "staging").open(store)
+            await MediaStaging(tmp_path / "staging", memory_bytes=0).open(
+                store
+            )
 
             assert staged.path.exists()
             assert [staged.sha256] == [
@@ -416,11 +418,11 @@ class TestSettings:
             MediaStaging(tmp_path, **{setting: value})
 
     def test_defaults_taken(self, tmp_path: Path) -> None:
-        """The documented defaults pass: 256 MiB on disk, nothing kept in
-        memory, files up to 1 MiB if memory is allowed."""
+        """The documented defaults pass: 256 MiB on disk, 64 MiB in
+        memory, files up to 1 MiB kept in memory."""
         staging = MediaStaging(tmp_path)
 
-        assert (256 * 2**20, 0, 2**20) == (
+        assert (256 * 2**20, 64 * 2**20, 2**20) == (
             staging.max_bytes,
             staging.memory_bytes,
             staging.memory_file_bytes,
@@ -518,7 +520,7 @@ class TestStaging:
         """Content staged again while its last copy is being deleted waits
         for the deletion and is then staged anew, on disk."""
         batched = BatchingStore(store)
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(batched)
 
         async with staging.for_run("r1") as run:
@@ -675,11 +677,11 @@ class TestStaging:
     async def test_not_opened(self, tmp_path: Path) -> None:
         """Staging before open() is a MediaStagingError."""
         with pytest.raises(MediaStagingError):
-            await MediaStaging(tmp_path).stage(
+            await MediaStaging(tmp_path, memory_bytes=0).stage(
                 b"", filename="a", mime_type="b"
             )
         with pytest.raises(MediaStagingError):
-            async with MediaStaging(tmp_path).for_run("r1"):
+            async with MediaStaging(tmp_path, memory_bytes=0).for_run("r1"):
                 pass  # pragma: no cover
 
     async def test_unscoped(
@@ -726,7 +728,7 @@ class TestRunDirectory:
     ) -> None:
         """A file still being staged when its run's block is left fails,
         and leaves nothing behind."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         batched = BatchingStore(store)
         await staging.open(batched)
         errors: list[MediaStagingError] = []
@@ -908,7 +910,9 @@ class TestSpares:
         refused) gives the spare it took back, with its bytes, and the run
         ends clean."""
         batched = BatchingStore(store)
-        staging = MediaStaging(tmp_path / "staging", max_bytes=100)
+        staging = MediaStaging(
+            tmp_path / "staging", max_bytes=100, memory_bytes=0
+        )
         await staging.open(batched)
         async with staging.for_run("r1") as run:
             staged = await run.stage(b"a" * 30, filename="a", mime_type="x")
@@ -933,7 +937,9 @@ class TestSpares:
         is not given back (it went with its run's directory), and its
         bytes are not counted any more."""
         batched = BatchingStore(store)
-        staging = MediaStaging(tmp_path / "staging", max_bytes=100)
+        staging = MediaStaging(
+            tmp_path / "staging", max_bytes=100, memory_bytes=0
+        )
         await staging.open(batched)
         errors: list[StateStoreError] = []
 
@@ -1006,7 +1012,7 @@ class TestSpares:
         self, tmp_path: Path, store: SqliteStore
     ) -> None:
         """Opening removes the spares of a run that died."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         spare = f".{'0' * 16}.spare"
         run = dead_run(staging.directory.resolve(), **{spare: b"old"})
@@ -1065,6 +1071,28 @@ class TestMemory:
             assert len(staged[-1].read_bytes()) == staging.used_bytes
         assert 0 == staging.memory_used_bytes
 
+    async def test_small_files_in_memory_by_default(
+        self, tmp_path: Path, store: SqliteStore
+    ) -> None:
+        """With the defaults a small file is neither written nor
+        journalled; a file over 1 MiB is staged on disk as before."""
+        staging = MediaStaging(tmp_path / "staging")
+        await staging.open(store)
+        big = b"x" * (2**20 + 1)
+        async with staging.for_run("r1") as run:
+            small = await run.stage(b"cat", filename="a", mime_type="x/y")
+            large = await run.stage(big, filename="b", mime_type="x/y")
+
+            assert not small.path.exists()
+            assert big == large.path.read_bytes()
+            pending = await store.list_pending()
+            assert [large.sha256] == [p.sha256 for p in pending]
+            assert (len(big), 3) == (
+                staging.used_bytes,
+                staging.memory_used_bytes,
+            )
+        assert (0, 0) == (staging.used_bytes, staging.memory_used_bytes)
+
     async def test_run_in_memory(
         self,
         erp: MemoryErp,
@@ -1096,7 +1124,7 @@ class TestGroupCommit:
         """Files staged and released together are journalled in one store
         call each way when the store offers the batch methods."""
         batched = BatchingStore(store)
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(batched)
         contents = [f"file {i}".encode() for i in range(8)]
 
@@ -1127,7 +1155,7 @@ class TestGroupCommit:
         """A journal write that fails fails every file of its group, and
         none of them is left anywhere."""
         batched = BatchingStore(store, fail=True)
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(batched)
         errors: list[BaseException] = []
 

@@ -75,7 +75,7 @@ def _staged(
         erp=erp,
         platforms={"shop": platform},
         store=store,
-        staging=MediaStaging(tmp / "staging"),
+        staging=MediaStaging(tmp / "staging", memory_bytes=0),
     )
 
 
@@ -240,7 +240,9 @@ def _cut_sync(
             store, cut, store_names | {"put_media_id"}
         ),
         # Room for one file at a time: runs wait for budget.
-        staging=CutStaging(tmp_path / "staging", max_bytes=8, cut=cut),
+        staging=CutStaging(
+            tmp_path / "staging", max_bytes=8, memory_bytes=0, cut=cut
+        ),
         license_timeout=5.0,
     )
     return sync, cut
@@ -519,7 +521,7 @@ def failing_fsync(code: int) -> Callable[[int], None]:
 
 @pytest.fixture(name="staging")
 async def _staging(tmp_path: Path, store: SqliteStore) -> MediaStaging:
-    staging = MediaStaging(tmp_path / "staging", max_bytes=100)
+    staging = MediaStaging(tmp_path / "staging", max_bytes=100, memory_bytes=0)
     await staging.open(store)
     return staging
 
@@ -832,7 +834,7 @@ CHILD = textwrap.dedent(
     from ecomsync import MediaStaging, SqliteStore
 
     async def main(directory, db):
-        staging = MediaStaging(directory)
+        staging = MediaStaging(directory, memory_bytes=0)
         await staging.open(SqliteStore(db))
         async with staging.for_run("doomed") as run:
             for i in range(3):
@@ -874,7 +876,7 @@ class TestKilled:
         assert 5 == len(files(directory))  # lock, directory, 3 files
         assert 3 == len(await store.list_pending())
 
-        staging = MediaStaging(directory)
+        staging = MediaStaging(directory, memory_bytes=0)
         removed = await staging.open(store)
 
         assert 3 == len(removed)

@@ -69,7 +69,9 @@ class TestMessyMedia:
             ],
             media={"k1": b"pic", "k2": b"pic", "k3": b"pic"},
         )
-        sync, platform = _sync(erp, store, MediaStaging(tmp_path / "s"))
+        sync, platform = _sync(
+            erp, store, MediaStaging(tmp_path / "s", memory_bytes=0)
+        )
 
         run = await sync.execute(ARTICLES)
 
@@ -90,7 +92,9 @@ class TestMessyMedia:
             [_article("A-1", _ref("k1", "a.jpg", "v1"))],
             media={"k1": b"old"},
         )
-        sync, platform = _sync(erp, store, MediaStaging(tmp_path / "s"))
+        sync, platform = _sync(
+            erp, store, MediaStaging(tmp_path / "s", memory_bytes=0)
+        )
         await sync.execute(ARTICLES)
 
         erp.media["k1"] = b"new"

@@ -69,7 +69,7 @@ class TestHops:
         """Files released together are taken away and their journal
         entries closed in one worker-thread hop, not one for the files and
         one for the journal."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         async with staging.for_run("r1") as run:
             got = await stage_all(run, "a", 4)
@@ -89,7 +89,7 @@ class TestHops:
         """Files released while others are staged: one hop takes the
         released files away and closes and registers the entries (the new
         files' fsyncs come after it)."""
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         async with staging.for_run("r1") as run:
             old = await stage_all(run, "old", 4)
@@ -157,7 +157,7 @@ class TestOrder:
         gone, and registered before their files are written."""
         store = Checking(tmp_path / "state.db")
         store.seen = []
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         async with staging.for_run("r1") as run:
             old = await stage_all(run, "old", 3)
@@ -183,7 +183,7 @@ class TestOrder:
         budget is left."""
         store = Checking(tmp_path / "state.db")
         store.seen = []
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         errors: list[BaseException] = []
 
@@ -222,7 +222,7 @@ class TestRunsApart:
         hurried run's error: their records failed for nothing)."""
         path = tmp_path / "state.db"
         store = SqliteStore(path)
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         errors: dict[str, BaseException] = {}
         staged: dict[str, StagedMedia] = {}
@@ -269,7 +269,7 @@ class TestRunsApart:
         cancel was held up for the store's whole lock timeout)."""
         path = tmp_path / "state.db"
         store = SqliteStore(path)
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(store)
         took: dict[str, float] = {}
 

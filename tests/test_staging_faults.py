@@ -168,7 +168,7 @@ class TestReadOnly:
         parent gone, or on another file system now: unmounted) is not made
         again beneath it; the run fails naming the directory."""
         directory = tmp_path / "mnt" / "staging"
-        staging = MediaStaging(directory)
+        staging = MediaStaging(directory, memory_bytes=0)
         await staging.open(store)
         if how == "parent gone":
             shutil.rmtree(tmp_path / "mnt")
@@ -233,7 +233,7 @@ class TestStoreFull:
             erp=erp,
             platforms={"shop": platform},
             store=store,
-            staging=MediaStaging(tmp_path / "staging"),
+            staging=MediaStaging(tmp_path / "staging", memory_bytes=0),
         )
         with pytest.raises(StateStoreError, match="disk is full"):
             await sync.execute(ARTICLES)

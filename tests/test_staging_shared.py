@@ -59,7 +59,7 @@ class TestSharedStaging:
         recovery never looked)."""
         first = SqliteStore(tmp_path / "first.db")
         second = SqliteStore(tmp_path / "second.db")
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         seen: list[tuple[int, int]] = []
 
         class Probe(MemoryPlatform):
@@ -96,7 +96,7 @@ class TestSharedStaging:
     async def test_same_store_shared(self, tmp_path: Path) -> None:
         """Synchronisers sharing a store share its staging too."""
         store = SqliteStore(tmp_path / "state.db")
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         one, two = _sync(store, staging), _sync(store, staging)
 
         for sync in (one, two):
@@ -115,8 +115,8 @@ class TestSharedStaging:
         and neither's start removes the other's files."""
         first = SqliteStore(tmp_path / "first.db")
         second = SqliteStore(tmp_path / "second.db")
-        a = MediaStaging(tmp_path / "staging")
-        b = MediaStaging(tmp_path / "staging")
+        a = MediaStaging(tmp_path / "staging", memory_bytes=0)
+        b = MediaStaging(tmp_path / "staging", memory_bytes=0)
         one, two = _sync(first, a), _sync(second, b)
 
         await a.open(first)
@@ -142,7 +142,7 @@ class TestSharedStaging:
 
         bound = SqliteStore(tmp_path / "bound.db")
         own = Sized(tmp_path / "own.db")
-        staging = MediaStaging(tmp_path / "staging")
+        staging = MediaStaging(tmp_path / "staging", memory_bytes=0)
         await staging.open(bound)
 
         async with staging.for_run("r1", store=own) as run:

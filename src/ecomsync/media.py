@@ -26,8 +26,8 @@ The rules (DESIGN §9):
   to 1 MiB each, 32 MiB in all), spares count in the budget and go with
   their run's directory;
 - a byte budget makes staging wait for uploads to free space instead of
-  filling the disk; optionally, small files stay in memory (within a
-  budget of their own) and never touch the disk or the journal.
+  filling the disk; small files (by default up to 1 MiB, 64 MiB in all)
+  stay in memory instead and never touch the disk or the journal.
 
 .. versionadded:: 26.1.0
 """
@@ -141,12 +141,12 @@ class MediaStaging(AsyncResource):
             more than the room on the directory's file system (what is
             staged plus what is free, less a twentieth, measured as each
             run starts).
-        memory_bytes: Bytes that may instead stay in memory, never written
+        memory_bytes: Bytes that stay in memory instead, never written
             and never journalled (a crash loses nothing: a resumed run
-            reads them from the ERP again).  0, the default, stages
-            everything on disk; platforms must then read content with
-            `StagedMedia.read_bytes`, as the bundled ones do.
-        memory_file_bytes: The largest file kept in memory.
+            reads them from the ERP again).  Default 64 MiB; 0 stages
+            everything on disk.  Platforms read content with
+            `StagedMedia.aread`, as the bundled ones do.
+        memory_file_bytes: The largest file kept in memory (1 MiB).
 
     Raises:
         ConfigurationError: A size that is not a whole number of bytes,
@@ -162,12 +162,12 @@ class MediaStaging(AsyncResource):
     .. versionadded:: 26.1.0
     .. versionchanged:: 26.1.0
        ``aclose()`` lets go of the directory and removes the default one;
-       sizes out of range are refused.
+       sizes out of range are refused; small files stay in memory.
     """
 
     directory: Path = attrs.field(converter=Path, factory=_default_directory)
     max_bytes: int = attrs.field(default=256 * 2**20, validator=at_least(1))
-    memory_bytes: int = attrs.field(default=0, validator=at_least(0))
+    memory_bytes: int = attrs.field(default=64 * 2**20, validator=at_least(0))
     memory_file_bytes: int = attrs.field(default=2**20, validator=at_least(0))
     #: The most bytes ever on disk at once, staged files and spares (for
     #: tests, benchmarks).

@@ -353,9 +353,13 @@ class _InFlightAuth(MemoryPlatform):
 
     async def upload_media(self, media: StagedMedia) -> str:
         self.in_flight += 1
+        # The upload that completes the crowd raises at once: waiting on
+        # the set event would be a checkpoint (trio), where the cancel of
+        # the first failure could strike before it raised.
         if self.in_flight >= self.width:
             self.crowd.set()
-        await self.crowd.wait()
+        else:
+            await self.crowd.wait()
         raise AuthenticationError("the shop refused the client secret")
 
 
@@ -397,8 +401,9 @@ class _Mixed(_InFlightAuth):
         self.in_flight += 1
         arrival = self.in_flight
         if arrival >= self.width:
-            self.crowd.set()
-        await self.crowd.wait()
+            self.crowd.set()  # raises at once, as in _InFlightAuth
+        else:
+            await self.crowd.wait()
         if arrival == 1:
             raise RetryableError("503 Service Unavailable")
         if arrival == 2:

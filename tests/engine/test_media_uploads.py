@@ -18,6 +18,7 @@ from ecomsync import (
     Article,
     DataType,
     MediaRef,
+    MediaStaging,
     MemoryErp,
     SyncSpec,
 )
@@ -155,7 +156,9 @@ class TestSharedWithAFailedRecord:
             transport=httpx.ASGITransport(app=emu.app),  # type: ignore[arg-type]
         )
         platform.seen = []
-        async with pushing(platform, erp, tmp_path) as sync:
+        # On disk: the file's presence at upload is what is checked.
+        on_disk = MediaStaging(tmp_path / "staging", memory_bytes=0)
+        async with pushing(platform, erp, tmp_path, staging=on_disk) as sync:
             summary = await sync.execute(
                 SyncSpec(types={DataType.ARTICLES: All()})
             )

@@ -227,7 +227,7 @@ def synchronizer(
             "shop": JournalPlatform(directory / "journal.jsonl", killer)
         },
         store=KillingStore(directory / "state.db", killer, dsn),  # type: ignore[arg-type]
-        staging=MediaStaging(directory / "staging"),
+        staging=MediaStaging(directory / "staging", memory_bytes=0),
         batch_size=BATCH,
     )
 

@@ -117,7 +117,7 @@ async def _fsync(
         platforms={"shop": platform},
         store=SqliteStore(tmp_path / "state.db"),
         licenses=LocalLicensePool(1),
-        staging=MediaStaging(tmp_path / "staging"),
+        staging=MediaStaging(tmp_path / "staging", memory_bytes=0),
         batch_size=4,
         license_timeout=5.0,
     )

@@ -195,7 +195,9 @@ class TestB2HugePayloads:
             platforms=fsync.platforms,
             store=fsync.store,
             licenses=fsync.licenses,
-            staging=MediaStaging(tmp_path / "small", max_bytes=64_000),
+            staging=MediaStaging(
+                tmp_path / "small", max_bytes=64_000, memory_bytes=0
+            ),
             batch_size=fsync.batch_size,
         )
         erp.put(_article("X-10", description="<p>" + "d" * 900_000))
