@@ -311,3 +311,26 @@ class TestRedact:
         assert "no party <customer.first_name> <customer.last_name>" == str(
             inner
         )
+
+    def test_message_words_stay(self) -> None:
+        """A name or an e-mail's part that is a word of the message
+        itself ("Order", "shop@...") is left alone, so the message keeps
+        its sense; the whole name and the whole e-mail still go."""
+        (order,) = orders_for(1, articles=6)
+        customer = attrs.evolve(
+            order.customer,
+            first_name="Max",
+            last_name="Order",
+            email="shop@mueller-bau.de",
+        )
+        order = attrs.evolve(order, customer=customer)
+        text = (
+            f"order {order.number} changed in the shop after its import "
+            '(party "Max Order", e-mail shop@mueller-bau.de)'
+        )
+
+        assert redact(text, [order]) == (
+            f"order {order.number} changed in the shop after its import "
+            '(party "<customer.first_name> <customer.last_name>", '
+            "e-mail <customer.email>)"
+        )

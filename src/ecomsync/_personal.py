@@ -35,12 +35,30 @@ _ADDRESS_FIELDS = (
 #: Values shorter than this are left: one letter matches too much.
 _SHORTEST = 2
 
+#: Words of the messages themselves (ecomsync's, an ERP's): a name or an
+#: e-mail's part that is one of them alone ("Order", "shop@...") is left,
+#: or the message loses its sense ("<customer.last_name> 10001 changed in
+#: the <customer.email>").  Such a name is still replaced where it stands
+#: with the rest of the name ("Max Order"), and the whole e-mail always.
+_WORDS = """
+    a address addresses after amount an and are article articles as at
+    be before billing by changed city code company contact country
+    currency customer customers does done draft email erp error exist
+    field for from has have import imported in info invalid is it its
+    line lines mail name new no not number numbers of office old on
+    open or order orders party phone platform price prices quantity
+    record records sale sales service shipping shop state status store
+    street support tax team the to total unit valid was with zip
+"""
+_MESSAGE_WORDS = frozenset(_WORDS.split())
+
 
 def personal_values(order: Order) -> dict[str, str]:
     """
-    The personal values of *order*, each (lower-cased, stripped) with the
-    first field that holds it: the customer's, then the billing and the
-    shipping address's.
+    The personal values of *order*, each (lower-cased, its spaces made
+    one) with what stands for it: the first field that holds it (the
+    customer's, then the billing and the shipping address's) in angle
+    brackets.
     """
     found: dict[str, str] = {}
     numbers = {order.number, order.customer.number}
@@ -51,11 +69,24 @@ def personal_values(order: Order) -> dict[str, str]:
     keep = {n.strip().lower() for n in numbers}
 
     def add(path: str, value: str) -> None:
-        key = value.strip().lower()
-        if len(key) >= _SHORTEST and key not in keep:
-            found.setdefault(key, path)
+        key = " ".join(value.split()).lower()
+        if (
+            len(key) >= _SHORTEST
+            and key not in keep
+            and key not in _MESSAGE_WORDS
+        ):
+            found.setdefault(key, f"<{path}>")
+
+    def add_name(field: str, first: str, last: str) -> None:
+        # the whole name first: a part that is a message word alone is
+        # left, not beside the rest of the name
+        if first.strip() and last.strip():
+            whole = f"<{field}.first_name> <{field}.last_name>"
+            found.setdefault(f"{first} {last}".lower(), whole)
+            found.setdefault(f"{last} {first}".lower(), whole)
 
     customer = order.customer
+    add_name("customer", customer.first_name, customer.last_name)
     for name in ("email", "first_name", "last_name"):
         add(f"customer.{name}", getattr(customer, name))
     # an e-mail checker may quote a part alone ("the domain ... does
@@ -63,6 +94,7 @@ def personal_values(order: Order) -> dict[str, str]:
     for part in customer.email.split("@"):
         add("customer.email", part)
     for field, address in _addresses(order):
+        add_name(field, address.first_name, address.last_name)
         for name in _ADDRESS_FIELDS:
             add(f"{field}.{name}", getattr(address, name))
     return found
@@ -90,21 +122,25 @@ def redactor(orders: Sequence[Order]) -> Callable[[str], str]:
     """
     values: dict[str, str] = {}
     for order in orders:
-        for key, path in personal_values(order).items():
-            values.setdefault(key, path)
+        for key, stands_for in personal_values(order).items():
+            values.setdefault(key, stands_for)
     if not values:
         return lambda text: text
     # one pass, longest first: "Max Weg 1" is the street before "Max" is
     # a first name, and a replacement is never searched again
     pattern = re.compile(
         r"(?<!\w)(?:"
-        + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+        + "|".join(
+            r"\s+".join(re.escape(w) for w in v.split())
+            for v in sorted(values, key=len, reverse=True)
+        )
         + r")(?!\w)",
         re.IGNORECASE,
     )
 
     def field(match: re.Match[str]) -> str:
-        return f"<{values.get(match.group().lower(), 'personal data')}>"
+        found = " ".join(match.group().split()).lower()
+        return values.get(found, "<personal data>")
 
     return lambda text: pattern.sub(field, text)
 
