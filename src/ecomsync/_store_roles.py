@@ -66,7 +66,8 @@ class LinkedNumbers(Protocol):  # pragma: no cover -- a Protocol only
     or a variant's) under another spelling the platform takes for the
     same (`~ecomsync.typing.SupportsNumberIdentity`), when a number it
     has no link for turns up in a read that is not `All`: it asks once
-    per type and run, and only then.  A store without it still works;
+    per type and run, and only then, and again for a batch that holds
+    such a twin.  A store without it still works;
     such a twin is then caught where it is read together with the
     number that landed, or by the platform adapter.
 

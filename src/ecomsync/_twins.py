@@ -20,19 +20,29 @@ What it costs: nothing on the common path.  An `All` read holds every
 twin itself; otherwise the store is asked for the type's linked numbers
 (`~ecomsync.typing.LinkedNumbers`) once per type and run, and only when
 a batch holds a number the store has no link for; a batch with a twin
-costs one ERP read of the twins.  The index keeps a number's key and
-spelling in a `CompactMap` (a few dozen bytes a number).
+costs one ERP read of the twins.
+
+The load runs in a worker thread (the event loop goes on: progress,
+heartbeats, cancellation) and keeps only a sorted array of the 64-bit
+hashes of the linked numbers' identities, 8 bytes a number: a batch's
+new number whose identity hash is not there has no twin, with no
+index of spellings held for the run.  Only a batch with a hit (a twin,
+or a hash collision) asks the store again and, in a thread too, keeps
+the linked numbers of the wanted identities alone.
 """
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 
+import anyio.to_thread
 import attrs
 
 from ._ambiguity import NumberClaims
-from ._compact import CompactMap
 from ._contracts import Link, Refusal
 from ._model import Article, Record
 from ._pipeline_types import Read
@@ -85,9 +95,9 @@ class Twins:
     platform_name: str
     data_type: DataType
     identity: Callable[[str], str]
-    #: Identity -> the linked numbers with it (an article's own or its
-    #: variants'), each as ``spelling \x1f article number \0``.
-    _index: CompactMap | None = attrs.field(init=False, default=None)
+    #: The sorted hashes of the identities of the linked numbers (an
+    #: article's own and its variants').
+    _hashes: array[int] | None = attrs.field(init=False, default=None)
     #: Numbers read as a twin: a later batch of the read that yields them
     #: again yields the party that failed already.
     pulled: set[str] = attrs.field(init=False, factory=set)
@@ -142,18 +152,28 @@ class Twins:
                     )
         if not new:
             return []
-        index = await self._load()
         stock = self.data_type is DataType.STOCK
+        keys = {number: self.identity(number) for number in new}
+        hashes = await self._load()
+        hit = {
+            key
+            for key in set(keys.values())
+            if _holds(hashes, hash(key)) and not claims.known(key, stock=stock)
+        }
+        if not hit:
+            return []
+        linked = await self.store.linked_numbers(
+            self.platform_name, self.data_type
+        )
+        held = await anyio.to_thread.run_sync(
+            partial(_holders, linked, self.identity, hit),
+            abandon_on_cancel=True,
+        )
         read_now = {r.number for r in batch}
         wanted: set[str] = set()
-        for number in new:
-            key = self.identity(number)
-            held = index.get(key)
-            if held is None or claims.known(key, stock=stock):
-                continue
-            for entry in held.decode("utf-8", "surrogatepass").split("\0"):
-                spelt, _, holder = entry.partition("\x1f")
-                if spelt and spelt != number and holder not in read_now:
+        for number, key in keys.items():
+            for spelt, holder in held.get(key, ()):
+                if spelt != number and holder not in read_now:
                     # The article to read: the twin's own, or the one
                     # that landed with it as a variant.
                     wanted.add(holder)
@@ -166,18 +186,55 @@ class Twins:
                 found.extend(r for r in page if not isinstance(r, Refusal))
         return found
 
-    async def _load(self) -> CompactMap:
-        if self._index is None:
-            index = CompactMap()
+    async def _load(self) -> array[int]:
+        if self._hashes is None:
             linked = await self.store.linked_numbers(
                 self.platform_name, self.data_type
             )
-            for holder, variants in linked.items():
-                for spelt in (holder, *variants):
-                    key = self.identity(spelt)
-                    entry = f"{spelt}\x1f{holder}\0".encode(
-                        "utf-8", "surrogatepass"
-                    )
-                    index.set(key, (index.get(key) or b"") + entry)
-            self._index = index
-        return self._index
+            # Off the event loop, and given up on cancellation: a store
+            # of 300,000 numbers takes a second or more of identities.
+            self._hashes = await anyio.to_thread.run_sync(
+                partial(_hash_all, linked, self.identity),
+                abandon_on_cancel=True,
+            )
+        return self._hashes
+
+
+def _hash_all(
+    linked: Mapping[str, Sequence[str]], identity: Callable[[str], str]
+) -> array[int]:
+    """
+    The sorted hashes of the identities of *linked*'s numbers and its
+    variants' (in a worker thread).
+    """
+    return array(
+        "q",
+        sorted(
+            hash(identity(spelt))
+            for holder, variants in linked.items()
+            for spelt in (holder, *variants)
+        ),
+    )
+
+
+def _holds(hashes: array[int], value: int) -> bool:
+    at = bisect_left(hashes, value)
+    return at < len(hashes) and hashes[at] == value
+
+
+def _holders(
+    linked: Mapping[str, Sequence[str]],
+    identity: Callable[[str], str],
+    keys: set[str],
+) -> dict[str, list[tuple[str, str]]]:
+    """
+    Of *linked*, the numbers whose identity is one of *keys*, by
+    identity, each as (spelling, article number) (in a worker thread).
+    """
+    held: dict[str, list[tuple[str, str]]] = {}
+    for holder, variants in linked.items():
+        for spelt in (holder, *variants):
+            key = identity(spelt)
+            if key in keys:
+                held.setdefault(key, []).append((spelt, holder))
+    return held

@@ -1,0 +1,146 @@
+"""
+Twins across runs (`ecomsync._twins`): finding the landed twins of a
+batch's new numbers leaves the event loop free and can be cancelled.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import pytest
+
+from ecomsync import Article, DataType, Only, Selection
+from ecomsync._ambiguity import NumberClaims
+from ecomsync._pipeline_types import Read
+from ecomsync._twins import Twins
+
+
+pytestmark = pytest.mark.anyio
+
+
+class Store:
+    """The `LinkedNumbers` role over a fixed catalogue of links."""
+
+    def __init__(self, linked: dict[str, tuple[str, ...]]) -> None:
+        self.linked = linked
+        self.asked = 0
+
+    async def linked_numbers(
+        self, platform: str, data_type: DataType
+    ) -> dict[str, tuple[str, ...]]:
+        self.asked += 1
+        return self.linked
+
+
+def reader(
+    erp: dict[str, Article], reads: list[Selection]
+) -> Callable[[Any, DataType, Selection], Any]:
+    """An ERP read of `Only` selections out of *erp*, noting each."""
+
+    @asynccontextmanager
+    async def read(
+        session: Any, data_type: DataType, selection: Selection
+    ) -> AsyncIterator[AsyncIterator[Read]]:
+        reads.append(selection)
+        assert isinstance(selection, Only)
+
+        async def pages() -> AsyncIterator[Read]:
+            yield [erp[n] for n in sorted(selection.numbers) if n in erp]
+
+        yield pages()
+
+    return read
+
+
+LINKED = {f"A-{i:04d}": (f"A-{i:04d}-S",) for i in range(2000)}
+
+
+def twins(store: Store, identity: Callable[[str], str]) -> Twins:
+    return Twins(store, "shop", DataType.ARTICLES, identity)  # type: ignore[arg-type]
+
+
+async def test_the_loop_runs_while_linked_numbers_are_compared() -> None:
+    """Another task (progress, a heartbeat) runs while links are keyed."""
+    delivered: list[str] = []
+    blocked: list[str] = []
+
+    async def progress() -> None:
+        delivered.append("progress")
+
+    def identity(number: str) -> str:
+        if number == "A-1000" and not delivered:
+            try:
+                anyio.from_thread.run(progress)
+            except RuntimeError:
+                # Called on the event loop's own thread: it is blocked.
+                blocked.append(number)
+        return number.strip().casefold()
+
+    reads: list[Selection] = []
+    erp = {"A-1000": Article(number="A-1000", name="Landed", price=1)}
+    store = Store(LINKED)
+    found = await twins(store, identity).rivals(
+        None,  # type: ignore[arg-type]
+        reader(erp, reads),
+        [Article(number="a-1000", name="Twin", price=1)],
+        {},
+        NumberClaims(identity),
+    )
+    assert blocked == []
+    assert delivered == ["progress"]
+    assert [r.number for r in found] == ["A-1000"]
+    assert reads == [Only(["A-1000"])]
+
+
+async def test_cancelled_while_linked_numbers_are_compared() -> None:
+    """Cancelling the run stops it there, not after every link is keyed."""
+    release = threading.Event()
+    calls: list[str] = []
+    with anyio.CancelScope() as scope:
+
+        def identity(number: str) -> str:
+            calls.append(number)
+            if number == "A-1000":
+                try:
+                    anyio.from_thread.run_sync(scope.cancel)
+                except RuntimeError:
+                    return number  # the loop's own thread: cannot cancel
+                # Held until the run saw its cancellation (a fail-safe
+                # bound only: the run is cancelled long before).
+                release.wait(60)
+            return number.casefold()
+
+        await twins(Store(LINKED), identity).rivals(
+            None,  # type: ignore[arg-type]
+            reader({}, []),
+            [Article(number="NEW-1", name="New", price=1)],
+            {},
+            NumberClaims(identity),
+        )
+    seen = len(calls)
+    release.set()
+    assert scope.cancelled_caught
+    assert seen < 2 * len(LINKED)
+
+
+async def test_a_batch_without_twins_asks_the_store_once_per_run() -> None:
+    """New numbers with no twin: one store read for the run, no ERP read."""
+    reads: list[Selection] = []
+    store = Store(LINKED)
+    found = twins(store, str.casefold)
+    for batch in range(3):
+        got = await found.rivals(
+            None,  # type: ignore[arg-type]
+            reader({}, reads),
+            [Article(number=f"NEW-{batch}", name="New", price=1)],
+            {},
+            NumberClaims(str.casefold),
+        )
+        assert got == []
+    assert store.asked == 1
+    assert reads == []
