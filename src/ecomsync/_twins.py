@@ -19,8 +19,9 @@ read for it, and the newcomer goes on.
 What it costs: nothing on the common path.  An `All` read holds every
 twin itself; otherwise the store is asked for the type's linked numbers
 (`~ecomsync.typing.LinkedNumbers`) once per type and run, and only when
-a batch holds a number the store has no link for; a batch with a twin
-costs one ERP read of the twins.
+a batch holds a number the store has no link for (a variant added to a
+linked article counts: its number is new to the shop); a batch with a
+twin costs one ERP read of the twins.
 
 The load runs in a worker thread (the event loop goes on: progress,
 heartbeats, cancellation) and keeps only a sorted array of the 64-bit
@@ -136,20 +137,30 @@ class Twins:
     ) -> list[Record]:
         """
         The ERP's records whose numbers landed as twins of a number of
-        *batch* new to the store (no link in *links*) that this read has
-        not claimed yet: to be claimed with *batch*.
+        *batch* new to the store (no link in *links*, or a variant its
+        article's link does not list) that this read has not claimed
+        yet: to be claimed with *batch*.
         """
         new: set[str] = set()
         for record in batch:
             number = record.number
-            if isinstance(number, str) and number and number not in links:
+            if not isinstance(number, str) or not number:
+                continue
+            link = links.get(number)
+            if link is None:
                 new.add(number)
-                if isinstance(record, Article):
-                    new.update(
-                        v.number
-                        for v in record.variants
-                        if isinstance(v.number, str) and v.number
-                    )
+            if isinstance(record, Article):
+                # A variant added to a linked article is as new to the
+                # shop as a new article's; one the link does not know
+                # (variants None: links written before) counts as new.
+                landed = set(link.variants or ()) if link is not None else ()
+                new.update(
+                    v.number
+                    for v in record.variants
+                    if isinstance(v.number, str)
+                    and v.number
+                    and v.number not in landed
+                )
         if not new:
             return []
         stock = self.data_type is DataType.STOCK

@@ -313,3 +313,39 @@ class TestVariants:
             (e.number, e.field) for e in failed
         ]
         assert before == shop.names()
+
+    @pytest.mark.parametrize("twin", ["X-01 ", "x-01"])
+    @pytest.mark.parametrize("trigger", [Trigger.MANUAL, Trigger.SCHEDULED])
+    async def test_a_variant_added_to_a_linked_article(
+        self, shop: Shop, twin: str, trigger: Trigger
+    ) -> None:
+        """A variant added to an article that landed already, numbered as
+        the twin of another article's landed variant, fails both articles
+        naming both numbers; the shop keeps both products as they were."""
+        shop.erp.put(_shirt("P-01", "X-01"))
+        shop.erp.put(_shirt("Q-01", "Q-01-S"))
+        assert [] == await shop.failed(trigger=trigger)
+        before = shop.names()
+        shop.clock.now += timedelta(hours=1)
+        shop.erp.put(_shirt("Q-01", "Q-01-S", twin))
+
+        failed = await shop.failed(trigger=trigger)
+
+        assert [
+            ("P-01", "variants.0.number"),
+            ("Q-01", "variants.1.number"),
+        ] == [(e.number, e.field) for e in failed]
+        assert all(_both_named(e, "X-01", twin) for e in failed)
+        assert before == shop.names()
+
+
+def _shirt(number: str, *variants: str) -> Article:
+    return Article(  # type: ignore[arg-type]
+        number=number,
+        name=f"Shirt {number}",
+        price=1,
+        variants=[
+            Variant(number=v, options=(("Size", str(i)),))
+            for i, v in enumerate(variants)
+        ],
+    )
