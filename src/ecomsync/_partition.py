@@ -40,6 +40,7 @@ from ._spec import (
     SyncSpec,
     Trigger,
 )
+from ._twins import identity_of
 from .exceptions import SpecError
 from .state._board import board_for
 from .typing import LicensePool
@@ -54,19 +55,31 @@ __all__ = ["HeldLicence", "submit_partitioned"]
 log = logging.getLogger("ecomsync.partition")
 
 
-def _chunks(numbers: Sequence[str], size: int) -> list[list[str]]:
+def _chunks(
+    numbers: Sequence[str],
+    size: int,
+    identity: Callable[[str], str] | None = None,
+) -> list[list[str]]:
     """
     *numbers* (in number order) in chunks of *size*, a chunk grown past
     *size* rather than cut between numbers that natural order holds
     equal (``0010`` and ``10``, ``A-01`` and ``A-1``): a number range
     ending at one of them holds the other too, so two partitions would
-    both read and write them.
+    both read and write them.  Nor between neighbours the platform
+    takes for one number (*identity*, `_twins.identity_of`: ``A-01`` and
+    ``A-01 `` on WooCommerce): partitions side by side would each send
+    one, and the second would write over the first's product, where one
+    run fails both (`NumberClaims`).
     """
     chunks: list[list[str]] = []
     for number in numbers:
         if not chunks or (
             len(chunks[-1]) >= size
             and number_key(number) != number_key(chunks[-1][-1])
+            and (
+                identity is None
+                or identity(number) != identity(chunks[-1][-1])
+            )
         ):
             chunks.append([])
         chunks[-1].append(number)
@@ -143,7 +156,8 @@ async def submit_partitioned(
             # A number that selects nothing goes to a partition too, whose
             # run fails it naming it, rather than vanishing with the cut.
             numbers += [n for n, _ in await sought.unknown(session)]
-            for chunk in _chunks(numbers, partition_size):
+            identity = identity_of(sync.platforms[name], data_type)
+            for chunk in _chunks(numbers, partition_size, identity):
                 parts.append(
                     (
                         phase,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import anyio
 import attrs
+import httpx
 import psycopg
 import pytest
 
@@ -42,6 +43,7 @@ from ecomsync._spec import All, ChangedSince, DataType, NumberRange, Only
 from ecomsync.events import Event, RunFinished
 from ecomsync.exceptions import ConfigurationError, SpecError
 from ecomsync.licensing import PostgresLicensePool
+from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.state._board import PartitionLost
 from ecomsync.state._pg_partitions import (
     PostgresPartitionBoard as PartitionBoard,
@@ -49,6 +51,7 @@ from ecomsync.state._pg_partitions import (
 from ecomsync.state._postgres import PostgresStore
 from ecomsync.telemetry import NoInstrumentation
 from ecomsync.testing import shop_orders
+from ecomsync.testing.woocommerce import WooCommerceEmulator
 
 from . import _pg_shop
 
@@ -60,6 +63,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = SyncSpec(types={DataType.ARTICLES: All()})
+TWINS = ["9", "A-01", "A-01 ", "B-01"]
 
 
 @pytest.fixture(name="store")
@@ -137,6 +141,13 @@ async def submit(store: PostgresStore, size: int = 20) -> str:
         store=store, licenses=PostgresLicensePool(store.dsn, size=2)
     )
     return await submit_partitioned(sync, SPEC, partition_size=size)
+
+
+def _holds(selection: object, number: str) -> bool:
+    if isinstance(selection, Only):
+        return number in selection.numbers
+    assert isinstance(selection, NumberRange)
+    return number in selection
 
 
 class TestBoard:
@@ -220,6 +231,40 @@ class TestBoard:
         assert len(selections) == 4
         for number in numbers:
             assert sum(number in s for s in selections) == 1, number
+
+    @pytest.mark.parametrize("selection", [All(), Only(TWINS)])
+    async def test_twins_share_a_partition(
+        self, store: PostgresStore, selection: All | Only
+    ) -> None:
+        """Numbers the shop takes for one ("A-01" and "A-01 ": one SKU to
+        WooCommerce) are never cut apart: partitions running side by side
+        would each send one, and the second would overwrite the first's
+        product instead of both failing."""
+        emu = WooCommerceEmulator("ck_p", "cs_p")
+        platform = WooCommerce(
+            "https://shop.test",
+            "ck_p",
+            "cs_p",
+            transport=httpx.ASGITransport(app=emu.app),
+        )
+        sync = Synchronizer(
+            erp=MemoryErp(
+                [Article(number=n, name=n, price=Decimal("1")) for n in TWINS]
+            ),
+            platforms={"shop": platform},
+            store=store,
+        )
+        spec = SyncSpec(types={DataType.ARTICLES: selection})
+        await submit_partitioned(sync, spec, partition_size=1)
+        await platform.aclose()
+        board = PartitionBoard(store)
+        selections = []
+        while (claim := await board.claim("w", stale_after=60)) is not None:
+            selections.append(claim.spec.types[DataType.ARTICLES])
+        held = [s for s in selections if _holds(s, "A-01")]
+        assert len(held) == 1
+        assert _holds(held[0], "A-01 ")
+        assert len(selections) == 3
 
     async def test_claimed_exactly_once(self, store: PostgresStore) -> None:
         """Many workers claiming at once get every partition exactly
