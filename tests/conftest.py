@@ -36,6 +36,14 @@ from ecomsync import (  # noqa: E402
     Synchronizer,
 )
 
+# The live Vendure server, registered here so that the Vendure adapter
+# tests and the state machine on Vendure (tests/faults) share one server
+# per session.
+from .platforms.vendure_server import (  # noqa: E402, F401
+    _fresh_vendure,
+    _vendure_server,
+)
+
 
 @pytest.fixture(name="anyio_backend")
 def _anyio_backend() -> str:

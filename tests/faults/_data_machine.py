@@ -99,6 +99,8 @@ class DataMachine(Settled, RuleBasedStateMachine):
 
     #: ERP warehouse codes (empty: the ERP sums its warehouses).
     warehouses: ClassVar[tuple[str, ...]] = ()
+    #: Seconds a run may take before it counts as stuck.
+    run_limit: ClassVar[float] = 60.0
     #: How a twin's number differs from its article's.
     twin_kinds: ClassVar[tuple[str, ...]] = ("lower", "trailing", "leading")
 
@@ -449,11 +451,11 @@ class DataMachine(Settled, RuleBasedStateMachine):
 
     @rule(trigger=st.sampled_from([Trigger.MANUAL, Trigger.SCHEDULED]))
     def run(self, trigger: Trigger) -> None:
-        self.portal.call(drive, self.sync, SPEC, trigger, None)
+        self.portal.call(self._drive, SPEC, trigger, None)
 
     @rule(after=st.floats(min_value=0.0, max_value=0.05))
     def cancel_mid_run(self, after: float) -> None:
-        self.portal.call(drive, self.sync, SPEC, Trigger.SCHEDULED, after)
+        self.portal.call(self._drive, SPEC, Trigger.SCHEDULED, after)
 
     @rule()
     def restart(self) -> None:
@@ -465,17 +467,24 @@ class DataMachine(Settled, RuleBasedStateMachine):
         """Faults off, a run to the end: every record lands or is in the
         ledger; then a forced run repairs the hand edits."""
         self.emu.faults = Faults()
-        events = self.portal.call(drive, self.sync, SPEC, trigger, None)
+        events = self.portal.call(self._drive, SPEC, trigger, None)
         assert events, "the quiet run failed"
         self.portal.call(self._projection, events, self.touched)
         if self.touched:
             forced = attrs.evolve(SPEC, force=True)
             events = self.portal.call(
-                drive, self.sync, forced, Trigger.MANUAL, None
+                self._drive, forced, Trigger.MANUAL, None
             )
             assert events, "the forced run failed"
             self.portal.call(self._projection, events, set())
             self.touched.clear()
+
+    async def _drive(
+        self, spec: Any, trigger: Trigger, cancel_after: float | None
+    ) -> list[Any]:
+        return await drive(
+            self.sync, spec, trigger, cancel_after, self.run_limit
+        )
 
     async def _projection(self, events: list[Any], skip: set[str]) -> None:
         # The oracle reads this module's catalogue: imported when used.

@@ -230,14 +230,16 @@ async def drive(
     spec: SyncSpec,
     trigger: Trigger,
     cancel_after: float | None,
+    limit: float = 60.0,
 ) -> list[Event]:
     """
     One run of *spec* to its end (cancelled after *cancel_after* seconds
-    if given): its events, none if it failed for good.
+    if given): its events, none if it failed for good; a run that takes
+    more than *limit* seconds is a `TimeoutError` (stuck).
     """
     seen: list[Event] = []
     try:
-        with anyio.fail_after(60):
+        with anyio.fail_after(limit):
             async with (
                 sync.run(spec, trigger=trigger) as events,
                 anyio.create_task_group() as tg,

@@ -1,11 +1,9 @@
 """
-Fixtures of the live Vendure server, registered once so that every
-Vendure test module shares one server per session, and ``no_waits`` for
-the Vendure tests without a server.
+``no_waits`` for the Vendure tests without a server (the live server's
+fixtures are registered in tests/conftest.py, shared with tests/faults).
 """
 
 from ._vendure import _no_waits
-from .vendure_server import _fresh_vendure, _vendure_server
 
 
-__all__ = ["_fresh_vendure", "_no_waits", "_vendure_server"]
+__all__ = ["_no_waits"]
