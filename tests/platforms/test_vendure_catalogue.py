@@ -766,6 +766,55 @@ class TestVariantChanges:
         ]
         assert {made.platform_id} == {v["product"]["id"] for v in variants}
 
+    async def test_one_variant_keeps_its_options(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """
+        An article left with one variant (the other dropped or moved to
+        another article in the ERP) keeps that variant's option, and an
+        article made with one variant has its option: the storefront
+        shows the size the ERP has.
+        """
+        tee = Article(
+            number="T",
+            name="Tee",
+            price=Decimal("11.90"),
+            variants=(
+                Variant(number="T-S", options=(("Size", "S"),)),
+                Variant(number="T-M", options=(("Size", "M"),)),
+            ),
+        )
+        polo = Article(
+            number="P",
+            name="Polo",
+            price=Decimal("11.90"),
+            variants=(Variant(number="P-XL", options=(("Size", "XL"),)),),
+        )
+        async with fresh_vendure.platform() as shop:
+            (made,) = await shop.push(
+                DataType.ARTICLES, [Outgoing(record=tee)]
+            )
+            outcomes = await shop.push(
+                DataType.ARTICLES,
+                [
+                    Outgoing(
+                        record=attrs.evolve(tee, variants=tee.variants[:1])
+                    ),
+                    Outgoing(record=polo),
+                ],
+            )
+        admin = fresh_vendure.admin()
+        try:
+            variants = await _variants(admin, "T-S", "T-M", "P-XL")
+        finally:
+            await admin.aclose()
+
+        assert made.ok
+        assert [True, True] == [o.ok for o in outcomes]
+        assert [("T-S", ["S"]), ("P-XL", ["XL"])] == [
+            (v["sku"], [o["name"] for o in v["options"]]) for v in variants
+        ]
+
     async def test_renamed_added_and_dropped_options(
         self, fresh_vendure: VendureServer
     ) -> None:

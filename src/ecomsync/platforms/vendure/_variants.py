@@ -242,7 +242,11 @@ class Variants:
             wanted = variant_rows(art)
             keep = {sku for sku, _, _ in wanted}
             option_ids: dict[str, list[str]] = {}
-            if art.variants and len(wanted) > 1:
+            # One variant with options is a product with options too:
+            # the storefront shows the size of the one size there is.
+            if art.variants and (
+                len(wanted) > 1 or any(v.options for v in art.variants)
+            ):
                 await self._drop_stale(product, keep)
                 options = await self.options(product, art)
                 if isinstance(options, str):
