@@ -447,3 +447,32 @@ class TestShopCustomersOfOneNumber:
             f"sw:{erika.customer.number}",
             f"sw\\id:{erika.customer.platform_id}",
         ] == await _codes(tryton, sale["party"])
+
+    async def test_a_refused_order_gives_a_party_from_before_no_id(
+        self, tryton: TrytonErp
+    ) -> None:
+        """An order refused after its party was found (a country Tryton
+        does not know) leaves a party made before ecomsync kept the
+        shop's ids without its customer's id: the next customer booked
+        on it takes it, and that customer's order goes in."""
+        erika, max_, again = _shop_customers()
+        unknown = attrs.evolve(
+            erika, customer=attrs.evolve(erika.customer, platform_id=None)
+        )
+        nowhere = attrs.evolve(
+            max_, billing=attrs.evolve(max_.billing, country="XX")
+        )
+
+        async with tryton.session() as session:
+            outcomes = await session.import_orders([unknown, nowhere, again])
+        sales = [
+            await _sales(tryton, o.number) for o in (unknown, nowhere, again)
+        ]
+
+        assert [None, "billing.country", None] == [o.field for o in outcomes]
+        assert [1, 0, 1] == [len(s) for s in sales]
+        assert sales[0][0]["party"] == sales[2][0]["party"]
+        assert [
+            f"sw:{erika.customer.number}",
+            f"sw\\id:{erika.customer.platform_id}",
+        ] == await _codes(tryton, sales[0][0]["party"])

@@ -303,22 +303,24 @@ class OrderImporter:
         # one session at a time: a party without a sale yet is no
         # ecomsync party to a second order of a new customer at once
         async with self._erp._claimed(f"customer:{order.customer.number}"):
-            party, billing, shipping, made = await self._parties.customer(
-                order
-            )
+            customer = await self._parties.customer(order)
+            party, billing, shipping, made, owed = customer
             values |= {
                 "party": party,
                 "invoice_address": billing,
                 "shipment_address": shipping,
             }
             try:
-                return await self._book(order, values)
+                sale = await self._book(order, values)
             except (TrytonError, RetryableError, SaleRejected):
                 if made:  # nor one made for a sale now gone (unsold, a
                     # retry would take it for the merchant's: another)
                     with anyio.CancelScope(shield=True), suppress(SyncError):
                         await self._rpc.model("party.party", "delete", [party])
                 raise
+            if owed is not None:
+                await self._parties.give_id(party, owed)
+            return sale
 
     async def _book(self, order: Order, values: dict[str, Any]) -> int:
         """

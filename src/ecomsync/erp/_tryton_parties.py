@@ -103,12 +103,16 @@ class Parties:
             raise SaleRejected(f"Tryton has no country {code!r}", field)
         return int(found[0])
 
-    async def customer(self, order: Order) -> tuple[int, int, int, bool]:
+    async def customer(
+        self, order: Order
+    ) -> tuple[int, int, int, bool, str | None]:
         """
         The party for the order's customer (found by the shop's customer
         number, kept as a party identifier), with the order's addresses,
-        and whether the party was made now.  The caller holds the claim
-        ``customer:<number>`` (`TrytonErp._claimed`).
+        whether the party was made now, and the identifier code of the
+        customer's shop id to give the party once the order's sale is
+        booked (`give_id`; ``None``: none owed).  The caller holds the
+        claim ``customer:<number>`` (`TrytonErp._claimed`).
         """
         customer = order.customer
         if not customer.number.strip():
@@ -118,14 +122,16 @@ class Parties:
                 "finds the customer's party",
                 "customer.number",
             )
-        party, made, kept = await self._party(order)
+        party, made, kept, owed = await self._party(order)
         if not made:
             await self._follow_shop(party, kept, customer)
         billing = await self._address(party, order.billing, "billing")
         shipping = await self._address(party, order.shipping, "shipping")
-        return party, billing, shipping, made
+        return party, billing, shipping, made, owed
 
-    async def _party(self, order: Order) -> tuple[int, bool, dict[str, Any]]:
+    async def _party(
+        self, order: Order
+    ) -> tuple[int, bool, dict[str, Any], str | None]:
         """
         The party whose identifier is the order's customer's number on
         its platform (`party_code`), created if there is none, with the
@@ -181,11 +187,12 @@ class Parties:
         made = not found
         own = shop_id_code(customer, platform)
         kept: dict[str, Any] = {}
+        owed = None
         if found:
             party = int(found[0]["party"])
             kept = found[0].get("party.") or {}
             held = [r["code"] for r in rows if int(r["party"]) == party]
-            await self._shop_ids(order, party, held, own)
+            owed = self._shop_ids(order, held, own)
             if found[0]["code"] != code:
                 await self._rpc.model(
                     "party.identifier",
@@ -217,7 +224,7 @@ class Parties:
                     }
                 ],
             )
-        return int(party), made, kept
+        return int(party), made, kept, owed
 
     async def _follow_shop(
         self, party: int, held: dict[str, Any], customer: Customer
@@ -293,28 +300,41 @@ class Parties:
         recorded, _ = recorded_digests(rows[0].get("notes.") or [], None)
         return recorded
 
-    async def _shop_ids(
-        self, order: Order, party: int, held: list[str], own: str | None
-    ) -> None:
+    def _shop_ids(
+        self, order: Order, held: list[str], own: str | None
+    ) -> str | None:
         """
-        Refuse *order* on ``customer.number`` if *party*, its customer's
-        by the number, was made for other customers of the platform (the
-        ids among its identifiers' codes *held*): Shopware keeps customer
-        numbers without a unique key, and the order would be booked onto
-        another person.  A party kept without one (made before ecomsync
-        kept them) is given the order's customer's id (*own*).
+        Refuse *order* on ``customer.number`` if its customer's party by
+        the number was made for other customers of the platform (the ids
+        among the party's identifiers' codes *held*): Shopware keeps
+        customer numbers without a unique key, and the order would be
+        booked onto another person.  A party kept without one (made
+        before ecomsync kept them) is owed the order's customer's id
+        (*own*, returned), given once the sale is booked (`give_id`).
         """
         if own is None or order.platform is None:
-            return
+            return None
         prefix = shop_id_prefix(order.platform)
         ids = [c[len(prefix) :] for c in held if c.startswith(prefix)]
         reason = other_customer(order, ids)
         if reason is not None:
             raise SaleRejected(reason, "customer.number")
-        if not ids:
-            await self._rpc.model(
-                "party.identifier", "create", [{"party": party, "code": own}]
-            )
+        return None if ids else own
+
+    async def give_id(self, party: int, code: str) -> None:
+        """
+        Give *party* the identifier *code* of the shop's id of the
+        customer whose sale was just booked on it (`customer`'s owed
+        code).  Only then: an order refused later (an unknown country, a
+        total Tryton does not reach) would have given a party from
+        before another customer's id, and every later order of the
+        customer it was made for would be refused.  A process gone
+        between the sale and this leaves the party without: the next
+        order booked on it gives it.
+        """
+        await self._rpc.model(
+            "party.identifier", "create", [{"party": party, "code": code}]
+        )
 
     async def _made_here(self, party: int) -> bool:
         """
