@@ -21,6 +21,7 @@ import pytest
 from ecomsync import (
     All,
     Category,
+    ChangedSince,
     DataType,
     MediaKind,
     MediaLink,
@@ -773,6 +774,39 @@ class _Pages(httpx.AsyncBaseTransport):
         return response
 
 
+class _Joining(_Pages):
+    """
+    `_Pages` whose shop changes between the pages of one read: page 2 is
+    answered only after page 3 came back (as a shop may answer pages
+    asked together), and *join* acts just before it.  A reader that
+    reads one page after another asks for page 3 only after page 2:
+    page 2 then waits a second for nothing.
+    """
+
+    def __init__(self, emu: ShopwareEmulator, join: Any) -> None:
+        super().__init__(emu)
+        self.join = join
+        self.joined = False
+        self.third = anyio.Event()
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        page = 0
+        if request.url.path == "/api/search/order":
+            body = json.loads(request.content)
+            page = body["page"] if "associations" in body else 0
+        if page == 2:
+            with anyio.move_on_after(1):
+                await self.third.wait()
+            self.join()
+            self.joined = True
+        response = await super().handle_async_request(request)
+        if page == 3:
+            self.third.set()
+        return response
+
+
 class TestOrderPages:
     @staticmethod
     async def _read(
@@ -876,6 +910,52 @@ class TestOrderPages:
         assert [str(60000 + n) for n in range(10)] == [
             number for page in pages for number in page
         ]
+
+    async def test_an_order_joining_a_changed_since_read_skips_none(
+        self,
+    ) -> None:
+        """An old order edited while a ChangedSince read is under way
+        joins the read's orders before pages not yet read: every order
+        changed since is read all the same (one may come twice), none
+        skipped (it would never be imported: the next read starts
+        later)."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        edited = emu.place_order(
+            order_number="OLD-1", created_at=_AT - timedelta(hours=2)
+        )
+        emu.touch("order", edited, _AT + timedelta(seconds=30))
+        joining = emu.place_order(
+            order_number="OLD-2", created_at=_AT - timedelta(hours=1)
+        )
+        for n in range(14):
+            emu.place_order(
+                order_number=str(80000 + n),
+                created_at=_AT + timedelta(minutes=n),
+            )
+
+        def join() -> None:
+            emu.touch("order", joining, _AT + timedelta(hours=1))
+
+        transport = _Joining(emu, join)
+        shop = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            emu.client_secret,
+            transport=transport,
+        )
+        try:
+            read = {
+                o.number
+                async for page in shop.fetch_orders(
+                    ChangedSince(_AT), batch_size=3
+                )
+                for o in page
+            }
+        finally:
+            await shop.aclose()
+
+        assert transport.joined
+        assert {"OLD-1", *(str(80000 + n) for n in range(14))} <= read
 
     async def test_a_failed_page_fails_as_itself(self) -> None:
         """A page of a window that fails raises its own error (not a

@@ -306,8 +306,13 @@ class TestLookUpRequests:
             assert 0 < len(by_number["value"]) <= 500
             assert set(by_number["value"]) <= read
         assert read
-        # All, ChangedSince, NumberRange: one read; Only: two of 500 and 1
-        assert [1] * (2 if isinstance(selection, Only) else 1) == counted
+        # All, NumberRange: one read; Only: two of 500 and 1; ChangedSince
+        # reads its pages one after another, asking no total at all
+        # (test_shopware6.py TestOrderPages: orders join it meanwhile)
+        reads = 2 if isinstance(selection, Only) else 1
+        if isinstance(selection, ChangedSince):
+            reads = 0
+        assert [1] * reads == counted
 
 
 class _Searches(httpx.AsyncBaseTransport):

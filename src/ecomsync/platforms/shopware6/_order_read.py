@@ -95,7 +95,10 @@ class OrderReader:
             )
         elif not isinstance(selection, All):  # pragma: no cover
             raise TypeError(f"unknown selection {selection!r}")
-        async for rows in self._pages(filters, limit):
+        # orders edited meanwhile join a ChangedSince read where they
+        # were placed, before pages not yet read
+        together = not isinstance(selection, ChangedSince)
+        async for rows in self._pages(filters, limit, together=together):
             chosen = [r for r in rows if exact(str(r.get("orderNumber")))]
             if chosen:
                 handed = await self._handed(chosen, refused)
@@ -198,7 +201,11 @@ class OrderReader:
                 yield batch
 
     async def _pages(
-        self, filters: list[dict[str, Any]], limit: int
+        self,
+        filters: list[dict[str, Any]],
+        limit: int,
+        *,
+        together: bool = True,
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """
         The pages of order rows matching *filters*, in sort order, up to the
@@ -208,15 +215,25 @@ class OrderReader:
         read `PAGES_AHEAD` at a time (the shop works on them together),
         each window's last page asking again while the answers only say
         "at least"; pages no answer accounts for, one by one.
+
+        Without *together*, every page one after another: where an order
+        may join the matching ones before the last page read (an old
+        order edited during a ChangedSince read, placed by its
+        ``createdAt``), the pages after it move on by one row.  Read one
+        after another, a page then repeats the last row of the one
+        before (read twice, the same order); read together, a page
+        answered before the order joined would miss the row that the
+        page before, answered after, lost to it: an order skipped, and
+        the next read starts later, so it is never imported.
         """
-        rows, ahead = await self._page(filters, limit, 1, ahead=True)
+        rows, ahead = await self._page(filters, limit, 1, ahead=together)
         if rows:
             yield rows
         if len(rows) < limit:
             return
         page = 2
         # the page that comes back short by the answers (possibly empty)
-        last, exact = _bound(1, ahead, limit)
+        last, exact = _bound(1, ahead, limit) if together else (1, True)
         while page <= last:
             window = range(page, min(last, page + PAGES_AHEAD - 1) + 1)
             asks = None if exact else window[-1]
