@@ -527,6 +527,46 @@ class TestMapping:
         )
 
     @pytest.mark.anyio
+    async def test_a_draft_left_unchecked_is_not_confirmed_with_another_total(
+        self, tryton: TrytonErp, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A sale whose import was cancelled after Tryton made it and
+        before its total was checked (left a draft) is not confirmed by
+        the next import where Tryton totals it differently from the order
+        (here: its shipping line lost): the order fails on ``total`` and
+        the sale stays a draft."""
+        order = make_order(shipping_total="4.90", total="174.78")
+        monkeypatch.setattr(_tryton_orders, "charges", lambda *_: [])
+        check = OrderImporter._check_total
+
+        with anyio.CancelScope() as scope:
+
+            async def cut(*_: Any) -> None:
+                scope.cancel()
+                await anyio.lowlevel.checkpoint()
+
+            monkeypatch.setattr(OrderImporter, "_check_total", cut)
+            async with tryton.session() as session:
+                await session.import_orders([order])
+        monkeypatch.setattr(OrderImporter, "_check_total", check)
+        async with tryton.session() as session:
+            (outcome,) = await session.import_orders([order])
+            rows = await session.rpc.search_read(
+                "sale.sale",
+                [["reference", "=", order.number]],
+                ["state", "total_amount"],
+            )
+
+        assert scope.cancelled_caught
+        assert "total" == outcome.field, outcome
+        assert "comes to 169.88 EUR, the order to 174.78" in (
+            outcome.error or ""
+        )
+        assert [("draft", Decimal("169.88"))] == [
+            (r["state"], Decimal(str(r["total_amount"]))) for r in rows
+        ]
+
+    @pytest.mark.anyio
     async def test_one_order_imported_by_two_runs_at_once(
         self, tryton: TrytonErp
     ) -> None:

@@ -129,13 +129,24 @@ class OrderImporter:
     async def _finish(self, order: Order, sale: int, state: str) -> None:
         """
         Confirm a sale an earlier import created and did not get to
-        confirm (the process died in between): left a draft, the order
-        would never ship.
+        confirm (the process died in between, or the run was cancelled):
+        left a draft, the order would never ship.  That import may not
+        have checked its total either (`_check_total`): a sale Tryton
+        totals otherwise fails on it and stays a draft, as an import
+        that got to the check leaves none.
         """
         if not self._erp.confirm_orders or order.state is OrderState.CANCELLED:
             return
         steps = {"draft": ["quote", "confirm"], "quotation": ["confirm"]}
-        for step in steps.get(state, []):
+        todo = steps.get(state, [])
+        if todo:
+            await self._check_total(
+                order,
+                sale,
+                f"sale {sale} not confirmed; correct the draft in Tryton "
+                "(it is then confirmed), or delete it",
+            )
+        for step in todo:
             await self._with_warnings(
                 partial(self._rpc.model, "sale.sale", step, [sale])
             )
@@ -349,10 +360,13 @@ class OrderImporter:
             raise
         return int(sale)
 
-    async def _check_total(self, order: Order, sale: int) -> None:
+    async def _check_total(
+        self, order: Order, sale: int, then: str = "not imported"
+    ) -> None:
         """
         Make sure the sale Tryton made comes to the order's total (a
-        module that adds taxes or charges of its own would change it).
+        module that adds taxes or charges of its own would change it);
+        *then* says what becomes of it otherwise.
         """
         (row,) = await self._rpc.read("sale.sale", [sale], ["total_amount"])
         booked = Decimal(str(row["total_amount"]))
@@ -360,7 +374,7 @@ class OrderImporter:
         if booked != expected:
             raise SaleRejected(
                 f"Tryton's sale comes to {booked} {order.currency}, the "
-                f"order to {expected}: not imported",
+                f"order to {expected}: {then}",
                 "total",
             )
 
