@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ecomsync import All, Category, DataType, StockLevel
+from ecomsync import All, Article, Category, DataType, StockLevel
 from ecomsync.events import RecordFailed
 
 from .._push import PUSH as SPEC
@@ -39,6 +39,15 @@ async def projection(
     assert ledger <= erp_has, f"stale in the ledger: {ledger - erp_has}"
     twins = set(self.twins) | set(self.twins.values())
     twins |= {number for _, number in self.doubles}
+    # The article holding a twin as a variant is a party too: every
+    # party of an ambiguity fails (DESIGN §1.14), while the view may find
+    # it right (it does not compare variants).
+    twins |= {
+        article.number
+        for article in self.erp._select(DataType.ARTICLES, All())
+        if isinstance(article, Article)
+        and any(v.number in twins for v in article.variants)
+    }
     for key in self.doubles:
         if self._doubled(*key):
             assert key in ledger, f"a duplicate not failed: {key}"
