@@ -101,8 +101,6 @@ class DataMachine(Settled, RuleBasedStateMachine):
     warehouses: ClassVar[tuple[str, ...]] = ()
     #: Seconds a run may take before it counts as stuck.
     run_limit: ClassVar[float] = 60.0
-    #: How a twin's number differs from its article's.
-    twin_kinds: ClassVar[tuple[str, ...]] = ("lower", "trailing", "leading")
 
     def __init__(self) -> None:
         super().__init__()
@@ -265,8 +263,6 @@ class DataMachine(Settled, RuleBasedStateMachine):
     def add_twin(self, number: str, twin: str) -> None:
         """A second ERP article whose number differs only in case or
         surrounding whitespace."""
-        if twin not in self.twins_drawn():
-            return
         other = {
             "lower": number.lower(),
             "trailing": f"{number} ",
@@ -276,10 +272,6 @@ class DataMachine(Settled, RuleBasedStateMachine):
             return
         self.twins[other] = number
         self.erp.put(Article(number=other, name=f"Twin {other}", price=3))
-
-    @classmethod
-    def twins_drawn(cls) -> tuple[str, ...]:
-        return cls.twin_kinds
 
     @rule(number=st.sampled_from(SIMPLE), active=st.booleans())
     def add_double(self, number: str, active: bool) -> None:
