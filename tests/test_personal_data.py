@@ -31,7 +31,7 @@ from ecomsync import (
 )
 from ecomsync._personal import redact, redact_error
 from ecomsync.erp.tryton import TrytonError
-from ecomsync.exceptions import RetryableError, SyncError
+from ecomsync.exceptions import EcomsyncError, RetryableError, SyncError
 from ecomsync.testing import capture_events
 
 from ._shop_orders import orders_for
@@ -241,6 +241,40 @@ class TestFailedOrders:
             caplog.text,
         )
         assert "ERP server error for <customer.first_name>" == str(info.value)
+
+    async def test_notes_of_an_error_that_ends_the_run(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        store: SqliteStore,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The notes an ERP adapter added to an error that ends the run
+        (``add_note``, printed with its traceback) name the field too:
+        in the exception's chain and the log."""
+        caplog.set_level(logging.DEBUG)
+        (order,) = (_personal(o) for o in orders_for(1, articles=6))
+        platform.place_order(order)
+        error = ValueError("the ERP refused the customer")
+
+        def importing(order: Order) -> Outcome:
+            error.add_note(f"while importing the order of {EMAIL}")
+            raise error
+
+        monkeypatch.setattr(erp, "_import", importing)
+
+        with pytest.raises(EcomsyncError) as info:
+            await sync.execute(ORDERS)
+
+        assert error is info.value.__cause__
+        _no_personal_data(
+            *error.__notes__, *await _recorded(store), caplog.text
+        )
+        assert [
+            "while importing the order of <customer.email>"
+        ] == error.__notes__
 
 
 class TestRedact:

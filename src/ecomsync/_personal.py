@@ -147,11 +147,12 @@ def redactor(orders: Sequence[Order]) -> Callable[[str], str]:
 
 def redact_error(error: BaseException, orders: Sequence[Order]) -> None:
     """
-    Redact *error*'s message in place (its arguments, and a ``message``
-    or ``description`` it keeps, as `~ecomsync.erp.tryton.TrytonError`
-    does), and those of its causes: an error that ends the run is stored
-    and logged (with its traceback) too.  Its type stays, so what retries
-    it still does.
+    Redact *error*'s message in place (its arguments, a ``message`` or
+    ``description`` it keeps, as `~ecomsync.erp.tryton.TrytonError`
+    does, and its notes), and those of its causes: an error that ends
+    the run is stored and logged (with its traceback) too.  Its type
+    stays, so what retries it still does.  An exception group's own
+    message cannot be changed (it is not its args'): it stays.
     """
     scrub = redactor(orders)
     seen: list[BaseException] = []
@@ -170,6 +171,10 @@ def redact_error(error: BaseException, orders: Sequence[Order]) -> None:
                 # a read-only one is its args' text
                 with contextlib.suppress(AttributeError):
                     setattr(found, name, scrub(value))
+        notes = getattr(found, "__notes__", None)
+        if isinstance(notes, list):
+            # ``add_note``'s lines, printed with the traceback (the log)
+            notes[:] = [scrub(n) if isinstance(n, str) else n for n in notes]
         todo += [found.__cause__, found.__context__]
         if isinstance(found, BaseExceptionGroup):
             todo += found.exceptions
