@@ -14,10 +14,13 @@ import anyio
 import anyio.from_thread
 import pytest
 
-from ecomsync import Article, DataType, Only, Selection
+from ecomsync import All, Article, DataType, NumberRange, Only, SyncSpec
 from ecomsync._ambiguity import NumberClaims
 from ecomsync._pipeline_types import Read
+from ecomsync._spec import Selection
 from ecomsync._twins import Twins
+from ecomsync.state._board import Claim
+from ecomsync.state._pg_partitions import PartitionStore
 
 
 pytestmark = pytest.mark.anyio
@@ -144,3 +147,42 @@ async def test_a_batch_without_twins_asks_the_store_once_per_run() -> None:
         assert got == []
     assert store.asked == 1
     assert reads == []
+
+
+class Casefolding:
+    """A platform comparing numbers ignoring case."""
+
+    def number_identity(self, data_type: DataType, number: str) -> str:
+        return number.casefold()
+
+
+def partition_view(selection: Selection) -> PartitionStore:
+    """The store a worker's run of one partition sees (not connected)."""
+    spec = SyncSpec(platform="shop", types={DataType.ARTICLES: selection})
+    claim = Claim(run_id="run", index=0, token=1, spec=spec, worker="w")
+    return PartitionStore(None, claim)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("selection", "store", "looks"),
+    [
+        # A partition of a partitioned run over a range: one sync cut
+        # for workers side by side, which do not look per partition.
+        (NumberRange("A", "B"), partition_view, False),
+        (NumberRange("A", "B"), lambda s: Store({}), True),
+        (Only(["A"]), partition_view, True),
+        (All(), lambda s: Store({}), False),
+    ],
+)
+def test_which_reads_look_for_landed_twins(
+    selection: Selection, store: Callable[[Selection], Any], looks: bool
+) -> None:
+    """A partition of a range run loads no links; Only and ranges do."""
+    found = Twins.of(
+        Casefolding(),  # type: ignore[arg-type]
+        "shop",
+        store(selection),
+        DataType.ARTICLES,
+        selection,
+    )
+    assert (found is not None) is looks

@@ -47,7 +47,8 @@ from ._ambiguity import NumberClaims
 from ._contracts import Link, Refusal
 from ._model import Article, Record
 from ._pipeline_types import Read
-from ._spec import All, DataType, Direction, Only, Selection
+from ._spec import All, DataType, Direction, NumberRange, Only, Selection
+from .state._board import PartitionView
 from .typing import (
     ErpSession,
     LinkedNumbers,
@@ -114,15 +115,32 @@ class Twins:
     ) -> Twins | None:
         """
         The twins to look out for in a read of *selection*; ``None``
-        where there are none to find: the read is `All`, the platform
-        compares this type's numbers exactly, or the store cannot list
-        its links.
+        where there are none to find: the read is `All`, or a partition
+        of a partitioned run reading a range (`All` or a `NumberRange`
+        cut for workers), the platform compares this type's numbers
+        exactly, or the store cannot list its links.
+
+        A partitioned run is one sync of the range: its partitions run
+        side by side, so an index loaded per partition would cost every
+        link landed so far each time (O(N^2) over a first sync) and
+        still miss the twin another partition lands meanwhile.  Twins in
+        one partition fail together (`NumberClaims`); twins neighbouring
+        in number order (``A-01``, ``"A-01 "``, the spelling a shop
+        adapter takes for the same product) share a partition
+        (`_partition._chunks`); twins apart in number order in two
+        partitions are refused by the shop (Shopware's unique product
+        number, WooCommerce's other SKU), and the refused one's retry,
+        in a scheduled run, finds the landed twin here and both fail.
         """
         identity = identity_of(platform, data_type)
         if (
             identity is None
             or isinstance(selection, All)
             or not isinstance(store, LinkedNumbers)
+            or (
+                isinstance(selection, NumberRange)
+                and isinstance(store, PartitionView)
+            )
         ):
             return None
         return cls(store, platform_name, data_type, identity)

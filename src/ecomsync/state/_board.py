@@ -7,7 +7,7 @@ implementation there is (PostgreSQL, `._pg_partitions`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -56,6 +56,7 @@ class Claim:
         return f"{self.run_id}{_SEP}{self.index}"
 
 
+@runtime_checkable
 class PartitionView(StateStore, Protocol):
     """
     The store as one partition's run sees it; *lost* makes the run see
