@@ -77,6 +77,20 @@ class TestMemoryErpShape:
         assert "Category, Article, StockLevel, OrderStatus" in str(info.value)
         assert hint in str(info.value)
 
+    def test_wrong_shape_names_no_personal_data(self) -> None:
+        """An order given to a MemoryErp is refused naming its type and
+        number, not its customer's e-mail or name (the record's repr)."""
+        from ecomsync.testing import shop_orders
+
+        order = next(iter(shop_orders(1)))
+
+        with pytest.raises(TypeError) as info:
+            MemoryErp([order])  # type: ignore[list-item]
+
+        assert f"got Order {order.number!r}" in str(info.value)
+        assert order.customer.email not in str(info.value)
+        assert order.customer.last_name not in str(info.value)
+
     def test_naive_change_time_refused(self) -> None:
         """A naive change time is refused when it is given, naming the
         record (it failed the first ChangedSince read with a TypeError);

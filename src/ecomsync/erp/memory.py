@@ -73,9 +73,17 @@ def _wrong_shape(record: object) -> str:
         hint = "; build records from rows first, e.g. Article(**row)"
     elif isinstance(record, Order):
         hint = "; orders come from a platform (MemoryPlatform.place_order)"
+    # the number, never the record: an order's repr holds the customer's
+    # name, address and e-mail (personal data in an exception)
+    number = (
+        record.get("number")
+        if isinstance(record, dict)
+        else getattr(record, "number", None)
+    )
+    named = f" {number!r:.80}" if isinstance(number, str) else ""
     return (
         f"MemoryErp takes records ({wanted}), "
-        f"got {type(record).__name__} {record!r:.80}{hint}"
+        f"got {type(record).__name__}{named}{hint}"
     )
 
 
