@@ -113,6 +113,17 @@ class TestProblems:
         assert field == problem.field
         assert f"holds the control character {code}" == problem.reason
 
+    def test_control_characters_in_a_variant(self) -> None:
+        """A variant's number and option texts go to the shop too: NUL in
+        them is refused, naming the variant's field."""
+        variant = Variant(number="A-1-\x00", options=[("Size", "X\x00L")])
+
+        found = problems(article(variants=[variant]))
+
+        assert ["variants.0.number", "variants.0.options.0.value"] == [
+            p.field for p in found
+        ]
+
     def test_tab_and_line_breaks_are_text(self) -> None:
         """Tab, line feed and carriage return are ordinary text."""
         assert [] == problems(article(description="a\tb\r\nc\n"))

@@ -120,3 +120,58 @@ class TestMoney:
             order.shipping_total,
             order.discount_total,
         )
+
+
+class TestTexts:
+    @pytest.mark.parametrize(
+        "field", ["street", "city", "first_name", "company", "zip_code"]
+    )
+    @pytest.mark.parametrize("where", ["billing", "shipping"])
+    def test_control_character_in_an_address_fails(
+        self, where: str, field: str
+    ) -> None:
+        """NUL or BEL in an address fails the order on the field, naming
+        the character but never quoting the customer's value."""
+        order = _order()
+        address = attrs.evolve(
+            getattr(order, where), **{field: "Erika\x00Weg\x07"}
+        )
+
+        (problem,) = problems(attrs.evolve(order, **{where: address}))
+
+        assert f"{where}.{field}" == problem.field
+        assert "U+0000 at position 5" in problem.reason
+        assert "Erika" not in problem.reason
+
+    def test_lone_surrogate_in_customer_fails(self) -> None:
+        """A lone surrogate in the customer's e-mail or name (no database
+        stores it) fails the order on that field."""
+        order = _order()
+        customer = attrs.evolve(
+            order.customer, email="erika\udc80@example.com", last_name="\ud800"
+        )
+
+        found = problems(attrs.evolve(order, customer=customer))
+
+        assert [
+            ("customer.email", "is not valid UTF-8 text"),
+            ("customer.last_name", "is not valid UTF-8 text"),
+        ] == [(p.field, p.reason) for p in found]
+
+    def test_control_character_in_a_line_name_fails(self) -> None:
+        """A line's name goes to the ERP too: NUL in it fails the order."""
+        order = _order()
+        line = attrs.evolve(order.lines[1], name="Shirt\x00")
+
+        (problem,) = problems(
+            attrs.evolve(order, lines=[order.lines[0], line])
+        )
+
+        assert "lines.1.name" == problem.field
+
+    def test_line_breaks_in_a_street_are_text(self) -> None:
+        """A street of two lines (tab, CR, LF) is an ordinary address."""
+        order = _order()
+        shipping = attrs.evolve(order.shipping, street="Hof 2\r\n\tHaus B")
+
+        assert [] == problems(attrs.evolve(order, shipping=shipping))

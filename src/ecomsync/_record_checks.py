@@ -54,13 +54,33 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-_MINOR_PLACES.get(currency, 2))
 
 
+#: An address's texts, checked like any text: a control character (NUL
+#: above all: PostgreSQL refuses it in text, Tryton's fields with it) or
+#: a lone surrogate fails the order on the field, never quoting the
+#: value (personal data, see `_personal`).
+_ADDRESS_TEXTS = (
+    "first_name",
+    "last_name",
+    "company",
+    "street",
+    "zip_code",
+    "city",
+    "phone",
+)
+
+
 def order_problems(order: Order) -> list[Problem]:
     """
     What is wrong with *order*: its lines and amounts, whether its money
-    adds up (when the amounts are numbers), its addresses.
+    adds up (when the amounts are numbers), its texts and addresses.
     """
     found: list[Problem] = []
+    for name in ("number", "email", "first_name", "last_name"):
+        found += text_problems(
+            f"customer.{name}", getattr(order.customer, name, "")
+        )
     for i, line in enumerate(order.lines):
+        found += text_problems(f"lines.{i}.name", line.name)
         found += quantity_problems(f"lines.{i}.quantity", line.quantity, low=1)
         found += amount_problems(f"lines.{i}.unit_price", line.unit_price)
     found += amount_problems("total", order.total)
@@ -76,6 +96,10 @@ def order_problems(order: Order) -> list[Problem]:
         ("billing", order.billing),
         ("shipping", order.shipping),
     ):
+        for text in _ADDRESS_TEXTS:
+            found += text_problems(
+                f"{name}.{text}", getattr(address, text, "")
+            )
         if address.country == "":
             found.append(Problem(f"{name}.country", "is missing"))
         elif not isinstance(address.country, str) or not _COUNTRY.match(
@@ -152,6 +176,11 @@ def problems(record: Record) -> list[Problem]:
                 or not variant.number.strip()
             ):
                 found.append(Problem(f"{path}.number", "is missing"))
+            else:
+                found += text_problems(f"{path}.number", variant.number)
+            for j, option in enumerate(variant.options):
+                for k, text in zip(("name", "value"), option, strict=False):
+                    found += text_problems(f"{path}.options.{j}.{k}", text)
             if variant.price is not None:
                 found += amount_problems(
                     f"{path}.price", variant.price, low=Decimal(0)
