@@ -18,7 +18,7 @@ import pytest
 from ecomsync import OrderState
 from ecomsync.erp import _tryton_orders
 from ecomsync.erp._tryton_rpc import Rpc
-from ecomsync.erp.tryton import TrytonErp
+from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.testing._erp_contract import make_order
 
 
@@ -167,3 +167,35 @@ async def test_address_changed_in_the_shop_names_what_differs(
     )
     assert "Neuer Weg" not in (again.error or "")
     assert "Lieferweg" not in (again.error or "")
+
+
+async def test_tryton_words_reach_a_host_without_personal_data(
+    tryton: TrytonErp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tryton refusing a sale in words that quote the customer's e-mail
+    and name fails the order, for a host importing directly (no run to
+    clean them), with the fields in their place."""
+    order = make_order()
+    email, name = order.customer.email, "Erika Mustermann"
+    model = Rpc.model
+
+    async def refusing(
+        self: Rpc, model_: str, method: str, *a: Any, **kw: Any
+    ) -> Any:
+        if (model_, method) == ("sale.sale", "create"):
+            raise TrytonError(
+                "UserError",
+                f'The email address "{email}" for party "{name}" is not '
+                "valid.",
+            )
+        return await model(self, model_, method, *a, **kw)
+
+    monkeypatch.setattr(Rpc, "model", refusing)
+    async with tryton.session() as session:
+        (outcome,) = await session.import_orders([order])
+
+    assert (
+        'The email address "<customer.email>" for party '
+        '"<customer.first_name> <customer.last_name>" is not valid.'
+    ) in (outcome.error or ""), outcome
+    assert email not in (outcome.error or "")

@@ -24,6 +24,7 @@ import attrs
 
 from .._contracts import Outcome
 from .._model import Order, OrderState
+from .._personal import redact, redact_error
 from .._record_checks import minor_unit, problems
 from ..exceptions import RetryableError, SyncError
 from ._tryton_compare import SaleCheck
@@ -92,8 +93,17 @@ class OrderImporter:
             return Outcome(
                 number=order.number, error=bad[0].reason, field=bad[0].field
             )
-        async with self._erp._claimed(f"order:{order.number}"):
-            return await self._import_claimed(order)
+        # Tryton's words may quote the customer's name or e-mail; a host
+        # importing directly (no run to clean them) would log them
+        try:
+            async with self._erp._claimed(f"order:{order.number}"):
+                outcome = await self._import_claimed(order)
+        except Exception as exc:
+            redact_error(exc, [order])
+            raise
+        if outcome.error is None:
+            return outcome
+        return attrs.evolve(outcome, error=redact(outcome.error, [order]))
 
     async def _import_claimed(self, order: Order) -> Outcome:
         try:
