@@ -12,7 +12,8 @@ import attrs
 import pytest
 
 from ecomsync import Order
-from ecomsync.erp.tryton import TrytonErp
+from ecomsync.erp._tryton_rpc import Rpc
+from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.testing._erp_contract import make_order
 
 
@@ -82,6 +83,42 @@ async def test_name_the_merchant_edited_on_the_party_stays(
 
     assert (None, None) == (one.error, two.error), two
     assert ("Dr. Erika Mustermann", "erika@example.org") == (
+        party["name"],
+        party["email"],
+    )
+
+
+async def test_a_sale_refused_leaves_the_party_as_the_shop_sent_it(
+    tryton: TrytonErp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order with the customer's new name and e-mail whose sale Tryton
+    refuses leaves the party as it was, so the shop's next change still
+    reaches it; before, the party took the refused order's name, no
+    sale recorded it as the shop's, and the next change was kept back as
+    if the merchant had edited the party."""
+    first = make_order()
+    refused = _renamed(first, last_name="Schmidt", email="erika@example.org")
+    third = _renamed(first, last_name="Meier", email="meier@example.org")
+    model = Rpc.model
+
+    async def refusing(
+        self: Rpc, name: str, method: str, *args: Any, **kw: Any
+    ) -> Any:
+        if (name, method) == ("sale.sale", "quote"):
+            raise TrytonError("UserError", "The sale cannot be quoted.")
+        return await model(self, name, method, *args, **kw)
+
+    async with tryton.session() as session:
+        (one,) = await session.import_orders([first])
+        with monkeypatch.context() as patch:
+            patch.setattr(Rpc, "model", refusing)
+            (two,) = await session.import_orders([refused])
+        (three,) = await session.import_orders([third])
+    party = await _party(tryton, three.platform_id)
+
+    assert one.error is None, one
+    assert "The sale cannot be quoted." in (two.error or ""), two
+    assert ("Erika Meier", "meier@example.org") == (
         party["name"],
         party["email"],
     )

@@ -325,7 +325,7 @@ class OrderImporter:
         # ecomsync party to a second order of a new customer at once
         async with self._erp._claimed(f"customer:{order.customer.number}"):
             customer = await self._parties.customer(order)
-            party, billing, shipping, made, owed = customer
+            party, billing, shipping, made, owed, undo = customer
             values |= {
                 "party": party,
                 "invoice_address": billing,
@@ -338,6 +338,12 @@ class OrderImporter:
                     # retry would take it for the merchant's: another)
                     with anyio.CancelScope(shield=True), suppress(SyncError):
                         await self._rpc.model("party.party", "delete", [party])
+                # a party found keeps what it held: no sale's note says
+                # the shop sent its new name (`Parties.customer`)
+                with anyio.CancelScope(shield=True):
+                    for call in undo:
+                        with suppress(SyncError):
+                            await call()
                 raise
             if owed is not None:
                 await self._parties.give_id(party, owed)

@@ -9,6 +9,8 @@ name and e-mail of the customer where the merchant did not edit them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -41,6 +43,9 @@ _FIELDS = {
 
 if TYPE_CHECKING:
     from .tryton import TrytonErp
+
+#: A call that undoes a write to a party (`Parties.customer`).
+Undo = Callable[[], Awaitable[Any]]
 
 
 def shop_id_prefix(platform: str) -> str:
@@ -105,14 +110,16 @@ class Parties:
 
     async def customer(
         self, order: Order
-    ) -> tuple[int, int, int, bool, str | None]:
+    ) -> tuple[int, int, int, bool, str | None, list[Undo]]:
         """
         The party for the order's customer (found by the shop's customer
         number, kept as a party identifier), with the order's addresses,
-        whether the party was made now, and the identifier code of the
+        whether the party was made now, the identifier code of the
         customer's shop id to give the party once the order's sale is
-        booked (`give_id`; ``None``: none owed).  The caller holds the
-        claim ``customer:<number>`` (`TrytonErp._claimed`).
+        booked (`give_id`; ``None``: none owed), and the calls that give
+        a party found back the name and e-mail it held (`_follow_shop`),
+        for the caller to make if the sale is not booked.  The caller
+        holds the claim ``customer:<number>`` (`TrytonErp._claimed`).
         """
         customer = order.customer
         if not customer.number.strip():
@@ -123,11 +130,14 @@ class Parties:
                 "customer.number",
             )
         party, made, kept, owed = await self._party(order)
-        if not made:
-            await self._follow_shop(party, kept, customer)
         billing = await self._address(party, order.billing, "billing")
         shipping = await self._address(party, order.shipping, "shipping")
-        return party, billing, shipping, made, owed
+        # last, and undone by the caller if the sale is not booked: only
+        # a sale's note records what the shop sent, so a name written for
+        # an order that never became a sale would look like the
+        # merchant's edit to the next order, and be kept back
+        undo = [] if made else await self._follow_shop(party, kept, customer)
+        return party, billing, shipping, made, owed, undo
 
     async def _party(
         self, order: Order
@@ -228,7 +238,7 @@ class Parties:
 
     async def _follow_shop(
         self, party: int, held: dict[str, Any], customer: Customer
-    ) -> None:
+    ) -> list[Undo]:
         """
         Give *party* (*held*: what it holds) *customer*'s name and e-mail
         where the shop changed them: customers move from the shop to the
@@ -240,19 +250,30 @@ class Parties:
         recorded nothing).  A changed e-mail replaces the party's
         (its first e-mail contact mechanism), an e-mail the shop dropped
         is kept.  Costs no call while the party holds the shop's values.
+        Returns the calls that undo what it wrote.
         """
         # as Tryton keeps them: its text fields strip surrounding spaces
         name = full_name(customer).strip()
         email = (customer.email or "").strip()
         kept_name, kept_email = held.get("name") or "", held.get("email") or ""
+        undo: list[Undo] = []
         if (kept_name, kept_email) == (name, email):
-            return
+            return undo
         sent = await self._last_sent(party)
         if kept_name != name and sent.get("customer.name") == text_digest(
             kept_name
         ):
             await self._rpc.model(
                 "party.party", "write", [party], {"name": name}
+            )
+            undo.append(
+                partial(
+                    self._rpc.model,
+                    "party.party",
+                    "write",
+                    [party],
+                    {"name": kept_name},
+                )
             )
         if (
             email
@@ -271,12 +292,30 @@ class Parties:
                     [mechanisms[0]["id"]],
                     {"value": email},
                 )
+                undo.append(
+                    partial(
+                        self._rpc.model,
+                        "party.contact_mechanism",
+                        "write",
+                        [mechanisms[0]["id"]],
+                        {"value": kept_email},
+                    )
+                )
             elif not kept_email:
-                await self._rpc.model(
+                made = await self._rpc.model(
                     "party.contact_mechanism",
                     "create",
                     [{"party": party, "type": "email", "value": email}],
                 )
+                undo.append(
+                    partial(
+                        self._rpc.model,
+                        "party.contact_mechanism",
+                        "delete",
+                        list(made),
+                    )
+                )
+        return undo
 
     async def _last_sent(self, party: int) -> dict[str, str]:
         """
