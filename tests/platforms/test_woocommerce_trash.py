@@ -85,3 +85,28 @@ class TestTrashedOrders:
 
         assert ["4201"] == got
         assert [trashed] == [row["id"] for row in listed]
+
+    async def test_a_trashed_order_with_a_plugin_number_says_trash(
+        self,
+    ) -> None:
+        """
+        "Shipped" for order ``W-9`` (a numbering plugin's number) the
+        merchant trashed failed as "does not exist" (the search for the
+        number leaves out the trash): it fails on ``state`` saying the
+        order is in the trash, which it stays in.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        oid = emu.place_order(number="W-9", status="processing")
+        emu.shop.orders[oid]["status"] = "trash"
+        shipped = OrderStatus(number="W-9", state=OrderState.SHIPPED)
+
+        async with _woo(emu) as woo:
+            (outcome,) = await woo.push(
+                DataType.ORDER_STATUS, [Outgoing(record=shipped)]
+            )
+
+        assert (False, "state") == (outcome.ok, outcome.field)
+        assert "order W-9 is in the trash in WooCommerce" in (
+            outcome.error or ""
+        )
+        assert "trash" == emu.shop.orders[oid]["status"]

@@ -92,8 +92,9 @@ class Orders:
         one an earlier push of its status landed on (*linked*), if it
         holds the number (one request, as a shop numbering by id has
         it); else those a look-up by number finds (`by_number`: a
-        search where a numbering plugin is seen; none in the trash).
-        Two of them: a number twins hold.
+        search where a numbering plugin is seen; none in the trash), and
+        for a plugin's number none holds, those in the trash.  Two of
+        them: a number twins hold.
         """
         by_id: list[Row] = []
         for oid in dict.fromkeys(i for i in (number, linked) if i):
@@ -112,7 +113,26 @@ class Orders:
         found = await by_number(
             self.api, Only([number]), by_id if number.isdigit() else None
         )
-        return [r for r in found if str(r.get("status")) not in NOT_PLACED]
+        placed = [r for r in found if str(r.get("status")) not in NOT_PLACED]
+        if placed or number.isdigit():
+            return placed
+        # a plugin's number no order holds: the search (status "any")
+        # leaves out the trash, so look there too, or a trashed order
+        # fails as "does not exist" (one request, only on this failure)
+        trashed = await self.api.call(
+            "GET",
+            "orders",
+            params={
+                "status": "trash",
+                "search": number,
+                "per_page": str(MAX_PER_PAGE),
+            },
+        )
+        return [
+            r
+            for r in trashed.json() or []
+            if isinstance(r, dict) and number_of(r) == number
+        ]
 
     async def push_statuses(self, items: Sequence[Outgoing]) -> list[Outcome]:
         """
