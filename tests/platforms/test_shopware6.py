@@ -753,7 +753,8 @@ class _Pages(httpx.AsyncBaseTransport):
         if request.url.path == "/api/search/order":
             body = json.loads(request.content)
             if "associations" in body:
-                page = body["page"]
+                # pages are asked after the last row read, not by number
+                page = len(self.pages) + 1
                 self.pages.append(page)
         if page and page == self.fail:
             return httpx.Response(400, json={"errors": [{"code": "X"}]})
@@ -787,6 +788,7 @@ class _Joining(_Pages):
         super().__init__(emu)
         self.join = join
         self.joined = False
+        self.asked = 0
         self.third = anyio.Event()
 
     async def handle_async_request(
@@ -795,7 +797,9 @@ class _Joining(_Pages):
         page = 0
         if request.url.path == "/api/search/order":
             body = json.loads(request.content)
-            page = body["page"] if "associations" in body else 0
+            if "associations" in body:
+                self.asked += 1
+                page = self.asked
         if page == 2:
             with anyio.move_on_after(1):
                 await self.third.wait()
@@ -846,9 +850,8 @@ class TestOrderPages:
     async def test_pages_as_one_after_another_reads_them(
         self, orders: int, size: int, requests: int
     ) -> None:
-        """The pages the total implies are read a few at a time, yielded
-        in order, and as many as reading them one by one up to the first
-        short page takes."""
+        """The pages are read one after another, each after the last row
+        read, yielded in order, up to the first short page."""
         emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
         for n in range(orders):
             emu.place_order(
@@ -865,8 +868,7 @@ class TestOrderPages:
         assert all(0 < len(page) <= size for page in pages)
         assert requests == len(transport.pages)
         assert sorted(transport.pages) == list(range(1, requests + 1))
-        # after the first page, up to PAGES_AHEAD pages are read at once
-        assert transport.most == min(max(requests - 1, 1), 4)
+        assert 1 == transport.most
 
     async def test_without_a_total_pages_are_read_one_by_one(self) -> None:
         """A shop that gives no total: the pages one after another, up to
@@ -957,9 +959,68 @@ class TestOrderPages:
         assert transport.joined
         assert {"OLD-1", *(str(80000 + n) for n in range(14))} <= read
 
+    @pytest.mark.parametrize("changed_since", [False, True])
+    async def test_an_order_deleted_mid_read_skips_none(
+        self, changed_since: bool
+    ) -> None:
+        """An order deleted in the shop while a read pages through the
+        orders moves none of the later ones out of the read: every order
+        still in the shop is read (the next read starts later, so one
+        skipped would never be imported)."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        ids = [
+            emu.place_order(
+                order_number=str(90000 + n),
+                created_at=_AT + timedelta(minutes=n),
+            )
+            for n in range(10)
+        ]
+
+        def delete() -> None:
+            del emu.entities["order"][ids[0]]
+
+        transport = _Pages(emu, after_first=delete)
+        shop = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            emu.client_secret,
+            transport=transport,
+        )
+        selection = ChangedSince(_AT) if changed_since else All()
+        try:
+            read = [
+                o.number
+                async for page in shop.fetch_orders(selection, batch_size=3)
+                for o in page
+            ]
+        finally:
+            await shop.aclose()
+
+        assert [str(90000 + n) for n in range(10)] == read
+
+    async def test_orders_placed_in_one_millisecond_are_each_read_once(
+        self,
+    ) -> None:
+        """More orders placed in the same millisecond than a page holds:
+        each is read once, none skipped, the read ends."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        for n in range(8):
+            emu.place_order(order_number=str(91000 + n), created_at=_AT)
+        emu.place_order(
+            order_number="91100", created_at=_AT + timedelta(milliseconds=1)
+        )
+        transport = _Pages(emu)
+
+        pages = await self._read(emu, transport, 3)
+
+        read = [number for page in pages for number in page]
+        assert sorted(read) == [*(str(91000 + n) for n in range(8)), "91100"]
+        assert "91100" == read[-1]
+        assert [1, 2, 3, 4] == transport.pages
+
     async def test_a_failed_page_fails_as_itself(self) -> None:
-        """A page of a window that fails raises its own error (not a
-        group), and no later page is yielded."""
+        """A page that fails raises its own error (not a group), after
+        the pages before it, and no later page is yielded."""
         emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
         for n in range(12):
             emu.place_order(
@@ -983,7 +1044,7 @@ class TestOrderPages:
             await read()
         await shop.aclose()
 
-        assert [str(70000 + n) for n in range(3)] == seen
+        assert [str(70000 + n) for n in range(6)] == seen
 
 
 class TestEndToEnd:

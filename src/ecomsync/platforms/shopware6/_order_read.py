@@ -1,6 +1,7 @@
 """
-Reading orders: paged by a stable sort, with customers, addresses,
-lines, deliveries and transactions, and an order whose number another
+Reading orders: paged by a stable sort, each page the rows after the
+last one read, with customers, addresses, lines, deliveries and
+transactions, and an order whose number another
 order of the shop holds too refused (`Refusal`), and so an order whose
 customer number another customer of the read holds too.
 """
@@ -8,12 +9,10 @@ customer number another customer of the read holds too.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from functools import partial
 from typing import Any
 
 import attrs
 
-from ..._anyio_util import concurrently
 from ..._contracts import Refusal
 from ..._model import Order
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
@@ -22,6 +21,7 @@ from ._order_mapping import (
     ORDER_ASSOCIATIONS,
     ORDER_INCLUDES,
     order_from,
+    parse_time,
     range_prefilter,
     shopware_time,
 )
@@ -33,10 +33,6 @@ _HOLDERS: dict[str, str] = {
     "type": "count",
     "field": "id",
 }
-
-
-#: Pages of orders read at once once a page told how many follow.
-PAGES_AHEAD = 4
 
 
 @attrs.frozen
@@ -95,10 +91,7 @@ class OrderReader:
             )
         elif not isinstance(selection, All):  # pragma: no cover
             raise TypeError(f"unknown selection {selection!r}")
-        # orders edited meanwhile join a ChangedSince read where they
-        # were placed, before pages not yet read
-        together = not isinstance(selection, ChangedSince)
-        async for rows in self._pages(filters, limit, together=together):
+        async for rows in self._pages(filters, limit):
             chosen = [r for r in rows if exact(str(r.get("orderNumber")))]
             if chosen:
                 handed = await self._handed(chosen, refused)
@@ -201,106 +194,43 @@ class OrderReader:
                 yield batch
 
     async def _pages(
-        self,
-        filters: list[dict[str, Any]],
-        limit: int,
-        *,
-        together: bool = True,
+        self, filters: list[dict[str, Any]], limit: int
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """
-        The pages of order rows matching *filters*, in sort order, up to the
-        first short one (as one after another would read them).  The first
-        page asks how many rows follow it (`_page`'s *ahead*); the pages
-        that says exist, up to the one that comes back short, are then
-        read `PAGES_AHEAD` at a time (the shop works on them together),
-        each window's last page asking again while the answers only say
-        "at least"; pages no answer accounts for, one by one.
-
-        Without *together*, every page one after another: where an order
-        may join the matching ones before the last page read (an old
-        order edited during a ChangedSince read, placed by its
-        ``createdAt``), the pages after it move on by one row.  Read one
-        after another, a page then repeats the last row of the one
-        before (read twice, the same order); read together, a page
-        answered before the order joined would miss the row that the
-        page before, answered after, lost to it: an order skipped, and
-        the next read starts later, so it is never imported.
+        The pages of order rows matching *filters*, in the order of
+        (``createdAt``, ``id``), one after another up to the first short
+        one, each next page asked as the rows after the last one read
+        (`_after`), not by its number: an order deleted in the shop
+        meanwhile would move a later row onto a page already read (by
+        number, that order skipped; the next ChangedSince read starts
+        later, so never imported), and an old order edited meanwhile
+        joins before the rows read, not into the next page (the next
+        read has it: it changed after this one began).
         """
-        rows, ahead = await self._page(filters, limit, 1, ahead=together)
-        if rows:
-            yield rows
-        if len(rows) < limit:
-            return
-        page = 2
-        # the page that comes back short by the answers (possibly empty)
-        last, exact = _bound(1, ahead, limit) if together else (1, True)
-        while page <= last:
-            window = range(page, min(last, page + PAGES_AHEAD - 1) + 1)
-            asks = None if exact else window[-1]
-            found = await self._window(filters, limit, window, asks)
-            for rows, _ in found:
-                if rows:
-                    yield rows
-            if any(len(rows) < limit for rows, _ in found):
-                return
-            if asks is not None:
-                last, exact = _bound(asks, found[-1][1], limit)
-            page = window[-1] + 1
-        while True:  # more orders than answered (placed meanwhile)
-            rows, _ = await self._page(filters, limit, page)
+        after: tuple[str, list[str]] | None = None
+        while True:
+            keyset = filters if after is None else [*filters, _after(*after)]
+            rows = await self._page(keyset, limit)
             if rows:
                 yield rows
             if len(rows) < limit:
                 return
-            page += 1
-
-    async def _window(
-        self,
-        filters: list[dict[str, Any]],
-        limit: int,
-        pages: range,
-        asks: int | None,
-    ) -> list[tuple[list[dict[str, Any]], int | None]]:
-        """
-        *pages* read at once, in their order, page *asks* with its
-        *ahead*; the first failure cancels the others and is raised as
-        itself.
-        """
-        found: dict[int, tuple[list[dict[str, Any]], int | None]] = {}
-
-        async def one(page: int) -> None:
-            found[page] = await self._page(
-                filters, limit, page, ahead=page == asks
-            )
-
-        await concurrently(*(partial(one, page) for page in pages))
-        return [found[page] for page in pages]
+            last = _created(rows[-1])
+            ids = [str(r.get("id")) for r in rows if _created(r) == last]
+            if after is not None and after[0] == last:
+                ids = after[1] + ids
+            after = (last, ids)
 
     async def _page(
-        self,
-        filters: list[dict[str, Any]],
-        limit: int,
-        page: int,
-        *,
-        ahead: bool = False,
-    ) -> tuple[list[dict[str, Any]], int | None]:
+        self, filters: list[dict[str, Any]], limit: int
+    ) -> list[dict[str, Any]]:
         """
-        One page of orders, and with *ahead* how many matching orders
-        there are from the page's first on, up to `_AHEAD_PAGES` pages and
-        one order (``None`` if the shop gives no total).
-
-        That is Shopware's "next-pages" total (``total-count-mode`` 2:
-        EntitySearcher::addTotalCountMode reads ``limit * 6 + 1`` ids and
-        counts them; shopware/shopware src/Core/Framework/
-        DataAbstractionLayer/Dbal/EntitySearcher.php), which reads a few
-        pages of ids more.  An exact total (mode 1) is a ``COUNT`` over
-        every matching order: a scan of the order table for ``All()``,
-        about a second at a million orders, and ``ChangedSince``'s OR of
-        two date ranges may use no index at all.
+        The first *limit* orders matching *filters*, by (``createdAt``,
+        ``id``).
         """
         criteria: dict[str, Any] = {
             "limit": limit,
-            "page": page,
+            "page": 1,
             "sort": [
                 {"field": "createdAt", "order": "ASC"},
                 {"field": "id", "order": "ASC"},
@@ -310,35 +240,64 @@ class OrderReader:
         }
         if filters:
             criteria["filter"] = filters
-        if ahead:
-            criteria["total-count-mode"] = 2  # next-pages
         body = (
             await self.api.call(
                 "POST", "/api/search/order", json=criteria, idempotent=True
             )
         ).json()
         data = body.get("data") if isinstance(body, dict) else None
-        total = body.get("total") if isinstance(body, dict) else None
-        rows = [row for row in data or [] if isinstance(row, dict)]
-        return rows, total if type(total) is int and ahead else None
+        return [row for row in data or [] if isinstance(row, dict)]
 
 
-#: Pages past its own a "next-pages" total counts (EntitySearcher reads
-#: ``limit * 6 + 1`` rows from the page's first).
-_AHEAD_PAGES = 6
-
-
-def _bound(page: int, ahead: int | None, limit: int) -> tuple[int, bool]:
+def _created(row: Mapping[str, Any]) -> str:
     """
-    The last page to read (the one that comes back short, possibly
-    empty) by *ahead*, the rows from *page*'s first on that `_page`
-    answered, and whether that is all there is (else the page has at
-    least one row and more may follow).  Without an answer: *page* + 1,
-    not exact.
+    Order *row*'s ``createdAt`` as Shopware stores it (``DATETIME(3)``,
+    UTC ``Y-m-d H:i:s.v``), to compare it with in a filter.
     """
-    if ahead is None:
-        return page + 1, False
-    return page + ahead // limit, ahead <= _AHEAD_PAGES * limit
+    return shopware_time(parse_time(row.get("createdAt")))
+
+
+def _after(created: str, ids: list[str]) -> dict[str, Any]:
+    """
+    The orders after those read in (``createdAt``, ``id``) order: created
+    later, or at *created* but not one of *ids* (those read at it).  Not
+    a ``range`` on ``id``: Shopware's DAL compares a range's parameter
+    with the column as given (SqlQueryParser::parseRangeFilter), and an
+    id column holds bytes, not the hex an id is written in; ``equalsAny``
+    turns ids into bytes.  The ids at one moment are few (orders placed
+    in the same millisecond).  Ranges' parameters go into SQL as given
+    (platform-apis.md), against ``DATETIME(3)``: in Shopware's storage
+    format they compare exactly.
+    """
+    return {
+        "type": "multi",
+        "operator": "or",
+        "queries": [
+            {
+                "type": "range",
+                "field": "createdAt",
+                "parameters": {"gt": created},
+            },
+            {
+                "type": "multi",
+                "operator": "and",
+                "queries": [
+                    {
+                        "type": "range",
+                        "field": "createdAt",
+                        "parameters": {"gte": created, "lte": created},
+                    },
+                    {
+                        "type": "not",
+                        "operator": "and",
+                        "queries": [
+                            {"type": "equalsAny", "field": "id", "value": ids}
+                        ],
+                    },
+                ],
+            },
+        ],
+    }
 
 
 #: Customer numbers a read remembers the first customer of (the oldest
