@@ -6,7 +6,7 @@ the platform contract, adoption after lost answers, secrets.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from ecomsync import (
     All,
     Category,
+    ChangedSince,
     DataType,
     MediaLink,
     NumberRange,
@@ -27,6 +28,7 @@ from ecomsync import (
     OrderStatus,
     Outcome,
     Outgoing,
+    Refusal,
     StockLevel,
     Variant,
 )
@@ -781,12 +783,47 @@ class TestAdapterDetails:
 
         every = await read(All())
         only = await read(Only(set(numbers)))
-        emu.shop.orders[ids["2302"]]["status"] = "pending"  # placed
+        emu.shop.orders[ids["2302"]]["status"] = "processing"  # placed
         placed = await read(All())
 
         assert ["2301"] == every
         assert ["2301"] == only
         assert ["2301", "2302"] == placed
+
+    async def test_pending_order_waits_for_payment(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A ``pending`` order (unpaid; WooCommerce has not taken its stock)
+        is not imported: a changes read leaves it out, an ``Only`` of its
+        number refuses it on ``status`` naming the number and the status;
+        once paid (``processing``) the next changes read imports it.
+        """
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        oid = emu.place(make_order("2401"))
+        emu.shop.orders[oid]["status"] = "pending"
+
+        async def read(selection: Any) -> list[Order | Refusal]:
+            return [
+                o
+                async for batch in woo.fetch_orders(selection, batch_size=10)
+                for o in batch
+            ]
+
+        changed = await read(ChangedSince(since))
+        every = await read(All())
+        (refused,) = await read(Only({"2401"}))
+        emu.shop.update_order(oid, {"status": "processing"})
+        paid = await read(ChangedSince(since))
+
+        assert [] == changed
+        assert [] == every
+        assert isinstance(refused, Refusal)
+        assert ("2401", "status") == (refused.number, refused.field)
+        assert "order 2401 is pending in WooCommerce" in refused.reason
+        assert [("2401", OrderState.IN_PROGRESS)] == [
+            (o.number, o.state) for o in paid if isinstance(o, Order)
+        ]
 
     @pytest.mark.parametrize(
         "current", ["pending", "on-hold", "failed", "processing"]

@@ -429,6 +429,51 @@ class TestOrders:
         assert [7] == [o["id"] for o in local.json()]
         assert [] == gmt.json()
 
+    async def test_order_status_moves_stock(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        An order takes its units off stock as WooCommerce does: not while
+        ``pending`` (unpaid), once when it turns ``processing`` (paid) or
+        ``on-hold``, back when it turns ``pending`` or ``cancelled``;
+        a product not managing stock keeps its quantity.
+        """
+        emu.shop.create_product(
+            {"name": "Hat", "sku": "H-1", "manage_stock": True}
+        )
+        emu.shop.create_product({"name": "Cap", "sku": "C-1"})
+        async with _client(emu) as c:
+            await c.put(
+                f"{API}/products/{emu.shop.product_by_sku('H-1')}",
+                json={"stock_quantity": 10},
+            )
+        oid = emu.place_order(
+            status="pending",
+            lines=[
+                {"sku": "H-1", "quantity": 3, "price": "1.00"},
+                {"sku": "C-1", "quantity": 1, "price": "1.00"},
+            ],
+        )
+        hat = emu.shop.products[emu.shop.product_by_sku("H-1")]
+        seen = [hat["stock_quantity"]]
+        for status in ("processing", "on-hold", "pending", "on-hold"):
+            async with _client(emu) as c:
+                await c.put(f"{API}/orders/{oid}", json={"status": status})
+            seen.append(hat["stock_quantity"])
+        async with _client(emu) as c:
+            await c.put(f"{API}/orders/{oid}", json={"status": "cancelled"})
+        seen.append(hat["stock_quantity"])
+        paid = emu.place_order(
+            lines=[{"sku": "H-1", "quantity": 2, "price": "1.00"}]
+        )
+
+        assert [10, 7, 7, 10, 7, 10] == seen
+        assert "processing" == emu.shop.orders[paid]["status"]
+        assert 8 == hat["stock_quantity"]
+        assert "instock" == hat["stock_status"]
+        cap = emu.shop.products[emu.shop.product_by_sku("C-1")]
+        assert cap["stock_quantity"] is None
+
     def test_an_order_numbered_by_a_free_id_keeps_it(
         self, emu: WooCommerceEmulator
     ) -> None:

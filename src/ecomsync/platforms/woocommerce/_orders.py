@@ -72,6 +72,18 @@ STATE_OF = {
     "cancelled": OrderState.CANCELLED,
     "refunded": OrderState.CANCELLED,
 }
+#: Orders WooCommerce has not taken their stock for: ``pending`` is an
+#: unpaid checkout (a gateway's payment page, often abandoned).
+#: WooCommerce reduces an order's stock on payment and on the statuses
+#: processing, on-hold and completed, and gives it back on pending and
+#: cancelled (``wc_maybe_reduce_stock_levels`` /
+#: ``wc_maybe_increase_stock_levels``, woocommerce/woocommerce
+#: plugins/woocommerce/includes/wc-stock-functions.php).  Imported, the
+#: ERP would hold its units and the stock push send on-hand minus them,
+#: and paid, WooCommerce would take them once more: the shop short by
+#: them until something else moves that stock.  Once paid the order is
+#: ``processing`` or ``on-hold``, modified, and a changes read imports it.
+AWAITING_PAYMENT = frozenset({"pending"})
 #: Order meta the adapter keeps: the ERP's state (to tell shipped from
 #: completed) and the tracking numbers already announced.
 STATE_META = "_ecomsync_state"
@@ -354,6 +366,12 @@ class Orders:
                     refused.add(number)
                     batch.append(refusal(number, shared[number]))
                 continue
+            status = str(row.get("status"))
+            if status in AWAITING_PAYMENT:
+                # asked for by number, it is not lost: say why it waits
+                if isinstance(selection, Only):
+                    batch.append(_awaiting_payment(number, status))
+                continue
             batch.append(_fractional(number, row) or row)
         # an order lists its refunds without their items: one more
         # request for each that has any, side by side
@@ -389,6 +407,22 @@ class Orders:
         return found
 
     # -- media --------------------------------------------------------------
+
+
+def _awaiting_payment(number: str, status: str) -> Refusal:
+    """
+    The refusal of an order still awaiting payment (`AWAITING_PAYMENT`).
+    """
+    return Refusal(
+        number=number,
+        field="status",
+        reason=(
+            f"order {number} is {status} in WooCommerce (awaiting "
+            "payment): not imported yet; WooCommerce takes its stock when "
+            "it is paid (processing or on-hold), and the next order sync "
+            "imports it then"
+        ),
+    )
 
 
 def _fractional(number: str, row: Row) -> Refusal | None:

@@ -16,6 +16,7 @@ from ..._model import Order, OrderState
 from .._faults import Faults, FaultSwitch
 from ._app import App
 from ._auth import ApiKey, Authenticator
+from ._order_stock import move_order_stock
 from ._request import RequestRecord
 from ._shop import Attachment, Row, Shop
 
@@ -277,6 +278,9 @@ class WooCommerceEmulator(FaultSwitch):
         if modified_at is not None:
             shop.stamp(row, created=False, at=modified_at)
         shop.orders[order_id] = row
+        # a checkout paid, or an order made with this status: its stock
+        # moves as the status says
+        move_order_stock(shop, row, status)
         return order_id
 
     def refund(

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from ._errors import WpError, invalid_param
+from ._order_stock import move_order_stock
 from ._product_rules import ProductRules
 from ._state import Attachment
 from ._wp import (
@@ -242,6 +243,8 @@ class Shop(ProductRules):
                     customer_note=False,
                     author="system",
                 )
+                # woocommerce_order_status_<status> fires on a change only
+                move_order_stock(self, row, status)
             row["status"] = status
             if status == "completed" and not row.get("date_completed"):
                 row["date_completed"], row["date_completed_gmt"] = wp_dates(

@@ -61,6 +61,12 @@ class ShopState:
     #: Keyword-only: the documented `Shop`'s positional arguments keep
     #: their places.
     refunds: dict[int, list[Row]] = attrs.field(factory=dict, kw_only=True)
+    #: The units each order's line items took off stock (the line
+    #: items' ``_reduced_stock`` meta, which the REST API does not show),
+    #: by order id and line item id (`move_order_stock`).
+    reduced_stock: dict[int, dict[int, int]] = attrs.field(
+        factory=dict, kw_only=True
+    )
     customers: dict[int, Row] = attrs.field(factory=dict)
     media: dict[int, Attachment] = attrs.field(factory=dict)
     #: The slugs of the shop's tax classes besides the standard one
