@@ -96,6 +96,21 @@ def checksum(record: Record) -> str:
     ]
 
 
+def laid_out(digest: str, layout: str) -> str:
+    """
+    A stock level's checksum *digest* with the platform's stock *layout*
+    (`~ecomsync.typing.SupportsStockLayout`) folded in: a level sent
+    where the mapping no longer points must look changed.  Without a
+    layout, *digest* itself (stores keep the checksums they hold).
+    """
+    if not layout:
+        return digest
+    blob = f"{layout}\x1e{digest}"
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[
+        :32
+    ]
+
+
 def _blob(record: Record) -> str:
     """
     The JSON text `checksum` hashes, by the general walk: `to_plain`,

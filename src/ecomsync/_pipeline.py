@@ -35,7 +35,7 @@ from ._selection import (
     ledger_watch,
 )
 from ._spec import All, DataType, Direction, Only, Selection
-from ._stock_fold import StockFold, run_order
+from ._stock_fold import StockFold, run_order, stock_checksum
 from ._twins import Twins, identity_of
 from ._writer import Writer
 from .events import RecordSkipped, TypeFinished, TypeStarted
@@ -357,13 +357,19 @@ class Pipeline:
             else:
                 batch.append(item)
         claims = self.writer.claims.get(data_type)
-        # Each record's checksum once per batch, for both uses below.
+        # Each record's checksum once per batch, for both uses below;
+        # a stock level's with where the platform's mapping sends it.
         digests: dict[int, str] = {}
+        of = (
+            stock_checksum(run.platform)
+            if data_type is DataType.STOCK
+            else checksum
+        )
 
         def checksum_of(record: Record) -> str:
             digest = digests.get(id(record))
             if digest is None:
-                digest = digests[id(record)] = checksum(record)
+                digest = digests[id(record)] = of(record)
             return digest
 
         links = None

@@ -38,13 +38,19 @@ import attrs
 from ._changes import Change, Changes, refuse
 from ._compact import CompactMap
 from ._contracts import Link, Outcome
-from ._fingerprint import checksum
+from ._fingerprint import checksum, laid_out
 from ._model import Article, Record, StockLevel
 from ._run import Run, Tally
 from ._selection import erp_batches
 from ._spec import All, DataType, Only, Selection, SyncSpec
 from .events import RecordSkipped, RecordSynced
-from .typing import ErpSession, Platform, StateStore, SupportsStockOnPush
+from .typing import (
+    ErpSession,
+    Platform,
+    StateStore,
+    SupportsStockLayout,
+    SupportsStockOnPush,
+)
 
 
 def folds(spec: SyncSpec, platform: Platform) -> bool:
@@ -58,6 +64,22 @@ def folds(spec: SyncSpec, platform: Platform) -> bool:
         and isinstance(platform, SupportsStockOnPush)
         and platform.stock_on_push is True
     )
+
+
+def stock_checksum(platform: Platform) -> Callable[[Record], str]:
+    """
+    The checksum of a stock level for *platform*: with its stock layout
+    (`~ecomsync.typing.SupportsStockLayout`) folded in, so that a changed
+    mapping sends every level again.
+    """
+    layout = (
+        platform.stock_layout()
+        if isinstance(platform, SupportsStockLayout)
+        else ""
+    )
+    if not layout:
+        return checksum
+    return lambda record: laid_out(checksum(record), layout)
 
 
 def run_order(
@@ -179,12 +201,13 @@ class StockFold:
             self.run.platform_name, DataType.STOCK, mine
         )
         going: dict[str, list[_Level]] = {}
+        checksum_of = stock_checksum(self.run.platform)
         for level in single:
             found = owner.get(level.number)
             if found is None:
                 continue
             change, gained = found
-            digest = checksum(level)
+            digest = checksum_of(level)
             link = links.get(level.number)
             if (
                 link is None

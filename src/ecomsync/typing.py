@@ -68,6 +68,7 @@ __all__ = [
     "SupportsPendingBatch",
     "SupportsRequestCount",
     "SupportsRequestEstimate",
+    "SupportsStockLayout",
     "SupportsStockOnPush",
     "WatermarkStore",
 ]
@@ -208,8 +209,8 @@ class Platform(Protocol):
     Optional capabilities refine what the engine does; each is a small
     protocol of its own, checked with ``isinstance``: `SupportsMediaOnPush`,
     `SupportsMediaIdFor`, `SupportsMediaTypes`, `SupportsStockOnPush`,
-    `SupportsNumberIdentity`, `SupportsRequestEstimate`,
-    `SupportsRequestCount` and `SupportsCheck`.
+    `SupportsNumberIdentity`, `SupportsStockLayout`,
+    `SupportsRequestEstimate`, `SupportsRequestCount` and `SupportsCheck`.
     """
 
     supported: frozenset[DataType]
@@ -384,6 +385,30 @@ class SupportsNumberIdentity(Protocol):
         """
         *number* of a *data_type* record as the platform compares it:
         two numbers with one identity are one number to it.
+        """
+
+
+@runtime_checkable
+class SupportsStockLayout(Protocol):
+    """
+    **Protocol:** A platform whose settings decide where stock goes (a
+    warehouse -> location mapping).
+
+    The engine folds ``stock_layout()`` into the checksum of every stock
+    level, so a changed mapping makes each level look changed and the
+    next stock run that reads it (with `~ecomsync.All`; a scheduled run
+    reads only the ERP's changes) writes it where the mapping now says.
+    ``""`` (no mapping set) leaves checksums as they were.  Called once
+    per batch.
+
+    .. versionadded:: 26.1.0
+    """
+
+    def stock_layout(self) -> str:
+        """
+        A fingerprint of where stock goes (the same text for the same
+        settings, across processes and versions); ``""`` without a
+        mapping.
         """
 
 

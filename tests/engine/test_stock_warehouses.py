@@ -449,3 +449,58 @@ class TestParts:
         assert ok.ok
         assert "article SHIRT-X does not exist" == missing.error
         assert {"SHIRT-S": {None: 2}} == platform.stock
+
+
+@attrs.define(repr=False)
+class Mapped(MemoryPlatform):
+    """
+    A platform whose warehouse -> location mapping a test changes
+    (`~ecomsync.typing.SupportsStockLayout`).
+    """
+
+    layout: str = ""
+
+    def stock_layout(self) -> str:
+        return self.layout
+
+
+class TestLayout:
+    async def _synced(self, tmp_path: Path, layout: str) -> Synchronizer:
+        sync = Synchronizer(
+            erp=MemoryErp([*articles(), *levels()]),
+            platforms={"shop": Mapped(layout=layout)},
+            store=SqliteStore(tmp_path / "s.db"),
+        )
+        await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+        await sync.execute(ONLY_STOCK)
+        return sync
+
+    async def test_changed_mapping_sends_every_level(
+        self, tmp_path: Path
+    ) -> None:
+        """After the platform's mapping changed, the next stock run
+        writes every article's levels again; with it unchanged, none."""
+        sync = await self._synced(tmp_path, '{"WH1":"Warehouse"}')
+        platform = sync.platforms["shop"]
+        assert isinstance(platform, Mapped)
+
+        same = await sync.execute(ONLY_STOCK)
+        platform.layout = '{"WH1":"Second"}'
+        moved = await sync.execute(ONLY_STOCK)
+        again = await sync.execute(ONLY_STOCK)
+        await sync.store.aclose()
+
+        assert 2 == same.counts[STOCK].unchanged
+        assert 2 == moved.counts[STOCK].updated
+        assert 2 == again.counts[STOCK].unchanged
+
+    async def test_no_mapping_keeps_stored_checksums(
+        self, tmp_path: Path
+    ) -> None:
+        """Without a mapping a level's stored checksum is its own, as
+        before the hook: an upgrade sends nothing again."""
+        sync = await self._synced(tmp_path, "")
+        links = await sync.store.get_links("shop", STOCK, ["B-1"])
+        await sync.store.aclose()
+
+        assert checksum(levels()[2]) == links["B-1"].checksum

@@ -169,6 +169,60 @@ class TestStockLocationsThroughTheEngine:
         } == whole
         assert [] == left
 
+    async def test_moved_warehouse_reaches_its_new_location(
+        self, fresh_vendure: VendureServer, tmp_path: Path
+    ) -> None:
+        """
+        WH2 moved from location North to South in the mapping, no ERP
+        change: the next manual stock run writes its level at South and
+        North sells nothing; the run after finds everything unchanged.
+        """
+        admin = fresh_vendure.admin()
+        for name in ("North", "South"):
+            await admin.gql(
+                "mutation ($n: String!) { createStockLocation(input: "
+                '{ name: $n, description: "" }) { id } }',
+                {"n": name},
+            )
+        erp = MemoryErp(
+            [
+                Article(number="M-1", name="Hammer", price=1, tax_rate=0),
+                StockLevel(number="M-1", quantity=3, warehouse="WH1"),
+                StockLevel(number="M-1", quantity=5, warehouse="WH2"),
+            ]
+        )
+        store = SqliteStore(tmp_path / "state.db")
+        only_stock = SyncSpec(types={STOCK: All()})
+        shops = [
+            fresh_vendure.platform(
+                stock_locations={"WH1": DEFAULT, "WH2": where}
+            )
+            for where in ("North", "South")
+        ]
+        try:
+            before = Synchronizer(
+                erp=erp, platforms={"vendure": shops[0]}, store=store
+            )
+            await before.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+            await before.execute(only_stock)
+            first = await _locations(admin, "M-1")
+            after = Synchronizer(
+                erp=erp, platforms={"vendure": shops[1]}, store=store
+            )
+            moved = await after.execute(only_stock)
+            now = await _locations(admin, "M-1")
+            again = await after.execute(only_stock)
+        finally:
+            for shop in shops:
+                await shop.aclose()
+            await admin.aclose()
+            await store.aclose()
+
+        assert {"M-1": {DEFAULT: 3, "North": 5}} == first
+        assert 1 == moved.counts[STOCK].updated
+        assert {"M-1": {DEFAULT: 3, "South": 5}} == now
+        assert 1 == again.counts[STOCK].unchanged
+
 
 async def _tracking(admin: VendureAdmin, *skus: str) -> dict[str, Any]:
     """

@@ -215,3 +215,18 @@ class MyErpContract(ErpSourceContract):
 
     async def ship(self, source: ErpSource, order_number: str) -> None:
         return None
+
+
+def stock_layout() -> None:
+    from ecomsync.platforms.vendure import Vendure
+    from ecomsync.typing import SupportsStockLayout
+
+    shop = Vendure(
+        "https://shop.example",
+        username="admin",
+        password="secret",
+        stock_location="North",
+    )
+    laid_out: SupportsStockLayout = shop
+    where: str = laid_out.stock_layout()
+    print(where)

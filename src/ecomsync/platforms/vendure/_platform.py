@@ -5,6 +5,7 @@ the orders together behind the `Platform` protocol.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import anyio
@@ -306,6 +307,21 @@ class Vendure(AsyncResource):
                 f"Vendure takes media for articles and categories, "
                 f"not {data_type.value}"
             )
+
+    def stock_layout(self) -> str:
+        """
+        Where stock goes, *stock_location* and *stock_locations*
+        (`~ecomsync.typing.SupportsStockLayout`): a changed one sends
+        every level again, and the location no level goes to any more
+        is set to sell nothing with it.  ``""`` with neither set.
+        """
+        if self.stock_location is None and self.stock_locations is None:
+            return ""
+        return json.dumps(
+            [self.stock_location, dict(self.stock_locations or {})],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
     @property
     def requests_sent(self) -> int:
