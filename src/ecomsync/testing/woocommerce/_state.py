@@ -63,7 +63,7 @@ class ShopState:
     refunds: dict[int, list[Row]] = attrs.field(factory=dict, kw_only=True)
     #: The units each order's line items took off stock (the line
     #: items' ``_reduced_stock`` meta, which the REST API does not show),
-    #: by order id and line item id (`move_order_stock`).
+    #: by order id and line item id.
     reduced_stock: dict[int, dict[int, int]] = attrs.field(
         factory=dict, kw_only=True
     )
