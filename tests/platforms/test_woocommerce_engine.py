@@ -7,7 +7,9 @@ exactly or fails by name.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,10 +19,15 @@ import pytest
 import stamina
 
 from ecomsync import (
+    All,
     Article,
     Category,
+    ChangedSince,
     DataType,
+    MemoryErp,
+    RunStatus,
     StockLevel,
+    SyncSpec,
 )
 from ecomsync.platforms.woocommerce import WooCommerce, category_slug
 from ecomsync.testing import (
@@ -37,6 +44,7 @@ from .._engine_contract import (
     PlatformEngineContract,
     two_runs,
 )
+from .._push import PUSH, pushing
 
 
 CANARY = "cs_canary-S3CR3T-4f1d9b"
@@ -283,3 +291,75 @@ class TestDirtyCatalogue(DirtyCatalogueContract):
             emu.shop.categories
         )
         assert 1 == len(emu.shop.media)
+
+
+# -- an order paid after it was placed ---------------------------------------
+
+
+class TestPendingOrderStock:
+    """A pending order paid later, through the engine."""
+
+    pytestmark = pytest.mark.anyio
+
+    async def test_paid_pending_order_leaves_the_erps_available(
+        self, tmp_path: Path
+    ) -> None:
+        """
+        An order placed ``pending`` (unpaid; WooCommerce keeps its stock)
+        and paid after an order sync and a stock push: the shop then
+        sells what the ERP has available (on hand less the orders it
+        holds), not that less the order's units once more.
+        """
+        on_hand = 10
+        erp = MemoryErp(
+            [
+                Category(number="C-1", name="Hats"),
+                Article(
+                    number="A-1",
+                    name="Hat",
+                    price=Decimal("10.00"),
+                    categories=("C-1",),
+                ),
+                StockLevel(number="A-1", quantity=on_hand),
+            ]
+        )
+        emu = _emu()
+        started = datetime.now(UTC) - timedelta(minutes=1)
+        orders = SyncSpec(
+            types={DataType.ADDRESSES_AND_ORDERS: ChangedSince(started)}
+        )
+        stock = SyncSpec(types={DataType.STOCK: All()})
+
+        async def run(spec: SyncSpec) -> None:
+            result = await sync.execute(spec)
+            assert RunStatus.SUCCEEDED == result.status, result.failures
+
+        def available() -> int:
+            # the ERP holds the units of the orders it imported
+            held = sum(
+                line.quantity
+                for order in erp.orders.values()
+                for line in order.lines
+                if line.article_number == "A-1"
+            )
+            return on_hand - held
+
+        async with pushing(shop(emu), erp, tmp_path) as sync:
+            await run(PUSH)
+            oid = emu.place_order(
+                status="pending",
+                billing={"country": "DE", "last_name": "Muster"},
+                lines=[{"sku": "A-1", "quantity": 3, "price": "10.00"}],
+                total="30.00",
+            )
+            await run(orders)
+            erp.put(StockLevel(number="A-1", quantity=available()))
+            await run(stock)
+            emu.shop.update_order(oid, {"status": "processing"})  # paid
+            await run(orders)
+            erp.put(StockLevel(number="A-1", quantity=available()))
+            await run(stock)
+
+        (hat,) = [p for p in emu.shop.products.values() if p["sku"] == "A-1"]
+        assert [str(oid)] == [o.number for o in erp.orders.values()]
+        assert (7, 7) == (available(), hat["stock_quantity"])
