@@ -729,8 +729,9 @@ class TestAdapterDetails:
     ) -> None:
         """
         A cancelled or refunded order reads cancelled (its cancellation
-        reaches the ERP); a failed one reads open: WooCommerce lets the
-        customer pay it again, the ERP must not cancel its sale.
+        reaches the ERP); a failed one (payment declined) is not read: it
+        is not cancelled (WooCommerce lets the customer pay it again),
+        and WooCommerce took no stock for it.
         """
         statuses = {
             "2201": "cancelled",
@@ -752,7 +753,6 @@ class TestAdapterDetails:
         assert {
             "2201": OrderState.CANCELLED,
             "2202": OrderState.CANCELLED,
-            "2203": OrderState.OPEN,
             "2204": OrderState.OPEN,
             "2205": OrderState.COMPLETED,
         } == got
@@ -790,18 +790,20 @@ class TestAdapterDetails:
         assert ["2301"] == only
         assert ["2301", "2302"] == placed
 
+    @pytest.mark.parametrize("unpaid", ["pending", "failed"])
     async def test_pending_order_waits_for_payment(
-        self, woo: WooCommerce, emu: WooCommerceEmulator
+        self, woo: WooCommerce, emu: WooCommerceEmulator, unpaid: str
     ) -> None:
         """
-        A ``pending`` order (unpaid; WooCommerce has not taken its stock)
-        is not imported: a changes read leaves it out, an ``Only`` of its
-        number refuses it on ``status`` naming the number and the status;
-        once paid (``processing``) the next changes read imports it.
+        A ``pending`` or ``failed`` order (unpaid; WooCommerce has not
+        taken its stock) is not imported: a changes read leaves it out,
+        an ``Only`` of its number refuses it on ``status`` naming the
+        number and the status; once paid (``processing``) the next
+        changes read imports it.
         """
         since = datetime.now(UTC) - timedelta(minutes=1)
         oid = emu.place(make_order("2401"))
-        emu.shop.orders[oid]["status"] = "pending"
+        emu.shop.orders[oid]["status"] = unpaid
 
         async def read(selection: Any) -> list[Order | Refusal]:
             return [
@@ -820,7 +822,7 @@ class TestAdapterDetails:
         assert [] == every
         assert isinstance(refused, Refusal)
         assert ("2401", "status") == (refused.number, refused.field)
-        assert "order 2401 is pending in WooCommerce" in refused.reason
+        assert f"order 2401 is {unpaid} in WooCommerce" in refused.reason
         assert [("2401", OrderState.IN_PROGRESS)] == [
             (o.number, o.state) for o in paid if isinstance(o, Order)
         ]

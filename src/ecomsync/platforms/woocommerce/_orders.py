@@ -73,7 +73,11 @@ STATE_OF = {
     "refunded": OrderState.CANCELLED,
 }
 #: Orders WooCommerce has not taken their stock for: ``pending`` is an
-#: unpaid checkout (a gateway's payment page, often abandoned).
+#: unpaid checkout (a gateway's payment page, often abandoned), and
+#: ``failed`` mostly one whose payment the gateway declined (no status
+#: hook moves stock on ``failed``: a pending order's stays untaken; the
+#: rarer on-hold one turned failed keeps it taken, and the ERP then
+#: pushes stock without its units, which are still on the shelf).
 #: WooCommerce reduces an order's stock on payment and on the statuses
 #: processing, on-hold and completed, and gives it back on pending and
 #: cancelled (``wc_maybe_reduce_stock_levels`` /
@@ -83,7 +87,7 @@ STATE_OF = {
 #: and paid, WooCommerce would take them once more: the shop short by
 #: them until something else moves that stock.  Once paid the order is
 #: ``processing`` or ``on-hold``, modified, and a changes read imports it.
-AWAITING_PAYMENT = frozenset({"pending"})
+AWAITING_PAYMENT = frozenset({"pending", "failed"})
 #: Order meta the adapter keeps: the ERP's state (to tell shipped from
 #: completed) and the tracking numbers already announced.
 STATE_META = "_ecomsync_state"
@@ -417,8 +421,8 @@ def _awaiting_payment(number: str, status: str) -> Refusal:
         number=number,
         field="status",
         reason=(
-            f"order {number} is {status} in WooCommerce (awaiting "
-            "payment): not imported yet; WooCommerce takes its stock when "
+            f"order {number} is {status} in WooCommerce (not paid): "
+            "not imported yet; WooCommerce takes its stock when "
             "it is paid (processing or on-hold), and the next order sync "
             "imports it then"
         ),
