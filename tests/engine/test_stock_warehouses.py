@@ -494,6 +494,21 @@ class TestLayout:
         assert 2 == moved.counts[STOCK].updated
         assert 2 == again.counts[STOCK].unchanged
 
+    async def test_plan_says_what_the_run_does(self, tmp_path: Path) -> None:
+        """A plan under a mapping says the levels are unchanged where the
+        run finds them so, and to be updated once the mapping moved."""
+        sync = await self._synced(tmp_path, '{"WH1":"Warehouse"}')
+        platform = sync.platforms["shop"]
+        assert isinstance(platform, Mapped)
+
+        same = (await sync.plan(ONLY_STOCK)).types[STOCK]
+        platform.layout = '{"WH1":"Second"}'
+        moved = (await sync.plan(ONLY_STOCK)).types[STOCK]
+        await sync.store.aclose()
+
+        assert ((), ("A-1", "B-1")) == (same.update, same.unchanged)
+        assert (("A-1", "B-1"), ()) == (moved.update, moved.unchanged)
+
     async def test_no_mapping_keeps_stored_checksums(
         self, tmp_path: Path
     ) -> None:
