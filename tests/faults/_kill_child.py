@@ -213,21 +213,48 @@ class _KillingSession:
         return data
 
 
+#: The file of each chunk's first article made larger than the default
+#: ``memory_file_bytes`` in the "mixed" staging: it goes to disk while
+#: the article's other file stays in memory.
+LARGE = [f"A-{i:05d}-0-original" for i in range(1, ARTICLES + 1, BATCH)]
+
+
+def large_content(key: str) -> bytes:
+    """Content one byte over the default memory_file_bytes, per *key*."""
+    seed = hashlib.sha256(key.encode()).digest()
+    return (seed * (2**20 // len(seed) + 1))[: 2**20 + 1]
+
+
 def synchronizer(
-    directory: Path, killer: Killer | None = None, dsn: str = ""
+    directory: Path,
+    killer: Killer | None = None,
+    dsn: str = "",
+    staging: str = "disk",
 ) -> Synchronizer:
     """
     The run's synchroniser; its store in *directory*, or the PostgreSQL
     database *dsn* (the child takes it from ``KILL_CHILD_DSN``).
+    *staging* (the child's ``KILL_CHILD_STAGING``): "disk" stages every
+    file on disk (``memory_bytes=0``); "memory" is `MediaStaging`'s
+    default settings (the small files stay in memory); "mixed" is the
+    default settings with the `LARGE` files over ``memory_file_bytes``.
     """
     killer = killer or Killer()
+    erp = KillingErp(killer)
+    if staging == "mixed":
+        for key in LARGE:
+            erp._inner.media[key] = large_content(key)
     return Synchronizer(
-        erp=KillingErp(killer),  # type: ignore[arg-type]
+        erp=erp,  # type: ignore[arg-type]
         platforms={
             "shop": JournalPlatform(directory / "journal.jsonl", killer)
         },
         store=KillingStore(directory / "state.db", killer, dsn),  # type: ignore[arg-type]
-        staging=MediaStaging(directory / "staging", memory_bytes=0),
+        staging=(
+            MediaStaging(directory / "staging", memory_bytes=0)
+            if staging == "disk"
+            else MediaStaging(directory / "staging")
+        ),
         batch_size=BATCH,
     )
 
@@ -288,7 +315,10 @@ async def main(
     killer = Killer(point, at, after)
     hook_staging(killer)
     sync = synchronizer(
-        directory, killer, os.environ.get("KILL_CHILD_DSN", "")
+        directory,
+        killer,
+        os.environ.get("KILL_CHILD_DSN", ""),
+        os.environ.get("KILL_CHILD_STAGING", "disk"),
     )
     async with sync.run(SPEC, trigger=Trigger.SCHEDULED) as events:
         print(events.run_id, flush=True)

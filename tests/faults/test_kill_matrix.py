@@ -164,11 +164,12 @@ def killed(
 
 
 def run_kills(
-    base: Path, points: list[Kill], dsn: str = ""
+    base: Path, points: list[Kill], dsn: str = "", staging: str = "disk"
 ) -> dict[Kill, tuple[Path, str | None]]:
     """
     Each of *points* run once in a child, four at a time, under *base*
-    (its store in PostgreSQL database *dsn* if given); per point the
+    (its store in PostgreSQL database *dsn* if given; its media staging
+    as *staging* names, see `_kill_child.synchronizer`); per point the
     directory the dead child left and its run id.
     """
     children = []
@@ -187,7 +188,11 @@ def run_kills(
                 *([] if after is None else [after[0], str(after[1])]),
             ],
             cwd=ROOT,
-            env={**os.environ, "KILL_CHILD_DSN": dsn},
+            env={
+                **os.environ,
+                "KILL_CHILD_DSN": dsn,
+                "KILL_CHILD_STAGING": staging,
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
