@@ -741,6 +741,8 @@ class _Pages(httpx.AsyncBaseTransport):
     ) -> None:
         self.inner = httpx.ASGITransport(app=emu.app)
         self.pages: list[int] = []
+        self.sizes: list[int] = []
+        self.read: list[str] = []
         self.after_first = after_first
         self.fail = fail
         self.flying = self.most = 0
@@ -756,6 +758,7 @@ class _Pages(httpx.AsyncBaseTransport):
                 # pages are asked after the last row read, not by number
                 page = len(self.pages) + 1
                 self.pages.append(page)
+                self.sizes.append(len(request.content))
         if page and page == self.fail:
             return httpx.Response(400, json={"errors": [{"code": "X"}]})
         self.flying += 1
@@ -768,11 +771,13 @@ class _Pages(httpx.AsyncBaseTransport):
         if self.pages == [1] and self.after_first is not None:
             self.after_first()
             self.after_first = None
-        if not self.total and page:
-            body = json.loads(await response.aread())
+        if not page:
+            return response
+        body = json.loads(await response.aread())
+        self.read += [row["id"] for row in body.get("data", [])]
+        if not self.total:
             body.pop("total", None)
-            return httpx.Response(200, json=body)
-        return response
+        return httpx.Response(response.status_code, json=body)
 
 
 class _Joining(_Pages):
@@ -1017,6 +1022,70 @@ class TestOrderPages:
         assert sorted(read) == [*(str(91000 + n) for n in range(8)), "91100"]
         assert "91100" == read[-1]
         assert [1, 2, 3, 4] == transport.pages
+
+    async def test_many_orders_in_one_millisecond_keep_requests_small(
+        self,
+    ) -> None:
+        """Orders bulk-imported into one millisecond: each is read once,
+        and no page's request grows with the pages read before it (an
+        nginx in front of the shop refuses bodies over 1 MB)."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        for n in range(60):
+            emu.place_order(order_number=str(92000 + n), created_at=_AT)
+        transport = _Pages(emu)
+
+        pages = await self._read(emu, transport, 3)
+
+        read = [number for page in pages for number in page]
+        assert [str(92000 + n) for n in range(60)] == sorted(read)
+        assert 21 == len(transport.pages)
+        later = transport.sizes[1:]
+        # less than one more id (32 hex digits, quoted) than the smallest
+        assert max(later) - min(later) < 34
+
+    async def test_orders_sharing_a_millisecond_and_a_number_are_read_once(
+        self,
+    ) -> None:
+        """Orders of one millisecond that share a number, or have none,
+        more than a page holds: each order is read once, none skipped."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        numbers = ["93000"] * 4 + ["93001", "93002"] + ["x"] * 4
+        ids = [
+            emu.place_order(
+                order_number=number,
+                created_at=_AT,
+                order_id=sw_id("order", str(n)),
+            )
+            for n, number in enumerate(numbers)
+        ]
+        for order_id in ids[-4:]:
+            emu.entities["order"][order_id]["orderNumber"] = None
+        later = emu.place_order(
+            order_number="93003", created_at=_AT + timedelta(milliseconds=1)
+        )
+        transport = _Pages(emu)
+
+        await self._read(emu, transport, 3)
+
+        assert sorted([*ids, later]) == sorted(transport.read)
+        assert later == transport.read[-1]
+        assert 4 == len(transport.pages)
+
+    async def test_numbers_sorted_by_the_collation_are_each_read(
+        self,
+    ) -> None:
+        """Order numbers of one millisecond that utf8mb4_unicode_ci sorts
+        otherwise than their code points (Ö as O, before P): each order
+        read once, none skipped."""
+        emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
+        for number in ("P-3", "Ö-2", "O-1", "o-4"):
+            emu.place_order(order_number=number, created_at=_AT)
+        transport = _Pages(emu)
+
+        pages = await self._read(emu, transport, 2)
+
+        read = [number for page in pages for number in page]
+        assert ["O-1", "Ö-2", "o-4", "P-3"] == read
 
     async def test_a_failed_page_fails_as_itself(self) -> None:
         """A page that fails raises its own error (not a group), after

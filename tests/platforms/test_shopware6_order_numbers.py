@@ -203,7 +203,12 @@ class TestLookUpRequests:
         for number in numbers:
             emu.place_order(order_number=number)
         if shared:
-            emu.place_order(order_number="L-0", order_id=LAST)
+            # placed later: on the second page, its number on the first
+            emu.place_order(
+                order_number="L-0",
+                order_id=LAST,
+                created_at=emu.now() + timedelta(minutes=1),
+            )
         shop = shopware6(emu, SECRET)
         seen = len(emu.requests)
         try:

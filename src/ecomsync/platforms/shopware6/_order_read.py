@@ -198,41 +198,43 @@ class OrderReader:
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """
         The pages of order rows matching *filters*, in the order of
-        (``createdAt``, ``id``), one after another up to the first short
-        one, each next page asked as the rows after the last one read
-        (`_after`), not by its number: an order deleted in the shop
-        meanwhile would move a later row onto a page already read (by
-        number, that order skipped; the next ChangedSince read starts
-        later, so never imported), and an old order edited meanwhile
-        joins before the rows read, not into the next page (the next
-        read has it: it changed after this one began).
+        (``createdAt``, ``orderNumber``, ``id``), one after another up to
+        the first short one, each next page asked as the rows after the
+        last one read (`_after`), not by its number: an order deleted in
+        the shop meanwhile would move a later row onto a page already
+        read (by number, that order skipped; the next ChangedSince read
+        starts later, so never imported), and an old order edited
+        meanwhile joins before the rows read, not into the next page (the
+        next read has it: it changed after this one began).
         """
-        after: tuple[str, list[str]] | None = None
+        after: _Cursor | None = None
         while True:
-            keyset = filters if after is None else [*filters, _after(*after)]
+            keyset = filters if after is None else [*filters, _after(after)]
             rows = await self._page(keyset, limit)
             if rows:
                 yield rows
             if len(rows) < limit:
                 return
-            last = _created(rows[-1])
-            ids = [str(r.get("id")) for r in rows if _created(r) == last]
-            if after is not None and after[0] == last:
-                ids = after[1] + ids
-            after = (last, ids)
+            key = _key(rows[-1])
+            ids = [str(r.get("id")) for r in rows if _key(r) == key]
+            if after is not None and _key_of(after) == key:
+                ids = [*after.ids, *ids]
+            created, number = _created(rows[-1]), _number(rows[-1])
+            after = _Cursor(created, number, ids)
 
     async def _page(
         self, filters: list[dict[str, Any]], limit: int
     ) -> list[dict[str, Any]]:
         """
         The first *limit* orders matching *filters*, by (``createdAt``,
-        ``id``).
+        ``orderNumber``, ``id``).
         """
         criteria: dict[str, Any] = {
             "limit": limit,
             "page": 1,
             "sort": [
                 {"field": "createdAt", "order": "ASC"},
+                {"field": "orderNumber", "order": "ASC"},
                 {"field": "id", "order": "ASC"},
             ],
             "associations": ORDER_ASSOCIATIONS,
@@ -257,18 +259,91 @@ def _created(row: Mapping[str, Any]) -> str:
     return shopware_time(parse_time(row.get("createdAt")))
 
 
-def _after(created: str, ids: list[str]) -> dict[str, Any]:
+@attrs.frozen
+class _Cursor:
     """
-    The orders after those read in (``createdAt``, ``id``) order: created
-    later, or at *created* but not one of *ids* (those read at it).  Not
-    a ``range`` on ``id``: Shopware's DAL compares a range's parameter
-    with the column as given (SqlQueryParser::parseRangeFilter), and an
-    id column holds bytes, not the hex an id is written in; ``equalsAny``
-    turns ids into bytes.  The ids at one moment are few (orders placed
-    in the same millisecond).  Ranges' parameters go into SQL as given
-    (platform-apis.md), against ``DATETIME(3)``: in Shopware's storage
-    format they compare exactly.
+    The last order row a page read: its ``createdAt`` (`_created`), its
+    order number (``None`` without one) and the ids read at both.
     """
+
+    created: str
+    number: str | None
+    ids: list[str]
+
+
+def _number(row: Mapping[str, Any]) -> str | None:
+    """
+    Order *row*'s number, ``None`` without one (``order_number`` is
+    nullable: an order written through the API may have none).
+    """
+    number = row.get("orderNumber")
+    return None if number is None else str(number)
+
+
+def _key(row: Mapping[str, Any]) -> tuple[str, str | None]:
+    """
+    Where order *row* sorts: its ``createdAt`` and its number roughly as
+    ``utf8mb4_unicode_ci`` compares it (case and trailing spaces
+    ignored), so that rows the shop takes for equal numbers are all
+    among the ids `_after` leaves out (a row it takes for equal but this
+    does not is read twice, never skipped).
+    """
+    number = _number(row)
+    folded = None if number is None else number.casefold().rstrip(" ")
+    return _created(row), folded
+
+
+def _key_of(cursor: _Cursor) -> tuple[str, str | None]:
+    """
+    `_key` of the row *cursor* was taken from.
+    """
+    return _key({"createdAt": cursor.created, "orderNumber": cursor.number})
+
+
+def _after(cursor: _Cursor) -> dict[str, Any]:
+    """
+    The orders after those read in (``createdAt``, ``orderNumber``,
+    ``id``) order: created later; or at the same moment with a later
+    number; or with the same moment and number but not one of the ids
+    read at both.  A keyset on ``createdAt`` and ``id`` alone (7b97204)
+    had to leave out every id read at one moment, and orders imported
+    in bulk share a millisecond: at 30,000 of them the last page's
+    request was about 1 MB (nginx's default ``client_max_body_size``:
+    413, the read failed).  The ids left out now are those of orders
+    sharing a moment and a number, which the read refuses anyway
+    (`OrderReader._handed`): one, in a sane shop.
+
+    Not a ``range`` on ``id``: Shopware's DAL compares a range's
+    parameter with the column as given (SqlQueryParser::parseRangeFilter)
+    and an id column holds bytes, not the hex an id is written in
+    (``equalsAny`` converts).  Not the ``autoIncrement`` column either:
+    OrderDefinition declares it without ``ApiAware``, so the Admin API
+    refuses it in a criteria (ApiCriteriaValidator: ApiProtectionException)
+    and leaves it out of rows.  Ranges on ``createdAt`` (``DATETIME(3)``)
+    and ``orderNumber`` (``VARCHAR``, compared under the column's
+    collation, as the sort is) compare exactly with values in the form
+    Shopware stores.  MySQL sorts a ``NULL`` number first.
+    """
+    moment = {
+        "type": "range",
+        "field": "createdAt",
+        "parameters": {"gte": cursor.created, "lte": cursor.created},
+    }
+    without = {"type": "equals", "field": "orderNumber", "value": None}
+    later_number: dict[str, Any] = (
+        {"type": "not", "operator": "and", "queries": [without]}
+        if cursor.number is None
+        else {
+            "type": "range",
+            "field": "orderNumber",
+            "parameters": {"gt": cursor.number},
+        }
+    )
+    same_number: dict[str, Any] = (
+        without
+        if cursor.number is None
+        else {"type": "equals", "field": "orderNumber", "value": cursor.number}
+    )
     return {
         "type": "multi",
         "operator": "or",
@@ -276,22 +351,28 @@ def _after(created: str, ids: list[str]) -> dict[str, Any]:
             {
                 "type": "range",
                 "field": "createdAt",
-                "parameters": {"gt": created},
+                "parameters": {"gt": cursor.created},
+            },
+            {
+                "type": "multi",
+                "operator": "and",
+                "queries": [moment, later_number],
             },
             {
                 "type": "multi",
                 "operator": "and",
                 "queries": [
-                    {
-                        "type": "range",
-                        "field": "createdAt",
-                        "parameters": {"gte": created, "lte": created},
-                    },
+                    moment,
+                    same_number,
                     {
                         "type": "not",
                         "operator": "and",
                         "queries": [
-                            {"type": "equalsAny", "field": "id", "value": ids}
+                            {
+                                "type": "equalsAny",
+                                "field": "id",
+                                "value": cursor.ids,
+                            }
                         ],
                     },
                 ],

@@ -344,7 +344,9 @@ def _sort_key(v: Any) -> tuple[int, Any]:
     if isinstance(v, (int, float)):
         return (1, v)
     if isinstance(v, str):
-        return (2, v.casefold())
+        # ORDER BY a text column sorts under its collation, as a range
+        # on it compares (`_cmp`): a keyset over both agrees with MySQL.
+        return (2, collate(v))
     return (3, str(v))
 
 
