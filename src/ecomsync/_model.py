@@ -25,6 +25,7 @@ from .exceptions import InvalidRecord
 
 
 __all__ = [
+    "ADDRESS_TEXTS",
     "Address",
     "Article",
     "Category",
@@ -279,6 +280,20 @@ class Address:
     country: str = attrs.field(factory=_no_country)
     company: str = ""
     phone: str = ""
+
+
+#: An address's free texts, its personal data (its country is a code):
+#: what the order checks refuse control characters in (`_record_checks`)
+#: and what the ledger never quotes (`_personal`).
+ADDRESS_TEXTS = (
+    "first_name",
+    "last_name",
+    "company",
+    "street",
+    "zip_code",
+    "city",
+    "phone",
+)
 
 
 @attrs.frozen(kw_only=True)

@@ -18,19 +18,8 @@ import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from ._model import Address, Order
+from ._model import ADDRESS_TEXTS, Address, Order
 
-
-#: The personal fields of an address (its country is a code, no more).
-_ADDRESS_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "street",
-    "zip_code",
-    "city",
-    "phone",
-)
 
 #: Values shorter than this are left: one letter matches too much.
 _SHORTEST = 2
@@ -95,7 +84,7 @@ def personal_values(order: Order) -> dict[str, str]:
         add("customer.email", part)
     for field, address in _addresses(order):
         add_name(field, address.first_name, address.last_name)
-        for name in _ADDRESS_FIELDS:
+        for name in ADDRESS_TEXTS:
             add(f"{field}.{name}", getattr(address, name))
     return found
 

@@ -21,7 +21,7 @@ from ._field_checks import (
     quantity_problems,
     text_problems,
 )
-from ._model import Article, Order, Record, StockLevel
+from ._model import ADDRESS_TEXTS, Article, Order, Record, StockLevel
 
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -54,21 +54,6 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-_MINOR_PLACES.get(currency, 2))
 
 
-#: An address's texts, checked like any text: a control character (NUL
-#: above all: PostgreSQL refuses it in text, Tryton's fields with it) or
-#: a lone surrogate fails the order on the field, never quoting the
-#: value (personal data, see `_personal`).
-_ADDRESS_TEXTS = (
-    "first_name",
-    "last_name",
-    "company",
-    "street",
-    "zip_code",
-    "city",
-    "phone",
-)
-
-
 def order_problems(order: Order) -> list[Problem]:
     """
     What is wrong with *order*: its lines and amounts, whether its money
@@ -96,7 +81,7 @@ def order_problems(order: Order) -> list[Problem]:
         ("billing", order.billing),
         ("shipping", order.shipping),
     ):
-        for text in _ADDRESS_TEXTS:
+        for text in ADDRESS_TEXTS:
             found += text_problems(
                 f"{name}.{text}", getattr(address, text, "")
             )
