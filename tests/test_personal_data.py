@@ -291,6 +291,22 @@ class TestRedact:
             == redact(text, [order])
         )
 
+    def test_shop_customer_id_stays(self) -> None:
+        """The shop's customer id stays where it is also an e-mail's
+        part: a refusal names it on purpose (two shop customers holding
+        one number)."""
+        (order,) = orders_for(1, articles=6)
+        customer = attrs.evolve(
+            order.customer,
+            email="erika-4d92@example.org",
+            platform_id="erika-4d92",
+        )
+        order = attrs.evolve(order, customer=customer)
+
+        assert "held by shop customer erika-4d92" == redact(
+            "held by shop customer erika-4d92", [order]
+        )
+
     def test_whole_words_only(self) -> None:
         """A short name inside a longer word is no name ("Al" in
         "Almond")."""

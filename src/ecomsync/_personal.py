@@ -50,12 +50,10 @@ def personal_values(order: Order) -> dict[str, str]:
     brackets.
     """
     found: dict[str, str] = {}
-    numbers = {order.number, order.customer.number}
-    numbers.update(line.article_number for line in order.lines)
     # a value that is also one of the numbers a message names on purpose
     # (a zip code that is the order number) stays, or the message loses
     # the number the merchant acts on
-    keep = {n.strip().lower() for n in numbers}
+    keep = kept_numbers(order)
 
     def add(path: str, value: str) -> None:
         key = " ".join(value.split()).lower()
@@ -89,6 +87,20 @@ def personal_values(order: Order) -> dict[str, str]:
     return found
 
 
+def kept_numbers(order: Order) -> set[str]:
+    """
+    What a message about *order* names on purpose, lower-cased: its
+    number, its customer's, its articles' and the shop's id of its
+    customer.  No personal data, and never replaced, nor a name inside
+    them (the shop's customer id ``erika-4d92`` keeps its ``erika``).
+    """
+    numbers = {order.number, order.customer.number}
+    numbers.update(line.article_number for line in order.lines)
+    if order.customer.platform_id:
+        numbers.add(order.customer.platform_id)
+    return {n.strip().lower() for n in numbers if n.strip()}
+
+
 def _addresses(order: Order) -> Iterable[tuple[str, Address]]:
     yield "billing", order.billing
     yield "shipping", order.shipping
@@ -115,20 +127,27 @@ def redactor(orders: Sequence[Order]) -> Callable[[str], str]:
             values.setdefault(key, stands_for)
     if not values:
         return lambda text: text
+    kept: set[str] = set()
+    for order in orders:
+        kept.update(kept_numbers(order))
     # one pass, longest first: "Max Weg 1" is the street before "Max" is
     # a first name, and a replacement is never searched again
     pattern = re.compile(
         r"(?<!\w)(?:"
         + "|".join(
             r"\s+".join(re.escape(w) for w in v.split())
-            for v in sorted(values, key=len, reverse=True)
+            for v in sorted(values.keys() | kept, key=len, reverse=True)
         )
-        + r")(?!\w)",
+        # not a name running on into an id ("erika-4d92", the shop's id
+        # of another customer a refusal names)
+        + r")(?![\w-])",
         re.IGNORECASE,
     )
 
     def field(match: re.Match[str]) -> str:
         found = " ".join(match.group().split()).lower()
+        if found in kept and found not in values:
+            return match.group()
         return values.get(found, "<personal data>")
 
     return lambda text: pattern.sub(field, text)

@@ -405,8 +405,9 @@ def test_failed_records_exit_3_and_failures_retry_heals_them(
     """
     config = write_config(tmp_path, shop)
     text = config.read_text()
+    # on disk (small files stay in memory by default) within 1,000 bytes
     small = text.replace('directory = "staging"', 'directory = "staging"\n'
-                         "max_bytes = 1000")  # fmt: skip
+                         "max_bytes = 1000\nmemory_bytes = 0")  # fmt: skip
     config.write_text(small)
     cli = Cli(
         config, {**Cli.env_of(), "TEST_SHOP_SECRET": shop["client_secret"]}
