@@ -21,7 +21,6 @@ from ._changes import Change, ambiguous, chunks, fingerprints
 from ._contracts import Link, Refusal
 from ._dependencies import CategoryClosure
 from ._directions import Inbound, Outbound
-from ._fingerprint import checksum
 from ._media_transfer import MediaTransfer
 from ._model import Problem, Record
 from ._order_lease import importing
@@ -35,7 +34,7 @@ from ._selection import (
     ledger_watch,
 )
 from ._spec import All, DataType, Direction, Only, Selection
-from ._stock_fold import StockFold, run_order, stock_checksum
+from ._stock_fold import StockFold, checksum_for, run_order
 from ._twins import Twins, identity_of
 from ._writer import Writer
 from .events import RecordSkipped, TypeFinished, TypeStarted
@@ -360,11 +359,7 @@ class Pipeline:
         # Each record's checksum once per batch, for both uses below;
         # a stock level's with where the platform's mapping sends it.
         digests: dict[int, str] = {}
-        of = (
-            stock_checksum(run.platform)
-            if data_type is DataType.STOCK
-            else checksum
-        )
+        of = checksum_for(run.platform, data_type)
 
         def checksum_of(record: Record) -> str:
             digest = digests.get(id(record))

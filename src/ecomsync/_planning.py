@@ -17,7 +17,7 @@ import attrs
 from ._ambiguity import NumberClaims
 from ._changes import Change, ambiguous, fingerprints
 from ._contracts import Refusal, TypeCounts
-from ._fingerprint import checksum, content_hash
+from ._fingerprint import content_hash
 from ._media_ids import read_media
 from ._media_transfer import takes_media
 from ._model import Article, Category, Problem, Record
@@ -33,7 +33,7 @@ from ._spec import (
     SyncSpec,
     Trigger,
 )
-from ._stock_fold import folds, gained_numbers, stock_checksum
+from ._stock_fold import checksum_for, folds, gained_numbers
 from ._twins import Twins, identity_of
 from .exceptions import AuthenticationError, SyncError
 from .typing import ErpSession, SupportsMediaOnPush, SupportsRequestCount
@@ -433,19 +433,13 @@ async def _plan_batch(
     run, store, closure = pipeline.run, pipeline.store, pipeline.closure
     found.fetched += len(batch)
     before = len(found.create) + len(found.update) - found.folded
-    # a level's checksum as the run keeps it: with where the platform's
-    # mapping sends it (`stock_checksum`)
     sorted_ = await changes(
         store,
         run.platform_name,
         data_type,
         batch,
         force=run.spec.force,
-        checksum_of=(
-            stock_checksum(run.platform)
-            if data_type is DataType.STOCK
-            else checksum
-        ),
+        checksum_of=checksum_for(run.platform, data_type),
     )
     found.invalid += sorted_.invalid
     for unchanged in sorted_.unchanged:

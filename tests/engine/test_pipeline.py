@@ -25,7 +25,7 @@ from ecomsync import (
     SyncSpec,
     Trigger,
     TypeStarted,
-    _pipeline,
+    _stock_fold,
 )
 from ecomsync.testing import capture_events, shipped
 
@@ -148,13 +148,13 @@ class TestChecksums:
         finds every record unchanged."""
         await sync.execute(spec(categories=All(), articles=All()))
         seen: list[str] = []
-        real = _pipeline.checksum
+        real = _stock_fold.checksum
 
         def counting(record: object) -> str:
             seen.append(getattr(record, "number", ""))
             return real(record)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(_pipeline, "checksum", counting)
+        monkeypatch.setattr(_stock_fold, "checksum", counting)
 
         again = await sync.execute(spec(categories=All(), articles=All()))
 
