@@ -183,6 +183,37 @@ class TestStockUnderAnotherSpelling:
         assert "'A-1'" in (alone[0].error or "")
         assert "invisible characters" in (alone[0].error or "")
 
+    async def test_spellings_in_two_lookup_chunks_find_one_product(
+        self,
+    ) -> None:
+        """
+        ``A-1`` and ``a-1`` looked up in two chunks of 40 SKUs both find
+        product ``A-1``: it is one product, not two holding the SKU, so
+        ``A-1``'s stock lands and ``a-1``'s fails naming ``A-1``.
+        """
+        emu = WooCommerceEmulator("ck_merchant", SECRET)
+        async with _shop(emu) as woo:
+            await woo.push(
+                DataType.ARTICLES,
+                [Outgoing(record=Article(number="A-1", name="A", price=1))],
+            )
+            # sorted, "A-1" opens the first chunk and "a-1" ends the
+            # second
+            between = [f"B-{k:02}" for k in range(40)]
+            outcomes = await woo.push(
+                DataType.STOCK,
+                [
+                    Outgoing(record=StockLevel(number=n, quantity=5))
+                    for n in ["A-1", *between, "a-1"]
+                ],
+            )
+        (row,) = emu.shop.products.values()
+        by_number = {o.number: o for o in outcomes}
+        assert 5 == row["stock_quantity"]
+        assert by_number["A-1"].ok, by_number["A-1"].error
+        assert "number" == by_number["a-1"].field
+        assert "holds the SKU 'A-1'" in (by_number["a-1"].error or "")
+
     async def test_stock_of_its_linked_product_retyped_in_case(
         self,
     ) -> None:

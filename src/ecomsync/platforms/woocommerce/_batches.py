@@ -54,10 +54,10 @@ class Batches:
             ):
                 answers[k] += rows
 
-        # side by side, kept in chunk order: a product two chunks find
-        # (one SKU to the collation) is listed as before
+        # side by side, kept in chunk order
         await concurrently(*(partial(read, k) for k in range(len(parts))))
         found: dict[str, list[Row]] = {}
+        seen: set[object] = set()
         for rows in answers:
             for i, row in enumerate(rows):
                 sku = field_of(
@@ -67,6 +67,13 @@ class Batches:
                     "sku",
                     where=f"item {i}",
                 )
+                # "A-1" and "a-1" in two chunks (one SKU to the
+                # collation) find one product twice: listed once, it is
+                # one product, not two holding the SKU
+                rid = row.get("id")
+                if rid is not None and rid in seen:
+                    continue
+                seen.add(rid)
                 found.setdefault(sku_key(sku), []).append(row)
         return found
 
