@@ -59,40 +59,69 @@ def _chunks(
     numbers: Sequence[str],
     size: int,
     identity: Callable[[str], str] | None = None,
-) -> list[list[str]]:
+) -> list[tuple[list[str], bool]]:
     """
-    *numbers* (in number order) in chunks of *size*, a chunk grown past
-    *size* rather than cut between numbers that natural order holds
-    equal (``0010`` and ``10``, ``A-01`` and ``A-1``): a number range
-    ending at one of them holds the other too, so two partitions would
-    both read and write them.  Nor between neighbours the platform
-    takes for one number (*identity*, `_twins.identity_of`: ``A-01`` and
-    ``A-01 `` on WooCommerce): partitions side by side would each send
-    one, and the second would write over the first's product, where one
-    run fails both (`NumberClaims`).
+    *numbers* (in number order) in chunks of *size*, each with whether
+    its numbers are a run of *numbers* (a `NumberRange` of it selects
+    them and no other chunk's).
+
+    A chunk grows past *size* rather than cut between numbers that
+    natural order holds equal (``0010`` and ``10``, ``A-01`` and
+    ``A-1``): a number range ending at one of them holds the other too,
+    so two partitions would both read and write them.  Nor are numbers
+    the platform takes for one (*identity*, `_twins.identity_of`:
+    ``A-01``, ``"A-01 "`` and ``a-01`` on WooCommerce) cut apart,
+    wherever number order puts them: partitions side by side would each
+    send one, and the second would write over the first's product,
+    where one run fails both (`NumberClaims`).  A twin far from the
+    others in number order is taken into the first one's chunk; that
+    chunk, and the one whose run it is cut out of, are then no run.
     """
-    chunks: list[list[str]] = []
-    for number in numbers:
-        if not chunks or (
-            len(chunks[-1]) >= size
-            and number_key(number) != number_key(chunks[-1][-1])
-            and (
-                identity is None
-                or identity(number) != identity(chunks[-1][-1])
-            )
-        ):
+    # Union-find over positions: equal natural order, equal identity.
+    parent = list(range(len(numbers)))
+
+    def root(at: int) -> int:
+        while parent[at] != at:
+            parent[at] = parent[parent[at]]
+            at = parent[at]
+        return at
+
+    first: dict[str, int] = {}
+    for at, number in enumerate(numbers):
+        if at and number_key(number) == number_key(numbers[at - 1]):
+            parent[root(at)] = root(at - 1)
+        if identity is not None:
+            seen = first.setdefault(identity(number), at)
+            parent[root(at)] = root(seen)
+    members: dict[int, list[int]] = {}
+    for at in range(len(numbers)):
+        members.setdefault(root(at), []).append(at)
+    chunks: list[list[int]] = []
+    placed: set[int] = set()
+    for at in range(len(numbers)):
+        group = root(at)
+        if group in placed:
+            continue
+        placed.add(group)
+        if not chunks or len(chunks[-1]) >= size:
             chunks.append([])
-        chunks[-1].append(number)
-    return chunks
+        chunks[-1].extend(members[group])
+    result: list[tuple[list[str], bool]] = []
+    for chunk in chunks:
+        chunk.sort()
+        run = chunk[-1] - chunk[0] + 1 == len(chunk)
+        result.append(([numbers[at] for at in chunk], run))
+    return result
 
 
 def _partition_selection(
-    selection: Selection, chunk: Sequence[str]
+    selection: Selection, chunk: Sequence[str], run: bool
 ) -> Selection:
     """
-    The part of *selection* a chunk of its (number-ordered) records is.
+    The part of *selection* a chunk of its (number-ordered) records is;
+    *run*: the chunk is a run of them (`_chunks`).
     """
-    if isinstance(selection, All | NumberRange):
+    if run and isinstance(selection, All | NumberRange):
         return NumberRange(chunk[0], chunk[-1])
     return Only(frozenset(chunk))
 
@@ -157,7 +186,7 @@ async def submit_partitioned(
             # run fails it naming it, rather than vanishing with the cut.
             numbers += [n for n, _ in await sought.unknown(session)]
             identity = identity_of(sync.platforms[name], data_type)
-            for chunk in _chunks(numbers, partition_size, identity):
+            for chunk, run in _chunks(numbers, partition_size, identity):
                 parts.append(
                     (
                         phase,
@@ -165,7 +194,7 @@ async def submit_partitioned(
                             one,
                             types={
                                 data_type: _partition_selection(
-                                    selection, chunk
+                                    selection, chunk, run
                                 )
                             },
                         ),

@@ -124,13 +124,11 @@ class Twins:
         side by side, so an index loaded per partition would cost every
         link landed so far each time (O(N^2) over a first sync) and
         still miss the twin another partition lands meanwhile.  Twins in
-        one partition fail together (`NumberClaims`); twins neighbouring
-        in number order (``A-01``, ``"A-01 "``, the spelling a shop
-        adapter takes for the same product) share a partition
-        (`_partition._chunks`); twins apart in number order in two
-        partitions are refused by the shop (Shopware's unique product
-        number, WooCommerce's other SKU), and the refused one's retry,
-        in a scheduled run, finds the landed twin here and both fail.
+        one partition fail together (`NumberClaims`), and twins the run
+        reads always share a partition, wherever number order puts them
+        (``A-01``, ``"A-01 "``, ``a-01``: `_partition._chunks`; a
+        partition holding twins far apart is an `Only`, which looks
+        here for twins landed before the run).
         """
         identity = identity_of(platform, data_type)
         if (
