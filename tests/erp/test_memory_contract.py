@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -328,6 +328,28 @@ class TestMemoryErpPlatforms:
         assert OrderState.OPEN is erp.order_states[("shop", number)]
         assert "Kunde gesperrt" == refused.error
         assert kept.ok
+
+    @pytest.mark.anyio
+    async def test_older_order_imported_late_leaves_the_newer_customer(
+        self,
+    ) -> None:
+        """An order placed before the customer's newest one, imported
+        after it, leaves the customer as the newest order has it (as
+        `TrytonErp` leaves the party); before, the last import won."""
+        from ecomsync.testing._erp_contract import make_order
+
+        erp = MemoryErp(ErpSourceContract.seed.articles)
+        newer = make_order()
+        older = attrs.evolve(
+            make_order(),
+            customer=attrs.evolve(newer.customer, first_name="Hans"),
+            ordered_at=newer.ordered_at - timedelta(days=1),
+        )
+        async with erp.session() as session:
+            outcomes = await session.import_orders([newer, older])
+
+        assert all(o.ok for o in outcomes), outcomes
+        assert newer.customer == erp.customers[newer.customer.number]
 
 
 class TestMemoryErpShopCustomers:

@@ -6,6 +6,7 @@ customer, and keeps what the merchant edited.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -118,6 +119,44 @@ async def test_a_sale_refused_leaves_the_party_as_the_shop_sent_it(
 
     assert one.error is None, one
     assert "The sale cannot be quoted." in (two.error or ""), two
+    assert ("Erika Meier", "meier@example.org") == (
+        party["name"],
+        party["email"],
+    )
+
+
+async def test_an_older_order_imported_late_leaves_the_newer_name(
+    tryton: TrytonErp,
+) -> None:
+    """An order the customer placed before their newest one, imported
+    after it (a retry, a backlog), leaves the party with the name and
+    e-mail of the newest order; before, the sale imported last counted
+    as the newest and the party took the older name back.  A still newer
+    order's name is then followed again."""
+    newer = attrs.evolve(
+        _renamed(make_order(), last_name="Schmidt", email="s@example.org"),
+        ordered_at=make_order().ordered_at + timedelta(days=2),
+    )
+    older = attrs.evolve(
+        _renamed(newer, last_name="Mustermann", email="m@example.org"),
+        ordered_at=newer.ordered_at - timedelta(days=1),
+    )
+    newest = attrs.evolve(
+        _renamed(newer, last_name="Meier", email="meier@example.org"),
+        ordered_at=newer.ordered_at + timedelta(hours=1),
+    )
+    async with tryton.session() as session:
+        (one,) = await session.import_orders([newer])
+        (two,) = await session.import_orders([older])
+        after_older = await _party(tryton, two.platform_id)
+        (three,) = await session.import_orders([newest])
+    party = await _party(tryton, three.platform_id)
+
+    assert (None, None, None) == (one.error, two.error, three.error)
+    assert ("Erika Schmidt", "s@example.org") == (
+        after_older["name"],
+        after_older["email"],
+    )
     assert ("Erika Meier", "meier@example.org") == (
         party["name"],
         party["email"],

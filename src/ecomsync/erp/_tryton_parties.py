@@ -26,7 +26,12 @@ from ._tryton_sales import (
     party_code,
     same_values,
 )
-from ._tryton_shop_order import ORDER_MARK, recorded_digests, text_digest
+from ._tryton_shop_order import (
+    ORDER_MARK,
+    placed_at,
+    recorded_digests,
+    text_digest,
+)
 
 
 #: The order's fields (of an `Address`) behind the fields of
@@ -43,6 +48,11 @@ _FIELDS = {
 
 if TYPE_CHECKING:
     from .tryton import TrytonErp
+
+#: How many of a party's newest sales (by sale date) `_last_sent` weighs
+#: by the moment their orders were placed: a day's orders of one
+#: customer, in one call.
+_LAST_SALES = 20
 
 #: A call that undoes a write to a party (`Parties.customer`).
 Undo = Callable[[], Awaitable[Any]]
@@ -136,7 +146,7 @@ class Parties:
         # a sale's note records what the shop sent, so a name written for
         # an order that never became a sale would look like the
         # merchant's edit to the next order, and be kept back
-        undo = [] if made else await self._follow_shop(party, kept, customer)
+        undo = [] if made else await self._follow_shop(party, kept, order)
         return party, billing, shipping, made, owed, undo
 
     async def _party(
@@ -237,21 +247,24 @@ class Parties:
         return int(party), made, kept, owed
 
     async def _follow_shop(
-        self, party: int, held: dict[str, Any], customer: Customer
+        self, party: int, held: dict[str, Any], order: Order
     ) -> list[Undo]:
         """
-        Give *party* (*held*: what it holds) *customer*'s name and e-mail
-        where the shop changed them: customers move from the shop to the
-        ERP (DESIGN.md, ``ADDRESSES_AND_ORDERS``).  Only a value the party
-        still holds as the shop sent it with the customer's last imported
-        order (`customer_digests`, in that sale's note) is the shop's to
-        change; one the merchant edited in Tryton stays, as does the
-        party of a customer whose orders earlier versions imported (they
-        recorded nothing).  A changed e-mail replaces the party's
-        (its first e-mail contact mechanism), an e-mail the shop dropped
-        is kept.  Costs no call while the party holds the shop's values.
-        Returns the calls that undo what it wrote.
+        Give *party* (*held*: what it holds) the name and e-mail of
+        *order*'s customer where the shop changed them: customers move
+        from the shop to the ERP (DESIGN.md, ``ADDRESSES_AND_ORDERS``).
+        Only a value the party still holds as the shop sent it with the
+        customer's newest imported order (`customer_digests`, in that
+        sale's note) is the shop's to change; one the merchant edited in
+        Tryton stays, as does the party of a customer whose orders
+        earlier versions imported (they recorded nothing).  An order
+        placed before that one (imported late: a retry, a backlog) sent
+        older values: they stay off the party.  A changed e-mail replaces
+        the party's (its first e-mail contact mechanism), an e-mail the
+        shop dropped is kept.  Costs no call while the party holds the
+        shop's values.  Returns the calls that undo what it wrote.
         """
+        customer = order.customer
         # as Tryton keeps them: its text fields strip surrounding spaces
         name = full_name(customer).strip()
         email = (customer.email or "").strip()
@@ -260,6 +273,9 @@ class Parties:
         if (kept_name, kept_email) == (name, email):
             return undo
         sent = await self._last_sent(party)
+        newest = placed_at(sent)
+        if newest is not None and order.ordered_at < newest:
+            return undo
         if kept_name != name and sent.get("customer.name") == text_digest(
             kept_name
         ):
@@ -319,8 +335,11 @@ class Parties:
 
     async def _last_sent(self, party: int) -> dict[str, str]:
         """
-        The digests the note of *party*'s newest imported sale records
-        (none where no sale has one).
+        The digests the note of *party*'s imported sale of the order the
+        shop placed last records (none where no sale has one): of the
+        sales of the newest sale dates, the one whose note says it was
+        placed last (the sale imported last may hold an older order),
+        else the newest of them.
         """
         rows = await self._rpc.model(
             "sale.sale",
@@ -330,14 +349,20 @@ class Parties:
                 ["notes.message", "like", f"{ORDER_MARK}%"],
             ],
             0,
-            1,
-            [["id", "DESC"]],
+            _LAST_SALES,
+            [["sale_date", "DESC"], ["id", "DESC"]],
             ["notes.message"],
         )
-        if not rows:
-            return {}
-        recorded, _ = recorded_digests(rows[0].get("notes.") or [], None)
-        return recorded
+        newest: dict[str, str] = {}
+        for row in rows:
+            recorded, _ = recorded_digests(row.get("notes.") or [], None)
+            if not newest:
+                newest = recorded
+            moment = placed_at(recorded)
+            latest = placed_at(newest)
+            if moment is not None and (latest is None or moment > latest):
+                newest = recorded
+        return newest
 
     def _shop_ids(
         self, order: Order, held: list[str], own: str | None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,10 @@ FIELDS = (
 )
 #: The keys of the customer's digests (`customer_digests`).
 CUSTOMER = ("customer.name", "customer.email")
+#: The key of when the shop's order was placed (``Order.ordered_at``, in
+#: UTC, ISO 8601): which imported sale holds the shop's newest customer
+#: name and e-mail (`placed_at`), not the sale imported last.
+ORDERED_AT = "ordered_at"
 
 
 def _digest(value: Any) -> str:
@@ -91,6 +96,25 @@ def order_digests(order: Order) -> dict[str, str]:
     }
 
 
+def _moment(order: Order) -> str:
+    return order.ordered_at.astimezone(UTC).isoformat()
+
+
+def placed_at(recorded: dict[str, str]) -> datetime | None:
+    """
+    When the order whose digests are *recorded* was placed in the shop;
+    ``None`` for one an earlier version recorded (or a note not read).
+    """
+    text = recorded.get(ORDERED_AT)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def order_note(order: Order, customer: dict[str, str] | None = None) -> str:
     """
     The message of the note that records *order* as imported, with the
@@ -98,7 +122,7 @@ def order_note(order: Order, customer: dict[str, str] | None = None) -> str:
     """
     if customer is None:
         customer = customer_digests(order.customer)
-    digests = order_digests(order) | customer
+    digests = order_digests(order) | customer | {ORDERED_AT: _moment(order)}
     return ORDER_MARK + json.dumps(digests, sort_keys=True)
 
 

@@ -182,6 +182,8 @@ class MemoryErp(AsyncResource):
         self.customers: dict[str | tuple[str, str], Customer] = {}
         #: The platform that holds each customer key (None: unknown yet).
         self._customer_platforms: dict[str | tuple[str, str], str | None] = {}
+        #: When the order of each key's customer was placed.
+        self._customer_placed: dict[str | tuple[str, str], datetime] = {}
         #: The platform's ids of each customer key's customer (of its new
         #: orders'), as `TrytonErp` keeps them (``Customer.platform_id``).
         self._customer_ids: dict[str | tuple[str, str], set[str]] = {}
@@ -371,8 +373,10 @@ class MemoryErp(AsyncResource):
         return number
 
     def _keep_customer(self, order: Order) -> None:
-        key = self._customer_key(order)
-        self.customers[key] = order.customer
+        key, at = self._customer_key(order), order.ordered_at
+        if at >= self._customer_placed.get(key, at):  # an older one: kept
+            self.customers[key] = order.customer
+            self._customer_placed[key] = at
         if key == order.customer.number and order.platform is not None:
             self._customer_platforms[key] = order.platform
 
