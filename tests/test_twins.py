@@ -186,3 +186,41 @@ def test_which_reads_look_for_landed_twins(
         selection,
     )
     assert (found is not None) is looks
+
+
+async def test_a_number_landed_under_its_own_spelling_asks_once() -> None:
+    """A variant moved to an article of its own, under the spelling it
+    landed with, is no twin: no store re-read of every link, no ERP read."""
+    reads: list[Selection] = []
+    store = Store(LINKED)
+    found = twins(store, str.casefold)
+    for i in range(3):
+        got = await found.rivals(
+            None,  # type: ignore[arg-type]
+            reader({}, reads),
+            [Article(number=f"A-{i:04d}-S", name="Moved", price=1)],
+            {},
+            NumberClaims(str.casefold),
+        )
+        assert got == []
+    assert store.asked == 1
+    assert reads == []
+
+
+async def test_a_twin_of_a_variant_reads_the_article_it_landed_with() -> None:
+    """A new number spelt like a landed variant but for case reads the
+    article that variant landed with, to fail both."""
+    reads: list[Selection] = []
+    erp = {"A-0007": Article(number="A-0007", name="Landed", price=1)}
+    found = await twins(Store(LINKED), str.casefold).rivals(
+        None,  # type: ignore[arg-type]
+        reader(erp, reads),
+        [
+            Article(number="a-0007-s", name="Twin", price=1),
+            Article(number="A-0008-S", name="Moved", price=1),
+        ],
+        {},
+        NumberClaims(str.casefold),
+    )
+    assert [r.number for r in found] == ["A-0007"]
+    assert reads == [Only(["A-0007"])]
