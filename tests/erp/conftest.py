@@ -181,6 +181,24 @@ def _tryton(tryton_server: dict[str, Any]) -> TrytonErp:
     return seeded_erp(tryton_server)
 
 
+@pytest.fixture(name="tryton_unsold", scope="session")
+def _tryton_unsold(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TrytonErp]:
+    """
+    A `TrytonErp` on a server of its own, seeded with the contract's data,
+    that no test sells from: the stock the contract reads there is the
+    seeded stock whichever tests ran before (on the shared server their
+    open sales hold some of it).
+    """
+    directory = tmp_path_factory.mktemp("tryton-unsold")
+    info = start_tryton(directory)
+    try:
+        yield seeded_erp(info)
+    finally:
+        stop_tryton(directory)
+
+
 async def flour(rpc: Any, code: str) -> int:
     """A product kept in kg and sold in g, 2.5 kg of it in WH."""
     units = {
