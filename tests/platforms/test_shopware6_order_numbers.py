@@ -195,9 +195,9 @@ class TestLookUpRequests:
     ) -> None:
         """
         A page of 500 orders (Shopware's most) whose numbers no other
-        order holds costs one look-up of the numbers, not a second,
-        empty page; where one number is held twice the look-up reads on
-        and the number fails.
+        order holds is looked up by the next page's own search (no
+        request of its own); where one number is held twice, one look-up
+        reads its holders and the number fails.
         """
         numbers = [f"L-{n}" for n in range(500)]
         for number in numbers:
@@ -226,9 +226,10 @@ class TestLookUpRequests:
         refused = [
             r.number for p in pages for r in p if isinstance(r, Refusal)
         ]
-        # Pages: 500 orders (and the one more), then an empty one; their
-        # look-ups: 1 (with the shared number 2: 501 holders) and 1.
-        assert (5 if shared else 3) == searches
+        # Pages: 500 orders, then an empty one (or the one more) carrying
+        # the first page's look-up; with the shared number, one look-up of
+        # its holders, and none for the second page (its number failed).
+        assert (3 if shared else 2) == searches
         assert (["L-0"] if shared else []) == refused
 
     @pytest.mark.parametrize(
@@ -241,8 +242,9 @@ class TestLookUpRequests:
     ) -> None:
         """
         A read of 1,001 orders with distinct numbers (or of 501 of them
-        by number) sends per page of orders its search and one look-up
-        of that page's numbers, nothing more.
+        by number) sends per page of orders its search, each carrying
+        the look-up of the page before's numbers, and one look-up of
+        the last page's, nothing more.
         """
         _place_many(emu, 1001)
         shop = shopware6(emu, SECRET)
@@ -256,11 +258,11 @@ class TestLookUpRequests:
         ]
         read = [o for p in pages for o in p]
         assert not any(isinstance(o, Refusal) for o in read)
-        # All: pages of 500, 500, 1; Only (501 numbers, 500 a filter):
-        # 500 and an empty page, then 1.  Each page with orders: its
-        # look-up.
+        # All: pages of 500, 500, 1, then the last one's look-up; Only
+        # (501 numbers, 500 a filter): 500 and an empty page, then 1 and
+        # its look-up.
         assert (1001 if isinstance(selection, All) else 501) == len(read)
-        expected = 6 if isinstance(selection, All) else 5
+        expected = 4
         assert ["/api/search/order"] * expected == [r.path for r in sent]
 
     @pytest.mark.parametrize(
@@ -279,10 +281,11 @@ class TestLookUpRequests:
         """
         No order search of a read aggregates over the shop's orders (a
         count over a million orders costs the shop seconds per page):
-        the read's filter is a ``filter``, never a ``post-filter``; only
-        a look-up aggregates, filtered on a page's numbers; and no page
-        asks for the exact total (a ``COUNT`` over every matching order):
-        pages are asked after the last row read, with no total.
+        every aggregation is filtered on numbers of a page read (a page
+        carrying one has the read's filter as ``post-filter``, which
+        aggregations do not see); and no page asks for the exact total
+        (a ``COUNT`` over every matching order): pages are asked after
+        the last row read, with no total.
         """
         _place_many(emu, 1001)
         sent = _Searches(emu)
@@ -294,22 +297,32 @@ class TestLookUpRequests:
         bodies = sent.bodies
         read = {o.number for p in pages for o in p}
         counted = []
+        carried = 0
         for body in bodies:
-            assert "post-filter" not in body
             if "associations" in body:  # a page of orders
-                assert "aggregations" not in body
                 if body.get("total-count-mode") is not None:
                     assert 2 == body["total-count-mode"]  # next-pages
                     counted.append(body["page"])
-                continue
-            # a look-up: its aggregation sees only the page's numbers
-            assert body["aggregations"]
-            [by_number] = body["filter"]
+                if "aggregations" not in body:
+                    assert "post-filter" not in body
+                    continue
+                # the look-up of the page before's numbers
+                carried += 1
+                assert "filter" not in body
+                [look_up] = body["aggregations"]
+                assert "filter" == look_up["type"]
+                assert "terms" == look_up["aggregation"]["type"]
+                [by_number] = look_up["filter"]
+            else:  # a look-up: its aggregation sees only the numbers
+                assert "post-filter" not in body
+                assert body["aggregations"]
+                [by_number] = body["filter"]
             assert "equalsAny" == by_number["type"]
             assert "orderNumber" == by_number["field"]
             assert 0 < len(by_number["value"]) <= 500
             assert set(by_number["value"]) <= read
         assert read
+        assert carried
         # All, NumberRange: one read; Only: two of 500 and 1; ChangedSince
         # a read asks each page after the last row read, one after
         # another, so no page asks for a total at all

@@ -17,11 +17,18 @@ from ..._contracts import Refusal
 from ..._model import Order
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._client import MAX_LIMIT, AdminApi
+from ._order_keyset import (
+    Cursor,
+    after_filter,
+    cursor_key,
+    row_created,
+    row_key,
+    row_number,
+)
 from ._order_mapping import (
     ORDER_ASSOCIATIONS,
     ORDER_INCLUDES,
     order_from,
-    parse_time,
     range_prefilter,
     shopware_time,
 )
@@ -33,6 +40,96 @@ _HOLDERS: dict[str, str] = {
     "type": "count",
     "field": "id",
 }
+
+
+#: The terms aggregation of `_look_up`: how many orders hold each number.
+_NUMBERS = "ecomsync-numbers"
+
+
+def _look_up(numbers: list[str]) -> dict[str, Any]:
+    """
+    An aggregation of how many orders of the shop hold each of *numbers*
+    (a ``terms`` on ``orderNumber`` inside a ``filter`` aggregation on
+    them), for an order page's search to carry.  Shopware computes an
+    aggregation over the criteria's ``filter`` and never its
+    ``post-filter`` (EntityAggregator::fetchAggregation resets them), and
+    a ``filter`` aggregation adds its own (parseFilterAggregation): with
+    the page's filter as ``post-filter`` the aggregation sees every order
+    of the shop holding one of *numbers*, found by the column's index,
+    not the page's.  A ``filter`` aggregation answers under its inner
+    aggregation's name (JsonType::createListingResponse).
+    """
+    return {
+        "name": "ecomsync-numbers-of",
+        "type": "filter",
+        "filter": [
+            {"type": "equalsAny", "field": "orderNumber", "value": numbers}
+        ],
+        "aggregation": {
+            "name": _NUMBERS,
+            "type": "terms",
+            "field": "orderNumber",
+        },
+    }
+
+
+def _text(row: Mapping[str, Any]) -> str:
+    """
+    Order *row*'s number as the read compares it (``"None"`` without).
+    """
+    return str(row.get("orderNumber"))
+
+
+def _numbers(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """
+    The numbers of *rows* (`_text`), each once, in their order.
+    """
+    return list(dict.fromkeys(_text(r) for r in rows))
+
+
+@attrs.define
+class _Waiting:
+    """
+    The order rows of the page read last, waiting for the look-up of
+    their numbers, which the next page's search carries (`_look_up`),
+    and the numbers of the read refused already.
+    """
+
+    rows: list[dict[str, Any]] = attrs.Factory(list)
+    #: How many orders hold each number of `rows`, as the search carrying
+    #: their look-up answered (``None`` until one did).
+    held: dict[str, int] | None = None
+    refused: set[str] = attrs.Factory(set)
+
+    def numbers(self) -> list[str]:
+        """
+        The numbers of `rows` to look up: those not refused already.
+        """
+        return [n for n in _numbers(self.rows) if n not in self.refused]
+
+    def answer(self, aggregations: Mapping[str, Any]) -> None:
+        """
+        Note the counts of a search that carried `rows`' look-up; a
+        search whose answer has none leaves `held` ``None`` (the numbers
+        are looked up on their own then).
+        """
+        result = aggregations.get(_NUMBERS)
+        buckets = result.get("buckets") if isinstance(result, dict) else None
+        if not isinstance(buckets, list):
+            return
+        held: dict[str, int] = {}
+        for bucket in buckets:
+            if isinstance(bucket, dict) and type(bucket.get("count")) is int:
+                held[str(bucket.get("key"))] = bucket["count"]
+        self.held = held
+
+    def take(self) -> tuple[list[dict[str, Any]], dict[str, int] | None]:
+        """
+        `rows` and `held`, no longer waiting.
+        """
+        taken = self.rows, self.held
+        self.rows, self.held = [], None
+        return taken
 
 
 @attrs.frozen
@@ -51,13 +148,17 @@ class OrderReader:
         deliveries and transactions, paged by a stable sort; an order
         whose number another order of the shop holds too, as a
         `Refusal` (`_handed`), and so an order whose customer number
-        another customer of the read holds (`_Customers`).
+        another customer of the read holds (`_Customers`).  Each page is
+        yielded once the next page's search has looked up its numbers
+        (`_look_up`): a read sends no request of its own for them but
+        after its last page.
         """
-        refused: set[str] = set()
+        waiting = _Waiting()
         customers = _Customers()
         limit = max(1, min(batch_size, MAX_LIMIT))
         filters: list[dict[str, Any]] = []
         exact: Callable[[str], bool] = lambda _: True  # noqa: E731
+        pages: AsyncIterator[list[dict[str, Any]]] | None = None
         if isinstance(selection, ChangedSince):
             since = shopware_time(selection.moment)
             filters.append(
@@ -82,65 +183,116 @@ class OrderReader:
         elif isinstance(selection, Only):
             numbers = sorted(selection.numbers)
             if len(numbers) > MAX_LIMIT:
-                async for rows in self._fetch_only(numbers, limit):
-                    handed = await self._handed(rows, refused)
-                    yield customers.refusals(handed, rows)
-                return
-            filters.append(
-                {"type": "equalsAny", "field": "orderNumber", "value": numbers}
-            )
+                pages = self._fetch_only(numbers, limit, waiting)
+            else:
+                filters.append(
+                    {
+                        "type": "equalsAny",
+                        "field": "orderNumber",
+                        "value": numbers,
+                    }
+                )
         elif not isinstance(selection, All):  # pragma: no cover
             raise TypeError(f"unknown selection {selection!r}")
-        async for rows in self._pages(filters, limit):
-            chosen = [r for r in rows if exact(str(r.get("orderNumber")))]
-            if chosen:
-                handed = await self._handed(chosen, refused)
-                yield customers.refusals(handed, chosen)
+        if pages is None:
+            pages = self._pages(filters, limit, waiting)
+        while True:
+            try:
+                rows = await anext(pages)
+            except StopAsyncIteration:
+                break
+            except Exception as error:
+                # A page failed: the page before it was read whole, so it
+                # is handed on first (its numbers looked up on their own),
+                # and then the page's own error, as before pages carried
+                # look-ups; a look-up failing too leaves it unread.
+                try:
+                    rest = await self._rest(waiting, customers)
+                except Exception:
+                    raise error from None
+                if rest:
+                    yield rest
+                raise
+            ready, held = waiting.take()
+            if ready:
+                handed = await self._handed(ready, held, waiting.refused)
+                yield customers.refusals(handed, ready)
+            waiting.rows = [r for r in rows if exact(_text(r))]
+        rest = await self._rest(waiting, customers)
+        if rest:
+            yield rest
+
+    async def _rest(
+        self, waiting: _Waiting, customers: _Customers
+    ) -> list[Order | Refusal]:
+        """
+        The rows *waiting* handed on, their numbers looked up on their
+        own (no page is read after them to carry it).
+        """
+        ready, _ = waiting.take()
+        if not ready:
+            return []
+        handed = await self._handed(ready, None, waiting.refused)
+        return customers.refusals(handed, ready)
 
     async def _handed(
-        self, rows: list[dict[str, Any]], refused: set[str]
+        self,
+        rows: list[dict[str, Any]],
+        held: dict[str, int] | None,
+        refused: set[str],
     ) -> list[Order | Refusal]:
         """
         *rows* as orders, but a `Refusal` on ``number`` for each number
-        another order of the shop holds too (once per read, in *refused*):
-        Shopware does not keep order numbers unique (a number range
-        reset, orders imported from another system), and the ERP imports
-        an order by its number, so the second order would be taken for
-        an edit of the first (or, alike, for the first itself).  Each
-        page's numbers are looked up by ``orderNumber equalsAny``, which
-        the column's index answers (counting the whole shop's numbers
-        instead, b46f0de, cost seconds of the shop's database per page
-        at a million orders).
+        another order of the shop holds too (once per read, in *refused*;
+        a row of a number refused already is left out): Shopware does
+        not keep order numbers unique (a number range reset, orders
+        imported from another system), and the ERP imports an order by
+        its number, so the second order would be taken for an edit of
+        the first (or, alike, for the first itself).  *held* is how many
+        orders hold each number, as the next page's search counted them
+        (`_look_up`); a number it does not count once (held twice, or
+        not as written: the column's collation folds case) and every
+        number without *held* are looked up by ``orderNumber
+        equalsAny``, which the column's index answers (counting the
+        whole shop's numbers instead, b46f0de, cost seconds of the
+        shop's database per page at a million orders), and refused
+        naming every order holding it.
         """
-        numbers = list(dict.fromkeys(str(r.get("orderNumber")) for r in rows))
-        held: dict[str, set[str]] = {}
+        numbers = [
+            n
+            for n in _numbers(rows)
+            if n not in refused and (held is None or held.get(n) != 1)
+        ]
+        holders: dict[str, set[str]] = {}
         for start in range(0, len(numbers), MAX_LIMIT):
             for row in await self._holders(numbers[start : start + MAX_LIMIT]):
-                held.setdefault(str(row.get("orderNumber")), set()).add(
+                holders.setdefault(str(row.get("orderNumber")), set()).add(
                     str(row.get("id"))
                 )
         handed: list[Order | Refusal] = []
         for row in rows:
             number = str(row.get("orderNumber"))
-            ids = held.get(number, set()) | {str(row.get("id"))}
+            if number in refused:
+                continue
+            ids = holders.get(number, set()) | {str(row.get("id"))}
             if len(ids) < 2:
                 handed.append(order_from(row))
-            elif number not in refused:
-                refused.add(number)
-                handed.append(
-                    Refusal(
-                        number=number,
-                        field="number",
-                        reason=(
-                            f"order number {number} is held by {len(ids)} "
-                            f"Shopware orders ({', '.join(sorted(ids))}): "
-                            f"not imported, the ERP knows an order by its "
-                            f"number and could not tell them apart; give "
-                            f"each its own number in Shopware (and the sales "
-                            f"channels number ranges that do not overlap)"
-                        ),
-                    )
+                continue
+            refused.add(number)
+            handed.append(
+                Refusal(
+                    number=number,
+                    field="number",
+                    reason=(
+                        f"order number {number} is held by {len(ids)} "
+                        f"Shopware orders ({', '.join(sorted(ids))}): "
+                        f"not imported, the ERP knows an order by its "
+                        f"number and could not tell them apart; give "
+                        f"each its own number in Shopware (and the sales "
+                        f"channels number ranges that do not overlap)"
+                    ),
                 )
+            )
         return handed
 
     async def _holders(self, numbers: list[str]) -> list[dict[str, Any]]:
@@ -183,51 +335,57 @@ class OrderReader:
             page += 1
 
     async def _fetch_only(
-        self, numbers: list[str], limit: int
+        self, numbers: list[str], limit: int, waiting: _Waiting
     ) -> AsyncIterator[list[dict[str, Any]]]:
         for start in range(0, len(numbers), MAX_LIMIT):
             part = numbers[start : start + MAX_LIMIT]
             flt = [
                 {"type": "equalsAny", "field": "orderNumber", "value": part}
             ]
-            async for batch in self._pages(flt, limit):
+            async for batch in self._pages(flt, limit, waiting):
                 yield batch
 
     async def _pages(
-        self, filters: list[dict[str, Any]], limit: int
+        self, filters: list[dict[str, Any]], limit: int, waiting: _Waiting
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """
         The pages of order rows matching *filters*, in the order of
         (``createdAt``, ``orderNumber``, ``id``), one after another up to
         the first short one, each next page asked as the rows after the
-        last one read (`_after`), not by its number: an order deleted in
+        last one read (`after_filter`), not by its number: an order deleted in
         the shop meanwhile would move a later row onto a page already
         read (by number, that order skipped; the next ChangedSince read
         starts later, so never imported), and an old order edited
         meanwhile joins before the rows read, not into the next page (the
-        next read has it: it changed after this one began).
+        next read has it: it changed after this one began).  Each search
+        carries the look-up of the rows *waiting* (`_look_up`); an empty
+        page is yielded too, for its answer to it.
         """
-        after: _Cursor | None = None
+        after: Cursor | None = None
         while True:
-            keyset = filters if after is None else [*filters, _after(after)]
-            rows = await self._page(keyset, limit)
-            if rows:
-                yield rows
+            keyset = (
+                filters if after is None else [*filters, after_filter(after)]
+            )
+            rows = await self._page(keyset, limit, waiting)
+            yield rows
             if len(rows) < limit:
                 return
-            key = _key(rows[-1])
-            ids = [str(r.get("id")) for r in rows if _key(r) == key]
-            if after is not None and _key_of(after) == key:
+            key = row_key(rows[-1])
+            ids = [str(r.get("id")) for r in rows if row_key(r) == key]
+            if after is not None and cursor_key(after) == key:
                 ids = [*after.ids, *ids]
-            created, number = _created(rows[-1]), _number(rows[-1])
-            after = _Cursor(created, number, ids)
+            created, number = row_created(rows[-1]), row_number(rows[-1])
+            after = Cursor(created, number, ids)
 
     async def _page(
-        self, filters: list[dict[str, Any]], limit: int
+        self, filters: list[dict[str, Any]], limit: int, waiting: _Waiting
     ) -> list[dict[str, Any]]:
         """
         The first *limit* orders matching *filters*, by (``createdAt``,
-        ``orderNumber``, ``id``).
+        ``orderNumber``, ``id``), the search carrying the look-up of the
+        numbers *waiting* (its answer noted there).  Shopware searches by
+        ``filter`` and ``post-filter`` alike (CriteriaQueryBuilder::build
+        joins them), so the rows are the same either way.
         """
         criteria: dict[str, Any] = {
             "limit": limit,
@@ -240,145 +398,22 @@ class OrderReader:
             "associations": ORDER_ASSOCIATIONS,
             "includes": ORDER_INCLUDES,
         }
+        numbers = waiting.numbers()
+        if numbers:
+            criteria["aggregations"] = [_look_up(numbers)]
         if filters:
-            criteria["filter"] = filters
+            criteria["post-filter" if numbers else "filter"] = filters
         body = (
             await self.api.call(
                 "POST", "/api/search/order", json=criteria, idempotent=True
             )
         ).json()
-        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            return []
+        if numbers and isinstance(body.get("aggregations"), dict):
+            waiting.answer(body["aggregations"])
+        data = body.get("data")
         return [row for row in data or [] if isinstance(row, dict)]
-
-
-def _created(row: Mapping[str, Any]) -> str:
-    """
-    Order *row*'s ``createdAt`` as Shopware stores it (``DATETIME(3)``,
-    UTC ``Y-m-d H:i:s.v``), to compare it with in a filter.
-    """
-    return shopware_time(parse_time(row.get("createdAt")))
-
-
-@attrs.frozen
-class _Cursor:
-    """
-    The last order row a page read: its ``createdAt`` (`_created`), its
-    order number (``None`` without one) and the ids read at both.
-    """
-
-    created: str
-    number: str | None
-    ids: list[str]
-
-
-def _number(row: Mapping[str, Any]) -> str | None:
-    """
-    Order *row*'s number, ``None`` without one (``order_number`` is
-    nullable: an order written through the API may have none).
-    """
-    number = row.get("orderNumber")
-    return None if number is None else str(number)
-
-
-def _key(row: Mapping[str, Any]) -> tuple[str, str | None]:
-    """
-    Where order *row* sorts: its ``createdAt`` and its number roughly as
-    ``utf8mb4_unicode_ci`` compares it (case and trailing spaces
-    ignored), so that rows the shop takes for equal numbers are all
-    among the ids `_after` leaves out (a row it takes for equal but this
-    does not is read twice, never skipped).
-    """
-    number = _number(row)
-    folded = None if number is None else number.casefold().rstrip(" ")
-    return _created(row), folded
-
-
-def _key_of(cursor: _Cursor) -> tuple[str, str | None]:
-    """
-    `_key` of the row *cursor* was taken from.
-    """
-    return _key({"createdAt": cursor.created, "orderNumber": cursor.number})
-
-
-def _after(cursor: _Cursor) -> dict[str, Any]:
-    """
-    The orders after those read in (``createdAt``, ``orderNumber``,
-    ``id``) order: created later; or at the same moment with a later
-    number; or with the same moment and number but not one of the ids
-    read at both.  A keyset on ``createdAt`` and ``id`` alone (7b97204)
-    had to leave out every id read at one moment, and orders imported
-    in bulk share a millisecond: at 30,000 of them the last page's
-    request was about 1 MB (nginx's default ``client_max_body_size``:
-    413, the read failed).  The ids left out now are those of orders
-    sharing a moment and a number, which the read refuses anyway
-    (`OrderReader._handed`): one, in a sane shop.
-
-    Not a ``range`` on ``id``: Shopware's DAL compares a range's
-    parameter with the column as given (SqlQueryParser::parseRangeFilter)
-    and an id column holds bytes, not the hex an id is written in
-    (``equalsAny`` converts).  Not the ``autoIncrement`` column either:
-    OrderDefinition declares it without ``ApiAware``, so the Admin API
-    refuses it in a criteria (ApiCriteriaValidator: ApiProtectionException)
-    and leaves it out of rows.  Ranges on ``createdAt`` (``DATETIME(3)``)
-    and ``orderNumber`` (``VARCHAR``, compared under the column's
-    collation, as the sort is) compare exactly with values in the form
-    Shopware stores.  MySQL sorts a ``NULL`` number first.
-    """
-    moment = {
-        "type": "range",
-        "field": "createdAt",
-        "parameters": {"gte": cursor.created, "lte": cursor.created},
-    }
-    without = {"type": "equals", "field": "orderNumber", "value": None}
-    later_number: dict[str, Any] = (
-        {"type": "not", "operator": "and", "queries": [without]}
-        if cursor.number is None
-        else {
-            "type": "range",
-            "field": "orderNumber",
-            "parameters": {"gt": cursor.number},
-        }
-    )
-    same_number: dict[str, Any] = (
-        without
-        if cursor.number is None
-        else {"type": "equals", "field": "orderNumber", "value": cursor.number}
-    )
-    return {
-        "type": "multi",
-        "operator": "or",
-        "queries": [
-            {
-                "type": "range",
-                "field": "createdAt",
-                "parameters": {"gt": cursor.created},
-            },
-            {
-                "type": "multi",
-                "operator": "and",
-                "queries": [moment, later_number],
-            },
-            {
-                "type": "multi",
-                "operator": "and",
-                "queries": [
-                    moment,
-                    same_number,
-                    {
-                        "type": "not",
-                        "operator": "and",
-                        "queries": [
-                            {
-                                "type": "equalsAny",
-                                "field": "id",
-                                "value": cursor.ids,
-                            }
-                        ],
-                    },
-                ],
-            },
-        ],
-    }
 
 
 #: Customer numbers a read remembers the first customer of (the oldest
