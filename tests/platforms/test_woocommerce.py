@@ -803,7 +803,10 @@ class TestAdapterDetails:
         """
         since = datetime.now(UTC) - timedelta(minutes=1)
         oid = emu.place(make_order("2401"))
-        emu.shop.orders[oid]["status"] = unpaid
+        # placed unpaid: never paid, so no date_paid
+        emu.shop.orders[oid].update(
+            status=unpaid, date_paid=None, date_paid_gmt=None
+        )
 
         async def read(selection: Any) -> list[Order | Refusal]:
             return [
@@ -826,6 +829,88 @@ class TestAdapterDetails:
         assert [("2401", OrderState.IN_PROGRESS)] == [
             (o.number, o.state) for o in paid if isinstance(o, Order)
         ]
+
+    async def test_failed_order_whose_stock_was_taken_is_imported(
+        self, woo: WooCommerce, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        An ``on-hold`` order turned ``failed`` before a read keeps its
+        units off stock in WooCommerce (no hook moves stock on
+        ``failed``; its lines show ``_reduced_stock``): it is imported,
+        open, as it would have been a moment earlier, so the ERP holds
+        its units as the shop does.
+        """
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        emu.shop.create_product(
+            {"name": "Hat", "sku": "H-1", "manage_stock": True}
+        )
+        oid = emu.place_order(
+            status="on-hold",
+            billing={"country": "DE", "last_name": "Muster"},
+            lines=[{"sku": "H-1", "quantity": 3, "price": "10.00"}],
+            total="30.00",
+        )
+        emu.shop.update_order(oid, {"status": "failed"})
+
+        got = [
+            (o.number, o.state)
+            async for batch in woo.fetch_orders(
+                ChangedSince(since), batch_size=10
+            )
+            for o in batch
+            if isinstance(o, Order)
+        ]
+
+        assert [(str(oid), OrderState.OPEN)] == got
+
+    @pytest.mark.parametrize("pushed", [False, True])
+    async def test_paid_order_set_back_to_pending_is_refused(
+        self, woo: WooCommerce, emu: WooCommerceEmulator, pushed: bool
+    ) -> None:
+        """
+        A paid order (or one whose status the ERP pushed: imported) the
+        merchant set back to ``pending``, which gave its units back to
+        stock in WooCommerce, is refused on ``status`` by a changes read
+        instead of left out in silence: the ERP may hold those units
+        while the shop sells them again; the reason says what to do.
+        """
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        emu.shop.create_product(
+            {"name": "Hat", "sku": "H-1", "manage_stock": True}
+        )
+        oid = emu.place_order(
+            status="on-hold" if pushed else "processing",
+            billing={"country": "DE", "last_name": "Muster"},
+            lines=[{"sku": "H-1", "quantity": 3, "price": "10.00"}],
+            total="30.00",
+        )
+        if pushed:
+            (sent,) = await woo.push(
+                DataType.ORDER_STATUS,
+                [
+                    Outgoing(
+                        record=OrderStatus(
+                            number=str(oid), state=OrderState.OPEN
+                        )
+                    )
+                ],
+            )
+            assert sent.ok, sent.error
+        emu.shop.update_order(oid, {"status": "pending"})
+
+        (refused,) = [
+            o
+            async for batch in woo.fetch_orders(
+                ChangedSince(since), batch_size=10
+            )
+            for o in batch
+        ]
+
+        assert isinstance(refused, Refusal)
+        assert (str(oid), "status") == (refused.number, refused.field)
+        assert "gave its units back to stock" in refused.reason
+        assert ("the ERP still holds them" in refused.reason) is pushed
+        assert "cancel the order in the ERP" in refused.reason
 
     @pytest.mark.parametrize(
         "current", ["pending", "on-hold", "failed", "processing"]

@@ -25,6 +25,7 @@ from ecomsync import (
     ChangedSince,
     DataType,
     MemoryErp,
+    OrderState,
     RunStatus,
     StockLevel,
     SyncSpec,
@@ -363,3 +364,114 @@ class TestPendingOrderStock:
         (hat,) = [p for p in emu.shop.products.values() if p["sku"] == "A-1"]
         assert [str(oid)] == [o.number for o in erp.orders.values()]
         assert (7, 7) == (available(), hat["stock_quantity"])
+
+
+class TestOrderStatusBackInTheShop:
+    """Orders whose status the shop moves back, through the engine."""
+
+    pytestmark = pytest.mark.anyio
+
+    @staticmethod
+    def _erp(on_hand: int) -> MemoryErp:
+        return MemoryErp(
+            [
+                Category(number="C-1", name="Hats"),
+                Article(
+                    number="A-1",
+                    name="Hat",
+                    price=Decimal("10.00"),
+                    categories=("C-1",),
+                ),
+                StockLevel(number="A-1", quantity=on_hand),
+            ]
+        )
+
+    @staticmethod
+    def _available(erp: MemoryErp, on_hand: int) -> int:
+        # the ERP holds the units of the open orders it imported
+        return on_hand - sum(
+            line.quantity
+            for key, order in erp.orders.items()
+            if erp.order_states[key] is not OrderState.CANCELLED
+            for line in order.lines
+            if line.article_number == "A-1"
+        )
+
+    async def test_failed_on_hold_order_then_cancelled_keeps_stock_right(
+        self, tmp_path: Path
+    ) -> None:
+        """
+        An ``on-hold`` order turned ``failed`` before the order sync
+        (WooCommerce keeps its units off stock), then goods received and
+        pushed, then the order cancelled (WooCommerce gives its units
+        back): the shop sells what the ERP has, not those units on top.
+        """
+        erp = self._erp(10)
+        emu = _emu()
+        started = datetime.now(UTC) - timedelta(minutes=1)
+        orders = SyncSpec(
+            types={DataType.ADDRESSES_AND_ORDERS: ChangedSince(started)}
+        )
+        stock = SyncSpec(types={DataType.STOCK: All()})
+
+        async def run(spec: SyncSpec) -> None:
+            result = await sync.execute(spec)
+            assert RunStatus.SUCCEEDED == result.status, result.failures
+
+        async def push_stock(on_hand: int) -> None:
+            available = self._available(erp, on_hand)
+            erp.put(StockLevel(number="A-1", quantity=available))
+            await run(stock)
+
+        async with pushing(shop(emu), erp, tmp_path) as sync:
+            await run(PUSH)
+            oid = emu.place_order(
+                status="on-hold",
+                billing={"country": "DE", "last_name": "Muster"},
+                lines=[{"sku": "A-1", "quantity": 3, "price": "10.00"}],
+                total="30.00",
+            )
+            emu.shop.update_order(oid, {"status": "failed"})
+            await run(orders)
+            await push_stock(12)  # two hats received
+            emu.shop.update_order(oid, {"status": "cancelled"})
+            await run(orders)
+            await push_stock(12)
+
+        (hat,) = [p for p in emu.shop.products.values() if p["sku"] == "A-1"]
+        assert (12, 12) == (self._available(erp, 12), hat["stock_quantity"])
+
+    async def test_imported_order_set_back_to_pending_is_a_failure(
+        self, tmp_path: Path
+    ) -> None:
+        """
+        An imported order the merchant sets back to ``pending``
+        (WooCommerce gives its units back to stock, the ERP still holds
+        them) fails in the next order sync on ``status``, naming the
+        order and what to do, instead of the run passing it over.
+        """
+        erp = self._erp(10)
+        emu = _emu()
+        started = datetime.now(UTC) - timedelta(minutes=1)
+        orders = SyncSpec(
+            types={DataType.ADDRESSES_AND_ORDERS: ChangedSince(started)}
+        )
+
+        async with pushing(shop(emu), erp, tmp_path) as sync:
+            assert RunStatus.SUCCEEDED == (await sync.execute(PUSH)).status
+            oid = emu.place_order(
+                status="processing",
+                billing={"country": "DE", "last_name": "Muster"},
+                lines=[{"sku": "A-1", "quantity": 3, "price": "10.00"}],
+                total="30.00",
+            )
+            imported = await sync.execute(orders)
+            emu.shop.update_order(oid, {"status": "pending"})
+            again = await sync.execute(orders)
+
+        assert RunStatus.SUCCEEDED == imported.status, imported.failures
+        assert [str(oid)] == [o.number for o in erp.orders.values()]
+        assert [(DataType.ADDRESSES_AND_ORDERS, str(oid), "status")] == [
+            (f.data_type, f.number, f.field) for f in again.failures
+        ]
+        assert "gave its units back to stock" in again.failures[0].message

@@ -474,6 +474,44 @@ class TestOrders:
         cap = emu.shop.products[emu.shop.product_by_sku("C-1")]
         assert cap["stock_quantity"] is None
 
+    async def test_order_shows_its_taken_stock_and_payment(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        As WooCommerce's REST API does, an order's line item lists its
+        ``_reduced_stock`` meta while its units are off stock (also once
+        it turns ``failed``, which moves no stock) and not once they are
+        back; ``date_paid_gmt`` is set when it first turns ``processing``
+        and stays.
+        """
+        emu.shop.create_product(
+            {"name": "Hat", "sku": "H-1", "manage_stock": True}
+        )
+        oid = emu.place_order(
+            status="on-hold",
+            lines=[{"sku": "H-1", "quantity": 3, "price": "1.00"}],
+        )
+        seen = []
+        for status in ("on-hold", "failed", "processing", "pending"):
+            async with _client(emu) as c:
+                if status != "on-hold":
+                    await c.put(f"{API}/orders/{oid}", json={"status": status})
+                order = (await c.get(f"{API}/orders/{oid}")).json()
+            (line,) = order["line_items"]
+            taken = [
+                m["value"]
+                for m in line["meta_data"]
+                if m["key"] == "_reduced_stock"
+            ]
+            seen.append((status, taken, order["date_paid_gmt"] is not None))
+
+        assert [
+            ("on-hold", ["3"], False),
+            ("failed", ["3"], False),
+            ("processing", ["3"], True),
+            ("pending", [], True),
+        ] == seen
+
     def test_an_order_numbered_by_a_free_id_keeps_it(
         self, emu: WooCommerceEmulator
     ) -> None:

@@ -38,6 +38,7 @@ from ._order_numbers import (
     shared_numbers,
     twins,
 )
+from ._order_payment import STATE_META, awaiting_payment, unpaid
 from ._refunds import amount_of, sum_refunds
 
 
@@ -72,25 +73,8 @@ STATE_OF = {
     "cancelled": OrderState.CANCELLED,
     "refunded": OrderState.CANCELLED,
 }
-#: Orders WooCommerce has not taken their stock for: ``pending`` is an
-#: unpaid checkout (a gateway's payment page, often abandoned), and
-#: ``failed`` mostly one whose payment the gateway declined (no status
-#: hook moves stock on ``failed``: a pending order's stays untaken; the
-#: rarer on-hold one turned failed keeps it taken, and the ERP then
-#: pushes stock without its units, which are still on the shelf).
-#: WooCommerce reduces an order's stock on payment and on the statuses
-#: processing, on-hold and completed, and gives it back on pending and
-#: cancelled (``wc_maybe_reduce_stock_levels`` /
-#: ``wc_maybe_increase_stock_levels``, woocommerce/woocommerce
-#: plugins/woocommerce/includes/wc-stock-functions.php).  Imported, the
-#: ERP would hold its units and the stock push send on-hand minus them,
-#: and paid, WooCommerce would take them once more: the shop short by
-#: them until something else moves that stock.  Once paid the order is
-#: ``processing`` or ``on-hold``, modified, and a changes read imports it.
-AWAITING_PAYMENT = frozenset({"pending", "failed"})
-#: Order meta the adapter keeps: the ERP's state (to tell shipped from
-#: completed) and the tracking numbers already announced.
-STATE_META = "_ecomsync_state"
+#: Order meta the adapter keeps: the ERP's state (`STATE_META`, to tell
+#: shipped from completed) and the tracking numbers already announced.
 TRACKING_META = "_ecomsync_tracking"
 
 
@@ -370,11 +354,11 @@ class Orders:
                     refused.add(number)
                     batch.append(refusal(number, shared[number]))
                 continue
-            status = str(row.get("status"))
-            if status in AWAITING_PAYMENT:
+            if awaiting_payment(row):
                 # asked for by number, it is not lost: say why it waits
-                if isinstance(selection, Only):
-                    batch.append(_awaiting_payment(number, status))
+                why = unpaid(number, row, asked=isinstance(selection, Only))
+                if why is not None:
+                    batch.append(why)
                 continue
             batch.append(_fractional(number, row) or row)
         # an order lists its refunds without their items: one more
@@ -411,22 +395,6 @@ class Orders:
         return found
 
     # -- media --------------------------------------------------------------
-
-
-def _awaiting_payment(number: str, status: str) -> Refusal:
-    """
-    The refusal of an order still awaiting payment (`AWAITING_PAYMENT`).
-    """
-    return Refusal(
-        number=number,
-        field="status",
-        reason=(
-            f"order {number} is {status} in WooCommerce (not paid): "
-            "not imported yet; WooCommerce takes its stock when "
-            "it is paid (processing or on-hold), and the next order sync "
-            "imports it then"
-        ),
-    )
 
 
 def _fractional(number: str, row: Row) -> Refusal | None:

@@ -243,6 +243,8 @@ class WooCommerceEmulator(FaultSwitch):
             "discount_tax": discount_tax,
             "date_completed": None,
             "date_completed_gmt": None,
+            "date_paid": None,
+            "date_paid_gmt": None,
         }
         row["shipping"].pop("email", None)
         for i, line in enumerate(lines or [], start=1):

@@ -62,7 +62,8 @@ class ShopState:
     #: their places.
     refunds: dict[int, list[Row]] = attrs.field(factory=dict, kw_only=True)
     #: The units each order's line items took off stock (the line
-    #: items' ``_reduced_stock`` meta, which the REST API does not show),
+    #: items' ``_reduced_stock`` meta, which the REST API lists in their
+    #: ``meta_data``),
     #: by order id and line item id.
     reduced_stock: dict[int, dict[int, int]] = attrs.field(
         factory=dict, kw_only=True
