@@ -831,3 +831,87 @@ class TestSearch:
         )
         assert len(r.json()["data"]) == 2
         assert r.json()["data"][0]["group"] is not None
+
+    @pytest.mark.parametrize(
+        ("criteria", "accessor"),
+        [
+            (
+                {
+                    "filter": [
+                        {
+                            "type": "range",
+                            "field": "autoIncrement",
+                            "parameters": {"gt": 0},
+                        }
+                    ]
+                },
+                "order.autoIncrement",
+            ),
+            (
+                {"sort": [{"field": "order.autoIncrement", "order": "ASC"}]},
+                "order.autoIncrement",
+            ),
+            (
+                {
+                    "post-filter": [
+                        {
+                            "type": "not",
+                            "queries": [
+                                {
+                                    "type": "equals",
+                                    "field": "orderCustomer.customerId",
+                                    "value": None,
+                                }
+                            ],
+                        }
+                    ]
+                },
+                "order.orderCustomer.customerId",
+            ),
+            (
+                {
+                    "aggregations": [
+                        {
+                            "name": "x",
+                            "type": "filter",
+                            "filter": [
+                                {
+                                    "type": "equals",
+                                    "field": "stateId",
+                                    "value": "a" * 32,
+                                }
+                            ],
+                            "aggregation": {
+                                "name": "y",
+                                "type": "count",
+                                "field": "id",
+                            },
+                        }
+                    ]
+                },
+                "order.stateId",
+            ),
+        ],
+        ids=["filter", "sort", "post-filter", "aggregation"],
+    )
+    async def test_a_field_not_api_aware_is_refused(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        criteria: dict[str, Any],
+        accessor: str,
+    ) -> None:
+        """A criteria naming a field Shopware does not expose to the Admin
+        API (no ApiAware: order.autoIncrement, orderCustomer.customerId),
+        anywhere in it, is refused as ApiCriteriaValidator does: 500
+        FRAMEWORK__ACCESSOR_NOT_ALLOWED naming the accessor."""
+        emu.place_order(order_number="A")
+        r = await client.post("/api/search/order", json=criteria)
+        assert 500 == r.status_code
+        [err] = r.json()["errors"]
+        assert "FRAMEWORK__ACCESSOR_NOT_ALLOWED" == err["code"]
+        assert (
+            f"Accessor {accessor} is not allowed in this api scope"
+            == (err["detail"])
+        )
+        assert {"accessor": accessor} == err["meta"]["parameters"]

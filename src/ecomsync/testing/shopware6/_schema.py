@@ -86,6 +86,11 @@ class EntityDef:
     # Indexed fields whose index compares like MySQL's utf8mb4_unicode_ci
     # (a unique key on them collides on `collate`).
     collated: tuple[str, ...] = ()
+    # Fields (and associations) the definition declares without
+    # ApiAware (nor ApiCriteriaAware): a criteria naming one is refused
+    # (`_protection`).  Only those of the emulated slice a client might
+    # name (shopware/shopware@cfc087db *Definition.php).
+    unaware: tuple[str, ...] = ()
 
     def association(self, name: str) -> ToOne | ToMany | None:
         for a in self.to_one:
@@ -119,6 +124,7 @@ def _mapping(name: str, a: str, ta: str, b: str, tb: str) -> EntityDef:
 _DEFS = [
     EntityDef(
         "product",
+        unaware=("autoIncrement",),
         # `name` is translated: TRANSLATED checks it on the translation.
         required=("productNumber", "stock", "taxId", "price"),
         indexed=("productNumber", "parentId"),
@@ -223,6 +229,7 @@ _DEFS = [
     _mapping("product_tag", "productId", "product", "tagId", "tag"),
     EntityDef(
         "category",
+        unaware=("autoIncrement",),
         indexed=("parentId",),
         fks=(("parentId", "category"), ("mediaId", "media")),
         to_one=(
@@ -289,6 +296,7 @@ _DEFS = [
     ),
     EntityDef(
         "customer",
+        unaware=("autoIncrement", "remoteAddress"),
         # platform-apis.md §1.8 lists these as required.
         required=(
             "groupId",
@@ -338,6 +346,7 @@ _DEFS = [
     ),
     EntityDef(
         "order",
+        unaware=("autoIncrement", "stateId", "ruleIds", "salesChannel"),
         required=(
             "orderNumber",
             "currencyId",
@@ -364,6 +373,13 @@ _DEFS = [
     ),
     EntityDef(
         "order_customer",
+        unaware=(
+            "customerId",
+            "orderId",
+            "order",
+            "customer",
+            "remoteAddress",
+        ),
         required=("orderId", "email", "firstName", "lastName"),
         indexed=("orderId", "customerId"),
         to_one=(

@@ -20,6 +20,7 @@ from ._criteria import (
     sort_rows,
 )
 from ._errors import ApiError
+from ._protection import check_fields
 from ._routing import jsonapi
 from ._schema import MAX_LIMIT
 from ._store import Store
@@ -121,6 +122,8 @@ def search(store: Store, entity: str, criteria: Any) -> Found:
             "FRAMEWORK__INVALID_CRITERIA",
             "associations and includes must be objects.",
         )
+    # Checked once the criteria is parsed, as RequestCriteriaBuilder does.
+    check_fields(entity, criteria)
     keys = [str(r.get("id", "")) for r in rows]
     return (
         total,
