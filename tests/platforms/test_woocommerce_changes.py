@@ -34,7 +34,9 @@ from ecomsync import (
 from ecomsync.erp.memory import MemoryErp
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.platforms.woocommerce import WooCommerce, category_slug
-from ecomsync.platforms.woocommerce._products import _class_not_taken
+from ecomsync.platforms.woocommerce._product_checks import (
+    class_not_taken as _class_not_taken,
+)
 from ecomsync.testing.woocommerce import WooCommerceEmulator
 
 

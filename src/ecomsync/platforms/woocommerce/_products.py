@@ -16,7 +16,6 @@ import attrs
 from ..._contracts import Outcome, Outgoing
 from ..._model import Article, MediaKind
 from .._answers import field_of, rows_of
-from ._attributes import one_attribute, spellings
 from ._batches import Batches
 from ._categories import Categories
 from ._client import API, item_error
@@ -28,43 +27,20 @@ from ._common import (
     chunks,
     describe,
     fail,
-    gtin_problem,
     money,
     other_sku,
     sku_key,
-    sku_problem,
-    variant_clash,
 )
 from ._linked import linked_products
 from ._prices import PriceSettings, unpriced
-
-
-def _unkept(article: Article) -> tuple[str, str] | None:
-    """
-    Why WooCommerce would not keep one of *article*'s numbers or EANs as
-    it is, or could not sell each of its variants, and the field, if so.
-    """
-    for field, number in [("number", article.number)] + [
-        (f"variants.{k}.number", v.number)
-        for k, v in enumerate(article.variants)
-    ]:
-        problem = sku_problem(number)
-        if problem is not None:
-            return problem, field
-    for field, ean in [("ean", article.ean)] + [
-        (f"variants.{k}.ean", v.ean) for k, v in enumerate(article.variants)
-    ]:
-        problem = None if ean is None else gtin_problem(ean)
-        if problem is not None:
-            return problem, field
-    return variant_clash(article.variants)
-
-
-def _spellings(article: Article) -> dict[str, str]:
-    """
-    The spelling each option name of *article*'s variants is sent as.
-    """
-    return spellings(n for v in article.variants for n, _ in v.options)
+from ._product_checks import (
+    class_not_taken,
+    keep_own_attributes,
+    no_class,
+    not_anothers,
+    option_spellings,
+    unkept,
+)
 
 
 #: Product meta holding the attachment ids of an article's documents.
@@ -138,9 +114,9 @@ class Products:
         for j, message in self._collisions(articles).items():
             outcomes[index[j]] = fail(articles[j].number, message, "number")
         for j, article in enumerate(articles):
-            unkept = _unkept(article)
-            if unkept is not None and outcomes[index[j]] is None:
-                outcomes[index[j]] = fail(article.number, *unkept)
+            problem = unkept(article)
+            if problem is not None and outcomes[index[j]] is None:
+                outcomes[index[j]] = fail(article.number, *problem)
         terms = await self.categories.terms()
         wanted = {c for a in articles for c in a.categories}
         if any(category_slug(c) not in terms for c in wanted):
@@ -182,7 +158,7 @@ class Products:
                 continue
             if held is not None:
                 payload["id"] = existing
-                _keep_own_attributes(payload, held)
+                keep_own_attributes(payload, held)
             writes.append((i, payload))
         sent = {i: str(payload["tax_class"]) for i, payload in writes}
         # WooCommerce saves a class it lacks as the standard one: such an
@@ -191,7 +167,7 @@ class Products:
         article_of = dict(zip(index, articles, strict=True))
         for i, _ in writes:
             if sent[i] in missing:
-                outcomes[i] = _no_class(article_of[i], sent[i])
+                outcomes[i] = no_class(article_of[i], sent[i])
         writes = [(i, p) for i, p in writes if sent[i] not in missing]
         written = await self.batches.write("products", writes, items, outcomes)
         for i, row in written:
@@ -224,7 +200,7 @@ class Products:
             existing = int(held["id"])  # its SKU written back
         elif existing is not None:
             held = known[sku_key(article.number)][0]
-        _not_anothers(article, existing, links.get(str(existing)), i)
+        not_anothers(article, existing, links.get(str(existing)), i)
         for k, variant in enumerate(article.variants):
             try:
                 self._own(variant.number, known, parent=existing or -1)
@@ -261,7 +237,7 @@ class Products:
         """
         record = item.record
         assert isinstance(record, Article)
-        refused = _class_not_taken(record, tax_class, row)
+        refused = class_not_taken(record, tax_class, row)
         if refused is not None:
             return refused
         if record.variants or row.get("variations"):
@@ -337,7 +313,7 @@ class Products:
             # one attribute per name as WooCommerce keys it: "Size" and
             # "size" sent as two would leave the shop one, with half of
             # the values, and the other half's variants unsellable
-            spelt = _spellings(article)
+            spelt = option_spellings(article)
             options: dict[str, list[str]] = {}
             for variant in article.variants:
                 for name, value in variant.options:
@@ -400,7 +376,7 @@ class Products:
         keep: set[int] = set()
         create: list[Row] = []
         update: list[Row] = []
-        spelt = _spellings(article)
+        spelt = option_spellings(article)
         for k, variant in enumerate(article.variants):
             try:
                 vid = self._own(variant.number, known, parent=pid)
@@ -521,75 +497,3 @@ class Products:
         return None
 
     # -- stock ------------------------------------------------------------
-
-
-def _not_anothers(
-    article: Article, existing: int | None, owner: int | None, own: int
-) -> None:
-    """
-    Refuse *article*'s write to product *existing* if the store links
-    that product to another article of the push (item *owner*): the
-    merchant gave it this article's SKU by hand.
-    """
-    if existing is not None and owner is not None and owner != own:
-        raise Refused(
-            f"SKU {article.number!r} is on product #{existing} in "
-            "WooCommerce, which is another article's (its SKU renamed "
-            "by hand): not written over; give the product its SKU again "
-            "in WooCommerce, or delete it",
-            "number",
-        )
-
-
-def _no_class(article: Article, slug: str) -> Outcome:
-    return fail(
-        article.number,
-        f"WooCommerce has no tax class {slug!r} for {article.tax_rate} % "
-        "tax; add the class under WooCommerce > Settings > Tax or map the "
-        "rate to another with WooCommerce(tax_classes=...)",
-        "tax_rate",
-    )
-
-
-def _class_not_taken(article: Article, sent: str, row: Row) -> Outcome | None:
-    """
-    The failure of *article* if WooCommerce did not take the tax class
-    *sent*: ``WC_Product::set_tax_class`` stores a class the shop does
-    not have as the standard one, without a word.  The classes are
-    checked before the write (`Products._missing_classes`); this catches
-    a class deleted in between.
-    """
-    taken = str(row.get("tax_class", ""))
-    if taken == sent:
-        return None
-    took = repr(taken) if taken else "the standard class"
-    return fail(
-        article.number,
-        f"WooCommerce has no tax class {sent!r} for {article.tax_rate} % "
-        f"tax and took {took} instead; add the class under WooCommerce > "
-        "Settings > Tax or map the rate to another with "
-        "WooCommerce(tax_classes=...)",
-        "tax_rate",
-    )
-
-
-def _keep_own_attributes(payload: Row, held: Row) -> None:
-    """
-    The attributes of an existing product are its variants' options
-    (``variation: true``) and the attributes the shop added by hand,
-    which stay: WooCommerce replaces the whole list. An article that lost
-    its variants loses their variation attributes (``Size: S | M``), or
-    WooCommerce would go on listing them on it.
-    """
-    attributes = held.get("attributes") or []
-    wanted = payload.get("attributes") or []
-    own = [
-        a
-        for a in attributes
-        if not a.get("variation")
-        and not any(
-            one_attribute(str(a.get("name") or ""), w["name"]) for w in wanted
-        )
-    ]
-    if wanted or any(a.get("variation") for a in attributes):
-        payload["attributes"] = [*wanted, *own]
