@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 
-from . import _check, _instrument, _lifecycle, _schedules
+from . import _check, _instrument, _lifecycle, _plan_run, _schedules
 from ._check import CheckResult
 from ._closing import AsyncResource, LiveRuns, close_each, hurried
 from ._contracts import RunRecord, Schedule
@@ -321,7 +321,7 @@ class Synchronizer(AsyncResource):
 
         .. versionadded:: 26.1.0
         """
-        return await _lifecycle.plan(self, spec, trigger)
+        return await _plan_run.plan(self, spec, trigger)
 
     async def check(self, platform: str | None = None) -> CheckResult:
         """

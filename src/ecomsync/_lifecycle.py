@@ -25,12 +25,10 @@ from anyio.abc import TaskStatus
 
 from . import _instrument, _pipeline
 from ._anyio_util import task_group
-from ._check import refuse_unusable
 from ._closing import hurry_on_cancel
 from ._contracts import RunRecord, RunStatus
 from ._order_lease import until_busy
 from ._ownership import keep_alive, reap_abandoned, why_dead
-from ._planning import Plan, TypePlan, plan_all
 from ._run import (
     BY_HOST,
     THROUGH_EVENTS,
@@ -44,7 +42,8 @@ from ._run import (
     log,
 )
 from ._selection import resolve, resolve_resumed
-from ._spec import DataType, SyncSpec, Trigger
+from ._spec import SyncSpec, Trigger
+from ._stock_layouts import widen
 from .events import Event, RunFinished, RunStarted
 from .exceptions import EcomsyncError, RunCancelled, SpecError
 from .media import RunStaging
@@ -159,6 +158,7 @@ async def execute(
                     platform=run.platform_name,
                     trigger=run.trigger,
                     spec=run.spec,
+                    widened=dict(run.widened),
                 )
             )
         async with (
@@ -344,15 +344,17 @@ async def _resolved(
     (*resolve_as* ``None``) keeps its own, a scheduled one widened to its
     watermarks as they are now (it may have died before it resolved it).
     """
+    spec = run.spec
     if resolve_as is not None:
-        return await resolve(
-            sync.store, run.platform_name, run.spec, resolve_as, sync.overlap
+        spec = await resolve(
+            sync.store, run.platform_name, spec, resolve_as, sync.overlap
         )
-    if run.trigger is Trigger.SCHEDULED:
-        return await resolve_resumed(
-            sync.store, run.platform_name, run.spec, sync.overlap
+    elif run.trigger is Trigger.SCHEDULED:
+        spec = await resolve_resumed(
+            sync.store, run.platform_name, spec, sync.overlap
         )
-    return run.spec
+    # A changed stock layout reaches every level (`_stock_layouts`).
+    return await widen(sync.store, run, spec)
 
 
 async def _record_end(
@@ -568,33 +570,3 @@ async def resume(sync: Synchronizer, run_id: str) -> AsyncIterator[RunEvents]:
         platform=old.platform,
     ) as events:
         yield events
-
-
-async def plan(sync: Synchronizer, spec: SyncSpec, trigger: Trigger) -> Plan:
-    """
-    `Synchronizer.plan`: a recorded `Trigger.PREVIEW` run that writes
-    nothing.
-    """
-    if not isinstance(trigger, Trigger):
-        raise SpecError(f"a plan's trigger is a Trigger, got {trigger!r}")
-    # A plan reports nothing while it works: its events go nowhere.
-    run = new_run(sync, spec, Trigger.PREVIEW, EventSink())
-    pipeline = pipeline_of(sync, run)
-    plans: dict[DataType, TypePlan] = {}
-
-    async def work() -> None:
-        # A plan that never asked the platform would answer "create
-        # all" for a shop that refuses us: ask first.
-        await refuse_unusable(run.platform_name, run.platform)
-        async with sync.erp.session() as session:
-            plans.update(await plan_all(pipeline, session, trigger))
-
-    final, error = await lifecycle(sync, run, work, resolve_as=trigger)
-    if error is not None:
-        raise error
-    if final.status is RunStatus.CANCELLED:
-        # Half a plan would read as the whole answer.
-        raise RunCancelled(f"plan {run.id} was cancelled")
-    return Plan(
-        run_id=run.id, platform=final.platform, spec=run.spec, types=plans
-    )

@@ -35,6 +35,7 @@ from ._selection import (
 )
 from ._spec import All, DataType, Direction, Only, Selection
 from ._stock_fold import StockFold, checksum_for, run_order
+from ._stock_layouts import keep as keep_layout
 from ._twins import Twins, identity_of
 from ._writer import Writer
 from .events import RecordSkipped, TypeFinished, TypeStarted
@@ -99,6 +100,7 @@ class Pipeline:
                     await self.sync_type(session, data_type, selection)
             await self.store.save_run(run.record())
             await advance_watermark(self.store, run, data_type)
+            await keep_layout(self.store, run, data_type)
             run.synced.add(data_type)
 
     async def sync_type(

@@ -342,6 +342,13 @@ class Run:
         init=False, factory=dict
     )
     lease_waited_for: str | None = attrs.field(init=False, default=None)
+    #: The platform's stock layout this run reads all stock under, where
+    #: the store keeps another (`_stock_layouts`): kept once the stock
+    #: went through.
+    stock_layout: str | None = attrs.field(init=False, default=None)
+    #: The types read in full though the run asked for less, and why
+    #: (`RunStarted.widened`).
+    widened: dict[DataType, str] = attrs.field(init=False, factory=dict)
 
     @property
     def spec(self) -> SyncSpec:

@@ -31,6 +31,7 @@ __all__ = [
     "RunStore",
     "ScheduleStore",
     "StateStore",
+    "StockLayouts",
     "SupportsPendingBatch",
     "WatermarkStore",
 ]
@@ -202,6 +203,34 @@ class RunLeases(Protocol):  # pragma: no cover -- a Protocol only
     async def release_lease(self, name: str, token: str) -> None:
         """
         Give lease *name* up, if it is still held with *token*.
+        """
+
+
+@runtime_checkable
+class StockLayouts(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** An optional store role: per platform, the stock layout
+    (`~ecomsync.typing.SupportsStockLayout`) its stock was last written
+    under in full.  A stock run whose selection is `~ecomsync.ChangedSince`
+    (every scheduled run) reads all stock once when the platform's layout
+    differs from the one kept here, so that a changed warehouse ->
+    location mapping reaches every level, and says so
+    (``RunStarted.widened``); the layout is kept once the run's stock
+    went through.  A store without it still works; a changed mapping then
+    reaches the shop with the next stock run with `~ecomsync.All` only.
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def get_stock_layout(self, platform: str) -> str | None:
+        """
+        The layout *platform*'s stock was last written under in full;
+        ``None`` if none was kept.
+        """
+
+    async def set_stock_layout(self, platform: str, layout: str) -> None:
+        """
+        *platform*'s stock went out in full under *layout*.
         """
 
 

@@ -38,13 +38,20 @@ __all__ = [
 class RunStarted:
     """
     The run holds its licence and starts; *spec* is what it resolved to
-    (scheduled runs turn into `ChangedSince` selections).
+    (scheduled runs turn into `ChangedSince` selections).  *widened*: the
+    types it reads in full though it asked for less, and why (its stock,
+    after the platform's stock layout changed:
+    `~ecomsync.typing.StockLayouts`).
+
+    .. versionchanged:: 26.1.0
+       *widened*.
     """
 
     run_id: str
     platform: str
     trigger: Trigger
     spec: SyncSpec
+    widened: Mapping[DataType, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

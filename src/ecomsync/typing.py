@@ -36,6 +36,7 @@ from ._store_roles import (
     RunStore,
     ScheduleStore,
     StateStore,
+    StockLayouts,
     SupportsPendingBatch,
     WatermarkStore,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "ScheduleStore",
     "Selection",
     "StateStore",
+    "StockLayouts",
     "SupportsAclose",
     "SupportsCheck",
     "SupportsMediaIdFor",
@@ -396,10 +398,13 @@ class SupportsStockLayout(Protocol):
 
     The engine folds ``stock_layout()`` into the checksum of every stock
     level, so a changed mapping makes each level look changed and the
-    next stock run that reads it (with `~ecomsync.All`; a scheduled run
-    reads only the ERP's changes) writes it where the mapping now says.
-    ``""`` (no mapping set) leaves checksums as they were.  Called once
-    per batch.
+    next stock run that reads it writes it where the mapping now says.
+    With a store that keeps the layout (`StockLayouts`), the next stock
+    run reads every level once after a change, a scheduled one too
+    (which otherwise reads only the ERP's changes); without, the next
+    run with `~ecomsync.All` does.  ``""`` (no mapping set) leaves
+    checksums as they were.  Called once per batch, and once when a run
+    starts.
 
     .. versionadded:: 26.1.0
     """

@@ -24,6 +24,7 @@ ROOT = Path(ecomsync.__file__).parent
 ENGINE = {
     "_engine",
     "_lifecycle",
+    "_plan_run",
     "_run",
     "_ownership",
     "_order_lease",
@@ -35,6 +36,7 @@ ENGINE = {
     "_media_transfer",
     "_writer",
     "_stock_fold",
+    "_stock_layouts",
     "_planning",
     "_schedules",
     "_check",

@@ -25,6 +25,8 @@ from ecomsync import (
     Outgoing,
     RecordFailed,
     RecordSynced,
+    RunStarted,
+    RunStatus,
     SqliteStore,
     StockLevel,
     Synchronizer,
@@ -36,6 +38,7 @@ from ecomsync._changes import Change, chunks
 from ecomsync._fingerprint import checksum
 from ecomsync._model import Record
 from ecomsync._selection import _whole_units
+from ecomsync.exceptions import EcomsyncError
 from ecomsync.testing import capture_events
 
 
@@ -519,3 +522,159 @@ class TestLayout:
         await sync.store.aclose()
 
         assert checksum(levels()[2]) == links["B-1"].checksum
+
+
+@attrs.define(repr=False)
+class Placed(Mapped):
+    """
+    A mapped platform that notes under which mapping each level was
+    last written (where the shop now sells it); *broken*: its stock
+    writes fail the run.
+    """
+
+    placed: dict[str, str] = attrs.field(factory=dict)
+    broken: bool = False
+
+    async def push(
+        self, data_type: DataType, items: Sequence[Outgoing]
+    ) -> list[Any]:
+        if data_type is STOCK:
+            if self.broken:
+                raise RuntimeError("shop down")
+            for item in items:
+                self.placed[item.record.number] = self.layout
+        return await super().push(data_type, items)
+
+
+class TestLayoutScheduled:
+    """
+    A changed mapping reaches the shop with the next scheduled run, which
+    otherwise reads only the ERP's changes.
+    """
+
+    @pytest.fixture(name="shop")
+    def _shop(self) -> Placed:
+        return Placed(layout='{"WH1":"Old"}')
+
+    @pytest.fixture(name="laid")
+    async def _laid(
+        self, erp: MemoryErp, shop: Placed, clock: Clock, tmp_path: Path
+    ) -> AsyncIterator[Synchronizer]:
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop},
+            store=SqliteStore(tmp_path / "state.db"),
+            clock=clock,
+            overlap=timedelta(0),
+        )
+        await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+        await scheduled(sync, clock)  # the first: reads all
+        yield sync
+        await sync.store.aclose()
+
+    async def test_scheduled_run_moves_stock(
+        self, laid: Synchronizer, shop: Placed, clock: Clock
+    ) -> None:
+        """After the mapping changed, the next scheduled run writes every
+        level where it now points and says why it read all stock; the one
+        after reads only changes again."""
+        same = await scheduled(laid, clock)
+        shop.layout = '{"WH1":"New"}'
+
+        moved = await scheduled(laid, clock)
+        again = await scheduled(laid, clock)
+
+        assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
+        (started,) = moved.of(RunStarted)
+        assert isinstance(started.spec.types[STOCK], All)
+        assert "stock layout changed" in started.widened[STOCK]
+        assert 2 == moved.summary.counts[STOCK].updated
+        assert isinstance(moved.summary.spec.types[STOCK], All)
+        for quiet in (same, again):
+            (started,) = quiet.of(RunStarted)
+            assert {} == started.widened
+            assert isinstance(started.spec.types[STOCK], ChangedSince)
+            assert 0 == quiet.summary.counts[STOCK].updated
+
+    async def test_failed_run_widens_again(
+        self, laid: Synchronizer, shop: Placed, clock: Clock
+    ) -> None:
+        """A scheduled run after a mapping change that fails leaves the
+        old layout kept: the next one reads all stock again and moves
+        it."""
+        shop.layout = '{"WH1":"New"}'
+        shop.broken = True
+        with pytest.raises(EcomsyncError, match="shop down"):
+            await scheduled(laid, clock)
+        shop.broken = False
+
+        retried = await scheduled(laid, clock)
+
+        failed = (await laid.store.list_runs(limit=2))[1]
+        assert RunStatus.FAILED == failed.status
+        assert (
+            "stock layout changed" in retried.of(RunStarted)[0].widened[STOCK]
+        )
+        assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
+
+    async def test_plan_says_what_the_run_does(
+        self, laid: Synchronizer, shop: Placed
+    ) -> None:
+        """A scheduled plan after a mapping change reads all stock and
+        updates every level, as the run does; before it, nothing."""
+        before = await laid.plan(ONLY_STOCK, trigger=Trigger.SCHEDULED)
+        shop.layout = '{"WH1":"New"}'
+
+        after = await laid.plan(ONLY_STOCK, trigger=Trigger.SCHEDULED)
+        planned_twice = await laid.plan(ONLY_STOCK, trigger=Trigger.SCHEDULED)
+
+        assert isinstance(before.spec.types[STOCK], ChangedSince)
+        assert () == before.types[STOCK].update
+        for plan in (after, planned_twice):  # a plan keeps nothing
+            assert isinstance(plan.spec.types[STOCK], All)
+            assert ("A-1", "B-1") == plan.types[STOCK].update
+
+    async def test_manual_all_keeps_the_layout(
+        self, laid: Synchronizer, shop: Placed, clock: Clock
+    ) -> None:
+        """A manual run of all stock after the change moves it and keeps
+        the layout: the scheduled run after it reads only changes."""
+        shop.layout = '{"WH1":"New"}'
+        await laid.execute(ONLY_STOCK)
+
+        after = await scheduled(laid, clock)
+
+        assert {} == after.of(RunStarted)[0].widened
+        assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
+
+    async def test_store_without_the_role(
+        self, erp: MemoryErp, shop: Placed, clock: Clock, tmp_path: Path
+    ) -> None:
+        """With a store that keeps no layout, a scheduled run reads only
+        the ERP's changes as before; a manual run of all stock moves it."""
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop},
+            store=_NoLayouts(tmp_path / "state.db"),
+            clock=clock,
+            overlap=timedelta(0),
+        )
+        await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+        await scheduled(sync, clock)
+        shop.layout = '{"WH1":"New"}'
+
+        quiet = await scheduled(sync, clock)
+        stayed = dict(shop.placed)
+        await sync.execute(ONLY_STOCK)
+        await sync.store.aclose()
+
+        assert {} == quiet.of(RunStarted)[0].widened
+        assert {"A-1": '{"WH1":"Old"}', "B-1": '{"WH1":"Old"}'} == stayed
+        assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
+
+
+class _NoLayouts(SqliteStore):
+    """A store without the `StockLayouts` role (a store of one's own)."""
+
+    get_stock_layout = None
+    set_stock_layout = None

@@ -23,6 +23,7 @@ from ecomsync import (
     Outgoing,
     RecordFailed,
     RecordSynced,
+    RunStarted,
     SqliteStore,
     StockLevel,
     Synchronizer,
@@ -79,7 +80,8 @@ class TestStockLocationsThroughTheEngine:
         Two warehouses mapped to two locations: one changed level leaves
         both locations exact; an unmapped warehouse fails its article by
         name while its mapped levels land; once mapped, the next
-        scheduled run heals it without any ERP change.
+        scheduled run heals it without any ERP change (reading all stock
+        once: the mapping changed).
         """
         admin = fresh_vendure.admin()
         for name in ("North", "South"):
@@ -162,7 +164,10 @@ class TestStockLocationsThroughTheEngine:
         assert "'WH3'" in failed.message
         assert "2 of 3 warehouses landed" in failed.message
         assert {"W-2": {DEFAULT: 7, "North": 2}} == partly
-        assert ["W-2"] == [e.number for e in healed.of(RecordSynced)]
+        # The mapping changed (WH3 added): the healing run reads all stock
+        # once and writes every level where the mapping now says.
+        assert "stock layout" in healed.of(RunStarted)[0].widened[STOCK]
+        assert ["W-1", "W-2"] == [e.number for e in healed.of(RecordSynced)]
         assert {
             "W-1": {DEFAULT: 3, "North": 9},
             "W-2": {DEFAULT: 7, "North": 2, "South": 4},

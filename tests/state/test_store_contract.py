@@ -17,6 +17,7 @@ from ecomsync._spec import DataType
 from ecomsync.state import SqliteStore
 from ecomsync.state._postgres import PostgresStore
 from ecomsync.testing._store_contract import StateStoreContract
+from ecomsync.typing import StockLayouts
 
 from .._backends import both_backends
 from ..conftest import T0
@@ -139,6 +140,28 @@ class VariantLists:
         assert Link("p4", "c5") == links["D"]
 
 
+class StockLayoutsKept:
+    """
+    What both SQL stores keep per platform: the stock layout its stock
+    was last written under in full (`StockLayouts`).
+    """
+
+    async def test_layout_kept_per_platform(self, store: Any) -> None:
+        """No layout until one is set; a later one replaces it, an empty
+        one included, and each platform keeps its own."""
+        assert isinstance(store, StockLayouts)
+        assert await store.get_stock_layout("shop") is None
+
+        await store.set_stock_layout("shop", '{"WH1":"A"}')
+        await store.set_stock_layout("other", '{"WH1":"B"}')
+        await store.set_stock_layout("shop", '{"WH1":"C"}')
+        kept = await store.get_stock_layout("shop")
+        await store.set_stock_layout("other", "")
+
+        assert '{"WH1":"C"}' == kept
+        assert "" == await store.get_stock_layout("other")
+
+
 class TestPostgresSteps:
     """
     PostgresStore's journal steps run their transaction on its async
@@ -173,7 +196,11 @@ class TestPostgresSteps:
 
 
 class TestSqliteFile(
-    StateStoreContract, MediaIdsInBatches, PendingInOneStep, VariantLists
+    StateStoreContract,
+    MediaIdsInBatches,
+    PendingInOneStep,
+    VariantLists,
+    StockLayoutsKept,
 ):
     """SqliteStore in a file, with a second handle on the same file."""
 
@@ -191,7 +218,11 @@ class TestSqliteFile(
 
 
 class TestSqliteMemory(
-    StateStoreContract, MediaIdsInBatches, PendingInOneStep, VariantLists
+    StateStoreContract,
+    MediaIdsInBatches,
+    PendingInOneStep,
+    VariantLists,
+    StockLayoutsKept,
 ):
     """SqliteStore in memory."""
 
@@ -204,7 +235,11 @@ class TestSqliteMemory(
 
 @pytest.mark.postgres
 class TestPostgres(
-    StateStoreContract, MediaIdsInBatches, PendingInOneStep, VariantLists
+    StateStoreContract,
+    MediaIdsInBatches,
+    PendingInOneStep,
+    VariantLists,
+    StockLayoutsKept,
 ):
     """PostgresStore, with a second store on the same database."""
 

@@ -90,6 +90,12 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 9: who asked a run to stop (`CancelReasons`); NULL: nobody said.
     ("ALTER TABLE runs ADD COLUMN cancel_reason TEXT",),
+    # 10: the stock layout each platform's stock was last written under
+    # in full (`StockLayouts`).
+    (
+        """CREATE TABLE stock_layouts (
+            platform TEXT PRIMARY KEY, layout TEXT NOT NULL)""",
+    ),
 )
 
 #: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
@@ -188,6 +194,12 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     # 10: who asked a run to stop (`CancelReasons`), as SQLite's step 9.
     """
     ALTER TABLE {s}.runs ADD COLUMN cancel_reason text;
+    """,
+    # 11: the stock layout each platform's stock was last written under
+    # in full (`StockLayouts`), as SQLite's step 10.
+    """
+    CREATE TABLE {s}.stock_layouts (
+        platform text PRIMARY KEY, layout text NOT NULL);
     """,
 )
 

@@ -33,6 +33,7 @@ from ._dialect import (
     _nothing,
     postgres,
 )
+from ._layouts import StockLayoutOps
 from ._leases import LeaseOps
 from ._owners import RunOwnerOps
 from ._records import (
@@ -60,7 +61,7 @@ T = TypeVar("T")
 # -- the store ------------------------------------------------------------
 
 
-class SqlStore(AsyncResource, LeaseOps, RunOwnerOps):
+class SqlStore(AsyncResource, LeaseOps, RunOwnerOps, StockLayoutOps):
     """
     Every `StateStore` method, once, over `_perform` and `_dialect`.
 

@@ -1,0 +1,87 @@
+"""
+A changed stock layout reaches every level, scheduled runs included.
+
+A platform whose settings decide where stock goes
+(`~ecomsync.typing.SupportsStockLayout`) folds its layout into each
+level's checksum (`_stock_fold.stock_checksum`), so a level read after a
+change is sent again, to where the mapping now points.  A scheduled run
+reads only what changed in the ERP since its watermark, so it would
+never read the others: they would stay where the old mapping put them.
+
+With a store that keeps the layout each platform's stock was last
+written under in full (`~ecomsync.typing.StockLayouts`), a run whose
+stock selection is `ChangedSince` (scheduled or not) and whose
+platform's layout differs from the one kept reads all stock instead
+(`widen`; `RunStarted.widened` says why), and the layout is kept only
+once that run's stock step went through (`keep`): a run that failed or
+was cancelled before leaves the old one, and the next run widens again.
+A `NumberRange` or `Only` selection stays as asked (a partition of a
+partitioned run is a `NumberRange`: each would read everything).  A
+store without the role keeps the checksums' behaviour alone: the next
+run with `All` moves the stock.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ._run import Run, log
+from ._spec import All, ChangedSince, DataType, SyncSpec, Trigger
+from .typing import StateStore, StockLayouts, SupportsStockLayout
+
+
+__all__ = ["WIDENED", "keep", "widen"]
+
+#: Why a run reads all stock (`RunStarted.widened`).
+WIDENED = (
+    "the platform's stock layout changed since its stock was last "
+    "written in full"
+)
+
+
+async def widen(store: StateStore, run: Run, spec: SyncSpec) -> SyncSpec:
+    """
+    *spec* (resolved) as *run* reads it: its stock read in full where the
+    platform's layout is not the one its stock was last written under;
+    the layout noted on the run, for `keep`, where the run reads all
+    stock under it.
+    """
+    platform = run.platform
+    selection = spec.types.get(DataType.STOCK)
+    if (
+        selection is None
+        or not isinstance(store, StockLayouts)
+        or not isinstance(platform, SupportsStockLayout)
+    ):
+        return spec
+    layout = platform.stock_layout()
+    kept = await store.get_stock_layout(run.platform_name)
+    # Nothing kept and no mapping: nothing was ever laid out elsewhere.
+    if (kept or "") == layout and (kept is not None or not layout):
+        return spec
+    if isinstance(selection, ChangedSince):
+        run.widened[DataType.STOCK] = WIDENED
+        log.info(
+            "run %s reads all stock of %s: %s",
+            run.id,
+            run.platform_name,
+            WIDENED,
+        )
+        spec = attrs.evolve(spec, types={**spec.types, DataType.STOCK: All()})
+    if isinstance(spec.types[DataType.STOCK], All):
+        run.stock_layout = layout
+    return spec
+
+
+async def keep(store: StateStore, run: Run, data_type: DataType) -> None:
+    """
+    After *data_type* went through: the layout *run* wrote all stock
+    under is the one kept (a plan writes nothing, keeps nothing).
+    """
+    if (
+        data_type is DataType.STOCK
+        and run.stock_layout is not None
+        and run.trigger is not Trigger.PREVIEW
+        and isinstance(store, StockLayouts)
+    ):
+        await store.set_stock_layout(run.platform_name, run.stock_layout)
