@@ -77,7 +77,40 @@ def _chunks(
     others in number order is taken into the first one's chunk; that
     chunk, and the one whose run it is cut out of, are then no run.
     """
-    # Union-find over positions: equal natural order, equal identity.
+
+    def same(a: int, b: int) -> bool:
+        return number_key(numbers[a]) == number_key(numbers[b])
+
+    twins: dict[int, int] = {}
+    if identity is not None:
+        first: dict[str, int] = {}
+        for at, number in enumerate(numbers):
+            seen = first.setdefault(identity(number), at)
+            if seen != at:
+                twins[at] = seen
+    if not twins:
+        # number_key is costly (a regex and the value of every digit):
+        # compared only where a chunk would be cut.
+        runs: list[list[str]] = []
+        for at, number in enumerate(numbers):
+            if not runs or (len(runs[-1]) >= size and not same(at - 1, at)):
+                runs.append([])
+            runs[-1].append(number)
+        return [(run, True) for run in runs]
+    return _grouped(numbers, size, twins, same)
+
+
+def _grouped(
+    numbers: Sequence[str],
+    size: int,
+    twins: dict[int, int],
+    same: Callable[[int, int], bool],
+) -> list[tuple[list[str], bool]]:
+    """
+    `_chunks` where *numbers* hold twins (position -> the position of
+    the first number of its identity): groups of positions, each whole
+    in one chunk.
+    """
     parent = list(range(len(numbers)))
 
     def root(at: int) -> int:
@@ -86,13 +119,16 @@ def _chunks(
             at = parent[at]
         return at
 
-    first: dict[str, int] = {}
-    for at, number in enumerate(numbers):
-        if at and number_key(number) == number_key(numbers[at - 1]):
-            parent[root(at)] = root(at - 1)
-        if identity is not None:
-            seen = first.setdefault(identity(number), at)
-            parent[root(at)] = root(seen)
+    for at, seen in twins.items():
+        parent[root(at)] = root(seen)
+    # A twin taken into another chunk takes the numbers natural order
+    # holds equal to it along: a range of them holds it.
+    for at in {*twins, *twins.values()}:
+        for step in (-1, 1):
+            near = at
+            while 0 <= near + step < len(numbers) and same(near, near + step):
+                near += step
+                parent[root(near)] = root(at)
     members: dict[int, list[int]] = {}
     for at in range(len(numbers)):
         members.setdefault(root(at), []).append(at)
@@ -103,7 +139,7 @@ def _chunks(
         if group in placed:
             continue
         placed.add(group)
-        if not chunks or len(chunks[-1]) >= size:
+        if not chunks or (len(chunks[-1]) >= size and not same(at - 1, at)):
             chunks.append([])
         chunks[-1].extend(members[group])
     result: list[tuple[list[str], bool]] = []
