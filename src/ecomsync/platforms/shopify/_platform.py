@@ -23,9 +23,10 @@ from .._dispatch import Pushes
 from ._bulk import BulkRunner
 from ._catalogue import Catalogue
 from ._client import GraphQL, ShopifyApiError
+from ._locations import read_locations, resolve_locations
 from ._media import Media
 from ._orders import Orders
-from ._stock import Stock, read_locations, resolve_locations
+from ._stock import Stock
 
 
 #: The largest push; a bulk variables file of that many articles stays
