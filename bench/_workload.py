@@ -139,8 +139,20 @@ def request_set(w: Workload, *, batch: int = 100) -> dict[str, Any]:
     *w*, as the emulator charges them: the items of each Sync (top-level
     rows: media entities and product-media rows travel nested in their
     product row, stock in the product row too), the number of uploads and
-    of order pages, plus one token.  `lower_bound` prices this set and
-    `bench._floor` replays it.
+    of order searches, the reads no client can do without, plus one
+    token.  `lower_bound` prices this set and `bench._floor` replays it.
+
+    The reads (``reads``): the tax of the articles' rate (a product
+    needs a ``taxId``, and the shop's taxes have ids its installation
+    drew) and the sales channels (a product is sold only where it has a
+    visibility naming one, and a top-level category shows below a sales
+    channel's navigation category; their ids too are the shop's own).
+    The order searches: one per page of `ORDER_PAGE` up to the short
+    one, and one look-up of who else holds the last page's numbers when
+    it holds any (Shopware keeps no order number unique, and the ERP
+    imports an order by its number; a page's search carries the look-up
+    of the page before's numbers, so only the last one's is a request of
+    its own).
     """
     syncs: list[int] = []  # charged items per sync request
     for start in range(0, w.categories, batch):
@@ -148,12 +160,16 @@ def request_set(w: Workload, *, batch: int = 100) -> dict[str, Any]:
     for start in range(0, w.articles, batch):
         syncs.append(min(batch, w.articles - start))
     # The last page is the one that comes back short (possibly empty).
-    searches = w.orders // ORDER_PAGE + 1
+    pages = w.orders // ORDER_PAGE + 1
+    searches = pages + (1 if w.orders % ORDER_PAGE else 0)
+    reads = (1 if w.articles else 0) + (1 if w.articles or w.categories else 0)
     return {
         "syncs": syncs,
         "uploads": w.articles * w.images,
+        "pages": pages,
         "searches": searches,
-        "requests": len(syncs) + w.articles * w.images + searches + 1,
+        "reads": reads,
+        "requests": len(syncs) + w.articles * w.images + searches + reads + 1,
     }
 
 
@@ -168,7 +184,8 @@ def lower_bound(
     Sync per *batch* articles whose product rows carry their stock, media
     entities and product-media rows nested (the emulator charges top-level
     rows); one upload per image; one search per page of `ORDER_PAGE`
-    orders; one token.  Per request the emulator charges latency + base +
+    orders and the last page's look-up; the tax and sales-channel reads;
+    one token.  Per request the emulator charges latency + base +
     items * per_item (+ per_upload), only base/item/upload time holds one
     of its workers, and request bodies share one link of *bandwidth*.
 
@@ -181,7 +198,8 @@ def lower_bound(
     besides failed logins), so the last term is 0.
     """
     rs = request_set(w, batch=batch)
-    syncs, uploads, searches = rs["syncs"], rs["uploads"], rs["searches"]
+    syncs, uploads = rs["syncs"], rs["uploads"]
+    searches = rs["searches"] + rs["reads"]
     base = c.base_ms / 1000
     service = (
         sum(base + n * c.per_item_ms / 1000 for n in syncs)

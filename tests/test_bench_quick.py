@@ -34,14 +34,14 @@ class TestLowerBound:
         w = Workload(articles=10, images=1, categories=10, orders=0)
         c = Costs(bandwidth_bps=1e12, workers=1000)
         b = lower_bound(w, c, concurrency=2)
-        # token, 1 category sync (10 items), 1 article sync (10 product
-        # rows, media nested: the emulator charges top-level rows), 10
-        # uploads, 1 order search
-        latency = 14 * 0.020
-        # server time: 13 requests (not the token) pay the base cost,
+        # token, the tax and the sales channels, 1 category sync (10
+        # items), 1 article sync (10 product rows, media nested: the
+        # emulator charges top-level rows), 10 uploads, 1 order search
+        latency = 16 * 0.020
+        # server time: 15 requests (not the token) pay the base cost,
         # 20 sync items, 10 uploads
-        service = 13 * 0.005 + 20 * 0.0005 + 10 * 0.010
-        assert b.requests == 14
+        service = 15 * 0.005 + 20 * 0.0005 + 10 * 0.010
+        assert b.requests == 16
         assert b.binding == "latency/concurrency"
         assert b.t_lb == pytest.approx((latency + service) / 2)
 
@@ -58,6 +58,14 @@ class TestLowerBound:
         w = Workload(articles=0, images=0, categories=0, orders=1000)
         b = lower_bound(w, Costs(), concurrency=16)
         assert 1 + 3 == b.requests
+
+    def test_a_short_last_page_costs_its_look_up(self) -> None:
+        """The last page's numbers, if it holds any, are looked up on
+        their own (who else holds them); the pages before are looked up
+        by the next page's search."""
+        w = Workload(articles=0, images=0, categories=0, orders=1001)
+        b = lower_bound(w, Costs(), concurrency=16)
+        assert 1 + 3 + 1 == b.requests
 
     def test_grows_with_the_catalogue(self) -> None:
         """Ten times the articles cost about ten times the time."""
