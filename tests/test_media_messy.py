@@ -24,7 +24,7 @@ from ecomsync import (
     SyncSpec,
 )
 
-from .test_media_faults import assert_clean
+from ._media_cuts import assert_clean
 
 
 pytestmark = pytest.mark.anyio

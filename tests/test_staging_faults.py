@@ -41,8 +41,8 @@ from ecomsync.erp.memory import _MemorySession
 from ecomsync.testing import capture_events
 
 from ._backends import both_backends
+from ._media_cuts import assert_clean
 from .test_media import SHA_CAT, dead_run, files
-from .test_media_faults import assert_clean
 
 
 pytestmark = pytest.mark.anyio

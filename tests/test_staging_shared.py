@@ -23,8 +23,8 @@ from ecomsync import (
     SyncSpec,
 )
 
+from ._media_cuts import assert_clean
 from .conftest import small_catalogue
-from .test_media_faults import assert_clean
 
 
 pytestmark = pytest.mark.anyio
