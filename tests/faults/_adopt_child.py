@@ -1,7 +1,11 @@
 """
 A scheduled run against a shop emulator served by the parent, in a child
-process that SIGKILLs itself at one chosen store call:
-``python -m tests.faults._adopt_child DIR PLATFORM URL POINT N``.
+process that SIGKILLs itself at one chosen point:
+``python -m tests.faults._adopt_child DIR PLATFORM URL POINT N [ANCHOR K]``
+(the points and their counting as in `._kill_child`: store calls, the
+platform's pushes and uploads, the ERP's media reads, the staging
+directory's steps); ``ADOPT_CHILD_STAGING`` names the media staging
+(`STAGINGS`).
 
 The parent keeps the shop (the emulator outlives the child), so after the
 kill it sees what reached the shop but never reached the state store.
@@ -10,16 +14,20 @@ kill it sees what reached the shop but never reached the state store.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from ecomsync import (
     Article,
     Category,
+    DataType,
     MediaRef,
     MediaStaging,
     MemoryErp,
@@ -31,7 +39,7 @@ from ecomsync import (
 from ecomsync.typing import Platform
 
 from .._push import PUSH as SPEC
-from ._kill_child import Killer, KillingStore
+from ._kill_child import Killer, KillingErp, KillingStore, hook_staging
 
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -85,13 +93,30 @@ def catalogue() -> list[Category | Article | StockLevel]:
     return records
 
 
+def image(i: int) -> bytes:
+    """The content of ``img-<i>`` (each image is `FILE` bytes)."""
+    return b"\xff\xd8\xff\xe0" + f"image {i}".encode() * 30
+
+
+#: The bytes of each image.
+FILE = len(image(1))
+
+#: The media staging of each ``ADOPT_CHILD_STAGING``: "memory" is
+#: `MediaStaging`'s default settings (every file in memory); "overflow"
+#: has memory for two files, the rest go to disk; "full" has memory and
+#: disk for one file each, so the rest of a chunk's files, held for the
+#: uploads after the push, overflow into memory.
+STAGINGS = {
+    "memory": {},
+    "overflow": {"memory_bytes": 2 * FILE},
+    "full": {"memory_bytes": FILE, "max_bytes": FILE},
+}
+
+
 def erp() -> MemoryErp:
     return MemoryErp(
         catalogue(),
-        media={
-            f"img-{i}": b"\xff\xd8\xff\xe0" + f"image {i}".encode() * 30
-            for i in range(1, 8)
-        },
+        media={f"img-{i}": image(i) for i in range(1, 8)},
         clock=lambda: T0,
     )
 
@@ -117,14 +142,49 @@ def platform(name: str, url: str) -> Platform:
     return Shopify(url, SECRET)
 
 
+def hooked(shop: Platform, killer: Killer) -> Platform:
+    """
+    *shop*, its pushes (``platform.push.before:<type>``,
+    ``platform.push.after:<type>``) and uploads
+    (``platform.upload_media``) counted by *killer*.
+    """
+    base: Any = type(shop)
+
+    class Hooked(base):  # type: ignore[misc]
+        __slots__ = ()  # the adapter's layout: its class can be swapped
+
+        async def push(self, data_type: DataType, items: Sequence[Any]) -> Any:
+            killer.hit(f"platform.push.before:{data_type.value}")
+            result = await super().push(data_type, items)
+            killer.hit(f"platform.push.after:{data_type.value}")
+            return result
+
+        async def upload_media(self, media: Any) -> str:
+            killer.hit("platform.upload_media")
+            media_id: str = await super().upload_media(media)
+            return media_id
+
+    shop.__class__ = Hooked
+    return shop
+
+
 def synchronizer(
-    directory: Path, name: str, url: str, killer: Killer | None = None
+    directory: Path,
+    name: str,
+    url: str,
+    killer: Killer | None = None,
+    staging: str = "memory",
 ) -> Synchronizer:
+    """
+    The run's synchroniser over the shop *name* at *url*, its store and
+    its staging (as *staging* names, `STAGINGS`) in *directory*.
+    """
+    killer = killer or Killer()
     return Synchronizer(
-        erp=erp(),
-        platforms={"shop": platform(name, url)},
-        store=KillingStore(directory / "state.db", killer or Killer()),  # type: ignore[arg-type]
-        staging=MediaStaging(directory / "staging"),
+        erp=KillingErp(killer, erp()),  # type: ignore[arg-type]
+        platforms={"shop": hooked(platform(name, url), killer)},
+        store=KillingStore(directory / "state.db", killer),  # type: ignore[arg-type]
+        staging=MediaStaging(directory / "staging", **STAGINGS[staging]),
         batch_size=BATCH,
         clock=lambda: T0 + timedelta(hours=1),
         owns=True,
@@ -132,11 +192,18 @@ def synchronizer(
 
 
 async def main(
-    directory: Path, name: str, url: str, point: str, at: int
+    directory: Path,
+    name: str,
+    url: str,
+    point: str,
+    at: int,
+    after: tuple[str, int] | None,
 ) -> None:
-    killer = Killer(point, at)
+    killer = Killer(point, at, after)
+    hook_staging(killer)
+    staging = os.environ.get("ADOPT_CHILD_STAGING", "memory")
     async with (
-        synchronizer(directory, name, url, killer) as sync,
+        synchronizer(directory, name, url, killer, staging) as sync,
         sync.run(SPEC, trigger=Trigger.SCHEDULED) as events,
     ):
         print(events.run_id, flush=True)
@@ -147,6 +214,7 @@ async def main(
 
 
 if __name__ == "__main__":
+    anchor = (sys.argv[6], int(sys.argv[7])) if len(sys.argv) > 6 else None
     anyio.run(
         main,
         Path(sys.argv[1]),
@@ -154,4 +222,5 @@ if __name__ == "__main__":
         sys.argv[3],
         sys.argv[4],
         int(sys.argv[5]),
+        anchor,
     )

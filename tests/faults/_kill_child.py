@@ -13,10 +13,13 @@ stdout as soon as it is known.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import signal
+import sqlite3
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -31,6 +34,7 @@ from ecomsync import (
     MediaStaging,
     MemoryPlatform,
     PostgresStore,
+    RunStatus,
     SqliteStore,
     Synchronizer,
     Trigger,
@@ -41,6 +45,10 @@ from ecomsync._model import Record
 from ecomsync.testing import demo_erp
 
 from .._push import PUSH as SPEC
+
+
+#: The repository's root, where the children run.
+ROOT = Path(__file__).parents[2]
 
 
 #: Articles and stock records in the catalogue, categories, batch size.
@@ -177,10 +185,13 @@ class KillingStore:
 
 
 class KillingErp:
-    """The demo ERP, counting batches read, media read and sessions."""
+    """
+    An ERP (*inner*, else the demo ERP), counting batches read, media
+    read and sessions.
+    """
 
-    def __init__(self, killer: Killer) -> None:
-        self._inner = demo_erp(
+    def __init__(self, killer: Killer, inner: Any = None) -> None:
+        self._inner = inner or demo_erp(
             articles=ARTICLES, categories=CATEGORIES, image_bytes=256
         )
         self._killer = killer
@@ -307,6 +318,82 @@ def hook_staging(killer: Killer) -> None:
     )
     fs.retire_all, fs.new_run_dir = hooked_retire_all, hooked_new_run_dir
     fs.RunDir.close = hooked_close  # type: ignore[method-assign]
+
+
+#: A kill: the process dies at the n-th call of point, counted from the
+#: k-th call of anchor if (anchor, k) is given, else from the start.
+Kill = tuple[str, int, tuple[str, int] | None]
+
+
+def kill_id(kill: Kill) -> str:
+    """A kill as a test id: ``point#n`` or ``point#n@anchor#k``."""
+    point, at, after = kill
+    return f"{point}#{at}" + (
+        "" if after is None else f"@{after[0]}#{after[1]}"
+    )
+
+
+def kill_args(kill: Kill) -> list[str]:
+    """A kill as a child's last arguments: POINT N [ANCHOR K]."""
+    point, at, after = kill
+    return [
+        point,
+        str(at),
+        *([] if after is None else [after[0], str(after[1])]),
+    ]
+
+
+def run_children(
+    children: Sequence[tuple[Kill, list[str], dict[str, str]]],
+) -> list[str]:
+    """
+    Run each child (its kill, its ``python -m`` arguments and environment
+    additions), four at a time from the repository's root; each must die
+    by its SIGKILL.  Per child, what it printed (its run id first).
+    """
+    started = []
+    for kill, argv, env in children:
+        child = subprocess.Popen(
+            [sys.executable, "-m", *argv],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append((kill, child))
+        if len(started) % 4 == 0:
+            # Four at a time: enough to overlap start-up, not a fork bomb.
+            for _, c in started[-4:]:
+                c.wait(timeout=120)
+    # Every child waited for before any is judged: one left running (a
+    # point never reached) warned in whichever test came next.
+    ended = [(kill, c, *c.communicate(timeout=120)) for kill, c in started]
+    for kill, c, stdout, stderr in ended:
+        assert -signal.SIGKILL == c.returncode, (
+            f"{kill_id(kill)} was never reached: {stdout} {stderr[-2000:]}"
+        )
+    return [stdout for *_, stdout, _ in ended]
+
+
+def remembered_media(directory: Path) -> set[str]:
+    """The contents whose media id the store in *directory* holds."""
+    with contextlib.closing(sqlite3.connect(directory / "state.db")) as db:
+        return {row[0] for row in db.execute("SELECT sha256 FROM media")}
+
+
+def uploads(directory: Path) -> Counter[str]:
+    """How often each content reached the shop (`JournalPlatform`)."""
+    path = directory / "uploads.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return Counter(json.loads(line)["sha256"] for line in lines)
+
+
+async def abandoned(sync: Synchronizer, run_id: str | None) -> None:
+    """The killed run *run_id* is ended as abandoned."""
+    dead = await sync.store.get_run(run_id or "")
+    assert dead is not None
+    assert RunStatus.ABANDONED == dead.status
 
 
 async def main(

@@ -12,9 +12,6 @@ are tests/faults/test_kill_matrix.py.
 from __future__ import annotations
 
 import contextlib
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +22,10 @@ import pytest
 from ecomsync import RunStatus, Trigger
 
 from ._adopt_child import SECRET, synchronizer
+from ._kill_child import run_children
 
 
 pytestmark = pytest.mark.anyio
-
-ROOT = Path(__file__).parents[2]
 
 #: Link writes of the run (1 categories; 2-5 the article batches, 4 and
 #: 5 with the variant articles; 6-10 stock, 10 the variants'), and media
@@ -121,42 +117,16 @@ def killed(
 ) -> dict[tuple[str, str, int], Path]:
     """Every case's child run, killed at its point; its directory."""
     base = tmp_path_factory.mktemp("adopt")
-    children = []
     out = {}
+    children = []
     for i, case in enumerate(CASES):
         name, point, at = case
-        directory = base / f"k{i}"
+        directory = out[case] = base / f"k{i}"
         directory.mkdir()
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.faults._adopt_child",
-                str(directory),
-                name,
-                served[case][2],
-                point,
-                str(at),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        children.append((case, child))
-        out[case] = directory
-        if len(children) % 4 == 0:
-            for _, c in children[-4:]:
-                c.wait(timeout=120)
-    # Every child waited for before any is judged (none left running).
-    ended = [
-        (case, child, *child.communicate(timeout=120))
-        for case, child in children
-    ]
-    for case, child, stdout, stderr in ended:
-        assert -signal.SIGKILL == child.returncode, (
-            f"{case} was never reached: {stdout} {stderr[-2000:]}"
-        )
+        argv = ["tests.faults._adopt_child", str(directory), name]
+        argv += [served[case][2], point, str(at)]
+        children.append(((point, at, None), argv, {}))
+    run_children(children)
     return out
 
 

@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,18 +26,16 @@ from ._kill_child import (
     CATEGORIES,
     POISON,
     SPEC,
+    Kill,
     fingerprint,
+    kill_args,
+    kill_id,
+    run_children,
     synchronizer,
 )
 
 
 pytestmark = pytest.mark.anyio
-
-ROOT = Path(__file__).parents[2]
-
-#: A kill: the process dies at the n-th call of point, counted from the
-#: k-th call of anchor if (anchor, k) is given, else from the start.
-Kill = tuple[str, int, tuple[str, int] | None]
 
 #: The media files the run uploads (a count that does not depend on the
 #: load): the anchor of the journal steps' kills.
@@ -134,12 +128,7 @@ POINTS: list[Kill] = [
 ]
 
 
-def _id(kill: Kill) -> str:
-    point, at, after = kill
-    return f"{point}#{at}" + (
-        "" if after is None else f"@{after[0]}#{after[1]}"
-    )
-
+_id = kill_id
 
 IDS = [_id(k) for k in POINTS]
 
@@ -172,49 +161,19 @@ def run_kills(
     as *staging* names, see `_kill_child.synchronizer`); per point the
     directory the dead child left and its run id.
     """
+    env = {"KILL_CHILD_DSN": dsn, "KILL_CHILD_STAGING": staging}
     children = []
     for i, kill in enumerate(points):
-        point, at, after = kill
         directory = base / f"k{i}"
         directory.mkdir()
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.faults._kill_child",
-                str(directory),
-                point,
-                str(at),
-                *([] if after is None else [after[0], str(after[1])]),
-            ],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "KILL_CHILD_DSN": dsn,
-                "KILL_CHILD_STAGING": staging,
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        children.append((kill, directory, child))
-        if len(children) % 4 == 0:
-            # Four at a time: enough to overlap start-up, not a fork bomb.
-            for *_, c in children[-4:]:
-                c.wait(timeout=120)
+        argv = ["tests.faults._kill_child", str(directory), *kill_args(kill)]
+        children.append((kill, argv, env))
     out = {}
-    # Every child waited for before any is judged: one left running (a
-    # point never reached) warned in whichever test came next.
-    ended = [
-        (kill, directory, child, *child.communicate(timeout=120))
-        for kill, directory, child in children
-    ]
-    for kill, directory, child, stdout, stderr in ended:
-        assert -signal.SIGKILL == child.returncode, (
-            f"{_id(kill)} was never reached: {stdout} {stderr[-2000:]}"
-        )
+    for i, (kill, stdout) in enumerate(
+        zip(points, run_children(children), strict=True)
+    ):
         lines = stdout.split()
-        out[kill] = (directory, lines[0] if lines else None)
+        out[kill] = (base / f"k{i}", lines[0] if lines else None)
     return out
 
 

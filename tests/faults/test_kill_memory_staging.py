@@ -14,16 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import sqlite3
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from ecomsync import RunStatus, Synchronizer, Trigger
+from ecomsync import Synchronizer, Trigger
 
-from ._kill_child import LARGE, SPEC, large_content, synchronizer
+from ._kill_child import (
+    LARGE,
+    SPEC,
+    abandoned,
+    large_content,
+    remembered_media,
+    synchronizer,
+    uploads,
+)
 from .test_kill_matrix import (
     UPLOADS,
     Kill,
@@ -76,23 +82,10 @@ def killed(
     return out
 
 
-def _remembered(directory: Path) -> set[str]:
-    """The contents whose media id the store holds."""
-    with contextlib.closing(sqlite3.connect(directory / "state.db")) as db:
-        return {row[0] for row in db.execute("SELECT sha256 FROM media")}
-
-
 def _journalled(directory: Path) -> set[str]:
     """The contents with an entry in the staging journal."""
     with contextlib.closing(sqlite3.connect(directory / "state.db")) as db:
         return {row[0] for row in db.execute("SELECT sha256 FROM pending")}
-
-
-def _uploads(directory: Path) -> Counter[str]:
-    """How often each content reached the shop."""
-    path = directory / "uploads.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    return Counter(json.loads(line)["sha256"] for line in lines)
 
 
 def _staged_by_dead(staging: str, directory: Path) -> None:
@@ -112,14 +105,14 @@ async def _all_once(
     """Every content reached the shop, none remembered by the dead run
     twice; each is remembered now, and a further manual run (which reads
     every article) uploads nothing."""
-    counts = _uploads(directory)
+    counts = uploads(directory)
     assert UPLOADS == len(counts)
     assert set() == {s for s, n in counts.items() if n > 1} & remembered
-    assert set(counts) == _remembered(directory)
+    assert set(counts) == remembered_media(directory)
     async with sync.run(SPEC, trigger=Trigger.MANUAL) as events:
         async for _ in events:
             pass
-    assert counts == _uploads(directory)
+    assert counts == uploads(directory)
 
 
 class TestKillMemoryStaging:
@@ -137,7 +130,7 @@ class TestKillMemoryStaging:
         assert run_id is not None  # media come after the run's record
         directory = _copy(source, tmp_path / "copy")
         _staged_by_dead(staging, directory)
-        remembered = _remembered(directory)
+        remembered = remembered_media(directory)
         sync = synchronizer(directory, staging=staging)
         await _recovered(directory, sync, run_id)
         await _all_once(directory, sync, remembered)
@@ -155,11 +148,9 @@ class TestKillMemoryStaging:
         point with files staged in memory, and ends it as abandoned."""
         source, run_id = killed[staging, kill]
         directory = _copy(source, tmp_path / "copy")
-        remembered = _remembered(directory)
+        remembered = remembered_media(directory)
         sync = synchronizer(directory, staging=staging)
         await _recovered(directory, sync)
         await _all_once(directory, sync, remembered)
-        dead = await sync.store.get_run(run_id or "")
-        assert dead is not None
-        assert RunStatus.ABANDONED == dead.status
+        await abandoned(sync, run_id)
         await sync.store.aclose()

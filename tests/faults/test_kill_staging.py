@@ -13,14 +13,16 @@ import contextlib
 import json
 import shutil
 import sqlite3
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from ecomsync import RunStatus, Synchronizer
-
-from ._kill_child import synchronizer
+from ._kill_child import (
+    abandoned,
+    remembered_media,
+    synchronizer,
+    uploads,
+)
 from .test_kill_matrix import (
     UPLOADS,
     Kill,
@@ -62,30 +64,15 @@ def killed(
     return run_kills(tmp_path_factory.mktemp("staging-kills"), POINTS)
 
 
-def _remembered(directory: Path) -> set[str]:
-    """The contents whose media id the dead process stored."""
-    with contextlib.closing(sqlite3.connect(directory / "state.db")) as db:
-        return {row[0] for row in db.execute("SELECT sha256 FROM media")}
-
-
 def _uploaded_once(directory: Path, remembered: set[str]) -> None:
     """No content reached the shop twice, over the dead and the
     recovering process, but one whose upload answered while the process
     died before storing its id (uploads in flight in other tasks: the
     known window, see docs/concepts.md)."""
-    path = directory / "uploads.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    counts = Counter(json.loads(line)["sha256"] for line in lines)
+    counts = uploads(directory)
     twice = {sha for sha, n in counts.items() if n > 1}
     assert set() == twice & remembered
     assert UPLOADS == len(counts)
-
-
-async def _abandoned(sync: Synchronizer, run_id: str | None) -> None:
-    """The killed run is ended as abandoned."""
-    dead = await sync.store.get_run(run_id or "")
-    assert dead is not None
-    assert RunStatus.ABANDONED == dead.status
 
 
 class TestKillStaging:
@@ -100,7 +87,7 @@ class TestKillStaging:
         source, run_id = killed[kill]
         assert run_id is not None  # staging starts after the run's record
         directory = _copy(source, tmp_path / "copy")
-        remembered = _remembered(directory)
+        remembered = remembered_media(directory)
         sync = synchronizer(directory)
         await _recovered(directory, sync, run_id)
         _uploaded_once(directory, remembered)
@@ -117,11 +104,11 @@ class TestKillStaging:
         staging step."""
         source, run_id = killed[kill]
         directory = _copy(source, tmp_path / "copy")
-        remembered = _remembered(directory)
+        remembered = remembered_media(directory)
         sync = synchronizer(directory)
         await _recovered(directory, sync)
         _uploaded_once(directory, remembered)
-        await _abandoned(sync, run_id)
+        await abandoned(sync, run_id)
         await sync.store.aclose()
 
 
@@ -149,5 +136,5 @@ class TestRecreatedContainer:
 
         sync = synchronizer(directory)
         await _recovered(directory, sync)
-        await _abandoned(sync, run_id)
+        await abandoned(sync, run_id)
         await sync.store.aclose()

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ..faults._kill_child import synchronizer
+from ..faults._kill_child import abandoned, synchronizer
 from ..faults.test_kill_matrix import (
     UPLOADS,
     Kill,
@@ -22,7 +22,7 @@ from ..faults.test_kill_matrix import (
     _recovered,
     run_kills,
 )
-from ..faults.test_kill_staging import _abandoned, _uploaded_once
+from ..faults.test_kill_staging import _uploaded_once
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
@@ -55,5 +55,5 @@ async def test_next_scheduled_run(
     sync = synchronizer(directory, dsn=postgres_dsn)
     await _recovered(directory, sync)
     _uploaded_once(directory, remembered)
-    await _abandoned(sync, run_id)
+    await abandoned(sync, run_id)
     await sync.store.aclose()
