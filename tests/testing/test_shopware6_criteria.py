@@ -833,25 +833,24 @@ class TestSearch:
         assert r.json()["data"][0]["group"] is not None
 
     @pytest.mark.parametrize(
-        ("criteria", "accessor"),
+        ("entity", "criteria", "accessor"),
         [
             (
+                "customer",
                 {
                     "filter": [
-                        {
-                            "type": "range",
-                            "field": "autoIncrement",
-                            "parameters": {"gt": 0},
-                        }
+                        {"type": "equals", "field": "password", "value": "x"}
                     ]
                 },
-                "order.autoIncrement",
+                "customer.password",
             ),
             (
-                {"sort": [{"field": "order.autoIncrement", "order": "ASC"}]},
-                "order.autoIncrement",
+                "customer",
+                {"sort": [{"field": "customer.legacyPassword"}]},
+                "customer.legacyPassword",
             ),
             (
+                "order",
                 {
                     "post-filter": [
                         {
@@ -859,16 +858,17 @@ class TestSearch:
                             "queries": [
                                 {
                                     "type": "equals",
-                                    "field": "orderCustomer.customerId",
+                                    "field": "orderCustomer.customer.password",
                                     "value": None,
                                 }
                             ],
                         }
                     ]
                 },
-                "order.orderCustomer.customerId",
+                "order.orderCustomer.customer.password",
             ),
             (
+                "media",
                 {
                     "aggregations": [
                         {
@@ -877,8 +877,8 @@ class TestSearch:
                             "filter": [
                                 {
                                     "type": "equals",
-                                    "field": "stateId",
-                                    "value": "a" * 32,
+                                    "field": "thumbnailsRo",
+                                    "value": None,
                                 }
                             ],
                             "aggregation": {
@@ -889,24 +889,25 @@ class TestSearch:
                         }
                     ]
                 },
-                "order.stateId",
+                "media.thumbnailsRo",
             ),
         ],
         ids=["filter", "sort", "post-filter", "aggregation"],
     )
-    async def test_a_field_not_api_aware_is_refused(
+    async def test_a_field_the_admin_api_hides_is_refused(
         self,
         client: httpx.AsyncClient,
         emu: ShopwareEmulator,
+        entity: str,
         criteria: dict[str, Any],
         accessor: str,
     ) -> None:
-        """A criteria naming a field Shopware does not expose to the Admin
-        API (no ApiAware: order.autoIncrement, orderCustomer.customerId),
-        anywhere in it, is refused as ApiCriteriaValidator does: 500
-        FRAMEWORK__ACCESSOR_NOT_ALLOWED naming the accessor."""
+        """A criteria naming a field Shopware keeps from the Admin API (its
+        ApiAware flag removed: a customer's password, a media's raw
+        thumbnails), anywhere in it, is refused as ApiCriteriaValidator
+        does: 500 FRAMEWORK__ACCESSOR_NOT_ALLOWED naming the accessor."""
         emu.place_order(order_number="A")
-        r = await client.post("/api/search/order", json=criteria)
+        r = await client.post(f"/api/search/{entity}", json=criteria)
         assert 500 == r.status_code
         [err] = r.json()["errors"]
         assert "FRAMEWORK__ACCESSOR_NOT_ALLOWED" == err["code"]
@@ -915,3 +916,19 @@ class TestSearch:
             == (err["detail"])
         )
         assert {"accessor": accessor} == err["meta"]["parameters"]
+
+    @pytest.mark.parametrize(
+        "field", ["autoIncrement", "stateId", "orderCustomer.customerId"]
+    )
+    async def test_a_field_declared_without_flags_is_searchable(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, field: str
+    ) -> None:
+        """A field declared without flags is still Admin-API aware
+        (Field::__construct adds ApiAware for the Admin API): a criteria
+        sorting by an order's autoIncrement or stateId is answered."""
+        emu.place_order(order_number="A")
+        r = await client.post(
+            "/api/search/order", json={"sort": [{"field": field}]}
+        )
+        assert 200 == r.status_code, r.text
+        assert 1 == len(r.json()["data"])

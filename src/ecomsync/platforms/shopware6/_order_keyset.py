@@ -79,13 +79,14 @@ def after_filter(cursor: Cursor) -> dict[str, Any]:
     Not a ``range`` on ``id``: Shopware's DAL compares a range's
     parameter with the column as given (SqlQueryParser::parseRangeFilter)
     and an id column holds bytes, not the hex an id is written in
-    (``equalsAny`` converts).  Not the ``autoIncrement`` column either:
-    OrderDefinition declares it without ``ApiAware``, so the Admin API
-    refuses it in a criteria (ApiCriteriaValidator: ApiProtectionException)
-    and leaves it out of rows.  Ranges on ``createdAt`` (``DATETIME(3)``)
-    and ``orderNumber`` (``VARCHAR``, compared under the column's
-    collation, as the sort is) compare exactly with values in the form
-    Shopware stores.  MySQL sorts a ``NULL`` number first.
+    (``equalsAny`` converts).  The ``autoIncrement`` column (unique) could
+    key the pages alone: it is Admin-API aware, though OrderDefinition
+    declares it without flags (Field::__construct adds ``ApiAware`` for
+    the Admin API; an earlier note here said otherwise), but the emulator
+    keeps none, so it is not used yet.  Ranges on ``createdAt``
+    (``DATETIME(3)``) and ``orderNumber`` (``VARCHAR``, compared under the
+    column's collation, as the sort is) compare exactly with values in
+    the form Shopware stores.  MySQL sorts a ``NULL`` number first.
     """
     moment = {
         "type": "range",

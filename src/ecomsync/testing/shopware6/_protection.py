@@ -1,8 +1,12 @@
 """
 Fields a criteria may not name (§1.8): Shopware's Admin API refuses a
 criteria whose filter, post-filter, sort, aggregation, query or grouping
-names a field declared without ``ApiAware`` (nor ``ApiCriteriaAware``),
-along the whole path of the accessor (ApiCriteriaValidator::validate,
+names a field without ``ApiAware`` for the Admin API (nor
+``ApiCriteriaAware``), along the whole path of the accessor.  Every
+field has it unless its definition removes it or names only the Store
+API (Field::__construct adds ``ApiAware(AdminApiSource)``), so few do:
+a customer's passwords, a media's raw blobs (`EntityDef.unaware`).
+(ApiCriteriaValidator::validate,
 called by RequestCriteriaBuilder::handleRequest once the criteria is
 parsed; shopware/shopware src/Core/Framework/DataAbstractionLayer/Search/
 ApiCriteriaValidator.php).  It throws ApiProtectionException, a

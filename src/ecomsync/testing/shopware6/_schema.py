@@ -86,10 +86,13 @@ class EntityDef:
     # Indexed fields whose index compares like MySQL's utf8mb4_unicode_ci
     # (a unique key on them collides on `collate`).
     collated: tuple[str, ...] = ()
-    # Fields (and associations) the definition declares without
-    # ApiAware (nor ApiCriteriaAware): a criteria naming one is refused
-    # (`_protection`).  Only those of the emulated slice a client might
-    # name (shopware/shopware@cfc087db *Definition.php).
+    # Fields (and associations) the Admin API does not expose: a
+    # criteria naming one is refused (`_protection`).  Every field is
+    # ApiAware for the Admin API unless its definition removes the flag
+    # (``removeFlag(ApiAware::class)``: a password, a blob) or declares it
+    # for the Store API only: Field::__construct adds
+    # ``ApiAware(AdminApiSource)`` (shopware/shopware@cfc087db
+    # Field.php, CustomerDefinition.php, MediaDefinition.php).
     unaware: tuple[str, ...] = ()
 
     def association(self, name: str) -> ToOne | ToMany | None:
@@ -124,7 +127,6 @@ def _mapping(name: str, a: str, ta: str, b: str, tb: str) -> EntityDef:
 _DEFS = [
     EntityDef(
         "product",
-        unaware=("autoIncrement",),
         # `name` is translated: TRANSLATED checks it on the translation.
         required=("productNumber", "stock", "taxId", "price"),
         indexed=("productNumber", "parentId"),
@@ -229,7 +231,6 @@ _DEFS = [
     _mapping("product_tag", "productId", "product", "tagId", "tag"),
     EntityDef(
         "category",
-        unaware=("autoIncrement",),
         indexed=("parentId",),
         fks=(("parentId", "category"), ("mediaId", "media")),
         to_one=(
@@ -249,6 +250,7 @@ _DEFS = [
     ),
     EntityDef(
         "media",
+        unaware=("mediaTypeRaw", "thumbnailsRo"),
         indexed=("fileName",),
         collated=("fileName",),
         to_many=(ToMany("productMedia", "product_media", "mediaId"),),
@@ -296,7 +298,14 @@ _DEFS = [
     ),
     EntityDef(
         "customer",
-        unaware=("autoIncrement", "remoteAddress"),
+        unaware=(
+            "password",
+            "legacyPassword",
+            "legacyEncoder",
+            "newsletterSalesChannelIds",
+            "activeBillingAddress",
+            "activeShippingAddress",
+        ),
         # platform-apis.md §1.8 lists these as required.
         required=(
             "groupId",
@@ -346,7 +355,6 @@ _DEFS = [
     ),
     EntityDef(
         "order",
-        unaware=("autoIncrement", "stateId", "ruleIds", "salesChannel"),
         required=(
             "orderNumber",
             "currencyId",
@@ -373,13 +381,6 @@ _DEFS = [
     ),
     EntityDef(
         "order_customer",
-        unaware=(
-            "customerId",
-            "orderId",
-            "order",
-            "customer",
-            "remoteAddress",
-        ),
         required=("orderId", "email", "firstName", "lastName"),
         indexed=("orderId", "customerId"),
         to_one=(
