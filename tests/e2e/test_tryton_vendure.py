@@ -35,7 +35,7 @@ from ecomsync.testing._tryton_seed import (
     TRAP_STOCK_PER_WAREHOUSE,
     seed_traps,
 )
-from tests.platforms.test_vendure import _CountingTransport
+from tests.platforms._vendure_shop import _CountingTransport
 from tests.platforms.vendure_server import (
     VendureAdmin,
     VendureServer,

@@ -23,7 +23,7 @@ from ecomsync import (
 from ecomsync.exceptions import ConfigurationError
 from ecomsync.platforms.vendure._catalog import slugify
 
-from .test_vendure import _VALUES, _CountingTransport
+from ._vendure_shop import _VALUES, _CountingTransport
 from .vendure_server import VendureAdmin, VendureServer
 
 

@@ -23,7 +23,7 @@ from ecomsync import (
 )
 from ecomsync.platforms.vendure import Vendure
 
-from .test_vendure import _shop_order
+from ._vendure_shop import _shop_order
 from .test_vendure_catalogue import _variants
 from .vendure_server import VendureAdmin, VendureServer
 

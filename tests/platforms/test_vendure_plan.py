@@ -18,7 +18,7 @@ from ecomsync.platforms.vendure import Vendure
 from ecomsync.testing._platform_contract._records import make_order
 
 from .._plan_estimate_contract import OrderPlanEstimateContract
-from .test_vendure import VendureHooks
+from ._vendure_shop import VendureHooks
 from .vendure_server import VendureServer
 
 

@@ -33,7 +33,7 @@ from ecomsync import (
 from ecomsync.platforms.vendure import Vendure
 from ecomsync.testing import capture_events
 
-from .test_vendure import _shop_order
+from ._vendure_shop import _shop_order
 from .test_vendure_merchant import _article, _stock
 from .vendure_server import VendureAdmin, VendureServer
 

@@ -35,7 +35,7 @@ from ecomsync import (
 )
 from ecomsync.events import RecordFailed
 
-from .test_vendure import _png, _shop_order
+from ._vendure_shop import _png, _shop_order
 from .vendure_server import VendureAdmin, VendureServer
 
 
