@@ -1,7 +1,8 @@
 """
 What the Vendure tests share: the contract's look at the shop
 (`VendureHooks`), a storefront customer's order, a draft order paid, a
-mutation-counting transport and a small PNG.
+mutation-counting transport, a small PNG, variants made behind the
+adapter's back and read back, the channel's prices gross or net.
 """
 
 from __future__ import annotations
@@ -445,3 +446,69 @@ async def _shop_order(url: str, variant_id: str) -> str:
         order = paid["addPaymentToOrder"]
         assert order["state"] == "PaymentSettled", order
         return str(order["code"])
+
+
+async def _raw_variant(admin: VendureAdmin, sku: str, name: str) -> str:
+    """
+    A product with one variant of *sku* made behind the adapter's back
+    (Vendure lets a SKU exist twice); returns the product id.
+    """
+    taxes = await admin.gql("{ taxCategories { items { id } } }")
+    product = await admin.gql(
+        "mutation ($i: CreateProductInput!) { createProduct(input: $i)"
+        " { id } }",
+        {
+            "i": {
+                "translations": [
+                    {
+                        "languageCode": "en",
+                        "name": name,
+                        "slug": slugify(name),
+                        "description": "",
+                    }
+                ]
+            }
+        },
+    )
+    pid = str(product["createProduct"]["id"])
+    await admin.gql(
+        "mutation ($i: [CreateProductVariantInput!]!) "
+        "{ createProductVariants(input: $i) { id } }",
+        {
+            "i": [
+                {
+                    "productId": pid,
+                    "sku": sku,
+                    "price": 100,
+                    "taxCategoryId": taxes["taxCategories"]["items"][0]["id"],
+                    "translations": [{"languageCode": "en", "name": name}],
+                }
+            ]
+        },
+    )
+    return pid
+
+
+async def _variants(admin: VendureAdmin, *skus: str) -> list[dict[str, Any]]:
+    data = await admin.gql(
+        "query ($s: [String!]!) { productVariants(options: { filter: "
+        "{ sku: { in: $s } }, sort: { id: ASC } }) { items { id sku enabled"
+        " priceWithTax options { code name group { name } }"
+        " product { id enabled name }"
+        " stockLevels { stockLocation { name } stockOnHand } } } }",
+        {"s": list(skus)},
+    )
+    items: list[dict[str, Any]] = data["productVariants"]["items"]
+    return items
+
+
+async def _gross(admin: VendureAdmin, *, include: bool) -> None:
+    """
+    Let the default channel's prices include tax, or not (through the
+    API, so Vendure's channel cache follows).
+    """
+    await admin.gql(
+        "mutation ($i: UpdateChannelInput!) { updateChannel(input: $i) "
+        "{ __typename } }",
+        {"i": {"id": "1", "pricesIncludeTax": include}},
+    )

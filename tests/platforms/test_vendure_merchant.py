@@ -23,8 +23,7 @@ from ecomsync import (
 )
 from ecomsync.platforms.vendure import Vendure
 
-from ._vendure_shop import _shop_order
-from .test_vendure_catalogue import _variants
+from ._vendure_shop import _shop_order, _variants
 from .vendure_server import VendureAdmin, VendureServer
 
 
