@@ -15,7 +15,7 @@ from ecomsync._media_ids import ForgetsMediaIds
 from ecomsync.state._pg_partitions import PostgresPartitionBoard
 
 from . import _pg_shop
-from .test_workers import submit
+from ._workers import submit
 
 
 pytestmark = pytest.mark.anyio
