@@ -94,7 +94,35 @@ async def _recorded(store: SqliteStore) -> list[object]:
     return [*ledger, *(await store.list_runs())]
 
 
+def _placed(platform: MemoryPlatform, **changes: object) -> Order:
+    """Our customer's order (with *changes*), placed in the shop."""
+    (order,) = (_personal(o) for o in orders_for(1, articles=6))
+    order = attrs.evolve(order, **changes)
+    platform.place_order(order)
+    return order
+
+
+async def _failed_alone(
+    sync: Synchronizer, store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> RecordFailed:
+    """
+    Import the orders: the one order fails, and no personal data is in
+    the run's events, its summary, the store or the log.
+    """
+    async with capture_events(sync, ORDERS) as run:
+        (failed,) = run.of(RecordFailed)
+    _no_personal_data(
+        *run.events, run.summary, *await _recorded(store), caplog.text
+    )
+    return failed
+
+
 class TestFailedOrders:
+    @pytest.fixture(autouse=True)
+    def _debug(self, caplog: pytest.LogCaptureFixture) -> None:
+        """The log is searched down to its debug records."""
+        caplog.set_level(logging.DEBUG)
+
     async def test_erp_words_name_the_field(
         self,
         sync: Synchronizer,
@@ -106,20 +134,14 @@ class TestFailedOrders:
         """An ERP refusing an order in its own words, which repeat the
         customer's e-mail and name (as Tryton's do), fails it with those
         words and the fields in place of the values."""
-        caplog.set_level(logging.DEBUG)
-        (order,) = (_personal(o) for o in orders_for(1, articles=6))
-        platform.place_order(order)
+        order = _placed(platform)
         erp.refuse_orders[order.number] = (
             f'The email address "{EMAIL}" for party "{FIRST} {LAST}" '
             f"({COMPANY}, {STREET}, {ZIP} {CITY}, {PHONE}) is not valid."
         )
 
-        async with capture_events(sync, ORDERS) as run:
-            (failed,) = run.of(RecordFailed)
+        failed = await _failed_alone(sync, store, caplog)
 
-        _no_personal_data(
-            *run.events, run.summary, *await _recorded(store), caplog.text
-        )
         assert (
             'The email address "<customer.email>" for party '
             '"<customer.first_name> <customer.last_name>" '
@@ -138,9 +160,7 @@ class TestFailedOrders:
     ) -> None:
         """An ERP raising `RecordRejected` with the customer's street in
         its message fails the order alone, the field in its place."""
-        caplog.set_level(logging.DEBUG)
-        (order,) = (_personal(o) for o in orders_for(1, articles=6))
-        platform.place_order(order)
+        _placed(platform)
 
         def importing(order: Order) -> Outcome:
             raise RecordRejected(
@@ -151,12 +171,8 @@ class TestFailedOrders:
 
         monkeypatch.setattr(erp, "_import", importing)
 
-        async with capture_events(sync, ORDERS) as run:
-            (failed,) = run.of(RecordFailed)
+        failed = await _failed_alone(sync, store, caplog)
 
-        _no_personal_data(
-            *run.events, run.summary, *await _recorded(store), caplog.text
-        )
         assert "no delivery to <billing.street>" == failed.message
 
     async def test_changed_in_the_shop(
@@ -168,20 +184,14 @@ class TestFailedOrders:
     ) -> None:
         """An order whose shipping street changed in the shop after its
         import fails naming the field, neither street."""
-        caplog.set_level(logging.DEBUG)
-        (order,) = (_personal(o) for o in orders_for(1, articles=6))
-        platform.place_order(order)
+        order = _placed(platform)
         await sync.execute(ORDERS)
         platform.place_order(
             attrs.evolve(order, shipping=_address(street=MOVED))
         )
 
-        async with capture_events(sync, ORDERS) as run:
-            (failed,) = run.of(RecordFailed)
+        failed = await _failed_alone(sync, store, caplog)
 
-        _no_personal_data(
-            *run.events, run.summary, *await _recorded(store), caplog.text
-        )
         assert "shipping.street" == failed.field
         assert "(shipping.street)" in failed.message
 
@@ -195,18 +205,10 @@ class TestFailedOrders:
         """An order the engine refuses before the ERP sees it (a billing
         country that is no ISO code) fails on the field, with no value
         of the address."""
-        caplog.set_level(logging.DEBUG)
-        (order,) = (_personal(o) for o in orders_for(1, articles=6))
-        platform.place_order(
-            attrs.evolve(order, billing=_address(country="Deutschland"))
-        )
+        _placed(platform, billing=_address(country="Deutschland"))
 
-        async with capture_events(sync, ORDERS) as run:
-            (failed,) = run.of(RecordFailed)
+        failed = await _failed_alone(sync, store, caplog)
 
-        _no_personal_data(
-            *run.events, run.summary, *await _recorded(store), caplog.text
-        )
         assert "billing.country" == failed.field
 
     async def test_error_that_ends_the_run(
@@ -221,9 +223,7 @@ class TestFailedOrders:
         """An ERP error that ends the run (a server error repeating the
         customer's e-mail) ends it with the field in the e-mail's place:
         in the exception, the run's record and the log."""
-        caplog.set_level(logging.DEBUG)
-        (order,) = (_personal(o) for o in orders_for(1, articles=6))
-        platform.place_order(order)
+        _placed(platform)
 
         def importing(order: Order) -> Outcome:
             cause = ValueError(f"duplicate key (email)=({EMAIL})")
@@ -254,9 +254,7 @@ class TestFailedOrders:
         """The notes an ERP adapter added to an error that ends the run
         (``add_note``, printed with its traceback) name the field too:
         in the exception's chain and the log."""
-        caplog.set_level(logging.DEBUG)
-        (order,) = (_personal(o) for o in orders_for(1, articles=6))
-        platform.place_order(order)
+        _placed(platform)
         error = ValueError("the ERP refused the customer")
 
         def importing(order: Order) -> Outcome:
