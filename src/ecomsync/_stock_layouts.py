@@ -13,8 +13,10 @@ written under in full (`~ecomsync.typing.StockLayouts`), a run whose
 stock selection is `ChangedSince` (scheduled or not) and whose
 platform's layout differs from the one kept reads all stock instead
 (`widen`; `RunStarted.widened` says why), and the layout is kept only
-once that run's stock step went through (`keep`): a run that failed or
-was cancelled before leaves the old one, and the next run widens again.
+once that run's stock step went through with no level failed (`keep`):
+a run that failed or was cancelled before, or where a level failed,
+leaves the old one, and the next run widens again (reading all stock
+while a level fails; what landed is found unchanged).
 A `NumberRange` or `Only` selection stays as asked (a partition of a
 partitioned run is a `NumberRange`: each would read everything).  A
 store without the role keeps the checksums' behaviour alone: the next
@@ -27,7 +29,12 @@ import attrs
 
 from ._run import Run, log
 from ._spec import All, ChangedSince, DataType, SyncSpec, Trigger
-from .typing import StateStore, StockLayouts, SupportsStockLayout
+from .typing import (
+    StateStore,
+    StockLayouts,
+    SupportsStockLayout,
+    SupportsStockMoves,
+)
 
 
 __all__ = ["WIDENED", "keep", "widen"]
@@ -56,6 +63,9 @@ async def widen(store: StateStore, run: Run, spec: SyncSpec) -> SyncSpec:
         return spec
     layout = platform.stock_layout()
     kept = await store.get_stock_layout(run.platform_name)
+    if isinstance(platform, SupportsStockMoves):
+        # Where the old layout put stock is taken off as it moves.
+        platform.stock_layout_kept(kept)
     # Nothing kept and no mapping: nothing was ever laid out elsewhere.
     if (kept or "") == layout and (kept is not None or not layout):
         return spec
@@ -76,12 +86,20 @@ async def widen(store: StateStore, run: Run, spec: SyncSpec) -> SyncSpec:
 async def keep(store: StateStore, run: Run, data_type: DataType) -> None:
     """
     After *data_type* went through: the layout *run* wrote all stock
-    under is the one kept (a plan writes nothing, keeps nothing).
+    under is the one kept, if every level landed (a plan writes
+    nothing, keeps nothing).  A level that failed is retried from the
+    failure ledger, which sends it alone: the next run reads all stock
+    again instead, so that where its stock was taken off from is still
+    known (`~ecomsync.typing.SupportsStockMoves`).
     """
     if (
-        data_type is DataType.STOCK
-        and run.stock_layout is not None
-        and run.trigger is not Trigger.PREVIEW
-        and isinstance(store, StockLayouts)
+        data_type is not DataType.STOCK
+        or run.stock_layout is None
+        or run.trigger is Trigger.PREVIEW
+        or not isinstance(store, StockLayouts)
     ):
-        await store.set_stock_layout(run.platform_name, run.stock_layout)
+        return
+    counts = run.record().counts.get(DataType.STOCK)
+    if counts is None or counts.failed:
+        return
+    await store.set_stock_layout(run.platform_name, run.stock_layout)

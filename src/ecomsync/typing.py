@@ -26,6 +26,7 @@ from ._contracts import (
 )
 from ._model import MediaRef, Order, Record
 from ._spec import DataType, Selection
+from ._stock_capabilities import SupportsStockLayout, SupportsStockMoves
 from ._store_roles import (
     CancelReasons,
     LinkedNumbers,
@@ -71,6 +72,7 @@ __all__ = [
     "SupportsRequestCount",
     "SupportsRequestEstimate",
     "SupportsStockLayout",
+    "SupportsStockMoves",
     "SupportsStockOnPush",
     "WatermarkStore",
 ]
@@ -387,33 +389,6 @@ class SupportsNumberIdentity(Protocol):
         """
         *number* of a *data_type* record as the platform compares it:
         two numbers with one identity are one number to it.
-        """
-
-
-@runtime_checkable
-class SupportsStockLayout(Protocol):
-    """
-    **Protocol:** A platform whose settings decide where stock goes (a
-    warehouse -> location mapping).
-
-    The engine folds ``stock_layout()`` into the checksum of every stock
-    level, so a changed mapping makes each level look changed and the
-    next stock run that reads it writes it where the mapping now says.
-    With a store that keeps the layout (`StockLayouts`), the next stock
-    run reads every level once after a change, a scheduled one too
-    (which otherwise reads only the ERP's changes); without, the next
-    run with `~ecomsync.All` does.  ``""`` (no mapping set) leaves
-    checksums as they were.  Called once per batch, and once when a run
-    starts.
-
-    .. versionadded:: 26.1.0
-    """
-
-    def stock_layout(self) -> str:
-        """
-        A fingerprint of where stock goes (the same text for the same
-        settings, across processes and versions); ``""`` without a
-        mapping.
         """
 
 

@@ -22,6 +22,7 @@ from ecomsync import (
     DataType,
     MemoryErp,
     MemoryPlatform,
+    Outcome,
     Outgoing,
     RecordFailed,
     RecordSynced,
@@ -534,6 +535,8 @@ class Placed(Mapped):
 
     placed: dict[str, str] = attrs.field(factory=dict)
     broken: bool = False
+    #: Stock numbers whose writes the platform refuses.
+    refused: set[str] = attrs.field(factory=set)
 
     async def push(
         self, data_type: DataType, items: Sequence[Outgoing]
@@ -541,8 +544,17 @@ class Placed(Mapped):
         if data_type is STOCK:
             if self.broken:
                 raise RuntimeError("shop down")
+            refused = [i for i in items if i.record.number in self.refused]
+            items = [i for i in items if i not in refused]
             for item in items:
                 self.placed[item.record.number] = self.layout
+            return [
+                *await super().push(data_type, items),
+                *(
+                    Outcome(number=i.record.number, error="refused")
+                    for i in refused
+                ),
+            ]
         return await super().push(data_type, items)
 
 
@@ -615,6 +627,27 @@ class TestLayoutScheduled:
         assert (
             "stock layout changed" in retried.of(RunStarted)[0].widened[STOCK]
         )
+        assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
+
+    async def test_failed_level_widens_again(
+        self, laid: Synchronizer, shop: Placed, clock: Clock
+    ) -> None:
+        """A level that failed after a mapping change keeps the old layout
+        kept: the next scheduled run reads all stock again (finding the
+        levels that landed unchanged) until every level landed."""
+        shop.layout = '{"WH1":"New"}'
+        shop.refused = {"B-1"}
+        partly = await scheduled(laid, clock)
+        shop.refused = set()
+
+        retried = await scheduled(laid, clock)
+        done = await scheduled(laid, clock)
+
+        assert 1 == partly.summary.counts[STOCK].failed
+        assert STOCK in retried.of(RunStarted)[0].widened
+        assert 1 == retried.summary.counts[STOCK].updated
+        assert 1 == retried.summary.counts[STOCK].unchanged
+        assert {} == done.of(RunStarted)[0].widened
         assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
 
     async def test_plan_says_what_the_run_does(

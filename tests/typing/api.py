@@ -230,3 +230,18 @@ def stock_layout() -> None:
     laid_out: SupportsStockLayout = shop
     where: str = laid_out.stock_layout()
     print(where)
+
+
+def stock_moves() -> None:
+    from ecomsync.platforms.shopify import Shopify
+    from ecomsync.typing import StockLayouts, SupportsStockMoves
+
+    shop = Shopify(
+        "https://shop.example",
+        "shpat_x",
+        locations={"WH1": "Main warehouse"},
+    )
+    moves: SupportsStockMoves = shop
+    moves.stock_layout_kept(None)
+    store: StockLayouts = SqliteStore(":memory:")
+    print(moves, store)

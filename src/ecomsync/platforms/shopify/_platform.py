@@ -27,6 +27,7 @@ from ._locations import read_locations, resolve_locations
 from ._media import Media
 from ._orders import Orders
 from ._stock import Stock
+from ._stock_moves import layout_of
 
 
 #: The largest push; a bulk variables file of that many articles stays
@@ -211,6 +212,7 @@ class Shopify(AsyncResource):
             bulk=self._bulk,
             bulk_threshold=self.bulk_threshold,
             allow_backorders=self.allow_backorders,
+            layout=self.stock_layout(),
         )
         self._catalogue.stock_targets = self._stock.targets
         self._pushes = Pushes(
@@ -225,6 +227,24 @@ class Shopify(AsyncResource):
 
     def __repr__(self) -> str:
         return f"<Shopify {public_url(self.url)!r} {self.api_version}>"
+
+    def stock_layout(self) -> str:
+        """
+        Where stock goes, *location* and *locations*
+        (`~ecomsync.typing.SupportsStockLayout`): a changed one sends
+        every level again, and takes it off the locations it no longer
+        goes to (`stock_layout_kept`).  ``""`` with neither set.
+        """
+        return layout_of(self.location, self.locations)
+
+    def stock_layout_kept(self, layout: str | None) -> None:
+        """
+        The layout the stock was last written under in full
+        (`~ecomsync.typing.SupportsStockMoves`): until told another, each
+        stock push sets an article to 0 at each location its levels went
+        to under it and no longer go to, in the call that writes them.
+        """
+        self._stock.kept = layout
 
     @property
     def throttled(self) -> int:

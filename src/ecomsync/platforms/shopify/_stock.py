@@ -21,6 +21,7 @@ from ._bulk import BulkRunner
 from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 from ._locations import read_locations, resolve_locations
+from ._stock_moves import OldLayout, parse_layout, taken_off
 from ._stock_words import MAX_LEVEL, not_stocked, summed_at, too_much
 
 
@@ -78,6 +79,13 @@ class Stock:
     allow_backorders: bool = False
     #: The shop's primary location, once read.
     primary: str | None = None
+    #: The stock layout of the settings (`_stock_moves.layout_of`), and
+    #: the one the stock was last written under in full, as the engine
+    #: said (`SupportsStockMoves`; None: not known).
+    layout: str = ""
+    kept: str | None = None
+    #: `kept`, and its locations as GIDs (None: nothing to take off).
+    _old: tuple[str, OldLayout | None] | None = None
 
     async def resolve(self) -> None:
         """
@@ -238,6 +246,7 @@ class Stock:
             return [o for o in outcomes if o is not None]
         location = await self._location()
         entries = self._entries(levels, todo, location, outcomes)
+        entries += await self._taken_off(levels, todo, entries)
         done: list[Outcome | None] = [None] * len(entries)
         chunks = _articles_in_chunks(entries)
         if in_bulk(self.bulk, self.bulk_threshold, len(todo)):
@@ -324,6 +333,58 @@ class Stock:
                 )
             )
         return entries
+
+    async def _taken_off(
+        self,
+        levels: Sequence[StockLevel],
+        todo: Sequence[int],
+        entries: Sequence[_Entry],
+    ) -> list[_Entry]:
+        """
+        The 0s that take each written article's stock off where the kept
+        layout put it and the settings no longer do (`_stock_moves`).
+        """
+        old = await self._old_places()
+        if old is None or not entries:
+            return []
+        written: dict[str, set[str]] = {}
+        for entry in entries:
+            written.setdefault(entry.number, set()).add(entry.location)
+        return [
+            _Entry(number, place, 0, ())
+            for number, place in taken_off(levels, todo, written, *old)
+        ]
+
+    async def _old_places(self) -> OldLayout | None:
+        """
+        The kept layout's default location and warehouse map as GIDs
+        (one request, once per kept layout); None where it is the
+        settings' own, not known, or not this adapter's.
+        """
+        kept = self.kept
+        if kept is None or kept == self.layout:
+            return None
+        if self._old is not None and self._old[0] == kept:
+            return self._old[1]
+        parsed = parse_layout(kept)
+        resolved: OldLayout | None = None
+        if parsed is not None:
+            location, mapping = parsed
+            known, primary = await read_locations(self.api)
+            gids = set(known.values())
+
+            def gid(ref: str) -> str | None:
+                # A location the shop no longer has holds nothing to take.
+                return ref if ref in gids else known.get(ref)
+
+            resolved = (
+                primary if location is None else gid(location),
+                None
+                if mapping is None
+                else {w: g for w, ref in mapping.items() if (g := gid(ref))},
+            )
+        self._old = (kept, resolved)
+        return resolved
 
     def _quantities(
         self, entries: Sequence[_Entry], chunk: Sequence[int]
@@ -423,6 +484,14 @@ class Stock:
                 elif error.get("code") == "ITEM_NOT_STOCKED_AT_LOCATION":
                     why = not_stocked(levels[i].number, levels[i].location)
                 outcomes[i] = fail(number, why, "quantity")
+        # An article whose stock was refused at its new place keeps it
+        # on sale at the old one: its 0s there go with it or not at all.
+        refused = {levels[i].number for i in bad if levels[i].levels}
+        bad.update(
+            i
+            for i in chunk
+            if not levels[i].levels and levels[i].number in refused
+        )
         return bad
 
     def _stocked(

@@ -1,0 +1,170 @@
+"""
+A warehouse moved to another Shopify location: the next stock run, a
+scheduled one too, writes its stock at the new location and sets it to 0
+at the one it left, in the same call, so it is never on sale twice; a
+location ecomsync never wrote to keeps what the merchant put there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ecomsync import (
+    All,
+    Article,
+    DataType,
+    MemoryErp,
+    RecordFailed,
+    RunStarted,
+    SqliteStore,
+    StockLevel,
+    Synchronizer,
+    SyncSpec,
+    Trigger,
+)
+from ecomsync.platforms.shopify import Shopify
+from ecomsync.testing import capture_events
+from ecomsync.testing.shopify import ShopifyEmulator
+from ecomsync.testing.shopify._views import parse_gid
+
+from ._adapters import shopify_emulator, shopify_on
+
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "shpat_moves-S3CR3T"
+STOCK = DataType.STOCK
+BEFORE = {"WH1": "Warehouse", "WH2": "Second"}
+AFTER = {"WH1": "Warehouse", "WH2": "Third"}
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 8, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _available(emu: ShopifyEmulator, sku: str) -> dict[str, int]:
+    """The SKU's available quantity per location name."""
+    shop = emu.shop
+    (item,) = [v["_item"] for v in shop.variants.values() if v["sku"] == sku]
+    return {
+        shop.locations[loc]["name"]: q["available"]
+        for (it, loc), q in shop.levels.items()
+        if it == item and loc in shop.locations
+    }
+
+
+def _stock_at(emu: ShopifyEmulator, sku: str, location: str, qty: int) -> None:
+    """The merchant stocks *sku* at *location* in Shopify, *qty* on sale."""
+    shop = emu.shop
+    (item,) = [v["_item"] for v in shop.variants.values() if v["sku"] == sku]
+    place = parse_gid(location, "Location") or 0
+    shop.levels[(item, place)] = {"available": qty, "on_hand": qty}
+
+
+class Moved:
+    """One ERP, store and emulator; a Shopify adapter per mapping."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.emu = shopify_emulator(TOKEN)
+        self.third = self.emu.shop.add_location("Third")
+        self.store_loc = self.emu.shop.add_location("Store")
+        self.emu.shop.add_location("Second")
+        self.clock = Clock()
+        self.erp = MemoryErp(
+            [
+                Article(number="A-1", name="Hammer", price=1),
+                StockLevel(number="A-1", quantity=5, warehouse="WH1"),
+                StockLevel(number="A-1", quantity=7, warehouse="WH2"),
+            ],
+            clock=self.clock,
+        )
+        self.store = SqliteStore(tmp_path / "state.db")
+        self.shops: list[Shopify] = []
+
+    def sync(self, locations: dict[str, str], **kw: Any) -> Synchronizer:
+        self.shops.append(shopify_on(self.emu, TOKEN, locations=locations))
+        return Synchronizer(
+            erp=self.erp,
+            platforms={"shop": self.shops[-1]},
+            store=self.store,
+            clock=self.clock,
+            overlap=timedelta(0),
+            **kw,
+        )
+
+    async def scheduled(self, sync: Synchronizer) -> Any:
+        self.clock.now += timedelta(hours=1)
+        async with capture_events(
+            sync, SyncSpec(types={STOCK: All()}), trigger=Trigger.SCHEDULED
+        ) as run:
+            pass
+        return run
+
+
+@pytest.fixture(name="moved")
+async def _moved(tmp_path: Path) -> AsyncIterator[Moved]:
+    moved = Moved(tmp_path)
+    before = moved.sync(BEFORE)
+    await before.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+    await moved.scheduled(before)  # the first: all stock
+    yield moved
+    for shop in moved.shops:
+        await shop.aclose()
+    await moved.store.aclose()
+
+
+async def test_scheduled_run_moves_the_warehouse(moved: Moved) -> None:
+    """WH2 moved from Second to Third: the next scheduled run writes its
+    level at Third and 0 at Second; the merchant's own stock at Store
+    stays; the run after writes nothing."""
+    emu = moved.emu
+    first = _available(emu, "A-1")
+    # The merchant stocks the item at Third, and sells 4 of their own at
+    # Store (a location ecomsync never wrote to).
+    _stock_at(emu, "A-1", moved.third, 0)
+    _stock_at(emu, "A-1", moved.store_loc, 4)
+    after = moved.sync(AFTER)
+
+    run = await moved.scheduled(after)
+    now = _available(emu, "A-1")
+    sent = len(emu.requests)
+    again = await moved.scheduled(after)
+
+    assert {"Warehouse": 5, "Second": 7} == first
+    assert {"Warehouse": 5, "Second": 0, "Third": 7, "Store": 4} == now
+    assert STOCK in run.of(RunStarted)[0].widened
+    assert [] == run.of(RecordFailed)
+    assert 0 == again.summary.counts[STOCK].updated
+    assert now == _available(emu, "A-1")
+    assert sent == len(emu.requests)
+
+
+async def test_refused_at_the_new_place_keeps_the_old(moved: Moved) -> None:
+    """The item is not stocked at Third (the merchant did not activate
+    it there): the WH2 level fails naming it, and Second keeps selling
+    its 7 instead of dropping to 0; once activated, the next scheduled
+    run moves it."""
+    emu = moved.emu
+    after = moved.sync(AFTER)
+
+    refused = await moved.scheduled(after)
+    kept = _available(emu, "A-1")
+    _stock_at(emu, "A-1", moved.third, 0)
+    healed = await moved.scheduled(after)
+
+    (failed,) = refused.of(RecordFailed)
+    assert "not stocked at Shopify location" in failed.message
+    assert {"Warehouse": 5, "Second": 7} == kept
+    assert STOCK in healed.of(RunStarted)[0].widened
+    assert {"Warehouse": 5, "Second": 0, "Third": 7} == _available(emu, "A-1")
