@@ -230,6 +230,16 @@ class _KillingSession:
 LARGE = [f"A-{i:05d}-0-original" for i in range(1, ARTICLES + 1, BATCH)]
 
 
+#: `MediaStaging`'s settings per *staging* of `synchronizer` (the demo
+#: ERP's images are 256 bytes, its documents 128).
+STAGINGS: dict[str, dict[str, int]] = {
+    "disk": {"memory_bytes": 0},
+    "memory": {},
+    "mixed": {},
+    "full": {"memory_bytes": 256, "max_bytes": 512},
+}
+
+
 def large_content(key: str) -> bytes:
     """Content one byte over the default memory_file_bytes, per *key*."""
     seed = hashlib.sha256(key.encode()).digest()
@@ -248,7 +258,9 @@ def synchronizer(
     *staging* (the child's ``KILL_CHILD_STAGING``): "disk" stages every
     file on disk (``memory_bytes=0``); "memory" is `MediaStaging`'s
     default settings (the small files stay in memory); "mixed" is the
-    default settings with the `LARGE` files over ``memory_file_bytes``.
+    default settings with the `LARGE` files over ``memory_file_bytes``;
+    "full" has room for two files in memory and two on disk (the budget
+    is full: staging waits for uploads to give bytes back).
     """
     killer = killer or Killer()
     erp = KillingErp(killer)
@@ -261,11 +273,7 @@ def synchronizer(
             "shop": JournalPlatform(directory / "journal.jsonl", killer)
         },
         store=KillingStore(directory / "state.db", killer, dsn),  # type: ignore[arg-type]
-        staging=(
-            MediaStaging(directory / "staging", memory_bytes=0)
-            if staging == "disk"
-            else MediaStaging(directory / "staging")
-        ),
+        staging=MediaStaging(directory / "staging", **STAGINGS[staging]),
         batch_size=BATCH,
     )
 
