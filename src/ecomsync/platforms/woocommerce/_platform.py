@@ -118,6 +118,11 @@ class WooCommerce(AsyncResource):
     )
     #: Media are uploaded first and written with their record (by id).
     media_on_push: ClassVar[bool] = True
+    #: The engine hands an article's stock levels to `push` (in
+    #: `Outgoing.stock`) when the run syncs stock too, which writes them
+    #: as ``manage_stock`` and ``stock_quantity`` of its product and
+    #: variations: no SKU look-up and no batch for them in the stock sync.
+    stock_on_push: ClassVar[bool] = True
     supported: frozenset[DataType] = attrs.field(
         init=False, default=frozenset(DataType)
     )

@@ -14,8 +14,9 @@ from typing import Any
 import attrs
 
 from ..._contracts import Outcome, Outgoing
-from ..._model import Article, MediaKind
+from ..._model import Article, MediaKind, StockLevel
 from .._answers import field_of, rows_of
+from ._article_stock import landed, stock_taken, with_stock
 from ._batches import Batches
 from ._categories import Categories
 from ._client import API, item_error
@@ -159,6 +160,7 @@ class Products:
             if held is not None:
                 payload["id"] = existing
                 keep_own_attributes(payload, held)
+            with_stock(payload, article.number, self._taken(items[i]))
             writes.append((i, payload))
         sent = {i: str(payload["tax_class"]) for i, payload in writes}
         # WooCommerce saves a class it lacks as the standard one: such an
@@ -224,6 +226,17 @@ class Products:
             for i, row in enumerate(rows_of("WooCommerce", what, answer))
         }
 
+    def _taken(self, item: Outgoing) -> dict[str, StockLevel]:
+        """
+        The levels of *item*'s ``Outgoing.stock`` its writes take
+        (`stock_taken`).
+        """
+        record = item.record
+        assert isinstance(record, Article)
+        return stock_taken(
+            record, item.stock, allow_backorders=self.settings.allow_backorders
+        )
+
     async def _written(
         self,
         item: Outgoing,
@@ -233,18 +246,25 @@ class Products:
     ) -> Outcome:
         """
         The outcome of an article whose product WooCommerce wrote as
-        *row*: its tax class checked, its variations made its variants.
+        *row*: its tax class checked, its variations made its variants,
+        the stock levels written with them answered (`landed`).
         """
         record = item.record
         assert isinstance(record, Article)
         refused = class_not_taken(record, tax_class, row)
         if refused is not None:
             return refused
+        taken = self._taken(item)
+        rows = [row]
         if record.variants or row.get("variations"):
-            error = await self._variations(record, row, known)
+            error = await self._variations(record, row, known, taken, rows)
             if error is not None:
                 return fail(record.number, *error)
-        return Outcome(number=record.number, platform_id=str(row["id"]))
+        return Outcome(
+            number=record.number,
+            platform_id=str(row["id"]),
+            stock=landed(taken, rows),
+        )
 
     def _own(
         self,
@@ -367,10 +387,17 @@ class Products:
         return money(net.quantize(Decimal("0.0001")))
 
     async def _variations(
-        self, article: Article, parent: Row, known: dict[str, list[Row]]
+        self,
+        article: Article,
+        parent: Row,
+        known: dict[str, list[Row]],
+        stock: dict[str, StockLevel],
+        written: list[Row],
     ) -> tuple[str, str] | None:
         """
-        Make the parent's variations exactly the article's variants.
+        Make the parent's variations exactly the article's variants, each
+        with its *stock* level (`stock_taken`); the variations written as
+        answered go into *written*.
         """
         pid = int(parent["id"])
         keep: set[int] = set()
@@ -395,6 +422,7 @@ class Products:
                 ],
             }
             payload["global_unique_id"] = variant.ean or ""
+            with_stock(payload, variant.number, stock)
             if vid is None:
                 create.append(payload)
             else:
@@ -435,6 +463,7 @@ class Products:
                 for k, row in enumerate(answer.get(kind) or []):
                     error = item_error(row)
                     if error is None:
+                        written.append(row)
                         continue
                     if (
                         kind == "create"
