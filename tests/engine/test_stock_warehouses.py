@@ -558,6 +558,19 @@ class Placed(Mapped):
         return await super().push(data_type, items)
 
 
+@attrs.define(repr=False)
+class Moving(Placed):
+    """
+    A mapped platform that takes stock off where the kept layout put it
+    (`~ecomsync.typing.SupportsStockMoves`), noting the layouts told.
+    """
+
+    kept: list[str | None] = attrs.field(factory=list)
+
+    def stock_layout_kept(self, layout: str | None) -> None:
+        self.kept.append(layout)
+
+
 class TestLayoutScheduled:
     """
     A changed mapping reaches the shop with the next scheduled run, which
@@ -565,8 +578,9 @@ class TestLayoutScheduled:
     """
 
     @pytest.fixture(name="shop")
-    def _shop(self) -> Placed:
-        return Placed(layout='{"WH1":"Old"}')
+    def _shop(self, request: pytest.FixtureRequest) -> Placed:
+        kind: type[Placed] = getattr(request, "param", Placed)
+        return kind(layout='{"WH1":"Old"}')
 
     @pytest.fixture(name="laid")
     async def _laid(
@@ -629,12 +643,14 @@ class TestLayoutScheduled:
         )
         assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
 
+    @pytest.mark.parametrize("shop", [Moving], indirect=True)
     async def test_failed_level_widens_again(
-        self, laid: Synchronizer, shop: Placed, clock: Clock
+        self, laid: Synchronizer, shop: Moving, clock: Clock
     ) -> None:
-        """A level that failed after a mapping change keeps the old layout
-        kept: the next scheduled run reads all stock again (finding the
-        levels that landed unchanged) until every level landed."""
+        """On a platform that takes stock off its old place, a level that
+        failed after a mapping change keeps the old layout kept and told:
+        the next scheduled run reads all stock again (finding the levels
+        that landed unchanged) until every level landed."""
         shop.layout = '{"WH1":"New"}'
         shop.refused = {"B-1"}
         partly = await scheduled(laid, clock)
@@ -648,6 +664,25 @@ class TestLayoutScheduled:
         assert 1 == retried.summary.counts[STOCK].updated
         assert 1 == retried.summary.counts[STOCK].unchanged
         assert {} == done.of(RunStarted)[0].widened
+        assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
+        old, new = '{"WH1":"Old"}', '{"WH1":"New"}'
+        assert [None, old, old, new] == shop.kept
+
+    async def test_failed_level_retried_from_the_ledger(
+        self, laid: Synchronizer, shop: Placed, clock: Clock
+    ) -> None:
+        """On a platform that empties other places itself, a level that
+        failed after a mapping change is retried from the ledger: the run
+        after reads only changes and it."""
+        shop.layout = '{"WH1":"New"}'
+        shop.refused = {"B-1"}
+        await scheduled(laid, clock)
+        shop.refused = set()
+
+        retried = await scheduled(laid, clock)
+
+        assert {} == retried.of(RunStarted)[0].widened
+        assert 1 == retried.summary.counts[STOCK].updated
         assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
 
     async def test_plan_says_what_the_run_does(
