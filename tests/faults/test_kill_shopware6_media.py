@@ -4,11 +4,12 @@ by the parent so that the shop outlives the child), whose media are
 uploaded after the product push and their ids saved per chunk: with
 `MediaStaging`'s default settings (every file in memory), with memory for
 two files (the rest on disk), and with memory and disk for one file each
-(the rest overflows into memory).  The next scheduled run leaves the shop
-exactly as one clean run does (every image on its product once, each
-media entity with its file, no other media), the staging directory and
-its journal empty, no run running, the dead one abandoned, and a further
-run uploads nothing.  test_kill_memory_staging kills these points on
+(the rest overflows into memory).  The next scheduled run, or
+``resume(run_id)``, leaves the shop exactly as one clean run does (every
+image on its product once, each media entity with its file, no other
+media), the staging directory and its journal empty, no run running (the
+dead one abandoned, or finished when resumed), and a further run uploads
+nothing.  test_kill_memory_staging kills these points on
 `MemoryPlatform`.
 """
 
@@ -74,6 +75,16 @@ CASES: list[tuple[str, Kill]] = [
     ),
 ]
 IDS = [f"{staging}-{kill_id(kill)}" for staging, kill in CASES]
+#: Resumed by resume(run_id): the default staging's kills, and files on
+#: disk written or taken away.
+RESUMED: list[tuple[str, Kill]] = [
+    *(("memory", k) for k in SHOP),
+    ("overflow", _at("fs.write", 1)),
+    ("overflow", _at("fs.retired", 1)),
+]
+RESUMED_IDS = [f"{staging}-{kill_id(kill)}" for staging, kill in RESUMED]
+#: Every child: how it is recovered, its staging, its kill.
+CHILDREN = [("next", *c) for c in CASES] + [("resume", *c) for c in RESUMED]
 
 
 def _emulator() -> ShopwareEmulator:
@@ -91,6 +102,18 @@ async def _run(
         with anyio.fail_after(60):
             run = await sync.execute(PUSH, trigger=trigger)
     return run, killer
+
+
+async def _resume(directory: Path, url: str, staging: str, run_id: str) -> Any:
+    """resume(*run_id*) in this process, a new adapter; the run's record."""
+    async with synchronizer(
+        directory, "shopware6", url, Killer(), staging
+    ) as sync:
+        with anyio.fail_after(60):
+            async with sync.resume(run_id) as events:
+                async for _ in events:
+                    pass
+            return await sync.store.get_run(run_id)
 
 
 def _catalogue(emu: ShopwareEmulator) -> object:
@@ -118,7 +141,9 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> object:
 @pytest.fixture(scope="module")
 def killed(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[tuple[str, Kill], tuple[ShopwareEmulator, str, Path, str]]]:
+) -> Iterator[
+    dict[tuple[str, str, Kill], tuple[ShopwareEmulator, str, Path, str]]
+]:
     """
     Per case its shop (served for the module's tests), its URL, the
     directory its killed child left and the child's run id.
@@ -127,7 +152,7 @@ def killed(
     with contextlib.ExitStack() as stack:
         shops = []
         children = []
-        for i, (staging, kill) in enumerate(CASES):
+        for i, (_, staging, kill) in enumerate(CHILDREN):
             emu = _emulator()
             url = stack.enter_context(serve(emu))
             directory = base / f"k{i}"
@@ -145,7 +170,7 @@ def killed(
         yield {
             case: (emu, url, directory, out.split()[0])
             for case, (emu, url, directory), out in zip(
-                CASES, shops, printed, strict=True
+                CHILDREN, shops, printed, strict=True
             )
         }
 
@@ -158,9 +183,11 @@ def _files_whole(emu: ShopwareEmulator) -> None:
         assert row["fileName"] == held.sha256
 
 
-async def _staging_clean(directory: Path, dead: str) -> None:
+async def _staging_clean(
+    directory: Path, dead: str, status: RunStatus = RunStatus.ABANDONED
+) -> None:
     """Nothing staged or journalled is left; no run is running, the
-    dead one is abandoned."""
+    dead one has *status* (abandoned, or succeeded when resumed)."""
     staged = [
         p
         for p in (directory / "staging").rglob("*")
@@ -174,12 +201,14 @@ async def _staging_clean(directory: Path, dead: str) -> None:
         assert [] == [r.id for r in runs if r.status in running]
         run = await store.get_run(dead)
         assert run is not None
-        assert RunStatus.ABANDONED == run.status
+        assert status == run.status
 
 
 @pytest.mark.parametrize(("staging", "kill"), CASES, ids=IDS)
 async def test_next_run_leaves_the_shop_right(
-    killed: dict[tuple[str, Kill], tuple[ShopwareEmulator, str, Path, str]],
+    killed: dict[
+        tuple[str, str, Kill], tuple[ShopwareEmulator, str, Path, str]
+    ],
     clean: object,
     staging: str,
     kill: Kill,
@@ -187,13 +216,38 @@ async def test_next_run_leaves_the_shop_right(
     """Killed at a media point with files in memory (or overflowing to
     disk, or the disk full): the next run leaves the shop as a clean run
     does, nothing staged, and a further run uploads nothing."""
-    emu, url, directory, dead = killed[staging, kill]
+    emu, url, directory, dead = killed["next", staging, kill]
     run, _ = await _run(directory, url, staging, Trigger.SCHEDULED)
     assert RunStatus.SUCCEEDED == run.status, run.failures
     assert not run.failures
     assert clean == _catalogue(emu)
     _files_whole(emu)
     await _staging_clean(directory, dead)
+    again, counts = await _run(directory, url, staging, Trigger.MANUAL)
+    assert RunStatus.SUCCEEDED == again.status, again.failures
+    assert 0 == counts.seen["platform.upload_media"]
+    assert clean == _catalogue(emu)
+
+
+@pytest.mark.parametrize(("staging", "kill"), RESUMED, ids=RESUMED_IDS)
+async def test_resume_leaves_the_shop_right(
+    killed: dict[
+        tuple[str, str, Kill], tuple[ShopwareEmulator, str, Path, str]
+    ],
+    clean: object,
+    staging: str,
+    kill: Kill,
+) -> None:
+    """resume(run_id) of a run killed at a media point with files in
+    memory (or on disk) finishes it: the shop as a clean run leaves it,
+    nothing staged, and a further run uploads nothing."""
+    emu, url, directory, dead = killed["resume", staging, kill]
+    run = await _resume(directory, url, staging, dead)
+    assert RunStatus.SUCCEEDED == run.status, run.failures
+    assert not run.failures
+    assert clean == _catalogue(emu)
+    _files_whole(emu)
+    await _staging_clean(directory, dead, RunStatus.SUCCEEDED)
     again, counts = await _run(directory, url, staging, Trigger.MANUAL)
     assert RunStatus.SUCCEEDED == again.status, again.failures
     assert 0 == counts.seen["platform.upload_media"]
