@@ -361,6 +361,34 @@ class TestBuildRequest:
         assert theirs.content == ours.content
         assert str(theirs.url) == str(ours.url)
 
+    @pytest.mark.parametrize(
+        "body", [{}, {"json": {"a": 1}}, {"content": b"\x00" * 30}]
+    )
+    def test_same_request_state_as_httpx(self, body: dict[str, Any]) -> None:
+        """
+        The request is in the state httpx's constructor leaves (read, its
+        stream replayable, headers usable and changeable), attribute by
+        attribute.
+        """
+        client = httpx.AsyncClient(
+            base_url="http://shop.test", headers={"Accept": "*/*"}
+        )
+
+        ours = build_request(client, "post", "/api/x", **body)
+        theirs = client.build_request("post", "/api/x", **body)
+
+        assert set(vars(theirs)) == set(vars(ours))
+        assert type(theirs.stream) is type(ours.stream)
+        assert list(theirs.stream) == list(ours.stream)
+        assert theirs.read() == ours.read()
+        assert theirs.method == ours.method
+        assert theirs.extensions == ours.extensions
+        ours.headers["X-Later"] = "1"
+        theirs.headers["X-Later"] = "1"
+        assert theirs.headers.raw == ours.headers.raw
+        assert theirs.headers.encoding == ours.headers.encoding
+        assert "Request('POST', 'http://shop.test/api/x')" in repr(ours)
+
     def test_a_header_twice_goes_through_httpx(self) -> None:
         """
         A client holding a header twice has both replaced, as by httpx.
