@@ -24,6 +24,11 @@ import anyio
 import httpx
 import pytest
 
+from ecomsync.erp._tryton_sales import (
+    MARK_FIELDS,
+    marks_attachment,
+    marks_values,
+)
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing._erp_contract import STANDARD_SEED
 from ecomsync.testing._tryton_seed import (
@@ -197,6 +202,26 @@ def _tryton_unsold(
         yield seeded_erp(info)
     finally:
         stop_tryton(directory)
+
+
+async def twin_sale(rpc: Any, sale: int, reference: str) -> int:
+    """
+    A copy of the imported *sale* under *reference*, with its marks (as a
+    second import of the order at once would make it): Tryton's copy
+    leaves out a sale's attachments.
+    """
+    (twin,) = await rpc.model(
+        "sale.sale", "copy", [sale], {"reference": reference}
+    )
+    (row,) = await rpc.read("sale.sale", [sale], MARK_FIELDS)
+    marks = marks_attachment(row)
+    if marks is not None:
+        await rpc.model(
+            "ir.attachment",
+            "create",
+            [marks_values(int(twin), str(marks["description"]))],
+        )
+    return int(twin)
 
 
 async def flour(rpc: Any, code: str) -> int:

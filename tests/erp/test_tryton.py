@@ -30,7 +30,13 @@ from ecomsync._spec import Selection
 from ecomsync.erp import _tryton_orders
 from ecomsync.erp._tryton_orders import OrderImporter
 from ecomsync.erp._tryton_products import ProductReader
-from ecomsync.erp._tryton_sales import ADDRESSES_MARK, SaleRejected
+from ecomsync.erp._tryton_sales import (
+    ADDRESSES_MARK,
+    MARK_FIELDS,
+    SaleRejected,
+    sale_marks,
+)
+from ecomsync.erp._tryton_shop_order import ORDER_MARK
 from ecomsync.erp.tryton import TrytonErp, TrytonError
 from ecomsync.exceptions import (
     AuthenticationError,
@@ -48,7 +54,13 @@ from ecomsync.testing._tryton_seed import (
 )
 from ecomsync.typing import ErpSource
 
-from .conftest import PASSWORD, CountingTransport, flour, make_erp
+from .conftest import (
+    PASSWORD,
+    CountingTransport,
+    flour,
+    make_erp,
+    twin_sale,
+)
 
 
 pytestmark = pytest.mark.tryton
@@ -59,12 +71,13 @@ def _source(tryton: TrytonErp) -> TrytonErp:
     return tryton
 
 
-def _marks(comment: str) -> list[str]:
-    """The lines of a sale's *comment* but its addresses' digests."""
+def _marks(sale: dict[str, Any]) -> list[str]:
+    """The marks of *sale* (read with `MARK_FIELDS`) but the digests of
+    what the shop sent."""
     return [
         line
-        for line in comment.splitlines()
-        if not line.startswith(ADDRESSES_MARK)
+        for line in sale_marks(sale).splitlines()
+        if not line.startswith((ADDRESSES_MARK, ORDER_MARK))
     ]
 
 
@@ -723,9 +736,7 @@ class TestMapping:
         async with tryton.session() as session:
             (first,) = await session.import_orders([order])
             sale = int(first.platform_id or 0)
-            (twin,) = await session.rpc.model(
-                "sale.sale", "copy", [sale], {"reference": order.number}
-            )
+            twin = await twin_sale(session.rpc, sale, order.number)
             (twice,) = await session.import_orders([order])
             await session.rpc.model("sale.sale", "cancel", [twin])
             (once,) = await session.import_orders([order])
@@ -761,7 +772,7 @@ class TestMapping:
 
     @pytest.mark.anyio
     async def test_cancelled_in_the_shop_cancels_a_draft_sale(
-        self, tryton_server: dict[str, Any]
+        self, tryton_server: dict[str, Any], tryton: TrytonErp
     ) -> None:
         """An order cancelled in the shop whose sale is still a draft or a
         quotation (confirm_orders=False) is cancelled in Tryton."""
@@ -804,21 +815,30 @@ class TestMapping:
             await session.rpc.model(
                 "stock.shipment.out", "cancel", sale["shipments"]
             )
+            await anyio.sleep(0.01)  # the merchant's cancel before it
+            moment = datetime.now(UTC)
             (handled,) = await session.import_orders([cancelled])
             (again,) = await session.import_orders([cancelled])
             (reopened,) = await session.import_orders([order])
-            (comment,) = await session.rpc.read(
-                "sale.sale", [sale["id"]], ["comment"]
+            (marked,) = await session.rpc.read(
+                "sale.sale", [sale["id"]], MARK_FIELDS
             )
         status = await TestTrytonContract().imported_state(
             tryton, order.number
         )
+        changed = await _read(
+            tryton, DataType.ORDER_STATUS, ChangedSince(moment)
+        )
 
         assert OrderState.CANCELLED is status
+        # a delta run pushes it: the mark is a change of the sale's
+        assert [OrderState.CANCELLED] == [
+            s.state for s in changed if s.number == order.number
+        ]
         assert [
             "Imported (ecomsync)",
             "Cancelled in the shop (ecomsync)",
-        ] == _marks(comment["comment"])
+        ] == _marks(marked)
         assert again.ok, again
         assert ("state", False) == (reopened.field, reopened.ok)
         assert "Cancelled in the shop (ecomsync)" in str(reopened.error)

@@ -29,7 +29,13 @@ from ecomsync import (
     SyncSpec,
 )
 from ecomsync.erp._tryton_orders import OrderImporter
-from ecomsync.erp._tryton_sales import ADDRESSES_MARK, SaleRejected
+from ecomsync.erp._tryton_sales import (
+    ADDRESSES_MARK,
+    MARK_FIELDS,
+    SaleRejected,
+    sale_marks,
+)
+from ecomsync.erp._tryton_shop_order import ORDER_MARK
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing import capture_events
 from ecomsync.testing._erp_contract import (
@@ -37,7 +43,7 @@ from ecomsync.testing._erp_contract import (
     make_order,
 )
 
-from .conftest import seeded_erp, start_tryton, stop_tryton
+from .conftest import seeded_erp, start_tryton, stop_tryton, twin_sale
 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.tryton]
@@ -90,17 +96,17 @@ async def _sales(erp: TrytonErp, number: str) -> list[dict[str, Any]]:
         return await session.rpc.search_read(
             "sale.sale",
             [["reference", "=", number]],
-            ["party", "state", "comment", "lines"],
+            ["party", "state", "lines", *MARK_FIELDS],
             order=[["id", "ASC"]],
         )
 
 
 def _marks(sale: dict[str, Any]) -> list[str]:
-    """The lines of *sale*'s comment but its addresses' digests."""
+    """The marks of *sale* but the digests of what the shop sent."""
     return [
         line
-        for line in sale["comment"].splitlines()
-        if not line.startswith(ADDRESSES_MARK)
+        for line in sale_marks(sale).splitlines()
+        if not line.startswith((ADDRESSES_MARK, ORDER_MARK))
     ]
 
 
@@ -198,11 +204,8 @@ class TestTwoPlatforms:
 
         async with tryton.session() as session:
             (old,) = await session.import_orders([before])
-            (twin,) = await session.rpc.model(
-                "sale.sale",
-                "copy",
-                [int(old.platform_id or 0)],
-                {"reference": before.number},
+            twin = await twin_sale(
+                session.rpc, int(old.platform_id or 0), before.number
             )
             await session.rpc.model("sale.sale", "cancel", [twin])
             old_sales = await _sales(tryton, before.number)

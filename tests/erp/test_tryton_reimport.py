@@ -6,7 +6,9 @@ edits of the sale in Tryton from a change in the shop.
 
 from __future__ import annotations
 
+import io
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -14,9 +16,20 @@ from typing import Any
 import attrs
 import pytest
 
-from ecomsync import Order, OrderState
+from ecomsync import DataType, Only, Order, OrderState
 from ecomsync.erp._tryton_rpc import Rpc
-from ecomsync.erp._tryton_sales import addresses_line, sale_mark
+from ecomsync.erp._tryton_sales import (
+    MARK_FIELDS,
+    addresses_line,
+    sale_mark,
+    sale_marks,
+    sale_platform,
+)
+from ecomsync.erp._tryton_shop_order import (
+    order_digests,
+    order_note,
+    recorded_digests,
+)
 from ecomsync.erp.tryton import TrytonErp
 from ecomsync.testing._erp_contract import make_order
 
@@ -170,19 +183,91 @@ async def test_article_renumbered_in_tryton_is_no_change_in_the_shop(
     assert (None, first.platform_id) == (again.error, again.platform_id)
 
 
-async def test_sale_comment_holds_no_digest(tryton: TrytonErp) -> None:
-    """The sale's comment, which Tryton prints on its sale documents,
-    holds only the line naming the order's platform; what the shop sent
-    is kept in a note on the sale (not printed)."""
-    order = make_order()
+async def test_printed_sale_holds_no_bookkeeping_and_no_unread_note(
+    tryton: TrytonErp,
+) -> None:
+    """The sale as Tryton prints it for the customer (its report) holds
+    none of ecomsync's marks, and the sale shows no note, read or unread;
+    before, its comment printed 'Platform (ecomsync): "shop"' and the
+    shop's order was kept in a note unread to every user.  They are on
+    one attachment of the sale, which order status and imports read."""
+    order = attrs.evolve(make_order(), platform="shop")
     async with tryton.session() as session:
+        rpc = session.rpc
         (first,) = await session.import_orders([order])
+        sale = int(first.platform_id or 0)
+        _, printed, *_ = await rpc.call(
+            "report.sale.sale.execute", [sale], {}, rpc.context
+        )
+        badges = await rpc.model("sale.sale", "resources", sale)
+        (row,) = await rpc.read("sale.sale", [sale], MARK_FIELDS)
+        (again,) = await session.import_orders([order])
+    # an OpenDocument text (a zip): what the customer is given
+    with zipfile.ZipFile(io.BytesIO(bytes(printed))) as document:
+        text = document.read("content.xml").decode()
+
+    assert (None, first.platform_id) == (again.error, again.platform_id)
+    assert order.number in text  # the printed sale, with its reference
+    assert "ecomsync" not in text
+    assert (0, 0) == (badges["note_count"], badges["note_unread"])
+    assert None is row["comment"]
+    assert sale_platform(sale_marks(row)) == "shop"
+
+
+async def test_sale_of_the_release_with_notes_is_read_and_moved(
+    drafts: TrytonErp,
+) -> None:
+    """A sale the previous release imported (its marks in its comment,
+    the shop's order in a note) is still the order's: imported again it
+    is found (no second sale), order status reads it for its platform,
+    and once the shop made the change the merchant had made by hand, the
+    shop's order as it is now moves to the marks attachment, the note
+    gone."""
+    order = attrs.evolve(make_order(), platform="shop")
+    shirts = attrs.evolve(order.lines[1], quantity=3, unit_price=Decimal(35))
+    changed = attrs.evolve(
+        order, lines=(order.lines[0], shirts), total=Decimal("194.90")
+    )
+    async with drafts.session() as session:
+        rpc = session.rpc
+        (first,) = await session.import_orders([order])
+        sale = int(first.platform_id or 0)
+        (row,) = await rpc.read("sale.sale", [sale], ["attachments"])
+        await rpc.model("ir.attachment", "delete", row["attachments"])
+        await rpc.model(
+            "sale.sale", "write", [sale], {"comment": sale_mark("shop")}
+        )
+        await rpc.model(
+            "ir.note",
+            "create",
+            [{"resource": f"sale.sale,{sale}", "message": order_note(order)}],
+        )
+        (again,) = await session.import_orders([order])
+        statuses = [
+            status
+            async for batch in session.read(
+                DataType.ORDER_STATUS,
+                Only([order.number]),
+                batch_size=5,
+                platform="shop",
+            )
+            for status in batch
+        ]
+    await _edit_shirt_line(drafts, first.platform_id or "")
+    async with drafts.session() as session:
+        (moved,) = await session.import_orders([changed])
         (row,) = await session.rpc.read(
-            "sale.sale", [int(first.platform_id or 0)], ["comment", "notes"]
+            "sale.sale", [sale], ["notes", *MARK_FIELDS]
         )
 
-    assert sale_mark(order.platform) == row["comment"]
-    assert 1 == len(row["notes"])
+    assert (None, first.platform_id) == (again.error, again.platform_id)
+    assert ["shop"] == [status.platform for status in statuses]
+    assert (None, first.platform_id) == (moved.error, moved.platform_id)
+    assert [] == row["notes"]
+    assert "shop" == sale_platform(sale_marks(row))
+    recorded, holder = recorded_digests(row)
+    assert "ir.attachment" == (holder or ("", 0))[0]
+    assert order_digests(changed)["lines"] == recorded["lines"]
 
 
 async def test_sale_of_an_earlier_release_is_read_and_kept_apart(
@@ -198,9 +283,9 @@ async def test_sale_of_an_earlier_release_is_read_and_kept_apart(
         (first,) = await session.import_orders([order])
         sale = int(first.platform_id or 0)
         (row,) = await rpc.read(
-            "sale.sale", [sale], ["notes", "shipment_address"]
+            "sale.sale", [sale], ["attachments", "shipment_address"]
         )
-        await rpc.model("ir.note", "delete", row["notes"])
+        await rpc.model("ir.attachment", "delete", row["attachments"])
         await rpc.model(
             "sale.sale",
             "write",

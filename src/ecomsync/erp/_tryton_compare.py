@@ -1,9 +1,10 @@
 """
 Whether the sale of an order imported again still holds the order as the
-shop has it: a field the shop changed since the import (its digest in the
-sale's note differs, `_tryton_shop_order`) that the sale does not hold
-fails the order on it; what the merchant edited in the sale (a price, a
-quantity, an address, an article renumbered) is no change in the shop.
+shop has it: a field the shop changed since the import (its digest on the
+sale's marks attachment differs, `_tryton_shop_order`) that the sale does
+not hold fails the order on it; what the merchant edited in the sale (a
+price, a quantity, an address, an article renumbered) is no change in the
+shop.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from .._model import Order
 from .._record_checks import minor_unit
 from ._tryton_parties import Parties
 from ._tryton_rpc import Rpc
-from ._tryton_sales import DISCOUNT_LINE, SHIPPING_LINE, SaleRejected
+from ._tryton_sales import (
+    DISCOUNT_LINE,
+    SHIPPING_LINE,
+    SaleRejected,
+    marks_attachment,
+    marks_values,
+)
 from ._tryton_shop_order import (
     CUSTOMER,
     FIELDS,
+    ORDER_MARK,
     order_digests,
     order_note,
     recorded_digests,
@@ -46,8 +54,8 @@ class SaleCheck:
 
     async def compare(self, order: Order, sale: int, row: Any) -> None:
         """
-        Make sure sale *sale* (*row*: its ``number``, ``comment`` and
-        ``notes.`` messages) holds *order* as the shop has it.  A field
+        Make sure sale *sale* (*row*: its ``number``, its `MARK_FIELDS`
+        and ``notes.`` messages) holds *order* as the shop has it.  A field
         whose digest is the one recorded at the import is the shop's as
         it was: unchanged, costing no read.  One the shop changed fails
         the order on it unless the sale holds the shop's new value (the
@@ -55,9 +63,10 @@ class SaleCheck:
         is now is recorded, so a later edit of the merchant's is told
         from the shop's.  A sale imported before its order was recorded
         is compared whole, its addresses by the digests of its comment.
+        The shop's order as it is now is recorded on the marks
+        attachment (a sale an earlier version imported gets one).
         """
-        notes = row.get("notes.") or []
-        recorded, note = recorded_digests(notes, row.get("comment"))
+        recorded, holder = recorded_digests(row)
         now = order_digests(order)
         suspects = [f for f in FIELDS if recorded.get(f) != now[f]]
         if not suspects:
@@ -72,18 +81,31 @@ class SaleCheck:
                 f"change the sale by hand",
                 changed,
             )
-        # a note of its own, not a write on the sale: that would touch
+        # the attachment's, not a write on the sale: that would touch
         # the sale's write date, which order status reads changes by.
         # The customer as recorded stays (the party took it then)
         customer = {k: v for k, v in recorded.items() if k in CUSTOMER}
         message = order_note(order, customer)
+        attachment = marks_attachment(row)
+        if attachment is not None:
+            kept = (attachment.get("description") or "").splitlines()
+            lines = [ln for ln in kept if not ln.startswith(ORDER_MARK)]
+            await self._rpc.model(
+                "ir.attachment",
+                "write",
+                [int(attachment["id"])],
+                {"description": "\n".join([*lines, message])},
+            )
+            return
+        # a sale an earlier version imported: its marks stay in its
+        # comment, the shop's order moves from its note (if any)
         await self._rpc.model(
-            "ir.note",
+            "ir.attachment",
             "create",
-            [{"resource": f"sale.sale,{sale}", "message": message}],
+            [marks_values(sale, message)],
         )
-        if note is not None:
-            await self._rpc.model("ir.note", "delete", [note])
+        if holder is not None:
+            await self._rpc.model(holder[0], "delete", [holder[1]])
 
     async def _held_otherwise(
         self, order: Order, sale: int, suspects: list[str]

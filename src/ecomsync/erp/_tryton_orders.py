@@ -3,10 +3,10 @@ Importing orders into Tryton: each platform order becomes a confirmed
 ``sale.sale`` whose reference is the platform's order number (found again
 by it, so importing is idempotent), its customer a party found by the
 shop's customer number (a party identifier), with the order's addresses.
-Both carry the order's platform (``Order.platform``): a comment line on the
-sale, the identifier ``platform:number``, so two platforms' order "1001"
-and customer "1" stay apart; one made before (unmarked) is matched as
-then, and marked.
+Both carry the order's platform (``Order.platform``): a line of the sale's
+marks (`MARKS_ATTACHMENT`), the identifier ``platform:number``, so two
+platforms' order "1001" and customer "1" stay apart; one made before
+(unmarked) is matched as then, and marked.
 """
 
 from __future__ import annotations
@@ -34,13 +34,17 @@ from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_sales import (
     CANCELLED_MARK,
     IMPORTED_MARK,
+    MARK_FIELDS,
     SaleRejected,
     charges,
     is_marked_cancelled,
+    marks_attachment,
+    marks_values,
     own_sales,
     platform_line,
     refuse_reopened,
     sale_mark,
+    sale_marks,
     sale_platform,
     the_sale,
     with_line,
@@ -110,7 +114,7 @@ class OrderImporter:
             existing = await self._rpc.search_read(
                 "sale.sale",
                 [["reference", "=", order.number]],
-                ["state", "number", "comment", "party", "notes.message"],
+                ["state", "number", "party", "notes.message", *MARK_FIELDS],
                 order=[["id", "ASC"]],
             )
             existing = own_sales(order, existing)
@@ -184,12 +188,12 @@ class OrderImporter:
                 )
             return
         (sold,) = await self._rpc.read(
-            "sale.sale", [sale], ["moves", "comment"]
+            "sale.sale", [sale], ["moves", *MARK_FIELDS]
         )
         moves = await self._rpc.read("stock.move", sold["moves"], ["state"])
         left = [m for m in moves if m["state"] != "cancelled"]
         if not left:  # the merchant cancelled what was to ship
-            await self._mark_cancelled(sale, sold.get("comment"))
+            await self._mark_cancelled(sale, sold)
             return
         name = f"Tryton sale {row.get('number') or ''} (id {sale})"
         if any(m["state"] == "done" for m in left):
@@ -202,7 +206,7 @@ class OrderImporter:
                 ],
             )
             if returned:  # the merchant made its return sale
-                await self._mark_cancelled(sale, sold.get("comment"))
+                await self._mark_cancelled(sale, sold)
                 return
             advice = (
                 "it has shipped: take the goods back by hand with a "
@@ -230,32 +234,60 @@ class OrderImporter:
         if order.platform is None:
             return
         for row in rows:
-            if sale_platform(row.get("comment")) is not None:
+            if sale_platform(sale_marks(row)) is not None:
                 continue
-            kept = [
-                line
-                for line in (row.get("comment") or "").splitlines()
-                if line != IMPORTED_MARK
-            ]
-            comment = with_line("\n".join(kept), platform_line(order.platform))
-            row["comment"] = comment
-            await self._rpc.model(
-                "sale.sale", "write", [row["id"]], {"comment": comment}
-            )
+            line = platform_line(order.platform)
+            await self._write_marks(row, line, drop=IMPORTED_MARK)
             if row.get("party"):
                 await self._parties.mark(order, int(row["party"]))
 
-    async def _mark_cancelled(self, sale: int, comment: str | None) -> None:
+    async def _mark_cancelled(self, sale: int, row: Any) -> None:
         """
         Note on a handled sale that the shop cancelled its order, so order
         status reads it as cancelled (as the shop has it) instead of
         pushing "in progress" or "shipped" to a cancelled order, which the
         shop refuses on every run.
         """
-        if is_marked_cancelled(comment):
+        if is_marked_cancelled(sale_marks(row)):
             return
-        text = with_line(comment, CANCELLED_MARK)
-        await self._rpc.model("sale.sale", "write", [sale], {"comment": text})
+        await self._write_marks(row, CANCELLED_MARK)
+
+    async def _write_marks(
+        self, row: Any, line: str, drop: str | None = None
+    ) -> None:
+        """
+        Add *line* to the marks of the sale *row* (read with
+        `MARK_FIELDS`), without the line *drop*: on its marks attachment,
+        or, for a sale an earlier version imported, in its comment where
+        that keeps them (Tryton prints it, but moving them would leave a
+        process stopped halfway with a sale marked twice or not at all).
+        *row* takes the marks written.
+        """
+        attachment = marks_attachment(row)
+        model, key, record = "sale.sale", "comment", int(row["id"])
+        text = row.get("comment")
+        if attachment is not None:
+            model, key = "ir.attachment", "description"
+            record, text = int(attachment["id"]), attachment.get("description")
+        kept = [ln for ln in (text or "").splitlines() if ln != drop]
+        text = with_line("\n".join(kept), line)
+        await self._rpc.model(model, "write", [record], {key: text})
+        if attachment is not None:
+            # and the sale's comment as it is: its write date is what
+            # order status reads changes by (an attachment's is not)
+            await self._rpc.model(
+                "sale.sale",
+                "write",
+                [int(row["id"])],
+                {"comment": row.get("comment")},
+            )
+            attachment["description"] = text
+            row["attachments."] = [
+                attachment if a.get("id") == record else a
+                for a in row.get("attachments.") or []
+            ]
+        else:
+            row["comment"] = text
 
     async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """
@@ -310,13 +342,24 @@ class OrderImporter:
             "invoice_method": "manual",
             "shipment_method": "order",
             "lines": [["create", lines]],
-            # the mark says ecomsync made the sale (order status reads
-            # only such), and for which platform
-            "comment": sale_mark(order.platform),
-            # the shop's order as sent tells the merchant's edits in
-            # Tryton from a change in the shop; a note, as Tryton prints
-            # the comment on the sale's documents (sale.fodt)
-            "notes": [["create", [{"message": order_note(order)}]]],
+            # the marks say ecomsync made the sale (order status reads
+            # only such), and for which platform; the shop's order as
+            # sent tells the merchant's edits in Tryton from a change in
+            # the shop.  On an attachment: Tryton prints the comment on
+            # the sale's documents (sale/sale.fodt), and a note would be
+            # unread to every user
+            "attachments": [
+                [
+                    "create",
+                    [
+                        marks_values(
+                            None,
+                            f"{sale_mark(order.platform)}\n"
+                            f"{order_note(order)}",
+                        )
+                    ],
+                ]
+            ],
         }
         # the party last: an order refused before its sale is made
         # leaves no party of a new customer behind

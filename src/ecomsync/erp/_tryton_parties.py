@@ -19,11 +19,13 @@ from .._model import Address, Customer, Order
 from ._shop_customers import other_customer
 from ._tryton_rpc import Rpc
 from ._tryton_sales import (
+    MARK_FIELDS,
     SaleRejected,
     differences,
     full_name,
     is_imported,
     party_code,
+    sale_marks,
     same_values,
 )
 from ._tryton_shop_order import (
@@ -335,27 +337,32 @@ class Parties:
 
     async def _last_sent(self, party: int) -> dict[str, str]:
         """
-        The digests the note of *party*'s imported sale of the order the
-        shop placed last records (none where no sale has one): of the
-        sales of the newest sale dates, the one whose note says it was
-        placed last (the sale imported last may hold an older order),
-        else the newest of them.
+        The digests *party*'s imported sale of the order the shop placed
+        last records (none where no sale has them): of the sales of the
+        newest sale dates, the one whose digests say it was placed last
+        (the sale imported last may hold an older order), else the
+        newest of them.
         """
         rows = await self._rpc.model(
             "sale.sale",
             "search_read",
             [
                 ["party", "=", party],
-                ["notes.message", "like", f"{ORDER_MARK}%"],
+                [
+                    "OR",
+                    ["attachments.description", "like", f"%{ORDER_MARK}%"],
+                    # the sales earlier versions imported
+                    ["notes.message", "like", f"{ORDER_MARK}%"],
+                ],
             ],
             0,
             _LAST_SALES,
             [["sale_date", "DESC"], ["id", "DESC"]],
-            ["notes.message"],
+            ["notes.message", *MARK_FIELDS],
         )
         newest: dict[str, str] = {}
         for row in rows:
-            recorded, _ = recorded_digests(row.get("notes.") or [], None)
+            recorded, _ = recorded_digests(row)
             if not newest:
                 newest = recorded
             moment = placed_at(recorded)
@@ -410,10 +417,17 @@ class Parties:
         """
         rows = await self._rpc.search_read(
             "sale.sale",
-            [["party", "=", party], ["comment", "ilike", "%(ecomsync)%"]],
-            ["comment"],
+            [
+                ["party", "=", party],
+                [
+                    "OR",
+                    ["attachments.description", "ilike", "%(ecomsync)%"],
+                    ["comment", "ilike", "%(ecomsync)%"],
+                ],
+            ],
+            MARK_FIELDS,
         )
-        return any(is_imported(row.get("comment")) for row in rows)
+        return any(is_imported(sale_marks(row)) for row in rows)
 
     async def mark(self, order: Order, party: int) -> None:
         """

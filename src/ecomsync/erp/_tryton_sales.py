@@ -21,15 +21,27 @@ from .._model import Address, Customer, Order
 from .._record_checks import minor_unit
 
 
-#: The line an import adds to the comment of a sale whose order the shop
-#: cancelled once the merchant handled it (Tryton cannot cancel a
-#: processed sale): order status reads such a sale as cancelled.
+#: The name of the attachment (``ir.attachment``) of a sale ecomsync
+#: imported that holds its marks, one a line (`sale_mark`,
+#: `CANCELLED_MARK`, the shop's order as imported: `_tryton_shop_order`).
+#: Not its comment: Tryton prints the comment, the description and the
+#: reference on the sale's documents (sale/sale.fodt), which the customer
+#: is given; nor a note (``ir.note``): unread by every user, each sale
+#: showed an unread-note badge.  Sales earlier versions imported hold
+#: their marks in the comment (and the shop's order in a note): both are
+#: read (`sale_marks`).
+MARKS_ATTACHMENT = "Shop order (ecomsync)"
+#: The fields of ``sale.sale`` that `sale_marks` reads the marks from.
+MARK_FIELDS = ["comment", "attachments.name", "attachments.description"]
+#: The line a sale's marks take when the shop cancelled its order once
+#: the merchant handled it (Tryton cannot cancel a processed sale): order
+#: status reads such a sale as cancelled.
 CANCELLED_MARK = "Cancelled in the shop (ecomsync)"
-#: The start of the comment line that names the platform a sale's order
+#: The start of the marks' line that names the platform a sale's order
 #: came from (``Order.platform``), followed by the name as a JSON string:
 #: two platforms' order "1001" are two sales, each found by its own.
 PLATFORM_MARK = "Platform (ecomsync): "
-#: The comment line of a sale imported for an order that names no
+#: The marks' line of a sale imported for an order that names no
 #: platform (``Order.platform`` ``None``: `import_orders` called outside
 #: the engine).  A sale with neither this nor a `PLATFORM_MARK` line was
 #: not made by ecomsync (by hand, its ``reference`` a customer's PO
@@ -47,6 +59,40 @@ ROUNDING_LINE = "Rounding difference"
 #: (`addresses_line`), read for the sales they imported; the import now
 #: keeps the whole order's digests in a note (`_tryton_shop_order`).
 ADDRESSES_MARK = "Shop addresses (ecomsync): "
+
+
+def marks_attachment(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """
+    The attachment (``id``, ``description``) that holds the marks of the
+    sale *row* (read with `MARK_FIELDS`), ``None`` for a sale an earlier
+    version imported (or not ecomsync).
+    """
+    for attachment in row.get("attachments.") or []:
+        if attachment.get("name") == MARKS_ATTACHMENT:
+            return dict(attachment)
+    return None
+
+
+def marks_values(sale: int | None, text: str) -> dict[str, Any]:
+    """
+    The values of the marks attachment (`MARKS_ATTACHMENT`) holding the
+    lines *text*, of sale *sale* (``None``: created with the sale).
+    """
+    values = {"name": MARKS_ATTACHMENT, "type": "data", "description": text}
+    if sale is not None:
+        values["resource"] = f"sale.sale,{sale}"
+    return values
+
+
+def sale_marks(row: Mapping[str, Any]) -> str:
+    """
+    The lines that mark the sale *row* (read with `MARK_FIELDS`): its
+    comment's, where earlier versions wrote them, and its marks
+    attachment's (`MARKS_ATTACHMENT`).
+    """
+    attachment = marks_attachment(row) or {}
+    texts = (row.get("comment"), attachment.get("description"))
+    return "\n".join(text for text in texts if text)
 
 
 def address_digest(address: Address) -> str:
@@ -131,15 +177,15 @@ def own_sales(
     order: Order, rows: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """
-    The sales among *rows* (those holding *order*'s number, with their
-    ``comment``) that may be *order*'s: those marked as its platform's,
+    The sales among *rows* (those holding *order*'s number, read with
+    `MARK_FIELDS`) that may be *order*'s: those marked as its platform's,
     else those imported for no platform (`IMPORTED_MARK`).  A sale of
     another platform's order with the same number never is, nor one
     ecomsync did not make.  An order that names no platform matches any
     sale ecomsync made.
     """
     if order.platform is None:
-        return [r for r in rows if is_imported(r.get("comment"))]
+        return [r for r in rows if is_imported(sale_marks(r))]
     return platform_sales(order.platform, rows)
 
 
@@ -147,13 +193,13 @@ def platform_sales(
     platform: str, rows: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """
-    The sales among *rows* (of one order number, with their ``comment``)
+    The sales among *rows* (of one order number, read with `MARK_FIELDS`)
     that are *platform*'s: those marked as its, else those imported for
     no platform (`IMPORTED_MARK`).  Sales ecomsync did not make are no
     platform's.
     """
-    rows = [r for r in rows if is_imported(r.get("comment"))]
-    marks = [sale_platform(row.get("comment")) for row in rows]
+    rows = [r for r in rows if is_imported(sale_marks(r))]
+    marks = [sale_platform(sale_marks(row)) for row in rows]
     mine = [r for r, m in zip(rows, marks, strict=True) if m == platform]
     return mine or [r for r, m in zip(rows, marks, strict=True) if m is None]
 
@@ -186,9 +232,10 @@ def refuse_reopened(order: Order, sale: int, row: Any) -> None:
             "reset the sale to draft in Tryton (the next import confirms "
             "it) or cancel the order in the shop again"
         )
-    elif is_marked_cancelled(row.get("comment")):
+    elif is_marked_cancelled(sale_marks(row)):
         advice = (
-            f"delete the line {CANCELLED_MARK!r} from the sale's comment, "
+            f"delete the line {CANCELLED_MARK!r} from the sale's comment "
+            f"or its attachment {MARKS_ATTACHMENT!r}, "
             "then make it ship again in Tryton, or cancel the order in the "
             "shop again"
         )

@@ -43,9 +43,11 @@ from ._tryton_products import ProductReader
 from ._tryton_read import IMAGE_KEY, category_number, changed, image_ref
 from ._tryton_rpc import Rpc
 from ._tryton_sales import (
+    MARK_FIELDS,
     is_imported,
     is_marked_cancelled,
     platform_sales,
+    sale_marks,
     sale_platform,
 )
 from ._tryton_stock import StockReader, StockRow
@@ -310,14 +312,14 @@ class TrytonSession:
             else [],
         )
         rows = await self._rpc.search_read(
-            "sale.sale", domain, ["reference", "comment"]
+            "sale.sale", domain, ["reference", *MARK_FIELDS]
         )
         if platform is not None:
             rows = await self._platform_sales(rows, selection, platform)
         else:
             # a sale ecomsync did not make (a customer's PO number in its
             # reference) is no shop order's
-            rows = [r for r in rows if is_imported(r.get("comment"))]
+            rows = [r for r in rows if is_imported(sale_marks(r))]
         return self._select(
             [_Row(str(row["reference"]), row["id"]) for row in rows],
             selection,
@@ -339,7 +341,7 @@ class TrytonSession:
             rows = await self._rpc.search_read(
                 "sale.sale",
                 [["reference", "in", sorted({r["reference"] for r in rows})]],
-                ["reference", "comment"],
+                ["reference", *MARK_FIELDS],
             )
         by_number: dict[str, list[Any]] = {}
         for row in rows:
@@ -354,7 +356,7 @@ class TrytonSession:
         rows = await self._rpc.read(
             "sale.sale",
             [row.id for row in chunk],
-            ["state", "shipment_state", "shipments", "comment"],
+            ["state", "shipment_state", "shipments", *MARK_FIELDS],
         )
         by_id = {row["id"]: row for row in rows}
         shipment_ids = sorted({s for row in rows for s in row["shipments"]})
@@ -372,7 +374,8 @@ class TrytonSession:
                 row["shipment_state"] == "sent"
             ):
                 state = OrderState.SHIPPED
-            if is_marked_cancelled(row.get("comment")):
+            marks = sale_marks(row)
+            if is_marked_cancelled(marks):
                 # the shop cancelled the order and the merchant handled
                 # its processed sale: cancelled, as the shop has it
                 state = OrderState.CANCELLED
@@ -392,7 +395,7 @@ class TrytonSession:
                     tracking_numbers=tracking,
                     # two platforms' order "1001" are two sales, each
                     # pushed to its own platform only
-                    platform=sale_platform(row.get("comment")),
+                    platform=sale_platform(marks),
                 )
             )
         return statuses

@@ -1,7 +1,8 @@
 """
 The shop's order as an import sent it to Tryton, kept as digests per
-field in a note on its sale (``ir.note``, which Tryton shows beside the
-sale and prints on none of its documents, unlike the sale's comment):
+field on a line of its sale's marks attachment (`MARKS_ATTACHMENT`,
+printed on none of its documents, unlike the sale's comment; earlier
+versions kept it in a note, ``ir.note``, read for their sales):
 an order imported again whose fields still have those digests is
 unchanged in the shop, whatever the merchant edited in the sale since
 (a price, a quantity, an address, an article's number).  Pure: no RPC.
@@ -11,17 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from .._model import Customer, Order
-from ._tryton_sales import address_digest, full_name, imported_addresses
+from ._tryton_sales import (
+    address_digest,
+    full_name,
+    imported_addresses,
+    marks_attachment,
+)
 
 
-#: The start of the message of the note that holds the digests, followed
-#: by them as a JSON object (field: digest).
+#: The start of the line (or, of earlier versions, the note's message)
+#: that holds the digests, followed by them as a JSON object (field:
+#: digest).
 ORDER_MARK = "Shop order as imported (ecomsync): "
 #: The fields of an order an import compares, in the order a change is
 #: reported (the first that differs names the change).
@@ -117,7 +124,7 @@ def placed_at(recorded: dict[str, str]) -> datetime | None:
 
 def order_note(order: Order, customer: dict[str, str] | None = None) -> str:
     """
-    The message of the note that records *order* as imported, with the
+    The line that records *order* as imported, with the
     digests of its customer (`customer_digests`), or *customer*'s.
     """
     if customer is None:
@@ -126,25 +133,38 @@ def order_note(order: Order, customer: dict[str, str] | None = None) -> str:
     return ORDER_MARK + json.dumps(digests, sort_keys=True)
 
 
+def _parsed(text: str) -> dict[str, str] | None:
+    if not text.startswith(ORDER_MARK):
+        return None
+    try:
+        digests = json.loads(text[len(ORDER_MARK) :])
+    except ValueError:
+        return None
+    if not isinstance(digests, dict):
+        return None
+    return {k: v for k, v in digests.items() if isinstance(v, str)}
+
+
 def recorded_digests(
-    notes: Sequence[dict[str, Any]], comment: str | None
-) -> tuple[dict[str, str], int | None]:
+    row: Mapping[str, Any],
+) -> tuple[dict[str, str], tuple[str, int] | None]:
     """
-    The digests a sale records of its order as the shop sent it, and the
-    id of the note that holds them: the newest of its *notes* (rows with
-    ``message``) that `order_note` wrote; else, for a sale an earlier
-    version imported, the addresses' digests its *comment* holds (none
-    for one older still), and no note.
+    The digests the sale *row* (read with `MARK_FIELDS` and
+    ``notes.message``) records of its order as the shop sent it, and
+    where: the `ORDER_MARK` line of its marks attachment (model, id);
+    else, for a sale an earlier version imported, the newest of its notes
+    that `order_note` wrote; else the addresses' digests its comment
+    holds (none for a sale older still), and nowhere.
     """
+    attachment = marks_attachment(row)
+    if attachment is not None:
+        for line in (attachment.get("description") or "").splitlines():
+            digests = _parsed(line)
+            if digests is not None:
+                return digests, ("ir.attachment", int(attachment["id"]))
+    notes = row.get("notes.") or []
     for note in sorted(notes, key=lambda n: -int(n["id"])):
-        message = note.get("message") or ""
-        if not message.startswith(ORDER_MARK):
-            continue
-        try:
-            digests = json.loads(message[len(ORDER_MARK) :])
-        except ValueError:
-            continue
-        if isinstance(digests, dict):
-            kept = {k: v for k, v in digests.items() if isinstance(v, str)}
-            return kept, int(note["id"])
-    return imported_addresses(comment), None
+        digests = _parsed(note.get("message") or "")
+        if digests is not None:
+            return digests, ("ir.note", int(note["id"]))
+    return imported_addresses(row.get("comment")), None

@@ -32,7 +32,13 @@ from .._spec import ChangedSince, NumberRange, Only, Selection
 from ..exceptions import ConfigurationError
 from ._tryton_candidates import find_groups
 from ._tryton_read import ALL, naive_utc
-from ._tryton_sales import IMPORTED_MARK, PLATFORM_MARK, is_imported
+from ._tryton_sales import (
+    IMPORTED_MARK,
+    MARK_FIELDS,
+    PLATFORM_MARK,
+    is_imported,
+    sale_marks,
+)
 
 
 if TYPE_CHECKING:
@@ -42,11 +48,14 @@ if TYPE_CHECKING:
 #: A move leaving a warehouse holds stock until it is done or cancelled.
 _HOLDING = ["draft", "assigned"]
 #: The states of a sale that has no moves yet.  Of a draft or quotation,
-#: only a shop order ecomsync imported (its comment names the platform)
+#: only a shop order ecomsync imported (its marks name the platform)
 #: holds its goods: the shop sold them; one typed in Tryton is an offer.
 #: A confirmed sale holds them until processing makes its moves (a queue
 #: worker's turn, ``sale_process_after``, or a processing that failed).
 _UNCONFIRMED = ["draft", "quotation"]
+#: Where a sale's marks are (`sale_marks`): its marks attachment, or the
+#: comment of one an earlier version imported.
+_MARKED = ["attachments.description", "comment"]
 _CONFIRMED = "confirmed"
 #: A processing sale shipped by hand (``manual``) or once its invoice is
 #: paid (``invoice``) has no moves for what is not shipped yet (Tryton's
@@ -396,8 +405,11 @@ class StockReader:
                         # only narrows, `is_imported` judges below.
                         [
                             "OR",
-                            ["sale.comment", "like", f"%{PLATFORM_MARK}%"],
-                            ["sale.comment", "like", f"%{IMPORTED_MARK}%"],
+                            *(
+                                [f"sale.{field}", "like", f"%{mark}%"]
+                                for field in _MARKED
+                                for mark in (PLATFORM_MARK, IMPORTED_MARK)
+                            ),
                         ],
                     ],
                     ["sale.state", "=", _CONFIRMED],
@@ -422,7 +434,7 @@ class StockReader:
         sales = await self.rpc.read(
             "sale.sale",
             sorted({line["sale"] for line in lines}),
-            ["warehouse", "state", "comment"],
+            ["warehouse", "state", *MARK_FIELDS],
         )
         # A draft whose comment merely quotes a mark (a merchant's reply
         # citing "Imported (ecomsync)") was typed in Tryton: it holds
@@ -431,7 +443,7 @@ class StockReader:
             row["id"]
             for row in sales
             if row["state"] in (_CONFIRMED, _PROCESSING)
-            or is_imported(row.get("comment"))
+            or is_imported(sale_marks(row))
         }
         lines = [line for line in lines if line["sale"] in holding]
         if not lines:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._model import Article, OrderState, Variant, number_key
-from ..erp._tryton_sales import sale_mark
+from ..erp._tryton_sales import marks_values, sale_mark
 
 
 if TYPE_CHECKING:
@@ -213,10 +213,9 @@ async def seed_tryton(rpc: Rpc, seed: ErpSeed) -> dict[str, int]:
         # as an import marks the sale it makes (order status reads only
         # such sales)
         await rpc.model(
-            "sale.sale",
-            "write",
-            [sale],
-            {"comment": sale_mark(status.platform)},
+            "ir.attachment",
+            "create",
+            [marks_values(sale, sale_mark(status.platform))],
         )
         if status.state is OrderState.CANCELLED:
             await rpc.model("sale.sale", "cancel", [sale])
