@@ -148,14 +148,21 @@ class Journal:
 @attrs.define(eq=False)
 class _Held:
     staged: StagedMedia
-    ready: anyio.Event
+    #: Set once written; ``None``: ready from the start (in memory), so
+    #: no event is made per file.
+    ready: anyio.Event | None
     refs: int = 1
     in_memory: bool = False
     #: The run directory it was registered in (its file's directory).
     registered: fs.RunDir | None = None
-    #: Being deleted: a new stage of the same content waits for *gone*.
+    #: Being deleted: a new stage of the same content waits for *gone*,
+    #: made by the first such stage (rare), set when it is forgotten.
     dropping: bool = False
-    gone: anyio.Event = attrs.Factory(anyio.Event)
+    gone: anyio.Event | None = None
+
+    @property
+    def is_ready(self) -> bool:
+        return self.ready is None or self.ready.is_set()
 
 
 @attrs.define(eq=False)
@@ -241,10 +248,7 @@ class RunStaging:
                 if self._memory and (over or owner._fits_memory(size)):
                     owner._in_memory += size
                     staged = staged_in(owner.directory)
-                    held = self._held[sha] = _Held(
-                        staged, anyio.Event(), in_memory=True
-                    )
-                    held.ready.set()
+                    self._held[sha] = _Held(staged, None, in_memory=True)
                     return staged
                 if size > owner.max_bytes:
                     raise MediaStagingError(
@@ -267,8 +271,11 @@ class RunStaging:
                         continue
                     await owner._wait_budget()
             elif held.dropping:
+                # Still held: `_forget` (which sets it) has not run yet.
+                if held.gone is None:
+                    held.gone = anyio.Event()
                 await held.gone.wait()
-            elif held.ready.is_set():
+            elif held.ready is None or held.ready.is_set():
                 held.refs += 1
                 return held.staged
             else:
@@ -303,7 +310,8 @@ class RunStaging:
         owner = self._owner
         # Named in the run's directory once the run has one (mostly).
         first = owner.directory if self._dir is None else self._dir.path
-        held = self._held[sha] = _Held(staged_in(first), anyio.Event())
+        ready = anyio.Event()
+        held = self._held[sha] = _Held(staged_in(first), ready)
         # The spare to write over: the writer takes it out of the list.
         taken = [] if spare is None else [spare.path]
         try:
@@ -345,7 +353,7 @@ class RunStaging:
                 await self._drop(held)
             raise
         finally:
-            held.ready.set()
+            ready.set()
         return held
 
     async def release(self, staged: StagedMedia) -> None:
@@ -354,7 +362,7 @@ class RunStaging:
         its journal entry.  Shielded from cancellation.
         """
         held = self._held.get(staged.sha256)
-        if held is None or not held.ready.is_set():
+        if held is None or not held.is_ready:
             return
         held.refs -= 1
         if held.refs > 0:
@@ -371,7 +379,7 @@ class RunStaging:
         self._closed = True
         try:
             for held in list(self._held.values()):
-                if held.ready.is_set() and not held.dropping:
+                if held.is_ready and not held.dropping:
                     held.dropping = True
                     await self._drop(held)
         except Exception:
@@ -384,7 +392,7 @@ class RunStaging:
                 extra=_instrument.fields(run_id=self.run_id or None),
             )
             for held in list(self._held.values()):
-                if held.ready.is_set() and not held.dropping:
+                if held.is_ready and not held.dropping:
                     self._forget(held)
         finally:
             if self._dir is not None:
@@ -505,7 +513,8 @@ class RunStaging:
         if self._held.get(held.staged.sha256) is not held:
             return  # pragma: no cover - forgotten already
         del self._held[held.staged.sha256]
-        held.gone.set()
+        if held.gone is not None:
+            held.gone.set()
         owner = self._owner
         if held.in_memory:
             owner._in_memory -= held.staged.size
