@@ -13,7 +13,9 @@ import attrs
 import pytest
 
 from ecomsync import (
+    All,
     Article,
+    ChangedSince,
     DataType,
     Only,
     OrderLine,
@@ -365,3 +367,50 @@ class TestCancelledLines:
 
         assert (OrderState.CANCELLED, ()) == (order.state, order.lines)
         assert [] == problems(order)
+
+
+class TestOrderPages:
+    """
+    Order reads page by the last order read (Admin API's own filter and
+    sort), so each placed order is read once however small the pages.
+    """
+
+    async def test_pages_of_one_read_each_order_once(
+        self, fresh_vendure: VendureServer
+    ) -> None:
+        """Three orders read one a page (All, Only, ChangedSince) come
+        once each, in the order they were placed, and the read ends."""
+        hooks = VendureHooks()
+        hooks.server = fresh_vendure
+        hooks.admin = fresh_vendure.admin()
+        codes = ["PG-1", "PG-2", "PG-3"]
+        try:
+            before = datetime.now().astimezone()
+            for code in codes:
+                await hooks.place_order(
+                    None, make_order(code), changed_at=datetime.now()
+                )
+        finally:
+            await hooks.admin.aclose()
+
+        shop = fresh_vendure.platform()
+        try:
+            read = {
+                name: [
+                    o.number
+                    async for batch in shop.fetch_orders(
+                        selection, batch_size=1
+                    )
+                    for o in batch
+                    if o.number in codes
+                ]
+                for name, selection in (
+                    ("all", All()),
+                    ("only", Only(set(codes))),
+                    ("since", ChangedSince(before)),
+                )
+            }
+        finally:
+            await shop.aclose()
+
+        assert {"all": codes, "only": codes, "since": codes} == read

@@ -192,6 +192,33 @@ def _filter(selection: Selection) -> JSON:
     return base
 
 
+def _placed(raw: JSON) -> datetime:
+    return datetime.fromisoformat(raw["orderPlacedAt"].replace("Z", "+00:00"))
+
+
+def _after(items: Sequence[JSON], past: JSON) -> JSON:
+    """
+    The part of the next page's filter that asks for the orders after
+    *items* (sorted by ``orderPlacedAt``, then ``id``): placed at the
+    last one's millisecond or later (``after`` is strict, Vendure keeps
+    milliseconds), but not one of those read at that millisecond (also
+    on earlier pages, which *past* asked for).
+    """
+    last = _placed(items[-1])
+    seen = {str(o["id"]) for o in items if _placed(o) == last}
+    before = past.get("orderPlacedAt", {}).get("after")
+    if before and datetime.fromisoformat(before) == last - timedelta(
+        milliseconds=1
+    ):
+        seen.update(past["id"]["notIn"])
+    return {
+        "orderPlacedAt": {
+            "after": (last - timedelta(milliseconds=1)).isoformat()
+        },
+        "id": {"notIn": sorted(seen, key=lambda i: (len(i), i))},
+    }
+
+
 @attrs.define
 class Orders:
     """
@@ -207,22 +234,29 @@ class Orders:
     ) -> AsyncIterator[list[Order]]:
         take = max(1, min(batch_size, 1000))
         precision = await self.precision()
-        skip = 0
+        # Pages are keyed by the last order read, not numbered: an order
+        # leaving the filter (or joining it before the last one read)
+        # between two pages would shift every later one by a page number,
+        # and an order would be skipped or read twice without a word.
+        # Vendure's IDOperators have no gt/lt (Admin API schema,
+        # @vendure/core common-types.graphql), so the key is when the
+        # order was placed: set once, when the order is placed, and a date
+        # can be asked ``after``.  Orders placed in the last page's
+        # millisecond and read already are left out by id.
+        past: JSON = {}
         while True:
             data = await self.gql.query(
                 _ORDERS,
                 {
                     "options": {
-                        "filter": _filter(selection),
-                        "sort": {"id": "ASC"},
-                        "skip": skip,
+                        "filter": _filter(selection) | past,
+                        "sort": {"orderPlacedAt": "ASC", "id": "ASC"},
                         "take": take,
                     }
                 },
             )
             page = data["orders"]
             items = page["items"]
-            skip += len(items)
             orders = [to_order(o, precision) for o in items]
             if isinstance(selection, NumberRange):
                 orders = [o for o in orders if o.number in selection]
@@ -230,8 +264,10 @@ class Orders:
                 orders = []
             if orders:
                 yield orders
-            if not items or skip >= page["totalItems"]:
+            # the total counts the orders from this page on
+            if not items or len(items) >= page["totalItems"]:
                 return
+            past = _after(items, past)
 
     async def by_code(self, codes: Sequence[str]) -> dict[str, JSON]:
         data = await self.gql.query(
