@@ -932,3 +932,83 @@ class TestSearch:
         )
         assert 200 == r.status_code, r.text
         assert 1 == len(r.json()["data"])
+
+
+class TestAutoIncrement:
+    """
+    Orders, products, categories and customers have Shopware's
+    AutoIncrementField: read, sorted and filtered by, never written.
+    """
+
+    async def _read(
+        self,
+        client: httpx.AsyncClient,
+        entity: str,
+        criteria: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        r = await client.post(f"/api/search/{entity}", json=criteria or {})
+        assert 200 == r.status_code, r.text
+        return [row["autoIncrement"] for row in r.json()["data"]]
+
+    async def test_each_row_reads_a_growing_number(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """Rows made one after another read autoIncrement 1, 2, 3... per
+        table (ints, unique), and an update keeps the row's number."""
+        for n in ("A", "B", "C"):
+            emu.place_order(order_number=n)
+        r = await sync(
+            client,
+            {
+                "p": upsert("product", *(product(n, emu) for n in "XYZ")),
+                "c": upsert("category", {"name": "Tools"}),
+            },
+        )
+        assert 200 == r.status_code, r.text
+        r = await sync(client, {"p": upsert("product", product("X", emu))})
+        assert 200 == r.status_code, r.text
+        asc = {"sort": [{"field": "autoIncrement"}]}
+        assert [1, 2, 3] == await self._read(client, "order", asc)
+        assert [1, 2, 3] == await self._read(client, "product", asc)
+        assert [1, 2, 3] == await self._read(client, "customer", asc)
+        # the fresh shop's root category "Home" came first
+        assert [1, 2] == await self._read(client, "category", asc)
+
+    async def test_sorted_and_filtered_by_it(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A criteria sorting by autoIncrement descending and a range on
+        it answer the orders by that number."""
+        for n in ("A", "B", "C", "D"):
+            emu.place_order(order_number=n)
+        r = await client.post(
+            "/api/search/order",
+            json={
+                "filter": [
+                    {
+                        "type": "range",
+                        "field": "autoIncrement",
+                        "parameters": {"gt": 1, "lte": 3},
+                    }
+                ],
+                "sort": [{"field": "autoIncrement", "order": "DESC"}],
+            },
+        )
+        assert 200 == r.status_code, r.text
+        assert ["C", "B"] == [o["orderNumber"] for o in r.json()["data"]]
+
+    async def test_writing_it_is_refused(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A write naming autoIncrement fails as Shopware's WriteProtected
+        field does ("This field is write-protected."), and nothing of the
+        request is written."""
+        r = await sync(
+            client,
+            {"p": upsert("product", product("X", emu, autoIncrement=7))},
+        )
+        assert 400 == r.status_code, r.text
+        [err] = r.json()["errors"]
+        assert "This field is write-protected." == err["detail"]
+        assert "/p/0/autoIncrement" == err["source"]["pointer"]
+        assert [] == await self._read(client, "product")

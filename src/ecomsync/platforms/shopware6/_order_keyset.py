@@ -79,14 +79,16 @@ def after_filter(cursor: Cursor) -> dict[str, Any]:
     Not a ``range`` on ``id``: Shopware's DAL compares a range's
     parameter with the column as given (SqlQueryParser::parseRangeFilter)
     and an id column holds bytes, not the hex an id is written in
-    (``equalsAny`` converts).  The ``autoIncrement`` column (unique) could
-    key the pages alone: it is Admin-API aware, though OrderDefinition
-    declares it without flags (Field::__construct adds ``ApiAware`` for
-    the Admin API; an earlier note here said otherwise), but the emulator
-    keeps none, so it is not used yet.  Ranges on ``createdAt``
-    (``DATETIME(3)``) and ``orderNumber`` (``VARCHAR``, compared under the
-    column's collation, as the sort is) compare exactly with values in
-    the form Shopware stores.  MySQL sorts a ``NULL`` number first.
+    (``equalsAny`` converts).  The ``autoIncrement`` column (unique,
+    Admin-API aware: Field::__construct adds ``ApiAware``; the emulator
+    keeps it too) could key the pages alone, with one ``range`` and no
+    ids, but it is the order rows were inserted in, not ``createdAt``:
+    orders written with an earlier ``createdAt`` (an import) would be
+    read in another order than now, so it is not used.  Ranges on
+    ``createdAt`` (``DATETIME(3)``) and ``orderNumber`` (``VARCHAR``,
+    compared under the column's collation, as the sort is) compare
+    exactly with values in the form Shopware stores.  MySQL sorts a
+    ``NULL`` number first.
     """
     moment = {
         "type": "range",

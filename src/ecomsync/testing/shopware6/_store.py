@@ -18,6 +18,11 @@ from ._schema import ENTITIES, EntityDef, collate
 Row = dict[str, Any]
 _MISSING = object()
 _COLLATED = frozenset((n, f) for n, d in ENTITIES.items() for f in d.collated)
+#: Entities with Shopware's ``AutoIncrementField`` (column
+#: ``auto_increment``, read as ``autoIncrement``): OrderDefinition,
+#: ProductDefinition, CategoryDefinition, CustomerDefinition
+#: (shopware/shopware@cfc087db).
+SERIAL = frozenset({"order", "product", "category", "customer"})
 
 
 def fmt_date(dt: datetime) -> str:
@@ -89,6 +94,8 @@ class Store:
         self.index: dict[tuple[str, str], dict[Any, set[str]]] = {
             (n, f): {} for n, d in ENTITIES.items() for f in d.indexed
         }
+        #: The last ``autoIncrement`` given out, by entity (`SERIAL`).
+        self.serial: dict[str, int] = dict.fromkeys(SERIAL, 0)
 
     def get(self, entity: str, key: str) -> Row | None:
         return self.entities[entity].get(key)
@@ -129,6 +136,8 @@ class Store:
         """
         rows = self.entities[entity]
         old = rows.get(key)
+        if entity in SERIAL and row is not None:
+            row = self._numbered(entity, old, row)
         for f in ENTITIES[entity].indexed:
             idx = self.index[(entity, f)]
             ov = index_key(entity, f, old.get(f)) if old is not None else None
@@ -148,6 +157,23 @@ class Store:
             rows.pop(key, None)
         else:
             rows[key] = row
+
+    def _numbered(self, entity: str, old: Row | None, row: Row) -> Row:
+        """
+        *row* with its ``autoIncrement``: the one it had, or for a new
+        row the next of its table (MySQL's AUTO_INCREMENT: unique,
+        growing, not given again after a delete).  A number a test
+        seeds a row with is kept and counted past.  (A write rolled
+        back takes none here; MySQL's would leave a gap.)
+        """
+        if old is not None and "autoIncrement" in old:
+            return {**row, "autoIncrement": old["autoIncrement"]}
+        seeded = row.get("autoIncrement")
+        if isinstance(seeded, int) and not isinstance(seeded, bool):
+            self.serial[entity] = max(self.serial[entity], seeded)
+            return row
+        self.serial[entity] += 1
+        return {**row, "autoIncrement": self.serial[entity]}
 
 
 _SCALARS = (str, int, float, bool)

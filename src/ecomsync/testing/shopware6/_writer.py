@@ -32,7 +32,7 @@ from ._schema import (
     ToMany,
     ToOne,
 )
-from ._store import Row, Store, Tx, primary_key, row_key
+from ._store import SERIAL, Row, Store, Tx, primary_key, row_key
 from ._validation import Validation, blank
 
 
@@ -136,6 +136,14 @@ class Writer(Validation):
                     "FRAMEWORK__WRITE_MALFORMED_INPUT",
                 )
 
+        if d.name in SERIAL and "autoIncrement" in fields:
+            # AutoIncrementField is WriteProtected for every scope
+            # (AutoIncrementField.php; WriteCommandExtractor
+            # ::validateContextHasPermission)
+            self.violation(
+                f"{ptr}/autoIncrement", "This field is write-protected."
+            )
+            del fields["autoIncrement"]
         # Ids first: everything else hangs off them.
         if d.mapping is None:
             rid = fields.get("id")
