@@ -38,12 +38,18 @@ from .typing import (
 )
 
 
-__all__ = ["WIDENED", "keep", "widen"]
+__all__ = ["UNRECORDED", "WIDENED", "keep", "widen"]
 
 #: Why a run reads all stock (`RunStarted.widened`).
 WIDENED = (
     "the platform's stock layout changed since its stock was last "
     "written in full"
+)
+#: Why a run reads all stock where the store has kept no layout yet (a
+#: store from before the layout was kept) and the platform has one.
+UNRECORDED = (
+    "no stock layout recorded yet for the platform's stock: all of it is "
+    "read once to record it"
 )
 
 
@@ -67,19 +73,21 @@ async def widen(store: StateStore, run: Run, spec: SyncSpec) -> SyncSpec:
     if isinstance(platform, SupportsStockMoves):
         # Where the old layout put stock is taken off as it moves.
         platform.stock_layout_kept(kept)
-    # Nothing kept and no mapping: nothing was ever laid out elsewhere.
-    if (kept or "") == layout and (kept is not None or not layout):
-        return spec
-    if isinstance(selection, ChangedSince):
-        run.widened[DataType.STOCK] = WIDENED
+    # Nothing kept and no mapping: nothing was ever laid out elsewhere,
+    # nothing to read again; but "" is kept all the same (below), as
+    # where the stock is now: a mapping set later takes it off there.
+    moved = kept != layout and (kept is not None or layout != "")
+    if moved and isinstance(selection, ChangedSince):
+        why = WIDENED if kept is not None else UNRECORDED
+        run.widened[DataType.STOCK] = why
         log.info(
             "run %s reads all stock of %s: %s",
             run.id,
             run.platform_name,
-            WIDENED,
+            why,
         )
         spec = attrs.evolve(spec, types={**spec.types, DataType.STOCK: All()})
-    if isinstance(spec.types[DataType.STOCK], All):
+    if kept != layout and isinstance(spec.types[DataType.STOCK], All):
         run.stock_layout = layout
     return spec
 

@@ -668,6 +668,66 @@ class TestLayoutScheduled:
         old, new = '{"WH1":"Old"}', '{"WH1":"New"}'
         assert [None, old, old, new] == shop.kept
 
+    async def test_no_mapping_kept_as_where_stock_is(
+        self, erp: MemoryErp, clock: Clock, tmp_path: Path
+    ) -> None:
+        """Stock first written without a mapping keeps that layout (""):
+        once a mapping is set, the next scheduled run reads all stock and
+        the platform is told to take it off where "" put it."""
+        shop = Moving()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop},
+            store=SqliteStore(tmp_path / "state.db"),
+            clock=clock,
+            overlap=timedelta(0),
+        )
+        await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+        await scheduled(sync, clock)  # the first: reads all
+        shop.layout = '{"WH1":"New"}'
+
+        moved = await scheduled(sync, clock)
+        await sync.store.aclose()
+
+        assert [None, ""] == shop.kept
+        assert "stock layout changed" in moved.of(RunStarted)[0].widened[STOCK]
+        assert {"A-1": '{"WH1":"New"}', "B-1": '{"WH1":"New"}'} == shop.placed
+
+    async def test_upgraded_store_says_no_layout_recorded(
+        self, erp: MemoryErp, shop: Placed, clock: Clock, tmp_path: Path
+    ) -> None:
+        """A store that kept no layout yet (from before the release) with
+        a mapping set: the next scheduled run reads all stock once and
+        says no layout was recorded (not that it changed); then only
+        changes."""
+        path = tmp_path / "state.db"
+        old = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop},
+            store=_NoLayouts(path),
+            clock=clock,
+            overlap=timedelta(0),
+        )
+        await old.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+        await scheduled(old, clock)
+        await old.store.aclose()
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": shop},
+            store=SqliteStore(path),
+            clock=clock,
+            overlap=timedelta(0),
+        )
+
+        upgraded = await scheduled(sync, clock)
+        after = await scheduled(sync, clock)
+        await sync.store.aclose()
+
+        why = upgraded.of(RunStarted)[0].widened[STOCK]
+        assert "no stock layout recorded yet" in why
+        assert "changed" not in why
+        assert {} == after.of(RunStarted)[0].widened
+
     async def test_failed_level_retried_from_the_ledger(
         self, laid: Synchronizer, shop: Placed, clock: Clock
     ) -> None:

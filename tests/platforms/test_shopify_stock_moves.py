@@ -168,3 +168,44 @@ async def test_refused_at_the_new_place_keeps_the_old(moved: Moved) -> None:
     assert {"Warehouse": 5, "Second": 7} == kept
     assert STOCK in healed.of(RunStarted)[0].widened
     assert {"Warehouse": 5, "Second": 0, "Third": 7} == _available(emu, "A-1")
+
+
+async def test_first_setting_takes_stock_off_the_primary(
+    tmp_path: Path,
+) -> None:
+    """Stock first written without location settings (at the primary
+    location): once the merchant sets a location, the next scheduled
+    run moves it there and sets the primary to 0, not on sale twice."""
+    moved = Moved(tmp_path)
+    moved.erp = MemoryErp(
+        [
+            Article(number="A-1", name="Hammer", price=1),
+            StockLevel(number="A-1", quantity=5),
+        ],
+        clock=moved.clock,
+    )
+
+    def sync(**settings: Any) -> Synchronizer:
+        moved.shops.append(shopify_on(moved.emu, TOKEN, **settings))
+        return Synchronizer(
+            erp=moved.erp,
+            platforms={"shop": moved.shops[-1]},
+            store=moved.store,
+            clock=moved.clock,
+            overlap=timedelta(0),
+        )
+
+    plain = sync()
+    await plain.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+    await moved.scheduled(plain)  # the first: all stock, at the primary
+    first = _available(moved.emu, "A-1")
+    _stock_at(moved.emu, "A-1", moved.third, 0)
+
+    run = await moved.scheduled(sync(location=moved.third))
+    for shop in moved.shops:
+        await shop.aclose()
+    await moved.store.aclose()
+
+    assert {"Warehouse": 5} == first
+    assert [] == run.of(RecordFailed)
+    assert {"Warehouse": 0, "Third": 5} == _available(moved.emu, "A-1")
