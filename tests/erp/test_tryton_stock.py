@@ -525,3 +525,79 @@ class TestWarehouseCodes:
         assert "'Warehouse WH3'" in str(info.value)
         if code:
             assert "'Warehouse WH2'" in str(info.value)
+
+
+class TestCompanies:
+    async def test_another_companys_open_move_holds_nothing(
+        self, warehouses_server: dict[str, Any]
+    ) -> None:
+        """With the user's company filter on all companies, an open move
+        of another company out of the warehouse leaves the stock available
+        to sell as it was: on hand counts the moves of the user's company
+        (Tryton's quantity), and so now do the moves that hold; before,
+        the other company's move was taken off this company's stock."""
+        products = warehouses_server["products"]
+        erp = make_erp(warehouses_server)
+        before = await _summed(erp, Only(["SOCK-RED"]))
+        async with erp.session() as session:
+            rpc = session.rpc
+            (party,) = await rpc.model(
+                "party.party", "create", [{"name": "Other company"}]
+            )
+            (own,) = await rpc.read(
+                "company.company", [rpc.context["company"]], ["currency"]
+            )
+            (other,) = await rpc.model(
+                "company.company",
+                "create",
+                [{"party": party, "currency": own["currency"]}],
+            )
+            await rpc.model(
+                "res.user",
+                "write",
+                [rpc.user_id],
+                {"companies": [["add", [other]]], "company_filter": "all"},
+            )
+        move = None
+        try:
+            async with erp.session() as session:
+                rpc = session.rpc
+                (customer,) = await rpc.model(
+                    "stock.location", "search", [["type", "=", "customer"]]
+                )
+                (product,) = await rpc.read(
+                    "product.product", [products["SOCK-RED"]], ["default_uom"]
+                )
+                (move,) = await rpc.model(
+                    "stock.move",
+                    "create",
+                    [
+                        {
+                            "product": products["SOCK-RED"],
+                            "unit": product["default_uom"],
+                            "quantity": 2.0,
+                            "from_location": await storage_location(rpc),
+                            "to_location": customer,
+                            "company": other,
+                            "unit_price": Decimal(1),
+                            "currency": own["currency"],
+                        }
+                    ],
+                )
+            held = await _summed(erp, Only(["SOCK-RED"]))
+        finally:
+            async with erp.session() as session:
+                if move is not None:
+                    await session.rpc.model("stock.move", "delete", [move])
+                await session.rpc.model(
+                    "res.user",
+                    "write",
+                    [session.rpc.user_id],
+                    {
+                        "companies": [["remove", [other]]],
+                        "company_filter": "one",
+                    },
+                )
+            await erp.aclose()
+
+        assert before == held

@@ -321,6 +321,7 @@ class StockReader:
                         ["product", "in", ids],
                         ["state", "in", _HOLDING],
                         ["from_location", "in", sorted(everywhere)],
+                        *self._own_company("company"),
                     ],
                     [
                         "product",
@@ -379,6 +380,19 @@ class StockReader:
             )
         return levels
 
+    def _own_company(self, field: str) -> list[list[Any]]:
+        """
+        The clause keeping to the session's company what holds stock:
+        Tryton's quantity on hand counts the moves of the user's company
+        only (``stock.move.compute_quantities_query``), while a search
+        shows every company the user's company filter lets through (the
+        record rule "User in companies"): with the filter on all
+        companies, another company's open moves were taken off this
+        one's stock.
+        """
+        company = self.rpc.context.get("company")
+        return [] if company is None else [[field, "=", company]]
+
     async def _unconfirmed(
         self, ids: Sequence[int], warehouses: Sequence[int]
     ) -> list[tuple[int, int, float]]:
@@ -419,6 +433,7 @@ class StockReader:
                     ],
                 ],
                 ["sale.warehouse", "in", list(warehouses)],
+                *self._own_company("sale.company"),
             ],
             [
                 "product",
