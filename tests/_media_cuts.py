@@ -26,7 +26,7 @@ from ecomsync import (
     SyncSpec,
 )
 
-from .test_media import files
+from ._media import files
 
 
 SPEC = SyncSpec(types={DataType.ARTICLES: All()})

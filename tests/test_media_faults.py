@@ -34,8 +34,8 @@ from ecomsync import (
 from ecomsync import _staging_fs as fs
 
 from ._backends import both_backends
+from ._media import files
 from ._media_cuts import SPEC, assert_clean
-from .test_media import files
 
 
 pytestmark = pytest.mark.anyio

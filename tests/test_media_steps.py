@@ -24,8 +24,8 @@ from ecomsync._contracts import PendingMedia
 from ecomsync.media import RunStaging
 
 from ._backends import both_backends
+from ._media import files
 from ._sqlite_lock import locked
-from .test_media import files
 
 
 pytestmark = pytest.mark.anyio

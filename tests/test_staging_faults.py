@@ -41,8 +41,8 @@ from ecomsync.erp.memory import _MemorySession
 from ecomsync.testing import capture_events
 
 from ._backends import both_backends
+from ._media import SHA_CAT, dead_run, files
 from ._media_cuts import assert_clean
-from .test_media import SHA_CAT, dead_run, files
 
 
 pytestmark = pytest.mark.anyio
