@@ -512,6 +512,119 @@ class TestOrders:
             ("pending", [], True),
         ] == seen
 
+    async def test_rest_order_set_paid_takes_stock_and_payment(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        ``POST /orders`` with ``set_paid: true`` completes the payment as
+        WooCommerce's ``payment_complete`` does: ``processing``,
+        ``date_paid``, the units off stock with ``_reduced_stock``; with
+        ``set_paid: false`` the order is ``pending`` and moves nothing.
+        """
+        hat = emu.shop.create_product(
+            {
+                "name": "Hat",
+                "sku": "H-1",
+                "regular_price": "4.00",
+                "manage_stock": True,
+                "stock_quantity": 10,
+            }
+        )
+        lines = [{"sku": "H-1", "quantity": 3}]
+        async with _client(emu) as c:
+            paid = (
+                await c.post(
+                    f"{API}/orders",
+                    json={
+                        "line_items": lines,
+                        "set_paid": True,
+                        "transaction_id": "tx-1",
+                    },
+                )
+            ).json()
+            after_paid = hat["stock_quantity"]
+            unpaid = (
+                await c.post(
+                    f"{API}/orders",
+                    json={"line_items": lines, "set_paid": False},
+                )
+            ).json()
+            notes = (await c.get(f"{API}/orders/{paid['id']}/notes")).json()
+
+        assert ("processing", "tx-1") == (
+            paid["status"],
+            paid["transaction_id"],
+        )
+        assert paid["date_paid_gmt"] is not None
+        assert "rest-api" == paid["created_via"]
+        assert [{"key": "_reduced_stock", "value": "3"}] == [
+            {"key": m["key"], "value": m["value"]}
+            for m in paid["line_items"][0]["meta_data"]
+        ]
+        assert 7 == after_paid
+        assert ["Order status changed from pending to processing."] == [
+            n["note"] for n in notes
+        ]
+        assert ("pending", None) == (unpaid["status"], unpaid["date_paid_gmt"])
+        assert [] == unpaid["line_items"][0]["meta_data"]
+        assert 7 == hat["stock_quantity"]
+
+    async def test_rest_status_change_moves_stock_and_set_paid_pays(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A REST-created order's status set to ``cancelled`` gives its units
+        back; ``set_paid`` on the pending order pays it (its stock taken
+        again); ``set_paid`` on a paid order changes nothing.
+        """
+        hat = emu.shop.create_product(
+            {
+                "name": "Hat",
+                "sku": "H-1",
+                "regular_price": "4.00",
+                "manage_stock": True,
+                "stock_quantity": 10,
+            }
+        )
+        async with _client(emu) as c:
+            order = (
+                await c.post(
+                    f"{API}/orders",
+                    json={
+                        "line_items": [{"sku": "H-1", "quantity": 2}],
+                        "status": "on-hold",
+                    },
+                )
+            ).json()
+            oid = order["id"]
+            held = hat["stock_quantity"]
+            cancelled = (
+                await c.put(
+                    f"{API}/orders/{oid}", json={"status": "cancelled"}
+                )
+            ).json()
+            back = hat["stock_quantity"]
+            pending = (
+                await c.put(f"{API}/orders/{oid}", json={"status": "pending"})
+            ).json()
+            paid = (
+                await c.put(f"{API}/orders/{oid}", json={"set_paid": True})
+            ).json()
+            again = (
+                await c.put(f"{API}/orders/{oid}", json={"set_paid": "true"})
+            ).json()
+            bad = await c.put(f"{API}/orders/{oid}", json={"set_paid": "x"})
+
+        assert ("on-hold", 8) == (order["status"], held)
+        assert (None, 10) == (cancelled["date_paid_gmt"], back)
+        assert [] == cancelled["line_items"][0]["meta_data"]
+        assert "pending" == pending["status"]
+        assert ("processing", 8) == (paid["status"], hat["stock_quantity"])
+        assert paid["date_paid_gmt"] is not None
+        assert paid["date_paid_gmt"] == again["date_paid_gmt"]
+        assert 400 == bad.status_code
+        assert "rest_invalid_param" == bad.json()["code"]
+
     def test_an_order_numbered_by_a_free_id_keeps_it(
         self, emu: WooCommerceEmulator
     ) -> None:

@@ -82,7 +82,8 @@ class OrderRoutes(Routes):
         """
         ``WC_REST_Orders_Controller::create_item`` (a subset): addresses,
         status, currency, ``line_items`` by ``product_id``/``variation_id``
-        or ``sku``, priced from the product.
+        or ``sku``, priced from the product; ``set_paid`` completes its
+        payment, and its stock moves with its status, as a checkout's.
         """
         self._require(req, "create")
         data = req.json()
@@ -131,9 +132,16 @@ class OrderRoutes(Routes):
             currency=str(data.get("currency") or "EUR"),
             customer_id=int(data.get("customer_id") or 0),
         )
-        return self._created(
-            req, f"/orders/{order_id}", dict(shop.orders[order_id])
-        )
+        row = shop.orders[order_id]
+        row["created_via"] = "rest-api"
+        if data.get("transaction_id"):
+            row["transaction_id"] = str(data["transaction_id"])
+        # WC_REST_Orders_V2_Controller::save_object: a new order with
+        # set_paid is paid after its save, whatever its status
+        # (WC_Order::payment_complete: date_paid, processing, stock)
+        if as_bool(data.get("set_paid")):
+            shop.payment_complete(row, str(data.get("transaction_id") or ""))
+        return self._created(req, f"/orders/{order_id}", dict(row))
 
     @route("GET", rf"{WC}/orders/(?P<id>\d+)")
     async def orders_get(self, req: Request) -> Response:

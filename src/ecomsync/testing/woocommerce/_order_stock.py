@@ -20,6 +20,7 @@ it first turned ``processing`` or ``completed``
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 from ._state import ShopState
 from ._wp import Row, wp_dates
@@ -32,8 +33,24 @@ RESTORES = frozenset({"pending", "cancelled"})
 #: The statuses that set an order's ``date_paid`` (``wc_get_is_paid_
 #: statuses``).
 PAID = frozenset({"processing", "completed"})
+#: The statuses ``WC_Order::payment_complete`` completes a payment in
+#: (``woocommerce_valid_order_statuses_for_payment_complete``).
+PAYABLE = frozenset({"on-hold", "pending", "failed", "cancelled"})
 #: The line item meta WooCommerce keeps the units it took in.
 REDUCED = "_reduced_stock"
+
+
+def needs_payment(order: Row) -> bool:
+    """
+    ``WC_Order::needs_payment``: the order is ``pending`` or ``failed``
+    (``woocommerce_valid_order_statuses_for_payment``) with a total
+    above zero.
+    """
+    try:
+        total = Decimal(str(order.get("total") or "0"))
+    except InvalidOperation:
+        return False
+    return order["status"] in ("pending", "failed") and total > 0
 
 
 def _stocked(shop: ShopState, line: Row) -> Row | None:

@@ -168,4 +168,5 @@ CATEGORY_SCHEMA: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 ORDER_SCHEMA: dict[str, tuple[str, tuple[str, ...]]] = {
     "status": ("string", ORDER_STATUSES),
+    "set_paid": ("boolean", ()),
 }

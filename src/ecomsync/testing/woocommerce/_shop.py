@@ -17,8 +17,9 @@ from typing import Any
 import attrs
 
 from ._errors import WpError, invalid_param
-from ._order_stock import move_order_stock
+from ._order_stock import PAYABLE, move_order_stock, needs_payment
 from ._product_rules import ProductRules
+from ._request import as_bool
 from ._state import Attachment
 from ._wp import (
     BATCH_LIMIT,
@@ -236,20 +237,7 @@ class Shop(ProductRules):
                     f"status is not one of {', '.join(ORDER_STATUSES)}.",
                     "rest_not_in_enum",
                 )
-            if status != row["status"]:
-                self.add_note(
-                    order_id,
-                    f"Order status changed from {row['status']} to {status}.",
-                    customer_note=False,
-                    author="system",
-                )
-                # woocommerce_order_status_<status> fires on a change only
-                move_order_stock(self, row, status)
-            row["status"] = status
-            if status == "completed" and not row.get("date_completed"):
-                row["date_completed"], row["date_completed_gmt"] = wp_dates(
-                    datetime.now(UTC), self.timezone
-                )
+            self.set_status(row, status)
         for field in ("customer_note", "transaction_id", "payment_method"):
             if field in data:
                 row[field] = str(data[field])
@@ -259,8 +247,67 @@ class Shop(ProductRules):
                 if isinstance(m, dict) and "key" in m:
                     meta[m["key"]] = {"id": len(meta) + 1, **m}
             row["meta_data"] = list(meta.values())
+        # WC_REST_Orders_V2_Controller::save_object: after the save,
+        # set_paid completes the payment of an order that needs one
+        if as_bool(data.get("set_paid")) and needs_payment(row):
+            self.payment_complete(row, str(data.get("transaction_id") or ""))
         self.stamp(row, created=False)
         return row
+
+    def set_status(self, row: Row, status: str) -> None:
+        """
+        Turn the order *row* to *status* as ``WC_Order::set_status`` and
+        its save do: a note, the stock moved, ``date_completed``.
+        """
+        if status != row["status"]:
+            self.add_note(
+                int(row["id"]),
+                f"Order status changed from {row['status']} to {status}.",
+                customer_note=False,
+                author="system",
+            )
+            # woocommerce_order_status_<status> fires on a change only
+            move_order_stock(self, row, status)
+        row["status"] = status
+        if status == "completed" and not row.get("date_completed"):
+            row["date_completed"], row["date_completed_gmt"] = wp_dates(
+                datetime.now(UTC), self.timezone
+            )
+
+    def payment_complete(self, row: Row, transaction_id: str = "") -> None:
+        """
+        ``WC_Order::payment_complete``: an ``on-hold``, ``pending``,
+        ``failed`` or ``cancelled`` order takes *transaction_id* and its
+        ``date_paid`` and turns ``processing`` (``completed`` where no
+        line needs processing); its stock moves as the status says
+        (``woocommerce_payment_complete`` runs
+        ``wc_maybe_reduce_stock_levels``, which reduces each line once).
+        Any other order is left as it is.
+        """
+        if row["status"] not in PAYABLE:
+            return
+        if transaction_id:
+            row["transaction_id"] = transaction_id
+        if not row.get("date_paid_gmt"):
+            row["date_paid"], row["date_paid_gmt"] = wp_dates(
+                datetime.now(UTC), self.timezone
+            )
+        status = "processing" if self._needs_processing(row) else "completed"
+        self.set_status(row, status)
+
+    def _needs_processing(self, row: Row) -> bool:
+        """
+        ``WC_Order::needs_processing``: a line item whose product is
+        not both virtual and downloadable (a product gone is skipped).
+        """
+        for line in row.get("line_items") or []:
+            pid = int(line.get("variation_id") or line.get("product_id") or 0)
+            product = self.products.get(pid)
+            if product is None:
+                continue
+            if not (product.get("virtual") and product.get("downloadable")):
+                return True
+        return False
 
     def add_note(
         self,
