@@ -17,9 +17,7 @@ Contenders:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
-import importlib
 import io
 import json
 import pstats
@@ -131,12 +129,6 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
     from ecomsync.platforms.shopware6 import Shopware6
     from ecomsync.state import SqliteStore
 
-    # The floor imports aiohttp before its clock starts; the pool below
-    # would import it on the first request, inside the timed sync (~0.1
-    # CPU-s: a tenth of the gap to the floor at N = 1,000, nothing at
-    # N = 10,000).  Same clock for both.
-    with contextlib.suppress(ImportError):
-        importlib.import_module("aiohttp")
     kwargs: dict[str, Any] = {}
     if a.concurrency:
         kwargs["concurrency"] = a.concurrency
