@@ -673,6 +673,52 @@ class TestOrders:
         )
         assert 400 == bad.status_code
 
+    async def test_order_batch_creates_orders_as_post_does(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        A batch's ``create`` makes orders as ``POST /orders`` does (it
+        answered "The emulator does not create orders"): ``set_paid``
+        pays and takes the stock, an unknown status is ``pending``, an
+        item with an id or an unknown product fails on its own.
+        """
+        hat = emu.shop.create_product(
+            {
+                "name": "Hat",
+                "sku": "H-1",
+                "regular_price": "4.00",
+                "manage_stock": True,
+                "stock_quantity": 10,
+            }
+        )
+        lines = [{"sku": "H-1", "quantity": 2}]
+        async with _client(emu) as c:
+            r = await c.post(
+                f"{API}/orders/batch",
+                json={
+                    "create": [
+                        {"line_items": lines, "set_paid": True},
+                        {"line_items": lines, "status": "shipped"},
+                        {"id": 5, "line_items": lines},
+                        {"line_items": [{"product_id": 999}]},
+                    ]
+                },
+            )
+
+        paid, unknown, with_id, bad_line = r.json()["create"]
+        assert ("processing", "8.00") == (paid["status"], paid["total"])
+        assert paid["date_paid_gmt"] is not None
+        assert "pending" == unknown["status"]
+        assert (
+            "woocommerce_rest_shop_order_exists" == (with_id["error"]["code"])
+        )
+        assert (
+            "woocommerce_rest_invalid_product_id"
+            == (bad_line["error"]["code"])
+        )
+        assert 8 == hat["stock_quantity"]
+        assert 2 == len(emu.shop.orders)
+
 
 class TestFaults:
     async def test_storm_then_recovery_and_log(
