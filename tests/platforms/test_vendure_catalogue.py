@@ -21,6 +21,7 @@ from ecomsync import (
     Variant,
 )
 from ecomsync.exceptions import ConfigurationError
+from ecomsync.platforms.vendure import _pages
 
 from ._vendure_shop import (
     _VALUES,
@@ -495,3 +496,55 @@ class TestCategories:
             by_name["Kind"]["isPrivate"],
             by_name["Kind"]["parent"]["name"],
         )
+
+
+class TestPagedLookups:
+    """
+    The look-ups before a push read the whole list one page at a time by
+    the last row read (the Admin API's own createdAt filter and sort).
+    """
+
+    async def test_pages_of_one_repeat_no_category_and_find_each_sku(
+        self, fresh_vendure: VendureServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Read one row a page, a second push of three categories makes no
+        facet value or collection again and finds each SKU's variant."""
+        cats = [
+            Outgoing(record=Category(number=f"K{i}", name=f"K{i}"))
+            for i in range(1, 4)
+        ]
+        arts = [
+            Outgoing(record=Article(number=f"PK-{i}", name="P", price=1))
+            for i in range(1, 4)
+        ]
+        async with fresh_vendure.platform() as shop:
+            assert all(
+                o.ok for o in await shop.push(DataType.CATEGORIES, cats)
+            )
+            assert all(o.ok for o in await shop.push(DataType.ARTICLES, arts))
+        monkeypatch.setattr(_pages, "TAKE", 1)
+        async with fresh_vendure.platform() as shop:
+            again = await shop.push(DataType.CATEGORIES, cats)
+            stock = await shop.push(
+                DataType.STOCK,
+                [
+                    Outgoing(record=StockLevel(number=f"PK-{i}", quantity=i))
+                    for i in range(1, 4)
+                ],
+            )
+        admin = fresh_vendure.admin()
+        try:
+            values = await admin.gql(_VALUES)
+            made = await admin.gql(
+                "{ collections(options: { take: 1000 }) { items { name } } }"
+            )
+        finally:
+            await admin.aclose()
+
+        assert [None] * 6 == [o.error for o in again + stock]
+        codes = [
+            v["code"] for f in values["facets"]["items"] for v in f["values"]
+        ]
+        assert ["K1", "K2", "K3"] == sorted(codes)
+        names = [c["name"] for c in made["collections"]["items"]]
+        assert ["K1", "K2", "K3"] == sorted(n for n in names if n[0] == "K")

@@ -24,6 +24,7 @@ from ._client import JSON, GraphQL
 from ._gql import aliased
 from ._locations import LOCATION_FIELDS, resolve_locations
 from ._money import DEFAULT_PRECISION, PRECISION_QUERY, precision_of
+from ._pages import read_all
 
 
 PAGE = 1000
@@ -478,22 +479,15 @@ class Catalog:
         The ERP categories the shop has: category number -> facet value.
         """
         facet = await self.facet_id()
-        values: dict[str, JSON] = {}
-        skip = 0
-        while True:
-            data = await self.gql.query(
-                """query ($f: String!, $skip: Int!, $take: Int!) {
-                  facetValues(options: { skip: $skip, take: $take,
-                    filter: { facetId: { eq: $f } }, sort: { id: ASC } }) {
-                    totalItems items { id code name } } }""",
-                {"f": facet, "skip": skip, "take": PAGE},
-            )
-            page = data["facetValues"]
-            for item in page["items"]:
-                values[item["code"]] = item
-            skip += len(page["items"])
-            if not page["items"] or skip >= page["totalItems"]:
-                return values
+        rows = await read_all(
+            self.gql,
+            """query ($options: FacetValueListOptions) {
+              facetValues(options: $options) {
+                totalItems items { id code name createdAt } } }""",
+            "facetValues",
+            {"facetId": {"eq": facet}},
+        )
+        return {item["code"]: item for item in rows}
 
     # -- look-ups -------------------------------------------------------------
 
@@ -509,25 +503,18 @@ class Catalog:
         found: dict[str, list[JSON]] = {}
         wanted = sorted(set(skus))
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            skip = 0
-            while True:
-                data = await self.gql.query(
-                    """query ($skus: [String!]!, $skip: Int!, $take: Int!) {
-                      productVariants(options: { skip: $skip, take: $take,
-                        filter: { sku: { in: $skus } }, sort: { id: ASC } })
-                      { totalItems items { """
-                    + _VARIANT_FIELDS
-                    + " } } }",
-                    {"skus": chunk, "skip": skip, "take": PAGE},
-                    channel=channel,
-                )
-                page = data["productVariants"]
-                for item in page["items"]:
-                    found.setdefault(item["sku"], []).append(item)
-                skip += len(page["items"])
-                if not page["items"] or skip >= page["totalItems"]:
-                    break
+            rows = await read_all(
+                self.gql,
+                """query ($options: ProductVariantListOptions) {
+                  productVariants(options: $options) { totalItems items { """
+                + _VARIANT_FIELDS
+                + " createdAt } } }",
+                "productVariants",
+                {"sku": {"in": wanted[start : start + 500]}},
+                channel=channel,
+            )
+            for item in rows:
+                found.setdefault(item["sku"], []).append(item)
         return found
 
     async def products(self, ids: Sequence[str]) -> dict[str, JSON]:

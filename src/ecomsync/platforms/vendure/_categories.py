@@ -18,6 +18,7 @@ from ...exceptions import SyncError
 from ._catalog import PAGE, Catalog, fail, slugify
 from ._client import JSON
 from ._gql import aliased, list_mutation
+from ._pages import read_all
 
 
 _FILTER = "facet-value-filter"
@@ -92,36 +93,32 @@ class Categories:
         channel with the token *channel* instead of this one.
         """
         nodes: dict[str, _Node] = {}
-        skip = 0
-        while True:
-            data = await self.catalog.gql.query(
-                """query ($skip: Int!, $take: Int!) {
-                  collections(options: { skip: $skip, take: $take,
-                                         sort: { id: ASC } }) {
-                    totalItems
-                    items { id parentId name description isPrivate
-                            featuredAsset { id } assets { id }
-                            filters { code args { name value } } } } }""",
-                {"skip": skip, "take": PAGE},
-                channel=channel,
-            )
-            page = data["collections"]
-            for item in page["items"]:
-                ids = _value_ids(item)
-                if ids and ids[0] in value_ids:
-                    nodes[ids[0]] = _Node(
-                        id=str(item["id"]),
-                        parent_id=item.get("parentId"),
-                        name=item["name"],
-                        description=item.get("description") or "",
-                        private=bool(item["isPrivate"]),
-                        value_ids=ids,
-                        asset_ids=[a["id"] for a in item.get("assets") or []],
-                        featured=(item.get("featuredAsset") or {}).get("id"),
-                    )
-            skip += len(page["items"])
-            if not page["items"] or skip >= page["totalItems"]:
-                return nodes
+        rows = await read_all(
+            self.catalog.gql,
+            """query ($options: CollectionListOptions) {
+              collections(options: $options) {
+                totalItems
+                items { id parentId name description isPrivate createdAt
+                        featuredAsset { id } assets { id }
+                        filters { code args { name value } } } } }""",
+            "collections",
+            {},
+            channel=channel,
+        )
+        for item in rows:
+            ids = _value_ids(item)
+            if ids and ids[0] in value_ids:
+                nodes[ids[0]] = _Node(
+                    id=str(item["id"]),
+                    parent_id=item.get("parentId"),
+                    name=item["name"],
+                    description=item.get("description") or "",
+                    private=bool(item["isPrivate"]),
+                    value_ids=ids,
+                    asset_ids=[a["id"] for a in item.get("assets") or []],
+                    featured=(item.get("featuredAsset") or {}).get("id"),
+                )
+        return nodes
 
     # -- categories ---------------------------------------------------------
 

@@ -22,6 +22,7 @@ from ..._model import (
     OrderStatus,
 )
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
+from . import _pages
 from ._client import JSON, GraphQL
 from ._gql import Result, aliased, problem
 from ._money import major
@@ -270,16 +271,24 @@ class Orders:
             past = _after(items, past)
 
     async def by_code(self, codes: Sequence[str]) -> dict[str, JSON]:
-        data = await self.gql.query(
-            _ORDERS,
-            {
-                "options": {
-                    "filter": {"code": {"in": sorted(set(codes))}},
-                    "take": 1000,
-                }
-            },
-        )
-        return {o["code"]: o for o in data["orders"]["items"]}
+        # at most a page of codes a request: a code is one order's, so a
+        # page holds them all (Vendure refuses a take above its
+        # adminListQueryLimit, and a larger list was cut without a word)
+        wanted = sorted(set(codes))
+        found: dict[str, JSON] = {}
+        for start in range(0, len(wanted), _pages.TAKE):
+            chunk = wanted[start : start + _pages.TAKE]
+            data = await self.gql.query(
+                _ORDERS,
+                {
+                    "options": {
+                        "filter": {"code": {"in": chunk}},
+                        "take": _pages.TAKE,
+                    }
+                },
+            )
+            found.update((o["code"], o) for o in data["orders"]["items"])
+        return found
 
     async def _transition(
         self, fulfilments: Sequence[tuple[str, str]], state: str
