@@ -52,7 +52,11 @@ class SupportsStockMoves(Protocol):
     warehouse's stock is not on sale twice.  Called once per run, plans
     included, with ``None`` where the store has kept no layout yet
     (nothing is taken off then); not called with a store without the
-    role.
+    role.  The layout is kept once a run's stock step went through, a
+    level failed or not: a level retried later from the failure ledger
+    is pushed under the new layout, so the platform must know where it
+    was written some other way (Shopify: each level's platform id names
+    the places, and the store hands it back as ``Outgoing.platform_id``).
 
     .. versionadded:: 26.1.0
     """

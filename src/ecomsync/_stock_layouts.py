@@ -13,11 +13,9 @@ written under in full (`~ecomsync.typing.StockLayouts`), a run whose
 stock selection is `ChangedSince` (scheduled or not) and whose
 platform's layout differs from the one kept reads all stock instead
 (`widen`; `RunStarted.widened` says why), and the layout is kept only
-once that run's stock step went through (`keep`): a run that failed or
-was cancelled before leaves the old one, and the next run widens again.
-On a platform that takes stock off where the old layout put it
-(`SupportsStockMoves`) a run where a level failed leaves it too (what
-landed is found unchanged next time).
+once that run's stock step went through (`keep`), a level failed or
+not (the failure ledger retries it): a run that failed or was cancelled
+before leaves the old one, and the next run widens again.
 A `NumberRange` or `Only` selection stays as asked (a partition of a
 partitioned run is a `NumberRange`: each would read everything).  A
 store without the role keeps the checksums' behaviour alone: the next
@@ -95,13 +93,10 @@ async def widen(store: StateStore, run: Run, spec: SyncSpec) -> SyncSpec:
 async def keep(store: StateStore, run: Run, data_type: DataType) -> None:
     """
     After *data_type* went through: the layout *run* wrote all stock
-    under is the one kept (a plan writes nothing, keeps nothing).  On a
-    platform that takes stock off where the kept layout put it
-    (`~ecomsync.typing.SupportsStockMoves`), only if every level landed:
-    a failed one retried from the failure ledger under the new layout
-    would no longer be taken off its old place, so the next run reads
-    all stock again instead.  Elsewhere the ledger retries it as usual
-    (the platform empties every other place itself).
+    under is the one kept (a plan writes nothing, keeps nothing), a
+    level failed or not: the failure ledger retries it, and a platform
+    that takes stock off its old place (`SupportsStockMoves`) knows that
+    place from the level's link, which a failed level keeps.
     """
     if (
         data_type is not DataType.STOCK
@@ -110,8 +105,4 @@ async def keep(store: StateStore, run: Run, data_type: DataType) -> None:
         or not isinstance(store, StockLayouts)
     ):
         return
-    if isinstance(run.platform, SupportsStockMoves):
-        counts = run.record().counts.get(DataType.STOCK)
-        if counts is None or counts.failed:
-            return
     await store.set_stock_layout(run.platform_name, run.stock_layout)

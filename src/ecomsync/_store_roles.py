@@ -216,8 +216,7 @@ class StockLayouts(Protocol):  # pragma: no cover -- a Protocol only
     differs from the one kept here, so that a changed warehouse ->
     location mapping reaches every level, and says so
     (``RunStarted.widened``); the layout is kept once the run's stock
-    went through (with no level failed, on a platform that is
-    `~ecomsync.typing.SupportsStockMoves`).  A store without it still works;
+    went through, a level failed or not.  A store without it still works;
     a changed mapping then reaches the shop with the next stock run with
     `~ecomsync.All` only.
 

@@ -153,20 +153,25 @@ async def test_scheduled_run_moves_the_warehouse(moved: Moved) -> None:
 async def test_refused_at_the_new_place_keeps_the_old(moved: Moved) -> None:
     """The item is not stocked at Third (the merchant did not activate
     it there): the WH2 level fails naming it, and Second keeps selling
-    its 7 instead of dropping to 0; once activated, the next scheduled
-    run moves it."""
+    its 7 instead of dropping to 0, run after run (none of which reads
+    all stock again); once activated, the next scheduled run retries it
+    and moves it."""
     emu = moved.emu
     after = moved.sync(AFTER)
 
     refused = await moved.scheduled(after)
+    again = [await moved.scheduled(after) for _ in range(3)]
     kept = _available(emu, "A-1")
     _stock_at(emu, "A-1", moved.third, 0)
     healed = await moved.scheduled(after)
 
     (failed,) = refused.of(RecordFailed)
     assert "not stocked at Shopify location" in failed.message
+    assert STOCK in refused.of(RunStarted)[0].widened
+    for run in [*again, healed]:
+        assert {} == run.of(RunStarted)[0].widened
     assert {"Warehouse": 5, "Second": 7} == kept
-    assert STOCK in healed.of(RunStarted)[0].widened
+    assert [] == healed.of(RecordFailed)
     assert {"Warehouse": 5, "Second": 0, "Third": 7} == _available(emu, "A-1")
 
 

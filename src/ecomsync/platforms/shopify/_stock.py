@@ -21,7 +21,13 @@ from ._bulk import BulkRunner
 from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 from ._locations import read_locations, resolve_locations
-from ._stock_moves import OldLayout, parse_layout, taken_off
+from ._stock_moves import (
+    OldLayout,
+    parse_layout,
+    placed_id,
+    places_of,
+    taken_off,
+)
 from ._stock_words import MAX_LEVEL, not_stocked, summed_at, too_much
 
 
@@ -53,6 +59,8 @@ class _Entry:
     #: Set where the sum was negative and goes as 0: the report
     #: (`negative_stock`) its levels get once the 0 landed.
     negative: tuple[str, str] | None = None
+    #: Its levels' platform id once landed (`_stock_moves.placed_id`).
+    placed: str | None = None
 
 
 @attrs.define
@@ -86,6 +94,8 @@ class Stock:
     kept: str | None = None
     #: `kept`, and its locations as GIDs (None: nothing to take off).
     _old: tuple[str, OldLayout | None] | None = None
+    #: The shop's location GIDs, once a link named a place to take off.
+    _gids: set[str] | None = None
 
     async def resolve(self) -> None:
         """
@@ -179,9 +189,11 @@ class Stock:
 
     async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:
         levels: list[StockLevel] = []
+        links: dict[str, str | None] = {}
         for item in items:
             assert isinstance(item.record, StockLevel)
             levels.append(item.record)
+            links[item.record.number] = item.platform_id
         await self.resolve()
         warehouses = self.warehouses
         twice = await self._lookup(
@@ -246,7 +258,7 @@ class Stock:
             return [o for o in outcomes if o is not None]
         location = await self._location()
         entries = self._entries(levels, todo, location, outcomes)
-        entries += await self._taken_off(levels, todo, entries)
+        entries += await self._taken_off(levels, todo, entries, links)
         done: list[Outcome | None] = [None] * len(entries)
         chunks = _articles_in_chunks(entries)
         if in_bulk(self.bulk, self.bulk_threshold, len(todo)):
@@ -338,22 +350,44 @@ class Stock:
         self,
         levels: Sequence[StockLevel],
         todo: Sequence[int],
-        entries: Sequence[_Entry],
+        entries: list[_Entry],
+        links: Mapping[str, str | None],
     ) -> list[_Entry]:
         """
-        The 0s that take each written article's stock off where the kept
-        layout put it and the settings no longer do (`_stock_moves`).
+        The 0s that take each written article's stock off where its link
+        (or, without one, the kept layout) says it was written and the
+        settings no longer put it (`_stock_moves`); *entries* get the
+        platform ids that say where they put it.
         """
-        old = await self._old_places()
-        if old is None or not entries:
-            return []
         written: dict[str, set[str]] = {}
         for entry in entries:
             written.setdefault(entry.number, set()).add(entry.location)
-        return [
-            _Entry(number, place, 0, ())
-            for number, place in taken_off(levels, todo, written, *old)
+        entries[:] = [
+            attrs.evolve(
+                e, placed=placed_id(self.items[e.number], written[e.number])
+            )
+            for e in entries
         ]
+        zeros: list[tuple[str, str]] = []
+        unknown: dict[str, set[str]] = {}
+        for number, places in written.items():
+            was = places_of(links.get(number))
+            if was is None:
+                unknown[number] = places
+            elif was - places:
+                # A location the shop no longer has holds nothing to take.
+                if self._gids is None:
+                    known, _ = await read_locations(self.api)
+                    self._gids = set(known.values())
+                zeros += [
+                    (number, p)
+                    for p in sorted(was - places)
+                    if p in self._gids
+                ]
+        old = await self._old_places() if unknown else None
+        if old is not None:
+            zeros += taken_off(levels, todo, unknown, *old)
+        return [_Entry(number, place, 0, ()) for number, place in zeros]
 
     async def _old_places(self) -> OldLayout | None:
         """
@@ -503,7 +537,7 @@ class Stock:
         for i in chunk:
             outcomes[i] = Outcome(
                 number=levels[i].number,
-                platform_id=self.items[levels[i].number],
+                platform_id=levels[i].placed or self.items[levels[i].number],
             )
 
     async def _set(

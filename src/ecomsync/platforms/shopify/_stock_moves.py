@@ -3,12 +3,18 @@ A warehouse moved to another location: its stock taken off the location
 it left, in the same ``inventorySetQuantities`` call that writes it at
 the new one, so it is never on sale at both.
 
-The engine tells the adapter the layout its stock was last written under
-in full (`~ecomsync.typing.SupportsStockMoves`), the text `layout_of` made
-of the settings then.  For each article a push writes, the locations its
-levels went to under that layout and no longer go to are set to 0: only
-those (ecomsync wrote there), never another location (a POS store's own
-stock is not ecomsync's).
+Each level's platform id records where its article's stock was written
+(`placed_id`: the inventory item and the locations), so the store keeps
+it per article as the level's link: for each article a push writes, the
+locations that link names and the push no longer writes to are set to 0.
+A level that failed keeps its old link, so it is taken off its old place
+whenever it lands, however many runs later.  An article whose link names
+no locations (written before) falls back to the layout the engine says
+its stock was last written under in full
+(`~ecomsync.typing.SupportsStockMoves`), the text `layout_of` made of the
+settings then: the locations its levels went to under it.  Only those
+places (ecomsync wrote there), never another location (a POS store's
+own stock is not ecomsync's).
 
 Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 """
@@ -16,12 +22,22 @@ Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..._model import StockLevel
 
 
-__all__ = ["OldLayout", "layout_of", "parse_layout", "taken_off"]
+__all__ = [
+    "OldLayout",
+    "layout_of",
+    "parse_layout",
+    "placed_id",
+    "places_of",
+    "taken_off",
+]
+
+#: Between the inventory item and the locations in a level's platform id.
+_AT = " at "
 
 #: A layout as written: the default location (None: the shop's primary)
 #: and the warehouse -> location map (None: stock is summed).
@@ -63,6 +79,24 @@ def parse_layout(layout: str) -> OldLayout | None:
     ):
         return None
     return location, locations
+
+
+def placed_id(item: str, places: Iterable[str]) -> str:
+    """
+    A written level's platform id: its inventory item *item*, and the
+    locations its article's stock was written at (*places*).
+    """
+    return item + _AT + ",".join(sorted(places))
+
+
+def places_of(platform_id: str | None) -> set[str] | None:
+    """
+    The locations a level's platform id (`placed_id`) names; None where
+    it names none (a link from before: the kept layout tells).
+    """
+    if platform_id is None or _AT not in platform_id:
+        return None
+    return {p for p in platform_id.split(_AT, 1)[1].split(",") if p}
 
 
 def taken_off(
