@@ -122,6 +122,27 @@ class TestMoney:
         )
 
 
+class TestOrderedAt:
+    def test_naive_time_fails(self) -> None:
+        """An order placed at a naive time (no UTC offset) fails on
+        ``ordered_at``: it cannot be weighed against the customer's other
+        orders."""
+        order = _order()
+        naive = attrs.evolve(
+            order, ordered_at=order.ordered_at.replace(tzinfo=None)
+        )
+
+        assert [("ordered_at", "must be timezone-aware")] == [
+            (p.field, p.reason) for p in problems(naive)
+        ]
+
+    def test_not_a_time_fails(self) -> None:
+        """An ``ordered_at`` that is no datetime fails, never raises."""
+        order = attrs.evolve(_order(), ordered_at="2026-11-02")
+
+        assert ["ordered_at"] == [p.field for p in problems(order)]
+
+
 class TestTexts:
     @pytest.mark.parametrize(
         "field", ["street", "city", "first_name", "company", "zip_code"]

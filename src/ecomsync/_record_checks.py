@@ -13,6 +13,7 @@ not hold) fails the order by name instead of vanishing.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 
 from ._field_checks import (
@@ -56,8 +57,9 @@ def minor_unit(currency: str) -> Decimal:
 
 def order_problems(order: Order) -> list[Problem]:
     """
-    What is wrong with *order*: its lines and amounts, whether its money
-    adds up (when the amounts are numbers), its texts and addresses.
+    What is wrong with *order*: its lines and amounts, when it was placed,
+    whether its money adds up (when the amounts are numbers), its texts
+    and addresses.
     """
     found: list[Problem] = []
     for name in ("number", "email", "first_name", "last_name"):
@@ -68,6 +70,13 @@ def order_problems(order: Order) -> list[Problem]:
         found += text_problems(f"lines.{i}.name", line.name)
         found += quantity_problems(f"lines.{i}.quantity", line.quantity, low=1)
         found += amount_problems(f"lines.{i}.unit_price", line.unit_price)
+    at = order.ordered_at
+    if not isinstance(at, datetime):
+        found.append(Problem("ordered_at", "is not a date and time"))
+    elif at.utcoffset() is None:
+        # The ERPs weigh it against the customer's other orders (the
+        # newest sets the party's name), all timezone-aware.
+        found.append(Problem("ordered_at", "must be timezone-aware"))
     found += amount_problems("total", order.total)
     found += amount_problems(
         "shipping_total", order.shipping_total, low=Decimal(0)

@@ -149,6 +149,30 @@ class TestMemoryErpShape:
         )
 
     @pytest.mark.anyio
+    async def test_naive_order_time_fails_that_order(self) -> None:
+        """An order placed at a naive time fails on ``ordered_at`` alone;
+        the orders beside it in the call are imported."""
+        from ecomsync.testing._erp_contract import make_order
+
+        erp = MemoryErp(ErpSourceContract.seed.articles)
+        first = make_order()
+        naive = attrs.evolve(
+            first,
+            number=first.number + "-2",
+            ordered_at=first.ordered_at.replace(tzinfo=None)
+            + timedelta(days=1),
+        )
+        last = attrs.evolve(first, number=first.number + "-3")
+        async with erp.session() as session:
+            await session.import_orders([first])
+            outcomes = await session.import_orders([naive, last])
+
+        assert [False, True] == [o.ok for o in outcomes]
+        assert "ordered_at" == outcomes[0].field
+        assert "must be timezone-aware" in (outcomes[0].error or "")
+        assert {first.number, last.number} == set(erp.orders)
+
+    @pytest.mark.anyio
     async def test_cycle_members_come_last(self) -> None:
         """Categories on a cycle are still read (for the engine to refuse
         by name), after every category that can be ordered."""
