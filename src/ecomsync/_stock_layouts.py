@@ -17,7 +17,11 @@ once that run's stock step went through (`keep`), a level failed or
 not (the failure ledger retries it): a run that failed or was cancelled
 before leaves the old one, and the next run widens again.
 A `NumberRange` or `Only` selection stays as asked (a partition of a
-partitioned run is a `NumberRange`: each would read everything).  A
+partitioned run is a `NumberRange`: each would read everything), and
+records no layout: a partitioned run of all stock moves the stock (the
+checksums fold the layout in) but keeps the old layout, so the next
+unpartitioned scheduled run reads all stock once more, finds it
+unchanged and records it.  A
 store without the role keeps the checksums' behaviour alone: the next
 run with `All` moves the stock.
 """

@@ -304,8 +304,10 @@ class Shopware6(AsyncResource):
         media entity is created in the record's own sync).  Media are
         written with their record, so records with media cost nothing
         more.  Orders: a plan counts what its read sent
-        (`requests_sent`); else (*writes*: the pages read) a look-up of
-        each page's order numbers (`fetch_orders`).
+        (`requests_sent`); else (*writes*: the pages read) one search
+        per page, which carries the look-up of the page before's order
+        numbers (`fetch_orders`; only the last page's look-up is a
+        request of its own).
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
