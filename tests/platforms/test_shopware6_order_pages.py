@@ -64,12 +64,15 @@ class _Pages(httpx.AsyncBaseTransport):
         self.fail = fail
         self.flying = self.most = 0
         self.total = total
+        #: Every order search sent (pages and look-ups).
+        self.searches = 0
 
     async def handle_async_request(
         self, request: httpx.Request
     ) -> httpx.Response:
         page = 0
         if request.url.path == "/api/search/order":
+            self.searches += 1
             body = json.loads(request.content)
             if "associations" in body:
                 # pages are asked after the last row read, not by number
@@ -405,8 +408,9 @@ class TestOrderPages:
         assert ["O-1", "Ö-2", "o-4", "P-3"] == read
 
     async def test_a_failed_page_fails_as_itself(self) -> None:
-        """A page that fails raises its own error (not a group), after
-        the pages before it, and no later page is yielded."""
+        """A page that fails raises its own error (not a group) at once:
+        no request after it (the page before waits for its look-up and
+        is not handed on), and no later page is yielded."""
         emu = ShopwareEmulator(client_id="SWIATEST", client_secret=SECRET)
         for n in range(12):
             emu.place_order(
@@ -430,4 +434,5 @@ class TestOrderPages:
             await read()
         await shop.aclose()
 
-        assert [str(70000 + n) for n in range(6)] == seen
+        assert [str(70000 + n) for n in range(3)] == seen
+        assert 3 == transport.searches  # the pages; page 3 failed

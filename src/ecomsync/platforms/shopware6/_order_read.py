@@ -197,22 +197,15 @@ class OrderReader:
         if pages is None:
             pages = self._pages(filters, limit, waiting)
         while True:
+            # A page that fails raises at once: the page before it waits
+            # for this page's look-up and is not handed on.  Looking its
+            # numbers up on their own first cost a down shop a second
+            # round of retries before the read failed, for nothing: the
+            # run fails, and the next reads it again from the watermark.
             try:
                 rows = await anext(pages)
             except StopAsyncIteration:
                 break
-            except Exception as error:
-                # A page failed: the page before it was read whole, so it
-                # is handed on first (its numbers looked up on their own),
-                # and then the page's own error, as before pages carried
-                # look-ups; a look-up failing too leaves it unread.
-                try:
-                    rest = await self._rest(waiting, customers)
-                except Exception:
-                    raise error from None
-                if rest:
-                    yield rest
-                raise
             ready, held = waiting.take()
             if ready:
                 handed = await self._handed(ready, held, waiting.refused)
