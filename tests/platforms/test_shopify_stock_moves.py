@@ -214,3 +214,21 @@ async def test_first_setting_takes_stock_off_the_primary(
     assert {"Warehouse": 5} == first
     assert [] == run.of(RecordFailed)
     assert {"Warehouse": 0, "Third": 5} == _available(moved.emu, "A-1")
+
+
+async def test_old_location_gone_from_the_shop(moved: Moved) -> None:
+    """The location a warehouse moved from was deleted in Shopify: the
+    move writes the new location and fails nothing (no 0 for the
+    location gone, which Shopify refuses)."""
+    emu = moved.emu
+    (second,) = [
+        n for n, loc in emu.shop.locations.items() if loc["name"] == "Second"
+    ]
+    del emu.shop.locations[second]
+    _stock_at(emu, "A-1", moved.third, 0)
+    after = moved.sync(AFTER)
+
+    run = await moved.scheduled(after)
+
+    assert [] == run.of(RecordFailed)
+    assert {"Warehouse": 5, "Third": 7} == _available(emu, "A-1")
