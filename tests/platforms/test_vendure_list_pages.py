@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import pytest
 
-from ecomsync.platforms.vendure import _pages
+from ecomsync.platforms.vendure import _order_looks, _pages
 from ecomsync.platforms.vendure._catalog import Catalog
 from ecomsync.platforms.vendure._categories import Categories
 from ecomsync.platforms.vendure._client import GraphQL
@@ -53,6 +53,7 @@ class FakeLists:
         self.between = between
         self.pages = 0
         self.takes: list[int] = []
+        self.assigned: list[str] = []
 
     @staticmethod
     def _holds(row: dict[str, Any], field: str, ops: dict[str, Any]) -> bool:
@@ -71,17 +72,22 @@ class FakeLists:
     def _options(self, variables: dict[str, Any]) -> dict[str, Any]:
         if "options" in variables:
             return dict(variables["options"])
-        # the skip/take documents the adapter sent before (filter inline)
+        # the documents with the filter inline, by their variables
         where: dict[str, Any] = {}
         if "f" in variables:
             where["facetId"] = {"eq": variables["f"]}
         if "skus" in variables:
             where["sku"] = {"in": variables["skus"]}
+        if "c" in variables:
+            where["code"] = {"in": variables["c"]}
+        if "ids" in variables:
+            where["id"] = {"in": variables["ids"]}
         return {
             "filter": where,
             "sort": {"id": "ASC"},
-            "skip": variables["skip"],
-            "take": variables["take"],
+            "skip": variables.get("skip", 0),
+            # a take written in the document (take: 1000)
+            "take": variables.get("take", 1000),
         }
 
     async def query(
@@ -111,6 +117,12 @@ class FakeLists:
         self.pages += 1
         self.between(self.pages, self.rows)
         return {self.root: {"totalItems": len(rows), "items": items}}
+
+    async def request(
+        self, document: str, variables: dict[str, Any], **_: Any
+    ) -> tuple[dict[str, Any], list[Any]]:
+        self.assigned.append(document)
+        return {}, []
 
 
 @pytest.fixture(autouse=True)
@@ -235,3 +247,54 @@ async def test_more_order_codes_than_a_page_are_all_read(
     assert len(found) == 2500
     assert shop.pages == 3
     assert max(shop.takes) <= 1000
+
+
+def _values(count: int) -> Rows:
+    return [
+        _row(i, T0, code=f"c{i:04d}", name="C", facetId="9")
+        for i in range(1, count + 1)
+    ]
+
+
+async def test_more_category_codes_than_a_page_all_found_in_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1,500 categories another channel pushes find all the default
+    channel's values: none is made a second time."""
+    monkeypatch.setattr(_pages, "TAKE", 1000)
+    shop = FakeLists("facetValues", _values(1500), lambda page, rows: None)
+    catalog = Catalog(gql=cast(GraphQL, shop))
+    # another channel, its facet and the default channel's token known
+    catalog._channel = ("2", False)
+    catalog._facet_id = "9"
+    catalog._default_token = "default"
+    found = await catalog.default_values([f"c{i:04d}" for i in range(1, 1501)])
+    # on main one request: codes past the 1,000th were made again
+    assert len(found) == 1500
+    assert shop.pages == 2
+
+
+async def test_more_category_creates_than_a_page_all_looked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1,500 facet value creates whose answer was lost are all found."""
+    monkeypatch.setattr(_pages, "TAKE", 1000)
+    shop = FakeLists("facetValues", _values(1500), lambda page, rows: None)
+    categories = Categories(catalog=Catalog(gql=cast(GraphQL, shop)))
+    inputs = [{"facetId": "9", "code": f"c{i:04d}"} for i in range(1, 1501)]
+    made = await categories._values_made(inputs)
+    # on main the 500 past the page were sent again: made twice
+    assert all(m is not None for m in made)
+
+
+async def test_more_order_states_than_a_page_all_looked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The states of 1,500 orders whose moves' answers were lost are read."""
+    monkeypatch.setattr(_pages, "TAKE", 1000)
+    orders = [_row(i, T0, state="Shipped") for i in range(1, 1501)]
+    shop = FakeLists("orders", orders, lambda page, rows: None)
+    states = await _order_looks._states(
+        cast(GraphQL, shop), [str(i) for i in range(1, 1501)]
+    )
+    assert len(states) == 1500

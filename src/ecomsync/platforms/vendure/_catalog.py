@@ -24,7 +24,7 @@ from ._client import JSON, GraphQL
 from ._gql import aliased
 from ._locations import LOCATION_FIELDS, resolve_locations
 from ._money import DEFAULT_PRECISION, PRECISION_QUERY, precision_of
-from ._pages import read_all
+from ._pages import chunks, read_all
 
 
 PAGE = 1000
@@ -388,17 +388,19 @@ class Catalog:
         facet = await self.facet_id()
         async with self._lock:
             token = await self._token()
-        data = await self.gql.query(
-            """query ($f: String!, $c: [String!]!, $take: Int!) {
-              facetValues(options: { take: $take, sort: { id: ASC },
-                filter: { facetId: { eq: $f }, code: { in: $c } } }) {
-                items { id code name } } }""",
-            {"f": facet, "c": sorted(set(codes)), "take": PAGE},
-            channel=token,
-        )
         found: dict[str, JSON] = {}
-        for item in data["facetValues"]["items"]:
-            found.setdefault(item["code"], item)
+        # a page of codes a request: more were cut at the page's end
+        for chunk in chunks(codes):
+            data = await self.gql.query(
+                """query ($f: String!, $c: [String!]!, $take: Int!) {
+                  facetValues(options: { take: $take, sort: { id: ASC },
+                    filter: { facetId: { eq: $f }, code: { in: $c } } }) {
+                    items { id code name } } }""",
+                {"f": facet, "c": chunk, "take": PAGE},
+                channel=token,
+            )
+            for item in data["facetValues"]["items"]:
+                found.setdefault(item["code"], item)
         if found:
             await self.assign("assignFacetsToChannel", [facet])
         return found

@@ -18,7 +18,7 @@ from ...exceptions import SyncError
 from ._catalog import PAGE, Catalog, fail, slugify
 from ._client import JSON
 from ._gql import aliased, list_mutation
-from ._pages import read_all
+from ._pages import chunks, read_all
 
 
 _FILTER = "facet-value-filter"
@@ -232,20 +232,18 @@ class Categories:
         The facet values of creates whose answer was lost, by their code
         (the category number) in the category facet.
         """
-        data = await self.catalog.gql.query(
-            """query ($f: String!, $c: [String!]!, $take: Int!) {
-              facetValues(options: { take: $take, sort: { id: ASC },
-                filter: { facetId: { eq: $f }, code: { in: $c } } }) {
-                items { id code name } } }""",
-            {
-                "f": inputs[0]["facetId"],
-                "c": sorted({i["code"] for i in inputs}),
-                "take": PAGE,
-            },
-        )
         made: dict[str, JSON] = {}
-        for item in data["facetValues"]["items"]:
-            made.setdefault(item["code"], item)
+        # a page of codes a request: more were cut at the page's end
+        for chunk in chunks(i["code"] for i in inputs):
+            data = await self.catalog.gql.query(
+                """query ($f: String!, $c: [String!]!, $take: Int!) {
+                  facetValues(options: { take: $take, sort: { id: ASC },
+                    filter: { facetId: { eq: $f }, code: { in: $c } } }) {
+                    items { id code name } } }""",
+                {"f": inputs[0]["facetId"], "c": chunk, "take": PAGE},
+            )
+            for item in data["facetValues"]["items"]:
+                made.setdefault(item["code"], item)
         return [made.get(i["code"]) for i in inputs]
 
     async def _collections_made(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ._client import JSON, GraphQL
+from ._pages import chunks
 
 
 _STATES = (
@@ -31,8 +32,12 @@ async def _states(gql: GraphQL, ids: Sequence[str]) -> dict[str, JSON]:
     """
     The orders with *ids* (state and fulfilments), by id.
     """
-    data = await gql.query(_STATES, {"ids": sorted({str(i) for i in ids})})
-    return {str(o["id"]): o for o in data["orders"]["items"]}
+    found: dict[str, JSON] = {}
+    # a page of ids a request (take 1000): more were cut at the page's end
+    for chunk in chunks(str(i) for i in ids):
+        data = await gql.query(_STATES, {"ids": chunk})
+        found.update((str(o["id"]), o) for o in data["orders"]["items"])
+    return found
 
 
 async def moved(

@@ -274,10 +274,8 @@ class Orders:
         # at most a page of codes a request: a code is one order's, so a
         # page holds them all (Vendure refuses a take above its
         # adminListQueryLimit, and a larger list was cut without a word)
-        wanted = sorted(set(codes))
         found: dict[str, JSON] = {}
-        for start in range(0, len(wanted), _pages.TAKE):
-            chunk = wanted[start : start + _pages.TAKE]
+        for chunk in _pages.chunks(codes):
             data = await self.gql.query(
                 _ORDERS,
                 {

@@ -5,6 +5,7 @@ rows created after the last one read rather than for a page number.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from ._client import JSON, GraphQL
@@ -16,6 +17,17 @@ from ._client import JSON, GraphQL
 TAKE = 1000
 
 _MS = timedelta(milliseconds=1)
+
+
+def chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """
+    *values* sorted, each once, a page (`TAKE`) at a time: a look-up by
+    a list of keys (codes, ids), one row a key, asked a page a request,
+    is never cut at the page's end.
+    """
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), TAKE):
+        yield wanted[start : start + TAKE]
 
 
 def _created(raw: JSON) -> datetime:
