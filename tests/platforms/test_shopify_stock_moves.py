@@ -232,3 +232,22 @@ async def test_old_location_gone_from_the_shop(moved: Moved) -> None:
 
     assert [] == run.of(RecordFailed)
     assert {"Warehouse": 5, "Third": 7} == _available(emu, "A-1")
+
+
+async def test_warehouse_gone_from_the_erp_goes_to_zero(moved: Moved) -> None:
+    """An article's level of one warehouse no longer comes from the ERP
+    (the warehouse holds none of it): its next write sets that
+    warehouse's location to 0 instead of leaving the last quantity on
+    sale there."""
+    emu = moved.emu
+    moved.erp.remove(STOCK, "A-1")
+    moved.erp.put(StockLevel(number="A-1", quantity=4, warehouse="WH1"))
+    before = moved.shops[-1]
+    sync = Synchronizer(
+        erp=moved.erp, platforms={"shop": before}, store=moved.store
+    )
+
+    run = await sync.execute(SyncSpec(types={STOCK: All()}))
+
+    assert 1 == run.counts[STOCK].updated
+    assert {"Warehouse": 4, "Second": 0} == _available(emu, "A-1")
