@@ -161,3 +161,28 @@ async def test_an_older_order_imported_late_leaves_the_newer_name(
         party["name"],
         party["email"],
     )
+
+
+async def test_a_naive_order_time_fails_that_order_alone(
+    tryton: TrytonErp,
+) -> None:
+    """An order placed at a naive time (no UTC offset) of a customer
+    with a sale fails on ``ordered_at``, and makes no sale; the order
+    after it in the call is imported.  Before, the whole call raised
+    TypeError (comparing it with the party's last order)."""
+    first = make_order()
+    naive = attrs.evolve(
+        _renamed(first, last_name="Schmidt"),
+        ordered_at=first.ordered_at.replace(tzinfo=None) + timedelta(days=1),
+    )
+    after = _renamed(first, last_name="Meier")
+    async with tryton.session() as session:
+        await session.import_orders([first])
+        bad, good = await session.import_orders([naive, after])
+        sales = await session.rpc.model(
+            "sale.sale", "search_count", [["reference", "=", naive.number]]
+        )
+
+    assert ("ordered_at", "must be timezone-aware") == (bad.field, bad.error)
+    assert 0 == sales
+    assert good.ok
