@@ -13,7 +13,6 @@ configurator settings found) and sends a chunk of the plans as
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,8 +21,7 @@ import attrs
 
 from ..._contracts import MediaLink, Outcome
 from ..._model import Article, StockLevel
-from ..._record_checks import problems
-from .._backorders import negative_stock
+from .._stock_on_push import levels_taken
 from ._mapping import DOCUMENTS_FIELD, category_id, product_id
 from ._media import product_media_fields
 from ._writer import Built, Failure, Operation, op
@@ -131,27 +129,15 @@ def stock_taken(
     never the article; a negative one it writes as 0 and reports there,
     which the article's answer has no room for.
     """
-    if not levels:
-        return {}
-    mine = {article.number, *(v.number for v in article.variants)}
-    given = Counter(level.number for level in levels)
-    taken: dict[str, StockLevel] = {}
-    for level in levels:
-        if (
-            level.number not in mine
-            or given[level.number] > 1
-            or problems(level)
-            or negative_stock(
-                level.number,
-                level.quantity,
-                platform="Shopware 6",
-                option="Shopware6",
-                allowed=allow_backorders,
-            )
-        ):
-            continue
-        taken[product_id(level.number)] = level
-    return taken
+    return levels_taken(
+        article,
+        levels,
+        key=product_id,
+        platform="Shopware 6",
+        option="Shopware6",
+        allow_backorders=allow_backorders,
+        warehouses=True,
+    )
 
 
 def with_stock(rows: Rows, taken: dict[str, StockLevel]) -> None:

@@ -8,13 +8,11 @@ Private: `ecomsync.platforms.woocommerce.WooCommerce` is the public face.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from ..._contracts import Outcome
 from ..._model import Article, StockLevel
-from ..._record_checks import problems
-from .._backorders import negative_stock
+from .._stock_on_push import levels_taken
 from ._common import Row, sku_key
 
 
@@ -33,28 +31,15 @@ def stock_taken(
     locations), never the article; a negative one it writes as 0 and
     reports there, which the article's answer has no room for.
     """
-    if not levels:
-        return {}
-    mine = {article.number, *(v.number for v in article.variants)}
-    given = Counter(level.number for level in levels)
-    taken: dict[str, StockLevel] = {}
-    for level in levels:
-        if (
-            level.number not in mine
-            or given[level.number] > 1
-            or level.warehouse is not None
-            or problems(level)
-            or negative_stock(
-                level.number,
-                level.quantity,
-                platform="WooCommerce",
-                option="WooCommerce",
-                allowed=allow_backorders,
-            )
-        ):
-            continue
-        taken[sku_key(level.number)] = level
-    return taken
+    return levels_taken(
+        article,
+        levels,
+        key=sku_key,
+        platform="WooCommerce",
+        option="WooCommerce",
+        allow_backorders=allow_backorders,
+        warehouses=False,
+    )
 
 
 def with_stock(
