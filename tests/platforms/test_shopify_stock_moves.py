@@ -18,6 +18,7 @@ from ecomsync import (
     All,
     Article,
     DataType,
+    Link,
     MemoryErp,
     RecordFailed,
     RunStarted,
@@ -251,3 +252,66 @@ async def test_warehouse_gone_from_the_erp_goes_to_zero(moved: Moved) -> None:
 
     assert 1 == run.counts[STOCK].updated
     assert {"Warehouse": 4, "Second": 0} == _available(emu, "A-1")
+
+
+@pytest.mark.parametrize(
+    ("levels", "kept"),
+    [
+        # WH2's level is past what Shopify keeps at a location
+        (
+            [
+                StockLevel(number="A-1", quantity=4, warehouse="WH1"),
+                StockLevel(
+                    number="A-1", quantity=2_000_000_000, warehouse="WH2"
+                ),
+            ],
+            {"Warehouse": 4, "Second": 7},
+        ),
+        # a summed level and WH1's both go to the primary (Warehouse)
+        (
+            [
+                StockLevel(number="A-1", quantity=4),
+                StockLevel(number="A-1", quantity=6, warehouse="WH1"),
+                StockLevel(number="A-1", quantity=9, warehouse="WH2"),
+            ],
+            {"Warehouse": 5, "Second": 9},
+        ),
+    ],
+    ids=["too-much", "summed-and-warehouse"],
+)
+async def test_failed_level_keeps_its_location(
+    moved: Moved, levels: list[StockLevel], kept: dict[str, int]
+) -> None:
+    """A level that fails before it is sent leaves its location's stock
+    as it was (its failure says it was not written), not 0."""
+    moved.erp.remove(STOCK, "A-1")
+    for level in levels:
+        moved.erp.put(level)
+
+    run = await moved.scheduled(moved.sync(BEFORE))
+
+    (failed,) = run.of(RecordFailed)
+    assert "A-1" == failed.number
+    assert kept == _available(moved.emu, "A-1")
+
+
+async def test_link_from_before_moves_by_the_kept_layout(moved: Moved) -> None:
+    """A stock link written before links named locations (the inventory
+    item alone): the move takes the stock off where the kept layout sent
+    its warehouse."""
+    emu = moved.emu
+    links = await moved.store.get_links("shop", STOCK, ["A-1"])
+    await moved.store.put_links(
+        "shop",
+        STOCK,
+        {
+            n: Link(str(link.platform_id).split(" at ")[0], link.checksum)
+            for n, link in links.items()
+        },
+    )
+    _stock_at(emu, "A-1", moved.third, 0)
+
+    run = await moved.scheduled(moved.sync(AFTER))
+
+    assert [] == run.of(RecordFailed)
+    assert {"Warehouse": 5, "Second": 0, "Third": 7} == _available(emu, "A-1")

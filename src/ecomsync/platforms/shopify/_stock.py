@@ -23,6 +23,7 @@ from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 from ._locations import read_locations, resolve_locations
 from ._stock_moves import (
     OldLayout,
+    aimed_at,
     parse_layout,
     placed_id,
     places_of,
@@ -258,7 +259,9 @@ class Stock:
             return [o for o in outcomes if o is not None]
         location = await self._location()
         entries = self._entries(levels, todo, location, outcomes)
-        entries += await self._taken_off(levels, todo, entries, links)
+        entries += await self._taken_off(
+            levels, todo, location, entries, links
+        )
         done: list[Outcome | None] = [None] * len(entries)
         chunks = _articles_in_chunks(entries)
         if in_bulk(self.bulk, self.bulk_threshold, len(todo)):
@@ -292,13 +295,8 @@ class Stock:
         """
         groups: dict[tuple[str, str], list[int]] = {}
         for i in todo:
-            level = levels[i]
-            location = (
-                default
-                if level.warehouse is None or self.warehouses is None
-                else self.warehouses[level.warehouse]
-            )
-            groups.setdefault((level.number, location), []).append(i)
+            place = self._place(levels[i], default)
+            groups.setdefault((levels[i].number, place), []).append(i)
         entries: list[_Entry] = []
         for (number, location), group in groups.items():
             if len(group) > 1 and any(
@@ -346,18 +344,25 @@ class Stock:
             )
         return entries
 
+    def _place(self, level: StockLevel, default: str) -> str:
+        """The location *level* goes to under the settings."""
+        if level.warehouse is None or self.warehouses is None:
+            return default
+        return self.warehouses[level.warehouse]
+
     async def _taken_off(
         self,
         levels: Sequence[StockLevel],
         todo: Sequence[int],
+        default: str,
         entries: list[_Entry],
         links: Mapping[str, str | None],
     ) -> list[_Entry]:
         """
         The 0s that take each written article's stock off where its link
-        (or, without one, the kept layout) says it was written and the
-        settings no longer put it (`_stock_moves`); *entries* get the
-        platform ids that say where they put it.
+        (or, without places in it, the kept layout) says it
+        was written and no level of *todo* goes now (`_stock_moves`);
+        *entries* get the platform ids that say where they put it.
         """
         written: dict[str, set[str]] = {}
         for entry in entries:
@@ -368,20 +373,21 @@ class Stock:
             )
             for e in entries
         ]
+        aimed = aimed_at(levels, todo, lambda x: self._place(x, default))
         zeros: list[tuple[str, str]] = []
         unknown: dict[str, set[str]] = {}
-        for number, places in written.items():
+        for number in written:
             was = places_of(links.get(number))
             if was is None:
-                unknown[number] = places
-            elif was - places:
+                unknown[number] = aimed[number]
+            elif was - aimed[number]:
                 # A location the shop no longer has holds nothing to take.
                 if self._gids is None:
                     known, _ = await read_locations(self.api)
                     self._gids = set(known.values())
                 zeros += [
                     (number, p)
-                    for p in sorted(was - places)
+                    for p in sorted(was - aimed[number])
                     if p in self._gids
                 ]
         old = await self._old_places() if unknown else None

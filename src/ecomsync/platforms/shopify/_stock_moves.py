@@ -6,15 +6,16 @@ the new one, so it is never on sale at both.
 Each level's platform id records where its article's stock was written
 (`placed_id`: the inventory item and the locations), so the store keeps
 it per article as the level's link: for each article a push writes, the
-locations that link names and the push no longer writes to are set to 0.
-A level that failed keeps its old link, so it is taken off its old place
-whenever it lands, however many runs later.  An article whose link names
-no locations (written before) falls back to the layout the engine says
-its stock was last written under in full
-(`~ecomsync.typing.SupportsStockMoves`), the text `layout_of` made of the
-settings then: the locations its levels went to under it.  Only those
-places (ecomsync wrote there), never another location (a POS store's
-own stock is not ecomsync's).
+locations that link names and none of the push's levels goes to under
+the settings (`aimed_at`: sent or failed) are set to 0.  A level that
+failed keeps its old link, so it is taken off its old place whenever it
+lands, however many runs later.  An article whose link names no
+locations (written before) falls back to the layout the engine says its
+stock was last written under in full
+(`~ecomsync.typing.SupportsStockMoves`), the text `layout_of` made of
+the settings then: the locations its levels went to under it.  Only
+those places (ecomsync wrote there), never another location (a POS
+store's own stock is not ecomsync's).
 
 Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 """
@@ -22,13 +23,14 @@ Private: `ecomsync.platforms.shopify.Shopify` is the public face.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..._model import StockLevel
 
 
 __all__ = [
     "OldLayout",
+    "aimed_at",
     "layout_of",
     "parse_layout",
     "placed_id",
@@ -99,6 +101,23 @@ def places_of(platform_id: str | None) -> set[str] | None:
     return {p for p in platform_id.split(_AT, 1)[1].split(",") if p}
 
 
+def aimed_at(
+    levels: Sequence[StockLevel],
+    todo: Sequence[int],
+    place: Callable[[StockLevel], str],
+) -> dict[str, set[str]]:
+    """
+    Article -> the locations its levels *todo* go to under the settings
+    (*place*), sent or not: a level that failed before it was sent still
+    goes to its place, which keeps what it had (its failure says its
+    stock there was not written), never a 0.
+    """
+    aimed: dict[str, set[str]] = {}
+    for i in todo:
+        aimed.setdefault(levels[i].number, set()).add(place(levels[i]))
+    return aimed
+
+
 def taken_off(
     levels: Sequence[StockLevel],
     todo: Sequence[int],
@@ -108,9 +127,10 @@ def taken_off(
 ) -> list[tuple[str, str]]:
     """
     ``(article, location GID)`` to set to 0: where the levels *todo* of
-    an article *written* (number -> the locations it is written at now)
-    went under the old layout (*old_default*, *old_places*: resolved
-    GIDs, a location the shop no longer has left out) and go no more.
+    an article *written* (number -> the locations its levels go to now,
+    `aimed_at`) went under the old layout (*old_default*, *old_places*:
+    resolved GIDs, a location the shop no longer has left out) and go no
+    more.
     """
     old: dict[str, set[str]] = {}
     for i in todo:
