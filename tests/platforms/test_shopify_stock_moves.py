@@ -295,6 +295,30 @@ async def test_failed_level_keeps_its_location(
     assert kept == _available(moved.emu, "A-1")
 
 
+async def test_new_article_leaves_the_merchants_stock(moved: Moved) -> None:
+    """An article ecomsync never wrote stock for, after a mapping moved:
+    the location the old map sent its warehouse to keeps the merchant's
+    own stock."""
+    emu = moved.emu
+    moved.erp.put(Article(number="B-1", name="Saw", price=2))
+    moved.erp.put(StockLevel(number="B-1", quantity=3, warehouse="WH2"))
+    after = moved.sync(AFTER)
+    await after.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+    (second,) = [
+        n for n, loc in emu.shop.locations.items() if loc["name"] == "Second"
+    ]
+    _stock_at(emu, "A-1", moved.third, 0)
+    _stock_at(emu, "B-1", moved.third, 0)
+    _stock_at(emu, "B-1", f"gid://shopify/Location/{second}", 4)
+
+    run = await moved.scheduled(after)
+
+    assert STOCK in run.of(RunStarted)[0].widened
+    assert [] == run.of(RecordFailed)
+    assert 4 == _available(emu, "B-1")["Second"]
+    assert 3 == _available(emu, "B-1")["Third"]
+
+
 async def test_link_from_before_moves_by_the_kept_layout(moved: Moved) -> None:
     """A stock link written before links named locations (the inventory
     item alone): the move takes the stock off where the kept layout sent

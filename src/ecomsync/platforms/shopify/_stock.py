@@ -360,7 +360,7 @@ class Stock:
     ) -> list[_Entry]:
         """
         The 0s that take each written article's stock off where its link
-        (or, without places in it, the kept layout) says it
+        (or a link from before naming no place: the kept layout) says it
         was written and no level of *todo* goes now (`_stock_moves`);
         *entries* get the platform ids that say where they put it.
         """
@@ -377,7 +377,10 @@ class Stock:
         zeros: list[tuple[str, str]] = []
         unknown: dict[str, set[str]] = {}
         for number in written:
-            was = places_of(links.get(number))
+            link = links.get(number)
+            if link is None:
+                continue  # no stock written yet: the shop's is the merchant's
+            was = places_of(link)
             if was is None:
                 unknown[number] = aimed[number]
             elif was - aimed[number]:

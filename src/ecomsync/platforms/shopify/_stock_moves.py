@@ -9,9 +9,10 @@ it per article as the level's link: for each article a push writes, the
 locations that link names and none of the push's levels goes to under
 the settings (`aimed_at`: sent or failed) are set to 0.  A level that
 failed keeps its old link, so it is taken off its old place whenever it
-lands, however many runs later.  An article whose link names no
-locations (written before) falls back to the layout the engine says its
-stock was last written under in full
+lands, however many runs later.  An article without a stock link has
+had no stock written by ecomsync: nothing is taken off.  An article
+whose link names no locations (written before) falls back to the
+layout the engine says its stock was last written under in full
 (`~ecomsync.typing.SupportsStockMoves`), the text `layout_of` made of
 the settings then: the locations its levels went to under it.  Only
 those places (ecomsync wrote there), never another location (a POS
