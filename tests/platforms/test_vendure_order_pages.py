@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 from ecomsync import All, ChangedSince
@@ -33,7 +35,10 @@ def _order(
     def iso(moment: datetime) -> str:
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+    # PostgreSQL keeps microseconds (kept in "_placed"); the API answers
+    # milliseconds
     return {
+        "_placed": placed,
         "id": str(oid),
         "code": f"V{oid:04d}",
         "state": "PaymentSettled",
@@ -66,13 +71,14 @@ class FakeShop:
     @staticmethod
     def _holds(order: dict[str, Any], field: str, ops: dict[str, Any]) -> bool:
         value = order.get(field)
+        stored = order["_placed"] if field == "orderPlacedAt" else None
         for op, arg in ops.items():
             if op == "eq" and value != arg:
                 return False
             if op == "isNull" and (value is None) != arg:
                 return False
             if op == "after" and not (
-                value is not None and _when(value) > _when(arg)
+                value is not None and (stored or _when(value)) > _when(arg)
             ):
                 return False
             if op == "in" and value not in arg:
@@ -84,6 +90,7 @@ class FakeShop:
     async def query(
         self, document: str, variables: dict[str, Any]
     ) -> dict[str, Any]:
+        await anyio.lowlevel.checkpoint()  # a server is awaited
         options = variables["options"]
         rows = [
             o
@@ -94,7 +101,13 @@ class FakeShop:
         ]
         for key in reversed(list(options.get("sort", {}))):
             rows.sort(
-                key=lambda o, k=key: int(o[k]) if k == "id" else _when(o[k])
+                key=lambda o, k=key: (
+                    int(o[k])
+                    if k == "id"
+                    else o["_placed"]
+                    if k == "orderPlacedAt"
+                    else _when(o[k])
+                )
             )
         skip = options.get("skip", 0)
         items = rows[skip : skip + options["take"]]
@@ -157,6 +170,26 @@ async def test_orders_placed_in_one_millisecond_are_all_read_once() -> None:
     numbers = await _read(shop, All(), 2)
     assert numbers == [f"V{i:04d}" for i in range(1, 10)]
     # one request a page, the last one short
+    assert shop.pages == 5
+
+
+async def test_orders_placed_microseconds_apart_are_read_once_each() -> None:
+    """Pages ending inside one millisecond (microseconds apart) repeat
+    no order and lose none."""
+    orders = [
+        _order(i, T0 + timedelta(microseconds=10 * (9 - i)))
+        for i in range(1, 8)
+    ]
+    orders += [
+        _order(i, T0 + timedelta(milliseconds=1, microseconds=5))
+        for i in (8, 9)
+    ]
+    orders.append(_order(10, T0 - timedelta(microseconds=1)))
+    shop = FakeShop(orders, lambda page, rows: None)
+    with anyio.fail_after(10):  # before: the read paged on for ever
+        numbers = await _read(shop, All(), 2)
+    assert numbers == [f"V{i:04d}" for i in (10, 7, 6, 5, 4, 3, 2, 1, 8, 9)]
+    # one request a page
     assert shop.pages == 5
 
 

@@ -193,33 +193,6 @@ def _filter(selection: Selection) -> JSON:
     return base
 
 
-def _placed(raw: JSON) -> datetime:
-    return datetime.fromisoformat(raw["orderPlacedAt"].replace("Z", "+00:00"))
-
-
-def _after(items: Sequence[JSON], past: JSON) -> JSON:
-    """
-    The part of the next page's filter that asks for the orders after
-    *items* (sorted by ``orderPlacedAt``, then ``id``): placed at the
-    last one's millisecond or later (``after`` is strict, Vendure keeps
-    milliseconds), but not one of those read at that millisecond (also
-    on earlier pages, which *past* asked for).
-    """
-    last = _placed(items[-1])
-    seen = {str(o["id"]) for o in items if _placed(o) == last}
-    before = past.get("orderPlacedAt", {}).get("after")
-    if before and datetime.fromisoformat(before) == last - timedelta(
-        milliseconds=1
-    ):
-        seen.update(past["id"]["notIn"])
-    return {
-        "orderPlacedAt": {
-            "after": (last - timedelta(milliseconds=1)).isoformat()
-        },
-        "id": {"notIn": sorted(seen, key=lambda i: (len(i), i))},
-    }
-
-
 @attrs.define
 class Orders:
     """
@@ -243,8 +216,9 @@ class Orders:
         # @vendure/core common-types.graphql), so the key is when the
         # order was placed: set once, when the order is placed, and a date
         # can be asked ``after``.  Orders placed in the last page's
-        # millisecond and read already are left out by id.
+        # millisecond and read already are left out by id (`_pages.after`).
         past: JSON = {}
+        window: list[JSON] = []
         while True:
             data = await self.gql.query(
                 _ORDERS,
@@ -268,7 +242,7 @@ class Orders:
             # the total counts the orders from this page on
             if not items or len(items) >= page["totalItems"]:
                 return
-            past = _after(items, past)
+            past, window = _pages.after([*window, *items], "orderPlacedAt")
 
     async def by_code(self, codes: Sequence[str]) -> dict[str, JSON]:
         # at most a page of codes a request: a code is one order's, so a

@@ -5,7 +5,7 @@ rows created after the last one read rather than for a page number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from ._client import JSON, GraphQL
@@ -30,8 +30,27 @@ def chunks(values: Iterable[str]) -> Iterator[list[str]]:
         yield wanted[start : start + TAKE]
 
 
-def _created(raw: JSON) -> datetime:
-    return datetime.fromisoformat(raw["createdAt"].replace("Z", "+00:00"))
+def _at(raw: JSON, key: str) -> datetime:
+    return datetime.fromisoformat(raw[key].replace("Z", "+00:00"))
+
+
+def after(rows: Sequence[JSON], key: str) -> tuple[JSON, list[JSON]]:
+    """
+    The part of the next page's filter that asks for the rows after the
+    last of *rows* (read in the order of the date *key*, then ``id``),
+    and the rows the next call needs in front of the next page's.
+
+    ``after`` is strict, on a date the API parses to milliseconds while
+    PostgreSQL keeps microseconds (and the API answers milliseconds): the
+    next page asks for the rows after the millisecond before the last
+    one's, without those read in it or in the last one's (*rows*: those
+    the previous call returned, then the page since).  Only the rows
+    read in that window are kept: the call after needs no others.
+    """
+    since = _at(rows[-1], key) - _MS
+    kept = [row for row in rows if _at(row, key) >= since]
+    seen = sorted({str(row["id"]) for row in kept}, key=lambda i: (len(i), i))
+    return {key: {"after": since.isoformat()}, "id": {"notIn": seen}}, kept
 
 
 async def read_all(
@@ -54,16 +73,14 @@ async def read_all(
     a facet value or collection twice.  So each page asks for the rows
     created after the last one read.  Vendure's IDOperators have no
     gt/lt (@vendure/core common-types.graphql), ``createdAt`` is set once
-    and DateOperators have ``after`` (strict, on a date the API parses to
-    milliseconds while PostgreSQL keeps microseconds): the next page asks
-    for the rows after the millisecond before the last one's, without
-    those read in it or in the last one's.  Requests: one a page, as
+    and DateOperators have ``after`` (`after`).  Requests: one a page, as
     before; ``totalItems`` counts from the cursor on, so the read ends
     with the page holding the rest.
     """
     rows: list[JSON] = []
     read: dict[str, JSON] = {}
     past: JSON = {}
+    window: list[JSON] = []
     while True:
         options = {
             "filter": where | past,
@@ -81,12 +98,4 @@ async def read_all(
                 rows.append(item)
         if not items or len(items) >= page["totalItems"]:
             return rows
-        since = _created(items[-1]) - _MS
-        seen = sorted(
-            (i for i, row in read.items() if _created(row) >= since),
-            key=lambda i: (len(i), i),
-        )
-        past = {
-            "createdAt": {"after": since.isoformat()},
-            "id": {"notIn": seen},
-        }
+        past, window = after([*window, *items], "createdAt")
