@@ -402,6 +402,77 @@ class TestPlacedDuringTheRead:
         assert LAST in refusal.reason
 
 
+class _BetweenHolderPages(httpx.AsyncBaseTransport):
+    """
+    The emulator behind a transport that calls *between* once, after it
+    answered the first look-up of who holds a page's numbers (an order
+    search without the orders' lines).
+    """
+
+    def __init__(self, emu: ShopwareEmulator, between: Any) -> None:
+        self.inner = httpx.ASGITransport(app=emu.app)
+        self.between = between
+        self.look_ups = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        body = json.loads(request.content) if request.content else {}
+        if (
+            request.url.path == "/api/search/order"
+            and "associations" not in body
+        ):
+            self.look_ups += 1
+            if self.between is not None:
+                self.between()
+                self.between = None
+        return response
+
+
+class TestHoldersDeletedDuringTheLookUp:
+    async def test_an_order_deleted_between_pages_hides_no_holder(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A read of 300 orders whose numbers 300 older orders hold too (a
+        number range reset), the look-up of their holders taking two
+        pages and an order of its first page deleted in the shop before
+        the second is read: every number still held twice fails (paged
+        by number, the deletion moved an older order onto the page read
+        already, and its number's new order was imported as if alone).
+        The deleted order was read before it went: its number fails too.
+        """
+        since = emu.now()
+        for n in range(300):
+            emu.place_order(
+                order_number=f"H-{n}",
+                order_id=f"{n:032x}",
+                created_at=since + timedelta(seconds=n),
+            )
+        old = {}
+        for n in range(300):
+            old[f"H-{n}"] = emu.place_order(
+                order_number=f"H-{n}",
+                order_id=f"f{n:031x}",
+                created_at=since - timedelta(days=1, seconds=-n),
+            )
+        sent = _BetweenHolderPages(
+            emu, lambda: emu.entities["order"].pop(old["H-0"])
+        )
+        shop = Shopware6(
+            "http://shop.test", emu.client_id, SECRET, transport=sent
+        )
+        read = [
+            o for p in await _pages(shop, ChangedSince(since), 500) for o in p
+        ]
+
+        assert 2 == sent.look_ups
+        assert [] == [o.number for o in read if isinstance(o, Order)]
+        refused = {o.number for o in read if isinstance(o, Refusal)}
+        assert {f"H-{n}" for n in range(300)} == refused
+
+
 async def _ledger(
     emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
 ) -> list[str]:
@@ -448,4 +519,50 @@ class TestStatusOfASharedNumber:
         ]
         moved = {t.entity_id for t in emu.transitions}
         assert 499 == len(moved)
+        assert {FIRST, LAST}.isdisjoint(moved)
+
+    async def test_an_order_deleted_between_pages_hides_no_other(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        A batch of 500 statuses whose look-up takes two pages (one number
+        held by two orders), an order of the first page deleted in the
+        shop before the second is read: the number's second order is
+        still found, that status fails on ``number`` and neither order
+        moves (paged by number, the deletion moved the second order onto
+        the page read already, and the first moved as if it were alone).
+        """
+        _place(emu, "S-0", FIRST)
+        numbers = ["S-0"] + [f"S-{n}" for n in range(1, 500)]
+        placed = {n: emu.place_order(order_number=n) for n in numbers[1:]}
+        _place(emu, "S-0", LAST)
+        shop = Shopware6(
+            "http://shop.test",
+            emu.client_id,
+            SECRET,
+            transport=_PlacedAfterPage(
+                emu, lambda: emu.entities["order"].pop(placed["S-7"])
+            ),
+        )
+        try:
+            outcomes = await shop.push(
+                DataType.ORDER_STATUS,
+                [
+                    Outgoing(
+                        record=OrderStatus(
+                            number=n, state=OrderState.IN_PROGRESS
+                        )
+                    )
+                    for n in numbers
+                ],
+            )
+        finally:
+            await shop.aclose()
+
+        failed = {o.number: o.field for o in outcomes if not o.ok}
+        # S-7 was read, then deleted: its move fails as the shop says
+        assert ["S-0", "S-7"] == sorted(failed)
+        assert "number" == failed["S-0"]
+        moved = {t.entity_id for t in emu.transitions}
+        assert 498 == len(moved)
         assert {FIRST, LAST}.isdisjoint(moved)

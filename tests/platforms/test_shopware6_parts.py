@@ -39,6 +39,7 @@ from ecomsync.platforms.shopware6._client import (
 from ecomsync.platforms.shopware6._mapping import (
     category_id,
     product_id,
+    product_media_id,
     sw_id,
 )
 from ecomsync.testing._platform_contract import CATEGORIES, article
@@ -84,6 +85,30 @@ def _staged(tmp_path: Path, content: bytes = PNG) -> StagedMedia:
 
 def _syncs(emu: ShopwareEmulator) -> int:
     return sum(1 for r in emu.requests if r.path == "/api/_action/sync")
+
+
+class _AfterFirst(httpx.AsyncBaseTransport):
+    """
+    The emulator behind a transport that counts the requests to *path*
+    and calls *between* (once set) after it answered the next one.
+    """
+
+    def __init__(self, emu: ShopwareEmulator, path: str) -> None:
+        self.inner = httpx.ASGITransport(app=emu.app)
+        self.path = path
+        self.sent = 0
+        self.between: Callable[[], object] | None = None
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path == self.path:
+            self.sent += 1
+            if self.between is not None:
+                self.between()
+                self.between = None
+        return response
 
 
 class TestClientErrors:
@@ -229,6 +254,46 @@ class TestMedia:
         await shop.aclose()
 
         assert staged.sha256 == emu.media_sha256(mid)
+
+    async def test_stale_media_deleted_meanwhile_hide_no_other(self) -> None:
+        """
+        Attaching one image to an article holding 502 (a look-up of two
+        pages), one of them deleted in the shop between the pages: every
+        other stale one goes too, only the one image stays (paged by
+        number, the deletion moved one onto the page read already, and
+        it stayed on the product).
+        """
+        emu = ShopwareEmulator(client_id="SWIAPARTS", client_secret=SECRET)
+        hook = _AfterFirst(emu, "/api/search/product-media")
+        shop = Shopware6(
+            "http://shop.test", emu.client_id, SECRET, transport=hook
+        )
+        await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+        await shop.push(DataType.ARTICLES, [Outgoing(record=article("A-1"))])
+        links = [
+            MediaLink(media_id=sw_id("media", f"m{n}"), sha256="x", position=n)
+            for n in range(502)
+        ]
+        await shop.attach_media(
+            DataType.ARTICLES, Outcome(number="A-1"), links
+        )
+        pid = product_id("A-1")
+        rows = emu.entities["product_media"]
+        kept = product_media_id(pid, links[0].media_id)
+        assert 502 == sum(1 for r in rows.values() if r["productId"] == pid)
+        first = min(k for k in rows if k != kept)
+        hook.between = lambda: rows.pop(first)
+        hook.sent = 0
+
+        await shop.attach_media(
+            DataType.ARTICLES, Outcome(number="A-1"), links[:1]
+        )
+        await shop.aclose()
+
+        assert 2 == hook.sent  # the look-up took two pages
+        assert [kept] == [k for k, r in rows.items() if r["productId"] == pid]
 
     async def test_attach_media(self, tmp_path: Path) -> None:
         """

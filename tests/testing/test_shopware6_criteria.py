@@ -1012,3 +1012,29 @@ class TestAutoIncrement:
         assert "This field is write-protected." == err["detail"]
         assert "/p/0/autoIncrement" == err["source"]["pointer"]
         assert [] == await self._read(client, "product")
+
+
+class TestRangeOnAnId:
+    async def test_compares_the_bytes_with_the_text_of_the_hex(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A range on an id compares the 16 bytes the column holds with
+        the text it is given, as MySQL does for Shopware (which binds a
+        range's parameter unconverted): not an order of ids."""
+        emu.place_order(order_number="A", order_id="2" * 32)
+        emu.place_order(order_number="B", order_id="b" * 32)
+        r = await client.post(
+            "/api/search/order",
+            json={
+                "filter": [
+                    {
+                        "type": "range",
+                        "field": "id",
+                        "parameters": {"gt": "1" * 32},
+                    }
+                ],
+            },
+        )
+        assert 200 == r.status_code, r.text
+        # bytes 0x22... are below the text "11..." (0x31...), 0xbb... above
+        assert ["B"] == [o["orderNumber"] for o in r.json()["data"]]

@@ -47,6 +47,7 @@ from ._claims import (
     too_long,
 )
 from ._client import MAX_LIMIT, AdminApi
+from ._keyset import read_all
 from ._mapping import (
     DEFAULT_CURRENCY_ID,
     article_rows,
@@ -141,7 +142,7 @@ class Catalogue:
             if self._channels is None or not self._fresh(self._channels[0]):
                 now = self.clock()
                 criteria = channel_criteria(self.sales_channel_id)
-                rows = await self.api.search_all("sales_channel", criteria)
+                rows = await read_all(self.api, "sales_channel", criteria)
                 self._channels = (now, rows)
                 self._currency = ShopCurrency.among(rows, now, self._currency)
             return self._channels[1]

@@ -394,28 +394,5 @@ class AdminApi:
             aggregations if isinstance(aggregations, dict) else {},
         )
 
-    async def search_all(
-        self, entity: str, criteria: Mapping[str, Any]
-    ) -> list[dict[str, Any]]:
-        """
-        Every row matching *criteria*, paged by `MAX_LIMIT`.
-        """
-        rows: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            batch = await self.search(
-                entity,
-                {
-                    "sort": [{"field": "id", "order": "ASC"}],
-                    **criteria,
-                    "limit": MAX_LIMIT,
-                    "page": page,
-                },
-            )
-            rows += batch
-            if len(batch) < MAX_LIMIT:
-                return rows
-            page += 1
-
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -18,6 +18,7 @@ from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._model import MediaKind
 from ..._spec import DataType
 from ._client import MAX_LIMIT, AdminApi, ShopwareApiError
+from ._keyset import read_all
 from ._mapping import (
     DOCUMENTS_FIELD,
     category_id,
@@ -263,7 +264,10 @@ class Media:
         if not unique:
             return held
         for start in range(0, len(unique), MAX_LIMIT):
-            rows = await self.api.search_all(
+            # paged by key: a product media row deleted meanwhile (by the
+            # merchant) hides no other from the stale ones to delete
+            rows = await read_all(
+                self.api,
                 "product_media",
                 {
                     "filter": [

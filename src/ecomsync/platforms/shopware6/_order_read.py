@@ -17,14 +17,7 @@ from ..._contracts import Refusal
 from ..._model import Order
 from ..._spec import All, ChangedSince, NumberRange, Only, Selection
 from ._client import MAX_LIMIT, AdminApi
-from ._order_keyset import (
-    Cursor,
-    after_filter,
-    cursor_key,
-    row_created,
-    row_key,
-    row_number,
-)
+from ._keyset import ORDERS, Cursor, read_all
 from ._order_mapping import (
     ORDER_ASSOCIATIONS,
     ORDER_INCLUDES,
@@ -32,14 +25,6 @@ from ._order_mapping import (
     range_prefilter,
     shopware_time,
 )
-
-
-#: Counts the orders an order-number look-up finds (`OrderReader._holders`).
-_HOLDERS: dict[str, str] = {
-    "name": "ecomsync-holders",
-    "type": "count",
-    "field": "id",
-}
 
 
 #: The terms aggregation of `_look_up`: how many orders hold each number.
@@ -291,16 +276,15 @@ class OrderReader:
     async def _holders(self, numbers: list[str]) -> list[dict[str, Any]]:
         """
         Every order holding one of *numbers* (ids and numbers), paged by
-        `MAX_LIMIT` until the count the first page gives is read: a full
-        page of orders whose numbers no other order holds costs one
-        request, not a second, empty page (without the count, until a
-        page comes back short).
+        key (`read_all`: by page number, an order deleted meanwhile hid
+        another holder, and a number two orders hold passed as one
+        order's); a full page of orders whose numbers no other order
+        holds costs one request, not a second, empty page.
         """
-        found: list[dict[str, Any]] = []
-        total: int | None = None
-        page = 1
-        while True:
-            criteria: dict[str, Any] = {
+        return await read_all(
+            self.api,
+            "order",
+            {
                 "filter": [
                     {
                         "type": "equalsAny",
@@ -309,23 +293,9 @@ class OrderReader:
                     }
                 ],
                 "includes": {"order": ["id", "orderNumber"]},
-                "sort": [{"field": "id", "order": "ASC"}],
-                "limit": MAX_LIMIT,
-                "page": page,
-            }
-            if page == 1:
-                criteria["aggregations"] = [_HOLDERS]
-            rows, aggregations = await self.api.listing("order", criteria)
-            found += rows
-            if page == 1:
-                counted = aggregations.get(_HOLDERS["name"])
-                count = (counted or {}).get("count")
-                total = count if type(count) is int else None
-            if len(rows) < MAX_LIMIT or (
-                total is not None and len(found) >= total
-            ):
-                return found
-            page += 1
+            },
+            ORDERS,
+        )
 
     async def _fetch_only(
         self, numbers: list[str], limit: int, waiting: _Waiting
@@ -345,7 +315,7 @@ class OrderReader:
         The pages of order rows matching *filters*, in the order of
         (``createdAt``, ``orderNumber``, ``id``), one after another up to
         the first short one, each next page asked as the rows after the
-        last one read (`after_filter`), not by its number: an order deleted in
+        last one read (`ORDERS.after`), not by its number: an order deleted in
         the shop meanwhile would move a later row onto a page already
         read (by number, that order skipped; the next ChangedSince read
         starts later, so never imported), and an old order edited
@@ -357,18 +327,13 @@ class OrderReader:
         after: Cursor | None = None
         while True:
             keyset = (
-                filters if after is None else [*filters, after_filter(after)]
+                filters if after is None else [*filters, ORDERS.after(after)]
             )
             rows = await self._page(keyset, limit, waiting)
             yield rows
             if len(rows) < limit:
                 return
-            key = row_key(rows[-1])
-            ids = [str(r.get("id")) for r in rows if row_key(r) == key]
-            if after is not None and cursor_key(after) == key:
-                ids = [*after.ids, *ids]
-            created, number = row_created(rows[-1]), row_number(rows[-1])
-            after = Cursor(created, number, ids)
+            after = ORDERS.next(rows, after)
 
     async def _page(
         self, filters: list[dict[str, Any]], limit: int, waiting: _Waiting
@@ -383,11 +348,7 @@ class OrderReader:
         criteria: dict[str, Any] = {
             "limit": limit,
             "page": 1,
-            "sort": [
-                {"field": "createdAt", "order": "ASC"},
-                {"field": "orderNumber", "order": "ASC"},
-                {"field": "id", "order": "ASC"},
-            ],
+            "sort": ORDERS.sort(),
             "associations": ORDER_ASSOCIATIONS,
             "includes": ORDER_INCLUDES,
         }

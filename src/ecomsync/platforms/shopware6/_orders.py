@@ -16,6 +16,7 @@ from ..._contracts import Outcome, Outgoing
 from ..._model import OrderState, OrderStatus
 from ._claims import STATUS_RULE, screen, status_claims
 from ._client import MAX_LIMIT, AdminApi, ApiProblem, ShopwareApiError
+from ._keyset import ORDERS, read_all
 from ._order_mapping import (
     DELIVERY_GRAPH,
     NOT_ON_THE_WAY,
@@ -47,8 +48,10 @@ class Orders:
         unique = list(dict.fromkeys(numbers))
         for start in range(0, len(unique), MAX_LIMIT):
             part = unique[start : start + MAX_LIMIT]
-            # Every page: a number held twice gives more rows than numbers.
-            rows = await self.api.search_all(
+            # Every page: a number held twice gives more rows than numbers;
+            # paged by key, so an order deleted meanwhile hides no other.
+            rows = await read_all(
+                self.api,
                 "order",
                 {
                     "filter": [
@@ -65,6 +68,7 @@ class Orders:
                         },
                     },
                 },
+                ORDERS,
             )
             for row in rows:
                 found.setdefault(str(row.get("orderNumber")), []).append(row)

@@ -30,6 +30,7 @@ from .._dispatch import Pushes
 from ._catalogue import Catalogue
 from ._claims import collate
 from ._client import AdminApi
+from ._keyset import read_all
 from ._media import Media, media_id_for
 from ._navigation import channel_criteria, from_channels
 from ._order_read import OrderReader
@@ -404,8 +405,8 @@ class Shopware6(AsyncResource):
         top-level categories (they would fail on ``parent`` otherwise).
         """
         try:
-            rows = await self._api.search_all(
-                "sales_channel", channel_criteria(None)
+            rows = await read_all(
+                self._api, "sales_channel", channel_criteria(None)
             )
         except SyncError:
             return []  # reported above, as a missing read privilege

@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._errors import ApiError, error
-from ._schema import ENTITIES, MAX_LIMIT, ToMany, ToOne, collate
+from ._schema import (
+    ENTITIES,
+    MAX_LIMIT,
+    NOT_UUID_FIELDS,
+    ToMany,
+    ToOne,
+    collate,
+)
 from ._store import Row, View
 from ._tree import tree_fields
 
@@ -92,6 +99,41 @@ def _cmp(a: Any, b: Any, op: str) -> bool:
     if op == "lt":
         return bool(x < y)
     return bool(x <= y)
+
+
+def _is_id(field: str) -> bool:
+    """
+    Whether *field* is an id column (``BINARY(16)``): ``id`` and the
+    foreign keys (``...Id`` but the free-text ones).
+    """
+    return field == "id" or (
+        field.endswith("Id") and field not in NOT_UUID_FIELDS
+    )
+
+
+def _cmp_id(a: Any, b: Any, op: str) -> bool:
+    """
+    A range on an id column as MySQL answers it: Shopware binds a range's
+    parameter as given (SqlQueryParser::parseRangeFilter; ``equals`` and
+    ``equalsAny`` convert ids with Uuid::fromHexToBytes), so the 16 bytes
+    the column holds are compared with the text of the hex, byte by byte
+    (a binary string against a string compares as binary strings): an
+    order that is no order of ids.
+    """
+    if not isinstance(a, str):
+        return False
+    try:
+        held = bytes.fromhex(a)
+    except ValueError:
+        held = a.encode()
+    given = str(b).encode()
+    if op == "gt":
+        return held > given
+    if op == "gte":
+        return held >= given
+    if op == "lt":
+        return held < given
+    return held <= given
 
 
 def _eq(a: Any, b: Any) -> bool:
@@ -325,6 +367,10 @@ def compile_filter(
             for op in ("gt", "gte", "lt", "lte")
             if op in params
         ]
+        if _is_id(parts[-1]):
+            return lambda row: any(
+                all(_cmp_id(v, b, op) for op, b in bounds) for v in vals(row)
+            )
         return lambda row: any(
             all(_cmp(v, b, op) for op, b in bounds) for v in vals(row)
         )
