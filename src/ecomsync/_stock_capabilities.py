@@ -1,5 +1,5 @@
 """
-The platform capabilities about where stock goes, as Protocols;
+The platform capability about where stock goes, as a Protocol;
 documented and imported as `ecomsync.typing` (kept apart so that
 neither file grows past the team's size limit).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 
-__all__ = ["SupportsStockLayout", "SupportsStockMoves"]
+__all__ = ["SupportsStockLayout"]
 
 
 @runtime_checkable
@@ -29,6 +29,14 @@ class SupportsStockLayout(Protocol):
     checksums as they were.  Called once per batch, and once when a run
     starts.
 
+    The push then takes the stock off where the old mapping put it.  A
+    platform that empties every location no level goes to (`Vendure`)
+    needs nothing more; one that must leave the other locations alone
+    (`Shopify`: a POS store's own stock is not ecomsync's) can answer,
+    as each level's platform id, where it wrote the article's stock: the
+    store keeps it as the level's link and hands it back with the next
+    push (``Outgoing.platform_id``), a failed level's unchanged.
+
     .. versionadded:: 26.1.0
     """
 
@@ -37,32 +45,4 @@ class SupportsStockLayout(Protocol):
         A fingerprint of where stock goes (the same text for the same
         settings, across processes and versions); ``""`` without a
         mapping.
-        """
-
-
-@runtime_checkable
-class SupportsStockMoves(Protocol):
-    """
-    **Protocol:** A `~ecomsync.typing.SupportsStockLayout` platform
-    that takes stock off where its old layout put it.  Told, when a run
-    starts, the layout its stock was last written under in full (kept
-    by a `~ecomsync.typing.StockLayouts` store), each stock push until
-    the next call also sets to 0 the article's quantity at each place
-    its levels went under that layout and no longer go to, so a moved
-    warehouse's stock is not on sale twice.  Called once per run, plans
-    included, with ``None`` where the store has kept no layout yet
-    (nothing is taken off then); not called with a store without the
-    role.  The layout is kept once a run's stock step went through, a
-    level failed or not: a level retried later from the failure ledger
-    is pushed under the new layout, so the platform must know where it
-    was written some other way (Shopify: each level's platform id names
-    the places, and the store hands it back as ``Outgoing.platform_id``).
-
-    .. versionadded:: 26.1.0
-    """
-
-    def stock_layout_kept(self, layout: str | None) -> None:
-        """
-        The layout the platform's stock was last written under in full;
-        ``None``: not known.
         """

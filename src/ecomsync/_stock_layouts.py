@@ -32,12 +32,7 @@ import attrs
 
 from ._run import Run, log
 from ._spec import All, ChangedSince, DataType, SyncSpec, Trigger
-from .typing import (
-    StateStore,
-    StockLayouts,
-    SupportsStockLayout,
-    SupportsStockMoves,
-)
+from .typing import StateStore, StockLayouts, SupportsStockLayout
 
 
 __all__ = ["UNRECORDED", "WIDENED", "keep", "widen"]
@@ -72,12 +67,9 @@ async def widen(store: StateStore, run: Run, spec: SyncSpec) -> SyncSpec:
         return spec
     layout = platform.stock_layout()
     kept = await store.get_stock_layout(run.platform_name)
-    if isinstance(platform, SupportsStockMoves):
-        # Where the old layout put stock is taken off as it moves.
-        platform.stock_layout_kept(kept)
     # Nothing kept and no mapping: nothing was ever laid out elsewhere,
-    # nothing to read again; but "" is kept all the same (below), as
-    # where the stock is now: a mapping set later takes it off there.
+    # nothing to read again; but "" is kept all the same (below), so
+    # that a mapping set later reads as the change it is.
     moved = kept != layout and (kept is not None or layout != "")
     if moved and isinstance(selection, ChangedSince):
         why = WIDENED if kept is not None else UNRECORDED
@@ -99,8 +91,8 @@ async def keep(store: StateStore, run: Run, data_type: DataType) -> None:
     After *data_type* went through: the layout *run* wrote all stock
     under is the one kept (a plan writes nothing, keeps nothing), a
     level failed or not: the failure ledger retries it, and a platform
-    that takes stock off its old place (`SupportsStockMoves`) knows that
-    place from the level's link, which a failed level keeps.
+    that takes stock off its old place only knows that place from the
+    level's link, which a failed level keeps (`SupportsStockLayout`).
     """
     if (
         data_type is not DataType.STOCK

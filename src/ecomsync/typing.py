@@ -26,7 +26,7 @@ from ._contracts import (
 )
 from ._model import MediaRef, Order, Record
 from ._spec import DataType, Selection
-from ._stock_capabilities import SupportsStockLayout, SupportsStockMoves
+from ._stock_capabilities import SupportsStockLayout
 from ._store_roles import (
     CancelReasons,
     LinkedNumbers,
@@ -72,7 +72,6 @@ __all__ = [
     "SupportsRequestCount",
     "SupportsRequestEstimate",
     "SupportsStockLayout",
-    "SupportsStockMoves",
     "SupportsStockOnPush",
     "WatermarkStore",
 ]

@@ -18,7 +18,6 @@ from ecomsync import (
     All,
     Article,
     DataType,
-    Link,
     MemoryErp,
     RecordFailed,
     RunStarted,
@@ -317,25 +316,3 @@ async def test_new_article_leaves_the_merchants_stock(moved: Moved) -> None:
     assert [] == run.of(RecordFailed)
     assert 4 == _available(emu, "B-1")["Second"]
     assert 3 == _available(emu, "B-1")["Third"]
-
-
-async def test_link_from_before_moves_by_the_kept_layout(moved: Moved) -> None:
-    """A stock link written before links named locations (the inventory
-    item alone): the move takes the stock off where the kept layout sent
-    its warehouse."""
-    emu = moved.emu
-    links = await moved.store.get_links("shop", STOCK, ["A-1"])
-    await moved.store.put_links(
-        "shop",
-        STOCK,
-        {
-            n: Link(str(link.platform_id).split(" at ")[0], link.checksum)
-            for n, link in links.items()
-        },
-    )
-    _stock_at(emu, "A-1", moved.third, 0)
-
-    run = await moved.scheduled(moved.sync(AFTER))
-
-    assert [] == run.of(RecordFailed)
-    assert {"Warehouse": 5, "Second": 0, "Third": 7} == _available(emu, "A-1")

@@ -232,16 +232,15 @@ def stock_layout() -> None:
     print(where)
 
 
-def stock_moves() -> None:
+def stock_layouts() -> None:
     from ecomsync.platforms.shopify import Shopify
-    from ecomsync.typing import StockLayouts, SupportsStockMoves
+    from ecomsync.typing import StockLayouts, SupportsStockLayout
 
     shop = Shopify(
         "https://shop.example",
         "shpat_x",
         locations={"WH1": "Main warehouse"},
     )
-    moves: SupportsStockMoves = shop
-    moves.stock_layout_kept(None)
+    laid_out: SupportsStockLayout = shop
     store: StockLayouts = SqliteStore(":memory:")
-    print(moves, store)
+    print(laid_out.stock_layout(), store)

@@ -212,7 +212,6 @@ class Shopify(AsyncResource):
             bulk=self._bulk,
             bulk_threshold=self.bulk_threshold,
             allow_backorders=self.allow_backorders,
-            layout=self.stock_layout(),
         )
         self._catalogue.stock_targets = self._stock.targets
         self._pushes = Pushes(
@@ -232,19 +231,11 @@ class Shopify(AsyncResource):
         """
         Where stock goes, *location* and *locations*
         (`~ecomsync.typing.SupportsStockLayout`): a changed one sends
-        every level again, and takes it off the locations it no longer
-        goes to (`stock_layout_kept`).  ``""`` with neither set.
+        every level again; each stock push takes an article's stock off
+        the locations its stock link names and it no longer goes to.
+        ``""`` with neither set.
         """
         return layout_of(self.location, self.locations)
-
-    def stock_layout_kept(self, layout: str | None) -> None:
-        """
-        The layout the stock was last written under in full
-        (`~ecomsync.typing.SupportsStockMoves`): until told another, each
-        stock push sets an article to 0 at each location its levels went
-        to under it and no longer go to, in the call that writes them.
-        """
-        self._stock.kept = layout
 
     @property
     def throttled(self) -> int:

@@ -21,14 +21,7 @@ from ._bulk import BulkRunner
 from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 from ._locations import read_locations, resolve_locations
-from ._stock_moves import (
-    OldLayout,
-    aimed_at,
-    parse_layout,
-    placed_id,
-    places_of,
-    taken_off,
-)
+from ._stock_moves import aimed_at, placed_id, places_of
 from ._stock_words import MAX_LEVEL, not_stocked, summed_at, too_much
 
 
@@ -88,13 +81,6 @@ class Stock:
     allow_backorders: bool = False
     #: The shop's primary location, once read.
     primary: str | None = None
-    #: The stock layout of the settings (`_stock_moves.layout_of`), and
-    #: the one the stock was last written under in full, as the engine
-    #: said (`SupportsStockMoves`; None: not known).
-    layout: str = ""
-    kept: str | None = None
-    #: `kept`, and its locations as GIDs (None: nothing to take off).
-    _old: tuple[str, OldLayout | None] | None = None
     #: The shop's location GIDs, once a link named a place to take off.
     _gids: set[str] | None = None
 
@@ -360,9 +346,9 @@ class Stock:
     ) -> list[_Entry]:
         """
         The 0s that take each written article's stock off where its link
-        (or a link from before naming no place: the kept layout) says it
-        was written and no level of *todo* goes now (`_stock_moves`);
-        *entries* get the platform ids that say where they put it.
+        says it was written and no level of *todo* goes now
+        (`_stock_moves`); *entries* get the platform ids that say where
+        they put it.
         """
         written: dict[str, set[str]] = {}
         for entry in entries:
@@ -375,59 +361,17 @@ class Stock:
         ]
         aimed = aimed_at(levels, todo, lambda x: self._place(x, default))
         zeros: list[tuple[str, str]] = []
-        unknown: dict[str, set[str]] = {}
         for number in written:
-            link = links.get(number)
-            if link is None:
-                continue  # no stock written yet: the shop's is the merchant's
-            was = places_of(link)
-            if was is None:
-                unknown[number] = aimed[number]
-            elif was - aimed[number]:
-                # A location the shop no longer has holds nothing to take.
-                if self._gids is None:
-                    known, _ = await read_locations(self.api)
-                    self._gids = set(known.values())
-                zeros += [
-                    (number, p)
-                    for p in sorted(was - aimed[number])
-                    if p in self._gids
-                ]
-        old = await self._old_places() if unknown else None
-        if old is not None:
-            zeros += taken_off(levels, todo, unknown, *old)
+            # No link: no stock written yet, the shop's is the merchant's.
+            gone = places_of(links.get(number)) - aimed[number]
+            if not gone:
+                continue
+            # A location the shop no longer has holds nothing to take.
+            if self._gids is None:
+                known, _ = await read_locations(self.api)
+                self._gids = set(known.values())
+            zeros += [(number, p) for p in sorted(gone) if p in self._gids]
         return [_Entry(number, place, 0, ()) for number, place in zeros]
-
-    async def _old_places(self) -> OldLayout | None:
-        """
-        The kept layout's default location and warehouse map as GIDs
-        (one request, once per kept layout); None where it is the
-        settings' own, not known, or not this adapter's.
-        """
-        kept = self.kept
-        if kept is None or kept == self.layout:
-            return None
-        if self._old is not None and self._old[0] == kept:
-            return self._old[1]
-        parsed = parse_layout(kept)
-        resolved: OldLayout | None = None
-        if parsed is not None:
-            location, mapping = parsed
-            known, primary = await read_locations(self.api)
-            gids = set(known.values())
-
-            def gid(ref: str) -> str | None:
-                # A location the shop no longer has holds nothing to take.
-                return ref if ref in gids else known.get(ref)
-
-            resolved = (
-                primary if location is None else gid(location),
-                None
-                if mapping is None
-                else {w: g for w, ref in mapping.items() if (g := gid(ref))},
-            )
-        self._old = (kept, resolved)
-        return resolved
 
     def _quantities(
         self, entries: Sequence[_Entry], chunk: Sequence[int]
