@@ -316,3 +316,119 @@ async def test_new_article_leaves_the_merchants_stock(moved: Moved) -> None:
     assert [] == run.of(RecordFailed)
     assert 4 == _available(emu, "B-1")["Second"]
     assert 3 == _available(emu, "B-1")["Third"]
+
+
+def _settings(moved: Moved, which: str) -> dict[str, Any]:
+    """The adapter's location settings: *which* of the map before,
+    the map after, ``location`` at Third, or none."""
+    return {
+        "before": {"locations": BEFORE},
+        "after": {"locations": AFTER},
+        "third": {"location": moved.third},
+        "none": {},
+    }[which]
+
+
+@pytest.mark.parametrize(
+    ("was", "now"),
+    [("before", "after"), ("none", "third"), ("third", "none")],
+    ids=["map-moved", "location-set", "location-removed"],
+)
+async def test_plan_bounds_the_move(
+    tmp_path: Path, was: str, now: str
+) -> None:
+    """After the settings moved the stock, the scheduled plan's request
+    estimate is not below what the scheduled run then sends, a fresh
+    adapter's look-ups included."""
+    moved = Moved(tmp_path)
+    if "locations" not in _settings(moved, was):
+        moved.erp = MemoryErp(
+            [
+                Article(number="A-1", name="Hammer", price=1),
+                StockLevel(number="A-1", quantity=5),
+            ],
+            clock=moved.clock,
+        )
+
+    def sync(which: str) -> Synchronizer:
+        moved.shops.append(
+            shopify_on(moved.emu, TOKEN, **_settings(moved, which))
+        )
+        return Synchronizer(
+            erp=moved.erp,
+            platforms={"shop": moved.shops[-1]},
+            store=moved.store,
+            clock=moved.clock,
+            overlap=timedelta(0),
+        )
+
+    first = sync(was)
+    await first.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+    await moved.scheduled(first)
+    emu = moved.emu
+    # The merchant stocks the item where the new settings send it.
+    for place in (moved.third, emu.shop.primary_location):
+        if not any(
+            loc == parse_gid(place, "Location") for (_, loc) in emu.shop.levels
+        ):
+            _stock_at(emu, "A-1", place, 0)
+    before = _available(emu, "A-1")
+
+    plan = await sync(now).plan(
+        SyncSpec(types={STOCK: All()}), trigger=Trigger.SCHEDULED
+    )
+    seen = len(emu.requests)
+    run = await moved.scheduled(sync(now))
+    sent = len(emu.requests) - seen
+    after = _available(emu, "A-1")
+    for shop in moved.shops:
+        await shop.aclose()
+    await moved.store.aclose()
+
+    assert [] == run.of(RecordFailed)
+    assert STOCK in run.of(RunStarted)[0].widened
+    assert sum(before.values()) == sum(after.values())  # moved, not doubled
+    assert before != after
+    assert sent <= plan.requests, (sent, plan.requests)
+
+
+async def test_location_gone_without_a_map(tmp_path: Path) -> None:
+    """Stock written at ``location``, which the merchant then deleted in
+    Shopify and took out of the settings: the stock lands at the primary
+    location and nothing fails (the 0 for the location gone, which
+    Shopify refuses, is left out)."""
+    moved = Moved(tmp_path)
+    moved.erp = MemoryErp(
+        [
+            Article(number="A-1", name="Hammer", price=1),
+            StockLevel(number="A-1", quantity=5),
+        ],
+        clock=moved.clock,
+    )
+    emu = moved.emu
+
+    def sync(**settings: Any) -> Synchronizer:
+        moved.shops.append(shopify_on(emu, TOKEN, **settings))
+        return Synchronizer(
+            erp=moved.erp,
+            platforms={"shop": moved.shops[-1]},
+            store=moved.store,
+            clock=moved.clock,
+            overlap=timedelta(0),
+        )
+
+    at_third = sync(location=moved.third)
+    await at_third.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+    await moved.scheduled(at_third)
+    first = _available(emu, "A-1")
+    del emu.shop.locations[parse_gid(moved.third, "Location") or 0]
+    _stock_at(emu, "A-1", emu.shop.primary_location, 0)
+
+    run = await moved.scheduled(sync())
+    for shop in moved.shops:
+        await shop.aclose()
+    await moved.store.aclose()
+
+    assert {"Third": 5} == first
+    assert [] == run.of(RecordFailed)
+    assert {"Warehouse": 5} == _available(emu, "A-1")

@@ -81,7 +81,7 @@ class Stock:
     allow_backorders: bool = False
     #: The shop's primary location, once read.
     primary: str | None = None
-    #: The shop's location GIDs, once a link named a place to take off.
+    #: The shop's location GIDs, once read (with ``locations``).
     _gids: set[str] | None = None
 
     async def resolve(self) -> None:
@@ -95,6 +95,8 @@ class Stock:
         if self.locations is None or self.warehouses is not None:
             return
         known, self.primary = await read_locations(self.api)
+        # The same read tells which places a link names still exist.
+        self._gids = set(known.values())
         self.location, self.warehouses = resolve_locations(
             known, self.location, self.locations, self.primary
         )
@@ -245,9 +247,7 @@ class Stock:
             return [o for o in outcomes if o is not None]
         location = await self._location()
         entries = self._entries(levels, todo, location, outcomes)
-        entries += await self._taken_off(
-            levels, todo, location, entries, links
-        )
+        entries += self._taken_off(levels, todo, location, entries, links)
         done: list[Outcome | None] = [None] * len(entries)
         chunks = _articles_in_chunks(entries)
         if in_bulk(self.bulk, self.bulk_threshold, len(todo)):
@@ -336,7 +336,7 @@ class Stock:
             return default
         return self.warehouses[level.warehouse]
 
-    async def _taken_off(
+    def _taken_off(
         self,
         levels: Sequence[StockLevel],
         todo: Sequence[int],
@@ -364,13 +364,15 @@ class Stock:
         for number in written:
             # No link: no stock written yet, the shop's is the merchant's.
             gone = places_of(links.get(number)) - aimed[number]
-            if not gone:
-                continue
-            # A location the shop no longer has holds nothing to take.
-            if self._gids is None:
-                known, _ = await read_locations(self.api)
-                self._gids = set(known.values())
-            zeros += [(number, p) for p in sorted(gone) if p in self._gids]
+            zeros += [
+                (number, p)
+                for p in sorted(gone)
+                # A location the shop no longer has holds nothing to take:
+                # left out where its locations were read (``locations``),
+                # else refused alone (INVALID_LOCATION) and the call sent
+                # again without it (`_refused`), never a read of its own.
+                if self._gids is None or p in self._gids
+            ]
         return [_Entry(number, place, 0, ()) for number, place in zeros]
 
     def _quantities(
