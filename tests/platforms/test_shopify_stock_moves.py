@@ -175,6 +175,47 @@ async def test_refused_at_the_new_place_keeps_the_old(moved: Moved) -> None:
     assert {"Warehouse": 5, "Second": 0, "Third": 7} == _available(emu, "A-1")
 
 
+async def test_refused_move_sells_nothing_twice(moved: Moved) -> None:
+    """Both warehouses move and the item is not stocked at WH2's new
+    location: WH1's stock does not arrive at its new location either
+    (its level fails too, saying why), so neither is on sale at its old
+    and its new location at once; once stocked there, all of it moves."""
+    emu = moved.emu
+    _stock_at(emu, "A-1", moved.third, 0)
+    after = moved.sync({"WH1": "Third", "WH2": "Store"})
+
+    refused = await moved.scheduled(after)
+    kept = _available(emu, "A-1")
+    _stock_at(emu, "A-1", moved.store_loc, 0)
+    healed = await moved.scheduled(after)
+
+    (failed,) = refused.of(RecordFailed)
+    assert "not stocked at Shopify location" in failed.message
+    assert "'WH1'" in failed.message
+    assert {"Warehouse": 5, "Second": 7, "Third": 0} == kept
+    assert [] == healed.of(RecordFailed)
+    now = {k: v for k, v in _available(emu, "A-1").items() if v}
+    assert {"Third": 5, "Store": 7} == now
+
+
+async def test_refused_move_still_updates_where_it_stays(
+    moved: Moved,
+) -> None:
+    """WH2 moves to a location that does not stock the item while WH1
+    stays: WH1's new quantity is written where it stays (not left stale
+    there), Second keeps WH2's stock on sale."""
+    emu = moved.emu
+    moved.erp.put(StockLevel(number="A-1", quantity=4, warehouse="WH1"))
+    after = moved.sync({"WH1": "Warehouse", "WH2": "Store"})
+
+    run = await moved.scheduled(after)
+
+    (failed,) = run.of(RecordFailed)
+    assert "not stocked at Shopify location" in failed.message
+    assert "'WH1'" not in failed.message
+    assert {"Warehouse": 4, "Second": 7} == _available(emu, "A-1")
+
+
 async def test_first_setting_takes_stock_off_the_primary(
     tmp_path: Path,
 ) -> None:

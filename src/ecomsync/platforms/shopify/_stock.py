@@ -22,7 +22,13 @@ from ._catalogue import fail, in_bulk, line_errors, not_run, user_errors
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
 from ._locations import read_locations, resolve_locations
 from ._stock_moves import aimed_at, placed_id, places_of
-from ._stock_words import MAX_LEVEL, not_stocked, summed_at, too_much
+from ._stock_words import (
+    MAX_LEVEL,
+    held,
+    not_stocked,
+    summed_at,
+    too_much,
+)
 
 
 VARIANT_FIELDS = "sku inventoryItem { id tracked } product { id }"
@@ -55,6 +61,8 @@ class _Entry:
     negative: tuple[str, str] | None = None
     #: Its levels' platform id once landed (`_stock_moves.placed_id`).
     placed: str | None = None
+    #: At a location its article's stock link does not name (`_refused`).
+    new: bool = False
 
 
 @attrs.define
@@ -355,7 +363,9 @@ class Stock:
             written.setdefault(entry.number, set()).add(entry.location)
         entries[:] = [
             attrs.evolve(
-                e, placed=placed_id(self.items[e.number], written[e.number])
+                e,
+                placed=placed_id(self.items[e.number], written[e.number]),
+                new=e.location not in places_of(links.get(e.number)),
             )
             for e in entries
         ]
@@ -475,12 +485,26 @@ class Stock:
                 outcomes[i] = fail(number, why, "quantity")
         # An article whose stock was refused at its new place keeps it
         # on sale at the old one: its 0s there go with it or not at all.
+        # Nor does its stock arrive anywhere new then: written without
+        # the 0s, a warehouse that moved would sell at its old place and
+        # its new one (which old place was whose the link does not say).
+        # Its levels at places it already sells from are written.
         refused = {levels[i].number for i in bad if levels[i].levels}
-        bad.update(
-            i
-            for i in chunk
-            if not levels[i].levels and levels[i].number in refused
-        )
+        moving = {levels[i].number for i in chunk if not levels[i].levels}
+        stay = refused & moving
+        for i in chunk:
+            entry = levels[i]
+            if i in bad or entry.number not in stay:
+                continue
+            if entry.levels and not entry.new:
+                continue
+            bad.add(i)
+            if entry.levels:
+                outcomes[i] = fail(
+                    entry.number,
+                    held(entry.number, entry.location),
+                    "quantity",
+                )
         return bad
 
     def _stocked(

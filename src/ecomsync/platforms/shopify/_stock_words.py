@@ -36,6 +36,22 @@ def not_stocked(number: str, location: str) -> str:
     )
 
 
+def held(number: str, location: str) -> str:
+    """
+    Why a level of an article whose stock moves (some of it is taken off
+    a location) is not written at *location*, new to it: another level
+    of it was refused at its new place, so the article's old locations
+    keep what they had, and stock arriving here would sell twice.
+    """
+    return (
+        f"{number!r}: not written at Shopify location {location}: its "
+        "stock moves to other locations and one of them refused it (see "
+        "its other level), so it moves to no new location until all of "
+        "it can; its old locations keep selling what they had, none of "
+        "it twice"
+    )
+
+
 def summed_at(
     levels: Sequence[StockLevel], group: Sequence[int], location: str
 ) -> str:
@@ -67,4 +83,4 @@ def too_much(
     )
 
 
-__all__ = ["MAX_LEVEL", "not_stocked", "summed_at", "too_much"]
+__all__ = ["MAX_LEVEL", "held", "not_stocked", "summed_at", "too_much"]
