@@ -18,12 +18,11 @@ not (the failure ledger retries it): a run that failed or was cancelled
 before leaves the old one, and the next run widens again.
 A `NumberRange` or `Only` selection stays as asked (a partition of a
 partitioned run is a `NumberRange`: each would read everything), and
-records no layout: a partitioned run of all stock moves the stock (the
-checksums fold the layout in) but keeps the old layout, so the next
-unpartitioned scheduled run reads all stock once more, finds it
-unchanged and records it.  A
-store without the role keeps the checksums' behaviour alone: the next
-run with `All` moves the stock.
+records no layout by itself: a partitioned run of all stock is recorded
+by its board once every stock partition went through under one layout
+(`ecomsync.state._pg_partitions`, told each partition's layout by its
+worker).  A store without the role keeps the checksums' behaviour
+alone: the next run with `All` moves the stock.
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ import attrs
 
 from . import _instrument
 from ._closing import hurried
-from ._contracts import RunRecord
+from ._contracts import RunRecord, RunStatus
 from ._partition import HeldLicence
+from ._spec import DataType
 from .exceptions import (
     ConfigurationError,
     EcomsyncError,
@@ -49,6 +50,7 @@ from .state._board import (
     PartitionView,
     board_for,
 )
+from .typing import SupportsStockLayout
 
 
 if TYPE_CHECKING:
@@ -329,7 +331,9 @@ async def _close(
         await board.release(claim)
         return False
     try:
-        await board.finish(claim, record, error)
+        await board.finish(
+            claim, record, error, stock_layout=_layout(sync, claim, record)
+        )
     except PartitionLost:
         log.warning(
             "lost partition %s before closing it",
@@ -338,6 +342,28 @@ async def _close(
         )
         return False
     return True
+
+
+def _layout(
+    sync: Synchronizer, claim: Claim, record: RunRecord | None
+) -> str | None:
+    """
+    The stock layout a partition of stock was written under, once its
+    run went through (`~ecomsync.typing.SupportsStockLayout`): the board
+    keeps it for the platform once every stock partition of a run of
+    all stock went through under it, as an unpartitioned run does
+    (`_stock_layouts.keep`).  None for any other partition.
+    """
+    if (
+        record is None
+        or record.status is not RunStatus.SUCCEEDED
+        or DataType.STOCK not in claim.spec.types
+    ):
+        return None
+    platform = sync.platforms.get(record.platform)
+    if not isinstance(platform, SupportsStockLayout):
+        return None
+    return platform.stock_layout()
 
 
 async def _lose(

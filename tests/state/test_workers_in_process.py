@@ -6,13 +6,16 @@ licence given back while a partition waits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import attrs
 import pytest
 
 from ecomsync import (
+    Article,
     LocalLicensePool,
     MemoryErp,
     MemoryPlatform,
@@ -20,18 +23,22 @@ from ecomsync import (
     OrderStatus,
     RunLease,
     RunRecord,
+    RunStarted,
     RunStatus,
+    StockLevel,
     Synchronizer,
     SyncSpec,
+    Trigger,
 )
 from ecomsync._ownership import this_owner
 from ecomsync._partition import submit_partitioned
 from ecomsync._spec import All, ChangedSince, DataType
 from ecomsync.events import Event, RunFinished
 from ecomsync.licensing import PostgresLicensePool
+from ecomsync.state._board import board_for
 from ecomsync.state._postgres import PostgresStore
 from ecomsync.telemetry import NoInstrumentation
-from ecomsync.testing import shop_orders
+from ecomsync.testing import capture_events, shop_orders
 
 from . import _pg_shop
 from ._workers import (
@@ -388,3 +395,156 @@ class TestLicenceWhileWaiting:
         counts = run.counts[DataType.ADDRESSES_AND_ORDERS]
         assert 1 == counts.created + counts.failed
         assert 1 == closed
+
+
+#: The mapping before the partitioned run (`_Laid`).
+OLD = '{"WH1":"Old"}'
+
+
+@attrs.define(repr=False)
+class _Laid(MemoryPlatform):
+    """
+    A platform whose settings decide where stock goes
+    (`~ecomsync.typing.SupportsStockLayout`); *broken*: the stock of
+    that number fails its run.
+    """
+
+    layout: str = '{"WH1":"New"}'
+    broken: str | None = None
+
+    def stock_layout(self) -> str:
+        return self.layout
+
+    async def push(self, data_type: DataType, items: Any) -> Any:
+        if data_type is DataType.STOCK and any(
+            i.record.number == self.broken for i in items
+        ):
+            raise RuntimeError("shop down")
+        return await super().push(data_type, items)
+
+
+class TestStockLayoutOfAPartitionedRun:
+    """
+    After the mapping changed, a partitioned run of all stock keeps the
+    platform's stock layout once every stock partition went through
+    under it, as an unpartitioned one does: the next scheduled run reads
+    only changes.
+    """
+
+    async def _worked(
+        self,
+        store: PostgresStore,
+        shop: _Laid,
+        broken: str | None = None,
+        *,
+        submit_only: bool = False,
+    ) -> tuple[Synchronizer, str]:
+        from ecomsync._worker import work
+
+        sync = Synchronizer(
+            erp=MemoryErp(
+                [
+                    record
+                    for n in ("A-1", "B-1", "C-1")
+                    for record in (
+                        Article(number=n, name=n, price=1),
+                        StockLevel(number=n, quantity=3, warehouse="WH1"),
+                    )
+                ]
+            ),
+            platforms={"shop": shop},
+            store=store,
+            licenses=PostgresLicensePool(store.dsn, size=2),
+        )
+        await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+        # The first scheduled run, under the old mapping, keeps it.
+        layout, shop.layout = shop.layout, OLD
+        await self._scheduled(sync)
+        shop.layout, shop.broken = layout, broken
+        spec = SyncSpec(types={DataType.STOCK: All()})
+        run_id = await submit_partitioned(sync, spec, partition_size=1)
+        if submit_only:
+            return sync, run_id
+        with anyio.fail_after(30):
+            await work(
+                sync, heartbeat=0.2, poll_interval=0.05, exit_when_idle=True
+            )
+        return sync, run_id
+
+    async def _scheduled(self, sync: Synchronizer) -> Mapping[DataType, str]:
+        spec = SyncSpec(types={DataType.STOCK: All()})
+        async with capture_events(
+            sync, spec, trigger=Trigger.SCHEDULED
+        ) as run:
+            pass
+        (started,) = run.of(RunStarted)
+        return started.widened
+
+    async def test_every_partition_through_keeps_the_layout(
+        self, store: PostgresStore
+    ) -> None:
+        """Three stock partitions went through under the new mapping: it
+        is kept, and the scheduled run after reads only changes."""
+        shop = _Laid()
+        sync, run_id = await self._worked(store, shop)
+
+        kept = await store.get_stock_layout("shop")
+        widened = await self._scheduled(sync)
+
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert RunStatus.SUCCEEDED is run.status
+        assert 3 == run.counts[DataType.STOCK].updated
+        assert shop.layout == kept
+        assert {} == widened
+
+    async def test_a_failed_partition_keeps_none(
+        self, store: PostgresStore
+    ) -> None:
+        """One stock partition failed: the old layout stays kept, so the
+        next scheduled run reads all stock once more."""
+        shop = _Laid()
+        sync, run_id = await self._worked(store, shop, broken="B-1")
+        shop.broken = None
+
+        kept = await store.get_stock_layout("shop")
+        widened = await self._scheduled(sync)
+
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert RunStatus.FAILED is run.status
+        assert OLD == kept
+        assert DataType.STOCK in widened
+
+    async def test_partitions_under_two_layouts_keep_none(
+        self, store: PostgresStore
+    ) -> None:
+        """The stock partitions went through under two mappings (workers
+        with other settings): neither is kept, the next scheduled run
+        reads all stock once more."""
+        shop = _Laid()
+        sync, run_id = await self._worked(store, shop, submit_only=True)
+        board = board_for(store)
+
+        for worker, layout in (("w1", shop.layout), ("w2", "other")) * 2:
+            claim = await board.claim(worker, stale_after=30)
+            if claim is None:
+                break
+            record = RunRecord(
+                id=claim.sub_run_id,
+                trigger=Trigger.MANUAL,
+                platform="shop",
+                spec=claim.spec,
+                status=RunStatus.SUCCEEDED,
+                started_at=T0,
+                ended_at=T0,
+            )
+            await board.finish(claim, record, None, stock_layout=layout)
+        kept = await store.get_stock_layout("shop")
+        widened = await self._scheduled(sync)
+
+        run = await store.get_run(run_id)
+        assert run is not None
+        assert RunStatus.SUCCEEDED is run.status
+        assert OLD == kept
+        assert DataType.STOCK in widened

@@ -105,10 +105,18 @@ class PartitionBoard(Protocol):  # pragma: no cover -- a Protocol only
         """
 
     async def finish(
-        self, claim: Claim, record: RunRecord | None, error: str | None
+        self,
+        claim: Claim,
+        record: RunRecord | None,
+        error: str | None,
+        *,
+        stock_layout: str | None = None,
     ) -> None:
         """
-        Close *claim*'s partition with its run's outcome.
+        Close *claim*'s partition with its run's outcome; *stock_layout*:
+        the layout a partition of stock went through under, kept for the
+        platform (`StockLayouts`) once every stock partition of a run of
+        all stock went through under that one layout.
         """
 
     async def sweep(self, *, stale_after: float, max_attempts: int) -> None:

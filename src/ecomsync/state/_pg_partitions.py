@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from .._contracts import Failure, RunRecord, RunStatus, TypeCounts
-from .._spec import DataType, SyncSpec, spec_from_plain, spec_to_plain
+from .._spec import All, DataType, SyncSpec, spec_from_plain, spec_to_plain
 from ._board import Claim, PartitionLost
 from ._media_rows import MediaForgetOps
 from ._postgres import PostgresStore
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["PartitionStore", "PostgresPartitionBoard"]
 
 T = TypeVar("T")
+
+#: The key of a stock partition's layout in its body (`_keep_layout`).
+_LAYOUT = "stock_layout"
 
 
 @attrs.define
@@ -242,11 +245,19 @@ class PostgresPartitionBoard:
         await self.store.transact(save)
 
     async def finish(
-        self, claim: Claim, record: RunRecord | None, error: str | None
+        self,
+        claim: Claim,
+        record: RunRecord | None,
+        error: str | None,
+        *,
+        stock_layout: str | None = None,
     ) -> None:
         """
         Close *claim*'s partition (fenced) with its run's outcome and
-        refresh the parent run.
+        refresh the parent run; with *stock_layout* (a partition of stock
+        that went through), keep it for the platform once every stock
+        partition of a run of all stock went through under it
+        (`_keep_layout`).
 
         Raises:
             PartitionLost: The partition was taken over meanwhile.
@@ -259,23 +270,71 @@ class PostgresPartitionBoard:
         else:
             state = "failed"
 
+        body = None if record is None else run_to_json(record)
+        if body is not None and stock_layout is not None:
+            # Beside the run record, which its reader takes field by field.
+            body = json.dumps({**json.loads(body), _LAYOUT: stock_layout})
+
         async def close(conn: AsyncConnection[Any]) -> None:
             await fence(conn)
             await conn.execute(
                 f"UPDATE {self.s}.partitions SET state = %s, "  # noqa: S608
                 "body = coalesce(%s, body), error = %s, worker = NULL "
                 "WHERE run_id = %s AND idx = %s",
-                (
-                    state,
-                    None if record is None else run_to_json(record),
-                    error,
-                    claim.run_id,
-                    claim.index,
-                ),
+                (state, body, error, claim.run_id, claim.index),
             )
             await self._aggregate(conn, claim.run_id)
+            if stock_layout is not None:
+                await self._keep_layout(conn, claim.run_id)
 
         await self.store.transact(close)
+
+    async def _keep_layout(
+        self, conn: AsyncConnection[Any], run_id: str
+    ) -> None:
+        """
+        Keep the stock layout of *run_id* for its platform (its store's
+        `StockLayouts`) if it is a run of all stock whose every stock
+        partition went through, all under one layout: the next scheduled
+        run then reads only changes, as after an unpartitioned run
+        (`_stock_layouts`).  Under the parent's row lock `_aggregate`
+        took, so of two partitions closing at once the second sees both.
+        A partition still open, failed or cancelled, or written under
+        another layout (a worker with other settings), keeps nothing: the
+        next scheduled run reads all stock once, as before.
+        """
+        s = self.s
+        cur = await conn.execute(
+            f"SELECT body FROM {s}.runs WHERE id = %s",  # noqa: S608
+            (run_id,),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return
+        parent = run_from_json(row[0])
+        if not isinstance(parent.spec.types.get(DataType.STOCK), All):
+            return
+        cur = await conn.execute(
+            f"SELECT state, spec, body FROM {s}.partitions "  # noqa: S608
+            "WHERE run_id = %s",
+            (run_id,),
+        )
+        layouts: set[str | None] = set()
+        for state, spec, body in await cur.fetchall():
+            if DataType.STOCK not in spec_from_plain(json.loads(spec)).types:
+                continue
+            if state != "done" or body is None:
+                return
+            layouts.add(json.loads(body).get(_LAYOUT))
+        if len(layouts) != 1 or None in layouts:
+            return
+        (layout,) = layouts
+        await conn.execute(
+            f"INSERT INTO {s}.stock_layouts (platform, layout) "  # noqa: S608
+            "VALUES (%s, %s) ON CONFLICT (platform) "
+            "DO UPDATE SET layout = excluded.layout",
+            (parent.platform, layout),
+        )
 
     async def cancelled(self, run_id: str) -> None:
         """
