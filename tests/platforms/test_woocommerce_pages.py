@@ -1,17 +1,27 @@
 """
-The WooCommerce order import when the shop's order list changes between
-the pages of one read: orders deleted, or modified into the selection,
-behind the page being read.
+WooCommerce reads whose list changes between the pages of one read:
+orders deleted, or modified into the selection, behind the page being
+read; categories deleted behind the term listing; orders deleted behind
+an ``Only`` read by id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from ecomsync import All, ChangedSince
+from ecomsync import (
+    All,
+    Category,
+    ChangedSince,
+    DataType,
+    Only,
+    Outgoing,
+    Refusal,
+)
 from ecomsync.exceptions import SyncError
 from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing._platform_contract import make_order
@@ -23,6 +33,38 @@ from ._adapters import woocommerce_on
 pytestmark = pytest.mark.anyio
 
 KEY, SECRET = "ck_pages", "cs_pages"
+
+
+class _AfterFirstPage(httpx.AsyncBaseTransport):
+    """
+    The emulator, which runs *change* once, right after it answered the
+    first page of a ``GET`` of *path* (the merchant at work between two
+    pages of one read).
+    """
+
+    def __init__(
+        self, emu: WooCommerceEmulator, path: str, change: Callable[[], None]
+    ) -> None:
+        self._inner = httpx.ASGITransport(app=emu.app)
+        self._path = path
+        self._change: Callable[[], None] | None = None
+        self.armed = change
+
+    def arm(self) -> None:
+        self._change = self.armed
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if (
+            self._change is not None
+            and request.method == "GET"
+            and request.url.path == f"/wp-json/wc/v3/{self._path}"
+        ):
+            change, self._change = self._change, None
+            change()
+        return response
 
 
 def _setup(numbers: list[str]) -> tuple[WooCommerceEmulator, WooCommerce]:
@@ -136,3 +178,95 @@ class TestPageDrift:
                 await read()
 
         assert ["3301", "3302", "3303"] == got
+
+
+class TestCatalogueAndSelectionDrift:
+    """
+    Lists other than the changes read of orders (the category terms, an
+    ``Only`` read by id) are read whole, however they move between pages.
+    """
+
+    async def test_category_deleted_behind_the_term_listing(self) -> None:
+        """
+        A category deleted by the merchant while the adapter lists the
+        shop's terms (more than one page of them) hides no other term: a
+        renamed category is updated in place, not made a second time
+        under a ``-2`` slug.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        tree = [
+            Category(number=f"C-{n:03}", name=f"Cat {n:03}")
+            for n in range(150)
+        ]
+        seed = woocommerce_on(emu, SECRET, key=KEY)
+        async with seed:
+            await seed.push(
+                DataType.CATEGORIES, [Outgoing(record=c) for c in tree]
+            )
+        by_name = sorted(
+            emu.shop.categories.values(),
+            key=lambda r: (str(r["name"]).lower(), r["id"]),
+        )
+        # the last term of the first page and the first of the second
+        # (WooCommerce lists terms by name unless told otherwise; by id
+        # they are one place earlier), and one of the first page
+        targets, gone = by_name[99:101], by_name[1]
+        numbers = [
+            next(c.number for c in tree if c.name == t["name"])
+            for t in targets
+        ]
+        transport = _AfterFirstPage(
+            emu,
+            "products/categories",
+            lambda: emu.shop.categories.pop(gone["id"]),
+        )
+        woo = WooCommerce(
+            "https://shop.test", KEY, SECRET, transport=transport
+        )
+        transport.arm()
+        async with woo:
+            outcomes = await woo.push(
+                DataType.CATEGORIES,
+                [
+                    Outgoing(record=Category(number=n, name=f"Renamed {n}"))
+                    for n in numbers
+                ],
+            )
+
+        assert [None, None] == [o.error for o in outcomes]
+        assert [str(t["id"]) for t in targets] == [
+            o.platform_id for o in outcomes
+        ]
+        for n, t in zip(numbers, targets, strict=True):
+            assert [f"Renamed {n}"] == [
+                r["name"]
+                for r in emu.shop.categories.values()
+                if r["slug"].startswith(t["slug"])
+            ]
+        assert len(by_name) - 1 == len(emu.shop.categories)
+
+    async def test_order_deleted_behind_an_only_read(self) -> None:
+        """
+        An ``Only`` read of more orders than a page holds (``include``)
+        reads every selected order the shop still holds, though the
+        merchant deletes one of the first page before the second is read.
+        """
+        numbers = [str(n) for n in range(4001, 4151)]
+        emu, _ = _setup(numbers)
+        transport = _AfterFirstPage(
+            # on the first page whichever way the list is sorted
+            emu,
+            "orders",
+            lambda: emu.shop.orders.pop(4100, None),
+        )
+        woo = WooCommerce(
+            "https://shop.test", KEY, SECRET, transport=transport
+        )
+        transport.arm()
+        got: list[str] = []
+        async with woo:
+            async for batch in woo.fetch_orders(Only(numbers), batch_size=100):
+                got += [o.number for o in batch if not isinstance(o, Refusal)]
+
+        assert set(numbers) - {"4100"} <= set(got)
+        assert len(got) == len(set(got))

@@ -193,41 +193,25 @@ class RestApi:
         self, path: str, params: Mapping[str, str], *, per_page: int
     ) -> Any:
         """
-        Yield each page's rows, following ``X-WP-TotalPages``.
-        """
-        what = f"GET {API}/{path}"
-        page = 1
-        while True:
-            response, rows = await self._page(
-                path, params, per_page=per_page, page=page
-            )
-            if rows:
-                yield rows
-            total_pages = response.headers.get("x-wp-totalpages") or "0"
-            if not total_pages.strip().isdigit():
-                raise odd_answer(
-                    "WooCommerce",
-                    what,
-                    "its X-WP-TotalPages header is not a whole number",
-                )
-            total = int(total_pages)
-            if page >= total or not rows:
-                return
-            page += 1
-
-    async def rows_by_id(
-        self, path: str, params: Mapping[str, str], *, per_page: int
-    ) -> Any:
-        """
         Yield the rows of a list in ascending id, each once, page by
         page, though the list changes between pages.  Page numbers would
-        drift: a row deleted (or trashed) behind the read moves the rest
-        up, and the row that moved onto the page read already is never
-        read; one modified into a ``modified_after`` list behind the read
-        moves the rest down, and a row is read twice.  So each page
-        starts at the last row read (``offset``), which it must show, or
-        a row before it: else rows were deleted behind the read, and it
-        steps back.  Rows up to the last one read are skipped.
+        drift: WooCommerce's lists have no id-range filter, so a row
+        deleted (or trashed) behind the read moves the rest up, and the
+        row that moved onto the page read already is never read (a
+        product a SKU look-up misses is created a second time, a category
+        the term listing misses too); one modified into a
+        ``modified_after`` list behind the read moves the rest down, and
+        a row is read twice.  So each page starts at the last row read
+        (``offset``), which it must show, or a row before it: else rows
+        were deleted behind the read, and it steps back.  Rows up to the
+        last one read are skipped.  A list that fits one page is one
+        request, as by page number; a longer one reads one row of each
+        page twice.  Every list read takes ``orderby=id`` (the posts
+        lists through ``WC_REST_CRUD_Controller::get_collection_params``,
+        WP_Query ``ID``; the terms lists through ``WC_REST_Terms_
+        Controller``, ``t.term_id``) and ``offset`` (``prepare_objects_
+        query``; ``get_items`` of the terms controller, in place of the
+        page).
         """
         per_page = max(2, per_page)  # one row of each page is the last one
         query = {**params, "orderby": "id", "order": "asc"}
@@ -239,6 +223,13 @@ class RestApi:
             response, rows = await self._page(
                 path, query, per_page=per_page, offset=offset
             )
+            total_pages = response.headers.get("x-wp-totalpages")
+            if total_pages is not None and not total_pages.strip().isdigit():
+                raise odd_answer(
+                    "WooCommerce",
+                    what,
+                    "its X-WP-TotalPages header is not a whole number",
+                )
             ids = [
                 field_of(
                     "WooCommerce", what, row, "id", int, where=f"item {i}"

@@ -320,9 +320,7 @@ class Orders:
                 if batch:
                     yield batch
             return
-        async for rows in self.api.rows_by_id(
-            "orders", params, per_page=per_page
-        ):
+        async for rows in self.api.pages("orders", params, per_page=per_page):
             batch = await self._batch(rows, selection, since, holders, refused)
             if batch:
                 yield batch

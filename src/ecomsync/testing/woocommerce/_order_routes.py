@@ -199,7 +199,8 @@ class OrderRoutes(Routes):
     async def refunds_list(self, req: Request) -> Response:
         """
         ``WC_REST_Order_Refunds_Controller::get_items``: the order's
-        refunds, newest first, paged.
+        refunds, newest first unless ``orderby`` says otherwise (the
+        collection parameters of ``WC_REST_CRUD_Controller``), paged.
         """
         self._require(req, "read")
         order_id = int(req.params["id"])
@@ -207,7 +208,20 @@ class OrderRoutes(Routes):
             raise WpError(
                 404, "woocommerce_rest_invalid_order_id", "Invalid order ID."
             )
-        return self._page(req, list(self.emu.shop.refunds.get(order_id, [])))
+        rows = list(self.emu.shop.refunds.get(order_id, []))
+        return self._listing(
+            req,
+            rows,
+            "date",
+            {
+                "date": "date_created_gmt",
+                "id": "id",
+                "include": "id",
+                "modified": "date_created_gmt",
+                "title": "id",
+                "slug": "id",
+            },
+        )
 
     @route("GET", rf"{WC}/orders/(?P<id>\d+)/notes")
     async def notes_list(self, req: Request) -> Response:
