@@ -225,12 +225,22 @@ class Refusal:
     A record that would fail validation, and why; or an order a platform
     cannot hand over as it is (`ecomsync.typing.Platform.fetch_orders`).
 
+    *if_imported*, for an order a platform yields, says for which orders
+    the refusal holds where the platform cannot tell whether the ERP has
+    the order: ``None`` (the default) for every order, ``True`` only for
+    an order the engine imported before (the state store links its
+    number), ``False`` only for one it did not.  The engine drops a
+    refusal that does not hold without a word, so a platform may yield
+    one of each for a number, each with its own reason.
+
     .. versionadded:: 26.1.0
+    .. versionchanged:: 26.1.0 *if_imported*.
     """
 
     number: str
     field: str
     reason: str
+    if_imported: bool | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -9,7 +9,7 @@ at record boundaries, progress metered, counts kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import anyio
 import attrs
@@ -348,15 +348,12 @@ class Pipeline:
             unread.difference_update(r.number for r in read)
         if data_type in self._sought:
             self._sought[data_type].found(read)
-        batch: list[Record] = []
-        for item in read:
-            if isinstance(item, Refusal):
-                # The platform's word: this order cannot be imported as read.
-                await self.writer.fail(
-                    data_type, item.number, item.reason, item.field, tally
-                )
-            else:
-                batch.append(item)
+        # The platform's word: these orders cannot be imported as read.
+        for item in await self.refusals(data_type, read):
+            await self.writer.fail(
+                data_type, item.number, item.reason, item.field, tally
+            )
+        batch = [r for r in read if not isinstance(r, Refusal)]
         claims = self.writer.claims.get(data_type)
         # Each record's checksum once per batch, for both uses below;
         # a stock level's with where the platform's mapping sends it.
@@ -422,6 +419,24 @@ class Pipeline:
             if check_cancel:
                 await run.cancel.check()
             await strategy.write(session, data_type, chunk, tally)
+
+    async def refusals(self, data_type: DataType, read: Read) -> list[Refusal]:
+        """
+        The refusals of *read* that hold: those for every order, and
+        those for an order the engine imported before, or did not
+        (`Refusal.if_imported`), as the state store links its number
+        (one store read, only where there are any).
+        """
+        refused = [r for r in read if isinstance(r, Refusal)]
+        numbers = [r.number for r in refused if r.if_imported is not None]
+        imported: Collection[str] = ()
+        if numbers:
+            imported = await self.store.get_links(
+                self.run.platform_name, data_type, numbers
+            )
+        return [
+            r for r in refused if r.if_imported in (None, r.number in imported)
+        ]
 
     async def _claim(
         self,

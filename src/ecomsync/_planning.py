@@ -366,7 +366,7 @@ async def _plan_part(
             if found.sought is not None:
                 found.sought.found(read)
             # The platform's refusals of orders it cannot hand over.
-            found.invalid += [r for r in read if isinstance(r, Refusal)]
+            found.invalid += await pipeline.refusals(data_type, read)
             batch = [r for r in read if not isinstance(r, Refusal)]
             if claims is not None:
                 rivals: list[Record] = []

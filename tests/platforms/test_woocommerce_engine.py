@@ -25,6 +25,7 @@ from ecomsync import (
     ChangedSince,
     DataType,
     MemoryErp,
+    Only,
     OrderState,
     RunStatus,
     StockLevel,
@@ -475,3 +476,64 @@ class TestOrderStatusBackInTheShop:
             (f.data_type, f.number, f.field) for f in again.failures
         ]
         assert "gave its units back to stock" in again.failures[0].message
+
+    async def test_imported_on_hold_order_set_back_to_pending_is_a_failure(
+        self, tmp_path: Path
+    ) -> None:
+        """
+        An ``on-hold`` order imported and set back to ``pending`` before
+        any status push (no payment date, no ERP state in WooCommerce)
+        fails in the next order sync (and its plan) on ``status``, and in
+        a read of its number, saying it was imported; a checkout never
+        paid (nor imported) in the same reads is left out without a
+        failure.
+        """
+        erp = self._erp(10)
+        emu = _emu()
+        started = datetime.now(UTC) - timedelta(minutes=1)
+        orders = SyncSpec(
+            types={DataType.ADDRESSES_AND_ORDERS: ChangedSince(started)}
+        )
+        lines = [{"sku": "A-1", "quantity": 3, "price": "10.00"}]
+        billing = {"country": "DE", "last_name": "Muster"}
+
+        async with pushing(shop(emu), erp, tmp_path) as sync:
+            assert RunStatus.SUCCEEDED == (await sync.execute(PUSH)).status
+            oid = emu.place_order(
+                status="on-hold", billing=billing, lines=lines, total="30.00"
+            )
+            imported = await sync.execute(orders)
+            emu.shop.update_order(oid, {"status": "pending"})
+            unpaid = emu.place_order(
+                status="pending", billing=billing, lines=lines, total="30.00"
+            )
+            again = await sync.execute(orders)
+            planned = await sync.plan(orders)
+            asked = await sync.execute(
+                SyncSpec(
+                    types={
+                        DataType.ADDRESSES_AND_ORDERS: Only(
+                            [str(oid), str(unpaid)]
+                        )
+                    }
+                )
+            )
+
+        assert RunStatus.SUCCEEDED == imported.status, imported.failures
+        assert emu.shop.orders[oid]["date_paid_gmt"] is None
+        assert [str(oid)] == [o.number for o in erp.orders.values()]
+        assert [(DataType.ADDRESSES_AND_ORDERS, str(oid), "status")] == [
+            (f.data_type, f.number, f.field) for f in again.failures
+        ]
+        assert f"order {oid} was imported and is pending" in (
+            again.failures[0].message
+        )
+        assert "gave its units back to stock" in again.failures[0].message
+        assert [str(oid)] == [
+            r.number
+            for r in planned.types[DataType.ADDRESSES_AND_ORDERS].invalid
+        ]
+        messages = {f.number: f.message for f in asked.failures}
+        assert {str(oid), str(unpaid)} == set(messages)
+        assert "was imported and is pending" in messages[str(oid)]
+        assert "(not paid): not imported yet" in messages[str(unpaid)]

@@ -65,12 +65,17 @@ class TestOrderStates(WooFixtures):
             oid = emu.place(make_order(number))
             emu.shop.orders[oid]["status"] = status
 
-        got = {
-            o.number: o.state
+        read = [
+            o
             async for batch in woo.fetch_orders(All(), batch_size=10)
             for o in batch
-        }
+        ]
+        got = {o.number: o.state for o in read if isinstance(o, Order)}
 
+        # refused only where the ERP imported it (on hold, then set back)
+        assert [("2203", True)] == [
+            (o.number, o.if_imported) for o in read if isinstance(o, Refusal)
+        ]
         assert {
             "2201": OrderState.CANCELLED,
             "2202": OrderState.CANCELLED,
@@ -117,10 +122,11 @@ class TestOrderStates(WooFixtures):
     ) -> None:
         """
         A ``pending`` or ``failed`` order (unpaid; WooCommerce has not
-        taken its stock) is not imported: a changes read leaves it out,
-        an ``Only`` of its number refuses it on ``status`` naming the
-        number and the status; once paid (``processing``) the next
-        changes read imports it.
+        taken its stock) is not imported: a changes read refuses it only
+        for the engine to record where the ERP imported it (an on-hold
+        order set back), an ``Only`` of its number refuses it on
+        ``status`` naming the number and the status where the ERP did
+        not; once paid (``processing``) the next changes read imports it.
         """
         since = datetime.now(UTC) - timedelta(minutes=1)
         oid = emu.place(make_order("2401"))
@@ -128,6 +134,7 @@ class TestOrderStates(WooFixtures):
         emu.shop.orders[oid].update(
             status=unpaid, date_paid=None, date_paid_gmt=None
         )
+        emu.shop.stamp(emu.shop.orders[oid], created=False)  # modified now
 
         async def read(selection: Any) -> list[Order | Refusal]:
             return [
@@ -138,12 +145,21 @@ class TestOrderStates(WooFixtures):
 
         changed = await read(ChangedSince(since))
         every = await read(All())
-        (refused,) = await read(Only({"2401"}))
+        asked = await read(Only({"2401"}))
         emu.shop.update_order(oid, {"status": "processing"})
         paid = await read(ChangedSince(since))
 
-        assert [] == changed
-        assert [] == every
+        for left in (changed, every):
+            assert [("2401", True)] == [
+                (r.number, r.if_imported)
+                for r in left
+                if isinstance(r, Refusal)
+            ]
+            assert len(left) == 1
+        assert [True, False] == [
+            r.if_imported for r in asked if isinstance(r, Refusal)
+        ]
+        refused = asked[1]
         assert isinstance(refused, Refusal)
         assert ("2401", "status") == (refused.number, refused.field)
         assert f"order 2401 is {unpaid} in WooCommerce" in refused.reason

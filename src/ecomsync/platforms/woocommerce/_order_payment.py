@@ -40,18 +40,23 @@ def awaiting_payment(row: Row) -> bool:
     return str(row.get("status")) in AWAITING_PAYMENT and not _stock_taken(row)
 
 
-def unpaid(number: str, row: Row, *, asked: bool) -> Refusal | None:
+def unpaid(number: str, row: Row, *, asked: bool) -> list[Refusal]:
     """
-    The refusal of the order *row* awaiting payment: one paid or imported
-    before (`_given_back`) always, another only where it was *asked* for
-    by number; ``None``: left out without a word (a checkout not paid
-    yet).
+    The refusals of the order *row* awaiting payment: one paid or
+    imported before (`_given_back`) always; else one for the engine to
+    record where the ERP imported the order (`_imported_back`), and, if
+    it was *asked* for by number, one where it did not (a checkout not
+    paid yet, `_awaiting_payment`); a changes read leaves such a
+    checkout out without a word.
     """
     status = str(row.get("status"))
     given_back = _given_back(number, status, row)
-    if given_back is not None or not asked:
-        return given_back
-    return _awaiting_payment(number, status)
+    if given_back is not None:
+        return [given_back]
+    found = [_imported_back(number, status)]
+    if asked:
+        found.append(_awaiting_payment(number, status))
+    return found
 
 
 def _stock_taken(row: Row) -> bool:
@@ -107,6 +112,38 @@ def _given_back(number: str, status: str, row: Row) -> Refusal | None:
     )
 
 
+def _imported_back(number: str, status: str) -> Refusal:
+    """
+    The refusal of an order awaiting payment that carries no mark of a
+    payment or an import, for the engine to record only where the ERP
+    imported it (`Refusal.if_imported`): an ``on-hold`` order (bank
+    transfer, cheque) imported and set back to ``pending`` before any
+    status push.  WooCommerce gave its units back then
+    (``wc_maybe_increase_stock_levels``: ``wc_increase_stock_levels``
+    deletes the lines' ``_reduced_stock``, then the order's stock-reduced
+    flag is set off), and what it keeps of
+    that (the flag ``_order_stock_reduced``, ``_recorded_sales``, the
+    order notes) is either internal (``$internal_meta_keys`` of the
+    order data stores, left out of the REST ``meta_data``) or a request
+    per order away (``orders/<id>/notes``): only the ERP's side can tell
+    this order from a checkout not paid yet, without a request.  A
+    ``failed`` one went ``pending`` first (``failed`` moves no stock).
+    """
+    return Refusal(
+        number=number,
+        field="status",
+        reason=(
+            f"order {number} was imported and is {status} in WooCommerce, "
+            "which gave its units back to stock: the shop offers them "
+            "again while the ERP still holds them; cancel the order in "
+            "the ERP (its status push cancels it in the shop) or set it "
+            "back to processing in WooCommerce (which takes its units "
+            "again)"
+        ),
+        if_imported=True,
+    )
+
+
 def _awaiting_payment(number: str, status: str) -> Refusal:
     """
     The refusal of an order still awaiting payment (`AWAITING_PAYMENT`).
@@ -114,6 +151,7 @@ def _awaiting_payment(number: str, status: str) -> Refusal:
     return Refusal(
         number=number,
         field="status",
+        if_imported=False,
         reason=(
             f"order {number} is {status} in WooCommerce (not paid): "
             "not imported yet; WooCommerce takes its stock when "

@@ -353,10 +353,8 @@ class Orders:
                     batch.append(refusal(number, shared[number]))
                 continue
             if awaiting_payment(row):
-                # asked for by number, it is not lost: say why it waits
-                why = unpaid(number, row, asked=isinstance(selection, Only))
-                if why is not None:
-                    batch.append(why)
+                # refused where the ERP has it, or was asked for it
+                batch += unpaid(number, row, asked=isinstance(selection, Only))
                 continue
             batch.append(_fractional(number, row) or row)
         # an order lists its refunds without their items: one more
