@@ -719,6 +719,103 @@ class TestOrders:
         assert 8 == hat["stock_quantity"]
         assert 2 == len(emu.shop.orders)
 
+    async def test_order_post_takes_shipping_and_fee_lines(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        ``POST /orders`` with ``shipping_lines`` and ``fee_lines`` lists
+        them and counts them in ``total`` and ``shipping_total``, as
+        ``calculate_totals`` does (it answered the line items' sum); a
+        shipping line without ``method_id`` or a fee without ``name`` is
+        refused as WooCommerce refuses it, no order made.
+        """
+        emu.shop.create_product(
+            {"name": "Hat", "sku": "H-1", "regular_price": "4.00"}
+        )
+        lines = [{"sku": "H-1", "quantity": 2}]
+        async with _client(emu) as c:
+            made = await c.post(
+                f"{API}/orders",
+                json={
+                    "line_items": lines,
+                    "shipping_lines": [
+                        {
+                            "method_id": "flat_rate",
+                            "method_title": "Flat rate",
+                            "total": "4.90",
+                        }
+                    ],
+                    "fee_lines": [
+                        {"name": "Gift wrap", "total": "1.50"},
+                        {"name": "Goodwill", "total": "-0.40"},
+                    ],
+                },
+            )
+            no_method = await c.post(
+                f"{API}/orders",
+                json={"line_items": lines, "shipping_lines": [{"total": "1"}]},
+            )
+            no_name = await c.post(
+                f"{API}/orders",
+                json={"line_items": lines, "fee_lines": [{"total": "1"}]},
+            )
+
+        order = made.json()
+        assert 201 == made.status_code
+        assert ("14.00", "4.90") == (order["total"], order["shipping_total"])
+        assert [("flat_rate", "Flat rate", "4.90")] == [
+            (s["method_id"], s["method_title"], s["total"])
+            for s in order["shipping_lines"]
+        ]
+        assert [("Gift wrap", "1.50"), ("Goodwill", "-0.40")] == [
+            (f["name"], f["total"]) for f in order["fee_lines"]
+        ]
+        assert (400, "woocommerce_rest_invalid_shipping_item") == (
+            no_method.status_code,
+            no_method.json()["code"],
+        )
+        assert (400, "woocommerce_rest_invalid_fee_item") == (
+            no_name.status_code,
+            no_name.json()["code"],
+        )
+        assert [order["id"]] == list(emu.shop.orders)
+
+    async def test_order_post_refuses_a_coupon_the_shop_lacks(
+        self, emu: WooCommerceEmulator
+    ) -> None:
+        """
+        ``coupon_lines`` are refused as WooCommerce refuses a coupon it
+        does not have (the emulator has none), instead of being dropped
+        with the discount: 400 ``woocommerce_rest_invalid_coupon``; the
+        order ``calculate_totals`` saved before stays, ``pending`` and
+        unpaid, as in WooCommerce.
+        """
+        emu.shop.create_product(
+            {"name": "Hat", "sku": "H-1", "regular_price": "4.00"}
+        )
+        async with _client(emu) as c:
+            r = await c.post(
+                f"{API}/orders",
+                json={
+                    "line_items": [{"sku": "H-1", "quantity": 2}],
+                    "coupon_lines": [{"code": "SAVE10"}],
+                    "status": "processing",
+                    "set_paid": True,
+                },
+            )
+
+        assert 400 == r.status_code
+        assert {
+            "code": "woocommerce_rest_invalid_coupon",
+            "message": 'Coupon "save10" does not exist!',
+        }.items() <= r.json().items()
+        (left,) = emu.shop.orders.values()
+        assert ("pending", None, "8.00") == (
+            left["status"],
+            left["date_paid_gmt"],
+            left["total"],
+        )
+
 
 class TestFaults:
     async def test_storm_then_recovery_and_log(

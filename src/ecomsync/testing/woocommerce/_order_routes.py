@@ -6,7 +6,7 @@ endpoint.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ._errors import WpError, invalid_param
@@ -130,9 +130,20 @@ class OrderRoutes(Routes):
                     "price": product["price"] or "0",
                 }
             )
+        ships, fees = _shipping_lines(data), _fee_lines(data)
+        refused = _coupon_error(data)
+        if refused is not None:
+            # calculate_totals saved the order (pending, its status set
+            # later) before calculate_coupons refused: WooCommerce answers
+            # the error and keeps the order
+            status = "pending"
+        # WC_Abstract_Order::calculate_totals: the items, the shipping and
+        # the fees, and their taxes, of which the emulator has none (no
+        # tax rates)
+        shipping = sum((_money(x["total"]) for x in ships), Decimal(0))
         total = sum(
             (Decimal(str(line["price"])) * line["quantity"] for line in lines),
-            Decimal(0),
+            shipping + sum((_money(f["total"]) for f in fees), Decimal(0)),
         )
         order_id = self.emu.place_order(
             status=status,
@@ -142,11 +153,19 @@ class OrderRoutes(Routes):
             total=f"{total:.2f}",
             currency=str(data.get("currency") or "EUR"),
             customer_id=int(data.get("customer_id") or 0),
+            shipping_total=f"{shipping:.2f}",
+            fee_lines=fees,
         )
         row = shop.orders[order_id]
         row["created_via"] = "rest-api"
+        row["shipping_lines"] = [
+            {"id": order_id * 100 + 80 + n, **ship}
+            for n, ship in enumerate(ships, start=1)
+        ]
         if data.get("transaction_id"):
             row["transaction_id"] = str(data["transaction_id"])
+        if refused is not None:
+            raise refused
         # WC_REST_Orders_V2_Controller::save_object: a new order with
         # set_paid is paid after its save, whatever its status
         # (WC_Order::payment_complete: date_paid, processing, stock)
@@ -406,3 +425,103 @@ def _found_by(row: Row, term: str) -> bool:
         number if number != str(row["id"]) else "",
     ]
     return any(term.lower() in f.lower() for f in fields)
+
+
+def _money(value: Any) -> Decimal:
+    """
+    An amount as ``wc_format_decimal`` reads it: what is no number is 0.
+    """
+    try:
+        amount = Decimal(str(value if value not in (None, "") else 0))
+    except InvalidOperation:
+        return Decimal(0)
+    return amount if amount.is_finite() else Decimal(0)
+
+
+def _shipping_lines(data: dict[str, Any]) -> list[Row]:
+    """
+    The ``shipping_lines`` of a new order as ``WC_REST_Orders_V2_
+    Controller::prepare_shipping_lines`` takes them: a ``method_id``
+    each, the ``total`` (net) as given, no tax (the emulator has no tax
+    rates).
+    """
+    rows = []
+    for item in data.get("shipping_lines") or []:
+        if not isinstance(item, dict):
+            continue
+        if not item.get("method_id"):
+            raise WpError(
+                400,
+                "woocommerce_rest_invalid_shipping_item",
+                "Shipping method ID is required.",
+            )
+        rows.append(
+            {
+                "method_title": str(item.get("method_title") or ""),
+                "method_id": str(item["method_id"]),
+                "instance_id": str(item.get("instance_id") or ""),
+                "total": f"{_money(item.get('total')):.2f}",
+                "total_tax": "0.00",
+                "taxes": [],
+                "meta_data": [],
+            }
+        )
+    return rows
+
+
+def _fee_lines(data: dict[str, Any]) -> list[Row]:
+    """
+    The ``fee_lines`` of a new order as ``prepare_fee_lines`` takes
+    them: a ``name`` each, the ``total`` (net, negative for a discount)
+    as given, no tax.
+    """
+    rows = []
+    for item in data.get("fee_lines") or []:
+        if not isinstance(item, dict):
+            continue
+        if not item.get("name"):
+            raise WpError(
+                400,
+                "woocommerce_rest_invalid_fee_item",
+                "Fee name is required.",
+            )
+        rows.append(
+            {
+                "name": str(item["name"]),
+                "total": f"{_money(item.get('total')):.2f}",
+                "total_tax": "0.00",
+            }
+        )
+    return rows
+
+
+def _coupon_error(data: dict[str, Any]) -> WpError | None:
+    """
+    The error ``WC_REST_Orders_Controller::calculate_coupons`` answers
+    ``coupon_lines`` with where the shop has no such coupon
+    (``WC_Discounts::validate_coupon_exists``): the emulator has none.
+    """
+    for item in data.get("coupon_lines") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("id"):
+            return WpError(
+                400,
+                "woocommerce_rest_coupon_item_id_readonly",
+                "Coupon item ID is readonly.",
+            )
+        # wc_format_coupon_code: the filters wc_sanitize_coupon_code and
+        # wc_strtolower
+        code = str(item.get("code") or "").strip().lower()
+        if not code:
+            return WpError(
+                400,
+                "woocommerce_rest_invalid_coupon",
+                "Coupon code is required.",
+            )
+        return WpError(
+            400,
+            "woocommerce_rest_invalid_coupon",
+            f'Coupon "{code}" does not exist!',
+        )
+    return None
