@@ -49,6 +49,7 @@ SECRET = "requests-secret"
 _fast_retries = fast_retries(3)
 
 SEARCH = "/api/search/product"
+TAX = "/api/search/tax"
 
 
 def _shop(
@@ -108,18 +109,18 @@ class _StripAggregations(httpx.AsyncBaseTransport):
 
 class _Bodies(httpx.AsyncBaseTransport):
     """
-    The emulator, keeping the criteria of each product search.
+    The emulator, keeping the criteria of each product and tax search.
     """
 
     def __init__(self, emu: ShopwareEmulator) -> None:
         self.inner = httpx.ASGITransport(app=emu.app)
-        self.bodies: list[dict[str, Any]] = []
+        self.bodies: list[tuple[str, dict[str, Any]]] = []
 
     async def handle_async_request(
         self, request: httpx.Request
     ) -> httpx.Response:
-        if request.url.path == SEARCH:
-            self.bodies.append(json.loads(request.content))
+        if request.url.path in (SEARCH, TAX):
+            self.bodies.append((request.url.path, json.loads(request.content)))
         return await self.inner.handle_async_request(request)
 
 
@@ -132,8 +133,10 @@ class TestSoleWriterIntoAnEmptyShop:
         The first batch learns whether the shop holds any product without
         counting them (a ``COUNT`` over half a million products is a scan
         of the merchant's product table): no ``count`` aggregation and no
-        exact total, only a ``terms`` aggregation on ``id`` of one bucket,
-        which Shopware asks as ``GROUP BY id LIMIT 1``.
+        exact total, only a ``terms`` aggregation of one bucket on the
+        product ids (in the tax look-up: on the taxes' products, the
+        NULL of a tax without any filtered out), which Shopware asks as
+        ``GROUP BY id LIMIT 1``.
         """
         emu = _emu()
         if held:
@@ -149,23 +152,38 @@ class TestSoleWriterIntoAnEmptyShop:
             assert [True] == await _articles(shop, f"A-{k}")
         await shop.aclose()
 
-        assert sent.bodies
-        for body in sent.bodies:
+        probes = []
+        for path, body in sent.bodies:
             assert body.get("total-count-mode") in (None, 0, "none")
-            for aggregation in body.get("aggregations") or []:
-                assert ("terms", "id", 1) == (
-                    aggregation["type"],
-                    aggregation["field"],
-                    aggregation["limit"],
+            for outer in body.get("aggregations") or []:
+                field = "id" if path == SEARCH else "products.id"
+                terms = outer
+                if path == TAX:
+                    assert "filter" == outer["type"]
+                    (not_null,) = outer["filter"]
+                    assert "not" == not_null["type"]
+                    assert [
+                        {"type": "equals", "field": field, "value": None}
+                    ] == not_null["queries"]
+                    terms = outer["aggregation"]
+                assert ("terms", field, 1) == (
+                    terms["type"],
+                    terms["field"],
+                    terms["limit"],
                 )
-        # An empty shop: the first batch only; one with products: each.
-        assert (3 if held else 1) == len(sent.bodies)
+                probes.append(path)
+        # Asked once, in the first batch's tax look-up.
+        assert [TAX] == probes
+        # An empty shop: no batch searched; one with products: each.
+        searched = [path for path, _ in sent.bodies if path == SEARCH]
+        assert (3 if held else 0) == len(searched)
 
-    async def test_only_the_first_batch_searches(self) -> None:
+    async def test_no_batch_searches(self) -> None:
         """
-        Into a shop without products, only the first article batch reads
-        the shop (its search counts the shop's products on the way); the
-        later ones know nothing of theirs can be there.
+        Into a shop without products, no article batch reads the shop's
+        products: the first one's tax look-up, which it needs for its new
+        products, tells that the shop holds none, and the later ones know
+        nothing of theirs can be there.
         """
         emu = _emu()
         shop = _shop(emu)
@@ -177,7 +195,8 @@ class TestSoleWriterIntoAnEmptyShop:
         await shop.aclose()
 
         assert [[True, True]] * 3 == landed
-        assert 1 == _searches(emu)
+        assert 0 == _searches(emu)
+        assert 1 == _reads(emu, 0).count(TAX)
         assert 6 == len(emu.entities["product"])
 
     async def test_concurrent_batches_wait_for_the_count(self) -> None:
@@ -199,7 +218,8 @@ class TestSoleWriterIntoAnEmptyShop:
         await shop.aclose()
 
         assert [[True]] * 4 == landed
-        assert 1 == _searches(emu)
+        assert 0 == _searches(emu)
+        assert 1 == _reads(emu, 0).count(TAX)
 
     async def test_a_number_sent_before_is_searched(self) -> None:
         """
@@ -247,7 +267,7 @@ class TestSoleWriterIntoAnEmptyShop:
         await shop.aclose()
 
         assert "variants.0.number" == outcome.field
-        assert 2 == _searches(emu)
+        assert 1 == _searches(emu)
 
     async def test_a_linked_record_is_searched(self) -> None:
         """
@@ -271,8 +291,8 @@ class TestSoleWriterIntoAnEmptyShop:
         self,
     ) -> None:
         """
-        If the first search does not say how many products the shop holds,
-        every batch is read, as for a shop that holds some.
+        If the first tax look-up does not say whether the shop holds any
+        product, every batch is read, as for a shop that holds some.
         """
         emu = _emu()
         shop = _shop(emu, _StripAggregations(httpx.ASGITransport(emu.app)))
@@ -288,8 +308,9 @@ class TestSoleWriterIntoAnEmptyShop:
         self,
     ) -> None:
         """
-        If the first search fails, its batch fails and the later batches
-        are read, not taken for new.
+        If the first batch's tax look-up (which asks whether the shop
+        holds products) fails, its batch fails and the later batches are
+        read, not taken for new.
         """
         emu = _emu()
         failing = {"left": 1}
@@ -298,7 +319,7 @@ class TestSoleWriterIntoAnEmptyShop:
             async def handle_async_request(
                 self, request: httpx.Request
             ) -> httpx.Response:
-                if request.url.path == SEARCH and failing["left"]:
+                if request.url.path == TAX and failing["left"]:
                     failing["left"] -= 1
                     return httpx.Response(
                         400,
@@ -395,6 +416,36 @@ class TestShopWithProducts:
         await shop.aclose()
 
         assert 3 == _searches(emu, seen)
+
+    async def test_a_lost_stores_first_batch_is_read(self) -> None:
+        """
+        A new process whose store was lost (nothing linked) learns from
+        its tax look-up that the shop holds products, so its first batch
+        is read: the category the ERP took off the article is unassigned,
+        not kept beside the new one.
+        """
+        emu = _emu()
+        first = _shop(emu)
+        await _categories(first)
+        await _articles(first, "A-1")
+        await first.aclose()
+        shop = _shop(emu)
+        seen = len(emu.requests)
+
+        moved = article("A-1", categories=("K-3",))
+        (outcome,) = await shop.push(
+            DataType.ARTICLES, [Outgoing(record=moved)]
+        )
+        await shop.aclose()
+
+        assert outcome.ok
+        assert 1 == _searches(emu, seen)
+        held = {
+            m["categoryId"]
+            for m in emu.entities["product_category"].values()
+            if m["productId"] == product_id("A-1")
+        }
+        assert {category_id("K-3")} == held
 
 
 def _reads(emu: ShopwareEmulator, since: int) -> list[str]:
@@ -655,10 +706,9 @@ class TestWholeRuns:
 
     async def test_first_sync_then_a_lost_store(self, tmp_path: Path) -> None:
         """
-        A first sync of 5 article batches into an empty shop searches the
-        products once; the same catalogue with a lost store (a new
-        process, the shop full) searches every batch and leaves the shop
-        as it was.
+        A first sync of 5 article batches into an empty shop searches no
+        product; the same catalogue with a lost store (a new process, the
+        shop full) searches every batch and leaves the shop as it was.
         """
         erp = MemoryErp(flat_catalogue(range(100), number="B-{:03}".format))
         emu = _emu()
@@ -667,10 +717,11 @@ class TestWholeRuns:
         shop = _catalogue(emu)
         lost = await self._run(emu, erp, tmp_path / "lost.db")
 
-        assert 1 == first[0]
+        assert 0 == first[0]
         assert 5 == lost[0]
-        # 4 more searches; no tax look-up: the products hold their tax.
-        assert first[1] + 4 - 1 == lost[1]
+        # 5 more searches; one tax look-up in both (it asks whether the
+        # shop holds products).
+        assert first[1] + 5 == lost[1]
         assert shop == _catalogue(emu)
         assert 100 == len(shop[0])
 

@@ -556,6 +556,63 @@ class TestSearch:
         assert {"in-stock-count"} == set(r.json()["aggregations"])
         assert 2 == r.json()["aggregations"]["in-stock-count"]["count"]
 
+    @pytest.mark.parametrize("seeded", [False, True])
+    async def test_a_taxs_products(
+        self,
+        client: httpx.AsyncClient,
+        emu: ShopwareEmulator,
+        clock: Clock,
+        seeded: bool,
+    ) -> None:
+        """A tax reaches its products (TaxDefinition's ``products``): a
+        terms aggregation on ``products.id`` has a ``""`` bucket for a tax
+        without any (the LEFT JOIN's NULL), which a filter on non-NULL ids
+        drops."""
+        if seeded:
+            await _seed_products(client, emu, clock)
+        held = sorted(
+            k
+            for k, row in emu.entities["product"].items()
+            if row.get("taxId") == emu.ids.tax_standard
+        )
+        not_null = {
+            "type": "not",
+            "queries": [
+                {"type": "equals", "field": "products.id", "value": None}
+            ],
+        }
+        r = await client.post(
+            "/api/search/tax",
+            json={
+                "post-filter": [
+                    {"type": "equals", "field": "taxRate", "value": 7.0}
+                ],
+                "associations": {"products": {}},
+                "aggregations": [
+                    {"name": "all", "type": "terms", "field": "products.id"},
+                    {
+                        "name": "held",
+                        "type": "filter",
+                        "filter": [not_null],
+                        "aggregation": {
+                            "name": "one",
+                            "type": "terms",
+                            "field": "products.id",
+                            "limit": 1,
+                        },
+                    },
+                ],
+            },
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [emu.ids.tax_reduced] == [t["id"] for t in body["data"]]
+        assert [] == body["data"][0]["products"]
+        aggs = body["aggregations"]
+        assert ["", *held] == [b["key"] for b in aggs["all"]["buckets"]]
+        assert held[:1] == [b["key"] for b in aggs["one"]["buckets"]]
+        assert seeded == bool(held)
+
     @pytest.mark.parametrize(
         ("aggregation", "pointer"),
         [

@@ -618,6 +618,25 @@ class TestSync:
         assert body["notFound"]["product"] == [pid("nope")]
         assert pid("D") not in emu.entities["product"]
 
+    async def test_deleting_a_tax_keeps_its_products(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """Deleting a tax deletes none of its products (Shopware restricts
+        the delete; ``tax.products`` is no cascade)."""
+        await sync(client, {"p": upsert("product", product("T", emu))})
+        r = await sync(
+            client,
+            {
+                "d": {
+                    "entity": "tax",
+                    "action": "delete",
+                    "payload": [{"id": emu.ids.tax_standard}],
+                }
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert pid("T") in emu.entities["product"]
+
     async def test_delete_mapping_by_fk_pair_and_criteria(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator
     ) -> None:

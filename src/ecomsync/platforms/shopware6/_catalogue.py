@@ -65,7 +65,7 @@ from ._navigation import (
     from_root,
     refusals,
 )
-from ._product_search import ProductSearch
+from ._product_search import ANY_PRODUCT_BY_TAX, ProductSearch, held_any
 from ._writer import Built, Failure, Writer, op, outcomes, wrong_type
 
 
@@ -193,42 +193,64 @@ class Catalogue:
             known = self._taxes.get(rate)
             if known is not None and self._fresh(known[0]):
                 return known[1]
-            now = self.clock()
-            rows = await self.api.search(
-                "tax",
-                {
-                    "filter": [
-                        {
-                            "type": "equals",
-                            "field": "taxRate",
-                            "value": float(rate),
-                        }
-                    ],
-                    "sort": [{"field": "id", "order": "ASC"}],
-                    "limit": 1,
-                },
+            await self._look_up_tax(rate)
+            return self._taxes[rate][1]
+
+    async def _shop_empty(self, rate: Decimal) -> bool | None:
+        """
+        Whether the shop holds no product at all (None: not answered),
+        asked in the look-up of the tax for *rate*, which a first sync
+        makes anyway (`ANY_PRODUCT_BY_TAX`).
+        """
+        async with self._setup_lock():
+            return await self._look_up_tax(rate, probe=True)
+
+    async def _look_up_tax(
+        self, rate: Decimal, *, probe: bool = False
+    ) -> bool | None:
+        """
+        Find (or create) the tax for *rate* into `_taxes`; with *probe*,
+        also say whether the shop holds no product (None: not answered).
+        Called with the set-up lock held.
+        """
+        now = self.clock()
+        criteria: dict[str, Any] = {
+            "filter": [
+                {"type": "equals", "field": "taxRate", "value": float(rate)}
+            ],
+            "sort": [{"field": "id", "order": "ASC"}],
+            "limit": 1,
+        }
+        if probe:
+            # Aggregations see the filter, not the post-filter.
+            criteria["post-filter"] = criteria.pop("filter")
+            criteria["aggregations"] = [ANY_PRODUCT_BY_TAX]
+        rows, aggregations = await self.api.listing("tax", criteria)
+        empty = None
+        if probe:
+            held = held_any(aggregations)
+            empty = None if held is None else not held
+        if rows:
+            found = str(rows[0]["id"])
+        else:
+            found = tax_id(rate)
+            await self.api.sync(
+                [
+                    op(
+                        "ecomsync-tax",
+                        "tax",
+                        [
+                            {
+                                "id": found,
+                                "taxRate": float(rate),
+                                "name": f"{rate.normalize()} %",
+                            }
+                        ],
+                    )
+                ]
             )
-            if rows:
-                found = str(rows[0]["id"])
-            else:
-                found = tax_id(rate)
-                await self.api.sync(
-                    [
-                        op(
-                            "ecomsync-tax",
-                            "tax",
-                            [
-                                {
-                                    "id": found,
-                                    "taxRate": float(rate),
-                                    "name": f"{rate.normalize()} %",
-                                }
-                            ],
-                        )
-                    ]
-                )
-            self._taxes[rate] = (now, found)
-            return found
+        self._taxes[rate] = (now, found)
+        return empty
 
     async def push_categories(
         self, items: Sequence[Outgoing]
@@ -382,6 +404,7 @@ class Catalogue:
                 failures[i] = refused
         send = [i for i in send if i not in failures]
         ids = {i: product_id(articles[i].number) for i in send}
+        rate = articles[send[0]].tax_rate if send else None
         current = await self._search.current(
             items,
             send,
@@ -393,6 +416,9 @@ class Catalogue:
                     for v in articles[i].variants
                 ),
             ],
+            # A first sync asks whether the shop holds any product in the
+            # tax look-up it needs for its new products.
+            probe=None if rate is None else lambda: self._shop_empty(rate),
         )
         failures.update(held_otherwise(articles, send, current))
         send = [i for i in send if i not in failures]

@@ -85,8 +85,9 @@ class Shopware6(AsyncResource):
         sole_writer: Promise that no other process writes products into
             this shop with ecomsync (no second process, no workers sharing
             the shop) while this adapter is open.  A first sync into an
-            empty shop then reads the shop's products once instead of
-            once per article batch; see ``docs/shopware6.md``.
+            empty shop then reads none of the shop's products (its tax
+            look-up tells that the shop holds none) instead of reading
+            each article batch's; see ``docs/shopware6.md``.
         batch_size: Records per Sync request.
         concurrency: Requests in flight at once, at most.
         request_deadline: Seconds one HTTP attempt may take in total.
@@ -297,8 +298,8 @@ class Shopware6(AsyncResource):
         Per batch: a category batch is one sync (plus the look-up of
         where top-level categories go, once per five minutes, shared with
         the articles' sales channels); an article batch a
-        product search (none after the first into an empty shop, with
-        ``sole_writer``) and one sync (plus the sales channels and tax
+        product search (none into an empty shop, with ``sole_writer``)
+        and one sync (plus the sales channels and tax
         look-ups, once per five minutes); a stock batch a search and a
         sync; a status batch an order search, then per order a tracking
         patch and up to three transitions.  Per new file: the upload (its

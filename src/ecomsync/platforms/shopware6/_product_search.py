@@ -10,7 +10,7 @@ Part of the catalogue (`_catalogue`): it reads products through the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -38,13 +38,58 @@ _ANY_PRODUCT = {
 }
 
 
-def _held_any(aggregations: dict[str, Any]) -> bool | None:
+#: Whether the shop holds any product, asked in the tax look-up a first
+#: sync makes anyway (`ProductSearch.current`): every parent product has
+#: a ``taxId`` (``ProductDefinition``: ``FkField tax_id``, ``Required``,
+#: inherited by variants; the column is a foreign key to ``tax``), so a
+#: shop holds a product exactly when some tax has one.  The ``products``
+#: association is a LEFT JOIN, so a tax without products is a row whose
+#: product id is NULL, which ``terms`` would answer as a bucket keyed
+#: ``""`` (EntityAggregator::groupBuckets): the ``filter`` aggregation
+#: keeps only joined rows, and its ``terms`` on ``products.id`` asks
+#: ``GROUP BY product.id LIMIT 1`` as `_ANY_PRODUCT` does
+#: (EntityAggregator::parseFilterAggregation, parseTermsAggregation;
+#: shopware/shopware src/Core/Framework/DataAbstractionLayer/Dbal/
+#: EntityAggregator.php).  The look-up's own filter goes as a
+#: post-filter, which aggregations ignore.
+ANY_PRODUCT_BY_TAX = {
+    "name": "ecomsync-taxed-products",
+    "type": "filter",
+    "filter": [
+        {
+            "type": "not",
+            "operator": "and",
+            "queries": [
+                {"type": "equals", "field": "products.id", "value": None}
+            ],
+        }
+    ],
+    "aggregation": {
+        "name": "ecomsync-any-product",
+        "type": "terms",
+        "field": "products.id",
+        "limit": 1,
+    },
+}
+
+
+def held_any(aggregations: dict[str, Any]) -> bool | None:
     """
-    Whether `_ANY_PRODUCT` found a product; None if the answer lacks it.
+    Whether `_ANY_PRODUCT` (or `ANY_PRODUCT_BY_TAX`, answered under its
+    inner aggregation's name) found a product; None if the answer lacks
+    it.
     """
     found = aggregations.get(str(_ANY_PRODUCT["name"]))
     buckets = found.get("buckets") if isinstance(found, dict) else None
-    return bool(buckets) if isinstance(buckets, list) else None
+    if not isinstance(buckets, list):
+        return None
+    # A bucket keyed "" is a NULL product id: no product.
+    return any(isinstance(b, dict) and b.get("key") for b in buckets)
+
+
+#: Asks, in a request the first sync makes anyway, whether the shop
+#: holds no product at all (None: the answer did not say).
+EmptyProbe = Callable[[], Awaitable[bool | None]]
 
 
 @attrs.define
@@ -66,41 +111,50 @@ class ProductSearch:
     _sent: SentIds = attrs.field(init=False, factory=SentIds)
 
     async def current(
-        self, items: Sequence[Outgoing], send: Sequence[int], ids: list[str]
+        self,
+        items: Sequence[Outgoing],
+        send: Sequence[int],
+        ids: list[str],
+        probe: EmptyProbe | None = None,
     ) -> dict[str, dict[str, Any]]:
         """
         What the shop holds of the products *ids* (an article batch's
         articles and variants), with what a write replaces.
 
-        With `sole_writer`, the first batch's search also asks whether
-        the shop holds any product at all (`_ANY_PRODUCT`: a post-filter
-        does not restrict aggregations, so no extra request, and nothing
-        is counted).  If it held none, the only products since are the
-        ones this adapter wrote, so a later batch none of whose records
-        the store links and none of whose ids this adapter has sent holds
-        nothing in the shop: it is not searched.
+        With `sole_writer`, the first batch asks whether the shop holds
+        any product at all, and counts nothing.  If none of its records
+        is linked in the store (a first sync), *probe* asks it in the tax
+        look-up the batch needs anyway (`ANY_PRODUCT_BY_TAX`); if the
+        shop held none, the batch itself is not searched either.  Else
+        the batch's search asks it (`_ANY_PRODUCT`); either way a
+        post-filter does not restrict aggregations, so no extra request.
+        If it held none, the only products since are the ones this
+        adapter wrote, so a later batch none of whose records the store
+        links and none of whose ids this adapter has sent holds nothing
+        in the shop: it is not searched.
         Anything else is searched, as is every batch of a shop that held
         products (a lost store), and every batch without `sole_writer`:
         another process may have written any product since.
         """
         if not self.sole_writer:
             return await self.products(ids, associations=True)
+        unknown = all(items[i].platform_id is None for i in send)
         if self._probed is None:
             self._probed = anyio.Event()
             self._sent.add_all(ids)
             try:
-                current = await self.products(
-                    ids, associations=True, probe=True
-                )
+                if unknown and probe is not None:
+                    self._empty = await probe()
+                    if self._empty:
+                        return {}
+                    return await self.products(ids, associations=True)
+                return await self.products(ids, associations=True, probe=True)
             finally:
                 if self._empty is None:
                     self._empty = False  # the probe failed: search
                 self._probed.set()
-            return current
         await self._probed.wait()
-        unknown = not self._sent.any_of(ids) and all(
-            items[i].platform_id is None for i in send
-        )
+        unknown = unknown and not self._sent.any_of(ids)
         self._sent.add_all(ids)
         if self._empty and unknown:
             return {}
@@ -145,7 +199,7 @@ class ProductSearch:
                 criteria["includes"] = WRITE_INCLUDES
             rows, aggregations = await self.api.listing("product", criteria)
             if probe and start == 0:
-                self._empty = _held_any(aggregations) is False
+                self._empty = held_any(aggregations) is False
             for row in rows:
                 found[str(row["id"])] = row
         return found

@@ -65,6 +65,9 @@ class ToMany:
     fk: str
     mapping: str | None = None
     ref_fk: str | None = None
+    #: Deleting us deletes them; False: not (Shopware restricts it, the
+    #: emulator leaves them be: see "Foreign keys" in docs/testing.md).
+    cascade: bool = True
 
 
 @attrs.frozen
@@ -269,7 +272,14 @@ _DEFS = [
         fks=(("groupId", "property_group"),),
         to_one=(ToOne("group", "groupId", "property_group"),),
     ),
-    EntityDef("tax", required=("taxRate", "name")),
+    EntityDef(
+        "tax",
+        required=("taxRate", "name"),
+        # TaxDefinition: OneToManyAssociationField('products', ...,
+        # 'tax_id'), RestrictDelete; unindexed, so reading it scans the
+        # products.
+        to_many=(ToMany("products", "product", "taxId", cascade=False),),
+    ),
     EntityDef("currency", required=("isoCode", "factor")),
     EntityDef("language", required=("name",)),
     EntityDef(

@@ -431,6 +431,8 @@ class Writer(Validation):
         self.deleted[d.name].append(primary_key(d, key, row))
         self._deleted_rows.append((d.name, key, row))
         for m in d.to_many:
+            if not m.cascade:
+                continue
             child = m.mapping or m.target
             for ck in self.tx.find(child, m.fk, key):
                 crow = self.tx.get(child, ck)
