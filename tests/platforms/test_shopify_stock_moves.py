@@ -259,8 +259,8 @@ async def test_first_setting_takes_stock_off_the_primary(
 
 async def test_old_location_gone_from_the_shop(moved: Moved) -> None:
     """The location a warehouse moved from was deleted in Shopify: the
-    move writes the new location and fails nothing (no 0 for the
-    location gone, which Shopify refuses)."""
+    move writes the new location and fails nothing (the 0 for the
+    location gone, which Shopify refuses, is dropped)."""
     emu = moved.emu
     (second,) = [
         n for n, loc in emu.shop.locations.items() if loc["name"] == "Second"
@@ -273,6 +273,31 @@ async def test_old_location_gone_from_the_shop(moved: Moved) -> None:
 
     assert [] == run.of(RecordFailed)
     assert {"Warehouse": 5, "Third": 7} == _available(emu, "A-1")
+
+
+async def test_location_newer_than_the_process_is_taken_off(
+    moved: Moved,
+) -> None:
+    """A long-lived process read the shop's locations before the
+    merchant added "Outlet"; a process with the new map wrote WH2 there.
+    When the old process writes the article again, it sets Outlet to 0
+    as its link says, instead of leaving WH2's stock on sale at Outlet
+    and Second."""
+    emu = moved.emu
+    old = moved.sync(BEFORE)
+    moved.erp.put(StockLevel(number="A-1", quantity=4, warehouse="WH1"))
+    await old.execute(SyncSpec(types={STOCK: All()}))  # its locations read
+    outlet = emu.shop.add_location("Outlet")
+    _stock_at(emu, "A-1", outlet, 0)
+    new = moved.sync({"WH1": "Warehouse", "WH2": "Outlet"})
+    await new.execute(SyncSpec(types={STOCK: All()}))
+    moved_there = _available(emu, "A-1")
+    moved.erp.put(StockLevel(number="A-1", quantity=6, warehouse="WH2"))
+
+    await old.execute(SyncSpec(types={STOCK: All()}))
+
+    assert {"Warehouse": 4, "Second": 0, "Outlet": 7} == moved_there
+    assert {"Warehouse": 4, "Second": 6, "Outlet": 0} == _available(emu, "A-1")
 
 
 async def test_warehouse_gone_from_the_erp_goes_to_zero(moved: Moved) -> None:

@@ -89,8 +89,6 @@ class Stock:
     allow_backorders: bool = False
     #: The shop's primary location, once read.
     primary: str | None = None
-    #: The shop's location GIDs, once read (with ``locations``).
-    _gids: set[str] | None = None
 
     async def resolve(self) -> None:
         """
@@ -103,8 +101,6 @@ class Stock:
         if self.locations is None or self.warehouses is not None:
             return
         known, self.primary = await read_locations(self.api)
-        # The same read tells which places a link names still exist.
-        self._gids = set(known.values())
         self.location, self.warehouses = resolve_locations(
             known, self.location, self.locations, self.primary
         )
@@ -374,15 +370,12 @@ class Stock:
         for number in written:
             # No link: no stock written yet, the shop's is the merchant's.
             gone = places_of(links.get(number)) - aimed[number]
-            zeros += [
-                (number, p)
-                for p in sorted(gone)
-                # A location the shop no longer has holds nothing to take:
-                # left out where its locations were read (``locations``),
-                # else refused alone (INVALID_LOCATION) and the call sent
-                # again without it (`_refused`), never a read of its own.
-                if self._gids is None or p in self._gids
-            ]
+            # Every place the link names, none left out by a list of the
+            # shop's locations read before (a location made since would
+            # keep selling): one deleted since is refused alone
+            # (INVALID_LOCATION) and the call sent again without it
+            # (`_refused`), never a read of its own.
+            zeros += [(number, p) for p in sorted(gone)]
         return [_Entry(number, place, 0, ()) for number, place in zeros]
 
     def _quantities(
