@@ -8,7 +8,7 @@ import enum
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import attrs
@@ -349,6 +349,26 @@ class TestChecksum:
         assert checksum(article()) != checksum(
             StockLevel(number="A-1", quantity=1)
         )
+
+    def test_any_exponent(self) -> None:
+        """An exponent beyond the default decimal context's (the price
+        itself is invalid) is fingerprinted: it raised decimal.Overflow."""
+        assert checksum(article(price=Decimal("1E+1000000"))) != checksum(
+            article()
+        )
+
+    def test_whatever_the_hosts_decimal_context(self) -> None:
+        """A host's low decimal precision changes no checksum: 12345.67
+        and 12345.71 were one checksum at a precision of 6, so the new
+        price was skipped as unchanged."""
+        before = checksum(article(price="12345.67"))
+        with localcontext() as context:
+            context.prec = 6
+            low = checksum(article(price="12345.67"))
+            changed = checksum(article(price="12345.71"))
+
+        assert before == low
+        assert low != changed
 
 
 def _reference_checksum(record: Any) -> str:

@@ -17,7 +17,7 @@ import math
 import operator
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from json.encoder import encode_basestring
 from typing import Any, cast
 
@@ -32,6 +32,21 @@ from ._model import Customer, Order, OrderState, OrderStatus, Record
 _FIELDS: dict[type, tuple[str, ...] | None] = {}
 #: Values that are their own plain form.
 _ATOMS = frozenset({str, int, bool, float, type(None)})
+
+#: The context Decimals are normalised in: Python's default one (so the
+#: text stays what the stores hold), whatever decimal context the host
+#: set (a precision of 6 made 12345.67 and 12345.71 one checksum), and
+#: never raising (an exponent beyond it raised `decimal.Overflow` and
+#: failed the whole run: such a value, invalid, is text like "Infinity").
+_DEFAULT = Context(
+    prec=28,
+    rounding=ROUND_HALF_EVEN,
+    Emin=-999999,
+    Emax=999999,
+    capitals=1,
+    clamp=0,
+    traps=[],
+)
 
 
 def _plain(value: Any) -> Any:
@@ -51,7 +66,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         # normalize() raises on a signalling NaN; non-finite values are
         # only ever fingerprinted, never sent.
-        return str(value.normalize() if value.is_finite() else value)
+        return str(value.normalize(_DEFAULT) if value.is_finite() else value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -170,7 +185,7 @@ def _float(value: float) -> str:
 
 def _decimal(value: Decimal) -> str:
     return encode_basestring(
-        str(value.normalize() if value.is_finite() else value)
+        str(value.normalize(_DEFAULT) if value.is_finite() else value)
     )
 
 

@@ -67,8 +67,22 @@ class TestB1MalformedRecords:
             (_article("X-5", name=""), "name"),
             (_article("X-6", name="n" * 10_000), "name"),
             (_article("X-7", tax_rate=Decimal("NaN")), "tax_rate"),
+            # An exponent beyond the decimal context's (999999): its
+            # checksum made the whole run fail with decimal.Overflow.
+            (_article("X-8", price=Decimal("1E+1000000")), "price"),
+            (_article("X-9", tax_rate=Decimal("5E+1000001")), "tax_rate"),
         ],
-        ids=["nan", "inf", "1e309", "negative", "blank", "10k", "tax"],
+        ids=[
+            "nan",
+            "inf",
+            "1e309",
+            "negative",
+            "blank",
+            "10k",
+            "tax",
+            "exponent",
+            "tax-exponent",
+        ],
     )
     async def test_bad_article_fails_alone(
         self,
