@@ -88,7 +88,11 @@ class FakeShop:
         return True
 
     async def query(
-        self, document: str, variables: dict[str, Any]
+        self,
+        document: str,
+        variables: dict[str, Any],
+        *,
+        channel: str | None = None,
     ) -> dict[str, Any]:
         await anyio.lowlevel.checkpoint()  # a server is awaited
         options = variables["options"]

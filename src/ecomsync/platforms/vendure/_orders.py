@@ -7,6 +7,7 @@ fulfilments (Shipped, Delivered) or cancellations.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -206,43 +207,32 @@ class Orders:
     async def fetch(
         self, selection: Selection, batch_size: int
     ) -> AsyncIterator[list[Order]]:
-        take = max(1, min(batch_size, 1000))
+        take = max(1, min(batch_size, _pages.TAKE))
         precision = await self.precision()
         # Pages are keyed by the last order read, not numbered: an order
         # leaving the filter (or joining it before the last one read)
         # between two pages would shift every later one by a page number,
-        # and an order would be skipped or read twice without a word.
-        # Vendure's IDOperators have no gt/lt (Admin API schema,
-        # @vendure/core common-types.graphql), so the key is when the
-        # order was placed: set once, when the order is placed, and a date
-        # can be asked ``after``.  Orders placed in the last page's
-        # millisecond and read already are left out by id (`_pages.after`).
-        past: JSON = {}
-        window: list[JSON] = []
-        while True:
-            data = await self.gql.query(
-                _ORDERS,
-                {
-                    "options": {
-                        "filter": _filter(selection) | past,
-                        "sort": {"orderPlacedAt": "ASC", "id": "ASC"},
-                        "take": take,
-                    }
-                },
-            )
-            page = data["orders"]
-            items = page["items"]
-            orders = [to_order(o, precision) for o in items]
-            if isinstance(selection, NumberRange):
-                orders = [o for o in orders if o.number in selection]
-            elif not isinstance(selection, All | ChangedSince | Only):
-                orders = []
-            if orders:
-                yield orders
-            # the total counts the orders from this page on
-            if not items or len(items) >= page["totalItems"]:
-                return
-            past, window = _pages.after([*window, *items], "orderPlacedAt")
+        # and an order would be skipped or read twice without a word.  The
+        # key is when the order was placed: set once, when the order is
+        # placed (`_pages.pages`).
+        pages = _pages.pages(
+            self.gql,
+            _ORDERS,
+            "orders",
+            _filter(selection),
+            key="orderPlacedAt",
+            take=take,
+        )
+        # closed with this read, also when its reader stops early
+        async with aclosing(pages):
+            async for items in pages:
+                orders = [to_order(o, precision) for o in items]
+                if isinstance(selection, NumberRange):
+                    orders = [o for o in orders if o.number in selection]
+                elif not isinstance(selection, All | ChangedSince | Only):
+                    orders = []
+                if orders:
+                    yield orders
 
     async def by_code(self, codes: Sequence[str]) -> dict[str, JSON]:
         # at most a page of codes a request: a code is one order's, so a

@@ -5,8 +5,9 @@ rows created after the last one read rather than for a page number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from ._client import JSON, GraphQL
 
@@ -53,6 +54,55 @@ def after(rows: Sequence[JSON], key: str) -> tuple[JSON, list[JSON]]:
     return {key: {"after": since.isoformat()}, "id": {"notIn": seen}}, kept
 
 
+async def pages(
+    gql: GraphQL,
+    query: str,
+    root: str,
+    where: JSON,
+    variables: JSON | None = None,
+    *,
+    key: str = "createdAt",
+    take: int | None = None,
+    channel: str | None = None,
+) -> AsyncGenerator[list[JSON], None]:
+    """
+    The pages of the list *root* (a path, ``order.history``) that *query*
+    (taking ``$options``, its items with ``id`` and the date *key*) reads
+    with the filter *where*, in the order of *key* then ``id``, *take*
+    rows a page (`TAKE` without); each page asks for the rows after the
+    last one read (`after`), never for a page number.
+
+    A row leaving the filter (deleted, its SKU changed) between two
+    skip/take pages moved every later one a place back, and the first of
+    the next page was never read: a variant not found was created again,
+    a facet value or collection twice, an order skipped.  Vendure's
+    IDOperators have no gt/lt (@vendure/core common-types.graphql), a
+    date set once (``createdAt``, ``orderPlacedAt``) can be asked
+    ``after``.  Requests: one a page; ``totalItems`` counts from the
+    cursor on, so the read ends with the page holding the rest.  A list
+    whose parent is gone (``order`` null) is one empty page.
+    """
+    past: JSON = {}
+    window: list[JSON] = []
+    while True:
+        options = {
+            "filter": where | past,
+            "sort": {key: "ASC", "id": "ASC"},
+            "take": TAKE if take is None else take,
+        }
+        found: Any = await gql.query(
+            query, (variables or {}) | {"options": options}, channel=channel
+        )
+        for part in root.split("."):
+            found = (found or {}).get(part)
+        page: JSON = found or {}
+        items = list(page.get("items") or [])
+        yield items
+        if not items or len(items) >= page["totalItems"]:
+            return
+        past, window = after([*window, *items], key)
+
+
 async def read_all(
     gql: GraphQL,
     query: str,
@@ -63,39 +113,16 @@ async def read_all(
     channel: str | None = None,
 ) -> list[JSON]:
     """
-    Every row of the list *root* that *query* (taking ``$options``, its
-    items with ``id`` and ``createdAt``) reads with the filter *where*,
-    oldest first, each once.
-
-    A row leaving the filter (deleted, its SKU changed) between two
-    skip/take pages moved every later one a place back, and the first of
-    the next page was never read: a variant not found was created again,
-    a facet value or collection twice.  So each page asks for the rows
-    created after the last one read.  Vendure's IDOperators have no
-    gt/lt (@vendure/core common-types.graphql), ``createdAt`` is set once
-    and DateOperators have ``after`` (`after`).  Requests: one a page, as
-    before; ``totalItems`` counts from the cursor on, so the read ends
-    with the page holding the rest.
+    Every row of the list *root* that *query* reads with the filter
+    *where*, oldest first, each once (`pages`, by ``createdAt``).
     """
     rows: list[JSON] = []
-    read: dict[str, JSON] = {}
-    past: JSON = {}
-    window: list[JSON] = []
-    while True:
-        options = {
-            "filter": where | past,
-            "sort": {"createdAt": "ASC", "id": "ASC"},
-            "take": TAKE,
-        }
-        data = await gql.query(
-            query, (variables or {}) | {"options": options}, channel=channel
-        )
-        page = data[root]
-        items = page["items"]
+    read: set[str] = set()
+    async for items in pages(
+        gql, query, root, where, variables, channel=channel
+    ):
         for item in items:
             if str(item["id"]) not in read:
-                read[str(item["id"])] = item
+                read.add(str(item["id"]))
                 rows.append(item)
-        if not items or len(items) >= page["totalItems"]:
-            return rows
-        past, window = after([*window, *items], "createdAt")
+    return rows
