@@ -298,3 +298,40 @@ async def test_more_order_states_than_a_page_all_looked_for(
         cast(GraphQL, shop), [str(i) for i in range(1, 1501)]
     )
     assert len(states) == 1500
+
+
+class FakeHistory(FakeLists):
+    """
+    `FakeLists` of one order's history, answered inside its order.
+    """
+
+    async def query(
+        self,
+        document: str,
+        variables: dict[str, Any],
+        *,
+        channel: str | None = None,
+    ) -> dict[str, Any]:
+        answer = await super().query(document, variables, channel=channel)
+        return {"order": answer}
+
+
+async def test_notes_past_a_page_of_history_are_all_found() -> None:
+    """The notes of an order whose history holds 1,200 other entries
+    before them are all found, none cut at a page's end."""
+    entries = [
+        _row(i, T0 + timedelta(seconds=i), type="ORDER_STATE_TRANSITION")
+        for i in range(1, 1201)
+    ] + [
+        _row(
+            i,
+            T0 + timedelta(seconds=i),
+            type="ORDER_NOTE",
+            data={"note": f"N{i}"},
+        )
+        for i in range(1201, 1206)
+    ]
+    shop = FakeHistory("history", entries, lambda page, rows: None)
+    notes = await _order_looks.posted(cast(GraphQL, shop), {"id": "7"})
+    # on main one read of 1,000 entries: no note found, each added again
+    assert {f"N{i}" for i in range(1201, 1206)} == notes

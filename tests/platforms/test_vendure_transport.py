@@ -265,3 +265,34 @@ class TestAnswers:
 
         with pytest.raises(GraphQLFailure, match=r"bad \(X\)"):
             await gql.query("{ x }")
+
+    async def test_a_list_above_the_servers_limit_names_the_setting(
+        self,
+    ) -> None:
+        """A page refused for its size (a server whose adminListQueryLimit
+        is below 1,000) fails naming the setting and the size to set."""
+        gql, _ = _gql(
+            lambda _: httpx.Response(
+                200,
+                json={
+                    "data": None,
+                    "errors": [
+                        {
+                            # ListQueryBuilder.parseTakeSkipParams, en.json
+                            "message": "Cannot take more than 500 results "
+                            "from a list query",
+                            "extensions": {"code": "USER_INPUT_ERROR"},
+                            "path": ["orders"],
+                        }
+                    ],
+                },
+            )
+        )
+
+        with pytest.raises(GraphQLFailure) as failed:
+            await gql.query(
+                "{ orders(options: { take: 1000 }) { totalItems } }"
+            )
+
+        assert "adminListQueryLimit" in str(failed.value)
+        assert "1000 or more" in str(failed.value)

@@ -62,13 +62,29 @@ class GraphQLFailure(SyncError):
         super().__init__("; ".join(error_message(e) for e in errors))
 
 
+#: Vendure's answer to a list ``take`` above its ``adminListQueryLimit``
+#: (ListQueryBuilder.parseTakeSkipParams throws
+#: ``error.list-query-limit-exceeded``; i18n/messages/en.json).
+_TAKE_REFUSED = "Cannot take more than "
+
+
 def error_message(error: Mapping[str, Any]) -> str:
     """
-    A GraphQL error as one line: message and code, no variables.
+    A GraphQL error as one line: message and code, no variables; a list
+    refused for its size names the server setting to change.
     """
     message = str(error.get("message", "unknown error"))
     code = (error.get("extensions") or {}).get("code")
-    return f"{message} ({code})" if code else message
+    line = f"{message} ({code})" if code else message
+    if message.startswith(_TAKE_REFUSED):
+        # Every list ecomsync reads asks 1,000 rows a page (Vendure's
+        # default limit): one refused means every one is.
+        line += (
+            ": the server's apiOptions.adminListQueryLimit is below the "
+            "1,000 rows ecomsync reads a page; set it to 1000 or more "
+            "(Vendure's default)"
+        )
+    return line
 
 
 @attrs.define(repr=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ._client import JSON, GraphQL
-from ._pages import chunks
+from ._pages import chunks, pages
 
 
 _STATES = (
@@ -24,7 +24,8 @@ _STATES = (
 #: An order's notes (its history), for the tracking notes already there.
 _NOTES = (
     "query ($id: ID!, $options: HistoryEntryListOptions) { order(id: $id) "
-    "{ history(options: $options) { items { type data } } } }"
+    "{ history(options: $options) { totalItems "
+    "items { id createdAt type data } } } }"
 )
 
 
@@ -121,19 +122,26 @@ async def fulfilled(
 
 async def posted(gql: GraphQL, order: JSON) -> set[str]:
     """
-    The notes on *order* (its history).
+    The notes on *order* (its history), every page of them: one read of
+    1,000 entries (state moves, payments, fulfilments and notes alike)
+    missed the notes past the 1,000th, and a note already there was
+    added again.  Only notes are asked for (the entry type is an enum,
+    filtered with StringOperators: api/config/generate-list-options.js).
     """
-    data = await gql.query(
-        _NOTES, {"id": order["id"], "options": {"take": 1000}}
-    )
-    history = ((data.get("order") or {}).get("history") or {}).get(
-        "items"
-    ) or []
-    return {
-        str((h.get("data") or {}).get("note") or "").strip()
-        for h in history
-        if h.get("type") == "ORDER_NOTE"
-    }
+    notes: set[str] = set()
+    async for history in pages(
+        gql,
+        _NOTES,
+        "order.history",
+        {"type": {"eq": "ORDER_NOTE"}},
+        {"id": order["id"]},
+    ):
+        notes.update(
+            str((h.get("data") or {}).get("note") or "").strip()
+            for h in history
+            if h.get("type") == "ORDER_NOTE"
+        )
+    return notes
 
 
 async def noted(
