@@ -72,6 +72,49 @@ class TestProblems:
         """A sound article has no problems."""
         assert [] == problems(article())
 
+    @pytest.mark.parametrize("active", ["false", "0", 0, 1, None, ""])
+    def test_active_must_be_a_bool(self, active: object) -> None:
+        """An article or category whose active is no bool (text or a
+        number from a CSV or a database) fails on active: "false" and 1
+        were truthy and reached the shop on sale."""
+        records = [
+            article(active=active),
+            Category(number="C-1", name="Werkzeug", active=active),  # type: ignore[arg-type]
+        ]
+
+        for record in records:
+            assert [("active", f"must be True or False, got {active!r}")] == [
+                (p.field, p.reason) for p in problems(record)
+            ]
+
+    @pytest.mark.parametrize("position", [None, "3", 1.5, True, 2**31])
+    def test_category_position_is_a_whole_number(
+        self, position: object
+    ) -> None:
+        """A category position that is no whole number an int32 holds fails
+        on position: it failed the shop's write or the run (Vendure's
+        max(position, 0) raised TypeError for None)."""
+        found = problems(
+            Category(number="C-1", name="Werkzeug", position=position)  # type: ignore[arg-type]
+        )
+
+        assert ["position"] == [p.field for p in found]
+
+    @pytest.mark.parametrize(
+        "option", [("Größe=S",), ("Größe", "S", "x"), "S"]
+    )
+    def test_an_option_is_a_pair(self, option: object) -> None:
+        """A variant option that is no (name, value) pair fails on it: the
+        adapters unpack it, and ("Größe=S",) crashed the whole push."""
+        found = problems(
+            article(variants=[Variant(number="V", options=(option,))])
+        )
+
+        assert [("variants.0.options.0", "pair")] == [
+            (p.field, "pair" if "pair" in p.reason else p.reason)
+            for p in found
+        ]
+
     def test_missing_number(self) -> None:
         """A blank number is named."""
         assert ["number"] == [p.field for p in problems(article(number=" "))]

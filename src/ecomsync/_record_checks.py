@@ -22,7 +22,14 @@ from ._field_checks import (
     quantity_problems,
     text_problems,
 )
-from ._model import ADDRESS_TEXTS, Article, Order, Record, StockLevel
+from ._model import (
+    ADDRESS_TEXTS,
+    Article,
+    Category,
+    Order,
+    Record,
+    StockLevel,
+)
 
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -158,6 +165,15 @@ def problems(record: Record) -> list[Problem]:
             found += text_problems(
                 name, getattr(record, name), required=name == "name"
             )
+    # "false" or 0 from a CSV or a database is truthy: the shop would
+    # publish what the ERP took off sale.
+    active = getattr(record, "active", True)
+    if isinstance(record, Article | Category) and not isinstance(active, bool):
+        found.append(
+            Problem("active", f"must be True or False, got {active!r}")
+        )
+    if isinstance(record, Category):
+        found += quantity_problems("position", record.position)
     if isinstance(record, Article):
         found += amount_problems("price", record.price, low=Decimal(0))
         found += amount_problems(
@@ -173,7 +189,16 @@ def problems(record: Record) -> list[Problem]:
             else:
                 found += text_problems(f"{path}.number", variant.number)
             for j, option in enumerate(variant.options):
-                for k, text in zip(("name", "value"), option, strict=False):
+                if not isinstance(option, tuple | list) or len(option) != 2:
+                    # An adapter unpacks it: ("size=S",) crashed the push.
+                    found.append(
+                        Problem(
+                            f"{path}.options.{j}",
+                            f"must be a (name, value) pair, got {option!r}",
+                        )
+                    )
+                    continue
+                for k, text in zip(("name", "value"), option, strict=True):
                     found += text_problems(f"{path}.options.{j}.{k}", text)
             if variant.price is not None:
                 found += amount_problems(
