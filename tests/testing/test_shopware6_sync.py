@@ -691,26 +691,148 @@ class TestSync:
             }
         ]
 
+    @pytest.mark.parametrize(
+        "entity",
+        ["product", "product_media", "product_visibility"],
+    )
     async def test_criteria_delete_rules(
-        self, client: httpx.AsyncClient
+        self, client: httpx.AsyncClient, entity: str
     ) -> None:
-        """Criteria deletes on non-mapping entities are rejected."""
+        """Criteria deletes on non-mapping entities are rejected, link
+        entities with an id of their own too (SyncService::
+        handleCriteriaDelete: MappingEntityDefinition only, 6.5.2 to
+        6.6.7)."""
         r = await sync(
             client,
             {
                 "d": {
-                    "entity": "product",
+                    "entity": entity,
                     "action": "delete",
                     "criteria": [
-                        {"type": "equals", "field": "id", "value": "x"}
+                        {"type": "equals", "field": "productId", "value": "x"}
                     ],
                 }
             },
         )
         assert r.status_code == 400
-        assert r.json()["errors"][0]["code"] == (
-            "API_INVALID_SYNC_CRITERIA_EXCEPTION"
+        (found,) = r.json()["errors"]
+        assert "API_INVALID_SYNC_CRITERIA_EXCEPTION" == found["code"]
+        assert (
+            'Sync operation d, with action "delete", requires a criteria '
+            "with at least one filter and can only be applied for mapping "
+            "entities"
+        ) == found["detail"]
+
+    async def _assigned(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator, *names: str
+    ) -> list[str]:
+        """Categories *names* made, and product F assigned to them."""
+        ids = [seed_id(f"cat.{n}") for n in names]
+        r = await sync(
+            client,
+            {
+                "c": upsert("category", *({"id": c, "name": c} for c in ids)),
+                "p": upsert(
+                    "product",
+                    product("F", emu, categories=[{"id": c} for c in ids]),
+                ),
+            },
         )
+        assert r.status_code == 200, r.text
+        return ids
+
+    def _held(self, emu: ShopwareEmulator) -> set[str]:
+        return {
+            m["categoryId"]
+            for m in emu.entities["product_category"].values()
+            if m["productId"] == pid("F")
+        }
+
+    async def test_criteria_match_the_rows_before_the_request(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """A criteria delete deletes what it matched before the request's
+        operations ran (SyncService::loopOperations resolves it first): a
+        mapping an earlier operation of the same request adds stays."""
+        a, b = await self._assigned(client, emu, "a", "b")
+        c = seed_id("cat.c")
+        r = await sync(
+            client,
+            [
+                upsert("category", {"id": c, "name": "C"}),
+                upsert("product", {"id": pid("F"), "categories": [{"id": c}]}),
+                {
+                    "entity": "product_category",
+                    "action": "delete",
+                    "criteria": [
+                        {
+                            "type": "equals",
+                            "field": "productId",
+                            "value": pid("F"),
+                        }
+                    ],
+                },
+            ],
+        )
+        assert r.status_code == 200, r.text
+        assert {c} == self._held(emu)
+        deleted = r.json()["deleted"]["product_category"]
+        assert sorted([a, b]) == sorted(m["categoryId"] for m in deleted)
+
+    async def test_criteria_delete_removes_at_most_100(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """One criteria delete removes the first 100 rows it matches and
+        says nothing of the others (the criteria builder's default limit,
+        ``shopware.api.store.max_limit``, up to 6.6.7)."""
+        ids = await self._assigned(client, emu, *map(str, range(101)))
+        r = await sync(
+            client,
+            {
+                "d": {
+                    "entity": "product_category",
+                    "action": "delete",
+                    "criteria": [
+                        {
+                            "type": "equals",
+                            "field": "productId",
+                            "value": pid("F"),
+                        }
+                    ],
+                }
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert 100 == len(r.json()["deleted"]["product_category"])
+        assert {max(ids)} == self._held(emu)
+
+    async def test_criteria_outside_a_delete_or_beside_a_payload(
+        self, client: httpx.AsyncClient, emu: ShopwareEmulator
+    ) -> None:
+        """An upsert ignores criteria; a delete's criteria replace its
+        payload (SyncService::loopOperations)."""
+        a, b = await self._assigned(client, emu, "a", "b")
+        by_a = [{"type": "equals", "field": "categoryId", "value": a}]
+        r = await sync(
+            client,
+            {
+                "u": {
+                    "entity": "product",
+                    "action": "upsert",
+                    "payload": [{"id": pid("F"), "stock": 3}],
+                    "criteria": by_a,
+                },
+                "d": {
+                    "entity": "product_category",
+                    "action": "delete",
+                    "payload": [{"productId": pid("F"), "categoryId": b}],
+                    "criteria": by_a,
+                },
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert 3 == emu.entities["product"][pid("F")]["stock"]
+        assert {b} == self._held(emu)
 
     async def test_resolver(
         self, client: httpx.AsyncClient, emu: ShopwareEmulator

@@ -203,7 +203,7 @@ class App(EmulatorApp):
             raise _invalid_sync(
                 "Invalid payload format. Expected an array of operations."
             )
-        ops = []
+        ops: list[tuple[str, Any, Any, list[Any], Any]] = []
         errors = []
         for pos, op in pairs:
             if not isinstance(op, dict):
@@ -243,7 +243,7 @@ class App(EmulatorApp):
                     for e in errors
                 ],
             )
-        for key, entity, action, items, criteria in ops:
+        for key, entity, action, _, criteria in ops:
             if entity not in ENTITIES:
                 # DefinitionInstanceRegistry::getByEntityName: a
                 # ShopwareHttpException without its own status, so 500.
@@ -253,18 +253,23 @@ class App(EmulatorApp):
                     f'Definition for entity "{entity}" does not exist.',
                     parameters={"entityName": entity},
                 )
-            if criteria and (
-                action != "delete"
-                or items
-                or not ENTITIES[entity].criteria_delete
-                or not isinstance(criteria, list)
+            # SyncService::handleCriteriaDelete (6.5.2 to 6.6.7): only a
+            # delete reads its criteria, and only for a mapping entity
+            # (MappingEntityDefinition); an upsert ignores them.
+            if (
+                action == "delete"
+                and criteria
+                and (
+                    not ENTITIES[entity].criteria_delete
+                    or not isinstance(criteria, list)
+                )
             ):
                 raise ApiError.one(
                     400,
                     "API_INVALID_SYNC_CRITERIA_EXCEPTION",
-                    f'Sync operation "{key}", with action "{action}", '
-                    "contains invalid criteria: criteria are only allowed "
-                    "for deleting mapping entities, without payload.",
+                    f'Sync operation {key}, with action "delete", requires '
+                    "a criteria with at least one filter and can only be "
+                    "applied for mapping entities",
                     pointer=f"/{key}",
                 )
         # Foreign keys given as {"resolver": ...} are resolved against
@@ -278,11 +283,20 @@ class App(EmulatorApp):
         n_items = sum(len(items) or 1 for *_, items, _ in ops)
         await req.pay(items=n_items)
         w = self.emu.writer()
-        for key, entity, action, items, criteria in ops:
+        # SyncService::loopOperations turns each delete's criteria into the
+        # primary keys it matches before anything is written (its payload,
+        # if any, is replaced): a row an earlier operation of the same
+        # request adds is not deleted.
+        found = {
+            n: w.criteria_payload(
+                ENTITIES[str(op[1])], op[4], f"/{op[0]}/criteria"
+            )
+            for n, op in enumerate(ops)
+            if op[2] == "delete" and op[4]
+        }
+        for n, (key, entity, action, items, _) in enumerate(ops):
             d = ENTITIES[str(entity)]
-            if criteria:
-                w.delete_by_criteria(d, criteria, f"/{key}/criteria")
-            for i, item in enumerate(items):
+            for i, item in enumerate(found.get(n, items)):
                 if action == "upsert":
                     w.upsert(d, item, f"/{key}/{i}")
                 else:

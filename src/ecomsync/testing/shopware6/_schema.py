@@ -81,8 +81,8 @@ class EntityDef:
     # Fields with a value -> ids index, for foreign-key children, unique
     # checks and fast equality filters.
     indexed: tuple[str, ...] = ()
-    # Deleting by criteria is a mapping-entity feature; the emulator also
-    # allows it on a few link entities (documented deviation).
+    # Deleting by criteria is a mapping-entity feature (Shopware 6.5.2 to
+    # 6.6.7; later releases allow it on every entity).
     criteria_delete: bool = False
     # Foreign keys checked for existence (field, target entity).
     fks: tuple[tuple[str, str], ...] = ()
@@ -184,7 +184,6 @@ _DEFS = [
         "product_media",
         required=("productId", "mediaId"),
         indexed=("productId", "mediaId"),
-        criteria_delete=True,
         fks=(("productId", "product"), ("mediaId", "media")),
         to_one=(
             ToOne("product", "productId", "product"),
@@ -195,7 +194,6 @@ _DEFS = [
         "product_visibility",
         required=("productId", "salesChannelId", "visibility"),
         indexed=("productId",),
-        criteria_delete=True,
         fks=(("productId", "product"), ("salesChannelId", "sales_channel")),
         to_one=(ToOne("salesChannel", "salesChannelId", "sales_channel"),),
     ),
@@ -203,14 +201,12 @@ _DEFS = [
         "product_price",
         required=("productId", "ruleId", "quantityStart", "price"),
         indexed=("productId",),
-        criteria_delete=True,
         fks=(("productId", "product"),),
     ),
     EntityDef(
         "product_configurator_setting",
         required=("productId", "optionId"),
         indexed=("productId",),
-        criteria_delete=True,
         fks=(("productId", "product"), ("optionId", "property_group_option")),
         to_one=(ToOne("option", "optionId", "property_group_option"),),
     ),

@@ -36,6 +36,14 @@ from ._store import SERIAL, Row, Store, Tx, primary_key, row_key
 from ._validation import Validation, blank
 
 
+#: Rows one Sync delete by criteria removes at most: SyncService::
+#: handleCriteriaDelete builds its search with the RequestCriteriaBuilder
+#: whose default limit is ``shopware.api.store.max_limit``, 100 (6.5:
+#: ``api.max_limit``, 100); Shopware 6.6.7 and older delete the first 100
+#: matches and say nothing (shopware/shopware#4908 lifted the limit and
+#: the mapping-only rule for later releases).
+CRITERIA_DELETE_LIMIT = 100
+
 #: The scale of ``tax.tax_rate`` (DECIMAL(10, 2)).
 _CENT = Decimal("0.01")
 
@@ -463,17 +471,23 @@ class Writer(Validation):
             ):
                 self.tx.put("product", pid, {**prod, "coverId": None})
 
-    def delete_by_criteria(
+    def criteria_payload(
         self, d: EntityDef, criteria: list[Any], ptr: str
-    ) -> int:
+    ) -> list[dict[str, Any]]:
+        """
+        The primary keys a criteria delete removes, found now (before any
+        operation of the request is written): at most
+        `CRITERIA_DELETE_LIMIT`, in primary-key order.
+        """
         pred = compile_filters(d.name, criteria, Resolver(self.tx), ptr)
-        n = 0
+        found = []
         for key in self._criteria_candidates(d, criteria):
             row = self.tx.get(d.name, key)
             if row is not None and pred(row):
-                self.cascade_delete(d, key, row)
-                n += 1
-        return n
+                pk = primary_key(d, key, row)
+                found.append(pk if isinstance(pk, dict) else {"id": pk})
+        found.sort(key=lambda pk: tuple(pk.values()))
+        return found[:CRITERIA_DELETE_LIMIT]
 
     def _criteria_candidates(
         self, d: EntityDef, criteria: list[Any]
