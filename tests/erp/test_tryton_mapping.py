@@ -25,6 +25,7 @@ from ecomsync import (
 )
 from ecomsync.erp import _tryton_orders
 from ecomsync.erp._tryton_orders import OrderImporter
+from ecomsync.erp._tryton_rpc import Rpc
 from ecomsync.erp._tryton_sales import (
     MARK_FIELDS,
     SaleRejected,
@@ -459,6 +460,49 @@ class TestMapping:
         assert "cancel its customer shipments" in str(refused.error)
         assert handled.ok, handled
         assert first.platform_id == handled.platform_id
+
+    @pytest.mark.anyio
+    async def test_a_mark_added_is_read_as_a_change_without_a_sale_write(
+        self, tryton: TrytonErp, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A mark added to an imported sale (here the platform of an
+        order first imported for none) is a change the next ChangedSince
+        order status read sees, and writes the sale's marks attachment
+        alone: no write of the sale (before, its comment was written back
+        unchanged to move its write date, one call more)."""
+        order = make_order()
+        methods: list[str] = []
+        call = Rpc.call
+
+        async def counted(self: Rpc, method: str, *params: object) -> Any:
+            methods.append(method)
+            return await call(self, method, *params)
+
+        async with tryton.session() as session:
+            (first,) = await session.import_orders([order])
+        await anyio.sleep(0.01)  # the import's writes before it
+        moment = datetime.now(UTC)
+        monkeypatch.setattr(Rpc, "call", counted)
+        async with tryton.session() as session:
+            (named,) = await session.import_orders(
+                [attrs.evolve(order, platform="shop")]
+            )
+        monkeypatch.undo()
+        changed = await _read(
+            tryton, DataType.ORDER_STATUS, ChangedSince(moment)
+        )
+
+        assert (None, first.platform_id) == (named.error, named.platform_id)
+        assert ["shop"] == [
+            s.platform for s in changed if s.number == order.number
+        ]
+        assert [] == [
+            m
+            for m in methods
+            if m.startswith("model.sale.sale.")
+            and m.split(".")[-1] not in ("search_read", "read")
+        ]
+        assert 1 == methods.count("model.ir.attachment.write")
 
     @pytest.mark.anyio
     async def test_cancelled_in_the_shop_after_shipping(

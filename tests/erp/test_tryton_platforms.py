@@ -243,21 +243,43 @@ class TestSalesOfOthers:
     async def test_sale_not_imported_is_neither_read_nor_taken(
         self, tryton: TrytonErp
     ) -> None:
-        """A sale ecomsync did not import (made by hand, its customer's
-        PO number in ``reference`` equal to a shop's order number) is not
-        read as that order's status, for any platform or none, and is not
-        taken as the order's sale when the order is imported: it gets its
-        own sale."""
+        """A sale ecomsync did not import (made by hand for a customer of
+        the merchant's, its customer's PO number in ``reference`` equal to
+        a shop's order number) is not read as that order's status, for
+        any platform or none, and is not taken as the order's sale when
+        the order is imported: it gets its own sale.  (A sale without
+        marks on the shop customer's own party is the order's: its marks
+        were deleted, test_tryton_reimport.py.)"""
         order, _ = _twins()
         order = attrs.evolve(order, platform="woo")
         manual_number = f"{order.number}-po"
         async with tryton.session() as session:
             (ours,) = await session.import_orders([order])
+            (theirs,) = await session.rpc.model(
+                "party.party",
+                "create",
+                [
+                    {
+                        "name": "A Customer Of The Merchant's",
+                        "addresses": [["create", [{"street": "Hofweg 1"}]]],
+                    }
+                ],
+            )
+            (party,) = await session.rpc.read(
+                "party.party", [theirs], ["addresses"]
+            )
+            (address,) = party["addresses"]
             (manual,) = await session.rpc.model(
                 "sale.sale",
                 "copy",
                 [int(ours.platform_id or 0)],
-                {"reference": manual_number, "comment": None},
+                {
+                    "reference": manual_number,
+                    "comment": None,
+                    "party": theirs,
+                    "invoice_address": address,
+                    "shipment_address": address,
+                },
             )
             await session.rpc.model("sale.sale", "quote", [manual])
             read = {

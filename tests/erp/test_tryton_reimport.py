@@ -368,3 +368,132 @@ async def test_shop_change_the_merchant_made_in_tryton_too_goes_through(
 
     assert (None, None) == (booked.error, edited.error), edited
     assert first.platform_id == edited.platform_id
+
+
+async def _statuses(erp: TrytonErp, number: str, platform: str) -> list[Any]:
+    """The order statuses *platform* reads of order *number*."""
+    async with erp.session() as session:
+        return [
+            status
+            async for batch in session.read(
+                DataType.ORDER_STATUS,
+                Only([number]),
+                batch_size=5,
+                platform=platform,
+            )
+            for status in batch
+        ]
+
+
+@pytest.mark.parametrize("where", ["attachment", "comment"])
+async def test_sale_whose_marks_were_deleted_is_still_the_orders(
+    tryton: TrytonErp, where: str
+) -> None:
+    """A sale whose marks the merchant deleted (its attachment 'Shop
+    order (ecomsync)', or the comment lines of a sale an earlier release
+    imported) is still its order's, found by the order number on the
+    shop customer's party: imported again, the order gets no second sale
+    (before: a second sale, shipped twice), the sale gets its marks back,
+    and order status reads it again."""
+    order = attrs.evolve(make_order(), platform="shop")
+    async with tryton.session() as session:
+        rpc = session.rpc
+        (first,) = await session.import_orders([order])
+        sale = int(first.platform_id or 0)
+        (row,) = await rpc.read("sale.sale", [sale], ["attachments"])
+        await rpc.model("ir.attachment", "delete", row["attachments"])
+        if where == "comment":  # as an earlier release kept them
+            await rpc.model(
+                "sale.sale",
+                "write",
+                [sale],
+                {"comment": "Gift wrap, please"},
+            )
+        (again,) = await session.import_orders([order])
+        (twice,) = await session.import_orders([order])
+        sales = await rpc.search_read(
+            "sale.sale",
+            [["reference", "=", order.number]],
+            ["comment", *MARK_FIELDS],
+        )
+    statuses = await _statuses(tryton, order.number, "shop")
+
+    assert (None, first.platform_id) == (again.error, again.platform_id)
+    assert (None, first.platform_id) == (twice.error, twice.platform_id)
+    assert [sale] == [row["id"] for row in sales]
+    assert "shop" == sale_platform(sale_marks(sales[0]))
+    recorded, holder = recorded_digests(sales[0])
+    assert "ir.attachment" == (holder or ("", 0))[0]
+    assert order_digests(order)["lines"] == recorded["lines"]
+    expected = "Gift wrap, please" if where == "comment" else None
+    assert expected == sales[0]["comment"]
+    assert ["shop"] == [status.platform for status in statuses]
+
+
+@pytest.mark.parametrize("release", ["notes", "attachment"])
+async def test_marks_of_an_earlier_release_move_off_the_printed_comment(
+    tryton: TrytonErp, monkeypatch: pytest.MonkeyPatch, release: str
+) -> None:
+    """The marks a sale of an earlier release keeps in its comment (which
+    Tryton prints for the customer) move to its attachment 'Shop order
+    (ecomsync)' when an import next finds the sale, with the shop's order
+    its note kept (the note deleted), in one write of the sale; the
+    merchant's own comment lines stay, and the import after costs one
+    call again."""
+    order = attrs.evolve(make_order(), platform="shop")
+    comment = (
+        f"Gift wrap, please\n{sale_mark('shop')}\n{addresses_line(order)}"
+    )
+    methods: list[str] = []
+    call = Rpc.call
+
+    async def counted(self: Rpc, method: str, *params: object) -> Any:
+        methods.append(method)
+        return await call(self, method, *params)
+
+    async with tryton.session() as session:
+        rpc = session.rpc
+        (first,) = await session.import_orders([order])
+        sale = int(first.platform_id or 0)
+        (row,) = await rpc.read("sale.sale", [sale], ["attachments"])
+        if release == "notes":  # the marks in the comment, the order noted
+            await rpc.model("ir.attachment", "delete", row["attachments"])
+            await rpc.model(
+                "ir.note",
+                "create",
+                [
+                    {
+                        "resource": f"sale.sale,{sale}",
+                        "message": order_note(order),
+                    }
+                ],
+            )
+        else:  # the release before: the shop's order moved, not the marks
+            await rpc.model(
+                "ir.attachment",
+                "write",
+                row["attachments"],
+                {"description": order_note(order)},
+            )
+        await rpc.model("sale.sale", "write", [sale], {"comment": comment})
+        monkeypatch.setattr(Rpc, "call", counted)
+        (moved,) = await session.import_orders([order])
+        moving = list(methods)
+        methods.clear()
+        (again,) = await session.import_orders([order])
+        after = list(methods)
+        monkeypatch.undo()
+        (row,) = await rpc.read("sale.sale", [sale], ["notes", *MARK_FIELDS])
+
+    assert (None, None) == (moved.error, again.error), moved
+    assert first.platform_id == again.platform_id
+    assert "Gift wrap, please" == row["comment"]
+    assert [] == row["notes"]
+    assert "shop" == sale_platform(sale_marks(row))
+    recorded, holder = recorded_digests(row)
+    assert "ir.attachment" == (holder or ("", 0))[0]
+    assert order_digests(order) == {
+        k: v for k, v in recorded.items() if k in order_digests(order)
+    }
+    assert 1 == moving.count("model.sale.sale.write")
+    assert ["model.sale.sale.search_read"] == after

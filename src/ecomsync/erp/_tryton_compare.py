@@ -24,7 +24,6 @@ from ._tryton_sales import (
     SHIPPING_LINE,
     SaleRejected,
     marks_attachment,
-    marks_values,
 )
 from ._tryton_shop_order import (
     CUSTOMER,
@@ -62,11 +61,12 @@ class SaleCheck:
         merchant made the change by hand); then the shop's order as it
         is now is recorded, so a later edit of the merchant's is told
         from the shop's.  A sale imported before its order was recorded
-        is compared whole, its addresses by the digests of its comment.
-        The shop's order as it is now is recorded on the marks
-        attachment (a sale an earlier version imported gets one).
+        is compared whole, its addresses by the digests an earlier
+        version kept in its comment.  The shop's order as it is now is
+        recorded on the marks attachment, which *row* has (`SaleMarks.
+        adopt`).
         """
-        recorded, holder = recorded_digests(row)
+        recorded, _ = recorded_digests(row)
         now = order_digests(order)
         suspects = [f for f in FIELDS if recorded.get(f) != now[f]]
         if not suspects:
@@ -87,25 +87,15 @@ class SaleCheck:
         customer = {k: v for k, v in recorded.items() if k in CUSTOMER}
         message = order_note(order, customer)
         attachment = marks_attachment(row)
-        if attachment is not None:
-            kept = (attachment.get("description") or "").splitlines()
-            lines = [ln for ln in kept if not ln.startswith(ORDER_MARK)]
-            await self._rpc.model(
-                "ir.attachment",
-                "write",
-                [int(attachment["id"])],
-                {"description": "\n".join([*lines, message])},
-            )
-            return
-        # a sale an earlier version imported: its marks stay in its
-        # comment, the shop's order moves from its note (if any)
+        assert attachment is not None  # `SaleMarks.adopt` gave it one
+        kept = (attachment.get("description") or "").splitlines()
+        lines = [ln for ln in kept if not ln.startswith(ORDER_MARK)]
         await self._rpc.model(
             "ir.attachment",
-            "create",
-            [marks_values(sale, message)],
+            "write",
+            [int(attachment["id"])],
+            {"description": "\n".join([*lines, message])},
         )
-        if holder is not None:
-            await self._rpc.model(holder[0], "delete", [holder[1]])
 
     async def _held_otherwise(
         self, order: Order, sale: int, suspects: list[str]

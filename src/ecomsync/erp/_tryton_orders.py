@@ -28,26 +28,20 @@ from .._personal import redact, redact_error
 from .._record_checks import minor_unit, problems
 from ..exceptions import RetryableError, SyncError
 from ._tryton_compare import SaleCheck
+from ._tryton_marks import ADOPT_FIELDS, SaleMarks
 from ._tryton_parties import Parties
 from ._tryton_read import ALL
 from ._tryton_rpc import Rpc, TrytonError
 from ._tryton_sales import (
-    CANCELLED_MARK,
-    IMPORTED_MARK,
-    MARK_FIELDS,
+    PARTY_CODE_FIELDS,
     SaleRejected,
     charges,
-    is_marked_cancelled,
-    marks_attachment,
+    customer_sales,
     marks_values,
     own_sales,
-    platform_line,
     refuse_reopened,
     sale_mark,
-    sale_marks,
-    sale_platform,
     the_sale,
-    with_line,
 )
 from ._tryton_shop_order import order_note
 from ._tryton_stock import StockReader
@@ -74,10 +68,12 @@ class OrderImporter:
     #: Currency ids by code, found once a session (not once an order).
     _currency_ids: dict[str, int] = attrs.field(factory=dict)
     _parties: Parties = attrs.field(init=False)
+    _marks: SaleMarks = attrs.field(init=False)
     _check: SaleCheck = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._parties = Parties(self._erp, self._rpc)
+        self._marks = SaleMarks(self._rpc, self._parties)
         self._check = SaleCheck(
             self._rpc,
             self._parties,
@@ -111,15 +107,25 @@ class OrderImporter:
 
     async def _import_claimed(self, order: Order) -> Outcome:
         try:
-            existing = await self._rpc.search_read(
+            # with their parties' identifiers, in this call: a sale whose
+            # marks the merchant deleted is still found (`customer_sales`)
+            found = await self._rpc.search_read(
                 "sale.sale",
                 [["reference", "=", order.number]],
-                ["state", "number", "party", "notes.message", *MARK_FIELDS],
+                [
+                    "state",
+                    "number",
+                    "party",
+                    *ADOPT_FIELDS,
+                    *PARTY_CODE_FIELDS,
+                ],
                 order=[["id", "ASC"]],
             )
-            existing = own_sales(order, existing)
+            existing = own_sales(order, found) or customer_sales(order, found)
             if existing:
-                await self._mark_platform(order, existing)
+                for row in existing:
+                    await self._marks.adopt(order, row)
+                await self._marks.mark_platform(order, existing)
                 row = the_sale(order, existing)
                 sale = int(row["id"])
                 if order.state is OrderState.CANCELLED:
@@ -187,13 +193,11 @@ class OrderImporter:
                     partial(self._rpc.model, "sale.sale", step, [sale])
                 )
             return
-        (sold,) = await self._rpc.read(
-            "sale.sale", [sale], ["moves", *MARK_FIELDS]
-        )
+        (sold,) = await self._rpc.read("sale.sale", [sale], ["moves"])
         moves = await self._rpc.read("stock.move", sold["moves"], ["state"])
         left = [m for m in moves if m["state"] != "cancelled"]
         if not left:  # the merchant cancelled what was to ship
-            await self._mark_cancelled(sale, sold)
+            await self._marks.mark_cancelled(order, row)
             return
         name = f"Tryton sale {row.get('number') or ''} (id {sale})"
         if any(m["state"] == "done" for m in left):
@@ -206,7 +210,7 @@ class OrderImporter:
                 ],
             )
             if returned:  # the merchant made its return sale
-                await self._mark_cancelled(sale, sold)
+                await self._marks.mark_cancelled(order, row)
                 return
             advice = (
                 "it has shipped: take the goods back by hand with a "
@@ -222,72 +226,6 @@ class OrderImporter:
             f"is {state}; {advice}",
             "state",
         )
-
-    async def _mark_platform(self, order: Order, rows: list[Any]) -> None:
-        """
-        Mark the sales of *order* made before imports named the platform
-        (all of *rows*, the sales that held its number then, a cancelled
-        twin too) as its platform's, and their customer's party, so
-        another platform's order and customer with those numbers no
-        longer match them.
-        """
-        if order.platform is None:
-            return
-        for row in rows:
-            if sale_platform(sale_marks(row)) is not None:
-                continue
-            line = platform_line(order.platform)
-            await self._write_marks(row, line, drop=IMPORTED_MARK)
-            if row.get("party"):
-                await self._parties.mark(order, int(row["party"]))
-
-    async def _mark_cancelled(self, sale: int, row: Any) -> None:
-        """
-        Note on a handled sale that the shop cancelled its order, so order
-        status reads it as cancelled (as the shop has it) instead of
-        pushing "in progress" or "shipped" to a cancelled order, which the
-        shop refuses on every run.
-        """
-        if is_marked_cancelled(sale_marks(row)):
-            return
-        await self._write_marks(row, CANCELLED_MARK)
-
-    async def _write_marks(
-        self, row: Any, line: str, drop: str | None = None
-    ) -> None:
-        """
-        Add *line* to the marks of the sale *row* (read with
-        `MARK_FIELDS`), without the line *drop*: on its marks attachment,
-        or, for a sale an earlier version imported, in its comment where
-        that keeps them (Tryton prints it, but moving them would leave a
-        process stopped halfway with a sale marked twice or not at all).
-        *row* takes the marks written.
-        """
-        attachment = marks_attachment(row)
-        model, key, record = "sale.sale", "comment", int(row["id"])
-        text = row.get("comment")
-        if attachment is not None:
-            model, key = "ir.attachment", "description"
-            record, text = int(attachment["id"]), attachment.get("description")
-        kept = [ln for ln in (text or "").splitlines() if ln != drop]
-        text = with_line("\n".join(kept), line)
-        await self._rpc.model(model, "write", [record], {key: text})
-        if attachment is not None:
-            # and the sale's comment as it is: its write date is what
-            # order status reads changes by (an attachment's is not)
-            await self._rpc.model(
-                "sale.sale",
-                "write",
-                [int(row["id"])],
-                {"comment": row.get("comment")},
-            )
-            attachment["description"] = text
-            row["attachments."] = [
-                attachment if a.get("id") == record else a
-                for a in row.get("attachments.") or []
-            ]
-        else:
-            row["comment"] = text
 
     async def _with_warnings(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """

@@ -29,10 +29,15 @@ from .._record_checks import minor_unit
 #: is given; nor a note (``ir.note``): unread by every user, each sale
 #: showed an unread-note badge.  Sales earlier versions imported hold
 #: their marks in the comment (and the shop's order in a note): both are
-#: read (`sale_marks`).
+#: read (`sale_marks`), and moved to the attachment when an import finds
+#: the sale (`_tryton_marks`).  A sale whose marks the merchant deleted
+#: is still found by its customer's party (`customer_sales`).
 MARKS_ATTACHMENT = "Shop order (ecomsync)"
 #: The fields of ``sale.sale`` that `sale_marks` reads the marks from.
 MARK_FIELDS = ["comment", "attachments.name", "attachments.description"]
+#: The fields of ``sale.sale`` that `customer_sales` reads its party's
+#: identifiers from (in the call that finds the sales: no call more).
+PARTY_CODE_FIELDS = ["party.identifiers.code", "party.identifiers.type"]
 #: The line a sale's marks take when the shop cancelled its order once
 #: the merchant handled it (Tryton cannot cancel a processed sale): order
 #: status reads such a sale as cancelled.
@@ -56,8 +61,9 @@ DISCOUNT_LINE = "Discount"
 ROUNDING_LINE = "Rounding difference"
 #: The start of the comment line in which earlier versions kept a digest
 #: of the billing and the shipping address as the shop sent them
-#: (`addresses_line`), read for the sales they imported; the import now
-#: keeps the whole order's digests in a note (`_tryton_shop_order`).
+#: (`addresses_line`), read for the sales they imported (and moved to the
+#: marks attachment, `_tryton_marks`); the import now keeps the whole
+#: order's digests there (`_tryton_shop_order`).
 ADDRESSES_MARK = "Shop addresses (ecomsync): "
 
 
@@ -234,8 +240,8 @@ def refuse_reopened(order: Order, sale: int, row: Any) -> None:
         )
     elif is_marked_cancelled(sale_marks(row)):
         advice = (
-            f"delete the line {CANCELLED_MARK!r} from the sale's comment "
-            f"or its attachment {MARKS_ATTACHMENT!r}, "
+            f"delete the line {CANCELLED_MARK!r} from the sale's "
+            f"attachment {MARKS_ATTACHMENT!r}, "
             "then make it ship again in Tryton, or cancel the order in the "
             "shop again"
         )
@@ -253,6 +259,43 @@ def is_marked_cancelled(comment: str | None) -> bool:
     Whether a sale's *comment* holds `CANCELLED_MARK` on a line.
     """
     return CANCELLED_MARK in (comment or "").splitlines()
+
+
+def customer_sales(
+    order: Order, rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """
+    The sales among *rows* (those holding *order*'s number, read with
+    `MARK_FIELDS` and `PARTY_CODE_FIELDS`) that carry no marks at all but
+    are booked on the party of *order*'s customer (its identifier
+    `party_code`): sales ecomsync imported whose marks the merchant
+    deleted (the attachment, or an older sale's comment lines).  Not
+    taking them would book the shop order a second time, silently; a
+    sale of another platform's customer, or of a party without the
+    code (the merchant's own customer, a PO number in its reference),
+    is never one.
+    """
+    code = party_code(order.customer.number, order.platform)
+    return [
+        row
+        for row in rows
+        if not is_imported(sale_marks(row))
+        and any(
+            identifier.get("code") == code and not identifier.get("type")
+            for identifier in (row.get("party.") or {}).get("identifiers.")
+            or []
+        )
+    ]
+
+
+def is_mark(line: str) -> bool:
+    """
+    Whether *line* (of a sale's comment) is one of ecomsync's marks,
+    which `sale_marks` reads: those earlier versions wrote there.
+    """
+    return line in (IMPORTED_MARK, CANCELLED_MARK) or line.startswith(
+        (PLATFORM_MARK, ADDRESSES_MARK)
+    )
 
 
 def the_sale(order: Order, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

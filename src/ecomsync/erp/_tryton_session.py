@@ -307,6 +307,9 @@ class TrytonSession:
                 selection.moment,
                 "last_modified_at",
                 "shipments.last_modified_at",
+                # a mark added (cancelled in the shop, the platform
+                # named) writes the sale's attachment, not the sale
+                "attachments.last_modified_at",
             )
             if isinstance(selection, ChangedSince)
             else [],

@@ -23,6 +23,7 @@ from ._tryton_sales import (
     full_name,
     imported_addresses,
     marks_attachment,
+    sale_marks,
 )
 
 
@@ -130,7 +131,15 @@ def order_note(order: Order, customer: dict[str, str] | None = None) -> str:
     if customer is None:
         customer = customer_digests(order.customer)
     digests = order_digests(order) | customer | {ORDERED_AT: _moment(order)}
-    return ORDER_MARK + json.dumps(digests, sort_keys=True)
+    return order_line(digests)
+
+
+def order_line(digests: Mapping[str, str]) -> str:
+    """
+    The line that records an order as imported by its *digests*
+    (`order_note`; an earlier version's note, moved to the attachment).
+    """
+    return ORDER_MARK + json.dumps(dict(digests), sort_keys=True)
 
 
 def _parsed(text: str) -> dict[str, str] | None:
@@ -153,8 +162,9 @@ def recorded_digests(
     ``notes.message``) records of its order as the shop sent it, and
     where: the `ORDER_MARK` line of its marks attachment (model, id);
     else, for a sale an earlier version imported, the newest of its notes
-    that `order_note` wrote; else the addresses' digests its comment
-    holds (none for a sale older still), and nowhere.
+    that `order_note` wrote; else the addresses' digests its marks hold
+    (an earlier version's comment line, moved to the attachment; none
+    for a sale older still), and nowhere.
     """
     attachment = marks_attachment(row)
     if attachment is not None:
@@ -167,4 +177,4 @@ def recorded_digests(
         digests = _parsed(note.get("message") or "")
         if digests is not None:
             return digests, ("ir.note", int(note["id"]))
-    return imported_addresses(row.get("comment")), None
+    return imported_addresses(sale_marks(row)), None
