@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ecomsync import (
+    Category,
     DataType,
     Order,
     OrderState,
@@ -32,6 +33,7 @@ from ecomsync.testing._platform_contract import (
 from ecomsync.testing.woocommerce import Faults, WooCommerceEmulator
 
 from .._retries import fast_retries
+from ._adapters import woocommerce_on
 from ._woocommerce import APP_PASSWORD, KEY, SECRET, WooFixtures, _emu, _shop
 
 
@@ -306,6 +308,38 @@ class TestAdapterDetails(WooFixtures):
                 assert (0, 0) == (small, big)
             else:
                 assert 0 < small <= big
+
+    async def test_category_estimate_counts_every_term_page(self) -> None:
+        """
+        A category push into a shop with more terms than a page holds
+        stays within the plan's estimate (check() tells the terms).
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        tree = [
+            Category(number=f"T-{n:03}", name=f"Term {n:03}")
+            for n in range(250)
+        ]
+        seed = woocommerce_on(emu, SECRET, key=KEY)
+        async with seed:
+            await seed.push(
+                DataType.CATEGORIES, [Outgoing(record=c) for c in tree]
+            )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
+        async with woo:
+            assert [] == await woo.check()
+            planned = woo.estimate_requests(
+                DataType.CATEGORIES, writes=1, uploads=0, with_media=0
+            )
+            before = len(emu.requests)
+            (outcome,) = await woo.push(
+                DataType.CATEGORIES,
+                [Outgoing(record=Category(number="T-007", name="Renamed"))],
+            )
+
+        assert outcome.ok, outcome
+        # three pages of 250 terms (each page after the first starts at
+        # the last row read) and the batch
+        assert 4 == len(emu.requests) - before <= planned
 
     async def test_retries_a_throttled_shop(
         self, woo: WooCommerce, emu: WooCommerceEmulator

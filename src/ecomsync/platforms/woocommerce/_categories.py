@@ -41,6 +41,9 @@ class Categories:
     api: RestApi
     settings: Settings
     _terms: dict[str, int] | None = attrs.field(init=False, default=None)
+    #: The shop's terms as last seen (a listing, or ``X-WP-Total`` of
+    #: check()'s read): what the plan counts the term listing's pages by.
+    seen: int = attrs.field(init=False, default=0)
 
     async def terms(self, *, fresh: bool = False) -> dict[str, int]:
         """
@@ -60,6 +63,7 @@ class Categories:
                     )
                     terms[slug] = tid
             self._terms = terms
+            self.seen = len(terms)
         return self._terms
 
     async def push(self, items: Sequence[Outgoing]) -> list[Outcome]:

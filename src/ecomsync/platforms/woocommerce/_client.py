@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Mapping
@@ -188,6 +189,16 @@ class RestApi:
         )
         rows = rows_of("WooCommerce", f"GET {API}/{path}", response.json())
         return response, rows
+
+    @staticmethod
+    def pages_of(rows: int, *, per_page: int = MAX_PER_PAGE) -> int:
+        """
+        The requests `pages` sends for a list of *rows* that does not
+        change meanwhile: one, then one for each *per_page* - 1 rows
+        more (each page after the first starts at the last row read).
+        """
+        per_page = max(2, per_page)
+        return 1 + max(0, math.ceil((rows - per_page) / (per_page - 1)))
 
     async def pages(
         self, path: str, params: Mapping[str, str], *, per_page: int

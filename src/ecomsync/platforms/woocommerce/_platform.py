@@ -266,7 +266,12 @@ class WooCommerce(AsyncResource):
     ) -> int:
         """
         An upper estimate for `Synchronizer.plan`: per batch one lookup
-        and one batch write (categories: plus the term list); per new file
+        and one batch write (categories: plus the term listing's pages,
+        for the terms check() or the last listing saw and those the push
+        may make: 100, then 99 more a page; a plan runs check() first.
+        A further write call of a run lists the terms again, counted as
+        the plan counts any further call, so a shop of more than 100
+        terms whose changes span read batches may see more); per new file
         an upload; variable articles one variations batch
         each (counted as one per article, the worst case); order statuses
         a read, a write, a read of the notes and a note per record.
@@ -276,7 +281,10 @@ class WooCommerce(AsyncResource):
         """
         batches = math.ceil(writes / self.batch_size)
         if data_type is DataType.CATEGORIES:
-            return 2 * batches + 1 + 2 * uploads  # a lost upload: a search
+            # the term listing's pages: the terms last seen (check(), which
+            # a plan runs first, or a listing) and those the push may make
+            listing = RestApi.pages_of(self._categories.seen + writes)
+            return 2 * batches + listing + 2 * uploads  # lost upload: search
         if data_type is DataType.ARTICLES:
             # + the tax classes and the shop's price settings (general,
             # and its tax mode where it calculates tax)
@@ -301,12 +309,20 @@ class WooCommerce(AsyncResource):
         reachable = True
         for path in ("products", "products/categories", "orders"):
             try:
-                await self._api.call("GET", path, params={"per_page": "1"})
+                answer = await self._api.call(
+                    "GET", path, params={"per_page": "1"}
+                )
             except SyncError as exc:
                 problems.append(f"{where}: {exc}")
                 if "refused" in str(exc) or "HTTP" not in str(exc):
                     reachable = "refused" in str(exc)
                     break
+            else:
+                total = (answer.headers.get("x-wp-total") or "").strip()
+                if path == "products/categories" and total.isdigit():
+                    # a plan checks first: its estimate of the term
+                    # listing follows the shop's terms
+                    self._categories.seen = int(total)
         if reachable and (self.wp_user or self.wp_application_password):
             try:
                 await self._api.check_media()
