@@ -300,6 +300,19 @@ async def test_location_newer_than_the_process_is_taken_off(
     assert {"Warehouse": 4, "Second": 6, "Outlet": 0} == _available(emu, "A-1")
 
 
+async def test_warehouse_taken_out_of_the_map_goes_to_zero(
+    moved: Moved,
+) -> None:
+    """WH2 taken out of the map: its level fails naming it, and its old
+    location goes to 0 with WH1's write rather than keep selling a
+    figure nothing updates any more."""
+    run = await moved.scheduled(moved.sync({"WH1": "Warehouse"}))
+
+    (failed,) = run.of(RecordFailed)
+    assert "warehouse 'WH2' is not mapped" in failed.message
+    assert {"Warehouse": 5, "Second": 0} == _available(moved.emu, "A-1")
+
+
 async def test_warehouse_gone_from_the_erp_goes_to_zero(moved: Moved) -> None:
     """An article's level of one warehouse no longer comes from the ERP
     (the warehouse holds none of it): its next write sets that
