@@ -270,3 +270,82 @@ class TestCatalogueAndSelectionDrift:
 
         assert set(numbers) - {"4100"} <= set(got)
         assert len(got) == len(set(got))
+
+
+class _IgnoresOrderby(httpx.AsyncBaseTransport):
+    """
+    The emulator behind a term-order plugin ("Category Order and Taxonomy
+    Terms Order" with autosort forces ``ORDER BY t.term_order`` on every
+    ``get_terms`` outside wp-admin, REST included): ``orderby`` and
+    ``order`` of *path* are dropped, the terms come by name.
+    """
+
+    def __init__(self, emu: WooCommerceEmulator, path: str) -> None:
+        self._inner = httpx.ASGITransport(app=emu.app)
+        self._path = f"/wp-json/wc/v3/{path}"
+        self.requests = 0
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        if request.method == "GET" and request.url.path == self._path:
+            self.requests += 1
+            params = request.url.params.remove("orderby").remove("order")
+            request = httpx.Request(
+                "GET",
+                request.url.copy_with(params=params),
+                headers=request.headers,
+            )
+        return await self._inner.handle_async_request(request)
+
+
+class TestShopIgnoringOrderby:
+    """
+    A shop that lists a list in its own order whatever ``orderby`` says
+    still has every row read, each once.
+    """
+
+    async def test_term_listing_sorted_by_the_shop_reads_every_term(
+        self,
+    ) -> None:
+        """
+        More than 100 categories listed by a term-order plugin (not by
+        id): a second push of the unlinked tree, renamed, renames every
+        category in place; none is made a second time under a ``-2``
+        slug.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        # names whose order is not the ids' order
+        tree = [
+            Category(number=f"C-{n:03}", name=f"Cat {(n * 37) % 150:03}")
+            for n in range(150)
+        ]
+        seed = woocommerce_on(emu, SECRET, key=KEY)
+        async with seed:
+            await seed.push(
+                DataType.CATEGORIES, [Outgoing(record=c) for c in tree]
+            )
+        ids = {r["name"]: r["id"] for r in emu.shop.categories.values()}
+        transport = _IgnoresOrderby(emu, "products/categories")
+        woo = WooCommerce(
+            "https://shop.test", KEY, SECRET, transport=transport
+        )
+        async with woo:
+            outcomes = await woo.push(
+                DataType.CATEGORIES,
+                [
+                    Outgoing(
+                        record=Category(number=c.number, name=f"New {c.name}")
+                    )
+                    for c in tree
+                ],
+            )
+
+        assert [None] * 150 == [o.error for o in outcomes]
+        assert [str(ids[c.name]) for c in tree] == [
+            o.platform_id for o in outcomes
+        ]
+        assert len(ids) == len(emu.shop.categories)
+        assert [f"New {c.name}" for c in tree] == [
+            emu.shop.categories[ids[c.name]]["name"] for c in tree
+        ]

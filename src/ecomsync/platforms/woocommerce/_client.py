@@ -16,6 +16,7 @@ import math
 import secrets
 import time
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 from urllib.parse import quote
 
@@ -222,7 +223,11 @@ class RestApi:
         WP_Query ``ID``; the terms lists through ``WC_REST_Terms_
         Controller``, ``t.term_id``) and ``offset`` (``prepare_objects_
         query``; ``get_items`` of the terms controller, in place of the
-        page).
+        page).  A shop may ignore ``orderby`` (the "Category Order and
+        Taxonomy Terms Order" plugin's autosort forces ``t.term_order``
+        on every ``get_terms`` outside wp-admin, REST included): a page
+        whose ids do not ascend ends the anchoring, and the rest of the
+        read takes the pages after it whole, each id yielded once.
         """
         per_page = max(2, per_page)  # one row of each page is the last one
         query = {**params, "orderby": "id", "order": "asc"}
@@ -230,6 +235,8 @@ class RestApi:
         offset = 0
         last: int | None = None
         seen: list[int] = []
+        ordered = True  # the shop honours orderby=id
+        read: set[int] = set()
         while True:
             response, rows = await self._page(
                 path, query, per_page=per_page, offset=offset
@@ -247,7 +254,13 @@ class RestApi:
                 )
                 for i, row in enumerate(rows)
             ]
-            if offset and last is not None and (not rows or ids[0] > last):
+            ordered = ordered and all(a < b for a, b in pairwise(ids))
+            if (
+                ordered
+                and offset
+                and last is not None
+                and (not rows or ids[0] > last)
+            ):
                 offset = max(0, offset - (per_page - 1))
                 continue
             if offset and ids == seen:
@@ -261,17 +274,21 @@ class RestApi:
                 )
             seen = ids
             new = [
-                r for r, i in zip(rows, ids, strict=True) if i > (last or 0)
+                r
+                for r, i in zip(rows, ids, strict=True)
+                if (i > (last or 0) if ordered else i not in read)
             ]
             if new:
                 yield new
                 last = max(ids)
+            read.update(ids)
             total = (response.headers.get("x-wp-total") or "").strip()
             if len(rows) < per_page or (
                 total.isdigit() and offset + len(rows) >= int(total)
             ):
                 return
-            offset += len(rows) - 1
+            # in the shop's own order the last row read is no anchor
+            offset += len(rows) - 1 if ordered else len(rows)
 
     async def upload(
         self, content: bytes, filename: str, mime_type: str
