@@ -419,7 +419,7 @@ class TestPacing:
         assert all(o.ok for o in outcomes), outcomes
         assert 0 == shop.throttled
         # collections, categories, who holds the 80 SKUs, the articles
-        assert 252 + 3 * 12 + (2 + 3 * 160) + 80 * 16 == needed
+        assert 253 + 3 * 12 + (2 + 3 * 160) + 80 * 16 == needed
         assert pytest.approx((needed - 1000) / 100) == clock[0]
         assert max(r.cost or 0 for r in emu.requests) <= 1000
 
@@ -448,7 +448,7 @@ class TestPacing:
 
         assert outcome.ok, outcome
         assert 1 == shop.throttled
-        assert pytest.approx((252 - 5) / 10) == waits[0]
+        assert pytest.approx((253 - 5) / 10) == waits[0]
 
     async def test_a_request_overtaken_in_flight_is_not_throttled(
         self,

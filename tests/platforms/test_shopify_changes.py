@@ -276,6 +276,32 @@ class TestSubCentPrices:
         assert raw["userErrors"] == []
 
 
+class TestCurrency:
+    async def test_a_price_in_another_currency_fails_unsent(
+        self, shop: Shop
+    ) -> None:
+        """
+        An article priced in USD for a shop selling in EUR fails on
+        currency and nothing of it is written, where its figure landed
+        as a EUR price; an article in the shop's currency lands.
+        """
+        shop.erp.put(
+            Article(number="U-1", name="Dollar", price="9.90", currency="USD")
+        )
+        shop.erp.put(
+            Article(number="E-1", name="Euro", price="9.90", currency="eur")
+        )
+        summary = await shop.sync.execute(PUSH)
+
+        assert [("U-1", "currency")] == [
+            (f.number, f.field) for f in summary.failures
+        ]
+        assert "priced in USD, but the shop sells in EUR" in (
+            summary.failures[0].message
+        )
+        assert ["E-1"] == [v["sku"] for v in shop.emu.shop.variants.values()]
+
+
 def _parent(shop: Shop, number: str) -> str | None:
     (row,) = [
         c

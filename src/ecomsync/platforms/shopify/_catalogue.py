@@ -17,6 +17,7 @@ from ..._model import Article, Category, parents_first
 from .._slugs import slug_parts
 from ._bulk import BulkResult, BulkRunner
 from ._client import INPUT_LIMIT, GraphQL, Row, variants_with_skus
+from ._prices import price_refusal
 from ._stocking import (
     Made,
     keep_variant_ids,
@@ -29,8 +30,10 @@ from ._stocking import (
 #: The metafield that identifies an ERP article (``customId``).
 NAMESPACE, KEY = "ecomsync", "number"
 
+#: With the shop's currency, which an article's prices must be in.
 COLLECTIONS = """
-query($after: String) { collections(first: 250, after: $after) {
+query($after: String) { shop { currencyCode }
+  collections(first: 250, after: $after) {
   pageInfo { hasNextPage endCursor } nodes { id handle } } }
 """
 COLLECTION_WRITE = """
@@ -92,27 +95,6 @@ def product_set_cost(variants: int) -> int:
     return 10 + 1 + 1 + 2 + 2 * variants
 
 
-def _finer_than_a_cent(record: Article) -> tuple[str, str] | None:
-    """
-    Why a price of *record* cannot land as it is, and its field: Shopify
-    keeps prices in the currency's subunit (Liquid's ``variant.price``),
-    so a price finer than a cent would be rounded.
-    """
-    prices = [("price", record.price)] + [
-        (f"variants.{i}.price", v.price)
-        for i, v in enumerate(record.variants)
-        if v.price is not None
-    ]
-    for field, price in prices:
-        if price.is_finite() and (price * 100) % 1:
-            return (
-                f"{price} has more than two decimals: Shopify keeps prices "
-                "in cents and would round it; round the price in the ERP",
-                field,
-            )
-    return None
-
-
 def fail(number: str, error: str, field: str | None = None) -> Outcome:
     return Outcome(number=number, error=error, field=field)
 
@@ -171,6 +153,8 @@ class Catalogue:
 
     api: GraphQL
     collections: dict[str, str] | None = None
+    #: The currency the shop sells in, read with the collections.
+    currency: str | None = None
     items: dict[str, str] = attrs.field(factory=dict)
     #: SKUs whose inventory item Shopify does not track (shared too).
     untracked: set[str] = attrs.field(factory=set)
@@ -193,8 +177,9 @@ class Catalogue:
         after: str | None = None
         while True:
             data = await self.api.call(
-                COLLECTIONS, {"after": after}, cost=252, what="collections"
+                COLLECTIONS, {"after": after}, cost=253, what="collections"
             )
+            self.currency = data["shop"]["currencyCode"]
             page = data["collections"]
             found.update({c["handle"]: c["id"] for c in page["nodes"]})
             if not page["pageInfo"]["hasNextPage"]:
@@ -402,9 +387,9 @@ class Catalogue:
         for i, item in enumerate(items):
             record = item.record
             assert isinstance(record, Article)
-            finer = _finer_than_a_cent(record)
-            if finer is not None:
-                outcomes[i] = fail(record.number, *finer)
+            refused = price_refusal(record, self.currency)
+            if refused is not None:
+                outcomes[i] = fail(record.number, *refused)
                 continue
             try:
                 data = self.product_input(record, known)

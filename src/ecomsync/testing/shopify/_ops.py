@@ -183,6 +183,10 @@ def bind(schema: GraphQLSchema, emu: ShopifyEmulator) -> None:  # noqa: PLR0915
         lambda: list(shop.collections.values())
     )
 
+    @on(q, "shop")
+    def _shop(_o: Any, _i: Any) -> Row:
+        return {"currencyCode": shop.currency}
+
     @on(q, "locations")
     def _locations(
         _o: Any,

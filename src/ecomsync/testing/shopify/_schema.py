@@ -118,6 +118,7 @@ type ProductConnection { nodes: [Product!]! edges: [ProductEdge!]! pageInfo: Pag
 type ProductEdge { node: Product! cursor: String! }
 
 type Location { id: ID! name: String! isActive: Boolean! }
+type Shop { currencyCode: String! }
 type LocationConnection { nodes: [Location!]! edges: [LocationEdge!]! pageInfo: PageInfo! }
 type LocationEdge { node: Location! cursor: String! }
 
@@ -203,6 +204,7 @@ type BulkOperation {
 }
 
 type QueryRoot {
+  shop: Shop!
   product(id: ID!): Product
   productByIdentifier(identifier: ProductIdentifierInput!): Product
   products(first: Int, after: String, query: String, sortKey: ProductSortKeys, reverse: Boolean): ProductConnection!

@@ -67,6 +67,9 @@ class Shop:
         self._suffixes: dict[str, int] = {}
         #: GID of the primary location (``location`` without an id).
         self.primary_location = self.add_location("Warehouse")
+        #: The currency the shop sells in (``shop { currencyCode }``),
+        #: in which its products' prices are.
+        self.currency = "EUR"
 
     def next_id(self) -> int:
         return next(self._ids)
