@@ -196,8 +196,15 @@ class Writer:
         stock sync, if any, sends it too.  Called before the article's
         link records its new variants: a crash in between pushes the
         article again and finds the same variants new.
+
+        A variant gained under the number of an article of its own (an
+        article the ERP made another's variant) takes that article's
+        checksum too: the shop sells the number as the variant now, so
+        the article, should the ERP list it again as it was, is sent
+        instead of skipped as unchanged.
         """
         gained: dict[str, str] = {}  # number: why its stock is sent again
+        taken: list[str] = []  # variant numbers gained
         for change in chunk:
             record = change.record
             if not isinstance(record, Article) or record.number not in written:
@@ -214,9 +221,21 @@ class Writer:
                 why = _GAINED if known else _UNKNOWN
             for number in numbers:
                 gained.setdefault(number, why)
+            taken += (n for n in numbers if n != record.number)
         if not gained:
             return
         name = self.run.platform_name
+        if taken:
+            articles = await self.store.get_links(
+                name, DataType.ARTICLES, taken
+            )
+            untied = {
+                n: attrs.evolve(link, checksum="")
+                for n, link in articles.items()
+                if link.checksum
+            }
+            if untied:
+                await self.store.put_links(name, DataType.ARTICLES, untied)
         links = await self.store.get_links(name, DataType.STOCK, list(gained))
         if not links:
             return

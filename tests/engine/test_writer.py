@@ -22,12 +22,14 @@ from ecomsync import (
     Only,
     Outcome,
     Outgoing,
+    Record,
     RecordFailed,
     RecordRejected,
     RunStatus,
     SqliteStore,
     SyncError,
     Synchronizer,
+    Variant,
 )
 from ecomsync.testing import capture_events
 
@@ -354,3 +356,79 @@ class TestMediaTypes:
         assert RunStatus.SUCCEEDED == run.summary.status
         assert platform.handed
         assert {None} == set(platform.handed)
+
+
+@attrs.define
+class _OneProductPerNumber(MemoryPlatform):
+    """
+    Like a shop with one product per number (an SKU): an article whose
+    number one of its variants, or a variant's number another article
+    sells already, is refused; a variant an article drops goes with it.
+    """
+
+    def _refusal(
+        self, data_type: DataType, record: Record
+    ) -> tuple[str, str] | None:
+        if isinstance(record, Article):
+            mine = set(sold(record))
+            for other in self.held(ARTICLES).values():
+                if other.number != record.number and mine & set(sold(other)):
+                    return f"{other.number} sells one of its numbers", "number"
+        return super()._refusal(data_type, record)
+
+
+def sold(record: Record) -> tuple[str, ...]:
+    """The numbers a shop sells of an article: its variants', or its own."""
+    if isinstance(record, Article) and record.variants:
+        return tuple(v.number for v in record.variants)
+    return (record.number,)
+
+
+class TestNumbersChangingRole:
+    async def test_an_article_that_became_a_variant_and_back_lands(
+        self, tmp_path: Path
+    ) -> None:
+        """An article that became another article's variant in the ERP
+        (the merchant deleted its product in the shop, as the failure
+        asked) and then an article again, as it was, reaches the shop
+        again: it was skipped as unchanged for ever, while the shop had
+        dropped it with the other article's variant."""
+        alone = Article(number="A-1", name="Solo", price="5.00")
+        shirt = Article(
+            number="P",
+            name="Shirt",
+            price="10.00",
+            variants=(Variant(number="P-S", options=(("size", "S"),)),),
+        )
+        taken = attrs.evolve(
+            shirt,
+            variants=(
+                *shirt.variants,
+                Variant(number="A-1", options=(("size", "M"),)),
+            ),
+        )
+        erp = MemoryErp([alone, shirt])
+        platform = _OneProductPerNumber()
+        store = SqliteStore(tmp_path / "state.db")
+        sync = Synchronizer(erp=erp, platforms={"shop": platform}, store=store)
+        articles = spec(articles=All())
+        await sync.execute(articles)
+        erp.remove(ARTICLES, "A-1")
+        erp.put(taken)
+        refused = await sync.execute(articles)
+        platform.held(ARTICLES).pop("A-1")  # the merchant deletes it
+        moved = await sync.execute(articles)
+        erp.put(alone)
+        erp.put(shirt)
+        await sync.execute(articles)
+        await sync.execute(articles)
+        await sync.aclose()
+        await store.aclose()
+
+        assert ["P"] == [f.number for f in refused.failures]
+        assert () == moved.failures
+        assert ["P-S"] == [
+            v.number
+            for v in platform.held(ARTICLES)["P"].variants  # type: ignore[union-attr]
+        ]
+        assert alone == platform.held(ARTICLES).get("A-1")
