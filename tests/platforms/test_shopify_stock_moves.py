@@ -475,7 +475,8 @@ async def test_location_gone_without_a_map(tmp_path: Path) -> None:
     """Stock written at ``location``, which the merchant then deleted in
     Shopify and took out of the settings: the stock lands at the primary
     location and nothing fails (the 0 for the location gone, which
-    Shopify refuses, is left out)."""
+    Shopify refuses, is left out), within the scheduled plan's requests
+    (the call sent again without that 0 included)."""
     moved = Moved(tmp_path)
     moved.erp = MemoryErp(
         [
@@ -503,7 +504,12 @@ async def test_location_gone_without_a_map(tmp_path: Path) -> None:
     del emu.shop.locations[parse_gid(moved.third, "Location") or 0]
     _stock_at(emu, "A-1", emu.shop.primary_location, 0)
 
+    plan = await sync().plan(
+        SyncSpec(types={STOCK: All()}), trigger=Trigger.SCHEDULED
+    )
+    seen = len(emu.requests)
     run = await moved.scheduled(sync())
+    sent = len(emu.requests) - seen
     for shop in moved.shops:
         await shop.aclose()
     await moved.store.aclose()
@@ -511,3 +517,4 @@ async def test_location_gone_without_a_map(tmp_path: Path) -> None:
     assert {"Third": 5} == first
     assert [] == run.of(RecordFailed)
     assert {"Warehouse": 5} == _available(emu, "A-1")
+    assert sent <= plan.requests, (sent, plan.requests)

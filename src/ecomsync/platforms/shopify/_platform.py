@@ -326,8 +326,11 @@ class Shopify(AsyncResource):
         write each; articles a lookup of who holds their SKUs per 100
         SKUs and one ``productSet`` each (a bulk mutation of at least
         ``bulk_threshold`` of them needs far fewer); stock one
-        lookup per 50 and one write per 250, plus a bulk operation's
-        requests per push that may go in bulk; order statuses four per
+        lookup per 50 and one write per 250, each of which may be sent
+        once more (a quantity Shopify refuses, such as a 0 where a stock
+        link names a location deleted since, is left out and the call
+        sent again), plus a bulk operation's requests per push that may
+        go in bulk; order statuses four per
         record (the order read and the write; a cancellation's job
         polled once and the order read again); an upload three
         requests, attaching one.  Orders (*writes*: the pages read):
@@ -354,7 +357,8 @@ class Shopify(AsyncResource):
                 first
                 + 1
                 + math.ceil(writes / 50)
-                + math.ceil(writes / 250)
+                # a write call, and its resend without what was refused
+                + 2 * math.ceil(writes / 250)
                 + bulk
             )
         if data_type is DataType.ORDER_STATUS:
