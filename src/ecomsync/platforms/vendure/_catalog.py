@@ -20,9 +20,10 @@ import attrs
 
 from ..._contracts import Outcome
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
+from . import _lists
 from ._client import JSON, GraphQL
 from ._gql import aliased
-from ._locations import LOCATION_FIELDS, resolve_locations
+from ._locations import resolve_locations
 from ._money import DEFAULT_PRECISION, PRECISION_QUERY, precision_of
 from ._pages import chunks, read_all
 
@@ -181,19 +182,21 @@ class Catalog:
 
     async def _read_reference(self) -> Reference:
         data = await self.gql.query(
-            """{
-              activeChannel { id code defaultCurrencyCode
-                              pricesIncludeTax defaultTaxZone { id } }
-              taxRates(options: { take: 1000 }) {
-                items { value enabled zone { id }
-                        category { id name isDefault } } }
-              stockLocations(options: { take: 1000 }) { items { """
-            + LOCATION_FIELDS
-            + """ } }
-              """
-            + PRECISION_QUERY
-            + """
-            }"""
+            f"""{{
+              activeChannel {{ id code defaultCurrencyCode
+                               pricesIncludeTax defaultTaxZone {{ id }} }}
+              {_lists.first("taxRates", _lists.RATE_FIELDS)}
+              {_lists.first("stockLocations")}
+              {PRECISION_QUERY}
+            }}"""
+        )
+        # one request for up to a page of each, as before; the rest of a
+        # longer list (Vendure caps neither) is read, not cut
+        data["taxRates"]["items"] = await _lists.whole(
+            self.gql, data["taxRates"], "taxRates", _lists.RATE_FIELDS
+        )
+        data["stockLocations"]["items"] = await _lists.whole(
+            self.gql, data["stockLocations"], "stockLocations"
         )
         channel = data["activeChannel"]
         zone = (channel.get("defaultTaxZone") or {}).get("id")
@@ -256,9 +259,11 @@ class Catalog:
     async def _read_foreign(self) -> frozenset[str]:
         try:
             data = await self.gql.query(
-                """{ activeChannel { id }
-                     channels(options: { take: 1000 }) {
-                       items { id code token } } }"""
+                "{ activeChannel { id } "
+                f"{_lists.first('channels', _lists.CHANNEL_FIELDS)} }}"
+            )
+            channels = await _lists.whole(
+                self.gql, data["channels"], "channels", _lists.CHANNEL_FIELDS
             )
         except AuthenticationError as exc:
             raise ConfigurationError(
@@ -268,13 +273,19 @@ class Catalog:
             ) from exc
         active = data["activeChannel"]["id"]
         foreign: set[str] = set()
-        for channel in data["channels"]["items"]:
+        for channel in channels:
             if channel["id"] == active or channel["code"] == _DEFAULT_CHANNEL:
                 continue
             try:
-                held = await self.gql.query(
-                    "{ stockLocations(options: { take: 1000 }) "
-                    "{ items { id } } }",
+                page = await self.gql.query(
+                    f"{{ {_lists.first('stockLocations', 'id createdAt')} }}",
+                    channel=channel["token"],
+                )
+                held = await _lists.whole(
+                    self.gql,
+                    page["stockLocations"],
+                    "stockLocations",
+                    "id createdAt",
                     channel=channel["token"],
                 )
             except AuthenticationError as exc:
@@ -286,9 +297,7 @@ class Catalog:
                     "or name every location of this channel in "
                     "stock_location / stock_locations"
                 ) from exc
-            foreign.update(
-                str(loc["id"]) for loc in held["stockLocations"]["items"]
-            )
+            foreign.update(str(loc["id"]) for loc in held)
         return frozenset(foreign)
 
     async def default_token(self) -> str:
@@ -305,8 +314,11 @@ class Catalog:
     async def _token(self) -> str:
         if self._default_token is None:
             try:
+                # the default channel alone: its code is fixed, and a
+                # page of every channel missed it past the 1,000th
                 data = await self.gql.query(
-                    "{ channels(options: { take: 1000 }) "
+                    "{ channels(options: { filter: { code: { eq: "
+                    f'"{_DEFAULT_CHANNEL}" }} }} }}) '
                     "{ items { code token } } }"
                 )
             except AuthenticationError as exc:

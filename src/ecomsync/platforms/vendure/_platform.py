@@ -20,11 +20,12 @@ from ..._spec import DataType, Selection
 from ..._urls import check_url, public_url
 from ...exceptions import AuthenticationError, ConfigurationError, SyncError
 from .._dispatch import Pushes
+from . import _lists
 from ._articles import Articles
 from ._catalog import Catalog
 from ._categories import Categories
 from ._client import GraphQL
-from ._locations import LOCATION_FIELDS, resolve_locations
+from ._locations import resolve_locations
 from ._media import Media
 from ._orders import Orders
 from ._stock import Stock
@@ -367,9 +368,11 @@ class Vendure(AsyncResource):
                 problems.append(f"{where} cannot read {what}: {exc}")
         try:
             data = await self._gql.query(
-                "{ stockLocations(options: { take: 1000 }) "
-                f"{{ items {{ {LOCATION_FIELDS} }} }} }}",
-                retry=False,
+                f"{{ {_lists.first('stockLocations')} }}", retry=False
+            )
+            # a location named past the first page is no problem
+            items = await _lists.whole(
+                self._gql, data["stockLocations"], "stockLocations"
             )
         except AuthenticationError:
             problems.append(
@@ -379,7 +382,6 @@ class Vendure(AsyncResource):
         except SyncError as exc:
             problems.append(f"{where} cannot read stock locations: {exc}")
         else:
-            items = data["stockLocations"]["items"]
             named = {
                 self.stock_location,
                 *(self.stock_locations or {}).values(),
