@@ -566,3 +566,47 @@ class TestStatusOfASharedNumber:
         moved = {t.entity_id for t in emu.transitions}
         assert 498 == len(moved)
         assert {FIRST, LAST}.isdisjoint(moved)
+
+    async def test_a_number_shopware_takes_for_another_is_read_once(
+        self, emu: ShopwareEmulator
+    ) -> None:
+        """
+        Orders ``S-E`` and ``S-É`` placed in one millisecond, the look-up
+        paged between them (utf8mb4_unicode_ci takes the numbers for
+        equal, the keyset's folding does not): ``S-E`` is read once, its
+        status moves it, not refused as "held by 2 orders".
+        """
+        start = emu.now() - timedelta(hours=1)
+        numbers = [f"S-{n}" for n in range(1, 499)]
+        for n, number in enumerate(numbers):
+            emu.place_order(
+                order_number=number, created_at=start + timedelta(seconds=n)
+            )
+        both = emu.now()
+        # the last two rows of the first page, in id order
+        emu.place_order(order_number="S-E", order_id=FIRST, created_at=both)
+        emu.place_order(order_number="S-É", order_id=SECOND, created_at=both)
+        emu.place_order(
+            order_number="S-499", created_at=both + timedelta(seconds=1)
+        )
+        numbers += ["S-E", "S-499"]
+        shop = shopware6(emu, SECRET)
+        try:
+            outcomes = await shop.push(
+                DataType.ORDER_STATUS,
+                [
+                    Outgoing(
+                        record=OrderStatus(
+                            number=n, state=OrderState.IN_PROGRESS
+                        )
+                    )
+                    for n in numbers
+                ],
+            )
+        finally:
+            await shop.aclose()
+
+        assert [] == [(o.number, o.error) for o in outcomes if not o.ok]
+        moved = {t.entity_id for t in emu.transitions}
+        assert FIRST in moved
+        assert SECOND not in moved

@@ -270,8 +270,11 @@ async def read_all(
                 f"POST /api/search/{url_entity(entity)}",
                 "the rows after the last one read were rows read already",
             )
+        # A row read already is left out: `Keyset.key`'s folding is not
+        # utf8mb4_unicode_ci's (accents), so a row the shop takes for
+        # equal to the last one read can come again on the next page.
+        rows += [r for r in batch if str(r.get("id")) not in read]
         read |= ids
-        rows += batch
         counted = aggregations.get(_REST["name"])
         rest = counted.get("count") if isinstance(counted, dict) else None
         if len(batch) < MAX_LIMIT or (
