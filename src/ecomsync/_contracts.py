@@ -309,6 +309,27 @@ class RunLease:
 
 
 @attrs.frozen(kw_only=True)
+class NumberClaim:
+    """
+    A number new to the shop claimed in a store before its first write
+    (`ecomsync.typing.IdentityClaims`): the platform's *identity* of it
+    (`~ecomsync.typing.SupportsNumberIdentity`; ``"a-01"`` for ``A-01``,
+    ``a-01`` and ``"A-01 "`` on WooCommerce), held under the spelling
+    *number*, which the record *holder* carries (its own number, or a
+    variant's of that article), by run *run_id*.  Two spellings of one
+    identity are one product to the platform: of two runs side by side,
+    the one whose spelling does not hold the claim finds the other.
+
+    .. versionadded:: 26.1.0
+    """
+
+    identity: str
+    number: str
+    holder: str
+    run_id: str
+
+
+@attrs.frozen(kw_only=True)
 class RunRecord:
     """
     One run as the monitoring view shows it.

@@ -10,6 +10,7 @@ at record boundaries, progress metered, counts kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from contextlib import nullcontext
 
 import anyio
 import attrs
@@ -21,6 +22,7 @@ from ._changes import Change, ambiguous, chunks, fingerprints
 from ._contracts import Link, Refusal
 from ._dependencies import CategoryClosure
 from ._directions import Inbound, Outbound
+from ._identity_claims import Claiming
 from ._media_transfer import MediaTransfer
 from ._model import Problem, Record
 from ._order_lease import importing
@@ -76,6 +78,12 @@ class Pipeline:
     _ledgered: dict[DataType, set[str]] = attrs.field(init=False, factory=dict)
     #: Per type: twins of numbers that landed in earlier runs (`_twins`).
     _twins: dict[DataType, Twins] = attrs.field(init=False, factory=dict)
+    #: Per type: the claims of numbers new to the store, against twins
+    #: that runs side by side land (`_identity_claims`).
+    _claiming: dict[DataType, Claiming] = attrs.field(init=False, factory=dict)
+    #: Per type: the batches' turns at claiming their numbers, where
+    #: that looks at the store first.
+    _turns: dict[DataType, anyio.Lock] = attrs.field(init=False, factory=dict)
 
     def strategy(self, data_type: DataType) -> Strategy:
         if data_type.direction is Direction.TO_ERP:
@@ -113,21 +121,7 @@ class Pipeline:
         run = self.run
         tally = Tally()
         if data_type.direction is Direction.TO_PLATFORM:
-            # One rule for numbers claimed twice, over the whole read,
-            # comparing numbers as the platform does.
-            self.writer.claims[data_type] = NumberClaims(
-                identity_of(run.platform, data_type)
-            )
-            self._late[data_type] = {}
-            twins = Twins.of(
-                run.platform,
-                run.platform_name,
-                self.store,
-                data_type,
-                selection,
-            )
-            if twins is not None:
-                self._twins[data_type] = twins
+            self._watch_numbers(data_type, selection)
         retry = await ledger_numbers(
             self.store, run.platform_name, run.trigger, data_type, selection
         )
@@ -201,6 +195,8 @@ class Pipeline:
             self._sought.pop(data_type, None)
             self._ledgered.pop(data_type, None)
             self._twins.pop(data_type, None)
+            self._claiming.pop(data_type, None)
+            self._turns.pop(data_type, None)
             run.count(data_type, tally.frozen())
             # The type's writes are over: its claims (one entry per
             # record) need not outlive it.
@@ -211,6 +207,32 @@ class Pipeline:
                 run_id=run.id, data_type=data_type, counts=tally.frozen()
             )
         )
+
+    def _watch_numbers(
+        self, data_type: DataType, selection: Selection
+    ) -> None:
+        """
+        Follow the numbers *data_type*'s records claim over the run: one
+        rule for numbers claimed twice, over the whole read, comparing
+        numbers as the platform does; their twins landed in earlier runs
+        (`_twins`) and by runs side by side (`_identity_claims`).
+        """
+        run = self.run
+        self.writer.claims[data_type] = NumberClaims(
+            identity_of(run.platform, data_type)
+        )
+        self._late[data_type] = {}
+        twins = Twins.of(
+            run.platform, run.platform_name, self.store, data_type, selection
+        )
+        if twins is not None:
+            self._twins[data_type] = twins
+        claiming = Claiming.of(
+            run.platform, run.platform_name, self.store, data_type, run.id
+        )
+        if claiming is not None:
+            self._claiming[data_type] = claiming
+        self._turns[data_type] = anyio.Lock()
 
     async def _retry_total(
         self, session: ErpSession, data_type: DataType, retry: Sequence[str]
@@ -454,13 +476,37 @@ class Pipeline:
         links = None
         rivals: list[Record] = []
         twins = self._twins.get(data_type)
-        if twins is not None:
-            # The batch's links once, for the twins and the changes.
-            batch, links, rivals = await self._rivals(
-                session, data_type, twins, batch, claims
-            )
-        both = [*batch, *rivals]
-        claimed = claims.claim(both, fingerprints(both, checksum_of))
+        claiming = self._claiming.get(data_type)
+        taken = None
+        # Batches register their numbers in the order they started, as
+        # they do where nothing is awaited before (the first of two twins
+        # read may be sent, never the later one), while batches in flight
+        # look at the store in turn.
+        turn = (
+            nullcontext()
+            if twins is None and claiming is None
+            else self._turns[data_type]
+        )
+        async with turn:
+            if twins is not None or claiming is not None:
+                # The batch's links once, for the twins, the claims and
+                # the changes.
+                batch, links, rivals = await self._rivals(
+                    session, data_type, twins, batch, claims
+                )
+            if claiming is not None:
+                # Twins another run lands side by side.
+                taken, more = await claiming.take(
+                    session,
+                    self.strategy(data_type).batches,
+                    batch,
+                    links or {},
+                    claims,
+                    rivals,
+                )
+                rivals += more
+            both = [*batch, *rivals]
+            claimed = claims.claim(both, fingerprints(both, checksum_of))
         self._late[data_type].update(claimed.late)
         for i, problem in ambiguous(both, claimed.invalid):
             await self.writer.fail(
@@ -470,16 +516,25 @@ class Pipeline:
                 problem.field,
                 tally,
             )
-            if twins is not None and i >= len(batch):
-                twins.pulled.add(both[i].number)
+            if i >= len(batch):
+                for pulled in (twins, claiming):
+                    if pulled is not None:
+                        pulled.pulled.add(both[i].number)
         kept = [r for i, r in enumerate(batch) if i not in claimed.invalid]
+        if claiming is not None and taken is not None:
+            lost = await claiming.settle(taken, kept)
+            for number, why in lost.items():
+                await self.writer.fail(
+                    data_type, number, f"number {why}", "number", tally
+                )
+            kept = [r for r in kept if r.number not in lost]
         return kept, links
 
     async def _rivals(
         self,
         session: ErpSession,
         data_type: DataType,
-        twins: Twins,
+        twins: Twins | None,
         batch: list[Record],
         claims: NumberClaims,
     ) -> tuple[list[Record], dict[str, Link], list[Record]]:
@@ -487,11 +542,17 @@ class Pipeline:
         *batch* without the twins that failed in an earlier batch, its
         links, and the landed twins of its new numbers (`_twins`).
         """
-        if twins.pulled:
-            batch = [r for r in batch if r.number not in twins.pulled]
+        claiming = self._claiming.get(data_type)
+        pulled: set[str] = set() if twins is None else twins.pulled
+        if claiming is not None:
+            pulled = pulled | claiming.pulled
+        if pulled:
+            batch = [r for r in batch if r.number not in pulled]
         links = await self.store.get_links(
             self.run.platform_name, data_type, [r.number for r in batch]
         )
+        if twins is None:
+            return batch, links, []
         rivals = await twins.rivals(
             session, self.strategy(data_type).batches, batch, links, claims
         )

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 from ._contracts import (
     Failure,
     Link,
+    NumberClaim,
     PendingMedia,
     RunLease,
     RunRecord,
@@ -23,6 +24,7 @@ from ._spec import DataType
 
 __all__ = [
     "CancelReasons",
+    "IdentityClaims",
     "LinkStore",
     "LinkedNumbers",
     "MediaJournal",
@@ -83,6 +85,47 @@ class LinkedNumbers(Protocol):  # pragma: no cover -- a Protocol only
         with the numbers of the variants it landed with
         (``Link.variants``; ``()`` where it had none or the
         store does not know them).
+        """
+
+
+@runtime_checkable
+class IdentityClaims(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    **Protocol:** An optional store role: numbers new to a platform,
+    claimed by the platform's identity of them
+    (`~ecomsync.typing.SupportsNumberIdentity`) before their first write,
+    one spelling per identity, across every process sharing the store.
+    With it, two runs side by side (a manual run beside a scheduled one,
+    two processes with different selections) that each hold one spelling
+    of a number the platform takes for one (``A-01`` and ``"A-01 "`` on
+    WooCommerce) never both write: the run that finds the identity held
+    under another spelling reads that spelling's record from the ERP, and
+    both fail as twins do; a spelling the ERP no longer has is taken
+    over.  Claims stay (they are the store's index of identities); only
+    an article's own or variant numbers without a link claim, one call
+    per batch.  A store without it still works; such twins written side
+    by side are then left to the platform (docs/concepts.md, "Duplicates
+    and other ambiguities").
+
+    .. versionadded:: 26.1.0
+    """
+
+    async def claim_numbers(
+        self,
+        platform: str,
+        data_type: DataType,
+        claims: Sequence[NumberClaim],
+        *,
+        seen: Sequence[NumberClaim] = (),
+    ) -> list[NumberClaim]:
+        """
+        Take each of *claims* for its identity where nobody holds it, or
+        where it is held as in *seen* (the claim of that identity as the
+        caller saw it: taken over), all in one transaction; return the
+        claims then held for the identities of *claims* under another
+        spelling than asked (``NumberClaim.number``), which were not
+        taken.  A claim held under the spelling asked counts as taken,
+        whichever run took it.
         """
 
 

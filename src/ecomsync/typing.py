@@ -29,6 +29,7 @@ from ._spec import DataType, Selection
 from ._stock_capabilities import SupportsStockLayout
 from ._store_roles import (
     CancelReasons,
+    IdentityClaims,
     LinkedNumbers,
     LinkStore,
     MediaJournal,
@@ -48,6 +49,7 @@ __all__ = [
     "CancelReasons",
     "ErpSession",
     "ErpSource",
+    "IdentityClaims",
     "Instrumentation",
     "LicensePool",
     "LinkStore",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from ecomsync import (
     Article,
     DataType,
     MediaStaging,
+    NumberClaim,
     Only,
     SqliteStore,
     StockLevel,
@@ -37,7 +39,7 @@ from ecomsync.platforms.woocommerce import WooCommerce
 from ecomsync.testing import capture_events
 from ecomsync.testing.shopware6 import ShopwareEmulator
 from ecomsync.testing.woocommerce import WooCommerceEmulator
-from ecomsync.typing import Platform
+from ecomsync.typing import IdentityClaims, Platform
 
 from .._push import shopware6
 
@@ -348,4 +350,184 @@ def _shirt(number: str, *variants: str) -> Article:
             Variant(number=v, options=(("Size", str(i)),))
             for i, v in enumerate(variants)
         ],
+    )
+
+
+class Gate(httpx.AsyncBaseTransport):
+    """A transport that holds the first product write until released."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.entered = anyio.Event()
+        self.release = anyio.Event()
+
+    async def handle_async_request(
+        self, request: httpx.Request
+    ) -> httpx.Response:
+        if (
+            request.method == "POST"
+            and request.url.path.endswith("/products/batch")
+            and not self.entered.is_set()
+        ):
+            self.entered.set()
+            await self.release.wait()
+        return await self.inner.handle_async_request(request)
+
+
+def _woocommerce(
+    emu: WooCommerceEmulator, transport: httpx.AsyncBaseTransport
+) -> WooCommerce:
+    return WooCommerce(
+        "https://shop.test",
+        KEY,
+        SECRET,
+        wp_user="sync",
+        wp_application_password=APP,
+        transport=transport,
+    )
+
+
+@attrs.define
+class SideBySide:
+    """Two processes' synchronisers on one store file, ERP and shop;
+    the first one's product writes wait at a gate."""
+
+    first: Synchronizer
+    second: Synchronizer
+    gate: Gate
+    erp: MemoryErp
+    emu: WooCommerceEmulator
+
+    def names(self) -> list[tuple[str, str]]:
+        rows = self.emu.shop.products.values()
+        return sorted((p["sku"], p["name"]) for p in rows)
+
+
+@pytest.fixture(name="side")
+async def _side(tmp_path: Path) -> AsyncIterator[SideBySide]:
+    emu = WooCommerceEmulator(
+        KEY, SECRET, wp_user="sync", wp_application_password=APP
+    )
+    gate = Gate(httpx.ASGITransport(app=emu.app))
+    erp = MemoryErp(clock=Clock())
+    syncs = [
+        Synchronizer(
+            erp=erp,
+            platforms={"shop": _woocommerce(emu, transport)},
+            store=SqliteStore(tmp_path / "state.db"),
+            staging=MediaStaging(tmp_path / f"staging-{i}"),
+            batch_size=50,
+        )
+        for i, transport in enumerate([gate, httpx.ASGITransport(app=emu.app)])
+    ]
+    yield SideBySide(syncs[0], syncs[1], gate, erp, emu)
+    for sync in syncs:
+        await sync.platforms["shop"].aclose()
+        await sync.store.aclose()
+
+
+def _only(*numbers: str) -> SyncSpec:
+    return SyncSpec(
+        platform="shop", types={DataType.ARTICLES: Only(list(numbers))}
+    )
+
+
+async def _failed(sync: Synchronizer, spec: SyncSpec) -> list[RecordFailed]:
+    async with capture_events(sync, spec) as run:
+        return sorted(run.of(RecordFailed), key=lambda e: e.number)
+
+
+class TestSideBySide:
+    async def test_twins_landed_by_two_runs_at_once(
+        self, side: SideBySide
+    ) -> None:
+        """Two runs side by side, each with one spelling of one SKU new
+        to the store: the run that claims it second fails both, naming
+        both; the other lands. The shop holds one product, not one
+        overwritten by the other, and one link names it."""
+        side.erp.add(_art("A-01", "Hammer"))
+        side.erp.add(_art("A-01 ", "Twin"))
+        first: list[RecordFailed] = []
+
+        async def run_first() -> None:
+            first.extend(await _failed(side.first, _only("A-01")))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_first)
+            # The first run's product write waits until the second run
+            # went through: the second plans "A-01 " meanwhile.
+            await side.gate.entered.wait()
+            second = await _failed(side.second, _only("A-01 "))
+            side.gate.release.set()
+
+        store = side.first.store
+        links = await store.get_links(
+            "shop", DataType.ARTICLES, ["A-01", "A-01 "]
+        )
+        assert ["A-01"] == sorted(links)
+        assert [("A-01", "Hammer")] == side.names()
+        assert [] == first
+        assert [("A-01", "number"), ("A-01 ", "number")] == [
+            (e.number, e.field) for e in second
+        ]
+        assert all(_both_named(e, "A-01", "A-01 ") for e in second)
+        ledger = await store.list_failures("shop", DataType.ARTICLES)
+        assert ["A-01 "] == [f.number for f in ledger]
+
+    async def test_a_claim_whose_number_the_erp_respelt_is_taken_over(
+        self, woo: Shop
+    ) -> None:
+        """A claim left by a run that never wrote its number (killed),
+        which the ERP has respelt since, blocks nothing: the new spelling
+        takes it over and lands."""
+        store = woo.sync.store
+        assert isinstance(store, IdentityClaims)
+        key = _identity(woo, "A-01")
+        await store.claim_numbers(
+            "shop", DataType.ARTICLES, [_claim(key, "A-01", "killed")]
+        )
+        woo.erp.add(_art("A-01 ", "Hammer 2"))
+
+        assert [] == await woo.failed(trigger=Trigger.SCHEDULED)
+        assert [("A-01", "Hammer 2")] == woo.names()
+        again = _claim(key, "A-01 ", "later")
+        assert [] == await store.claim_numbers(
+            "shop", DataType.ARTICLES, [again]
+        )
+
+    async def test_a_claim_whose_number_the_erp_still_has_fails_both(
+        self, woo: Shop
+    ) -> None:
+        """A claim left by a run that never wrote its number, which the
+        ERP still holds beside a twin: a run of the twin fails both,
+        naming both, and writes nothing."""
+        store = woo.sync.store
+        assert isinstance(store, IdentityClaims)
+        await store.claim_numbers(
+            "shop",
+            DataType.ARTICLES,
+            [_claim(_identity(woo, "A-01"), "A-01", "killed")],
+        )
+        woo.erp.add(_art("A-01", "Hammer"))
+        woo.erp.add(_art("A-01 ", "Twin"))
+
+        failed = await woo.failed(_only("A-01 "))
+
+        assert [("A-01", "number"), ("A-01 ", "number")] == [
+            (e.number, e.field) for e in failed
+        ]
+        assert all(_both_named(e, "A-01", "A-01 ") for e in failed)
+        assert [] == woo.names()
+
+
+def _identity(shop: Shop, number: str) -> str:
+    """The shop's identity of an article's number."""
+    platform = shop.sync.platforms["shop"]
+    assert isinstance(platform, WooCommerce)
+    return platform.number_identity(DataType.ARTICLES, number)
+
+
+def _claim(identity: str, number: str, run_id: str) -> NumberClaim:
+    return NumberClaim(
+        identity=identity, number=number, holder=number, run_id=run_id
     )

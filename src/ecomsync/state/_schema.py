@@ -96,6 +96,16 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE stock_layouts (
             platform TEXT PRIMARY KEY, layout TEXT NOT NULL)""",
     ),
+    # 11: numbers new to a platform claimed by its identity of them
+    # (`IdentityClaims`): the spelling holding it, the record carrying
+    # that spelling, the run that claimed it.
+    (
+        """CREATE TABLE number_claims (
+            platform TEXT NOT NULL, data_type TEXT NOT NULL,
+            identity TEXT NOT NULL, number TEXT NOT NULL,
+            holder TEXT NOT NULL, run_id TEXT NOT NULL,
+            PRIMARY KEY (platform, data_type, identity))""",
+    ),
 )
 
 #: PostgreSQL's schema, step by step (``{s}``: the quoted schema name).
@@ -200,6 +210,15 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE {s}.stock_layouts (
         platform text PRIMARY KEY, layout text NOT NULL);
+    """,
+    # 12: numbers claimed by the platform's identity of them
+    # (`IdentityClaims`), as SQLite's step 11.
+    """
+    CREATE TABLE {s}.number_claims (
+        platform text NOT NULL, data_type text NOT NULL,
+        identity text NOT NULL, number text NOT NULL,
+        holder text NOT NULL, run_id text NOT NULL,
+        PRIMARY KEY (platform, data_type, identity));
     """,
 )
 

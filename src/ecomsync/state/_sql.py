@@ -22,6 +22,7 @@ import anyio.to_thread
 from .._closing import AsyncResource
 from .._contracts import Failure, Link, PendingMedia, RunRecord, Schedule
 from .._spec import DataType, spec_to_plain
+from ._claims import ClaimOps
 from ._dialect import (
     SQLITE,
     Dialect,
@@ -61,7 +62,7 @@ T = TypeVar("T")
 # -- the store ------------------------------------------------------------
 
 
-class SqlStore(AsyncResource, LeaseOps, RunOwnerOps, StockLayoutOps):
+class SqlStore(AsyncResource, ClaimOps, LeaseOps, RunOwnerOps, StockLayoutOps):
     """
     Every `StateStore` method, once, over `_perform` and `_dialect`.
 

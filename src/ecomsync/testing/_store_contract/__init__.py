@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from ...typing import StateStore
+from ._claims import ClaimContract
 from ._data import a_run as a_run
 from ._data import a_schedule as a_schedule
 from ._leases import LeaseContract
@@ -25,7 +26,7 @@ __all__ = ["StateStoreContract"]
 
 
 class StateStoreContract(
-    LinkContract, RunContract, LedgerContract, LeaseContract
+    LinkContract, RunContract, LedgerContract, LeaseContract, ClaimContract
 ):
     """
     The behaviour every `StateStore` shares; subclass and provide a

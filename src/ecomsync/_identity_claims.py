@@ -1,0 +1,226 @@
+"""
+Twins side by side: two runs on one store (a manual run beside a
+scheduled one, two processes with different selections), each with one
+spelling of a number the platform takes for one (``A-01`` and
+``"A-01 "`` on WooCommerce), both new to the store.
+
+`_ambiguity` catches twins read by one run, `_twins` those that landed
+before a run looked at the store's links (it reads them once per run).
+Neither sees a twin another run is landing meanwhile: on WooCommerce
+the second write was taken for the first's product (SKUs kept trimmed)
+and overwrote it, and both links named that product.  So a number new
+to the store is claimed by the platform's identity of it before its
+first write (`~ecomsync.typing.IdentityClaims`), one spelling per
+identity, atomically across processes.  A batch that finds an identity
+held under another spelling reads the record carrying that spelling
+from the ERP, as `_twins` reads a landed twin, and both fail as twins
+read together do: the holder's run writes its product, this one writes
+nothing.  A spelling the ERP no longer has (respelt, or moved to
+another article) is no rival: its claim is taken over, and the
+newcomer goes on.
+
+Claims stay after the write: released when their link lands, a claim
+would miss a twin landed after the other run loaded its links (a long
+scheduled run beside a short manual one).  So the claims are the
+store's index of identities for numbers new since; nothing is blocked
+for ever, since a claim whose spelling is gone from the ERP is taken
+over on the first conflict.
+
+What it costs: one store call per batch holding a number without a
+link (every batch of a first sync; none on a delta of known records or
+a rerun without changes), no platform request; an ERP read only for a
+batch that found an identity held under another spelling.  Only
+articles claim (their numbers and their variants' make products; stock
+is written to products that exist), and only where the platform says
+how it compares numbers (`~ecomsync.typing.SupportsNumberIdentity`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+
+import attrs
+
+from ._ambiguity import NumberClaims
+from ._contracts import Link, NumberClaim, Refusal
+from ._model import Article, Record
+from ._pipeline_types import Read
+from ._spec import DataType, Only, Selection
+from ._twins import identity_of
+from .typing import ErpSession, IdentityClaims, Platform, StateStore
+
+
+__all__ = ["Claiming", "Taken"]
+
+#: Reads the selected records of a type (`Strategy.batches`).
+Reader = Callable[
+    [ErpSession, DataType, Selection],
+    AbstractAsyncContextManager[AsyncIterator[Read]],
+]
+
+
+@attrs.frozen
+class Taken:
+    """
+    What one batch's claim found: its claims by identity, and those
+    its identities were held by under another spelling.
+    """
+
+    mine: Mapping[str, NumberClaim]
+    held: Sequence[NumberClaim]
+
+
+_NONE = Taken({}, ())
+
+
+@attrs.define
+class Claiming:
+    """
+    The claims of one type's new numbers in one run.
+    """
+
+    store: IdentityClaims
+    platform_name: str
+    data_type: DataType
+    run_id: str
+    identity: Callable[[str], str]
+    #: Holders read as a rival that failed: a later batch of the read
+    #: that yields them again yields a party that failed already.
+    pulled: set[str] = attrs.field(init=False, factory=set)
+
+    @classmethod
+    def of(
+        cls,
+        platform: Platform,
+        platform_name: str,
+        store: StateStore,
+        data_type: DataType,
+        run_id: str,
+    ) -> Claiming | None:
+        """
+        The claims of a run's *data_type*; ``None`` where it claims
+        nothing: not articles, a platform comparing numbers exactly, or
+        a store without `IdentityClaims`.
+        """
+        identity = identity_of(platform, data_type)
+        if (
+            identity is None
+            or data_type is not DataType.ARTICLES
+            or not isinstance(store, IdentityClaims)
+        ):
+            return None
+        return cls(store, platform_name, data_type, run_id, identity)
+
+    async def take(
+        self,
+        session: ErpSession,
+        read: Reader,
+        batch: Sequence[Record],
+        links: Mapping[str, Link],
+        claims: NumberClaims,
+        rivals: Sequence[Record],
+    ) -> tuple[Taken, list[Record]]:
+        """
+        Claim the numbers of *batch* new to the store (no link in
+        *links*, or a variant its article's link does not list); return
+        what the claim found, and the ERP's records carrying the other
+        spellings of identities held so, to be claimed with *batch*
+        (those not in it, nor in *rivals*, nor claimed by this read).
+        """
+        mine: dict[str, NumberClaim] = {}
+        for record in batch:
+            for number in _new(record, links):
+                key = self.identity(number)
+                mine.setdefault(
+                    key,
+                    NumberClaim(
+                        identity=key,
+                        number=number,
+                        holder=record.number,
+                        run_id=self.run_id,
+                    ),
+                )
+        if not mine:
+            return _NONE, []
+        held = await self.store.claim_numbers(
+            self.platform_name, self.data_type, list(mine.values())
+        )
+        if not held:
+            return Taken(mine, ()), []
+        here = {r.number for r in batch} | {r.number for r in rivals}
+        wanted = {
+            c.holder
+            for c in held
+            if c.holder not in here
+            and c.holder not in self.pulled
+            and not claims.known(c.identity)
+        }
+        found: list[Record] = []
+        if wanted:
+            async with read(
+                session, self.data_type, Only(sorted(wanted))
+            ) as got:
+                async for page in got:
+                    found.extend(r for r in page if not isinstance(r, Refusal))
+        return Taken(mine, held), found
+
+    async def settle(
+        self, taken: Taken, kept: Sequence[Record]
+    ) -> dict[str, str]:
+        """
+        Take over the claims held under another spelling whose newcomer
+        in *kept* goes on (the ERP no longer has that spelling as it
+        was claimed); return, by number, why a newcomer fails whose
+        identity another run claimed meanwhile.
+        """
+        going = {r.number for r in kept}
+        seen = [
+            c
+            for c in taken.held
+            if c.identity in taken.mine
+            and taken.mine[c.identity].holder in going
+        ]
+        if not seen:
+            return {}
+        still = await self.store.claim_numbers(
+            self.platform_name,
+            self.data_type,
+            [taken.mine[c.identity] for c in seen],
+            seen=seen,
+        )
+        why: dict[str, str] = {}
+        for claim in still:
+            ours = taken.mine[claim.identity]
+            why.setdefault(
+                ours.holder,
+                f"{ours.number!r} and {claim.number!r} are one number "
+                f"to the platform, which compares them as equal, and "
+                f"run {claim.run_id} claimed {claim.number!r} (for "
+                f"{claim.holder!r}) while this run looked at it; it is "
+                "tried again in the next scheduled run",
+            )
+        return why
+
+
+def _new(record: Record, links: Mapping[str, Link]) -> list[str]:
+    """
+    The numbers *record* carries that the shop does not hold for it:
+    all of them without a link, else its variants' its link does not
+    list (``variants`` unknown: every one).
+    """
+    number = record.number
+    if not isinstance(number, str) or not number:
+        return []
+    link = links.get(number)
+    found = [number] if link is None else []
+    if isinstance(record, Article):
+        landed = set(link.variants or ()) if link is not None else set()
+        found.extend(
+            v.number
+            for v in record.variants
+            if isinstance(v.number, str)
+            and v.number
+            and v.number not in landed
+        )
+    return found
