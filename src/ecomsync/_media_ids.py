@@ -2,8 +2,9 @@
 The platform's media ids of content, as media transfer keeps them: new
 content whose upload waits for the push that creates its media entity
 (`Deferred`, per record `Pending`), and the store's batched media-id
-questions (`MediaIdBatch`, `Ask`); the content of a file, read from
-the ERP (`read_media`), and its upload (`upload`).
+questions (`MediaIdBatch`); the content of a file, read from the ERP
+(`read_media`, a chunk's files at once: `read_all`), and its upload
+(`upload`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,22 @@ from typing import Protocol, runtime_checkable
 import anyio
 import attrs
 
+from ._anyio_util import Demand, Lanes
+from ._changes import Change
 from ._contracts import StagedMedia
-from ._model import MediaRef
-from .exceptions import SyncError
+from ._fingerprint import content_hash
+from ._model import Article, Category, MediaRef
+from .exceptions import (
+    AuthenticationError,
+    MediaStagingError,
+    RecordRejected,
+    SyncError,
+)
 from .typing import ErpSession, Platform
+
+
+#: What fails a file's record (the file's own fault, not the run's).
+FILE_ERRORS = (RecordRejected, SyncError, MediaStagingError)
 
 
 @attrs.define(eq=False)
@@ -73,16 +86,6 @@ class MediaIdBatch(Protocol):  # pragma: no cover -- a Protocol only
     ) -> None: ...
 
 
-@attrs.define(eq=False)
-class Ask:
-    """
-    One media-id look-up, answered together with the others in flight.
-    """
-
-    sha256: str
-    media_id: str | None = None
-
-
 @runtime_checkable
 class ForgetsMediaIds(Protocol):  # pragma: no cover -- a Protocol only
     """
@@ -114,6 +117,39 @@ async def read_media(session: ErpSession, ref: MediaRef) -> bytes:
             f"the ERP's file {ref.key!r} ({ref.filename!r}) is empty (0 bytes)"
         )
     return content
+
+
+async def read_all(
+    lanes: Lanes,
+    session: ErpSession,
+    chunk: Sequence[Change],
+    files: list[tuple[int, int]],
+    errors: dict[int, list[tuple[int, str]]],
+) -> dict[tuple[int, int], tuple[bytes, str]]:
+    """
+    The content and hash of each of *files* (a record's index in
+    *chunk*, a position in its media), read in *lanes*; a file that
+    cannot be read is put in *errors* (by the record's index: position,
+    why) instead.
+    """
+    read: dict[tuple[int, int], tuple[bytes, str]] = {}
+
+    async def one(file: tuple[int, int], turn: Demand) -> None:
+        index, position = file
+        record = chunk[index].record
+        assert isinstance(record, Article | Category)
+        try:
+            async with turn:
+                content = await read_media(session, record.media[position])
+        except FILE_ERRORS as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            errors.setdefault(index, []).append((position, str(exc)))
+            return
+        read[file] = (content, content_hash(content))
+
+    await lanes.map(files, one)
+    return read
 
 
 async def upload(platform: Platform, staged: StagedMedia) -> str:

@@ -3,32 +3,34 @@ Media transfer: one object per run owns the media limiter and the
 uploads in flight.  It reads a record's images and documents from the
 ERP, stages each distinct content once, uploads it once (however many
 records share it), and attaches media where the platform takes them
-after the record.  The lanes that bound its tasks are
-`ecomsync._anyio_util.Lanes`; the deferred uploads and the batched
-media-id questions are in `ecomsync._media_ids`.
+after the record (`ecomsync._media_attach`).  The lanes that bound its
+tasks are `ecomsync._anyio_util.Lanes`; the deferred uploads and the
+batched media-id questions are in `ecomsync._media_ids`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import cast
 
 import anyio
 import attrs
 
-from ._anyio_util import Demand, GroupCommit, Lanes, task_group
+from ._anyio_util import Demand, Lanes
 from ._changes import Change
 from ._contracts import MediaLink, Outcome, StagedMedia
 from ._digests import Digests
 from ._fingerprint import content_hash
+from ._media_attach import Found, attach_all, detach
 from ._media_ids import (
-    Ask,
+    FILE_ERRORS,
     Deferred,
     ForgetsMediaIds,
     MediaIdBatch,
     Pending,
+    read_all,
     read_media,
     upload,
 )
@@ -38,7 +40,6 @@ from ._spec import DataType
 from .events import MediaUploaded
 from .exceptions import (
     AuthenticationError,
-    MediaStagingError,
     RecordRejected,
     SyncError,
 )
@@ -53,10 +54,7 @@ from .typing import (
 
 _log = logging.getLogger("ecomsync")
 
-
-#: Per record: its media links, a failed outcome naming the file at
-#: fault, or None (the record has no media).
-Found = list[MediaLink] | Outcome | None
+__all__ = ["Found", "MediaTransfer", "takes_media"]
 
 
 def takes_media(platform: object, data_type: DataType) -> bool:
@@ -97,8 +95,12 @@ class MediaTransfer:
     #: Uploaded after the push, not in the store yet (hash -> media id):
     #: `finish` writes them in one transaction (`MediaIdBatch` stores).
     _unsaved: dict[str, str] = attrs.field(init=False, factory=dict)
-    #: Look-ups in flight go to such a store together.
-    _asks: GroupCommit[Ask] | None = attrs.field(init=False, default=None)
+    #: The store answers many media-id questions at once (`MediaIdBatch`):
+    #: a chunk's files uploaded after the push ask it once (`gather`).
+    _batch: bool = attrs.field(init=False, default=False)
+    #: Content a chunk has asked the store about and not linked yet (hash
+    #: -> chunks): its ids stay in `_unsaved` once saved.
+    _asking: dict[str, int] = attrs.field(init=False, factory=dict)
     #: Content this run uploaded (hashes): its ids need no check that the
     #: shop still has them (`MediaLink.remembered`); one per image of a
     #: first sync for the whole run, so packed (`Digests`).
@@ -113,30 +115,7 @@ class MediaTransfer:
         return Lanes(self.concurrency)
 
     def __attrs_post_init__(self) -> None:
-        if isinstance(self.store, MediaIdBatch):
-            self._asks = GroupCommit(self._answer)
-
-    async def _answer(self, asks: list[Ask]) -> None:
-        store = cast(MediaIdBatch, self.store)  # checked at construction
-        found = await store.get_media_ids(
-            self.run.platform_name, [a.sha256 for a in asks]
-        )
-        for ask in asks:
-            ask.media_id = found.get(ask.sha256)
-
-    async def _known(self, sha: str) -> str | None:
-        """
-        The media id the store (or this run, not saved yet) knows for
-        content *sha*; look-ups in flight together are one transaction.
-        """
-        media_id = self._unsaved.get(sha)
-        if media_id is not None:
-            return media_id
-        if self._asks is None:
-            return await self.store.get_media_id(self.run.platform_name, sha)
-        ask = Ask(sha)
-        await self._asks.submit(ask)
-        return ask.media_id
+        self._batch = isinstance(self.store, MediaIdBatch)
 
     async def _save(self) -> None:
         """
@@ -149,7 +128,9 @@ class MediaTransfer:
         batch = dict(self._unsaved)
         await store.put_media_ids(self.run.platform_name, batch)
         for sha, media_id in batch.items():
-            if self._unsaved.get(sha) == media_id:
+            # A chunk that asked the store before this was saved finds it
+            # here, not in its answer (`gather`).
+            if self._unsaved.get(sha) == media_id and sha not in self._asking:
                 del self._unsaved[sha]
 
     async def gather(
@@ -181,6 +162,9 @@ class MediaTransfer:
                 links[index] = [None] * len(record.media)
                 files.extend((index, p) for p in range(len(record.media)))
 
+        read: dict[tuple[int, int], tuple[bytes, str]] | None = None
+        known: Mapping[str, str] | None = None
+
         async def one(file: tuple[int, int], turn: Demand) -> None:
             index, position = file
             record = chunk[index].record
@@ -193,11 +177,38 @@ class MediaTransfer:
                     position,
                     links[index],
                     None if pending is None else pending[index],
+                    None if read is None else read.pop(file),
+                    known,
                 )
             if error is not None:
                 errors.setdefault(index, []).append((position, error))
 
-        await self._reading.map(files, one)
+        asked: set[str] = set()
+        if pending is not None and self._batch and files:
+            # Content the platform names by its hash, a store that
+            # answers many questions at once: the chunk's files are read
+            # and hashed first, then the store is asked once for all of
+            # them (not once per group of files in flight, with the
+            # group's machinery per file), then each is linked or staged.
+            # The content is held until then, as new content is held
+            # until its upload after the push anyway.
+            read = await read_all(self._reading, session, chunk, files, errors)
+            files = list(read)
+            asked = {sha for _, sha in read.values()}
+            for sha in asked:
+                self._asking[sha] = self._asking.get(sha, 0) + 1
+        try:
+            if asked:
+                store = cast(MediaIdBatch, self.store)  # `_batch`
+                platform = self.run.platform_name
+                known = await store.get_media_ids(platform, list(asked))
+            await self._reading.map(files, one)
+        finally:
+            for sha in asked:
+                if self._asking[sha] > 1:
+                    self._asking[sha] -= 1
+                else:
+                    del self._asking[sha]
         for index, got in links.items():
             failed = errors.get(index)
             if not failed:
@@ -223,33 +234,7 @@ class MediaTransfer:
         """
         For platforms that take media after the record: attach them.
         """
-        final = list(outcomes)
-
-        async def one(index: int, links: list[MediaLink]) -> None:
-            try:
-                await self.run.platform.attach_media(
-                    data_type, outcomes[index], links
-                )
-            except RecordRejected as exc:
-                media_field = exc.field or ""
-                final[index] = Outcome(
-                    number=outcomes[index].number,
-                    error=str(exc),
-                    field=media_field
-                    if media_field.startswith("media.")
-                    else "media",
-                    # forgotten, their content uploaded again and
-                    # attached once more (`Writer`)
-                    media_gone=exc.media_gone,
-                )
-
-        async with task_group() as tg:
-            for index, links in enumerate(media):
-                if isinstance(links, Outcome):
-                    final[index] = links
-                elif links is not None and outcomes[index].ok:
-                    tg.start_soon(one, index, links)
-        return final
+        return await attach_all(self.run, data_type, outcomes, media)
 
     async def _link(
         self,
@@ -259,26 +244,32 @@ class MediaTransfer:
         position: int,
         links: list[MediaLink | None],
         pending: Pending | None,
+        read: tuple[bytes, str] | None = None,
+        known: Mapping[str, str] | None = None,
     ) -> str | None:
         """
-        The file at *position* of *record*: read, hashed, known or staged
-        (and uploaded, without *pending*), its link put in *links*; None,
-        or why the file failed its record.
+        The file at *position* of *record*: read and hashed (unless
+        *read* brings both), known or staged (and uploaded, without
+        *pending*), its link put in *links*; None, or why the file failed
+        its record.  *known*: what the store answered for the chunk.
         """
         ref = record.media[position]
         try:
-            content = await read_media(session, ref)
-            sha = content_hash(content)
+            if read is None:
+                content = await read_media(session, ref)
+                sha = content_hash(content)
+            else:
+                content, sha = read
             if pending is None:
                 media_id, reused = await self._media_id(sha, content, ref)
             else:
-                deferred = await self._defer(sha, content, ref)
+                deferred = await self._defer(sha, content, ref, known)
                 if isinstance(deferred, str):
                     media_id, reused = deferred, True
                 else:
                     pending[position] = deferred
                     media_id, reused = deferred.media_id, False
-        except (RecordRejected, SyncError, MediaStagingError) as exc:
+        except FILE_ERRORS as exc:
             # A file that cannot be staged (full disk) fails its record too.
             if isinstance(exc, AuthenticationError):
                 raise
@@ -372,18 +363,30 @@ class MediaTransfer:
         return uploaded, False
 
     async def _defer(
-        self, sha: str, content: bytes, ref: MediaRef
+        self,
+        sha: str,
+        content: bytes,
+        ref: MediaRef,
+        known: Mapping[str, str] | None = None,
     ) -> str | Deferred:
         """
-        The platform's id for this content when the store knows it, else
-        its pending upload (staged once, however many records share it).
+        The platform's id for this content when the store knows it (or
+        *known*, its answer for the chunk, says so), else its pending
+        upload (staged once, however many records share it).
         """
         async with self._alone(sha):
             deferred = self._deferred.get(sha)
             if deferred is not None:
                 deferred.users += 1
                 return deferred
-            media_id = await self._known(sha)
+            # Uploaded by this run since the question: in `_unsaved` (kept
+            # there while asked about, even once saved: `_save`).
+            media_id = self._unsaved.get(sha)
+            if media_id is None and known is not None:
+                media_id = known.get(sha)
+            elif media_id is None:
+                name = self.run.platform_name
+                media_id = await self.store.get_media_id(name, sha)
             if media_id is not None:
                 return media_id
             # Only such a platform defers (`Writer` checks, once a chunk).
@@ -486,7 +489,8 @@ class MediaTransfer:
                 # arrive: the shop would show them broken until the next
                 # run.  Keep the record to the media that have content.
                 failed = {p for p, _ in errors}
-                await self._detach(
+                await detach(
+                    self.run,
                     data_type,
                     outcomes[index],
                     [link for link in links if link.position not in failed],
@@ -535,26 +539,6 @@ class MediaTransfer:
         if isinstance(self.store, ForgetsMediaIds):
             await self.store.forget_media_ids(self.run.platform_name, forget)
 
-    async def _detach(
-        self, data_type: DataType, target: Outcome, keep: list[MediaLink]
-    ) -> None:
-        """
-        Make *keep* the media of *target* (a record whose other uploads
-        failed); the record fails anyway, so a refusal here changes
-        nothing but the log.
-        """
-        try:
-            await self.run.platform.attach_media(data_type, target, keep)
-        except (RecordRejected, SyncError) as exc:
-            if isinstance(exc, AuthenticationError):
-                raise
-            _log.warning(
-                "could not detach the failed media of %s %s: %s",
-                data_type.value,
-                target.number,
-                exc,
-            )
-
     async def _upload(self, deferred: Deferred, turn: Demand) -> str | None:
         """
         Upload *deferred* once (in *turn*), however many records wait for
@@ -572,12 +556,12 @@ class MediaTransfer:
                 async with turn:
                     media_id = await upload(self.run.platform, deferred.staged)
             finally:
-                if media_id is not None and self._asks is None:
+                if media_id is not None and not self._batch:
                     # Remembered even if a cancel strikes now (`_media_id`).
                     with anyio.CancelScope(shield=True):
                         await self.store.put_media_id(platform, sha, media_id)
             self._fresh.add(sha)
-            if self._asks is not None:
+            if self._batch:
                 self._unsaved[sha] = media_id  # saved by finish
             if media_id != deferred.media_id:
                 # The shop held this content already under another id:

@@ -436,6 +436,52 @@ class TestMediaAfterPush:
         await platform.aclose()
         await store.aclose()
 
+    async def test_a_batch_asks_the_store_once(
+        self, emu: ShopwareEmulator, tmp_path: Path
+    ) -> None:
+        """A batch's files ask the store for their media ids in one
+        transaction, however many of them are read at once (24 here,
+        16 at a time), and all of them are uploaded once."""
+        erp = MemoryErp(
+            [
+                Article(
+                    number=f"A-{n}",
+                    name=f"article {n}",
+                    price=Decimal(10),
+                    media=[
+                        MediaRef(
+                            key=f"m-{n}-{k}",
+                            filename=f"m-{n}-{k}.jpg",
+                            mime_type="image/jpeg",
+                        )
+                        for k in range(2)
+                    ],
+                )
+                for n in range(12)
+            ],
+            media={
+                f"m-{n}-{k}": f"content {n} {k}".encode()
+                for n in range(12)
+                for k in range(2)
+            },
+        )
+        store = _CountingStore(tmp_path / "state.db")
+        platform = shop(emu)
+        sync = Synchronizer(
+            erp=erp,
+            platforms={"shop": platform},
+            store=store,
+            staging=MediaStaging(tmp_path / "staging"),
+        )
+
+        run = await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+
+        assert RunStatus.SUCCEEDED == run.status
+        assert 24 == _uploads(emu)
+        assert 1 == store.calls["get_media_ids"]
+        await platform.aclose()
+        await store.aclose()
+
     async def test_store_without_batches(
         self, emu: ShopwareEmulator, erp: MemoryErp, tmp_path: Path
     ) -> None:
