@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,15 @@ from bench._server import CLIENT_ID, CLIENT_SECRET
 from bench._workload import SeededErp, Workload
 
 
+Send = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
 class Counting(httpx.AsyncBaseTransport):
     """
     Counts the requests and request-body bytes that go on the wire.
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport | None) -> None:
         self.inner = inner
         self.requests = 0
         self.writes = 0
@@ -62,6 +66,15 @@ class Counting(httpx.AsyncBaseTransport):
     async def handle_async_request(
         self, request: httpx.Request
     ) -> httpx.Response:
+        assert self.inner is not None
+        return await self.count(request, self.inner.handle_async_request)
+
+    async def count(
+        self, request: httpx.Request, send: Send
+    ) -> httpx.Response:
+        """
+        ``await send(request)``, counted.
+        """
         self.requests += 1
         self.bytes_up += len(request.content)
         route = classify(request.method, request.url.path)
@@ -69,18 +82,56 @@ class Counting(httpx.AsyncBaseTransport):
         if route.startswith("write"):
             self.writes += 1
         if self.timeline is None:
-            return await self.inner.handle_async_request(request)
+            return await send(request)
         if route == "write sync":
             route += " " + _entity(request.content)
         start = time.perf_counter() - self.origin
         try:
-            return await self.inner.handle_async_request(request)
+            return await send(request)
         finally:
             end = time.perf_counter() - self.origin
             self.timeline.append((start, end, route))
 
     async def aclose(self) -> None:
-        await self.inner.aclose()
+        if self.inner is not None:
+            await self.inner.aclose()
+
+
+def counted(
+    counting: Counting, limits: httpx.Limits
+) -> httpx.AsyncBaseTransport:
+    """
+    The pool `Shopware6` picks by itself, counting into *counting*:
+    aiohttp's (a subclass, so that `HttpClient` still knows its own pool
+    and lets it keep the deadline) where it can be used, else httpx's
+    wrapped.
+    """
+    import sniffio
+
+    try:
+        import aiohttp  # noqa: F401
+        import httpx_aiohttp  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        if sniffio.current_async_library() == "asyncio":
+            return _counting_pool(counting, limits)
+    counting.inner = httpx.AsyncHTTPTransport(limits=limits)
+    return counting
+
+
+def _counting_pool(
+    counting: Counting, limits: httpx.Limits
+) -> httpx.AsyncBaseTransport:
+    from ecomsync._http_aiohttp import AiohttpPool
+
+    class CountingPool(AiohttpPool):
+        async def handle_async_request(
+            self, request: httpx.Request
+        ) -> httpx.Response:
+            return await counting.count(request, super().handle_async_request)
+
+    return CountingPool(verify=True, limits=limits)
 
 
 def _entity(body: bytes) -> str:
@@ -125,7 +176,6 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
         SyncSpec,
         Trigger,
     )
-    from ecomsync._http import aiohttp_pool
     from ecomsync.platforms.shopware6 import Shopware6
     from ecomsync.state import SqliteStore
 
@@ -134,19 +184,15 @@ async def run_ecomsync(a: argparse.Namespace, w: Workload) -> dict[str, Any]:
         kwargs["concurrency"] = a.concurrency
     conc = a.concurrency or 16
     limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
-    # The pool Shopware6 picks by itself (aiohttp's on asyncio where
-    # httpx-aiohttp is installed, else httpx's), wrapped to count.
-    counting = Counting(
-        aiohttp_pool(verify=True, limits=limits)
-        or httpx.AsyncHTTPTransport(limits=limits)
-    )
+    counting = Counting(None)
+    transport = counted(counting, limits)
     # One process writes the shop (the harness's whole premise): the
     # adapter may say so, and a first sync reads the shop's products once.
     platform = Shopware6(
         a.url,
         CLIENT_ID,
         CLIENT_SECRET,
-        transport=counting,
+        transport=transport,
         sole_writer=True,
         **kwargs,
     )

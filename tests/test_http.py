@@ -5,6 +5,7 @@ policy, deadline, URL check and the client that combines them.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
@@ -1123,7 +1124,8 @@ class _Echo:
     """
     A loopback ASGI app: sets a cookie on ``/cookie``, answers gzip on
     ``/gzip``, redirects on ``/redirect``, answers after 2 s on ``/slow``,
-    breaks off the body on ``/short``, else echoes what it got.
+    breaks off the body on ``/short``, drips its body a byte every 0.1 s
+    for 2 s on ``/drip``, else echoes what it got.
     """
 
     abort_mode: object = None
@@ -1131,6 +1133,28 @@ class _Echo:
     @property
     def app(self) -> object:
         return _echo
+
+
+async def _drip(send: Any) -> None:
+    # Headers at once, then a byte every 0.1 s: no inactivity timeout
+    # trips, only a deadline.
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", b"20")],
+        }
+    )
+    with contextlib.suppress(Exception):  # the client went away
+        for n in range(20):
+            await anyio.sleep(0.1)
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"x",
+                    "more_body": n < 19,
+                }
+            )
 
 
 async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -1145,6 +1169,9 @@ async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     path = scope["path"]
     if path == "/slow":
         await anyio.sleep(2)
+    if path == "/drip":
+        await _drip(send)
+        return
     headers: list[tuple[bytes, bytes]] = []
     if path == "/cookie":
         headers.append((b"set-cookie", b"s=1; Path=/"))
@@ -1458,6 +1485,41 @@ class TestAiohttpPool:
 
         with pytest.raises(httpx.ReadError, match="broken"):
             await _Body(Answer(), map_aiohttp_exceptions).aclose()
+
+    async def test_deadline_bounds_a_dripping_body(self, url: str) -> None:
+        """
+        The deadline bounds an exchange over aiohttp's pool, its body
+        included: an answer whose body drips in slower than the deadline
+        is a retryable timeout naming the deadline, after about that long.
+        """
+        http = HttpClient(url, pool="aiohttp", deadline=0.5)
+        try:
+            started = anyio.current_time()
+            with pytest.raises(
+                RetryableError, match=r"no complete answer within 0\.5 s"
+            ) as info:
+                await http.request("GET", "/drip", retry=False)
+            assert anyio.current_time() - started < 1.5
+            assert not isinstance(info.value, MaybeApplied)
+            # the pool goes on serving
+            answer = await http.request("GET", "/a", retry=False)
+            assert 200 == answer.status_code
+        finally:
+            await http.aclose()
+
+    async def test_deadline_of_a_write(self, url: str) -> None:
+        """
+        A write over aiohttp's pool whose answer outlives its deadline
+        may have landed: `MaybeApplied`, naming the call's own deadline.
+        """
+        http = HttpClient(url, pool="aiohttp")
+        try:
+            with pytest.raises(MaybeApplied, match=r"within 0\.3 s"):
+                await http.request(
+                    "POST", "/slow", json={}, deadline=0.3, retry=False
+                )
+        finally:
+            await http.aclose()
 
     async def test_read_timeout(self, url: str) -> None:
         """

@@ -30,7 +30,8 @@ Pieces, each usable alone:
   request (httpx #3215) and aiohttp's does not.  A request goes straight
   to the transport where ``client.send`` would add nothing (no auth,
   event hooks or redirects to follow: a host that sets them on
-  `HttpClient.client` gets httpx's path);
+  `HttpClient.client` gets httpx's path); there, over aiohttp's pool,
+  the deadline is aiohttp's own timer, not a cancel scope per request;
 
 Statuses that are not retryable are returned to the caller, which knows
 what a 400 or 401 means on its platform.  Nothing here knows about
@@ -56,12 +57,13 @@ import sniffio
 
 from . import _instrument
 from ._closing import AsyncResource
-from ._http_aiohttp import _Body
+from ._http_aiohttp import DEADLINE, AiohttpPool, _Body
 from ._http_errors import (
     AMBIGUOUS_STATUSES,
     RETRYABLE_STATUSES,
     MaybeApplied,
     RetryPolicy,
+    _Translating,
     describe,
     parse_retry_after,
     retry_after,
@@ -428,6 +430,15 @@ class HttpClient(AsyncResource):
         transport = self._transport
         if transport is not None and not _direct(client, request):
             transport = None
+        if deadline is None:
+            deadline = self.deadline
+        # aiohttp's pool bounds the attempt by itself (its timer covers the
+        # wait for a connection, the request and the whole body, as for
+        # any aiohttp client), which costs less than a cancel scope of
+        # ours per request.
+        pooled = isinstance(transport, AiohttpPool)
+        if pooled:
+            request.extensions[DEADLINE] = deadline
         limiter = self.limiter
         try:
             # A free slot is taken without `acquire`'s two checkpoints (an
@@ -440,11 +451,7 @@ class HttpClient(AsyncResource):
         response: httpx.Response | None = None
         failure: str | None = None
         try:
-            with transport_errors(
-                request,
-                deadline=self.deadline if deadline is None else deadline,
-                write=write,
-            ):
+            with _Translating(request, deadline, write, armed=not pooled):
                 if transport is None:
                     response = await client.send(request)
                     await response.aread()

@@ -21,7 +21,13 @@ client CPU per request, and one fix:
   write whose answer was lost would be sent again;
 - aiohttp's own cookie jar is a dummy: httpx's client keeps the cookies
   (``AiohttpTransport`` kept a second jar that sent a server's cookies
-  again after the host had cleared ``client.cookies``).
+  again after the host had cleared ``client.cookies``);
+- a request may carry its deadline (the `DEADLINE` extension, seconds):
+  aiohttp's own ``total`` timeout then bounds the wait for a connection,
+  the request and the whole answer, body included, and a request that
+  outlives it fails with a bare `TimeoutError` (what an anyio deadline
+  raises), so `ecomsync._http.HttpClient` needs no cancel scope of its
+  own per request over this pool.
 
 aiohttp is imported when the first pool is made, so the core does not
 need it; its objects are typed `Any` here.
@@ -29,7 +35,9 @@ need it; its objects are typed `Any` here.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import importlib
 import ssl
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -38,7 +46,11 @@ from typing import Any
 import httpx
 
 
-__all__ = ["KEEPS_ROWS", "AiohttpPool", "bytes_headers"]
+__all__ = ["DEADLINE", "KEEPS_ROWS", "AiohttpPool", "bytes_headers"]
+
+#: The request extension holding the seconds the whole exchange may take
+#: (`AiohttpPool`).
+DEADLINE = "ecomsync.deadline"
 
 
 def _keeps_rows() -> bool:
@@ -170,13 +182,21 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         self._timeouts: dict[tuple[Any, ...], Any] = {}
 
     @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self, until: float | None = None) -> Iterator[None]:
         """
-        aiohttp's exception leaving the block as httpx's, ``from`` it.
+        aiohttp's exception leaving the block as httpx's, ``from`` it; a
+        timeout once the loop's clock reached *until* (the request's
+        deadline) as a bare `TimeoutError`, as anyio's deadline ends it.
         """
         try:
             yield
         except Exception as exc:
+            if (
+                until is not None
+                and isinstance(exc, TimeoutError)
+                and asyncio.get_running_loop().time() >= until
+            ):
+                raise TimeoutError from exc
             mapped = self._mapped(exc)
             if mapped is None:
                 with self._theirs():
@@ -218,12 +238,21 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         )
 
     def _timeout(self, request: httpx.Request) -> Any:
-        given = request.extensions.get("timeout") or {}
-        key = (given.get("connect"), given.get("read"), given.get("pool"))
+        extensions = request.extensions
+        given = extensions.get("timeout") or {}
+        key = (
+            given.get("connect"),
+            given.get("read"),
+            given.get("pool"),
+            extensions.get(DEADLINE),
+        )
         timeout = self._timeouts.get(key)
         if timeout is None:
             timeout = self._aiohttp.ClientTimeout(
-                sock_connect=key[0], sock_read=key[1], connect=key[2]
+                total=key[3],
+                sock_connect=key[0],
+                sock_read=key[1],
+                connect=key[2],
             )
             self._timeouts[key] = timeout
         return timeout
@@ -234,6 +263,11 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         session = self._session
         if session is None:
             session = self._session = self._new_session()
+        deadline = request.extensions.get(DEADLINE)
+        errors = self._errors
+        if deadline is not None:
+            until = asyncio.get_running_loop().time() + deadline
+            errors = functools.partial(self._errors, until)
         headers = request.headers
         # httpx's own rows where it keeps them (`KEEPS_ROWS`), not the
         # copy `headers.raw` makes.
@@ -273,7 +307,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             )
         except Exception:
             # httpx-aiohttp's map, entered only on a failure.
-            with self._errors():
+            with errors():
                 raise
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
@@ -282,7 +316,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         given = response.headers
         body = _Body(
             response,
-            self._errors,
+            errors,
             plain="Content-Encoding" not in given,
             cookies="Set-Cookie" in given or "Set-Cookie2" in given,
         )

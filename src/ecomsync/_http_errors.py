@@ -139,21 +139,29 @@ class _Translating:
     `transport_errors`: a cancel scope with the deadline (what
     ``anyio.fail_after`` makes, without its two generator-based context
     managers: about a tenth of a request's client CPU in the HTTP layer)
-    and the translation of what leaves the block.
+    and the translation of what leaves the block.  Not *armed*: the
+    block keeps the deadline by itself (`ecomsync._http_aiohttp`'s pool)
+    and raises a bare `TimeoutError` when it ran out; no cancel scope.
     """
 
-    __slots__ = ("_deadline", "_scope", "_what", "_write")
+    __slots__ = ("_armed", "_deadline", "_scope", "_what", "_write")
 
     def __init__(
-        self, what: str | httpx.Request, deadline: float | None, write: bool
+        self,
+        what: str | httpx.Request,
+        deadline: float | None,
+        write: bool,
+        *,
+        armed: bool = True,
     ) -> None:
         self._what = what
         self._deadline = deadline
         self._write = write
+        self._armed = armed
         self._scope: anyio.CancelScope | None = None
 
     def __enter__(self) -> None:
-        if self._deadline is not None:
+        if self._deadline is not None and self._armed:
             scope = anyio.CancelScope(
                 deadline=anyio.current_time() + self._deadline
             )
