@@ -11,9 +11,10 @@ import pytest
 
 from ecomsync import (
     DataType,
+    Record,
     Variant,
 )
-from ecomsync.platforms.shopware6 import Shopware6
+from ecomsync.platforms.shopware6 import Shopware6, _claims
 from ecomsync.platforms.shopware6._claims import collate
 from ecomsync.platforms.shopware6._mapping import product_id
 from ecomsync.testing._platform_contract import article
@@ -128,6 +129,39 @@ class TestAmbiguousNumbers:
         assert [True, True] == [o.ok for o in outcomes]
         assert outcomes[0].platform_id == outcomes[1].platform_id
         assert "A-1" in _numbers(emu)
+
+    async def test_only_a_repeated_number_is_fingerprinted(
+        self,
+        shop: Shopware6,
+        emu: ShopwareEmulator,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """
+        Twins share their number, so the push fingerprints only the
+        records whose number comes again (the engine fingerprinted every
+        record already): the record read twice still lands once.
+        """
+        fingerprinted: list[str] = []
+        real = _claims.checksum
+
+        def counted(record: Record) -> str:
+            fingerprinted.append(record.number)
+            return real(record)
+
+        monkeypatch.setattr(_claims, "checksum", counted)
+
+        outcomes = await _push(
+            shop,
+            DataType.ARTICLES,
+            article("A-1"),
+            article("B-2"),
+            article("A-1"),
+        )
+
+        assert [True, True, True] == [o.ok for o in outcomes]
+        assert outcomes[0].platform_id == outcomes[2].platform_id
+        assert ["A-1", "A-1"] == fingerprinted
+        assert {"A-1", "B-2"} <= set(_numbers(emu))
 
     @pytest.mark.parametrize(
         "numbers",

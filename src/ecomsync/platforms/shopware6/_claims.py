@@ -164,12 +164,19 @@ def screen(
     twins: dict[int, int] = {}
     first: dict[str, int] = {}
     parties: dict[Hashable, list[tuple[int, str, str]]] = {}
+    # Twins (one checksum) have one number, which the checksum covers:
+    # only records whose exact number comes again are fingerprinted (the
+    # engine fingerprinted each record of the push already).
+    numbers: dict[str, int] = {}
+    for record in records:
+        numbers[record.number] = numbers.get(record.number, 0) + 1
     for i, record in enumerate(records):
-        fingerprint = checksum(record)
-        if fingerprint in first:
-            twins[i] = first[fingerprint]
-            continue
-        first[fingerprint] = i
+        if numbers[record.number] > 1:
+            fingerprint = checksum(record)
+            if fingerprint in first:
+                twins[i] = first[fingerprint]
+                continue
+            first[fingerprint] = i
         bad = problems(record)
         if bad:
             failures[i] = (f"{bad[0].field} {bad[0].reason}", bad[0].field)
