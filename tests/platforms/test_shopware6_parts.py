@@ -97,6 +97,7 @@ class _AfterFirst(httpx.AsyncBaseTransport):
         self.inner = httpx.ASGITransport(app=emu.app)
         self.path = path
         self.sent = 0
+        self.bodies: list[bytes] = []
         self.between: Callable[[], object] | None = None
 
     async def handle_async_request(
@@ -105,6 +106,7 @@ class _AfterFirst(httpx.AsyncBaseTransport):
         response = await self.inner.handle_async_request(request)
         if request.url.path == self.path:
             self.sent += 1
+            self.bodies.append(request.content)
             if self.between is not None:
                 self.between()
                 self.between = None
@@ -294,6 +296,42 @@ class TestMedia:
 
         assert 2 == hook.sent  # the look-up took two pages
         assert [kept] == [k for k, r in rows.items() if r["productId"] == pid]
+
+    async def test_media_look_up_pages_stay_small(self) -> None:
+        """
+        The look-up of an article's 1,200 images, written in one Sync
+        (one moment), asks each next page after the last position read:
+        no page carries the ids of every row read at that moment.
+        """
+        emu = ShopwareEmulator(client_id="SWIAPARTS", client_secret=SECRET)
+        hook = _AfterFirst(emu, "/api/search/product-media")
+        shop = Shopware6(
+            "http://shop.test", emu.client_id, SECRET, transport=hook
+        )
+        await shop.push(
+            DataType.CATEGORIES, [Outgoing(record=c) for c in CATEGORIES]
+        )
+        await shop.push(DataType.ARTICLES, [Outgoing(record=article("A-1"))])
+        links = [
+            MediaLink(media_id=sw_id("media", f"m{n}"), sha256="x", position=n)
+            for n in range(1200)
+        ]
+        await shop.attach_media(
+            DataType.ARTICLES, Outcome(number="A-1"), links
+        )
+        hook.sent, hook.bodies = 0, []
+
+        await shop.attach_media(
+            DataType.ARTICLES, Outcome(number="A-1"), links[:600]
+        )
+        await shop.aclose()
+
+        assert 3 == hook.sent  # the look-up took three pages
+        # by (createdAt, id) page 3 left out the 1,000 ids read: ~35 KB
+        assert max(len(b) for b in hook.bodies) < 2_000
+        pid = product_id("A-1")
+        rows = emu.entities["product_media"].values()
+        assert 600 == sum(1 for r in rows if r["productId"] == pid)
 
     async def test_attach_media(self, tmp_path: Path) -> None:
         """

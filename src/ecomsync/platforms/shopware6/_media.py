@@ -18,7 +18,7 @@ from ..._contracts import MediaLink, Outcome, Outgoing, StagedMedia
 from ..._model import MediaKind
 from ..._spec import DataType
 from ._client import MAX_LIMIT, AdminApi, ShopwareApiError
-from ._keyset import read_all
+from ._keyset import MEDIA, read_all
 from ._mapping import (
     DOCUMENTS_FIELD,
     category_id,
@@ -278,6 +278,7 @@ class Media:
                         }
                     ]
                 },
+                MEDIA,
             )
             for row in rows:
                 held.setdefault(str(row["productId"]), set()).add(
