@@ -341,6 +341,38 @@ class TestAdapterDetails(WooFixtures):
         # the last row read) and the batch
         assert 4 == len(emu.requests) - before <= planned
 
+    async def test_article_estimate_counts_the_term_listing(self) -> None:
+        """
+        An article push, which reads the shop's terms first, into a shop
+        with more terms than a page holds stays within the estimate.
+        """
+        emu = WooCommerceEmulator(KEY, SECRET)
+        tree = [
+            *CATEGORIES,
+            *(
+                Category(number=f"T-{n:03}", name=f"Term {n:03}")
+                for n in range(250)
+            ),
+        ]
+        seed = woocommerce_on(emu, SECRET, key=KEY)
+        async with seed:
+            await seed.push(
+                DataType.CATEGORIES, [Outgoing(record=c) for c in tree]
+            )
+        woo = woocommerce_on(emu, SECRET, key=KEY)
+        async with woo:
+            assert [] == await woo.check()
+            planned = woo.estimate_requests(
+                DataType.ARTICLES, writes=1, uploads=0, with_media=0
+            )
+            before = len(emu.requests)
+            (outcome,) = await woo.push(
+                DataType.ARTICLES, [Outgoing(record=article("A-9"))]
+            )
+
+        assert outcome.ok, outcome
+        assert len(emu.requests) - before <= planned
+
     async def test_retries_a_throttled_shop(
         self, woo: WooCommerce, emu: WooCommerceEmulator
     ) -> None:

@@ -271,9 +271,11 @@ class WooCommerce(AsyncResource):
         may make: 100, then 99 more a page; a plan runs check() first.
         A further write call of a run lists the terms again, counted as
         the plan counts any further call, so a shop of more than 100
-        terms whose changes span read batches may see more); per new file
-        an upload; variable articles one variations batch
-        each (counted as one per article, the worst case); order statuses
+        terms whose changes span read batches may see more); articles
+        the tax classes, the price settings and the term listing (the
+        terms last seen); per new file an upload; variable articles one
+        variations batch each (counted as one per article, the worst
+        case); order statuses
         a read, a write, a read of the notes and a note per record.
         Orders (*writes*: the pages read): nothing beyond the pages but
         a read of each refunded order's refunds, which only the orders
@@ -287,8 +289,10 @@ class WooCommerce(AsyncResource):
             return 2 * batches + listing + 2 * uploads  # lost upload: search
         if data_type is DataType.ARTICLES:
             # + the tax classes and the shop's price settings (general,
-            # and its tax mode where it calculates tax)
-            return 2 * batches + writes + 3 + 2 * uploads
+            # and its tax mode where it calculates tax), and the term
+            # listing the push reads unless the categories' push did
+            terms = RestApi.pages_of(self._categories.seen)
+            return 2 * batches + writes + 3 + terms + 2 * uploads
         if data_type is DataType.STOCK:
             return 2 * batches
         if data_type is DataType.ORDER_STATUS:
