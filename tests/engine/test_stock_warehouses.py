@@ -145,6 +145,27 @@ class TestOneUnit:
         assert writes == platform.calls["writes"]
         assert 2 == full.counts[STOCK].unchanged
 
+    async def test_a_warehouse_the_erp_drops_leaves_the_shop(
+        self,
+        sync: Synchronizer,
+        erp: MemoryErp,
+        platform: MemoryPlatform,
+        clock: Clock,
+    ) -> None:
+        """The ERP no longer gives A-1 a level in WH2 (it stopped counting
+        the warehouse): MemoryPlatform's stock of A-1 is WH1's level
+        alone, where it kept WH2's last figure on sale beside it."""
+        await scheduled(sync, clock)
+        clock.tick()
+        erp.remove(STOCK, "A-1")
+        erp.put(StockLevel(number="A-1", quantity=5, warehouse="WH1"))
+
+        dropped = await scheduled(sync, clock)
+
+        assert ["A-1"] == [e.number for e in dropped.of(RecordSynced)]
+        assert {"WH1": 5} == platform.stock["A-1"]
+        assert {"WH1": 3} == platform.stock["B-1"]
+
     async def test_checksum_covers_every_level(
         self, sync: Synchronizer, erp: MemoryErp, clock: Clock
     ) -> None:

@@ -228,6 +228,56 @@ class TestStockLocationsThroughTheEngine:
         assert {"M-1": {DEFAULT: 3, "South": 5}} == now
         assert 1 == again.counts[STOCK].unchanged
 
+    async def test_a_warehouse_the_erp_drops_sells_nothing(
+        self, fresh_vendure: VendureServer, tmp_path: Path
+    ) -> None:
+        """
+        The ERP no longer gives a level for WH2 (it stopped counting the
+        warehouse; then it sums every warehouse into one level), the
+        mapping unchanged: North, WH2's location, sells nothing, where
+        the shop went on selling its last figure on top of the ERP's.
+        """
+        admin = fresh_vendure.admin()
+        await admin.gql(
+            "mutation { createStockLocation(input: "
+            '{ name: "North", description: "" }) { id } }'
+        )
+        erp = MemoryErp(
+            [
+                Article(number="D-1", name="Hammer", price=1, tax_rate=0),
+                StockLevel(number="D-1", quantity=3, warehouse="WH1"),
+                StockLevel(number="D-1", quantity=5, warehouse="WH2"),
+            ]
+        )
+        store = SqliteStore(tmp_path / "state.db")
+        only_stock = SyncSpec(types={STOCK: All()})
+        shop = fresh_vendure.platform(
+            stock_locations={"WH1": DEFAULT, "WH2": "North"}
+        )
+        sync = Synchronizer(erp=erp, platforms={"vendure": shop}, store=store)
+        try:
+            await sync.execute(SyncSpec(types={DataType.ARTICLES: All()}))
+            await sync.execute(only_stock)
+            first = await _locations(admin, "D-1")
+            erp.remove(STOCK, "D-1")
+            erp.put(StockLevel(number="D-1", quantity=3, warehouse="WH1"))
+            dropped = await sync.execute(only_stock)
+            one = await _locations(admin, "D-1")
+            erp.remove(STOCK, "D-1")
+            erp.put(StockLevel(number="D-1", quantity=4))
+            summed = await sync.execute(only_stock)
+            sum_only = await _locations(admin, "D-1")
+        finally:
+            await shop.aclose()
+            await admin.aclose()
+            await store.aclose()
+
+        assert {"D-1": {DEFAULT: 3, "North": 5}} == first
+        assert (1, ()) == (dropped.counts[STOCK].updated, dropped.failures)
+        assert {"D-1": {DEFAULT: 3}} == one
+        assert (1, ()) == (summed.counts[STOCK].updated, summed.failures)
+        assert {"D-1": {DEFAULT: 4}} == sum_only
+
 
 async def _tracking(admin: VendureAdmin, *skus: str) -> dict[str, Any]:
     """

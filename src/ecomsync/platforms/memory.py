@@ -147,7 +147,10 @@ class MemoryPlatform(AsyncResource):
         if data_type is not DataType.CATEGORIES or len(categories) < len(
             records
         ):
-            return [self._write(data_type, record) for record in records]
+            written = [self._write(data_type, record) for record in records]
+            if data_type is DataType.STOCK:
+                self._drop_warehouses(records)
+            return written
         # Parents first within the push; a category on (or below) a cycle
         # fails by name, like on a real shop.
         order, invalid = parents_first(categories)
@@ -162,6 +165,21 @@ class MemoryPlatform(AsyncResource):
         for i in order:
             outcomes[i] = self._write(data_type, categories[i])
         return [outcomes[i] for i in range(len(categories))]
+
+    def _drop_warehouses(self, records: Sequence[Record]) -> None:
+        """
+        Like a shop with stock locations: an article's levels come whole
+        (the engine sends them so), so a warehouse none of them names any
+        more (the ERP stopped counting it) sells nothing.
+        """
+        sent: dict[str, set[str | None]] = {}
+        for record in records:
+            if isinstance(record, StockLevel):
+                sent.setdefault(record.number, set()).add(record.warehouse)
+        for number, warehouses in sent.items():
+            levels = self.stock.get(number, {})
+            for warehouse in [w for w in levels if w not in warehouses]:
+                del levels[warehouse]
 
     def _refusal(
         self, data_type: DataType, record: Record

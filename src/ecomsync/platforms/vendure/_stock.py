@@ -222,16 +222,34 @@ class Write:
         return again if again.levels else None
 
 
+def _aimed(items: Sequence[Outgoing], ref: Reference) -> dict[str, set[str]]:
+    """
+    SKU -> the locations its levels of *items* go to under the settings,
+    written or failed: a level that failed keeps what its location had
+    (its failure says so), never a 0.
+    """
+    aimed: dict[str, set[str]] = {}
+    for item in items:
+        level = item.record
+        if isinstance(level, StockLevel):
+            where = _location(ref, level)
+            if isinstance(where, str):
+                aimed.setdefault(level.number, set()).add(where)
+    return aimed
+
+
 def _sell_nothing(
     held: dict[str, tuple[list[int], JSON, set[str]]],
     others: Sequence[str],
     writes: dict[str, Write],
+    kept: dict[str, set[str]],
 ) -> None:
     """
     Add to *writes* what makes each variant of *held* (variant id ->
     the indices of its levels, the variant, the locations its levels
     go to) sell nothing at the locations *others* its levels do not go
-    to: ``stockOnHand`` = ``stockAllocated``.
+    to, nor any level that failed (*kept*, by variant id):
+    ``stockOnHand`` = ``stockAllocated``.
     """
     for variant_id, (indices, variant, sent) in held.items():
         for stock in variant.get("stockLevels") or []:
@@ -239,6 +257,7 @@ def _sell_nothing(
             if (
                 location in others
                 and location not in sent
+                and location not in kept.get(variant_id, ())
                 and stock["stockOnHand"] != stock["stockAllocated"]
             ):
                 write = writes.setdefault(variant_id, Write())
@@ -416,9 +435,20 @@ class Stock:
         writes: dict[str, Write] = {}
         # Vendure sells the sum over the channel's locations: one the ERP
         # does not write must sell nothing, or the shop sells its stock
-        # on top of the ERP's.
+        # on top of the ERP's.  So must a mapped location none of a
+        # variant's levels goes to (the engine sends an article's levels
+        # whole): the ERP no longer has that warehouse's level (it no
+        # longer counts the warehouse, or gives levels per warehouse no
+        # more), and its last figure would be sold on top.
         others = await self._sells_nothing(ref)
+        others += [
+            loc
+            for loc in dict.fromkeys(ref.warehouses.values())
+            if loc not in others
+        ]
         held: dict[str, tuple[list[int], JSON, set[str]]] = {}
+        aimed = _aimed(items, ref)
+        kept: dict[str, set[str]] = {}
         resolved: list[
             tuple[str, str, list[int], int, JSON, tuple[str, str] | None]
         ] = []
@@ -442,6 +472,7 @@ class Stock:
             mine = held.setdefault(variant["id"], ([], variant, set()))
             mine[0].extend(indices)
             mine[2].add(location)
+            kept.setdefault(variant["id"], set()).update(aimed.get(sku, ()))
             resolved.append((sku, location, indices, total, variant, negative))
         for sku, location, indices, total, variant, negative in resolved:
             on_hand, allocated = 0, 0
@@ -472,7 +503,7 @@ class Stock:
                 write = writes.setdefault(variant["id"], Write())
                 write.touched += indices
                 write.add(location, sells, allocated)
-        _sell_nothing(held, others, writes)
+        _sell_nothing(held, others, writes, kept)
         await self._write(writes, outcomes)
         return [outcomes[i] for i in range(len(items))]
 
