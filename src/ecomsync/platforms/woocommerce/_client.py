@@ -205,8 +205,9 @@ class RestApi:
         self, path: str, params: Mapping[str, str], *, per_page: int
     ) -> Any:
         """
-        Yield the rows of a list in ascending id, each once, page by
-        page, though the list changes between pages.  Page numbers would
+        Yield the rows of a list, each once, page by page, though the
+        list changes between pages (in ascending id where the shop sorts
+        by id; else in the shop's own order).  Page numbers would
         drift: WooCommerce's lists have no id-range filter, so a row
         deleted (or trashed) behind the read moves the rest up, and the
         row that moved onto the page read already is never read (a
