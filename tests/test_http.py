@@ -5,6 +5,7 @@ policy, deadline, URL check and the client that combines them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
@@ -1125,7 +1126,8 @@ class _Echo:
     A loopback ASGI app: sets a cookie on ``/cookie``, answers gzip on
     ``/gzip``, redirects on ``/redirect``, answers after 2 s on ``/slow``,
     breaks off the body on ``/short``, drips its body a byte every 0.1 s
-    for 2 s on ``/drip``, else echoes what it got.
+    for 2 s on ``/drip`` (every 0.5 s for 10 s on ``/drip-long``), else
+    echoes what it got.
     """
 
     abort_mode: object = None
@@ -1135,9 +1137,9 @@ class _Echo:
         return _echo
 
 
-async def _drip(send: Any) -> None:
-    # Headers at once, then a byte every 0.1 s: no inactivity timeout
-    # trips, only a deadline.
+async def _drip(send: Any, every: float) -> None:
+    # Headers at once, then a byte every *every* seconds: no inactivity
+    # timeout trips, only a deadline.
     await send(
         {
             "type": "http.response.start",
@@ -1147,7 +1149,7 @@ async def _drip(send: Any) -> None:
     )
     with contextlib.suppress(Exception):  # the client went away
         for n in range(20):
-            await anyio.sleep(0.1)
+            await anyio.sleep(every)
             await send(
                 {
                     "type": "http.response.body",
@@ -1169,8 +1171,8 @@ async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     path = scope["path"]
     if path == "/slow":
         await anyio.sleep(2)
-    if path == "/drip":
-        await _drip(send)
+    if path in ("/drip", "/drip-long"):
+        await _drip(send, 0.1 if path == "/drip" else 0.5)
         return
     headers: list[tuple[bytes, bytes]] = []
     if path == "/cookie":
@@ -1504,6 +1506,27 @@ class TestAiohttpPool:
             # the pool goes on serving
             answer = await http.request("GET", "/a", retry=False)
             assert 200 == answer.status_code
+        finally:
+            await http.aclose()
+
+    async def test_a_long_deadline_is_kept_to_the_moment(
+        self, url: str
+    ) -> None:
+        """
+        A deadline of 5 s or more over aiohttp's pool ends the exchange
+        when it runs out, not at the loop's next whole second (aiohttp
+        rounds such timeouts up by default).
+        """
+        # Ends 0.05 s after a whole second of the loop's clock: rounded
+        # up, it would fire ~0.95 s late.
+        now = asyncio.get_running_loop().time()
+        deadline = 5 + (1.05 - now % 1) % 1
+        http = HttpClient(url, pool="aiohttp", deadline=deadline)
+        try:
+            started = anyio.current_time()
+            with pytest.raises(RetryableError, match="no complete answer"):
+                await http.request("GET", "/drip-long", retry=False)
+            assert anyio.current_time() - started < deadline + 0.5
         finally:
             await http.aclose()
 

@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import math
 import ssl
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -253,6 +254,9 @@ class AiohttpPool(httpx.AsyncBaseTransport):
                 sock_connect=key[0],
                 sock_read=key[1],
                 connect=key[2],
+                # The deadline to the moment, as anyio's: aiohttp rounds
+                # a total of 5 s or more up to the loop's next second.
+                ceil_threshold=math.inf,
             )
             self._timeouts[key] = timeout
         return timeout
