@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -51,7 +52,20 @@ from ._twins import identity_of
 from .typing import ErpSession, IdentityClaims, Platform, StateStore
 
 
-__all__ = ["Claiming", "Taken"]
+__all__ = ["Claiming", "HeldClaims", "Taken"]
+
+
+@runtime_checkable
+class HeldClaims(Protocol):  # pragma: no cover -- a Protocol only
+    """
+    A store that reads the claims of identities without taking them
+    (both built-in stores): a plan sees the twins a run would.
+    """
+
+    async def held_claims(
+        self, platform: str, data_type: DataType, identities: Sequence[str]
+    ) -> list[NumberClaim]: ...
+
 
 #: Reads the selected records of a type (`Strategy.batches`).
 Reader = Callable[
@@ -128,6 +142,50 @@ class Claiming:
         spellings of identities held so, to be claimed with *batch*
         (those not in it, nor in *rivals*, nor claimed by this read).
         """
+        mine = self._mine(batch, links)
+        if not mine:
+            return _NONE, []
+        held = await self.store.claim_numbers(
+            self.platform_name, self.data_type, list(mine.values())
+        )
+        if not held:
+            return Taken(mine, ()), []
+        found = await self._holders(session, read, batch, held, claims, rivals)
+        return Taken(mine, held), found
+
+    async def peek(
+        self,
+        session: ErpSession,
+        read: Reader,
+        batch: Sequence[Record],
+        links: Mapping[str, Link],
+        claims: NumberClaims,
+        rivals: Sequence[Record],
+    ) -> list[Record]:
+        """
+        The records `take` would read for *batch*, claiming nothing: a
+        plan's rivals (a plan writes no claim).  None where the store
+        cannot read claims without taking them (`HeldClaims`).
+        """
+        store = self.store
+        mine = self._mine(batch, links)
+        if not mine or not isinstance(store, HeldClaims):
+            return []
+        held = [
+            c
+            for c in await store.held_claims(
+                self.platform_name, self.data_type, sorted(mine)
+            )
+            if c.identity in mine and c.number != mine[c.identity].number
+        ]
+        if not held:
+            return []
+        return await self._holders(session, read, batch, held, claims, rivals)
+
+    def _mine(
+        self, batch: Sequence[Record], links: Mapping[str, Link]
+    ) -> dict[str, NumberClaim]:
+        """The claims of *batch*'s numbers new to the store, by identity."""
         mine: dict[str, NumberClaim] = {}
         for record in batch:
             for number in _new(record, links):
@@ -141,13 +199,21 @@ class Claiming:
                         run_id=self.run_id,
                     ),
                 )
-        if not mine:
-            return _NONE, []
-        held = await self.store.claim_numbers(
-            self.platform_name, self.data_type, list(mine.values())
-        )
-        if not held:
-            return Taken(mine, ()), []
+        return mine
+
+    async def _holders(
+        self,
+        session: ErpSession,
+        read: Reader,
+        batch: Sequence[Record],
+        held: Sequence[NumberClaim],
+        claims: NumberClaims,
+        rivals: Sequence[Record],
+    ) -> list[Record]:
+        """
+        The ERP's records holding *held* under another spelling, not in
+        *batch* nor *rivals*, nor claimed by this read.
+        """
         here = {r.number for r in batch} | {r.number for r in rivals}
         wanted = {
             c.holder
@@ -163,7 +229,7 @@ class Claiming:
             ) as got:
                 async for page in got:
                     found.extend(r for r in page if not isinstance(r, Refusal))
-        return Taken(mine, held), found
+        return found
 
     async def settle(
         self, taken: Taken, kept: Sequence[Record]

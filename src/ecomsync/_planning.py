@@ -18,6 +18,7 @@ from ._ambiguity import NumberClaims
 from ._changes import Change, ambiguous, fingerprints
 from ._contracts import Refusal, TypeCounts
 from ._fingerprint import content_hash
+from ._identity_claims import Claiming
 from ._media_ids import read_media
 from ._media_transfer import takes_media
 from ._model import Article, Category, Problem, Record
@@ -271,9 +272,15 @@ async def plan_type(
         data_type,
         selection,
     )
+    # Claims another run (or an earlier one that did not land) holds:
+    # read, never taken (a plan writes no claim).
+    claiming = Claiming.of(
+        platform, pipeline.run.platform_name, pipeline.store, data_type, ""
+    )
     late: dict[str, Problem] = {}
     seen: set[str] = set()
     parts = (pipeline, session, data_type)
+    kin = (twins, claiming)
     # Reading orders costs what the orders are (`SupportsRequestCount`):
     # counted as the plan reads them.
     counter = (
@@ -283,7 +290,7 @@ async def plan_type(
         else None
     )
     before = counter.requests_sent if counter is not None else 0
-    await _plan_part(*parts, selection, found, claims, late, seen, twins)
+    await _plan_part(*parts, selection, found, claims, late, seen, kin)
     if found.sought is not None:
         # A number that selects nothing: the run fails it (`_pipeline`).
         found.invalid += [
@@ -293,9 +300,7 @@ async def plan_type(
         found.sought = None
     unread = sorted(set(retry) - seen)
     if unread:
-        await _plan_part(
-            *parts, Only(unread), found, claims, late, seen, twins
-        )
+        await _plan_part(*parts, Only(unread), found, claims, late, seen, kin)
     read_requests = (
         counter.requests_sent - before if counter is not None else None
     )
@@ -350,12 +355,14 @@ async def _plan_part(
     claims: NumberClaims | None,
     late: dict[str, Problem],
     seen: set[str],
-    twins: Twins | None,
+    kin: tuple[Twins | None, Claiming | None],
 ) -> None:
     """
     Plan the records *selection* reads, noting their numbers in *seen*;
-    with their landed *twins* (`_twins`), as the run would.
+    with their landed twins (`_twins`) and the holders of their claimed
+    identities (`_identity_claims`), as the run would.
     """
+    twins, claiming = kin
     strategy = pipeline.strategy(data_type)
     async with strategy.batches(session, data_type, selection) as batches:
         async for read in batches:
@@ -370,9 +377,9 @@ async def _plan_part(
             batch = [r for r in read if not isinstance(r, Refusal)]
             if claims is not None:
                 rivals: list[Record] = []
-                if twins is not None:
+                if twins is not None or claiming is not None:
                     batch, rivals = await _rivals(
-                        pipeline, session, twins, batch, claims
+                        pipeline, session, data_type, kin, batch, claims
                     )
                 both = [*batch, *rivals]
                 claimed = claims.claim(both, fingerprints(both))
@@ -385,12 +392,13 @@ async def _plan_part(
                     )
                     for i, p in ambiguous(both, claimed.invalid)
                 ]
-                if twins is not None:
-                    twins.pulled.update(
-                        both[i].number
-                        for i in claimed.invalid
-                        if i >= len(batch)
-                    )
+                for pulled in kin:
+                    if pulled is not None:
+                        pulled.pulled.update(
+                            both[i].number
+                            for i in claimed.invalid
+                            if i >= len(batch)
+                        )
                 batch = [
                     r for i, r in enumerate(batch) if i not in claimed.invalid
                 ]
@@ -400,26 +408,33 @@ async def _plan_part(
 async def _rivals(
     pipeline: Pipeline,
     session: ErpSession,
-    twins: Twins,
+    data_type: DataType,
+    kin: tuple[Twins | None, Claiming | None],
     batch: list[Record],
     claims: NumberClaims,
 ) -> tuple[list[Record], list[Record]]:
     """
     *batch* without the twins planned already, and its new numbers'
-    landed twins, as `Pipeline._rivals` finds them.
+    landed twins and claimed ones' holders, as `Pipeline._screen`
+    finds them.
     """
-    if twins.pulled:
-        batch = [r for r in batch if r.number not in twins.pulled]
+    twins, claiming = kin
+    pulled = set().union(*(k.pulled for k in kin if k is not None))
+    if pulled:
+        batch = [r for r in batch if r.number not in pulled]
+    read = pipeline.strategy(data_type).batches
     links = await pipeline.store.get_links(
-        pipeline.run.platform_name, twins.data_type, [r.number for r in batch]
+        pipeline.run.platform_name, data_type, [r.number for r in batch]
     )
-    rivals = await twins.rivals(
-        session,
-        pipeline.strategy(twins.data_type).batches,
-        batch,
-        links,
-        claims,
+    rivals = (
+        []
+        if twins is None
+        else await twins.rivals(session, read, batch, links, claims)
     )
+    if claiming is not None:
+        rivals += await claiming.peek(
+            session, read, batch, links, claims, rivals
+        )
     return batch, rivals
 
 

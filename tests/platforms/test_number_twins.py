@@ -519,6 +519,60 @@ class TestSideBySide:
         assert all(_both_named(e, "A-01", "A-01 ") for e in failed)
         assert [] == woo.names()
 
+    async def test_the_plan_sees_a_claim_whose_number_the_erp_still_has(
+        self, woo: Shop
+    ) -> None:
+        """plan() of a twin whose identity an earlier run claimed, the
+        ERP still holding that spelling, lists both invalid as the run
+        fails them, creates nothing, and claims nothing itself."""
+        store = woo.sync.store
+        assert isinstance(store, IdentityClaims)
+        key = _identity(woo, "A-01")
+        await store.claim_numbers(
+            "shop", DataType.ARTICLES, [_claim(key, "A-01", "killed")]
+        )
+        woo.erp.add(_art("A-01", "Hammer"))
+        woo.erp.add(_art("A-01 ", "Twin"))
+
+        plan = await woo.sync.plan(_only("A-01 "))
+        found = plan.types[DataType.ARTICLES]
+
+        assert () == found.create
+        assert [("A-01", "number"), ("A-01 ", "number")] == sorted(
+            (r.number, r.field) for r in found.invalid
+        )
+        assert [("A-01", "killed")] == [
+            (c.number, c.run_id)
+            for c in await store.claim_numbers(
+                "shop", DataType.ARTICLES, [_claim(key, "A-01 ", "probe")]
+            )
+        ]
+        failed = await woo.failed(_only("A-01 "))
+        assert [("A-01", "number"), ("A-01 ", "number")] == [
+            (e.number, e.field) for e in failed
+        ]
+
+    async def test_the_plan_of_a_respelt_claim_creates_the_newcomer(
+        self, woo: Shop
+    ) -> None:
+        """plan() of a number whose identity an earlier run claimed under
+        a spelling the ERP no longer has plans its create, as the run
+        takes the claim over."""
+        store = woo.sync.store
+        assert isinstance(store, IdentityClaims)
+        await store.claim_numbers(
+            "shop",
+            DataType.ARTICLES,
+            [_claim(_identity(woo, "A-01"), "A-01", "killed")],
+        )
+        woo.erp.add(_art("A-01 ", "Hammer 2"))
+
+        plan = await woo.sync.plan(_only("A-01 "))
+        found = plan.types[DataType.ARTICLES]
+
+        assert ("A-01 ",) == found.create
+        assert () == found.invalid
+
 
 def _identity(shop: Shop, number: str) -> str:
     """The shop's identity of an article's number."""

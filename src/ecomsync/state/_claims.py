@@ -123,3 +123,41 @@ class ClaimOps:
             return [c for c in held if c.number != wanted[c.identity].number]
 
         return await self._perform(Op(tuple(stmts), result, True))
+
+    async def held_claims(
+        self, platform: str, data_type: DataType, identities: Sequence[str]
+    ) -> list[NumberClaim]:
+        """
+        The claims held of *identities*, read only: what a plan looks at
+        (a plan writes no claim).
+        """
+        wanted = sorted(set(identities))
+        if not wanted:
+            return []
+        kind = data_type.value
+        stmts = tuple(
+            Stmt(
+                self._dialect.sql(
+                    "SELECT identity, number, holder, run_id "
+                    "FROM {p}number_claims WHERE platform = ? "
+                    "AND data_type = ? AND "
+                )
+                + fragment,
+                (platform, kind, *args),
+            )
+            for fragment, args in self._dialect.member("identity", wanted)
+        )
+
+        def result(results: list[Result]) -> list[NumberClaim]:
+            return [
+                NumberClaim(
+                    identity=str(key),
+                    number=str(number),
+                    holder=str(holder),
+                    run_id=str(run_id),
+                )
+                for r in results
+                for key, number, holder, run_id in r.rows
+            ]
+
+        return await self._perform(Op(stmts, result))

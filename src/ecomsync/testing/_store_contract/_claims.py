@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from ..._contracts import NumberClaim
+from ..._identity_claims import HeldClaims
 from ...typing import IdentityClaims, StateStore
 from ._data import ARTICLES, STOCK
 
@@ -75,6 +76,29 @@ class ClaimContract:
         assert [free] == await claiming.claim_numbers(
             "shop", ARTICLES, [a_claim("b-01 ", identity="b-01")]
         )
+
+    async def test_held_claims_read_without_taking(
+        self, store: StateStore, other_store: StateStore
+    ) -> None:
+        """The claims held of identities are read as taken, through any
+        handle, and reading takes none (a plan writes no claim); skipped
+        for a store that cannot read them so."""
+        claiming, other = self._claiming(store), self._claiming(other_store)
+        if not isinstance(claiming, HeldClaims) or not isinstance(
+            other, HeldClaims
+        ):
+            pytest.skip("the store reads no claims without taking them")
+        await claiming.claim_numbers(
+            "shop", ARTICLES, [a_claim(holder="P-01")]
+        )
+
+        assert [a_claim(holder="P-01")] == await other.held_claims(
+            "shop", ARTICLES, ["a-01", "b-01"]
+        )
+        assert [] == await other.held_claims("shop", STOCK, ["a-01"])
+        assert [] == await other.held_claims("shop", ARTICLES, [])
+        free = a_claim("B-01", identity="b-01", run_id="run-2")
+        assert [] == await other.claim_numbers("shop", ARTICLES, [free])
 
     async def test_claims_scoped(self, store: StateStore) -> None:
         """Claims are kept per platform and data type."""
