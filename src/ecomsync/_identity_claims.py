@@ -37,18 +37,16 @@ how it compares numbers (`~ecomsync.typing.SupportsNumberIdentity`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import attrs
 
 from ._ambiguity import NumberClaims
-from ._contracts import Link, NumberClaim, Refusal
-from ._model import Article, Record
-from ._pipeline_types import Read
-from ._spec import DataType, Only, Selection
-from ._twins import identity_of
+from ._contracts import Link, NumberClaim
+from ._model import Record
+from ._spec import DataType
+from ._twins import Reader, identity_of, new_numbers, read_records
 from .typing import ErpSession, IdentityClaims, Platform, StateStore
 
 
@@ -65,13 +63,6 @@ class HeldClaims(Protocol):  # pragma: no cover -- a Protocol only
     async def held_claims(
         self, platform: str, data_type: DataType, identities: Sequence[str]
     ) -> list[NumberClaim]: ...
-
-
-#: Reads the selected records of a type (`Strategy.batches`).
-Reader = Callable[
-    [ErpSession, DataType, Selection],
-    AbstractAsyncContextManager[AsyncIterator[Read]],
-]
 
 
 @attrs.frozen
@@ -188,7 +179,7 @@ class Claiming:
         """The claims of *batch*'s numbers new to the store, by identity."""
         mine: dict[str, NumberClaim] = {}
         for record in batch:
-            for number in _new(record, links):
+            for number in new_numbers(record, links):
                 key = self.identity(number)
                 mine.setdefault(
                     key,
@@ -222,14 +213,7 @@ class Claiming:
             and c.holder not in self.pulled
             and not claims.known(c.identity)
         }
-        found: list[Record] = []
-        if wanted:
-            async with read(
-                session, self.data_type, Only(sorted(wanted))
-            ) as got:
-                async for page in got:
-                    found.extend(r for r in page if not isinstance(r, Refusal))
-        return found
+        return await read_records(session, read, self.data_type, wanted)
 
     async def settle(
         self, taken: Taken, kept: Sequence[Record]
@@ -267,26 +251,3 @@ class Claiming:
                 "tried again in the next scheduled run",
             )
         return why
-
-
-def _new(record: Record, links: Mapping[str, Link]) -> list[str]:
-    """
-    The numbers *record* carries that the shop does not hold for it:
-    all of them without a link, else its variants' its link does not
-    list (``variants`` unknown: every one).
-    """
-    number = record.number
-    if not isinstance(number, str) or not number:
-        return []
-    link = links.get(number)
-    found = [number] if link is None else []
-    if isinstance(record, Article):
-        landed = set(link.variants or ()) if link is not None else set()
-        found.extend(
-            v.number
-            for v in record.variants
-            if isinstance(v.number, str)
-            and v.number
-            and v.number not in landed
-        )
-    return found

@@ -40,7 +40,13 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Collection,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 
@@ -62,7 +68,7 @@ from .typing import (
 )
 
 
-__all__ = ["Twins", "identity_of"]
+__all__ = ["Reader", "Twins", "identity_of", "new_numbers", "read_records"]
 
 #: Reads the selected records of a type (`Strategy.batches`).
 Reader = Callable[
@@ -88,6 +94,49 @@ def identity_of(
         return compare(data_type, number)
 
     return identity
+
+
+def new_numbers(record: Record, links: Mapping[str, Link]) -> list[str]:
+    """
+    The numbers *record* carries that the shop does not hold for it:
+    all of them without a link, else its variants' its link does not
+    list.  A variant added to a linked article is as new to the shop as
+    a new article's; one the link does not know (``variants`` None:
+    links written before) counts as new.
+    """
+    number = record.number
+    if not isinstance(number, str) or not number:
+        return []
+    link = links.get(number)
+    found = [number] if link is None else []
+    if isinstance(record, Article):
+        landed = set(link.variants or ()) if link is not None else set()
+        found.extend(
+            v.number
+            for v in record.variants
+            if isinstance(v.number, str)
+            and v.number
+            and v.number not in landed
+        )
+    return found
+
+
+async def read_records(
+    session: ErpSession,
+    read: Reader,
+    data_type: DataType,
+    numbers: Collection[str],
+) -> list[Record]:
+    """
+    The ERP's records of *numbers* (refusals left out): the rivals a
+    batch is claimed with.  No read for none.
+    """
+    found: list[Record] = []
+    if numbers:
+        async with read(session, data_type, Only(sorted(numbers))) as got:
+            async for page in got:
+                found.extend(r for r in page if not isinstance(r, Refusal))
+    return found
 
 
 @attrs.define
@@ -164,26 +213,7 @@ class Twins:
         article's link does not list) that this read has not claimed
         yet: to be claimed with *batch*.
         """
-        new: set[str] = set()
-        for record in batch:
-            number = record.number
-            if not isinstance(number, str) or not number:
-                continue
-            link = links.get(number)
-            if link is None:
-                new.add(number)
-            if isinstance(record, Article):
-                # A variant added to a linked article is as new to the
-                # shop as a new article's; one the link does not know
-                # (variants None: links written before) counts as new.
-                landed = set(link.variants or ()) if link is not None else ()
-                new.update(
-                    v.number
-                    for v in record.variants
-                    if isinstance(v.number, str)
-                    and v.number
-                    and v.number not in landed
-                )
+        new = {n for record in batch for n in new_numbers(record, links)}
         if not new:
             return []
         stock = self.data_type is DataType.STOCK
@@ -213,13 +243,7 @@ class Twins:
                     # that landed with it as a variant.
                     wanted.add(holder)
         wanted.difference_update(self.pulled)
-        if not wanted:
-            return []
-        found: list[Record] = []
-        async with read(session, self.data_type, Only(sorted(wanted))) as got:
-            async for page in got:
-                found.extend(r for r in page if not isinstance(r, Refusal))
-        return found
+        return await read_records(session, read, self.data_type, wanted)
 
     async def _load(self) -> tuple[array[int], array[int]]:
         if self._hashes is None:
